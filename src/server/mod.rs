@@ -1,1 +1,485 @@
-//! (being written)
+//! The server: the only module that touches sockets; it wires everything together.
+//!
+//! tusk serves connections as tokio tasks in one process (PostgreSQL forks a process per
+//! connection). This module owns the listeners, the accept loop, the signal handling of
+//! a PostgreSQL postmaster, the registry of live backends (for cancel requests,
+//! connection limits and shutdown), and the protocol conversation of each connection.
+//!
+//! Files:
+//! - `mod.rs` (this file): [`run`], the postmaster loop, signals, shutdown modes.
+//! - [`listen`]: TCP and Unix listening sockets from the settings.
+//! - [`protocol`]: bounds-checked frontend framing; backend messages via `pgwire`.
+//! - [`startup`]: first packet, TLS negotiation, pg_hba method exchanges.
+//! - [`connection`]: one connection from accept to exit: startup, authorization checks,
+//!   then the simple and extended query loops driving a [`crate::sql::Session`].
+//! - [`tls`]: the rustls acceptor for `ssl = on`.
+//!
+//! A connection, step by step:
+//! 1. The accept loop hands the socket to [`connection::serve`] in a new task.
+//! 2. The first packet is read; SSLRequest may upgrade the socket to TLS; a
+//!    CancelRequest is matched against the backend registry and the socket closed.
+//! 3. A slot is taken against `max_connections` (else FATAL 53300 before any
+//!    authentication, as PostgreSQL does), the first matching pg_hba line is found and its
+//!    method run.
+//! 4. Role, database and reserved-slot checks follow AuthenticationOk; then 13
+//!    ParameterStatus messages, BackendKeyData and ReadyForQuery.
+//! 5. Queries run on a blocking thread (`spawn_blocking`) inside the session, which
+//!    writes every change to the WAL before it acknowledges a commit.
+//!
+//! Signals, as PostgreSQL's postmaster: SIGTERM smart shutdown (wait for sessions to
+//! end), SIGINT fast shutdown (terminate sessions, then a shutdown checkpoint), SIGQUIT
+//! immediate shutdown (exit without a checkpoint; the next start recovers from the WAL),
+//! SIGHUP reloads postgresql.conf, postgresql.auto.conf and pg_hba.conf.
+//!
+//! What this module must never do: interpret SQL or write data itself. Everything durable
+//! goes through [`crate::storage`].
+
+pub mod connection;
+pub mod listen;
+pub mod protocol;
+pub mod startup;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{watch, Notify};
+
+use crate::cluster::pidfile::PidFile;
+use crate::config::hba::HbaFile;
+use crate::config::ServerConfig;
+use crate::error::{Error, Result};
+use crate::storage::{Engine, EngineOptions};
+
+/// A connection's byte stream: TCP, Unix socket, or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// What `tusk run` passes to the server.
+pub struct RunOptions {
+    /// The data directory (absolute).
+    pub datadir: PathBuf,
+    /// `-c name=value` pairs from the command line, in order.
+    pub overrides: Vec<(String, String)>,
+    /// The acquired postmaster.pid, updated as the server starts and removed at exit.
+    pub pidfile: PidFile,
+}
+
+/// How the server is asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    /// Still running.
+    Running,
+    /// SIGTERM: no new connections; stop when the last session ends.
+    Smart,
+    /// SIGINT: end every session now, then a shutdown checkpoint.
+    Fast,
+    /// SIGQUIT: exit at once, without a checkpoint.
+    Immediate,
+}
+
+/// A live backend, as the registry knows it.
+pub struct BackendEntry {
+    /// The BackendKeyData secret a CancelRequest must present.
+    pub secret: i32,
+    /// Set to cancel the running statement (the session polls it).
+    pub cancel: Arc<AtomicBool>,
+    /// Set to end the session (pg_terminate_backend, fast shutdown).
+    pub terminate: Arc<AtomicBool>,
+    /// Woken when `terminate` is set, so an idle session notices at once.
+    pub terminate_notify: Arc<Notify>,
+    /// The role the session runs as.
+    pub user: String,
+    /// The database the session is connected to.
+    pub database: String,
+    /// Whether the session counts against max_connections (walsenders do not).
+    pub counted: bool,
+}
+
+/// State shared by the accept loop and every connection.
+pub struct Shared {
+    /// The data directory.
+    pub datadir: PathBuf,
+    /// The current server configuration; replaced on SIGHUP (readers clone the Arc).
+    pub config: RwLock<Arc<ServerConfig>>,
+    /// Bumped on every reload so sessions know to pick up the new configuration.
+    pub config_generation: AtomicU64,
+    /// `-c` overrides, kept for reloads.
+    pub overrides: Vec<(String, String)>,
+    /// The current pg_hba.conf; replaced on SIGHUP when the new file parses.
+    pub hba: RwLock<Arc<HbaFile>>,
+    /// The storage engine.
+    pub engine: Arc<Engine>,
+    /// Live backends by pid. Lock order: never held across an await or a session call.
+    pub backends: Mutex<HashMap<i32, BackendEntry>>,
+    /// Number of backends counted against max_connections (slots taken at startup).
+    pub active: AtomicUsize,
+    /// The next backend pid to hand out.
+    pub next_pid: AtomicI32,
+    /// The TLS acceptor when `ssl = on`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Server start time, microseconds since 2000-01-01 UTC (pg_postmaster_start_time).
+    pub start_time: i64,
+    /// The shutdown state; connections watch it.
+    pub shutdown: watch::Sender<ShutdownMode>,
+}
+
+impl Shared {
+    /// The current configuration.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The current pg_hba.conf.
+    pub fn hba(&self) -> Arc<HbaFile> {
+        self.hba.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn backends(&self) -> std::sync::MutexGuard<'_, HashMap<i32, BackendEntry>> {
+        self.backends.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the cancel flag of `pid` if `secret` matches (CancelRequest).
+    pub fn cancel_request(&self, pid: i32, secret: i32) {
+        if let Some(b) = self.backends().get(&pid) {
+            if b.secret == secret {
+                b.cancel.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Cancels the running statement of `pid` (pg_cancel_backend).
+    pub fn cancel_backend(&self, pid: i32) -> bool {
+        match self.backends().get(&pid) {
+            Some(b) => {
+                b.cancel.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the session of `pid` (pg_terminate_backend).
+    pub fn terminate_backend(&self, pid: i32) -> bool {
+        match self.backends().get(&pid) {
+            Some(b) => {
+                b.terminate.store(true, Ordering::SeqCst);
+                b.cancel.store(true, Ordering::SeqCst);
+                b.terminate_notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn terminate_all(&self) {
+        for b in self.backends().values() {
+            b.terminate.store(true, Ordering::SeqCst);
+            b.cancel.store(true, Ordering::SeqCst);
+            b.terminate_notify.notify_one();
+        }
+    }
+
+    /// Re-reads the configuration files and pg_hba.conf (SIGHUP, pg_reload_conf()).
+    pub fn reload(&self) {
+        tracing::info!("received SIGHUP, reloading configuration files");
+        let current = self.config();
+        let (new, lines) = current.reload(&self.datadir);
+        for l in lines {
+            tracing::info!("{l}");
+        }
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+        let hba_path = self.hba_path();
+        match HbaFile::load(&hba_path) {
+            Ok(h) => *self.hba.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(h),
+            Err(e) => {
+                tracing::warn!(severity = "LOG", "{}", e.message);
+                tracing::warn!(severity = "LOG", "pg_hba.conf was not reloaded");
+            }
+        }
+        self.config_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn hba_path(&self) -> PathBuf {
+        let configured = self.config().get_str("hba_file");
+        if configured.is_empty() {
+            self.datadir.join("pg_hba.conf")
+        } else {
+            PathBuf::from(configured)
+        }
+    }
+}
+
+/// Microseconds since 2000-01-01 00:00:00 UTC, PostgreSQL's timestamp epoch.
+pub fn pg_now_micros() -> i64 {
+    const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_micros() as i64 - PG_EPOCH_UNIX_SECS * 1_000_000
+}
+
+/// Runs the server until it is shut down; the exit code for `tusk run`.
+pub fn run(opts: RunOptions) -> ExitCode {
+    if unsafe { libc::geteuid() } == 0 {
+        tracing::warn!("running tusk as root is not recommended; PostgreSQL refuses to, tusk allows it for containers and CI");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(severity = "FATAL", "could not start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let RunOptions { datadir, overrides, mut pidfile } = opts;
+    let result = runtime.block_on(postmaster(datadir, overrides, &mut pidfile));
+    pidfile.remove();
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs an error with its severity, detail and hint, as PostgreSQL's log does.
+pub fn log_error(e: &Error) {
+    let severity = e.severity.as_str();
+    match (&e.detail, &e.hint) {
+        (Some(d), Some(h)) => tracing::error!(severity, detail = d.as_str(), hint = h.as_str(), "{}", e.message),
+        (Some(d), None) => tracing::error!(severity, detail = d.as_str(), "{}", e.message),
+        (None, Some(h)) => tracing::error!(severity, hint = h.as_str(), "{}", e.message),
+        (None, None) => tracing::error!(severity, "{}", e.message),
+    }
+}
+
+async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile: &mut PidFile) -> Result<()> {
+    let config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
+    crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
+    tracing::info!(
+        "starting PostgreSQL 15.0 (tusk {}) on {}-linux, compiled by rustc, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    );
+    let port = config.get_int("port") as u16;
+    let hba_file = {
+        let f = config.get_str("hba_file");
+        if f.is_empty() { datadir.join("pg_hba.conf") } else { PathBuf::from(f) }
+    };
+    let hba = HbaFile::load(&hba_file).map_err(|e| {
+        log_error(&e);
+        Error::fatal(crate::error::sqlstate::CONFIG_FILE_ERROR, "could not load pg_hba.conf")
+    })?;
+    let tls = if config.get_bool("ssl") { Some(tls::acceptor(&datadir, &config)?) } else { None };
+
+    let tcp = listen::bind_tcp_listeners(&config.get_str("listen_addresses"), port)?;
+    let unix = listen::bind_unix_sockets(
+        &config.get_str("unix_socket_directories"),
+        port,
+        config.get_int("unix_socket_permissions") as u32,
+        &datadir,
+    )?;
+    let first_socket_dir = unix.first().and_then(|u| u.path.parent().map(|p| p.to_path_buf()));
+    let listen_line = config.get_str("listen_addresses").split(',').next().unwrap_or("").trim().to_string();
+    pidfile.set_port_and_sockets(port, first_socket_dir.as_deref(), &listen_line)?;
+
+    let engine_opts = EngineOptions::from_config(&config);
+    let dir = datadir.clone();
+    let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
+        .await
+        .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;
+
+    let (shutdown_tx, _) = watch::channel(ShutdownMode::Running);
+    let shared = Arc::new(Shared {
+        datadir: datadir.clone(),
+        config: RwLock::new(Arc::new(config)),
+        config_generation: AtomicU64::new(0),
+        overrides,
+        hba: RwLock::new(Arc::new(hba)),
+        engine,
+        backends: Mutex::new(HashMap::new()),
+        active: AtomicUsize::new(0),
+        next_pid: AtomicI32::new(std::process::id() as i32 + 1),
+        tls,
+        start_time: pg_now_micros(),
+        shutdown: shutdown_tx,
+    });
+
+    for l in tcp {
+        let shared = shared.clone();
+        tokio::spawn(async move { accept_tcp(l, shared).await });
+    }
+    let mut unix = unix;
+    for u in &mut unix {
+        if let Some(listener) = u.listener.take() {
+            let shared = shared.clone();
+            tokio::spawn(async move { accept_unix(listener, shared).await });
+        }
+    }
+    pidfile.set_status("ready")?;
+    tracing::info!("database system is ready to accept connections");
+
+    let mode = wait_for_shutdown_signal(&shared).await;
+    let _ = shared.shutdown.send(mode);
+    match mode {
+        ShutdownMode::Immediate => {
+            tracing::info!("received immediate shutdown request");
+            shared.terminate_all();
+            drop(unix);
+            tracing::info!("database system is shut down");
+            return Ok(());
+        }
+        ShutdownMode::Smart => {
+            tracing::info!("received smart shutdown request");
+        }
+        _ => {
+            tracing::info!("received fast shutdown request");
+            tracing::info!("aborting any active transactions");
+            shared.terminate_all();
+        }
+    }
+    let _ = pidfile.set_status("stopping");
+    // Smart shutdown waits for sessions without limit; fast gives them a moment to
+    // roll back, then goes on.
+    loop {
+        if shared.backends().is_empty() {
+            break;
+        }
+        if *shared.shutdown.borrow() == ShutdownMode::Fast {
+            shared.terminate_all();
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            m = wait_for_shutdown_signal(&shared) => {
+                let _ = shared.shutdown.send(m);
+                if m == ShutdownMode::Immediate {
+                    tracing::info!("received immediate shutdown request");
+                    drop(unix);
+                    return Ok(());
+                }
+                tracing::info!("received fast shutdown request");
+                shared.terminate_all();
+            }
+        }
+    }
+    tracing::info!("shutting down");
+    let engine = shared.engine.clone();
+    tokio::task::spawn_blocking(move || engine.shutdown())
+        .await
+        .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
+    drop(unix);
+    tracing::info!("database system is shut down");
+    Ok(())
+}
+
+fn config_error(e: crate::config::ConfigError) -> Error {
+    e.into_error()
+}
+
+/// Waits for SIGTERM/SIGINT/SIGQUIT (handling SIGHUP reloads meanwhile).
+async fn wait_for_shutdown_signal(shared: &Arc<Shared>) -> ShutdownMode {
+    let mut term = signal(SignalKind::terminate()).expect("signal handler");
+    let mut int = signal(SignalKind::interrupt()).expect("signal handler");
+    let mut quit = signal(SignalKind::quit()).expect("signal handler");
+    let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => return ShutdownMode::Smart,
+            _ = int.recv() => return ShutdownMode::Fast,
+            _ = quit.recv() => return ShutdownMode::Immediate,
+            _ = hup.recv() => {
+                let shared = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
+            }
+        }
+    }
+}
+
+fn accepting(shared: &Shared) -> bool {
+    *shared.shutdown.borrow() == ShutdownMode::Running
+}
+
+async fn accept_tcp(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, addr)) => {
+                    if !accepting(&shared) { continue; }
+                    let _ = sock.set_nodelay(true);
+                    let peer = startup::Peer { addr: Some(addr.ip()), port: addr.port(), uid: None, ssl: false };
+                    let shared = shared.clone();
+                    tokio::spawn(async move { connection::serve(Box::new(sock), peer, true, shared).await });
+                }
+                Err(e) => {
+                    tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => {
+                if !accepting(&shared) { return; }
+            }
+        }
+    }
+}
+
+async fn accept_unix(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, _)) => {
+                    if !accepting(&shared) { continue; }
+                    let uid = sock.peer_cred().ok().map(|c| c.uid());
+                    let peer = startup::Peer { addr: None, port: 0, uid, ssl: false };
+                    let shared = shared.clone();
+                    tokio::spawn(async move { connection::serve(Box::new(sock), peer, false, shared).await });
+                }
+                Err(e) => {
+                    tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = shutdown.changed() => {
+                if !accepting(&shared) { return; }
+            }
+        }
+    }
+}
+
+/// The hooks a session uses to reach the server (pg_reload_conf, pg_cancel_backend…).
+pub struct Hooks {
+    /// The server state the hooks act on.
+    pub shared: Arc<Shared>,
+}
+
+impl crate::sql::ServerHooks for Hooks {
+    fn reload_config(&self) -> bool {
+        // As PostgreSQL: signal the postmaster, which reloads asynchronously.
+        unsafe { libc::kill(libc::getpid(), libc::SIGHUP) == 0 }
+    }
+
+    fn cancel_backend(&self, pid: i32) -> bool {
+        self.shared.cancel_backend(pid)
+    }
+
+    fn terminate_backend(&self, pid: i32) -> bool {
+        self.shared.terminate_backend(pid)
+    }
+
+    fn postmaster_start_time(&self) -> i64 {
+        self.shared.start_time
+    }
+
+    fn server_config(&self) -> Arc<ServerConfig> {
+        self.shared.config()
+    }
+}

@@ -1,0 +1,610 @@
+//! One client connection, from accept to exit.
+//!
+//! This file owns the life of a connection:
+//! 1. [`serve`] runs the start-up phase under `authentication_timeout`: first packets
+//!    (TLS upgrade, cancel requests), the StartupMessage, a connection slot, the pg_hba
+//!    match and its authentication exchange ([`super::startup`]).
+//! 2. After AuthenticationOk come PostgreSQL's post-authentication checks, in its order:
+//!    role exists and may log in, role connection limit, REPLICATION for walsenders,
+//!    reserved superuser slots, database exists and accepts connections.
+//! 3. The session's settings take the StartupMessage parameters; the client gets the
+//!    13 ParameterStatus messages, BackendKeyData and ReadyForQuery.
+//! 4. The query loop reads frames and drives the [`Session`] on a blocking thread:
+//!    simple Query, or Parse/Bind/Describe/Execute/Close up to Sync (after an error,
+//!    messages are skipped until Sync, as PostgreSQL does).
+//! 5. On exit the session rolls back what is open, and the backend leaves the registry
+//!    and frees its slot (RAII guards, so a failing task cannot leak a slot).
+//!
+//! What this file must never do: parse SQL or touch storage; it only moves messages
+//! between the socket and the session.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::Notify;
+
+use crate::config::hba::HbaRequest;
+use crate::config::SessionSettings;
+use crate::error::{sqlstate, Error, Result, Severity};
+use crate::sql::{ExecResult, Session, SessionContext, TransactionStatus};
+
+use super::protocol::{format_for, read_frame, FrontendMessage, Writer};
+use super::startup::{
+    authenticate, no_hba_entry, read_first_packet, AuthOutcome, FirstPacket, Peer,
+    ReplicationMode, StartupParams,
+};
+use super::{BackendEntry, Hooks, Shared, Stream};
+
+/// Frees a max_connections slot when dropped.
+struct Slot {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.shared.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Removes a backend from the registry when dropped.
+struct Registered {
+    shared: Arc<Shared>,
+    pid: i32,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.shared.backends().remove(&self.pid);
+    }
+}
+
+/// A connection that finished start-up.
+struct Established {
+    io: Box<dyn Stream>,
+    session: Session,
+    terminate: Arc<AtomicBool>,
+    terminate_notify: Arc<Notify>,
+    cancel: Arc<AtomicBool>,
+    _slot: Option<Slot>,
+    _registered: Registered,
+}
+
+/// Serves one accepted connection to the end.
+pub async fn serve(io: Box<dyn Stream>, peer: Peer, is_tcp: bool, shared: Arc<Shared>) {
+    let timeout = Duration::from_secs(shared.config().get_int("authentication_timeout").max(1) as u64);
+    let established = match tokio::time::timeout(timeout, start(io, peer, is_tcp, shared.clone())).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::warn!(severity = "FATAL", "canceling authentication due to timeout");
+            return;
+        }
+    };
+    query_loop(established, shared).await;
+}
+
+/// Sends a FATAL error (best effort) and logs it.
+async fn send_fatal(io: &mut Box<dyn Stream>, e: Error) {
+    let e = if e.severity < Severity::Fatal { e.with_severity(Severity::Fatal) } else { e };
+    super::log_error(&e);
+    let mut w = Writer::new();
+    // The log keeps the DETAIL; PostgreSQL does not send it to the client for auth failures.
+    let client = if e.code == sqlstate::INVALID_PASSWORD { Error { detail: None, ..e } } else { e };
+    w.error(&client);
+    let _ = w.flush(io).await;
+}
+
+async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Arc<Shared>) -> Option<Established> {
+    // 1. First packets: SSL/GSS negotiation and cancel requests.
+    let pairs = loop {
+        match read_first_packet(&mut io).await {
+            Ok(FirstPacket::Closed) => return None,
+            Ok(FirstPacket::Cancel { pid, key }) => {
+                shared.cancel_request(pid, key);
+                return None;
+            }
+            Ok(FirstPacket::Gss) => {
+                let mut w = Writer::new();
+                w.raw(b"N");
+                w.flush(&mut io).await.ok()?;
+            }
+            Ok(FirstPacket::Ssl) => {
+                let mut w = Writer::new();
+                match (&shared.tls, is_tcp && !peer.ssl) {
+                    (Some(acceptor), true) => {
+                        w.raw(b"S");
+                        w.flush(&mut io).await.ok()?;
+                        match acceptor.accept(io).await {
+                            Ok(tls) => {
+                                io = Box::new(tls);
+                                peer.ssl = true;
+                            }
+                            Err(e) => {
+                                tracing::warn!(severity = "LOG", "could not accept SSL connection: {e}");
+                                return None;
+                            }
+                        }
+                    }
+                    _ => {
+                        w.raw(b"N");
+                        w.flush(&mut io).await.ok()?;
+                    }
+                }
+            }
+            Ok(FirstPacket::Startup { version, params }) => {
+                if version & 0xffff != 0 {
+                    negotiate_protocol_version(&mut io, &params).await.ok()?;
+                }
+                break params;
+            }
+            Err(e) if e.code == sqlstate::PROTOCOL_VIOLATION => {
+                // PostgreSQL only logs malformed first packets (COMMERROR) and hangs up.
+                tracing::warn!(severity = "LOG", "{}", e.message);
+                return None;
+            }
+            Err(e) => {
+                send_fatal(&mut io, e).await;
+                return None;
+            }
+        }
+    };
+    let params = match StartupParams::from_pairs(pairs) {
+        Ok(p) => p,
+        Err(e) => {
+            send_fatal(&mut io, e).await;
+            return None;
+        }
+    };
+    let config = shared.config();
+    let replication = params.replication;
+
+    // 2. A connection slot, before any authentication (walsenders have their own pool).
+    let slot = if replication.is_none() {
+        let max = config.get_int("max_connections") as usize;
+        if shared.active.fetch_add(1, Ordering::SeqCst) >= max {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            send_fatal(&mut io, Error::fatal(sqlstate::TOO_MANY_CONNECTIONS, "sorry, too many clients already")).await;
+            return None;
+        }
+        Some(Slot { shared: shared.clone() })
+    } else {
+        None
+    };
+
+    // 3. pg_hba.conf and the authentication exchange.
+    let engine = shared.engine.clone();
+    let hba = shared.hba();
+    let request = HbaRequest {
+        local: !is_tcp,
+        addr: peer.addr,
+        ssl: peer.ssl,
+        database: &params.database,
+        user: &params.user,
+        physical_replication: replication == Some(ReplicationMode::Physical),
+    };
+    let is_member = |role: &str, group: &str| engine.is_member_of(role, group);
+    let Some(line) = hba.find(&request, &is_member).cloned() else {
+        send_fatal(&mut io, no_hba_entry(&peer, &params)).await;
+        return None;
+    };
+    let role = engine.role(&params.user);
+    let mut w = Writer::new();
+    let password_encryption = config.get_str("password_encryption");
+    match authenticate(&mut io, &mut w, &line, &params, &peer, role.as_ref(), &password_encryption).await {
+        Ok(AuthOutcome::Ok) => {}
+        Ok(AuthOutcome::ClientLeft) => return None,
+        Err(e) => {
+            let _ = w.flush(&mut io).await;
+            send_fatal(&mut io, e).await;
+            return None;
+        }
+    }
+    w.auth(pgwire::messages::startup::Authentication::Ok);
+
+    // 4. Post-authentication checks, in PostgreSQL's order.
+    if let Err(e) = authorize(&shared, &params, role.as_ref(), &config) {
+        let _ = w.flush(&mut io).await;
+        send_fatal(&mut io, e).await;
+        return None;
+    }
+    let role = role.expect("authorize checked that the role exists");
+    if replication.is_some() {
+        let _ = w.flush(&mut io).await;
+        send_fatal(
+            &mut io,
+            Error::fatal(sqlstate::FEATURE_NOT_SUPPORTED, "replication connections are not supported by this server yet"),
+        )
+        .await;
+        return None;
+    }
+
+    // 5. Session settings from the StartupMessage.
+    let mut settings = SessionSettings::new(config.clone());
+    let mut startup_settings = params.settings.clone();
+    if let Some(options) = &params.options {
+        match SessionSettings::parse_options(options) {
+            Ok(pairs) => startup_settings.extend(pairs),
+            Err(e) => {
+                let _ = w.flush(&mut io).await;
+                send_fatal(&mut io, e).await;
+                return None;
+            }
+        }
+    }
+    for (name, value) in &startup_settings {
+        if let Err(e) = settings.apply_startup(name, value) {
+            let _ = w.flush(&mut io).await;
+            send_fatal(&mut io, e).await;
+            return None;
+        }
+    }
+    settings.set_internal("is_superuser", if role.superuser { "on" } else { "off" });
+    settings.set_internal("session_authorization", &role.name);
+
+    // 6. Register the backend and greet the client.
+    let pid = shared.next_pid.fetch_add(1, Ordering::SeqCst);
+    let secret: i32 = rand::thread_rng().gen();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let terminate = Arc::new(AtomicBool::new(false));
+    let terminate_notify = Arc::new(Notify::new());
+    shared.backends().insert(
+        pid,
+        BackendEntry {
+            secret,
+            cancel: cancel.clone(),
+            terminate: terminate.clone(),
+            terminate_notify: terminate_notify.clone(),
+            user: role.name.clone(),
+            database: params.database.clone(),
+            counted: slot.is_some(),
+        },
+    );
+    let registered = Registered { shared: shared.clone(), pid };
+    for (name, value) in settings.reported() {
+        w.parameter_status(name, &value);
+    }
+    let _ = settings.take_reported_changes();
+    w.backend_key(pid, secret);
+    w.ready(b'I');
+    if w.flush(&mut io).await.is_err() {
+        return None;
+    }
+    let application_name = settings.get_str("application_name");
+    let ctx = SessionContext {
+        user: role.name.clone(),
+        database: params.database.clone(),
+        backend_pid: pid,
+        cancel: cancel.clone(),
+        hooks: Arc::new(Hooks { shared: shared.clone() }),
+        application_name,
+    };
+    let session = Session::new(shared.engine.clone(), settings, ctx);
+    Some(Established { io, session, terminate, terminate_notify, cancel, _slot: slot, _registered: registered })
+}
+
+/// PostgreSQL's post-authentication checks (InitPostgres order).
+fn authorize(
+    shared: &Shared,
+    params: &StartupParams,
+    role: Option<&crate::storage::RoleInfo>,
+    config: &crate::config::ServerConfig,
+) -> Result<()> {
+    let fatal = |code, msg: String| Err(Error::fatal(code, msg));
+    let Some(role) = role else {
+        return fatal(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION, format!("role \"{}\" does not exist", params.user));
+    };
+    if !role.login {
+        return fatal(
+            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{}\" is not permitted to log in", role.name),
+        );
+    }
+    if role.conn_limit >= 0 && !role.superuser {
+        let count = shared.backends().values().filter(|b| b.user == role.name && b.counted).count();
+        if count as i32 >= role.conn_limit {
+            return fatal(sqlstate::TOO_MANY_CONNECTIONS, format!("too many connections for role \"{}\"", role.name));
+        }
+    }
+    if params.replication.is_some() && !(role.replication || role.superuser) {
+        return fatal(sqlstate::INSUFFICIENT_PRIVILEGE, "must be superuser or replication role to start walsender".into());
+    }
+    if params.replication.is_none() && !role.superuser {
+        let max = config.get_int("max_connections") as usize;
+        let reserved = config.get_int("superuser_reserved_connections") as usize;
+        let active = shared.active.load(Ordering::SeqCst);
+        if reserved > 0 && max.saturating_sub(active) < reserved {
+            return fatal(
+                sqlstate::TOO_MANY_CONNECTIONS,
+                "remaining connection slots are reserved for non-replication superuser connections".into(),
+            );
+        }
+    }
+    if params.replication != Some(ReplicationMode::Physical) {
+        let Some(db) = shared.engine.database(&params.database) else {
+            return fatal(sqlstate::INVALID_CATALOG_NAME, format!("database \"{}\" does not exist", params.database));
+        };
+        if !db.allow_connections {
+            return fatal(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("database \"{}\" is not currently accepting connections", db.name),
+            );
+        }
+        if db.conn_limit >= 0 && !role.superuser {
+            let count = shared.backends().values().filter(|b| b.database == db.name && b.counted).count();
+            if count as i32 >= db.conn_limit {
+                return fatal(sqlstate::TOO_MANY_CONNECTIONS, format!("too many connections for database \"{}\"", db.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers a StartupMessage asking for protocol 3.x (x > 0) or `_pq_.` options with
+/// NegotiateProtocolVersion: tusk speaks 3.0 and knows no protocol options.
+async fn negotiate_protocol_version(io: &mut Box<dyn Stream>, params: &[(String, String)]) -> std::io::Result<()> {
+    use bytes::BufMut;
+    let unknown: Vec<&str> = params.iter().filter(|(n, _)| n.starts_with("_pq_.")).map(|(n, _)| n.as_str()).collect();
+    let mut body = bytes::BytesMut::new();
+    body.put_i32(0);
+    body.put_i32(unknown.len() as i32);
+    for n in unknown {
+        body.put_slice(n.as_bytes());
+        body.put_u8(0);
+    }
+    let mut w = Writer::new();
+    let mut msg = vec![b'v'];
+    msg.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+    msg.extend_from_slice(&body);
+    w.raw(&msg);
+    w.flush(io).await
+}
+
+/// Runs `f` on the session on a blocking thread and gives the session back. `None` when
+/// the session code panicked (a bug): the connection must end.
+async fn on_session<T: Send + 'static>(
+    session: Session,
+    f: impl FnOnce(&mut Session) -> T + Send + 'static,
+) -> Option<(Session, T)> {
+    tokio::task::spawn_blocking(move || {
+        let mut session = session;
+        let r = f(&mut session);
+        (session, r)
+    })
+    .await
+    .ok()
+}
+
+fn status_byte(s: TransactionStatus) -> u8 {
+    match s {
+        TransactionStatus::Idle => b'I',
+        TransactionStatus::InBlock => b'T',
+        TransactionStatus::Failed => b'E',
+    }
+}
+
+/// Queues the session's pending notices and changed reported settings.
+fn queue_side_messages(s: &mut Session, w: &mut Writer) {
+    for n in s.take_notices() {
+        w.error(&n);
+    }
+    for (name, value) in s.settings_mut().take_reported_changes() {
+        w.parameter_status(name, &value);
+    }
+}
+
+fn encode_row(s: &Session, row: &[crate::types::Value], formats: &[i16]) -> Vec<Option<Vec<u8>>> {
+    row.iter().enumerate().map(|(i, v)| s.encode_value(v, format_for(formats, i))).collect()
+}
+
+/// Runs one simple Query message; returns the reply bytes queued in a Writer.
+fn simple_query(s: &mut Session, sql: &str) -> Writer {
+    let mut w = Writer::new();
+    let results = s.simple_query(sql);
+    for r in results {
+        match r {
+            Ok(ExecResult::Rows { fields, rows, tag }) => {
+                w.row_description(&fields, &[]);
+                for row in &rows {
+                    w.data_row(&encode_row(s, row, &[]));
+                }
+                w.command_complete(&tag);
+            }
+            Ok(ExecResult::Command { tag }) => w.command_complete(&tag),
+            Ok(ExecResult::Empty) => w.empty_message(b'I'),
+            Err(e) => w.error(&e),
+        }
+    }
+    queue_side_messages(s, &mut w);
+    w.ready(status_byte(s.transaction_status()));
+    w
+}
+
+/// Runs one extended-protocol message. Returns the reply and whether it failed (then
+/// messages are skipped until Sync).
+fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
+    let mut w = Writer::new();
+    let result: Result<()> = (|| {
+        match msg {
+            FrontendMessage::Parse { name, query, param_types } => {
+                s.parse(&name, &query, &param_types)?;
+                w.empty_message(b'1');
+            }
+            FrontendMessage::Bind { portal, statement, param_formats, params, result_formats } => {
+                s.bind(&portal, &statement, &param_formats, &params, &result_formats)?;
+                w.empty_message(b'2');
+            }
+            FrontendMessage::Describe { kind: b'S', name } => {
+                let (params, fields) = s.describe_statement(&name)?;
+                w.parameter_description(&params);
+                match fields {
+                    Some(f) => w.row_description(&f, &[]),
+                    None => w.empty_message(b'n'),
+                }
+            }
+            FrontendMessage::Describe { name, .. } => match s.describe_portal(&name)? {
+                Some(f) => {
+                    let formats = s.portal_formats(&name);
+                    w.row_description(&f, &formats);
+                }
+                None => w.empty_message(b'n'),
+            },
+            FrontendMessage::Execute { portal, max_rows } => {
+                let (rows, tag) = s.execute(&portal, max_rows.max(0) as usize)?;
+                let formats = s.portal_formats(&portal);
+                for row in &rows {
+                    w.data_row(&encode_row(s, row, &formats));
+                }
+                match tag {
+                    Some(t) if t.is_empty() => w.empty_message(b'I'),
+                    Some(t) => w.command_complete(&t),
+                    None => w.empty_message(b's'),
+                }
+            }
+            FrontendMessage::Close { kind, name } => {
+                if kind == b'S' {
+                    s.close_statement(&name);
+                } else {
+                    s.close_portal(&name);
+                }
+                w.empty_message(b'3');
+            }
+            _ => {}
+        }
+        Ok(())
+    })();
+    let failed = match result {
+        Ok(()) => false,
+        Err(e) => {
+            w.error(&e);
+            true
+        }
+    };
+    queue_side_messages(s, &mut w);
+    (w, failed)
+}
+
+async fn query_loop(conn: Established, shared: Arc<Shared>) {
+    let Established { mut io, session, terminate, terminate_notify, cancel, _slot, _registered } = conn;
+    let mut session = Some(session);
+    let mut generation = shared.config_generation.load(Ordering::SeqCst);
+    let mut skip_until_sync = false;
+    let mut shutdown = shared.shutdown.subscribe();
+    let mut pending = Writer::new();
+    loop {
+        let frame = tokio::select! {
+            f = read_frame(&mut io) => f,
+            _ = terminate_notify.notified() => Err(terminated()),
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() == super::ShutdownMode::Running { continue; }
+                if *shutdown.borrow() == super::ShutdownMode::Smart { continue; }
+                Err(terminated())
+            }
+        };
+        if terminate.load(Ordering::SeqCst) {
+            pending.error(&terminated());
+            let _ = pending.flush(&mut io).await;
+            break;
+        }
+        let (tag, body) = match frame {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                pending.error(&e);
+                let _ = pending.flush(&mut io).await;
+                if e.severity >= Severity::Fatal {
+                    super::log_error(&e);
+                }
+                break;
+            }
+        };
+        let msg = match FrontendMessage::decode(tag, &body) {
+            Ok(m) => m,
+            Err(e) => {
+                super::log_error(&e);
+                pending.error(&e);
+                let _ = pending.flush(&mut io).await;
+                break;
+            }
+        };
+        let current = shared.config_generation.load(Ordering::SeqCst);
+        if current != generation {
+            generation = current;
+            if let Some(s) = session.as_mut() {
+                s.settings_mut().update_server(shared.config());
+            }
+        }
+        let Some(s) = session.take() else { break };
+        cancel.store(false, Ordering::SeqCst);
+        let (s, reply, failed) = match msg {
+            FrontendMessage::Terminate => {
+                session = Some(s);
+                break;
+            }
+            FrontendMessage::Query(sql) => {
+                skip_until_sync = false;
+                match on_session(s, move |s| simple_query(s, &sql)).await {
+                    Some((s, w)) => (s, w, false),
+                    None => break,
+                }
+            }
+            FrontendMessage::Sync => {
+                skip_until_sync = false;
+                match on_session(s, |s| {
+                    s.sync();
+                    let mut w = Writer::new();
+                    queue_side_messages(s, &mut w);
+                    w.ready(status_byte(s.transaction_status()));
+                    w
+                })
+                .await
+                {
+                    Some((s, w)) => (s, w, false),
+                    None => break,
+                }
+            }
+            FrontendMessage::Flush => (s, Writer::new(), false),
+            FrontendMessage::CopyData(_) | FrontendMessage::CopyDone | FrontendMessage::CopyFail(_) => {
+                // Outside COPY, PostgreSQL ignores these.
+                (s, Writer::new(), false)
+            }
+            FrontendMessage::Password(_) => {
+                let e = Error::fatal(sqlstate::PROTOCOL_VIOLATION, format!("invalid frontend message type {}", b'p'));
+                pending.error(&e);
+                let _ = pending.flush(&mut io).await;
+                session = Some(s);
+                break;
+            }
+            m if skip_until_sync => {
+                let _ = m;
+                (s, Writer::new(), false)
+            }
+            m => match on_session(s, move |s| extended(s, m)).await {
+                Some((s, (w, failed))) => (s, w, failed),
+                None => break,
+            },
+        };
+        session = Some(s);
+        if failed {
+            skip_until_sync = true;
+        }
+        if terminate.load(Ordering::SeqCst) {
+            pending.error(&terminated());
+            let _ = pending.flush(&mut io).await;
+            break;
+        }
+        pending.append(reply);
+        let flush_now = matches!(tag, b'Q' | b'S' | b'H') || pending.pending() > 64 * 1024;
+        if flush_now && pending.flush(&mut io).await.is_err() {
+            break;
+        }
+    }
+    if let Some(s) = session {
+        let _ = on_session(s, |s| s.terminate()).await;
+    }
+}
+
+fn terminated() -> Error {
+    Error::fatal(sqlstate::ADMIN_SHUTDOWN, "terminating connection due to administrator command")
+}
