@@ -1,0 +1,1 @@
+//! pg_hba.conf and pg_ident.conf (being written).
