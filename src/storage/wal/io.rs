@@ -46,6 +46,9 @@ pub trait WalIo: Send + Sync {
     fn copy(&self, from: &Path, to: &Path, fsync: bool) -> io::Result<()>;
     /// Fsyncs a directory so that renames and creations in it are durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Replaces `path` with `contents` atomically: a temporary file beside it, fsync,
+    /// rename, fsync of the directory (the fsyncs only when `fsync` is set).
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> io::Result<()>;
 }
 
 /// The production [`WalIo`]: plain files.
@@ -159,5 +162,30 @@ impl WalIo for StdIo {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> io::Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        {
+            let f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all_at(contents, 0)?;
+            if fsync {
+                f.sync_all()?;
+            }
+        }
+        std::fs::rename(&tmp, path)?;
+        if fsync {
+            if let Some(dir) = path.parent() {
+                self.sync_dir(dir)?;
+            }
+        }
+        Ok(())
     }
 }

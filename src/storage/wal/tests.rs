@@ -448,6 +448,12 @@ impl WalIo for FaultyIo {
     fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
         StdIo.sync_dir(dir)
     }
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> std::io::Result<()> {
+        if self.fail_write.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        StdIo.replace_file(path, contents, fsync)
+    }
 }
 
 #[test]
