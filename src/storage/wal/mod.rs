@@ -71,6 +71,25 @@ impl Lsn {
     pub fn is_valid(self) -> bool {
         self.0 != 0
     }
+
+    /// The number of bytes from `earlier` to `self`, or 0 when `earlier` is later.
+    pub fn bytes_since(self, earlier: Lsn) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// The segment number this position falls in.
+    pub fn segno(self, segment_size: u64) -> u64 {
+        segment::lsn_to_segno(self, segment_size)
+    }
+}
+
+impl std::ops::Add<u64> for Lsn {
+    type Output = Lsn;
+
+    /// Advances the position by `bytes` (saturating at the largest LSN).
+    fn add(self, bytes: u64) -> Lsn {
+        Lsn(self.0.saturating_add(bytes))
+    }
 }
 
 impl fmt::Display for Lsn {

@@ -169,6 +169,9 @@ impl WalReader {
             let mut got = 0;
             while got < buf.len() {
                 match f.read_at(&mut buf[got..], off + got as u64) {
+                    // A file cut short inside a page: what is missing reads as zeros,
+                    // so the records before the cut stay readable.
+                    Ok(0) if got > 0 => break,
                     Ok(0) => return Ok(None),
                     Ok(n) => got += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

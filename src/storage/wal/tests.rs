@@ -81,6 +81,11 @@ fn lsn_display_and_parse() {
         assert_eq!(e.code, "22P02", "{bad}");
     }
     assert!(Lsn(1) > Lsn(0));
+    assert_eq!(Lsn(0x1000028) + 8, Lsn(0x1000030));
+    assert_eq!(Lsn(u64::MAX) + 8, Lsn(u64::MAX));
+    assert_eq!(Lsn(0x1000030).bytes_since(Lsn(0x1000028)), 8);
+    assert_eq!(Lsn(0x1000028).bytes_since(Lsn(0x1000030)), 0);
+    assert_eq!(Lsn(0x2000028).segno(16 * MB), 2);
     assert_eq!(Lsn::default(), Lsn::INVALID);
     assert_eq!(
         "open_sync".parse::<SyncMethod>().unwrap(),
@@ -177,7 +182,7 @@ fn raw_bytes_match_the_files() {
 
 #[test]
 fn torn_tail_is_cut_and_writer_reopens() {
-    for mode in ["truncate", "bitflip", "zero-contpage"] {
+    for mode in ["truncate", "cut-file", "bitflip", "zero-contpage"] {
         let d = TempDir::new("torn");
         let seg = MB;
         let w = WalWriter::create(opts(&d.0, seg)).unwrap();
@@ -197,6 +202,11 @@ fn torn_tail_is_cut_and_writer_reopens() {
                 // Zero everything from the middle of record 30 on, as a torn write.
                 let mid = ((s30.0 + e30.0) / 2 - seg) as usize;
                 bytes[mid..].iter_mut().for_each(|b| *b = 0);
+            }
+            "cut-file" => {
+                // The file itself ends in the middle of record 30.
+                let mid = ((s30.0 + e30.0) / 2 - seg) as usize;
+                bytes.truncate(mid);
             }
             "bitflip" => {
                 let at = (s30.0 - seg) as usize + 40;
@@ -613,4 +623,61 @@ fn stock_pg_waldump_walks_tusk_wal() {
     .unwrap();
     assert!(ok, "{err}");
     assert_eq!(out.lines().filter(|l| l.starts_with("rmgr:")).count(), n);
+}
+
+#[test]
+fn stock_pg_waldump_default_segments_timelines_and_info_bits() {
+    let d = TempDir::new("waldump16");
+    let seg = 16 * MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    let first = w.insert_lsn();
+    let mut n = 0;
+    for i in 0..40usize {
+        // Every info value, low (PostgreSQL-reserved) bits included, must pass.
+        w.append(200, (i * 7) as u8, i as u32, &payload(i, i * 1500))
+            .unwrap();
+        n += 1;
+    }
+    w.switch_segment().unwrap();
+    n += 1;
+    for i in 0..10usize {
+        w.append(RM_TUSK, 0x70, i as u32, &payload(i, 100_000))
+            .unwrap();
+        n += 1;
+    }
+    w.switch_timeline(2).unwrap();
+    for i in 0..10usize {
+        w.append(RM_TUSK, 0x80, i as u32, &payload(i, 2_000_000))
+            .unwrap();
+        n += 1;
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    let end = w.insert_lsn();
+    // Timeline 1 up to its last segment, then timeline 2 from the switched segment on.
+    let Some((ok, out, err)) =
+        pg_waldump(&d.0, &["--start", &first.to_string(), "--end", "0/2000000"])
+    else {
+        return;
+    };
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("rmgr:")).count(),
+        41,
+        "{out}"
+    );
+    assert!(out.contains("custom200"), "{out}");
+    let (ok, out, err) = pg_waldump(&d.0, &["-t", "2", "--start", "0/2000028"]).unwrap();
+    assert!(!ok);
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("rmgr:")).count(),
+        n - 41,
+        "{out}\n{err}"
+    );
+    let want = format!("invalid record length at {end}: wanted 24, got 0");
+    assert!(
+        err.contains(&want) && err.lines().count() == 1,
+        "stderr: {err}"
+    );
+    let (recs, e) = read_all(&d.0, seg, 2, first);
+    assert_eq!((recs.len(), e), (n, end));
 }
