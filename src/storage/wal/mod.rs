@@ -17,6 +17,8 @@
 //!   timeline switches.
 //! - `reader.rs`  — [`WalReader`] (records, stopping cleanly at the end of valid WAL) and
 //!   [`read_wal_bytes`] (raw stream bytes for walsenders and base backups).
+//! - `raw.rs`     — [`RawWalWriter`]: received WAL bytes into segment files (walreceiver).
+//! - `timeline.rs` — timeline history files (`TTTTTTTT.history`): read, write, lookups.
 //!
 //! ## Invariants
 //! - Records start 8-aligned; a page never starts inside a record without
@@ -51,10 +53,13 @@ use crate::error::{sqlstate, Error, Result};
 
 pub mod format;
 pub mod io;
+pub mod raw;
 pub mod reader;
 pub mod segment;
+pub mod timeline;
 pub mod writer;
 
+pub use raw::RawWalWriter;
 pub use reader::{read_wal_bytes, WalReader, WalRecord};
 pub use writer::{WalStats, WalWriter};
 

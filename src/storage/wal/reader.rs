@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{self, PAGE_SIZE, RECORD_HEADER};
 use super::segment::{parse_segment_file_name, segment_file_name};
+use super::timeline::TimelineEntry;
 use super::Lsn;
 use crate::error::{Error, Result};
 
@@ -67,6 +68,26 @@ pub fn find_segment(dir: &Path, tli: u32, segno: u64, segment_size: u64) -> Opti
     best
 }
 
+/// Finds the file of segment `segno` following a timeline history (newest first): the
+/// newest timeline that began at or before the segment and has the file.
+pub fn find_segment_in_history(
+    dir: &Path,
+    history: &[TimelineEntry],
+    segno: u64,
+    segment_size: u64,
+) -> Option<(u32, PathBuf)> {
+    for e in history {
+        if e.begin.is_valid() && segno < e.begin.0 / segment_size {
+            continue;
+        }
+        let path = dir.join(segment_file_name(e.tli, segno, segment_size));
+        if path.is_file() {
+            return Some((e.tli, path));
+        }
+    }
+    None
+}
+
 /// Reads records sequentially from a `pg_wal` directory.
 pub struct WalReader {
     dir: PathBuf,
@@ -77,6 +98,7 @@ pub struct WalReader {
     end: u64,
     sysid: Option<u64>,
     last_page_tli: u32,
+    history: Option<Vec<TimelineEntry>>,
     file: Option<(u64, File)>,
     page: Option<(u64, Vec<u8>)>,
 }
@@ -94,6 +116,7 @@ impl WalReader {
             end: start.0,
             sysid: None,
             last_page_tli: 0,
+            history: None,
             file: None,
             page: None,
         }
@@ -103,6 +126,16 @@ impl WalReader {
     /// prev-link even of the first record when it knows the previous one).
     pub fn set_expected_prev(&mut self, prev: Lsn) {
         self.prev = Some(prev.0);
+    }
+
+    /// Reads each segment from the timeline `history` assigns to it (newest first, as
+    /// `timeline::read_history` returns it), as PostgreSQL's `XLogFileReadAnyTLI` does,
+    /// instead of "the reader's timeline, else the highest lower one".
+    pub fn set_history(&mut self, history: Vec<TimelineEntry>) {
+        if let Some(newest) = history.first() {
+            self.tli = newest.tli;
+        }
+        self.history = Some(history);
     }
 
     /// Expects every long page header to carry `system_id`.
@@ -147,7 +180,11 @@ impl WalReader {
             let segno = addr / self.seg;
             if !matches!(&self.file, Some((s, _)) if *s == segno) {
                 self.file = None;
-                let Some((_, path)) = find_segment(&self.dir, self.tli, segno, self.seg) else {
+                let found = match &self.history {
+                    Some(h) => find_segment_in_history(&self.dir, h, segno, self.seg),
+                    None => find_segment(&self.dir, self.tli, segno, self.seg),
+                };
+                let Some((_, path)) = found else {
                     return Ok(None);
                 };
                 match File::open(&path) {

@@ -681,3 +681,87 @@ fn stock_pg_waldump_default_segments_timelines_and_info_bits() {
     let (recs, e) = read_all(&d.0, seg, 2, first);
     assert_eq!((recs.len(), e), (n, end));
 }
+
+#[test]
+fn reader_follows_timeline_history() {
+    let d = TempDir::new("history");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    let first = w.insert_lsn();
+    for i in 0..400 {
+        w.append(RM_TUSK, 0, i, &payload(i as usize, 3000)).unwrap();
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    let fork = w.insert_lsn();
+    w.switch_timeline(2).unwrap();
+    timeline::write_history(&d.0, 2, 1, fork, "no recovery target specified", false).unwrap();
+    for i in 0..400 {
+        w.append(RM_TUSK, 0x10, i, &payload(i as usize, 3000))
+            .unwrap();
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    // A diverged timeline-1 segment after the fork must not be read on timeline 2.
+    let fork_seg = fork.segno(seg);
+    std::fs::write(
+        d.0.join(segment::segment_file_name(1, fork_seg + 1, seg)),
+        vec![0xAAu8; seg as usize],
+    )
+    .unwrap();
+    let mut r = WalReader::new(&d.0, seg, 1, first);
+    r.set_history(timeline::read_history(&d.0, 2).unwrap());
+    let mut n = 0;
+    while r.next_record().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 800);
+    assert_eq!(r.end_of_valid(), w.insert_lsn());
+}
+
+#[test]
+fn streamed_bytes_replay_on_a_standby_directory() {
+    let primary = TempDir::new("primary");
+    let standby = TempDir::new("standby");
+    let seg = MB;
+    let w = WalWriter::create(opts(&primary.0, seg)).unwrap();
+    let first = w.insert_lsn();
+    for i in 0..700 {
+        w.append(
+            RM_TUSK,
+            0x10,
+            i,
+            &payload(i as usize, (i as usize * 37) % 6000),
+        )
+        .unwrap();
+    }
+    w.switch_segment().unwrap();
+    w.append(RM_TUSK, 0x20, 1, b"after switch").unwrap();
+    w.flush(w.insert_lsn()).unwrap();
+    let end = w.flush_lsn();
+    // Stream from the first segment's start in uneven pieces, as a walsender would.
+    let mut raw = RawWalWriter::new(&opts(&standby.0, seg), Lsn(seg));
+    let mut pos = Lsn(seg);
+    let mut buf = vec![0u8; 100_000];
+    let mut step = 1usize;
+    while pos < end {
+        let want = ((step * 7919) % 90_000 + 1).min(end.bytes_since(pos) as usize);
+        let n = read_wal_bytes(&primary.0, seg, 1, pos, &mut buf[..want]).unwrap();
+        raw.write(pos, &buf[..n]).unwrap();
+        pos = pos + n as u64;
+        if step % 5 == 0 {
+            raw.flush().unwrap();
+        }
+        step += 1;
+    }
+    assert_eq!(raw.flush().unwrap(), end);
+    assert!(raw.write(Lsn(seg), b"x").is_err());
+    let done = raw.take_completed_segments();
+    assert!(
+        done.contains(&"000000010000000000000001".to_string()),
+        "{done:?}"
+    );
+    assert!(!done.contains(&segment::segment_file_name(1, end.segno(seg), seg)));
+    let (a, ea) = read_all(&primary.0, seg, 1, first);
+    let (b, eb) = read_all(&standby.0, seg, 1, first);
+    assert_eq!(a, b);
+    assert_eq!((ea, eb), (end, end));
+}
