@@ -132,7 +132,7 @@ impl RawWalWriter {
             pos += n as u64;
             data = &data[n..];
             self.written = Lsn(pos);
-            if pos % self.seg == 0 {
+            if pos.is_multiple_of(self.seg) {
                 self.finished_unsynced.push(name);
             }
         }

@@ -747,7 +747,7 @@ fn streamed_bytes_replay_on_a_standby_directory() {
         let n = read_wal_bytes(&primary.0, seg, 1, pos, &mut buf[..want]).unwrap();
         raw.write(pos, &buf[..n]).unwrap();
         pos = pos + n as u64;
-        if step % 5 == 0 {
+        if step.is_multiple_of(5) {
             raw.flush().unwrap();
         }
         step += 1;
