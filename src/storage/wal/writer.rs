@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use super::format::{self, LONG_PAGE_HEADER, PAGE_SIZE};
 use super::io::{SegmentFile, StdIo, WalIo};
 use super::segment::{self, segment_file_name};
-use super::{Lsn, WalOptions};
+use super::{Lsn, SyncMethod, WalOptions};
 use crate::error::{sqlstate, Error, Result, Severity};
 
 /// Buffered bytes beyond which an append writes them out itself.
@@ -452,7 +452,13 @@ impl WalWriter {
             }
         }
         let mut fsyncs = 0;
-        if sync && self.opts.fsync {
+        // With O_DSYNC/O_SYNC every write was durable when it returned.
+        let needs_fsync = self.opts.fsync
+            && matches!(
+                self.opts.sync_method,
+                SyncMethod::Fdatasync | SyncMethod::Fsync
+            );
+        if sync && needs_fsync {
             let tli = files.tli;
             for (segno, mut f) in std::mem::take(&mut files.unsynced) {
                 let name = segment_file_name(tli, segno, seg);
