@@ -116,6 +116,9 @@ fn create_positions_like_initdb() {
     );
     let bad = WalWriter::create(opts(&d1.0, 3 * MB));
     assert!(bad.is_err());
+    assert!(w.append(0, 0x40, 0, b"").is_err());
+    assert!(w.append(21, 0, 0, b"x").is_err());
+    assert!(w.append(128, 0, 0, b"x").is_ok());
 }
 
 #[test]

@@ -343,7 +343,19 @@ impl WalWriter {
     /// Appends one record and returns its (start, end) LSNs. Records from concurrent
     /// callers are serialized. The bytes go to an in-memory buffer (written out by
     /// `write`/`flush`, or here once the buffer is large); this never fsyncs.
+    ///
+    /// `rmid` must be a custom resource manager id (128..=255): PostgreSQL's own ids
+    /// would make `pg_waldump` decode tusk payloads as PostgreSQL records. Any `info`
+    /// byte is accepted; the low four bits are PostgreSQL's `XLR_*` flags, so tusk
+    /// record kinds should live in the high four bits (as PostgreSQL's do).
     pub fn append(&self, rmid: u8, info: u8, xid: u32, payload: &[u8]) -> Result<(Lsn, Lsn)> {
+        if rmid < format::RM_MIN_CUSTOM_ID {
+            crate::bail!(
+                sqlstate::INTERNAL_ERROR,
+                "resource manager ID {} is reserved for PostgreSQL",
+                rmid
+            );
+        }
         let (mut rec, body_crc) = build_record(rmid, info, xid, payload)?;
         let seg = self.opts.segment_size;
         let (start, end, big) = {
