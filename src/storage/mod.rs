@@ -1,2 +1,3 @@
 //! (being written)
+pub mod control;
 pub mod wal;
