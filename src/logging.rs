@@ -1,4 +1,5 @@
-//! Server log lines in PostgreSQL's shape, written to stderr.
+//! Server log lines in PostgreSQL's shape, written to stderr (or a file, see
+//! [`set_output_file`]).
 //!
 //! The rest of tusk logs through the `tracing` macros; this module is the subscriber that
 //! turns each event into the lines PostgreSQL would print:
@@ -62,6 +63,8 @@ static PREFIX_SET: AtomicU8 = AtomicU8::new(0);
 static MIN_RANK: AtomicU8 = AtomicU8::new(RANK_WARNING);
 /// Counts log lines for `%l`.
 static LINE_NUMBER: AtomicU64 = AtomicU64::new(0);
+/// The file log lines go to instead of stderr, if one was set with [`set_output_file`].
+static OUTPUT_FILE: Mutex<Option<std::fs::File>> = Mutex::new(None);
 /// Guards [`init`] so the global subscriber is installed once.
 static INSTALLED: OnceLock<()> = OnceLock::new();
 /// The process start time, for `%s` and `%c` outside a session.
@@ -87,6 +90,30 @@ pub fn set_line_prefix(prefix: &str) {
         *p = prefix.to_string();
         PREFIX_SET.store(1, Ordering::Relaxed);
     }
+}
+
+/// Sends the log to `path` (appending, created with mode 0600 if missing) instead of
+/// stderr; `None` goes back to stderr.
+pub fn set_output_file(path: Option<&std::path::Path>) -> Result<()> {
+    let file = match path {
+        Some(p) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(p)
+                .map_err(|e| {
+                    Error::io(format!("could not open log file \"{}\"", p.display()), e)
+                })?;
+            Some(f)
+        }
+        None => None,
+    };
+    if let Ok(mut out) = OUTPUT_FILE.lock() {
+        *out = file;
+    }
+    Ok(())
 }
 
 /// Sets `log_min_messages` from its PostgreSQL name (`debug5` … `debug1`, `info`,
@@ -448,6 +475,12 @@ impl Subscriber for PgSubscriber {
         let text = format_record(&current_prefix(), &rec, Utc::now());
         match &self.sink {
             Sink::Stderr => {
+                if let Ok(mut file) = OUTPUT_FILE.lock() {
+                    if let Some(f) = file.as_mut() {
+                        let _ = f.write_all(text.as_bytes());
+                        return;
+                    }
+                }
                 let _ = std::io::stderr().lock().write_all(text.as_bytes());
             }
             Sink::Buffer(b) => {
@@ -583,6 +616,20 @@ mod tests {
         assert!(text.contains("] FATAL:  lock file \"postmaster.pid\" already exists\n"));
         assert!(text.contains("] HINT:  Is another postmaster running?\n"));
         assert!(!text.contains("sqlstate="), "{text}");
+    }
+
+    #[test]
+    fn output_file_receives_lines() {
+        let path = std::env::temp_dir().join(format!("tusk-log-{}.log", std::process::id()));
+        set_output_file(Some(&path)).unwrap();
+        tracing::subscriber::with_default(PgSubscriber::stderr(), || {
+            tracing::info!("to the file");
+        });
+        set_output_file(None).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("LOG:  to the file\n"), "{text}");
+        std::fs::remove_file(&path).unwrap();
+        assert!(set_output_file(Some(std::path::Path::new("/nonexistent/x.log"))).is_err());
     }
 
     #[test]

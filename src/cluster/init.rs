@@ -386,7 +386,6 @@ fn populate(opts: &InitOptions, existing: &Existing, out: &mut dyn Write) -> Res
 //             wal_segment_size: opts.wal_segment_size,
 //         },
 //     )
-//     .map(|_| ())
 //
 // Until then the directory gets everything but storage's own files.
 fn bootstrap_storage(opts: &InitOptions) -> Result<()> {
