@@ -308,6 +308,12 @@ pub fn init(
              {program}: hint: You can change this by editing pg_hba.conf or using the option -A, or --auth-local and --auth-host, the next time you run {program} init."
         );
     }
+    if !opts.sync {
+        let _ = writeln!(
+            out,
+            "\nSync to disk skipped.\nThe data directory might become corrupt if the operating system crashes."
+        );
+    }
     let _ = writeln!(
         out,
         "\nSuccess. You can now start the database server using:\n\n    {program} ctl -D {shown} -l logfile start\n"
@@ -509,6 +515,7 @@ mod tests {
             out.starts_with("The files belonging to this database system will be owned by user \"")
         );
         assert!(out.contains(&format!("creating directory {} ... ok\n", d.display())));
+        assert!(out.contains("\nSync to disk skipped.\n"));
         assert!(out.contains(&format!(
             "Success. You can now start the database server using:\n\n    tusk ctl -D {} -l logfile start\n",
             d.display()
