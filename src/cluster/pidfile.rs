@@ -318,9 +318,9 @@ pub fn process_alive(pid: i32) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// Whether the live process `pid` looks like a database server (tusk or postgres),
-/// judged by the program name in `/proc/PID/cmdline`; `true` when that cannot be read,
-/// so an unknown process is never mistaken for a stale entry.
+/// Whether the live process `pid` looks like a database server: its program name in
+/// `/proc/PID/cmdline` says tusk or postgres, or it runs this same executable; `true`
+/// when that cannot be read, so an unknown process is never mistaken for a stale entry.
 fn looks_like_server(pid: i32) -> bool {
     let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
         return true;
@@ -334,7 +334,17 @@ fn looks_like_server(pid: i32) -> bool {
     let argv0 = String::from_utf8_lossy(argv0);
     let name = argv0.rsplit('/').next().unwrap_or("");
     // A server's title may also be rewritten to "postgres: ..." or "tusk: ...".
-    name.contains("tusk") || name.contains("postgres") || name.contains("postmaster")
+    if name.contains("tusk") || name.contains("postgres") || name.contains("postmaster") {
+        return true;
+    }
+    // A renamed copy of this very binary is a server too.
+    match (
+        fs::read_link(format!("/proc/{pid}/exe")),
+        std::env::current_exe(),
+    ) {
+        (Ok(theirs), Ok(ours)) => theirs == ours,
+        _ => false,
+    }
 }
 
 /// Whether a lock file naming `pid` belongs to a live server other than this process.
