@@ -25,10 +25,7 @@ impl TempDir {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .subsec_nanos();
-        TempDir(std::env::temp_dir().join(format!(
-            "tusk-cli-{tag}-{}-{nanos}",
-            std::process::id()
-        )))
+        TempDir(std::env::temp_dir().join(format!("tusk-cli-{tag}-{}-{nanos}", std::process::id())))
     }
 
     fn path(&self) -> &Path {
