@@ -1,3 +1,277 @@
-fn main() {
-    println!("tusk: being written");
+//! The `tusk` binary: `tusk init` (like initdb), `tusk run` (like postgres) and
+//! `tusk ctl` (like pg_ctl). This file only dispatches; the work is in
+//! `tusk::cluster` (parsing, init, pid file, ctl), `tusk::logging` and `tusk::server`.
+//!
+//! Exit codes: 0 on success, 1 on failure (and a usage error), and `tusk ctl status`'s
+//! 3 and 4 as pg_ctl's. Errors print as PostgreSQL's tools print them:
+//! `tusk: error: ...` / `tusk: hint: ...` for init and usage, `pg_ctl: ...` for ctl, and
+//! log lines (`... FATAL:  ...`) once `tusk run` has set up logging.
+//!
+//! `tusk run` on a fresh machine, step by step:
+//! 1. Parse the options into a data directory and setting overrides.
+//! 2. Resolve the directory (`-D`, `$PGDATA`, `./data`); if it is missing or empty,
+//!    initialize it with the defaults, saying so on stderr.
+//! 3. Start logging, warn when running as root, check the directory.
+//! 4. Acquire `postmaster.pid` and record the command line in `postmaster.opts`.
+//! 5. Hand over to the server; its exit code is ours.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use tusk::cluster::cli::{self, Command, CtlArgs, InitArgs, RunArgs};
+use tusk::cluster::{ctl, datadir, init, pidfile::PidFile, version_line};
+use tusk::error::Error;
+use tusk::logging;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let rest = args.get(1..).unwrap_or(&[]);
+    match cli::parse(rest) {
+        Err(e) => {
+            let is_ctl = rest.first().map(String::as_str) == Some("ctl");
+            print_usage_error(&e, is_ctl);
+            ExitCode::from(1)
+        }
+        Ok(Command::Version) => {
+            println!("{}", version_line("tusk"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::HELP);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Init(a)) => cmd_init(&a),
+        Ok(Command::Run(a)) => cmd_run(&a),
+        Ok(Command::Ctl(a)) => cmd_ctl(&a),
+    }
+}
+
+/// Prints a command-line error: pg_ctl's style for ctl, initdb's otherwise.
+fn print_usage_error(e: &Error, is_ctl: bool) {
+    if is_ctl {
+        eprintln!("pg_ctl: {}", e.message);
+        if let Some(h) = &e.hint {
+            eprintln!("{h}");
+        }
+    } else {
+        print_tool_error(e);
+    }
+}
+
+/// Prints `tusk: error: MESSAGE` and `tusk: detail/hint: ...` as PostgreSQL 15's tools do.
+fn print_tool_error(e: &Error) {
+    eprintln!("tusk: error: {}", e.message);
+    if let Some(d) = &e.detail {
+        eprintln!("tusk: detail: {d}");
+    }
+    if let Some(h) = &e.hint {
+        eprintln!("tusk: hint: {h}");
+    }
+}
+
+/// `tusk init`.
+fn cmd_init(a: &InitArgs) -> ExitCode {
+    if a.help {
+        print!("{}", cli::INIT_HELP);
+        return ExitCode::SUCCESS;
+    }
+    if a.version {
+        println!("{}", version_line("tusk init"));
+        return ExitCode::SUCCESS;
+    }
+    let dir = datadir::resolve(a.datadir.as_deref());
+    let opts = match init::InitOptions::from_args(a, dir) {
+        Ok(o) => o,
+        Err(e) => {
+            print_tool_error(&e);
+            return ExitCode::from(1);
+        }
+    };
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    match init::init(&opts, &mut out, &mut err, "tusk") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = out.flush();
+            print_tool_error(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `tusk ctl`.
+fn cmd_ctl(a: &CtlArgs) -> ExitCode {
+    if a.help {
+        print!("{}", cli::CTL_HELP);
+        return ExitCode::SUCCESS;
+    }
+    if a.version {
+        println!("{}", version_line("tusk ctl"));
+        return ExitCode::SUCCESS;
+    }
+    let dir = datadir::resolve(a.datadir.as_deref());
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tusk"));
+    let Some(c) = ctl::Ctl::from_args(a, dir, exe) else {
+        eprintln!("pg_ctl: no operation specified");
+        return ExitCode::from(1);
+    };
+    let code = c.run(&mut std::io::stdout(), &mut std::io::stderr());
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// `tusk run`.
+fn cmd_run(a: &RunArgs) -> ExitCode {
+    if a.help {
+        print!("{}", cli::RUN_HELP);
+        return ExitCode::SUCCESS;
+    }
+    if a.version {
+        println!("{}", version_line("tusk"));
+        return ExitCode::SUCCESS;
+    }
+    let dir = datadir::resolve(a.datadir.as_deref());
+    if datadir::needs_init(&dir) {
+        eprintln!(
+            "tusk: data directory \"{}\" is missing or empty; initializing it",
+            dir.display()
+        );
+        let opts = init::InitOptions::new(&dir);
+        let mut err = std::io::stderr();
+        if let Err(e) = init::init(&opts, &mut std::io::stderr(), &mut err, "tusk") {
+            print_tool_error(&e);
+            return ExitCode::from(1);
+        }
+    }
+
+    logging::init(logging::DEFAULT_LINE_PREFIX);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        tracing::warn!(
+            hint = "PostgreSQL refuses to run as root; tusk allows it (containers, CI) but an unprivileged user is safer.",
+            "running tusk as root is not recommended"
+        );
+    }
+    if let Err(e) = datadir::check(&dir) {
+        logging::log_error(&e);
+        return ExitCode::from(1);
+    }
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let pidfile = match PidFile::acquire(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            logging::log_error(&e);
+            return ExitCode::from(1);
+        }
+    };
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tusk"));
+    if let Err(e) = ctl::write_opts_file(&dir, &exe, &opts_args(&dir, &a.overrides)) {
+        logging::log_error(&e.with_severity(tusk::error::Severity::Fatal));
+        pidfile.remove();
+        return ExitCode::from(1);
+    }
+    serve(dir, a.overrides.clone(), pidfile)
+}
+
+/// The arguments `postmaster.opts` records: `run -D ABSDIR` and each override as `-c`,
+/// so that `tusk ctl restart` works from any working directory.
+fn opts_args(dir: &Path, overrides: &[(String, String)]) -> Vec<String> {
+    let mut v = vec![
+        "run".to_string(),
+        "-D".to_string(),
+        dir.display().to_string(),
+    ];
+    for (n, val) in overrides {
+        v.push("-c".to_string());
+        v.push(format!("{n}={val}"));
+    }
+    v
+}
+
+/// Runs the server on the locked data directory and returns its exit code.
+fn serve(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile: PidFile) -> ExitCode {
+    // When `tusk::server` lands, this body becomes:
+    //     tusk::server::run(tusk::server::RunOptions { datadir, overrides, pidfile })
+    standin::run(datadir, overrides, pidfile)
+}
+
+// TEMPORARY: a stand-in for `tusk::server::run`, which is written in parallel and not
+// yet in this branch. It accepts no connections; it only plays the server's part
+// towards `tusk ctl` (pid file status, signals, promote file) so that the command line
+// can be exercised end to end. Delete this module when `serve` calls the real server.
+mod standin {
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use tokio::signal::unix::{signal, SignalKind};
+    use tusk::cluster::pidfile::PidFile;
+
+    /// Holds the pid file until a shutdown signal, then removes it.
+    pub fn run(
+        datadir: PathBuf,
+        overrides: Vec<(String, String)>,
+        mut pidfile: PidFile,
+    ) -> ExitCode {
+        let port = overrides
+            .iter()
+            .rev()
+            .find(|(n, _)| n == "port")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(5432);
+        let standby = datadir.join("standby.signal").exists();
+        let status = if standby { "standby" } else { "ready" };
+        let started = pidfile
+            .set_port_and_sockets(port, None, "")
+            .and_then(|_| pidfile.set_status(status));
+        if let Err(e) = started {
+            tusk::logging::log_error(&e);
+            pidfile.remove();
+            return ExitCode::from(1);
+        }
+        tracing::warn!("the server module is not built in yet: no connections are accepted");
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(severity = "FATAL", "could not start the runtime: {e}");
+                pidfile.remove();
+                return ExitCode::from(1);
+            }
+        };
+        let result: std::io::Result<()> = rt.block_on(async {
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            let mut quit = signal(SignalKind::quit())?;
+            let mut hup = signal(SignalKind::hangup())?;
+            let mut usr1 = signal(SignalKind::user_defined1())?;
+            loop {
+                tokio::select! {
+                    _ = term.recv() => { tracing::info!("received smart shutdown request"); break; }
+                    _ = int.recv() => { tracing::info!("received fast shutdown request"); break; }
+                    _ = quit.recv() => { tracing::info!("received immediate shutdown request"); break; }
+                    _ = hup.recv() => tracing::info!("received SIGHUP, reloading configuration files"),
+                    _ = usr1.recv() => {
+                        let promote = datadir.join("promote");
+                        if promote.exists() {
+                            let _ = std::fs::remove_file(&promote);
+                            let _ = std::fs::remove_file(datadir.join("standby.signal"));
+                            tracing::info!("received promote request");
+                            if let Err(e) = pidfile.set_status("ready") {
+                                tusk::logging::log_error(&e);
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            tracing::error!(severity = "FATAL", "could not set up signal handling: {e}");
+        }
+        let _ = pidfile.set_status("stopping");
+        tracing::info!("database system is shut down");
+        pidfile.remove();
+        ExitCode::SUCCESS
+    }
 }
