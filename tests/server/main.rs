@@ -9,3 +9,4 @@ mod t003_durability;
 mod t004_config;
 mod t005_lifecycle;
 mod t006_bad_input;
+mod t007_tls_peer;
