@@ -440,6 +440,8 @@ impl ServerConfig {
 
     /// Loads postgresql.conf (then its includes), postgresql.auto.conf, then `overrides`
     /// (from `-c`). On failure the error holds PostgreSQL's LOG lines and the FATAL one.
+    // The error is large on purpose: it carries every LOG line, once, at start-up.
+    #[allow(clippy::result_large_err)]
     pub fn load(
         datadir: &Path,
         overrides: &[(String, String)],
@@ -1517,6 +1519,7 @@ const RECOVERY_NAMES: &[&str] = &[
 /// validated like postgresql.conf values; unknown names are errors with PostgreSQL's
 /// texts. The caller applies `settings` to its ServerConfig with
 /// [`ServerConfig::apply_recovery_conf`].
+#[allow(clippy::result_large_err)]
 pub fn read_recovery_conf(
     datadir: &Path,
 ) -> std::result::Result<Option<RecoveryConf>, ConfigError> {
@@ -1539,9 +1542,9 @@ pub fn read_recovery_conf(
         if lname == "standby_mode" {
             match value::parse_bool(&e.value) {
                 Some(b) => rc.standby_mode = b,
-                None => logs.push(LogLine::log(format!(
-                    "parameter \"standby_mode\" requires a Boolean value"
-                ))),
+                None => logs.push(LogLine::log(
+                    "parameter \"standby_mode\" requires a Boolean value",
+                )),
             }
             continue;
         }
