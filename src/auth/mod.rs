@@ -71,7 +71,7 @@ pub mod md5 {
     }
 
     fn response_for_secret(stored_secret: &str, salt: [u8; 4]) -> String {
-        format!("md5{}", md5_hex(&[stored_secret[3..].as_bytes(), &salt]))
+        format!("md5{}", md5_hex(&[&stored_secret.as_bytes()[3..], &salt]))
     }
 
     /// Checks a client's response to an MD5 challenge with `salt` against a stored md5
