@@ -742,7 +742,9 @@ impl ServerConfig {
     /// (`myext.x`) set in a file are returned as written.
     pub fn get(&self, name: &str) -> Option<String> {
         match lookup(name) {
-            Some(def) => Some(value::show(def, &self.effective(def))),
+            Some(def) => Some(shown(def, &self.effective(def), |n| {
+                self.effective(Self::def(n))
+            })),
             None => self
                 .custom
                 .get(&name.to_ascii_lowercase())
@@ -958,6 +960,12 @@ impl SessionSettings {
             Some(s) => s.value.clone(),
             None => self.server.effective(def),
         }
+    }
+
+    fn shown(&self, def: &'static SettingDef) -> String {
+        shown(def, &self.effective(def), |n| {
+            self.effective(ServerConfig::def(n))
+        })
     }
 
     fn superuser(&self) -> bool {
@@ -1189,7 +1197,7 @@ impl SessionSettings {
     pub fn show(&self, name: &str) -> Result<String> {
         let (def, key) = Self::key(name)?;
         match def {
-            Some(def) => Ok(value::show(def, &self.effective(def))),
+            Some(def) => Ok(self.shown(def)),
             None => self
                 .layered(&key)
                 .or_else(|| self.server.custom.get(&key))
@@ -1206,7 +1214,7 @@ impl SessionSettings {
             .map(|d| {
                 (
                     d.name.to_string(),
-                    value::show(d, &self.effective(d)),
+                    self.shown(d),
                     d.short_desc.to_string(),
                 )
             })
@@ -1233,7 +1241,11 @@ impl SessionSettings {
                 let reset = self.reset_slot(Some(d), d.name).map(|s| s.value);
                 PgSettingRow {
                     name: d.name.to_string(),
-                    setting: value::setting_text(d, &cur),
+                    setting: if d.name == "archive_command" {
+                        self.shown(d)
+                    } else {
+                        value::setting_text(d, &cur)
+                    },
                     unit: unit::unit_name(d.unit).map(str::to_string),
                     category: d.category.to_string(),
                     short_desc: d.short_desc.to_string(),
@@ -1375,6 +1387,19 @@ impl SessionSettings {
     pub fn server(&self) -> &Arc<ServerConfig> {
         &self.server
     }
+}
+
+/// The SHOW text of a value, with the show hooks that depend on other settings:
+/// archive_command reads `(disabled)` unless archiving is on (archive_mode not off and
+/// wal_level not minimal), as in PostgreSQL.
+fn shown(def: &SettingDef, v: &Value, other: impl Fn(&str) -> Value) -> String {
+    if def.name == "archive_command" {
+        let off = |n: &str, bad: &str| matches!(other(n), Value::Str(s) if s == bad);
+        if off("archive_mode", "off") || off("wal_level", "minimal") {
+            return "(disabled)".to_string();
+        }
+    }
+    value::show(def, v)
 }
 
 fn permission_denied(name: &str) -> Error {

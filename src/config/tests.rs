@@ -635,3 +635,17 @@ fn recovery_conf_legacy() {
     assert_eq!(e.logs.len(), 2);
     assert!(e.lines()[1].starts_with("LOG:  unrecognized configuration parameter \"work_mem\""));
 }
+
+#[test]
+fn archive_command_shows_disabled_unless_archiving() {
+    let d = TempDir::new("arch");
+    d.write("postgresql.conf", "archive_command = 'cp %p /arch/%f'\n");
+    let cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    assert_eq!(cfg.get("archive_command").unwrap(), "(disabled)");
+    assert_eq!(cfg.get_str("archive_command"), "cp %p /arch/%f");
+    d.write("postgresql.conf", "archive_command = 'cp %p /arch/%f'\narchive_mode = on\n");
+    let cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    assert_eq!(cfg.get("archive_command").unwrap(), "cp %p /arch/%f");
+    let s = SessionSettings::new(Arc::new(cfg));
+    assert_eq!(s.show("archive_command").unwrap(), "cp %p /arch/%f");
+}
