@@ -474,6 +474,14 @@ pub fn check_timezone(input: &str) -> Option<String> {
     if let Some(z) = zoneinfo_lookup(input) {
         return Some(z);
     }
+    // Without tzdata installed (small containers), the UTC aliases still work.
+    const UTC_NAMES: [&str; 12] = [
+        "UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal",
+        "Zulu", "Etc/Zulu", "GMT0", "Greenwich",
+    ];
+    if let Some(n) = UTC_NAMES.iter().find(|n| n.eq_ignore_ascii_case(input)) {
+        return Some(n.to_string());
+    }
     if let Some((hours, rest)) = strtod(input) {
         if rest.trim().is_empty() && hours.is_finite() && hours.abs() < 168.0 {
             return Some(offset_zone_name((hours * 3600.0).round() as i64));
@@ -813,6 +821,22 @@ mod tests {
             Value::Str("Postgres, YMD".into())
         );
         assert_eq!(p("application_name", "a\u{e9}b").unwrap(), "a??b");
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let inputs = [
+            "", " ", "-", "+", ".", "e", "1e", "0x", "0x1g", "1.", ".5", "1e5MB", "1 2", "é",
+            "1é", "9999999999999999999999", "-9999999999999999999999", "0x7fffffffffffffffff",
+            "inf", "-inf", "nan", "1kB ", "1 TB", "\u{0}", "'", "\"", "on,off", "<+03>-03",
+            "<", "<ab>", "ABC", "ABC+", "ABC+99", "ABC-3DEF,M3", "1e-400", "1e400", "0777",
+            "08", "-0", "  -1", "ISO,", ",", "German, YMD", "a b", "\0", "1\0",
+        ];
+        for def in super::super::registry() {
+            for i in inputs {
+                let _ = parse(def, i, None).map(|v| show(def, &v));
+            }
+        }
     }
 
     #[test]
