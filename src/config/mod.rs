@@ -1211,13 +1211,7 @@ impl SessionSettings {
         registry()
             .iter()
             .filter(|d| d.show_all)
-            .map(|d| {
-                (
-                    d.name.to_string(),
-                    self.shown(d),
-                    d.short_desc.to_string(),
-                )
-            })
+            .map(|d| (d.name.to_string(), self.shown(d), d.short_desc.to_string()))
             .collect()
     }
 
@@ -1433,6 +1427,235 @@ fn check_set_context(def: &SettingDef, superuser: bool) -> Result<()> {
         GucContext::Superuser if !superuser => Err(permission_denied(name)),
         _ => Ok(()),
     }
+}
+
+/// Settings whose value is a list (GUC_LIST_INPUT): `SET name = a, b` is allowed.
+const LIST_INPUT: [&str; 10] = [
+    "DateStyle",
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "local_preload_libraries",
+    "listen_addresses",
+    "unix_socket_directories",
+    "log_destination",
+    "wal_consistency_checking",
+];
+
+/// List settings whose elements are identifiers, quoted when needed (GUC_LIST_QUOTE).
+const LIST_QUOTE: [&str; 5] = [
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "local_preload_libraries",
+];
+
+/// Keywords PostgreSQL's `quote_identifier` always quotes (reserved, type/function-name
+/// and column-name keywords).
+const QUOTED_KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
+];
+
+/// Quotes an identifier as PostgreSQL's `quote_identifier` does: unchanged when it is
+/// lower-case letters, digits and underscores starting with a letter or underscore and
+/// not a keyword that needs quoting; otherwise in double quotes with `"` doubled.
+pub fn quote_identifier(s: &str) -> String {
+    let safe = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !QUOTED_KEYWORDS.contains(&s);
+    if safe {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// Builds the value of `SET name = arg1, arg2, …` as PostgreSQL's
+/// `flatten_set_variable_args` does. `args` are the arguments' texts (identifiers after
+/// case folding, string literals' contents, numbers as written). Several arguments are
+/// allowed only for list settings (search_path, DateStyle…) and are joined with `, `;
+/// for search_path-like settings each is quoted as an identifier when needed, so
+/// `SET search_path = 'a b', public` gives `"a b", public`.
+pub fn flatten_set_args(name: &str, args: &[&str]) -> Result<String> {
+    let def = lookup(name);
+    if def.is_none() && !is_custom_name(name) {
+        return Err(unrecognized(name));
+    }
+    let canonical = def.map_or(name, |d| d.name);
+    if args.len() > 1 && !LIST_INPUT.contains(&canonical) {
+        return Err(Error::new(
+            sqlstate::SYNTAX_ERROR,
+            format!("SET {canonical} takes only one argument"),
+        ));
+    }
+    let quote = LIST_QUOTE.contains(&canonical);
+    Ok(args
+        .iter()
+        .map(|a| {
+            if quote {
+                quote_identifier(a)
+            } else {
+                a.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// The header PostgreSQL writes at the top of postgresql.auto.conf.

@@ -290,9 +290,12 @@ pub fn parse(def: &SettingDef, input: &str, current: Option<&Value>) -> Result<V
 
 fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Result<String> {
     match def.name {
-        "client_encoding" | "server_encoding" => normalize_encoding(input)
-            .map(str::to_string)
-            .ok_or_else(|| invalid(def.name, input)),
+        "client_encoding" | "server_encoding" => match normalize_encoding(input) {
+            Some("MULE_INTERNAL") if def.name == "client_encoding" => Err(invalid(def.name, input)
+                .with_detail("Conversion between MULE_INTERNAL and UTF8 is not supported.")),
+            Some(e) => Ok(e.to_string()),
+            None => Err(invalid(def.name, input)),
+        },
         "DateStyle" => {
             let cur = match current {
                 Some(Value::Str(s)) => s.as_str(),
@@ -406,7 +409,12 @@ fn check_datestyle(input: &str, current: &str) -> Result<String> {
             .with_detail("List syntax is invalid.".to_string())
             .with_severity(crate::error::Severity::Error)
     };
-    for raw in input.split(',') {
+    let tokens: Vec<&str> = if input.trim().is_empty() {
+        Vec::new()
+    } else {
+        input.split(',').collect()
+    };
+    for raw in tokens {
         let tok = raw.trim_matches(|c: char| c.is_ascii_whitespace());
         let tok = tok.trim_matches('"');
         if tok.is_empty() || tok.contains(|c: char| c.is_ascii_whitespace()) {
@@ -476,8 +484,18 @@ pub fn check_timezone(input: &str) -> Option<String> {
     }
     // Without tzdata installed (small containers), the UTC aliases still work.
     const UTC_NAMES: [&str; 12] = [
-        "UTC", "Etc/UTC", "GMT", "Etc/GMT", "UCT", "Etc/UCT", "Universal", "Etc/Universal",
-        "Zulu", "Etc/Zulu", "GMT0", "Greenwich",
+        "UTC",
+        "Etc/UTC",
+        "GMT",
+        "Etc/GMT",
+        "UCT",
+        "Etc/UCT",
+        "Universal",
+        "Etc/Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "GMT0",
+        "Greenwich",
     ];
     if let Some(n) = UTC_NAMES.iter().find(|n| n.eq_ignore_ascii_case(input)) {
         return Some(n.to_string());
@@ -826,11 +844,52 @@ mod tests {
     #[test]
     fn no_input_panics() {
         let inputs = [
-            "", " ", "-", "+", ".", "e", "1e", "0x", "0x1g", "1.", ".5", "1e5MB", "1 2", "é",
-            "1é", "9999999999999999999999", "-9999999999999999999999", "0x7fffffffffffffffff",
-            "inf", "-inf", "nan", "1kB ", "1 TB", "\u{0}", "'", "\"", "on,off", "<+03>-03",
-            "<", "<ab>", "ABC", "ABC+", "ABC+99", "ABC-3DEF,M3", "1e-400", "1e400", "0777",
-            "08", "-0", "  -1", "ISO,", ",", "German, YMD", "a b", "\0", "1\0",
+            "",
+            " ",
+            "-",
+            "+",
+            ".",
+            "e",
+            "1e",
+            "0x",
+            "0x1g",
+            "1.",
+            ".5",
+            "1e5MB",
+            "1 2",
+            "é",
+            "1é",
+            "9999999999999999999999",
+            "-9999999999999999999999",
+            "0x7fffffffffffffffff",
+            "inf",
+            "-inf",
+            "nan",
+            "1kB ",
+            "1 TB",
+            "\u{0}",
+            "'",
+            "\"",
+            "on,off",
+            "<+03>-03",
+            "<",
+            "<ab>",
+            "ABC",
+            "ABC+",
+            "ABC+99",
+            "ABC-3DEF,M3",
+            "1e-400",
+            "1e400",
+            "0777",
+            "08",
+            "-0",
+            "  -1",
+            "ISO,",
+            ",",
+            "German, YMD",
+            "a b",
+            "\0",
+            "1\0",
         ];
         for def in super::super::registry() {
             for i in inputs {
