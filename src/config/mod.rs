@@ -898,7 +898,9 @@ pub struct SessionSettings {
     internal: HashMap<String, Slot>,
     session: HashMap<String, Slot>,
     local: HashMap<String, Slot>,
-    saved: Option<HashMap<String, Slot>>,
+    /// Snapshots of (SET layer, SET LOCAL layer): the first taken at the start of the
+    /// transaction block, one more per open savepoint. Empty outside a transaction.
+    saved: Vec<(HashMap<String, Slot>, HashMap<String, Slot>)>,
     /// The last value reported to the client per GUC_REPORT setting; a Mutex only
     /// because [`SessionSettings::reported`] takes `&self`.
     last_reported: Mutex<HashMap<&'static str, String>>,
@@ -913,7 +915,7 @@ impl SessionSettings {
             internal: HashMap::new(),
             session: HashMap::new(),
             local: HashMap::new(),
-            saved: None,
+            saved: Vec::new(),
             last_reported: Mutex::new(HashMap::new()),
         }
     }
@@ -1141,7 +1143,7 @@ impl SessionSettings {
             }
         };
         if local {
-            if self.saved.is_some() {
+            if !self.saved.is_empty() {
                 self.local.insert(key, slot);
             }
         } else {
@@ -1176,9 +1178,10 @@ impl SessionSettings {
 
     /// Marks the start of a transaction block: SET values made from now on are undone
     /// if the transaction rolls back, and SET LOCAL values last until its end.
+    /// Calling it again inside the block does nothing.
     pub fn begin_transaction(&mut self) {
-        if self.saved.is_none() {
-            self.saved = Some(self.session.clone());
+        if self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
         }
     }
 
@@ -1186,9 +1189,33 @@ impl SessionSettings {
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.local.clear();
-        if let Some(saved) = self.saved.take() {
+        if !self.saved.is_empty() {
+            let (session, _) = self.saved.swap_remove(0);
             if !committed {
-                self.session = saved;
+                self.session = session;
+            }
+            self.saved.clear();
+        }
+    }
+
+    /// `SAVEPOINT`: SET and SET LOCAL values made after it are undone by rolling back
+    /// to it. Does nothing outside a transaction block.
+    pub fn begin_subtransaction(&mut self) {
+        if !self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
+        }
+    }
+
+    /// Closes the innermost savepoint: `RELEASE` (`committed`) keeps the values set
+    /// since it; `ROLLBACK TO` restores them (the caller then opens the savepoint again
+    /// with [`SessionSettings::begin_subtransaction`], as ROLLBACK TO keeps it).
+    pub fn end_subtransaction(&mut self, committed: bool) {
+        if self.saved.len() > 1 {
+            if let Some((session, local)) = self.saved.pop() {
+                if !committed {
+                    self.session = session;
+                    self.local = local;
+                }
             }
         }
     }

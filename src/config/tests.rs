@@ -817,3 +817,28 @@ fn set_and_show_match_postgres_15() {
         assert_eq!(&got, want, "SET {n} = '{v}'");
     }
 }
+
+#[test]
+fn savepoints_undo_their_settings() {
+    let mut s = session();
+    s.begin_transaction();
+    s.set("work_mem", Some("8MB"), false, false).unwrap();
+    s.begin_subtransaction();
+    s.set("work_mem", Some("16MB"), false, false).unwrap();
+    s.set("statement_timeout", Some("1s"), true, false).unwrap();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "8MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    s.begin_subtransaction();
+    s.set("statement_timeout", Some("2s"), true, false).unwrap();
+    s.set("work_mem", Some("32MB"), false, false).unwrap();
+    s.end_subtransaction(true);
+    assert_eq!(s.show("statement_timeout").unwrap(), "2s");
+    s.end_transaction(true);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    // Outside a transaction block savepoint calls change nothing.
+    s.begin_subtransaction();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+}
