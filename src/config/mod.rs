@@ -462,13 +462,13 @@ impl ServerConfig {
                     )));
                 }
                 let val = value::parse(def, v, None).map_err(ConfigError::fatal)?;
-                cmdline.push((Some(def), name.clone(), val, v.clone()));
+                cmdline.push((Some(def), name.clone(), val));
             } else {
-                cmdline.push((None, name.clone(), Value::Str(v.clone()), v.clone()));
+                cmdline.push((None, name.clone(), Value::Str(v.clone())));
             }
         }
         cfg.overrides = overrides.to_vec();
-        if let Some((_, _, Value::Str(f), _)) = cmdline
+        if let Some((_, _, Value::Str(f))) = cmdline
             .iter()
             .find(|(d, ..)| d.is_some_and(|d| d.name == "config_file"))
         {
@@ -505,7 +505,7 @@ impl ServerConfig {
                 fatal: contains_errors(&file),
             });
         }
-        for (def, name, val, _) in cmdline {
+        for (def, name, val) in cmdline {
             match def {
                 Some(def) => {
                     cfg.values
@@ -666,7 +666,9 @@ impl ServerConfig {
     /// changed without restarting the server`, `configuration file "…" contains errors;
     /// no changes were applied`). Postmaster-context settings keep their value and are
     /// marked pending_restart. The caller logs "received SIGHUP, reloading configuration
-    /// files" itself.
+    /// files" itself. The files are the ones this configuration was loaded from
+    /// (config_file, and postgresql.auto.conf of its data directory); `datadir` is
+    /// accepted for symmetry with [`ServerConfig::load`] and not consulted.
     pub fn reload(&self, datadir: &Path) -> (ServerConfig, Vec<String>) {
         let _ = datadir;
         let conf_path = PathBuf::from(self.get_str("config_file"));
@@ -784,6 +786,11 @@ impl ServerConfig {
     pub fn get_str(&self, name: &str) -> String {
         let def = Self::def(name);
         value::show(def, &self.effective(def))
+    }
+
+    /// The `-c` overrides this configuration was loaded with (for a restart).
+    pub fn overrides(&self) -> &[(String, String)] {
+        &self.overrides
     }
 
     /// The data directory, absolute.
