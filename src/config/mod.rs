@@ -986,7 +986,9 @@ impl SessionSettings {
 
     /// Applies a StartupMessage parameter or an `options` `-c` pair (source `client`).
     /// Superuser-only settings are allowed when `is_superuser` was set on (with
-    /// [`SessionSettings::set_internal`]) before this call.
+    /// [`SessionSettings::set_internal`]) before this call. The caller handles `user`,
+    /// `database`, `replication` and `_pq_.*` itself and expands `options` with
+    /// [`SessionSettings::parse_options`]; anything else it passes here.
     pub fn apply_startup(&mut self, name: &str, v: &str) -> Result<()> {
         let (def, key) = Self::key(name)?;
         let val = match def {
@@ -1690,6 +1692,61 @@ pub fn flatten_set_args(name: &str, args: &[&str]) -> Result<String> {
         })
         .collect::<Vec<_>>()
         .join(", "))
+}
+
+/// Splits a list-valued setting (listen_addresses, unix_socket_directories,
+/// search_path, log_destination…) into its elements as PostgreSQL's `SplitGUCList`
+/// does: comma-separated, blanks around elements dropped, double-quoted elements kept
+/// verbatim with `""` standing for one quote. An empty value is an empty list; None for
+/// bad syntax (an empty element or an unterminated quote).
+pub fn split_list(value: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    let skip_ws = |it: &mut std::iter::Peekable<std::str::Chars>| {
+        while it.peek().is_some_and(|c| c.is_whitespace()) {
+            it.next();
+        }
+    };
+    skip_ws(&mut chars);
+    if chars.peek().is_none() {
+        return Some(out);
+    }
+    loop {
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return None,
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        item.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => item.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim_end().to_string();
+            if item.is_empty() {
+                return None;
+            }
+        }
+        out.push(item);
+        skip_ws(&mut chars);
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => skip_ws(&mut chars),
+            Some(_) => return None,
+        }
+    }
 }
 
 /// The header PostgreSQL writes at the top of postgresql.auto.conf.

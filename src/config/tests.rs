@@ -842,3 +842,30 @@ fn savepoints_undo_their_settings() {
     s.end_subtransaction(false);
     assert_eq!(s.show("work_mem").unwrap(), "32MB");
 }
+
+#[test]
+fn list_values_split_like_postgres() {
+    let v = |s: &str| {
+        split_list(s).map(|l| {
+            l.iter()
+                .map(String::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        v("/tmp, /var/run/postgresql").unwrap(),
+        vec!["/tmp", "/var/run/postgresql"]
+    );
+    assert_eq!(v("\"$user\", public").unwrap(), vec!["$user", "public"]);
+    assert_eq!(v("localhost").unwrap(), vec!["localhost"]);
+    assert_eq!(v("*").unwrap(), vec!["*"]);
+    assert_eq!(v("").unwrap(), Vec::<String>::new());
+    assert_eq!(v("  ").unwrap(), Vec::<String>::new());
+    assert_eq!(v("\"a\"\"b\"").unwrap(), vec!["a\"b"]);
+    assert_eq!(v("a b, c").unwrap(), vec!["a b", "c"]);
+    assert_eq!(v("a,,b"), None);
+    assert_eq!(v("a,"), None);
+    assert_eq!(v("\"open"), None);
+    assert_eq!(v("\"a\" x"), None);
+}
