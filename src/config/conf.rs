@@ -482,6 +482,14 @@ mod tests {
         );
         assert_eq!(p.entries[1].line, 4);
         assert_eq!(parse("s = '\\101\\tb'").entries[0].value, "A\tb");
+        // What pg_basebackup -R writes.
+        let p = parse(
+            "primary_conninfo = 'user=postgres passfile=''/root/.pgpass'' host=127.0.0.1 port=5432 sslmode=prefer'\n",
+        );
+        assert_eq!(
+            p.entries[0].value,
+            "user=postgres passfile='/root/.pgpass' host=127.0.0.1 port=5432 sslmode=prefer"
+        );
     }
 
     #[test]

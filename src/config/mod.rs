@@ -440,6 +440,8 @@ impl ServerConfig {
 
     /// Loads postgresql.conf (then its includes), postgresql.auto.conf, then `overrides`
     /// (from `-c`). On failure the error holds PostgreSQL's LOG lines and the FATAL one.
+    // The error is large on purpose: it carries every LOG line, once, at start-up.
+    #[allow(clippy::result_large_err)]
     pub fn load(
         datadir: &Path,
         overrides: &[(String, String)],
@@ -460,13 +462,13 @@ impl ServerConfig {
                     )));
                 }
                 let val = value::parse(def, v, None).map_err(ConfigError::fatal)?;
-                cmdline.push((Some(def), name.clone(), val, v.clone()));
+                cmdline.push((Some(def), name.clone(), val));
             } else {
-                cmdline.push((None, name.clone(), Value::Str(v.clone()), v.clone()));
+                cmdline.push((None, name.clone(), Value::Str(v.clone())));
             }
         }
         cfg.overrides = overrides.to_vec();
-        if let Some((_, _, Value::Str(f), _)) = cmdline
+        if let Some((_, _, Value::Str(f))) = cmdline
             .iter()
             .find(|(d, ..)| d.is_some_and(|d| d.name == "config_file"))
         {
@@ -503,7 +505,7 @@ impl ServerConfig {
                 fatal: contains_errors(&file),
             });
         }
-        for (def, name, val, _) in cmdline {
+        for (def, name, val) in cmdline {
             match def {
                 Some(def) => {
                     cfg.values
@@ -664,7 +666,9 @@ impl ServerConfig {
     /// changed without restarting the server`, `configuration file "…" contains errors;
     /// no changes were applied`). Postmaster-context settings keep their value and are
     /// marked pending_restart. The caller logs "received SIGHUP, reloading configuration
-    /// files" itself.
+    /// files" itself. The files are the ones this configuration was loaded from
+    /// (config_file, and postgresql.auto.conf of its data directory); `datadir` is
+    /// accepted for symmetry with [`ServerConfig::load`] and not consulted.
     pub fn reload(&self, datadir: &Path) -> (ServerConfig, Vec<String>) {
         let _ = datadir;
         let conf_path = PathBuf::from(self.get_str("config_file"));
@@ -740,7 +744,9 @@ impl ServerConfig {
     /// (`myext.x`) set in a file are returned as written.
     pub fn get(&self, name: &str) -> Option<String> {
         match lookup(name) {
-            Some(def) => Some(value::show(def, &self.effective(def))),
+            Some(def) => Some(shown(def, &self.effective(def), |n| {
+                self.effective(Self::def(n))
+            })),
             None => self
                 .custom
                 .get(&name.to_ascii_lowercase())
@@ -780,6 +786,11 @@ impl ServerConfig {
     pub fn get_str(&self, name: &str) -> String {
         let def = Self::def(name);
         value::show(def, &self.effective(def))
+    }
+
+    /// The `-c` overrides this configuration was loaded with (for a restart).
+    pub fn overrides(&self) -> &[(String, String)] {
+        &self.overrides
     }
 
     /// The data directory, absolute.
@@ -894,7 +905,9 @@ pub struct SessionSettings {
     internal: HashMap<String, Slot>,
     session: HashMap<String, Slot>,
     local: HashMap<String, Slot>,
-    saved: Option<HashMap<String, Slot>>,
+    /// Snapshots of (SET layer, SET LOCAL layer): the first taken at the start of the
+    /// transaction block, one more per open savepoint. Empty outside a transaction.
+    saved: Vec<(HashMap<String, Slot>, HashMap<String, Slot>)>,
     /// The last value reported to the client per GUC_REPORT setting; a Mutex only
     /// because [`SessionSettings::reported`] takes `&self`.
     last_reported: Mutex<HashMap<&'static str, String>>,
@@ -909,7 +922,7 @@ impl SessionSettings {
             internal: HashMap::new(),
             session: HashMap::new(),
             local: HashMap::new(),
-            saved: None,
+            saved: Vec::new(),
             last_reported: Mutex::new(HashMap::new()),
         }
     }
@@ -958,6 +971,12 @@ impl SessionSettings {
         }
     }
 
+    fn shown(&self, def: &'static SettingDef) -> String {
+        shown(def, &self.effective(def), |n| {
+            self.effective(ServerConfig::def(n))
+        })
+    }
+
     fn superuser(&self) -> bool {
         matches!(
             self.layered("is_superuser").map(|s| &s.value),
@@ -967,7 +986,9 @@ impl SessionSettings {
 
     /// Applies a StartupMessage parameter or an `options` `-c` pair (source `client`).
     /// Superuser-only settings are allowed when `is_superuser` was set on (with
-    /// [`SessionSettings::set_internal`]) before this call.
+    /// [`SessionSettings::set_internal`]) before this call. The caller handles `user`,
+    /// `database`, `replication` and `_pq_.*` itself and expands `options` with
+    /// [`SessionSettings::parse_options`]; anything else it passes here.
     pub fn apply_startup(&mut self, name: &str, v: &str) -> Result<()> {
         let (def, key) = Self::key(name)?;
         let val = match def {
@@ -1131,7 +1152,7 @@ impl SessionSettings {
             }
         };
         if local {
-            if self.saved.is_some() {
+            if !self.saved.is_empty() {
                 self.local.insert(key, slot);
             }
         } else {
@@ -1166,9 +1187,10 @@ impl SessionSettings {
 
     /// Marks the start of a transaction block: SET values made from now on are undone
     /// if the transaction rolls back, and SET LOCAL values last until its end.
+    /// Calling it again inside the block does nothing.
     pub fn begin_transaction(&mut self) {
-        if self.saved.is_none() {
-            self.saved = Some(self.session.clone());
+        if self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
         }
     }
 
@@ -1176,9 +1198,33 @@ impl SessionSettings {
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.local.clear();
-        if let Some(saved) = self.saved.take() {
+        if !self.saved.is_empty() {
+            let (session, _) = self.saved.swap_remove(0);
             if !committed {
-                self.session = saved;
+                self.session = session;
+            }
+            self.saved.clear();
+        }
+    }
+
+    /// `SAVEPOINT`: SET and SET LOCAL values made after it are undone by rolling back
+    /// to it. Does nothing outside a transaction block.
+    pub fn begin_subtransaction(&mut self) {
+        if !self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
+        }
+    }
+
+    /// Closes the innermost savepoint: `RELEASE` (`committed`) keeps the values set
+    /// since it; `ROLLBACK TO` restores them (the caller then opens the savepoint again
+    /// with [`SessionSettings::begin_subtransaction`], as ROLLBACK TO keeps it).
+    pub fn end_subtransaction(&mut self, committed: bool) {
+        if self.saved.len() > 1 {
+            if let Some((session, local)) = self.saved.pop() {
+                if !committed {
+                    self.session = session;
+                    self.local = local;
+                }
             }
         }
     }
@@ -1187,7 +1233,7 @@ impl SessionSettings {
     pub fn show(&self, name: &str) -> Result<String> {
         let (def, key) = Self::key(name)?;
         match def {
-            Some(def) => Ok(value::show(def, &self.effective(def))),
+            Some(def) => Ok(self.shown(def)),
             None => self
                 .layered(&key)
                 .or_else(|| self.server.custom.get(&key))
@@ -1201,13 +1247,7 @@ impl SessionSettings {
         registry()
             .iter()
             .filter(|d| d.show_all)
-            .map(|d| {
-                (
-                    d.name.to_string(),
-                    value::show(d, &self.effective(d)),
-                    d.short_desc.to_string(),
-                )
-            })
+            .map(|d| (d.name.to_string(), self.shown(d), d.short_desc.to_string()))
             .collect()
     }
 
@@ -1231,7 +1271,11 @@ impl SessionSettings {
                 let reset = self.reset_slot(Some(d), d.name).map(|s| s.value);
                 PgSettingRow {
                     name: d.name.to_string(),
-                    setting: value::setting_text(d, &cur),
+                    setting: if d.name == "archive_command" {
+                        self.shown(d)
+                    } else {
+                        value::setting_text(d, &cur)
+                    },
                     unit: unit::unit_name(d.unit).map(str::to_string),
                     category: d.category.to_string(),
                     short_desc: d.short_desc.to_string(),
@@ -1375,6 +1419,19 @@ impl SessionSettings {
     }
 }
 
+/// The SHOW text of a value, with the show hooks that depend on other settings:
+/// archive_command reads `(disabled)` unless archiving is on (archive_mode not off and
+/// wal_level not minimal), as in PostgreSQL.
+fn shown(def: &SettingDef, v: &Value, other: impl Fn(&str) -> Value) -> String {
+    if def.name == "archive_command" {
+        let off = |n: &str, bad: &str| matches!(other(n), Value::Str(s) if s == bad);
+        if off("archive_mode", "off") || off("wal_level", "minimal") {
+            return "(disabled)".to_string();
+        }
+    }
+    value::show(def, v)
+}
+
 fn permission_denied(name: &str) -> Error {
     Error::new(
         sqlstate::INSUFFICIENT_PRIVILEGE,
@@ -1405,6 +1462,290 @@ fn check_set_context(def: &SettingDef, superuser: bool) -> Result<()> {
         )),
         GucContext::Superuser if !superuser => Err(permission_denied(name)),
         _ => Ok(()),
+    }
+}
+
+/// Settings whose value is a list (GUC_LIST_INPUT): `SET name = a, b` is allowed.
+const LIST_INPUT: [&str; 10] = [
+    "DateStyle",
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "local_preload_libraries",
+    "listen_addresses",
+    "unix_socket_directories",
+    "log_destination",
+    "wal_consistency_checking",
+];
+
+/// List settings whose elements are identifiers, quoted when needed (GUC_LIST_QUOTE).
+const LIST_QUOTE: [&str; 5] = [
+    "search_path",
+    "temp_tablespaces",
+    "session_preload_libraries",
+    "shared_preload_libraries",
+    "local_preload_libraries",
+];
+
+/// Keywords PostgreSQL's `quote_identifier` always quotes (reserved, type/function-name
+/// and column-name keywords).
+const QUOTED_KEYWORDS: &[&str] = &[
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
+];
+
+/// Quotes an identifier as PostgreSQL's `quote_identifier` does: unchanged when it is
+/// lower-case letters, digits and underscores starting with a letter or underscore and
+/// not a keyword that needs quoting; otherwise in double quotes with `"` doubled.
+pub fn quote_identifier(s: &str) -> String {
+    let safe = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !QUOTED_KEYWORDS.contains(&s);
+    if safe {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+/// Builds the value of `SET name = arg1, arg2, …` as PostgreSQL's
+/// `flatten_set_variable_args` does. `args` are the arguments' texts (identifiers after
+/// case folding, string literals' contents, numbers as written). Several arguments are
+/// allowed only for list settings (search_path, DateStyle…) and are joined with `, `;
+/// for search_path-like settings each is quoted as an identifier when needed, so
+/// `SET search_path = 'a b', public` gives `"a b", public`.
+pub fn flatten_set_args(name: &str, args: &[&str]) -> Result<String> {
+    let def = lookup(name);
+    if def.is_none() && !is_custom_name(name) {
+        return Err(unrecognized(name));
+    }
+    let canonical = def.map_or(name, |d| d.name);
+    if args.len() > 1 && !LIST_INPUT.contains(&canonical) {
+        return Err(Error::new(
+            sqlstate::SYNTAX_ERROR,
+            format!("SET {canonical} takes only one argument"),
+        ));
+    }
+    let quote = LIST_QUOTE.contains(&canonical);
+    Ok(args
+        .iter()
+        .map(|a| {
+            if quote {
+                quote_identifier(a)
+            } else {
+                a.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", "))
+}
+
+/// Splits a list-valued setting (listen_addresses, unix_socket_directories,
+/// search_path, log_destination…) into its elements as PostgreSQL's `SplitGUCList`
+/// does: comma-separated, blanks around elements dropped, double-quoted elements kept
+/// verbatim with `""` standing for one quote. An empty value is an empty list; None for
+/// bad syntax (an empty element or an unterminated quote).
+pub fn split_list(value: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    let skip_ws = |it: &mut std::iter::Peekable<std::str::Chars>| {
+        while it.peek().is_some_and(|c| c.is_whitespace()) {
+            it.next();
+        }
+    };
+    skip_ws(&mut chars);
+    if chars.peek().is_none() {
+        return Some(out);
+    }
+    loop {
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return None,
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        item.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => item.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim_end().to_string();
+            if item.is_empty() {
+                return None;
+            }
+        }
+        out.push(item);
+        skip_ws(&mut chars);
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => skip_ws(&mut chars),
+            Some(_) => return None,
+        }
     }
 }
 
@@ -1517,6 +1858,7 @@ const RECOVERY_NAMES: &[&str] = &[
 /// validated like postgresql.conf values; unknown names are errors with PostgreSQL's
 /// texts. The caller applies `settings` to its ServerConfig with
 /// [`ServerConfig::apply_recovery_conf`].
+#[allow(clippy::result_large_err)]
 pub fn read_recovery_conf(
     datadir: &Path,
 ) -> std::result::Result<Option<RecoveryConf>, ConfigError> {
@@ -1539,9 +1881,9 @@ pub fn read_recovery_conf(
         if lname == "standby_mode" {
             match value::parse_bool(&e.value) {
                 Some(b) => rc.standby_mode = b,
-                None => logs.push(LogLine::log(format!(
-                    "parameter \"standby_mode\" requires a Boolean value"
-                ))),
+                None => logs.push(LogLine::log(
+                    "parameter \"standby_mode\" requires a Boolean value",
+                )),
             }
             continue;
         }

@@ -5,9 +5,16 @@
 //! (`is_superuser`, `session_authorization`, `role`).
 //!
 //! Integer boot values are in the setting's base unit. Where initdb writes a value into
-//! postgresql.conf (shared_buffers, TimeZone, log_timezone, default_text_search_config),
-//! tusk's boot value is that value, because tusk's init does not tune the file. The
-//! table is sorted by name, case-insensitively, which is the order of SHOW ALL.
+//! postgresql.conf (shared_buffers, TimeZone, log_timezone, default_text_search_config,
+//! the lc_* settings), tusk's boot value is that value, because tusk's init does not
+//! tune the file; the encodings are UTF8 (tusk stores nothing else); values PostgreSQL
+//! computes at start-up (max_stack_depth, timezone_abbreviations) have their usual
+//! result; unix_socket_directories is upstream's `/tmp`. server_version is
+//! `15.0 (tusk <version>)` and server_version_num 150000. The table is sorted by name,
+//! case-insensitively, which is the order of SHOW ALL.
+//!
+//! This file is data only, generated from PostgreSQL 15's `pg_settings`; edit entries
+//! by hand when a setting's behaviour changes.
 
 use super::{EnumValue, GucContext, SettingDef, Unit, VarType};
 
@@ -3174,7 +3181,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         min: 100.0,
         max: 2147483647.0,
         enum_values: &[],
-        boot: Some("100"),
+        boot: Some("2048"),
         report: false,
         show_all: true,
     },
@@ -4569,7 +4576,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         min: 0.0,
         max: 0.0,
         enum_values: &[],
-        boot: None,
+        boot: Some("Default"),
         report: false,
         show_all: true,
     },
@@ -4794,7 +4801,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         min: 0.0,
         max: 0.0,
         enum_values: &[],
-        boot: Some("/var/run/postgresql"),
+        boot: Some("/tmp"),
         report: false,
         show_all: true,
     },
@@ -5126,7 +5133,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         enum_values: &[],
         boot: Some("0"),
         report: false,
-        show_all: false,
+        show_all: true,
     },
     SettingDef {
         name: "wal_keep_size",

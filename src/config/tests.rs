@@ -635,3 +635,237 @@ fn recovery_conf_legacy() {
     assert_eq!(e.logs.len(), 2);
     assert!(e.lines()[1].starts_with("LOG:  unrecognized configuration parameter \"work_mem\""));
 }
+
+#[test]
+fn archive_command_shows_disabled_unless_archiving() {
+    let d = TempDir::new("arch");
+    d.write("postgresql.conf", "archive_command = 'cp %p /arch/%f'\n");
+    let cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    assert_eq!(cfg.get("archive_command").unwrap(), "(disabled)");
+    assert_eq!(cfg.get_str("archive_command"), "cp %p /arch/%f");
+    d.write(
+        "postgresql.conf",
+        "archive_command = 'cp %p /arch/%f'\narchive_mode = on\n",
+    );
+    let cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    assert_eq!(cfg.get("archive_command").unwrap(), "cp %p /arch/%f");
+    let s = SessionSettings::new(Arc::new(cfg));
+    assert_eq!(s.show("archive_command").unwrap(), "cp %p /arch/%f");
+}
+
+#[test]
+fn set_arguments_are_flattened_like_postgres() {
+    assert_eq!(
+        flatten_set_args(
+            "search_path",
+            &["a b", "b", "C", "public", "$user", "select_x"]
+        )
+        .unwrap(),
+        "\"a b\", b, \"C\", public, \"$user\", select_x"
+    );
+    assert_eq!(
+        flatten_set_args("search_path", &["public,\"$user\""]).unwrap(),
+        "\"public,\"\"$user\"\"\""
+    );
+    assert_eq!(
+        flatten_set_args("search_path", &["select"]).unwrap(),
+        "\"select\""
+    );
+    assert_eq!(
+        flatten_set_args("datestyle", &["ISO", "DMY"]).unwrap(),
+        "ISO, DMY"
+    );
+    assert_eq!(flatten_set_args("work_mem", &["8MB"]).unwrap(), "8MB");
+    let e = flatten_set_args("WORK_MEM", &["1", "2"]).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("42601", "SET work_mem takes only one argument")
+    );
+    assert_eq!(
+        flatten_set_args("foo.bar", &["a", "b"])
+            .unwrap_err()
+            .message,
+        "SET foo.bar takes only one argument"
+    );
+    assert_eq!(flatten_set_args("nope", &["a"]).unwrap_err().code, "42704");
+}
+
+/// `SET name = 'value'` then `SHOW name`, as PostgreSQL 15 answered (error message,
+/// DETAIL and HINT, then the value in force), joined by `|`.
+const PG15_SET_SHOW: &[(&str, &str, &str)] = &[
+    ("work_mem", "1TB", "1TB|"),
+    ("work_mem", "2TB", "invalid value for parameter \"work_mem\": \"2TB\"|HINT: Value exceeds integer range.|4MB|"),
+    ("work_mem", "1.5GB", "1536MB|"),
+    ("work_mem", "0.5", "0 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)|4MB|"),
+    ("work_mem", "64", "64kB|"),
+    ("work_mem", "1024kB", "1MB|"),
+    ("work_mem", " 8MB", "8MB|"),
+    ("work_mem", "8mb", "invalid value for parameter \"work_mem\": \"8mb\"|HINT: Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".|4MB|"),
+    ("statement_timeout", "1.5min", "90s|"),
+    ("statement_timeout", "0.5", "0|"),
+    ("statement_timeout", "1h", "1h|"),
+    ("statement_timeout", "36h", "36h|"),
+    ("statement_timeout", "2d", "2d|"),
+    ("statement_timeout", "1e3", "1s|"),
+    ("statement_timeout", "1e3s", "1000s|"),
+    ("statement_timeout", "-0", "0|"),
+    ("statement_timeout", "+5", "5ms|"),
+    ("statement_timeout", "5ms ", "5ms|"),
+    ("statement_timeout", "5 ms x", "invalid value for parameter \"statement_timeout\": \"5 ms x\"|HINT: Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".|0|"),
+    ("statement_timeout", "0x1Fs", "31s|"),
+    ("log_rotation_age", "1.5h", "parameter \"log_rotation_age\" cannot be changed now|1d|"),
+    ("log_rotation_age", "90s", "parameter \"log_rotation_age\" cannot be changed now|1d|"),
+    ("log_rotation_age", "30s", "parameter \"log_rotation_age\" cannot be changed now|1d|"),
+    ("log_rotation_age", "1d", "parameter \"log_rotation_age\" cannot be changed now|1d|"),
+    ("vacuum_cost_delay", "100", "100ms|"),
+    ("vacuum_cost_delay", "101", "101 ms is outside the valid range for parameter \"vacuum_cost_delay\" (0 .. 100)|0|"),
+    ("vacuum_cost_delay", "0.001", "1us|"),
+    ("vacuum_cost_delay", "1us", "1us|"),
+    ("vacuum_cost_delay", "1.5s", "1500 ms is outside the valid range for parameter \"vacuum_cost_delay\" (0 .. 100)|0|"),
+    ("vacuum_cost_delay", "-1", "-1 ms is outside the valid range for parameter \"vacuum_cost_delay\" (0 .. 100)|0|"),
+    ("vacuum_cost_delay", "1e-9", "1e-06us|"),
+    ("autovacuum_vacuum_cost_delay", "-1", "parameter \"autovacuum_vacuum_cost_delay\" cannot be changed now|2ms|"),
+    ("autovacuum_vacuum_cost_delay", "20", "parameter \"autovacuum_vacuum_cost_delay\" cannot be changed now|2ms|"),
+    ("random_page_cost", "0.0001", "0.0001|"),
+    ("random_page_cost", "123456789", "1.23457e+08|"),
+    ("random_page_cost", "1e10", "1e+10|"),
+    ("random_page_cost", "1.5e-7", "1.5e-07|"),
+    ("random_page_cost", "inf", "Infinity is outside the valid range for parameter \"random_page_cost\" (0 .. 1.79769e+308)|4|"),
+    ("random_page_cost", " 2 ", "2|"),
+    ("cpu_tuple_cost", "0.01", "0.01|"),
+    ("jit_above_cost", "1e5", "100000|"),
+    ("geqo_selection_bias", "1.4", "1.4 is outside the valid range for parameter \"geqo_selection_bias\" (1.5 .. 2)|2|"),
+    ("geqo_selection_bias", "2.5", "2.5 is outside the valid range for parameter \"geqo_selection_bias\" (1.5 .. 2)|2|"),
+    ("extra_float_digits", "-15", "-15|"),
+    ("extra_float_digits", "-16", "-16 is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)|1|"),
+    ("extra_float_digits", "0x3", "3|"),
+    ("extra_float_digits", "3.4", "3|"),
+    ("extra_float_digits", "3.5", "4 is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)|1|"),
+    ("extra_float_digits", "2.5", "2|"),
+    ("extra_float_digits", "-2.5", "-2|"),
+    ("enable_seqscan", "TRUE", "on|"),
+    ("enable_seqscan", "Of", "off|"),
+    ("enable_seqscan", "ye", "on|"),
+    ("enable_seqscan", "tr", "on|"),
+    ("enable_seqscan", "01", "parameter \"enable_seqscan\" requires a Boolean value|on|"),
+    ("synchronous_commit", "REMOTE_WRITE", "remote_write|"),
+    ("synchronous_commit", "yes", "on|"),
+    ("client_min_messages", "INFO", "info|"),
+    ("client_min_messages", "fatal", "invalid value for parameter \"client_min_messages\": \"fatal\"|HINT: Available values: debug5, debug4, debug3, debug2, debug1, log, notice, warning, error.|notice|"),
+    ("bytea_output", "Hex", "hex|"),
+    ("DateStyle", "iso, dmy", "ISO, DMY|"),
+    ("DateStyle", "SQL, Postgres", "invalid value for parameter \"DateStyle\": \"SQL, Postgres\"|DETAIL: Conflicting \"datestyle\" specifications.|ISO, MDY|"),
+    ("DateStyle", "US", "ISO, MDY|"),
+    ("DateStyle", "postgres,euro", "Postgres, DMY|"),
+    ("DateStyle", "German,YMD", "German, YMD|"),
+    ("DateStyle", "YMD, German", "German, YMD|"),
+    ("DateStyle", "iso ymd", "invalid value for parameter \"DateStyle\": \"iso ymd\"|DETAIL: List syntax is invalid.|ISO, MDY|"),
+    ("DateStyle", "default", "ISO, MDY|"),
+    ("DateStyle", "", "ISO, MDY|"),
+    ("TimeZone", "utc", "UTC|"),
+    ("TimeZone", "America/New_York", "America/New_York|"),
+    ("TimeZone", "PST8PDT", "PST8PDT|"),
+    ("TimeZone", "-3.5", "<-03:30>+03:30|"),
+    ("TimeZone", "+14", "<+14>-14|"),
+    ("TimeZone", "EST", "EST|"),
+    ("TimeZone", "JST-9", "JST-9|"),
+    ("TimeZone", "Nowhere", "invalid value for parameter \"TimeZone\": \"Nowhere\"|Etc/UTC|"),
+    ("TimeZone", "", "invalid value for parameter \"TimeZone\": \"\"|Etc/UTC|"),
+    ("client_encoding", "WIN1252", "WIN1252|"),
+    ("client_encoding", "iso-8859-1", "LATIN1|"),
+    ("client_encoding", "koi8", "KOI8R|"),
+    ("client_encoding", "MULE_INTERNAL", "invalid value for parameter \"client_encoding\": \"MULE_INTERNAL\"|DETAIL: Conversion between MULE_INTERNAL and UTF8 is not supported.|UTF8|"),
+    ("client_encoding", "", "invalid value for parameter \"client_encoding\": \"\"|UTF8|"),
+    ("application_name", "héllo", "h??llo|"),
+    ("search_path", "public,\"$user\"", "\"public,\"\"$user\"\"\"|"),
+    ("gin_pending_list_limit", "64kB", "64kB|"),
+    ("gin_pending_list_limit", "63kB", "63 kB is outside the valid range for parameter \"gin_pending_list_limit\" (64 .. 2147483647)|4MB|"),
+    ("temp_buffers", "1MB", "1MB|"),
+    ("temp_buffers", "100", "800kB|"),
+    ("temp_buffers", "8kB", "1 8kB is outside the valid range for parameter \"temp_buffers\" (100 .. 1073741823)|8MB|"),
+    ("effective_io_concurrency", "1000", "1000|"),
+    ("effective_io_concurrency", "1001", "1001 is outside the valid range for parameter \"effective_io_concurrency\" (0 .. 1000)|1|"),
+    ("commit_delay", "100000", "100000|"),
+    ("commit_delay", "100001", "100001 is outside the valid range for parameter \"commit_delay\" (0 .. 100000)|0|"),
+    ("idle_session_timeout", "1min", "1min|"),
+    ("backend_flush_after", "1MB", "1MB|"),
+    ("backend_flush_after", "2MB", "2MB|"),
+    ("default_statistics_target", "10001", "10001 is outside the valid range for parameter \"default_statistics_target\" (1 .. 10000)|100|"),
+    ("IntervalStyle", "ISO_8601", "iso_8601|"),
+    ("xmloption", "DOCUMENT", "document|"),
+];
+
+#[test]
+fn set_and_show_match_postgres_15() {
+    for (n, v, want) in PG15_SET_SHOW {
+        let mut s = session();
+        let mut got = String::new();
+        // The SQL layer flattens SET's arguments first, as PostgreSQL does.
+        let v = flatten_set_args(n, &[v]).unwrap();
+        if let Err(e) = s.set(n, Some(&v), false, true) {
+            got.push_str(&e.message);
+            got.push('|');
+            if let Some(d) = e.detail {
+                got.push_str(&format!("DETAIL: {d}|"));
+            }
+            if let Some(h) = e.hint {
+                got.push_str(&format!("HINT: {h}|"));
+            }
+        }
+        got.push_str(&s.show(n).unwrap());
+        got.push('|');
+        assert_eq!(&got, want, "SET {n} = '{v}'");
+    }
+}
+
+#[test]
+fn savepoints_undo_their_settings() {
+    let mut s = session();
+    s.begin_transaction();
+    s.set("work_mem", Some("8MB"), false, false).unwrap();
+    s.begin_subtransaction();
+    s.set("work_mem", Some("16MB"), false, false).unwrap();
+    s.set("statement_timeout", Some("1s"), true, false).unwrap();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "8MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    s.begin_subtransaction();
+    s.set("statement_timeout", Some("2s"), true, false).unwrap();
+    s.set("work_mem", Some("32MB"), false, false).unwrap();
+    s.end_subtransaction(true);
+    assert_eq!(s.show("statement_timeout").unwrap(), "2s");
+    s.end_transaction(true);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    // Outside a transaction block savepoint calls change nothing.
+    s.begin_subtransaction();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+}
+
+#[test]
+fn list_values_split_like_postgres() {
+    let v = |s: &str| {
+        split_list(s).map(|l| {
+            l.iter()
+                .map(String::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        v("/tmp, /var/run/postgresql").unwrap(),
+        vec!["/tmp", "/var/run/postgresql"]
+    );
+    assert_eq!(v("\"$user\", public").unwrap(), vec!["$user", "public"]);
+    assert_eq!(v("localhost").unwrap(), vec!["localhost"]);
+    assert_eq!(v("*").unwrap(), vec!["*"]);
+    assert_eq!(v("").unwrap(), Vec::<String>::new());
+    assert_eq!(v("  ").unwrap(), Vec::<String>::new());
+    assert_eq!(v("\"a\"\"b\"").unwrap(), vec!["a\"b"]);
+    assert_eq!(v("a b, c").unwrap(), vec!["a b", "c"]);
+    assert_eq!(v("a,,b"), None);
+    assert_eq!(v("a,"), None);
+    assert_eq!(v("\"open"), None);
+    assert_eq!(v("\"a\" x"), None);
+}

@@ -158,7 +158,8 @@ pub fn int_from_base(value: i64, base: Unit) -> (i64, &'static str) {
 }
 
 /// Expresses a positive real value in base unit `base` in the largest unit in which it
-/// is a whole number (or else the smallest unit), as SHOW prints it.
+/// prints as a whole number (within a relative 1e-8, as PostgreSQL allows for roundoff),
+/// or else in the smallest unit, as SHOW prints it.
 pub fn real_from_base(value: f64, base: Unit) -> (f64, &'static str) {
     if value <= 0.0 || base == Unit::None {
         return (value, "");
@@ -166,8 +167,8 @@ pub fn real_from_base(value: f64, base: Unit) -> (f64, &'static str) {
     let t = table(base);
     for (name, mult) in t {
         let v = value / mult;
-        if (v - v.round_ties_even()).abs() <= 1e-10 * v.abs().max(1.0) {
-            return (v.round_ties_even(), name);
+        if v > 0.0 && (v.round_ties_even() / v - 1.0).abs() <= 1e-8 {
+            return (v, name);
         }
     }
     let (name, mult) = t[t.len() - 1];
@@ -196,11 +197,16 @@ pub fn format_int(value: i64, base: Unit) -> String {
 /// Formats a float as C's `printf("%g")` does: six significant digits, trailing zeros
 /// removed, exponent form for very small or large magnitudes (`1.79769e+308`).
 pub fn format_g(x: f64) -> String {
+    // PostgreSQL's own snprintf spells these out.
     if x.is_nan() {
-        return "nan".into();
+        return "NaN".into();
     }
     if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+        return if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if x == 0.0 {
         return if x.is_sign_negative() {
@@ -273,6 +279,9 @@ mod tests {
     fn prints_reals_like_pg() {
         assert_eq!(real_from_base(2.5, Unit::Ms), (2500.0, "us"));
         assert_eq!(real_from_base(2.0, Unit::Ms), (2.0, "ms"));
+        assert_eq!(real_from_base(0.001, Unit::Ms).1, "us");
+        assert_eq!(format_g(real_from_base(1e-9, Unit::Ms).0), "1e-06");
+        assert_eq!(format_g(f64::INFINITY), "Infinity");
         assert_eq!(format_g(0.9), "0.9");
         assert_eq!(format_g(4.0), "4");
         assert_eq!(format_g(0.005), "0.005");
