@@ -222,6 +222,8 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
 
     // 5. Session settings from the StartupMessage.
     let mut settings = SessionSettings::new(config.clone());
+    settings.set_internal("is_superuser", if role.superuser { "on" } else { "off" });
+    settings.set_internal("session_authorization", &role.name);
     let mut startup_settings = params.settings.clone();
     if let Some(options) = &params.options {
         match SessionSettings::parse_options(options) {
@@ -240,8 +242,6 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
             return None;
         }
     }
-    settings.set_internal("is_superuser", if role.superuser { "on" } else { "off" });
-    settings.set_internal("session_authorization", &role.name);
 
     // 6. Register the backend and greet the client.
     let pid = shared.next_pid.fetch_add(1, Ordering::SeqCst);
