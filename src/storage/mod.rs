@@ -912,3 +912,8 @@ fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
 
 #[cfg(test)]
 mod tests;
+
+/// Stand-in for `crate::auth::encrypt_password` until the `config` branch lands.
+pub fn encrypt_password_standin(method: &str, user: &str, password: &str) -> String {
+    wal_standin::encrypt_password(method, user, password)
+}
