@@ -32,16 +32,16 @@
 //!    the versions with the next commit sequence number: the change becomes visible.
 
 mod checkpoint;
+pub mod control;
 pub mod heap;
 pub mod record;
 pub mod schema;
 pub mod wal;
-mod wal_standin;
 
 pub use heap::Snapshot;
 pub use record::{Record, Store};
 pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
-pub use wal_standin::Lsn;
+pub use wal::Lsn;
 
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::types::{format_text, now_micros, FormatOptions, Value};
@@ -53,7 +53,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
-use wal_standin::{ControlFile, DbState, SyncMethod, WalOptions, WalReader, WalWriter};
+use control::{ControlFile, DbState};
+use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
 
 /// How the server opens an existing cluster.
 #[derive(Debug, Clone)]
@@ -170,14 +171,9 @@ impl Engine {
             })?;
         }
         let system_id = ControlFile::new_system_identifier();
-        let wal = WalWriter::create(WalOptions {
-            dir: datadir.join("pg_wal"),
-            segment_size: opts.wal_segment_size,
-            system_id,
-            timeline: 1,
-            fsync: true,
-            sync_method: SyncMethod::default(),
-        })?;
+        let mut wal_opts = WalOptions::new(datadir.join("pg_wal"), system_id);
+        wal_opts.segment_size = opts.wal_segment_size;
+        let wal = WalWriter::create(wal_opts)?;
         let mut catalog = CatalogState {
             next_oid: schema::FIRST_NORMAL_OID,
             ..Default::default()
@@ -185,7 +181,7 @@ impl Engine {
         let password = opts
             .password
             .as_ref()
-            .map(|p| wal_standin::encrypt_password(&opts.password_encryption, &opts.superuser, p));
+            .map(|p| crate::auth::encrypt_password(&opts.password_encryption, &opts.superuser, p));
         catalog.apply(&CatalogChange::SetRole(RoleInfo {
             oid: BOOTSTRAP_SUPERUSER,
             name: opts.superuser.clone(),
@@ -222,15 +218,11 @@ impl Engine {
             .schemas
             .insert(PUBLIC_NAMESPACE, ("public".into(), BOOTSTRAP_SUPERUSER));
         catalog.next_oid = schema::FIRST_NORMAL_OID;
-        let control = ControlFile {
-            system_identifier: system_id,
-            state: DbState::Shutdowned,
-            timeline: 1,
-            next_xid: 735,
-            next_oid: catalog.next_oid,
-            wal_segment_size: opts.wal_segment_size as u32,
-            ..Default::default()
-        };
+        let mut control = ControlFile::new(system_id, opts.wal_segment_size as u32);
+        control.state = DbState::Shutdowned;
+        control.timeline = 1;
+        control.next_xid = 735;
+        control.next_oid = catalog.next_oid;
         let engine = Engine {
             datadir: datadir.to_path_buf(),
             opts: EngineOptions {
@@ -913,7 +905,3 @@ fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
 #[cfg(test)]
 mod tests;
 
-/// Stand-in for `crate::auth::encrypt_password` until the `config` branch lands.
-pub fn encrypt_password_standin(method: &str, user: &str, password: &str) -> String {
-    wal_standin::encrypt_password(method, user, password)
-}
