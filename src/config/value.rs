@@ -1,0 +1,923 @@
+//! Parsing and printing of setting values, exactly as PostgreSQL 15's GUC code does.
+//!
+//! What it owns: the text → [`Value`] conversion for each variable type (booleans with
+//! unique prefixes, integers with units, hex and octal, reals, case-insensitive enums
+//! with hidden aliases) including the range checks and error texts, the "check hooks" of
+//! the string settings that PostgreSQL normalises (client_encoding, DateStyle, TimeZone,
+//! application_name), and the reverse: the SHOW text and the `pg_settings.setting` text.
+//!
+//! Invariants: a [`Value`] is always valid for its setting (in range, canonical enum
+//! name); printing never fails. Errors carry SQLSTATE 22023 and PostgreSQL's message,
+//! hint and detail.
+//!
+//! Walk through `SET statement_timeout = '1.5s'`:
+//! 1. [`parse`] sees an integer setting with base unit ms and calls `parse_int`;
+//! 2. the number prefix `1` is followed by `.`, so the text is re-read as a float `1.5`;
+//! 3. the rest, `s`, is a unit: 1.5 s = 1500 ms, rounded to an integer, checked against
+//!    0 .. 2147483647;
+//! 4. [`show`] later prints 1500 ms in its largest exact unit: `1500ms`.
+
+use super::unit;
+use super::{SettingDef, Unit, VarType};
+use crate::error::{sqlstate, Error, Result};
+
+/// A setting's value in its base unit; enum values hold their canonical name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A boolean setting.
+    Bool(bool),
+    /// An integer setting, in the setting's base unit.
+    Int(i64),
+    /// A real setting, in the setting's base unit.
+    Real(f64),
+    /// A string setting (normalised by its check hook) or an enum setting's canonical
+    /// value name.
+    Str(String),
+}
+
+fn invalid(name: &str, value: &str) -> Error {
+    Error::new(
+        sqlstate::INVALID_PARAMETER_VALUE,
+        format!("invalid value for parameter \"{name}\": \"{value}\""),
+    )
+}
+
+/// Parses a boolean as PostgreSQL's `parse_bool` does: any unique prefix of `true`,
+/// `false`, `yes`, `no`, at least two letters of `on`/`off`, or `1`/`0`; case-insensitive.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    let l = s.to_ascii_lowercase();
+    let n = l.len();
+    if n == 0 {
+        return None;
+    }
+    let prefix_of = |word: &str| n <= word.len() && word.starts_with(&l);
+    match l.as_bytes()[0] {
+        b't' if prefix_of("true") => Some(true),
+        b'f' if prefix_of("false") => Some(false),
+        b'y' if prefix_of("yes") => Some(true),
+        b'n' if prefix_of("no") => Some(false),
+        b'o' if n >= 2 && prefix_of("on") => Some(true),
+        b'o' if n >= 2 && prefix_of("off") => Some(false),
+        b'1' if n == 1 => Some(true),
+        b'0' if n == 1 => Some(false),
+        _ => None,
+    }
+}
+
+fn skip_ws(s: &str) -> &str {
+    s.trim_start_matches(|c: char| c.is_ascii_whitespace())
+}
+
+/// Reads the longest prefix of `s` that C's `strtod` would read; returns the value and
+/// the rest, or None when no number starts `s` or it over- or underflows (ERANGE).
+fn strtod(s: &str) -> Option<(f64, &str)> {
+    let t = skip_ws(s);
+    let b = t.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    let lower = t[i..].to_ascii_lowercase();
+    for word in ["infinity", "inf", "nan"] {
+        if lower.starts_with(word) {
+            let end = i + word.len();
+            let v: f64 = if word == "nan" {
+                f64::NAN
+            } else if b.first() == Some(&b'-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            };
+            return Some((v, &t[end..]));
+        }
+    }
+    let digits_start = i;
+    while i < b.len() && b[i].is_ascii_digit() {
+        i += 1;
+    }
+    let mut ndigits = i - digits_start;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let f = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        ndigits += i - f;
+    }
+    if ndigits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        let mut j = i + 1;
+        if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+            j += 1;
+        }
+        let e = j;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        if j > e {
+            i = j;
+        }
+    }
+    let text = &t[..i];
+    let v: f64 = text.parse().ok()?;
+    if v.is_infinite() {
+        return None;
+    }
+    let mantissa_nonzero = text
+        .split(['e', 'E'])
+        .next()
+        .is_some_and(|m| m.bytes().any(|c| (b'1'..=b'9').contains(&c)));
+    if v == 0.0 && mantissa_nonzero {
+        return None;
+    }
+    Some((v, &t[i..]))
+}
+
+/// Reads the longest prefix of `s` that C's `strtol(s, &end, 0)` would read (decimal,
+/// `0x` hex or leading-zero octal). Returns None when no digits start `s`; the value is
+/// None when it does not fit in 64 bits.
+fn strtol(s: &str) -> Option<(Option<i64>, &str)> {
+    let t = skip_ws(s);
+    let b = t.as_bytes();
+    let mut i = 0;
+    let neg = if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+        b[0] == b'-'
+    } else {
+        false
+    };
+    let (radix, start) = if b.len() > i + 2
+        && b[i] == b'0'
+        && (b[i + 1] == b'x' || b[i + 1] == b'X')
+        && b[i + 2].is_ascii_hexdigit()
+    {
+        (16, i + 2)
+    } else if i < b.len() && b[i] == b'0' {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let mut j = start;
+    while j < b.len() && (b[j] as char).is_digit(radix) {
+        j += 1;
+    }
+    if j == start {
+        return None;
+    }
+    let v = i64::from_str_radix(&t[start..j], radix)
+        .ok()
+        .map(|v| if neg { -v } else { v });
+    Some((v, &t[j..]))
+}
+
+/// Why an integer or real failed to parse: the hint PostgreSQL attaches, if any.
+type ParseFail = Option<&'static str>;
+
+fn parse_int_text(s: &str, base: Unit) -> std::result::Result<i64, ParseFail> {
+    let (mut val, rest) = match strtol(s) {
+        None => return Err(None),
+        Some((Some(v), rest)) if !rest.starts_with(['.', 'e', 'E']) => (v as f64, rest),
+        Some(_) => match strtod(s) {
+            Some((v, rest)) if !v.is_nan() => (v, rest),
+            _ => return Err(None),
+        },
+    };
+    let rest = skip_ws(rest);
+    if !rest.is_empty() {
+        if base == Unit::None {
+            return Err(None);
+        }
+        val = unit::to_base(val, rest, base).ok_or(unit::units_hint(base))?;
+    }
+    let val = val.round_ties_even();
+    if val > i32::MAX as f64 || val < i32::MIN as f64 || val.is_nan() {
+        return Err(Some("Value exceeds integer range."));
+    }
+    Ok(val as i64)
+}
+
+fn parse_real_text(s: &str, base: Unit) -> std::result::Result<f64, ParseFail> {
+    let (mut val, rest) = strtod(s).ok_or(None)?;
+    if val.is_nan() {
+        return Err(None);
+    }
+    let rest = skip_ws(rest);
+    if !rest.is_empty() {
+        if base == Unit::None {
+            return Err(None);
+        }
+        val = unit::to_base(val, rest, base).ok_or(unit::units_hint(base))?;
+    }
+    Ok(val)
+}
+
+/// Parses `input` for setting `def` into a valid value, running the setting's check hook.
+/// `current` is the value in force (DateStyle keeps the half of it not mentioned).
+pub fn parse(def: &SettingDef, input: &str, current: Option<&Value>) -> Result<Value> {
+    let name = def.name;
+    match def.vartype {
+        VarType::Bool => parse_bool(input).map(Value::Bool).ok_or_else(|| {
+            Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                format!("parameter \"{name}\" requires a Boolean value"),
+            )
+        }),
+        VarType::Integer => {
+            let v = parse_int_text(input, def.unit).map_err(|hint| {
+                let e = invalid(name, input);
+                match hint {
+                    Some(h) => e.with_hint(h),
+                    None => e,
+                }
+            })?;
+            if (v as f64) < def.min || (v as f64) > def.max {
+                let u = unit::unit_name(def.unit)
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "{v}{u} is outside the valid range for parameter \"{name}\" ({} .. {})",
+                        def.min as i64, def.max as i64
+                    ),
+                ));
+            }
+            Ok(Value::Int(v))
+        }
+        VarType::Real => {
+            let v = parse_real_text(input, def.unit).map_err(|hint| {
+                let e = invalid(name, input);
+                match hint {
+                    Some(h) => e.with_hint(h),
+                    None => e,
+                }
+            })?;
+            if v < def.min || v > def.max {
+                let u = unit::unit_name(def.unit)
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
+                return Err(Error::new(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "{}{u} is outside the valid range for parameter \"{name}\" ({} .. {})",
+                        unit::format_g(v),
+                        unit::format_g(def.min),
+                        unit::format_g(def.max)
+                    ),
+                ));
+            }
+            Ok(Value::Real(v))
+        }
+        VarType::Enum => def
+            .enum_values
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(input))
+            .map(|e| Value::Str(e.canonical.to_string()))
+            .ok_or_else(|| {
+                let list: Vec<&str> = def
+                    .enum_values
+                    .iter()
+                    .filter(|e| !e.hidden)
+                    .map(|e| e.name)
+                    .collect();
+                invalid(name, input).with_hint(format!("Available values: {}.", list.join(", ")))
+            }),
+        VarType::String => check_string(def, input, current).map(Value::Str),
+    }
+}
+
+fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Result<String> {
+    match def.name {
+        "client_encoding" | "server_encoding" => match normalize_encoding(input) {
+            Some("MULE_INTERNAL") if def.name == "client_encoding" => Err(invalid(def.name, input)
+                .with_detail("Conversion between MULE_INTERNAL and UTF8 is not supported.")),
+            Some(e) => Ok(e.to_string()),
+            None => Err(invalid(def.name, input)),
+        },
+        "DateStyle" => {
+            let cur = match current {
+                Some(Value::Str(s)) => s.as_str(),
+                _ => "ISO, MDY",
+            };
+            check_datestyle(input, cur)
+        }
+        "TimeZone" | "log_timezone" => {
+            check_timezone(input).ok_or_else(|| invalid(def.name, input))
+        }
+        "application_name" | "cluster_name" => Ok(clean_ascii(input)),
+        _ => Ok(input.to_string()),
+    }
+}
+
+/// Replaces every byte outside printable ASCII with `?`, as PostgreSQL does for
+/// application_name and cluster_name.
+pub fn clean_ascii(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if (32..=126).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// PostgreSQL's encoding names, and the extra aliases it accepts, keyed by the name with
+/// non-alphanumerics dropped and lower-cased.
+const ENCODINGS: &[(&str, &str)] = &[
+    ("sqlascii", "SQL_ASCII"),
+    ("utf8", "UTF8"),
+    ("unicode", "UTF8"),
+    ("eucjp", "EUC_JP"),
+    ("euccn", "EUC_CN"),
+    ("euckr", "EUC_KR"),
+    ("euctw", "EUC_TW"),
+    ("eucjis2004", "EUC_JIS_2004"),
+    ("muleinternal", "MULE_INTERNAL"),
+    ("latin1", "LATIN1"),
+    ("latin2", "LATIN2"),
+    ("latin3", "LATIN3"),
+    ("latin4", "LATIN4"),
+    ("latin5", "LATIN5"),
+    ("latin6", "LATIN6"),
+    ("latin7", "LATIN7"),
+    ("latin8", "LATIN8"),
+    ("latin9", "LATIN9"),
+    ("latin10", "LATIN10"),
+    ("iso88591", "LATIN1"),
+    ("iso88592", "LATIN2"),
+    ("iso88593", "LATIN3"),
+    ("iso88594", "LATIN4"),
+    ("iso88599", "LATIN5"),
+    ("iso885910", "LATIN6"),
+    ("iso885913", "LATIN7"),
+    ("iso885914", "LATIN8"),
+    ("iso885915", "LATIN9"),
+    ("iso885916", "LATIN10"),
+    ("iso88595", "ISO_8859_5"),
+    ("iso88596", "ISO_8859_6"),
+    ("iso88597", "ISO_8859_7"),
+    ("iso88598", "ISO_8859_8"),
+    ("win1250", "WIN1250"),
+    ("win1251", "WIN1251"),
+    ("win1252", "WIN1252"),
+    ("win1253", "WIN1253"),
+    ("win1254", "WIN1254"),
+    ("win1255", "WIN1255"),
+    ("win1256", "WIN1256"),
+    ("win1257", "WIN1257"),
+    ("win1258", "WIN1258"),
+    ("windows1250", "WIN1250"),
+    ("windows1251", "WIN1251"),
+    ("windows1252", "WIN1252"),
+    ("win866", "WIN866"),
+    ("win874", "WIN874"),
+    ("koi8", "KOI8R"),
+    ("koi8r", "KOI8R"),
+    ("koi8u", "KOI8U"),
+    ("sjis", "SJIS"),
+    ("shiftjis", "SJIS"),
+    ("mskanji", "SJIS"),
+    ("shiftjis2004", "SHIFT_JIS_2004"),
+    ("big5", "BIG5"),
+    ("gbk", "GBK"),
+    ("uhc", "UHC"),
+    ("gb18030", "GB18030"),
+    ("johab", "JOHAB"),
+];
+
+/// Normalises an encoding name as PostgreSQL does (`'utf-8'`, `UTF8`, `unicode` → `UTF8`);
+/// None for an unknown encoding. Surrounding single quotes, as asyncpg sends them, are
+/// ignored because they are not alphanumeric.
+pub fn normalize_encoding(name: &str) -> Option<&'static str> {
+    let key: String = name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    ENCODINGS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+}
+
+fn check_datestyle(input: &str, current: &str) -> Result<String> {
+    let (mut style, mut order) = current.split_once(", ").unwrap_or(("ISO", "MDY"));
+    let (mut have_style, mut have_order, mut ok) = (false, false, true);
+    let bad_list = || {
+        invalid("DateStyle", input)
+            .with_detail("List syntax is invalid.".to_string())
+            .with_severity(crate::error::Severity::Error)
+    };
+    let tokens: Vec<&str> = if input.trim().is_empty() {
+        Vec::new()
+    } else {
+        input.split(',').collect()
+    };
+    for raw in tokens {
+        let tok = raw.trim_matches(|c: char| c.is_ascii_whitespace());
+        let tok = tok.trim_matches('"');
+        if tok.is_empty() || tok.contains(|c: char| c.is_ascii_whitespace()) {
+            return Err(bad_list());
+        }
+        let up = tok.to_ascii_uppercase();
+        let mut set_style = |s: &'static str| {
+            if have_style && style != s {
+                ok = false;
+            }
+            style = s;
+            have_style = true;
+        };
+        match up.as_str() {
+            "ISO" => set_style("ISO"),
+            "SQL" => set_style("SQL"),
+            "POSTGRES" => set_style("Postgres"),
+            "GERMAN" => {
+                set_style("German");
+                if !have_order {
+                    order = "DMY";
+                }
+            }
+            "YMD" | "DMY" | "EURO" | "EUROPEAN" | "MDY" | "US" | "NONEURO" | "NONEUROPEAN" => {
+                let o = match up.as_str() {
+                    "YMD" => "YMD",
+                    "DMY" | "EURO" | "EUROPEAN" => "DMY",
+                    _ => "MDY",
+                };
+                if have_order && order != o {
+                    ok = false;
+                }
+                order = o;
+                have_order = true;
+            }
+            "DEFAULT" => {
+                if !have_style {
+                    style = "ISO";
+                }
+                if !have_order {
+                    order = "MDY";
+                }
+            }
+            _ => {
+                return Err(invalid("DateStyle", input)
+                    .with_detail(format!("Unrecognized key word: \"{tok}\".")));
+            }
+        }
+    }
+    if !ok {
+        return Err(
+            invalid("DateStyle", input).with_detail("Conflicting \"datestyle\" specifications.")
+        );
+    }
+    Ok(format!("{style}, {order}"))
+}
+
+const ZONEINFO: &str = "/usr/share/zoneinfo";
+
+/// Validates a time zone name and returns the spelling to store: a zone under
+/// /usr/share/zoneinfo (matched case-insensitively, returned with the file system's
+/// spelling), a numeric hour offset (`+3` → `<+03>-03`, as PostgreSQL shows it) or a
+/// POSIX-style specification (`UTC+3`, `EST5EDT`) kept as given.
+pub fn check_timezone(input: &str) -> Option<String> {
+    if let Some(z) = zoneinfo_lookup(input) {
+        return Some(z);
+    }
+    // Without tzdata installed (small containers), the UTC aliases still work.
+    const UTC_NAMES: [&str; 12] = [
+        "UTC",
+        "Etc/UTC",
+        "GMT",
+        "Etc/GMT",
+        "UCT",
+        "Etc/UCT",
+        "Universal",
+        "Etc/Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "GMT0",
+        "Greenwich",
+    ];
+    if let Some(n) = UTC_NAMES.iter().find(|n| n.eq_ignore_ascii_case(input)) {
+        return Some(n.to_string());
+    }
+    if let Some((hours, rest)) = strtod(input) {
+        if rest.trim().is_empty() && hours.is_finite() && hours.abs() < 168.0 {
+            return Some(offset_zone_name((hours * 3600.0).round() as i64));
+        }
+    }
+    if is_posix_tz(input) {
+        return Some(input.to_string());
+    }
+    None
+}
+
+fn offset_zone_name(east_secs: i64) -> String {
+    let abs = east_secs.abs();
+    let mut s = format!("{:02}", abs / 3600);
+    if abs % 3600 != 0 {
+        s.push_str(&format!(":{:02}", (abs / 60) % 60));
+        if abs % 60 != 0 {
+            s.push_str(&format!(":{:02}", abs % 60));
+        }
+    }
+    if east_secs < 0 {
+        format!("<-{s}>+{s}")
+    } else {
+        format!("<+{s}>-{s}")
+    }
+}
+
+fn zoneinfo_lookup(name: &str) -> Option<String> {
+    if name.is_empty() || name.starts_with('/') || name.len() > 255 {
+        return None;
+    }
+    let mut path = std::path::PathBuf::from(ZONEINFO);
+    let mut canonical = Vec::new();
+    for part in name.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return None;
+        }
+        let exact = path.join(part);
+        let found = if exact.exists() {
+            part.to_string()
+        } else {
+            std::fs::read_dir(&path)
+                .ok()?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.eq_ignore_ascii_case(part))?
+        };
+        path.push(&found);
+        canonical.push(found);
+    }
+    let meta = std::fs::metadata(&path).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    // Every compiled zone file starts with the magic "TZif"; anything else under the
+    // directory (zone.tab, tzdata.zi) is not a zone.
+    let mut magic = [0u8; 4];
+    use std::io::Read;
+    std::fs::File::open(&path)
+        .ok()?
+        .read_exact(&mut magic)
+        .ok()?;
+    if &magic != b"TZif" {
+        return None;
+    }
+    Some(canonical.join("/"))
+}
+
+/// Accepts POSIX TZ strings of the form `STD offset [DST [offset] [,rule]]`.
+fn is_posix_tz(s: &str) -> bool {
+    fn abbrev(s: &str) -> Option<&str> {
+        if let Some(r) = s.strip_prefix('<') {
+            let end = r.find('>')?;
+            if end < 3 {
+                return None;
+            }
+            return Some(&r[end + 1..]);
+        }
+        let n = s.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        (n >= 3).then(|| &s[n..])
+    }
+    fn offset(s: &str) -> Option<&str> {
+        let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+        let n = s
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b':')
+            .count();
+        if n == 0 || !s.as_bytes()[0].is_ascii_digit() {
+            return None;
+        }
+        let hours: i64 = s[..n].split(':').next()?.parse().ok()?;
+        (hours <= 24).then(|| &s[n..])
+    }
+    let Some(rest) = abbrev(s) else { return false };
+    let Some(rest) = offset(rest) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(rest) = abbrev(rest) else {
+        return false;
+    };
+    let rest = offset(rest).unwrap_or(rest);
+    rest.is_empty()
+        || (rest.starts_with(',')
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b",./:+-".contains(&b)))
+}
+
+/// The text SHOW prints for `v`, with units and PostgreSQL's show hooks (octal modes).
+pub fn show(def: &SettingDef, v: &Value) -> String {
+    match v {
+        Value::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+        Value::Int(i) if is_octal(def) => format!("{:04o}", i),
+        Value::Int(i) => unit::format_int(*i, def.unit),
+        Value::Real(r) => {
+            let (v, u) = unit::real_from_base(*r, def.unit);
+            format!("{}{u}", unit::format_g(v))
+        }
+        Value::Str(s) => s.clone(),
+    }
+}
+
+/// The text of the `setting` column of `pg_settings`: the number in the base unit with
+/// no unit attached (octal for file modes), or the same as SHOW for other types.
+pub fn setting_text(def: &SettingDef, v: &Value) -> String {
+    match v {
+        Value::Int(i) if is_octal(def) => format!("{:04o}", i),
+        Value::Int(i) => i.to_string(),
+        Value::Real(r) => unit::format_g(*r),
+        _ => show(def, v),
+    }
+}
+
+/// The SHOW text of a custom placeholder's value (always a string).
+pub fn show_custom(v: &Value) -> String {
+    match v {
+        Value::Str(s) => s.clone(),
+        Value::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Real(r) => unit::format_g(*r),
+    }
+}
+
+fn is_octal(def: &SettingDef) -> bool {
+    matches!(
+        def.name,
+        "unix_socket_permissions" | "log_file_mode" | "data_directory_mode"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::lookup;
+    use super::*;
+
+    fn p(name: &str, v: &str) -> Result<String> {
+        let def = lookup(name).unwrap();
+        parse(def, v, None).map(|x| show(def, &x))
+    }
+
+    fn msg(name: &str, v: &str) -> (String, Option<String>) {
+        let e = p(name, v).unwrap_err();
+        assert_eq!(e.code, "22023");
+        (e.message, e.hint.or(e.detail))
+    }
+
+    #[test]
+    fn booleans() {
+        for t in ["on", "ON", "true", "t", "tr", "yes", "y", "1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["off", "of", "false", "f", "no", "n", "0"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        for bad in ["o", "", "2", "maybe", "on ", "truee", "10"] {
+            assert_eq!(parse_bool(bad), None, "{bad}");
+        }
+        assert_eq!(
+            msg("enable_seqscan", "o").0,
+            "parameter \"enable_seqscan\" requires a Boolean value"
+        );
+    }
+
+    #[test]
+    fn integers_with_units() {
+        assert_eq!(p("work_mem", "4MB").unwrap(), "4MB");
+        assert_eq!(p("work_mem", "1.5MB").unwrap(), "1536kB");
+        assert_eq!(p("work_mem", "4096").unwrap(), "4MB");
+        assert_eq!(p("statement_timeout", "60s").unwrap(), "1min");
+        assert_eq!(p("statement_timeout", "1.5s").unwrap(), "1500ms");
+        assert_eq!(p("statement_timeout", "90s").unwrap(), "90s");
+        assert_eq!(p("statement_timeout", "100us").unwrap(), "0");
+        assert_eq!(p("statement_timeout", "0x10").unwrap(), "16ms");
+        assert_eq!(p("statement_timeout", "010").unwrap(), "8ms");
+        assert_eq!(p("statement_timeout", " 5 s ").unwrap(), "5s");
+        assert_eq!(p("shared_buffers", "128MB").unwrap(), "128MB");
+        assert_eq!(p("max_wal_size", "1GB").unwrap(), "1GB");
+        assert_eq!(p("checkpoint_timeout", "5min").unwrap(), "5min");
+        assert_eq!(p("wal_segment_size", "16MB").unwrap(), "16MB");
+        assert_eq!(p("wal_buffers", "-1").unwrap(), "-1");
+        assert_eq!(p("lock_timeout", "1d").unwrap(), "1d");
+        assert_eq!(p("unix_socket_permissions", "0777").unwrap(), "0777");
+    }
+
+    #[test]
+    fn integer_errors() {
+        assert_eq!(
+            msg("work_mem", "1kB"),
+            (
+                "1 kB is outside the valid range for parameter \"work_mem\" (64 .. 2147483647)"
+                    .into(),
+                None
+            )
+        );
+        assert_eq!(
+            msg("work_mem", "abc"),
+            (
+                "invalid value for parameter \"work_mem\": \"abc\"".into(),
+                None
+            )
+        );
+        assert_eq!(
+            msg("work_mem", "10XB").1.unwrap(),
+            "Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\"."
+        );
+        assert_eq!(
+            msg("statement_timeout", "5 S").1.unwrap(),
+            "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"."
+        );
+        assert_eq!(
+            msg("work_mem", "99999999999").1.unwrap(),
+            "Value exceeds integer range."
+        );
+        assert_eq!(
+            msg("statement_timeout", "-5").0,
+            "-5 ms is outside the valid range for parameter \"statement_timeout\" (0 .. 2147483647)"
+        );
+        assert_eq!(
+            msg("shared_buffers", "1kB").0,
+            "0 8kB is outside the valid range for parameter \"shared_buffers\" (16 .. 1073741823)"
+        );
+        assert_eq!(
+            msg("port", "99999999").0,
+            "99999999 is outside the valid range for parameter \"port\" (1 .. 65535)"
+        );
+        assert_eq!(
+            msg("extra_float_digits", "5").0,
+            "5 is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"
+        );
+        assert!(p("max_connections", "").is_err());
+        assert!(p("max_connections", "10 MB").is_err());
+    }
+
+    #[test]
+    fn reals() {
+        assert_eq!(p("random_page_cost", "1.5").unwrap(), "1.5");
+        assert_eq!(p("checkpoint_completion_target", "0.9").unwrap(), "0.9");
+        assert_eq!(p("vacuum_cost_delay", "2500us").unwrap(), "2500us");
+        assert_eq!(p("vacuum_cost_delay", "1.5").unwrap(), "1500us");
+        assert_eq!(
+            msg("random_page_cost", "-1").0,
+            "-1 is outside the valid range for parameter \"random_page_cost\" (0 .. 1.79769e+308)"
+        );
+        assert_eq!(
+            msg("random_page_cost", "nan").0,
+            "invalid value for parameter \"random_page_cost\": \"nan\""
+        );
+        assert!(p("random_page_cost", "1e400").is_err());
+    }
+
+    #[test]
+    fn enums() {
+        assert_eq!(p("wal_level", "archive").unwrap(), "replica");
+        assert_eq!(p("wal_level", "HOT_STANDBY").unwrap(), "replica");
+        assert_eq!(p("wal_level", "Logical").unwrap(), "logical");
+        for (i, o) in [
+            ("true", "on"),
+            ("no", "off"),
+            ("1", "on"),
+            ("0", "off"),
+            ("local", "local"),
+            ("remote_apply", "remote_apply"),
+        ] {
+            assert_eq!(p("synchronous_commit", i).unwrap(), o);
+        }
+        let (m, h) = msg("synchronous_commit", "bogus");
+        assert_eq!(
+            m,
+            "invalid value for parameter \"synchronous_commit\": \"bogus\""
+        );
+        assert_eq!(
+            h.unwrap(),
+            "Available values: local, remote_write, remote_apply, on, off."
+        );
+        assert_eq!(
+            msg("wal_level", "x").1.unwrap(),
+            "Available values: minimal, replica, logical."
+        );
+        assert_eq!(
+            p("default_transaction_isolation", "Repeatable Read").unwrap(),
+            "repeatable read"
+        );
+        assert_eq!(p("client_min_messages", "debug").unwrap(), "debug2");
+        assert!(p("log_statement", "on").is_err());
+    }
+
+    #[test]
+    fn strings_with_hooks() {
+        for e in ["'utf-8'", "UTF8", "utf8", "UNICODE", "utf-8"] {
+            assert_eq!(p("client_encoding", e).unwrap(), "UTF8");
+        }
+        assert_eq!(p("client_encoding", "sql_ascii").unwrap(), "SQL_ASCII");
+        assert_eq!(p("client_encoding", "latin1").unwrap(), "LATIN1");
+        assert_eq!(
+            msg("client_encoding", "bogus").0,
+            "invalid value for parameter \"client_encoding\": \"bogus\""
+        );
+        assert_eq!(p("DateStyle", "German").unwrap(), "German, DMY");
+        assert_eq!(p("DateStyle", "SQL").unwrap(), "SQL, MDY");
+        assert_eq!(p("DateStyle", "Postgres, YMD").unwrap(), "Postgres, YMD");
+        assert_eq!(p("DateStyle", "ISO, MDY").unwrap(), "ISO, MDY");
+        assert_eq!(p("DateStyle", "euro").unwrap(), "ISO, DMY");
+        let (m, d) = msg("DateStyle", "foo");
+        assert_eq!(m, "invalid value for parameter \"DateStyle\": \"foo\"");
+        assert_eq!(d.unwrap(), "Unrecognized key word: \"foo\".");
+        assert_eq!(
+            msg("DateStyle", "ISO, SQL").1.unwrap(),
+            "Conflicting \"datestyle\" specifications."
+        );
+        let def = lookup("DateStyle").unwrap();
+        let cur = Value::Str("Postgres, YMD".into());
+        assert_eq!(
+            parse(def, "ymd", Some(&cur)).unwrap(),
+            Value::Str("Postgres, YMD".into())
+        );
+        assert_eq!(p("application_name", "a\u{e9}b").unwrap(), "a??b");
+    }
+
+    #[test]
+    fn no_input_panics() {
+        let inputs = [
+            "",
+            " ",
+            "-",
+            "+",
+            ".",
+            "e",
+            "1e",
+            "0x",
+            "0x1g",
+            "1.",
+            ".5",
+            "1e5MB",
+            "1 2",
+            "é",
+            "1é",
+            "9999999999999999999999",
+            "-9999999999999999999999",
+            "0x7fffffffffffffffff",
+            "inf",
+            "-inf",
+            "nan",
+            "1kB ",
+            "1 TB",
+            "\u{0}",
+            "'",
+            "\"",
+            "on,off",
+            "<+03>-03",
+            "<",
+            "<ab>",
+            "ABC",
+            "ABC+",
+            "ABC+99",
+            "ABC-3DEF,M3",
+            "1e-400",
+            "1e400",
+            "0777",
+            "08",
+            "-0",
+            "  -1",
+            "ISO,",
+            ",",
+            "German, YMD",
+            "a b",
+            "\0",
+            "1\0",
+        ];
+        for def in super::super::registry() {
+            for i in inputs {
+                let _ = parse(def, i, None).map(|v| show(def, &v));
+            }
+        }
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(check_timezone("+3").as_deref(), Some("<+03>-03"));
+        assert_eq!(check_timezone("-5").as_deref(), Some("<-05>+05"));
+        assert_eq!(check_timezone("3.5").as_deref(), Some("<+03:30>-03:30"));
+        assert_eq!(check_timezone("UTC+3").as_deref(), Some("UTC+3"));
+        assert_eq!(check_timezone("Foo/Bar"), None);
+        assert_eq!(check_timezone("../etc/passwd"), None);
+        assert_eq!(check_timezone("zone.tab"), None);
+        if std::path::Path::new(ZONEINFO)
+            .join("Europe/Berlin")
+            .exists()
+        {
+            assert_eq!(check_timezone("UTC").as_deref(), Some("UTC"));
+            assert_eq!(check_timezone("Etc/UTC").as_deref(), Some("Etc/UTC"));
+            assert_eq!(
+                check_timezone("europe/berlin").as_deref(),
+                Some("Europe/Berlin")
+            );
+            assert_eq!(check_timezone("EST5EDT").as_deref(), Some("EST5EDT"));
+        }
+    }
+}
