@@ -31,7 +31,6 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
-mod config_standin;
 pub mod exec;
 pub mod expr;
 pub mod front;
@@ -42,7 +41,7 @@ use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::{Engine, RoleInfo, Transaction};
 use crate::types::{self, DataType, FormatOptions, Value};
 use crate::{bail, err};
-pub use config_standin::{PgSettingRow, ServerConfig, SessionSettings};
+pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use front::{FrontStmt, Piece};
 use plan::{Binder, Plan};
 use sqlparser::ast;
@@ -184,12 +183,14 @@ fn format_options(s: &SessionSettings) -> FormatOptions {
 
 /// The column name SHOW uses for a setting (its canonical spelling, e.g. `DateStyle`).
 pub fn setting_display_name(name: &str) -> String {
-    config_standin::canonical_name(name).unwrap_or_else(|| name.to_string())
+    crate::config::lookup(name)
+        .map(|d| d.name.to_string())
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Encrypts a password as `password_encryption` says.
 pub(crate) fn encrypt_password(method: &str, user: &str, password: &str) -> String {
-    crate::storage::encrypt_password_standin(method, user, password)
+    crate::auth::encrypt_password(method, user, password)
 }
 
 /// The rows of `pg_settings` from the session's settings.
@@ -661,7 +662,7 @@ impl Session {
                         "ALTER SYSTEM cannot run inside a transaction block"
                     );
                 }
-                config_standin::alter_system(self.engine.datadir(), name, value.as_deref())?;
+                crate::config::alter_system(self.engine.datadir(), name, value.as_deref())?;
                 cmd("ALTER SYSTEM")
             }
             FrontStmt::Set { name, value, local } => {
