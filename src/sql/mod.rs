@@ -37,11 +37,11 @@ pub mod front;
 pub mod functions;
 pub mod plan;
 
+pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::{Engine, RoleInfo, Transaction};
 use crate::types::{self, DataType, FormatOptions, Value};
 use crate::{bail, err};
-pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use front::{FrontStmt, Piece};
 use plan::{Binder, Plan};
 use sqlparser::ast;

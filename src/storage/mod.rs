@@ -46,6 +46,7 @@ pub use wal::Lsn;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::types::{format_text, now_micros, FormatOptions, Value};
 use crate::{bail, err};
+use control::{ControlFile, DbState};
 use heap::{Heap, Tuple};
 use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -53,7 +54,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
-use control::{ControlFile, DbState};
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
 
 /// How the server opens an existing cluster.
@@ -904,4 +904,3 @@ fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
 
 #[cfg(test)]
 mod tests;
-
