@@ -214,6 +214,9 @@ fn key_bytes(vals: &[Value]) -> Vec<u8> {
     out
 }
 
+/// One group's key values, aggregate states and DISTINCT sets.
+type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
+
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     let input = source_rows(&p.source, cx)?;
@@ -231,8 +234,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
     }
     if let Some(g) = &p.group {
         let mut order: Vec<Vec<u8>> = Vec::new();
-        let mut groups: HashMap<Vec<u8>, (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>)> =
-            HashMap::new();
+        let mut groups: HashMap<Vec<u8>, GroupState> = HashMap::new();
         for r in &rows {
             let mut keys = Vec::with_capacity(g.keys.len());
             for k in &g.keys {
@@ -759,7 +761,7 @@ pub fn run_alter_role(name: &str, opts: &[RoleOpt], cx: &mut ExecCtx<'_>) -> Res
                 "must be superuser to alter superuser roles or change superuser attribute"
             );
         }
-        if !createrole && !(is_self && only_password) {
+        if !createrole && (!is_self || !only_password) {
             bail!(sqlstate::INSUFFICIENT_PRIVILEGE, "permission denied");
         }
     }

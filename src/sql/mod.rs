@@ -297,6 +297,12 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
     e
 }
 
+/// A query string split and parsed: each statement with its parse result.
+type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
+
+/// The result columns of a statement, if it returns rows.
+type Fields = Option<Arc<Vec<FieldDesc>>>;
+
 /// A prepared statement.
 #[derive(Debug)]
 struct Prepared {
@@ -332,7 +338,7 @@ pub struct Session {
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
     /// Parsed simple-protocol query strings (bounded).
-    parse_cache: HashMap<String, Arc<Vec<(Piece, Result<Parsed>)>>>,
+    parse_cache: HashMap<String, Arc<ParsedQuery>>,
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -914,10 +920,7 @@ impl Session {
     }
 
     /// Describe (statement): parameter type OIDs and result columns.
-    pub fn describe_statement(
-        &mut self,
-        name: &str,
-    ) -> Result<(Vec<u32>, Option<Arc<Vec<FieldDesc>>>)> {
+    pub fn describe_statement(&mut self, name: &str) -> Result<(Vec<u32>, Fields)> {
         let s = self.statement(name)?;
         Ok((
             s.param_types.iter().map(|t| t.oid()).collect(),

@@ -236,6 +236,7 @@ pub struct CreateTablePlan {
 
 /// A planned statement.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub enum Plan {
     /// SELECT / VALUES.
     Query(SelectPlan),
