@@ -1,1 +1,279 @@
-//! (being written)
+//! tusk's catalog as the SQL layer sees it: name resolution (schemas `public` and
+//! `pg_catalog`, PostgreSQL's case folding done by the caller), and the system views
+//! computed from the engine's catalog state (`pg_roles`, `pg_user`, `pg_database`,
+//! `pg_tables`; `pg_settings` is computed by the session from its settings).
+//!
+//! The durable catalog itself (databases, roles, tables, and their WAL records) lives in
+//! `storage::schema`, below this module; this module only reads it.
+//!
+//! Invariants: lookups never change the catalog; view rows are built from one
+//! consistent read of it.
+//!
+//! One lookup's walk, `SELECT * FROM public.t`:
+//! 1. the binder splits the name into (`public`, `t`) and calls [`resolve_table`];
+//! 2. [`resolve_table`] maps the schema name to its OID (3F000 if unknown) and asks the
+//!    engine's catalog for the table in that schema of the session's database;
+//! 3. a name that is not a table may be a system view: [`virtual_table`].
+
+use crate::bail;
+use crate::error::{sqlstate, Result};
+use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
+use crate::storage::{Engine, TableDef};
+use crate::types::{DataType, Value};
+use std::sync::Arc;
+
+/// Resolves a schema name to its OID for lookups.
+fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
+    let oid = engine.with_catalog(|c| {
+        c.schemas
+            .iter()
+            .find(|(_, (n, _))| n == name)
+            .map(|(o, _)| *o)
+    });
+    match oid {
+        Some(o) => Ok(o),
+        None => bail!(
+            sqlstate::INVALID_SCHEMA_NAME,
+            "schema \"{name}\" does not exist"
+        ),
+    }
+}
+
+/// Finds a table by (optional schema, name) in a database; `Ok(None)` if it does not
+/// exist, an error if the schema does not.
+pub fn resolve_table(
+    engine: &Engine,
+    db: u32,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<Option<Arc<TableDef>>> {
+    let schemas = match schema {
+        Some(s) => vec![schema_oid(engine, s)?],
+        None => vec![PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE],
+    };
+    Ok(engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name))))
+}
+
+/// The schema a CREATE TABLE goes to (`public` by default).
+pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
+    match schema {
+        None => Ok(PUBLIC_NAMESPACE),
+        Some("pg_catalog") => bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create \"pg_catalog.x\""
+        ),
+        Some(s) => schema_oid(engine, s),
+    }
+}
+
+/// A system view computed at execution time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VirtualTable {
+    /// `pg_settings` (rows from the session's settings).
+    PgSettings,
+    /// `pg_roles`.
+    PgRoles,
+    /// `pg_user`.
+    PgUser,
+    /// `pg_database`.
+    PgDatabase,
+    /// `pg_tables`.
+    PgTables,
+}
+
+/// The system view with this name (unqualified or in `pg_catalog`).
+pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
+    if !matches!(schema, None | Some("pg_catalog")) {
+        return None;
+    }
+    Some(match name {
+        "pg_settings" => VirtualTable::PgSettings,
+        "pg_roles" => VirtualTable::PgRoles,
+        "pg_user" => VirtualTable::PgUser,
+        "pg_database" => VirtualTable::PgDatabase,
+        "pg_tables" => VirtualTable::PgTables,
+        _ => return None,
+    })
+}
+
+impl VirtualTable {
+    /// The view's columns with PostgreSQL's names and types.
+    pub fn columns(self) -> &'static [(&'static str, DataType)] {
+        use DataType::*;
+        match self {
+            VirtualTable::PgSettings => &[
+                ("name", Text),
+                ("setting", Text),
+                ("unit", Text),
+                ("category", Text),
+                ("short_desc", Text),
+                ("extra_desc", Text),
+                ("context", Text),
+                ("vartype", Text),
+                ("source", Text),
+                ("min_val", Text),
+                ("max_val", Text),
+                ("enumvals", TextArray),
+                ("boot_val", Text),
+                ("reset_val", Text),
+                ("sourcefile", Text),
+                ("sourceline", Int4),
+                ("pending_restart", Bool),
+            ],
+            VirtualTable::PgRoles => &[
+                ("rolname", Name),
+                ("rolsuper", Bool),
+                ("rolinherit", Bool),
+                ("rolcreaterole", Bool),
+                ("rolcreatedb", Bool),
+                ("rolcanlogin", Bool),
+                ("rolreplication", Bool),
+                ("rolconnlimit", Int4),
+                ("rolpassword", Text),
+                ("rolvaliduntil", TimestampTz),
+                ("rolbypassrls", Bool),
+                ("rolconfig", TextArray),
+                ("oid", Oid),
+            ],
+            VirtualTable::PgUser => &[
+                ("usename", Name),
+                ("usesysid", Oid),
+                ("usecreatedb", Bool),
+                ("usesuper", Bool),
+                ("userepl", Bool),
+                ("usebypassrls", Bool),
+                ("passwd", Text),
+                ("valuntil", TimestampTz),
+                ("useconfig", TextArray),
+            ],
+            VirtualTable::PgDatabase => &[
+                ("oid", Oid),
+                ("datname", Name),
+                ("datdba", Oid),
+                ("encoding", Int4),
+                ("datistemplate", Bool),
+                ("datallowconn", Bool),
+                ("datconnlimit", Int4),
+            ],
+            VirtualTable::PgTables => &[
+                ("schemaname", Name),
+                ("tablename", Name),
+                ("tableowner", Name),
+                ("tablespace", Name),
+                ("hasindexes", Bool),
+                ("hasrules", Bool),
+                ("hastriggers", Bool),
+                ("rowsecurity", Bool),
+            ],
+        }
+    }
+
+    /// The view's rows from the engine's catalog (`PgSettings` has none here: the
+    /// session supplies them).
+    pub fn rows(self, engine: &Engine, db: u32) -> Vec<Vec<Value>> {
+        let text = |s: &str| Value::Text(s.to_string());
+        let ts = |v: Option<i64>| v.map(Value::TimestampTz).unwrap_or(Value::Null);
+        engine.with_catalog(|c| match self {
+            VirtualTable::PgSettings => vec![],
+            VirtualTable::PgRoles => c
+                .roles
+                .values()
+                .map(|r| {
+                    vec![
+                        text(&r.name),
+                        Value::Bool(r.superuser),
+                        Value::Bool(r.inherit),
+                        Value::Bool(r.createrole),
+                        Value::Bool(r.createdb),
+                        Value::Bool(r.login),
+                        Value::Bool(r.replication),
+                        Value::Int4(r.conn_limit),
+                        text("********"),
+                        ts(r.valid_until),
+                        Value::Bool(r.bypassrls),
+                        Value::Null,
+                        Value::Oid(r.oid),
+                    ]
+                })
+                .collect(),
+            VirtualTable::PgUser => c
+                .roles
+                .values()
+                .filter(|r| r.login)
+                .map(|r| {
+                    vec![
+                        text(&r.name),
+                        Value::Oid(r.oid),
+                        Value::Bool(r.createdb),
+                        Value::Bool(r.superuser),
+                        Value::Bool(r.replication),
+                        Value::Bool(r.bypassrls),
+                        text("********"),
+                        ts(r.valid_until),
+                        Value::Null,
+                    ]
+                })
+                .collect(),
+            VirtualTable::PgDatabase => c
+                .databases
+                .values()
+                .map(|d| {
+                    vec![
+                        Value::Oid(d.oid),
+                        text(&d.name),
+                        Value::Oid(d.owner),
+                        Value::Int4(6),
+                        Value::Bool(d.is_template),
+                        Value::Bool(d.allow_connections),
+                        Value::Int4(d.conn_limit),
+                    ]
+                })
+                .collect(),
+            VirtualTable::PgTables => c
+                .tables
+                .range((db, 0)..=(db, u32::MAX))
+                .map(|(_, t)| {
+                    let schema = c
+                        .schemas
+                        .get(&t.schema)
+                        .map(|s| s.0.clone())
+                        .unwrap_or_default();
+                    let owner = c
+                        .roles
+                        .get(&t.owner)
+                        .map(|r| r.name.clone())
+                        .unwrap_or_default();
+                    vec![
+                        text(&schema),
+                        text(&t.name),
+                        text(&owner),
+                        Value::Null,
+                        Value::Bool(t.primary_key.is_some()),
+                        Value::Bool(false),
+                        Value::Bool(false),
+                        Value::Bool(false),
+                    ]
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_views_resolve_in_pg_catalog_only() {
+        assert_eq!(
+            virtual_table(None, "pg_settings"),
+            Some(VirtualTable::PgSettings)
+        );
+        assert_eq!(
+            virtual_table(Some("pg_catalog"), "pg_roles"),
+            Some(VirtualTable::PgRoles)
+        );
+        assert_eq!(virtual_table(Some("public"), "pg_roles"), None);
+        assert_eq!(VirtualTable::PgSettings.columns().len(), 17);
+    }
+}

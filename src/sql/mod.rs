@@ -1,1 +1,1077 @@
-//! (being written)
+//! The SQL layer: sessions, the front parser, binder/planner, expressions and the
+//! executor. sqlparser's AST never leaves this module.
+//!
+//! Map of this module:
+//! - `mod.rs`       — [`Session`]: simple and extended query protocol, transaction
+//!   blocks, notices, value encoding for the wire
+//! - `front.rs`     — statement splitting and tusk's own parser for the statements
+//!   sqlparser cannot parse (roles, CHECKPOINT, ALTER SYSTEM, SET/SHOW, BEGIN/COMMIT)
+//! - `plan.rs`      — binding against the catalog and planning ([`plan::Plan`])
+//! - `expr.rs`      — typed expressions and their evaluation
+//! - `functions.rs` — built-in functions
+//! - `exec.rs`      — running plans against the storage engine
+//!
+//! Invariants:
+//! - Every statement runs inside an engine transaction: an explicit block (BEGIN …
+//!   COMMIT), or an implicit one that ends with the simple Query message or at Sync.
+//! - A failed statement inside a block aborts the engine transaction at once (releasing
+//!   what others wait for) and leaves the block failed until COMMIT/ROLLBACK (25P02).
+//! - READ COMMITTED: each statement takes a new snapshot.
+//!
+//! One simple query's walk, `INSERT INTO t VALUES (1) RETURNING id`:
+//! 1. [`Session::simple_query`] splits the text ([`front::split_statements`]) and asks
+//!    the front parser, then sqlparser, for each statement's AST;
+//! 2. the statement enters the implicit transaction ([`Engine::begin`]) and takes a
+//!    snapshot;
+//! 3. [`plan::Binder`] resolves `t`, types `1` as integer, coerces it to the column and
+//!    fills defaults, producing a [`plan::Plan`];
+//! 4. [`exec`] evaluates the row, checks NOT NULL, and calls [`Engine::insert`]
+//!    (primary key check, MVCC version, WAL record buffered in the transaction);
+//! 5. at the end of the query string the implicit transaction commits
+//!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
+//!    `INSERT 0 1` with the RETURNING row goes back to the server.
+
+pub mod exec;
+pub mod expr;
+pub mod front;
+pub mod functions;
+pub mod plan;
+
+pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
+use crate::error::{sqlstate, Error, Result, Severity};
+use crate::storage::{Engine, RoleInfo, Transaction};
+use crate::types::{self, DataType, FormatOptions, Value};
+use crate::{bail, err};
+use front::{FrontStmt, Piece};
+use plan::{Binder, Plan};
+use sqlparser::ast;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What the server lends a session (implemented by the server).
+pub trait ServerHooks: Send + Sync {
+    /// `pg_reload_conf()`: re-reads the configuration files; true on success.
+    fn reload_config(&self) -> bool;
+    /// `pg_cancel_backend(pid)`.
+    fn cancel_backend(&self, pid: i32) -> bool;
+    /// `pg_terminate_backend(pid)`.
+    fn terminate_backend(&self, pid: i32) -> bool;
+    /// The postmaster start time (PostgreSQL timestamp microseconds).
+    fn postmaster_start_time(&self) -> i64;
+    /// The current server configuration.
+    fn server_config(&self) -> Arc<ServerConfig>;
+}
+
+/// Who and where a session is.
+#[derive(Clone)]
+pub struct SessionContext {
+    /// The authenticated user.
+    pub user: String,
+    /// The database connected to.
+    pub database: String,
+    /// The backend's process id as reported in BackendKeyData.
+    pub backend_pid: i32,
+    /// Set by a cancel request; checked by long-running statements (57014).
+    pub cancel: Arc<AtomicBool>,
+    /// Server services.
+    pub hooks: Arc<dyn ServerHooks>,
+    /// `application_name` from the startup packet.
+    pub application_name: String,
+}
+
+/// A result column, as RowDescription describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDesc {
+    /// The column name.
+    pub name: String,
+    /// The source table OID, or 0.
+    pub table_oid: u32,
+    /// The source column number, or 0.
+    pub column_id: i16,
+    /// The type OID.
+    pub type_oid: u32,
+    /// The type length (`typlen`).
+    pub type_len: i16,
+    /// The type modifier.
+    pub typmod: i32,
+}
+
+/// The result of one statement.
+#[derive(Debug, Clone)]
+pub enum ExecResult {
+    /// Rows (SELECT, SHOW, RETURNING) with their command tag.
+    Rows {
+        /// The columns.
+        fields: Arc<Vec<FieldDesc>>,
+        /// The rows.
+        rows: Vec<Vec<Value>>,
+        /// The command tag (`SELECT 2`, `INSERT 0 1`, `SHOW`).
+        tag: String,
+    },
+    /// A command without rows.
+    Command {
+        /// The command tag.
+        tag: String,
+    },
+    /// An empty query string.
+    Empty,
+}
+
+/// The transaction status reported in ReadyForQuery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Not in a transaction block (`I`).
+    Idle,
+    /// In a transaction block (`T`).
+    InBlock,
+    /// In a failed transaction block (`E`).
+    Failed,
+}
+
+/// What an executing statement may use: the engine, the session's settings and
+/// identity, its transaction, and the bound parameters.
+pub struct ExecCtx<'a> {
+    /// The engine.
+    pub engine: &'a Arc<Engine>,
+    /// The session's settings.
+    pub settings: &'a mut SessionSettings,
+    /// The session's identity and hooks.
+    pub ctx: &'a SessionContext,
+    /// The current transaction.
+    pub txn: &'a mut Transaction,
+    /// Parameter values.
+    pub params: &'a [Value],
+    /// The session's database OID.
+    pub db_oid: u32,
+    /// The statement's start time.
+    pub stmt_time: i64,
+    /// Notices to send.
+    pub notices: &'a mut Vec<Error>,
+}
+
+impl ExecCtx<'_> {
+    /// Output options from the session's settings.
+    pub fn format_options(&self) -> FormatOptions {
+        format_options(self.settings)
+    }
+
+    /// The current role.
+    pub fn current_role(&self) -> Option<RoleInfo> {
+        self.engine.role(&self.ctx.user)
+    }
+
+    /// Whether the current role is a superuser.
+    pub fn is_superuser(&self) -> bool {
+        self.current_role().is_some_and(|r| r.superuser)
+    }
+}
+
+/// The session time zone as an offset (UTC and fixed offsets; named zones other than
+/// UTC/GMT are treated as UTC for now).
+fn format_options(s: &SessionSettings) -> FormatOptions {
+    let tz = s.get_str("TimeZone");
+    let t = tz.trim();
+    let off = match t.parse::<f64>() {
+        Ok(h) => (h * 3600.0) as i32,
+        Err(_) => 0,
+    };
+    FormatOptions {
+        tz_offset_secs: off,
+    }
+}
+
+/// The column name SHOW uses for a setting (its canonical spelling, e.g. `DateStyle`).
+pub fn setting_display_name(name: &str) -> String {
+    crate::config::lookup(name)
+        .map(|d| d.name.to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Encrypts a password as `password_encryption` says.
+pub(crate) fn encrypt_password(method: &str, user: &str, password: &str) -> String {
+    crate::auth::encrypt_password(method, user, password)
+}
+
+/// The rows of `pg_settings` from the session's settings.
+pub fn pg_settings_rows(s: &SessionSettings) -> Vec<Vec<Value>> {
+    let t = |v: &Option<String>| v.clone().map(Value::Text).unwrap_or(Value::Null);
+    s.pg_settings_rows()
+        .into_iter()
+        .map(|r| {
+            vec![
+                Value::Text(r.name),
+                Value::Text(r.setting),
+                t(&r.unit),
+                Value::Text(r.category),
+                Value::Text(r.short_desc),
+                t(&r.extra_desc),
+                Value::Text(r.context),
+                Value::Text(r.vartype),
+                Value::Text(r.source),
+                t(&r.min_val),
+                t(&r.max_val),
+                r.enumvals
+                    .map(|v| Value::TextArray(v.into_iter().map(Some).collect()))
+                    .unwrap_or(Value::Null),
+                t(&r.boot_val),
+                t(&r.reset_val),
+                t(&r.sourcefile),
+                r.sourceline.map(Value::Int4).unwrap_or(Value::Null),
+                Value::Bool(r.pending_restart),
+            ]
+        })
+        .collect()
+}
+
+/// A parsed statement.
+#[derive(Debug, Clone)]
+enum Parsed {
+    /// An empty statement.
+    Empty,
+    /// A statement of the front parser.
+    Front(FrontStmt),
+    /// A statement parsed by sqlparser.
+    Sql(Box<ast::Statement>),
+}
+
+/// Parses one statement (front parser first, then sqlparser).
+fn parse_one(p: &Piece) -> Result<Parsed> {
+    if front::is_blank(&p.text) {
+        return Ok(Parsed::Empty);
+    }
+    if let Some(f) = front::parse(&p.text)? {
+        return Ok(Parsed::Front(f));
+    }
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &p.text)
+        .map_err(|e| syntax_error(&e.to_string(), p))?;
+    match stmts.len() {
+        0 => Ok(Parsed::Empty),
+        1 => Ok(Parsed::Sql(Box::new(stmts.remove(0)))),
+        _ => bail!(
+            sqlstate::SYNTAX_ERROR,
+            "cannot insert multiple commands into a prepared statement"
+        ),
+    }
+}
+
+/// Turns a sqlparser error into PostgreSQL's syntax error with a position when the
+/// message carries one.
+fn syntax_error(msg: &str, p: &Piece) -> Error {
+    // sqlparser: "sql parser error: Expected: …, found: X at Line: 1, Column: 8"
+    let found = msg
+        .split("found: ")
+        .nth(1)
+        .map(|s| s.split(" at Line").next().unwrap_or(s).trim().to_string());
+    let mut e = match found.as_deref() {
+        Some("EOF") | None => err!(sqlstate::SYNTAX_ERROR, "syntax error at end of input"),
+        Some(tok) => err!(sqlstate::SYNTAX_ERROR, "syntax error at or near \"{tok}\""),
+    };
+    if let Some(loc) = msg.split("Line: ").nth(1) {
+        let mut it = loc.split(", Column: ");
+        let line: usize = it.next().and_then(|x| x.trim().parse().ok()).unwrap_or(0);
+        let col: usize = it
+            .next()
+            .and_then(|x| {
+                x.trim()
+                    .trim_end_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        if line > 0 {
+            let mut idx = 0;
+            for (i, l) in p.text.split('\n').enumerate() {
+                if i + 1 == line {
+                    idx += col.saturating_sub(1);
+                    break;
+                }
+                idx += l.chars().count() + 1;
+            }
+            e = e.with_position((p.offset + idx + 1) as u32);
+        }
+    } else if found.as_deref() == Some("EOF") || found.is_none() {
+        e = e.with_position((p.offset + p.text.chars().count() + 1) as u32);
+    }
+    e
+}
+
+/// A query string split and parsed: each statement with its parse result.
+type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
+
+/// The result columns of a statement, if it returns rows.
+type Fields = Option<Arc<Vec<FieldDesc>>>;
+
+/// A prepared statement.
+#[derive(Debug)]
+struct Prepared {
+    piece: Piece,
+    parsed: Parsed,
+    param_types: Vec<DataType>,
+    fields: Option<Arc<Vec<FieldDesc>>>,
+}
+
+/// A bound portal.
+struct Portal {
+    stmt: Arc<Prepared>,
+    params: Vec<Value>,
+    result_formats: Vec<i16>,
+    /// Rows of a partially fetched result and its tag.
+    pending: Option<(std::collections::VecDeque<Vec<Value>>, String)>,
+    /// Whether rows were already fetched from this portal (tags count per Execute).
+    fetched: bool,
+}
+
+/// One client session.
+pub struct Session {
+    engine: Arc<Engine>,
+    settings: SessionSettings,
+    ctx: SessionContext,
+    db_oid: u32,
+    txn: Option<Transaction>,
+    /// In an explicit transaction block.
+    explicit: bool,
+    /// The block failed; only COMMIT/ROLLBACK are accepted.
+    failed: bool,
+    notices: Vec<Error>,
+    statements: HashMap<String, Arc<Prepared>>,
+    portals: HashMap<String, Portal>,
+    /// Parsed simple-protocol query strings (bounded).
+    parse_cache: HashMap<String, Arc<ParsedQuery>>,
+}
+
+fn tag_for(plan: &Plan, n: u64) -> String {
+    match plan {
+        Plan::Query(_) => format!("SELECT {n}"),
+        Plan::Insert(_) => format!("INSERT 0 {n}"),
+        Plan::Update(_) => format!("UPDATE {n}"),
+        Plan::Delete(_) => format!("DELETE {n}"),
+        Plan::CreateTable(_) => "CREATE TABLE".into(),
+        Plan::DropTable(..) => "DROP TABLE".into(),
+        Plan::Front(_) => String::new(),
+    }
+}
+
+impl Session {
+    /// A new session for an authenticated connection.
+    pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
+        let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
+        Session {
+            engine,
+            settings,
+            ctx,
+            db_oid,
+            txn: None,
+            explicit: false,
+            failed: false,
+            notices: Vec::new(),
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            parse_cache: HashMap::new(),
+        }
+    }
+
+    /// The session's settings.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// The session's settings, mutably.
+    pub fn settings_mut(&mut self) -> &mut SessionSettings {
+        &mut self.settings
+    }
+
+    /// NOTICE/WARNING messages produced since the last call.
+    pub fn take_notices(&mut self) -> Vec<Error> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The ReadyForQuery status.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        if self.failed {
+            TransactionStatus::Failed
+        } else if self.explicit {
+            TransactionStatus::InBlock
+        } else {
+            TransactionStatus::Idle
+        }
+    }
+
+    fn warning(&mut self, code: &'static str, msg: &str) {
+        self.notices
+            .push(Error::new(code, msg).with_severity(Severity::Warning));
+    }
+
+    fn ensure_txn(&mut self) {
+        if self.txn.is_none() {
+            let mut t = self.engine.begin();
+            t.cancel = Some(self.ctx.cancel.clone());
+            self.txn = Some(t);
+            self.settings.begin_transaction();
+        }
+    }
+
+    fn wait_flush(&self) -> bool {
+        !matches!(self.settings.get_str("synchronous_commit").as_str(), "off")
+    }
+
+    /// Commits the current engine transaction, if any.
+    fn commit_txn(&mut self) -> Result<()> {
+        self.portals.retain(|_, p| p.pending.is_none());
+        if let Some(t) = self.txn.take() {
+            let wait = self.wait_flush();
+            let r = self.engine.commit(t, wait);
+            self.settings.end_transaction(r.is_ok());
+            return r;
+        }
+        Ok(())
+    }
+
+    /// Rolls the current engine transaction back, if any.
+    fn abort_txn(&mut self) {
+        self.portals.retain(|_, p| p.pending.is_none());
+        if let Some(t) = self.txn.take() {
+            self.engine.abort(t);
+            self.settings.end_transaction(false);
+        }
+    }
+
+    /// Handles a statement error: fails the block or rolls back the implicit transaction.
+    fn on_error(&mut self) {
+        if self.explicit {
+            self.failed = true;
+            if let Some(t) = self.txn.take() {
+                self.engine.abort(t);
+            }
+        } else {
+            self.abort_txn();
+        }
+    }
+
+    /// Simple query protocol: runs each statement of `sql` in order (one implicit
+    /// transaction unless the text holds BEGIN/COMMIT), stopping at the first error,
+    /// which is the last element. Blocking (the server calls it in spawn_blocking).
+    pub fn simple_query(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
+        self.ctx.cancel.store(false, Ordering::SeqCst);
+        let parsed = match self.parse_cache.get(sql) {
+            Some(p) => p.clone(),
+            None => {
+                let pieces = front::split_statements(sql);
+                let v: Vec<(Piece, Result<Parsed>)> = pieces
+                    .into_iter()
+                    .map(|p| {
+                        let r = parse_one(&p);
+                        (p, r)
+                    })
+                    .collect();
+                let v = Arc::new(v);
+                if self.parse_cache.len() > 256 {
+                    self.parse_cache.clear();
+                }
+                self.parse_cache.insert(sql.to_string(), v.clone());
+                v
+            }
+        };
+        if parsed.is_empty() {
+            return vec![Ok(ExecResult::Empty)];
+        }
+        let mut out = Vec::new();
+        for (piece, p) in parsed.iter() {
+            let r = match p {
+                Ok(p) => self.run(piece, p, &[], &mut vec![]),
+                Err(e) => Err(e.clone()),
+            };
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                self.on_error();
+                return out;
+            }
+        }
+        if !self.explicit {
+            if let Err(e) = self.commit_txn() {
+                out.push(Err(e));
+            }
+        }
+        out
+    }
+
+    /// Runs one parsed statement with parameters; fills `param_types` on planning.
+    fn run(
+        &mut self,
+        piece: &Piece,
+        p: &Parsed,
+        params: &[Value],
+        param_types: &mut Vec<DataType>,
+    ) -> Result<ExecResult> {
+        let is_txn_control = matches!(p, Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback));
+        if self.failed && !is_txn_control {
+            bail!(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block"
+            );
+        }
+        match p {
+            Parsed::Empty => Ok(ExecResult::Empty),
+            Parsed::Front(f) => self.run_front(f),
+            Parsed::Sql(stmt) => {
+                let plan = {
+                    let mut b = Binder::new(
+                        &self.engine,
+                        self.db_oid,
+                        &piece.text,
+                        piece.offset,
+                        param_types.clone(),
+                    );
+                    let plan = b.plan(stmt)?;
+                    *param_types = b.params;
+                    plan
+                };
+                self.run_plan(&plan, params)
+            }
+        }
+    }
+
+    fn exec_ctx<R>(
+        &mut self,
+        params: &[Value],
+        f: impl FnOnce(&mut ExecCtx<'_>) -> Result<R>,
+    ) -> Result<R> {
+        self.ensure_txn();
+        let Session {
+            engine,
+            settings,
+            ctx,
+            txn,
+            notices,
+            db_oid,
+            ..
+        } = self;
+        let txn = txn
+            .as_mut()
+            .ok_or_else(|| Error::internal("no transaction"))?;
+        engine.new_snapshot(txn);
+        let mut cx = ExecCtx {
+            engine,
+            settings,
+            ctx,
+            txn,
+            params,
+            db_oid: *db_oid,
+            stmt_time: types::now_micros(),
+            notices,
+        };
+        f(&mut cx)
+    }
+
+    fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
+        let fields = plan.fields();
+        let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
+            match plan {
+                Plan::Query(q) => {
+                    let rows = exec::run_select(q, cx)?;
+                    Ok((rows.len() as u64, rows))
+                }
+                Plan::Insert(p) => exec::run_insert(p, cx),
+                Plan::Update(p) => exec::run_update(p, cx),
+                Plan::Delete(p) => exec::run_delete(p, cx),
+                Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
+                Plan::DropTable(names, ie) => {
+                    exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
+                }
+                Plan::Front(_) => Ok((0, vec![])),
+            }
+        })?;
+        let tag = tag_for(plan, result.0);
+        Ok(match fields {
+            Some(fields) => ExecResult::Rows {
+                fields,
+                rows: result.1,
+                tag,
+            },
+            None => ExecResult::Command { tag },
+        })
+    }
+
+    fn is_superuser(&self) -> bool {
+        self.engine
+            .role(&self.ctx.user)
+            .is_some_and(|r| r.superuser)
+    }
+
+    fn run_front(&mut self, f: &FrontStmt) -> Result<ExecResult> {
+        let cmd = |t: &str| Ok(ExecResult::Command { tag: t.to_string() });
+        match f {
+            FrontStmt::Begin => {
+                if self.explicit {
+                    self.warning(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "there is already a transaction in progress",
+                    );
+                } else {
+                    self.ensure_txn();
+                    self.explicit = true;
+                }
+                cmd("BEGIN")
+            }
+            FrontStmt::Commit => {
+                let tag = if self.failed { "ROLLBACK" } else { "COMMIT" };
+                if !self.explicit {
+                    self.warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "there is no transaction in progress",
+                    );
+                }
+                let was_failed = self.failed;
+                self.explicit = false;
+                self.failed = false;
+                if was_failed {
+                    self.abort_txn();
+                } else {
+                    self.commit_txn()?;
+                }
+                cmd(tag)
+            }
+            FrontStmt::Rollback => {
+                if !self.explicit {
+                    self.warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "there is no transaction in progress",
+                    );
+                }
+                self.explicit = false;
+                self.failed = false;
+                self.abort_txn();
+                cmd("ROLLBACK")
+            }
+            FrontStmt::Checkpoint => {
+                if !self.is_superuser() {
+                    bail!(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        "must be superuser to do CHECKPOINT"
+                    );
+                }
+                self.engine.checkpoint()?;
+                cmd("CHECKPOINT")
+            }
+            FrontStmt::AlterSystem { name, value } => {
+                if !self.is_superuser() {
+                    bail!(
+                        sqlstate::INSUFFICIENT_PRIVILEGE,
+                        "must be superuser to execute ALTER SYSTEM command"
+                    );
+                }
+                if self.explicit {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "ALTER SYSTEM cannot run inside a transaction block"
+                    );
+                }
+                crate::config::alter_system(self.engine.datadir(), name, value.as_deref())?;
+                cmd("ALTER SYSTEM")
+            }
+            FrontStmt::Set { name, value, local } => {
+                if *local && !self.explicit {
+                    self.warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SET LOCAL can only be used in transaction blocks",
+                    );
+                    return cmd("SET");
+                }
+                let su = self.is_superuser();
+                self.ensure_txn();
+                self.settings.set(name, value.as_deref(), *local, su)?;
+                cmd("SET")
+            }
+            FrontStmt::Reset(name) => {
+                self.ensure_txn();
+                self.settings.reset(name)?;
+                cmd("RESET")
+            }
+            FrontStmt::ResetAll => {
+                self.settings.reset_all();
+                cmd("RESET")
+            }
+            FrontStmt::Show(name) => {
+                let v = self.settings.show(name)?;
+                let fields = Plan::Front(f.clone()).fields().unwrap_or_default();
+                Ok(ExecResult::Rows {
+                    fields,
+                    rows: vec![vec![Value::Text(v)]],
+                    tag: "SHOW".into(),
+                })
+            }
+            FrontStmt::ShowAll => {
+                let fields = Plan::Front(f.clone()).fields().unwrap_or_default();
+                let rows = self
+                    .settings
+                    .show_all()
+                    .into_iter()
+                    .map(|(a, b, c)| vec![Value::Text(a), Value::Text(b), Value::Text(c)])
+                    .collect();
+                Ok(ExecResult::Rows {
+                    fields,
+                    rows,
+                    tag: "SHOW".into(),
+                })
+            }
+            FrontStmt::CreateRole { name, user, opts } => {
+                self.exec_ctx(&[], |cx| exec::run_create_role(name, *user, opts, cx))?;
+                cmd("CREATE ROLE")
+            }
+            FrontStmt::AlterRole { name, opts } => {
+                self.exec_ctx(&[], |cx| exec::run_alter_role(name, opts, cx))?;
+                cmd("ALTER ROLE")
+            }
+            FrontStmt::RenameRole { name, new_name } => {
+                self.exec_ctx(&[], |cx| exec::run_rename_role(name, new_name, cx))?;
+                cmd("ALTER ROLE")
+            }
+            FrontStmt::DropRole { names, if_exists } => {
+                self.exec_ctx(&[], |cx| exec::run_drop_role(names, *if_exists, cx))?;
+                cmd("DROP ROLE")
+            }
+        }
+    }
+
+    // ---- extended query protocol ---------------------------------------------------
+
+    /// Parse: prepares `sql` under `name` ("" = unnamed) with the given parameter type
+    /// OIDs (0 = infer).
+    pub fn parse(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Result<()> {
+        let r = self.parse_inner(name, sql, param_types);
+        if r.is_err() {
+            self.on_error();
+        }
+        r
+    }
+
+    fn parse_inner(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Result<()> {
+        if !name.is_empty() && self.statements.contains_key(name) {
+            bail!(
+                sqlstate::DUPLICATE_PREPARED_STATEMENT,
+                "prepared statement \"{name}\" already exists"
+            );
+        }
+        let pieces = front::split_statements(sql);
+        if pieces.len() > 1 {
+            bail!(
+                sqlstate::SYNTAX_ERROR,
+                "cannot insert multiple commands into a prepared statement"
+            );
+        }
+        let piece = pieces.into_iter().next().unwrap_or(Piece {
+            text: String::new(),
+            offset: 0,
+        });
+        let parsed = parse_one(&piece)?;
+        let mut types = Vec::new();
+        for &o in param_types {
+            types.push(if o == 0 {
+                DataType::Unknown
+            } else {
+                DataType::from_oid(o).ok_or_else(|| {
+                    err!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "type with OID {o} does not exist"
+                    )
+                })?
+            });
+        }
+        let is_txn_control = matches!(
+            parsed,
+            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback)
+        );
+        if self.failed && !is_txn_control {
+            bail!(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block"
+            );
+        }
+        let fields = match &parsed {
+            Parsed::Sql(stmt) => {
+                let mut b = Binder::new(
+                    &self.engine,
+                    self.db_oid,
+                    &piece.text,
+                    piece.offset,
+                    types.clone(),
+                );
+                let plan = b.plan(stmt)?;
+                types = b.params;
+                plan.fields()
+            }
+            Parsed::Front(f) => Plan::Front(f.clone()).fields(),
+            Parsed::Empty => None,
+        };
+        let types = types
+            .into_iter()
+            .map(|t| {
+                if t == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    t
+                }
+            })
+            .collect();
+        self.statements.insert(
+            name.to_string(),
+            Arc::new(Prepared {
+                piece,
+                parsed,
+                param_types: types,
+                fields,
+            }),
+        );
+        Ok(())
+    }
+
+    fn statement(&self, name: &str) -> Result<Arc<Prepared>> {
+        self.statements.get(name).cloned().ok_or_else(|| {
+            if name.is_empty() {
+                err!(
+                    sqlstate::INVALID_SQL_STATEMENT_NAME,
+                    "unnamed prepared statement does not exist"
+                )
+            } else {
+                err!(
+                    sqlstate::INVALID_SQL_STATEMENT_NAME,
+                    "prepared statement \"{name}\" does not exist"
+                )
+            }
+        })
+    }
+
+    /// Bind: creates portal `portal` from a prepared statement and parameter values.
+    pub fn bind(
+        &mut self,
+        portal: &str,
+        statement: &str,
+        param_formats: &[i16],
+        params: &[Option<Vec<u8>>],
+        result_formats: &[i16],
+    ) -> Result<()> {
+        let r = self.bind_inner(portal, statement, param_formats, params, result_formats);
+        if r.is_err() {
+            self.on_error();
+        }
+        r
+    }
+
+    fn bind_inner(
+        &mut self,
+        portal: &str,
+        statement: &str,
+        param_formats: &[i16],
+        params: &[Option<Vec<u8>>],
+        result_formats: &[i16],
+    ) -> Result<()> {
+        let stmt = self.statement(statement)?;
+        if params.len() != stmt.param_types.len() {
+            bail!(
+                sqlstate::PROTOCOL_VIOLATION,
+                "bind message supplies {} parameters, but prepared statement \"{}\" requires {}",
+                params.len(),
+                statement,
+                stmt.param_types.len()
+            );
+        }
+        let mut values = Vec::with_capacity(params.len());
+        for (i, p) in params.iter().enumerate() {
+            let fmt = match param_formats.len() {
+                0 => 0,
+                1 => param_formats[0],
+                _ => param_formats.get(i).copied().unwrap_or(0),
+            };
+            let ty = stmt.param_types[i];
+            values.push(match p {
+                None => Value::Null,
+                Some(b) if fmt == 1 => types::decode_binary(ty, b)?,
+                Some(b) => {
+                    let s = std::str::from_utf8(b).map_err(|_| {
+                        err!(
+                            sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                            "invalid byte sequence for encoding \"UTF8\""
+                        )
+                    })?;
+                    if ty == DataType::TimestampTz {
+                        Value::TimestampTz(types::parse_timestamptz(
+                            s,
+                            format_options(&self.settings).tz_offset_secs,
+                        )?)
+                    } else {
+                        types::parse_text(ty, -1, s)?
+                    }
+                }
+            });
+        }
+        self.portals.insert(
+            portal.to_string(),
+            Portal {
+                stmt,
+                params: values,
+                result_formats: result_formats.to_vec(),
+                pending: None,
+                fetched: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Describe (statement): parameter type OIDs and result columns.
+    pub fn describe_statement(&mut self, name: &str) -> Result<(Vec<u32>, Fields)> {
+        let s = self.statement(name)?;
+        Ok((
+            s.param_types.iter().map(|t| t.oid()).collect(),
+            s.fields.clone(),
+        ))
+    }
+
+    /// Describe (portal): result columns.
+    pub fn describe_portal(&mut self, name: &str) -> Result<Option<Arc<Vec<FieldDesc>>>> {
+        match self.portals.get(name) {
+            Some(p) => Ok(p.stmt.fields.clone()),
+            None => Err(err!(
+                sqlstate::INVALID_CURSOR_NAME,
+                "portal \"{name}\" does not exist"
+            )),
+        }
+    }
+
+    /// Result format codes per column of a portal.
+    pub fn portal_formats(&self, portal: &str) -> Vec<i16> {
+        let Some(p) = self.portals.get(portal) else {
+            return vec![];
+        };
+        let n = p.stmt.fields.as_ref().map(|f| f.len()).unwrap_or(0);
+        match p.result_formats.len() {
+            0 => vec![0; n],
+            1 => vec![p.result_formats[0]; n],
+            _ => p.result_formats.clone(),
+        }
+    }
+
+    /// Execute: runs a portal for up to `max_rows` rows (0 = all). `Ok((rows,
+    /// Some(tag)))` when done (an empty query gives an empty tag), `Ok((rows, None))`
+    /// when suspended (PortalSuspended).
+    pub fn execute(
+        &mut self,
+        portal: &str,
+        max_rows: usize,
+    ) -> Result<(Vec<Vec<Value>>, Option<String>)> {
+        self.ctx.cancel.store(false, Ordering::SeqCst);
+        let r = self.execute_inner(portal, max_rows);
+        if r.is_err() {
+            self.on_error();
+        }
+        r
+    }
+
+    fn execute_inner(
+        &mut self,
+        portal: &str,
+        max_rows: usize,
+    ) -> Result<(Vec<Vec<Value>>, Option<String>)> {
+        let Some(p) = self.portals.get_mut(portal) else {
+            bail!(
+                sqlstate::INVALID_CURSOR_NAME,
+                "portal \"{portal}\" does not exist"
+            );
+        };
+        if p.pending.is_none() {
+            let stmt = p.stmt.clone();
+            let params = p.params.clone();
+            let mut types = stmt.param_types.clone();
+            let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types)?;
+            let (rows, tag) = match res {
+                ExecResult::Rows { rows, tag, .. } => (rows, tag),
+                ExecResult::Command { tag } => (vec![], tag),
+                ExecResult::Empty => (vec![], String::new()),
+            };
+            match self.portals.get_mut(portal) {
+                Some(p) => p.pending = Some((rows.into(), tag)),
+                // COMMIT/ROLLBACK ended the transaction and dropped the portal.
+                None => return Ok((rows, Some(tag))),
+            }
+        }
+        let Some(p) = self.portals.get_mut(portal) else {
+            bail!(
+                sqlstate::INVALID_CURSOR_NAME,
+                "portal \"{portal}\" does not exist"
+            );
+        };
+        let (queue, tag) = p
+            .pending
+            .as_mut()
+            .ok_or_else(|| Error::internal("portal lost its result"))?;
+        let take = if max_rows == 0 {
+            queue.len()
+        } else {
+            max_rows.min(queue.len())
+        };
+        let rows: Vec<Vec<Value>> = queue.drain(..take).collect();
+        if max_rows != 0 && take == max_rows {
+            p.fetched = true;
+            return Ok((rows, None));
+        }
+        let tag = if p.fetched && tag.starts_with("SELECT") {
+            format!("SELECT {take}")
+        } else {
+            tag.clone()
+        };
+        // Keep the exhausted portal so a re-Execute returns no rows, as PostgreSQL.
+        p.pending = Some((Default::default(), "SELECT 0".into()));
+        p.fetched = true;
+        Ok((rows, Some(tag)))
+    }
+
+    /// Close (statement).
+    pub fn close_statement(&mut self, name: &str) {
+        self.statements.remove(name);
+    }
+
+    /// Close (portal).
+    pub fn close_portal(&mut self, name: &str) {
+        self.portals.remove(name);
+    }
+
+    /// Sync: ends an implicit transaction (commit, or rollback after an error).
+    pub fn sync(&mut self) {
+        if !self.explicit {
+            if let Err(e) = self.commit_txn() {
+                self.notices.push(e.with_severity(Severity::Warning));
+            }
+            self.portals.clear();
+        }
+    }
+
+    /// Encodes a value for the wire: text (PostgreSQL's output format, honouring the
+    /// TimeZone setting) or binary (PostgreSQL's send format). None = NULL.
+    pub fn encode_value(&self, v: &Value, format: i16) -> Option<Vec<u8>> {
+        if v.is_null() {
+            return None;
+        }
+        Some(if format == 1 {
+            types::encode_binary(v)
+        } else {
+            types::format_text(v, &format_options(&self.settings)).into_bytes()
+        })
+    }
+
+    /// Called when the connection ends: rolls back an open transaction.
+    pub fn terminate(&mut self) {
+        self.explicit = false;
+        self.failed = false;
+        self.abort_txn();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.abort_txn();
+    }
+}
+
+#[cfg(test)]
+mod tests;

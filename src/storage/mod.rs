@@ -1,3 +1,906 @@
-//! (being written)
+//! The storage engine: the WAL-first, in-memory MVCC row store, its transactions,
+//! checkpoints and crash recovery.
+//!
+//! Map of this module:
+//! - `mod.rs`        — [`Engine`]: open/bootstrap, transactions, row operations, commit
+//! - `heap.rs`       — row versions (xmin/xmax), visibility, the primary-key index
+//! - `schema.rs`     — the catalog state (databases, roles, tables) and its encoding
+//! - `record.rs`     — the one WAL record enum: encode, decode, redo, describe
+//! - `checkpoint.rs` — table and catalog images on disk
+//! - `wal/`, `control.rs` — the WAL envelope and pg_control (another engineer's)
+//!
+//! Invariants:
+//! - **WAL first.** A transaction's records and its COMMIT are appended and (with
+//!   synchronous commit) flushed before its changes become visible to anyone.
+//! - Images on disk only ever hold committed state that the flushed WAL already covers;
+//!   replay from the checkpoint's redo LSN reproduces everything after it.
+//! - Commits are blocked while a checkpoint runs (`checkpoint_lock`), so the images are
+//!   one consistent cut at the checkpoint's redo LSN (issue 3 makes this online).
+//! - After a WAL write or flush failure the engine refuses further commits (PANIC):
+//!   it never guesses what reached the disk.
+//!
+//! What this module must never do: parse SQL, format output, or know about sessions.
+//!
+//! One UPDATE's walk through storage:
+//! 1. [`Engine::begin`] assigns an xid; [`Engine::new_snapshot`] takes the statement's
+//!    snapshot (the current commit sequence number);
+//! 2. [`Engine::scan`] returns the visible versions; the SQL layer picks rows;
+//! 3. [`Engine::update`] sets xmax on the old version (waiting for a concurrent writer
+//!    to finish first), checks the primary key, adds the new version, and remembers a
+//!    DELETE and an INSERT record in the transaction;
+//! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
+//!    the versions with the next commit sequence number: the change becomes visible.
+
+mod checkpoint;
 pub mod control;
+pub mod heap;
+pub mod record;
+pub mod schema;
 pub mod wal;
+
+pub use heap::Snapshot;
+pub use record::{Record, Store};
+pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
+pub use wal::Lsn;
+
+use crate::error::{sqlstate, Error, Result, Severity};
+use crate::types::{format_text, now_micros, FormatOptions, Value};
+use crate::{bail, err};
+use control::{ControlFile, DbState};
+use heap::{Heap, Tuple};
+use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
+
+/// How the server opens an existing cluster.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Whether to fsync WAL and images (`fsync` setting).
+    pub fsync: bool,
+    /// The WAL segment size (from pg_control).
+    pub wal_segment_size: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            fsync: true,
+            wal_segment_size: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// How `tusk init` creates a new cluster's storage.
+#[derive(Debug, Clone)]
+pub struct BootstrapOptions {
+    /// The bootstrap superuser's name.
+    pub superuser: String,
+    /// The superuser's password in clear text, if one was given.
+    pub password: Option<String>,
+    /// `password_encryption` (`scram-sha-256` or `md5`).
+    pub password_encryption: String,
+    /// The WAL segment size.
+    pub wal_segment_size: u64,
+}
+
+/// A transaction in progress. Owned by one session; passed to every engine call.
+#[derive(Debug)]
+pub struct Transaction {
+    /// The transaction id.
+    pub xid: u32,
+    /// The current statement's snapshot.
+    pub snapshot: Snapshot,
+    /// The start time (PostgreSQL timestamp microseconds).
+    pub start_time: i64,
+    /// Records to append at commit, in order.
+    records: Vec<Record>,
+    /// Versions this transaction inserted.
+    inserted: Vec<(u32, u32, u64)>,
+    /// Versions this transaction deleted.
+    deleted: Vec<(u32, u32, u64)>,
+    /// Tables this transaction dropped (their heaps go at commit).
+    dropped: Vec<(u32, u32)>,
+    /// Set by the session to cancel waits (57014).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Transaction {
+    /// Whether the transaction has written anything.
+    pub fn has_writes(&self) -> bool {
+        !self.records.is_empty()
+    }
+}
+
+/// Shared mutable state, protected by `Engine::state`.
+struct State {
+    store: Store,
+    /// Xids of transactions in progress.
+    running: HashSet<u32>,
+    /// Catalog undo entries of transactions in progress (by xid), in apply order.
+    pending_undo: HashMap<u32, Vec<CatalogUndo>>,
+    /// Tables created by transactions in progress (their heaps go on abort).
+    pending_created: HashMap<u32, Vec<(u32, u32)>>,
+    next_xid: u32,
+    /// The last commit sequence number handed out.
+    commit_seq: u64,
+    /// Snapshot sequence numbers in use, with counts (for pruning dead versions).
+    snapshots: BTreeMap<u64, usize>,
+}
+
+/// The storage engine, shared by all sessions as `Arc<Engine>`.
+pub struct Engine {
+    datadir: PathBuf,
+    opts: EngineOptions,
+    wal: WalWriter,
+    system_id: u64,
+    timeline: u32,
+    /// Catalog, heaps and transaction bookkeeping; `cond` signals transaction ends.
+    state: Mutex<State>,
+    cond: Condvar,
+    /// Serializes WAL appends of commits so WAL order is commit order.
+    commit_lock: Mutex<()>,
+    /// Commits hold it shared; a checkpoint holds it exclusively.
+    checkpoint_lock: RwLock<()>,
+    /// Set after a WAL failure: the engine refuses further writes.
+    broken: AtomicBool,
+    /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
+    control: Mutex<ControlFile>,
+}
+
+fn panic_error(e: Error) -> Error {
+    let mut e = e;
+    e.severity = Severity::Panic;
+    e
+}
+
+impl Engine {
+    /// Creates a new cluster's storage in an existing datadir (like initdb's bootstrap):
+    /// pg_wal/ with the first segment, global/pg_control, the initial catalog (databases
+    /// postgres (oid 5), template1 (1), template0 (4, datallowconn false); the bootstrap
+    /// superuser (oid 10) with all attributes; schemas pg_catalog (11), public (2200)),
+    /// and a first checkpoint.
+    pub fn bootstrap(datadir: &Path, opts: &BootstrapOptions) -> Result<()> {
+        for d in ["global", "pg_wal", "base/1", "base/4", "base/5"] {
+            let p = datadir.join(d);
+            std::fs::create_dir_all(&p).map_err(|e| {
+                Error::io(format!("could not create directory \"{}\"", p.display()), e)
+            })?;
+        }
+        let system_id = ControlFile::new_system_identifier();
+        let mut wal_opts = WalOptions::new(datadir.join("pg_wal"), system_id);
+        wal_opts.segment_size = opts.wal_segment_size;
+        let wal = WalWriter::create(wal_opts)?;
+        let mut catalog = CatalogState {
+            next_oid: schema::FIRST_NORMAL_OID,
+            ..Default::default()
+        };
+        let password = opts
+            .password
+            .as_ref()
+            .map(|p| crate::auth::encrypt_password(&opts.password_encryption, &opts.superuser, p));
+        catalog.apply(&CatalogChange::SetRole(RoleInfo {
+            oid: BOOTSTRAP_SUPERUSER,
+            name: opts.superuser.clone(),
+            superuser: true,
+            inherit: true,
+            createrole: true,
+            createdb: true,
+            login: true,
+            replication: true,
+            bypassrls: true,
+            conn_limit: -1,
+            password,
+            valid_until: None,
+        }));
+        for (oid, name, allow, template) in [
+            (1, "template1", true, true),
+            (4, "template0", false, true),
+            (5, "postgres", true, false),
+        ] {
+            catalog.apply(&CatalogChange::SetDatabase(DatabaseInfo {
+                oid,
+                name: name.into(),
+                owner: BOOTSTRAP_SUPERUSER,
+                allow_connections: allow,
+                is_template: template,
+                conn_limit: -1,
+            }));
+        }
+        catalog.schemas.insert(
+            PG_CATALOG_NAMESPACE,
+            ("pg_catalog".into(), BOOTSTRAP_SUPERUSER),
+        );
+        catalog
+            .schemas
+            .insert(PUBLIC_NAMESPACE, ("public".into(), BOOTSTRAP_SUPERUSER));
+        catalog.next_oid = schema::FIRST_NORMAL_OID;
+        let mut control = ControlFile::new(system_id, opts.wal_segment_size as u32);
+        control.state = DbState::Shutdowned;
+        control.timeline = 1;
+        control.next_xid = 735;
+        control.next_oid = catalog.next_oid;
+        let engine = Engine {
+            datadir: datadir.to_path_buf(),
+            opts: EngineOptions {
+                fsync: true,
+                wal_segment_size: opts.wal_segment_size,
+            },
+            wal,
+            system_id,
+            timeline: 1,
+            state: Mutex::new(State {
+                store: Store {
+                    catalog,
+                    heaps: HashMap::new(),
+                },
+                running: HashSet::new(),
+                pending_undo: HashMap::new(),
+                pending_created: HashMap::new(),
+                next_xid: 735,
+                commit_seq: 1,
+                snapshots: BTreeMap::new(),
+            }),
+            cond: Condvar::new(),
+            commit_lock: Mutex::new(()),
+            checkpoint_lock: RwLock::new(()),
+            broken: AtomicBool::new(false),
+            control: Mutex::new(control),
+        };
+        engine.checkpoint_inner(true)
+    }
+
+    /// Opens the cluster: reads pg_control, loads the last checkpoint's images, replays
+    /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
+    pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
+        let mut control = ControlFile::read(datadir)?;
+        if control.state == DbState::Shutdowned {
+            tracing::info!(
+                "database system was shut down at checkpoint {}",
+                control.checkpoint
+            );
+        } else {
+            tracing::info!(
+                "database system was interrupted; last known up at checkpoint {}",
+                control.checkpoint
+            );
+            tracing::info!(
+                "database system was not properly shut down; automatic recovery in progress"
+            );
+        }
+        let catalog = checkpoint::read_catalog(datadir)?;
+        let mut store = Store {
+            catalog,
+            heaps: HashMap::new(),
+        };
+        let tables: Vec<(u32, Arc<TableDef>)> = store
+            .catalog
+            .tables
+            .iter()
+            .map(|((db, _), t)| (*db, t.clone()))
+            .collect();
+        for (db, t) in tables {
+            let mut heap = Heap::new(t.primary_key.clone());
+            let path = checkpoint::heap_path(datadir, db, t.oid);
+            if path.exists() {
+                for (tid, row) in checkpoint::read_heap(datadir, db, t.oid)? {
+                    heap.put(
+                        tid,
+                        Tuple {
+                            xmin: heap::FROZEN_XID,
+                            xmin_seq: 1,
+                            xmax: 0,
+                            xmax_seq: 0,
+                            row: Arc::new(row),
+                        },
+                    );
+                }
+            }
+            store.heaps.insert((db, t.oid), heap);
+        }
+
+        // Replay.
+        let seg = if control.wal_segment_size > 0 {
+            control.wal_segment_size as u64
+        } else {
+            opts.wal_segment_size
+        };
+        let mut reader =
+            WalReader::new(&datadir.join("pg_wal"), seg, control.timeline, control.redo);
+        let mut pending: HashMap<u32, Vec<Record>> = HashMap::new();
+        let mut max_xid = control.next_xid as u32;
+        let mut last_record = control.checkpoint;
+        let mut replayed = 0u64;
+        let mut first = true;
+        while let Some(rec) = reader.next_record()? {
+            if first {
+                tracing::info!("redo starts at {}", rec.start);
+                first = false;
+            }
+            last_record = rec.start;
+            if rec.rmid < 128 {
+                continue; // PostgreSQL's own records (segment switches).
+            }
+            let r = Record::decode(rec.rmid, rec.info, &rec.payload)?;
+            if rec.xid != 0 && rec.xid >= max_xid {
+                max_xid = rec.xid + 1;
+            }
+            match r {
+                Record::Commit { .. } => {
+                    for r in pending.remove(&rec.xid).unwrap_or_default() {
+                        r.redo(&mut store);
+                    }
+                    replayed += 1;
+                }
+                Record::Checkpoint { next_oid, .. } => {
+                    if next_oid > store.catalog.next_oid {
+                        store.catalog.next_oid = next_oid;
+                    }
+                }
+                other => pending.entry(rec.xid).or_default().push(other),
+            }
+        }
+        let end = reader.end_of_valid();
+        if !first {
+            tracing::info!(
+                "redo done at {} ({replayed} transactions replayed)",
+                last_record
+            );
+        }
+        if !pending.is_empty() {
+            tracing::info!(
+                "{} transaction(s) without a commit record were rolled back",
+                pending.len()
+            );
+        }
+        let wal = WalWriter::open(
+            WalOptions {
+                dir: datadir.join("pg_wal"),
+                segment_size: seg,
+                system_id: control.system_identifier,
+                timeline: control.timeline,
+                fsync: opts.fsync,
+                sync_method: SyncMethod::default(),
+            },
+            end,
+            last_record,
+        )?;
+        control.state = DbState::InProduction;
+        control.write(datadir, opts.fsync)?;
+        let engine = Engine {
+            datadir: datadir.to_path_buf(),
+            opts: opts.clone(),
+            wal,
+            system_id: control.system_identifier,
+            timeline: control.timeline,
+            state: Mutex::new(State {
+                store,
+                running: HashSet::new(),
+                pending_undo: HashMap::new(),
+                pending_created: HashMap::new(),
+                next_xid: max_xid.max(3),
+                commit_seq: 1,
+                snapshots: BTreeMap::new(),
+            }),
+            cond: Condvar::new(),
+            commit_lock: Mutex::new(()),
+            checkpoint_lock: RwLock::new(()),
+            broken: AtomicBool::new(false),
+            control: Mutex::new(control),
+        };
+        if replayed > 0 || !first {
+            // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
+            engine.checkpoint_inner(false)?;
+        }
+        tracing::info!("database system is ready to accept connections");
+        Ok(Arc::new(engine))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The data directory.
+    pub fn datadir(&self) -> &Path {
+        &self.datadir
+    }
+
+    /// Writes a checkpoint: images of all committed state, a checkpoint record, and
+    /// pg_control. Commits wait while it runs.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_inner(false)
+    }
+
+    /// The shutdown checkpoint (state = shut down in pg_control).
+    pub fn shutdown(&self) -> Result<()> {
+        self.checkpoint_inner(true)
+    }
+
+    fn checkpoint_inner(&self, shutdown: bool) -> Result<()> {
+        self.check_broken()?;
+        let _excl = self
+            .checkpoint_lock
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        // 1. Take one consistent cut of committed state.
+        let (catalog, heaps, next_xid) = {
+            let st = self.lock();
+            let mut catalog = st.store.catalog.clone();
+            for undos in st.pending_undo.values() {
+                for u in undos.iter().rev() {
+                    catalog.undo(u.clone());
+                }
+            }
+            let mut heaps = Vec::new();
+            for (db, oid) in catalog.tables.keys() {
+                let rows = st
+                    .store
+                    .heaps
+                    .get(&(*db, *oid))
+                    .map(|h| h.committed_rows())
+                    .unwrap_or_default();
+                heaps.push((*db, *oid, rows));
+            }
+            (catalog, heaps, st.next_xid)
+        };
+        let redo = self.wal.insert_lsn();
+        // 2. Images: temp file, fsync, rename, directory fsync.
+        let fsync = self.opts.fsync;
+        for (db, oid, rows) in &heaps {
+            checkpoint::write_heap(&self.datadir, *db, *oid, rows, fsync)?;
+        }
+        checkpoint::write_catalog(&self.datadir, &catalog, fsync)?;
+        checkpoint::remove_stale_images(&self.datadir, &catalog);
+        // 3. The checkpoint record, flushed.
+        let rec = Record::Checkpoint {
+            redo: redo.0,
+            next_xid,
+            next_oid: catalog.next_oid,
+            shutdown,
+            time: now_micros(),
+        };
+        let (rmid, info) = rec.rmid_info();
+        let (start, end) = self
+            .wal
+            .append(rmid, info, 0, &rec.encode())
+            .map_err(|e| self.fail(e))?;
+        self.wal.flush(end).map_err(|e| self.fail(e))?;
+        // 4. pg_control.
+        let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        control.checkpoint = start;
+        control.redo = redo;
+        control.next_xid = next_xid as u64;
+        control.next_oid = catalog.next_oid;
+        control.state = if shutdown {
+            DbState::Shutdowned
+        } else {
+            DbState::InProduction
+        };
+        control.write(&self.datadir, fsync)?;
+        Ok(())
+    }
+
+    fn fail(&self, e: Error) -> Error {
+        self.broken.store(true, Ordering::SeqCst);
+        tracing::error!("WAL write failed, refusing further writes: {}", e.message);
+        panic_error(e)
+    }
+
+    fn check_broken(&self) -> Result<()> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(panic_error(err!(
+                sqlstate::IO_ERROR,
+                "the storage engine stopped after a WAL write failure"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The role with this name.
+    pub fn role(&self, name: &str) -> Option<RoleInfo> {
+        self.lock().store.catalog.role_by_name(name).cloned()
+    }
+
+    /// Whether role `role` is a member of role `group` (directly or indirectly; a role
+    /// is a member of itself).
+    pub fn is_member_of(&self, role: &str, group: &str) -> bool {
+        let st = self.lock();
+        let c = &st.store.catalog;
+        match (c.role_by_name(role), c.role_by_name(group)) {
+            (Some(r), Some(g)) => c.is_member_of(r.oid, g.oid),
+            _ => false,
+        }
+    }
+
+    /// The database with this name.
+    pub fn database(&self, name: &str) -> Option<DatabaseInfo> {
+        self.lock().store.catalog.database_by_name(name).cloned()
+    }
+
+    /// The current WAL insert position.
+    pub fn current_wal_lsn(&self) -> Lsn {
+        self.wal.insert_lsn()
+    }
+
+    /// The cluster's system identifier.
+    pub fn system_identifier(&self) -> u64 {
+        self.system_id
+    }
+
+    /// The current timeline.
+    pub fn timeline(&self) -> u32 {
+        self.timeline
+    }
+
+    /// Runs `f` on the catalog (under the state lock: keep it short).
+    pub fn with_catalog<R>(&self, f: impl FnOnce(&CatalogState) -> R) -> R {
+        f(&self.lock().store.catalog)
+    }
+
+    /// Hands out a new OID.
+    pub fn new_oid(&self) -> u32 {
+        self.lock().store.catalog.new_oid()
+    }
+
+    /// Starts a transaction: assigns its xid and takes a first snapshot.
+    pub fn begin(&self) -> Transaction {
+        let mut st = self.lock();
+        let xid = st.next_xid;
+        st.next_xid = st.next_xid.wrapping_add(1).max(3);
+        st.running.insert(xid);
+        let seq = st.commit_seq;
+        *st.snapshots.entry(seq).or_default() += 1;
+        Transaction {
+            xid,
+            snapshot: Snapshot { xid, seq },
+            start_time: now_micros(),
+            records: Vec::new(),
+            inserted: Vec::new(),
+            deleted: Vec::new(),
+            dropped: Vec::new(),
+            cancel: None,
+        }
+    }
+
+    /// Takes a new snapshot for the transaction's next statement (READ COMMITTED).
+    pub fn new_snapshot(&self, txn: &mut Transaction) {
+        let mut st = self.lock();
+        release_snapshot(&mut st, txn.snapshot.seq);
+        let seq = st.commit_seq;
+        *st.snapshots.entry(seq).or_default() += 1;
+        txn.snapshot.seq = seq;
+    }
+
+    /// The versions of a table visible to the transaction's snapshot, in scan order.
+    pub fn scan(&self, txn: &Transaction, db: u32, rel: u32) -> Vec<(u64, Arc<Vec<Value>>)> {
+        let st = self.lock();
+        match st.store.heaps.get(&(db, rel)) {
+            None => vec![],
+            Some(h) => h
+                .tuples
+                .iter()
+                .filter(|(_, t)| t.visible(&txn.snapshot))
+                .map(|(tid, t)| (*tid, t.row.clone()))
+                .collect(),
+        }
+    }
+
+    /// Waits (releasing the lock) until transaction `xid` has ended, honouring the
+    /// transaction's cancel flag.
+    fn wait_for<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        txn: &Transaction,
+        xid: u32,
+    ) -> Result<MutexGuard<'a, State>> {
+        while st.running.contains(&xid) {
+            if let Some(c) = &txn.cancel {
+                if c.load(Ordering::SeqCst) {
+                    bail!(
+                        sqlstate::QUERY_CANCELED,
+                        "canceling statement due to user request"
+                    );
+                }
+            }
+            st = self
+                .cond
+                .wait_timeout(st, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        Ok(st)
+    }
+
+    /// Inserts a row (already coerced to the table's column types), enforcing the
+    /// primary key: a duplicate of a live version fails with 23505, a version written by
+    /// a transaction in progress is waited for first.
+    pub fn insert(&self, txn: &mut Transaction, db: u32, rel: u32, row: Vec<Value>) -> Result<u64> {
+        self.check_broken()?;
+        let row = Arc::new(row);
+        let mut st = self.lock();
+        loop {
+            let def = st
+                .store
+                .catalog
+                .tables
+                .get(&(db, rel))
+                .cloned()
+                .ok_or_else(|| {
+                    err!(
+                        sqlstate::UNDEFINED_TABLE,
+                        "relation with OID {rel} does not exist"
+                    )
+                })?;
+            let heap = st.store.heap_mut(db, rel);
+            let mut wait = None;
+            if let Some(key) = heap.key_of(&row) {
+                for tid in heap.versions_with_key(&key) {
+                    let Some(t) = heap.tuples.get(&tid) else {
+                        continue;
+                    };
+                    if t.xmin != txn.xid && t.xmin_seq == 0 {
+                        wait = Some(t.xmin);
+                        break;
+                    }
+                    if t.xmax != 0 && (t.xmax == txn.xid || t.xmax_seq != 0) {
+                        continue; // dead
+                    }
+                    if t.xmax != 0 {
+                        wait = Some(t.xmax);
+                        break;
+                    }
+                    return Err(duplicate_key(&def, &row));
+                }
+            }
+            if let Some(x) = wait {
+                st = self.wait_for(st, txn, x)?;
+                continue;
+            }
+            let tid = heap.next_tid;
+            heap.put(
+                tid,
+                Tuple {
+                    xmin: txn.xid,
+                    xmin_seq: 0,
+                    xmax: 0,
+                    xmax_seq: 0,
+                    row: row.clone(),
+                },
+            );
+            txn.inserted.push((db, rel, tid));
+            txn.records.push(Record::Insert { db, rel, tid, row });
+            return Ok(tid);
+        }
+    }
+
+    /// Deletes a version the transaction saw. Returns false when it is already gone
+    /// (deleted by this transaction, or by a concurrent one that committed — READ
+    /// COMMITTED skips such rows; tusk does not yet re-check the newer version). A
+    /// concurrent writer in progress is waited for.
+    pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<bool> {
+        self.check_broken()?;
+        let mut st = self.lock();
+        loop {
+            let heap = st.store.heap_mut(db, rel);
+            let Some(t) = heap.tuples.get_mut(&tid) else {
+                return Ok(false);
+            };
+            if t.xmax == 0 {
+                t.xmax = txn.xid;
+                txn.deleted.push((db, rel, tid));
+                txn.records.push(Record::Delete { db, rel, tid });
+                return Ok(true);
+            }
+            if t.xmax == txn.xid || t.xmax_seq != 0 {
+                return Ok(false);
+            }
+            let x = t.xmax;
+            st = self.wait_for(st, txn, x)?;
+        }
+    }
+
+    /// Replaces a version with a new row (a delete plus an insert). Returns false when
+    /// the version is already gone (see [`delete`](Self::delete)).
+    pub fn update(
+        &self,
+        txn: &mut Transaction,
+        db: u32,
+        rel: u32,
+        tid: u64,
+        row: Vec<Value>,
+    ) -> Result<bool> {
+        if !self.delete(txn, db, rel, tid)? {
+            return Ok(false);
+        }
+        self.insert(txn, db, rel, row)?;
+        Ok(true)
+    }
+
+    /// Applies a catalog change inside the transaction (visible at once, undone if the
+    /// transaction aborts, logged at commit).
+    pub fn catalog_change(&self, txn: &mut Transaction, change: CatalogChange) -> Result<()> {
+        self.check_broken()?;
+        let mut st = self.lock();
+        if let Some(u) = st.store.catalog.apply(&change) {
+            st.pending_undo.entry(txn.xid).or_default().push(u);
+        }
+        match &change {
+            CatalogChange::CreateTable { db, def } => {
+                st.store
+                    .heaps
+                    .insert((*db, def.oid), Heap::new(def.primary_key.clone()));
+                st.pending_created
+                    .entry(txn.xid)
+                    .or_default()
+                    .push((*db, def.oid));
+            }
+            CatalogChange::DropTable { db, oid } => txn.dropped.push((*db, *oid)),
+            _ => {}
+        }
+        txn.records.push(Record::Catalog(change));
+        Ok(())
+    }
+
+    /// Commits: appends the transaction's records and a COMMIT to the WAL, flushes it
+    /// when `wait_flush` (synchronous_commit), then makes the changes visible.
+    pub fn commit(&self, txn: Transaction, wait_flush: bool) -> Result<()> {
+        if txn.records.is_empty() {
+            self.finish(txn, true);
+            return Ok(());
+        }
+        if let Err(e) = self.check_broken() {
+            self.finish(txn, false);
+            return Err(e);
+        }
+        let shared = self
+            .checkpoint_lock
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let appended = (|| -> Result<Lsn> {
+            let _order = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
+            for r in &txn.records {
+                let (rmid, info) = r.rmid_info();
+                self.wal.append(rmid, info, txn.xid, &r.encode())?;
+            }
+            let c = Record::Commit { time: now_micros() };
+            let (rmid, info) = c.rmid_info();
+            Ok(self.wal.append(rmid, info, txn.xid, &c.encode())?.1)
+        })();
+        let result = appended.and_then(|end| {
+            if wait_flush {
+                self.wal.flush(end)
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.finish(txn, true);
+                drop(shared);
+                Ok(())
+            }
+            Err(e) => {
+                let e = self.fail(e);
+                self.finish(txn, false);
+                drop(shared);
+                Err(e)
+            }
+        }
+    }
+
+    /// Rolls the transaction back.
+    pub fn abort(&self, txn: Transaction) {
+        self.finish(txn, false);
+    }
+
+    /// Ends a transaction in memory: stamps its versions with a commit sequence number,
+    /// or removes/restores them on abort, then wakes waiters.
+    fn finish(&self, txn: Transaction, committed: bool) {
+        let mut st = self.lock();
+        let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
+        let created = st.pending_created.remove(&txn.xid).unwrap_or_default();
+        if committed {
+            st.commit_seq += 1;
+            let seq = st.commit_seq;
+            for (db, rel, tid) in &txn.inserted {
+                if let Some(t) = st
+                    .store
+                    .heaps
+                    .get_mut(&(*db, *rel))
+                    .and_then(|h| h.tuples.get_mut(tid))
+                {
+                    t.xmin_seq = seq;
+                }
+            }
+            release_snapshot(&mut st, txn.snapshot.seq);
+            let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+            for (db, rel, tid) in &txn.deleted {
+                if let Some(h) = st.store.heaps.get_mut(&(*db, *rel)) {
+                    if let Some(t) = h.tuples.get_mut(tid) {
+                        t.xmax_seq = seq;
+                    }
+                    // No snapshot older than this commit can still see the version.
+                    if oldest >= seq {
+                        h.remove(*tid);
+                    }
+                }
+            }
+            for key in &txn.dropped {
+                st.store.heaps.remove(key);
+            }
+        } else {
+            for (db, rel, tid) in &txn.inserted {
+                if let Some(h) = st.store.heaps.get_mut(&(*db, *rel)) {
+                    h.remove(*tid);
+                }
+            }
+            for (db, rel, tid) in &txn.deleted {
+                if let Some(t) = st
+                    .store
+                    .heaps
+                    .get_mut(&(*db, *rel))
+                    .and_then(|h| h.tuples.get_mut(tid))
+                {
+                    if t.xmax == txn.xid {
+                        t.xmax = 0;
+                    }
+                }
+            }
+            for u in undo.into_iter().rev() {
+                st.store.catalog.undo(u);
+            }
+            for key in created {
+                st.store.heaps.remove(&key);
+            }
+            release_snapshot(&mut st, txn.snapshot.seq);
+        }
+        st.running.remove(&txn.xid);
+        drop(st);
+        self.cond.notify_all();
+    }
+}
+
+fn release_snapshot(st: &mut State, seq: u64) {
+    if let Some(n) = st.snapshots.get_mut(&seq) {
+        *n -= 1;
+        if *n == 0 {
+            st.snapshots.remove(&seq);
+        }
+    }
+}
+
+/// PostgreSQL's unique violation for the primary key.
+fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
+    let pk = def.primary_key.clone().unwrap_or_default();
+    let names: Vec<&str> = pk
+        .iter()
+        .filter_map(|&i| def.columns.get(i).map(|c| c.name.as_str()))
+        .collect();
+    let vals: Vec<String> = pk
+        .iter()
+        .map(|&i| {
+            let v = row.get(i).cloned().unwrap_or(Value::Null);
+            if v.is_null() {
+                "null".into()
+            } else {
+                format_text(&v, &FormatOptions::default())
+            }
+        })
+        .collect();
+    err!(
+        sqlstate::UNIQUE_VIOLATION,
+        "duplicate key value violates unique constraint \"{}\"",
+        def.pkey_name
+    )
+    .with_detail(format!(
+        "Key ({})=({}) already exists.",
+        names.join(", "),
+        vals.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests;

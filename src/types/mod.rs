@@ -1,1 +1,930 @@
-//! (being written)
+//! Values and PostgreSQL data types: OIDs, text and binary I/O, casts, comparison and the
+//! compact row encoding used by the WAL and the checkpoint images.
+//!
+//! Files of this module:
+//! - `mod.rs`      — [`Value`], [`DataType`], type OIDs, comparison, casts, row codec
+//! - `text.rs`     — PostgreSQL's text input/output functions (`int4in`, `float8out`, …)
+//! - `binary.rs`   — PostgreSQL's binary send/receive formats
+//! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
+//! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
+//!
+//! Invariants:
+//! - A [`Value`] stored in a column always has exactly that column's [`DataType`]
+//!   (coercion happens before storage), so the row codec needs no type tags to be
+//!   unambiguous; it stores them anyway so images are self-describing.
+//! - Timestamps are microseconds since 2000-01-01 00:00:00 (UTC for timestamptz), dates
+//!   are days since 2000-01-01, exactly PostgreSQL's internal representation, so the
+//!   binary wire format is a plain big-endian copy.
+//!
+//! What this module must never do: know about tables, sessions or storage. It is pure.
+//!
+//! One value's trip, e.g. `INSERT INTO t(n) VALUES ('1.005')` into `numeric(5,2)`:
+//! 1. the literal arrives as [`Value::Text`] of unknown type;
+//! 2. [`parse_text`] runs numeric input, giving `1.005`;
+//! 3. [`apply_typmod`] rounds it to scale 2 (`1.01`) and checks the precision;
+//! 4. [`encode_row`] writes it into the WAL record and later the checkpoint image;
+//! 5. on SELECT, [`format_text`] prints `1.01`.
+
+mod binary;
+mod datetime;
+mod numeric;
+mod text;
+
+pub use binary::{decode_binary, encode_binary};
+pub use datetime::{
+    format_date, format_timestamp, format_timestamptz, now_micros, parse_date, parse_timestamp,
+    parse_timestamptz, POSTGRES_EPOCH_UNIX_SECS,
+};
+pub use numeric::{apply_typmod, numeric_div, numeric_typmod};
+pub use text::{format_float4, format_float8, format_text, parse_text, FormatOptions};
+
+use crate::error::{sqlstate, Error, Result};
+use crate::{bail, err};
+use bigdecimal::{BigDecimal, ToPrimitive};
+use std::cmp::Ordering;
+
+/// PostgreSQL's type OIDs for the types tusk knows.
+pub mod oid {
+    /// `boolean`.
+    pub const BOOL: u32 = 16;
+    /// `name`.
+    pub const NAME: u32 = 19;
+    /// `bigint`.
+    pub const INT8: u32 = 20;
+    /// `smallint`.
+    pub const INT2: u32 = 21;
+    /// `integer`.
+    pub const INT4: u32 = 23;
+    /// `text`.
+    pub const TEXT: u32 = 25;
+    /// `oid`.
+    pub const OID: u32 = 26;
+    /// `real`.
+    pub const FLOAT4: u32 = 700;
+    /// `double precision`.
+    pub const FLOAT8: u32 = 701;
+    /// `unknown` (an untyped literal).
+    pub const UNKNOWN: u32 = 705;
+    /// `text[]`.
+    pub const TEXT_ARRAY: u32 = 1009;
+    /// `character varying`.
+    pub const VARCHAR: u32 = 1043;
+    /// `date`.
+    pub const DATE: u32 = 1082;
+    /// `timestamp without time zone`.
+    pub const TIMESTAMP: u32 = 1114;
+    /// `timestamp with time zone`.
+    pub const TIMESTAMPTZ: u32 = 1184;
+    /// `numeric`.
+    pub const NUMERIC: u32 = 1700;
+    /// `void`.
+    pub const VOID: u32 = 2278;
+    /// `pg_lsn`.
+    pub const PG_LSN: u32 = 3220;
+}
+
+/// A SQL data type (without its typmod, which travels beside it as an `i32`, -1 = none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// `boolean`.
+    Bool,
+    /// `smallint`.
+    Int2,
+    /// `integer`.
+    Int4,
+    /// `bigint`.
+    Int8,
+    /// `real`.
+    Float4,
+    /// `double precision`.
+    Float8,
+    /// `numeric` (typmod = ((precision << 16) | scale) + 4).
+    Numeric,
+    /// `text`.
+    Text,
+    /// `character varying` (typmod = max length + 4).
+    Varchar,
+    /// `name`.
+    Name,
+    /// `oid`.
+    Oid,
+    /// `timestamp without time zone`.
+    Timestamp,
+    /// `timestamp with time zone`.
+    TimestampTz,
+    /// `date`.
+    Date,
+    /// `pg_lsn`.
+    PgLsn,
+    /// `text[]`.
+    TextArray,
+    /// `void` (the result of functions such as `pg_sleep`).
+    Void,
+    /// `unknown`: an untyped string literal not yet resolved by context.
+    Unknown,
+}
+
+impl DataType {
+    /// The type's OID.
+    pub fn oid(self) -> u32 {
+        match self {
+            DataType::Bool => oid::BOOL,
+            DataType::Int2 => oid::INT2,
+            DataType::Int4 => oid::INT4,
+            DataType::Int8 => oid::INT8,
+            DataType::Float4 => oid::FLOAT4,
+            DataType::Float8 => oid::FLOAT8,
+            DataType::Numeric => oid::NUMERIC,
+            DataType::Text => oid::TEXT,
+            DataType::Varchar => oid::VARCHAR,
+            DataType::Name => oid::NAME,
+            DataType::Oid => oid::OID,
+            DataType::Timestamp => oid::TIMESTAMP,
+            DataType::TimestampTz => oid::TIMESTAMPTZ,
+            DataType::Date => oid::DATE,
+            DataType::PgLsn => oid::PG_LSN,
+            DataType::TextArray => oid::TEXT_ARRAY,
+            DataType::Void => oid::VOID,
+            DataType::Unknown => oid::UNKNOWN,
+        }
+    }
+
+    /// The type for an OID, if tusk knows it.
+    pub fn from_oid(o: u32) -> Option<DataType> {
+        Some(match o {
+            oid::BOOL => DataType::Bool,
+            oid::INT2 => DataType::Int2,
+            oid::INT4 => DataType::Int4,
+            oid::INT8 => DataType::Int8,
+            oid::FLOAT4 => DataType::Float4,
+            oid::FLOAT8 => DataType::Float8,
+            oid::NUMERIC => DataType::Numeric,
+            oid::TEXT => DataType::Text,
+            oid::VARCHAR => DataType::Varchar,
+            oid::NAME => DataType::Name,
+            oid::OID => DataType::Oid,
+            oid::TIMESTAMP => DataType::Timestamp,
+            oid::TIMESTAMPTZ => DataType::TimestampTz,
+            oid::DATE => DataType::Date,
+            oid::PG_LSN => DataType::PgLsn,
+            oid::TEXT_ARRAY => DataType::TextArray,
+            oid::VOID => DataType::Void,
+            oid::UNKNOWN => DataType::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// The type's storage length as RowDescription reports it (`typlen`).
+    pub fn type_len(self) -> i16 {
+        match self {
+            DataType::Bool => 1,
+            DataType::Int2 => 2,
+            DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
+            DataType::Int8
+            | DataType::Float8
+            | DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::PgLsn => 8,
+            DataType::Name => 64,
+            DataType::Void => 4,
+            DataType::Unknown => -2,
+            _ => -1,
+        }
+    }
+
+    /// The type's name as PostgreSQL's `format_type` prints it in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bool => "boolean",
+            DataType::Int2 => "smallint",
+            DataType::Int4 => "integer",
+            DataType::Int8 => "bigint",
+            DataType::Float4 => "real",
+            DataType::Float8 => "double precision",
+            DataType::Numeric => "numeric",
+            DataType::Text => "text",
+            DataType::Varchar => "character varying",
+            DataType::Name => "name",
+            DataType::Oid => "oid",
+            DataType::Timestamp => "timestamp without time zone",
+            DataType::TimestampTz => "timestamp with time zone",
+            DataType::Date => "date",
+            DataType::PgLsn => "pg_lsn",
+            DataType::TextArray => "text[]",
+            DataType::Void => "void",
+            DataType::Unknown => "unknown",
+        }
+    }
+
+    /// The name PostgreSQL uses for an expression of this type as an output column
+    /// (`SELECT 1::int4` is named `int4`).
+    pub fn column_name(self) -> &'static str {
+        match self {
+            DataType::Bool => "bool",
+            DataType::Int2 => "int2",
+            DataType::Int4 => "int4",
+            DataType::Int8 => "int8",
+            DataType::Float4 => "float4",
+            DataType::Float8 => "float8",
+            DataType::Numeric => "numeric",
+            DataType::Text => "text",
+            DataType::Varchar => "varchar",
+            DataType::Name => "name",
+            DataType::Oid => "oid",
+            DataType::Timestamp => "timestamp",
+            DataType::TimestampTz => "timestamptz",
+            DataType::Date => "date",
+            DataType::PgLsn => "pg_lsn",
+            DataType::TextArray => "text",
+            DataType::Void => "void",
+            DataType::Unknown => "unknown",
+        }
+    }
+
+    /// Whether the type is one of the integer types.
+    pub fn is_integer(self) -> bool {
+        matches!(self, DataType::Int2 | DataType::Int4 | DataType::Int8)
+    }
+
+    /// Whether the type is numeric (integers, numeric, floats).
+    pub fn is_numeric(self) -> bool {
+        self.is_integer()
+            || matches!(
+                self,
+                DataType::Numeric | DataType::Float4 | DataType::Float8 | DataType::Oid
+            )
+    }
+
+    /// Whether the type is a string type.
+    pub fn is_string(self) -> bool {
+        matches!(
+            self,
+            DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown
+        )
+    }
+
+    /// A one-byte tag used by the row codec.
+    fn tag(self) -> u8 {
+        match self {
+            DataType::Bool => 1,
+            DataType::Int2 => 2,
+            DataType::Int4 => 3,
+            DataType::Int8 => 4,
+            DataType::Float4 => 5,
+            DataType::Float8 => 6,
+            DataType::Numeric => 7,
+            DataType::Text => 8,
+            DataType::Varchar => 9,
+            DataType::Name => 10,
+            DataType::Oid => 11,
+            DataType::Timestamp => 12,
+            DataType::TimestampTz => 13,
+            DataType::Date => 14,
+            DataType::PgLsn => 15,
+            DataType::TextArray => 16,
+            DataType::Void => 17,
+            DataType::Unknown => 18,
+        }
+    }
+
+    /// The type for a codec tag.
+    fn from_tag(t: u8) -> Option<DataType> {
+        Some(match t {
+            1 => DataType::Bool,
+            2 => DataType::Int2,
+            3 => DataType::Int4,
+            4 => DataType::Int8,
+            5 => DataType::Float4,
+            6 => DataType::Float8,
+            7 => DataType::Numeric,
+            8 => DataType::Text,
+            9 => DataType::Varchar,
+            10 => DataType::Name,
+            11 => DataType::Oid,
+            12 => DataType::Timestamp,
+            13 => DataType::TimestampTz,
+            14 => DataType::Date,
+            15 => DataType::PgLsn,
+            16 => DataType::TextArray,
+            17 => DataType::Void,
+            18 => DataType::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// Parses a SQL type name as PostgreSQL spells it (`int`, `int4`, `integer`,
+    /// `character varying`, `timestamptz`, …), without modifiers.
+    pub fn from_sql_name(name: &str) -> Option<DataType> {
+        let n = name.trim().to_ascii_lowercase();
+        let n = n.split_whitespace().collect::<Vec<_>>().join(" ");
+        Some(match n.as_str() {
+            "bool" | "boolean" => DataType::Bool,
+            "int2" | "smallint" => DataType::Int2,
+            "int" | "int4" | "integer" | "serial" | "serial4" => DataType::Int4,
+            "int8" | "bigint" | "bigserial" | "serial8" => DataType::Int8,
+            "float4" | "real" => DataType::Float4,
+            "float8" | "double precision" | "float" => DataType::Float8,
+            "numeric" | "decimal" => DataType::Numeric,
+            "text" => DataType::Text,
+            "varchar" | "character varying" => DataType::Varchar,
+            "name" => DataType::Name,
+            "oid" => DataType::Oid,
+            "timestamp" | "timestamp without time zone" => DataType::Timestamp,
+            "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
+            "date" => DataType::Date,
+            "pg_lsn" => DataType::PgLsn,
+            "text[]" | "_text" => DataType::TextArray,
+            "void" => DataType::Void,
+            "unknown" => DataType::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// A SQL value. `Null` carries no type; every other variant is one PostgreSQL type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// `boolean`.
+    Bool(bool),
+    /// `smallint`.
+    Int2(i16),
+    /// `integer`.
+    Int4(i32),
+    /// `bigint`.
+    Int8(i64),
+    /// `real`.
+    Float4(f32),
+    /// `double precision`.
+    Float8(f64),
+    /// `numeric` (NaN is not supported yet).
+    Numeric(BigDecimal),
+    /// `text`, `varchar`, `name` and unknown literals.
+    Text(String),
+    /// `oid`.
+    Oid(u32),
+    /// `timestamp`: microseconds since 2000-01-01 00:00:00.
+    Timestamp(i64),
+    /// `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
+    TimestampTz(i64),
+    /// `date`: days since 2000-01-01.
+    Date(i32),
+    /// `pg_lsn`.
+    PgLsn(u64),
+    /// `text[]` (NULL elements as `None`).
+    TextArray(Vec<Option<String>>),
+}
+
+impl Value {
+    /// Whether the value is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The natural type of the value (NULL reports `Unknown`; `Text` reports `Text`).
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Value::Null => DataType::Unknown,
+            Value::Bool(_) => DataType::Bool,
+            Value::Int2(_) => DataType::Int2,
+            Value::Int4(_) => DataType::Int4,
+            Value::Int8(_) => DataType::Int8,
+            Value::Float4(_) => DataType::Float4,
+            Value::Float8(_) => DataType::Float8,
+            Value::Numeric(_) => DataType::Numeric,
+            Value::Text(_) => DataType::Text,
+            Value::Oid(_) => DataType::Oid,
+            Value::Timestamp(_) => DataType::Timestamp,
+            Value::TimestampTz(_) => DataType::TimestampTz,
+            Value::Date(_) => DataType::Date,
+            Value::PgLsn(_) => DataType::PgLsn,
+            Value::TextArray(_) => DataType::TextArray,
+        }
+    }
+
+    /// The value as an i64 if it is an integer (or oid).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int2(v) => Some(*v as i64),
+            Value::Int4(v) => Some(*v as i64),
+            Value::Int8(v) => Some(*v),
+            Value::Oid(v) => Some(*v as i64),
+            _ => None,
+        }
+    }
+
+    /// The value as an f64 if it is numeric.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float4(v) => Some(*v as f64),
+            Value::Float8(v) => Some(*v),
+            Value::Numeric(n) => n.to_f64(),
+            _ => self.as_i64().map(|v| v as f64),
+        }
+    }
+
+    /// The value as a BigDecimal if it is an integer or numeric.
+    pub fn as_numeric(&self) -> Option<BigDecimal> {
+        match self {
+            Value::Numeric(n) => Some(n.clone()),
+            _ => self.as_i64().map(BigDecimal::from),
+        }
+    }
+
+    /// The string inside a text value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Compares two non-NULL values of comparable types (numbers across integer, numeric and
+/// float types; strings; dates and timestamps). NULLs sort after everything (as
+/// PostgreSQL's default `NULLS LAST` for ascending order).
+pub fn compare(a: &Value, b: &Value) -> Ordering {
+    use Value::*;
+    match (a, b) {
+        (Null, Null) => Ordering::Equal,
+        (Null, _) => Ordering::Greater,
+        (_, Null) => Ordering::Less,
+        (Bool(x), Bool(y)) => x.cmp(y),
+        (Text(x), Text(y)) => x.cmp(y),
+        (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => x.cmp(y),
+        (Timestamp(x), TimestampTz(y)) | (TimestampTz(x), Timestamp(y)) => x.cmp(y),
+        (Date(x), Date(y)) => x.cmp(y),
+        (Date(x), Timestamp(y)) | (Date(x), TimestampTz(y)) => {
+            (*x as i64 * datetime::USECS_PER_DAY).cmp(y)
+        }
+        (Timestamp(x), Date(y)) | (TimestampTz(x), Date(y)) => {
+            x.cmp(&(*y as i64 * datetime::USECS_PER_DAY))
+        }
+        (PgLsn(x), PgLsn(y)) => x.cmp(y),
+        (TextArray(x), TextArray(y)) => x.cmp(y),
+        (Float4(_) | Float8(_), _) | (_, Float4(_) | Float8(_)) => {
+            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            float_cmp(x, y)
+        }
+        (Numeric(_), _) | (_, Numeric(_)) => match (a.as_numeric(), b.as_numeric()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => Ordering::Equal,
+        },
+        _ => match (a.as_i64(), b.as_i64()) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            _ => format!("{a:?}").cmp(&format!("{b:?}")),
+        },
+    }
+}
+
+/// Orders floats as PostgreSQL does: NaN is greater than every other value and equal to
+/// itself.
+fn float_cmp(x: f64, y: f64) -> Ordering {
+    match (x.is_nan(), y.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Casts a value to `target` with `typmod` (-1 = none), with PostgreSQL's errors
+/// (`integer out of range`, `invalid input syntax for type …`, numeric overflow, …).
+/// `explicit` allows the truncating casts only an explicit cast performs (varchar(n)
+/// truncation instead of an error).
+pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    let out = match (v, target) {
+        (Value::Text(s), t) => {
+            if t.is_string() || t == DataType::Unknown {
+                Value::Text(s)
+            } else {
+                parse_text(t, typmod, &s)?
+            }
+        }
+        (v, DataType::Text | DataType::Varchar | DataType::Name) => {
+            if matches!(v, Value::Text(_)) {
+                v
+            } else {
+                Value::Text(format_text(&v, &FormatOptions::default()))
+            }
+        }
+        (v, DataType::Bool) => match v {
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int4(i) => Value::Bool(i != 0),
+            other => return Err(cannot_cast(&other, target)),
+        },
+        (v, DataType::Int2) => {
+            let i = to_integer(&v, target)?;
+            Value::Int2(i16::try_from(i).map_err(|_| out_of_range(DataType::Int2))?)
+        }
+        (v, DataType::Int4) => {
+            let i = to_integer(&v, target)?;
+            Value::Int4(i32::try_from(i).map_err(|_| out_of_range(DataType::Int4))?)
+        }
+        (v, DataType::Int8) => Value::Int8(to_integer(&v, target)?),
+        (v, DataType::Oid) => {
+            let i = to_integer(&v, target)?;
+            Value::Oid(u32::try_from(i).map_err(|_| out_of_range(DataType::Oid))?)
+        }
+        (v, DataType::Float4) => match v {
+            Value::Bool(_) | Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => {
+                return Err(cannot_cast(&v, target))
+            }
+            v => {
+                let f = v.as_f64().ok_or_else(|| cannot_cast(&v, target))?;
+                let r = f as f32;
+                if r.is_infinite() && !f.is_infinite() {
+                    bail!(
+                        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                        "value out of range: overflow"
+                    );
+                }
+                Value::Float4(r)
+            }
+        },
+        (v, DataType::Float8) => match v {
+            Value::Bool(_) | Value::Date(_) | Value::Timestamp(_) | Value::TimestampTz(_) => {
+                return Err(cannot_cast(&v, target))
+            }
+            v => Value::Float8(v.as_f64().ok_or_else(|| cannot_cast(&v, target))?),
+        },
+        (v, DataType::Numeric) => {
+            let n = match &v {
+                Value::Float4(f) => float_to_numeric(*f as f64, true)?,
+                Value::Float8(f) => float_to_numeric(*f, false)?,
+                Value::Bool(_) => return Err(cannot_cast(&v, target)),
+                _ => v.as_numeric().ok_or_else(|| cannot_cast(&v, target))?,
+            };
+            Value::Numeric(apply_typmod(n, typmod)?)
+        }
+        (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
+        (Value::TimestampTz(t), DataType::TimestampTz) => Value::TimestampTz(t),
+        (Value::Timestamp(t), DataType::TimestampTz) => Value::TimestampTz(t),
+        (Value::TimestampTz(t), DataType::Timestamp) => Value::Timestamp(t),
+        (Value::Date(d), DataType::Timestamp) => {
+            Value::Timestamp(d as i64 * datetime::USECS_PER_DAY)
+        }
+        (Value::Date(d), DataType::TimestampTz) => {
+            Value::TimestampTz(d as i64 * datetime::USECS_PER_DAY)
+        }
+        (Value::Date(d), DataType::Date) => Value::Date(d),
+        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Date) => {
+            Value::Date(t.div_euclid(datetime::USECS_PER_DAY) as i32)
+        }
+        (Value::PgLsn(l), DataType::PgLsn) => Value::PgLsn(l),
+        (v @ Value::TextArray(_), DataType::TextArray) => v,
+        (v, DataType::Unknown) => v,
+        (v, t) => return Err(cannot_cast(&v, t)),
+    };
+    finish_string_typmod(out, target, typmod, explicit)
+}
+
+/// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
+/// PostgreSQL's 22001 error.
+fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
+    if target == DataType::Varchar && typmod >= 4 {
+        if let Value::Text(s) = &v {
+            let max = (typmod - 4) as usize;
+            if s.chars().count() > max {
+                if explicit {
+                    return Ok(Value::Text(s.chars().take(max).collect()));
+                }
+                // PostgreSQL allows trailing spaces beyond the limit and strips them.
+                let trimmed: String = s.chars().take(max).collect();
+                if s.chars().skip(max).all(|c| c == ' ') {
+                    return Ok(Value::Text(trimmed));
+                }
+                bail!(
+                    sqlstate::STRING_DATA_RIGHT_TRUNCATION,
+                    "value too long for type character varying({max})"
+                );
+            }
+        }
+    }
+    if target == DataType::Numeric && typmod >= 4 {
+        if let Value::Numeric(n) = v {
+            return Ok(Value::Numeric(apply_typmod(n, typmod)?));
+        }
+    }
+    Ok(v)
+}
+
+/// Converts a float to numeric as PostgreSQL does (through its shortest text form).
+fn float_to_numeric(f: f64, single: bool) -> Result<BigDecimal> {
+    if f.is_nan() || f.is_infinite() {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cannot convert {} to numeric",
+            if f.is_nan() { "NaN" } else { "infinity" }
+        );
+    }
+    let s = if single {
+        format!("{}", f as f32)
+    } else {
+        format!("{f}")
+    };
+    s.parse::<BigDecimal>()
+        .map_err(|_| Error::internal("float to numeric conversion failed"))
+}
+
+/// Converts a numeric-ish value to an i64, rounding numerics and floats half away from
+/// zero as PostgreSQL does.
+fn to_integer(v: &Value, target: DataType) -> Result<i64> {
+    match v {
+        Value::Int2(_) | Value::Int4(_) | Value::Int8(_) | Value::Oid(_) => {
+            Ok(v.as_i64().unwrap_or(0))
+        }
+        Value::Numeric(n) => n
+            .with_scale_round(0, bigdecimal::RoundingMode::HalfUp)
+            .to_i64()
+            .ok_or_else(|| out_of_range(target)),
+        Value::Float4(_) | Value::Float8(_) => {
+            let f = v.as_f64().unwrap_or(0.0);
+            // PostgreSQL rounds to nearest even (rint) for float-to-int casts.
+            let r = f.round_ties_even();
+            if f.is_nan() || r < i64::MIN as f64 || r >= i64::MAX as f64 {
+                return Err(out_of_range(target));
+            }
+            Ok(r as i64)
+        }
+        Value::Bool(b) if target == DataType::Int4 => Ok(*b as i64),
+        _ => Err(cannot_cast(v, target)),
+    }
+}
+
+/// PostgreSQL's "integer out of range" family of errors (22003).
+pub fn out_of_range(t: DataType) -> Error {
+    let what = match t {
+        DataType::Int2 => "smallint",
+        DataType::Int8 => "bigint",
+        DataType::Oid => "OID",
+        _ => "integer",
+    };
+    err!(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "{what} out of range")
+}
+
+/// PostgreSQL's 42846 error for a cast that does not exist.
+pub fn cannot_cast(v: &Value, t: DataType) -> Error {
+    err!(
+        sqlstate::CANNOT_COERCE,
+        "cannot cast type {} to {}",
+        v.data_type().name(),
+        t.name()
+    )
+}
+
+/// Writes a row in tusk's compact binary encoding: a u16 column count, then per column a
+/// type tag byte (0 = NULL) and the value's bytes (fixed width for scalars, u32 length +
+/// bytes for variable-length values).
+pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(row.len() as u16).to_le_bytes());
+    for v in row {
+        encode_value(v, out);
+    }
+}
+
+/// Writes one value of a row (see [`encode_row`]).
+pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
+    if v.is_null() {
+        out.push(0);
+        return;
+    }
+    out.push(v.data_type().tag());
+    match v {
+        Value::Null => {}
+        Value::Bool(b) => out.push(*b as u8),
+        Value::Int2(i) => out.extend_from_slice(&i.to_le_bytes()),
+        Value::Int4(i) => out.extend_from_slice(&i.to_le_bytes()),
+        Value::Int8(i) => out.extend_from_slice(&i.to_le_bytes()),
+        Value::Float4(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
+        Value::Float8(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
+        Value::Numeric(n) => put_bytes(out, n.to_string().as_bytes()),
+        Value::Text(s) => put_bytes(out, s.as_bytes()),
+        Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
+        Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
+        Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
+        Value::PgLsn(l) => out.extend_from_slice(&l.to_le_bytes()),
+        Value::TextArray(items) => {
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for it in items {
+                match it {
+                    None => out.push(0),
+                    Some(s) => {
+                        out.push(1);
+                        put_bytes(out, s.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// A cursor over encoded bytes that fails with a corruption error instead of panicking.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// Starts reading `buf`.
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf }
+    }
+
+    /// The bytes not read yet.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Reads `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.buf.len() < n {
+            bail!(sqlstate::DATA_CORRUPTED, "unexpected end of encoded data");
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Ok(a)
+    }
+
+    /// Reads one byte.
+    pub fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    /// Reads a little-endian u16.
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?.try_into().unwrap_or([0; 2]),
+        ))
+    }
+
+    /// Reads a little-endian u32.
+    pub fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
+    }
+
+    /// Reads a little-endian u64.
+    pub fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
+    }
+
+    /// Reads a u32-length-prefixed byte string.
+    pub fn bytes(&mut self) -> Result<&'a [u8]> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    /// Reads a u32-length-prefixed UTF-8 string.
+    pub fn string(&mut self) -> Result<String> {
+        let b = self.bytes()?;
+        String::from_utf8(b.to_vec())
+            .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid UTF-8 in encoded data"))
+    }
+}
+
+/// Reads a row written by [`encode_row`].
+pub fn decode_row(r: &mut Reader<'_>) -> Result<Vec<Value>> {
+    let n = r.u16()? as usize;
+    let mut row = Vec::with_capacity(n);
+    for _ in 0..n {
+        row.push(decode_value(r)?);
+    }
+    Ok(row)
+}
+
+/// Reads one value written by [`encode_value`].
+pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
+    let tag = r.u8()?;
+    if tag == 0 {
+        return Ok(Value::Null);
+    }
+    let t = DataType::from_tag(tag)
+        .ok_or_else(|| err!(sqlstate::DATA_CORRUPTED, "unknown value tag {tag}"))?;
+    Ok(match t {
+        DataType::Bool => Value::Bool(r.u8()? != 0),
+        DataType::Int2 => Value::Int2(r.u16()? as i16),
+        DataType::Int4 => Value::Int4(r.u32()? as i32),
+        DataType::Int8 => Value::Int8(r.u64()? as i64),
+        DataType::Float4 => Value::Float4(f32::from_bits(r.u32()?)),
+        DataType::Float8 => Value::Float8(f64::from_bits(r.u64()?)),
+        DataType::Numeric => {
+            let s = r.string()?;
+            Value::Numeric(
+                s.parse()
+                    .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded numeric"))?,
+            )
+        }
+        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
+            Value::Text(r.string()?)
+        }
+        DataType::Oid => Value::Oid(r.u32()?),
+        DataType::Timestamp => Value::Timestamp(r.u64()? as i64),
+        DataType::TimestampTz => Value::TimestampTz(r.u64()? as i64),
+        DataType::Date => Value::Date(r.u32()? as i32),
+        DataType::PgLsn => Value::PgLsn(r.u64()?),
+        DataType::TextArray => {
+            let n = r.u32()? as usize;
+            let mut items = Vec::with_capacity(n.min(1024));
+            for _ in 0..n {
+                items.push(if r.u8()? == 0 {
+                    None
+                } else {
+                    Some(r.string()?)
+                });
+            }
+            Value::TextArray(items)
+        }
+        DataType::Void => Value::Null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_codec_round_trips() {
+        let row = vec![
+            Value::Null,
+            Value::Bool(true),
+            Value::Int2(-3),
+            Value::Int4(42),
+            Value::Int8(i64::MIN),
+            Value::Float4(1.5),
+            Value::Float8(-0.25),
+            Value::Numeric("123.4500".parse().unwrap()),
+            Value::Text("héllo".into()),
+            Value::Timestamp(1),
+            Value::TimestampTz(-1),
+            Value::Date(7),
+            Value::PgLsn(0x16B3748),
+            Value::TextArray(vec![Some("a".into()), None]),
+        ];
+        let mut buf = Vec::new();
+        encode_row(&row, &mut buf);
+        let back = decode_row(&mut Reader::new(&buf)).unwrap();
+        assert_eq!(back, row);
+        // A truncated image fails instead of panicking.
+        assert!(decode_row(&mut Reader::new(&buf[..buf.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn casts_follow_postgres() {
+        assert_eq!(
+            cast(Value::Text("42".into()), DataType::Int4, -1, true).unwrap(),
+            Value::Int4(42)
+        );
+        assert_eq!(
+            cast(Value::Int8(1 << 40), DataType::Int4, -1, true)
+                .unwrap_err()
+                .message,
+            "integer out of range"
+        );
+        assert_eq!(
+            cast(
+                Value::Numeric("2.5".parse().unwrap()),
+                DataType::Int4,
+                -1,
+                true
+            )
+            .unwrap(),
+            Value::Int4(3)
+        );
+        assert_eq!(
+            cast(Value::Float8(2.5), DataType::Int4, -1, true).unwrap(),
+            Value::Int4(2)
+        );
+        let e = cast(Value::Text("abcd".into()), DataType::Varchar, 7, false).unwrap_err();
+        assert_eq!(e.message, "value too long for type character varying(3)");
+        assert_eq!(
+            cast(Value::Text("abcd".into()), DataType::Varchar, 7, true).unwrap(),
+            Value::Text("abc".into())
+        );
+    }
+
+    #[test]
+    fn compare_crosses_numeric_types() {
+        assert_eq!(compare(&Value::Int4(2), &Value::Int8(3)), Ordering::Less);
+        assert_eq!(
+            compare(&Value::Numeric("2.0".parse().unwrap()), &Value::Int4(2)),
+            Ordering::Equal
+        );
+        assert_eq!(compare(&Value::Null, &Value::Int4(2)), Ordering::Greater);
+        assert_eq!(
+            compare(&Value::Float8(f64::NAN), &Value::Float8(1.0)),
+            Ordering::Greater
+        );
+    }
+}

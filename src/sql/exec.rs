@@ -1,0 +1,879 @@
+//! The executor: runs planned statements against the engine inside the session's
+//! transaction (scans, filters, joins, aggregation, sorting, DML, DDL and role
+//! statements).
+
+use super::expr::eval;
+use super::front::RoleOpt;
+use super::plan::{
+    AggFunc, AggSpec, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan, Source, UpdatePlan,
+};
+use super::ExecCtx;
+use crate::catalog::VirtualTable;
+use crate::error::{sqlstate, Error, Result, Severity};
+use crate::storage::schema::BOOTSTRAP_SUPERUSER;
+use crate::storage::{CatalogChange, RoleInfo, TableDef};
+use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
+use crate::{bail, err};
+use bigdecimal::BigDecimal;
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::sync::Arc;
+
+fn check_cancel(cx: &ExecCtx<'_>) -> Result<()> {
+    if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
+        bail!(
+            sqlstate::QUERY_CANCELED,
+            "canceling statement due to user request"
+        );
+    }
+    Ok(())
+}
+
+fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+/// Produces the rows of a FROM source.
+fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
+    Ok(match src {
+        Source::Single => vec![vec![]],
+        Source::Table { db, def } => cx
+            .engine
+            .scan(cx.txn, *db, def.oid)
+            .into_iter()
+            .map(|(_, r)| (*r).clone())
+            .collect(),
+        Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
+        Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
+        Source::Subquery(p) => run_select(p, cx)?,
+        Source::Values(rows) => {
+            let mut out = Vec::new();
+            for r in rows {
+                let mut row = Vec::new();
+                for e in r {
+                    row.push(eval(e, &[], cx)?);
+                }
+                out.push(row);
+            }
+            out
+        }
+        Source::Join {
+            left,
+            right,
+            on,
+            left_outer,
+            right_width,
+        } => {
+            let l = source_rows(left, cx)?;
+            let r = source_rows(right, cx)?;
+            let mut out = Vec::new();
+            for (n, lr) in l.iter().enumerate() {
+                if n % 1024 == 0 {
+                    check_cancel(cx)?;
+                }
+                let mut matched = false;
+                for rr in &r {
+                    let mut row = lr.clone();
+                    row.extend(rr.iter().cloned());
+                    let keep = match on {
+                        Some(e) => is_true(&eval(e, &row, cx)?),
+                        None => true,
+                    };
+                    if keep {
+                        matched = true;
+                        out.push(row);
+                    }
+                }
+                if !matched && *left_outer {
+                    let mut row = lr.clone();
+                    row.extend(std::iter::repeat_n(Value::Null, *right_width));
+                    out.push(row);
+                }
+            }
+            out
+        }
+    })
+}
+
+/// An aggregate's running state.
+enum Acc {
+    Count(i64),
+    SumInt(Option<i128>),
+    SumNum(Option<BigDecimal>),
+    SumFloat(Option<f64>),
+    MinMax(Option<Value>),
+    AvgNum(BigDecimal, i64),
+    AvgFloat(f64, i64),
+}
+
+fn new_acc(a: &AggSpec) -> Acc {
+    let at = a.arg.as_ref().map(|x| x.ty()).unwrap_or(DataType::Int8);
+    match a.func {
+        AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
+        AggFunc::Sum => match at {
+            DataType::Int2 | DataType::Int4 => Acc::SumInt(None),
+            DataType::Float4 | DataType::Float8 => Acc::SumFloat(None),
+            _ => Acc::SumNum(None),
+        },
+        AggFunc::Min | AggFunc::Max => Acc::MinMax(None),
+        AggFunc::Avg => match at {
+            DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
+            _ => Acc::AvgNum(BigDecimal::from(0), 0),
+        },
+    }
+}
+
+fn feed(acc: &mut Acc, spec: &AggSpec, v: Value) {
+    if spec.func == AggFunc::CountStar {
+        if let Acc::Count(n) = acc {
+            *n += 1;
+        }
+        return;
+    }
+    if v.is_null() {
+        return;
+    }
+    match acc {
+        Acc::Count(n) => *n += 1,
+        Acc::SumInt(s) => *s = Some(s.unwrap_or(0) + v.as_i64().unwrap_or(0) as i128),
+        Acc::SumNum(s) => {
+            let x = v.as_numeric().unwrap_or_default();
+            *s = Some(match s.take() {
+                Some(t) => t + x,
+                None => x,
+            })
+        }
+        Acc::SumFloat(s) => *s = Some(s.unwrap_or(0.0) + v.as_f64().unwrap_or(0.0)),
+        Acc::MinMax(m) => {
+            let replace = match m {
+                None => true,
+                Some(cur) => {
+                    let o = compare(&v, cur);
+                    (spec.func == AggFunc::Min && o == Ordering::Less)
+                        || (spec.func == AggFunc::Max && o == Ordering::Greater)
+                }
+            };
+            if replace {
+                *m = Some(v);
+            }
+        }
+        Acc::AvgNum(s, n) => {
+            *s = s.clone() + v.as_numeric().unwrap_or_default();
+            *n += 1;
+        }
+        Acc::AvgFloat(s, n) => {
+            *s += v.as_f64().unwrap_or(0.0);
+            *n += 1;
+        }
+    }
+}
+
+fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
+    Ok(match acc {
+        Acc::Count(n) => Value::Int8(n),
+        Acc::SumInt(s) => match s {
+            None => Value::Null,
+            Some(x) => {
+                Value::Int8(i64::try_from(x).map_err(|_| types::out_of_range(DataType::Int8))?)
+            }
+        },
+        Acc::SumNum(s) => s.map(Value::Numeric).unwrap_or(Value::Null),
+        Acc::SumFloat(s) => match s {
+            None => Value::Null,
+            Some(x) if spec.ty == DataType::Float4 => Value::Float4(x as f32),
+            Some(x) => Value::Float8(x),
+        },
+        Acc::MinMax(m) => m.unwrap_or(Value::Null),
+        Acc::AvgNum(s, n) => {
+            if n == 0 {
+                Value::Null
+            } else {
+                Value::Numeric(numeric_div(&s, &BigDecimal::from(n))?)
+            }
+        }
+        Acc::AvgFloat(s, n) => {
+            if n == 0 {
+                Value::Null
+            } else {
+                Value::Float8(s / n as f64)
+            }
+        }
+    })
+}
+
+fn key_bytes(vals: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in vals {
+        let v = match v {
+            Value::Numeric(n) => Value::Numeric(n.normalized()),
+            other => other.clone(),
+        };
+        encode_value(&v, &mut out);
+    }
+    out
+}
+
+/// One group's key values, aggregate states and DISTINCT sets.
+type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
+
+/// Runs a SELECT plan, returning its output rows.
+pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
+    let input = source_rows(&p.source, cx)?;
+    let mut rows = Vec::with_capacity(input.len());
+    for (n, r) in input.into_iter().enumerate() {
+        if n % 4096 == 0 {
+            check_cancel(cx)?;
+        }
+        if let Some(f) = &p.filter {
+            if !is_true(&eval(f, &r, cx)?) {
+                continue;
+            }
+        }
+        rows.push(r);
+    }
+    if let Some(g) = &p.group {
+        let mut order: Vec<Vec<u8>> = Vec::new();
+        let mut groups: HashMap<Vec<u8>, GroupState> = HashMap::new();
+        for r in &rows {
+            let mut keys = Vec::with_capacity(g.keys.len());
+            for k in &g.keys {
+                keys.push(eval(k, r, cx)?);
+            }
+            let kb = key_bytes(&keys);
+            if !groups.contains_key(&kb) {
+                order.push(kb.clone());
+                groups.insert(
+                    kb.clone(),
+                    (
+                        keys,
+                        g.aggs.iter().map(new_acc).collect(),
+                        g.aggs.iter().map(|_| HashSet::new()).collect(),
+                    ),
+                );
+            }
+            let entry = groups
+                .get_mut(&kb)
+                .ok_or_else(|| Error::internal("group vanished"))?;
+            for (i, spec) in g.aggs.iter().enumerate() {
+                let v = match &spec.arg {
+                    Some(a) => eval(a, r, cx)?,
+                    None => Value::Null,
+                };
+                if spec.distinct
+                    && !v.is_null()
+                    && !entry.2[i].insert(key_bytes(std::slice::from_ref(&v)))
+                {
+                    continue;
+                }
+                feed(&mut entry.1[i], spec, v);
+            }
+        }
+        if groups.is_empty() && g.keys.is_empty() {
+            order.push(vec![]);
+            groups.insert(
+                vec![],
+                (
+                    vec![],
+                    g.aggs.iter().map(new_acc).collect(),
+                    g.aggs.iter().map(|_| HashSet::new()).collect(),
+                ),
+            );
+        }
+        let mut grouped = Vec::new();
+        for kb in order {
+            let Some((keys, accs, _)) = groups.remove(&kb) else {
+                continue;
+            };
+            let mut row = keys;
+            for (acc, spec) in accs.into_iter().zip(&g.aggs) {
+                row.push(finish_acc(acc, spec)?);
+            }
+            if let Some(h) = &g.having {
+                if !is_true(&eval(h, &row, cx)?) {
+                    continue;
+                }
+            }
+            grouped.push(row);
+        }
+        rows = grouped;
+    }
+    // Project (output columns plus hidden sort keys).
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let mut o = Vec::with_capacity(p.exprs.len());
+        for e in &p.exprs {
+            o.push(eval(e, r, cx)?);
+        }
+        out.push(o);
+    }
+    if p.distinct {
+        let mut seen = HashSet::new();
+        out.retain(|r| seen.insert(key_bytes(&r[..p.visible])));
+    }
+    if !p.order.is_empty() {
+        out.sort_by(|a, b| {
+            for &(i, desc, nulls_first) in &p.order {
+                let (x, y) = (&a[i], &b[i]);
+                let o = match (x.is_null(), y.is_null()) {
+                    (true, true) => Ordering::Equal,
+                    (true, false) => {
+                        if nulls_first {
+                            Ordering::Less
+                        } else {
+                            Ordering::Greater
+                        }
+                    }
+                    (false, true) => {
+                        if nulls_first {
+                            Ordering::Greater
+                        } else {
+                            Ordering::Less
+                        }
+                    }
+                    _ => {
+                        let o = compare(x, y);
+                        if desc {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    }
+                };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let offset = match &p.offset {
+        Some(e) => match eval(e, &[], cx)? {
+            Value::Null => 0,
+            v => {
+                let n = v.as_i64().unwrap_or(0);
+                if n < 0 {
+                    bail!("2201X", "OFFSET must not be negative");
+                }
+                n as usize
+            }
+        },
+        None => 0,
+    };
+    let limit = match &p.limit {
+        Some(e) => match eval(e, &[], cx)? {
+            Value::Null => None,
+            v => {
+                let n = v.as_i64().unwrap_or(0);
+                if n < 0 {
+                    bail!("2201W", "LIMIT must not be negative");
+                }
+                Some(n as usize)
+            }
+        },
+        None => None,
+    };
+    let mut out: Vec<Vec<Value>> = out.into_iter().skip(offset).collect();
+    if let Some(l) = limit {
+        out.truncate(l);
+    }
+    for r in &mut out {
+        r.truncate(p.visible);
+    }
+    Ok(out)
+}
+
+/// Checks NOT NULL constraints on a full row.
+fn check_not_null(def: &TableDef, row: &[Value]) -> Result<()> {
+    for (c, v) in def.columns.iter().zip(row) {
+        if c.not_null && v.is_null() {
+            let shown: Vec<String> = row
+                .iter()
+                .map(|v| {
+                    if v.is_null() {
+                        "null".to_string()
+                    } else {
+                        types::format_text(v, &types::FormatOptions::default())
+                    }
+                })
+                .collect();
+            return Err(err!(
+                sqlstate::NOT_NULL_VIOLATION,
+                "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                c.name,
+                def.name
+            )
+            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn returning_row(
+    ret: &Option<super::plan::Returning>,
+    row: &[Value],
+    cx: &mut ExecCtx<'_>,
+    out: &mut Vec<Vec<Value>>,
+) -> Result<()> {
+    if let Some(r) = ret {
+        let mut o = Vec::with_capacity(r.exprs.len());
+        for e in &r.exprs {
+            o.push(eval(e, row, cx)?);
+        }
+        out.push(o);
+    }
+    Ok(())
+}
+
+/// Runs an INSERT; returns (row count, RETURNING rows).
+pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
+    let mut full_rows = Vec::new();
+    if let Some((q, exprs)) = &p.query {
+        for qr in run_select(q, cx)? {
+            let mut row = Vec::with_capacity(exprs.len());
+            for e in exprs {
+                row.push(eval(e, &qr, cx)?);
+            }
+            full_rows.push(row);
+        }
+    } else {
+        for r in &p.rows {
+            let mut row = Vec::with_capacity(r.len());
+            for e in r {
+                row.push(eval(e, &[], cx)?);
+            }
+            full_rows.push(row);
+        }
+    }
+    let mut out = Vec::new();
+    let mut n = 0;
+    for row in full_rows {
+        check_not_null(&p.table, &row)?;
+        cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone())?;
+        returning_row(&p.returning, &row, cx, &mut out)?;
+        n += 1;
+    }
+    Ok((n, out))
+}
+
+/// Runs an UPDATE; returns (row count, RETURNING rows).
+pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
+    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let mut out = Vec::new();
+    let mut n = 0;
+    for (i, (tid, old)) in rows.into_iter().enumerate() {
+        if i % 1024 == 0 {
+            check_cancel(cx)?;
+        }
+        if let Some(f) = &p.filter {
+            if !is_true(&eval(f, &old, cx)?) {
+                continue;
+            }
+        }
+        let mut new = (*old).clone();
+        for (c, e) in &p.sets {
+            new[*c] = eval(e, &old, cx)?;
+        }
+        check_not_null(&p.table, &new)?;
+        if cx
+            .engine
+            .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
+        {
+            n += 1;
+            returning_row(&p.returning, &new, cx, &mut out)?;
+        }
+    }
+    Ok((n, out))
+}
+
+/// Runs a DELETE; returns (row count, RETURNING rows).
+pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
+    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let mut out = Vec::new();
+    let mut n = 0;
+    for (i, (tid, old)) in rows.into_iter().enumerate() {
+        if i % 1024 == 0 {
+            check_cancel(cx)?;
+        }
+        if let Some(f) = &p.filter {
+            if !is_true(&eval(f, &old, cx)?) {
+                continue;
+            }
+        }
+        if cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
+            n += 1;
+            returning_row(&p.returning, &old, cx, &mut out)?;
+        }
+    }
+    Ok((n, out))
+}
+
+fn notice(code: &'static str, msg: String) -> Error {
+    Error::new(code, msg).with_severity(Severity::Notice)
+}
+
+/// Runs CREATE TABLE.
+pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let exists = cx.engine.with_catalog(|c| {
+        c.table_by_name(cx.db_oid, p.def.schema, &p.def.name)
+            .is_some()
+    });
+    if exists {
+        if p.if_not_exists {
+            cx.notices.push(notice(
+                sqlstate::DUPLICATE_TABLE,
+                format!("relation \"{}\" already exists, skipping", p.def.name),
+            ));
+            return Ok(());
+        }
+        bail!(
+            sqlstate::DUPLICATE_TABLE,
+            "relation \"{}\" already exists",
+            p.def.name
+        );
+    }
+    let mut def = p.def.clone();
+    def.oid = cx.engine.new_oid();
+    def.owner = cx
+        .current_role()
+        .map(|r| r.oid)
+        .unwrap_or(BOOTSTRAP_SUPERUSER);
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
+}
+
+/// Runs DROP TABLE.
+pub fn run_drop_table(
+    names: &[(Option<String>, String)],
+    if_exists: bool,
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let mut found = Vec::new();
+    for (schema, name) in names {
+        match crate::catalog::resolve_table(cx.engine, cx.db_oid, schema.as_deref(), name)? {
+            Some(def) => found.push(def),
+            None if if_exists => cx.notices.push(notice(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                format!("table \"{name}\" does not exist, skipping"),
+            )),
+            None => bail!(sqlstate::UNDEFINED_TABLE, "table \"{name}\" does not exist"),
+        }
+    }
+    let me = cx.current_role();
+    for def in found {
+        let owner_ok = me
+            .as_ref()
+            .is_some_and(|r| r.superuser || r.oid == def.owner);
+        if !owner_ok {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "must be owner of table {}",
+                def.name
+            );
+        }
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::DropTable {
+                db: cx.db_oid,
+                oid: def.oid,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+// ---- roles -------------------------------------------------------------------------
+
+fn check_role_name(name: &str) -> Result<()> {
+    if name == "public" || name == "none" {
+        bail!("42939", "role name \"{name}\" is reserved");
+    }
+    if name.starts_with("pg_") {
+        return Err(err!("42939", "role name \"{name}\" is reserved")
+            .with_detail("Role names starting with \"pg_\" are reserved."));
+    }
+    Ok(())
+}
+
+fn is_encrypted(pw: &str) -> bool {
+    (pw.len() == 35 && pw.starts_with("md5") && pw[3..].bytes().all(|b| b.is_ascii_hexdigit()))
+        || pw.starts_with("SCRAM-SHA-256$")
+}
+
+fn apply_opts(r: &mut RoleInfo, opts: &[RoleOpt], cx: &mut ExecCtx<'_>) -> Result<()> {
+    for o in opts {
+        match o {
+            RoleOpt::Superuser(b) => r.superuser = *b,
+            RoleOpt::CreateDb(b) => r.createdb = *b,
+            RoleOpt::CreateRole(b) => r.createrole = *b,
+            RoleOpt::Inherit(b) => r.inherit = *b,
+            RoleOpt::Login(b) => r.login = *b,
+            RoleOpt::Replication(b) => r.replication = *b,
+            RoleOpt::BypassRls(b) => r.bypassrls = *b,
+            RoleOpt::ConnLimit(n) => {
+                if *n < -1 {
+                    bail!(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "invalid connection limit: {n}"
+                    );
+                }
+                r.conn_limit = *n
+            }
+            RoleOpt::Password(None) => r.password = None,
+            RoleOpt::Password(Some(pw)) => {
+                if pw.is_empty() {
+                    cx.notices.push(notice(
+                        sqlstate::SUCCESSFUL_COMPLETION,
+                        "empty string is not a valid password, clearing password".into(),
+                    ));
+                    r.password = None;
+                } else if is_encrypted(pw) {
+                    r.password = Some(pw.clone());
+                } else {
+                    let method = cx.settings.get_str("password_encryption");
+                    r.password = Some(super::encrypt_password(&method, &r.name, pw));
+                }
+            }
+            RoleOpt::ValidUntil(s) => {
+                r.valid_until = Some(if s.trim().eq_ignore_ascii_case("infinity") {
+                    i64::MAX
+                } else {
+                    types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?
+                });
+            }
+            RoleOpt::InRole(_) | RoleOpt::Role(_) | RoleOpt::Admin(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn lookup_role(cx: &ExecCtx<'_>, name: &str) -> Result<RoleInfo> {
+    cx.engine
+        .role(name)
+        .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist"))
+}
+
+/// Runs CREATE ROLE / CREATE USER.
+pub fn run_create_role(
+    name: &str,
+    user: bool,
+    opts: &[RoleOpt],
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let me = cx.current_role();
+    let su = me.as_ref().is_some_and(|r| r.superuser);
+    let createrole = me.as_ref().is_some_and(|r| r.createrole);
+    if !su && !createrole {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create role"
+        );
+    }
+    for o in opts {
+        let needs_su = matches!(
+            o,
+            RoleOpt::Superuser(true) | RoleOpt::Replication(true) | RoleOpt::BypassRls(true)
+        );
+        if needs_su && !su {
+            let what = match o {
+                RoleOpt::Superuser(_) => "superusers",
+                RoleOpt::Replication(_) => "replication users",
+                _ => "bypassrls users",
+            };
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "must be superuser to create {what}"
+            );
+        }
+    }
+    check_role_name(name)?;
+    if cx.engine.role(name).is_some() {
+        bail!(sqlstate::DUPLICATE_OBJECT, "role \"{name}\" already exists");
+    }
+    let mut r = RoleInfo {
+        oid: cx.engine.new_oid(),
+        name: name.to_string(),
+        superuser: false,
+        inherit: true,
+        createrole: false,
+        createdb: false,
+        login: user,
+        replication: false,
+        bypassrls: false,
+        conn_limit: -1,
+        password: None,
+        valid_until: None,
+    };
+    apply_opts(&mut r, opts, cx)?;
+    let oid = r.oid;
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::SetRole(r))?;
+    for o in opts {
+        match o {
+            RoleOpt::InRole(groups) => {
+                for g in groups {
+                    let g = lookup_role(cx, g)?;
+                    cx.engine.catalog_change(
+                        cx.txn,
+                        CatalogChange::Grant {
+                            role: g.oid,
+                            member: oid,
+                        },
+                    )?;
+                }
+            }
+            RoleOpt::Role(members) | RoleOpt::Admin(members) => {
+                for m in members {
+                    let m = lookup_role(cx, m)?;
+                    cx.engine.catalog_change(
+                        cx.txn,
+                        CatalogChange::Grant {
+                            role: oid,
+                            member: m.oid,
+                        },
+                    )?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Runs ALTER ROLE with attributes.
+pub fn run_alter_role(name: &str, opts: &[RoleOpt], cx: &mut ExecCtx<'_>) -> Result<()> {
+    let mut r = lookup_role(cx, name)?;
+    let me = cx.current_role();
+    let su = me.as_ref().is_some_and(|m| m.superuser);
+    let createrole = me.as_ref().is_some_and(|m| m.createrole);
+    let is_self = me.as_ref().is_some_and(|m| m.oid == r.oid);
+    let only_password = opts.iter().all(|o| matches!(o, RoleOpt::Password(_)));
+    let touches_su = opts.iter().any(|o| {
+        matches!(
+            o,
+            RoleOpt::Superuser(_) | RoleOpt::Replication(_) | RoleOpt::BypassRls(_)
+        )
+    });
+    if !su {
+        if r.superuser || touches_su {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "must be superuser to alter superuser roles or change superuser attribute"
+            );
+        }
+        if !createrole && (!is_self || !only_password) {
+            bail!(sqlstate::INSUFFICIENT_PRIVILEGE, "permission denied");
+        }
+    }
+    if r.oid == BOOTSTRAP_SUPERUSER && opts.iter().any(|o| matches!(o, RoleOpt::Superuser(false))) {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "permission denied: bootstrap user must be superuser"
+        );
+    }
+    apply_opts(&mut r, opts, cx)?;
+    cx.engine.catalog_change(cx.txn, CatalogChange::SetRole(r))
+}
+
+/// Runs ALTER ROLE … RENAME TO ….
+pub fn run_rename_role(name: &str, new_name: &str, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let mut r = lookup_role(cx, name)?;
+    if r.name == cx.ctx.user {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "session user cannot be renamed"
+        );
+    }
+    let me = cx.current_role();
+    let su = me.as_ref().is_some_and(|m| m.superuser);
+    if r.superuser && !su {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be superuser to rename superusers"
+        );
+    }
+    if !su && !me.as_ref().is_some_and(|m| m.createrole) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to rename role"
+        );
+    }
+    check_role_name(new_name)?;
+    if cx.engine.role(new_name).is_some() {
+        bail!(
+            sqlstate::DUPLICATE_OBJECT,
+            "role \"{new_name}\" already exists"
+        );
+    }
+    r.name = new_name.to_string();
+    if r.password.as_deref().is_some_and(|p| p.starts_with("md5")) {
+        r.password = None;
+        cx.notices.push(notice(
+            sqlstate::SUCCESSFUL_COMPLETION,
+            "MD5 password cleared because of role rename".into(),
+        ));
+    }
+    cx.engine.catalog_change(cx.txn, CatalogChange::SetRole(r))
+}
+
+/// Runs DROP ROLE.
+pub fn run_drop_role(names: &[String], if_exists: bool, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let me = cx.current_role();
+    let su = me.as_ref().is_some_and(|m| m.superuser);
+    if !su && !me.as_ref().is_some_and(|m| m.createrole) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to drop role"
+        );
+    }
+    for name in names {
+        let Some(r) = cx.engine.role(name) else {
+            if if_exists {
+                cx.notices.push(notice(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    format!("role \"{name}\" does not exist, skipping"),
+                ));
+                continue;
+            }
+            bail!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist");
+        };
+        if r.name == cx.ctx.user {
+            bail!(sqlstate::OBJECT_IN_USE, "current user cannot be dropped");
+        }
+        if r.oid == BOOTSTRAP_SUPERUSER {
+            bail!(
+                "2BP01",
+                "cannot drop role {} because it is required by the database system",
+                r.name
+            );
+        }
+        if r.superuser && !su {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "must be superuser to drop superusers"
+            );
+        }
+        let owned: Vec<Arc<TableDef>> = cx.engine.with_catalog(|c| {
+            c.tables
+                .values()
+                .filter(|t| t.owner == r.oid)
+                .cloned()
+                .collect()
+        });
+        if !owned.is_empty() {
+            let list: Vec<String> = owned
+                .iter()
+                .map(|t| format!("owner of table {}", t.name))
+                .collect();
+            return Err(err!(
+                "2BP01",
+                "role \"{}\" cannot be dropped because some objects depend on it",
+                r.name
+            )
+            .with_detail(list.join("\n")));
+        }
+        cx.engine
+            .catalog_change(cx.txn, CatalogChange::DropRole { oid: r.oid })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,618 @@
+//! Bound expressions and their evaluation: typed trees produced by the binder from
+//! sqlparser's AST, evaluated against one row with PostgreSQL's semantics (three-valued
+//! logic, integer overflow and division-by-zero errors, numeric scale rules).
+
+use super::ExecCtx;
+use crate::error::{sqlstate, Result};
+use crate::types::{self, cast, compare, numeric_div, DataType, Value};
+use crate::{bail, err};
+use bigdecimal::{BigDecimal, Zero};
+use std::cmp::Ordering;
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `||`
+    Concat,
+    /// `=`
+    Eq,
+    /// `<>`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+}
+
+impl BinOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinOp::Add => "+",
+            BinOp::Sub => "-",
+            BinOp::Mul => "*",
+            BinOp::Div => "/",
+            BinOp::Mod => "%",
+            BinOp::Concat => "||",
+            BinOp::Eq => "=",
+            BinOp::NotEq => "<>",
+            BinOp::Lt => "<",
+            BinOp::LtEq => "<=",
+            BinOp::Gt => ">",
+            BinOp::GtEq => ">=",
+        }
+    }
+
+    /// Whether the operator is a comparison (result boolean).
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eq | BinOp::NotEq | BinOp::Lt | BinOp::LtEq | BinOp::Gt | BinOp::GtEq
+        )
+    }
+}
+
+/// A built-in scalar function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    /// `version()`
+    Version,
+    /// `current_user`, `user`, `current_role`
+    CurrentUser,
+    /// `session_user`
+    SessionUser,
+    /// `current_database()`, `current_catalog`
+    CurrentDatabase,
+    /// `current_schema`, `current_schema()`
+    CurrentSchema,
+    /// `pg_backend_pid()`
+    BackendPid,
+    /// `pg_is_in_recovery()`
+    IsInRecovery,
+    /// `pg_current_wal_lsn()` (also insert/flush variants)
+    CurrentWalLsn,
+    /// `now()`, `current_timestamp`, `transaction_timestamp()`
+    Now,
+    /// `statement_timestamp()`
+    StatementTimestamp,
+    /// `clock_timestamp()`
+    ClockTimestamp,
+    /// `current_date`
+    CurrentDate,
+    /// `txid_current()`
+    TxidCurrent,
+    /// `pg_postmaster_start_time()`
+    PostmasterStartTime,
+    /// `pg_sleep(seconds)`
+    Sleep,
+    /// `current_setting(name [, missing_ok])`
+    CurrentSetting,
+    /// `set_config(name, value, is_local)`
+    SetConfig,
+    /// `pg_reload_conf()`
+    ReloadConf,
+    /// `pg_cancel_backend(pid)`
+    CancelBackend,
+    /// `pg_terminate_backend(pid)`
+    TerminateBackend,
+    /// `coalesce(...)`
+    Coalesce,
+    /// `nullif(a, b)`
+    NullIf,
+    /// `greatest(...)`
+    Greatest,
+    /// `least(...)`
+    Least,
+    /// `lower(text)`
+    Lower,
+    /// `upper(text)`
+    Upper,
+    /// `length(text)`, `char_length`
+    Length,
+    /// `abs(x)`
+    Abs,
+    /// `round(x [, s])`
+    Round,
+    /// `pg_wal_lsn_diff(a, b)`
+    WalLsnDiff,
+}
+
+/// A bound, typed expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    /// A constant of a type (`Unknown` for an unresolved string literal).
+    Const(Value, DataType),
+    /// A column of the input row.
+    Column(usize, DataType),
+    /// A parameter `$n` (0-based index) of the given type.
+    Param(usize, DataType),
+    /// A binary arithmetic, concatenation or comparison operator.
+    Binary(BinOp, Box<Expr>, Box<Expr>, DataType),
+    /// Unary minus.
+    Neg(Box<Expr>, DataType),
+    /// AND (three-valued).
+    And(Box<Expr>, Box<Expr>),
+    /// OR (three-valued).
+    Or(Box<Expr>, Box<Expr>),
+    /// NOT (three-valued).
+    Not(Box<Expr>),
+    /// IS NULL (or IS NOT NULL when the flag is set).
+    IsNull(Box<Expr>, bool),
+    /// IS [NOT] DISTINCT FROM (negated when the flag is set).
+    IsDistinct(Box<Expr>, Box<Expr>, bool),
+    /// IS TRUE / IS FALSE (the value tested for), negated by the second flag.
+    IsBool(Box<Expr>, bool, bool),
+    /// A cast to a type with a typmod; the flag marks an explicit cast.
+    Cast(Box<Expr>, DataType, i32, bool),
+    /// A function call.
+    Func(Func, Vec<Expr>, DataType),
+    /// CASE WHEN … THEN … [ELSE …] END (operand forms are rewritten to comparisons).
+    Case(Vec<(Expr, Expr)>, Option<Box<Expr>>, DataType),
+    /// x [NOT] IN (list).
+    InList(Box<Expr>, Vec<Expr>, bool),
+    /// x [NOT] LIKE / ILIKE pattern: (negated, case-insensitive).
+    Like(Box<Expr>, Box<Expr>, bool, bool),
+}
+
+impl Expr {
+    /// The expression's result type.
+    pub fn ty(&self) -> DataType {
+        match self {
+            Expr::Const(_, t)
+            | Expr::Column(_, t)
+            | Expr::Param(_, t)
+            | Expr::Binary(_, _, _, t)
+            | Expr::Neg(_, t)
+            | Expr::Cast(_, t, _, _)
+            | Expr::Func(_, _, t)
+            | Expr::Case(_, _, t) => *t,
+            _ => DataType::Bool,
+        }
+    }
+
+    /// The typmod of the expression's result (-1 unless a cast or column gives one).
+    pub fn typmod(&self) -> i32 {
+        match self {
+            Expr::Cast(_, _, m, _) => *m,
+            _ => -1,
+        }
+    }
+}
+
+fn truth(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+/// Evaluates an expression against a row.
+pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
+    Ok(match e {
+        Expr::Const(v, _) => v.clone(),
+        Expr::Column(i, _) => row.get(*i).cloned().unwrap_or(Value::Null),
+        Expr::Param(i, t) => {
+            let v = cx.params.get(*i).cloned().ok_or_else(|| {
+                err!(
+                    sqlstate::UNDEFINED_PARAMETER,
+                    "there is no parameter ${}",
+                    i + 1
+                )
+            })?;
+            if v.data_type() != *t && *t != DataType::Unknown && !v.is_null() {
+                cast(v, *t, -1, true)?
+            } else {
+                v
+            }
+        }
+        Expr::Binary(op, l, r, ty) => {
+            let a = eval(l, row, cx)?;
+            let b = eval(r, row, cx)?;
+            binary(*op, a, b, *ty)?
+        }
+        Expr::Neg(x, _) => match eval(x, row, cx)? {
+            Value::Null => Value::Null,
+            Value::Int2(i) => Value::Int2(
+                i.checked_neg()
+                    .ok_or_else(|| types::out_of_range(DataType::Int2))?,
+            ),
+            Value::Int4(i) => Value::Int4(
+                i.checked_neg()
+                    .ok_or_else(|| types::out_of_range(DataType::Int4))?,
+            ),
+            Value::Int8(i) => Value::Int8(
+                i.checked_neg()
+                    .ok_or_else(|| types::out_of_range(DataType::Int8))?,
+            ),
+            Value::Float4(f) => Value::Float4(-f),
+            Value::Float8(f) => Value::Float8(-f),
+            Value::Numeric(n) => Value::Numeric(-n),
+            v => bail!(
+                sqlstate::UNDEFINED_FUNCTION,
+                "operator does not exist: - {}",
+                v.data_type().name()
+            ),
+        },
+        Expr::And(l, r) => {
+            let a = truth(&eval(l, row, cx)?);
+            if a == Some(false) {
+                return Ok(Value::Bool(false));
+            }
+            let b = truth(&eval(r, row, cx)?);
+            match (a, b) {
+                (_, Some(false)) => Value::Bool(false),
+                (Some(true), Some(true)) => Value::Bool(true),
+                _ => Value::Null,
+            }
+        }
+        Expr::Or(l, r) => {
+            let a = truth(&eval(l, row, cx)?);
+            if a == Some(true) {
+                return Ok(Value::Bool(true));
+            }
+            let b = truth(&eval(r, row, cx)?);
+            match (a, b) {
+                (_, Some(true)) => Value::Bool(true),
+                (Some(false), Some(false)) => Value::Bool(false),
+                _ => Value::Null,
+            }
+        }
+        Expr::Not(x) => match truth(&eval(x, row, cx)?) {
+            Some(b) => Value::Bool(!b),
+            None => Value::Null,
+        },
+        Expr::IsNull(x, neg) => Value::Bool(eval(x, row, cx)?.is_null() != *neg),
+        Expr::IsDistinct(l, r, neg) => {
+            let a = eval(l, row, cx)?;
+            let b = eval(r, row, cx)?;
+            let distinct = match (a.is_null(), b.is_null()) {
+                (true, true) => false,
+                (true, false) | (false, true) => true,
+                _ => compare(&a, &b) != Ordering::Equal,
+            };
+            Value::Bool(distinct != *neg)
+        }
+        Expr::IsBool(x, want, neg) => {
+            let v = truth(&eval(x, row, cx)?);
+            Value::Bool((v == Some(*want)) != *neg)
+        }
+        Expr::Cast(x, t, m, explicit) => {
+            let v = eval(x, row, cx)?;
+            match (&v, t) {
+                (Value::TimestampTz(ts), DataType::Text | DataType::Varchar) => Value::Text(
+                    types::format_text(&Value::TimestampTz(*ts), &cx.format_options()),
+                ),
+                (Value::Text(s), DataType::TimestampTz) => Value::TimestampTz(
+                    types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?,
+                ),
+                _ => cast(v, *t, *m, *explicit)?,
+            }
+        }
+        Expr::Func(f, args, ty) => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                vals.push(eval(a, row, cx)?);
+            }
+            super::functions::call(*f, vals, *ty, cx)?
+        }
+        Expr::Case(whens, els, ty) => {
+            for (c, r) in whens {
+                if truth(&eval(c, row, cx)?) == Some(true) {
+                    return coerce_value(eval(r, row, cx)?, *ty);
+                }
+            }
+            match els {
+                Some(x) => coerce_value(eval(x, row, cx)?, *ty)?,
+                None => Value::Null,
+            }
+        }
+        Expr::InList(x, list, neg) => {
+            let v = eval(x, row, cx)?;
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let mut saw_null = false;
+            for item in list {
+                let w = eval(item, row, cx)?;
+                if w.is_null() {
+                    saw_null = true;
+                } else if compare(&v, &w) == Ordering::Equal {
+                    return Ok(Value::Bool(!neg));
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*neg)
+            }
+        }
+        Expr::Like(x, p, neg, ci) => {
+            let v = eval(x, row, cx)?;
+            let pat = eval(p, row, cx)?;
+            match (v, pat) {
+                (Value::Text(s), Value::Text(p)) => {
+                    let m = if *ci {
+                        like(&s.to_lowercase(), &p.to_lowercase())
+                    } else {
+                        like(&s, &p)
+                    };
+                    Value::Bool(m != *neg)
+                }
+                _ => Value::Null,
+            }
+        }
+    })
+}
+
+fn coerce_value(v: Value, ty: DataType) -> Result<Value> {
+    if v.is_null() || v.data_type() == ty || ty == DataType::Unknown {
+        Ok(v)
+    } else {
+        cast(v, ty, -1, false)
+    }
+}
+
+/// SQL LIKE matching with `%` and `_` and backslash escapes.
+pub fn like(s: &str, p: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = p.chars().collect();
+    fn go(s: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
+            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
+            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
+            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
+        }
+    }
+    go(&s, &p)
+}
+
+fn overflow(ty: DataType) -> crate::error::Error {
+    types::out_of_range(ty)
+}
+
+fn div_zero() -> crate::error::Error {
+    err!(sqlstate::DIVISION_BY_ZERO, "division by zero")
+}
+
+/// Applies a binary operator to two values; `ty` is the bound result type (for
+/// arithmetic, the common operand type).
+pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
+    if a.is_null() || b.is_null() {
+        return Ok(Value::Null);
+    }
+    if op.is_comparison() {
+        let o = compare(&a, &b);
+        return Ok(Value::Bool(match op {
+            BinOp::Eq => o == Ordering::Equal,
+            BinOp::NotEq => o != Ordering::Equal,
+            BinOp::Lt => o == Ordering::Less,
+            BinOp::LtEq => o != Ordering::Greater,
+            BinOp::Gt => o == Ordering::Greater,
+            _ => o != Ordering::Less,
+        }));
+    }
+    if op == BinOp::Concat {
+        let fo = types::FormatOptions::default();
+        return Ok(Value::Text(format!(
+            "{}{}",
+            types::format_text(&a, &fo),
+            types::format_text(&b, &fo)
+        )));
+    }
+    match ty {
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => {
+            let (x, y) = (a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0));
+            let r = match op {
+                BinOp::Add => x.checked_add(y),
+                BinOp::Sub => x.checked_sub(y),
+                BinOp::Mul => x.checked_mul(y),
+                BinOp::Div => {
+                    if y == 0 {
+                        return Err(div_zero());
+                    }
+                    x.checked_div(y)
+                }
+                BinOp::Mod => {
+                    if y == 0 {
+                        return Err(div_zero());
+                    }
+                    Some(x.checked_rem(y).unwrap_or(0))
+                }
+                _ => None,
+            }
+            .ok_or_else(|| overflow(ty))?;
+            Ok(match ty {
+                DataType::Int2 => Value::Int2(i16::try_from(r).map_err(|_| overflow(ty))?),
+                DataType::Int4 => Value::Int4(i32::try_from(r).map_err(|_| overflow(ty))?),
+                _ => Value::Int8(r),
+            })
+        }
+        DataType::Float4 | DataType::Float8 => {
+            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            let r = match op {
+                BinOp::Add => x + y,
+                BinOp::Sub => x - y,
+                BinOp::Mul => x * y,
+                BinOp::Div => {
+                    if y == 0.0 {
+                        return Err(div_zero());
+                    }
+                    x / y
+                }
+                _ => bail!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "operator does not exist: {} {} {}",
+                    ty.name(),
+                    op.symbol(),
+                    ty.name()
+                ),
+            };
+            if ty == DataType::Float4 {
+                let r32 = (
+                    a.as_f64().unwrap_or(0.0) as f32,
+                    b.as_f64().unwrap_or(0.0) as f32,
+                );
+                let v = match op {
+                    BinOp::Add => r32.0 + r32.1,
+                    BinOp::Sub => r32.0 - r32.1,
+                    BinOp::Mul => r32.0 * r32.1,
+                    _ => r32.0 / r32.1,
+                };
+                if v.is_infinite() && !r32.0.is_infinite() && !r32.1.is_infinite() {
+                    bail!(
+                        sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                        "value out of range: overflow"
+                    );
+                }
+                return Ok(Value::Float4(v));
+            }
+            if r.is_infinite() && x.is_finite() && y.is_finite() {
+                bail!(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: overflow"
+                );
+            }
+            Ok(Value::Float8(r))
+        }
+        DataType::Numeric => {
+            let x = a.as_numeric().unwrap_or_default();
+            let y = b.as_numeric().unwrap_or_default();
+            Ok(Value::Numeric(match op {
+                BinOp::Add => x + y,
+                BinOp::Sub => x - y,
+                BinOp::Mul => x * y,
+                BinOp::Div => numeric_div(&x, &y)?,
+                BinOp::Mod => {
+                    if y.is_zero() {
+                        return Err(div_zero());
+                    }
+                    numeric_mod(&x, &y)
+                }
+                _ => BigDecimal::zero(),
+            }))
+        }
+        _ => bail!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "operator does not exist: {} {} {}",
+            a.data_type().name(),
+            op.symbol(),
+            b.data_type().name()
+        ),
+    }
+}
+
+fn numeric_mod(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {
+    let q = (x / y).with_scale_round(0, bigdecimal::RoundingMode::Down);
+    let scale = x
+        .fractional_digit_count()
+        .max(y.fractional_digit_count())
+        .max(0);
+    (x - q * y).with_scale(scale)
+}
+
+/// The result type of an arithmetic operator on two operand types, as PostgreSQL
+/// resolves it; `None` if no such operator exists.
+pub fn arith_type(l: DataType, r: DataType) -> Option<DataType> {
+    use DataType::*;
+    let rank = |t: DataType| match t {
+        Int2 => Some(1),
+        Int4 => Some(2),
+        Int8 => Some(3),
+        Numeric => Some(4),
+        Float4 => Some(5),
+        Float8 => Some(6),
+        _ => None,
+    };
+    let (a, b) = (rank(l)?, rank(r)?);
+    let m = a.max(b);
+    // numeric mixed with a float gives float8; float4 with an integer gives float8.
+    Some(match m {
+        1 => Int2,
+        2 => Int4,
+        3 => Int8,
+        4 => Numeric,
+        5 if a == b => Float4,
+        _ => Float8,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_arithmetic_overflows_like_postgres() {
+        let e = binary(
+            BinOp::Add,
+            Value::Int4(i32::MAX),
+            Value::Int4(1),
+            DataType::Int4,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22003", "integer out of range")
+        );
+        let e = binary(BinOp::Div, Value::Int4(1), Value::Int4(0), DataType::Int4).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), ("22012", "division by zero"));
+        assert_eq!(
+            binary(BinOp::Div, Value::Int4(-7), Value::Int4(2), DataType::Int4).unwrap(),
+            Value::Int4(-3)
+        );
+        let e = binary(
+            BinOp::Div,
+            Value::Int4(i32::MIN),
+            Value::Int4(-1),
+            DataType::Int4,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "22003");
+        assert_eq!(
+            binary(
+                BinOp::Mod,
+                Value::Numeric("7.5".parse().unwrap()),
+                Value::Int4(2),
+                DataType::Numeric
+            )
+            .unwrap(),
+            Value::Numeric("1.5".parse().unwrap())
+        );
+        assert_eq!(
+            arith_type(DataType::Int2, DataType::Int2),
+            Some(DataType::Int2)
+        );
+        assert_eq!(
+            arith_type(DataType::Int4, DataType::Numeric),
+            Some(DataType::Numeric)
+        );
+        assert_eq!(
+            arith_type(DataType::Numeric, DataType::Float4),
+            Some(DataType::Float8)
+        );
+        assert_eq!(arith_type(DataType::Text, DataType::Int4), None);
+    }
+
+    #[test]
+    fn like_matches() {
+        assert!(like("hello", "h%o"));
+        assert!(like("hello", "h_llo"));
+        assert!(!like("hello", "h_lo"));
+        assert!(like("50%", "50\\%"));
+    }
+}

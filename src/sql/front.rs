@@ -1,0 +1,804 @@
+//! tusk's own small front parser (DESIGN §6): splits a query string into statements and
+//! parses the statements `sqlparser` cannot (or that are simpler to take whole): role
+//! statements (`CREATE ROLE … ENCRYPTED PASSWORD`, `CREATE USER … WITH PASSWORD`,
+//! `ALTER ROLE`, `DROP ROLE`), `CHECKPOINT`, `ALTER SYSTEM`, `SET`/`RESET`/`SHOW`, and
+//! the transaction statements. Everything else goes to `sqlparser`.
+
+use crate::error::{sqlstate, Result};
+use crate::{bail, err};
+
+/// One statement of a query string, with its 0-based character offset in that string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    /// The statement text (without the terminating semicolon).
+    pub text: String,
+    /// Character offset of the text's start in the whole query string.
+    pub offset: usize,
+}
+
+/// Splits a query string at top-level semicolons (outside quotes, dollar quotes and
+/// comments). Empty statements are dropped.
+pub fn split_statements(sql: &str) -> Vec<Piece> {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    let n = chars.len();
+    let push = |from: usize, to: usize, out: &mut Vec<Piece>| {
+        let text: String = chars[from..to].iter().collect();
+        if !is_blank(&text) {
+            out.push(Piece { text, offset: from });
+        }
+    };
+    while i < n {
+        let c = chars[i];
+        match c {
+            '\'' | '"' => {
+                i += 1;
+                while i < n {
+                    if chars[i] == c {
+                        if i + 1 < n && chars[i + 1] == c {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            '-' if i + 1 < n && chars[i + 1] == '-' => {
+                while i < n && chars[i] != '\n' {
+                    i += 1;
+                }
+            }
+            '/' if i + 1 < n && chars[i + 1] == '*' => {
+                let mut depth = 0;
+                while i < n {
+                    if chars[i] == '/' && i + 1 < n && chars[i + 1] == '*' {
+                        depth += 1;
+                        i += 2;
+                    } else if chars[i] == '*' && i + 1 < n && chars[i + 1] == '/' {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            '$' => {
+                // A dollar quote: $tag$ ... $tag$.
+                let mut j = i + 1;
+                while j < n && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let starts_digit = i + 1 < n && chars[i + 1].is_ascii_digit();
+                if j < n && chars[j] == '$' && !starts_digit {
+                    let tag: String = chars[i..=j].iter().collect();
+                    let tag_chars: Vec<char> = tag.chars().collect();
+                    i = j + 1;
+                    while i < n {
+                        if chars[i..].starts_with(&tag_chars) {
+                            i += tag_chars.len();
+                            break;
+                        }
+                        i += 1;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            ';' => {
+                push(start, i, &mut out);
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    push(start, n, &mut out);
+    out
+}
+
+/// Whether a text holds only whitespace and comments.
+pub fn is_blank(s: &str) -> bool {
+    let mut rest = s.trim_start();
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map(|x| x.1).unwrap_or("").trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            match r.find("*/") {
+                Some(p) => rest = r[p + 2..].trim_start(),
+                None => return true,
+            }
+        } else {
+            return false;
+        }
+    }
+}
+
+/// A token of the front parser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tok {
+    /// A keyword or unquoted identifier, lower-cased.
+    Word(String),
+    /// A double-quoted identifier, as written.
+    Quoted(String),
+    /// A single-quoted string.
+    Str(String),
+    /// A number as written.
+    Num(String),
+    /// Punctuation (`=`, `,`, `(`, `)`, `.`, `-`, …).
+    Punct(char),
+}
+
+/// Tokenizes a statement; `None` if it holds something the front parser does not know.
+pub fn tokenize(s: &str) -> Option<Vec<Tok>> {
+    let c: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    let mut out = Vec::new();
+    while i < c.len() {
+        let ch = c[i];
+        if ch.is_whitespace() {
+            i += 1;
+        } else if ch == '-' && c.get(i + 1) == Some(&'-') {
+            while i < c.len() && c[i] != '\n' {
+                i += 1;
+            }
+        } else if ch == '/' && c.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        } else if ch == '\'' || ((ch == 'e' || ch == 'E') && c.get(i + 1) == Some(&'\'')) {
+            let escape = ch != '\'';
+            i += if escape { 2 } else { 1 };
+            let mut v = String::new();
+            loop {
+                let x = *c.get(i)?;
+                if x == '\'' {
+                    if c.get(i + 1) == Some(&'\'') {
+                        v.push('\'');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                if escape && x == '\\' {
+                    let y = *c.get(i + 1)?;
+                    v.push(match y {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        other => other,
+                    });
+                    i += 2;
+                    continue;
+                }
+                v.push(x);
+                i += 1;
+            }
+            out.push(Tok::Str(v));
+        } else if ch == '"' {
+            i += 1;
+            let mut v = String::new();
+            loop {
+                let x = *c.get(i)?;
+                if x == '"' {
+                    if c.get(i + 1) == Some(&'"') {
+                        v.push('"');
+                        i += 2;
+                        continue;
+                    }
+                    i += 1;
+                    break;
+                }
+                v.push(x);
+                i += 1;
+            }
+            out.push(Tok::Quoted(v));
+        } else if ch.is_ascii_digit()
+            || (ch == '.' && c.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
+            let st = i;
+            while i < c.len() && (c[i].is_ascii_alphanumeric() || c[i] == '.') {
+                i += 1;
+            }
+            out.push(Tok::Num(c[st..i].iter().collect()));
+        } else if ch.is_alphabetic() || ch == '_' {
+            let st = i;
+            while i < c.len() && (c[i].is_alphanumeric() || c[i] == '_' || c[i] == '$') {
+                i += 1;
+            }
+            out.push(Tok::Word(
+                c[st..i].iter().collect::<String>().to_lowercase(),
+            ));
+        } else if "=,().-+*;:/".contains(ch) {
+            out.push(Tok::Punct(ch));
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// A role attribute in CREATE/ALTER ROLE.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RoleOpt {
+    /// SUPERUSER / NOSUPERUSER.
+    Superuser(bool),
+    /// CREATEDB / NOCREATEDB.
+    CreateDb(bool),
+    /// CREATEROLE / NOCREATEROLE.
+    CreateRole(bool),
+    /// INHERIT / NOINHERIT.
+    Inherit(bool),
+    /// LOGIN / NOLOGIN.
+    Login(bool),
+    /// REPLICATION / NOREPLICATION.
+    Replication(bool),
+    /// BYPASSRLS / NOBYPASSRLS.
+    BypassRls(bool),
+    /// CONNECTION LIMIT n.
+    ConnLimit(i32),
+    /// [ENCRYPTED] PASSWORD 'x' / PASSWORD NULL.
+    Password(Option<String>),
+    /// VALID UNTIL 'timestamp'.
+    ValidUntil(String),
+    /// IN ROLE a, b (the new role becomes a member of these).
+    InRole(Vec<String>),
+    /// ROLE a, b / USER a, b (these become members of the new role).
+    Role(Vec<String>),
+    /// ADMIN a, b (members with admin option; treated as ROLE).
+    Admin(Vec<String>),
+}
+
+/// A statement parsed by the front parser.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrontStmt {
+    /// BEGIN / START TRANSACTION.
+    Begin,
+    /// COMMIT / END.
+    Commit,
+    /// ROLLBACK / ABORT.
+    Rollback,
+    /// SET [SESSION | LOCAL] name TO value (None = DEFAULT).
+    Set {
+        /// Setting name as written (lower-cased unless quoted).
+        name: String,
+        /// The value, list items joined by ", ".
+        value: Option<String>,
+        /// SET LOCAL.
+        local: bool,
+    },
+    /// RESET name.
+    Reset(String),
+    /// RESET ALL.
+    ResetAll,
+    /// SHOW name.
+    Show(String),
+    /// SHOW ALL.
+    ShowAll,
+    /// CHECKPOINT.
+    Checkpoint,
+    /// ALTER SYSTEM SET name TO value / ALTER SYSTEM RESET name (value None).
+    AlterSystem {
+        /// Setting name (or "all" for RESET ALL).
+        name: String,
+        /// The new value (None = reset).
+        value: Option<String>,
+    },
+    /// CREATE ROLE / CREATE USER / CREATE GROUP.
+    CreateRole {
+        /// Role name.
+        name: String,
+        /// Whether it was CREATE USER (LOGIN by default).
+        user: bool,
+        /// Attributes.
+        opts: Vec<RoleOpt>,
+    },
+    /// ALTER ROLE / ALTER USER with attributes.
+    AlterRole {
+        /// Role name.
+        name: String,
+        /// Attributes.
+        opts: Vec<RoleOpt>,
+    },
+    /// ALTER ROLE x RENAME TO y.
+    RenameRole {
+        /// Old name.
+        name: String,
+        /// New name.
+        new_name: String,
+    },
+    /// DROP ROLE / DROP USER [IF EXISTS] a, b.
+    DropRole {
+        /// Role names.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
+}
+
+struct P {
+    t: Vec<Tok>,
+    i: usize,
+}
+
+impl P {
+    fn peek(&self) -> Option<&Tok> {
+        self.t.get(self.i)
+    }
+    fn word(&self) -> Option<&str> {
+        match self.peek() {
+            Some(Tok::Word(w)) => Some(w),
+            _ => None,
+        }
+    }
+    fn eat(&mut self, w: &str) -> bool {
+        if self.word() == Some(w) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn eat_punct(&mut self, c: char) -> bool {
+        if self.peek() == Some(&Tok::Punct(c)) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn done(&self) -> bool {
+        self.i >= self.t.len()
+    }
+    fn syntax(&self) -> crate::error::Error {
+        let near = match self.peek() {
+            None => "end of input".to_string(),
+            Some(Tok::Word(w)) | Some(Tok::Num(w)) => format!("\"{w}\""),
+            Some(Tok::Quoted(w)) => format!("\"\"{w}\"\""),
+            Some(Tok::Str(s)) => format!("\"'{s}'\""),
+            Some(Tok::Punct(c)) => format!("\"{c}\""),
+        };
+        if self.done() {
+            err!(sqlstate::SYNTAX_ERROR, "syntax error at end of input")
+        } else {
+            err!(sqlstate::SYNTAX_ERROR, "syntax error at or near {near}")
+        }
+    }
+    fn ident(&mut self) -> Result<String> {
+        match self.peek().cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => {
+                self.i += 1;
+                Ok(w)
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+    fn ident_list(&mut self) -> Result<Vec<String>> {
+        let mut v = vec![self.ident()?];
+        while self.eat_punct(',') {
+            v.push(self.ident()?);
+        }
+        Ok(v)
+    }
+    fn end(&self) -> Result<()> {
+        if self.done() {
+            Ok(())
+        } else {
+            Err(self.syntax())
+        }
+    }
+}
+
+/// Parses the statements the front parser owns; `Ok(None)` hands the text to sqlparser.
+pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
+    let Some(t) = tokenize(text) else {
+        return Ok(None);
+    };
+    let mut p = P { t, i: 0 };
+    let first = match p.word() {
+        Some(w) => w.to_string(),
+        None => return Ok(None),
+    };
+    p.i += 1;
+    let stmt = match first.as_str() {
+        "begin" => {
+            let _ = p.eat("work") || p.eat("transaction");
+            skip_txn_modes(&mut p);
+            FrontStmt::Begin
+        }
+        "start" => {
+            if !p.eat("transaction") {
+                return Err(p.syntax());
+            }
+            skip_txn_modes(&mut p);
+            FrontStmt::Begin
+        }
+        "commit" | "end" => {
+            let _ = p.eat("work") || p.eat("transaction");
+            FrontStmt::Commit
+        }
+        "rollback" | "abort" => {
+            let _ = p.eat("work") || p.eat("transaction");
+            if p.word() == Some("to") {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "savepoints are not supported yet"
+                );
+            }
+            FrontStmt::Rollback
+        }
+        "checkpoint" => FrontStmt::Checkpoint,
+        "show" => {
+            if p.eat("all") {
+                FrontStmt::ShowAll
+            } else {
+                let name = dotted_name(&mut p)?;
+                let name = match name.as_str() {
+                    "time" if p.eat("zone") => "timezone".to_string(),
+                    "transaction" if p.eat("isolation") && p.eat("level") => {
+                        "transaction_isolation".to_string()
+                    }
+                    _ => name,
+                };
+                FrontStmt::Show(name)
+            }
+        }
+        "reset" => {
+            if p.eat("all") {
+                FrontStmt::ResetAll
+            } else {
+                FrontStmt::Reset(dotted_name(&mut p)?)
+            }
+        }
+        "set" => {
+            let local = p.eat("local");
+            if !local {
+                p.eat("session");
+            }
+            if matches!(
+                p.word(),
+                Some("role") | Some("session") | Some("transaction")
+            ) {
+                return Ok(None);
+            }
+            let (name, value) = if p.eat("time") {
+                if !p.eat("zone") {
+                    return Err(p.syntax());
+                }
+                ("timezone".to_string(), set_value(&mut p)?)
+            } else {
+                let name = dotted_name(&mut p)?;
+                if !(p.eat("to") || p.eat_punct('=')) {
+                    return Err(p.syntax());
+                }
+                (name, set_value(&mut p)?)
+            };
+            FrontStmt::Set { name, value, local }
+        }
+        "alter" => {
+            if p.eat("system") {
+                if p.eat("set") {
+                    let name = dotted_name(&mut p)?;
+                    if !(p.eat("to") || p.eat_punct('=')) {
+                        return Err(p.syntax());
+                    }
+                    let value = set_value(&mut p)?;
+                    FrontStmt::AlterSystem { name, value }
+                } else if p.eat("reset") {
+                    let name = if p.eat("all") {
+                        "all".to_string()
+                    } else {
+                        dotted_name(&mut p)?
+                    };
+                    FrontStmt::AlterSystem { name, value: None }
+                } else {
+                    return Err(p.syntax());
+                }
+            } else if p.eat("role") || p.eat("user") {
+                let name = p.ident()?;
+                if p.eat("rename") {
+                    if !p.eat("to") {
+                        return Err(p.syntax());
+                    }
+                    let new_name = p.ident()?;
+                    p.end()?;
+                    return Ok(Some(FrontStmt::RenameRole { name, new_name }));
+                }
+                if matches!(p.word(), Some("set") | Some("reset") | Some("in")) {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "ALTER ROLE ... SET is not supported yet"
+                    );
+                }
+                p.eat("with");
+                let opts = role_opts(&mut p)?;
+                FrontStmt::AlterRole { name, opts }
+            } else {
+                return Ok(None);
+            }
+        }
+        "create" => {
+            let user = if p.eat("user") {
+                if p.word() == Some("mapping") {
+                    return Ok(None);
+                }
+                true
+            } else if p.eat("role") || p.eat("group") {
+                false
+            } else {
+                return Ok(None);
+            };
+            let name = p.ident()?;
+            p.eat("with");
+            let opts = role_opts(&mut p)?;
+            FrontStmt::CreateRole { name, user, opts }
+        }
+        "drop" => {
+            if !(p.eat("role") || p.eat("user") || p.eat("group")) {
+                return Ok(None);
+            }
+            let if_exists = if p.eat("if") {
+                if !p.eat("exists") {
+                    return Err(p.syntax());
+                }
+                true
+            } else {
+                false
+            };
+            let names = p.ident_list()?;
+            FrontStmt::DropRole { names, if_exists }
+        }
+        _ => return Ok(None),
+    };
+    p.end()?;
+    Ok(Some(stmt))
+}
+
+fn skip_txn_modes(p: &mut P) {
+    while !p.done() {
+        p.i += 1;
+    }
+}
+
+fn dotted_name(p: &mut P) -> Result<String> {
+    let mut name = p.ident()?;
+    while p.eat_punct('.') {
+        name.push('.');
+        name.push_str(&p.ident()?);
+    }
+    Ok(name)
+}
+
+/// Parses a SET value list: DEFAULT, or items (words, strings, numbers) joined by ", ".
+fn set_value(p: &mut P) -> Result<Option<String>> {
+    if p.eat("default") {
+        return Ok(None);
+    }
+    let mut items = Vec::new();
+    loop {
+        let neg = p.eat_punct('-');
+        let item = match p.peek().cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) | Some(Tok::Str(w)) => w,
+            Some(Tok::Num(n)) => {
+                if neg {
+                    format!("-{n}")
+                } else {
+                    n
+                }
+            }
+            _ => return Err(p.syntax()),
+        };
+        p.i += 1;
+        items.push(item);
+        if !p.eat_punct(',') {
+            break;
+        }
+    }
+    Ok(Some(items.join(", ")))
+}
+
+fn role_opts(p: &mut P) -> Result<Vec<RoleOpt>> {
+    let mut v = Vec::new();
+    while let Some(w) = p.word().map(|s| s.to_string()) {
+        p.i += 1;
+        let o = match w.as_str() {
+            "superuser" => RoleOpt::Superuser(true),
+            "nosuperuser" => RoleOpt::Superuser(false),
+            "createdb" => RoleOpt::CreateDb(true),
+            "nocreatedb" => RoleOpt::CreateDb(false),
+            "createrole" => RoleOpt::CreateRole(true),
+            "nocreaterole" => RoleOpt::CreateRole(false),
+            "inherit" => RoleOpt::Inherit(true),
+            "noinherit" => RoleOpt::Inherit(false),
+            "login" => RoleOpt::Login(true),
+            "nologin" => RoleOpt::Login(false),
+            "replication" => RoleOpt::Replication(true),
+            "noreplication" => RoleOpt::Replication(false),
+            "bypassrls" => RoleOpt::BypassRls(true),
+            "nobypassrls" => RoleOpt::BypassRls(false),
+            "connection" => {
+                if !p.eat("limit") {
+                    return Err(p.syntax());
+                }
+                let neg = p.eat_punct('-');
+                match p.peek().cloned() {
+                    Some(Tok::Num(n)) => {
+                        p.i += 1;
+                        let n: i32 = n.parse().map_err(|_| p.syntax())?;
+                        RoleOpt::ConnLimit(if neg { -n } else { n })
+                    }
+                    _ => return Err(p.syntax()),
+                }
+            }
+            "encrypted" | "unencrypted" | "password" => {
+                if w == "unencrypted" {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "UNENCRYPTED PASSWORD is no longer supported"
+                    );
+                }
+                if w == "encrypted" && !p.eat("password") {
+                    return Err(p.syntax());
+                }
+                match p.peek().cloned() {
+                    Some(Tok::Str(s)) => {
+                        p.i += 1;
+                        RoleOpt::Password(Some(s))
+                    }
+                    Some(Tok::Word(n)) if n == "null" => {
+                        p.i += 1;
+                        RoleOpt::Password(None)
+                    }
+                    _ => return Err(p.syntax()),
+                }
+            }
+            "valid" => {
+                if !p.eat("until") {
+                    return Err(p.syntax());
+                }
+                match p.peek().cloned() {
+                    Some(Tok::Str(s)) => {
+                        p.i += 1;
+                        RoleOpt::ValidUntil(s)
+                    }
+                    _ => return Err(p.syntax()),
+                }
+            }
+            "in" => {
+                if !(p.eat("role") || p.eat("group")) {
+                    return Err(p.syntax());
+                }
+                RoleOpt::InRole(p.ident_list()?)
+            }
+            "role" | "user" => RoleOpt::Role(p.ident_list()?),
+            "admin" => RoleOpt::Admin(p.ident_list()?),
+            "sysid" => {
+                p.i += 1;
+                continue;
+            }
+            _ => {
+                p.i -= 1;
+                return Err(p.syntax());
+            }
+        };
+        v.push(o);
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_semicolons() {
+        let p = split_statements("select 'a;b'; select $$x;y$$ ; -- c;\n select 1;");
+        let texts: Vec<&str> = p.iter().map(|x| x.text.trim()).collect();
+        assert_eq!(
+            texts,
+            vec!["select 'a;b'", "select $$x;y$$", "-- c;\n select 1"]
+        );
+        assert_eq!(p[1].offset, 13);
+        assert!(split_statements(" ; -- nothing").is_empty());
+    }
+
+    #[test]
+    fn parses_role_statements() {
+        assert_eq!(
+            parse("CREATE ROLE repl login replication encrypted password 'repl'").unwrap(),
+            Some(FrontStmt::CreateRole {
+                name: "repl".into(),
+                user: false,
+                opts: vec![
+                    RoleOpt::Login(true),
+                    RoleOpt::Replication(true),
+                    RoleOpt::Password(Some("repl".into()))
+                ]
+            })
+        );
+        assert_eq!(
+            parse("create user \"Bob\" with password 'x' connection limit -1 valid until '2030-01-01'")
+                .unwrap(),
+            Some(FrontStmt::CreateRole {
+                name: "Bob".into(),
+                user: true,
+                opts: vec![
+                    RoleOpt::Password(Some("x".into())),
+                    RoleOpt::ConnLimit(-1),
+                    RoleOpt::ValidUntil("2030-01-01".into())
+                ]
+            })
+        );
+        assert_eq!(
+            parse("drop role if exists a, b").unwrap(),
+            Some(FrontStmt::DropRole {
+                names: vec!["a".into(), "b".into()],
+                if_exists: true
+            })
+        );
+        assert!(parse("create role x bogus")
+            .unwrap_err()
+            .message
+            .contains("bogus"));
+        assert_eq!(parse("create table t (a int)").unwrap(), None);
+    }
+
+    #[test]
+    fn parses_set_show_and_system() {
+        assert_eq!(
+            parse("SET search_path TO a, \"B\"").unwrap(),
+            Some(FrontStmt::Set {
+                name: "search_path".into(),
+                value: Some("a, B".into()),
+                local: false
+            })
+        );
+        assert_eq!(
+            parse("set local statement_timeout = '5s'").unwrap(),
+            Some(FrontStmt::Set {
+                name: "statement_timeout".into(),
+                value: Some("5s".into()),
+                local: true
+            })
+        );
+        assert_eq!(
+            parse("SHOW DateStyle").unwrap(),
+            Some(FrontStmt::Show("datestyle".into()))
+        );
+        assert_eq!(
+            parse("alter system set work_mem = '8MB'").unwrap(),
+            Some(FrontStmt::AlterSystem {
+                name: "work_mem".into(),
+                value: Some("8MB".into())
+            })
+        );
+        assert_eq!(parse("checkpoint").unwrap(), Some(FrontStmt::Checkpoint));
+        assert_eq!(
+            parse("start transaction isolation level read committed").unwrap(),
+            Some(FrontStmt::Begin)
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! Built-in functions: the name table the binder resolves calls against, and their
+//! implementations (system information, settings, time, a few string and math helpers).
+
+use super::expr::Func;
+use super::ExecCtx;
+use crate::error::{sqlstate, Result};
+use crate::types::{self, cast, compare, DataType, Value};
+use crate::{bail, err};
+use bigdecimal::RoundingMode;
+use std::cmp::Ordering;
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::time::{Duration, Instant};
+
+/// The text `version()` returns.
+pub const VERSION: &str =
+    "PostgreSQL 15.0 (tusk 0.1.0) on x86_64-pc-linux-gnu, compiled by rustc, 64-bit";
+
+/// Resolves a function name and argument count to a built-in; `None` if unknown.
+/// `arg_types` decides the result type of polymorphic functions.
+pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
+    let n = arg_types.len();
+    let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
+    let common = || {
+        arg_types
+            .iter()
+            .copied()
+            .find(|t| *t != DataType::Unknown)
+            .map(|t| {
+                if t == DataType::Varchar {
+                    DataType::Text
+                } else {
+                    t
+                }
+            })
+            .unwrap_or(DataType::Text)
+    };
+    Some(match (name, n) {
+        ("version", 0) => (Func::Version, DataType::Text),
+        ("current_user" | "user" | "current_role", 0) => (Func::CurrentUser, DataType::Name),
+        ("session_user", 0) => (Func::SessionUser, DataType::Name),
+        ("current_database" | "current_catalog", 0) => (Func::CurrentDatabase, DataType::Name),
+        ("current_schema", 0) => (Func::CurrentSchema, DataType::Name),
+        ("pg_backend_pid", 0) => (Func::BackendPid, DataType::Int4),
+        ("pg_is_in_recovery", 0) => (Func::IsInRecovery, DataType::Bool),
+        ("pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn", 0) => {
+            (Func::CurrentWalLsn, DataType::PgLsn)
+        }
+        ("now" | "current_timestamp" | "transaction_timestamp", 0) => {
+            (Func::Now, DataType::TimestampTz)
+        }
+        ("statement_timestamp", 0) => (Func::StatementTimestamp, DataType::TimestampTz),
+        ("clock_timestamp", 0) => (Func::ClockTimestamp, DataType::TimestampTz),
+        ("current_date", 0) => (Func::CurrentDate, DataType::Date),
+        ("localtimestamp", 0) => (Func::Now, DataType::Timestamp),
+        ("txid_current" | "pg_current_xact_id", 0) => (Func::TxidCurrent, DataType::Int8),
+        ("pg_postmaster_start_time", 0) => (Func::PostmasterStartTime, DataType::TimestampTz),
+        ("pg_sleep", 1) => (Func::Sleep, DataType::Void),
+        ("current_setting", 1 | 2) => (Func::CurrentSetting, DataType::Text),
+        ("set_config", 3) => (Func::SetConfig, DataType::Text),
+        ("pg_reload_conf", 0) => (Func::ReloadConf, DataType::Bool),
+        ("pg_cancel_backend", 1) => (Func::CancelBackend, DataType::Bool),
+        ("pg_terminate_backend", 1 | 2) => (Func::TerminateBackend, DataType::Bool),
+        ("coalesce", 1..) => (Func::Coalesce, common()),
+        ("nullif", 2) => (Func::NullIf, common()),
+        ("greatest", 1..) => (Func::Greatest, common()),
+        ("least", 1..) => (Func::Least, common()),
+        ("lower", 1) => (Func::Lower, DataType::Text),
+        ("upper", 1) => (Func::Upper, DataType::Text),
+        ("length" | "char_length" | "character_length", 1) => (Func::Length, DataType::Int4),
+        ("abs", 1) if first.is_numeric() || first == DataType::Unknown => (
+            Func::Abs,
+            if first == DataType::Unknown {
+                DataType::Float8
+            } else {
+                first
+            },
+        ),
+        ("round", 1)
+            if first.is_integer() || first == DataType::Float8 || first == DataType::Float4 =>
+        {
+            (Func::Round, DataType::Float8)
+        }
+        ("round", 1 | 2) => (Func::Round, DataType::Numeric),
+        ("pg_wal_lsn_diff", 2) => (Func::WalLsnDiff, DataType::Numeric),
+        _ => return None,
+    })
+}
+
+/// The argument types a function expects (for coercing unknown literals and
+/// parameters); `None` = take the argument's own type.
+pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
+    match (f, i) {
+        (Func::Sleep, 0) => Some(DataType::Float8),
+        (Func::CurrentSetting, 0) | (Func::SetConfig, 0 | 1) => Some(DataType::Text),
+        (Func::CurrentSetting, 1) | (Func::SetConfig, 2) => Some(DataType::Bool),
+        (Func::CancelBackend | Func::TerminateBackend, 0) => Some(DataType::Int4),
+        (Func::TerminateBackend, 1) => Some(DataType::Int8),
+        (Func::Lower | Func::Upper | Func::Length, 0) => Some(DataType::Text),
+        (Func::Round, 0) => None,
+        (Func::Round, 1) => Some(DataType::Int4),
+        (Func::WalLsnDiff, _) => Some(DataType::PgLsn),
+        _ => None,
+    }
+}
+
+/// Whether a function's result must be computed per call even in a constant context.
+pub fn is_volatile(f: Func) -> bool {
+    !matches!(
+        f,
+        Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Round
+    )
+}
+
+fn text_arg(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Text(s) => Some(s.clone()),
+        v => Some(types::format_text(v, &types::FormatOptions::default())),
+    }
+}
+
+/// Calls a built-in function on evaluated arguments.
+pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    Ok(match f {
+        Func::Version => Value::Text(VERSION.into()),
+        Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
+        Func::SessionUser => Value::Text(cx.ctx.user.clone()),
+        Func::CurrentDatabase => Value::Text(cx.ctx.database.clone()),
+        Func::CurrentSchema => Value::Text("public".into()),
+        Func::BackendPid => Value::Int4(cx.ctx.backend_pid),
+        Func::IsInRecovery => Value::Bool(false),
+        Func::CurrentWalLsn => Value::PgLsn(cx.engine.current_wal_lsn().0),
+        Func::Now => {
+            if ty == DataType::Timestamp {
+                Value::Timestamp(
+                    cx.txn.start_time + cx.format_options().tz_offset_secs as i64 * 1_000_000,
+                )
+            } else {
+                Value::TimestampTz(cx.txn.start_time)
+            }
+        }
+        Func::StatementTimestamp => Value::TimestampTz(cx.stmt_time),
+        Func::ClockTimestamp => Value::TimestampTz(types::now_micros()),
+        Func::CurrentDate => {
+            let local = cx.txn.start_time + cx.format_options().tz_offset_secs as i64 * 1_000_000;
+            Value::Date(local.div_euclid(86_400_000_000) as i32)
+        }
+        Func::TxidCurrent => Value::Int8(cx.txn.xid as i64),
+        Func::PostmasterStartTime => Value::TimestampTz(cx.ctx.hooks.postmaster_start_time()),
+        Func::Sleep => {
+            let secs = arg(0).as_f64().unwrap_or(0.0);
+            let deadline = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9));
+            loop {
+                if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
+                    bail!(
+                        sqlstate::QUERY_CANCELED,
+                        "canceling statement due to user request"
+                    );
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+            }
+            Value::Null
+        }
+        Func::CurrentSetting => {
+            let Some(name) = text_arg(&arg(0)) else {
+                return Ok(Value::Null);
+            };
+            let missing_ok = matches!(arg(1), Value::Bool(true));
+            match cx.settings.show(&name) {
+                Ok(v) => Value::Text(v),
+                Err(_) if missing_ok => Value::Null,
+                Err(e) => return Err(e),
+            }
+        }
+        Func::SetConfig => {
+            let Some(name) = text_arg(&arg(0)) else {
+                bail!(
+                    sqlstate::NULL_VALUE_NOT_ALLOWED,
+                    "SET requires parameter name"
+                );
+            };
+            let value = text_arg(&arg(1));
+            let local = matches!(arg(2), Value::Bool(true));
+            let su = cx.is_superuser();
+            cx.settings.set(&name, value.as_deref(), local, su)?;
+            Value::Text(cx.settings.show(&name)?)
+        }
+        Func::ReloadConf => {
+            if !cx.is_superuser() {
+                bail!(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function pg_reload_conf"
+                );
+            }
+            Value::Bool(cx.ctx.hooks.reload_config())
+        }
+        Func::CancelBackend => match arg(0).as_i64() {
+            Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
+            None => Value::Null,
+        },
+        Func::TerminateBackend => match arg(0).as_i64() {
+            Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
+            None => Value::Null,
+        },
+        Func::Coalesce => {
+            let v = args
+                .into_iter()
+                .find(|v| !v.is_null())
+                .unwrap_or(Value::Null);
+            to_type(v, ty)?
+        }
+        Func::NullIf => {
+            let (a, b) = (arg(0), arg(1));
+            if !a.is_null() && !b.is_null() && compare(&a, &b) == Ordering::Equal {
+                Value::Null
+            } else {
+                to_type(a, ty)?
+            }
+        }
+        Func::Greatest | Func::Least => {
+            let mut best: Option<Value> = None;
+            for v in args.into_iter().filter(|v| !v.is_null()) {
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let o = compare(&v, &b);
+                        if (f == Func::Greatest && o == Ordering::Greater)
+                            || (f == Func::Least && o == Ordering::Less)
+                        {
+                            v
+                        } else {
+                            b
+                        }
+                    }
+                });
+            }
+            to_type(best.unwrap_or(Value::Null), ty)?
+        }
+        Func::Lower => text_arg(&arg(0)).map_or(Value::Null, |s| Value::Text(s.to_lowercase())),
+        Func::Upper => text_arg(&arg(0)).map_or(Value::Null, |s| Value::Text(s.to_uppercase())),
+        Func::Length => {
+            text_arg(&arg(0)).map_or(Value::Null, |s| Value::Int4(s.chars().count() as i32))
+        }
+        Func::Abs => match arg(0) {
+            Value::Int2(i) => Value::Int2(
+                i.checked_abs()
+                    .ok_or_else(|| types::out_of_range(DataType::Int2))?,
+            ),
+            Value::Int4(i) => Value::Int4(
+                i.checked_abs()
+                    .ok_or_else(|| types::out_of_range(DataType::Int4))?,
+            ),
+            Value::Int8(i) => Value::Int8(
+                i.checked_abs()
+                    .ok_or_else(|| types::out_of_range(DataType::Int8))?,
+            ),
+            Value::Float4(x) => Value::Float4(x.abs()),
+            Value::Float8(x) => Value::Float8(x.abs()),
+            Value::Numeric(n) => Value::Numeric(n.abs()),
+            Value::Null => Value::Null,
+            v => cast(v, DataType::Float8, -1, false).map(|v| match v {
+                Value::Float8(x) => Value::Float8(x.abs()),
+                o => o,
+            })?,
+        },
+        Func::Round => {
+            let v = arg(0);
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            if ty == DataType::Float8 {
+                Value::Float8(v.as_f64().unwrap_or(0.0).round_ties_even())
+            } else {
+                let n = v.as_numeric().ok_or_else(|| {
+                    err!(
+                        sqlstate::UNDEFINED_FUNCTION,
+                        "function round({}) does not exist",
+                        v.data_type().name()
+                    )
+                })?;
+                let s = arg(1).as_i64().unwrap_or(0);
+                let r = n.with_scale_round(s, RoundingMode::HalfUp);
+                Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
+            }
+        }
+        Func::WalLsnDiff => match (arg(0), arg(1)) {
+            (Value::PgLsn(a), Value::PgLsn(b)) => {
+                Value::Numeric(bigdecimal::BigDecimal::from(a as i128 - b as i128))
+            }
+            _ => Value::Null,
+        },
+    })
+}
+
+fn to_type(v: Value, ty: DataType) -> Result<Value> {
+    if v.is_null() || v.data_type() == ty || ty == DataType::Unknown {
+        return Ok(v);
+    }
+    if v.data_type().is_string() && ty.is_string() {
+        return Ok(v);
+    }
+    cast(v, ty, -1, false)
+}

@@ -1,0 +1,2589 @@
+//! The binder/planner: turns sqlparser's AST into typed plans against the catalog.
+//! sqlparser types stop here; everything after works on [`Plan`] and [`Expr`].
+//!
+//! Binding resolves names (tables in `public`/`pg_catalog`, columns in the FROM scope),
+//! types every expression, resolves untyped literals and `$n` parameters from context as
+//! PostgreSQL does, and reports PostgreSQL's errors with cursor positions.
+
+use super::expr::{arith_type, BinOp, Expr, Func};
+use super::front::FrontStmt;
+use super::functions;
+use super::FieldDesc;
+use crate::catalog::{self, VirtualTable};
+use crate::error::{sqlstate, Error, Result};
+use crate::storage::{ColumnDef, Engine, TableDef};
+use crate::types::{numeric_typmod, parse_text, DataType, Value};
+use crate::{bail, err};
+use sqlparser::ast::{self, Spanned};
+use std::sync::Arc;
+
+/// How strictly a coercion may convert (PostgreSQL's cast contexts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coercion {
+    /// Implicit (operators, function arguments).
+    Implicit,
+    /// Assignment (INSERT/UPDATE targets).
+    Assignment,
+    /// Explicit (`CAST`, `::`).
+    Explicit,
+}
+
+/// A column visible in a FROM scope.
+#[derive(Debug, Clone)]
+pub struct ScopeCol {
+    /// The table name or alias the column belongs to.
+    pub table: Option<String>,
+    /// The column name.
+    pub name: String,
+    /// The column type.
+    pub ty: DataType,
+    /// The column typmod.
+    pub typmod: i32,
+    /// The table OID (0 if not a table column).
+    pub table_oid: u32,
+    /// The attribute number (0 if not a table column).
+    pub attnum: i16,
+}
+
+/// The columns a FROM clause makes visible, in row order.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The columns.
+    pub cols: Vec<ScopeCol>,
+}
+
+impl Scope {
+    /// The scope of one table under a name.
+    pub fn of_table(def: &TableDef, alias: &str) -> Scope {
+        Scope {
+            cols: def
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ScopeCol {
+                    table: Some(alias.to_string()),
+                    name: c.name.clone(),
+                    ty: c.data_type,
+                    typmod: c.typmod,
+                    table_oid: def.oid,
+                    attnum: (i + 1) as i16,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// An aggregate function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggFunc {
+    /// count(*)
+    CountStar,
+    /// count(x)
+    Count,
+    /// sum(x)
+    Sum,
+    /// min(x)
+    Min,
+    /// max(x)
+    Max,
+    /// avg(x)
+    Avg,
+}
+
+/// One aggregate call of a grouped query.
+#[derive(Debug, Clone)]
+pub struct AggSpec {
+    /// The function.
+    pub func: AggFunc,
+    /// The argument (over the input row).
+    pub arg: Option<Expr>,
+    /// DISTINCT.
+    pub distinct: bool,
+    /// The result type.
+    pub ty: DataType,
+}
+
+/// GROUP BY / aggregation of a query: the "group row" is the keys then the aggregates.
+#[derive(Debug, Clone)]
+pub struct GroupPlan {
+    /// Grouping expressions over the input row.
+    pub keys: Vec<Expr>,
+    /// Aggregates.
+    pub aggs: Vec<AggSpec>,
+    /// HAVING over the group row.
+    pub having: Option<Expr>,
+}
+
+/// Where a query's rows come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// No FROM: one empty row.
+    Single,
+    /// A stored table.
+    Table {
+        /// Database OID.
+        db: u32,
+        /// The table.
+        def: Arc<TableDef>,
+    },
+    /// A system view computed at execution.
+    Virtual(VirtualTable),
+    /// A subquery or VALUES list.
+    Subquery(Box<SelectPlan>),
+    /// A join (nested loop).
+    Join {
+        /// Left input.
+        left: Box<Source>,
+        /// Right input.
+        right: Box<Source>,
+        /// Join condition over the concatenated row.
+        on: Option<Expr>,
+        /// LEFT JOIN (NULL-extend unmatched left rows).
+        left_outer: bool,
+        /// Width of the right input (for NULL extension).
+        right_width: usize,
+    },
+    /// VALUES rows.
+    Values(Vec<Vec<Expr>>),
+}
+
+/// A planned SELECT.
+#[derive(Debug, Clone)]
+pub struct SelectPlan {
+    /// The input.
+    pub source: Source,
+    /// WHERE over the input row.
+    pub filter: Option<Expr>,
+    /// Aggregation, if any.
+    pub group: Option<GroupPlan>,
+    /// Output expressions, then hidden ORDER BY expressions.
+    pub exprs: Vec<Expr>,
+    /// How many of `exprs` are output columns.
+    pub visible: usize,
+    /// The output columns.
+    pub fields: Vec<FieldDesc>,
+    /// ORDER BY: (index into exprs, descending, nulls first).
+    pub order: Vec<(usize, bool, bool)>,
+    /// SELECT DISTINCT.
+    pub distinct: bool,
+    /// LIMIT.
+    pub limit: Option<Expr>,
+    /// OFFSET.
+    pub offset: Option<Expr>,
+}
+
+/// RETURNING: expressions over the table row and their fields.
+#[derive(Debug, Clone)]
+pub struct Returning {
+    /// Expressions over the affected row.
+    pub exprs: Vec<Expr>,
+    /// Output fields.
+    pub fields: Vec<FieldDesc>,
+}
+
+/// A planned INSERT.
+#[derive(Debug, Clone)]
+pub struct InsertPlan {
+    /// Database OID.
+    pub db: u32,
+    /// Target table.
+    pub table: Arc<TableDef>,
+    /// Rows of full-width expressions (defaults filled in), or a query.
+    pub rows: Vec<Vec<Expr>>,
+    /// INSERT … SELECT: the query and, per query column, the target column and the
+    /// coercion expression over the query row; other columns take `rows[0]` defaults.
+    pub query: Option<(Box<SelectPlan>, Vec<Expr>)>,
+    /// RETURNING.
+    pub returning: Option<Returning>,
+}
+
+/// A planned UPDATE.
+#[derive(Debug, Clone)]
+pub struct UpdatePlan {
+    /// Database OID.
+    pub db: u32,
+    /// Target table.
+    pub table: Arc<TableDef>,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// (column index, new value over the old row).
+    pub sets: Vec<(usize, Expr)>,
+    /// RETURNING.
+    pub returning: Option<Returning>,
+}
+
+/// A planned DELETE.
+#[derive(Debug, Clone)]
+pub struct DeletePlan {
+    /// Database OID.
+    pub db: u32,
+    /// Target table.
+    pub table: Arc<TableDef>,
+    /// WHERE.
+    pub filter: Option<Expr>,
+    /// RETURNING.
+    pub returning: Option<Returning>,
+}
+
+/// A planned CREATE TABLE (the OID is assigned at execution).
+#[derive(Debug, Clone)]
+pub struct CreateTablePlan {
+    /// The definition (oid 0 until executed).
+    pub def: TableDef,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+}
+
+/// A planned statement.
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Plan {
+    /// SELECT / VALUES.
+    Query(SelectPlan),
+    /// INSERT.
+    Insert(InsertPlan),
+    /// UPDATE.
+    Update(UpdatePlan),
+    /// DELETE.
+    Delete(DeletePlan),
+    /// CREATE TABLE.
+    CreateTable(CreateTablePlan),
+    /// DROP TABLE: (schema-qualified names as written, IF EXISTS).
+    DropTable(Vec<(Option<String>, String)>, bool),
+    /// A statement of the front parser.
+    Front(FrontStmt),
+}
+
+impl Plan {
+    /// The result columns the statement returns, if it returns rows.
+    pub fn fields(&self) -> Option<Arc<Vec<FieldDesc>>> {
+        match self {
+            Plan::Query(q) => Some(Arc::new(q.fields.clone())),
+            Plan::Insert(InsertPlan {
+                returning: Some(r), ..
+            })
+            | Plan::Update(UpdatePlan {
+                returning: Some(r), ..
+            })
+            | Plan::Delete(DeletePlan {
+                returning: Some(r), ..
+            }) => Some(Arc::new(r.fields.clone())),
+            Plan::Front(FrontStmt::Show(name)) => Some(Arc::new(vec![text_field(
+                &super::setting_display_name(name),
+            )])),
+            Plan::Front(FrontStmt::ShowAll) => Some(Arc::new(vec![
+                text_field("name"),
+                text_field("setting"),
+                text_field("description"),
+            ])),
+            _ => None,
+        }
+    }
+}
+
+/// A text result column not taken from a table.
+pub fn text_field(name: &str) -> FieldDesc {
+    FieldDesc {
+        name: name.to_string(),
+        table_oid: 0,
+        column_id: 0,
+        type_oid: DataType::Text.oid(),
+        type_len: -1,
+        typmod: -1,
+    }
+}
+
+struct AggState {
+    keys: Vec<ast::Expr>,
+    key_types: Vec<DataType>,
+    aggs: Vec<AggSpec>,
+    input: Scope,
+}
+
+/// Binds and plans statements of one query string.
+pub struct Binder<'a> {
+    engine: &'a Engine,
+    db: u32,
+    offset: usize,
+    line_starts: Vec<usize>,
+    chars: Vec<char>,
+    /// Parameter types: given by Parse, or resolved from context (Unknown = not yet).
+    pub params: Vec<DataType>,
+    agg: Option<AggState>,
+}
+
+/// Folds an identifier as PostgreSQL does (unquoted → lower case).
+pub fn fold(id: &ast::Ident) -> String {
+    if id.quote_style.is_some() {
+        id.value.clone()
+    } else {
+        id.value.to_lowercase()
+    }
+}
+
+fn undefined_table(name: &str) -> Error {
+    err!(
+        sqlstate::UNDEFINED_TABLE,
+        "relation \"{name}\" does not exist"
+    )
+}
+
+impl<'a> Binder<'a> {
+    /// A binder for a statement whose text starts at char `offset` of the query string.
+    pub fn new(
+        engine: &'a Engine,
+        db: u32,
+        text: &str,
+        offset: usize,
+        params: Vec<DataType>,
+    ) -> Binder<'a> {
+        let mut line_starts = vec![0];
+        for (i, c) in text.chars().enumerate() {
+            if c == '\n' {
+                line_starts.push(i + 1);
+            }
+        }
+        Binder {
+            engine,
+            db,
+            offset,
+            line_starts,
+            chars: text.chars().collect(),
+            params,
+            agg: None,
+        }
+    }
+
+    fn pos_of(&self, span: sqlparser::tokenizer::Span) -> Option<u32> {
+        let l = span.start.line as usize;
+        if l == 0 || l > self.line_starts.len() {
+            return None;
+        }
+        Some((self.offset + self.line_starts[l - 1] + span.start.column as usize) as u32)
+    }
+
+    fn at(&self, e: Error, span: sqlparser::tokenizer::Span) -> Error {
+        match (e.position, self.pos_of(span)) {
+            (None, Some(p)) => e.with_position(p),
+            _ => e,
+        }
+    }
+
+    /// Plans a statement.
+    pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
+        match stmt {
+            ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
+            ast::Statement::Insert(ins) => self.plan_insert(ins),
+            ast::Statement::Update {
+                table,
+                assignments,
+                from,
+                selection,
+                returning,
+                ..
+            } => {
+                if from.is_some() {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "UPDATE ... FROM is not supported yet"
+                    );
+                }
+                self.plan_update(table, assignments, selection.as_ref(), returning.as_ref())
+            }
+            ast::Statement::Delete(d) => self.plan_delete(d),
+            ast::Statement::CreateTable(ct) => self.plan_create_table(ct),
+            ast::Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                if *object_type != ast::ObjectType::Table {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "DROP {} is not supported yet",
+                        object_type
+                    );
+                }
+                let mut out = Vec::new();
+                for n in names {
+                    out.push(self.split_name(n)?);
+                }
+                Ok(Plan::DropTable(out, *if_exists))
+            }
+            other => {
+                let text = other.to_string();
+                let word = text
+                    .split_whitespace()
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "{word} is not supported yet"
+                )
+            }
+        }
+    }
+
+    fn split_name(&self, n: &ast::ObjectName) -> Result<(Option<String>, String)> {
+        let parts: Vec<String> =
+            n.0.iter()
+                .map(|p| match p {
+                    ast::ObjectNamePart::Identifier(i) => Ok(fold(i)),
+                    _ => Err(err!(sqlstate::SYNTAX_ERROR, "invalid name")),
+                })
+                .collect::<Result<_>>()?;
+        match parts.len() {
+            1 => Ok((None, parts[0].clone())),
+            2 => Ok((Some(parts[0].clone()), parts[1].clone())),
+            3 => Ok((Some(parts[1].clone()), parts[2].clone())),
+            _ => bail!(
+                sqlstate::SYNTAX_ERROR,
+                "improper qualified name (too many dotted names): {n}"
+            ),
+        }
+    }
+
+    fn name_span(n: &ast::ObjectName) -> sqlparser::tokenizer::Span {
+        match n.0.first() {
+            Some(ast::ObjectNamePart::Identifier(i)) => i.span,
+            _ => sqlparser::tokenizer::Span::empty(),
+        }
+    }
+
+    /// Resolves a table name to a stored table.
+    fn resolve_table(&self, n: &ast::ObjectName) -> Result<Arc<TableDef>> {
+        let (schema, name) = self.split_name(n)?;
+        let found = catalog::resolve_table(self.engine, self.db, schema.as_deref(), &name)
+            .map_err(|e| self.at(e, Self::name_span(n)))?;
+        found.ok_or_else(|| self.at(undefined_table(&name), Self::name_span(n)))
+    }
+
+    // ---- queries -------------------------------------------------------------------
+
+    /// Plans a query (SELECT, VALUES) with ORDER BY / LIMIT / OFFSET.
+    pub fn plan_query(&mut self, q: &ast::Query) -> Result<SelectPlan> {
+        if q.with.is_some() {
+            bail!(sqlstate::FEATURE_NOT_SUPPORTED, "WITH is not supported yet");
+        }
+        let mut plan = match q.body.as_ref() {
+            ast::SetExpr::Select(s) => self.plan_select(s, q.order_by.as_ref())?,
+            ast::SetExpr::Values(v) => {
+                let p = self.plan_values(v)?;
+                self.apply_order_on_output(p, q.order_by.as_ref())?
+            }
+            ast::SetExpr::Query(inner) => {
+                let p = self.plan_query(inner)?;
+                self.apply_order_on_output(p, q.order_by.as_ref())?
+            }
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "UNION, INTERSECT and EXCEPT are not supported yet"
+            ),
+        };
+        if let Some(lc) = &q.limit_clause {
+            match lc {
+                ast::LimitClause::LimitOffset { limit, offset, .. } => {
+                    let empty = Scope::default();
+                    if let Some(l) = limit {
+                        let e = self.bind(l, &empty)?;
+                        plan.limit = Some(self.coerce(
+                            e,
+                            DataType::Int8,
+                            -1,
+                            Coercion::Implicit,
+                            l.span(),
+                        )?);
+                    }
+                    if let Some(o) = offset {
+                        let e = self.bind(&o.value, &empty)?;
+                        plan.offset = Some(self.coerce(
+                            e,
+                            DataType::Int8,
+                            -1,
+                            Coercion::Implicit,
+                            o.value.span(),
+                        )?);
+                    }
+                }
+                ast::LimitClause::OffsetCommaLimit { .. } => {
+                    bail!(sqlstate::SYNTAX_ERROR, "LIMIT #,# syntax is not supported")
+                }
+            }
+        }
+        Ok(plan)
+    }
+
+    fn plan_values(&mut self, v: &ast::Values) -> Result<SelectPlan> {
+        let mut rows = Vec::new();
+        let empty = Scope::default();
+        for r in &v.rows {
+            let mut out = Vec::new();
+            for e in r {
+                out.push(self.bind(e, &empty)?);
+            }
+            if let Some(first) = rows.first() {
+                let f: &Vec<Expr> = first;
+                if f.len() != out.len() {
+                    bail!(
+                        sqlstate::SYNTAX_ERROR,
+                        "VALUES lists must all be the same length"
+                    );
+                }
+            }
+            rows.push(out);
+        }
+        let width = rows.first().map(|r| r.len()).unwrap_or(0);
+        // Resolve each column's type: the first known type, else text.
+        let mut types = Vec::new();
+        for c in 0..width {
+            let t = rows
+                .iter()
+                .map(|r| r[c].ty())
+                .find(|t| *t != DataType::Unknown)
+                .unwrap_or(DataType::Text);
+            types.push(t);
+        }
+        let mut coerced = Vec::new();
+        for r in rows {
+            let mut out = Vec::new();
+            for (c, e) in r.into_iter().enumerate() {
+                out.push(self.coerce(
+                    e,
+                    types[c],
+                    -1,
+                    Coercion::Implicit,
+                    sqlparser::tokenizer::Span::empty(),
+                )?);
+            }
+            coerced.push(out);
+        }
+        let fields = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| field(&format!("column{}", i + 1), *t, -1, 0, 0))
+            .collect();
+        Ok(SelectPlan {
+            source: Source::Values(coerced),
+            filter: None,
+            group: None,
+            exprs: types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Expr::Column(i, *t))
+                .collect(),
+            visible: width,
+            fields,
+            order: vec![],
+            distinct: false,
+            limit: None,
+            offset: None,
+        })
+    }
+
+    /// ORDER BY for VALUES/subquery bodies: only output positions and names.
+    fn apply_order_on_output(
+        &mut self,
+        mut p: SelectPlan,
+        ob: Option<&ast::OrderBy>,
+    ) -> Result<SelectPlan> {
+        let Some(ob) = ob else { return Ok(p) };
+        let ast::OrderByKind::Expressions(items) = &ob.kind else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ORDER BY ALL is not supported"
+            );
+        };
+        let scope = Scope {
+            cols: p
+                .fields
+                .iter()
+                .map(|f| ScopeCol {
+                    table: None,
+                    name: f.name.clone(),
+                    ty: DataType::from_oid(f.type_oid).unwrap_or(DataType::Text),
+                    typmod: f.typmod,
+                    table_oid: 0,
+                    attnum: 0,
+                })
+                .collect(),
+        };
+        // Wrap: the current plan becomes a subquery.
+        let fields = p.fields.clone();
+        let visible = p.visible;
+        let inner = std::mem::replace(
+            &mut p,
+            SelectPlan {
+                source: Source::Single,
+                filter: None,
+                group: None,
+                exprs: vec![],
+                visible: 0,
+                fields: vec![],
+                order: vec![],
+                distinct: false,
+                limit: None,
+                offset: None,
+            },
+        );
+        let mut exprs: Vec<Expr> = scope
+            .cols
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Expr::Column(i, c.ty))
+            .collect();
+        let mut order = Vec::new();
+        for it in items {
+            let idx = self.order_target(&it.expr, &scope, &fields, &mut exprs)?;
+            let desc = it.options.asc == Some(false);
+            order.push((idx, desc, it.options.nulls_first.unwrap_or(desc)));
+        }
+        Ok(SelectPlan {
+            source: Source::Subquery(Box::new(inner)),
+            filter: None,
+            group: None,
+            exprs,
+            visible,
+            fields,
+            order,
+            distinct: false,
+            limit: None,
+            offset: None,
+        })
+    }
+
+    /// Resolves an ORDER BY item: an output position, an output name, or an expression
+    /// (added as a hidden column). Returns its index in `exprs`.
+    fn order_target(
+        &mut self,
+        e: &ast::Expr,
+        scope: &Scope,
+        fields: &[FieldDesc],
+        exprs: &mut Vec<Expr>,
+    ) -> Result<usize> {
+        if let ast::Expr::Value(v) = e {
+            if let ast::Value::Number(n, _) = &v.value {
+                let pos: usize = n.parse().unwrap_or(0);
+                if pos == 0 || pos > fields.len() {
+                    return Err(self.at(
+                        err!(
+                            sqlstate::INVALID_COLUMN_REFERENCE,
+                            "ORDER BY position {n} is not in select list"
+                        ),
+                        e.span(),
+                    ));
+                }
+                return Ok(pos - 1);
+            }
+        }
+        if let ast::Expr::Identifier(id) = e {
+            let name = fold(id);
+            let hits: Vec<usize> = fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.name == name)
+                .map(|(i, _)| i)
+                .collect();
+            if hits.len() == 1 {
+                return Ok(hits[0]);
+            }
+        }
+        let b = self.bind(e, scope)?;
+        exprs.push(b);
+        Ok(exprs.len() - 1)
+    }
+
+    fn plan_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Source, Scope)> {
+        let mut acc: Option<(Source, Scope)> = None;
+        for twj in from {
+            let mut cur = self.plan_factor(&twj.relation)?;
+            for j in &twj.joins {
+                let right = self.plan_factor(&j.relation)?;
+                let (constraint, left_outer) = match &j.join_operator {
+                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (Some(c), false),
+                    ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (Some(c), true),
+                    ast::JoinOperator::CrossJoin(_) => (None, false),
+                    _ => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "this kind of JOIN is not supported yet"
+                    ),
+                };
+                let mut scope = cur.1.clone();
+                let right_width = right.1.cols.len();
+                scope.cols.extend(right.1.cols.clone());
+                let on = match constraint {
+                    Some(ast::JoinConstraint::On(e)) => {
+                        let b = self.bind(e, &scope)?;
+                        Some(self.coerce(b, DataType::Bool, -1, Coercion::Implicit, e.span())?)
+                    }
+                    Some(ast::JoinConstraint::None) | None => None,
+                    _ => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "JOIN USING and NATURAL JOIN are not supported yet"
+                    ),
+                };
+                cur = (
+                    Source::Join {
+                        left: Box::new(cur.0),
+                        right: Box::new(right.0),
+                        on,
+                        left_outer,
+                        right_width,
+                    },
+                    scope,
+                );
+            }
+            acc = Some(match acc {
+                None => cur,
+                Some((ls, lscope)) => {
+                    let mut scope = lscope;
+                    let right_width = cur.1.cols.len();
+                    scope.cols.extend(cur.1.cols);
+                    (
+                        Source::Join {
+                            left: Box::new(ls),
+                            right: Box::new(cur.0),
+                            on: None,
+                            left_outer: false,
+                            right_width,
+                        },
+                        scope,
+                    )
+                }
+            });
+        }
+        Ok(acc.unwrap_or((Source::Single, Scope::default())))
+    }
+
+    fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
+        match f {
+            ast::TableFactor::Table {
+                name, alias, args, ..
+            } => {
+                if args.is_some() {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "table functions are not supported yet"
+                    );
+                }
+                let (schema, tname) = self.split_name(name)?;
+                let alias_name = alias
+                    .as_ref()
+                    .map(|a| fold(&a.name))
+                    .unwrap_or_else(|| tname.clone());
+                if let Some(vt) = catalog::virtual_table(schema.as_deref(), &tname) {
+                    let mut scope = Scope {
+                        cols: vt
+                            .columns()
+                            .iter()
+                            .map(|(n, t)| ScopeCol {
+                                table: Some(alias_name.clone()),
+                                name: n.to_string(),
+                                ty: *t,
+                                typmod: -1,
+                                table_oid: 0,
+                                attnum: 0,
+                            })
+                            .collect(),
+                    };
+                    apply_alias_columns(&mut scope, alias.as_ref());
+                    return Ok((Source::Virtual(vt), scope));
+                }
+                let def = self.resolve_table(name)?;
+                let mut scope = Scope::of_table(&def, &alias_name);
+                apply_alias_columns(&mut scope, alias.as_ref());
+                Ok((Source::Table { db: self.db, def }, scope))
+            }
+            ast::TableFactor::Derived {
+                subquery, alias, ..
+            } => {
+                let saved = self.agg.take();
+                let p = self.plan_query(subquery);
+                self.agg = saved;
+                let p = p?;
+                let alias_name = alias.as_ref().map(|a| fold(&a.name));
+                let mut scope = Scope {
+                    cols: p
+                        .fields
+                        .iter()
+                        .map(|fd| ScopeCol {
+                            table: alias_name.clone(),
+                            name: fd.name.clone(),
+                            ty: DataType::from_oid(fd.type_oid).unwrap_or(DataType::Text),
+                            typmod: fd.typmod,
+                            table_oid: 0,
+                            attnum: 0,
+                        })
+                        .collect(),
+                };
+                apply_alias_columns(&mut scope, alias.as_ref());
+                Ok((Source::Subquery(Box::new(p)), scope))
+            }
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => self.plan_from(std::slice::from_ref(table_with_joins)),
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "this FROM item is not supported yet"
+            ),
+        }
+    }
+
+    fn plan_select(
+        &mut self,
+        s: &ast::Select,
+        order_by: Option<&ast::OrderBy>,
+    ) -> Result<SelectPlan> {
+        let (source, scope) = self.plan_from(&s.from)?;
+        let filter = match &s.selection {
+            Some(w) => {
+                let b = self.bind(w, &scope)?;
+                Some(self.coerce_bool(b, "WHERE", w.span())?)
+            }
+            None => None,
+        };
+        let distinct = match &s.distinct {
+            None => false,
+            Some(ast::Distinct::Distinct) => true,
+            Some(ast::Distinct::On(_)) => {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "DISTINCT ON is not supported yet"
+                )
+            }
+        };
+        // Expand the select list to (ast expr or column index, name).
+        enum Item<'e> {
+            Ast(&'e ast::Expr, String),
+            Col(usize),
+        }
+        let mut items = Vec::new();
+        for it in &s.projection {
+            match it {
+                ast::SelectItem::UnnamedExpr(e) => items.push(Item::Ast(e, figure_colname(e))),
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    items.push(Item::Ast(expr, fold(alias)))
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    if scope.cols.is_empty() {
+                        bail!(
+                            sqlstate::SYNTAX_ERROR,
+                            "SELECT * with no tables specified is not valid"
+                        );
+                    }
+                    for i in 0..scope.cols.len() {
+                        items.push(Item::Col(i));
+                    }
+                }
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            self.split_name(n)?.1
+                        }
+                        _ => bail!(sqlstate::SYNTAX_ERROR, "invalid qualified wildcard"),
+                    };
+                    let mut any = false;
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if c.table.as_deref() == Some(t.as_str()) {
+                            items.push(Item::Col(i));
+                            any = true;
+                        }
+                    }
+                    if !any {
+                        bail!(
+                            sqlstate::UNDEFINED_TABLE,
+                            "missing FROM-clause entry for table \"{t}\""
+                        );
+                    }
+                }
+            }
+        }
+        // Aggregation?
+        let group_exprs: Vec<ast::Expr> = match &s.group_by {
+            ast::GroupByExpr::Expressions(v, _) => v.clone(),
+            ast::GroupByExpr::All(_) => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "GROUP BY ALL is not supported"
+            ),
+        };
+        let has_aggs = items
+            .iter()
+            .any(|i| matches!(i, Item::Ast(e, _) if contains_aggregate(e)))
+            || s.having.is_some()
+            || order_by.is_some_and(|ob| match &ob.kind {
+                ast::OrderByKind::Expressions(v) => v.iter().any(|o| contains_aggregate(&o.expr)),
+                _ => false,
+            });
+        let grouped = has_aggs || !group_exprs.is_empty();
+        let mut group = None;
+        if grouped {
+            // GROUP BY n refers to select items.
+            let mut keys_ast = Vec::new();
+            for g in &group_exprs {
+                if let ast::Expr::Value(v) = g {
+                    if let ast::Value::Number(n, _) = &v.value {
+                        let pos: usize = n.parse().unwrap_or(0);
+                        match items.get(pos.wrapping_sub(1)) {
+                            Some(Item::Ast(e, _)) => {
+                                keys_ast.push((*e).clone());
+                                continue;
+                            }
+                            _ => bail!(
+                                sqlstate::INVALID_COLUMN_REFERENCE,
+                                "GROUP BY position {n} is not in select list"
+                            ),
+                        }
+                    }
+                }
+                keys_ast.push(g.clone());
+            }
+            let mut keys = Vec::new();
+            for k in &keys_ast {
+                keys.push(self.bind(k, &scope)?);
+            }
+            self.agg = Some(AggState {
+                keys: keys_ast,
+                key_types: keys.iter().map(|k| k.ty()).collect(),
+                aggs: vec![],
+                input: scope.clone(),
+            });
+            group = Some(GroupPlan {
+                keys,
+                aggs: vec![],
+                having: None,
+            });
+        }
+        let result = (|| -> Result<SelectPlan> {
+            let mut exprs = Vec::new();
+            let mut fields = Vec::new();
+            for it in &items {
+                match it {
+                    Item::Ast(e, name) => {
+                        let mut b = self.bind(e, &scope)?;
+                        if b.ty() == DataType::Unknown {
+                            b = self.coerce(b, DataType::Text, -1, Coercion::Implicit, e.span())?;
+                        }
+                        let (toid, att, tm) = match (&b, self.agg.is_none()) {
+                            (Expr::Column(i, _), true) => {
+                                let c = &scope.cols[*i];
+                                (c.table_oid, c.attnum, c.typmod)
+                            }
+                            _ => (0, 0, b.typmod()),
+                        };
+                        fields.push(field(name, b.ty(), tm, toid, att));
+                        exprs.push(b);
+                    }
+                    Item::Col(i) => {
+                        let c = &scope.cols[*i];
+                        if self.agg.is_some() {
+                            let e = ast::Expr::Identifier(ast::Ident::new(c.name.clone()));
+                            exprs.push(self.bind(&e, &scope)?);
+                        } else {
+                            exprs.push(Expr::Column(*i, c.ty));
+                        }
+                        fields.push(field(&c.name, c.ty, c.typmod, c.table_oid, c.attnum));
+                    }
+                }
+            }
+            let visible = exprs.len();
+            let mut order = Vec::new();
+            if let Some(ob) = order_by {
+                let ast::OrderByKind::Expressions(obs) = &ob.kind else {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "ORDER BY ALL is not supported"
+                    );
+                };
+                for o in obs {
+                    let idx = self.order_target(&o.expr, &scope, &fields, &mut exprs)?;
+                    let desc = o.options.asc == Some(false);
+                    order.push((idx, desc, o.options.nulls_first.unwrap_or(desc)));
+                }
+            }
+            let having = match &s.having {
+                Some(h) => {
+                    let b = self.bind(h, &scope)?;
+                    Some(self.coerce_bool(b, "HAVING", h.span())?)
+                }
+                None => None,
+            };
+            Ok(SelectPlan {
+                source: Source::Single,
+                filter: None,
+                group: None,
+                exprs,
+                visible,
+                fields,
+                order,
+                distinct,
+                limit: None,
+                offset: None,
+            }
+            .with_having(having))
+        })();
+        let agg_state = self.agg.take();
+        let (mut plan, having) = {
+            let mut p = result?;
+            let h = p.filter.take();
+            (p, h)
+        };
+        if let (Some(g), Some(st)) = (group.as_mut(), agg_state) {
+            g.aggs = st.aggs;
+            g.having = having;
+        }
+        plan.source = source;
+        plan.filter = filter;
+        plan.group = group;
+        Ok(plan)
+    }
+
+    // ---- DML -----------------------------------------------------------------------
+
+    fn returning(
+        &mut self,
+        items: Option<&Vec<ast::SelectItem>>,
+        def: &TableDef,
+    ) -> Result<Option<Returning>> {
+        let Some(items) = items else { return Ok(None) };
+        let scope = Scope::of_table(def, &def.name);
+        let mut exprs = Vec::new();
+        let mut fields = Vec::new();
+        for it in items {
+            match it {
+                ast::SelectItem::UnnamedExpr(e)
+                | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                    let name = match it {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => fold(alias),
+                        _ => figure_colname(e),
+                    };
+                    let mut b = self.bind(e, &scope)?;
+                    if b.ty() == DataType::Unknown {
+                        b = self.coerce(b, DataType::Text, -1, Coercion::Implicit, e.span())?;
+                    }
+                    let (toid, att, tm) = match &b {
+                        Expr::Column(i, _) => (def.oid, (*i + 1) as i16, def.columns[*i].typmod),
+                        _ => (0, 0, b.typmod()),
+                    };
+                    fields.push(field(&name, b.ty(), tm, toid, att));
+                    exprs.push(b);
+                }
+                _ => {
+                    for (i, c) in def.columns.iter().enumerate() {
+                        exprs.push(Expr::Column(i, c.data_type));
+                        fields.push(field(
+                            &c.name,
+                            c.data_type,
+                            c.typmod,
+                            def.oid,
+                            (i + 1) as i16,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Some(Returning { exprs, fields }))
+    }
+
+    /// The bound DEFAULT of a column (NULL if none), coerced to the column type.
+    fn default_expr(&mut self, c: &ColumnDef) -> Result<Expr> {
+        match &c.default {
+            None => Ok(Expr::Const(Value::Null, c.data_type)),
+            Some(text) => {
+                let dialect = sqlparser::dialect::PostgreSqlDialect {};
+                let e = sqlparser::parser::Parser::new(&dialect)
+                    .try_with_sql(text)
+                    .and_then(|mut p| p.parse_expr())
+                    .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored default: {e}"))?;
+                let mut inner = Binder::new(self.engine, self.db, text, 0, vec![]);
+                let b = inner.bind(&e, &Scope::default())?;
+                inner.coerce(
+                    b,
+                    c.data_type,
+                    c.typmod,
+                    Coercion::Assignment,
+                    sqlparser::tokenizer::Span::empty(),
+                )
+            }
+        }
+    }
+
+    fn assign(&mut self, e: Expr, c: &ColumnDef, span: sqlparser::tokenizer::Span) -> Result<Expr> {
+        let from = e.ty();
+        self.coerce(e, c.data_type, c.typmod, Coercion::Assignment, span)
+            .map_err(|err| {
+                if err.code == sqlstate::CANNOT_COERCE {
+                    self.at(
+                        err!(
+                            sqlstate::DATATYPE_MISMATCH,
+                            "column \"{}\" is of type {} but expression is of type {}",
+                            c.name,
+                            c.data_type.name(),
+                            from.name()
+                        )
+                        .with_hint("You will need to rewrite or cast the expression."),
+                        span,
+                    )
+                } else {
+                    err
+                }
+            })
+    }
+
+    fn plan_insert(&mut self, ins: &ast::Insert) -> Result<Plan> {
+        let ast::TableObject::TableName(name) = &ins.table else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "INSERT INTO TABLE FUNCTION is not supported"
+            );
+        };
+        if ins.on.is_some() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ON CONFLICT is not supported yet"
+            );
+        }
+        let def = self.resolve_table(name)?;
+        let mut targets = Vec::new();
+        if ins.columns.is_empty() {
+            targets.extend(0..def.columns.len());
+        } else {
+            for c in &ins.columns {
+                let n = fold(c);
+                let idx = def
+                    .columns
+                    .iter()
+                    .position(|x| x.name == n)
+                    .ok_or_else(|| {
+                        self.at(
+                            err!(
+                                sqlstate::UNDEFINED_COLUMN,
+                                "column \"{n}\" of relation \"{}\" does not exist",
+                                def.name
+                            ),
+                            c.span,
+                        )
+                    })?;
+                if targets.contains(&idx) {
+                    return Err(self.at(
+                        err!(
+                            sqlstate::DUPLICATE_COLUMN,
+                            "column \"{n}\" specified more than once"
+                        ),
+                        c.span,
+                    ));
+                }
+                targets.push(idx);
+            }
+        }
+        let mut defaults = Vec::new();
+        for c in &def.columns {
+            defaults.push(self.default_expr(c)?);
+        }
+        let source = ins.source.as_ref().ok_or_else(|| {
+            err!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "INSERT without VALUES is not supported"
+            )
+        })?;
+        let mut rows = Vec::new();
+        let mut query = None;
+        match (
+            source.body.as_ref(),
+            source.order_by.is_none() && source.limit_clause.is_none(),
+        ) {
+            (ast::SetExpr::Values(v), true) => {
+                for r in &v.rows {
+                    if r.len() > targets.len() {
+                        let span = r[targets.len()].span();
+                        return Err(self.at(
+                            err!(
+                                sqlstate::SYNTAX_ERROR,
+                                "INSERT has more expressions than target columns"
+                            ),
+                            span,
+                        ));
+                    }
+                    if r.len() < targets.len() && !ins.columns.is_empty() {
+                        let span = ins.columns[r.len()].span;
+                        return Err(self.at(
+                            err!(
+                                sqlstate::SYNTAX_ERROR,
+                                "INSERT has more target columns than expressions"
+                            ),
+                            span,
+                        ));
+                    }
+                    let mut full = defaults.clone();
+                    for (e, &t) in r.iter().zip(&targets) {
+                        if is_default_keyword(e) {
+                            continue;
+                        }
+                        let b = self.bind(e, &Scope::default())?;
+                        full[t] = self.assign(b, &def.columns[t], e.span())?;
+                    }
+                    rows.push(full);
+                }
+            }
+            _ => {
+                let q = self.plan_query(source)?;
+                if q.visible > targets.len() {
+                    bail!(
+                        sqlstate::SYNTAX_ERROR,
+                        "INSERT has more expressions than target columns"
+                    );
+                }
+                let mut full = defaults.clone();
+                for (i, f) in q.fields.iter().enumerate() {
+                    let t = targets[i];
+                    let ty = DataType::from_oid(f.type_oid).unwrap_or(DataType::Text);
+                    full[t] = self.assign(
+                        Expr::Column(i, ty),
+                        &def.columns[t],
+                        sqlparser::tokenizer::Span::empty(),
+                    )?;
+                }
+                // Columns past the query's width keep their defaults, evaluated per row.
+                query = Some((Box::new(q), full));
+            }
+        }
+        let returning = self.returning(ins.returning.as_ref(), &def)?;
+        Ok(Plan::Insert(InsertPlan {
+            db: self.db,
+            table: def,
+            rows,
+            query,
+            returning,
+        }))
+    }
+
+    fn plan_update(
+        &mut self,
+        table: &ast::TableWithJoins,
+        assignments: &[ast::Assignment],
+        selection: Option<&ast::Expr>,
+        returning: Option<&Vec<ast::SelectItem>>,
+    ) -> Result<Plan> {
+        let ast::TableFactor::Table { name, alias, .. } = &table.relation else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "UPDATE target must be a table"
+            );
+        };
+        let def = self.resolve_table(name)?;
+        let alias_name = alias
+            .as_ref()
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| def.name.clone());
+        let scope = Scope::of_table(&def, &alias_name);
+        let mut sets = Vec::new();
+        for a in assignments {
+            let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "multiple-column UPDATE is not supported yet"
+                );
+            };
+            let (_, col) = self.split_name(cn)?;
+            let idx = def
+                .columns
+                .iter()
+                .position(|c| c.name == col)
+                .ok_or_else(|| {
+                    self.at(
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{col}\" of relation \"{}\" does not exist",
+                            def.name
+                        ),
+                        Self::name_span(cn),
+                    )
+                })?;
+            let e = if is_default_keyword(&a.value) {
+                self.default_expr(&def.columns[idx])?
+            } else {
+                let b = self.bind(&a.value, &scope)?;
+                self.assign(b, &def.columns[idx], a.value.span())?
+            };
+            sets.push((idx, e));
+        }
+        let filter = match selection {
+            Some(w) => {
+                let b = self.bind(w, &scope)?;
+                Some(self.coerce_bool(b, "WHERE", w.span())?)
+            }
+            None => None,
+        };
+        let returning = self.returning(returning, &def)?;
+        Ok(Plan::Update(UpdatePlan {
+            db: self.db,
+            table: def,
+            filter,
+            sets,
+            returning,
+        }))
+    }
+
+    fn plan_delete(&mut self, d: &ast::Delete) -> Result<Plan> {
+        let from = match &d.from {
+            ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
+        };
+        if from.len() != 1 || !from[0].joins.is_empty() || d.using.is_some() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "DELETE with several tables is not supported yet"
+            );
+        }
+        let ast::TableFactor::Table { name, alias, .. } = &from[0].relation else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "DELETE target must be a table"
+            );
+        };
+        let def = self.resolve_table(name)?;
+        let alias_name = alias
+            .as_ref()
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| def.name.clone());
+        let scope = Scope::of_table(&def, &alias_name);
+        let filter = match &d.selection {
+            Some(w) => {
+                let b = self.bind(w, &scope)?;
+                Some(self.coerce_bool(b, "WHERE", w.span())?)
+            }
+            None => None,
+        };
+        let returning = self.returning(d.returning.as_ref(), &def)?;
+        Ok(Plan::Delete(DeletePlan {
+            db: self.db,
+            table: def,
+            filter,
+            returning,
+        }))
+    }
+
+    fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {
+        if ct.query.is_some() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "CREATE TABLE AS is not supported yet"
+            );
+        }
+        if ct.temporary {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "temporary tables are not supported yet"
+            );
+        }
+        let (schema, name) = self.split_name(&ct.name)?;
+        let schema_oid = catalog::resolve_schema_for_create(self.engine, schema.as_deref())
+            .map_err(|e| self.at(e, Self::name_span(&ct.name)))?;
+        let mut columns: Vec<ColumnDef> = Vec::new();
+        let mut pk: Option<(Vec<usize>, Option<String>)> = None;
+        let multiple_pk = |name: &str| {
+            err!(
+                sqlstate::INVALID_TABLE_DEFINITION,
+                "multiple primary keys for table \"{name}\" are not allowed"
+            )
+        };
+        for (i, c) in ct.columns.iter().enumerate() {
+            let cname = fold(&c.name);
+            if columns.iter().any(|x| x.name == cname) {
+                bail!(
+                    sqlstate::DUPLICATE_COLUMN,
+                    "column \"{cname}\" specified more than once"
+                );
+            }
+            let (ty, typmod) = convert_type(&c.data_type)?;
+            let mut col = ColumnDef {
+                name: cname,
+                data_type: ty,
+                typmod,
+                not_null: false,
+                default: None,
+            };
+            for o in &c.options {
+                match &o.option {
+                    ast::ColumnOption::NotNull => col.not_null = true,
+                    ast::ColumnOption::Null => {}
+                    ast::ColumnOption::Default(e) => {
+                        // Check it binds and coerces now, as PostgreSQL does.
+                        let b = self.bind(e, &Scope::default())?;
+                        self.coerce(b, ty, typmod, Coercion::Assignment, e.span())?;
+                        col.default = Some(e.to_string());
+                    }
+                    ast::ColumnOption::Unique {
+                        is_primary: true, ..
+                    } => {
+                        if pk.is_some() {
+                            return Err(multiple_pk(&name));
+                        }
+                        pk = Some((vec![i], o.name.as_ref().map(fold)));
+                        col.not_null = true;
+                    }
+                    other => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "column constraint {} is not supported yet",
+                        other
+                    ),
+                }
+            }
+            columns.push(col);
+        }
+        for tc in &ct.constraints {
+            match tc {
+                ast::TableConstraint::PrimaryKey {
+                    name: cn,
+                    columns: cols,
+                    ..
+                } => {
+                    if pk.is_some() {
+                        return Err(multiple_pk(&name));
+                    }
+                    let mut idxs = Vec::new();
+                    for ic in cols {
+                        let cname = match &ic.column.expr {
+                            ast::Expr::Identifier(id) => fold(id),
+                            other => bail!(
+                                sqlstate::SYNTAX_ERROR,
+                                "syntax error at or near \"{other}\""
+                            ),
+                        };
+                        let idx =
+                            columns
+                                .iter()
+                                .position(|c| c.name == cname)
+                                .ok_or_else(|| {
+                                    err!(
+                                        sqlstate::UNDEFINED_COLUMN,
+                                        "column \"{cname}\" named in key does not exist"
+                                    )
+                                })?;
+                        columns[idx].not_null = true;
+                        idxs.push(idx);
+                    }
+                    pk = Some((idxs, cn.as_ref().map(fold)));
+                }
+                other => bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "table constraint {} is not supported yet",
+                    other
+                ),
+            }
+        }
+        let pkey_name = pk
+            .as_ref()
+            .and_then(|(_, n)| n.clone())
+            .unwrap_or_else(|| format!("{name}_pkey"));
+        Ok(Plan::CreateTable(CreateTablePlan {
+            def: TableDef {
+                oid: 0,
+                schema: schema_oid,
+                name,
+                owner: 0,
+                columns,
+                primary_key: pk.map(|(c, _)| c),
+                pkey_name,
+            },
+            if_not_exists: ct.if_not_exists,
+        }))
+    }
+
+    // ---- expressions ---------------------------------------------------------------
+
+    fn coerce_bool(
+        &mut self,
+        e: Expr,
+        clause: &str,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
+        let t = e.ty();
+        if t == DataType::Bool {
+            return Ok(e);
+        }
+        self.coerce(e, DataType::Bool, -1, Coercion::Implicit, span)
+            .map_err(|_| {
+                self.at(
+                    err!(
+                        sqlstate::DATATYPE_MISMATCH,
+                        "argument of {clause} must be type boolean, not type {}",
+                        t.name()
+                    ),
+                    span,
+                )
+            })
+    }
+
+    /// Converts an expression to a type under a coercion context.
+    pub fn coerce(
+        &mut self,
+        e: Expr,
+        target: DataType,
+        typmod: i32,
+        how: Coercion,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
+        let from = e.ty();
+        match e {
+            Expr::Const(Value::Null, _) => return Ok(Expr::Const(Value::Null, target)),
+            Expr::Const(Value::Text(s), DataType::Unknown) => {
+                let v = if target == DataType::TimestampTz {
+                    Value::TimestampTz(
+                        crate::types::parse_timestamptz(&s, 0).map_err(|e| self.at(e, span))?,
+                    )
+                } else {
+                    parse_text(target, typmod, &s).map_err(|e| self.at(e, span))?
+                };
+                let v = crate::types::cast(v, target, typmod, how == Coercion::Explicit)
+                    .map_err(|e| self.at(e, span))?;
+                return Ok(Expr::Const(v, target));
+            }
+            Expr::Param(i, DataType::Unknown) => {
+                if let Some(slot) = self.params.get_mut(i) {
+                    *slot = target;
+                }
+                return Ok(if typmod >= 0 {
+                    Expr::Cast(Box::new(Expr::Param(i, target)), target, typmod, false)
+                } else {
+                    Expr::Param(i, target)
+                });
+            }
+            _ => {}
+        }
+        if from == target && (typmod < 0 || typmod == e.typmod()) {
+            return Ok(e);
+        }
+        if castable(from, target, how) {
+            // Fold constant casts so errors surface at bind time with a position.
+            if let Expr::Const(v, _) = &e {
+                let v = crate::types::cast(v.clone(), target, typmod, how == Coercion::Explicit)
+                    .map_err(|er| self.at(er, span))?;
+                return Ok(Expr::Const(v, target));
+            }
+            return Ok(Expr::Cast(
+                Box::new(e),
+                target,
+                typmod,
+                how == Coercion::Explicit,
+            ));
+        }
+        Err(self.at(
+            err!(
+                sqlstate::CANNOT_COERCE,
+                "cannot cast type {} to {}",
+                from.name(),
+                target.name()
+            ),
+            span,
+        ))
+    }
+
+    /// Binds an expression in a scope.
+    pub fn bind(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        // In a grouped query, a GROUP BY expression is a column of the group row.
+        if let Some(st) = &self.agg {
+            if let Some(i) = st.keys.iter().position(|k| k == e) {
+                return Ok(Expr::Column(i, st.key_types[i]));
+            }
+        }
+        match e {
+            ast::Expr::Identifier(id) => self.bind_column(None, id, scope),
+            ast::Expr::CompoundIdentifier(ids) => {
+                if ids.len() == 2 {
+                    self.bind_column(Some(&ids[0]), &ids[1], scope)
+                } else if ids.len() == 3 {
+                    self.bind_column(Some(&ids[1]), &ids[2], scope)
+                } else {
+                    bail!(
+                        sqlstate::SYNTAX_ERROR,
+                        "improper qualified name (too many dotted names)"
+                    )
+                }
+            }
+            ast::Expr::Value(v) => self.bind_value(&v.value, v.span),
+            ast::Expr::TypedString(ts) => {
+                let (ty, tm) = convert_type(&ts.data_type)?;
+                let s = match &ts.value.value {
+                    ast::Value::SingleQuotedString(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                self.coerce(
+                    Expr::Const(Value::Text(s), DataType::Unknown),
+                    ty,
+                    tm,
+                    Coercion::Explicit,
+                    ts.value.span,
+                )
+            }
+            ast::Expr::Nested(x) => self.bind(x, scope),
+            ast::Expr::UnaryOp { op, expr } => match op {
+                ast::UnaryOperator::Minus => {
+                    if let ast::Expr::Value(v) = expr.as_ref() {
+                        if let ast::Value::Number(n, _) = &v.value {
+                            return self
+                                .bind_value(&ast::Value::Number(format!("-{n}"), false), v.span);
+                        }
+                    }
+                    let b = self.bind(expr, scope)?;
+                    let b = if b.ty() == DataType::Unknown {
+                        self.coerce(b, DataType::Numeric, -1, Coercion::Implicit, expr.span())?
+                    } else {
+                        b
+                    };
+                    if !b.ty().is_numeric() {
+                        return Err(self.at(
+                            err!(
+                                sqlstate::UNDEFINED_FUNCTION,
+                                "operator does not exist: - {}",
+                                b.ty().name()
+                            )
+                            .with_hint("No operator matches the given name and argument type. You might need to add an explicit type cast."),
+                            e.span(),
+                        ));
+                    }
+                    let t = b.ty();
+                    Ok(Expr::Neg(Box::new(b), t))
+                }
+                ast::UnaryOperator::Plus => self.bind(expr, scope),
+                ast::UnaryOperator::Not => {
+                    let b = self.bind(expr, scope)?;
+                    Ok(Expr::Not(Box::new(self.coerce_bool(
+                        b,
+                        "NOT",
+                        expr.span(),
+                    )?)))
+                }
+                _ => bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "operator {op} is not supported yet"
+                ),
+            },
+            ast::Expr::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope),
+            ast::Expr::IsNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), false)),
+            ast::Expr::IsNotNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), true)),
+            ast::Expr::IsTrue(x)
+            | ast::Expr::IsNotTrue(x)
+            | ast::Expr::IsFalse(x)
+            | ast::Expr::IsNotFalse(x) => {
+                let b = self.bind(x, scope)?;
+                let b = self.coerce_bool(b, "IS TRUE", x.span())?;
+                let want = matches!(e, ast::Expr::IsTrue(_) | ast::Expr::IsNotTrue(_));
+                let neg = matches!(e, ast::Expr::IsNotTrue(_) | ast::Expr::IsNotFalse(_));
+                Ok(Expr::IsBool(Box::new(b), want, neg))
+            }
+            ast::Expr::IsDistinctFrom(a, b) | ast::Expr::IsNotDistinctFrom(a, b) => {
+                let (l, r) = self.unify(a, b, scope)?;
+                Ok(Expr::IsDistinct(
+                    Box::new(l),
+                    Box::new(r),
+                    matches!(e, ast::Expr::IsNotDistinctFrom(..)),
+                ))
+            }
+            ast::Expr::Cast {
+                expr,
+                data_type,
+                kind,
+                ..
+            } => {
+                if *kind == ast::CastKind::TryCast || *kind == ast::CastKind::SafeCast {
+                    bail!(sqlstate::FEATURE_NOT_SUPPORTED, "TRY_CAST is not supported");
+                }
+                let (ty, tm) = convert_type(data_type)?;
+                let b = self.bind(expr, scope)?;
+                self.coerce(b, ty, tm, Coercion::Explicit, expr.span())
+            }
+            ast::Expr::Function(f) => self.bind_function(f, scope),
+            ast::Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => {
+                let mut whens = Vec::new();
+                let mut results = Vec::new();
+                for cw in conditions {
+                    let cond = match operand {
+                        Some(op) => {
+                            let (l, r) = self.unify(op, &cw.condition, scope)?;
+                            Expr::Binary(BinOp::Eq, Box::new(l), Box::new(r), DataType::Bool)
+                        }
+                        None => {
+                            let b = self.bind(&cw.condition, scope)?;
+                            self.coerce_bool(b, "CASE/WHEN", cw.condition.span())?
+                        }
+                    };
+                    whens.push(cond);
+                    results.push(self.bind(&cw.result, scope)?);
+                }
+                let els = match else_result {
+                    Some(x) => Some(self.bind(x, scope)?),
+                    None => None,
+                };
+                let ty = results
+                    .iter()
+                    .chain(els.iter())
+                    .map(|x| x.ty())
+                    .find(|t| *t != DataType::Unknown)
+                    .unwrap_or(DataType::Text);
+                let mut pairs = Vec::new();
+                for (c, r) in whens.into_iter().zip(results) {
+                    pairs.push((c, self.coerce(r, ty, -1, Coercion::Implicit, e.span())?));
+                }
+                let els = match els {
+                    Some(x) => Some(Box::new(self.coerce(
+                        x,
+                        ty,
+                        -1,
+                        Coercion::Implicit,
+                        e.span(),
+                    )?)),
+                    None => None,
+                };
+                Ok(Expr::Case(pairs, els, ty))
+            }
+            ast::Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let mut x = self.bind(expr, scope)?;
+                let mut items = Vec::new();
+                for it in list {
+                    items.push(self.bind(it, scope)?);
+                }
+                let ty = std::iter::once(x.ty())
+                    .chain(items.iter().map(|i| i.ty()))
+                    .find(|t| *t != DataType::Unknown)
+                    .unwrap_or(DataType::Text);
+                x = self.coerce(x, ty, -1, Coercion::Implicit, expr.span())?;
+                let mut out = Vec::new();
+                for (it, a) in items.into_iter().zip(list) {
+                    out.push(self.coerce_cmp(it, ty, a.span())?);
+                }
+                Ok(Expr::InList(Box::new(x), out, *negated))
+            }
+            ast::Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let (x1, lo) = self.unify(expr, low, scope)?;
+                let (x2, hi) = self.unify(expr, high, scope)?;
+                let both = Expr::And(
+                    Box::new(Expr::Binary(
+                        BinOp::GtEq,
+                        Box::new(x1),
+                        Box::new(lo),
+                        DataType::Bool,
+                    )),
+                    Box::new(Expr::Binary(
+                        BinOp::LtEq,
+                        Box::new(x2),
+                        Box::new(hi),
+                        DataType::Bool,
+                    )),
+                );
+                Ok(if *negated {
+                    Expr::Not(Box::new(both))
+                } else {
+                    both
+                })
+            }
+            ast::Expr::Like {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            }
+            | ast::Expr::ILike {
+                negated,
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+            } => {
+                let x = self.bind(expr, scope)?;
+                let x = self.coerce(x, DataType::Text, -1, Coercion::Implicit, expr.span())?;
+                let p = self.bind(pattern, scope)?;
+                let p = self.coerce(p, DataType::Text, -1, Coercion::Implicit, pattern.span())?;
+                Ok(Expr::Like(
+                    Box::new(x),
+                    Box::new(p),
+                    *negated,
+                    matches!(e, ast::Expr::ILike { .. }),
+                ))
+            }
+            ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "subqueries are not supported yet"
+                )
+            }
+            other => Err(self.at(
+                err!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "expression {other} is not supported yet"
+                ),
+                other.span(),
+            )),
+        }
+    }
+
+    fn coerce_cmp(
+        &mut self,
+        e: Expr,
+        ty: DataType,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
+        let from = e.ty();
+        if from == ty || comparable(from, ty) {
+            return Ok(e);
+        }
+        self.coerce(e, ty, -1, Coercion::Implicit, span)
+    }
+
+    /// Binds two operands to a common comparable type (resolving unknowns).
+    fn unify(&mut self, a: &ast::Expr, b: &ast::Expr, scope: &Scope) -> Result<(Expr, Expr)> {
+        let l = self.bind(a, scope)?;
+        let r = self.bind(b, scope)?;
+        let (lt, rt) = (l.ty(), r.ty());
+        let l = if lt == DataType::Unknown {
+            let t = if rt == DataType::Unknown {
+                DataType::Text
+            } else {
+                rt
+            };
+            self.coerce(l, t, -1, Coercion::Implicit, a.span())?
+        } else {
+            l
+        };
+        let r = if rt == DataType::Unknown {
+            let t = l.ty();
+            self.coerce(r, t, -1, Coercion::Implicit, b.span())?
+        } else {
+            r
+        };
+        Ok((l, r))
+    }
+
+    fn bind_binary(
+        &mut self,
+        left: &ast::Expr,
+        op: &ast::BinaryOperator,
+        right: &ast::Expr,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        use ast::BinaryOperator as B;
+        let bop = match op {
+            B::And | B::Or => {
+                let l = self.bind(left, scope)?;
+                let l =
+                    self.coerce_bool(l, if *op == B::And { "AND" } else { "OR" }, left.span())?;
+                let r = self.bind(right, scope)?;
+                let r =
+                    self.coerce_bool(r, if *op == B::And { "AND" } else { "OR" }, right.span())?;
+                return Ok(if *op == B::And {
+                    Expr::And(Box::new(l), Box::new(r))
+                } else {
+                    Expr::Or(Box::new(l), Box::new(r))
+                });
+            }
+            B::Plus => BinOp::Add,
+            B::Minus => BinOp::Sub,
+            B::Multiply => BinOp::Mul,
+            B::Divide => BinOp::Div,
+            B::Modulo => BinOp::Mod,
+            B::StringConcat => BinOp::Concat,
+            B::Eq => BinOp::Eq,
+            B::NotEq => BinOp::NotEq,
+            B::Lt => BinOp::Lt,
+            B::LtEq => BinOp::LtEq,
+            B::Gt => BinOp::Gt,
+            B::GtEq => BinOp::GtEq,
+            other => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "operator {other} is not supported yet"
+            ),
+        };
+        let l = self.bind(left, scope)?;
+        let r = self.bind(right, scope)?;
+        let op_span = self.op_span(left, bop);
+        let no_op = |this: &Self, lt: DataType, rt: DataType| {
+            this.at(
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "operator does not exist: {} {} {}",
+                    lt.name(),
+                    bop.symbol(),
+                    rt.name()
+                )
+                .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts."),
+                op_span,
+            )
+        };
+        let (lt, rt) = (l.ty(), r.ty());
+        if bop == BinOp::Concat {
+            let lt2 = if lt == DataType::Unknown {
+                DataType::Text
+            } else {
+                lt
+            };
+            let rt2 = if rt == DataType::Unknown {
+                DataType::Text
+            } else {
+                rt
+            };
+            if !lt2.is_string() && !rt2.is_string() {
+                return Err(no_op(self, lt2, rt2));
+            }
+            let l = self.coerce(l, lt2, -1, Coercion::Implicit, left.span())?;
+            let r = self.coerce(r, rt2, -1, Coercion::Implicit, right.span())?;
+            return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), DataType::Text));
+        }
+        // Resolve unknown operands from the other side.
+        let (l, r) = match (lt == DataType::Unknown, rt == DataType::Unknown) {
+            (true, true) => {
+                let t = if bop.is_comparison() {
+                    DataType::Text
+                } else {
+                    return Err(no_op(self, lt, rt));
+                };
+                (
+                    self.coerce(l, t, -1, Coercion::Implicit, left.span())?,
+                    self.coerce(r, t, -1, Coercion::Implicit, right.span())?,
+                )
+            }
+            (true, false) => (self.coerce(l, rt, -1, Coercion::Implicit, left.span())?, r),
+            (false, true) => {
+                let r = self.coerce(r, lt, -1, Coercion::Implicit, right.span())?;
+                (l, r)
+            }
+            _ => (l, r),
+        };
+        let (lt, rt) = (l.ty(), r.ty());
+        if bop.is_comparison() {
+            if !comparable(lt, rt) {
+                return Err(no_op(self, lt, rt));
+            }
+            return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), DataType::Bool));
+        }
+        let Some(ty) = arith_type(lt, rt) else {
+            return Err(no_op(self, lt, rt));
+        };
+        if bop == BinOp::Mod && matches!(ty, DataType::Float4 | DataType::Float8) {
+            return Err(no_op(self, lt, rt));
+        }
+        Ok(Expr::Binary(bop, Box::new(l), Box::new(r), ty))
+    }
+
+    /// The span of an operator token: the first occurrence of its symbol after the left
+    /// operand (sqlparser keeps no span for operators).
+    fn op_span(&self, left: &ast::Expr, op: BinOp) -> sqlparser::tokenizer::Span {
+        let end = left.span().end;
+        let l = end.line as usize;
+        if l == 0 || l > self.line_starts.len() {
+            return sqlparser::tokenizer::Span::empty();
+        }
+        let start = self.line_starts[l - 1] + (end.column as usize).saturating_sub(1);
+        let sym: Vec<char> = op.symbol().chars().collect();
+        let mut i = start;
+        while i + sym.len() <= self.chars.len() {
+            if self.chars[i..i + sym.len()] == sym[..] {
+                // Convert the char index back to (line, column).
+                let line = self.line_starts.iter().rposition(|&s| s <= i).unwrap_or(0);
+                let col = i - self.line_starts[line] + 1;
+                let loc = sqlparser::tokenizer::Location::new(line as u64 + 1, col as u64);
+                return sqlparser::tokenizer::Span::new(loc, loc);
+            }
+            i += 1;
+        }
+        sqlparser::tokenizer::Span::empty()
+    }
+
+    fn bind_value(&mut self, v: &ast::Value, span: sqlparser::tokenizer::Span) -> Result<Expr> {
+        Ok(match v {
+            ast::Value::Number(n, _) => {
+                let is_int = n
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit());
+                if is_int {
+                    if let Ok(i) = n.parse::<i32>() {
+                        Expr::Const(Value::Int4(i), DataType::Int4)
+                    } else if let Ok(i) = n.parse::<i64>() {
+                        Expr::Const(Value::Int8(i), DataType::Int8)
+                    } else {
+                        Expr::Const(parse_text(DataType::Numeric, -1, n)?, DataType::Numeric)
+                    }
+                } else {
+                    let v = parse_text(DataType::Numeric, -1, n).map_err(|e| self.at(e, span))?;
+                    Expr::Const(v, DataType::Numeric)
+                }
+            }
+            ast::Value::SingleQuotedString(s)
+            | ast::Value::EscapedStringLiteral(s)
+            | ast::Value::NationalStringLiteral(s)
+            | ast::Value::UnicodeStringLiteral(s) => {
+                Expr::Const(Value::Text(s.clone()), DataType::Unknown)
+            }
+            ast::Value::DollarQuotedString(d) => {
+                Expr::Const(Value::Text(d.value.clone()), DataType::Unknown)
+            }
+            ast::Value::Boolean(b) => Expr::Const(Value::Bool(*b), DataType::Bool),
+            ast::Value::Null => Expr::Const(Value::Null, DataType::Unknown),
+            ast::Value::Placeholder(p) => {
+                let n: usize = p.trim_start_matches('$').parse().map_err(|_| {
+                    self.at(
+                        err!(sqlstate::SYNTAX_ERROR, "syntax error at or near \"{p}\""),
+                        span,
+                    )
+                })?;
+                if n == 0 || n > 65535 {
+                    return Err(self.at(
+                        err!(sqlstate::UNDEFINED_PARAMETER, "there is no parameter ${n}"),
+                        span,
+                    ));
+                }
+                if self.params.len() < n {
+                    self.params.resize(n, DataType::Unknown);
+                }
+                Expr::Param(n - 1, self.params[n - 1])
+            }
+            other => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "literal {other} is not supported yet"
+            ),
+        })
+    }
+
+    fn bind_column(
+        &mut self,
+        table: Option<&ast::Ident>,
+        col: &ast::Ident,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        let name = fold(col);
+        let tname = table.map(fold);
+        if self.agg.is_some() {
+            // A column outside an aggregate that is not a GROUP BY key.
+            let st = self
+                .agg
+                .as_ref()
+                .map(|s| s.input.clone())
+                .unwrap_or_default();
+            let found = st
+                .cols
+                .iter()
+                .find(|c| c.name == name && (tname.is_none() || c.table == tname));
+            if let Some(c) = found {
+                let t = c.table.clone().unwrap_or_default();
+                return Err(self.at(
+                    err!(
+                        sqlstate::GROUPING_ERROR,
+                        "column \"{}.{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                        t,
+                        name
+                    ),
+                    col.span.union(&table.map(|t| t.span).unwrap_or(col.span)),
+                ));
+            }
+        }
+        if let Some(t) = &tname {
+            if !scope
+                .cols
+                .iter()
+                .any(|c| c.table.as_deref() == Some(t.as_str()))
+            {
+                let span = table.map(|x| x.span).unwrap_or(col.span);
+                return Err(self.at(
+                    err!(
+                        sqlstate::UNDEFINED_TABLE,
+                        "missing FROM-clause entry for table \"{t}\""
+                    ),
+                    span,
+                ));
+            }
+        }
+        let hits: Vec<usize> = scope
+            .cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name == name && (tname.is_none() || c.table == tname))
+            .map(|(i, _)| i)
+            .collect();
+        match hits.len() {
+            1 => Ok(Expr::Column(hits[0], scope.cols[hits[0]].ty)),
+            0 => {
+                if tname.is_none() && col.quote_style.is_none() {
+                    if let Some((f, ty)) = functions::lookup(&name, &[]) {
+                        if matches!(
+                            name.as_str(),
+                            "current_user"
+                                | "user"
+                                | "session_user"
+                                | "current_role"
+                                | "current_catalog"
+                                | "current_schema"
+                                | "current_timestamp"
+                                | "current_date"
+                                | "localtimestamp"
+                        ) {
+                            return Ok(Expr::Func(f, vec![], ty));
+                        }
+                    }
+                }
+                let shown = match &tname {
+                    Some(t) => format!("column {t}.{name} does not exist"),
+                    None => format!("column \"{name}\" does not exist"),
+                };
+                let span = table.map(|t| t.span).unwrap_or(col.span);
+                Err(self.at(err!(sqlstate::UNDEFINED_COLUMN, "{shown}"), span))
+            }
+            _ => Err(self.at(
+                err!(
+                    sqlstate::AMBIGUOUS_COLUMN,
+                    "column reference \"{name}\" is ambiguous"
+                ),
+                col.span,
+            )),
+        }
+    }
+
+    fn bind_function(&mut self, f: &ast::Function, scope: &Scope) -> Result<Expr> {
+        let name = f
+            .name
+            .0
+            .last()
+            .and_then(|p| match p {
+                ast::ObjectNamePart::Identifier(i) => Some(fold(i)),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let (args, distinct, star) = match &f.args {
+            ast::FunctionArguments::None => (vec![], false, false),
+            ast::FunctionArguments::Subquery(_) => {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "subqueries are not supported yet"
+                )
+            }
+            ast::FunctionArguments::List(l) => {
+                let mut v = Vec::new();
+                let mut star = false;
+                for a in &l.args {
+                    match a {
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                            v.push(e.clone())
+                        }
+                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                        _ => bail!(
+                            sqlstate::FEATURE_NOT_SUPPORTED,
+                            "named function arguments are not supported yet"
+                        ),
+                    }
+                }
+                (
+                    v,
+                    matches!(
+                        l.duplicate_treatment,
+                        Some(ast::DuplicateTreatment::Distinct)
+                    ),
+                    star,
+                )
+            }
+        };
+        let span = f.name.span();
+        if let Some(af) = agg_func(&name, star, args.len()) {
+            let Some(st) = self.agg.take() else {
+                return Err(self.at(
+                    err!(
+                        sqlstate::GROUPING_ERROR,
+                        "aggregate functions are not allowed here"
+                    ),
+                    span,
+                ));
+            };
+            let input = st.input.clone();
+            // Arguments bind against the input row (not the group row).
+            let res = (|| -> Result<Option<Expr>> {
+                Ok(match args.first() {
+                    Some(a) => {
+                        let b = self.bind(a, &input)?;
+                        Some(if b.ty() == DataType::Unknown {
+                            self.coerce(b, DataType::Text, -1, Coercion::Implicit, a.span())?
+                        } else {
+                            b
+                        })
+                    }
+                    None => None,
+                })
+            })();
+            self.agg = Some(st);
+            let arg = res?;
+            let at = arg.as_ref().map(|a| a.ty()).unwrap_or(DataType::Int8);
+            let ty = match af {
+                AggFunc::CountStar | AggFunc::Count => DataType::Int8,
+                AggFunc::Sum => match at {
+                    DataType::Int2 | DataType::Int4 => DataType::Int8,
+                    DataType::Int8 | DataType::Numeric => DataType::Numeric,
+                    DataType::Float4 => DataType::Float4,
+                    DataType::Float8 => DataType::Float8,
+                    t => {
+                        return Err(self.at(
+                            err!(sqlstate::UNDEFINED_FUNCTION, "function sum({}) does not exist", t.name())
+                                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                            span,
+                        ))
+                    }
+                },
+                AggFunc::Avg => match at {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric => DataType::Numeric,
+                    DataType::Float4 | DataType::Float8 => DataType::Float8,
+                    t => {
+                        return Err(self.at(
+                            err!(sqlstate::UNDEFINED_FUNCTION, "function avg({}) does not exist", t.name())
+                                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                            span,
+                        ))
+                    }
+                },
+                AggFunc::Min | AggFunc::Max => at,
+            };
+            let st = self
+                .agg
+                .as_mut()
+                .ok_or_else(|| Error::internal("aggregate state lost"))?;
+            st.aggs.push(AggSpec {
+                func: af,
+                arg,
+                distinct,
+                ty,
+            });
+            let idx = st.keys.len() + st.aggs.len() - 1;
+            return Ok(Expr::Column(idx, ty));
+        }
+        if star {
+            return Err(self.at(
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function {name}(*) does not exist"
+                ),
+                span,
+            ));
+        }
+        let mut bound = Vec::new();
+        for a in &args {
+            bound.push(self.bind(a, scope)?);
+        }
+        let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
+        let Some((func, ty)) = functions::lookup(&name, &types) else {
+            let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
+            return Err(self.at(
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function {}({}) does not exist",
+                    name,
+                    shown.join(", ")
+                )
+                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                span,
+            ));
+        };
+        let mut out = Vec::new();
+        for (i, (b, a)) in bound.into_iter().zip(&args).enumerate() {
+            let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {
+                if ty == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    ty
+                }
+            } else {
+                b.ty()
+            });
+            let want = if matches!(
+                func,
+                Func::Coalesce | Func::NullIf | Func::Greatest | Func::Least
+            ) {
+                ty
+            } else {
+                want
+            };
+            out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
+        }
+        Ok(Expr::Func(func, out, ty))
+    }
+}
+
+impl SelectPlan {
+    /// Stashes HAVING in `filter` temporarily while the select list is bound.
+    fn with_having(mut self, having: Option<Expr>) -> SelectPlan {
+        self.filter = having;
+        self
+    }
+}
+
+fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) {
+    if let Some(a) = alias {
+        for (c, ac) in scope.cols.iter_mut().zip(&a.columns) {
+            c.name = fold(&ac.name);
+        }
+    }
+}
+
+fn is_default_keyword(e: &ast::Expr) -> bool {
+    matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
+}
+
+fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
+    Some(match (name, star, nargs) {
+        ("count", true, 0) => AggFunc::CountStar,
+        ("count", false, 1) => AggFunc::Count,
+        ("sum", false, 1) => AggFunc::Sum,
+        ("min", false, 1) => AggFunc::Min,
+        ("max", false, 1) => AggFunc::Max,
+        ("avg", false, 1) => AggFunc::Avg,
+        _ => return None,
+    })
+}
+
+/// Whether an AST expression contains an aggregate call.
+fn contains_aggregate(e: &ast::Expr) -> bool {
+    match e {
+        ast::Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let (n, star) = match &f.args {
+                ast::FunctionArguments::List(l) => (
+                    l.args.len(),
+                    l.args.iter().any(|a| {
+                        matches!(a, ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard))
+                    }),
+                ),
+                _ => (0, false),
+            };
+            if agg_func(&name, star, if star { 0 } else { n }).is_some() {
+                return true;
+            }
+            match &f.args {
+                ast::FunctionArguments::List(l) => l.args.iter().any(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
+                        contains_aggregate(x)
+                    }
+                    _ => false,
+                }),
+                _ => false,
+            }
+        }
+        ast::Expr::BinaryOp { left, right, .. } => {
+            contains_aggregate(left) || contains_aggregate(right)
+        }
+        ast::Expr::UnaryOp { expr, .. }
+        | ast::Expr::Nested(expr)
+        | ast::Expr::Cast { expr, .. }
+        | ast::Expr::IsNull(expr)
+        | ast::Expr::IsNotNull(expr) => contains_aggregate(expr),
+        ast::Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            operand.as_deref().is_some_and(contains_aggregate)
+                || conditions
+                    .iter()
+                    .any(|c| contains_aggregate(&c.condition) || contains_aggregate(&c.result))
+                || else_result.as_deref().is_some_and(contains_aggregate)
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL's default output column name for an expression (FigureColname).
+pub fn figure_colname(e: &ast::Expr) -> String {
+    fn go(e: &ast::Expr) -> Option<String> {
+        match e {
+            ast::Expr::Identifier(i) => Some(fold(i)),
+            ast::Expr::CompoundIdentifier(v) => v.last().map(fold),
+            ast::Expr::Function(f) => f.name.0.last().and_then(|p| match p {
+                ast::ObjectNamePart::Identifier(i) => Some(fold(i)),
+                _ => None,
+            }),
+            ast::Expr::Nested(x) => go(x),
+            ast::Expr::Cast {
+                expr, data_type, ..
+            } => go(expr).or_else(|| {
+                convert_type(data_type)
+                    .ok()
+                    .map(|(t, _)| t.column_name().to_string())
+            }),
+            ast::Expr::TypedString(ts) => convert_type(&ts.data_type)
+                .ok()
+                .map(|(t, _)| t.column_name().to_string()),
+            ast::Expr::Case { .. } => Some("case".into()),
+            _ => None,
+        }
+    }
+    go(e).unwrap_or_else(|| "?column?".into())
+}
+
+/// Converts a sqlparser type to tusk's type and typmod.
+pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
+    let text = t.to_string();
+    let lower = text.to_lowercase();
+    let (base, mods) = match lower.find('(') {
+        Some(i) => {
+            let close = lower.rfind(')').unwrap_or(lower.len());
+            let mods: Vec<String> = lower[i + 1..close]
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect();
+            let rest = lower[close.saturating_add(1).min(lower.len())..]
+                .trim()
+                .to_string();
+            let base = format!("{} {}", lower[..i].trim(), rest).trim().to_string();
+            (base, mods)
+        }
+        None => (lower.clone(), vec![]),
+    };
+    let base = base.replace("[]", "").trim().to_string();
+    let is_array = lower.ends_with("[]");
+    if base.contains("serial") {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "type {base} is not supported yet"
+        );
+    }
+    let mut ty = DataType::from_sql_name(&base).ok_or_else(|| {
+        err!(
+            sqlstate::UNDEFINED_OBJECT,
+            "type \"{}\" does not exist",
+            base
+        )
+    })?;
+    if is_array {
+        if ty != DataType::Text && ty != DataType::Varchar {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "array types other than text[] are not supported yet"
+            );
+        }
+        ty = DataType::TextArray;
+    }
+    let num = |s: &str| -> Result<u32> {
+        s.parse::<u32>()
+            .map_err(|_| err!(sqlstate::SYNTAX_ERROR, "invalid type modifier"))
+    };
+    let typmod = match (ty, mods.len()) {
+        (_, 0) => -1,
+        (DataType::Varchar, 1) => {
+            let n = num(&mods[0])?;
+            if n == 0 {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "length for type varchar must be at least 1"
+                );
+            }
+            n as i32 + 4
+        }
+        (DataType::Numeric, 1 | 2) => {
+            let p = num(&mods[0])?;
+            let s = if mods.len() == 2 { num(&mods[1])? } else { 0 };
+            if !(1..=1000).contains(&p) {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "NUMERIC precision {p} must be between 1 and 1000"
+                );
+            }
+            if s > p {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "NUMERIC scale {s} must be between 0 and precision {p}"
+                );
+            }
+            numeric_typmod(p, s)
+        }
+        (DataType::Timestamp | DataType::TimestampTz, 1) => -1,
+        (DataType::Float8, 1) => {
+            // float(p): p <= 24 is real.
+            let p = num(&mods[0])?;
+            if p <= 24 {
+                ty = DataType::Float4;
+            }
+            -1
+        }
+        _ => bail!(
+            sqlstate::SYNTAX_ERROR,
+            "type modifier is not allowed for type \"{}\"",
+            base
+        ),
+    };
+    Ok((ty, typmod))
+}
+
+/// Whether `from` converts to `to` in the given context.
+pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
+    use DataType::*;
+    if from == to || from == Unknown {
+        return true;
+    }
+    let rank = |t: DataType| match t {
+        Int2 => 1,
+        Int4 => 2,
+        Int8 => 3,
+        Numeric => 4,
+        Float4 => 5,
+        Float8 => 6,
+        _ => 0,
+    };
+    let (rf, rt) = (rank(from), rank(to));
+    let implicit = (rf > 0 && rt > rf)
+        || (from.is_string() && to.is_string())
+        || matches!(
+            (from, to),
+            (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz)
+        )
+        || (from == Oid && rt >= 2)
+        || (rf > 0 && rf <= 3 && to == Oid);
+    if implicit {
+        return true;
+    }
+    let assignment = (rf > 0 && rt > 0)
+        || to.is_string()
+        || matches!(
+            (from, to),
+            (Timestamp | TimestampTz, Date) | (TimestampTz, Timestamp)
+        );
+    match how {
+        Coercion::Implicit => false,
+        Coercion::Assignment => assignment,
+        Coercion::Explicit => true,
+    }
+}
+
+/// Whether two types can be compared directly.
+pub fn comparable(a: DataType, b: DataType) -> bool {
+    use DataType::*;
+    a == b
+        || (a.is_numeric() && b.is_numeric())
+        || (a.is_string() && b.is_string())
+        || (matches!(a, Date | Timestamp | TimestampTz)
+            && matches!(b, Date | Timestamp | TimestampTz))
+}
+
+/// A FieldDesc for a result column.
+pub fn field(name: &str, ty: DataType, typmod: i32, table_oid: u32, attnum: i16) -> FieldDesc {
+    let ty = if ty == DataType::Unknown {
+        DataType::Text
+    } else {
+        ty
+    };
+    FieldDesc {
+        name: name.to_string(),
+        table_oid,
+        column_id: attnum,
+        type_oid: ty.oid(),
+        type_len: ty.type_len(),
+        typmod,
+    }
+}

@@ -1,0 +1,406 @@
+//! Session tests: statements through the whole stack (front parser/sqlparser → binder →
+//! executor → engine), compared with what PostgreSQL 15 returns.
+
+use super::*;
+use crate::storage::{BootstrapOptions, EngineOptions};
+use std::path::PathBuf;
+
+struct Hooks;
+
+impl ServerHooks for Hooks {
+    fn reload_config(&self) -> bool {
+        true
+    }
+    fn cancel_backend(&self, _pid: i32) -> bool {
+        false
+    }
+    fn terminate_backend(&self, _pid: i32) -> bool {
+        false
+    }
+    fn postmaster_start_time(&self) -> i64 {
+        0
+    }
+    fn server_config(&self) -> Arc<ServerConfig> {
+        Arc::new(ServerConfig::defaults(std::path::Path::new("/nonexistent")))
+    }
+}
+
+pub(super) struct Db {
+    pub dir: PathBuf,
+    pub engine: Arc<Engine>,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub(super) fn db(name: &str) -> Db {
+    let dir = std::env::temp_dir().join(format!(
+        "tusk-sql-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    Engine::bootstrap(
+        &dir,
+        &BootstrapOptions {
+            superuser: "postgres".into(),
+            password: None,
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: 16 * 1024 * 1024,
+        },
+    )
+    .unwrap();
+    let engine = Engine::open(
+        &dir,
+        &EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    Db { dir, engine }
+}
+
+pub(super) fn session(engine: &Arc<Engine>, user: &str) -> Session {
+    let cfg = Arc::new(ServerConfig::defaults(std::path::Path::new("/nonexistent")));
+    Session::new(
+        engine.clone(),
+        SessionSettings::new(cfg),
+        SessionContext {
+            user: user.into(),
+            database: "postgres".into(),
+            backend_pid: 4242,
+            cancel: Arc::new(AtomicBool::new(false)),
+            hooks: Arc::new(Hooks),
+            application_name: String::new(),
+        },
+    )
+}
+
+/// Runs a query and renders its last result like a tiny psql: `tag` or rows as
+/// `a|b` lines, or `ERROR code: message`.
+fn q(s: &mut Session, sql: &str) -> String {
+    let results = s.simple_query(sql);
+    let mut out = Vec::new();
+    for r in results {
+        match r {
+            Ok(ExecResult::Rows { fields, rows, tag }) => {
+                let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                out.push(names.join("|"));
+                for row in rows {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .map(|v| {
+                            s.encode_value(v, 0)
+                                .map(|b| String::from_utf8(b).unwrap())
+                                .unwrap_or_else(|| "NULL".into())
+                        })
+                        .collect();
+                    out.push(cells.join("|"));
+                }
+                out.push(tag);
+            }
+            Ok(ExecResult::Command { tag }) => out.push(tag),
+            Ok(ExecResult::Empty) => out.push("EMPTY".into()),
+            Err(e) => {
+                let mut line = format!("ERROR {}: {}", e.code, e.message);
+                if let Some(d) = e.detail {
+                    line.push_str(&format!(" DETAIL {d}"));
+                }
+                if let Some(p) = e.position {
+                    line.push_str(&format!(" @{p}"));
+                }
+                out.push(line);
+            }
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn create_insert_select_update_delete() {
+    let d = db("crud");
+    let mut s = session(&d.engine, "postgres");
+    assert_eq!(
+        q(&mut s, "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL, score numeric(5,2) DEFAULT 1.5)"),
+        "CREATE TABLE"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "insert into t values (1, 'a', 2.345), (2, 'b', DEFAULT)"
+        ),
+        "INSERT 0 2"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "insert into t (name, id) values ('c', 3) returning id, score"
+        ),
+        "id|score\n3|1.50\nINSERT 0 1"
+    );
+    assert_eq!(
+        q(&mut s, "select * from t order by id desc"),
+        "id|name|score\n3|c|1.50\n2|b|1.50\n1|a|2.35\nSELECT 3"
+    );
+    assert_eq!(
+        q(&mut s, "insert into t values (1, 'dup')"),
+        "ERROR 23505: duplicate key value violates unique constraint \"t_pkey\" DETAIL Key (id)=(1) already exists."
+    );
+    assert_eq!(
+        q(&mut s, "insert into t (id) values (9)"),
+        "ERROR 23502: null value in column \"name\" of relation \"t\" violates not-null constraint DETAIL Failing row contains (9, null, 1.50)."
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "update t set score = score * 2 where id >= 2 returning id, score"
+        ),
+        "id|score\n2|3.00\n3|3.00\nUPDATE 2"
+    );
+    assert_eq!(q(&mut s, "delete from t where name = 'b'"), "DELETE 1");
+    assert_eq!(
+        q(
+            &mut s,
+            "select count(*), sum(score), min(id), max(name), avg(id) from t"
+        ),
+        "count|sum|min|max|avg\n2|5.35|1|c|2.0000000000000000\nSELECT 1"
+    );
+    assert_eq!(
+        q(&mut s, "select nosuch from t"),
+        "ERROR 42703: column \"nosuch\" does not exist @8"
+    );
+    assert_eq!(
+        q(&mut s, "select * from nosuch"),
+        "ERROR 42P01: relation \"nosuch\" does not exist @15"
+    );
+    assert_eq!(
+        q(&mut s, "select * from public.t where id = 1"),
+        "id|name|score\n1|a|2.35\nSELECT 1"
+    );
+    assert_eq!(q(&mut s, "drop table t"), "DROP TABLE");
+    assert_eq!(
+        q(&mut s, "drop table t"),
+        "ERROR 42P01: table \"t\" does not exist"
+    );
+    assert_eq!(q(&mut s, "drop table if exists t"), "DROP TABLE");
+    assert_eq!(s.take_notices().len(), 1);
+}
+
+#[test]
+fn expressions_and_errors_match_postgres() {
+    let d = db("expr");
+    let mut s = session(&d.engine, "postgres");
+    assert_eq!(
+        q(
+            &mut s,
+            "select 1, 1::int, 'a'::text, 1.5::numeric/2, 'x' || 1, cast(1 as bigint)"
+        ),
+        "?column?|int4|text|?column?|?column?|int8\n1|1|a|0.75000000000000000000|x1|1\nSELECT 1"
+    );
+    assert_eq!(
+        q(&mut s, "select 2147483647 + 1"),
+        "ERROR 22003: integer out of range"
+    );
+    assert_eq!(q(&mut s, "select 1/0"), "ERROR 22012: division by zero");
+    assert_eq!(
+        q(&mut s, "select 'abc'::int"),
+        "ERROR 22P02: invalid input syntax for type integer: \"abc\" @8"
+    );
+    assert_eq!(
+        q(&mut s, "select 1 + 'a'"),
+        "ERROR 22P02: invalid input syntax for type integer: \"a\" @12"
+    );
+    assert_eq!(
+        q(&mut s, "select 'a'::text + 1"),
+        "ERROR 42883: operator does not exist: text + integer @18"
+    );
+    assert_eq!(
+        q(&mut s, "select null = null, true and null, false and null, 7 % 3, -7 / 2, 1.0::float8/3"),
+        "?column?|?column?|?column?|?column?|?column?|?column?\nNULL|NULL|f|1|-3|0.3333333333333333\nSELECT 1"
+    );
+    assert_eq!(
+        q(&mut s, "select current_user, user, current_database()"),
+        "current_user|user|current_database\npostgres|postgres|postgres\nSELECT 1"
+    );
+    assert!(q(&mut s, "select version()").contains("PostgreSQL 15.0"));
+    assert_eq!(q(&mut s, "select 1 where false"), "?column?\nSELECT 0");
+}
+
+#[test]
+fn transactions_and_failed_blocks() {
+    let d = db("txn");
+    let mut a = session(&d.engine, "postgres");
+    let mut b = session(&d.engine, "postgres");
+    q(&mut a, "create table t (id int primary key)");
+    assert_eq!(q(&mut a, "begin"), "BEGIN");
+    assert_eq!(a.transaction_status(), TransactionStatus::InBlock);
+    q(&mut a, "insert into t values (1)");
+    assert_eq!(q(&mut b, "select count(*) from t"), "count\n0\nSELECT 1");
+    assert_eq!(q(&mut a, "select count(*) from t"), "count\n1\nSELECT 1");
+    assert_eq!(q(&mut a, "commit"), "COMMIT");
+    assert_eq!(q(&mut b, "select count(*) from t"), "count\n1\nSELECT 1");
+    q(&mut a, "begin");
+    assert!(q(&mut a, "select x").starts_with("ERROR 42703"));
+    assert_eq!(a.transaction_status(), TransactionStatus::Failed);
+    assert_eq!(
+        q(&mut a, "select 1"),
+        "ERROR 25P02: current transaction is aborted, commands ignored until end of transaction block"
+    );
+    assert_eq!(q(&mut a, "commit"), "ROLLBACK");
+    assert_eq!(a.transaction_status(), TransactionStatus::Idle);
+    assert_eq!(q(&mut a, "commit"), "COMMIT");
+    let n = a.take_notices();
+    assert_eq!(n[0].message, "there is no transaction in progress");
+    assert_eq!(n[0].severity, Severity::Warning);
+    // A multi-statement query is one implicit transaction.
+    assert!(q(&mut a, "insert into t values (2); insert into t values (2)").contains("23505"));
+    assert_eq!(q(&mut a, "select count(*) from t"), "count\n1\nSELECT 1");
+    // Rolled back DDL disappears.
+    q(&mut a, "begin; create table u (x int); rollback");
+    assert!(q(&mut a, "select * from u").starts_with("ERROR 42P01"));
+}
+
+#[test]
+fn roles_and_settings() {
+    let d = db("roles");
+    let mut s = session(&d.engine, "postgres");
+    assert_eq!(
+        q(
+            &mut s,
+            "CREATE ROLE repl login replication encrypted password 'repl'"
+        ),
+        "CREATE ROLE"
+    );
+    let r = d.engine.role("repl").unwrap();
+    assert!(r.login && r.replication && !r.superuser);
+    assert!(r.password.unwrap().starts_with("SCRAM-SHA-256$"));
+    assert_eq!(
+        q(&mut s, "create role repl"),
+        "ERROR 42710: role \"repl\" already exists"
+    );
+    assert_eq!(
+        q(&mut s, "create user bob with password 'x'"),
+        "CREATE ROLE"
+    );
+    assert!(d.engine.role("bob").unwrap().login);
+    let mut bob = session(&d.engine, "bob");
+    assert_eq!(
+        q(&mut bob, "create role eve"),
+        "ERROR 42501: permission denied to create role"
+    );
+    assert_eq!(
+        q(&mut s, "alter role bob createrole valid until 'infinity'"),
+        "ALTER ROLE"
+    );
+    assert_eq!(q(&mut s, "set password_encryption = 'md5'"), "SET");
+    assert_eq!(q(&mut s, "alter role bob password 'y'"), "ALTER ROLE");
+    assert!(d
+        .engine
+        .role("bob")
+        .unwrap()
+        .password
+        .unwrap()
+        .starts_with("md5"));
+    assert_eq!(q(&mut s, "alter role bob rename to robert"), "ALTER ROLE");
+    assert_eq!(
+        s.take_notices()[0].message,
+        "MD5 password cleared because of role rename"
+    );
+    assert_eq!(q(&mut s, "drop role robert, repl"), "DROP ROLE");
+    assert_eq!(q(&mut s, "drop role if exists robert"), "DROP ROLE");
+    assert_eq!(
+        q(&mut s, "drop role robert"),
+        "ERROR 42704: role \"robert\" does not exist"
+    );
+    assert_eq!(q(&mut s, "SHOW DateStyle"), "DateStyle\nISO, MDY\nSHOW");
+    assert_eq!(
+        q(
+            &mut s,
+            "set datestyle = 'ISO, MDY'; select current_setting('DateStyle')"
+        ),
+        "SET\ncurrent_setting\nISO, MDY\nSELECT 1"
+    );
+    assert_eq!(
+        q(&mut s, "select set_config('application_name', 'x', false)"),
+        "set_config\nx\nSELECT 1"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select name, setting from pg_settings where name = 'application_name'"
+        ),
+        "name|setting\napplication_name|x\nSELECT 1"
+    );
+    assert!(q(&mut s, "show nosuch").starts_with("ERROR 42704"));
+}
+
+#[test]
+fn extended_protocol_with_parameters() {
+    let d = db("ext");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (id int primary key, v text)");
+    s.parse("ins", "insert into t values ($1, $2)", &[])
+        .unwrap();
+    let (types, fields) = s.describe_statement("ins").unwrap();
+    assert_eq!(types, vec![23, 25]);
+    assert!(fields.is_none());
+    for i in 1..=3 {
+        s.bind(
+            "",
+            "ins",
+            &[0],
+            &[Some(i.to_string().into_bytes()), Some(b"x".to_vec())],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.execute("", 0).unwrap().1.as_deref(), Some("INSERT 0 1"));
+    }
+    s.sync();
+    s.parse("", "select id from t where id >= $1 order by id", &[20])
+        .unwrap();
+    s.bind("", "", &[1], &[Some(2i64.to_be_bytes().to_vec())], &[1])
+        .unwrap();
+    assert_eq!(s.portal_formats(""), vec![1]);
+    let (rows, tag) = s.execute("", 1).unwrap();
+    assert_eq!(rows, vec![vec![Value::Int4(2)]]);
+    assert_eq!(tag, None);
+    let (rows, tag) = s.execute("", 0).unwrap();
+    assert_eq!(rows, vec![vec![Value::Int4(3)]]);
+    assert_eq!(tag.as_deref(), Some("SELECT 1"));
+    s.sync();
+    assert!(s.bind("", "nosuch", &[], &[], &[]).is_err());
+}
+
+#[test]
+fn durability_across_a_crash() {
+    let d = db("crash");
+    {
+        let mut s = session(&d.engine, "postgres");
+        q(&mut s, "create table t (id int primary key, v text)");
+        q(&mut s, "insert into t values (1, 'one'), (2, 'two')");
+        q(&mut s, "create role alice login");
+        q(&mut s, "checkpoint");
+        q(&mut s, "update t set v = 'uno' where id = 1");
+        q(&mut s, "delete from t where id = 2");
+        q(&mut s, "begin; insert into t values (3, 'uncommitted')");
+        std::mem::forget(s); // crash: the open transaction never commits
+    }
+    let engine = Engine::open(
+        &d.dir,
+        &EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut s = session(&engine, "postgres");
+    assert_eq!(
+        q(&mut s, "select * from t order by 1"),
+        "id|v\n1|uno\nSELECT 1"
+    );
+    assert!(engine.role("alice").is_some());
+}

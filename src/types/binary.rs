@@ -1,0 +1,209 @@
+//! PostgreSQL's binary send/receive formats (big-endian, as `*send`/`*recv`).
+
+use super::{parse_text, DataType, Value};
+use crate::error::{sqlstate, Error, Result};
+use crate::{bail, err};
+use bigdecimal::{BigDecimal, Signed};
+
+/// Encodes a non-NULL value in PostgreSQL's binary format (NULL encodes as nothing).
+pub fn encode_binary(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Null => vec![],
+        Value::Bool(b) => vec![*b as u8],
+        Value::Int2(i) => i.to_be_bytes().to_vec(),
+        Value::Int4(i) => i.to_be_bytes().to_vec(),
+        Value::Int8(i) => i.to_be_bytes().to_vec(),
+        Value::Float4(f) => f.to_bits().to_be_bytes().to_vec(),
+        Value::Float8(f) => f.to_bits().to_be_bytes().to_vec(),
+        Value::Numeric(n) => numeric_send(n),
+        Value::Text(s) => s.as_bytes().to_vec(),
+        Value::Oid(o) => o.to_be_bytes().to_vec(),
+        Value::Timestamp(t) | Value::TimestampTz(t) => t.to_be_bytes().to_vec(),
+        Value::Date(d) => d.to_be_bytes().to_vec(),
+        Value::PgLsn(l) => l.to_be_bytes().to_vec(),
+        Value::TextArray(items) => {
+            // One-dimensional array: ndim, has_null, elem type, dim, lower bound.
+            let mut out = Vec::new();
+            out.extend_from_slice(&1i32.to_be_bytes());
+            out.extend_from_slice(&(items.iter().any(|i| i.is_none()) as i32).to_be_bytes());
+            out.extend_from_slice(&super::oid::TEXT.to_be_bytes());
+            out.extend_from_slice(&(items.len() as i32).to_be_bytes());
+            out.extend_from_slice(&1i32.to_be_bytes());
+            for it in items {
+                match it {
+                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                    Some(s) => {
+                        out.extend_from_slice(&(s.len() as i32).to_be_bytes());
+                        out.extend_from_slice(s.as_bytes());
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+fn numeric_send(n: &BigDecimal) -> Vec<u8> {
+    let dscale = n.fractional_digit_count().max(0);
+    let plain = n.abs().with_scale(dscale).to_plain_string();
+    let (int_part, frac_part) = plain.split_once('.').unwrap_or((&plain, ""));
+    let int_part = int_part.trim_start_matches('0');
+    // Integer part grouped from the right, fraction part from the left.
+    let pad = (4 - int_part.len() % 4) % 4;
+    let int_padded = format!("{}{}", "0".repeat(pad), int_part);
+    let fpad = (4 - frac_part.len() % 4) % 4;
+    let frac_padded = format!("{}{}", frac_part, "0".repeat(fpad));
+    let mut digits: Vec<i16> = Vec::new();
+    for chunk in int_padded.as_bytes().chunks(4) {
+        digits.push(
+            std::str::from_utf8(chunk)
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0),
+        );
+    }
+    let mut weight = digits.len() as i32 - 1;
+    for chunk in frac_padded.as_bytes().chunks(4) {
+        digits.push(
+            std::str::from_utf8(chunk)
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0),
+        );
+    }
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    let sign: u16 = if n.is_negative() { 0x4000 } else { 0 };
+    let mut out = Vec::with_capacity(8 + digits.len() * 2);
+    out.extend_from_slice(&(digits.len() as i16).to_be_bytes());
+    out.extend_from_slice(&(weight as i16).to_be_bytes());
+    out.extend_from_slice(&sign.to_be_bytes());
+    out.extend_from_slice(&(dscale as u16).to_be_bytes());
+    for d in digits {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out
+}
+
+fn bad_binary() -> Error {
+    err!(
+        sqlstate::INVALID_BINARY_REPRESENTATION,
+        "incorrect binary data format in bind parameter"
+    )
+}
+
+fn fixed<const N: usize>(b: &[u8]) -> Result<[u8; N]> {
+    b.try_into().map_err(|_| bad_binary())
+}
+
+/// Decodes a parameter sent in binary format for type `t`.
+pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
+    Ok(match t {
+        DataType::Bool => Value::Bool(fixed::<1>(b)?[0] != 0),
+        DataType::Int2 => Value::Int2(i16::from_be_bytes(fixed(b)?)),
+        DataType::Int4 => Value::Int4(i32::from_be_bytes(fixed(b)?)),
+        DataType::Int8 => Value::Int8(i64::from_be_bytes(fixed(b)?)),
+        DataType::Oid => Value::Oid(u32::from_be_bytes(fixed(b)?)),
+        DataType::Float4 => Value::Float4(f32::from_bits(u32::from_be_bytes(fixed(b)?))),
+        DataType::Float8 => Value::Float8(f64::from_bits(u64::from_be_bytes(fixed(b)?))),
+        DataType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(b)?)),
+        DataType::TimestampTz => Value::TimestampTz(i64::from_be_bytes(fixed(b)?)),
+        DataType::Date => Value::Date(i32::from_be_bytes(fixed(b)?)),
+        DataType::PgLsn => Value::PgLsn(u64::from_be_bytes(fixed(b)?)),
+        DataType::Numeric => {
+            if b.len() < 8 {
+                return Err(bad_binary());
+            }
+            let nd = i16::from_be_bytes([b[0], b[1]]) as usize;
+            let weight = i16::from_be_bytes([b[2], b[3]]) as i64;
+            let sign = u16::from_be_bytes([b[4], b[5]]);
+            let dscale = u16::from_be_bytes([b[6], b[7]]) as i64;
+            if b.len() != 8 + nd * 2 {
+                return Err(bad_binary());
+            }
+            let mut s = String::new();
+            for i in 0..nd {
+                let d = i16::from_be_bytes([b[8 + 2 * i], b[9 + 2 * i]]);
+                if !(0..10000).contains(&d) {
+                    return Err(bad_binary());
+                }
+                s.push_str(&format!("{d:04}"));
+            }
+            if s.is_empty() {
+                s.push('0');
+            }
+            let digits: BigDecimal = s.parse().map_err(|_| bad_binary())?;
+            // s holds digits of weights weight..weight-nd+1, i.e. value = s * 10^(4*(weight-nd+1)).
+            let exp = 4 * (weight - nd as i64 + 1);
+            let (bi, sc) = digits.as_bigint_and_exponent();
+            let mut v = BigDecimal::new(bi, sc - exp).with_scale(dscale);
+            if sign == 0x4000 {
+                v = -v;
+            } else if sign != 0 {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "numeric NaN is not supported"
+                );
+            }
+            Value::Numeric(v)
+        }
+        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
+            Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
+                err!(
+                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\""
+                )
+            })?)
+        }
+        DataType::TextArray => {
+            let s = String::from_utf8_lossy(b).to_string();
+            parse_text(t, -1, &s)?
+        }
+        DataType::Void => Value::Null,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_binary_round_trips() {
+        for s in [
+            "0",
+            "1",
+            "-12345.678",
+            "0.0001",
+            "10000",
+            "123456789.00",
+            "-0.5",
+        ] {
+            let n: BigDecimal = s.parse().unwrap();
+            let b = encode_binary(&Value::Numeric(n.clone()));
+            let back = decode_binary(DataType::Numeric, &b).unwrap();
+            assert_eq!(back, Value::Numeric(n.clone()), "{s}");
+            if let Value::Numeric(m) = back {
+                assert_eq!(m.to_plain_string(), n.to_plain_string());
+            }
+        }
+        // 12345.678 is digits [1, 2345, 6780], weight 1, dscale 3.
+        let b = encode_binary(&Value::Numeric("12345.678".parse().unwrap()));
+        assert_eq!(
+            b,
+            vec![0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c]
+        );
+    }
+
+    #[test]
+    fn short_binary_is_an_error() {
+        assert!(decode_binary(DataType::Int4, &[0, 1]).is_err());
+    }
+}
