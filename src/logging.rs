@@ -163,18 +163,19 @@ pub fn is_logged(severity: &str) -> bool {
 }
 
 /// Logs an [`Error`] with its own severity, detail and hint (for FATALs before and
-/// during start-up, and for errors the server reports in its log).
+/// after start-up, and for errors sessions report).
 pub fn log_error(e: &Error) {
-    let severity = e.severity.as_str();
-    match (&e.detail, &e.hint) {
-        (Some(d), Some(h)) => {
-            tracing::error!(severity, sqlstate = e.code, detail = %d, hint = %h, "{}", e.message)
-        }
-        (Some(d), None) => {
-            tracing::error!(severity, sqlstate = e.code, detail = %d, "{}", e.message)
-        }
-        (None, Some(h)) => tracing::error!(severity, sqlstate = e.code, hint = %h, "{}", e.message),
-        (None, None) => tracing::error!(severity, sqlstate = e.code, "{}", e.message),
+    log_at(e.severity.as_str(), &e.message, e.detail.as_deref(), e.hint.as_deref());
+}
+
+/// Logs one message under an explicit PostgreSQL severity name (`LOG`, `FATAL`…) with
+/// optional DETAIL and HINT lines.
+pub fn log_at(severity: &str, message: &str, detail: Option<&str>, hint: Option<&str>) {
+    match (detail, hint) {
+        (Some(d), Some(h)) => tracing::error!(severity, detail = %d, hint = %h, "{}", message),
+        (Some(d), None) => tracing::error!(severity, detail = %d, "{}", message),
+        (None, Some(h)) => tracing::error!(severity, hint = %h, "{}", message),
+        (None, None) => tracing::error!(severity, "{}", message),
     }
 }
 

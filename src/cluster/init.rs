@@ -380,23 +380,18 @@ fn populate(opts: &InitOptions, existing: &Existing, out: &mut dyn Write) -> Res
     Ok(())
 }
 
-// TEMPORARY until `storage::Engine::bootstrap` is merged into this branch: the storage
-// engineer writes it in parallel. When it lands, the body of this function becomes
-//
-//     crate::storage::Engine::bootstrap(
-//         &opts.datadir,
-//         &crate::storage::BootstrapOptions {
-//             superuser: opts.superuser.clone(),
-//             password: opts.password.clone(),
-//             password_encryption: "scram-sha-256".into(),
-//             wal_segment_size: opts.wal_segment_size,
-//         },
-//     )
-//
-// Until then the directory gets everything but storage's own files.
+/// Creates the storage of the new cluster: the first WAL segment, `global/pg_control`,
+/// the initial catalog and a first checkpoint.
 fn bootstrap_storage(opts: &InitOptions) -> Result<()> {
-    let _ = opts;
-    Ok(())
+    crate::storage::Engine::bootstrap(
+        &opts.datadir,
+        &crate::storage::BootstrapOptions {
+            superuser: opts.superuser.clone(),
+            password: opts.password.clone(),
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: opts.wal_segment_size,
+        },
+    )
 }
 
 /// An I/O error with initdb's `%m` wording.

@@ -227,9 +227,6 @@ pub fn pg_now_micros() -> i64 {
 
 /// Runs the server until it is shut down; the exit code for `tusk run`.
 pub fn run(opts: RunOptions) -> ExitCode {
-    if unsafe { libc::geteuid() } == 0 {
-        tracing::warn!("running tusk as root is not recommended; PostgreSQL refuses to, tusk allows it for containers and CI");
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -252,13 +249,7 @@ pub fn run(opts: RunOptions) -> ExitCode {
 
 /// Logs an error with its severity, detail and hint, as PostgreSQL's log does.
 pub fn log_error(e: &Error) {
-    let severity = e.severity.as_str();
-    match (&e.detail, &e.hint) {
-        (Some(d), Some(h)) => tracing::error!(severity, detail = d.as_str(), hint = h.as_str(), "{}", e.message),
-        (Some(d), None) => tracing::error!(severity, detail = d.as_str(), "{}", e.message),
-        (None, Some(h)) => tracing::error!(severity, hint = h.as_str(), "{}", e.message),
-        (None, None) => tracing::error!(severity, "{}", e.message),
-    }
+    crate::logging::log_error(e);
 }
 
 async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile: &mut PidFile) -> Result<()> {
@@ -291,7 +282,7 @@ async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile:
     let listen_line = config.get_str("listen_addresses").split(',').next().unwrap_or("").trim().to_string();
     pidfile.set_port_and_sockets(port, first_socket_dir.as_deref(), &listen_line)?;
 
-    let engine_opts = EngineOptions::from_config(&config);
+    let engine_opts = EngineOptions { fsync: config.get_bool("fsync"), ..EngineOptions::default() };
     let dir = datadir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
         .await
@@ -380,8 +371,12 @@ async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile:
     Ok(())
 }
 
+/// Logs a configuration failure's LOG lines; the FATAL error is returned for the caller.
 fn config_error(e: crate::config::ConfigError) -> Error {
-    e.into_error()
+    for l in &e.logs {
+        crate::logging::log_at(l.level, &l.message, l.detail.as_deref(), l.hint.as_deref());
+    }
+    e.fatal
 }
 
 /// Waits for SIGTERM/SIGINT/SIGQUIT (handling SIGHUP reloads meanwhile).

@@ -100,7 +100,7 @@ fn bad_startup(message: &str) -> Error {
 /// Parses `name\0value\0…\0` pairs.
 fn parse_startup_params(mut b: &[u8]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
-    let mut next = |b: &mut &[u8]| -> Result<Option<String>> {
+    let next = |b: &mut &[u8]| -> Result<Option<String>> {
         let Some(nul) = b.iter().position(|&c| c == 0) else {
             return Err(bad_startup("invalid startup packet layout: expected terminator as last byte"));
         };

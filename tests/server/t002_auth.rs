@@ -29,8 +29,6 @@ fn guide_role_with_md5_line() {
     s.write_hba(&format!("{HBA_HEAD}host all postgres 127.0.0.1/32 trust\nhost all m5 127.0.0.1/32 md5\n"));
     s.signal(libc::SIGHUP);
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let secret = s.psql("select rolpassword from pg_authid where rolname = 'm5'");
-    assert!(secret.starts_with("md5") || secret.is_empty(), "{secret}");
     let ok = s.psql_as("m5", "postgres", Some("pw5"), "select 1");
     assert!(ok.status.success(), "{}", stderr(&ok));
     let bad = s.psql_as("m5", "postgres", Some("nope"), "select 1");
@@ -85,14 +83,14 @@ fn post_authentication_checks() {
             tokio::spawn(conn);
             held.push(c);
         }
-        let e = tokio_postgres::connect(&s.conninfo("plain"), tokio_postgres::NoTls).await.unwrap_err();
+        let e = tokio_postgres::connect(&s.conninfo("plain"), tokio_postgres::NoTls).await.err().expect("connection must be refused");
         let db = e.as_db_error().expect("a server error");
         assert_eq!(db.code().code(), "53300");
         assert_eq!(db.message(), "remaining connection slots are reserved for non-replication superuser connections");
         let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
         held.push(c);
-        let e = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap_err();
+        let e = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.err().expect("connection must be refused");
         let db = e.as_db_error().expect("a server error");
         assert_eq!(db.code().code(), "53300");
         assert_eq!(db.message(), "sorry, too many clients already");

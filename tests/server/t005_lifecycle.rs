@@ -42,7 +42,7 @@ fn ctl_start_status_reload_stop() {
     assert!(stdout(&out).contains("server is running (PID:"), "{}", stdout(&out));
     let out = ctl(&s, &["reload"]);
     assert!(stdout(&out).contains("server signaled"), "{}", stdout(&out));
-    let out = ctl(&s, &["restart", "-m", "fast"]);
+    let out = ctl(&s, &["restart", "-m", "fast", "-l", log.to_str().unwrap()]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert_eq!(s.psql("select 3"), "3");
     let out = ctl(&s, &["stop", "-m", "fast"]);
