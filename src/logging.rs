@@ -165,7 +165,12 @@ pub fn is_logged(severity: &str) -> bool {
 /// Logs an [`Error`] with its own severity, detail and hint (for FATALs before and
 /// after start-up, and for errors sessions report).
 pub fn log_error(e: &Error) {
-    log_at(e.severity.as_str(), &e.message, e.detail.as_deref(), e.hint.as_deref());
+    log_at(
+        e.severity.as_str(),
+        &e.message,
+        e.detail.as_deref(),
+        e.hint.as_deref(),
+    );
 }
 
 /// Logs one message under an explicit PostgreSQL severity name (`LOG`, `FATAL`…) with

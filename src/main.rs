@@ -189,5 +189,9 @@ fn opts_args(dir: &Path, overrides: &[(String, String)]) -> Vec<String> {
 
 /// Runs the server on the locked data directory and returns its exit code.
 fn serve(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile: PidFile) -> ExitCode {
-    tusk::server::run(tusk::server::RunOptions { datadir, overrides, pidfile })
+    tusk::server::run(tusk::server::RunOptions {
+        datadir,
+        overrides,
+        pidfile,
+    })
 }

@@ -32,8 +32,8 @@ use crate::sql::{ExecResult, Session, SessionContext, TransactionStatus};
 
 use super::protocol::{format_for, read_frame, FrontendMessage, Writer};
 use super::startup::{
-    authenticate, no_hba_entry, read_first_packet, AuthOutcome, FirstPacket, Peer,
-    ReplicationMode, StartupParams,
+    authenticate, no_hba_entry, read_first_packet, AuthOutcome, FirstPacket, Peer, ReplicationMode,
+    StartupParams,
 };
 use super::{BackendEntry, Hooks, Shared, Stream};
 
@@ -73,30 +73,48 @@ struct Established {
 
 /// Serves one accepted connection to the end.
 pub async fn serve(io: Box<dyn Stream>, peer: Peer, is_tcp: bool, shared: Arc<Shared>) {
-    let timeout = Duration::from_secs(shared.config().get_int("authentication_timeout").max(1) as u64);
-    let established = match tokio::time::timeout(timeout, start(io, peer, is_tcp, shared.clone())).await {
-        Ok(Some(e)) => e,
-        Ok(None) => return,
-        Err(_) => {
-            tracing::warn!(severity = "FATAL", "canceling authentication due to timeout");
-            return;
-        }
-    };
+    let timeout =
+        Duration::from_secs(shared.config().get_int("authentication_timeout").max(1) as u64);
+    let established =
+        match tokio::time::timeout(timeout, start(io, peer, is_tcp, shared.clone())).await {
+            Ok(Some(e)) => e,
+            Ok(None) => return,
+            Err(_) => {
+                tracing::warn!(
+                    severity = "FATAL",
+                    "canceling authentication due to timeout"
+                );
+                return;
+            }
+        };
     query_loop(established, shared).await;
 }
 
 /// Sends a FATAL error (best effort) and logs it.
 async fn send_fatal(io: &mut Box<dyn Stream>, e: Error) {
-    let e = if e.severity < Severity::Fatal { e.with_severity(Severity::Fatal) } else { e };
+    let e = if e.severity < Severity::Fatal {
+        e.with_severity(Severity::Fatal)
+    } else {
+        e
+    };
     super::log_error(&e);
     let mut w = Writer::new();
     // The log keeps the DETAIL; PostgreSQL does not send it to the client for auth failures.
-    let client = if e.code == sqlstate::INVALID_PASSWORD { Error { detail: None, ..e } } else { e };
+    let client = if e.code == sqlstate::INVALID_PASSWORD {
+        Error { detail: None, ..e }
+    } else {
+        e
+    };
     w.error(&client);
     let _ = w.flush(io).await;
 }
 
-async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Arc<Shared>) -> Option<Established> {
+async fn start(
+    mut io: Box<dyn Stream>,
+    mut peer: Peer,
+    is_tcp: bool,
+    shared: Arc<Shared>,
+) -> Option<Established> {
     // 1. First packets: SSL/GSS negotiation and cancel requests.
     let pairs = loop {
         match read_first_packet(&mut io).await {
@@ -122,7 +140,10 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
                                 peer.ssl = true;
                             }
                             Err(e) => {
-                                tracing::warn!(severity = "LOG", "could not accept SSL connection: {e}");
+                                tracing::warn!(
+                                    severity = "LOG",
+                                    "could not accept SSL connection: {e}"
+                                );
                                 return None;
                             }
                         }
@@ -165,10 +186,19 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
         let max = config.get_int("max_connections") as usize;
         if shared.active.fetch_add(1, Ordering::SeqCst) >= max {
             shared.active.fetch_sub(1, Ordering::SeqCst);
-            send_fatal(&mut io, Error::fatal(sqlstate::TOO_MANY_CONNECTIONS, "sorry, too many clients already")).await;
+            send_fatal(
+                &mut io,
+                Error::fatal(
+                    sqlstate::TOO_MANY_CONNECTIONS,
+                    "sorry, too many clients already",
+                ),
+            )
+            .await;
             return None;
         }
-        Some(Slot { shared: shared.clone() })
+        Some(Slot {
+            shared: shared.clone(),
+        })
     } else {
         None
     };
@@ -192,7 +222,17 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
     let role = engine.role(&params.user);
     let mut w = Writer::new();
     let password_encryption = config.get_str("password_encryption");
-    match authenticate(&mut io, &mut w, &line, &params, &peer, role.as_ref(), &password_encryption).await {
+    match authenticate(
+        &mut io,
+        &mut w,
+        &line,
+        &params,
+        &peer,
+        role.as_ref(),
+        &password_encryption,
+    )
+    .await
+    {
         Ok(AuthOutcome::Ok) => {}
         Ok(AuthOutcome::ClientLeft) => return None,
         Err(e) => {
@@ -214,7 +254,10 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
         let _ = w.flush(&mut io).await;
         send_fatal(
             &mut io,
-            Error::fatal(sqlstate::FEATURE_NOT_SUPPORTED, "replication connections are not supported by this server yet"),
+            Error::fatal(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "replication connections are not supported by this server yet",
+            ),
         )
         .await;
         return None;
@@ -261,7 +304,10 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
             counted: slot.is_some(),
         },
     );
-    let registered = Registered { shared: shared.clone(), pid };
+    let registered = Registered {
+        shared: shared.clone(),
+        pid,
+    };
     for (name, value) in settings.reported() {
         w.parameter_status(name, &value);
     }
@@ -277,11 +323,21 @@ async fn start(mut io: Box<dyn Stream>, mut peer: Peer, is_tcp: bool, shared: Ar
         database: params.database.clone(),
         backend_pid: pid,
         cancel: cancel.clone(),
-        hooks: Arc::new(Hooks { shared: shared.clone() }),
+        hooks: Arc::new(Hooks {
+            shared: shared.clone(),
+        }),
         application_name,
     };
     let session = Session::new(shared.engine.clone(), settings, ctx);
-    Some(Established { io, session, terminate, terminate_notify, cancel, _slot: slot, _registered: registered })
+    Some(Established {
+        io,
+        session,
+        terminate,
+        terminate_notify,
+        cancel,
+        _slot: slot,
+        _registered: registered,
+    })
 }
 
 /// PostgreSQL's post-authentication checks (InitPostgres order).
@@ -293,7 +349,10 @@ fn authorize(
 ) -> Result<()> {
     let fatal = |code, msg: String| Err(Error::fatal(code, msg));
     let Some(role) = role else {
-        return fatal(sqlstate::INVALID_AUTHORIZATION_SPECIFICATION, format!("role \"{}\" does not exist", params.user));
+        return fatal(
+            sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+            format!("role \"{}\" does not exist", params.user),
+        );
     };
     if !role.login {
         return fatal(
@@ -302,13 +361,23 @@ fn authorize(
         );
     }
     if role.conn_limit >= 0 && !role.superuser {
-        let count = shared.backends().values().filter(|b| b.user == role.name && b.counted).count();
+        let count = shared
+            .backends()
+            .values()
+            .filter(|b| b.user == role.name && b.counted)
+            .count();
         if count as i32 >= role.conn_limit {
-            return fatal(sqlstate::TOO_MANY_CONNECTIONS, format!("too many connections for role \"{}\"", role.name));
+            return fatal(
+                sqlstate::TOO_MANY_CONNECTIONS,
+                format!("too many connections for role \"{}\"", role.name),
+            );
         }
     }
     if params.replication.is_some() && !(role.replication || role.superuser) {
-        return fatal(sqlstate::INSUFFICIENT_PRIVILEGE, "must be superuser or replication role to start walsender".into());
+        return fatal(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be superuser or replication role to start walsender".into(),
+        );
     }
     if params.replication.is_none() && !role.superuser {
         let max = config.get_int("max_connections") as usize;
@@ -317,24 +386,38 @@ fn authorize(
         if reserved > 0 && max.saturating_sub(active) < reserved {
             return fatal(
                 sqlstate::TOO_MANY_CONNECTIONS,
-                "remaining connection slots are reserved for non-replication superuser connections".into(),
+                "remaining connection slots are reserved for non-replication superuser connections"
+                    .into(),
             );
         }
     }
     if params.replication != Some(ReplicationMode::Physical) {
         let Some(db) = shared.engine.database(&params.database) else {
-            return fatal(sqlstate::INVALID_CATALOG_NAME, format!("database \"{}\" does not exist", params.database));
+            return fatal(
+                sqlstate::INVALID_CATALOG_NAME,
+                format!("database \"{}\" does not exist", params.database),
+            );
         };
         if !db.allow_connections {
             return fatal(
                 sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("database \"{}\" is not currently accepting connections", db.name),
+                format!(
+                    "database \"{}\" is not currently accepting connections",
+                    db.name
+                ),
             );
         }
         if db.conn_limit >= 0 && !role.superuser {
-            let count = shared.backends().values().filter(|b| b.database == db.name && b.counted).count();
+            let count = shared
+                .backends()
+                .values()
+                .filter(|b| b.database == db.name && b.counted)
+                .count();
             if count as i32 >= db.conn_limit {
-                return fatal(sqlstate::TOO_MANY_CONNECTIONS, format!("too many connections for database \"{}\"", db.name));
+                return fatal(
+                    sqlstate::TOO_MANY_CONNECTIONS,
+                    format!("too many connections for database \"{}\"", db.name),
+                );
             }
         }
     }
@@ -343,9 +426,16 @@ fn authorize(
 
 /// Answers a StartupMessage asking for protocol 3.x (x > 0) or `_pq_.` options with
 /// NegotiateProtocolVersion: tusk speaks 3.0 and knows no protocol options.
-async fn negotiate_protocol_version(io: &mut Box<dyn Stream>, params: &[(String, String)]) -> std::io::Result<()> {
+async fn negotiate_protocol_version(
+    io: &mut Box<dyn Stream>,
+    params: &[(String, String)],
+) -> std::io::Result<()> {
     use bytes::BufMut;
-    let unknown: Vec<&str> = params.iter().filter(|(n, _)| n.starts_with("_pq_.")).map(|(n, _)| n.as_str()).collect();
+    let unknown: Vec<&str> = params
+        .iter()
+        .filter(|(n, _)| n.starts_with("_pq_."))
+        .map(|(n, _)| n.as_str())
+        .collect();
     let mut body = bytes::BytesMut::new();
     body.put_i32(0);
     body.put_i32(unknown.len() as i32);
@@ -395,7 +485,10 @@ fn queue_side_messages(s: &mut Session, w: &mut Writer) {
 }
 
 fn encode_row(s: &Session, row: &[crate::types::Value], formats: &[i16]) -> Vec<Option<Vec<u8>>> {
-    row.iter().enumerate().map(|(i, v)| s.encode_value(v, format_for(formats, i))).collect()
+    row.iter()
+        .enumerate()
+        .map(|(i, v)| s.encode_value(v, format_for(formats, i)))
+        .collect()
 }
 
 /// Runs one simple Query message; returns the reply bytes queued in a Writer.
@@ -427,12 +520,28 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
     let mut w = Writer::new();
     let result: Result<()> = (|| {
         match msg {
-            FrontendMessage::Parse { name, query, param_types } => {
+            FrontendMessage::Parse {
+                name,
+                query,
+                param_types,
+            } => {
                 s.parse(&name, &query, &param_types)?;
                 w.empty_message(b'1');
             }
-            FrontendMessage::Bind { portal, statement, param_formats, params, result_formats } => {
-                s.bind(&portal, &statement, &param_formats, &params, &result_formats)?;
+            FrontendMessage::Bind {
+                portal,
+                statement,
+                param_formats,
+                params,
+                result_formats,
+            } => {
+                s.bind(
+                    &portal,
+                    &statement,
+                    &param_formats,
+                    &params,
+                    &result_formats,
+                )?;
                 w.empty_message(b'2');
             }
             FrontendMessage::Describe { kind: b'S', name } => {
@@ -486,7 +595,15 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
 }
 
 async fn query_loop(conn: Established, shared: Arc<Shared>) {
-    let Established { mut io, session, terminate, terminate_notify, cancel, _slot, _registered } = conn;
+    let Established {
+        mut io,
+        session,
+        terminate,
+        terminate_notify,
+        cancel,
+        _slot,
+        _registered,
+    } = conn;
     let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
@@ -565,12 +682,17 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 }
             }
             FrontendMessage::Flush => (s, Writer::new(), false),
-            FrontendMessage::CopyData(_) | FrontendMessage::CopyDone | FrontendMessage::CopyFail(_) => {
+            FrontendMessage::CopyData(_)
+            | FrontendMessage::CopyDone
+            | FrontendMessage::CopyFail(_) => {
                 // Outside COPY, PostgreSQL ignores these.
                 (s, Writer::new(), false)
             }
             FrontendMessage::Password(_) => {
-                let e = Error::fatal(sqlstate::PROTOCOL_VIOLATION, format!("invalid frontend message type {}", b'p'));
+                let e = Error::fatal(
+                    sqlstate::PROTOCOL_VIOLATION,
+                    format!("invalid frontend message type {}", b'p'),
+                );
                 pending.error(&e);
                 let _ = pending.flush(&mut io).await;
                 session = Some(s);
@@ -606,5 +728,8 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
 }
 
 fn terminated() -> Error {
-    Error::fatal(sqlstate::ADMIN_SHUTDOWN, "terminating connection due to administrator command")
+    Error::fatal(
+        sqlstate::ADMIN_SHUTDOWN,
+        "terminating connection due to administrator command",
+    )
 }

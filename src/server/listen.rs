@@ -54,7 +54,9 @@ pub fn resolve_listen_addresses(setting: &str) -> Result<Vec<IpAddr>> {
             let addrs = (item, 0u16).to_socket_addrs().map_err(|e| {
                 Error::new(
                     sqlstate::CONFIG_FILE_ERROR,
-                    format!("could not translate host name \"{item}\", service \"0\" to address: {e}"),
+                    format!(
+                        "could not translate host name \"{item}\", service \"0\" to address: {e}"
+                    ),
                 )
             })?;
             for a in addrs {
@@ -118,7 +120,10 @@ pub fn bind_tcp_listeners(setting: &str, port: u16) -> Result<Vec<TcpListener>> 
         }
     }
     if listeners.is_empty() && !addrs.is_empty() {
-        return Err(Error::fatal(sqlstate::IO_ERROR, "could not create any TCP/IP sockets"));
+        return Err(Error::fatal(
+            sqlstate::IO_ERROR,
+            "could not create any TCP/IP sockets",
+        ));
     }
     Ok(listeners)
 }
@@ -135,8 +140,11 @@ pub fn bind_unix_sockets(
     permissions: u32,
     datadir: &Path,
 ) -> Result<Vec<UnixSocket>> {
-    let dirs: Vec<&str> =
-        setting.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let dirs: Vec<&str> = setting
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     let mut sockets = Vec::new();
     for dir in &dirs {
         let dir = Path::new(dir.trim_matches('"'));
@@ -144,7 +152,12 @@ pub fn bind_unix_sockets(
         let lock = match crate::cluster::pidfile::create_socket_lock(dir, port, datadir) {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!(severity = "LOG", "could not create Unix socket for directory \"{}\": {}", dir.display(), e.message);
+                tracing::warn!(
+                    severity = "LOG",
+                    "could not create Unix socket for directory \"{}\": {}",
+                    dir.display(),
+                    e.message
+                );
                 continue;
             }
         };
@@ -153,17 +166,30 @@ pub fn bind_unix_sockets(
         match UnixListener::bind(&path) {
             Ok(listener) => {
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(permissions));
+                let _ =
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(permissions));
                 tracing::info!("listening on Unix socket \"{}\"", path.display());
-                sockets.push(UnixSocket { listener: Some(listener), path, lock });
+                sockets.push(UnixSocket {
+                    listener: Some(listener),
+                    path,
+                    lock,
+                });
             }
             Err(e) => {
-                tracing::warn!(severity = "LOG", "could not bind Unix address \"{}\": {}", path.display(), e);
+                tracing::warn!(
+                    severity = "LOG",
+                    "could not bind Unix address \"{}\": {}",
+                    path.display(),
+                    e
+                );
             }
         }
     }
     if sockets.is_empty() && !dirs.is_empty() {
-        return Err(Error::fatal(sqlstate::IO_ERROR, "could not create any Unix-domain sockets"));
+        return Err(Error::fatal(
+            sqlstate::IO_ERROR,
+            "could not create any Unix-domain sockets",
+        ));
     }
     Ok(sockets)
 }
@@ -178,7 +204,13 @@ mod tests {
         let all = resolve_listen_addresses("*").unwrap();
         assert_eq!(all.len(), 2);
         let l = resolve_listen_addresses("127.0.0.1, ::1").unwrap();
-        assert_eq!(l, vec!["127.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]);
+        assert_eq!(
+            l,
+            vec![
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
         assert!(resolve_listen_addresses("localhost")
             .unwrap()
             .contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));

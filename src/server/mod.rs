@@ -133,7 +133,10 @@ pub struct Shared {
 impl Shared {
     /// The current configuration.
     pub fn config(&self) -> Arc<ServerConfig> {
-        self.config.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The current pg_hba.conf.
@@ -227,14 +230,21 @@ pub fn pg_now_micros() -> i64 {
 
 /// Runs the server until it is shut down; the exit code for `tusk run`.
 pub fn run(opts: RunOptions) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(severity = "FATAL", "could not start the runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let RunOptions { datadir, overrides, mut pidfile } = opts;
+    let RunOptions {
+        datadir,
+        overrides,
+        mut pidfile,
+    } = opts;
     let result = runtime.block_on(postmaster(datadir, overrides, &mut pidfile));
     pidfile.remove();
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -252,7 +262,11 @@ pub fn log_error(e: &Error) {
     crate::logging::log_error(e);
 }
 
-async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile: &mut PidFile) -> Result<()> {
+async fn postmaster(
+    datadir: PathBuf,
+    overrides: Vec<(String, String)>,
+    pidfile: &mut PidFile,
+) -> Result<()> {
     let config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
     crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
     tracing::info!(
@@ -263,13 +277,24 @@ async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile:
     let port = config.get_int("port") as u16;
     let hba_file = {
         let f = config.get_str("hba_file");
-        if f.is_empty() { datadir.join("pg_hba.conf") } else { PathBuf::from(f) }
+        if f.is_empty() {
+            datadir.join("pg_hba.conf")
+        } else {
+            PathBuf::from(f)
+        }
     };
     let hba = HbaFile::load(&hba_file).map_err(|e| {
         log_error(&e);
-        Error::fatal(crate::error::sqlstate::CONFIG_FILE_ERROR, "could not load pg_hba.conf")
+        Error::fatal(
+            crate::error::sqlstate::CONFIG_FILE_ERROR,
+            "could not load pg_hba.conf",
+        )
     })?;
-    let tls = if config.get_bool("ssl") { Some(tls::acceptor(&datadir, &config)?) } else { None };
+    let tls = if config.get_bool("ssl") {
+        Some(tls::acceptor(&datadir, &config)?)
+    } else {
+        None
+    };
 
     let tcp = listen::bind_tcp_listeners(&config.get_str("listen_addresses"), port)?;
     let unix = listen::bind_unix_sockets(
@@ -278,11 +303,22 @@ async fn postmaster(datadir: PathBuf, overrides: Vec<(String, String)>, pidfile:
         config.get_int("unix_socket_permissions") as u32,
         &datadir,
     )?;
-    let first_socket_dir = unix.first().and_then(|u| u.path.parent().map(|p| p.to_path_buf()));
-    let listen_line = config.get_str("listen_addresses").split(',').next().unwrap_or("").trim().to_string();
+    let first_socket_dir = unix
+        .first()
+        .and_then(|u| u.path.parent().map(|p| p.to_path_buf()));
+    let listen_line = config
+        .get_str("listen_addresses")
+        .split(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
     pidfile.set_port_and_sockets(port, first_socket_dir.as_deref(), &listen_line)?;
 
-    let engine_opts = EngineOptions { fsync: config.get_bool("fsync"), ..EngineOptions::default() };
+    let engine_opts = EngineOptions {
+        fsync: config.get_bool("fsync"),
+        ..EngineOptions::default()
+    };
     let dir = datadir.clone();
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
         .await

@@ -45,7 +45,11 @@ pub enum FrontendMessage {
     /// `Q`: a simple query string.
     Query(String),
     /// `P`: prepare `query` as statement `name` with the given parameter type OIDs.
-    Parse { name: String, query: String, param_types: Vec<u32> },
+    Parse {
+        name: String,
+        query: String,
+        param_types: Vec<u32>,
+    },
     /// `B`: bind statement to portal with parameters and format codes.
     Bind {
         portal: String,
@@ -119,7 +123,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Option<(
 
 fn is_disconnect(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionReset | BrokenPipe | UnexpectedEof | ConnectionAborted)
+    matches!(
+        e.kind(),
+        ConnectionReset | BrokenPipe | UnexpectedEof | ConnectionAborted
+    )
 }
 
 async fn read_exact_or_eof<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> Result<()> {
@@ -155,12 +162,16 @@ impl<'a> BodyReader<'a> {
 
     /// Reads a big-endian i16.
     pub fn i16(&mut self) -> Result<i16> {
-        Ok(i16::from_be_bytes(self.take(2)?.try_into().unwrap_or_default()))
+        Ok(i16::from_be_bytes(
+            self.take(2)?.try_into().unwrap_or_default(),
+        ))
     }
 
     /// Reads a big-endian i32.
     pub fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_be_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
 
     /// Reads a NUL-terminated string (must be valid UTF-8).
@@ -222,7 +233,11 @@ impl FrontendMessage {
                 for _ in 0..n {
                     param_types.push(r.i32()? as u32);
                 }
-                FrontendMessage::Parse { name, query, param_types }
+                FrontendMessage::Parse {
+                    name,
+                    query,
+                    param_types,
+                }
             }
             b'B' => {
                 let portal = r.cstring()?;
@@ -251,7 +266,13 @@ impl FrontendMessage {
                 for _ in 0..nr {
                     result_formats.push(r.i16()?);
                 }
-                FrontendMessage::Bind { portal, statement, param_formats, params, result_formats }
+                FrontendMessage::Bind {
+                    portal,
+                    statement,
+                    param_formats,
+                    params,
+                    result_formats,
+                }
             }
             b'D' | b'C' => {
                 let kind = r.take(1)?[0];
@@ -305,7 +326,9 @@ impl Default for Writer {
 impl Writer {
     /// An empty output queue.
     pub fn new() -> Writer {
-        Writer { buf: BytesMut::with_capacity(8192) }
+        Writer {
+            buf: BytesMut::with_capacity(8192),
+        }
     }
 
     fn put<M: Message>(&mut self, m: M) {
@@ -402,7 +425,12 @@ impl Writer {
 
     /// Queues a DataRow of already-encoded values (None = NULL).
     pub fn data_row(&mut self, values: &[Option<Vec<u8>>]) {
-        let mut data = BytesMut::with_capacity(values.iter().map(|v| 4 + v.as_ref().map_or(0, |v| v.len())).sum());
+        let mut data = BytesMut::with_capacity(
+            values
+                .iter()
+                .map(|v| 4 + v.as_ref().map_or(0, |v| v.len()))
+                .sum(),
+        );
         for v in values {
             match v {
                 Some(v) => {
@@ -476,7 +504,11 @@ mod tests {
         let m = FrontendMessage::decode(b'P', &body).unwrap();
         assert_eq!(
             m,
-            FrontendMessage::Parse { name: "s1".into(), query: "select $1".into(), param_types: vec![23] }
+            FrontendMessage::Parse {
+                name: "s1".into(),
+                query: "select $1".into(),
+                param_types: vec![23]
+            }
         );
         let mut body = b"\0s1\0".to_vec();
         body.extend_from_slice(&0i16.to_be_bytes());

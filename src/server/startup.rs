@@ -46,7 +46,10 @@ pub enum FirstPacket {
     /// CancelRequest for backend `pid` with its secret `key`.
     Cancel { pid: i32, key: i32 },
     /// StartupMessage with the protocol version and its parameters.
-    Startup { version: u32, params: Vec<(String, String)> },
+    Startup {
+        version: u32,
+        params: Vec<(String, String)>,
+    },
     /// The client closed the socket before sending anything.
     Closed,
 }
@@ -69,14 +72,19 @@ pub async fn read_first_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<FirstP
         return Err(bad_startup("invalid length of startup packet"));
     }
     let mut body = vec![0u8; len - 4];
-    r.read_exact(&mut body).await.map_err(|_| bad_startup("incomplete startup packet"))?;
+    r.read_exact(&mut body)
+        .await
+        .map_err(|_| bad_startup("incomplete startup packet"))?;
     let code = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
     match code {
         SSL_REQUEST_CODE if len == 8 => Ok(FirstPacket::Ssl),
         GSS_REQUEST_CODE if len == 8 => Ok(FirstPacket::Gss),
         CANCEL_REQUEST_CODE if len == 16 => {
             let mut b = BodyReader::new(&body[4..]);
-            Ok(FirstPacket::Cancel { pid: b.i32()?, key: b.i32()? })
+            Ok(FirstPacket::Cancel {
+                pid: b.i32()?,
+                key: b.i32()?,
+            })
         }
         _ => {
             let major = code >> 16;
@@ -84,11 +92,16 @@ pub async fn read_first_packet<R: AsyncRead + Unpin>(r: &mut R) -> Result<FirstP
             if major != 3 {
                 return Err(Error::fatal(
                     sqlstate::FEATURE_NOT_SUPPORTED,
-                    format!("unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.0"),
+                    format!(
+                        "unsupported frontend protocol {major}.{minor}: server supports 3.0 to 3.0"
+                    ),
                 ));
             }
             let params = parse_startup_params(&body[4..])?;
-            Ok(FirstPacket::Startup { version: code, params })
+            Ok(FirstPacket::Startup {
+                version: code,
+                params,
+            })
         }
     }
 }
@@ -102,10 +115,15 @@ fn parse_startup_params(mut b: &[u8]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let next = |b: &mut &[u8]| -> Result<Option<String>> {
         let Some(nul) = b.iter().position(|&c| c == 0) else {
-            return Err(bad_startup("invalid startup packet layout: expected terminator as last byte"));
+            return Err(bad_startup(
+                "invalid startup packet layout: expected terminator as last byte",
+            ));
         };
         let s = String::from_utf8(b[..nul].to_vec()).map_err(|_| {
-            Error::fatal(sqlstate::CHARACTER_NOT_IN_REPERTOIRE, "invalid byte sequence for encoding \"UTF8\"")
+            Error::fatal(
+                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                "invalid byte sequence for encoding \"UTF8\"",
+            )
         })?;
         *b = &b[nul + 1..];
         Ok(Some(s))
@@ -119,7 +137,9 @@ fn parse_startup_params(mut b: &[u8]) -> Result<Vec<(String, String)>> {
         out.push((name, value));
     }
     if !b.is_empty() {
-        return Err(bad_startup("invalid startup packet layout: expected terminator as last byte"));
+        return Err(bad_startup(
+            "invalid startup packet layout: expected terminator as last byte",
+        ));
     }
     Ok(out)
 }
@@ -170,7 +190,9 @@ impl StartupParams {
                                 sqlstate::INVALID_PARAMETER_VALUE,
                                 format!("invalid value for parameter \"replication\": \"{value}\""),
                             )
-                            .with_hint("Valid values are: \"false\", 0, \"true\", 1, \"database\"."))
+                            .with_hint(
+                                "Valid values are: \"false\", 0, \"true\", 1, \"database\".",
+                            ))
                         }
                     }
                 }
@@ -287,7 +309,9 @@ pub enum AuthOutcome {
 /// The stored secret of a role usable for password authentication now (none when the
 /// role is missing, has no password, or its VALID UNTIL has passed).
 fn usable_secret(role: Option<&RoleInfo>) -> (Option<String>, &'static str) {
-    let Some(role) = role else { return (None, "Role does not exist. ") };
+    let Some(role) = role else {
+        return (None, "Role does not exist. ");
+    };
     let Some(secret) = role.password.clone().filter(|s| !s.is_empty()) else {
         return (None, "User has no password assigned. ");
     };
@@ -330,7 +354,9 @@ pub async fn authenticate(
         .with_detail("tusk does not support ident authentication.")),
         AuthMethod::Password => {
             w.auth(pgwire::messages::startup::Authentication::CleartextPassword);
-            w.flush(io).await.map_err(|e| Error::io("could not send data to client", e))?;
+            w.flush(io)
+                .await
+                .map_err(|e| Error::io("could not send data to client", e))?;
             let Some(body) = read_password_message(io).await? else {
                 return Ok(AuthOutcome::ClientLeft);
             };
@@ -352,7 +378,8 @@ pub async fn authenticate(
             if line.method == AuthMethod::Md5 && matches!(kind, auth::SecretKind::Md5) {
                 md5_exchange(io, w, user, secret.as_deref(), line, why).await
             } else {
-                let scram_secret = secret.filter(|s| matches!(auth::secret_kind(s), auth::SecretKind::Scram));
+                let scram_secret =
+                    secret.filter(|s| matches!(auth::secret_kind(s), auth::SecretKind::Scram));
                 let why = if scram_secret.is_none() && why.is_empty() {
                     "User does not have a valid SCRAM secret. "
                 } else {
@@ -374,8 +401,12 @@ async fn md5_exchange(
 ) -> Result<AuthOutcome> {
     let mut salt = [0u8; 4];
     rand::thread_rng().fill_bytes(&mut salt);
-    w.auth(pgwire::messages::startup::Authentication::MD5Password(salt.to_vec()));
-    w.flush(io).await.map_err(|e| Error::io("could not send data to client", e))?;
+    w.auth(pgwire::messages::startup::Authentication::MD5Password(
+        salt.to_vec(),
+    ));
+    w.flush(io)
+        .await
+        .map_err(|e| Error::io("could not send data to client", e))?;
     let Some(body) = read_password_message(io).await? else {
         return Ok(AuthOutcome::ClientLeft);
     };
@@ -400,7 +431,9 @@ async fn scram_exchange(
     // tusk does not implement channel binding, so only SCRAM-SHA-256 is offered; libpq
     // then sends the `y,,` header over TLS, which the exchange accepts.
     w.auth(Authentication::SASL(vec!["SCRAM-SHA-256".to_string()]));
-    w.flush(io).await.map_err(|e| Error::io("could not send data to client", e))?;
+    w.flush(io)
+        .await
+        .map_err(|e| Error::io("could not send data to client", e))?;
     let Some(body) = read_password_message(io).await? else {
         return Ok(AuthOutcome::ClientLeft);
     };
@@ -413,12 +446,18 @@ async fn scram_exchange(
         ));
     }
     let len = r.i32()?;
-    let data = if len < 0 { Vec::new() } else { r.bytes(len as usize)? };
+    let data = if len < 0 {
+        Vec::new()
+    } else {
+        r.bytes(len as usize)?
+    };
     let _ = ssl;
     let mut exchange = auth::scram::ScramExchange::new(user, secret, false);
     let first = exchange.server_first(&data).map_err(fatal)?;
     w.auth(Authentication::SASLContinue(first.into()));
-    w.flush(io).await.map_err(|e| Error::io("could not send data to client", e))?;
+    w.flush(io)
+        .await
+        .map_err(|e| Error::io("could not send data to client", e))?;
     let Some(body) = read_password_message(io).await? else {
         return Ok(AuthOutcome::ClientLeft);
     };
@@ -429,7 +468,11 @@ async fn scram_exchange(
         }
         Ok(_) => Err(password_failed(user, line, why)),
         Err(e) if e.code == sqlstate::INVALID_PASSWORD => {
-            let why = if secret.is_some() { "Password does not match. " } else { why };
+            let why = if secret.is_some() {
+                "Password does not match. "
+            } else {
+                why
+            };
             Err(password_failed(user, line, why))
         }
         Err(e) => Err(fatal(e)),
@@ -483,9 +526,15 @@ mod tests {
     #[tokio::test]
     async fn first_packets_decode() {
         let p = packet(SSL_REQUEST_CODE, b"");
-        assert_eq!(read_first_packet(&mut &p[..]).await.unwrap(), FirstPacket::Ssl);
+        assert_eq!(
+            read_first_packet(&mut &p[..]).await.unwrap(),
+            FirstPacket::Ssl
+        );
         let p = packet(CANCEL_REQUEST_CODE, &[0, 0, 0, 7, 0, 0, 0, 9]);
-        assert_eq!(read_first_packet(&mut &p[..]).await.unwrap(), FirstPacket::Cancel { pid: 7, key: 9 });
+        assert_eq!(
+            read_first_packet(&mut &p[..]).await.unwrap(),
+            FirstPacket::Cancel { pid: 7, key: 9 }
+        );
         let p = packet(196608, b"user\0bob\0database\0\0\0");
         match read_first_packet(&mut &p[..]).await.unwrap() {
             FirstPacket::Startup { version, params } => {
@@ -508,8 +557,14 @@ mod tests {
         assert!(read_first_packet(&mut &p[..]).await.is_err());
         let p = packet(2 << 16, b"user\0bob\0\0");
         let e = read_first_packet(&mut &p[..]).await.unwrap_err();
-        assert_eq!(e.message, "unsupported frontend protocol 2.0: server supports 3.0 to 3.0");
-        assert_eq!(read_first_packet(&mut &[][..]).await.unwrap(), FirstPacket::Closed);
+        assert_eq!(
+            e.message,
+            "unsupported frontend protocol 2.0: server supports 3.0 to 3.0"
+        );
+        assert_eq!(
+            read_first_packet(&mut &[][..]).await.unwrap(),
+            FirstPacket::Closed
+        );
     }
 
     #[test]
@@ -523,6 +578,9 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(p.replication, Some(ReplicationMode::Physical));
-        assert_eq!(p.settings, vec![("application_name".to_string(), "walreceiver".to_string())]);
+        assert_eq!(
+            p.settings,
+            vec![("application_name".to_string(), "walreceiver".to_string())]
+        );
     }
 }

@@ -20,21 +20,39 @@ pub fn acceptor(datadir: &Path, config: &ServerConfig) -> Result<tokio_rustls::T
     let key_path = datadir.join(&key_setting);
     let fatal = |m: String| Error::fatal(sqlstate::CONFIG_FILE_ERROR, m);
 
-    let cert_pem = std::fs::read(&cert_path)
-        .map_err(|e| fatal(format!("could not load server certificate file \"{cert_setting}\": {e}")))?;
+    let cert_pem = std::fs::read(&cert_path).map_err(|e| {
+        fatal(format!(
+            "could not load server certificate file \"{cert_setting}\": {e}"
+        ))
+    })?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<std::result::Result<_, _>>()
-        .map_err(|e| fatal(format!("could not load server certificate file \"{cert_setting}\": {e}")))?;
+        .map_err(|e| {
+            fatal(format!(
+                "could not load server certificate file \"{cert_setting}\": {e}"
+            ))
+        })?;
     if certs.is_empty() {
         return Err(fatal(format!(
             "could not load server certificate file \"{cert_setting}\": no certificate found"
         )));
     }
-    let key_pem = std::fs::read(&key_path)
-        .map_err(|e| fatal(format!("could not load private key file \"{key_setting}\": {e}")))?;
+    let key_pem = std::fs::read(&key_path).map_err(|e| {
+        fatal(format!(
+            "could not load private key file \"{key_setting}\": {e}"
+        ))
+    })?;
     let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .map_err(|e| fatal(format!("could not load private key file \"{key_setting}\": {e}")))?
-        .ok_or_else(|| fatal(format!("could not load private key file \"{key_setting}\": no key found")))?;
+        .map_err(|e| {
+            fatal(format!(
+                "could not load private key file \"{key_setting}\": {e}"
+            ))
+        })?
+        .ok_or_else(|| {
+            fatal(format!(
+                "could not load private key file \"{key_setting}\": no key found"
+            ))
+        })?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server_config = rustls::ServerConfig::builder_with_provider(provider)
@@ -42,6 +60,10 @@ pub fn acceptor(datadir: &Path, config: &ServerConfig) -> Result<tokio_rustls::T
         .map_err(|e| fatal(format!("could not set up TLS: {e}")))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| fatal(format!("private key file \"{key_setting}\" does not match the certificate: {e}")))?;
+        .map_err(|e| {
+            fatal(format!(
+                "private key file \"{key_setting}\" does not match the certificate: {e}"
+            ))
+        })?;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server_config)))
 }

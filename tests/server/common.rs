@@ -66,7 +66,12 @@ pub fn free_port() -> u16 {
 
 /// Runs a command with a time limit; kills it when the limit passes.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
     let start = Instant::now();
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -75,7 +80,10 @@ pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
         if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!("{cmd:?} timed out after {limit:?}; stderr: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "{cmd:?} timed out after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -107,12 +115,25 @@ impl Server {
         std::fs::create_dir_all(dir.path().join("sock")).unwrap();
         let datadir = dir.path().join("data");
         let out = run_with_timeout(
-            Command::new(tusk_bin()).arg("init").arg("-D").arg(&datadir).args(init_args),
+            Command::new(tusk_bin())
+                .arg("init")
+                .arg("-D")
+                .arg(&datadir)
+                .args(init_args),
             Duration::from_secs(60),
         );
-        assert!(out.status.success(), "tusk init failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tusk init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let log = dir.path().join("server.log");
-        let s = Server { dir, port, child: None, log };
+        let s = Server {
+            dir,
+            port,
+            child: None,
+            log,
+        };
         s.append_conf(&format!(
             "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
             port,
@@ -131,7 +152,10 @@ impl Server {
     /// Appends lines to postgresql.conf.
     pub fn append_conf(&self, text: &str) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(self.datadir().join("postgresql.conf")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.datadir().join("postgresql.conf"))
+            .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     }
 
@@ -147,7 +171,11 @@ impl Server {
 
     /// Starts `tusk run` with extra arguments.
     pub fn start_with(&mut self, args: &[&str]) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
         let child = Command::new(tusk_bin())
             .arg("run")
             .arg("-D")
@@ -168,10 +196,15 @@ impl Server {
         loop {
             if let Some(c) = self.child.as_mut() {
                 if let Some(status) = c.try_wait().unwrap() {
-                    panic!("server exited with {status} during start-up; log:\n{}", self.log_text());
+                    panic!(
+                        "server exited with {status} during start-up; log:\n{}",
+                        self.log_text()
+                    );
                 }
             }
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.log_text().contains("ready to accept connections") {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+                && self.log_text().contains("ready to accept connections")
+            {
                 return;
             }
             if start.elapsed() > Duration::from_secs(60) {
@@ -206,7 +239,10 @@ impl Server {
             if start.elapsed() > limit {
                 let _ = c.kill();
                 let _ = c.wait();
-                panic!("server did not exit within {limit:?}; log:\n{}", self.log_text());
+                panic!(
+                    "server did not exit within {limit:?}; log:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -216,7 +252,11 @@ impl Server {
     pub fn stop(&mut self) {
         self.signal(libc::SIGINT);
         let status = self.wait_exit(Duration::from_secs(60));
-        assert!(status.success(), "fast shutdown exited with {status}; log:\n{}", self.log_text());
+        assert!(
+            status.success(),
+            "fast shutdown exited with {status}; log:\n{}",
+            self.log_text()
+        );
     }
 
     /// Kills the server with SIGKILL (a crash) and waits for it.
@@ -228,12 +268,21 @@ impl Server {
     /// Runs psql over TCP as `user` on `db` with optional password; returns the output.
     pub fn psql_as(&self, user: &str, db: &str, password: Option<&str>, sql: &str) -> Output {
         let mut cmd = Command::new(pg_bin("psql"));
-        cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-w", "-h", "127.0.0.1"])
-            .arg("-p")
-            .arg(self.port.to_string())
-            .args(["-U", user, "-d", db, "-c", sql])
-            .env_remove("PGPASSWORD")
-            .env("PGCONNECT_TIMEOUT", "10");
+        cmd.args([
+            "-X",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-w",
+            "-h",
+            "127.0.0.1",
+        ])
+        .arg("-p")
+        .arg(self.port.to_string())
+        .args(["-U", user, "-d", db, "-c", sql])
+        .env_remove("PGPASSWORD")
+        .env("PGCONNECT_TIMEOUT", "10");
         if let Some(p) = password {
             cmd.env("PGPASSWORD", p);
         }
@@ -254,7 +303,10 @@ impl Server {
 
     /// A connection string for tokio-postgres.
     pub fn conninfo(&self, user: &str) -> String {
-        format!("host=127.0.0.1 port={} user={} dbname=postgres connect_timeout=10", self.port, user)
+        format!(
+            "host=127.0.0.1 port={} user={} dbname=postgres connect_timeout=10",
+            self.port, user
+        )
     }
 }
 

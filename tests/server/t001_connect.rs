@@ -20,7 +20,10 @@ fn psql_connects_over_tcp_and_unix_socket() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "postgres");
-    assert_eq!(s.psql("show server_version"), format!("15.0 (tusk {})", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        s.psql("show server_version"),
+        format!("15.0 (tusk {})", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(s.psql("select pg_is_in_recovery()"), "f");
     let lsn = s.psql("select pg_current_wal_lsn()");
     assert!(lsn.contains('/'), "{lsn}");
@@ -29,22 +32,46 @@ fn psql_connects_over_tcp_and_unix_socket() {
 #[test]
 fn tokio_postgres_extended_protocol_and_parameter_status() {
     let s = Server::start_new("tokio");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) =
+            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
         tokio::spawn(conn);
-        client.batch_execute("create table kv (k int primary key, v text)").await.unwrap();
-        let stmt = client.prepare("insert into kv values ($1, $2)").await.unwrap();
+        client
+            .batch_execute("create table kv (k int primary key, v text)")
+            .await
+            .unwrap();
+        let stmt = client
+            .prepare("insert into kv values ($1, $2)")
+            .await
+            .unwrap();
         for i in 0..5 {
-            client.execute(&stmt, &[&i, &format!("v{i}")]).await.unwrap();
+            client
+                .execute(&stmt, &[&i, &format!("v{i}")])
+                .await
+                .unwrap();
         }
-        let rows = client.query("select k, v from kv where k >= $1 order by k", &[&2i32]).await.unwrap();
+        let rows = client
+            .query("select k, v from kv where k >= $1 order by k", &[&2i32])
+            .await
+            .unwrap();
         let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        assert_eq!(got, vec![(2, "v2".into()), (3, "v3".into()), (4, "v4".into())]);
+        assert_eq!(
+            got,
+            vec![(2, "v2".into()), (3, "v3".into()), (4, "v4".into())]
+        );
         let err = client.query("select * from nosuch", &[]).await.unwrap_err();
         assert_eq!(err.code().unwrap().code(), "42P01");
         // The connection survives the error.
-        let row = client.query_one("select count(*) from kv", &[]).await.unwrap();
+        let row = client
+            .query_one("select count(*) from kv", &[])
+            .await
+            .unwrap();
         assert_eq!(row.get::<_, i64>(0), 5);
     });
 }
@@ -52,9 +79,15 @@ fn tokio_postgres_extended_protocol_and_parameter_status() {
 #[test]
 fn cancel_request_stops_a_running_statement() {
     let s = Server::start_new("cancel");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) =
+            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
         tokio::spawn(conn);
         let token = client.cancel_token();
         let canceller = tokio::spawn(async move {
@@ -62,10 +95,20 @@ fn cancel_request_stops_a_running_statement() {
             token.cancel_query(tokio_postgres::NoTls).await.unwrap();
         });
         let started = std::time::Instant::now();
-        let err = client.simple_query("select pg_sleep(20)").await.unwrap_err();
+        let err = client
+            .simple_query("select pg_sleep(20)")
+            .await
+            .unwrap_err();
         canceller.await.unwrap();
         assert_eq!(err.code().unwrap().code(), "57014", "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
-        assert_eq!(client.query_one("select 7", &[]).await.unwrap().get::<_, i32>(0), 7);
+        assert_eq!(
+            client
+                .query_one("select 7", &[])
+                .await
+                .unwrap()
+                .get::<_, i32>(0),
+            7
+        );
     });
 }

@@ -14,11 +14,18 @@ fn acknowledged_work_survives_kill_9() {
     s.psql("delete from accounts where id = 3");
     s.psql("begin; insert into accounts values (4, 'dee', 4, true, null, 4); commit");
     // Left open and then lost in the crash: must not appear.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let open_tx = rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(conn);
-        c.batch_execute("begin; insert into accounts values (5, 'ghost', 5, true, null, 5)").await.unwrap();
+        c.batch_execute("begin; insert into accounts values (5, 'ghost', 5, true, null, 5)")
+            .await
+            .unwrap();
         c
     });
     s.crash();
@@ -46,7 +53,12 @@ fn rolled_back_work_is_gone() {
     s.psql("begin; insert into t values (1); rollback");
     s.psql("insert into t values (2)");
     assert_eq!(s.psql("select a from t"), "2");
-    let out = s.psql_as("postgres", "postgres", None, "begin; insert into t values (3); select 1/0");
+    let out = s.psql_as(
+        "postgres",
+        "postgres",
+        None,
+        "begin; insert into t values (3); select 1/0",
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("division by zero"));
     assert_eq!(s.psql("select count(*) from t"), "1");

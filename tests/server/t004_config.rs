@@ -30,14 +30,30 @@ fn bad_setting_stops_startup_naming_file_and_line() {
     let conf = s.datadir().join("postgresql.conf");
     let lines = std::fs::read_to_string(&conf).unwrap().lines().count() + 1;
     s.append_conf("no_such_setting = 3\n");
-    let out = run_with_timeout(Command::new(tusk_bin()).arg("run").arg("-D").arg(s.datadir()), Duration::from_secs(30));
+    let out = run_with_timeout(
+        Command::new(tusk_bin())
+            .arg("run")
+            .arg("-D")
+            .arg(s.datadir()),
+        Duration::from_secs(30),
+    );
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("unrecognized configuration parameter \"no_such_setting\" in file \"{}\" line {}", conf.display(), lines)),
+        err.contains(&format!(
+            "unrecognized configuration parameter \"no_such_setting\" in file \"{}\" line {}",
+            conf.display(),
+            lines
+        )),
         "{err}"
     );
-    assert!(err.contains(&format!("configuration file \"{}\" contains errors", conf.display())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "configuration file \"{}\" contains errors",
+            conf.display()
+        )),
+        "{err}"
+    );
 }
 
 #[test]
@@ -45,11 +61,20 @@ fn set_show_reset_and_reload() {
     let mut s = Server::start_new("set-show");
     assert_eq!(s.psql("set work_mem = '8MB'; show work_mem"), "SET\n8MB");
     assert_eq!(s.psql("select current_setting('DateStyle')"), "ISO, MDY");
-    assert_eq!(s.psql("select set_config('work_mem', '16MB', false)"), "16MB");
+    assert_eq!(
+        s.psql("select set_config('work_mem', '16MB', false)"),
+        "16MB"
+    );
     let e = stderr(&s.psql_as("postgres", "postgres", None, "set nosuch = 1"));
-    assert!(e.contains("unrecognized configuration parameter \"nosuch\""), "{e}");
+    assert!(
+        e.contains("unrecognized configuration parameter \"nosuch\""),
+        "{e}"
+    );
     let e = stderr(&s.psql_as("postgres", "postgres", None, "set port = 1"));
-    assert!(e.contains("parameter \"port\" cannot be changed without restarting the server"), "{e}");
+    assert!(
+        e.contains("parameter \"port\" cannot be changed without restarting the server"),
+        "{e}"
+    );
     // -c overrides the file; reload picks up file changes of sighup settings.
     s.stop();
     s.start_with(&["-c", "work_mem=2MB"]);
@@ -58,8 +83,13 @@ fn set_show_reset_and_reload() {
     assert_eq!(s.psql("select pg_reload_conf()"), "t");
     let start = std::time::Instant::now();
     while s.psql("show log_min_duration_statement") != "250ms" {
-        assert!(start.elapsed() < Duration::from_secs(10), "reload not applied");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "reload not applied"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(s.log_text().contains("received SIGHUP, reloading configuration files"));
+    assert!(s
+        .log_text()
+        .contains("received SIGHUP, reloading configuration files"));
 }

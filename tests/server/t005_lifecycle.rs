@@ -7,7 +7,11 @@ use std::time::Duration;
 
 fn ctl(s: &Server, args: &[&str]) -> std::process::Output {
     run_with_timeout(
-        Command::new(tusk_bin()).arg("ctl").args(args).arg("-D").arg(s.datadir()),
+        Command::new(tusk_bin())
+            .arg("ctl")
+            .args(args)
+            .arg("-D")
+            .arg(s.datadir()),
         Duration::from_secs(90),
     )
 }
@@ -20,11 +24,24 @@ fn second_server_refused_and_stale_pidfile_ignored() {
     assert_eq!(lines[0], s.child.as_ref().unwrap().id().to_string());
     assert_eq!(lines[3], s.port.to_string());
     assert_eq!(lines.get(7).map(|l| l.trim_end()), Some("ready"));
-    let out = run_with_timeout(Command::new(tusk_bin()).arg("run").arg("-D").arg(s.datadir()), Duration::from_secs(30));
+    let out = run_with_timeout(
+        Command::new(tusk_bin())
+            .arg("run")
+            .arg("-D")
+            .arg(s.datadir()),
+        Duration::from_secs(30),
+    );
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("lock file \"postmaster.pid\" already exists"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lock file \"postmaster.pid\" already exists"),
+        "{}",
+        stderr(&out)
+    );
     s.crash();
-    assert!(s.datadir().join("postmaster.pid").exists(), "a crash leaves the pid file behind");
+    assert!(
+        s.datadir().join("postmaster.pid").exists(),
+        "a crash leaves the pid file behind"
+    );
     s.start();
     assert_eq!(s.psql("select 1"), "1");
 }
@@ -39,7 +56,11 @@ fn ctl_start_status_reload_stop() {
     assert_eq!(s.psql("select 2"), "2");
     let out = ctl(&s, &["status"]);
     assert!(out.status.success());
-    assert!(stdout(&out).contains("server is running (PID:"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("server is running (PID:"),
+        "{}",
+        stdout(&out)
+    );
     let out = ctl(&s, &["reload"]);
     assert!(stdout(&out).contains("server signaled"), "{}", stdout(&out));
     let out = ctl(&s, &["restart", "-m", "fast", "-l", log.to_str().unwrap()]);
@@ -57,15 +78,23 @@ fn ctl_start_status_reload_stop() {
 fn shutdown_modes() {
     // Smart: waits for the open session to leave.
     let mut s = Server::start_new("smart");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let client = rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
         rt_spawn(conn);
         c
     });
     s.signal(libc::SIGTERM);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(s.child.as_mut().unwrap().try_wait().unwrap().is_none(), "smart shutdown must wait for sessions");
+    assert!(
+        s.child.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "smart shutdown must wait for sessions"
+    );
     drop(client);
     drop(rt);
     assert!(s.wait_exit(Duration::from_secs(30)).success());
@@ -74,14 +103,25 @@ fn shutdown_modes() {
 
     // Fast: terminates sessions with 57P01.
     s.start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
         let conn_task = tokio::spawn(conn);
         s.signal(libc::SIGINT);
-        let r = tokio::time::timeout(Duration::from_secs(20), conn_task).await.expect("connection ended");
+        let r = tokio::time::timeout(Duration::from_secs(20), conn_task)
+            .await
+            .expect("connection ended");
         let e = r.unwrap().unwrap_err();
-        assert_eq!(e.as_db_error().map(|d| d.code().code().to_string()), Some("57P01".into()), "{e}");
+        assert_eq!(
+            e.as_db_error().map(|d| d.code().code().to_string()),
+            Some("57P01".into()),
+            "{e}"
+        );
         drop(c);
     });
     assert!(s.wait_exit(Duration::from_secs(30)).success());

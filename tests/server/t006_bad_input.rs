@@ -44,7 +44,9 @@ fn garbage_never_takes_the_server_down() {
     let reply = raw(&s, &p);
     assert!(String::from_utf8_lossy(&reply).contains("invalid message length"));
     let mut p = startup("postgres");
-    p.extend_from_slice(&[b'B', 0, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0, 0]);
+    p.extend_from_slice(&[
+        b'B', 0, 0, 0, 16, 0, 0, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff, 0, 0,
+    ]);
     let reply = raw(&s, &p);
     assert!(reply.contains(&b'E'));
     // Random bytes after startup.

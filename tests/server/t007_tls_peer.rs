@@ -8,7 +8,17 @@ use std::time::Duration;
 fn make_cert(dir: &std::path::Path) {
     let out = run_with_timeout(
         Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=localhost",
+            ])
             .arg("-keyout")
             .arg(dir.join("server.key"))
             .arg("-out")
@@ -20,7 +30,9 @@ fn make_cert(dir: &std::path::Path) {
 
 fn psql_conn(conninfo: &str, sql: &str) -> std::process::Output {
     run_with_timeout(
-        Command::new(pg_bin("psql")).args(["-X", "-A", "-t", "-w", "-c", sql]).arg(conninfo),
+        Command::new(pg_bin("psql"))
+            .args(["-X", "-A", "-t", "-w", "-c", sql])
+            .arg(conninfo),
         Duration::from_secs(30),
     )
 }
@@ -33,7 +45,10 @@ fn tls_and_hostssl_lines() {
     s.write_hba("local all all trust\nhostssl all postgres 127.0.0.1/32 trust\nhostnossl all plain 127.0.0.1/32 trust\n");
     s.start();
     let base = format!("host=127.0.0.1 port={} dbname=postgres", s.port);
-    let out = psql_conn(&format!("{base} user=postgres sslmode=require"), "select 'tls ok'");
+    let out = psql_conn(
+        &format!("{base} user=postgres sslmode=require"),
+        "select 'tls ok'",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "tls ok");
     // Without TLS the hostssl line does not match.
@@ -41,7 +56,14 @@ fn tls_and_hostssl_lines() {
     assert!(stderr(&out).contains("no pg_hba.conf entry for host \"127.0.0.1\", user \"postgres\", database \"postgres\", no encryption"), "{}", stderr(&out));
     // hostnossl matches only clear-text connections; with prefer, libpq retries without TLS.
     let sock = s.socket_dir();
-    let out = psql_conn(&format!("host={} port={} user=postgres dbname=postgres", sock.display(), s.port), "create role plain login");
+    let out = psql_conn(
+        &format!(
+            "host={} port={} user=postgres dbname=postgres",
+            sock.display(),
+            s.port
+        ),
+        "create role plain login",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = psql_conn(&format!("{base} user=plain sslmode=require"), "select 1");
     assert!(stderr(&out).contains("no pg_hba.conf entry for host \"127.0.0.1\", user \"plain\", database \"postgres\", SSL encryption"), "{}", stderr(&out));
@@ -52,8 +74,18 @@ fn tls_and_hostssl_lines() {
 #[test]
 fn ssl_off_answers_n_to_sslrequest() {
     let s = Server::start_new("nossl");
-    let out = psql_conn(&format!("host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=require", s.port), "select 1");
-    assert!(stderr(&out).contains("server does not support SSL, but SSL was required"), "{}", stderr(&out));
+    let out = psql_conn(
+        &format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=require",
+            s.port
+        ),
+        "select 1",
+    );
+    assert!(
+        stderr(&out).contains("server does not support SSL, but SSL was required"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -70,9 +102,27 @@ fn peer_authentication_on_the_socket() {
     s.psql(&format!("create role \"{os_user}\" login"));
     s.psql("create role someone_else login");
     let sock = s.socket_dir();
-    let out = psql_conn(&format!("host={} port={} user={os_user} dbname=postgres", sock.display(), s.port), "select current_user");
+    let out = psql_conn(
+        &format!(
+            "host={} port={} user={os_user} dbname=postgres",
+            sock.display(),
+            s.port
+        ),
+        "select current_user",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), os_user);
-    let out = psql_conn(&format!("host={} port={} user=someone_else dbname=postgres", sock.display(), s.port), "select 1");
-    assert!(stderr(&out).contains("Peer authentication failed for user \"someone_else\""), "{}", stderr(&out));
+    let out = psql_conn(
+        &format!(
+            "host={} port={} user=someone_else dbname=postgres",
+            sock.display(),
+            s.port
+        ),
+        "select 1",
+    );
+    assert!(
+        stderr(&out).contains("Peer authentication failed for user \"someone_else\""),
+        "{}",
+        stderr(&out)
+    );
 }
