@@ -408,12 +408,12 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
         }));
     }
     if op == BinOp::Concat {
-        let fo = types::FormatOptions::default();
-        return Ok(Value::Text(format!(
-            "{}{}",
-            types::format_text(&a, &fo),
-            types::format_text(&b, &fo)
-        )));
+        // Non-text operands go through their cast to text (booleans become `true`).
+        let text = |v: Value| match cast(v, DataType::Text, -1, true)? {
+            Value::Text(s) => Ok(s),
+            other => Ok(types::format_text(&other, &types::FormatOptions::default())),
+        };
+        return Ok(Value::Text(text(a)? + &text(b)?));
     }
     match ty {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => {

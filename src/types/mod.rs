@@ -508,6 +508,9 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
         (v, DataType::Text | DataType::Varchar | DataType::Name) => {
             if matches!(v, Value::Text(_)) {
                 v
+            } else if let Value::Bool(b) = v {
+                // boolean's cast to text spells the word out, unlike its output function.
+                Value::Text(if b { "true" } else { "false" }.into())
             } else {
                 Value::Text(format_text(&v, &FormatOptions::default()))
             }
