@@ -32,6 +32,10 @@ pub(super) struct Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
+        if std::env::var_os("TUSK_KEEP_TEST_DIRS").is_some() {
+            eprintln!("kept {}", self.dir.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

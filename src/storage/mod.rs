@@ -63,6 +63,8 @@ pub struct EngineOptions {
     pub fsync: bool,
     /// The WAL segment size (from pg_control).
     pub wal_segment_size: u64,
+    /// How WAL flushes are made durable (`wal_sync_method`).
+    pub wal_sync_method: SyncMethod,
 }
 
 impl Default for EngineOptions {
@@ -70,6 +72,7 @@ impl Default for EngineOptions {
         EngineOptions {
             fsync: true,
             wal_segment_size: 16 * 1024 * 1024,
+            wal_sync_method: SyncMethod::default(),
         }
     }
 }
@@ -228,6 +231,7 @@ impl Engine {
             opts: EngineOptions {
                 fsync: true,
                 wal_segment_size: opts.wal_segment_size,
+                wal_sync_method: SyncMethod::default(),
             },
             wal,
             system_id,
@@ -257,16 +261,12 @@ impl Engine {
     /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
     pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
         let mut control = ControlFile::read(datadir)?;
-        if control.state == DbState::Shutdowned {
-            tracing::info!(
-                "database system was shut down at checkpoint {}",
-                control.checkpoint
-            );
+        let clean = control.state == DbState::Shutdowned;
+        let known_up = format_unix_time(control.time);
+        if clean {
+            tracing::info!("database system was shut down at {known_up}");
         } else {
-            tracing::info!(
-                "database system was interrupted; last known up at checkpoint {}",
-                control.checkpoint
-            );
+            tracing::info!("database system was interrupted; last known up at {known_up}");
             tracing::info!(
                 "database system was not properly shut down; automatic recovery in progress"
             );
@@ -315,10 +315,13 @@ impl Engine {
         let mut last_record = control.checkpoint;
         let mut replayed = 0u64;
         let mut first = true;
+        let mut redo_started = false;
         while let Some(rec) = reader.next_record()? {
-            if first {
+            let is_checkpoint_record = first && rec.start == control.checkpoint;
+            first = false;
+            if !is_checkpoint_record && !redo_started {
                 tracing::info!("redo starts at {}", rec.start);
-                first = false;
+                redo_started = true;
             }
             last_record = rec.start;
             if rec.rmid < 128 {
@@ -344,11 +347,10 @@ impl Engine {
             }
         }
         let end = reader.end_of_valid();
-        if !first {
-            tracing::info!(
-                "redo done at {} ({replayed} transactions replayed)",
-                last_record
-            );
+        if redo_started {
+            tracing::info!("redo done at {last_record} ({replayed} transactions replayed)");
+        } else if !clean {
+            tracing::info!("redo is not required");
         }
         if !pending.is_empty() {
             tracing::info!(
@@ -363,12 +365,13 @@ impl Engine {
                 system_id: control.system_identifier,
                 timeline: control.timeline,
                 fsync: opts.fsync,
-                sync_method: SyncMethod::default(),
+                sync_method: opts.wal_sync_method,
             },
             end,
             last_record,
         )?;
         control.state = DbState::InProduction;
+        control.time = chrono::Utc::now().timestamp();
         control.write(datadir, opts.fsync)?;
         let engine = Engine {
             datadir: datadir.to_path_buf(),
@@ -391,9 +394,11 @@ impl Engine {
             broken: AtomicBool::new(false),
             control: Mutex::new(control),
         };
-        if replayed > 0 || !first {
+        if redo_started {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
+            tracing::info!("checkpoint starting: end-of-recovery immediate wait");
             engine.checkpoint_inner(false)?;
+            tracing::info!("checkpoint complete");
         }
         tracing::info!("database system is ready to accept connections");
         Ok(Arc::new(engine))
@@ -474,6 +479,8 @@ impl Engine {
         control.redo = redo;
         control.next_xid = next_xid as u64;
         control.next_oid = catalog.next_oid;
+        control.time = chrono::Utc::now().timestamp();
+        control.checkpoint_time = control.time;
         control.state = if shutdown {
             DbState::Shutdowned
         } else {
@@ -861,6 +868,13 @@ impl Engine {
         drop(st);
         self.cond.notify_all();
     }
+}
+
+/// Formats Unix seconds as PostgreSQL's log timestamps (`2024-01-02 03:04:05 UTC`).
+fn format_unix_time(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| secs.to_string())
 }
 
 fn release_snapshot(st: &mut State, seq: u64) {
