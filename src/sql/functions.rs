@@ -164,7 +164,8 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 }
                 std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
             }
-            Value::Null
+            // void's output is an empty string, not NULL.
+            Value::Text(String::new())
         }
         Func::CurrentSetting => {
             let Some(name) = text_arg(&arg(0)) else {

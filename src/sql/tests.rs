@@ -408,3 +408,57 @@ fn durability_across_a_crash() {
     );
     assert!(engine.role("alice").is_some());
 }
+
+#[test]
+fn concurrent_update_waits_for_the_first_writer() {
+    let d = db("conc");
+    let mut a = session(&d.engine, "postgres");
+    q(&mut a, "create table t (id int primary key, n int)");
+    q(&mut a, "insert into t values (1, 0)");
+    q(&mut a, "begin");
+    assert_eq!(q(&mut a, "update t set n = n + 1 where id = 1"), "UPDATE 1");
+    let engine = d.engine.clone();
+    let h = std::thread::spawn(move || {
+        let mut b = session(&engine, "postgres");
+        // Blocks until A commits; then the row it saw is gone (READ COMMITTED without
+        // re-check yet), so it updates nothing rather than losing A's update.
+        q(&mut b, "update t set n = n + 10 where id = 1")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!h.is_finished(), "the second writer must wait");
+    assert_eq!(q(&mut a, "commit"), "COMMIT");
+    let r = h.join().unwrap();
+    assert!(r.starts_with("UPDATE"), "{r}");
+    assert_eq!(q(&mut a, "select n from t"), "n\n1\nSELECT 1");
+    // A concurrent insert of the same key waits, then fails once the first commits.
+    q(&mut a, "begin");
+    q(&mut a, "insert into t values (2, 0)");
+    let engine = d.engine.clone();
+    let h = std::thread::spawn(move || {
+        let mut b = session(&engine, "postgres");
+        q(&mut b, "insert into t values (2, 5)")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!h.is_finished());
+    q(&mut a, "commit");
+    assert!(h.join().unwrap().starts_with("ERROR 23505"));
+}
+
+#[test]
+fn pg_sleep_honours_cancel() {
+    let d = db("sleep");
+    let mut s = session(&d.engine, "postgres");
+    let cancel = s.ctx.cancel.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        cancel.store(true, Ordering::SeqCst);
+    });
+    let start = std::time::Instant::now();
+    assert_eq!(
+        q(&mut s, "select pg_sleep(30)"),
+        "ERROR 57014: canceling statement due to user request"
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    t.join().unwrap();
+    assert_eq!(q(&mut s, "select pg_sleep(0.01)"), "pg_sleep\n\nSELECT 1");
+}
