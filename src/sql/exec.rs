@@ -11,7 +11,7 @@ use super::ExecCtx;
 use crate::catalog::VirtualTable;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::schema::BOOTSTRAP_SUPERUSER;
-use crate::storage::{CatalogChange, RoleInfo, TableDef};
+use crate::storage::{CatalogChange, RoleInfo, RowOutcome, TableDef};
 use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
 use crate::{bail, err};
 use bigdecimal::BigDecimal;
@@ -470,17 +470,36 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 continue;
             }
         }
-        let mut new = (*old).clone();
-        for (c, e) in &p.sets {
-            new[*c] = eval(e, &old, cx)?;
-        }
-        check_not_null(&p.table, &new)?;
-        if cx
-            .engine
-            .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
-        {
-            n += 1;
-            returning_row(&p.returning, &new, cx, &mut out)?;
+        // READ COMMITTED: if a concurrent UPDATE committed first, re-check its newest
+        // version and apply the change there (PostgreSQL's EvalPlanQual).
+        let (mut tid, mut old) = (tid, old);
+        loop {
+            let mut new = (*old).clone();
+            for (c, e) in &p.sets {
+                new[*c] = eval(e, &old, cx)?;
+            }
+            check_not_null(&p.table, &new)?;
+            match cx
+                .engine
+                .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
+            {
+                RowOutcome::Done => {
+                    n += 1;
+                    returning_row(&p.returning, &new, cx, &mut out)?;
+                }
+                RowOutcome::Gone => {}
+                RowOutcome::Moved(next, row) => {
+                    if let Some(f) = &p.filter {
+                        if !is_true(&eval(f, &row, cx)?) {
+                            break;
+                        }
+                    }
+                    tid = next;
+                    old = row;
+                    continue;
+                }
+            }
+            break;
         }
     }
     Ok((n, out))
@@ -500,9 +519,26 @@ pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 continue;
             }
         }
-        if cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
-            n += 1;
-            returning_row(&p.returning, &old, cx, &mut out)?;
+        let (mut tid, mut old) = (tid, old);
+        loop {
+            match cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
+                RowOutcome::Done => {
+                    n += 1;
+                    returning_row(&p.returning, &old, cx, &mut out)?;
+                }
+                RowOutcome::Gone => {}
+                RowOutcome::Moved(next, row) => {
+                    if let Some(f) = &p.filter {
+                        if !is_true(&eval(f, &row, cx)?) {
+                            break;
+                        }
+                    }
+                    tid = next;
+                    old = row;
+                    continue;
+                }
+            }
+            break;
         }
     }
     Ok((n, out))

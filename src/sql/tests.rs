@@ -420,16 +420,15 @@ fn concurrent_update_waits_for_the_first_writer() {
     let engine = d.engine.clone();
     let h = std::thread::spawn(move || {
         let mut b = session(&engine, "postgres");
-        // Blocks until A commits; then the row it saw is gone (READ COMMITTED without
-        // re-check yet), so it updates nothing rather than losing A's update.
+        // Blocks until A commits, then re-checks A's new version (READ COMMITTED).
         q(&mut b, "update t set n = n + 10 where id = 1")
     });
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!h.is_finished(), "the second writer must wait");
     assert_eq!(q(&mut a, "commit"), "COMMIT");
     let r = h.join().unwrap();
-    assert!(r.starts_with("UPDATE"), "{r}");
-    assert_eq!(q(&mut a, "select n from t"), "n\n1\nSELECT 1");
+    assert_eq!(r, "UPDATE 1");
+    assert_eq!(q(&mut a, "select n from t"), "n\n11\nSELECT 1");
     // A concurrent insert of the same key waits, then fails once the first commits.
     q(&mut a, "begin");
     q(&mut a, "insert into t values (2, 0)");

@@ -31,6 +31,9 @@ pub struct Tuple {
     pub xmax_seq: u64,
     /// The column values.
     pub row: Arc<Vec<Value>>,
+    /// The tuple id of the version an UPDATE replaced this one with (0 = none), so a
+    /// READ COMMITTED writer that waited can follow the row to its newest version.
+    pub next: u64,
 }
 
 /// What a reader sees: its own xid and the last commit sequence number it may see.
@@ -155,6 +158,7 @@ mod tests {
             xmin_seq,
             xmax: 0,
             xmax_seq: 0,
+            next: 0,
             row: Arc::new(vec![Value::Int4(1)]),
         }
     }

@@ -90,6 +90,17 @@ pub struct BootstrapOptions {
     pub wal_segment_size: u64,
 }
 
+/// What happened to a row a writer tried to change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    /// The change was made.
+    Done,
+    /// The row no longer exists (deleted by this or a committed transaction).
+    Gone,
+    /// A committed UPDATE replaced the row: its newest version's tuple id and values.
+    Moved(u64, Arc<Vec<Value>>),
+}
+
 /// A transaction in progress. Owned by one session; passed to every engine call.
 #[derive(Debug)]
 pub struct Transaction {
@@ -294,6 +305,7 @@ impl Engine {
                             xmin_seq: 1,
                             xmax: 0,
                             xmax_seq: 0,
+                            next: 0,
                             row: Arc::new(row),
                         },
                     );
@@ -674,6 +686,7 @@ impl Engine {
                     xmin_seq: 0,
                     xmax: 0,
                     xmax_seq: 0,
+                    next: 0,
                     row: row.clone(),
                 },
             );
@@ -683,34 +696,45 @@ impl Engine {
         }
     }
 
-    /// Deletes a version the transaction saw. Returns false when it is already gone
-    /// (deleted by this transaction, or by a concurrent one that committed — READ
-    /// COMMITTED skips such rows; tusk does not yet re-check the newer version). A
-    /// concurrent writer in progress is waited for.
-    pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<bool> {
+    /// Deletes a version the transaction saw. A concurrent writer in progress is
+    /// waited for first. Returns [`RowOutcome::Gone`] when the version was already
+    /// deleted (by this transaction or a committed one), and [`RowOutcome::Moved`] when
+    /// a committed UPDATE replaced it: READ COMMITTED re-checks the newer version.
+    pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<RowOutcome> {
         self.check_broken()?;
         let mut st = self.lock();
         loop {
             let heap = st.store.heap_mut(db, rel);
-            let Some(t) = heap.tuples.get_mut(&tid) else {
-                return Ok(false);
+            let Some(t) = heap.tuples.get(&tid) else {
+                return Ok(RowOutcome::Gone);
             };
             if t.xmax == 0 {
-                t.xmax = txn.xid;
+                if let Some(t) = heap.tuples.get_mut(&tid) {
+                    t.xmax = txn.xid;
+                }
                 txn.deleted.push((db, rel, tid));
                 txn.records.push(Record::Delete { db, rel, tid });
-                return Ok(true);
+                return Ok(RowOutcome::Done);
             }
-            if t.xmax == txn.xid || t.xmax_seq != 0 {
-                return Ok(false);
+            if t.xmax == txn.xid {
+                return Ok(RowOutcome::Gone);
+            }
+            if t.xmax_seq != 0 {
+                let next = t.next;
+                return Ok(match heap.tuples.get(&next) {
+                    Some(n) if next != 0 && n.xmin_seq != 0 => {
+                        RowOutcome::Moved(next, n.row.clone())
+                    }
+                    _ => RowOutcome::Gone,
+                });
             }
             let x = t.xmax;
             st = self.wait_for(st, txn, x)?;
         }
     }
 
-    /// Replaces a version with a new row (a delete plus an insert). Returns false when
-    /// the version is already gone (see [`delete`](Self::delete)).
+    /// Replaces a version with a new row (a delete plus an insert, linked so concurrent
+    /// writers can follow it). Outcomes as for [`delete`](Self::delete).
     pub fn update(
         &self,
         txn: &mut Transaction,
@@ -718,12 +742,17 @@ impl Engine {
         rel: u32,
         tid: u64,
         row: Vec<Value>,
-    ) -> Result<bool> {
-        if !self.delete(txn, db, rel, tid)? {
-            return Ok(false);
+    ) -> Result<RowOutcome> {
+        let out = self.delete(txn, db, rel, tid)?;
+        if out != RowOutcome::Done {
+            return Ok(out);
         }
-        self.insert(txn, db, rel, row)?;
-        Ok(true)
+        let new_tid = self.insert(txn, db, rel, row)?;
+        let mut st = self.lock();
+        if let Some(t) = st.store.heap_mut(db, rel).tuples.get_mut(&tid) {
+            t.next = new_tid;
+        }
+        Ok(RowOutcome::Done)
     }
 
     /// Applies a catalog change inside the transaction (visible at once, undone if the
@@ -853,6 +882,7 @@ impl Engine {
                 {
                     if t.xmax == txn.xid {
                         t.xmax = 0;
+                        t.next = 0;
                     }
                 }
             }

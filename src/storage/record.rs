@@ -191,6 +191,7 @@ impl Record {
                         xmin_seq: 1,
                         xmax: 0,
                         xmax_seq: 0,
+                        next: 0,
                         row: row.clone(),
                     },
                 );

@@ -110,7 +110,10 @@ fn uncommitted_rows_are_invisible_to_others_and_keys_are_unique() {
     // Update then abort restores the old version.
     let mut c = e.begin();
     let (tid, _) = e.scan(&c, 5, oid)[0].clone();
-    assert!(e.update(&mut c, 5, oid, tid, row(1, "b")).unwrap());
+    assert_eq!(
+        e.update(&mut c, 5, oid, tid, row(1, "b")).unwrap(),
+        RowOutcome::Done
+    );
     assert_eq!(e.scan(&c, 5, oid)[0].1[1], Value::Text("b".into()));
     e.abort(c);
     let r = e.begin();
