@@ -303,6 +303,14 @@ type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
 /// The result columns of a statement, if it returns rows.
 type Fields = Option<Arc<Vec<FieldDesc>>>;
 
+/// A plan cached for a statement text.
+struct CachedPlan {
+    version: u64,
+    params_in: Vec<DataType>,
+    params_out: Vec<DataType>,
+    plan: Arc<Plan>,
+}
+
 /// A prepared statement.
 #[derive(Debug)]
 struct Prepared {
@@ -337,6 +345,8 @@ pub struct Session {
     notices: Vec<Error>,
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
+    /// Plans by (offset, statement text), valid at one catalog version (bounded).
+    plan_cache: HashMap<(usize, String), CachedPlan>,
     /// Parsed simple-protocol query strings (bounded).
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
 }
@@ -369,6 +379,7 @@ impl Session {
             statements: HashMap::new(),
             portals: HashMap::new(),
             parse_cache: HashMap::new(),
+            plan_cache: HashMap::new(),
         }
     }
 
@@ -516,21 +527,50 @@ impl Session {
             Parsed::Empty => Ok(ExecResult::Empty),
             Parsed::Front(f) => self.run_front(f),
             Parsed::Sql(stmt) => {
-                let plan = {
-                    let mut b = Binder::new(
-                        &self.engine,
-                        self.db_oid,
-                        &piece.text,
-                        piece.offset,
-                        param_types.clone(),
-                    );
-                    let plan = b.plan(stmt)?;
-                    *param_types = b.params;
-                    plan
-                };
+                let plan = self.plan_cached(piece, stmt, param_types)?;
                 self.run_plan(&plan, params)
             }
         }
+    }
+
+    /// Plans a statement, reusing the plan made for the same text and parameter types
+    /// at the current catalog version.
+    fn plan_cached(
+        &mut self,
+        piece: &Piece,
+        stmt: &ast::Statement,
+        param_types: &mut Vec<DataType>,
+    ) -> Result<Arc<Plan>> {
+        let version = self.engine.catalog_version();
+        let key = (piece.offset, piece.text.clone());
+        if let Some(c) = self.plan_cache.get(&key) {
+            if c.version == version && c.params_in == *param_types {
+                *param_types = c.params_out.clone();
+                return Ok(c.plan.clone());
+            }
+        }
+        let mut b = Binder::new(
+            &self.engine,
+            self.db_oid,
+            &piece.text,
+            piece.offset,
+            param_types.clone(),
+        );
+        let plan = Arc::new(b.plan(stmt)?);
+        if self.plan_cache.len() > 256 {
+            self.plan_cache.clear();
+        }
+        self.plan_cache.insert(
+            key,
+            CachedPlan {
+                version,
+                params_in: param_types.clone(),
+                params_out: b.params.clone(),
+                plan: plan.clone(),
+            },
+        );
+        *param_types = b.params;
+        Ok(plan)
     }
 
     fn exec_ctx<R>(

@@ -51,7 +51,7 @@ use heap::{Heap, Tuple};
 use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
@@ -159,6 +159,9 @@ pub struct Engine {
     commit_lock: Mutex<()>,
     /// Commits hold it shared; a checkpoint holds it exclusively.
     checkpoint_lock: RwLock<()>,
+    /// Bumped by every catalog change and rollback of one: plans cached by sessions
+    /// are valid only for the version they were made at.
+    catalog_version: AtomicU64,
     /// Set after a WAL failure: the engine refuses further writes.
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
@@ -263,6 +266,7 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
         engine.checkpoint_inner(true)
@@ -404,6 +408,7 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
         if redo_started {
@@ -557,6 +562,12 @@ impl Engine {
     /// Runs `f` on the catalog (under the state lock: keep it short).
     pub fn with_catalog<R>(&self, f: impl FnOnce(&CatalogState) -> R) -> R {
         f(&self.lock().store.catalog)
+    }
+
+    /// The catalog version: it changes whenever a table, role or database is created,
+    /// changed or dropped (or such a change is rolled back).
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::SeqCst)
     }
 
     /// Hands out a new OID.
@@ -760,6 +771,7 @@ impl Engine {
     pub fn catalog_change(&self, txn: &mut Transaction, change: CatalogChange) -> Result<()> {
         self.check_broken()?;
         let mut st = self.lock();
+        self.catalog_version.fetch_add(1, Ordering::SeqCst);
         if let Some(u) = st.store.catalog.apply(&change) {
             st.pending_undo.entry(txn.xid).or_default().push(u);
         }
@@ -885,6 +897,9 @@ impl Engine {
                         t.next = 0;
                     }
                 }
+            }
+            if !undo.is_empty() {
+                self.catalog_version.fetch_add(1, Ordering::SeqCst);
             }
             for u in undo.into_iter().rev() {
                 st.store.catalog.undo(u);
