@@ -487,6 +487,13 @@ impl Session {
         if parsed.is_empty() {
             return vec![Ok(ExecResult::Empty)];
         }
+        // The whole string is parsed before anything runs: a syntax error anywhere
+        // means no statement executes, as in PostgreSQL.
+        if let Some((_, Err(e))) = parsed.iter().find(|(_, p)| p.is_err()) {
+            let e = e.clone();
+            self.on_error();
+            return vec![Err(e)];
+        }
         let mut out = Vec::new();
         for (piece, p) in parsed.iter() {
             let r = match p {

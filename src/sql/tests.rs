@@ -461,3 +461,23 @@ fn pg_sleep_honours_cancel() {
     t.join().unwrap();
     assert_eq!(q(&mut s, "select pg_sleep(0.01)"), "pg_sleep\n\nSELECT 1");
 }
+
+#[test]
+fn syntax_errors_point_at_the_token() {
+    let d = db("syntax");
+    let mut s = session(&d.engine, "postgres");
+    assert_eq!(
+        q(&mut s, "selec 1"),
+        "ERROR 42601: syntax error at or near \"selec\" @1"
+    );
+    assert_eq!(
+        q(&mut s, "select 1 from"),
+        "ERROR 42601: syntax error at end of input @14"
+    );
+    assert_eq!(
+        q(&mut s, "select 1; select (2"),
+        "ERROR 42601: syntax error at end of input @20"
+    );
+    assert_eq!(q(&mut s, ""), "EMPTY");
+    assert_eq!(q(&mut s, " ; -- nothing"), "EMPTY");
+}

@@ -449,7 +449,8 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         // 1. Take one consistent cut of committed state.
         let (catalog, heaps, next_xid) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            prune_dead_versions(&mut st);
             let mut catalog = st.store.catalog.clone();
             for undos in st.pending_undo.values() {
                 for u in undos.iter().rev() {
@@ -920,6 +921,23 @@ fn format_unix_time(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| secs.to_string())
+}
+
+/// Removes versions whose delete committed before every snapshot still in use (a
+/// minimal VACUUM, run at checkpoints).
+fn prune_dead_versions(st: &mut State) {
+    let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+    for h in st.store.heaps.values_mut() {
+        let dead: Vec<u64> = h
+            .tuples
+            .iter()
+            .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
+            .map(|(k, _)| *k)
+            .collect();
+        for tid in dead {
+            h.remove(tid);
+        }
+    }
 }
 
 fn release_snapshot(st: &mut State, seq: u64) {
