@@ -12,6 +12,7 @@ use crate::types::{decode_row, encode_row, Reader, Value};
 use crate::{bail, err};
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -44,6 +45,15 @@ fn fsync_dir(dir: &Path, fsync: bool) -> Result<()> {
     Ok(())
 }
 
+/// Creates a directory (and its parents) with owner-only permissions, as PostgreSQL.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(format!("could not create directory \"{}\"", dir.display()), e))
+}
+
 /// Writes `body` framed as an image to `path` durably.
 fn write_image(path: &Path, magic: &[u8; 8], body: &[u8], fsync: bool) -> Result<()> {
     let dir = path
@@ -63,7 +73,13 @@ fn write_image(path: &Path, magic: &[u8; 8], body: &[u8], fsync: bool) -> Result
     data.extend_from_slice(&crc.to_le_bytes());
     let tmp = path.with_extension("tmp");
     let io = |e| Error::io(format!("could not write file \"{}\"", tmp.display()), e);
-    let mut f = File::create(&tmp).map_err(io)?;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
     f.write_all(&data).map_err(io)?;
     if fsync {
         f.sync_all().map_err(io)?;

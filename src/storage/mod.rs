@@ -182,10 +182,7 @@ impl Engine {
     /// and a first checkpoint.
     pub fn bootstrap(datadir: &Path, opts: &BootstrapOptions) -> Result<()> {
         for d in ["global", "pg_wal", "base/1", "base/4", "base/5"] {
-            let p = datadir.join(d);
-            std::fs::create_dir_all(&p).map_err(|e| {
-                Error::io(format!("could not create directory \"{}\"", p.display()), e)
-            })?;
+            checkpoint::create_private_dir(&datadir.join(d))?;
         }
         let system_id = ControlFile::new_system_identifier();
         let mut wal_opts = WalOptions::new(datadir.join("pg_wal"), system_id);
