@@ -481,3 +481,35 @@ fn syntax_errors_point_at_the_token() {
     assert_eq!(q(&mut s, ""), "EMPTY");
     assert_eq!(q(&mut s, " ; -- nothing"), "EMPTY");
 }
+
+#[test]
+fn show_all_and_pg_settings_cover_the_registry() {
+    let d = db("settings");
+    let mut s = session(&d.engine, "postgres");
+    let all = s.simple_query("show all");
+    let Ok(ExecResult::Rows { fields, rows, tag }) = &all[0] else {
+        panic!("{all:?}");
+    };
+    assert_eq!(fields.len(), 3);
+    assert_eq!(tag, "SHOW");
+    assert!(rows.len() > 50);
+    let r = s.simple_query("select * from pg_settings");
+    let Ok(ExecResult::Rows { fields, rows, .. }) = &r[0] else {
+        panic!("{r:?}");
+    };
+    assert_eq!(fields.len(), 17);
+    assert_eq!(fields[11].type_oid, 1009);
+    assert!(rows.len() > 50);
+    assert_eq!(
+        q(&mut s, "select setting, unit, vartype from pg_settings where name = 'work_mem'"),
+        "setting|unit|vartype\n4096|kB|integer\nSELECT 1"
+    );
+    assert_eq!(q(&mut s, "alter system set work_mem = '8MB'"), "ALTER SYSTEM");
+    let auto = std::fs::read_to_string(d.dir.join("postgresql.auto.conf")).unwrap();
+    assert!(auto.contains("work_mem = '8MB'"), "{auto}");
+    assert_eq!(q(&mut s, "select pg_reload_conf()"), "pg_reload_conf\nt\nSELECT 1");
+    assert_eq!(
+        q(&mut s, "select pg_current_wal_lsn() > '0/0', pg_backend_pid(), txid_current() > 0"),
+        "?column?|pg_backend_pid|?column?\nt|4242|t\nSELECT 1"
+    );
+}
