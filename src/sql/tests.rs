@@ -501,15 +501,27 @@ fn show_all_and_pg_settings_cover_the_registry() {
     assert_eq!(fields[11].type_oid, 1009);
     assert!(rows.len() > 50);
     assert_eq!(
-        q(&mut s, "select setting, unit, vartype from pg_settings where name = 'work_mem'"),
+        q(
+            &mut s,
+            "select setting, unit, vartype from pg_settings where name = 'work_mem'"
+        ),
         "setting|unit|vartype\n4096|kB|integer\nSELECT 1"
     );
-    assert_eq!(q(&mut s, "alter system set work_mem = '8MB'"), "ALTER SYSTEM");
+    assert_eq!(
+        q(&mut s, "alter system set work_mem = '8MB'"),
+        "ALTER SYSTEM"
+    );
     let auto = std::fs::read_to_string(d.dir.join("postgresql.auto.conf")).unwrap();
     assert!(auto.contains("work_mem = '8MB'"), "{auto}");
-    assert_eq!(q(&mut s, "select pg_reload_conf()"), "pg_reload_conf\nt\nSELECT 1");
     assert_eq!(
-        q(&mut s, "select pg_current_wal_lsn() > '0/0', pg_backend_pid(), txid_current() > 0"),
+        q(&mut s, "select pg_reload_conf()"),
+        "pg_reload_conf\nt\nSELECT 1"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select pg_current_wal_lsn() > '0/0', pg_backend_pid(), txid_current() > 0"
+        ),
         "?column?|pg_backend_pid|?column?\nt|4242|t\nSELECT 1"
     );
 }

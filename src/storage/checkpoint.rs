@@ -51,7 +51,12 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Error::io(format!("could not create directory \"{}\"", dir.display()), e))
+        .map_err(|e| {
+            Error::io(
+                format!("could not create directory \"{}\"", dir.display()),
+                e,
+            )
+        })
 }
 
 /// Writes `body` framed as an image to `path` durably.

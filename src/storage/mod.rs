@@ -39,7 +39,7 @@ pub mod schema;
 pub mod wal;
 
 pub use heap::Snapshot;
-pub use record::{Record, Store};
+pub use record::{Record, Replayer, Store};
 pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
 pub use wal::Lsn;
 
@@ -323,10 +323,8 @@ impl Engine {
         };
         let mut reader =
             WalReader::new(&datadir.join("pg_wal"), seg, control.timeline, control.redo);
-        let mut pending: HashMap<u32, Vec<Record>> = HashMap::new();
-        let mut max_xid = control.next_xid as u32;
+        let mut redo = Replayer::new(control.next_xid as u32);
         let mut last_record = control.checkpoint;
-        let mut replayed = 0u64;
         let mut first = true;
         let mut redo_started = false;
         while let Some(rec) = reader.next_record()? {
@@ -337,38 +335,21 @@ impl Engine {
                 redo_started = true;
             }
             last_record = rec.start;
-            if rec.rmid < 128 {
-                continue; // PostgreSQL's own records (segment switches).
-            }
-            let r = Record::decode(rec.rmid, rec.info, &rec.payload)?;
-            if rec.xid != 0 && rec.xid >= max_xid {
-                max_xid = rec.xid + 1;
-            }
-            match r {
-                Record::Commit { .. } => {
-                    for r in pending.remove(&rec.xid).unwrap_or_default() {
-                        r.redo(&mut store);
-                    }
-                    replayed += 1;
-                }
-                Record::Checkpoint { next_oid, .. } => {
-                    if next_oid > store.catalog.next_oid {
-                        store.catalog.next_oid = next_oid;
-                    }
-                }
-                other => pending.entry(rec.xid).or_default().push(other),
-            }
+            redo.apply(rec.rmid, rec.info, rec.xid, &rec.payload, &mut store)?;
         }
         let end = reader.end_of_valid();
         if redo_started {
-            tracing::info!("redo done at {last_record} ({replayed} transactions replayed)");
+            tracing::info!(
+                "redo done at {last_record} ({} transactions replayed)",
+                redo.replayed
+            );
         } else if !clean {
             tracing::info!("redo is not required");
         }
-        if !pending.is_empty() {
+        if redo.in_progress() > 0 {
             tracing::info!(
                 "{} transaction(s) without a commit record were rolled back",
-                pending.len()
+                redo.in_progress()
             );
         }
         let wal = WalWriter::open(
@@ -397,7 +378,7 @@ impl Engine {
                 running: HashSet::new(),
                 pending_undo: HashMap::new(),
                 pending_created: HashMap::new(),
-                next_xid: max_xid.max(3),
+                next_xid: redo.next_xid.max(3),
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
             }),

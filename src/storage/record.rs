@@ -267,6 +267,65 @@ impl Record {
     }
 }
 
+/// Applies WAL records in order to a [`Store`], buffering each transaction's records
+/// until its COMMIT (crash recovery now; standby replay later).
+#[derive(Debug, Default)]
+pub struct Replayer {
+    pending: HashMap<u32, Vec<Record>>,
+    /// Transactions committed so far.
+    pub replayed: u64,
+    /// One past the highest xid seen.
+    pub next_xid: u32,
+}
+
+impl Replayer {
+    /// A replayer whose xid counter starts at `next_xid`.
+    pub fn new(next_xid: u32) -> Replayer {
+        Replayer {
+            next_xid,
+            ..Default::default()
+        }
+    }
+
+    /// Transactions with records but no COMMIT yet.
+    pub fn in_progress(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Applies one WAL record (PostgreSQL's own records, below rmid 128, are skipped).
+    pub fn apply(
+        &mut self,
+        rmid: u8,
+        info: u8,
+        xid: u32,
+        payload: &[u8],
+        store: &mut Store,
+    ) -> Result<()> {
+        if rmid < RM_TUSK_HEAP {
+            return Ok(());
+        }
+        let r = Record::decode(rmid, info, payload)?;
+        if xid != 0 && xid >= self.next_xid {
+            self.next_xid = xid.wrapping_add(1);
+        }
+        match r {
+            Record::Commit { .. } => {
+                for r in self.pending.remove(&xid).unwrap_or_default() {
+                    r.redo(store);
+                }
+                self.replayed += 1;
+            }
+            Record::Checkpoint { next_oid, .. } => {
+                if next_oid > store.catalog.next_oid {
+                    store.catalog.next_oid = next_oid;
+                }
+            }
+            other => self.pending.entry(xid).or_default().push(other),
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
