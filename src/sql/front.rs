@@ -389,6 +389,10 @@ impl P {
     }
     fn ident(&mut self) -> Result<String> {
         match self.peek().cloned() {
+            Some(Tok::Quoted(w)) if w.is_empty() => Err(err!(
+                sqlstate::SYNTAX_ERROR,
+                "zero-length delimited identifier at or near \"\"\"\""
+            )),
             Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => {
                 self.i += 1;
                 Ok(w)

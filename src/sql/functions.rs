@@ -149,7 +149,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::TxidCurrent => Value::Int8(cx.txn.xid as i64),
         Func::PostmasterStartTime => Value::TimestampTz(cx.ctx.hooks.postmaster_start_time()),
         Func::Sleep => {
-            let secs = arg(0).as_f64().unwrap_or(0.0);
+            let secs = arg(0).as_f64().filter(|s| s.is_finite()).unwrap_or(0.0);
             let deadline = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9));
             loop {
                 if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
@@ -284,7 +284,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                         v.data_type().name()
                     )
                 })?;
-                let s = arg(1).as_i64().unwrap_or(0);
+                let s = arg(1).as_i64().unwrap_or(0).clamp(-1000, 1000);
                 let r = n.with_scale_round(s, RoundingMode::HalfUp);
                 Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
             }

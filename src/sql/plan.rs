@@ -546,16 +546,14 @@ impl<'a> Binder<'a> {
             types.push(t);
         }
         let mut coerced = Vec::new();
-        for r in rows {
+        for (r, ast_row) in rows.into_iter().zip(&v.rows) {
             let mut out = Vec::new();
             for (c, e) in r.into_iter().enumerate() {
-                out.push(self.coerce(
-                    e,
-                    types[c],
-                    -1,
-                    Coercion::Implicit,
-                    sqlparser::tokenizer::Span::empty(),
-                )?);
+                let span = ast_row
+                    .get(c)
+                    .map(|x| x.span())
+                    .unwrap_or_else(sqlparser::tokenizer::Span::empty);
+                out.push(self.coerce(e, types[c], -1, Coercion::Implicit, span)?);
             }
             coerced.push(out);
         }
@@ -787,12 +785,12 @@ impl<'a> Binder<'a> {
                             })
                             .collect(),
                     };
-                    apply_alias_columns(&mut scope, alias.as_ref());
+                    apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
                 let def = self.resolve_table(name)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
-                apply_alias_columns(&mut scope, alias.as_ref());
+                apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((Source::Table { db: self.db, def }, scope))
             }
             ast::TableFactor::Derived {
@@ -817,7 +815,7 @@ impl<'a> Binder<'a> {
                         })
                         .collect(),
                 };
-                apply_alias_columns(&mut scope, alias.as_ref());
+                apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((Source::Subquery(Box::new(p)), scope))
             }
             ast::TableFactor::NestedJoin {
@@ -2310,7 +2308,24 @@ impl<'a> Binder<'a> {
             } else {
                 want
             };
-            out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
+            let coerced = self.coerce(b, want, -1, Coercion::Implicit, a.span());
+            out.push(coerced.map_err(|e| {
+                if e.code == sqlstate::CANNOT_COERCE {
+                    let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
+                    self.at(
+                        err!(
+                            sqlstate::UNDEFINED_FUNCTION,
+                            "function {}({}) does not exist",
+                            name,
+                            shown.join(", ")
+                        )
+                        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                        span,
+                    )
+                } else {
+                    e
+                }
+            })?);
         }
         Ok(Expr::Func(func, out, ty))
     }
@@ -2324,12 +2339,22 @@ impl SelectPlan {
     }
 }
 
-fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) {
+fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) -> Result<()> {
     if let Some(a) = alias {
+        if a.columns.len() > scope.cols.len() {
+            bail!(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                "table \"{}\" has {} columns available but {} columns specified",
+                fold(&a.name),
+                scope.cols.len(),
+                a.columns.len()
+            );
+        }
         for (c, ac) in scope.cols.iter_mut().zip(&a.columns) {
             c.name = fold(&ac.name);
         }
     }
+    Ok(())
 }
 
 fn is_default_keyword(e: &ast::Expr) -> bool {

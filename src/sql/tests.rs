@@ -525,3 +525,78 @@ fn show_all_and_pg_settings_cover_the_registry() {
         "?column?|pg_backend_pid|?column?\nt|4242|t\nSELECT 1"
     );
 }
+
+#[test]
+fn odd_inputs_error_instead_of_panicking() {
+    let d = db("odd");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (id int primary key, v varchar(3), n numeric(4,1), f float8, ts timestamptz)");
+    let inputs = [
+        "select pg_sleep('NaN')",
+        "select round(1.5, 2000000000)",
+        "select 1e999999999",
+        "select '1e999999999'::numeric",
+        "select -9223372036854775808",
+        "select -(-9223372036854775807 - 1)",
+        "select (-2147483648)::int / -1",
+        "select (-32768)::int2 * -1::int2",
+        "select 'x'::pg_lsn",
+        "select '99999999999-01-01'::date",
+        "select '2024-02-30'::timestamp",
+        "select 'infinity'::float8::int",
+        "select 'nan'::float8::numeric",
+        "insert into t values (1, 'abcd')",
+        "insert into t values (2, 'a', 99999)",
+        "insert into t (id, id) values (3, 3)",
+        "insert into t values (4, 'a', 1, 1, 1, 1)",
+        "select * from t order by 0",
+        "select * from t group by 7",
+        "select $1",
+        "select $0",
+        "select count(*) from t having",
+        "select sum('a')",
+        "select avg(ts) from t",
+        "select * from t limit -1",
+        "select * from t offset 'x'",
+        "update t set nosuch = 1",
+        "update t set id = 'x'",
+        "create table t2 (a int, a int)",
+        "create table t3 (a numeric(2000))",
+        "create table t4 (a varchar(0))",
+        "create table t5 (a int primary key, b int primary key)",
+        "create table t6 (a nosuchtype)",
+        "drop role postgres",
+        "create role \"\"",
+        "alter role nosuch login",
+        "set nosuch = 1",
+        "show",
+        "begin; begin; commit; commit",
+        "select '\u{1F418}' || 1",
+        "select E'\\x'",
+        "select 1::int4::int8::numeric::float4::float8::text::int",
+        "select current_setting(NULL)",
+        "select set_config('nosuch', 'x', false)",
+        "select lower(1)",
+        "select abs(-2147483648)",
+        "select greatest(1, 'a')",
+        "values (1), ('a')",
+        "select * from (select 1) as s(a, b)",
+        "select x.* from t",
+        "select t.nosuch from t",
+        "select nosuch.id from t",
+        "select 1 in (1, null), null in (1), 2 not in (1, null)",
+        "select 'a' like null, null between 1 and 2",
+        "select case 1 when 1 then 'a' when 'x' then 'b' end",
+    ];
+    for i in inputs {
+        // Each must return a result or an error; a panic fails the test.
+        let out = q(&mut s, i);
+        if std::env::var_os("TUSK_SHOW").is_some() {
+            eprintln!("{i}\n  => {}", out.replace('\n', " / "));
+        }
+        if s.transaction_status() != TransactionStatus::Idle {
+            q(&mut s, "rollback");
+        }
+    }
+    assert_eq!(q(&mut s, "select count(*) from t"), "count\n0\nSELECT 1");
+}

@@ -122,7 +122,7 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
             if b.len() < 8 {
                 return Err(bad_binary());
             }
-            let nd = i16::from_be_bytes([b[0], b[1]]) as usize;
+            let nd = u16::from_be_bytes([b[0], b[1]]) as usize;
             let weight = i16::from_be_bytes([b[2], b[3]]) as i64;
             let sign = u16::from_be_bytes([b[4], b[5]]);
             let dscale = u16::from_be_bytes([b[6], b[7]]) as i64;
