@@ -600,3 +600,52 @@ fn odd_inputs_error_instead_of_panicking() {
     }
     assert_eq!(q(&mut s, "select count(*) from t"), "count\n0\nSELECT 1");
 }
+
+/// The WAL records statements wrote, without their LSNs and xids (which vary).
+fn wal_since(engine: &Engine, start: crate::storage::Lsn) -> Vec<String> {
+    engine
+        .describe_wal(start)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.split_once(": ").map(|x| x.1.to_string()).unwrap_or(l))
+        .collect()
+}
+
+#[test]
+fn statements_write_these_wal_records() {
+    let d = db("walrec");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (id int primary key, v text)");
+    let oid = d
+        .engine
+        .with_catalog(|c| c.table_by_name(5, 2200, "t").unwrap().oid);
+    let start = d.engine.current_wal_lsn();
+    q(&mut s, "insert into t values (1, 'a'), (2, NULL)");
+    q(&mut s, "update t set v = 'b' where id = 2");
+    q(&mut s, "begin; delete from t where id = 1; rollback");
+    q(&mut s, "select * from t");
+    let recs = wal_since(&d.engine, start);
+    let commit = |l: &String| l.starts_with("COMMIT ");
+    let recs: Vec<String> = recs
+        .iter()
+        .map(|l| {
+            if commit(l) {
+                "COMMIT".into()
+            } else {
+                l.clone()
+            }
+        })
+        .collect();
+    assert_eq!(
+        recs,
+        vec![
+            format!("INSERT db 5 rel {oid} tid 1: (1, a)"),
+            format!("INSERT db 5 rel {oid} tid 2: (2, NULL)"),
+            "COMMIT".to_string(),
+            format!("DELETE db 5 rel {oid} tid 2"),
+            format!("INSERT db 5 rel {oid} tid 3: (2, b)"),
+            "COMMIT".to_string(),
+        ],
+        "a rolled-back or read-only transaction writes nothing"
+    );
+}

@@ -528,6 +528,27 @@ impl Engine {
         self.wal.insert_lsn()
     }
 
+    /// Describes the WAL records from `start` to the end of valid WAL, one line each
+    /// (`0/01000060 xid 735 tusk catalog: CREATE TABLE …`), for tests and a waldump.
+    pub fn describe_wal(&self, start: Lsn) -> Result<Vec<String>> {
+        let mut reader = WalReader::new(
+            &self.datadir.join("pg_wal"),
+            self.opts.wal_segment_size,
+            self.timeline,
+            start,
+        );
+        let mut out = Vec::new();
+        while let Some(rec) = reader.next_record()? {
+            let text = if rec.rmid >= record::RM_TUSK_HEAP {
+                Record::decode(rec.rmid, rec.info, &rec.payload)?.describe()
+            } else {
+                format!("PostgreSQL rmgr {} info {:#04x}", rec.rmid, rec.info)
+            };
+            out.push(format!("{} xid {}: {}", rec.start, rec.xid, text));
+        }
+        Ok(out)
+    }
+
     /// The cluster's system identifier.
     pub fn system_identifier(&self) -> u64 {
         self.system_id
