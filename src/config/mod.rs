@@ -462,13 +462,13 @@ impl ServerConfig {
                     )));
                 }
                 let val = value::parse(def, v, None).map_err(ConfigError::fatal)?;
-                cmdline.push((Some(def), name.clone(), val, v.clone()));
+                cmdline.push((Some(def), name.clone(), val));
             } else {
-                cmdline.push((None, name.clone(), Value::Str(v.clone()), v.clone()));
+                cmdline.push((None, name.clone(), Value::Str(v.clone())));
             }
         }
         cfg.overrides = overrides.to_vec();
-        if let Some((_, _, Value::Str(f), _)) = cmdline
+        if let Some((_, _, Value::Str(f))) = cmdline
             .iter()
             .find(|(d, ..)| d.is_some_and(|d| d.name == "config_file"))
         {
@@ -505,7 +505,7 @@ impl ServerConfig {
                 fatal: contains_errors(&file),
             });
         }
-        for (def, name, val, _) in cmdline {
+        for (def, name, val) in cmdline {
             match def {
                 Some(def) => {
                     cfg.values
@@ -666,7 +666,9 @@ impl ServerConfig {
     /// changed without restarting the server`, `configuration file "…" contains errors;
     /// no changes were applied`). Postmaster-context settings keep their value and are
     /// marked pending_restart. The caller logs "received SIGHUP, reloading configuration
-    /// files" itself.
+    /// files" itself. The files are the ones this configuration was loaded from
+    /// (config_file, and postgresql.auto.conf of its data directory); `datadir` is
+    /// accepted for symmetry with [`ServerConfig::load`] and not consulted.
     pub fn reload(&self, datadir: &Path) -> (ServerConfig, Vec<String>) {
         let _ = datadir;
         let conf_path = PathBuf::from(self.get_str("config_file"));
@@ -786,6 +788,11 @@ impl ServerConfig {
         value::show(def, &self.effective(def))
     }
 
+    /// The `-c` overrides this configuration was loaded with (for a restart).
+    pub fn overrides(&self) -> &[(String, String)] {
+        &self.overrides
+    }
+
     /// The data directory, absolute.
     pub fn data_directory(&self) -> &Path {
         &self.datadir
@@ -898,7 +905,9 @@ pub struct SessionSettings {
     internal: HashMap<String, Slot>,
     session: HashMap<String, Slot>,
     local: HashMap<String, Slot>,
-    saved: Option<HashMap<String, Slot>>,
+    /// Snapshots of (SET layer, SET LOCAL layer): the first taken at the start of the
+    /// transaction block, one more per open savepoint. Empty outside a transaction.
+    saved: Vec<(HashMap<String, Slot>, HashMap<String, Slot>)>,
     /// The last value reported to the client per GUC_REPORT setting; a Mutex only
     /// because [`SessionSettings::reported`] takes `&self`.
     last_reported: Mutex<HashMap<&'static str, String>>,
@@ -913,7 +922,7 @@ impl SessionSettings {
             internal: HashMap::new(),
             session: HashMap::new(),
             local: HashMap::new(),
-            saved: None,
+            saved: Vec::new(),
             last_reported: Mutex::new(HashMap::new()),
         }
     }
@@ -977,7 +986,9 @@ impl SessionSettings {
 
     /// Applies a StartupMessage parameter or an `options` `-c` pair (source `client`).
     /// Superuser-only settings are allowed when `is_superuser` was set on (with
-    /// [`SessionSettings::set_internal`]) before this call.
+    /// [`SessionSettings::set_internal`]) before this call. The caller handles `user`,
+    /// `database`, `replication` and `_pq_.*` itself and expands `options` with
+    /// [`SessionSettings::parse_options`]; anything else it passes here.
     pub fn apply_startup(&mut self, name: &str, v: &str) -> Result<()> {
         let (def, key) = Self::key(name)?;
         let val = match def {
@@ -1141,7 +1152,7 @@ impl SessionSettings {
             }
         };
         if local {
-            if self.saved.is_some() {
+            if !self.saved.is_empty() {
                 self.local.insert(key, slot);
             }
         } else {
@@ -1176,9 +1187,10 @@ impl SessionSettings {
 
     /// Marks the start of a transaction block: SET values made from now on are undone
     /// if the transaction rolls back, and SET LOCAL values last until its end.
+    /// Calling it again inside the block does nothing.
     pub fn begin_transaction(&mut self) {
-        if self.saved.is_none() {
-            self.saved = Some(self.session.clone());
+        if self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
         }
     }
 
@@ -1186,9 +1198,33 @@ impl SessionSettings {
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.local.clear();
-        if let Some(saved) = self.saved.take() {
+        if !self.saved.is_empty() {
+            let (session, _) = self.saved.swap_remove(0);
             if !committed {
-                self.session = saved;
+                self.session = session;
+            }
+            self.saved.clear();
+        }
+    }
+
+    /// `SAVEPOINT`: SET and SET LOCAL values made after it are undone by rolling back
+    /// to it. Does nothing outside a transaction block.
+    pub fn begin_subtransaction(&mut self) {
+        if !self.saved.is_empty() {
+            self.saved.push((self.session.clone(), self.local.clone()));
+        }
+    }
+
+    /// Closes the innermost savepoint: `RELEASE` (`committed`) keeps the values set
+    /// since it; `ROLLBACK TO` restores them (the caller then opens the savepoint again
+    /// with [`SessionSettings::begin_subtransaction`], as ROLLBACK TO keeps it).
+    pub fn end_subtransaction(&mut self, committed: bool) {
+        if self.saved.len() > 1 {
+            if let Some((session, local)) = self.saved.pop() {
+                if !committed {
+                    self.session = session;
+                    self.local = local;
+                }
             }
         }
     }
@@ -1656,6 +1692,61 @@ pub fn flatten_set_args(name: &str, args: &[&str]) -> Result<String> {
         })
         .collect::<Vec<_>>()
         .join(", "))
+}
+
+/// Splits a list-valued setting (listen_addresses, unix_socket_directories,
+/// search_path, log_destination…) into its elements as PostgreSQL's `SplitGUCList`
+/// does: comma-separated, blanks around elements dropped, double-quoted elements kept
+/// verbatim with `""` standing for one quote. An empty value is an empty list; None for
+/// bad syntax (an empty element or an unterminated quote).
+pub fn split_list(value: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = value.chars().peekable();
+    let skip_ws = |it: &mut std::iter::Peekable<std::str::Chars>| {
+        while it.peek().is_some_and(|c| c.is_whitespace()) {
+            it.next();
+        }
+    };
+    skip_ws(&mut chars);
+    if chars.peek().is_none() {
+        return Some(out);
+    }
+    loop {
+        let mut item = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return None,
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        item.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => item.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                item.push(c);
+                chars.next();
+            }
+            item = item.trim_end().to_string();
+            if item.is_empty() {
+                return None;
+            }
+        }
+        out.push(item);
+        skip_ws(&mut chars);
+        match chars.next() {
+            None => return Some(out),
+            Some(',') => skip_ws(&mut chars),
+            Some(_) => return None,
+        }
+    }
 }
 
 /// The header PostgreSQL writes at the top of postgresql.auto.conf.

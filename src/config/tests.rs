@@ -817,3 +817,55 @@ fn set_and_show_match_postgres_15() {
         assert_eq!(&got, want, "SET {n} = '{v}'");
     }
 }
+
+#[test]
+fn savepoints_undo_their_settings() {
+    let mut s = session();
+    s.begin_transaction();
+    s.set("work_mem", Some("8MB"), false, false).unwrap();
+    s.begin_subtransaction();
+    s.set("work_mem", Some("16MB"), false, false).unwrap();
+    s.set("statement_timeout", Some("1s"), true, false).unwrap();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "8MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    s.begin_subtransaction();
+    s.set("statement_timeout", Some("2s"), true, false).unwrap();
+    s.set("work_mem", Some("32MB"), false, false).unwrap();
+    s.end_subtransaction(true);
+    assert_eq!(s.show("statement_timeout").unwrap(), "2s");
+    s.end_transaction(true);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+    assert_eq!(s.show("statement_timeout").unwrap(), "0");
+    // Outside a transaction block savepoint calls change nothing.
+    s.begin_subtransaction();
+    s.end_subtransaction(false);
+    assert_eq!(s.show("work_mem").unwrap(), "32MB");
+}
+
+#[test]
+fn list_values_split_like_postgres() {
+    let v = |s: &str| {
+        split_list(s).map(|l| {
+            l.iter()
+                .map(String::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        v("/tmp, /var/run/postgresql").unwrap(),
+        vec!["/tmp", "/var/run/postgresql"]
+    );
+    assert_eq!(v("\"$user\", public").unwrap(), vec!["$user", "public"]);
+    assert_eq!(v("localhost").unwrap(), vec!["localhost"]);
+    assert_eq!(v("*").unwrap(), vec!["*"]);
+    assert_eq!(v("").unwrap(), Vec::<String>::new());
+    assert_eq!(v("  ").unwrap(), Vec::<String>::new());
+    assert_eq!(v("\"a\"\"b\"").unwrap(), vec!["a\"b"]);
+    assert_eq!(v("a b, c").unwrap(), vec!["a b", "c"]);
+    assert_eq!(v("a,,b"), None);
+    assert_eq!(v("a,"), None);
+    assert_eq!(v("\"open"), None);
+    assert_eq!(v("\"a\" x"), None);
+}

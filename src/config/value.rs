@@ -307,8 +307,280 @@ fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Resul
             check_timezone(input).ok_or_else(|| invalid(def.name, input))
         }
         "application_name" | "cluster_name" => Ok(clean_ascii(input)),
+        "recovery_target" if !input.is_empty() && input != "immediate" => {
+            Err(invalid(def.name, input).with_detail("The only allowed value is \"immediate\"."))
+        }
+        "recovery_target_lsn" if !input.is_empty() && parse_lsn(input).is_none() => {
+            Err(invalid(def.name, input))
+        }
+        "recovery_target_time" if !input.is_empty() && !looks_like_timestamp(input) => {
+            Err(invalid(def.name, input))
+        }
+        "primary_slot_name" if !input.is_empty() => match check_slot_name(input) {
+            Ok(()) => Ok(input.to_string()),
+            Err((detail, hint)) => {
+                let e = invalid(def.name, input).with_detail(detail);
+                Err(match hint {
+                    Some(h) => e.with_hint(h),
+                    None => e,
+                })
+            }
+        },
+        "synchronous_standby_names" => match parse_sync_standby_names(input) {
+            Ok(_) => Ok(input.to_string()),
+            Err(SyncNamesError::Syntax(detail)) => {
+                let mut e = invalid(def.name, input).with_detail(detail);
+                e.code = sqlstate::SYNTAX_ERROR;
+                Err(e)
+            }
+            Err(SyncNamesError::ZeroStandbys) => Err(Error::new(
+                sqlstate::INVALID_PARAMETER_VALUE,
+                "number of synchronous standbys (0) must be greater than zero",
+            )),
+        },
         _ => Ok(input.to_string()),
     }
+}
+
+/// Parses a WAL location written `X/Y` (one to eight hex digits each side) into a
+/// 64-bit LSN, as PostgreSQL's pg_lsn input does.
+pub fn parse_lsn(s: &str) -> Option<u64> {
+    let (hi, lo) = s.split_once('/')?;
+    let ok = |p: &str| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok(hi) || !ok(lo) {
+        return None;
+    }
+    Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+/// A light check that a recovery_target_time value is an absolute date and time:
+/// PostgreSQL's special words (`now`, `today`…) are refused, and the text must hold a
+/// date (two groups of digits, or one with a month name). The recovery code parses it
+/// fully.
+fn looks_like_timestamp(s: &str) -> bool {
+    let l = s.trim().to_ascii_lowercase();
+    if [
+        "epoch",
+        "infinity",
+        "-infinity",
+        "now",
+        "today",
+        "tomorrow",
+        "yesterday",
+    ]
+    .contains(&l.as_str())
+    {
+        return false;
+    }
+    let groups = l
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .count();
+    let months = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    groups >= 2 || (groups == 1 && months.iter().any(|m| l.contains(m)))
+}
+
+/// Checks a replication slot name as PostgreSQL does: at most 63 bytes of lower-case
+/// letters, digits and underscores. The error is (detail, hint).
+pub fn check_slot_name(name: &str) -> std::result::Result<(), (String, Option<&'static str>)> {
+    if name.is_empty() {
+        return Err((
+            format!("replication slot name \"{name}\" is too short"),
+            None,
+        ));
+    }
+    if name.len() > 63 {
+        return Err((
+            format!("replication slot name \"{name}\" is too long"),
+            None,
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err((
+            format!("replication slot name \"{name}\" contains invalid character"),
+            Some("Replication slot names may only contain lower case letters, numbers, and the underscore character."),
+        ));
+    }
+    Ok(())
+}
+
+/// How synchronous standbys are chosen, from synchronous_standby_names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMethod {
+    /// `FIRST n (…)` or the old `n (…)` / plain list forms: by priority (list order).
+    Priority,
+    /// `ANY n (…)`: quorum.
+    Quorum,
+}
+
+/// A parsed synchronous_standby_names value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStandbyNames {
+    /// Priority or quorum.
+    pub method: SyncMethod,
+    /// How many standbys must confirm.
+    pub num_sync: u32,
+    /// The standby names (application_name values; `*` matches any), as written,
+    /// double quotes removed.
+    pub names: Vec<String>,
+}
+
+/// Why a synchronous_standby_names value is invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncNamesError {
+    /// A syntax error: PostgreSQL's detail text (`syntax error at or near "b"`).
+    Syntax(String),
+    /// A count of zero.
+    ZeroStandbys,
+}
+
+/// Parses synchronous_standby_names with PostgreSQL's grammar: `name, …`,
+/// `n (name, …)`, `FIRST n (name, …)` or `ANY n (name, …)`; names are identifiers,
+/// double-quoted strings, numbers or `*`. Ok(None) for an empty value (no synchronous
+/// replication).
+pub fn parse_sync_standby_names(
+    s: &str,
+) -> std::result::Result<Option<SyncStandbyNames>, SyncNamesError> {
+    #[derive(Debug, Clone, PartialEq)]
+    enum T {
+        Name(String),
+        Num(String),
+        Any,
+        First,
+        Punct(char),
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut toks: Vec<(T, String)> = Vec::new();
+    let mut i = 0;
+    let syntax = |near: Option<&str>| {
+        SyncNamesError::Syntax(match near {
+            Some(t) => format!("syntax error at or near \"{t}\""),
+            None => "syntax error at end of input".to_string(),
+        })
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let st = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            let t: String = chars[st..i].iter().collect();
+            toks.push((T::Num(t.clone()), t));
+        } else if c.is_alphabetic() || c == '_' || !c.is_ascii() {
+            let st = i;
+            while i < chars.len()
+                && (chars[i].is_alphanumeric()
+                    || chars[i] == '_'
+                    || chars[i] == '$'
+                    || !chars[i].is_ascii())
+            {
+                i += 1;
+            }
+            let t: String = chars[st..i].iter().collect();
+            let kind = match t.to_ascii_lowercase().as_str() {
+                "any" => T::Any,
+                "first" => T::First,
+                _ => T::Name(t.clone()),
+            };
+            toks.push((kind, t));
+        } else if c == '"' {
+            let st = i;
+            i += 1;
+            let mut v = String::new();
+            loop {
+                match chars.get(i) {
+                    None => return Err(syntax(None)),
+                    Some('"') if chars.get(i + 1) == Some(&'"') => {
+                        v.push('"');
+                        i += 2;
+                    }
+                    Some('"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&ch) => {
+                        v.push(ch);
+                        i += 1;
+                    }
+                }
+            }
+            toks.push((T::Name(v), chars[st..i].iter().collect()));
+        } else if c == '*' {
+            toks.push((T::Name("*".into()), "*".into()));
+            i += 1;
+        } else if c == ',' || c == '(' || c == ')' {
+            toks.push((T::Punct(c), c.to_string()));
+            i += 1;
+        } else {
+            return Err(syntax(Some(&c.to_string())));
+        }
+    }
+    if toks.is_empty() {
+        return Ok(None);
+    }
+    let mut p = 0;
+    let text = |p: usize| toks.get(p).map(|(_, t)| t.as_str());
+    let (method, num, list_start, parens) = match (&toks[0].0, toks.get(1).map(|t| &t.0)) {
+        (T::Any | T::First, Some(T::Num(n))) => {
+            let m = if toks[0].0 == T::Any {
+                SyncMethod::Quorum
+            } else {
+                SyncMethod::Priority
+            };
+            (m, Some(n.clone()), 2, true)
+        }
+        (T::Num(n), Some(T::Punct('('))) => (SyncMethod::Priority, Some(n.clone()), 1, true),
+        _ => (SyncMethod::Priority, None, 0, false),
+    };
+    p += list_start;
+    if parens {
+        match toks.get(p) {
+            Some((T::Punct('('), _)) => p += 1,
+            _ => return Err(syntax(text(p))),
+        }
+    }
+    let mut names = Vec::new();
+    loop {
+        match toks.get(p) {
+            Some((T::Name(n), _)) | Some((T::Num(n), _)) => names.push(n.clone()),
+            Some((T::Any, t)) | Some((T::First, t)) => names.push(t.clone()),
+            _ => return Err(syntax(text(p))),
+        }
+        p += 1;
+        match toks.get(p) {
+            Some((T::Punct(','), _)) => p += 1,
+            _ => break,
+        }
+    }
+    if parens {
+        match toks.get(p) {
+            Some((T::Punct(')'), _)) => p += 1,
+            _ => return Err(syntax(text(p))),
+        }
+    }
+    if p < toks.len() {
+        return Err(syntax(text(p)));
+    }
+    let num_sync = match num {
+        Some(n) => n.parse::<u32>().map_err(|_| syntax(Some(&n)))?,
+        None => 1,
+    };
+    if num_sync == 0 {
+        return Err(SyncNamesError::ZeroStandbys);
+    }
+    Ok(Some(SyncStandbyNames {
+        method,
+        num_sync,
+        names,
+    }))
 }
 
 /// Replaces every byte outside printable ASCII with `?`, as PostgreSQL does for
@@ -896,6 +1168,99 @@ mod tests {
                 let _ = parse(def, i, None).map(|v| show(def, &v));
             }
         }
+    }
+
+    #[test]
+    fn replication_string_checks() {
+        let m = |n: &str, v: &str| {
+            let e = p(n, v).unwrap_err();
+            (e.message, e.detail, e.hint)
+        };
+        assert_eq!(
+            m("recovery_target", "foo").1.unwrap(),
+            "The only allowed value is \"immediate\"."
+        );
+        assert_eq!(p("recovery_target", "immediate").unwrap(), "immediate");
+        assert_eq!(p("recovery_target_lsn", "0/1A2B").unwrap(), "0/1A2B");
+        for bad in ["xyz", "0/", "123456789/0", " 0/1"] {
+            assert!(p("recovery_target_lsn", bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_lsn("16/B374D848"), Some(0x16_B374_D848));
+        let (_, d, h) = m("primary_slot_name", "Bad-Name");
+        assert_eq!(
+            d.unwrap(),
+            "replication slot name \"Bad-Name\" contains invalid character"
+        );
+        assert_eq!(
+            h.unwrap(),
+            "Replication slot names may only contain lower case letters, numbers, and the underscore character."
+        );
+        assert!(m("primary_slot_name", &"a".repeat(64))
+            .1
+            .unwrap()
+            .ends_with("is too long"));
+        assert_eq!(p("primary_slot_name", "").unwrap(), "");
+        assert_eq!(p("primary_slot_name", "ok_1").unwrap(), "ok_1");
+        for ok in [
+            "2024-01-01 10:00:00",
+            "Jan 5 2024 10:00",
+            "2024-01-01 10:00:00+02",
+        ] {
+            assert!(p("recovery_target_time", ok).is_ok(), "{ok}");
+        }
+        for bad in ["now", "2024", "garbage"] {
+            assert!(p("recovery_target_time", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn synchronous_standby_names() {
+        let parse = |s: &str| parse_sync_standby_names(s);
+        assert_eq!(parse("").unwrap(), None);
+        assert_eq!(
+            parse("*").unwrap().unwrap(),
+            SyncStandbyNames {
+                method: SyncMethod::Priority,
+                num_sync: 1,
+                names: vec!["*".into()]
+            }
+        );
+        assert_eq!(
+            parse("first 1 (\"x y\", *)").unwrap().unwrap(),
+            SyncStandbyNames {
+                method: SyncMethod::Priority,
+                num_sync: 1,
+                names: vec!["x y".into(), "*".into()]
+            }
+        );
+        let any = parse("ANY 2 (s1, s2, s3)").unwrap().unwrap();
+        assert_eq!(
+            (any.method, any.num_sync, any.names.len()),
+            (SyncMethod::Quorum, 2, 3)
+        );
+        assert_eq!(parse("2 (a, b)").unwrap().unwrap().num_sync, 2);
+        assert_eq!(parse("a, b").unwrap().unwrap().names, vec!["a", "b"]);
+        let syn = |s: &str| match parse(s).unwrap_err() {
+            SyncNamesError::Syntax(d) => d,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(syn("a b"), "syntax error at or near \"b\"");
+        assert_eq!(syn("2 (a,b"), "syntax error at end of input");
+        assert_eq!(syn("a,,b"), "syntax error at or near \",\"");
+        assert_eq!(syn("a%"), "syntax error at or near \"%\"");
+        assert_eq!(
+            parse("ANY 0 (a)").unwrap_err(),
+            SyncNamesError::ZeroStandbys
+        );
+        let e = p("synchronous_standby_names", "a b").unwrap_err();
+        assert_eq!(e.code, "42601");
+        assert_eq!(e.detail.unwrap(), "syntax error at or near \"b\"");
+        assert_eq!(
+            p("synchronous_standby_names", "ANY 0 (a)")
+                .unwrap_err()
+                .message,
+            "number of synchronous standbys (0) must be greater than zero"
+        );
     }
 
     #[test]
