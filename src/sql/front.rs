@@ -281,6 +281,12 @@ pub enum FrontStmt {
     Commit,
     /// ROLLBACK / ABORT.
     Rollback,
+    /// SAVEPOINT name.
+    Savepoint(String),
+    /// RELEASE [SAVEPOINT] name.
+    Release(String),
+    /// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name.
+    RollbackTo(String),
     /// SET [SESSION | LOCAL] name TO value (None = DEFAULT).
     Set {
         /// Setting name as written (lower-cased unless quoted).
@@ -446,13 +452,17 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
         }
         "rollback" | "abort" => {
             let _ = p.eat("work") || p.eat("transaction");
-            if p.word() == Some("to") {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "savepoints are not supported yet"
-                );
+            if first == "rollback" && p.eat("to") {
+                p.eat("savepoint");
+                FrontStmt::RollbackTo(p.ident()?)
+            } else {
+                FrontStmt::Rollback
             }
-            FrontStmt::Rollback
+        }
+        "savepoint" => FrontStmt::Savepoint(p.ident()?),
+        "release" => {
+            p.eat("savepoint");
+            FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
         "show" => {

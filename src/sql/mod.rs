@@ -342,6 +342,8 @@ pub struct Session {
     explicit: bool,
     /// The block failed; only COMMIT/ROLLBACK are accepted.
     failed: bool,
+    /// Open savepoints of the block, outermost first.
+    savepoints: Vec<(String, crate::storage::Savepoint)>,
     notices: Vec<Error>,
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
@@ -375,6 +377,7 @@ impl Session {
             txn: None,
             explicit: false,
             failed: false,
+            savepoints: Vec::new(),
             notices: Vec::new(),
             statements: HashMap::new(),
             portals: HashMap::new(),
@@ -429,6 +432,7 @@ impl Session {
 
     /// Commits the current engine transaction, if any.
     fn commit_txn(&mut self) -> Result<()> {
+        self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(t) = self.txn.take() {
             let wait = self.wait_flush();
@@ -441,6 +445,7 @@ impl Session {
 
     /// Rolls the current engine transaction back, if any.
     fn abort_txn(&mut self) {
+        self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(t) = self.txn.take() {
             self.engine.abort(t);
@@ -452,8 +457,12 @@ impl Session {
     fn on_error(&mut self) {
         if self.explicit {
             self.failed = true;
-            if let Some(t) = self.txn.take() {
-                self.engine.abort(t);
+            // Without savepoints nothing can resume the transaction: release what
+            // others may wait for now. With savepoints, ROLLBACK TO undoes the failure.
+            if self.savepoints.is_empty() {
+                if let Some(t) = self.txn.take() {
+                    self.engine.abort(t);
+                }
             }
         } else {
             self.abort_txn();
@@ -523,7 +532,10 @@ impl Session {
         params: &[Value],
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
-        let is_txn_control = matches!(p, Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback));
+        let is_txn_control = matches!(
+            p,
+            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
+        );
         if self.failed && !is_txn_control {
             bail!(
                 sqlstate::IN_FAILED_SQL_TRANSACTION,
@@ -692,6 +704,58 @@ impl Session {
                 self.abort_txn();
                 cmd("ROLLBACK")
             }
+            FrontStmt::Savepoint(name) => {
+                if !self.explicit {
+                    bail!(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks"
+                    );
+                }
+                let t = self
+                    .txn
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("no transaction"))?;
+                let sp = self.engine.savepoint(t);
+                self.savepoints.push((name.clone(), sp));
+                self.settings.begin_subtransaction();
+                cmd("SAVEPOINT")
+            }
+            FrontStmt::Release(name) | FrontStmt::RollbackTo(name) => {
+                let release = matches!(f, FrontStmt::Release(_));
+                if !self.explicit {
+                    bail!(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "{} can only be used in transaction blocks",
+                        if release {
+                            "RELEASE SAVEPOINT"
+                        } else {
+                            "ROLLBACK TO SAVEPOINT"
+                        }
+                    );
+                }
+                let Some(pos) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+                    bail!("3B001", "savepoint \"{name}\" does not exist");
+                };
+                let levels = self.savepoints.len() - pos;
+                if release {
+                    self.savepoints.truncate(pos);
+                    for _ in 0..levels {
+                        self.settings.end_subtransaction(true);
+                    }
+                    return cmd("RELEASE");
+                }
+                let sp = self.savepoints[pos].1;
+                self.savepoints.truncate(pos + 1);
+                for _ in 0..levels {
+                    self.settings.end_subtransaction(false);
+                }
+                self.settings.begin_subtransaction();
+                if let Some(t) = self.txn.as_mut() {
+                    self.engine.rollback_to(t, &sp);
+                }
+                self.failed = false;
+                cmd("ROLLBACK")
+            }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
@@ -828,7 +892,7 @@ impl Session {
         }
         let is_txn_control = matches!(
             parsed,
-            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback)
+            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
         );
         if self.failed && !is_txn_control {
             bail!(

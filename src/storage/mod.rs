@@ -90,6 +90,18 @@ pub struct BootstrapOptions {
     pub wal_segment_size: u64,
 }
 
+/// A point inside a transaction that [`Engine::rollback_to`] can return to
+/// (SAVEPOINT): how much of each of the transaction's lists existed then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Savepoint {
+    records: usize,
+    inserted: usize,
+    deleted: usize,
+    dropped: usize,
+    undo: usize,
+    created: usize,
+}
+
 /// What happened to a row a writer tried to change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowOutcome {
@@ -837,6 +849,64 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Marks the transaction's current state (SAVEPOINT).
+    pub fn savepoint(&self, txn: &Transaction) -> Savepoint {
+        let st = self.lock();
+        Savepoint {
+            records: txn.records.len(),
+            inserted: txn.inserted.len(),
+            deleted: txn.deleted.len(),
+            dropped: txn.dropped.len(),
+            undo: st.pending_undo.get(&txn.xid).map_or(0, |v| v.len()),
+            created: st.pending_created.get(&txn.xid).map_or(0, |v| v.len()),
+        }
+    }
+
+    /// Undoes everything the transaction did after `sp` (ROLLBACK TO SAVEPOINT). Nothing
+    /// of it reached the WAL: records are only appended at commit.
+    pub fn rollback_to(&self, txn: &mut Transaction, sp: &Savepoint) {
+        let mut st = self.lock();
+        for (db, rel, tid) in txn.inserted.drain(sp.inserted.min(txn.inserted.len())..) {
+            if let Some(h) = st.store.heaps.get_mut(&(db, rel)) {
+                h.remove(tid);
+            }
+        }
+        for (db, rel, tid) in txn.deleted.drain(sp.deleted.min(txn.deleted.len())..) {
+            if let Some(t) = st
+                .store
+                .heaps
+                .get_mut(&(db, rel))
+                .and_then(|h| h.tuples.get_mut(&tid))
+            {
+                if t.xmax == txn.xid {
+                    t.xmax = 0;
+                    t.next = 0;
+                }
+            }
+        }
+        txn.records.truncate(sp.records);
+        txn.dropped.truncate(sp.dropped);
+        let undo: Vec<CatalogUndo> = match st.pending_undo.get_mut(&txn.xid) {
+            Some(v) if v.len() > sp.undo => v.drain(sp.undo..).collect(),
+            _ => vec![],
+        };
+        if !undo.is_empty() {
+            self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        }
+        for u in undo.into_iter().rev() {
+            st.store.catalog.undo(u);
+        }
+        let created: Vec<(u32, u32)> = match st.pending_created.get_mut(&txn.xid) {
+            Some(v) if v.len() > sp.created => v.drain(sp.created..).collect(),
+            _ => vec![],
+        };
+        for key in created {
+            st.store.heaps.remove(&key);
+        }
+        drop(st);
+        self.cond.notify_all();
     }
 
     /// Rolls the transaction back.
