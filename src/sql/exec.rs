@@ -2,7 +2,7 @@
 //! transaction (scans, filters, joins, aggregation, sorting, DML, DDL and role
 //! statements).
 
-use super::expr::eval;
+use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
     AggFunc, AggSpec, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan, Source, UpdatePlan,
@@ -34,13 +34,41 @@ fn is_true(v: &Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 
+/// The visible versions of a table: through the primary-key index when the plan found
+/// `pk = value` conjuncts, else a full scan. The caller still applies the filter.
+fn table_rows(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    key: Option<&[Expr]>,
+) -> Result<Vec<(u64, Arc<Vec<Value>>)>> {
+    if let (Some(key), Some(pk)) = (key, def.primary_key.as_ref()) {
+        let mut vals = Vec::with_capacity(key.len());
+        let mut usable = true;
+        for (e, &col) in key.iter().zip(pk) {
+            let v = eval(e, &[], cx)?;
+            if v.is_null() {
+                return Ok(vec![]); // `pk = NULL` matches nothing
+            }
+            let c = &def.columns[col];
+            match types::cast(v, c.data_type, -1, false) {
+                Ok(v) if v.data_type() == c.data_type || c.data_type.is_string() => vals.push(v),
+                // A value the key type cannot hold exactly: let the filter decide.
+                _ => usable = false,
+            }
+        }
+        if usable {
+            return Ok(cx.engine.lookup_key(cx.txn, db, def.oid, &vals));
+        }
+    }
+    Ok(cx.engine.scan(cx.txn, db, def.oid))
+}
+
 /// Produces the rows of a FROM source.
 fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     Ok(match src {
         Source::Single => vec![vec![]],
-        Source::Table { db, def } => cx
-            .engine
-            .scan(cx.txn, *db, def.oid)
+        Source::Table { db, def, key } => table_rows(cx, *db, def, key.as_deref())?
             .into_iter()
             .map(|(_, r)| (*r).clone())
             .collect(),
@@ -458,7 +486,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
 
 /// Runs an UPDATE; returns (row count, RETURNING rows).
 pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {
@@ -507,7 +535,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
 
 /// Runs a DELETE; returns (row count, RETURNING rows).
 pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {

@@ -125,6 +125,9 @@ pub enum Source {
         db: u32,
         /// The table.
         def: Arc<TableDef>,
+        /// Primary-key values to look up instead of scanning (from `WHERE pk = …`;
+        /// the filter is still applied to what the lookup returns).
+        key: Option<Vec<Expr>>,
     },
     /// A system view computed at execution.
     Virtual(VirtualTable),
@@ -202,6 +205,8 @@ pub struct InsertPlan {
 pub struct UpdatePlan {
     /// Database OID.
     pub db: u32,
+    /// Primary-key values to look up instead of scanning (see [`Source::Table`]).
+    pub key: Option<Vec<Expr>>,
     /// Target table.
     pub table: Arc<TableDef>,
     /// WHERE.
@@ -217,6 +222,8 @@ pub struct UpdatePlan {
 pub struct DeletePlan {
     /// Database OID.
     pub db: u32,
+    /// Primary-key values to look up instead of scanning (see [`Source::Table`]).
+    pub key: Option<Vec<Expr>>,
     /// Target table.
     pub table: Arc<TableDef>,
     /// WHERE.
@@ -791,7 +798,14 @@ impl<'a> Binder<'a> {
                 let def = self.resolve_table(name)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
-                Ok((Source::Table { db: self.db, def }, scope))
+                Ok((
+                    Source::Table {
+                        db: self.db,
+                        def,
+                        key: None,
+                    },
+                    scope,
+                ))
             }
             ast::TableFactor::Derived {
                 subquery, alias, ..
@@ -1030,7 +1044,13 @@ impl<'a> Binder<'a> {
             g.aggs = st.aggs;
             g.having = having;
         }
-        plan.source = source;
+        plan.source = match source {
+            Source::Table { db, def, .. } => {
+                let key = pk_key_exprs(&def, filter.as_ref());
+                Source::Table { db, def, key }
+            }
+            other => other,
+        };
         plan.filter = filter;
         plan.group = group;
         Ok(plan)
@@ -1315,6 +1335,7 @@ impl<'a> Binder<'a> {
         let returning = self.returning(returning, &def)?;
         Ok(Plan::Update(UpdatePlan {
             db: self.db,
+            key: pk_key_exprs(&def, filter.as_ref()),
             table: def,
             filter,
             sets,
@@ -1354,6 +1375,7 @@ impl<'a> Binder<'a> {
         let returning = self.returning(d.returning.as_ref(), &def)?;
         Ok(Plan::Delete(DeletePlan {
             db: self.db,
+            key: pk_key_exprs(&def, filter.as_ref()),
             table: def,
             filter,
             returning,
@@ -2337,6 +2359,51 @@ impl SelectPlan {
         self.filter = having;
         self
     }
+}
+
+/// Whether an expression reads no column of the row (constants, parameters, functions
+/// of those).
+fn row_independent(e: &Expr) -> bool {
+    match e {
+        Expr::Const(..) | Expr::Param(..) => true,
+        Expr::Cast(x, ..) | Expr::Neg(x, _) => row_independent(x),
+        Expr::Binary(_, l, r, _) => row_independent(l) && row_independent(r),
+        Expr::Func(f, args, _) => !functions::is_volatile(*f) && args.iter().all(row_independent),
+        _ => false,
+    }
+}
+
+/// The primary-key lookup a filter allows: `pk1 = v1 AND pk2 = v2 …` (in any order,
+/// among other conjuncts) with row-independent values.
+pub fn pk_key_exprs(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<Expr>> {
+    let pk = def.primary_key.as_ref()?;
+    let mut conjuncts = Vec::new();
+    let mut stack = vec![filter?];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(l, r) => {
+                stack.push(l);
+                stack.push(r);
+            }
+            other => conjuncts.push(other),
+        }
+    }
+    let mut key = Vec::new();
+    for &col in pk {
+        let found = conjuncts.iter().find_map(|c| match c {
+            Expr::Binary(BinOp::Eq, l, r, _) => match (l.as_ref(), r.as_ref()) {
+                (Expr::Column(i, _), v) | (v, Expr::Column(i, _))
+                    if *i == col && row_independent(v) =>
+                {
+                    Some(v.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })?;
+        key.push(found);
+    }
+    Some(key)
 }
 
 fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) -> Result<()> {

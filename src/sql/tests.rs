@@ -679,3 +679,66 @@ fn rollback_to_savepoint_undoes_ddl_and_roles() {
     assert_eq!(q(&mut s, "select count(*) from keep"), "count\n0\nSELECT 1");
     assert!(q(&mut s, "select * from gone").starts_with("ERROR 42P01"));
 }
+
+#[test]
+fn primary_key_equality_uses_the_index() {
+    let d = db("pkidx");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table t (a int, b text, v int, primary key (a, b))",
+    );
+    q(
+        &mut s,
+        "insert into t values (1, 'x', 10), (1, 'y', 20), (2, 'x', 30)",
+    );
+    let def = d
+        .engine
+        .with_catalog(|c| c.table_by_name(5, 2200, "t").unwrap());
+    let stmt = |sql: &str| {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        sqlparser::parser::Parser::parse_sql(&dialect, sql)
+            .unwrap()
+            .remove(0)
+    };
+    let mut b = plan::Binder::new(&d.engine, 5, "", 0, vec![]);
+    let Plan::Update(u) = b
+        .plan(&stmt("update t set v = 0 where b = 'y' and a = 1"))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(u.key.as_ref().map(|k| k.len()), Some(2));
+    let Plan::Query(p) = b.plan(&stmt("select * from t where a = 1")).unwrap() else {
+        panic!()
+    };
+    assert!(
+        matches!(p.source, plan::Source::Table { key: None, .. }),
+        "a partial key scans"
+    );
+    assert!(plan::pk_key_exprs(&def, None).is_none());
+    assert_eq!(
+        q(&mut s, "update t set v = v + 1 where b = 'y' and a = 1.0"),
+        "UPDATE 1"
+    );
+    assert_eq!(
+        q(&mut s, "select v from t where a = 1 and b = 'y'"),
+        "v\n21\nSELECT 1"
+    );
+    assert_eq!(
+        q(&mut s, "select v from t where a = 1.5 and b = 'y'"),
+        "v\nSELECT 0"
+    );
+    assert_eq!(
+        q(&mut s, "delete from t where a = 3000000000 and b = 'x'"),
+        "DELETE 0"
+    );
+    assert_eq!(
+        q(&mut s, "delete from t where a = 2 and b = 'x' and v = 0"),
+        "DELETE 0"
+    );
+    assert_eq!(
+        q(&mut s, "delete from t where a = 2 and b = 'x'"),
+        "DELETE 1"
+    );
+}

@@ -95,13 +95,25 @@ impl Heap {
     /// The encoded primary key of a row (None without a primary key).
     pub fn key_of(&self, row: &[Value]) -> Option<Vec<u8>> {
         let pk = self.pk.as_ref()?;
+        let vals: Vec<Value> = pk
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        self.encode_key(&vals)
+    }
+
+    /// Encodes primary-key values (in key column order) as the index stores them.
+    pub fn encode_key(&self, vals: &[Value]) -> Option<Vec<u8>> {
+        let pk = self.pk.as_ref()?;
+        if vals.len() != pk.len() {
+            return None;
+        }
         let mut out = Vec::new();
-        for &c in pk {
-            let v = row.get(c).cloned().unwrap_or(Value::Null);
+        for v in vals {
             // Numerics equal in value must give equal keys.
             let v = match v {
                 Value::Numeric(n) => Value::Numeric(n.normalized()),
-                v => v,
+                v => v.clone(),
             };
             encode_value(&v, &mut out);
         }

@@ -630,6 +630,30 @@ impl Engine {
         }
     }
 
+    /// The versions visible to the transaction whose primary key equals `key` (values
+    /// already of the key columns' types), found through the primary-key index.
+    pub fn lookup_key(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        key: &[Value],
+    ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        let st = self.lock();
+        let Some(h) = st.store.heaps.get(&(db, rel)) else {
+            return vec![];
+        };
+        let Some(k) = h.encode_key(key) else {
+            return vec![];
+        };
+        h.versions_with_key(&k)
+            .into_iter()
+            .filter_map(|tid| h.tuples.get(&tid).map(|t| (tid, t)))
+            .filter(|(_, t)| t.visible(&txn.snapshot))
+            .map(|(tid, t)| (tid, t.row.clone()))
+            .collect()
+    }
+
     /// Waits (releasing the lock) until transaction `xid` has ended, honouring the
     /// transaction's cancel flag.
     fn wait_for<'a>(
