@@ -174,6 +174,8 @@ pub struct Engine {
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
+    /// Set by the shutdown checkpoint: the engine refuses further writes.
+    shut_down: AtomicBool,
     /// Set after a WAL failure: the engine refuses further writes.
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
@@ -275,6 +277,7 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
@@ -398,6 +401,7 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
@@ -428,7 +432,16 @@ impl Engine {
 
     /// The shutdown checkpoint (state = shut down in pg_control).
     pub fn shutdown(&self) -> Result<()> {
-        self.checkpoint_inner(true)
+        self.checkpoint_inner(true)?;
+        // Nothing may be written after the shutdown checkpoint.
+        self.shut_down.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The last checkpoint's location and redo location (from pg_control).
+    pub fn last_checkpoint(&self) -> (Lsn, Lsn) {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        (c.checkpoint, c.redo)
     }
 
     fn checkpoint_inner(&self, shutdown: bool) -> Result<()> {
@@ -505,6 +518,12 @@ impl Engine {
     }
 
     fn check_broken(&self) -> Result<()> {
+        if self.shut_down.load(Ordering::SeqCst) {
+            bail!(
+                sqlstate::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command"
+            );
+        }
         if self.broken.load(Ordering::SeqCst) {
             return Err(panic_error(err!(
                 sqlstate::IO_ERROR,

@@ -243,3 +243,31 @@ fn torn_wal_tail_loses_only_the_torn_transaction() {
     e.abort(r);
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn nothing_is_written_after_the_shutdown_checkpoint() {
+    let (d, e) = boot("shutdown");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.commit(t, true).unwrap();
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(1, "late")).unwrap();
+    e.shutdown().unwrap();
+    let (ckpt, redo) = e.last_checkpoint();
+    assert_eq!(ckpt, redo);
+    assert_eq!(e.commit(t, true).unwrap_err().code, "57P01");
+    drop(e);
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    let r = e.begin();
+    assert!(e.scan(&r, 5, oid).is_empty());
+    e.abort(r);
+    let _ = std::fs::remove_dir_all(d);
+}
