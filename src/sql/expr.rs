@@ -129,6 +129,32 @@ pub enum Func {
     Round,
     /// `pg_wal_lsn_diff(a, b)`
     WalLsnDiff,
+    /// `concat(...)`
+    Concat,
+    /// `concat_ws(sep, ...)`
+    ConcatWs,
+    /// `replace(s, from, to)`
+    Replace,
+    /// `substr(s, from [, count])`, `substring(s FROM a FOR b)`
+    Substr,
+    /// `left(s, n)`
+    Left,
+    /// `right(s, n)`
+    Right,
+    /// `repeat(s, n)`
+    Repeat,
+    /// `strpos(s, sub)`, `position(sub IN s)`
+    StrPos,
+    /// `md5(s)`
+    Md5,
+    /// `btrim(s [, chars])`, `trim(…)`
+    Btrim,
+    /// `ltrim(s [, chars])`, `trim(LEADING …)`
+    Ltrim,
+    /// `rtrim(s [, chars])`, `trim(TRAILING …)`
+    Rtrim,
+    /// `reverse(s)`
+    Reverse,
 }
 
 /// A bound, typed expression.

@@ -82,6 +82,19 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         }
         ("round", 1 | 2) => (Func::Round, DataType::Numeric),
         ("pg_wal_lsn_diff", 2) => (Func::WalLsnDiff, DataType::Numeric),
+        ("concat", 1..) => (Func::Concat, DataType::Text),
+        ("concat_ws", 2..) => (Func::ConcatWs, DataType::Text),
+        ("replace", 3) => (Func::Replace, DataType::Text),
+        ("substr" | "substring", 2 | 3) => (Func::Substr, DataType::Text),
+        ("left", 2) => (Func::Left, DataType::Text),
+        ("right", 2) => (Func::Right, DataType::Text),
+        ("repeat", 2) => (Func::Repeat, DataType::Text),
+        ("strpos", 2) => (Func::StrPos, DataType::Int4),
+        ("md5", 1) => (Func::Md5, DataType::Text),
+        ("btrim", 1 | 2) => (Func::Btrim, DataType::Text),
+        ("ltrim", 1 | 2) => (Func::Ltrim, DataType::Text),
+        ("rtrim", 1 | 2) => (Func::Rtrim, DataType::Text),
+        ("reverse", 1) => (Func::Reverse, DataType::Text),
         _ => return None,
     })
 }
@@ -99,6 +112,13 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Round, 0) => None,
         (Func::Round, 1) => Some(DataType::Int4),
         (Func::WalLsnDiff, _) => Some(DataType::PgLsn),
+        (Func::Concat, _) => None,
+        (Func::ConcatWs, 0) => Some(DataType::Text),
+        (Func::ConcatWs, _) => None,
+        (Func::Replace | Func::StrPos | Func::Md5 | Func::Reverse, _) => Some(DataType::Text),
+        (Func::Btrim | Func::Ltrim | Func::Rtrim, _) => Some(DataType::Text),
+        (Func::Substr | Func::Left | Func::Right | Func::Repeat, 0) => Some(DataType::Text),
+        (Func::Substr | Func::Left | Func::Right | Func::Repeat, _) => Some(DataType::Int4),
         _ => None,
     }
 }
@@ -288,6 +308,114 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 let r = n.with_scale_round(s, RoundingMode::HalfUp);
                 Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
             }
+        }
+        Func::Concat => Value::Text(args.iter().filter_map(text_arg).collect()),
+        Func::ConcatWs => match text_arg(&arg(0)) {
+            None => Value::Null,
+            Some(sep) => Value::Text(
+                args[1..]
+                    .iter()
+                    .filter_map(text_arg)
+                    .collect::<Vec<_>>()
+                    .join(&sep),
+            ),
+        },
+        Func::Replace => match (text_arg(&arg(0)), text_arg(&arg(1)), text_arg(&arg(2))) {
+            (Some(s), Some(from), Some(to)) => Value::Text(if from.is_empty() {
+                s
+            } else {
+                s.replace(&from, &to)
+            }),
+            _ => Value::Null,
+        },
+        Func::Substr => {
+            let (Some(s), Some(from)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let end = if args.len() > 2 {
+                let Some(count) = arg(2).as_i64() else {
+                    return Ok(Value::Null);
+                };
+                if count < 0 {
+                    bail!("22011", "negative substring length not allowed");
+                }
+                from.saturating_add(count)
+            } else {
+                i64::MAX
+            };
+            let start = from.max(1);
+            let out: String = s
+                .chars()
+                .enumerate()
+                .filter(|(i, _)| {
+                    let pos = *i as i64 + 1;
+                    pos >= start && pos < end
+                })
+                .map(|(_, c)| c)
+                .collect();
+            Value::Text(out)
+        }
+        Func::Left | Func::Right => {
+            let (Some(s), Some(n)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let chars: Vec<char> = s.chars().collect();
+            let len = chars.len() as i64;
+            let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+            Value::Text(if f == Func::Left {
+                chars[..keep].iter().collect()
+            } else {
+                chars[chars.len() - keep..].iter().collect()
+            })
+        }
+        Func::Repeat => {
+            let (Some(s), Some(n)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let n = n.max(0) as usize;
+            if s.len().saturating_mul(n) > 1 << 30 {
+                bail!(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    "requested length too large"
+                );
+            }
+            Value::Text(s.repeat(n))
+        }
+        Func::StrPos => match (text_arg(&arg(0)), text_arg(&arg(1))) {
+            (Some(s), Some(sub)) => Value::Int4(match s.find(&sub) {
+                Some(b) => s[..b].chars().count() as i32 + 1,
+                None => 0,
+            }),
+            _ => Value::Null,
+        },
+        Func::Md5 => match text_arg(&arg(0)) {
+            Some(s) => {
+                use md5::{Digest, Md5};
+                Value::Text(format!("{:x}", Md5::digest(s.as_bytes())))
+            }
+            None => Value::Null,
+        },
+        Func::Btrim | Func::Ltrim | Func::Rtrim => {
+            let Some(s) = text_arg(&arg(0)) else {
+                return Ok(Value::Null);
+            };
+            let set: Vec<char> = if args.len() > 1 {
+                match text_arg(&arg(1)) {
+                    Some(c) => c.chars().collect(),
+                    None => return Ok(Value::Null),
+                }
+            } else {
+                vec![' ']
+            };
+            let pred = |c: char| set.contains(&c);
+            Value::Text(match f {
+                Func::Btrim => s.trim_matches(pred).to_string(),
+                Func::Ltrim => s.trim_start_matches(pred).to_string(),
+                _ => s.trim_end_matches(pred).to_string(),
+            })
+        }
+        Func::Reverse => {
+            text_arg(&arg(0)).map_or(Value::Null, |s| Value::Text(s.chars().rev().collect()))
         }
         Func::WalLsnDiff => match (arg(0), arg(1)) {
             (Value::PgLsn(a), Value::PgLsn(b)) => {

@@ -1835,6 +1835,51 @@ impl<'a> Binder<'a> {
                     matches!(e, ast::Expr::ILike { .. }),
                 ))
             }
+            ast::Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![(**expr).clone()];
+                args.push(match substring_from {
+                    Some(f) => (**f).clone(),
+                    None => ast::Expr::value(ast::Value::Number("1".into(), false)),
+                });
+                if let Some(c) = substring_for {
+                    args.push((**c).clone());
+                }
+                self.call_builtin("substr", &args, scope, e.span())
+            }
+            ast::Expr::Position { expr, r#in } => self.call_builtin(
+                "strpos",
+                &[(**r#in).clone(), (**expr).clone()],
+                scope,
+                e.span(),
+            ),
+            ast::Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
+                if trim_characters.is_some() {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "this TRIM form is not supported"
+                    );
+                }
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                };
+                let mut args = vec![(**expr).clone()];
+                if let Some(w) = trim_what {
+                    args.push((**w).clone());
+                }
+                self.call_builtin(name, &args, scope, e.span())
+            }
             ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
                 bail!(
                     sqlstate::FEATURE_NOT_SUPPORTED,
@@ -2293,8 +2338,19 @@ impl<'a> Binder<'a> {
                 span,
             ));
         }
+        self.call_builtin(&name, &args, scope, span)
+    }
+
+    /// Binds a call of a built-in scalar function on AST arguments.
+    fn call_builtin(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
         let mut bound = Vec::new();
-        for a in &args {
+        for a in args {
             bound.push(self.bind(a, scope)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
@@ -2312,7 +2368,7 @@ impl<'a> Binder<'a> {
             ));
         };
         let mut out = Vec::new();
-        for (i, (b, a)) in bound.into_iter().zip(&args).enumerate() {
+        for (i, (b, a)) in bound.into_iter().zip(args).enumerate() {
             let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {
                 if ty == DataType::Unknown {
                     DataType::Text
