@@ -2354,7 +2354,7 @@ impl<'a> Binder<'a> {
             bound.push(self.bind(a, scope)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
-        let Some((func, ty)) = functions::lookup(&name, &types) else {
+        let Some((func, ty)) = functions::lookup(name, &types) else {
             let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
             return Err(self.at(
                 err!(
