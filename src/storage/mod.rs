@@ -54,10 +54,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
+use wal::io::{StdIo, WalIo};
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
 
 /// How the server opens an existing cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineOptions {
     /// Whether to fsync WAL and images (`fsync` setting).
     pub fsync: bool,
@@ -65,6 +66,18 @@ pub struct EngineOptions {
     pub wal_segment_size: u64,
     /// How WAL flushes are made durable (`wal_sync_method`).
     pub wal_sync_method: SyncMethod,
+    /// The disk I/O layer for WAL segments and checkpoint images (tests inject faults).
+    pub io: Arc<dyn WalIo>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("fsync", &self.fsync)
+            .field("wal_segment_size", &self.wal_segment_size)
+            .field("wal_sync_method", &self.wal_sync_method)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for EngineOptions {
@@ -73,6 +86,7 @@ impl Default for EngineOptions {
             fsync: true,
             wal_segment_size: 16 * 1024 * 1024,
             wal_sync_method: SyncMethod::default(),
+            io: Arc::new(StdIo),
         }
     }
 }
@@ -257,6 +271,7 @@ impl Engine {
                 fsync: true,
                 wal_segment_size: opts.wal_segment_size,
                 wal_sync_method: SyncMethod::default(),
+                io: Arc::new(StdIo),
             },
             wal,
             system_id,
@@ -367,7 +382,7 @@ impl Engine {
                 redo.in_progress()
             );
         }
-        let wal = WalWriter::open(
+        let wal = WalWriter::open_with_io(
             WalOptions {
                 dir: datadir.join("pg_wal"),
                 segment_size: seg,
@@ -378,6 +393,7 @@ impl Engine {
             },
             end,
             last_record,
+            opts.io.clone(),
         )?;
         control.state = DbState::InProduction;
         control.time = chrono::Utc::now().timestamp();
@@ -476,9 +492,9 @@ impl Engine {
         // 2. Images: temp file, fsync, rename, directory fsync.
         let fsync = self.opts.fsync;
         for (db, oid, rows) in &heaps {
-            checkpoint::write_heap(&self.datadir, *db, *oid, rows, fsync)?;
+            checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, rows, fsync)?;
         }
-        checkpoint::write_catalog(&self.datadir, &catalog, fsync)?;
+        checkpoint::write_catalog(&*self.opts.io, &self.datadir, &catalog, fsync)?;
         checkpoint::remove_stale_images(&self.datadir, &catalog);
         // 3. The checkpoint record, flushed.
         let rec = Record::Checkpoint {
