@@ -17,17 +17,10 @@ use crate::{bail, err};
 use bigdecimal::BigDecimal;
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 fn check_cancel(cx: &ExecCtx<'_>) -> Result<()> {
-    if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
-        bail!(
-            sqlstate::QUERY_CANCELED,
-            "canceling statement due to user request"
-        );
-    }
-    Ok(())
+    cx.check_interrupts()
 }
 
 fn is_true(v: &Value) -> bool {

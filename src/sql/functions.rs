@@ -8,7 +8,6 @@ use crate::types::{self, cast, compare, DataType, Value};
 use crate::{bail, err};
 use bigdecimal::RoundingMode;
 use std::cmp::Ordering;
-use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::{Duration, Instant};
 
 /// The text `version()` returns.
@@ -172,12 +171,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             let secs = arg(0).as_f64().filter(|s| s.is_finite()).unwrap_or(0.0);
             let deadline = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9));
             loop {
-                if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
-                    bail!(
-                        sqlstate::QUERY_CANCELED,
-                        "canceling statement due to user request"
-                    );
-                }
+                cx.check_interrupts()?;
                 let now = Instant::now();
                 if now >= deadline {
                     break;

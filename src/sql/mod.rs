@@ -148,6 +148,8 @@ pub struct ExecCtx<'a> {
     pub stmt_time: i64,
     /// Notices to send.
     pub notices: &'a mut Vec<Error>,
+    /// When `statement_timeout` expires for this statement, if set.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl ExecCtx<'_> {
@@ -164,6 +166,27 @@ impl ExecCtx<'_> {
     /// Whether the current role is a superuser.
     pub fn is_superuser(&self) -> bool {
         self.current_role().is_some_and(|r| r.superuser)
+    }
+
+    /// Fails with 57014 when the statement was canceled or ran past
+    /// `statement_timeout`; long-running loops call it regularly.
+    pub fn check_interrupts(&self) -> Result<()> {
+        if self.ctx.cancel.swap(false, Ordering::SeqCst) {
+            bail!(
+                sqlstate::QUERY_CANCELED,
+                "canceling statement due to user request"
+            );
+        }
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            bail!(
+                sqlstate::QUERY_CANCELED,
+                "canceling statement due to statement timeout"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -607,10 +630,15 @@ impl Session {
             db_oid,
             ..
         } = self;
+        let timeout_ms = settings.get_int("statement_timeout");
+        let deadline = (timeout_ms > 0).then(|| {
+            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
+        });
         let txn = txn
             .as_mut()
             .ok_or_else(|| Error::internal("no transaction"))?;
         engine.new_snapshot(txn);
+        txn.deadline = deadline;
         let mut cx = ExecCtx {
             engine,
             settings,
@@ -620,6 +648,7 @@ impl Session {
             db_oid: *db_oid,
             stmt_time: types::now_micros(),
             notices,
+            deadline,
         };
         f(&mut cx)
     }

@@ -441,6 +441,18 @@ fn concurrent_update_waits_for_the_first_writer() {
     assert!(!h.is_finished());
     q(&mut a, "commit");
     assert!(h.join().unwrap().starts_with("ERROR 23505"));
+    // A lock wait ends at statement_timeout.
+    q(&mut a, "begin");
+    q(&mut a, "update t set n = 0 where id = 2");
+    let mut b = session(&d.engine, "postgres");
+    assert_eq!(
+        q(
+            &mut b,
+            "set statement_timeout = '100ms'; update t set n = 1 where id = 2"
+        ),
+        "SET\nERROR 57014: canceling statement due to statement timeout"
+    );
+    q(&mut a, "rollback");
 }
 
 #[test]
@@ -460,6 +472,15 @@ fn pg_sleep_honours_cancel() {
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     t.join().unwrap();
     assert_eq!(q(&mut s, "select pg_sleep(0.01)"), "pg_sleep\n\nSELECT 1");
+    assert_eq!(
+        q(&mut s, "set statement_timeout = 50; select pg_sleep(10)"),
+        "SET\nERROR 57014: canceling statement due to statement timeout"
+    );
+    assert_eq!(
+        q(&mut s, "show statement_timeout"),
+        "statement_timeout\n0\nSHOW",
+        "the failed implicit transaction undid the SET"
+    );
 }
 
 #[test]

@@ -146,6 +146,8 @@ pub struct Transaction {
     dropped: Vec<(u32, u32)>,
     /// Set by the session to cancel waits (57014).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The current statement's `statement_timeout` deadline, which ends waits too.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Transaction {
@@ -639,6 +641,7 @@ impl Engine {
             deleted: Vec::new(),
             dropped: Vec::new(),
             cancel: None,
+            deadline: None,
         }
     }
 
@@ -698,8 +701,14 @@ impl Engine {
         xid: u32,
     ) -> Result<MutexGuard<'a, State>> {
         while st.running.contains(&xid) {
+            if txn.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                bail!(
+                    sqlstate::QUERY_CANCELED,
+                    "canceling statement due to statement timeout"
+                );
+            }
             if let Some(c) = &txn.cancel {
-                if c.load(Ordering::SeqCst) {
+                if c.swap(false, Ordering::SeqCst) {
                     bail!(
                         sqlstate::QUERY_CANCELED,
                         "canceling statement due to user request"
