@@ -763,3 +763,15 @@ fn primary_key_equality_uses_the_index() {
         "DELETE 1"
     );
 }
+
+#[test]
+fn uncommitted_tables_take_no_foreign_writes() {
+    let d = db("pendingddl");
+    let mut a = session(&d.engine, "postgres");
+    let mut b = session(&d.engine, "postgres");
+    q(&mut a, "begin; create table t (id int primary key)");
+    assert!(q(&mut b, "insert into t values (1)").starts_with("ERROR 42P01"));
+    q(&mut a, "insert into t values (2); commit");
+    assert_eq!(q(&mut b, "insert into t values (1)"), "INSERT 0 1");
+    assert_eq!(q(&mut b, "select count(*) from t"), "count\n2\nSELECT 1");
+}

@@ -731,6 +731,7 @@ impl Engine {
         self.check_broken()?;
         let row = Arc::new(row);
         let mut st = self.lock();
+        check_not_pending(&st, txn, db, rel)?;
         loop {
             let def = st
                 .store
@@ -794,6 +795,7 @@ impl Engine {
     pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<RowOutcome> {
         self.check_broken()?;
         let mut st = self.lock();
+        check_not_pending(&st, txn, db, rel)?;
         loop {
             let heap = st.store.heap_mut(db, rel);
             let Some(t) = heap.tuples.get(&tid) else {
@@ -1058,6 +1060,22 @@ fn format_unix_time(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| secs.to_string())
+}
+
+/// Refuses writes to a table another transaction created and has not committed yet
+/// (PostgreSQL would not even let the writer see it).
+fn check_not_pending(st: &State, txn: &Transaction, db: u32, rel: u32) -> Result<()> {
+    let foreign = st
+        .pending_created
+        .iter()
+        .any(|(x, v)| *x != txn.xid && v.contains(&(db, rel)));
+    if foreign {
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation with OID {rel} does not exist"
+        );
+    }
+    Ok(())
 }
 
 /// Removes versions whose delete committed before every snapshot still in use (a

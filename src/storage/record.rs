@@ -208,7 +208,8 @@ impl Record {
                     CatalogChange::CreateTable { db, def } => {
                         store
                             .heaps
-                            .insert((*db, def.oid), Heap::new(def.primary_key.clone()));
+                            .entry((*db, def.oid))
+                            .or_insert_with(|| Heap::new(def.primary_key.clone()));
                     }
                     _ => {}
                 }
