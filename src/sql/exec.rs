@@ -240,18 +240,35 @@ type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
 
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
-    let input = source_rows(&p.source, cx)?;
-    let mut rows = Vec::with_capacity(input.len());
-    for (n, r) in input.into_iter().enumerate() {
-        if n % 4096 == 0 {
-            check_cancel(cx)?;
-        }
-        if let Some(f) = &p.filter {
-            if !is_true(&eval(f, &r, cx)?) {
-                continue;
+    let mut rows = Vec::new();
+    if let Source::Table { db, def, key } = &p.source {
+        // Filter the shared row versions before copying the survivors.
+        for (n, (_, r)) in table_rows(cx, *db, def, key.as_deref())?
+            .into_iter()
+            .enumerate()
+        {
+            if n % 4096 == 0 {
+                check_cancel(cx)?;
             }
+            if let Some(f) = &p.filter {
+                if !is_true(&eval(f, &r, cx)?) {
+                    continue;
+                }
+            }
+            rows.push(Arc::unwrap_or_clone(r));
         }
-        rows.push(r);
+    } else {
+        for (n, r) in source_rows(&p.source, cx)?.into_iter().enumerate() {
+            if n % 4096 == 0 {
+                check_cancel(cx)?;
+            }
+            if let Some(f) = &p.filter {
+                if !is_true(&eval(f, &r, cx)?) {
+                    continue;
+                }
+            }
+            rows.push(r);
+        }
     }
     if let Some(g) = &p.group {
         let mut order: Vec<Vec<u8>> = Vec::new();
