@@ -1013,6 +1013,12 @@ impl<'a> Binder<'a> {
                     order.push((idx, desc, o.options.nulls_first.unwrap_or(desc)));
                 }
             }
+            if distinct && order.iter().any(|(i, _, _)| *i >= visible) {
+                bail!(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
+                );
+            }
             let having = match &s.having {
                 Some(h) => {
                     let b = self.bind(h, &scope)?;

@@ -775,3 +775,29 @@ fn uncommitted_tables_take_no_foreign_writes() {
     assert_eq!(q(&mut b, "insert into t values (1)"), "INSERT 0 1");
     assert_eq!(q(&mut b, "select count(*) from t"), "count\n2\nSELECT 1");
 }
+
+#[test]
+#[ignore = "manual speed check: cargo test --lib speed -- --ignored --nocapture"]
+fn speed_check() {
+    let d = db("speed");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (id int primary key, v int)");
+    let t0 = std::time::Instant::now();
+    q(&mut s, "begin");
+    for i in 0..20000 {
+        q(&mut s, &format!("insert into t values ({i}, 0)"));
+    }
+    q(&mut s, "commit");
+    let t1 = std::time::Instant::now();
+    for i in 0..2000 {
+        q(&mut s, &format!("update t set v = v + 1 where id = {}", i * 7 % 20000));
+    }
+    let t2 = std::time::Instant::now();
+    q(&mut s, "select count(*), sum(v) from t");
+    eprintln!(
+        "20k inserts {:?}, 2k pk updates {:?}, count {:?}",
+        t1 - t0,
+        t2 - t1,
+        t2.elapsed()
+    );
+}
