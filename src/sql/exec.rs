@@ -616,6 +616,28 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
 }
 
+/// Runs TRUNCATE: deletes every row version visible to the transaction (an MVCC
+/// delete: rolls back like one; PostgreSQL swaps in an empty file instead).
+pub fn run_truncate(tables: &[(u32, Arc<TableDef>)], cx: &mut ExecCtx<'_>) -> Result<()> {
+    let me = cx.current_role();
+    for (db, def) in tables {
+        if !me
+            .as_ref()
+            .is_some_and(|r| r.superuser || r.oid == def.owner)
+        {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "permission denied for table {}",
+                def.name
+            );
+        }
+        for (tid, _) in cx.engine.scan(cx.txn, *db, def.oid) {
+            cx.engine.delete(cx.txn, *db, def.oid, tid)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs DROP TABLE.
 pub fn run_drop_table(
     names: &[(Option<String>, String)],

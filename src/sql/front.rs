@@ -306,6 +306,13 @@ pub enum FrontStmt {
     ShowAll,
     /// CHECKPOINT.
     Checkpoint,
+    /// VACUUM / ANALYZE (no-ops for the in-memory store; tables are checked to exist).
+    Vacuum {
+        /// Whether it was ANALYZE (or VACUUM ANALYZE only: tag VACUUM).
+        analyze_only: bool,
+        /// Table names as (schema, name).
+        tables: Vec<(Option<String>, String)>,
+    },
     /// ALTER SYSTEM SET name TO value / ALTER SYSTEM RESET name (value None).
     AlterSystem {
         /// Setting name (or "all" for RESET ALL).
@@ -465,6 +472,42 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "vacuum" | "analyze" | "analyse" => {
+            // Options: VACUUM (FULL, ANALYZE) t / VACUUM FULL VERBOSE ANALYZE t.
+            if p.eat_punct('(') {
+                while !p.done() && !p.eat_punct(')') {
+                    p.i += 1;
+                }
+            }
+            while matches!(
+                p.word(),
+                Some("full" | "freeze" | "verbose" | "analyze" | "analyse")
+            ) {
+                p.i += 1;
+            }
+            let mut tables = Vec::new();
+            while !p.done() {
+                let first_part = p.ident()?;
+                let t = if p.eat_punct('.') {
+                    (Some(first_part), p.ident()?)
+                } else {
+                    (None, first_part)
+                };
+                if p.eat_punct('(') {
+                    while !p.done() && !p.eat_punct(')') {
+                        p.i += 1;
+                    }
+                }
+                tables.push(t);
+                if !p.eat_punct(',') {
+                    break;
+                }
+            }
+            FrontStmt::Vacuum {
+                analyze_only: first != "vacuum",
+                tables,
+            }
+        }
         "show" => {
             if p.eat("all") {
                 FrontStmt::ShowAll

@@ -384,6 +384,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::Delete(_) => format!("DELETE {n}"),
         Plan::CreateTable(_) => "CREATE TABLE".into(),
         Plan::DropTable(..) => "DROP TABLE".into(),
+        Plan::Truncate(_) => "TRUNCATE TABLE".into(),
         Plan::Front(_) => String::new(),
     }
 }
@@ -665,6 +666,7 @@ impl Session {
                 Plan::Update(p) => exec::run_update(p, cx),
                 Plan::Delete(p) => exec::run_delete(p, cx),
                 Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
+                Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
                 Plan::DropTable(names, ie) => {
                     exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
                 }
@@ -784,6 +786,33 @@ impl Session {
                 }
                 self.failed = false;
                 cmd("ROLLBACK")
+            }
+            FrontStmt::Vacuum {
+                analyze_only,
+                tables,
+            } => {
+                if self.explicit && !analyze_only {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "VACUUM cannot run inside a transaction block"
+                    );
+                }
+                for (schema, name) in tables {
+                    if crate::catalog::resolve_table(
+                        &self.engine,
+                        self.db_oid,
+                        schema.as_deref(),
+                        name,
+                    )?
+                    .is_none()
+                    {
+                        bail!(
+                            sqlstate::UNDEFINED_TABLE,
+                            "relation \"{name}\" does not exist"
+                        );
+                    }
+                }
+                cmd(if *analyze_only { "ANALYZE" } else { "VACUUM" })
             }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {

@@ -257,6 +257,8 @@ pub enum Plan {
     CreateTable(CreateTablePlan),
     /// DROP TABLE: (schema-qualified names as written, IF EXISTS).
     DropTable(Vec<(Option<String>, String)>, bool),
+    /// TRUNCATE: the tables (database OID, definition).
+    Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
     Front(FrontStmt),
 }
@@ -398,6 +400,13 @@ impl<'a> Binder<'a> {
                 self.plan_update(table, assignments, selection.as_ref(), returning.as_ref())
             }
             ast::Statement::Delete(d) => self.plan_delete(d),
+            ast::Statement::Truncate { table_names, .. } => {
+                let mut out = Vec::new();
+                for t in table_names {
+                    out.push((self.db, self.resolve_table(&t.name)?));
+                }
+                Ok(Plan::Truncate(out))
+            }
             ast::Statement::CreateTable(ct) => self.plan_create_table(ct),
             ast::Statement::Drop {
                 object_type,

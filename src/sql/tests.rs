@@ -790,7 +790,10 @@ fn speed_check() {
     q(&mut s, "commit");
     let t1 = std::time::Instant::now();
     for i in 0..2000 {
-        q(&mut s, &format!("update t set v = v + 1 where id = {}", i * 7 % 20000));
+        q(
+            &mut s,
+            &format!("update t set v = v + 1 where id = {}", i * 7 % 20000),
+        );
     }
     let t2 = std::time::Instant::now();
     q(&mut s, "select count(*), sum(v) from t");
@@ -800,4 +803,18 @@ fn speed_check() {
         t2 - t1,
         t2.elapsed()
     );
+}
+
+#[test]
+fn maintenance_commands_have_pg_tags() {
+    let d = db("maint");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table m (id int primary key); insert into m values (1)",
+    );
+    assert_eq!(q(&mut s, "truncate m"), "TRUNCATE TABLE");
+    assert_eq!(q(&mut s, "vacuum analyze m"), "VACUUM");
+    assert_eq!(q(&mut s, "analyze m"), "ANALYZE");
+    assert_eq!(q(&mut s, "select count(*) from m"), "count\n0\nSELECT 1");
 }
