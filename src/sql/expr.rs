@@ -319,6 +319,17 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
         Expr::Cast(x, t, m, explicit) => {
             let v = eval(x, row, cx)?;
             match (&v, t) {
+                // character(n) drops its padding when it becomes text.
+                (Value::Text(s), DataType::Text | DataType::Varchar)
+                    if x.ty() == DataType::Bpchar =>
+                {
+                    cast(
+                        Value::Text(s.trim_end_matches(' ').to_string()),
+                        *t,
+                        *m,
+                        *explicit,
+                    )?
+                }
                 (Value::TimestampTz(ts), DataType::Text | DataType::Varchar) => Value::Text(
                     types::format_text(&Value::TimestampTz(*ts), &cx.format_options()),
                 ),

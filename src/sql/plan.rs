@@ -1591,7 +1591,14 @@ impl<'a> Binder<'a> {
         if castable(from, target, how) {
             // Fold constant casts so errors surface at bind time with a position.
             if let Expr::Const(v, _) = &e {
-                let v = crate::types::cast(v.clone(), target, typmod, how == Coercion::Explicit)
+                let v = match v {
+                    // character(n) drops its padding when it becomes another string type.
+                    Value::Text(t) if from == DataType::Bpchar && target != DataType::Bpchar => {
+                        Value::Text(t.trim_end_matches(' ').to_string())
+                    }
+                    v => v.clone(),
+                };
+                let v = crate::types::cast(v, target, typmod, how == Coercion::Explicit)
                     .map_err(|er| self.at(er, span))?;
                 return Ok(Expr::Const(v, target));
             }
@@ -2005,16 +2012,11 @@ impl<'a> Binder<'a> {
         };
         let (lt, rt) = (l.ty(), r.ty());
         if bop == BinOp::Concat {
-            let lt2 = if lt == DataType::Unknown {
-                DataType::Text
-            } else {
-                lt
+            let as_text = |t: DataType| match t {
+                DataType::Unknown | DataType::Bpchar => DataType::Text,
+                t => t,
             };
-            let rt2 = if rt == DataType::Unknown {
-                DataType::Text
-            } else {
-                rt
-            };
+            let (lt2, rt2) = (as_text(lt), as_text(rt));
             if !lt2.is_string() && !rt2.is_string() {
                 return Err(no_op(self, lt2, rt2));
             }
@@ -2638,7 +2640,18 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
             .map_err(|_| err!(sqlstate::SYNTAX_ERROR, "invalid type modifier"))
     };
     let typmod = match (ty, mods.len()) {
+        (DataType::Bpchar, 0) if base != "bpchar" => 5,
         (_, 0) => -1,
+        (DataType::Bpchar, 1) => {
+            let n = num(&mods[0])?;
+            if n == 0 {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "length for type char must be at least 1"
+                );
+            }
+            n as i32 + 4
+        }
         (DataType::Varchar, 1) => {
             let n = num(&mods[0])?;
             if n == 0 {

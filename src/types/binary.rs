@@ -155,14 +155,16 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
             }
             Value::Numeric(v)
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
-                err!(
-                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
-                    "invalid byte sequence for encoding \"UTF8\""
-                )
-            })?)
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
+            err!(
+                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                "invalid byte sequence for encoding \"UTF8\""
+            )
+        })?),
         DataType::TextArray => {
             let s = String::from_utf8_lossy(b).to_string();
             parse_text(t, -1, &s)?

@@ -69,6 +69,8 @@ pub mod oid {
     pub const TEXT_ARRAY: u32 = 1009;
     /// `character varying`.
     pub const VARCHAR: u32 = 1043;
+    /// `character` (blank-padded).
+    pub const BPCHAR: u32 = 1042;
     /// `date`.
     pub const DATE: u32 = 1082;
     /// `timestamp without time zone`.
@@ -104,6 +106,8 @@ pub enum DataType {
     Text,
     /// `character varying` (typmod = max length + 4).
     Varchar,
+    /// `character(n)`, blank-padded (typmod = length + 4).
+    Bpchar,
     /// `name`.
     Name,
     /// `oid`.
@@ -137,6 +141,7 @@ impl DataType {
             DataType::Numeric => oid::NUMERIC,
             DataType::Text => oid::TEXT,
             DataType::Varchar => oid::VARCHAR,
+            DataType::Bpchar => oid::BPCHAR,
             DataType::Name => oid::NAME,
             DataType::Oid => oid::OID,
             DataType::Timestamp => oid::TIMESTAMP,
@@ -161,6 +166,7 @@ impl DataType {
             oid::NUMERIC => DataType::Numeric,
             oid::TEXT => DataType::Text,
             oid::VARCHAR => DataType::Varchar,
+            oid::BPCHAR => DataType::Bpchar,
             oid::NAME => DataType::Name,
             oid::OID => DataType::Oid,
             oid::TIMESTAMP => DataType::Timestamp,
@@ -204,6 +210,7 @@ impl DataType {
             DataType::Numeric => "numeric",
             DataType::Text => "text",
             DataType::Varchar => "character varying",
+            DataType::Bpchar => "character",
             DataType::Name => "name",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp without time zone",
@@ -229,6 +236,7 @@ impl DataType {
             DataType::Numeric => "numeric",
             DataType::Text => "text",
             DataType::Varchar => "varchar",
+            DataType::Bpchar => "bpchar",
             DataType::Name => "name",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp",
@@ -259,7 +267,11 @@ impl DataType {
     pub fn is_string(self) -> bool {
         matches!(
             self,
-            DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown
+            DataType::Text
+                | DataType::Varchar
+                | DataType::Bpchar
+                | DataType::Name
+                | DataType::Unknown
         )
     }
 
@@ -275,6 +287,7 @@ impl DataType {
             DataType::Numeric => 7,
             DataType::Text => 8,
             DataType::Varchar => 9,
+            DataType::Bpchar => 19,
             DataType::Name => 10,
             DataType::Oid => 11,
             DataType::Timestamp => 12,
@@ -299,6 +312,7 @@ impl DataType {
             7 => DataType::Numeric,
             8 => DataType::Text,
             9 => DataType::Varchar,
+            19 => DataType::Bpchar,
             10 => DataType::Name,
             11 => DataType::Oid,
             12 => DataType::Timestamp,
@@ -327,6 +341,7 @@ impl DataType {
             "numeric" | "decimal" => DataType::Numeric,
             "text" => DataType::Text,
             "varchar" | "character varying" => DataType::Varchar,
+            "char" | "character" | "bpchar" => DataType::Bpchar,
             "name" => DataType::Name,
             "oid" => DataType::Oid,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
@@ -505,7 +520,7 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
                 parse_text(t, typmod, &s)?
             }
         }
-        (v, DataType::Text | DataType::Varchar | DataType::Name) => {
+        (v, DataType::Text | DataType::Varchar | DataType::Bpchar | DataType::Name) => {
             if matches!(v, Value::Text(_)) {
                 v
             } else if let Value::Bool(b) = v {
@@ -606,6 +621,23 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
                     "value too long for type character varying({max})"
                 );
             }
+        }
+    }
+    if target == DataType::Bpchar && typmod >= 4 {
+        if let Value::Text(s) = &v {
+            let n = (typmod - 4) as usize;
+            let len = s.chars().count();
+            if len > n {
+                let trimmed: String = s.chars().take(n).collect();
+                if explicit || s.chars().skip(n).all(|c| c == ' ') {
+                    return Ok(Value::Text(trimmed));
+                }
+                bail!(
+                    sqlstate::STRING_DATA_RIGHT_TRUNCATION,
+                    "value too long for type character({n})"
+                );
+            }
+            return Ok(Value::Text(format!("{s}{}", " ".repeat(n - len))));
         }
     }
     if target == DataType::Numeric && typmod >= 4 {
@@ -829,9 +861,11 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
                     .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded numeric"))?,
             )
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(r.string()?)
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(r.string()?),
         DataType::Oid => Value::Oid(r.u32()?),
         DataType::Timestamp => Value::Timestamp(r.u64()? as i64),
         DataType::TimestampTz => Value::TimestampTz(r.u64()? as i64),

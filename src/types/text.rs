@@ -214,9 +214,11 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             };
             Value::Numeric(apply_typmod(n, typmod)?)
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(s.to_string())
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(s.to_string()),
         DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
         DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, 0)?),
         DataType::Date => Value::Date(datetime::parse_date(s)?),
