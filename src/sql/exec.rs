@@ -5,7 +5,8 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    AggFunc, AggSpec, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan, Source, UpdatePlan,
+    AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan,
+    Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
@@ -614,6 +615,168 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         .unwrap_or(BOOTSTRAP_SUPERUSER);
     cx.engine
         .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
+}
+
+/// Runs ALTER TABLE: builds the new definition, checks it against the rows (primary
+/// key: no NULLs, no duplicates), logs it, and fills a new column's default into
+/// existing rows.
+pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
+    if p.ops.is_empty() && p.table.oid == 0 {
+        cx.notices.push(notice(
+            sqlstate::SUCCESSFUL_COMPLETION,
+            format!("relation \"{}\" does not exist, skipping", p.table.name),
+        ));
+        return Ok(());
+    }
+    let me = cx.current_role();
+    if !me
+        .as_ref()
+        .is_some_and(|r| r.superuser || r.oid == p.table.owner)
+    {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of table {}",
+            p.table.name
+        );
+    }
+    let mut def = (*p.table).clone();
+    let mut fills: Vec<(usize, &Expr)> = Vec::new();
+    for op in &p.ops {
+        match op {
+            AlterOp::AddPrimaryKey(cols, name) => {
+                if def.primary_key.is_some() {
+                    bail!(
+                        sqlstate::INVALID_TABLE_DEFINITION,
+                        "multiple primary keys for table \"{}\" are not allowed",
+                        def.name
+                    );
+                }
+                let pkey_name = name.clone().unwrap_or_else(|| format!("{}_pkey", def.name));
+                let rows = cx.engine.scan(cx.txn, p.db, def.oid);
+                let mut seen = HashSet::new();
+                for (_, r) in &rows {
+                    for &c in cols {
+                        if r.get(c).is_none_or(|v| v.is_null()) {
+                            bail!(
+                                sqlstate::NOT_NULL_VIOLATION,
+                                "column \"{}\" of relation \"{}\" contains null values",
+                                def.columns[c].name,
+                                def.name
+                            );
+                        }
+                    }
+                    let key: Vec<Value> = cols.iter().map(|&c| r[c].clone()).collect();
+                    if !seen.insert(key_bytes(&key)) {
+                        let names: Vec<&str> =
+                            cols.iter().map(|&c| def.columns[c].name.as_str()).collect();
+                        let vals: Vec<String> = key
+                            .iter()
+                            .map(|v| types::format_text(v, &types::FormatOptions::default()))
+                            .collect();
+                        return Err(err!(
+                            sqlstate::UNIQUE_VIOLATION,
+                            "could not create unique index \"{pkey_name}\""
+                        )
+                        .with_detail(format!(
+                            "Key ({})=({}) is duplicated.",
+                            names.join(", "),
+                            vals.join(", ")
+                        )));
+                    }
+                }
+                for &c in cols {
+                    def.columns[c].not_null = true;
+                }
+                def.primary_key = Some(cols.clone());
+                def.pkey_name = pkey_name;
+            }
+            AlterOp::AddColumn(col, if_not_exists, fill) => {
+                if def.columns.iter().any(|c| c.name == col.name) {
+                    let msg = format!(
+                        "column \"{}\" of relation \"{}\" already exists",
+                        col.name, def.name
+                    );
+                    if *if_not_exists {
+                        cx.notices.push(notice(
+                            sqlstate::DUPLICATE_COLUMN,
+                            format!("{msg}, skipping"),
+                        ));
+                        continue;
+                    }
+                    return Err(Error::new(sqlstate::DUPLICATE_COLUMN, msg));
+                }
+                def.columns.push(col.clone());
+                fills.push((def.columns.len() - 1, fill));
+            }
+            AlterOp::RenameColumn(old, new) => {
+                if def.columns.iter().any(|c| &c.name == new) {
+                    bail!(
+                        sqlstate::DUPLICATE_COLUMN,
+                        "column \"{new}\" of relation \"{}\" already exists",
+                        def.name
+                    );
+                }
+                let c = def
+                    .columns
+                    .iter_mut()
+                    .find(|c| &c.name == old)
+                    .ok_or_else(|| {
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{old}\" does not exist"
+                        )
+                    })?;
+                c.name = new.clone();
+            }
+            AlterOp::RenameTable(new) => {
+                if cx
+                    .engine
+                    .with_catalog(|c| c.table_by_name(p.db, def.schema, new).is_some())
+                {
+                    bail!(
+                        sqlstate::DUPLICATE_TABLE,
+                        "relation \"{new}\" already exists"
+                    );
+                }
+                def.name = new.clone();
+            }
+        }
+    }
+    // Existing rows get the new columns' defaults (new versions, WAL-logged).
+    let rows = if fills.is_empty() {
+        vec![]
+    } else {
+        cx.engine.scan(cx.txn, p.db, def.oid)
+    };
+    let mut new_rows = Vec::with_capacity(rows.len());
+    for (tid, r) in rows {
+        let mut row = (*r).clone();
+        row.resize(def.columns.len() - fills.len(), Value::Null);
+        for (_, e) in &fills {
+            row.push(eval(e, &[], cx)?);
+        }
+        check_not_null(&def, &row).map_err(|_| {
+            let c = fills
+                .iter()
+                .map(|(i, _)| &def.columns[*i])
+                .find(|c| c.not_null)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            err!(
+                sqlstate::NOT_NULL_VIOLATION,
+                "column \"{c}\" of relation \"{}\" contains null values",
+                def.name
+            )
+        })?;
+        new_rows.push((tid, row));
+    }
+    let oid = def.oid;
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    for (tid, row) in new_rows {
+        cx.engine.update(cx.txn, p.db, oid, tid, row)?;
+    }
+    Ok(())
 }
 
 /// Runs TRUNCATE: deletes every row version visible to the transaction (an MVCC

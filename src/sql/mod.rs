@@ -385,6 +385,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::CreateTable(_) => "CREATE TABLE".into(),
         Plan::DropTable(..) => "DROP TABLE".into(),
         Plan::Truncate(_) => "TRUNCATE TABLE".into(),
+        Plan::AlterTable(_) => "ALTER TABLE".into(),
         Plan::Front(_) => String::new(),
     }
 }
@@ -667,6 +668,7 @@ impl Session {
                 Plan::Delete(p) => exec::run_delete(p, cx),
                 Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
                 Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
+                Plan::AlterTable(p) => exec::run_alter_table(p, cx).map(|_| (0, vec![])),
                 Plan::DropTable(names, ie) => {
                     exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
                 }

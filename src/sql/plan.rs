@@ -241,6 +241,30 @@ pub struct CreateTablePlan {
     pub if_not_exists: bool,
 }
 
+/// One ALTER TABLE action.
+#[derive(Debug, Clone)]
+pub enum AlterOp {
+    /// ADD PRIMARY KEY (columns) with an optional constraint name.
+    AddPrimaryKey(Vec<usize>, Option<String>),
+    /// ADD COLUMN (the column, IF NOT EXISTS, its default bound for filling rows).
+    AddColumn(ColumnDef, bool, Expr),
+    /// RENAME COLUMN old TO new.
+    RenameColumn(String, String),
+    /// RENAME TO new.
+    RenameTable(String),
+}
+
+/// A planned ALTER TABLE.
+#[derive(Debug, Clone)]
+pub struct AlterTablePlan {
+    /// Database OID.
+    pub db: u32,
+    /// The table as it is now.
+    pub table: Arc<TableDef>,
+    /// The actions, in order.
+    pub ops: Vec<AlterOp>,
+}
+
 /// A planned statement.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)]
@@ -257,6 +281,8 @@ pub enum Plan {
     CreateTable(CreateTablePlan),
     /// DROP TABLE: (schema-qualified names as written, IF EXISTS).
     DropTable(Vec<(Option<String>, String)>, bool),
+    /// ALTER TABLE.
+    AlterTable(AlterTablePlan),
     /// TRUNCATE: the tables (database OID, definition).
     Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
@@ -400,6 +426,43 @@ impl<'a> Binder<'a> {
                 self.plan_update(table, assignments, selection.as_ref(), returning.as_ref())
             }
             ast::Statement::Delete(d) => self.plan_delete(d),
+            ast::Statement::AlterTable {
+                name,
+                if_exists,
+                operations,
+                ..
+            } => {
+                let (schema, tname) = self.split_name(name)?;
+                let found = catalog::resolve_table(self.engine, self.db, schema.as_deref(), &tname)
+                    .map_err(|e| self.at(e, Self::name_span(name)))?;
+                let Some(table) = found else {
+                    if *if_exists {
+                        return Ok(Plan::AlterTable(AlterTablePlan {
+                            db: self.db,
+                            table: Arc::new(TableDef {
+                                oid: 0,
+                                schema: 0,
+                                name: tname,
+                                owner: 0,
+                                columns: vec![],
+                                primary_key: None,
+                                pkey_name: String::new(),
+                            }),
+                            ops: vec![],
+                        }));
+                    }
+                    return Err(self.at(undefined_table(&tname), Self::name_span(name)));
+                };
+                let mut ops = Vec::new();
+                for op in operations {
+                    ops.push(self.plan_alter_op(&table, op)?);
+                }
+                Ok(Plan::AlterTable(AlterTablePlan {
+                    db: self.db,
+                    table,
+                    ops,
+                }))
+            }
             ast::Statement::Truncate { table_names, .. } => {
                 let mut out = Vec::new();
                 for t in table_names {
@@ -1395,6 +1458,81 @@ impl<'a> Binder<'a> {
             filter,
             returning,
         }))
+    }
+
+    fn plan_alter_op(
+        &mut self,
+        table: &TableDef,
+        op: &ast::AlterTableOperation,
+    ) -> Result<AlterOp> {
+        let unsupported = || {
+            err!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ALTER TABLE {op} is not supported yet"
+            )
+        };
+        Ok(match op {
+            ast::AlterTableOperation::AddConstraint {
+                constraint: ast::TableConstraint::PrimaryKey { name, columns, .. },
+                ..
+            } => {
+                let mut idxs = Vec::new();
+                for ic in columns {
+                    let cname = match &ic.column.expr {
+                        ast::Expr::Identifier(id) => fold(id),
+                        _ => return Err(unsupported()),
+                    };
+                    let idx = table
+                        .columns
+                        .iter()
+                        .position(|c| c.name == cname)
+                        .ok_or_else(|| {
+                            err!(
+                                sqlstate::UNDEFINED_COLUMN,
+                                "column \"{cname}\" of relation \"{}\" does not exist",
+                                table.name
+                            )
+                        })?;
+                    idxs.push(idx);
+                }
+                AlterOp::AddPrimaryKey(idxs, name.as_ref().map(fold))
+            }
+            ast::AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => {
+                let (ty, typmod) = convert_type(&column_def.data_type)?;
+                let mut col = ColumnDef {
+                    name: fold(&column_def.name),
+                    data_type: ty,
+                    typmod,
+                    not_null: false,
+                    default: None,
+                };
+                for o in &column_def.options {
+                    match &o.option {
+                        ast::ColumnOption::NotNull => col.not_null = true,
+                        ast::ColumnOption::Null => {}
+                        ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
+                        _ => return Err(unsupported()),
+                    }
+                }
+                let fill = self.default_expr(&col)?;
+                AlterOp::AddColumn(col, *if_not_exists, fill)
+            }
+            ast::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => AlterOp::RenameColumn(fold(old_column_name), fold(new_column_name)),
+            ast::AlterTableOperation::RenameTable { table_name } => {
+                let n = match table_name {
+                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
+                };
+                AlterOp::RenameTable(self.split_name(n)?.1)
+            }
+            _ => return Err(unsupported()),
+        })
     }
 
     fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {

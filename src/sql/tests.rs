@@ -818,3 +818,35 @@ fn maintenance_commands_have_pg_tags() {
     assert_eq!(q(&mut s, "analyze m"), "ANALYZE");
     assert_eq!(q(&mut s, "select count(*) from m"), "count\n0\nSELECT 1");
 }
+
+#[test]
+fn alter_table_survives_a_crash() {
+    let d = db("altercrash");
+    {
+        let mut s = session(&d.engine, "postgres");
+        q(
+            &mut s,
+            "create table t (id int not null, v int); insert into t values (1, 1), (2, 2)",
+        );
+        q(&mut s, "alter table t add primary key (id)");
+        q(&mut s, "checkpoint");
+        q(&mut s, "alter table t add column w text default 'x'");
+        q(&mut s, "begin; alter table t rename to u");
+        std::mem::forget(s);
+    }
+    let e = Engine::open(
+        &d.dir,
+        &EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut s = session(&e, "postgres");
+    assert_eq!(
+        q(&mut s, "select * from t order by id"),
+        "id|v|w\n1|1|x\n2|2|x\nSELECT 2"
+    );
+    assert!(q(&mut s, "insert into t values (1, 9)").starts_with("ERROR 23505"));
+    assert!(q(&mut s, "select * from u").starts_with("ERROR 42P01"));
+}

@@ -868,6 +868,7 @@ impl Engine {
                     .push((*db, def.oid));
             }
             CatalogChange::DropTable { db, oid } => txn.dropped.push((*db, *oid)),
+            CatalogChange::AlterTable { db, def } => st.store.sync_pk(*db, def.oid),
             _ => {}
         }
         txn.records.push(Record::Catalog(change));
@@ -965,9 +966,7 @@ impl Engine {
         if !undo.is_empty() {
             self.catalog_version.fetch_add(1, Ordering::SeqCst);
         }
-        for u in undo.into_iter().rev() {
-            st.store.catalog.undo(u);
-        }
+        st.store.undo_catalog(undo);
         let created: Vec<(u32, u32)> = match st.pending_created.get_mut(&txn.xid) {
             Some(v) if v.len() > sp.created => v.drain(sp.created..).collect(),
             _ => vec![],
@@ -1041,9 +1040,7 @@ impl Engine {
             if !undo.is_empty() {
                 self.catalog_version.fetch_add(1, Ordering::SeqCst);
             }
-            for u in undo.into_iter().rev() {
-                st.store.catalog.undo(u);
-            }
+            st.store.undo_catalog(undo);
             for key in created {
                 st.store.heaps.remove(&key);
             }

@@ -18,7 +18,7 @@
 //! transaction whose COMMIT never made it into the WAL (a torn tail) are dropped.
 
 use super::heap::{Heap, Tuple, FROZEN_XID};
-use super::schema::{put_u32, put_u64, CatalogChange, CatalogState};
+use super::schema::{put_u32, put_u64, CatalogChange, CatalogState, CatalogUndo};
 use crate::err;
 use crate::error::{sqlstate, Result};
 use crate::types::{decode_row, encode_row, format_text, FormatOptions, Reader, Value};
@@ -50,6 +50,45 @@ impl Store {
             .get(&(db, rel))
             .and_then(|t| t.primary_key.clone());
         self.heaps.entry((db, rel)).or_insert_with(|| Heap::new(pk))
+    }
+
+    /// Makes a table's heap index the primary key its definition now has (after ALTER
+    /// TABLE or its undo), rebuilding the index from the versions present.
+    pub fn sync_pk(&mut self, db: u32, rel: u32) {
+        let pk = self
+            .catalog
+            .tables
+            .get(&(db, rel))
+            .and_then(|t| t.primary_key.clone());
+        let heap = self.heap_mut(db, rel);
+        if heap.pk == pk {
+            return;
+        }
+        heap.pk = pk;
+        heap.pk_index.clear();
+        let tids: Vec<u64> = heap.tuples.keys().copied().collect();
+        for tid in tids {
+            let key = heap.tuples.get(&tid).and_then(|t| heap.key_of(&t.row));
+            if let Some(k) = key {
+                heap.pk_index.entry(k).or_default().push(tid);
+            }
+        }
+    }
+
+    /// Reverts catalog changes (newest last in `undos`), keeping heaps in step.
+    pub fn undo_catalog(&mut self, undos: Vec<CatalogUndo>) {
+        for u in undos.into_iter().rev() {
+            let table = match &u {
+                CatalogUndo::RestoreTable(db, def) => Some((*db, def.oid)),
+                _ => None,
+            };
+            self.catalog.undo(u);
+            if let Some((db, oid)) = table {
+                if self.heaps.contains_key(&(db, oid)) {
+                    self.sync_pk(db, oid);
+                }
+            }
+        }
     }
 }
 
@@ -205,6 +244,7 @@ impl Record {
                     CatalogChange::DropTable { db, oid } => {
                         store.heaps.remove(&(*db, *oid));
                     }
+                    CatalogChange::AlterTable { db, def } => store.sync_pk(*db, def.oid),
                     CatalogChange::CreateTable { db, def } => {
                         store
                             .heaps
@@ -240,6 +280,9 @@ impl Record {
                     format!("CREATE TABLE db {db} oid {} name {}", def.oid, def.name)
                 }
                 CatalogChange::DropTable { db, oid } => format!("DROP TABLE db {db} oid {oid}"),
+                CatalogChange::AlterTable { db, def } => {
+                    format!("ALTER TABLE db {db} oid {} name {}", def.oid, def.name)
+                }
                 CatalogChange::SetRole(r) => format!("SET ROLE oid {} name {}", r.oid, r.name),
                 CatalogChange::DropRole { oid } => format!("DROP ROLE oid {oid}"),
                 CatalogChange::Grant { role, member } => {
