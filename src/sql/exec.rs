@@ -69,6 +69,43 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::Series(start, stop, step, ty) => {
+            let (a, b) = (eval(start, &[], cx)?, eval(stop, &[], cx)?);
+            let st = match step {
+                Some(e) => eval(e, &[], cx)?,
+                None => Value::Int4(1),
+            };
+            if a.is_null() || b.is_null() || st.is_null() {
+                return Ok(vec![]);
+            }
+            let (a, b, st) = (
+                a.as_numeric().unwrap_or_default(),
+                b.as_numeric().unwrap_or_default(),
+                st.as_numeric().unwrap_or_default(),
+            );
+            if st == BigDecimal::from(0) {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "step size cannot equal zero"
+                );
+            }
+            let up = st > BigDecimal::from(0);
+            let mut out = Vec::new();
+            let mut cur = a;
+            while (up && cur <= b) || (!up && cur >= b) {
+                if out.len() % 4096 == 0 {
+                    check_cancel(cx)?;
+                }
+                out.push(vec![types::cast(
+                    Value::Numeric(cur.clone()),
+                    *ty,
+                    -1,
+                    true,
+                )?]);
+                cur = cur + st.clone();
+            }
+            out
+        }
         Source::Values(rows) => {
             let mut out = Vec::new();
             for r in rows {

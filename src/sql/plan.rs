@@ -148,6 +148,8 @@ pub enum Source {
     },
     /// VALUES rows.
     Values(Vec<Vec<Expr>>),
+    /// `generate_series(start, stop [, step])`: one column of the given type.
+    Series(Expr, Expr, Option<Expr>, DataType),
 }
 
 /// A planned SELECT.
@@ -838,11 +840,8 @@ impl<'a> Binder<'a> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
-                if args.is_some() {
-                    bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "table functions are not supported yet"
-                    );
+                if let Some(fa) = args {
+                    return self.plan_table_function(name, fa, alias.as_ref());
                 }
                 let (schema, tname) = self.split_name(name)?;
                 let alias_name = alias
@@ -912,6 +911,82 @@ impl<'a> Binder<'a> {
                 "this FROM item is not supported yet"
             ),
         }
+    }
+
+    /// A function in FROM: `generate_series(start, stop [, step])`.
+    fn plan_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        fa: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Source, Scope)> {
+        let (_, fname) = self.split_name(name)?;
+        if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
+            return Err(self.at(
+                err!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "table function {fname} is not supported yet"
+                ),
+                Self::name_span(name),
+            ));
+        }
+        let empty = Scope::default();
+        let mut args = Vec::new();
+        for a in &fa.args {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    args.push((self.bind(e, &empty)?, e.span()))
+                }
+                _ => bail!(
+                    sqlstate::SYNTAX_ERROR,
+                    "invalid argument to generate_series"
+                ),
+            }
+        }
+        let ty = args
+            .iter()
+            .map(|(a, _)| a.ty())
+            .try_fold(DataType::Int4, |acc, t| match t {
+                DataType::Unknown => Some(acc),
+                t => arith_type(acc, t),
+            })
+            .filter(|t| matches!(t, DataType::Int4 | DataType::Int8 | DataType::Numeric))
+            .ok_or_else(|| {
+                let shown: Vec<&str> = args.iter().map(|(a, _)| a.ty().name()).collect();
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function generate_series({}) does not exist",
+                    shown.join(", ")
+                )
+            })?;
+        let mut bound = Vec::new();
+        for (a, span) in args {
+            bound.push(self.coerce(a, ty, -1, Coercion::Implicit, span)?);
+        }
+        let step = if bound.len() == 3 { bound.pop() } else { None };
+        let stop = bound
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series arity"))?;
+        let start = bound
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series arity"))?;
+        // The column is named after the alias (`AS tid`) unless a column list names it.
+        let table = alias.map(|a| fold(&a.name));
+        let col = alias
+            .and_then(|a| a.columns.first().map(|c| fold(&c.name)))
+            .or_else(|| table.clone())
+            .unwrap_or_else(|| "generate_series".to_string());
+        let scope = Scope {
+            cols: vec![ScopeCol {
+                table: table.or(Some("generate_series".into())),
+                name: col,
+                ty,
+                typmod: -1,
+                table_oid: 0,
+                attnum: 0,
+            }],
+        };
+        Ok((Source::Series(start, stop, step, ty), scope))
     }
 
     fn plan_select(
