@@ -15,7 +15,7 @@ use crate::storage::schema::BOOTSTRAP_SUPERUSER;
 use crate::storage::{CatalogChange, RoleInfo, RowOutcome, TableDef};
 use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
 use crate::{bail, err};
-use bigdecimal::BigDecimal;
+use bigdecimal::{BigDecimal, Signed, Zero};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -83,13 +83,13 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
                 b.as_numeric().unwrap_or_default(),
                 st.as_numeric().unwrap_or_default(),
             );
-            if st == BigDecimal::from(0) {
+            if st.is_zero() {
                 bail!(
                     sqlstate::INVALID_PARAMETER_VALUE,
                     "step size cannot equal zero"
                 );
             }
-            let up = st > BigDecimal::from(0);
+            let up = st.is_positive();
             let mut out = Vec::new();
             let mut cur = a;
             while (up && cur <= b) || (!up && cur >= b) {
@@ -102,7 +102,7 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
                     -1,
                     true,
                 )?]);
-                cur = cur + st.clone();
+                cur += st.clone();
             }
             out
         }
