@@ -2,6 +2,7 @@
 //! sqlparser's AST, evaluated against one row with PostgreSQL's semantics (three-valued
 //! logic, integer overflow and division-by-zero errors, numeric scale rules).
 
+use super::plan::SelectPlan;
 use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::types::{self, cast, compare, numeric_div, DataType, Value};
@@ -192,6 +193,12 @@ pub enum Expr {
     InList(Box<Expr>, Vec<Expr>, bool),
     /// x [NOT] LIKE / ILIKE pattern: (negated, case-insensitive).
     Like(Box<Expr>, Box<Expr>, bool, bool),
+    /// An uncorrelated scalar subquery `(SELECT …)` of one column.
+    Subquery(Box<SelectPlan>, DataType),
+    /// [NOT] EXISTS (SELECT …) (negated when the flag is set).
+    Exists(Box<SelectPlan>, bool),
+    /// x [NOT] IN (SELECT …).
+    InSubquery(Box<Expr>, Box<SelectPlan>, bool),
 }
 
 impl Expr {
@@ -205,7 +212,8 @@ impl Expr {
             | Expr::Neg(_, t)
             | Expr::Cast(_, t, _, _)
             | Expr::Func(_, _, t)
-            | Expr::Case(_, _, t) => *t,
+            | Expr::Case(_, _, t)
+            | Expr::Subquery(_, t) => *t,
             _ => DataType::Bool,
         }
     }
@@ -377,6 +385,39 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                 Value::Bool(*neg)
             }
         }
+        Expr::Subquery(p, _) => {
+            let rows = subquery_rows(p, cx)?;
+            match rows.len() {
+                0 => Value::Null,
+                1 => rows[0].first().cloned().unwrap_or(Value::Null),
+                _ => bail!(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression"
+                ),
+            }
+        }
+        Expr::Exists(p, neg) => Value::Bool(subquery_rows(p, cx)?.is_empty() == *neg),
+        Expr::InSubquery(x, p, neg) => {
+            let v = eval(x, row, cx)?;
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let rows = subquery_rows(p, cx)?;
+            let mut saw_null = false;
+            for r in rows.iter() {
+                let w = r.first().cloned().unwrap_or(Value::Null);
+                if w.is_null() {
+                    saw_null = true;
+                } else if compare(&v, &w) == Ordering::Equal {
+                    return Ok(Value::Bool(!neg));
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*neg)
+            }
+        }
         Expr::Like(x, p, neg, ci) => {
             let v = eval(x, row, cx)?;
             let pat = eval(p, row, cx)?;
@@ -393,6 +434,17 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             }
         }
     })
+}
+
+/// The rows of an uncorrelated subquery, computed once per statement.
+fn subquery_rows(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<std::sync::Arc<Vec<Vec<Value>>>> {
+    let key = p as *const SelectPlan as usize;
+    if let Some(r) = cx.subqueries.get(&key) {
+        return Ok(r.clone());
+    }
+    let rows = std::sync::Arc::new(super::exec::run_select(p, cx)?);
+    cx.subqueries.insert(key, rows.clone());
+    Ok(rows)
 }
 
 fn coerce_value(v: Value, ty: DataType) -> Result<Value> {

@@ -150,6 +150,8 @@ pub struct ExecCtx<'a> {
     pub notices: &'a mut Vec<Error>,
     /// When `statement_timeout` expires for this statement, if set.
     pub deadline: Option<std::time::Instant>,
+    /// Results of uncorrelated subqueries already run in this statement (by plan address).
+    pub subqueries: HashMap<usize, Arc<Vec<Vec<Value>>>>,
 }
 
 impl ExecCtx<'_> {
@@ -651,6 +653,7 @@ impl Session {
             stmt_time: types::now_micros(),
             notices,
             deadline,
+            subqueries: HashMap::new(),
         };
         f(&mut cx)
     }

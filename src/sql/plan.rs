@@ -2115,11 +2115,39 @@ impl<'a> Binder<'a> {
                 }
                 self.call_builtin(name, &args, scope, e.span())
             }
-            ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "subqueries are not supported yet"
-                )
+            ast::Expr::Subquery(q) => {
+                let p = self.plan_subquery(q, e.span())?;
+                let ty = p
+                    .fields
+                    .first()
+                    .and_then(|f| DataType::from_oid(f.type_oid))
+                    .unwrap_or(DataType::Text);
+                Ok(Expr::Subquery(Box::new(p), ty))
+            }
+            ast::Expr::Exists { subquery, negated } => {
+                let saved = self.agg.take();
+                let p = self.plan_query(subquery);
+                self.agg = saved;
+                Ok(Expr::Exists(Box::new(p?), *negated))
+            }
+            ast::Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let p = self.plan_subquery(subquery, e.span())?;
+                let ty = p
+                    .fields
+                    .first()
+                    .and_then(|f| DataType::from_oid(f.type_oid))
+                    .unwrap_or(DataType::Text);
+                let x = self.bind(expr, scope)?;
+                let x = if x.ty() == DataType::Unknown || !comparable(x.ty(), ty) {
+                    self.coerce(x, ty, -1, Coercion::Implicit, expr.span())?
+                } else {
+                    x
+                };
+                Ok(Expr::InSubquery(Box::new(x), Box::new(p), *negated))
             }
             other => Err(self.at(
                 err!(
@@ -2129,6 +2157,28 @@ impl<'a> Binder<'a> {
                 other.span(),
             )),
         }
+    }
+
+    /// Plans a subquery used as an expression: uncorrelated, exactly one column.
+    fn plan_subquery(
+        &mut self,
+        q: &ast::Query,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<SelectPlan> {
+        let saved = self.agg.take();
+        let p = self.plan_query(q);
+        self.agg = saved;
+        let p = p?;
+        if p.visible != 1 {
+            return Err(self.at(
+                err!(
+                    sqlstate::SYNTAX_ERROR,
+                    "subquery must return only one column"
+                ),
+                span,
+            ));
+        }
+        Ok(p)
     }
 
     fn coerce_cmp(
