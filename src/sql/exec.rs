@@ -5,8 +5,8 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan,
-    Source, UpdatePlan,
+    AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan,
+    OnConflictPlan, SelectPlan, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
@@ -523,11 +523,79 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     }
     let mut out = Vec::new();
     let mut n = 0;
+    // Versions this command inserted or updated (ON CONFLICT may not touch one twice).
+    let mut touched: HashSet<u64> = HashSet::new();
     for row in full_rows {
         check_not_null(&p.table, &row)?;
-        cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone())?;
-        returning_row(&p.returning, &row, cx, &mut out)?;
-        n += 1;
+        let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
+            Ok(tid) => {
+                touched.insert(tid);
+                returning_row(&p.returning, &row, cx, &mut out)?;
+                n += 1;
+                continue;
+            }
+            Err(e) => e,
+        };
+        let Some(oc) = &p.on_conflict else {
+            return Err(err);
+        };
+        if err.code != sqlstate::UNIQUE_VIOLATION {
+            return Err(err);
+        }
+        let OnConflictPlan::Update { sets, filter } = oc else {
+            continue; // DO NOTHING
+        };
+        // DO UPDATE: the conflicting version as committed now (READ COMMITTED).
+        cx.engine.new_snapshot(cx.txn);
+        let pk = p.table.primary_key.clone().unwrap_or_default();
+        let key: Vec<Value> = pk.iter().map(|&c| row[c].clone()).collect();
+        let Some((mut tid, mut existing)) = cx
+            .engine
+            .lookup_key(cx.txn, p.db, p.table.oid, &key)
+            .into_iter()
+            .next()
+        else {
+            return Err(err);
+        };
+        loop {
+            if touched.contains(&tid) {
+                return Err(err!(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time"
+                )
+                .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+            }
+            let mut both = (*existing).clone();
+            both.extend(row.iter().cloned());
+            if let Some(f) = filter {
+                if !is_true(&eval(f, &both, cx)?) {
+                    break;
+                }
+            }
+            let mut new = (*existing).clone();
+            for (c, e) in sets {
+                new[*c] = eval(e, &both, cx)?;
+            }
+            check_not_null(&p.table, &new)?;
+            match cx
+                .engine
+                .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
+            {
+                RowOutcome::Done => {
+                    let after = cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key);
+                    touched.extend(after.iter().map(|(t, _)| *t));
+                    returning_row(&p.returning, &new, cx, &mut out)?;
+                    n += 1;
+                }
+                RowOutcome::Gone => return Err(err),
+                RowOutcome::Moved(next, r) => {
+                    tid = next;
+                    existing = r;
+                    continue;
+                }
+            }
+            break;
+        }
     }
     Ok((n, out))
 }

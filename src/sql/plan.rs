@@ -200,6 +200,22 @@ pub struct InsertPlan {
     pub query: Option<(Box<SelectPlan>, Vec<Expr>)>,
     /// RETURNING.
     pub returning: Option<Returning>,
+    /// ON CONFLICT (on the primary key).
+    pub on_conflict: Option<OnConflictPlan>,
+}
+
+/// What INSERT … ON CONFLICT does with a row whose key exists.
+#[derive(Debug, Clone)]
+pub enum OnConflictPlan {
+    /// DO NOTHING.
+    Nothing,
+    /// DO UPDATE SET … [WHERE …], over (existing row, then `excluded` row).
+    Update {
+        /// (column index, new value).
+        sets: Vec<(usize, Expr)>,
+        /// WHERE.
+        filter: Option<Expr>,
+    },
 }
 
 /// A planned UPDATE.
@@ -1308,12 +1324,6 @@ impl<'a> Binder<'a> {
                 "INSERT INTO TABLE FUNCTION is not supported"
             );
         };
-        if ins.on.is_some() {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "ON CONFLICT is not supported yet"
-            );
-        }
         let def = self.resolve_table(name)?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
@@ -1419,13 +1429,130 @@ impl<'a> Binder<'a> {
             }
         }
         let returning = self.returning(ins.returning.as_ref(), &def)?;
+        let on_conflict = match &ins.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(oc)) => {
+                let alias = ins.table_alias.as_ref().map(fold);
+                Some(self.plan_on_conflict(oc, &def, alias)?)
+            }
+            Some(_) => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ON DUPLICATE KEY UPDATE is not supported"
+            ),
+        };
         Ok(Plan::Insert(InsertPlan {
             db: self.db,
             table: def,
             rows,
             query,
             returning,
+            on_conflict,
         }))
+    }
+
+    /// ON CONFLICT: the target must be the primary key (tusk's only unique constraint).
+    fn plan_on_conflict(
+        &mut self,
+        oc: &ast::OnConflict,
+        def: &TableDef,
+        alias: Option<String>,
+    ) -> Result<OnConflictPlan> {
+        let no_match = || {
+            err!(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+            )
+        };
+        match &oc.conflict_target {
+            None => {
+                if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
+                    return Err(err!(
+                        sqlstate::SYNTAX_ERROR,
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name"
+                    )
+                    .with_hint("For example, ON CONFLICT (column_name)."));
+                }
+            }
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                let mut idxs: Vec<usize> = Vec::new();
+                for c in cols {
+                    let n = fold(c);
+                    let i = def
+                        .columns
+                        .iter()
+                        .position(|x| x.name == n)
+                        .ok_or_else(|| {
+                            self.at(
+                                err!(sqlstate::UNDEFINED_COLUMN, "column \"{n}\" does not exist"),
+                                c.span,
+                            )
+                        })?;
+                    idxs.push(i);
+                }
+                idxs.sort_unstable();
+                idxs.dedup();
+                let mut pk = def.primary_key.clone().ok_or_else(no_match)?;
+                pk.sort_unstable();
+                if pk != idxs {
+                    return Err(no_match());
+                }
+            }
+            Some(ast::ConflictTarget::OnConstraint(n)) => {
+                let (_, cname) = self.split_name(n)?;
+                if def.primary_key.is_none() || cname != def.pkey_name {
+                    bail!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "constraint \"{cname}\" for table \"{}\" does not exist",
+                        def.name
+                    );
+                }
+            }
+        }
+        let ast::OnConflictAction::DoUpdate(du) = &oc.action else {
+            return Ok(OnConflictPlan::Nothing);
+        };
+        // The row being updated, then `excluded` (the row proposed for insertion).
+        let mut scope = Scope::of_table(def, alias.as_deref().unwrap_or(&def.name));
+        scope.cols.extend(Scope::of_table(def, "excluded").cols);
+        let mut sets = Vec::new();
+        for a in &du.assignments {
+            let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "multiple-column UPDATE is not supported yet"
+                );
+            };
+            let (_, col) = self.split_name(cn)?;
+            let idx = def
+                .columns
+                .iter()
+                .position(|c| c.name == col)
+                .ok_or_else(|| {
+                    self.at(
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{col}\" of relation \"{}\" does not exist",
+                            def.name
+                        ),
+                        Self::name_span(cn),
+                    )
+                })?;
+            let e = if is_default_keyword(&a.value) {
+                self.default_expr(&def.columns[idx])?
+            } else {
+                let b = self.bind(&a.value, &scope)?;
+                self.assign(b, &def.columns[idx], a.value.span())?
+            };
+            sets.push((idx, e));
+        }
+        let filter = match &du.selection {
+            Some(w) => {
+                let b = self.bind(w, &scope)?;
+                Some(self.coerce_bool(b, "WHERE", w.span())?)
+            }
+            None => None,
+        };
+        Ok(OnConflictPlan::Update { sets, filter })
     }
 
     fn plan_update(
