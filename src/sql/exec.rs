@@ -12,7 +12,7 @@ use super::ExecCtx;
 use crate::catalog::VirtualTable;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::schema::BOOTSTRAP_SUPERUSER;
-use crate::storage::{CatalogChange, RoleInfo, RowOutcome, TableDef};
+use crate::storage::{CatalogChange, DatabaseInfo, RoleInfo, RowOutcome, TableDef};
 use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
 use crate::{bail, err};
 use bigdecimal::{BigDecimal, Signed, Zero};
@@ -946,6 +946,116 @@ pub fn run_drop_table(
     Ok(())
 }
 
+// ---- databases ---------------------------------------------------------------------
+
+/// Runs CREATE DATABASE (an empty database: tusk has no per-database template content).
+pub fn run_create_database(
+    name: &str,
+    opts: &[(String, Option<String>)],
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let me = cx.current_role();
+    if !me.as_ref().is_some_and(|r| r.superuser || r.createdb) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create database"
+        );
+    }
+    if cx.engine.database(name).is_some() {
+        bail!(
+            sqlstate::DUPLICATE_DATABASE,
+            "database \"{name}\" already exists"
+        );
+    }
+    let mut d = DatabaseInfo {
+        oid: 0,
+        name: name.to_string(),
+        owner: me.as_ref().map(|r| r.oid).unwrap_or(BOOTSTRAP_SUPERUSER),
+        allow_connections: true,
+        is_template: false,
+        conn_limit: -1,
+    };
+    let boolean = |v: &Option<String>| -> Result<bool> {
+        match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("true" | "on" | "1" | "yes") => Ok(true),
+            Some("false" | "off" | "0" | "no") => Ok(false),
+            _ => Err(err!(sqlstate::SYNTAX_ERROR, "invalid boolean value")),
+        }
+    };
+    for (k, v) in opts {
+        match k.as_str() {
+            "owner" => {
+                if let Some(o) = v {
+                    d.owner = lookup_role(cx, o)?.oid;
+                }
+            }
+            "template" => {
+                if let Some(t) = v {
+                    if cx.engine.database(t).is_none() {
+                        bail!(
+                            sqlstate::INVALID_CATALOG_NAME,
+                            "template database \"{t}\" does not exist"
+                        );
+                    }
+                }
+            }
+            "connection limit" => {
+                d.conn_limit = v
+                    .as_deref()
+                    .unwrap_or("-1")
+                    .parse()
+                    .map_err(|_| err!(sqlstate::SYNTAX_ERROR, "invalid connection limit"))?
+            }
+            "allow_connections" => d.allow_connections = boolean(v)?,
+            "is_template" => d.is_template = boolean(v)?,
+            "encoding" | "locale" | "lc_collate" | "lc_ctype" | "tablespace" | "strategy"
+            | "locale_provider" | "icu_locale" | "collation_version" | "oid" => {}
+            other => bail!(sqlstate::SYNTAX_ERROR, "option \"{other}\" not recognized"),
+        }
+    }
+    d.oid = cx.engine.new_oid();
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::SetDatabase(d))
+}
+
+/// Runs DROP DATABASE.
+pub fn run_drop_database(name: &str, if_exists: bool, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let Some(d) = cx.engine.database(name) else {
+        if if_exists {
+            cx.notices.push(notice(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                format!("database \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(());
+        }
+        bail!(
+            sqlstate::INVALID_CATALOG_NAME,
+            "database \"{name}\" does not exist"
+        );
+    };
+    if d.oid == cx.db_oid {
+        bail!(
+            sqlstate::OBJECT_IN_USE,
+            "cannot drop the currently open database"
+        );
+    }
+    let me = cx.current_role();
+    if !me.as_ref().is_some_and(|r| r.superuser || r.oid == d.owner) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of database {name}"
+        );
+    }
+    if d.is_template {
+        bail!(
+            sqlstate::WRONG_OBJECT_TYPE,
+            "cannot drop a template database"
+        );
+    }
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::DropDatabase { oid: d.oid })
+}
+
 // ---- roles -------------------------------------------------------------------------
 
 fn check_role_name(name: &str) -> Result<()> {
@@ -1224,11 +1334,16 @@ pub fn run_drop_role(names: &[String], if_exists: bool, cx: &mut ExecCtx<'_>) ->
                 .cloned()
                 .collect()
         });
-        if !owned.is_empty() {
-            let list: Vec<String> = owned
-                .iter()
-                .map(|t| format!("owner of table {}", t.name))
-                .collect();
+        let owned_dbs: Vec<String> = cx.engine.with_catalog(|c| {
+            c.databases
+                .values()
+                .filter(|d| d.owner == r.oid)
+                .map(|d| format!("owner of database {}", d.name))
+                .collect()
+        });
+        if !owned.is_empty() || !owned_dbs.is_empty() {
+            let mut list = owned_dbs;
+            list.extend(owned.iter().map(|t| format!("owner of table {}", t.name)));
             return Err(err!(
                 "2BP01",
                 "role \"{}\" cannot be dropped because some objects depend on it",

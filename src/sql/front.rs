@@ -343,6 +343,21 @@ pub enum FrontStmt {
         /// New name.
         new_name: String,
     },
+    /// CREATE DATABASE name [WITH] [OWNER x] [CONNECTION LIMIT n] [ALLOW_CONNECTIONS b]
+    /// [IS_TEMPLATE b] (other options are accepted and ignored).
+    CreateDatabase {
+        /// Database name.
+        name: String,
+        /// Options as (lower-case name, value; None = DEFAULT).
+        opts: Vec<(String, Option<String>)>,
+    },
+    /// DROP DATABASE [IF EXISTS] name [WITH (FORCE)].
+    DropDatabase {
+        /// Database name.
+        name: String,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
     /// DROP ROLE / DROP USER [IF EXISTS] a, b.
     DropRole {
         /// Role names.
@@ -596,6 +611,52 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             } else {
                 return Ok(None);
             }
+        }
+        "create" if p.word() == Some("database") => {
+            p.i += 1;
+            let name = p.ident()?;
+            p.eat("with");
+            let mut opts = Vec::new();
+            while let Some(w) = p.word().map(|w| w.to_string()) {
+                p.i += 1;
+                let key = if w == "connection" {
+                    if !p.eat("limit") {
+                        return Err(p.syntax());
+                    }
+                    "connection limit".to_string()
+                } else {
+                    w
+                };
+                p.eat_punct('=');
+                let neg = p.eat_punct('-');
+                let v = match p.peek().cloned() {
+                    Some(Tok::Word(d)) if d == "default" => None,
+                    Some(Tok::Word(v)) | Some(Tok::Quoted(v)) | Some(Tok::Str(v)) => Some(v),
+                    Some(Tok::Num(n)) => Some(if neg { format!("-{n}") } else { n }),
+                    _ => return Err(p.syntax()),
+                };
+                p.i += 1;
+                opts.push((key, v));
+            }
+            FrontStmt::CreateDatabase { name, opts }
+        }
+        "drop" if p.word() == Some("database") => {
+            p.i += 1;
+            let if_exists = if p.eat("if") {
+                if !p.eat("exists") {
+                    return Err(p.syntax());
+                }
+                true
+            } else {
+                false
+            };
+            let name = p.ident()?;
+            if p.eat("with") || p.eat_punct('(') {
+                while !p.done() {
+                    p.i += 1;
+                }
+            }
+            FrontStmt::DropDatabase { name, if_exists }
         }
         "create" => {
             let user = if p.eat("user") {

@@ -890,6 +890,26 @@ impl Session {
                     tag: "SHOW".into(),
                 })
             }
+            FrontStmt::CreateDatabase { name, opts } => {
+                if self.explicit {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "CREATE DATABASE cannot run inside a transaction block"
+                    );
+                }
+                self.exec_ctx(&[], |cx| exec::run_create_database(name, opts, cx))?;
+                cmd("CREATE DATABASE")
+            }
+            FrontStmt::DropDatabase { name, if_exists } => {
+                if self.explicit {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "DROP DATABASE cannot run inside a transaction block"
+                    );
+                }
+                self.exec_ctx(&[], |cx| exec::run_drop_database(name, *if_exists, cx))?;
+                cmd("DROP DATABASE")
+            }
             FrontStmt::CreateRole { name, user, opts } => {
                 self.exec_ctx(&[], |cx| exec::run_create_role(name, *user, opts, cx))?;
                 cmd("CREATE ROLE")

@@ -850,3 +850,52 @@ fn alter_table_survives_a_crash() {
     assert!(q(&mut s, "insert into t values (1, 9)").starts_with("ERROR 23505"));
     assert!(q(&mut s, "select * from u").starts_with("ERROR 42P01"));
 }
+
+#[test]
+fn databases_keep_their_own_tables_and_survive_restart() {
+    let d = db("dbs");
+    let mut s = session(&d.engine, "postgres");
+    assert_eq!(q(&mut s, "create database app"), "CREATE DATABASE");
+    q(&mut s, "create table t (a int)");
+    let cfg = Arc::new(ServerConfig::defaults(std::path::Path::new("/nonexistent")));
+    let mut app = Session::new(
+        d.engine.clone(),
+        SessionSettings::new(cfg),
+        SessionContext {
+            user: "postgres".into(),
+            database: "app".into(),
+            backend_pid: 1,
+            cancel: Arc::new(AtomicBool::new(false)),
+            hooks: Arc::new(Hooks),
+            application_name: String::new(),
+        },
+    );
+    assert!(q(&mut app, "select * from t").starts_with("ERROR 42P01"));
+    q(
+        &mut app,
+        "create table t (b text); insert into t values ('in app')",
+    );
+    assert_eq!(
+        q(&mut app, "select current_database(), b from t"),
+        "current_database|b\napp|in app\nSELECT 1"
+    );
+    assert!(q(&mut s, "drop role postgres").starts_with("ERROR"));
+    q(
+        &mut s,
+        "create role owner_role; create database owned owner owner_role",
+    );
+    assert!(q(&mut s, "drop role owner_role").starts_with("ERROR 2BP01"));
+    drop(app);
+    let e = Engine::open(
+        &d.dir,
+        &EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(e.database("app").is_some());
+    let mut s = session(&e, "postgres");
+    assert_eq!(q(&mut s, "drop database app"), "DROP DATABASE");
+    assert!(e.database("app").is_none());
+}

@@ -868,6 +868,16 @@ impl Engine {
                     .push((*db, def.oid));
             }
             CatalogChange::DropTable { db, oid } => txn.dropped.push((*db, *oid)),
+            CatalogChange::DropDatabase { oid } => {
+                let gone: Vec<(u32, u32)> = st
+                    .store
+                    .heaps
+                    .keys()
+                    .filter(|(db, _)| db == oid)
+                    .copied()
+                    .collect();
+                txn.dropped.extend(gone);
+            }
             CatalogChange::AlterTable { db, def } => st.store.sync_pk(*db, def.oid),
             _ => {}
         }

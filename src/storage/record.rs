@@ -245,6 +245,9 @@ impl Record {
                         store.heaps.remove(&(*db, *oid));
                     }
                     CatalogChange::AlterTable { db, def } => store.sync_pk(*db, def.oid),
+                    CatalogChange::DropDatabase { oid } => {
+                        store.heaps.retain(|(db, _), _| db != oid)
+                    }
                     CatalogChange::CreateTable { db, def } => {
                         store
                             .heaps
@@ -291,6 +294,7 @@ impl Record {
                 CatalogChange::SetDatabase(d) => {
                     format!("SET DATABASE oid {} name {}", d.oid, d.name)
                 }
+                CatalogChange::DropDatabase { oid } => format!("DROP DATABASE oid {oid}"),
             },
             Record::Commit { time } => {
                 format!("COMMIT {}", crate::types::format_timestamptz(*time, 0))

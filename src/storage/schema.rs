@@ -141,6 +141,11 @@ pub enum CatalogChange {
     },
     /// Creates or replaces a database.
     SetDatabase(DatabaseInfo),
+    /// Drops a database and every table in it.
+    DropDatabase {
+        /// The database OID.
+        oid: u32,
+    },
 }
 
 /// The whole catalog.
@@ -206,6 +211,18 @@ impl CatalogState {
                 let old = self.databases.insert(d.oid, d.clone());
                 Some(CatalogUndo::RestoreDatabase(d.oid, old))
             }
+            CatalogChange::DropDatabase { oid } => {
+                let old = self.databases.remove(oid)?;
+                let tables: Vec<((u32, u32), Arc<TableDef>)> = self
+                    .tables
+                    .range((*oid, 0)..=(*oid, u32::MAX))
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect();
+                for (k, _) in &tables {
+                    self.tables.remove(k);
+                }
+                Some(CatalogUndo::RestoreDropped(old, tables))
+            }
         }
     }
 
@@ -226,6 +243,10 @@ impl CatalogState {
                 self.memberships.extend(grants);
             }
             CatalogUndo::RemoveGrant(g, m) => self.memberships.retain(|x| *x != (g, m)),
+            CatalogUndo::RestoreDropped(d, tables) => {
+                self.databases.insert(d.oid, d);
+                self.tables.extend(tables);
+            }
             CatalogUndo::RestoreDatabase(oid, old) => match old {
                 Some(d) => {
                     self.databases.insert(oid, d);
@@ -371,6 +392,8 @@ pub enum CatalogUndo {
     RemoveGrant(u32, u32),
     /// Restore a database's previous state (or remove a created one).
     RestoreDatabase(u32, Option<DatabaseInfo>),
+    /// Restore a dropped database and its tables.
+    RestoreDropped(DatabaseInfo, Vec<((u32, u32), Arc<TableDef>)>),
 }
 
 /// Appends a little-endian u32.
@@ -543,6 +566,10 @@ impl CatalogChange {
                 put_u32(out, *role);
                 put_u32(out, *member);
             }
+            CatalogChange::DropDatabase { oid } => {
+                out.push(8);
+                put_u32(out, *oid);
+            }
             CatalogChange::SetDatabase(d) => {
                 out.push(6);
                 put_u32(out, d.oid);
@@ -561,6 +588,7 @@ impl CatalogChange {
                 let (db, def) = decode_table(r)?;
                 CatalogChange::CreateTable { db, def }
             }
+            8 => CatalogChange::DropDatabase { oid: r.u32()? },
             7 => {
                 let (db, def) = decode_table(r)?;
                 CatalogChange::AlterTable { db, def }
