@@ -275,6 +275,7 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             Value::Float4(f) => Value::Float4(-f),
             Value::Float8(f) => Value::Float8(-f),
             Value::Numeric(n) => Value::Numeric(-n),
+            Value::Interval(i) => Value::Interval(i.neg()?),
             v => bail!(
                 sqlstate::UNDEFINED_FUNCTION,
                 "operator does not exist: - {}",
@@ -504,6 +505,9 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
         };
         return Ok(Value::Text(text(a)? + &text(b)?));
     }
+    if let Some(r) = datetime_binary(op, &a, &b) {
+        return r;
+    }
     match ty {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => {
             let (x, y) = (a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0));
@@ -604,6 +608,89 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
             b.data_type().name()
         ),
     }
+}
+
+/// Date/time arithmetic (`timestamp ± interval`, `timestamp - timestamp`, `date ± int`,
+/// `interval * number`, …); `None` when the operands are not date/time ones.
+fn datetime_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
+    use Value::*;
+    const DAY: i64 = 86_400_000_000;
+    let out_of_range = || err!(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range");
+    Some(match (a, b, op) {
+        (Timestamp(t), Interval(i), BinOp::Add) | (Interval(i), Timestamp(t), BinOp::Add) => {
+            types::timestamp_plus(*t, i).map(Timestamp)
+        }
+        (TimestampTz(t), Interval(i), BinOp::Add) | (Interval(i), TimestampTz(t), BinOp::Add) => {
+            types::timestamp_plus(*t, i).map(TimestampTz)
+        }
+        (Timestamp(t), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*t, &n))
+            .map(Timestamp),
+        (TimestampTz(t), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*t, &n))
+            .map(TimestampTz),
+        (Date(d), Interval(i), BinOp::Add) | (Interval(i), Date(d), BinOp::Add) => {
+            types::timestamp_plus(*d as i64 * DAY, i).map(Timestamp)
+        }
+        (Date(d), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*d as i64 * DAY, &n))
+            .map(Timestamp),
+        (Timestamp(x) | TimestampTz(x), Timestamp(y) | TimestampTz(y), BinOp::Sub) => {
+            types::timestamp_diff(*x, *y).map(Interval)
+        }
+        (Date(x), Date(y), BinOp::Sub) => Ok(Int4(x - y)),
+        (Date(d), n, BinOp::Add | BinOp::Sub) if n.as_i64().is_some() => {
+            let k = n.as_i64().unwrap_or(0);
+            let k = if op == BinOp::Sub { -k } else { k };
+            i32::try_from(*d as i64 + k)
+                .map(Date)
+                .map_err(|_| out_of_range())
+        }
+        (n, Date(d), BinOp::Add) if n.as_i64().is_some() => {
+            i32::try_from(*d as i64 + n.as_i64().unwrap_or(0))
+                .map(Date)
+                .map_err(|_| out_of_range())
+        }
+        (Interval(x), Interval(y), BinOp::Add) => x.add(y).map(Interval),
+        (Interval(x), Interval(y), BinOp::Sub) => y.neg().and_then(|n| x.add(&n)).map(Interval),
+        (Interval(i), n, BinOp::Mul) | (n, Interval(i), BinOp::Mul) if n.as_f64().is_some() => {
+            i.mul(n.as_f64().unwrap_or(0.0)).map(Interval)
+        }
+        (Interval(i), n, BinOp::Div) if n.as_f64().is_some() => {
+            let f = n.as_f64().unwrap_or(0.0);
+            if f == 0.0 {
+                Err(div_zero())
+            } else {
+                i.mul(1.0 / f).map(Interval)
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The result type of date/time arithmetic, as PostgreSQL's operators define it.
+pub fn datetime_arith_type(op: BinOp, l: DataType, r: DataType) -> Option<DataType> {
+    use DataType::*;
+    let ts = |t: DataType| matches!(t, Timestamp | TimestampTz);
+    Some(match (l, r, op) {
+        (Timestamp, Interval, BinOp::Add | BinOp::Sub) | (Interval, Timestamp, BinOp::Add) => {
+            Timestamp
+        }
+        (TimestampTz, Interval, BinOp::Add | BinOp::Sub) | (Interval, TimestampTz, BinOp::Add) => {
+            TimestampTz
+        }
+        (Date, Interval, BinOp::Add | BinOp::Sub) | (Interval, Date, BinOp::Add) => Timestamp,
+        (a, b, BinOp::Sub) if ts(a) && ts(b) => Interval,
+        (Date, Date, BinOp::Sub) => Int4,
+        (Date, Int2 | Int4, BinOp::Add | BinOp::Sub) | (Int2 | Int4, Date, BinOp::Add) => Date,
+        (Interval, Interval, BinOp::Add | BinOp::Sub) => Interval,
+        (Interval, n, BinOp::Mul | BinOp::Div) if n.is_numeric() => Interval,
+        (n, Interval, BinOp::Mul) if n.is_numeric() => Interval,
+        _ => return None,
+    })
 }
 
 fn numeric_mod(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {

@@ -2012,7 +2012,7 @@ impl<'a> Binder<'a> {
                     } else {
                         b
                     };
-                    if !b.ty().is_numeric() {
+                    if !b.ty().is_numeric() && b.ty() != DataType::Interval {
                         return Err(self.at(
                             err!(
                                 sqlstate::UNDEFINED_FUNCTION,
@@ -2242,6 +2242,25 @@ impl<'a> Binder<'a> {
                 }
                 self.call_builtin(name, &args, scope, e.span())
             }
+            ast::Expr::Interval(iv) => {
+                let v = self.bind(&iv.value, scope)?;
+                let v = match (v, &iv.leading_field) {
+                    // INTERVAL '3' DAY: the unit follows the literal.
+                    (Expr::Const(Value::Text(t), DataType::Unknown), Some(f))
+                        if iv.last_field.is_none() =>
+                    {
+                        Expr::Const(Value::Text(format!("{t} {f}")), DataType::Unknown)
+                    }
+                    (v, _) => v,
+                };
+                self.coerce(
+                    v,
+                    DataType::Interval,
+                    -1,
+                    Coercion::Explicit,
+                    iv.value.span(),
+                )
+            }
             ast::Expr::Subquery(q) => {
                 let p = self.plan_subquery(q, e.span())?;
                 let ty = p
@@ -2427,9 +2446,13 @@ impl<'a> Binder<'a> {
                     self.coerce(r, t, -1, Coercion::Implicit, right.span())?,
                 )
             }
-            (true, false) => (self.coerce(l, rt, -1, Coercion::Implicit, left.span())?, r),
+            (true, false) => {
+                let t = unknown_partner(bop, rt);
+                (self.coerce(l, t, -1, Coercion::Implicit, left.span())?, r)
+            }
             (false, true) => {
-                let r = self.coerce(r, lt, -1, Coercion::Implicit, right.span())?;
+                let t = unknown_partner(bop, lt);
+                let r = self.coerce(r, t, -1, Coercion::Implicit, right.span())?;
                 (l, r)
             }
             _ => (l, r),
@@ -2440,6 +2463,9 @@ impl<'a> Binder<'a> {
                 return Err(no_op(self, lt, rt));
             }
             return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), DataType::Bool));
+        }
+        if let Some(ty) = super::expr::datetime_arith_type(bop, lt, rt) {
+            return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), ty));
         }
         let Some(ty) = arith_type(lt, rt) else {
             return Err(no_op(self, lt, rt));
@@ -2821,6 +2847,18 @@ impl SelectPlan {
     fn with_having(mut self, having: Option<Expr>) -> SelectPlan {
         self.filter = having;
         self
+    }
+}
+
+/// The type an untyped literal takes opposite a typed operand: the operand's own type,
+/// except that `date/timestamp + 'literal'` reads the literal as an interval (the only
+/// `+` those types have).
+fn unknown_partner(op: BinOp, other: DataType) -> DataType {
+    match (op, other) {
+        (BinOp::Add, DataType::Timestamp | DataType::TimestampTz | DataType::Date) => {
+            DataType::Interval
+        }
+        _ => other,
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod binary;
 mod datetime;
+mod interval;
 mod numeric;
 mod text;
 
@@ -35,6 +36,7 @@ pub use datetime::{
     format_date, format_timestamp, format_timestamptz, now_micros, parse_date, parse_timestamp,
     parse_timestamptz, POSTGRES_EPOCH_UNIX_SECS,
 };
+pub use interval::{format_interval, parse_interval, timestamp_diff, timestamp_plus, Interval};
 pub use numeric::{apply_typmod, numeric_div, numeric_typmod};
 pub use text::{format_float4, format_float8, format_text, parse_text, FormatOptions};
 
@@ -79,6 +81,8 @@ pub mod oid {
     pub const TIMESTAMPTZ: u32 = 1184;
     /// `numeric`.
     pub const NUMERIC: u32 = 1700;
+    /// `interval`.
+    pub const INTERVAL: u32 = 1186;
     /// `void`.
     pub const VOID: u32 = 2278;
     /// `pg_lsn`.
@@ -118,6 +122,8 @@ pub enum DataType {
     TimestampTz,
     /// `date`.
     Date,
+    /// `interval`.
+    Interval,
     /// `pg_lsn`.
     PgLsn,
     /// `text[]`.
@@ -147,6 +153,7 @@ impl DataType {
             DataType::Timestamp => oid::TIMESTAMP,
             DataType::TimestampTz => oid::TIMESTAMPTZ,
             DataType::Date => oid::DATE,
+            DataType::Interval => oid::INTERVAL,
             DataType::PgLsn => oid::PG_LSN,
             DataType::TextArray => oid::TEXT_ARRAY,
             DataType::Void => oid::VOID,
@@ -172,6 +179,7 @@ impl DataType {
             oid::TIMESTAMP => DataType::Timestamp,
             oid::TIMESTAMPTZ => DataType::TimestampTz,
             oid::DATE => DataType::Date,
+            oid::INTERVAL => DataType::Interval,
             oid::PG_LSN => DataType::PgLsn,
             oid::TEXT_ARRAY => DataType::TextArray,
             oid::VOID => DataType::Void,
@@ -192,6 +200,7 @@ impl DataType {
             | DataType::TimestampTz
             | DataType::PgLsn => 8,
             DataType::Name => 64,
+            DataType::Interval => 16,
             DataType::Void => 4,
             DataType::Unknown => -2,
             _ => -1,
@@ -216,6 +225,7 @@ impl DataType {
             DataType::Timestamp => "timestamp without time zone",
             DataType::TimestampTz => "timestamp with time zone",
             DataType::Date => "date",
+            DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text[]",
             DataType::Void => "void",
@@ -242,6 +252,7 @@ impl DataType {
             DataType::Timestamp => "timestamp",
             DataType::TimestampTz => "timestamptz",
             DataType::Date => "date",
+            DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text",
             DataType::Void => "void",
@@ -288,6 +299,7 @@ impl DataType {
             DataType::Text => 8,
             DataType::Varchar => 9,
             DataType::Bpchar => 19,
+            DataType::Interval => 20,
             DataType::Name => 10,
             DataType::Oid => 11,
             DataType::Timestamp => 12,
@@ -313,6 +325,7 @@ impl DataType {
             8 => DataType::Text,
             9 => DataType::Varchar,
             19 => DataType::Bpchar,
+            20 => DataType::Interval,
             10 => DataType::Name,
             11 => DataType::Oid,
             12 => DataType::Timestamp,
@@ -347,6 +360,7 @@ impl DataType {
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
+            "interval" => DataType::Interval,
             "pg_lsn" => DataType::PgLsn,
             "text[]" | "_text" => DataType::TextArray,
             "void" => DataType::Void,
@@ -385,6 +399,8 @@ pub enum Value {
     TimestampTz(i64),
     /// `date`: days since 2000-01-01.
     Date(i32),
+    /// `interval`.
+    Interval(Interval),
     /// `pg_lsn`.
     PgLsn(u64),
     /// `text[]` (NULL elements as `None`).
@@ -413,6 +429,7 @@ impl Value {
             Value::Timestamp(_) => DataType::Timestamp,
             Value::TimestampTz(_) => DataType::TimestampTz,
             Value::Date(_) => DataType::Date,
+            Value::Interval(_) => DataType::Interval,
             Value::PgLsn(_) => DataType::PgLsn,
             Value::TextArray(_) => DataType::TextArray,
         }
@@ -477,6 +494,7 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
             x.cmp(&(*y as i64 * datetime::USECS_PER_DAY))
         }
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
+        (Interval(x), Interval(y)) => x.cmp_span(y),
         (TextArray(x), TextArray(y)) => x.cmp(y),
         (Float4(_) | Float8(_), _) | (_, Float4(_) | Float8(_)) => {
             let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
@@ -594,6 +612,7 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
             Value::Date(t.div_euclid(datetime::USECS_PER_DAY) as i32)
         }
         (Value::PgLsn(l), DataType::PgLsn) => Value::PgLsn(l),
+        (Value::Interval(i), DataType::Interval) => Value::Interval(i),
         (v @ Value::TextArray(_), DataType::TextArray) => v,
         (v, DataType::Unknown) => v,
         (v, t) => return Err(cannot_cast(&v, t)),
@@ -742,6 +761,11 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
         Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
         Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
+        Value::Interval(i) => {
+            out.extend_from_slice(&i.months.to_le_bytes());
+            out.extend_from_slice(&i.days.to_le_bytes());
+            out.extend_from_slice(&i.micros.to_le_bytes());
+        }
         Value::PgLsn(l) => out.extend_from_slice(&l.to_le_bytes()),
         Value::TextArray(items) => {
             out.extend_from_slice(&(items.len() as u32).to_le_bytes());
@@ -870,6 +894,11 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(r.u64()? as i64),
         DataType::TimestampTz => Value::TimestampTz(r.u64()? as i64),
         DataType::Date => Value::Date(r.u32()? as i32),
+        DataType::Interval => Value::Interval(Interval {
+            months: r.u32()? as i32,
+            days: r.u32()? as i32,
+            micros: r.u64()? as i64,
+        }),
         DataType::PgLsn => Value::PgLsn(r.u64()?),
         DataType::TextArray => {
             let n = r.u32()? as usize;
@@ -907,6 +936,11 @@ mod tests {
             Value::TimestampTz(-1),
             Value::Date(7),
             Value::PgLsn(0x16B3748),
+            Value::Interval(Interval {
+                months: -1,
+                days: 2,
+                micros: 3,
+            }),
             Value::TextArray(vec![Some("a".into()), None]),
         ];
         let mut buf = Vec::new();

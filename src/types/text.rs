@@ -34,6 +34,7 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
         Value::Timestamp(t) => datetime::format_timestamp(*t),
         Value::TimestampTz(t) => datetime::format_timestamptz(*t, opts.tz_offset_secs),
         Value::Date(d) => datetime::format_date(*d),
+        Value::Interval(i) => super::format_interval(i),
         Value::PgLsn(l) => format!("{:X}/{:X}", l >> 32, l & 0xFFFF_FFFF),
         Value::TextArray(items) => {
             let parts: Vec<String> = items
@@ -222,6 +223,7 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
         DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, 0)?),
         DataType::Date => Value::Date(datetime::parse_date(s)?),
+        DataType::Interval => Value::Interval(super::parse_interval(s)?),
         DataType::PgLsn => {
             let (hi, lo) = trimmed
                 .split_once('/')
