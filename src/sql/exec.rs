@@ -6,7 +6,7 @@ use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
     AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan,
-    OnConflictPlan, SelectPlan, Source, UpdatePlan,
+    OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
@@ -69,6 +69,33 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::SetOp {
+            op,
+            all,
+            left,
+            right,
+            types,
+        } => {
+            let conv = |rows: Vec<Vec<Value>>| -> Result<Vec<Vec<Value>>> {
+                rows.into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .zip(types)
+                            .map(|(v, t)| {
+                                if v.is_null() || v.data_type() == *t || t.is_string() {
+                                    Ok(v)
+                                } else {
+                                    types::cast(v, *t, -1, false)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            let l = conv(run_select(left, cx)?)?;
+            let r = conv(run_select(right, cx)?)?;
+            set_operation(*op, *all, l, r)
+        }
         Source::Series(start, stop, step, ty) => {
             let (a, b) = (eval(start, &[], cx)?, eval(stop, &[], cx)?);
             let st = match step {
@@ -153,6 +180,62 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             out
         }
     })
+}
+
+/// UNION / INTERSECT / EXCEPT with PostgreSQL's duplicate rules (ALL keeps
+/// multiplicities; without ALL the result has no duplicates).
+fn set_operation(
+    op: SetOpKind,
+    all: bool,
+    l: Vec<Vec<Value>>,
+    r: Vec<Vec<Value>>,
+) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    match op {
+        SetOpKind::Union => {
+            out = l;
+            out.extend(r);
+            if !all {
+                let mut seen = HashSet::new();
+                out.retain(|row| seen.insert(key_bytes(row)));
+            }
+        }
+        SetOpKind::Intersect | SetOpKind::Except => {
+            let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+            for row in &r {
+                *counts.entry(key_bytes(row)).or_default() += 1;
+            }
+            let mut seen = HashSet::new();
+            for row in l {
+                let k = key_bytes(&row);
+                let in_right = counts.get(&k).copied().unwrap_or(0);
+                let keep = match (op, all) {
+                    (SetOpKind::Intersect, true) => {
+                        if in_right > 0 {
+                            counts.insert(k.clone(), in_right - 1);
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    (SetOpKind::Intersect, false) => in_right > 0 && seen.insert(k),
+                    (_, true) => {
+                        if in_right > 0 {
+                            counts.insert(k.clone(), in_right - 1);
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    (_, false) => in_right == 0 && seen.insert(k),
+                };
+                if keep {
+                    out.push(row);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// An aggregate's running state.

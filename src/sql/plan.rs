@@ -150,6 +150,30 @@ pub enum Source {
     Values(Vec<Vec<Expr>>),
     /// `generate_series(start, stop [, step])`: one column of the given type.
     Series(Expr, Expr, Option<Expr>, DataType),
+    /// UNION / INTERSECT / EXCEPT of two queries, each column cast to `types`.
+    SetOp {
+        /// The operator.
+        op: SetOpKind,
+        /// ALL (keep duplicates).
+        all: bool,
+        /// Left input.
+        left: Box<SelectPlan>,
+        /// Right input.
+        right: Box<SelectPlan>,
+        /// The result column types.
+        types: Vec<DataType>,
+    },
+}
+
+/// A set operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    /// UNION.
+    Union,
+    /// INTERSECT.
+    Intersect,
+    /// EXCEPT.
+    Except,
 }
 
 /// A planned SELECT.
@@ -574,9 +598,13 @@ impl<'a> Binder<'a> {
                 let p = self.plan_query(inner)?;
                 self.apply_order_on_output(p, q.order_by.as_ref())?
             }
+            body @ ast::SetExpr::SetOperation { .. } => {
+                let p = self.plan_set_expr(body)?;
+                self.apply_order_on_output(p, q.order_by.as_ref())?
+            }
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
-                "UNION, INTERSECT and EXCEPT are not supported yet"
+                "this kind of query is not supported yet"
             ),
         };
         if let Some(lc) = &q.limit_clause {
@@ -610,6 +638,94 @@ impl<'a> Binder<'a> {
             }
         }
         Ok(plan)
+    }
+
+    /// Plans one side of a set operation (or a whole one).
+    fn plan_set_expr(&mut self, e: &ast::SetExpr) -> Result<SelectPlan> {
+        match e {
+            ast::SetExpr::Select(s) => self.plan_select(s, None),
+            ast::SetExpr::Values(v) => self.plan_values(v),
+            ast::SetExpr::Query(q) => self.plan_query(q),
+            ast::SetExpr::SetOperation {
+                op,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let kind = match op {
+                    ast::SetOperator::Union => SetOpKind::Union,
+                    ast::SetOperator::Intersect => SetOpKind::Intersect,
+                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
+                };
+                let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                let l = self.plan_set_expr(left)?;
+                let r = self.plan_set_expr(right)?;
+                let opname = match kind {
+                    SetOpKind::Union => "UNION",
+                    SetOpKind::Intersect => "INTERSECT",
+                    SetOpKind::Except => "EXCEPT",
+                };
+                if l.visible != r.visible {
+                    bail!(
+                        sqlstate::SYNTAX_ERROR,
+                        "each {opname} query must have the same number of columns"
+                    );
+                }
+                let mut types = Vec::new();
+                let mut fields = Vec::new();
+                for (lf, rf) in l.fields.iter().zip(&r.fields) {
+                    let lt = DataType::from_oid(lf.type_oid).unwrap_or(DataType::Text);
+                    let rt = DataType::from_oid(rf.type_oid).unwrap_or(DataType::Text);
+                    let t = if lt == rt {
+                        lt
+                    } else if lt.is_string() && rt.is_string() {
+                        DataType::Text
+                    } else if let Some(t) = arith_type(lt, rt) {
+                        t
+                    } else {
+                        bail!(
+                            sqlstate::DATATYPE_MISMATCH,
+                            "{opname} types {} and {} cannot be matched",
+                            lt.name(),
+                            rt.name()
+                        );
+                    };
+                    let tm = if lt == rt && lf.typmod == rf.typmod {
+                        lf.typmod
+                    } else {
+                        -1
+                    };
+                    fields.push(field(&lf.name, t, tm, 0, 0));
+                    types.push(t);
+                }
+                Ok(SelectPlan {
+                    exprs: types
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| Expr::Column(i, *t))
+                        .collect(),
+                    visible: types.len(),
+                    source: Source::SetOp {
+                        op: kind,
+                        all,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                        types,
+                    },
+                    filter: None,
+                    group: None,
+                    fields,
+                    order: vec![],
+                    distinct: false,
+                    limit: None,
+                    offset: None,
+                })
+            }
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "this kind of query is not supported yet"
+            ),
+        }
     }
 
     fn plan_values(&mut self, v: &ast::Values) -> Result<SelectPlan> {
