@@ -247,6 +247,8 @@ enum Acc {
     MinMax(Option<Value>),
     AvgNum(BigDecimal, i64),
     AvgFloat(f64, i64),
+    StringAgg(Option<String>),
+    Bool(Option<bool>),
 }
 
 fn new_acc(a: &AggSpec) -> Acc {
@@ -259,6 +261,8 @@ fn new_acc(a: &AggSpec) -> Acc {
             _ => Acc::SumNum(None),
         },
         AggFunc::Min | AggFunc::Max => Acc::MinMax(None),
+        AggFunc::StringAgg => Acc::StringAgg(None),
+        AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
         AggFunc::Avg => match at {
             DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
             _ => Acc::AvgNum(BigDecimal::from(0), 0),
@@ -266,7 +270,7 @@ fn new_acc(a: &AggSpec) -> Acc {
     }
 }
 
-fn feed(acc: &mut Acc, spec: &AggSpec, v: Value) {
+fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     if spec.func == AggFunc::CountStar {
         if let Acc::Count(n) = acc {
             *n += 1;
@@ -308,6 +312,26 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value) {
             *s += v.as_f64().unwrap_or(0.0);
             *n += 1;
         }
+        Acc::StringAgg(s) => {
+            let text = v.as_str().unwrap_or_default();
+            match s {
+                None => *s = Some(text.to_string()),
+                Some(acc) => {
+                    if let Value::Text(sep) = sep {
+                        acc.push_str(&sep);
+                    }
+                    acc.push_str(text);
+                }
+            }
+        }
+        Acc::Bool(b) => {
+            let x = matches!(v, Value::Bool(true));
+            *b = Some(match (*b, spec.func) {
+                (None, _) => x,
+                (Some(c), AggFunc::BoolAnd) => c && x,
+                (Some(c), _) => c || x,
+            });
+        }
     }
 }
 
@@ -341,6 +365,8 @@ fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
                 Value::Float8(s / n as f64)
             }
         }
+        Acc::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
+        Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
     })
 }
 
@@ -425,7 +451,11 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                 {
                     continue;
                 }
-                feed(&mut entry.1[i], spec, v);
+                let sep = match &spec.arg2 {
+                    Some(a) => eval(a, r, cx)?,
+                    None => Value::Null,
+                };
+                feed(&mut entry.1[i], spec, v, sep);
             }
         }
         if groups.is_empty() && g.keys.is_empty() {

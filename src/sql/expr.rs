@@ -156,6 +156,12 @@ pub enum Func {
     Rtrim,
     /// `reverse(s)`
     Reverse,
+    /// `extract(field FROM x)` (numeric result).
+    Extract,
+    /// `date_part(field, x)` (double precision result).
+    DatePart,
+    /// `date_trunc(unit, timestamp)`.
+    DateTrunc,
 }
 
 /// A bound, typed expression.

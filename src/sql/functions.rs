@@ -94,6 +94,16 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("ltrim", 1 | 2) => (Func::Ltrim, DataType::Text),
         ("rtrim", 1 | 2) => (Func::Rtrim, DataType::Text),
         ("reverse", 1) => (Func::Reverse, DataType::Text),
+        ("extract", 2) => (Func::Extract, DataType::Numeric),
+        ("date_part", 2) => (Func::DatePart, DataType::Float8),
+        ("date_trunc", 2) => (
+            Func::DateTrunc,
+            match arg_types.get(1) {
+                Some(DataType::TimestampTz) => DataType::TimestampTz,
+                Some(DataType::Interval) => DataType::Interval,
+                _ => DataType::Timestamp,
+            },
+        ),
         _ => return None,
     })
 }
@@ -118,6 +128,9 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Btrim | Func::Ltrim | Func::Rtrim, _) => Some(DataType::Text),
         (Func::Substr | Func::Left | Func::Right | Func::Repeat, 0) => Some(DataType::Text),
         (Func::Substr | Func::Left | Func::Right | Func::Repeat, _) => Some(DataType::Int4),
+        (Func::Extract | Func::DatePart | Func::DateTrunc, 0) => Some(DataType::Text),
+        (Func::DateTrunc, 1) => None,
+        (Func::Extract | Func::DatePart, 1) => None,
         _ => None,
     }
 }
@@ -411,6 +424,47 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::Reverse => {
             text_arg(&arg(0)).map_or(Value::Null, |s| Value::Text(s.chars().rev().collect()))
         }
+        Func::Extract | Func::DatePart => {
+            let (Some(field), v) = (text_arg(&arg(0)), arg(1)) else {
+                return Ok(Value::Null);
+            };
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let n = extract(
+                &field.to_ascii_lowercase(),
+                &v,
+                cx.format_options().tz_offset_secs,
+            )?;
+            if f == Func::DatePart {
+                use bigdecimal::ToPrimitive;
+                Value::Float8(n.to_f64().unwrap_or(0.0))
+            } else {
+                Value::Numeric(n)
+            }
+        }
+        Func::DateTrunc => {
+            let (Some(unit), v) = (text_arg(&arg(0)), arg(1)) else {
+                return Ok(Value::Null);
+            };
+            let off = cx.format_options().tz_offset_secs as i64 * 1_000_000;
+            match v {
+                Value::Timestamp(t) => Value::Timestamp(trunc(&unit.to_ascii_lowercase(), t)?),
+                Value::TimestampTz(t) => {
+                    Value::TimestampTz(trunc(&unit.to_ascii_lowercase(), t + off)? - off)
+                }
+                Value::Date(d) => Value::Timestamp(trunc(
+                    &unit.to_ascii_lowercase(),
+                    d as i64 * 86_400_000_000,
+                )?),
+                Value::Null => Value::Null,
+                other => bail!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function date_trunc(unknown, {}) does not exist",
+                    other.data_type().name()
+                ),
+            }
+        }
         Func::WalLsnDiff => match (arg(0), arg(1)) {
             (Value::PgLsn(a), Value::PgLsn(b)) => {
                 Value::Numeric(bigdecimal::BigDecimal::from(a as i128 - b as i128))
@@ -428,4 +482,147 @@ fn to_type(v: Value, ty: DataType) -> Result<Value> {
         return Ok(v);
     }
     cast(v, ty, -1, false)
+}
+
+fn civil(micros: i64) -> Result<chrono::NaiveDateTime> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN);
+    epoch
+        .checked_add_signed(chrono::Duration::microseconds(micros))
+        .ok_or_else(|| err!(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
+}
+
+fn from_civil(dt: chrono::NaiveDateTime) -> i64 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN);
+    (dt - epoch).num_microseconds().unwrap_or(0)
+}
+
+fn unit_error(unit: &str, ty: &str) -> crate::error::Error {
+    err!(
+        sqlstate::FEATURE_NOT_SUPPORTED,
+        "unit \"{unit}\" not supported for type {ty}"
+    )
+}
+
+/// `extract(field FROM v)` as numeric, as PostgreSQL 15 computes it.
+fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::BigDecimal> {
+    use bigdecimal::BigDecimal;
+    use chrono::{Datelike, Timelike};
+    let scaled = |micros: i64, scale: i64| BigDecimal::new(micros.into(), scale);
+    let (micros, is_date) = match v {
+        Value::Timestamp(t) => (*t, false),
+        Value::TimestampTz(t) => (*t + tz_offset_secs as i64 * 1_000_000, false),
+        Value::Date(d) => (*d as i64 * 86_400_000_000, true),
+        Value::Interval(i) => {
+            let secs_in_day = i.micros;
+            return Ok(match field {
+                "epoch" => {
+                    let total = (i.months as i128 * 30 + i.days as i128) * 86_400_000_000
+                        + i.micros as i128;
+                    BigDecimal::new(total.into(), 6)
+                }
+                "year" | "years" => BigDecimal::from(i.months / 12),
+                "month" | "months" | "mon" => BigDecimal::from(i.months % 12),
+                "day" | "days" => BigDecimal::from(i.days),
+                "hour" | "hours" => BigDecimal::from(secs_in_day / 3_600_000_000),
+                "minute" | "minutes" => BigDecimal::from((secs_in_day / 60_000_000) % 60),
+                "second" | "seconds" => scaled(secs_in_day % 60_000_000, 6),
+                other => return Err(unit_error(other, "interval")),
+            });
+        }
+        other => bail!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "function extract(unknown, {}) does not exist",
+            other.data_type().name()
+        ),
+    };
+    let dt = civil(micros)?;
+    let sec_micros = dt.second() as i64 * 1_000_000 + (dt.nanosecond() / 1000) as i64;
+    if is_date
+        && matches!(
+            field,
+            "hour" | "minute" | "second" | "milliseconds" | "microseconds"
+        )
+    {
+        return Err(unit_error(field, "date"));
+    }
+    Ok(match field {
+        "year" | "years" => BigDecimal::from(dt.year()),
+        "month" | "months" | "mon" => BigDecimal::from(dt.month()),
+        "day" | "days" => BigDecimal::from(dt.day()),
+        "hour" | "hours" => BigDecimal::from(dt.hour()),
+        "minute" | "minutes" => BigDecimal::from(dt.minute()),
+        "second" | "seconds" => scaled(sec_micros, 6),
+        "milliseconds" | "millisecond" => scaled(sec_micros, 3),
+        "microseconds" | "microsecond" => BigDecimal::from(sec_micros),
+        "dow" => BigDecimal::from(dt.weekday().num_days_from_sunday()),
+        "isodow" => BigDecimal::from(dt.weekday().number_from_monday()),
+        "doy" => BigDecimal::from(dt.ordinal()),
+        "quarter" => BigDecimal::from((dt.month() - 1) / 3 + 1),
+        "week" => BigDecimal::from(dt.iso_week().week()),
+        "decade" => BigDecimal::from(dt.year().div_euclid(10)),
+        "century" => BigDecimal::from(if dt.year() > 0 {
+            (dt.year() + 99) / 100
+        } else {
+            -((99 - dt.year()) / 100)
+        }),
+        "epoch" => {
+            let unix = (micros
+                - tz_offset_secs as i64 * 1_000_000 * matches!(v, Value::TimestampTz(_)) as i64)
+                as i128
+                + crate::types::POSTGRES_EPOCH_UNIX_SECS as i128 * 1_000_000;
+            if is_date {
+                BigDecimal::from((unix / 1_000_000) as i64)
+            } else {
+                BigDecimal::new(unix.into(), 6)
+            }
+        }
+        other => {
+            return Err(unit_error(
+                other,
+                if is_date {
+                    "date"
+                } else {
+                    "timestamp without time zone"
+                },
+            ))
+        }
+    })
+}
+
+/// `date_trunc(unit, timestamp)` on timestamp microseconds.
+fn trunc(unit: &str, micros: i64) -> Result<i64> {
+    use chrono::{Datelike, NaiveDate, Timelike};
+    let dt = civil(micros)?;
+    let day = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let t = match unit {
+        "microseconds" => return Ok(micros),
+        "milliseconds" => return Ok(micros - micros.rem_euclid(1000)),
+        "second" => dt.with_nanosecond(0).unwrap_or(dt),
+        "minute" => dt
+            .date()
+            .and_hms_opt(dt.hour(), dt.minute(), 0)
+            .unwrap_or(dt),
+        "hour" => dt.date().and_hms_opt(dt.hour(), 0, 0).unwrap_or(dt),
+        "day" => dt.date().and_hms_opt(0, 0, 0).unwrap_or(dt),
+        "week" => {
+            let d = dt.date() - chrono::Duration::days(dt.weekday().num_days_from_monday() as i64);
+            d.and_hms_opt(0, 0, 0).unwrap_or(dt)
+        }
+        "month" => day(dt.year(), dt.month(), 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        "quarter" => day(dt.year(), (dt.month() - 1) / 3 * 3 + 1, 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        "year" => day(dt.year(), 1, 1).and_hms_opt(0, 0, 0).unwrap_or(dt),
+        "decade" => day(dt.year().div_euclid(10) * 10, 1, 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        other => return Err(unit_error(other, "timestamp without time zone")),
+    };
+    Ok(from_civil(t))
 }

@@ -88,6 +88,12 @@ pub enum AggFunc {
     Max,
     /// avg(x)
     Avg,
+    /// string_agg(text, separator)
+    StringAgg,
+    /// bool_and(x) / every(x)
+    BoolAnd,
+    /// bool_or(x)
+    BoolOr,
 }
 
 /// One aggregate call of a grouped query.
@@ -97,6 +103,8 @@ pub struct AggSpec {
     pub func: AggFunc,
     /// The argument (over the input row).
     pub arg: Option<Expr>,
+    /// The second argument (string_agg's separator).
+    pub arg2: Option<Expr>,
     /// DISTINCT.
     pub distinct: bool,
     /// The result type.
@@ -2358,6 +2366,12 @@ impl<'a> Binder<'a> {
                 }
                 self.call_builtin(name, &args, scope, e.span())
             }
+            ast::Expr::Extract { field, expr, .. } => {
+                let f = ast::Expr::value(ast::Value::SingleQuotedString(
+                    field.to_string().to_lowercase(),
+                ));
+                self.call_builtin("extract", &[f, (**expr).clone()], scope, e.span())
+            }
             ast::Expr::Interval(iv) => {
                 let v = self.bind(&iv.value, scope)?;
                 let v = match (v, &iv.leading_field) {
@@ -2821,21 +2835,24 @@ impl<'a> Binder<'a> {
             };
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
-            let res = (|| -> Result<Option<Expr>> {
-                Ok(match args.first() {
-                    Some(a) => {
-                        let b = self.bind(a, &input)?;
-                        Some(if b.ty() == DataType::Unknown {
-                            self.coerce(b, DataType::Text, -1, Coercion::Implicit, a.span())?
-                        } else {
-                            b
-                        })
-                    }
-                    None => None,
-                })
+            let res = (|| -> Result<Vec<Expr>> {
+                let mut out = Vec::new();
+                for a in &args {
+                    let b = self.bind(a, &input)?;
+                    let want = match af {
+                        AggFunc::StringAgg => DataType::Text,
+                        AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+                        _ if b.ty() == DataType::Unknown => DataType::Text,
+                        _ => b.ty(),
+                    };
+                    out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
+                }
+                Ok(out)
             })();
             self.agg = Some(st);
-            let arg = res?;
+            let mut bound = res?.into_iter();
+            let arg = bound.next();
+            let arg2 = bound.next();
             let at = arg.as_ref().map(|a| a.ty()).unwrap_or(DataType::Int8);
             let ty = match af {
                 AggFunc::CountStar | AggFunc::Count => DataType::Int8,
@@ -2864,6 +2881,8 @@ impl<'a> Binder<'a> {
                     }
                 },
                 AggFunc::Min | AggFunc::Max => at,
+                AggFunc::StringAgg => DataType::Text,
+                AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
             };
             let st = self
                 .agg
@@ -2872,6 +2891,7 @@ impl<'a> Binder<'a> {
             st.aggs.push(AggSpec {
                 func: af,
                 arg,
+                arg2,
                 distinct,
                 ty,
             });
@@ -2903,6 +2923,13 @@ impl<'a> Binder<'a> {
             bound.push(self.bind(a, scope)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
+        if name == "pg_typeof" && types.len() == 1 {
+            // The argument's type as bound (PostgreSQL returns it as regtype).
+            return Ok(Expr::Const(
+                Value::Text(types[0].name().to_string()),
+                DataType::Text,
+            ));
+        }
         let Some((func, ty)) = functions::lookup(name, &types) else {
             let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
             return Err(self.at(
@@ -3053,6 +3080,9 @@ fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
         ("min", false, 1) => AggFunc::Min,
         ("max", false, 1) => AggFunc::Max,
         ("avg", false, 1) => AggFunc::Avg,
+        ("string_agg", false, 2) => AggFunc::StringAgg,
+        ("bool_and" | "every", false, 1) => AggFunc::BoolAnd,
+        ("bool_or", false, 1) => AggFunc::BoolOr,
         _ => return None,
     })
 }
