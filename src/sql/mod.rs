@@ -18,6 +18,9 @@
 //!   what others wait for) and leaves the block failed until COMMIT/ROLLBACK (25P02).
 //! - READ COMMITTED: each statement takes a new snapshot.
 //!
+//! What this module must never do: touch sockets or files (the server owns the wire,
+//! storage owns the disk), let sqlparser types escape it, or panic on client input.
+//!
 //! One simple query's walk, `INSERT INTO t VALUES (1) RETURNING id`:
 //! 1. [`Session::simple_query`] splits the text ([`front::split_statements`]) and asks
 //!    the front parser, then sqlparser, for each statement's AST;
