@@ -9,6 +9,9 @@
 //! Invariants: lookups never change the catalog; view rows are built from one
 //! consistent read of it.
 //!
+//! What this module must never do: write the catalog (changes go through
+//! `Engine::catalog_change`, which logs them) or know about sessions and the wire.
+//!
 //! One lookup's walk, `SELECT * FROM public.t`:
 //! 1. the binder splits the name into (`public`, `t`) and calls [`resolve_table`];
 //! 2. [`resolve_table`] maps the schema name to its OID (3F000 if unknown) and asks the

@@ -2,51 +2,137 @@
 //! transaction (scans, filters, joins, aggregation, sorting, DML, DDL and role
 //! statements).
 
-use super::expr::eval;
+use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    AggFunc, AggSpec, CreateTablePlan, DeletePlan, InsertPlan, SelectPlan, Source, UpdatePlan,
+    AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan,
+    OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::schema::BOOTSTRAP_SUPERUSER;
-use crate::storage::{CatalogChange, RoleInfo, TableDef};
+use crate::storage::{CatalogChange, DatabaseInfo, RoleInfo, RowOutcome, TableDef};
 use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
 use crate::{bail, err};
-use bigdecimal::BigDecimal;
+use bigdecimal::{BigDecimal, Signed, Zero};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering as AtomicOrdering;
 use std::sync::Arc;
 
 fn check_cancel(cx: &ExecCtx<'_>) -> Result<()> {
-    if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
-        bail!(
-            sqlstate::QUERY_CANCELED,
-            "canceling statement due to user request"
-        );
-    }
-    Ok(())
+    cx.check_interrupts()
 }
 
 fn is_true(v: &Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 
+/// The visible versions of a table: through the primary-key index when the plan found
+/// `pk = value` conjuncts, else a full scan. The caller still applies the filter.
+fn table_rows(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    key: Option<&[Expr]>,
+) -> Result<Vec<(u64, Arc<Vec<Value>>)>> {
+    if let (Some(key), Some(pk)) = (key, def.primary_key.as_ref()) {
+        let mut vals = Vec::with_capacity(key.len());
+        let mut usable = true;
+        for (e, &col) in key.iter().zip(pk) {
+            let v = eval(e, &[], cx)?;
+            if v.is_null() {
+                return Ok(vec![]); // `pk = NULL` matches nothing
+            }
+            let c = &def.columns[col];
+            match types::cast(v, c.data_type, -1, false) {
+                Ok(v) if v.data_type() == c.data_type || c.data_type.is_string() => vals.push(v),
+                // A value the key type cannot hold exactly: let the filter decide.
+                _ => usable = false,
+            }
+        }
+        if usable {
+            return Ok(cx.engine.lookup_key(cx.txn, db, def.oid, &vals));
+        }
+    }
+    Ok(cx.engine.scan(cx.txn, db, def.oid))
+}
+
 /// Produces the rows of a FROM source.
 fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     Ok(match src {
         Source::Single => vec![vec![]],
-        Source::Table { db, def } => cx
-            .engine
-            .scan(cx.txn, *db, def.oid)
+        Source::Table { db, def, key } => table_rows(cx, *db, def, key.as_deref())?
             .into_iter()
             .map(|(_, r)| (*r).clone())
             .collect(),
         Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::SetOp {
+            op,
+            all,
+            left,
+            right,
+            types,
+        } => {
+            let conv = |rows: Vec<Vec<Value>>| -> Result<Vec<Vec<Value>>> {
+                rows.into_iter()
+                    .map(|r| {
+                        r.into_iter()
+                            .zip(types)
+                            .map(|(v, t)| {
+                                if v.is_null() || v.data_type() == *t || t.is_string() {
+                                    Ok(v)
+                                } else {
+                                    types::cast(v, *t, -1, false)
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            };
+            let l = conv(run_select(left, cx)?)?;
+            let r = conv(run_select(right, cx)?)?;
+            set_operation(*op, *all, l, r)
+        }
+        Source::Series(start, stop, step, ty) => {
+            let (a, b) = (eval(start, &[], cx)?, eval(stop, &[], cx)?);
+            let st = match step {
+                Some(e) => eval(e, &[], cx)?,
+                None => Value::Int4(1),
+            };
+            if a.is_null() || b.is_null() || st.is_null() {
+                return Ok(vec![]);
+            }
+            let (a, b, st) = (
+                a.as_numeric().unwrap_or_default(),
+                b.as_numeric().unwrap_or_default(),
+                st.as_numeric().unwrap_or_default(),
+            );
+            if st.is_zero() {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "step size cannot equal zero"
+                );
+            }
+            let up = st.is_positive();
+            let mut out = Vec::new();
+            let mut cur = a;
+            while (up && cur <= b) || (!up && cur >= b) {
+                if out.len() % 4096 == 0 {
+                    check_cancel(cx)?;
+                }
+                out.push(vec![types::cast(
+                    Value::Numeric(cur.clone()),
+                    *ty,
+                    -1,
+                    true,
+                )?]);
+                cur += st.clone();
+            }
+            out
+        }
         Source::Values(rows) => {
             let mut out = Vec::new();
             for r in rows {
@@ -96,6 +182,62 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     })
 }
 
+/// UNION / INTERSECT / EXCEPT with PostgreSQL's duplicate rules (ALL keeps
+/// multiplicities; without ALL the result has no duplicates).
+fn set_operation(
+    op: SetOpKind,
+    all: bool,
+    l: Vec<Vec<Value>>,
+    r: Vec<Vec<Value>>,
+) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    match op {
+        SetOpKind::Union => {
+            out = l;
+            out.extend(r);
+            if !all {
+                let mut seen = HashSet::new();
+                out.retain(|row| seen.insert(key_bytes(row)));
+            }
+        }
+        SetOpKind::Intersect | SetOpKind::Except => {
+            let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+            for row in &r {
+                *counts.entry(key_bytes(row)).or_default() += 1;
+            }
+            let mut seen = HashSet::new();
+            for row in l {
+                let k = key_bytes(&row);
+                let in_right = counts.get(&k).copied().unwrap_or(0);
+                let keep = match (op, all) {
+                    (SetOpKind::Intersect, true) => {
+                        if in_right > 0 {
+                            counts.insert(k.clone(), in_right - 1);
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    (SetOpKind::Intersect, false) => in_right > 0 && seen.insert(k),
+                    (_, true) => {
+                        if in_right > 0 {
+                            counts.insert(k.clone(), in_right - 1);
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    (_, false) => in_right == 0 && seen.insert(k),
+                };
+                if keep {
+                    out.push(row);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// An aggregate's running state.
 enum Acc {
     Count(i64),
@@ -105,6 +247,8 @@ enum Acc {
     MinMax(Option<Value>),
     AvgNum(BigDecimal, i64),
     AvgFloat(f64, i64),
+    StringAgg(Option<String>),
+    Bool(Option<bool>),
 }
 
 fn new_acc(a: &AggSpec) -> Acc {
@@ -117,6 +261,8 @@ fn new_acc(a: &AggSpec) -> Acc {
             _ => Acc::SumNum(None),
         },
         AggFunc::Min | AggFunc::Max => Acc::MinMax(None),
+        AggFunc::StringAgg => Acc::StringAgg(None),
+        AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
         AggFunc::Avg => match at {
             DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
             _ => Acc::AvgNum(BigDecimal::from(0), 0),
@@ -124,7 +270,7 @@ fn new_acc(a: &AggSpec) -> Acc {
     }
 }
 
-fn feed(acc: &mut Acc, spec: &AggSpec, v: Value) {
+fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     if spec.func == AggFunc::CountStar {
         if let Acc::Count(n) = acc {
             *n += 1;
@@ -166,6 +312,26 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value) {
             *s += v.as_f64().unwrap_or(0.0);
             *n += 1;
         }
+        Acc::StringAgg(s) => {
+            let text = v.as_str().unwrap_or_default();
+            match s {
+                None => *s = Some(text.to_string()),
+                Some(acc) => {
+                    if let Value::Text(sep) = sep {
+                        acc.push_str(&sep);
+                    }
+                    acc.push_str(text);
+                }
+            }
+        }
+        Acc::Bool(b) => {
+            let x = matches!(v, Value::Bool(true));
+            *b = Some(match (*b, spec.func) {
+                (None, _) => x,
+                (Some(c), AggFunc::BoolAnd) => c && x,
+                (Some(c), _) => c || x,
+            });
+        }
     }
 }
 
@@ -199,6 +365,8 @@ fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
                 Value::Float8(s / n as f64)
             }
         }
+        Acc::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
+        Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
     })
 }
 
@@ -219,18 +387,35 @@ type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
 
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
-    let input = source_rows(&p.source, cx)?;
-    let mut rows = Vec::with_capacity(input.len());
-    for (n, r) in input.into_iter().enumerate() {
-        if n % 4096 == 0 {
-            check_cancel(cx)?;
-        }
-        if let Some(f) = &p.filter {
-            if !is_true(&eval(f, &r, cx)?) {
-                continue;
+    let mut rows = Vec::new();
+    if let Source::Table { db, def, key } = &p.source {
+        // Filter the shared row versions before copying the survivors.
+        for (n, (_, r)) in table_rows(cx, *db, def, key.as_deref())?
+            .into_iter()
+            .enumerate()
+        {
+            if n % 4096 == 0 {
+                check_cancel(cx)?;
             }
+            if let Some(f) = &p.filter {
+                if !is_true(&eval(f, &r, cx)?) {
+                    continue;
+                }
+            }
+            rows.push(Arc::unwrap_or_clone(r));
         }
-        rows.push(r);
+    } else {
+        for (n, r) in source_rows(&p.source, cx)?.into_iter().enumerate() {
+            if n % 4096 == 0 {
+                check_cancel(cx)?;
+            }
+            if let Some(f) = &p.filter {
+                if !is_true(&eval(f, &r, cx)?) {
+                    continue;
+                }
+            }
+            rows.push(r);
+        }
     }
     if let Some(g) = &p.group {
         let mut order: Vec<Vec<u8>> = Vec::new();
@@ -266,7 +451,11 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                 {
                     continue;
                 }
-                feed(&mut entry.1[i], spec, v);
+                let sep = match &spec.arg2 {
+                    Some(a) => eval(a, r, cx)?,
+                    None => Value::Null,
+                };
+                feed(&mut entry.1[i], spec, v, sep);
             }
         }
         if groups.is_empty() && g.keys.is_empty() {
@@ -447,18 +636,86 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     }
     let mut out = Vec::new();
     let mut n = 0;
+    // Versions this command inserted or updated (ON CONFLICT may not touch one twice).
+    let mut touched: HashSet<u64> = HashSet::new();
     for row in full_rows {
         check_not_null(&p.table, &row)?;
-        cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone())?;
-        returning_row(&p.returning, &row, cx, &mut out)?;
-        n += 1;
+        let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
+            Ok(tid) => {
+                touched.insert(tid);
+                returning_row(&p.returning, &row, cx, &mut out)?;
+                n += 1;
+                continue;
+            }
+            Err(e) => e,
+        };
+        let Some(oc) = &p.on_conflict else {
+            return Err(err);
+        };
+        if err.code != sqlstate::UNIQUE_VIOLATION {
+            return Err(err);
+        }
+        let OnConflictPlan::Update { sets, filter } = oc else {
+            continue; // DO NOTHING
+        };
+        // DO UPDATE: the conflicting version as committed now (READ COMMITTED).
+        cx.engine.new_snapshot(cx.txn);
+        let pk = p.table.primary_key.clone().unwrap_or_default();
+        let key: Vec<Value> = pk.iter().map(|&c| row[c].clone()).collect();
+        let Some((mut tid, mut existing)) = cx
+            .engine
+            .lookup_key(cx.txn, p.db, p.table.oid, &key)
+            .into_iter()
+            .next()
+        else {
+            return Err(err);
+        };
+        loop {
+            if touched.contains(&tid) {
+                return Err(err!(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time"
+                )
+                .with_hint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values."));
+            }
+            let mut both = (*existing).clone();
+            both.extend(row.iter().cloned());
+            if let Some(f) = filter {
+                if !is_true(&eval(f, &both, cx)?) {
+                    break;
+                }
+            }
+            let mut new = (*existing).clone();
+            for (c, e) in sets {
+                new[*c] = eval(e, &both, cx)?;
+            }
+            check_not_null(&p.table, &new)?;
+            match cx
+                .engine
+                .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
+            {
+                RowOutcome::Done => {
+                    let after = cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key);
+                    touched.extend(after.iter().map(|(t, _)| *t));
+                    returning_row(&p.returning, &new, cx, &mut out)?;
+                    n += 1;
+                }
+                RowOutcome::Gone => return Err(err),
+                RowOutcome::Moved(next, r) => {
+                    tid = next;
+                    existing = r;
+                    continue;
+                }
+            }
+            break;
+        }
     }
     Ok((n, out))
 }
 
 /// Runs an UPDATE; returns (row count, RETURNING rows).
 pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {
@@ -470,17 +727,36 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 continue;
             }
         }
-        let mut new = (*old).clone();
-        for (c, e) in &p.sets {
-            new[*c] = eval(e, &old, cx)?;
-        }
-        check_not_null(&p.table, &new)?;
-        if cx
-            .engine
-            .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
-        {
-            n += 1;
-            returning_row(&p.returning, &new, cx, &mut out)?;
+        // READ COMMITTED: if a concurrent UPDATE committed first, re-check its newest
+        // version and apply the change there (PostgreSQL's EvalPlanQual).
+        let (mut tid, mut old) = (tid, old);
+        loop {
+            let mut new = (*old).clone();
+            for (c, e) in &p.sets {
+                new[*c] = eval(e, &old, cx)?;
+            }
+            check_not_null(&p.table, &new)?;
+            match cx
+                .engine
+                .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
+            {
+                RowOutcome::Done => {
+                    n += 1;
+                    returning_row(&p.returning, &new, cx, &mut out)?;
+                }
+                RowOutcome::Gone => {}
+                RowOutcome::Moved(next, row) => {
+                    if let Some(f) = &p.filter {
+                        if !is_true(&eval(f, &row, cx)?) {
+                            break;
+                        }
+                    }
+                    tid = next;
+                    old = row;
+                    continue;
+                }
+            }
+            break;
         }
     }
     Ok((n, out))
@@ -488,7 +764,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
 
 /// Runs a DELETE; returns (row count, RETURNING rows).
 pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = cx.engine.scan(cx.txn, p.db, p.table.oid);
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {
@@ -500,9 +776,26 @@ pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 continue;
             }
         }
-        if cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
-            n += 1;
-            returning_row(&p.returning, &old, cx, &mut out)?;
+        let (mut tid, mut old) = (tid, old);
+        loop {
+            match cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
+                RowOutcome::Done => {
+                    n += 1;
+                    returning_row(&p.returning, &old, cx, &mut out)?;
+                }
+                RowOutcome::Gone => {}
+                RowOutcome::Moved(next, row) => {
+                    if let Some(f) = &p.filter {
+                        if !is_true(&eval(f, &row, cx)?) {
+                            break;
+                        }
+                    }
+                    tid = next;
+                    old = row;
+                    continue;
+                }
+            }
+            break;
         }
     }
     Ok((n, out))
@@ -540,6 +833,190 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         .unwrap_or(BOOTSTRAP_SUPERUSER);
     cx.engine
         .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
+}
+
+/// Runs ALTER TABLE: builds the new definition, checks it against the rows (primary
+/// key: no NULLs, no duplicates), logs it, and fills a new column's default into
+/// existing rows.
+pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
+    if p.ops.is_empty() && p.table.oid == 0 {
+        cx.notices.push(notice(
+            sqlstate::SUCCESSFUL_COMPLETION,
+            format!("relation \"{}\" does not exist, skipping", p.table.name),
+        ));
+        return Ok(());
+    }
+    let me = cx.current_role();
+    if !me
+        .as_ref()
+        .is_some_and(|r| r.superuser || r.oid == p.table.owner)
+    {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of table {}",
+            p.table.name
+        );
+    }
+    let mut def = (*p.table).clone();
+    let mut fills: Vec<(usize, &Expr)> = Vec::new();
+    for op in &p.ops {
+        match op {
+            AlterOp::AddPrimaryKey(cols, name) => {
+                if def.primary_key.is_some() {
+                    bail!(
+                        sqlstate::INVALID_TABLE_DEFINITION,
+                        "multiple primary keys for table \"{}\" are not allowed",
+                        def.name
+                    );
+                }
+                let pkey_name = name.clone().unwrap_or_else(|| format!("{}_pkey", def.name));
+                let rows = cx.engine.scan(cx.txn, p.db, def.oid);
+                let mut seen = HashSet::new();
+                for (_, r) in &rows {
+                    for &c in cols {
+                        if r.get(c).is_none_or(|v| v.is_null()) {
+                            bail!(
+                                sqlstate::NOT_NULL_VIOLATION,
+                                "column \"{}\" of relation \"{}\" contains null values",
+                                def.columns[c].name,
+                                def.name
+                            );
+                        }
+                    }
+                    let key: Vec<Value> = cols.iter().map(|&c| r[c].clone()).collect();
+                    if !seen.insert(key_bytes(&key)) {
+                        let names: Vec<&str> =
+                            cols.iter().map(|&c| def.columns[c].name.as_str()).collect();
+                        let vals: Vec<String> = key
+                            .iter()
+                            .map(|v| types::format_text(v, &types::FormatOptions::default()))
+                            .collect();
+                        return Err(err!(
+                            sqlstate::UNIQUE_VIOLATION,
+                            "could not create unique index \"{pkey_name}\""
+                        )
+                        .with_detail(format!(
+                            "Key ({})=({}) is duplicated.",
+                            names.join(", "),
+                            vals.join(", ")
+                        )));
+                    }
+                }
+                for &c in cols {
+                    def.columns[c].not_null = true;
+                }
+                def.primary_key = Some(cols.clone());
+                def.pkey_name = pkey_name;
+            }
+            AlterOp::AddColumn(col, if_not_exists, fill) => {
+                if def.columns.iter().any(|c| c.name == col.name) {
+                    let msg = format!(
+                        "column \"{}\" of relation \"{}\" already exists",
+                        col.name, def.name
+                    );
+                    if *if_not_exists {
+                        cx.notices.push(notice(
+                            sqlstate::DUPLICATE_COLUMN,
+                            format!("{msg}, skipping"),
+                        ));
+                        continue;
+                    }
+                    return Err(Error::new(sqlstate::DUPLICATE_COLUMN, msg));
+                }
+                def.columns.push(col.clone());
+                fills.push((def.columns.len() - 1, fill));
+            }
+            AlterOp::RenameColumn(old, new) => {
+                if def.columns.iter().any(|c| &c.name == new) {
+                    bail!(
+                        sqlstate::DUPLICATE_COLUMN,
+                        "column \"{new}\" of relation \"{}\" already exists",
+                        def.name
+                    );
+                }
+                let c = def
+                    .columns
+                    .iter_mut()
+                    .find(|c| &c.name == old)
+                    .ok_or_else(|| {
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{old}\" does not exist"
+                        )
+                    })?;
+                c.name = new.clone();
+            }
+            AlterOp::RenameTable(new) => {
+                if cx
+                    .engine
+                    .with_catalog(|c| c.table_by_name(p.db, def.schema, new).is_some())
+                {
+                    bail!(
+                        sqlstate::DUPLICATE_TABLE,
+                        "relation \"{new}\" already exists"
+                    );
+                }
+                def.name = new.clone();
+            }
+        }
+    }
+    // Existing rows get the new columns' defaults (new versions, WAL-logged).
+    let rows = if fills.is_empty() {
+        vec![]
+    } else {
+        cx.engine.scan(cx.txn, p.db, def.oid)
+    };
+    let mut new_rows = Vec::with_capacity(rows.len());
+    for (tid, r) in rows {
+        let mut row = (*r).clone();
+        row.resize(def.columns.len() - fills.len(), Value::Null);
+        for (_, e) in &fills {
+            row.push(eval(e, &[], cx)?);
+        }
+        check_not_null(&def, &row).map_err(|_| {
+            let c = fills
+                .iter()
+                .map(|(i, _)| &def.columns[*i])
+                .find(|c| c.not_null)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            err!(
+                sqlstate::NOT_NULL_VIOLATION,
+                "column \"{c}\" of relation \"{}\" contains null values",
+                def.name
+            )
+        })?;
+        new_rows.push((tid, row));
+    }
+    let oid = def.oid;
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    for (tid, row) in new_rows {
+        cx.engine.update(cx.txn, p.db, oid, tid, row)?;
+    }
+    Ok(())
+}
+
+/// Runs TRUNCATE: deletes every row version visible to the transaction (an MVCC
+/// delete: rolls back like one; PostgreSQL swaps in an empty file instead).
+pub fn run_truncate(tables: &[(u32, Arc<TableDef>)], cx: &mut ExecCtx<'_>) -> Result<()> {
+    let me = cx.current_role();
+    for (db, def) in tables {
+        if !me
+            .as_ref()
+            .is_some_and(|r| r.superuser || r.oid == def.owner)
+        {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "permission denied for table {}",
+                def.name
+            );
+        }
+        for (tid, _) in cx.engine.scan(cx.txn, *db, def.oid) {
+            cx.engine.delete(cx.txn, *db, def.oid, tid)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs DROP TABLE.
@@ -580,6 +1057,116 @@ pub fn run_drop_table(
         )?;
     }
     Ok(())
+}
+
+// ---- databases ---------------------------------------------------------------------
+
+/// Runs CREATE DATABASE (an empty database: tusk has no per-database template content).
+pub fn run_create_database(
+    name: &str,
+    opts: &[(String, Option<String>)],
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let me = cx.current_role();
+    if !me.as_ref().is_some_and(|r| r.superuser || r.createdb) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create database"
+        );
+    }
+    if cx.engine.database(name).is_some() {
+        bail!(
+            sqlstate::DUPLICATE_DATABASE,
+            "database \"{name}\" already exists"
+        );
+    }
+    let mut d = DatabaseInfo {
+        oid: 0,
+        name: name.to_string(),
+        owner: me.as_ref().map(|r| r.oid).unwrap_or(BOOTSTRAP_SUPERUSER),
+        allow_connections: true,
+        is_template: false,
+        conn_limit: -1,
+    };
+    let boolean = |v: &Option<String>| -> Result<bool> {
+        match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("true" | "on" | "1" | "yes") => Ok(true),
+            Some("false" | "off" | "0" | "no") => Ok(false),
+            _ => Err(err!(sqlstate::SYNTAX_ERROR, "invalid boolean value")),
+        }
+    };
+    for (k, v) in opts {
+        match k.as_str() {
+            "owner" => {
+                if let Some(o) = v {
+                    d.owner = lookup_role(cx, o)?.oid;
+                }
+            }
+            "template" => {
+                if let Some(t) = v {
+                    if cx.engine.database(t).is_none() {
+                        bail!(
+                            sqlstate::INVALID_CATALOG_NAME,
+                            "template database \"{t}\" does not exist"
+                        );
+                    }
+                }
+            }
+            "connection limit" => {
+                d.conn_limit = v
+                    .as_deref()
+                    .unwrap_or("-1")
+                    .parse()
+                    .map_err(|_| err!(sqlstate::SYNTAX_ERROR, "invalid connection limit"))?
+            }
+            "allow_connections" => d.allow_connections = boolean(v)?,
+            "is_template" => d.is_template = boolean(v)?,
+            "encoding" | "locale" | "lc_collate" | "lc_ctype" | "tablespace" | "strategy"
+            | "locale_provider" | "icu_locale" | "collation_version" | "oid" => {}
+            other => bail!(sqlstate::SYNTAX_ERROR, "option \"{other}\" not recognized"),
+        }
+    }
+    d.oid = cx.engine.new_oid();
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::SetDatabase(d))
+}
+
+/// Runs DROP DATABASE.
+pub fn run_drop_database(name: &str, if_exists: bool, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let Some(d) = cx.engine.database(name) else {
+        if if_exists {
+            cx.notices.push(notice(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                format!("database \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(());
+        }
+        bail!(
+            sqlstate::INVALID_CATALOG_NAME,
+            "database \"{name}\" does not exist"
+        );
+    };
+    if d.oid == cx.db_oid {
+        bail!(
+            sqlstate::OBJECT_IN_USE,
+            "cannot drop the currently open database"
+        );
+    }
+    let me = cx.current_role();
+    if !me.as_ref().is_some_and(|r| r.superuser || r.oid == d.owner) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of database {name}"
+        );
+    }
+    if d.is_template {
+        bail!(
+            sqlstate::WRONG_OBJECT_TYPE,
+            "cannot drop a template database"
+        );
+    }
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::DropDatabase { oid: d.oid })
 }
 
 // ---- roles -------------------------------------------------------------------------
@@ -860,11 +1447,16 @@ pub fn run_drop_role(names: &[String], if_exists: bool, cx: &mut ExecCtx<'_>) ->
                 .cloned()
                 .collect()
         });
-        if !owned.is_empty() {
-            let list: Vec<String> = owned
-                .iter()
-                .map(|t| format!("owner of table {}", t.name))
-                .collect();
+        let owned_dbs: Vec<String> = cx.engine.with_catalog(|c| {
+            c.databases
+                .values()
+                .filter(|d| d.owner == r.oid)
+                .map(|d| format!("owner of database {}", d.name))
+                .collect()
+        });
+        if !owned.is_empty() || !owned_dbs.is_empty() {
+            let mut list = owned_dbs;
+            list.extend(owned.iter().map(|t| format!("owner of table {}", t.name)));
             return Err(err!(
                 "2BP01",
                 "role \"{}\" cannot be dropped because some objects depend on it",

@@ -2,6 +2,7 @@
 //! sqlparser's AST, evaluated against one row with PostgreSQL's semantics (three-valued
 //! logic, integer overflow and division-by-zero errors, numeric scale rules).
 
+use super::plan::SelectPlan;
 use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::types::{self, cast, compare, numeric_div, DataType, Value};
@@ -129,6 +130,38 @@ pub enum Func {
     Round,
     /// `pg_wal_lsn_diff(a, b)`
     WalLsnDiff,
+    /// `concat(...)`
+    Concat,
+    /// `concat_ws(sep, ...)`
+    ConcatWs,
+    /// `replace(s, from, to)`
+    Replace,
+    /// `substr(s, from [, count])`, `substring(s FROM a FOR b)`
+    Substr,
+    /// `left(s, n)`
+    Left,
+    /// `right(s, n)`
+    Right,
+    /// `repeat(s, n)`
+    Repeat,
+    /// `strpos(s, sub)`, `position(sub IN s)`
+    StrPos,
+    /// `md5(s)`
+    Md5,
+    /// `btrim(s [, chars])`, `trim(…)`
+    Btrim,
+    /// `ltrim(s [, chars])`, `trim(LEADING …)`
+    Ltrim,
+    /// `rtrim(s [, chars])`, `trim(TRAILING …)`
+    Rtrim,
+    /// `reverse(s)`
+    Reverse,
+    /// `extract(field FROM x)` (numeric result).
+    Extract,
+    /// `date_part(field, x)` (double precision result).
+    DatePart,
+    /// `date_trunc(unit, timestamp)`.
+    DateTrunc,
 }
 
 /// A bound, typed expression.
@@ -166,6 +199,12 @@ pub enum Expr {
     InList(Box<Expr>, Vec<Expr>, bool),
     /// x [NOT] LIKE / ILIKE pattern: (negated, case-insensitive).
     Like(Box<Expr>, Box<Expr>, bool, bool),
+    /// An uncorrelated scalar subquery `(SELECT …)` of one column.
+    Subquery(Box<SelectPlan>, DataType),
+    /// [NOT] EXISTS (SELECT …) (negated when the flag is set).
+    Exists(Box<SelectPlan>, bool),
+    /// x [NOT] IN (SELECT …).
+    InSubquery(Box<Expr>, Box<SelectPlan>, bool),
 }
 
 impl Expr {
@@ -179,7 +218,8 @@ impl Expr {
             | Expr::Neg(_, t)
             | Expr::Cast(_, t, _, _)
             | Expr::Func(_, _, t)
-            | Expr::Case(_, _, t) => *t,
+            | Expr::Case(_, _, t)
+            | Expr::Subquery(_, t) => *t,
             _ => DataType::Bool,
         }
     }
@@ -241,6 +281,7 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             Value::Float4(f) => Value::Float4(-f),
             Value::Float8(f) => Value::Float8(-f),
             Value::Numeric(n) => Value::Numeric(-n),
+            Value::Interval(i) => Value::Interval(i.neg()?),
             v => bail!(
                 sqlstate::UNDEFINED_FUNCTION,
                 "operator does not exist: - {}",
@@ -293,6 +334,17 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
         Expr::Cast(x, t, m, explicit) => {
             let v = eval(x, row, cx)?;
             match (&v, t) {
+                // character(n) drops its padding when it becomes text.
+                (Value::Text(s), DataType::Text | DataType::Varchar)
+                    if x.ty() == DataType::Bpchar =>
+                {
+                    cast(
+                        Value::Text(s.trim_end_matches(' ').to_string()),
+                        *t,
+                        *m,
+                        *explicit,
+                    )?
+                }
                 (Value::TimestampTz(ts), DataType::Text | DataType::Varchar) => Value::Text(
                     types::format_text(&Value::TimestampTz(*ts), &cx.format_options()),
                 ),
@@ -340,6 +392,39 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                 Value::Bool(*neg)
             }
         }
+        Expr::Subquery(p, _) => {
+            let rows = subquery_rows(p, cx)?;
+            match rows.len() {
+                0 => Value::Null,
+                1 => rows[0].first().cloned().unwrap_or(Value::Null),
+                _ => bail!(
+                    sqlstate::CARDINALITY_VIOLATION,
+                    "more than one row returned by a subquery used as an expression"
+                ),
+            }
+        }
+        Expr::Exists(p, neg) => Value::Bool(subquery_rows(p, cx)?.is_empty() == *neg),
+        Expr::InSubquery(x, p, neg) => {
+            let v = eval(x, row, cx)?;
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let rows = subquery_rows(p, cx)?;
+            let mut saw_null = false;
+            for r in rows.iter() {
+                let w = r.first().cloned().unwrap_or(Value::Null);
+                if w.is_null() {
+                    saw_null = true;
+                } else if compare(&v, &w) == Ordering::Equal {
+                    return Ok(Value::Bool(!neg));
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(*neg)
+            }
+        }
         Expr::Like(x, p, neg, ci) => {
             let v = eval(x, row, cx)?;
             let pat = eval(p, row, cx)?;
@@ -356,6 +441,17 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             }
         }
     })
+}
+
+/// The rows of an uncorrelated subquery, computed once per statement.
+fn subquery_rows(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<std::sync::Arc<Vec<Vec<Value>>>> {
+    let key = p as *const SelectPlan as usize;
+    if let Some(r) = cx.subqueries.get(&key) {
+        return Ok(r.clone());
+    }
+    let rows = std::sync::Arc::new(super::exec::run_select(p, cx)?);
+    cx.subqueries.insert(key, rows.clone());
+    Ok(rows)
 }
 
 fn coerce_value(v: Value, ty: DataType) -> Result<Value> {
@@ -408,12 +504,15 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
         }));
     }
     if op == BinOp::Concat {
-        let fo = types::FormatOptions::default();
-        return Ok(Value::Text(format!(
-            "{}{}",
-            types::format_text(&a, &fo),
-            types::format_text(&b, &fo)
-        )));
+        // Non-text operands go through their cast to text (booleans become `true`).
+        let text = |v: Value| match cast(v, DataType::Text, -1, true)? {
+            Value::Text(s) => Ok(s),
+            other => Ok(types::format_text(&other, &types::FormatOptions::default())),
+        };
+        return Ok(Value::Text(text(a)? + &text(b)?));
+    }
+    if let Some(r) = datetime_binary(op, &a, &b) {
+        return r;
     }
     match ty {
         DataType::Int2 | DataType::Int4 | DataType::Int8 => {
@@ -515,6 +614,89 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
             b.data_type().name()
         ),
     }
+}
+
+/// Date/time arithmetic (`timestamp ± interval`, `timestamp - timestamp`, `date ± int`,
+/// `interval * number`, …); `None` when the operands are not date/time ones.
+fn datetime_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
+    use Value::*;
+    const DAY: i64 = 86_400_000_000;
+    let out_of_range = || err!(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range");
+    Some(match (a, b, op) {
+        (Timestamp(t), Interval(i), BinOp::Add) | (Interval(i), Timestamp(t), BinOp::Add) => {
+            types::timestamp_plus(*t, i).map(Timestamp)
+        }
+        (TimestampTz(t), Interval(i), BinOp::Add) | (Interval(i), TimestampTz(t), BinOp::Add) => {
+            types::timestamp_plus(*t, i).map(TimestampTz)
+        }
+        (Timestamp(t), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*t, &n))
+            .map(Timestamp),
+        (TimestampTz(t), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*t, &n))
+            .map(TimestampTz),
+        (Date(d), Interval(i), BinOp::Add) | (Interval(i), Date(d), BinOp::Add) => {
+            types::timestamp_plus(*d as i64 * DAY, i).map(Timestamp)
+        }
+        (Date(d), Interval(i), BinOp::Sub) => i
+            .neg()
+            .and_then(|n| types::timestamp_plus(*d as i64 * DAY, &n))
+            .map(Timestamp),
+        (Timestamp(x) | TimestampTz(x), Timestamp(y) | TimestampTz(y), BinOp::Sub) => {
+            types::timestamp_diff(*x, *y).map(Interval)
+        }
+        (Date(x), Date(y), BinOp::Sub) => Ok(Int4(x - y)),
+        (Date(d), n, BinOp::Add | BinOp::Sub) if n.as_i64().is_some() => {
+            let k = n.as_i64().unwrap_or(0);
+            let k = if op == BinOp::Sub { -k } else { k };
+            i32::try_from(*d as i64 + k)
+                .map(Date)
+                .map_err(|_| out_of_range())
+        }
+        (n, Date(d), BinOp::Add) if n.as_i64().is_some() => {
+            i32::try_from(*d as i64 + n.as_i64().unwrap_or(0))
+                .map(Date)
+                .map_err(|_| out_of_range())
+        }
+        (Interval(x), Interval(y), BinOp::Add) => x.add(y).map(Interval),
+        (Interval(x), Interval(y), BinOp::Sub) => y.neg().and_then(|n| x.add(&n)).map(Interval),
+        (Interval(i), n, BinOp::Mul) | (n, Interval(i), BinOp::Mul) if n.as_f64().is_some() => {
+            i.mul(n.as_f64().unwrap_or(0.0)).map(Interval)
+        }
+        (Interval(i), n, BinOp::Div) if n.as_f64().is_some() => {
+            let f = n.as_f64().unwrap_or(0.0);
+            if f == 0.0 {
+                Err(div_zero())
+            } else {
+                i.mul(1.0 / f).map(Interval)
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The result type of date/time arithmetic, as PostgreSQL's operators define it.
+pub fn datetime_arith_type(op: BinOp, l: DataType, r: DataType) -> Option<DataType> {
+    use DataType::*;
+    let ts = |t: DataType| matches!(t, Timestamp | TimestampTz);
+    Some(match (l, r, op) {
+        (Timestamp, Interval, BinOp::Add | BinOp::Sub) | (Interval, Timestamp, BinOp::Add) => {
+            Timestamp
+        }
+        (TimestampTz, Interval, BinOp::Add | BinOp::Sub) | (Interval, TimestampTz, BinOp::Add) => {
+            TimestampTz
+        }
+        (Date, Interval, BinOp::Add | BinOp::Sub) | (Interval, Date, BinOp::Add) => Timestamp,
+        (a, b, BinOp::Sub) if ts(a) && ts(b) => Interval,
+        (Date, Date, BinOp::Sub) => Int4,
+        (Date, Int2 | Int4, BinOp::Add | BinOp::Sub) | (Int2 | Int4, Date, BinOp::Add) => Date,
+        (Interval, Interval, BinOp::Add | BinOp::Sub) => Interval,
+        (Interval, n, BinOp::Mul | BinOp::Div) if n.is_numeric() => Interval,
+        (n, Interval, BinOp::Mul) if n.is_numeric() => Interval,
+        _ => return None,
+    })
 }
 
 fn numeric_mod(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {

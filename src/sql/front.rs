@@ -281,6 +281,12 @@ pub enum FrontStmt {
     Commit,
     /// ROLLBACK / ABORT.
     Rollback,
+    /// SAVEPOINT name.
+    Savepoint(String),
+    /// RELEASE [SAVEPOINT] name.
+    Release(String),
+    /// ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name.
+    RollbackTo(String),
     /// SET [SESSION | LOCAL] name TO value (None = DEFAULT).
     Set {
         /// Setting name as written (lower-cased unless quoted).
@@ -300,6 +306,13 @@ pub enum FrontStmt {
     ShowAll,
     /// CHECKPOINT.
     Checkpoint,
+    /// VACUUM / ANALYZE (no-ops for the in-memory store; tables are checked to exist).
+    Vacuum {
+        /// Whether it was ANALYZE (or VACUUM ANALYZE only: tag VACUUM).
+        analyze_only: bool,
+        /// Table names as (schema, name).
+        tables: Vec<(Option<String>, String)>,
+    },
     /// ALTER SYSTEM SET name TO value / ALTER SYSTEM RESET name (value None).
     AlterSystem {
         /// Setting name (or "all" for RESET ALL).
@@ -329,6 +342,21 @@ pub enum FrontStmt {
         name: String,
         /// New name.
         new_name: String,
+    },
+    /// CREATE DATABASE name [WITH] [OWNER x] [CONNECTION LIMIT n] [ALLOW_CONNECTIONS b]
+    /// [IS_TEMPLATE b] (other options are accepted and ignored).
+    CreateDatabase {
+        /// Database name.
+        name: String,
+        /// Options as (lower-case name, value; None = DEFAULT).
+        opts: Vec<(String, Option<String>)>,
+    },
+    /// DROP DATABASE [IF EXISTS] name [WITH (FORCE)].
+    DropDatabase {
+        /// Database name.
+        name: String,
+        /// IF EXISTS.
+        if_exists: bool,
     },
     /// DROP ROLE / DROP USER [IF EXISTS] a, b.
     DropRole {
@@ -389,6 +417,10 @@ impl P {
     }
     fn ident(&mut self) -> Result<String> {
         match self.peek().cloned() {
+            Some(Tok::Quoted(w)) if w.is_empty() => Err(err!(
+                sqlstate::SYNTAX_ERROR,
+                "zero-length delimited identifier at or near \"\"\"\""
+            )),
             Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => {
                 self.i += 1;
                 Ok(w)
@@ -442,15 +474,55 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
         }
         "rollback" | "abort" => {
             let _ = p.eat("work") || p.eat("transaction");
-            if p.word() == Some("to") {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "savepoints are not supported yet"
-                );
+            if first == "rollback" && p.eat("to") {
+                p.eat("savepoint");
+                FrontStmt::RollbackTo(p.ident()?)
+            } else {
+                FrontStmt::Rollback
             }
-            FrontStmt::Rollback
+        }
+        "savepoint" => FrontStmt::Savepoint(p.ident()?),
+        "release" => {
+            p.eat("savepoint");
+            FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "vacuum" | "analyze" | "analyse" => {
+            // Options: VACUUM (FULL, ANALYZE) t / VACUUM FULL VERBOSE ANALYZE t.
+            if p.eat_punct('(') {
+                while !p.done() && !p.eat_punct(')') {
+                    p.i += 1;
+                }
+            }
+            while matches!(
+                p.word(),
+                Some("full" | "freeze" | "verbose" | "analyze" | "analyse")
+            ) {
+                p.i += 1;
+            }
+            let mut tables = Vec::new();
+            while !p.done() {
+                let first_part = p.ident()?;
+                let t = if p.eat_punct('.') {
+                    (Some(first_part), p.ident()?)
+                } else {
+                    (None, first_part)
+                };
+                if p.eat_punct('(') {
+                    while !p.done() && !p.eat_punct(')') {
+                        p.i += 1;
+                    }
+                }
+                tables.push(t);
+                if !p.eat_punct(',') {
+                    break;
+                }
+            }
+            FrontStmt::Vacuum {
+                analyze_only: first != "vacuum",
+                tables,
+            }
+        }
         "show" => {
             if p.eat("all") {
                 FrontStmt::ShowAll
@@ -539,6 +611,52 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             } else {
                 return Ok(None);
             }
+        }
+        "create" if p.word() == Some("database") => {
+            p.i += 1;
+            let name = p.ident()?;
+            p.eat("with");
+            let mut opts = Vec::new();
+            while let Some(w) = p.word().map(|w| w.to_string()) {
+                p.i += 1;
+                let key = if w == "connection" {
+                    if !p.eat("limit") {
+                        return Err(p.syntax());
+                    }
+                    "connection limit".to_string()
+                } else {
+                    w
+                };
+                p.eat_punct('=');
+                let neg = p.eat_punct('-');
+                let v = match p.peek().cloned() {
+                    Some(Tok::Word(d)) if d == "default" => None,
+                    Some(Tok::Word(v)) | Some(Tok::Quoted(v)) | Some(Tok::Str(v)) => Some(v),
+                    Some(Tok::Num(n)) => Some(if neg { format!("-{n}") } else { n }),
+                    _ => return Err(p.syntax()),
+                };
+                p.i += 1;
+                opts.push((key, v));
+            }
+            FrontStmt::CreateDatabase { name, opts }
+        }
+        "drop" if p.word() == Some("database") => {
+            p.i += 1;
+            let if_exists = if p.eat("if") {
+                if !p.eat("exists") {
+                    return Err(p.syntax());
+                }
+                true
+            } else {
+                false
+            };
+            let name = p.ident()?;
+            if p.eat("with") || p.eat_punct('(') {
+                while !p.done() {
+                    p.i += 1;
+                }
+            }
+            FrontStmt::DropDatabase { name, if_exists }
         }
         "create" => {
             let user = if p.eat("user") {

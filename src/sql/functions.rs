@@ -8,7 +8,6 @@ use crate::types::{self, cast, compare, DataType, Value};
 use crate::{bail, err};
 use bigdecimal::RoundingMode;
 use std::cmp::Ordering;
-use std::sync::atomic::Ordering as AtomicOrdering;
 use std::time::{Duration, Instant};
 
 /// The text `version()` returns.
@@ -82,6 +81,29 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         }
         ("round", 1 | 2) => (Func::Round, DataType::Numeric),
         ("pg_wal_lsn_diff", 2) => (Func::WalLsnDiff, DataType::Numeric),
+        ("concat", 1..) => (Func::Concat, DataType::Text),
+        ("concat_ws", 2..) => (Func::ConcatWs, DataType::Text),
+        ("replace", 3) => (Func::Replace, DataType::Text),
+        ("substr" | "substring", 2 | 3) => (Func::Substr, DataType::Text),
+        ("left", 2) => (Func::Left, DataType::Text),
+        ("right", 2) => (Func::Right, DataType::Text),
+        ("repeat", 2) => (Func::Repeat, DataType::Text),
+        ("strpos", 2) => (Func::StrPos, DataType::Int4),
+        ("md5", 1) => (Func::Md5, DataType::Text),
+        ("btrim", 1 | 2) => (Func::Btrim, DataType::Text),
+        ("ltrim", 1 | 2) => (Func::Ltrim, DataType::Text),
+        ("rtrim", 1 | 2) => (Func::Rtrim, DataType::Text),
+        ("reverse", 1) => (Func::Reverse, DataType::Text),
+        ("extract", 2) => (Func::Extract, DataType::Numeric),
+        ("date_part", 2) => (Func::DatePart, DataType::Float8),
+        ("date_trunc", 2) => (
+            Func::DateTrunc,
+            match arg_types.get(1) {
+                Some(DataType::TimestampTz) => DataType::TimestampTz,
+                Some(DataType::Interval) => DataType::Interval,
+                _ => DataType::Timestamp,
+            },
+        ),
         _ => return None,
     })
 }
@@ -99,6 +121,16 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Round, 0) => None,
         (Func::Round, 1) => Some(DataType::Int4),
         (Func::WalLsnDiff, _) => Some(DataType::PgLsn),
+        (Func::Concat, _) => None,
+        (Func::ConcatWs, 0) => Some(DataType::Text),
+        (Func::ConcatWs, _) => None,
+        (Func::Replace | Func::StrPos | Func::Md5 | Func::Reverse, _) => Some(DataType::Text),
+        (Func::Btrim | Func::Ltrim | Func::Rtrim, _) => Some(DataType::Text),
+        (Func::Substr | Func::Left | Func::Right | Func::Repeat, 0) => Some(DataType::Text),
+        (Func::Substr | Func::Left | Func::Right | Func::Repeat, _) => Some(DataType::Int4),
+        (Func::Extract | Func::DatePart | Func::DateTrunc, 0) => Some(DataType::Text),
+        (Func::DateTrunc, 1) => None,
+        (Func::Extract | Func::DatePart, 1) => None,
         _ => None,
     }
 }
@@ -149,22 +181,18 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::TxidCurrent => Value::Int8(cx.txn.xid as i64),
         Func::PostmasterStartTime => Value::TimestampTz(cx.ctx.hooks.postmaster_start_time()),
         Func::Sleep => {
-            let secs = arg(0).as_f64().unwrap_or(0.0);
+            let secs = arg(0).as_f64().filter(|s| s.is_finite()).unwrap_or(0.0);
             let deadline = Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9));
             loop {
-                if cx.ctx.cancel.swap(false, AtomicOrdering::SeqCst) {
-                    bail!(
-                        sqlstate::QUERY_CANCELED,
-                        "canceling statement due to user request"
-                    );
-                }
+                cx.check_interrupts()?;
                 let now = Instant::now();
                 if now >= deadline {
                     break;
                 }
                 std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
             }
-            Value::Null
+            // void's output is an empty string, not NULL.
+            Value::Text(String::new())
         }
         Func::CurrentSetting => {
             let Some(name) = text_arg(&arg(0)) else {
@@ -283,9 +311,158 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                         v.data_type().name()
                     )
                 })?;
-                let s = arg(1).as_i64().unwrap_or(0);
+                let s = arg(1).as_i64().unwrap_or(0).clamp(-1000, 1000);
                 let r = n.with_scale_round(s, RoundingMode::HalfUp);
                 Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
+            }
+        }
+        Func::Concat => Value::Text(args.iter().filter_map(text_arg).collect()),
+        Func::ConcatWs => match text_arg(&arg(0)) {
+            None => Value::Null,
+            Some(sep) => Value::Text(
+                args[1..]
+                    .iter()
+                    .filter_map(text_arg)
+                    .collect::<Vec<_>>()
+                    .join(&sep),
+            ),
+        },
+        Func::Replace => match (text_arg(&arg(0)), text_arg(&arg(1)), text_arg(&arg(2))) {
+            (Some(s), Some(from), Some(to)) => Value::Text(if from.is_empty() {
+                s
+            } else {
+                s.replace(&from, &to)
+            }),
+            _ => Value::Null,
+        },
+        Func::Substr => {
+            let (Some(s), Some(from)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let end = if args.len() > 2 {
+                let Some(count) = arg(2).as_i64() else {
+                    return Ok(Value::Null);
+                };
+                if count < 0 {
+                    bail!("22011", "negative substring length not allowed");
+                }
+                from.saturating_add(count)
+            } else {
+                i64::MAX
+            };
+            let start = from.max(1);
+            let out: String = s
+                .chars()
+                .enumerate()
+                .filter(|(i, _)| {
+                    let pos = *i as i64 + 1;
+                    pos >= start && pos < end
+                })
+                .map(|(_, c)| c)
+                .collect();
+            Value::Text(out)
+        }
+        Func::Left | Func::Right => {
+            let (Some(s), Some(n)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let chars: Vec<char> = s.chars().collect();
+            let len = chars.len() as i64;
+            let keep = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+            Value::Text(if f == Func::Left {
+                chars[..keep].iter().collect()
+            } else {
+                chars[chars.len() - keep..].iter().collect()
+            })
+        }
+        Func::Repeat => {
+            let (Some(s), Some(n)) = (text_arg(&arg(0)), arg(1).as_i64()) else {
+                return Ok(Value::Null);
+            };
+            let n = n.max(0) as usize;
+            if s.len().saturating_mul(n) > 1 << 30 {
+                bail!(
+                    sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                    "requested length too large"
+                );
+            }
+            Value::Text(s.repeat(n))
+        }
+        Func::StrPos => match (text_arg(&arg(0)), text_arg(&arg(1))) {
+            (Some(s), Some(sub)) => Value::Int4(match s.find(&sub) {
+                Some(b) => s[..b].chars().count() as i32 + 1,
+                None => 0,
+            }),
+            _ => Value::Null,
+        },
+        Func::Md5 => match text_arg(&arg(0)) {
+            Some(s) => {
+                use md5::{Digest, Md5};
+                Value::Text(format!("{:x}", Md5::digest(s.as_bytes())))
+            }
+            None => Value::Null,
+        },
+        Func::Btrim | Func::Ltrim | Func::Rtrim => {
+            let Some(s) = text_arg(&arg(0)) else {
+                return Ok(Value::Null);
+            };
+            let set: Vec<char> = if args.len() > 1 {
+                match text_arg(&arg(1)) {
+                    Some(c) => c.chars().collect(),
+                    None => return Ok(Value::Null),
+                }
+            } else {
+                vec![' ']
+            };
+            let pred = |c: char| set.contains(&c);
+            Value::Text(match f {
+                Func::Btrim => s.trim_matches(pred).to_string(),
+                Func::Ltrim => s.trim_start_matches(pred).to_string(),
+                _ => s.trim_end_matches(pred).to_string(),
+            })
+        }
+        Func::Reverse => {
+            text_arg(&arg(0)).map_or(Value::Null, |s| Value::Text(s.chars().rev().collect()))
+        }
+        Func::Extract | Func::DatePart => {
+            let (Some(field), v) = (text_arg(&arg(0)), arg(1)) else {
+                return Ok(Value::Null);
+            };
+            if v.is_null() {
+                return Ok(Value::Null);
+            }
+            let n = extract(
+                &field.to_ascii_lowercase(),
+                &v,
+                cx.format_options().tz_offset_secs,
+            )?;
+            if f == Func::DatePart {
+                use bigdecimal::ToPrimitive;
+                Value::Float8(n.to_f64().unwrap_or(0.0))
+            } else {
+                Value::Numeric(n)
+            }
+        }
+        Func::DateTrunc => {
+            let (Some(unit), v) = (text_arg(&arg(0)), arg(1)) else {
+                return Ok(Value::Null);
+            };
+            let off = cx.format_options().tz_offset_secs as i64 * 1_000_000;
+            match v {
+                Value::Timestamp(t) => Value::Timestamp(trunc(&unit.to_ascii_lowercase(), t)?),
+                Value::TimestampTz(t) => {
+                    Value::TimestampTz(trunc(&unit.to_ascii_lowercase(), t + off)? - off)
+                }
+                Value::Date(d) => Value::Timestamp(trunc(
+                    &unit.to_ascii_lowercase(),
+                    d as i64 * 86_400_000_000,
+                )?),
+                Value::Null => Value::Null,
+                other => bail!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function date_trunc(unknown, {}) does not exist",
+                    other.data_type().name()
+                ),
             }
         }
         Func::WalLsnDiff => match (arg(0), arg(1)) {
@@ -305,4 +482,147 @@ fn to_type(v: Value, ty: DataType) -> Result<Value> {
         return Ok(v);
     }
     cast(v, ty, -1, false)
+}
+
+fn civil(micros: i64) -> Result<chrono::NaiveDateTime> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN);
+    epoch
+        .checked_add_signed(chrono::Duration::microseconds(micros))
+        .ok_or_else(|| err!(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range"))
+}
+
+fn from_civil(dt: chrono::NaiveDateTime) -> i64 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN);
+    (dt - epoch).num_microseconds().unwrap_or(0)
+}
+
+fn unit_error(unit: &str, ty: &str) -> crate::error::Error {
+    err!(
+        sqlstate::FEATURE_NOT_SUPPORTED,
+        "unit \"{unit}\" not supported for type {ty}"
+    )
+}
+
+/// `extract(field FROM v)` as numeric, as PostgreSQL 15 computes it.
+fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::BigDecimal> {
+    use bigdecimal::BigDecimal;
+    use chrono::{Datelike, Timelike};
+    let scaled = |micros: i64, scale: i64| BigDecimal::new(micros.into(), scale);
+    let (micros, is_date) = match v {
+        Value::Timestamp(t) => (*t, false),
+        Value::TimestampTz(t) => (*t + tz_offset_secs as i64 * 1_000_000, false),
+        Value::Date(d) => (*d as i64 * 86_400_000_000, true),
+        Value::Interval(i) => {
+            let secs_in_day = i.micros;
+            return Ok(match field {
+                "epoch" => {
+                    let total = (i.months as i128 * 30 + i.days as i128) * 86_400_000_000
+                        + i.micros as i128;
+                    BigDecimal::new(total.into(), 6)
+                }
+                "year" | "years" => BigDecimal::from(i.months / 12),
+                "month" | "months" | "mon" => BigDecimal::from(i.months % 12),
+                "day" | "days" => BigDecimal::from(i.days),
+                "hour" | "hours" => BigDecimal::from(secs_in_day / 3_600_000_000),
+                "minute" | "minutes" => BigDecimal::from((secs_in_day / 60_000_000) % 60),
+                "second" | "seconds" => scaled(secs_in_day % 60_000_000, 6),
+                other => return Err(unit_error(other, "interval")),
+            });
+        }
+        other => bail!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "function extract(unknown, {}) does not exist",
+            other.data_type().name()
+        ),
+    };
+    let dt = civil(micros)?;
+    let sec_micros = dt.second() as i64 * 1_000_000 + (dt.nanosecond() / 1000) as i64;
+    if is_date
+        && matches!(
+            field,
+            "hour" | "minute" | "second" | "milliseconds" | "microseconds"
+        )
+    {
+        return Err(unit_error(field, "date"));
+    }
+    Ok(match field {
+        "year" | "years" => BigDecimal::from(dt.year()),
+        "month" | "months" | "mon" => BigDecimal::from(dt.month()),
+        "day" | "days" => BigDecimal::from(dt.day()),
+        "hour" | "hours" => BigDecimal::from(dt.hour()),
+        "minute" | "minutes" => BigDecimal::from(dt.minute()),
+        "second" | "seconds" => scaled(sec_micros, 6),
+        "milliseconds" | "millisecond" => scaled(sec_micros, 3),
+        "microseconds" | "microsecond" => BigDecimal::from(sec_micros),
+        "dow" => BigDecimal::from(dt.weekday().num_days_from_sunday()),
+        "isodow" => BigDecimal::from(dt.weekday().number_from_monday()),
+        "doy" => BigDecimal::from(dt.ordinal()),
+        "quarter" => BigDecimal::from((dt.month() - 1) / 3 + 1),
+        "week" => BigDecimal::from(dt.iso_week().week()),
+        "decade" => BigDecimal::from(dt.year().div_euclid(10)),
+        "century" => BigDecimal::from(if dt.year() > 0 {
+            (dt.year() + 99) / 100
+        } else {
+            -((99 - dt.year()) / 100)
+        }),
+        "epoch" => {
+            let unix = (micros
+                - tz_offset_secs as i64 * 1_000_000 * matches!(v, Value::TimestampTz(_)) as i64)
+                as i128
+                + crate::types::POSTGRES_EPOCH_UNIX_SECS as i128 * 1_000_000;
+            if is_date {
+                BigDecimal::from((unix / 1_000_000) as i64)
+            } else {
+                BigDecimal::new(unix.into(), 6)
+            }
+        }
+        other => {
+            return Err(unit_error(
+                other,
+                if is_date {
+                    "date"
+                } else {
+                    "timestamp without time zone"
+                },
+            ))
+        }
+    })
+}
+
+/// `date_trunc(unit, timestamp)` on timestamp microseconds.
+fn trunc(unit: &str, micros: i64) -> Result<i64> {
+    use chrono::{Datelike, NaiveDate, Timelike};
+    let dt = civil(micros)?;
+    let day = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+    let t = match unit {
+        "microseconds" => return Ok(micros),
+        "milliseconds" => return Ok(micros - micros.rem_euclid(1000)),
+        "second" => dt.with_nanosecond(0).unwrap_or(dt),
+        "minute" => dt
+            .date()
+            .and_hms_opt(dt.hour(), dt.minute(), 0)
+            .unwrap_or(dt),
+        "hour" => dt.date().and_hms_opt(dt.hour(), 0, 0).unwrap_or(dt),
+        "day" => dt.date().and_hms_opt(0, 0, 0).unwrap_or(dt),
+        "week" => {
+            let d = dt.date() - chrono::Duration::days(dt.weekday().num_days_from_monday() as i64);
+            d.and_hms_opt(0, 0, 0).unwrap_or(dt)
+        }
+        "month" => day(dt.year(), dt.month(), 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        "quarter" => day(dt.year(), (dt.month() - 1) / 3 * 3 + 1, 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        "year" => day(dt.year(), 1, 1).and_hms_opt(0, 0, 0).unwrap_or(dt),
+        "decade" => day(dt.year().div_euclid(10) * 10, 1, 1)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or(dt),
+        other => return Err(unit_error(other, "timestamp without time zone")),
+    };
+    Ok(from_civil(t))
 }

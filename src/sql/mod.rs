@@ -18,6 +18,9 @@
 //!   what others wait for) and leaves the block failed until COMMIT/ROLLBACK (25P02).
 //! - READ COMMITTED: each statement takes a new snapshot.
 //!
+//! What this module must never do: touch sockets or files (the server owns the wire,
+//! storage owns the disk), let sqlparser types escape it, or panic on client input.
+//!
 //! One simple query's walk, `INSERT INTO t VALUES (1) RETURNING id`:
 //! 1. [`Session::simple_query`] splits the text ([`front::split_statements`]) and asks
 //!    the front parser, then sqlparser, for each statement's AST;
@@ -148,6 +151,10 @@ pub struct ExecCtx<'a> {
     pub stmt_time: i64,
     /// Notices to send.
     pub notices: &'a mut Vec<Error>,
+    /// When `statement_timeout` expires for this statement, if set.
+    pub deadline: Option<std::time::Instant>,
+    /// Results of uncorrelated subqueries already run in this statement (by plan address).
+    pub subqueries: HashMap<usize, Arc<Vec<Vec<Value>>>>,
 }
 
 impl ExecCtx<'_> {
@@ -164,6 +171,27 @@ impl ExecCtx<'_> {
     /// Whether the current role is a superuser.
     pub fn is_superuser(&self) -> bool {
         self.current_role().is_some_and(|r| r.superuser)
+    }
+
+    /// Fails with 57014 when the statement was canceled or ran past
+    /// `statement_timeout`; long-running loops call it regularly.
+    pub fn check_interrupts(&self) -> Result<()> {
+        if self.ctx.cancel.swap(false, Ordering::SeqCst) {
+            bail!(
+                sqlstate::QUERY_CANCELED,
+                "canceling statement due to user request"
+            );
+        }
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            bail!(
+                sqlstate::QUERY_CANCELED,
+                "canceling statement due to statement timeout"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -303,6 +331,14 @@ type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
 /// The result columns of a statement, if it returns rows.
 type Fields = Option<Arc<Vec<FieldDesc>>>;
 
+/// A plan cached for a statement text.
+struct CachedPlan {
+    version: u64,
+    params_in: Vec<DataType>,
+    params_out: Vec<DataType>,
+    plan: Arc<Plan>,
+}
+
 /// A prepared statement.
 #[derive(Debug)]
 struct Prepared {
@@ -334,9 +370,13 @@ pub struct Session {
     explicit: bool,
     /// The block failed; only COMMIT/ROLLBACK are accepted.
     failed: bool,
+    /// Open savepoints of the block, outermost first.
+    savepoints: Vec<(String, crate::storage::Savepoint)>,
     notices: Vec<Error>,
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
+    /// Plans by (offset, statement text), valid at one catalog version (bounded).
+    plan_cache: HashMap<(usize, String), CachedPlan>,
     /// Parsed simple-protocol query strings (bounded).
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
 }
@@ -349,6 +389,8 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::Delete(_) => format!("DELETE {n}"),
         Plan::CreateTable(_) => "CREATE TABLE".into(),
         Plan::DropTable(..) => "DROP TABLE".into(),
+        Plan::Truncate(_) => "TRUNCATE TABLE".into(),
+        Plan::AlterTable(_) => "ALTER TABLE".into(),
         Plan::Front(_) => String::new(),
     }
 }
@@ -365,10 +407,12 @@ impl Session {
             txn: None,
             explicit: false,
             failed: false,
+            savepoints: Vec::new(),
             notices: Vec::new(),
             statements: HashMap::new(),
             portals: HashMap::new(),
             parse_cache: HashMap::new(),
+            plan_cache: HashMap::new(),
         }
     }
 
@@ -418,6 +462,7 @@ impl Session {
 
     /// Commits the current engine transaction, if any.
     fn commit_txn(&mut self) -> Result<()> {
+        self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(t) = self.txn.take() {
             let wait = self.wait_flush();
@@ -430,6 +475,7 @@ impl Session {
 
     /// Rolls the current engine transaction back, if any.
     fn abort_txn(&mut self) {
+        self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(t) = self.txn.take() {
             self.engine.abort(t);
@@ -441,8 +487,12 @@ impl Session {
     fn on_error(&mut self) {
         if self.explicit {
             self.failed = true;
-            if let Some(t) = self.txn.take() {
-                self.engine.abort(t);
+            // Without savepoints nothing can resume the transaction: release what
+            // others may wait for now. With savepoints, ROLLBACK TO undoes the failure.
+            if self.savepoints.is_empty() {
+                if let Some(t) = self.txn.take() {
+                    self.engine.abort(t);
+                }
             }
         } else {
             self.abort_txn();
@@ -476,6 +526,13 @@ impl Session {
         if parsed.is_empty() {
             return vec![Ok(ExecResult::Empty)];
         }
+        // The whole string is parsed before anything runs: a syntax error anywhere
+        // means no statement executes, as in PostgreSQL.
+        if let Some((_, Err(e))) = parsed.iter().find(|(_, p)| p.is_err()) {
+            let e = e.clone();
+            self.on_error();
+            return vec![Err(e)];
+        }
         let mut out = Vec::new();
         for (piece, p) in parsed.iter() {
             let r = match p {
@@ -505,7 +562,10 @@ impl Session {
         params: &[Value],
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
-        let is_txn_control = matches!(p, Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback));
+        let is_txn_control = matches!(
+            p,
+            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
+        );
         if self.failed && !is_txn_control {
             bail!(
                 sqlstate::IN_FAILED_SQL_TRANSACTION,
@@ -516,21 +576,50 @@ impl Session {
             Parsed::Empty => Ok(ExecResult::Empty),
             Parsed::Front(f) => self.run_front(f),
             Parsed::Sql(stmt) => {
-                let plan = {
-                    let mut b = Binder::new(
-                        &self.engine,
-                        self.db_oid,
-                        &piece.text,
-                        piece.offset,
-                        param_types.clone(),
-                    );
-                    let plan = b.plan(stmt)?;
-                    *param_types = b.params;
-                    plan
-                };
+                let plan = self.plan_cached(piece, stmt, param_types)?;
                 self.run_plan(&plan, params)
             }
         }
+    }
+
+    /// Plans a statement, reusing the plan made for the same text and parameter types
+    /// at the current catalog version.
+    fn plan_cached(
+        &mut self,
+        piece: &Piece,
+        stmt: &ast::Statement,
+        param_types: &mut Vec<DataType>,
+    ) -> Result<Arc<Plan>> {
+        let version = self.engine.catalog_version();
+        let key = (piece.offset, piece.text.clone());
+        if let Some(c) = self.plan_cache.get(&key) {
+            if c.version == version && c.params_in == *param_types {
+                *param_types = c.params_out.clone();
+                return Ok(c.plan.clone());
+            }
+        }
+        let mut b = Binder::new(
+            &self.engine,
+            self.db_oid,
+            &piece.text,
+            piece.offset,
+            param_types.clone(),
+        );
+        let plan = Arc::new(b.plan(stmt)?);
+        if self.plan_cache.len() > 256 {
+            self.plan_cache.clear();
+        }
+        self.plan_cache.insert(
+            key,
+            CachedPlan {
+                version,
+                params_in: param_types.clone(),
+                params_out: b.params.clone(),
+                plan: plan.clone(),
+            },
+        );
+        *param_types = b.params;
+        Ok(plan)
     }
 
     fn exec_ctx<R>(
@@ -548,10 +637,15 @@ impl Session {
             db_oid,
             ..
         } = self;
+        let timeout_ms = settings.get_int("statement_timeout");
+        let deadline = (timeout_ms > 0).then(|| {
+            std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
+        });
         let txn = txn
             .as_mut()
             .ok_or_else(|| Error::internal("no transaction"))?;
         engine.new_snapshot(txn);
+        txn.deadline = deadline;
         let mut cx = ExecCtx {
             engine,
             settings,
@@ -561,6 +655,8 @@ impl Session {
             db_oid: *db_oid,
             stmt_time: types::now_micros(),
             notices,
+            deadline,
+            subqueries: HashMap::new(),
         };
         f(&mut cx)
     }
@@ -577,6 +673,8 @@ impl Session {
                 Plan::Update(p) => exec::run_update(p, cx),
                 Plan::Delete(p) => exec::run_delete(p, cx),
                 Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
+                Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
+                Plan::AlterTable(p) => exec::run_alter_table(p, cx).map(|_| (0, vec![])),
                 Plan::DropTable(names, ie) => {
                     exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
                 }
@@ -644,6 +742,85 @@ impl Session {
                 self.failed = false;
                 self.abort_txn();
                 cmd("ROLLBACK")
+            }
+            FrontStmt::Savepoint(name) => {
+                if !self.explicit {
+                    bail!(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks"
+                    );
+                }
+                let t = self
+                    .txn
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("no transaction"))?;
+                let sp = self.engine.savepoint(t);
+                self.savepoints.push((name.clone(), sp));
+                self.settings.begin_subtransaction();
+                cmd("SAVEPOINT")
+            }
+            FrontStmt::Release(name) | FrontStmt::RollbackTo(name) => {
+                let release = matches!(f, FrontStmt::Release(_));
+                if !self.explicit {
+                    bail!(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "{} can only be used in transaction blocks",
+                        if release {
+                            "RELEASE SAVEPOINT"
+                        } else {
+                            "ROLLBACK TO SAVEPOINT"
+                        }
+                    );
+                }
+                let Some(pos) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+                    bail!("3B001", "savepoint \"{name}\" does not exist");
+                };
+                let levels = self.savepoints.len() - pos;
+                if release {
+                    self.savepoints.truncate(pos);
+                    for _ in 0..levels {
+                        self.settings.end_subtransaction(true);
+                    }
+                    return cmd("RELEASE");
+                }
+                let sp = self.savepoints[pos].1;
+                self.savepoints.truncate(pos + 1);
+                for _ in 0..levels {
+                    self.settings.end_subtransaction(false);
+                }
+                self.settings.begin_subtransaction();
+                if let Some(t) = self.txn.as_mut() {
+                    self.engine.rollback_to(t, &sp);
+                }
+                self.failed = false;
+                cmd("ROLLBACK")
+            }
+            FrontStmt::Vacuum {
+                analyze_only,
+                tables,
+            } => {
+                if self.explicit && !analyze_only {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "VACUUM cannot run inside a transaction block"
+                    );
+                }
+                for (schema, name) in tables {
+                    if crate::catalog::resolve_table(
+                        &self.engine,
+                        self.db_oid,
+                        schema.as_deref(),
+                        name,
+                    )?
+                    .is_none()
+                    {
+                        bail!(
+                            sqlstate::UNDEFINED_TABLE,
+                            "relation \"{name}\" does not exist"
+                        );
+                    }
+                }
+                cmd(if *analyze_only { "ANALYZE" } else { "VACUUM" })
             }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
@@ -716,6 +893,26 @@ impl Session {
                     tag: "SHOW".into(),
                 })
             }
+            FrontStmt::CreateDatabase { name, opts } => {
+                if self.explicit {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "CREATE DATABASE cannot run inside a transaction block"
+                    );
+                }
+                self.exec_ctx(&[], |cx| exec::run_create_database(name, opts, cx))?;
+                cmd("CREATE DATABASE")
+            }
+            FrontStmt::DropDatabase { name, if_exists } => {
+                if self.explicit {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "DROP DATABASE cannot run inside a transaction block"
+                    );
+                }
+                self.exec_ctx(&[], |cx| exec::run_drop_database(name, *if_exists, cx))?;
+                cmd("DROP DATABASE")
+            }
             FrontStmt::CreateRole { name, user, opts } => {
                 self.exec_ctx(&[], |cx| exec::run_create_role(name, *user, opts, cx))?;
                 cmd("CREATE ROLE")
@@ -781,7 +978,7 @@ impl Session {
         }
         let is_txn_control = matches!(
             parsed,
-            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback)
+            Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
         );
         if self.failed && !is_txn_control {
             bail!(

@@ -88,6 +88,12 @@ pub enum AggFunc {
     Max,
     /// avg(x)
     Avg,
+    /// string_agg(text, separator)
+    StringAgg,
+    /// bool_and(x) / every(x)
+    BoolAnd,
+    /// bool_or(x)
+    BoolOr,
 }
 
 /// One aggregate call of a grouped query.
@@ -97,6 +103,8 @@ pub struct AggSpec {
     pub func: AggFunc,
     /// The argument (over the input row).
     pub arg: Option<Expr>,
+    /// The second argument (string_agg's separator).
+    pub arg2: Option<Expr>,
     /// DISTINCT.
     pub distinct: bool,
     /// The result type.
@@ -125,6 +133,9 @@ pub enum Source {
         db: u32,
         /// The table.
         def: Arc<TableDef>,
+        /// Primary-key values to look up instead of scanning (from `WHERE pk = …`;
+        /// the filter is still applied to what the lookup returns).
+        key: Option<Vec<Expr>>,
     },
     /// A system view computed at execution.
     Virtual(VirtualTable),
@@ -145,6 +156,32 @@ pub enum Source {
     },
     /// VALUES rows.
     Values(Vec<Vec<Expr>>),
+    /// `generate_series(start, stop [, step])`: one column of the given type.
+    Series(Expr, Expr, Option<Expr>, DataType),
+    /// UNION / INTERSECT / EXCEPT of two queries, each column cast to `types`.
+    SetOp {
+        /// The operator.
+        op: SetOpKind,
+        /// ALL (keep duplicates).
+        all: bool,
+        /// Left input.
+        left: Box<SelectPlan>,
+        /// Right input.
+        right: Box<SelectPlan>,
+        /// The result column types.
+        types: Vec<DataType>,
+    },
+}
+
+/// A set operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOpKind {
+    /// UNION.
+    Union,
+    /// INTERSECT.
+    Intersect,
+    /// EXCEPT.
+    Except,
 }
 
 /// A planned SELECT.
@@ -195,6 +232,22 @@ pub struct InsertPlan {
     pub query: Option<(Box<SelectPlan>, Vec<Expr>)>,
     /// RETURNING.
     pub returning: Option<Returning>,
+    /// ON CONFLICT (on the primary key).
+    pub on_conflict: Option<OnConflictPlan>,
+}
+
+/// What INSERT … ON CONFLICT does with a row whose key exists.
+#[derive(Debug, Clone)]
+pub enum OnConflictPlan {
+    /// DO NOTHING.
+    Nothing,
+    /// DO UPDATE SET … [WHERE …], over (existing row, then `excluded` row).
+    Update {
+        /// (column index, new value).
+        sets: Vec<(usize, Expr)>,
+        /// WHERE.
+        filter: Option<Expr>,
+    },
 }
 
 /// A planned UPDATE.
@@ -202,6 +255,8 @@ pub struct InsertPlan {
 pub struct UpdatePlan {
     /// Database OID.
     pub db: u32,
+    /// Primary-key values to look up instead of scanning (see [`Source::Table`]).
+    pub key: Option<Vec<Expr>>,
     /// Target table.
     pub table: Arc<TableDef>,
     /// WHERE.
@@ -217,6 +272,8 @@ pub struct UpdatePlan {
 pub struct DeletePlan {
     /// Database OID.
     pub db: u32,
+    /// Primary-key values to look up instead of scanning (see [`Source::Table`]).
+    pub key: Option<Vec<Expr>>,
     /// Target table.
     pub table: Arc<TableDef>,
     /// WHERE.
@@ -232,6 +289,30 @@ pub struct CreateTablePlan {
     pub def: TableDef,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+}
+
+/// One ALTER TABLE action.
+#[derive(Debug, Clone)]
+pub enum AlterOp {
+    /// ADD PRIMARY KEY (columns) with an optional constraint name.
+    AddPrimaryKey(Vec<usize>, Option<String>),
+    /// ADD COLUMN (the column, IF NOT EXISTS, its default bound for filling rows).
+    AddColumn(ColumnDef, bool, Expr),
+    /// RENAME COLUMN old TO new.
+    RenameColumn(String, String),
+    /// RENAME TO new.
+    RenameTable(String),
+}
+
+/// A planned ALTER TABLE.
+#[derive(Debug, Clone)]
+pub struct AlterTablePlan {
+    /// Database OID.
+    pub db: u32,
+    /// The table as it is now.
+    pub table: Arc<TableDef>,
+    /// The actions, in order.
+    pub ops: Vec<AlterOp>,
 }
 
 /// A planned statement.
@@ -250,6 +331,10 @@ pub enum Plan {
     CreateTable(CreateTablePlan),
     /// DROP TABLE: (schema-qualified names as written, IF EXISTS).
     DropTable(Vec<(Option<String>, String)>, bool),
+    /// ALTER TABLE.
+    AlterTable(AlterTablePlan),
+    /// TRUNCATE: the tables (database OID, definition).
+    Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
     Front(FrontStmt),
 }
@@ -391,6 +476,50 @@ impl<'a> Binder<'a> {
                 self.plan_update(table, assignments, selection.as_ref(), returning.as_ref())
             }
             ast::Statement::Delete(d) => self.plan_delete(d),
+            ast::Statement::AlterTable {
+                name,
+                if_exists,
+                operations,
+                ..
+            } => {
+                let (schema, tname) = self.split_name(name)?;
+                let found = catalog::resolve_table(self.engine, self.db, schema.as_deref(), &tname)
+                    .map_err(|e| self.at(e, Self::name_span(name)))?;
+                let Some(table) = found else {
+                    if *if_exists {
+                        return Ok(Plan::AlterTable(AlterTablePlan {
+                            db: self.db,
+                            table: Arc::new(TableDef {
+                                oid: 0,
+                                schema: 0,
+                                name: tname,
+                                owner: 0,
+                                columns: vec![],
+                                primary_key: None,
+                                pkey_name: String::new(),
+                            }),
+                            ops: vec![],
+                        }));
+                    }
+                    return Err(self.at(undefined_table(&tname), Self::name_span(name)));
+                };
+                let mut ops = Vec::new();
+                for op in operations {
+                    ops.push(self.plan_alter_op(&table, op)?);
+                }
+                Ok(Plan::AlterTable(AlterTablePlan {
+                    db: self.db,
+                    table,
+                    ops,
+                }))
+            }
+            ast::Statement::Truncate { table_names, .. } => {
+                let mut out = Vec::new();
+                for t in table_names {
+                    out.push((self.db, self.resolve_table(&t.name)?));
+                }
+                Ok(Plan::Truncate(out))
+            }
             ast::Statement::CreateTable(ct) => self.plan_create_table(ct),
             ast::Statement::Drop {
                 object_type,
@@ -477,9 +606,13 @@ impl<'a> Binder<'a> {
                 let p = self.plan_query(inner)?;
                 self.apply_order_on_output(p, q.order_by.as_ref())?
             }
+            body @ ast::SetExpr::SetOperation { .. } => {
+                let p = self.plan_set_expr(body)?;
+                self.apply_order_on_output(p, q.order_by.as_ref())?
+            }
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
-                "UNION, INTERSECT and EXCEPT are not supported yet"
+                "this kind of query is not supported yet"
             ),
         };
         if let Some(lc) = &q.limit_clause {
@@ -515,6 +648,94 @@ impl<'a> Binder<'a> {
         Ok(plan)
     }
 
+    /// Plans one side of a set operation (or a whole one).
+    fn plan_set_expr(&mut self, e: &ast::SetExpr) -> Result<SelectPlan> {
+        match e {
+            ast::SetExpr::Select(s) => self.plan_select(s, None),
+            ast::SetExpr::Values(v) => self.plan_values(v),
+            ast::SetExpr::Query(q) => self.plan_query(q),
+            ast::SetExpr::SetOperation {
+                op,
+                set_quantifier,
+                left,
+                right,
+            } => {
+                let kind = match op {
+                    ast::SetOperator::Union => SetOpKind::Union,
+                    ast::SetOperator::Intersect => SetOpKind::Intersect,
+                    ast::SetOperator::Except | ast::SetOperator::Minus => SetOpKind::Except,
+                };
+                let all = matches!(set_quantifier, ast::SetQuantifier::All);
+                let l = self.plan_set_expr(left)?;
+                let r = self.plan_set_expr(right)?;
+                let opname = match kind {
+                    SetOpKind::Union => "UNION",
+                    SetOpKind::Intersect => "INTERSECT",
+                    SetOpKind::Except => "EXCEPT",
+                };
+                if l.visible != r.visible {
+                    bail!(
+                        sqlstate::SYNTAX_ERROR,
+                        "each {opname} query must have the same number of columns"
+                    );
+                }
+                let mut types = Vec::new();
+                let mut fields = Vec::new();
+                for (lf, rf) in l.fields.iter().zip(&r.fields) {
+                    let lt = DataType::from_oid(lf.type_oid).unwrap_or(DataType::Text);
+                    let rt = DataType::from_oid(rf.type_oid).unwrap_or(DataType::Text);
+                    let t = if lt == rt {
+                        lt
+                    } else if lt.is_string() && rt.is_string() {
+                        DataType::Text
+                    } else if let Some(t) = arith_type(lt, rt) {
+                        t
+                    } else {
+                        bail!(
+                            sqlstate::DATATYPE_MISMATCH,
+                            "{opname} types {} and {} cannot be matched",
+                            lt.name(),
+                            rt.name()
+                        );
+                    };
+                    let tm = if lt == rt && lf.typmod == rf.typmod {
+                        lf.typmod
+                    } else {
+                        -1
+                    };
+                    fields.push(field(&lf.name, t, tm, 0, 0));
+                    types.push(t);
+                }
+                Ok(SelectPlan {
+                    exprs: types
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| Expr::Column(i, *t))
+                        .collect(),
+                    visible: types.len(),
+                    source: Source::SetOp {
+                        op: kind,
+                        all,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                        types,
+                    },
+                    filter: None,
+                    group: None,
+                    fields,
+                    order: vec![],
+                    distinct: false,
+                    limit: None,
+                    offset: None,
+                })
+            }
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "this kind of query is not supported yet"
+            ),
+        }
+    }
+
     fn plan_values(&mut self, v: &ast::Values) -> Result<SelectPlan> {
         let mut rows = Vec::new();
         let empty = Scope::default();
@@ -546,16 +767,14 @@ impl<'a> Binder<'a> {
             types.push(t);
         }
         let mut coerced = Vec::new();
-        for r in rows {
+        for (r, ast_row) in rows.into_iter().zip(&v.rows) {
             let mut out = Vec::new();
             for (c, e) in r.into_iter().enumerate() {
-                out.push(self.coerce(
-                    e,
-                    types[c],
-                    -1,
-                    Coercion::Implicit,
-                    sqlparser::tokenizer::Span::empty(),
-                )?);
+                let span = ast_row
+                    .get(c)
+                    .map(|x| x.span())
+                    .unwrap_or_else(sqlparser::tokenizer::Span::empty);
+                out.push(self.coerce(e, types[c], -1, Coercion::Implicit, span)?);
             }
             coerced.push(out);
         }
@@ -761,11 +980,8 @@ impl<'a> Binder<'a> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
-                if args.is_some() {
-                    bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "table functions are not supported yet"
-                    );
+                if let Some(fa) = args {
+                    return self.plan_table_function(name, fa, alias.as_ref());
                 }
                 let (schema, tname) = self.split_name(name)?;
                 let alias_name = alias
@@ -787,13 +1003,20 @@ impl<'a> Binder<'a> {
                             })
                             .collect(),
                     };
-                    apply_alias_columns(&mut scope, alias.as_ref());
+                    apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
                 let def = self.resolve_table(name)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
-                apply_alias_columns(&mut scope, alias.as_ref());
-                Ok((Source::Table { db: self.db, def }, scope))
+                apply_alias_columns(&mut scope, alias.as_ref())?;
+                Ok((
+                    Source::Table {
+                        db: self.db,
+                        def,
+                        key: None,
+                    },
+                    scope,
+                ))
             }
             ast::TableFactor::Derived {
                 subquery, alias, ..
@@ -817,7 +1040,7 @@ impl<'a> Binder<'a> {
                         })
                         .collect(),
                 };
-                apply_alias_columns(&mut scope, alias.as_ref());
+                apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((Source::Subquery(Box::new(p)), scope))
             }
             ast::TableFactor::NestedJoin {
@@ -828,6 +1051,82 @@ impl<'a> Binder<'a> {
                 "this FROM item is not supported yet"
             ),
         }
+    }
+
+    /// A function in FROM: `generate_series(start, stop [, step])`.
+    fn plan_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        fa: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Source, Scope)> {
+        let (_, fname) = self.split_name(name)?;
+        if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
+            return Err(self.at(
+                err!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "table function {fname} is not supported yet"
+                ),
+                Self::name_span(name),
+            ));
+        }
+        let empty = Scope::default();
+        let mut args = Vec::new();
+        for a in &fa.args {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                    args.push((self.bind(e, &empty)?, e.span()))
+                }
+                _ => bail!(
+                    sqlstate::SYNTAX_ERROR,
+                    "invalid argument to generate_series"
+                ),
+            }
+        }
+        let ty = args
+            .iter()
+            .map(|(a, _)| a.ty())
+            .try_fold(DataType::Int4, |acc, t| match t {
+                DataType::Unknown => Some(acc),
+                t => arith_type(acc, t),
+            })
+            .filter(|t| matches!(t, DataType::Int4 | DataType::Int8 | DataType::Numeric))
+            .ok_or_else(|| {
+                let shown: Vec<&str> = args.iter().map(|(a, _)| a.ty().name()).collect();
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function generate_series({}) does not exist",
+                    shown.join(", ")
+                )
+            })?;
+        let mut bound = Vec::new();
+        for (a, span) in args {
+            bound.push(self.coerce(a, ty, -1, Coercion::Implicit, span)?);
+        }
+        let step = if bound.len() == 3 { bound.pop() } else { None };
+        let stop = bound
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series arity"))?;
+        let start = bound
+            .pop()
+            .ok_or_else(|| Error::internal("generate_series arity"))?;
+        // The column is named after the alias (`AS tid`) unless a column list names it.
+        let table = alias.map(|a| fold(&a.name));
+        let col = alias
+            .and_then(|a| a.columns.first().map(|c| fold(&c.name)))
+            .or_else(|| table.clone())
+            .unwrap_or_else(|| "generate_series".to_string());
+        let scope = Scope {
+            cols: vec![ScopeCol {
+                table: table.or(Some("generate_series".into())),
+                name: col,
+                ty,
+                typmod: -1,
+                table_oid: 0,
+                attnum: 0,
+            }],
+        };
+        Ok((Source::Series(start, stop, step, ty), scope))
     }
 
     fn plan_select(
@@ -1001,6 +1300,12 @@ impl<'a> Binder<'a> {
                     order.push((idx, desc, o.options.nulls_first.unwrap_or(desc)));
                 }
             }
+            if distinct && order.iter().any(|(i, _, _)| *i >= visible) {
+                bail!(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
+                );
+            }
             let having = match &s.having {
                 Some(h) => {
                     let b = self.bind(h, &scope)?;
@@ -1032,7 +1337,13 @@ impl<'a> Binder<'a> {
             g.aggs = st.aggs;
             g.having = having;
         }
-        plan.source = source;
+        plan.source = match source {
+            Source::Table { db, def, .. } => {
+                let key = pk_key_exprs(&def, filter.as_ref());
+                Source::Table { db, def, key }
+            }
+            other => other,
+        };
         plan.filter = filter;
         plan.group = group;
         Ok(plan)
@@ -1137,12 +1448,6 @@ impl<'a> Binder<'a> {
                 "INSERT INTO TABLE FUNCTION is not supported"
             );
         };
-        if ins.on.is_some() {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "ON CONFLICT is not supported yet"
-            );
-        }
         let def = self.resolve_table(name)?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
@@ -1248,13 +1553,130 @@ impl<'a> Binder<'a> {
             }
         }
         let returning = self.returning(ins.returning.as_ref(), &def)?;
+        let on_conflict = match &ins.on {
+            None => None,
+            Some(ast::OnInsert::OnConflict(oc)) => {
+                let alias = ins.table_alias.as_ref().map(fold);
+                Some(self.plan_on_conflict(oc, &def, alias)?)
+            }
+            Some(_) => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ON DUPLICATE KEY UPDATE is not supported"
+            ),
+        };
         Ok(Plan::Insert(InsertPlan {
             db: self.db,
             table: def,
             rows,
             query,
             returning,
+            on_conflict,
         }))
+    }
+
+    /// ON CONFLICT: the target must be the primary key (tusk's only unique constraint).
+    fn plan_on_conflict(
+        &mut self,
+        oc: &ast::OnConflict,
+        def: &TableDef,
+        alias: Option<String>,
+    ) -> Result<OnConflictPlan> {
+        let no_match = || {
+            err!(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+            )
+        };
+        match &oc.conflict_target {
+            None => {
+                if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
+                    return Err(err!(
+                        sqlstate::SYNTAX_ERROR,
+                        "ON CONFLICT DO UPDATE requires inference specification or constraint name"
+                    )
+                    .with_hint("For example, ON CONFLICT (column_name)."));
+                }
+            }
+            Some(ast::ConflictTarget::Columns(cols)) => {
+                let mut idxs: Vec<usize> = Vec::new();
+                for c in cols {
+                    let n = fold(c);
+                    let i = def
+                        .columns
+                        .iter()
+                        .position(|x| x.name == n)
+                        .ok_or_else(|| {
+                            self.at(
+                                err!(sqlstate::UNDEFINED_COLUMN, "column \"{n}\" does not exist"),
+                                c.span,
+                            )
+                        })?;
+                    idxs.push(i);
+                }
+                idxs.sort_unstable();
+                idxs.dedup();
+                let mut pk = def.primary_key.clone().ok_or_else(no_match)?;
+                pk.sort_unstable();
+                if pk != idxs {
+                    return Err(no_match());
+                }
+            }
+            Some(ast::ConflictTarget::OnConstraint(n)) => {
+                let (_, cname) = self.split_name(n)?;
+                if def.primary_key.is_none() || cname != def.pkey_name {
+                    bail!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "constraint \"{cname}\" for table \"{}\" does not exist",
+                        def.name
+                    );
+                }
+            }
+        }
+        let ast::OnConflictAction::DoUpdate(du) = &oc.action else {
+            return Ok(OnConflictPlan::Nothing);
+        };
+        // The row being updated, then `excluded` (the row proposed for insertion).
+        let mut scope = Scope::of_table(def, alias.as_deref().unwrap_or(&def.name));
+        scope.cols.extend(Scope::of_table(def, "excluded").cols);
+        let mut sets = Vec::new();
+        for a in &du.assignments {
+            let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "multiple-column UPDATE is not supported yet"
+                );
+            };
+            let (_, col) = self.split_name(cn)?;
+            let idx = def
+                .columns
+                .iter()
+                .position(|c| c.name == col)
+                .ok_or_else(|| {
+                    self.at(
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{col}\" of relation \"{}\" does not exist",
+                            def.name
+                        ),
+                        Self::name_span(cn),
+                    )
+                })?;
+            let e = if is_default_keyword(&a.value) {
+                self.default_expr(&def.columns[idx])?
+            } else {
+                let b = self.bind(&a.value, &scope)?;
+                self.assign(b, &def.columns[idx], a.value.span())?
+            };
+            sets.push((idx, e));
+        }
+        let filter = match &du.selection {
+            Some(w) => {
+                let b = self.bind(w, &scope)?;
+                Some(self.coerce_bool(b, "WHERE", w.span())?)
+            }
+            None => None,
+        };
+        Ok(OnConflictPlan::Update { sets, filter })
     }
 
     fn plan_update(
@@ -1317,6 +1739,7 @@ impl<'a> Binder<'a> {
         let returning = self.returning(returning, &def)?;
         Ok(Plan::Update(UpdatePlan {
             db: self.db,
+            key: pk_key_exprs(&def, filter.as_ref()),
             table: def,
             filter,
             sets,
@@ -1356,10 +1779,86 @@ impl<'a> Binder<'a> {
         let returning = self.returning(d.returning.as_ref(), &def)?;
         Ok(Plan::Delete(DeletePlan {
             db: self.db,
+            key: pk_key_exprs(&def, filter.as_ref()),
             table: def,
             filter,
             returning,
         }))
+    }
+
+    fn plan_alter_op(
+        &mut self,
+        table: &TableDef,
+        op: &ast::AlterTableOperation,
+    ) -> Result<AlterOp> {
+        let unsupported = || {
+            err!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ALTER TABLE {op} is not supported yet"
+            )
+        };
+        Ok(match op {
+            ast::AlterTableOperation::AddConstraint {
+                constraint: ast::TableConstraint::PrimaryKey { name, columns, .. },
+                ..
+            } => {
+                let mut idxs = Vec::new();
+                for ic in columns {
+                    let cname = match &ic.column.expr {
+                        ast::Expr::Identifier(id) => fold(id),
+                        _ => return Err(unsupported()),
+                    };
+                    let idx = table
+                        .columns
+                        .iter()
+                        .position(|c| c.name == cname)
+                        .ok_or_else(|| {
+                            err!(
+                                sqlstate::UNDEFINED_COLUMN,
+                                "column \"{cname}\" of relation \"{}\" does not exist",
+                                table.name
+                            )
+                        })?;
+                    idxs.push(idx);
+                }
+                AlterOp::AddPrimaryKey(idxs, name.as_ref().map(fold))
+            }
+            ast::AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => {
+                let (ty, typmod) = convert_type(&column_def.data_type)?;
+                let mut col = ColumnDef {
+                    name: fold(&column_def.name),
+                    data_type: ty,
+                    typmod,
+                    not_null: false,
+                    default: None,
+                };
+                for o in &column_def.options {
+                    match &o.option {
+                        ast::ColumnOption::NotNull => col.not_null = true,
+                        ast::ColumnOption::Null => {}
+                        ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
+                        _ => return Err(unsupported()),
+                    }
+                }
+                let fill = self.default_expr(&col)?;
+                AlterOp::AddColumn(col, *if_not_exists, fill)
+            }
+            ast::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => AlterOp::RenameColumn(fold(old_column_name), fold(new_column_name)),
+            ast::AlterTableOperation::RenameTable { table_name } => {
+                let n = match table_name {
+                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
+                };
+                AlterOp::RenameTable(self.split_name(n)?.1)
+            }
+            _ => return Err(unsupported()),
+        })
     }
 
     fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {
@@ -1556,7 +2055,14 @@ impl<'a> Binder<'a> {
         if castable(from, target, how) {
             // Fold constant casts so errors surface at bind time with a position.
             if let Expr::Const(v, _) = &e {
-                let v = crate::types::cast(v.clone(), target, typmod, how == Coercion::Explicit)
+                let v = match v {
+                    // character(n) drops its padding when it becomes another string type.
+                    Value::Text(t) if from == DataType::Bpchar && target != DataType::Bpchar => {
+                        Value::Text(t.trim_end_matches(' ').to_string())
+                    }
+                    v => v.clone(),
+                };
+                let v = crate::types::cast(v, target, typmod, how == Coercion::Explicit)
                     .map_err(|er| self.at(er, span))?;
                 return Ok(Expr::Const(v, target));
             }
@@ -1630,7 +2136,7 @@ impl<'a> Binder<'a> {
                     } else {
                         b
                     };
-                    if !b.ty().is_numeric() {
+                    if !b.ty().is_numeric() && b.ty() != DataType::Interval {
                         return Err(self.at(
                             err!(
                                 sqlstate::UNDEFINED_FUNCTION,
@@ -1815,11 +2321,109 @@ impl<'a> Binder<'a> {
                     matches!(e, ast::Expr::ILike { .. }),
                 ))
             }
-            ast::Expr::Subquery(_) | ast::Expr::Exists { .. } | ast::Expr::InSubquery { .. } => {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "subqueries are not supported yet"
+            ast::Expr::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                let mut args = vec![(**expr).clone()];
+                args.push(match substring_from {
+                    Some(f) => (**f).clone(),
+                    None => ast::Expr::value(ast::Value::Number("1".into(), false)),
+                });
+                if let Some(c) = substring_for {
+                    args.push((**c).clone());
+                }
+                self.call_builtin("substr", &args, scope, e.span())
+            }
+            ast::Expr::Position { expr, r#in } => self.call_builtin(
+                "strpos",
+                &[(**r#in).clone(), (**expr).clone()],
+                scope,
+                e.span(),
+            ),
+            ast::Expr::Trim {
+                expr,
+                trim_where,
+                trim_what,
+                trim_characters,
+            } => {
+                if trim_characters.is_some() {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "this TRIM form is not supported"
+                    );
+                }
+                let name = match trim_where {
+                    Some(ast::TrimWhereField::Leading) => "ltrim",
+                    Some(ast::TrimWhereField::Trailing) => "rtrim",
+                    _ => "btrim",
+                };
+                let mut args = vec![(**expr).clone()];
+                if let Some(w) = trim_what {
+                    args.push((**w).clone());
+                }
+                self.call_builtin(name, &args, scope, e.span())
+            }
+            ast::Expr::Extract { field, expr, .. } => {
+                let f = ast::Expr::value(ast::Value::SingleQuotedString(
+                    field.to_string().to_lowercase(),
+                ));
+                self.call_builtin("extract", &[f, (**expr).clone()], scope, e.span())
+            }
+            ast::Expr::Interval(iv) => {
+                let v = self.bind(&iv.value, scope)?;
+                let v = match (v, &iv.leading_field) {
+                    // INTERVAL '3' DAY: the unit follows the literal.
+                    (Expr::Const(Value::Text(t), DataType::Unknown), Some(f))
+                        if iv.last_field.is_none() =>
+                    {
+                        Expr::Const(Value::Text(format!("{t} {f}")), DataType::Unknown)
+                    }
+                    (v, _) => v,
+                };
+                self.coerce(
+                    v,
+                    DataType::Interval,
+                    -1,
+                    Coercion::Explicit,
+                    iv.value.span(),
                 )
+            }
+            ast::Expr::Subquery(q) => {
+                let p = self.plan_subquery(q, e.span())?;
+                let ty = p
+                    .fields
+                    .first()
+                    .and_then(|f| DataType::from_oid(f.type_oid))
+                    .unwrap_or(DataType::Text);
+                Ok(Expr::Subquery(Box::new(p), ty))
+            }
+            ast::Expr::Exists { subquery, negated } => {
+                let saved = self.agg.take();
+                let p = self.plan_query(subquery);
+                self.agg = saved;
+                Ok(Expr::Exists(Box::new(p?), *negated))
+            }
+            ast::Expr::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let p = self.plan_subquery(subquery, e.span())?;
+                let ty = p
+                    .fields
+                    .first()
+                    .and_then(|f| DataType::from_oid(f.type_oid))
+                    .unwrap_or(DataType::Text);
+                let x = self.bind(expr, scope)?;
+                let x = if x.ty() == DataType::Unknown || !comparable(x.ty(), ty) {
+                    self.coerce(x, ty, -1, Coercion::Implicit, expr.span())?
+                } else {
+                    x
+                };
+                Ok(Expr::InSubquery(Box::new(x), Box::new(p), *negated))
             }
             other => Err(self.at(
                 err!(
@@ -1829,6 +2433,28 @@ impl<'a> Binder<'a> {
                 other.span(),
             )),
         }
+    }
+
+    /// Plans a subquery used as an expression: uncorrelated, exactly one column.
+    fn plan_subquery(
+        &mut self,
+        q: &ast::Query,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<SelectPlan> {
+        let saved = self.agg.take();
+        let p = self.plan_query(q);
+        self.agg = saved;
+        let p = p?;
+        if p.visible != 1 {
+            return Err(self.at(
+                err!(
+                    sqlstate::SYNTAX_ERROR,
+                    "subquery must return only one column"
+                ),
+                span,
+            ));
+        }
+        Ok(p)
     }
 
     fn coerce_cmp(
@@ -1925,16 +2551,11 @@ impl<'a> Binder<'a> {
         };
         let (lt, rt) = (l.ty(), r.ty());
         if bop == BinOp::Concat {
-            let lt2 = if lt == DataType::Unknown {
-                DataType::Text
-            } else {
-                lt
+            let as_text = |t: DataType| match t {
+                DataType::Unknown | DataType::Bpchar => DataType::Text,
+                t => t,
             };
-            let rt2 = if rt == DataType::Unknown {
-                DataType::Text
-            } else {
-                rt
-            };
+            let (lt2, rt2) = (as_text(lt), as_text(rt));
             if !lt2.is_string() && !rt2.is_string() {
                 return Err(no_op(self, lt2, rt2));
             }
@@ -1955,9 +2576,13 @@ impl<'a> Binder<'a> {
                     self.coerce(r, t, -1, Coercion::Implicit, right.span())?,
                 )
             }
-            (true, false) => (self.coerce(l, rt, -1, Coercion::Implicit, left.span())?, r),
+            (true, false) => {
+                let t = unknown_partner(bop, rt);
+                (self.coerce(l, t, -1, Coercion::Implicit, left.span())?, r)
+            }
             (false, true) => {
-                let r = self.coerce(r, lt, -1, Coercion::Implicit, right.span())?;
+                let t = unknown_partner(bop, lt);
+                let r = self.coerce(r, t, -1, Coercion::Implicit, right.span())?;
                 (l, r)
             }
             _ => (l, r),
@@ -1968,6 +2593,9 @@ impl<'a> Binder<'a> {
                 return Err(no_op(self, lt, rt));
             }
             return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), DataType::Bool));
+        }
+        if let Some(ty) = super::expr::datetime_arith_type(bop, lt, rt) {
+            return Ok(Expr::Binary(bop, Box::new(l), Box::new(r), ty));
         }
         let Some(ty) = arith_type(lt, rt) else {
             return Err(no_op(self, lt, rt));
@@ -2207,21 +2835,24 @@ impl<'a> Binder<'a> {
             };
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
-            let res = (|| -> Result<Option<Expr>> {
-                Ok(match args.first() {
-                    Some(a) => {
-                        let b = self.bind(a, &input)?;
-                        Some(if b.ty() == DataType::Unknown {
-                            self.coerce(b, DataType::Text, -1, Coercion::Implicit, a.span())?
-                        } else {
-                            b
-                        })
-                    }
-                    None => None,
-                })
+            let res = (|| -> Result<Vec<Expr>> {
+                let mut out = Vec::new();
+                for a in &args {
+                    let b = self.bind(a, &input)?;
+                    let want = match af {
+                        AggFunc::StringAgg => DataType::Text,
+                        AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+                        _ if b.ty() == DataType::Unknown => DataType::Text,
+                        _ => b.ty(),
+                    };
+                    out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
+                }
+                Ok(out)
             })();
             self.agg = Some(st);
-            let arg = res?;
+            let mut bound = res?.into_iter();
+            let arg = bound.next();
+            let arg2 = bound.next();
             let at = arg.as_ref().map(|a| a.ty()).unwrap_or(DataType::Int8);
             let ty = match af {
                 AggFunc::CountStar | AggFunc::Count => DataType::Int8,
@@ -2250,6 +2881,8 @@ impl<'a> Binder<'a> {
                     }
                 },
                 AggFunc::Min | AggFunc::Max => at,
+                AggFunc::StringAgg => DataType::Text,
+                AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
             };
             let st = self
                 .agg
@@ -2258,6 +2891,7 @@ impl<'a> Binder<'a> {
             st.aggs.push(AggSpec {
                 func: af,
                 arg,
+                arg2,
                 distinct,
                 ty,
             });
@@ -2273,12 +2907,30 @@ impl<'a> Binder<'a> {
                 span,
             ));
         }
+        self.call_builtin(&name, &args, scope, span)
+    }
+
+    /// Binds a call of a built-in scalar function on AST arguments.
+    fn call_builtin(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        scope: &Scope,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
         let mut bound = Vec::new();
-        for a in &args {
+        for a in args {
             bound.push(self.bind(a, scope)?);
         }
         let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
-        let Some((func, ty)) = functions::lookup(&name, &types) else {
+        if name == "pg_typeof" && types.len() == 1 {
+            // The argument's type as bound (PostgreSQL returns it as regtype).
+            return Ok(Expr::Const(
+                Value::Text(types[0].name().to_string()),
+                DataType::Text,
+            ));
+        }
+        let Some((func, ty)) = functions::lookup(name, &types) else {
             let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
             return Err(self.at(
                 err!(
@@ -2292,7 +2944,7 @@ impl<'a> Binder<'a> {
             ));
         };
         let mut out = Vec::new();
-        for (i, (b, a)) in bound.into_iter().zip(&args).enumerate() {
+        for (i, (b, a)) in bound.into_iter().zip(args).enumerate() {
             let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {
                 if ty == DataType::Unknown {
                     DataType::Text
@@ -2310,7 +2962,24 @@ impl<'a> Binder<'a> {
             } else {
                 want
             };
-            out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
+            let coerced = self.coerce(b, want, -1, Coercion::Implicit, a.span());
+            out.push(coerced.map_err(|e| {
+                if e.code == sqlstate::CANNOT_COERCE {
+                    let shown: Vec<&str> = types.iter().map(|t| t.name()).collect();
+                    self.at(
+                        err!(
+                            sqlstate::UNDEFINED_FUNCTION,
+                            "function {}({}) does not exist",
+                            name,
+                            shown.join(", ")
+                        )
+                        .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                        span,
+                    )
+                } else {
+                    e
+                }
+            })?);
         }
         Ok(Expr::Func(func, out, ty))
     }
@@ -2324,12 +2993,79 @@ impl SelectPlan {
     }
 }
 
-fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) {
+/// The type an untyped literal takes opposite a typed operand: the operand's own type,
+/// except that `date/timestamp + 'literal'` reads the literal as an interval (the only
+/// `+` those types have).
+fn unknown_partner(op: BinOp, other: DataType) -> DataType {
+    match (op, other) {
+        (BinOp::Add, DataType::Timestamp | DataType::TimestampTz | DataType::Date) => {
+            DataType::Interval
+        }
+        _ => other,
+    }
+}
+
+/// Whether an expression reads no column of the row (constants, parameters, functions
+/// of those).
+fn row_independent(e: &Expr) -> bool {
+    match e {
+        Expr::Const(..) | Expr::Param(..) => true,
+        Expr::Cast(x, ..) | Expr::Neg(x, _) => row_independent(x),
+        Expr::Binary(_, l, r, _) => row_independent(l) && row_independent(r),
+        Expr::Func(f, args, _) => !functions::is_volatile(*f) && args.iter().all(row_independent),
+        _ => false,
+    }
+}
+
+/// The primary-key lookup a filter allows: `pk1 = v1 AND pk2 = v2 …` (in any order,
+/// among other conjuncts) with row-independent values.
+pub fn pk_key_exprs(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<Expr>> {
+    let pk = def.primary_key.as_ref()?;
+    let mut conjuncts = Vec::new();
+    let mut stack = vec![filter?];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(l, r) => {
+                stack.push(l);
+                stack.push(r);
+            }
+            other => conjuncts.push(other),
+        }
+    }
+    let mut key = Vec::new();
+    for &col in pk {
+        let found = conjuncts.iter().find_map(|c| match c {
+            Expr::Binary(BinOp::Eq, l, r, _) => match (l.as_ref(), r.as_ref()) {
+                (Expr::Column(i, _), v) | (v, Expr::Column(i, _))
+                    if *i == col && row_independent(v) =>
+                {
+                    Some(v.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })?;
+        key.push(found);
+    }
+    Some(key)
+}
+
+fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) -> Result<()> {
     if let Some(a) = alias {
+        if a.columns.len() > scope.cols.len() {
+            bail!(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                "table \"{}\" has {} columns available but {} columns specified",
+                fold(&a.name),
+                scope.cols.len(),
+                a.columns.len()
+            );
+        }
         for (c, ac) in scope.cols.iter_mut().zip(&a.columns) {
             c.name = fold(&ac.name);
         }
     }
+    Ok(())
 }
 
 fn is_default_keyword(e: &ast::Expr) -> bool {
@@ -2344,6 +3080,9 @@ fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
         ("min", false, 1) => AggFunc::Min,
         ("max", false, 1) => AggFunc::Max,
         ("avg", false, 1) => AggFunc::Avg,
+        ("string_agg", false, 2) => AggFunc::StringAgg,
+        ("bool_and" | "every", false, 1) => AggFunc::BoolAnd,
+        ("bool_or", false, 1) => AggFunc::BoolOr,
         _ => return None,
     })
 }
@@ -2475,7 +3214,18 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
             .map_err(|_| err!(sqlstate::SYNTAX_ERROR, "invalid type modifier"))
     };
     let typmod = match (ty, mods.len()) {
+        (DataType::Bpchar, 0) if base != "bpchar" => 5,
         (_, 0) => -1,
+        (DataType::Bpchar, 1) => {
+            let n = num(&mods[0])?;
+            if n == 0 {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "length for type char must be at least 1"
+                );
+            }
+            n as i32 + 4
+        }
         (DataType::Varchar, 1) => {
             let n = num(&mods[0])?;
             if n == 0 {

@@ -7,11 +7,12 @@
 //! (u64 tuple id, encoded row) pairs.
 
 use super::schema::CatalogState;
+use super::wal::io::WalIo;
 use crate::error::{sqlstate, Error, Result};
 use crate::types::{decode_row, encode_row, Reader, Value};
 use crate::{bail, err};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -32,54 +33,41 @@ pub fn heap_path(datadir: &Path, db: u32, filenode: u32) -> PathBuf {
         .join(filenode.to_string())
 }
 
-fn fsync_dir(dir: &Path, fsync: bool) -> Result<()> {
-    if fsync {
-        File::open(dir).and_then(|d| d.sync_all()).map_err(|e| {
+/// Creates a directory (and its parents) with owner-only permissions, as PostgreSQL.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
             Error::io(
-                format!("could not fsync directory \"{}\"", dir.display()),
+                format!("could not create directory \"{}\"", dir.display()),
                 e,
             )
-        })?;
-    }
-    Ok(())
+        })
 }
 
-/// Writes `body` framed as an image to `path` durably.
-fn write_image(path: &Path, magic: &[u8; 8], body: &[u8], fsync: bool) -> Result<()> {
+/// Writes `body` framed as an image to `path` durably (temp file, fsync, rename,
+/// directory fsync) through the I/O layer.
+fn write_image(
+    io: &dyn WalIo,
+    path: &Path,
+    magic: &[u8; 8],
+    body: &[u8],
+    fsync: bool,
+) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::internal("image path has no directory"))?;
-    fs::create_dir_all(dir).map_err(|e| {
-        Error::io(
-            format!("could not create directory \"{}\"", dir.display()),
-            e,
-        )
-    })?;
+    create_private_dir(dir)?;
     let mut data = Vec::with_capacity(body.len() + 16);
     data.extend_from_slice(magic);
     data.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     data.extend_from_slice(body);
     let crc = crc32c::crc32c(&data);
     data.extend_from_slice(&crc.to_le_bytes());
-    let tmp = path.with_extension("tmp");
-    let io = |e| Error::io(format!("could not write file \"{}\"", tmp.display()), e);
-    let mut f = File::create(&tmp).map_err(io)?;
-    f.write_all(&data).map_err(io)?;
-    if fsync {
-        f.sync_all().map_err(io)?;
-    }
-    drop(f);
-    fs::rename(&tmp, path).map_err(|e| {
-        Error::io(
-            format!(
-                "could not rename file \"{}\" to \"{}\"",
-                tmp.display(),
-                path.display()
-            ),
-            e,
-        )
-    })?;
-    fsync_dir(dir, fsync)
+    io.replace_file(path, &data, fsync)
+        .map_err(|e| Error::io(format!("could not write file \"{}\"", path.display()), e))
 }
 
 /// Reads and verifies an image; returns its body.
@@ -114,10 +102,10 @@ fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Vec<u8>> {
 }
 
 /// Writes the catalog image.
-pub fn write_catalog(datadir: &Path, c: &CatalogState, fsync: bool) -> Result<()> {
+pub fn write_catalog(io: &dyn WalIo, datadir: &Path, c: &CatalogState, fsync: bool) -> Result<()> {
     let mut body = Vec::new();
     c.encode(&mut body);
-    write_image(&catalog_path(datadir), CATALOG_MAGIC, &body, fsync)
+    write_image(io, &catalog_path(datadir), CATALOG_MAGIC, &body, fsync)
 }
 
 /// Reads the catalog image.
@@ -128,6 +116,7 @@ pub fn read_catalog(datadir: &Path) -> Result<CatalogState> {
 
 /// Writes one table's image.
 pub fn write_heap(
+    io: &dyn WalIo,
     datadir: &Path,
     db: u32,
     filenode: u32,
@@ -140,7 +129,13 @@ pub fn write_heap(
         body.extend_from_slice(&tid.to_le_bytes());
         encode_row(row, &mut body);
     }
-    write_image(&heap_path(datadir, db, filenode), HEAP_MAGIC, &body, fsync)
+    write_image(
+        io,
+        &heap_path(datadir, db, filenode),
+        HEAP_MAGIC,
+        &body,
+        fsync,
+    )
 }
 
 /// Reads one table's image (a missing file is an empty table only if `missing_ok`).
@@ -197,7 +192,7 @@ mod tests {
             3u64,
             Arc::new(vec![Value::Int4(1), Value::Text("x".into())]),
         )];
-        write_heap(&dir, 5, 16384, &rows, false).unwrap();
+        write_heap(&super::super::wal::io::StdIo, &dir, 5, 16384, &rows, false).unwrap();
         let back = read_heap(&dir, 5, 16384).unwrap();
         assert_eq!(
             back,

@@ -31,6 +31,9 @@ pub struct Tuple {
     pub xmax_seq: u64,
     /// The column values.
     pub row: Arc<Vec<Value>>,
+    /// The tuple id of the version an UPDATE replaced this one with (0 = none), so a
+    /// READ COMMITTED writer that waited can follow the row to its newest version.
+    pub next: u64,
 }
 
 /// What a reader sees: its own xid and the last commit sequence number it may see.
@@ -92,13 +95,25 @@ impl Heap {
     /// The encoded primary key of a row (None without a primary key).
     pub fn key_of(&self, row: &[Value]) -> Option<Vec<u8>> {
         let pk = self.pk.as_ref()?;
+        let vals: Vec<Value> = pk
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        self.encode_key(&vals)
+    }
+
+    /// Encodes primary-key values (in key column order) as the index stores them.
+    pub fn encode_key(&self, vals: &[Value]) -> Option<Vec<u8>> {
+        let pk = self.pk.as_ref()?;
+        if vals.len() != pk.len() {
+            return None;
+        }
         let mut out = Vec::new();
-        for &c in pk {
-            let v = row.get(c).cloned().unwrap_or(Value::Null);
+        for v in vals {
             // Numerics equal in value must give equal keys.
             let v = match v {
                 Value::Numeric(n) => Value::Numeric(n.normalized()),
-                v => v,
+                v => v.clone(),
             };
             encode_value(&v, &mut out);
         }
@@ -155,6 +170,7 @@ mod tests {
             xmin_seq,
             xmax: 0,
             xmax_seq: 0,
+            next: 0,
             row: Arc::new(vec![Value::Int4(1)]),
         }
     }

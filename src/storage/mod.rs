@@ -39,7 +39,7 @@ pub mod schema;
 pub mod wal;
 
 pub use heap::Snapshot;
-pub use record::{Record, Store};
+pub use record::{Record, Replayer, Store};
 pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
 pub use wal::Lsn;
 
@@ -51,18 +51,33 @@ use heap::{Heap, Tuple};
 use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Duration;
+use wal::io::{StdIo, WalIo};
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
 
 /// How the server opens an existing cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineOptions {
     /// Whether to fsync WAL and images (`fsync` setting).
     pub fsync: bool,
     /// The WAL segment size (from pg_control).
     pub wal_segment_size: u64,
+    /// How WAL flushes are made durable (`wal_sync_method`).
+    pub wal_sync_method: SyncMethod,
+    /// The disk I/O layer for WAL segments and checkpoint images (tests inject faults).
+    pub io: Arc<dyn WalIo>,
+}
+
+impl std::fmt::Debug for EngineOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineOptions")
+            .field("fsync", &self.fsync)
+            .field("wal_segment_size", &self.wal_segment_size)
+            .field("wal_sync_method", &self.wal_sync_method)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for EngineOptions {
@@ -70,6 +85,8 @@ impl Default for EngineOptions {
         EngineOptions {
             fsync: true,
             wal_segment_size: 16 * 1024 * 1024,
+            wal_sync_method: SyncMethod::default(),
+            io: Arc::new(StdIo),
         }
     }
 }
@@ -85,6 +102,29 @@ pub struct BootstrapOptions {
     pub password_encryption: String,
     /// The WAL segment size.
     pub wal_segment_size: u64,
+}
+
+/// A point inside a transaction that [`Engine::rollback_to`] can return to
+/// (SAVEPOINT): how much of each of the transaction's lists existed then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Savepoint {
+    records: usize,
+    inserted: usize,
+    deleted: usize,
+    dropped: usize,
+    undo: usize,
+    created: usize,
+}
+
+/// What happened to a row a writer tried to change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowOutcome {
+    /// The change was made.
+    Done,
+    /// The row no longer exists (deleted by this or a committed transaction).
+    Gone,
+    /// A committed UPDATE replaced the row: its newest version's tuple id and values.
+    Moved(u64, Arc<Vec<Value>>),
 }
 
 /// A transaction in progress. Owned by one session; passed to every engine call.
@@ -106,6 +146,8 @@ pub struct Transaction {
     dropped: Vec<(u32, u32)>,
     /// Set by the session to cancel waits (57014).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// The current statement's `statement_timeout` deadline, which ends waits too.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Transaction {
@@ -145,6 +187,11 @@ pub struct Engine {
     commit_lock: Mutex<()>,
     /// Commits hold it shared; a checkpoint holds it exclusively.
     checkpoint_lock: RwLock<()>,
+    /// Bumped by every catalog change and rollback of one: plans cached by sessions
+    /// are valid only for the version they were made at.
+    catalog_version: AtomicU64,
+    /// Set by the shutdown checkpoint: the engine refuses further writes.
+    shut_down: AtomicBool,
     /// Set after a WAL failure: the engine refuses further writes.
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
@@ -165,10 +212,7 @@ impl Engine {
     /// and a first checkpoint.
     pub fn bootstrap(datadir: &Path, opts: &BootstrapOptions) -> Result<()> {
         for d in ["global", "pg_wal", "base/1", "base/4", "base/5"] {
-            let p = datadir.join(d);
-            std::fs::create_dir_all(&p).map_err(|e| {
-                Error::io(format!("could not create directory \"{}\"", p.display()), e)
-            })?;
+            checkpoint::create_private_dir(&datadir.join(d))?;
         }
         let system_id = ControlFile::new_system_identifier();
         let mut wal_opts = WalOptions::new(datadir.join("pg_wal"), system_id);
@@ -228,6 +272,8 @@ impl Engine {
             opts: EngineOptions {
                 fsync: true,
                 wal_segment_size: opts.wal_segment_size,
+                wal_sync_method: SyncMethod::default(),
+                io: Arc::new(StdIo),
             },
             wal,
             system_id,
@@ -248,6 +294,8 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
         engine.checkpoint_inner(true)
@@ -257,16 +305,12 @@ impl Engine {
     /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
     pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
         let mut control = ControlFile::read(datadir)?;
-        if control.state == DbState::Shutdowned {
-            tracing::info!(
-                "database system was shut down at checkpoint {}",
-                control.checkpoint
-            );
+        let clean = control.state == DbState::Shutdowned;
+        let known_up = format_unix_time(control.time);
+        if clean {
+            tracing::info!("database system was shut down at {known_up}");
         } else {
-            tracing::info!(
-                "database system was interrupted; last known up at checkpoint {}",
-                control.checkpoint
-            );
+            tracing::info!("database system was interrupted; last known up at {known_up}");
             tracing::info!(
                 "database system was not properly shut down; automatic recovery in progress"
             );
@@ -294,6 +338,7 @@ impl Engine {
                             xmin_seq: 1,
                             xmax: 0,
                             xmax_seq: 0,
+                            next: 0,
                             row: Arc::new(row),
                         },
                     );
@@ -310,65 +355,50 @@ impl Engine {
         };
         let mut reader =
             WalReader::new(&datadir.join("pg_wal"), seg, control.timeline, control.redo);
-        let mut pending: HashMap<u32, Vec<Record>> = HashMap::new();
-        let mut max_xid = control.next_xid as u32;
+        let mut redo = Replayer::new(control.next_xid as u32);
         let mut last_record = control.checkpoint;
-        let mut replayed = 0u64;
         let mut first = true;
+        let mut redo_started = false;
         while let Some(rec) = reader.next_record()? {
-            if first {
+            let is_checkpoint_record = first && rec.start == control.checkpoint;
+            first = false;
+            if !is_checkpoint_record && !redo_started {
                 tracing::info!("redo starts at {}", rec.start);
-                first = false;
+                redo_started = true;
             }
             last_record = rec.start;
-            if rec.rmid < 128 {
-                continue; // PostgreSQL's own records (segment switches).
-            }
-            let r = Record::decode(rec.rmid, rec.info, &rec.payload)?;
-            if rec.xid != 0 && rec.xid >= max_xid {
-                max_xid = rec.xid + 1;
-            }
-            match r {
-                Record::Commit { .. } => {
-                    for r in pending.remove(&rec.xid).unwrap_or_default() {
-                        r.redo(&mut store);
-                    }
-                    replayed += 1;
-                }
-                Record::Checkpoint { next_oid, .. } => {
-                    if next_oid > store.catalog.next_oid {
-                        store.catalog.next_oid = next_oid;
-                    }
-                }
-                other => pending.entry(rec.xid).or_default().push(other),
-            }
+            redo.apply(rec.rmid, rec.info, rec.xid, &rec.payload, &mut store)?;
         }
         let end = reader.end_of_valid();
-        if !first {
+        if redo_started {
             tracing::info!(
-                "redo done at {} ({replayed} transactions replayed)",
-                last_record
+                "redo done at {last_record} ({} transactions replayed)",
+                redo.replayed
             );
+        } else if !clean {
+            tracing::info!("redo is not required");
         }
-        if !pending.is_empty() {
+        if redo.in_progress() > 0 {
             tracing::info!(
                 "{} transaction(s) without a commit record were rolled back",
-                pending.len()
+                redo.in_progress()
             );
         }
-        let wal = WalWriter::open(
+        let wal = WalWriter::open_with_io(
             WalOptions {
                 dir: datadir.join("pg_wal"),
                 segment_size: seg,
                 system_id: control.system_identifier,
                 timeline: control.timeline,
                 fsync: opts.fsync,
-                sync_method: SyncMethod::default(),
+                sync_method: opts.wal_sync_method,
             },
             end,
             last_record,
+            opts.io.clone(),
         )?;
         control.state = DbState::InProduction;
+        control.time = chrono::Utc::now().timestamp();
         control.write(datadir, opts.fsync)?;
         let engine = Engine {
             datadir: datadir.to_path_buf(),
@@ -381,7 +411,7 @@ impl Engine {
                 running: HashSet::new(),
                 pending_undo: HashMap::new(),
                 pending_created: HashMap::new(),
-                next_xid: max_xid.max(3),
+                next_xid: redo.next_xid.max(3),
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
             }),
@@ -389,11 +419,15 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_lock: RwLock::new(()),
             broken: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
-        if replayed > 0 || !first {
+        if redo_started {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
+            tracing::info!("checkpoint starting: end-of-recovery immediate wait");
             engine.checkpoint_inner(false)?;
+            tracing::info!("checkpoint complete");
         }
         tracing::info!("database system is ready to accept connections");
         Ok(Arc::new(engine))
@@ -416,7 +450,16 @@ impl Engine {
 
     /// The shutdown checkpoint (state = shut down in pg_control).
     pub fn shutdown(&self) -> Result<()> {
-        self.checkpoint_inner(true)
+        self.checkpoint_inner(true)?;
+        // Nothing may be written after the shutdown checkpoint.
+        self.shut_down.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The last checkpoint's location and redo location (from pg_control).
+    pub fn last_checkpoint(&self) -> (Lsn, Lsn) {
+        let c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        (c.checkpoint, c.redo)
     }
 
     fn checkpoint_inner(&self, shutdown: bool) -> Result<()> {
@@ -427,7 +470,8 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         // 1. Take one consistent cut of committed state.
         let (catalog, heaps, next_xid) = {
-            let st = self.lock();
+            let mut st = self.lock();
+            prune_dead_versions(&mut st);
             let mut catalog = st.store.catalog.clone();
             for undos in st.pending_undo.values() {
                 for u in undos.iter().rev() {
@@ -450,9 +494,9 @@ impl Engine {
         // 2. Images: temp file, fsync, rename, directory fsync.
         let fsync = self.opts.fsync;
         for (db, oid, rows) in &heaps {
-            checkpoint::write_heap(&self.datadir, *db, *oid, rows, fsync)?;
+            checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, rows, fsync)?;
         }
-        checkpoint::write_catalog(&self.datadir, &catalog, fsync)?;
+        checkpoint::write_catalog(&*self.opts.io, &self.datadir, &catalog, fsync)?;
         checkpoint::remove_stale_images(&self.datadir, &catalog);
         // 3. The checkpoint record, flushed.
         let rec = Record::Checkpoint {
@@ -474,6 +518,8 @@ impl Engine {
         control.redo = redo;
         control.next_xid = next_xid as u64;
         control.next_oid = catalog.next_oid;
+        control.time = chrono::Utc::now().timestamp();
+        control.checkpoint_time = control.time;
         control.state = if shutdown {
             DbState::Shutdowned
         } else {
@@ -490,6 +536,12 @@ impl Engine {
     }
 
     fn check_broken(&self) -> Result<()> {
+        if self.shut_down.load(Ordering::SeqCst) {
+            bail!(
+                sqlstate::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command"
+            );
+        }
         if self.broken.load(Ordering::SeqCst) {
             return Err(panic_error(err!(
                 sqlstate::IO_ERROR,
@@ -525,6 +577,27 @@ impl Engine {
         self.wal.insert_lsn()
     }
 
+    /// Describes the WAL records from `start` to the end of valid WAL, one line each
+    /// (`0/01000060 xid 735 tusk catalog: CREATE TABLE …`), for tests and a waldump.
+    pub fn describe_wal(&self, start: Lsn) -> Result<Vec<String>> {
+        let mut reader = WalReader::new(
+            &self.datadir.join("pg_wal"),
+            self.opts.wal_segment_size,
+            self.timeline,
+            start,
+        );
+        let mut out = Vec::new();
+        while let Some(rec) = reader.next_record()? {
+            let text = if rec.rmid >= record::RM_TUSK_HEAP {
+                Record::decode(rec.rmid, rec.info, &rec.payload)?.describe()
+            } else {
+                format!("PostgreSQL rmgr {} info {:#04x}", rec.rmid, rec.info)
+            };
+            out.push(format!("{} xid {}: {}", rec.start, rec.xid, text));
+        }
+        Ok(out)
+    }
+
     /// The cluster's system identifier.
     pub fn system_identifier(&self) -> u64 {
         self.system_id
@@ -538,6 +611,12 @@ impl Engine {
     /// Runs `f` on the catalog (under the state lock: keep it short).
     pub fn with_catalog<R>(&self, f: impl FnOnce(&CatalogState) -> R) -> R {
         f(&self.lock().store.catalog)
+    }
+
+    /// The catalog version: it changes whenever a table, role or database is created,
+    /// changed or dropped (or such a change is rolled back).
+    pub fn catalog_version(&self) -> u64 {
+        self.catalog_version.load(Ordering::SeqCst)
     }
 
     /// Hands out a new OID.
@@ -562,6 +641,7 @@ impl Engine {
             deleted: Vec::new(),
             dropped: Vec::new(),
             cancel: None,
+            deadline: None,
         }
     }
 
@@ -588,6 +668,30 @@ impl Engine {
         }
     }
 
+    /// The versions visible to the transaction whose primary key equals `key` (values
+    /// already of the key columns' types), found through the primary-key index.
+    pub fn lookup_key(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        key: &[Value],
+    ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        let st = self.lock();
+        let Some(h) = st.store.heaps.get(&(db, rel)) else {
+            return vec![];
+        };
+        let Some(k) = h.encode_key(key) else {
+            return vec![];
+        };
+        h.versions_with_key(&k)
+            .into_iter()
+            .filter_map(|tid| h.tuples.get(&tid).map(|t| (tid, t)))
+            .filter(|(_, t)| t.visible(&txn.snapshot))
+            .map(|(tid, t)| (tid, t.row.clone()))
+            .collect()
+    }
+
     /// Waits (releasing the lock) until transaction `xid` has ended, honouring the
     /// transaction's cancel flag.
     fn wait_for<'a>(
@@ -597,8 +701,14 @@ impl Engine {
         xid: u32,
     ) -> Result<MutexGuard<'a, State>> {
         while st.running.contains(&xid) {
+            if txn.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                bail!(
+                    sqlstate::QUERY_CANCELED,
+                    "canceling statement due to statement timeout"
+                );
+            }
             if let Some(c) = &txn.cancel {
-                if c.load(Ordering::SeqCst) {
+                if c.swap(false, Ordering::SeqCst) {
                     bail!(
                         sqlstate::QUERY_CANCELED,
                         "canceling statement due to user request"
@@ -621,6 +731,7 @@ impl Engine {
         self.check_broken()?;
         let row = Arc::new(row);
         let mut st = self.lock();
+        check_not_pending(&st, txn, db, rel)?;
         loop {
             let def = st
                 .store
@@ -667,6 +778,7 @@ impl Engine {
                     xmin_seq: 0,
                     xmax: 0,
                     xmax_seq: 0,
+                    next: 0,
                     row: row.clone(),
                 },
             );
@@ -676,34 +788,46 @@ impl Engine {
         }
     }
 
-    /// Deletes a version the transaction saw. Returns false when it is already gone
-    /// (deleted by this transaction, or by a concurrent one that committed — READ
-    /// COMMITTED skips such rows; tusk does not yet re-check the newer version). A
-    /// concurrent writer in progress is waited for.
-    pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<bool> {
+    /// Deletes a version the transaction saw. A concurrent writer in progress is
+    /// waited for first. Returns [`RowOutcome::Gone`] when the version was already
+    /// deleted (by this transaction or a committed one), and [`RowOutcome::Moved`] when
+    /// a committed UPDATE replaced it: READ COMMITTED re-checks the newer version.
+    pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<RowOutcome> {
         self.check_broken()?;
         let mut st = self.lock();
+        check_not_pending(&st, txn, db, rel)?;
         loop {
             let heap = st.store.heap_mut(db, rel);
-            let Some(t) = heap.tuples.get_mut(&tid) else {
-                return Ok(false);
+            let Some(t) = heap.tuples.get(&tid) else {
+                return Ok(RowOutcome::Gone);
             };
             if t.xmax == 0 {
-                t.xmax = txn.xid;
+                if let Some(t) = heap.tuples.get_mut(&tid) {
+                    t.xmax = txn.xid;
+                }
                 txn.deleted.push((db, rel, tid));
                 txn.records.push(Record::Delete { db, rel, tid });
-                return Ok(true);
+                return Ok(RowOutcome::Done);
             }
-            if t.xmax == txn.xid || t.xmax_seq != 0 {
-                return Ok(false);
+            if t.xmax == txn.xid {
+                return Ok(RowOutcome::Gone);
+            }
+            if t.xmax_seq != 0 {
+                let next = t.next;
+                return Ok(match heap.tuples.get(&next) {
+                    Some(n) if next != 0 && n.xmin_seq != 0 => {
+                        RowOutcome::Moved(next, n.row.clone())
+                    }
+                    _ => RowOutcome::Gone,
+                });
             }
             let x = t.xmax;
             st = self.wait_for(st, txn, x)?;
         }
     }
 
-    /// Replaces a version with a new row (a delete plus an insert). Returns false when
-    /// the version is already gone (see [`delete`](Self::delete)).
+    /// Replaces a version with a new row (a delete plus an insert, linked so concurrent
+    /// writers can follow it). Outcomes as for [`delete`](Self::delete).
     pub fn update(
         &self,
         txn: &mut Transaction,
@@ -711,12 +835,17 @@ impl Engine {
         rel: u32,
         tid: u64,
         row: Vec<Value>,
-    ) -> Result<bool> {
-        if !self.delete(txn, db, rel, tid)? {
-            return Ok(false);
+    ) -> Result<RowOutcome> {
+        let out = self.delete(txn, db, rel, tid)?;
+        if out != RowOutcome::Done {
+            return Ok(out);
         }
-        self.insert(txn, db, rel, row)?;
-        Ok(true)
+        let new_tid = self.insert(txn, db, rel, row)?;
+        let mut st = self.lock();
+        if let Some(t) = st.store.heap_mut(db, rel).tuples.get_mut(&tid) {
+            t.next = new_tid;
+        }
+        Ok(RowOutcome::Done)
     }
 
     /// Applies a catalog change inside the transaction (visible at once, undone if the
@@ -724,6 +853,7 @@ impl Engine {
     pub fn catalog_change(&self, txn: &mut Transaction, change: CatalogChange) -> Result<()> {
         self.check_broken()?;
         let mut st = self.lock();
+        self.catalog_version.fetch_add(1, Ordering::SeqCst);
         if let Some(u) = st.store.catalog.apply(&change) {
             st.pending_undo.entry(txn.xid).or_default().push(u);
         }
@@ -738,6 +868,17 @@ impl Engine {
                     .push((*db, def.oid));
             }
             CatalogChange::DropTable { db, oid } => txn.dropped.push((*db, *oid)),
+            CatalogChange::DropDatabase { oid } => {
+                let gone: Vec<(u32, u32)> = st
+                    .store
+                    .heaps
+                    .keys()
+                    .filter(|(db, _)| db == oid)
+                    .copied()
+                    .collect();
+                txn.dropped.extend(gone);
+            }
+            CatalogChange::AlterTable { db, def } => st.store.sync_pk(*db, def.oid),
             _ => {}
         }
         txn.records.push(Record::Catalog(change));
@@ -789,6 +930,62 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Marks the transaction's current state (SAVEPOINT).
+    pub fn savepoint(&self, txn: &Transaction) -> Savepoint {
+        let st = self.lock();
+        Savepoint {
+            records: txn.records.len(),
+            inserted: txn.inserted.len(),
+            deleted: txn.deleted.len(),
+            dropped: txn.dropped.len(),
+            undo: st.pending_undo.get(&txn.xid).map_or(0, |v| v.len()),
+            created: st.pending_created.get(&txn.xid).map_or(0, |v| v.len()),
+        }
+    }
+
+    /// Undoes everything the transaction did after `sp` (ROLLBACK TO SAVEPOINT). Nothing
+    /// of it reached the WAL: records are only appended at commit.
+    pub fn rollback_to(&self, txn: &mut Transaction, sp: &Savepoint) {
+        let mut st = self.lock();
+        for (db, rel, tid) in txn.inserted.drain(sp.inserted.min(txn.inserted.len())..) {
+            if let Some(h) = st.store.heaps.get_mut(&(db, rel)) {
+                h.remove(tid);
+            }
+        }
+        for (db, rel, tid) in txn.deleted.drain(sp.deleted.min(txn.deleted.len())..) {
+            if let Some(t) = st
+                .store
+                .heaps
+                .get_mut(&(db, rel))
+                .and_then(|h| h.tuples.get_mut(&tid))
+            {
+                if t.xmax == txn.xid {
+                    t.xmax = 0;
+                    t.next = 0;
+                }
+            }
+        }
+        txn.records.truncate(sp.records);
+        txn.dropped.truncate(sp.dropped);
+        let undo: Vec<CatalogUndo> = match st.pending_undo.get_mut(&txn.xid) {
+            Some(v) if v.len() > sp.undo => v.drain(sp.undo..).collect(),
+            _ => vec![],
+        };
+        if !undo.is_empty() {
+            self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        }
+        st.store.undo_catalog(undo);
+        let created: Vec<(u32, u32)> = match st.pending_created.get_mut(&txn.xid) {
+            Some(v) if v.len() > sp.created => v.drain(sp.created..).collect(),
+            _ => vec![],
+        };
+        for key in created {
+            st.store.heaps.remove(&key);
+        }
+        drop(st);
+        self.cond.notify_all();
     }
 
     /// Rolls the transaction back.
@@ -846,12 +1043,14 @@ impl Engine {
                 {
                     if t.xmax == txn.xid {
                         t.xmax = 0;
+                        t.next = 0;
                     }
                 }
             }
-            for u in undo.into_iter().rev() {
-                st.store.catalog.undo(u);
+            if !undo.is_empty() {
+                self.catalog_version.fetch_add(1, Ordering::SeqCst);
             }
+            st.store.undo_catalog(undo);
             for key in created {
                 st.store.heaps.remove(&key);
             }
@@ -860,6 +1059,46 @@ impl Engine {
         st.running.remove(&txn.xid);
         drop(st);
         self.cond.notify_all();
+    }
+}
+
+/// Formats Unix seconds as PostgreSQL's log timestamps (`2024-01-02 03:04:05 UTC`).
+fn format_unix_time(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
+/// Refuses writes to a table another transaction created and has not committed yet
+/// (PostgreSQL would not even let the writer see it).
+fn check_not_pending(st: &State, txn: &Transaction, db: u32, rel: u32) -> Result<()> {
+    let foreign = st
+        .pending_created
+        .iter()
+        .any(|(x, v)| *x != txn.xid && v.contains(&(db, rel)));
+    if foreign {
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation with OID {rel} does not exist"
+        );
+    }
+    Ok(())
+}
+
+/// Removes versions whose delete committed before every snapshot still in use (a
+/// minimal VACUUM, run at checkpoints).
+fn prune_dead_versions(st: &mut State) {
+    let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+    for h in st.store.heaps.values_mut() {
+        let dead: Vec<u64> = h
+            .tuples
+            .iter()
+            .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
+            .map(|(k, _)| *k)
+            .collect();
+        for tid in dead {
+            h.remove(tid);
+        }
     }
 }
 

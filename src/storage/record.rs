@@ -18,7 +18,7 @@
 //! transaction whose COMMIT never made it into the WAL (a torn tail) are dropped.
 
 use super::heap::{Heap, Tuple, FROZEN_XID};
-use super::schema::{put_u32, put_u64, CatalogChange, CatalogState};
+use super::schema::{put_u32, put_u64, CatalogChange, CatalogState, CatalogUndo};
 use crate::err;
 use crate::error::{sqlstate, Result};
 use crate::types::{decode_row, encode_row, format_text, FormatOptions, Reader, Value};
@@ -50,6 +50,45 @@ impl Store {
             .get(&(db, rel))
             .and_then(|t| t.primary_key.clone());
         self.heaps.entry((db, rel)).or_insert_with(|| Heap::new(pk))
+    }
+
+    /// Makes a table's heap index the primary key its definition now has (after ALTER
+    /// TABLE or its undo), rebuilding the index from the versions present.
+    pub fn sync_pk(&mut self, db: u32, rel: u32) {
+        let pk = self
+            .catalog
+            .tables
+            .get(&(db, rel))
+            .and_then(|t| t.primary_key.clone());
+        let heap = self.heap_mut(db, rel);
+        if heap.pk == pk {
+            return;
+        }
+        heap.pk = pk;
+        heap.pk_index.clear();
+        let tids: Vec<u64> = heap.tuples.keys().copied().collect();
+        for tid in tids {
+            let key = heap.tuples.get(&tid).and_then(|t| heap.key_of(&t.row));
+            if let Some(k) = key {
+                heap.pk_index.entry(k).or_default().push(tid);
+            }
+        }
+    }
+
+    /// Reverts catalog changes (newest last in `undos`), keeping heaps in step.
+    pub fn undo_catalog(&mut self, undos: Vec<CatalogUndo>) {
+        for u in undos.into_iter().rev() {
+            let table = match &u {
+                CatalogUndo::RestoreTable(db, def) => Some((*db, def.oid)),
+                _ => None,
+            };
+            self.catalog.undo(u);
+            if let Some((db, oid)) = table {
+                if self.heaps.contains_key(&(db, oid)) {
+                    self.sync_pk(db, oid);
+                }
+            }
+        }
     }
 }
 
@@ -191,6 +230,7 @@ impl Record {
                         xmin_seq: 1,
                         xmax: 0,
                         xmax_seq: 0,
+                        next: 0,
                         row: row.clone(),
                     },
                 );
@@ -204,10 +244,15 @@ impl Record {
                     CatalogChange::DropTable { db, oid } => {
                         store.heaps.remove(&(*db, *oid));
                     }
+                    CatalogChange::AlterTable { db, def } => store.sync_pk(*db, def.oid),
+                    CatalogChange::DropDatabase { oid } => {
+                        store.heaps.retain(|(db, _), _| db != oid)
+                    }
                     CatalogChange::CreateTable { db, def } => {
                         store
                             .heaps
-                            .insert((*db, def.oid), Heap::new(def.primary_key.clone()));
+                            .entry((*db, def.oid))
+                            .or_insert_with(|| Heap::new(def.primary_key.clone()));
                     }
                     _ => {}
                 }
@@ -238,6 +283,9 @@ impl Record {
                     format!("CREATE TABLE db {db} oid {} name {}", def.oid, def.name)
                 }
                 CatalogChange::DropTable { db, oid } => format!("DROP TABLE db {db} oid {oid}"),
+                CatalogChange::AlterTable { db, def } => {
+                    format!("ALTER TABLE db {db} oid {} name {}", def.oid, def.name)
+                }
                 CatalogChange::SetRole(r) => format!("SET ROLE oid {} name {}", r.oid, r.name),
                 CatalogChange::DropRole { oid } => format!("DROP ROLE oid {oid}"),
                 CatalogChange::Grant { role, member } => {
@@ -246,6 +294,7 @@ impl Record {
                 CatalogChange::SetDatabase(d) => {
                     format!("SET DATABASE oid {} name {}", d.oid, d.name)
                 }
+                CatalogChange::DropDatabase { oid } => format!("DROP DATABASE oid {oid}"),
             },
             Record::Commit { time } => {
                 format!("COMMIT {}", crate::types::format_timestamptz(*time, 0))
@@ -263,6 +312,65 @@ impl Record {
                 redo & 0xffff_ffff
             ),
         }
+    }
+}
+
+/// Applies WAL records in order to a [`Store`], buffering each transaction's records
+/// until its COMMIT (crash recovery now; standby replay later).
+#[derive(Debug, Default)]
+pub struct Replayer {
+    pending: HashMap<u32, Vec<Record>>,
+    /// Transactions committed so far.
+    pub replayed: u64,
+    /// One past the highest xid seen.
+    pub next_xid: u32,
+}
+
+impl Replayer {
+    /// A replayer whose xid counter starts at `next_xid`.
+    pub fn new(next_xid: u32) -> Replayer {
+        Replayer {
+            next_xid,
+            ..Default::default()
+        }
+    }
+
+    /// Transactions with records but no COMMIT yet.
+    pub fn in_progress(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Applies one WAL record (PostgreSQL's own records, below rmid 128, are skipped).
+    pub fn apply(
+        &mut self,
+        rmid: u8,
+        info: u8,
+        xid: u32,
+        payload: &[u8],
+        store: &mut Store,
+    ) -> Result<()> {
+        if rmid < RM_TUSK_HEAP {
+            return Ok(());
+        }
+        let r = Record::decode(rmid, info, payload)?;
+        if xid != 0 && xid >= self.next_xid {
+            self.next_xid = xid.wrapping_add(1);
+        }
+        match r {
+            Record::Commit { .. } => {
+                for r in self.pending.remove(&xid).unwrap_or_default() {
+                    r.redo(store);
+                }
+                self.replayed += 1;
+            }
+            Record::Checkpoint { next_oid, .. } => {
+                if next_oid > store.catalog.next_oid {
+                    store.catalog.next_oid = next_oid;
+                }
+            }
+            other => self.pending.entry(xid).or_default().push(other),
+        }
+        Ok(())
     }
 }
 

@@ -111,6 +111,13 @@ pub enum CatalogChange {
         /// The new table.
         def: TableDef,
     },
+    /// Replaces a table's definition (ALTER TABLE).
+    AlterTable {
+        /// The database OID.
+        db: u32,
+        /// The new definition (same OID).
+        def: TableDef,
+    },
     /// Drops a table.
     DropTable {
         /// The database OID.
@@ -134,6 +141,11 @@ pub enum CatalogChange {
     },
     /// Creates or replaces a database.
     SetDatabase(DatabaseInfo),
+    /// Drops a database and every table in it.
+    DropDatabase {
+        /// The database OID.
+        oid: u32,
+    },
 }
 
 /// The whole catalog.
@@ -162,6 +174,10 @@ impl CatalogState {
                 self.tables.insert((*db, def.oid), Arc::new(def.clone()));
                 Some(CatalogUndo::RemoveTable(*db, def.oid))
             }
+            CatalogChange::AlterTable { db, def } => self
+                .tables
+                .insert((*db, def.oid), Arc::new(def.clone()))
+                .map(|old| CatalogUndo::RestoreTable(*db, old)),
             CatalogChange::DropTable { db, oid } => self
                 .tables
                 .remove(&(*db, *oid))
@@ -195,6 +211,18 @@ impl CatalogState {
                 let old = self.databases.insert(d.oid, d.clone());
                 Some(CatalogUndo::RestoreDatabase(d.oid, old))
             }
+            CatalogChange::DropDatabase { oid } => {
+                let old = self.databases.remove(oid)?;
+                let tables: Vec<((u32, u32), Arc<TableDef>)> = self
+                    .tables
+                    .range((*oid, 0)..=(*oid, u32::MAX))
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect();
+                for (k, _) in &tables {
+                    self.tables.remove(k);
+                }
+                Some(CatalogUndo::RestoreDropped(old, tables))
+            }
         }
     }
 
@@ -215,6 +243,10 @@ impl CatalogState {
                 self.memberships.extend(grants);
             }
             CatalogUndo::RemoveGrant(g, m) => self.memberships.retain(|x| *x != (g, m)),
+            CatalogUndo::RestoreDropped(d, tables) => {
+                self.databases.insert(d.oid, d);
+                self.tables.extend(tables);
+            }
             CatalogUndo::RestoreDatabase(oid, old) => match old {
                 Some(d) => {
                     self.databases.insert(oid, d);
@@ -360,6 +392,8 @@ pub enum CatalogUndo {
     RemoveGrant(u32, u32),
     /// Restore a database's previous state (or remove a created one).
     RestoreDatabase(u32, Option<DatabaseInfo>),
+    /// Restore a dropped database and its tables.
+    RestoreDropped(DatabaseInfo, Vec<((u32, u32), Arc<TableDef>)>),
 }
 
 /// Appends a little-endian u32.
@@ -396,36 +430,99 @@ fn get_opt_str(r: &mut Reader<'_>) -> Result<Option<String>> {
     })
 }
 
+/// Encodes a table definition (with its database) for CREATE/ALTER TABLE records.
+fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
+    put_u32(out, db);
+    put_u32(out, def.oid);
+    put_u32(out, def.schema);
+    put_str(out, &def.name);
+    put_u32(out, def.owner);
+    put_u32(out, def.columns.len() as u32);
+    for c in &def.columns {
+        put_str(out, &c.name);
+        put_u32(out, c.data_type.oid());
+        put_u32(out, c.typmod as u32);
+        out.push(c.not_null as u8);
+        put_opt_str(out, &c.default);
+    }
+    match &def.primary_key {
+        None => out.push(0),
+        Some(cols) => {
+            out.push(1);
+            put_u32(out, cols.len() as u32);
+            for c in cols {
+                put_u32(out, *c as u32);
+            }
+        }
+    }
+    put_str(out, &def.pkey_name);
+}
+
+/// Decodes what [`encode_table`] wrote.
+fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
+    let db = r.u32()?;
+    let oid = r.u32()?;
+    let schema = r.u32()?;
+    let name = r.string()?;
+    let owner = r.u32()?;
+    let n = r.u32()?;
+    let mut columns = Vec::new();
+    for _ in 0..n {
+        let name = r.string()?;
+        let toid = r.u32()?;
+        let data_type = DataType::from_oid(toid).ok_or_else(|| {
+            err!(
+                sqlstate::DATA_CORRUPTED,
+                "unknown type oid {toid} in catalog"
+            )
+        })?;
+        let typmod = r.u32()? as i32;
+        let not_null = r.u8()? != 0;
+        let default = get_opt_str(r)?;
+        columns.push(ColumnDef {
+            name,
+            data_type,
+            typmod,
+            not_null,
+            default,
+        });
+    }
+    let primary_key = if r.u8()? == 0 {
+        None
+    } else {
+        let k = r.u32()?;
+        let mut cols = Vec::new();
+        for _ in 0..k {
+            cols.push(r.u32()? as usize);
+        }
+        Some(cols)
+    };
+    let pkey_name = r.string()?;
+    Ok((
+        db,
+        TableDef {
+            oid,
+            schema,
+            name,
+            owner,
+            columns,
+            primary_key,
+            pkey_name,
+        },
+    ))
+}
+
 impl CatalogChange {
     /// Encodes the change (a tag byte and its fields).
     pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             CatalogChange::CreateTable { db, def } => {
                 out.push(1);
-                put_u32(out, *db);
-                put_u32(out, def.oid);
-                put_u32(out, def.schema);
-                put_str(out, &def.name);
-                put_u32(out, def.owner);
-                put_u32(out, def.columns.len() as u32);
-                for c in &def.columns {
-                    put_str(out, &c.name);
-                    put_u32(out, c.data_type.oid());
-                    put_u32(out, c.typmod as u32);
-                    out.push(c.not_null as u8);
-                    put_opt_str(out, &c.default);
-                }
-                match &def.primary_key {
-                    None => out.push(0),
-                    Some(cols) => {
-                        out.push(1);
-                        put_u32(out, cols.len() as u32);
-                        for c in cols {
-                            put_u32(out, *c as u32);
-                        }
-                    }
-                }
-                put_str(out, &def.pkey_name);
+                encode_table(out, *db, def);
+            }
+            CatalogChange::AlterTable { db, def } => {
+                out.push(7);
+                encode_table(out, *db, def);
             }
             CatalogChange::DropTable { db, oid } => {
                 out.push(2);
@@ -469,6 +566,10 @@ impl CatalogChange {
                 put_u32(out, *role);
                 put_u32(out, *member);
             }
+            CatalogChange::DropDatabase { oid } => {
+                out.push(8);
+                put_u32(out, *oid);
+            }
             CatalogChange::SetDatabase(d) => {
                 out.push(6);
                 put_u32(out, d.oid);
@@ -484,56 +585,13 @@ impl CatalogChange {
     pub fn decode(r: &mut Reader<'_>) -> Result<CatalogChange> {
         Ok(match r.u8()? {
             1 => {
-                let db = r.u32()?;
-                let oid = r.u32()?;
-                let schema = r.u32()?;
-                let name = r.string()?;
-                let owner = r.u32()?;
-                let n = r.u32()?;
-                let mut columns = Vec::new();
-                for _ in 0..n {
-                    let name = r.string()?;
-                    let toid = r.u32()?;
-                    let data_type = DataType::from_oid(toid).ok_or_else(|| {
-                        err!(
-                            sqlstate::DATA_CORRUPTED,
-                            "unknown type oid {toid} in catalog"
-                        )
-                    })?;
-                    let typmod = r.u32()? as i32;
-                    let not_null = r.u8()? != 0;
-                    let default = get_opt_str(r)?;
-                    columns.push(ColumnDef {
-                        name,
-                        data_type,
-                        typmod,
-                        not_null,
-                        default,
-                    });
-                }
-                let primary_key = if r.u8()? == 0 {
-                    None
-                } else {
-                    let k = r.u32()?;
-                    let mut cols = Vec::new();
-                    for _ in 0..k {
-                        cols.push(r.u32()? as usize);
-                    }
-                    Some(cols)
-                };
-                let pkey_name = r.string()?;
-                CatalogChange::CreateTable {
-                    db,
-                    def: TableDef {
-                        oid,
-                        schema,
-                        name,
-                        owner,
-                        columns,
-                        primary_key,
-                        pkey_name,
-                    },
-                }
+                let (db, def) = decode_table(r)?;
+                CatalogChange::CreateTable { db, def }
+            }
+            8 => CatalogChange::DropDatabase { oid: r.u32()? },
+            7 => {
+                let (db, def) = decode_table(r)?;
+                CatalogChange::AlterTable { db, def }
             }
             2 => CatalogChange::DropTable {
                 db: r.u32()?,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::types::DataType;
+use std::sync::atomic::AtomicBool;
 
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
@@ -110,7 +111,10 @@ fn uncommitted_rows_are_invisible_to_others_and_keys_are_unique() {
     // Update then abort restores the old version.
     let mut c = e.begin();
     let (tid, _) = e.scan(&c, 5, oid)[0].clone();
-    assert!(e.update(&mut c, 5, oid, tid, row(1, "b")).unwrap());
+    assert_eq!(
+        e.update(&mut c, 5, oid, tid, row(1, "b")).unwrap(),
+        RowOutcome::Done
+    );
     assert_eq!(e.scan(&c, 5, oid)[0].1[1], Value::Text("b".into()));
     e.abort(c);
     let r = e.begin();
@@ -237,6 +241,160 @@ fn torn_wal_tail_loses_only_the_torn_transaction() {
     let e = Engine::open(&d, &EngineOptions::default()).unwrap();
     let r = e.begin();
     assert_eq!(e.scan(&r, 5, oid).len(), 4);
+    e.abort(r);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn nothing_is_written_after_the_shutdown_checkpoint() {
+    let (d, e) = boot("shutdown");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.commit(t, true).unwrap();
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(1, "late")).unwrap();
+    e.shutdown().unwrap();
+    let (ckpt, redo) = e.last_checkpoint();
+    assert_eq!(ckpt, redo);
+    assert_eq!(e.commit(t, true).unwrap_err().code, "57P01");
+    drop(e);
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    let r = e.begin();
+    assert!(e.scan(&r, 5, oid).is_empty());
+    e.abort(r);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// An I/O layer that fails on demand: image replacement, or WAL syncs.
+struct FaultyIo {
+    fail_images: Arc<AtomicBool>,
+    fail_wal_sync: Arc<AtomicBool>,
+}
+
+struct FaultyFile {
+    inner: Box<dyn wal::io::SegmentFile>,
+    fail_sync: Arc<AtomicBool>,
+}
+
+impl wal::io::SegmentFile for FaultyFile {
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        if self.fail_sync.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        self.inner.sync()
+    }
+}
+
+impl WalIo for FaultyIo {
+    fn open(
+        &self,
+        path: &Path,
+        method: SyncMethod,
+    ) -> std::io::Result<Box<dyn wal::io::SegmentFile>> {
+        Ok(Box::new(FaultyFile {
+            inner: StdIo.open(path, method)?,
+            fail_sync: self.fail_wal_sync.clone(),
+        }))
+    }
+    fn create_zeroed(
+        &self,
+        path: &Path,
+        size: u64,
+        fsync: bool,
+        method: SyncMethod,
+    ) -> std::io::Result<Box<dyn wal::io::SegmentFile>> {
+        Ok(Box::new(FaultyFile {
+            inner: StdIo.create_zeroed(path, size, fsync, method)?,
+            fail_sync: self.fail_wal_sync.clone(),
+        }))
+    }
+    fn copy(&self, from: &Path, to: &Path, fsync: bool) -> std::io::Result<()> {
+        StdIo.copy(from, to, fsync)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        StdIo.sync_dir(dir)
+    }
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> std::io::Result<()> {
+        if self.fail_images.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        StdIo.replace_file(path, contents, fsync)
+    }
+}
+
+#[test]
+fn io_failures_never_lose_or_invent_commits() {
+    let (d, e) = boot("faulty");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.insert(&mut t, 5, oid, row(1, "before")).unwrap();
+    e.commit(t, true).unwrap();
+    e.shutdown().unwrap();
+    drop(e);
+
+    let fail_images = Arc::new(AtomicBool::new(false));
+    let fail_wal_sync = Arc::new(AtomicBool::new(false));
+    let opts = EngineOptions {
+        io: Arc::new(FaultyIo {
+            fail_images: fail_images.clone(),
+            fail_wal_sync: fail_wal_sync.clone(),
+        }),
+        ..Default::default()
+    };
+    let e = Engine::open(&d, &opts).unwrap();
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(2, "committed")).unwrap();
+    e.commit(t, true).unwrap();
+    // A checkpoint that cannot write its images fails and leaves pg_control alone.
+    let before = e.last_checkpoint();
+    fail_images.store(true, Ordering::SeqCst);
+    let err = e.checkpoint().unwrap_err();
+    assert_eq!(err.code, "53100");
+    assert_eq!(e.last_checkpoint(), before);
+    fail_images.store(false, Ordering::SeqCst);
+    // A WAL flush failure is not retried: the commit fails and the engine stops writing.
+    fail_wal_sync.store(true, Ordering::SeqCst);
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(3, "unflushed")).unwrap();
+    let err = e.commit(t, true).unwrap_err();
+    assert_eq!(err.severity, crate::error::Severity::Panic);
+    let mut t = e.begin();
+    assert!(e.insert(&mut t, 5, oid, row(4, "refused")).is_err());
+    e.abort(t);
+    drop(e);
+    // After a restart everything acknowledged is there; the failed commit is not
+    // visible as acknowledged (it may be in the WAL, but it was never acknowledged).
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    let r = e.begin();
+    let ids: Vec<Value> = e
+        .scan(&r, 5, oid)
+        .into_iter()
+        .map(|(_, r)| r[0].clone())
+        .collect();
+    assert!(ids.contains(&Value::Int4(1)) && ids.contains(&Value::Int4(2)));
+    assert!(!ids.contains(&Value::Int4(4)));
     e.abort(r);
     let _ = std::fs::remove_dir_all(d);
 }

@@ -20,6 +20,12 @@ pub fn encode_binary(v: &Value) -> Vec<u8> {
         Value::Oid(o) => o.to_be_bytes().to_vec(),
         Value::Timestamp(t) | Value::TimestampTz(t) => t.to_be_bytes().to_vec(),
         Value::Date(d) => d.to_be_bytes().to_vec(),
+        Value::Interval(i) => {
+            let mut out = i.micros.to_be_bytes().to_vec();
+            out.extend_from_slice(&i.days.to_be_bytes());
+            out.extend_from_slice(&i.months.to_be_bytes());
+            out
+        }
         Value::PgLsn(l) => l.to_be_bytes().to_vec(),
         Value::TextArray(items) => {
             // One-dimensional array: ndim, has_null, elem type, dim, lower bound.
@@ -117,12 +123,20 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(b)?)),
         DataType::TimestampTz => Value::TimestampTz(i64::from_be_bytes(fixed(b)?)),
         DataType::Date => Value::Date(i32::from_be_bytes(fixed(b)?)),
+        DataType::Interval => {
+            let b: [u8; 16] = fixed(b)?;
+            Value::Interval(super::Interval {
+                micros: i64::from_be_bytes(b[0..8].try_into().unwrap_or_default()),
+                days: i32::from_be_bytes(b[8..12].try_into().unwrap_or_default()),
+                months: i32::from_be_bytes(b[12..16].try_into().unwrap_or_default()),
+            })
+        }
         DataType::PgLsn => Value::PgLsn(u64::from_be_bytes(fixed(b)?)),
         DataType::Numeric => {
             if b.len() < 8 {
                 return Err(bad_binary());
             }
-            let nd = i16::from_be_bytes([b[0], b[1]]) as usize;
+            let nd = u16::from_be_bytes([b[0], b[1]]) as usize;
             let weight = i16::from_be_bytes([b[2], b[3]]) as i64;
             let sign = u16::from_be_bytes([b[4], b[5]]);
             let dscale = u16::from_be_bytes([b[6], b[7]]) as i64;
@@ -155,14 +169,16 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
             }
             Value::Numeric(v)
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
-                err!(
-                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
-                    "invalid byte sequence for encoding \"UTF8\""
-                )
-            })?)
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(String::from_utf8(b.to_vec()).map_err(|_| {
+            err!(
+                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                "invalid byte sequence for encoding \"UTF8\""
+            )
+        })?),
         DataType::TextArray => {
             let s = String::from_utf8_lossy(b).to_string();
             parse_text(t, -1, &s)?

@@ -27,6 +27,7 @@
 
 mod binary;
 mod datetime;
+mod interval;
 mod numeric;
 mod text;
 
@@ -35,6 +36,7 @@ pub use datetime::{
     format_date, format_timestamp, format_timestamptz, now_micros, parse_date, parse_timestamp,
     parse_timestamptz, POSTGRES_EPOCH_UNIX_SECS,
 };
+pub use interval::{format_interval, parse_interval, timestamp_diff, timestamp_plus, Interval};
 pub use numeric::{apply_typmod, numeric_div, numeric_typmod};
 pub use text::{format_float4, format_float8, format_text, parse_text, FormatOptions};
 
@@ -69,6 +71,8 @@ pub mod oid {
     pub const TEXT_ARRAY: u32 = 1009;
     /// `character varying`.
     pub const VARCHAR: u32 = 1043;
+    /// `character` (blank-padded).
+    pub const BPCHAR: u32 = 1042;
     /// `date`.
     pub const DATE: u32 = 1082;
     /// `timestamp without time zone`.
@@ -77,6 +81,8 @@ pub mod oid {
     pub const TIMESTAMPTZ: u32 = 1184;
     /// `numeric`.
     pub const NUMERIC: u32 = 1700;
+    /// `interval`.
+    pub const INTERVAL: u32 = 1186;
     /// `void`.
     pub const VOID: u32 = 2278;
     /// `pg_lsn`.
@@ -104,6 +110,8 @@ pub enum DataType {
     Text,
     /// `character varying` (typmod = max length + 4).
     Varchar,
+    /// `character(n)`, blank-padded (typmod = length + 4).
+    Bpchar,
     /// `name`.
     Name,
     /// `oid`.
@@ -114,6 +122,8 @@ pub enum DataType {
     TimestampTz,
     /// `date`.
     Date,
+    /// `interval`.
+    Interval,
     /// `pg_lsn`.
     PgLsn,
     /// `text[]`.
@@ -137,11 +147,13 @@ impl DataType {
             DataType::Numeric => oid::NUMERIC,
             DataType::Text => oid::TEXT,
             DataType::Varchar => oid::VARCHAR,
+            DataType::Bpchar => oid::BPCHAR,
             DataType::Name => oid::NAME,
             DataType::Oid => oid::OID,
             DataType::Timestamp => oid::TIMESTAMP,
             DataType::TimestampTz => oid::TIMESTAMPTZ,
             DataType::Date => oid::DATE,
+            DataType::Interval => oid::INTERVAL,
             DataType::PgLsn => oid::PG_LSN,
             DataType::TextArray => oid::TEXT_ARRAY,
             DataType::Void => oid::VOID,
@@ -161,11 +173,13 @@ impl DataType {
             oid::NUMERIC => DataType::Numeric,
             oid::TEXT => DataType::Text,
             oid::VARCHAR => DataType::Varchar,
+            oid::BPCHAR => DataType::Bpchar,
             oid::NAME => DataType::Name,
             oid::OID => DataType::Oid,
             oid::TIMESTAMP => DataType::Timestamp,
             oid::TIMESTAMPTZ => DataType::TimestampTz,
             oid::DATE => DataType::Date,
+            oid::INTERVAL => DataType::Interval,
             oid::PG_LSN => DataType::PgLsn,
             oid::TEXT_ARRAY => DataType::TextArray,
             oid::VOID => DataType::Void,
@@ -186,6 +200,7 @@ impl DataType {
             | DataType::TimestampTz
             | DataType::PgLsn => 8,
             DataType::Name => 64,
+            DataType::Interval => 16,
             DataType::Void => 4,
             DataType::Unknown => -2,
             _ => -1,
@@ -204,11 +219,13 @@ impl DataType {
             DataType::Numeric => "numeric",
             DataType::Text => "text",
             DataType::Varchar => "character varying",
+            DataType::Bpchar => "character",
             DataType::Name => "name",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp without time zone",
             DataType::TimestampTz => "timestamp with time zone",
             DataType::Date => "date",
+            DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text[]",
             DataType::Void => "void",
@@ -229,11 +246,13 @@ impl DataType {
             DataType::Numeric => "numeric",
             DataType::Text => "text",
             DataType::Varchar => "varchar",
+            DataType::Bpchar => "bpchar",
             DataType::Name => "name",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp",
             DataType::TimestampTz => "timestamptz",
             DataType::Date => "date",
+            DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text",
             DataType::Void => "void",
@@ -259,7 +278,11 @@ impl DataType {
     pub fn is_string(self) -> bool {
         matches!(
             self,
-            DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown
+            DataType::Text
+                | DataType::Varchar
+                | DataType::Bpchar
+                | DataType::Name
+                | DataType::Unknown
         )
     }
 
@@ -275,6 +298,8 @@ impl DataType {
             DataType::Numeric => 7,
             DataType::Text => 8,
             DataType::Varchar => 9,
+            DataType::Bpchar => 19,
+            DataType::Interval => 20,
             DataType::Name => 10,
             DataType::Oid => 11,
             DataType::Timestamp => 12,
@@ -299,6 +324,8 @@ impl DataType {
             7 => DataType::Numeric,
             8 => DataType::Text,
             9 => DataType::Varchar,
+            19 => DataType::Bpchar,
+            20 => DataType::Interval,
             10 => DataType::Name,
             11 => DataType::Oid,
             12 => DataType::Timestamp,
@@ -327,11 +354,13 @@ impl DataType {
             "numeric" | "decimal" => DataType::Numeric,
             "text" => DataType::Text,
             "varchar" | "character varying" => DataType::Varchar,
+            "char" | "character" | "bpchar" => DataType::Bpchar,
             "name" => DataType::Name,
             "oid" => DataType::Oid,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
+            "interval" => DataType::Interval,
             "pg_lsn" => DataType::PgLsn,
             "text[]" | "_text" => DataType::TextArray,
             "void" => DataType::Void,
@@ -370,6 +399,8 @@ pub enum Value {
     TimestampTz(i64),
     /// `date`: days since 2000-01-01.
     Date(i32),
+    /// `interval`.
+    Interval(Interval),
     /// `pg_lsn`.
     PgLsn(u64),
     /// `text[]` (NULL elements as `None`).
@@ -398,6 +429,7 @@ impl Value {
             Value::Timestamp(_) => DataType::Timestamp,
             Value::TimestampTz(_) => DataType::TimestampTz,
             Value::Date(_) => DataType::Date,
+            Value::Interval(_) => DataType::Interval,
             Value::PgLsn(_) => DataType::PgLsn,
             Value::TextArray(_) => DataType::TextArray,
         }
@@ -462,6 +494,7 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
             x.cmp(&(*y as i64 * datetime::USECS_PER_DAY))
         }
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
+        (Interval(x), Interval(y)) => x.cmp_span(y),
         (TextArray(x), TextArray(y)) => x.cmp(y),
         (Float4(_) | Float8(_), _) | (_, Float4(_) | Float8(_)) => {
             let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
@@ -505,9 +538,12 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
                 parse_text(t, typmod, &s)?
             }
         }
-        (v, DataType::Text | DataType::Varchar | DataType::Name) => {
+        (v, DataType::Text | DataType::Varchar | DataType::Bpchar | DataType::Name) => {
             if matches!(v, Value::Text(_)) {
                 v
+            } else if let Value::Bool(b) = v {
+                // boolean's cast to text spells the word out, unlike its output function.
+                Value::Text(if b { "true" } else { "false" }.into())
             } else {
                 Value::Text(format_text(&v, &FormatOptions::default()))
             }
@@ -576,6 +612,7 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
             Value::Date(t.div_euclid(datetime::USECS_PER_DAY) as i32)
         }
         (Value::PgLsn(l), DataType::PgLsn) => Value::PgLsn(l),
+        (Value::Interval(i), DataType::Interval) => Value::Interval(i),
         (v @ Value::TextArray(_), DataType::TextArray) => v,
         (v, DataType::Unknown) => v,
         (v, t) => return Err(cannot_cast(&v, t)),
@@ -603,6 +640,23 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
                     "value too long for type character varying({max})"
                 );
             }
+        }
+    }
+    if target == DataType::Bpchar && typmod >= 4 {
+        if let Value::Text(s) = &v {
+            let n = (typmod - 4) as usize;
+            let len = s.chars().count();
+            if len > n {
+                let trimmed: String = s.chars().take(n).collect();
+                if explicit || s.chars().skip(n).all(|c| c == ' ') {
+                    return Ok(Value::Text(trimmed));
+                }
+                bail!(
+                    sqlstate::STRING_DATA_RIGHT_TRUNCATION,
+                    "value too long for type character({n})"
+                );
+            }
+            return Ok(Value::Text(format!("{s}{}", " ".repeat(n - len))));
         }
     }
     if target == DataType::Numeric && typmod >= 4 {
@@ -707,6 +761,11 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
         Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
         Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
+        Value::Interval(i) => {
+            out.extend_from_slice(&i.months.to_le_bytes());
+            out.extend_from_slice(&i.days.to_le_bytes());
+            out.extend_from_slice(&i.micros.to_le_bytes());
+        }
         Value::PgLsn(l) => out.extend_from_slice(&l.to_le_bytes()),
         Value::TextArray(items) => {
             out.extend_from_slice(&(items.len() as u32).to_le_bytes());
@@ -826,13 +885,20 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
                     .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded numeric"))?,
             )
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(r.string()?)
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(r.string()?),
         DataType::Oid => Value::Oid(r.u32()?),
         DataType::Timestamp => Value::Timestamp(r.u64()? as i64),
         DataType::TimestampTz => Value::TimestampTz(r.u64()? as i64),
         DataType::Date => Value::Date(r.u32()? as i32),
+        DataType::Interval => Value::Interval(Interval {
+            months: r.u32()? as i32,
+            days: r.u32()? as i32,
+            micros: r.u64()? as i64,
+        }),
         DataType::PgLsn => Value::PgLsn(r.u64()?),
         DataType::TextArray => {
             let n = r.u32()? as usize;
@@ -870,6 +936,11 @@ mod tests {
             Value::TimestampTz(-1),
             Value::Date(7),
             Value::PgLsn(0x16B3748),
+            Value::Interval(Interval {
+                months: -1,
+                days: 2,
+                micros: 3,
+            }),
             Value::TextArray(vec![Some("a".into()), None]),
         ];
         let mut buf = Vec::new();

@@ -34,6 +34,7 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
         Value::Timestamp(t) => datetime::format_timestamp(*t),
         Value::TimestampTz(t) => datetime::format_timestamptz(*t, opts.tz_offset_secs),
         Value::Date(d) => datetime::format_date(*d),
+        Value::Interval(i) => super::format_interval(i),
         Value::PgLsn(l) => format!("{:X}/{:X}", l >> 32, l & 0xFFFF_FFFF),
         Value::TextArray(items) => {
             let parts: Vec<String> = items
@@ -197,6 +198,15 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             } else {
                 return Err(invalid("numeric", s));
             };
+            // PostgreSQL's numeric holds at most 131072 digits before the point and
+            // 16383 after it; refuse absurd exponents before expanding them.
+            let scale = n.fractional_digit_count();
+            if !(-131072..=16383).contains(&scale) || n.order_of_magnitude() > 131072 {
+                bail!(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value overflows numeric format"
+                );
+            }
             // A plain "1e3" has a negative scale in BigDecimal; PostgreSQL prints 1000.
             let n = if n.fractional_digit_count() < 0 {
                 n.with_scale(0)
@@ -205,12 +215,15 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             };
             Value::Numeric(apply_typmod(n, typmod)?)
         }
-        DataType::Text | DataType::Varchar | DataType::Name | DataType::Unknown => {
-            Value::Text(s.to_string())
-        }
+        DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Unknown => Value::Text(s.to_string()),
         DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
         DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, 0)?),
         DataType::Date => Value::Date(datetime::parse_date(s)?),
+        DataType::Interval => Value::Interval(super::parse_interval(s)?),
         DataType::PgLsn => {
             let (hi, lo) = trimmed
                 .split_once('/')
@@ -298,6 +311,12 @@ mod tests {
         let e = parse_text(DataType::Int4, -1, "abc").unwrap_err();
         assert_eq!(e.message, "invalid input syntax for type integer: \"abc\"");
         assert_eq!(e.code, "22P02");
+        assert_eq!(
+            parse_text(DataType::Numeric, -1, "1e999999999")
+                .unwrap_err()
+                .code,
+            "22003"
+        );
         let e = parse_text(DataType::Int4, -1, "99999999999").unwrap_err();
         assert_eq!(
             e.message,
