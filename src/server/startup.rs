@@ -292,7 +292,7 @@ fn password_failed(user: &str, line: &HbaLine, why: &str) -> Error {
         format!("password authentication failed for user \"{user}\""),
     )
     .with_detail(format!(
-        "{why}Connection matched pg_hba.conf line {}: \"{}\"",
+        "{why}\nConnection matched pg_hba.conf line {}: \"{}\"",
         line.line_number,
         line.raw.trim()
     ))
@@ -308,19 +308,19 @@ pub enum AuthOutcome {
 
 /// The stored secret of a role usable for password authentication now (none when the
 /// role is missing, has no password, or its VALID UNTIL has passed).
-fn usable_secret(role: Option<&RoleInfo>) -> (Option<String>, &'static str) {
+fn usable_secret(user: &str, role: Option<&RoleInfo>) -> (Option<String>, String) {
     let Some(role) = role else {
-        return (None, "Role does not exist. ");
+        return (None, format!("Role \"{user}\" does not exist."));
     };
     let Some(secret) = role.password.clone().filter(|s| !s.is_empty()) else {
-        return (None, "User has no password assigned. ");
+        return (None, format!("User \"{user}\" has no password assigned."));
     };
     if let Some(until) = role.valid_until {
         if until < crate::server::pg_now_micros() {
-            return (None, "User has an expired password. ");
+            return (None, format!("User \"{user}\" has an expired password."));
         }
     }
-    (Some(secret), "")
+    (Some(secret), String::new())
 }
 
 /// Runs the authentication method of the matched pg_hba line.
@@ -361,31 +361,31 @@ pub async fn authenticate(
                 return Ok(AuthOutcome::ClientLeft);
             };
             let password = BodyReader::new(&body).cstring()?;
-            let (secret, why) = usable_secret(role);
+            let (secret, why) = usable_secret(user, role);
             match secret {
                 Some(s) if auth::verify_cleartext(user, &s, &password) => Ok(AuthOutcome::Ok),
-                Some(_) => Err(password_failed(user, line, "Password does not match. ")),
-                None => Err(password_failed(user, line, why)),
+                Some(_) => Err(password_failed(user, line, &format!("Password does not match for user \"{user}\"."))),
+                None => Err(password_failed(user, line, &why)),
             }
         }
         AuthMethod::Md5 | AuthMethod::ScramSha256 => {
-            let (secret, why) = usable_secret(role);
+            let (secret, why) = usable_secret(user, role);
             let kind = match &secret {
                 Some(s) => auth::secret_kind(s),
                 None if password_encryption == "md5" => auth::SecretKind::Md5,
                 None => auth::SecretKind::Scram,
             };
             if line.method == AuthMethod::Md5 && matches!(kind, auth::SecretKind::Md5) {
-                md5_exchange(io, w, user, secret.as_deref(), line, why).await
+                md5_exchange(io, w, user, secret.as_deref(), line, &why).await
             } else {
                 let scram_secret =
                     secret.filter(|s| matches!(auth::secret_kind(s), auth::SecretKind::Scram));
                 let why = if scram_secret.is_none() && why.is_empty() {
-                    "User does not have a valid SCRAM secret. "
+                    format!("User \"{user}\" does not have a valid SCRAM secret.")
                 } else {
                     why
                 };
-                scram_exchange(io, w, user, scram_secret.as_deref(), peer.ssl, line, why).await
+                scram_exchange(io, w, user, scram_secret.as_deref(), peer.ssl, line, &why).await
             }
         }
     }
@@ -413,8 +413,8 @@ async fn md5_exchange(
     let response = BodyReader::new(&body).cstring()?;
     match secret {
         Some(s) if auth::md5::verify_response(s, salt, &response) => Ok(AuthOutcome::Ok),
-        Some(_) => Err(password_failed(user, line, "Password does not match. ")),
-        None => Err(password_failed(user, line, why)),
+        Some(_) => Err(password_failed(user, line, &format!("Password does not match for user \"{user}\"."))),
+        None => Err(password_failed(user, line, &why)),
     }
 }
 
