@@ -306,6 +306,10 @@ pub enum FrontStmt {
     ShowAll,
     /// CHECKPOINT.
     Checkpoint,
+    /// DISCARD ALL (DISCARD PLANS / TEMP / SEQUENCES are no-ops).
+    Discard(String),
+    /// DEALLOCATE [PREPARE] name | ALL.
+    Deallocate(Option<String>),
     /// VACUUM / ANALYZE (no-ops for the in-memory store; tables are checked to exist).
     Vacuum {
         /// Whether it was ANALYZE (or VACUUM ANALYZE only: tag VACUUM).
@@ -487,6 +491,22 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "discard" => match p.word() {
+            Some(w @ ("all" | "plans" | "temp" | "temporary" | "sequences")) => {
+                let w = w.to_string();
+                p.i += 1;
+                FrontStmt::Discard(w)
+            }
+            _ => return Err(p.syntax()),
+        },
+        "deallocate" => {
+            p.eat("prepare");
+            if p.eat("all") {
+                FrontStmt::Deallocate(None)
+            } else {
+                FrontStmt::Deallocate(Some(p.ident()?))
+            }
+        }
         "vacuum" | "analyze" | "analyse" => {
             // Options: VACUUM (FULL, ANALYZE) t / VACUUM FULL VERBOSE ANALYZE t.
             if p.eat_punct('(') {

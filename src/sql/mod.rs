@@ -822,6 +822,48 @@ impl Session {
                 }
                 cmd(if *analyze_only { "ANALYZE" } else { "VACUUM" })
             }
+            FrontStmt::Discard(what) => {
+                if what == "all" {
+                    if self.explicit {
+                        bail!(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "DISCARD ALL cannot run inside a transaction block"
+                        );
+                    }
+                    self.settings.reset_all();
+                    self.statements.clear();
+                    self.portals.clear();
+                    self.plan_cache.clear();
+                } else if what == "plans" {
+                    self.plan_cache.clear();
+                }
+                cmd(&format!(
+                    "DISCARD {}",
+                    if what == "temporary" {
+                        "TEMP".to_string()
+                    } else {
+                        what.to_ascii_uppercase()
+                    }
+                ))
+            }
+            FrontStmt::Deallocate(name) => {
+                match name {
+                    None => self.statements.clear(),
+                    Some(n) => {
+                        if self.statements.remove(n).is_none() {
+                            bail!(
+                                sqlstate::INVALID_SQL_STATEMENT_NAME,
+                                "prepared statement \"{n}\" does not exist"
+                            );
+                        }
+                    }
+                }
+                cmd(if name.is_none() {
+                    "DEALLOCATE ALL"
+                } else {
+                    "DEALLOCATE"
+                })
+            }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
