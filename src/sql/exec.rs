@@ -573,7 +573,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
 }
 
 /// Checks NOT NULL constraints on a full row.
-fn check_not_null(def: &TableDef, row: &[Value]) -> Result<()> {
+pub fn check_not_null(def: &TableDef, row: &[Value]) -> Result<()> {
     for (c, v) in def.columns.iter().zip(row) {
         if c.not_null && v.is_null() {
             let shown: Vec<String> = row

@@ -306,6 +306,25 @@ pub enum FrontStmt {
     ShowAll,
     /// CHECKPOINT.
     Checkpoint,
+    /// COPY table [(columns)] FROM STDIN [WITH] [(options)] / legacy options.
+    CopyFrom {
+        /// Table name as (schema, name).
+        table: (Option<String>, String),
+        /// Column list (empty = all).
+        columns: Vec<String>,
+        /// CSV format (else text).
+        csv: bool,
+        /// Field delimiter.
+        delimiter: char,
+        /// The NULL marker.
+        null: String,
+        /// CSV HEADER: skip the first line.
+        header: bool,
+    },
+    /// DISCARD ALL (DISCARD PLANS / TEMP / SEQUENCES are no-ops).
+    Discard(String),
+    /// DEALLOCATE [PREPARE] name | ALL.
+    Deallocate(Option<String>),
     /// VACUUM / ANALYZE (no-ops for the in-memory store; tables are checked to exist).
     Vacuum {
         /// Whether it was ANALYZE (or VACUUM ANALYZE only: tag VACUUM).
@@ -487,6 +506,111 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "copy" => {
+            let first_part = p.ident()?;
+            let table = if p.eat_punct('.') {
+                (Some(first_part), p.ident()?)
+            } else {
+                (None, first_part)
+            };
+            let mut columns = Vec::new();
+            if p.eat_punct('(') {
+                columns = p.ident_list()?;
+                if !p.eat_punct(')') {
+                    return Err(p.syntax());
+                }
+            }
+            if !p.eat("from") {
+                if p.word() == Some("to") {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "COPY TO is not supported yet"
+                    );
+                }
+                return Err(p.syntax());
+            }
+            if !p.eat("stdin") {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "COPY FROM a file is not supported; use COPY FROM STDIN"
+                );
+            }
+            p.eat("with");
+            let (mut csv, mut delimiter, mut null, mut header) = (false, None, None, false);
+            let parenthesized = p.eat_punct('(');
+            while let Some(w) = p.word().map(|w| w.to_string()) {
+                p.i += 1;
+                let value = |p: &mut P| -> Option<String> {
+                    match p.peek().cloned() {
+                        Some(Tok::Str(v)) | Some(Tok::Word(v)) | Some(Tok::Num(v)) => {
+                            p.i += 1;
+                            Some(v)
+                        }
+                        _ => None,
+                    }
+                };
+                match w.as_str() {
+                    "csv" => csv = true,
+                    "binary" => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "COPY BINARY is not supported yet"
+                    ),
+                    "format" => match value(&mut p).as_deref() {
+                        Some("csv") => csv = true,
+                        Some("text") => csv = false,
+                        _ => bail!(
+                            sqlstate::FEATURE_NOT_SUPPORTED,
+                            "this COPY format is not supported yet"
+                        ),
+                    },
+                    "delimiter" => {
+                        p.eat("as");
+                        delimiter = value(&mut p).and_then(|v| v.chars().next());
+                    }
+                    "null" => {
+                        p.eat("as");
+                        null = value(&mut p);
+                    }
+                    "header" => {
+                        header = !matches!(value(&mut p).as_deref(), Some("false" | "off" | "0"));
+                    }
+                    // FREEZE, ENCODING and friends change nothing here.
+                    _ => {
+                        if parenthesized {
+                            let _ = value(&mut p);
+                        }
+                    }
+                }
+                p.eat_punct(',');
+            }
+            if parenthesized && !p.eat_punct(')') {
+                return Err(p.syntax());
+            }
+            FrontStmt::CopyFrom {
+                table,
+                columns,
+                csv,
+                delimiter: delimiter.unwrap_or(if csv { ',' } else { '\t' }),
+                null: null.unwrap_or_else(|| if csv { String::new() } else { "\\N".into() }),
+                header,
+            }
+        }
+        "discard" => match p.word() {
+            Some(w @ ("all" | "plans" | "temp" | "temporary" | "sequences")) => {
+                let w = w.to_string();
+                p.i += 1;
+                FrontStmt::Discard(w)
+            }
+            _ => return Err(p.syntax()),
+        },
+        "deallocate" => {
+            p.eat("prepare");
+            if p.eat("all") {
+                FrontStmt::Deallocate(None)
+            } else {
+                FrontStmt::Deallocate(Some(p.ident()?))
+            }
+        }
         "vacuum" | "analyze" | "analyse" => {
             // Options: VACUUM (FULL, ANALYZE) t / VACUUM FULL VERBOSE ANALYZE t.
             if p.eat_punct('(') {

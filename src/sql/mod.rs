@@ -119,6 +119,28 @@ pub enum ExecResult {
     },
     /// An empty query string.
     Empty,
+    /// COPY … FROM STDIN started: the server answers CopyInResponse (text format,
+    /// `columns` columns), then feeds CopyData to [`Session::copy_data`] and ends with
+    /// [`Session::copy_done`] (CopyDone) or [`Session::copy_fail`] (CopyFail).
+    CopyIn {
+        /// The number of columns each row carries.
+        columns: usize,
+    },
+}
+
+/// A COPY FROM STDIN in progress.
+struct CopyState {
+    db: u32,
+    table: Arc<crate::storage::TableDef>,
+    targets: Vec<usize>,
+    defaults: Vec<expr::Expr>,
+    csv: bool,
+    delimiter: char,
+    null: String,
+    skip_header: bool,
+    buf: Vec<u8>,
+    rows: u64,
+    ended: bool,
 }
 
 /// The transaction status reported in ReadyForQuery.
@@ -325,6 +347,92 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
     e
 }
 
+/// Splits a COPY text-format line into fields (backslash escapes, the NULL marker).
+fn copy_text_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> {
+    line.split(delim)
+        .map(|raw| {
+            if raw == null {
+                return None;
+            }
+            let mut out = String::new();
+            let mut it = raw.chars().peekable();
+            while let Some(c) = it.next() {
+                if c != '\\' {
+                    out.push(c);
+                    continue;
+                }
+                match it.next() {
+                    Some('b') => out.push('\u{8}'),
+                    Some('f') => out.push('\u{c}'),
+                    Some('n') => out.push('\n'),
+                    Some('r') => out.push('\r'),
+                    Some('t') => out.push('\t'),
+                    Some('v') => out.push('\u{b}'),
+                    Some(d @ '0'..='7') => {
+                        let mut v = d.to_digit(8).unwrap_or(0);
+                        for _ in 0..2 {
+                            match it.peek().and_then(|c| c.to_digit(8)) {
+                                Some(x) => {
+                                    v = v * 8 + x;
+                                    it.next();
+                                }
+                                None => break,
+                            }
+                        }
+                        out.push(char::from_u32(v).unwrap_or('?'));
+                    }
+                    Some(other) => out.push(other),
+                    None => {}
+                }
+            }
+            Some(out)
+        })
+        .collect()
+}
+
+/// Splits a COPY CSV line into fields (double quotes, `""` escapes; an unquoted field
+/// equal to the NULL marker is NULL).
+fn copy_csv_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    let mut it = line.chars().peekable();
+    while let Some(c) = it.next() {
+        if quoted {
+            if c == '"' {
+                if it.peek() == Some(&'"') {
+                    cur.push('"');
+                    it.next();
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cur.push(c);
+            }
+        } else if c == '"' {
+            quoted = true;
+            was_quoted = true;
+        } else if c == delim {
+            let f = std::mem::take(&mut cur);
+            fields.push(if !was_quoted && f == null {
+                None
+            } else {
+                Some(f)
+            });
+            was_quoted = false;
+        } else {
+            cur.push(c);
+        }
+    }
+    fields.push(if !was_quoted && cur == null {
+        None
+    } else {
+        Some(cur)
+    });
+    fields
+}
+
 /// A query string split and parsed: each statement with its parse result.
 type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
 
@@ -370,6 +478,8 @@ pub struct Session {
     explicit: bool,
     /// The block failed; only COMMIT/ROLLBACK are accepted.
     failed: bool,
+    /// A COPY FROM STDIN waiting for data.
+    copy: Option<CopyState>,
     /// Open savepoints of the block, outermost first.
     savepoints: Vec<(String, crate::storage::Savepoint)>,
     notices: Vec<Error>,
@@ -408,6 +518,7 @@ impl Session {
             explicit: false,
             failed: false,
             savepoints: Vec::new(),
+            copy: None,
             notices: Vec::new(),
             statements: HashMap::new(),
             portals: HashMap::new(),
@@ -540,9 +651,14 @@ impl Session {
                 Err(e) => Err(e.clone()),
             };
             let failed = r.is_err();
+            let copying = matches!(r, Ok(ExecResult::CopyIn { .. }));
             out.push(r);
             if failed {
                 self.on_error();
+                return out;
+            }
+            if copying {
+                // The transaction stays open until copy_done/copy_fail.
                 return out;
             }
         }
@@ -822,6 +938,109 @@ impl Session {
                 }
                 cmd(if *analyze_only { "ANALYZE" } else { "VACUUM" })
             }
+            FrontStmt::Discard(what) => {
+                if what == "all" {
+                    if self.explicit {
+                        bail!(
+                            sqlstate::ACTIVE_SQL_TRANSACTION,
+                            "DISCARD ALL cannot run inside a transaction block"
+                        );
+                    }
+                    self.settings.reset_all();
+                    self.statements.clear();
+                    self.portals.clear();
+                    self.plan_cache.clear();
+                } else if what == "plans" {
+                    self.plan_cache.clear();
+                }
+                cmd(&format!(
+                    "DISCARD {}",
+                    if what == "temporary" {
+                        "TEMP".to_string()
+                    } else {
+                        what.to_ascii_uppercase()
+                    }
+                ))
+            }
+            FrontStmt::Deallocate(name) => {
+                match name {
+                    None => self.statements.clear(),
+                    Some(n) => {
+                        if self.statements.remove(n).is_none() {
+                            bail!(
+                                sqlstate::INVALID_SQL_STATEMENT_NAME,
+                                "prepared statement \"{n}\" does not exist"
+                            );
+                        }
+                    }
+                }
+                cmd(if name.is_none() {
+                    "DEALLOCATE ALL"
+                } else {
+                    "DEALLOCATE"
+                })
+            }
+            FrontStmt::CopyFrom {
+                table,
+                columns,
+                csv,
+                delimiter,
+                null,
+                header,
+            } => {
+                let def = crate::catalog::resolve_table(
+                    &self.engine,
+                    self.db_oid,
+                    table.0.as_deref(),
+                    &table.1,
+                )?
+                .ok_or_else(|| {
+                    err!(
+                        sqlstate::UNDEFINED_TABLE,
+                        "relation \"{}\" does not exist",
+                        table.1
+                    )
+                })?;
+                let mut targets = Vec::new();
+                if columns.is_empty() {
+                    targets.extend(0..def.columns.len());
+                }
+                for c in columns {
+                    let i = def
+                        .columns
+                        .iter()
+                        .position(|x| &x.name == c)
+                        .ok_or_else(|| {
+                            err!(
+                                sqlstate::UNDEFINED_COLUMN,
+                                "column \"{c}\" of relation \"{}\" does not exist",
+                                def.name
+                            )
+                        })?;
+                    targets.push(i);
+                }
+                let mut b = Binder::new(&self.engine, self.db_oid, "", 0, vec![]);
+                let mut defaults = Vec::new();
+                for c in &def.columns {
+                    defaults.push(b.default_expr(c)?);
+                }
+                self.ensure_txn();
+                let columns = targets.len();
+                self.copy = Some(CopyState {
+                    db: self.db_oid,
+                    table: def,
+                    targets,
+                    defaults,
+                    csv: *csv,
+                    delimiter: *delimiter,
+                    null: null.clone(),
+                    skip_header: *header,
+                    buf: Vec::new(),
+                    rows: 0,
+                    ended: false,
+                });
+                Ok(ExecResult::CopyIn { columns })
+            }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
@@ -930,6 +1149,146 @@ impl Session {
                 cmd("DROP ROLE")
             }
         }
+    }
+
+    // ---- COPY FROM STDIN -------------------------------------------------------------
+
+    /// CopyData: rows of the COPY in progress (any split of the stream is fine).
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<()> {
+        let r = self.copy_data_inner(data, false);
+        if r.is_err() {
+            self.copy = None;
+            self.on_error();
+        }
+        r
+    }
+
+    fn copy_data_inner(&mut self, data: &[u8], last: bool) -> Result<()> {
+        let Some(mut st) = self.copy.take() else {
+            bail!(
+                sqlstate::PROTOCOL_VIOLATION,
+                "unexpected message type 0x64 during COPY from stdin"
+            );
+        };
+        st.buf.extend_from_slice(data);
+        let mut lines = Vec::new();
+        while let Some(pos) = st.buf.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = st.buf.drain(..=pos).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            lines.push(line);
+        }
+        if last && !st.buf.is_empty() {
+            lines.push(std::mem::take(&mut st.buf));
+        }
+        let result = self.copy_lines(&mut st, lines);
+        self.copy = Some(st);
+        result
+    }
+
+    fn copy_lines(&mut self, st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<()> {
+        let mut rows = Vec::new();
+        for line in lines {
+            if st.ended {
+                continue;
+            }
+            let text = String::from_utf8(line).map_err(|_| {
+                err!(
+                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\""
+                )
+            })?;
+            if text == "\\." {
+                st.ended = true;
+                continue;
+            }
+            if st.skip_header {
+                st.skip_header = false;
+                continue;
+            }
+            let fields = if st.csv {
+                copy_csv_fields(&text, st.delimiter, &st.null)
+            } else {
+                copy_text_fields(&text, st.delimiter, &st.null)
+            };
+            if fields.len() != st.targets.len() {
+                bail!(
+                    "22P04",
+                    "{} data for column \"{}\"",
+                    if fields.len() < st.targets.len() {
+                        "missing"
+                    } else {
+                        "extra"
+                    },
+                    st.table.columns[st.targets[fields.len().min(st.targets.len() - 1)]].name
+                );
+            }
+            rows.push(fields);
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (db, table, targets, defaults) = (
+            st.db,
+            st.table.clone(),
+            st.targets.clone(),
+            st.defaults.clone(),
+        );
+        let n = self.exec_ctx(&[], |cx| {
+            let mut n = 0;
+            for fields in rows {
+                let mut row = Vec::with_capacity(table.columns.len());
+                for d in &defaults {
+                    row.push(expr::eval(d, &[], cx)?);
+                }
+                for (f, &t) in fields.into_iter().zip(&targets) {
+                    let c = &table.columns[t];
+                    row[t] = match f {
+                        None => Value::Null,
+                        Some(s) => {
+                            let v = types::parse_text(c.data_type, c.typmod, &s)?;
+                            types::cast(v, c.data_type, c.typmod, false)?
+                        }
+                    };
+                }
+                exec::check_not_null(&table, &row)?;
+                cx.engine.insert(cx.txn, db, table.oid, row)?;
+                n += 1;
+            }
+            Ok(n)
+        })?;
+        st.rows += n;
+        Ok(())
+    }
+
+    /// CopyDone: ends the COPY; returns its `COPY n` tag (and commits an implicit
+    /// transaction, as the end of the Query message would).
+    pub fn copy_done(&mut self) -> Result<ExecResult> {
+        let r = self.copy_data_inner(&[], true);
+        let st = self.copy.take();
+        if let Err(e) = r {
+            self.on_error();
+            return Err(e);
+        }
+        let rows = st.map(|s| s.rows).unwrap_or(0);
+        if !self.explicit {
+            self.commit_txn()?;
+        }
+        Ok(ExecResult::Command {
+            tag: format!("COPY {rows}"),
+        })
+    }
+
+    /// CopyFail: abandons the COPY with the client's message (57014, as PostgreSQL).
+    pub fn copy_fail(&mut self, message: &str) -> Error {
+        self.copy = None;
+        self.on_error();
+        err!(
+            sqlstate::QUERY_CANCELED,
+            "COPY from stdin failed: {message}"
+        )
     }
 
     // ---- extended query protocol ---------------------------------------------------
@@ -1185,6 +1544,13 @@ impl Session {
                 ExecResult::Rows { rows, tag, .. } => (rows, tag),
                 ExecResult::Command { tag } => (vec![], tag),
                 ExecResult::Empty => (vec![], String::new()),
+                ExecResult::CopyIn { .. } => {
+                    self.copy = None;
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "COPY FROM STDIN is only supported in the simple query protocol"
+                    );
+                }
             };
             match self.portals.get_mut(portal) {
                 Some(p) => p.pending = Some((rows.into(), tag)),

@@ -1397,7 +1397,7 @@ impl<'a> Binder<'a> {
     }
 
     /// The bound DEFAULT of a column (NULL if none), coerced to the column type.
-    fn default_expr(&mut self, c: &ColumnDef) -> Result<Expr> {
+    pub fn default_expr(&mut self, c: &ColumnDef) -> Result<Expr> {
         match &c.default {
             None => Ok(Expr::Const(Value::Null, c.data_type)),
             Some(text) => {

@@ -109,6 +109,7 @@ fn q(s: &mut Session, sql: &str) -> String {
             }
             Ok(ExecResult::Command { tag }) => out.push(tag),
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
+            Ok(ExecResult::CopyIn { columns }) => out.push(format!("COPY IN {columns}")),
             Err(e) => {
                 let mut line = format!("ERROR {}: {}", e.code, e.message);
                 if let Some(d) = e.detail {
@@ -898,4 +899,51 @@ fn databases_keep_their_own_tables_and_survive_restart() {
     let mut s = session(&e, "postgres");
     assert_eq!(q(&mut s, "drop database app"), "DROP DATABASE");
     assert!(e.database("app").is_none());
+}
+
+#[test]
+fn copy_from_stdin_text_and_csv() {
+    let d = db("copy");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table t (id int primary key, name text, note text default 'dflt', f char(3))",
+    );
+    let r = s.simple_query("copy t (id, name, f) from stdin with (freeze on)");
+    assert!(
+        matches!(r[0], Ok(ExecResult::CopyIn { columns: 3 })),
+        "{r:?}"
+    );
+    // Data split at arbitrary points, as CopyData messages may be.
+    s.copy_data(b"1\ta\\tb\tx\n2\t\\N").unwrap();
+    s.copy_data(b"\ty\n3\tc\\\\d\tz\n\\.\n").unwrap();
+    let done = s.copy_done().unwrap();
+    assert!(
+        matches!(&done, ExecResult::Command { tag } if tag == "COPY 3"),
+        "{done:?}"
+    );
+    assert_eq!(
+        q(&mut s, "select id, name, note, f from t order by id"),
+        "id|name|note|f\n1|a\tb|dflt|x  \n2|NULL|dflt|y  \n3|c\\d|dflt|z  \nSELECT 3"
+    );
+    // CSV with a header, quotes and an empty-string NULL.
+    let r = s.simple_query("COPY t (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)");
+    assert!(matches!(r[0], Ok(ExecResult::CopyIn { columns: 2 })));
+    s.copy_data(b"id,name\n4,\"x, \"\"y\"\"\"\n5,\n").unwrap();
+    s.copy_done().unwrap();
+    assert_eq!(
+        q(&mut s, "select id, name from t where id > 3 order by id"),
+        "id|name\n4|x, \"y\"\n5|NULL\nSELECT 2"
+    );
+    // A bad row fails the whole COPY; CopyFail too.
+    s.simple_query("copy t (id, name) from stdin");
+    assert_eq!(s.copy_data(b"6\tok\n1\tdup\n").unwrap_err().code, "23505");
+    s.simple_query("copy t (id) from stdin");
+    s.copy_data(b"7\n").unwrap();
+    assert_eq!(
+        s.copy_fail("client gave up").message,
+        "COPY from stdin failed: client gave up"
+    );
+    assert_eq!(q(&mut s, "select count(*) from t"), "count\n5\nSELECT 1");
+    assert!(q(&mut s, "copy nosuch from stdin").starts_with("ERROR 42P01"));
 }
