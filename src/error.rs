@@ -35,6 +35,15 @@ pub mod sqlstate {
     pub const INVALID_DATETIME_FORMAT: &str = "22007";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
     pub const DIVISION_BY_ZERO: &str = "22012";
+    pub const SUBSTRING_ERROR: &str = "22011";
+    pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";
+    pub const INVALID_ROW_COUNT_IN_LIMIT_CLAUSE: &str = "2201W";
+    pub const INVALID_ROW_COUNT_IN_RESULT_OFFSET_CLAUSE: &str = "2201X";
+    pub const BAD_COPY_FILE_FORMAT: &str = "22P04";
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+    pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
+    pub const INVALID_FUNCTION_DEFINITION: &str = "42P13";
+    pub const RESERVED_NAME: &str = "42939";
     pub const INVALID_PARAMETER_VALUE: &str = "22023";
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
@@ -179,6 +188,15 @@ impl Error {
             sqlstate::IO_ERROR
         };
         Error::new(code, format!("{what}: {e}"))
+    }
+
+    /// Returns the error with another SQLSTATE and message (keeping its severity).
+    pub fn with_code_and_message(mut self, code: &'static str, message: impl Into<String>) -> Error {
+        self.code = code;
+        self.message = message.into();
+        self.detail = None;
+        self.hint = None;
+        self
     }
 
     /// Returns the error with another severity.

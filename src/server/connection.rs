@@ -491,8 +491,10 @@ fn encode_row(s: &Session, row: &[crate::types::Value], formats: &[i16]) -> Vec<
         .collect()
 }
 
-/// Runs one simple Query message; returns the reply bytes queued in a Writer.
-fn simple_query(s: &mut Session, sql: &str) -> Writer {
+/// Runs one simple Query message; returns the reply bytes queued in a Writer, and
+/// whether the query left the connection in COPY FROM STDIN mode (then no
+/// ReadyForQuery is sent yet).
+fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
     let mut w = Writer::new();
     let results = s.simple_query(sql);
     for r in results {
@@ -506,12 +508,57 @@ fn simple_query(s: &mut Session, sql: &str) -> Writer {
             }
             Ok(ExecResult::Command { tag }) => w.command_complete(&tag),
             Ok(ExecResult::Empty) => w.empty_message(b'I'),
+            Ok(ExecResult::CopyIn { columns }) => {
+                queue_side_messages(s, &mut w);
+                w.copy_in_response(columns);
+                return (w, true);
+            }
             Err(e) => w.error(&e),
         }
     }
     queue_side_messages(s, &mut w);
     w.ready(status_byte(s.transaction_status()));
-    w
+    (w, false)
+}
+
+/// Handles one message while in COPY FROM STDIN; returns the reply and whether COPY
+/// mode continues. Errors end COPY mode with ErrorResponse + ReadyForQuery; later
+/// CopyData/CopyDone/CopyFail are then ignored, as PostgreSQL does.
+fn copy_in_message(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
+    let mut w = Writer::new();
+    let outcome: Result<Option<String>> = match msg {
+        FrontendMessage::CopyData(data) => s.copy_data(&data).map(|_| None),
+        FrontendMessage::CopyDone => match s.copy_done() {
+            Ok(ExecResult::Command { tag }) => Ok(Some(tag)),
+            Ok(_) => Ok(Some(String::new())),
+            Err(e) => Err(e),
+        },
+        FrontendMessage::CopyFail(m) => Err(s.copy_fail(&m)),
+        FrontendMessage::Flush | FrontendMessage::Sync => Ok(None),
+        other => {
+            let tag = match other {
+                FrontendMessage::Query(_) => b'Q',
+                FrontendMessage::Parse { .. } => b'P',
+                FrontendMessage::Bind { .. } => b'B',
+                FrontendMessage::Describe { .. } => b'D',
+                FrontendMessage::Execute { .. } => b'E',
+                FrontendMessage::Close { .. } => b'C',
+                _ => b'p',
+            };
+            Err(s.copy_fail("").with_code_and_message(
+                sqlstate::PROTOCOL_VIOLATION,
+                format!("unexpected message type 0x{tag:02X} during COPY from stdin"),
+            ))
+        }
+    };
+    match outcome {
+        Ok(None) => return (w, true),
+        Ok(Some(tag)) => w.command_complete(&tag),
+        Err(e) => w.error(&e),
+    }
+    queue_side_messages(s, &mut w);
+    w.ready(status_byte(s.transaction_status()));
+    (w, false)
 }
 
 /// Runs one extended-protocol message. Returns the reply and whether it failed (then
@@ -607,6 +654,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
     let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
+    let mut copy_in = false;
     let mut shutdown = shared.shutdown.subscribe();
     let mut pending = Writer::new();
     loop {
@@ -659,10 +707,20 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 session = Some(s);
                 break;
             }
+            m if copy_in => match on_session(s, move |s| copy_in_message(s, m)).await {
+                Some((s, (w, still))) => {
+                    copy_in = still;
+                    (s, w, false)
+                }
+                None => break,
+            },
             FrontendMessage::Query(sql) => {
                 skip_until_sync = false;
                 match on_session(s, move |s| simple_query(s, &sql)).await {
-                    Some((s, w)) => (s, w, false),
+                    Some((s, (w, copying))) => {
+                        copy_in = copying;
+                        (s, w, false)
+                    }
                     None => break,
                 }
             }
@@ -717,7 +775,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             break;
         }
         pending.append(reply);
-        let flush_now = matches!(tag, b'Q' | b'S' | b'H') || pending.pending() > 64 * 1024;
+        let flush_now = matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f') || pending.pending() > 64 * 1024;
         if flush_now && pending.flush(&mut io).await.is_err() {
             break;
         }

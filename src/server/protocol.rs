@@ -448,6 +448,17 @@ impl Writer {
         self.put(CommandComplete::new(tag.to_string()));
     }
 
+    /// Queues a CopyInResponse for text-format COPY FROM STDIN of `columns` columns.
+    pub fn copy_in_response(&mut self, columns: usize) {
+        self.buf.put_u8(b'G');
+        self.buf.put_i32(4 + 1 + 2 + 2 * columns as i32);
+        self.buf.put_i8(0);
+        self.buf.put_i16(columns as i16);
+        for _ in 0..columns {
+            self.buf.put_i16(0);
+        }
+    }
+
     /// Queues a ParameterDescription.
     pub fn parameter_description(&mut self, types: &[u32]) {
         self.put(ParameterDescription::new(types.to_vec()));

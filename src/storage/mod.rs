@@ -429,7 +429,6 @@ impl Engine {
             engine.checkpoint_inner(false)?;
             tracing::info!("checkpoint complete");
         }
-        tracing::info!("database system is ready to accept connections");
         Ok(Arc::new(engine))
     }
 
