@@ -1638,37 +1638,7 @@ impl<'a> Binder<'a> {
         // The row being updated, then `excluded` (the row proposed for insertion).
         let mut scope = Scope::of_table(def, alias.as_deref().unwrap_or(&def.name));
         scope.cols.extend(Scope::of_table(def, "excluded").cols);
-        let mut sets = Vec::new();
-        for a in &du.assignments {
-            let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "multiple-column UPDATE is not supported yet"
-                );
-            };
-            let (_, col) = self.split_name(cn)?;
-            let idx = def
-                .columns
-                .iter()
-                .position(|c| c.name == col)
-                .ok_or_else(|| {
-                    self.at(
-                        err!(
-                            sqlstate::UNDEFINED_COLUMN,
-                            "column \"{col}\" of relation \"{}\" does not exist",
-                            def.name
-                        ),
-                        Self::name_span(cn),
-                    )
-                })?;
-            let e = if is_default_keyword(&a.value) {
-                self.default_expr(&def.columns[idx])?
-            } else {
-                let b = self.bind(&a.value, &scope)?;
-                self.assign(b, &def.columns[idx], a.value.span())?
-            };
-            sets.push((idx, e));
-        }
+        let sets = self.bind_assignments(def, &du.assignments, &scope)?;
         let filter = match &du.selection {
             Some(w) => {
                 let b = self.bind(w, &scope)?;
@@ -1679,25 +1649,14 @@ impl<'a> Binder<'a> {
         Ok(OnConflictPlan::Update { sets, filter })
     }
 
-    fn plan_update(
+    /// Binds `SET col = expr` assignments (UPDATE and ON CONFLICT DO UPDATE) against
+    /// `def`, with DEFAULT and PostgreSQL's assignment coercion.
+    fn bind_assignments(
         &mut self,
-        table: &ast::TableWithJoins,
+        def: &TableDef,
         assignments: &[ast::Assignment],
-        selection: Option<&ast::Expr>,
-        returning: Option<&Vec<ast::SelectItem>>,
-    ) -> Result<Plan> {
-        let ast::TableFactor::Table { name, alias, .. } = &table.relation else {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "UPDATE target must be a table"
-            );
-        };
-        let def = self.resolve_table(name)?;
-        let alias_name = alias
-            .as_ref()
-            .map(|a| fold(&a.name))
-            .unwrap_or_else(|| def.name.clone());
-        let scope = Scope::of_table(&def, &alias_name);
+        scope: &Scope,
+    ) -> Result<Vec<(usize, Expr)>> {
         let mut sets = Vec::new();
         for a in assignments {
             let ast::AssignmentTarget::ColumnName(cn) = &a.target else {
@@ -1724,11 +1683,34 @@ impl<'a> Binder<'a> {
             let e = if is_default_keyword(&a.value) {
                 self.default_expr(&def.columns[idx])?
             } else {
-                let b = self.bind(&a.value, &scope)?;
+                let b = self.bind(&a.value, scope)?;
                 self.assign(b, &def.columns[idx], a.value.span())?
             };
             sets.push((idx, e));
         }
+        Ok(sets)
+    }
+
+    fn plan_update(
+        &mut self,
+        table: &ast::TableWithJoins,
+        assignments: &[ast::Assignment],
+        selection: Option<&ast::Expr>,
+        returning: Option<&Vec<ast::SelectItem>>,
+    ) -> Result<Plan> {
+        let ast::TableFactor::Table { name, alias, .. } = &table.relation else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "UPDATE target must be a table"
+            );
+        };
+        let def = self.resolve_table(name)?;
+        let alias_name = alias
+            .as_ref()
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| def.name.clone());
+        let scope = Scope::of_table(&def, &alias_name);
+        let sets = self.bind_assignments(&def, assignments, &scope)?;
         let filter = match selection {
             Some(w) => {
                 let b = self.bind(w, &scope)?;

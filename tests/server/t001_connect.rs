@@ -119,11 +119,26 @@ fn copy_from_stdin_through_psql() {
     s.psql("create table c (a int primary key, b text)");
     let dir = s.dir.path().join("rows.tsv");
     std::fs::write(&dir, "1\tone\n2\ttwo\n3\t\\N\n").unwrap();
-    assert_eq!(s.psql(&format!("\\copy c from '{}'", dir.display())), "COPY 3");
-    assert_eq!(s.psql("select a, coalesce(b, 'null') from c order by a"), "1|one\n2|two\n3|null");
+    assert_eq!(
+        s.psql(&format!("\\copy c from '{}'", dir.display())),
+        "COPY 3"
+    );
+    assert_eq!(
+        s.psql("select a, coalesce(b, 'null') from c order by a"),
+        "1|one\n2|two\n3|null"
+    );
     // A bad row fails the whole COPY and the session goes on.
     std::fs::write(&dir, "4\tfour\nnot-a-number\tx\n").unwrap();
-    let out = s.psql_as("postgres", "postgres", None, &format!("\\copy c from '{}'", dir.display()));
-    assert!(stderr(&out).contains("invalid input syntax for type integer"), "{}", stderr(&out));
+    let out = s.psql_as(
+        "postgres",
+        "postgres",
+        None,
+        &format!("\\copy c from '{}'", dir.display()),
+    );
+    assert!(
+        stderr(&out).contains("invalid input syntax for type integer"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(s.psql("select count(*) from c"), "3");
 }
