@@ -701,6 +701,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                     n += 1;
                 }
                 RowOutcome::Gone => return Err(err),
+                RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
                 RowOutcome::Moved(next, r) => {
                     tid = next;
                     existing = r;
@@ -711,6 +712,15 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         }
     }
     Ok((n, out))
+}
+
+/// REPEATABLE READ / SERIALIZABLE: the row was updated by a transaction that committed
+/// after this transaction's snapshot.
+fn concurrent_update() -> Error {
+    Error::new(
+        sqlstate::SERIALIZATION_FAILURE,
+        "could not serialize access due to concurrent update",
+    )
 }
 
 /// Runs an UPDATE; returns (row count, RETURNING rows).
@@ -745,6 +755,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                     returning_row(&p.returning, &new, cx, &mut out)?;
                 }
                 RowOutcome::Gone => {}
+                RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
                 RowOutcome::Moved(next, row) => {
                     if let Some(f) = &p.filter {
                         if !is_true(&eval(f, &row, cx)?) {
@@ -784,6 +795,7 @@ pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                     returning_row(&p.returning, &old, cx, &mut out)?;
                 }
                 RowOutcome::Gone => {}
+                RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
                 RowOutcome::Moved(next, row) => {
                     if let Some(f) = &p.filter {
                         if !is_true(&eval(f, &row, cx)?) {

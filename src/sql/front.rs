@@ -275,8 +275,10 @@ pub enum RoleOpt {
 /// A statement parsed by the front parser.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrontStmt {
-    /// BEGIN / START TRANSACTION.
-    Begin,
+    /// BEGIN / START TRANSACTION with its transaction modes.
+    Begin(TxnModes),
+    /// SET TRANSACTION modes (SET SESSION CHARACTERISTICS is not supported yet).
+    SetTransaction(TxnModes),
     /// COMMIT / END.
     Commit,
     /// ROLLBACK / ABORT.
@@ -477,15 +479,13 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     let stmt = match first.as_str() {
         "begin" => {
             let _ = p.eat("work") || p.eat("transaction");
-            skip_txn_modes(&mut p);
-            FrontStmt::Begin
+            FrontStmt::Begin(txn_modes(&mut p)?)
         }
         "start" => {
             if !p.eat("transaction") {
                 return Err(p.syntax());
             }
-            skip_txn_modes(&mut p);
-            FrontStmt::Begin
+            FrontStmt::Begin(txn_modes(&mut p)?)
         }
         "commit" | "end" => {
             let _ = p.eat("work") || p.eat("transaction");
@@ -674,6 +674,9 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             if !local {
                 p.eat("session");
             }
+            if !local && p.eat("transaction") {
+                return Ok(Some(FrontStmt::SetTransaction(txn_modes(&mut p)?)));
+            }
             if matches!(
                 p.word(),
                 Some("role") | Some("session") | Some("transaction")
@@ -819,9 +822,65 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     Ok(Some(stmt))
 }
 
-fn skip_txn_modes(p: &mut P) {
-    while !p.done() {
-        p.i += 1;
+/// The modes of BEGIN / START TRANSACTION / SET TRANSACTION.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxnModes {
+    /// `ISOLATION LEVEL …` as transaction_isolation spells it (`repeatable read`…).
+    pub isolation: Option<&'static str>,
+    /// `READ ONLY` (true) or `READ WRITE` (false).
+    pub read_only: Option<bool>,
+    /// `[NOT] DEFERRABLE`.
+    pub deferrable: Option<bool>,
+}
+
+/// Parses transaction modes, separated by commas or blanks, as PostgreSQL's grammar.
+fn txn_modes(p: &mut P) -> Result<TxnModes> {
+    let mut m = TxnModes::default();
+    loop {
+        if p.done() {
+            return Ok(m);
+        }
+        if p.eat("isolation") {
+            if !p.eat("level") {
+                return Err(p.syntax());
+            }
+            m.isolation = Some(if p.eat("serializable") {
+                "serializable"
+            } else if p.eat("repeatable") {
+                if !p.eat("read") {
+                    return Err(p.syntax());
+                }
+                "repeatable read"
+            } else if p.eat("read") {
+                if p.eat("committed") {
+                    "read committed"
+                } else if p.eat("uncommitted") {
+                    "read uncommitted"
+                } else {
+                    return Err(p.syntax());
+                }
+            } else {
+                return Err(p.syntax());
+            });
+        } else if p.eat("read") {
+            if p.eat("only") {
+                m.read_only = Some(true);
+            } else if p.eat("write") {
+                m.read_only = Some(false);
+            } else {
+                return Err(p.syntax());
+            }
+        } else if p.eat("deferrable") {
+            m.deferrable = Some(true);
+        } else if p.eat("not") {
+            if !p.eat("deferrable") {
+                return Err(p.syntax());
+            }
+            m.deferrable = Some(false);
+        } else {
+            return Err(p.syntax());
+        }
+        let _ = p.eat_punct(',');
     }
 }
 
@@ -1040,7 +1099,7 @@ mod tests {
         assert_eq!(parse("checkpoint").unwrap(), Some(FrontStmt::Checkpoint));
         assert_eq!(
             parse("start transaction isolation level read committed").unwrap(),
-            Some(FrontStmt::Begin)
+            Some(FrontStmt::Begin(TxnModes::default()))
         );
     }
 }

@@ -177,6 +177,9 @@ pub struct ExecCtx<'a> {
     pub deadline: Option<std::time::Instant>,
     /// Results of uncorrelated subqueries already run in this statement (by plan address).
     pub subqueries: HashMap<usize, Arc<Vec<Vec<Value>>>>,
+    /// REPEATABLE READ or SERIALIZABLE: a row changed by a transaction that committed
+    /// after the snapshot cannot be updated, deleted or locked (40001).
+    pub serializable: bool,
 }
 
 impl ExecCtx<'_> {
@@ -476,6 +479,9 @@ pub struct Session {
     txn: Option<Transaction>,
     /// In an explicit transaction block.
     explicit: bool,
+    /// Whether the current transaction has taken its snapshot (REPEATABLE READ and
+    /// SERIALIZABLE keep the first one for the whole transaction).
+    snapshot_taken: bool,
     /// The block failed; only COMMIT/ROLLBACK are accepted.
     failed: bool,
     /// A COPY FROM STDIN waiting for data.
@@ -516,6 +522,7 @@ impl Session {
             db_oid,
             txn: None,
             explicit: false,
+            snapshot_taken: false,
             failed: false,
             savepoints: Vec::new(),
             copy: None,
@@ -563,8 +570,58 @@ impl Session {
             let mut t = self.engine.begin();
             t.cancel = Some(self.ctx.cancel.clone());
             self.txn = Some(t);
+            self.snapshot_taken = false;
             self.settings.begin_transaction();
+            // The transaction's characteristics start from the session defaults.
+            let isolation = self.settings.get_str("default_transaction_isolation");
+            let read_only = self.settings.get_bool("default_transaction_read_only");
+            let _ = self
+                .settings
+                .set("transaction_isolation", Some(&isolation), true, true);
+            let ro = if read_only { "on" } else { "off" };
+            let _ = self
+                .settings
+                .set("transaction_read_only", Some(ro), true, true);
         }
+    }
+
+    /// Applies BEGIN / SET TRANSACTION modes to the open transaction.
+    fn apply_txn_modes(&mut self, m: &front::TxnModes) -> Result<()> {
+        if let Some(iso) = m.isolation {
+            if self.snapshot_taken {
+                bail!(
+                    sqlstate::ACTIVE_SQL_TRANSACTION,
+                    "SET TRANSACTION ISOLATION LEVEL must be called before any query"
+                );
+            }
+            self.settings
+                .set("transaction_isolation", Some(iso), true, true)?;
+        }
+        if let Some(ro) = m.read_only {
+            self.settings.set(
+                "transaction_read_only",
+                Some(if ro { "on" } else { "off" }),
+                true,
+                true,
+            )?;
+        }
+        if let Some(d) = m.deferrable {
+            self.settings.set(
+                "transaction_deferrable",
+                Some(if d { "on" } else { "off" }),
+                true,
+                true,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether the transaction keeps one snapshot (REPEATABLE READ or SERIALIZABLE).
+    fn transaction_snapshot(&self) -> bool {
+        matches!(
+            self.settings.get_str("transaction_isolation").as_str(),
+            "repeatable read" | "serializable"
+        )
     }
 
     fn wait_flush(&self) -> bool {
@@ -744,6 +801,7 @@ impl Session {
         f: impl FnOnce(&mut ExecCtx<'_>) -> Result<R>,
     ) -> Result<R> {
         self.ensure_txn();
+        let keep_snapshot = self.transaction_snapshot();
         let Session {
             engine,
             settings,
@@ -751,6 +809,7 @@ impl Session {
             txn,
             notices,
             db_oid,
+            snapshot_taken,
             ..
         } = self;
         let timeout_ms = settings.get_int("statement_timeout");
@@ -760,7 +819,10 @@ impl Session {
         let txn = txn
             .as_mut()
             .ok_or_else(|| Error::internal("no transaction"))?;
-        engine.new_snapshot(txn);
+        if !keep_snapshot || !*snapshot_taken {
+            engine.new_snapshot(txn);
+            *snapshot_taken = true;
+        }
         txn.deadline = deadline;
         let mut cx = ExecCtx {
             engine,
@@ -773,11 +835,27 @@ impl Session {
             notices,
             deadline,
             subqueries: HashMap::new(),
+            serializable: keep_snapshot,
         };
         f(&mut cx)
     }
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
+        let write = match plan {
+            Plan::Insert(_) => Some("INSERT"),
+            Plan::Update(_) => Some("UPDATE"),
+            Plan::Delete(_) => Some("DELETE"),
+            _ => None,
+        };
+        if let Some(what) = write {
+            self.ensure_txn();
+            if self.settings.get_bool("transaction_read_only") {
+                bail!(
+                    sqlstate::READ_ONLY_SQL_TRANSACTION,
+                    "cannot execute {what} in a read-only transaction"
+                );
+            }
+        }
         let fields = plan.fields();
         let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
             match plan {
@@ -817,7 +895,7 @@ impl Session {
     fn run_front(&mut self, f: &FrontStmt) -> Result<ExecResult> {
         let cmd = |t: &str| Ok(ExecResult::Command { tag: t.to_string() });
         match f {
-            FrontStmt::Begin => {
+            FrontStmt::Begin(modes) => {
                 if self.explicit {
                     self.warning(
                         sqlstate::ACTIVE_SQL_TRANSACTION,
@@ -826,8 +904,20 @@ impl Session {
                 } else {
                     self.ensure_txn();
                     self.explicit = true;
+                    self.apply_txn_modes(modes)?;
                 }
                 cmd("BEGIN")
+            }
+            FrontStmt::SetTransaction(modes) => {
+                if !self.explicit {
+                    self.warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SET TRANSACTION can only be used in transaction blocks",
+                    );
+                } else {
+                    self.apply_txn_modes(modes)?;
+                }
+                cmd("SET")
             }
             FrontStmt::Commit => {
                 let tag = if self.failed { "ROLLBACK" } else { "COMMIT" };

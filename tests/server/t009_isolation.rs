@@ -1,0 +1,96 @@
+//! Two sessions: READ COMMITTED follows a concurrent committed update; REPEATABLE READ
+//! keeps its snapshot and fails with 40001 where PostgreSQL does.
+
+use crate::common::*;
+
+#[test]
+fn read_committed_and_repeatable_read_between_sessions() {
+    let s = Server::start_new("isolation");
+    s.psql("create table acct (id int primary key, bal int); insert into acct values (1, 100)");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(ca);
+        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(cb);
+        let bal = |rows: Vec<tokio_postgres::SimpleQueryMessage>| -> String {
+            rows.into_iter()
+                .find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => {
+                        Some(r.get(0).unwrap().to_string())
+                    }
+                    _ => None,
+                })
+                .unwrap()
+        };
+
+        // REPEATABLE READ: the snapshot is the first statement's.
+        a.batch_execute("begin isolation level repeatable read")
+            .await
+            .unwrap();
+        assert_eq!(
+            bal(a
+                .simple_query("select bal from acct where id = 1")
+                .await
+                .unwrap()),
+            "100"
+        );
+        b.batch_execute("update acct set bal = bal + 1 where id = 1")
+            .await
+            .unwrap();
+        assert_eq!(
+            bal(a
+                .simple_query("select bal from acct where id = 1")
+                .await
+                .unwrap()),
+            "100"
+        );
+        let e = a
+            .batch_execute("update acct set bal = bal + 10 where id = 1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().unwrap().code(), "40001", "{e}");
+        assert_eq!(
+            e.as_db_error().unwrap().message(),
+            "could not serialize access due to concurrent update"
+        );
+        a.batch_execute("rollback").await.unwrap();
+
+        // READ COMMITTED: each statement sees the latest commits; the update applies on top.
+        a.batch_execute("begin").await.unwrap();
+        assert_eq!(
+            bal(a
+                .simple_query("select bal from acct where id = 1")
+                .await
+                .unwrap()),
+            "101"
+        );
+        b.batch_execute("update acct set bal = bal + 1 where id = 1")
+            .await
+            .unwrap();
+        assert_eq!(
+            bal(a
+                .simple_query("select bal from acct where id = 1")
+                .await
+                .unwrap()),
+            "102"
+        );
+        a.batch_execute("update acct set bal = bal + 10 where id = 1; commit")
+            .await
+            .unwrap();
+        assert_eq!(
+            bal(b
+                .simple_query("select bal from acct where id = 1")
+                .await
+                .unwrap()),
+            "112"
+        );
+    });
+}
