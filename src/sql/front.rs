@@ -1099,7 +1099,19 @@ mod tests {
         assert_eq!(parse("checkpoint").unwrap(), Some(FrontStmt::Checkpoint));
         assert_eq!(
             parse("start transaction isolation level read committed").unwrap(),
-            Some(FrontStmt::Begin(TxnModes::default()))
+            Some(FrontStmt::Begin(TxnModes {
+                isolation: Some("read committed"),
+                ..TxnModes::default()
+            }))
         );
+        assert_eq!(
+            parse("begin read only, not deferrable isolation level repeatable read").unwrap(),
+            Some(FrontStmt::Begin(TxnModes {
+                isolation: Some("repeatable read"),
+                read_only: Some(true),
+                deferrable: Some(false)
+            }))
+        );
+        assert!(parse("begin isolation level sideways").is_err());
     }
 }
