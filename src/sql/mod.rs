@@ -824,6 +824,8 @@ impl Session {
             *snapshot_taken = true;
         }
         txn.deadline = deadline;
+        let lock_ms = settings.get_int("lock_timeout");
+        txn.lock_timeout = (lock_ms > 0).then(|| std::time::Duration::from_millis(lock_ms as u64));
         let mut cx = ExecCtx {
             engine,
             settings,

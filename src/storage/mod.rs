@@ -148,6 +148,8 @@ pub struct Transaction {
     pub cancel: Option<Arc<AtomicBool>>,
     /// The current statement's `statement_timeout` deadline, which ends waits too.
     pub deadline: Option<std::time::Instant>,
+    /// `lock_timeout`: the longest one wait for another transaction may last.
+    pub lock_timeout: Option<Duration>,
 }
 
 impl Transaction {
@@ -171,6 +173,9 @@ struct State {
     commit_seq: u64,
     /// Snapshot sequence numbers in use, with counts (for pruning dead versions).
     snapshots: BTreeMap<u64, usize>,
+    /// Who waits for whom: a waiting transaction's xid → the xid it waits for. A wait
+    /// that would close a cycle is a deadlock (40P01).
+    waits_for: HashMap<u32, u32>,
 }
 
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
@@ -289,6 +294,7 @@ impl Engine {
                 next_xid: 735,
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
+                waits_for: HashMap::new(),
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -414,6 +420,7 @@ impl Engine {
                 next_xid: redo.next_xid.max(3),
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
+                waits_for: HashMap::new(),
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -641,6 +648,7 @@ impl Engine {
             dropped: Vec::new(),
             cancel: None,
             deadline: None,
+            lock_timeout: None,
         }
     }
 
@@ -699,19 +707,72 @@ impl Engine {
         txn: &Transaction,
         xid: u32,
     ) -> Result<MutexGuard<'a, State>> {
+        if !st.running.contains(&xid) {
+            return Ok(st);
+        }
+        // Following the waits-for chain from the holder back to us means a cycle.
+        let mut next = xid;
+        let mut steps = 0;
+        while let Some(&w) = st.waits_for.get(&next) {
+            if w == txn.xid || steps > st.waits_for.len() {
+                return Err(Error::new(sqlstate::DEADLOCK_DETECTED, "deadlock detected")
+                    .with_detail(format!(
+                        "Transaction {} waits for transaction {xid}, which waits, directly or not, for transaction {}.",
+                        txn.xid, txn.xid
+                    ))
+                    .with_hint("See server log for query details."));
+            }
+            next = w;
+            steps += 1;
+        }
+        st.waits_for.insert(txn.xid, xid);
+        let started = std::time::Instant::now();
+        let r = self.wait_loop(st, txn, xid, started);
+        match r {
+            Ok(mut st) => {
+                st.waits_for.remove(&txn.xid);
+                Ok(st)
+            }
+            Err((mut st, e)) => {
+                st.waits_for.remove(&txn.xid);
+                drop(st);
+                Err(e)
+            }
+        }
+    }
+
+    /// The waiting part of [`Engine::wait_for`]: returns the lock either way so the
+    /// caller can clear the waits-for edge.
+    #[allow(clippy::result_large_err)]
+    fn wait_loop<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        txn: &Transaction,
+        xid: u32,
+        started: std::time::Instant,
+    ) -> std::result::Result<MutexGuard<'a, State>, (MutexGuard<'a, State>, Error)> {
         while st.running.contains(&xid) {
-            if txn.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
-                bail!(
-                    sqlstate::QUERY_CANCELED,
-                    "canceling statement due to statement timeout"
+            if txn.lock_timeout.is_some_and(|t| started.elapsed() >= t) {
+                let e = Error::new(
+                    sqlstate::LOCK_NOT_AVAILABLE,
+                    "canceling statement due to lock timeout",
                 );
+                return Err((st, e));
+            }
+            if txn.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                let e = Error::new(
+                    sqlstate::QUERY_CANCELED,
+                    "canceling statement due to statement timeout",
+                );
+                return Err((st, e));
             }
             if let Some(c) = &txn.cancel {
                 if c.swap(false, Ordering::SeqCst) {
-                    bail!(
+                    let e = Error::new(
                         sqlstate::QUERY_CANCELED,
-                        "canceling statement due to user request"
+                        "canceling statement due to user request",
                     );
+                    return Err((st, e));
                 }
             }
             st = self

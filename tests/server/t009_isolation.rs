@@ -94,3 +94,65 @@ fn read_committed_and_repeatable_read_between_sessions() {
         );
     });
 }
+
+#[test]
+fn deadlock_and_lock_timeout() {
+    let s = Server::start_new("deadlock");
+    s.psql("create table d (id int primary key, v int); insert into d values (1, 0), (2, 0)");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(ca);
+        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(cb);
+        a.batch_execute("begin; update d set v = 1 where id = 1")
+            .await
+            .unwrap();
+        b.batch_execute("begin; update d set v = 2 where id = 2")
+            .await
+            .unwrap();
+        // a waits for b...
+        let a_wait = tokio::spawn(async move {
+            let r = a.batch_execute("update d set v = 1 where id = 2").await;
+            (a, r)
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // ...and b waiting for a closes the cycle: one of them gets 40P01.
+        let rb = b.batch_execute("update d set v = 2 where id = 1").await;
+        let (a, ra) = tokio::time::timeout(std::time::Duration::from_secs(20), a_wait)
+            .await
+            .unwrap()
+            .unwrap();
+        let codes: Vec<String> = [&ra, &rb]
+            .iter()
+            .filter_map(|r| {
+                r.as_ref()
+                    .err()
+                    .and_then(|e| e.code())
+                    .map(|c| c.code().to_string())
+            })
+            .collect();
+        assert_eq!(codes, vec!["40P01".to_string()], "a: {ra:?} b: {rb:?}");
+        a.batch_execute("rollback").await.unwrap();
+        b.batch_execute("rollback").await.unwrap();
+
+        // lock_timeout ends a wait with 55P03.
+        a.batch_execute("begin; update d set v = 5 where id = 1")
+            .await
+            .unwrap();
+        let e = b
+            .batch_execute("set lock_timeout = '200ms'; update d set v = 6 where id = 1")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().unwrap().code(), "55P03", "{e}");
+        a.batch_execute("commit").await.unwrap();
+    });
+}
