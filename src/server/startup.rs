@@ -422,7 +422,7 @@ async fn md5_exchange(
             line,
             &format!("Password does not match for user \"{user}\"."),
         )),
-        None => Err(password_failed(user, line, &why)),
+        None => Err(password_failed(user, line, why)),
     }
 }
 
