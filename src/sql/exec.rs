@@ -390,7 +390,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
     let mut rows = Vec::new();
     if let Source::Table { db, def, key } = &p.source {
         // Filter the shared row versions before copying the survivors.
-        for (n, (_, r)) in table_rows(cx, *db, def, key.as_deref())?
+        for (n, (tid, r)) in table_rows(cx, *db, def, key.as_deref())?
             .into_iter()
             .enumerate()
         {
@@ -402,6 +402,13 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                     continue;
                 }
             }
+            let r = match &p.lock {
+                Some(lock) => match lock_row(p, *db, def.oid, tid, r, *lock, cx)? {
+                    Some(r) => r,
+                    None => continue,
+                },
+                None => r,
+            };
             rows.push(Arc::unwrap_or_clone(r));
         }
     } else {
@@ -712,6 +719,39 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         }
     }
     Ok((n, out))
+}
+
+/// Locks one row for SELECT … FOR UPDATE/SHARE. READ COMMITTED follows a concurrent
+/// committed update to the newest version and re-checks the filter there (PostgreSQL's
+/// EvalPlanQual); REPEATABLE READ fails with 40001. `None`: the row drops out.
+fn lock_row(
+    p: &SelectPlan,
+    db: u32,
+    rel: u32,
+    mut tid: u64,
+    mut row: Arc<Vec<Value>>,
+    lock: crate::sql::plan::RowLock,
+    cx: &mut ExecCtx<'_>,
+) -> Result<Option<Arc<Vec<Value>>>> {
+    loop {
+        match cx
+            .engine
+            .lock_row(cx.txn, db, rel, tid, lock.exclusive, lock.wait)?
+        {
+            RowOutcome::Done => return Ok(Some(row)),
+            RowOutcome::Gone => return Ok(None),
+            RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
+            RowOutcome::Moved(next, newer) => {
+                if let Some(f) = &p.filter {
+                    if !is_true(&eval(f, &newer, cx)?) {
+                        return Ok(None);
+                    }
+                }
+                tid = next;
+                row = newer;
+            }
+        }
+    }
 }
 
 /// REPEATABLE READ / SERIALIZABLE: the row was updated by a transaction that committed

@@ -207,6 +207,17 @@ pub struct SelectPlan {
     pub limit: Option<Expr>,
     /// OFFSET.
     pub offset: Option<Expr>,
+    /// FOR UPDATE / FOR SHARE on the (single) table source.
+    pub lock: Option<RowLock>,
+}
+
+/// A SELECT's row-locking clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowLock {
+    /// FOR UPDATE (true) or FOR SHARE (false).
+    pub exclusive: bool,
+    /// How a conflicting lock is treated (wait, NOWAIT, SKIP LOCKED).
+    pub wait: crate::storage::LockWait,
 }
 
 /// RETURNING: expressions over the table row and their fields.
@@ -645,7 +656,42 @@ impl<'a> Binder<'a> {
                 }
             }
         }
+        if !q.locks.is_empty() {
+            plan.lock = Some(self.plan_row_lock(&plan, &q.locks)?);
+        }
         Ok(plan)
+    }
+
+    /// Checks a FOR UPDATE / FOR SHARE clause against the query it locks.
+    fn plan_row_lock(&self, plan: &SelectPlan, locks: &[ast::LockClause]) -> Result<RowLock> {
+        let exclusive = locks
+            .iter()
+            .any(|l| matches!(l.lock_type, ast::LockType::Update));
+        let what = if exclusive { "FOR UPDATE" } else { "FOR SHARE" };
+        if plan.group.is_some() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{what} is not allowed with aggregate functions"
+            );
+        }
+        if plan.distinct {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{what} is not allowed with DISTINCT clause"
+            );
+        }
+        if !matches!(plan.source, Source::Table { .. }) {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{what} is supported on a single table only for now"
+            );
+        }
+        let wait = match locks.iter().find_map(|l| l.nonblock.as_ref()) {
+            Some(ast::NonBlock::Nowait) => crate::storage::LockWait::NoWait,
+            Some(ast::NonBlock::SkipLocked) => crate::storage::LockWait::SkipLocked,
+            None => crate::storage::LockWait::Wait,
+        };
+        Ok(RowLock { exclusive, wait })
     }
 
     /// Plans one side of a set operation (or a whole one).
@@ -727,6 +773,7 @@ impl<'a> Binder<'a> {
                     distinct: false,
                     limit: None,
                     offset: None,
+                    lock: None,
                 })
             }
             _ => bail!(
@@ -798,6 +845,7 @@ impl<'a> Binder<'a> {
             distinct: false,
             limit: None,
             offset: None,
+            lock: None,
         })
     }
 
@@ -844,6 +892,7 @@ impl<'a> Binder<'a> {
                 distinct: false,
                 limit: None,
                 offset: None,
+                lock: None,
             },
         );
         let mut exprs: Vec<Expr> = scope
@@ -869,6 +918,7 @@ impl<'a> Binder<'a> {
             distinct: false,
             limit: None,
             offset: None,
+            lock: None,
         })
     }
 
@@ -1324,6 +1374,7 @@ impl<'a> Binder<'a> {
                 distinct,
                 limit: None,
                 offset: None,
+                lock: None,
             }
             .with_having(having))
         })();

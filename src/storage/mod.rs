@@ -150,6 +150,8 @@ pub struct Transaction {
     pub deadline: Option<std::time::Instant>,
     /// `lock_timeout`: the longest one wait for another transaction may last.
     pub lock_timeout: Option<Duration>,
+    /// Row locks this transaction holds (released when it ends).
+    locked: Vec<(u32, u32, u64)>,
 }
 
 impl Transaction {
@@ -176,6 +178,9 @@ struct State {
     /// Who waits for whom: a waiting transaction's xid → the xid it waits for. A wait
     /// that would close a cycle is a deadlock (40P01).
     waits_for: HashMap<u32, u32>,
+    /// Row locks taken by SELECT … FOR UPDATE / FOR SHARE: (db, rel, tid) → holders
+    /// (xid, exclusive). Held until the holder's transaction ends.
+    row_locks: HashMap<(u32, u32, u64), Vec<(u32, bool)>>,
 }
 
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
@@ -295,6 +300,7 @@ impl Engine {
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
+                row_locks: HashMap::new(),
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -421,6 +427,7 @@ impl Engine {
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
+                row_locks: HashMap::new(),
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -649,6 +656,7 @@ impl Engine {
             cancel: None,
             deadline: None,
             lock_timeout: None,
+            locked: Vec::new(),
         }
     }
 
@@ -848,6 +856,75 @@ impl Engine {
         }
     }
 
+    /// Locks a version the transaction saw (SELECT … FOR UPDATE when `exclusive`, FOR
+    /// SHARE otherwise) until the transaction ends. A concurrent writer or a conflicting
+    /// locker in progress is waited for first (or, per `wait`, not); outcomes as for
+    /// [`delete`](Self::delete), plus [`RowOutcome::Gone`] for a row skipped by SKIP LOCKED.
+    pub fn lock_row(
+        &self,
+        txn: &mut Transaction,
+        db: u32,
+        rel: u32,
+        tid: u64,
+        exclusive: bool,
+        wait: LockWait,
+    ) -> Result<RowOutcome> {
+        self.check_broken()?;
+        let mut st = self.lock();
+        let key = (db, rel, tid);
+        loop {
+            let heap = st.store.heap_mut(db, rel);
+            let Some(t) = heap.tuples.get(&tid) else {
+                return Ok(RowOutcome::Gone);
+            };
+            let blocker = if t.xmax == txn.xid {
+                return Ok(RowOutcome::Gone);
+            } else if t.xmax != 0 && t.xmax_seq != 0 {
+                let next = t.next;
+                return Ok(match heap.tuples.get(&next) {
+                    Some(n) if next != 0 && n.xmin_seq != 0 => {
+                        RowOutcome::Moved(next, n.row.clone())
+                    }
+                    _ => RowOutcome::Gone,
+                });
+            } else if t.xmax != 0 {
+                Some(t.xmax)
+            } else {
+                conflicting_locker(&st, txn.xid, key, exclusive)
+            };
+            match (blocker, wait) {
+                (Some(_), LockWait::SkipLocked) => return Ok(RowOutcome::Gone),
+                (Some(_), LockWait::NoWait) => {
+                    let name = st
+                        .store
+                        .catalog
+                        .tables
+                        .get(&(db, rel))
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default();
+                    bail!(
+                        sqlstate::LOCK_NOT_AVAILABLE,
+                        "could not obtain lock on row in relation \"{name}\""
+                    );
+                }
+                (Some(x), LockWait::Wait) => {
+                    st = self.wait_for(st, txn, x)?;
+                    continue;
+                }
+                (None, _) => {}
+            }
+            let holders = st.row_locks.entry(key).or_default();
+            match holders.iter_mut().find(|(x, _)| *x == txn.xid) {
+                Some(h) => h.1 |= exclusive,
+                None => {
+                    holders.push((txn.xid, exclusive));
+                    txn.locked.push(key);
+                }
+            }
+            return Ok(RowOutcome::Done);
+        }
+    }
+
     /// Deletes a version the transaction saw. A concurrent writer in progress is
     /// waited for first. Returns [`RowOutcome::Gone`] when the version was already
     /// deleted (by this transaction or a committed one), and [`RowOutcome::Moved`] when
@@ -862,6 +939,11 @@ impl Engine {
                 return Ok(RowOutcome::Gone);
             };
             if t.xmax == 0 {
+                if let Some(x) = conflicting_locker(&st, txn.xid, (db, rel, tid), true) {
+                    st = self.wait_for(st, txn, x)?;
+                    continue;
+                }
+                let heap = st.store.heap_mut(db, rel);
                 if let Some(t) = heap.tuples.get_mut(&tid) {
                     t.xmax = txn.xid;
                 }
@@ -1116,6 +1198,14 @@ impl Engine {
             }
             release_snapshot(&mut st, txn.snapshot.seq);
         }
+        for key in &txn.locked {
+            if let Some(holders) = st.row_locks.get_mut(key) {
+                holders.retain(|(x, _)| *x != txn.xid);
+                if holders.is_empty() {
+                    st.row_locks.remove(key);
+                }
+            }
+        }
         st.running.remove(&txn.xid);
         drop(st);
         self.cond.notify_all();
@@ -1127,6 +1217,28 @@ fn format_unix_time(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|| secs.to_string())
+}
+
+/// How a row lock request treats a conflicting holder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    /// Wait for it to end (the default).
+    Wait,
+    /// NOWAIT: fail with 55P03.
+    NoWait,
+    /// SKIP LOCKED: leave the row out.
+    SkipLocked,
+}
+
+/// Another transaction's row lock that conflicts with `exclusive` (an exclusive request
+/// conflicts with every holder, a shared one with exclusive holders).
+fn conflicting_locker(st: &State, me: u32, key: (u32, u32, u64), exclusive: bool) -> Option<u32> {
+    st.row_locks.get(&key).and_then(|holders| {
+        holders
+            .iter()
+            .find(|(x, ex)| *x != me && (exclusive || *ex) && st.running.contains(x))
+            .map(|(x, _)| *x)
+    })
 }
 
 /// Refuses writes to a table another transaction created and has not committed yet

@@ -156,3 +156,54 @@ fn deadlock_and_lock_timeout() {
         a.batch_execute("commit").await.unwrap();
     });
 }
+
+#[test]
+fn select_for_update_and_share() {
+    let s = Server::start_new("rowlocks");
+    s.psql("create table q (id int primary key, state text); insert into q values (1, 'new'), (2, 'new')");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(ca);
+        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(cb);
+        a.batch_execute("begin").await.unwrap();
+        let rows = a.query("select id from q where id = 1 for update", &[]).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        // NOWAIT fails at once; SKIP LOCKED leaves the row out.
+        b.batch_execute("begin").await.unwrap();
+        let e = b.query("select id from q where id = 1 for update nowait", &[]).await.unwrap_err();
+        assert_eq!(e.code().unwrap().code(), "55P03", "{e}");
+        b.batch_execute("rollback; begin").await.unwrap();
+        let ids: Vec<i32> =
+            b.query("select id from q order by id for update skip locked", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+        assert_eq!(ids, vec![2]);
+        b.batch_execute("rollback").await.unwrap();
+        // A plain FOR UPDATE waits until the holder commits, then sees its update.
+        let waiter = tokio::spawn(async move {
+            b.batch_execute("begin").await.unwrap();
+            let r = b.query("select state from q where id = 1 for update", &[]).await.unwrap();
+            let state: String = r[0].get(0);
+            b.batch_execute("commit").await.unwrap();
+            state
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "FOR UPDATE must wait for the holder");
+        a.batch_execute("update q set state = 'taken' where id = 1; commit").await.unwrap();
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(20), waiter).await.unwrap().unwrap();
+        assert_eq!(seen, "taken");
+        // FOR SHARE locks share with each other but block writers.
+        let (c, cc) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(cc);
+        a.batch_execute("begin; select * from q where id = 2 for share").await.unwrap();
+        c.batch_execute("begin; select * from q where id = 2 for share").await.unwrap();
+        let e = c.batch_execute("set lock_timeout = '200ms'; update q set state = 'x' where id = 1; select * from q where id = 2 for update").await.unwrap_err();
+        assert_eq!(e.code().unwrap().code(), "55P03", "{e}");
+        c.batch_execute("rollback").await.unwrap();
+        a.batch_execute("commit").await.unwrap();
+    });
+}
