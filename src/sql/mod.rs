@@ -632,8 +632,14 @@ impl Session {
     fn commit_txn(&mut self) -> Result<()> {
         self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
-        if let Some(t) = self.txn.take() {
+        if let Some(mut t) = self.txn.take() {
             let wait = self.wait_flush();
+            let delay_us = self.settings.get_int("commit_delay");
+            if delay_us > 0 {
+                let siblings = self.settings.get_int("commit_siblings").max(0) as usize;
+                t.commit_delay =
+                    Some((std::time::Duration::from_micros(delay_us as u64), siblings));
+            }
             let r = self.engine.commit(t, wait);
             self.settings.end_transaction(r.is_ok());
             return r;

@@ -152,6 +152,10 @@ pub struct Transaction {
     pub lock_timeout: Option<Duration>,
     /// Row locks this transaction holds (released when it ends).
     locked: Vec<(u32, u32, u64)>,
+    /// `commit_delay` and `commit_siblings`: before its flush, a committer waits this
+    /// long when at least that many other transactions are active, so that more
+    /// commits share the flush.
+    pub commit_delay: Option<(Duration, usize)>,
 }
 
 impl Transaction {
@@ -657,6 +661,7 @@ impl Engine {
             deadline: None,
             lock_timeout: None,
             locked: Vec::new(),
+            commit_delay: None,
         }
     }
 
@@ -1027,6 +1032,11 @@ impl Engine {
         Ok(())
     }
 
+    /// WAL statistics (records, bytes, writes, flushes, fsyncs) for tests and metrics.
+    pub fn wal_stats(&self) -> wal::WalStats {
+        self.wal.stats()
+    }
+
     /// Commits: appends the transaction's records and a COMMIT to the WAL, flushes it
     /// when `wait_flush` (synchronous_commit), then makes the changes visible.
     pub fn commit(&self, txn: Transaction, wait_flush: bool) -> Result<()> {
@@ -1054,6 +1064,12 @@ impl Engine {
         })();
         let result = appended.and_then(|end| {
             if wait_flush {
+                if let Some((delay, siblings)) = txn.commit_delay {
+                    let others = self.lock().running.len().saturating_sub(1);
+                    if self.opts.fsync && others >= siblings && self.wal.flush_lsn() < end {
+                        std::thread::sleep(delay);
+                    }
+                }
                 self.wal.flush(end)
             } else {
                 Ok(())

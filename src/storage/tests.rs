@@ -398,3 +398,71 @@ fn io_failures_never_lose_or_invent_commits() {
     e.abort(r);
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn commit_delay_lets_concurrent_commits_share_flushes() {
+    let (d, e) = boot("commit-delay");
+    let mut t = e.begin();
+    let oid = e.new_oid();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.commit(t, true).unwrap();
+    let before = e.wal_stats().flushes;
+    let threads: Vec<_> = (0..8)
+        .map(|n| {
+            let e = e.clone();
+            std::thread::spawn(move || {
+                for i in 0..5 {
+                    let mut t = e.begin();
+                    e.insert(&mut t, 5, oid, row(n * 100 + i, "x")).unwrap();
+                    t.commit_delay = Some((Duration::from_millis(20), 1));
+                    e.commit(t, true).unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let flushes = e.wal_stats().flushes - before;
+    assert!(flushes < 40, "40 commits took {flushes} flushes");
+    let r = e.begin();
+    assert_eq!(e.scan(&r, 5, oid).len(), 40);
+
+    // The delay applies only with enough siblings: one other open transaction meets
+    // commit_siblings = 1, so three commits wait at least three delays…
+    let sibling = e.begin();
+    let start = std::time::Instant::now();
+    for i in 0..3 {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, oid, row(1000 + i, "y")).unwrap();
+        t.commit_delay = Some((Duration::from_millis(40), 1));
+        e.commit(t, true).unwrap();
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        start.elapsed()
+    );
+    // …while commit_siblings = 5 is not met and nobody waits.
+    let start = std::time::Instant::now();
+    for i in 0..3 {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, oid, row(2000 + i, "z")).unwrap();
+        t.commit_delay = Some((Duration::from_secs(2), 5));
+        e.commit(t, true).unwrap();
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    e.abort(sibling);
+    let _ = std::fs::remove_dir_all(d);
+}
