@@ -351,6 +351,7 @@ async fn postmaster(
             tokio::spawn(async move { accept_unix(listener, shared).await });
         }
     }
+    tokio::spawn(wal_writer(shared.clone()));
     pidfile.set_status("ready")?;
     tracing::info!("database system is ready to accept connections");
 
@@ -413,6 +414,29 @@ fn config_error(e: crate::config::ConfigError) -> Error {
         crate::logging::log_at(l.level, &l.message, l.detail.as_deref(), l.hint.as_deref());
     }
     e.fatal
+}
+
+/// The WAL writer: every `wal_writer_delay` it flushes what asynchronous commits left
+/// unflushed, bounding what `synchronous_commit = off` can lose to about three delays,
+/// as PostgreSQL documents.
+async fn wal_writer(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let delay = shared.config().get_int("wal_writer_delay").clamp(1, 10_000) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+            _ = shutdown.changed() => return,
+        }
+        let engine = shared.engine.clone();
+        match tokio::task::spawn_blocking(move || engine.background_flush()).await {
+            Ok(Err(e)) => {
+                log_error(&e);
+                return;
+            }
+            Err(_) => return,
+            Ok(Ok(())) => {}
+        }
+    }
 }
 
 /// Waits for SIGTERM/SIGINT/SIGQUIT (handling SIGHUP reloads meanwhile).

@@ -1037,6 +1037,22 @@ impl Engine {
         self.wal.stats()
     }
 
+    /// The WAL writer's round (every `wal_writer_delay`): makes durable what
+    /// asynchronous commits (`synchronous_commit = off`) appended but did not flush.
+    /// A flush failure is a PANIC, as on the commit path.
+    pub fn background_flush(&self) -> Result<()> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let end = self.wal.insert_lsn();
+        if self.wal.flush_lsn() < end {
+            if let Err(e) = self.wal.flush(end) {
+                return Err(self.fail(e));
+            }
+        }
+        Ok(())
+    }
+
     /// Commits: appends the transaction's records and a COMMIT to the WAL, flushes it
     /// when `wait_flush` (synchronous_commit), then makes the changes visible.
     pub fn commit(&self, txn: Transaction, wait_flush: bool) -> Result<()> {
