@@ -343,7 +343,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let catalog = checkpoint::read_catalog(datadir)?;
+        let catalog = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
         let mut store = Store {
             catalog,
             heaps: HashMap::new(),
@@ -356,9 +356,12 @@ impl Engine {
             .collect();
         for (db, t) in tables {
             let mut heap = Heap::new(t.primary_key.clone());
-            let path = checkpoint::heap_path(datadir, db, t.oid);
-            if path.exists() {
-                for (tid, row) in checkpoint::read_heap(datadir, db, t.oid)? {
+            // Every table of the catalog image has an image of its own (a checkpoint
+            // writes the tables first): a missing one is damage, not an empty table.
+            {
+                for (tid, row) in
+                    checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?
+                {
                     heap.put(
                         tid,
                         Tuple {
@@ -1258,6 +1261,21 @@ impl Engine {
     fn in_flight_lock(&self) -> MutexGuard<'_, HashMap<u32, Lsn>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Turns a failure to read a checkpoint image at start-up into a clear FATAL error
+/// (logged as well): recovery cannot start without the images, and silently treating
+/// a damaged one as empty would lose committed data.
+fn unusable_image(e: Error) -> Error {
+    tracing::error!("{}", e.message);
+    let mut e = e
+        .with_severity(Severity::Fatal)
+        .with_detail("A checkpoint image of the last checkpoint cannot be used, so crash recovery cannot start.")
+        .with_hint("Restore the data directory from a backup.");
+    if e.code != sqlstate::DATA_CORRUPTED {
+        e.message = format!("could not load checkpoint image: {}", e.message);
+    }
+    e
 }
 
 /// Formats Unix seconds as PostgreSQL's log timestamps (`2024-01-02 03:04:05 UTC`).

@@ -627,3 +627,175 @@ fn a_checkpoint_that_dies_halfway_leaves_a_recoverable_cluster() {
     assert_eq!(contents(&e, &tables), expected);
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn a_corrupt_or_missing_checkpoint_image_stops_start_up() {
+    let (d, e) = boot("corrupt");
+    let tables = create_tables(&e, 1);
+    let mut t = e.begin();
+    e.insert(&mut t, 5, tables[0], row(1, "x")).unwrap();
+    e.commit(t, true).unwrap();
+    e.shutdown().unwrap();
+    drop(e);
+    let p = checkpoint::heap_path(&d, 5, tables[0]);
+    let good = std::fs::read(&p).unwrap();
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 8] ^= 0x55;
+    std::fs::write(&p, &bad).unwrap();
+    let err = Engine::open(&d, &EngineOptions::default()).err().unwrap();
+    assert_eq!(err.code, sqlstate::DATA_CORRUPTED);
+    assert_eq!(err.severity, Severity::Fatal);
+    assert!(err.message.contains("checksum mismatch"), "{}", err.message);
+    std::fs::remove_file(&p).unwrap();
+    let err = Engine::open(&d, &EngineOptions::default()).err().unwrap();
+    assert!(err.message.contains("could not"), "{}", err.message);
+    std::fs::write(&p, &good).unwrap();
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(contents(&e, &tables), vec![vec![(1, "x".to_string())]]);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn checkpoints_remove_old_segments_but_keep_wal_keep_size() {
+    let d = tempdir("recycle");
+    let mb = 1024 * 1024;
+    Engine::bootstrap(
+        &d,
+        &BootstrapOptions {
+            superuser: "postgres".into(),
+            password: None,
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: mb,
+        },
+    )
+    .unwrap();
+    let settings = CheckpointSettings {
+        wal_keep_size: 3 * mb,
+        ..Default::default()
+    };
+    let opts = EngineOptions {
+        wal_segment_size: mb,
+        checkpoint: Some(settings),
+        background: false,
+        fsync: false,
+        ..Default::default()
+    };
+    let e = Engine::open(&d, &opts).unwrap();
+    let tables = create_tables(&e, 1);
+    let segments = || {
+        let mut v: Vec<u64> = std::fs::read_dir(d.join("pg_wal"))
+            .unwrap()
+            .flatten()
+            .filter_map(|f| {
+                wal::segment::parse_segment_file_name(f.file_name().to_str()?, mb).map(|x| x.1)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let big = "x".repeat(2000);
+    for i in 0..4000 {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, tables[0], row(i, &big)).unwrap();
+        e.commit(t, false).unwrap();
+    }
+    let current = e.current_wal_lsn().segno(mb);
+    assert!(current >= 7, "only {current} segments written");
+    assert!(segments()[0] <= 1);
+    e.checkpoint().unwrap();
+    // wal_keep_size = 3 segments behind the current one are kept, older ones go.
+    assert_eq!(segments()[0], current - 3);
+    assert!(segments().contains(&current));
+    // Without wal_keep_size only the redo point's segment and later are kept.
+    e.set_checkpoint_settings(CheckpointSettings::default());
+    e.checkpoint().unwrap();
+    let (_, redo) = e.last_checkpoint();
+    assert_eq!(segments()[0], redo.segno(mb));
+    drop(e);
+    // The cluster still recovers from what is left.
+    let e = Engine::open(&d, &opts).unwrap();
+    assert_eq!(contents(&e, &tables)[0].len(), 4000);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn vacuum_removes_dead_versions_no_snapshot_can_see() {
+    let (d, e) = boot("vacuum");
+    let tables = create_tables(&e, 1);
+    let rel = tables[0];
+    let mut t = e.begin();
+    let mut tids = Vec::new();
+    for i in 0..10 {
+        tids.push(e.insert(&mut t, 5, rel, row(i, "a")).unwrap());
+    }
+    e.commit(t, true).unwrap();
+    // An old snapshot keeps the deleted versions alive.
+    let old = e.begin();
+    let mut t = e.begin();
+    for tid in &tids[..6] {
+        e.delete(&mut t, 5, rel, *tid).unwrap();
+    }
+    e.commit(t, true).unwrap();
+    assert_eq!(e.table_dead_versions(5, rel), 6);
+    assert_eq!(e.vacuum(5, Some(rel)), 0);
+    assert_eq!(e.scan(&old, 5, rel).len(), 10);
+    e.abort(old);
+    assert_eq!(e.vacuum(5, Some(rel)), 6);
+    assert_eq!(e.table_dead_versions(5, rel), 0);
+    let r = e.begin();
+    assert_eq!(e.scan(&r, 5, rel).len(), 4);
+    e.abort(r);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn the_checkpointer_runs_timed_checkpoints_and_autovacuum() {
+    let d = tempdir("timed");
+    Engine::bootstrap(
+        &d,
+        &BootstrapOptions {
+            superuser: "postgres".into(),
+            password: None,
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: 16 * 1024 * 1024,
+        },
+    )
+    .unwrap();
+    let opts = EngineOptions {
+        checkpoint: Some(CheckpointSettings {
+            checkpoint_timeout: Duration::from_millis(300),
+            autovacuum_threshold: 5,
+            tick: Duration::from_millis(50),
+            ..Default::default()
+        }),
+        fsync: false,
+        ..Default::default()
+    };
+    let e = Engine::open(&d, &opts).unwrap();
+    let tables = create_tables(&e, 1);
+    let rel = tables[0];
+    let before = e.last_checkpoint();
+    let mut t = e.begin();
+    let tids: Vec<u64> = (0..8)
+        .map(|i| e.insert(&mut t, 5, rel, row(i, "a")).unwrap())
+        .collect();
+    e.commit(t, true).unwrap();
+    let old = e.begin();
+    let mut t = e.begin();
+    for tid in &tids {
+        e.delete(&mut t, 5, rel, *tid).unwrap();
+    }
+    e.commit(t, true).unwrap();
+    e.abort(old);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (e.last_checkpoint() == before || e.table_dead_versions(5, rel) > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(e.last_checkpoint(), before, "no timed checkpoint happened");
+    assert_eq!(e.table_dead_versions(5, rel), 0, "autovacuum did not run");
+    e.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}
