@@ -556,7 +556,7 @@ impl Engine {
         let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
         let mut removed = 0;
         for ((d, r), h) in st.store.heaps.iter_mut() {
-            if *d == db && rel.map_or(true, |x| x == *r) {
+            if *d == db && rel.is_none_or(|x| x == *r) {
                 removed += h.vacuum(oldest);
             }
         }
