@@ -433,7 +433,11 @@ impl Engine {
         control.write(datadir, opts.fsync)?;
         let engine = Engine {
             datadir: datadir.to_path_buf(),
-            opts: opts.clone(),
+            // pg_control, not the caller, knows the cluster's segment size.
+            opts: EngineOptions {
+                wal_segment_size: seg,
+                ..opts.clone()
+            },
             wal,
             system_id: control.system_identifier,
             timeline: control.timeline,
