@@ -144,7 +144,8 @@ pub const CONTROL_SYSTEM: &[(&str, DataType)] = &[
 /// (`pg_control_checkpoint()`, `pg_control_system()`): its columns and the scalar
 /// function computing each column at execution time.
 pub fn control_function(name: &str) -> Option<Vec<(&'static str, DataType, Func)>> {
-    let (cols, f): (&[(&str, DataType)], fn(u8) -> Func) = match name {
+    type Columns = &'static [(&'static str, DataType)];
+    let (cols, f): (Columns, fn(u8) -> Func) = match name {
         "pg_control_checkpoint" => (CONTROL_CHECKPOINT, Func::PgControlCheckpoint),
         "pg_control_system" => (CONTROL_SYSTEM, Func::PgControlSystem),
         _ => return None,
