@@ -191,11 +191,7 @@ impl Error {
     }
 
     /// Returns the error with another SQLSTATE and message (keeping its severity).
-    pub fn with_code_and_message(
-        mut self,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Error {
+    pub fn with_code_and_message(mut self, code: &'static str, message: impl Into<String>) -> Error {
         self.code = code;
         self.message = message.into();
         self.detail = None;

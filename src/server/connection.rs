@@ -775,8 +775,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             break;
         }
         pending.append(reply);
-        let flush_now =
-            matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f') || pending.pending() > 64 * 1024;
+        let flush_now = matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f') || pending.pending() > 64 * 1024;
         if flush_now && pending.flush(&mut io).await.is_err() {
             break;
         }

@@ -364,11 +364,7 @@ pub async fn authenticate(
             let (secret, why) = usable_secret(user, role);
             match secret {
                 Some(s) if auth::verify_cleartext(user, &s, &password) => Ok(AuthOutcome::Ok),
-                Some(_) => Err(password_failed(
-                    user,
-                    line,
-                    &format!("Password does not match for user \"{user}\"."),
-                )),
+                Some(_) => Err(password_failed(user, line, &format!("Password does not match for user \"{user}\"."))),
                 None => Err(password_failed(user, line, &why)),
             }
         }
@@ -417,11 +413,7 @@ async fn md5_exchange(
     let response = BodyReader::new(&body).cstring()?;
     match secret {
         Some(s) if auth::md5::verify_response(s, salt, &response) => Ok(AuthOutcome::Ok),
-        Some(_) => Err(password_failed(
-            user,
-            line,
-            &format!("Password does not match for user \"{user}\"."),
-        )),
+        Some(_) => Err(password_failed(user, line, &format!("Password does not match for user \"{user}\"."))),
         None => Err(password_failed(user, line, &why)),
     }
 }
