@@ -197,6 +197,8 @@ impl Shared {
         for l in lines {
             tracing::info!("{l}");
         }
+        self.engine
+            .set_checkpoint_settings(crate::storage::CheckpointSettings::from_config(&new));
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         let hba_path = self.hba_path();
         match HbaFile::load(&hba_path) {
@@ -317,6 +319,8 @@ async fn postmaster(
 
     let engine_opts = EngineOptions {
         fsync: config.get_bool("fsync"),
+        wal_sync_method: config.get_str("wal_sync_method").parse().unwrap_or_default(),
+        checkpoint: Some(crate::storage::CheckpointSettings::from_config(&config)),
         ..EngineOptions::default()
     };
     let dir = datadir.clone();

@@ -96,6 +96,12 @@ pub enum Func {
     CurrentDate,
     /// `txid_current()`
     TxidCurrent,
+    /// Column `n` of `pg_control_checkpoint()` (see `functions::CONTROL_CHECKPOINT`).
+    PgControlCheckpoint(u8),
+    /// Column `n` of `pg_control_system()` (see `functions::CONTROL_SYSTEM`).
+    PgControlSystem(u8),
+    /// `pg_stat_get_dead_tuples(oid)`: dead row versions of a table not yet reclaimed.
+    StatDeadTuples,
     /// `pg_postmaster_start_time()`
     PostmasterStartTime,
     /// `pg_sleep(seconds)`

@@ -52,6 +52,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("current_date", 0) => (Func::CurrentDate, DataType::Date),
         ("localtimestamp", 0) => (Func::Now, DataType::Timestamp),
         ("txid_current" | "pg_current_xact_id", 0) => (Func::TxidCurrent, DataType::Int8),
+        ("pg_stat_get_dead_tuples", 1) => (Func::StatDeadTuples, DataType::Int8),
         ("pg_postmaster_start_time", 0) => (Func::PostmasterStartTime, DataType::TimestampTz),
         ("pg_sleep", 1) => (Func::Sleep, DataType::Void),
         ("current_setting", 1 | 2) => (Func::CurrentSetting, DataType::Text),
@@ -108,11 +109,107 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     })
 }
 
+/// The columns of `pg_control_checkpoint()`, with PostgreSQL 15's names and types
+/// (the `xid` columns are shown as bigint: tusk has no `xid` type).
+pub const CONTROL_CHECKPOINT: &[(&str, DataType)] = &[
+    ("checkpoint_lsn", DataType::PgLsn),
+    ("redo_lsn", DataType::PgLsn),
+    ("redo_wal_file", DataType::Text),
+    ("timeline_id", DataType::Int4),
+    ("prev_timeline_id", DataType::Int4),
+    ("full_page_writes", DataType::Bool),
+    ("next_xid", DataType::Text),
+    ("next_oid", DataType::Oid),
+    ("next_multixact_id", DataType::Int8),
+    ("next_multi_offset", DataType::Int8),
+    ("oldest_xid", DataType::Int8),
+    ("oldest_xid_dbid", DataType::Oid),
+    ("oldest_active_xid", DataType::Int8),
+    ("oldest_multi_xid", DataType::Int8),
+    ("oldest_multi_dbid", DataType::Oid),
+    ("oldest_commit_ts_xid", DataType::Int8),
+    ("newest_commit_ts_xid", DataType::Int8),
+    ("checkpoint_time", DataType::TimestampTz),
+];
+
+/// The columns of `pg_control_system()`, with PostgreSQL 15's names and types.
+pub const CONTROL_SYSTEM: &[(&str, DataType)] = &[
+    ("pg_control_version", DataType::Int4),
+    ("catalog_version_no", DataType::Int4),
+    ("system_identifier", DataType::Int8),
+    ("pg_control_last_modified", DataType::TimestampTz),
+];
+
+/// For a function in FROM returning one row of pg_control values
+/// (`pg_control_checkpoint()`, `pg_control_system()`): its columns and the scalar
+/// function computing each column at execution time.
+pub fn control_function(name: &str) -> Option<Vec<(&'static str, DataType, Func)>> {
+    type Columns = &'static [(&'static str, DataType)];
+    let (cols, f): (Columns, fn(u8) -> Func) = match name {
+        "pg_control_checkpoint" => (CONTROL_CHECKPOINT, Func::PgControlCheckpoint),
+        "pg_control_system" => (CONTROL_SYSTEM, Func::PgControlSystem),
+        _ => return None,
+    };
+    Some(
+        cols.iter()
+            .enumerate()
+            .map(|(i, (n, t))| (*n, *t, f(i as u8)))
+            .collect(),
+    )
+}
+
+/// Unix seconds as a `timestamptz` value (microseconds since 2000-01-01 UTC).
+fn unix_to_timestamptz(secs: i64) -> Value {
+    Value::TimestampTz((secs - 946_684_800).saturating_mul(1_000_000))
+}
+
+/// Column `i` of `pg_control_checkpoint()` from pg_control.
+fn control_checkpoint_value(c: &crate::storage::control::ControlFile, i: u8) -> Value {
+    let seg = u64::from(c.wal_segment_size).max(1);
+    match i {
+        0 => Value::PgLsn(c.checkpoint.0),
+        1 => Value::PgLsn(c.redo.0),
+        2 => Value::Text(crate::storage::wal::segment::segment_file_name(
+            c.timeline,
+            c.redo.0 / seg,
+            seg,
+        )),
+        3 => Value::Int4(c.timeline as i32),
+        4 => Value::Int4(c.prev_timeline as i32),
+        5 => Value::Bool(c.full_page_writes),
+        6 => Value::Text(format!("{}:{}", c.next_xid >> 32, c.next_xid & 0xffff_ffff)),
+        7 => Value::Oid(c.next_oid),
+        8 => Value::Int8(1),
+        9 => Value::Int8(0),
+        10 => Value::Int8(i64::from(c.oldest_xid)),
+        11 => Value::Oid(1),
+        12 => Value::Int8(i64::from(c.oldest_active_xid)),
+        13 => Value::Int8(1),
+        14 => Value::Oid(1),
+        15 | 16 => Value::Int8(0),
+        17 => unix_to_timestamptz(c.checkpoint_time),
+        _ => Value::Null,
+    }
+}
+
+/// Column `i` of `pg_control_system()` from pg_control.
+fn control_system_value(c: &crate::storage::control::ControlFile, i: u8) -> Value {
+    use crate::storage::control::{CATALOG_VERSION_NO, PG_CONTROL_VERSION};
+    match i {
+        0 => Value::Int4(PG_CONTROL_VERSION as i32),
+        1 => Value::Int4(CATALOG_VERSION_NO as i32),
+        2 => Value::Int8(c.system_identifier as i64),
+        3 => unix_to_timestamptz(c.time),
+        _ => Value::Null,
+    }
+}
+
 /// The argument types a function expects (for coercing unknown literals and
 /// parameters); `None` = take the argument's own type.
 pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
     match (f, i) {
         (Func::Sleep, 0) => Some(DataType::Float8),
+        (Func::StatDeadTuples, 0) => Some(DataType::Oid),
         (Func::CurrentSetting, 0) | (Func::SetConfig, 0 | 1) => Some(DataType::Text),
         (Func::CurrentSetting, 1) | (Func::SetConfig, 2) => Some(DataType::Bool),
         (Func::CancelBackend | Func::TerminateBackend, 0) => Some(DataType::Int4),
@@ -179,6 +276,16 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Value::Date(local.div_euclid(86_400_000_000) as i32)
         }
         Func::TxidCurrent => Value::Int8(cx.txn.xid as i64),
+        Func::PgControlCheckpoint(i) => control_checkpoint_value(&cx.engine.control_file(), i),
+        Func::StatDeadTuples => match arg(0) {
+            Value::Null => Value::Null,
+            v => {
+                let oid = v.as_i64().unwrap_or(0);
+                let oid = u32::try_from(oid).unwrap_or(0);
+                Value::Int8(cx.engine.table_dead_versions(cx.db_oid, oid) as i64)
+            }
+        },
+        Func::PgControlSystem(i) => control_system_value(&cx.engine.control_file(), i),
         Func::PostmasterStartTime => Value::TimestampTz(cx.ctx.hooks.postmaster_start_time()),
         Func::Sleep => {
             let secs = arg(0).as_f64().filter(|s| s.is_finite()).unwrap_or(0.0);

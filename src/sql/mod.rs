@@ -1019,19 +1019,28 @@ impl Session {
                         "VACUUM cannot run inside a transaction block"
                     );
                 }
+                let mut oids = Vec::new();
                 for (schema, name) in tables {
-                    if crate::catalog::resolve_table(
+                    match crate::catalog::resolve_table(
                         &self.engine,
                         self.db_oid,
                         schema.as_deref(),
                         name,
-                    )?
-                    .is_none()
-                    {
-                        bail!(
+                    )? {
+                        Some(def) => oids.push(def.oid),
+                        None => bail!(
                             sqlstate::UNDEFINED_TABLE,
                             "relation \"{name}\" does not exist"
-                        );
+                        ),
+                    }
+                }
+                if !analyze_only {
+                    // Reclaim the versions no snapshot can see any more.
+                    if oids.is_empty() {
+                        self.engine.vacuum(self.db_oid, None);
+                    }
+                    for oid in oids {
+                        self.engine.vacuum(self.db_oid, Some(oid));
                     }
                 }
                 cmd(if *analyze_only { "ANALYZE" } else { "VACUUM" })

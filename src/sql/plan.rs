@@ -1111,6 +1111,34 @@ impl<'a> Binder<'a> {
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Source, Scope)> {
         let (_, fname) = self.split_name(name)?;
+        if let (Some(cols), true) = (
+            super::functions::control_function(&fname),
+            fa.args.is_empty(),
+        ) {
+            // One row, each column computed when the statement runs.
+            let table = alias
+                .map(|a| fold(&a.name))
+                .unwrap_or_else(|| fname.clone());
+            let row = cols
+                .iter()
+                .map(|(_, t, f)| Expr::Func(*f, vec![], *t))
+                .collect();
+            let mut scope = Scope {
+                cols: cols
+                    .iter()
+                    .map(|(n, t, _)| ScopeCol {
+                        table: Some(table.clone()),
+                        name: n.to_string(),
+                        ty: *t,
+                        typmod: -1,
+                        table_oid: 0,
+                        attnum: 0,
+                    })
+                    .collect(),
+            };
+            apply_alias_columns(&mut scope, alias)?;
+            return Ok((Source::Values(vec![row]), scope));
+        }
         if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
             return Err(self.at(
                 err!(

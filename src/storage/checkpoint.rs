@@ -138,7 +138,8 @@ pub fn write_heap(
     )
 }
 
-/// Reads one table's image (a missing file is an empty table only if `missing_ok`).
+/// Reads one table's image (a missing file is an error: every table of the catalog
+/// image has one).
 pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<Vec<(u64, Vec<Value>)>> {
     let body = read_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)?;
     let r = &mut Reader::new(&body);

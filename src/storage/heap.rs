@@ -120,8 +120,12 @@ impl Heap {
         Some(out)
     }
 
-    /// Adds a tuple under `tid` and indexes it.
+    /// Adds a tuple under `tid` and indexes it. A tuple already under `tid` is replaced
+    /// (redo of a record an online checkpoint's image already holds must be harmless).
     pub fn put(&mut self, tid: u64, t: Tuple) {
+        if self.tuples.contains_key(&tid) {
+            self.remove(tid);
+        }
         if let Some(k) = self.key_of(&t.row) {
             self.pk_index.entry(k).or_default().push(tid);
         }
@@ -148,6 +152,38 @@ impl Heap {
     /// Tuple ids of versions carrying the encoded key.
     pub fn versions_with_key(&self, key: &[u8]) -> Vec<u64> {
         self.pk_index.get(key).cloned().unwrap_or_default()
+    }
+
+    /// The rows visible to a snapshot at commit sequence number `seq` (what an online
+    /// checkpoint's image holds): insert committed at or before `seq`, delete not.
+    pub fn rows_as_of(&self, seq: u64) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.tuples
+            .iter()
+            .filter(|(_, t)| {
+                t.xmin_seq != 0 && t.xmin_seq <= seq && !(t.xmax_seq != 0 && t.xmax_seq <= seq)
+            })
+            .map(|(k, t)| (*k, t.row.clone()))
+            .collect()
+    }
+
+    /// Versions whose delete has committed (dead, waiting for VACUUM).
+    pub fn dead_versions(&self) -> usize {
+        self.tuples.values().filter(|t| t.xmax_seq != 0).count()
+    }
+
+    /// Removes versions whose delete committed at or before `oldest` (the oldest
+    /// snapshot in use): no snapshot can see them any more. Returns how many went.
+    pub fn vacuum(&mut self, oldest: u64) -> usize {
+        let dead: Vec<u64> = self
+            .tuples
+            .iter()
+            .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
+            .map(|(k, _)| *k)
+            .collect();
+        for tid in &dead {
+            self.remove(*tid);
+        }
+        dead.len()
     }
 
     /// The committed live rows, in tuple-id order (for the checkpoint image).
@@ -202,5 +238,30 @@ mod tests {
         h.remove(1);
         assert_eq!(h.versions_with_key(&k), vec![2]);
         assert_eq!(h.next_tid, 3);
+        // Putting the same tid again (replay over an image) does not duplicate it.
+        h.put(2, tuple(0, 1));
+        assert_eq!(h.versions_with_key(&k), vec![2]);
+        assert_eq!(h.tuples.len(), 1);
+    }
+
+    #[test]
+    fn rows_as_of_and_vacuum() {
+        let mut h = Heap::new(None);
+        h.put(1, tuple(0, 1));
+        h.put(2, tuple(5, 3)); // committed at 3
+        let mut t = tuple(0, 1);
+        t.xmax = 6;
+        t.xmax_seq = 4; // deleted at 4
+        h.put(3, t);
+        h.put(4, tuple(9, 0)); // in progress
+        let tids = |v: Vec<(u64, Arc<Vec<Value>>)>| v.into_iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(tids(h.rows_as_of(2)), vec![1, 3]);
+        assert_eq!(tids(h.rows_as_of(3)), vec![1, 2, 3]);
+        assert_eq!(tids(h.rows_as_of(4)), vec![1, 2]);
+        assert_eq!(h.dead_versions(), 1);
+        assert_eq!(h.vacuum(3), 0); // a snapshot at 3 still sees tid 3
+        assert_eq!(h.vacuum(4), 1);
+        assert_eq!(h.dead_versions(), 0);
+        assert_eq!(h.tuples.len(), 3);
     }
 }

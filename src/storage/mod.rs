@@ -7,6 +7,7 @@
 //! - `schema.rs`     — the catalog state (databases, roles, tables) and its encoding
 //! - `record.rs`     — the one WAL record enum: encode, decode, redo, describe
 //! - `checkpoint.rs` — table and catalog images on disk
+//! - `checkpointer.rs` — timed / WAL-size checkpoints, WAL retention, autovacuum
 //! - `wal/`, `control.rs` — the WAL envelope and pg_control (another engineer's)
 //!
 //! Invariants:
@@ -14,8 +15,10 @@
 //!   synchronous commit) flushed before its changes become visible to anyone.
 //! - Images on disk only ever hold committed state that the flushed WAL already covers;
 //!   replay from the checkpoint's redo LSN reproduces everything after it.
-//! - Commits are blocked while a checkpoint runs (`checkpoint_lock`), so the images are
-//!   one consistent cut at the checkpoint's redo LSN (issue 3 makes this online).
+//! - Checkpoints are online: commits go on while one runs. Its images hold the
+//!   committed state as of one snapshot; its redo LSN is no later than the first record
+//!   of any commit outside that snapshot (`in_flight`), and redo is idempotent for the
+//!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
 //!   it never guesses what reached the disk.
 //!
@@ -32,12 +35,14 @@
 //!    the versions with the next commit sequence number: the change becomes visible.
 
 mod checkpoint;
+pub mod checkpointer;
 pub mod control;
 pub mod heap;
 pub mod record;
 pub mod schema;
 pub mod wal;
 
+pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
 pub use heap::Snapshot;
 pub use record::{Record, Replayer, Store};
 pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
@@ -52,7 +57,7 @@ use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAME
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wal::io::{StdIo, WalIo};
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
@@ -68,6 +73,11 @@ pub struct EngineOptions {
     pub wal_sync_method: SyncMethod,
     /// The disk I/O layer for WAL segments and checkpoint images (tests inject faults).
     pub io: Arc<dyn WalIo>,
+    /// Automatic checkpoint and WAL retention settings; `None` reads them from the
+    /// data directory's configuration files at open.
+    pub checkpoint: Option<CheckpointSettings>,
+    /// Whether [`Engine::open`] starts the background checkpointer thread.
+    pub background: bool,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -87,6 +97,8 @@ impl Default for EngineOptions {
             wal_segment_size: 16 * 1024 * 1024,
             wal_sync_method: SyncMethod::default(),
             io: Arc::new(StdIo),
+            checkpoint: None,
+            background: true,
         }
     }
 }
@@ -185,6 +197,8 @@ struct State {
     /// Row locks taken by SELECT … FOR UPDATE / FOR SHARE: (db, rel, tid) → holders
     /// (xid, exclusive). Held until the holder's transaction ends.
     row_locks: HashMap<(u32, u32, u64), Vec<(u32, bool)>>,
+    /// Deleted versions kept because an older snapshot was in use (autovacuum's gauge).
+    dead_versions: usize,
 }
 
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
@@ -199,8 +213,16 @@ pub struct Engine {
     cond: Condvar,
     /// Serializes WAL appends of commits so WAL order is commit order.
     commit_lock: Mutex<()>,
-    /// Commits hold it shared; a checkpoint holds it exclusively.
-    checkpoint_lock: RwLock<()>,
+    /// Serializes checkpoints (manual, timed, shutdown).
+    checkpoint_mutex: Mutex<()>,
+    /// Transactions whose records are in the WAL but whose commit is not yet visible
+    /// (xid → LSN of their first record): an online checkpoint's redo point may not be
+    /// later than any of them.
+    in_flight: Mutex<HashMap<u32, Lsn>>,
+    /// Automatic checkpoint settings.
+    settings: Mutex<CheckpointSettings>,
+    /// When the last checkpoint started.
+    last_checkpoint_start: Mutex<std::time::Instant>,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -288,6 +310,8 @@ impl Engine {
                 wal_segment_size: opts.wal_segment_size,
                 wal_sync_method: SyncMethod::default(),
                 io: Arc::new(StdIo),
+                checkpoint: Some(CheckpointSettings::default()),
+                background: false,
             },
             wal,
             system_id,
@@ -305,16 +329,20 @@ impl Engine {
                 snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
+                dead_versions: 0,
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
-            checkpoint_lock: RwLock::new(()),
+            checkpoint_mutex: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            settings: Mutex::new(CheckpointSettings::default()),
+            last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
         };
-        engine.checkpoint_inner(true)
+        engine.checkpoint_inner(true, None)
     }
 
     /// Opens the cluster: reads pg_control, loads the last checkpoint's images, replays
@@ -331,7 +359,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let catalog = checkpoint::read_catalog(datadir)?;
+        let catalog = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
         let mut store = Store {
             catalog,
             heaps: HashMap::new(),
@@ -344,9 +372,12 @@ impl Engine {
             .collect();
         for (db, t) in tables {
             let mut heap = Heap::new(t.primary_key.clone());
-            let path = checkpoint::heap_path(datadir, db, t.oid);
-            if path.exists() {
-                for (tid, row) in checkpoint::read_heap(datadir, db, t.oid)? {
+            // Every table of the catalog image has an image of its own (a checkpoint
+            // writes the tables first): a missing one is damage, not an empty table.
+            {
+                for (tid, row) in
+                    checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?
+                {
                     heap.put(
                         tid,
                         Tuple {
@@ -418,7 +449,11 @@ impl Engine {
         control.write(datadir, opts.fsync)?;
         let engine = Engine {
             datadir: datadir.to_path_buf(),
-            opts: opts.clone(),
+            // pg_control, not the caller, knows the cluster's segment size.
+            opts: EngineOptions {
+                wal_segment_size: seg,
+                ..opts.clone()
+            },
             wal,
             system_id: control.system_identifier,
             timeline: control.timeline,
@@ -432,10 +467,17 @@ impl Engine {
                 snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
+                dead_versions: 0,
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
-            checkpoint_lock: RwLock::new(()),
+            checkpoint_mutex: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            settings: Mutex::new(
+                opts.checkpoint
+                    .unwrap_or_else(|| CheckpointSettings::load(datadir)),
+            ),
+            last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -443,11 +485,13 @@ impl Engine {
         };
         if redo_started {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
-            tracing::info!("checkpoint starting: end-of-recovery immediate wait");
-            engine.checkpoint_inner(false)?;
-            tracing::info!("checkpoint complete");
+            engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
         }
-        Ok(Arc::new(engine))
+        let engine = Arc::new(engine);
+        if opts.background {
+            checkpointer::spawn(&engine);
+        }
+        Ok(engine)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -459,15 +503,22 @@ impl Engine {
         &self.datadir
     }
 
-    /// Writes a checkpoint: images of all committed state, a checkpoint record, and
-    /// pg_control. Commits wait while it runs.
+    /// Writes a checkpoint (the SQL `CHECKPOINT` command): images of committed state as
+    /// of one snapshot, a checkpoint record, pg_control, then old WAL segments go.
+    /// Commits go on while it runs.
     pub fn checkpoint(&self) -> Result<()> {
-        self.checkpoint_inner(false)
+        self.checkpoint_with_reason("immediate force wait")
+    }
+
+    /// Writes an online checkpoint, logging `checkpoint starting: <reason>` (PostgreSQL's
+    /// flags: `time`, `wal`, `immediate force wait`…) when `log_checkpoints` is on.
+    pub fn checkpoint_with_reason(&self, reason: &str) -> Result<()> {
+        self.checkpoint_inner(false, Some(reason))
     }
 
     /// The shutdown checkpoint (state = shut down in pg_control).
     pub fn shutdown(&self) -> Result<()> {
-        self.checkpoint_inner(true)?;
+        self.checkpoint_inner(true, Some("shutdown immediate"))?;
         // Nothing may be written after the shutdown checkpoint.
         self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
@@ -479,42 +530,132 @@ impl Engine {
         (c.checkpoint, c.redo)
     }
 
-    fn checkpoint_inner(&self, shutdown: bool) -> Result<()> {
+    /// A copy of pg_control as of the last checkpoint (for `pg_control_checkpoint()`
+    /// and `pg_control_system()`).
+    pub fn control_file(&self) -> ControlFile {
+        self.control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The automatic checkpoint settings in force.
+    pub fn settings(&self) -> CheckpointSettings {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Replaces the automatic checkpoint settings (at start-up and on reload).
+    pub fn set_checkpoint_settings(&self, s: CheckpointSettings) {
+        *self.settings.lock().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// Dead row versions (deleted by a committed transaction but kept for an older
+    /// snapshot) in all tables.
+    pub fn dead_versions(&self) -> usize {
+        self.lock()
+            .store
+            .heaps
+            .values()
+            .map(|h| h.dead_versions())
+            .sum()
+    }
+
+    /// Dead row versions of one table.
+    pub fn table_dead_versions(&self, db: u32, rel: u32) -> usize {
+        self.lock()
+            .store
+            .heaps
+            .get(&(db, rel))
+            .map_or(0, |h| h.dead_versions())
+    }
+
+    /// VACUUM: removes the versions of a table (all tables of `db` when `rel` is None)
+    /// whose delete committed before every snapshot still in use. Returns how many
+    /// versions went. Nothing is logged: the versions are invisible to everyone and
+    /// absent from images already.
+    pub fn vacuum(&self, db: u32, rel: Option<u32>) -> usize {
+        let mut st = self.lock();
+        let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        let mut removed = 0;
+        for ((d, r), h) in st.store.heaps.iter_mut() {
+            if *d == db && rel.is_none_or(|x| x == *r) {
+                removed += h.vacuum(oldest);
+            }
+        }
+        st.dead_versions = st.dead_versions.saturating_sub(removed);
+        removed
+    }
+
+    /// VACUUM of every table of every database (the automatic reclamation).
+    pub fn vacuum_all(&self) -> usize {
+        let mut st = self.lock();
+        let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        let removed = st.store.heaps.values_mut().map(|h| h.vacuum(oldest)).sum();
+        st.dead_versions = st.store.heaps.values().map(|h| h.dead_versions()).sum();
+        removed
+    }
+
+    /// The checkpoint proper. Online: commits go on while the images are written.
+    ///
+    /// Why replay from the redo LSN is correct: under `commit_lock` and the state lock
+    /// we take one snapshot (commit sequence `seq`) and the redo LSN = the oldest first
+    /// record of a commit that is in the WAL but not yet visible (or the insert position
+    /// if there is none). Every commit in the snapshot is in the images; every commit
+    /// not in it appended its records at or after the redo LSN, so replay brings it
+    /// back. Commits in the snapshot whose records also lie after the redo LSN are
+    /// replayed a second time: redo is idempotent (inserts and deletes address unique
+    /// tuple ids, a repeated insert replaces the tuple, a repeated delete of a missing
+    /// tuple does nothing, catalog changes set state), and replay in WAL order ends in
+    /// the same state.
+    fn checkpoint_inner(&self, shutdown: bool, reason: Option<&str>) -> Result<()> {
         self.check_broken()?;
-        let _excl = self
-            .checkpoint_lock
-            .write()
+        let _one = self
+            .checkpoint_mutex
+            .lock()
             .unwrap_or_else(|p| p.into_inner());
-        // 1. Take one consistent cut of committed state.
-        let (catalog, heaps, next_xid) = {
+        let log = reason.is_some() && self.settings().log_checkpoints;
+        if let Some(r) = reason.filter(|_| log) {
+            tracing::info!("checkpoint starting: {r}");
+        }
+        let started = std::time::Instant::now();
+        *self
+            .last_checkpoint_start
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = started;
+        // A shutdown checkpoint keeps writers out for its whole run.
+        let shutdown_guard =
+            shutdown.then(|| self.commit_lock.lock().unwrap_or_else(|p| p.into_inner()));
+        // 1. One snapshot and its redo LSN.
+        let (catalog, seq, next_xid, redo) = {
+            let order =
+                (!shutdown).then(|| self.commit_lock.lock().unwrap_or_else(|p| p.into_inner()));
             let mut st = self.lock();
-            prune_dead_versions(&mut st);
             let mut catalog = st.store.catalog.clone();
             for undos in st.pending_undo.values() {
                 for u in undos.iter().rev() {
                     catalog.undo(u.clone());
                 }
             }
-            let mut heaps = Vec::new();
-            for (db, oid) in catalog.tables.keys() {
-                let rows = st
-                    .store
-                    .heaps
-                    .get(&(*db, *oid))
-                    .map(|h| h.committed_rows())
-                    .unwrap_or_default();
-                heaps.push((*db, *oid, rows));
-            }
-            (catalog, heaps, st.next_xid)
+            let seq = st.commit_seq;
+            *st.snapshots.entry(seq).or_default() += 1;
+            let redo = self
+                .in_flight_lock()
+                .values()
+                .copied()
+                .min()
+                .unwrap_or_else(|| self.wal.insert_lsn());
+            let next_xid = st.next_xid;
+            drop(st);
+            drop(order);
+            (catalog, seq, next_xid, redo)
         };
-        let redo = self.wal.insert_lsn();
-        // 2. Images: temp file, fsync, rename, directory fsync.
-        let fsync = self.opts.fsync;
-        for (db, oid, rows) in &heaps {
-            checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, rows, fsync)?;
+        // 2. Images, one table at a time, each as of the snapshot.
+        let written = self.write_images(&catalog, seq);
+        {
+            let mut st = self.lock();
+            release_snapshot(&mut st, seq);
         }
-        checkpoint::write_catalog(&*self.opts.io, &self.datadir, &catalog, fsync)?;
-        checkpoint::remove_stale_images(&self.datadir, &catalog);
+        let tables = written?;
         // 3. The checkpoint record, flushed.
         let rec = Record::Checkpoint {
             redo: redo.0,
@@ -530,20 +671,77 @@ impl Engine {
             .map_err(|e| self.fail(e))?;
         self.wal.flush(end).map_err(|e| self.fail(e))?;
         // 4. pg_control.
-        let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
-        control.checkpoint = start;
-        control.redo = redo;
-        control.next_xid = next_xid as u64;
-        control.next_oid = catalog.next_oid;
-        control.time = chrono::Utc::now().timestamp();
-        control.checkpoint_time = control.time;
-        control.state = if shutdown {
-            DbState::Shutdowned
-        } else {
-            DbState::InProduction
-        };
-        control.write(&self.datadir, fsync)?;
+        let prior_redo;
+        {
+            let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            prior_redo = control.redo;
+            control.checkpoint = start;
+            control.redo = redo;
+            control.next_xid = next_xid as u64;
+            control.next_oid = catalog.next_oid;
+            control.time = chrono::Utc::now().timestamp();
+            control.checkpoint_time = control.time;
+            control.state = if shutdown {
+                DbState::Shutdowned
+            } else {
+                DbState::InProduction
+            };
+            control.write(&self.datadir, self.opts.fsync)?;
+        }
+        drop(shutdown_guard);
+        // 5. WAL segments no longer needed.
+        let removed = self.remove_old_wal(redo);
+        if log {
+            let total = started.elapsed().as_secs_f64();
+            tracing::info!(
+                "checkpoint complete: wrote {tables} table images; 0 WAL file(s) added, {removed} removed, 0 recycled; write={total:.3} s, sync=0.000 s, total={total:.3} s; distance={} kB",
+                redo.bytes_since(prior_redo) / 1024
+            );
+        }
         Ok(())
+    }
+
+    /// Writes the catalog image and one image per table as of snapshot `seq`
+    /// (temp file, fsync, rename, directory fsync), then removes dropped tables' images.
+    /// Returns how many table images were written.
+    fn write_images(&self, catalog: &CatalogState, seq: u64) -> Result<usize> {
+        let fsync = self.opts.fsync;
+        let mut n = 0;
+        for (db, oid) in catalog.tables.keys() {
+            let rows = self
+                .lock()
+                .store
+                .heaps
+                .get(&(*db, *oid))
+                .map(|h| h.rows_as_of(seq))
+                .unwrap_or_default();
+            checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, &rows, fsync)?;
+            n += 1;
+        }
+        checkpoint::write_catalog(&*self.opts.io, &self.datadir, catalog, fsync)?;
+        checkpoint::remove_stale_images(&self.datadir, catalog);
+        Ok(n)
+    }
+
+    /// Removes WAL segments older than what the redo point and `wal_keep_size` need
+    /// (see [`oldest_segment_to_keep`]); returns how many went. Failures are logged,
+    /// not fatal: the segments are merely kept.
+    fn remove_old_wal(&self, redo: Lsn) -> usize {
+        let keep = oldest_segment_to_keep(&WalRetention {
+            redo,
+            insert: self.wal.insert_lsn(),
+            segment_size: self.opts.wal_segment_size,
+            wal_keep_size: self.settings().wal_keep_size,
+            slot_min: None,
+            archive_min_segno: None,
+        });
+        match self.wal.remove_old_segments(keep) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!("could not remove old WAL segments: {}", e.message);
+                0
+            }
+        }
     }
 
     fn fail(&self, e: Error) -> Error {
@@ -1064,15 +1262,16 @@ impl Engine {
             self.finish(txn, false);
             return Err(e);
         }
-        let shared = self
-            .checkpoint_lock
-            .read()
-            .unwrap_or_else(|p| p.into_inner());
         let appended = (|| -> Result<Lsn> {
             let _order = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
-            for r in &txn.records {
+            for (i, r) in txn.records.iter().enumerate() {
                 let (rmid, info) = r.rmid_info();
-                self.wal.append(rmid, info, txn.xid, &r.encode())?;
+                let (start, _) = self.wal.append(rmid, info, txn.xid, &r.encode())?;
+                if i == 0 {
+                    // From here until `finish` stamps it, the commit is in the WAL but
+                    // not visible: a checkpoint's redo point must not pass it.
+                    self.in_flight_lock().insert(txn.xid, start);
+                }
             }
             let c = Record::Commit { time: now_micros() };
             let (rmid, info) = c.rmid_info();
@@ -1094,13 +1293,11 @@ impl Engine {
         match result {
             Ok(()) => {
                 self.finish(txn, true);
-                drop(shared);
                 Ok(())
             }
             Err(e) => {
                 let e = self.fail(e);
                 self.finish(txn, false);
-                drop(shared);
                 Err(e)
             }
         }
@@ -1196,6 +1393,8 @@ impl Engine {
                     // No snapshot older than this commit can still see the version.
                     if oldest >= seq {
                         h.remove(*tid);
+                    } else {
+                        st.dead_versions += 1;
                     }
                 }
             }
@@ -1239,9 +1438,31 @@ impl Engine {
             }
         }
         st.running.remove(&txn.xid);
+        // Under the state lock, so a checkpoint sees the commit either in its snapshot
+        // or among the in-flight ones, never neither.
+        self.in_flight_lock().remove(&txn.xid);
         drop(st);
         self.cond.notify_all();
     }
+
+    fn in_flight_lock(&self) -> MutexGuard<'_, HashMap<u32, Lsn>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Turns a failure to read a checkpoint image at start-up into a clear FATAL error
+/// (logged as well): recovery cannot start without the images, and silently treating
+/// a damaged one as empty would lose committed data.
+fn unusable_image(e: Error) -> Error {
+    tracing::error!("{}", e.message);
+    let mut e = e
+        .with_severity(Severity::Fatal)
+        .with_detail("A checkpoint image of the last checkpoint cannot be used, so crash recovery cannot start.")
+        .with_hint("Restore the data directory from a backup.");
+    if e.code != sqlstate::DATA_CORRUPTED {
+        e.message = format!("could not load checkpoint image: {}", e.message);
+    }
+    e
 }
 
 /// Formats Unix seconds as PostgreSQL's log timestamps (`2024-01-02 03:04:05 UTC`).
@@ -1287,23 +1508,6 @@ fn check_not_pending(st: &State, txn: &Transaction, db: u32, rel: u32) -> Result
         );
     }
     Ok(())
-}
-
-/// Removes versions whose delete committed before every snapshot still in use (a
-/// minimal VACUUM, run at checkpoints).
-fn prune_dead_versions(st: &mut State) {
-    let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
-    for h in st.store.heaps.values_mut() {
-        let dead: Vec<u64> = h
-            .tuples
-            .iter()
-            .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
-            .map(|(k, _)| *k)
-            .collect();
-        for tid in dead {
-            h.remove(tid);
-        }
-    }
 }
 
 fn release_snapshot(st: &mut State, seq: u64) {

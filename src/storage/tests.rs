@@ -466,3 +466,404 @@ fn commit_delay_lets_concurrent_commits_share_flushes() {
     e.abort(sibling);
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// An I/O layer that makes image writes and WAL flushes slow (so commits overlap a
+/// checkpoint and sit between their WAL append and their visibility), and can fail the
+/// catalog image (a checkpoint that dies after writing some table images).
+struct SlowIo {
+    image_delay: Duration,
+    wal_sync_delay: Duration,
+    fail_catalog: Arc<AtomicBool>,
+}
+
+struct SlowFile {
+    inner: Box<dyn wal::io::SegmentFile>,
+    delay: Duration,
+}
+
+impl wal::io::SegmentFile for SlowFile {
+    fn write_at(&mut self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_at(buf, offset)
+    }
+    fn read_at(&mut self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        std::thread::sleep(self.delay);
+        self.inner.sync()
+    }
+}
+
+impl WalIo for SlowIo {
+    fn open(
+        &self,
+        path: &Path,
+        method: SyncMethod,
+    ) -> std::io::Result<Box<dyn wal::io::SegmentFile>> {
+        Ok(Box::new(SlowFile {
+            inner: StdIo.open(path, method)?,
+            delay: self.wal_sync_delay,
+        }))
+    }
+    fn create_zeroed(
+        &self,
+        path: &Path,
+        size: u64,
+        fsync: bool,
+        method: SyncMethod,
+    ) -> std::io::Result<Box<dyn wal::io::SegmentFile>> {
+        Ok(Box::new(SlowFile {
+            inner: StdIo.create_zeroed(path, size, fsync, method)?,
+            delay: self.wal_sync_delay,
+        }))
+    }
+    fn copy(&self, from: &Path, to: &Path, fsync: bool) -> std::io::Result<()> {
+        StdIo.copy(from, to, fsync)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        StdIo.sync_dir(dir)
+    }
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> std::io::Result<()> {
+        std::thread::sleep(self.image_delay);
+        if path.ends_with("tusk_catalog") && self.fail_catalog.load(Ordering::SeqCst) {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        }
+        StdIo.replace_file(path, contents, fsync)
+    }
+}
+
+/// Every table's visible rows sorted by id, and a check that each live key is indexed
+/// exactly once (replay over an image must not duplicate index entries).
+fn contents(e: &Engine, tables: &[u32]) -> Vec<Vec<(i32, String)>> {
+    let r = e.begin();
+    let mut out = Vec::new();
+    for &oid in tables {
+        let mut rows: Vec<(i32, String)> = e
+            .scan(&r, 5, oid)
+            .into_iter()
+            .map(|(_, row)| match (&row[0], &row[1]) {
+                (Value::Int4(i), Value::Text(s)) => (*i, s.clone()),
+                other => panic!("unexpected row {other:?}"),
+            })
+            .collect();
+        rows.sort();
+        for (id, _) in &rows {
+            assert_eq!(e.lookup_key(&r, 5, oid, &[Value::Int4(*id)]).len(), 1);
+        }
+        out.push(rows);
+    }
+    e.abort(r);
+    out
+}
+
+/// Writers commit inserts, updates and deletes on three tables while checkpoints run;
+/// returns how many commits finished while a checkpoint was running.
+fn run_writers_during_checkpoints(
+    e: &Arc<Engine>,
+    tables: &[u32],
+    checkpoints: usize,
+    mut between: impl FnMut(usize) -> Result<()>,
+) -> usize {
+    let stop = Arc::new(AtomicBool::new(false));
+    let commits = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for w in 0..3i32 {
+        let e = e.clone();
+        let stop = stop.clone();
+        let commits = commits.clone();
+        let tables = tables.to_vec();
+        handles.push(std::thread::spawn(move || {
+            let mut live: Vec<(u32, i32, u64)> = Vec::new();
+            let mut i = 0i32;
+            while !stop.load(Ordering::SeqCst) {
+                let rel = tables[(i as usize) % tables.len()];
+                let id = w * 1_000_000 + i;
+                let mut t = e.begin();
+                let tid = e.insert(&mut t, 5, rel, row(id, "new")).unwrap();
+                live.push((rel, id, tid));
+                if i % 3 == 0 && live.len() > 2 {
+                    let (rel, id, tid) = live.remove(0);
+                    let out = e
+                        .update(&mut t, 5, rel, tid, row(id, &format!("upd{i}")))
+                        .unwrap();
+                    assert_eq!(out, RowOutcome::Done);
+                    let key = [Value::Int4(id)];
+                    let new_tid = e.lookup_key(&t, 5, rel, &key)[0].0;
+                    live.push((rel, id, new_tid));
+                }
+                if i % 5 == 0 && live.len() > 3 {
+                    let (rel, _, tid) = live.remove(1);
+                    assert_eq!(e.delete(&mut t, 5, rel, tid).unwrap(), RowOutcome::Done);
+                }
+                e.commit(t, true).unwrap();
+                commits.fetch_add(1, Ordering::SeqCst);
+                i += 1;
+            }
+        }));
+    }
+    let mut during = 0;
+    for n in 0..checkpoints {
+        std::thread::sleep(Duration::from_millis(30));
+        let before = commits.load(Ordering::SeqCst);
+        let res = between(n);
+        during += (commits.load(Ordering::SeqCst) - before) as usize;
+        res.ok();
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    stop.store(true, Ordering::SeqCst);
+    for h in handles {
+        h.join().unwrap();
+    }
+    during
+}
+
+fn create_tables(e: &Engine, n: usize) -> Vec<u32> {
+    let mut t = e.begin();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let oid = e.new_oid();
+        let mut def = table_def(oid);
+        def.name = format!("t{oid}");
+        e.catalog_change(&mut t, CatalogChange::CreateTable { db: 5, def })
+            .unwrap();
+        out.push(oid);
+    }
+    e.commit(t, true).unwrap();
+    out
+}
+
+fn slow_opts(fail_catalog: Arc<AtomicBool>) -> EngineOptions {
+    EngineOptions {
+        io: Arc::new(SlowIo {
+            image_delay: Duration::from_millis(40),
+            wal_sync_delay: Duration::from_millis(1),
+            fail_catalog,
+        }),
+        background: false,
+        checkpoint: Some(CheckpointSettings::default()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn commits_during_online_checkpoints_survive_a_crash() {
+    let (d, e) = boot("online");
+    let tables = create_tables(&e, 3);
+    e.shutdown().unwrap();
+    drop(e);
+    let e = Engine::open(&d, &slow_opts(Arc::new(AtomicBool::new(false)))).unwrap();
+    let during = run_writers_during_checkpoints(&e, &tables, 4, |_| e.checkpoint());
+    // Commits went on while the checkpoints wrote their images.
+    assert!(during > 0, "no commit finished during a checkpoint");
+    let (ckpt, redo) = e.last_checkpoint();
+    assert!(redo <= ckpt);
+    let expected = contents(&e, &tables);
+    assert!(expected.iter().map(|t| t.len()).sum::<usize>() > 10);
+    drop(e); // crash: no shutdown checkpoint
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(contents(&e, &tables), expected);
+    // The recovered engine keeps working: keys stay unique, updates work.
+    let mut t = e.begin();
+    let (id, _) = expected[0][0].clone();
+    assert_eq!(
+        e.insert(&mut t, 5, tables[0], row(id, "dup"))
+            .unwrap_err()
+            .code,
+        "23505"
+    );
+    e.abort(t);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_checkpoint_that_dies_halfway_leaves_a_recoverable_cluster() {
+    let (d, e) = boot("halfway");
+    let tables = create_tables(&e, 3);
+    e.shutdown().unwrap();
+    drop(e);
+    let fail = Arc::new(AtomicBool::new(false));
+    let e = Engine::open(&d, &slow_opts(fail.clone())).unwrap();
+    // First a good checkpoint, then ones that write new table images but die before
+    // the catalog image and pg_control: the old redo point must still recover all.
+    run_writers_during_checkpoints(&e, &tables, 3, |n| {
+        fail.store(n > 0, Ordering::SeqCst);
+        e.checkpoint()
+    });
+    let expected = contents(&e, &tables);
+    drop(e);
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(contents(&e, &tables), expected);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_corrupt_or_missing_checkpoint_image_stops_start_up() {
+    let (d, e) = boot("corrupt");
+    let tables = create_tables(&e, 1);
+    let mut t = e.begin();
+    e.insert(&mut t, 5, tables[0], row(1, "x")).unwrap();
+    e.commit(t, true).unwrap();
+    e.shutdown().unwrap();
+    drop(e);
+    let p = checkpoint::heap_path(&d, 5, tables[0]);
+    let good = std::fs::read(&p).unwrap();
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 8] ^= 0x55;
+    std::fs::write(&p, &bad).unwrap();
+    let err = Engine::open(&d, &EngineOptions::default()).err().unwrap();
+    assert_eq!(err.code, sqlstate::DATA_CORRUPTED);
+    assert_eq!(err.severity, Severity::Fatal);
+    assert!(err.message.contains("checksum mismatch"), "{}", err.message);
+    std::fs::remove_file(&p).unwrap();
+    let err = Engine::open(&d, &EngineOptions::default()).err().unwrap();
+    assert!(err.message.contains("could not"), "{}", err.message);
+    std::fs::write(&p, &good).unwrap();
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(contents(&e, &tables), vec![vec![(1, "x".to_string())]]);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn checkpoints_remove_old_segments_but_keep_wal_keep_size() {
+    let d = tempdir("recycle");
+    let mb = 1024 * 1024;
+    Engine::bootstrap(
+        &d,
+        &BootstrapOptions {
+            superuser: "postgres".into(),
+            password: None,
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: mb,
+        },
+    )
+    .unwrap();
+    let settings = CheckpointSettings {
+        wal_keep_size: 3 * mb,
+        ..Default::default()
+    };
+    let opts = EngineOptions {
+        wal_segment_size: mb,
+        checkpoint: Some(settings),
+        background: false,
+        fsync: false,
+        ..Default::default()
+    };
+    let e = Engine::open(&d, &opts).unwrap();
+    let tables = create_tables(&e, 1);
+    let segments = || {
+        let mut v: Vec<u64> = std::fs::read_dir(d.join("pg_wal"))
+            .unwrap()
+            .flatten()
+            .filter_map(|f| {
+                wal::segment::parse_segment_file_name(f.file_name().to_str()?, mb).map(|x| x.1)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let big = "x".repeat(2000);
+    for i in 0..4000 {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, tables[0], row(i, &big)).unwrap();
+        e.commit(t, false).unwrap();
+    }
+    let current = e.current_wal_lsn().segno(mb);
+    assert!(current >= 7, "only {current} segments written");
+    assert!(segments()[0] <= 1);
+    e.checkpoint().unwrap();
+    // wal_keep_size = 3 segments behind the current one are kept, older ones go.
+    assert_eq!(segments()[0], current - 3);
+    assert!(segments().contains(&current));
+    // Without wal_keep_size only the redo point's segment and later are kept.
+    e.set_checkpoint_settings(CheckpointSettings::default());
+    e.checkpoint().unwrap();
+    let (_, redo) = e.last_checkpoint();
+    assert_eq!(segments()[0], redo.segno(mb));
+    drop(e);
+    // The cluster still recovers from what is left.
+    let e = Engine::open(&d, &opts).unwrap();
+    assert_eq!(contents(&e, &tables)[0].len(), 4000);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn vacuum_removes_dead_versions_no_snapshot_can_see() {
+    let (d, e) = boot("vacuum");
+    let tables = create_tables(&e, 1);
+    let rel = tables[0];
+    let mut t = e.begin();
+    let mut tids = Vec::new();
+    for i in 0..10 {
+        tids.push(e.insert(&mut t, 5, rel, row(i, "a")).unwrap());
+    }
+    e.commit(t, true).unwrap();
+    // An old snapshot keeps the deleted versions alive.
+    let old = e.begin();
+    let mut t = e.begin();
+    for tid in &tids[..6] {
+        e.delete(&mut t, 5, rel, *tid).unwrap();
+    }
+    e.commit(t, true).unwrap();
+    assert_eq!(e.table_dead_versions(5, rel), 6);
+    assert_eq!(e.vacuum(5, Some(rel)), 0);
+    assert_eq!(e.scan(&old, 5, rel).len(), 10);
+    e.abort(old);
+    assert_eq!(e.vacuum(5, Some(rel)), 6);
+    assert_eq!(e.table_dead_versions(5, rel), 0);
+    let r = e.begin();
+    assert_eq!(e.scan(&r, 5, rel).len(), 4);
+    e.abort(r);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn the_checkpointer_runs_timed_checkpoints_and_autovacuum() {
+    let d = tempdir("timed");
+    Engine::bootstrap(
+        &d,
+        &BootstrapOptions {
+            superuser: "postgres".into(),
+            password: None,
+            password_encryption: "scram-sha-256".into(),
+            wal_segment_size: 16 * 1024 * 1024,
+        },
+    )
+    .unwrap();
+    let opts = EngineOptions {
+        checkpoint: Some(CheckpointSettings {
+            checkpoint_timeout: Duration::from_millis(300),
+            autovacuum_threshold: 5,
+            tick: Duration::from_millis(50),
+            ..Default::default()
+        }),
+        fsync: false,
+        ..Default::default()
+    };
+    let e = Engine::open(&d, &opts).unwrap();
+    let tables = create_tables(&e, 1);
+    let rel = tables[0];
+    let before = e.last_checkpoint();
+    let mut t = e.begin();
+    let tids: Vec<u64> = (0..8)
+        .map(|i| e.insert(&mut t, 5, rel, row(i, "a")).unwrap())
+        .collect();
+    e.commit(t, true).unwrap();
+    let old = e.begin();
+    let mut t = e.begin();
+    for tid in &tids {
+        e.delete(&mut t, 5, rel, *tid).unwrap();
+    }
+    e.commit(t, true).unwrap();
+    e.abort(old);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (e.last_checkpoint() == before || e.table_dead_versions(5, rel) > 0)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(e.last_checkpoint(), before, "no timed checkpoint happened");
+    assert_eq!(e.table_dead_versions(5, rel), 0, "autovacuum did not run");
+    e.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -10,4 +10,5 @@ mod t004_config;
 mod t005_lifecycle;
 mod t006_bad_input;
 mod t007_tls_peer;
+mod t008_checkpoints;
 mod t009_isolation;

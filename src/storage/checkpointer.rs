@@ -1,0 +1,260 @@
+//! The checkpointer: when checkpoints happen by themselves, which WAL segments a
+//! checkpoint may remove, and the background thread that runs timed and size-triggered
+//! checkpoints and automatic reclamation of dead row versions.
+//!
+//! What it owns: [`CheckpointSettings`] (`checkpoint_timeout`, `max_wal_size`,
+//! `wal_keep_size`, `log_checkpoints`, the autovacuum threshold), the retention rule
+//! [`oldest_segment_to_keep`] and the thread started by [`spawn`].
+//!
+//! Invariants:
+//! - The thread holds only a `Weak` reference to the engine: dropping the last `Arc`
+//!   (or shutting the engine down) ends it within one tick.
+//! - A segment at or after the last checkpoint's redo segment, the segment being
+//!   written, and the last `wal_keep_size` worth of segments are never removed.
+//!   Replication slots and the archiver add their constraints through
+//!   [`WalRetention`] (the hook), not by deleting files themselves.
+//!
+//! What it must never do: write images or WAL itself (it calls the engine), or hold an
+//! engine lock while sleeping.
+//!
+//! One timed checkpoint:
+//! 1. The thread wakes every tick and asks the engine how long ago the last checkpoint
+//!    started and how much WAL was written since its redo point;
+//! 2. past `checkpoint_timeout` it calls the engine's checkpoint with reason `time`
+//!    (past the WAL-size trigger, reason `wal`);
+//! 3. the engine writes the images and the checkpoint record, updates pg_control, and
+//!    removes segments older than [`oldest_segment_to_keep`];
+//! 4. then the thread reclaims dead row versions (VACUUM of every table) when enough
+//!    dead versions have piled up.
+
+use super::wal::Lsn;
+use super::Engine;
+use crate::config::ServerConfig;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// The settings that drive automatic checkpoints and WAL removal.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckpointSettings {
+    /// `checkpoint_timeout`: the longest time between automatic checkpoints.
+    pub checkpoint_timeout: Duration,
+    /// `max_wal_size` in bytes: WAL written since the last redo point that triggers a
+    /// checkpoint (PostgreSQL's trigger: `max_wal_size / (1 + completion_target)`).
+    pub max_wal_size: u64,
+    /// `checkpoint_completion_target` (only used for the WAL-size trigger).
+    pub completion_target: f64,
+    /// `wal_keep_size` in bytes (the legacy `wal_keep_segments` is already folded in
+    /// by the configuration).
+    pub wal_keep_size: u64,
+    /// `log_checkpoints`: log `checkpoint starting:` / `checkpoint complete:` lines.
+    pub log_checkpoints: bool,
+    /// Dead row versions (all tables together) that start an automatic VACUUM.
+    pub autovacuum_threshold: usize,
+    /// How often the background thread looks.
+    pub tick: Duration,
+}
+
+impl Default for CheckpointSettings {
+    fn default() -> Self {
+        CheckpointSettings {
+            checkpoint_timeout: Duration::from_secs(300),
+            max_wal_size: 1024 * 1024 * 1024,
+            completion_target: 0.9,
+            wal_keep_size: 0,
+            log_checkpoints: true,
+            autovacuum_threshold: 1000,
+            tick: Duration::from_millis(200),
+        }
+    }
+}
+
+impl CheckpointSettings {
+    /// The settings in force in a server configuration.
+    pub fn from_config(cfg: &ServerConfig) -> CheckpointSettings {
+        let mb = 1024 * 1024u64;
+        CheckpointSettings {
+            checkpoint_timeout: Duration::from_secs(cfg.get_int("checkpoint_timeout").max(1) as u64),
+            max_wal_size: (cfg.get_int("max_wal_size").max(2) as u64).saturating_mul(mb),
+            completion_target: cfg.get_real("checkpoint_completion_target").clamp(0.0, 1.0),
+            wal_keep_size: (cfg.get_int("wal_keep_size").max(0) as u64).saturating_mul(mb),
+            log_checkpoints: cfg.get_bool("log_checkpoints"),
+            ..CheckpointSettings::default()
+        }
+    }
+
+    /// Loads the settings from the data directory's configuration files
+    /// (postgresql.conf, postgresql.auto.conf); PostgreSQL's defaults when they cannot
+    /// be read.
+    pub fn load(datadir: &Path) -> CheckpointSettings {
+        match ServerConfig::load(datadir, &[]) {
+            Ok(cfg) => CheckpointSettings::from_config(&cfg),
+            Err(_) => CheckpointSettings::default(),
+        }
+    }
+
+    /// WAL bytes since the last redo point after which a checkpoint is requested.
+    pub fn wal_trigger_bytes(&self) -> u64 {
+        (self.max_wal_size as f64 / (1.0 + self.completion_target)) as u64
+    }
+}
+
+/// Everything that decides how far back WAL must be kept. Replication slots and the
+/// archiver will fill in their fields; today only the checkpoint and `wal_keep_size`
+/// constrain it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WalRetention {
+    /// The last checkpoint's redo LSN (crash recovery starts there).
+    pub redo: Lsn,
+    /// The current WAL insert position.
+    pub insert: Lsn,
+    /// The WAL segment size.
+    pub segment_size: u64,
+    /// `wal_keep_size` in bytes.
+    pub wal_keep_size: u64,
+    /// The oldest LSN a replication slot still needs, if any.
+    pub slot_min: Option<Lsn>,
+    /// The oldest segment not yet archived, if archiving is on.
+    pub archive_min_segno: Option<u64>,
+}
+
+/// The oldest segment number that must be kept (every segment below it may be
+/// removed): the minimum of the redo point's segment, the current segment minus
+/// `wal_keep_size` worth of segments, a slot's segment and the archiver's segment.
+pub fn oldest_segment_to_keep(r: &WalRetention) -> u64 {
+    let seg = r.segment_size.max(1);
+    let redo_seg = r.redo.0 / seg;
+    let current = r.insert.0 / seg;
+    let keep_segs = r.wal_keep_size / seg;
+    let mut keep = redo_seg.min(current.saturating_sub(keep_segs));
+    if let Some(s) = r.slot_min {
+        keep = keep.min(s.0 / seg);
+    }
+    if let Some(a) = r.archive_min_segno {
+        keep = keep.min(a);
+    }
+    keep.min(current)
+}
+
+/// Starts the background checkpointer for `engine`; it stops when the engine is shut
+/// down or dropped.
+pub fn spawn(engine: &Arc<Engine>) {
+    let weak: Weak<Engine> = Arc::downgrade(engine);
+    let started = std::thread::Builder::new()
+        .name("tusk checkpointer".into())
+        .spawn(move || run(weak));
+    if let Err(e) = started {
+        tracing::warn!("could not start the checkpointer thread: {e}");
+    }
+}
+
+fn run(weak: Weak<Engine>) {
+    loop {
+        let tick = match weak.upgrade() {
+            Some(e) => e.settings().tick,
+            None => return,
+        };
+        std::thread::sleep(tick);
+        let Some(engine) = weak.upgrade() else {
+            return;
+        };
+        if engine.shut_down.load(Ordering::SeqCst) || engine.broken.load(Ordering::SeqCst) {
+            return;
+        }
+        let s = engine.settings();
+        let since = engine
+            .last_checkpoint_start
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_else(|p| p.into_inner().elapsed());
+        let (_, redo) = engine.last_checkpoint();
+        let written = engine.current_wal_lsn().bytes_since(redo);
+        let reason = if since >= s.checkpoint_timeout && written > 0 {
+            Some("time")
+        } else if written >= s.wal_trigger_bytes() {
+            Some("wal")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            if let Err(e) = engine.checkpoint_with_reason(reason) {
+                tracing::warn!("automatic checkpoint failed: {}", e.message);
+            }
+        }
+        if engine.dead_versions() >= s.autovacuum_threshold {
+            let removed = engine.vacuum_all();
+            if removed > 0 {
+                tracing::debug!("automatic vacuum removed {removed} dead row versions");
+            }
+        }
+        drop(engine);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: u64 = 1024 * 1024;
+
+    #[test]
+    fn retention_keeps_redo_and_wal_keep_size() {
+        let r = WalRetention {
+            redo: Lsn(10 * MB + 40),
+            insert: Lsn(12 * MB + 5),
+            segment_size: MB,
+            wal_keep_size: 0,
+            slot_min: None,
+            archive_min_segno: None,
+        };
+        assert_eq!(oldest_segment_to_keep(&r), 10);
+        assert_eq!(
+            oldest_segment_to_keep(&WalRetention {
+                wal_keep_size: 5 * MB,
+                ..r
+            }),
+            7
+        );
+        assert_eq!(
+            oldest_segment_to_keep(&WalRetention {
+                wal_keep_size: 100 * MB,
+                ..r
+            }),
+            0
+        );
+        assert_eq!(
+            oldest_segment_to_keep(&WalRetention {
+                slot_min: Some(Lsn(3 * MB)),
+                ..r
+            }),
+            3
+        );
+        assert_eq!(
+            oldest_segment_to_keep(&WalRetention {
+                archive_min_segno: Some(9),
+                ..r
+            }),
+            9
+        );
+        // Never past the current segment, even with a redo point beyond it.
+        assert_eq!(
+            oldest_segment_to_keep(&WalRetention {
+                redo: Lsn(20 * MB),
+                ..r
+            }),
+            12
+        );
+    }
+
+    #[test]
+    fn settings_from_defaults_match_postgres() {
+        let cfg = ServerConfig::defaults(Path::new("/nonexistent"));
+        let s = CheckpointSettings::from_config(&cfg);
+        assert_eq!(s.checkpoint_timeout, Duration::from_secs(300));
+        assert_eq!(s.max_wal_size, 1024 * MB);
+        assert_eq!(s.wal_keep_size, 0);
+        assert!(s.log_checkpoints);
+        assert!(s.wal_trigger_bytes() < s.max_wal_size);
+    }
+}
