@@ -65,25 +65,44 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// Runs a command with a time limit; kills it when the limit passes.
+/// Runs a command with a time limit; kills it when the limit passes. Its output is
+/// drained by threads while it runs (unlike tests/server/common.rs, whose version
+/// deadlocks once a program writes more than a pipe buffer, 64 kB, of output).
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
+    use std::io::Read;
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
     let start = Instant::now();
     loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            return Output {
+                status,
+                stdout: out_t.join().unwrap(),
+                stderr: err_t.join().unwrap(),
+            };
         }
         if start.elapsed() > limit {
             let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+            let _ = child.wait();
             panic!(
                 "{cmd:?} timed out after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
+                String::from_utf8_lossy(&err_t.join().unwrap())
             );
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -5,3 +5,4 @@
 
 mod bank;
 mod common;
+mod wal_tail;
