@@ -5,4 +5,5 @@
 
 mod bank;
 mod common;
+mod known_bugs;
 mod wal_tail;
