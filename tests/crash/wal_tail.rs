@@ -214,7 +214,12 @@ fn corrupt_byte_in_the_middle_never_gives_wrong_data() {
             }
             Ok(()) => {
                 let (m, _) = check_prefix(&s, &what);
-                eprintln!("wal-middle {what}: started with {m} of {N} transactions");
+                let log = s.log_text();
+                let said: Vec<&str> = log
+                    .lines()
+                    .filter(|l| l.contains("redo") || l.contains("invalid") || l.contains("record"))
+                    .collect();
+                eprintln!("wal-middle {what}: started with {m} of {N} transactions; log: {said:?}");
                 check_keeps_working(&mut s, m, &what);
             }
         }
