@@ -77,3 +77,35 @@ fn lock_cycle_is_broken_with_40p01() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// PostgreSQL removes or recycles (renames forward) every segment older than the new
+/// REDO position's segment at each checkpoint (with `wal_keep_size = 0` and no slots),
+/// so `pg_wal/` stays bounded by `max_wal_size`. tusk never calls its
+/// `remove_old_segments`: `pg_wal/` grows without bound.
+#[test]
+#[ignore = "tusk never removes WAL segments behind the checkpoint"]
+fn checkpoint_removes_segments_before_redo() {
+    let mut s = Server::init("walremove", &["--wal-segsize=1"]);
+    s.try_start()
+        .unwrap_or_else(|e| panic!("start: {e}\n{}", s.log_text()));
+    s.psql("create table t (a int, v text)");
+    for _ in 0..4 {
+        s.psql("insert into t select g, repeat('x', 1000) from generate_series(1, 1000) g");
+    }
+    s.psql("checkpoint");
+    s.psql("checkpoint");
+    let redo = s.psql("select pg_current_wal_lsn()");
+    let (hi, lo) = redo.split_once('/').unwrap();
+    let lsn = (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap();
+    let current = format!("{:08X}{:08X}{:08X}", 1, lsn >> 32, (lsn >> 20) & 0xFFF);
+    let mut old: Vec<String> = std::fs::read_dir(s.datadir().join("pg_wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.len() == 24 && *n < current)
+        .collect();
+    old.sort();
+    assert!(
+        old.is_empty(),
+        "segments before the checkpoint's {current} remain: {old:?}"
+    );
+}
