@@ -490,6 +490,8 @@ impl Engine {
             (catalog, heaps, st.next_xid)
         };
         let redo = self.wal.insert_lsn();
+        // WAL before data: every change in the images must be durable in the WAL first.
+        self.wal.flush(redo).map_err(|e| self.fail(e))?;
         // 2. Images: temp file, fsync, rename, directory fsync.
         let fsync = self.opts.fsync;
         for (db, oid, rows) in &heaps {
