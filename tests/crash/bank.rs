@@ -223,13 +223,17 @@ fn check_balances(accounts: &HashMap<i32, i64>, ledger: &HashMap<(i32, i32), Ent
     }
 }
 
-/// Runs the whole scenario with `synchronous_commit` on or off.
-pub fn run(sync_commit: bool) {
-    let tag = if sync_commit {
-        "bank-sync"
-    } else {
-        "bank-async"
+/// Runs the whole scenario with `synchronous_commit` on or off; with `storm`, every
+/// round runs back-to-back checkpoints (so the kill usually lands inside one) and at
+/// least 10 rounds are run.
+pub fn run(sync_commit: bool, storm: bool) {
+    let tag = match (sync_commit, storm) {
+        (true, false) => "bank-sync",
+        (false, false) => "bank-async",
+        (true, true) => "bank-sync-ckpt",
+        (false, true) => "bank-async-ckpt",
     };
+    let rounds = if storm { rounds().max(10) } else { rounds() };
     let seed = seed(tag);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut s = Server::init(tag, &[]);
@@ -264,7 +268,7 @@ pub fn run(sync_commit: bool) {
     let mut in_flight_present = 0u64;
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let test_start = Instant::now();
-    for round in 0..rounds() {
+    for round in 0..rounds {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Stats::default());
         let logs: Vec<Arc<ClientLog>> = (0..CLIENTS).map(|_| Arc::default()).collect();
@@ -281,7 +285,7 @@ pub fn run(sync_commit: bool) {
             )));
         }
         // Every other round, checkpoints race the transfers.
-        let checkpointer = (round % 2 == 1).then(|| {
+        let checkpointer = (storm || round % 2 == 1).then(|| {
             let conninfo = conninfo.clone();
             let stop = stop.clone();
             rt.spawn(async move {
@@ -294,7 +298,9 @@ pub fn run(sync_commit: bool) {
                         break;
                     }
                     n += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if !storm {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
                 n
             })
@@ -386,17 +392,31 @@ pub fn run(sync_commit: bool) {
     assert_eq!(ledger, verified, "a clean restart changed the ledger");
     eprintln!(
         "{tag}: {} rounds in {:?}: {total_commits} commits acknowledged, {lost_acked} acknowledged commits lost (allowed only with synchronous_commit = off), {in_flight_present} in-flight transactions found committed; retried errors: {errors:?}",
-        rounds(),
+        rounds,
         test_start.elapsed()
     );
 }
 
 #[test]
 fn bank_transfers_survive_kill_9() {
-    run(true);
+    run(true, false);
 }
 
 #[test]
 fn bank_transfers_survive_kill_9_without_synchronous_commit() {
-    run(false);
+    run(false, false);
+}
+
+/// The kill lands inside a checkpoint: the images already written must not hold changes
+/// whose WAL is not on disk (WAL before data).
+#[test]
+fn bank_transfers_survive_kill_9_during_checkpoints() {
+    run(true, true);
+}
+
+/// As above with `synchronous_commit = off`, where the WAL of acknowledged commits may
+/// still be in memory when the checkpoint starts writing images.
+#[test]
+fn bank_transfers_survive_kill_9_during_checkpoints_without_synchronous_commit() {
+    run(false, true);
 }
