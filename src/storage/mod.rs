@@ -649,6 +649,14 @@ impl Engine {
             drop(order);
             (catalog, seq, next_xid, redo)
         };
+        // WAL before data: every commit the snapshot sees (visible commits appended
+        // their records first, even asynchronous ones) must be durable in the WAL before
+        // any image holding it is written.
+        let upto = self.wal.insert_lsn();
+        if let Err(e) = self.wal.flush(upto) {
+            release_snapshot(&mut self.lock(), seq);
+            return Err(self.fail(e));
+        }
         // 2. Images, one table at a time, each as of the snapshot.
         let written = self.write_images(&catalog, seq);
         {
