@@ -15,6 +15,7 @@
 //! choices of a failed run (the kill moment still depends on timing).
 
 mod bank;
+#[path = "../common/mod.rs"]
 mod common;
 mod regressions;
 mod wal_tail;

@@ -2,6 +2,7 @@
 //! own temporary data directory and drives it with stock PostgreSQL 15 clients (psql) and
 //! a Rust client (tokio-postgres). Numbered like PostgreSQL's TAP scenarios.
 
+#[path = "../common/mod.rs"]
 mod common;
 mod t001_connect;
 mod t002_auth;

@@ -1,5 +1,5 @@
-//! Copied from tests/server/common.rs (plus [`Server::try_start`]) so the crash suite is
-//! its own test target. Small helpers for the real-cluster scenarios: start the real `tusk` binary on a free
+//! Small helpers for the real-cluster scenarios, shared by the test targets
+//! (`tests/server`, `tests/crash`): start the real `tusk` binary on a free
 //! port in a temporary data directory, run stock `psql` against it, and clean up.
 //!
 //! Every wait is bounded; every server is killed and its directory removed on drop.
@@ -66,8 +66,8 @@ pub fn free_port() -> u16 {
 }
 
 /// Runs a command with a time limit; kills it when the limit passes. Its output is
-/// drained by threads while it runs (unlike tests/server/common.rs, whose version
-/// deadlocks once a program writes more than a pipe buffer, 64 kB, of output).
+/// drained by threads while it runs, so a program writing more than a pipe buffer
+/// (64 kB) does not deadlock.
 pub fn run_with_timeout(cmd: &mut Command, limit: Duration) -> Output {
     use std::io::Read;
     let mut child = cmd
