@@ -417,6 +417,10 @@ impl Engine {
             redo.apply(rec.rmid, rec.info, rec.xid, &rec.payload, &mut store)?;
         }
         let end = reader.end_of_valid();
+        if let Some(reason) = reader.stop_reason() {
+            // PostgreSQL logs why replay stopped before `redo done`.
+            tracing::info!("{reason}");
+        }
         if redo_started {
             tracing::info!(
                 "redo done at {last_record} ({} transactions replayed)",

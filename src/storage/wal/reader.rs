@@ -101,6 +101,11 @@ pub struct WalReader {
     history: Option<Vec<TimelineEntry>>,
     file: Option<(u64, File)>,
     page: Option<(u64, Vec<u8>)>,
+    /// Why the last `next_record` found no valid record, in PostgreSQL's words (None:
+    /// simply no more WAL, such as a missing segment or a zeroed page).
+    stop_reason: Option<String>,
+    /// Why the last page read was refused, when its header was not simply zeros.
+    page_reason: Option<String>,
 }
 
 impl WalReader {
@@ -119,7 +124,22 @@ impl WalReader {
             history: None,
             file: None,
             page: None,
+            stop_reason: None,
+            page_reason: None,
         }
+    }
+
+    /// Why reading stopped at [`WalReader::end_of_valid`], as PostgreSQL logs it before
+    /// `redo done` (e.g. `invalid record length at 0/1000F10: wanted 24, got 0`, or
+    /// `incorrect resource manager data checksum in record at …`); None when the WAL
+    /// simply ended (a missing segment).
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.stop_reason.as_deref()
+    }
+
+    fn stop(&mut self, reason: String) -> Result<Option<(WalRecord, u64)>> {
+        self.stop_reason = Some(reason);
+        Ok(None)
     }
 
     /// Expects `prev` as the `xl_prev` of the first record (PostgreSQL checks the
@@ -146,6 +166,7 @@ impl WalReader {
     /// The next valid record, or `Ok(None)` at the end of valid WAL. Calling again
     /// after `None` retries from the same position (more WAL may have arrived).
     pub fn next_record(&mut self) -> Result<Option<WalRecord>> {
+        self.stop_reason = None;
         match self.read_record(self.next)? {
             Some((rec, next)) => {
                 self.next = next;
@@ -215,10 +236,34 @@ impl WalReader {
                     Err(e) => return Err(Error::io("could not read from WAL segment", e)),
                 }
             }
+            let where_ = || {
+                let name = super::segment::segment_file_name(self.tli, segno, self.seg);
+                format!("in log segment {name}, offset {}", addr % self.seg)
+            };
+            self.page_reason = None;
             let Some(h) = format::decode_page_header(&buf) else {
+                let magic = u16::from_le_bytes([buf[0], buf[1]]);
+                if buf.iter().take(24).any(|&b| b != 0) {
+                    self.page_reason =
+                        Some(format!("invalid magic number {magic:04X} {}", where_()));
+                }
                 return Ok(None);
             };
-            if h.pageaddr != addr || h.tli > self.tli || h.tli < self.last_page_tli {
+            if h.pageaddr != addr {
+                self.page_reason = Some(format!(
+                    "unexpected pageaddr {} {}",
+                    Lsn(h.pageaddr),
+                    where_()
+                ));
+                return Ok(None);
+            }
+            if h.tli > self.tli || h.tli < self.last_page_tli {
+                self.page_reason = Some(format!(
+                    "out-of-sequence timeline ID {} (after {}) {}",
+                    h.tli,
+                    self.last_page_tli,
+                    where_()
+                ));
                 return Ok(None);
             }
             let first_of_segment = addr.is_multiple_of(self.seg);
@@ -265,27 +310,66 @@ impl WalReader {
         }
     }
 
+    /// Records why a page could not be used (only when its header is not all zeros:
+    /// a zeroed or missing page is simply the end of the WAL).
+    fn stop_page(&mut self, page_addr: u64) -> Result<Option<(WalRecord, u64)>> {
+        if self.page_reason.is_some() {
+            let r = self.page_reason.take().unwrap_or_default();
+            return self.stop(r);
+        }
+        let _ = page_addr;
+        Ok(None)
+    }
+
+    fn stop_header(
+        &mut self,
+        h: &format::RecordHeader,
+        start: u64,
+    ) -> Result<Option<(WalRecord, u64)>> {
+        if !format::rmid_is_valid(h.rmid) {
+            return self.stop(format!(
+                "invalid resource manager ID {} at {}",
+                h.rmid,
+                Lsn(start)
+            ));
+        }
+        self.stop(format!(
+            "record with incorrect prev-link {} at {}",
+            Lsn(h.prev),
+            Lsn(start)
+        ))
+    }
+
     fn read_record(&mut self, pos: u64) -> Result<Option<(WalRecord, u64)>> {
         let mut page_addr = pos - pos % PAGE_SIZE;
         let Some(ph) = self.read_page(page_addr)? else {
-            return Ok(None);
+            return self.stop_page(page_addr);
         };
         let mut off = pos % PAGE_SIZE;
         let hsize = ph.size();
         if off == 0 {
             if ph.info & format::XLP_FIRST_IS_CONTRECORD != 0 {
-                return Ok(None);
+                return self.stop(format!("contrecord is requested by {}", Lsn(pos)));
             }
             off = hsize;
         } else if off < hsize || !off.is_multiple_of(8) {
-            return Ok(None);
+            return self.stop(format!("invalid record offset at {}", Lsn(pos)));
         }
         let start = page_addr + off;
         let page = self.page_bytes();
         let o = off as usize;
         let tot_len = u32::from_le_bytes([page[o], page[o + 1], page[o + 2], page[o + 3]]) as usize;
-        if !(RECORD_HEADER..=format::MAX_PAYLOAD + RECORD_HEADER + 5).contains(&tot_len) {
-            return Ok(None);
+        if tot_len < RECORD_HEADER {
+            return self.stop(format!(
+                "invalid record length at {}: wanted {RECORD_HEADER}, got {tot_len}",
+                Lsn(start)
+            ));
+        }
+        if tot_len > format::MAX_PAYLOAD + RECORD_HEADER + 5 {
+            return self.stop(format!(
+                "record length {tot_len} at {} too long",
+                Lsn(start)
+            ));
         }
         let n = (PAGE_SIZE as usize - o).min(tot_len);
         let mut rec = Vec::with_capacity(tot_len);
@@ -293,19 +377,27 @@ impl WalReader {
         let mut last_off = o + n;
         let mut checked = false;
         if rec.len() >= RECORD_HEADER {
-            if !self.header_ok(&format::decode_record_header(&rec), start) {
-                return Ok(None);
+            let h = format::decode_record_header(&rec);
+            if !self.header_ok(&h, start) {
+                return self.stop_header(&h, start);
             }
             checked = true;
         }
         while rec.len() < tot_len {
             page_addr += PAGE_SIZE;
             let Some(ph) = self.read_page(page_addr)? else {
-                return Ok(None);
+                return self.stop_page(page_addr);
             };
             let remaining = tot_len - rec.len();
-            if ph.info & format::XLP_FIRST_IS_CONTRECORD == 0 || ph.rem_len as usize != remaining {
-                return Ok(None);
+            if ph.info & format::XLP_FIRST_IS_CONTRECORD == 0 {
+                return self.stop(format!("there is no contrecord flag at {}", Lsn(page_addr)));
+            }
+            if ph.rem_len as usize != remaining {
+                return self.stop(format!(
+                    "invalid contrecord length {} (expected {remaining}) at {}",
+                    ph.rem_len,
+                    Lsn(page_addr)
+                ));
             }
             let hs = ph.size() as usize;
             let n = (PAGE_SIZE as usize - hs).min(remaining);
@@ -313,15 +405,19 @@ impl WalReader {
             rec.extend_from_slice(&page[hs..hs + n]);
             last_off = hs + n;
             if !checked && rec.len() >= RECORD_HEADER {
-                if !self.header_ok(&format::decode_record_header(&rec), start) {
-                    return Ok(None);
+                let h = format::decode_record_header(&rec);
+                if !self.header_ok(&h, start) {
+                    return self.stop_header(&h, start);
                 }
                 checked = true;
             }
         }
         let h = format::decode_record_header(&rec);
         if h.crc != format::record_crc(&rec) {
-            return Ok(None);
+            return self.stop(format!(
+                "incorrect resource manager data checksum in record at {}",
+                Lsn(start)
+            ));
         }
         let Some(payload) = format::decode_main_data(&rec) else {
             return Ok(None);

@@ -233,6 +233,14 @@ fn torn_tail_is_cut_and_writer_reopens() {
         while let Some(_rec) = r.next_record().unwrap() {
             n += 1;
         }
+        if mode == "bitflip" {
+            assert_eq!(
+                r.stop_reason(),
+                Some(
+                    format!("incorrect resource manager data checksum in record at {s30}").as_str()
+                )
+            );
+        }
         let good = if mode == "zero-contpage" { n } else { 30 };
         assert!(n <= 30, "{mode}: read {n}");
         assert_eq!(n, good, "{mode}");
@@ -251,6 +259,24 @@ fn torn_tail_is_cut_and_writer_reopens() {
         assert_eq!(recs[n].prev, last);
         assert_eq!(end2, w.insert_lsn());
     }
+}
+
+#[test]
+fn end_of_wal_reason_is_postgres_wording() {
+    let d = TempDir::new("reason");
+    let w = WalWriter::create(opts(&d.0, MB)).unwrap();
+    let first = w.insert_lsn();
+    w.append(RM_TUSK, 0, 1, b"one").unwrap();
+    w.flush(w.insert_lsn()).unwrap();
+    let end = w.insert_lsn();
+    drop(w);
+    let mut r = WalReader::new(&d.0, MB, 1, first);
+    while r.next_record().unwrap().is_some() {}
+    assert_eq!(r.end_of_valid(), end);
+    assert_eq!(
+        r.stop_reason(),
+        Some(format!("invalid record length at {end}: wanted 24, got 0").as_str())
+    );
 }
 
 #[test]
