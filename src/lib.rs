@@ -26,3 +26,6 @@ pub mod server;
 pub mod sql;
 pub mod storage;
 pub mod types;
+
+#[cfg(test)]
+mod testutil;

@@ -576,13 +576,7 @@ pub fn write_opts_file(datadir: &Path, exe: &Path, args: &[String]) -> crate::er
     })
 }
 
-/// Seconds since the epoch, now.
-fn now_epoch() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+use super::pidfile::now_epoch;
 
 #[cfg(test)]
 mod tests {
@@ -590,13 +584,7 @@ mod tests {
     use std::fs;
 
     fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "tusk-ctl-{tag}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::create_dir_all(&d).unwrap();
-        d
+        crate::testutil::tempdir(&format!("ctl-{tag}"))
     }
 
     fn ctl(command: CtlCommand, dir: &Path) -> Ctl {

@@ -452,7 +452,7 @@ fn render(lines: &[String]) -> String {
 }
 
 /// Seconds since the epoch, now.
-fn now_epoch() -> i64 {
+pub(crate) fn now_epoch() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -466,13 +466,7 @@ mod tests {
     use std::process::{Child, Command};
 
     fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "tusk-pidfile-{tag}-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        fs::create_dir_all(&d).unwrap();
-        d
+        crate::testutil::tempdir(&format!("pidfile-{tag}"))
     }
 
     /// A live process whose program name is `argv0`, killed on drop.

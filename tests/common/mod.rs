@@ -365,6 +365,16 @@ impl Server {
         String::from_utf8_lossy(&out.stdout).trim_end().to_string()
     }
 
+    /// A tokio-postgres client as `user`, its connection driven by a spawned task (call
+    /// inside a tokio runtime).
+    pub async fn connect(&self, user: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.conninfo(user), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connect as {user}: {e}"));
+        tokio::spawn(conn);
+        client
+    }
+
     /// A connection string for tokio-postgres.
     pub fn conninfo(&self, user: &str) -> String {
         format!(

@@ -19,10 +19,7 @@ fn acknowledged_work_survives_kill_9() {
         .build()
         .unwrap();
     let open_tx = rt.block_on(async {
-        let (c, conn) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
+        let c = s.connect("postgres").await;
         c.batch_execute("begin; insert into accounts values (5, 'ghost', 5, true, null, 5)")
             .await
             .unwrap();

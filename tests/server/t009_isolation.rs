@@ -12,14 +12,8 @@ fn read_committed_and_repeatable_read_between_sessions() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(ca);
-        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(cb);
+        let a = s.connect("postgres").await;
+        let b = s.connect("postgres").await;
         let bal = |rows: Vec<tokio_postgres::SimpleQueryMessage>| -> String {
             rows.into_iter()
                 .find_map(|m| match m {
@@ -105,14 +99,8 @@ fn deadlock_and_lock_timeout() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(ca);
-        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(cb);
+        let a = s.connect("postgres").await;
+        let b = s.connect("postgres").await;
         a.batch_execute("begin; update d set v = 1 where id = 1")
             .await
             .unwrap();
@@ -167,10 +155,8 @@ fn select_for_update_and_share() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (a, ca) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(ca);
-        let (b, cb) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(cb);
+        let a = s.connect("postgres").await;
+        let b = s.connect("postgres").await;
         a.batch_execute("begin").await.unwrap();
         let rows = a.query("select id from q where id = 1 for update", &[]).await.unwrap();
         assert_eq!(rows.len(), 1);
@@ -197,8 +183,7 @@ fn select_for_update_and_share() {
         let seen = tokio::time::timeout(std::time::Duration::from_secs(20), waiter).await.unwrap().unwrap();
         assert_eq!(seen, "taken");
         // FOR SHARE locks share with each other but block writers.
-        let (c, cc) = tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(cc);
+        let c = s.connect("postgres").await;
         a.batch_execute("begin; select * from q where id = 2 for share").await.unwrap();
         c.batch_execute("begin; select * from q where id = 2 for share").await.unwrap();
         let e = c.batch_execute("set lock_timeout = '200ms'; update q set state = 'x' where id = 1; select * from q where id = 2 for update").await.unwrap_err();
