@@ -319,7 +319,10 @@ async fn postmaster(
 
     let engine_opts = EngineOptions {
         fsync: config.get_bool("fsync"),
-        wal_sync_method: config.get_str("wal_sync_method").parse().unwrap_or_default(),
+        wal_sync_method: config
+            .get_str("wal_sync_method")
+            .parse()
+            .unwrap_or_default(),
         checkpoint: Some(crate::storage::CheckpointSettings::from_config(&config)),
         ..EngineOptions::default()
     };
