@@ -13,9 +13,10 @@
 //!
 //! Secondary indexes ([`SecondaryIndex`]) are B-trees (`BTreeMap`) from an encoded key
 //! to the tuple ids of every version carrying it, live or dead, like the primary-key
-//! index: visibility is decided on the versions, never in the index. Rows with a NULL
-//! in an indexed column are not indexed (no equality or range predicate matches NULL,
-//! and NULLs never conflict in a unique index). Index contents are never logged: they
+//! index: visibility is decided on the versions, never in the index. NULLs are indexed
+//! (sorting last) so prefix lookups find rows with NULLs in later columns, but a key
+//! holding a NULL never conflicts in a unique index and no lookup asks for a NULL
+//! (no equality or range predicate matches NULL). Index contents are never logged: they
 //! follow `put`/`remove` and are rebuilt from the rows when a definition changes.
 //!
 //! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps and booleans are
@@ -152,29 +153,41 @@ pub fn order_preserving(v: &Value) -> bool {
     )
 }
 
-/// Encodes index key values (a prefix of the key columns, in key order); None when one
-/// is NULL (such rows are not indexed and such lookups match nothing).
+/// Encodes lookup values (a prefix of the key columns, in key order); None when one is
+/// NULL (no equality or range predicate matches NULL).
 pub fn index_key(vals: &[Value]) -> Option<Vec<u8>> {
+    if vals.iter().any(|v| v.is_null()) {
+        return None;
+    }
+    Some(row_key(vals))
+}
+
+/// Encodes a row's key values; a NULL sorts after every value (as PostgreSQL's
+/// default NULLS LAST), so rows with NULLs in later columns are still found by a
+/// lookup on a prefix.
+fn row_key(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for v in vals {
         if v.is_null() {
-            return None;
+            out.push(0xff);
+        } else {
+            encode_index_value(v, &mut out);
         }
-        encode_index_value(v, &mut out);
     }
-    Some(out)
+    out
 }
 
 impl SecondaryIndex {
-    /// The encoded key of a row (None when an indexed column is NULL).
-    pub fn key_of(&self, row: &[Value]) -> Option<Vec<u8>> {
+    /// The encoded key of a row, and whether it holds a NULL (such keys never
+    /// conflict in a unique index).
+    pub fn key_of(&self, row: &[Value]) -> (Vec<u8>, bool) {
         let vals: Vec<Value> = self
             .def
             .columns
             .iter()
             .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
             .collect();
-        index_key(&vals)
+        (row_key(&vals), vals.iter().any(|v| v.is_null()))
     }
 
     /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
@@ -220,18 +233,16 @@ impl SecondaryIndex {
     }
 
     fn add(&mut self, tid: u64, row: &[Value]) {
-        if let Some(k) = self.key_of(row) {
-            self.map.entry(k).or_default().push(tid);
-        }
+        let (k, _) = self.key_of(row);
+        self.map.entry(k).or_default().push(tid);
     }
 
     fn drop_tid(&mut self, tid: u64, row: &[Value]) {
-        if let Some(k) = self.key_of(row) {
-            if let Some(v) = self.map.get_mut(&k) {
-                v.retain(|x| *x != tid);
-                if v.is_empty() {
-                    self.map.remove(&k);
-                }
+        let (k, _) = self.key_of(row);
+        if let Some(v) = self.map.get_mut(&k) {
+            v.retain(|x| *x != tid);
+            if v.is_empty() {
+                self.map.remove(&k);
             }
         }
     }

@@ -1106,9 +1106,10 @@ impl Engine {
             }
             if wait.is_none() {
                 for ix in heap.indexes.iter().filter(|i| i.def.unique) {
-                    let Some(key) = ix.key_of(&row) else {
+                    let (key, has_null) = ix.key_of(&row);
+                    if has_null {
                         continue; // NULLs never conflict
-                    };
+                    }
                     let tids = ix.map.get(&key).cloned().unwrap_or_default();
                     match unique_conflict(heap, txn.xid, tids) {
                         Conflict::None => {}
