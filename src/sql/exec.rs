@@ -48,6 +48,9 @@ fn key_value(
     })
 }
 
+/// Row versions as the engine returns them: (tuple id, values).
+type Versions = Vec<(u64, Arc<Vec<Value>>)>;
+
 /// The visible versions the filter's best secondary-index lookup returns (see
 /// [`index_path`]), or None when no index applies.
 fn index_rows(
@@ -55,7 +58,7 @@ fn index_rows(
     db: u32,
     def: &TableDef,
     filter: Option<&Expr>,
-) -> Result<Option<Vec<(u64, Arc<Vec<Value>>)>>> {
+) -> Result<Option<Versions>> {
     let Some(path) = index_path(def, filter) else {
         return Ok(None);
     };

@@ -2134,8 +2134,15 @@ impl<'a> Binder<'a> {
             return Err(unsupported("INCLUDE"));
         }
         if let Some(u) = &ci.using {
+            // A hash index answers the same equality lookups: tusk keeps a B-tree.
             let m = u.to_string().to_lowercase();
-            if m != "btree" {
+            if m == "hash" && ci.unique {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "access method \"hash\" does not support unique indexes"
+                );
+            }
+            if m != "btree" && m != "hash" {
                 bail!(
                     sqlstate::UNDEFINED_OBJECT,
                     "access method \"{m}\" does not exist"

@@ -941,40 +941,29 @@ impl Engine {
         let tids = match range {
             None => ix.with_prefix(&pre),
             Some((lo, hi)) => {
-                let enc = |b: &Bound<Value>| -> Option<Option<Vec<u8>>> {
-                    match b {
-                        Bound::Unbounded => Some(None),
-                        Bound::Included(v) | Bound::Excluded(v) => {
-                            if !heap::order_preserving(v) {
-                                return None;
-                            }
-                            let mut k = pre.clone();
-                            k.extend(heap::index_key(std::slice::from_ref(v))?);
-                            Some(Some(k))
+                // Each bound as the prefix plus the bound value's encoding; an
+                // open end stays within the prefix.
+                let enc = |b: &Bound<Value>| -> Option<Bound<Vec<u8>>> {
+                    let key = |v: &Value| -> Option<Vec<u8>> {
+                        if !heap::order_preserving(v) {
+                            return None;
                         }
-                    }
+                        let mut k = pre.clone();
+                        k.extend(heap::index_key(std::slice::from_ref(v))?);
+                        Some(k)
+                    };
+                    Some(match b {
+                        Bound::Included(v) => Bound::Included(key(v)?),
+                        Bound::Excluded(v) => Bound::Excluded(key(v)?),
+                        Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
+                        Bound::Unbounded => Bound::Included(pre.clone()),
+                    })
                 };
-                let (l, u) = (enc(&lo)?, enc(&hi)?);
-                let bound = |b: &Bound<Value>, k: &Option<Vec<u8>>| -> Option<Vec<u8>> {
-                    match b {
-                        Bound::Unbounded => None,
-                        _ => k.clone(),
-                    }
-                };
-                let (lk, uk) = (bound(&lo, &l), bound(&hi, &u));
-                let lo_b = match (&lo, &lk) {
-                    (Bound::Included(_), Some(k)) => Bound::Included(k.as_slice()),
-                    (Bound::Excluded(_), Some(k)) => Bound::Excluded(k.as_slice()),
-                    _ if prefix.is_empty() => Bound::Unbounded,
-                    _ => Bound::Included(pre.as_slice()),
-                };
-                let hi_b = match (&hi, &uk) {
-                    (Bound::Included(_), Some(k)) => Bound::Included(k.as_slice()),
-                    (Bound::Excluded(_), Some(k)) => Bound::Excluded(k.as_slice()),
-                    _ if prefix.is_empty() => Bound::Unbounded,
-                    _ => Bound::Included(pre.as_slice()),
-                };
-                ix.in_range(lo_b, hi_b)
+                let (lo_b, hi_b) = (enc(&lo)?, enc(&hi)?);
+                ix.in_range(
+                    lo_b.as_ref().map(|k| k.as_slice()),
+                    hi_b.as_ref().map(|k| k.as_slice()),
+                )
             }
         };
         Some(
