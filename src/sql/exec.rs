@@ -734,19 +734,29 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         if err.code != sqlstate::UNIQUE_VIOLATION {
             return Err(err);
         }
+        // Only the arbiter's violations are handled (any, without a target).
+        if let Some(a) = &p.arbiter {
+            if !err.message.ends_with(&format!("\"{}\"", a.name)) {
+                return Err(err);
+            }
+        }
         let OnConflictPlan::Update { sets, filter } = oc else {
             continue; // DO NOTHING
         };
+        let Some(arbiter) = &p.arbiter else {
+            return Err(err);
+        };
         // DO UPDATE: the conflicting version as committed now (READ COMMITTED).
         cx.engine.new_snapshot(cx.txn);
-        let pk = p.table.primary_key.clone().unwrap_or_default();
-        let key: Vec<Value> = pk.iter().map(|&c| row[c].clone()).collect();
-        let Some((mut tid, mut existing)) = cx
-            .engine
-            .lookup_key(cx.txn, p.db, p.table.oid, &key)
-            .into_iter()
-            .next()
-        else {
+        let key: Vec<Value> = arbiter.columns.iter().map(|&c| row[c].clone()).collect();
+        let find = |cx: &mut ExecCtx<'_>| match arbiter.index {
+            None => cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key),
+            Some(ix) => cx
+                .engine
+                .lookup_index(cx.txn, p.db, p.table.oid, ix, &key, None)
+                .unwrap_or_default(),
+        };
+        let Some((mut tid, mut existing)) = find(cx).into_iter().next() else {
             return Err(err);
         };
         loop {
@@ -774,7 +784,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
             {
                 RowOutcome::Done => {
-                    let after = cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key);
+                    let after = find(cx);
                     touched.extend(after.iter().map(|(t, _)| *t));
                     returning_row(&p.returning, &new, cx, &mut out)?;
                     n += 1;

@@ -244,8 +244,22 @@ pub struct InsertPlan {
     pub query: Option<(Box<SelectPlan>, Vec<Expr>)>,
     /// RETURNING.
     pub returning: Option<Returning>,
-    /// ON CONFLICT (on the primary key).
+    /// ON CONFLICT.
     pub on_conflict: Option<OnConflictPlan>,
+    /// The unique index ON CONFLICT names (its target), if it names one: only its
+    /// violations are handled, and DO UPDATE finds the conflicting row through it.
+    pub arbiter: Option<Arbiter>,
+}
+
+/// The unique index an ON CONFLICT target designates.
+#[derive(Debug, Clone)]
+pub struct Arbiter {
+    /// The constraint or index name (as in its unique-violation message).
+    pub name: String,
+    /// Its key columns, in key order.
+    pub columns: Vec<usize>,
+    /// The secondary index's OID; None for the primary key.
+    pub index: Option<u32>,
 }
 
 /// What INSERT … ON CONFLICT does with a row whose key exists.
@@ -1666,11 +1680,12 @@ impl<'a> Binder<'a> {
             }
         }
         let returning = self.returning(ins.returning.as_ref(), &def)?;
-        let on_conflict = match &ins.on {
-            None => None,
+        let (on_conflict, arbiter) = match &ins.on {
+            None => (None, None),
             Some(ast::OnInsert::OnConflict(oc)) => {
                 let alias = ins.table_alias.as_ref().map(fold);
-                Some(self.plan_on_conflict(oc, &def, alias)?)
+                let (plan, arbiter) = self.plan_on_conflict(oc, &def, alias)?;
+                (Some(plan), arbiter)
             }
             Some(_) => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1684,16 +1699,26 @@ impl<'a> Binder<'a> {
             query,
             returning,
             on_conflict,
+            arbiter,
         }))
     }
 
-    /// ON CONFLICT: the target must be the primary key (tusk's only unique constraint).
+    /// ON CONFLICT: the target must be the primary key or a unique index (by its
+    /// columns), or a constraint by name; returns the action and the arbiter index.
     fn plan_on_conflict(
         &mut self,
         oc: &ast::OnConflict,
         def: &TableDef,
         alias: Option<String>,
-    ) -> Result<OnConflictPlan> {
+    ) -> Result<(OnConflictPlan, Option<Arbiter>)> {
+        let pk_arbiter = |def: &TableDef| {
+            def.primary_key.as_ref().map(|pk| Arbiter {
+                name: def.pkey_name.clone(),
+                columns: pk.clone(),
+                index: None,
+            })
+        };
+        let arbiter;
         let no_match = || {
             err!(
                 sqlstate::INVALID_COLUMN_REFERENCE,
@@ -1709,6 +1734,7 @@ impl<'a> Binder<'a> {
                     )
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
+                arbiter = None;
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
                 let mut idxs: Vec<usize> = Vec::new();
@@ -1728,25 +1754,51 @@ impl<'a> Binder<'a> {
                 }
                 idxs.sort_unstable();
                 idxs.dedup();
-                let mut pk = def.primary_key.clone().ok_or_else(no_match)?;
-                pk.sort_unstable();
-                if pk != idxs {
-                    return Err(no_match());
-                }
+                let same = |cols: &[usize]| {
+                    let mut c = cols.to_vec();
+                    c.sort_unstable();
+                    c == idxs
+                };
+                arbiter = Some(
+                    pk_arbiter(def)
+                        .filter(|a| same(&a.columns))
+                        .or_else(|| {
+                            def.indexes
+                                .iter()
+                                .find(|i| i.unique && same(&i.columns))
+                                .map(|i| Arbiter {
+                                    name: i.name.clone(),
+                                    columns: i.columns.clone(),
+                                    index: Some(i.oid),
+                                })
+                        })
+                        .ok_or_else(no_match)?,
+                );
             }
             Some(ast::ConflictTarget::OnConstraint(n)) => {
                 let (_, cname) = self.split_name(n)?;
-                if def.primary_key.is_none() || cname != def.pkey_name {
+                let found = pk_arbiter(def).filter(|a| a.name == cname).or_else(|| {
+                    def.indexes
+                        .iter()
+                        .find(|i| i.constraint && i.name == cname)
+                        .map(|i| Arbiter {
+                            name: i.name.clone(),
+                            columns: i.columns.clone(),
+                            index: Some(i.oid),
+                        })
+                });
+                let Some(a) = found else {
                     bail!(
                         sqlstate::UNDEFINED_OBJECT,
                         "constraint \"{cname}\" for table \"{}\" does not exist",
                         def.name
                     );
-                }
+                };
+                arbiter = Some(a);
             }
         }
         let ast::OnConflictAction::DoUpdate(du) = &oc.action else {
-            return Ok(OnConflictPlan::Nothing);
+            return Ok((OnConflictPlan::Nothing, arbiter));
         };
         // The row being updated, then `excluded` (the row proposed for insertion).
         let mut scope = Scope::of_table(def, alias.as_deref().unwrap_or(&def.name));
@@ -1759,7 +1811,7 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        Ok(OnConflictPlan::Update { sets, filter })
+        Ok((OnConflictPlan::Update { sets, filter }, arbiter))
     }
 
     /// Binds `SET col = expr` assignments (UPDATE and ON CONFLICT DO UPDATE) against
