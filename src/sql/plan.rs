@@ -1718,14 +1718,13 @@ impl<'a> Binder<'a> {
                 index: None,
             })
         };
-        let arbiter;
         let no_match = || {
             err!(
                 sqlstate::INVALID_COLUMN_REFERENCE,
                 "there is no unique or exclusion constraint matching the ON CONFLICT specification"
             )
         };
-        match &oc.conflict_target {
+        let arbiter = match &oc.conflict_target {
             None => {
                 if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
                     return Err(err!(
@@ -1734,7 +1733,7 @@ impl<'a> Binder<'a> {
                     )
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
-                arbiter = None;
+                None
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
                 let mut idxs: Vec<usize> = Vec::new();
@@ -1759,7 +1758,7 @@ impl<'a> Binder<'a> {
                     c.sort_unstable();
                     c == idxs
                 };
-                arbiter = Some(
+                Some(
                     pk_arbiter(def)
                         .filter(|a| same(&a.columns))
                         .or_else(|| {
@@ -1773,7 +1772,7 @@ impl<'a> Binder<'a> {
                                 })
                         })
                         .ok_or_else(no_match)?,
-                );
+                )
             }
             Some(ast::ConflictTarget::OnConstraint(n)) => {
                 let (_, cname) = self.split_name(n)?;
@@ -1794,9 +1793,9 @@ impl<'a> Binder<'a> {
                         def.name
                     );
                 };
-                arbiter = Some(a);
+                Some(a)
             }
-        }
+        };
         let ast::OnConflictAction::DoUpdate(du) = &oc.action else {
             return Ok((OnConflictPlan::Nothing, arbiter));
         };
