@@ -941,10 +941,10 @@ fn notice(code: &'static str, msg: String) -> Error {
 
 /// Runs CREATE TABLE.
 pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
-    let exists = cx.engine.with_catalog(|c| {
-        c.table_by_name(cx.db_oid, p.def.schema, &p.def.name)
-            .is_some()
-    });
+    // Tables and indexes share one namespace of relation names.
+    let exists = cx
+        .engine
+        .with_catalog(|c| c.relation_exists(cx.db_oid, p.def.schema, &p.def.name));
     if exists {
         if p.if_not_exists {
             cx.notices.push(notice(
@@ -1135,7 +1135,7 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             AlterOp::RenameTable(new) => {
                 if cx
                     .engine
-                    .with_catalog(|c| c.table_by_name(p.db, def.schema, new).is_some())
+                    .with_catalog(|c| c.relation_exists(p.db, def.schema, new))
                 {
                     bail!(
                         sqlstate::DUPLICATE_TABLE,

@@ -3728,3 +3728,133 @@ pub fn field(name: &str, ty: DataType, typmod: i32, table_oid: u32, attnum: i16)
         typmod,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(indexes: Vec<IndexDef>) -> TableDef {
+        let col = |n: &str| ColumnDef {
+            name: n.into(),
+            data_type: DataType::Int4,
+            typmod: -1,
+            not_null: false,
+            default: None,
+        };
+        TableDef {
+            oid: 1,
+            schema: 2200,
+            name: "t".into(),
+            owner: 10,
+            columns: vec![col("a"), col("b"), col("c")],
+            primary_key: None,
+            pkey_name: "t_pkey".into(),
+            indexes,
+        }
+    }
+
+    fn ix(oid: u32, columns: Vec<usize>, unique: bool) -> IndexDef {
+        IndexDef {
+            oid,
+            name: format!("i{oid}"),
+            columns,
+            unique,
+            constraint: false,
+        }
+    }
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i, DataType::Int4)
+    }
+
+    fn lit(v: i32) -> Expr {
+        Expr::Const(Value::Int4(v), DataType::Int4)
+    }
+
+    fn cmp(op: BinOp, l: Expr, r: Expr) -> Expr {
+        Expr::Binary(op, Box::new(l), Box::new(r), DataType::Bool)
+    }
+
+    fn and(l: Expr, r: Expr) -> Expr {
+        Expr::And(Box::new(l), Box::new(r))
+    }
+
+    #[test]
+    fn equality_on_a_prefix_picks_the_longest_match() {
+        let def = table(vec![ix(10, vec![0], false), ix(11, vec![0, 1], false)]);
+        let f = and(
+            cmp(BinOp::Eq, col(1), lit(2)),
+            cmp(BinOp::Eq, lit(1), col(0)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.index, 11);
+        assert_eq!(p.eq.len(), 2);
+        assert!(p.range.is_none());
+        // Only the first column constrained: either index, one value.
+        let f = cmp(BinOp::Eq, col(0), Expr::Param(0, DataType::Int4));
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.eq.len(), 1);
+        // A column not leading any index, or a row-dependent value: no index.
+        assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(1), lit(1)))).is_none());
+        assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(0), col(1)))).is_none());
+        assert!(index_path(&def, None).is_none());
+        // OR is not a conjunction of lookups.
+        let f = Expr::Or(
+            Box::new(cmp(BinOp::Eq, col(0), lit(1))),
+            Box::new(cmp(BinOp::Eq, col(0), lit(2))),
+        );
+        assert!(index_path(&def, Some(&f)).is_none());
+    }
+
+    #[test]
+    fn a_fully_matched_unique_index_wins() {
+        let def = table(vec![ix(10, vec![0, 1], false), ix(11, vec![2], true)]);
+        let f = and(
+            and(
+                cmp(BinOp::Eq, col(0), lit(1)),
+                cmp(BinOp::Eq, col(1), lit(1)),
+            ),
+            cmp(BinOp::Eq, col(2), lit(3)),
+        );
+        assert_eq!(index_path(&def, Some(&f)).unwrap().index, 11);
+    }
+
+    #[test]
+    fn ranges_on_the_first_column_and_after_an_equality_prefix() {
+        let def = table(vec![ix(10, vec![0, 1], false)]);
+        // a BETWEEN 1 AND 5 (bound as a >= 1 AND a <= 5); 7 > a flips to a < 7.
+        let f = and(
+            and(
+                cmp(BinOp::GtEq, col(0), lit(1)),
+                cmp(BinOp::LtEq, col(0), lit(5)),
+            ),
+            cmp(BinOp::Gt, lit(7), col(0)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert!(p.eq.is_empty());
+        let (lo, hi) = p.range.unwrap();
+        assert!(matches!(
+            lo,
+            Bound::Included(Expr::Const(Value::Int4(1), _))
+        ));
+        assert!(
+            matches!(hi, Bound::Excluded(Expr::Const(Value::Int4(7), _)))
+                || matches!(hi, Bound::Included(Expr::Const(Value::Int4(5), _)))
+        );
+        // a = 1 AND b > 3: equality prefix, then a range on b.
+        let f = and(
+            cmp(BinOp::Eq, col(0), lit(1)),
+            cmp(BinOp::Gt, col(1), lit(3)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.eq.len(), 1);
+        let (lo, hi) = p.range.unwrap();
+        assert!(matches!(
+            lo,
+            Bound::Excluded(Expr::Const(Value::Int4(3), _))
+        ));
+        assert!(matches!(hi, Bound::Unbounded));
+        // <> is not a range.
+        assert!(index_path(&def, Some(&cmp(BinOp::NotEq, col(0), lit(1)))).is_none());
+    }
+}

@@ -3,7 +3,9 @@
 //!
 //! Map of this module:
 //! - `mod.rs`        — [`Engine`]: open/bootstrap, transactions, row operations, commit
-//! - `heap.rs`       — row versions (xmin/xmax), visibility, the primary-key index
+//! - `heap.rs`       — row versions (xmin/xmax), visibility, the primary-key index and
+//!   the secondary B-tree indexes (their definitions live in `TableDef`, so they are
+//!   logged as catalog changes and kept in the catalog image; contents are rebuilt)
 //! - `schema.rs`     — the catalog state (databases, roles, tables) and its encoding
 //! - `record.rs`     — the one WAL record enum: encode, decode, redo, describe
 //! - `checkpoint.rs` — table and catalog images on disk
@@ -29,8 +31,8 @@
 //!    snapshot (the current commit sequence number);
 //! 2. [`Engine::scan`] returns the visible versions; the SQL layer picks rows;
 //! 3. [`Engine::update`] sets xmax on the old version (waiting for a concurrent writer
-//!    to finish first), checks the primary key, adds the new version, and remembers a
-//!    DELETE and an INSERT record in the transaction;
+//!    to finish first), checks the primary key and unique indexes, adds the new version
+//!    (indexing it), and remembers a DELETE and an INSERT record in the transaction;
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
