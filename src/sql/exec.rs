@@ -1017,6 +1017,8 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     }
     let mut def = (*p.table).clone();
     let mut fills: Vec<(usize, &Expr)> = Vec::new();
+    // UNIQUE constraints added: checked against the rows once the definition is in.
+    let mut unique_checks: Vec<IndexDef> = Vec::new();
     for op in &p.ops {
         match op {
             AlterOp::AddPrimaryKey(cols, name) => {
@@ -1084,15 +1086,15 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                         .engine
                         .with_catalog(|c| choose_index_name(c, p.db, &def, cols, "key", &taken)),
                 };
-                let rows = cx.engine.scan(cx.txn, p.db, def.oid);
-                check_unique_build(&def, cols, &name, &rows)?;
-                def.indexes.push(IndexDef {
+                let index = IndexDef {
                     oid: cx.engine.new_oid(),
                     name,
                     columns: cols.clone(),
                     unique: true,
                     constraint: true,
-                });
+                };
+                unique_checks.push(index.clone());
+                def.indexes.push(index);
             }
             AlterOp::AddColumn(col, if_not_exists, fill) => {
                 if def.columns.iter().any(|c| c.name == col.name) {
@@ -1175,8 +1177,12 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
         new_rows.push((tid, row));
     }
     let oid = def.oid;
+    let table = def.clone();
     cx.engine
         .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    for index in &unique_checks {
+        check_unique_build(cx, p.db, &table, index)?;
+    }
     for (tid, row) in new_rows {
         cx.engine.update(cx.txn, p.db, oid, tid, row)?;
     }
@@ -1242,41 +1248,45 @@ fn make_object_name(name1: &str, name2: &str, label: &str) -> String {
     out
 }
 
-/// Checks that the visible rows have no two equal non-NULL keys before a unique index
-/// is built over them (23505 `could not create unique index`).
+/// Checks a unique index just added to the table's definition against the rows
+/// (see `Engine::unique_index_duplicate`): 23505 `could not create unique index`
+/// naming the first duplicated key. The caller's transaction then aborts, which
+/// undoes the definition.
 fn check_unique_build(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
     def: &TableDef,
-    cols: &[usize],
-    name: &str,
-    rows: &[(u64, Arc<Vec<Value>>)],
+    index: &IndexDef,
 ) -> Result<()> {
-    let mut seen = HashSet::new();
-    for (_, r) in rows {
-        let key: Vec<Value> = cols
-            .iter()
-            .map(|&c| r.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        if key.iter().any(|v| v.is_null()) {
-            continue;
-        }
-        if !seen.insert(key_bytes(&key)) {
-            let names: Vec<&str> = cols.iter().map(|&c| def.columns[c].name.as_str()).collect();
-            let vals: Vec<String> = key
-                .iter()
-                .map(|v| types::format_text(v, &types::FormatOptions::default()))
-                .collect();
-            return Err(err!(
-                sqlstate::UNIQUE_VIOLATION,
-                "could not create unique index \"{name}\""
-            )
-            .with_detail(format!(
-                "Key ({})=({}) is duplicated.",
-                names.join(", "),
-                vals.join(", ")
-            )));
-        }
-    }
-    Ok(())
+    let Some(row) = cx
+        .engine
+        .unique_index_duplicate(cx.txn, db, def.oid, index.oid)?
+    else {
+        return Ok(());
+    };
+    let names: Vec<&str> = index
+        .columns
+        .iter()
+        .map(|&c| def.columns[c].name.as_str())
+        .collect();
+    let vals: Vec<String> = index
+        .columns
+        .iter()
+        .map(|&c| {
+            let v = row.get(c).cloned().unwrap_or(Value::Null);
+            types::format_text(&v, &types::FormatOptions::default())
+        })
+        .collect();
+    Err(err!(
+        sqlstate::UNIQUE_VIOLATION,
+        "could not create unique index \"{}\"",
+        index.name
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        names.join(", "),
+        vals.join(", ")
+    )))
 }
 
 /// Runs CREATE [UNIQUE] INDEX: chooses the name and OID, checks existing rows for a
@@ -1328,19 +1338,21 @@ pub fn run_create_index(p: &CreateIndexPlan, cx: &mut ExecCtx<'_>) -> Result<()>
             .engine
             .with_catalog(|c| choose_index_name(c, p.db, &def, &p.columns, "idx", &[])),
     };
-    if p.unique {
-        let rows = cx.engine.scan(cx.txn, p.db, def.oid);
-        check_unique_build(&def, &p.columns, &name, &rows)?;
-    }
-    def.indexes.push(IndexDef {
+    let index = IndexDef {
         oid: cx.engine.new_oid(),
         name,
         columns: p.columns.clone(),
         unique: p.unique,
         constraint: false,
-    });
+    };
+    def.indexes.push(index.clone());
+    let table = def.clone();
     cx.engine
-        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })
+        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    if index.unique {
+        check_unique_build(cx, p.db, &table, &index)?;
+    }
+    Ok(())
 }
 
 /// The refusal to drop an index a constraint of `table` owns.

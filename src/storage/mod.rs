@@ -977,6 +977,58 @@ impl Engine {
         )
     }
 
+    /// Checks a unique index just added to a table's definition (by this transaction)
+    /// against the rows: first waits for every other transaction with uncommitted
+    /// changes to the table (PostgreSQL's CREATE INDEX takes a lock that waits for
+    /// them; writers starting later already check the new index), then looks for two
+    /// live versions with the same key without NULLs. Returns the rows of the first
+    /// duplicate found (the caller reports it and aborts), or None.
+    pub fn unique_index_duplicate(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        index: u32,
+    ) -> Result<Option<Arc<Vec<Value>>>> {
+        let mut st = self.lock();
+        loop {
+            let Some(h) = st.store.heaps.get(&(db, rel)) else {
+                return Ok(None);
+            };
+            let me = txn.xid;
+            let busy = h.tuples.values().find_map(|t| {
+                let x = if t.xmin != me && t.xmin_seq == 0 {
+                    t.xmin
+                } else if t.xmax != 0 && t.xmax != me && t.xmax_seq == 0 {
+                    t.xmax
+                } else {
+                    return None;
+                };
+                st.running.contains(&x).then_some(x)
+            });
+            if let Some(x) = busy {
+                st = self.wait_for(st, txn, x)?;
+                continue;
+            }
+            let Some(ix) = h.indexes.iter().find(|i| i.def.oid == index) else {
+                return Ok(None);
+            };
+            let live =
+                |t: &Tuple| (t.xmin == me || t.xmin_seq != 0) && !(t.xmax == me || t.xmax_seq != 0);
+            for tids in ix.map.values().filter(|v| v.len() > 1) {
+                let rows: Vec<&Tuple> = tids
+                    .iter()
+                    .filter_map(|tid| h.tuples.get(tid))
+                    .filter(|t| live(t))
+                    .collect();
+                if rows.len() > 1 && !ix.key_of(&rows[0].row).1 {
+                    return Ok(Some(rows[0].row.clone()));
+                }
+            }
+            return Ok(None);
+        }
+    }
+
     /// Waits (releasing the lock) until transaction `xid` has ended, honouring the
     /// transaction's cancel flag.
     fn wait_for<'a>(

@@ -1181,3 +1181,60 @@ fn create_index_created_by_replay_is_built_from_replayed_rows() {
     e.commit(t, true).unwrap();
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn building_a_unique_index_waits_for_writers_and_finds_duplicates() {
+    let (d, e) = boot("uixbuild");
+    let (oid, _) = table_with_index(&e, false, &[(1, "a"), (2, "b")]);
+    // A writer in progress inserts a duplicate of "a".
+    let mut w = e.begin();
+    e.insert(&mut w, 5, oid, row(3, "a")).unwrap();
+    let ix = e.new_oid();
+    let mut def = table_def(oid);
+    def.indexes.push(IndexDef {
+        oid: ix,
+        name: "t_v_uniq".into(),
+        columns: vec![1],
+        unique: true,
+        constraint: false,
+    });
+    let e2 = e.clone();
+    let h = std::thread::spawn(move || {
+        let mut t = e2.begin();
+        e2.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
+            .unwrap();
+        let dup = e2.unique_index_duplicate(&t, 5, oid, ix).unwrap();
+        e2.abort(t);
+        dup.map(|r| r[1].clone())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!h.is_finished(), "the build waits for the writer");
+    e.commit(w, true).unwrap();
+    assert_eq!(h.join().unwrap(), Some(text("a")));
+    // Without duplicates (NULLs do not count) the check passes.
+    let mut t = e.begin();
+    let (tid, _) = e
+        .scan(&t, 5, oid)
+        .into_iter()
+        .find(|(_, r)| r[0] == Value::Int4(3))
+        .unwrap();
+    e.update(&mut t, 5, oid, tid, vec![Value::Int4(3), Value::Null])
+        .unwrap();
+    e.insert(&mut t, 5, oid, vec![Value::Int4(4), Value::Null])
+        .unwrap();
+    e.commit(t, true).unwrap();
+    let mut def = table_def(oid);
+    def.indexes.push(IndexDef {
+        oid: ix,
+        name: "t_v_uniq".into(),
+        columns: vec![1],
+        unique: true,
+        constraint: false,
+    });
+    let mut t = e.begin();
+    e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
+        .unwrap();
+    assert_eq!(e.unique_index_duplicate(&t, 5, oid, ix).unwrap(), None);
+    e.commit(t, true).unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}
