@@ -82,6 +82,8 @@ pub enum VirtualTable {
     PgDatabase,
     /// `pg_tables`.
     PgTables,
+    /// `pg_indexes` (primary keys' indexes and secondary indexes).
+    PgIndexes,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -95,6 +97,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_user" => VirtualTable::PgUser,
         "pg_database" => VirtualTable::PgDatabase,
         "pg_tables" => VirtualTable::PgTables,
+        "pg_indexes" => VirtualTable::PgIndexes,
         _ => return None,
     })
 }
@@ -167,6 +170,13 @@ impl VirtualTable {
                 ("hasrules", Bool),
                 ("hastriggers", Bool),
                 ("rowsecurity", Bool),
+            ],
+            VirtualTable::PgIndexes => &[
+                ("schemaname", Name),
+                ("tablename", Name),
+                ("indexname", Name),
+                ("tablespace", Name),
+                ("indexdef", Text),
             ],
         }
     }
@@ -251,14 +261,73 @@ impl VirtualTable {
                         text(&t.name),
                         text(&owner),
                         Value::Null,
-                        Value::Bool(t.primary_key.is_some()),
+                        Value::Bool(t.primary_key.is_some() || !t.indexes.is_empty()),
                         Value::Bool(false),
                         Value::Bool(false),
                         Value::Bool(false),
                     ]
                 })
                 .collect(),
+            VirtualTable::PgIndexes => {
+                let mut out = Vec::new();
+                for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
+                    let schema = c
+                        .schemas
+                        .get(&t.schema)
+                        .map(|s| s.0.clone())
+                        .unwrap_or_default();
+                    let mut all: Vec<(&str, &[usize], bool)> = Vec::new();
+                    if let Some(pk) = &t.primary_key {
+                        all.push((&t.pkey_name, pk, true));
+                    }
+                    for i in &t.indexes {
+                        all.push((&i.name, &i.columns, i.unique));
+                    }
+                    for (name, cols, unique) in all {
+                        let cols: Vec<String> = cols
+                            .iter()
+                            .map(|&i| {
+                                t.columns
+                                    .get(i)
+                                    .map_or(String::new(), |c| quote_ident(&c.name))
+                            })
+                            .collect();
+                        let def = format!(
+                            "CREATE {}INDEX {} ON {}.{} USING btree ({})",
+                            if unique { "UNIQUE " } else { "" },
+                            quote_ident(name),
+                            quote_ident(&schema),
+                            quote_ident(&t.name),
+                            cols.join(", ")
+                        );
+                        out.push(vec![
+                            text(&schema),
+                            text(&t.name),
+                            text(name),
+                            Value::Null,
+                            text(&def),
+                        ]);
+                    }
+                }
+                out
+            }
         })
+    }
+}
+
+/// An identifier as PostgreSQL's `quote_ident` writes it: bare when it is lowercase
+/// letters, digits and underscores not starting with a digit, else double-quoted.
+fn quote_ident(s: &str) -> String {
+    let plain = s
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        s.to_string()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
     }
 }
 

@@ -5,19 +5,22 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateTablePlan, DeletePlan, InsertPlan,
-    OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
+    index_path, AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateIndexPlan, CreateTablePlan,
+    DeletePlan, InsertPlan, OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::schema::BOOTSTRAP_SUPERUSER;
-use crate::storage::{CatalogChange, DatabaseInfo, RoleInfo, RowOutcome, TableDef};
+use crate::storage::{
+    CatalogChange, CatalogState, DatabaseInfo, IndexDef, RoleInfo, RowOutcome, TableDef,
+};
 use crate::types::{self, compare, encode_value, numeric_div, DataType, Value};
 use crate::{bail, err};
 use bigdecimal::{BigDecimal, Signed, Zero};
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 fn check_cancel(cx: &ExecCtx<'_>) -> Result<()> {
@@ -28,13 +31,79 @@ fn is_true(v: &Value) -> bool {
     matches!(v, Value::Bool(true))
 }
 
+/// Evaluates a lookup value and casts it to an index column's type; None when the
+/// column type cannot hold it exactly (the lookup is then not usable).
+fn key_value(
+    e: &Expr,
+    col: &crate::storage::ColumnDef,
+    cx: &mut ExecCtx<'_>,
+) -> Result<Option<Value>> {
+    let v = eval(e, &[], cx)?;
+    if v.is_null() {
+        return Ok(Some(v));
+    }
+    Ok(match types::cast(v, col.data_type, -1, false) {
+        Ok(v) if v.data_type() == col.data_type || col.data_type.is_string() => Some(v),
+        _ => None,
+    })
+}
+
+/// Row versions as the engine returns them: (tuple id, values).
+type Versions = Vec<(u64, Arc<Vec<Value>>)>;
+
+/// The visible versions the filter's best secondary-index lookup returns (see
+/// [`index_path`]), or None when no index applies.
+fn index_rows(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    filter: Option<&Expr>,
+) -> Result<Option<Versions>> {
+    let Some(path) = index_path(def, filter) else {
+        return Ok(None);
+    };
+    let mut eq = Vec::with_capacity(path.eq.len());
+    for (e, &c) in path.eq.iter().zip(&path.columns) {
+        match key_value(e, &def.columns[c], cx)? {
+            Some(v) => eq.push(v),
+            None => return Ok(None),
+        }
+    }
+    let range = match &path.range {
+        None => None,
+        Some((lo, hi)) => {
+            let col = &def.columns[path.columns[path.eq.len()]];
+            let mut bound = |b: &Bound<Expr>| -> Result<Option<Bound<Value>>> {
+                Ok(match b {
+                    Bound::Unbounded => Some(Bound::Unbounded),
+                    Bound::Included(e) => key_value(e, col, cx)?.map(Bound::Included),
+                    Bound::Excluded(e) => key_value(e, col, cx)?.map(Bound::Excluded),
+                })
+            };
+            let (Some(l), Some(h)) = (bound(lo)?, bound(hi)?) else {
+                return Ok(None);
+            };
+            let null = |b: &Bound<Value>| matches!(b, Bound::Included(v) | Bound::Excluded(v) if v.is_null());
+            if null(&l) || null(&h) {
+                return Ok(Some(vec![])); // a comparison with NULL matches nothing
+            }
+            Some((l, h))
+        }
+    };
+    Ok(cx
+        .engine
+        .lookup_index(cx.txn, db, def.oid, path.index, &eq, range))
+}
+
 /// The visible versions of a table: through the primary-key index when the plan found
-/// `pk = value` conjuncts, else a full scan. The caller still applies the filter.
+/// `pk = value` conjuncts, else through a secondary index the filter allows, else a
+/// full scan. The caller still applies the filter.
 fn table_rows(
     cx: &mut ExecCtx<'_>,
     db: u32,
     def: &TableDef,
     key: Option<&[Expr]>,
+    filter: Option<&Expr>,
 ) -> Result<Vec<(u64, Arc<Vec<Value>>)>> {
     if let (Some(key), Some(pk)) = (key, def.primary_key.as_ref()) {
         let mut vals = Vec::with_capacity(key.len());
@@ -55,6 +124,9 @@ fn table_rows(
             return Ok(cx.engine.lookup_key(cx.txn, db, def.oid, &vals));
         }
     }
+    if let Some(rows) = index_rows(cx, db, def, filter)? {
+        return Ok(rows);
+    }
     Ok(cx.engine.scan(cx.txn, db, def.oid))
 }
 
@@ -62,7 +134,7 @@ fn table_rows(
 fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     Ok(match src {
         Source::Single => vec![vec![]],
-        Source::Table { db, def, key } => table_rows(cx, *db, def, key.as_deref())?
+        Source::Table { db, def, key } => table_rows(cx, *db, def, key.as_deref(), None)?
             .into_iter()
             .map(|(_, r)| (*r).clone())
             .collect(),
@@ -390,7 +462,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
     let mut rows = Vec::new();
     if let Source::Table { db, def, key } = &p.source {
         // Filter the shared row versions before copying the survivors.
-        for (n, (tid, r)) in table_rows(cx, *db, def, key.as_deref())?
+        for (n, (tid, r)) in table_rows(cx, *db, def, key.as_deref(), p.filter.as_ref())?
             .into_iter()
             .enumerate()
         {
@@ -662,19 +734,29 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         if err.code != sqlstate::UNIQUE_VIOLATION {
             return Err(err);
         }
+        // Only the arbiter's violations are handled (any, without a target).
+        if let Some(a) = &p.arbiter {
+            if !err.message.ends_with(&format!("\"{}\"", a.name)) {
+                return Err(err);
+            }
+        }
         let OnConflictPlan::Update { sets, filter } = oc else {
             continue; // DO NOTHING
         };
+        let Some(arbiter) = &p.arbiter else {
+            return Err(err);
+        };
         // DO UPDATE: the conflicting version as committed now (READ COMMITTED).
         cx.engine.new_snapshot(cx.txn);
-        let pk = p.table.primary_key.clone().unwrap_or_default();
-        let key: Vec<Value> = pk.iter().map(|&c| row[c].clone()).collect();
-        let Some((mut tid, mut existing)) = cx
-            .engine
-            .lookup_key(cx.txn, p.db, p.table.oid, &key)
-            .into_iter()
-            .next()
-        else {
+        let key: Vec<Value> = arbiter.columns.iter().map(|&c| row[c].clone()).collect();
+        let find = |cx: &mut ExecCtx<'_>| match arbiter.index {
+            None => cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key),
+            Some(ix) => cx
+                .engine
+                .lookup_index(cx.txn, p.db, p.table.oid, ix, &key, None)
+                .unwrap_or_default(),
+        };
+        let Some((mut tid, mut existing)) = find(cx).into_iter().next() else {
             return Err(err);
         };
         loop {
@@ -702,7 +784,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
             {
                 RowOutcome::Done => {
-                    let after = cx.engine.lookup_key(cx.txn, p.db, p.table.oid, &key);
+                    let after = find(cx);
                     touched.extend(after.iter().map(|(t, _)| *t));
                     returning_row(&p.returning, &new, cx, &mut out)?;
                     n += 1;
@@ -765,7 +847,7 @@ fn concurrent_update() -> Error {
 
 /// Runs an UPDATE; returns (row count, RETURNING rows).
 pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref(), p.filter.as_ref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {
@@ -815,7 +897,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
 
 /// Runs a DELETE; returns (row count, RETURNING rows).
 pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref())?;
+    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref(), p.filter.as_ref())?;
     let mut out = Vec::new();
     let mut n = 0;
     for (i, (tid, old)) in rows.into_iter().enumerate() {
@@ -859,10 +941,10 @@ fn notice(code: &'static str, msg: String) -> Error {
 
 /// Runs CREATE TABLE.
 pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
-    let exists = cx.engine.with_catalog(|c| {
-        c.table_by_name(cx.db_oid, p.def.schema, &p.def.name)
-            .is_some()
-    });
+    // Tables and indexes share one namespace of relation names.
+    let exists = cx
+        .engine
+        .with_catalog(|c| c.relation_exists(cx.db_oid, p.def.schema, &p.def.name));
     if exists {
         if p.if_not_exists {
             cx.notices.push(notice(
@@ -879,6 +961,30 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
     }
     let mut def = p.def.clone();
     def.oid = cx.engine.new_oid();
+    let mut taken = vec![def.name.clone()];
+    if def.primary_key.is_some() {
+        taken.push(def.pkey_name.clone());
+    }
+    for i in 0..def.indexes.len() {
+        let name = if def.indexes[i].name.is_empty() {
+            let cols = def.indexes[i].columns.clone();
+            cx.engine
+                .with_catalog(|c| choose_index_name(c, cx.db_oid, &def, &cols, "key", &taken))
+        } else {
+            let n = def.indexes[i].name.clone();
+            let exists = taken.contains(&n)
+                || cx
+                    .engine
+                    .with_catalog(|c| c.relation_exists(cx.db_oid, def.schema, &n));
+            if exists {
+                bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
+            }
+            n
+        };
+        taken.push(name.clone());
+        def.indexes[i].name = name;
+        def.indexes[i].oid = cx.engine.new_oid();
+    }
     def.owner = cx
         .current_role()
         .map(|r| r.oid)
@@ -911,6 +1017,8 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     }
     let mut def = (*p.table).clone();
     let mut fills: Vec<(usize, &Expr)> = Vec::new();
+    // UNIQUE constraints added: checked against the rows once the definition is in.
+    let mut unique_checks: Vec<IndexDef> = Vec::new();
     for op in &p.ops {
         match op {
             AlterOp::AddPrimaryKey(cols, name) => {
@@ -960,6 +1068,34 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                 def.primary_key = Some(cols.clone());
                 def.pkey_name = pkey_name;
             }
+            AlterOp::AddUnique(cols, name) => {
+                let mut taken: Vec<String> = def.indexes.iter().map(|i| i.name.clone()).collect();
+                taken.push(p.table.name.clone());
+                let name = match name {
+                    Some(n) => {
+                        let exists = taken.contains(n)
+                            || cx
+                                .engine
+                                .with_catalog(|c| c.relation_exists(p.db, def.schema, n));
+                        if exists {
+                            bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
+                        }
+                        n.clone()
+                    }
+                    None => cx
+                        .engine
+                        .with_catalog(|c| choose_index_name(c, p.db, &def, cols, "key", &taken)),
+                };
+                let index = IndexDef {
+                    oid: cx.engine.new_oid(),
+                    name,
+                    columns: cols.clone(),
+                    unique: true,
+                    constraint: true,
+                };
+                unique_checks.push(index.clone());
+                def.indexes.push(index);
+            }
             AlterOp::AddColumn(col, if_not_exists, fill) => {
                 if def.columns.iter().any(|c| c.name == col.name) {
                     let msg = format!(
@@ -1001,7 +1137,7 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             AlterOp::RenameTable(new) => {
                 if cx
                     .engine
-                    .with_catalog(|c| c.table_by_name(p.db, def.schema, new).is_some())
+                    .with_catalog(|c| c.relation_exists(p.db, def.schema, new))
                 {
                     bail!(
                         sqlstate::DUPLICATE_TABLE,
@@ -1041,10 +1177,267 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
         new_rows.push((tid, row));
     }
     let oid = def.oid;
+    let table = def.clone();
     cx.engine
         .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    for index in &unique_checks {
+        check_unique_build(cx, p.db, &table, index)?;
+    }
     for (tid, row) in new_rows {
         cx.engine.update(cx.txn, p.db, oid, tid, row)?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL's name for a new index (ChooseRelationName): `<table>_<col>[_<col>…]_<suffix>`,
+/// with a number appended (`t_a_idx1`, `t_a_idx2`…) while a relation of the schema
+/// (or one of `taken`) has the name. Parts are shortened to fit 63 bytes as
+/// PostgreSQL does (the longer of table and column part first).
+fn choose_index_name(
+    c: &CatalogState,
+    db: u32,
+    def: &TableDef,
+    cols: &[usize],
+    suffix: &str,
+    taken: &[String],
+) -> String {
+    let colpart: Vec<&str> = cols.iter().map(|&i| def.columns[i].name.as_str()).collect();
+    let colpart = colpart.join("_");
+    let mut pass = 0;
+    loop {
+        let tail = if pass == 0 {
+            suffix.to_string()
+        } else {
+            format!("{suffix}{pass}")
+        };
+        let name = make_object_name(&def.name, &colpart, &tail);
+        if !taken.contains(&name) && !c.relation_exists(db, def.schema, &name) {
+            return name;
+        }
+        pass += 1;
+    }
+}
+
+/// `name1_name2_label`, truncating name1 and name2 (the longer first) so the result
+/// fits in 63 bytes, as PostgreSQL's makeObjectName.
+fn make_object_name(name1: &str, name2: &str, label: &str) -> String {
+    let max = 63usize;
+    let mut l1 = name1.len();
+    let mut l2 = name2.len();
+    let overhead = label.len() + 1 + if name2.is_empty() { 0 } else { 1 };
+    while l1 + l2 + overhead > max {
+        if l1 > l2 {
+            l1 -= 1;
+        } else {
+            l2 -= 1;
+        }
+    }
+    let cut = |s: &str, mut n: usize| {
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        s[..n].to_string()
+    };
+    let mut out = cut(name1, l1);
+    if !name2.is_empty() {
+        out.push('_');
+        out.push_str(&cut(name2, l2));
+    }
+    out.push('_');
+    out.push_str(label);
+    out
+}
+
+/// Checks a unique index just added to the table's definition against the rows
+/// (see `Engine::unique_index_duplicate`): 23505 `could not create unique index`
+/// naming the first duplicated key. The caller's transaction then aborts, which
+/// undoes the definition.
+fn check_unique_build(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    index: &IndexDef,
+) -> Result<()> {
+    let Some(row) = cx
+        .engine
+        .unique_index_duplicate(cx.txn, db, def.oid, index.oid)?
+    else {
+        return Ok(());
+    };
+    let names: Vec<&str> = index
+        .columns
+        .iter()
+        .map(|&c| def.columns[c].name.as_str())
+        .collect();
+    let vals: Vec<String> = index
+        .columns
+        .iter()
+        .map(|&c| {
+            let v = row.get(c).cloned().unwrap_or(Value::Null);
+            types::format_text(&v, &types::FormatOptions::default())
+        })
+        .collect();
+    Err(err!(
+        sqlstate::UNIQUE_VIOLATION,
+        "could not create unique index \"{}\"",
+        index.name
+    )
+    .with_detail(format!(
+        "Key ({})=({}) is duplicated.",
+        names.join(", "),
+        vals.join(", ")
+    )))
+}
+
+/// Runs CREATE [UNIQUE] INDEX: chooses the name and OID, checks existing rows for a
+/// unique index, and logs the table's new definition (the index contents are built
+/// from the rows, never logged).
+pub fn run_create_index(p: &CreateIndexPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
+    let me = cx.current_role();
+    if !me
+        .as_ref()
+        .is_some_and(|r| r.superuser || r.oid == p.table.owner)
+    {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of table {}",
+            p.table.name
+        );
+    }
+    // The definition as of now (an earlier statement of the transaction may have
+    // changed it since planning).
+    let Some(mut def) = cx
+        .engine
+        .with_catalog(|c| c.tables.get(&(p.db, p.table.oid)).cloned())
+        .map(|d| (*d).clone())
+    else {
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation \"{}\" does not exist",
+            p.table.name
+        );
+    };
+    let name = match &p.name {
+        Some(n) => {
+            if cx
+                .engine
+                .with_catalog(|c| c.relation_exists(p.db, def.schema, n))
+            {
+                if p.if_not_exists {
+                    cx.notices.push(notice(
+                        sqlstate::DUPLICATE_TABLE,
+                        format!("relation \"{n}\" already exists, skipping"),
+                    ));
+                    return Ok(());
+                }
+                bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
+            }
+            n.clone()
+        }
+        None => cx
+            .engine
+            .with_catalog(|c| choose_index_name(c, p.db, &def, &p.columns, "idx", &[])),
+    };
+    let index = IndexDef {
+        oid: cx.engine.new_oid(),
+        name,
+        columns: p.columns.clone(),
+        unique: p.unique,
+        constraint: false,
+    };
+    def.indexes.push(index.clone());
+    let table = def.clone();
+    cx.engine
+        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
+    if index.unique {
+        check_unique_build(cx, p.db, &table, &index)?;
+    }
+    Ok(())
+}
+
+/// The refusal to drop an index a constraint of `table` owns.
+fn constraint_index(name: &str, table: &str) -> Error {
+    err!(
+        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+        "cannot drop index {name} because constraint {name} on table {table} requires it"
+    )
+    .with_hint(format!(
+        "You can drop constraint {name} on table {table} instead."
+    ))
+}
+
+/// Runs DROP INDEX: removes the index from its table's definition (logged). An
+/// index that belongs to a constraint cannot be dropped this way (2BP01).
+pub fn run_drop_index(
+    names: &[(Option<String>, String)],
+    if_exists: bool,
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let me = cx.current_role();
+    for (schema, name) in names {
+        let schemas: Vec<u32> = match schema {
+            Some(s) => {
+                let oid = cx
+                    .engine
+                    .with_catalog(|c| c.schemas.iter().find(|(_, (n, _))| n == s).map(|(o, _)| *o));
+                match oid {
+                    Some(o) => vec![o],
+                    None => bail!(
+                        sqlstate::INVALID_SCHEMA_NAME,
+                        "schema \"{s}\" does not exist"
+                    ),
+                }
+            }
+            None => vec![
+                crate::storage::schema::PG_CATALOG_NAMESPACE,
+                crate::storage::schema::PUBLIC_NAMESPACE,
+            ],
+        };
+        let db = cx.db_oid;
+        let found = cx.engine.with_catalog(|c| {
+            schemas.iter().find_map(|s| {
+                if let Some(hit) = c.index_by_name(db, *s, name) {
+                    return Some(Ok(hit));
+                }
+                // A primary key's index: refused below, as PostgreSQL does.
+                c.tables
+                    .range((db, 0)..=(db, u32::MAX))
+                    .map(|(_, t)| t)
+                    .find(|t| t.schema == *s && t.primary_key.is_some() && t.pkey_name == *name)
+                    .map(|t| Err(t.clone()))
+            })
+        });
+        let (table, pos) = match found {
+            Some(Ok(hit)) => hit,
+            Some(Err(t)) => return Err(constraint_index(name, &t.name)),
+            None if if_exists => {
+                cx.notices.push(notice(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    format!("index \"{name}\" does not exist, skipping"),
+                ));
+                continue;
+            }
+            None => bail!(
+                sqlstate::UNDEFINED_OBJECT,
+                "index \"{name}\" does not exist"
+            ),
+        };
+        if table.indexes[pos].constraint {
+            return Err(constraint_index(name, &table.name));
+        }
+        if !me
+            .as_ref()
+            .is_some_and(|r| r.superuser || r.oid == table.owner)
+        {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "must be owner of index {name}"
+            );
+        }
+        let mut def = (*table).clone();
+        def.indexes.remove(pos);
+        cx.engine
+            .catalog_change(cx.txn, CatalogChange::AlterTable { db, def })?;
     }
     Ok(())
 }

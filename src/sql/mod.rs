@@ -507,6 +507,8 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::DropTable(..) => "DROP TABLE".into(),
         Plan::Truncate(_) => "TRUNCATE TABLE".into(),
         Plan::AlterTable(_) => "ALTER TABLE".into(),
+        Plan::CreateIndex(_) => "CREATE INDEX".into(),
+        Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
     }
 }
@@ -877,6 +879,10 @@ impl Session {
                 Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
                 Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
                 Plan::AlterTable(p) => exec::run_alter_table(p, cx).map(|_| (0, vec![])),
+                Plan::CreateIndex(p) => exec::run_create_index(p, cx).map(|_| (0, vec![])),
+                Plan::DropIndex(names, ie) => {
+                    exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
+                }
                 Plan::DropTable(names, ie) => {
                     exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
                 }

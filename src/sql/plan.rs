@@ -11,10 +11,11 @@ use super::functions;
 use super::FieldDesc;
 use crate::catalog::{self, VirtualTable};
 use crate::error::{sqlstate, Error, Result};
-use crate::storage::{ColumnDef, Engine, TableDef};
+use crate::storage::{ColumnDef, Engine, IndexDef, TableDef};
 use crate::types::{numeric_typmod, parse_text, DataType, Value};
 use crate::{bail, err};
 use sqlparser::ast::{self, Spanned};
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
@@ -243,8 +244,22 @@ pub struct InsertPlan {
     pub query: Option<(Box<SelectPlan>, Vec<Expr>)>,
     /// RETURNING.
     pub returning: Option<Returning>,
-    /// ON CONFLICT (on the primary key).
+    /// ON CONFLICT.
     pub on_conflict: Option<OnConflictPlan>,
+    /// The unique index ON CONFLICT names (its target), if it names one: only its
+    /// violations are handled, and DO UPDATE finds the conflicting row through it.
+    pub arbiter: Option<Arbiter>,
+}
+
+/// The unique index an ON CONFLICT target designates.
+#[derive(Debug, Clone)]
+pub struct Arbiter {
+    /// The constraint or index name (as in its unique-violation message).
+    pub name: String,
+    /// Its key columns, in key order.
+    pub columns: Vec<usize>,
+    /// The secondary index's OID; None for the primary key.
+    pub index: Option<u32>,
 }
 
 /// What INSERT … ON CONFLICT does with a row whose key exists.
@@ -302,11 +317,31 @@ pub struct CreateTablePlan {
     pub if_not_exists: bool,
 }
 
+/// A planned CREATE [UNIQUE] INDEX (the OID, and the name when none was given, are
+/// chosen at execution).
+#[derive(Debug, Clone)]
+pub struct CreateIndexPlan {
+    /// Database OID.
+    pub db: u32,
+    /// The indexed table as it is now.
+    pub table: Arc<TableDef>,
+    /// The index name as written, if any.
+    pub name: Option<String>,
+    /// The indexed column positions, in key order.
+    pub columns: Vec<usize>,
+    /// UNIQUE.
+    pub unique: bool,
+    /// IF NOT EXISTS.
+    pub if_not_exists: bool,
+}
+
 /// One ALTER TABLE action.
 #[derive(Debug, Clone)]
 pub enum AlterOp {
     /// ADD PRIMARY KEY (columns) with an optional constraint name.
     AddPrimaryKey(Vec<usize>, Option<String>),
+    /// ADD UNIQUE (columns) with an optional constraint name.
+    AddUnique(Vec<usize>, Option<String>),
     /// ADD COLUMN (the column, IF NOT EXISTS, its default bound for filling rows).
     AddColumn(ColumnDef, bool, Expr),
     /// RENAME COLUMN old TO new.
@@ -344,6 +379,10 @@ pub enum Plan {
     DropTable(Vec<(Option<String>, String)>, bool),
     /// ALTER TABLE.
     AlterTable(AlterTablePlan),
+    /// CREATE INDEX.
+    CreateIndex(CreateIndexPlan),
+    /// DROP INDEX: (schema-qualified names as written, IF EXISTS).
+    DropIndex(Vec<(Option<String>, String)>, bool),
     /// TRUNCATE: the tables (database OID, definition).
     Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
@@ -508,6 +547,7 @@ impl<'a> Binder<'a> {
                                 columns: vec![],
                                 primary_key: None,
                                 pkey_name: String::new(),
+                                indexes: vec![],
                             }),
                             ops: vec![],
                         }));
@@ -532,12 +572,20 @@ impl<'a> Binder<'a> {
                 Ok(Plan::Truncate(out))
             }
             ast::Statement::CreateTable(ct) => self.plan_create_table(ct),
+            ast::Statement::CreateIndex(ci) => self.plan_create_index(ci),
             ast::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
                 ..
             } => {
+                if *object_type == ast::ObjectType::Index {
+                    let mut out = Vec::new();
+                    for n in names {
+                        out.push(self.split_name(n)?);
+                    }
+                    return Ok(Plan::DropIndex(out, *if_exists));
+                }
                 if *object_type != ast::ObjectType::Table {
                     bail!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1632,11 +1680,12 @@ impl<'a> Binder<'a> {
             }
         }
         let returning = self.returning(ins.returning.as_ref(), &def)?;
-        let on_conflict = match &ins.on {
-            None => None,
+        let (on_conflict, arbiter) = match &ins.on {
+            None => (None, None),
             Some(ast::OnInsert::OnConflict(oc)) => {
                 let alias = ins.table_alias.as_ref().map(fold);
-                Some(self.plan_on_conflict(oc, &def, alias)?)
+                let (plan, arbiter) = self.plan_on_conflict(oc, &def, alias)?;
+                (Some(plan), arbiter)
             }
             Some(_) => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1650,23 +1699,32 @@ impl<'a> Binder<'a> {
             query,
             returning,
             on_conflict,
+            arbiter,
         }))
     }
 
-    /// ON CONFLICT: the target must be the primary key (tusk's only unique constraint).
+    /// ON CONFLICT: the target must be the primary key or a unique index (by its
+    /// columns), or a constraint by name; returns the action and the arbiter index.
     fn plan_on_conflict(
         &mut self,
         oc: &ast::OnConflict,
         def: &TableDef,
         alias: Option<String>,
-    ) -> Result<OnConflictPlan> {
+    ) -> Result<(OnConflictPlan, Option<Arbiter>)> {
+        let pk_arbiter = |def: &TableDef| {
+            def.primary_key.as_ref().map(|pk| Arbiter {
+                name: def.pkey_name.clone(),
+                columns: pk.clone(),
+                index: None,
+            })
+        };
         let no_match = || {
             err!(
                 sqlstate::INVALID_COLUMN_REFERENCE,
                 "there is no unique or exclusion constraint matching the ON CONFLICT specification"
             )
         };
-        match &oc.conflict_target {
+        let arbiter = match &oc.conflict_target {
             None => {
                 if matches!(oc.action, ast::OnConflictAction::DoUpdate(_)) {
                     return Err(err!(
@@ -1675,6 +1733,7 @@ impl<'a> Binder<'a> {
                     )
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
+                None
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
                 let mut idxs: Vec<usize> = Vec::new();
@@ -1694,25 +1753,51 @@ impl<'a> Binder<'a> {
                 }
                 idxs.sort_unstable();
                 idxs.dedup();
-                let mut pk = def.primary_key.clone().ok_or_else(no_match)?;
-                pk.sort_unstable();
-                if pk != idxs {
-                    return Err(no_match());
-                }
+                let same = |cols: &[usize]| {
+                    let mut c = cols.to_vec();
+                    c.sort_unstable();
+                    c == idxs
+                };
+                Some(
+                    pk_arbiter(def)
+                        .filter(|a| same(&a.columns))
+                        .or_else(|| {
+                            def.indexes
+                                .iter()
+                                .find(|i| i.unique && same(&i.columns))
+                                .map(|i| Arbiter {
+                                    name: i.name.clone(),
+                                    columns: i.columns.clone(),
+                                    index: Some(i.oid),
+                                })
+                        })
+                        .ok_or_else(no_match)?,
+                )
             }
             Some(ast::ConflictTarget::OnConstraint(n)) => {
                 let (_, cname) = self.split_name(n)?;
-                if def.primary_key.is_none() || cname != def.pkey_name {
+                let found = pk_arbiter(def).filter(|a| a.name == cname).or_else(|| {
+                    def.indexes
+                        .iter()
+                        .find(|i| i.constraint && i.name == cname)
+                        .map(|i| Arbiter {
+                            name: i.name.clone(),
+                            columns: i.columns.clone(),
+                            index: Some(i.oid),
+                        })
+                });
+                let Some(a) = found else {
                     bail!(
                         sqlstate::UNDEFINED_OBJECT,
                         "constraint \"{cname}\" for table \"{}\" does not exist",
                         def.name
                     );
-                }
+                };
+                Some(a)
             }
-        }
+        };
         let ast::OnConflictAction::DoUpdate(du) = &oc.action else {
-            return Ok(OnConflictPlan::Nothing);
+            return Ok((OnConflictPlan::Nothing, arbiter));
         };
         // The row being updated, then `excluded` (the row proposed for insertion).
         let mut scope = Scope::of_table(def, alias.as_deref().unwrap_or(&def.name));
@@ -1725,7 +1810,7 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        Ok(OnConflictPlan::Update { sets, filter })
+        Ok((OnConflictPlan::Update { sets, filter }, arbiter))
     }
 
     /// Binds `SET col = expr` assignments (UPDATE and ON CONFLICT DO UPDATE) against
@@ -1884,6 +1969,13 @@ impl<'a> Binder<'a> {
                 }
                 AlterOp::AddPrimaryKey(idxs, name.as_ref().map(fold))
             }
+            ast::AlterTableOperation::AddConstraint {
+                constraint: ast::TableConstraint::Unique { name, columns, .. },
+                ..
+            } => AlterOp::AddUnique(
+                index_columns(&table.columns, columns, true)?,
+                name.as_ref().map(fold),
+            ),
             ast::AlterTableOperation::AddColumn {
                 if_not_exists,
                 column_def,
@@ -1940,6 +2032,7 @@ impl<'a> Binder<'a> {
             .map_err(|e| self.at(e, Self::name_span(&ct.name)))?;
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut pk: Option<(Vec<usize>, Option<String>)> = None;
+        let mut uniques: Vec<(Vec<usize>, Option<String>)> = Vec::new();
         let multiple_pk = |name: &str| {
             err!(
                 sqlstate::INVALID_TABLE_DEFINITION,
@@ -1981,6 +2074,9 @@ impl<'a> Binder<'a> {
                         pk = Some((vec![i], o.name.as_ref().map(fold)));
                         col.not_null = true;
                     }
+                    ast::ColumnOption::Unique {
+                        is_primary: false, ..
+                    } => uniques.push((vec![i], o.name.as_ref().map(fold))),
                     other => bail!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
                         "column constraint {} is not supported yet",
@@ -2024,6 +2120,11 @@ impl<'a> Binder<'a> {
                     }
                     pk = Some((idxs, cn.as_ref().map(fold)));
                 }
+                ast::TableConstraint::Unique {
+                    name: cn,
+                    columns: cols,
+                    ..
+                } => uniques.push((index_columns(&columns, cols, true)?, cn.as_ref().map(fold))),
                 other => bail!(
                     sqlstate::FEATURE_NOT_SUPPORTED,
                     "table constraint {} is not supported yet",
@@ -2035,6 +2136,23 @@ impl<'a> Binder<'a> {
             .as_ref()
             .and_then(|(_, n)| n.clone())
             .unwrap_or_else(|| format!("{name}_pkey"));
+        // As PostgreSQL, a UNIQUE constraint repeating the primary key or an earlier
+        // one gets no index of its own; names are chosen at execution when not given.
+        let mut indexes: Vec<IndexDef> = Vec::new();
+        for (cols, cname) in uniques {
+            let dup = pk.as_ref().is_some_and(|(p, _)| *p == cols)
+                || indexes.iter().any(|i| i.columns == cols);
+            if dup {
+                continue;
+            }
+            indexes.push(IndexDef {
+                oid: 0,
+                name: cname.unwrap_or_default(),
+                columns: cols,
+                unique: true,
+                constraint: true,
+            });
+        }
         Ok(Plan::CreateTable(CreateTablePlan {
             def: TableDef {
                 oid: 0,
@@ -2044,8 +2162,71 @@ impl<'a> Binder<'a> {
                 columns,
                 primary_key: pk.map(|(c, _)| c),
                 pkey_name,
+                indexes,
             },
             if_not_exists: ct.if_not_exists,
+        }))
+    }
+
+    fn plan_create_index(&mut self, ci: &ast::CreateIndex) -> Result<Plan> {
+        let unsupported = |what: &str| {
+            err!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{what} is not supported yet"
+            )
+        };
+        if ci.concurrently {
+            return Err(unsupported("CREATE INDEX CONCURRENTLY"));
+        }
+        if ci.predicate.is_some() {
+            return Err(unsupported("partial indexes"));
+        }
+        if !ci.include.is_empty() {
+            return Err(unsupported("INCLUDE"));
+        }
+        if let Some(u) = &ci.using {
+            // A hash index answers the same equality lookups: tusk keeps a B-tree.
+            let m = u.to_string().to_lowercase();
+            if m == "hash" && ci.unique {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "access method \"hash\" does not support unique indexes"
+                );
+            }
+            if m != "btree" && m != "hash" {
+                bail!(
+                    sqlstate::UNDEFINED_OBJECT,
+                    "access method \"{m}\" does not exist"
+                );
+            }
+        }
+        let table = self.resolve_table(&ci.table_name)?;
+        let columns = index_columns(&table.columns, &ci.columns, false)?;
+        let name = match &ci.name {
+            None => None,
+            Some(n) => {
+                let (schema, iname) = self.split_name(n)?;
+                if let Some(s) = schema {
+                    let ts = self
+                        .engine
+                        .with_catalog(|c| c.schemas.get(&table.schema).map(|(n, _)| n.clone()));
+                    if ts.as_deref() != Some(s.as_str()) {
+                        bail!(
+                            sqlstate::INVALID_TABLE_DEFINITION,
+                            "cannot create index in a different schema than its table"
+                        );
+                    }
+                }
+                Some(iname)
+            }
+        };
+        Ok(Plan::CreateIndex(CreateIndexPlan {
+            db: self.db,
+            table,
+            name,
+            columns,
+            unique: ci.unique,
+            if_not_exists: ci.if_not_exists,
         }))
     }
 
@@ -3111,6 +3292,155 @@ pub fn pk_key_exprs(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<Expr>> 
     Some(key)
 }
 
+/// The column positions an index's column list names (plain column names only).
+/// `in_key` picks the message for a missing column: constraints say "named in key",
+/// CREATE INDEX does not.
+fn index_columns(
+    columns: &[ColumnDef],
+    cols: &[ast::IndexColumn],
+    in_key: bool,
+) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for ic in cols {
+        let cname = match &ic.column.expr {
+            ast::Expr::Identifier(id) => fold(id),
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "indexes on expressions are not supported yet"
+            ),
+        };
+        let idx = columns
+            .iter()
+            .position(|c| c.name == cname)
+            .ok_or_else(|| {
+                if in_key {
+                    err!(
+                        sqlstate::UNDEFINED_COLUMN,
+                        "column \"{cname}\" named in key does not exist"
+                    )
+                } else {
+                    err!(
+                        sqlstate::UNDEFINED_COLUMN,
+                        "column \"{cname}\" does not exist"
+                    )
+                }
+            })?;
+        out.push(idx);
+    }
+    Ok(out)
+}
+
+/// A lookup through a secondary index that a filter allows (see [`index_path`]).
+#[derive(Debug, Clone)]
+pub struct IndexPath {
+    /// The index's OID.
+    pub index: u32,
+    /// The indexed columns the values below are for, in key order.
+    pub columns: Vec<usize>,
+    /// Values the first key columns equal.
+    pub eq: Vec<Expr>,
+    /// Bounds on the next key column, if any.
+    pub range: Option<(Bound<Expr>, Bound<Expr>)>,
+}
+
+/// The best secondary-index lookup a filter allows: AND-ed `col = value` conjuncts on
+/// a prefix of an index's columns (longest prefix wins, a unique index fully matched
+/// first), else `<`, `<=`, `>`, `>=` (BETWEEN) bounds on an index's first column.
+/// Values must be row-independent; the filter is still applied to what it returns.
+pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
+    if def.indexes.is_empty() {
+        return None;
+    }
+    let mut conjuncts = Vec::new();
+    let mut stack = vec![filter?];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::And(l, r) => {
+                stack.push(l);
+                stack.push(r);
+            }
+            other => conjuncts.push(other),
+        }
+    }
+    // (column, operator with the column on the left, value)
+    let mut preds: Vec<(usize, BinOp, &Expr)> = Vec::new();
+    for c in &conjuncts {
+        if let Expr::Binary(op, l, r, _) = c {
+            let flipped = match op {
+                BinOp::Lt => BinOp::Gt,
+                BinOp::LtEq => BinOp::GtEq,
+                BinOp::Gt => BinOp::Lt,
+                BinOp::GtEq => BinOp::LtEq,
+                BinOp::Eq => BinOp::Eq,
+                _ => continue,
+            };
+            match (l.as_ref(), r.as_ref()) {
+                (Expr::Column(i, _), v) if row_independent(v) => preds.push((*i, *op, v)),
+                (v, Expr::Column(i, _)) if row_independent(v) => preds.push((*i, flipped, v)),
+                _ => {}
+            }
+        }
+    }
+    let eq_of = |col: usize| {
+        preds
+            .iter()
+            .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
+            .map(|(_, _, v)| (*v).clone())
+    };
+    let mut best: Option<(usize, IndexPath)> = None;
+    for ix in &def.indexes {
+        let mut eq = Vec::new();
+        for &col in &ix.columns {
+            match eq_of(col) {
+                Some(v) => eq.push(v),
+                None => break,
+            }
+        }
+        let n = eq.len();
+        let mut range = None;
+        if let Some(&next) = ix.columns.get(n) {
+            let mut lo = Bound::Unbounded;
+            let mut hi = Bound::Unbounded;
+            for (c, op, v) in &preds {
+                if *c != next {
+                    continue;
+                }
+                match op {
+                    BinOp::Gt => lo = Bound::Excluded((*v).clone()),
+                    BinOp::GtEq => lo = Bound::Included((*v).clone()),
+                    BinOp::Lt => hi = Bound::Excluded((*v).clone()),
+                    BinOp::LtEq => hi = Bound::Included((*v).clone()),
+                    _ => {}
+                }
+            }
+            if !matches!((&lo, &hi), (Bound::Unbounded, Bound::Unbounded)) {
+                range = Some((lo, hi));
+            }
+        }
+        if n == 0 && range.is_none() {
+            continue;
+        }
+        // Full unique matches are best, then longer equality prefixes, then ranges.
+        let score = if ix.unique && n == ix.columns.len() {
+            usize::MAX
+        } else {
+            n * 2 + range.is_some() as usize
+        };
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((
+                score,
+                IndexPath {
+                    index: ix.oid,
+                    columns: ix.columns.clone(),
+                    eq,
+                    range,
+                },
+            ));
+        }
+    }
+    best.map(|(_, p)| p)
+}
+
 fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) -> Result<()> {
     if let Some(a) = alias {
         if a.columns.len() > scope.cols.len() {
@@ -3396,5 +3726,135 @@ pub fn field(name: &str, ty: DataType, typmod: i32, table_oid: u32, attnum: i16)
         type_oid: ty.oid(),
         type_len: ty.type_len(),
         typmod,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(indexes: Vec<IndexDef>) -> TableDef {
+        let col = |n: &str| ColumnDef {
+            name: n.into(),
+            data_type: DataType::Int4,
+            typmod: -1,
+            not_null: false,
+            default: None,
+        };
+        TableDef {
+            oid: 1,
+            schema: 2200,
+            name: "t".into(),
+            owner: 10,
+            columns: vec![col("a"), col("b"), col("c")],
+            primary_key: None,
+            pkey_name: "t_pkey".into(),
+            indexes,
+        }
+    }
+
+    fn ix(oid: u32, columns: Vec<usize>, unique: bool) -> IndexDef {
+        IndexDef {
+            oid,
+            name: format!("i{oid}"),
+            columns,
+            unique,
+            constraint: false,
+        }
+    }
+
+    fn col(i: usize) -> Expr {
+        Expr::Column(i, DataType::Int4)
+    }
+
+    fn lit(v: i32) -> Expr {
+        Expr::Const(Value::Int4(v), DataType::Int4)
+    }
+
+    fn cmp(op: BinOp, l: Expr, r: Expr) -> Expr {
+        Expr::Binary(op, Box::new(l), Box::new(r), DataType::Bool)
+    }
+
+    fn and(l: Expr, r: Expr) -> Expr {
+        Expr::And(Box::new(l), Box::new(r))
+    }
+
+    #[test]
+    fn equality_on_a_prefix_picks_the_longest_match() {
+        let def = table(vec![ix(10, vec![0], false), ix(11, vec![0, 1], false)]);
+        let f = and(
+            cmp(BinOp::Eq, col(1), lit(2)),
+            cmp(BinOp::Eq, lit(1), col(0)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.index, 11);
+        assert_eq!(p.eq.len(), 2);
+        assert!(p.range.is_none());
+        // Only the first column constrained: either index, one value.
+        let f = cmp(BinOp::Eq, col(0), Expr::Param(0, DataType::Int4));
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.eq.len(), 1);
+        // A column not leading any index, or a row-dependent value: no index.
+        assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(1), lit(1)))).is_none());
+        assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(0), col(1)))).is_none());
+        assert!(index_path(&def, None).is_none());
+        // OR is not a conjunction of lookups.
+        let f = Expr::Or(
+            Box::new(cmp(BinOp::Eq, col(0), lit(1))),
+            Box::new(cmp(BinOp::Eq, col(0), lit(2))),
+        );
+        assert!(index_path(&def, Some(&f)).is_none());
+    }
+
+    #[test]
+    fn a_fully_matched_unique_index_wins() {
+        let def = table(vec![ix(10, vec![0, 1], false), ix(11, vec![2], true)]);
+        let f = and(
+            and(
+                cmp(BinOp::Eq, col(0), lit(1)),
+                cmp(BinOp::Eq, col(1), lit(1)),
+            ),
+            cmp(BinOp::Eq, col(2), lit(3)),
+        );
+        assert_eq!(index_path(&def, Some(&f)).unwrap().index, 11);
+    }
+
+    #[test]
+    fn ranges_on_the_first_column_and_after_an_equality_prefix() {
+        let def = table(vec![ix(10, vec![0, 1], false)]);
+        // a BETWEEN 1 AND 5 (bound as a >= 1 AND a <= 5); 7 > a flips to a < 7.
+        let f = and(
+            and(
+                cmp(BinOp::GtEq, col(0), lit(1)),
+                cmp(BinOp::LtEq, col(0), lit(5)),
+            ),
+            cmp(BinOp::Gt, lit(7), col(0)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert!(p.eq.is_empty());
+        let (lo, hi) = p.range.unwrap();
+        assert!(matches!(
+            lo,
+            Bound::Included(Expr::Const(Value::Int4(1), _))
+        ));
+        assert!(
+            matches!(hi, Bound::Excluded(Expr::Const(Value::Int4(7), _)))
+                || matches!(hi, Bound::Included(Expr::Const(Value::Int4(5), _)))
+        );
+        // a = 1 AND b > 3: equality prefix, then a range on b.
+        let f = and(
+            cmp(BinOp::Eq, col(0), lit(1)),
+            cmp(BinOp::Gt, col(1), lit(3)),
+        );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert_eq!(p.eq.len(), 1);
+        let (lo, hi) = p.range.unwrap();
+        assert!(matches!(
+            lo,
+            Bound::Excluded(Expr::Const(Value::Int4(3), _))
+        ));
+        assert!(matches!(hi, Bound::Unbounded));
+        // <> is not a range.
+        assert!(index_path(&def, Some(&cmp(BinOp::NotEq, col(0), lit(1)))).is_none());
     }
 }

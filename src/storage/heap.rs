@@ -10,9 +10,24 @@
 //!
 //! An UPDATE is a delete plus an insert under a new tuple id, as in PostgreSQL, so a
 //! sequential scan returns updated rows after the others.
+//!
+//! Secondary indexes ([`SecondaryIndex`]) are B-trees (`BTreeMap`) from an encoded key
+//! to the tuple ids of every version carrying it, live or dead, like the primary-key
+//! index: visibility is decided on the versions, never in the index. NULLs are indexed
+//! (sorting last) so prefix lookups find rows with NULLs in later columns, but a key
+//! holding a NULL never conflicts in a unique index and no lookup asks for a NULL
+//! (no equality or range predicate matches NULL). Index contents are never logged: they
+//! follow `put`/`remove` and are rebuilt from the rows when a definition changes.
+//!
+//! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps and booleans are
+//! encoded order-preservingly (a type tag, then big-endian with the sign bit flipped),
+//! so a range over the first column is a range of the B-tree; other types use the
+//! value's canonical encoding, good for equality only.
 
+use super::schema::{IndexDef, TableDef};
 use crate::types::{encode_value, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// The xid of frozen tuples (always committed).
@@ -80,6 +95,157 @@ pub struct Heap {
     pub pk: Option<Vec<usize>>,
     /// Primary-key index: encoded key → tuple ids of all versions carrying that key.
     pub pk_index: HashMap<Vec<u8>, Vec<u64>>,
+    /// Secondary indexes, in the table definition's order.
+    pub indexes: Vec<SecondaryIndex>,
+}
+
+/// One secondary index's contents.
+#[derive(Debug, Clone)]
+pub struct SecondaryIndex {
+    /// The definition it was built for.
+    pub def: IndexDef,
+    /// Encoded key → tuple ids of all versions carrying that key.
+    pub map: BTreeMap<Vec<u8>, Vec<u64>>,
+}
+
+/// Encodes one value of an index key: order-preserving for the fixed-width types
+/// (see the module notes), the canonical encoding otherwise.
+fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
+    let signed = |out: &mut Vec<u8>, tag: u8, i: i64| {
+        out.push(tag);
+        out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+    };
+    match v {
+        Value::Bool(b) => {
+            out.push(1);
+            out.push(*b as u8);
+        }
+        Value::Int2(i) => signed(out, 2, *i as i64),
+        Value::Int4(i) => signed(out, 2, *i as i64),
+        Value::Int8(i) => signed(out, 2, *i),
+        Value::Oid(o) => signed(out, 3, *o as i64),
+        Value::Date(d) => signed(out, 4, *d as i64),
+        Value::Timestamp(t) => signed(out, 5, *t),
+        Value::TimestampTz(t) => signed(out, 6, *t),
+        Value::Numeric(n) => {
+            out.push(7);
+            encode_value(&Value::Numeric(n.normalized()), out);
+        }
+        other => {
+            out.push(8);
+            encode_value(other, out);
+        }
+    }
+}
+
+/// Whether a value's index encoding sorts as the values do (ranges are usable).
+pub fn order_preserving(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Bool(_)
+            | Value::Int2(_)
+            | Value::Int4(_)
+            | Value::Int8(_)
+            | Value::Oid(_)
+            | Value::Date(_)
+            | Value::Timestamp(_)
+            | Value::TimestampTz(_)
+    )
+}
+
+/// Encodes lookup values (a prefix of the key columns, in key order); None when one is
+/// NULL (no equality or range predicate matches NULL).
+pub fn index_key(vals: &[Value]) -> Option<Vec<u8>> {
+    if vals.iter().any(|v| v.is_null()) {
+        return None;
+    }
+    Some(row_key(vals))
+}
+
+/// Encodes a row's key values; a NULL sorts after every value (as PostgreSQL's
+/// default NULLS LAST), so rows with NULLs in later columns are still found by a
+/// lookup on a prefix.
+fn row_key(vals: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in vals {
+        if v.is_null() {
+            out.push(0xff);
+        } else {
+            encode_index_value(v, &mut out);
+        }
+    }
+    out
+}
+
+impl SecondaryIndex {
+    /// The encoded key of a row, and whether it holds a NULL (such keys never
+    /// conflict in a unique index).
+    pub fn key_of(&self, row: &[Value]) -> (Vec<u8>, bool) {
+        let vals: Vec<Value> = self
+            .def
+            .columns
+            .iter()
+            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+            .collect();
+        (row_key(&vals), vals.iter().any(|v| v.is_null()))
+    }
+
+    /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
+    /// key columns; the whole key for a full match).
+    pub fn with_prefix(&self, prefix: &[u8]) -> Vec<u64> {
+        self.map
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .flat_map(|(_, v)| v.iter().copied())
+            .collect()
+    }
+
+    /// Tuple ids whose first key column lies between the bounds, each given as the
+    /// encoding of one order-preserving value ([`index_key`] of that value alone).
+    pub fn in_range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<u64> {
+        let start: Bound<&[u8]> = match lo {
+            Bound::Included(b) | Bound::Excluded(b) => Bound::Included(b),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        for (k, tids) in self.map.range::<[u8], _>((start, Bound::Unbounded)) {
+            if let Bound::Excluded(b) = lo {
+                if k.starts_with(b) {
+                    continue;
+                }
+            }
+            match hi {
+                Bound::Included(b) => {
+                    if k.as_slice() > b && !k.starts_with(b) {
+                        break;
+                    }
+                }
+                Bound::Excluded(b) => {
+                    if k.as_slice() >= b {
+                        break;
+                    }
+                }
+                Bound::Unbounded => {}
+            }
+            out.extend(tids.iter().copied());
+        }
+        out
+    }
+
+    fn add(&mut self, tid: u64, row: &[Value]) {
+        let (k, _) = self.key_of(row);
+        self.map.entry(k).or_default().push(tid);
+    }
+
+    fn drop_tid(&mut self, tid: u64, row: &[Value]) {
+        let (k, _) = self.key_of(row);
+        if let Some(v) = self.map.get_mut(&k) {
+            v.retain(|x| *x != tid);
+            if v.is_empty() {
+                self.map.remove(&k);
+            }
+        }
+    }
 }
 
 impl Heap {
@@ -89,6 +255,35 @@ impl Heap {
             pk,
             next_tid: 1,
             ..Default::default()
+        }
+    }
+
+    /// An empty heap with the primary key and secondary indexes of a definition.
+    pub fn for_table(def: &TableDef) -> Heap {
+        let mut h = Heap::new(def.primary_key.clone());
+        h.sync_indexes(&def.indexes);
+        h
+    }
+
+    /// Makes the secondary indexes those of `defs` (after CREATE/DROP INDEX, their
+    /// undo or redo), rebuilding them from the versions present when they differ.
+    pub fn sync_indexes(&mut self, defs: &[IndexDef]) {
+        let same = self.indexes.len() == defs.len()
+            && self.indexes.iter().zip(defs).all(|(a, b)| &a.def == b);
+        if same {
+            return;
+        }
+        self.indexes = defs
+            .iter()
+            .map(|d| SecondaryIndex {
+                def: d.clone(),
+                map: BTreeMap::new(),
+            })
+            .collect();
+        for (tid, t) in &self.tuples {
+            for ix in &mut self.indexes {
+                ix.add(*tid, &t.row);
+            }
         }
     }
 
@@ -129,6 +324,9 @@ impl Heap {
         if let Some(k) = self.key_of(&t.row) {
             self.pk_index.entry(k).or_default().push(tid);
         }
+        for ix in &mut self.indexes {
+            ix.add(tid, &t.row);
+        }
         if tid >= self.next_tid {
             self.next_tid = tid + 1;
         }
@@ -145,6 +343,9 @@ impl Heap {
                     self.pk_index.remove(&k);
                 }
             }
+        }
+        for ix in &mut self.indexes {
+            ix.drop_tid(tid, &t.row);
         }
         Some(t)
     }

@@ -3,7 +3,9 @@
 //!
 //! Map of this module:
 //! - `mod.rs`        — [`Engine`]: open/bootstrap, transactions, row operations, commit
-//! - `heap.rs`       — row versions (xmin/xmax), visibility, the primary-key index
+//! - `heap.rs`       — row versions (xmin/xmax), visibility, the primary-key index and
+//!   the secondary B-tree indexes (their definitions live in `TableDef`, so they are
+//!   logged as catalog changes and kept in the catalog image; contents are rebuilt)
 //! - `schema.rs`     — the catalog state (databases, roles, tables) and its encoding
 //! - `record.rs`     — the one WAL record enum: encode, decode, redo, describe
 //! - `checkpoint.rs` — table and catalog images on disk
@@ -29,8 +31,8 @@
 //!    snapshot (the current commit sequence number);
 //! 2. [`Engine::scan`] returns the visible versions; the SQL layer picks rows;
 //! 3. [`Engine::update`] sets xmax on the old version (waiting for a concurrent writer
-//!    to finish first), checks the primary key, adds the new version, and remembers a
-//!    DELETE and an INSERT record in the transaction;
+//!    to finish first), checks the primary key and unique indexes, adds the new version
+//!    (indexing it), and remembers a DELETE and an INSERT record in the transaction;
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
@@ -45,7 +47,9 @@ pub mod wal;
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
 pub use heap::Snapshot;
 pub use record::{Record, Replayer, Store};
-pub use schema::{CatalogChange, CatalogState, ColumnDef, DatabaseInfo, RoleInfo, TableDef};
+pub use schema::{
+    CatalogChange, CatalogState, ColumnDef, DatabaseInfo, IndexDef, RoleInfo, TableDef,
+};
 pub use wal::Lsn;
 
 use crate::error::{sqlstate, Error, Result, Severity};
@@ -55,6 +59,7 @@ use control::{ControlFile, DbState};
 use heap::{Heap, Tuple};
 use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -371,7 +376,7 @@ impl Engine {
             .map(|((db, _), t)| (*db, t.clone()))
             .collect();
         for (db, t) in tables {
-            let mut heap = Heap::new(t.primary_key.clone());
+            let mut heap = Heap::for_table(&t);
             // Every table of the catalog image has an image of its own (a checkpoint
             // writes the tables first): a missing one is damage, not an empty table.
             {
@@ -922,6 +927,120 @@ impl Engine {
             .collect()
     }
 
+    /// The versions visible to the transaction found through the secondary index with
+    /// OID `index`: those whose first key columns equal `prefix` (values already of
+    /// the columns' types), and, when `range` is given, whose next key column lies
+    /// within it (an order-preserving type; see `heap`). None when the index does
+    /// not exist or cannot answer (the caller scans instead). The caller still
+    /// applies its filter.
+    pub fn lookup_index(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        index: u32,
+        prefix: &[Value],
+        range: Option<(Bound<Value>, Bound<Value>)>,
+    ) -> Option<Vec<(u64, Arc<Vec<Value>>)>> {
+        let st = self.lock();
+        let h = st.store.heaps.get(&(db, rel))?;
+        let ix = h.indexes.iter().find(|i| i.def.oid == index)?;
+        let width = prefix.len() + range.is_some() as usize;
+        if width == 0 || width > ix.def.columns.len() {
+            return None;
+        }
+        let Some(pre) = heap::index_key(prefix) else {
+            return Some(vec![]); // `col = NULL` matches nothing
+        };
+        let tids = match range {
+            None => ix.with_prefix(&pre),
+            Some((lo, hi)) => {
+                // Each bound as the prefix plus the bound value's encoding; an
+                // open end stays within the prefix.
+                let enc = |b: &Bound<Value>| -> Option<Bound<Vec<u8>>> {
+                    let key = |v: &Value| -> Option<Vec<u8>> {
+                        if !heap::order_preserving(v) {
+                            return None;
+                        }
+                        let mut k = pre.clone();
+                        k.extend(heap::index_key(std::slice::from_ref(v))?);
+                        Some(k)
+                    };
+                    Some(match b {
+                        Bound::Included(v) => Bound::Included(key(v)?),
+                        Bound::Excluded(v) => Bound::Excluded(key(v)?),
+                        Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
+                        Bound::Unbounded => Bound::Included(pre.clone()),
+                    })
+                };
+                let (lo_b, hi_b) = (enc(&lo)?, enc(&hi)?);
+                ix.in_range(
+                    lo_b.as_ref().map(|k| k.as_slice()),
+                    hi_b.as_ref().map(|k| k.as_slice()),
+                )
+            }
+        };
+        Some(
+            tids.into_iter()
+                .filter_map(|tid| h.tuples.get(&tid).map(|t| (tid, t)))
+                .filter(|(_, t)| t.visible(&txn.snapshot))
+                .map(|(tid, t)| (tid, t.row.clone()))
+                .collect(),
+        )
+    }
+
+    /// Checks a unique index just added to a table's definition (by this transaction)
+    /// against the rows: first waits for every other transaction with uncommitted
+    /// changes to the table (PostgreSQL's CREATE INDEX takes a lock that waits for
+    /// them; writers starting later already check the new index), then looks for two
+    /// live versions with the same key without NULLs. Returns the rows of the first
+    /// duplicate found (the caller reports it and aborts), or None.
+    pub fn unique_index_duplicate(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        index: u32,
+    ) -> Result<Option<Arc<Vec<Value>>>> {
+        let mut st = self.lock();
+        loop {
+            let Some(h) = st.store.heaps.get(&(db, rel)) else {
+                return Ok(None);
+            };
+            let me = txn.xid;
+            let busy = h.tuples.values().find_map(|t| {
+                let x = if t.xmin != me && t.xmin_seq == 0 {
+                    t.xmin
+                } else if t.xmax != 0 && t.xmax != me && t.xmax_seq == 0 {
+                    t.xmax
+                } else {
+                    return None;
+                };
+                st.running.contains(&x).then_some(x)
+            });
+            if let Some(x) = busy {
+                st = self.wait_for(st, txn, x)?;
+                continue;
+            }
+            let Some(ix) = h.indexes.iter().find(|i| i.def.oid == index) else {
+                return Ok(None);
+            };
+            let live =
+                |t: &Tuple| (t.xmin == me || t.xmin_seq != 0) && !(t.xmax == me || t.xmax_seq != 0);
+            for tids in ix.map.values().filter(|v| v.len() > 1) {
+                let rows: Vec<&Tuple> = tids
+                    .iter()
+                    .filter_map(|tid| h.tuples.get(tid))
+                    .filter(|t| live(t))
+                    .collect();
+                if rows.len() > 1 && !ix.key_of(&rows[0].row).1 {
+                    return Ok(Some(rows[0].row.clone()));
+                }
+            }
+            return Ok(None);
+        }
+    }
+
     /// Waits (releasing the lock) until transaction `xid` has ended, honouring the
     /// transaction's cancel flag.
     fn wait_for<'a>(
@@ -1031,22 +1150,32 @@ impl Engine {
             let heap = st.store.heap_mut(db, rel);
             let mut wait = None;
             if let Some(key) = heap.key_of(&row) {
-                for tid in heap.versions_with_key(&key) {
-                    let Some(t) = heap.tuples.get(&tid) else {
-                        continue;
-                    };
-                    if t.xmin != txn.xid && t.xmin_seq == 0 {
-                        wait = Some(t.xmin);
-                        break;
+                match unique_conflict(heap, txn.xid, heap.versions_with_key(&key)) {
+                    Conflict::None => {}
+                    Conflict::Wait(x) => wait = Some(x),
+                    Conflict::Live => {
+                        let pk = def.primary_key.clone().unwrap_or_default();
+                        return Err(duplicate_key(&def, &def.pkey_name, &pk, &row));
                     }
-                    if t.xmax != 0 && (t.xmax == txn.xid || t.xmax_seq != 0) {
-                        continue; // dead
+                }
+            }
+            if wait.is_none() {
+                for ix in heap.indexes.iter().filter(|i| i.def.unique) {
+                    let (key, has_null) = ix.key_of(&row);
+                    if has_null {
+                        continue; // NULLs never conflict
                     }
-                    if t.xmax != 0 {
-                        wait = Some(t.xmax);
-                        break;
+                    let tids = ix.map.get(&key).cloned().unwrap_or_default();
+                    match unique_conflict(heap, txn.xid, tids) {
+                        Conflict::None => {}
+                        Conflict::Wait(x) => {
+                            wait = Some(x);
+                            break;
+                        }
+                        Conflict::Live => {
+                            return Err(duplicate_key(&def, &ix.def.name, &ix.def.columns, &row));
+                        }
                     }
-                    return Err(duplicate_key(&def, &row));
                 }
             }
             if let Some(x) = wait {
@@ -1216,9 +1345,7 @@ impl Engine {
         }
         match &change {
             CatalogChange::CreateTable { db, def } => {
-                st.store
-                    .heaps
-                    .insert((*db, def.oid), Heap::new(def.primary_key.clone()));
+                st.store.heaps.insert((*db, def.oid), Heap::for_table(def));
                 st.pending_created
                     .entry(txn.xid)
                     .or_default()
@@ -1531,9 +1658,40 @@ fn release_snapshot(st: &mut State, seq: u64) {
     }
 }
 
-/// PostgreSQL's unique violation for the primary key.
-fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
-    let pk = def.primary_key.clone().unwrap_or_default();
+/// What a unique index's versions with a new row's key mean for its insert.
+enum Conflict {
+    /// No live version: the insert may go ahead.
+    None,
+    /// A version of a transaction in progress: wait for it, then look again.
+    Wait(u32),
+    /// A live version: a unique violation.
+    Live,
+}
+
+/// Applies the unique-check rules to the versions carrying a key: a live version is a
+/// conflict, one inserted or deleted by a transaction in progress must be waited for,
+/// dead ones and the writer's own deletions do not count.
+fn unique_conflict(heap: &Heap, me: u32, tids: Vec<u64>) -> Conflict {
+    for tid in tids {
+        let Some(t) = heap.tuples.get(&tid) else {
+            continue;
+        };
+        if t.xmin != me && t.xmin_seq == 0 {
+            return Conflict::Wait(t.xmin);
+        }
+        if t.xmax != 0 && (t.xmax == me || t.xmax_seq != 0) {
+            continue; // dead
+        }
+        if t.xmax != 0 {
+            return Conflict::Wait(t.xmax);
+        }
+        return Conflict::Live;
+    }
+    Conflict::None
+}
+
+/// PostgreSQL's unique violation for a unique index (`name`) over columns `pk`.
+fn duplicate_key(def: &TableDef, name: &str, pk: &[usize], row: &[Value]) -> Error {
     let names: Vec<&str> = pk
         .iter()
         .filter_map(|&i| def.columns.get(i).map(|c| c.name.as_str()))
@@ -1552,7 +1710,7 @@ fn duplicate_key(def: &TableDef, row: &[Value]) -> Error {
     err!(
         sqlstate::UNIQUE_VIOLATION,
         "duplicate key value violates unique constraint \"{}\"",
-        def.pkey_name
+        name
     )
     .with_detail(format!(
         "Key ({})=({}) already exists.",

@@ -44,23 +44,21 @@ pub struct Store {
 impl Store {
     /// The heap of a table, created empty (with the table's primary key) on first use.
     pub fn heap_mut(&mut self, db: u32, rel: u32) -> &mut Heap {
-        let pk = self
-            .catalog
-            .tables
-            .get(&(db, rel))
-            .and_then(|t| t.primary_key.clone());
-        self.heaps.entry((db, rel)).or_insert_with(|| Heap::new(pk))
+        let def = self.catalog.tables.get(&(db, rel)).cloned();
+        self.heaps.entry((db, rel)).or_insert_with(|| match def {
+            Some(d) => Heap::for_table(&d),
+            None => Heap::new(None),
+        })
     }
 
-    /// Makes a table's heap index the primary key its definition now has (after ALTER
-    /// TABLE or its undo), rebuilding the index from the versions present.
+    /// Makes a table's heap indexes the primary key and secondary indexes its
+    /// definition now has (after ALTER TABLE, CREATE/DROP INDEX or their undo),
+    /// rebuilding what changed from the versions present.
     pub fn sync_pk(&mut self, db: u32, rel: u32) {
-        let pk = self
-            .catalog
-            .tables
-            .get(&(db, rel))
-            .and_then(|t| t.primary_key.clone());
+        let def = self.catalog.tables.get(&(db, rel)).cloned();
+        let pk = def.as_ref().and_then(|t| t.primary_key.clone());
         let heap = self.heap_mut(db, rel);
+        heap.sync_indexes(def.as_ref().map_or(&[][..], |d| &d.indexes[..]));
         if heap.pk == pk {
             return;
         }
@@ -252,7 +250,7 @@ impl Record {
                         store
                             .heaps
                             .entry((*db, def.oid))
-                            .or_insert_with(|| Heap::new(def.primary_key.clone()));
+                            .or_insert_with(|| Heap::for_table(def));
                     }
                     _ => {}
                 }

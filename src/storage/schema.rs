@@ -99,6 +99,24 @@ pub struct TableDef {
     pub primary_key: Option<Vec<usize>>,
     /// The primary key constraint's name (`t_pkey`).
     pub pkey_name: String,
+    /// The secondary B-tree indexes (CREATE INDEX, UNIQUE constraints), in creation
+    /// order. Their contents live in the heap and are rebuilt from the rows at load.
+    pub indexes: Vec<IndexDef>,
+}
+
+/// A secondary B-tree index of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    /// The index's OID (it is a relation of its own in PostgreSQL).
+    pub oid: u32,
+    /// The index's name (case-folded; unique among the schema's relations).
+    pub name: String,
+    /// The indexed column positions, in key order.
+    pub columns: Vec<usize>,
+    /// Whether two live rows may not share a key (NULLs never conflict).
+    pub unique: bool,
+    /// Whether the index belongs to a UNIQUE constraint (DROP INDEX refuses it).
+    pub constraint: bool,
 }
 
 /// One change to the catalog, as logged in the WAL.
@@ -171,13 +189,20 @@ impl CatalogState {
         match c {
             CatalogChange::CreateTable { db, def } => {
                 self.bump_oid(def.oid);
+                for ix in &def.indexes {
+                    self.bump_oid(ix.oid);
+                }
                 self.tables.insert((*db, def.oid), Arc::new(def.clone()));
                 Some(CatalogUndo::RemoveTable(*db, def.oid))
             }
-            CatalogChange::AlterTable { db, def } => self
-                .tables
-                .insert((*db, def.oid), Arc::new(def.clone()))
-                .map(|old| CatalogUndo::RestoreTable(*db, old)),
+            CatalogChange::AlterTable { db, def } => {
+                for ix in &def.indexes {
+                    self.bump_oid(ix.oid);
+                }
+                self.tables
+                    .insert((*db, def.oid), Arc::new(def.clone()))
+                    .map(|old| CatalogUndo::RestoreTable(*db, old))
+            }
             CatalogChange::DropTable { db, oid } => self
                 .tables
                 .remove(&(*db, *oid))
@@ -291,6 +316,40 @@ impl CatalogState {
             .map(|(_, t)| t)
             .find(|t| t.schema == schema && t.name == name)
             .cloned()
+    }
+
+    /// Whether a relation (table, primary-key index or secondary index) named `name`
+    /// exists in `schema` of database `db`: relation names share one namespace.
+    pub fn relation_exists(&self, db: u32, schema: u32, name: &str) -> bool {
+        self.tables
+            .range((db, 0)..=(db, u32::MAX))
+            .map(|(_, t)| t)
+            .filter(|t| t.schema == schema)
+            .any(|t| {
+                t.name == name
+                    || (t.primary_key.is_some() && t.pkey_name == name)
+                    || t.indexes.iter().any(|i| i.name == name)
+            })
+    }
+
+    /// The table owning the secondary index `name` in `schema` of database `db`, with
+    /// the index's position in its list.
+    pub fn index_by_name(
+        &self,
+        db: u32,
+        schema: u32,
+        name: &str,
+    ) -> Option<(Arc<TableDef>, usize)> {
+        self.tables
+            .range((db, 0)..=(db, u32::MAX))
+            .map(|(_, t)| t)
+            .filter(|t| t.schema == schema)
+            .find_map(|t| {
+                t.indexes
+                    .iter()
+                    .position(|i| i.name == name)
+                    .map(|p| (t.clone(), p))
+            })
     }
 
     /// Whether `role` is a member of `group`, directly or through other groups.
@@ -456,6 +515,16 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
         }
     }
     put_str(out, &def.pkey_name);
+    put_u32(out, def.indexes.len() as u32);
+    for ix in &def.indexes {
+        put_u32(out, ix.oid);
+        put_str(out, &ix.name);
+        put_u32(out, ix.columns.len() as u32);
+        for c in &ix.columns {
+            put_u32(out, *c as u32);
+        }
+        out.push(ix.unique as u8 | (ix.constraint as u8) << 1);
+    }
 }
 
 /// Decodes what [`encode_table`] wrote.
@@ -498,6 +567,25 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
         Some(cols)
     };
     let pkey_name = r.string()?;
+    let n = r.u32()?;
+    let mut indexes = Vec::new();
+    for _ in 0..n {
+        let oid = r.u32()?;
+        let name = r.string()?;
+        let k = r.u32()?;
+        let mut cols = Vec::new();
+        for _ in 0..k {
+            cols.push(r.u32()? as usize);
+        }
+        let flags = r.u8()?;
+        indexes.push(IndexDef {
+            oid,
+            name,
+            columns: cols,
+            unique: flags & 1 != 0,
+            constraint: flags & 2 != 0,
+        });
+    }
     Ok((
         db,
         TableDef {
@@ -508,6 +596,7 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
             columns,
             primary_key,
             pkey_name,
+            indexes,
         },
     ))
 }

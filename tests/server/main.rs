@@ -13,3 +13,4 @@ mod t006_bad_input;
 mod t007_tls_peer;
 mod t008_checkpoints;
 mod t009_isolation;
+mod t010_indexes;
