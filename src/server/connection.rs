@@ -643,7 +643,7 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
 
 async fn query_loop(conn: Established, shared: Arc<Shared>) {
     let Established {
-        mut io,
+        io,
         session,
         terminate,
         terminate_notify,
@@ -651,6 +651,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         _slot,
         _registered,
     } = conn;
+    let mut io = tokio::io::BufReader::with_capacity(64 * 1024, io);
     let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
@@ -702,6 +703,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         }
         let Some(s) = session.take() else { break };
         cancel.store(false, Ordering::SeqCst);
+        let mut force_flush = false;
         let (s, reply, failed) = match msg {
             FrontendMessage::Terminate => {
                 session = Some(s);
@@ -724,22 +726,35 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                     None => break,
                 }
             }
-            FrontendMessage::Sync => {
-                skip_until_sync = false;
-                match on_session(s, |s| {
-                    s.sync();
-                    let mut w = Writer::new();
-                    queue_side_messages(s, &mut w);
-                    w.ready(status_byte(s.transaction_status()));
-                    w
-                })
-                .await
-                {
-                    Some((s, w)) => (s, w, false),
+            m @ (FrontendMessage::Parse { .. }
+            | FrontendMessage::Bind { .. }
+            | FrontendMessage::Describe { .. }
+            | FrontendMessage::Execute { .. }
+            | FrontendMessage::Close { .. }
+            | FrontendMessage::Sync
+            | FrontendMessage::Flush) => {
+                // Extended-protocol messages already in the buffer (a client's
+                // Bind/Execute/Sync usually arrive in one packet) run as one batch on one
+                // blocking-thread hop.
+                let mut batch = vec![m];
+                while !matches!(batch.last(), Some(FrontendMessage::Sync)) {
+                    match take_buffered_frame(&mut io) {
+                        Some(next) => batch.push(next),
+                        None => break,
+                    }
+                }
+                force_flush = batch
+                    .iter()
+                    .any(|m| matches!(m, FrontendMessage::Sync | FrontendMessage::Flush));
+                let skip = skip_until_sync;
+                match on_session(s, move |s| extended_batch(s, batch, skip)).await {
+                    Some((s, (w, skip_after))) => {
+                        skip_until_sync = skip_after;
+                        (s, w, false)
+                    }
                     None => break,
                 }
             }
-            FrontendMessage::Flush => (s, Writer::new(), false),
             FrontendMessage::CopyData(_)
             | FrontendMessage::CopyDone
             | FrontendMessage::CopyFail(_) => {
@@ -756,14 +771,6 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 session = Some(s);
                 break;
             }
-            m if skip_until_sync => {
-                let _ = m;
-                (s, Writer::new(), false)
-            }
-            m => match on_session(s, move |s| extended(s, m)).await {
-                Some((s, (w, failed))) => (s, w, failed),
-                None => break,
-            },
         };
         session = Some(s);
         if failed {
@@ -775,8 +782,9 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             break;
         }
         pending.append(reply);
-        let flush_now =
-            matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f') || pending.pending() > 64 * 1024;
+        let flush_now = force_flush
+            || matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f')
+            || pending.pending() > 64 * 1024;
         if flush_now && pending.flush(&mut io).await.is_err() {
             break;
         }
@@ -784,6 +792,53 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
     if let Some(s) = session {
         let _ = on_session(s, |s| s.terminate()).await;
     }
+}
+
+/// Runs a batch of extended-protocol messages: after an error, messages are skipped up
+/// to Sync, as PostgreSQL does. Returns the replies and whether skipping goes on.
+fn extended_batch(s: &mut Session, msgs: Vec<FrontendMessage>, mut skip: bool) -> (Writer, bool) {
+    let mut w = Writer::new();
+    for m in msgs {
+        match m {
+            FrontendMessage::Sync => {
+                skip = false;
+                s.sync();
+                queue_side_messages(s, &mut w);
+                w.ready(status_byte(s.transaction_status()));
+            }
+            FrontendMessage::Flush => {}
+            _ if skip => {}
+            m => {
+                let (reply, failed) = extended(s, m);
+                w.append(reply);
+                skip = failed;
+            }
+        }
+    }
+    (w, skip)
+}
+
+/// Takes the next frame from the read buffer if it is a complete, well-formed
+/// extended-protocol message; anything else stays for [`read_frame`] to read (and to
+/// report, if it is malformed).
+fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option<FrontendMessage> {
+    use tokio::io::AsyncBufRead;
+    let buf = io.buffer();
+    if buf.len() < 5 || !matches!(buf[0], b'P' | b'B' | b'D' | b'E' | b'C' | b'S' | b'H') {
+        return None;
+    }
+    let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    let limit = super::protocol::limit_for(buf[0])?;
+    if len < 4 || len as usize - 4 > limit {
+        return None;
+    }
+    let total = 1 + len as usize;
+    if buf.len() < total {
+        return None;
+    }
+    let msg = FrontendMessage::decode(buf[0], &buf[5..total]).ok()?;
+    std::pin::Pin::new(io).consume(total);
+    Some(msg)
 }
 
 fn terminated() -> Error {

@@ -81,7 +81,7 @@ pub enum FrontendMessage {
 }
 
 /// The largest body a frontend message of type `tag` may have.
-fn limit_for(tag: u8) -> Option<usize> {
+pub(crate) fn limit_for(tag: u8) -> Option<usize> {
     match tag {
         b'Q' | b'P' | b'B' | b'd' | b'p' | b'f' => Some(LARGE_MESSAGE_LIMIT),
         b'D' | b'E' | b'C' | b'S' | b'H' | b'X' | b'c' => Some(SMALL_MESSAGE_LIMIT),
