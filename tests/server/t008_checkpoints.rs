@@ -30,11 +30,7 @@ fn segno(name: &str) -> u64 {
 fn commits_during_checkpoints_survive_a_crash() {
     let mut s = Server::start_new("ckpt-online");
     s.psql("create table t (w int, i int, primary key (w, i))");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let stop = Arc::new(AtomicBool::new(false));
     let acked: Vec<Arc<AtomicI64>> = (0..3).map(|_| Arc::new(AtomicI64::new(0))).collect();
     let mut tasks = Vec::new();

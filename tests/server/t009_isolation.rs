@@ -93,11 +93,7 @@ fn read_committed_and_repeatable_read_between_sessions() {
 fn deadlock_and_lock_timeout() {
     let s = Server::start_new("deadlock");
     s.psql("create table d (id int primary key, v int); insert into d values (1, 0), (2, 0)");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let a = s.connect("postgres").await;
         let b = s.connect("postgres").await;
@@ -149,11 +145,7 @@ fn deadlock_and_lock_timeout() {
 fn select_for_update_and_share() {
     let s = Server::start_new("rowlocks");
     s.psql("create table q (id int primary key, state text); insert into q values (1, 'new'), (2, 'new')");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let a = s.connect("postgres").await;
         let b = s.connect("postgres").await;
