@@ -84,8 +84,12 @@ pub enum Func {
     BackendPid,
     /// `pg_is_in_recovery()`
     IsInRecovery,
-    /// `pg_current_wal_lsn()` (also insert/flush variants)
+    /// `pg_current_wal_insert_lsn()`: the end of the last appended record.
     CurrentWalLsn,
+    /// `pg_current_wal_lsn()`: how far the WAL was written to the OS.
+    CurrentWalWriteLsn,
+    /// `pg_current_wal_flush_lsn()`: how far the WAL is durable.
+    CurrentWalFlushLsn,
     /// `now()`, `current_timestamp`, `transaction_timestamp()`
     Now,
     /// `statement_timestamp()`

@@ -41,9 +41,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("current_schema", 0) => (Func::CurrentSchema, DataType::Name),
         ("pg_backend_pid", 0) => (Func::BackendPid, DataType::Int4),
         ("pg_is_in_recovery", 0) => (Func::IsInRecovery, DataType::Bool),
-        ("pg_current_wal_lsn" | "pg_current_wal_insert_lsn" | "pg_current_wal_flush_lsn", 0) => {
-            (Func::CurrentWalLsn, DataType::PgLsn)
-        }
+        ("pg_current_wal_insert_lsn", 0) => (Func::CurrentWalLsn, DataType::PgLsn),
+        ("pg_current_wal_lsn", 0) => (Func::CurrentWalWriteLsn, DataType::PgLsn),
+        ("pg_current_wal_flush_lsn", 0) => (Func::CurrentWalFlushLsn, DataType::PgLsn),
         ("now" | "current_timestamp" | "transaction_timestamp", 0) => {
             (Func::Now, DataType::TimestampTz)
         }
@@ -260,6 +260,8 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::BackendPid => Value::Int4(cx.ctx.backend_pid),
         Func::IsInRecovery => Value::Bool(false),
         Func::CurrentWalLsn => Value::PgLsn(cx.engine.current_wal_lsn().0),
+        Func::CurrentWalWriteLsn => Value::PgLsn(cx.engine.wal_write_lsn().0),
+        Func::CurrentWalFlushLsn => Value::PgLsn(cx.engine.wal_flush_lsn().0),
         Func::Now => {
             if ty == DataType::Timestamp {
                 Value::Timestamp(

@@ -809,6 +809,16 @@ impl Engine {
         self.wal.insert_lsn()
     }
 
+    /// How far the WAL has been written to the OS (`pg_current_wal_lsn()`).
+    pub fn wal_write_lsn(&self) -> Lsn {
+        self.wal.write_lsn()
+    }
+
+    /// How far the WAL is durable (`pg_current_wal_flush_lsn()`).
+    pub fn wal_flush_lsn(&self) -> Lsn {
+        self.wal.flush_lsn()
+    }
+
     /// Describes the WAL records from `start` to the end of valid WAL, one line each
     /// (`0/01000060 xid 735 tusk catalog: CREATE TABLE …`), for tests and a waldump.
     pub fn describe_wal(&self, start: Lsn) -> Result<Vec<String>> {

@@ -60,3 +60,28 @@ fn rolled_back_work_is_gone() {
     assert!(stderr(&out).contains("division by zero"));
     assert_eq!(s.psql("select count(*) from t"), "1");
 }
+
+#[test]
+fn wal_writer_flushes_asynchronous_commits() {
+    let mut s = Server::init("walwriter", &[]);
+    s.append_conf("synchronous_commit = off\nwal_writer_delay = 100ms\n");
+    s.start();
+    s.psql("create table a (x int)");
+    s.psql("insert into a values (1)");
+    let lsn = s.psql("select pg_current_wal_insert_lsn()");
+    let start = std::time::Instant::now();
+    while s.psql(&format!(
+        "select pg_current_wal_flush_lsn() >= '{lsn}'::pg_lsn"
+    )) != "t"
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "WAL writer did not flush {lsn}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        s.psql(&format!("select pg_current_wal_lsn() >= '{lsn}'::pg_lsn")),
+        "t"
+    );
+}
