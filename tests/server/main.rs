@@ -14,3 +14,4 @@ mod t007_tls_peer;
 mod t008_checkpoints;
 mod t009_isolation;
 mod t010_indexes;
+mod t011_pgbench;
