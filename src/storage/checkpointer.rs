@@ -170,13 +170,14 @@ fn run(weak: Weak<Engine>) {
             .unwrap_or_else(|p| p.into_inner().elapsed());
         let (_, redo) = engine.last_checkpoint();
         let written = engine.current_wal_lsn().bytes_since(redo);
-        let reason = if since >= s.checkpoint_timeout && written > 0 {
-            Some("time")
-        } else if written >= s.wal_trigger_bytes() {
-            Some("wal")
-        } else {
-            None
-        };
+        let reason =
+            if since >= s.checkpoint_timeout && written > 0 && engine.wal_since_last_checkpoint() {
+                Some("time")
+            } else if written >= s.wal_trigger_bytes() {
+                Some("wal")
+            } else {
+                None
+            };
         if let Some(reason) = reason {
             if let Err(e) = engine.checkpoint_with_reason(reason) {
                 tracing::warn!("automatic checkpoint failed: {}", e.message);

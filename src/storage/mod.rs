@@ -228,6 +228,10 @@ pub struct Engine {
     settings: Mutex<CheckpointSettings>,
     /// When the last checkpoint started.
     last_checkpoint_start: Mutex<std::time::Instant>,
+    /// The end of the last checkpoint record (0 until one is written by this process):
+    /// a timed checkpoint is skipped while the WAL has not grown past it, as PostgreSQL
+    /// skips checkpoints on an idle system.
+    last_checkpoint_end: AtomicU64,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -342,6 +346,7 @@ impl Engine {
             in_flight: Mutex::new(HashMap::new()),
             settings: Mutex::new(CheckpointSettings::default()),
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
+            last_checkpoint_end: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -487,6 +492,7 @@ impl Engine {
                     .unwrap_or_else(|| CheckpointSettings::load(datadir)),
             ),
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
+            last_checkpoint_end: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -687,6 +693,7 @@ impl Engine {
             .append(rmid, info, 0, &rec.encode())
             .map_err(|e| self.fail(e))?;
         self.wal.flush(end).map_err(|e| self.fail(e))?;
+        self.last_checkpoint_end.store(end.0, Ordering::SeqCst);
         // 4. pg_control.
         let prior_redo;
         {
@@ -1398,6 +1405,13 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Whether WAL was written since the last checkpoint record this process wrote (true
+    /// when it has written none yet).
+    pub fn wal_since_last_checkpoint(&self) -> bool {
+        let end = self.last_checkpoint_end.load(Ordering::SeqCst);
+        end == 0 || self.wal.insert_lsn().0 > end
     }
 
     /// Commits: appends the transaction's records and a COMMIT to the WAL, flushes it

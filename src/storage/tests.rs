@@ -864,6 +864,19 @@ fn the_checkpointer_runs_timed_checkpoints_and_autovacuum() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_ne!(e.last_checkpoint(), before, "no timed checkpoint happened");
+    // Once idle (nothing written since the last checkpoint record), timed checkpoints
+    // are skipped, as PostgreSQL skips them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while e.wal_since_last_checkpoint() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let idle = e.last_checkpoint();
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(
+        e.last_checkpoint(),
+        idle,
+        "a timed checkpoint ran on an idle system"
+    );
     assert_eq!(e.table_dead_versions(5, rel), 0, "autovacuum did not run");
     e.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(d);
