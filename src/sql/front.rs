@@ -169,51 +169,12 @@ pub fn tokenize(s: &str) -> Option<Vec<Tok>> {
             }
         } else if ch == '\'' || ((ch == 'e' || ch == 'E') && c.get(i + 1) == Some(&'\'')) {
             let escape = ch != '\'';
-            i += if escape { 2 } else { 1 };
-            let mut v = String::new();
-            loop {
-                let x = *c.get(i)?;
-                if x == '\'' {
-                    if c.get(i + 1) == Some(&'\'') {
-                        v.push('\'');
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                if escape && x == '\\' {
-                    let y = *c.get(i + 1)?;
-                    v.push(match y {
-                        'n' => '\n',
-                        't' => '\t',
-                        'r' => '\r',
-                        other => other,
-                    });
-                    i += 2;
-                    continue;
-                }
-                v.push(x);
-                i += 1;
-            }
+            let (v, next) = scan_quoted(&c, i + if escape { 2 } else { 1 }, '\'', escape)?;
+            i = next;
             out.push(Tok::Str(v));
         } else if ch == '"' {
-            i += 1;
-            let mut v = String::new();
-            loop {
-                let x = *c.get(i)?;
-                if x == '"' {
-                    if c.get(i + 1) == Some(&'"') {
-                        v.push('"');
-                        i += 2;
-                        continue;
-                    }
-                    i += 1;
-                    break;
-                }
-                v.push(x);
-                i += 1;
-            }
+            let (v, next) = scan_quoted(&c, i + 1, '"', false)?;
+            i = next;
             out.push(Tok::Quoted(v));
         } else if ch.is_ascii_digit()
             || (ch == '.' && c.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
@@ -462,6 +423,38 @@ impl P {
         } else {
             Err(self.syntax())
         }
+    }
+}
+
+/// Scans a quoted token body starting at `i` (just after the opening quote) up to its
+/// closing `quote`: a doubled quote stands for one, and with `escapes` (E'...' strings)
+/// backslash sequences are decoded. Returns the text and the index after the closing
+/// quote; `None` when the quote is never closed.
+fn scan_quoted(c: &[char], mut i: usize, quote: char, escapes: bool) -> Option<(String, usize)> {
+    let mut v = String::new();
+    loop {
+        let x = *c.get(i)?;
+        if x == quote {
+            if c.get(i + 1) == Some(&quote) {
+                v.push(quote);
+                i += 2;
+                continue;
+            }
+            return Some((v, i + 1));
+        }
+        if escapes && x == '\\' {
+            let y = *c.get(i + 1)?;
+            v.push(match y {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                other => other,
+            });
+            i += 2;
+            continue;
+        }
+        v.push(x);
+        i += 1;
     }
 }
 
