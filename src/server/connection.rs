@@ -9,7 +9,8 @@
 //!    reserved superuser slots, database exists and accepts connections.
 //! 3. The session's settings take the StartupMessage parameters; the client gets the
 //!    13 ParameterStatus messages, BackendKeyData and ReadyForQuery.
-//! 4. The query loop reads frames and drives the [`Session`] on a blocking thread:
+//! 4. The query loop reads frames and drives the [`Session`] inline on the connection's
+//!    own backend thread (see [`super::spawn_backend`]):
 //!    simple Query, or Parse/Bind/Describe/Execute/Close up to Sync (after an error,
 //!    messages are skipped until Sync, as PostgreSQL does).
 //! 5. On exit the session rolls back what is open, and the backend leaves the registry
@@ -451,18 +452,16 @@ async fn negotiate_protocol_version(
     w.flush(io).await
 }
 
-/// Runs `f` on the session on a blocking thread and gives the session back. `None` when
-/// the session code panicked (a bug): the connection must end.
-async fn on_session<T: Send + 'static>(
-    session: Session,
-    f: impl FnOnce(&mut Session) -> T + Send + 'static,
-) -> Option<(Session, T)> {
-    tokio::task::spawn_blocking(move || {
+/// Runs `f` on the session, inline on this connection's backend thread (blocking it
+/// while the session waits for a lock or a WAL flush; nothing else runs on the thread),
+/// and gives the session back. `None` when the session code panicked (a bug): the
+/// connection must end, and the panic stays confined to it.
+fn on_session<T>(session: Session, f: impl FnOnce(&mut Session) -> T) -> Option<(Session, T)> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut session = session;
         let r = f(&mut session);
         (session, r)
-    })
-    .await
+    }))
     .ok()
 }
 
@@ -709,7 +708,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 session = Some(s);
                 break;
             }
-            m if copy_in => match on_session(s, move |s| copy_in_message(s, m)).await {
+            m if copy_in => match on_session(s, move |s| copy_in_message(s, m)) {
                 Some((s, (w, still))) => {
                     copy_in = still;
                     (s, w, false)
@@ -718,7 +717,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             },
             FrontendMessage::Query(sql) => {
                 skip_until_sync = false;
-                match on_session(s, move |s| simple_query(s, &sql)).await {
+                match on_session(s, move |s| simple_query(s, &sql)) {
                     Some((s, (w, copying))) => {
                         copy_in = copying;
                         (s, w, false)
@@ -735,7 +734,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             | FrontendMessage::Flush) => {
                 // Extended-protocol messages already in the buffer (a client's
                 // Bind/Execute/Sync usually arrive in one packet) run as one batch on one
-                // blocking-thread hop.
+                // session call.
                 let mut batch = vec![m];
                 while !matches!(batch.last(), Some(FrontendMessage::Sync)) {
                     match take_buffered_frame(&mut io) {
@@ -747,7 +746,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                     .iter()
                     .any(|m| matches!(m, FrontendMessage::Sync | FrontendMessage::Flush));
                 let skip = skip_until_sync;
-                match on_session(s, move |s| extended_batch(s, batch, skip)).await {
+                match on_session(s, move |s| extended_batch(s, batch, skip)) {
                     Some((s, (w, skip_after))) => {
                         skip_until_sync = skip_after;
                         (s, w, false)
@@ -790,7 +789,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         }
     }
     if let Some(s) = session {
-        let _ = on_session(s, |s| s.terminate()).await;
+        let _ = on_session(s, |s| s.terminate());
     }
 }
 

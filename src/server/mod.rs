@@ -1,7 +1,11 @@
 //! The server: the only module that touches sockets; it wires everything together.
 //!
-//! tusk serves connections as tokio tasks in one process (PostgreSQL forks a process per
-//! connection). This module owns the listeners, the accept loop, the signal handling of
+//! tusk serves each connection on its own OS thread in one process (PostgreSQL forks a
+//! process per connection): the thread drives the connection's protocol code on a small
+//! single-threaded tokio runtime of its own and runs the session's statements inline, so
+//! a query, its commit and its fdatasync never hop between threads (see [`spawn_backend`]).
+//! The postmaster's own work (listeners, signals, the WAL writer, shutdown) runs on a
+//! multi-threaded runtime. This module owns the listeners, the accept loop, the signal handling of
 //! a PostgreSQL postmaster, the registry of live backends (for cancel requests,
 //! connection limits and shutdown), and the protocol conversation of each connection.
 //!
@@ -15,7 +19,7 @@
 //! - [`tls`]: the rustls acceptor for `ssl = on`.
 //!
 //! A connection, step by step:
-//! 1. The accept loop hands the socket to [`connection::serve`] in a new task.
+//! 1. The accept loop hands the socket to [`connection::serve`] on a new backend thread.
 //! 2. The first packet is read; SSLRequest may upgrade the socket to TLS; a
 //!    CancelRequest is matched against the backend registry and the socket closed.
 //! 3. A slot is taken against `max_connections` (else FATAL 53300 before any
@@ -23,8 +27,9 @@
 //!    method run.
 //! 4. Role, database and reserved-slot checks follow AuthenticationOk; then 13
 //!    ParameterStatus messages, BackendKeyData and ReadyForQuery.
-//! 5. Queries run on a blocking thread (`spawn_blocking`) inside the session, which
-//!    writes every change to the WAL before it acknowledges a commit.
+//! 5. Queries run inline on the backend thread inside the session, which writes every
+//!    change to the WAL before it acknowledges a commit (blocking the thread while it
+//!    waits for a row lock or for the WAL flush, as a PostgreSQL backend blocks).
 //!
 //! Signals, as PostgreSQL's postmaster: SIGTERM smart shutdown (wait for sessions to
 //! end), SIGINT fast shutdown (terminate sessions, then a shutdown checkpoint), SIGQUIT
@@ -478,8 +483,7 @@ async fn accept_tcp(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                     if !accepting(&shared) { continue; }
                     let _ = sock.set_nodelay(true);
                     let peer = startup::Peer { addr: Some(addr.ip()), port: addr.port(), uid: None, ssl: false };
-                    let shared = shared.clone();
-                    tokio::spawn(async move { connection::serve(Box::new(sock), peer, true, shared).await });
+                    spawn_backend(AcceptedSocket::Tcp(sock), peer, shared.clone());
                 }
                 Err(e) => {
                     tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
@@ -502,8 +506,7 @@ async fn accept_unix(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
                     if !accepting(&shared) { continue; }
                     let uid = sock.peer_cred().ok().map(|c| c.uid());
                     let peer = startup::Peer { addr: None, port: 0, uid, ssl: false };
-                    let shared = shared.clone();
-                    tokio::spawn(async move { connection::serve(Box::new(sock), peer, false, shared).await });
+                    spawn_backend(AcceptedSocket::Unix(sock), peer, shared.clone());
                 }
                 Err(e) => {
                     tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
@@ -515,6 +518,91 @@ async fn accept_unix(listener: tokio::net::UnixListener, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+/// A socket just accepted, still registered with the postmaster's runtime.
+enum AcceptedSocket {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+/// Stack size of a backend thread: room for deep expression trees and the parser's
+/// recursion (PostgreSQL's `max_stack_depth` defaults to 2 MB of a larger OS stack).
+const BACKEND_STACK_SIZE: usize = 8 << 20;
+
+/// Starts a backend thread for an accepted connection. The thread builds a
+/// single-threaded tokio runtime, moves the socket onto it and runs
+/// [`connection::serve`] to the end; session work runs inline on that thread. When no
+/// thread can be started, the connection is closed with a LOG line, as PostgreSQL does
+/// when it cannot fork.
+fn spawn_backend(sock: AcceptedSocket, peer: startup::Peer, shared: Arc<Shared>) {
+    // Deregister from the postmaster's reactor; the backend's runtime registers it anew.
+    let sock = match sock {
+        AcceptedSocket::Tcp(s) => s.into_std().map(StdSocket::Tcp),
+        AcceptedSocket::Unix(s) => s.into_std().map(StdSocket::Unix),
+    };
+    let sock = match sock {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("tusk backend".into())
+        .stack_size(BACKEND_STACK_SIZE)
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(
+                        severity = "LOG",
+                        "could not start a runtime for a new connection: {e}"
+                    );
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let (io, is_tcp): (Box<dyn Stream>, bool) = match sock {
+                    StdSocket::Tcp(s) => match tokio::net::TcpStream::from_std(s) {
+                        Ok(s) => (Box::new(s), true),
+                        Err(e) => {
+                            tracing::warn!(
+                                severity = "LOG",
+                                "could not accept new connection: {e}"
+                            );
+                            return;
+                        }
+                    },
+                    StdSocket::Unix(s) => match tokio::net::UnixStream::from_std(s) {
+                        Ok(s) => (Box::new(s), false),
+                        Err(e) => {
+                            tracing::warn!(
+                                severity = "LOG",
+                                "could not accept new connection: {e}"
+                            );
+                            return;
+                        }
+                    },
+                };
+                connection::serve(io, peer, is_tcp, shared).await
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(
+            severity = "LOG",
+            "could not start new thread for connection: {e}"
+        );
+    }
+}
+
+/// A socket between the two runtimes.
+enum StdSocket {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
 }
 
 /// The hooks a session uses to reach the server (pg_reload_conf, pg_cancel_backend…).
