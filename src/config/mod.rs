@@ -65,7 +65,11 @@ mod registry;
 pub mod unit;
 pub mod value;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+// The settings maps are read on every statement: FxHash (keys are setting names, never
+// attacker-chosen at scale) costs a fraction of SipHash there.
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -269,9 +273,21 @@ fn index() -> &'static HashMap<String, usize> {
 
 /// Finds a setting by name, case-insensitively (old aliases included).
 pub fn lookup(name: &str) -> Option<&'static SettingDef> {
-    index()
-        .get(&name.to_ascii_lowercase())
-        .map(|&i| &registry::REGISTRY[i])
+    let i = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        index().get(&name.to_ascii_lowercase())
+    } else {
+        index().get(name)
+    };
+    i.map(|&i| &registry::REGISTRY[i])
+}
+
+/// The position of `def` in the registry (every `&'static SettingDef` tusk hands out
+/// points into it).
+fn registry_index(def: &'static SettingDef) -> usize {
+    let base = registry::REGISTRY.as_ptr() as usize;
+    let i = (def as *const SettingDef as usize - base) / std::mem::size_of::<SettingDef>();
+    debug_assert!(std::ptr::eq(&registry::REGISTRY[i], def));
+    i
 }
 
 fn boot_value(def: &'static SettingDef) -> Value {
@@ -292,8 +308,7 @@ fn boot_value(def: &'static SettingDef) -> Value {
             })
             .collect()
     });
-    let i = index()[&def.name.to_ascii_lowercase()];
-    all[i].clone()
+    all[registry_index(def)].clone()
 }
 
 fn unrecognized(name: &str) -> Error {
@@ -409,7 +424,7 @@ impl ServerConfig {
         let datadir = std::path::absolute(datadir).unwrap_or_else(|_| datadir.to_path_buf());
         let mut c = ServerConfig {
             datadir: datadir.clone(),
-            values: HashMap::new(),
+            values: HashMap::default(),
             custom: BTreeMap::new(),
             overrides: Vec::new(),
             pending_restart: BTreeSet::new(),
@@ -551,7 +566,7 @@ impl ServerConfig {
             Some(d) => d.name.to_string(),
             None => e.name.to_ascii_lowercase(),
         };
-        let mut last: HashMap<String, usize> = HashMap::new();
+        let mut last: HashMap<String, usize> = HashMap::default();
         for (i, e) in entries.iter().enumerate() {
             last.insert(key(e), i);
         }
@@ -911,6 +926,15 @@ pub struct SessionSettings {
     /// The last value reported to the client per GUC_REPORT setting; a Mutex only
     /// because [`SessionSettings::reported`] takes `&self`.
     last_reported: Mutex<HashMap<&'static str, String>>,
+    /// Whether a GUC_REPORT setting may have changed since the last
+    /// [`SessionSettings::take_reported_changes`]; lets the per-statement check skip
+    /// recomputing the 13 values when nothing that could change them happened.
+    reported_dirty: bool,
+}
+
+/// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
+fn is_reported(key: &str) -> bool {
+    REPORTED.iter().any(|r| r.eq_ignore_ascii_case(key))
 }
 
 impl SessionSettings {
@@ -918,12 +942,13 @@ impl SessionSettings {
     pub fn new(server: Arc<ServerConfig>) -> SessionSettings {
         SessionSettings {
             server,
-            startup: HashMap::new(),
-            internal: HashMap::new(),
-            session: HashMap::new(),
-            local: HashMap::new(),
+            startup: HashMap::default(),
+            internal: HashMap::default(),
+            session: HashMap::default(),
+            local: HashMap::default(),
             saved: Vec::new(),
-            last_reported: Mutex::new(HashMap::new()),
+            last_reported: Mutex::new(HashMap::default()),
+            reported_dirty: true,
         }
     }
 
@@ -1025,6 +1050,7 @@ impl SessionSettings {
             }
             None => Value::Str(v.to_string()),
         };
+        self.reported_dirty |= is_reported(&key);
         self.startup.insert(key, Slot::new(val, GucSource::Client));
         Ok(())
     }
@@ -1151,6 +1177,7 @@ impl SessionSettings {
                 Slot::new(val, GucSource::Session)
             }
         };
+        self.reported_dirty |= is_reported(&key);
         if local {
             if !self.saved.is_empty() {
                 self.local.insert(key, slot);
@@ -1180,6 +1207,7 @@ impl SessionSettings {
     /// `RESET ALL`: drops every SET value except those PostgreSQL keeps
     /// (transaction_isolation, session_authorization, role…).
     pub fn reset_all(&mut self) {
+        self.reported_dirty = true;
         self.session
             .retain(|k, _| NO_RESET_ALL.contains(&k.as_str()));
         self.local.retain(|k, _| NO_RESET_ALL.contains(&k.as_str()));
@@ -1197,10 +1225,12 @@ impl SessionSettings {
     /// Ends the transaction block: SET LOCAL values are dropped, and on rollback the SET
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
+        self.reported_dirty |= self.local.keys().any(|k| is_reported(k));
         self.local.clear();
         if !self.saved.is_empty() {
             let (session, _) = self.saved.swap_remove(0);
             if !committed {
+                self.reported_dirty |= session != self.session;
                 self.session = session;
             }
             self.saved.clear();
@@ -1222,6 +1252,7 @@ impl SessionSettings {
         if self.saved.len() > 1 {
             if let Some((session, local)) = self.saved.pop() {
                 if !committed {
+                    self.reported_dirty = true;
                     self.session = session;
                     self.local = local;
                 }
@@ -1361,6 +1392,10 @@ impl SessionSettings {
     /// The GUC_REPORT settings whose value changed since the last report, to send as
     /// ParameterStatus after the statement's CommandComplete.
     pub fn take_reported_changes(&mut self) -> Vec<(&'static str, String)> {
+        if !self.reported_dirty {
+            return Vec::new();
+        }
+        self.reported_dirty = false;
         let now: Vec<(&'static str, String)> = REPORTED
             .iter()
             .map(|n| {
@@ -1401,6 +1436,7 @@ impl SessionSettings {
             },
             None => Value::Str(v.to_string()),
         };
+        self.reported_dirty |= is_reported(&key);
         self.session.remove(&key);
         self.local.remove(&key);
         self.internal
@@ -1410,6 +1446,7 @@ impl SessionSettings {
     /// Replaces the server-level configuration after a SIGHUP reload; session values
     /// stay.
     pub fn update_server(&mut self, server: Arc<ServerConfig>) {
+        self.reported_dirty = true;
         self.server = server;
     }
 

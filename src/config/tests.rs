@@ -869,3 +869,51 @@ fn list_values_split_like_postgres() {
     assert_eq!(v("\"open"), None);
     assert_eq!(v("\"a\" x"), None);
 }
+
+#[test]
+fn reported_changes_follow_transactions_savepoints_and_reloads() {
+    let mut s = session();
+    s.apply_startup("application_name", "app").unwrap();
+    s.reported();
+    assert!(s.take_reported_changes().is_empty());
+
+    // SET LOCAL is reported, then reported again when the transaction ends.
+    s.begin_transaction();
+    s.set("application_name", Some("inner"), true, false)
+        .unwrap();
+    assert_eq!(
+        s.take_reported_changes(),
+        vec![("application_name", "inner".to_string())]
+    );
+    s.end_transaction(true);
+    assert_eq!(
+        s.take_reported_changes(),
+        vec![("application_name", "app".to_string())]
+    );
+
+    // A rolled-back SET is reported back; a committed one stays.
+    s.begin_transaction();
+    s.set("TimeZone", Some("Asia/Tokyo"), false, false).unwrap();
+    assert_eq!(s.take_reported_changes().len(), 1);
+    s.end_transaction(false);
+    let back = s.take_reported_changes();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].0, "TimeZone");
+
+    // ROLLBACK TO a savepoint undoes a SET made after it.
+    s.begin_transaction();
+    s.begin_subtransaction();
+    s.set("DateStyle", Some("German"), false, false).unwrap();
+    assert_eq!(s.take_reported_changes().len(), 1);
+    s.end_subtransaction(false);
+    assert_eq!(
+        s.take_reported_changes(),
+        vec![("DateStyle", "ISO, MDY".to_string())]
+    );
+    s.end_transaction(true);
+    assert!(s.take_reported_changes().is_empty());
+
+    // Settings that are not reported never produce ParameterStatus.
+    s.set("work_mem", Some("8MB"), false, false).unwrap();
+    assert!(s.take_reported_changes().is_empty());
+}
