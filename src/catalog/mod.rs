@@ -1,7 +1,8 @@
 //! tusk's catalog as the SQL layer sees it: name resolution (schemas `public` and
 //! `pg_catalog`, PostgreSQL's case folding done by the caller), and the system views
 //! computed from the engine's catalog state (`pg_roles`, `pg_user`, `pg_database`,
-//! `pg_tables`; `pg_settings` is computed by the session from its settings).
+//! `pg_tables`, `pg_indexes`, `pg_stat_wal`; `pg_settings` is computed by the session
+//! from its settings).
 //!
 //! The durable catalog itself (databases, roles, tables, and their WAL records) lives in
 //! `storage::schema`, below this module; this module only reads it.
@@ -84,6 +85,10 @@ pub enum VirtualTable {
     PgTables,
     /// `pg_indexes` (primary keys' indexes and secondary indexes).
     PgIndexes,
+    /// `pg_stat_wal`: the WAL writer's counters since the server started (PostgreSQL
+    /// keeps them across restarts; tusk does not). tusk writes no full-page images, so
+    /// `wal_fpi` is 0; it always times WAL I/O, as if `track_wal_io_timing` were on.
+    PgStatWal,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -98,6 +103,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_database" => VirtualTable::PgDatabase,
         "pg_tables" => VirtualTable::PgTables,
         "pg_indexes" => VirtualTable::PgIndexes,
+        "pg_stat_wal" => VirtualTable::PgStatWal,
         _ => return None,
     })
 }
@@ -178,6 +184,17 @@ impl VirtualTable {
                 ("tablespace", Name),
                 ("indexdef", Text),
             ],
+            VirtualTable::PgStatWal => &[
+                ("wal_records", Int8),
+                ("wal_fpi", Int8),
+                ("wal_bytes", Numeric),
+                ("wal_buffers_full", Int8),
+                ("wal_write", Int8),
+                ("wal_sync", Int8),
+                ("wal_write_time", Float8),
+                ("wal_sync_time", Float8),
+                ("stats_reset", TimestampTz),
+            ],
         }
     }
 
@@ -186,8 +203,23 @@ impl VirtualTable {
     pub fn rows(self, engine: &Engine, db: u32) -> Vec<Vec<Value>> {
         let text = |s: &str| Value::Text(s.to_string());
         let ts = |v: Option<i64>| v.map(Value::TimestampTz).unwrap_or(Value::Null);
+        if self == VirtualTable::PgStatWal {
+            let w = engine.wal_stats();
+            let int8 = |n: u64| Value::Int8(n.min(i64::MAX as u64) as i64);
+            return vec![vec![
+                int8(w.records),
+                Value::Int8(0),
+                Value::Numeric(w.bytes.into()),
+                int8(w.buffers_full),
+                int8(w.writes),
+                int8(w.fsyncs),
+                Value::Float8(w.write_time_us as f64 / 1000.0),
+                Value::Float8(w.sync_time_us as f64 / 1000.0),
+                Value::TimestampTz(engine.wal_stats_since()),
+            ]];
+        }
         engine.with_catalog(|c| match self {
-            VirtualTable::PgSettings => vec![],
+            VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -1391,6 +1391,11 @@ impl Engine {
         self.wal.stats()
     }
 
+    /// When the WAL counters started (server start), in PostgreSQL microseconds.
+    pub fn wal_stats_since(&self) -> i64 {
+        self.wal.stats_since()
+    }
+
     /// The WAL writer's round (every `wal_writer_delay`): makes durable what
     /// asynchronous commits (`synchronous_commit = off`) appended but did not flush.
     /// A flush failure is a PANIC, as on the commit path.

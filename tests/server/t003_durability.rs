@@ -85,3 +85,46 @@ fn wal_writer_flushes_asynchronous_commits() {
         "t"
     );
 }
+
+#[test]
+fn concurrent_commits_share_fsyncs_in_pg_stat_wal() {
+    let s = Server::start_new("groupcommit");
+    s.psql("create table g (client int, n int)");
+    let before = s.psql("select wal_records, wal_sync from pg_stat_wal");
+    let (clients, per) = (16, 40);
+    runtime().block_on(async {
+        let mut tasks = Vec::new();
+        for c in 0..clients {
+            let client = s.connect("postgres").await;
+            tasks.push(tokio::spawn(async move {
+                let ins = client
+                    .prepare("insert into g values ($1, $2)")
+                    .await
+                    .unwrap();
+                for n in 0..per {
+                    client.execute(&ins, &[&c, &n]).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let after = s.psql("select wal_records, wal_sync from pg_stat_wal");
+    let parse = |t: &str| -> (i64, i64) {
+        let (a, b) = t.split_once('|').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    };
+    let ((r0, s0), (r1, s1)) = (parse(&before), parse(&after));
+    let commits = i64::from(clients * per);
+    assert_eq!(s.psql("select count(*) from g"), commits.to_string());
+    // Every commit writes at least its row and its commit record...
+    assert!(r1 - r0 >= 2 * commits, "{before} -> {after}");
+    // ...and was flushed before it was acknowledged, most of them sharing an fsync.
+    assert!(s1 > s0, "{before} -> {after}");
+    assert!(
+        s1 - s0 < commits,
+        "{} fsyncs for {commits} commits",
+        s1 - s0
+    );
+}

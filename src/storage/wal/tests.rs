@@ -414,6 +414,63 @@ fn group_commit_batches_waiters() {
     assert_eq!(w.flush_lsn(), w.insert_lsn());
 }
 
+#[test]
+fn waiters_of_every_kind_are_woken() {
+    // Flush and write waiters mixed, while fsyncs are slow: every thread is woken
+    // exactly when its wait is over or when it must lead the next round; none is left
+    // parked (the test would hang).
+    let d = TempDir::new("wake");
+    let mut o = opts(&d.0, MB);
+    o.fsync = true;
+    let io = FaultyIo::default();
+    io.slow_sync.store(true, Ordering::SeqCst);
+    let w = Arc::new(WalWriter::create_with_io(o, Arc::new(io.clone())).unwrap());
+    let mut hs = Vec::new();
+    for t in 0..12u32 {
+        let w = w.clone();
+        hs.push(std::thread::spawn(move || {
+            for i in 0..5 {
+                let (_, e) = w.append(RM_TUSK, 0, t * 100 + i, b"mixed").unwrap();
+                if (t + i) % 3 == 0 {
+                    w.write(e).unwrap();
+                    assert!(w.write_lsn() >= e);
+                } else {
+                    w.flush(e).unwrap();
+                    assert!(w.flush_lsn() >= e);
+                }
+            }
+        }));
+    }
+    for h in hs {
+        h.join().unwrap();
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    assert_eq!(w.flush_lsn(), w.insert_lsn());
+}
+
+#[test]
+fn a_failed_flush_wakes_every_waiter_with_the_error() {
+    let d = TempDir::new("wakefail");
+    let mut o = opts(&d.0, MB);
+    o.fsync = true;
+    let io = FaultyIo::default();
+    io.slow_sync.store(true, Ordering::SeqCst);
+    let w = Arc::new(WalWriter::create_with_io(o, Arc::new(io.clone())).unwrap());
+    io.fail_sync.store(true, Ordering::SeqCst);
+    let mut hs = Vec::new();
+    for t in 0..6u32 {
+        let w = w.clone();
+        hs.push(std::thread::spawn(move || {
+            let (_, e) = w.append(RM_TUSK, 0, t, b"doomed").unwrap();
+            w.flush(e)
+        }));
+    }
+    for h in hs {
+        let e = h.join().unwrap().unwrap_err();
+        assert_eq!(e.severity, crate::error::Severity::Panic);
+    }
+}
+
 /// Switches that make the [`FaultyIo`] layer fail or slow down.
 #[derive(Default)]
 struct Faults {

@@ -6,7 +6,11 @@
 //!   positions and the `io_busy` flag. Appends hold it only to copy bytes in.
 //! - `files` (a `Mutex<Files>`) holds the open segment files. Only the thread that set
 //!   `io_busy` touches it, so it is never contended; it is a mutex only to be `Sync`.
-//! - `cond` wakes threads waiting for the I/O in progress to finish.
+//! - `sleepers` (inside `state`) lists the threads waiting for the I/O in progress;
+//!   each is parked on its own and woken only when its wait is over or it is picked
+//!   to lead the next round (a shared condition variable woke every waiter after
+//!   every round: under 32 committers most went straight back to sleep, and those
+//!   context switches cost more CPU than the commits).
 //!
 //! ## Invariants
 //! - `phys` (where the next byte goes) is 8-aligned and never at a page start: whenever
@@ -27,12 +31,14 @@
 //!    all buffered bytes and the current insert end as its target, and drops the lock.
 //! 3. It writes the bytes and fdatasyncs while other committers append and then wait on
 //!    `cond`.
-//! 4. It publishes `flushed = target`, clears `io_busy` and wakes everyone; waiters
-//!    whose records lie below `target` return at once, and one of the others takes the
-//!    next round, covering all of them with one fsync.
+//! 4. It publishes `flushed = target` and wakes the waiters whose records lie below
+//!    `target`. If others appended and wait meanwhile, it runs up to
+//!    `EXTRA_FLUSH_ROUNDS` more rounds for them at once (the disk never idles while a
+//!    woken thread gets scheduled); then it clears `io_busy` and wakes one waiter,
+//!    which leads the next round and covers all the others with one fsync.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
@@ -44,6 +50,10 @@ use crate::error::{sqlstate, Error, Result, Severity};
 
 /// Buffered bytes beyond which an append writes them out itself.
 const WRITE_THRESHOLD: usize = 8 << 20;
+
+/// How many further flush rounds the thread leading a group commit runs for
+/// committers that arrived during its own round, before it hands leadership on.
+const EXTRA_FLUSH_ROUNDS: u32 = 2;
 
 /// Counters of the writer's work, for tests and monitoring.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,6 +68,28 @@ pub struct WalStats {
     pub flushes: u64,
     /// fsync/fdatasync system calls issued.
     pub fsyncs: u64,
+    /// Appends that found the in-memory buffer full and wrote it out themselves
+    /// (pg_stat_wal's `wal_buffers_full`).
+    pub buffers_full: u64,
+    /// Microseconds spent writing WAL bytes to the OS.
+    pub write_time_us: u64,
+    /// Microseconds spent in fsync/fdatasync.
+    pub sync_time_us: u64,
+}
+
+/// What one round of [`WalWriter::do_io`] did.
+struct IoDone {
+    fsyncs: u64,
+    write_time: std::time::Duration,
+    sync_time: std::time::Duration,
+}
+
+impl WalStats {
+    fn count_io(&mut self, done: &IoDone) {
+        self.fsyncs += done.fsyncs;
+        self.write_time_us += done.write_time.as_micros() as u64;
+        self.sync_time_us += done.sync_time.as_micros() as u64;
+    }
 }
 
 struct State {
@@ -70,8 +102,92 @@ struct State {
     written: u64,
     flushed: u64,
     io_busy: bool,
+    /// Threads waiting for I/O another thread runs, each woken on its own.
+    sleepers: Vec<Sleeper>,
     broken: Option<Error>,
     stats: WalStats,
+}
+
+/// A thread waiting in [`WalWriter::flush`]/[`WalWriter::write`] (or for the I/O to
+/// go idle) while another thread runs the I/O round.
+struct Sleeper {
+    wait: Wait,
+    thread: std::thread::Thread,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Until `flushed` reaches the LSN.
+    Flushed(u64),
+    /// Until `written` reaches the LSN.
+    Written(u64),
+    /// Until no I/O round runs.
+    Idle,
+}
+
+impl State {
+    /// Parks the calling thread until a round wakes it (or spuriously); the caller
+    /// re-checks its condition. Wake-ups are targeted: a finished round wakes only the
+    /// threads it satisfied, plus one to lead the next round, never the whole crowd.
+    fn sleep<'a>(
+        st: MutexGuard<'a, State>,
+        wait: Wait,
+        relock: impl FnOnce() -> MutexGuard<'a, State>,
+    ) -> MutexGuard<'a, State> {
+        let mut st = st;
+        let me = std::thread::current();
+        let id = me.id();
+        st.sleepers.push(Sleeper { wait, thread: me });
+        drop(st);
+        // An unpark between the drop and here is kept as the thread's token, so
+        // park returns at once: no wake-up is lost.
+        std::thread::park();
+        let mut st = relock();
+        st.sleepers.retain(|s| s.thread.id() != id);
+        st
+    }
+
+    /// Wakes the sleepers a round has satisfied.
+    fn wake_reached(&mut self) {
+        let (flushed, written) = (self.flushed, self.written);
+        self.sleepers.retain(|s| {
+            let done = match s.wait {
+                Wait::Flushed(l) => l <= flushed,
+                Wait::Written(l) => l <= written,
+                Wait::Idle => false,
+            };
+            if done {
+                s.thread.unpark();
+            }
+            !done
+        });
+    }
+
+    /// After the I/O went idle: wakes one waiter to lead the next round, and every
+    /// thread waiting for idleness.
+    fn wake_next(&mut self) {
+        let mut leader = false;
+        for s in &self.sleepers {
+            if s.wait == Wait::Idle || !leader {
+                leader |= s.wait != Wait::Idle;
+                s.thread.unpark();
+            }
+        }
+    }
+
+    /// Wakes everybody (the writer broke).
+    fn wake_all(&mut self) {
+        for s in self.sleepers.drain(..) {
+            s.thread.unpark();
+        }
+    }
+
+    /// Whether a sleeping thread needs WAL flushed beyond `flushed`.
+    fn flush_awaited(&self) -> bool {
+        self.sleepers
+            .iter()
+            .any(|s| matches!(s.wait, Wait::Flushed(l) if l > self.flushed))
+    }
 }
 
 struct Files {
@@ -89,9 +205,10 @@ pub struct WalWriter {
     opts: WalOptions,
     io: Arc<dyn WalIo>,
     state: Mutex<State>,
-    cond: Condvar,
     files: Mutex<Files>,
     flush_tx: watch::Sender<Lsn>,
+    /// When the counters started (PostgreSQL microseconds), pg_stat_wal's `stats_reset`.
+    stats_since: i64,
 }
 
 fn panic_io(what: String, e: std::io::Error) -> Error {
@@ -314,10 +431,10 @@ impl WalWriter {
                 written: end,
                 flushed: end,
                 io_busy: false,
+                sleepers: Vec::new(),
                 broken: None,
                 stats: WalStats::default(),
             }),
-            cond: Condvar::new(),
             files: Mutex::new(Files {
                 tli,
                 current: None,
@@ -326,6 +443,7 @@ impl WalWriter {
                 first_new_segno,
             }),
             flush_tx,
+            stats_since: crate::types::now_micros(),
         }
     }
 
@@ -365,7 +483,9 @@ impl WalWriter {
             }
             let (start, end, _) =
                 st.push_record(&mut rec, body_crc, seg, self.opts.system_id, true);
-            (start, end, st.buffered > WRITE_THRESHOLD)
+            let big = st.buffered > WRITE_THRESHOLD;
+            st.stats.buffers_full += u64::from(big);
+            (start, end, big)
         };
         if big {
             self.write(Lsn(end))?;
@@ -398,35 +518,53 @@ impl WalWriter {
                 return Ok(());
             }
             if st.io_busy {
-                st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+                let wait = if sync {
+                    Wait::Flushed(upto)
+                } else {
+                    Wait::Written(upto)
+                };
+                st = State::sleep(st, wait, || self.lock_state());
                 continue;
             }
             st.io_busy = true;
-            let chunks = std::mem::take(&mut st.chunks);
-            st.buffered = 0;
-            let target = st.insert_end;
-            drop(st);
-            let res = self.do_io(&chunks, sync);
-            st = self.lock_state();
-            st.io_busy = false;
-            match res {
-                Ok(fsyncs) => {
-                    st.written = st.written.max(target);
-                    st.stats.writes += u64::from(!chunks.is_empty());
-                    if sync {
-                        st.flushed = st.flushed.max(target);
-                        st.stats.flushes += 1;
-                        st.stats.fsyncs += fsyncs;
-                        self.flush_tx.send_replace(Lsn(st.flushed));
+            let mut rounds = 0;
+            loop {
+                let chunks = std::mem::take(&mut st.chunks);
+                st.buffered = 0;
+                let target = st.insert_end;
+                drop(st);
+                let res = self.do_io(&chunks, sync);
+                st = self.lock_state();
+                match res {
+                    Ok(done) => {
+                        st.written = st.written.max(target);
+                        st.stats.writes += u64::from(!chunks.is_empty());
+                        st.stats.count_io(&done);
+                        if sync {
+                            st.flushed = st.flushed.max(target);
+                            st.stats.flushes += 1;
+                            self.flush_tx.send_replace(Lsn(st.flushed));
+                        }
+                        st.wake_reached();
                     }
-                    self.cond.notify_all();
+                    Err(e) => {
+                        st.io_busy = false;
+                        st.broken = Some(e.clone());
+                        st.wake_all();
+                        return Err(e);
+                    }
                 }
-                Err(e) => {
-                    st.broken = Some(e.clone());
-                    self.cond.notify_all();
-                    return Err(e);
+                // Others appended while this round ran and are waiting: serve them
+                // at once rather than hand the next round to a thread still waking up
+                // (the hand-off left the disk idle under load). Bounded, so this
+                // caller's own reply is delayed by at most that many flushes.
+                rounds += 1;
+                if !(sync && rounds <= EXTRA_FLUSH_ROUNDS && st.flush_awaited()) {
+                    break;
                 }
             }
+            st.io_busy = false;
+            st.wake_next();
         }
     }
 
@@ -436,7 +574,8 @@ impl WalWriter {
 
     /// Writes `chunks` to their segment files and, with `sync`, makes all written files
     /// durable; returns the number of fsync calls. Runs only with `io_busy` set.
-    fn do_io(&self, chunks: &[(u64, Vec<u8>)], sync: bool) -> Result<u64> {
+    fn do_io(&self, chunks: &[(u64, Vec<u8>)], sync: bool) -> Result<IoDone> {
+        let started = std::time::Instant::now();
         let seg = self.opts.segment_size;
         let mut files = self.lock_files();
         for (start, bytes) in chunks {
@@ -463,6 +602,8 @@ impl WalWriter {
                 data = &data[n..];
             }
         }
+        let write_time = started.elapsed();
+        let sync_started = std::time::Instant::now();
         let mut fsyncs = 0;
         // With O_DSYNC/O_SYNC every write was durable when it returned.
         let needs_fsync = self.opts.fsync
@@ -491,7 +632,15 @@ impl WalWriter {
             files.unsynced.clear();
             files.current_dirty = false;
         }
-        Ok(fsyncs)
+        Ok(IoDone {
+            fsyncs,
+            write_time,
+            sync_time: if fsyncs > 0 {
+                sync_started.elapsed()
+            } else {
+                std::time::Duration::ZERO
+            },
+        })
     }
 
     /// Makes `files.current` the file of `segno`, opening or creating it.
@@ -587,7 +736,7 @@ impl WalWriter {
             if !st.io_busy {
                 break;
             }
-            st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = State::sleep(st, Wait::Idle, || self.lock_state());
         }
         if new_tli <= st.tli {
             crate::bail!(
@@ -603,7 +752,7 @@ impl WalWriter {
         let target = st.insert_end;
         let segno = (st.phys - 1) / self.opts.segment_size;
         drop(st);
-        let res = self.do_io(&chunks, true).and_then(|fsyncs| {
+        let res = self.do_io(&chunks, true).and_then(|done| {
             let seg = self.opts.segment_size;
             let mut files = self.lock_files();
             let from = self.opts.dir.join(segment_file_name(files.tli, segno, seg));
@@ -616,23 +765,25 @@ impl WalWriter {
             files.current = None;
             files.current_dirty = false;
             files.tli = new_tli;
-            Ok(fsyncs)
+            Ok(done)
         });
         let mut st = self.lock_state();
         st.io_busy = false;
-        self.cond.notify_all();
         match res {
-            Ok(fsyncs) => {
+            Ok(done) => {
                 st.tli = new_tli;
                 st.written = st.written.max(target);
                 st.flushed = st.flushed.max(target);
                 st.stats.flushes += 1;
-                st.stats.fsyncs += fsyncs;
+                st.stats.count_io(&done);
                 self.flush_tx.send_replace(Lsn(st.flushed));
+                st.wake_reached();
+                st.wake_next();
                 Ok(())
             }
             Err(e) => {
                 st.broken = Some(e.clone());
+                st.wake_all();
                 Err(e)
             }
         }
@@ -647,6 +798,12 @@ impl WalWriter {
     /// The writer's counters.
     pub fn stats(&self) -> WalStats {
         self.lock_state().stats
+    }
+
+    /// When the counters started counting (this process's start), in PostgreSQL
+    /// microseconds.
+    pub fn stats_since(&self) -> i64 {
+        self.stats_since
     }
 
     /// Deletes segment files before `keep_from_segno`, but never the segment being
