@@ -23,7 +23,8 @@
 //! 2. past `checkpoint_timeout` it calls the engine's checkpoint with reason `time`
 //!    (past the WAL-size trigger, reason `wal`);
 //! 3. the engine writes the images and the checkpoint record, updates pg_control, and
-//!    removes segments older than [`oldest_segment_to_keep`];
+//!    recycles (renames to future segment names, up to [`recycle_limit`]) or removes
+//!    the segments older than [`oldest_segment_to_keep`];
 //! 4. then the thread reclaims dead row versions (VACUUM of every table) when enough
 //!    dead versions have piled up.
 
@@ -43,6 +44,8 @@ pub struct CheckpointSettings {
     /// `max_wal_size` in bytes: WAL written since the last redo point that triggers a
     /// checkpoint (PostgreSQL's trigger: `max_wal_size / (1 + completion_target)`).
     pub max_wal_size: u64,
+    /// `min_wal_size` in bytes: at least this much old WAL is kept for recycling.
+    pub min_wal_size: u64,
     /// `checkpoint_completion_target` (only used for the WAL-size trigger).
     pub completion_target: f64,
     /// `wal_keep_size` in bytes (the legacy `wal_keep_segments` is already folded in
@@ -61,6 +64,7 @@ impl Default for CheckpointSettings {
         CheckpointSettings {
             checkpoint_timeout: Duration::from_secs(300),
             max_wal_size: 1024 * 1024 * 1024,
+            min_wal_size: 80 * 1024 * 1024,
             completion_target: 0.9,
             wal_keep_size: 0,
             log_checkpoints: true,
@@ -77,6 +81,7 @@ impl CheckpointSettings {
         CheckpointSettings {
             checkpoint_timeout: Duration::from_secs(cfg.get_int("checkpoint_timeout").max(1) as u64),
             max_wal_size: (cfg.get_int("max_wal_size").max(2) as u64).saturating_mul(mb),
+            min_wal_size: (cfg.get_int("min_wal_size").max(2) as u64).saturating_mul(mb),
             completion_target: cfg.get_real("checkpoint_completion_target").clamp(0.0, 1.0),
             wal_keep_size: (cfg.get_int("wal_keep_size").max(0) as u64).saturating_mul(mb),
             log_checkpoints: cfg.get_bool("log_checkpoints"),
@@ -135,6 +140,37 @@ pub fn oldest_segment_to_keep(r: &WalRetention) -> u64 {
         keep = keep.min(a);
     }
     keep.min(current)
+}
+
+/// The highest segment number old segments may be recycled into after a checkpoint
+/// whose redo point is `redo` (PostgreSQL's `XLOGfileslop`): enough for the WAL the next
+/// checkpoint cycle is expected to write (`distance_estimate`, the recent distance
+/// between checkpoints, stretched by the completion target and 10%), but at least
+/// `min_wal_size` and at most `max_wal_size` worth of segments from the redo point.
+pub fn recycle_limit(
+    s: &CheckpointSettings,
+    redo: Lsn,
+    segment_size: u64,
+    distance_estimate: u64,
+) -> u64 {
+    let seg = segment_size.max(1);
+    let redo_seg = redo.0 / seg;
+    let min_seg = redo_seg + (s.min_wal_size / seg).max(1) - 1;
+    let max_seg = redo_seg + (s.max_wal_size / seg).max(1) - 1;
+    let distance = (1.0 + s.completion_target) * distance_estimate as f64 * 1.10;
+    let wanted = (redo.0 + distance as u64) / seg + 1;
+    wanted.clamp(min_seg, max_seg.max(min_seg))
+}
+
+/// Folds one checkpoint's distance (bytes between its redo point and the previous
+/// one) into the running estimate as PostgreSQL does: a jump up is taken at once, a
+/// drop is followed slowly (90/10 average).
+pub fn next_distance_estimate(estimate: u64, distance: u64) -> u64 {
+    if distance > estimate {
+        distance
+    } else {
+        (0.9 * estimate as f64 + 0.1 * distance as f64) as u64
+    }
 }
 
 /// Starts the background checkpointer for `engine`; it stops when the engine is shut
@@ -246,6 +282,21 @@ mod tests {
             }),
             12
         );
+    }
+
+    #[test]
+    fn recycling_keeps_between_min_and_max_wal_size() {
+        let s = CheckpointSettings::default(); // min 80 MB, max 1 GB, target 0.9
+        let redo = Lsn(100 * MB + 5);
+        // Nothing written lately: min_wal_size (5 segments from the redo segment).
+        assert_eq!(recycle_limit(&s, redo, 16 * MB, 0), 6 + 4);
+        // A busy cycle: room for 1.9 * 1.1 = 2.09 times the last distance: 334.4 MB
+        // past the redo point at 100 MB ends in segment 27; one more for rounding.
+        assert_eq!(recycle_limit(&s, redo, 16 * MB, 160 * MB), 28);
+        // Never beyond max_wal_size.
+        assert_eq!(recycle_limit(&s, redo, 16 * MB, 100_000 * MB), 6 + 63);
+        assert_eq!(next_distance_estimate(10, 50), 50);
+        assert_eq!(next_distance_estimate(100, 0), 90);
     }
 
     #[test]

@@ -232,6 +232,9 @@ pub struct Engine {
     /// a timed checkpoint is skipped while the WAL has not grown past it, as PostgreSQL
     /// skips checkpoints on an idle system.
     last_checkpoint_end: AtomicU64,
+    /// Recent distance between checkpoints' redo points in bytes (PostgreSQL's
+    /// `CheckPointDistanceEstimate`): how many old segments to recycle.
+    checkpoint_distance: AtomicU64,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -347,6 +350,7 @@ impl Engine {
             settings: Mutex::new(CheckpointSettings::default()),
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
+            checkpoint_distance: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -493,6 +497,7 @@ impl Engine {
             ),
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
+            checkpoint_distance: AtomicU64::new(0),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -713,13 +718,34 @@ impl Engine {
             control.write(&self.datadir, self.opts.fsync)?;
         }
         drop(shutdown_guard);
-        // 5. WAL segments no longer needed.
-        let removed = self.remove_old_wal(redo);
+        // 5. WAL segments no longer needed are recycled or removed; the next segment
+        // is prepared when the current one is nearly full.
+        let distance = redo.bytes_since(prior_redo);
+        let estimate = checkpointer::next_distance_estimate(
+            self.checkpoint_distance.load(Ordering::SeqCst),
+            distance,
+        );
+        self.checkpoint_distance.store(estimate, Ordering::SeqCst);
+        let wal = self.remove_old_wal(redo, estimate);
+        let added = if shutdown {
+            0
+        } else {
+            match self.wal.preallocate_next() {
+                Ok(added) => usize::from(added),
+                Err(e) => {
+                    tracing::warn!("could not preallocate a WAL segment: {}", e.message);
+                    0
+                }
+            }
+        };
         if log {
             let total = started.elapsed().as_secs_f64();
             tracing::info!(
-                "checkpoint complete: wrote {tables} table images; 0 WAL file(s) added, {removed} removed, 0 recycled; write={total:.3} s, sync=0.000 s, total={total:.3} s; distance={} kB",
-                redo.bytes_since(prior_redo) / 1024
+                "checkpoint complete: wrote {tables} table images; {added} WAL file(s) added, {} removed, {} recycled; write={total:.3} s, sync=0.000 s, total={total:.3} s; distance={} kB, estimate={} kB",
+                wal.removed,
+                wal.recycled,
+                distance / 1024,
+                estimate / 1024
             );
         }
         Ok(())
@@ -750,20 +776,27 @@ impl Engine {
     /// Removes WAL segments older than what the redo point and `wal_keep_size` need
     /// (see [`oldest_segment_to_keep`]); returns how many went. Failures are logged,
     /// not fatal: the segments are merely kept.
-    fn remove_old_wal(&self, redo: Lsn) -> usize {
+    fn remove_old_wal(&self, redo: Lsn, distance_estimate: u64) -> wal::Recycled {
+        let settings = self.settings();
+        let recycle_upto = checkpointer::recycle_limit(
+            &settings,
+            redo,
+            self.opts.wal_segment_size,
+            distance_estimate,
+        );
         let keep = oldest_segment_to_keep(&WalRetention {
             redo,
             insert: self.wal.insert_lsn(),
             segment_size: self.opts.wal_segment_size,
-            wal_keep_size: self.settings().wal_keep_size,
+            wal_keep_size: settings.wal_keep_size,
             slot_min: None,
             archive_min_segno: None,
         });
-        match self.wal.remove_old_segments(keep) {
-            Ok(n) => n,
+        match self.wal.remove_or_recycle(keep, recycle_upto) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!("could not remove old WAL segments: {}", e.message);
-                0
+                wal::Recycled::default()
             }
         }
     }

@@ -77,8 +77,9 @@ fn lock_cycle_is_broken_with_40p01() {
 
 /// PostgreSQL removes or recycles (renames forward) every segment older than the new
 /// REDO position's segment at each checkpoint (with `wal_keep_size = 0` and no slots),
-/// so `pg_wal/` stays bounded by `max_wal_size`. tusk never calls its
-/// `remove_old_segments`: `pg_wal/` grows without bound.
+/// so `pg_wal/` stays bounded by `max_wal_size`. (An early tusk never removed them:
+/// `pg_wal/` grew without bound.) Recycled files carry future segment names, so none
+/// may remain below the current segment.
 #[test]
 fn checkpoint_removes_segments_before_redo() {
     let mut s = Server::init("walremove", &["--wal-segsize=1"]);

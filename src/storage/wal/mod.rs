@@ -61,7 +61,7 @@ pub mod writer;
 
 pub use raw::RawWalWriter;
 pub use reader::{read_wal_bytes, WalReader, WalRecord};
-pub use writer::{WalStats, WalWriter};
+pub use writer::{Recycled, WalStats, WalWriter};
 
 /// A position in the WAL stream (PostgreSQL's `XLogRecPtr`). Displays as PostgreSQL
 /// prints LSNs: `%X/%X` of the high and low 32 bits, e.g. `0/1000028`, `16/B374D848`.
@@ -201,30 +201,25 @@ impl WalOptions {
     }
 }
 
-/// Deletes the segment files (of any timeline) in `dir` whose segment number is below
-/// `keep_from_segno`; returns how many were removed. Other files are left alone.
-pub fn remove_old_segments(dir: &Path, segment_size: u64, keep_from_segno: u64) -> Result<usize> {
+/// The segment files (of any timeline) in `dir` whose segment number is below
+/// `before_segno`, oldest first. Other files are left out.
+pub fn segments_before(dir: &Path, segment_size: u64, before_segno: u64) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Error::io(format!("could not open directory \"{}\"", dir.display()), e))?;
-    let mut removed = 0;
+    let mut out = Vec::new();
     for entry in entries {
         let entry = entry
             .map_err(|e| Error::io(format!("could not read directory \"{}\"", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if let Some((_, segno)) = segment::parse_segment_file_name(name, segment_size) {
-            if segno < keep_from_segno {
-                std::fs::remove_file(entry.path()).map_err(|e| {
-                    Error::io(
-                        format!("could not remove file \"{}\"", entry.path().display()),
-                        e,
-                    )
-                })?;
-                removed += 1;
+            if segno < before_segno {
+                out.push((segno, entry.path()));
             }
         }
     }
-    Ok(removed)
+    out.sort();
+    Ok(out.into_iter().map(|(_, p)| p).collect())
 }
 
 #[cfg(test)]

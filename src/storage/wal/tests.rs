@@ -631,11 +631,153 @@ fn remove_old_segments_keeps_current() {
     w.append(RM_TUSK, 0, 1, b"a").unwrap();
     w.flush(w.insert_lsn()).unwrap();
     std::fs::write(d.0.join("00000001.history"), "x").unwrap();
-    // Segments 1..=4 exist; asking to keep from 10 still keeps the current one.
-    assert_eq!(w.remove_old_segments(10).unwrap(), 3);
+    // Segments 1..=4 exist; asking to keep from 10 still keeps the current one; with no
+    // room for recycling every old file is deleted.
+    let r = w.remove_or_recycle(10, 0).unwrap();
+    assert_eq!(
+        r,
+        Recycled {
+            removed: 3,
+            recycled: 0
+        }
+    );
     assert!(d.0.join("000000010000000000000004").is_file());
     assert!(d.0.join("00000001.history").is_file());
-    assert_eq!(remove_old_segments(&d.0, MB, 4).unwrap(), 0);
+    assert!(segments_before(&d.0, MB, 4).unwrap().is_empty());
+}
+
+#[test]
+fn recycled_segments_are_written_over_and_end_cleanly() {
+    let d = TempDir::new("recycle");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    // Fill segments 1..=4 with records whose bytes are not zero.
+    let mut i = 0u32;
+    while w.insert_lsn().0 < 5 * seg {
+        w.append(RM_TUSK, 0x10, i, &payload(i as usize, 3000))
+            .unwrap();
+        i += 1;
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    // Recycle segments 1..=3 as 6, 7 and 8 (limit 7: segment 8 is deleted instead).
+    let r = w.remove_or_recycle(4, 7).unwrap();
+    assert_eq!(
+        r,
+        Recycled {
+            removed: 1,
+            recycled: 2
+        }
+    );
+    assert_eq!(w.ready_segments(), vec![6, 7]);
+    assert!(!d.0.join("000000010000000000000001").exists());
+    assert!(d.0.join("000000010000000000000006").is_file());
+    // Write on into the recycled files, flushing at odd places (mid-page ends).
+    let restart = w.insert_lsn();
+    let mut n = 0;
+    while w.insert_lsn().0 < 7 * seg + seg / 3 {
+        let (_, e) = w
+            .append(
+                RM_TUSK,
+                0x20,
+                9000 + n,
+                &payload(n as usize, 777 + (n as usize % 5) * 1000),
+            )
+            .unwrap();
+        if n % 7 == 0 {
+            w.flush(e).unwrap();
+        }
+        n += 1;
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    assert!(w.ready_segments().is_empty());
+    // Reading from segment 4 on finds exactly the new records and stops at the end,
+    // not in the old bytes of the recycled files.
+    let (recs, end) = read_all(&d.0, seg, 1, restart);
+    let new: Vec<_> = recs.iter().filter(|r| r.start >= restart).collect();
+    assert_eq!(new.len() as u32, n);
+    assert!(new.iter().all(|r| r.info & 0xF0 == 0x20));
+    assert_eq!(end, w.insert_lsn());
+    if let Some((ok, out, err)) = pg_waldump(&d.0, &["--start", &restart.to_string()]) {
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with("rmgr:")).count() as u32,
+            n,
+            "{err}"
+        );
+        let want = format!("invalid record length at {end}: wanted 24, got 0");
+        assert!(!ok && err.contains(&want), "stderr: {err}");
+    }
+    // Reopened after a "crash" at the end, the writer goes on in the recycled file.
+    drop(w);
+    let w = WalWriter::open(opts(&d.0, seg), end, new.last().unwrap().start).unwrap();
+    w.append(RM_TUSK, 0x30, 1, b"after restart").unwrap();
+    w.flush(w.insert_lsn()).unwrap();
+    let (recs, end2) = read_all(&d.0, seg, 1, restart);
+    assert_eq!(recs.len() as u32, n + 1);
+    assert_eq!(end2, w.insert_lsn());
+}
+
+#[test]
+fn a_restart_reuses_recycled_files_but_not_ones_written_under_their_name() {
+    let d = TempDir::new("recycle-restart");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    let mut i = 0u32;
+    while w.insert_lsn().0 < 5 * seg {
+        w.append(RM_TUSK, 0x10, i, &payload(i as usize, 3000))
+            .unwrap();
+        i += 1;
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    // Segments 1..=3 become 6, 7, 8.
+    assert_eq!(w.remove_or_recycle(4, 100).unwrap().recycled, 3);
+    let end = w.insert_lsn();
+    let last = w.last_record_lsn();
+    drop(w);
+    // A crashed run wrote segment 8 under its own name: it must not be reused.
+    let f8 = d.0.join("000000010000000000000008");
+    let mut bytes = std::fs::read(&f8).unwrap();
+    let mut header = bytes[..format::LONG_PAGE_HEADER as usize].to_vec();
+    header[8..16].copy_from_slice(&(8 * seg).to_le_bytes());
+    bytes[..header.len()].copy_from_slice(&header);
+    std::fs::write(&f8, bytes).unwrap();
+    let w = WalWriter::open(opts(&d.0, seg), end, last).unwrap();
+    assert_eq!(w.ready_segments(), vec![6, 7]);
+}
+
+#[test]
+fn preallocation_prepares_the_next_segment_once() {
+    let d = TempDir::new("prealloc");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    assert!(
+        !w.preallocate_next().unwrap(),
+        "segment 1 is not nearly full yet"
+    );
+    let mut i = 0;
+    while w.insert_lsn().0 % seg < seg / 4 * 3 + 100 {
+        w.append(RM_TUSK, 0, i, &payload(i as usize, 2000)).unwrap();
+        i += 1;
+    }
+    assert!(w.preallocate_next().unwrap());
+    assert!(!w.preallocate_next().unwrap());
+    assert_eq!(w.ready_segments(), vec![2]);
+    let f = d.0.join("000000010000000000000002");
+    assert_eq!(std::fs::metadata(&f).unwrap().len(), seg);
+    while w.insert_lsn().0 < 2 * seg + 5000 {
+        w.append(RM_TUSK, 0, i, &payload(i as usize, 2000)).unwrap();
+        i += 1;
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    assert!(w.ready_segments().is_empty());
+    let (recs, end) = read_all(&d.0, seg, 1, Lsn(seg + 40));
+    assert_eq!(recs.len() as u32, i);
+    assert_eq!(end, w.insert_lsn());
+    let leftovers: Vec<_> = std::fs::read_dir(&d.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("xlogtemp"))
+        .collect();
+    assert!(leftovers.is_empty());
 }
 
 /// Runs the stock pg_waldump on `dir` with `args`; `None` when it is not installed.

@@ -19,9 +19,14 @@
 //!   with "invalid record length ... wanted 24, got 0" like on PostgreSQL's own WAL.
 //! - `insert_end >= written >= flushed`; all three are record ends (or segment starts
 //!   after a switch), as PostgreSQL reports them.
-//! - A segment file the writer moves into for the first time is created afresh
-//!   (zero-filled, renamed into place), so stale bytes from a crashed run never follow
-//!   new records.
+//! - A segment file the writer moves into for the first time is either created afresh
+//!   (zero-filled, renamed into place), or was made ready ahead: preallocated
+//!   zero-filled, or recycled by a checkpoint from an old segment (as PostgreSQL
+//!   recycles). A recycled file's old pages carry an older segment's page addresses, so
+//!   readers reject them; within the page being written the writer zeroes the rest of
+//!   the page once, so the last record is followed by zeros as on a fresh file. A file
+//!   beyond the end of WAL that a crashed run wrote under its own name is never reused:
+//!   its old records could pass for new ones.
 //! - After any I/O error the writer is broken: every later call returns the same PANIC
 //!   error. Nothing is retried (STYLE habit 6).
 //!
@@ -37,6 +42,7 @@
 //!    woken thread gets scheduled); then it clears `io_busy` and wakes one waiter,
 //!    which leads the next round and covers all the others with one fsync.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -195,8 +201,28 @@ struct Files {
     current: Option<(u64, Box<dyn SegmentFile>)>,
     current_dirty: bool,
     unsynced: Vec<(u64, Box<dyn SegmentFile>)>,
-    /// Segments below this number exist and may be opened; from it on they are created.
+    /// Segments below this number exist and may be opened; from it on they are created
+    /// (or taken from `ready`).
     first_new_segno: u64,
+    /// Segment files made ready ahead of the writer, all at or after
+    /// `first_new_segno`: recycled from old segments by a checkpoint (`true`: they hold
+    /// the old segment's stale bytes) or preallocated zero-filled (`false`).
+    ready: BTreeMap<u64, bool>,
+    /// Whether the current file is a recycled one, holding stale bytes beyond what this
+    /// writer wrote into it.
+    current_stale: bool,
+    /// In a stale current file: the file offset up to which its bytes are this run's
+    /// (written, or zeroed to the end of the page the last write ended in).
+    clean_upto: u64,
+}
+
+/// What [`WalWriter::remove_or_recycle`] did with old segment files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recycled {
+    /// Files deleted.
+    pub removed: usize,
+    /// Files renamed to future segment names, to be written over.
+    pub recycled: usize,
 }
 
 /// The WAL writer: appends records, writes and flushes them with group commit. Shared
@@ -209,6 +235,58 @@ pub struct WalWriter {
     flush_tx: watch::Sender<Lsn>,
     /// When the counters started (PostgreSQL microseconds), pg_stat_wal's `stats_reset`.
     stats_since: i64,
+}
+
+/// Deletes the half-built segment files (`xlogtemp.*`) a crashed run left behind.
+fn remove_temp_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with("xlogtemp.") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The segments from `first` on (timeline `tli`) that an earlier run recycled and that
+/// may be written over: full-size files whose first page header belongs to an older
+/// segment. A file whose header carries its own address was written under this name by
+/// a crashed run, and one without a readable header is unknown: both are recreated.
+fn recycled_files_after(dir: &std::path::Path, tli: u32, seg: u64, first: u64) -> Vec<u64> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some((t, segno)) = name
+            .to_str()
+            .and_then(|n| segment::parse_segment_file_name(n, seg))
+        else {
+            continue;
+        };
+        if t != tli || segno < first {
+            continue;
+        }
+        let mut head = [0u8; LONG_PAGE_HEADER as usize];
+        let readable = std::fs::File::open(entry.path()).and_then(|f| {
+            use std::os::unix::fs::FileExt;
+            f.read_exact_at(&mut head, 0)?;
+            f.metadata()
+        });
+        let Ok(meta) = readable else { continue };
+        if meta.len() != seg {
+            continue;
+        }
+        if let Some(h) = format::decode_page_header(&head) {
+            if h.pageaddr % seg == 0 && h.pageaddr / seg < segno {
+                out.push(segno);
+            }
+        }
+    }
+    out.sort_unstable();
+    out
 }
 
 fn panic_io(what: String, e: std::io::Error) -> Error {
@@ -397,7 +475,10 @@ impl WalWriter {
             first_new = segno + 1;
         }
         let tli = opts.timeline;
+        remove_temp_files(&opts.dir);
+        let recycled = recycled_files_after(&opts.dir, tli, seg, first_new);
         let w = WalWriter::build(opts, io, end.0, last_record.0, end.0, first_new);
+        w.lock_files().ready = recycled.into_iter().map(|s| (s, true)).collect();
         {
             let mut st = w.lock_state();
             st.tli = tli;
@@ -441,6 +522,9 @@ impl WalWriter {
                 current_dirty: false,
                 unsynced: Vec::new(),
                 first_new_segno,
+                ready: BTreeMap::new(),
+                current_stale: false,
+                clean_upto: 0,
             }),
             flush_tx,
             stats_since: crate::types::now_micros(),
@@ -598,6 +682,9 @@ impl WalWriter {
                     })?;
                 }
                 files.current_dirty = true;
+                if files.current_stale {
+                    self.zero_page_tail(&mut files, off + n as u64)?;
+                }
                 pos += n as u64;
                 data = &data[n..];
             }
@@ -656,7 +743,23 @@ impl WalWriter {
         files.current_dirty = false;
         let seg = self.opts.segment_size;
         let path = self.opts.dir.join(segment_file_name(files.tli, segno, seg));
-        let f = if segno < files.first_new_segno {
+        files.current_stale = false;
+        let ready = if segno >= files.first_new_segno {
+            files.ready.remove(&segno)
+        } else {
+            None
+        };
+        // A file made ready ahead is used when it is still there; else it is created.
+        let ready_file = ready.and_then(|stale| {
+            let f = self.io.open(&path, self.opts.sync_method).ok()?;
+            Some((f, stale))
+        });
+        let f = if let Some((f, stale)) = ready_file {
+            files.first_new_segno = segno + 1;
+            files.current_stale = stale;
+            files.clean_upto = 0;
+            f
+        } else if segno < files.first_new_segno {
             self.io
                 .open(&path, self.opts.sync_method)
                 .map_err(|e| panic_io(format!("could not open file \"{}\"", path.display()), e))?
@@ -672,6 +775,138 @@ impl WalWriter {
         };
         files.current = Some((segno, f));
         Ok(())
+    }
+
+    /// In a recycled (stale) current file, zeroes from file offset `end` to the end of
+    /// its WAL page, once per page, so that what follows the last record on its page
+    /// reads as zeros (as on a fresh segment, and as PostgreSQL's whole-page writes
+    /// leave it) rather than as the old segment's bytes.
+    fn zero_page_tail(&self, files: &mut Files, end: u64) -> Result<()> {
+        let seg = self.opts.segment_size;
+        let page_end = end.next_multiple_of(PAGE_SIZE).min(seg);
+        files.clean_upto = files.clean_upto.max(end);
+        if page_end <= files.clean_upto {
+            return Ok(());
+        }
+        let zeros = [0u8; PAGE_SIZE as usize];
+        let n = (page_end - end) as usize;
+        let tli = files.tli;
+        if let Some((segno, f)) = files.current.as_mut() {
+            f.write_at(&zeros[..n], end).map_err(|e| {
+                let name = segment_file_name(tli, *segno, seg);
+                panic_io(
+                    format!("could not write to log file {name} at offset {end}, length {n}"),
+                    e,
+                )
+            })?;
+        }
+        files.clean_upto = page_end;
+        Ok(())
+    }
+
+    /// Deletes or recycles the segment files before `keep_from_segno` (never the one
+    /// being written), as PostgreSQL's checkpoints do: while the files made ready ahead
+    /// of the writer stay at or below segment `recycle_upto`, an old file is renamed to
+    /// the next future segment name (the writer later writes over it instead of creating
+    /// and zero-filling a new file); the rest are deleted.
+    pub fn remove_or_recycle(&self, keep_from_segno: u64, recycle_upto: u64) -> Result<Recycled> {
+        let seg = self.opts.segment_size;
+        let current = {
+            let st = self.lock_state();
+            st.written.saturating_sub(1) / seg
+        };
+        let old = super::segments_before(&self.opts.dir, seg, keep_from_segno.min(current))?;
+        let mut out = Recycled::default();
+        let mut doomed = Vec::new();
+        {
+            let mut files = self.lock_files();
+            let mut next = files
+                .ready
+                .keys()
+                .next_back()
+                .map_or(files.first_new_segno, |s| s + 1)
+                .max(files.first_new_segno)
+                .max(current + 1);
+            for path in old {
+                if next > recycle_upto {
+                    doomed.push(path);
+                    continue;
+                }
+                let to = self.opts.dir.join(segment_file_name(files.tli, next, seg));
+                match std::fs::rename(&path, &to) {
+                    Ok(()) => {
+                        files.ready.insert(next, true);
+                        next += 1;
+                        out.recycled += 1;
+                    }
+                    Err(_) => doomed.push(path),
+                }
+            }
+            if out.recycled > 0 && self.opts.fsync {
+                self.io.sync_dir(&self.opts.dir).map_err(|e| {
+                    Error::io(
+                        format!("could not fsync directory \"{}\"", self.opts.dir.display()),
+                        e,
+                    )
+                })?;
+            }
+        }
+        for path in doomed {
+            std::fs::remove_file(&path).map_err(|e| {
+                Error::io(format!("could not remove file \"{}\"", path.display()), e)
+            })?;
+            out.removed += 1;
+        }
+        Ok(out)
+    }
+
+    /// Creates the segment after the one being written, zero-filled, when the insert
+    /// position is past three quarters of the current segment and no file is ready for
+    /// it yet (PostgreSQL's preallocation at checkpoints). The file is built without
+    /// holding up writers and renamed into place. Returns whether a file was added.
+    pub fn preallocate_next(&self) -> Result<bool> {
+        let seg = self.opts.segment_size;
+        let insert = self.lock_state().insert_end;
+        if insert % seg < seg / 4 * 3 {
+            return Ok(false);
+        }
+        let next = insert / seg + 1;
+        let wanted =
+            |files: &Files| next >= files.first_new_segno && !files.ready.contains_key(&next);
+        if !wanted(&self.lock_files()) {
+            return Ok(false);
+        }
+        let temp = self
+            .opts
+            .dir
+            .join(format!("xlogtemp.prealloc.{}", std::process::id()));
+        self.io
+            .create_zeroed(&temp, seg, self.opts.fsync, self.opts.sync_method)
+            .map_err(|e| Error::io(format!("could not create file \"{}\"", temp.display()), e))?;
+        let mut files = self.lock_files();
+        if !wanted(&files) {
+            drop(files);
+            let _ = std::fs::remove_file(&temp);
+            return Ok(false);
+        }
+        let to = self.opts.dir.join(segment_file_name(files.tli, next, seg));
+        std::fs::rename(&temp, &to)
+            .map_err(|e| Error::io(format!("could not rename file \"{}\"", temp.display()), e))?;
+        if self.opts.fsync {
+            self.io.sync_dir(&self.opts.dir).map_err(|e| {
+                Error::io(
+                    format!("could not fsync directory \"{}\"", self.opts.dir.display()),
+                    e,
+                )
+            })?;
+        }
+        files.ready.insert(next, false);
+        Ok(true)
+    }
+
+    /// The segment numbers of the files made ready ahead of the writer (tests).
+    pub fn ready_segments(&self) -> Vec<u64> {
+        self.lock_files().ready.keys().copied().collect()
     }
 
     /// The end of the last appended record (where the next one begins, modulo a page
@@ -764,6 +999,15 @@ impl WalWriter {
             }
             files.current = None;
             files.current_dirty = false;
+            // Files made ready ahead carry the old timeline's names: rename them.
+            let ready: Vec<u64> = files.ready.keys().copied().collect();
+            for s in ready {
+                let from = self.opts.dir.join(segment_file_name(files.tli, s, seg));
+                let to = self.opts.dir.join(segment_file_name(new_tli, s, seg));
+                if std::fs::rename(&from, &to).is_err() {
+                    files.ready.remove(&s);
+                }
+            }
             files.tli = new_tli;
             Ok(done)
         });
@@ -804,20 +1048,6 @@ impl WalWriter {
     /// microseconds.
     pub fn stats_since(&self) -> i64 {
         self.stats_since
-    }
-
-    /// Deletes segment files before `keep_from_segno`, but never the segment being
-    /// written; returns how many files were removed.
-    pub fn remove_old_segments(&self, keep_from_segno: u64) -> Result<usize> {
-        let current = {
-            let st = self.lock_state();
-            st.written.saturating_sub(1) / self.opts.segment_size
-        };
-        super::remove_old_segments(
-            &self.opts.dir,
-            self.opts.segment_size,
-            keep_from_segno.min(current),
-        )
     }
 
     /// The directory the writer writes in.
