@@ -22,6 +22,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod replication;
 pub mod server;
 pub mod sql;
 pub mod storage;

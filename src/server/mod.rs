@@ -121,6 +121,8 @@ pub struct Shared {
     pub hba: RwLock<Arc<HbaFile>>,
     /// The storage engine.
     pub engine: Arc<Engine>,
+    /// The physical replication slots.
+    pub slots: Arc<crate::replication::slots::SlotManager>,
     /// Live backends by pid. Lock order: never held across an await or a session call.
     pub backends: Mutex<HashMap<i32, BackendEntry>>,
     /// Number of backends counted against max_connections (slots taken at startup).
@@ -335,6 +337,10 @@ async fn postmaster(
     let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
         .await
         .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;
+    let slots = Arc::new(crate::replication::slots::SlotManager::open(
+        &datadir,
+        engine.clone(),
+    )?);
 
     let (shutdown_tx, _) = watch::channel(ShutdownMode::Running);
     let shared = Arc::new(Shared {
@@ -344,6 +350,7 @@ async fn postmaster(
         overrides,
         hba: RwLock::new(Arc::new(hba)),
         engine,
+        slots,
         backends: Mutex::new(HashMap::new()),
         active: AtomicUsize::new(0),
         next_pid: AtomicI32::new(std::process::id() as i32 + 1),
