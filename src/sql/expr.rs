@@ -116,6 +116,8 @@ pub enum Func {
     SetConfig,
     /// `pg_reload_conf()`
     ReloadConf,
+    /// `pg_switch_wal()`.
+    SwitchWal,
     /// `pg_cancel_backend(pid)`
     CancelBackend,
     /// `pg_terminate_backend(pid)`

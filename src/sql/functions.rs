@@ -58,6 +58,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("current_setting", 1 | 2) => (Func::CurrentSetting, DataType::Text),
         ("set_config", 3) => (Func::SetConfig, DataType::Text),
         ("pg_reload_conf", 0) => (Func::ReloadConf, DataType::Bool),
+        ("pg_switch_wal", 0) => (Func::SwitchWal, DataType::PgLsn),
         ("pg_cancel_backend", 1) => (Func::CancelBackend, DataType::Bool),
         ("pg_terminate_backend", 1 | 2) => (Func::TerminateBackend, DataType::Bool),
         ("coalesce", 1..) => (Func::Coalesce, common()),
@@ -335,6 +336,15 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 );
             }
             Value::Bool(cx.ctx.hooks.reload_config())
+        }
+        Func::SwitchWal => {
+            if !cx.is_superuser() {
+                bail!(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function pg_switch_wal"
+                );
+            }
+            Value::PgLsn(cx.engine.switch_wal()?.0)
         }
         Func::CancelBackend => match arg(0).as_i64() {
             Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),

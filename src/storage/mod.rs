@@ -859,6 +859,15 @@ impl Engine {
         self.wal.flush_lsn()
     }
 
+    /// `pg_switch_wal()`: ends the current WAL segment with a switch record, flushes it,
+    /// and returns the end of the switch record (the current position when the segment
+    /// holds nothing yet, as PostgreSQL does).
+    pub fn switch_wal(&self) -> Result<Lsn> {
+        let end = self.wal.switch_segment()?;
+        self.wal.flush(end)?;
+        Ok(end)
+    }
+
     /// Describes the WAL records from `start` to the end of valid WAL, one line each
     /// (`0/01000060 xid 735 tusk catalog: CREATE TABLE …`), for tests and a waldump.
     pub fn describe_wal(&self, start: Lsn) -> Result<Vec<String>> {
