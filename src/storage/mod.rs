@@ -36,6 +36,7 @@
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
+pub mod backup;
 mod checkpoint;
 pub mod checkpointer;
 pub mod control;
@@ -244,6 +245,8 @@ pub struct Engine {
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
     control: Mutex<ControlFile>,
+    /// Base backups in progress: the WAL they need is kept (see `backup.rs`).
+    backups: backup::BackupFloors,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -355,6 +358,7 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            backups: backup::BackupFloors::default(),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -363,7 +367,19 @@ impl Engine {
     /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
     pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
         let mut control = ControlFile::read(datadir)?;
-        let clean = control.state == DbState::Shutdowned;
+        // Base backup restore (backup.rs): a backup_label names where redo starts.
+        let backup_label = backup::BackupLabel::read(datadir)?;
+        if let Some(l) = &backup_label {
+            tracing::info!(
+                "starting backup recovery with redo LSN {}, checkpoint LSN {}, on timeline ID {}",
+                l.redo,
+                l.checkpoint,
+                l.timeline
+            );
+            control.redo = l.redo;
+            control.checkpoint = l.checkpoint;
+        }
+        let clean = control.state == DbState::Shutdowned && backup_label.is_none();
         let known_up = format_unix_time(control.time);
         if clean {
             tracing::info!("database system was shut down at {known_up}");
@@ -435,6 +451,32 @@ impl Engine {
             // PostgreSQL logs why replay stopped before `redo done`.
             tracing::info!("{reason}");
         }
+        // Base backup restore (backup.rs): not live before the backup's end is replayed.
+        if let Some(l) = &backup_label {
+            if end <= l.checkpoint {
+                return Err(Error::fatal(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("could not locate required checkpoint record at {}", l.checkpoint),
+                )
+                .with_hint("If you are restoring from a backup, make sure the WAL the backup needs is in pg_wal."));
+            }
+            let backup_end = if control.backup_end.is_valid() {
+                control.backup_end
+            } else {
+                end
+            };
+            if end < backup_end {
+                return Err(backup::wal_ends_before_backup_end());
+            }
+            tracing::info!(
+                "completed backup recovery with redo LSN {} and end LSN {backup_end}",
+                l.redo
+            );
+            tracing::info!("consistent recovery state reached at {backup_end}");
+            control.backup_start = Lsn::INVALID;
+            control.backup_end = Lsn::INVALID;
+            control.backup_end_required = false;
+        }
         if redo_started {
             tracing::info!(
                 "redo done at {last_record} ({} transactions replayed)",
@@ -502,10 +544,14 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            backups: backup::BackupFloors::default(),
         };
-        if redo_started {
+        if redo_started || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
+        }
+        if backup_label.is_some() {
+            backup::BackupLabel::retire(datadir)?;
         }
         let engine = Arc::new(engine);
         if opts.background {
@@ -792,6 +838,8 @@ impl Engine {
             slot_min: None,
             archive_min_segno: None,
         });
+        // Running base backups keep the WAL from their start (backup.rs).
+        let keep = self.backup_keep_floor(keep);
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => r,
             Err(e) => {
