@@ -24,17 +24,20 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::BufReader;
+use bytes::{Buf, BytesMut};
+use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 
-use crate::error::{sqlstate, Error, Result, Severity};
-use crate::server::protocol::{read_frame, FrontendMessage, Writer};
+use crate::error::{sqlstate, Error, Result};
+use crate::server::protocol::{FrontendMessage, Writer};
 use crate::server::startup::{Peer, ReplicationMode};
 use crate::server::{Shared, ShutdownMode, Stream};
 use crate::sql::{FieldDesc, Session, TransactionStatus};
 use crate::storage::wal::Lsn;
 
 use super::command::{self, ReplCommand};
+
+mod stream;
 
 /// Type OID of `text`.
 const TEXT_OID: u32 = 25;
@@ -316,7 +319,8 @@ pub async fn serve(conn: WalSenderConn) {
     } = conn;
     let pid = registration.pid();
     let mut ws = WalSender {
-        io: BufReader::with_capacity(64 * 1024, io),
+        io,
+        inbuf: BytesMut::with_capacity(8192),
         session: Some(session),
         shared: shared.clone(),
         mode,
@@ -330,35 +334,51 @@ pub async fn serve(conn: WalSenderConn) {
     };
     let mut shutdown = shared.shutdown.subscribe();
     loop {
-        let frame = tokio::select! {
-            f = read_frame(&mut ws.io) => f,
-            _ = ws.terminate_notify.notified() => Err(terminated()),
-            _ = shutdown.changed() => {
-                match *shutdown.borrow() {
-                    ShutdownMode::Running | ShutdownMode::Smart => continue,
-                    _ => Err(Error::fatal(
-                        sqlstate::ADMIN_SHUTDOWN,
-                        "terminating connection due to administrator command",
-                    )),
-                }
-            }
-        };
-        if ws.terminate.load(Ordering::SeqCst) {
-            ws.out.error(&terminated());
-            let _ = ws.out.flush(&mut ws.io).await;
-            break;
-        }
-        let (tag, body) = match frame {
-            Ok(Some(f)) => f,
-            Ok(None) => break,
+        // 1. A complete message already buffered is handled first.
+        let frame = match take_frame(&mut ws.inbuf) {
+            Ok(Some(f)) => Some(f),
+            Ok(None) => None,
             Err(e) => {
-                if e.severity >= Severity::Fatal {
-                    crate::server::log_error(&e);
-                }
+                crate::server::log_error(&e);
                 ws.out.error(&e);
                 let _ = ws.out.flush(&mut ws.io).await;
                 break;
             }
+        };
+        let Some((tag, body)) = frame else {
+            // 2. Otherwise wait for input (read_buf is cancel-safe), termination or a
+            //    shutdown; a smart shutdown ends an idle walsender once no ordinary
+            //    session is left.
+            let smart = *shutdown.borrow() == ShutdownMode::Smart;
+            let closed = tokio::select! {
+                r = ws.io.read_buf(&mut ws.inbuf) => !matches!(r, Ok(n) if n > 0),
+                _ = ws.terminate_notify.notified() => false,
+                r = shutdown.changed() => {
+                    if r.is_err() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    false
+                }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)), if smart => false,
+            };
+            if closed {
+                if !ws.inbuf.is_empty() {
+                    tracing::warn!(
+                        severity = "LOG",
+                        "unexpected EOF on client connection with an open transaction"
+                    );
+                }
+                break;
+            }
+            let mode = *shutdown.borrow();
+            if ws.terminate.load(Ordering::SeqCst) || ws.should_stop_for_shutdown(mode) {
+                if mode == ShutdownMode::Running {
+                    ws.out.error(&terminated());
+                    let _ = ws.out.flush(&mut ws.io).await;
+                }
+                break;
+            }
+            continue;
         };
         let msg = match FrontendMessage::decode(tag, &body) {
             Ok(m) => m,
@@ -386,7 +406,10 @@ pub async fn serve(conn: WalSenderConn) {
 
 /// The state of one walsender connection.
 struct WalSender {
-    io: BufReader<Box<dyn Stream>>,
+    io: Box<dyn Stream>,
+    /// Client bytes read and not yet handled (shared by the command loop and the
+    /// stream, so no byte is lost between them).
+    inbuf: BytesMut,
     session: Option<Session>,
     shared: Arc<Shared>,
     mode: ReplicationMode,
@@ -556,6 +579,11 @@ impl WalSender {
             }
             ReplCommand::Show(name) => {
                 let value = match self.session.as_ref() {
+                    // The segment size is the cluster's, from pg_control (the settings
+                    // only know the default).
+                    Some(_) if name == "wal_segment_size" => {
+                        show_segment_size(segment_size(&self.shared))
+                    }
                     Some(s) => s.settings().show(&name)?,
                     None => crate::bail!(sqlstate::INTERNAL_ERROR, "no session"),
                 };
@@ -682,19 +710,59 @@ impl WalSender {
             .update(|w| w.state = WalSenderState::Startup);
         result
     }
+}
 
-    async fn start_replication(
-        &mut self,
-        slot: Option<String>,
-        start: Lsn,
-        timeline: Option<u32>,
-    ) -> Flow {
-        let _ = (slot, start, timeline);
-        self.out.error(&crate::err!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "START_REPLICATION is not built yet"
+/// Takes one complete frontend message (`tag`, body) from the front of `buf`, if there
+/// is one; unknown types and bad lengths are PostgreSQL's FATAL protocol violations.
+fn take_frame(buf: &mut BytesMut) -> Result<Option<(u8, Vec<u8>)>> {
+    if buf.is_empty() {
+        return Ok(None);
+    }
+    let tag = buf[0];
+    let Some(limit) = crate::server::protocol::limit_for(tag) else {
+        return Err(Error::fatal(
+            sqlstate::PROTOCOL_VIOLATION,
+            format!("invalid frontend message type {tag}"),
         ));
-        self.ready();
-        Flow::Continue
+    };
+    if buf.len() < 5 {
+        return Ok(None);
+    }
+    let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+    if len < 4 || (len as usize - 4) > limit {
+        return Err(Error::fatal(
+            sqlstate::PROTOCOL_VIOLATION,
+            "invalid message length",
+        ));
+    }
+    let len = len as usize;
+    if buf.len() < 1 + len {
+        return Ok(None);
+    }
+    buf.advance(5);
+    let body = buf.split_to(len - 4).to_vec();
+    Ok(Some((tag, body)))
+}
+
+/// The cluster's WAL segment size in bytes (from pg_control).
+pub(crate) fn segment_size(shared: &Shared) -> u64 {
+    let size = shared.engine.control_file().wal_segment_size as u64;
+    if size == 0 {
+        16 * 1024 * 1024
+    } else {
+        size
+    }
+}
+
+/// A segment size as `SHOW` prints it (`16MB`, `1GB`).
+fn show_segment_size(size: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    const GB: u64 = 1024 * MB;
+    if size % GB == 0 {
+        format!("{}GB", size / GB)
+    } else if size % MB == 0 {
+        format!("{}MB", size / MB)
+    } else {
+        format!("{size}B")
     }
 }
