@@ -595,7 +595,8 @@ impl SlotManager {
         }
     }
 
-    /// The rows of `pg_replication_slots` (see [`PG_REPLICATION_SLOTS_COLUMNS`]).
+    /// The rows of `pg_replication_slots` (columns as
+    /// [`crate::catalog::VirtualTable::PgReplicationSlots`] lists them).
     pub fn view_rows(&self) -> Vec<Vec<Value>> {
         let pos = self.wal_position();
         let slots: Vec<Slot> = self.lock().values().cloned().collect();
@@ -647,30 +648,6 @@ impl SlotManager {
             .collect()
     }
 }
-
-/// The columns of `pg_replication_slots` with PostgreSQL 15's names and types (the
-/// `xid` columns `xmin` and `catalog_xmin` are shown as bigint: tusk has no `xid`
-/// type).
-pub const PG_REPLICATION_SLOTS_COLUMNS: &[(&str, crate::types::DataType)] = {
-    use crate::types::DataType::*;
-    &[
-        ("slot_name", Name),
-        ("plugin", Name),
-        ("slot_type", Text),
-        ("datoid", Oid),
-        ("database", Name),
-        ("temporary", Bool),
-        ("active", Bool),
-        ("active_pid", Int4),
-        ("xmin", Int8),
-        ("catalog_xmin", Int8),
-        ("restart_lsn", PgLsn),
-        ("confirmed_flush_lsn", PgLsn),
-        ("wal_status", Text),
-        ("safe_wal_size", Int8),
-        ("two_phase", Bool),
-    ]
-};
 
 /// The oldest WAL segment number present in `pg_wal` (any timeline).
 fn oldest_segment_in(pg_wal: &Path, segment_size: u64) -> Option<u64> {
