@@ -642,4 +642,9 @@ impl crate::sql::ServerHooks for Hooks {
     fn server_config(&self) -> Arc<ServerConfig> {
         self.shared.config()
     }
+
+    // ---- replication slots ----
+    fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
+        Some(self.shared.slots.clone())
+    }
 }
