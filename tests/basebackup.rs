@@ -405,3 +405,56 @@ fn base_backup_option_errors() {
     let v = verifybackup(&data, &[]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
 }
+
+#[test]
+fn streamed_wal_with_temporary_slot_and_recovery_config() {
+    let primary = primary("bb_stream", 800);
+    let dir = TempDir::new("bb_stream_copy");
+    let data = dir.path().join("data");
+    let out = basebackup(
+        &primary,
+        &data,
+        &["-Fp", "-X", "stream", "-c", "fast", "-v"],
+    );
+    assert!(
+        out.status.success(),
+        "{}\nlog:\n{}",
+        stderr(&out),
+        primary.log_text()
+    );
+    assert!(
+        stderr(&out).contains("created temporary replication slot \"pg_basebackup_"),
+        "{}",
+        stderr(&out)
+    );
+    let v = verifybackup(&data, &[]);
+    assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+    // The temporary slot went with the WAL connection.
+    assert_eq!(
+        primary.psql("SELECT count(*) FROM pg_replication_slots"),
+        "0"
+    );
+    let mut copy = copy_server(dir);
+    copy.start();
+    assert_eq!(copy.psql("SELECT count(*) FROM t"), "800");
+    drop(copy);
+
+    // -R writes standby.signal and primary_conninfo; -Ft -Xs puts the WAL in pg_wal.tar.
+    let dir = TempDir::new("bb_stream_r");
+    let r = dir.path().join("r");
+    let out = basebackup(&primary, &r, &["-Fp", "-X", "stream", "-R", "-c", "fast"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(r.join("standby.signal").exists());
+    let auto = std::fs::read_to_string(r.join("postgresql.auto.conf")).unwrap();
+    assert!(auto.contains("primary_conninfo = 'user=repl"), "{auto}");
+    assert!(auto.contains(&format!("port={}", primary.port)), "{auto}");
+    let v = verifybackup(&r, &[]);
+    assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+    let t = dir.path().join("t");
+    let out = basebackup(&primary, &t, &["-Ft", "-X", "stream", "-c", "fast"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        files_in(&t),
+        vec!["backup_manifest", "base.tar", "pg_wal.tar"]
+    );
+}
