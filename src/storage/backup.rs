@@ -461,6 +461,197 @@ pub fn wal_ends_before_backup_end() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::schema::{ColumnDef, TableDef, PUBLIC_NAMESPACE};
+    use crate::storage::{BootstrapOptions, CatalogChange, EngineOptions};
+    use crate::types::{DataType, Value};
+    use std::os::unix::fs::FileExt;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "tusk-backup-{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn table(oid: u32) -> TableDef {
+        TableDef {
+            oid,
+            schema: PUBLIC_NAMESPACE,
+            name: "t".into(),
+            owner: 10,
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                data_type: DataType::Int4,
+                typmod: -1,
+                not_null: true,
+                default: None,
+            }],
+            primary_key: Some(vec![0]),
+            pkey_name: "t_pkey".into(),
+            indexes: vec![],
+        }
+    }
+
+    fn insert(e: &Engine, oid: u32, id: i32) {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, oid, vec![Value::Int4(id)]).unwrap();
+        e.commit(t, true).unwrap();
+    }
+
+    fn ids(e: &Engine, oid: u32) -> Vec<i32> {
+        let t = e.begin();
+        let mut v: Vec<i32> = e
+            .scan(&t, 5, oid)
+            .iter()
+            .map(|(_, r)| match r[0] {
+                Value::Int4(i) => i,
+                _ => panic!("not an int"),
+            })
+            .collect();
+        e.abort(t);
+        v.sort();
+        v
+    }
+
+    /// The engine side of a backup without the network: files copied through the
+    /// descriptors opened at start stay those of the start checkpoint while later
+    /// checkpoints run, the WAL floor keeps the start segment through segment switches
+    /// and checkpoints, and the copy recovers to the state at the backup's end.
+    #[test]
+    fn copy_through_start_descriptors_recovers_to_the_end() {
+        let src = tempdir("src");
+        let seg = 1024 * 1024;
+        Engine::bootstrap(
+            &src,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: seg,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions::default();
+        let e = Engine::open(&src, &opts).unwrap();
+        let mut t = e.begin();
+        let oid = e.new_oid();
+        e.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: table(oid),
+            },
+        )
+        .unwrap();
+        e.commit(t, true).unwrap();
+        insert(&e, oid, 1);
+
+        let start = e.start_backup(true).unwrap();
+        assert_eq!(start.timeline, 1);
+        let image = format!("base/5/{oid}");
+        let entry = start
+            .entries
+            .iter()
+            .find(|x| x.path == image.as_bytes())
+            .expect("table image listed")
+            .clone();
+        assert!(start.entries.iter().all(|x| x.path != b"global/pg_control"));
+        assert!(start.entries.iter().any(|x| x.path == b"pg_wal"));
+        assert!(!start.entries.iter().any(|x| x.path.starts_with(b"pg_wal/")));
+        let redo_seg = segment_file_name(1, start.redo.segno(seg), seg);
+
+        // Writes, segment switches and checkpoints while the backup runs.
+        for i in 2..=4 {
+            insert(&e, oid, i);
+            e.switch_wal().unwrap();
+            e.checkpoint().unwrap();
+        }
+        assert!(src.join("pg_wal").join(&redo_seg).exists());
+        let end = e.stop_backup(&start).unwrap();
+        assert!(end > start.redo);
+        insert(&e, oid, 99);
+
+        // The copy: what the stream would carry.
+        let dst = tempdir("dst");
+        for x in &start.entries {
+            let p = dst.join(String::from_utf8(x.path.clone()).unwrap());
+            match &x.kind {
+                BackupEntryKind::Directory => fs::create_dir_all(&p).unwrap(),
+                BackupEntryKind::Symlink(_) => {}
+                BackupEntryKind::File(f) => {
+                    let mut buf = vec![0u8; x.size as usize];
+                    f.read_exact_at(&mut buf, 0).unwrap();
+                    fs::write(&p, &buf).unwrap();
+                }
+            }
+        }
+        // The copied image is the start checkpoint's, not the one on disk now.
+        let copied = fs::read(dst.join(&image)).unwrap();
+        let now = fs::read(src.join(&image)).unwrap();
+        assert_ne!(copied, now);
+        assert_eq!(copied.len() as u64, entry.size);
+        fs::write(dst.join("global/pg_control"), start.control_image(end)).unwrap();
+        fs::write(dst.join("backup_label"), start.backup_label("unit")).unwrap();
+        for segno in start.redo.segno(seg)..=Lsn(end.0 - 1).segno(seg) {
+            let name = segment_file_name(1, segno, seg);
+            fs::copy(
+                src.join("pg_wal").join(&name),
+                dst.join("pg_wal").join(&name),
+            )
+            .unwrap();
+        }
+        drop(start);
+        drop(e);
+
+        let c = Engine::open(&dst, &opts).unwrap();
+        assert_eq!(ids(&c, oid), vec![1, 2, 3, 4]);
+        assert!(dst.join("backup_label.old").exists());
+        assert!(!dst.join("backup_label").exists());
+        assert!(!c.control_file().backup_end.is_valid());
+        drop(c);
+        let _ = fs::remove_dir_all(&src);
+        let _ = fs::remove_dir_all(&dst);
+    }
+
+    /// Without the WAL up to the backup's end the copy refuses to go live.
+    #[test]
+    fn missing_wal_is_refused() {
+        let src = tempdir("nowal");
+        Engine::bootstrap(
+            &src,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: 1024 * 1024,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions::default();
+        let e = Engine::open(&src, &opts).unwrap();
+        let start = e.start_backup(false).unwrap();
+        let end = e.stop_backup(&start).unwrap();
+        // A pg_control claiming a later end than the WAL reaches.
+        fs::write(
+            src.join("global/pg_control"),
+            start.control_image(end + 10 * 1024 * 1024),
+        )
+        .unwrap();
+        fs::write(src.join("backup_label"), start.backup_label("x")).unwrap();
+        drop(start);
+        drop(e);
+        let err = match Engine::open(&src, &opts) {
+            Ok(_) => panic!("opened without the backup's WAL"),
+            Err(err) => err,
+        };
+        assert_eq!(err.message, "WAL ends before end of online backup");
+        assert!(src.join("backup_label").exists());
+        let _ = fs::remove_dir_all(&src);
+    }
 
     #[test]
     fn parses_backup_label() {
