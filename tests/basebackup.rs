@@ -244,9 +244,12 @@ fn tar_gzip_and_tar_headers() {
     std::fs::copy(gz.join("backup_manifest"), data.join("backup_manifest")).unwrap();
     let v = verifybackup(&data, &[]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
+    assert!(data.join("tablespace_map").exists());
     let mut copy = copy_server(dir);
     copy.start();
     assert_eq!(copy.psql("SELECT count(*) FROM t"), "300");
+    assert!(copy.datadir().join("tablespace_map.old").exists());
+    assert!(copy.datadir().join("backup_label.old").exists());
 }
 
 #[test]

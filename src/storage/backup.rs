@@ -241,20 +241,28 @@ impl BackupLabel {
         }
     }
 
-    /// Renames `backup_label` to `backup_label.old` once recovery no longer needs it.
+    /// Renames `backup_label` to `backup_label.old` once recovery no longer needs it,
+    /// and a `tablespace_map` (always empty from tusk, which has no tablespaces) to
+    /// `tablespace_map.old`, as PostgreSQL does.
     pub fn retire(datadir: &Path) -> Result<()> {
-        let from = datadir.join("backup_label");
-        let to = datadir.join("backup_label.old");
-        fs::rename(&from, &to).map_err(|e| {
-            Error::io(
-                format!(
-                    "could not rename file \"{}\" to \"{}\"",
-                    from.display(),
-                    to.display()
-                ),
-                e,
-            )
-        })
+        for name in ["backup_label", "tablespace_map"] {
+            let from = datadir.join(name);
+            if name == "tablespace_map" && !from.exists() {
+                continue;
+            }
+            let to = datadir.join(format!("{name}.old"));
+            fs::rename(&from, &to).map_err(|e| {
+                Error::io(
+                    format!(
+                        "could not rename file \"{}\" to \"{}\"",
+                        from.display(),
+                        to.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
     }
 }
 
