@@ -76,6 +76,17 @@ const FLUSH_AT: usize = 64 * 1024;
 /// a returned error).
 pub async fn run<W: AsyncWrite + Unpin + Send>(req: BackupRequest, out: &mut W) -> Result<()> {
     let opts = options::parse(&req.args)?;
+    if req
+        .config
+        .get_str("wal_level")
+        .eq_ignore_ascii_case("minimal")
+    {
+        return Err(err!(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "WAL level not sufficient for making an online backup"
+        )
+        .with_hint("wal_level must be set to \"replica\" or \"logical\" at server start."));
+    }
     let start = req.engine.start_backup(opts.fast)?;
     let mut s = Stream {
         out,
