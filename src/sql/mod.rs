@@ -64,6 +64,12 @@ pub trait ServerHooks: Send + Sync {
     fn postmaster_start_time(&self) -> i64;
     /// The current server configuration.
     fn server_config(&self) -> Arc<ServerConfig>;
+    // ---- replication slots ----
+    /// The physical replication slots (for the slot functions and
+    /// `pg_replication_slots`); `None` where there are none (tests without a server).
+    fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
+        None
+    }
 }
 
 /// Who and where a session is.

@@ -36,6 +36,7 @@
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
+pub mod backup;
 mod checkpoint;
 pub mod checkpointer;
 pub mod control;
@@ -45,6 +46,7 @@ pub mod schema;
 pub mod wal;
 
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
+pub use checkpointer::{slot_invalidation_cutoff, SlotRetention};
 pub use heap::Snapshot;
 pub use record::{Record, Replayer, Store};
 pub use schema::{
@@ -244,6 +246,10 @@ pub struct Engine {
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
     control: Mutex<ControlFile>,
+    /// Base backups in progress: the WAL they need is kept (see `backup.rs`).
+    backups: backup::BackupFloors,
+    /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
+    slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -355,6 +361,8 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            backups: backup::BackupFloors::default(),
+            slot_retention: Mutex::new(None),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -363,7 +371,19 @@ impl Engine {
     /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
     pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
         let mut control = ControlFile::read(datadir)?;
-        let clean = control.state == DbState::Shutdowned;
+        // Base backup restore (backup.rs): a backup_label names where redo starts.
+        let backup_label = backup::BackupLabel::read(datadir)?;
+        if let Some(l) = &backup_label {
+            tracing::info!(
+                "starting backup recovery with redo LSN {}, checkpoint LSN {}, on timeline ID {}",
+                l.redo,
+                l.checkpoint,
+                l.timeline
+            );
+            control.redo = l.redo;
+            control.checkpoint = l.checkpoint;
+        }
+        let clean = control.state == DbState::Shutdowned && backup_label.is_none();
         let known_up = format_unix_time(control.time);
         if clean {
             tracing::info!("database system was shut down at {known_up}");
@@ -435,6 +455,32 @@ impl Engine {
             // PostgreSQL logs why replay stopped before `redo done`.
             tracing::info!("{reason}");
         }
+        // Base backup restore (backup.rs): not live before the backup's end is replayed.
+        if let Some(l) = &backup_label {
+            if end <= l.checkpoint {
+                return Err(Error::fatal(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("could not locate required checkpoint record at {}", l.checkpoint),
+                )
+                .with_hint("If you are restoring from a backup, make sure the WAL the backup needs is in pg_wal."));
+            }
+            let backup_end = if control.backup_end.is_valid() {
+                control.backup_end
+            } else {
+                end
+            };
+            if end < backup_end {
+                return Err(backup::wal_ends_before_backup_end());
+            }
+            tracing::info!(
+                "completed backup recovery with redo LSN {} and end LSN {backup_end}",
+                l.redo
+            );
+            tracing::info!("consistent recovery state reached at {backup_end}");
+            control.backup_start = Lsn::INVALID;
+            control.backup_end = Lsn::INVALID;
+            control.backup_end_required = false;
+        }
         if redo_started {
             tracing::info!(
                 "redo done at {last_record} ({} transactions replayed)",
@@ -502,10 +548,15 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            backups: backup::BackupFloors::default(),
+            slot_retention: Mutex::new(None),
         };
-        if redo_started {
+        if redo_started || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
+        }
+        if backup_label.is_some() {
+            backup::BackupLabel::retire(datadir)?;
         }
         let engine = Arc::new(engine);
         if opts.background {
@@ -784,14 +835,18 @@ impl Engine {
             self.opts.wal_segment_size,
             distance_estimate,
         );
-        let keep = oldest_segment_to_keep(&WalRetention {
+        let mut retention = WalRetention {
             redo,
             insert: self.wal.insert_lsn(),
             segment_size: self.opts.wal_segment_size,
             wal_keep_size: settings.wal_keep_size,
             slot_min: None,
             archive_min_segno: None,
-        });
+        };
+        retention.slot_min = self.slots_min_lsn(&retention, &settings);
+        let keep = oldest_segment_to_keep(&retention);
+        // Running base backups keep the WAL from their start (backup.rs).
+        let keep = self.backup_keep_floor(keep);
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => r,
             Err(e) => {
@@ -800,6 +855,36 @@ impl Engine {
             }
         }
     }
+
+    // ---- Replication slot retention ----
+
+    /// Registers the replication slots' retention hook (the slot manager does at start).
+    pub fn set_slot_retention(&self, hook: Arc<dyn SlotRetention>) {
+        *self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// The oldest LSN the replication slots keep, after invalidating the slots beyond
+    /// `max_slot_wal_keep_size`. Before the slot manager registered itself (the
+    /// end-of-recovery checkpoint at open), any entry in `pg_replslot` keeps all WAL.
+    fn slots_min_lsn(&self, r: &WalRetention, s: &CheckpointSettings) -> Option<Lsn> {
+        let hook = self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match hook {
+            Some(h) => h.checkpoint_slots(slot_invalidation_cutoff(r, s.max_slot_wal_keep_size)),
+            None => std::fs::read_dir(self.datadir.join("pg_replslot"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .map(|_| Lsn(0)),
+        }
+    }
+
+    // ---- end of replication slot retention ----
 
     fn fail(&self, e: Error) -> Error {
         self.broken.store(true, Ordering::SeqCst);
@@ -888,6 +973,16 @@ impl Engine {
         }
         Ok(out)
     }
+
+    // --- Walsender accessor (replication::walsender) ---
+
+    /// Subscribes to WAL flush progress: the receiver sees the flushed LSN each time it
+    /// advances (walsenders wait on it for new WAL to send).
+    pub fn subscribe_wal_flush(&self) -> tokio::sync::watch::Receiver<Lsn> {
+        self.wal.subscribe_flush()
+    }
+
+    // --- end of walsender accessor ---
 
     /// The cluster's system identifier.
     pub fn system_identifier(&self) -> u64 {
