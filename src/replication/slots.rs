@@ -507,11 +507,11 @@ impl SlotManager {
 
     /// `pg_replication_slot_advance(name, upto)`: moves the slot's `restart_lsn`
     /// forward to `upto` (capped at the flushed WAL position); returns the slot's new
-    /// position. PostgreSQL's errors: 55000 when the slot never reserved WAL or when
-    /// `upto` is behind it, 55006 when another backend uses it.
+    /// position. PostgreSQL's errors: XX000 for 0/0, 55000 when the slot never
+    /// reserved WAL or when `upto` is behind it, 55006 when another backend uses it.
     pub fn advance(&self, name: &str, upto: Lsn, pid: i32) -> Result<Lsn> {
         if upto.0 == 0 {
-            bail!(sqlstate::INVALID_PARAMETER_VALUE, "invalid target WAL LSN");
+            bail!(sqlstate::INTERNAL_ERROR, "invalid target WAL LSN");
         }
         let target = upto.min(self.engine.wal_flush_lsn());
         let mut slots = self.lock();
@@ -520,14 +520,17 @@ impl SlotManager {
             return Err(active_for(name, other));
         }
         let Some(current) = slot.restart_lsn else {
-            bail!(
+            return Err(err!(
                 sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "replication slot \"{name}\" cannot be advanced"
-            );
+            )
+            .with_detail(
+                "This slot has never previously reserved WAL, or it has been invalidated.",
+            ));
         };
         if target < current {
             return Err(err!(
-                sqlstate::INVALID_PARAMETER_VALUE,
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "cannot advance replication slot to {target}, minimum is {current}"
             ));
         }
@@ -614,7 +617,8 @@ impl SlotManager {
                         (Some(st), safe)
                     }
                     (None, Some(_)) => (Some(WalStatus::Lost), None),
-                    (None, None) => (None, None),
+                    // PostgreSQL computes safe_wal_size from restart_lsn 0/0 here.
+                    (None, None) => (None, pos.safe_wal_size(Lsn(0))),
                 };
                 let status = match status {
                     // A slot still in use by a live walsender is not lost yet.
