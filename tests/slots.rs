@@ -303,3 +303,52 @@ fn slot_functions_need_replication_privilege() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     s.stop();
 }
+
+/// The title holder's command line as `ps` reads it (trailing NULs dropped, NULs
+/// between arguments as spaces).
+fn cmdline(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let s = String::from_utf8_lossy(&raw).into_owned();
+    Some(s.trim_end_matches('\0').replace('\0', " "))
+}
+
+#[test]
+fn process_title_holder_shows_and_updates_the_title() {
+    use tusk::proctitle::ProcTitle;
+    let tusk = std::path::Path::new(common::tusk_bin());
+    let wait_for = |pid: u32, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = cmdline(pid);
+            if got.as_deref() == Some(want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "cmdline {got:?}, want {want:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let t = ProcTitle::with_program(tusk, "walsender repl 127.0.0.1(53114) idle");
+    let pid = t.pid().expect("holder started");
+    wait_for(pid, "postgres: walsender repl 127.0.0.1(53114) idle");
+    t.set("walsender repl 127.0.0.1(53114) streaming 0/B6F5CC0");
+    wait_for(
+        pid,
+        "postgres: walsender repl 127.0.0.1(53114) streaming 0/B6F5CC0",
+    );
+    // `ps` shows it too.
+    let ps = std::process::Command::new("ps")
+        .args(["-o", "args=", "-p", &pid.to_string()])
+        .output()
+        .expect("ps");
+    assert_eq!(
+        String::from_utf8_lossy(&ps.stdout).trim(),
+        "postgres: walsender repl 127.0.0.1(53114) streaming 0/B6F5CC0"
+    );
+    // A title longer than the room is cut, not an error.
+    t.set(&"x".repeat(10_000));
+    drop(t);
+    assert!(
+        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "holder {pid} still running after drop"
+    );
+}
