@@ -298,9 +298,16 @@ impl SlotManager {
             let slot = read_state(&path.join("state"))?;
             slots.insert(slot.name.clone(), slot);
         }
-        let max_slots = crate::config::ServerConfig::load(datadir, &[])
+        let config = crate::config::ServerConfig::load(datadir, &[]).ok();
+        let max_slots = config
+            .as_ref()
             .map(|c| c.get_int("max_replication_slots").max(0) as usize)
             .unwrap_or(10);
+        // Process titles carry cluster_name (the server may set it again with its
+        // command-line overrides).
+        if let Some(c) = &config {
+            crate::proctitle::set_cluster_name(&c.get_str("cluster_name"));
+        }
         if slots.len() > max_slots {
             return Err(Error::fatal(
                 sqlstate::CONFIGURATION_LIMIT_EXCEEDED,
@@ -345,6 +352,12 @@ impl SlotManager {
         reserve_wal: bool,
         owner: i32,
     ) -> Result<SlotInfo> {
+        if self.table.max_slots.load(Ordering::SeqCst) == 0 {
+            bail!(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "replication slots can only be used if max_replication_slots > 0"
+            );
+        }
         validate_name(name)?;
         let mut slots = self.lock();
         if slots.contains_key(name) {
