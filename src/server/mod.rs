@@ -642,4 +642,8 @@ impl crate::sql::ServerHooks for Hooks {
     fn server_config(&self) -> Arc<ServerConfig> {
         self.shared.config()
     }
+
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        self.shared.walsenders.list()
+    }
 }
