@@ -352,3 +352,145 @@ fn process_title_holder_shows_and_updates_the_title() {
         "holder {pid} still running after drop"
     );
 }
+
+/// psql on a replication connection (`replication=true` or `database`).
+fn repl_psql(s: &Server, mode: &str, sql: &str) -> std::process::Output {
+    let mut cmd = std::process::Command::new(common::pg_bin("psql"));
+    cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-w"])
+        .arg(format!(
+            "host=127.0.0.1 port={} connect_timeout=10 user=postgres dbname=postgres replication={mode}",
+            s.port
+        ))
+        .args(["-c", sql]);
+    common::run_with_timeout(&mut cmd, Duration::from_secs(60))
+}
+
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn slot_commands_on_replication_connections() {
+    let mut s = Server::start_new("slots-proto");
+    // CREATE_REPLICATION_SLOT ... RESERVE_WAL: one row, consistent_point 0/0.
+    let out = repl_psql(
+        &s,
+        "database",
+        "CREATE_REPLICATION_SLOT s PHYSICAL RESERVE_WAL",
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(common::stdout(&out).trim(), "s|0/0||");
+    let restart = s.psql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 's'");
+    assert!(lsn(&restart) > 0);
+    // READ_REPLICATION_SLOT: type, restart_lsn, its timeline.
+    let out = repl_psql(&s, "true", "READ_REPLICATION_SLOT s");
+    assert_eq!(common::stdout(&out).trim(), format!("physical|{restart}|1"));
+    let out = repl_psql(&s, "true", "READ_REPLICATION_SLOT nope");
+    assert_eq!(common::stdout(&out).trim(), "||");
+    // Without RESERVE_WAL the slot keeps nothing yet.
+    let out = repl_psql(&s, "true", "CREATE_REPLICATION_SLOT \"lazy\" PHYSICAL");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        s.psql("SELECT restart_lsn IS NULL FROM pg_replication_slots WHERE slot_name = 'lazy'"),
+        "t"
+    );
+    // A duplicate, PostgreSQL's text.
+    let out = repl_psql(&s, "true", "CREATE_REPLICATION_SLOT s PHYSICAL");
+    assert!(common::stderr(&out).contains("replication slot \"s\" already exists"));
+    // A temporary slot goes with its connection.
+    let out = repl_psql(
+        &s,
+        "true",
+        "CREATE_REPLICATION_SLOT \"pg_basebackup_4242\" TEMPORARY PHYSICAL ( RESERVE_WAL)",
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    wait_until(Duration::from_secs(10), "the temporary slot to go", || {
+        s.psql("SELECT count(*) FROM pg_replication_slots WHERE temporary") == "0"
+    });
+    // DROP_REPLICATION_SLOT, then it is missing.
+    let out = repl_psql(&s, "true", "DROP_REPLICATION_SLOT s");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = repl_psql(&s, "true", "DROP_REPLICATION_SLOT s");
+    assert!(common::stderr(&out).contains("replication slot \"s\" does not exist"));
+    s.stop();
+}
+
+#[test]
+fn pg_receivewal_through_a_slot_moves_restart_lsn() {
+    let mut s = Server::init("slots-recv", &["--wal-segsize=1"]);
+    s.start();
+    let target = s.dir.path().join("recv");
+    std::fs::create_dir_all(&target).unwrap();
+    let receivewal = |extra: &[&str]| {
+        let mut c = std::process::Command::new(common::pg_bin("pg_receivewal"));
+        c.args(["-h", "127.0.0.1", "-U", "postgres", "-w", "-S", "recv_slot"])
+            .arg("-p")
+            .arg(s.port.to_string())
+            .arg("-D")
+            .arg(&target)
+            .args(extra);
+        c
+    };
+    let out =
+        common::run_with_timeout(&mut receivewal(&["--create-slot"]), Duration::from_secs(30));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // --if-not-exists: the 42710 is taken as success.
+    let out = common::run_with_timeout(
+        &mut receivewal(&["--create-slot", "--if-not-exists"]),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        s.psql("SELECT slot_name, restart_lsn IS NULL FROM pg_replication_slots"),
+        "recv_slot|t"
+    );
+    let child = receivewal(&["--no-loop", "-s", "1", "--synchronous"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Reaper(std::process::Child);
+    impl Drop for Reaper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Reaper(child);
+    wait_until(Duration::from_secs(20), "the slot to become active", || {
+        s.psql("SELECT active AND active_pid IS NOT NULL FROM pg_replication_slots") == "t"
+    });
+    s.psql("CREATE TABLE churn (a int, b text)");
+    s.psql("INSERT INTO churn SELECT g, repeat('x', 100) FROM generate_series(1, 2000) g");
+    let written = lsn(&s.psql("SELECT pg_current_wal_flush_lsn()"));
+    wait_until(
+        Duration::from_secs(30),
+        "restart_lsn to follow the flush",
+        || {
+            let r = s.psql("SELECT coalesce(restart_lsn::text, '0/0') FROM pg_replication_slots");
+            lsn(&r) >= written
+        },
+    );
+    // In use by the walsender: dropping fails with 55006.
+    let (code, msg, _) = sql_error(&s, "SELECT pg_drop_replication_slot('recv_slot')");
+    assert_eq!(code, "55006");
+    assert!(
+        msg.starts_with("replication slot \"recv_slot\" is active for PID "),
+        "{msg}"
+    );
+    // When pg_receivewal ends, the slot is released and keeps its position.
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    wait_until(Duration::from_secs(20), "the slot to be released", || {
+        s.psql("SELECT active FROM pg_replication_slots") == "f"
+    });
+    s.stop();
+    s.start();
+    let r = s.psql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'recv_slot'");
+    assert!(lsn(&r) >= written, "restart_lsn {r} after restart");
+    s.stop();
+}
