@@ -494,3 +494,98 @@ fn pg_receivewal_through_a_slot_moves_restart_lsn() {
     assert!(lsn(&r) >= written, "restart_lsn {r} after restart");
     s.stop();
 }
+
+/// Opens a physical replication connection by hand and starts streaming through
+/// `slot` from `start`; the returned socket is read by a thread that discards
+/// everything and never replies (a standby that never confirms anything). The
+/// receiver reports the end of the connection on the channel.
+fn silent_streamer(
+    port: u16,
+    slot: &str,
+    start: &str,
+) -> (std::net::TcpStream, std::sync::mpsc::Receiver<()>) {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    for (k, v) in [
+        ("user", "postgres"),
+        ("database", "replication"),
+        ("replication", "true"),
+    ] {
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&body);
+    sock.write_all(&msg).unwrap();
+    // Up to ReadyForQuery.
+    loop {
+        let mut head = [0u8; 5];
+        sock.read_exact(&mut head).expect("startup reply");
+        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; len - 4];
+        sock.read_exact(&mut rest).unwrap();
+        assert_ne!(head[0], b'E', "{}", String::from_utf8_lossy(&rest));
+        if head[0] == b'Z' {
+            break;
+        }
+    }
+    let mut q =
+        format!("START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE 1").into_bytes();
+    q.push(0);
+    let mut msg = vec![b'Q'];
+    msg.extend_from_slice(&((q.len() + 4) as i32).to_be_bytes());
+    msg.extend_from_slice(&q);
+    sock.write_all(&msg).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut reader = sock.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    (sock, rx)
+}
+
+#[test]
+fn an_invalidated_slot_ends_its_walsender() {
+    let mut s = Server::init("slots-terminate", &["--wal-segsize=1"]);
+    s.append_conf("max_slot_wal_keep_size = 2\nmax_wal_size = 32MB\nmin_wal_size = 2MB\n");
+    s.start();
+    s.psql("CREATE TABLE churn (a int, b text)");
+    s.psql("CHECKPOINT");
+    let at = s.psql("SELECT lsn FROM pg_create_physical_replication_slot('stuck', true)");
+    // Stream from the segment start of the slot's position, never confirming.
+    let seg_start = lsn(&at) / MB * MB;
+    let start = format!("{:X}/{:X}", seg_start >> 32, seg_start & 0xffff_ffff);
+    let (_sock, ended) = silent_streamer(s.port, "stuck", &start);
+    wait_until(Duration::from_secs(20), "the slot to become active", || {
+        s.psql("SELECT active FROM pg_replication_slots") == "t"
+    });
+    churn_wal(&s, 6);
+    ended
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the walsender of the invalidated slot was not terminated");
+    let log = s.log_text();
+    assert!(
+        log.contains("invalidating slot \"stuck\" because its restart_lsn"),
+        "{log}"
+    );
+    assert!(
+        log.contains("to release replication slot \"stuck\""),
+        "{log}"
+    );
+    wait_until(Duration::from_secs(20), "the slot to be released", || {
+        s.psql("SELECT active FROM pg_replication_slots") == "f"
+    });
+    assert_eq!(
+        s.psql("SELECT wal_status FROM pg_replication_slots"),
+        "lost"
+    );
+    s.stop();
+}

@@ -117,7 +117,12 @@ struct SlotTable {
     released: Condvar,
     /// `max_replication_slots`.
     max_slots: AtomicUsize,
+    /// Ends a backend (pg_terminate_backend) whose slot was invalidated.
+    terminator: Mutex<Option<Terminator>>,
 }
+
+/// How the slot table ends the walsender of an invalidated slot.
+pub type Terminator = Arc<dyn Fn(i32) -> bool + Send + Sync>;
 
 /// The slot table, shared by walsenders and SQL functions.
 pub struct SlotManager {
@@ -320,6 +325,7 @@ impl SlotManager {
             slots: Mutex::new(slots),
             released: Condvar::new(),
             max_slots: AtomicUsize::new(max_slots),
+            terminator: Mutex::new(None),
         });
         engine.set_slot_retention(table.clone());
         Ok(SlotManager { engine, table })
@@ -329,6 +335,17 @@ impl SlotManager {
     /// server calls this when it knows the value with its command-line overrides).
     pub fn set_max_slots(&self, n: usize) {
         self.table.max_slots.store(n, Ordering::SeqCst);
+    }
+
+    /// Sets how a walsender using a slot that `max_slot_wal_keep_size` invalidates is
+    /// ended (the server passes its `pg_terminate_backend`), as PostgreSQL's
+    /// checkpointer signals it.
+    pub fn set_terminator(&self, f: Terminator) {
+        *self
+            .table
+            .terminator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(f);
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
@@ -621,7 +638,11 @@ impl SlotManager {
             .map(|s| {
                 let (status, safe) = match (s.restart_lsn, s.invalidated_at) {
                     (Some(lsn), _) => {
-                        let st = pos.status(lsn);
+                        let st = match pos.status(lsn) {
+                            // A slot still in use by a live walsender is not lost yet.
+                            WalStatus::Lost if s.active_pid.is_some() => WalStatus::Unreserved,
+                            st => st,
+                        };
                         let safe = if st == WalStatus::Lost {
                             None
                         } else {
@@ -632,13 +653,6 @@ impl SlotManager {
                     (None, Some(_)) => (Some(WalStatus::Lost), None),
                     // PostgreSQL computes safe_wal_size from restart_lsn 0/0 here.
                     (None, None) => (None, pos.safe_wal_size(Lsn(0))),
-                };
-                let status = match status {
-                    // A slot still in use by a live walsender is not lost yet.
-                    Some(WalStatus::Lost) if s.active_pid.is_some() && s.restart_lsn.is_some() => {
-                        Some(WalStatus::Unreserved)
-                    }
-                    other => other,
                 };
                 vec![
                     Value::Text(s.name.clone()),
@@ -762,6 +776,7 @@ impl SlotTable {
 impl SlotRetention for SlotTable {
     fn checkpoint_slots(&self, cutoff: Option<Lsn>) -> Option<Lsn> {
         let mut slots = self.lock();
+        let mut terminate = Vec::new();
         if let Some(cutoff) = cutoff {
             for s in slots.values_mut() {
                 let Some(lsn) = s.restart_lsn else { continue };
@@ -776,6 +791,7 @@ impl SlotRetention for SlotTable {
                             "terminating process {pid} to release replication slot \"{}\"",
                             s.name
                         );
+                        terminate.push(pid);
                     }
                     s.invalidated_at = Some(lsn);
                     s.restart_lsn = None;
@@ -793,7 +809,21 @@ impl SlotRetention for SlotTable {
                 }
             }
         }
-        slots.values().filter_map(|s| s.restart_lsn).min()
+        let min = slots.values().filter_map(|s| s.restart_lsn).min();
+        drop(slots);
+        if !terminate.is_empty() {
+            let f = self
+                .terminator
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(f) = f {
+                for pid in terminate {
+                    f(pid);
+                }
+            }
+        }
+        min
     }
 }
 
