@@ -66,10 +66,19 @@ fn slot_functions_and_view() {
         s.psql("SELECT pg_create_physical_replication_slot('standby1_slot')"),
         "(standby1_slot,)"
     );
+    // tusk's max_slot_wal_keep_size is finite by default (1GB), so safe_wal_size is
+    // shown, computed from 0/0 as PostgreSQL does for a slot without restart_lsn.
+    assert_eq!(s.psql("SHOW max_slot_wal_keep_size"), "1GB");
+    let row = s.psql("SELECT * FROM pg_replication_slots");
+    let (head, tail) = row.rsplit_once("||").unwrap();
+    assert_eq!(head, "standby1_slot||physical|||f|f|||||");
+    let (safe, two_phase) = tail.split_once('|').unwrap();
+    let current = lsn(&s.psql("SELECT pg_current_wal_lsn()")) as i64;
     assert_eq!(
-        s.psql("SELECT * FROM pg_replication_slots"),
-        "standby1_slot||physical|||f|f||||||||f"
+        safe.parse::<i64>().unwrap(),
+        (1024 + 16) * MB as i64 - current
     );
+    assert_eq!(two_phase, "f");
     // Reserving: the lsn column is the restart_lsn (the last redo point).
     let row =
         s.psql("SELECT slot_name, lsn FROM pg_create_physical_replication_slot('recv4', true)");
@@ -77,7 +86,7 @@ fn slot_functions_and_view() {
     assert_eq!(name, "recv4");
     assert!(lsn(at) > 0, "{row}");
     assert_eq!(
-        s.psql("SELECT restart_lsn, wal_status, safe_wal_size IS NULL, temporary, active FROM pg_replication_slots WHERE slot_name = 'recv4'"),
+        s.psql("SELECT restart_lsn, wal_status, safe_wal_size > 0, temporary, active FROM pg_replication_slots WHERE slot_name = 'recv4'"),
         format!("{at}|reserved|t|f|f")
     );
     // Column types as PostgreSQL's.

@@ -58,6 +58,7 @@ pub struct CheckpointSettings {
     /// How often the background thread looks.
     pub tick: Duration,
     /// `max_slot_wal_keep_size` in bytes; `None` for -1 (slots keep WAL without limit).
+    /// tusk's default is 1 GB (PostgreSQL's is -1): a dead slot cannot fill the disk.
     pub max_slot_wal_keep_size: Option<u64>,
 }
 
@@ -72,7 +73,7 @@ impl Default for CheckpointSettings {
             log_checkpoints: true,
             autovacuum_threshold: 1000,
             tick: Duration::from_millis(200),
-            max_slot_wal_keep_size: None,
+            max_slot_wal_keep_size: Some(1024 * 1024 * 1024),
         }
     }
 }
