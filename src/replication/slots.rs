@@ -4,9 +4,12 @@
 //! temporary ones in memory), slot acquisition by walsenders, the rows of
 //! `pg_replication_slots`, and the oldest LSN the slots need, which it reports to the
 //! engine for WAL retention through [`crate::storage::SlotRetention`] (registered with
-//! [`Engine::set_slot_retention`] by [`SlotManager::open`]). What it must never do:
-//! delete WAL itself, or hold its table lock while doing disk I/O for another slot than
-//! the one being changed (the lock is only held across the state write of that slot).
+//! [`Engine::set_slot_retention`] by [`SlotManager::open`]), including invalidating
+//! slots beyond `max_slot_wal_keep_size` and having their walsender terminated (the
+//! server's `pg_terminate_backend`, given by [`SlotManager::set_terminator`]). What it
+//! must never do: delete WAL itself, or wait for anything while holding its table lock
+//! (state files are small and written under the lock only on creation, drop, release,
+//! advance and checkpoint; `drop_slot(wait)` waits on a condition variable).
 //!
 //! Invariants:
 //! - A persistent slot exists on disk as `pg_replslot/<name>/state` (PostgreSQL's
@@ -303,16 +306,11 @@ impl SlotManager {
             let slot = read_state(&path.join("state"))?;
             slots.insert(slot.name.clone(), slot);
         }
-        let config = crate::config::ServerConfig::load(datadir, &[]).ok();
-        let max_slots = config
-            .as_ref()
+        // From the configuration files; the server sets it again with its command-line
+        // overrides (set_max_slots).
+        let max_slots = crate::config::ServerConfig::load(datadir, &[])
             .map(|c| c.get_int("max_replication_slots").max(0) as usize)
             .unwrap_or(10);
-        // Process titles carry cluster_name (the server may set it again with its
-        // command-line overrides).
-        if let Some(c) = &config {
-            crate::proctitle::set_cluster_name(&c.get_str("cluster_name"));
-        }
         if slots.len() > max_slots {
             return Err(Error::fatal(
                 sqlstate::CONFIGURATION_LIMIT_EXCEEDED,
@@ -400,8 +398,9 @@ impl SlotManager {
             name: name.to_string(),
             temporary,
             owner,
-            // The creating backend holds the slot, as PostgreSQL's
-            // ReplicationSlotCreate leaves it acquired; the SQL function releases it.
+            // PostgreSQL's creators release the slot before they return
+            // (CREATE_REPLICATION_SLOT, pg_create_physical_replication_slot), so a new
+            // slot is inactive until a walsender acquires it.
             active_pid: None,
             restart_lsn,
             restart_tli,
