@@ -956,6 +956,132 @@ mod tests {
         assert!(decode_state(&b[..10], p).is_err());
     }
 
+    fn manager(tag: &str) -> (PathBuf, SlotManager) {
+        use crate::storage::{BootstrapOptions, EngineOptions};
+        let d = crate::testutil::tempdir(tag);
+        Engine::bootstrap(
+            &d,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: 1024 * 1024,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions {
+            fsync: false,
+            background: false,
+            wal_segment_size: 1024 * 1024,
+            ..EngineOptions::default()
+        };
+        let e = Engine::open(&d, &opts).unwrap();
+        let m = SlotManager::open(&d, e).unwrap();
+        (d, m)
+    }
+
+    #[test]
+    fn acquire_release_drop_and_cleanup() {
+        let (d, m) = manager("slots-unit");
+        let s = m.create("s1", false, true, 100).unwrap();
+        assert!(s.restart_lsn.is_some() && s.restart_tli == Some(1));
+        assert_eq!(s.active_pid, None);
+        assert!(d.join("pg_replslot/s1/state").exists());
+        m.create("t1", true, false, 100).unwrap();
+        m.create("t2", true, false, 200).unwrap();
+        assert!(!d.join("pg_replslot/t1").exists());
+
+        // One walsender at a time.
+        assert_eq!(m.acquire("s1", 300).unwrap().active_pid, Some(300));
+        assert_eq!(m.acquire("s1", 300).unwrap().active_pid, Some(300));
+        let e = m.acquire("s1", 301).unwrap_err();
+        assert_eq!(e.code, sqlstate::OBJECT_IN_USE);
+        assert_eq!(e.message, "replication slot \"s1\" is active for PID 300");
+        assert_eq!(
+            m.drop_slot("s1", false).unwrap_err().code,
+            sqlstate::OBJECT_IN_USE
+        );
+        assert_eq!(
+            m.acquire("zz", 1).unwrap_err().code,
+            sqlstate::UNDEFINED_OBJECT
+        );
+
+        // Progress is kept when the slot is released, and survives a reopen.
+        m.confirm_flush("s1", Lsn(0x0300_0000));
+        m.release("s1", 300);
+        assert_eq!(m.get("s1").unwrap().active_pid, None);
+
+        // drop_slot(wait) waits for the walsender to let go.
+        m.acquire("s1", 400).unwrap();
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                std::thread::sleep(Duration::from_millis(150));
+                m.release("s1", 400);
+            });
+            let t0 = Instant::now();
+            m.drop_slot("s1", true).unwrap();
+            assert!(t0.elapsed() >= Duration::from_millis(100));
+        });
+        assert!(m.get("s1").is_none());
+        assert!(!d.join("pg_replslot/s1").exists());
+
+        // A backend's end (or error) drops its temporary slots only.
+        m.error_cleanup(100);
+        assert_eq!(
+            m.list().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["t2"]
+        );
+        m.connection_ended(200);
+        assert!(m.list().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn slots_reload_and_reserve_on_streaming() {
+        let (d, m) = manager("slots-reload");
+        m.create("lazy", false, false, 1).unwrap();
+        m.create("busy", false, true, 1).unwrap();
+        m.acquire("busy", 7).unwrap();
+        m.confirm_flush("busy", Lsn(0x0500_0000));
+        m.release("busy", 7);
+        m.reserve_if_unset("lazy", Lsn(0x0400_0000), 1);
+        m.reserve_if_unset("lazy", Lsn(0x0600_0000), 1);
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, Some(Lsn(0x0400_0000)));
+        // A checkpoint writes what changed; a reopen reads it back.
+        assert_eq!(m.table.checkpoint_slots(None), Some(Lsn(0x0400_0000)));
+        let engine = m.engine.clone();
+        drop(m);
+        let m = SlotManager::open(&d, engine).unwrap();
+        let busy = m.get("busy").unwrap();
+        assert_eq!(busy.restart_lsn, Some(Lsn(0x0500_0000)));
+        assert_eq!(busy.active_pid, None);
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, Some(Lsn(0x0400_0000)));
+        // Invalidation below a cutoff: restart_lsn goes, the view says lost.
+        assert_eq!(
+            m.table.checkpoint_slots(Some(Lsn(0x0480_0000))),
+            Some(Lsn(0x0500_0000))
+        );
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, None);
+        let rows = m.view_rows();
+        let lazy = rows
+            .iter()
+            .find(|r| r[0] == Value::Text("lazy".into()))
+            .unwrap();
+        assert_eq!(lazy[12], Value::Text("lost".into()));
+        assert_eq!(lazy[13], Value::Null);
+        // Full: 53400 with PostgreSQL's hint.
+        m.set_max_slots(2);
+        let e = m.create("third", false, false, 1).unwrap_err();
+        assert_eq!(e.code, sqlstate::CONFIGURATION_LIMIT_EXCEEDED);
+        assert_eq!(e.message, "all replication slots are in use");
+        m.set_max_slots(0);
+        assert_eq!(
+            m.create("x", false, false, 1).unwrap_err().message,
+            "replication slots can only be used if max_replication_slots > 0"
+        );
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn names_are_validated_as_postgresql() {
         assert!(validate_name("pg_basebackup_11898").is_ok());

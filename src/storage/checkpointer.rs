@@ -277,6 +277,36 @@ mod tests {
     const MB: u64 = 1024 * 1024;
 
     #[test]
+    fn slot_cutoff_follows_max_slot_wal_keep_size() {
+        const MB: u64 = 1024 * 1024;
+        let r = WalRetention {
+            redo: Lsn(18 * MB),
+            insert: Lsn(20 * MB + 5),
+            segment_size: MB,
+            wal_keep_size: 0,
+            slot_min: Some(Lsn(MB)),
+            archive_min_segno: None,
+        };
+        assert_eq!(slot_invalidation_cutoff(&r, None), None);
+        // Current segment 20 minus 4 segments.
+        assert_eq!(
+            slot_invalidation_cutoff(&r, Some(4 * MB)),
+            Some(Lsn(16 * MB))
+        );
+        // Never above what the redo point keeps anyway.
+        assert_eq!(slot_invalidation_cutoff(&r, Some(0)), Some(Lsn(18 * MB)));
+        // wal_keep_size keeps more: the cutoff moves back with it.
+        let keep = WalRetention {
+            wal_keep_size: 10 * MB,
+            ..r
+        };
+        assert_eq!(
+            slot_invalidation_cutoff(&keep, Some(4 * MB)),
+            Some(Lsn(10 * MB))
+        );
+    }
+
+    #[test]
     fn retention_keeps_redo_and_wal_keep_size() {
         let r = WalRetention {
             redo: Lsn(10 * MB + 40),
