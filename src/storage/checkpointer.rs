@@ -113,9 +113,9 @@ impl CheckpointSettings {
     }
 }
 
-/// Everything that decides how far back WAL must be kept. Replication slots and the
-/// archiver will fill in their fields; today only the checkpoint and `wal_keep_size`
-/// constrain it.
+/// Everything that decides how far back WAL must be kept: the checkpoint's redo point,
+/// `wal_keep_size`, the replication slots (through [`SlotRetention`], capped by
+/// `max_slot_wal_keep_size`) and the archiver.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WalRetention {
     /// The last checkpoint's redo LSN (crash recovery starts there).
