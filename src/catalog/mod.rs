@@ -92,6 +92,10 @@ pub enum VirtualTable {
     /// `pg_replication_slots`: one row per replication slot (rows from the server's
     /// slot manager, see `replication::slots`). The `xid` columns are bigint here.
     PgReplicationSlots,
+    /// `pg_stat_replication`: one row per walsender (rows come from the server's
+    /// walsender registry through `ServerHooks::wal_senders`). `client_addr` and
+    /// `backend_xmin` are text here (tusk has no inet or xid type).
+    PgStatReplication,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -108,6 +112,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_indexes" => VirtualTable::PgIndexes,
         "pg_stat_wal" => VirtualTable::PgStatWal,
         "pg_replication_slots" => VirtualTable::PgReplicationSlots,
+        "pg_stat_replication" => VirtualTable::PgStatReplication,
         _ => return None,
     })
 }
@@ -216,6 +221,28 @@ impl VirtualTable {
                 ("safe_wal_size", Int8),
                 ("two_phase", Bool),
             ],
+            VirtualTable::PgStatReplication => &[
+                ("pid", Int4),
+                ("usesysid", Oid),
+                ("usename", Name),
+                ("application_name", Text),
+                ("client_addr", Text),
+                ("client_hostname", Text),
+                ("client_port", Int4),
+                ("backend_start", TimestampTz),
+                ("backend_xmin", Text),
+                ("state", Text),
+                ("sent_lsn", PgLsn),
+                ("write_lsn", PgLsn),
+                ("flush_lsn", PgLsn),
+                ("replay_lsn", PgLsn),
+                ("write_lag", Interval),
+                ("flush_lag", Interval),
+                ("replay_lag", Interval),
+                ("sync_priority", Int4),
+                ("sync_state", Text),
+                ("reply_time", TimestampTz),
+            ],
         }
     }
 
@@ -242,6 +269,7 @@ impl VirtualTable {
         engine.with_catalog(|c| match self {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
             VirtualTable::PgReplicationSlots => vec![],
+            VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -3166,7 +3166,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         min: -1.0,
         max: 2147483647.0,
         enum_values: &[],
-        boot: Some("-1"),
+        boot: Some("1024"),
         report: false,
         show_all: true,
     },

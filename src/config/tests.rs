@@ -106,7 +106,7 @@ fn defaults_show_like_postgres() {
         ("wal_segment_size", "16MB"),
         ("wal_buffers", "4MB"),
         ("wal_keep_size", "0"),
-        ("max_slot_wal_keep_size", "-1"),
+        ("max_slot_wal_keep_size", "1GB"),
         ("unix_socket_permissions", "0777"),
         ("wal_level", "replica"),
         ("synchronous_commit", "on"),

@@ -4,9 +4,12 @@
 //! temporary ones in memory), slot acquisition by walsenders, the rows of
 //! `pg_replication_slots`, and the oldest LSN the slots need, which it reports to the
 //! engine for WAL retention through [`crate::storage::SlotRetention`] (registered with
-//! [`Engine::set_slot_retention`] by [`SlotManager::open`]). What it must never do:
-//! delete WAL itself, or hold its table lock while doing disk I/O for another slot than
-//! the one being changed (the lock is only held across the state write of that slot).
+//! [`Engine::set_slot_retention`] by [`SlotManager::open`]), including invalidating
+//! slots beyond `max_slot_wal_keep_size` and having their walsender terminated (the
+//! server's `pg_terminate_backend`, given by [`SlotManager::set_terminator`]). What it
+//! must never do: delete WAL itself, or wait for anything while holding its table lock
+//! (state files are small and written under the lock only on creation, drop, release,
+//! advance and checkpoint; `drop_slot(wait)` waits on a condition variable).
 //!
 //! Invariants:
 //! - A persistent slot exists on disk as `pg_replslot/<name>/state` (PostgreSQL's
@@ -117,7 +120,12 @@ struct SlotTable {
     released: Condvar,
     /// `max_replication_slots`.
     max_slots: AtomicUsize,
+    /// Ends a backend (pg_terminate_backend) whose slot was invalidated.
+    terminator: Mutex<Option<Terminator>>,
 }
+
+/// How the slot table ends the walsender of an invalidated slot.
+pub type Terminator = Arc<dyn Fn(i32) -> bool + Send + Sync>;
 
 /// The slot table, shared by walsenders and SQL functions.
 pub struct SlotManager {
@@ -298,6 +306,8 @@ impl SlotManager {
             let slot = read_state(&path.join("state"))?;
             slots.insert(slot.name.clone(), slot);
         }
+        // From the configuration files; the server sets it again with its command-line
+        // overrides (set_max_slots).
         let max_slots = crate::config::ServerConfig::load(datadir, &[])
             .map(|c| c.get_int("max_replication_slots").max(0) as usize)
             .unwrap_or(10);
@@ -313,6 +323,7 @@ impl SlotManager {
             slots: Mutex::new(slots),
             released: Condvar::new(),
             max_slots: AtomicUsize::new(max_slots),
+            terminator: Mutex::new(None),
         });
         engine.set_slot_retention(table.clone());
         Ok(SlotManager { engine, table })
@@ -322,6 +333,17 @@ impl SlotManager {
     /// server calls this when it knows the value with its command-line overrides).
     pub fn set_max_slots(&self, n: usize) {
         self.table.max_slots.store(n, Ordering::SeqCst);
+    }
+
+    /// Sets how a walsender using a slot that `max_slot_wal_keep_size` invalidates is
+    /// ended (the server passes its `pg_terminate_backend`), as PostgreSQL's
+    /// checkpointer signals it.
+    pub fn set_terminator(&self, f: Terminator) {
+        *self
+            .table
+            .terminator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(f);
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
@@ -345,6 +367,12 @@ impl SlotManager {
         reserve_wal: bool,
         owner: i32,
     ) -> Result<SlotInfo> {
+        if self.table.max_slots.load(Ordering::SeqCst) == 0 {
+            bail!(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "replication slots can only be used if max_replication_slots > 0"
+            );
+        }
         validate_name(name)?;
         let mut slots = self.lock();
         if slots.contains_key(name) {
@@ -370,8 +398,9 @@ impl SlotManager {
             name: name.to_string(),
             temporary,
             owner,
-            // The creating backend holds the slot, as PostgreSQL's
-            // ReplicationSlotCreate leaves it acquired; the SQL function releases it.
+            // PostgreSQL's creators release the slot before they return
+            // (CREATE_REPLICATION_SLOT, pg_create_physical_replication_slot), so a new
+            // slot is inactive until a walsender acquires it.
             active_pid: None,
             restart_lsn,
             restart_tli,
@@ -507,11 +536,11 @@ impl SlotManager {
 
     /// `pg_replication_slot_advance(name, upto)`: moves the slot's `restart_lsn`
     /// forward to `upto` (capped at the flushed WAL position); returns the slot's new
-    /// position. PostgreSQL's errors: 55000 when the slot never reserved WAL or when
-    /// `upto` is behind it, 55006 when another backend uses it.
+    /// position. PostgreSQL's errors: XX000 for 0/0, 55000 when the slot never
+    /// reserved WAL or when `upto` is behind it, 55006 when another backend uses it.
     pub fn advance(&self, name: &str, upto: Lsn, pid: i32) -> Result<Lsn> {
         if upto.0 == 0 {
-            bail!(sqlstate::INVALID_PARAMETER_VALUE, "invalid target WAL LSN");
+            bail!(sqlstate::INTERNAL_ERROR, "invalid target WAL LSN");
         }
         let target = upto.min(self.engine.wal_flush_lsn());
         let mut slots = self.lock();
@@ -520,14 +549,17 @@ impl SlotManager {
             return Err(active_for(name, other));
         }
         let Some(current) = slot.restart_lsn else {
-            bail!(
+            return Err(err!(
                 sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "replication slot \"{name}\" cannot be advanced"
-            );
+            )
+            .with_detail(
+                "This slot has never previously reserved WAL, or it has been invalidated.",
+            ));
         };
         if target < current {
             return Err(err!(
-                sqlstate::INVALID_PARAMETER_VALUE,
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "cannot advance replication slot to {target}, minimum is {current}"
             ));
         }
@@ -605,7 +637,11 @@ impl SlotManager {
             .map(|s| {
                 let (status, safe) = match (s.restart_lsn, s.invalidated_at) {
                     (Some(lsn), _) => {
-                        let st = pos.status(lsn);
+                        let st = match pos.status(lsn) {
+                            // A slot still in use by a live walsender is not lost yet.
+                            WalStatus::Lost if s.active_pid.is_some() => WalStatus::Unreserved,
+                            st => st,
+                        };
                         let safe = if st == WalStatus::Lost {
                             None
                         } else {
@@ -614,14 +650,8 @@ impl SlotManager {
                         (Some(st), safe)
                     }
                     (None, Some(_)) => (Some(WalStatus::Lost), None),
-                    (None, None) => (None, None),
-                };
-                let status = match status {
-                    // A slot still in use by a live walsender is not lost yet.
-                    Some(WalStatus::Lost) if s.active_pid.is_some() && s.restart_lsn.is_some() => {
-                        Some(WalStatus::Unreserved)
-                    }
-                    other => other,
+                    // PostgreSQL computes safe_wal_size from restart_lsn 0/0 here.
+                    (None, None) => (None, pos.safe_wal_size(Lsn(0))),
                 };
                 vec![
                     Value::Text(s.name.clone()),
@@ -745,6 +775,7 @@ impl SlotTable {
 impl SlotRetention for SlotTable {
     fn checkpoint_slots(&self, cutoff: Option<Lsn>) -> Option<Lsn> {
         let mut slots = self.lock();
+        let mut terminate = Vec::new();
         if let Some(cutoff) = cutoff {
             for s in slots.values_mut() {
                 let Some(lsn) = s.restart_lsn else { continue };
@@ -759,6 +790,7 @@ impl SlotRetention for SlotTable {
                             "terminating process {pid} to release replication slot \"{}\"",
                             s.name
                         );
+                        terminate.push(pid);
                     }
                     s.invalidated_at = Some(lsn);
                     s.restart_lsn = None;
@@ -776,7 +808,21 @@ impl SlotRetention for SlotTable {
                 }
             }
         }
-        slots.values().filter_map(|s| s.restart_lsn).min()
+        let min = slots.values().filter_map(|s| s.restart_lsn).min();
+        drop(slots);
+        if !terminate.is_empty() {
+            let f = self
+                .terminator
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(f) = f {
+                for pid in terminate {
+                    f(pid);
+                }
+            }
+        }
+        min
     }
 }
 
@@ -908,6 +954,132 @@ mod tests {
         assert_eq!(e.code, sqlstate::DATA_CORRUPTED);
         assert!(e.message.starts_with("checksum mismatch"), "{}", e.message);
         assert!(decode_state(&b[..10], p).is_err());
+    }
+
+    fn manager(tag: &str) -> (PathBuf, SlotManager) {
+        use crate::storage::{BootstrapOptions, EngineOptions};
+        let d = crate::testutil::tempdir(tag);
+        Engine::bootstrap(
+            &d,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: 1024 * 1024,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions {
+            fsync: false,
+            background: false,
+            wal_segment_size: 1024 * 1024,
+            ..EngineOptions::default()
+        };
+        let e = Engine::open(&d, &opts).unwrap();
+        let m = SlotManager::open(&d, e).unwrap();
+        (d, m)
+    }
+
+    #[test]
+    fn acquire_release_drop_and_cleanup() {
+        let (d, m) = manager("slots-unit");
+        let s = m.create("s1", false, true, 100).unwrap();
+        assert!(s.restart_lsn.is_some() && s.restart_tli == Some(1));
+        assert_eq!(s.active_pid, None);
+        assert!(d.join("pg_replslot/s1/state").exists());
+        m.create("t1", true, false, 100).unwrap();
+        m.create("t2", true, false, 200).unwrap();
+        assert!(!d.join("pg_replslot/t1").exists());
+
+        // One walsender at a time.
+        assert_eq!(m.acquire("s1", 300).unwrap().active_pid, Some(300));
+        assert_eq!(m.acquire("s1", 300).unwrap().active_pid, Some(300));
+        let e = m.acquire("s1", 301).unwrap_err();
+        assert_eq!(e.code, sqlstate::OBJECT_IN_USE);
+        assert_eq!(e.message, "replication slot \"s1\" is active for PID 300");
+        assert_eq!(
+            m.drop_slot("s1", false).unwrap_err().code,
+            sqlstate::OBJECT_IN_USE
+        );
+        assert_eq!(
+            m.acquire("zz", 1).unwrap_err().code,
+            sqlstate::UNDEFINED_OBJECT
+        );
+
+        // Progress is kept when the slot is released, and survives a reopen.
+        m.confirm_flush("s1", Lsn(0x0300_0000));
+        m.release("s1", 300);
+        assert_eq!(m.get("s1").unwrap().active_pid, None);
+
+        // drop_slot(wait) waits for the walsender to let go.
+        m.acquire("s1", 400).unwrap();
+        std::thread::scope(|sc| {
+            sc.spawn(|| {
+                std::thread::sleep(Duration::from_millis(150));
+                m.release("s1", 400);
+            });
+            let t0 = Instant::now();
+            m.drop_slot("s1", true).unwrap();
+            assert!(t0.elapsed() >= Duration::from_millis(100));
+        });
+        assert!(m.get("s1").is_none());
+        assert!(!d.join("pg_replslot/s1").exists());
+
+        // A backend's end (or error) drops its temporary slots only.
+        m.error_cleanup(100);
+        assert_eq!(
+            m.list().iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["t2"]
+        );
+        m.connection_ended(200);
+        assert!(m.list().is_empty());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn slots_reload_and_reserve_on_streaming() {
+        let (d, m) = manager("slots-reload");
+        m.create("lazy", false, false, 1).unwrap();
+        m.create("busy", false, true, 1).unwrap();
+        m.acquire("busy", 7).unwrap();
+        m.confirm_flush("busy", Lsn(0x0500_0000));
+        m.release("busy", 7);
+        m.reserve_if_unset("lazy", Lsn(0x0400_0000), 1);
+        m.reserve_if_unset("lazy", Lsn(0x0600_0000), 1);
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, Some(Lsn(0x0400_0000)));
+        // A checkpoint writes what changed; a reopen reads it back.
+        assert_eq!(m.table.checkpoint_slots(None), Some(Lsn(0x0400_0000)));
+        let engine = m.engine.clone();
+        drop(m);
+        let m = SlotManager::open(&d, engine).unwrap();
+        let busy = m.get("busy").unwrap();
+        assert_eq!(busy.restart_lsn, Some(Lsn(0x0500_0000)));
+        assert_eq!(busy.active_pid, None);
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, Some(Lsn(0x0400_0000)));
+        // Invalidation below a cutoff: restart_lsn goes, the view says lost.
+        assert_eq!(
+            m.table.checkpoint_slots(Some(Lsn(0x0480_0000))),
+            Some(Lsn(0x0500_0000))
+        );
+        assert_eq!(m.get("lazy").unwrap().restart_lsn, None);
+        let rows = m.view_rows();
+        let lazy = rows
+            .iter()
+            .find(|r| r[0] == Value::Text("lazy".into()))
+            .unwrap();
+        assert_eq!(lazy[12], Value::Text("lost".into()));
+        assert_eq!(lazy[13], Value::Null);
+        // Full: 53400 with PostgreSQL's hint.
+        m.set_max_slots(2);
+        let e = m.create("third", false, false, 1).unwrap_err();
+        assert_eq!(e.code, sqlstate::CONFIGURATION_LIMIT_EXCEEDED);
+        assert_eq!(e.message, "all replication slots are in use");
+        m.set_max_slots(0);
+        assert_eq!(
+            m.create("x", false, false, 1).unwrap_err().message,
+            "replication slots can only be used if max_replication_slots > 0"
+        );
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -766,3 +766,72 @@ fn show_segment_size(size: u64) -> String {
         format!("{size}B")
     }
 }
+
+/// The rows of `pg_stat_replication` for `senders`, as `viewer` may see them: the
+/// walsender columns (`state` … `reply_time`) only for superusers and members of
+/// `pg_read_all_stats`; the session columns (`usesysid` … `backend_xmin`) also for the
+/// viewer's own walsenders; `pid` always. LSNs of 0/0 show as NULL, as PostgreSQL.
+pub fn pg_stat_replication_rows(
+    senders: &[WalSenderInfo],
+    engine: &crate::storage::Engine,
+    viewer: &str,
+) -> Vec<Vec<crate::types::Value>> {
+    use crate::types::{Interval, Value};
+    let privileged = engine.role(viewer).is_some_and(|r| r.superuser)
+        || engine.is_member_of(viewer, "pg_read_all_stats");
+    let lsn = |l: Option<Lsn>| match l {
+        Some(l) if l.is_valid() => Value::PgLsn(l.0),
+        _ => Value::Null,
+    };
+    let lag = |us: Option<i64>| match us {
+        Some(us) => Value::Interval(Interval {
+            months: 0,
+            days: 0,
+            micros: us,
+        }),
+        None => Value::Null,
+    };
+    let text = |s: &str| Value::Text(s.to_string());
+    senders
+        .iter()
+        .map(|w| {
+            let mut row = vec![Value::Int4(w.pid)];
+            if privileged || w.user == viewer {
+                row.extend([
+                    engine
+                        .role(&w.user)
+                        .map_or(Value::Null, |r| Value::Oid(r.oid)),
+                    text(&w.user),
+                    text(&w.application_name),
+                    w.client_addr
+                        .map_or(Value::Null, |a| Value::Text(a.to_string())),
+                    Value::Null,
+                    Value::Int4(w.client_port),
+                    Value::TimestampTz(w.backend_start),
+                    w.backend_xmin
+                        .map_or(Value::Null, |x| Value::Text(x.to_string())),
+                ]);
+            } else {
+                row.extend(std::iter::repeat_n(Value::Null, 8));
+            }
+            if privileged {
+                row.extend([
+                    text(w.state.as_str()),
+                    lsn(w.sent_lsn),
+                    lsn(w.write_lsn),
+                    lsn(w.flush_lsn),
+                    lsn(w.replay_lsn),
+                    lag(w.write_lag),
+                    lag(w.flush_lag),
+                    lag(w.replay_lag),
+                    Value::Int4(0),
+                    text("async"),
+                    w.reply_time.map_or(Value::Null, Value::TimestampTz),
+                ]);
+            } else {
+                row.extend(std::iter::repeat_n(Value::Null, 11));
+            }
+            row
+        })
+        .collect()
+}

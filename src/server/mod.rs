@@ -362,6 +362,18 @@ async fn postmaster(
         shutdown: shutdown_tx,
     });
 
+    // Replication slots: a walsender whose slot max_slot_wal_keep_size invalidates is
+    // terminated; max_replication_slots and cluster_name (for process titles) with the
+    // command-line overrides.
+    let weak = Arc::downgrade(&shared);
+    shared.slots.set_terminator(Arc::new(move |pid| {
+        weak.upgrade().is_some_and(|s| s.terminate_backend(pid))
+    }));
+    crate::proctitle::set_cluster_name(&shared.config().get_str("cluster_name"));
+    shared
+        .slots
+        .set_max_slots(shared.config().get_int("max_replication_slots").max(0) as usize);
+
     for l in tcp {
         let shared = shared.clone();
         tokio::spawn(async move { accept_tcp(l, shared).await });
@@ -646,5 +658,9 @@ impl crate::sql::ServerHooks for Hooks {
     // ---- replication slots ----
     fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
         Some(self.shared.slots.clone())
+    }
+
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        self.shared.walsenders.list()
     }
 }

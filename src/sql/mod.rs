@@ -70,6 +70,11 @@ pub trait ServerHooks: Send + Sync {
     fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
         None
     }
+
+    /// The live walsenders (`pg_stat_replication`); none unless a server provides them.
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        Vec::new()
+    }
 }
 
 /// Who and where a session is.

@@ -58,6 +58,7 @@ pub struct CheckpointSettings {
     /// How often the background thread looks.
     pub tick: Duration,
     /// `max_slot_wal_keep_size` in bytes; `None` for -1 (slots keep WAL without limit).
+    /// tusk's default is 1 GB (PostgreSQL's is -1): a dead slot cannot fill the disk.
     pub max_slot_wal_keep_size: Option<u64>,
 }
 
@@ -72,7 +73,7 @@ impl Default for CheckpointSettings {
             log_checkpoints: true,
             autovacuum_threshold: 1000,
             tick: Duration::from_millis(200),
-            max_slot_wal_keep_size: None,
+            max_slot_wal_keep_size: Some(1024 * 1024 * 1024),
         }
     }
 }
@@ -112,9 +113,9 @@ impl CheckpointSettings {
     }
 }
 
-/// Everything that decides how far back WAL must be kept. Replication slots and the
-/// archiver will fill in their fields; today only the checkpoint and `wal_keep_size`
-/// constrain it.
+/// Everything that decides how far back WAL must be kept: the checkpoint's redo point,
+/// `wal_keep_size`, the replication slots (through [`SlotRetention`], capped by
+/// `max_slot_wal_keep_size`) and the archiver.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WalRetention {
     /// The last checkpoint's redo LSN (crash recovery starts there).
@@ -274,6 +275,36 @@ mod tests {
     use super::*;
 
     const MB: u64 = 1024 * 1024;
+
+    #[test]
+    fn slot_cutoff_follows_max_slot_wal_keep_size() {
+        const MB: u64 = 1024 * 1024;
+        let r = WalRetention {
+            redo: Lsn(18 * MB),
+            insert: Lsn(20 * MB + 5),
+            segment_size: MB,
+            wal_keep_size: 0,
+            slot_min: Some(Lsn(MB)),
+            archive_min_segno: None,
+        };
+        assert_eq!(slot_invalidation_cutoff(&r, None), None);
+        // Current segment 20 minus 4 segments.
+        assert_eq!(
+            slot_invalidation_cutoff(&r, Some(4 * MB)),
+            Some(Lsn(16 * MB))
+        );
+        // Never above what the redo point keeps anyway.
+        assert_eq!(slot_invalidation_cutoff(&r, Some(0)), Some(Lsn(18 * MB)));
+        // wal_keep_size keeps more: the cutoff moves back with it.
+        let keep = WalRetention {
+            wal_keep_size: 10 * MB,
+            ..r
+        };
+        assert_eq!(
+            slot_invalidation_cutoff(&keep, Some(4 * MB)),
+            Some(Lsn(10 * MB))
+        );
+    }
 
     #[test]
     fn retention_keeps_redo_and_wal_keep_size() {

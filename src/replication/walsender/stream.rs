@@ -48,11 +48,15 @@ const STOP_CONFIRM_WAIT: Duration = Duration::from_secs(5);
 
 /// PostgreSQL's lag tracker: samples of (WAL position, time it was flushed locally),
 /// read by three heads (write, flush, apply). A head that passes samples yields the
-/// time since the newest one it passed.
+/// time since the newest one it passed; a head stuck between two samples yields a
+/// time interpolated between them (so a stalled standby shows a growing lag), or the
+/// time since the next sample when it never passed one since it last caught up.
 pub(super) struct LagTracker {
     samples: VecDeque<(Lsn, i64)>,
     /// Index (counting from the first sample ever pushed) of each head's next sample.
     heads: [u64; 3],
+    /// The last sample each head passed, forgotten when it caught up with everything.
+    last_read: [Option<(Lsn, i64)>; 3],
     /// How many samples were ever dropped from the front.
     dropped: u64,
     last_lsn: Lsn,
@@ -63,9 +67,14 @@ impl LagTracker {
         LagTracker {
             samples: VecDeque::new(),
             heads: [0; 3],
+            last_read: [None; 3],
             dropped: 0,
             last_lsn: Lsn::INVALID,
         }
+    }
+
+    fn pushed(&self) -> u64 {
+        self.dropped + self.samples.len() as u64
     }
 
     /// Records that WAL up to `lsn` was available (flushed) at `now`.
@@ -75,11 +84,16 @@ impl LagTracker {
         }
         self.last_lsn = lsn;
         if self.samples.len() == LAG_SAMPLES {
-            self.samples.pop_front();
-            self.dropped += 1;
-            for h in &mut self.heads {
-                *h = (*h).max(self.dropped);
+            // Full: the oldest sample goes; a head still on it keeps it as its last
+            // passed sample, so its lag keeps growing.
+            let oldest = self.samples.pop_front();
+            for (i, h) in self.heads.iter_mut().enumerate() {
+                if *h == self.dropped {
+                    *h += 1;
+                    self.last_read[i] = oldest;
+                }
             }
+            self.dropped += 1;
         }
         self.samples.push_back((lsn, now));
         // Samples every head has passed are no longer needed.
@@ -91,21 +105,47 @@ impl LagTracker {
     }
 
     /// Head `which` (0 write, 1 flush, 2 apply) reached `lsn` at `now`: the lag in
-    /// microseconds, or None when no new sample was reached.
+    /// microseconds, or None when there is no new information.
     pub(super) fn read(&mut self, which: usize, lsn: Lsn, now: i64) -> Option<i64> {
-        let mut found = None;
-        loop {
-            let idx = self.heads[which];
-            let Some(&(sample_lsn, time)) = self.samples.get((idx - self.dropped) as usize) else {
-                break;
-            };
+        let mut passed = None;
+        while let Some(&(sample_lsn, time)) = self
+            .samples
+            .get((self.heads[which] - self.dropped) as usize)
+        {
             if sample_lsn > lsn {
                 break;
             }
-            found = Some(time);
-            self.heads[which] = idx + 1;
+            passed = Some(time);
+            self.last_read[which] = Some((sample_lsn, time));
+            self.heads[which] += 1;
         }
-        found.map(|t| (now - t).max(0))
+        let caught_up = self.heads[which] == self.pushed();
+        if caught_up {
+            self.last_read[which] = None;
+        }
+        let time = match passed {
+            Some(t) => t,
+            None if caught_up => return None,
+            None => {
+                let (next_lsn, next_time) =
+                    self.samples[(self.heads[which] - self.dropped) as usize];
+                match self.last_read[which] {
+                    Some((prev_lsn, prev_time)) => {
+                        if lsn < prev_lsn || prev_time > next_time || next_lsn <= prev_lsn {
+                            return None;
+                        }
+                        let fraction =
+                            (lsn.0 - prev_lsn.0) as f64 / (next_lsn.0 - prev_lsn.0) as f64;
+                        prev_time + ((next_time - prev_time) as f64 * fraction) as i64
+                    }
+                    None => next_time,
+                }
+            }
+        };
+        if time > now {
+            return None;
+        }
+        Some(now - time)
     }
 }
 
@@ -648,23 +688,35 @@ mod tests {
         t.write(Lsn(200), 2_000);
         t.write(Lsn(200), 2_500); // same position: ignored
         t.write(Lsn(300), 3_000);
-        assert_eq!(t.read(0, Lsn(50), 5_000), None);
+        // Before the first sample, never passed one: time since the next sample.
+        assert_eq!(t.read(0, Lsn(50), 5_000), Some(4_000));
         assert_eq!(t.read(0, Lsn(250), 5_000), Some(3_000));
-        assert_eq!(t.read(0, Lsn(250), 6_000), None);
+        // Between 200 (t=2000) and 300 (t=3000): interpolated.
+        assert_eq!(t.read(0, Lsn(250), 6_000), Some(3_500));
         assert_eq!(t.read(0, Lsn(300), 7_000), Some(4_000));
+        // Caught up with every sample: no new information.
+        assert_eq!(t.read(0, Lsn(300), 8_000), None);
         // The flush head is independent of the write head.
         assert_eq!(t.read(1, Lsn(100), 8_000), Some(7_000));
-        assert_eq!(t.read(2, Lsn(0), 8_000), None);
+        // A stuck apply head (pg_receivewal reports 0/0) sees a growing lag.
+        assert_eq!(t.read(2, Lsn(0), 8_000), Some(7_000));
+        assert_eq!(t.read(2, Lsn(0), 9_000), Some(8_000));
     }
 
     #[test]
     fn lag_tracker_is_bounded() {
         let mut t = LagTracker::new();
         for i in 1..=(LAG_SAMPLES as u64 * 2) {
-            t.write(Lsn(i), i as i64);
+            t.write(Lsn(i * 10), i as i64 * 10);
         }
         assert!(t.samples.len() <= LAG_SAMPLES);
-        let last = LAG_SAMPLES as u64 * 2;
+        let last = LAG_SAMPLES as u64 * 20;
         assert_eq!(t.read(0, Lsn(last), last as i64 + 10), Some(10));
+        // A head left behind interpolates from the newest sample it lost.
+        let lost = LAG_SAMPLES as u64 * 10;
+        assert_eq!(
+            t.read(2, Lsn(lost + 5), last as i64 + 10),
+            Some(last as i64 + 10 - (lost as i64 + 5))
+        );
     }
 }
