@@ -758,9 +758,9 @@ pub(crate) fn segment_size(shared: &Shared) -> u64 {
 fn show_segment_size(size: u64) -> String {
     const MB: u64 = 1024 * 1024;
     const GB: u64 = 1024 * MB;
-    if size % GB == 0 {
+    if size.is_multiple_of(GB) {
         format!("{}GB", size / GB)
-    } else if size % MB == 0 {
+    } else if size.is_multiple_of(MB) {
         format!("{}MB", size / MB)
     } else {
         format!("{size}B")
