@@ -604,3 +604,59 @@ fn pg_receivewal_streams_segments() {
         server.psql("select count(*) from pg_stat_replication") == "0"
     });
 }
+
+#[test]
+fn fast_shutdown_streams_the_shutdown_checkpoint() {
+    let mut server = Server::init("ws_stop", &["--wal-segsize=1"]);
+    server.start();
+    let (mut c, _) = Raw::connect(server.port, "postgres").unwrap();
+    let flush = parse_lsn(&server.psql("select pg_current_wal_flush_lsn()"));
+    let seg_start = flush - flush % (1024 * 1024);
+    c.query(&format!(
+        "START_REPLICATION {:X}/{:X} TIMELINE 1",
+        seg_start >> 32,
+        seg_start & 0xffff_ffff
+    ));
+    assert_eq!(c.read().unwrap().0, b'W');
+    wait_for(Duration::from_secs(10), "streaming", || {
+        server.psql("select state from pg_stat_replication") == "streaming"
+    });
+    server.signal(libc::SIGINT);
+    // Everything up to the end of WAL, a keepalive asking for a reply; the reply
+    // lets the walsender end with `COPY 0` and close.
+    let mut end = seg_start;
+    let mut tags = Vec::new();
+    while let Some((tag, body)) = c.read() {
+        match (tag, body.first()) {
+            (b'd', Some(b'w')) => {
+                end = u64::from_be_bytes(body[1..9].try_into().unwrap()) + body.len() as u64 - 25;
+            }
+            (b'd', Some(b'k')) => {
+                if body[17] == 1 {
+                    let mut r = vec![b'r'];
+                    for v in [end, end, 0u64, 0u64] {
+                        r.extend_from_slice(&v.to_be_bytes());
+                    }
+                    r.push(0);
+                    c.send(b'd', &r);
+                }
+            }
+            (t, _) => tags.push(format!("{} {}", t as char, command_tag(&body))),
+        }
+    }
+    assert_eq!(tags, ["C COPY 0"]);
+    let status = server.wait_exit(Duration::from_secs(30));
+    assert!(status.success());
+    // The shutdown checkpoint record was among what was sent.
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_controldata")).arg(server.datadir()),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Latest checkpoint location:"))
+        .unwrap();
+    let ckpt = parse_lsn(line.split(':').nth(1).unwrap());
+    assert!(end > ckpt, "sent up to {end:X}, checkpoint at {ckpt:X}");
+}

@@ -112,15 +112,42 @@ pub struct WalSenderInfo {
 }
 
 /// The live walsenders, by backend pid.
-#[derive(Default)]
 pub struct WalSenders {
     senders: Mutex<HashMap<i32, WalSenderInfo>>,
+    /// Set by the postmaster once the shutdown checkpoint is written: streaming
+    /// walsenders send the WAL up to it and end.
+    final_stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for WalSenders {
+    fn default() -> Self {
+        WalSenders::new()
+    }
 }
 
 impl WalSenders {
     /// An empty registry.
     pub fn new() -> WalSenders {
-        WalSenders::default()
+        WalSenders {
+            senders: Mutex::new(HashMap::new()),
+            final_stop: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Tells the walsenders that the shutdown checkpoint is written: they send the
+    /// rest of the WAL, ask for a last reply, send `COPY 0` and close (PostgreSQL's
+    /// SIGUSR2 to walsenders).
+    pub fn finish_shutdown(&self) {
+        self.final_stop.send_replace(true);
+    }
+
+    /// Whether [`WalSenders::finish_shutdown`] was called.
+    pub fn stopping(&self) -> bool {
+        *self.final_stop.borrow()
+    }
+
+    fn subscribe_stop(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.final_stop.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, WalSenderInfo>> {
@@ -333,6 +360,7 @@ pub async fn serve(conn: WalSenderConn) {
         skip_until_sync: false,
     };
     let mut shutdown = shared.shutdown.subscribe();
+    let mut final_stop = shared.walsenders.subscribe_stop();
     loop {
         // 1. A complete message already buffered is handled first.
         let frame = match take_frame(&mut ws.inbuf) {
@@ -360,6 +388,12 @@ pub async fn serve(conn: WalSenderConn) {
                     false
                 }
                 _ = tokio::time::sleep(std::time::Duration::from_millis(100)), if smart => false,
+                r = final_stop.changed() => {
+                    if r.is_err() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    false
+                }
             };
             if closed {
                 if !ws.inbuf.is_empty() {

@@ -200,10 +200,14 @@ fn keepalive(out: &mut crate::server::protocol::Writer, sent: Lsn, reply_request
 }
 
 impl WalSender {
-    /// Whether the walsender should stop for a server shutdown: fast/immediate at once,
-    /// smart once no ordinary session is left (walsenders serve until then, as in
-    /// PostgreSQL).
+    /// Whether an idle walsender (not streaming) should end for a server shutdown:
+    /// fast/immediate at once, smart once no ordinary session is left (walsenders serve
+    /// until then, as in PostgreSQL), and in any case once the shutdown checkpoint is
+    /// written.
     pub(super) fn should_stop_for_shutdown(&self, mode: ShutdownMode) -> bool {
+        if self.shared.walsenders.stopping() {
+            return true;
+        }
         match mode {
             ShutdownMode::Running => false,
             ShutdownMode::Smart => !self
@@ -351,6 +355,7 @@ impl WalSender {
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
         let mut flush_rx = engine.subscribe_wal_flush();
         let mut shutdown = self.shared.shutdown.subscribe();
+        let mut final_stop = self.shared.walsenders.subscribe_stop();
         let mut sent = start;
         let mut last_input = Instant::now();
         let mut waiting_for_ping = false;
@@ -493,6 +498,12 @@ impl WalSender {
                     Event::Tick
                 }
                 _ = flush_rx.changed(), if valid_upto.is_none() => Event::Tick,
+                r = final_stop.changed(), if !stopping => {
+                    if r.is_err() {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Event::Tick
+                }
                 _ = tokio::time::sleep(wake_in) => Event::Tick,
             };
             if let Event::Input(0) = event {
@@ -559,7 +570,10 @@ impl WalSender {
             if mode == ShutdownMode::Immediate {
                 return StreamEnd::Close;
             }
-            if !stopping && self.should_stop_for_shutdown(mode) {
+            // A streaming walsender keeps streaming through a smart or fast shutdown
+            // until the postmaster has written the shutdown checkpoint, so the standby
+            // receives it too.
+            if !stopping && self.shared.walsenders.stopping() {
                 stopping = true;
             }
         }
