@@ -69,6 +69,39 @@ pub enum ReplCommand {
     Sql(String),
 }
 
+impl ReplCommand {
+    /// The command's tag (`IDENTIFY_SYSTEM`, `START_REPLICATION`…; `SQL` for SQL).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            ReplCommand::IdentifySystem => "IDENTIFY_SYSTEM",
+            ReplCommand::Show(_) => "SHOW",
+            ReplCommand::TimelineHistory(_) => "TIMELINE_HISTORY",
+            ReplCommand::CreateSlot { .. } => "CREATE_REPLICATION_SLOT",
+            ReplCommand::ReadSlot(_) => "READ_REPLICATION_SLOT",
+            ReplCommand::DropSlot { .. } => "DROP_REPLICATION_SLOT",
+            ReplCommand::StartReplication { .. } => "START_REPLICATION",
+            ReplCommand::BaseBackup(_) => "BASE_BACKUP",
+            ReplCommand::Sql(_) => "SQL",
+        }
+    }
+}
+
+/// The `LABEL` of a `BASE_BACKUP` option list (the process title shows it), if given.
+pub fn base_backup_label(args: &str) -> Option<String> {
+    let mut p = Parser {
+        tokens: tokenize(args).ok()?,
+        pos: 0,
+    };
+    if p.peek() != Some(&Token::Punct('(')) {
+        return None;
+    }
+    p.option_list()
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == "label")
+        .and_then(|(_, v)| v)
+}
+
 /// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes).
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
@@ -739,6 +772,11 @@ mod tests {
         let e = parse("BASE_BACKUP LABEL 'x' PROGRESS").unwrap_err();
         assert_eq!((e.code, e.message.as_str()), ("42601", "syntax error"));
         assert_eq!(code("BASE_BACKUP ( LABEL 'x'"), "42601");
+        assert_eq!(
+            base_backup_label("( LABEL 'pg_basebackup base backup',  PROGRESS)").as_deref(),
+            Some("pg_basebackup base backup")
+        );
+        assert_eq!(base_backup_label("(PROGRESS)"), None);
     }
 
     #[test]

@@ -109,6 +109,9 @@ pub struct WalSenderInfo {
     pub reply_time: Option<i64>,
     /// The xmin from hot-standby feedback without a slot.
     pub backend_xmin: Option<u32>,
+    /// What the process title shows between the address and the position: `idle`, the
+    /// running command's tag, or `sending backup "<label>"`.
+    pub activity: String,
 }
 
 /// The live walsenders, by backend pid.
@@ -199,14 +202,12 @@ impl WalSenders {
             Some(a) => format!("{a}({})", w.client_port),
             None => "[local]".to_string(),
         };
-        let activity = match w.state {
-            WalSenderState::Catchup | WalSenderState::Streaming => match w.sent_lsn {
-                Some(l) => format!("streaming {l}"),
-                None => "streaming".to_string(),
-            },
-            WalSenderState::Backup => "sending backup".to_string(),
-            WalSenderState::Stopping => "stopping".to_string(),
-            WalSenderState::Startup => "idle".to_string(),
+        let activity = match (w.state, w.sent_lsn) {
+            (
+                WalSenderState::Catchup | WalSenderState::Streaming | WalSenderState::Stopping,
+                Some(l),
+            ) => format!("streaming {l}"),
+            _ => w.activity.clone(),
         };
         Some(format!("walsender {} {host} {activity}", w.user))
     }
@@ -265,6 +266,7 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         replay_lag: None,
         reply_time: None,
         backend_xmin: None,
+        activity: "idle".to_string(),
     }
 }
 
@@ -538,6 +540,21 @@ impl WalSender {
             return self.sql(sql);
         }
         self.log_command(text, &config);
+        let activity = match &cmd {
+            ReplCommand::BaseBackup(args) => format!(
+                "sending backup \"{}\"",
+                command::base_backup_label(args).unwrap_or_else(|| "base backup".to_string())
+            ),
+            other => other.tag().to_string(),
+        };
+        self.registration.update(|w| w.activity = activity);
+        let flow = self.run_command(cmd).await;
+        self.registration
+            .update(|w| w.activity = "idle".to_string());
+        flow
+    }
+
+    async fn run_command(&mut self, cmd: ReplCommand) -> Flow {
         let result = match cmd {
             ReplCommand::StartReplication {
                 slot,
@@ -868,4 +885,73 @@ pub fn pg_stat_replication_rows(
             row
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(addr: Option<&str>, port: u16) -> Peer {
+        Peer {
+            addr: addr.map(|a| a.parse().unwrap()),
+            port,
+            uid: None,
+            ssl: false,
+        }
+    }
+
+    #[test]
+    fn registry_limits_and_titles() {
+        let reg = Arc::new(WalSenders::new());
+        let a = reg
+            .register(
+                new_info(10, "repl", "walreceiver", &peer(Some("127.0.0.1"), 53114)),
+                2,
+            )
+            .unwrap();
+        let b = reg
+            .register(new_info(11, "postgres", "psql", &peer(None, 0)), 2)
+            .unwrap();
+        let e = reg
+            .register(new_info(12, "x", "y", &peer(None, 0)), 2)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "53300");
+        assert_eq!(
+            e.message,
+            "number of requested standby connections exceeds max_wal_senders (currently 2)"
+        );
+        assert_eq!(
+            reg.title(10).unwrap(),
+            "walsender repl 127.0.0.1(53114) idle"
+        );
+        assert_eq!(reg.title(11).unwrap(), "walsender postgres [local] idle");
+        assert_eq!(reg.get(11).unwrap().client_port, -1);
+        a.update(|w| {
+            w.state = WalSenderState::Streaming;
+            w.sent_lsn = Some(Lsn(0xB6F5CC0));
+        });
+        assert_eq!(
+            reg.title(10).unwrap(),
+            "walsender repl 127.0.0.1(53114) streaming 0/B6F5CC0"
+        );
+        b.update(|w| w.activity = "sending backup \"pg_basebackup base backup\"".into());
+        assert_eq!(
+            reg.title(11).unwrap(),
+            "walsender postgres [local] sending backup \"pg_basebackup base backup\""
+        );
+        drop(a);
+        assert_eq!(reg.list().len(), 1);
+        assert!(reg.title(10).is_none());
+        assert!(!reg.stopping());
+        reg.finish_shutdown();
+        assert!(reg.stopping());
+    }
+
+    #[test]
+    fn segment_sizes_show_as_postgresql() {
+        assert_eq!(show_segment_size(16 << 20), "16MB");
+        assert_eq!(show_segment_size(1 << 20), "1MB");
+        assert_eq!(show_segment_size(1 << 30), "1GB");
+    }
 }
