@@ -650,6 +650,11 @@ impl crate::sql::ServerHooks for Hooks {
         self.shared.config()
     }
 
+    // ---- replication slots ----
+    fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
+        Some(self.shared.slots.clone())
+    }
+
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         self.shared.walsenders.list()
     }

@@ -45,6 +45,7 @@ pub mod schema;
 pub mod wal;
 
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
+pub use checkpointer::{slot_invalidation_cutoff, SlotRetention};
 pub use heap::Snapshot;
 pub use record::{Record, Replayer, Store};
 pub use schema::{
@@ -244,6 +245,8 @@ pub struct Engine {
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
     control: Mutex<ControlFile>,
+    /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
+    slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -355,6 +358,7 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            slot_retention: Mutex::new(None),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -502,6 +506,7 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            slot_retention: Mutex::new(None),
         };
         if redo_started {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
@@ -784,14 +789,16 @@ impl Engine {
             self.opts.wal_segment_size,
             distance_estimate,
         );
-        let keep = oldest_segment_to_keep(&WalRetention {
+        let mut retention = WalRetention {
             redo,
             insert: self.wal.insert_lsn(),
             segment_size: self.opts.wal_segment_size,
             wal_keep_size: settings.wal_keep_size,
             slot_min: None,
             archive_min_segno: None,
-        });
+        };
+        retention.slot_min = self.slots_min_lsn(&retention, &settings);
+        let keep = oldest_segment_to_keep(&retention);
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => r,
             Err(e) => {
@@ -800,6 +807,36 @@ impl Engine {
             }
         }
     }
+
+    // ---- Replication slot retention ----
+
+    /// Registers the replication slots' retention hook (the slot manager does at start).
+    pub fn set_slot_retention(&self, hook: Arc<dyn SlotRetention>) {
+        *self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// The oldest LSN the replication slots keep, after invalidating the slots beyond
+    /// `max_slot_wal_keep_size`. Before the slot manager registered itself (the
+    /// end-of-recovery checkpoint at open), any entry in `pg_replslot` keeps all WAL.
+    fn slots_min_lsn(&self, r: &WalRetention, s: &CheckpointSettings) -> Option<Lsn> {
+        let hook = self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match hook {
+            Some(h) => h.checkpoint_slots(slot_invalidation_cutoff(r, s.max_slot_wal_keep_size)),
+            None => std::fs::read_dir(self.datadir.join("pg_replslot"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .map(|_| Lsn(0)),
+        }
+    }
+
+    // ---- end of replication slot retention ----
 
     fn fail(&self, e: Error) -> Error {
         self.broken.store(true, Ordering::SeqCst);
