@@ -584,6 +584,18 @@ fn pg_receivewal_streams_segments() {
     );
     assert_eq!(row, "pg_receivewal|127.0.0.1|t|postgres|t|t|t|t|async");
 
+    // `ps` shows the walsender's title, with the position sent.
+    wait_for(
+        Duration::from_secs(10),
+        "the walsender's process title",
+        || {
+            proc_titles().iter().any(|t| {
+                t.starts_with("postgres: walsender postgres 127.0.0.1(")
+                    && t.contains(") streaming 0/")
+            })
+        },
+    );
+
     // SIGINT: pg_receivewal ends the stream with CopyDone and exits cleanly.
     unsafe {
         libc::kill(child.0.id() as i32, libc::SIGINT);
@@ -659,4 +671,50 @@ fn fast_shutdown_streams_the_shutdown_checkpoint() {
         .unwrap();
     let ckpt = parse_lsn(line.split(':').nth(1).unwrap());
     assert!(end > ckpt, "sent up to {end:X}, checkpoint at {ckpt:X}");
+}
+
+/// Every process's command line (as `ps` shows it), NULs as spaces, trimmed.
+fn proc_titles() -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            let t = String::from_utf8_lossy(&c).replace('\0', " ");
+            out.push(t.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn an_error_drops_the_temporary_slots() {
+    let mut server = Server::init("ws_errslot", &[]);
+    server.start();
+    let (mut c, pid) = Raw::connect(server.port, "postgres").unwrap();
+    c.query(&format!(
+        "CREATE_REPLICATION_SLOT \"pg_basebackup_{pid}\" TEMPORARY PHYSICAL ( RESERVE_WAL)"
+    ));
+    let msgs = c.until_ready();
+    assert!(
+        msgs.iter()
+            .any(|(t, b)| *t == b'C' && command_tag(b) == "CREATE_REPLICATION_SLOT"),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        server.psql("select slot_name, temporary from pg_replication_slots"),
+        format!("pg_basebackup_{pid}|t")
+    );
+    // The slot is busy for this walsender while it streams; an error releases it and
+    // drops the temporary slot, as PostgreSQL's walsender error recovery does.
+    c.query(&format!(
+        "START_REPLICATION SLOT \"pg_basebackup_{pid}\" 0/7F000000 TIMELINE 1"
+    ));
+    let msgs = c.until_ready();
+    assert!(msgs.iter().any(|(t, _)| *t == b'E'), "{msgs:?}");
+    assert_eq!(
+        server.psql("select count(*) from pg_replication_slots"),
+        "0"
+    );
+    c.query("READ_REPLICATION_SLOT anything");
+    let msgs = c.until_ready();
+    assert_eq!(msgs.last().unwrap().0, b'Z');
 }

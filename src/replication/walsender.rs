@@ -347,6 +347,7 @@ pub async fn serve(conn: WalSenderConn) {
         cancel,
     } = conn;
     let pid = registration.pid();
+    let initial_title = shared.walsenders.title(pid).unwrap_or_default();
     let mut ws = WalSender {
         io,
         inbuf: BytesMut::with_capacity(8192),
@@ -360,6 +361,9 @@ pub async fn serve(conn: WalSenderConn) {
         out: Writer::new(),
         copy_in: false,
         skip_until_sync: false,
+        errored: false,
+        title: crate::proctitle::ProcTitle::new(&initial_title),
+        last_title: initial_title,
     };
     let mut shutdown = shared.shutdown.subscribe();
     let mut final_stop = shared.walsenders.subscribe_stop();
@@ -456,6 +460,11 @@ struct WalSender {
     out: Writer,
     copy_in: bool,
     skip_until_sync: bool,
+    /// The current command sent an ErrorResponse.
+    errored: bool,
+    /// The `ps` title of this walsender, and what it shows.
+    title: crate::proctitle::ProcTitle,
+    last_title: String,
 }
 
 impl WalSender {
@@ -525,13 +534,44 @@ impl WalSender {
         }
     }
 
+    /// Queues an ErrorResponse for a failed command; the command's slot state is
+    /// cleaned up once it returns (see [`WalSender::query`]).
+    fn fail(&mut self, e: &Error) {
+        self.out.error(e);
+        self.errored = true;
+    }
+
+    /// Runs one Query message. After an ERROR, as PostgreSQL's walsender error
+    /// recovery, the slot the command held is released and the connection's temporary
+    /// slots are dropped.
     async fn query(&mut self, text: &str) -> Flow {
+        self.errored = false;
+        let flow = self.query_inner(text).await;
+        if self.errored {
+            self.shared.slots.error_cleanup(self.pid());
+            self.errored = false;
+        }
+        self.refresh_title();
+        flow
+    }
+
+    /// Shows the registry's title for this walsender in `ps`, if it changed.
+    fn refresh_title(&mut self) {
+        if let Some(t) = self.shared.walsenders.title(self.pid()) {
+            if t != self.last_title {
+                self.title.set(&t);
+                self.last_title = t;
+            }
+        }
+    }
+
+    async fn query_inner(&mut self, text: &str) -> Flow {
         let config = self.shared.config();
         let cmd = match command::parse(text) {
             Ok(c) => c,
             Err(e) => {
                 self.log_command(text, &config);
-                self.out.error(&e);
+                self.fail(&e);
                 self.ready();
                 return Flow::Continue;
             }
@@ -548,6 +588,7 @@ impl WalSender {
             other => other.tag().to_string(),
         };
         self.registration.update(|w| w.activity = activity);
+        self.refresh_title();
         let flow = self.run_command(cmd).await;
         self.registration
             .update(|w| w.activity = "idle".to_string());
@@ -565,7 +606,7 @@ impl WalSender {
             other => self.simple_command(other),
         };
         if let Err(e) = result {
-            self.out.error(&e);
+            self.fail(&e);
         }
         self.ready();
         Flow::Continue
@@ -584,7 +625,7 @@ impl WalSender {
 
     fn sql(&mut self, sql: String) -> Flow {
         if self.mode == ReplicationMode::Physical {
-            self.out.error(&crate::err!(
+            self.fail(&crate::err!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "cannot execute SQL commands in WAL sender for physical replication"
             ));

@@ -43,6 +43,8 @@ const XLOG_BLCKSZ: u64 = 8192;
 const MESSAGES_PER_ROUND: usize = 16;
 /// The lag tracker's capacity (PostgreSQL's LAG_TRACKER_BUFFER_SIZE).
 const LAG_SAMPLES: usize = 8192;
+/// The process title's position is refreshed at most this often.
+const TITLE_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stopping walsender waits for the client to confirm the last WAL.
 const STOP_CONFIRM_WAIT: Duration = Duration::from_secs(5);
 
@@ -230,7 +232,7 @@ impl WalSender {
         let pid = self.pid();
         if let Some(name) = &slot {
             if let Err(e) = self.shared.slots.acquire(name, pid) {
-                self.out.error(&e);
+                self.fail(&e);
                 self.ready();
                 return Flow::Continue;
             }
@@ -283,7 +285,7 @@ impl WalSender {
             match checked {
                 Ok(v) => valid_upto = Some(v),
                 Err(e) => {
-                    self.out.error(&e);
+                    self.fail(&e);
                     self.ready();
                     return Flow::Continue;
                 }
@@ -295,11 +297,14 @@ impl WalSender {
                 w.state = WalSenderState::Catchup;
                 w.sent_lsn = Some(start);
             });
+            if let Some(name) = slot {
+                self.shared.slots.reserve_if_unset(name, start, tli);
+            }
             // CopyBothResponse: overall format 0, no columns.
             self.out.raw(&[b'W', 0, 0, 0, 7, 0, 0, 0]);
             let flush = engine.wal_flush_lsn();
             if valid_upto.is_none() && start > flush {
-                self.out.error(&crate::err!(
+                self.fail(&crate::err!(
                     sqlstate::INTERNAL_ERROR,
                     "requested starting point {} is ahead of the WAL flush position of this server {}",
                     start,
@@ -316,7 +321,7 @@ impl WalSender {
                     return Flow::Close;
                 }
                 StreamEnd::Error(e) => {
-                    self.out.error(&e);
+                    self.fail(&e);
                     self.ready();
                     return Flow::Continue;
                 }
@@ -365,6 +370,9 @@ impl WalSender {
         let mut stopping = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_SEND_SIZE as usize];
+        let mut last_title_at = Instant::now()
+            .checked_sub(TITLE_INTERVAL)
+            .unwrap_or_else(Instant::now);
         loop {
             // 1. Queue what WAL there is.
             let end = match valid_upto {
@@ -426,6 +434,10 @@ impl WalSender {
                 w.sent_lsn = Some(sent);
                 w.state = state;
             });
+            if last_title_at.elapsed() >= TITLE_INTERVAL {
+                self.refresh_title();
+                last_title_at = Instant::now();
+            }
             // 2. A historic timeline is finished once its switch point is sent.
             if valid_upto.is_some() && caught_up && !done_sending {
                 self.out.raw(&[b'c', 0, 0, 0, 4]);
@@ -671,10 +683,12 @@ impl WalSender {
                     return Err(insufficient());
                 }
                 let xmin = be32(&body[9..]);
-                // Without a slot the xmin shows as the walsender's backend_xmin.
-                if slot.is_none() {
-                    self.registration
-                        .update(|w| w.backend_xmin = (xmin != 0).then_some(xmin));
+                // With a slot the xmin is the slot's; without one it shows as the
+                // walsender's backend_xmin.
+                let xmin = (xmin != 0).then_some(xmin);
+                match slot {
+                    Some(name) => self.shared.slots.set_xmin(name, xmin),
+                    None => self.registration.update(|w| w.backend_xmin = xmin),
                 }
                 Ok(None)
             }
