@@ -67,6 +67,12 @@ pub enum ReplCommand {
     BaseBackup(String),
     /// Anything else: ordinary SQL (allowed on `replication=database` connections).
     Sql(String),
+    /// `START_REPLICATION SLOT s LOGICAL X/Y [options]`: parsed so that the executor
+    /// can refuse it with PostgreSQL's error (tusk has no logical decoding).
+    StartLogical {
+        /// The slot named.
+        slot: String,
+    },
 }
 
 impl ReplCommand {
@@ -82,6 +88,7 @@ impl ReplCommand {
             ReplCommand::StartReplication { .. } => "START_REPLICATION",
             ReplCommand::BaseBackup(_) => "BASE_BACKUP",
             ReplCommand::Sql(_) => "SQL",
+            ReplCommand::StartLogical { .. } => "START_REPLICATION",
         }
     }
 }
@@ -209,17 +216,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             i += 1;
             loop {
                 match chars.get(i) {
-                    None => {
-                        crate::bail!(
-                            sqlstate::SYNTAX_ERROR,
-                            "{}",
-                            if quote == '"' {
-                                "unterminated quoted identifier"
-                            } else {
-                                "unterminated quoted string"
-                            }
-                        )
-                    }
+                    // PostgreSQL 15's replication scanner says "string" for both.
+                    None => crate::bail!(sqlstate::SYNTAX_ERROR, "unterminated quoted string"),
                     Some(&q) if q == quote => {
                         if chars.get(i + 1) == Some(&quote) {
                             value.push(quote);
@@ -236,9 +234,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                 }
             }
             if quote == '"' {
-                if value.is_empty() {
-                    crate::bail!(sqlstate::SYNTAX_ERROR, "zero-length delimited identifier");
-                }
+                // The replication scanner accepts `""` (an empty name).
                 out.push(Token::Ident(truncate_identifier(value)));
             } else {
                 out.push(Token::Str(value));
@@ -281,11 +277,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                     i = k;
                     continue;
                 }
-                crate::bail!(
-                    sqlstate::SYNTAX_ERROR,
-                    "syntax error: unexpected character \"{}\"",
-                    c
-                );
+                return Err(syntax_error());
             }
         }
         if is_ident_start(c) {
@@ -300,11 +292,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             }
             continue;
         }
-        crate::bail!(
-            sqlstate::SYNTAX_ERROR,
-            "syntax error: unexpected character \"{}\"",
-            c
-        );
+        return Err(syntax_error());
     }
     Ok(out)
 }
@@ -378,13 +366,14 @@ impl Parser {
         }
     }
 
-    /// A timeline number, with the grammar's check that it is positive.
+    /// A timeline number, with the grammar's check that it is positive (the value is
+    /// cut to 32 bits first, as PostgreSQL's `strtoul` into a `uint32` does).
     fn timeline(&mut self) -> Result<u32> {
-        let n = self.uint()?;
-        if n == 0 || n > u32::MAX as u64 {
-            crate::bail!(sqlstate::SYNTAX_ERROR, "invalid timeline {}", n as u32);
+        let n = self.uint()? as u32;
+        if n == 0 {
+            crate::bail!(sqlstate::SYNTAX_ERROR, "invalid timeline {}", n);
         }
-        Ok(n as u32)
+        Ok(n)
     }
 
     /// A parenthesised generic option list `( name [value] [, …] )`: names lower-cased
@@ -567,14 +556,17 @@ fn parse_start(p: &mut Parser) -> Result<ReplCommand> {
         None
     };
     if p.accept_keyword("LOGICAL") {
-        // The grammar accepts logical streaming; this server has no logical decoding.
-        if slot.is_none() {
+        // The grammar accepts logical streaming (the executor refuses it); the plugin
+        // options that may follow are not checked.
+        let Some(slot) = slot else {
             return Err(syntax_error());
+        };
+        match p.next() {
+            Some(Token::Lsn(_)) => {}
+            _ => return Err(syntax_error()),
         }
-        crate::bail!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "logical replication is not supported by this server"
-        );
+        p.pos = p.tokens.len();
+        return Ok(ReplCommand::StartLogical { slot });
     }
     p.accept_keyword("PHYSICAL");
     let start = match p.next() {
@@ -744,7 +736,16 @@ mod tests {
         );
         assert_eq!(code("START_REPLICATION 0/0 TIMELINE"), "42601");
         assert_eq!(code("START_REPLICATION 0/0 extra"), "42601");
-        assert_eq!(code("START_REPLICATION SLOT s LOGICAL 0/0"), "0A000");
+        assert_eq!(
+            parse("START_REPLICATION SLOT s LOGICAL 0/0 (\"proto_version\" '1')").unwrap(),
+            ReplCommand::StartLogical { slot: "s".into() }
+        );
+        assert_eq!(code("START_REPLICATION LOGICAL 0/0"), "42601");
+        assert_eq!(
+            parse("TIMELINE_HISTORY 99999999999").unwrap(),
+            ReplCommand::TimelineHistory(0x4876_E7FF)
+        );
+        assert_eq!(code("TIMELINE_HISTORY 4294967296"), "42601");
     }
 
     #[test]
@@ -796,7 +797,19 @@ mod tests {
         assert_eq!(code("SHOW 'x'"), "42601");
         assert_eq!(code("TIMELINE_HISTORY x"), "42601");
         assert_eq!(code("DROP_REPLICATION_SLOT \"unterminated"), "42601");
-        assert_eq!(code("DROP_REPLICATION_SLOT \"\""), "42601");
+        assert_eq!(
+            parse("READ_REPLICATION_SLOT \"\"").unwrap(),
+            ReplCommand::ReadSlot(String::new())
+        );
+        assert_eq!(
+            parse("DROP_REPLICATION_SLOT \"x").unwrap_err().message,
+            "unterminated quoted string"
+        );
+        assert_eq!(parse("SHOW a # b").unwrap_err().message, "syntax error");
+        assert_eq!(
+            parse("READ_REPLICATION_SLOT 9abc").unwrap_err().message,
+            "syntax error"
+        );
         assert_eq!(code("SHOW a # b"), "42601");
         let long = "x".repeat(70);
         assert_eq!(

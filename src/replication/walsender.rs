@@ -769,6 +769,18 @@ impl WalSender {
                 shared.slots.drop_slot(&name, wait)?;
                 self.out.command_complete("DROP_REPLICATION_SLOT");
             }
+            ReplCommand::StartLogical { .. } => {
+                if shared.config().get_str("wal_level") != "logical" {
+                    crate::bail!(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "logical decoding requires wal_level >= logical"
+                    );
+                }
+                crate::bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "logical decoding is not supported by this server"
+                );
+            }
             ReplCommand::StartReplication { .. }
             | ReplCommand::BaseBackup(_)
             | ReplCommand::Sql(_) => {
