@@ -410,9 +410,12 @@ pub async fn serve(conn: WalSenderConn) {
                 }
                 break;
             }
+            // An idle walsender ends like a terminated backend (PostgreSQL signals it
+            // with SIGTERM when replication has not started).
             let mode = *shutdown.borrow();
-            if ws.terminate.load(Ordering::SeqCst) || ws.should_stop_for_shutdown(mode) {
-                if mode == ShutdownMode::Running {
+            let stop_for_shutdown = ws.should_stop_for_shutdown(mode);
+            if ws.terminate.load(Ordering::SeqCst) || stop_for_shutdown {
+                if mode != ShutdownMode::Immediate {
                     ws.out.error(&terminated());
                     let _ = ws.out.flush(&mut ws.io).await;
                 }

@@ -30,6 +30,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::error::{sqlstate, Error, Result};
 use crate::server::ShutdownMode;
+use crate::storage::wal::reader::find_segment;
+use crate::storage::wal::segment::segment_file_name;
 use crate::storage::wal::timeline::{read_history, switch_point};
 use crate::storage::wal::{read_wal_bytes, Lsn};
 
@@ -407,6 +409,20 @@ impl WalSender {
                         Err(e) => return StreamEnd::Error(e),
                     }
                 }
+                // A checkpoint may have removed or recycled a segment while it was
+                // read: then what was read cannot be trusted (PostgreSQL's
+                // CheckXLogRemoved after each read).
+                let first = sent.0 / segment_size;
+                let last = (upto.0 - 1) / segment_size;
+                for segno in first..=last {
+                    if find_segment(&pg_wal, tli, segno, segment_size).is_none() {
+                        return StreamEnd::Error(crate::err!(
+                            sqlstate::UNDEFINED_FILE,
+                            "requested WAL segment {} has already been removed",
+                            segment_file_name(tli, segno, segment_size)
+                        ));
+                    }
+                }
                 let mut header = Vec::with_capacity(25);
                 header.push(b'w');
                 header.extend_from_slice(&sent.0.to_be_bytes());
@@ -468,7 +484,8 @@ impl WalSender {
                     );
                     return StreamEnd::Close;
                 }
-                if silent >= t / 2 && !waiting_for_ping {
+                // After our CopyDone nothing more may be sent.
+                if silent >= t / 2 && !waiting_for_ping && !done_sending {
                     keepalive(&mut self.out, sent, true);
                     waiting_for_ping = true;
                     if self.out.flush(&mut self.io).await.is_err() {
@@ -533,6 +550,7 @@ impl WalSender {
                                 &body,
                                 slot,
                                 sent,
+                                !done_sending,
                                 &mut lag,
                                 &mut fully_applied_last_time,
                             ) {
@@ -608,6 +626,7 @@ impl WalSender {
         body: &[u8],
         slot: Option<&str>,
         sent: Lsn,
+        may_send: bool,
         lag: &mut LagTracker,
         fully_applied_last_time: &mut bool,
     ) -> Result<Option<StreamEnd>> {
@@ -673,7 +692,7 @@ impl WalSender {
                         self.shared.slots.confirm_flush(name, flush);
                     }
                 }
-                if reply_requested {
+                if reply_requested && may_send {
                     keepalive(&mut self.out, sent, false);
                 }
                 Ok(None)
