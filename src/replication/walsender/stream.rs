@@ -64,6 +64,9 @@ pub(super) struct LagTracker {
     /// How many samples were ever dropped from the front.
     dropped: u64,
     last_lsn: Lsn,
+    /// The previous reply reported everything sent as applied (two such replies in a
+    /// row clear the lags).
+    fully_applied_last_time: bool,
 }
 
 impl LagTracker {
@@ -74,6 +77,7 @@ impl LagTracker {
             last_read: [None; 3],
             dropped: 0,
             last_lsn: Lsn::INVALID,
+            fully_applied_last_time: false,
         }
     }
 
@@ -368,7 +372,6 @@ impl WalSender {
         let mut waiting_for_ping = false;
         let mut done_sending = false;
         let mut lag = LagTracker::new();
-        let mut fully_applied_last_time = false;
         let mut stopping = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_SEND_SIZE as usize];
@@ -552,7 +555,6 @@ impl WalSender {
                                 sent,
                                 !done_sending,
                                 &mut lag,
-                                &mut fully_applied_last_time,
                             ) {
                                 Ok(Some(end)) => {
                                     if let StreamEnd::ClientDone = end {
@@ -628,7 +630,6 @@ impl WalSender {
         sent: Lsn,
         may_send: bool,
         lag: &mut LagTracker,
-        fully_applied_last_time: &mut bool,
     ) -> Result<Option<StreamEnd>> {
         match tag {
             b'd' => {}
@@ -662,12 +663,12 @@ impl WalSender {
                 // twice in a row (nothing is in flight any more).
                 let mut clear = false;
                 if apply == sent {
-                    if *fully_applied_last_time {
+                    if lag.fully_applied_last_time {
                         clear = true;
                     }
-                    *fully_applied_last_time = true;
+                    lag.fully_applied_last_time = true;
                 } else {
-                    *fully_applied_last_time = false;
+                    lag.fully_applied_last_time = false;
                 }
                 let write_lag = lag.read(0, write, now);
                 let flush_lag = lag.read(1, flush, now);
