@@ -11,7 +11,18 @@
 //! - each Query message gets exactly one ReadyForQuery (after its result sets, or after
 //!   the ErrorResponse), so a failed command never ends the connection;
 //! - a physical connection never runs SQL (0A000); a `replication=database` connection
-//!   runs SQL through its own [`Session`], exactly as an ordinary backend does.
+//!   runs SQL through its own [`Session`], exactly as an ordinary backend does;
+//! - client bytes are read with `read_buf` into one buffer shared with the stream
+//!   (cancel-safe: a wake-up for new WAL or a timer never loses half a message);
+//! - after an ERROR the slot a command held is released and the connection's
+//!   temporary slots are dropped (PostgreSQL's walsender error recovery);
+//! - at shutdown an idle walsender ends (57P01) and a streaming one keeps streaming
+//!   until the postmaster has written the shutdown checkpoint
+//!   ([`WalSenders::finish_shutdown`]), then sends it, asks for a last reply and ends
+//!   with `COPY 0` (see [`stream`]).
+//!
+//! Each walsender shows a `ps` title (`walsender <user> <host>(<port>) <activity>`,
+//! [`WalSenders::title`]) through [`crate::proctitle::ProcTitle`].
 //!
 //! One `IDENTIFY_SYSTEM`, step by step:
 //! 1. [`serve`] reads a Query frame and hands its text to [`command::parse`];
