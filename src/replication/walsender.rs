@@ -19,7 +19,7 @@
 //! - at shutdown an idle walsender ends (57P01) and a streaming one keeps streaming
 //!   until the postmaster has written the shutdown checkpoint
 //!   ([`WalSenders::finish_shutdown`]), then sends it, asks for a last reply and ends
-//!   with `COPY 0` (see [`stream`]).
+//!   with `COPY 0` (see the `stream` submodule).
 //!
 //! Each walsender shows a `ps` title (`walsender <user> <host>(<port>) <activity>`,
 //! [`WalSenders::title`]) through [`crate::proctitle::ProcTitle`].
