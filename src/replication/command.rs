@@ -14,7 +14,7 @@
 //! - anything the grammar does not accept is `ERROR 42601 syntax error`, as bison says.
 //!
 //! A `CREATE_REPLICATION_SLOT "s" TEMPORARY PHYSICAL ( RESERVE_WAL)`, step by step:
-//! 1. [`tokenize`] turns the text into tokens (keyword-or-identifier words keep whether
+//! 1. `tokenize` turns the text into tokens (keyword-or-identifier words keep whether
 //!    they were quoted, so `"PHYSICAL"` is a name, not the keyword);
 //! 2. the first word selects the command; if it is not a command keyword the text is SQL;
 //! 3. the command's own parser walks the tokens (slot name, `TEMPORARY`, `PHYSICAL`, the
