@@ -718,3 +718,43 @@ fn an_error_drops_the_temporary_slots() {
     let msgs = c.until_ready();
     assert_eq!(msgs.last().unwrap().0, b'Z');
 }
+
+#[test]
+fn terminate_and_smart_shutdown() {
+    let mut server = Server::init("ws_smart", &[]);
+    server.start();
+    // pg_terminate_backend on a walsender: FATAL 57P01.
+    let (mut idle, pid) = Raw::connect(server.port, "postgres").unwrap();
+    assert_eq!(
+        server.psql(&format!("select pg_terminate_backend({pid})")),
+        "t"
+    );
+    let (tag, body) = idle.read().expect("the FATAL");
+    assert_eq!(tag, b'E');
+    assert_eq!(error_code(&body), "57P01");
+    assert!(idle.read().is_none());
+
+    // Smart shutdown with only a streaming walsender left: it ends with COPY 0 and
+    // the server stops.
+    let (mut c, _) = Raw::connect(server.port, "postgres").unwrap();
+    let flush = parse_lsn(&server.psql("select pg_current_wal_flush_lsn()"));
+    let seg_start = flush - flush % (16 * 1024 * 1024);
+    c.query(&format!(
+        "START_REPLICATION {:X}/{:X}",
+        seg_start >> 32,
+        seg_start & 0xffff_ffff
+    ));
+    assert_eq!(c.read().unwrap().0, b'W');
+    wait_for(Duration::from_secs(10), "streaming", || {
+        server.psql("select state from pg_stat_replication") == "streaming"
+    });
+    server.signal(libc::SIGTERM);
+    let mut tags = Vec::new();
+    while let Some((tag, body)) = c.read() {
+        if tag != b'd' {
+            tags.push(format!("{} {}", tag as char, command_tag(&body)));
+        }
+    }
+    assert_eq!(tags, ["C COPY 0"]);
+    assert!(server.wait_exit(Duration::from_secs(30)).success());
+}
