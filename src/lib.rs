@@ -25,6 +25,7 @@ pub mod logging;
 pub mod replication;
 pub mod server;
 pub mod sql;
+pub mod standby;
 pub mod storage;
 pub mod types;
 

@@ -1,0 +1,657 @@
+//! The engine side of a standby: opening the cluster in archive recovery, replaying
+//! WAL continuously as it arrives in `pg_wal/`, restartpoints, and the replay state
+//! that SQL functions report (`pg_last_wal_replay_lsn()`, pause/resume…).
+//!
+//! What it owns: [`RecoveryState`] (a field of [`Engine`]), the [`ReplayCursor`] the
+//! replay thread drives, and the `impl Engine` block below.
+//!
+//! Invariants:
+//! - **No WAL is written in recovery.** The engine's WAL writer is opened on an I/O
+//!   layer that refuses every write ([`ReadOnlyIo`]), positioned at a segment boundary
+//!   so that opening it touches no file; the checkpointer thread is not started, and
+//!   every checkpoint request (SQL `CHECKPOINT`, shutdown) becomes a restartpoint.
+//! - **Readers see commit boundaries.** A replayed transaction's records are buffered
+//!   until its COMMIT record, then applied under the state lock with a new commit
+//!   sequence number, exactly like a local commit: inserts are stamped `xmin_seq`,
+//!   deletes `xmax_seq` (the version is removed at once when no older snapshot can
+//!   see it). A statement's snapshot therefore sees every replayed commit up to some
+//!   point and nothing after it.
+//! - **Restartpoints never get ahead of the WAL they describe.** A restartpoint writes
+//!   images of the replayed state as of one snapshot, then pg_control with the last
+//!   replayed checkpoint record's (checkpoint, redo) LSNs, state
+//!   `in archive recovery` and `minRecoveryPoint` = the replay position of that
+//!   snapshot. Replay from the redo LSN is idempotent (see `checkpoint_inner`), and a
+//!   restarted standby is consistent only once it has replayed up to
+//!   `minRecoveryPoint` again.
+//!
+//! What it must never do: append WAL, decide where WAL comes from (the walreceiver and
+//! `standby/` do), or parse SQL.
+//!
+//! One record's walk on a standby:
+//! 1. the walreceiver writes and flushes bytes into `pg_wal/` and calls
+//!    [`Engine::notify_wal_arrived`];
+//! 2. the replay thread, waiting in [`Engine::replay_available`], wakes and asks its
+//!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
+//!    the reader retries from the same position next time;
+//! 3. heap and catalog records are buffered by xid; the COMMIT applies them (above)
+//!    and publishes the replay LSN and the commit time;
+//! 4. a checkpoint record is remembered for the next restartpoint.
+
+use super::control::{ControlFile, DbState};
+use super::heap::{Tuple, FROZEN_XID};
+use super::record::{Record, RM_TUSK_HEAP};
+use super::wal::io::{SegmentFile, WalIo};
+use super::wal::{Lsn, SyncMethod, WalOptions, WalReader, WalRecord, WalWriter};
+use super::{load_store, release_snapshot, Engine, EngineOptions, State};
+use crate::error::Result;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The xid stamped as `xmax` on versions deleted by replay (never handed out to a
+/// local transaction, whose xids start at 3).
+const REPLAY_XID: u32 = 1;
+
+/// `pg_get_wal_replay_pause_state()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PauseState {
+    /// Replay runs.
+    #[default]
+    NotPaused,
+    /// `pg_wal_replay_pause()` was called; replay stops before its next record.
+    PauseRequested,
+    /// Replay is stopped.
+    Paused,
+}
+
+impl PauseState {
+    /// The text `pg_get_wal_replay_pause_state()` returns.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseState::NotPaused => "not paused",
+            PauseState::PauseRequested => "pause requested",
+            PauseState::Paused => "paused",
+        }
+    }
+}
+
+/// A checkpoint record met during replay: where a restartpoint may say replay starts.
+#[derive(Debug, Clone, Copy)]
+struct ReplayedCheckpoint {
+    start: Lsn,
+    redo: Lsn,
+    next_xid: u32,
+}
+
+/// Replay state shared between the replay thread, the walreceiver and sessions.
+#[derive(Debug)]
+pub struct RecoveryState {
+    active: AtomicBool,
+    consistent: AtomicBool,
+    /// End of the last replayed record (0 = nothing replayed yet).
+    replay_end: AtomicU64,
+    /// Commit time of the last replayed commit (`i64::MIN` = none).
+    last_commit_time: AtomicI64,
+    /// The last LSN the walreceiver flushed (0 = never streamed).
+    receive_lsn: AtomicU64,
+    pause: Mutex<PauseState>,
+    pause_cond: Condvar,
+    /// Bumped whenever new WAL may be available.
+    arrivals: Mutex<u64>,
+    arrival_cond: Condvar,
+    last_checkpoint: Mutex<Option<ReplayedCheckpoint>>,
+    last_restartpoint: Mutex<Option<Instant>>,
+    stop: AtomicBool,
+}
+
+impl Default for RecoveryState {
+    fn default() -> Self {
+        RecoveryState {
+            active: AtomicBool::new(false),
+            consistent: AtomicBool::new(false),
+            replay_end: AtomicU64::new(0),
+            last_commit_time: AtomicI64::new(i64::MIN),
+            receive_lsn: AtomicU64::new(0),
+            pause: Mutex::new(PauseState::NotPaused),
+            pause_cond: Condvar::new(),
+            arrivals: Mutex::new(0),
+            arrival_cond: Condvar::new(),
+            last_checkpoint: Mutex::new(None),
+            last_restartpoint: Mutex::new(None),
+            stop: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Where the replay thread is: the WAL reader and the transactions whose COMMIT has
+/// not been read yet. Owned by the one thread that replays.
+pub struct ReplayCursor {
+    reader: WalReader,
+    pending: HashMap<u32, Vec<Record>>,
+    min_recovery_point: Lsn,
+    checkpoint: Lsn,
+    redo_started: bool,
+}
+
+impl ReplayCursor {
+    /// Where the next record is expected (the end of the last one replayed).
+    pub fn position(&self) -> Lsn {
+        self.reader.end_of_valid()
+    }
+}
+
+/// A WAL I/O layer that refuses every operation: the WAL writer of an engine in
+/// recovery must never write, and an attempt fails loudly instead of corrupting the
+/// WAL the primary sends.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadOnlyIo;
+
+fn refused() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        "cannot write WAL during recovery",
+    )
+}
+
+impl WalIo for ReadOnlyIo {
+    fn open(&self, _path: &Path, _method: SyncMethod) -> std::io::Result<Box<dyn SegmentFile>> {
+        Err(refused())
+    }
+
+    fn create_zeroed(
+        &self,
+        _path: &Path,
+        _size: u64,
+        _fsync: bool,
+        _method: SyncMethod,
+    ) -> std::io::Result<Box<dyn SegmentFile>> {
+        Err(refused())
+    }
+
+    fn copy(&self, _from: &Path, _to: &Path, _fsync: bool) -> std::io::Result<()> {
+        Err(refused())
+    }
+
+    fn sync_dir(&self, _dir: &Path) -> std::io::Result<()> {
+        Err(refused())
+    }
+
+    fn replace_file(&self, _path: &Path, _contents: &[u8], _fsync: bool) -> std::io::Result<()> {
+        Err(refused())
+    }
+}
+
+impl Engine {
+    /// Opens the cluster as a standby (archive recovery): loads the last checkpoint's
+    /// or restartpoint's images, marks pg_control `in archive recovery`, and returns
+    /// the engine (read-only) with the cursor the replay thread drives through
+    /// [`Engine::replay_available`]. Nothing is replayed yet.
+    pub fn open_standby(
+        datadir: &Path,
+        opts: &EngineOptions,
+    ) -> Result<(Arc<Engine>, ReplayCursor)> {
+        let mut control = ControlFile::read(datadir)?;
+        let known = super::format_unix_time(control.time);
+        match control.state {
+            DbState::Shutdowned => tracing::info!("database system was shut down at {known}"),
+            DbState::ShutdownedInRecovery => {
+                tracing::info!("database system was shut down in recovery at {known}")
+            }
+            _ => tracing::info!("database system was interrupted; last known up at {known}"),
+        }
+        tracing::info!("entering standby mode");
+        let store = load_store(datadir)?;
+        let seg = if control.wal_segment_size > 0 {
+            control.wal_segment_size as u64
+        } else {
+            opts.wal_segment_size
+        };
+        let mut reader =
+            WalReader::new(&datadir.join("pg_wal"), seg, control.timeline, control.redo);
+        reader.set_system_id(control.system_identifier);
+        // A writer that can never write, parked at a segment boundary so that opening
+        // it touches no file.
+        let parked = Lsn((control.redo.0 / seg + 1) * seg);
+        let wal = WalWriter::open_with_io(
+            WalOptions {
+                dir: datadir.join("pg_wal"),
+                segment_size: seg,
+                system_id: control.system_identifier,
+                timeline: control.timeline,
+                fsync: opts.fsync,
+                sync_method: opts.wal_sync_method,
+            },
+            parked,
+            control.checkpoint,
+            Arc::new(ReadOnlyIo),
+        )?;
+        let cursor = ReplayCursor {
+            reader,
+            pending: HashMap::new(),
+            min_recovery_point: control.min_recovery_point,
+            checkpoint: control.checkpoint,
+            redo_started: false,
+        };
+        control.state = DbState::InArchiveRecovery;
+        control.time = chrono::Utc::now().timestamp();
+        control.write(datadir, opts.fsync)?;
+        let next_xid = (control.next_xid as u32).max(3);
+        let engine = Engine {
+            datadir: datadir.to_path_buf(),
+            opts: EngineOptions {
+                wal_segment_size: seg,
+                ..opts.clone()
+            },
+            wal,
+            system_id: control.system_identifier,
+            timeline: control.timeline,
+            state: Mutex::new(State {
+                store,
+                running: HashSet::new(),
+                pending_undo: HashMap::new(),
+                pending_created: HashMap::new(),
+                next_xid,
+                commit_seq: 1,
+                snapshots: BTreeMap::new(),
+                waits_for: HashMap::new(),
+                row_locks: HashMap::new(),
+                dead_versions: 0,
+            }),
+            cond: Condvar::new(),
+            commit_lock: Mutex::new(()),
+            checkpoint_mutex: Mutex::new(()),
+            in_flight: Mutex::new(HashMap::new()),
+            settings: Mutex::new(
+                opts.checkpoint
+                    .unwrap_or_else(|| super::CheckpointSettings::load(datadir)),
+            ),
+            last_checkpoint_start: Mutex::new(Instant::now()),
+            last_checkpoint_end: AtomicU64::new(0),
+            checkpoint_distance: AtomicU64::new(0),
+            broken: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            catalog_version: AtomicU64::new(1),
+            control: Mutex::new(control),
+            recovery: RecoveryState::default(),
+        };
+        engine.recovery.active.store(true, Ordering::SeqCst);
+        *engine
+            .recovery
+            .last_restartpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        Ok((Arc::new(engine), cursor))
+    }
+
+    /// Whether the engine is a standby in recovery (`pg_is_in_recovery()`).
+    pub fn in_recovery(&self) -> bool {
+        self.recovery.active.load(Ordering::SeqCst)
+    }
+
+    /// Whether replay has reached a consistent state (hot standby may serve reads).
+    pub fn is_consistent(&self) -> bool {
+        self.recovery.consistent.load(Ordering::SeqCst)
+    }
+
+    /// The end of the last replayed record (`pg_last_wal_replay_lsn()`); None when
+    /// nothing was replayed.
+    pub fn replay_lsn(&self) -> Option<Lsn> {
+        match self.recovery.replay_end.load(Ordering::SeqCst) {
+            0 => None,
+            l => Some(Lsn(l)),
+        }
+    }
+
+    /// The commit time of the last replayed commit (`pg_last_xact_replay_timestamp()`,
+    /// PostgreSQL timestamp microseconds).
+    pub fn last_replay_timestamp(&self) -> Option<i64> {
+        match self.recovery.last_commit_time.load(Ordering::SeqCst) {
+            i64::MIN => None,
+            t => Some(t),
+        }
+    }
+
+    /// Where streaming must provide WAL from: the end of the last replayed record, or
+    /// the redo point replay starts at when nothing was replayed yet.
+    pub fn replay_start_lsn(&self) -> Lsn {
+        self.replay_lsn()
+            .unwrap_or_else(|| self.control_file().redo)
+    }
+
+    /// The last LSN the walreceiver flushed (`pg_last_wal_receive_lsn()`).
+    pub fn receive_lsn(&self) -> Option<Lsn> {
+        match self.recovery.receive_lsn.load(Ordering::SeqCst) {
+            0 => None,
+            l => Some(Lsn(l)),
+        }
+    }
+
+    /// Records that the walreceiver flushed WAL up to `lsn` and wakes replay.
+    pub fn set_receive_lsn(&self, lsn: Lsn) {
+        self.recovery.receive_lsn.fetch_max(lsn.0, Ordering::SeqCst);
+        self.notify_wal_arrived();
+    }
+
+    /// Wakes the replay thread: new WAL may be in `pg_wal/`.
+    pub fn notify_wal_arrived(&self) {
+        let mut n = self
+            .recovery
+            .arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        self.recovery.arrival_cond.notify_all();
+    }
+
+    /// `pg_wal_replay_pause()`: asks replay to stop before its next record.
+    pub fn pause_replay(&self) {
+        let mut p = self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *p == PauseState::NotPaused {
+            *p = PauseState::PauseRequested;
+        }
+        drop(p);
+        self.notify_wal_arrived();
+    }
+
+    /// `pg_wal_replay_resume()`: lets replay go on.
+    pub fn resume_replay(&self) {
+        let mut p = self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        *p = PauseState::NotPaused;
+        self.recovery.pause_cond.notify_all();
+    }
+
+    /// `pg_get_wal_replay_pause_state()`.
+    pub fn replay_pause_state(&self) -> PauseState {
+        *self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks the replay thread to return (at shutdown) and wakes it.
+    pub fn stop_replay(&self) {
+        self.recovery.stop.store(true, Ordering::SeqCst);
+        self.notify_wal_arrived();
+        self.recovery.pause_cond.notify_all();
+    }
+
+    /// Whether [`Engine::stop_replay`] was called.
+    pub fn replay_stopping(&self) -> bool {
+        self.recovery.stop.load(Ordering::SeqCst)
+    }
+
+    /// Replays every record now available, then (when none was) waits up to `wait`
+    /// for [`Engine::notify_wal_arrived`]. Returns how many records were replayed.
+    /// A requested pause takes effect here, before the next record, and holds until
+    /// resumed or stopped.
+    pub fn replay_available(&self, cur: &mut ReplayCursor, wait: Duration) -> Result<usize> {
+        let seen = *self
+            .recovery
+            .arrivals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        loop {
+            if self.replay_stopping() {
+                return Ok(n);
+            }
+            self.wait_while_paused();
+            let Some(rec) = cur.reader.next_record()? else {
+                break;
+            };
+            self.replay_record(cur, &rec)?;
+            n += 1;
+        }
+        if n == 0 {
+            let guard = self
+                .recovery
+                .arrivals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if *guard == seen {
+                let _ = self
+                    .recovery
+                    .arrival_cond
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        Ok(n)
+    }
+
+    fn wait_while_paused(&self) {
+        let mut p = self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if *p == PauseState::PauseRequested {
+            *p = PauseState::Paused;
+            crate::logging::log_at(
+                "LOG",
+                "recovery has paused",
+                None,
+                Some("Execute pg_wal_replay_resume() to continue."),
+            );
+        }
+        while *p == PauseState::Paused && !self.replay_stopping() {
+            p = self
+                .recovery
+                .pause_cond
+                .wait_timeout(p, Duration::from_millis(200))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn replay_record(&self, cur: &mut ReplayCursor, rec: &WalRecord) -> Result<()> {
+        if !cur.redo_started && rec.start != cur.checkpoint {
+            tracing::info!("redo starts at {}", rec.start);
+            cur.redo_started = true;
+        }
+        if rec.rmid < RM_TUSK_HEAP {
+            self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+            self.check_consistency(cur, rec.end);
+            return Ok(());
+        }
+        match Record::decode(rec.rmid, rec.info, &rec.payload)? {
+            Record::Commit { time } => {
+                let records = cur.pending.remove(&rec.xid).unwrap_or_default();
+                self.apply_commit(rec, records);
+                self.recovery.last_commit_time.store(time, Ordering::SeqCst);
+            }
+            Record::Checkpoint {
+                redo,
+                next_xid,
+                next_oid,
+                ..
+            } => {
+                {
+                    let mut st = self.lock();
+                    if next_oid > st.store.catalog.next_oid {
+                        st.store.catalog.next_oid = next_oid;
+                    }
+                    self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+                }
+                *self
+                    .recovery
+                    .last_checkpoint
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(ReplayedCheckpoint {
+                    start: rec.start,
+                    redo: Lsn(redo),
+                    next_xid,
+                });
+                self.check_consistency(cur, rec.end);
+                self.restartpoint_if_due()?;
+                return Ok(());
+            }
+            other => {
+                cur.pending.entry(rec.xid).or_default().push(other);
+                self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+            }
+        }
+        self.check_consistency(cur, rec.end);
+        Ok(())
+    }
+
+    fn check_consistency(&self, cur: &ReplayCursor, end: Lsn) {
+        if !self.is_consistent() && end >= cur.min_recovery_point {
+            self.recovery.consistent.store(true, Ordering::SeqCst);
+            tracing::info!("consistent recovery state reached at {end}");
+        }
+    }
+
+    /// Applies one replayed transaction at its COMMIT, as one new commit sequence
+    /// number, and publishes the replay position under the same lock.
+    fn apply_commit(&self, rec: &WalRecord, records: Vec<Record>) {
+        let mut catalog_changed = false;
+        let mut st = self.lock();
+        st.commit_seq += 1;
+        let seq = st.commit_seq;
+        let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        for r in records {
+            match r {
+                Record::Insert { db, rel, tid, row } => {
+                    st.store.heap_mut(db, rel).put(
+                        tid,
+                        Tuple {
+                            xmin: FROZEN_XID,
+                            xmin_seq: seq,
+                            xmax: 0,
+                            xmax_seq: 0,
+                            next: 0,
+                            row,
+                        },
+                    );
+                }
+                Record::Delete { db, rel, tid } => {
+                    let heap = st.store.heap_mut(db, rel);
+                    let mut dead = false;
+                    if oldest >= seq {
+                        heap.remove(tid);
+                    } else if let Some(t) = heap.tuples.get_mut(&tid) {
+                        t.xmax = REPLAY_XID;
+                        t.xmax_seq = seq;
+                        dead = true;
+                    }
+                    if dead {
+                        st.dead_versions += 1;
+                    }
+                }
+                other @ Record::Catalog(_) => {
+                    other.redo(&mut st.store);
+                    catalog_changed = true;
+                }
+                Record::Commit { .. } | Record::Checkpoint { .. } => {}
+            }
+        }
+        if rec.xid >= st.next_xid {
+            st.next_xid = rec.xid.wrapping_add(1).max(3);
+        }
+        self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+        drop(st);
+        if catalog_changed {
+            self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        }
+        self.cond.notify_all();
+    }
+
+    fn restartpoint_if_due(&self) -> Result<()> {
+        let timeout = self.settings().checkpoint_timeout;
+        let due = self
+            .recovery
+            .last_restartpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none_or(|t| t.elapsed() >= timeout);
+        if due {
+            self.restartpoint(false)?;
+        }
+        Ok(())
+    }
+
+    /// A restartpoint: images of the replayed state as of one snapshot, then
+    /// pg_control pointing at the last replayed checkpoint record, with
+    /// `minRecoveryPoint` = that snapshot's replay position (see the module notes).
+    /// `shutdown` leaves pg_control `shut down in recovery`.
+    pub(super) fn restartpoint(&self, shutdown: bool) -> Result<()> {
+        let _one = self
+            .checkpoint_mutex
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let log = self.settings().log_checkpoints;
+        if log {
+            tracing::info!(
+                "restartpoint starting: {}",
+                if shutdown {
+                    "shutdown immediate"
+                } else {
+                    "time"
+                }
+            );
+        }
+        *self
+            .recovery
+            .last_restartpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        let (catalog, seq, replayed) = {
+            let mut st = self.lock();
+            let catalog = st.store.catalog.clone();
+            let seq = st.commit_seq;
+            *st.snapshots.entry(seq).or_default() += 1;
+            (
+                catalog,
+                seq,
+                Lsn(self.recovery.replay_end.load(Ordering::SeqCst)),
+            )
+        };
+        let written = self.write_images(&catalog, seq);
+        release_snapshot(&mut self.lock(), seq);
+        let tables = written?;
+        let ck = *self
+            .recovery
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        {
+            let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(ck) = ck {
+                control.checkpoint = ck.start;
+                control.redo = ck.redo;
+                control.next_xid = ck.next_xid as u64;
+            }
+            control.next_oid = catalog.next_oid;
+            if replayed > control.min_recovery_point {
+                control.min_recovery_point = replayed;
+                control.min_recovery_point_tli = self.timeline;
+            }
+            control.time = chrono::Utc::now().timestamp();
+            control.checkpoint_time = control.time;
+            control.state = if shutdown {
+                DbState::ShutdownedInRecovery
+            } else {
+                DbState::InArchiveRecovery
+            };
+            control.write(&self.datadir, self.opts.fsync)?;
+            if log {
+                tracing::info!("restartpoint complete: wrote {tables} table images");
+                tracing::info!("recovery restart point at {}", control.redo);
+            }
+        }
+        self.vacuum_all();
+        Ok(())
+    }
+}

@@ -1,0 +1,297 @@
+//! Standby scenarios against the real `tusk` binary: a standby built by copying a
+//! cleanly stopped primary's data directory plus `standby.signal`, fed by copying WAL
+//! segments into its `pg_wal` (continuous replay), and — when the primary can stream —
+//! fed by its walreceiver. Checks replay visibility, read-only errors, pause/resume,
+//! the hot-standby parameter check, restarts, and refused connections.
+//!
+//! Every wait is bounded; servers are killed and their directories removed on drop.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Copies a directory tree (`cp -a`).
+fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+/// A standby of `primary` (which must be stopped cleanly): a copy of its data
+/// directory with its own port and socket directory, plus standby.signal and `conf`.
+fn make_standby(primary: &Server, tag: &str, conf: &str) -> Server {
+    let dir = TempDir::new(tag);
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    copy_tree(&primary.datadir(), &dir.path().join("data"));
+    let _ = std::fs::remove_file(dir.path().join("data/postmaster.pid"));
+    let log = dir.path().join("server.log");
+    let s = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    s.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\n{conf}\n",
+        s.port,
+        s.socket_dir().display()
+    ));
+    std::fs::write(s.datadir().join("standby.signal"), b"").unwrap();
+    s
+}
+
+/// Starts a standby and waits (bounded) until it accepts read-only connections.
+fn start_standby(s: &mut Server) {
+    let before = s.log_text().matches("ready to accept read-only").count();
+    spawn(s);
+    wait_log(s, "ready to accept read-only connections", before + 1);
+}
+
+fn spawn(s: &mut Server) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&s.log)
+        .unwrap();
+    let child = Command::new(tusk_bin())
+        .arg("run")
+        .arg("-D")
+        .arg(s.datadir())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    s.child = Some(child);
+}
+
+/// Waits until `text` occurs at least `n` times in the log (fails on exit/timeout).
+fn wait_log(s: &mut Server, text: &str, n: usize) {
+    let start = Instant::now();
+    loop {
+        if s.log_text().matches(text).count() >= n {
+            return;
+        }
+        if let Some(c) = s.child.as_mut() {
+            if let Some(st) = c.try_wait().unwrap() {
+                panic!("server exited with {st}; log:\n{}", s.log_text());
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {text:?} within 60s; log:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Polls `sql` on `s` until it prints `want` (bounded).
+fn wait_for(s: &Server, sql: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let out = s.psql_as("postgres", "postgres", None, sql);
+        let got = stdout(&out).trim_end().to_string();
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{sql:?} gave {got:?} (stderr {:?}), wanted {want:?}; log:\n{}",
+            stderr(&out),
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Copies every segment file of `from`'s pg_wal into `to`'s (temp file + rename, so
+/// the standby never reads a half-copied file).
+fn ship_wal(from: &Server, to: &Server) {
+    let src = from.datadir().join("pg_wal");
+    let dst = to.datadir().join("pg_wal");
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.len() == 24 && name.chars().all(|c| c.is_ascii_hexdigit()) {
+            let tmp = dst.join(format!("{name}.tmp"));
+            std::fs::copy(e.path(), &tmp).unwrap();
+            std::fs::rename(&tmp, dst.join(&name)).unwrap();
+        }
+    }
+}
+
+/// psql failure text (stderr) of `sql` on `s`.
+fn psql_err(s: &Server, sql: &str) -> String {
+    let out = s.psql_as("postgres", "postgres", None, sql);
+    assert!(!out.status.success(), "{sql:?} succeeded on the standby");
+    stderr(&out)
+}
+
+#[test]
+fn replay_by_shipping_segments_read_only_and_pause() {
+    let mut primary = Server::init("sb-prim", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table t (id int primary key, v text)");
+    primary.psql("insert into t values (1, 'one'), (2, 'two')");
+    primary.stop();
+    let mut standby = make_standby(&primary, "sb-stby", "");
+    primary.start();
+    start_standby(&mut standby);
+    assert!(standby.log_text().contains("entering standby mode"));
+    assert_eq!(standby.psql("select pg_is_in_recovery()"), "t");
+    assert_eq!(standby.psql("select count(*) from t"), "2");
+    assert_eq!(standby.psql("show transaction_read_only"), "on");
+    assert_eq!(standby.psql("show in_hot_standby"), "on");
+
+    // New WAL arriving in pg_wal is replayed.
+    primary.psql("insert into t values (3, 'three')");
+    primary.psql("update t set v = 'uno' where id = 1");
+    primary.psql("delete from t where id = 2");
+    primary.psql("select pg_switch_wal()");
+    ship_wal(&primary, &standby);
+    wait_for(
+        &standby,
+        "select id, v from t order by id",
+        "1|uno\n3|three",
+    );
+    assert_ne!(standby.psql("select pg_last_wal_replay_lsn()"), "");
+    assert_ne!(standby.psql("select pg_last_xact_replay_timestamp()"), "");
+    assert_eq!(
+        standby.psql("select pg_last_wal_receive_lsn() is null"),
+        "t"
+    );
+
+    // Writes fail with PostgreSQL's errors.
+    for (sql, text) in [
+        (
+            "insert into t values (9, 'x')",
+            "cannot execute INSERT in a read-only transaction",
+        ),
+        (
+            "update t set v = 'x'",
+            "cannot execute UPDATE in a read-only transaction",
+        ),
+        (
+            "delete from t",
+            "cannot execute DELETE in a read-only transaction",
+        ),
+        (
+            "create table t2 (a int)",
+            "cannot execute CREATE TABLE in a read-only transaction",
+        ),
+        (
+            "drop table t",
+            "cannot execute DROP TABLE in a read-only transaction",
+        ),
+        ("vacuum t", "cannot execute VACUUM during recovery"),
+        (
+            "create role r1",
+            "cannot execute CREATE ROLE in a read-only transaction",
+        ),
+        (
+            "begin read write",
+            "cannot set transaction read-write mode during recovery",
+        ),
+        (
+            "set transaction_read_only = off",
+            "cannot set transaction read-write mode during recovery",
+        ),
+        ("select pg_current_wal_lsn()", "recovery is in progress"),
+        ("select pg_switch_wal()", "recovery is in progress"),
+        (
+            "select txid_current()",
+            "cannot execute pg_current_xact_id() during recovery",
+        ),
+    ] {
+        let e = psql_err(&standby, sql);
+        assert!(e.contains(text), "{sql}: {e}");
+    }
+    let e = psql_err(&primary, "select pg_wal_replay_pause()");
+    assert!(e.contains("recovery is not in progress"), "{e}");
+
+    // Pause / resume.
+    assert_eq!(
+        standby.psql("select pg_get_wal_replay_pause_state()"),
+        "not paused"
+    );
+    standby.psql("select pg_wal_replay_pause()");
+    assert_eq!(standby.psql("select pg_is_wal_replay_paused()"), "t");
+    wait_for(&standby, "select pg_get_wal_replay_pause_state()", "paused");
+    primary.psql("insert into t values (4, 'four')");
+    primary.psql("select pg_switch_wal()");
+    ship_wal(&primary, &standby);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(standby.psql("select count(*) from t"), "2");
+    standby.psql("select pg_wal_replay_resume()");
+    wait_for(&standby, "select count(*) from t", "3");
+    assert_eq!(standby.psql("select pg_is_wal_replay_paused()"), "f");
+
+    // A restart resumes replay where it was (restartpoint at shutdown).
+    standby.psql("checkpoint");
+    standby.stop();
+    let ctl = Command::new(pg_bin("pg_controldata"))
+        .arg(standby.datadir())
+        .output()
+        .unwrap();
+    let ctl = String::from_utf8_lossy(&ctl.stdout).to_string();
+    assert!(ctl.contains("shut down in recovery"), "{ctl}");
+    primary.psql("insert into t values (5, 'five')");
+    primary.psql("select pg_switch_wal()");
+    ship_wal(&primary, &standby);
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*) from t", "4");
+    assert_eq!(standby.psql("select pg_is_in_recovery()"), "t");
+    standby.stop();
+    primary.stop();
+}
+
+#[test]
+fn hot_standby_checks() {
+    let mut primary = Server::init("sb-prim2", &["--wal-segsize=1"]);
+    primary.append_conf("max_connections = 50\n");
+    primary.start();
+    primary.stop();
+
+    // Lower max_connections than the primary: refused at start-up.
+    let mut low = make_standby(&primary, "sb-low", "max_connections = 20");
+    spawn(&mut low);
+    let st = low.wait_exit(Duration::from_secs(30));
+    assert!(!st.success());
+    let log = low.log_text();
+    assert!(
+        log.contains("recovery aborted because of insufficient parameter settings"),
+        "{log}"
+    );
+    assert!(
+        log.contains("max_connections = 20 is a lower setting than on the primary server, where its value was 50."),
+        "{log}"
+    );
+
+    // hot_standby = off: clients are refused with 57P03.
+    let mut off = make_standby(&primary, "sb-off", "hot_standby = off");
+    spawn(&mut off);
+    wait_log(&mut off, "consistent recovery state reached", 1);
+    let start = Instant::now();
+    let e = loop {
+        let out = off.psql_as("postgres", "postgres", None, "select 1");
+        let e = stderr(&out);
+        if e.contains("not accepting connections") || start.elapsed() > Duration::from_secs(20) {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        e.contains("the database system is not accepting connections"),
+        "{e}"
+    );
+    assert!(e.contains("Hot standby mode is disabled."), "{e}");
+    off.stop();
+}
