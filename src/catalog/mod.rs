@@ -89,6 +89,10 @@ pub enum VirtualTable {
     /// keeps them across restarts; tusk does not). tusk writes no full-page images, so
     /// `wal_fpi` is 0; it always times WAL I/O, as if `track_wal_io_timing` were on.
     PgStatWal,
+    /// `pg_stat_replication`: one row per walsender (rows come from the server's
+    /// walsender registry through `ServerHooks::wal_senders`). `client_addr` and
+    /// `backend_xmin` are text here (tusk has no inet or xid type).
+    PgStatReplication,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -104,6 +108,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_tables" => VirtualTable::PgTables,
         "pg_indexes" => VirtualTable::PgIndexes,
         "pg_stat_wal" => VirtualTable::PgStatWal,
+        "pg_stat_replication" => VirtualTable::PgStatReplication,
         _ => return None,
     })
 }
@@ -195,6 +200,28 @@ impl VirtualTable {
                 ("wal_sync_time", Float8),
                 ("stats_reset", TimestampTz),
             ],
+            VirtualTable::PgStatReplication => &[
+                ("pid", Int4),
+                ("usesysid", Oid),
+                ("usename", Name),
+                ("application_name", Text),
+                ("client_addr", Text),
+                ("client_hostname", Text),
+                ("client_port", Int4),
+                ("backend_start", TimestampTz),
+                ("backend_xmin", Text),
+                ("state", Text),
+                ("sent_lsn", PgLsn),
+                ("write_lsn", PgLsn),
+                ("flush_lsn", PgLsn),
+                ("replay_lsn", PgLsn),
+                ("write_lag", Interval),
+                ("flush_lag", Interval),
+                ("replay_lag", Interval),
+                ("sync_priority", Int4),
+                ("sync_state", Text),
+                ("reply_time", TimestampTz),
+            ],
         }
     }
 
@@ -220,6 +247,7 @@ impl VirtualTable {
         }
         engine.with_catalog(|c| match self {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
+            VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -70,6 +70,12 @@ struct Established {
     cancel: Arc<AtomicBool>,
     _slot: Option<Slot>,
     _registered: Registered,
+    /// Set for replication connections: their walsender registration and mode.
+    walsender: Option<(
+        crate::replication::walsender::Registration,
+        ReplicationMode,
+        String,
+    )>,
 }
 
 /// Serves one accepted connection to the end.
@@ -88,7 +94,40 @@ pub async fn serve(io: Box<dyn Stream>, peer: Peer, is_tcp: bool, shared: Arc<Sh
                 return;
             }
         };
+    if established.walsender.is_some() {
+        return serve_walsender(established, shared).await;
+    }
     query_loop(established, shared).await;
+}
+
+/// Hands an established replication connection to the walsender, keeping the
+/// backend's guards alive until it ends.
+async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
+    let Established {
+        io,
+        session,
+        terminate,
+        terminate_notify,
+        cancel,
+        _slot,
+        _registered,
+        walsender,
+    } = conn;
+    let Some((registration, mode, database)) = walsender else {
+        return;
+    };
+    crate::replication::walsender::serve(crate::replication::walsender::WalSenderConn {
+        io,
+        session,
+        shared,
+        mode,
+        database,
+        registration,
+        terminate,
+        terminate_notify,
+        cancel,
+    })
+    .await;
 }
 
 /// Sends a FATAL error (best effort) and logs it.
@@ -256,18 +295,6 @@ async fn start(
         return None;
     }
     let role = role.expect("authorize checked that the role exists");
-    if replication.is_some() {
-        let _ = w.flush(&mut io).await;
-        send_fatal(
-            &mut io,
-            Error::fatal(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "replication connections are not supported by this server yet",
-            ),
-        )
-        .await;
-        return None;
-    }
 
     // 5. Session settings from the StartupMessage.
     let mut settings = SessionSettings::new(config.clone());
@@ -318,6 +345,24 @@ async fn start(
         shared: shared.clone(),
         pid,
     };
+    let application_name = settings.get_str("application_name");
+    // Walsenders take one of max_wal_senders places (PostgreSQL's InitWalSenderSlot).
+    let walsender = match replication {
+        Some(mode) => {
+            let info =
+                crate::replication::walsender::new_info(pid, &role.name, &application_name, &peer);
+            let max = config.get_int("max_wal_senders").max(0) as usize;
+            match shared.walsenders.register(info, max) {
+                Ok(r) => Some((r, mode, params.database.clone())),
+                Err(e) => {
+                    let _ = w.flush(&mut io).await;
+                    send_fatal(&mut io, e).await;
+                    return None;
+                }
+            }
+        }
+        None => None,
+    };
     for (name, value) in settings.reported() {
         w.parameter_status(name, &value);
     }
@@ -327,7 +372,6 @@ async fn start(
     if w.flush(&mut io).await.is_err() {
         return None;
     }
-    let application_name = settings.get_str("application_name");
     let ctx = SessionContext {
         user: role.name.clone(),
         database: params.database.clone(),
@@ -347,6 +391,7 @@ async fn start(
         cancel,
         _slot: slot,
         _registered: registered,
+        walsender,
     })
 }
 
@@ -465,7 +510,10 @@ async fn negotiate_protocol_version(
 /// while the session waits for a lock or a WAL flush; nothing else runs on the thread),
 /// and gives the session back. `None` when the session code panicked (a bug): the
 /// connection must end, and the panic stays confined to it.
-fn on_session<T>(session: Session, f: impl FnOnce(&mut Session) -> T) -> Option<(Session, T)> {
+pub(crate) fn on_session<T>(
+    session: Session,
+    f: impl FnOnce(&mut Session) -> T,
+) -> Option<(Session, T)> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut session = session;
         let r = f(&mut session);
@@ -502,7 +550,7 @@ fn encode_row(s: &Session, row: &[crate::types::Value], formats: &[i16]) -> Vec<
 /// Runs one simple Query message; returns the reply bytes queued in a Writer, and
 /// whether the query left the connection in COPY FROM STDIN mode (then no
 /// ReadyForQuery is sent yet).
-fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
+pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
     let mut w = Writer::new();
     let results = s.simple_query(sql);
     for r in results {
@@ -532,7 +580,7 @@ fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
 /// Handles one message while in COPY FROM STDIN; returns the reply and whether COPY
 /// mode continues. Errors end COPY mode with ErrorResponse + ReadyForQuery; later
 /// CopyData/CopyDone/CopyFail are then ignored, as PostgreSQL does.
-fn copy_in_message(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
+pub(crate) fn copy_in_message(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
     let mut w = Writer::new();
     let outcome: Result<Option<String>> = match msg {
         FrontendMessage::CopyData(data) => s.copy_data(&data).map(|_| None),
@@ -658,6 +706,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         cancel,
         _slot,
         _registered,
+        walsender: _,
     } = conn;
     let mut io = tokio::io::BufReader::with_capacity(64 * 1024, io);
     let mut session = Some(session);

@@ -123,6 +123,8 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     /// The physical replication slots.
     pub slots: Arc<crate::replication::slots::SlotManager>,
+    /// The live walsenders (`pg_stat_replication`, max_wal_senders).
+    pub walsenders: Arc<crate::replication::walsender::WalSenders>,
     /// Live backends by pid. Lock order: never held across an await or a session call.
     pub backends: Mutex<HashMap<i32, BackendEntry>>,
     /// Number of backends counted against max_connections (slots taken at startup).
@@ -364,6 +366,7 @@ async fn postmaster(
         hba: RwLock::new(Arc::new(hba)),
         engine,
         slots,
+        walsenders: Arc::new(crate::replication::walsender::WalSenders::new()),
         backends: Mutex::new(HashMap::new()),
         active: AtomicUsize::new(0),
         next_pid: AtomicI32::new(std::process::id() as i32 + 1),
@@ -668,5 +671,9 @@ impl crate::sql::ServerHooks for Hooks {
 
     fn server_config(&self) -> Arc<ServerConfig> {
         self.shared.config()
+    }
+
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        self.shared.walsenders.list()
     }
 }

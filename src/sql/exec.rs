@@ -139,6 +139,13 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             .map(|(_, r)| (*r).clone())
             .collect(),
         Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
+        Source::Virtual(VirtualTable::PgStatReplication) => {
+            crate::replication::walsender::pg_stat_replication_rows(
+                &cx.ctx.hooks.wal_senders(),
+                cx.engine,
+                &cx.ctx.user,
+            )
+        }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
         Source::SetOp {

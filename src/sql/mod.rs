@@ -64,6 +64,10 @@ pub trait ServerHooks: Send + Sync {
     fn postmaster_start_time(&self) -> i64;
     /// The current server configuration.
     fn server_config(&self) -> Arc<ServerConfig>;
+    /// The live walsenders (`pg_stat_replication`); none unless a server provides them.
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        Vec::new()
+    }
 }
 
 /// Who and where a session is.

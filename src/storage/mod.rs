@@ -865,6 +865,16 @@ impl Engine {
         Ok(out)
     }
 
+    // --- Walsender accessor (replication::walsender) ---
+
+    /// Subscribes to WAL flush progress: the receiver sees the flushed LSN each time it
+    /// advances (walsenders wait on it for new WAL to send).
+    pub fn subscribe_wal_flush(&self) -> tokio::sync::watch::Receiver<Lsn> {
+        self.wal.subscribe_flush()
+    }
+
+    // --- end of walsender accessor ---
+
     /// The cluster's system identifier.
     pub fn system_identifier(&self) -> u64 {
         self.system_id
