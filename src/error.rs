@@ -88,6 +88,9 @@ pub mod sqlstate {
     pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
     pub const OBJECT_IN_USE: &str = "55006";
+    pub const INVALID_NAME: &str = "42602";
+    pub const NAME_TOO_LONG: &str = "42622";
+    pub const CONFIGURATION_LIMIT_EXCEEDED: &str = "53400";
     pub const LOCK_NOT_AVAILABLE: &str = "55P03";
     pub const CANT_CHANGE_RUNTIME_PARAM: &str = "55P02";
     pub const QUERY_CANCELED: &str = "57014";

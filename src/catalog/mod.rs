@@ -93,6 +93,9 @@ pub enum VirtualTable {
     /// walsender registry through `ServerHooks::wal_senders`). `client_addr` and
     /// `backend_xmin` are text here (tusk has no inet or xid type).
     PgStatReplication,
+    /// `pg_replication_slots`: one row per replication slot (rows from the server's
+    /// slot manager, see `replication::slots`). The `xid` columns are bigint here.
+    PgReplicationSlots,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -109,6 +112,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_indexes" => VirtualTable::PgIndexes,
         "pg_stat_wal" => VirtualTable::PgStatWal,
         "pg_stat_replication" => VirtualTable::PgStatReplication,
+        "pg_replication_slots" => VirtualTable::PgReplicationSlots,
         _ => return None,
     })
 }
@@ -222,6 +226,23 @@ impl VirtualTable {
                 ("sync_state", Text),
                 ("reply_time", TimestampTz),
             ],
+            VirtualTable::PgReplicationSlots => &[
+                ("slot_name", Name),
+                ("plugin", Name),
+                ("slot_type", Text),
+                ("datoid", Oid),
+                ("database", Name),
+                ("temporary", Bool),
+                ("active", Bool),
+                ("active_pid", Int4),
+                ("xmin", Int8),
+                ("catalog_xmin", Int8),
+                ("restart_lsn", PgLsn),
+                ("confirmed_flush_lsn", PgLsn),
+                ("wal_status", Text),
+                ("safe_wal_size", Int8),
+                ("two_phase", Bool),
+            ],
         }
     }
 
@@ -248,6 +269,7 @@ impl VirtualTable {
         engine.with_catalog(|c| match self {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
             VirtualTable::PgStatReplication => vec![],
+            VirtualTable::PgReplicationSlots => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -58,6 +58,8 @@ struct Registered {
 impl Drop for Registered {
     fn drop(&mut self) {
         self.shared.backends().remove(&self.pid);
+        // Replication slots: the backend's temporary slots go, the ones it held are free.
+        self.shared.slots.connection_ended(self.pid);
     }
 }
 

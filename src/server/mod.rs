@@ -676,4 +676,9 @@ impl crate::sql::ServerHooks for Hooks {
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         self.shared.walsenders.list()
     }
+
+    // ---- replication slots ----
+    fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
+        Some(self.shared.slots.clone())
+    }
 }

@@ -146,6 +146,12 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
                 &cx.ctx.user,
             )
         }
+        Source::Virtual(VirtualTable::PgReplicationSlots) => cx
+            .ctx
+            .hooks
+            .slots()
+            .map(|s| s.view_rows())
+            .unwrap_or_default(),
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
         Source::SetOp {

@@ -177,6 +177,18 @@ pub enum Func {
     DatePart,
     /// `date_trunc(unit, timestamp)`.
     DateTrunc,
+    // ---- replication slots ----
+    /// `pg_create_physical_replication_slot(name [, immediately_reserve [, temporary]])`:
+    /// creates the slot. `false`: a scalar call, the record `(slot_name,lsn)` as text;
+    /// `true`: in FROM, the `slot_name` column (the `lsn` column is [`Func::SlotRestartLsn`]).
+    CreatePhysicalSlot(bool),
+    /// `pg_drop_replication_slot(name)`.
+    DropReplicationSlot,
+    /// `pg_replication_slot_advance(name, upto)`; the flag as for
+    /// [`Func::CreatePhysicalSlot`].
+    ReplicationSlotAdvance(bool),
+    /// The `restart_lsn` of the slot named by the argument (NULL if none).
+    SlotRestartLsn,
 }
 
 /// A bound, typed expression.

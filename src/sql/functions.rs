@@ -119,6 +119,12 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
                 _ => DataType::Timestamp,
             },
         ),
+        // ---- replication slots ----
+        ("pg_create_physical_replication_slot", 1..=3) => {
+            (Func::CreatePhysicalSlot(false), DataType::Text)
+        }
+        ("pg_drop_replication_slot", 1) => (Func::DropReplicationSlot, DataType::Void),
+        ("pg_replication_slot_advance", 2) => (Func::ReplicationSlotAdvance(false), DataType::Text),
         _ => return None,
     })
 }
@@ -242,6 +248,12 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Extract | Func::DatePart | Func::DateTrunc, 0) => Some(DataType::Text),
         (Func::DateTrunc, 1) => None,
         (Func::Extract | Func::DatePart, 1) => None,
+        // ---- replication slots ----
+        (Func::CreatePhysicalSlot(_), 0) => Some(DataType::Name),
+        (Func::CreatePhysicalSlot(_), _) => Some(DataType::Bool),
+        (Func::DropReplicationSlot | Func::SlotRestartLsn, 0) => Some(DataType::Name),
+        (Func::ReplicationSlotAdvance(_), 0) => Some(DataType::Name),
+        (Func::ReplicationSlotAdvance(_), 1) => Some(DataType::PgLsn),
         _ => None,
     }
 }
@@ -607,6 +619,101 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             }
             _ => Value::Null,
         },
+        Func::CreatePhysicalSlot(_)
+        | Func::DropReplicationSlot
+        | Func::ReplicationSlotAdvance(_)
+        | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
+    })
+}
+
+// ---- replication slots ----
+
+/// For a replication slot function in FROM (`SELECT * FROM
+/// pg_create_physical_replication_slot('s')`): its result columns and the expressions
+/// computing them from the bound arguments, evaluated left to right (the first does the
+/// work, the second reads the slot's position afterwards).
+pub fn slot_table_function(name: &str) -> Option<(Func, [(&'static str, DataType); 2])> {
+    match name {
+        "pg_create_physical_replication_slot" => Some((
+            Func::CreatePhysicalSlot(true),
+            [("slot_name", DataType::Name), ("lsn", DataType::PgLsn)],
+        )),
+        "pg_replication_slot_advance" => Some((
+            Func::ReplicationSlotAdvance(true),
+            [("slot_name", DataType::Name), ("end_lsn", DataType::PgLsn)],
+        )),
+        _ => None,
+    }
+}
+
+/// PostgreSQL's `CheckSlotPermissions`: superuser or the REPLICATION attribute.
+fn check_slot_permissions(cx: &ExecCtx<'_>) -> Result<()> {
+    match cx.current_role() {
+        Some(r) if r.superuser || r.replication => Ok(()),
+        _ => bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be superuser or replication role to use replication slots"
+        ),
+    }
+}
+
+/// Runs one of the replication slot functions.
+fn slot_function(f: Func, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    let Some(slots) = cx.ctx.hooks.slots() else {
+        bail!(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "replication slots can only be used if max_replication_slots > 0"
+        );
+    };
+    if f == Func::SlotRestartLsn {
+        return Ok(text_arg(&arg(0))
+            .and_then(|n| slots.get(&n))
+            .and_then(|s| s.restart_lsn)
+            .map(|l| Value::PgLsn(l.0))
+            .unwrap_or(Value::Null));
+    }
+    check_slot_permissions(cx)?;
+    // The functions are strict: NULL in, NULL out (nothing happens).
+    if args.iter().any(Value::is_null) {
+        return Ok(Value::Null);
+    }
+    let name = text_arg(&arg(0)).unwrap_or_default();
+    let pid = cx.ctx.backend_pid;
+    let record = |lsn: Option<u64>| {
+        let lsn = lsn
+            .map(|l| crate::storage::wal::Lsn(l).to_string())
+            .unwrap_or_default();
+        Value::Text(format!("({name},{lsn})"))
+    };
+    Ok(match f {
+        Func::CreatePhysicalSlot(in_from) => {
+            let reserve = matches!(arg(1), Value::Bool(true));
+            let temporary = matches!(arg(2), Value::Bool(true));
+            let info = slots.create(&name, temporary, reserve, pid)?;
+            if in_from {
+                Value::Text(info.name)
+            } else {
+                record(info.restart_lsn.map(|l| l.0))
+            }
+        }
+        Func::DropReplicationSlot => {
+            slots.drop_slot(&name, false)?;
+            Value::Text(String::new())
+        }
+        Func::ReplicationSlotAdvance(in_from) => {
+            let upto = match arg(1) {
+                Value::PgLsn(l) => crate::storage::wal::Lsn(l),
+                _ => bail!(sqlstate::INVALID_PARAMETER_VALUE, "invalid target WAL LSN"),
+            };
+            let end = slots.advance(&name, upto, pid)?;
+            if in_from {
+                Value::Text(name)
+            } else {
+                record(Some(end.0))
+            }
+        }
+        _ => Value::Null,
     })
 }
 

@@ -68,6 +68,12 @@ pub trait ServerHooks: Send + Sync {
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         Vec::new()
     }
+    // ---- replication slots ----
+    /// The physical replication slots (for the slot functions and
+    /// `pg_replication_slots`); `None` where there are none (tests without a server).
+    fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
+        None
+    }
 }
 
 /// Who and where a session is.

@@ -1187,6 +1187,52 @@ impl<'a> Binder<'a> {
             apply_alias_columns(&mut scope, alias)?;
             return Ok((Source::Values(vec![row]), scope));
         }
+        // ---- replication slots ----
+        if let Some((func, cols)) = super::functions::slot_table_function(&fname) {
+            let empty = Scope::default();
+            let mut args = Vec::new();
+            for a in &fa.args {
+                match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                        args.push(e.clone())
+                    }
+                    _ => bail!(sqlstate::SYNTAX_ERROR, "invalid argument to {fname}"),
+                }
+            }
+            // Bind as the scalar call (argument checks and coercions), then do the
+            // work in the first column and read the slot's position in the second.
+            let Expr::Func(_, bound, _) =
+                self.call_builtin(&fname, &args, &empty, Self::name_span(name))?
+            else {
+                return Err(Error::internal("slot function binding"));
+            };
+            let first = bound
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::internal("slot function arity"))?;
+            let row = vec![
+                Expr::Func(func, bound, cols[0].1),
+                Expr::Func(Func::SlotRestartLsn, vec![first], cols[1].1),
+            ];
+            let table = alias
+                .map(|a| fold(&a.name))
+                .unwrap_or_else(|| fname.clone());
+            let mut scope = Scope {
+                cols: cols
+                    .iter()
+                    .map(|(n, t)| ScopeCol {
+                        table: Some(table.clone()),
+                        name: n.to_string(),
+                        ty: *t,
+                        typmod: -1,
+                        table_oid: 0,
+                        attnum: 0,
+                    })
+                    .collect(),
+            };
+            apply_alias_columns(&mut scope, alias)?;
+            return Ok((Source::Values(vec![row]), scope));
+        }
         if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
             return Err(self.at(
                 err!(

@@ -57,6 +57,8 @@ pub struct CheckpointSettings {
     pub autovacuum_threshold: usize,
     /// How often the background thread looks.
     pub tick: Duration,
+    /// `max_slot_wal_keep_size` in bytes; `None` for -1 (slots keep WAL without limit).
+    pub max_slot_wal_keep_size: Option<u64>,
 }
 
 impl Default for CheckpointSettings {
@@ -70,6 +72,7 @@ impl Default for CheckpointSettings {
             log_checkpoints: true,
             autovacuum_threshold: 1000,
             tick: Duration::from_millis(200),
+            max_slot_wal_keep_size: None,
         }
     }
 }
@@ -85,6 +88,10 @@ impl CheckpointSettings {
             completion_target: cfg.get_real("checkpoint_completion_target").clamp(0.0, 1.0),
             wal_keep_size: (cfg.get_int("wal_keep_size").max(0) as u64).saturating_mul(mb),
             log_checkpoints: cfg.get_bool("log_checkpoints"),
+            max_slot_wal_keep_size: match cfg.get_int("max_slot_wal_keep_size") {
+                n if n < 0 => None,
+                n => Some((n as u64).saturating_mul(mb)),
+            },
             ..CheckpointSettings::default()
         }
     }
@@ -141,6 +148,39 @@ pub fn oldest_segment_to_keep(r: &WalRetention) -> u64 {
     }
     keep.min(current)
 }
+
+// ---- Replication slot retention (the hook the slot manager fills in) ----
+
+/// What a checkpoint asks the replication slots before it removes old WAL
+/// (implemented by `replication::slots`, registered with `Engine::set_slot_retention`).
+pub trait SlotRetention: Send + Sync {
+    /// Invalidates every slot whose `restart_lsn` is older than `cutoff` (when given:
+    /// `max_slot_wal_keep_size` would be exceeded), writes changed slot states to disk,
+    /// and returns the oldest `restart_lsn` of the slots that still keep WAL.
+    fn checkpoint_slots(&self, cutoff: Option<Lsn>) -> Option<Lsn>;
+}
+
+/// The LSN below which a slot is invalidated by `max_slot_wal_keep_size` (PostgreSQL's
+/// `KeepLogSeg` + `InvalidateObsoleteReplicationSlots`): the start of the oldest
+/// segment the redo point and `wal_keep_size` keep, or of the current segment minus
+/// `max_slot_wal_keep_size` worth of segments, whichever is older. `None` when the
+/// setting is -1. `r.slot_min` is ignored.
+pub fn slot_invalidation_cutoff(
+    r: &WalRetention,
+    max_slot_wal_keep_size: Option<u64>,
+) -> Option<Lsn> {
+    let max = max_slot_wal_keep_size?;
+    let seg = r.segment_size.max(1);
+    let current = r.insert.0 / seg;
+    let without_slots = oldest_segment_to_keep(&WalRetention {
+        slot_min: None,
+        ..*r
+    });
+    let capped = current.saturating_sub(max / seg);
+    Some(Lsn(without_slots.min(capped) * seg))
+}
+
+// ---- end of replication slot retention ----
 
 /// The highest segment number old segments may be recycled into after a checkpoint
 /// whose redo point is `redo` (PostgreSQL's `XLOGfileslop`): enough for the WAL the next

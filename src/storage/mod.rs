@@ -36,6 +36,7 @@
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
+pub mod backup;
 mod checkpoint;
 pub mod checkpointer;
 pub mod control;
@@ -46,6 +47,7 @@ pub mod schema;
 pub mod wal;
 
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
+pub use checkpointer::{slot_invalidation_cutoff, SlotRetention};
 pub use heap::Snapshot;
 pub use record::{Record, Replayer, Store};
 pub use schema::{
@@ -247,6 +249,10 @@ pub struct Engine {
     control: Mutex<ControlFile>,
     /// Standby replay state (see `recovery.rs`); inactive on a primary.
     recovery: recovery::RecoveryState,
+    /// Base backups in progress: the WAL they need is kept (see `backup.rs`).
+    backups: backup::BackupFloors,
+    /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
+    slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -359,6 +365,8 @@ impl Engine {
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
+            backups: backup::BackupFloors::default(),
+            slot_retention: Mutex::new(None),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -367,7 +375,19 @@ impl Engine {
     /// the WAL to its end, cuts the torn tail, and returns the engine ready for writes.
     pub fn open(datadir: &Path, opts: &EngineOptions) -> Result<Arc<Engine>> {
         let mut control = ControlFile::read(datadir)?;
-        let clean = control.state == DbState::Shutdowned;
+        // Base backup restore (backup.rs): a backup_label names where redo starts.
+        let backup_label = backup::BackupLabel::read(datadir)?;
+        if let Some(l) = &backup_label {
+            tracing::info!(
+                "starting backup recovery with redo LSN {}, checkpoint LSN {}, on timeline ID {}",
+                l.redo,
+                l.checkpoint,
+                l.timeline
+            );
+            control.redo = l.redo;
+            control.checkpoint = l.checkpoint;
+        }
+        let clean = control.state == DbState::Shutdowned && backup_label.is_none();
         let known_up = format_unix_time(control.time);
         if clean {
             tracing::info!("database system was shut down at {known_up}");
@@ -405,6 +425,32 @@ impl Engine {
         if let Some(reason) = reader.stop_reason() {
             // PostgreSQL logs why replay stopped before `redo done`.
             tracing::info!("{reason}");
+        }
+        // Base backup restore (backup.rs): not live before the backup's end is replayed.
+        if let Some(l) = &backup_label {
+            if end <= l.checkpoint {
+                return Err(Error::fatal(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("could not locate required checkpoint record at {}", l.checkpoint),
+                )
+                .with_hint("If you are restoring from a backup, make sure the WAL the backup needs is in pg_wal."));
+            }
+            let backup_end = if control.backup_end.is_valid() {
+                control.backup_end
+            } else {
+                end
+            };
+            if end < backup_end {
+                return Err(backup::wal_ends_before_backup_end());
+            }
+            tracing::info!(
+                "completed backup recovery with redo LSN {} and end LSN {backup_end}",
+                l.redo
+            );
+            tracing::info!("consistent recovery state reached at {backup_end}");
+            control.backup_start = Lsn::INVALID;
+            control.backup_end = Lsn::INVALID;
+            control.backup_end_required = false;
         }
         if redo_started {
             tracing::info!(
@@ -474,10 +520,15 @@ impl Engine {
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
+            backups: backup::BackupFloors::default(),
+            slot_retention: Mutex::new(None),
         };
-        if redo_started {
+        if redo_started || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
+        }
+        if backup_label.is_some() {
+            backup::BackupLabel::retire(datadir)?;
         }
         let engine = Arc::new(engine);
         if opts.background {
@@ -760,14 +811,18 @@ impl Engine {
             self.opts.wal_segment_size,
             distance_estimate,
         );
-        let keep = oldest_segment_to_keep(&WalRetention {
+        let mut retention = WalRetention {
             redo,
             insert: self.wal.insert_lsn(),
             segment_size: self.opts.wal_segment_size,
             wal_keep_size: settings.wal_keep_size,
             slot_min: None,
             archive_min_segno: None,
-        });
+        };
+        retention.slot_min = self.slots_min_lsn(&retention, &settings);
+        let keep = oldest_segment_to_keep(&retention);
+        // Running base backups keep the WAL from their start (backup.rs).
+        let keep = self.backup_keep_floor(keep);
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => r,
             Err(e) => {
@@ -776,6 +831,36 @@ impl Engine {
             }
         }
     }
+
+    // ---- Replication slot retention ----
+
+    /// Registers the replication slots' retention hook (the slot manager does at start).
+    pub fn set_slot_retention(&self, hook: Arc<dyn SlotRetention>) {
+        *self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// The oldest LSN the replication slots keep, after invalidating the slots beyond
+    /// `max_slot_wal_keep_size`. Before the slot manager registered itself (the
+    /// end-of-recovery checkpoint at open), any entry in `pg_replslot` keeps all WAL.
+    fn slots_min_lsn(&self, r: &WalRetention, s: &CheckpointSettings) -> Option<Lsn> {
+        let hook = self
+            .slot_retention
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match hook {
+            Some(h) => h.checkpoint_slots(slot_invalidation_cutoff(r, s.max_slot_wal_keep_size)),
+            None => std::fs::read_dir(self.datadir.join("pg_replslot"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .map(|_| Lsn(0)),
+        }
+    }
+
+    // ---- end of replication slot retention ----
 
     fn fail(&self, e: Error) -> Error {
         self.broken.store(true, Ordering::SeqCst);

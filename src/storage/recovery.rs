@@ -202,6 +202,30 @@ impl Engine {
             _ => tracing::info!("database system was interrupted; last known up at {known}"),
         }
         tracing::info!("entering standby mode");
+        // A base backup (pg_basebackup -R): the backup_label says where redo starts,
+        // and the copy is consistent once replay passes the backup's end, which the
+        // backup's pg_control carries. Both go into pg_control before the label is
+        // retired, so a restart in between starts from the same place.
+        if let Some(l) = super::backup::BackupLabel::read(datadir)? {
+            tracing::info!(
+                "starting backup recovery with redo LSN {}, checkpoint LSN {}, on timeline ID {}",
+                l.redo,
+                l.checkpoint,
+                l.timeline
+            );
+            control.redo = l.redo;
+            control.checkpoint = l.checkpoint;
+            if control.backup_end.is_valid() && control.backup_end > control.min_recovery_point {
+                control.min_recovery_point = control.backup_end;
+                control.min_recovery_point_tli = l.timeline;
+            }
+            control.backup_start = Lsn::INVALID;
+            control.backup_end = Lsn::INVALID;
+            control.backup_end_required = false;
+            control.state = DbState::InArchiveRecovery;
+            control.write(datadir, opts.fsync)?;
+            super::backup::BackupLabel::retire(datadir)?;
+        }
         let store = load_store(datadir)?;
         let seg = if control.wal_segment_size > 0 {
             control.wal_segment_size as u64
@@ -275,6 +299,8 @@ impl Engine {
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
             recovery: RecoveryState::default(),
+            backups: super::backup::BackupFloors::default(),
+            slot_retention: Mutex::new(None),
         };
         engine.recovery.active.store(true, Ordering::SeqCst);
         *engine

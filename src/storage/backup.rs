@@ -1,0 +1,681 @@
+//! Online base backups, the engine's side: starting a backup (a checkpoint and a stable
+//! view of the files it wrote), keeping the WAL a running backup needs, stopping it
+//! (closing the WAL segment that holds the end position), and starting a server from a
+//! restored copy that carries a `backup_label`.
+//!
+//! What it owns: [`BackupStart`] (the start checkpoint's redo/checkpoint LSNs, timeline
+//! and time, a `pg_control` image as of that checkpoint, and the files of the data
+//! directory *opened* under the checkpoint lock), the backup WAL floor that
+//! `remove_old_wal` honours, and the `backup_label` reader used by [`Engine::open`].
+//!
+//! Invariants:
+//! - **Stable files by open descriptors.** Checkpoint images are only ever replaced by
+//!   rename (temp file, rename) and removed by unlink, both under the checkpoint mutex.
+//!   [`Engine::start_backup`] opens every file it will copy while holding that mutex,
+//!   right after its checkpoint: the descriptors keep the inodes of that checkpoint's
+//!   images, so later checkpoints never change what the backup copies, and the copy is
+//!   consistent with the WAL from the recorded redo point. Checkpoints are not held off.
+//! - While a [`BackupStart`] lives, no WAL segment at or after its redo segment is
+//!   removed or recycled (the floor is dropped with it).
+//! - The copied `pg_control` is the one of the start checkpoint; the backup code stamps
+//!   it with `backupStartPoint`/`backupEndPoint`, which [`Engine::open`] uses to refuse
+//!   going live before the WAL reaches the backup's end.
+//!
+//! What it must never do: write into the data directory during a backup (other than what
+//! a checkpoint and the WAL switch write through the engine).
+//!
+//! One backup, step by step:
+//! 1. [`Engine::start_backup`] runs a checkpoint, takes the checkpoint mutex, reads the
+//!    checkpoint/redo LSNs and pg_control, registers the WAL floor at the redo LSN and
+//!    opens the data directory's files (skipping what PostgreSQL skips);
+//! 2. the backup streams those files;
+//! 3. [`Engine::stop_backup`] flushes the WAL, ends the current segment (PostgreSQL's
+//!    `pg_switch_wal` at backup stop) and returns the end LSN;
+//! 4. the WAL segments from the redo segment to the end are copied, then the
+//!    [`BackupStart`] is dropped and its floor goes with it.
+
+use super::control::ControlFile;
+use super::wal::segment::{segment_file_name, segment_offset};
+use super::wal::Lsn;
+use super::Engine;
+use crate::err;
+use crate::error::{sqlstate, Error, Result};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Files never copied into a base backup (PostgreSQL's `excludeFiles`, plus tusk's temp
+/// image files ending in `.tmp`).
+const EXCLUDED_FILES: &[&str] = &[
+    "postgresql.auto.conf.tmp",
+    "current_logfiles.tmp",
+    "backup_label",
+    "tablespace_map",
+    "backup_manifest",
+    "postmaster.pid",
+    "postmaster.opts",
+    ".DS_Store",
+];
+
+/// Directories whose contents are never copied (the directory itself is).
+const EMPTIED_DIRS: &[&str] = &[
+    "pg_stat_tmp",
+    "pg_replslot",
+    "pg_dynshmem",
+    "pg_notify",
+    "pg_serial",
+    "pg_snapshots",
+    "pg_subtrans",
+    "pg_wal",
+];
+
+/// The WAL floors of running backups (their redo LSNs), one entry per backup.
+#[derive(Default)]
+pub(super) struct BackupFloors {
+    floors: Mutex<Vec<(u64, Lsn)>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+impl BackupFloors {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Lsn)>> {
+        self.floors.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The oldest WAL position a running backup needs.
+    pub(super) fn min(&self) -> Option<Lsn> {
+        self.lock().iter().map(|(_, l)| *l).min()
+    }
+}
+
+/// What kind of member a backed-up path is.
+#[derive(Debug, Clone)]
+pub enum BackupEntryKind {
+    /// A directory (sent as a header only).
+    Directory,
+    /// A regular file, opened when the backup started.
+    File(Arc<fs::File>),
+    /// A symbolic link to the given target.
+    Symlink(String),
+}
+
+/// One member of the data directory as the backup saw it at its start.
+#[derive(Debug, Clone)]
+pub struct BackupEntry {
+    /// The path relative to the data directory, `/`-separated, as raw bytes.
+    pub path: Vec<u8>,
+    /// What it is.
+    pub kind: BackupEntryKind,
+    /// Permission bits (`st_mode & 07777`).
+    pub mode: u32,
+    /// Owner and group ids.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
+    /// Size in bytes when the file was opened (0 for directories and links).
+    pub size: u64,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
+}
+
+/// A running base backup: where it started and the files it copies. Dropping it ends
+/// the backup's claim on old WAL.
+pub struct BackupStart {
+    /// The redo LSN of the start checkpoint (`START WAL LOCATION`).
+    pub redo: Lsn,
+    /// The start checkpoint record's LSN (`CHECKPOINT LOCATION`).
+    pub checkpoint: Lsn,
+    /// The timeline of the start.
+    pub timeline: u32,
+    /// When the backup started (Unix seconds).
+    pub start_time: i64,
+    /// The WAL segment size.
+    pub segment_size: u64,
+    /// pg_control as of the start checkpoint.
+    pub control: ControlFile,
+    /// The data directory's members in sending order (directories before their
+    /// contents; `global/pg_control` is not among them).
+    pub entries: Vec<BackupEntry>,
+    /// The pg_control file's own metadata (mode, owner, mtime) for its tar header.
+    pub control_meta: BackupEntry,
+    floor_id: u64,
+    engine: Arc<Engine>,
+}
+
+impl Drop for BackupStart {
+    fn drop(&mut self) {
+        let id = self.floor_id;
+        self.engine.backups.lock().retain(|(i, _)| *i != id);
+    }
+}
+
+impl BackupStart {
+    /// The `backup_label` text PostgreSQL 15 writes for a streamed backup from a
+    /// primary, with `START TIME` in UTC.
+    pub fn backup_label(&self, label: &str) -> String {
+        let seg = segment_file_name(
+            self.timeline,
+            self.redo.segno(self.segment_size),
+            self.segment_size,
+        );
+        let time = chrono::DateTime::from_timestamp(self.start_time, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%d %H:%M:%S UTC");
+        format!(
+            "START WAL LOCATION: {} (file {seg})\nCHECKPOINT LOCATION: {}\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: {time}\nLABEL: {label}\nSTART TIMELINE: {}\n",
+            self.redo, self.checkpoint, self.timeline
+        )
+    }
+
+    /// The pg_control image to put into the backup: the start checkpoint's, stamped with
+    /// the backup's start and end so that a server started from the copy does not go
+    /// live before its WAL reaches `end`.
+    pub fn control_image(&self, end: Lsn) -> Vec<u8> {
+        let mut c = self.control.clone();
+        c.backup_start = self.redo;
+        c.backup_end = end;
+        c.backup_end_required = false;
+        c.encode()
+    }
+}
+
+/// A parsed `backup_label`: where redo must start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupLabel {
+    /// `START WAL LOCATION`: the redo LSN.
+    pub redo: Lsn,
+    /// `CHECKPOINT LOCATION`.
+    pub checkpoint: Lsn,
+    /// The timeline of the start (from the segment file name).
+    pub timeline: u32,
+}
+
+impl BackupLabel {
+    /// Parses a `backup_label` as PostgreSQL reads it: line 1 must be
+    /// `START WAL LOCATION: %X/%X (file %08X%16s)`, line 2 `CHECKPOINT LOCATION: %X/%X`;
+    /// anything else is FATAL `invalid data in file "backup_label"`.
+    pub fn parse(text: &str) -> Result<BackupLabel> {
+        let invalid = || {
+            Error::fatal(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "invalid data in file \"backup_label\"",
+            )
+        };
+        let mut lines = text.split('\n');
+        let l1 = lines.next().ok_or_else(invalid)?;
+        let l2 = lines.next().ok_or_else(invalid)?;
+        let rest = l1
+            .strip_prefix("START WAL LOCATION: ")
+            .ok_or_else(invalid)?;
+        let (lsn, file) = rest.split_once(" (file ").ok_or_else(invalid)?;
+        let redo: Lsn = lsn.parse().map_err(|_| invalid())?;
+        let file = file.strip_suffix(')').ok_or_else(invalid)?;
+        if file.len() != 24 || !file.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid());
+        }
+        let timeline = u32::from_str_radix(&file[..8], 16).map_err(|_| invalid())?;
+        let ck = l2
+            .strip_prefix("CHECKPOINT LOCATION: ")
+            .ok_or_else(invalid)?;
+        let checkpoint: Lsn = ck.parse().map_err(|_| invalid())?;
+        Ok(BackupLabel {
+            redo,
+            checkpoint,
+            timeline,
+        })
+    }
+
+    /// Reads `<datadir>/backup_label` if there is one.
+    pub fn read(datadir: &Path) -> Result<Option<BackupLabel>> {
+        let path = datadir.join("backup_label");
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                BackupLabel::parse(&text).map(Some)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(
+                Error::io(format!("could not read file \"{}\"", path.display()), e)
+                    .with_severity(crate::error::Severity::Fatal),
+            ),
+        }
+    }
+
+    /// Renames `backup_label` to `backup_label.old` once recovery no longer needs it,
+    /// and a `tablespace_map` (always empty from tusk, which has no tablespaces) to
+    /// `tablespace_map.old`, as PostgreSQL does.
+    pub fn retire(datadir: &Path) -> Result<()> {
+        for name in ["backup_label", "tablespace_map"] {
+            let from = datadir.join(name);
+            if name == "tablespace_map" && !from.exists() {
+                continue;
+            }
+            let to = datadir.join(format!("{name}.old"));
+            fs::rename(&from, &to).map_err(|e| {
+                Error::io(
+                    format!(
+                        "could not rename file \"{}\" to \"{}\"",
+                        from.display(),
+                        to.display()
+                    ),
+                    e,
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Starts a base backup: a checkpoint (`fast` or not, both run at once here), then,
+    /// under the checkpoint mutex, the checkpoint/redo LSNs from pg_control, a WAL floor
+    /// at the redo LSN, and the data directory's files opened (see the module essay).
+    pub fn start_backup(self: &Arc<Self>, fast: bool) -> Result<BackupStart> {
+        let reason = if fast {
+            "immediate force wait"
+        } else {
+            "force wait"
+        };
+        self.checkpoint_with_reason(reason)?;
+        let _one = self
+            .checkpoint_mutex
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let control = self
+            .control
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let floor_id = self
+            .backups
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.backups.lock().push((floor_id, control.redo));
+        let start = BackupStart {
+            redo: control.redo,
+            checkpoint: control.checkpoint,
+            timeline: self.timeline,
+            start_time: chrono::Utc::now().timestamp(),
+            segment_size: self.opts.wal_segment_size,
+            control_meta: BackupEntry {
+                path: b"global/pg_control".to_vec(),
+                kind: BackupEntryKind::Directory,
+                mode: 0o600,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                mtime: 0,
+            },
+            control,
+            entries: Vec::new(),
+            floor_id,
+            engine: self.clone(),
+        };
+        let mut start = start;
+        let mut entries = Vec::new();
+        walk(&self.datadir, &self.datadir, "", &mut entries)?;
+        let mut control_meta = None;
+        entries.retain(|e| {
+            if e.path == b"global/pg_control" {
+                control_meta = Some(e.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if let Some(m) = control_meta {
+            start.control_meta = BackupEntry {
+                kind: BackupEntryKind::Directory,
+                ..m
+            };
+        }
+        start.entries = entries;
+        Ok(start)
+    }
+
+    /// Stops a base backup: flushes the WAL, ends the current WAL segment so the segment
+    /// holding the end is complete (PostgreSQL switches segments at backup stop), and
+    /// returns the end LSN (the end of the last record written before the switch).
+    pub fn stop_backup(&self, start: &BackupStart) -> Result<Lsn> {
+        let mut end = self.wal.insert_lsn();
+        self.wal.flush(end).map_err(|e| self.fail(e))?;
+        let seg = self.opts.wal_segment_size;
+        // An insert position just past a segment's first page header means the last
+        // record ended exactly at the segment boundary.
+        if segment_offset(end, seg) <= 40 && end.0 >= seg {
+            end = Lsn(end.0 - segment_offset(end, seg));
+        }
+        if end <= start.redo {
+            end = start.redo;
+        }
+        self.switch_wal()?;
+        Ok(end)
+    }
+
+    /// The oldest WAL segment that may be kept given the running backups' floors:
+    /// `keep` lowered to the oldest backup redo segment (used by `remove_old_wal`).
+    pub(super) fn backup_keep_floor(&self, keep: u64) -> u64 {
+        match self.backups.min() {
+            Some(l) => keep.min(l.segno(self.opts.wal_segment_size)),
+            None => keep,
+        }
+    }
+}
+
+/// Adds the members under `dir` (relative path `rel`, "" for the top) to `out`:
+/// directories first, then their contents, in name order.
+fn walk(root: &Path, dir: &Path, rel: &str, out: &mut Vec<BackupEntry>) -> Result<()> {
+    let rd = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("could not open directory \"{}\"", dir.display()), e))?;
+    let mut names: Vec<(std::ffi::OsString, PathBuf)> = Vec::new();
+    for ent in rd {
+        let ent = ent
+            .map_err(|e| Error::io(format!("could not read directory \"{}\"", dir.display()), e))?;
+        names.push((ent.file_name(), ent.path()));
+    }
+    names.sort();
+    for (name, path) in names {
+        use std::os::unix::ffi::OsStrExt;
+        let nb = name.as_bytes();
+        let name_s = String::from_utf8_lossy(nb);
+        if EXCLUDED_FILES.contains(&name_s.as_ref())
+            || nb.starts_with(b"pgsql_tmp")
+            || nb.starts_with(b"pg_internal.init")
+            || nb.ends_with(b".tmp")
+        {
+            continue;
+        }
+        let mut relpath = rel.as_bytes().to_vec();
+        if !relpath.is_empty() {
+            relpath.push(b'/');
+        }
+        relpath.extend_from_slice(nb);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            // Removed since the directory was read (a dropped table's image).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(Error::io(
+                    format!("could not stat file or directory \"{}\"", path.display()),
+                    e,
+                ))
+            }
+        };
+        let mut entry = BackupEntry {
+            path: relpath.clone(),
+            kind: BackupEntryKind::Directory,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            size: 0,
+            mtime: meta.mtime(),
+        };
+        let ft = meta.file_type();
+        if ft.is_symlink() {
+            let target = fs::read_link(&path).map_err(|e| {
+                Error::io(
+                    format!("could not read symbolic link \"{}\"", path.display()),
+                    e,
+                )
+            })?;
+            entry.kind =
+                BackupEntryKind::Symlink(target.as_os_str().to_string_lossy().into_owned());
+            out.push(entry);
+        } else if ft.is_dir() {
+            out.push(entry);
+            let top_level = rel.is_empty();
+            if top_level && EMPTIED_DIRS.contains(&name_s.as_ref()) {
+                continue;
+            }
+            let sub = String::from_utf8_lossy(&relpath).into_owned();
+            walk(root, &path, &sub, out)?;
+        } else if ft.is_file() {
+            let f = match fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("could not open file \"{}\"", path.display()),
+                        e,
+                    ))
+                }
+            };
+            let m = f
+                .metadata()
+                .map_err(|e| Error::io(format!("could not stat file \"{}\"", path.display()), e))?;
+            entry.size = m.len();
+            entry.mtime = m.mtime();
+            entry.kind = BackupEntryKind::File(Arc::new(f));
+            out.push(entry);
+        } else {
+            // Sockets, FIFOs and devices are skipped, as PostgreSQL warns and skips.
+            tracing::warn!("skipping special file \"{}\"", path.display());
+        }
+    }
+    let _ = root;
+    Ok(())
+}
+
+/// Why recovery from a backup cannot go live: the WAL ended before the backup's end.
+pub fn wal_ends_before_backup_end() -> Error {
+    err!(
+        sqlstate::INTERNAL_ERROR,
+        "WAL ends before end of online backup"
+    )
+    .with_severity(crate::error::Severity::Fatal)
+    .with_hint("All WAL generated while online backup was taken must be available at recovery.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::schema::{ColumnDef, TableDef, PUBLIC_NAMESPACE};
+    use crate::storage::{BootstrapOptions, CatalogChange, EngineOptions};
+    use crate::types::{DataType, Value};
+    use std::os::unix::fs::FileExt;
+
+    fn tempdir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "tusk-backup-{name}-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn table(oid: u32) -> TableDef {
+        TableDef {
+            oid,
+            schema: PUBLIC_NAMESPACE,
+            name: "t".into(),
+            owner: 10,
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                data_type: DataType::Int4,
+                typmod: -1,
+                not_null: true,
+                default: None,
+            }],
+            primary_key: Some(vec![0]),
+            pkey_name: "t_pkey".into(),
+            indexes: vec![],
+        }
+    }
+
+    fn insert(e: &Engine, oid: u32, id: i32) {
+        let mut t = e.begin();
+        e.insert(&mut t, 5, oid, vec![Value::Int4(id)]).unwrap();
+        e.commit(t, true).unwrap();
+    }
+
+    fn ids(e: &Engine, oid: u32) -> Vec<i32> {
+        let t = e.begin();
+        let mut v: Vec<i32> = e
+            .scan(&t, 5, oid)
+            .iter()
+            .map(|(_, r)| match r[0] {
+                Value::Int4(i) => i,
+                _ => panic!("not an int"),
+            })
+            .collect();
+        e.abort(t);
+        v.sort();
+        v
+    }
+
+    /// The engine side of a backup without the network: files copied through the
+    /// descriptors opened at start stay those of the start checkpoint while later
+    /// checkpoints run, the WAL floor keeps the start segment through segment switches
+    /// and checkpoints, and the copy recovers to the state at the backup's end.
+    #[test]
+    fn copy_through_start_descriptors_recovers_to_the_end() {
+        let src = tempdir("src");
+        let seg = 1024 * 1024;
+        Engine::bootstrap(
+            &src,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: seg,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions::default();
+        let e = Engine::open(&src, &opts).unwrap();
+        let mut t = e.begin();
+        let oid = e.new_oid();
+        e.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: table(oid),
+            },
+        )
+        .unwrap();
+        e.commit(t, true).unwrap();
+        insert(&e, oid, 1);
+
+        let start = e.start_backup(true).unwrap();
+        assert_eq!(start.timeline, 1);
+        let image = format!("base/5/{oid}");
+        let entry = start
+            .entries
+            .iter()
+            .find(|x| x.path == image.as_bytes())
+            .expect("table image listed")
+            .clone();
+        assert!(start.entries.iter().all(|x| x.path != b"global/pg_control"));
+        assert!(start.entries.iter().any(|x| x.path == b"pg_wal"));
+        assert!(!start.entries.iter().any(|x| x.path.starts_with(b"pg_wal/")));
+        let redo_seg = segment_file_name(1, start.redo.segno(seg), seg);
+
+        // Writes, segment switches and checkpoints while the backup runs.
+        for i in 2..=4 {
+            insert(&e, oid, i);
+            e.switch_wal().unwrap();
+            e.checkpoint().unwrap();
+        }
+        assert!(src.join("pg_wal").join(&redo_seg).exists());
+        let end = e.stop_backup(&start).unwrap();
+        assert!(end > start.redo);
+        insert(&e, oid, 99);
+
+        // The copy: what the stream would carry.
+        let dst = tempdir("dst");
+        for x in &start.entries {
+            let p = dst.join(String::from_utf8(x.path.clone()).unwrap());
+            match &x.kind {
+                BackupEntryKind::Directory => fs::create_dir_all(&p).unwrap(),
+                BackupEntryKind::Symlink(_) => {}
+                BackupEntryKind::File(f) => {
+                    let mut buf = vec![0u8; x.size as usize];
+                    f.read_exact_at(&mut buf, 0).unwrap();
+                    fs::write(&p, &buf).unwrap();
+                }
+            }
+        }
+        // The copied image is the start checkpoint's, not the one on disk now.
+        let copied = fs::read(dst.join(&image)).unwrap();
+        let now = fs::read(src.join(&image)).unwrap();
+        assert_ne!(copied, now);
+        assert_eq!(copied.len() as u64, entry.size);
+        fs::write(dst.join("global/pg_control"), start.control_image(end)).unwrap();
+        fs::write(dst.join("backup_label"), start.backup_label("unit")).unwrap();
+        for segno in start.redo.segno(seg)..=Lsn(end.0 - 1).segno(seg) {
+            let name = segment_file_name(1, segno, seg);
+            fs::copy(
+                src.join("pg_wal").join(&name),
+                dst.join("pg_wal").join(&name),
+            )
+            .unwrap();
+        }
+        drop(start);
+        drop(e);
+
+        let c = Engine::open(&dst, &opts).unwrap();
+        assert_eq!(ids(&c, oid), vec![1, 2, 3, 4]);
+        assert!(dst.join("backup_label.old").exists());
+        assert!(!dst.join("backup_label").exists());
+        assert!(!c.control_file().backup_end.is_valid());
+        drop(c);
+        let _ = fs::remove_dir_all(&src);
+        let _ = fs::remove_dir_all(&dst);
+    }
+
+    /// Without the WAL up to the backup's end the copy refuses to go live.
+    #[test]
+    fn missing_wal_is_refused() {
+        let src = tempdir("nowal");
+        Engine::bootstrap(
+            &src,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: 1024 * 1024,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions::default();
+        let e = Engine::open(&src, &opts).unwrap();
+        let start = e.start_backup(false).unwrap();
+        let end = e.stop_backup(&start).unwrap();
+        // A pg_control claiming a later end than the WAL reaches.
+        fs::write(
+            src.join("global/pg_control"),
+            start.control_image(end + 10 * 1024 * 1024),
+        )
+        .unwrap();
+        fs::write(src.join("backup_label"), start.backup_label("x")).unwrap();
+        drop(start);
+        drop(e);
+        let err = match Engine::open(&src, &opts) {
+            Ok(_) => panic!("opened without the backup's WAL"),
+            Err(err) => err,
+        };
+        assert_eq!(err.message, "WAL ends before end of online backup");
+        assert!(src.join("backup_label").exists());
+        let _ = fs::remove_dir_all(&src);
+    }
+
+    #[test]
+    fn parses_backup_label() {
+        let l = BackupLabel::parse(
+            "START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000060\nBACKUP METHOD: streamed\n",
+        )
+        .unwrap();
+        assert_eq!(l.redo, Lsn(0x3000028));
+        assert_eq!(l.checkpoint, Lsn(0x3000060));
+        assert_eq!(l.timeline, 1);
+        let e = BackupLabel::parse("START WAL LOCATION: 0/3000028\n").unwrap_err();
+        assert_eq!(e.message, "invalid data in file \"backup_label\"");
+        assert!(BackupLabel::parse("").is_err());
+        assert!(BackupLabel::parse(
+            "START WAL LOCATION: 0/3000028 (file 0000000100000000000003)\nCHECKPOINT LOCATION: 0/3000060\n"
+        )
+        .is_err());
+    }
+}
