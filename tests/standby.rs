@@ -295,3 +295,92 @@ fn hot_standby_checks() {
     assert!(e.contains("Hot standby mode is disabled."), "{e}");
     off.stop();
 }
+
+#[test]
+fn streaming_reconnects_and_resumes() {
+    let mut primary = Server::init("sb-sprim", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table s (id int primary key)");
+    primary.psql("insert into s values (1)");
+    primary.stop();
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=postgres application_name=stby1",
+        primary.port
+    );
+    let mut standby = make_standby(
+        &primary,
+        "sb-sstby",
+        &format!("primary_conninfo = '{conninfo}'\nwal_retrieve_retry_interval = 200ms\n"),
+    );
+    primary.start();
+    start_standby(&mut standby);
+    wait_log(&mut standby, "started streaming WAL from primary at", 1);
+    primary.psql("insert into s values (2)");
+    wait_for(&standby, "select count(*) from s", "2");
+    wait_for(
+        &primary,
+        "select application_name, state from pg_stat_replication",
+        "stby1|streaming",
+    );
+    assert_eq!(
+        standby.psql("select pg_last_wal_receive_lsn() >= pg_last_wal_replay_lsn()"),
+        "t"
+    );
+
+    // The primary restarts: the standby reconnects and goes on.
+    primary.stop();
+    primary.start();
+    primary.psql("insert into s values (3)");
+    wait_for(&standby, "select count(*) from s", "3");
+    assert!(standby.log_text().matches("started streaming WAL").count() >= 2);
+
+    // The standby restarts: it resumes from its restartpoint and streams again.
+    standby.stop();
+    primary.psql("insert into s values (4)");
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*) from s", "4");
+    primary.psql("insert into s values (5)");
+    wait_for(&standby, "select count(*) from s", "5");
+    standby.stop();
+    if std::env::var("TUSK_SHOW_LOGS").is_ok() {
+        eprintln!("{}", standby.log_text());
+    }
+    primary.stop();
+}
+
+#[test]
+fn system_identifier_mismatch() {
+    let mut primary = Server::init("sb-idp", &["--wal-segsize=1"]);
+    primary.start();
+    let mut other = Server::init("sb-ido", &["--wal-segsize=1"]);
+    other.stop_if_running();
+    let mut standby = make_standby(
+        &other,
+        "sb-ids",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres'\nwal_retrieve_retry_interval = 200ms\n",
+            primary.port
+        ),
+    );
+    start_standby(&mut standby);
+    wait_log(
+        &mut standby,
+        "database system identifier differs between the primary and standby",
+        1,
+    );
+    assert!(standby.log_text().contains("The primary's identifier is"));
+    standby.stop();
+    primary.stop();
+}
+
+trait StopIfRunning {
+    fn stop_if_running(&mut self);
+}
+
+impl StopIfRunning for Server {
+    fn stop_if_running(&mut self) {
+        if self.child.is_some() {
+            self.stop();
+        }
+    }
+}
