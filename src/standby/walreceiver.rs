@@ -90,6 +90,52 @@ pub fn status() -> Option<ReceiverStatus> {
     STATUS.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
+/// The rows of `pg_stat_wal_receiver`: none when no walreceiver runs; only `pid` for
+/// a role that is not superuser (PostgreSQL also lets `pg_read_all_stats` see all).
+pub fn pg_stat_wal_receiver_rows(privileged: bool) -> Vec<Vec<crate::types::Value>> {
+    use crate::types::Value;
+    let Some(s) = status() else {
+        return vec![];
+    };
+    if !privileged {
+        let mut row = vec![Value::Int4(s.pid)];
+        row.extend(std::iter::repeat_n(Value::Null, 14));
+        return vec![row];
+    }
+    let lsn = |l: Lsn| {
+        if l.is_valid() {
+            Value::PgLsn(l.0)
+        } else {
+            Value::Null
+        }
+    };
+    let ts = |t: Option<i64>| t.map_or(Value::Null, Value::TimestampTz);
+    let tli = |t: u32| {
+        if t == 0 {
+            Value::Null
+        } else {
+            Value::Int4(t as i32)
+        }
+    };
+    vec![vec![
+        Value::Int4(s.pid),
+        Value::Text(s.status.clone()),
+        lsn(s.receive_start_lsn),
+        tli(s.receive_start_tli),
+        lsn(s.written_lsn),
+        lsn(s.flushed_lsn),
+        tli(s.received_tli),
+        ts(s.last_msg_send_time),
+        ts(s.last_msg_receipt_time),
+        lsn(s.latest_end_lsn),
+        ts(s.latest_end_time),
+        s.slot_name.clone().map_or(Value::Null, Value::Text),
+        Value::Text(s.sender_host.clone()),
+        Value::Int4(s.sender_port),
+        Value::Text(s.conninfo.clone()),
+    ]]
+}
+
 fn update_status(f: impl FnOnce(&mut ReceiverStatus)) {
     let mut s = STATUS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(st) = s.as_mut() {
@@ -531,7 +577,7 @@ async fn stream_once(
         slot_name: (!slot.is_empty()).then(|| slot.clone()),
         sender_host: c.host.clone(),
         sender_port: c.port as i32,
-        conninfo: hide_password(conninfo_str),
+        conninfo: hide_password(&c, &app),
         ..Default::default()
     });
     let mut cl = connect(&c, &app).await?;
@@ -619,18 +665,23 @@ async fn stream_once(
     stream(engine, config, &mut cl, &mut raw, tli).await
 }
 
-fn hide_password(s: &str) -> String {
-    match conninfo::parse(s) {
-        Ok(c) => {
-            let mut out = format!("user={} ", c.user);
-            if c.password.is_some() {
-                out.push_str("password=******** ");
-            }
-            out.push_str(&format!("host={} port={}", c.host, c.port));
-            out
-        }
-        Err(_) => String::new(),
+/// The connection string as `pg_stat_wal_receiver.conninfo` shows it: the parameters
+/// in use, the password replaced by `********`.
+fn hide_password(c: &Conninfo, app: &str) -> String {
+    let mut out = format!("user={} ", c.user);
+    if c.password.is_some() {
+        out.push_str("password=******** ");
     }
+    out.push_str(&format!(
+        "dbname=replication host={} port={} ",
+        c.host, c.port
+    ));
+    match &c.application_name {
+        Some(a) => out.push_str(&format!("application_name={a} ")),
+        None => out.push_str(&format!("fallback_application_name={app} ")),
+    }
+    out.push_str(&format!("sslmode={}", c.sslmode));
+    out
 }
 
 fn status_reply(engine: &Engine, raw: &RawWalWriter, reply: bool) -> Vec<u8> {
