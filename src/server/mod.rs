@@ -346,6 +346,7 @@ async fn postmaster(
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
             .map(|(e, c)| (e, Some(c)))?
     } else {
+        // The hot-standby parameters travel to standbys in pg_control.
         crate::standby::record_parameters(&datadir, &config, engine_opts.fsync)?;
         let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
             .await

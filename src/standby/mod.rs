@@ -38,7 +38,7 @@ pub mod walreceiver;
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
 use crate::storage::control::ControlFile;
-use crate::storage::recovery::ReplayCursor;
+use crate::storage::recovery::{insufficient_parameters, HotStandbyParams, ReplayCursor};
 use crate::storage::Engine;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -101,71 +101,51 @@ fn archive_recovery_unsupported(config: &ServerConfig) -> Error {
     }
 }
 
-/// The settings a hot standby needs at least at the primary's values, with their
-/// values in pg_control.
-fn primary_parameters(control: &ControlFile) -> [(&'static str, i64); 5] {
-    [
-        ("max_connections", control.max_connections as i64),
-        ("max_worker_processes", control.max_worker_processes as i64),
-        ("max_wal_senders", control.max_wal_senders as i64),
-        (
-            "max_prepared_transactions",
-            control.max_prepared_xacts as i64,
-        ),
-        (
-            "max_locks_per_transaction",
-            control.max_locks_per_xact as i64,
-        ),
-    ]
+/// This server's values of the settings a hot standby compares with the primary's
+/// (`wal_level` and the two booleans come from the configuration too).
+pub fn local_parameters(config: &ServerConfig) -> HotStandbyParams {
+    let wal_level = match config.get_str("wal_level").as_str() {
+        "minimal" => crate::storage::control::WAL_LEVEL_MINIMAL,
+        "logical" => crate::storage::control::WAL_LEVEL_LOGICAL,
+        _ => crate::storage::control::WAL_LEVEL_REPLICA,
+    };
+    HotStandbyParams {
+        max_connections: config.get_int("max_connections") as i32,
+        max_worker_processes: config.get_int("max_worker_processes") as i32,
+        max_wal_senders: config.get_int("max_wal_senders") as i32,
+        max_prepared_xacts: config.get_int("max_prepared_transactions") as i32,
+        max_locks_per_xact: config.get_int("max_locks_per_transaction") as i32,
+        wal_level,
+        wal_log_hints: config.get_bool("wal_log_hints"),
+        track_commit_timestamp: config.get_bool("track_commit_timestamp"),
+    }
 }
 
-/// PostgreSQL's check before hot standby: every setting in [`primary_parameters`] must
-/// be at least the primary's value recorded in pg_control, otherwise FATAL 22023
+/// PostgreSQL's check before hot standby: every compared setting must be at least
+/// the primary's value recorded in pg_control, otherwise FATAL 22023
 /// `recovery aborted because of insufficient parameter settings`.
 pub fn check_hot_standby_parameters(config: &ServerConfig, control: &ControlFile) -> Result<()> {
     if !config.get_bool("hot_standby") {
         return Ok(());
     }
-    for (name, primary) in primary_parameters(control) {
-        let mine = config.get_int(name);
-        if mine < primary {
-            return Err(Error::fatal(
-                sqlstate::INVALID_PARAMETER_VALUE,
-                "recovery aborted because of insufficient parameter settings",
-            )
-            .with_detail(format!(
-                "{name} = {mine} is a lower setting than on the primary server, where its value was {primary}."
-            ))
-            .with_hint("You can restart the server after making the necessary configuration changes."));
-        }
+    let primary = HotStandbyParams::from_control(control);
+    match local_parameters(config).insufficient_for(&primary) {
+        Some(detail) => Err(insufficient_parameters(detail)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Writes this server's values of the hot-standby parameters into pg_control (a
-/// primary does this at start-up, so that its standbys can check theirs).
+/// Writes this server's hot-standby parameters into pg_control when they differ (a
+/// primary does this at start-up, before the engine opens and keeps its copy), so that
+/// standbys made from it can check theirs. PostgreSQL also writes a parameter-change
+/// WAL record; tusk's WAL writer only appends tusk records, so a running standby
+/// learns of a change only from a new copy of pg_control (replay does check such a
+/// record when it meets one).
 pub fn record_parameters(datadir: &Path, config: &ServerConfig, fsync: bool) -> Result<()> {
     let mut c = ControlFile::read(datadir)?;
-    let want = (
-        config.get_int("max_connections") as i32,
-        config.get_int("max_worker_processes") as i32,
-        config.get_int("max_wal_senders") as i32,
-        config.get_int("max_prepared_transactions") as i32,
-        config.get_int("max_locks_per_transaction") as i32,
-    );
-    let have = (
-        c.max_connections,
-        c.max_worker_processes,
-        c.max_wal_senders,
-        c.max_prepared_xacts,
-        c.max_locks_per_xact,
-    );
-    if want != have {
-        c.max_connections = want.0;
-        c.max_worker_processes = want.1;
-        c.max_wal_senders = want.2;
-        c.max_prepared_xacts = want.3;
-        c.max_locks_per_xact = want.4;
+    let want = local_parameters(config);
+    if HotStandbyParams::from_control(&c) != want {
+        want.store(&mut c);
         c.write(datadir, fsync)?;
     }
     Ok(())
@@ -207,6 +187,9 @@ pub fn start(
     shutdown: tokio::sync::watch::Receiver<crate::server::ShutdownMode>,
 ) -> Result<()> {
     let config = Arc::new(config);
+    if config().get_bool("hot_standby") {
+        engine.set_local_parameters(local_parameters(&config()));
+    }
     let e = engine.clone();
     let cfg = config.clone();
     let handle = std::thread::Builder::new()
@@ -227,8 +210,13 @@ fn replay_loop(
     let mut trigger_logged = false;
     while !engine.replay_stopping() {
         if let Err(e) = engine.replay_available(&mut cursor, Duration::from_millis(200)) {
+            if engine.replay_stopping() {
+                return;
+            }
+            // The startup process failed: PostgreSQL's postmaster shuts down.
             crate::logging::log_error(&e.with_severity(crate::error::Severity::Fatal));
-            return;
+            tracing::info!("shutting down due to startup process failure");
+            std::process::exit(1);
         }
         if !announced && engine.is_consistent() {
             announced = true;

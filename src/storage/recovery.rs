@@ -104,6 +104,9 @@ pub struct RecoveryState {
     last_checkpoint: Mutex<Option<ReplayedCheckpoint>>,
     last_restartpoint: Mutex<Option<Instant>>,
     stop: AtomicBool,
+    /// This standby's own hot-standby settings (set by `standby::start`), checked
+    /// against every replayed parameter-change record.
+    local_params: Mutex<Option<HotStandbyParams>>,
 }
 
 impl Default for RecoveryState {
@@ -121,6 +124,7 @@ impl Default for RecoveryState {
             last_checkpoint: Mutex::new(None),
             last_restartpoint: Mutex::new(None),
             stop: AtomicBool::new(false),
+            local_params: Mutex::new(None),
         }
     }
 }
@@ -371,6 +375,54 @@ impl Engine {
         self.recovery.arrival_cond.notify_all();
     }
 
+    /// Sets this standby's own hot-standby settings, which every replayed
+    /// parameter-change record is checked against.
+    pub fn set_local_parameters(&self, p: HotStandbyParams) {
+        *self
+            .recovery
+            .local_params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(p);
+    }
+
+    /// PostgreSQL's reaction to a parameter-change record the standby's settings do
+    /// not satisfy while it serves reads: WARNING, replay pauses, and resuming ends
+    /// recovery with FATAL (the returned error).
+    fn check_parameter_change(&self, primary: &HotStandbyParams) -> Result<()> {
+        let local = *self
+            .recovery
+            .local_params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let Some(local) = local else {
+            return Ok(());
+        };
+        let Some(detail) = local.insufficient_for(primary) else {
+            return Ok(());
+        };
+        crate::logging::log_at(
+            "WARNING",
+            "hot standby is not possible because of insufficient parameter settings",
+            Some(&detail),
+            None,
+        );
+        *self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = PauseState::Paused;
+        crate::logging::log_at(
+            "LOG",
+            "recovery has paused",
+            Some("If recovery is unpaused, the server will shut down."),
+            Some(
+                "You can then restart the server after making the necessary configuration changes.",
+            ),
+        );
+        self.wait_while_paused();
+        Err(insufficient_parameters(detail))
+    }
+
     /// `pg_wal_replay_pause()`: asks replay to stop before its next record.
     pub fn pause_replay(&self) {
         let mut p = self
@@ -485,6 +537,15 @@ impl Engine {
         if !cur.redo_started && rec.start != cur.checkpoint {
             tracing::info!("redo starts at {}", rec.start);
             cur.redo_started = true;
+        }
+        if rec.rmid == RM_XLOG && rec.info & 0xF0 == XLOG_PARAMETER_CHANGE {
+            if let Some(p) = HotStandbyParams::decode(&rec.payload) {
+                {
+                    let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+                    p.store(&mut c);
+                }
+                self.check_parameter_change(&p)?;
+            }
         }
         if rec.rmid < RM_TUSK_HEAP {
             self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
@@ -677,7 +738,208 @@ impl Engine {
                 tracing::info!("recovery restart point at {}", control.redo);
             }
         }
+        let redo = self.control.lock().unwrap_or_else(|p| p.into_inner()).redo;
+        let removed = self.remove_replayed_wal(redo, replayed);
+        if log && removed > 0 {
+            tracing::info!("restartpoint removed {removed} WAL file(s)");
+        }
         self.vacuum_all();
         Ok(())
+    }
+
+    /// Removes the segments a restart no longer needs: those before the restartpoint's
+    /// redo segment, keeping what `wal_keep_size`, replication slots and running base
+    /// backups ask for, and never anything at or after the replay position. Failures
+    /// are logged; the files are merely kept. Returns how many files went.
+    fn remove_replayed_wal(&self, redo: Lsn, replayed: Lsn) -> usize {
+        let settings = self.settings();
+        let seg = self.opts.wal_segment_size;
+        let mut retention = super::WalRetention {
+            redo,
+            insert: replayed.max(redo),
+            segment_size: seg,
+            wal_keep_size: settings.wal_keep_size,
+            slot_min: None,
+            archive_min_segno: None,
+        };
+        retention.slot_min = self.slots_min_lsn(&retention, &settings);
+        let keep = super::oldest_segment_to_keep(&retention);
+        let keep = self.backup_keep_floor(keep).min(redo.0 / seg);
+        let files = match super::wal::segments_before(&self.datadir.join("pg_wal"), seg, keep) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("could not remove old WAL segments: {}", e.message);
+                return 0;
+            }
+        };
+        let mut n = 0;
+        for f in files {
+            match std::fs::remove_file(&f) {
+                Ok(()) => n += 1,
+                Err(e) => {
+                    tracing::warn!("could not remove file \"{}\": {e}", f.display());
+                }
+            }
+        }
+        n
+    }
+
+    /// The primary's hot-standby parameters as replay last saw them (pg_control, then
+    /// parameter-change records).
+    pub fn primary_parameters(&self) -> HotStandbyParams {
+        HotStandbyParams::from_control(&self.control_file())
+    }
+}
+
+/// FATAL 22023 `recovery aborted because of insufficient parameter settings`.
+pub fn insufficient_parameters(detail: String) -> crate::error::Error {
+    crate::error::Error::fatal(
+        crate::error::sqlstate::INVALID_PARAMETER_VALUE,
+        "recovery aborted because of insufficient parameter settings",
+    )
+    .with_detail(detail)
+    .with_hint("You can restart the server after making the necessary configuration changes.")
+}
+
+/// PostgreSQL's resource manager id of XLOG records.
+const RM_XLOG: u8 = 0;
+/// `XLOG_PARAMETER_CHANGE`.
+const XLOG_PARAMETER_CHANGE: u8 = 0x60;
+
+/// The settings a hot standby needs at least at the primary's values (the fields of
+/// PostgreSQL's `xl_parameter_change`, also kept in pg_control).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotStandbyParams {
+    /// `max_connections`.
+    pub max_connections: i32,
+    /// `max_worker_processes`.
+    pub max_worker_processes: i32,
+    /// `max_wal_senders`.
+    pub max_wal_senders: i32,
+    /// `max_prepared_transactions`.
+    pub max_prepared_xacts: i32,
+    /// `max_locks_per_transaction`.
+    pub max_locks_per_xact: i32,
+    /// `wal_level` (pg_control's numbering).
+    pub wal_level: i32,
+    /// `wal_log_hints`.
+    pub wal_log_hints: bool,
+    /// `track_commit_timestamp`.
+    pub track_commit_timestamp: bool,
+}
+
+impl HotStandbyParams {
+    /// The values recorded in pg_control.
+    pub fn from_control(c: &ControlFile) -> HotStandbyParams {
+        HotStandbyParams {
+            max_connections: c.max_connections,
+            max_worker_processes: c.max_worker_processes,
+            max_wal_senders: c.max_wal_senders,
+            max_prepared_xacts: c.max_prepared_xacts,
+            max_locks_per_xact: c.max_locks_per_xact,
+            wal_level: c.wal_level,
+            wal_log_hints: c.wal_log_hints,
+            track_commit_timestamp: c.track_commit_timestamp,
+        }
+    }
+
+    /// Writes the values into pg_control's fields.
+    pub fn store(&self, c: &mut ControlFile) {
+        c.max_connections = self.max_connections;
+        c.max_worker_processes = self.max_worker_processes;
+        c.max_wal_senders = self.max_wal_senders;
+        c.max_prepared_xacts = self.max_prepared_xacts;
+        c.max_locks_per_xact = self.max_locks_per_xact;
+        c.wal_level = self.wal_level;
+        c.wal_log_hints = self.wal_log_hints;
+        c.track_commit_timestamp = self.track_commit_timestamp;
+    }
+
+    /// The record's main data: `xl_parameter_change` (six little-endian ints, two
+    /// bools, padded to 28 bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(28);
+        for v in [
+            self.max_connections,
+            self.max_worker_processes,
+            self.max_wal_senders,
+            self.max_prepared_xacts,
+            self.max_locks_per_xact,
+            self.wal_level,
+        ] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.push(self.wal_log_hints as u8);
+        b.push(self.track_commit_timestamp as u8);
+        b.extend_from_slice(&[0, 0]);
+        b
+    }
+
+    /// Decodes [`HotStandbyParams::encode`]'s bytes (None when too short).
+    pub fn decode(b: &[u8]) -> Option<HotStandbyParams> {
+        if b.len() < 26 {
+            return None;
+        }
+        let i = |n: usize| i32::from_le_bytes([b[n * 4], b[n * 4 + 1], b[n * 4 + 2], b[n * 4 + 3]]);
+        Some(HotStandbyParams {
+            max_connections: i(0),
+            max_worker_processes: i(1),
+            max_wal_senders: i(2),
+            max_prepared_xacts: i(3),
+            max_locks_per_xact: i(4),
+            wal_level: i(5),
+            wal_log_hints: b[24] != 0,
+            track_commit_timestamp: b[25] != 0,
+        })
+    }
+
+    /// The DETAIL line for the first setting of `self` (a standby's) below the
+    /// primary's, or None when all are high enough.
+    pub fn insufficient_for(&self, primary: &HotStandbyParams) -> Option<String> {
+        self.checked()
+            .iter()
+            .zip(primary.checked().iter())
+            .find(|((_, mine), (_, theirs))| mine < theirs)
+            .map(|((name, mine), (_, theirs))| {
+                format!(
+                    "{name} = {mine} is a lower setting than on the primary server, where its value was {theirs}."
+                )
+            })
+    }
+
+    /// The (setting name, value) pairs a standby compares with its own settings.
+    pub fn checked(&self) -> [(&'static str, i64); 5] {
+        [
+            ("max_connections", self.max_connections as i64),
+            ("max_worker_processes", self.max_worker_processes as i64),
+            ("max_wal_senders", self.max_wal_senders as i64),
+            ("max_prepared_transactions", self.max_prepared_xacts as i64),
+            ("max_locks_per_transaction", self.max_locks_per_xact as i64),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_change_round_trip() {
+        let p = HotStandbyParams {
+            max_connections: 100,
+            max_worker_processes: 8,
+            max_wal_senders: 10,
+            max_prepared_xacts: 0,
+            max_locks_per_xact: 64,
+            wal_level: 1,
+            wal_log_hints: false,
+            track_commit_timestamp: true,
+        };
+        let b = p.encode();
+        assert_eq!(b.len(), 28);
+        assert_eq!(&b[0..4], &100i32.to_le_bytes());
+        assert_eq!(HotStandbyParams::decode(&b), Some(p));
+        assert_eq!(HotStandbyParams::decode(&b[..20]), None);
+        assert_eq!(PauseState::PauseRequested.as_str(), "pause requested");
     }
 }
