@@ -452,3 +452,101 @@ fn standby_from_pg_basebackup_streams() {
     standby.stop();
     primary.stop();
 }
+
+#[test]
+fn refused_before_consistency_then_streams_from_recovery_conf() {
+    let mut primary = Server::init("sb-rcp", &["--wal-segsize=1"]);
+    primary.append_conf("wal_keep_size = 64MB\n");
+    primary.start();
+    primary.psql("create role repl login replication");
+    primary.psql("create table c (id int)");
+    primary.psql("insert into c values (1)");
+    // A backup without WAL: consistent only once streaming brought the backup's end.
+    let dir = TempDir::new("sb-rcs");
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "repl",
+            ])
+            .args(["-Fp", "-X", "none", "-c", "fast"])
+            .env_remove("PGPASSWORD"),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    primary.psql("insert into c values (2)");
+    primary.stop();
+    let log = dir.path().join("server.log");
+    let mut standby = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    standby.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\nwal_retrieve_retry_interval = 200ms\n",
+        standby.port,
+        standby.socket_dir().display()
+    ));
+    // A legacy recovery.conf asks for standby mode and names the primary.
+    std::fs::write(
+        standby.datadir().join("recovery.conf"),
+        format!(
+            "standby_mode = on\nprimary_conninfo = 'host=127.0.0.1 port={} user=repl'\n",
+            primary.port
+        ),
+    )
+    .unwrap();
+    spawn(&mut standby);
+    wait_log(&mut standby, "entering standby mode", 1);
+    let start = Instant::now();
+    let e = loop {
+        let e = stderr(&standby.psql_as("postgres", "postgres", None, "select 1"));
+        if e.contains("not yet accepting connections") || start.elapsed() > Duration::from_secs(20)
+        {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        e.contains("the database system is not yet accepting connections"),
+        "{e}"
+    );
+    assert!(
+        e.contains("Consistent recovery state has not been yet reached."),
+        "{e}"
+    );
+    assert!(standby
+        .log_text()
+        .contains("could not connect to the primary server"));
+
+    primary.start();
+    wait_log(&mut standby, "ready to accept read-only connections", 1);
+    wait_for(&standby, "select count(*) from c", "2");
+
+    // Cascading replication is refused rather than served wrongly.
+    let out = run_with_timeout(
+        Command::new(pg_bin("psql"))
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres replication=true dbname=replication",
+                standby.port
+            ))
+            .args(["-X", "-c", "IDENTIFY_SYSTEM"]),
+        Duration::from_secs(30),
+    );
+    assert!(
+        stderr(&out).contains("cascading replication is not supported"),
+        "{}",
+        stderr(&out)
+    );
+    standby.stop();
+    primary.stop();
+}

@@ -223,7 +223,9 @@ async fn start(
     let config = shared.config();
     let replication = params.replication;
     // A standby refuses clients before consistency or without hot_standby (57P03).
-    if let Some(e) = crate::standby::connection_refusal(&shared.engine, &config) {
+    if let Some(e) =
+        crate::standby::connection_refusal(&shared.engine, &config, replication.is_some())
+    {
         send_fatal(&mut io, e).await;
         return None;
     }

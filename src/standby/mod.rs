@@ -153,7 +153,14 @@ pub fn record_parameters(datadir: &Path, config: &ServerConfig, fsync: bool) -> 
 
 /// Why a standby refuses a new client connection now (PostgreSQL's 57P03 texts), or
 /// None when it accepts it.
-pub fn connection_refusal(engine: &Engine, config: &ServerConfig) -> Option<Error> {
+/// A replication connection to a standby is refused once the standby is
+/// consistent: cascading replication is not implemented (the standby's WAL writer is
+/// parked and knows nothing of the WAL the walreceiver wrote).
+pub fn connection_refusal(
+    engine: &Engine,
+    config: &ServerConfig,
+    replication: bool,
+) -> Option<Error> {
     if !engine.in_recovery() {
         return None;
     }
@@ -174,6 +181,12 @@ pub fn connection_refusal(engine: &Engine, config: &ServerConfig) -> Option<Erro
             )
             .with_detail("Consistent recovery state has not been yet reached."),
         );
+    }
+    if replication {
+        return Some(Error::fatal(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cascading replication is not supported by this server",
+        ));
     }
     None
 }
