@@ -167,7 +167,8 @@ pub async fn run(
             if let Err(e) = r {
                 crate::logging::log_error(&e.with_severity(crate::error::Severity::Fatal));
             }
-            update_status(|s| s.status = "waiting".into());
+            // PostgreSQL's walreceiver process is gone until the next attempt: no row.
+            *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
         let retry = config().get_int("wal_retrieve_retry_interval").max(1) as u64;
         tokio::select! {
@@ -302,6 +303,12 @@ async fn connect(c: &Conninfo, app: &str) -> Result<Client> {
             Ok(Ok(s)) => {
                 let _ = s.set_nodelay(true);
                 Box::new(s)
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(connect_failed(
+                    c,
+                    "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?".into(),
+                ))
             }
             Ok(Err(e)) => return Err(connect_failed(c, e.to_string())),
             Err(_) => return Err(connect_failed(c, "timeout expired".into())),

@@ -653,7 +653,7 @@ impl Engine {
     fn checkpoint_inner(&self, shutdown: bool, reason: Option<&str>) -> Result<()> {
         if self.in_recovery() {
             // A standby writes no WAL: its checkpoints are restartpoints.
-            return self.restartpoint(shutdown);
+            return self.restartpoint(shutdown, reason.unwrap_or("immediate force wait"));
         }
         self.check_broken()?;
         let _one = self

@@ -664,7 +664,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .is_none_or(|t| t.elapsed() >= timeout);
         if due {
-            self.restartpoint(false)?;
+            self.restartpoint(false, "time")?;
         }
         Ok(())
     }
@@ -673,21 +673,16 @@ impl Engine {
     /// pg_control pointing at the last replayed checkpoint record, with
     /// `minRecoveryPoint` = that snapshot's replay position (see the module notes).
     /// `shutdown` leaves pg_control `shut down in recovery`.
-    pub(super) fn restartpoint(&self, shutdown: bool) -> Result<()> {
+    /// `reason` is the request's flags as `log_checkpoints` shows them.
+    pub(super) fn restartpoint(&self, shutdown: bool, reason: &str) -> Result<()> {
         let _one = self
             .checkpoint_mutex
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let log = self.settings().log_checkpoints;
+        let started = Instant::now();
         if log {
-            tracing::info!(
-                "restartpoint starting: {}",
-                if shutdown {
-                    "shutdown immediate"
-                } else {
-                    "time"
-                }
-            );
+            tracing::info!("restartpoint starting: {reason}");
         }
         *self
             .recovery
@@ -733,15 +728,26 @@ impl Engine {
                 DbState::InArchiveRecovery
             };
             control.write(&self.datadir, self.opts.fsync)?;
-            if log {
-                tracing::info!("restartpoint complete: wrote {tables} table images");
-                tracing::info!("recovery restart point at {}", control.redo);
-            }
         }
         let redo = self.control.lock().unwrap_or_else(|p| p.into_inner()).redo;
         let removed = self.remove_replayed_wal(redo, replayed);
-        if log && removed > 0 {
-            tracing::info!("restartpoint removed {removed} WAL file(s)");
+        if log {
+            let total = started.elapsed().as_secs_f64();
+            tracing::info!(
+                "restartpoint complete: wrote {tables} table images; 0 WAL file(s) added, {removed} removed, 0 recycled; write={total:.3} s, sync=0.000 s, total={total:.3} s"
+            );
+            let detail = self.last_replay_timestamp().map(|t| {
+                format!(
+                    "Last completed transaction was at log time {}.",
+                    crate::types::format_timestamptz(t, 0)
+                )
+            });
+            crate::logging::log_at(
+                "LOG",
+                &format!("recovery restart point at {redo}"),
+                detail.as_deref(),
+                None,
+            );
         }
         self.vacuum_all();
         Ok(())
