@@ -550,3 +550,74 @@ fn refused_before_consistency_then_streams_from_recovery_conf() {
     standby.stop();
     primary.stop();
 }
+
+#[test]
+fn walreceiver_authenticates_with_scram_md5_and_password() {
+    let mut primary = Server::init("sb-authp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create role repl_s login replication password 'sEcret s'");
+    primary.psql(
+        "set password_encryption = 'md5'; create role repl_m login replication password 'md5pw'",
+    );
+    primary.psql("create role repl_p login replication password 'plainpw'");
+    primary.psql("create table a (id int)");
+    primary.stop();
+    primary.write_hba(
+        "local all all trust\n\
+         host replication repl_s 127.0.0.1/32 scram-sha-256\n\
+         host replication repl_m 127.0.0.1/32 md5\n\
+         host replication repl_p 127.0.0.1/32 password\n\
+         host all all 127.0.0.1/32 trust\n",
+    );
+    let mut standbys = Vec::new();
+    for (user, pw) in [
+        ("repl_s", "sEcret s"),
+        ("repl_m", "md5pw"),
+        ("repl_p", "plainpw"),
+    ] {
+        let s = make_standby(
+            &primary,
+            &format!("sb-auth-{user}"),
+            &format!(
+                "primary_conninfo = 'host=127.0.0.1 port={} user={user} password=''{pw}'' application_name={user}'\nwal_retrieve_retry_interval = 200ms\n",
+                primary.port
+            ),
+        );
+        standbys.push(s);
+    }
+    primary.start();
+    for s in &mut standbys {
+        start_standby(s);
+    }
+    primary.psql("insert into a values (1)");
+    for s in &standbys {
+        wait_for(s, "select count(*) from a", "1");
+    }
+    wait_for(
+        &primary,
+        "select usename from pg_stat_replication order by usename",
+        "repl_m\nrepl_p\nrepl_s",
+    );
+    // A wrong password is refused and retried; the log says why.
+    let mut bad = make_standby(
+        &primary,
+        "sb-auth-bad",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=repl_s password=wrong'\nwal_retrieve_retry_interval = 200ms\n",
+            primary.port
+        ),
+    );
+    primary.stop();
+    primary.start();
+    start_standby(&mut bad);
+    wait_log(
+        &mut bad,
+        "password authentication failed for user \"repl_s\"",
+        1,
+    );
+    for mut s in standbys {
+        s.stop();
+    }
+    bad.stop();
+    primary.stop();
+}
