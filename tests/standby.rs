@@ -333,6 +333,12 @@ fn streaming_reconnects_and_resumes() {
     primary.psql("insert into s values (3)");
     wait_for(&standby, "select count(*) from s", "3");
     assert!(standby.log_text().matches("started streaming WAL").count() >= 2);
+    assert!(standby
+        .log_text()
+        .contains("replication terminated by primary server"));
+    assert!(standby
+        .log_text()
+        .contains("End of WAL reached on timeline 1 at"));
 
     // The standby restarts: it resumes from its restartpoint and streams again.
     standby.stop();

@@ -770,7 +770,9 @@ async fn stream(
                             last_status = Instant::now();
                         }
                     }
-                    b'c' => {
+                    // CopyDone (end of a timeline), or the CommandComplete a
+                    // walsender sends when its server shuts down: streaming is over.
+                    b'c' | b'C' => {
                         let _ = cl.send(Some(b'c'), &[]).await;
                         crate::logging::log_at(
                             "LOG",
