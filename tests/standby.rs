@@ -627,3 +627,36 @@ fn walreceiver_authenticates_with_scram_md5_and_password() {
     bad.stop();
     primary.stop();
 }
+
+#[test]
+fn streaming_through_a_physical_slot() {
+    let mut primary = Server::init("sb-slotp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table sl (id int)");
+    primary.stop();
+    let mut standby = make_standby(
+        &primary,
+        "sb-slots",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres'\nprimary_slot_name = 'stby_slot'\nwal_retrieve_retry_interval = 200ms\nwal_receiver_status_interval = 1s\nhot_standby_feedback = on\n",
+            primary.port
+        ),
+    );
+    primary.start();
+    primary.psql("select 1 from pg_create_physical_replication_slot('stby_slot')");
+    start_standby(&mut standby);
+    primary.psql("insert into sl values (1)");
+    wait_for(&standby, "select count(*) from sl", "1");
+    wait_for(
+        &primary,
+        "select active, restart_lsn is not null from pg_replication_slots where slot_name = 'stby_slot'",
+        "t|t",
+    );
+    wait_for(
+        &standby,
+        "select slot_name from pg_stat_wal_receiver",
+        "stby_slot",
+    );
+    standby.stop();
+    primary.stop();
+}
