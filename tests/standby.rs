@@ -216,6 +216,10 @@ fn replay_by_shipping_segments_read_only_and_pause() {
     }
     let e = psql_err(&primary, "select pg_wal_replay_pause()");
     assert!(e.contains("recovery is not in progress"), "{e}");
+    let e = psql_err(&primary, "select pg_promote()");
+    assert!(e.contains("recovery is not in progress"), "{e}");
+    let e = psql_err(&standby, "select pg_promote(true, 10)");
+    assert!(e.contains("promotion is not supported"), "{e}");
 
     // Pause / resume.
     assert_eq!(
@@ -657,6 +661,59 @@ fn streaming_through_a_physical_slot() {
         "select slot_name from pg_stat_wal_receiver",
         "stby_slot",
     );
+    standby.stop();
+    primary.stop();
+}
+
+#[test]
+fn readers_see_replayed_transactions_whole() {
+    let mut primary = Server::init("sb-mvccp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table acct (id int primary key, bal int)");
+    primary.psql("insert into acct values (1, 100), (2, 100)");
+    primary.stop();
+    let mut standby = make_standby(
+        &primary,
+        "sb-mvccs",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres'\nwal_retrieve_retry_interval = 200ms\n",
+            primary.port
+        ),
+    );
+    primary.start();
+    start_standby(&mut standby);
+    let rt = runtime();
+    rt.block_on(async {
+        let p = primary.connect("postgres").await;
+        let s = standby.connect("postgres").await;
+        let writer = tokio::spawn(async move {
+            for i in 0..300 {
+                let (from, to) = if i % 2 == 0 { (1, 2) } else { (2, 1) };
+                p.batch_execute(&format!(
+                    "begin; update acct set bal = bal - {n} where id = {from}; \
+                     update acct set bal = bal + {n} where id = {to}; commit",
+                    n = i % 7 + 1
+                ))
+                .await
+                .unwrap();
+            }
+        });
+        let mut reads = 0;
+        while !writer.is_finished() {
+            let row = s
+                .query_one("select sum(bal)::int8, count(*) from acct", &[])
+                .await
+                .unwrap();
+            let (sum, n): (i64, i64) = (row.get(0), row.get(1));
+            assert_eq!((sum, n), (200, 2), "a reader saw half a transaction");
+            reads += 1;
+        }
+        writer.await.unwrap();
+        assert!(reads > 0);
+    });
+    // The standby catches up with the last balance.
+    let want = primary.psql("select bal from acct order by id");
+    wait_for(&standby, "select bal from acct order by id", &want);
     standby.stop();
     primary.stop();
 }

@@ -74,6 +74,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_get_wal_replay_pause_state", 0) => {
             (Func::Recovery(RecoveryFn::PauseState), DataType::Text)
         }
+        ("pg_promote", 0..=2) => (Func::Recovery(RecoveryFn::Promote), DataType::Bool),
         ("coalesce", 1..) => (Func::Coalesce, common()),
         ("nullif", 2) => (Func::NullIf, common()),
         ("greatest", 1..) => (Func::Greatest, common()),
@@ -887,6 +888,9 @@ pub enum RecoveryFn {
     IsPaused,
     /// `pg_get_wal_replay_pause_state()`
     PauseState,
+    /// `pg_promote(wait, wait_seconds)`: promotion is not implemented yet, so on a
+    /// standby it fails with 0A000 rather than pretending.
+    Promote,
 }
 
 /// Functions PostgreSQL refuses while the server is in recovery, with its errors.
@@ -914,16 +918,25 @@ fn recovery_call(f: RecoveryFn, cx: &mut ExecCtx<'_>) -> Result<Value> {
     let lsn = |l: Option<crate::storage::Lsn>| l.map_or(Value::Null, |l| Value::PgLsn(l.0));
     let control = matches!(
         f,
-        RecoveryFn::Pause | RecoveryFn::Resume | RecoveryFn::IsPaused | RecoveryFn::PauseState
+        RecoveryFn::Pause
+            | RecoveryFn::Resume
+            | RecoveryFn::IsPaused
+            | RecoveryFn::PauseState
+            | RecoveryFn::Promote
     );
     if control {
         let name = match f {
             RecoveryFn::Pause => "pg_wal_replay_pause",
             RecoveryFn::Resume => "pg_wal_replay_resume",
             RecoveryFn::IsPaused => "pg_is_wal_replay_paused",
+            RecoveryFn::Promote => "pg_promote",
             _ => "pg_get_wal_replay_pause_state",
         };
-        if matches!(f, RecoveryFn::Pause | RecoveryFn::Resume) && !cx.is_superuser() {
+        if matches!(
+            f,
+            RecoveryFn::Pause | RecoveryFn::Resume | RecoveryFn::Promote
+        ) && !cx.is_superuser()
+        {
             bail!(
                 sqlstate::INSUFFICIENT_PRIVILEGE,
                 "permission denied for function {name}"
@@ -955,5 +968,9 @@ fn recovery_call(f: RecoveryFn, cx: &mut ExecCtx<'_>) -> Result<Value> {
             engine.replay_pause_state() != crate::storage::recovery::PauseState::NotPaused,
         ),
         RecoveryFn::PauseState => Value::Text(engine.replay_pause_state().as_str().into()),
+        RecoveryFn::Promote => bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "promotion is not supported by this server yet"
+        ),
     })
 }
