@@ -524,21 +524,15 @@ async fn simple_query_row(cl: &mut Client, sql: &str) -> Result<Vec<Option<Strin
     loop {
         let (tag, body) = cl.read().await.map_err(io_err)?;
         match tag {
-            b'D' if row.is_empty() => {
-                let n = u16::from_be_bytes([body[0], body[1]]) as usize;
-                let mut p = 2;
-                for _ in 0..n {
-                    let len = i32::from_be_bytes(body[p..p + 4].try_into().unwrap_or([0xff; 4]));
-                    p += 4;
-                    if len < 0 {
-                        row.push(None);
-                    } else {
-                        let l = len as usize;
-                        row.push(Some(String::from_utf8_lossy(&body[p..p + l]).to_string()));
-                        p += l;
-                    }
+            b'D' if row.is_empty() => match parse_data_row(&body) {
+                Some(r) => row = r,
+                None => {
+                    return Err(Error::new(
+                        sqlstate::PROTOCOL_VIOLATION,
+                        "invalid response from primary server",
+                    ))
                 }
-            }
+            },
             b'E' => err = Some(error_fields(&body)),
             b'Z' => break,
             _ => {}
@@ -552,6 +546,25 @@ async fn simple_query_row(cl: &mut Client, sql: &str) -> Result<Vec<Option<Strin
         return Err(e);
     }
     Ok(row)
+}
+
+/// The text values of a DataRow message (None when it is malformed).
+fn parse_data_row(body: &[u8]) -> Option<Vec<Option<String>>> {
+    let n = u16::from_be_bytes(body.get(0..2)?.try_into().ok()?) as usize;
+    let mut p = 2;
+    let mut row = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = i32::from_be_bytes(body.get(p..p + 4)?.try_into().ok()?);
+        p += 4;
+        if len < 0 {
+            row.push(None);
+        } else {
+            let v = body.get(p..p + len as usize)?;
+            row.push(Some(String::from_utf8_lossy(v).to_string()));
+            p += len as usize;
+        }
+    }
+    Some(row)
 }
 
 fn be_u64(b: &[u8], at: usize) -> u64 {
@@ -732,6 +745,7 @@ async fn stream(
                 let now = crate::server::pg_now_micros();
                 match tag {
                     b'd' if body.first() == Some(&b'w') && body.len() >= 25 => {
+                        // XLogData: start, end, send time, then the WAL bytes.
                         let start = Lsn(be_u64(&body, 1));
                         let end = Lsn(be_u64(&body, 9));
                         let sent = be_u64(&body, 17) as i64;
@@ -832,5 +846,59 @@ fn mark_done(engine: &Engine, names: Vec<String>) {
     let _ = std::fs::create_dir_all(&dir);
     for n in names {
         let _ = std::fs::write(dir.join(format!("{n}.done")), b"");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::scram::{secret, ScramExchange};
+
+    #[test]
+    fn scram_client_against_the_server_side() {
+        let stored = secret("pa ss");
+        let mut server = ScramExchange::new("repl", Some(&stored), false);
+        let mut client = ScramClient::new("pa ss");
+        let first = server
+            .server_first(client.client_first().as_bytes())
+            .unwrap();
+        let fin = client
+            .client_final(std::str::from_utf8(&first).unwrap())
+            .unwrap();
+        let server_final = server.server_final(fin.as_bytes()).unwrap();
+        assert!(client.verify_server(std::str::from_utf8(&server_final).unwrap()));
+        assert!(!client.verify_server("v=AAAA"));
+
+        // A wrong password is refused by the server.
+        let mut server = ScramExchange::new("repl", Some(&stored), false);
+        let mut client = ScramClient::new("wrong");
+        let first = server
+            .server_first(client.client_first().as_bytes())
+            .unwrap();
+        let fin = client
+            .client_final(std::str::from_utf8(&first).unwrap())
+            .unwrap();
+        assert!(server.server_final(fin.as_bytes()).is_err());
+        // A server nonce not extending ours is refused by the client.
+        assert!(ScramClient::new("x")
+            .client_final("r=other,s=c2FsdA==,i=4096")
+            .is_err());
+    }
+
+    #[test]
+    fn data_rows_are_parsed_defensively() {
+        let mut b = 2u16.to_be_bytes().to_vec();
+        b.extend_from_slice(&3i32.to_be_bytes());
+        b.extend_from_slice(b"abc");
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(
+            parse_data_row(&b),
+            Some(vec![Some("abc".to_string()), None])
+        );
+        assert_eq!(parse_data_row(&b[..7]), None);
+        assert_eq!(parse_data_row(&[]), None);
+        let mut big = 1u16.to_be_bytes().to_vec();
+        big.extend_from_slice(&100i32.to_be_bytes());
+        assert_eq!(parse_data_row(&big), None);
     }
 }
