@@ -927,7 +927,162 @@ impl HotStandbyParams {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{BootstrapOptions, CatalogChange, ColumnDef, TableDef};
     use super::*;
+    use crate::types::{DataType, Value};
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let t = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &t);
+            } else {
+                std::fs::copy(e.path(), &t).unwrap();
+            }
+        }
+    }
+
+    fn def(oid: u32) -> TableDef {
+        TableDef {
+            oid,
+            schema: super::super::schema::PUBLIC_NAMESPACE,
+            name: "t".into(),
+            owner: 10,
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                data_type: DataType::Int4,
+                typmod: -1,
+                not_null: true,
+                default: None,
+            }],
+            primary_key: Some(vec![0]),
+            pkey_name: "t_pkey".into(),
+            indexes: vec![],
+        }
+    }
+
+    fn ids(e: &Engine, txn: &super::super::Transaction, oid: u32) -> Vec<i32> {
+        let mut v: Vec<i32> = e
+            .scan(txn, 5, oid)
+            .into_iter()
+            .map(|(_, r)| match r[0] {
+                Value::Int4(i) => i,
+                _ => -1,
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn standby_replays_whole_commits_and_never_writes_wal() {
+        let d = crate::testutil::tempdir("rec-primary");
+        let s = crate::testutil::tempdir("rec-standby");
+        Engine::bootstrap(
+            &d,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: 1024 * 1024,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions {
+            background: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        p.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: def(oid),
+            },
+        )
+        .unwrap();
+        p.commit(t, true).unwrap();
+        let mut t = p.begin();
+        p.insert(&mut t, 5, oid, vec![Value::Int4(1)]).unwrap();
+        p.insert(&mut t, 5, oid, vec![Value::Int4(2)]).unwrap();
+        p.commit(t, true).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        copy_dir(&d, &s);
+
+        // The primary goes on: one transaction deletes 1 and inserts 3.
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let tid1 = p
+            .scan(&t, 5, oid)
+            .into_iter()
+            .find(|(_, r)| r[0] == Value::Int4(1))
+            .unwrap()
+            .0;
+        p.delete(&mut t, 5, oid, tid1).unwrap();
+        p.insert(&mut t, 5, oid, vec![Value::Int4(3)]).unwrap();
+        p.commit(t, true).unwrap();
+
+        let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
+        assert!(e.in_recovery());
+        assert_eq!(e.replay_available(&mut cur, Duration::ZERO).unwrap(), 1);
+        assert!(e.is_consistent());
+        let old = e.begin();
+        assert_eq!(ids(&e, &old, oid), vec![1, 2]);
+        // Ship the primary's WAL; replay applies the transaction as one commit.
+        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
+            }
+        }
+        e.notify_wal_arrived();
+        assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 3);
+        assert_eq!(ids(&e, &old, oid), vec![1, 2], "an older snapshot");
+        let new = e.begin();
+        assert_eq!(ids(&e, &new, oid), vec![2, 3]);
+        assert_eq!(e.replay_lsn(), Some(p.wal_flush_lsn()));
+        assert!(e.last_replay_timestamp().is_some());
+
+        // Writes fail loudly instead of appending WAL.
+        let before = std::fs::read(s.join("pg_wal").join(
+            super::super::wal::segment::segment_file_name(
+                1,
+                p.wal_flush_lsn().0 / (1 << 20),
+                1 << 20,
+            ),
+        ))
+        .unwrap();
+        let mut w = e.begin();
+        e.insert(&mut w, 5, oid, vec![Value::Int4(9)]).unwrap();
+        assert!(e.commit(w, true).is_err());
+        let after = std::fs::read(s.join("pg_wal").join(
+            super::super::wal::segment::segment_file_name(
+                1,
+                p.wal_flush_lsn().0 / (1 << 20),
+                1 << 20,
+            ),
+        ))
+        .unwrap();
+        assert!(before == after, "the standby wrote WAL");
+
+        // Pausing stops replay before the next record.
+        e.pause_replay();
+        assert_eq!(e.replay_pause_state(), PauseState::PauseRequested);
+        e.resume_replay();
+        assert_eq!(e.replay_pause_state(), PauseState::NotPaused);
+
+        // A restartpoint records where a restart must replay to.
+        e.restartpoint(false, "immediate force wait").unwrap();
+        let c = ControlFile::read(&s).unwrap();
+        assert_eq!(c.state, DbState::InArchiveRecovery);
+        assert_eq!(c.min_recovery_point, p.wal_flush_lsn());
+        drop(old);
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&s);
+    }
 
     #[test]
     fn parameter_change_round_trip() {
