@@ -717,3 +717,33 @@ fn readers_see_replayed_transactions_whole() {
     standby.stop();
     primary.stop();
 }
+
+#[test]
+fn primary_conninfo_takes_effect_on_reload() {
+    let mut primary = Server::init("sb-relp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table r (id int)");
+    primary.stop();
+    let nobody = free_port();
+    let mut standby = make_standby(
+        &primary,
+        "sb-rels",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={nobody} user=postgres'\nwal_retrieve_retry_interval = 200ms\n"
+        ),
+    );
+    primary.start();
+    start_standby(&mut standby);
+    wait_log(&mut standby, "could not connect to the primary server", 1);
+    assert!(standby.log_text().contains("Connection refused"));
+    standby.psql(&format!(
+        "alter system set primary_conninfo = 'host=127.0.0.1 port={} user=postgres'",
+        primary.port
+    ));
+    standby.psql("select pg_reload_conf()");
+    wait_log(&mut standby, "started streaming WAL from primary", 1);
+    primary.psql("insert into r values (1)");
+    wait_for(&standby, "select count(*) from r", "1");
+    standby.stop();
+    primary.stop();
+}

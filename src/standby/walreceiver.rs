@@ -28,7 +28,8 @@
 //!    `k` that asks for a reply; send `r` (and `h`) every
 //!    `wal_receiver_status_interval`; give up after `wal_receiver_timeout` of silence;
 //! 5. a CopyDone from the primary ends streaming ("replication terminated by primary
-//!    server").
+//!    server"), and so does a reload that changes `primary_conninfo` or
+//!    `primary_slot_name` (the loop then reconnects with the new values).
 
 use super::conninfo::{self, Conninfo};
 use crate::config::ServerConfig;
@@ -682,7 +683,8 @@ async fn stream_once(
         sync_method: cfg.get_str("wal_sync_method").parse().unwrap_or_default(),
     };
     let mut raw = RawWalWriter::new(&opts, start);
-    stream(engine, config, &mut cl, &mut raw, tli).await
+    let source = (conninfo_str.to_string(), slot);
+    stream(engine, config, &mut cl, &mut raw, tli, &source).await
 }
 
 /// The connection string as `pg_stat_wal_receiver.conninfo` shows it: the parameters
@@ -728,6 +730,7 @@ async fn stream(
     cl: &mut Client,
     raw: &mut RawWalWriter,
     tli: u32,
+    source: &(String, String),
 ) -> Result<()> {
     let mut last_status = Instant::now();
     let mut last_recv = Instant::now();
@@ -736,6 +739,13 @@ async fn stream(
         let status_every =
             Duration::from_secs(cfg.get_int("wal_receiver_status_interval").max(0) as u64);
         let timeout_ms = cfg.get_int("wal_receiver_timeout");
+        // A reload changed where to stream from: end this stream, reconnect.
+        if cfg.get_str("primary_conninfo") != source.0
+            || cfg.get_str("primary_slot_name") != source.1
+        {
+            let _ = cl.send(Some(b'c'), &[]).await;
+            return Ok(());
+        }
         let msg = tokio::time::timeout(Duration::from_millis(100), cl.read()).await;
         match msg {
             Err(_) => {}
