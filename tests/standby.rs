@@ -633,7 +633,7 @@ fn walreceiver_authenticates_with_scram_md5_and_password() {
 }
 
 #[test]
-fn streaming_through_a_physical_slot() {
+fn streaming_through_a_physical_slot_over_a_unix_socket() {
     let mut primary = Server::init("sb-slotp", &["--wal-segsize=1"]);
     primary.start();
     primary.psql("create table sl (id int)");
@@ -642,7 +642,8 @@ fn streaming_through_a_physical_slot() {
         &primary,
         "sb-slots",
         &format!(
-            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres'\nprimary_slot_name = 'stby_slot'\nwal_retrieve_retry_interval = 200ms\nwal_receiver_status_interval = 1s\nhot_standby_feedback = on\n",
+            "primary_conninfo = 'host={} port={} user=postgres'\nprimary_slot_name = 'stby_slot'\nwal_retrieve_retry_interval = 200ms\nwal_receiver_status_interval = 1s\nhot_standby_feedback = on\n",
+            primary.socket_dir().display(),
             primary.port
         ),
     );
