@@ -193,6 +193,18 @@ fn replay_by_shipping_segments_read_only_and_pause() {
         ),
         ("vacuum t", "cannot execute VACUUM during recovery"),
         (
+            "select * from t for update",
+            "cannot execute SELECT FOR UPDATE in a read-only transaction",
+        ),
+        (
+            "select * from t for share",
+            "cannot execute SELECT FOR SHARE in a read-only transaction",
+        ),
+        (
+            "truncate t",
+            "cannot execute TRUNCATE TABLE in a read-only transaction",
+        ),
+        (
             "create role r1",
             "cannot execute CREATE ROLE in a read-only transaction",
         ),

@@ -1807,7 +1807,12 @@ mod hot_standby {
             Plan::AlterTable(_) => "ALTER TABLE",
             Plan::CreateIndex(_) => "CREATE INDEX",
             Plan::DropIndex(..) => "DROP INDEX",
-            Plan::Query(_) | Plan::Front(_) => return Ok(()),
+            Plan::Query(q) => match q.lock {
+                Some(l) if l.exclusive => "SELECT FOR UPDATE",
+                Some(_) => "SELECT FOR SHARE",
+                None => return Ok(()),
+            },
+            Plan::Front(_) => return Ok(()),
         };
         Err(read_only(what))
     }
