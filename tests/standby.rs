@@ -760,3 +760,35 @@ fn primary_conninfo_takes_effect_on_reload() {
     standby.stop();
     primary.stop();
 }
+
+#[test]
+fn standby_survives_kill_9() {
+    let mut primary = Server::init("sb-killp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table k (id int primary key)");
+    primary.stop();
+    let mut standby = make_standby(
+        &primary,
+        "sb-kills",
+        &format!(
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres'\nwal_retrieve_retry_interval = 200ms\n",
+            primary.port
+        ),
+    );
+    primary.start();
+    start_standby(&mut standby);
+    primary.psql("insert into k select g from generate_series(1, 500) g");
+    wait_for(&standby, "select count(*) from k", "500");
+    standby.psql("checkpoint");
+    primary.psql("insert into k select g from generate_series(501, 600) g");
+    wait_for(&standby, "select count(*) from k", "600");
+    standby.crash();
+    primary.psql("delete from k where id <= 100");
+    start_standby(&mut standby);
+    assert!(standby
+        .log_text()
+        .contains("database system was interrupted; last known up at"));
+    wait_for(&standby, "select count(*), min(id) from k", "500|101");
+    standby.stop();
+    primary.stop();
+}
