@@ -15,6 +15,7 @@
 //! | [`cluster`] | the data directory: init, postmaster.pid, ctl |
 //! | [`logging`] | PostgreSQL-shaped log lines on stderr or a file |
 //! | [`server`] | the only module touching sockets: listeners, protocol, authentication flow |
+//! | [`proctitle`] | `ps` titles of walsenders/walreceivers, held by tiny child processes |
 
 pub mod auth;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod proctitle;
 pub mod replication;
 pub mod server;
 pub mod sql;

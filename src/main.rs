@@ -25,6 +25,12 @@ use tusk::error::Error;
 use tusk::logging;
 
 fn main() -> ExitCode {
+    // A process-title holder (see tusk::proctitle), before any command-line parsing.
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(tusk::proctitle::HOLDER_ARG))
+    {
+        return tusk::proctitle::holder_main();
+    }
     let args: Vec<String> = std::env::args().collect();
     let rest = args.get(1..).unwrap_or(&[]);
     match cli::parse(rest) {

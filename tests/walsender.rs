@@ -584,6 +584,18 @@ fn pg_receivewal_streams_segments() {
     );
     assert_eq!(row, "pg_receivewal|127.0.0.1|t|postgres|t|t|t|t|async");
 
+    // `ps` shows the walsender's title, with the position sent.
+    wait_for(
+        Duration::from_secs(10),
+        "the walsender's process title",
+        || {
+            proc_titles().iter().any(|t| {
+                t.starts_with("postgres: walsender postgres 127.0.0.1(")
+                    && t.contains(") streaming 0/")
+            })
+        },
+    );
+
     // SIGINT: pg_receivewal ends the stream with CopyDone and exits cleanly.
     unsafe {
         libc::kill(child.0.id() as i32, libc::SIGINT);
@@ -603,4 +615,146 @@ fn pg_receivewal_streams_segments() {
     wait_for(Duration::from_secs(10), "the walsender to leave", || {
         server.psql("select count(*) from pg_stat_replication") == "0"
     });
+}
+
+#[test]
+fn fast_shutdown_streams_the_shutdown_checkpoint() {
+    let mut server = Server::init("ws_stop", &["--wal-segsize=1"]);
+    server.start();
+    let (mut c, _) = Raw::connect(server.port, "postgres").unwrap();
+    let flush = parse_lsn(&server.psql("select pg_current_wal_flush_lsn()"));
+    let seg_start = flush - flush % (1024 * 1024);
+    c.query(&format!(
+        "START_REPLICATION {:X}/{:X} TIMELINE 1",
+        seg_start >> 32,
+        seg_start & 0xffff_ffff
+    ));
+    assert_eq!(c.read().unwrap().0, b'W');
+    wait_for(Duration::from_secs(10), "streaming", || {
+        server.psql("select state from pg_stat_replication") == "streaming"
+    });
+    server.signal(libc::SIGINT);
+    // Everything up to the end of WAL, a keepalive asking for a reply; the reply
+    // lets the walsender end with `COPY 0` and close.
+    let mut end = seg_start;
+    let mut tags = Vec::new();
+    while let Some((tag, body)) = c.read() {
+        match (tag, body.first()) {
+            (b'd', Some(b'w')) => {
+                end = u64::from_be_bytes(body[1..9].try_into().unwrap()) + body.len() as u64 - 25;
+            }
+            (b'd', Some(b'k')) => {
+                if body[17] == 1 {
+                    let mut r = vec![b'r'];
+                    for v in [end, end, 0u64, 0u64] {
+                        r.extend_from_slice(&v.to_be_bytes());
+                    }
+                    r.push(0);
+                    c.send(b'd', &r);
+                }
+            }
+            (t, _) => tags.push(format!("{} {}", t as char, command_tag(&body))),
+        }
+    }
+    assert_eq!(tags, ["C COPY 0"]);
+    let status = server.wait_exit(Duration::from_secs(30));
+    assert!(status.success());
+    // The shutdown checkpoint record was among what was sent.
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_controldata")).arg(server.datadir()),
+        Duration::from_secs(30),
+    );
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Latest checkpoint location:"))
+        .unwrap();
+    let ckpt = parse_lsn(line.split(':').nth(1).unwrap());
+    assert!(end > ckpt, "sent up to {end:X}, checkpoint at {ckpt:X}");
+}
+
+/// Every process's command line (as `ps` shows it), NULs as spaces, trimmed.
+fn proc_titles() -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(c) = std::fs::read(e.path().join("cmdline")) {
+            let t = String::from_utf8_lossy(&c).replace('\0', " ");
+            out.push(t.trim().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn an_error_drops_the_temporary_slots() {
+    let mut server = Server::init("ws_errslot", &[]);
+    server.start();
+    let (mut c, pid) = Raw::connect(server.port, "postgres").unwrap();
+    c.query(&format!(
+        "CREATE_REPLICATION_SLOT \"pg_basebackup_{pid}\" TEMPORARY PHYSICAL ( RESERVE_WAL)"
+    ));
+    let msgs = c.until_ready();
+    assert!(
+        msgs.iter()
+            .any(|(t, b)| *t == b'C' && command_tag(b) == "CREATE_REPLICATION_SLOT"),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        server.psql("select slot_name, temporary from pg_replication_slots"),
+        format!("pg_basebackup_{pid}|t")
+    );
+    // The slot is busy for this walsender while it streams; an error releases it and
+    // drops the temporary slot, as PostgreSQL's walsender error recovery does.
+    c.query(&format!(
+        "START_REPLICATION SLOT \"pg_basebackup_{pid}\" 0/7F000000 TIMELINE 1"
+    ));
+    let msgs = c.until_ready();
+    assert!(msgs.iter().any(|(t, _)| *t == b'E'), "{msgs:?}");
+    assert_eq!(
+        server.psql("select count(*) from pg_replication_slots"),
+        "0"
+    );
+    c.query("READ_REPLICATION_SLOT anything");
+    let msgs = c.until_ready();
+    assert_eq!(msgs.last().unwrap().0, b'Z');
+}
+
+#[test]
+fn terminate_and_smart_shutdown() {
+    let mut server = Server::init("ws_smart", &[]);
+    server.start();
+    // pg_terminate_backend on a walsender: FATAL 57P01.
+    let (mut idle, pid) = Raw::connect(server.port, "postgres").unwrap();
+    assert_eq!(
+        server.psql(&format!("select pg_terminate_backend({pid})")),
+        "t"
+    );
+    let (tag, body) = idle.read().expect("the FATAL");
+    assert_eq!(tag, b'E');
+    assert_eq!(error_code(&body), "57P01");
+    assert!(idle.read().is_none());
+
+    // Smart shutdown with only a streaming walsender left: it ends with COPY 0 and
+    // the server stops.
+    let (mut c, _) = Raw::connect(server.port, "postgres").unwrap();
+    let flush = parse_lsn(&server.psql("select pg_current_wal_flush_lsn()"));
+    let seg_start = flush - flush % (16 * 1024 * 1024);
+    c.query(&format!(
+        "START_REPLICATION {:X}/{:X}",
+        seg_start >> 32,
+        seg_start & 0xffff_ffff
+    ));
+    assert_eq!(c.read().unwrap().0, b'W');
+    wait_for(Duration::from_secs(10), "streaming", || {
+        server.psql("select state from pg_stat_replication") == "streaming"
+    });
+    server.signal(libc::SIGTERM);
+    let mut tags = Vec::new();
+    while let Some((tag, body)) = c.read() {
+        if tag != b'd' {
+            tags.push(format!("{} {}", tag as char, command_tag(&body)));
+        }
+    }
+    assert_eq!(tags, ["C COPY 0"]);
+    assert!(server.wait_exit(Duration::from_secs(30)).success());
 }

@@ -89,13 +89,13 @@ pub enum VirtualTable {
     /// keeps them across restarts; tusk does not). tusk writes no full-page images, so
     /// `wal_fpi` is 0; it always times WAL I/O, as if `track_wal_io_timing` were on.
     PgStatWal,
+    /// `pg_replication_slots`: one row per replication slot (rows from the server's
+    /// slot manager, see `replication::slots`). The `xid` columns are bigint here.
+    PgReplicationSlots,
     /// `pg_stat_replication`: one row per walsender (rows come from the server's
     /// walsender registry through `ServerHooks::wal_senders`). `client_addr` and
     /// `backend_xmin` are text here (tusk has no inet or xid type).
     PgStatReplication,
-    /// `pg_replication_slots`: one row per replication slot (rows from the server's
-    /// slot manager, see `replication::slots`). The `xid` columns are bigint here.
-    PgReplicationSlots,
     /// `pg_stat_wal_receiver`: zero or one row on a standby, while its walreceiver
     /// runs (rows from `standby::walreceiver::pg_stat_wal_receiver_rows`).
     PgStatWalReceiver,
@@ -114,8 +114,8 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_tables" => VirtualTable::PgTables,
         "pg_indexes" => VirtualTable::PgIndexes,
         "pg_stat_wal" => VirtualTable::PgStatWal,
-        "pg_stat_replication" => VirtualTable::PgStatReplication,
         "pg_replication_slots" => VirtualTable::PgReplicationSlots,
+        "pg_stat_replication" => VirtualTable::PgStatReplication,
         "pg_stat_wal_receiver" => VirtualTable::PgStatWalReceiver,
         _ => return None,
     })
@@ -208,6 +208,23 @@ impl VirtualTable {
                 ("wal_sync_time", Float8),
                 ("stats_reset", TimestampTz),
             ],
+            VirtualTable::PgReplicationSlots => &[
+                ("slot_name", Name),
+                ("plugin", Name),
+                ("slot_type", Text),
+                ("datoid", Oid),
+                ("database", Name),
+                ("temporary", Bool),
+                ("active", Bool),
+                ("active_pid", Int4),
+                ("xmin", Int8),
+                ("catalog_xmin", Int8),
+                ("restart_lsn", PgLsn),
+                ("confirmed_flush_lsn", PgLsn),
+                ("wal_status", Text),
+                ("safe_wal_size", Int8),
+                ("two_phase", Bool),
+            ],
             VirtualTable::PgStatReplication => &[
                 ("pid", Int4),
                 ("usesysid", Oid),
@@ -229,23 +246,6 @@ impl VirtualTable {
                 ("sync_priority", Int4),
                 ("sync_state", Text),
                 ("reply_time", TimestampTz),
-            ],
-            VirtualTable::PgReplicationSlots => &[
-                ("slot_name", Name),
-                ("plugin", Name),
-                ("slot_type", Text),
-                ("datoid", Oid),
-                ("database", Name),
-                ("temporary", Bool),
-                ("active", Bool),
-                ("active_pid", Int4),
-                ("xmin", Int8),
-                ("catalog_xmin", Int8),
-                ("restart_lsn", PgLsn),
-                ("confirmed_flush_lsn", PgLsn),
-                ("wal_status", Text),
-                ("safe_wal_size", Int8),
-                ("two_phase", Bool),
             ],
             VirtualTable::PgStatWalReceiver => &[
                 ("pid", Int4),
@@ -289,8 +289,8 @@ impl VirtualTable {
         }
         engine.with_catalog(|c| match self {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
-            VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgReplicationSlots => vec![],
+            VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgStatWalReceiver => vec![],
             VirtualTable::PgRoles => c
                 .roles

@@ -14,7 +14,7 @@
 //! - anything the grammar does not accept is `ERROR 42601 syntax error`, as bison says.
 //!
 //! A `CREATE_REPLICATION_SLOT "s" TEMPORARY PHYSICAL ( RESERVE_WAL)`, step by step:
-//! 1. [`tokenize`] turns the text into tokens (keyword-or-identifier words keep whether
+//! 1. `tokenize` turns the text into tokens (keyword-or-identifier words keep whether
 //!    they were quoted, so `"PHYSICAL"` is a name, not the keyword);
 //! 2. the first word selects the command; if it is not a command keyword the text is SQL;
 //! 3. the command's own parser walks the tokens (slot name, `TEMPORARY`, `PHYSICAL`, the
@@ -67,6 +67,46 @@ pub enum ReplCommand {
     BaseBackup(String),
     /// Anything else: ordinary SQL (allowed on `replication=database` connections).
     Sql(String),
+    /// `START_REPLICATION SLOT s LOGICAL X/Y [options]`: parsed so that the executor
+    /// can refuse it with PostgreSQL's error (tusk has no logical decoding).
+    StartLogical {
+        /// The slot named.
+        slot: String,
+    },
+}
+
+impl ReplCommand {
+    /// The command's tag (`IDENTIFY_SYSTEM`, `START_REPLICATION`…; `SQL` for SQL).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            ReplCommand::IdentifySystem => "IDENTIFY_SYSTEM",
+            ReplCommand::Show(_) => "SHOW",
+            ReplCommand::TimelineHistory(_) => "TIMELINE_HISTORY",
+            ReplCommand::CreateSlot { .. } => "CREATE_REPLICATION_SLOT",
+            ReplCommand::ReadSlot(_) => "READ_REPLICATION_SLOT",
+            ReplCommand::DropSlot { .. } => "DROP_REPLICATION_SLOT",
+            ReplCommand::StartReplication { .. } => "START_REPLICATION",
+            ReplCommand::BaseBackup(_) => "BASE_BACKUP",
+            ReplCommand::Sql(_) => "SQL",
+            ReplCommand::StartLogical { .. } => "START_REPLICATION",
+        }
+    }
+}
+
+/// The `LABEL` of a `BASE_BACKUP` option list (the process title shows it), if given.
+pub fn base_backup_label(args: &str) -> Option<String> {
+    let mut p = Parser {
+        tokens: tokenize(args).ok()?,
+        pos: 0,
+    };
+    if p.peek() != Some(&Token::Punct('(')) {
+        return None;
+    }
+    p.option_list()
+        .ok()?
+        .into_iter()
+        .find(|(name, _)| name == "label")
+        .and_then(|(_, v)| v)
 }
 
 /// The longest identifier PostgreSQL keeps (NAMEDATALEN - 1 bytes).
@@ -176,17 +216,8 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             i += 1;
             loop {
                 match chars.get(i) {
-                    None => {
-                        crate::bail!(
-                            sqlstate::SYNTAX_ERROR,
-                            "{}",
-                            if quote == '"' {
-                                "unterminated quoted identifier"
-                            } else {
-                                "unterminated quoted string"
-                            }
-                        )
-                    }
+                    // PostgreSQL 15's replication scanner says "string" for both.
+                    None => crate::bail!(sqlstate::SYNTAX_ERROR, "unterminated quoted string"),
                     Some(&q) if q == quote => {
                         if chars.get(i + 1) == Some(&quote) {
                             value.push(quote);
@@ -203,9 +234,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                 }
             }
             if quote == '"' {
-                if value.is_empty() {
-                    crate::bail!(sqlstate::SYNTAX_ERROR, "zero-length delimited identifier");
-                }
+                // The replication scanner accepts `""` (an empty name).
                 out.push(Token::Ident(truncate_identifier(value)));
             } else {
                 out.push(Token::Str(value));
@@ -248,11 +277,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
                     i = k;
                     continue;
                 }
-                crate::bail!(
-                    sqlstate::SYNTAX_ERROR,
-                    "syntax error: unexpected character \"{}\"",
-                    c
-                );
+                return Err(syntax_error());
             }
         }
         if is_ident_start(c) {
@@ -267,11 +292,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>> {
             }
             continue;
         }
-        crate::bail!(
-            sqlstate::SYNTAX_ERROR,
-            "syntax error: unexpected character \"{}\"",
-            c
-        );
+        return Err(syntax_error());
     }
     Ok(out)
 }
@@ -345,13 +366,14 @@ impl Parser {
         }
     }
 
-    /// A timeline number, with the grammar's check that it is positive.
+    /// A timeline number, with the grammar's check that it is positive (the value is
+    /// cut to 32 bits first, as PostgreSQL's `strtoul` into a `uint32` does).
     fn timeline(&mut self) -> Result<u32> {
-        let n = self.uint()?;
-        if n == 0 || n > u32::MAX as u64 {
-            crate::bail!(sqlstate::SYNTAX_ERROR, "invalid timeline {}", n as u32);
+        let n = self.uint()? as u32;
+        if n == 0 {
+            crate::bail!(sqlstate::SYNTAX_ERROR, "invalid timeline {}", n);
         }
-        Ok(n as u32)
+        Ok(n)
     }
 
     /// A parenthesised generic option list `( name [value] [, …] )`: names lower-cased
@@ -534,14 +556,17 @@ fn parse_start(p: &mut Parser) -> Result<ReplCommand> {
         None
     };
     if p.accept_keyword("LOGICAL") {
-        // The grammar accepts logical streaming; this server has no logical decoding.
-        if slot.is_none() {
+        // The grammar accepts logical streaming (the executor refuses it); the plugin
+        // options that may follow are not checked.
+        let Some(slot) = slot else {
             return Err(syntax_error());
+        };
+        match p.next() {
+            Some(Token::Lsn(_)) => {}
+            _ => return Err(syntax_error()),
         }
-        crate::bail!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "logical replication is not supported by this server"
-        );
+        p.pos = p.tokens.len();
+        return Ok(ReplCommand::StartLogical { slot });
     }
     p.accept_keyword("PHYSICAL");
     let start = match p.next() {
@@ -711,7 +736,16 @@ mod tests {
         );
         assert_eq!(code("START_REPLICATION 0/0 TIMELINE"), "42601");
         assert_eq!(code("START_REPLICATION 0/0 extra"), "42601");
-        assert_eq!(code("START_REPLICATION SLOT s LOGICAL 0/0"), "0A000");
+        assert_eq!(
+            parse("START_REPLICATION SLOT s LOGICAL 0/0 (\"proto_version\" '1')").unwrap(),
+            ReplCommand::StartLogical { slot: "s".into() }
+        );
+        assert_eq!(code("START_REPLICATION LOGICAL 0/0"), "42601");
+        assert_eq!(
+            parse("TIMELINE_HISTORY 99999999999").unwrap(),
+            ReplCommand::TimelineHistory(0x4876_E7FF)
+        );
+        assert_eq!(code("TIMELINE_HISTORY 4294967296"), "42601");
     }
 
     #[test]
@@ -739,6 +773,11 @@ mod tests {
         let e = parse("BASE_BACKUP LABEL 'x' PROGRESS").unwrap_err();
         assert_eq!((e.code, e.message.as_str()), ("42601", "syntax error"));
         assert_eq!(code("BASE_BACKUP ( LABEL 'x'"), "42601");
+        assert_eq!(
+            base_backup_label("( LABEL 'pg_basebackup base backup',  PROGRESS)").as_deref(),
+            Some("pg_basebackup base backup")
+        );
+        assert_eq!(base_backup_label("(PROGRESS)"), None);
     }
 
     #[test]
@@ -758,7 +797,19 @@ mod tests {
         assert_eq!(code("SHOW 'x'"), "42601");
         assert_eq!(code("TIMELINE_HISTORY x"), "42601");
         assert_eq!(code("DROP_REPLICATION_SLOT \"unterminated"), "42601");
-        assert_eq!(code("DROP_REPLICATION_SLOT \"\""), "42601");
+        assert_eq!(
+            parse("READ_REPLICATION_SLOT \"\"").unwrap(),
+            ReplCommand::ReadSlot(String::new())
+        );
+        assert_eq!(
+            parse("DROP_REPLICATION_SLOT \"x").unwrap_err().message,
+            "unterminated quoted string"
+        );
+        assert_eq!(parse("SHOW a # b").unwrap_err().message, "syntax error");
+        assert_eq!(
+            parse("READ_REPLICATION_SLOT 9abc").unwrap_err().message,
+            "syntax error"
+        );
         assert_eq!(code("SHOW a # b"), "42601");
         let long = "x".repeat(70);
         assert_eq!(

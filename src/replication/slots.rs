@@ -298,9 +298,16 @@ impl SlotManager {
             let slot = read_state(&path.join("state"))?;
             slots.insert(slot.name.clone(), slot);
         }
-        let max_slots = crate::config::ServerConfig::load(datadir, &[])
+        let config = crate::config::ServerConfig::load(datadir, &[]).ok();
+        let max_slots = config
+            .as_ref()
             .map(|c| c.get_int("max_replication_slots").max(0) as usize)
             .unwrap_or(10);
+        // Process titles carry cluster_name (the server may set it again with its
+        // command-line overrides).
+        if let Some(c) = &config {
+            crate::proctitle::set_cluster_name(&c.get_str("cluster_name"));
+        }
         if slots.len() > max_slots {
             return Err(Error::fatal(
                 sqlstate::CONFIGURATION_LIMIT_EXCEEDED,
@@ -345,6 +352,12 @@ impl SlotManager {
         reserve_wal: bool,
         owner: i32,
     ) -> Result<SlotInfo> {
+        if self.table.max_slots.load(Ordering::SeqCst) == 0 {
+            bail!(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "replication slots can only be used if max_replication_slots > 0"
+            );
+        }
         validate_name(name)?;
         let mut slots = self.lock();
         if slots.contains_key(name) {
@@ -507,11 +520,11 @@ impl SlotManager {
 
     /// `pg_replication_slot_advance(name, upto)`: moves the slot's `restart_lsn`
     /// forward to `upto` (capped at the flushed WAL position); returns the slot's new
-    /// position. PostgreSQL's errors: 55000 when the slot never reserved WAL or when
-    /// `upto` is behind it, 55006 when another backend uses it.
+    /// position. PostgreSQL's errors: XX000 for 0/0, 55000 when the slot never
+    /// reserved WAL or when `upto` is behind it, 55006 when another backend uses it.
     pub fn advance(&self, name: &str, upto: Lsn, pid: i32) -> Result<Lsn> {
         if upto.0 == 0 {
-            bail!(sqlstate::INVALID_PARAMETER_VALUE, "invalid target WAL LSN");
+            bail!(sqlstate::INTERNAL_ERROR, "invalid target WAL LSN");
         }
         let target = upto.min(self.engine.wal_flush_lsn());
         let mut slots = self.lock();
@@ -520,14 +533,17 @@ impl SlotManager {
             return Err(active_for(name, other));
         }
         let Some(current) = slot.restart_lsn else {
-            bail!(
+            return Err(err!(
                 sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "replication slot \"{name}\" cannot be advanced"
-            );
+            )
+            .with_detail(
+                "This slot has never previously reserved WAL, or it has been invalidated.",
+            ));
         };
         if target < current {
             return Err(err!(
-                sqlstate::INVALID_PARAMETER_VALUE,
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
                 "cannot advance replication slot to {target}, minimum is {current}"
             ));
         }
@@ -614,7 +630,8 @@ impl SlotManager {
                         (Some(st), safe)
                     }
                     (None, Some(_)) => (Some(WalStatus::Lost), None),
-                    (None, None) => (None, None),
+                    // PostgreSQL computes safe_wal_size from restart_lsn 0/0 here.
+                    (None, None) => (None, pos.safe_wal_size(Lsn(0))),
                 };
                 let status = match status {
                     // A slot still in use by a live walsender is not lost yet.

@@ -11,7 +11,18 @@
 //! - each Query message gets exactly one ReadyForQuery (after its result sets, or after
 //!   the ErrorResponse), so a failed command never ends the connection;
 //! - a physical connection never runs SQL (0A000); a `replication=database` connection
-//!   runs SQL through its own [`Session`], exactly as an ordinary backend does.
+//!   runs SQL through its own [`Session`], exactly as an ordinary backend does;
+//! - client bytes are read with `read_buf` into one buffer shared with the stream
+//!   (cancel-safe: a wake-up for new WAL or a timer never loses half a message);
+//! - after an ERROR the slot a command held is released and the connection's
+//!   temporary slots are dropped (PostgreSQL's walsender error recovery);
+//! - at shutdown an idle walsender ends (57P01) and a streaming one keeps streaming
+//!   until the postmaster has written the shutdown checkpoint
+//!   ([`WalSenders::finish_shutdown`]), then sends it, asks for a last reply and ends
+//!   with `COPY 0` (see the `stream` submodule).
+//!
+//! Each walsender shows a `ps` title (`walsender <user> <host>(<port>) <activity>`,
+//! [`WalSenders::title`]) through [`crate::proctitle::ProcTitle`].
 //!
 //! One `IDENTIFY_SYSTEM`, step by step:
 //! 1. [`serve`] reads a Query frame and hands its text to [`command::parse`];
@@ -109,18 +120,48 @@ pub struct WalSenderInfo {
     pub reply_time: Option<i64>,
     /// The xmin from hot-standby feedback without a slot.
     pub backend_xmin: Option<u32>,
+    /// What the process title shows between the address and the position: `idle`, the
+    /// running command's tag, or `sending backup "<label>"`.
+    pub activity: String,
 }
 
 /// The live walsenders, by backend pid.
-#[derive(Default)]
 pub struct WalSenders {
     senders: Mutex<HashMap<i32, WalSenderInfo>>,
+    /// Set by the postmaster once the shutdown checkpoint is written: streaming
+    /// walsenders send the WAL up to it and end.
+    final_stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for WalSenders {
+    fn default() -> Self {
+        WalSenders::new()
+    }
 }
 
 impl WalSenders {
     /// An empty registry.
     pub fn new() -> WalSenders {
-        WalSenders::default()
+        WalSenders {
+            senders: Mutex::new(HashMap::new()),
+            final_stop: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Tells the walsenders that the shutdown checkpoint is written: they send the
+    /// rest of the WAL, ask for a last reply, send `COPY 0` and close (PostgreSQL's
+    /// SIGUSR2 to walsenders).
+    pub fn finish_shutdown(&self) {
+        self.final_stop.send_replace(true);
+    }
+
+    /// Whether [`WalSenders::finish_shutdown`] was called.
+    pub fn stopping(&self) -> bool {
+        *self.final_stop.borrow()
+    }
+
+    fn subscribe_stop(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.final_stop.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i32, WalSenderInfo>> {
@@ -172,14 +213,12 @@ impl WalSenders {
             Some(a) => format!("{a}({})", w.client_port),
             None => "[local]".to_string(),
         };
-        let activity = match w.state {
-            WalSenderState::Catchup | WalSenderState::Streaming => match w.sent_lsn {
-                Some(l) => format!("streaming {l}"),
-                None => "streaming".to_string(),
-            },
-            WalSenderState::Backup => "sending backup".to_string(),
-            WalSenderState::Stopping => "stopping".to_string(),
-            WalSenderState::Startup => "idle".to_string(),
+        let activity = match (w.state, w.sent_lsn) {
+            (
+                WalSenderState::Catchup | WalSenderState::Streaming | WalSenderState::Stopping,
+                Some(l),
+            ) => format!("streaming {l}"),
+            _ => w.activity.clone(),
         };
         Some(format!("walsender {} {host} {activity}", w.user))
     }
@@ -238,6 +277,7 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         replay_lag: None,
         reply_time: None,
         backend_xmin: None,
+        activity: "idle".to_string(),
     }
 }
 
@@ -318,6 +358,7 @@ pub async fn serve(conn: WalSenderConn) {
         cancel,
     } = conn;
     let pid = registration.pid();
+    let initial_title = shared.walsenders.title(pid).unwrap_or_default();
     let mut ws = WalSender {
         io,
         inbuf: BytesMut::with_capacity(8192),
@@ -331,8 +372,12 @@ pub async fn serve(conn: WalSenderConn) {
         out: Writer::new(),
         copy_in: false,
         skip_until_sync: false,
+        errored: false,
+        title: crate::proctitle::ProcTitle::new(&initial_title),
+        last_title: initial_title,
     };
     let mut shutdown = shared.shutdown.subscribe();
+    let mut final_stop = shared.walsenders.subscribe_stop();
     loop {
         // 1. A complete message already buffered is handled first.
         let frame = match take_frame(&mut ws.inbuf) {
@@ -360,6 +405,12 @@ pub async fn serve(conn: WalSenderConn) {
                     false
                 }
                 _ = tokio::time::sleep(std::time::Duration::from_millis(100)), if smart => false,
+                r = final_stop.changed() => {
+                    if r.is_err() {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    false
+                }
             };
             if closed {
                 if !ws.inbuf.is_empty() {
@@ -370,9 +421,12 @@ pub async fn serve(conn: WalSenderConn) {
                 }
                 break;
             }
+            // An idle walsender ends like a terminated backend (PostgreSQL signals it
+            // with SIGTERM when replication has not started).
             let mode = *shutdown.borrow();
-            if ws.terminate.load(Ordering::SeqCst) || ws.should_stop_for_shutdown(mode) {
-                if mode == ShutdownMode::Running {
+            let stop_for_shutdown = ws.should_stop_for_shutdown(mode);
+            if ws.terminate.load(Ordering::SeqCst) || stop_for_shutdown {
+                if mode != ShutdownMode::Immediate {
                     ws.out.error(&terminated());
                     let _ = ws.out.flush(&mut ws.io).await;
                 }
@@ -420,6 +474,11 @@ struct WalSender {
     out: Writer,
     copy_in: bool,
     skip_until_sync: bool,
+    /// The current command sent an ErrorResponse.
+    errored: bool,
+    /// The `ps` title of this walsender, and what it shows.
+    title: crate::proctitle::ProcTitle,
+    last_title: String,
 }
 
 impl WalSender {
@@ -489,13 +548,44 @@ impl WalSender {
         }
     }
 
+    /// Queues an ErrorResponse for a failed command; the command's slot state is
+    /// cleaned up once it returns (see [`WalSender::query`]).
+    fn fail(&mut self, e: &Error) {
+        self.out.error(e);
+        self.errored = true;
+    }
+
+    /// Runs one Query message. After an ERROR, as PostgreSQL's walsender error
+    /// recovery, the slot the command held is released and the connection's temporary
+    /// slots are dropped.
     async fn query(&mut self, text: &str) -> Flow {
+        self.errored = false;
+        let flow = self.query_inner(text).await;
+        if self.errored {
+            self.shared.slots.error_cleanup(self.pid());
+            self.errored = false;
+        }
+        self.refresh_title();
+        flow
+    }
+
+    /// Shows the registry's title for this walsender in `ps`, if it changed.
+    fn refresh_title(&mut self) {
+        if let Some(t) = self.shared.walsenders.title(self.pid()) {
+            if t != self.last_title {
+                self.title.set(&t);
+                self.last_title = t;
+            }
+        }
+    }
+
+    async fn query_inner(&mut self, text: &str) -> Flow {
         let config = self.shared.config();
         let cmd = match command::parse(text) {
             Ok(c) => c,
             Err(e) => {
                 self.log_command(text, &config);
-                self.out.error(&e);
+                self.fail(&e);
                 self.ready();
                 return Flow::Continue;
             }
@@ -504,6 +594,22 @@ impl WalSender {
             return self.sql(sql);
         }
         self.log_command(text, &config);
+        let activity = match &cmd {
+            ReplCommand::BaseBackup(args) => format!(
+                "sending backup \"{}\"",
+                command::base_backup_label(args).unwrap_or_else(|| "base backup".to_string())
+            ),
+            other => other.tag().to_string(),
+        };
+        self.registration.update(|w| w.activity = activity);
+        self.refresh_title();
+        let flow = self.run_command(cmd).await;
+        self.registration
+            .update(|w| w.activity = "idle".to_string());
+        flow
+    }
+
+    async fn run_command(&mut self, cmd: ReplCommand) -> Flow {
         let result = match cmd {
             ReplCommand::StartReplication {
                 slot,
@@ -514,7 +620,7 @@ impl WalSender {
             other => self.simple_command(other),
         };
         if let Err(e) = result {
-            self.out.error(&e);
+            self.fail(&e);
         }
         self.ready();
         Flow::Continue
@@ -533,7 +639,7 @@ impl WalSender {
 
     fn sql(&mut self, sql: String) -> Flow {
         if self.mode == ReplicationMode::Physical {
-            self.out.error(&crate::err!(
+            self.fail(&crate::err!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "cannot execute SQL commands in WAL sender for physical replication"
             ));
@@ -676,6 +782,18 @@ impl WalSender {
             ReplCommand::DropSlot { name, wait } => {
                 shared.slots.drop_slot(&name, wait)?;
                 self.out.command_complete("DROP_REPLICATION_SLOT");
+            }
+            ReplCommand::StartLogical { .. } => {
+                if shared.config().get_str("wal_level") != "logical" {
+                    crate::bail!(
+                        sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        "logical decoding requires wal_level >= logical"
+                    );
+                }
+                crate::bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "logical decoding is not supported by this server"
+                );
             }
             ReplCommand::StartReplication { .. }
             | ReplCommand::BaseBackup(_)
@@ -834,4 +952,73 @@ pub fn pg_stat_replication_rows(
             row
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(addr: Option<&str>, port: u16) -> Peer {
+        Peer {
+            addr: addr.map(|a| a.parse().unwrap()),
+            port,
+            uid: None,
+            ssl: false,
+        }
+    }
+
+    #[test]
+    fn registry_limits_and_titles() {
+        let reg = Arc::new(WalSenders::new());
+        let a = reg
+            .register(
+                new_info(10, "repl", "walreceiver", &peer(Some("127.0.0.1"), 53114)),
+                2,
+            )
+            .unwrap();
+        let b = reg
+            .register(new_info(11, "postgres", "psql", &peer(None, 0)), 2)
+            .unwrap();
+        let e = reg
+            .register(new_info(12, "x", "y", &peer(None, 0)), 2)
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "53300");
+        assert_eq!(
+            e.message,
+            "number of requested standby connections exceeds max_wal_senders (currently 2)"
+        );
+        assert_eq!(
+            reg.title(10).unwrap(),
+            "walsender repl 127.0.0.1(53114) idle"
+        );
+        assert_eq!(reg.title(11).unwrap(), "walsender postgres [local] idle");
+        assert_eq!(reg.get(11).unwrap().client_port, -1);
+        a.update(|w| {
+            w.state = WalSenderState::Streaming;
+            w.sent_lsn = Some(Lsn(0xB6F5CC0));
+        });
+        assert_eq!(
+            reg.title(10).unwrap(),
+            "walsender repl 127.0.0.1(53114) streaming 0/B6F5CC0"
+        );
+        b.update(|w| w.activity = "sending backup \"pg_basebackup base backup\"".into());
+        assert_eq!(
+            reg.title(11).unwrap(),
+            "walsender postgres [local] sending backup \"pg_basebackup base backup\""
+        );
+        drop(a);
+        assert_eq!(reg.list().len(), 1);
+        assert!(reg.title(10).is_none());
+        assert!(!reg.stopping());
+        reg.finish_shutdown();
+        assert!(reg.stopping());
+    }
+
+    #[test]
+    fn segment_sizes_show_as_postgresql() {
+        assert_eq!(show_segment_size(16 << 20), "16MB");
+        assert_eq!(show_segment_size(1 << 20), "1MB");
+        assert_eq!(show_segment_size(1 << 30), "1GB");
+    }
 }

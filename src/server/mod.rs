@@ -424,9 +424,10 @@ async fn postmaster(
     }
     let _ = pidfile.set_status("stopping");
     // Smart shutdown waits for sessions without limit; fast gives them a moment to
-    // roll back, then goes on.
+    // roll back, then goes on. Streaming walsenders (not counted against
+    // max_connections) stay until the shutdown checkpoint is written.
     loop {
-        if shared.backends().is_empty() {
+        if shared.backends().values().all(|b| !b.counted) {
             break;
         }
         if *shared.shutdown.borrow() == ShutdownMode::Fast {
@@ -456,6 +457,12 @@ async fn postmaster(
     })
     .await
     .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
+    // Walsenders send the WAL up to the shutdown checkpoint and end (bounded wait).
+    shared.walsenders.finish_shutdown();
+    let waited = std::time::Instant::now();
+    while !shared.backends().is_empty() && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     drop(unix);
     tracing::info!("database system is shut down");
     Ok(())
@@ -674,12 +681,12 @@ impl crate::sql::ServerHooks for Hooks {
         self.shared.config()
     }
 
-    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
-        self.shared.walsenders.list()
-    }
-
     // ---- replication slots ----
     fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
         Some(self.shared.slots.clone())
+    }
+
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        self.shared.walsenders.list()
     }
 }

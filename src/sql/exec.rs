@@ -139,6 +139,12 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             .map(|(_, r)| (*r).clone())
             .collect(),
         Source::Virtual(VirtualTable::PgSettings) => super::pg_settings_rows(cx.settings),
+        Source::Virtual(VirtualTable::PgReplicationSlots) => cx
+            .ctx
+            .hooks
+            .slots()
+            .map(|s| s.view_rows())
+            .unwrap_or_default(),
         Source::Virtual(VirtualTable::PgStatReplication) => {
             crate::replication::walsender::pg_stat_replication_rows(
                 &cx.ctx.hooks.wal_senders(),
@@ -146,12 +152,6 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
                 &cx.ctx.user,
             )
         }
-        Source::Virtual(VirtualTable::PgReplicationSlots) => cx
-            .ctx
-            .hooks
-            .slots()
-            .map(|s| s.view_rows())
-            .unwrap_or_default(),
         Source::Virtual(VirtualTable::PgStatWalReceiver) => {
             crate::standby::walreceiver::pg_stat_wal_receiver_rows(cx.is_superuser())
         }

@@ -64,15 +64,16 @@ pub trait ServerHooks: Send + Sync {
     fn postmaster_start_time(&self) -> i64;
     /// The current server configuration.
     fn server_config(&self) -> Arc<ServerConfig>;
-    /// The live walsenders (`pg_stat_replication`); none unless a server provides them.
-    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
-        Vec::new()
-    }
     // ---- replication slots ----
     /// The physical replication slots (for the slot functions and
     /// `pg_replication_slots`); `None` where there are none (tests without a server).
     fn slots(&self) -> Option<Arc<crate::replication::slots::SlotManager>> {
         None
+    }
+
+    /// The live walsenders (`pg_stat_replication`); none unless a server provides them.
+    fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
+        Vec::new()
     }
 }
 

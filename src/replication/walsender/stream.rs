@@ -30,6 +30,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::error::{sqlstate, Error, Result};
 use crate::server::ShutdownMode;
+use crate::storage::wal::reader::find_segment;
+use crate::storage::wal::segment::segment_file_name;
 use crate::storage::wal::timeline::{read_history, switch_point};
 use crate::storage::wal::{read_wal_bytes, Lsn};
 
@@ -43,6 +45,8 @@ const XLOG_BLCKSZ: u64 = 8192;
 const MESSAGES_PER_ROUND: usize = 16;
 /// The lag tracker's capacity (PostgreSQL's LAG_TRACKER_BUFFER_SIZE).
 const LAG_SAMPLES: usize = 8192;
+/// The process title's position is refreshed at most this often.
+const TITLE_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stopping walsender waits for the client to confirm the last WAL.
 const STOP_CONFIRM_WAIT: Duration = Duration::from_secs(5);
 
@@ -60,6 +64,9 @@ pub(super) struct LagTracker {
     /// How many samples were ever dropped from the front.
     dropped: u64,
     last_lsn: Lsn,
+    /// The previous reply reported everything sent as applied (two such replies in a
+    /// row clear the lags).
+    fully_applied_last_time: bool,
 }
 
 impl LagTracker {
@@ -70,6 +77,7 @@ impl LagTracker {
             last_read: [None; 3],
             dropped: 0,
             last_lsn: Lsn::INVALID,
+            fully_applied_last_time: false,
         }
     }
 
@@ -200,10 +208,14 @@ fn keepalive(out: &mut crate::server::protocol::Writer, sent: Lsn, reply_request
 }
 
 impl WalSender {
-    /// Whether the walsender should stop for a server shutdown: fast/immediate at once,
-    /// smart once no ordinary session is left (walsenders serve until then, as in
-    /// PostgreSQL).
+    /// Whether an idle walsender (not streaming) should end for a server shutdown:
+    /// fast/immediate at once, smart once no ordinary session is left (walsenders serve
+    /// until then, as in PostgreSQL), and in any case once the shutdown checkpoint is
+    /// written.
     pub(super) fn should_stop_for_shutdown(&self, mode: ShutdownMode) -> bool {
+        if self.shared.walsenders.stopping() {
+            return true;
+        }
         match mode {
             ShutdownMode::Running => false,
             ShutdownMode::Smart => !self
@@ -226,7 +238,7 @@ impl WalSender {
         let pid = self.pid();
         if let Some(name) = &slot {
             if let Err(e) = self.shared.slots.acquire(name, pid) {
-                self.out.error(&e);
+                self.fail(&e);
                 self.ready();
                 return Flow::Continue;
             }
@@ -279,7 +291,7 @@ impl WalSender {
             match checked {
                 Ok(v) => valid_upto = Some(v),
                 Err(e) => {
-                    self.out.error(&e);
+                    self.fail(&e);
                     self.ready();
                     return Flow::Continue;
                 }
@@ -291,11 +303,14 @@ impl WalSender {
                 w.state = WalSenderState::Catchup;
                 w.sent_lsn = Some(start);
             });
+            if let Some(name) = slot {
+                self.shared.slots.reserve_if_unset(name, start, tli);
+            }
             // CopyBothResponse: overall format 0, no columns.
             self.out.raw(&[b'W', 0, 0, 0, 7, 0, 0, 0]);
             let flush = engine.wal_flush_lsn();
             if valid_upto.is_none() && start > flush {
-                self.out.error(&crate::err!(
+                self.fail(&crate::err!(
                     sqlstate::INTERNAL_ERROR,
                     "requested starting point {} is ahead of the WAL flush position of this server {}",
                     start,
@@ -312,7 +327,7 @@ impl WalSender {
                     return Flow::Close;
                 }
                 StreamEnd::Error(e) => {
-                    self.out.error(&e);
+                    self.fail(&e);
                     self.ready();
                     return Flow::Continue;
                 }
@@ -351,15 +366,18 @@ impl WalSender {
         let timeout = (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms));
         let mut flush_rx = engine.subscribe_wal_flush();
         let mut shutdown = self.shared.shutdown.subscribe();
+        let mut final_stop = self.shared.walsenders.subscribe_stop();
         let mut sent = start;
         let mut last_input = Instant::now();
         let mut waiting_for_ping = false;
         let mut done_sending = false;
         let mut lag = LagTracker::new();
-        let mut fully_applied_last_time = false;
         let mut stopping = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_SEND_SIZE as usize];
+        let mut last_title_at = Instant::now()
+            .checked_sub(TITLE_INTERVAL)
+            .unwrap_or_else(Instant::now);
         loop {
             // 1. Queue what WAL there is.
             let end = match valid_upto {
@@ -394,6 +412,20 @@ impl WalSender {
                         Err(e) => return StreamEnd::Error(e),
                     }
                 }
+                // A checkpoint may have removed or recycled a segment while it was
+                // read: then what was read cannot be trusted (PostgreSQL's
+                // CheckXLogRemoved after each read).
+                let first = sent.0 / segment_size;
+                let last = (upto.0 - 1) / segment_size;
+                for segno in first..=last {
+                    if find_segment(&pg_wal, tli, segno, segment_size).is_none() {
+                        return StreamEnd::Error(crate::err!(
+                            sqlstate::UNDEFINED_FILE,
+                            "requested WAL segment {} has already been removed",
+                            segment_file_name(tli, segno, segment_size)
+                        ));
+                    }
+                }
                 let mut header = Vec::with_capacity(25);
                 header.push(b'w');
                 header.extend_from_slice(&sent.0.to_be_bytes());
@@ -421,6 +453,10 @@ impl WalSender {
                 w.sent_lsn = Some(sent);
                 w.state = state;
             });
+            if last_title_at.elapsed() >= TITLE_INTERVAL {
+                self.refresh_title();
+                last_title_at = Instant::now();
+            }
             // 2. A historic timeline is finished once its switch point is sent.
             if valid_upto.is_some() && caught_up && !done_sending {
                 self.out.raw(&[b'c', 0, 0, 0, 4]);
@@ -451,7 +487,8 @@ impl WalSender {
                     );
                     return StreamEnd::Close;
                 }
-                if silent >= t / 2 && !waiting_for_ping {
+                // After our CopyDone nothing more may be sent.
+                if silent >= t / 2 && !waiting_for_ping && !done_sending {
                     keepalive(&mut self.out, sent, true);
                     waiting_for_ping = true;
                     if self.out.flush(&mut self.io).await.is_err() {
@@ -493,6 +530,12 @@ impl WalSender {
                     Event::Tick
                 }
                 _ = flush_rx.changed(), if valid_upto.is_none() => Event::Tick,
+                r = final_stop.changed(), if !stopping => {
+                    if r.is_err() {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Event::Tick
+                }
                 _ = tokio::time::sleep(wake_in) => Event::Tick,
             };
             if let Event::Input(0) = event {
@@ -510,8 +553,8 @@ impl WalSender {
                                 &body,
                                 slot,
                                 sent,
+                                !done_sending,
                                 &mut lag,
-                                &mut fully_applied_last_time,
                             ) {
                                 Ok(Some(end)) => {
                                     if let StreamEnd::ClientDone = end {
@@ -559,7 +602,10 @@ impl WalSender {
             if mode == ShutdownMode::Immediate {
                 return StreamEnd::Close;
             }
-            if !stopping && self.should_stop_for_shutdown(mode) {
+            // A streaming walsender keeps streaming through a smart or fast shutdown
+            // until the postmaster has written the shutdown checkpoint, so the standby
+            // receives it too.
+            if !stopping && self.shared.walsenders.stopping() {
                 stopping = true;
             }
         }
@@ -582,8 +628,8 @@ impl WalSender {
         body: &[u8],
         slot: Option<&str>,
         sent: Lsn,
+        may_send: bool,
         lag: &mut LagTracker,
-        fully_applied_last_time: &mut bool,
     ) -> Result<Option<StreamEnd>> {
         match tag {
             b'd' => {}
@@ -617,12 +663,12 @@ impl WalSender {
                 // twice in a row (nothing is in flight any more).
                 let mut clear = false;
                 if apply == sent {
-                    if *fully_applied_last_time {
+                    if lag.fully_applied_last_time {
                         clear = true;
                     }
-                    *fully_applied_last_time = true;
+                    lag.fully_applied_last_time = true;
                 } else {
-                    *fully_applied_last_time = false;
+                    lag.fully_applied_last_time = false;
                 }
                 let write_lag = lag.read(0, write, now);
                 let flush_lag = lag.read(1, flush, now);
@@ -647,7 +693,7 @@ impl WalSender {
                         self.shared.slots.confirm_flush(name, flush);
                     }
                 }
-                if reply_requested {
+                if reply_requested && may_send {
                     keepalive(&mut self.out, sent, false);
                 }
                 Ok(None)
@@ -656,11 +702,16 @@ impl WalSender {
                 if body.len() < 25 {
                     return Err(insufficient());
                 }
+                let reply_time = be64(&body[1..]) as i64;
+                self.registration
+                    .update(|w| w.reply_time = Some(reply_time));
                 let xmin = be32(&body[9..]);
-                // Without a slot the xmin shows as the walsender's backend_xmin.
-                if slot.is_none() {
-                    self.registration
-                        .update(|w| w.backend_xmin = (xmin != 0).then_some(xmin));
+                // With a slot the xmin is the slot's; without one it shows as the
+                // walsender's backend_xmin.
+                let xmin = (xmin != 0).then_some(xmin);
+                match slot {
+                    Some(name) => self.shared.slots.set_xmin(name, xmin),
+                    None => self.registration.update(|w| w.backend_xmin = xmin),
                 }
                 Ok(None)
             }
