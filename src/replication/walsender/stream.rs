@@ -703,8 +703,7 @@ impl WalSender {
                     return Err(insufficient());
                 }
                 let reply_time = be64(&body[1..]) as i64;
-                self.registration
-                    .update(|w| w.reply_time = Some(reply_time));
+                self.registration.update(|w| w.reply_time = Some(reply_time));
                 let xmin = be32(&body[9..]);
                 // With a slot the xmin is the slot's; without one it shows as the
                 // walsender's backend_xmin.
