@@ -35,7 +35,11 @@
 //!    the reader retries from the same position next time;
 //! 3. heap and catalog records are buffered by xid; the COMMIT applies them (above)
 //!    and publishes the replay LSN and the commit time;
-//! 4. a checkpoint record is remembered for the next restartpoint.
+//! 4. a checkpoint record is remembered for the next restartpoint (taken when
+//!    `checkpoint_timeout` has passed since the last one, on `CHECKPOINT` and at
+//!    shutdown); a parameter-change record (PostgreSQL's `XLOG_PARAMETER_CHANGE`) is
+//!    checked against this standby's settings: too low → WARNING, pause, FATAL when
+//!    resumed.
 
 use super::control::{ControlFile, DbState};
 use super::heap::{Tuple, FROZEN_XID};
