@@ -27,6 +27,7 @@ pub mod proctitle;
 pub mod replication;
 pub mod server;
 pub mod sql;
+pub mod standby;
 pub mod storage;
 pub mod types;
 

@@ -96,6 +96,9 @@ pub enum VirtualTable {
     /// walsender registry through `ServerHooks::wal_senders`). `client_addr` and
     /// `backend_xmin` are text here (tusk has no inet or xid type).
     PgStatReplication,
+    /// `pg_stat_wal_receiver`: zero or one row on a standby, while its walreceiver
+    /// runs (rows from `standby::walreceiver::pg_stat_wal_receiver_rows`).
+    PgStatWalReceiver,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -113,6 +116,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_stat_wal" => VirtualTable::PgStatWal,
         "pg_replication_slots" => VirtualTable::PgReplicationSlots,
         "pg_stat_replication" => VirtualTable::PgStatReplication,
+        "pg_stat_wal_receiver" => VirtualTable::PgStatWalReceiver,
         _ => return None,
     })
 }
@@ -243,6 +247,23 @@ impl VirtualTable {
                 ("sync_state", Text),
                 ("reply_time", TimestampTz),
             ],
+            VirtualTable::PgStatWalReceiver => &[
+                ("pid", Int4),
+                ("status", Text),
+                ("receive_start_lsn", PgLsn),
+                ("receive_start_tli", Int4),
+                ("written_lsn", PgLsn),
+                ("flushed_lsn", PgLsn),
+                ("received_tli", Int4),
+                ("last_msg_send_time", TimestampTz),
+                ("last_msg_receipt_time", TimestampTz),
+                ("latest_end_lsn", PgLsn),
+                ("latest_end_time", TimestampTz),
+                ("slot_name", Text),
+                ("sender_host", Text),
+                ("sender_port", Int4),
+                ("conninfo", Text),
+            ],
         }
     }
 
@@ -270,6 +291,7 @@ impl VirtualTable {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
             VirtualTable::PgReplicationSlots => vec![],
             VirtualTable::PgStatReplication => vec![],
+            VirtualTable::PgStatWalReceiver => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -222,6 +222,13 @@ async fn start(
     };
     let config = shared.config();
     let replication = params.replication;
+    // A standby refuses clients before consistency or without hot_standby (57P03).
+    if let Some(e) =
+        crate::standby::connection_refusal(&shared.engine, &config, replication.is_some())
+    {
+        send_fatal(&mut io, e).await;
+        return None;
+    }
 
     // 2. A connection slot, before any authentication (walsenders have their own pool).
     let slot = if replication.is_none() {
@@ -297,6 +304,10 @@ async fn start(
     let mut settings = SessionSettings::new(config.clone());
     settings.set_internal("is_superuser", if role.superuser { "on" } else { "off" });
     settings.set_internal("session_authorization", &role.name);
+    if shared.engine.in_recovery() {
+        settings.set_internal("in_hot_standby", "on");
+        settings.set_internal("transaction_read_only", "on");
+    }
     let mut startup_settings = params.settings.clone();
     if let Some(options) = &params.options {
         match SessionSettings::parse_options(options) {

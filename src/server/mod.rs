@@ -278,7 +278,9 @@ async fn postmaster(
     overrides: Vec<(String, String)>,
     pidfile: &mut PidFile,
 ) -> Result<()> {
-    let config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
+    let mut config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
+    // Standby mode (standby.signal or a legacy recovery.conf), see `crate::standby`.
+    let standby = crate::standby::detect(&datadir, &mut config)?;
     crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
     tracing::info!(
         "starting PostgreSQL 15.0 (tusk {}) on {}-linux, compiled by rustc, 64-bit",
@@ -336,9 +338,21 @@ async fn postmaster(
         ..EngineOptions::default()
     };
     let dir = datadir.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
-        .await
-        .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;
+    let (engine, replay_cursor) = if standby {
+        let control = crate::storage::control::ControlFile::read(&datadir)?;
+        crate::standby::check_hot_standby_parameters(&config, &control)?;
+        tokio::task::spawn_blocking(move || Engine::open_standby(&dir, &engine_opts))
+            .await
+            .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
+            .map(|(e, c)| (e, Some(c)))?
+    } else {
+        // The hot-standby parameters travel to standbys in pg_control.
+        crate::standby::record_parameters(&datadir, &config, engine_opts.fsync)?;
+        let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
+            .await
+            .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;
+        (engine, None)
+    };
     let slots = Arc::new(crate::replication::slots::SlotManager::open(
         &datadir,
         engine.clone(),
@@ -385,9 +399,21 @@ async fn postmaster(
             tokio::spawn(async move { accept_unix(listener, shared).await });
         }
     }
-    tokio::spawn(wal_writer(shared.clone()));
-    pidfile.set_status("ready")?;
-    tracing::info!("database system is ready to accept connections");
+    if let Some(cursor) = replay_cursor {
+        // A standby: the replay thread announces read-only readiness itself.
+        let s = shared.clone();
+        crate::standby::start(
+            shared.engine.clone(),
+            cursor,
+            move || s.config(),
+            shared.shutdown.subscribe(),
+        )?;
+        pidfile.set_status("standby")?;
+    } else {
+        tokio::spawn(wal_writer(shared.clone()));
+        pidfile.set_status("ready")?;
+        tracing::info!("database system is ready to accept connections");
+    }
 
     let mode = wait_for_shutdown_signal(&shared).await;
     let _ = shared.shutdown.send(mode);
@@ -435,9 +461,14 @@ async fn postmaster(
     }
     tracing::info!("shutting down");
     let engine = shared.engine.clone();
-    tokio::task::spawn_blocking(move || engine.shutdown())
-        .await
-        .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
+    tokio::task::spawn_blocking(move || {
+        if engine.in_recovery() {
+            crate::standby::stop(&engine);
+        }
+        engine.shutdown()
+    })
+    .await
+    .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
     // Walsenders send the WAL up to the shutdown checkpoint and end (bounded wait).
     shared.walsenders.finish_shutdown();
     let waited = std::time::Instant::now();

@@ -152,6 +152,9 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
                 &cx.ctx.user,
             )
         }
+        Source::Virtual(VirtualTable::PgStatWalReceiver) => {
+            crate::standby::walreceiver::pg_stat_wal_receiver_rows(cx.is_superuser())
+        }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
         Source::SetOp {

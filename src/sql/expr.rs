@@ -122,6 +122,9 @@ pub enum Func {
     CancelBackend,
     /// `pg_terminate_backend(pid)`
     TerminateBackend,
+    /// Recovery information and control functions (`pg_last_wal_replay_lsn()`…, see
+    /// `functions::recovery_call`).
+    Recovery(super::functions::RecoveryFn),
     /// `coalesce(...)`
     Coalesce,
     /// `nullif(a, b)`

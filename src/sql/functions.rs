@@ -61,6 +61,20 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_switch_wal", 0) => (Func::SwitchWal, DataType::PgLsn),
         ("pg_cancel_backend", 1) => (Func::CancelBackend, DataType::Bool),
         ("pg_terminate_backend", 1 | 2) => (Func::TerminateBackend, DataType::Bool),
+        // Recovery functions (standby).
+        ("pg_last_wal_receive_lsn", 0) => (Func::Recovery(RecoveryFn::ReceiveLsn), DataType::PgLsn),
+        ("pg_last_wal_replay_lsn", 0) => (Func::Recovery(RecoveryFn::ReplayLsn), DataType::PgLsn),
+        ("pg_last_xact_replay_timestamp", 0) => (
+            Func::Recovery(RecoveryFn::ReplayTimestamp),
+            DataType::TimestampTz,
+        ),
+        ("pg_wal_replay_pause", 0) => (Func::Recovery(RecoveryFn::Pause), DataType::Void),
+        ("pg_wal_replay_resume", 0) => (Func::Recovery(RecoveryFn::Resume), DataType::Void),
+        ("pg_is_wal_replay_paused", 0) => (Func::Recovery(RecoveryFn::IsPaused), DataType::Bool),
+        ("pg_get_wal_replay_pause_state", 0) => {
+            (Func::Recovery(RecoveryFn::PauseState), DataType::Text)
+        }
+        ("pg_promote", 0..=2) => (Func::Recovery(RecoveryFn::Promote), DataType::Bool),
         ("coalesce", 1..) => (Func::Coalesce, common()),
         ("nullif", 2) => (Func::NullIf, common()),
         ("greatest", 1..) => (Func::Greatest, common()),
@@ -263,6 +277,9 @@ fn text_arg(v: &Value) -> Option<String> {
 
 /// Calls a built-in function on evaluated arguments.
 pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    if cx.engine.in_recovery() {
+        refuse_during_recovery(f)?;
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         Func::Version => Value::Text(VERSION.into()),
@@ -271,7 +288,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::CurrentDatabase => Value::Text(cx.ctx.database.clone()),
         Func::CurrentSchema => Value::Text("public".into()),
         Func::BackendPid => Value::Int4(cx.ctx.backend_pid),
-        Func::IsInRecovery => Value::Bool(false),
+        Func::IsInRecovery => Value::Bool(cx.engine.in_recovery()),
         Func::CurrentWalLsn => Value::PgLsn(cx.engine.current_wal_lsn().0),
         Func::CurrentWalWriteLsn => Value::PgLsn(cx.engine.wal_write_lsn().0),
         Func::CurrentWalFlushLsn => Value::PgLsn(cx.engine.wal_flush_lsn().0),
@@ -362,6 +379,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
             None => Value::Null,
         },
+        Func::Recovery(r) => recovery_call(r, cx)?,
         Func::TerminateBackend => match arg(0).as_i64() {
             Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
             None => Value::Null,
@@ -851,4 +869,108 @@ fn trunc(unit: &str, micros: i64) -> Result<i64> {
         other => return Err(unit_error(other, "timestamp without time zone")),
     };
     Ok(from_civil(t))
+}
+
+/// The recovery information and control functions (`Func::Recovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryFn {
+    /// `pg_last_wal_receive_lsn()`
+    ReceiveLsn,
+    /// `pg_last_wal_replay_lsn()`
+    ReplayLsn,
+    /// `pg_last_xact_replay_timestamp()`
+    ReplayTimestamp,
+    /// `pg_wal_replay_pause()`
+    Pause,
+    /// `pg_wal_replay_resume()`
+    Resume,
+    /// `pg_is_wal_replay_paused()`
+    IsPaused,
+    /// `pg_get_wal_replay_pause_state()`
+    PauseState,
+    /// `pg_promote(wait, wait_seconds)`: promotion is not implemented yet, so on a
+    /// standby it fails with 0A000 rather than pretending.
+    Promote,
+}
+
+/// Functions PostgreSQL refuses while the server is in recovery, with its errors.
+fn refuse_during_recovery(f: Func) -> Result<()> {
+    match f {
+        Func::CurrentWalLsn
+        | Func::CurrentWalWriteLsn
+        | Func::CurrentWalFlushLsn
+        | Func::SwitchWal => Err(err!(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "recovery is in progress"
+        )
+        .with_hint("WAL control functions cannot be executed during recovery.")),
+        Func::TxidCurrent => Err(err!(
+            sqlstate::READ_ONLY_SQL_TRANSACTION,
+            "cannot execute pg_current_xact_id() during recovery"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Calls one of the recovery functions.
+fn recovery_call(f: RecoveryFn, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    let engine = cx.engine;
+    let lsn = |l: Option<crate::storage::Lsn>| l.map_or(Value::Null, |l| Value::PgLsn(l.0));
+    let control = matches!(
+        f,
+        RecoveryFn::Pause
+            | RecoveryFn::Resume
+            | RecoveryFn::IsPaused
+            | RecoveryFn::PauseState
+            | RecoveryFn::Promote
+    );
+    if control {
+        let name = match f {
+            RecoveryFn::Pause => "pg_wal_replay_pause",
+            RecoveryFn::Resume => "pg_wal_replay_resume",
+            RecoveryFn::IsPaused => "pg_is_wal_replay_paused",
+            RecoveryFn::Promote => "pg_promote",
+            _ => "pg_get_wal_replay_pause_state",
+        };
+        if matches!(
+            f,
+            RecoveryFn::Pause | RecoveryFn::Resume | RecoveryFn::Promote
+        ) && !cx.is_superuser()
+        {
+            bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "permission denied for function {name}"
+            );
+        }
+        if !engine.in_recovery() {
+            return Err(err!(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "recovery is not in progress"
+            )
+            .with_hint("Recovery control functions can only be executed during recovery."));
+        }
+    }
+    Ok(match f {
+        RecoveryFn::ReceiveLsn => lsn(engine.receive_lsn()),
+        RecoveryFn::ReplayLsn => lsn(engine.replay_lsn()),
+        RecoveryFn::ReplayTimestamp => engine
+            .last_replay_timestamp()
+            .map_or(Value::Null, Value::TimestampTz),
+        RecoveryFn::Pause => {
+            engine.pause_replay();
+            Value::Text(String::new())
+        }
+        RecoveryFn::Resume => {
+            engine.resume_replay();
+            Value::Text(String::new())
+        }
+        RecoveryFn::IsPaused => Value::Bool(
+            engine.replay_pause_state() != crate::storage::recovery::PauseState::NotPaused,
+        ),
+        RecoveryFn::PauseState => Value::Text(engine.replay_pause_state().as_str().into()),
+        RecoveryFn::Promote => bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "promotion is not supported by this server yet"
+        ),
+    })
 }

@@ -587,7 +587,9 @@ impl Session {
             self.settings.begin_transaction();
             // The transaction's characteristics start from the session defaults.
             let isolation = self.settings.get_str("default_transaction_isolation");
-            let read_only = self.settings.get_bool("default_transaction_read_only");
+            // A hot standby's transactions are read-only whatever the default says.
+            let read_only = self.settings.get_bool("default_transaction_read_only")
+                || self.engine.in_recovery();
             let _ = self
                 .settings
                 .set("transaction_isolation", Some(&isolation), true, true);
@@ -766,9 +768,17 @@ impl Session {
         }
         match p {
             Parsed::Empty => Ok(ExecResult::Empty),
-            Parsed::Front(f) => self.run_front(f),
+            Parsed::Front(f) => {
+                if self.engine.in_recovery() {
+                    hot_standby::check_front(f)?;
+                }
+                self.run_front(f)
+            }
             Parsed::Sql(stmt) => {
                 let plan = self.plan_cached(piece, stmt, param_types)?;
+                if self.engine.in_recovery() {
+                    hot_standby::check_plan(&plan)?;
+                }
                 self.run_plan(&plan, params)
             }
         }
@@ -1757,6 +1767,90 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.abort_txn();
+    }
+}
+
+/// Hot standby: the statements a session refuses while the server is in recovery,
+/// with PostgreSQL's SQLSTATEs and texts (25006 for writes, 0A000 for asking for a
+/// read-write transaction).
+mod hot_standby {
+    use super::front::{FrontStmt, TxnModes};
+    use super::plan::Plan;
+    use crate::error::{sqlstate, Error, Result};
+
+    fn read_only(what: &str) -> Error {
+        Error::new(
+            sqlstate::READ_ONLY_SQL_TRANSACTION,
+            format!("cannot execute {what} in a read-only transaction"),
+        )
+    }
+
+    fn read_write_mode() -> Error {
+        Error::new(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cannot set transaction read-write mode during recovery",
+        )
+    }
+
+    fn wants_read_write(m: &TxnModes) -> bool {
+        m.read_only == Some(false)
+    }
+
+    /// Refuses a planned statement that would write.
+    pub fn check_plan(plan: &Plan) -> Result<()> {
+        let what = match plan {
+            Plan::Insert(_) => "INSERT",
+            Plan::Update(_) => "UPDATE",
+            Plan::Delete(_) => "DELETE",
+            Plan::CreateTable(_) => "CREATE TABLE",
+            Plan::DropTable(..) => "DROP TABLE",
+            Plan::Truncate(_) => "TRUNCATE TABLE",
+            Plan::AlterTable(_) => "ALTER TABLE",
+            Plan::CreateIndex(_) => "CREATE INDEX",
+            Plan::DropIndex(..) => "DROP INDEX",
+            Plan::Query(q) => match q.lock {
+                Some(l) if l.exclusive => "SELECT FOR UPDATE",
+                Some(_) => "SELECT FOR SHARE",
+                None => return Ok(()),
+            },
+            Plan::Front(_) => return Ok(()),
+        };
+        Err(read_only(what))
+    }
+
+    /// Refuses a front-parser statement that would write or ask for read-write mode.
+    pub fn check_front(f: &FrontStmt) -> Result<()> {
+        let what = match f {
+            FrontStmt::Begin(m) | FrontStmt::SetTransaction(m) if wants_read_write(m) => {
+                return Err(read_write_mode())
+            }
+            FrontStmt::Set {
+                name,
+                value: Some(v),
+                ..
+            } if name.eq_ignore_ascii_case("transaction_read_only")
+                && crate::config::value::parse_bool(v) == Some(false) =>
+            {
+                return Err(read_write_mode())
+            }
+            FrontStmt::Vacuum { analyze_only, .. } => {
+                return Err(Error::new(
+                    sqlstate::READ_ONLY_SQL_TRANSACTION,
+                    format!(
+                        "cannot execute {} during recovery",
+                        if *analyze_only { "ANALYZE" } else { "VACUUM" }
+                    ),
+                ))
+            }
+            FrontStmt::CopyFrom { .. } => "COPY FROM",
+            FrontStmt::CreateRole { .. } => "CREATE ROLE",
+            FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
+            FrontStmt::DropRole { .. } => "DROP ROLE",
+            FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
+            FrontStmt::DropDatabase { .. } => "DROP DATABASE",
+            _ => return Ok(()),
+        };
+        Err(read_only(what))
     }
 }
 

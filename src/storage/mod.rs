@@ -42,6 +42,7 @@ pub mod checkpointer;
 pub mod control;
 pub mod heap;
 pub mod record;
+pub mod recovery;
 pub mod schema;
 pub mod wal;
 
@@ -246,6 +247,8 @@ pub struct Engine {
     broken: AtomicBool,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
     control: Mutex<ControlFile>,
+    /// Standby replay state (see `recovery.rs`); inactive on a primary.
+    recovery: recovery::RecoveryState,
     /// Base backups in progress: the WAL they need is kept (see `backup.rs`).
     backups: backup::BackupFloors,
     /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
@@ -361,6 +364,7 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            recovery: recovery::RecoveryState::default(),
             backups: backup::BackupFloors::default(),
             slot_retention: Mutex::new(None),
         };
@@ -393,40 +397,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let catalog = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
-        let mut store = Store {
-            catalog,
-            heaps: HashMap::new(),
-        };
-        let tables: Vec<(u32, Arc<TableDef>)> = store
-            .catalog
-            .tables
-            .iter()
-            .map(|((db, _), t)| (*db, t.clone()))
-            .collect();
-        for (db, t) in tables {
-            let mut heap = Heap::for_table(&t);
-            // Every table of the catalog image has an image of its own (a checkpoint
-            // writes the tables first): a missing one is damage, not an empty table.
-            {
-                for (tid, row) in
-                    checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?
-                {
-                    heap.put(
-                        tid,
-                        Tuple {
-                            xmin: heap::FROZEN_XID,
-                            xmin_seq: 1,
-                            xmax: 0,
-                            xmax_seq: 0,
-                            next: 0,
-                            row: Arc::new(row),
-                        },
-                    );
-                }
-            }
-            store.heaps.insert((db, t.oid), heap);
-        }
+        let mut store = load_store(datadir)?;
 
         // Replay.
         let seg = if control.wal_segment_size > 0 {
@@ -548,6 +519,7 @@ impl Engine {
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
+            recovery: recovery::RecoveryState::default(),
             backups: backup::BackupFloors::default(),
             slot_retention: Mutex::new(None),
         };
@@ -679,6 +651,10 @@ impl Engine {
     /// tuple does nothing, catalog changes set state), and replay in WAL order ends in
     /// the same state.
     fn checkpoint_inner(&self, shutdown: bool, reason: Option<&str>) -> Result<()> {
+        if self.in_recovery() {
+            // A standby writes no WAL: its checkpoints are restartpoints.
+            return self.restartpoint(shutdown, reason.unwrap_or("immediate force wait"));
+        }
         self.check_broken()?;
         let _one = self
             .checkpoint_mutex
@@ -1753,6 +1729,45 @@ impl Engine {
     fn in_flight_lock(&self) -> MutexGuard<'_, HashMap<u32, Lsn>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
+/// table's committed rows, as frozen tuples.
+fn load_store(datadir: &Path) -> Result<Store> {
+    let catalog = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
+    let mut store = Store {
+        catalog,
+        heaps: HashMap::new(),
+    };
+    let tables: Vec<(u32, Arc<TableDef>)> = store
+        .catalog
+        .tables
+        .iter()
+        .map(|((db, _), t)| (*db, t.clone()))
+        .collect();
+    for (db, t) in tables {
+        let mut heap = Heap::for_table(&t);
+        // Every table of the catalog image has an image of its own (a checkpoint
+        // writes the tables first): a missing one is damage, not an empty table.
+        {
+            for (tid, row) in checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)? {
+                heap.put(
+                    tid,
+                    Tuple {
+                        xmin: heap::FROZEN_XID,
+                        xmin_seq: 1,
+                        xmax: 0,
+                        xmax_seq: 0,
+                        next: 0,
+                        row: Arc::new(row),
+                    },
+                );
+            }
+        }
+        store.heaps.insert((db, t.oid), heap);
+    }
+
+    Ok(store)
 }
 
 /// Turns a failure to read a checkpoint image at start-up into a clear FATAL error

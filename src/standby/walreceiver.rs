@@ -1,0 +1,914 @@
+//! The walreceiver: a replication client that streams WAL from the primary named by
+//! `primary_conninfo` into this standby's `pg_wal/`.
+//!
+//! What it owns: the connection to the primary (startup packet with
+//! `replication=true`, cleartext / MD5 / SCRAM-SHA-256 authentication as a client),
+//! the replication commands it sends (IDENTIFY_SYSTEM, START_REPLICATION), the
+//! [`RawWalWriter`] that places received bytes, the `r` status replies and `h` hot
+//! standby feedback, and the state `pg_stat_wal_receiver` shows ([`status`]).
+//!
+//! Invariants:
+//! - Received bytes are flushed before anyone is told about them: the engine's receive
+//!   LSN (and so replay) only moves to a flushed position.
+//! - Streaming starts at the segment start of the replay position, on this standby's
+//!   timeline, as PostgreSQL's walreceiver does; bytes already present are rewritten
+//!   with the same contents.
+//! - Any failure ends the connection, is logged with PostgreSQL's texts, and the loop
+//!   reconnects after `wal_retrieve_retry_interval`.
+//!
+//! What it must never do: apply WAL (replay does), or write anywhere but `pg_wal/`.
+//!
+//! One connection, step by step:
+//! 1. parse `primary_conninfo`, connect (TCP, or the Unix socket
+//!    `<dir>/.s.PGSQL.<port>`), send the StartupMessage, authenticate;
+//! 2. IDENTIFY_SYSTEM; a different system identifier is FATAL;
+//! 3. START_REPLICATION [SLOT s] PHYSICAL X/Y TIMELINE n → CopyBothResponse; log
+//!    `started streaming WAL from primary at X/Y on timeline n`;
+//! 4. for each `w` message: write, flush, publish the receive LSN, send `r`; answer a
+//!    `k` that asks for a reply; send `r` (and `h`) every
+//!    `wal_receiver_status_interval`; give up after `wal_receiver_timeout` of silence;
+//! 5. a CopyDone from the primary ends streaming ("replication terminated by primary
+//!    server"), and so does a reload that changes `primary_conninfo` or
+//!    `primary_slot_name` (the loop then reconnects with the new values).
+
+use super::conninfo::{self, Conninfo};
+use crate::config::ServerConfig;
+use crate::error::{sqlstate, Error, Result};
+use crate::server::ShutdownMode;
+use crate::storage::wal::raw::RawWalWriter;
+use crate::storage::wal::WalOptions;
+use crate::storage::{Engine, Lsn};
+use base64::Engine as _;
+use hmac::Mac;
+use sha2::Digest;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+
+/// A function returning the configuration in force (it changes on reload).
+pub type ConfigSource = Arc<dyn Fn() -> Arc<ServerConfig> + Send + Sync>;
+
+/// What `pg_stat_wal_receiver` shows about the running walreceiver.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiverStatus {
+    /// The walreceiver's pid (this process).
+    pub pid: i32,
+    /// `starting`, `streaming`, `waiting`, `restarting` or `stopping`.
+    pub status: String,
+    /// Where streaming started.
+    pub receive_start_lsn: Lsn,
+    /// The timeline streaming started on.
+    pub receive_start_tli: u32,
+    /// End of the WAL written so far.
+    pub written_lsn: Lsn,
+    /// End of the WAL flushed so far.
+    pub flushed_lsn: Lsn,
+    /// The timeline of the last WAL received.
+    pub received_tli: u32,
+    /// Send time of the last message from the primary (PostgreSQL microseconds).
+    pub last_msg_send_time: Option<i64>,
+    /// Receipt time of the last message from the primary.
+    pub last_msg_receipt_time: Option<i64>,
+    /// The last WAL end position the primary reported.
+    pub latest_end_lsn: Lsn,
+    /// When that position was reported.
+    pub latest_end_time: Option<i64>,
+    /// `primary_slot_name`, if any.
+    pub slot_name: Option<String>,
+    /// The primary's host.
+    pub sender_host: String,
+    /// The primary's port.
+    pub sender_port: i32,
+    /// `primary_conninfo` with the password hidden.
+    pub conninfo: String,
+}
+
+static STATUS: Mutex<Option<ReceiverStatus>> = Mutex::new(None);
+
+/// The walreceiver's state for `pg_stat_wal_receiver` (None when none runs).
+pub fn status() -> Option<ReceiverStatus> {
+    STATUS.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// The rows of `pg_stat_wal_receiver`: none when no walreceiver runs; only `pid` for
+/// a role that is not superuser (PostgreSQL also lets `pg_read_all_stats` see all).
+pub fn pg_stat_wal_receiver_rows(privileged: bool) -> Vec<Vec<crate::types::Value>> {
+    use crate::types::Value;
+    let Some(s) = status() else {
+        return vec![];
+    };
+    if !privileged {
+        let mut row = vec![Value::Int4(s.pid)];
+        row.extend(std::iter::repeat_n(Value::Null, 14));
+        return vec![row];
+    }
+    let lsn = |l: Lsn| {
+        if l.is_valid() {
+            Value::PgLsn(l.0)
+        } else {
+            Value::Null
+        }
+    };
+    let ts = |t: Option<i64>| t.map_or(Value::Null, Value::TimestampTz);
+    let tli = |t: u32| {
+        if t == 0 {
+            Value::Null
+        } else {
+            Value::Int4(t as i32)
+        }
+    };
+    vec![vec![
+        Value::Int4(s.pid),
+        Value::Text(s.status.clone()),
+        lsn(s.receive_start_lsn),
+        tli(s.receive_start_tli),
+        lsn(s.written_lsn),
+        lsn(s.flushed_lsn),
+        tli(s.received_tli),
+        ts(s.last_msg_send_time),
+        ts(s.last_msg_receipt_time),
+        lsn(s.latest_end_lsn),
+        ts(s.latest_end_time),
+        s.slot_name.clone().map_or(Value::Null, Value::Text),
+        Value::Text(s.sender_host.clone()),
+        Value::Int4(s.sender_port),
+        Value::Text(s.conninfo.clone()),
+    ]]
+}
+
+fn update_status(f: impl FnOnce(&mut ReceiverStatus)) {
+    let mut s = STATUS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(st) = s.as_mut() {
+        f(st);
+    }
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The walreceiver loop: connects, streams until the link fails, waits
+/// `wal_retrieve_retry_interval`, and starts again, until shutdown.
+pub async fn run(
+    engine: Arc<Engine>,
+    config: ConfigSource,
+    mut shutdown: watch::Receiver<ShutdownMode>,
+) {
+    loop {
+        if *shutdown.borrow() != ShutdownMode::Running || engine.replay_stopping() {
+            break;
+        }
+        let cfg = config();
+        let conninfo = cfg.get_str("primary_conninfo");
+        if !conninfo.is_empty() {
+            let r = tokio::select! {
+                r = stream_once(&engine, &config, &conninfo) => r,
+                _ = shutdown.changed() => Ok(()),
+            };
+            if let Err(e) = r {
+                crate::logging::log_error(&e.with_severity(crate::error::Severity::Fatal));
+            }
+            // PostgreSQL's walreceiver process is gone until the next attempt: no row.
+            *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        let retry = config().get_int("wal_retrieve_retry_interval").max(1) as u64;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(retry)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+/// A frontend-protocol connection to the primary.
+struct Client {
+    io: Box<dyn Stream>,
+    /// Bytes read but not yet returned as messages (reads are cancellation-safe: a
+    /// timed-out read loses nothing).
+    buf: bytes::BytesMut,
+}
+
+/// An ErrorResponse's fields.
+fn error_fields(body: &[u8]) -> (String, String, Option<String>, String) {
+    let (mut sev, mut msg, mut detail, mut code) =
+        (String::new(), String::new(), None, String::new());
+    for f in body.split(|b| *b == 0) {
+        if f.is_empty() {
+            continue;
+        }
+        let v = String::from_utf8_lossy(&f[1..]).to_string();
+        match f[0] {
+            b'S' => sev = v,
+            b'M' => msg = v,
+            b'D' => detail = Some(v),
+            b'C' => code = v,
+            _ => {}
+        }
+    }
+    (sev, msg, detail, code)
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::new(
+        sqlstate::CONNECTION_FAILURE,
+        format!("could not receive data from WAL stream: {e}"),
+    )
+}
+
+impl Client {
+    async fn send(&mut self, tag: Option<u8>, body: &[u8]) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(body.len() + 5);
+        if let Some(t) = tag {
+            buf.push(t);
+        }
+        buf.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
+        buf.extend_from_slice(body);
+        self.io.write_all(&buf).await?;
+        self.io.flush().await
+    }
+
+    async fn read(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
+        loop {
+            if self.buf.len() >= 5 {
+                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                    as usize;
+                if !(4..=(1 << 30)).contains(&len) {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "invalid message length",
+                    ));
+                }
+                if self.buf.len() > len {
+                    let msg = self.buf.split_to(len + 1);
+                    return Ok((msg[0], msg[5..].to_vec()));
+                }
+            }
+            if self.io.read_buf(&mut self.buf).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "server closed the connection unexpectedly",
+                ));
+            }
+        }
+    }
+
+    async fn query(&mut self, sql: &str) -> std::io::Result<()> {
+        let mut b = sql.as_bytes().to_vec();
+        b.push(0);
+        self.send(Some(b'Q'), &b).await
+    }
+
+    async fn copy_data(&mut self, body: &[u8]) -> std::io::Result<()> {
+        self.send(Some(b'd'), body).await
+    }
+}
+
+fn cstr(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.push(0);
+}
+
+fn connect_failed(c: &Conninfo, what: String) -> Error {
+    let place = if c.host.starts_with('/') {
+        format!(
+            "connection to server on socket \"{}/.s.PGSQL.{}\" failed",
+            c.host, c.port
+        )
+    } else {
+        format!(
+            "connection to server at \"{}\", port {} failed",
+            c.host, c.port
+        )
+    };
+    Error::new(
+        sqlstate::CONNECTION_FAILURE,
+        format!("could not connect to the primary server: {place}: {what}"),
+    )
+}
+
+/// Opens the connection and authenticates; returns the client at ReadyForQuery.
+async fn connect(c: &Conninfo, app: &str) -> Result<Client> {
+    let io: Box<dyn Stream> = if c.host.starts_with('/') {
+        let path = format!("{}/.s.PGSQL.{}", c.host, c.port);
+        match tokio::net::UnixStream::connect(&path).await {
+            Ok(s) => Box::new(s),
+            Err(e) => return Err(connect_failed(c, e.to_string())),
+        }
+    } else {
+        match tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::net::TcpStream::connect((c.host.as_str(), c.port)),
+        )
+        .await
+        {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                Box::new(s)
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(connect_failed(
+                    c,
+                    "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?".into(),
+                ))
+            }
+            Ok(Err(e)) => return Err(connect_failed(c, e.to_string())),
+            Err(_) => return Err(connect_failed(c, "timeout expired".into())),
+        }
+    };
+    if c.sslmode == "require" || c.sslmode == "verify-ca" || c.sslmode == "verify-full" {
+        return Err(connect_failed(
+            c,
+            format!(
+                "sslmode \"{}\" is not supported by this walreceiver",
+                c.sslmode
+            ),
+        ));
+    }
+    let mut cl = Client {
+        io,
+        buf: bytes::BytesMut::with_capacity(64 * 1024),
+    };
+    let mut sp = Vec::new();
+    sp.extend_from_slice(&196608u32.to_be_bytes());
+    for (k, v) in [
+        ("user", c.user.as_str()),
+        ("database", "replication"),
+        ("replication", "true"),
+        ("application_name", app),
+    ] {
+        cstr(&mut sp, k);
+        cstr(&mut sp, v);
+    }
+    sp.push(0);
+    let fail = |e: std::io::Error| connect_failed(c, e.to_string());
+    cl.send(None, &sp).await.map_err(fail)?;
+    let mut scram: Option<ScramClient> = None;
+    loop {
+        let (tag, body) = cl.read().await.map_err(fail)?;
+        match tag {
+            b'R' => {
+                let code = u32::from_be_bytes(
+                    body.get(0..4)
+                        .and_then(|b| b.try_into().ok())
+                        .unwrap_or([0xff; 4]),
+                );
+                let password = || {
+                    c.password.clone().ok_or_else(|| {
+                        connect_failed(c, "fe_sendauth: no password supplied".into())
+                    })
+                };
+                match code {
+                    0 => {}
+                    3 => {
+                        let mut b = Vec::new();
+                        cstr(&mut b, &password()?);
+                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
+                    }
+                    5 => {
+                        let salt = body.get(4..8).unwrap_or(&[]);
+                        let inner = hex(&md5::Md5::digest(
+                            format!("{}{}", password()?, c.user).as_bytes(),
+                        ));
+                        let mut h = md5::Md5::new();
+                        h.update(inner.as_bytes());
+                        h.update(salt);
+                        let mut b = Vec::new();
+                        cstr(&mut b, &format!("md5{}", hex(&h.finalize())));
+                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
+                    }
+                    10 => {
+                        let mechs = String::from_utf8_lossy(&body[4..]).to_string();
+                        if !mechs.split('\0').any(|m| m == "SCRAM-SHA-256") {
+                            return Err(connect_failed(
+                                c,
+                                "none of the server's SASL authentication mechanisms are supported"
+                                    .into(),
+                            ));
+                        }
+                        let s = ScramClient::new(&password()?);
+                        let first = s.client_first();
+                        let mut b = Vec::new();
+                        cstr(&mut b, "SCRAM-SHA-256");
+                        b.extend_from_slice(&(first.len() as u32).to_be_bytes());
+                        b.extend_from_slice(first.as_bytes());
+                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
+                        scram = Some(s);
+                    }
+                    11 => {
+                        let s = scram
+                            .as_mut()
+                            .ok_or_else(|| connect_failed(c, "unexpected SASL message".into()))?;
+                        let fin = s
+                            .client_final(&String::from_utf8_lossy(&body[4..]))
+                            .map_err(|m| connect_failed(c, m))?;
+                        cl.send(Some(b'p'), fin.as_bytes()).await.map_err(fail)?;
+                    }
+                    12 => {
+                        let s = scram
+                            .as_ref()
+                            .ok_or_else(|| connect_failed(c, "unexpected SASL message".into()))?;
+                        if !s.verify_server(&String::from_utf8_lossy(&body[4..])) {
+                            return Err(connect_failed(c, "incorrect server signature".into()));
+                        }
+                    }
+                    other => {
+                        return Err(connect_failed(
+                            c,
+                            format!("authentication method {other} not supported"),
+                        ))
+                    }
+                }
+            }
+            b'E' => {
+                let (sev, msg, _, _) = error_fields(&body);
+                return Err(connect_failed(c, format!("{sev}:  {msg}")));
+            }
+            b'Z' => return Ok(cl),
+            _ => {}
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The client side of SCRAM-SHA-256 (RFC 5802/7677, no channel binding).
+struct ScramClient {
+    password: Vec<u8>,
+    nonce: String,
+    auth_message: String,
+    salted: [u8; 32],
+}
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+fn hmac256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(data);
+    m.finalize().into_bytes().into()
+}
+
+impl ScramClient {
+    fn new(password: &str) -> ScramClient {
+        use rand::Rng;
+        let raw: [u8; 18] = rand::thread_rng().gen();
+        ScramClient {
+            password: crate::auth::scram::saslprep(password),
+            nonce: base64::engine::general_purpose::STANDARD.encode(raw),
+            auth_message: String::new(),
+            salted: [0; 32],
+        }
+    }
+
+    fn client_first(&self) -> String {
+        format!("n,,n=,r={}", self.nonce)
+    }
+
+    fn client_final(&mut self, server_first: &str) -> std::result::Result<String, String> {
+        let mut r = None;
+        let mut s = None;
+        let mut i = None;
+        for part in server_first.split(',') {
+            match part.split_at_checked(2) {
+                Some(("r=", v)) => r = Some(v.to_string()),
+                Some(("s=", v)) => s = Some(v.to_string()),
+                Some(("i=", v)) => i = v.parse::<u32>().ok(),
+                _ => {}
+            }
+        }
+        let (Some(r), Some(s), Some(i)) = (r, s, i) else {
+            return Err("malformed SCRAM message".into());
+        };
+        if !r.starts_with(&self.nonce) {
+            return Err("invalid SCRAM response (nonce mismatch)".into());
+        }
+        let salt = base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|_| "malformed SCRAM message".to_string())?;
+        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(&self.password, &salt, i, &mut self.salted);
+        let client_key = hmac256(&self.salted, b"Client Key");
+        let stored = sha2::Sha256::digest(client_key);
+        let without_proof = format!("c=biws,r={r}");
+        self.auth_message = format!("n=,r={},{server_first},{without_proof}", self.nonce);
+        let sig = hmac256(&stored, self.auth_message.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(sig.iter())
+            .map(|(a, b)| a ^ b)
+            .collect();
+        Ok(format!(
+            "{without_proof},p={}",
+            base64::engine::general_purpose::STANDARD.encode(proof)
+        ))
+    }
+
+    fn verify_server(&self, server_final: &str) -> bool {
+        let server_key = hmac256(&self.salted, b"Server Key");
+        let expect = hmac256(&server_key, self.auth_message.as_bytes());
+        server_final
+            .strip_prefix("v=")
+            .and_then(|v| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(v.trim_end_matches('\0'))
+                    .ok()
+            })
+            .is_some_and(|v| v == expect)
+    }
+}
+
+/// Runs a simple query and returns the first row's text values.
+async fn simple_query_row(cl: &mut Client, sql: &str) -> Result<Vec<Option<String>>> {
+    cl.query(sql).await.map_err(io_err)?;
+    let mut row = Vec::new();
+    let mut err = None;
+    loop {
+        let (tag, body) = cl.read().await.map_err(io_err)?;
+        match tag {
+            b'D' if row.is_empty() => match parse_data_row(&body) {
+                Some(r) => row = r,
+                None => {
+                    return Err(Error::new(
+                        sqlstate::PROTOCOL_VIOLATION,
+                        "invalid response from primary server",
+                    ))
+                }
+            },
+            b'E' => err = Some(error_fields(&body)),
+            b'Z' => break,
+            _ => {}
+        }
+    }
+    if let Some((_, msg, detail, _)) = err {
+        let mut e = Error::new(sqlstate::CONNECTION_FAILURE, format!("could not receive database system identifier and timeline ID from the primary server: {msg}"));
+        if let Some(d) = detail {
+            e = e.with_detail(d);
+        }
+        return Err(e);
+    }
+    Ok(row)
+}
+
+/// The text values of a DataRow message (None when it is malformed).
+fn parse_data_row(body: &[u8]) -> Option<Vec<Option<String>>> {
+    let n = u16::from_be_bytes(body.get(0..2)?.try_into().ok()?) as usize;
+    let mut p = 2;
+    let mut row = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = i32::from_be_bytes(body.get(p..p + 4)?.try_into().ok()?);
+        p += 4;
+        if len < 0 {
+            row.push(None);
+        } else {
+            let v = body.get(p..p + len as usize)?;
+            row.push(Some(String::from_utf8_lossy(v).to_string()));
+            p += len as usize;
+        }
+    }
+    Some(row)
+}
+
+fn be_u64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// One connection: connect, identify, stream until something ends it.
+async fn stream_once(
+    engine: &Arc<Engine>,
+    config: &ConfigSource,
+    conninfo_str: &str,
+) -> Result<()> {
+    let cfg = config();
+    let c = conninfo::parse(conninfo_str)?;
+    let app = c.application_name.clone().unwrap_or_else(|| {
+        let cluster = cfg.get_str("cluster_name");
+        if cluster.is_empty() {
+            "walreceiver".into()
+        } else {
+            cluster
+        }
+    });
+    let slot = cfg.get_str("primary_slot_name");
+    *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = Some(ReceiverStatus {
+        pid: std::process::id() as i32,
+        status: "starting".into(),
+        slot_name: (!slot.is_empty()).then(|| slot.clone()),
+        sender_host: c.host.clone(),
+        sender_port: c.port as i32,
+        conninfo: hide_password(&c, &app),
+        ..Default::default()
+    });
+    let mut cl = connect(&c, &app).await?;
+    // IDENTIFY_SYSTEM.
+    let row = simple_query_row(&mut cl, "IDENTIFY_SYSTEM").await?;
+    if row.len() < 3 {
+        return Err(Error::new(
+            sqlstate::PROTOCOL_VIOLATION,
+            "invalid response from primary server",
+        )
+        .with_detail(format!(
+            "Could not identify system: got {} rows and {} fields, expected 1 rows and 4 or more fields.",
+            usize::from(!row.is_empty()),
+            row.len()
+        )));
+    }
+    let primary_id = row[0].clone().unwrap_or_default();
+    let mine = engine.system_identifier().to_string();
+    if primary_id != mine {
+        return Err(Error::fatal(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "database system identifier differs between the primary and standby",
+        )
+        .with_detail(format!(
+            "The primary's identifier is {primary_id}, the standby's identifier is {mine}."
+        )));
+    }
+    let primary_tli: u32 = row[1].as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let tli = engine.timeline();
+    if primary_tli < tli {
+        return Err(Error::fatal(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!(
+                "highest timeline {primary_tli} of the primary is behind recovery timeline {tli}"
+            ),
+        ));
+    }
+    // START_REPLICATION at the segment start of where replay needs WAL.
+    let seg = engine.control_file().wal_segment_size.max(1) as u64;
+    let need = engine.replay_start_lsn();
+    let start = Lsn(need.0 - need.0 % seg);
+    let cmd = if slot.is_empty() {
+        format!("START_REPLICATION {start} TIMELINE {tli}")
+    } else {
+        format!("START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE {tli}")
+    };
+    cl.query(&cmd).await.map_err(io_err)?;
+    loop {
+        let (tag, body) = cl.read().await.map_err(io_err)?;
+        match tag {
+            b'W' => break,
+            b'E' => {
+                let (_, msg, detail, _) = error_fields(&body);
+                let mut e = Error::new(
+                    sqlstate::CONNECTION_FAILURE,
+                    format!("could not start WAL streaming: ERROR:  {msg}"),
+                );
+                if let Some(d) = detail {
+                    e = e.with_detail(d);
+                }
+                return Err(e);
+            }
+            _ => {}
+        }
+    }
+    tracing::info!("started streaming WAL from primary at {start} on timeline {tli}");
+    update_status(|s| {
+        s.status = "streaming".into();
+        s.receive_start_lsn = start;
+        s.receive_start_tli = tli;
+        s.received_tli = tli;
+        s.written_lsn = start;
+        s.flushed_lsn = start;
+    });
+    let ctl = engine.control_file();
+    let opts = WalOptions {
+        dir: engine.datadir().join("pg_wal"),
+        segment_size: seg,
+        system_id: ctl.system_identifier,
+        timeline: tli,
+        fsync: cfg.get_bool("fsync"),
+        sync_method: cfg.get_str("wal_sync_method").parse().unwrap_or_default(),
+    };
+    let mut raw = RawWalWriter::new(&opts, start);
+    let source = (conninfo_str.to_string(), slot);
+    stream(engine, config, &mut cl, &mut raw, tli, &source).await
+}
+
+/// The connection string as `pg_stat_wal_receiver.conninfo` shows it: the parameters
+/// in use, the password replaced by `********`.
+fn hide_password(c: &Conninfo, app: &str) -> String {
+    let mut out = format!("user={} ", c.user);
+    if c.password.is_some() {
+        out.push_str("password=******** ");
+    }
+    out.push_str(&format!(
+        "dbname=replication host={} port={} ",
+        c.host, c.port
+    ));
+    match &c.application_name {
+        Some(a) => out.push_str(&format!("application_name={a} ")),
+        None => out.push_str(&format!("fallback_application_name={app} ")),
+    }
+    out.push_str(&format!("sslmode={}", c.sslmode));
+    out
+}
+
+fn status_reply(engine: &Engine, raw: &RawWalWriter, reply: bool) -> Vec<u8> {
+    let apply = engine.replay_lsn().unwrap_or(Lsn(0));
+    let mut b = vec![b'r'];
+    b.extend_from_slice(&raw.write_lsn().0.to_be_bytes());
+    b.extend_from_slice(&raw.flush_lsn().0.to_be_bytes());
+    b.extend_from_slice(&apply.0.to_be_bytes());
+    b.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+    b.push(reply as u8);
+    b
+}
+
+fn feedback() -> Vec<u8> {
+    let mut b = vec![b'h'];
+    b.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+    b.extend_from_slice(&[0u8; 16]);
+    b
+}
+
+async fn stream(
+    engine: &Arc<Engine>,
+    config: &ConfigSource,
+    cl: &mut Client,
+    raw: &mut RawWalWriter,
+    tli: u32,
+    source: &(String, String),
+) -> Result<()> {
+    let mut last_status = Instant::now();
+    let mut last_recv = Instant::now();
+    loop {
+        let cfg = config();
+        let status_every =
+            Duration::from_secs(cfg.get_int("wal_receiver_status_interval").max(0) as u64);
+        let timeout_ms = cfg.get_int("wal_receiver_timeout");
+        // A reload changed where to stream from: end this stream, reconnect.
+        if cfg.get_str("primary_conninfo") != source.0
+            || cfg.get_str("primary_slot_name") != source.1
+        {
+            let _ = cl.send(Some(b'c'), &[]).await;
+            return Ok(());
+        }
+        let msg = tokio::time::timeout(Duration::from_millis(100), cl.read()).await;
+        match msg {
+            Err(_) => {}
+            Ok(Err(e)) => return Err(io_err(e)),
+            Ok(Ok((tag, body))) => {
+                last_recv = Instant::now();
+                let now = crate::server::pg_now_micros();
+                match tag {
+                    b'd' if body.first() == Some(&b'w') && body.len() >= 25 => {
+                        // XLogData: start, end, send time, then the WAL bytes.
+                        let start = Lsn(be_u64(&body, 1));
+                        let end = Lsn(be_u64(&body, 9));
+                        let sent = be_u64(&body, 17) as i64;
+                        raw.write(start, &body[25..])?;
+                        let flushed = raw.flush()?;
+                        mark_done(engine, raw.take_completed_segments());
+                        engine.set_receive_lsn(flushed);
+                        update_status(|s| {
+                            s.written_lsn = raw.write_lsn();
+                            s.flushed_lsn = flushed;
+                            s.last_msg_send_time = Some(sent);
+                            s.last_msg_receipt_time = Some(now);
+                            if end > s.latest_end_lsn {
+                                s.latest_end_lsn = end;
+                                s.latest_end_time = Some(sent);
+                            }
+                        });
+                        cl.copy_data(&status_reply(engine, raw, false))
+                            .await
+                            .map_err(io_err)?;
+                        last_status = Instant::now();
+                    }
+                    b'd' if body.first() == Some(&b'k') && body.len() >= 18 => {
+                        let end = Lsn(be_u64(&body, 1));
+                        let sent = be_u64(&body, 9) as i64;
+                        update_status(|s| {
+                            s.last_msg_send_time = Some(sent);
+                            s.last_msg_receipt_time = Some(now);
+                            s.latest_end_lsn = end;
+                            s.latest_end_time = Some(sent);
+                        });
+                        if body[17] != 0 {
+                            cl.copy_data(&status_reply(engine, raw, false))
+                                .await
+                                .map_err(io_err)?;
+                            last_status = Instant::now();
+                        }
+                    }
+                    // CopyDone (end of a timeline), or the CommandComplete a
+                    // walsender sends when its server shuts down: streaming is over.
+                    b'c' | b'C' => {
+                        let _ = cl.send(Some(b'c'), &[]).await;
+                        crate::logging::log_at(
+                            "LOG",
+                            "replication terminated by primary server",
+                            Some(&format!(
+                                "End of WAL reached on timeline {tli} at {}.",
+                                raw.flush_lsn()
+                            )),
+                            None,
+                        );
+                        return Ok(());
+                    }
+                    b'E' => {
+                        let (_, msg, detail, _) = error_fields(&body);
+                        let mut e = Error::new(
+                            sqlstate::CONNECTION_FAILURE,
+                            format!("could not receive data from WAL stream: ERROR:  {msg}"),
+                        );
+                        if let Some(d) = detail {
+                            e = e.with_detail(d);
+                        }
+                        return Err(e);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if !status_every.is_zero() && last_status.elapsed() >= status_every {
+            cl.copy_data(&status_reply(engine, raw, false))
+                .await
+                .map_err(io_err)?;
+            if cfg.get_bool("hot_standby_feedback") {
+                cl.copy_data(&feedback()).await.map_err(io_err)?;
+            }
+            last_status = Instant::now();
+        }
+        if timeout_ms > 0 && last_recv.elapsed() >= Duration::from_millis(timeout_ms as u64) {
+            return Err(Error::new(
+                sqlstate::CONNECTION_FAILURE,
+                "terminating walreceiver due to timeout",
+            ));
+        }
+        if engine.replay_stopping() {
+            let _ = cl.send(Some(b'c'), &[]).await;
+            return Ok(());
+        }
+    }
+}
+
+/// Marks fully received segments `archive_status/<seg>.done`, so they are never
+/// archived from this standby.
+fn mark_done(engine: &Engine, names: Vec<String>) {
+    if names.is_empty() {
+        return;
+    }
+    let dir = engine.datadir().join("pg_wal").join("archive_status");
+    let _ = std::fs::create_dir_all(&dir);
+    for n in names {
+        let _ = std::fs::write(dir.join(format!("{n}.done")), b"");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::scram::{secret, ScramExchange};
+
+    #[test]
+    fn scram_client_against_the_server_side() {
+        let stored = secret("pa ss");
+        let mut server = ScramExchange::new("repl", Some(&stored), false);
+        let mut client = ScramClient::new("pa ss");
+        let first = server
+            .server_first(client.client_first().as_bytes())
+            .unwrap();
+        let fin = client
+            .client_final(std::str::from_utf8(&first).unwrap())
+            .unwrap();
+        let server_final = server.server_final(fin.as_bytes()).unwrap();
+        assert!(client.verify_server(std::str::from_utf8(&server_final).unwrap()));
+        assert!(!client.verify_server("v=AAAA"));
+
+        // A wrong password is refused by the server.
+        let mut server = ScramExchange::new("repl", Some(&stored), false);
+        let mut client = ScramClient::new("wrong");
+        let first = server
+            .server_first(client.client_first().as_bytes())
+            .unwrap();
+        let fin = client
+            .client_final(std::str::from_utf8(&first).unwrap())
+            .unwrap();
+        assert!(server.server_final(fin.as_bytes()).is_err());
+        // A server nonce not extending ours is refused by the client.
+        assert!(ScramClient::new("x")
+            .client_final("r=other,s=c2FsdA==,i=4096")
+            .is_err());
+    }
+
+    #[test]
+    fn data_rows_are_parsed_defensively() {
+        let mut b = 2u16.to_be_bytes().to_vec();
+        b.extend_from_slice(&3i32.to_be_bytes());
+        b.extend_from_slice(b"abc");
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(
+            parse_data_row(&b),
+            Some(vec![Some("abc".to_string()), None])
+        );
+        assert_eq!(parse_data_row(&b[..7]), None);
+        assert_eq!(parse_data_row(&[]), None);
+        let mut big = 1u16.to_be_bytes().to_vec();
+        big.extend_from_slice(&100i32.to_be_bytes());
+        assert_eq!(parse_data_row(&big), None);
+    }
+}
