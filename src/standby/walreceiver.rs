@@ -34,6 +34,7 @@
 use super::conninfo::{self, Conninfo};
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
+use crate::proctitle::ProcTitle;
 use crate::server::ShutdownMode;
 use crate::storage::wal::raw::RawWalWriter;
 use crate::storage::wal::WalOptions;
@@ -143,6 +144,9 @@ fn update_status(f: impl FnOnce(&mut ReceiverStatus)) {
         f(st);
     }
 }
+
+/// The process title's position is refreshed at most this often.
+const TITLE_INTERVAL: Duration = Duration::from_millis(200);
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -684,7 +688,9 @@ async fn stream_once(
     };
     let mut raw = RawWalWriter::new(&opts, start);
     let source = (conninfo_str.to_string(), slot);
-    stream(engine, config, &mut cl, &mut raw, tli, &source).await
+    // `ps` shows `postgres: [cluster: ]walreceiver streaming X/Y`, as PostgreSQL's does.
+    let title = ProcTitle::new(&format!("walreceiver streaming {start}"));
+    stream(engine, config, &mut cl, &mut raw, tli, &source, &title).await
 }
 
 /// The connection string as `pg_stat_wal_receiver.conninfo` shows it: the parameters
@@ -731,9 +737,11 @@ async fn stream(
     raw: &mut RawWalWriter,
     tli: u32,
     source: &(String, String),
+    title: &ProcTitle,
 ) -> Result<()> {
     let mut last_status = Instant::now();
     let mut last_recv = Instant::now();
+    let mut titled = (Lsn(0), Instant::now());
     loop {
         let cfg = config();
         let status_every =
@@ -748,7 +756,14 @@ async fn stream(
         }
         let msg = tokio::time::timeout(Duration::from_millis(100), cl.read()).await;
         match msg {
-            Err(_) => {}
+            Err(_) => {
+                // Quiet link: bring the title up to the last flushed position.
+                let flushed = raw.flush_lsn();
+                if flushed != titled.0 {
+                    title.set(&format!("walreceiver streaming {flushed}"));
+                    titled = (flushed, Instant::now());
+                }
+            }
             Ok(Err(e)) => return Err(io_err(e)),
             Ok(Ok((tag, body))) => {
                 last_recv = Instant::now();
@@ -763,6 +778,10 @@ async fn stream(
                         let flushed = raw.flush()?;
                         mark_done(engine, raw.take_completed_segments());
                         engine.set_receive_lsn(flushed);
+                        if flushed != titled.0 && titled.1.elapsed() >= TITLE_INTERVAL {
+                            title.set(&format!("walreceiver streaming {flushed}"));
+                            titled = (flushed, Instant::now());
+                        }
                         update_status(|s| {
                             s.written_lsn = raw.write_lsn();
                             s.flushed_lsn = flushed;
