@@ -56,6 +56,8 @@ const EXCLUDED_FILES: &[&str] = &[
     "postmaster.pid",
     "postmaster.opts",
     ".DS_Store",
+    // tusk's backup holds belong to this server, not to the standby made from it.
+    "tusk_backup_holds",
 ];
 
 /// Directories whose contents are never copied (the directory itself is).
@@ -349,6 +351,8 @@ impl Engine {
             end = start.redo;
         }
         self.switch_wal()?;
+        // The standby made from this backup first asks for WAL at `end` (holds.rs).
+        self.add_backup_hold(end);
         Ok(end)
     }
 

@@ -41,6 +41,8 @@ mod checkpoint;
 pub mod checkpointer;
 pub mod control;
 pub mod heap;
+// Backup holds: WAL kept for the standby of a finished base backup (holds.rs).
+pub mod holds;
 pub mod record;
 pub mod recovery;
 pub mod schema;
@@ -251,6 +253,8 @@ pub struct Engine {
     recovery: recovery::RecoveryState,
     /// Base backups in progress: the WAL they need is kept (see `backup.rs`).
     backups: backup::BackupFloors,
+    /// Backup holds: WAL kept for the standbys of finished base backups (see `holds.rs`).
+    holds: holds::BackupHolds,
     /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
     slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
 }
@@ -366,6 +370,7 @@ impl Engine {
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
             backups: backup::BackupFloors::default(),
+            holds: holds::BackupHolds::empty(datadir, true),
             slot_retention: Mutex::new(None),
         };
         engine.checkpoint_inner(true, None)
@@ -521,6 +526,7 @@ impl Engine {
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
             backups: backup::BackupFloors::default(),
+            holds: holds::BackupHolds::load(datadir, opts.fsync),
             slot_retention: Mutex::new(None),
         };
         if redo_started || backup_label.is_some() {
@@ -823,6 +829,8 @@ impl Engine {
         let keep = oldest_segment_to_keep(&retention);
         // Running base backups keep the WAL from their start (backup.rs).
         let keep = self.backup_keep_floor(keep);
+        // Finished base backups keep the WAL their standby will ask for (holds.rs).
+        let keep = self.backup_hold_keep_floor(&retention, &settings, keep);
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => r,
             Err(e) => {

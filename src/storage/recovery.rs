@@ -308,6 +308,8 @@ impl Engine {
             control: Mutex::new(control),
             recovery: RecoveryState::default(),
             backups: super::backup::BackupFloors::default(),
+            // Backup holds (holds.rs): a standby's own, never its primary's.
+            holds: super::holds::BackupHolds::load(datadir, opts.fsync),
             slot_retention: Mutex::new(None),
         };
         engine.recovery.active.store(true, Ordering::SeqCst);

@@ -372,6 +372,11 @@ impl WalSender {
         let mut waiting_for_ping = false;
         let mut done_sending = false;
         let mut lag = LagTracker::new();
+        // Backup holds (storage/holds.rs): a stream on the current timeline may release
+        // the holds made before it started.
+        let hold_origin = valid_upto
+            .is_none()
+            .then(|| (engine.backup_hold_token(), start));
         let mut stopping = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_SEND_SIZE as usize];
@@ -555,6 +560,7 @@ impl WalSender {
                                 sent,
                                 !done_sending,
                                 &mut lag,
+                                hold_origin,
                             ) {
                                 Ok(Some(end)) => {
                                     if let StreamEnd::ClientDone = end {
@@ -630,6 +636,7 @@ impl WalSender {
         sent: Lsn,
         may_send: bool,
         lag: &mut LagTracker,
+        hold_origin: Option<(u64, Lsn)>,
     ) -> Result<Option<StreamEnd>> {
         match tag {
             b'd' => {}
@@ -692,6 +699,12 @@ impl WalSender {
                     if flush.is_valid() {
                         self.shared.slots.confirm_flush(name, flush);
                     }
+                }
+                // A standby past a backup hold releases it (storage/holds.rs).
+                if let Some((token, start)) = hold_origin {
+                    self.shared
+                        .engine
+                        .standby_streamed_past(token, start, flush, apply);
                 }
                 if reply_requested && may_send {
                     keepalive(&mut self.out, sent, false);

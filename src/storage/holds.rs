@@ -1,0 +1,398 @@
+//! Backup holds: the WAL a standby made by a base backup needs when it first connects,
+//! kept by the primary until that standby has streamed past it.
+//!
+//! Why: with PostgreSQL's defaults (`wal_keep_size = 0`, no slot) a standby made by
+//! `pg_basebackup -Xs -R` while the primary is busy often cannot start, because by the
+//! time it first connects the checkpoints have removed or recycled the segment holding
+//! the backup's end, which is where its streaming starts ("requested WAL segment ... has
+//! already been removed"). tusk keeps that segment: when a base backup stops, the
+//! engine records a *backup hold* at the backup's end LSN, and WAL from the hold's
+//! segment on is kept until a standby has got past it.
+//!
+//! This lives in the engine (`storage/`), not in `replication/`, because the engine owns
+//! WAL retention ([`Engine::remove_old_wal`](super::Engine) consults it like the running
+//! backups' floors), the holds must be read from disk by [`Engine::open`](super::Engine)
+//! before the replication layer exists (the end-of-recovery checkpoint removes WAL), and
+//! a hold is created by [`Engine::stop_backup`](super::Engine::stop_backup).
+//!
+//! What it owns: [`BackupHold`], the in-memory list of holds and its file
+//! `global/tusk_backup_holds` (text, one hold a line: `end-LSN timeline created-unix-secs`,
+//! written to a `.tmp` file, fsynced, renamed, directory fsynced; removed when no hold is
+//! left). Base backups never copy that file (`backup.rs` excludes it), so a standby does
+//! not inherit its primary's holds.
+//!
+//! Invariants:
+//! - While a hold exists, no WAL segment at or after the segment of its LSN is removed
+//!   or recycled, unless the hold is dropped first (and a LOG line says so).
+//! - A hold ends in exactly one of three ways, each with a LOG line: a standby streamed
+//!   past it ([`Engine::standby_streamed_past`]); keeping it would exceed
+//!   `max_slot_wal_keep_size` (the same cutoff that invalidates slots, so with the
+//!   setting at -1 holds are not capped by size); it is older than [`HOLD_MAX_AGE`]
+//!   (24 hours, fixed: a backup whose standby never came must not keep WAL forever).
+//! - A hold is released only by a standby that (a) started streaming after the hold was
+//!   made, (b) started at or after the hold's segment, and (c) reports a valid replay
+//!   position (a walreceiver; pg_basebackup's own WAL stream and pg_receivewal report
+//!   none) together with a flush position at or past the hold's LSN. Any standby that
+//!   qualifies releases the hold: the replication protocol does not say which backup a
+//!   standby came from.
+//!
+//! What it must never do: remove WAL itself (it only lowers the floor `remove_old_wal`
+//! uses), or fail a checkpoint or a backup because the hold file cannot be written (the
+//! failure is logged; the hold is then kept in memory only).
+//!
+//! One hold, step by step:
+//! 1. `BASE_BACKUP` calls [`Engine::stop_backup`](super::Engine::stop_backup), which
+//!    records a hold at the backup's end LSN (LOG `keeping WAL from segment ... for the
+//!    standby of a base backup`) and writes the file;
+//! 2. every checkpoint (and restartpoint) asks [`Engine::backup_hold_keep_floor`]: holds
+//!    past the cap or the age limit are dropped, the oldest remaining segment is kept;
+//! 3. the standby starts and streams from the hold's segment; once its reply reports a
+//!    flush position at or past the hold's LSN, the walsender calls
+//!    [`Engine::standby_streamed_past`], which drops the hold (LOG `released ...`) and
+//!    rewrites the file;
+//! 4. the next checkpoint removes or recycles the segments as usual.
+
+use super::checkpointer::{slot_invalidation_cutoff, CheckpointSettings, WalRetention};
+use super::wal::segment::segment_file_name;
+use super::wal::Lsn;
+use super::Engine;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The file (relative to the data directory) that keeps the holds across restarts.
+pub const HOLDS_FILE: &str = "global/tusk_backup_holds";
+
+/// The first line of the holds file (its format version).
+const HOLDS_HEADER: &str = "tusk backup holds 1";
+
+/// How long a hold is kept when no standby streams past it.
+pub const HOLD_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// One backup hold: WAL from the segment of `lsn` on is kept for a standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupHold {
+    /// The end LSN of the base backup (where its standby's replay reaches consistency).
+    pub lsn: Lsn,
+    /// The timeline the backup was taken on.
+    pub timeline: u32,
+    /// When the hold was made (Unix seconds).
+    pub created: i64,
+    /// In-memory order of creation (0 for holds read from disk at start): a stream may
+    /// release only holds made before it started.
+    seq: u64,
+}
+
+/// The holds of one engine and the file that keeps them.
+pub(super) struct BackupHolds {
+    holds: Mutex<Vec<BackupHold>>,
+    /// How many holds exist (read without the lock on every standby reply).
+    count: AtomicUsize,
+    /// The last sequence number given out.
+    seq: AtomicU64,
+    path: PathBuf,
+    fsync: bool,
+}
+
+impl BackupHolds {
+    /// An empty set of holds kept in `<datadir>/global/tusk_backup_holds`.
+    pub(super) fn empty(datadir: &Path, fsync: bool) -> BackupHolds {
+        BackupHolds {
+            holds: Mutex::new(Vec::new()),
+            count: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            path: datadir.join(HOLDS_FILE),
+            fsync,
+        }
+    }
+
+    /// Reads the holds file of `datadir` (none when it does not exist). A file that
+    /// cannot be read or parsed is reported with a WARNING and ignored: holds are a
+    /// safety margin, never a reason to refuse to start.
+    pub(super) fn load(datadir: &Path, fsync: bool) -> BackupHolds {
+        let h = BackupHolds::empty(datadir, fsync);
+        let text = match fs::read_to_string(&h.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return h,
+            Err(e) => {
+                tracing::warn!("could not read file \"{}\": {e}", h.path.display());
+                return h;
+            }
+        };
+        match parse(&text) {
+            Some(list) => {
+                h.count.store(list.len(), Ordering::SeqCst);
+                *h.lock() = list;
+            }
+            None => tracing::warn!(
+                "ignoring file \"{}\": invalid contents",
+                h.path.display()
+            ),
+        }
+        h
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<BackupHold>> {
+        self.holds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes `list` to the holds file (temp file, fsync, rename, directory fsync), or
+    /// removes the file when the list is empty. Failures are logged.
+    fn persist(&self, list: &[BackupHold]) {
+        self.count.store(list.len(), Ordering::SeqCst);
+        if let Err(e) = self.write_file(list) {
+            tracing::warn!(
+                "could not write file \"{}\": {e}; backup holds are kept in memory only",
+                self.path.display()
+            );
+        }
+    }
+
+    fn write_file(&self, list: &[BackupHold]) -> std::io::Result<()> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        if list.is_empty() {
+            match fs::remove_file(&self.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        } else {
+            let tmp = self.path.with_extension("tmp");
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(render(list).as_bytes())?;
+            if self.fsync {
+                f.sync_all()?;
+            }
+            drop(f);
+            fs::rename(&tmp, &self.path)?;
+        }
+        if self.fsync {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// The holds file's text for `list`.
+fn render(list: &[BackupHold]) -> String {
+    let mut s = format!("{HOLDS_HEADER}\n");
+    for h in list {
+        s.push_str(&format!("{} {} {}\n", h.lsn, h.timeline, h.created));
+    }
+    s
+}
+
+/// Parses the holds file; `None` when it is not one.
+fn parse(text: &str) -> Option<Vec<BackupHold>> {
+    let mut lines = text.lines();
+    if lines.next()? != HOLDS_HEADER {
+        return None;
+    }
+    let mut out = Vec::new();
+    for line in lines.filter(|l| !l.trim().is_empty()) {
+        let mut f = line.split_ascii_whitespace();
+        let lsn: Lsn = f.next()?.parse().ok()?;
+        let timeline: u32 = f.next()?.parse().ok()?;
+        let created: i64 = f.next()?.parse().ok()?;
+        if f.next().is_some() {
+            return None;
+        }
+        out.push(BackupHold {
+            lsn,
+            timeline,
+            created,
+            seq: 0,
+        });
+    }
+    Some(out)
+}
+
+/// Which holds a checkpoint drops: those below the `max_slot_wal_keep_size` cutoff and
+/// those older than [`HOLD_MAX_AGE`] at `now` (Unix seconds). Returns the kept and the
+/// dropped holds, each dropped one with the reason for its LOG line.
+fn sweep(
+    list: &[BackupHold],
+    cutoff: Option<Lsn>,
+    now: i64,
+) -> (Vec<BackupHold>, Vec<(BackupHold, &'static str)>) {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for h in list {
+        if cutoff.is_some_and(|c| h.lsn < c) {
+            dropped.push((*h, "size"));
+        } else if now.saturating_sub(h.created) > HOLD_MAX_AGE.as_secs() as i64 {
+            dropped.push((*h, "age"));
+        } else {
+            kept.push(*h);
+        }
+    }
+    (kept, dropped)
+}
+
+impl Engine {
+    /// Records a backup hold at `end` (the end LSN of a base backup that just stopped)
+    /// and writes the holds file; logs the segment kept.
+    pub fn add_backup_hold(&self, end: Lsn) {
+        let seg = self.opts.wal_segment_size;
+        let hold = BackupHold {
+            lsn: end,
+            timeline: self.timeline,
+            created: chrono::Utc::now().timestamp(),
+            seq: self.holds.seq.fetch_add(1, Ordering::SeqCst) + 1,
+        };
+        let mut list = self.holds.lock();
+        list.push(hold);
+        self.holds.persist(&list);
+        tracing::info!(
+            "keeping WAL from segment {} for the standby of a base backup ending at {}",
+            segment_file_name(hold.timeline, end.segno(seg), seg),
+            end
+        );
+    }
+
+    /// The backup holds in force, oldest first (for `tusk_wal_holds` and tests).
+    pub fn backup_holds(&self) -> Vec<BackupHold> {
+        let mut v = self.holds.lock().clone();
+        v.sort_by_key(|h| h.lsn);
+        v
+    }
+
+    /// A token for a stream that starts now: the holds it may release are those made
+    /// before this call (see [`Engine::standby_streamed_past`]).
+    pub fn backup_hold_token(&self) -> u64 {
+        self.holds.seq.load(Ordering::SeqCst)
+    }
+
+    /// A standby streaming since `token` (from [`Engine::backup_hold_token`]), which
+    /// started at `start`, reports WAL flushed up to `flush` and replayed up to
+    /// `replay`: releases every hold it has got past (see the module essay for the
+    /// rule). Cheap when there is no hold.
+    pub fn standby_streamed_past(&self, token: u64, start: Lsn, flush: Lsn, replay: Lsn) {
+        if self.holds.count.load(Ordering::SeqCst) == 0 || !replay.is_valid() {
+            return;
+        }
+        let seg = self.opts.wal_segment_size.max(1);
+        let mut list = self.holds.lock();
+        let before = list.len();
+        list.retain(|h| {
+            let passed = h.seq <= token
+                && start.segno(seg) >= h.lsn.segno(seg)
+                && flush.is_valid()
+                && flush >= h.lsn;
+            if passed {
+                tracing::info!(
+                    "released backup hold at {}: a standby streamed past it (flushed up to {})",
+                    h.lsn,
+                    flush
+                );
+            }
+            !passed
+        });
+        if list.len() != before {
+            self.holds.persist(&list);
+        }
+    }
+
+    /// The oldest WAL segment that may be kept given the backup holds: `keep` lowered to
+    /// the oldest hold's segment, after dropping (with a LOG line) the holds past
+    /// `max_slot_wal_keep_size` or older than [`HOLD_MAX_AGE`]. Used by
+    /// `remove_old_wal` at every checkpoint and restartpoint.
+    pub(super) fn backup_hold_keep_floor(
+        &self,
+        r: &WalRetention,
+        s: &CheckpointSettings,
+        keep: u64,
+    ) -> u64 {
+        if self.holds.count.load(Ordering::SeqCst) == 0 {
+            return keep;
+        }
+        let seg = self.opts.wal_segment_size.max(1);
+        let cutoff = slot_invalidation_cutoff(r, s.max_slot_wal_keep_size);
+        let mut list = self.holds.lock();
+        let (kept, dropped) = sweep(&list, cutoff, chrono::Utc::now().timestamp());
+        for (h, why) in &dropped {
+            match *why {
+                "size" => tracing::info!(
+                    "releasing backup hold at {} because it exceeds max_slot_wal_keep_size",
+                    h.lsn
+                ),
+                _ => tracing::info!(
+                    "releasing backup hold at {} because no standby streamed past it within {} hours",
+                    h.lsn,
+                    HOLD_MAX_AGE.as_secs() / 3600
+                ),
+            }
+        }
+        if !dropped.is_empty() {
+            *list = kept;
+            self.holds.persist(&list);
+        }
+        match list.iter().map(|h| h.lsn.segno(seg)).min() {
+            Some(s) => keep.min(s),
+            None => keep,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hold(lsn: u64, created: i64) -> BackupHold {
+        BackupHold {
+            lsn: Lsn(lsn),
+            timeline: 1,
+            created,
+            seq: 0,
+        }
+    }
+
+    #[test]
+    fn file_round_trips_and_rejects_garbage() {
+        let list = vec![hold(0x5000028, 1_700_000_000), hold(0x1_0000_0000, 5)];
+        let text = render(&list);
+        assert!(text.starts_with("tusk backup holds 1\n0/5000028 1 1700000000\n"));
+        assert_eq!(parse(&text), Some(list));
+        assert_eq!(parse("tusk backup holds 1\n"), Some(vec![]));
+        assert_eq!(parse("something else\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 x 3\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 1 3 4\n"), None);
+        assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn sweep_drops_by_size_and_age() {
+        let now = 1_000_000;
+        let list = vec![
+            hold(3 << 20, now),
+            hold(9 << 20, now),
+            hold(10 << 20, now - HOLD_MAX_AGE.as_secs() as i64 - 1),
+        ];
+        let (kept, dropped) = sweep(&list, Some(Lsn(5 << 20)), now);
+        assert_eq!(kept, vec![list[1]]);
+        assert_eq!(dropped, vec![(list[0], "size"), (list[2], "age")]);
+        let (kept, dropped) = sweep(&list[..2], None, now);
+        assert_eq!(kept.len(), 2);
+        assert!(dropped.is_empty());
+    }
+
+    #[test]
+    fn persisted_holds_load_back_and_the_empty_file_goes() {
+        let dir = std::env::temp_dir().join(format!("tusk-holds-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("global")).unwrap();
+        let h = BackupHolds::empty(&dir, true);
+        h.persist(&[hold(0x300_0000, 7)]);
+        let back = BackupHolds::load(&dir, true);
+        assert_eq!(back.lock().clone(), vec![hold(0x300_0000, 7)]);
+        assert_eq!(back.count.load(Ordering::SeqCst), 1);
+        back.persist(&[]);
+        assert!(!dir.join(HOLDS_FILE).exists());
+        fs::write(dir.join(HOLDS_FILE), "junk").unwrap();
+        assert!(BackupHolds::load(&dir, true).lock().is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
