@@ -99,6 +99,9 @@ pub enum VirtualTable {
     /// `pg_stat_wal_receiver`: zero or one row on a standby, while its walreceiver
     /// runs (rows from `standby::walreceiver::pg_stat_wal_receiver_rows`).
     PgStatWalReceiver,
+    /// `tusk_wal_holds` (tusk's own, not PostgreSQL's): one row per backup hold, the
+    /// WAL kept for the standby of a finished base backup (see `storage::holds`).
+    TuskWalHolds,
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -117,6 +120,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_replication_slots" => VirtualTable::PgReplicationSlots,
         "pg_stat_replication" => VirtualTable::PgStatReplication,
         "pg_stat_wal_receiver" => VirtualTable::PgStatWalReceiver,
+        "tusk_wal_holds" => VirtualTable::TuskWalHolds,
         _ => return None,
     })
 }
@@ -264,6 +268,13 @@ impl VirtualTable {
                 ("sender_port", Int4),
                 ("conninfo", Text),
             ],
+            VirtualTable::TuskWalHolds => &[
+                ("hold_lsn", PgLsn),
+                ("timeline", Int4),
+                ("wal_file", Text),
+                ("created", TimestampTz),
+                ("expires", TimestampTz),
+            ],
         }
     }
 
@@ -287,11 +298,31 @@ impl VirtualTable {
                 Value::TimestampTz(engine.wal_stats_since()),
             ]];
         }
+        if self == VirtualTable::TuskWalHolds {
+            let pg_ts = |unix: i64| {
+                Value::TimestampTz((unix - crate::types::POSTGRES_EPOCH_UNIX_SECS) * 1_000_000)
+            };
+            let max_age = crate::storage::holds::HOLD_MAX_AGE.as_secs() as i64;
+            return engine
+                .backup_holds()
+                .iter()
+                .map(|h| {
+                    vec![
+                        Value::PgLsn(h.lsn.0),
+                        Value::Int4(h.timeline as i32),
+                        text(&engine.backup_hold_file_name(h)),
+                        pg_ts(h.created),
+                        pg_ts(h.created + max_age),
+                    ]
+                })
+                .collect();
+        }
         engine.with_catalog(|c| match self {
             VirtualTable::PgSettings | VirtualTable::PgStatWal => vec![],
             VirtualTable::PgReplicationSlots => vec![],
             VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgStatWalReceiver => vec![],
+            VirtualTable::TuskWalHolds => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

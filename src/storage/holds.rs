@@ -127,10 +127,7 @@ impl BackupHolds {
                 h.count.store(list.len(), Ordering::SeqCst);
                 *h.lock() = list;
             }
-            None => tracing::warn!(
-                "ignoring file \"{}\": invalid contents",
-                h.path.display()
-            ),
+            None => tracing::warn!("ignoring file \"{}\": invalid contents", h.path.display()),
         }
         h
     }
@@ -258,6 +255,12 @@ impl Engine {
         let mut v = self.holds.lock().clone();
         v.sort_by_key(|h| h.lsn);
         v
+    }
+
+    /// The WAL file name of the segment `h` keeps first (`tusk_wal_holds.wal_file`).
+    pub fn backup_hold_file_name(&self, h: &BackupHold) -> String {
+        let seg = self.opts.wal_segment_size.max(1);
+        segment_file_name(h.timeline, h.lsn.segno(seg), seg)
     }
 
     /// A token for a stream that starts now: the holds it may release are those made
