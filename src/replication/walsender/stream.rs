@@ -327,6 +327,8 @@ impl WalSender {
                     return Flow::Close;
                 }
                 StreamEnd::Error(e) => {
+                    // Logged on this side too, as PostgreSQL does (retention, E).
+                    crate::server::log_error(&e);
                     self.fail(&e);
                     self.ready();
                     return Flow::Continue;

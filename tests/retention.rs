@@ -1,0 +1,356 @@
+//! WAL retention that is safe by default, against the real `tusk` binary and stock
+//! `pg_basebackup`: a finished base backup leaves a *backup hold* (storage/holds.rs) so
+//! that the standby made from it can start even after the primary has checkpointed
+//! and recycled WAL for a while; the hold goes once a standby has streamed past it, or
+//! when it would exceed `max_slot_wal_keep_size`. Without a hold or slot,
+//! `wal_keep_size` / `wal_keep_segments` decide, and a standby that fell behind gets
+//! PostgreSQL's "requested WAL segment ... has already been removed".
+//!
+//! All servers use 1 MB segments and small `max_wal_size`/`min_wal_size`; the "busy"
+//! primary writes rows, switches segments and checkpoints in a loop. Every wait is
+//! bounded; servers are killed and their directories removed on drop.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const HOLDS_FILE: &str = "global/tusk_backup_holds";
+
+/// A primary with 1 MB segments, small WAL sizes, a replication role and a table `t`.
+fn busy_primary(tag: &str, conf: &str) -> Server {
+    let mut p = Server::init(tag, &["--wal-segsize=1"]);
+    p.append_conf(&format!(
+        "max_wal_size = 4MB\nmin_wal_size = 2MB\nwal_keep_size = 0\ncheckpoint_timeout = 3600\n{conf}\n"
+    ));
+    p.start();
+    p.psql("create role repl login replication");
+    p.psql("create table t (v text)");
+    p
+}
+
+/// One round of load: a few rows, a segment switch, a checkpoint.
+fn churn_once(p: &Server) {
+    p.psql("insert into t (v) select 'x' || g from generate_series(1, 50) g");
+    p.psql("select pg_switch_wal()");
+    p.psql("checkpoint");
+}
+
+/// `rounds` rounds of load.
+fn churn(p: &Server, rounds: usize) {
+    for _ in 0..rounds {
+        churn_once(p);
+    }
+}
+
+/// A writer running [`churn_once`] in a loop on another thread until stopped.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    rounds: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(p: &Server) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let (port, sock) = (p.port, p.socket_dir());
+        let (s, r) = (stop.clone(), rounds.clone());
+        let thread = std::thread::spawn(move || {
+            let psql = |sql: &str| {
+                let out = run_with_timeout(
+                    Command::new(pg_bin("psql"))
+                        .args(["-X", "-q", "-h"])
+                        .arg(&sock)
+                        .args(["-p", &port.to_string(), "-U", "postgres", "-d", "postgres"])
+                        .args(["-c", sql]),
+                    Duration::from_secs(30),
+                );
+                assert!(out.status.success(), "{sql}: {}", stderr(&out));
+            };
+            while !s.load(Ordering::SeqCst) {
+                psql("insert into t (v) select 'w' || g from generate_series(1, 50) g");
+                psql("select pg_switch_wal()");
+                psql("checkpoint");
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Writer {
+            stop,
+            rounds,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits until the writer has done at least `n` rounds in all (bounded).
+    fn wait_rounds(&self, n: usize) {
+        let start = Instant::now();
+        while self.rounds.load(Ordering::SeqCst) < n {
+            assert!(start.elapsed() < Duration::from_secs(60), "writer stalled");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.take().unwrap().join().unwrap();
+    }
+}
+
+/// Runs `pg_basebackup -Fp -Xs -R -c fast` of `p` as `repl` into a new standby
+/// directory and returns the (not started) standby.
+fn basebackup_standby(p: &Server, tag: &str) -> Server {
+    let dir = TempDir::new(tag);
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &p.port.to_string(), "-U", "repl"])
+            .args(["-Fp", "-X", "stream", "-R", "-c", "fast"]),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    assert!(
+        !data.join(HOLDS_FILE).exists(),
+        "the standby inherited its primary's holds"
+    );
+    let log = dir.path().join("server.log");
+    let s = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    s.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\nwal_retrieve_retry_interval = 200ms\n",
+        s.port,
+        s.socket_dir().display()
+    ));
+    s
+}
+
+/// Starts a standby without waiting for anything.
+fn spawn(s: &mut Server) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&s.log)
+        .unwrap();
+    let child = Command::new(tusk_bin())
+        .arg("run")
+        .arg("-D")
+        .arg(s.datadir())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    s.child = Some(child);
+}
+
+/// Waits until `text` occurs at least `n` times in the log (fails on exit/timeout).
+fn wait_log(s: &mut Server, text: &str, n: usize) {
+    let start = Instant::now();
+    loop {
+        if s.log_text().matches(text).count() >= n {
+            return;
+        }
+        if let Some(c) = s.child.as_mut() {
+            if let Some(st) = c.try_wait().unwrap() {
+                panic!("server exited with {st}; log:\n{}", s.log_text());
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no {text:?} within 60s; log:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What `sql` prints on `s` (empty on failure).
+fn query(s: &Server, sql: &str) -> String {
+    stdout(&s.psql_as("postgres", "postgres", None, sql))
+        .trim_end()
+        .to_string()
+}
+
+/// Polls `sql` on `s` until it prints `want` (bounded).
+fn wait_for(s: &Server, sql: &str, want: &str) {
+    let start = Instant::now();
+    loop {
+        let got = query(s, sql);
+        if got == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{sql:?} gave {got:?}, wanted {want:?}; log:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The segment the newest hold keeps, from the primary's LOG line.
+fn held_segment(p: &Server) -> String {
+    let log = p.log_text();
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains("keeping WAL from segment "))
+        .unwrap_or_else(|| panic!("no hold was logged; log:\n{log}"));
+    let rest = line.split("keeping WAL from segment ").nth(1).unwrap();
+    rest.split_whitespace().next().unwrap().to_string()
+}
+
+fn segment_exists(p: &Server, name: &str) -> bool {
+    p.datadir().join("pg_wal").join(name).exists()
+}
+
+/// Kills a server if it still runs.
+fn stop_if_running(s: &mut Server) {
+    if s.child.is_some() {
+        s.stop();
+    }
+}
+
+/// The scenario of the issue: a backup taken while the primary is busy, the load
+/// going on for many more checkpoints (well past `wal_keep_size = 0`), a primary
+/// restart before the standby first connects, then the standby started. With the hold
+/// it streams and sees the latest rows; with the hold file deleted while the primary
+/// was down (as if there were no holds) it gets "has already been removed".
+fn busy_backup_then_late_standby(hold: bool) -> (Server, Server, String) {
+    let tag = if hold { "ret-hold" } else { "ret-nohold" };
+    let mut p = busy_primary(&format!("{tag}-p"), "");
+    let writer = Writer::start(&p);
+    writer.wait_rounds(2);
+    let mut standby = basebackup_standby(&p, &format!("{tag}-s"));
+    let seg = held_segment(&p);
+    let rounds = writer.rounds.load(Ordering::SeqCst);
+    writer.wait_rounds(rounds + 4);
+    writer.finish();
+    // The hold is visible and persisted.
+    assert!(
+        p.datadir().join(HOLDS_FILE).exists(),
+        "no holds file; log:\n{}",
+        p.log_text()
+    );
+    assert_eq!(
+        query(&p, "select count(*), min(wal_file) from tusk_wal_holds"),
+        format!("1|{seg}")
+    );
+    // The primary restarts before the standby ever connects.
+    p.stop();
+    if !hold {
+        std::fs::remove_file(p.datadir().join(HOLDS_FILE)).unwrap();
+    }
+    p.start();
+    churn(&p, 6);
+    assert_eq!(segment_exists(&p, &seg), hold, "segment {seg}");
+    spawn(&mut standby);
+    (p, standby, seg)
+}
+
+/// Test 1 and 2: the standby made right after a busy period starts and streams; its
+/// hold is released once it got past it, and the held segment then goes.
+#[test]
+fn standby_from_busy_primary_starts_thanks_to_the_hold() {
+    let (mut p, mut standby, seg) = busy_backup_then_late_standby(true);
+    wait_log(&mut standby, "ready to accept read-only connections", 1);
+    let want = query(&p, "select count(*) from t");
+    wait_for(&standby, "select count(*) from t", &want);
+    p.psql("insert into t (v) values ('after the standby started')");
+    wait_for(
+        &standby,
+        "select count(*) from t where v = 'after the standby started'",
+        "1",
+    );
+    // Released once the standby streamed past it; then the segments go.
+    wait_log(&mut p, "released backup hold at ", 1);
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), "0");
+    assert!(!p.datadir().join(HOLDS_FILE).exists());
+    churn(&p, 3);
+    assert!(!segment_exists(&p, &seg), "{seg} still in pg_wal");
+    assert!(!standby.log_text().contains("has already been removed"));
+    // Test 3, second half: with wal_keep_segments = 64 (the guide's setting) a
+    // standby stopped while the primary writes on catches up when it comes back.
+    p.append_conf("wal_keep_segments = 64\n");
+    assert_eq!(query(&p, "select pg_reload_conf()"), "t");
+    wait_for(&p, "show wal_keep_size", "64MB");
+    standby.stop();
+    churn(&p, 6);
+    spawn(&mut standby);
+    let want = query(&p, "select count(*) from t");
+    wait_for(&standby, "select count(*) from t", &want);
+    assert!(!standby.log_text().contains("has already been removed"));
+    // Test 3, first half: without hold, slot or wal_keep_size, the same standby
+    // stopped while the primary writes on gets PostgreSQL's error and keeps retrying.
+    p.append_conf("wal_keep_segments = 0\n");
+    assert_eq!(query(&p, "select pg_reload_conf()"), "t");
+    wait_for(&p, "show wal_keep_size", "0");
+    standby.stop();
+    churn(&p, 6);
+    spawn(&mut standby);
+    wait_log(&mut standby, "has already been removed", 2);
+    let log = standby.log_text();
+    assert!(
+        log.contains("could not receive data from WAL stream: ERROR:  requested WAL segment 0000000100000000"),
+        "{log}"
+    );
+    assert!(p.log_text().contains("has already been removed"));
+    stop_if_running(&mut standby);
+    p.stop();
+}
+
+/// Test 1, the control: the same scenario without the hold fails as PostgreSQL does.
+#[test]
+fn without_the_hold_the_same_standby_cannot_start() {
+    let (mut p, mut standby, seg) = busy_backup_then_late_standby(false);
+    wait_log(&mut standby, "has already been removed", 2);
+    let log = standby.log_text();
+    assert!(
+        log.lines().any(|l| l.contains("requested WAL segment")
+            && l.contains("has already been removed")
+            && l.contains("0000000100000000")),
+        "{log}"
+    );
+    assert!(!segment_exists(&p, &seg));
+    stop_if_running(&mut standby);
+    p.stop();
+}
+
+/// Test 4: a hold that would keep more than max_slot_wal_keep_size is dropped with its
+/// LOG line, and its WAL goes.
+#[test]
+fn a_hold_beyond_max_slot_wal_keep_size_is_dropped() {
+    let mut p = busy_primary("ret-cap-p", "max_slot_wal_keep_size = 3MB");
+    churn(&p, 1);
+    let standby = basebackup_standby(&p, "ret-cap-s");
+    let seg = held_segment(&p);
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), "1");
+    // A few segments: still within the cap, the hold stays.
+    churn(&p, 1);
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), "1");
+    assert!(segment_exists(&p, &seg));
+    churn(&p, 6);
+    wait_log(&mut p, "because it exceeds max_slot_wal_keep_size", 1);
+    assert!(
+        p.log_text().contains("LOG:  releasing backup hold at "),
+        "{}",
+        p.log_text()
+    );
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), "0");
+    assert!(!p.datadir().join(HOLDS_FILE).exists());
+    churn(&p, 2);
+    assert!(!segment_exists(&p, &seg));
+    drop(standby);
+    p.stop();
+}
