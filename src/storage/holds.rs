@@ -30,11 +30,13 @@
 //!   setting at -1 holds are not capped by size); it is older than [`HOLD_MAX_AGE`]
 //!   (24 hours, fixed: a backup whose standby never came must not keep WAL forever).
 //! - A hold is released only by a standby that (a) started streaming after the hold was
-//!   made, (b) started at or after the hold's segment, and (c) reports a valid replay
-//!   position (a walreceiver; pg_basebackup's own WAL stream and pg_receivewal report
-//!   none) together with a flush position at or past the hold's LSN. Any standby that
-//!   qualifies releases the hold: the replication protocol does not say which backup a
-//!   standby came from.
+//!   made, (b) started in the hold's segment or the next one (where the standby made
+//!   from that backup starts), and (c) reports a valid replay position (a walreceiver;
+//!   pg_basebackup's own WAL stream and pg_receivewal report none) together with a
+//!   flush position at or past the hold's LSN. The replication protocol does not say
+//!   which backup a standby came from, so any standby that qualifies releases the
+//!   hold; one that starts elsewhere (fed from an archive, say) leaves it to the cap
+//!   and the age limit.
 //!
 //! What it must never do: remove WAL itself (it only lowers the floor `remove_old_wal`
 //! uses), or fail a checkpoint or a backup because the hold file cannot be written (the
@@ -207,6 +209,20 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
     Some(out)
 }
 
+/// Whether a standby stream that began with hold token `token` at `start` and has
+/// flushed up to `flush` (with a valid replay position, checked by the caller) got past
+/// hold `h`: the hold existed when the stream began, the stream began in the hold's
+/// segment or the next one (where the standby of that backup starts: the backup's end
+/// segment, or the one after it when the end segment's switch record was already
+/// streamed by `pg_basebackup -Xs`), and the flush position reached the hold's LSN.
+fn releases(h: &BackupHold, token: u64, start: Lsn, flush: Lsn, seg: u64) -> bool {
+    let (start_seg, hold_seg) = (start.segno(seg), h.lsn.segno(seg));
+    h.seq <= token
+        && (hold_seg..=hold_seg + 1).contains(&start_seg)
+        && flush.is_valid()
+        && flush >= h.lsn
+}
+
 /// Which holds a checkpoint drops: those below the `max_slot_wal_keep_size` cutoff and
 /// those older than [`HOLD_MAX_AGE`] at `now` (Unix seconds). Returns the kept and the
 /// dropped holds, each dropped one with the reason for its LOG line.
@@ -281,10 +297,7 @@ impl Engine {
         let mut list = self.holds.lock();
         let before = list.len();
         list.retain(|h| {
-            let passed = h.seq <= token
-                && start.segno(seg) >= h.lsn.segno(seg)
-                && flush.is_valid()
-                && flush >= h.lsn;
+            let passed = releases(h, token, start, flush, seg);
             if passed {
                 tracing::info!(
                     "released backup hold at {}: a standby streamed past it (flushed up to {})",
@@ -364,6 +377,26 @@ mod tests {
         assert_eq!(parse("tusk backup holds 1\n0/5 x 3\n"), None);
         assert_eq!(parse("tusk backup holds 1\n0/5 1 3 4\n"), None);
         assert_eq!(parse(""), None);
+    }
+
+    #[test]
+    fn only_the_backups_standby_releases_a_hold() {
+        const MB: u64 = 1 << 20;
+        let h = BackupHold {
+            seq: 3,
+            ..hold(4 * MB + 0x60, 0)
+        };
+        // Started in the hold's segment (or the next), flushed past it.
+        assert!(releases(&h, 3, Lsn(4 * MB), Lsn(4 * MB + 0x60), MB));
+        assert!(releases(&h, 9, Lsn(5 * MB), Lsn(6 * MB), MB));
+        // Not yet past it.
+        assert!(!releases(&h, 3, Lsn(4 * MB), Lsn(4 * MB + 0x5f), MB));
+        assert!(!releases(&h, 3, Lsn(4 * MB), Lsn(0), MB));
+        // A stream that began before the hold existed (pg_basebackup's own WAL stream).
+        assert!(!releases(&h, 2, Lsn(4 * MB), Lsn(6 * MB), MB));
+        // Streams of other standbys: from before the hold, or far after it.
+        assert!(!releases(&h, 3, Lsn(3 * MB), Lsn(6 * MB), MB));
+        assert!(!releases(&h, 3, Lsn(6 * MB), Lsn(7 * MB), MB));
     }
 
     #[test]
