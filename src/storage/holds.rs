@@ -279,6 +279,11 @@ impl Engine {
         segment_file_name(h.timeline, h.lsn.segno(seg), seg)
     }
 
+    /// Whether any backup hold exists (cheap; walsenders ask before looking closer).
+    pub fn has_backup_holds(&self) -> bool {
+        self.holds.count.load(Ordering::SeqCst) > 0
+    }
+
     /// A token for a stream that starts now: the holds it may release are those made
     /// before this call (see [`Engine::standby_streamed_past`]).
     pub fn backup_hold_token(&self) -> u64 {

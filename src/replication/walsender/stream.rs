@@ -15,7 +15,8 @@
 //! 2. the loop sends flushed WAL in `w` messages of at most 128 kB, cut at 8 kB page
 //!    boundaries when more is available, records (position, time) lag samples, and
 //!    waits for a flush, a client message or a timer;
-//! 3. `r` replies update write/flush/replay positions and lags and the slot; a reply
+//! 3. `r` replies update write/flush/replay positions and lags and the slot (and may
+//!    release a backup hold, see `storage::holds`); a reply
 //!    request is answered with a `k`; silence for `wal_sender_timeout / 2` sends a `k`
 //!    asking for a reply, for `wal_sender_timeout` ends the connection;
 //! 4. CopyDone from the client ends the stream: CopyDone back, the next-timeline result
@@ -562,7 +563,6 @@ impl WalSender {
                                 sent,
                                 !done_sending,
                                 &mut lag,
-                                hold_origin,
                             ) {
                                 Ok(Some(end)) => {
                                     if let StreamEnd::ClientDone = end {
@@ -595,6 +595,7 @@ impl WalSender {
                         }
                     }
                 }
+                self.release_backup_holds(hold_origin);
             }
             // 6. Termination and shutdown.
             let mode = *shutdown.borrow();
@@ -629,6 +630,22 @@ impl WalSender {
         }
     }
 
+    /// Backup holds (storage/holds.rs): a standby that reported WAL flushed past a hold
+    /// releases it. `origin` is the stream's hold token and start point (`None` on a
+    /// historic timeline).
+    fn release_backup_holds(&self, origin: Option<(u64, Lsn)>) {
+        let Some((token, start)) = origin else { return };
+        let engine = &self.shared.engine;
+        if !engine.has_backup_holds() {
+            return;
+        }
+        if let Some(info) = self.shared.walsenders.get(self.pid()) {
+            let flush = info.flush_lsn.unwrap_or(Lsn(0));
+            let replay = info.replay_lsn.unwrap_or(Lsn(0));
+            engine.standby_streamed_past(token, start, flush, replay);
+        }
+    }
+
     /// Handles one client message during CopyBoth. `Ok(Some(end))` ends the stream.
     fn client_message(
         &mut self,
@@ -638,7 +655,6 @@ impl WalSender {
         sent: Lsn,
         may_send: bool,
         lag: &mut LagTracker,
-        hold_origin: Option<(u64, Lsn)>,
     ) -> Result<Option<StreamEnd>> {
         match tag {
             b'd' => {}
@@ -701,12 +717,6 @@ impl WalSender {
                     if flush.is_valid() {
                         self.shared.slots.confirm_flush(name, flush);
                     }
-                }
-                // A standby past a backup hold releases it (storage/holds.rs).
-                if let Some((token, start)) = hold_origin {
-                    self.shared
-                        .engine
-                        .standby_streamed_past(token, start, flush, apply);
                 }
                 if reply_requested && may_send {
                     keepalive(&mut self.out, sent, false);
