@@ -253,6 +253,8 @@ fn busy_backup_then_late_standby(hold: bool) -> (Server, Server, String) {
         std::fs::remove_file(p.datadir().join(HOLDS_FILE)).unwrap();
     }
     p.start();
+    let after_restart = if hold { "1" } else { "0" };
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), after_restart);
     churn(&p, 6);
     assert_eq!(segment_exists(&p, &seg), hold, "segment {seg}");
     spawn(&mut standby);
