@@ -254,7 +254,10 @@ fn busy_backup_then_late_standby(hold: bool) -> (Server, Server, String) {
     }
     p.start();
     let after_restart = if hold { "1" } else { "0" };
-    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), after_restart);
+    assert_eq!(
+        query(&p, "select count(*) from tusk_wal_holds"),
+        after_restart
+    );
     churn(&p, 6);
     assert_eq!(segment_exists(&p, &seg), hold, "segment {seg}");
     spawn(&mut standby);

@@ -16,7 +16,9 @@
 //!   images, so later checkpoints never change what the backup copies, and the copy is
 //!   consistent with the WAL from the recorded redo point. Checkpoints are not held off.
 //! - While a [`BackupStart`] lives, no WAL segment at or after its redo segment is
-//!   removed or recycled (the floor is dropped with it).
+//!   removed or recycled (the floor is dropped with it). After the stop, the backup
+//!   hold (`holds.rs`) keeps the end segment on; `global/tusk_backup_holds` is never
+//!   copied.
 //! - The copied `pg_control` is the one of the start checkpoint; the backup code stamps
 //!   it with `backupStartPoint`/`backupEndPoint`, which [`Engine::open`] uses to refuse
 //!   going live before the WAL reaches the backup's end.
@@ -30,7 +32,9 @@
 //!    opens the data directory's files (skipping what PostgreSQL skips);
 //! 2. the backup streams those files;
 //! 3. [`Engine::stop_backup`] flushes the WAL, ends the current segment (PostgreSQL's
-//!    `pg_switch_wal` at backup stop) and returns the end LSN;
+//!    `pg_switch_wal` at backup stop), records a backup hold at the end LSN (the WAL
+//!    the standby made from this backup will first ask for stays until it streamed
+//!    past it, see `holds.rs`) and returns the end LSN;
 //! 4. the WAL segments from the redo segment to the end are copied, then the
 //!    [`BackupStart`] is dropped and its floor goes with it.
 

@@ -12,7 +12,10 @@
 //! - A segment at or after the last checkpoint's redo segment, the segment being
 //!   written, and the last `wal_keep_size` worth of segments are never removed.
 //!   Replication slots and the archiver add their constraints through
-//!   [`WalRetention`] (the hook), not by deleting files themselves.
+//!   [`WalRetention`] (the hook), not by deleting files themselves; running base
+//!   backups (`backup.rs`) and backup holds (`holds.rs`, the WAL a finished backup's
+//!   standby will ask for) lower the floor after [`oldest_segment_to_keep`]. Slots and
+//!   holds are both capped by [`slot_invalidation_cutoff`] (`max_slot_wal_keep_size`).
 //!
 //! What it must never do: write images or WAL itself (it calls the engine), or hold an
 //! engine lock while sleeping.

@@ -806,8 +806,9 @@ impl Engine {
         Ok(n)
     }
 
-    /// Removes WAL segments older than what the redo point, `wal_keep_size` and the
-    /// replication slots need (see [`oldest_segment_to_keep`]); returns how many went. Failures are logged,
+    /// Removes WAL segments older than what the redo point, `wal_keep_size`, the
+    /// replication slots (see [`oldest_segment_to_keep`]), running base backups and
+    /// backup holds (`holds.rs`) need; returns how many went. Failures are logged,
     /// not fatal: the segments are merely kept.
     fn remove_old_wal(&self, redo: Lsn, distance_estimate: u64) -> wal::Recycled {
         let settings = self.settings();
