@@ -357,5 +357,34 @@ fn a_hold_beyond_max_slot_wal_keep_size_is_dropped() {
     churn(&p, 2);
     assert!(!segment_exists(&p, &seg));
     drop(standby);
+    // An operator releases a hold by hand (superusers only).
+    let standby = basebackup_standby(&p, "ret-cap-s2");
+    let lsn = query(&p, "select backup_end_lsn from tusk_wal_holds");
+    assert!(lsn.contains('/'), "{lsn:?}");
+    let denied = p.psql_as(
+        "repl",
+        "postgres",
+        None,
+        &format!("select tusk_release_wal_hold('{lsn}')"),
+    );
+    assert!(
+        stderr(&denied).contains("permission denied for function tusk_release_wal_hold"),
+        "{}",
+        stderr(&denied)
+    );
+    assert_eq!(
+        query(&p, &format!("select tusk_release_wal_hold('{lsn}')")),
+        "t"
+    );
+    assert_eq!(
+        query(&p, &format!("select tusk_release_wal_hold('{lsn}')")),
+        "f"
+    );
+    assert!(p
+        .log_text()
+        .contains(&format!("released backup hold at {lsn} by request")));
+    assert_eq!(query(&p, "select count(*) from tusk_wal_holds"), "0");
+    assert!(!p.datadir().join(HOLDS_FILE).exists());
+    drop(standby);
     p.stop();
 }

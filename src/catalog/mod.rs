@@ -269,7 +269,8 @@ impl VirtualTable {
                 ("conninfo", Text),
             ],
             VirtualTable::TuskWalHolds => &[
-                ("hold_lsn", PgLsn),
+                ("backup_end_lsn", PgLsn),
+                ("keep_from_lsn", PgLsn),
                 ("timeline", Int4),
                 ("wal_file", Text),
                 ("created", TimestampTz),
@@ -309,6 +310,7 @@ impl VirtualTable {
                 .map(|h| {
                     vec![
                         Value::PgLsn(h.lsn.0),
+                        Value::PgLsn(h.keep_from.0),
                         Value::Int4(h.timeline as i32),
                         text(&engine.backup_hold_file_name(h)),
                         pg_ts(h.created),

@@ -189,6 +189,10 @@ pub enum Func {
     ReplicationSlotAdvance(bool),
     /// The `restart_lsn` of the slot named by the argument (NULL if none).
     SlotRestartLsn,
+    // ---- WAL retention (E) ----
+    /// `tusk_release_wal_hold(pg_lsn)` (tusk's own): drops the backup hold at that LSN
+    /// (see `storage::holds`); true when there was one. Superuser only.
+    ReleaseWalHold,
 }
 
 /// A bound, typed expression.

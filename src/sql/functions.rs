@@ -126,6 +126,8 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         }
         ("pg_drop_replication_slot", 1) => (Func::DropReplicationSlot, DataType::Void),
         ("pg_replication_slot_advance", 2) => (Func::ReplicationSlotAdvance(false), DataType::Text),
+        // ---- WAL retention (E) ----
+        ("tusk_release_wal_hold", 1) => (Func::ReleaseWalHold, DataType::Bool),
         _ => return None,
     })
 }
@@ -255,6 +257,8 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::DropReplicationSlot | Func::SlotRestartLsn, 0) => Some(DataType::Name),
         (Func::ReplicationSlotAdvance(_), 0) => Some(DataType::Name),
         (Func::ReplicationSlotAdvance(_), 1) => Some(DataType::PgLsn),
+        // ---- WAL retention (E) ----
+        (Func::ReleaseWalHold, 0) => Some(DataType::PgLsn),
         _ => None,
     }
 }
@@ -624,6 +628,21 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         | Func::DropReplicationSlot
         | Func::ReplicationSlotAdvance(_)
         | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
+        // ---- WAL retention (E) ----
+        Func::ReleaseWalHold => {
+            if !cx.is_superuser() {
+                bail!(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function tusk_release_wal_hold"
+                );
+            }
+            match arg(0) {
+                Value::PgLsn(l) => {
+                    Value::Bool(cx.engine.release_backup_hold(crate::storage::wal::Lsn(l)))
+                }
+                _ => Value::Null,
+            }
+        }
     })
 }
 

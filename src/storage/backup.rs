@@ -17,7 +17,7 @@
 //!   consistent with the WAL from the recorded redo point. Checkpoints are not held off.
 //! - While a [`BackupStart`] lives, no WAL segment at or after its redo segment is
 //!   removed or recycled (the floor is dropped with it). After the stop, the backup
-//!   hold (`holds.rs`) keeps the end segment on; `global/tusk_backup_holds` is never
+//!   hold (`holds.rs`) keeps the same WAL on; `global/tusk_backup_holds` is never
 //!   copied.
 //! - The copied `pg_control` is the one of the start checkpoint; the backup code stamps
 //!   it with `backupStartPoint`/`backupEndPoint`, which [`Engine::open`] uses to refuse
@@ -32,9 +32,9 @@
 //!    opens the data directory's files (skipping what PostgreSQL skips);
 //! 2. the backup streams those files;
 //! 3. [`Engine::stop_backup`] flushes the WAL, ends the current segment (PostgreSQL's
-//!    `pg_switch_wal` at backup stop), records a backup hold at the end LSN (the WAL
-//!    the standby made from this backup will first ask for stays until it streamed
-//!    past it, see `holds.rs`) and returns the end LSN;
+//!    `pg_switch_wal` at backup stop), records a backup hold (the WAL from the start
+//!    to the end and on stays until the standby made from this backup streamed past
+//!    the end, see `holds.rs`) and returns the end LSN;
 //! 4. the WAL segments from the redo segment to the end are copied, then the
 //!    [`BackupStart`] is dropped and its floor goes with it.
 
@@ -355,8 +355,8 @@ impl Engine {
             end = start.redo;
         }
         self.switch_wal()?;
-        // The standby made from this backup first asks for WAL at `end` (holds.rs).
-        self.add_backup_hold(end);
+        // The standby made from this backup will ask for this WAL (holds.rs).
+        self.add_backup_hold(start.redo, end);
         Ok(end)
     }
 

@@ -5,9 +5,15 @@
 //! `pg_basebackup -Xs -R` while the primary is busy often cannot start, because by the
 //! time it first connects the checkpoints have removed or recycled the segment holding
 //! the backup's end, which is where its streaming starts ("requested WAL segment ... has
-//! already been removed"). tusk keeps that segment: when a base backup stops, the
-//! engine records a *backup hold* at the backup's end LSN, and WAL from the hold's
-//! segment on is kept until a standby has got past it.
+//! already been removed"). tusk keeps that WAL: when a base backup stops, the engine
+//! records a *backup hold* for it, and WAL from the segment of the backup's start (its
+//! redo LSN) on is kept until a standby has streamed past the backup's end LSN.
+//!
+//! Why from the start and not from the end segment, where a PostgreSQL standby first
+//! asks for WAL once its copied `pg_wal` is replayed: tusk's walreceiver starts
+//! streaming while replay is still reading the copied WAL, at the segment of the replay
+//! position (`standby/walreceiver.rs`), so the first request may be for the backup's
+//! start segment. The extra WAL is what the backup itself spans (what `-Xs` streamed).
 //!
 //! This lives in the engine (`storage/`), not in `replication/`, because the engine owns
 //! WAL retention ([`Engine::remove_old_wal`](super::Engine) consults it like the running
@@ -16,24 +22,28 @@
 //! a hold is created by [`Engine::stop_backup`](super::Engine::stop_backup).
 //!
 //! What it owns: [`BackupHold`], the in-memory list of holds and its file
-//! `global/tusk_backup_holds` (text, one hold a line: `end-LSN timeline created-unix-secs`,
-//! written to a `.tmp` file, fsynced, renamed, directory fsynced; removed when no hold is
-//! left). Base backups never copy that file (`backup.rs` excludes it), so a standby does
-//! not inherit its primary's holds.
+//! `global/tusk_backup_holds` (text, a header line, then one hold a line:
+//! `end-LSN start-LSN timeline created-unix-secs`, written to a `.tmp` file, fsynced,
+//! renamed, directory fsynced; removed when no hold is left). Base backups never copy
+//! that file (`backup.rs` excludes it), so a standby does not inherit its primary's
+//! holds.
 //!
 //! Invariants:
-//! - While a hold exists, no WAL segment at or after the segment of its LSN is removed
-//!   or recycled, unless the hold is dropped first (and a LOG line says so).
-//! - A hold ends in exactly one of three ways, each with a LOG line: a standby streamed
-//!   past it ([`Engine::standby_streamed_past`]); keeping it would exceed
-//!   `max_slot_wal_keep_size` (the same cutoff that invalidates slots, so with the
-//!   setting at -1 holds are not capped by size); it is older than [`HOLD_MAX_AGE`]
-//!   (24 hours, fixed: a backup whose standby never came must not keep WAL forever).
+//! - While a hold exists, no WAL segment at or after the segment of its start LSN is
+//!   removed or recycled, unless the hold is dropped first (and a LOG line says so).
+//! - A hold ends in exactly one of four ways, each with a LOG line: a standby streamed
+//!   past it ([`Engine::standby_streamed_past`]); a superuser released it with
+//!   `select tusk_release_wal_hold('X/Y')` ([`Engine::release_backup_hold`]); keeping
+//!   it would exceed `max_slot_wal_keep_size` (the same cutoff that invalidates slots,
+//!   so with the setting at -1 holds are not capped by size); it is older than
+//!   [`HOLD_MAX_AGE`] (24 hours, fixed: a backup whose standby never came must not
+//!   keep WAL forever).
 //! - A hold is released only by a standby that (a) started streaming after the hold was
-//!   made, (b) started in the hold's segment or the next one (where the standby made
-//!   from that backup starts), and (c) reports a valid replay position (a walreceiver;
-//!   pg_basebackup's own WAL stream and pg_receivewal report none) together with a
-//!   flush position at or past the hold's LSN. The replication protocol does not say
+//!   made, (b) started between the backup's start segment and the segment after its
+//!   end segment (where the standby made from that backup starts), and (c) reports a
+//!   valid replay position (a walreceiver; pg_basebackup's own WAL stream and
+//!   pg_receivewal report none) together with a flush position at or past the
+//!   backup's end LSN. The replication protocol does not say
 //!   which backup a standby came from, so any standby that qualifies releases the
 //!   hold; one that starts elsewhere (fed from an archive, say) leaves it to the cap
 //!   and the age limit.
@@ -44,12 +54,12 @@
 //!
 //! One hold, step by step:
 //! 1. `BASE_BACKUP` calls [`Engine::stop_backup`](super::Engine::stop_backup), which
-//!    records a hold at the backup's end LSN (LOG `keeping WAL from segment ... for the
-//!    standby of a base backup`) and writes the file;
+//!    records a hold for the backup's start and end LSNs (LOG `keeping WAL from segment
+//!    ... for the standby of a base backup ending at X/Y`) and writes the file;
 //! 2. every checkpoint (and restartpoint) asks [`Engine::backup_hold_keep_floor`]: holds
 //!    past the cap or the age limit are dropped, the oldest remaining segment is kept;
-//! 3. the standby starts and streams from the hold's segment; once its reply reports a
-//!    flush position at or past the hold's LSN, the walsender calls
+//! 3. the standby starts and streams from a segment the hold keeps; once its reply
+//!    reports a flush position at or past the backup's end LSN, the walsender calls
 //!    [`Engine::standby_streamed_past`], which drops the hold (LOG `released ...`) and
 //!    rewrites the file;
 //! 4. the next checkpoint removes or recycles the segments as usual.
@@ -74,11 +84,14 @@ const HOLDS_HEADER: &str = "tusk backup holds 1";
 /// How long a hold is kept when no standby streams past it.
 pub const HOLD_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// One backup hold: WAL from the segment of `lsn` on is kept for a standby.
+/// One backup hold: WAL from the segment of `keep_from` on is kept for a standby.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackupHold {
-    /// The end LSN of the base backup (where its standby's replay reaches consistency).
+    /// The end LSN of the base backup (where its standby's replay reaches consistency):
+    /// a standby that flushed past it no longer needs the hold.
     pub lsn: Lsn,
+    /// The backup's start (its redo LSN): WAL is kept from this LSN's segment.
+    pub keep_from: Lsn,
     /// The timeline the backup was taken on.
     pub timeline: u32,
     /// When the hold was made (Unix seconds).
@@ -179,7 +192,10 @@ impl BackupHolds {
 fn render(list: &[BackupHold]) -> String {
     let mut s = format!("{HOLDS_HEADER}\n");
     for h in list {
-        s.push_str(&format!("{} {} {}\n", h.lsn, h.timeline, h.created));
+        s.push_str(&format!(
+            "{} {} {} {}\n",
+            h.lsn, h.keep_from, h.timeline, h.created
+        ));
     }
     s
 }
@@ -194,6 +210,7 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
     for line in lines.filter(|l| !l.trim().is_empty()) {
         let mut f = line.split_ascii_whitespace();
         let lsn: Lsn = f.next()?.parse().ok()?;
+        let keep_from: Lsn = f.next()?.parse().ok()?;
         let timeline: u32 = f.next()?.parse().ok()?;
         let created: i64 = f.next()?.parse().ok()?;
         if f.next().is_some() {
@@ -201,6 +218,7 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
         }
         out.push(BackupHold {
             lsn,
+            keep_from,
             timeline,
             created,
             seq: 0,
@@ -216,9 +234,9 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
 /// segment, or the one after it when the end segment's switch record was already
 /// streamed by `pg_basebackup -Xs`), and the flush position reached the hold's LSN.
 fn releases(h: &BackupHold, token: u64, start: Lsn, flush: Lsn, seg: u64) -> bool {
-    let (start_seg, hold_seg) = (start.segno(seg), h.lsn.segno(seg));
+    let start_seg = start.segno(seg);
     h.seq <= token
-        && (hold_seg..=hold_seg + 1).contains(&start_seg)
+        && (h.keep_from.segno(seg)..=h.lsn.segno(seg) + 1).contains(&start_seg)
         && flush.is_valid()
         && flush >= h.lsn
 }
@@ -234,7 +252,7 @@ fn sweep(
     let mut kept = Vec::new();
     let mut dropped = Vec::new();
     for h in list {
-        if cutoff.is_some_and(|c| h.lsn < c) {
+        if cutoff.is_some_and(|c| h.keep_from < c) {
             dropped.push((*h, "size"));
         } else if now.saturating_sub(h.created) > HOLD_MAX_AGE.as_secs() as i64 {
             dropped.push((*h, "age"));
@@ -246,12 +264,13 @@ fn sweep(
 }
 
 impl Engine {
-    /// Records a backup hold at `end` (the end LSN of a base backup that just stopped)
-    /// and writes the holds file; logs the segment kept.
-    pub fn add_backup_hold(&self, end: Lsn) {
+    /// Records a backup hold for a base backup that started at `start` (its redo LSN)
+    /// and just stopped at `end`, and writes the holds file; logs the segment kept.
+    pub fn add_backup_hold(&self, start: Lsn, end: Lsn) {
         let seg = self.opts.wal_segment_size;
         let hold = BackupHold {
             lsn: end,
+            keep_from: start.min(end),
             timeline: self.timeline,
             created: chrono::Utc::now().timestamp(),
             seq: self.holds.seq.fetch_add(1, Ordering::SeqCst) + 1,
@@ -261,7 +280,7 @@ impl Engine {
         self.holds.persist(&list);
         tracing::info!(
             "keeping WAL from segment {} for the standby of a base backup ending at {}",
-            segment_file_name(hold.timeline, end.segno(seg), seg),
+            segment_file_name(hold.timeline, hold.keep_from.segno(seg), seg),
             end
         );
     }
@@ -273,10 +292,24 @@ impl Engine {
         v
     }
 
-    /// The WAL file name of the segment `h` keeps first (`tusk_wal_holds.wal_file`).
+    /// The WAL file name of the first segment `h` keeps (`tusk_wal_holds.wal_file`).
     pub fn backup_hold_file_name(&self, h: &BackupHold) -> String {
         let seg = self.opts.wal_segment_size.max(1);
-        segment_file_name(h.timeline, h.lsn.segno(seg), seg)
+        segment_file_name(h.timeline, h.keep_from.segno(seg), seg)
+    }
+
+    /// Drops the backup hold at `lsn` on an operator's request
+    /// (`tusk_release_wal_hold`); true when there was one.
+    pub fn release_backup_hold(&self, lsn: Lsn) -> bool {
+        let mut list = self.holds.lock();
+        let before = list.len();
+        list.retain(|h| h.lsn != lsn);
+        if list.len() == before {
+            return false;
+        }
+        self.holds.persist(&list);
+        tracing::info!("released backup hold at {lsn} by request");
+        true
     }
 
     /// Whether any backup hold exists (cheap; walsenders ask before looking closer).
@@ -351,7 +384,7 @@ impl Engine {
             *list = kept;
             self.holds.persist(&list);
         }
-        match list.iter().map(|h| h.lsn.segno(seg)).min() {
+        match list.iter().map(|h| h.keep_from.segno(seg)).min() {
             Some(s) => keep.min(s),
             None => keep,
         }
@@ -365,6 +398,7 @@ mod tests {
     fn hold(lsn: u64, created: i64) -> BackupHold {
         BackupHold {
             lsn: Lsn(lsn),
+            keep_from: Lsn(lsn),
             timeline: 1,
             created,
             seq: 0,
@@ -375,12 +409,13 @@ mod tests {
     fn file_round_trips_and_rejects_garbage() {
         let list = vec![hold(0x5000028, 1_700_000_000), hold(0x1_0000_0000, 5)];
         let text = render(&list);
-        assert!(text.starts_with("tusk backup holds 1\n0/5000028 1 1700000000\n"));
+        assert!(text.starts_with("tusk backup holds 1\n0/5000028 0/5000028 1 1700000000\n"));
         assert_eq!(parse(&text), Some(list));
         assert_eq!(parse("tusk backup holds 1\n"), Some(vec![]));
         assert_eq!(parse("something else\n"), None);
-        assert_eq!(parse("tusk backup holds 1\n0/5 x 3\n"), None);
-        assert_eq!(parse("tusk backup holds 1\n0/5 1 3 4\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 0/5 x 3\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 0/5 1 3 4\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 1 3\n"), None);
         assert_eq!(parse(""), None);
     }
 
@@ -389,18 +424,21 @@ mod tests {
         const MB: u64 = 1 << 20;
         let h = BackupHold {
             seq: 3,
+            keep_from: Lsn(2 * MB + 0x28),
             ..hold(4 * MB + 0x60, 0)
         };
-        // Started in the hold's segment (or the next), flushed past it.
+        // Started between the backup's start segment and the one after its end
+        // segment, flushed past its end.
         assert!(releases(&h, 3, Lsn(4 * MB), Lsn(4 * MB + 0x60), MB));
         assert!(releases(&h, 9, Lsn(5 * MB), Lsn(6 * MB), MB));
+        assert!(releases(&h, 3, Lsn(2 * MB), Lsn(6 * MB), MB));
         // Not yet past it.
         assert!(!releases(&h, 3, Lsn(4 * MB), Lsn(4 * MB + 0x5f), MB));
         assert!(!releases(&h, 3, Lsn(4 * MB), Lsn(0), MB));
         // A stream that began before the hold existed (pg_basebackup's own WAL stream).
         assert!(!releases(&h, 2, Lsn(4 * MB), Lsn(6 * MB), MB));
-        // Streams of other standbys: from before the hold, or far after it.
-        assert!(!releases(&h, 3, Lsn(3 * MB), Lsn(6 * MB), MB));
+        // Streams of other standbys: from before the backup, or far after it.
+        assert!(!releases(&h, 3, Lsn(MB), Lsn(6 * MB), MB));
         assert!(!releases(&h, 3, Lsn(6 * MB), Lsn(7 * MB), MB));
     }
 
