@@ -553,7 +553,7 @@ impl Engine {
         }
         if rec.rmid < RM_TUSK_HEAP {
             self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
-            self.check_consistency(cur, rec.end);
+            self.check_consistency(cur, rec);
             return Ok(());
         }
         match Record::decode(rec.rmid, rec.info, &rec.payload)? {
@@ -584,7 +584,7 @@ impl Engine {
                     redo: Lsn(redo),
                     next_xid,
                 });
-                self.check_consistency(cur, rec.end);
+                self.check_consistency(cur, rec);
                 self.restartpoint_if_due()?;
                 return Ok(());
             }
@@ -593,12 +593,20 @@ impl Engine {
                 self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
             }
         }
-        self.check_consistency(cur, rec.end);
+        self.check_consistency(cur, rec);
         Ok(())
     }
 
-    fn check_consistency(&self, cur: &ReplayCursor, end: Lsn) {
+    /// Declares the replayed state consistent once `rec` ends at or past the minimum
+    /// recovery point (logging "redo starts" first when the checkpoint record itself
+    /// was enough, so the lines come in PostgreSQL's order).
+    fn check_consistency(&self, cur: &mut ReplayCursor, rec: &WalRecord) {
+        let end = rec.end;
         if !self.is_consistent() && end >= cur.min_recovery_point {
+            if !cur.redo_started {
+                tracing::info!("redo starts at {}", rec.start);
+                cur.redo_started = true;
+            }
             self.recovery.consistent.store(true, Ordering::SeqCst);
             tracing::info!("consistent recovery state reached at {end}");
         }
