@@ -389,6 +389,27 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner()) = Some(p);
     }
 
+    /// [F] A replayed parameter-change record: the values go into pg_control's copy,
+    /// then [`Engine::check_parameter_change`]'s check.
+    fn replay_parameter_change(&self, p: &HotStandbyParams) -> Result<()> {
+        {
+            let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            p.store(&mut c);
+        }
+        self.check_parameter_change(p)
+    }
+
+    /// [F] Appends and flushes a parameter-change record (a primary at start-up, when
+    /// its hot-standby settings differ from what pg_control held), so that standbys
+    /// streaming from it check their settings against the new values.
+    pub fn log_parameter_change(&self, p: HotStandbyParams) -> Result<Lsn> {
+        let rec = Record::ParameterChange(p);
+        let (rmid, info) = rec.rmid_info();
+        let (_, end) = self.wal.append(rmid, info, 0, &rec.encode())?;
+        self.wal.flush(end)?;
+        Ok(end)
+    }
+
     /// PostgreSQL's reaction to a parameter-change record the standby's settings do
     /// not satisfy while it serves reads: WARNING, replay pauses, and resuming ends
     /// recovery with FATAL (the returned error).
@@ -544,11 +565,7 @@ impl Engine {
         }
         if rec.rmid == RM_XLOG && rec.info & 0xF0 == XLOG_PARAMETER_CHANGE {
             if let Some(p) = HotStandbyParams::decode(&rec.payload) {
-                {
-                    let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
-                    p.store(&mut c);
-                }
-                self.check_parameter_change(&p)?;
+                self.replay_parameter_change(&p)?;
             }
         }
         if rec.rmid < RM_TUSK_HEAP {
@@ -587,6 +604,12 @@ impl Engine {
                 self.check_consistency(cur, rec.end);
                 self.restartpoint_if_due()?;
                 return Ok(());
+            }
+            // [F] tusk's parameter-change record (see record.rs): the same check as
+            // PostgreSQL's XLOG_PARAMETER_CHANGE above.
+            Record::ParameterChange(p) => {
+                self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+                self.replay_parameter_change(&p)?;
             }
             other => {
                 cur.pending.entry(rec.xid).or_default().push(other);
@@ -645,7 +668,9 @@ impl Engine {
                     other.redo(&mut st.store);
                     catalog_changed = true;
                 }
-                Record::Commit { .. } | Record::Checkpoint { .. } => {}
+                Record::Commit { .. }
+                | Record::Checkpoint { .. }
+                | Record::ParameterChange(_) => {}
             }
         }
         if rec.xid >= st.next_xid {
