@@ -334,7 +334,11 @@ async fn postmaster(
         if control.wal_segment_size > 0 {
             config.set_internal("wal_segment_size", &control.wal_segment_size.to_string())?;
         }
-        let checksums = if control.data_checksum_version > 0 { "on" } else { "off" };
+        let checksums = if control.data_checksum_version > 0 {
+            "on"
+        } else {
+            "off"
+        };
         config.set_internal("data_checksums", checksums)?;
     }
     let engine_opts = EngineOptions {

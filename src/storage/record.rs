@@ -341,7 +341,11 @@ impl Record {
                 p.max_locks_per_xact,
                 p.wal_level,
                 if p.wal_log_hints { "on" } else { "off" },
-                if p.track_commit_timestamp { "on" } else { "off" },
+                if p.track_commit_timestamp {
+                    "on"
+                } else {
+                    "off"
+                },
             ),
         }
     }

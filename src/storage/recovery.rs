@@ -668,9 +668,7 @@ impl Engine {
                     other.redo(&mut st.store);
                     catalog_changed = true;
                 }
-                Record::Commit { .. }
-                | Record::Checkpoint { .. }
-                | Record::ParameterChange(_) => {}
+                Record::Commit { .. } | Record::Checkpoint { .. } | Record::ParameterChange(_) => {}
             }
         }
         if rec.xid >= st.next_xid {
