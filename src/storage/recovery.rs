@@ -37,9 +37,11 @@
 //!    and publishes the replay LSN and the commit time;
 //! 4. a checkpoint record is remembered for the next restartpoint (taken when
 //!    `checkpoint_timeout` has passed since the last one, on `CHECKPOINT` and at
-//!    shutdown); a parameter-change record (PostgreSQL's `XLOG_PARAMETER_CHANGE`) is
-//!    checked against this standby's settings: too low → WARNING, pause, FATAL when
-//!    resumed.
+//!    shutdown); a parameter-change record (PostgreSQL's `XLOG_PARAMETER_CHANGE`, or
+//!    tusk's own `PARAMETER_CHANGE` that a primary appends at start-up when its
+//!    settings differ from pg_control, see [`Engine::log_parameter_change`]) updates
+//!    pg_control's copy and is checked against this standby's settings: too low →
+//!    WARNING, pause, FATAL when resumed.
 
 use super::control::{ControlFile, DbState};
 use super::heap::{Tuple, FROZEN_XID};
