@@ -623,3 +623,99 @@ fn current_lsn_after_start(s: &mut Server) -> u64 {
     s.start();
     lsn
 }
+
+/// Opens a `replication=true` connection as postgres (trust) named `app` and reads up
+/// to its first ReadyForQuery.
+fn raw_replication(port: u16, app: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    for (k, v) in [
+        ("user", "postgres"),
+        ("database", "replication"),
+        ("replication", "true"),
+        ("application_name", app),
+    ] {
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&body);
+    sock.write_all(&msg).unwrap();
+    loop {
+        let mut head = [0u8; 5];
+        sock.read_exact(&mut head).unwrap();
+        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; len - 4];
+        sock.read_exact(&mut rest).unwrap();
+        assert_ne!(head[0], b'E', "connection refused");
+        if head[0] == b'Z' {
+            return sock;
+        }
+    }
+}
+
+#[test]
+fn walsender_catchup_then_streaming() {
+    use std::io::{Read, Write};
+    let mut primary = Server::init("rw-catchup", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table t (a int primary key, b text)");
+    let from = current_lsn(&primary) / SEG * SEG;
+    // About 12 MB of WAL: more than the socket buffers between the walsender and a
+    // client that does not read can hold.
+    for i in 0..4 {
+        primary.psql(&format!(
+            "insert into t select g, repeat('x', 2000) from generate_series({}, {}) g",
+            i * 1500 + 1,
+            (i + 1) * 1500
+        ));
+    }
+    let mut sock = raw_replication(primary.port, "slow_client");
+    let mut q = format!(
+        "START_REPLICATION {:X}/{:X} TIMELINE 1",
+        from >> 32,
+        from & 0xffff_ffff
+    )
+    .into_bytes();
+    q.push(0);
+    let mut msg = vec![b'Q'];
+    msg.extend_from_slice(&((q.len() + 4) as i32).to_be_bytes());
+    msg.extend_from_slice(&q);
+    sock.write_all(&msg).unwrap();
+
+    // The client reads nothing: the walsender is stuck behind the flush position.
+    wait_for(
+        &primary,
+        "select state, sent_lsn < pg_current_wal_flush_lsn() from pg_stat_replication \
+         where application_name = 'slow_client'",
+        "catchup|t",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        primary.psql("select state from pg_stat_replication"),
+        "catchup"
+    );
+
+    // It reads: the walsender catches up and streams.
+    let mut reader = sock.try_clone().unwrap();
+    let drain = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while matches!(reader.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    wait_for(
+        &primary,
+        "select state, sent_lsn = pg_current_wal_flush_lsn() from pg_stat_replication \
+         where application_name = 'slow_client'",
+        "streaming|t",
+    );
+    sock.shutdown(std::net::Shutdown::Both).unwrap();
+    drain.join().unwrap();
+    wait_for(&primary, "select count(*) from pg_stat_replication", "0");
+    primary.stop();
+}
