@@ -369,12 +369,12 @@ fn walsender_states_and_preset_settings() {
         );
         assert_eq!(
             primary.psql(
-                "select name, setting, unit from pg_settings where name in \
+                "select name, setting, unit, source, context from pg_settings where name in \
                  ('wal_segment_size', 'data_checksums', 'block_size', 'wal_block_size') \
                  order by name"
             ),
-            "block_size|8192|\ndata_checksums|off|\nwal_block_size|8192|\n\
-             wal_segment_size|1048576|B"
+            "block_size|8192||default|internal\ndata_checksums|off||default|internal\n\
+             wal_block_size|8192||default|internal\nwal_segment_size|1048576|B|default|internal"
         );
         primary.psql("select pg_reload_conf()");
         std::thread::sleep(Duration::from_millis(300));

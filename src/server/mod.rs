@@ -332,14 +332,14 @@ async fn postmaster(
     // and data_checksums, as PostgreSQL sets them at start-up.
     if let Ok(control) = crate::storage::control::ControlFile::read(&datadir) {
         if control.wal_segment_size > 0 {
-            config.set_internal("wal_segment_size", &control.wal_segment_size.to_string())?;
+            config.set_preset("wal_segment_size", &control.wal_segment_size.to_string())?;
         }
         let checksums = if control.data_checksum_version > 0 {
             "on"
         } else {
             "off"
         };
-        config.set_internal("data_checksums", checksums)?;
+        config.set_preset("data_checksums", checksums)?;
     }
     let engine_opts = EngineOptions {
         fsync: config.get_bool("fsync"),
