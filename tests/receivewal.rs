@@ -405,6 +405,13 @@ fn walsender_states_and_preset_settings() {
          where application_name = 'idle_repl'",
         "startup|t",
     );
+    let title = format!("{cluster}: walsender postgres 127.0.0.1(");
+    wait_until(
+        &primary,
+        "ps shows the idle walsender",
+        Duration::from_secs(10),
+        || ps_lines(&title).iter().any(|l| l.ends_with(") idle")),
+    );
     if let Some(c) = idle.0.as_mut() {
         drop(c.stdin.take());
     }
@@ -417,7 +424,7 @@ fn walsender_states_and_preset_settings() {
     let target = work.path().join("data");
     let bb = Command::new(pg_bin("pg_basebackup"))
         .args(["-h", "127.0.0.1", "-U", "postgres", "-w", "-X", "none"])
-        .args(["--max-rate=128k", "-l", "rw label", "-c", "fast"])
+        .args(["--max-rate=32k", "-l", "rw label", "-c", "fast"])
         .arg("-p")
         .arg(primary.port.to_string())
         .arg("-D")
@@ -433,7 +440,6 @@ fn walsender_states_and_preset_settings() {
         "select application_name, state from pg_stat_replication",
         "pg_basebackup|backup",
     );
-    let title = format!("{cluster}: walsender postgres 127.0.0.1(");
     wait_until(
         &primary,
         "ps shows the walsender sending the backup",
