@@ -559,6 +559,18 @@ fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
         "{log}"
     );
     wait_log(&standby, "LOG:  recovery has paused", 1);
+    // The primary's pg_control holds the new value too (after the record).
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_controldata")).arg(primary.datadir()),
+        Duration::from_secs(30),
+    );
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.starts_with("max_connections setting:") && l.ends_with(" 300")),
+        "{}",
+        stdout(&out)
+    );
     let log = standby.log_text();
     assert!(
         log.contains("DETAIL:  If recovery is unpaused, the server will shut down."),

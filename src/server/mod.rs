@@ -359,8 +359,8 @@ async fn postmaster(
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
             .map(|(e, c)| (e, Some(c)))?
     } else {
-        // The hot-standby parameters travel to standbys in pg_control.
-        let changed = crate::standby::record_parameters(&datadir, &config, engine_opts.fsync)?;
+        // [F] The hot-standby parameters travel to standbys in the WAL and pg_control.
+        let changed = crate::standby::changed_parameters(&datadir, &config)?;
         let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
             .await
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;

@@ -135,22 +135,20 @@ pub fn check_hot_standby_parameters(config: &ServerConfig, control: &ControlFile
     }
 }
 
-/// Writes this server's hot-standby parameters into pg_control when they differ (a
-/// primary does this at start-up, before the engine opens and keeps its copy), so that
-/// standbys made from it can check theirs. Returns the new values when they changed:
-/// the caller then appends a parameter-change WAL record once the engine is open
-/// ([`Engine::log_parameter_change`], PostgreSQL's `XLOG_PARAMETER_CHANGE`), which a
-/// running standby's replay checks.
-pub fn record_parameters(
+/// This server's hot-standby parameters when they differ from the ones recorded in
+/// pg_control (a primary checks at start-up), else None. The caller records them once
+/// the engine is open with [`Engine::log_parameter_change`]: a parameter-change WAL
+/// record (PostgreSQL's `XLOG_PARAMETER_CHANGE`, which a running standby's replay
+/// checks), then pg_control (which standbys made later check). In that order, as
+/// PostgreSQL: a crash in between leaves pg_control stale and the next start writes
+/// the record again.
+pub fn changed_parameters(
     datadir: &Path,
     config: &ServerConfig,
-    fsync: bool,
 ) -> Result<Option<HotStandbyParams>> {
-    let mut c = ControlFile::read(datadir)?;
+    let c = ControlFile::read(datadir)?;
     let want = local_parameters(config);
     if HotStandbyParams::from_control(&c) != want {
-        want.store(&mut c);
-        c.write(datadir, fsync)?;
         return Ok(Some(want));
     }
     Ok(None)

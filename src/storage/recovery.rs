@@ -403,12 +403,16 @@ impl Engine {
 
     /// [F] Appends and flushes a parameter-change record (a primary at start-up, when
     /// its hot-standby settings differ from what pg_control held), so that standbys
-    /// streaming from it check their settings against the new values.
+    /// streaming from it check their settings against the new values; then records
+    /// the values in pg_control (for standbys made from a later base backup).
     pub fn log_parameter_change(&self, p: HotStandbyParams) -> Result<Lsn> {
         let rec = Record::ParameterChange(p);
         let (rmid, info) = rec.rmid_info();
         let (_, end) = self.wal.append(rmid, info, 0, &rec.encode())?;
         self.wal.flush(end)?;
+        let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        p.store(&mut c);
+        c.write(&self.datadir, self.opts.fsync)?;
         Ok(end)
     }
 
