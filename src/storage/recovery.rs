@@ -392,7 +392,7 @@ impl Engine {
     }
 
     /// [F] A replayed parameter-change record: the values go into pg_control's copy,
-    /// then [`Engine::check_parameter_change`]'s check.
+    /// then the hot-standby check of `check_parameter_change`.
     fn replay_parameter_change(&self, p: &HotStandbyParams) -> Result<()> {
         {
             let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
