@@ -453,7 +453,14 @@ impl WalSender {
             };
             self.registration.update(|w| {
                 w.sent_lsn = Some(sent);
-                w.state = state;
+                // [F] As PostgreSQL: once caught up, a walsender stays `streaming`
+                // (a burst of new WAL does not turn it back into `catchup`).
+                w.state = match (w.state, state) {
+                    (WalSenderState::Streaming, WalSenderState::Catchup) => {
+                        WalSenderState::Streaming
+                    }
+                    (_, s) => s,
+                };
             });
             if last_title_at.elapsed() >= TITLE_INTERVAL {
                 self.refresh_title();
