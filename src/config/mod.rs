@@ -726,6 +726,17 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// [F] Sets a preset value read from pg_control at start-up (wal_segment_size,
+    /// data_checksums), bypassing context checks. As PostgreSQL's
+    /// `PGC_S_DYNAMIC_DEFAULT`, pg_settings shows its source as `default`.
+    pub fn set_preset(&mut self, name: &str, v: &str) -> Result<()> {
+        let def = lookup(name).ok_or_else(|| unrecognized(name))?;
+        let val = value::parse(def, v, Some(&self.effective(def)))?;
+        self.values
+            .insert(def.name, Slot::new(val, GucSource::Default));
+        Ok(())
+    }
+
     fn slot(&self, def: &'static SettingDef) -> Option<&Slot> {
         self.values.get(def.name)
     }

@@ -337,6 +337,19 @@ async fn postmaster(
         .to_string();
     pidfile.set_port_and_sockets(port, first_socket_dir.as_deref(), &listen_line)?;
 
+    // [F] Preset settings come from pg_control: wal_segment_size (initdb --wal-segsize)
+    // and data_checksums, as PostgreSQL sets them at start-up.
+    if let Ok(control) = crate::storage::control::ControlFile::read(&datadir) {
+        if control.wal_segment_size > 0 {
+            config.set_preset("wal_segment_size", &control.wal_segment_size.to_string())?;
+        }
+        let checksums = if control.data_checksum_version > 0 {
+            "on"
+        } else {
+            "off"
+        };
+        config.set_preset("data_checksums", checksums)?;
+    }
     let engine_opts = EngineOptions {
         fsync: config.get_bool("fsync"),
         wal_sync_method: config
@@ -355,11 +368,16 @@ async fn postmaster(
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
             .map(|(e, c)| (e, Some(c)))?
     } else {
-        // The hot-standby parameters travel to standbys in pg_control.
-        crate::standby::record_parameters(&datadir, &config, engine_opts.fsync)?;
+        // [F] The hot-standby parameters travel to standbys in the WAL and pg_control.
+        let changed = crate::standby::changed_parameters(&datadir, &config)?;
         let engine = tokio::task::spawn_blocking(move || Engine::open(&dir, &engine_opts))
             .await
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))??;
+        // [F] PostgreSQL's XLOG_PARAMETER_CHANGE: standbys streaming from us learn of
+        // the new values from the WAL.
+        if let Some(p) = changed {
+            engine.log_parameter_change(p)?;
+        }
         (engine, None)
     };
     let slots = Arc::new(crate::replication::slots::SlotManager::open(

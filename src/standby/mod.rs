@@ -135,20 +135,23 @@ pub fn check_hot_standby_parameters(config: &ServerConfig, control: &ControlFile
     }
 }
 
-/// Writes this server's hot-standby parameters into pg_control when they differ (a
-/// primary does this at start-up, before the engine opens and keeps its copy), so that
-/// standbys made from it can check theirs. PostgreSQL also writes a parameter-change
-/// WAL record; tusk's WAL writer only appends tusk records, so a running standby
-/// learns of a change only from a new copy of pg_control (replay does check such a
-/// record when it meets one).
-pub fn record_parameters(datadir: &Path, config: &ServerConfig, fsync: bool) -> Result<()> {
-    let mut c = ControlFile::read(datadir)?;
+/// This server's hot-standby parameters when they differ from the ones recorded in
+/// pg_control (a primary checks at start-up), else None. The caller records them once
+/// the engine is open with [`Engine::log_parameter_change`]: a parameter-change WAL
+/// record (PostgreSQL's `XLOG_PARAMETER_CHANGE`, which a running standby's replay
+/// checks), then pg_control (which standbys made later check). In that order, as
+/// PostgreSQL: a crash in between leaves pg_control stale and the next start writes
+/// the record again.
+pub fn changed_parameters(
+    datadir: &Path,
+    config: &ServerConfig,
+) -> Result<Option<HotStandbyParams>> {
+    let c = ControlFile::read(datadir)?;
     let want = local_parameters(config);
     if HotStandbyParams::from_control(&c) != want {
-        want.store(&mut c);
-        c.write(datadir, fsync)?;
+        return Ok(Some(want));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Why a standby refuses a new client connection now (PostgreSQL's 57P03 texts), or

@@ -11,6 +11,12 @@
 //! | 129  | tusk catalog  | 0x00 | CATALOG change (table, role, database)  |
 //! | 130  | tusk xact     | 0x00 | COMMIT time                             |
 //! | 130  | tusk xact     | 0x10 | CHECKPOINT redo next_xid next_oid       |
+//! | 130  | tusk xact     | 0x20 | PARAMETER_CHANGE (xl_parameter_change)  |
+//!
+//! PARAMETER_CHANGE is tusk's spelling of PostgreSQL's `XLOG_PARAMETER_CHANGE`: a
+//! primary appends it at start-up when its hot-standby settings differ from pg_control,
+//! with PostgreSQL's 28-byte `xl_parameter_change` payload; a standby's replay checks it
+//! against its own settings. It belongs to no transaction (xid 0) and redo ignores it.
 //!
 //! A transaction's heap and catalog records are appended together at commit, followed
 //! by its COMMIT record (the xid travels in the record header). Redo therefore buffers a
@@ -18,6 +24,7 @@
 //! transaction whose COMMIT never made it into the WAL (a torn tail) are dropped.
 
 use super::heap::{Heap, Tuple, FROZEN_XID};
+use super::recovery::HotStandbyParams;
 use super::schema::{put_u32, put_u64, CatalogChange, CatalogState, CatalogUndo};
 use crate::err;
 use crate::error::{sqlstate, Result};
@@ -133,6 +140,8 @@ pub enum Record {
         /// Time of the checkpoint.
         time: i64,
     },
+    /// The primary's hot-standby settings changed (PostgreSQL's XLOG_PARAMETER_CHANGE).
+    ParameterChange(HotStandbyParams),
 }
 
 impl Record {
@@ -144,6 +153,7 @@ impl Record {
             Record::Catalog(_) => (RM_TUSK_CATALOG, 0x00),
             Record::Commit { .. } => (RM_TUSK_XACT, 0x00),
             Record::Checkpoint { .. } => (RM_TUSK_XACT, 0x10),
+            Record::ParameterChange(_) => (RM_TUSK_XACT, 0x20),
         }
     }
 
@@ -177,6 +187,7 @@ impl Record {
                 out.push(*shutdown as u8);
                 put_u64(&mut out, *time as u64);
             }
+            Record::ParameterChange(p) => out = p.encode(),
         }
         out
     }
@@ -206,6 +217,16 @@ impl Record {
                 next_oid: r.u32()?,
                 shutdown: r.u8()? != 0,
                 time: r.u64()? as i64,
+            },
+            (RM_TUSK_XACT, 0x20) => match HotStandbyParams::decode(payload) {
+                Some(p) => Record::ParameterChange(p),
+                None => {
+                    return Err(err!(
+                        sqlstate::DATA_CORRUPTED,
+                        "invalid parameter-change WAL record ({} bytes)",
+                        payload.len()
+                    ))
+                }
             },
             _ => {
                 return Err(err!(
@@ -255,7 +276,7 @@ impl Record {
                     _ => {}
                 }
             }
-            Record::Commit { .. } | Record::Checkpoint { .. } => {}
+            Record::Commit { .. } | Record::Checkpoint { .. } | Record::ParameterChange(_) => {}
         }
     }
 
@@ -308,6 +329,23 @@ impl Record {
                 if *shutdown { "SHUTDOWN" } else { "ONLINE" },
                 redo >> 32,
                 redo & 0xffff_ffff
+            ),
+            Record::ParameterChange(p) => format!(
+                "PARAMETER_CHANGE max_connections={} max_worker_processes={} \
+                 max_wal_senders={} max_prepared_xacts={} max_locks_per_xact={} \
+                 wal_level={} wal_log_hints={} track_commit_timestamp={}",
+                p.max_connections,
+                p.max_worker_processes,
+                p.max_wal_senders,
+                p.max_prepared_xacts,
+                p.max_locks_per_xact,
+                p.wal_level,
+                if p.wal_log_hints { "on" } else { "off" },
+                if p.track_commit_timestamp {
+                    "on"
+                } else {
+                    "off"
+                },
             ),
         }
     }
@@ -366,6 +404,7 @@ impl Replayer {
                     store.catalog.next_oid = next_oid;
                 }
             }
+            Record::ParameterChange(_) => {}
             other => self.pending.entry(xid).or_default().push(other),
         }
         Ok(())
@@ -399,6 +438,16 @@ mod tests {
                 shutdown: true,
                 time: 1,
             },
+            Record::ParameterChange(HotStandbyParams {
+                max_connections: 300,
+                max_worker_processes: 8,
+                max_wal_senders: 10,
+                max_prepared_xacts: 0,
+                max_locks_per_xact: 64,
+                wal_level: 1,
+                wal_log_hints: false,
+                track_commit_timestamp: true,
+            }),
         ];
         for r in recs {
             let (rmid, info) = r.rmid_info();

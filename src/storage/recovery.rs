@@ -37,9 +37,11 @@
 //!    and publishes the replay LSN and the commit time;
 //! 4. a checkpoint record is remembered for the next restartpoint (taken when
 //!    `checkpoint_timeout` has passed since the last one, on `CHECKPOINT` and at
-//!    shutdown); a parameter-change record (PostgreSQL's `XLOG_PARAMETER_CHANGE`) is
-//!    checked against this standby's settings: too low → WARNING, pause, FATAL when
-//!    resumed.
+//!    shutdown); a parameter-change record (PostgreSQL's `XLOG_PARAMETER_CHANGE`, or
+//!    tusk's own `PARAMETER_CHANGE` that a primary appends at start-up when its
+//!    settings differ from pg_control, see [`Engine::log_parameter_change`]) updates
+//!    pg_control's copy and is checked against this standby's settings: too low →
+//!    WARNING, pause, FATAL when resumed.
 
 use super::control::{ControlFile, DbState};
 use super::heap::{Tuple, FROZEN_XID};
@@ -391,6 +393,31 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner()) = Some(p);
     }
 
+    /// [F] A replayed parameter-change record: the values go into pg_control's copy,
+    /// then the hot-standby check of `check_parameter_change`.
+    fn replay_parameter_change(&self, p: &HotStandbyParams) -> Result<()> {
+        {
+            let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            p.store(&mut c);
+        }
+        self.check_parameter_change(p)
+    }
+
+    /// [F] Appends and flushes a parameter-change record (a primary at start-up, when
+    /// its hot-standby settings differ from what pg_control held), so that standbys
+    /// streaming from it check their settings against the new values; then records
+    /// the values in pg_control (for standbys made from a later base backup).
+    pub fn log_parameter_change(&self, p: HotStandbyParams) -> Result<Lsn> {
+        let rec = Record::ParameterChange(p);
+        let (rmid, info) = rec.rmid_info();
+        let (_, end) = self.wal.append(rmid, info, 0, &rec.encode())?;
+        self.wal.flush(end)?;
+        let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
+        p.store(&mut c);
+        c.write(&self.datadir, self.opts.fsync)?;
+        Ok(end)
+    }
+
     /// PostgreSQL's reaction to a parameter-change record the standby's settings do
     /// not satisfy while it serves reads: WARNING, replay pauses, and resuming ends
     /// recovery with FATAL (the returned error).
@@ -546,16 +573,12 @@ impl Engine {
         }
         if rec.rmid == RM_XLOG && rec.info & 0xF0 == XLOG_PARAMETER_CHANGE {
             if let Some(p) = HotStandbyParams::decode(&rec.payload) {
-                {
-                    let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
-                    p.store(&mut c);
-                }
-                self.check_parameter_change(&p)?;
+                self.replay_parameter_change(&p)?;
             }
         }
         if rec.rmid < RM_TUSK_HEAP {
             self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
-            self.check_consistency(cur, rec.end);
+            self.check_consistency(cur, rec);
             return Ok(());
         }
         match Record::decode(rec.rmid, rec.info, &rec.payload)? {
@@ -586,21 +609,35 @@ impl Engine {
                     redo: Lsn(redo),
                     next_xid,
                 });
-                self.check_consistency(cur, rec.end);
+                self.check_consistency(cur, rec);
                 self.restartpoint_if_due()?;
                 return Ok(());
+            }
+            // [F] tusk's parameter-change record (see record.rs): the same check as
+            // PostgreSQL's XLOG_PARAMETER_CHANGE above.
+            Record::ParameterChange(p) => {
+                self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
+                self.replay_parameter_change(&p)?;
             }
             other => {
                 cur.pending.entry(rec.xid).or_default().push(other);
                 self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
             }
         }
-        self.check_consistency(cur, rec.end);
+        self.check_consistency(cur, rec);
         Ok(())
     }
 
-    fn check_consistency(&self, cur: &ReplayCursor, end: Lsn) {
+    /// Declares the replayed state consistent once `rec` ends at or past the minimum
+    /// recovery point (logging "redo starts" first when the checkpoint record itself
+    /// was enough, so the lines come in PostgreSQL's order).
+    fn check_consistency(&self, cur: &mut ReplayCursor, rec: &WalRecord) {
+        let end = rec.end;
         if !self.is_consistent() && end >= cur.min_recovery_point {
+            if !cur.redo_started {
+                tracing::info!("redo starts at {}", rec.start);
+                cur.redo_started = true;
+            }
             self.recovery.consistent.store(true, Ordering::SeqCst);
             tracing::info!("consistent recovery state reached at {end}");
         }
@@ -647,7 +684,7 @@ impl Engine {
                     other.redo(&mut st.store);
                     catalog_changed = true;
                 }
-                Record::Commit { .. } | Record::Checkpoint { .. } => {}
+                Record::Commit { .. } | Record::Checkpoint { .. } | Record::ParameterChange(_) => {}
             }
         }
         if rec.xid >= st.next_xid {

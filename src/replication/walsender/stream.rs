@@ -386,6 +386,8 @@ impl WalSender {
         let mut last_title_at = Instant::now()
             .checked_sub(TITLE_INTERVAL)
             .unwrap_or_else(Instant::now);
+        // The position the `ps` title shows; a stale title bounds the next wait.
+        let mut titled_sent = Lsn(0);
         loop {
             // 1. Queue what WAL there is.
             let end = match valid_upto {
@@ -459,11 +461,19 @@ impl WalSender {
             };
             self.registration.update(|w| {
                 w.sent_lsn = Some(sent);
-                w.state = state;
+                // [F] As PostgreSQL: once caught up, a walsender stays `streaming`
+                // (a burst of new WAL does not turn it back into `catchup`).
+                w.state = match (w.state, state) {
+                    (WalSenderState::Streaming, WalSenderState::Catchup) => {
+                        WalSenderState::Streaming
+                    }
+                    (_, s) => s,
+                };
             });
             if last_title_at.elapsed() >= TITLE_INTERVAL {
                 self.refresh_title();
                 last_title_at = Instant::now();
+                titled_sent = sent;
             }
             // 2. A historic timeline is finished once its switch point is sent.
             if valid_upto.is_some() && caught_up && !done_sending {
@@ -519,6 +529,11 @@ impl WalSender {
             } else if *shutdown.borrow() == ShutdownMode::Smart {
                 // A smart shutdown re-checks the remaining sessions now and then.
                 wake_in.min(Duration::from_millis(100))
+            } else {
+                wake_in
+            };
+            let wake_in = if titled_sent != sent {
+                wake_in.min(TITLE_INTERVAL)
             } else {
                 wake_in
             };
