@@ -279,15 +279,6 @@ async fn postmaster(
     pidfile: &mut PidFile,
 ) -> Result<()> {
     let mut config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
-    // ---- WAL retention (E): the cluster's segment size from pg_control, so that
-    // wal_keep_segments (folded into wal_keep_size) counts real segments, not 16 MB ones.
-    if let Ok(c) = crate::storage::control::ControlFile::read(&datadir) {
-        let mb = (c.wal_segment_size >> 20).max(1);
-        if let Err(e) = config.set_internal("wal_segment_size", &format!("{mb}MB")) {
-            tracing::warn!("{}", e.message);
-        }
-    }
-    // ---- end WAL retention (E)
     // Standby mode (standby.signal or a legacy recovery.conf), see `crate::standby`.
     let standby = crate::standby::detect(&datadir, &mut config)?;
     crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
