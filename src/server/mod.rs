@@ -203,9 +203,7 @@ impl Shared {
         tracing::info!("received SIGHUP, reloading configuration files");
         let current = self.config();
         let (new, lines) = current.reload(&self.datadir);
-        for l in lines {
-            tracing::info!("{l}");
-        }
+        log_formatted_lines(&lines);
         self.engine
             .set_checkpoint_settings(crate::storage::CheckpointSettings::from_config(&new));
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
@@ -237,6 +235,29 @@ pub fn pg_now_micros() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     now.as_micros() as i64 - PG_EPOCH_UNIX_SECS * 1_000_000
+}
+
+/// Logs lines the configuration module formatted as `SEVERITY:  message`, each
+/// followed by its own `DETAIL:`/`HINT:` lines, as log records of that severity (the
+/// log prefix is added once, by the logger).
+fn log_formatted_lines(lines: &[String]) {
+    let mut i = 0;
+    while i < lines.len() {
+        let (severity, message) = lines[i].split_once(":  ").unwrap_or(("LOG", &lines[i]));
+        let (mut detail, mut hint) = (None, None);
+        while let Some(next) = lines.get(i + 1) {
+            if let Some(d) = next.strip_prefix("DETAIL:  ") {
+                detail = Some(d);
+            } else if let Some(h) = next.strip_prefix("HINT:  ") {
+                hint = Some(h);
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        crate::logging::log_at(severity, message, detail, hint);
+        i += 1;
+    }
 }
 
 /// Runs the server until it is shut down; the exit code for `tusk run`.

@@ -54,15 +54,37 @@ impl Drop for TempDir {
     }
 }
 
-/// A port nobody listens on right now (never 5432).
+/// A port nobody listens on right now (never 5432), chosen below the kernel's
+/// ephemeral range (32768–60999 by default) so that the outgoing connections of other
+/// tests (walreceivers, pg_basebackup, psql) cannot take it between this call and the
+/// server's bind; each port is handed out once per test process.
 pub fn free_port() -> u16 {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = l.local_addr().unwrap().port();
-        if p != 5432 {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static GIVEN: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    let given = given.get_or_insert_with(HashSet::new);
+    // A per-process start point spreads concurrent test processes over the range.
+    let seed = std::process::id() as u64 * 2_654_435_761
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos() as u64;
+    const LOW: u64 = 20_000;
+    const SPAN: u64 = 12_000;
+    for i in 0..SPAN {
+        let p = (LOW + (seed + i * 7_919) % SPAN) as u16;
+        if p == 5432 || given.contains(&p) {
+            continue;
+        }
+        let free_v4 = TcpListener::bind(("127.0.0.1", p)).is_ok();
+        let free_any = TcpListener::bind(("0.0.0.0", p)).is_ok();
+        if free_v4 && free_any {
+            given.insert(p);
             return p;
         }
     }
+    panic!("no free TCP port between {LOW} and {}", LOW + SPAN);
 }
 
 /// Runs a command with a time limit; kills it when the limit passes. Its output is

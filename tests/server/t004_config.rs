@@ -89,7 +89,15 @@ fn set_show_reset_and_reload() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(s
-        .log_text()
-        .contains("received SIGHUP, reloading configuration files"));
+    let log = s.log_text();
+    assert!(log.contains("received SIGHUP, reloading configuration files"));
+    // The reload's own lines carry the log prefix once, as PostgreSQL's do.
+    let changed = log
+        .lines()
+        .find(|l| l.contains("parameter \"log_min_duration_statement\" changed to \"250\""))
+        .unwrap_or_else(|| panic!("no 'changed to' line in:\n{log}"));
+    assert!(
+        changed.ends_with("] LOG:  parameter \"log_min_duration_statement\" changed to \"250\""),
+        "{changed}"
+    );
 }
