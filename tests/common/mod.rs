@@ -65,7 +65,7 @@ pub fn free_port() -> u16 {
     let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
     let given = given.get_or_insert_with(HashSet::new);
     // A per-process start point spreads concurrent test processes over the range.
-    let seed = std::process::id() as u64 * 2_654_435_761
+    let seed = (std::process::id() as u64 * 2_654_435_761)
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
