@@ -28,6 +28,7 @@ use super::schema::{IndexDef, TableDef};
 use crate::types::{encode_value, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
 
 /// The xid of frozen tuples (always committed).
@@ -84,11 +85,20 @@ impl Tuple {
     }
 }
 
+/// Hands out [`Heap::generation`] values, unique across every heap of the process.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
 /// One table's row versions and primary-key index.
 #[derive(Debug, Default)]
 pub struct Heap {
-    /// Row versions by tuple id, in insertion order.
+    /// Row versions by tuple id, in insertion order. Read it freely; change a tuple only
+    /// through [`Heap::put`], [`Heap::remove`] or [`Heap::tuple_mut`], which move
+    /// [`Heap::generation`] on (checkpoints skip images of unchanged heaps).
     pub tuples: BTreeMap<u64, Tuple>,
+    /// Changes whenever a version is added, removed or touched; unique across heaps, so
+    /// a heap that replaced another never shows the old one's value (0 only for a heap
+    /// that never held a version).
+    generation: u64,
     /// The next tuple id to hand out.
     pub next_tid: u64,
     /// The primary key's column positions, if the table has one.
@@ -315,9 +325,35 @@ impl Heap {
         Some(out)
     }
 
+    /// The heap's current generation (see the field): equal values mean no version
+    /// was added, removed or touched in between.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn touch(&mut self) {
+        self.generation = NEXT_GENERATION.fetch_add(1, AtomicOrdering::Relaxed);
+    }
+
+    /// The tuple under `tid`, to change its header (commit stamps, xmax, the update
+    /// chain); moves the generation on.
+    pub fn tuple_mut(&mut self, tid: u64) -> Option<&mut Tuple> {
+        self.touch();
+        self.tuples.get_mut(&tid)
+    }
+
+    /// Whether any version was stamped by a commit after `seq` (then an image taken as
+    /// of `seq` does not show the heap's present committed state).
+    pub fn changed_after(&self, seq: u64) -> bool {
+        self.tuples
+            .values()
+            .any(|t| t.xmin_seq > seq || t.xmax_seq > seq)
+    }
+
     /// Adds a tuple under `tid` and indexes it. A tuple already under `tid` is replaced
     /// (redo of a record an online checkpoint's image already holds must be harmless).
     pub fn put(&mut self, tid: u64, t: Tuple) {
+        self.touch();
         if self.tuples.contains_key(&tid) {
             self.remove(tid);
         }
@@ -335,6 +371,7 @@ impl Heap {
 
     /// Removes a tuple physically (aborted insert, or a delete no snapshot can miss).
     pub fn remove(&mut self, tid: u64) -> Option<Tuple> {
+        self.touch();
         let t = self.tuples.remove(&tid)?;
         if let Some(k) = self.key_of(&t.row) {
             if let Some(v) = self.pk_index.get_mut(&k) {

@@ -240,6 +240,9 @@ pub struct Engine {
     /// Recent distance between checkpoints' redo points in bytes (PostgreSQL's
     /// `CheckPointDistanceEstimate`): how many old segments to recycle.
     checkpoint_distance: AtomicU64,
+    /// Per table, the heap generation its image on disk was written from (see
+    /// `write_images`): a table whose heap still has that generation is not rewritten.
+    image_generations: Mutex<HashMap<(u32, u32), u64>>,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -364,6 +367,7 @@ impl Engine {
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
             checkpoint_distance: AtomicU64::new(0),
+            image_generations: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -520,6 +524,7 @@ impl Engine {
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
             checkpoint_distance: AtomicU64::new(0),
+            image_generations: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -790,19 +795,43 @@ impl Engine {
     fn write_images(&self, catalog: &CatalogState, seq: u64) -> Result<usize> {
         let fsync = self.opts.fsync;
         let mut n = 0;
-        for (db, oid) in catalog.tables.keys() {
-            let rows = self
-                .lock()
-                .store
-                .heaps
-                .get(&(*db, *oid))
-                .map(|h| h.rows_as_of(seq))
-                .unwrap_or_default();
+        let mut written = self
+            .image_generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        written.retain(|key, _| catalog.tables.contains_key(key));
+        for key @ (db, oid) in catalog.tables.keys() {
+            let path = checkpoint::heap_path(&self.datadir, *db, *oid);
+            // A heap untouched since its image was written (same generation) still
+            // has exactly that image's rows: nothing stamped after the image's snapshot
+            // was there then (see below), and any later change moves the generation.
+            let (rows, generation) = {
+                let st = self.lock();
+                let heap = st.store.heaps.get(key);
+                let generation = heap.map_or(0, |h| h.generation());
+                if written.get(key) == Some(&generation) && path.is_file() {
+                    continue;
+                }
+                let rows = heap.map(|h| h.rows_as_of(seq)).unwrap_or_default();
+                // Commits stamped after the snapshot are not in this image: its
+                // generation must not count as written.
+                let complete = !heap.is_some_and(|h| h.changed_after(seq));
+                (rows, complete.then_some(generation))
+            };
             checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, &rows, fsync)?;
+            match generation {
+                Some(g) => written.insert(*key, g),
+                None => written.remove(key),
+            };
             n += 1;
         }
         checkpoint::write_catalog(&*self.opts.io, &self.datadir, catalog, fsync)?;
         checkpoint::remove_stale_images(&self.datadir, catalog);
+        *self
+            .image_generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = written;
         Ok(n)
     }
 
@@ -1427,7 +1456,7 @@ impl Engine {
                     continue;
                 }
                 let heap = st.store.heap_mut(db, rel);
-                if let Some(t) = heap.tuples.get_mut(&tid) {
+                if let Some(t) = heap.tuple_mut(tid) {
                     t.xmax = txn.xid;
                 }
                 txn.deleted.push((db, rel, tid));
@@ -1467,7 +1496,7 @@ impl Engine {
         }
         let new_tid = self.insert(txn, db, rel, row)?;
         let mut st = self.lock();
-        if let Some(t) = st.store.heap_mut(db, rel).tuples.get_mut(&tid) {
+        if let Some(t) = st.store.heap_mut(db, rel).tuple_mut(tid) {
             t.next = new_tid;
         }
         Ok(RowOutcome::Done)
@@ -1620,7 +1649,7 @@ impl Engine {
                 .store
                 .heaps
                 .get_mut(&(db, rel))
-                .and_then(|h| h.tuples.get_mut(&tid))
+                .and_then(|h| h.tuple_mut(tid))
             {
                 if t.xmax == txn.xid {
                     t.xmax = 0;
@@ -1668,7 +1697,7 @@ impl Engine {
                     .store
                     .heaps
                     .get_mut(&(*db, *rel))
-                    .and_then(|h| h.tuples.get_mut(tid))
+                    .and_then(|h| h.tuple_mut(*tid))
                 {
                     t.xmin_seq = seq;
                 }
@@ -1677,7 +1706,7 @@ impl Engine {
             let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
             for (db, rel, tid) in &txn.deleted {
                 if let Some(h) = st.store.heaps.get_mut(&(*db, *rel)) {
-                    if let Some(t) = h.tuples.get_mut(tid) {
+                    if let Some(t) = h.tuple_mut(*tid) {
                         t.xmax_seq = seq;
                     }
                     // No snapshot older than this commit can still see the version.
@@ -1702,7 +1731,7 @@ impl Engine {
                     .store
                     .heaps
                     .get_mut(&(*db, *rel))
-                    .and_then(|h| h.tuples.get_mut(tid))
+                    .and_then(|h| h.tuple_mut(*tid))
                 {
                     if t.xmax == txn.xid {
                         t.xmax = 0;

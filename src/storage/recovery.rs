@@ -304,6 +304,7 @@ impl Engine {
             last_checkpoint_start: Mutex::new(Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
             checkpoint_distance: AtomicU64::new(0),
+            image_generations: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
@@ -671,7 +672,7 @@ impl Engine {
                     let mut dead = false;
                     if oldest >= seq {
                         heap.remove(tid);
-                    } else if let Some(t) = heap.tuples.get_mut(&tid) {
+                    } else if let Some(t) = heap.tuple_mut(tid) {
                         t.xmax = REPLAY_XID;
                         t.xmax_seq = seq;
                         dead = true;
