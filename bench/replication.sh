@@ -10,13 +10,13 @@
 #      its own port (tusk: `tusk run -D standby`; PostgreSQL: pg_ctl as user postgres);
 #   2. `pgbench -n -c CLIENTS -j JOBS -T LOAD_SECONDS` (the built-in TPC-B-like script on
 #      `pgbench -i -s LOAD_SCALE` tables) on the primary while a sampler asks the primary
-#      every SAMPLE_INTERVAL s for pg_current_wal_lsn(), and from pg_stat_replication the
-#      replay_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag;
+#      every SAMPLE_INTERVAL s (from 1 s after the load starts) for pg_current_wal_lsn(),
+#      and from pg_stat_replication the replay_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag;
 #   3. catch-up: the primary's pg_current_wal_lsn() when pgbench exits is the target;
 #      the standby's pg_last_wal_replay_lsn() is polled every 50 ms (bounded by
 #      CATCHUP_TIMEOUT s) until it reaches it;
 #   4. the standby is stopped, `pgbench -i -s SCALE_PER_GB*SIZE_GB` loads the big
-#      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -D dir` is timed; throughput =
+#      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -c fast -D dir` is timed; throughput =
 #      size of the resulting directory / seconds.
 #
 # Run as root from the repository root (PostgreSQL runs as the `postgres` OS user):
@@ -179,6 +179,9 @@ sampler() { # port out
     local q="select pg_current_wal_lsn(), coalesce(replay_lsn::text, '-'),
         coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text, '-'),
         coalesce(replay_lag::text, '-') from pg_stat_replication"
+    # The first second of the load is not sampled: replay_lag still holds the value of
+    # the last idle-time reply then (the standby reports replay with its next reply).
+    sleep 1
     while :; do
         local t row
         t=$(now)
@@ -196,8 +199,8 @@ AWK_INTERVAL='function secs(s,   n, p, d) { d = 0; if (s ~ /day/) { split(s, p, 
 declare -A R
 
 run_server() { # server
-    local s=$1 port
-    if [ "$s" = tusk ]; then port=$TUSK_PORT; else port=$PG_PORT; fi
+    local s=$1 port sport_of
+    if [ "$s" = tusk ]; then port=$TUSK_PORT sport_of=$TUSK_STANDBY_PORT; else port=$PG_PORT sport_of=$PG_STANDBY_PORT; fi
     echo "== $s: primary, pgbench -i -s $LOAD_SCALE, standby by pg_basebackup -Fp -Xs -R"
     start_primary "$s"
     "$PGBIN/pgbench" -i -s "$LOAD_SCALE" -h 127.0.0.1 -p "$port" -U postgres postgres > "$RAW/$s-load-init.txt" 2>&1 \
@@ -205,10 +208,31 @@ run_server() { # server
     psql_to "$port" "checkpoint"
     start_standby "$s"
 
+    # Start the load from a caught-up standby, as the primary sees it: small writes
+    # (one a second) until pg_stat_replication's replay_lsn has passed the first one
+    # (bounded). The standby reports its replay position with its next reply, after it
+    # receives more WAL, so one write is not always enough. (Without this, tusk's first
+    # sample showed the rest of the segment skipped by the backup's WAL switch: tusk's
+    # standby reports the end of a switch record, not the segment boundary, until it
+    # replays the next record.)
+    psql_to "$port" "create table bench_settle (x int)"
+    local settle_target settled=
+    settle_target=$(lsn_num "$(psql_to "$port" "select pg_current_wal_lsn()")")
+    for i in $(seq 1 300); do
+        local r
+        r=$(psql_to "$port" "select replay_lsn from pg_stat_replication" 2>/dev/null | head -1 || true)
+        if [ -n "$r" ] && (( $(lsn_num "$r") >= settle_target )); then settled=1; break; fi
+        (( i % 10 )) || psql_to "$port" "insert into bench_settle values ($i)"
+        sleep 0.1
+    done
+    [ -n "$settled" ] || { echo "$s: the standby did not report replaying a small write within 30 s" >&2; exit 1; }
+
     # --- 2. sustained write load with the sampler ----------------------------------
     echo "== $s: pgbench -n -c $CLIENTS -j $JOBS -T $LOAD_SECONDS (TPC-B-like), sampling every ${SAMPLE_INTERVAL}s"
     local samples=$RAW/$s-samples.txt
     : > "$samples"
+    local start_lsn
+    start_lsn=$(psql_to "$port" "select pg_current_wal_lsn()")
     sampler "$port" "$samples" &
     SAMPLER_PID=$!
     "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$JOBS" -T "$LOAD_SECONDS" -h 127.0.0.1 -p "$port" -U postgres postgres \
@@ -221,8 +245,7 @@ run_server() { # server
     SAMPLER_PID=
 
     # --- 3. catch-up ------------------------------------------------------------------
-    local sport t_caught="" replay tnum rnum
-    if [ "$s" = tusk ]; then sport=$TUSK_STANDBY_PORT; else sport=$PG_STANDBY_PORT; fi
+    local sport=$sport_of t_caught="" replay tnum rnum
     tnum=$(lsn_num "$target")
     local deadline
     deadline=$(awk -v t="$t_end" -v d="$CATCHUP_TIMEOUT" 'BEGIN { printf "%.3f", t + d }')
@@ -257,9 +280,7 @@ run_server() { # server
         }' "$samples")
     # shellcheck disable=SC2086
     set -- $summary
-    local wal_bytes first_lsn
-    first_lsn=$(awk 'NR == 1 {print $2}' "$samples")
-    if [ -n "$first_lsn" ]; then wal_bytes=$(( tnum - $(lsn_num "$first_lsn") )); else wal_bytes=0; fi
+    local wal_bytes=$(( tnum - $(lsn_num "$start_lsn") ))
     R[$s-tps]=${tps:-?}
     R[$s-wal_mb_s]=$(awk -v b="$wal_bytes" -v t="$LOAD_SECONDS" 'BEGIN { printf "%.1f", b / t / 1048576 }')
     R[$s-n]=$1
@@ -275,7 +296,7 @@ run_server() { # server
     rm -rf "${BENCH_DIR:?}/$s-standby"
 
     # --- 4. base backup throughput ----------------------------------------------------
-    echo "== $s: pgbench -i -s $BIG_SCALE (about $SIZE_GB GB), CHECKPOINT, timed pg_basebackup -Fp -Xs"
+    echo "== $s: pgbench -i -s $BIG_SCALE (about $SIZE_GB GB), CHECKPOINT, timed pg_basebackup -Fp -Xs -c fast"
     psql_to "$port" "select pg_drop_replication_slot('bench_standby')" > /dev/null
     local t0 t1
     t0=$(now)
