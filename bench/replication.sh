@@ -275,8 +275,8 @@ run_server() { # server
         $4 != "-" { nb++; sb += $4; if ($4 > mb) mb = $4 }
         $5 != "-" { v = secs($5 " " $6 " " $7); if (v >= 0) { ns++; ss += v; if (v > ms) ms = v } }
         END {
-            printf "%d %.0f %.0f %d %.3f %.3f\n", nb, (nb ? sb / nb : -1), (nb ? mb : -1),
-                ns, (ns ? ss / ns : -1), (ns ? ms : -1)
+            printf "%d %.0f %.0f %d %.1f %.1f\n", nb, (nb ? sb / nb : -1), (nb ? mb : -1),
+                ns, (ns ? 1000 * ss / ns : -1), (ns ? 1000 * ms : -1)
         }' "$samples")
     # shellcheck disable=SC2086
     set -- $summary
@@ -291,7 +291,7 @@ run_server() { # server
     R[$s-lags_n]=$4
     R[$s-catchup]=$catchup
     echo "$s: ${tps:-?} tps, WAL ${R[$s-wal_mb_s]} MB/s; replay lag bytes mean $2 max $3 ($1 samples);" \
-        "replay_lag seconds mean $5 max $6 ($4 non-null samples); catch-up ${catchup} s"
+        "replay_lag mean $5 ms, max $6 ms ($4 non-null samples); catch-up ${catchup} s"
     stop_standby "$s"
     rm -rf "${BENCH_DIR:?}/$s-standby"
 
@@ -349,8 +349,8 @@ row "primary tps under load" tps "higher"
 row "WAL generated (MB/s)" wal_mb_s "(context)"
 row "replay lag, mean (bytes)" lagb_mean "lower"
 row "replay lag, max (bytes)" lagb_max "lower"
-row "replay_lag, mean (s)" lags_mean "lower"
-row "replay_lag, max (s)" lags_max "lower"
+row "replay_lag, mean (ms)" lags_mean "lower"
+row "replay_lag, max (ms)" lags_max "lower"
 row "catch-up after load stops (s)" catchup "lower"
 row "base backup size (MB)" bb_mb "(context)"
 row "pg_basebackup time (s)" bb_s "lower"
