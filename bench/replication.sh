@@ -17,7 +17,9 @@
 #      CATCHUP_TIMEOUT s) until it reaches it;
 #   4. the standby is stopped, `pgbench -i -s SCALE_PER_GB*SIZE_GB` loads the big
 #      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -c fast -D dir` is timed; throughput =
-#      size of the resulting directory / seconds.
+#      size of the resulting directory / seconds; with -v, the time until "checkpoint
+#      completed" (the backup's start checkpoint) is reported apart, and the throughput
+#      of the rest.
 #
 # Run as root from the repository root (PostgreSQL runs as the `postgres` OS user):
 #   bench/replication.sh
@@ -314,18 +316,26 @@ run_server() { # server
     mkdir -p "$bdir"; chown postgres "$bdir"; chmod 700 "$bdir"
     sync
     t0=$(now)
-    su postgres -c "$PGBIN/pg_basebackup -Fp -Xs -c fast -D $bdir -h 127.0.0.1 -p $port -U postgres" \
-        > "$RAW/$s-basebackup.txt" 2>&1 || { echo "$s: pg_basebackup failed:"; cat "$RAW/$s-basebackup.txt"; exit 1; }
+    # -v: "checkpoint completed" marks the end of the backup's start checkpoint; every
+    # line is stamped as it arrives to split the time into checkpoint and transfer.
+    su postgres -c "$PGBIN/pg_basebackup -v -Fp -Xs -c fast -D $bdir -h 127.0.0.1 -p $port -U postgres 2>&1" \
+        | while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done > "$RAW/$s-basebackup.txt" \
+        || { echo "$s: pg_basebackup failed:"; cat "$RAW/$s-basebackup.txt"; exit 1; }
     t1=$(now)
+    local t_ckpt
+    t_ckpt=$(awk '/checkpoint completed/ {print $1; exit}' "$RAW/$s-basebackup.txt")
     local mb secs
     mb=$(du -sm "$bdir" | cut -f1)
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
     R[$s-bb_mb]=$mb
     R[$s-bb_s]=$secs
     R[$s-bb_mbs]=$(awk -v m="$mb" -v t="$secs" 'BEGIN { printf "%.1f", m / t }')
+    R[$s-bb_ckpt]=$(awk -v a="$t0" -v b="${t_ckpt:-}" 'BEGIN { if (b == "") print "?"; else printf "%.2f", b - a }')
+    R[$s-bb_xfer_mbs]=$(awk -v m="$mb" -v t="$t1" -v c="${t_ckpt:-}" 'BEGIN { if (c == "" || t - c <= 0) print "?"; else printf "%.1f", m / (t - c) }')
     R[$s-base_mb]=$dbsize
     R[$s-rss]=${rss:--}
-    echo "$s: pg_basebackup -Fp -Xs: $mb MB in $secs s = ${R[$s-bb_mbs]} MB/s"
+    echo "$s: pg_basebackup -Fp -Xs: $mb MB in $secs s = ${R[$s-bb_mbs]} MB/s" \
+        "(start checkpoint ${R[$s-bb_ckpt]} s; after it ${R[$s-bb_xfer_mbs]} MB/s)"
     rm -rf "$bdir"
     stop_primary "$s"
     rm -rf "${BENCH_DIR:?}/$s"
@@ -355,5 +365,7 @@ row "catch-up after load stops (s)" catchup "lower"
 row "base backup size (MB)" bb_mb "(context)"
 row "pg_basebackup time (s)" bb_s "lower"
 row "pg_basebackup throughput (MB/s)" bb_mbs "higher"
+row "  of the time: start checkpoint (s)" bb_ckpt "lower"
+row "  throughput after the checkpoint (MB/s)" bb_xfer_mbs "higher"
 echo
 echo "samples with a replay position: tusk $(get tusk-n), PG $(get pg-n); non-null replay_lag: tusk $(get tusk-lags_n), PG $(get pg-lags_n); tusk primary RSS after the big load: $(get tusk-rss) MB"
