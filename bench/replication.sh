@@ -15,6 +15,9 @@
 #   3. catch-up: the primary's pg_current_wal_lsn() when pgbench exits is the target;
 #      the standby's pg_last_wal_replay_lsn() is polled every 50 ms (bounded by
 #      CATCHUP_TIMEOUT s) until it reaches it;
+#   3b. replay speed: replay is paused on the standby (pg_wal_replay_pause()), the same
+#      load runs PAUSED_SECONDS, the standby receives all of it, replay is resumed and
+#      timed until it reaches the primary's position: backlog MB / seconds;
 #   4. the standby is stopped, `pgbench -i -s SCALE_PER_GB*SIZE_GB` loads the big
 #      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -c fast -D dir` is timed; throughput =
 #      size of the resulting directory / seconds; with -v, the time until "checkpoint
@@ -25,6 +28,7 @@
 #   bench/replication.sh
 # Knobs (environment): LOAD_SECONDS (60), CLIENTS (8), JOBS (2), LOAD_SCALE (10),
 #   SIZE_GB (2), SCALE_PER_GB (68), SAMPLE_INTERVAL (0.5), CATCHUP_TIMEOUT (300),
+#   PAUSED_SECONDS (30; 0 skips step 3b),
 #   SERVERS ("tusk pg"), BENCH_DIR (/var/tmp/tusk-repl-bench), TUSK_PORT (45911),
 #   TUSK_STANDBY_PORT (45912), PG_PORT (45913), PG_STANDBY_PORT (45914),
 #   SKIP_BUILD (unset), TUSK (target/release/tusk).
@@ -40,6 +44,7 @@ SIZE_GB=${SIZE_GB:-2}
 SCALE_PER_GB=${SCALE_PER_GB:-68}
 SAMPLE_INTERVAL=${SAMPLE_INTERVAL:-0.5}
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-300}
+PAUSED_SECONDS=${PAUSED_SECONDS:-30}
 SERVERS=${SERVERS:-"tusk pg"}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/tusk-repl-bench}
 TUSK_PORT=${TUSK_PORT:-45911}
@@ -200,6 +205,26 @@ AWK_INTERVAL='function secs(s,   n, p, d) { d = 0; if (s ~ /day/) { split(s, p, 
 
 declare -A R
 
+# Polls the standby's pg_last_wal_replay_lsn() every 50 ms until it reaches byte
+# position TARGET; prints the seconds since FROM (an epoch), or timeout(>N s) after
+# CATCHUP_TIMEOUT.
+wait_replay() { # standby_port target from
+    local deadline replay
+    deadline=$(awk -v t="$3" -v d="$CATCHUP_TIMEOUT" 'BEGIN { printf "%.3f", t + d }')
+    while :; do
+        replay=$(psql_to "$1" "select pg_last_wal_replay_lsn()" 2>/dev/null || true)
+        if [ -n "$replay" ] && (( $(lsn_num "$replay") >= $2 )); then
+            awk -v a="$3" -v b="$(now)" 'BEGIN { printf "%.3f\n", b - a }'
+            return 0
+        fi
+        if awk -v n="$(now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
+            echo "timeout(>${CATCHUP_TIMEOUT}s)"
+            return 0
+        fi
+        sleep 0.05
+    done
+}
+
 run_server() { # server
     local s=$1 port sport_of
     if [ "$s" = tusk ]; then port=$TUSK_PORT sport_of=$TUSK_STANDBY_PORT; else port=$PG_PORT sport_of=$PG_STANDBY_PORT; fi
@@ -247,25 +272,10 @@ run_server() { # server
     SAMPLER_PID=
 
     # --- 3. catch-up ------------------------------------------------------------------
-    local sport=$sport_of t_caught="" replay tnum rnum
+    local sport=$sport_of replay tnum catchup
     tnum=$(lsn_num "$target")
-    local deadline
-    deadline=$(awk -v t="$t_end" -v d="$CATCHUP_TIMEOUT" 'BEGIN { printf "%.3f", t + d }')
-    while :; do
-        replay=$(psql_to "$sport" "select pg_last_wal_replay_lsn()" 2>/dev/null || true)
-        if [ -n "$replay" ]; then
-            rnum=$(lsn_num "$replay")
-            if (( rnum >= tnum )); then t_caught=$(now); break; fi
-        fi
-        if awk -v n="$(now)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then break; fi
-        sleep 0.05
-    done
-    local catchup
-    if [ -n "$t_caught" ]; then
-        catchup=$(awk -v a="$t_end" -v b="$t_caught" 'BEGIN { printf "%.3f", b - a }')
-    else
-        catchup="timeout(>${CATCHUP_TIMEOUT}s)"
-    fi
+    catchup=$(wait_replay "$sport" "$tnum" "$t_end")
+    replay=$(psql_to "$sport" "select pg_last_wal_replay_lsn()" 2>/dev/null || true)
     echo "catch-up: target $target, standby replay reached it after ${catchup} s (last seen ${replay:-?})" \
         | tee "$RAW/$s-catchup.txt"
 
@@ -294,6 +304,37 @@ run_server() { # server
     R[$s-catchup]=$catchup
     echo "$s: ${tps:-?} tps, WAL ${R[$s-wal_mb_s]} MB/s; replay lag bytes mean $2 max $3 ($1 samples);" \
         "replay_lag mean $5 ms, max $6 ms ($4 non-null samples); catch-up ${catchup} s"
+
+    # --- 3b. replay speed: the same load with replay paused, then resumed ---------------
+    if [ "$PAUSED_SECONDS" != 0 ]; then
+        echo "== $s: pgbench -T $PAUSED_SECONDS with replay paused on the standby, then resumed"
+        psql_to "$sport" "select pg_wal_replay_pause()" > /dev/null
+        local p0 p1 paused_from t_resume
+        p0=$(psql_to "$port" "select pg_current_wal_lsn()")
+        "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$JOBS" -T "$PAUSED_SECONDS" -h 127.0.0.1 -p "$port" -U postgres postgres \
+            > "$RAW/$s-paused-load.txt" 2>&1 || { echo "$s: pgbench failed:"; tail -20 "$RAW/$s-paused-load.txt"; }
+        p1=$(psql_to "$port" "select pg_current_wal_lsn()")
+        # Wait (bounded) until the standby has received everything, so that what follows
+        # measures replay alone.
+        for _ in $(seq 1 300); do
+            local rcv
+            rcv=$(psql_to "$sport" "select pg_last_wal_receive_lsn()" 2>/dev/null || true)
+            [ -n "$rcv" ] && (( $(lsn_num "$rcv") >= $(lsn_num "$p1") )) && break
+            sleep 0.1
+        done
+        paused_from=$(psql_to "$sport" "select pg_last_wal_replay_lsn()")
+        t_resume=$(now)
+        psql_to "$sport" "select pg_wal_replay_resume()" > /dev/null
+        local rt
+        rt=$(wait_replay "$sport" "$(lsn_num "$p1")" "$t_resume")
+        local backlog=$(( $(lsn_num "$p1") - $(lsn_num "$paused_from") ))
+        R[$s-backlog_mb]=$(awk -v b="$backlog" 'BEGIN { printf "%.1f", b / 1048576 }')
+        R[$s-replay_s]=$rt
+        R[$s-replay_mbs]=$(awk -v b="$backlog" -v t="$rt" 'BEGIN { if (t ~ /^[0-9.]+$/ && t > 0) printf "%.1f", b / t / 1048576; else print "?" }')
+        R[$s-paused_tps]=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$RAW/$s-paused-load.txt")
+        echo "$s: backlog ${R[$s-backlog_mb]} MB of WAL ($p0 .. $p1, replay paused at $paused_from)" \
+            "replayed in $rt s after resume = ${R[$s-replay_mbs]} MB/s" | tee "$RAW/$s-paused.txt"
+    fi
     stop_standby "$s"
     rm -rf "${BENCH_DIR:?}/$s-standby"
 
@@ -362,6 +403,9 @@ row "replay lag, max (bytes)" lagb_max "lower"
 row "replay_lag, mean (ms)" lags_mean "lower"
 row "replay_lag, max (ms)" lags_max "lower"
 row "catch-up after load stops (s)" catchup "lower"
+row "backlog after a paused-replay load (MB)" backlog_mb "(context)"
+row "time to replay that backlog (s)" replay_s "lower"
+row "replay speed (MB of WAL/s)" replay_mbs "higher"
 row "base backup size (MB)" bb_mb "(context)"
 row "pg_basebackup time (s)" bb_s "lower"
 row "pg_basebackup throughput (MB/s)" bb_mbs "higher"
