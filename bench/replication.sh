@@ -331,9 +331,13 @@ run_server() { # server
         R[$s-backlog_mb]=$(awk -v b="$backlog" 'BEGIN { printf "%.1f", b / 1048576 }')
         R[$s-replay_s]=$rt
         R[$s-replay_mbs]=$(awk -v b="$backlog" -v t="$rt" 'BEGIN { if (t ~ /^[0-9.]+$/ && t > 0) printf "%.1f", b / t / 1048576; else print "?" }')
-        R[$s-paused_tps]=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$RAW/$s-paused-load.txt")
+        local ntx
+        ntx=$(awk '/number of transactions actually processed/ {print $NF; exit}' "$RAW/$s-paused-load.txt")
+        R[$s-replay_tx]=${ntx:-?}
+        R[$s-replay_txs]=$(awk -v n="${ntx:-}" -v t="$rt" 'BEGIN { if (n != "" && t ~ /^[0-9.]+$/ && t > 0) printf "%.0f", n / t; else print "?" }')
         echo "$s: backlog ${R[$s-backlog_mb]} MB of WAL ($p0 .. $p1, replay paused at $paused_from)" \
-            "replayed in $rt s after resume = ${R[$s-replay_mbs]} MB/s" | tee "$RAW/$s-paused.txt"
+            "replayed in $rt s after resume = ${R[$s-replay_mbs]} MB/s," \
+            "${R[$s-replay_tx]} pgbench transactions = ${R[$s-replay_txs]} transactions/s" | tee "$RAW/$s-paused.txt"
     fi
     stop_standby "$s"
     rm -rf "${BENCH_DIR:?}/$s-standby"
@@ -405,7 +409,9 @@ row "replay_lag, max (ms)" lags_max "lower"
 row "catch-up after load stops (s)" catchup "lower"
 row "backlog after a paused-replay load (MB)" backlog_mb "(context)"
 row "time to replay that backlog (s)" replay_s "lower"
+row "  transactions in that backlog" replay_tx "(context)"
 row "replay speed (MB of WAL/s)" replay_mbs "higher"
+row "replay speed (pgbench transactions/s)" replay_txs "higher"
 row "base backup size (MB)" bb_mb "(context)"
 row "pg_basebackup time (s)" bb_s "lower"
 row "pg_basebackup throughput (MB/s)" bb_mbs "higher"
