@@ -11,7 +11,8 @@
 #   2. `pgbench -n -c CLIENTS -j JOBS -T LOAD_SECONDS` (the built-in TPC-B-like script on
 #      `pgbench -i -s LOAD_SCALE` tables) on the primary while a sampler asks the primary
 #      every SAMPLE_INTERVAL s (from 1 s after the load starts) for pg_current_wal_lsn(),
-#      and from pg_stat_replication the replay_lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag;
+#      and from pg_stat_replication the replay_lsn,
+#      pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag;
 #   3. catch-up: the primary's pg_current_wal_lsn() when pgbench exits is the target;
 #      the standby's pg_last_wal_replay_lsn() is polled every 50 ms (bounded by
 #      CATCHUP_TIMEOUT s) until it reaches it;
@@ -19,8 +20,8 @@
 #      load runs PAUSED_SECONDS, the standby receives all of it, replay is resumed and
 #      timed until it reaches the primary's position: backlog MB / seconds;
 #   4. the standby is stopped, `pgbench -i -s SCALE_PER_GB*SIZE_GB` loads the big
-#      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -c fast -D dir` is timed; throughput =
-#      size of the resulting directory / seconds; with -v, the time until "checkpoint
+#      database, CHECKPOINT, then `pg_basebackup -Fp -Xs -c fast -D dir` is timed;
+#      throughput = size of the resulting directory / seconds; with -v, the time until "checkpoint
 #      completed" (the backup's start checkpoint) is reported apart, and the throughput
 #      of the rest.
 #
@@ -324,7 +325,14 @@ run_server() { # server
         done
         paused_from=$(psql_to "$sport" "select pg_last_wal_replay_lsn()")
         t_resume=$(now)
-        psql_to "$sport" "select pg_wal_replay_resume()" > /dev/null
+        # On PostgreSQL the resuming statement itself may be cancelled by a recovery
+        # conflict (the backlog's cleanup records are older than
+        # max_standby_streaming_delay); replay is resumed all the same. Check, and retry.
+        for _ in $(seq 1 50); do
+            psql_to "$sport" "select pg_wal_replay_resume()" > /dev/null 2>&1 || true
+            [ "$(psql_to "$sport" "select pg_get_wal_replay_pause_state()" 2>/dev/null || true)" = "not paused" ] && break
+            sleep 0.1
+        done
         local rt
         rt=$(wait_replay "$sport" "$(lsn_num "$p1")" "$t_resume")
         local backlog=$(( $(lsn_num "$p1") - $(lsn_num "$paused_from") ))
