@@ -148,6 +148,13 @@ fn update_status(f: impl FnOnce(&mut ReceiverStatus)) {
 /// The process title's position is refreshed at most this often.
 const TITLE_INTERVAL: Duration = Duration::from_millis(200);
 
+/// How often, for [`REPLAY_WATCH`] after each WAL message, the stream loop checks
+/// whether replay has caught up with what was received (to report it at once).
+const REPLAY_POLL: Duration = Duration::from_millis(1);
+
+/// How long after a WAL message the stream loop keeps watching replay closely.
+const REPLAY_WATCH: Duration = Duration::from_secs(1);
+
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
@@ -742,6 +749,11 @@ async fn stream(
     let mut last_status = Instant::now();
     let mut last_recv = Instant::now();
     let mut titled = (Lsn(0), Instant::now());
+    // The apply position last sent to the primary, and when the last WAL arrived.
+    let mut reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
+    let mut last_wal = Instant::now()
+        .checked_sub(REPLAY_WATCH)
+        .unwrap_or_else(Instant::now);
     loop {
         let cfg = config();
         let status_every =
@@ -754,7 +766,12 @@ async fn stream(
             let _ = cl.send(Some(b'c'), &[]).await;
             return Ok(());
         }
-        let msg = tokio::time::timeout(Duration::from_millis(100), cl.read()).await;
+        let wait = if last_wal.elapsed() < REPLAY_WATCH {
+            REPLAY_POLL
+        } else {
+            Duration::from_millis(100)
+        };
+        let msg = tokio::time::timeout(wait, cl.read()).await;
         match msg {
             Err(_) => {
                 // Quiet link: bring the title up to the last flushed position.
@@ -792,10 +809,12 @@ async fn stream(
                                 s.latest_end_time = Some(sent);
                             }
                         });
+                        reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
                         cl.copy_data(&status_reply(engine, raw, false))
                             .await
                             .map_err(io_err)?;
                         last_status = Instant::now();
+                        last_wal = Instant::now();
                     }
                     b'd' if body.first() == Some(&b'k') && body.len() >= 18 => {
                         let end = Lsn(be_u64(&body, 1));
@@ -807,6 +826,7 @@ async fn stream(
                             s.latest_end_time = Some(sent);
                         });
                         if body[17] != 0 {
+                            reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
                             cl.copy_data(&status_reply(engine, raw, false))
                                 .await
                                 .map_err(io_err)?;
@@ -843,7 +863,24 @@ async fn stream(
                 }
             }
         }
+        // Like PostgreSQL's startup process, which makes the walreceiver reply as soon as
+        // replay has caught up with everything received: report the new apply position
+        // at once, so that the primary's replay_lsn and replay_lag are not one message
+        // (or, when idle, wal_receiver_status_interval) stale. Replay may stop short of
+        // the flushed end (a record cut at a message's end): then the position it
+        // reached is reported when the close watch ends.
+        let applied = engine.replay_lsn().unwrap_or(Lsn(0));
+        if applied > reported_apply
+            && (applied >= raw.flush_lsn() || last_wal.elapsed() >= REPLAY_WATCH)
+        {
+            reported_apply = applied;
+            cl.copy_data(&status_reply(engine, raw, false))
+                .await
+                .map_err(io_err)?;
+            last_status = Instant::now();
+        }
         if !status_every.is_zero() && last_status.elapsed() >= status_every {
+            reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
             cl.copy_data(&status_reply(engine, raw, false))
                 .await
                 .map_err(io_err)?;
