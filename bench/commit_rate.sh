@@ -7,7 +7,7 @@
 # Run as root from the repository root (PostgreSQL runs as the `postgres` OS user):
 #   bench/commit_rate.sh
 # Knobs (environment): ROUNDS (3), SECONDS_PER_RUN (10), CLIENTS ("1 8 32"),
-#   SCALE (5), BENCH_DIR (/var/tmp/tusk-bench), TUSK_PORT (45901), PG_PORT (45902),
+#   SCALE (5), BENCH_DIR (/var/tmp/tusk-bench), TUSK_PORT (25901), PG_PORT (25902),
 #   PROTOCOL (prepared), SKIP_BUILD (unset), TUSK (target/release/tusk).
 # It writes a summary to stdout and raw pgbench outputs under $BENCH_DIR/raw/.
 set -euo pipefail
@@ -17,8 +17,8 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 CLIENTS=${CLIENTS:-"1 8 32"}
 SCALE=${SCALE:-5}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/tusk-bench}
-TUSK_PORT=${TUSK_PORT:-45901}
-PG_PORT=${PG_PORT:-45902}
+TUSK_PORT=${TUSK_PORT:-25901}
+PG_PORT=${PG_PORT:-25902}
 PROTOCOL=${PROTOCOL:-prepared}
 PGBIN=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "$0")/.." && pwd)

@@ -30,8 +30,8 @@
 # Knobs (environment): LOAD_SECONDS (60), CLIENTS (8), JOBS (2), LOAD_SCALE (10),
 #   SIZE_GB (2), SCALE_PER_GB (68), SAMPLE_INTERVAL (0.5), CATCHUP_TIMEOUT (300),
 #   PAUSED_SECONDS (30; 0 skips step 3b),
-#   SERVERS ("tusk pg"), BENCH_DIR (/var/tmp/tusk-repl-bench), TUSK_PORT (45911),
-#   TUSK_STANDBY_PORT (45912), PG_PORT (45913), PG_STANDBY_PORT (45914),
+#   SERVERS ("tusk pg"), BENCH_DIR (/var/tmp/tusk-repl-bench), TUSK_PORT (25911),
+#   TUSK_STANDBY_PORT (25912), PG_PORT (25913), PG_STANDBY_PORT (25914),
 #   SKIP_BUILD (unset), TUSK (target/release/tusk).
 # It writes a summary to stdout and raw outputs (samples, pgbench, logs) under
 # $BENCH_DIR/raw/.
@@ -48,10 +48,10 @@ CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-300}
 PAUSED_SECONDS=${PAUSED_SECONDS:-30}
 SERVERS=${SERVERS:-"tusk pg"}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/tusk-repl-bench}
-TUSK_PORT=${TUSK_PORT:-45911}
-TUSK_STANDBY_PORT=${TUSK_STANDBY_PORT:-45912}
-PG_PORT=${PG_PORT:-45913}
-PG_STANDBY_PORT=${PG_STANDBY_PORT:-45914}
+TUSK_PORT=${TUSK_PORT:-25911}
+TUSK_STANDBY_PORT=${TUSK_STANDBY_PORT:-25912}
+PG_PORT=${PG_PORT:-25913}
+PG_STANDBY_PORT=${PG_STANDBY_PORT:-25914}
 PGBIN=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TUSK=${TUSK:-$REPO/target/release/tusk}
