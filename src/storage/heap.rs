@@ -99,6 +99,9 @@ pub struct Heap {
     /// a heap that replaced another never shows the old one's value (0 only for a heap
     /// that never held a version).
     generation: u64,
+    /// Tuple ids whose delete committed while an older snapshot could still see them:
+    /// the candidates of the next automatic VACUUM ([`Heap::vacuum_dead`]).
+    dead: Vec<u64>,
     /// The next tuple id to hand out.
     pub next_tid: u64,
     /// The primary key's column positions, if the table has one.
@@ -411,6 +414,8 @@ impl Heap {
 
     /// Removes versions whose delete committed at or before `oldest` (the oldest
     /// snapshot in use): no snapshot can see them any more. Returns how many went.
+    /// Looks at every version (the VACUUM command); the remaining dead ones become the
+    /// next automatic VACUUM's candidates.
     pub fn vacuum(&mut self, oldest: u64) -> usize {
         let dead: Vec<u64> = self
             .tuples
@@ -421,7 +426,42 @@ impl Heap {
         for tid in &dead {
             self.remove(*tid);
         }
+        self.dead = self
+            .tuples
+            .iter()
+            .filter(|(_, t)| t.xmax_seq != 0)
+            .map(|(k, _)| *k)
+            .collect();
         dead.len()
+    }
+
+    /// Records that the delete of `tid` committed while an older snapshot may still see
+    /// the version (a candidate for [`Heap::vacuum_dead`]).
+    pub fn mark_dead(&mut self, tid: u64) {
+        self.dead.push(tid);
+    }
+
+    /// How many versions wait for the automatic VACUUM.
+    pub fn dead_candidates(&self) -> usize {
+        self.dead.len()
+    }
+
+    /// The automatic VACUUM: like [`Heap::vacuum`] but only over the versions marked
+    /// dead since the last pass, so it costs what there is to reclaim.
+    pub fn vacuum_dead(&mut self, oldest: u64) -> usize {
+        let candidates = std::mem::take(&mut self.dead);
+        let mut removed = 0;
+        for tid in candidates {
+            match self.tuples.get(&tid).map(|t| t.xmax_seq) {
+                Some(x) if x != 0 && x <= oldest => {
+                    self.remove(tid);
+                    removed += 1;
+                }
+                Some(x) if x != 0 => self.dead.push(tid),
+                _ => {}
+            }
+        }
+        removed
     }
 
     /// The committed live rows, in tuple-id order (for the checkpoint image).
@@ -501,5 +541,33 @@ mod tests {
         assert_eq!(h.vacuum(4), 1);
         assert_eq!(h.dead_versions(), 0);
         assert_eq!(h.tuples.len(), 3);
+    }
+
+    #[test]
+    fn automatic_vacuum_visits_only_marked_versions() {
+        let mut h = Heap::new(None);
+        let dead_at = |seq| {
+            let mut t = tuple(0, 1);
+            t.xmax = 6;
+            t.xmax_seq = seq;
+            t
+        };
+        h.put(1, tuple(0, 1));
+        h.put(2, dead_at(4));
+        h.put(3, dead_at(6));
+        h.mark_dead(2);
+        h.mark_dead(3);
+        // An unmarked dead version is left to the VACUUM command's full pass.
+        h.put(4, dead_at(2));
+        assert_eq!(h.dead_candidates(), 2);
+        assert_eq!(h.vacuum_dead(3), 0); // a snapshot at 3 still sees both
+        assert_eq!(h.dead_candidates(), 2);
+        assert_eq!(h.vacuum_dead(5), 1);
+        assert!(!h.tuples.contains_key(&2) && h.tuples.contains_key(&4));
+        assert_eq!(h.dead_candidates(), 1);
+        assert_eq!(h.vacuum_dead(10), 1);
+        assert_eq!(h.dead_candidates(), 0);
+        assert_eq!(h.vacuum(10), 1); // the full pass finds tid 4
+        assert_eq!(h.tuples.len(), 1);
     }
 }

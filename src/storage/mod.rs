@@ -604,14 +604,10 @@ impl Engine {
     }
 
     /// Dead row versions (deleted by a committed transaction but kept for an older
-    /// snapshot) in all tables.
+    /// snapshot) in all tables, as counted when their deletes committed (the automatic
+    /// reclamation asks this every tick: it must not scan the tables under the lock).
     pub fn dead_versions(&self) -> usize {
-        self.lock()
-            .store
-            .heaps
-            .values()
-            .map(|h| h.dead_versions())
-            .sum()
+        self.lock().dead_versions
     }
 
     /// Dead row versions of one table.
@@ -640,12 +636,19 @@ impl Engine {
         removed
     }
 
-    /// VACUUM of every table of every database (the automatic reclamation).
+    /// VACUUM of every table of every database (the automatic reclamation): visits only
+    /// the versions whose deletes committed since they were last looked at, so its cost
+    /// follows the dead versions, not the size of the tables.
     pub fn vacuum_all(&self) -> usize {
         let mut st = self.lock();
         let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
-        let removed = st.store.heaps.values_mut().map(|h| h.vacuum(oldest)).sum();
-        st.dead_versions = st.store.heaps.values().map(|h| h.dead_versions()).sum();
+        let removed = st
+            .store
+            .heaps
+            .values_mut()
+            .map(|h| h.vacuum_dead(oldest))
+            .sum();
+        st.dead_versions = st.store.heaps.values().map(|h| h.dead_candidates()).sum();
         removed
     }
 
@@ -1713,6 +1716,7 @@ impl Engine {
                     if oldest >= seq {
                         h.remove(*tid);
                     } else {
+                        h.mark_dead(*tid);
                         st.dead_versions += 1;
                     }
                 }

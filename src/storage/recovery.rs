@@ -676,6 +676,7 @@ impl Engine {
                         t.xmax = REPLAY_XID;
                         t.xmax_seq = seq;
                         dead = true;
+                        heap.mark_dead(tid);
                     }
                     if dead {
                         st.dead_versions += 1;
