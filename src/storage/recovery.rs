@@ -102,6 +102,9 @@ pub struct RecoveryState {
     last_commit_time: AtomicI64,
     /// The last LSN the walreceiver flushed (0 = never streamed).
     receive_lsn: AtomicU64,
+    /// Where replay last found no more valid WAL in `pg_wal/` (0 = it has not run out
+    /// since the walreceiver last asked): where streaming must start.
+    wal_wanted: AtomicU64,
     pause: Mutex<PauseState>,
     pause_cond: Condvar,
     /// Bumped whenever new WAL may be available.
@@ -123,6 +126,7 @@ impl Default for RecoveryState {
             replay_end: AtomicU64::new(0),
             last_commit_time: AtomicI64::new(i64::MIN),
             receive_lsn: AtomicU64::new(0),
+            wal_wanted: AtomicU64::new(0),
             pause: Mutex::new(PauseState::NotPaused),
             pause_cond: Condvar::new(),
             arrivals: Mutex::new(0),
@@ -351,11 +355,22 @@ impl Engine {
         }
     }
 
-    /// Where streaming must provide WAL from: the end of the last replayed record, or
-    /// the redo point replay starts at when nothing was replayed yet.
-    pub fn replay_start_lsn(&self) -> Lsn {
-        self.replay_lsn()
-            .unwrap_or_else(|| self.control_file().redo)
+    /// Where streaming must start, once replay has used all the valid WAL present in
+    /// `pg_wal/`: the end of that WAL (the position of the first missing or invalid
+    /// record). None while replay has not yet run out of local WAL since the last
+    /// [`Engine::forget_wal_wanted`]. PostgreSQL's startup process likewise requests
+    /// streaming only when it finds no more WAL locally.
+    pub fn wal_wanted(&self) -> Option<Lsn> {
+        match self.recovery.wal_wanted.load(Ordering::SeqCst) {
+            0 => None,
+            l => Some(Lsn(l)),
+        }
+    }
+
+    /// Forgets where replay last ran out of WAL (the walreceiver calls this when a
+    /// stream ends, so that its next request starts from a fresh position).
+    pub fn forget_wal_wanted(&self) {
+        self.recovery.wal_wanted.store(0, Ordering::SeqCst);
     }
 
     /// The last LSN the walreceiver flushed (`pg_last_wal_receive_lsn()`).
@@ -519,6 +534,9 @@ impl Engine {
             }
             self.wait_while_paused();
             let Some(rec) = cur.reader.next_record()? else {
+                // Out of valid WAL: from here on it must come from the primary.
+                let end = cur.reader.end_of_valid().0.max(1);
+                self.recovery.wal_wanted.store(end, Ordering::SeqCst);
                 break;
             };
             self.replay_record(cur, &rec)?;
