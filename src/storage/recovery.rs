@@ -32,7 +32,9 @@
 //!    [`Engine::notify_wal_arrived`];
 //! 2. the replay thread, waiting in [`Engine::replay_available`], wakes and asks its
 //!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
-//!    the reader retries from the same position next time;
+//!    the reader retries from the same position next time; at end of WAL the
+//!    position is published ([`Engine::wal_wanted`]) — the walreceiver streams only
+//!    from there, never while local WAL is still unreplayed;
 //! 3. heap and catalog records are buffered by xid; the COMMIT applies them (above)
 //!    and publishes the replay LSN and the commit time;
 //! 4. a checkpoint record is remembered for the next restartpoint (taken when
