@@ -874,3 +874,46 @@ fn local_wal_is_replayed_before_streaming_from_its_end() {
     standby.stop();
     primary.stop();
 }
+
+/// A base backup of an idle primary ends with the segment switch of its stop (its end
+/// is the switched segment's end, as in PostgreSQL). The copy alone must reach
+/// consistency and serve its rows: replay counts a switch record as ending where its
+/// segment ends, with the primary gone.
+#[test]
+fn backup_ending_with_a_switch_is_consistent_from_local_wal() {
+    let mut primary = Server::init("sb-swp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create role repl login replication");
+    primary.psql("create table w (id int primary key)");
+    primary.psql("insert into w select g from generate_series(1, 50) g");
+    let dir = TempDir::new("sb-sws");
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &primary.port.to_string()])
+            .args(["-U", "repl", "-Fp", "-X", "stream", "-R", "-c", "fast"])
+            .env_remove("PGPASSWORD"),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    primary.stop();
+    let log = dir.path().join("server.log");
+    let mut standby = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    standby.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\nwal_retrieve_retry_interval = 200ms\n",
+        standby.port,
+        standby.socket_dir().display()
+    ));
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*) from w", "50");
+    assert!(!standby.log_text().contains("started streaming WAL"));
+    standby.stop();
+}

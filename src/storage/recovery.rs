@@ -597,8 +597,16 @@ impl Engine {
             }
         }
         if rec.rmid < RM_TUSK_HEAP {
-            self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
-            self.check_consistency(cur, rec);
+            // A segment switch ends where its segment ends (PostgreSQL's EndRecPtr):
+            // the rest of the segment is padding, and a base backup that stopped with
+            // the switch ends exactly there.
+            let mut end = rec.end;
+            if super::wal::format::is_switch(rec.rmid, rec.info) {
+                let seg = self.opts.wal_segment_size.max(1);
+                end = Lsn(end.0.div_ceil(seg) * seg);
+            }
+            self.recovery.replay_end.store(end.0, Ordering::SeqCst);
+            self.check_consistency_at(cur, rec.start, end);
             return Ok(());
         }
         match Record::decode(rec.rmid, rec.info, &rec.payload)? {
@@ -652,10 +660,14 @@ impl Engine {
     /// recovery point (logging "redo starts" first when the checkpoint record itself
     /// was enough, so the lines come in PostgreSQL's order).
     fn check_consistency(&self, cur: &mut ReplayCursor, rec: &WalRecord) {
-        let end = rec.end;
+        self.check_consistency_at(cur, rec.start, rec.end);
+    }
+
+    /// [`Engine::check_consistency`] for a record at `start` whose replay ends at `end`.
+    fn check_consistency_at(&self, cur: &mut ReplayCursor, start: Lsn, end: Lsn) {
         if !self.is_consistent() && end >= cur.min_recovery_point {
             if !cur.redo_started {
-                tracing::info!("redo starts at {}", rec.start);
+                tracing::info!("redo starts at {start}");
                 cur.redo_started = true;
             }
             self.recovery.consistent.store(true, Ordering::SeqCst);
