@@ -1159,6 +1159,63 @@ mod tests {
         let _ = std::fs::remove_dir_all(&s);
     }
 
+    /// A backup whose end is a segment switch (its min recovery point is the switched
+    /// segment's end) becomes consistent from its local WAL alone, and replay reports
+    /// the segment's end, as PostgreSQL's EndRecPtr after a switch.
+    #[test]
+    fn a_switch_ends_at_its_segment_end() {
+        const MB: u64 = 1024 * 1024;
+        let d = crate::testutil::tempdir("rec-sw-primary");
+        let s = crate::testutil::tempdir("rec-sw-standby");
+        Engine::bootstrap(
+            &d,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: MB,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions {
+            background: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        copy_dir(&d, &s);
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        p.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: def(oid),
+            },
+        )
+        .unwrap();
+        p.commit(t, true).unwrap();
+        let sw = p.switch_wal().unwrap();
+        let seg_end = Lsn(sw.0.div_ceil(MB) * MB);
+        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
+            }
+        }
+        let mut c = ControlFile::read(&s).unwrap();
+        c.min_recovery_point = seg_end;
+        c.write(&s, false).unwrap();
+        let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
+        assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 2);
+        assert!(e.is_consistent(), "not consistent at {:?}", e.replay_lsn());
+        assert_eq!(e.replay_lsn(), Some(seg_end));
+        assert_eq!(e.wal_wanted(), Some(seg_end));
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
     #[test]
     fn parameter_change_round_trip() {
         let p = HotStandbyParams {
