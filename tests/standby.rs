@@ -792,3 +792,128 @@ fn standby_survives_kill_9() {
     standby.stop();
     primary.stop();
 }
+
+/// "Latest checkpoint location" of a stopped server, read with the stock
+/// `pg_controldata`.
+fn checkpoint_location(s: &Server) -> u64 {
+    let out = Command::new(pg_bin("pg_controldata"))
+        .arg("-D")
+        .arg(s.datadir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pg_controldata: {}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Latest checkpoint location:"))
+        .unwrap_or_else(|| panic!("no checkpoint location in {text}"));
+    let lsn = line.rsplit(' ').next().unwrap();
+    let (hi, lo) = lsn.split_once('/').unwrap();
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}
+
+/// PostgreSQL's WAL-source order: a standby first replays every valid segment it has
+/// in pg_wal (here several, beyond what its copy needed, while its primary is
+/// unreachable), serves their rows, and only then streams, from the start of the
+/// segment where its local WAL ends.
+#[test]
+fn local_wal_is_replayed_before_streaming_from_its_end() {
+    const SEG: u64 = 1024 * 1024;
+    let mut primary = Server::init("sb-lprim", &["--wal-segsize=1"]);
+    // Every segment stays in the primary's pg_wal, to be shipped.
+    primary.append_conf("wal_keep_size = 64MB\n");
+    primary.start();
+    primary.psql("create table l (id int primary key, pad text)");
+    primary.stop();
+    let conninfo = format!(
+        "host=127.0.0.1 port={} user=postgres application_name=stbyl",
+        primary.port
+    );
+    let mut standby = make_standby(
+        &primary,
+        "sb-lstby",
+        &format!("primary_conninfo = '{conninfo}'\nwal_retrieve_retry_interval = 200ms\n"),
+    );
+    // Several complete segments the standby's copy does not need.
+    primary.start();
+    for round in 0..5 {
+        primary.psql(&format!(
+            "insert into l select g, repeat('x', 500) from generate_series({}, {}) g",
+            round * 1000 + 1,
+            round * 1000 + 1000
+        ));
+        primary.psql("select pg_switch_wal()");
+    }
+    primary.stop();
+    let end_segment_start = checkpoint_location(&primary) / SEG * SEG;
+    ship_wal(&primary, &standby);
+    // The primary is down: the standby replays all of its local WAL regardless.
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*), max(id) from l", "5000|5000");
+    wait_log(&mut standby, "could not connect to the primary server", 1);
+    assert!(!standby.log_text().contains("started streaming WAL"));
+    standby.stop();
+    // The primary is up while the standby starts: streaming begins only once the
+    // local WAL is used, at the segment where it ends.
+    primary.start();
+    spawn(&mut standby);
+    wait_log(&mut standby, "started streaming WAL from primary at", 1);
+    let want = format!(
+        "started streaming WAL from primary at {:X}/{:X} on timeline 1",
+        end_segment_start >> 32,
+        end_segment_start & 0xFFFF_FFFF
+    );
+    let log = standby.log_text();
+    let first = log
+        .lines()
+        .find(|l| l.contains("started streaming WAL from primary at"))
+        .unwrap();
+    assert!(first.contains(&want), "wanted {want:?}; log:\n{log}");
+    primary.psql("insert into l values (5001, 'streamed')");
+    wait_for(&standby, "select count(*), max(id) from l", "5001|5001");
+    standby.stop();
+    primary.stop();
+}
+
+/// A base backup of an idle primary ends with the segment switch of its stop (its end
+/// is the switched segment's end, as in PostgreSQL). The copy alone must reach
+/// consistency and serve its rows: replay counts a switch record as ending where its
+/// segment ends, with the primary gone.
+#[test]
+fn backup_ending_with_a_switch_is_consistent_from_local_wal() {
+    let mut primary = Server::init("sb-swp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create role repl login replication");
+    primary.psql("create table w (id int primary key)");
+    primary.psql("insert into w select g from generate_series(1, 50) g");
+    let dir = TempDir::new("sb-sws");
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &primary.port.to_string()])
+            .args(["-U", "repl", "-Fp", "-X", "stream", "-R", "-c", "fast"])
+            .env_remove("PGPASSWORD"),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    primary.stop();
+    let log = dir.path().join("server.log");
+    let mut standby = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    standby.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\nwal_retrieve_retry_interval = 200ms\n",
+        standby.port,
+        standby.socket_dir().display()
+    ));
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*) from w", "50");
+    assert!(!standby.log_text().contains("started streaming WAL"));
+    standby.stop();
+}

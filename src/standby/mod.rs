@@ -28,8 +28,11 @@
 //! 3. the engine is opened in archive recovery, and [`start`] runs the replay thread,
 //!    which logs `consistent recovery state reached at …` and then
 //!    `database system is ready to accept read-only connections`;
-//! 4. the walreceiver task connects to `primary_conninfo` and streams WAL into
-//!    `pg_wal/`, waking replay after every flush;
+//! 4. replay first uses every valid record already in `pg_wal/`; only when it finds
+//!    no more does the walreceiver task connect to `primary_conninfo` and stream WAL
+//!    into `pg_wal/` from the segment where that local WAL ends (PostgreSQL's
+//!    WAL-source order), waking replay after every flush; each reconnect waits for
+//!    replay to run out again;
 //! 5. at shutdown [`stop`] ends the replay thread before the restartpoint is written.
 
 pub mod conninfo;

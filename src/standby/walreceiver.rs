@@ -10,15 +10,18 @@
 //! Invariants:
 //! - Received bytes are flushed before anyone is told about them: the engine's receive
 //!   LSN (and so replay) only moves to a flushed position.
-//! - Streaming starts at the segment start of the replay position, on this standby's
-//!   timeline, as PostgreSQL's walreceiver does; bytes already present are rewritten
-//!   with the same contents.
+//! - Streaming is requested only once replay has used all the valid WAL in `pg_wal/`
+//!   ([`Engine::wal_wanted`]), and starts at the segment start of where that WAL ends,
+//!   on this standby's timeline, as PostgreSQL's startup process and walreceiver do;
+//!   bytes already present are rewritten with the same contents. Every reconnect
+//!   waits for replay to run out of WAL again.
 //! - Any failure ends the connection, is logged with PostgreSQL's texts, and the loop
 //!   reconnects after `wal_retrieve_retry_interval`.
 //!
 //! What it must never do: apply WAL (replay does), or write anywhere but `pg_wal/`.
 //!
 //! One connection, step by step:
+//! 0. wait until replay reports where its local WAL ends;
 //! 1. parse `primary_conninfo`, connect (TCP, or the Unix socket
 //!    `<dir>/.s.PGSQL.<port>`), send the StartupMessage, authenticate;
 //! 2. IDENTIFY_SYSTEM; a different system identifier is FATAL;
@@ -46,6 +49,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+
+/// How often the loop looks whether replay has run out of local WAL.
+const WANTED_POLL: Duration = Duration::from_millis(50);
 
 /// A function returning the configuration in force (it changes on reload).
 pub type ConfigSource = Arc<dyn Fn() -> Arc<ServerConfig> + Send + Sync>;
@@ -171,9 +177,16 @@ pub async fn run(
         }
         let cfg = config();
         let conninfo = cfg.get_str("primary_conninfo");
-        if !conninfo.is_empty() {
+        // Replay first uses the WAL already in pg_wal/; only once it has found no more
+        // does it need the primary, from where the valid local WAL ends.
+        let wanted = if conninfo.is_empty() {
+            None
+        } else {
+            engine.wal_wanted()
+        };
+        if let Some(from) = wanted {
             let r = tokio::select! {
-                r = stream_once(&engine, &config, &conninfo) => r,
+                r = stream_once(&engine, &config, &conninfo, from) => r,
                 _ = shutdown.changed() => Ok(()),
             };
             if let Err(e) = r {
@@ -181,6 +194,15 @@ pub async fn run(
             }
             // PostgreSQL's walreceiver process is gone until the next attempt: no row.
             *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            // The next attempt starts from where replay then runs out of WAL.
+            engine.forget_wal_wanted();
+        } else if !conninfo.is_empty() {
+            // Local WAL is still being replayed: look again shortly.
+            tokio::select! {
+                _ = tokio::time::sleep(WANTED_POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
         }
         let retry = config().get_int("wal_retrieve_retry_interval").max(1) as u64;
         tokio::select! {
@@ -586,11 +608,13 @@ fn be_u64(b: &[u8], at: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// One connection: connect, identify, stream until something ends it.
+/// One connection: connect, identify, stream from the segment holding `need` (where
+/// replay found no more valid local WAL) until something ends it.
 async fn stream_once(
     engine: &Arc<Engine>,
     config: &ConfigSource,
     conninfo_str: &str,
+    need: Lsn,
 ) -> Result<()> {
     let cfg = config();
     let c = conninfo::parse(conninfo_str)?;
@@ -647,9 +671,9 @@ async fn stream_once(
             ),
         ));
     }
-    // START_REPLICATION at the segment start of where replay needs WAL.
+    // START_REPLICATION at the segment start of where the valid local WAL ends (as
+    // PostgreSQL does, so that no segment is ever begun in its middle).
     let seg = engine.control_file().wal_segment_size.max(1) as u64;
-    let need = engine.replay_start_lsn();
     let start = Lsn(need.0 - need.0 % seg);
     let cmd = if slot.is_empty() {
         format!("START_REPLICATION {start} TIMELINE {tli}")

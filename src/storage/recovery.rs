@@ -32,7 +32,9 @@
 //!    [`Engine::notify_wal_arrived`];
 //! 2. the replay thread, waiting in [`Engine::replay_available`], wakes and asks its
 //!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
-//!    the reader retries from the same position next time;
+//!    the reader retries from the same position next time; at end of WAL the
+//!    position is published ([`Engine::wal_wanted`]) — the walreceiver streams only
+//!    from there, never while local WAL is still unreplayed;
 //! 3. heap and catalog records are buffered by xid; the COMMIT applies them (above)
 //!    and publishes the replay LSN and the commit time;
 //! 4. a checkpoint record is remembered for the next restartpoint (taken when
@@ -102,6 +104,9 @@ pub struct RecoveryState {
     last_commit_time: AtomicI64,
     /// The last LSN the walreceiver flushed (0 = never streamed).
     receive_lsn: AtomicU64,
+    /// Where replay last found no more valid WAL in `pg_wal/` (0 = it has not run out
+    /// since the walreceiver last asked): where streaming must start.
+    wal_wanted: AtomicU64,
     pause: Mutex<PauseState>,
     pause_cond: Condvar,
     /// Bumped whenever new WAL may be available.
@@ -123,6 +128,7 @@ impl Default for RecoveryState {
             replay_end: AtomicU64::new(0),
             last_commit_time: AtomicI64::new(i64::MIN),
             receive_lsn: AtomicU64::new(0),
+            wal_wanted: AtomicU64::new(0),
             pause: Mutex::new(PauseState::NotPaused),
             pause_cond: Condvar::new(),
             arrivals: Mutex::new(0),
@@ -352,11 +358,22 @@ impl Engine {
         }
     }
 
-    /// Where streaming must provide WAL from: the end of the last replayed record, or
-    /// the redo point replay starts at when nothing was replayed yet.
-    pub fn replay_start_lsn(&self) -> Lsn {
-        self.replay_lsn()
-            .unwrap_or_else(|| self.control_file().redo)
+    /// Where streaming must start, once replay has used all the valid WAL present in
+    /// `pg_wal/`: the end of that WAL (the position of the first missing or invalid
+    /// record). None while replay has not yet run out of local WAL since the last
+    /// [`Engine::forget_wal_wanted`]. PostgreSQL's startup process likewise requests
+    /// streaming only when it finds no more WAL locally.
+    pub fn wal_wanted(&self) -> Option<Lsn> {
+        match self.recovery.wal_wanted.load(Ordering::SeqCst) {
+            0 => None,
+            l => Some(Lsn(l)),
+        }
+    }
+
+    /// Forgets where replay last ran out of WAL (the walreceiver calls this when a
+    /// stream ends, so that its next request starts from a fresh position).
+    pub fn forget_wal_wanted(&self) {
+        self.recovery.wal_wanted.store(0, Ordering::SeqCst);
     }
 
     /// The last LSN the walreceiver flushed (`pg_last_wal_receive_lsn()`).
@@ -520,6 +537,9 @@ impl Engine {
             }
             self.wait_while_paused();
             let Some(rec) = cur.reader.next_record()? else {
+                // Out of valid WAL: from here on it must come from the primary.
+                let end = cur.reader.end_of_valid().0.max(1);
+                self.recovery.wal_wanted.store(end, Ordering::SeqCst);
                 break;
             };
             self.replay_record(cur, &rec)?;
@@ -578,8 +598,16 @@ impl Engine {
             }
         }
         if rec.rmid < RM_TUSK_HEAP {
-            self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
-            self.check_consistency(cur, rec);
+            // A segment switch ends where its segment ends (PostgreSQL's EndRecPtr):
+            // the rest of the segment is padding, and a base backup that stopped with
+            // the switch ends exactly there.
+            let mut end = rec.end;
+            if super::wal::format::is_switch(rec.rmid, rec.info) {
+                let seg = self.opts.wal_segment_size.max(1);
+                end = Lsn(end.0.div_ceil(seg) * seg);
+            }
+            self.recovery.replay_end.store(end.0, Ordering::SeqCst);
+            self.check_consistency_at(cur, rec.start, end);
             return Ok(());
         }
         match Record::decode(rec.rmid, rec.info, &rec.payload)? {
@@ -633,10 +661,14 @@ impl Engine {
     /// recovery point (logging "redo starts" first when the checkpoint record itself
     /// was enough, so the lines come in PostgreSQL's order).
     fn check_consistency(&self, cur: &mut ReplayCursor, rec: &WalRecord) {
-        let end = rec.end;
+        self.check_consistency_at(cur, rec.start, rec.end);
+    }
+
+    /// [`Engine::check_consistency`] for a record at `start` whose replay ends at `end`.
+    fn check_consistency_at(&self, cur: &mut ReplayCursor, start: Lsn, end: Lsn) {
         if !self.is_consistent() && end >= cur.min_recovery_point {
             if !cur.redo_started {
-                tracing::info!("redo starts at {}", rec.start);
+                tracing::info!("redo starts at {start}");
                 cur.redo_started = true;
             }
             self.recovery.consistent.store(true, Ordering::SeqCst);
@@ -1125,6 +1157,63 @@ mod tests {
         assert_eq!(c.state, DbState::InArchiveRecovery);
         assert_eq!(c.min_recovery_point, p.wal_flush_lsn());
         drop(old);
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    /// A backup whose end is a segment switch (its min recovery point is the switched
+    /// segment's end) becomes consistent from its local WAL alone, and replay reports
+    /// the segment's end, as PostgreSQL's EndRecPtr after a switch.
+    #[test]
+    fn a_switch_ends_at_its_segment_end() {
+        const MB: u64 = 1024 * 1024;
+        let d = crate::testutil::tempdir("rec-sw-primary");
+        let s = crate::testutil::tempdir("rec-sw-standby");
+        Engine::bootstrap(
+            &d,
+            &BootstrapOptions {
+                superuser: "postgres".into(),
+                password: None,
+                password_encryption: "scram-sha-256".into(),
+                wal_segment_size: MB,
+            },
+        )
+        .unwrap();
+        let opts = EngineOptions {
+            background: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        copy_dir(&d, &s);
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        p.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: def(oid),
+            },
+        )
+        .unwrap();
+        p.commit(t, true).unwrap();
+        let sw = p.switch_wal().unwrap();
+        let seg_end = Lsn(sw.0.div_ceil(MB) * MB);
+        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
+            }
+        }
+        let mut c = ControlFile::read(&s).unwrap();
+        c.min_recovery_point = seg_end;
+        c.write(&s, false).unwrap();
+        let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
+        assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 2);
+        assert!(e.is_consistent(), "not consistent at {:?}", e.replay_lsn());
+        assert_eq!(e.replay_lsn(), Some(seg_end));
+        assert_eq!(e.wal_wanted(), Some(seg_end));
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_dir_all(&s);
     }
