@@ -266,7 +266,7 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         } else {
             -1
         },
-        backend_start: crate::server::pg_now_micros(),
+        backend_start: crate::types::now_micros(),
         state: WalSenderState::Startup,
         sent_lsn: None,
         write_lsn: None,

@@ -228,15 +228,6 @@ impl Shared {
     }
 }
 
-/// Microseconds since 2000-01-01 00:00:00 UTC, PostgreSQL's timestamp epoch.
-pub fn pg_now_micros() -> i64 {
-    const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    now.as_micros() as i64 - PG_EPOCH_UNIX_SECS * 1_000_000
-}
-
 /// Logs lines the configuration module formatted as `SEVERITY:  message`, each
 /// followed by its own `DETAIL:`/`HINT:` lines, as log records of that severity (the
 /// log prefix is added once, by the logger).
@@ -411,7 +402,7 @@ async fn postmaster(
         active: AtomicUsize::new(0),
         next_pid: AtomicI32::new(std::process::id() as i32 + 1),
         tls,
-        start_time: pg_now_micros(),
+        start_time: crate::types::now_micros(),
         shutdown: shutdown_tx,
     });
 

@@ -316,7 +316,7 @@ fn usable_secret(user: &str, role: Option<&RoleInfo>) -> (Option<String>, String
         return (None, format!("User \"{user}\" has no password assigned."));
     };
     if let Some(until) = role.valid_until {
-        if until < crate::server::pg_now_micros() {
+        if until < crate::types::now_micros() {
             return (None, format!("User \"{user}\" has an expired password."));
         }
     }

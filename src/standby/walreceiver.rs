@@ -749,14 +749,14 @@ fn status_reply(engine: &Engine, raw: &RawWalWriter, reply: bool) -> Vec<u8> {
     b.extend_from_slice(&raw.write_lsn().0.to_be_bytes());
     b.extend_from_slice(&raw.flush_lsn().0.to_be_bytes());
     b.extend_from_slice(&apply.0.to_be_bytes());
-    b.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+    b.extend_from_slice(&crate::types::now_micros().to_be_bytes());
     b.push(reply as u8);
     b
 }
 
 fn feedback() -> Vec<u8> {
     let mut b = vec![b'h'];
-    b.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+    b.extend_from_slice(&crate::types::now_micros().to_be_bytes());
     b.extend_from_slice(&[0u8; 16]);
     b
 }
@@ -808,7 +808,7 @@ async fn stream(
             Ok(Err(e)) => return Err(io_err(e)),
             Ok(Ok((tag, body))) => {
                 last_recv = Instant::now();
-                let now = crate::server::pg_now_micros();
+                let now = crate::types::now_micros();
                 match tag {
                     b'd' if body.first() == Some(&b'w') && body.len() >= 25 => {
                         // XLogData: start, end, send time, then the WAL bytes.

@@ -203,7 +203,7 @@ fn keepalive(out: &mut crate::server::protocol::Writer, sent: Lsn, reply_request
     let mut p = Vec::with_capacity(18);
     p.push(b'k');
     p.extend_from_slice(&sent.0.to_be_bytes());
-    p.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+    p.extend_from_slice(&crate::types::now_micros().to_be_bytes());
     p.push(reply_requested as u8);
     copy_data(out, &p);
 }
@@ -440,14 +440,14 @@ impl WalSender {
                 header.push(b'w');
                 header.extend_from_slice(&sent.0.to_be_bytes());
                 header.extend_from_slice(&end.0.to_be_bytes());
-                header.extend_from_slice(&crate::server::pg_now_micros().to_be_bytes());
+                header.extend_from_slice(&crate::types::now_micros().to_be_bytes());
                 let mut frame = [0u8; 5];
                 frame[0] = b'd';
                 frame[1..5].copy_from_slice(&((4 + header.len() + want) as u32).to_be_bytes());
                 self.out.raw(&frame);
                 self.out.raw(&header);
                 self.out.raw(&buf[..want]);
-                lag.write(end, crate::server::pg_now_micros());
+                lag.write(end, crate::types::now_micros());
                 sent = upto;
                 messages += 1;
             }
@@ -698,7 +698,7 @@ impl WalSender {
                 let apply = Lsn(be64(&body[17..]));
                 let reply_time = be64(&body[25..]) as i64;
                 let reply_requested = body[33] != 0;
-                let now = crate::server::pg_now_micros();
+                let now = crate::types::now_micros();
                 // PostgreSQL clears the lags once the standby has applied everything
                 // twice in a row (nothing is in flight any more).
                 let mut clear = false;
