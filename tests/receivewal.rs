@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -80,20 +80,6 @@ fn wait_until(s: &Server, what: &str, limit: Duration, mut f: impl FnMut() -> bo
             "timed out waiting for {what}; server log:\n{}",
             s.log_text()
         );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Polls `sql` on `s` until it prints `want` (bounded).
-fn wait_for(s: &Server, sql: &str, want: &str) {
-    let start = Instant::now();
-    loop {
-        let out = s.psql_as("postgres", "postgres", None, sql);
-        let got = stdout(&out).trim_end().to_string();
-        if got == want || start.elapsed() > Duration::from_secs(30) {
-            assert_eq!(got, want, "{sql:?}; server log:\n{}", s.log_text());
-            return;
-        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -456,69 +442,6 @@ fn walsender_states_and_preset_settings() {
     primary.stop();
 }
 
-/// Copies a directory tree (`cp -a`).
-fn copy_tree(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// A standby of the cleanly stopped `primary`: a copy of its data directory with its
-/// own port and socket directory, `conf` appended, standby.signal.
-fn make_standby(primary: &Server, tag: &str, conf: &str) -> Server {
-    let dir = TempDir::new(tag);
-    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
-    copy_tree(&primary.datadir(), &dir.path().join("data"));
-    let _ = std::fs::remove_file(dir.path().join("data/postmaster.pid"));
-    let log: PathBuf = dir.path().join("server.log");
-    let s = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    s.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\n{conf}\n",
-        s.port,
-        s.socket_dir().display()
-    ));
-    std::fs::write(s.datadir().join("standby.signal"), b"").unwrap();
-    s
-}
-
-/// Starts `s` (a standby) without waiting for "ready to accept connections".
-fn spawn(s: &mut Server) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&s.log)
-        .unwrap();
-    let child = Command::new(tusk_bin())
-        .arg("run")
-        .arg("-D")
-        .arg(s.datadir())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    s.child = Some(child);
-}
-
-/// Waits until `text` occurs at least `n` times in `s`'s log (bounded).
-fn wait_log(s: &Server, text: &str, n: usize) {
-    wait_until(
-        s,
-        &format!("{n}× {text:?} in the log"),
-        Duration::from_secs(60),
-        || s.log_text().matches(text).count() >= n,
-    );
-}
-
 #[test]
 fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
     let mut primary = Server::init("rw-pc-prim", &["--wal-segsize=1"]);
@@ -536,7 +459,7 @@ fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
     );
     primary.start();
     spawn(&mut standby);
-    wait_log(&standby, "started streaming WAL from primary at", 1);
+    wait_log(&mut standby, "started streaming WAL from primary at", 1);
     primary.psql("insert into t values (1, 'a')");
     wait_for(&standby, "select count(*) from t", "1");
 
@@ -546,7 +469,7 @@ fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
     primary.stop();
     let before = current_lsn_after_start(&mut primary);
     wait_log(
-        &standby,
+        &mut standby,
         "WARNING:  hot standby is not possible because of insufficient parameter settings",
         1,
     );
@@ -558,7 +481,7 @@ fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
         ),
         "{log}"
     );
-    wait_log(&standby, "LOG:  recovery has paused", 1);
+    wait_log(&mut standby, "LOG:  recovery has paused", 1);
     // The primary's pg_control holds the new value too (after the record).
     let out = run_with_timeout(
         Command::new(pg_bin("pg_controldata")).arg(primary.datadir()),
@@ -610,7 +533,7 @@ fn restarted_primary_with_higher_max_connections_pauses_the_standby() {
         "select pg_wal_replay_resume()",
     );
     wait_log(
-        &standby,
+        &mut standby,
         "FATAL:  recovery aborted because of insufficient parameter settings",
         1,
     );

@@ -14,7 +14,7 @@
 mod common;
 
 use common::*;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,68 +135,11 @@ fn basebackup_standby(p: &Server, tag: &str) -> Server {
     s
 }
 
-/// Starts a standby without waiting for anything.
-fn spawn(s: &mut Server) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&s.log)
-        .unwrap();
-    let child = Command::new(tusk_bin())
-        .arg("run")
-        .arg("-D")
-        .arg(s.datadir())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    s.child = Some(child);
-}
-
-/// Waits until `text` occurs at least `n` times in the log (fails on exit/timeout).
-fn wait_log(s: &mut Server, text: &str, n: usize) {
-    let start = Instant::now();
-    loop {
-        if s.log_text().matches(text).count() >= n {
-            return;
-        }
-        if let Some(c) = s.child.as_mut() {
-            if let Some(st) = c.try_wait().unwrap() {
-                panic!("server exited with {st}; log:\n{}", s.log_text());
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no {text:?} within 60s; log:\n{}",
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// What `sql` prints on `s` (empty on failure).
 fn query(s: &Server, sql: &str) -> String {
     stdout(&s.psql_as("postgres", "postgres", None, sql))
         .trim_end()
         .to_string()
-}
-
-/// Polls `sql` on `s` until it prints `want` (bounded).
-fn wait_for(s: &Server, sql: &str, want: &str) {
-    let start = Instant::now();
-    loop {
-        let got = query(s, sql);
-        if got == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{sql:?} gave {got:?}, wanted {want:?}; log:\n{}",
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The segment the newest hold keeps, from the primary's LOG line.

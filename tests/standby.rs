@@ -10,107 +10,14 @@
 mod common;
 
 use common::*;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Copies a directory tree (`cp -a`).
-fn copy_tree(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
-}
-
-/// A standby of `primary` (which must be stopped cleanly): a copy of its data
-/// directory with its own port and socket directory, plus standby.signal and `conf`.
-fn make_standby(primary: &Server, tag: &str, conf: &str) -> Server {
-    let dir = TempDir::new(tag);
-    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
-    copy_tree(&primary.datadir(), &dir.path().join("data"));
-    let _ = std::fs::remove_file(dir.path().join("data/postmaster.pid"));
-    let log = dir.path().join("server.log");
-    let s = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    s.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\n{conf}\n",
-        s.port,
-        s.socket_dir().display()
-    ));
-    std::fs::write(s.datadir().join("standby.signal"), b"").unwrap();
-    s
-}
 
 /// Starts a standby and waits (bounded) until it accepts read-only connections.
 fn start_standby(s: &mut Server) {
     let before = s.log_text().matches("ready to accept read-only").count();
     spawn(s);
     wait_log(s, "ready to accept read-only connections", before + 1);
-}
-
-fn spawn(s: &mut Server) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&s.log)
-        .unwrap();
-    let child = Command::new(tusk_bin())
-        .arg("run")
-        .arg("-D")
-        .arg(s.datadir())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    s.child = Some(child);
-}
-
-/// Waits until `text` occurs at least `n` times in the log (fails on exit/timeout).
-fn wait_log(s: &mut Server, text: &str, n: usize) {
-    let start = Instant::now();
-    loop {
-        if s.log_text().matches(text).count() >= n {
-            return;
-        }
-        if let Some(c) = s.child.as_mut() {
-            if let Some(st) = c.try_wait().unwrap() {
-                panic!("server exited with {st}; log:\n{}", s.log_text());
-            }
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no {text:?} within 60s; log:\n{}",
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Polls `sql` on `s` until it prints `want` (bounded).
-fn wait_for(s: &Server, sql: &str, want: &str) {
-    let start = Instant::now();
-    loop {
-        let out = s.psql_as("postgres", "postgres", None, sql);
-        let got = stdout(&out).trim_end().to_string();
-        if got == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{sql:?} gave {got:?} (stderr {:?}), wanted {want:?}; log:\n{}",
-            stderr(&out),
-            s.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Copies every segment file of `from`'s pg_wal into `to`'s (temp file + rename, so
