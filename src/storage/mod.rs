@@ -491,9 +491,40 @@ impl Engine {
         control.state = DbState::InProduction;
         control.time = chrono::Utc::now().timestamp();
         control.write(datadir, opts.fsync)?;
-        let engine = Engine {
+        let next_xid = redo.next_xid.max(3);
+        let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
+        if redo_started || backup_label.is_some() {
+            // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
+            engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
+        }
+        if backup_label.is_some() {
+            backup::BackupLabel::retire(datadir)?;
+        }
+        let engine = Arc::new(engine);
+        if opts.background {
+            checkpointer::spawn(&engine);
+        }
+        Ok(engine)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The engine around an opened WAL writer, pg_control and the loaded store: what
+    /// [`Engine::open`] and `Engine::open_standby` (recovery.rs) share once recovery has
+    /// decided where things stand. `seg` is pg_control's segment size (not the caller's).
+    fn assemble(
+        datadir: &Path,
+        opts: &EngineOptions,
+        seg: u64,
+        wal: WalWriter,
+        control: ControlFile,
+        store: Store,
+        next_xid: u32,
+    ) -> Engine {
+        Engine {
             datadir: datadir.to_path_buf(),
-            // pg_control, not the caller, knows the cluster's segment size.
             opts: EngineOptions {
                 wal_segment_size: seg,
                 ..opts.clone()
@@ -506,7 +537,7 @@ impl Engine {
                 running: HashSet::new(),
                 pending_undo: HashMap::new(),
                 pending_created: HashMap::new(),
-                next_xid: redo.next_xid.max(3),
+                next_xid,
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
@@ -531,25 +562,11 @@ impl Engine {
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
             backups: backup::BackupFloors::default(),
+            // Backup holds (holds.rs): this cluster's own (a standby never inherits
+            // its primary's: the file is left out of base backups).
             holds: holds::BackupHolds::load(datadir, opts.fsync),
             slot_retention: Mutex::new(None),
-        };
-        if redo_started || backup_label.is_some() {
-            // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
-            engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
         }
-        if backup_label.is_some() {
-            backup::BackupLabel::retire(datadir)?;
-        }
-        let engine = Arc::new(engine);
-        if opts.background {
-            checkpointer::spawn(&engine);
-        }
-        Ok(engine)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The data directory.

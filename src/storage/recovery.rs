@@ -50,9 +50,9 @@ use super::heap::{Tuple, FROZEN_XID};
 use super::record::{Record, RM_TUSK_HEAP};
 use super::wal::io::{SegmentFile, WalIo};
 use super::wal::{Lsn, SyncMethod, WalOptions, WalReader, WalRecord, WalWriter};
-use super::{load_store, release_snapshot, Engine, EngineOptions, State};
+use super::{load_store, release_snapshot, Engine, EngineOptions};
 use crate::error::Result;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -278,49 +278,7 @@ impl Engine {
         control.time = chrono::Utc::now().timestamp();
         control.write(datadir, opts.fsync)?;
         let next_xid = (control.next_xid as u32).max(3);
-        let engine = Engine {
-            datadir: datadir.to_path_buf(),
-            opts: EngineOptions {
-                wal_segment_size: seg,
-                ..opts.clone()
-            },
-            wal,
-            system_id: control.system_identifier,
-            timeline: control.timeline,
-            state: Mutex::new(State {
-                store,
-                running: HashSet::new(),
-                pending_undo: HashMap::new(),
-                pending_created: HashMap::new(),
-                next_xid,
-                commit_seq: 1,
-                snapshots: BTreeMap::new(),
-                waits_for: HashMap::new(),
-                row_locks: HashMap::new(),
-                dead_versions: 0,
-            }),
-            cond: Condvar::new(),
-            commit_lock: Mutex::new(()),
-            checkpoint_mutex: Mutex::new(()),
-            in_flight: Mutex::new(HashMap::new()),
-            settings: Mutex::new(
-                opts.checkpoint
-                    .unwrap_or_else(|| super::CheckpointSettings::load(datadir)),
-            ),
-            last_checkpoint_start: Mutex::new(Instant::now()),
-            last_checkpoint_end: AtomicU64::new(0),
-            checkpoint_distance: AtomicU64::new(0),
-            image_generations: Mutex::new(HashMap::new()),
-            broken: AtomicBool::new(false),
-            shut_down: AtomicBool::new(false),
-            catalog_version: AtomicU64::new(1),
-            control: Mutex::new(control),
-            recovery: RecoveryState::default(),
-            backups: super::backup::BackupFloors::default(),
-            // Backup holds (holds.rs): a standby's own, never its primary's.
-            holds: super::holds::BackupHolds::load(datadir, opts.fsync),
-            slot_retention: Mutex::new(None),
-        };
+        let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
         engine.recovery.active.store(true, Ordering::SeqCst);
         *engine
             .recovery
