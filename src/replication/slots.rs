@@ -957,18 +957,9 @@ mod tests {
     }
 
     fn manager(tag: &str) -> (PathBuf, SlotManager) {
-        use crate::storage::{BootstrapOptions, EngineOptions};
+        use crate::storage::EngineOptions;
         let d = crate::testutil::tempdir(tag);
-        Engine::bootstrap(
-            &d,
-            &BootstrapOptions {
-                superuser: "postgres".into(),
-                password: None,
-                password_encryption: "scram-sha-256".into(),
-                wal_segment_size: 1024 * 1024,
-            },
-        )
-        .unwrap();
+        crate::testutil::bootstrap(&d, 1024 * 1024);
         let opts = EngineOptions {
             fsync: false,
             background: false,

@@ -2,7 +2,7 @@
 //! executor → engine), compared with what PostgreSQL 15 returns.
 
 use super::*;
-use crate::storage::{BootstrapOptions, EngineOptions};
+use crate::storage::EngineOptions;
 use std::path::PathBuf;
 
 struct Hooks;
@@ -47,16 +47,7 @@ pub(super) fn db(name: &str) -> Db {
         rand::random::<u32>()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    Engine::bootstrap(
-        &dir,
-        &BootstrapOptions {
-            superuser: "postgres".into(),
-            password: None,
-            password_encryption: "scram-sha-256".into(),
-            wal_segment_size: 16 * 1024 * 1024,
-        },
-    )
-    .unwrap();
+    crate::testutil::bootstrap(&dir, 16 * 1024 * 1024);
     let engine = Engine::open(
         &dir,
         &EngineOptions {

@@ -477,9 +477,8 @@ pub fn wal_ends_before_backup_end() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::schema::{ColumnDef, TableDef, PUBLIC_NAMESPACE};
-    use crate::storage::{BootstrapOptions, CatalogChange, EngineOptions};
-    use crate::types::{DataType, Value};
+    use crate::storage::{CatalogChange, EngineOptions};
+    use crate::types::Value;
     use std::os::unix::fs::FileExt;
 
     fn tempdir(name: &str) -> PathBuf {
@@ -491,25 +490,6 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d
-    }
-
-    fn table(oid: u32) -> TableDef {
-        TableDef {
-            oid,
-            schema: PUBLIC_NAMESPACE,
-            name: "t".into(),
-            owner: 10,
-            columns: vec![ColumnDef {
-                name: "id".into(),
-                data_type: DataType::Int4,
-                typmod: -1,
-                not_null: true,
-                default: None,
-            }],
-            primary_key: Some(vec![0]),
-            pkey_name: "t_pkey".into(),
-            indexes: vec![],
-        }
     }
 
     fn insert(e: &Engine, oid: u32, id: i32) {
@@ -541,16 +521,7 @@ mod tests {
     fn copy_through_start_descriptors_recovers_to_the_end() {
         let src = tempdir("src");
         let seg = 1024 * 1024;
-        Engine::bootstrap(
-            &src,
-            &BootstrapOptions {
-                superuser: "postgres".into(),
-                password: None,
-                password_encryption: "scram-sha-256".into(),
-                wal_segment_size: seg,
-            },
-        )
-        .unwrap();
+        crate::testutil::bootstrap(&src, seg);
         let opts = EngineOptions::default();
         let e = Engine::open(&src, &opts).unwrap();
         let mut t = e.begin();
@@ -559,7 +530,7 @@ mod tests {
             &mut t,
             CatalogChange::CreateTable {
                 db: 5,
-                def: table(oid),
+                def: crate::testutil::int_table(oid),
             },
         )
         .unwrap();
@@ -637,16 +608,7 @@ mod tests {
     #[test]
     fn missing_wal_is_refused() {
         let src = tempdir("nowal");
-        Engine::bootstrap(
-            &src,
-            &BootstrapOptions {
-                superuser: "postgres".into(),
-                password: None,
-                password_encryption: "scram-sha-256".into(),
-                wal_segment_size: 1024 * 1024,
-            },
-        )
-        .unwrap();
+        crate::testutil::bootstrap(&src, 1024 * 1024);
         let opts = EngineOptions::default();
         let e = Engine::open(&src, &opts).unwrap();
         let start = e.start_backup(false).unwrap();

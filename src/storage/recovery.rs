@@ -962,9 +962,9 @@ impl HotStandbyParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{BootstrapOptions, CatalogChange, ColumnDef, TableDef};
+    use super::super::CatalogChange;
     use super::*;
-    use crate::types::{DataType, Value};
+    use crate::types::Value;
 
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
@@ -975,25 +975,6 @@ mod tests {
             } else {
                 std::fs::copy(e.path(), &t).unwrap();
             }
-        }
-    }
-
-    fn def(oid: u32) -> TableDef {
-        TableDef {
-            oid,
-            schema: super::super::schema::PUBLIC_NAMESPACE,
-            name: "t".into(),
-            owner: 10,
-            columns: vec![ColumnDef {
-                name: "id".into(),
-                data_type: DataType::Int4,
-                typmod: -1,
-                not_null: true,
-                default: None,
-            }],
-            primary_key: Some(vec![0]),
-            pkey_name: "t_pkey".into(),
-            indexes: vec![],
         }
     }
 
@@ -1014,16 +995,7 @@ mod tests {
     fn standby_replays_whole_commits_and_never_writes_wal() {
         let d = crate::testutil::tempdir("rec-primary");
         let s = crate::testutil::tempdir("rec-standby");
-        Engine::bootstrap(
-            &d,
-            &BootstrapOptions {
-                superuser: "postgres".into(),
-                password: None,
-                password_encryption: "scram-sha-256".into(),
-                wal_segment_size: 1024 * 1024,
-            },
-        )
-        .unwrap();
+        crate::testutil::bootstrap(&d, 1024 * 1024);
         let opts = EngineOptions {
             background: false,
             ..EngineOptions::default()
@@ -1035,7 +1007,7 @@ mod tests {
             &mut t,
             CatalogChange::CreateTable {
                 db: 5,
-                def: def(oid),
+                def: crate::testutil::int_table(oid),
             },
         )
         .unwrap();
@@ -1127,16 +1099,7 @@ mod tests {
         const MB: u64 = 1024 * 1024;
         let d = crate::testutil::tempdir("rec-sw-primary");
         let s = crate::testutil::tempdir("rec-sw-standby");
-        Engine::bootstrap(
-            &d,
-            &BootstrapOptions {
-                superuser: "postgres".into(),
-                password: None,
-                password_encryption: "scram-sha-256".into(),
-                wal_segment_size: MB,
-            },
-        )
-        .unwrap();
+        crate::testutil::bootstrap(&d, MB);
         let opts = EngineOptions {
             background: false,
             ..EngineOptions::default()
@@ -1152,7 +1115,7 @@ mod tests {
             &mut t,
             CatalogChange::CreateTable {
                 db: 5,
-                def: def(oid),
+                def: crate::testutil::int_table(oid),
             },
         )
         .unwrap();

@@ -17,16 +17,7 @@ fn tempdir(name: &str) -> PathBuf {
 
 fn boot(name: &str) -> (PathBuf, Arc<Engine>) {
     let d = tempdir(name);
-    Engine::bootstrap(
-        &d,
-        &BootstrapOptions {
-            superuser: "postgres".into(),
-            password: None,
-            password_encryption: "scram-sha-256".into(),
-            wal_segment_size: 16 * 1024 * 1024,
-        },
-    )
-    .unwrap();
+    crate::testutil::bootstrap(&d, 16 * 1024 * 1024);
     let e = Engine::open(&d, &EngineOptions::default()).unwrap();
     (d, e)
 }
@@ -729,16 +720,7 @@ fn a_corrupt_or_missing_checkpoint_image_stops_start_up() {
 fn checkpoints_remove_old_segments_but_keep_wal_keep_size() {
     let d = tempdir("recycle");
     let mb = 1024 * 1024;
-    Engine::bootstrap(
-        &d,
-        &BootstrapOptions {
-            superuser: "postgres".into(),
-            password: None,
-            password_encryption: "scram-sha-256".into(),
-            wal_segment_size: mb,
-        },
-    )
-    .unwrap();
+    crate::testutil::bootstrap(&d, mb);
     let settings = CheckpointSettings {
         wal_keep_size: 3 * mb,
         ..Default::default()
@@ -821,16 +803,7 @@ fn vacuum_removes_dead_versions_no_snapshot_can_see() {
 #[test]
 fn the_checkpointer_runs_timed_checkpoints_and_autovacuum() {
     let d = tempdir("timed");
-    Engine::bootstrap(
-        &d,
-        &BootstrapOptions {
-            superuser: "postgres".into(),
-            password: None,
-            password_encryption: "scram-sha-256".into(),
-            wal_segment_size: 16 * 1024 * 1024,
-        },
-    )
-    .unwrap();
+    crate::testutil::bootstrap(&d, 16 * 1024 * 1024);
     let opts = EngineOptions {
         checkpoint: Some(CheckpointSettings {
             checkpoint_timeout: Duration::from_millis(300),
