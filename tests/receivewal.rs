@@ -568,37 +568,9 @@ fn current_lsn_after_start(s: &mut Server) -> u64 {
 /// Opens a `replication=true` connection as postgres (trust) named `app` and reads up
 /// to its first ReadyForQuery.
 fn raw_replication(port: u16, app: &str) -> std::net::TcpStream {
-    use std::io::{Read, Write};
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let mut body = 196608i32.to_be_bytes().to_vec();
-    for (k, v) in [
-        ("user", "postgres"),
-        ("database", "replication"),
-        ("replication", "true"),
-        ("application_name", app),
-    ] {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    msg.extend_from_slice(&body);
-    sock.write_all(&msg).unwrap();
-    loop {
-        let mut head = [0u8; 5];
-        sock.read_exact(&mut head).unwrap();
-        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-        let mut rest = vec![0u8; len - 4];
-        sock.read_exact(&mut rest).unwrap();
-        assert_ne!(head[0], b'E', "connection refused");
-        if head[0] == b'Z' {
-            return sock;
-        }
-    }
+    replication_connect(port, "postgres", app)
+        .unwrap_or_else(|e| panic!("connection refused: {e}"))
+        .0
 }
 
 #[test]

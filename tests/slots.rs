@@ -7,7 +7,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{runtime, Server};
+use common::{replication_connect, runtime, Server};
 use std::time::{Duration, Instant};
 
 const MB: u64 = 1024 * 1024;
@@ -514,36 +514,10 @@ fn silent_streamer(
     start: &str,
 ) -> (std::net::TcpStream, std::sync::mpsc::Receiver<()>) {
     use std::io::{Read, Write};
-    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (mut sock, _) =
+        replication_connect(port, "postgres", "silent").unwrap_or_else(|e| panic!("{e}"));
     sock.set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let mut body = 196608i32.to_be_bytes().to_vec();
-    for (k, v) in [
-        ("user", "postgres"),
-        ("database", "replication"),
-        ("replication", "true"),
-    ] {
-        body.extend_from_slice(k.as_bytes());
-        body.push(0);
-        body.extend_from_slice(v.as_bytes());
-        body.push(0);
-    }
-    body.push(0);
-    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-    msg.extend_from_slice(&body);
-    sock.write_all(&msg).unwrap();
-    // Up to ReadyForQuery.
-    loop {
-        let mut head = [0u8; 5];
-        sock.read_exact(&mut head).expect("startup reply");
-        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
-        let mut rest = vec![0u8; len - 4];
-        sock.read_exact(&mut rest).unwrap();
-        assert_ne!(head[0], b'E', "{}", String::from_utf8_lossy(&rest));
-        if head[0] == b'Z' {
-            break;
-        }
-    }
     let mut q =
         format!("START_REPLICATION SLOT \"{slot}\" PHYSICAL {start} TIMELINE 1").into_bytes();
     q.push(0);

@@ -10,7 +10,7 @@ mod common;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{pg_bin, run_with_timeout, stderr, stdout, Server};
+use common::{pg_bin, replication_connect, run_with_timeout, stderr, stdout, Server};
 
 /// Runs psql with a full connection string; returns its output.
 fn psql_conn(server: &Server, conninfo: &str, sql: &str, password: Option<&str>) -> Output {
@@ -144,38 +144,8 @@ impl Raw {
     /// Connects as `user` with `replication=true`; returns the client and the backend
     /// pid, or the FATAL message the server sent.
     fn connect(port: u16, user: &str) -> Result<(Raw, i32), String> {
-        use std::io::Write;
-        let sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        sock.set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        let mut raw = Raw { sock };
-        let mut body = Vec::new();
-        body.extend_from_slice(&196608i32.to_be_bytes());
-        for (k, v) in [
-            ("user", user),
-            ("database", "replication"),
-            ("replication", "true"),
-            ("application_name", "rawtest"),
-        ] {
-            body.extend_from_slice(k.as_bytes());
-            body.push(0);
-            body.extend_from_slice(v.as_bytes());
-            body.push(0);
-        }
-        body.push(0);
-        let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
-        msg.extend_from_slice(&body);
-        raw.sock.write_all(&msg).unwrap();
-        let mut pid = 0;
-        loop {
-            let (tag, body) = raw.read().ok_or("connection closed")?;
-            match tag {
-                b'E' => return Err(error_message(&body)),
-                b'K' => pid = i32::from_be_bytes(body[0..4].try_into().unwrap()),
-                b'Z' => return Ok((raw, pid)),
-                _ => {}
-            }
-        }
+        let (sock, pid) = replication_connect(port, user, "rawtest")?;
+        Ok((Raw { sock }, pid))
     }
 
     /// Reads one message; None when the server closed the connection.

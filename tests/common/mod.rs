@@ -528,3 +528,57 @@ pub fn wait_for(s: &Server, sql: &str, want: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Opens a `replication=true` connection by hand (trust authentication) as `user` with
+/// `application_name` = `app`, and reads up to its first ReadyForQuery. Returns the
+/// socket (20 s read timeout) and the backend pid, or the message of the ErrorResponse
+/// the server sent instead.
+pub fn replication_connect(
+    port: u16,
+    user: &str,
+    app: &str,
+) -> Result<(std::net::TcpStream, i32), String> {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut body = 196608i32.to_be_bytes().to_vec();
+    for (k, v) in [
+        ("user", user),
+        ("database", "replication"),
+        ("replication", "true"),
+        ("application_name", app),
+    ] {
+        body.extend_from_slice(k.as_bytes());
+        body.push(0);
+        body.extend_from_slice(v.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    let mut msg = ((body.len() + 4) as i32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&body);
+    sock.write_all(&msg).unwrap();
+    let mut pid = 0;
+    loop {
+        let mut head = [0u8; 5];
+        sock.read_exact(&mut head)
+            .map_err(|e| format!("connection closed: {e}"))?;
+        let len = i32::from_be_bytes(head[1..5].try_into().unwrap()) as usize;
+        let mut rest = vec![0u8; len.saturating_sub(4)];
+        sock.read_exact(&mut rest)
+            .map_err(|e| format!("connection closed: {e}"))?;
+        match head[0] {
+            b'E' => {
+                let message = rest
+                    .split(|b| *b == 0)
+                    .find(|f| f.first() == Some(&b'M'))
+                    .map(|f| String::from_utf8_lossy(&f[1..]).to_string())
+                    .unwrap_or_default();
+                return Err(message);
+            }
+            b'K' if rest.len() >= 4 => pid = i32::from_be_bytes(rest[0..4].try_into().unwrap()),
+            b'Z' => return Ok((sock, pid)),
+            _ => {}
+        }
+    }
+}
