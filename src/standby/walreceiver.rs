@@ -221,6 +221,20 @@ struct Client {
     buf: bytes::BytesMut,
 }
 
+/// The walreceiver's error for an ErrorResponse of the primary: `what: ERROR:  message`
+/// with the primary's DETAIL, as PostgreSQL's walreceiver logs it.
+fn primary_error(what: &str, body: &[u8]) -> Error {
+    let (_, msg, detail, _) = error_fields(body);
+    let e = Error::new(
+        sqlstate::CONNECTION_FAILURE,
+        format!("{what}: ERROR:  {msg}"),
+    );
+    match detail {
+        Some(d) => e.with_detail(d),
+        None => e,
+    }
+}
+
 /// An ErrorResponse's fields.
 fn error_fields(body: &[u8]) -> (String, String, Option<String>, String) {
     let (mut sev, mut msg, mut detail, mut code) =
@@ -685,17 +699,7 @@ async fn stream_once(
         let (tag, body) = cl.read().await.map_err(io_err)?;
         match tag {
             b'W' => break,
-            b'E' => {
-                let (_, msg, detail, _) = error_fields(&body);
-                let mut e = Error::new(
-                    sqlstate::CONNECTION_FAILURE,
-                    format!("could not start WAL streaming: ERROR:  {msg}"),
-                );
-                if let Some(d) = detail {
-                    e = e.with_detail(d);
-                }
-                return Err(e);
-            }
+            b'E' => return Err(primary_error("could not start WAL streaming", &body)),
             _ => {}
         }
     }
@@ -873,15 +877,10 @@ async fn stream(
                         return Ok(());
                     }
                     b'E' => {
-                        let (_, msg, detail, _) = error_fields(&body);
-                        let mut e = Error::new(
-                            sqlstate::CONNECTION_FAILURE,
-                            format!("could not receive data from WAL stream: ERROR:  {msg}"),
-                        );
-                        if let Some(d) = detail {
-                            e = e.with_detail(d);
-                        }
-                        return Err(e);
+                        return Err(primary_error(
+                            "could not receive data from WAL stream",
+                            &body,
+                        ))
                     }
                     _ => {}
                 }

@@ -345,42 +345,15 @@ impl<W: AsyncWrite + Unpin + Send> Stream<'_, W> {
     async fn entry(&mut self, e: &BackupEntry) -> Result<()> {
         match &e.kind {
             BackupEntryKind::Directory => {
-                let h = tar::header(
-                    &e.path,
-                    tar::Kind::Directory,
-                    b"",
-                    0,
-                    e.mode,
-                    e.uid,
-                    e.gid,
-                    e.mtime,
-                )?;
+                let h = entry_header(e, tar::Kind::Directory, b"", 0)?;
                 self.data(&h).await
             }
             BackupEntryKind::Symlink(target) => {
-                let h = tar::header(
-                    &e.path,
-                    tar::Kind::Symlink,
-                    target.as_bytes(),
-                    0,
-                    e.mode,
-                    e.uid,
-                    e.gid,
-                    e.mtime,
-                )?;
+                let h = entry_header(e, tar::Kind::Symlink, target.as_bytes(), 0)?;
                 self.data(&h).await
             }
             BackupEntryKind::File(f) => {
-                let h = tar::header(
-                    &e.path,
-                    tar::Kind::File,
-                    b"",
-                    e.size,
-                    e.mode,
-                    e.uid,
-                    e.gid,
-                    e.mtime,
-                )?;
+                let h = entry_header(e, tar::Kind::File, b"", e.size)?;
                 self.data(&h).await?;
                 let mut sum = self.checksum();
                 self.file_body(f, e.size, &e.path, &mut sum).await?;
@@ -510,4 +483,9 @@ impl<W: AsyncWrite + Unpin + Send> Stream<'_, W> {
         }
         Ok(())
     }
+}
+
+/// The tar header of a backed-up member, with its mode, owner and time.
+fn entry_header(e: &BackupEntry, kind: tar::Kind, link: &[u8], size: u64) -> Result<[u8; 512]> {
+    tar::header(&e.path, kind, link, size, e.mode, e.uid, e.gid, e.mtime)
 }
