@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{pg_bin, run_with_timeout, stderr, stdout, Server, TempDir};
+use common::{pg_bin, ps_lines, run_with_timeout, stderr, Server, TempDir};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -71,21 +71,7 @@ fn empty_standby(tag: &str) -> Server {
 /// Starts a standby (which logs "ready to accept read-only connections", not the
 /// primary's line) and waits, bounded, until a read query works.
 fn start_standby(standby: &mut Server) {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&standby.log)
-        .unwrap();
-    let child = Command::new(common::tusk_bin())
-        .arg("run")
-        .arg("-D")
-        .arg(standby.datadir())
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    standby.child = Some(child);
+    common::spawn(standby);
     wait_until(
         standby,
         "the standby answers read queries",
@@ -110,16 +96,6 @@ fn wait_until(server: &Server, what: &str, limit: Duration, mut cond: impl FnMut
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// The `ps aux` lines containing `needle`.
-fn ps_lines(needle: &str) -> Vec<String> {
-    let out = run_with_timeout(Command::new("ps").arg("aux"), Duration::from_secs(10));
-    stdout(&out)
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Follows the guide end to end: base backup, recovery.conf, hot standby, the checks.

@@ -327,16 +327,6 @@ fn receivewal_slot_synchronous_and_no_loop() {
     primary.stop();
 }
 
-/// The `ps aux` lines containing `needle`.
-fn ps_lines(needle: &str) -> Vec<String> {
-    let out = run_with_timeout(Command::new("ps").arg("aux"), Duration::from_secs(10));
-    stdout(&out)
-        .lines()
-        .filter(|l| l.contains(needle))
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn walsender_states_and_preset_settings() {
     let mut primary = Server::init("rw-states", &["--wal-segsize=1"]);

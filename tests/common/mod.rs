@@ -582,3 +582,13 @@ pub fn replication_connect(
         }
     }
 }
+
+/// The `ps aux` lines containing `needle` (process titles of walsenders, walreceivers).
+pub fn ps_lines(needle: &str) -> Vec<String> {
+    let out = run_with_timeout(Command::new("ps").arg("aux"), Duration::from_secs(10));
+    stdout(&out)
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
