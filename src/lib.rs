@@ -5,6 +5,7 @@
 //!
 //! | module | owns |
 //! |---|---|
+//! | [`archive`] | archive_command / restore_command and the other operator commands, the archiver |
 //! | [`error`] | the one Error type: severity + SQLSTATE + message/detail/hint |
 //! | [`config`] | settings registry, postgresql.conf / auto.conf / recovery.conf, pg_hba.conf |
 //! | [`auth`] | md5 and SCRAM secrets and exchanges (pure, no sockets) |
@@ -17,6 +18,7 @@
 //! | [`server`] | the only module touching sockets: listeners, protocol, authentication flow |
 //! | [`proctitle`] | `ps` titles of walsenders/walreceivers, held by tiny child processes |
 
+pub mod archive;
 pub mod auth;
 pub mod catalog;
 pub mod cluster;
