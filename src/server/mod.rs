@@ -292,7 +292,8 @@ async fn postmaster(
 ) -> Result<()> {
     let mut config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
     // Standby mode (standby.signal or a legacy recovery.conf), see `crate::standby`.
-    let standby = crate::standby::detect(&datadir, &mut config)?;
+    let recovery_mode = crate::standby::detect(&datadir, &mut config)?;
+    let standby = recovery_mode.is_some();
     crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
     tracing::info!(
         "starting PostgreSQL 15.0 (tusk {}) on {}-linux, compiled by rustc, 64-bit",
@@ -366,7 +367,8 @@ async fn postmaster(
     let (engine, replay_cursor) = if standby {
         let control = crate::storage::control::ControlFile::read(&datadir)?;
         crate::standby::check_hot_standby_parameters(&config, &control)?;
-        tokio::task::spawn_blocking(move || Engine::open_standby(&dir, &engine_opts))
+        let standby_mode = recovery_mode == Some(crate::standby::RecoveryMode::Standby);
+        tokio::task::spawn_blocking(move || Engine::open_recovery(&dir, &engine_opts, standby_mode))
             .await
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
             .map(|(e, c)| (e, Some(c)))?
@@ -435,17 +437,32 @@ async fn postmaster(
         crate::standby::start(
             shared.engine.clone(),
             cursor,
+            recovery_mode == Some(crate::standby::RecoveryMode::Standby),
             move || s.config(),
             shared.shutdown.subscribe(),
         )?;
         pidfile.set_status("standby")?;
     } else {
-        tokio::spawn(wal_writer(shared.clone()));
+        start_primary_work(&shared);
         pidfile.set_status("ready")?;
         tracing::info!("database system is ready to accept connections");
     }
 
-    let mode = wait_for_shutdown_signal(&shared).await;
+    // A standby waits for its promotion (then does a primary's background work) as
+    // well as for the shutdown signal.
+    let mut in_recovery = shared.engine.in_recovery();
+    let mode = loop {
+        tokio::select! {
+            m = wait_for_shutdown_signal(&shared) => break m,
+            _ = tokio::time::sleep(Duration::from_millis(50)), if in_recovery => {
+                if !shared.engine.in_recovery() {
+                    in_recovery = false;
+                    start_primary_work(&shared);
+                    pidfile.set_status("ready")?;
+                }
+            }
+        }
+    };
     let _ = shared.shutdown.send(mode);
     match mode {
         ShutdownMode::Immediate => {
@@ -518,6 +535,12 @@ fn config_error(e: crate::config::ConfigError) -> Error {
     e.fatal
 }
 
+/// The background work of a server that writes WAL (a primary, or a promoted
+/// standby): the WAL writer.
+fn start_primary_work(shared: &Arc<Shared>) {
+    tokio::spawn(wal_writer(shared.clone()));
+}
+
 /// The WAL writer: every `wal_writer_delay` it flushes what asynchronous commits left
 /// unflushed, bounding what `synchronous_commit = off` can lose to about three delays,
 /// as PostgreSQL documents.
@@ -547,8 +570,12 @@ async fn wait_for_shutdown_signal(shared: &Arc<Shared>) -> ShutdownMode {
     let mut int = signal(SignalKind::interrupt()).expect("signal handler");
     let mut quit = signal(SignalKind::quit()).expect("signal handler");
     let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+    let mut usr1 = signal(SignalKind::user_defined1()).expect("signal handler");
     loop {
         tokio::select! {
+            // `tusk ctl promote` / `pg_ctl promote`: the `promote` file plus SIGUSR1;
+            // the replay loop looks for the file.
+            _ = usr1.recv() => shared.engine.notify_wal_arrived(),
             _ = term.recv() => return ShutdownMode::Smart,
             _ = int.recv() => return ShutdownMode::Fast,
             _ = quit.recv() => return ShutdownMode::Immediate,

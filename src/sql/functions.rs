@@ -383,7 +383,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
             None => Value::Null,
         },
-        Func::Recovery(r) => recovery_call(r, cx)?,
+        Func::Recovery(r) => recovery_call(r, &args, cx)?,
         Func::TerminateBackend => match arg(0).as_i64() {
             Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
             None => Value::Null,
@@ -907,8 +907,8 @@ pub enum RecoveryFn {
     IsPaused,
     /// `pg_get_wal_replay_pause_state()`
     PauseState,
-    /// `pg_promote(wait, wait_seconds)`: promotion is not implemented yet, so on a
-    /// standby it fails with 0A000 rather than pretending.
+    /// `pg_promote(wait, wait_seconds)`: asks the standby to end recovery and, with
+    /// `wait`, waits until it has (false and a WARNING when it did not in time).
     Promote,
 }
 
@@ -932,7 +932,7 @@ fn refuse_during_recovery(f: Func) -> Result<()> {
 }
 
 /// Calls one of the recovery functions.
-fn recovery_call(f: RecoveryFn, cx: &mut ExecCtx<'_>) -> Result<Value> {
+fn recovery_call(f: RecoveryFn, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
     let engine = cx.engine;
     let lsn = |l: Option<crate::storage::Lsn>| l.map_or(Value::Null, |l| Value::PgLsn(l.0));
     let control = matches!(
@@ -987,9 +987,40 @@ fn recovery_call(f: RecoveryFn, cx: &mut ExecCtx<'_>) -> Result<Value> {
             engine.replay_pause_state() != crate::storage::recovery::PauseState::NotPaused,
         ),
         RecoveryFn::PauseState => Value::Text(engine.replay_pause_state().as_str().into()),
-        RecoveryFn::Promote => bail!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "promotion is not supported by this server yet"
-        ),
+        RecoveryFn::Promote => {
+            let wait = !matches!(args.first(), Some(Value::Bool(false)));
+            let seconds = match args.get(1) {
+                Some(Value::Int4(n)) => i64::from(*n),
+                Some(Value::Int8(n)) => *n,
+                Some(Value::Int2(n)) => i64::from(*n),
+                _ => 60,
+            };
+            if seconds <= 0 {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "\"wait_seconds\" must not be negative or zero"
+                );
+            }
+            engine.request_promotion();
+            if !wait {
+                return Ok(Value::Bool(true));
+            }
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(seconds as u64);
+            while engine.in_recovery() {
+                if std::time::Instant::now() >= until {
+                    let unit = if seconds == 1 { "second" } else { "seconds" };
+                    cx.notices.push(
+                        crate::error::Error::new(
+                            sqlstate::WARNING,
+                            format!("server did not promote within {seconds} {unit}"),
+                        )
+                        .with_severity(crate::error::Severity::Warning),
+                    );
+                    return Ok(Value::Bool(false));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Value::Bool(true)
+        }
     })
 }

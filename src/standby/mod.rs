@@ -35,8 +35,14 @@
 //!    replay to run out again;
 //! 5. at shutdown [`stop`] ends the replay thread before the restartpoint is written.
 
+pub mod archive;
 pub mod conninfo;
 pub mod walreceiver;
+
+use self::archive::Archive;
+use crate::storage::wal::timeline::{read_history, switch_point, timeline_of, TimelineEntry};
+use crate::storage::Lsn;
+use std::time::Instant;
 
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
@@ -50,19 +56,30 @@ use std::time::Duration;
 /// The replay thread of this process, joined by [`stop`].
 static REPLAY_THREAD: Mutex<Option<std::thread::JoinHandle<()>>> = Mutex::new(None);
 
-/// Decides whether the data directory asks for standby mode: `standby.signal`, or a
+/// What kind of recovery the data directory asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// `standby.signal` (or `standby_mode = on` in a legacy recovery.conf): recovery
+    /// never ends by itself.
+    Standby,
+    /// `recovery.signal` (or a recovery.conf without standby_mode): targeted archive
+    /// recovery, which ends when the target or the end of the archive is reached.
+    Archive,
+}
+
+/// Decides whether the data directory asks for recovery: `standby.signal`, or a
 /// legacy `recovery.conf` with `standby_mode = on` (whose settings are then applied to
-/// `config`). `recovery.signal` alone asks for targeted archive recovery, which needs
-/// `restore_command` and is not supported.
-pub fn detect(datadir: &Path, config: &mut ServerConfig) -> Result<bool> {
+/// `config`), asks for standby mode; `recovery.signal` alone, or a recovery.conf
+/// without standby_mode, for targeted archive recovery, which needs
+/// `restore_command`. Both signal files: standby mode, as PostgreSQL.
+pub fn detect(datadir: &Path, config: &mut ServerConfig) -> Result<Option<RecoveryMode>> {
     let mut standby = datadir.join("standby.signal").exists();
+    let mut archive = datadir.join("recovery.signal").exists();
     match crate::config::read_recovery_conf(datadir) {
         Ok(Some(rc)) => {
             config.apply_recovery_conf(datadir, &rc)?;
             standby |= rc.standby_mode;
-            if !standby {
-                return Err(archive_recovery_unsupported(config));
-            }
+            archive |= !rc.standby_mode;
         }
         Ok(None) => {}
         Err(e) => {
@@ -72,8 +89,11 @@ pub fn detect(datadir: &Path, config: &mut ServerConfig) -> Result<bool> {
             return Err(e.fatal);
         }
     }
-    if !standby && datadir.join("recovery.signal").exists() {
-        return Err(archive_recovery_unsupported(config));
+    if !standby && archive && config.get_str("restore_command").trim().is_empty() {
+        return Err(Error::fatal(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "must specify restore_command when standby mode is not enabled",
+        ));
     }
     if standby
         && config.get_str("primary_conninfo").is_empty()
@@ -87,21 +107,13 @@ pub fn detect(datadir: &Path, config: &mut ServerConfig) -> Result<bool> {
             None,
         );
     }
-    Ok(standby)
-}
-
-fn archive_recovery_unsupported(config: &ServerConfig) -> Error {
-    if config.get_str("restore_command").is_empty() {
-        Error::fatal(
-            sqlstate::INVALID_PARAMETER_VALUE,
-            "must specify restore_command when standby mode is not enabled",
-        )
+    Ok(if standby {
+        Some(RecoveryMode::Standby)
+    } else if archive {
+        Some(RecoveryMode::Archive)
     } else {
-        Error::fatal(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "archive recovery without standby mode is not supported by this server",
-        )
-    }
+        None
+    })
 }
 
 /// This server's values of the settings a hot standby compares with the primary's
@@ -198,10 +210,12 @@ pub fn connection_refusal(
 }
 
 /// Starts the replay thread (and, when `primary_conninfo` is set, the walreceiver
-/// task on the current tokio runtime).
+/// task on the current tokio runtime). `standby_mode` is false for a targeted archive
+/// recovery (`recovery.signal`), which ends by itself when the archive has no more.
 pub fn start(
     engine: Arc<Engine>,
     cursor: ReplayCursor,
+    standby_mode: bool,
     config: impl Fn() -> Arc<ServerConfig> + Send + Sync + 'static,
     shutdown: tokio::sync::watch::Receiver<crate::server::ShutdownMode>,
 ) -> Result<()> {
@@ -213,43 +227,451 @@ pub fn start(
     let cfg = config.clone();
     let handle = std::thread::Builder::new()
         .name("startup".into())
-        .spawn(move || replay_loop(e, cursor, &*cfg))
+        .spawn(move || {
+            let mut lp = ReplayLoop::new(e.clone(), cursor, standby_mode, &*cfg);
+            if let Err(err) = lp.run() {
+                if e.replay_stopping() {
+                    return;
+                }
+                // The startup process failed: PostgreSQL's postmaster shuts down.
+                crate::logging::log_error(&err.with_severity(crate::error::Severity::Fatal));
+                tracing::info!("shutting down due to startup process failure");
+                std::process::exit(1);
+            }
+        })
         .map_err(|e| Error::internal(format!("could not start the startup thread: {e}")))?;
     *REPLAY_THREAD.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
     tokio::spawn(walreceiver::run(engine, config, shutdown));
     Ok(())
 }
 
-fn replay_loop(
+/// Where replay takes WAL from now (PostgreSQL's `currentSource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// restore_command, then pg_wal/, segment by segment.
+    Archive,
+    /// pg_wal/ as the walreceiver fills it.
+    Stream,
+}
+
+/// The startup process: replays WAL from the archive, `pg_wal/` and the walreceiver in
+/// PostgreSQL's order, follows newer timelines, and ends recovery on promotion.
+struct ReplayLoop<'a> {
     engine: Arc<Engine>,
-    mut cursor: ReplayCursor,
-    config: &dyn Fn() -> Arc<ServerConfig>,
-) {
-    let mut announced = false;
-    let mut trigger_logged = false;
-    while !engine.replay_stopping() {
-        if let Err(e) = engine.replay_available(&mut cursor, Duration::from_millis(200)) {
-            if engine.replay_stopping() {
-                return;
-            }
-            // The startup process failed: PostgreSQL's postmaster shuts down.
-            crate::logging::log_error(&e.with_severity(crate::error::Severity::Fatal));
-            tracing::info!("shutting down due to startup process failure");
-            std::process::exit(1);
+    cursor: Option<ReplayCursor>,
+    standby_mode: bool,
+    config: &'a dyn Fn() -> Arc<ServerConfig>,
+    seg: u64,
+    /// The timeline history replay follows (newest first).
+    history: Vec<TimelineEntry>,
+    source: Source,
+    /// The highest segment asked of the archive in this pass.
+    tried: Option<u64>,
+    /// The walreceiver's stream-end count when streaming was last allowed.
+    stream_ends: u64,
+    last_archive_pass: Option<Instant>,
+    restartpoints_seen: u64,
+    announced: bool,
+}
+
+impl<'a> ReplayLoop<'a> {
+    fn new(
+        engine: Arc<Engine>,
+        cursor: ReplayCursor,
+        standby_mode: bool,
+        config: &'a dyn Fn() -> Arc<ServerConfig>,
+    ) -> ReplayLoop<'a> {
+        let seg = engine.control_file().wal_segment_size.max(1) as u64;
+        let tli = engine.timeline();
+        ReplayLoop {
+            engine,
+            cursor: Some(cursor),
+            standby_mode,
+            config,
+            seg,
+            history: vec![TimelineEntry {
+                tli,
+                begin: Lsn::INVALID,
+                end: Lsn::INVALID,
+            }],
+            source: Source::Archive,
+            tried: None,
+            stream_ends: 0,
+            last_archive_pass: None,
+            restartpoints_seen: 0,
+            announced: false,
         }
-        if !announced && engine.is_consistent() {
-            announced = true;
-            if config().get_bool("hot_standby") {
+    }
+
+    fn archive(&self) -> Archive {
+        let c = self.engine.control_file();
+        Archive::new(
+            self.engine.datadir(),
+            &(self.config)(),
+            self.seg,
+            c.system_identifier,
+        )
+    }
+
+    fn cursor(&mut self) -> &mut ReplayCursor {
+        self.cursor
+            .as_mut()
+            .expect("replay cursor present until recovery ends")
+    }
+
+    fn position(&self) -> Lsn {
+        self.cursor.as_ref().map_or(Lsn::INVALID, |c| c.position())
+    }
+
+    /// `%r`: the segment of the last restartpoint's redo (or pg_control's).
+    fn oldest_needed(&self) -> String {
+        let redo = self.engine.last_checkpoint().1;
+        let tli = timeline_of(&self.history, redo).unwrap_or(self.engine.timeline());
+        archive::oldest_needed(tli, redo, self.seg)
+    }
+
+    fn target_timeline(&self) -> u32 {
+        self.history.first().map_or(1, |e| e.tli)
+    }
+
+    fn set_history(&mut self, history: Vec<TimelineEntry>) {
+        self.history = history.clone();
+        self.engine.set_recovery_history(history.clone());
+        self.cursor().set_history(history);
+    }
+
+    fn run(&mut self) -> Result<()> {
+        self.choose_target_timeline()?;
+        loop {
+            if self.engine.replay_stopping() {
+                return Ok(());
+            }
+            let n = match self.source {
+                Source::Archive => self.archive_step()?,
+                Source::Stream => self.stream_step()?,
+            };
+            self.after_replay();
+            if n > 0 {
+                continue;
+            }
+            if self.promotion_due() {
+                return self.promote("no recovery target specified");
+            }
+        }
+    }
+
+    /// Announces consistency and runs archive_cleanup_command after restartpoints.
+    fn after_replay(&mut self) {
+        if !self.announced && self.engine.is_consistent() {
+            self.announced = true;
+            if (self.config)().get_bool("hot_standby") {
                 tracing::info!("database system is ready to accept read-only connections");
             }
         }
-        let trigger = config().get_str("promote_trigger_file");
-        if !trigger_logged && !trigger.is_empty() && Path::new(&trigger).exists() {
-            trigger_logged = true;
-            tracing::warn!(
-                "promote trigger file \"{trigger}\" found, but promotion is not supported by this server yet"
+        let (count, redo) = self.engine.restartpoints();
+        if count != self.restartpoints_seen {
+            self.restartpoints_seen = count;
+            let tli = timeline_of(&self.history, redo).unwrap_or(self.engine.timeline());
+            self.archive()
+                .cleanup(&archive::oldest_needed(tli, redo, self.seg));
+        }
+    }
+
+    /// One round with the archive as the source: fetch the segment replay is in (once
+    /// per pass) and replay up to its end; when neither the archive nor pg_wal has
+    /// more, go on to streaming (or end recovery, or wait and try again).
+    fn archive_step(&mut self) -> Result<usize> {
+        self.engine.allow_streaming(false, None);
+        let archive = self.archive();
+        let pos = self.position();
+        let segno = pos.0 / self.seg;
+        if self.tried.is_none_or(|t| segno > t) {
+            self.tried = Some(segno);
+            self.restore_segment(&archive, segno)?;
+        }
+        let next_seg = Lsn((segno + 1) * self.seg);
+        let engine = self.engine.clone();
+        let n = engine.replay_until(self.cursor(), Duration::ZERO, Some(next_seg))?;
+        if n > 0 {
+            return Ok(n);
+        }
+        // A record may go on in the next segment.
+        if self.tried.is_none_or(|t| segno + 1 > t) {
+            self.tried = Some(segno + 1);
+            if self.restore_segment(&archive, segno + 1)? {
+                let engine = self.engine.clone();
+                return engine.replay_until(self.cursor(), Duration::ZERO, Some(next_seg));
+            }
+        }
+        // Nothing more from the archive or pg_wal.
+        self.last_archive_pass = Some(Instant::now());
+        if self.recovery_target_latest() && self.rescan_latest_timeline(&archive)? {
+            self.tried = None;
+            return Ok(1);
+        }
+        if !self.standby_mode {
+            return self.promote("no recovery target specified").map(|_| 0);
+        }
+        let cfg = (self.config)();
+        if !cfg.get_str("primary_conninfo").is_empty() {
+            self.source = Source::Stream;
+            self.stream_ends = self.engine.stream_ends();
+            self.engine.allow_streaming(true, Some(pos));
+            return Ok(0);
+        }
+        // Archive only: look again after wal_retrieve_retry_interval.
+        self.tried = segno.checked_sub(1);
+        self.wait_retry_interval();
+        Ok(0)
+    }
+
+    /// One round with streaming as the source: replay what the walreceiver wrote; when
+    /// a stream ends, go back to the archive (PostgreSQL's loop).
+    fn stream_step(&mut self) -> Result<usize> {
+        let engine = self.engine.clone();
+        let n = engine.replay_available(self.cursor(), Duration::from_millis(200))?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if self.engine.stream_ends() != self.stream_ends {
+            // The walreceiver gave up (or the timeline ended): back to the archive.
+            self.stream_ends = self.engine.stream_ends();
+            if self.recovery_target_latest() {
+                let archive = self.archive();
+                self.rescan_latest_timeline(&archive)?;
+            }
+            if self.archive().can_restore() {
+                self.source = Source::Archive;
+                let segno = self.position().0 / self.seg;
+                self.tried = segno.checked_sub(1);
+            } else {
+                let pos = self.position();
+                self.engine.allow_streaming(true, Some(pos));
+            }
+        }
+        Ok(0)
+    }
+
+    fn wait_retry_interval(&self) {
+        let retry = Duration::from_millis(
+            (self.config)()
+                .get_int("wal_retrieve_retry_interval")
+                .max(1) as u64,
+        );
+        let until = Instant::now() + retry;
+        while Instant::now() < until {
+            if self.engine.replay_stopping() || self.trigger_present() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50).min(retry));
+        }
+    }
+
+    /// Fetches segment `segno` from the archive, on the newest timeline of the history
+    /// that may hold it (PostgreSQL's `XLogFileReadAnyTLI`).
+    fn restore_segment(&self, archive: &Archive, segno: u64) -> Result<bool> {
+        if !archive.can_restore() {
+            return Ok(false);
+        }
+        let oldest = self.oldest_needed();
+        for e in &self.history {
+            if e.begin.is_valid() && segno < e.begin.0 / self.seg {
+                continue;
+            }
+            if archive.restore_segment(e.tli, segno, &oldest)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn recovery_target_latest(&self) -> bool {
+        (self.config)()
+            .get_str("recovery_target_timeline")
+            .eq_ignore_ascii_case("latest")
+    }
+
+    /// The timeline to recover to (`recovery_target_timeline`): `latest` probes for
+    /// newer history files in pg_wal and the archive; the target must contain the
+    /// starting checkpoint in its history.
+    fn choose_target_timeline(&mut self) -> Result<()> {
+        let cfg = (self.config)();
+        let current = self.engine.timeline();
+        let archive = self.archive();
+        let setting = cfg.get_str("recovery_target_timeline");
+        let target = match setting.to_ascii_lowercase().as_str() {
+            "current" | "" => current,
+            "latest" => newest_timeline(&archive, current)?,
+            n => n.parse::<u32>().map_err(|_| {
+                Error::fatal(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    format!(
+                        "invalid value for parameter \"recovery_target_timeline\": \"{setting}\""
+                    ),
+                )
+            })?,
+        };
+        if target != current {
+            let _ = archive.history_exists(target)?;
+        }
+        let history = read_history(&self.engine.datadir().join("pg_wal"), target)?;
+        let checkpoint = self.cursor().checkpoint();
+        let forked = switch_point(&history, current);
+        match forked {
+            Some(end) if !end.is_valid() || end > checkpoint => {}
+            _ => {
+                return Err(Error::fatal(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!("requested timeline {target} is not a child of this server's history"),
+                )
+                .with_detail(format!(
+                    "Latest checkpoint is at {checkpoint} on timeline {current}, but in the history of the requested timeline, the server forked off from that timeline at {}.",
+                    forked.unwrap_or(Lsn::INVALID)
+                )));
+            }
+        }
+        self.set_history(history);
+        Ok(())
+    }
+
+    /// With `recovery_target_timeline = 'latest'`: whether a newer timeline whose
+    /// history contains replay's position appeared (in pg_wal — the walreceiver
+    /// fetches it from the primary — or the archive); if so, follow it.
+    fn rescan_latest_timeline(&mut self, archive: &Archive) -> Result<bool> {
+        let current = self.target_timeline();
+        let newest = newest_timeline(archive, current)?;
+        if newest == current {
+            return Ok(false);
+        }
+        let history = read_history(&self.engine.datadir().join("pg_wal"), newest)?;
+        let pos = self.position();
+        match switch_point(&history, current) {
+            Some(end) if end.is_valid() && end < pos => {
+                crate::logging::log_at(
+                    "LOG",
+                    &format!("new timeline {newest} forked off current database system timeline {current} before current recovery point {pos}"),
+                    None,
+                    None,
+                );
+                Ok(false)
+            }
+            Some(_) => {
+                tracing::info!("new target timeline is {newest}");
+                self.set_history(history);
+                Ok(true)
+            }
+            None => {
+                tracing::info!(
+                    "new timeline {newest} is not a child of database system timeline {current}"
+                );
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether a promotion trigger is present (does not consume it).
+    fn trigger_present(&self) -> bool {
+        if self.engine.promotion_requested() {
+            return true;
+        }
+        if self.engine.datadir().join("promote").exists() {
+            return true;
+        }
+        let trigger = (self.config)().get_str("promote_trigger_file");
+        !trigger.is_empty() && Path::new(&trigger).exists()
+    }
+
+    /// PostgreSQL's `CheckForStandbyTrigger`: a promotion asked for by `pg_promote()`,
+    /// the `promote` file (`tusk ctl promote`, `pg_ctl promote`) or the
+    /// `promote_trigger_file`; the file is removed.
+    fn promotion_due(&self) -> bool {
+        if !self.standby_mode {
+            return false;
+        }
+        let promote_file = self.engine.datadir().join("promote");
+        let trigger = (self.config)().get_str("promote_trigger_file");
+        if promote_file.exists() {
+            let _ = std::fs::remove_file(&promote_file);
+            tracing::info!("received promote request");
+            return true;
+        }
+        if !trigger.is_empty() && Path::new(&trigger).exists() {
+            tracing::info!("promote trigger file found: {trigger}");
+            let _ = std::fs::remove_file(&trigger);
+            return true;
+        }
+        if self.engine.promotion_requested() {
+            tracing::info!("received promote request");
+            return true;
+        }
+        false
+    }
+
+    /// Ends recovery: stops streaming, replays what is left in pg_wal, picks the next
+    /// free timeline, and turns this server into a primary.
+    fn promote(&mut self, reason: &str) -> Result<()> {
+        self.engine.allow_streaming(false, None);
+        self.engine.request_promotion();
+        // The walreceiver stops (it watches for the request); then what it wrote is
+        // replayed.
+        let waited = Instant::now();
+        while walreceiver::status().is_some() && waited.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let engine = self.engine.clone();
+        while engine.replay_available(self.cursor(), Duration::ZERO)? > 0 {}
+        let pos = self.position();
+        let last = self.engine.replay_lsn().unwrap_or(pos);
+        tracing::info!("redo done at {last}");
+        if let Some(t) = self.engine.last_replay_timestamp() {
+            tracing::info!(
+                "last completed transaction was at log time {}",
+                crate::types::format_timestamptz(t, 0)
             );
         }
+        let archive = self.archive();
+        let old_tli = timeline_of(&self.history, pos).unwrap_or(self.target_timeline());
+        let newest = newest_timeline(&archive, self.target_timeline())?;
+        let new_tli = newest + 1;
+        tracing::info!("selected new timeline ID: {new_tli}");
+        let cfg = (self.config)();
+        let archiving = cfg.get_str("archive_mode") != "off";
+        let cursor = self
+            .cursor
+            .take()
+            .expect("cursor present until recovery ends");
+        self.engine
+            .end_recovery(cursor, old_tli, new_tli, reason, archiving)?;
+        finish_recovery_files(self.engine.datadir());
+        archive.recovery_end(&self.oldest_needed())?;
+        tracing::info!("archive recovery complete");
+        self.engine.checkpoint_with_reason("force")?;
+        self.engine.start_checkpointer();
+        tracing::info!("database system is ready to accept connections");
+        Ok(())
+    }
+}
+
+/// The highest timeline whose history file is in pg_wal or the archive, probing
+/// `from + 1`, `from + 2`, … (PostgreSQL's `findNewestTimeLine`).
+fn newest_timeline(archive: &Archive, from: u32) -> Result<u32> {
+    let mut newest = from;
+    let mut probe = from + 1;
+    while archive.history_exists(probe)? {
+        newest = probe;
+        probe += 1;
+    }
+    Ok(newest)
+}
+
+/// Retires the files that asked for recovery: `standby.signal` and `recovery.signal`
+/// are removed, a legacy `recovery.conf` becomes `recovery.done`.
+fn finish_recovery_files(datadir: &Path) {
+    let _ = std::fs::remove_file(datadir.join("standby.signal"));
+    let _ = std::fs::remove_file(datadir.join("recovery.signal"));
+    let conf = datadir.join("recovery.conf");
+    if conf.exists() {
+        let _ = std::fs::rename(&conf, datadir.join("recovery.done"));
     }
 }
 

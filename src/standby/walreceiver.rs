@@ -172,7 +172,10 @@ pub async fn run(
     mut shutdown: watch::Receiver<ShutdownMode>,
 ) {
     loop {
-        if *shutdown.borrow() != ShutdownMode::Running || engine.replay_stopping() {
+        if *shutdown.borrow() != ShutdownMode::Running
+            || engine.replay_stopping()
+            || !engine.in_recovery()
+        {
             break;
         }
         let cfg = config();
@@ -676,19 +679,28 @@ async fn stream_once(
         )));
     }
     let primary_tli: u32 = row[1].as_deref().and_then(|t| t.parse().ok()).unwrap_or(0);
-    let tli = engine.timeline();
-    if primary_tli < tli {
+    let history = engine.recovery_history();
+    let target = history.first().map_or(engine.timeline(), |e| e.tli);
+    if primary_tli < target {
         return Err(Error::fatal(
             sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!(
-                "highest timeline {primary_tli} of the primary is behind recovery timeline {tli}"
+                "highest timeline {primary_tli} of the primary is behind recovery timeline {target}"
             ),
         ));
+    }
+    // A newer timeline on the primary: fetch its history, so that replay can follow
+    // it once the stream of the current timeline ends (PostgreSQL's
+    // WalRcvFetchTimeLineHistoryFiles).
+    if primary_tli > target {
+        fetch_history_files(engine, &mut cl, primary_tli).await?;
     }
     // START_REPLICATION at the segment start of where the valid local WAL ends (as
     // PostgreSQL does, so that no segment is ever begun in its middle).
     let seg = engine.control_file().wal_segment_size.max(1) as u64;
     let start = Lsn(need.0 - need.0 % seg);
+    // The timeline that owns the start in replay's history.
+    let tli = crate::storage::wal::timeline::timeline_of(&history, start).unwrap_or(target);
     let cmd = if slot.is_empty() {
         format!("START_REPLICATION {start} TIMELINE {tli}")
     } else {
@@ -922,7 +934,50 @@ async fn stream(
             let _ = cl.send(Some(b'c'), &[]).await;
             return Ok(());
         }
+        if engine.promotion_requested() {
+            return Err(Error::fatal(
+                sqlstate::ADMIN_SHUTDOWN,
+                "terminating walreceiver process due to administrator command",
+            ));
+        }
     }
+}
+
+/// Fetches the history files of timelines up to `primary_tli` that pg_wal lacks, with
+/// TIMELINE_HISTORY, and writes them into `pg_wal/` (marked `.done`: the primary
+/// archives them).
+async fn fetch_history_files(engine: &Engine, cl: &mut Client, primary_tli: u32) -> Result<()> {
+    let pg_wal = engine.datadir().join("pg_wal");
+    for tli in 2..=primary_tli {
+        let name = crate::storage::wal::segment::history_file_name(tli);
+        if pg_wal.join(&name).exists() {
+            continue;
+        }
+        tracing::info!("fetching timeline history file for timeline {tli} from primary server");
+        let row = simple_query_row(cl, &format!("TIMELINE_HISTORY {tli}")).await?;
+        let (Some(Some(fname)), Some(Some(content))) = (row.first(), row.get(1)) else {
+            return Err(Error::new(
+                sqlstate::PROTOCOL_VIOLATION,
+                "invalid response from primary server",
+            )
+            .with_detail("Expected 1 tuple with 2 fields."));
+        };
+        if fname != &name {
+            return Err(Error::new(
+                sqlstate::PROTOCOL_VIOLATION,
+                format!("primary reported unexpected file name for timeline history file of timeline {tli}"),
+            ));
+        }
+        crate::storage::wal::timeline::parse_history(content, tli)?;
+        let path = pg_wal.join(&name);
+        let fsync = engine.control_file().wal_segment_size > 0;
+        use crate::storage::wal::io::WalIo;
+        crate::storage::wal::io::StdIo
+            .replace_file(&path, content.as_bytes(), fsync)
+            .map_err(|e| Error::io(format!("could not write file \"{}\"", path.display()), e))?;
+        mark_done(engine, vec![name]);
+    }
+    Ok(())
 }
 
 /// Marks fully received segments `archive_status/<seg>.done`, so they are never

@@ -300,7 +300,7 @@ impl Engine {
         let start = BackupStart {
             redo: control.redo,
             checkpoint: control.checkpoint,
-            timeline: self.timeline,
+            timeline: self.timeline(),
             start_time: chrono::Utc::now().timestamp(),
             segment_size: self.opts.wal_segment_size,
             control_meta: BackupEntry {

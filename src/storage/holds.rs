@@ -271,7 +271,7 @@ impl Engine {
         let hold = BackupHold {
             lsn: end,
             keep_from: start.min(end),
-            timeline: self.timeline,
+            timeline: self.timeline(),
             created: chrono::Utc::now().timestamp(),
             seq: self.holds.seq.fetch_add(1, Ordering::SeqCst) + 1,
         };

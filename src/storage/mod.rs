@@ -66,7 +66,7 @@ use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAME
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wal::io::{StdIo, WalIo};
@@ -217,7 +217,8 @@ pub struct Engine {
     opts: EngineOptions,
     wal: WalWriter,
     system_id: u64,
-    timeline: u32,
+    /// The timeline WAL is written on (changes once, when a standby is promoted).
+    timeline: AtomicU32,
     /// Catalog, heaps and transaction bookkeeping; `cond` signals transaction ends.
     state: Mutex<State>,
     cond: Condvar,
@@ -343,7 +344,7 @@ impl Engine {
             },
             wal,
             system_id,
-            timeline: 1,
+            timeline: AtomicU32::new(1),
             state: Mutex::new(State {
                 store: Store {
                     catalog,
@@ -531,7 +532,7 @@ impl Engine {
             },
             wal,
             system_id: control.system_identifier,
-            timeline: control.timeline,
+            timeline: AtomicU32::new(control.timeline),
             state: Mutex::new(State {
                 store,
                 running: HashSet::new(),
@@ -993,7 +994,7 @@ impl Engine {
         let mut reader = WalReader::new(
             &self.datadir.join("pg_wal"),
             self.opts.wal_segment_size,
-            self.timeline,
+            self.timeline(),
             start,
         );
         let mut out = Vec::new();
@@ -1025,7 +1026,7 @@ impl Engine {
 
     /// The current timeline.
     pub fn timeline(&self) -> u32 {
-        self.timeline
+        self.timeline.load(Ordering::SeqCst)
     }
 
     /// Runs `f` on the catalog (under the state lock: keep it short).

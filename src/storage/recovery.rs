@@ -7,7 +7,7 @@
 //!
 //! Invariants:
 //! - **No WAL is written in recovery.** The engine's WAL writer is opened on an I/O
-//!   layer that refuses every write ([`ReadOnlyIo`]), positioned at a segment boundary
+//!   layer that refuses every write until promotion ([`RecoveryIo`]), positioned at a segment boundary
 //!   so that opening it touches no file; the checkpointer thread is not started, and
 //!   every checkpoint request (SQL `CHECKPOINT`, shutdown) becomes a restartpoint.
 //! - **Readers see commit boundaries.** A replayed transaction's records are buffered
@@ -49,6 +49,7 @@ use super::control::{ControlFile, DbState};
 use super::heap::{Tuple, FROZEN_XID};
 use super::record::{Record, RM_TUSK_HEAP};
 use super::wal::io::{SegmentFile, WalIo};
+use super::wal::timeline::TimelineEntry;
 use super::wal::{Lsn, SyncMethod, WalOptions, WalReader, WalRecord, WalWriter};
 use super::{load_store, release_snapshot, Engine, EngineOptions};
 use crate::error::Result;
@@ -118,6 +119,20 @@ pub struct RecoveryState {
     /// This standby's own hot-standby settings (set by `standby::start`), checked
     /// against every replayed parameter-change record.
     local_params: Mutex<Option<HotStandbyParams>>,
+    /// The WAL writer's I/O gate, opened at promotion.
+    gate: Mutex<Option<Arc<RecoveryIo>>>,
+    /// A promotion was asked for (`pg_promote()`, `tusk ctl promote`, a trigger file).
+    promote_requested: AtomicBool,
+    /// Whether replay may ask the walreceiver for WAL: the standby's WAL-source loop
+    /// sets it when the archive and pg_wal have nothing more.
+    streaming_allowed: AtomicBool,
+    /// How many restartpoints were written, and the redo LSN of the last one.
+    restartpoints: AtomicU64,
+    restartpoint_redo: AtomicU64,
+    /// Bumped by the walreceiver each time a stream ends (or fails to start).
+    stream_ends: AtomicU64,
+    /// The timeline history replay follows (newest first), for the walreceiver.
+    history: Mutex<Vec<TimelineEntry>>,
 }
 
 impl Default for RecoveryState {
@@ -137,6 +152,13 @@ impl Default for RecoveryState {
             last_restartpoint: Mutex::new(None),
             stop: AtomicBool::new(false),
             local_params: Mutex::new(None),
+            gate: Mutex::new(None),
+            promote_requested: AtomicBool::new(false),
+            streaming_allowed: AtomicBool::new(true),
+            restartpoints: AtomicU64::new(0),
+            restartpoint_redo: AtomicU64::new(0),
+            stream_ends: AtomicU64::new(0),
+            history: Mutex::new(Vec::new()),
         }
     }
 }
@@ -156,13 +178,53 @@ impl ReplayCursor {
     pub fn position(&self) -> Lsn {
         self.reader.end_of_valid()
     }
+
+    /// The checkpoint replay started from.
+    pub fn checkpoint(&self) -> Lsn {
+        self.checkpoint
+    }
+
+    /// Follows timeline history `history` (newest first) from now on: each segment
+    /// is read from the timeline that owns it.
+    pub fn set_history(&mut self, history: Vec<TimelineEntry>) {
+        self.reader.set_history(history);
+    }
 }
 
-/// A WAL I/O layer that refuses every operation: the WAL writer of an engine in
-/// recovery must never write, and an attempt fails loudly instead of corrupting the
-/// WAL the primary sends.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct ReadOnlyIo;
+/// The WAL I/O layer of an engine in recovery: every operation is refused until
+/// promotion opens the gate, and from then on it is the real layer. The WAL writer of
+/// a standby must never write (an attempt fails loudly instead of corrupting the WAL
+/// the primary sends); the promoted server writes through the same writer.
+pub struct RecoveryIo {
+    open: AtomicBool,
+    inner: Arc<dyn WalIo>,
+}
+
+impl RecoveryIo {
+    /// A closed gate in front of `inner`.
+    pub fn new(inner: Arc<dyn WalIo>) -> RecoveryIo {
+        RecoveryIo {
+            open: AtomicBool::new(false),
+            inner,
+        }
+    }
+
+    fn check(&self) -> std::io::Result<&dyn WalIo> {
+        if self.open.load(Ordering::SeqCst) {
+            Ok(&*self.inner)
+        } else {
+            Err(refused())
+        }
+    }
+}
+
+impl std::fmt::Debug for RecoveryIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryIo")
+            .field("open", &self.open.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
 
 fn refused() -> std::io::Error {
     std::io::Error::new(
@@ -171,31 +233,31 @@ fn refused() -> std::io::Error {
     )
 }
 
-impl WalIo for ReadOnlyIo {
-    fn open(&self, _path: &Path, _method: SyncMethod) -> std::io::Result<Box<dyn SegmentFile>> {
-        Err(refused())
+impl WalIo for RecoveryIo {
+    fn open(&self, path: &Path, method: SyncMethod) -> std::io::Result<Box<dyn SegmentFile>> {
+        self.check()?.open(path, method)
     }
 
     fn create_zeroed(
         &self,
-        _path: &Path,
-        _size: u64,
-        _fsync: bool,
-        _method: SyncMethod,
+        path: &Path,
+        size: u64,
+        fsync: bool,
+        method: SyncMethod,
     ) -> std::io::Result<Box<dyn SegmentFile>> {
-        Err(refused())
+        self.check()?.create_zeroed(path, size, fsync, method)
     }
 
-    fn copy(&self, _from: &Path, _to: &Path, _fsync: bool) -> std::io::Result<()> {
-        Err(refused())
+    fn copy(&self, from: &Path, to: &Path, fsync: bool) -> std::io::Result<()> {
+        self.check()?.copy(from, to, fsync)
     }
 
-    fn sync_dir(&self, _dir: &Path) -> std::io::Result<()> {
-        Err(refused())
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.check()?.sync_dir(dir)
     }
 
-    fn replace_file(&self, _path: &Path, _contents: &[u8], _fsync: bool) -> std::io::Result<()> {
-        Err(refused())
+    fn replace_file(&self, path: &Path, contents: &[u8], fsync: bool) -> std::io::Result<()> {
+        self.check()?.replace_file(path, contents, fsync)
     }
 }
 
@@ -208,6 +270,16 @@ impl Engine {
         datadir: &Path,
         opts: &EngineOptions,
     ) -> Result<(Arc<Engine>, ReplayCursor)> {
+        Engine::open_recovery(datadir, opts, true)
+    }
+
+    /// [`Engine::open_standby`] for standby mode or (`standby_mode` false) a targeted
+    /// archive recovery, which differ only in their log line here.
+    pub fn open_recovery(
+        datadir: &Path,
+        opts: &EngineOptions,
+        standby_mode: bool,
+    ) -> Result<(Arc<Engine>, ReplayCursor)> {
         let mut control = ControlFile::read(datadir)?;
         let known = super::format_unix_time(control.time);
         match control.state {
@@ -217,7 +289,11 @@ impl Engine {
             }
             _ => tracing::info!("database system was interrupted; last known up at {known}"),
         }
-        tracing::info!("entering standby mode");
+        if standby_mode {
+            tracing::info!("entering standby mode");
+        } else {
+            tracing::info!("starting archive recovery");
+        }
         // A base backup (pg_basebackup -R): the backup_label says where redo starts,
         // and the copy is consistent once replay passes the backup's end, which the
         // backup's pg_control carries. Both go into pg_control before the label is
@@ -251,9 +327,10 @@ impl Engine {
         let mut reader =
             WalReader::new(&datadir.join("pg_wal"), seg, control.timeline, control.redo);
         reader.set_system_id(control.system_identifier);
-        // A writer that can never write, parked at a segment boundary so that opening
-        // it touches no file.
+        // A writer that cannot write until promotion, parked at a segment boundary so
+        // that opening it touches no file.
         let parked = Lsn((control.redo.0 / seg + 1) * seg);
+        let gate = Arc::new(RecoveryIo::new(opts.io.clone()));
         let wal = WalWriter::open_with_io(
             WalOptions {
                 dir: datadir.join("pg_wal"),
@@ -265,7 +342,7 @@ impl Engine {
             },
             parked,
             control.checkpoint,
-            Arc::new(ReadOnlyIo),
+            gate.clone(),
         )?;
         let cursor = ReplayCursor {
             reader,
@@ -280,6 +357,11 @@ impl Engine {
         let next_xid = (control.next_xid as u32).max(3);
         let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
         engine.recovery.active.store(true, Ordering::SeqCst);
+        *engine
+            .recovery
+            .gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(gate);
         *engine
             .recovery
             .last_restartpoint
@@ -332,6 +414,38 @@ impl Engine {
     /// stream ends, so that its next request starts from a fresh position).
     pub fn forget_wal_wanted(&self) {
         self.recovery.wal_wanted.store(0, Ordering::SeqCst);
+        self.recovery.stream_ends.fetch_add(1, Ordering::SeqCst);
+        self.notify_wal_arrived();
+    }
+
+    /// How many times a stream ended or failed to start (the WAL-source loop goes back
+    /// to the archive when this moves).
+    pub fn stream_ends(&self) -> u64 {
+        self.recovery.stream_ends.load(Ordering::SeqCst)
+    }
+
+    /// Publishes the timeline history replay follows (newest first).
+    pub fn set_recovery_history(&self, history: Vec<TimelineEntry>) {
+        *self
+            .recovery
+            .history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = history;
+    }
+
+    /// The timeline history replay follows (newest first; empty before the replay
+    /// loop published it).
+    pub fn recovery_history(&self) -> Vec<TimelineEntry> {
+        self.recovery
+            .history
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts the background checkpointer of a primary (after promotion).
+    pub fn start_checkpointer(self: &Arc<Self>) {
+        super::checkpointer::spawn(self);
     }
 
     /// The last LSN the walreceiver flushed (`pg_last_wal_receive_lsn()`).
@@ -432,6 +546,144 @@ impl Engine {
         Err(insufficient_parameters(detail))
     }
 
+    /// Asks for promotion (`pg_promote()`, `tusk ctl promote`, a trigger file): the
+    /// standby's replay loop ends recovery once it has replayed what is available.
+    pub fn request_promotion(&self) {
+        self.recovery
+            .promote_requested
+            .store(true, Ordering::SeqCst);
+        self.notify_wal_arrived();
+        self.resume_replay();
+    }
+
+    /// Whether a promotion was asked for and has not happened yet.
+    pub fn promotion_requested(&self) -> bool {
+        self.recovery.promote_requested.load(Ordering::SeqCst) && self.in_recovery()
+    }
+
+    /// Lets the walreceiver stream (or not): the standby's WAL-source loop allows it
+    /// once the archive and `pg_wal/` have nothing more, PostgreSQL's order.
+    pub fn allow_streaming(&self, allowed: bool, from: Option<Lsn>) {
+        self.recovery
+            .streaming_allowed
+            .store(allowed, Ordering::SeqCst);
+        match (allowed, from) {
+            (true, Some(l)) => self.recovery.wal_wanted.store(l.0.max(1), Ordering::SeqCst),
+            (false, _) => self.recovery.wal_wanted.store(0, Ordering::SeqCst),
+            _ => {}
+        }
+    }
+
+    /// How many restartpoints this process wrote, and the redo LSN of the last one
+    /// (`archive_cleanup_command` runs after each, with `%r` from that LSN).
+    pub fn restartpoints(&self) -> (u64, Lsn) {
+        (
+            self.recovery.restartpoints.load(Ordering::SeqCst),
+            Lsn(self.recovery.restartpoint_redo.load(Ordering::SeqCst)),
+        )
+    }
+
+    /// Ends recovery (promotion, or the end of a targeted archive recovery): the new
+    /// timeline `new_tli`, a child of `old_tli` (the one replay was on), begins where
+    /// the last replayed record ends. Writes
+    /// `pg_wal/<new_tli>.history` (the parent's history plus one line with `reason`),
+    /// copies the partial last segment to the new timeline's name and, when
+    /// `archiving`, renames the old one `.partial` and marks both files `.ready`;
+    /// opens the WAL writer there, makes pg_control say "in production" on the new
+    /// timeline, and lets sessions write. Transactions without a commit record are
+    /// dropped. The caller writes the end-of-recovery checkpoint and starts the
+    /// background work of a primary. Returns the switch point.
+    pub fn end_recovery(
+        &self,
+        cur: ReplayCursor,
+        old_tli: u32,
+        new_tli: u32,
+        reason: &str,
+        archiving: bool,
+    ) -> Result<Lsn> {
+        let end = cur.position();
+        let last = cur.reader.last_record().unwrap_or(cur.checkpoint);
+        let seg = self.opts.wal_segment_size;
+        let pg_wal = self.datadir.join("pg_wal");
+        super::wal::timeline::write_history(
+            &pg_wal,
+            new_tli,
+            old_tli,
+            end,
+            reason,
+            self.opts.fsync,
+        )?;
+        let gate = self
+            .recovery
+            .gate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(gate) = gate else {
+            crate::bail!(
+                crate::error::sqlstate::INTERNAL_ERROR,
+                "the WAL writer of this server was not opened for recovery"
+            );
+        };
+        gate.open.store(true, Ordering::SeqCst);
+        let c = self.control_file();
+        let fresh = WalWriter::open_with_io(
+            WalOptions {
+                dir: pg_wal.clone(),
+                segment_size: seg,
+                system_id: c.system_identifier,
+                timeline: new_tli,
+                fsync: self.opts.fsync,
+                sync_method: self.opts.wal_sync_method,
+            },
+            end,
+            last,
+            gate,
+        )?;
+        self.wal.take_over(fresh);
+        self.timeline.store(new_tli, Ordering::SeqCst);
+        let status = pg_wal.join("archive_status");
+        if archiving {
+            let _ = std::fs::create_dir_all(&status);
+            let history = super::wal::segment::history_file_name(new_tli);
+            let _ = std::fs::write(status.join(format!("{history}.ready")), b"");
+            // The old timeline's last segment, cut at the switch point, is archived as
+            // `.partial` (its complete successor is the new timeline's file).
+            if !end.0.is_multiple_of(seg) {
+                let name = super::wal::segment::segment_file_name(old_tli, end.0 / seg, seg);
+                let partial = format!("{name}.partial");
+                if std::fs::rename(pg_wal.join(&name), pg_wal.join(&partial)).is_ok() {
+                    let _ = std::fs::write(status.join(format!("{partial}.ready")), b"");
+                }
+            }
+        }
+        {
+            let mut st = self.lock();
+            for xid in cur.pending.keys() {
+                if *xid >= st.next_xid {
+                    st.next_xid = xid.wrapping_add(1).max(3);
+                }
+            }
+        }
+        {
+            let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
+            control.prev_timeline = old_tli;
+            control.timeline = new_tli;
+            control.min_recovery_point = Lsn::INVALID;
+            control.min_recovery_point_tli = 0;
+            control.state = DbState::InProduction;
+            control.time = chrono::Utc::now().timestamp();
+            control.write(&self.datadir, self.opts.fsync)?;
+        }
+        self.recovery.wal_wanted.store(0, Ordering::SeqCst);
+        self.recovery
+            .promote_requested
+            .store(false, Ordering::SeqCst);
+        self.recovery.active.store(false, Ordering::SeqCst);
+        self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        Ok(end)
+    }
+
     /// `pg_wal_replay_pause()`: asks replay to stop before its next record.
     pub fn pause_replay(&self) {
         let mut p = self
@@ -483,6 +735,18 @@ impl Engine {
     /// A requested pause takes effect here, before the next record, and holds until
     /// resumed or stopped.
     pub fn replay_available(&self, cur: &mut ReplayCursor, wait: Duration) -> Result<usize> {
+        self.replay_until(cur, wait, None)
+    }
+
+    /// [`Engine::replay_available`], stopping before any record that starts at or
+    /// after `stop_at` (the WAL-source loop fetches each new segment from the archive
+    /// before replay reads it).
+    pub fn replay_until(
+        &self,
+        cur: &mut ReplayCursor,
+        wait: Duration,
+        stop_at: Option<Lsn>,
+    ) -> Result<usize> {
         let seen = *self
             .recovery
             .arrivals
@@ -494,10 +758,16 @@ impl Engine {
                 return Ok(n);
             }
             self.wait_while_paused();
+            if stop_at.is_some_and(|s| cur.position() >= s) {
+                return Ok(n);
+            }
             let Some(rec) = cur.reader.next_record()? else {
-                // Out of valid WAL: from here on it must come from the primary.
-                let end = cur.reader.end_of_valid().0.max(1);
-                self.recovery.wal_wanted.store(end, Ordering::SeqCst);
+                // Out of valid WAL: from here on it must come from the primary, once
+                // the standby's WAL-source loop lets the walreceiver stream.
+                if self.recovery.streaming_allowed.load(Ordering::SeqCst) {
+                    let end = cur.reader.end_of_valid().0.max(1);
+                    self.recovery.wal_wanted.store(end, Ordering::SeqCst);
+                }
                 break;
             };
             self.replay_record(cur, &rec)?;
@@ -753,7 +1023,7 @@ impl Engine {
             control.next_oid = catalog.next_oid;
             if replayed > control.min_recovery_point {
                 control.min_recovery_point = replayed;
-                control.min_recovery_point_tli = self.timeline;
+                control.min_recovery_point_tli = self.timeline();
             }
             control.time = chrono::Utc::now().timestamp();
             control.checkpoint_time = control.time;
@@ -765,6 +1035,10 @@ impl Engine {
             control.write(&self.datadir, self.opts.fsync)?;
         }
         let redo = self.control.lock().unwrap_or_else(|p| p.into_inner()).redo;
+        self.recovery
+            .restartpoint_redo
+            .store(redo.0, Ordering::SeqCst);
+        self.recovery.restartpoints.fetch_add(1, Ordering::SeqCst);
         let removed = self.remove_replayed_wal(redo, replayed);
         if log {
             let total = started.elapsed().as_secs_f64();

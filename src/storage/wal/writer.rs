@@ -1033,6 +1033,28 @@ impl WalWriter {
         }
     }
 
+    /// Takes over the positions and files of `fresh`, a writer opened on the same
+    /// directory and I/O layer at the end of recovered WAL (promotion: a standby's
+    /// writer was parked while replay ran). Subscribers of [`WalWriter::subscribe_flush`]
+    /// keep their channel and see the new flush position. Nothing may be appending
+    /// meanwhile (an engine in recovery refuses writes).
+    pub fn take_over(&self, fresh: WalWriter) {
+        let mut st = self.lock_state();
+        let mut files = self.lock_files();
+        let mut fst = fresh.lock_state();
+        let mut ffiles = fresh.lock_files();
+        std::mem::swap(&mut *files, &mut *ffiles);
+        let sleepers = std::mem::take(&mut st.sleepers);
+        std::mem::swap(&mut *st, &mut *fst);
+        st.sleepers = sleepers;
+        let flushed = st.flushed;
+        drop(ffiles);
+        drop(fst);
+        drop(files);
+        drop(st);
+        self.flush_tx.send_replace(Lsn(flushed));
+    }
+
     /// Subscribes to flush progress: the receiver sees the flushed LSN each time it
     /// advances (walsenders wait on it).
     pub fn subscribe_flush(&self) -> watch::Receiver<Lsn> {
