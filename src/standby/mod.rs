@@ -36,6 +36,7 @@
 //! 5. at shutdown [`stop`] ends the replay thread before the restartpoint is written.
 
 pub mod conninfo;
+pub mod target;
 pub mod walreceiver;
 
 use crate::config::ServerConfig;
