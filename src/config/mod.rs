@@ -1961,9 +1961,52 @@ pub fn read_recovery_conf(
 }
 
 impl ServerConfig {
+    /// The LOG lines for the recovery.conf settings that a configuration file
+    /// (postgresql.conf, postgresql.auto.conf, an included file) also sets: recovery.conf
+    /// wins, as an operator of PostgreSQL 11 or older expects, and says so —
+    /// `parameter "primary_conninfo" is set in both "…/recovery.conf" and
+    /// "…/postgresql.auto.conf"; the value from recovery.conf is used`. One line per
+    /// setting, in recovery.conf's order (a setting repeated there counts once).
+    pub fn recovery_conf_overrides(&self, datadir: &Path, rc: &RecoveryConf) -> Vec<LogLine> {
+        let file = datadir.join("recovery.conf");
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for (name, _) in &rc.settings {
+            let Some(def) = lookup(name) else { continue };
+            if !seen.insert(def.name) {
+                continue;
+            }
+            let Some(slot) = self.values.get(def.name) else {
+                continue;
+            };
+            let Some(other) = slot
+                .file
+                .as_ref()
+                .filter(|_| slot.source == GucSource::File)
+            else {
+                continue;
+            };
+            if *other == file {
+                continue;
+            }
+            out.push(LogLine::log(format!(
+                "parameter \"{}\" is set in both \"{}\" and \"{}\"; the value from recovery.conf is used",
+                def.name,
+                file.display(),
+                other.display()
+            )));
+        }
+        out
+    }
+
     /// Applies the settings of a legacy recovery.conf (source `configuration file`,
-    /// recovery.conf as source file), overriding postgresql.conf's values.
+    /// recovery.conf as source file), overriding postgresql.conf's values; each
+    /// setting also set in a configuration file is logged once
+    /// ([`ServerConfig::recovery_conf_overrides`]).
     pub fn apply_recovery_conf(&mut self, datadir: &Path, rc: &RecoveryConf) -> Result<()> {
+        for line in self.recovery_conf_overrides(datadir, rc) {
+            tracing::info!("{}", line.message);
+        }
         let file = datadir.join("recovery.conf");
         for (name, v) in &rc.settings {
             let def = lookup(name).ok_or_else(|| unrecognized(name))?;

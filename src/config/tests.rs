@@ -637,6 +637,74 @@ fn recovery_conf_legacy() {
 }
 
 #[test]
+fn recovery_conf_wins_over_config_files_and_says_so() {
+    let d = TempDir::new("recovery-both");
+    d.write(
+        "postgresql.conf",
+        "primary_conninfo = 'host=old'\nrecovery_target_timeline = 'current'\n\
+         promote_trigger_file = '/tmp/old'\n",
+    );
+    d.write(
+        "postgresql.auto.conf",
+        "primary_conninfo = 'host=auto port=5433'\n",
+    );
+    d.write(
+        "recovery.conf",
+        "standby_mode = on\nprimary_conninfo = 'host=new'\ntrigger_file = '/tmp/new'\n\
+         restore_command = 'cp /arch/%f %p'\nrecovery_target_name = 'rp1'\n\
+         recovery_target_inclusive = off\nprimary_conninfo = 'host=newer'\n",
+    );
+    let mut cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    let rc = read_recovery_conf(&d.0).unwrap().unwrap();
+    let dir = std::path::absolute(&d.0).unwrap();
+    let rconf = dir.join("recovery.conf");
+    let lines: Vec<String> = cfg
+        .recovery_conf_overrides(&dir, &rc)
+        .into_iter()
+        .map(|l| format!("{}:  {}", l.level, l.message))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "LOG:  parameter \"primary_conninfo\" is set in both \"{}\" and \"{}\"; \
+                 the value from recovery.conf is used",
+                rconf.display(),
+                dir.join("postgresql.auto.conf").display()
+            ),
+            format!(
+                "LOG:  parameter \"promote_trigger_file\" is set in both \"{}\" and \"{}\"; \
+                 the value from recovery.conf is used",
+                rconf.display(),
+                dir.join("postgresql.conf").display()
+            ),
+        ]
+    );
+    cfg.apply_recovery_conf(&dir, &rc).unwrap();
+    assert_eq!(cfg.get_str("primary_conninfo"), "host=newer");
+    assert_eq!(cfg.get_str("promote_trigger_file"), "/tmp/new");
+    assert_eq!(cfg.get_str("recovery_target_name"), "rp1");
+    assert!(!cfg.get_bool("recovery_target_inclusive"));
+    // Not in recovery.conf: postgresql.conf's value stays.
+    assert_eq!(cfg.get_str("recovery_target_timeline"), "current");
+    // Applied once, nothing is set in another file any more.
+    assert!(cfg.recovery_conf_overrides(&dir, &rc).is_empty());
+    // A recovery.conf alone logs nothing.
+    let fresh = ServerConfig::defaults(&dir);
+    assert!(fresh.recovery_conf_overrides(&dir, &rc).is_empty());
+    // The legacy recovery target keys are read and checked like postgresql.conf's.
+    d.write(
+        "recovery.conf",
+        "recovery_target_name = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'\n",
+    );
+    let e = read_recovery_conf(&d.0).unwrap_err();
+    assert_eq!(
+        e.logs[0].detail.as_deref(),
+        Some("recovery_target_name is too long (maximum 63 characters).")
+    );
+}
+
+#[test]
 fn archive_command_shows_disabled_unless_archiving() {
     let d = TempDir::new("arch");
     d.write("postgresql.conf", "archive_command = 'cp %p /arch/%f'\n");

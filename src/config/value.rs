@@ -316,6 +316,19 @@ fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Resul
         "recovery_target_time" if !input.is_empty() && !looks_like_timestamp(input) => {
             Err(invalid(def.name, input))
         }
+        // PostgreSQL's check hooks parse these with strtoul/strtou64 (base 0): only an
+        // overflow is refused; text without digits reads as 0.
+        "recovery_target_xid" if !input.is_empty() && parse_c_unsigned(input).is_none() => {
+            Err(invalid(def.name, input))
+        }
+        "recovery_target_timeline"
+            if input != "current" && input != "latest" && parse_c_unsigned(input).is_none() =>
+        {
+            Err(invalid(def.name, input)
+                .with_detail("recovery_target_timeline is not a valid number."))
+        }
+        "recovery_target_name" if input.len() >= 64 => Err(invalid(def.name, input)
+            .with_detail("recovery_target_name is too long (maximum 63 characters).")),
         "primary_slot_name" if !input.is_empty() => match check_slot_name(input) {
             Ok(()) => Ok(input.to_string()),
             Err((detail, hint)) => {
@@ -351,6 +364,41 @@ pub fn parse_lsn(s: &str) -> Option<u64> {
         return None;
     }
     Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+}
+
+/// C's `strtoull(s, NULL, 0)` as glibc does it: leading white space, an optional
+/// sign (a minus negates modulo 2^64), `0x` for hex, a leading `0` for octal, digits
+/// up to the first character that is not one; no digits at all reads as 0. None is
+/// the ERANGE case (the digits overflow 64 bits), the only error PostgreSQL's check
+/// hooks for `recovery_target_xid` and `recovery_target_timeline` see.
+pub fn parse_c_unsigned(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        neg = b[i] == b'-';
+        i += 1;
+    }
+    let mut radix = 10;
+    if b.get(i) == Some(&b'0') {
+        if matches!(b.get(i + 1), Some(b'x' | b'X'))
+            && b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit())
+        {
+            radix = 16;
+            i += 2;
+        } else {
+            radix = 8;
+        }
+    }
+    let mut v: u64 = 0;
+    while let Some(d) = b.get(i).and_then(|&c| (c as char).to_digit(radix)) {
+        v = v.checked_mul(radix as u64)?.checked_add(d as u64)?;
+        i += 1;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// A light check that a recovery_target_time value is an absolute date and time:
@@ -1211,6 +1259,36 @@ mod tests {
         for bad in ["now", "2024", "garbage"] {
             assert!(p("recovery_target_time", bad).is_err(), "{bad}");
         }
+        // strtoul semantics, as PostgreSQL 15's check hooks (captured: 'abc' and
+        // '-1' are accepted, an overflow is not).
+        for ok in ["736", "abc", "-1", "0x10", ""] {
+            assert!(p("recovery_target_xid", ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            m("recovery_target_xid", "99999999999999999999999").0,
+            "invalid value for parameter \"recovery_target_xid\": \"99999999999999999999999\""
+        );
+        assert_eq!(parse_c_unsigned("0x10"), Some(16));
+        assert_eq!(parse_c_unsigned("010"), Some(8));
+        assert_eq!(parse_c_unsigned("0x"), Some(0));
+        assert_eq!(parse_c_unsigned(" 42abc"), Some(42));
+        assert_eq!(parse_c_unsigned("abc"), Some(0));
+        assert_eq!(parse_c_unsigned("-1"), Some(u64::MAX));
+        assert_eq!(parse_c_unsigned("18446744073709551616"), None);
+        for ok in ["current", "latest", "2", "foo"] {
+            assert!(p("recovery_target_timeline", ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            m("recovery_target_timeline", "99999999999999999999999")
+                .1
+                .unwrap(),
+            "recovery_target_timeline is not a valid number."
+        );
+        assert!(p("recovery_target_name", &"a".repeat(63)).is_ok());
+        assert_eq!(
+            m("recovery_target_name", &"a".repeat(64)).1.unwrap(),
+            "recovery_target_name is too long (maximum 63 characters)."
+        );
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("set_config", 3) => (Func::SetConfig, DataType::Text),
         ("pg_reload_conf", 0) => (Func::ReloadConf, DataType::Bool),
         ("pg_switch_wal", 0) => (Func::SwitchWal, DataType::PgLsn),
+        ("pg_create_restore_point", 1) => (Func::CreateRestorePoint, DataType::PgLsn),
         ("pg_cancel_backend", 1) => (Func::CancelBackend, DataType::Bool),
         ("pg_terminate_backend", 1 | 2) => (Func::TerminateBackend, DataType::Bool),
         // Recovery functions (standby).
@@ -259,6 +260,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::ReplicationSlotAdvance(_), 1) => Some(DataType::PgLsn),
         // ---- WAL retention (E) ----
         (Func::ReleaseWalHold, 0) => Some(DataType::PgLsn),
+        (Func::CreateRestorePoint, 0) => Some(DataType::Text),
         _ => None,
     }
 }
@@ -378,6 +380,19 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 );
             }
             Value::PgLsn(cx.engine.switch_wal()?.0)
+        }
+        Func::CreateRestorePoint => {
+            if !cx.is_superuser() {
+                bail!(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function pg_create_restore_point"
+                );
+            }
+            match text_arg(&arg(0)) {
+                Some(name) => Value::PgLsn(cx.engine.create_restore_point(&name)?.0),
+                // STRICT: a NULL name gives NULL.
+                None => Value::Null,
+            }
         }
         Func::CancelBackend => match arg(0).as_i64() {
             Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
@@ -918,7 +933,8 @@ fn refuse_during_recovery(f: Func) -> Result<()> {
         Func::CurrentWalLsn
         | Func::CurrentWalWriteLsn
         | Func::CurrentWalFlushLsn
-        | Func::SwitchWal => Err(err!(
+        | Func::SwitchWal
+        | Func::CreateRestorePoint => Err(err!(
             sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
             "recovery is in progress"
         )

@@ -37,6 +37,7 @@
 
 pub mod archive;
 pub mod conninfo;
+pub mod target;
 pub mod walreceiver;
 
 use self::archive::Archive;

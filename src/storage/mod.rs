@@ -45,6 +45,7 @@ pub mod heap;
 pub mod holds;
 pub mod record;
 pub mod recovery;
+pub mod restore_point;
 pub mod schema;
 pub mod wal;
 

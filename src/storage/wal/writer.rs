@@ -558,6 +558,31 @@ impl WalWriter {
                 rmid
             );
         }
+        self.append_any(rmid, info, xid, payload)
+    }
+
+    /// Appends a record of one of PostgreSQL's own resource managers (`rmid` below
+    /// 128), whose payload the caller has laid out exactly as PostgreSQL 15 does, so
+    /// that `pg_waldump` and stock replay read it as theirs (`XLOG_RESTORE_POINT`).
+    /// Otherwise as [`WalWriter::append`].
+    pub fn append_postgres(
+        &self,
+        rmid: u8,
+        info: u8,
+        xid: u32,
+        payload: &[u8],
+    ) -> Result<(Lsn, Lsn)> {
+        if rmid > format::RM_MAX_BUILTIN_ID {
+            crate::bail!(
+                sqlstate::INTERNAL_ERROR,
+                "resource manager ID {} is not one of PostgreSQL's",
+                rmid
+            );
+        }
+        self.append_any(rmid, info, xid, payload)
+    }
+
+    fn append_any(&self, rmid: u8, info: u8, xid: u32, payload: &[u8]) -> Result<(Lsn, Lsn)> {
         let (mut rec, body_crc) = build_record(rmid, info, xid, payload)?;
         let seg = self.opts.segment_size;
         let (start, end, big) = {
