@@ -367,8 +367,15 @@ async fn postmaster(
     let (engine, replay_cursor) = if standby {
         let control = crate::storage::control::ControlFile::read(&datadir)?;
         crate::standby::check_hot_standby_parameters(&config, &control)?;
-        let standby_mode = recovery_mode == Some(crate::standby::RecoveryMode::Standby);
-        tokio::task::spawn_blocking(move || Engine::open_recovery(&dir, &engine_opts, standby_mode))
+        // The recovery target is checked before anything is opened (FATAL on a bad
+        // value, as PostgreSQL at start-up).
+        let target = crate::standby::target::RecoveryTarget::from_config(&config)?;
+        let mode_line = if recovery_mode == Some(crate::standby::RecoveryMode::Standby) {
+            "entering standby mode".to_string()
+        } else {
+            target.describe()
+        };
+        tokio::task::spawn_blocking(move || Engine::open_recovery(&dir, &engine_opts, &mode_line))
             .await
             .map_err(|e| Error::internal(format!("recovery task failed: {e}")))?
             .map(|(e, c)| (e, Some(c)))?

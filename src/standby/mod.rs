@@ -48,7 +48,9 @@ use std::time::Instant;
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
 use crate::storage::control::ControlFile;
-use crate::storage::recovery::{insufficient_parameters, HotStandbyParams, ReplayCursor};
+use crate::storage::recovery::{
+    insufficient_parameters, HotStandbyParams, ReplayCursor, ReplayProbe,
+};
 use crate::storage::Engine;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -273,6 +275,9 @@ struct ReplayLoop<'a> {
     last_archive_pass: Option<Instant>,
     restartpoints_seen: u64,
     announced: bool,
+    /// The recovery target (`recovery_target*` settings), and where it stopped replay.
+    target: target::RecoveryTarget,
+    stop: Option<target::Stop>,
 }
 
 impl<'a> ReplayLoop<'a> {
@@ -301,6 +306,89 @@ impl<'a> ReplayLoop<'a> {
             last_archive_pass: None,
             restartpoints_seen: 0,
             announced: false,
+            target: target::RecoveryTarget::unset(),
+            stop: None,
+        }
+    }
+
+    /// Replays what is available (up to `stop_at`), checking the recovery target
+    /// around every record.
+    fn replay(&mut self, wait: Duration, stop_at: Option<Lsn>) -> Result<usize> {
+        let engine = self.engine.clone();
+        let cursor = self
+            .cursor
+            .as_mut()
+            .expect("replay cursor present until recovery ends");
+        if !self.target.is_set() {
+            return engine.replay_until(cursor, wait, stop_at);
+        }
+        let target = &self.target;
+        let mut found: Option<target::Stop> = None;
+        let probe_engine = engine.clone();
+        let mut check = |p: &ReplayProbe, start: Lsn, end: Lsn, before: bool| {
+            let ev = match p {
+                ReplayProbe::Commit { xid, time } => target::ReplayEvent::Commit {
+                    xid: *xid,
+                    time: *time,
+                    start_lsn: start,
+                    end_lsn: end,
+                },
+                ReplayProbe::RestorePoint { name, time } => target::ReplayEvent::RestorePoint {
+                    name,
+                    time: *time,
+                    start_lsn: start,
+                    end_lsn: end,
+                },
+                ReplayProbe::Other => target::ReplayEvent::Other {
+                    start_lsn: start,
+                    end_lsn: end,
+                },
+            };
+            let consistent = probe_engine.is_consistent();
+            let stop = if before {
+                target.stops_before(&ev, consistent)
+            } else {
+                target.stops_after(&ev, consistent)
+            };
+            match stop {
+                Some(s) => {
+                    found = Some(s);
+                    true
+                }
+                None => false,
+            }
+        };
+        let n = engine.replay_checked(cursor, wait, stop_at, Some(&mut check))?;
+        if let Some(s) = found {
+            tracing::info!("{}", s.log);
+            self.stop = Some(s);
+        }
+        Ok(n)
+    }
+
+    /// The recovery target stopped replay: pause (then promote when resumed),
+    /// promote, or shut down, as `recovery_target_action` says.
+    fn target_reached(&mut self) -> Result<()> {
+        let reason = self.target.history_reason(self.stop.as_ref());
+        match self.target.action {
+            target::TargetAction::Pause => {
+                self.engine
+                    .pause_and_wait("Execute pg_wal_replay_resume() to promote.");
+                if self.engine.replay_stopping() {
+                    return Ok(());
+                }
+                self.promote(&reason, false)
+            }
+            target::TargetAction::Promote => self.promote(&reason, false),
+            target::TargetAction::Shutdown => {
+                tracing::info!("shutdown at recovery target");
+                // PostgreSQL's startup process exits and the postmaster shuts down;
+                // recovery.signal stays, so a restart recovers to the target again.
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGINT);
+                }
+                Ok(())
+            }
         }
     }
 
@@ -342,9 +430,10 @@ impl<'a> ReplayLoop<'a> {
     }
 
     fn run(&mut self) -> Result<()> {
+        self.target = target::RecoveryTarget::from_config(&(self.config)())?;
         self.choose_target_timeline()?;
         loop {
-            if self.engine.replay_stopping() {
+            if self.engine.replay_stopping() || !self.engine.in_recovery() {
                 return Ok(());
             }
             let n = match self.source {
@@ -352,11 +441,14 @@ impl<'a> ReplayLoop<'a> {
                 Source::Stream => self.stream_step()?,
             };
             self.after_replay();
+            if self.cursor.as_ref().is_some_and(|c| c.target_reached()) {
+                return self.target_reached();
+            }
             if n > 0 {
                 continue;
             }
             if self.promotion_due() {
-                return self.promote("no recovery target specified");
+                return self.promote("no recovery target specified", true);
             }
         }
     }
@@ -391,17 +483,15 @@ impl<'a> ReplayLoop<'a> {
             self.restore_segment(&archive, segno)?;
         }
         let next_seg = Lsn((segno + 1) * self.seg);
-        let engine = self.engine.clone();
-        let n = engine.replay_until(self.cursor(), Duration::ZERO, Some(next_seg))?;
-        if n > 0 {
+        let n = self.replay(Duration::ZERO, Some(next_seg))?;
+        if n > 0 || self.cursor().target_reached() {
             return Ok(n);
         }
         // A record may go on in the next segment.
         if self.tried.is_none_or(|t| segno + 1 > t) {
             self.tried = Some(segno + 1);
             if self.restore_segment(&archive, segno + 1)? {
-                let engine = self.engine.clone();
-                return engine.replay_until(self.cursor(), Duration::ZERO, Some(next_seg));
+                return self.replay(Duration::ZERO, Some(next_seg));
             }
         }
         // Nothing more from the archive or pg_wal.
@@ -411,7 +501,12 @@ impl<'a> ReplayLoop<'a> {
             return Ok(1);
         }
         if !self.standby_mode {
-            return self.promote("no recovery target specified").map(|_| 0);
+            if self.target.is_set() {
+                return Err(target::target_not_reached());
+            }
+            return self
+                .promote("no recovery target specified", false)
+                .map(|_| 0);
         }
         let cfg = (self.config)();
         if !cfg.get_str("primary_conninfo").is_empty() {
@@ -429,9 +524,8 @@ impl<'a> ReplayLoop<'a> {
     /// One round with streaming as the source: replay what the walreceiver wrote; when
     /// a stream ends, go back to the archive (PostgreSQL's loop).
     fn stream_step(&mut self) -> Result<usize> {
-        let engine = self.engine.clone();
-        let n = engine.replay_available(self.cursor(), Duration::from_millis(200))?;
-        if n > 0 {
+        let n = self.replay(Duration::from_millis(200), None)?;
+        if n > 0 || self.cursor().target_reached() {
             return Ok(n);
         }
         if self.engine.stream_ends() != self.stream_ends {
@@ -610,7 +704,9 @@ impl<'a> ReplayLoop<'a> {
 
     /// Ends recovery: stops streaming, replays what is left in pg_wal, picks the next
     /// free timeline, and turns this server into a primary.
-    fn promote(&mut self, reason: &str) -> Result<()> {
+    /// `drain`: replay what the walreceiver wrote first (a promotion request; not
+    /// when a recovery target stopped replay).
+    fn promote(&mut self, reason: &str, drain: bool) -> Result<()> {
         self.engine.allow_streaming(false, None);
         self.engine.request_promotion();
         // The walreceiver stops (it watches for the request); then what it wrote is
@@ -619,10 +715,9 @@ impl<'a> ReplayLoop<'a> {
         while walreceiver::status().is_some() && waited.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let engine = self.engine.clone();
-        while engine.replay_available(self.cursor(), Duration::ZERO)? > 0 {}
-        let pos = self.position();
-        let last = self.engine.replay_lsn().unwrap_or(pos);
+        while drain && self.replay(Duration::ZERO, None)? > 0 {}
+        let pos = self.cursor().applied_end();
+        let last = self.cursor().applied_start().unwrap_or(pos);
         tracing::info!("redo done at {last}");
         if let Some(t) = self.engine.last_replay_timestamp() {
             tracing::info!(

@@ -171,9 +171,46 @@ pub struct ReplayCursor {
     min_recovery_point: Lsn,
     checkpoint: Lsn,
     redo_started: bool,
+    /// (start, end) of the last record replay applied: a record a recovery target
+    /// stopped before was read but not applied, and the new timeline begins at the
+    /// end of the last applied one.
+    applied: Option<(Lsn, Lsn)>,
+    /// A recovery target stopped replay (nothing more is replayed).
+    target_reached: bool,
 }
 
+/// What a recovery-target check sees of a record (PostgreSQL's
+/// `recoveryStopsBefore`/`After` look at commits, aborts and restore points).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayProbe {
+    /// A transaction's commit record.
+    Commit { xid: u32, time: i64 },
+    /// `pg_create_restore_point()`'s record.
+    RestorePoint { name: String, time: i64 },
+    /// Any other record.
+    Other,
+}
+
+/// Asked before a record is applied (`before` = true) and after: true stops replay
+/// there. Arguments: the record's probe, start and end, and `before`.
+pub type TargetCheck<'a> = &'a mut dyn FnMut(&ReplayProbe, Lsn, Lsn, bool) -> bool;
+
 impl ReplayCursor {
+    /// Whether a recovery target stopped replay.
+    pub fn target_reached(&self) -> bool {
+        self.target_reached
+    }
+
+    /// The start of the last applied record (`redo done at`).
+    pub fn applied_start(&self) -> Option<Lsn> {
+        self.applied.map(|(s, _)| s)
+    }
+
+    /// Where a new timeline would begin now: the end of the last applied record.
+    pub fn applied_end(&self) -> Lsn {
+        self.applied.map_or(self.position(), |(_, e)| e)
+    }
+
     /// Where the next record is expected (the end of the last one replayed).
     pub fn position(&self) -> Lsn {
         self.reader.end_of_valid()
@@ -261,6 +298,21 @@ impl WalIo for RecoveryIo {
     }
 }
 
+/// The recovery-target view of a record.
+fn probe_of(rec: &WalRecord) -> ReplayProbe {
+    if super::restore_point::is_restore_point(rec.rmid, rec.info) {
+        if let Some((time, name)) = super::restore_point::decode_restore_point(&rec.payload) {
+            return ReplayProbe::RestorePoint { name, time };
+        }
+    }
+    if (rec.rmid, rec.info) == (Record::Commit { time: 0 }).rmid_info() {
+        if let Ok(Record::Commit { time }) = Record::decode(rec.rmid, rec.info, &rec.payload) {
+            return ReplayProbe::Commit { xid: rec.xid, time };
+        }
+    }
+    ReplayProbe::Other
+}
+
 impl Engine {
     /// Opens the cluster as a standby (archive recovery): loads the last checkpoint's
     /// or restartpoint's images, marks pg_control `in archive recovery`, and returns
@@ -270,15 +322,16 @@ impl Engine {
         datadir: &Path,
         opts: &EngineOptions,
     ) -> Result<(Arc<Engine>, ReplayCursor)> {
-        Engine::open_recovery(datadir, opts, true)
+        Engine::open_recovery(datadir, opts, "entering standby mode")
     }
 
-    /// [`Engine::open_standby`] for standby mode or (`standby_mode` false) a targeted
-    /// archive recovery, which differ only in their log line here.
+    /// [`Engine::open_standby`] for standby mode or a targeted archive recovery, which
+    /// differ only in their log line here (`mode_line`: `entering standby mode`,
+    /// `starting point-in-time recovery to …`, `starting archive recovery`).
     pub fn open_recovery(
         datadir: &Path,
         opts: &EngineOptions,
-        standby_mode: bool,
+        mode_line: &str,
     ) -> Result<(Arc<Engine>, ReplayCursor)> {
         let mut control = ControlFile::read(datadir)?;
         let known = super::format_unix_time(control.time);
@@ -289,11 +342,7 @@ impl Engine {
             }
             _ => tracing::info!("database system was interrupted; last known up at {known}"),
         }
-        if standby_mode {
-            tracing::info!("entering standby mode");
-        } else {
-            tracing::info!("starting archive recovery");
-        }
+        tracing::info!("{mode_line}");
         // A base backup (pg_basebackup -R): the backup_label says where redo starts,
         // and the copy is consistent once replay passes the backup's end, which the
         // backup's pg_control carries. Both go into pg_control before the label is
@@ -350,6 +399,8 @@ impl Engine {
             min_recovery_point: control.min_recovery_point,
             checkpoint: control.checkpoint,
             redo_started: false,
+            applied: None,
+            target_reached: false,
         };
         control.state = DbState::InArchiveRecovery;
         control.time = chrono::Utc::now().timestamp();
@@ -601,8 +652,12 @@ impl Engine {
         reason: &str,
         archiving: bool,
     ) -> Result<Lsn> {
-        let end = cur.position();
-        let last = cur.reader.last_record().unwrap_or(cur.checkpoint);
+        let end = cur.applied_end();
+        let last = cur
+            .applied
+            .map(|(s, _)| s)
+            .or(cur.reader.last_record())
+            .unwrap_or(cur.checkpoint);
         let seg = self.opts.wal_segment_size;
         let pg_wal = self.datadir.join("pg_wal");
         super::wal::timeline::write_history(
@@ -747,6 +802,22 @@ impl Engine {
         wait: Duration,
         stop_at: Option<Lsn>,
     ) -> Result<usize> {
+        self.replay_checked(cur, wait, stop_at, None)
+    }
+
+    /// [`Engine::replay_until`] with a recovery-target check around every record;
+    /// once it says stop, the cursor is marked [`ReplayCursor::target_reached`] and
+    /// nothing more is replayed.
+    pub fn replay_checked(
+        &self,
+        cur: &mut ReplayCursor,
+        wait: Duration,
+        stop_at: Option<Lsn>,
+        mut check: Option<TargetCheck<'_>>,
+    ) -> Result<usize> {
+        if cur.target_reached {
+            return Ok(0);
+        }
         let seen = *self
             .recovery
             .arrivals
@@ -770,8 +841,25 @@ impl Engine {
                 }
                 break;
             };
+            let probe = check.as_ref().map(|_| probe_of(&rec));
+            if let (Some(f), Some(p)) = (check.as_mut(), probe.as_ref()) {
+                if f(p, rec.start, rec.end, true) {
+                    cur.target_reached = true;
+                    return Ok(n);
+                }
+            }
             self.replay_record(cur, &rec)?;
+            cur.applied = Some((
+                rec.start,
+                Lsn(self.recovery.replay_end.load(Ordering::SeqCst)).max(rec.end),
+            ));
             n += 1;
+            if let (Some(f), Some(p)) = (check.as_mut(), probe.as_ref()) {
+                if f(p, rec.start, rec.end, false) {
+                    cur.target_reached = true;
+                    return Ok(n);
+                }
+            }
         }
         if n == 0 {
             let guard = self
@@ -788,6 +876,19 @@ impl Engine {
             }
         }
         Ok(n)
+    }
+
+    /// Pauses replay at once (a recovery target with `recovery_target_action =
+    /// pause`), logs `recovery has paused` with `hint`, and waits until resumed or
+    /// stopped.
+    pub fn pause_and_wait(&self, hint: &str) {
+        *self
+            .recovery
+            .pause
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = PauseState::Paused;
+        crate::logging::log_at("LOG", "recovery has paused", None, Some(hint));
+        self.wait_while_paused();
     }
 
     fn wait_while_paused(&self) {
