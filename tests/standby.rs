@@ -137,8 +137,12 @@ fn replay_by_shipping_segments_read_only_and_pause() {
     assert!(e.contains("recovery is not in progress"), "{e}");
     let e = psql_err(&primary, "select pg_promote()");
     assert!(e.contains("recovery is not in progress"), "{e}");
-    let e = psql_err(&standby, "select pg_promote(true, 10)");
-    assert!(e.contains("promotion is not supported"), "{e}");
+    let e = psql_err(&standby, "select pg_promote(true, 0)");
+    assert!(
+        e.contains("\"wait_seconds\" must not be negative or zero"),
+        "{e}"
+    );
+    assert_eq!(standby.psql("select pg_is_in_recovery()"), "t");
 
     // Pause / resume.
     assert_eq!(

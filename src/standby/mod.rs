@@ -275,6 +275,8 @@ struct ReplayLoop<'a> {
     last_archive_pass: Option<Instant>,
     restartpoints_seen: u64,
     announced: bool,
+    /// The newest timeline found not to be a child of replay's (logged once).
+    refused_timeline: u32,
     /// The recovery target (`recovery_target*` settings), and where it stopped replay.
     target: target::RecoveryTarget,
     stop: Option<target::Stop>,
@@ -306,6 +308,7 @@ impl<'a> ReplayLoop<'a> {
             last_archive_pass: None,
             restartpoints_seen: 0,
             announced: false,
+            refused_timeline: 0,
             target: target::RecoveryTarget::unset(),
             stop: None,
         }
@@ -635,13 +638,14 @@ impl<'a> ReplayLoop<'a> {
     fn rescan_latest_timeline(&mut self, archive: &Archive) -> Result<bool> {
         let current = self.target_timeline();
         let newest = newest_timeline(archive, current)?;
-        if newest == current {
+        if newest == current || newest == self.refused_timeline {
             return Ok(false);
         }
         let history = read_history(&self.engine.datadir().join("pg_wal"), newest)?;
         let pos = self.position();
         match switch_point(&history, current) {
             Some(end) if end.is_valid() && end < pos => {
+                self.refused_timeline = newest;
                 crate::logging::log_at(
                     "LOG",
                     &format!("new timeline {newest} forked off current database system timeline {current} before current recovery point {pos}"),

@@ -592,3 +592,44 @@ pub fn ps_lines(needle: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// Runs stock `pg_basebackup -D … -h 127.0.0.1 -p <p> -U postgres -c fast` with
+/// `args` (e.g. `-Fp -Xs -R`) into a new server directory with its own port and socket
+/// directory (not started).
+pub fn basebackup(p: &Server, tag: &str, args: &[&str]) -> Server {
+    let dir = TempDir::new(tag);
+    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+    let data = dir.path().join("data");
+    let out = run_with_timeout(
+        Command::new(pg_bin("pg_basebackup"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &p.port.to_string(), "-U", "postgres"])
+            .args(["-c", "fast"])
+            .args(args),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    let log = dir.path().join("server.log");
+    let s = Server {
+        dir,
+        port: free_port(),
+        child: None,
+        log,
+    };
+    s.append_conf(&format!(
+        "port = {}\nunix_socket_directories = '{}'\n",
+        s.port,
+        s.socket_dir().display()
+    ));
+    s
+}
+
+/// Polls until `cond` holds; fails with `what` after 60 s.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
