@@ -216,6 +216,8 @@ impl Shared {
             }
         }
         self.config_generation.fetch_add(1, Ordering::SeqCst);
+        // A changed archive_command is tried at once, as PostgreSQL's archiver does.
+        crate::archive::archiver::wake(&self.engine);
     }
 
     fn hba_path(&self) -> PathBuf {
@@ -429,6 +431,14 @@ async fn postmaster(
             tokio::spawn(async move { accept_unix(listener, shared).await });
         }
     }
+    // WAL archiving: on a primary with archive_mode on/always, on a standby only with
+    // always (the archiver checks; it is a no-op otherwise).
+    let s = shared.clone();
+    crate::archive::archiver::start(
+        shared.engine.clone(),
+        move || s.config(),
+        shared.shutdown.subscribe(),
+    )?;
     if let Some(cursor) = replay_cursor {
         // A standby: the replay thread announces read-only readiness itself.
         let s = shared.clone();
@@ -499,6 +509,11 @@ async fn postmaster(
     })
     .await
     .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
+    // The archiver's last cycle (what the shutdown checkpoint left ready), briefly.
+    let _ = tokio::task::spawn_blocking(|| {
+        crate::archive::archiver::finish_shutdown(Duration::from_secs(5))
+    })
+    .await;
     // Walsenders send the WAL up to the shutdown checkpoint and end (bounded wait).
     shared.walsenders.finish_shutdown();
     let waited = std::time::Instant::now();
