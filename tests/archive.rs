@@ -133,6 +133,23 @@ fn switched_segments_reach_the_archive() {
         "the archiver's ps title",
         || !ps_lines(&title).is_empty(),
     );
+    // pg_stat_reset_shared('archiver') starts the counters afresh.
+    s.psql("select pg_stat_reset_shared('archiver')");
+    assert_eq!(
+        s.psql("select archived_count, last_archived_wal is null, stats_reset > now() - interval '1 minute' from pg_stat_archiver"),
+        "0|t|t"
+    );
+    let bad = s.psql_as(
+        "postgres",
+        "postgres",
+        None,
+        "select pg_stat_reset_shared('nope')",
+    );
+    assert!(
+        stderr(&bad).contains("unrecognized reset target: \"nope\""),
+        "{}",
+        stderr(&bad)
+    );
     s.stop();
 }
 

@@ -118,6 +118,8 @@ pub enum Func {
     ReloadConf,
     /// `pg_switch_wal()`.
     SwitchWal,
+    /// `pg_stat_reset_shared(target)`
+    StatResetShared,
     /// `pg_cancel_backend(pid)`
     CancelBackend,
     /// `pg_terminate_backend(pid)`
