@@ -275,3 +275,42 @@ fn empty_command_keeps_ready_files() {
     assert!(s.datadir().join("pg_wal").join(&name).exists());
     s.stop();
 }
+
+#[test]
+fn standby_with_always_archives_what_it_receives() {
+    let mut primary = Server::init("arch-sbp", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table t (id int primary key, v text)");
+    primary.stop();
+    let conninfo = format!("host=127.0.0.1 port={} user=postgres", primary.port);
+    let mut standby = make_standby(
+        &primary,
+        "arch-sbs",
+        &format!("primary_conninfo = '{conninfo}'\nwal_retrieve_retry_interval = 200ms\n"),
+    );
+    let arch = standby.dir.path().join("archive");
+    std::fs::create_dir_all(&arch).unwrap();
+    standby.append_conf(&format!(
+        "archive_mode = always\narchive_command = '{}'\n",
+        classic(&arch.display().to_string())
+    ));
+    primary.start();
+    spawn(&mut standby);
+    wait_log(&mut standby, "started streaming WAL from primary at", 1);
+    let name = write_and_switch(&primary, 0);
+    wait_until(
+        &standby,
+        Duration::from_secs(30),
+        "the standby's archive",
+        || archived(&arch, &name),
+    );
+    wait_until(&standby, Duration::from_secs(10), "a .done mark", || {
+        status(&standby, &name, ".done")
+    });
+    assert_eq!(
+        standby.psql("select archived_count > 0, last_archived_wal from pg_stat_archiver"),
+        format!("t|{name}")
+    );
+    standby.stop();
+    primary.stop();
+}
