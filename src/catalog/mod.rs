@@ -1,8 +1,8 @@
 //! tusk's catalog as the SQL layer sees it: name resolution (schemas `public` and
 //! `pg_catalog`, PostgreSQL's case folding done by the caller), and the system views
 //! computed from the engine's catalog state (`pg_roles`, `pg_user`, `pg_database`,
-//! `pg_tables`, `pg_indexes`, `pg_stat_wal`; `pg_settings` is computed by the session
-//! from its settings).
+//! `pg_tables`, `pg_indexes`, `pg_stat_wal`, `pg_stat_archiver`; `pg_settings` is
+//! computed by the session from its settings).
 //!
 //! The durable catalog itself (databases, roles, tables, and their WAL records) lives in
 //! `storage::schema`, below this module; this module only reads it.
@@ -99,6 +99,10 @@ pub enum VirtualTable {
     /// `pg_stat_wal_receiver`: zero or one row on a standby, while its walreceiver
     /// runs (rows from `standby::walreceiver::pg_stat_wal_receiver_rows`).
     PgStatWalReceiver,
+    /// `pg_stat_archiver`: one row, the archiver's counters since the server started
+    /// (PostgreSQL keeps them across restarts; tusk does not), from
+    /// `storage::archive_status`.
+    PgStatArchiver,
     /// `tusk_wal_holds` (tusk's own, not PostgreSQL's): one row per backup hold, the
     /// WAL kept for the standby of a finished base backup (see `storage::holds`).
     TuskWalHolds,
@@ -120,6 +124,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_replication_slots" => VirtualTable::PgReplicationSlots,
         "pg_stat_replication" => VirtualTable::PgStatReplication,
         "pg_stat_wal_receiver" => VirtualTable::PgStatWalReceiver,
+        "pg_stat_archiver" => VirtualTable::PgStatArchiver,
         "tusk_wal_holds" => VirtualTable::TuskWalHolds,
         _ => return None,
     })
@@ -268,6 +273,15 @@ impl VirtualTable {
                 ("sender_port", Int4),
                 ("conninfo", Text),
             ],
+            VirtualTable::PgStatArchiver => &[
+                ("archived_count", Int8),
+                ("last_archived_wal", Text),
+                ("last_archived_time", TimestampTz),
+                ("failed_count", Int8),
+                ("last_failed_wal", Text),
+                ("last_failed_time", TimestampTz),
+                ("stats_reset", TimestampTz),
+            ],
             VirtualTable::TuskWalHolds => &[
                 ("backup_end_lsn", PgLsn),
                 ("keep_from_lsn", PgLsn),
@@ -299,6 +313,20 @@ impl VirtualTable {
                 Value::TimestampTz(engine.wal_stats_since()),
             ]];
         }
+        if self == VirtualTable::PgStatArchiver {
+            let a = engine.archive_status().stats();
+            let int8 = |n: u64| Value::Int8(n.min(i64::MAX as u64) as i64);
+            let name = |n: Option<String>| n.map_or(Value::Null, Value::Text);
+            return vec![vec![
+                int8(a.archived_count),
+                name(a.last_archived_wal),
+                ts(a.last_archived_time),
+                int8(a.failed_count),
+                name(a.last_failed_wal),
+                ts(a.last_failed_time),
+                Value::TimestampTz(a.stats_reset),
+            ]];
+        }
         if self == VirtualTable::TuskWalHolds {
             let pg_ts = |unix: i64| {
                 Value::TimestampTz((unix - crate::types::POSTGRES_EPOCH_UNIX_SECS) * 1_000_000)
@@ -324,7 +352,7 @@ impl VirtualTable {
             VirtualTable::PgReplicationSlots => vec![],
             VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgStatWalReceiver => vec![],
-            VirtualTable::TuskWalHolds => vec![],
+            VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

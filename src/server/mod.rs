@@ -216,6 +216,8 @@ impl Shared {
             }
         }
         self.config_generation.fetch_add(1, Ordering::SeqCst);
+        // A changed archive_command is tried at once, as PostgreSQL's archiver does.
+        crate::archive::archiver::wake(&self.engine);
     }
 
     fn hba_path(&self) -> PathBuf {
@@ -438,6 +440,14 @@ async fn postmaster(
             tokio::spawn(async move { accept_unix(listener, shared).await });
         }
     }
+    // WAL archiving: on a primary with archive_mode on/always, on a standby only with
+    // always (the archiver checks; it is a no-op otherwise).
+    let s = shared.clone();
+    crate::archive::archiver::start(
+        shared.engine.clone(),
+        move || s.config(),
+        shared.shutdown.subscribe(),
+    )?;
     if let Some(cursor) = replay_cursor {
         // A standby: the replay thread announces read-only readiness itself.
         let s = shared.clone();
@@ -523,6 +533,11 @@ async fn postmaster(
     })
     .await
     .map_err(|e| Error::internal(format!("shutdown task failed: {e}")))??;
+    // The archiver's last cycle (what the shutdown checkpoint left ready), briefly.
+    let _ = tokio::task::spawn_blocking(|| {
+        crate::archive::archiver::finish_shutdown(Duration::from_secs(5))
+    })
+    .await;
     // Walsenders send the WAL up to the shutdown checkpoint and end (bounded wait).
     shared.walsenders.finish_shutdown();
     let waited = std::time::Instant::now();
@@ -543,9 +558,18 @@ fn config_error(e: crate::config::ConfigError) -> Error {
 }
 
 /// The background work of a server that writes WAL (a primary, or a promoted
-/// standby): the WAL writer.
+/// standby): the WAL writer, and the archiver (a no-op when it already runs or
+/// archiving is off).
 fn start_primary_work(shared: &Arc<Shared>) {
     tokio::spawn(wal_writer(shared.clone()));
+    let s = shared.clone();
+    if let Err(e) = crate::archive::archiver::start(
+        shared.engine.clone(),
+        move || s.config(),
+        shared.shutdown.subscribe(),
+    ) {
+        log_error(&e);
+    }
 }
 
 /// The WAL writer: every `wal_writer_delay` it flushes what asynchronous commits left

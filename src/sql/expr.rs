@@ -120,6 +120,8 @@ pub enum Func {
     SwitchWal,
     /// `pg_create_restore_point(name)`.
     CreateRestorePoint,
+    /// `pg_stat_reset_shared(target)`
+    StatResetShared,
     /// `pg_cancel_backend(pid)`
     CancelBackend,
     /// `pg_terminate_backend(pid)`

@@ -60,6 +60,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_reload_conf", 0) => (Func::ReloadConf, DataType::Bool),
         ("pg_switch_wal", 0) => (Func::SwitchWal, DataType::PgLsn),
         ("pg_create_restore_point", 1) => (Func::CreateRestorePoint, DataType::PgLsn),
+        ("pg_stat_reset_shared", 1) => (Func::StatResetShared, DataType::Void),
         ("pg_cancel_backend", 1) => (Func::CancelBackend, DataType::Bool),
         ("pg_terminate_backend", 1 | 2) => (Func::TerminateBackend, DataType::Bool),
         // Recovery functions (standby).
@@ -234,6 +235,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
     match (f, i) {
         (Func::Sleep, 0) => Some(DataType::Float8),
         (Func::StatDeadTuples, 0) => Some(DataType::Oid),
+        (Func::StatResetShared, 0) => Some(DataType::Text),
         (Func::CurrentSetting, 0) | (Func::SetConfig, 0 | 1) => Some(DataType::Text),
         (Func::CurrentSetting, 1) | (Func::SetConfig, 2) => Some(DataType::Bool),
         (Func::CancelBackend | Func::TerminateBackend, 0) => Some(DataType::Int4),
@@ -393,6 +395,31 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 // STRICT: a NULL name gives NULL.
                 None => Value::Null,
             }
+        }
+        Func::StatResetShared => {
+            if !cx.is_superuser() {
+                bail!(
+                    sqlstate::INSUFFICIENT_PRIVILEGE,
+                    "permission denied for function pg_stat_reset_shared"
+                );
+            }
+            let target = arg(0);
+            match target.as_str() {
+                // Only the archiver's counters can be reset here; the other
+                // targets are accepted, as PostgreSQL accepts them, and keep theirs.
+                Some("archiver") => cx.engine.archive_status().reset_stats(),
+                Some("bgwriter" | "recovery_prefetch" | "wal") | None => {}
+                Some(t) => return Err(err!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "unrecognized reset target: \"{}\"",
+                    t
+                )
+                .with_hint(
+                    "Target must be \"archiver\", \"bgwriter\", \"recovery_prefetch\", or \"wal\".",
+                )),
+            }
+            // void's output is an empty string, not NULL.
+            Value::Text(String::new())
         }
         Func::CancelBackend => match arg(0).as_i64() {
             Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),

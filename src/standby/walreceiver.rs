@@ -982,14 +982,12 @@ async fn fetch_history_files(engine: &Engine, cl: &mut Client, primary_tli: u32)
 
 /// Marks fully received segments `archive_status/<seg>.done`, so they are never
 /// archived from this standby.
+/// Marks fully received segments in `archive_status`: `.done` (a standby with
+/// `archive_mode` `off` or `on` does not archive them), or `.ready` with `always`, for
+/// the standby's own archiver (`storage::archive_status`).
 fn mark_done(engine: &Engine, names: Vec<String>) {
-    if names.is_empty() {
-        return;
-    }
-    let dir = engine.datadir().join("pg_wal").join("archive_status");
-    let _ = std::fs::create_dir_all(&dir);
     for n in names {
-        let _ = std::fs::write(dir.join(format!("{n}.done")), b"");
+        engine.archive_status().segment_received(&n);
     }
 }
 

@@ -20,6 +20,10 @@
 //! What it must never do: write images or WAL itself (it calls the engine), or hold an
 //! engine lock while sleeping.
 //!
+//! Between checkpoints the thread also enforces `archive_timeout`
+//! (`Engine::check_archive_timeout`): a segment switch once that long has passed
+//! since the last one, when WAL was written meanwhile.
+//!
 //! One timed checkpoint:
 //! 1. The thread wakes every tick and asks the engine how long ago the last checkpoint
 //!    started and how much WAL was written since its redo point;
@@ -63,6 +67,11 @@ pub struct CheckpointSettings {
     /// `max_slot_wal_keep_size` in bytes; `None` for -1 (slots keep WAL without limit).
     /// tusk's default is 1 GB (PostgreSQL's is -1): a dead slot cannot fill the disk.
     pub max_slot_wal_keep_size: Option<u64>,
+    /// `archive_mode` (postmaster context: the engine reads it once, at open).
+    pub archive_mode: super::archive_status::ArchiveMode,
+    /// `archive_timeout` (zero: off): the checkpointer switches segments when WAL was
+    /// written and this long has passed since the last switch.
+    pub archive_timeout: Duration,
 }
 
 impl Default for CheckpointSettings {
@@ -77,6 +86,8 @@ impl Default for CheckpointSettings {
             autovacuum_threshold: 1000,
             tick: Duration::from_millis(200),
             max_slot_wal_keep_size: Some(1024 * 1024 * 1024),
+            archive_mode: super::archive_status::ArchiveMode::Off,
+            archive_timeout: Duration::ZERO,
         }
     }
 }
@@ -96,6 +107,8 @@ impl CheckpointSettings {
                 n if n < 0 => None,
                 n => Some((n as u64).saturating_mul(mb)),
             },
+            archive_mode: super::archive_status::ArchiveMode::parse(&cfg.get_str("archive_mode")),
+            archive_timeout: Duration::from_secs(cfg.get_int("archive_timeout").max(0) as u64),
             ..CheckpointSettings::default()
         }
     }
@@ -262,6 +275,10 @@ fn run(weak: Weak<Engine>) {
             if let Err(e) = engine.checkpoint_with_reason(reason) {
                 tracing::warn!("automatic checkpoint failed: {}", e.message);
             }
+        }
+        // archive_timeout (PostgreSQL's checkpointer does this too).
+        if let Err(e) = engine.check_archive_timeout(s.archive_timeout) {
+            tracing::warn!("could not switch WAL segment: {}", e.message);
         }
         if engine.dead_versions() >= s.autovacuum_threshold {
             let removed = engine.vacuum_all();

@@ -9,7 +9,10 @@
 //! - `schema.rs`     — the catalog state (databases, roles, tables) and its encoding
 //! - `record.rs`     — the one WAL record enum: encode, decode, redo, describe
 //! - `checkpoint.rs` — table and catalog images on disk
-//! - `checkpointer.rs` — timed / WAL-size checkpoints, WAL retention, autovacuum
+//! - `checkpointer.rs` — timed / WAL-size checkpoints, WAL retention, autovacuum,
+//!   `archive_timeout`
+//! - `archive_status.rs` — `pg_wal/archive_status/`: `.ready` when a segment is
+//!   complete, which segments the archiver still needs, the archiver's counters
 //! - `wal/`, `control.rs` — the WAL envelope and pg_control (another engineer's)
 //!
 //! Invariants:
@@ -36,6 +39,7 @@
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
+pub mod archive_status;
 pub mod backup;
 mod checkpoint;
 pub mod checkpointer;
@@ -262,6 +266,8 @@ pub struct Engine {
     holds: holds::BackupHolds,
     /// Replication slots' say in WAL retention (see [`Engine::set_slot_retention`]).
     slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
+    /// WAL archiving's status files, wake-ups and counters (see `archive_status.rs`).
+    archive: Arc<archive_status::ArchiveStatus>,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -378,6 +384,11 @@ impl Engine {
             backups: backup::BackupFloors::default(),
             holds: holds::BackupHolds::empty(datadir, true),
             slot_retention: Mutex::new(None),
+            // Bootstrap never archives: its first segment is not complete.
+            archive: Arc::new(archive_status::ArchiveStatus::new(
+                &datadir.join("pg_wal"),
+                archive_status::ArchiveMode::Off,
+            )),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -525,6 +536,19 @@ impl Engine {
         store: Store,
         next_xid: u32,
     ) -> Engine {
+        let settings = opts
+            .checkpoint
+            .unwrap_or_else(|| CheckpointSettings::load(datadir));
+        // WAL archiving: the writer tells of each completed segment; archive_status.rs
+        // marks it `.ready` when archiving is on and wakes the archiver.
+        let archive = Arc::new(archive_status::ArchiveStatus::new(
+            &datadir.join("pg_wal"),
+            settings.archive_mode,
+        ));
+        let notified = archive.clone();
+        wal.on_segment_complete(Box::new(move |tli, segno| {
+            notified.segment_completed(&wal::segment::segment_file_name(tli, segno, seg));
+        }));
         Engine {
             datadir: datadir.to_path_buf(),
             opts: EngineOptions {
@@ -550,10 +574,7 @@ impl Engine {
             commit_lock: Mutex::new(()),
             checkpoint_mutex: Mutex::new(()),
             in_flight: Mutex::new(HashMap::new()),
-            settings: Mutex::new(
-                opts.checkpoint
-                    .unwrap_or_else(|| CheckpointSettings::load(datadir)),
-            ),
+            settings: Mutex::new(settings),
             last_checkpoint_start: Mutex::new(std::time::Instant::now()),
             last_checkpoint_end: AtomicU64::new(0),
             checkpoint_distance: AtomicU64::new(0),
@@ -568,6 +589,7 @@ impl Engine {
             // its primary's: the file is left out of base backups).
             holds: holds::BackupHolds::load(datadir, opts.fsync),
             slot_retention: Mutex::new(None),
+            archive,
         }
     }
 
@@ -883,14 +905,98 @@ impl Engine {
         let keep = self.backup_keep_floor(keep);
         // Finished base backups keep the WAL their standby will ask for (holds.rs).
         let keep = self.backup_hold_keep_floor(&retention, &settings, keep);
+        // The archiver keeps every segment from the oldest one not archived yet
+        // (archive_status.rs).
+        let candidates = self.removal_candidates(keep);
+        let keep = self
+            .archive
+            .oldest_unarchived(&candidates, false)
+            .map_or(keep, |a| keep.min(a));
         match self.wal.remove_or_recycle(keep, recycle_upto) {
-            Ok(r) => r,
+            Ok(r) => {
+                self.archive_cleanup(&candidates, keep);
+                r
+            }
             Err(e) => {
                 tracing::warn!("could not remove old WAL segments: {}", e.message);
                 wal::Recycled::default()
             }
         }
     }
+
+    // ---- WAL archiving (archive_status.rs) ----
+
+    /// The segment files below `keep` (`(segno, file name)`, oldest first): what a
+    /// checkpoint would remove or recycle.
+    fn removal_candidates(&self, keep: u64) -> Vec<(u64, String)> {
+        if self.archive.mode() == archive_status::ArchiveMode::Off {
+            return Vec::new();
+        }
+        let dir = self.datadir.join("pg_wal");
+        let seg = self.opts.wal_segment_size;
+        wal::segments_before(&dir, seg, keep)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                let name = p.file_name()?.to_str()?.to_string();
+                let (_, segno) = wal::segment::parse_segment_file_name(&name, seg)?;
+                Some((segno, name))
+            })
+            .collect()
+    }
+
+    /// Removes the status files of the candidates below `keep` that are gone now.
+    fn archive_cleanup(&self, candidates: &[(u64, String)], keep: u64) {
+        let dir = self.datadir.join("pg_wal");
+        for (segno, name) in candidates {
+            if *segno < keep && !dir.join(name).exists() {
+                self.archive.cleanup(name);
+            }
+        }
+    }
+
+    /// WAL archiving's status files, wake-ups and counters (the archiver and
+    /// `pg_stat_archiver` use it; promotion marks its history and `.partial` files
+    /// through [`archive_status::ArchiveStatus::notify`]).
+    pub fn archive_status(&self) -> &Arc<archive_status::ArchiveStatus> {
+        &self.archive
+    }
+
+    /// `archive_timeout` (PostgreSQL's `CheckArchiveTimeout`, run by the checkpointer):
+    /// once `timeout` has passed since the last segment switch, switches segments when
+    /// WAL other than a lone checkpoint record was written since; either way the clock
+    /// restarts, so an idle system is not polled constantly. Returns whether a segment
+    /// was switched.
+    pub fn check_archive_timeout(&self, timeout: Duration) -> Result<bool> {
+        if timeout.is_zero()
+            || self.in_recovery()
+            || self.archive.last_segment_switch().elapsed() < timeout
+        {
+            return Ok(false);
+        }
+        self.archive.note_switch_attempt();
+        let seg = self.opts.wal_segment_size;
+        let insert = self.wal.insert_lsn().0;
+        let (checkpoint, _) = self.last_checkpoint();
+        let only_checkpoint = checkpoint.0 / seg == insert / seg
+            && checkpoint.0 % seg == wal::format::LONG_PAGE_HEADER
+            && insert == self.last_checkpoint_end.load(Ordering::SeqCst);
+        if only_checkpoint {
+            return Ok(false);
+        }
+        let before = self.wal.insert_lsn();
+        let end = self.switch_wal()?;
+        let switched = end != before;
+        if switched {
+            tracing::debug!(
+                "write-ahead log switch forced (archive_timeout={})",
+                timeout.as_secs()
+            );
+        }
+        Ok(switched)
+    }
+
+    // ---- end of WAL archiving ----
 
     // ---- Replication slot retention ----
 

@@ -1181,6 +1181,13 @@ impl Engine {
         retention.slot_min = self.slots_min_lsn(&retention, &settings);
         let keep = super::oldest_segment_to_keep(&retention);
         let keep = self.backup_keep_floor(keep).min(redo.0 / seg);
+        // With archive_mode = always the standby archives too: keep what it has not
+        // archived yet (archive_status.rs).
+        let candidates = self.removal_candidates(keep);
+        let keep = self
+            .archive
+            .oldest_unarchived(&candidates, true)
+            .map_or(keep, |a| keep.min(a));
         let files = match super::wal::segments_before(&self.datadir.join("pg_wal"), seg, keep) {
             Ok(f) => f,
             Err(e) => {
@@ -1191,7 +1198,12 @@ impl Engine {
         let mut n = 0;
         for f in files {
             match std::fs::remove_file(&f) {
-                Ok(()) => n += 1,
+                Ok(()) => {
+                    n += 1;
+                    if let Some(name) = f.file_name().and_then(|n| n.to_str()) {
+                        self.archive.cleanup(name);
+                    }
+                }
                 Err(e) => {
                     tracing::warn!("could not remove file \"{}\": {e}", f.display());
                 }

@@ -1098,3 +1098,29 @@ fn stock_pg_waldump_accepts_reopened_wal() {
         "stderr: {err}"
     );
 }
+
+#[test]
+fn completed_segments_are_reported_once_in_order() {
+    let d = TempDir::new("segdone");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    w.on_segment_complete(Box::new(move |tli, segno| {
+        s.lock().unwrap().push((tli, segno))
+    }));
+    // Writing without a flush completes nothing; a switch plus flush does.
+    w.append(RM_TUSK, 0, 1, &payload(1, 100)).unwrap();
+    w.write(w.insert_lsn()).unwrap();
+    assert!(seen.lock().unwrap().is_empty());
+    let end = w.switch_segment().unwrap();
+    w.flush(end).unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![(1, 1)]);
+    // An empty segment is not switched; filling two segments reports both.
+    w.flush(w.switch_segment().unwrap()).unwrap();
+    for i in 0..700 {
+        w.append(RM_TUSK, 0, i, &payload(i as usize, 3000)).unwrap();
+    }
+    w.flush(w.insert_lsn()).unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![(1, 1), (1, 2), (1, 3)]);
+}

@@ -27,6 +27,11 @@
 //!   the page once, so the last record is followed by zeros as on a fresh file. A file
 //!   beyond the end of WAL that a crashed run wrote under its own name is never reused:
 //!   its old records could pass for new ones.
+//! - A segment is *complete* once the flushed position reaches its end (by filling it,
+//!   or by a switch). The round that got it there calls the completion hook
+//!   ([`WalWriter::on_segment_complete`]) once per segment, oldest first, before it
+//!   publishes the new flush position; the writer knows nothing of what the hook does
+//!   (the engine marks the segment for the archiver).
 //! - After any I/O error the writer is broken: every later call returns the same PANIC
 //!   error. Nothing is retried (STYLE habit 6).
 //!
@@ -44,7 +49,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::watch;
 
@@ -235,7 +240,12 @@ pub struct WalWriter {
     flush_tx: watch::Sender<Lsn>,
     /// When the counters started (PostgreSQL microseconds), pg_stat_wal's `stats_reset`.
     stats_since: i64,
+    /// Told of each completed segment (see [`WalWriter::on_segment_complete`]).
+    segment_hook: OnceLock<SegmentHook>,
 }
+
+/// What [`WalWriter::on_segment_complete`] calls: `(timeline, segment number)`.
+pub type SegmentHook = Box<dyn Fn(u32, u64) + Send + Sync>;
 
 /// Deletes the half-built segment files (`xlogtemp.*`) a crashed run left behind.
 fn remove_temp_files(dir: &std::path::Path) {
@@ -528,6 +538,7 @@ impl WalWriter {
             }),
             flush_tx,
             stats_since: crate::types::now_micros(),
+            segment_hook: OnceLock::new(),
         }
     }
 
@@ -641,8 +652,12 @@ impl WalWriter {
                 let chunks = std::mem::take(&mut st.chunks);
                 st.buffered = 0;
                 let target = st.insert_end;
+                let (tli, was_flushed) = (st.tli, st.flushed);
                 drop(st);
                 let res = self.do_io(&chunks, sync);
+                if sync && res.is_ok() {
+                    self.segments_completed(tli, was_flushed, target);
+                }
                 st = self.lock_state();
                 match res {
                     Ok(done) => {
@@ -1011,8 +1026,10 @@ impl WalWriter {
         st.buffered = 0;
         let target = st.insert_end;
         let segno = (st.phys - 1) / self.opts.segment_size;
+        let (old_tli, was_flushed) = (st.tli, st.flushed);
         drop(st);
         let res = self.do_io(&chunks, true).and_then(|done| {
+            self.segments_completed(old_tli, was_flushed, target);
             let seg = self.opts.segment_size;
             let mut files = self.lock_files();
             let from = self.opts.dir.join(segment_file_name(files.tli, segno, seg));
@@ -1078,6 +1095,26 @@ impl WalWriter {
         drop(files);
         drop(st);
         self.flush_tx.send_replace(Lsn(flushed));
+    }
+
+    /// Sets the hook called with `(timeline, segment number)` for each segment that
+    /// becomes complete: durable up to its end, by filling it or by a switch. It runs on
+    /// the flushing thread, oldest segment first, before the new flush position is
+    /// published; it must be quick and must not call back into the writer. Only the
+    /// first hook set counts.
+    pub fn on_segment_complete(&self, hook: SegmentHook) {
+        let _ = self.segment_hook.set(hook);
+    }
+
+    /// Calls the completion hook for the segments a flush from `from` to `to` finished.
+    fn segments_completed(&self, tli: u32, from: u64, to: u64) {
+        let Some(hook) = self.segment_hook.get() else {
+            return;
+        };
+        let seg = self.opts.segment_size;
+        for segno in from / seg..to / seg {
+            hook(tli, segno);
+        }
     }
 
     /// Subscribes to flush progress: the receiver sees the flushed LSN each time it
