@@ -149,6 +149,8 @@ pub enum Func {
     Round,
     /// `pg_wal_lsn_diff(a, b)`
     WalLsnDiff,
+    /// `pg_walfile_name(lsn)`
+    WalfileName,
     /// `concat(...)`
     Concat,
     /// `concat_ws(sep, ...)`

@@ -99,6 +99,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         }
         ("round", 1 | 2) => (Func::Round, DataType::Numeric),
         ("pg_wal_lsn_diff", 2) => (Func::WalLsnDiff, DataType::Numeric),
+        ("pg_walfile_name", 1) => (Func::WalfileName, DataType::Text),
         ("concat", 1..) => (Func::Concat, DataType::Text),
         ("concat_ws", 2..) => (Func::ConcatWs, DataType::Text),
         ("replace", 3) => (Func::Replace, DataType::Text),
@@ -243,7 +244,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Lower | Func::Upper | Func::Length, 0) => Some(DataType::Text),
         (Func::Round, 0) => None,
         (Func::Round, 1) => Some(DataType::Int4),
-        (Func::WalLsnDiff, _) => Some(DataType::PgLsn),
+        (Func::WalLsnDiff | Func::WalfileName, _) => Some(DataType::PgLsn),
         (Func::Concat, _) => None,
         (Func::ConcatWs, 0) => Some(DataType::Text),
         (Func::ConcatWs, _) => None,
@@ -660,6 +661,23 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 ),
             }
         }
+        // The segment holding the byte before `lsn` on the current timeline (an LSN on
+        // a segment boundary names the segment it ends), as PostgreSQL's
+        // XLByteToPrevSeg; 0/0 wraps around the same way.
+        Func::WalfileName => match arg(0) {
+            Value::PgLsn(l) => {
+                let seg = cx.engine.control_file().wal_segment_size.max(1) as u64;
+                let segno = l.wrapping_sub(1) / seg;
+                let per_id = 0x1_0000_0000u64 / seg;
+                Value::Text(format!(
+                    "{:08X}{:08X}{:08X}",
+                    cx.engine.timeline(),
+                    (segno / per_id) as u32,
+                    (segno % per_id) as u32
+                ))
+            }
+            _ => Value::Null,
+        },
         Func::WalLsnDiff => match (arg(0), arg(1)) {
             (Value::PgLsn(a), Value::PgLsn(b)) => {
                 Value::Numeric(bigdecimal::BigDecimal::from(a as i128 - b as i128))
@@ -966,6 +984,11 @@ fn refuse_during_recovery(f: Func) -> Result<()> {
             "recovery is in progress"
         )
         .with_hint("WAL control functions cannot be executed during recovery.")),
+        Func::WalfileName => Err(err!(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "recovery is in progress"
+        )
+        .with_hint("pg_walfile_name() cannot be executed during recovery.")),
         Func::TxidCurrent => Err(err!(
             sqlstate::READ_ONLY_SQL_TRANSACTION,
             "cannot execute pg_current_xact_id() during recovery"

@@ -700,7 +700,10 @@ async fn stream_once(
     let seg = engine.control_file().wal_segment_size.max(1) as u64;
     let start = Lsn(need.0 - need.0 % seg);
     // The timeline that owns the start in replay's history.
-    let tli = crate::storage::wal::timeline::timeline_of(&history, start).unwrap_or(target);
+    // The timeline that owns the position replay needs (at a switch point, the new
+    // one), streamed from its segment's start (PostgreSQL's `tliOfPointInHistory` of
+    // the record pointer).
+    let tli = crate::storage::wal::timeline::timeline_of(&history, need).unwrap_or(target);
     let cmd = if slot.is_empty() {
         format!("START_REPLICATION {start} TIMELINE {tli}")
     } else {

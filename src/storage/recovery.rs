@@ -298,6 +298,32 @@ impl WalIo for RecoveryIo {
     }
 }
 
+/// Marks `.done` every segment file of a timeline older than `new_tli` that has no
+/// archive status file yet.
+fn mark_old_timelines_done(
+    archive: &super::archive_status::ArchiveStatus,
+    pg_wal: &Path,
+    new_tli: u32,
+    seg: u64,
+) {
+    let Ok(dir) = std::fs::read_dir(pg_wal) else {
+        return;
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some((tli, _)) = super::wal::segment::parse_segment_file_name(&name, seg) else {
+            continue;
+        };
+        let status = pg_wal.join("archive_status");
+        if tli < new_tli
+            && !status.join(format!("{name}.ready")).exists()
+            && !status.join(format!("{name}.done")).exists()
+        {
+            let _ = archive.force_done(&name);
+        }
+    }
+}
+
 /// The recovery-target view of a record.
 fn probe_of(rec: &WalRecord) -> ReplayProbe {
     if super::restore_point::is_restore_point(rec.rmid, rec.info) {
@@ -697,18 +723,22 @@ impl Engine {
         )?;
         self.wal.take_over(fresh);
         self.timeline.store(new_tli, Ordering::SeqCst);
-        let status = pg_wal.join("archive_status");
         if archiving {
-            let _ = std::fs::create_dir_all(&status);
+            // The old timeline's WAL is the old primary's to archive: whatever of it
+            // has no status yet (it came with the base backup) is marked done, so the
+            // new primary archives only its own timeline, the history file and the
+            // `.partial` below.
+            mark_old_timelines_done(&self.archive, &pg_wal, new_tli, seg);
             let history = super::wal::segment::history_file_name(new_tli);
-            let _ = std::fs::write(status.join(format!("{history}.ready")), b"");
+            let _ = self.archive.notify(&history);
             // The old timeline's last segment, cut at the switch point, is archived as
             // `.partial` (its complete successor is the new timeline's file).
             if !end.0.is_multiple_of(seg) {
                 let name = super::wal::segment::segment_file_name(old_tli, end.0 / seg, seg);
                 let partial = format!("{name}.partial");
                 if std::fs::rename(pg_wal.join(&name), pg_wal.join(&partial)).is_ok() {
-                    let _ = std::fs::write(status.join(format!("{partial}.ready")), b"");
+                    self.archive.cleanup(&name);
+                    let _ = self.archive.notify(&partial);
                 }
             }
         }

@@ -604,7 +604,14 @@ pub fn basebackup(p: &Server, tag: &str, args: &[&str]) -> Server {
         Command::new(pg_bin("pg_basebackup"))
             .arg("-D")
             .arg(&data)
-            .args(["-h", "127.0.0.1", "-p", &p.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &p.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-c", "fast"])
             .args(args),
         Duration::from_secs(120),
@@ -629,7 +636,10 @@ pub fn basebackup(p: &Server, tag: &str, args: &[&str]) -> Server {
 pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -404,13 +404,16 @@ impl WalSender {
                 let want = (upto.0 - sent.0) as usize;
                 let mut got = 0;
                 while got < want {
-                    match read_wal_bytes(
-                        &pg_wal,
-                        segment_size,
-                        tli,
-                        sent + got as u64,
-                        &mut buf[got..want],
-                    ) {
+                    // The segment holding a historic timeline's switch point exists
+                    // on both timelines; the new one's file is complete (the old one
+                    // may have been renamed `.partial`), as PostgreSQL's walsender
+                    // reads it.
+                    let at = sent + got as u64;
+                    let read_tli = match valid_upto {
+                        Some((end, next)) if at.0 / segment_size == end.0 / segment_size => next,
+                        _ => tli,
+                    };
+                    match read_wal_bytes(&pg_wal, segment_size, read_tli, at, &mut buf[got..want]) {
                         Ok(0) => {
                             return StreamEnd::Error(crate::err!(
                                 sqlstate::INTERNAL_ERROR,
@@ -428,7 +431,11 @@ impl WalSender {
                 let first = sent.0 / segment_size;
                 let last = (upto.0 - 1) / segment_size;
                 for segno in first..=last {
-                    if find_segment(&pg_wal, tli, segno, segment_size).is_none() {
+                    let file_tli = match valid_upto {
+                        Some((end, next)) if segno == end.0 / segment_size => next,
+                        _ => tli,
+                    };
+                    if find_segment(&pg_wal, file_tli, segno, segment_size).is_none() {
                         return StreamEnd::Error(crate::err!(
                             sqlstate::UNDEFINED_FILE,
                             "requested WAL segment {} has already been removed",
