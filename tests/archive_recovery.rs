@@ -104,7 +104,7 @@ fn tusk_ctl(args: &[&str]) -> std::process::Output {
 #[test]
 fn archive_only_standby_catches_up_and_cleans_the_archive() {
     let arch = Archive::new("ar-arch");
-    let mut p = archiving_primary("ar-prim", &arch);
+    let p = archiving_primary("ar-prim", &arch);
     p.psql("insert into t values (1, 'one')");
     let mut s = basebackup(&p, "ar-stby", &["-Fp", "-Xf"]);
     p.psql("insert into t select g, 'x' from generate_series(2, 200) g");
