@@ -1,39 +1,63 @@
-//! Standby mode: deciding at start-up whether the server is a standby, the checks a
-//! hot standby makes, and the two workers of a standby — the replay thread (PostgreSQL's
-//! startup process) and the walreceiver task.
+//! Recovery that goes on after start-up: a standby, or a targeted archive recovery
+//! (point-in-time recovery). Deciding at start-up which one the data directory asks
+//! for, the checks a hot standby makes, and the two workers — the replay thread
+//! (PostgreSQL's startup process) and the walreceiver task — up to the end of recovery
+//! (promotion, or a recovery target reached).
 //!
 //! What it owns: the reading of `standby.signal` / `recovery.signal` / a legacy
 //! `recovery.conf` ([`detect`]), the hot-standby parameter check
 //! ([`check_hot_standby_parameters`]), which connections a standby refuses
-//! ([`connection_refusal`]), and the lifetime of the replay thread ([`start`],
-//! [`stop`]). The engine side of replay is `storage/recovery.rs`; the streaming client
-//! is [`walreceiver`]; `primary_conninfo` parsing is [`conninfo`].
+//! ([`connection_refusal`]), the replay thread's WAL-source loop and the end of
+//! recovery ([`start`], [`stop`]). The archive side (`restore_command`,
+//! `archive_cleanup_command`, `recovery_end_command`) is [`archive`]; recovery targets
+//! are [`target`]; the streaming client is [`walreceiver`]; `primary_conninfo` parsing
+//! is [`conninfo`]. The engine side of replay and of ending recovery is
+//! `storage/recovery.rs`.
 //!
 //! Invariants:
-//! - A standby never writes WAL: the engine is opened with `Engine::open_standby`, and
+//! - A server in recovery never writes WAL: the engine is opened with
+//!   `Engine::open_recovery`, whose WAL writer refuses every write until promotion, and
 //!   sessions see `transaction_read_only = on` and `in_hot_standby = on`.
 //! - Client connections are accepted only once replay is consistent and
 //!   `hot_standby` is on; before, PostgreSQL's FATAL 57P03 texts are sent.
-//! - Promotion is not implemented: a `promote_trigger_file` that appears is logged
-//!   once as not supported and left in place.
+//! - WAL sources are used in PostgreSQL's order: for each segment, the archive first
+//!   (`restore_command`), then `pg_wal/`; only when neither has more does the
+//!   walreceiver stream, and when a stream ends the loop goes back to the archive —
+//!   round after round, every `wal_retrieve_retry_interval` at most.
+//! - Promotion happens only when the current source has run out of WAL, and a new
+//!   timeline is always one no history file (in `pg_wal/` or the archive) names yet.
 //!
 //! What it must never do: apply WAL records itself (the engine does), or talk to the
 //! primary outside the walreceiver.
 //!
-//! A standby's start-up, step by step:
+//! A standby's life, step by step:
 //! 1. the postmaster calls [`detect`]: `standby.signal` (or `standby_mode = on` in
-//!    recovery.conf, whose settings are applied over postgresql.conf);
+//!    recovery.conf, whose settings are applied over postgresql.conf, with a LOG line
+//!    for each setting both name) asks for standby mode; `recovery.signal` alone for a
+//!    targeted archive recovery, which needs `restore_command`;
 //! 2. [`check_hot_standby_parameters`] compares this server's settings with the
 //!    primary's as recorded in pg_control;
-//! 3. the engine is opened in archive recovery, and [`start`] runs the replay thread,
-//!    which logs `consistent recovery state reached at …` and then
+//! 3. the engine is opened in recovery, and [`start`] runs the replay thread: it picks
+//!    the target timeline (`recovery_target_timeline`; `latest` probes pg_wal and the
+//!    archive for newer history files, and refuses one that forked before the start
+//!    checkpoint), logs `consistent recovery state reached at …` and then
 //!    `database system is ready to accept read-only connections`;
-//! 4. replay first uses every valid record already in `pg_wal/`; only when it finds
-//!    no more does the walreceiver task connect to `primary_conninfo` and stream WAL
-//!    into `pg_wal/` from the segment where that local WAL ends (PostgreSQL's
-//!    WAL-source order), waking replay after every flush; each reconnect waits for
-//!    replay to run out again;
-//! 5. at shutdown [`stop`] ends the replay thread before the restartpoint is written.
+//! 4. the WAL-source loop: ARCHIVE (restore each new segment, then replay it from
+//!    pg_wal) until nothing more comes; then STREAM (the walreceiver streams into
+//!    `pg_wal/` from the segment where replay stands, waking replay after every
+//!    flush); when the stream ends, back to ARCHIVE. A newer timeline whose history
+//!    the walreceiver fetched or the archive holds is followed when it forked at or
+//!    after replay's position (`new target timeline is N`);
+//! 5. every replayed record passes the recovery target check ([`target`]); reaching
+//!    it pauses (resume promotes), promotes or shuts down;
+//! 6. a promotion request (`tusk ctl promote`/`pg_ctl promote`, `pg_promote()`,
+//!    `promote_trigger_file`/`trigger_file`), or the end of the archive in a targeted
+//!    recovery, ends recovery: the walreceiver stops, what it wrote is replayed, the
+//!    next free timeline is chosen, and the engine becomes a primary on it (history
+//!    file, `.partial`, end-of-recovery checkpoint); signal files go,
+//!    `recovery.conf` becomes `recovery.done`, `recovery_end_command` runs;
+//! 7. at shutdown [`stop`] ends the replay thread before the restartpoint is written;
+//!    after each restartpoint, `archive_cleanup_command` runs with `%r`.
 
 pub mod archive;
 pub mod conninfo;

@@ -10,9 +10,10 @@
 //! Invariants:
 //! - Received bytes are flushed before anyone is told about them: the engine's receive
 //!   LSN (and so replay) only moves to a flushed position.
-//! - Streaming is requested only once replay has used all the valid WAL in `pg_wal/`
-//!   ([`Engine::wal_wanted`]), and starts at the segment start of where that WAL ends,
-//!   on this standby's timeline, as PostgreSQL's startup process and walreceiver do;
+//! - Streaming is requested only once replay has used all the valid WAL in the archive
+//!   and `pg_wal/` ([`Engine::wal_wanted`]), and starts at the segment start of where
+//!   that WAL ends, on the timeline owning that position, as PostgreSQL's startup
+//!   process and walreceiver do;
 //!   bytes already present are rewritten with the same contents. Every reconnect
 //!   waits for replay to run out of WAL again.
 //! - Any failure ends the connection, is logged with PostgreSQL's texts, and the loop
@@ -24,15 +25,22 @@
 //! 0. wait until replay reports where its local WAL ends;
 //! 1. parse `primary_conninfo`, connect (TCP, or the Unix socket
 //!    `<dir>/.s.PGSQL.<port>`), send the StartupMessage, authenticate;
-//! 2. IDENTIFY_SYSTEM; a different system identifier is FATAL;
-//! 3. START_REPLICATION [SLOT s] PHYSICAL X/Y TIMELINE n → CopyBothResponse; log
+//! 2. IDENTIFY_SYSTEM; a different system identifier is FATAL; when the primary is on
+//!    a newer timeline, the history files this standby lacks are fetched with
+//!    TIMELINE_HISTORY into `pg_wal/` (`fetching timeline history file for timeline
+//!    N from primary server`), for replay to follow once the old timeline ends;
+//! 3. START_REPLICATION [SLOT s] PHYSICAL X/Y TIMELINE n, n being the timeline that
+//!    owns the needed position in replay's history → CopyBothResponse; log
 //!    `started streaming WAL from primary at X/Y on timeline n`;
 //! 4. for each `w` message: write, flush, publish the receive LSN, send `r`; answer a
 //!    `k` that asks for a reply; send `r` (and `h`) every
 //!    `wal_receiver_status_interval`; give up after `wal_receiver_timeout` of silence;
 //! 5. a CopyDone from the primary ends streaming ("replication terminated by primary
-//!    server"), and so does a reload that changes `primary_conninfo` or
-//!    `primary_slot_name` (the loop then reconnects with the new values).
+//!    server", also at the end of a historic timeline), and so does a reload that
+//!    changes `primary_conninfo` or `primary_slot_name` (the loop then reconnects with
+//!    the new values), and a promotion request (`terminating walreceiver process due
+//!    to administrator command`); every end is counted (`Engine::forget_wal_wanted`)
+//!    so that the replay loop turns to the archive before streaming again.
 
 use super::conninfo::{self, Conninfo};
 use crate::config::ServerConfig;

@@ -1,15 +1,22 @@
 //! The engine side of a standby: opening the cluster in archive recovery, replaying
-//! WAL continuously as it arrives in `pg_wal/`, restartpoints, and the replay state
-//! that SQL functions report (`pg_last_wal_replay_lsn()`, pause/resume…).
+//! WAL continuously as it arrives in `pg_wal/`, restartpoints, the replay state that
+//! SQL functions report (`pg_last_wal_replay_lsn()`, pause/resume…), and ending
+//! recovery on a new timeline ([`Engine::end_recovery`]).
 //!
 //! What it owns: [`RecoveryState`] (a field of [`Engine`]), the [`ReplayCursor`] the
 //! replay thread drives, and the `impl Engine` block below.
 //!
 //! Invariants:
 //! - **No WAL is written in recovery.** The engine's WAL writer is opened on an I/O
-//!   layer that refuses every write until promotion ([`RecoveryIo`]), positioned at a segment boundary
-//!   so that opening it touches no file; the checkpointer thread is not started, and
-//!   every checkpoint request (SQL `CHECKPOINT`, shutdown) becomes a restartpoint.
+//!   layer that refuses every write until promotion opens it ([`RecoveryIo`]),
+//!   positioned at a segment boundary so that opening it touches no file; the
+//!   checkpointer thread is not started, and every checkpoint request (SQL
+//!   `CHECKPOINT`, shutdown) becomes a restartpoint.
+//! - **A new timeline begins after the last applied record.** [`Engine::end_recovery`]
+//!   writes the history file first, then opens the writer on the new timeline at the
+//!   end of the last record replay applied (a record a recovery target stopped before
+//!   is overwritten), copying the partial segment to the new timeline's name, and only
+//!   then lets sessions write.
 //! - **Readers see commit boundaries.** A replayed transaction's records are buffered
 //!   until its COMMIT record, then applied under the state lock with a new commit
 //!   sequence number, exactly like a local commit: inserts are stamped `xmin_seq`,
@@ -32,9 +39,11 @@
 //!    [`Engine::notify_wal_arrived`];
 //! 2. the replay thread, waiting in [`Engine::replay_available`], wakes and asks its
 //!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
-//!    the reader retries from the same position next time; at end of WAL the
-//!    position is published ([`Engine::wal_wanted`]) — the walreceiver streams only
-//!    from there, never while local WAL is still unreplayed;
+//!    the reader retries from the same position next time; at end of WAL, when the
+//!    WAL-source loop allows streaming ([`Engine::allow_streaming`]), the position is
+//!    published ([`Engine::wal_wanted`]) — the walreceiver streams only from there,
+//!    never while local or archived WAL is still unreplayed; a recovery-target check
+//!    ([`Engine::replay_checked`]) may stop replay before or after any record;
 //! 3. heap and catalog records are buffered by xid; the COMMIT applies them (above)
 //!    and publishes the replay LSN and the commit time;
 //! 4. a checkpoint record is remembered for the next restartpoint (taken when
