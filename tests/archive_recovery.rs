@@ -126,6 +126,8 @@ fn archive_only_standby_catches_up_and_cleans_the_archive() {
     assert!(log.contains("entering standby mode"), "{log}");
     assert!(log.contains("from archive"), "{log}");
     assert!(!log.contains("started streaming"), "{log}");
+    // PostgreSQL's startup process title.
+    assert!(!ps_lines("postgres: startup ").is_empty());
 
     // More WAL: it comes through the archive only.
     p.psql("insert into t values (500, 'five hundred')");
@@ -255,7 +257,7 @@ fn promotion_and_other_standbys_follow_the_new_timeline() {
     conf(
         &s1,
         &format!(
-            "archive_mode = on\narchive_command = '{}'",
+            "archive_mode = on\narchive_command = '{}'\nrecovery_end_command = 'touch recovery_ended'",
             arch.archive_command()
         ),
     );
@@ -296,6 +298,8 @@ fn promotion_and_other_standbys_follow_the_new_timeline() {
     ] {
         assert!(log.contains(line), "{line}: {log}");
     }
+    assert!(s1.datadir().join("recovery_ended").exists());
+    assert!(!s1.datadir().join("standby.signal").exists());
     let history = std::fs::read_to_string(s1.datadir().join("pg_wal/00000002.history")).unwrap();
     assert!(
         history.starts_with("1\t") && history.ends_with("\tno recovery target specified\n"),
@@ -563,6 +567,29 @@ wal_retrieve_retry_interval = 200ms",
     );
     assert!(
         log.contains("but in the history of the requested timeline, the server forked off from that timeline at"),
+        "{log}"
+    );
+}
+
+/// A restore_command killed by a signal is fatal (PostgreSQL's rule: the startup
+/// process dies and the server with it), unlike an ordinary failure.
+#[test]
+fn a_restore_command_killed_by_a_signal_stops_the_server() {
+    let arch = Archive::new("kl-arch");
+    let p = archiving_primary("kl-prim", &arch);
+    let mut s = basebackup(&p, "kl-stby", &["-Fp", "-Xs", "-R"]);
+    conf(&s, "restore_command = 'kill -9 $$'");
+    spawn(&mut s);
+    let st = s.wait_exit(Duration::from_secs(60));
+    assert!(!st.success(), "{st}");
+    let log = s.log_text();
+    assert!(
+        log.contains("could not restore file")
+            && log.contains("child process was terminated by signal 9: Killed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("shutting down due to startup process failure"),
         "{log}"
     );
 }

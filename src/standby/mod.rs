@@ -301,6 +301,12 @@ struct ReplayLoop<'a> {
     announced: bool,
     /// The newest timeline found not to be a child of replay's (logged once).
     refused_timeline: u32,
+    /// `ps`: `postgres: startup recovering <segment>` (PostgreSQL's startup process
+    /// title), and the title last shown.
+    title: Option<crate::proctitle::ProcTitle>,
+    titled: String,
+    /// Whether a stream has failed since the last `waiting for WAL` line.
+    stream_failed: bool,
     /// The recovery target (`recovery_target*` settings), and where it stopped replay.
     target: target::RecoveryTarget,
     stop: Option<target::Stop>,
@@ -333,6 +339,9 @@ impl<'a> ReplayLoop<'a> {
             restartpoints_seen: 0,
             announced: false,
             refused_timeline: 0,
+            title: None,
+            titled: String::new(),
+            stream_failed: false,
             target: target::RecoveryTarget::unset(),
             stop: None,
         }
@@ -480,8 +489,28 @@ impl<'a> ReplayLoop<'a> {
         }
     }
 
+    /// Shows `startup <what> <segment of replay's position>` in `ps`.
+    fn show_title(&mut self, what: &str) {
+        let pos = self.position();
+        let tli = timeline_of(&self.history, pos).unwrap_or(self.target_timeline());
+        let text = format!(
+            "startup {what} {}",
+            crate::storage::wal::segment::segment_file_name(tli, pos.0 / self.seg, self.seg)
+        );
+        if text != self.titled {
+            match &self.title {
+                Some(t) => t.set(&text),
+                None => self.title = Some(crate::proctitle::ProcTitle::new(&text)),
+            }
+            self.titled = text;
+        }
+    }
+
     /// Announces consistency and runs archive_cleanup_command after restartpoints.
     fn after_replay(&mut self) {
+        if self.cursor.is_some() {
+            self.show_title("recovering");
+        }
         if !self.announced && self.engine.is_consistent() {
             self.announced = true;
             if (self.config)().get_bool("hot_standby") {
@@ -537,6 +566,9 @@ impl<'a> ReplayLoop<'a> {
         }
         let cfg = (self.config)();
         if !cfg.get_str("primary_conninfo").is_empty() {
+            if std::mem::take(&mut self.stream_failed) {
+                tracing::info!("waiting for WAL to become available at {pos}");
+            }
             self.source = Source::Stream;
             self.stream_ends = self.engine.stream_ends();
             self.engine.allow_streaming(true, Some(pos));
@@ -558,6 +590,7 @@ impl<'a> ReplayLoop<'a> {
         if self.engine.stream_ends() != self.stream_ends {
             // The walreceiver gave up (or the timeline ended): back to the archive.
             self.stream_ends = self.engine.stream_ends();
+            self.stream_failed = true;
             if self.recovery_target_latest() {
                 let archive = self.archive();
                 self.rescan_latest_timeline(&archive)?;
@@ -591,11 +624,26 @@ impl<'a> ReplayLoop<'a> {
 
     /// Fetches segment `segno` from the archive, on the newest timeline of the history
     /// that may hold it (PostgreSQL's `XLogFileReadAnyTLI`).
-    fn restore_segment(&self, archive: &Archive, segno: u64) -> Result<bool> {
+    fn restore_segment(&mut self, archive: &Archive, segno: u64) -> Result<bool> {
+        let restored = self.restore_segment_inner(archive, segno);
+        // The title goes back to `recovering` at the next replay round.
+        self.titled.clear();
+        restored
+    }
+
+    fn restore_segment_inner(&self, archive: &Archive, segno: u64) -> Result<bool> {
         if !archive.can_restore() {
             return Ok(false);
         }
         let oldest = self.oldest_needed();
+        if let Some(t) = &self.title {
+            let name = crate::storage::wal::segment::segment_file_name(
+                self.history.first().map_or(1, |e| e.tli),
+                segno,
+                self.seg,
+            );
+            t.set(&format!("startup waiting for {name}"));
+        }
         for e in &self.history {
             if e.begin.is_valid() && segno < e.begin.0 / self.seg {
                 continue;
@@ -769,6 +817,7 @@ impl<'a> ReplayLoop<'a> {
         finish_recovery_files(self.engine.datadir());
         archive.recovery_end(&self.oldest_needed())?;
         tracing::info!("archive recovery complete");
+        self.title = None;
         self.engine.checkpoint_with_reason("force")?;
         self.engine.start_checkpointer();
         tracing::info!("database system is ready to accept connections");
