@@ -379,21 +379,12 @@ fn point_in_time_recovery_to_time_name_xid_and_lsn() {
 
     let restore = |tag: &str, target: &str| -> Server {
         let dir = TempDir::new(tag);
-        std::fs::create_dir_all(dir.path().join("sock")).unwrap();
         copy_tree(&backup.datadir(), &dir.path().join("data"));
-        let log = dir.path().join("server.log");
-        let s = Server {
-            dir,
-            port: free_port(),
-            child: None,
-            log,
-        };
+        let s = Server::in_dir(dir);
         conf(
             &s,
             &format!(
-                "port = {}\nunix_socket_directories = '{}'\nrestore_command = '{}'\narchive_mode = off\n{target}",
-                s.port,
-                s.socket_dir().display(),
+                "restore_command = '{}'\narchive_mode = off\n{target}",
                 arch.restore_command()
             ),
         );

@@ -104,34 +104,12 @@ impl Writer {
 /// Runs `pg_basebackup -Fp -Xs -R -c fast` of `p` as `repl` into a new standby
 /// directory and returns the (not started) standby.
 fn basebackup_standby(p: &Server, tag: &str) -> Server {
-    let dir = TempDir::new(tag);
-    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
-    let data = dir.path().join("data");
-    let out = run_with_timeout(
-        Command::new(pg_bin("pg_basebackup"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-h", "127.0.0.1", "-p", &p.port.to_string(), "-U", "repl"])
-            .args(["-Fp", "-X", "stream", "-R", "-c", "fast"]),
-        Duration::from_secs(120),
-    );
-    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
+    let s = basebackup_as(p, tag, "repl", &["-Fp", "-X", "stream", "-R"]);
     assert!(
-        !data.join(HOLDS_FILE).exists(),
+        !s.datadir().join(HOLDS_FILE).exists(),
         "the standby inherited its primary's holds"
     );
-    let log = dir.path().join("server.log");
-    let s = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    s.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\nwal_retrieve_retry_interval = 200ms\n",
-        s.port,
-        s.socket_dir().display()
-    ));
+    s.append_conf("wal_retrieve_retry_interval = 200ms\n");
     s
 }
 

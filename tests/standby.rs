@@ -325,38 +325,8 @@ fn standby_from_pg_basebackup_streams() {
     primary.psql("create role repl login replication");
     primary.psql("create table b (id int primary key, v text)");
     primary.psql("insert into b select g, 'v' || g from generate_series(1, 100) g");
-    let dir = TempDir::new("sb-bbs");
-    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
-    let data = dir.path().join("data");
-    let out = run_with_timeout(
-        Command::new(pg_bin("pg_basebackup"))
-            .arg("-D")
-            .arg(&data)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &primary.port.to_string(),
-                "-U",
-                "repl",
-            ])
-            .args(["-Fp", "-X", "stream", "-R", "-c", "fast"])
-            .env_remove("PGPASSWORD"),
-        Duration::from_secs(120),
-    );
-    assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
-    let log = dir.path().join("server.log");
-    let mut standby = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    standby.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\ncluster_name = 'stby_bb'\nwal_retrieve_retry_interval = 200ms\n",
-        standby.port,
-        standby.socket_dir().display()
-    ));
+    let mut standby = basebackup_as(&primary, "sb-bbs", "repl", &["-Fp", "-X", "stream", "-R"]);
+    standby.append_conf("cluster_name = 'stby_bb'\nwal_retrieve_retry_interval = 200ms\n");
     primary.psql("insert into b values (101, 'after backup')");
     start_standby(&mut standby);
     let log = standby.log_text();

@@ -292,6 +292,9 @@ async fn postmaster(
     overrides: Vec<(String, String)>,
     pidfile: &mut PidFile,
 ) -> Result<()> {
+    // Signals are caught from here on (a standby's recovery target may ask for a
+    // shutdown as soon as replay starts).
+    let mut signals = Signals::register()?;
     let mut config = ServerConfig::load(&datadir, &overrides).map_err(config_error)?;
     // Standby mode (standby.signal or a legacy recovery.conf), see `crate::standby`.
     let recovery_mode = crate::standby::detect(&datadir, &mut config)?;
@@ -470,7 +473,7 @@ async fn postmaster(
     let mut in_recovery = shared.engine.in_recovery();
     let mode = loop {
         tokio::select! {
-            m = wait_for_shutdown_signal(&shared) => break m,
+            m = signals.shutdown_request(&shared) => break m,
             _ = tokio::time::sleep(Duration::from_millis(50)), if in_recovery => {
                 if !shared.engine.in_recovery() {
                     in_recovery = false;
@@ -511,7 +514,7 @@ async fn postmaster(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-            m = wait_for_shutdown_signal(&shared) => {
+            m = signals.shutdown_request(&shared) => {
                 let _ = shared.shutdown.send(m);
                 if m == ShutdownMode::Immediate {
                     tracing::info!("received immediate shutdown request");
@@ -595,24 +598,45 @@ async fn wal_writer(shared: Arc<Shared>) {
     }
 }
 
-/// Waits for SIGTERM/SIGINT/SIGQUIT (handling SIGHUP reloads meanwhile).
-async fn wait_for_shutdown_signal(shared: &Arc<Shared>) -> ShutdownMode {
-    let mut term = signal(SignalKind::terminate()).expect("signal handler");
-    let mut int = signal(SignalKind::interrupt()).expect("signal handler");
-    let mut quit = signal(SignalKind::quit()).expect("signal handler");
-    let mut hup = signal(SignalKind::hangup()).expect("signal handler");
-    let mut usr1 = signal(SignalKind::user_defined1()).expect("signal handler");
-    loop {
-        tokio::select! {
-            // `tusk ctl promote` / `pg_ctl promote`: the `promote` file plus SIGUSR1;
-            // the replay loop looks for the file.
-            _ = usr1.recv() => shared.engine.notify_wal_arrived(),
-            _ = term.recv() => return ShutdownMode::Smart,
-            _ = int.recv() => return ShutdownMode::Fast,
-            _ = quit.recv() => return ShutdownMode::Immediate,
-            _ = hup.recv() => {
-                let shared = shared.clone();
-                let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
+/// The postmaster's signal streams, registered once for the server's life (a stream
+/// made anew for each wait could miss a signal delivered in between).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> Result<Signals> {
+        let s = |k: SignalKind| {
+            signal(k).map_err(|e| Error::internal(format!("could not set up signal handling: {e}")))
+        };
+        Ok(Signals {
+            term: s(SignalKind::terminate())?,
+            int: s(SignalKind::interrupt())?,
+            quit: s(SignalKind::quit())?,
+            hup: s(SignalKind::hangup())?,
+            usr1: s(SignalKind::user_defined1())?,
+        })
+    }
+
+    /// Waits for SIGTERM/SIGINT/SIGQUIT, handling SIGHUP reloads and SIGUSR1 meanwhile.
+    /// Cancel-safe: a signal is never lost when the wait is dropped.
+    async fn shutdown_request(&mut self, shared: &Arc<Shared>) -> ShutdownMode {
+        loop {
+            tokio::select! {
+                // `tusk ctl promote` / `pg_ctl promote`: the `promote` file plus
+                // SIGUSR1; the replay loop looks for the file.
+                _ = self.usr1.recv() => shared.engine.notify_wal_arrived(),
+                _ = self.term.recv() => return ShutdownMode::Smart,
+                _ = self.int.recv() => return ShutdownMode::Fast,
+                _ = self.quit.recv() => return ShutdownMode::Immediate,
+                _ = self.hup.recv() => {
+                    let shared = shared.clone();
+                    let _ = tokio::task::spawn_blocking(move || shared.reload()).await;
+                }
             }
         }
     }

@@ -452,20 +452,32 @@ pub fn make_standby(primary: &Server, tag: &str, conf: &str) -> Server {
     std::fs::create_dir_all(dir.path().join("sock")).unwrap();
     copy_tree(&primary.datadir(), &dir.path().join("data"));
     let _ = std::fs::remove_file(dir.path().join("data/postmaster.pid"));
-    let log = dir.path().join("server.log");
-    let s = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    s.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\n{conf}\n",
-        s.port,
-        s.socket_dir().display()
-    ));
+    let s = Server::in_dir(dir);
+    s.append_conf(&format!("{conf}\n"));
     std::fs::write(s.datadir().join("standby.signal"), b"").unwrap();
     s
+}
+
+impl Server {
+    /// A server for the data directory `dir/data` (a copy, a base backup) with a
+    /// fresh port and its own socket directory `dir/sock`, written into its
+    /// postgresql.conf; not started.
+    pub fn in_dir(dir: TempDir) -> Server {
+        std::fs::create_dir_all(dir.path().join("sock")).unwrap();
+        let log = dir.path().join("server.log");
+        let s = Server {
+            dir,
+            port: free_port(),
+            child: None,
+            log,
+        };
+        s.append_conf(&format!(
+            "port = {}\nunix_socket_directories = '{}'\n",
+            s.port,
+            s.socket_dir().display()
+        ));
+        s
+    }
 }
 
 /// Starts `tusk run` on `s` without waiting for anything (a standby logs "ready to
@@ -597,39 +609,26 @@ pub fn ps_lines(needle: &str) -> Vec<String> {
 /// `args` (e.g. `-Fp -Xs -R`) into a new server directory with its own port and socket
 /// directory (not started).
 pub fn basebackup(p: &Server, tag: &str, args: &[&str]) -> Server {
+    basebackup_as(p, tag, "postgres", args)
+}
+
+/// [`basebackup`] as the replication role `user` (no password taken from the
+/// environment).
+pub fn basebackup_as(p: &Server, tag: &str, user: &str, args: &[&str]) -> Server {
     let dir = TempDir::new(tag);
-    std::fs::create_dir_all(dir.path().join("sock")).unwrap();
     let data = dir.path().join("data");
     let out = run_with_timeout(
         Command::new(pg_bin("pg_basebackup"))
             .arg("-D")
             .arg(&data)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &p.port.to_string(),
-                "-U",
-                "postgres",
-            ])
+            .args(["-h", "127.0.0.1", "-p", &p.port.to_string(), "-U", user])
             .args(["-c", "fast"])
-            .args(args),
+            .args(args)
+            .env_remove("PGPASSWORD"),
         Duration::from_secs(120),
     );
     assert!(out.status.success(), "pg_basebackup: {}", stderr(&out));
-    let log = dir.path().join("server.log");
-    let s = Server {
-        dir,
-        port: free_port(),
-        child: None,
-        log,
-    };
-    s.append_conf(&format!(
-        "port = {}\nunix_socket_directories = '{}'\n",
-        s.port,
-        s.socket_dir().display()
-    ));
-    s
+    Server::in_dir(dir)
 }
 
 /// Polls until `cond` holds; fails with `what` after 60 s.
