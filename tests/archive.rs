@@ -3,7 +3,9 @@
 //! `pg_stat_archiver`, `archive_timeout`, a failing command (PostgreSQL's LOG / DETAIL /
 //! WARNING lines, nothing removed or recycled before it is archived, everything
 //! archived once the command is fixed and reloaded), and a command killed by a signal
-//! (the archiver's FATAL; the server stays up).
+//! (the archiver's FATAL; the server stays up), and the backup history file a base
+//! backup leaves in the archive (`<segment>.<offset>.backup`, kept by
+//! `pg_archivecleanup`, never inside the backup).
 //!
 //! Servers use 1 MB segments. Every wait is bounded; servers are killed and their
 //! directories removed on drop.
@@ -313,4 +315,117 @@ fn standby_with_always_archives_what_it_receives() {
     );
     standby.stop();
     primary.stop();
+}
+
+/// All regular files under `dir`, relative paths.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A `"Key": "value"` string field of the manifest's WAL-Ranges line.
+fn manifest_field<'a>(line: &'a str, key: &str) -> &'a str {
+    let at = line.find(&format!("\"{key}\": \"")).unwrap() + key.len() + 5;
+    let rest = &line[at..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[test]
+fn base_backup_writes_the_backup_history_file() {
+    let (mut s, arch) = archiving_primary("arch-bkhist", &classic("ARCH"), "");
+    write_and_switch(&s, 0);
+    let copy = basebackup(&s, "arch-bkhist-copy", &["-Fp", "-Xs"]);
+    let data = copy.datadir();
+
+    // The start LSN from the copy's backup_label names the file.
+    let label = std::fs::read_to_string(data.join("backup_label")).unwrap();
+    let label: Vec<&str> = label.lines().collect();
+    let first = label[0].strip_prefix("START WAL LOCATION: ").unwrap();
+    let (start_lsn, start_file) = first.split_once(" (file ").unwrap();
+    let start_file = start_file.strip_suffix(')').unwrap();
+    let start = parse_lsn(start_lsn);
+    assert_eq!(start_file, seg_name(start / SEG));
+    let name = format!("{start_file}.{:08X}.backup", start % SEG);
+
+    // The manifest's WAL range: from the start to the stop.
+    let manifest = std::fs::read_to_string(data.join("backup_manifest")).unwrap();
+    let range = manifest
+        .lines()
+        .find(|l| l.starts_with("{ \"Timeline\": 1,"))
+        .expect("a WAL range on timeline 1");
+    assert_eq!(manifest_field(range, "Start-LSN"), start_lsn);
+    let stop_lsn = manifest_field(range, "End-LSN");
+    let stop = parse_lsn(stop_lsn);
+
+    wait_until(
+        &s,
+        Duration::from_secs(30),
+        "the archived .backup file",
+        || archived(&arch, &name),
+    );
+    let text = std::fs::read_to_string(arch.join(&name)).unwrap();
+    assert!(text.ends_with('\n'), "{text:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 10, "{text}");
+    assert_eq!(lines[0], label[0]);
+    assert_eq!(
+        lines[1],
+        format!(
+            "STOP WAL LOCATION: {stop_lsn} (file {})",
+            seg_name(stop / SEG)
+        )
+    );
+    // CHECKPOINT LOCATION … START TIMELINE, as in the label.
+    assert_eq!(&lines[2..8], &label[1..]);
+    assert_eq!(lines[6], "LABEL: pg_basebackup base backup");
+    let stop_time = lines[8].strip_prefix("STOP TIME: ").unwrap();
+    assert!(
+        stop_time.len() == 23 && stop_time.ends_with(" UTC"),
+        "{stop_time}"
+    );
+    let start_time = lines[5].strip_prefix("START TIME: ").unwrap();
+    assert!(stop_time >= start_time, "{start_time} / {stop_time}");
+    assert_eq!(lines[9], "STOP TIMELINE: 1");
+    // pg_wal keeps the same bytes, now marked done.
+    let ours = std::fs::read_to_string(s.datadir().join("pg_wal").join(&name)).unwrap();
+    assert_eq!(ours, text);
+    wait_until(&s, Duration::from_secs(10), "the .backup's .done", || {
+        status(&s, &name, ".done") && !status(&s, &name, ".ready")
+    });
+
+    // Never inside a base backup.
+    let inside: Vec<String> = files_under(&data)
+        .into_iter()
+        .filter(|f| f.ends_with(".backup") || f.contains(".backup."))
+        .collect();
+    assert!(inside.is_empty(), "{inside:?}");
+
+    // pg_archivecleanup keeps backup history files by design.
+    wait_until(
+        &s,
+        Duration::from_secs(30),
+        "the start segment archived",
+        || archived(&arch, start_file),
+    );
+    let out = run_with_timeout(
+        std::process::Command::new(pg_bin("pg_archivecleanup"))
+            .arg(&arch)
+            .arg(seg_name(start / SEG + 1)),
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!archived(&arch, start_file));
+    assert!(archived(&arch, &name));
+    s.stop();
 }

@@ -24,7 +24,9 @@
 //!   going live before the WAL reaches the backup's end.
 //!
 //! What it must never do: write into the data directory during a backup (other than what
-//! a checkpoint and the WAL switch write through the engine).
+//! a checkpoint and the WAL switch write through the engine, and the backup history
+//! file at the stop), or copy pg_wal's contents (segments, `.backup` files, status
+//! files) as data files.
 //!
 //! One backup, step by step:
 //! 1. [`Engine::start_backup`] runs a checkpoint, takes the checkpoint mutex, reads the
@@ -34,12 +36,17 @@
 //! 3. [`Engine::stop_backup`] flushes the WAL, ends the current segment (PostgreSQL's
 //!    `pg_switch_wal` at backup stop), records a backup hold (the WAL from the start
 //!    to the end and on stays until the standby made from this backup streamed past
-//!    the end, see `holds.rs`) and returns the end LSN;
+//!    the end, see `holds.rs`), on a primary writes the backup history file
+//!    `pg_wal/<start segment>.<start offset %08X>.backup` and cleans up the archived
+//!    ones (PostgreSQL's `CleanupBackupHistory`, which also marks the new one `.ready`
+//!    when archiving is active) and returns the end LSN;
 //! 4. the WAL segments from the redo segment to the end are copied, then the
 //!    [`BackupStart`] is dropped and its floor goes with it.
 
 use super::control::ControlFile;
-use super::wal::segment::{segment_file_name, segment_offset};
+use super::wal::segment::{
+    backup_history_file_name, parse_backup_history_file_name, segment_file_name, segment_offset,
+};
 use super::wal::Lsn;
 use super::Engine;
 use crate::err;
@@ -170,6 +177,32 @@ impl BackupStart {
         format!(
             "START WAL LOCATION: {} (file {seg})\nCHECKPOINT LOCATION: {}\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: {time}\nLABEL: {label}\nSTART TIMELINE: {}\n",
             self.redo, self.checkpoint, self.timeline
+        )
+    }
+
+    /// The backup history file PostgreSQL 15 writes at backup stop
+    /// (`pg_wal/<start segment>.<start offset>.backup`): the label's first line, the
+    /// `STOP WAL LOCATION` (with the file holding `stop`), the label's other lines,
+    /// `STOP TIME` (UTC, like `START TIME`) and `STOP TIMELINE`.
+    pub fn history_file(
+        &self,
+        label: &str,
+        stop: Lsn,
+        stop_timeline: u32,
+        stop_time: i64,
+    ) -> String {
+        let text = self.backup_label(label);
+        let (first, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        let stop_seg = segment_file_name(
+            stop_timeline,
+            stop.segno(self.segment_size),
+            self.segment_size,
+        );
+        let time = chrono::DateTime::from_timestamp(stop_time, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%d %H:%M:%S UTC");
+        format!(
+            "{first}\nSTOP WAL LOCATION: {stop} (file {stop_seg})\n{rest}STOP TIME: {time}\nSTOP TIMELINE: {stop_timeline}\n"
         )
     }
 
@@ -340,9 +373,11 @@ impl Engine {
     }
 
     /// Stops a base backup: flushes the WAL, ends the current WAL segment so the segment
-    /// holding the end is complete (PostgreSQL switches segments at backup stop), and
-    /// returns the end LSN (the end of the last record written before the switch).
-    pub fn stop_backup(&self, start: &BackupStart) -> Result<Lsn> {
+    /// holding the end is complete (PostgreSQL switches segments at backup stop), writes
+    /// the backup history file for the backup labelled `label` (on a primary; see
+    /// [`Engine::write_backup_history`]) and returns the end LSN (the end of the last
+    /// record written before the switch).
+    pub fn stop_backup(&self, start: &BackupStart, label: &str) -> Result<Lsn> {
         let mut end = self.wal.insert_lsn();
         self.wal.flush(end).map_err(|e| self.fail(e))?;
         let seg = self.opts.wal_segment_size;
@@ -357,7 +392,64 @@ impl Engine {
         self.switch_wal()?;
         // The standby made from this backup will ask for this WAL (holds.rs).
         self.add_backup_hold(start.redo, end);
+        if !self.in_recovery() {
+            self.write_backup_history(start, label, end)?;
+        }
         Ok(end)
+    }
+
+    /// PostgreSQL's backup history file: writes
+    /// `pg_wal/<start segment>.<start offset %08X>.backup` (see
+    /// [`BackupStart::history_file`]), then cleans up as `CleanupBackupHistory` does:
+    /// every backup history file in pg_wal that is archived (`.done`, or archiving not
+    /// active) is removed with its status files, and one without any status gets its
+    /// `.ready` (`XLogArchiveCheckDone`) — which is how the new file is marked for the
+    /// archiver. With archiving off the new file goes at once, as in PostgreSQL.
+    fn write_backup_history(&self, start: &BackupStart, label: &str, end: Lsn) -> Result<()> {
+        let tli = self.timeline();
+        let name = backup_history_file_name(tli, start.redo, start.segment_size);
+        let text = start.history_file(label, end, tli, chrono::Utc::now().timestamp());
+        let path = self.datadir.join("pg_wal").join(&name);
+        fs::write(&path, text.as_bytes())
+            .map_err(|e| Error::io(format!("could not write file \"pg_wal/{name}\""), e))?;
+        self.cleanup_backup_history(None);
+        Ok(())
+    }
+
+    /// Removes the backup history files in pg_wal that are archived (`.done`, or
+    /// archiving not active; one with no status gets a `.ready` and stays) and, when
+    /// `before` is given, whose start segment is older than it; their status files go
+    /// too. Run at backup stop (all of them, PostgreSQL's `CleanupBackupHistory`) and
+    /// by checkpoints (those older than the oldest segment kept).
+    pub(super) fn cleanup_backup_history(&self, before: Option<u64>) {
+        let dir = self.datadir.join("pg_wal");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return;
+        };
+        let mut names: Vec<(u64, String)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_string();
+                let (_, segno) = parse_backup_history_file_name(&name, self.opts.wal_segment_size)?;
+                Some((segno, name))
+            })
+            .collect();
+        names.sort();
+        let in_recovery = self.in_recovery();
+        for (segno, name) in names {
+            if before.is_some_and(|b| segno >= b) {
+                continue;
+            }
+            if !self.archive.check_done(&name, in_recovery) {
+                continue;
+            }
+            tracing::debug!("removing WAL backup history file \"{name}\"");
+            match fs::remove_file(dir.join(&name)) {
+                Ok(()) => self.archive.cleanup(&name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.archive.cleanup(&name),
+                Err(e) => tracing::warn!("could not remove file \"pg_wal/{name}\": {e}"),
+            }
+        }
     }
 
     /// The oldest WAL segment that may be kept given the running backups' floors:
@@ -558,8 +650,16 @@ mod tests {
             e.checkpoint().unwrap();
         }
         assert!(src.join("pg_wal").join(&redo_seg).exists());
-        let end = e.stop_backup(&start).unwrap();
+        let end = e.stop_backup(&start, "unit").unwrap();
         assert!(end > start.redo);
+        // Archiving is off: the backup history file is written and removed at once,
+        // as PostgreSQL's CleanupBackupHistory does.
+        let hist = backup_history_file_name(1, start.redo, seg);
+        assert!(!src.join("pg_wal").join(&hist).exists());
+        assert!(!src
+            .join("pg_wal/archive_status")
+            .join(format!("{hist}.ready"))
+            .exists());
         insert(&e, oid, 99);
 
         // The copy: what the stream would carry.
@@ -612,7 +712,7 @@ mod tests {
         let opts = EngineOptions::default();
         let e = Engine::open(&src, &opts).unwrap();
         let start = e.start_backup(false).unwrap();
-        let end = e.stop_backup(&start).unwrap();
+        let end = e.stop_backup(&start, "x").unwrap();
         // A pg_control claiming a later end than the WAL reaches.
         fs::write(
             src.join("global/pg_control"),
@@ -628,6 +728,93 @@ mod tests {
         };
         assert_eq!(err.message, "WAL ends before end of online backup");
         assert!(src.join("backup_label").exists());
+        let _ = fs::remove_dir_all(&src);
+    }
+
+    /// With archiving on, backup stop writes `<start seg>.<offset>.backup` in
+    /// PostgreSQL's layout and marks it `.ready`; the next stop removes an archived one
+    /// (`CleanupBackupHistory`); checkpoints remove archived ones older than the oldest
+    /// kept segment, never unarchived ones.
+    #[test]
+    fn backup_history_file_is_written_marked_and_cleaned_up() {
+        let src = tempdir("hist");
+        let seg = 1024 * 1024;
+        crate::testutil::bootstrap(&src, seg);
+        let opts = EngineOptions {
+            checkpoint: Some(crate::storage::checkpointer::CheckpointSettings {
+                archive_mode: crate::storage::archive_status::ArchiveMode::On,
+                ..Default::default()
+            }),
+            ..EngineOptions::default()
+        };
+        let e = Engine::open(&src, &opts).unwrap();
+        let wal = src.join("pg_wal");
+        let st = |n: &str, suffix: &str| wal.join("archive_status").join(format!("{n}{suffix}"));
+
+        let start = e.start_backup(true).unwrap();
+        let end = e.stop_backup(&start, "first").unwrap();
+        let name = backup_history_file_name(1, start.redo, seg);
+        assert_eq!(
+            &name[25..],
+            format!("{:08X}.backup", segment_offset(start.redo, seg))
+        );
+        let text = fs::read_to_string(wal.join(&name)).unwrap();
+        let label = start.backup_label("first");
+        let label: Vec<&str> = label.lines().collect();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10, "{text}");
+        assert!(text.ends_with('\n'));
+        assert_eq!(lines[0], label[0]);
+        assert_eq!(
+            lines[1],
+            format!(
+                "STOP WAL LOCATION: {end} (file {})",
+                segment_file_name(1, end.segno(seg), seg)
+            )
+        );
+        assert_eq!(&lines[2..8], &label[1..]);
+        assert_eq!(lines[6], "LABEL: first");
+        let time = lines[8].strip_prefix("STOP TIME: ").unwrap();
+        assert!(
+            chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%d %H:%M:%S UTC").is_ok(),
+            "{time}"
+        );
+        assert_eq!(lines[9], "STOP TIMELINE: 1");
+        assert!(st(&name, ".ready").exists());
+        drop(start);
+
+        // Not archived yet: a second backup's stop keeps it, and its own is ready.
+        let second = e.start_backup(true).unwrap();
+        e.stop_backup(&second, "second").unwrap();
+        let name2 = backup_history_file_name(1, second.redo, seg);
+        drop(second);
+        assert_ne!(name, name2);
+        assert!(wal.join(&name).exists() && wal.join(&name2).exists());
+        assert!(st(&name2, ".ready").exists());
+        // Archived now: the next stop removes it and its status file.
+        fs::rename(st(&name, ".ready"), st(&name, ".done")).unwrap();
+        let third = e.start_backup(true).unwrap();
+        e.stop_backup(&third, "third").unwrap();
+        let name3 = backup_history_file_name(1, third.redo, seg);
+        drop(third);
+        assert!(!wal.join(&name).exists());
+        assert!(!st(&name, ".done").exists());
+        assert!(wal.join(&name2).exists() && wal.join(&name3).exists());
+
+        // Checkpoint cleanup: only archived files older than the oldest kept segment.
+        fs::rename(st(&name2, ".ready"), st(&name2, ".done")).unwrap();
+        let (_, segno2) = parse_backup_history_file_name(&name2, seg).unwrap();
+        let (_, segno3) = parse_backup_history_file_name(&name3, seg).unwrap();
+        e.cleanup_backup_history(Some(segno2));
+        assert!(
+            wal.join(&name2).exists(),
+            "kept: not older than the kept segment"
+        );
+        e.cleanup_backup_history(Some(segno3 + 1));
+        assert!(!wal.join(&name2).exists() && !st(&name2, ".done").exists());
+        assert!(wal.join(&name3).exists(), "kept: not archived");
+        assert!(st(&name3, ".ready").exists());
+        drop(e);
         let _ = fs::remove_dir_all(&src);
     }
 

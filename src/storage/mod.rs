@@ -915,6 +915,9 @@ impl Engine {
         match self.wal.remove_or_recycle(keep, recycle_upto) {
             Ok(r) => {
                 self.archive_cleanup(&candidates, keep);
+                // Backup history files older than every kept segment go once archived
+                // (backup.rs).
+                self.cleanup_backup_history(Some(keep));
                 r
             }
             Err(e) => {

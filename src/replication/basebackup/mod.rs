@@ -3,8 +3,8 @@
 //!
 //! What it owns: the option grammar of `BASE_BACKUP (…)` ([`options`]), the archive
 //! stream (tar headers in [`tar`]), the manifest ([`manifest`]). What it must never do:
-//! write into the data directory (other than what a checkpoint and the WAL switch at
-//! backup stop write through the engine).
+//! write into the data directory (other than what a checkpoint, the WAL switch and the
+//! backup history file at backup stop write through the engine).
 //!
 //! Invariants:
 //! - The files sent are those opened by [`Engine::start_backup`] under the checkpoint
@@ -22,7 +22,8 @@
 //! 3. CopyOutResponse, `n` "base.tar", then `d` messages: backup_label, the files
 //!    (emptied directories sent as headers only, `pg_wal/` plus
 //!    `./pg_wal/archive_status/`), `p` progress about once a second;
-//! 4. the engine stops the backup (WAL switch) and returns the end LSN; pg_control
+//! 4. the engine stops the backup (WAL switch, backup history file in pg_wal) and
+//!    returns the end LSN; pg_control
 //!    (stamped with the backup's start and end) follows, then with `WAL` the segments
 //!    from the start to the end and their `.done` files, then the trailer;
 //! 5. `m` and the manifest in `d` messages, CopyDone, the end LSN/TLI result,
@@ -127,7 +128,7 @@ pub async fn run<W: AsyncWrite + Unpin + Send>(req: BackupRequest, out: &mut W) 
     }
 
     // 4. Stop, pg_control, WAL.
-    let end = req.engine.stop_backup(&start)?;
+    let end = req.engine.stop_backup(&start, &opts.label)?;
     let control = start.control_image(end);
     let cm = &start.control_meta;
     s.generated_file(b"global/pg_control", &control, cm.uid, cm.gid, cm.mtime)

@@ -85,9 +85,56 @@ pub fn history_file_name(tli: u32) -> String {
     format!("{tli:08X}.history")
 }
 
+/// The file name of a backup history file (PostgreSQL's `BackupHistoryFileName`):
+/// the segment holding the backup's `start` on timeline `tli` (the stop timeline, as
+/// PostgreSQL names it), a dot, the start's offset in that segment as `%08X`, and
+/// `.backup` — e.g. `000000010000000000000002.00000028.backup`.
+pub fn backup_history_file_name(tli: u32, start: Lsn, segment_size: u64) -> String {
+    format!(
+        "{}.{:08X}.backup",
+        segment_file_name(tli, lsn_to_segno(start, segment_size), segment_size),
+        segment_offset(start, segment_size)
+    )
+}
+
+/// Parses a backup history file name (PostgreSQL's `IsBackupHistoryFileName`: 24 hex
+/// digits, `.`, 8 hex digits, `.backup`) into the `(timeline, segno)` of its start
+/// segment.
+pub fn parse_backup_history_file_name(name: &str, segment_size: u64) -> Option<(u32, u64)> {
+    let rest = name.strip_suffix(".backup")?;
+    if rest.len() != 33 || rest.as_bytes()[24] != b'.' {
+        return None;
+    }
+    if !rest[25..].bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    parse_segment_file_name(&rest[..24], segment_size)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backup_history_names_match_postgres() {
+        let mb16 = DEFAULT_SEGMENT_SIZE;
+        let name = backup_history_file_name(1, Lsn(0x2000028), mb16);
+        assert_eq!(name, "000000010000000000000002.00000028.backup");
+        assert_eq!(parse_backup_history_file_name(&name, mb16), Some((1, 2)));
+        assert_eq!(
+            backup_history_file_name(3, Lsn(0x1_0500_0100), 1 << 20),
+            "000000030000000100000050.00000100.backup"
+        );
+        for bad in [
+            "000000010000000000000002",
+            "000000010000000000000002.backup",
+            "000000010000000000000002.0000002G.backup",
+            "000000010000000000000002.00000028.backup.done",
+            "00000002.history",
+        ] {
+            assert_eq!(parse_backup_history_file_name(bad, mb16), None, "{bad}");
+        }
+    }
 
     #[test]
     fn names_match_postgres() {
