@@ -223,6 +223,9 @@ impl Target for PgTarget {
     }
 }
 
+/// A connection to the real PostgreSQL's `postgres` database, emptied first (every
+/// schema but the system ones dropped, `public` re-created), so that files never see
+/// each other's objects, as each file gets a fresh engine on the tusk side.
 fn pg_target(conn: &str) -> PgTarget {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -232,6 +235,16 @@ fn pg_target(conn: &str) -> PgTarget {
         .block_on(tokio_postgres::connect(conn, tokio_postgres::NoTls))
         .unwrap();
     rt.spawn(connection);
+    rt.block_on(client.batch_execute(
+        "DO $$ DECLARE s text; BEGIN \
+           FOR s IN SELECT nspname FROM pg_namespace \
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP \
+             EXECUTE format('DROP SCHEMA %I CASCADE', s); \
+           END LOOP; \
+           CREATE SCHEMA public; \
+         END $$",
+    ))
+    .unwrap();
     PgTarget { rt, client }
 }
 

@@ -296,7 +296,6 @@ struct ReplayLoop<'a> {
     tried: Option<u64>,
     /// The walreceiver's stream-end count when streaming was last allowed.
     stream_ends: u64,
-    last_archive_pass: Option<Instant>,
     restartpoints_seen: u64,
     announced: bool,
     /// The newest timeline found not to be a child of replay's (logged once).
@@ -335,7 +334,6 @@ impl<'a> ReplayLoop<'a> {
             source: Source::Archive,
             tried: None,
             stream_ends: 0,
-            last_archive_pass: None,
             restartpoints_seen: 0,
             announced: false,
             refused_timeline: 0,
@@ -551,7 +549,6 @@ impl<'a> ReplayLoop<'a> {
             }
         }
         // Nothing more from the archive or pg_wal.
-        self.last_archive_pass = Some(Instant::now());
         if self.recovery_target_latest() && self.rescan_latest_timeline(&archive)? {
             self.tried = None;
             return Ok(1);
