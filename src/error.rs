@@ -155,6 +155,8 @@ pub struct Error {
     pub hint: Option<String>,
     /// An optional 1-based character position in the query text (`P` field).
     pub position: Option<u32>,
+    /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`.
+    pub context: Option<String>,
 }
 
 /// The result type used throughout tusk.
@@ -170,6 +172,7 @@ impl Error {
             detail: None,
             hint: None,
             position: None,
+            context: None,
         }
     }
 
@@ -204,6 +207,12 @@ impl Error {
         self.message = message.into();
         self.detail = None;
         self.hint = None;
+        self
+    }
+
+    /// Returns the error with a CONTEXT line (`W` field).
+    pub fn with_context(mut self, context: impl Into<String>) -> Error {
+        self.context = Some(context.into());
         self
     }
 

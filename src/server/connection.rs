@@ -573,6 +573,19 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
                 w.copy_in_response(columns);
                 return (w, true);
             }
+            Ok(ExecResult::CopyOut {
+                columns,
+                binary,
+                data,
+                tag,
+            }) => {
+                w.copy_out_response(columns, binary);
+                for d in &data {
+                    w.copy_data(d);
+                }
+                w.copy_done();
+                w.command_complete(&tag);
+            }
             Err(e) => w.error(&e),
         }
     }

@@ -396,6 +396,9 @@ impl Writer {
         if let Some(p) = e.position {
             fields.push((b'P', p.to_string()));
         }
+        if let Some(w) = &e.context {
+            fields.push((b'W', w.clone()));
+        }
         if e.severity <= Severity::Warning {
             self.put(NoticeResponse::new(fields));
         } else {
@@ -457,6 +460,30 @@ impl Writer {
         for _ in 0..columns {
             self.buf.put_i16(0);
         }
+    }
+
+    /// Queues a CopyOutResponse: overall format (0 text, 1 binary) and each column's.
+    pub fn copy_out_response(&mut self, columns: usize, binary: bool) {
+        self.buf.put_u8(b'H');
+        self.buf.put_i32(4 + 1 + 2 + 2 * columns as i32);
+        self.buf.put_i8(binary as i8);
+        self.buf.put_i16(columns as i16);
+        for _ in 0..columns {
+            self.buf.put_i16(binary as i16);
+        }
+    }
+
+    /// Queues one CopyData message.
+    pub fn copy_data(&mut self, data: &[u8]) {
+        self.buf.put_u8(b'd');
+        self.buf.put_i32(4 + data.len() as i32);
+        self.buf.put_slice(data);
+    }
+
+    /// Queues CopyDone.
+    pub fn copy_done(&mut self) {
+        self.buf.put_u8(b'c');
+        self.buf.put_i32(4);
     }
 
     /// Queues a ParameterDescription.

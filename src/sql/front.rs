@@ -284,6 +284,13 @@ pub enum FrontStmt {
         /// CSV HEADER: skip the first line.
         header: bool,
     },
+    /// COPY table [(columns)] | (query) TO STDOUT [WITH] [(options)] / legacy options.
+    CopyTo {
+        /// What is copied.
+        source: CopySource,
+        /// The options.
+        options: crate::sql::copy_out::CopyOptions,
+    },
     /// DISCARD ALL (DISCARD PLANS / TEMP / SEQUENCES are no-ops).
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
@@ -459,7 +466,268 @@ fn scan_quoted(c: &[char], mut i: usize, quote: char, escapes: bool) -> Option<(
 }
 
 /// Parses the statements the front parser owns; `Ok(None)` hands the text to sqlparser.
+/// What `COPY … TO` reads.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopySource {
+    /// A table (as (schema, name)) and its columns (empty = all).
+    Table {
+        /// The table.
+        table: (Option<String>, String),
+        /// The column list.
+        columns: Vec<String>,
+    },
+    /// `COPY (query) TO`: the query's text.
+    Query(String),
+}
+
+/// The text between the parenthesis at character `from` of `text` and its match
+/// (outside quotes), or None.
+fn parenthesized_text(text: &str, from: usize) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut depth = 0usize;
+    let mut i = from;
+    let mut quote: Option<char> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(chars[from + 1..i].iter().collect());
+                    }
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `COPY (query) …` split into the query's text and the statement with `(q)` in its
+/// place; None for anything else.
+fn split_copy_query(text: &str) -> Option<(String, String)> {
+    let trimmed = text.trim_start();
+    let lead = text.len() - trimmed.len();
+    if trimmed.len() < 4 || !trimmed[..4].eq_ignore_ascii_case("copy") {
+        return None;
+    }
+    let after = &trimmed[4..];
+    let rest = after.trim_start();
+    if !rest.starts_with('(') || after.len() == rest.len() {
+        return None;
+    }
+    let open = lead + 4 + (after.len() - rest.len());
+    let open_chars = text[..open].chars().count();
+    let query = parenthesized_text(text, open_chars)?;
+    let close = open + 1 + query.len();
+    Some((query, format!("{}(q){}", &text[..open], &text[close + 1..])))
+}
+
+/// COPY in both directions: `COPY t [(cols)] FROM STDIN …`, `COPY t [(cols)] TO
+/// STDOUT …`, `COPY (query) TO STDOUT …`, with the parenthesized options and the
+/// legacy ones (`CSV HEADER`, `BINARY`, `DELIMITER AS 'x'`, `NULL AS 'x'`, `QUOTE`,
+/// `ESCAPE`, `FORCE QUOTE`).
+fn parse_copy(p: &mut P, query: Option<String>) -> Result<FrontStmt> {
+    use crate::sql::copy_out::{CopyFormat, CopyOptions, ForceQuote};
+    let source = if let Some(q) = query {
+        // The placeholder `(q)` that split_copy_query left.
+        if !(p.eat_punct('(') && p.eat("q") && p.eat_punct(')')) {
+            return Err(p.syntax());
+        }
+        CopySource::Query(q)
+    } else {
+        let first_part = p.ident()?;
+        let table = if p.eat_punct('.') {
+            (Some(first_part), p.ident()?)
+        } else {
+            (None, first_part)
+        };
+        let mut columns = Vec::new();
+        if p.eat_punct('(') {
+            columns = p.ident_list()?;
+            if !p.eat_punct(')') {
+                return Err(p.syntax());
+            }
+        }
+        CopySource::Table { table, columns }
+    };
+    let to = if p.eat("from") {
+        if matches!(source, CopySource::Query(_)) {
+            return Err(p.syntax());
+        }
+        if !p.eat("stdin") {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY FROM a file is not supported; use COPY FROM STDIN"
+            );
+        }
+        false
+    } else if p.eat("to") {
+        if !p.eat("stdout") {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY TO a file is not supported; use COPY TO STDOUT"
+            );
+        }
+        true
+    } else {
+        return Err(p.syntax());
+    };
+    p.eat("with");
+    let mut o = CopyOptions::default();
+    let parenthesized = p.eat_punct('(');
+    let value = |p: &mut P| -> Option<String> {
+        match p.peek().cloned() {
+            Some(Tok::Str(v)) | Some(Tok::Word(v)) | Some(Tok::Num(v)) | Some(Tok::Quoted(v)) => {
+                p.i += 1;
+                Some(v)
+            }
+            _ => None,
+        }
+    };
+    let one_char = |opt: &str, v: Option<String>| -> Result<char> {
+        let v = v.unwrap_or_default();
+        let mut cs = v.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) => Ok(c),
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY {opt} must be a single one-byte character"
+            ),
+        }
+    };
+    while let Some(w) = p.word().map(|w| w.to_string()) {
+        p.i += 1;
+        match w.as_str() {
+            "csv" => o.format = CopyFormat::Csv,
+            "binary" => o.format = CopyFormat::Binary,
+            "format" => {
+                o.format = match value(p).as_deref() {
+                    Some("csv") => CopyFormat::Csv,
+                    Some("text") => CopyFormat::Text,
+                    Some("binary") => CopyFormat::Binary,
+                    Some(f) => bail!(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "COPY format \"{f}\" not recognized"
+                    ),
+                    None => return Err(p.syntax()),
+                }
+            }
+            "delimiter" => {
+                p.eat("as");
+                o.delimiter = Some(one_char("delimiter", value(p))?);
+            }
+            "null" => {
+                p.eat("as");
+                o.null = value(p);
+            }
+            "header" => {
+                o.header = !matches!(value_if_boolean(p).as_deref(), Some("false" | "off" | "0"));
+            }
+            "quote" => {
+                p.eat("as");
+                o.quote = Some(one_char("quote", value(p))?);
+            }
+            "escape" => {
+                p.eat("as");
+                o.escape = Some(one_char("escape", value(p))?);
+            }
+            "force" | "force_quote" => {
+                if w == "force" && !p.eat("quote") {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "COPY FORCE {} is not supported yet",
+                        p.word().unwrap_or("").to_uppercase()
+                    );
+                }
+                o.force_quote = if p.eat_punct('*') {
+                    ForceQuote::All
+                } else if p.eat_punct('(') {
+                    let cols = p.ident_list()?;
+                    if !p.eat_punct(')') {
+                        return Err(p.syntax());
+                    }
+                    ForceQuote::Columns(cols)
+                } else {
+                    ForceQuote::Columns(p.ident_list()?)
+                };
+            }
+            // FREEZE, ENCODING and friends change nothing here.
+            _ => {
+                if parenthesized {
+                    let _ = value(p);
+                }
+            }
+        }
+        p.eat_punct(',');
+    }
+    if parenthesized && !p.eat_punct(')') {
+        return Err(p.syntax());
+    }
+    o.check()?;
+    if to {
+        return Ok(FrontStmt::CopyTo { source, options: o });
+    }
+    let CopySource::Table { table, columns } = source else {
+        return Err(p.syntax());
+    };
+    if o.format == CopyFormat::Binary {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "COPY FROM in binary format is not supported yet"
+        );
+    }
+    if o.quote.is_some_and(|q| q != '"') || o.escape.is_some_and(|e| e != '"') {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "COPY FROM with a QUOTE or ESCAPE other than '\"' is not supported yet"
+        );
+    }
+    if o.force_quote != ForceQuote::None {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "COPY force quote only available using COPY TO"
+        );
+    }
+    Ok(FrontStmt::CopyFrom {
+        table,
+        columns,
+        csv: o.format == CopyFormat::Csv,
+        delimiter: o.delimiter(),
+        null: o.null(),
+        header: o.header,
+    })
+}
+
+/// HEADER's optional boolean value (not a following option's name).
+fn value_if_boolean(p: &mut P) -> Option<String> {
+    match p.peek().cloned() {
+        Some(Tok::Word(v)) if matches!(v.as_str(), "true" | "false" | "on" | "off" | "match") => {
+            p.i += 1;
+            Some(v)
+        }
+        Some(Tok::Str(v)) | Some(Tok::Num(v)) => {
+            p.i += 1;
+            Some(v.to_ascii_lowercase())
+        }
+        _ => None,
+    }
+}
+
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
+    // `COPY (query) TO …`: the query is any SQL, kept as text; the rest is tokenized
+    // with a placeholder in its place.
+    let (copy_query, text) = match split_copy_query(text) {
+        Some((q, rest)) => (Some(q), std::borrow::Cow::Owned(rest)),
+        None => (None, std::borrow::Cow::Borrowed(text)),
+    };
+    let text: &str = &text;
     let Some(t) = tokenize(text) else {
         return Ok(None);
     };
@@ -499,95 +767,7 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
-        "copy" => {
-            let first_part = p.ident()?;
-            let table = if p.eat_punct('.') {
-                (Some(first_part), p.ident()?)
-            } else {
-                (None, first_part)
-            };
-            let mut columns = Vec::new();
-            if p.eat_punct('(') {
-                columns = p.ident_list()?;
-                if !p.eat_punct(')') {
-                    return Err(p.syntax());
-                }
-            }
-            if !p.eat("from") {
-                if p.word() == Some("to") {
-                    bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "COPY TO is not supported yet"
-                    );
-                }
-                return Err(p.syntax());
-            }
-            if !p.eat("stdin") {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "COPY FROM a file is not supported; use COPY FROM STDIN"
-                );
-            }
-            p.eat("with");
-            let (mut csv, mut delimiter, mut null, mut header) = (false, None, None, false);
-            let parenthesized = p.eat_punct('(');
-            while let Some(w) = p.word().map(|w| w.to_string()) {
-                p.i += 1;
-                let value = |p: &mut P| -> Option<String> {
-                    match p.peek().cloned() {
-                        Some(Tok::Str(v)) | Some(Tok::Word(v)) | Some(Tok::Num(v)) => {
-                            p.i += 1;
-                            Some(v)
-                        }
-                        _ => None,
-                    }
-                };
-                match w.as_str() {
-                    "csv" => csv = true,
-                    "binary" => bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "COPY BINARY is not supported yet"
-                    ),
-                    "format" => match value(&mut p).as_deref() {
-                        Some("csv") => csv = true,
-                        Some("text") => csv = false,
-                        _ => bail!(
-                            sqlstate::FEATURE_NOT_SUPPORTED,
-                            "this COPY format is not supported yet"
-                        ),
-                    },
-                    "delimiter" => {
-                        p.eat("as");
-                        delimiter = value(&mut p).and_then(|v| v.chars().next());
-                    }
-                    "null" => {
-                        p.eat("as");
-                        null = value(&mut p);
-                    }
-                    "header" => {
-                        header = !matches!(value(&mut p).as_deref(), Some("false" | "off" | "0"));
-                    }
-                    // FREEZE, ENCODING and friends change nothing here.
-                    _ => {
-                        if parenthesized {
-                            let _ = value(&mut p);
-                        }
-                    }
-                }
-                p.eat_punct(',');
-            }
-            if parenthesized && !p.eat_punct(')') {
-                return Err(p.syntax());
-            }
-            FrontStmt::CopyFrom {
-                table,
-                columns,
-                csv,
-                delimiter: delimiter.unwrap_or(if csv { ',' } else { '\t' }),
-                null: null.unwrap_or_else(|| if csv { String::new() } else { "\\N".into() }),
-                header,
-            }
-        }
+        "copy" => parse_copy(&mut p, copy_query)?,
         "discard" => match p.word() {
             Some(w @ ("all" | "plans" | "temp" | "temporary" | "sequences")) => {
                 let w = w.to_string();

@@ -34,6 +34,7 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
+pub mod copy_out;
 pub mod exec;
 pub mod expr;
 pub mod front;
@@ -137,6 +138,18 @@ pub enum ExecResult {
         /// The number of columns each row carries.
         columns: usize,
     },
+    /// COPY … TO STDOUT: the server answers CopyOutResponse (`columns` columns, binary
+    /// or text), one CopyData per payload, CopyDone, then CommandComplete `tag`.
+    CopyOut {
+        /// The number of columns.
+        columns: usize,
+        /// Binary format (else text/CSV).
+        binary: bool,
+        /// The CopyData payloads, in order.
+        data: Vec<Vec<u8>>,
+        /// `COPY n`.
+        tag: String,
+    },
 }
 
 /// A COPY FROM STDIN in progress.
@@ -152,6 +165,8 @@ struct CopyState {
     buf: Vec<u8>,
     rows: u64,
     ended: bool,
+    /// Input lines consumed so far (the header included), for CONTEXT.
+    line_no: u64,
 }
 
 /// The transaction status reported in ReadyForQuery.
@@ -1172,9 +1187,11 @@ impl Session {
                     buf: Vec::new(),
                     rows: 0,
                     ended: false,
+                    line_no: 0,
                 });
                 Ok(ExecResult::CopyIn { columns })
             }
+            FrontStmt::CopyTo { source, options } => self.copy_to(source, options),
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
@@ -1287,6 +1304,91 @@ impl Session {
 
     // ---- COPY FROM STDIN -------------------------------------------------------------
 
+    /// COPY … TO STDOUT: runs the table's SELECT or the query, then renders its rows
+    /// in the COPY format ([`copy_out`]).
+    fn copy_to(
+        &mut self,
+        source: &front::CopySource,
+        options: &copy_out::CopyOptions,
+    ) -> Result<ExecResult> {
+        let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let sql = match source {
+            front::CopySource::Table { table, columns } => {
+                // The table and columns are checked first, with COPY's own errors.
+                let def = crate::catalog::resolve_table(
+                    &self.engine,
+                    self.db_oid,
+                    table.0.as_deref(),
+                    &table.1,
+                )?
+                .ok_or_else(|| {
+                    err!(
+                        sqlstate::UNDEFINED_TABLE,
+                        "relation \"{}\" does not exist",
+                        table.1
+                    )
+                })?;
+                if let Some(c) = columns
+                    .iter()
+                    .find(|c| !def.columns.iter().any(|x| &x.name == *c))
+                {
+                    bail!(
+                        sqlstate::UNDEFINED_COLUMN,
+                        "column \"{c}\" of relation \"{}\" does not exist",
+                        def.name
+                    );
+                }
+                let cols = if columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    columns
+                        .iter()
+                        .map(|c| quote(c))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let name = match &table.0 {
+                    Some(schema) => format!("{}.{}", quote(schema), quote(&table.1)),
+                    None => quote(&table.1),
+                };
+                format!("SELECT {cols} FROM {name}")
+            }
+            front::CopySource::Query(q) => q.clone(),
+        };
+        let piece = Piece {
+            text: sql,
+            offset: 0,
+        };
+        let parsed = parse_one(&piece)?;
+        if !matches!(&parsed, Parsed::Sql(s) if matches!(**s, sqlparser::ast::Statement::Query(_)))
+        {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY query must be a SELECT or VALUES query here"
+            );
+        }
+        // Positions would point into the generated text, not the client's.
+        let ran = self
+            .run(&piece, &parsed, &[], &mut vec![])
+            .map_err(|mut e| {
+                e.position = None;
+                e
+            })?;
+        let ExecResult::Rows { fields, rows, .. } = ran else {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "COPY query must have a RETURNING clause"
+            );
+        };
+        let data = copy_out::encode(&fields, &rows, options, &format_options(&self.settings));
+        Ok(ExecResult::CopyOut {
+            columns: fields.len(),
+            binary: options.format == copy_out::CopyFormat::Binary,
+            data,
+            tag: format!("COPY {}", rows.len()),
+        })
+    }
+
     /// CopyData: rows of the COPY in progress (any split of the stream is fine).
     pub fn copy_data(&mut self, data: &[u8]) -> Result<()> {
         let r = self.copy_data_inner(data, false);
@@ -1306,7 +1408,18 @@ impl Session {
         };
         st.buf.extend_from_slice(data);
         let mut lines = Vec::new();
-        while let Some(pos) = st.buf.iter().position(|&b| b == b'\n') {
+        // In CSV a newline inside a quoted field belongs to the field.
+        let csv = st.csv;
+        let line_end = |buf: &[u8]| {
+            let mut quoted = false;
+            buf.iter().position(|&b| {
+                if csv && b == b'"' {
+                    quoted = !quoted;
+                }
+                b == b'\n' && !quoted
+            })
+        };
+        while let Some(pos) = line_end(&st.buf) {
             let mut line: Vec<u8> = st.buf.drain(..=pos).collect();
             line.pop();
             if line.last() == Some(&b'\r') {
@@ -1328,11 +1441,14 @@ impl Session {
             if st.ended {
                 continue;
             }
+            st.line_no += 1;
+            let at = format!("COPY {}, line {}", st.table.name, st.line_no);
             let text = String::from_utf8(line).map_err(|_| {
                 err!(
                     sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
                     "invalid byte sequence for encoding \"UTF8\""
                 )
+                .with_context(at.clone())
             })?;
             if text == "\\." {
                 st.ended = true;
@@ -1347,19 +1463,22 @@ impl Session {
             } else {
                 copy_text_fields(&text, st.delimiter, &st.null)
             };
-            if fields.len() != st.targets.len() {
-                bail!(
-                    "22P04",
-                    "{} data for column \"{}\"",
-                    if fields.len() < st.targets.len() {
-                        "missing"
-                    } else {
-                        "extra"
-                    },
-                    st.table.columns[st.targets[fields.len().min(st.targets.len() - 1)]].name
-                );
+            if fields.len() < st.targets.len() {
+                return Err(err!(
+                    sqlstate::BAD_COPY_FILE_FORMAT,
+                    "missing data for column \"{}\"",
+                    st.table.columns[st.targets[fields.len()]].name
+                )
+                .with_context(format!("{at}: \"{text}\"")));
             }
-            rows.push(fields);
+            if fields.len() > st.targets.len() {
+                return Err(err!(
+                    sqlstate::BAD_COPY_FILE_FORMAT,
+                    "extra data after last expected column"
+                )
+                .with_context(format!("{at}: \"{text}\"")));
+            }
+            rows.push((st.line_no, fields));
         }
         if rows.is_empty() {
             return Ok(());
@@ -1370,9 +1489,11 @@ impl Session {
             st.targets.clone(),
             st.defaults.clone(),
         );
+        let name = table.name.clone();
         let n = self.exec_ctx(&[], |cx| {
             let mut n = 0;
-            for fields in rows {
+            for (line_no, fields) in rows {
+                let at = format!("COPY {name}, line {line_no}");
                 let mut row = Vec::with_capacity(table.columns.len());
                 for d in &defaults {
                     row.push(expr::eval(d, &[], cx)?);
@@ -1381,14 +1502,17 @@ impl Session {
                     let c = &table.columns[t];
                     row[t] = match f {
                         None => Value::Null,
-                        Some(s) => {
-                            let v = types::parse_text(c.data_type, c.typmod, &s)?;
-                            types::cast(v, c.data_type, c.typmod, false)?
-                        }
+                        Some(s) => types::parse_text(c.data_type, c.typmod, &s)
+                            .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
+                            .map_err(|e| {
+                                e.with_context(format!("{at}, column {}: \"{s}\"", c.name))
+                            })?,
                     };
                 }
-                exec::check_not_null(&table, &row)?;
-                cx.engine.insert(cx.txn, db, table.oid, row)?;
+                exec::check_not_null(&table, &row).map_err(|e| e.with_context(at.clone()))?;
+                cx.engine
+                    .insert(cx.txn, db, table.oid, row)
+                    .map_err(|e| e.with_context(at.clone()))?;
                 n += 1;
             }
             Ok(n)
@@ -1685,6 +1809,10 @@ impl Session {
                         "COPY FROM STDIN is only supported in the simple query protocol"
                     );
                 }
+                ExecResult::CopyOut { .. } => bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "COPY TO STDOUT is only supported in the simple query protocol"
+                ),
             };
             match self.portals.get_mut(portal) {
                 Some(p) => p.pending = Some((rows.into(), tag)),

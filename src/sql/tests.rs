@@ -101,6 +101,16 @@ fn q(s: &mut Session, sql: &str) -> String {
             Ok(ExecResult::Command { tag }) => out.push(tag),
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
             Ok(ExecResult::CopyIn { columns }) => out.push(format!("COPY IN {columns}")),
+            Ok(ExecResult::CopyOut { data, tag, .. }) => {
+                for d in data {
+                    out.push(
+                        String::from_utf8_lossy(&d)
+                            .trim_end_matches('\n')
+                            .to_string(),
+                    );
+                }
+                out.push(tag);
+            }
             Err(e) => {
                 let mut line = format!("ERROR {}: {}", e.code, e.message);
                 if let Some(d) = e.detail {
