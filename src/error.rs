@@ -155,8 +155,9 @@ pub struct Error {
     pub hint: Option<String>,
     /// An optional 1-based character position in the query text (`P` field).
     pub position: Option<u32>,
-    /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`.
-    pub context: Option<String>,
+    /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`
+    /// (boxed: errors travel in every `Result` and must stay small).
+    pub context: Option<Box<str>>,
 }
 
 /// The result type used throughout tusk.
@@ -212,7 +213,7 @@ impl Error {
 
     /// Returns the error with a CONTEXT line (`W` field).
     pub fn with_context(mut self, context: impl Into<String>) -> Error {
-        self.context = Some(context.into());
+        self.context = Some(context.into().into_boxed_str());
         self
     }
 

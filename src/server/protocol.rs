@@ -397,7 +397,7 @@ impl Writer {
             fields.push((b'P', p.to_string()));
         }
         if let Some(w) = &e.context {
-            fields.push((b'W', w.clone()));
+            fields.push((b'W', w.to_string()));
         }
         if e.severity <= Severity::Warning {
             self.put(NoticeResponse::new(fields));
