@@ -568,9 +568,9 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
             }
             Ok(ExecResult::Command { tag }) => w.command_complete(&tag),
             Ok(ExecResult::Empty) => w.empty_message(b'I'),
-            Ok(ExecResult::CopyIn { columns }) => {
+            Ok(ExecResult::CopyIn { columns, binary }) => {
                 queue_side_messages(s, &mut w);
-                w.copy_in_response(columns);
+                w.copy_in_response(columns, binary);
                 return (w, true);
             }
             Ok(ExecResult::CopyOut {

@@ -451,14 +451,14 @@ impl Writer {
         self.put(CommandComplete::new(tag.to_string()));
     }
 
-    /// Queues a CopyInResponse for text-format COPY FROM STDIN of `columns` columns.
-    pub fn copy_in_response(&mut self, columns: usize) {
+    /// Queues a CopyInResponse for COPY FROM STDIN of `columns` columns (text or binary).
+    pub fn copy_in_response(&mut self, columns: usize, binary: bool) {
         self.buf.put_u8(b'G');
         self.buf.put_i32(4 + 1 + 2 + 2 * columns as i32);
-        self.buf.put_i8(0);
+        self.buf.put_i8(binary as i8);
         self.buf.put_i16(columns as i16);
         for _ in 0..columns {
-            self.buf.put_i16(0);
+            self.buf.put_i16(binary as i16);
         }
     }
 

@@ -283,6 +283,8 @@ pub enum FrontStmt {
         null: String,
         /// CSV HEADER: skip the first line.
         header: bool,
+        /// Binary format.
+        binary: bool,
     },
     /// COPY table [(columns)] | (query) TO STDOUT [WITH] [(options)] / legacy options.
     CopyTo {
@@ -677,12 +679,6 @@ fn parse_copy(p: &mut P, query: Option<String>) -> Result<FrontStmt> {
     let CopySource::Table { table, columns } = source else {
         return Err(p.syntax());
     };
-    if o.format == CopyFormat::Binary {
-        bail!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "COPY FROM in binary format is not supported yet"
-        );
-    }
     if o.quote.is_some_and(|q| q != '"') || o.escape.is_some_and(|e| e != '"') {
         bail!(
             sqlstate::FEATURE_NOT_SUPPORTED,
@@ -702,6 +698,7 @@ fn parse_copy(p: &mut P, query: Option<String>) -> Result<FrontStmt> {
         delimiter: o.delimiter(),
         null: o.null(),
         header: o.header,
+        binary: o.format == CopyFormat::Binary,
     })
 }
 

@@ -137,6 +137,8 @@ pub enum ExecResult {
     CopyIn {
         /// The number of columns each row carries.
         columns: usize,
+        /// Binary format (psql then reads its input as bytes, not lines).
+        binary: bool,
     },
     /// COPY … TO STDOUT: the server answers CopyOutResponse (`columns` columns, binary
     /// or text), one CopyData per payload, CopyDone, then CommandComplete `tag`.
@@ -167,7 +169,22 @@ struct CopyState {
     ended: bool,
     /// Input lines consumed so far (the header included), for CONTEXT.
     line_no: u64,
+    /// Binary format; `binary_header` is set once the signature and header were read.
+    binary: bool,
+    binary_header: bool,
 }
+
+/// One field of a COPY FROM row: text to parse, or a binary value to decode.
+enum CopyField {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// One COPY FROM row: its line number, the line (for CONTEXT), its fields.
+type CopyRow = (u64, String, Vec<Option<CopyField>>);
+
+/// The binary COPY signature.
+const PGCOPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 
 /// The transaction status reported in ReadyForQuery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +438,195 @@ fn copy_text_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> 
 
 /// Splits a COPY CSV line into fields (double quotes, `""` escapes; an unquoted field
 /// equal to the NULL marker is NULL).
+/// Takes the complete lines out of a text/CSV COPY buffer (a newline inside a quoted
+/// CSV field belongs to the field); at the end, the rest too.
+fn copy_take_lines(st: &mut CopyState, last: bool) -> Vec<Vec<u8>> {
+    let csv = st.csv;
+    let line_end = |buf: &[u8]| {
+        let mut quoted = false;
+        buf.iter().position(|&b| {
+            if csv && b == b'"' {
+                quoted = !quoted;
+            }
+            b == b'\n' && !quoted
+        })
+    };
+    let mut lines = Vec::new();
+    while let Some(pos) = line_end(&st.buf) {
+        let mut line: Vec<u8> = st.buf.drain(..=pos).collect();
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        lines.push(line);
+    }
+    if last && !st.buf.is_empty() {
+        lines.push(std::mem::take(&mut st.buf));
+    }
+    lines
+}
+
+/// Splits text/CSV COPY lines into rows (the header skipped, `\.` ending the data),
+/// with PostgreSQL's missing/extra data errors.
+fn copy_text_rows(st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<Vec<CopyRow>> {
+    let mut rows = Vec::new();
+    for line in lines {
+        if st.ended {
+            continue;
+        }
+        st.line_no += 1;
+        let at = format!("COPY {}, line {}", st.table.name, st.line_no);
+        let text = String::from_utf8(line).map_err(|_| {
+            err!(
+                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                "invalid byte sequence for encoding \"UTF8\""
+            )
+            .with_context(at.clone())
+        })?;
+        if text == "\\." {
+            st.ended = true;
+            continue;
+        }
+        if st.skip_header {
+            st.skip_header = false;
+            continue;
+        }
+        let fields = if st.csv {
+            copy_csv_fields(&text, st.delimiter, &st.null)
+        } else {
+            copy_text_fields(&text, st.delimiter, &st.null)
+        };
+        if fields.len() < st.targets.len() {
+            return Err(err!(
+                sqlstate::BAD_COPY_FILE_FORMAT,
+                "missing data for column \"{}\"",
+                st.table.columns[st.targets[fields.len()]].name
+            )
+            .with_context(format!("{at}: \"{text}\"")));
+        }
+        if fields.len() > st.targets.len() {
+            return Err(err!(
+                sqlstate::BAD_COPY_FILE_FORMAT,
+                "extra data after last expected column"
+            )
+            .with_context(format!("{at}: \"{text}\"")));
+        }
+        let fields = fields.into_iter().map(|f| f.map(CopyField::Text)).collect();
+        rows.push((st.line_no, text, fields));
+    }
+    Ok(rows)
+}
+
+/// Reads the complete rows of a binary COPY buffer: the signature, flags and header
+/// extension first, then tuples until the -1 trailer (PostgreSQL's format and errors).
+fn copy_binary_rows(st: &mut CopyState, last: bool) -> Result<Vec<CopyRow>> {
+    let bad = |m: &str, st: &CopyState| {
+        err!(sqlstate::BAD_COPY_FILE_FORMAT, "{}", m).with_context(format!(
+            "COPY {}, line {}",
+            st.table.name,
+            st.line_no.max(1)
+        ))
+    };
+    let be32 = |b: &[u8], at: usize| i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    // The header is read before any row: its errors carry no CONTEXT (as PostgreSQL's).
+    let bad = |m: &str, st: &CopyState| {
+        if st.binary_header {
+            bad(m, st)
+        } else {
+            err!(sqlstate::BAD_COPY_FILE_FORMAT, "{}", m)
+        }
+    };
+    if !st.binary_header {
+        if st.buf.len() < 19 {
+            if last {
+                return Err(bad("COPY file signature not recognized", st));
+            }
+            return Ok(Vec::new());
+        }
+        if &st.buf[..11] != PGCOPY_SIGNATURE {
+            return Err(bad("COPY file signature not recognized", st));
+        }
+        let flags = be32(&st.buf, 11);
+        if flags & (1 << 16) != 0 {
+            return Err(bad("invalid COPY file header (WITH OIDS)", st));
+        }
+        if (flags as u32) & 0xffff_0000 & !(1 << 16) != 0 {
+            return Err(bad("unrecognized critical flags in COPY file header", st));
+        }
+        let ext = be32(&st.buf, 15);
+        if ext < 0 {
+            return Err(bad("invalid COPY file header (missing length)", st));
+        }
+        let need = 19 + ext as usize;
+        if st.buf.len() < need {
+            if last {
+                return Err(bad("invalid COPY file header (wrong length)", st));
+            }
+            return Ok(Vec::new());
+        }
+        st.buf.drain(..need);
+        st.binary_header = true;
+    }
+    let mut rows = Vec::new();
+    let mut pos = 0;
+    while !st.ended && st.buf.len() >= pos + 2 {
+        let count = i16::from_be_bytes([st.buf[pos], st.buf[pos + 1]]);
+        if count == -1 {
+            st.ended = true;
+            pos += 2;
+            break;
+        }
+        // A whole tuple must be buffered before it is taken.
+        let mut p = pos + 2;
+        let mut fields = Vec::new();
+        let mut complete = true;
+        for _ in 0..count.max(0) {
+            if st.buf.len() < p + 4 {
+                complete = false;
+                break;
+            }
+            let len = be32(&st.buf, p);
+            p += 4;
+            if len < -1 {
+                return Err(bad("invalid field size", st));
+            }
+            if len == -1 {
+                fields.push(None);
+                continue;
+            }
+            if st.buf.len() < p + len as usize {
+                complete = false;
+                break;
+            }
+            fields.push(Some(CopyField::Binary(
+                st.buf[p..p + len as usize].to_vec(),
+            )));
+            p += len as usize;
+        }
+        if !complete {
+            break;
+        }
+        st.line_no += 1;
+        if count < 0 || count as usize != st.targets.len() {
+            return Err(bad(
+                &format!(
+                    "row field count is {}, expected {}",
+                    count,
+                    st.targets.len()
+                ),
+                st,
+            ));
+        }
+        rows.push((st.line_no, String::new(), fields));
+        pos = p;
+    }
+    st.buf.drain(..pos);
+    if last && !st.ended {
+        return Err(bad("unexpected EOF in COPY data", st));
+    }
+    Ok(rows)
+}
+
 fn copy_csv_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> {
     let mut fields = Vec::new();
     let mut cur = String::new();
@@ -1136,6 +1342,7 @@ impl Session {
                 delimiter,
                 null,
                 header,
+                binary,
             } => {
                 let def = crate::catalog::resolve_table(
                     &self.engine,
@@ -1188,8 +1395,13 @@ impl Session {
                     rows: 0,
                     ended: false,
                     line_no: 0,
+                    binary: *binary,
+                    binary_header: false,
                 });
-                Ok(ExecResult::CopyIn { columns })
+                Ok(ExecResult::CopyIn {
+                    columns,
+                    binary: *binary,
+                })
             }
             FrontStmt::CopyTo { source, options } => self.copy_to(source, options),
             FrontStmt::Checkpoint => {
@@ -1407,81 +1619,24 @@ impl Session {
             );
         };
         st.buf.extend_from_slice(data);
-        let mut lines = Vec::new();
-        // In CSV a newline inside a quoted field belongs to the field.
-        let csv = st.csv;
-        let line_end = |buf: &[u8]| {
-            let mut quoted = false;
-            buf.iter().position(|&b| {
-                if csv && b == b'"' {
-                    quoted = !quoted;
-                }
-                b == b'\n' && !quoted
-            })
+        let result = if st.binary {
+            copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
+        } else {
+            let lines = copy_take_lines(&mut st, last);
+            copy_text_rows(&mut st, lines).and_then(|rows| self.insert_copy_rows(&st, rows))
         };
-        while let Some(pos) = line_end(&st.buf) {
-            let mut line: Vec<u8> = st.buf.drain(..=pos).collect();
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            lines.push(line);
+        if let Ok(n) = result {
+            st.rows += n;
         }
-        if last && !st.buf.is_empty() {
-            lines.push(std::mem::take(&mut st.buf));
-        }
-        let result = self.copy_lines(&mut st, lines);
         self.copy = Some(st);
-        result
+        result.map(|_| ())
     }
 
-    fn copy_lines(&mut self, st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<()> {
-        let mut rows = Vec::new();
-        for line in lines {
-            if st.ended {
-                continue;
-            }
-            st.line_no += 1;
-            let at = format!("COPY {}, line {}", st.table.name, st.line_no);
-            let text = String::from_utf8(line).map_err(|_| {
-                err!(
-                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
-                    "invalid byte sequence for encoding \"UTF8\""
-                )
-                .with_context(at.clone())
-            })?;
-            if text == "\\." {
-                st.ended = true;
-                continue;
-            }
-            if st.skip_header {
-                st.skip_header = false;
-                continue;
-            }
-            let fields = if st.csv {
-                copy_csv_fields(&text, st.delimiter, &st.null)
-            } else {
-                copy_text_fields(&text, st.delimiter, &st.null)
-            };
-            if fields.len() < st.targets.len() {
-                return Err(err!(
-                    sqlstate::BAD_COPY_FILE_FORMAT,
-                    "missing data for column \"{}\"",
-                    st.table.columns[st.targets[fields.len()]].name
-                )
-                .with_context(format!("{at}: \"{text}\"")));
-            }
-            if fields.len() > st.targets.len() {
-                return Err(err!(
-                    sqlstate::BAD_COPY_FILE_FORMAT,
-                    "extra data after last expected column"
-                )
-                .with_context(format!("{at}: \"{text}\"")));
-            }
-            rows.push((st.line_no, fields));
-        }
+    /// Inserts parsed COPY FROM rows (defaults for the columns not copied), each
+    /// failure carrying PostgreSQL's CONTEXT; returns how many were inserted.
+    fn insert_copy_rows(&mut self, st: &CopyState, rows: Vec<CopyRow>) -> Result<u64> {
         if rows.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         let (db, table, targets, defaults) = (
             st.db,
@@ -1490,10 +1645,15 @@ impl Session {
             st.defaults.clone(),
         );
         let name = table.name.clone();
-        let n = self.exec_ctx(&[], |cx| {
+        self.exec_ctx(&[], |cx| {
             let mut n = 0;
-            for (line_no, fields) in rows {
+            for (line_no, line, fields) in rows {
                 let at = format!("COPY {name}, line {line_no}");
+                let at_line = if line.is_empty() {
+                    at.clone()
+                } else {
+                    format!("{at}: \"{line}\"")
+                };
                 let mut row = Vec::with_capacity(table.columns.len());
                 for d in &defaults {
                     row.push(expr::eval(d, &[], cx)?);
@@ -1502,23 +1662,24 @@ impl Session {
                     let c = &table.columns[t];
                     row[t] = match f {
                         None => Value::Null,
-                        Some(s) => types::parse_text(c.data_type, c.typmod, &s)
+                        Some(CopyField::Text(s)) => types::parse_text(c.data_type, c.typmod, &s)
                             .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
                             .map_err(|e| {
                                 e.with_context(format!("{at}, column {}: \"{s}\"", c.name))
                             })?,
+                        Some(CopyField::Binary(b)) => types::decode_binary(c.data_type, &b)
+                            .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
+                            .map_err(|e| e.with_context(format!("{at}, column {}", c.name)))?,
                     };
                 }
-                exec::check_not_null(&table, &row).map_err(|e| e.with_context(at.clone()))?;
+                exec::check_not_null(&table, &row).map_err(|e| e.with_context(at_line.clone()))?;
                 cx.engine
                     .insert(cx.txn, db, table.oid, row)
                     .map_err(|e| e.with_context(at.clone()))?;
                 n += 1;
             }
             Ok(n)
-        })?;
-        st.rows += n;
-        Ok(())
+        })
     }
 
     /// CopyDone: ends the COPY; returns its `COPY n` tag (and commits an implicit

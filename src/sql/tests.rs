@@ -100,7 +100,7 @@ fn q(s: &mut Session, sql: &str) -> String {
             }
             Ok(ExecResult::Command { tag }) => out.push(tag),
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
-            Ok(ExecResult::CopyIn { columns }) => out.push(format!("COPY IN {columns}")),
+            Ok(ExecResult::CopyIn { columns, .. }) => out.push(format!("COPY IN {columns}")),
             Ok(ExecResult::CopyOut { data, tag, .. }) => {
                 for d in data {
                     out.push(
@@ -912,7 +912,7 @@ fn copy_from_stdin_text_and_csv() {
     );
     let r = s.simple_query("copy t (id, name, f) from stdin with (freeze on)");
     assert!(
-        matches!(r[0], Ok(ExecResult::CopyIn { columns: 3 })),
+        matches!(r[0], Ok(ExecResult::CopyIn { columns: 3, .. })),
         "{r:?}"
     );
     // Data split at arbitrary points, as CopyData messages may be.
@@ -929,7 +929,7 @@ fn copy_from_stdin_text_and_csv() {
     );
     // CSV with a header, quotes and an empty-string NULL.
     let r = s.simple_query("COPY t (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)");
-    assert!(matches!(r[0], Ok(ExecResult::CopyIn { columns: 2 })));
+    assert!(matches!(r[0], Ok(ExecResult::CopyIn { columns: 2, .. })));
     s.copy_data(b"id,name\n4,\"x, \"\"y\"\"\"\n5,\n").unwrap();
     s.copy_done().unwrap();
     assert_eq!(
