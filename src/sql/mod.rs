@@ -39,6 +39,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+pub mod type_funcs;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use crate::error::{sqlstate, Error, Result, Severity};
@@ -242,6 +243,7 @@ fn format_options(s: &SessionSettings) -> FormatOptions {
     };
     FormatOptions {
         tz_offset_secs: off,
+        bytea_escape: s.get_str("bytea_output").eq_ignore_ascii_case("escape"),
     }
 }
 
