@@ -1858,3 +1858,6 @@ mod hot_standby {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod type_tests;

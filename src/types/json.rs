@@ -28,7 +28,7 @@ use bigdecimal::BigDecimal;
 use std::cmp::Ordering;
 
 /// The deepest nesting the parser accepts.
-pub const MAX_DEPTH: usize = 6400;
+pub const MAX_DEPTH: usize = 1000;
 
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +61,6 @@ struct Parser<'a> {
     s: &'a str,
     b: &'a [u8],
     pos: usize,
-    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -70,7 +69,6 @@ impl<'a> Parser<'a> {
             s,
             b: s.as_bytes(),
             pos: 0,
-            depth: 0,
         }
     }
 
@@ -139,70 +137,68 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
+    /// Parses one value. Containers are kept on an explicit stack, so nesting costs heap,
+    /// not native stack.
     fn value(&mut self) -> Result<Json> {
-        self.ws();
-        let Some(&c) = self.b.get(self.pos) else {
-            return Err(self.unexpected());
-        };
-        match c {
-            b'{' => {
-                self.enter()?;
-                self.pos += 1;
-                let mut members = Vec::new();
-                self.ws();
-                if self.b.get(self.pos) == Some(&b'}') {
+        enum Frame {
+            Array(Vec<Json>),
+            Object(Vec<(String, Json)>, String),
+        }
+        let mut stack: Vec<Frame> = Vec::new();
+        loop {
+            self.ws();
+            let Some(&c) = self.b.get(self.pos) else {
+                return Err(self.unexpected());
+            };
+            let mut v = match c {
+                b'{' => {
                     self.pos += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        if self.b.get(self.pos) != Some(&b'"') {
-                            if self.pos >= self.b.len() {
-                                return Err(self.unexpected());
-                            }
-                            return Err(syntax(
-                                format!("Expected string, but found \"{}\".", self.token()),
-                                self.s,
-                            ));
-                        }
-                        let k = self.string()?;
-                        self.expect(b':')?;
-                        let v = self.value()?;
-                        members.push((k, v));
-                        self.ws();
-                        match self.b.get(self.pos) {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => {
-                                return Err(self
-                                    .expect(b'}')
-                                    .err()
-                                    .unwrap_or_else(|| self.unexpected()))
-                            }
-                        }
+                    self.ws();
+                    if self.b.get(self.pos) == Some(&b'}') {
+                        self.pos += 1;
+                        Json::Object(Vec::new())
+                    } else {
+                        self.enter(stack.len())?;
+                        let k = self.key()?;
+                        stack.push(Frame::Object(Vec::new(), k));
+                        continue;
                     }
                 }
-                self.depth -= 1;
-                Ok(Json::Object(members))
-            }
-            b'[' => {
-                self.enter()?;
-                self.pos += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.b.get(self.pos) == Some(&b']') {
+                b'[' => {
                     self.pos += 1;
-                } else {
-                    loop {
-                        items.push(self.value()?);
-                        self.ws();
-                        match self.b.get(self.pos) {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
+                    self.ws();
+                    if self.b.get(self.pos) == Some(&b']') {
+                        self.pos += 1;
+                        Json::Array(Vec::new())
+                    } else {
+                        self.enter(stack.len())?;
+                        stack.push(Frame::Array(Vec::new()));
+                        continue;
+                    }
+                }
+                b'"' => Json::String(self.string()?),
+                b'-' | b'0'..=b'9' => self.number()?,
+                _ => self.literal()?,
+            };
+            // Attach the value to its parents, closing the containers that end here.
+            loop {
+                self.ws();
+                let next = self.b.get(self.pos).copied();
+                match stack.last_mut() {
+                    None => return Ok(v),
+                    Some(Frame::Array(items)) => {
+                        items.push(v);
+                        match next {
+                            Some(b',') => {
                                 self.pos += 1;
                                 break;
+                            }
+                            Some(b']') => {
+                                self.pos += 1;
+                                let Some(Frame::Array(items)) = stack.pop() else {
+                                    return Err(Error::internal("json parser stack"));
+                                };
+                                v = Json::Array(items);
                             }
                             None => return Err(self.unexpected()),
                             _ => {
@@ -216,36 +212,76 @@ impl<'a> Parser<'a> {
                             }
                         }
                     }
-                }
-                self.depth -= 1;
-                Ok(Json::Array(items))
-            }
-            b'"' => Ok(Json::String(self.string()?)),
-            b'-' | b'0'..=b'9' => self.number(),
-            _ => {
-                for (word, v) in [
-                    ("true", Json::Bool(true)),
-                    ("false", Json::Bool(false)),
-                    ("null", Json::Null),
-                ] {
-                    if self.s[self.pos..].starts_with(word) {
-                        let after = self.b.get(self.pos + word.len());
-                        if !after.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
-                            self.pos += word.len();
-                            return Ok(v);
+                    Some(Frame::Object(members, key)) => {
+                        members.push((std::mem::take(key), v));
+                        match next {
+                            Some(b',') => {
+                                self.pos += 1;
+                                *key = self.key()?;
+                                break;
+                            }
+                            Some(b'}') => {
+                                self.pos += 1;
+                                let Some(Frame::Object(members, _)) = stack.pop() else {
+                                    return Err(Error::internal("json parser stack"));
+                                };
+                                v = Json::Object(members);
+                            }
+                            None => return Err(self.unexpected()),
+                            _ => {
+                                return Err(syntax(
+                                    format!(
+                                        "Expected \",\" or \"}}\", but found \"{}\".",
+                                        self.token()
+                                    ),
+                                    self.s,
+                                ))
+                            }
                         }
                     }
                 }
-                Err(self.unexpected())
             }
         }
     }
 
-    fn enter(&mut self) -> Result<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+    /// An object key and its colon.
+    fn key(&mut self) -> Result<String> {
+        self.ws();
+        if self.b.get(self.pos) != Some(&b'"') {
+            if self.pos >= self.b.len() {
+                return Err(self.unexpected());
+            }
+            return Err(syntax(
+                format!("Expected string, but found \"{}\".", self.token()),
+                self.s,
+            ));
+        }
+        let k = self.string()?;
+        self.expect(b':')?;
+        Ok(k)
+    }
+
+    fn literal(&mut self) -> Result<Json> {
+        for (word, v) in [
+            ("true", Json::Bool(true)),
+            ("false", Json::Bool(false)),
+            ("null", Json::Null),
+        ] {
+            if self.s[self.pos..].starts_with(word) {
+                let after = self.b.get(self.pos + word.len());
+                if !after.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+                    self.pos += word.len();
+                    return Ok(v);
+                }
+            }
+        }
+        Err(self.unexpected())
+    }
+
+    fn enter(&mut self, depth: usize) -> Result<()> {
+        if depth + 1 > MAX_DEPTH {
             return Err(err!(
-                sqlstate::PROGRAM_LIMIT_EXCEEDED,
+                sqlstate::STATEMENT_TOO_COMPLEX,
                 "stack depth limit exceeded"
             ));
         }
@@ -945,6 +981,10 @@ mod tests {
         assert!(parse("[1,]").is_err());
         assert!(parse("\"\\u0000\"").is_err());
         assert!(parse(&"[".repeat(10000)).is_err());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        let j = parse_jsonb(&deep).unwrap();
+        assert_eq!(to_text(&j), deep);
+        assert_eq!(cmp(&j, &j), Ordering::Equal);
     }
 
     #[test]
