@@ -358,10 +358,18 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
         }
         TypeFn::BuildObject(as_json) => {
             if !args.len().is_multiple_of(2) {
-                bail!(
+                return Err(err!(
                     sqlstate::INVALID_PARAMETER_VALUE,
                     "argument list must have even number of elements"
-                );
+                )
+                .with_hint(format!(
+                    "The arguments of {}() must consist of alternating keys and values.",
+                    if as_json {
+                        "json_build_object"
+                    } else {
+                        "jsonb_build_object"
+                    }
+                )));
             }
             let mut members = Vec::new();
             for (i, pair) in args.chunks(2).enumerate() {
@@ -880,9 +888,15 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
                     "jsonb_object_keys"
                 }
             ),
-            Srf::Each(_) | Srf::EachText(_) if shape == "array" => {
-                "cannot deconstruct an array as an object".to_string()
-            }
+            Srf::Each(j) | Srf::EachText(j) => format!(
+                "cannot call {}_each{} on a non-object",
+                if j { "json" } else { "jsonb" },
+                if matches!(call.func, Srf::EachText(_)) {
+                    "_text"
+                } else {
+                    ""
+                }
+            ),
             _ => format!("cannot {name} {what}"),
         };
         return Err(err!(sqlstate::INVALID_PARAMETER_VALUE, "{msg}"));

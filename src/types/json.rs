@@ -578,6 +578,17 @@ pub fn pretty(j: &Json) -> String {
                 pad(level, out);
                 out.push('}');
             }
+            // An empty container still takes a line break: `{\n}` at its level.
+            Json::Array(_) => {
+                out.push_str("[\n");
+                pad(level, out);
+                out.push(']');
+            }
+            Json::Object(_) => {
+                out.push_str("{\n");
+                pad(level, out);
+                out.push('}');
+            }
             other => write(other, out, ", ", ": "),
         }
     }
