@@ -51,6 +51,7 @@ pub mod sqlstate {
     pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
     pub const AMBIGUOUS_FUNCTION: &str = "42725";
     pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+    pub const INDETERMINATE_DATATYPE: &str = "42P18";
     pub const INTEGRITY_CONSTRAINT_VIOLATION: &str = "23000";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const FOREIGN_KEY_VIOLATION: &str = "23503";

@@ -1148,6 +1148,23 @@ impl<'a> Binder<'a> {
             ast::TableFactor::NestedJoin {
                 table_with_joins, ..
             } => self.plan_from(std::slice::from_ref(table_with_joins)),
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                let fa = ast::TableFunctionArgs {
+                    args: vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                        array_exprs[0].clone(),
+                    ))],
+                    settings: None,
+                };
+                let (f, cols) = super::type_funcs::srf("unnest")
+                    .ok_or_else(|| Error::internal("unnest is not registered"))?;
+                self.plan_type_srf("unnest", f, cols, &fa, alias.as_ref())
+            }
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "this FROM item is not supported yet"
@@ -2769,13 +2786,18 @@ impl<'a> Binder<'a> {
                 };
                 Ok(Expr::InSubquery(Box::new(x), Box::new(p), *negated))
             }
-            other => Err(self.at(
-                err!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "expression {other} is not supported yet"
-                ),
-                other.span(),
-            )),
+            other => {
+                if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
+                    return Ok(e);
+                }
+                Err(self.at(
+                    err!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "expression {other} is not supported yet"
+                    ),
+                    other.span(),
+                ))
+            }
         }
     }
 
@@ -3244,7 +3266,10 @@ impl<'a> Binder<'a> {
                 AggFunc::Min | AggFunc::Max => at,
                 AggFunc::StringAgg => DataType::Text,
                 AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
-                AggFunc::Collect(c) => super::type_funcs::collect_type(c),
+                AggFunc::Collect(c) => {
+                    super::type_funcs::check_collect_arg(c, at)?;
+                    super::type_funcs::collect_type(c)
+                }
             };
             let st = self
                 .agg

@@ -91,6 +91,22 @@ pub enum TypeFn {
     Pretty,
     /// `jsonb_strip_nulls` / `json_strip_nulls`.
     StripNulls(bool),
+    /// `ARRAY[…]` of text elements.
+    ArrayBuild,
+    /// `x op ANY (text[])` (`ALL` when the flag is set).
+    AnyAll(BinOp, bool),
+    /// `array_length(text[], dim)`.
+    ArrayLen,
+    /// `cardinality(text[])`.
+    Cardinality,
+    /// `array_to_string(text[], sep [, null_string])`.
+    ArrayToString,
+    /// `string_to_array(text, sep [, null_string])`.
+    StringToArray,
+    /// `array_append(text[], text)`.
+    ArrayAppend,
+    /// `array_position(text[], text)`.
+    ArrayPosition,
 }
 
 /// Whether a type is `json` or `jsonb`.
@@ -127,6 +143,18 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("jsonb_pretty", 1) => (TypeFn::Pretty, DataType::Text),
         ("jsonb_strip_nulls", 1) => (TypeFn::StripNulls(false), DataType::Jsonb),
         ("json_strip_nulls", 1) => (TypeFn::StripNulls(true), DataType::Json),
+        ("array_length", 2) if first == DataType::TextArray => (TypeFn::ArrayLen, DataType::Int4),
+        ("cardinality", 1) if first == DataType::TextArray => (TypeFn::Cardinality, DataType::Int4),
+        ("array_to_string", 2 | 3) if first == DataType::TextArray => {
+            (TypeFn::ArrayToString, DataType::Text)
+        }
+        ("string_to_array", 2 | 3) => (TypeFn::StringToArray, DataType::TextArray),
+        ("array_append", 2) if first == DataType::TextArray => {
+            (TypeFn::ArrayAppend, DataType::TextArray)
+        }
+        ("array_position", 2) if first == DataType::TextArray => {
+            (TypeFn::ArrayPosition, DataType::Int4)
+        }
         _ => {
             let _ = jsonish;
             return None;
@@ -145,6 +173,18 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::Set, 1) => Some(DataType::TextArray),
         (TypeFn::Set, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
+        (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
+        (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayAppend, 0) => {
+            Some(DataType::TextArray)
+        }
+        (TypeFn::ArrayToString | TypeFn::ArrayPosition, 0) => Some(DataType::TextArray),
+        (
+            TypeFn::ArrayToString
+            | TypeFn::StringToArray
+            | TypeFn::ArrayAppend
+            | TypeFn::ArrayPosition,
+            _,
+        ) => Some(DataType::Text),
         _ => None,
     }
 }
@@ -236,14 +276,123 @@ fn text_array(v: &Value) -> Vec<Option<String>> {
 pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> Result<Value> {
     let strict = !matches!(
         f,
-        TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_) | TypeFn::GenRandomUuid
+        TypeFn::BuildObject(_)
+            | TypeFn::BuildArray(_)
+            | TypeFn::ToJson(_)
+            | TypeFn::GenRandomUuid
+            | TypeFn::ArrayBuild
+            | TypeFn::AnyAll(..)
+            | TypeFn::ArrayToString
+            | TypeFn::StringToArray
+            | TypeFn::ArrayAppend
+            | TypeFn::ArrayPosition
     );
     if strict && args.iter().any(|a| a.is_null()) {
         return Ok(Value::Null);
     }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     let opts = cx.format_options();
+    let text = |v: Value| match v {
+        Value::Text(s) => Some(s),
+        _ => None,
+    };
     Ok(match f {
+        TypeFn::ArrayBuild => Value::TextArray(args.into_iter().map(text).collect()),
+        TypeFn::AnyAll(op, all) => {
+            let (x, arr) = (arg(0), arg(1));
+            if arr.is_null() {
+                return Ok(Value::Null);
+            }
+            let items = text_array(&arr);
+            if x.is_null() {
+                return Ok(if items.is_empty() {
+                    Value::Bool(all)
+                } else {
+                    Value::Null
+                });
+            }
+            let mut saw_null = false;
+            for it in items {
+                let Some(it) = it else {
+                    saw_null = true;
+                    continue;
+                };
+                let r = super::expr::binary(op, x.clone(), Value::Text(it), DataType::Bool)?;
+                match (r, all) {
+                    (Value::Bool(true), false) => return Ok(Value::Bool(true)),
+                    (Value::Bool(false), true) => return Ok(Value::Bool(false)),
+                    _ => {}
+                }
+            }
+            if saw_null {
+                Value::Null
+            } else {
+                Value::Bool(all)
+            }
+        }
+        TypeFn::ArrayLen => {
+            let n = text_array(&arg(0)).len();
+            if arg(1).as_i64() == Some(1) && n > 0 {
+                Value::Int4(n as i32)
+            } else {
+                Value::Null
+            }
+        }
+        TypeFn::Cardinality => Value::Int4(text_array(&arg(0)).len() as i32),
+        TypeFn::ArrayToString => {
+            let (Value::TextArray(items), Value::Text(sep)) = (arg(0), arg(1)) else {
+                return Ok(Value::Null);
+            };
+            let null_str = text(arg(2));
+            let parts: Vec<String> = items
+                .into_iter()
+                .filter_map(|i| i.or_else(|| null_str.clone()))
+                .collect();
+            Value::Text(parts.join(&sep))
+        }
+        TypeFn::StringToArray => {
+            let Value::Text(s) = arg(0) else {
+                return Ok(Value::Null);
+            };
+            let null_str = text(arg(2));
+            let parts: Vec<String> = match text(arg(1)) {
+                None => s.chars().map(|c| c.to_string()).collect(),
+                Some(_) if s.is_empty() => vec![],
+                Some(sep) if sep.is_empty() => vec![s.clone()],
+                Some(sep) => s.split(sep.as_str()).map(str::to_string).collect(),
+            };
+            Value::TextArray(
+                parts
+                    .into_iter()
+                    .map(|p| {
+                        if Some(&p) == null_str.as_ref() {
+                            None
+                        } else {
+                            Some(p)
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        TypeFn::ArrayAppend => {
+            let mut items = match arg(0) {
+                Value::TextArray(items) => items,
+                _ => vec![],
+            };
+            items.push(text(arg(1)));
+            Value::TextArray(items)
+        }
+        TypeFn::ArrayPosition => {
+            let Value::TextArray(items) = arg(0) else {
+                return Ok(Value::Null);
+            };
+            let want = text(arg(1));
+            items
+                .iter()
+                .position(|i| *i == want)
+                .map(|p| Value::Int4(p as i32 + 1))
+                .unwrap_or(Value::Null)
+        }
         TypeFn::GenRandomUuid => Value::Uuid(types::bytea::random_uuid()),
         TypeFn::ByteaConcat => match (arg(0), arg(1)) {
             (Value::Bytea(mut a), Value::Bytea(b)) => {
@@ -680,6 +829,82 @@ pub fn bind_typed_binary(
     }
 }
 
+/// Binds `ARRAY[…]` and `x op ANY/ALL (array)`; only arrays of text are supported yet,
+/// others fail with 0A000. `None` for other expressions.
+pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Result<Option<Expr>> {
+    match e {
+        ast::Expr::Array(arr) => {
+            let mut items = Vec::new();
+            for x in &arr.elem {
+                let bound = b.bind(x, scope)?;
+                let t = bound.ty();
+                if !t.is_string() {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "arrays of type {} are not supported yet",
+                        t.name()
+                    );
+                }
+                items.push(b.coerce(bound, DataType::Text, -1, Coercion::Implicit, x.span())?);
+            }
+            if items.is_empty() {
+                bail!(
+                    sqlstate::INDETERMINATE_DATATYPE,
+                    "cannot determine type of empty array"
+                );
+            }
+            Ok(Some(Expr::Func(
+                Func::Typed(TypeFn::ArrayBuild),
+                items,
+                DataType::TextArray,
+            )))
+        }
+        ast::Expr::AnyOp {
+            left,
+            compare_op,
+            right,
+            ..
+        }
+        | ast::Expr::AllOp {
+            left,
+            compare_op,
+            right,
+        } => {
+            if matches!(right.as_ref(), ast::Expr::Subquery(_)) {
+                return Ok(None);
+            }
+            use ast::BinaryOperator as B;
+            let op = match compare_op {
+                B::Eq => BinOp::Eq,
+                B::NotEq => BinOp::NotEq,
+                B::Lt => BinOp::Lt,
+                B::LtEq => BinOp::LtEq,
+                B::Gt => BinOp::Gt,
+                B::GtEq => BinOp::GtEq,
+                _ => return Ok(None),
+            };
+            let l = b.bind(left, scope)?;
+            let r = b.bind(right, scope)?;
+            if !(l.ty().is_string()) || !matches!(r.ty(), DataType::TextArray | DataType::Unknown) {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "ANY/ALL over arrays of type {} is not supported yet (only text[])",
+                    l.ty().name()
+                );
+            }
+            let l = b.coerce(l, DataType::Text, -1, Coercion::Implicit, left.span())?;
+            let r = b.coerce(r, DataType::TextArray, -1, Coercion::Implicit, right.span())?;
+            let all = matches!(e, ast::Expr::AllOp { .. });
+            Ok(Some(Expr::Func(
+                Func::Typed(TypeFn::AnyAll(op, all)),
+                vec![l, r],
+                DataType::Bool,
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
 // ---- aggregates ----
 
 /// An aggregate that collects its inputs (NULLs included) and builds one value at the
@@ -690,6 +915,8 @@ pub enum CollectAgg {
     JsonAgg(bool),
     /// `jsonb_object_agg(k, v)` / `json_object_agg(k, v)`.
     JsonObjectAgg(bool),
+    /// `array_agg(text)`.
+    ArrayAgg,
 }
 
 /// Resolves an aggregate name and argument count.
@@ -699,14 +926,28 @@ pub fn collect_agg(name: &str, nargs: usize) -> Option<CollectAgg> {
         ("json_agg", 1) => CollectAgg::JsonAgg(true),
         ("jsonb_object_agg", 2) => CollectAgg::JsonObjectAgg(false),
         ("json_object_agg", 2) => CollectAgg::JsonObjectAgg(true),
+        ("array_agg", 1) => CollectAgg::ArrayAgg,
         _ => return None,
     })
+}
+
+/// Refuses what the aggregate cannot do yet (`array_agg` of anything but text).
+pub fn check_collect_arg(a: CollectAgg, arg: DataType) -> Result<()> {
+    if a == CollectAgg::ArrayAgg && !arg.is_string() {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "array_agg of type {} is not supported yet (only text)",
+            arg.name()
+        );
+    }
+    Ok(())
 }
 
 /// The aggregate's result type.
 pub fn collect_type(a: CollectAgg) -> DataType {
     match a {
         CollectAgg::JsonAgg(true) | CollectAgg::JsonObjectAgg(true) => DataType::Json,
+        CollectAgg::ArrayAgg => DataType::TextArray,
         _ => DataType::Jsonb,
     }
 }
@@ -719,6 +960,16 @@ pub fn finish_collect(a: CollectAgg, items: Vec<(Value, Value)>) -> Result<Value
     }
     let opts = types::FormatOptions::default();
     Ok(match a {
+        CollectAgg::ArrayAgg => Value::TextArray(
+            items
+                .into_iter()
+                .map(|(v, _)| match v {
+                    Value::Null => None,
+                    Value::Text(s) => Some(s),
+                    v => Some(types::format_text(&v, &opts)),
+                })
+                .collect(),
+        ),
         CollectAgg::JsonAgg(as_json) => {
             let vals = items
                 .iter()
@@ -759,6 +1010,8 @@ pub enum Srf {
     EachText(bool),
     /// `jsonb_object_keys` / `json_object_keys`.
     ObjectKeys(bool),
+    /// `unnest(text[])`.
+    Unnest,
 }
 
 /// A bound call of a set-returning function.
@@ -773,6 +1026,9 @@ pub struct SrfCall {
 /// The function and its output columns, if `name` is one of this module's set-returning
 /// functions.
 pub fn srf(name: &str) -> Option<(Srf, Vec<(&'static str, DataType)>)> {
+    if name == "unnest" {
+        return Some((Srf::Unnest, vec![("unnest", DataType::Text)]));
+    }
     let j = name.starts_with("json_");
     let jt = if j { DataType::Json } else { DataType::Jsonb };
     let base = name
@@ -804,6 +1060,7 @@ pub fn srf(name: &str) -> Option<(Srf, Vec<(&'static str, DataType)>)> {
 /// The argument type of a set-returning function.
 pub fn srf_arg_type(f: Srf) -> DataType {
     match f {
+        Srf::Unnest => DataType::TextArray,
         Srf::ArrayElements(j)
         | Srf::ArrayElementsText(j)
         | Srf::Each(j)
@@ -823,6 +1080,12 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
     let v = super::expr::eval(&call.arg, &[], cx)?;
     if v.is_null() {
         return Ok(vec![]);
+    }
+    if call.func == Srf::Unnest {
+        return Ok(text_array(&v)
+            .into_iter()
+            .map(|i| vec![i.map(Value::Text).unwrap_or(Value::Null)])
+            .collect());
     }
     let j_out = matches!(call.func, Srf::ArrayElements(true) | Srf::Each(true));
     // json (not jsonb) keeps each child's text and the object's member order.
@@ -870,6 +1133,7 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
         Srf::ArrayElements(_) | Srf::ArrayElementsText(_) => ("extract elements from", "array"),
         Srf::Each(_) | Srf::EachText(_) => ("deconstruct", "object"),
         Srf::ObjectKeys(_) => ("call jsonb_object_keys on", "object"),
+        Srf::Unnest => ("unnest", "array"),
     };
     if shape != want {
         let what = if want == "array" && shape == "object" {
@@ -932,5 +1196,6 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
             .into_iter()
             .map(|(k, _)| vec![Value::Text(k)])
             .collect(),
+        Srf::Unnest => vec![],
     })
 }
