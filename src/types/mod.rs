@@ -7,6 +7,8 @@
 //! - `binary.rs`   — PostgreSQL's binary send/receive formats
 //! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
+//! - `bytea.rs`    — `bytea` (hex/escape formats) and `uuid` text input and output
+//! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
 //!
 //! Invariants:
 //! - A [`Value`] stored in a column always has exactly that column's [`DataType`]
