@@ -48,6 +48,10 @@ pub mod sqlstate {
     pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
     pub const INVALID_BINARY_REPRESENTATION: &str = "22P03";
     pub const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+    pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
+    pub const AMBIGUOUS_FUNCTION: &str = "42725";
+    pub const STATEMENT_TOO_COMPLEX: &str = "54001";
+    pub const INDETERMINATE_DATATYPE: &str = "42P18";
     pub const INTEGRITY_CONSTRAINT_VIOLATION: &str = "23000";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const FOREIGN_KEY_VIOLATION: &str = "23503";

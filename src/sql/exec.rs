@@ -221,6 +221,7 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             }
             out
         }
+        Source::Srf(call) => super::type_funcs::run_srf(call, cx)?,
         Source::Values(rows) => {
             let mut out = Vec::new();
             for r in rows {
@@ -337,6 +338,7 @@ enum Acc {
     AvgFloat(f64, i64),
     StringAgg(Option<String>),
     Bool(Option<bool>),
+    Collect(Vec<(Value, Value)>),
 }
 
 fn new_acc(a: &AggSpec) -> Acc {
@@ -351,6 +353,7 @@ fn new_acc(a: &AggSpec) -> Acc {
         AggFunc::Min | AggFunc::Max => Acc::MinMax(None),
         AggFunc::StringAgg => Acc::StringAgg(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
+        AggFunc::Collect(_) => Acc::Collect(Vec::new()),
         AggFunc::Avg => match at {
             DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
             _ => Acc::AvgNum(BigDecimal::from(0), 0),
@@ -363,6 +366,10 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
         if let Acc::Count(n) = acc {
             *n += 1;
         }
+        return;
+    }
+    if let Acc::Collect(items) = acc {
+        items.push((v, sep));
         return;
     }
     if v.is_null() {
@@ -420,6 +427,7 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
                 (Some(c), _) => c || x,
             });
         }
+        Acc::Collect(items) => items.push((v, sep)),
     }
 }
 
@@ -455,6 +463,10 @@ fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
         }
         Acc::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
         Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
+        Acc::Collect(items) => match spec.func {
+            AggFunc::Collect(c) => super::type_funcs::finish_collect(c, items)?,
+            _ => Value::Null,
+        },
     })
 }
 

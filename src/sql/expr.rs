@@ -199,6 +199,8 @@ pub enum Func {
     /// `tusk_release_wal_hold(pg_lsn)` (tusk's own): drops the backup hold at that LSN
     /// (see `storage::holds`); true when there was one. Superuser only.
     ReleaseWalHold,
+    /// A function or operator of bytea, uuid, json or jsonb (see `type_funcs`).
+    Typed(super::type_funcs::TypeFn),
 }
 
 /// A bound, typed expression.

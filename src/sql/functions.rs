@@ -17,6 +17,9 @@ pub const VERSION: &str =
 /// Resolves a function name and argument count to a built-in; `None` if unknown.
 /// `arg_types` decides the result type of polymorphic functions.
 pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
+    if let Some((f, t)) = super::type_funcs::lookup(name, arg_types) {
+        return Some((Func::Typed(f), t));
+    }
     let n = arg_types.len();
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
@@ -264,12 +267,16 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         // ---- WAL retention (E) ----
         (Func::ReleaseWalHold, 0) => Some(DataType::PgLsn),
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
+        (Func::Typed(t), i) => super::type_funcs::arg_type(t, i),
         _ => None,
     }
 }
 
 /// Whether a function's result must be computed per call even in a constant context.
 pub fn is_volatile(f: Func) -> bool {
+    if let Func::Typed(t) = f {
+        return super::type_funcs::is_volatile(t);
+    }
     !matches!(
         f,
         Func::Lower | Func::Upper | Func::Length | Func::Abs | Func::Round
@@ -289,8 +296,12 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
     if cx.engine.in_recovery() {
         refuse_during_recovery(f)?;
     }
+    if let Func::Typed(t) = f {
+        return super::type_funcs::call(t, args, ty, cx);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
+        Func::Typed(t) => super::type_funcs::call(t, args.clone(), ty, cx)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),

@@ -40,6 +40,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+pub mod type_funcs;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use crate::error::{sqlstate, Error, Result, Severity};
@@ -274,6 +275,7 @@ fn format_options(s: &SessionSettings) -> FormatOptions {
     };
     FormatOptions {
         tz_offset_secs: off,
+        bytea_escape: s.get_str("bytea_output").eq_ignore_ascii_case("escape"),
     }
 }
 
@@ -2145,3 +2147,6 @@ mod hot_standby {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod type_tests;

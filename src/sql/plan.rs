@@ -95,6 +95,8 @@ pub enum AggFunc {
     BoolAnd,
     /// bool_or(x)
     BoolOr,
+    /// An aggregate that collects its inputs (`jsonb_agg`, …; see `type_funcs`).
+    Collect(super::type_funcs::CollectAgg),
 }
 
 /// One aggregate call of a grouped query.
@@ -159,6 +161,8 @@ pub enum Source {
     Values(Vec<Vec<Expr>>),
     /// `generate_series(start, stop [, step])`: one column of the given type.
     Series(Expr, Expr, Option<Expr>, DataType),
+    /// A set-returning function of the JSON types (see `type_funcs`).
+    Srf(super::type_funcs::SrfCall),
     /// UNION / INTERSECT / EXCEPT of two queries, each column cast to `types`.
     SetOp {
         /// The operator.
@@ -1144,6 +1148,23 @@ impl<'a> Binder<'a> {
             ast::TableFactor::NestedJoin {
                 table_with_joins, ..
             } => self.plan_from(std::slice::from_ref(table_with_joins)),
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                let fa = ast::TableFunctionArgs {
+                    args: vec![ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(
+                        array_exprs[0].clone(),
+                    ))],
+                    settings: None,
+                };
+                let (f, cols) = super::type_funcs::srf("unnest")
+                    .ok_or_else(|| Error::internal("unnest is not registered"))?;
+                self.plan_type_srf("unnest", f, cols, &fa, alias.as_ref())
+            }
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "this FROM item is not supported yet"
@@ -1233,6 +1254,9 @@ impl<'a> Binder<'a> {
             apply_alias_columns(&mut scope, alias)?;
             return Ok((Source::Values(vec![row]), scope));
         }
+        if let Some((f, cols)) = super::type_funcs::srf(&fname) {
+            return self.plan_type_srf(&fname, f, cols, fa, alias);
+        }
         if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
             return Err(self.at(
                 err!(
@@ -1299,6 +1323,55 @@ impl<'a> Binder<'a> {
             }],
         };
         Ok((Source::Series(start, stop, step, ty), scope))
+    }
+
+    /// A set-returning function of the JSON types in FROM: its one argument bound as
+    /// a constant, its columns named by the function or the alias.
+    fn plan_type_srf(
+        &mut self,
+        fname: &str,
+        f: super::type_funcs::Srf,
+        cols: Vec<(&'static str, DataType)>,
+        fa: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Source, Scope)> {
+        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] = fa.args.as_slice() else {
+            bail!(
+                sqlstate::UNDEFINED_FUNCTION,
+                "function {fname} with {} arguments does not exist",
+                fa.args.len()
+            );
+        };
+        let arg = self.bind(e, &Scope::default())?;
+        let want = super::type_funcs::srf_arg_type(f);
+        let arg = self.coerce(arg, want, -1, Coercion::Implicit, e.span())?;
+        let table = alias
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| fname.to_string());
+        let single = cols.len() == 1;
+        let mut scope = Scope {
+            cols: cols
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(table.clone()),
+                    // A one-column function is named after its alias, as PostgreSQL does.
+                    name: if single && alias.is_some() {
+                        table.clone()
+                    } else {
+                        n.to_string()
+                    },
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                })
+                .collect(),
+        };
+        apply_alias_columns(&mut scope, alias)?;
+        Ok((
+            Source::Srf(super::type_funcs::SrfCall { func: f, arg }),
+            scope,
+        ))
     }
 
     fn plan_select(
@@ -2713,13 +2786,18 @@ impl<'a> Binder<'a> {
                 };
                 Ok(Expr::InSubquery(Box::new(x), Box::new(p), *negated))
             }
-            other => Err(self.at(
-                err!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "expression {other} is not supported yet"
-                ),
-                other.span(),
-            )),
+            other => {
+                if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
+                    return Ok(e);
+                }
+                Err(self.at(
+                    err!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "expression {other} is not supported yet"
+                    ),
+                    other.span(),
+                ))
+            }
         }
     }
 
@@ -2816,13 +2894,30 @@ impl<'a> Binder<'a> {
             B::LtEq => BinOp::LtEq,
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
-            other => bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "operator {other} is not supported yet"
-            ),
+            other => {
+                if let Some(e) =
+                    super::type_funcs::bind_json_operator(self, left, other, right, scope)?
+                {
+                    return Ok(e);
+                }
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "operator {other} is not supported yet"
+                )
+            }
         };
         let l = self.bind(left, scope)?;
         let r = self.bind(right, scope)?;
+        let (l, r) = match super::type_funcs::bind_typed_binary(
+            self,
+            bop,
+            l,
+            r,
+            (left.span(), right.span()),
+        )? {
+            Ok(e) => return Ok(e),
+            Err(pair) => pair,
+        };
         let op_span = self.op_span(left, bop);
         let no_op = |this: &Self, lt: DataType, rt: DataType| {
             this.at(
@@ -3171,6 +3266,10 @@ impl<'a> Binder<'a> {
                 AggFunc::Min | AggFunc::Max => at,
                 AggFunc::StringAgg => DataType::Text,
                 AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+                AggFunc::Collect(c) => {
+                    super::type_funcs::check_collect_arg(c, at)?;
+                    super::type_funcs::collect_type(c)
+                }
             };
             let st = self
                 .agg
@@ -3234,7 +3333,9 @@ impl<'a> Binder<'a> {
         let mut out = Vec::new();
         for (i, (b, a)) in bound.into_iter().zip(args).enumerate() {
             let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {
-                if ty == DataType::Unknown {
+                if ty == DataType::Unknown
+                    || matches!(func, Func::Typed(t) if super::type_funcs::unknown_args_as_text(t))
+                {
                     DataType::Text
                 } else {
                     ty
@@ -3520,6 +3621,7 @@ fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
         ("string_agg", false, 2) => AggFunc::StringAgg,
         ("bool_and" | "every", false, 1) => AggFunc::BoolAnd,
         ("bool_or", false, 1) => AggFunc::BoolOr,
+        (n, false, k) => AggFunc::Collect(super::type_funcs::collect_agg(n, k)?),
         _ => return None,
     })
 }
@@ -3735,7 +3837,8 @@ pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
     if implicit {
         return true;
     }
-    let assignment = (rf > 0 && rt > 0)
+    let assignment = matches!((from, to), (Json, Jsonb) | (Jsonb, Json))
+        || (rf > 0 && rt > 0)
         || to.is_string()
         || matches!(
             (from, to),
@@ -3751,7 +3854,7 @@ pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
 /// Whether two types can be compared directly.
 pub fn comparable(a: DataType, b: DataType) -> bool {
     use DataType::*;
-    a == b
+    (a == b && a != Json)
         || (a.is_numeric() && b.is_numeric())
         || (a.is_string() && b.is_string())
         || (matches!(a, Date | Timestamp | TimestampTz)

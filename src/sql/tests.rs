@@ -77,7 +77,7 @@ pub(super) fn session(engine: &Arc<Engine>, user: &str) -> Session {
 
 /// Runs a query and renders its last result like a tiny psql: `tag` or rows as
 /// `a|b` lines, or `ERROR code: message`.
-fn q(s: &mut Session, sql: &str) -> String {
+pub(super) fn q(s: &mut Session, sql: &str) -> String {
     let results = s.simple_query(sql);
     let mut out = Vec::new();
     for r in results {

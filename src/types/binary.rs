@@ -27,6 +27,15 @@ pub fn encode_binary(v: &Value) -> Vec<u8> {
             out
         }
         Value::PgLsn(l) => l.to_be_bytes().to_vec(),
+        Value::Bytea(b) => b.clone(),
+        Value::Uuid(u) => u.to_vec(),
+        Value::Json(s) => s.as_bytes().to_vec(),
+        // jsonb's binary format: version 1, then the text.
+        Value::Jsonb(j) => {
+            let mut out = vec![1u8];
+            out.extend_from_slice(super::json::to_text(j).as_bytes());
+            out
+        }
         Value::TextArray(items) => {
             // One-dimensional array: ndim, has_null, elem type, dim, lower bound.
             let mut out = Vec::new();
@@ -184,6 +193,24 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
             parse_text(t, -1, &s)?
         }
         DataType::Void => Value::Null,
+        DataType::Bytea => Value::Bytea(b.to_vec()),
+        DataType::Uuid => Value::Uuid(fixed(b)?),
+        DataType::Json | DataType::Jsonb => {
+            let body = if t == DataType::Jsonb {
+                match b.split_first() {
+                    Some((1, rest)) => rest,
+                    Some((v, _)) => bail!(
+                        sqlstate::INVALID_BINARY_REPRESENTATION,
+                        "unsupported jsonb version number {v}"
+                    ),
+                    None => return Err(bad_binary()),
+                }
+            } else {
+                b
+            };
+            let s = std::str::from_utf8(body).map_err(|_| bad_binary())?;
+            parse_text(t, -1, s)?
+        }
     })
 }
 

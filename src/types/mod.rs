@@ -7,6 +7,8 @@
 //! - `binary.rs`   — PostgreSQL's binary send/receive formats
 //! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
+//! - `bytea.rs`    — `bytea` (hex/escape formats) and `uuid` text input and output
+//! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
 //!
 //! Invariants:
 //! - A [`Value`] stored in a column always has exactly that column's [`DataType`]
@@ -26,8 +28,10 @@
 //! 5. on SELECT, [`format_text`] prints `1.01`.
 
 mod binary;
+pub mod bytea;
 mod datetime;
 mod interval;
+pub mod json;
 mod numeric;
 mod text;
 
@@ -87,6 +91,14 @@ pub mod oid {
     pub const VOID: u32 = 2278;
     /// `pg_lsn`.
     pub const PG_LSN: u32 = 3220;
+    /// `bytea`.
+    pub const BYTEA: u32 = 17;
+    /// `uuid`.
+    pub const UUID: u32 = 2950;
+    /// `json`.
+    pub const JSON: u32 = 114;
+    /// `jsonb`.
+    pub const JSONB: u32 = 3802;
 }
 
 /// A SQL data type (without its typmod, which travels beside it as an `i32`, -1 = none).
@@ -132,6 +144,14 @@ pub enum DataType {
     Void,
     /// `unknown`: an untyped string literal not yet resolved by context.
     Unknown,
+    /// `bytea`.
+    Bytea,
+    /// `uuid`.
+    Uuid,
+    /// `json` (the text as given).
+    Json,
+    /// `jsonb` (parsed and normalised).
+    Jsonb,
 }
 
 impl DataType {
@@ -158,6 +178,10 @@ impl DataType {
             DataType::TextArray => oid::TEXT_ARRAY,
             DataType::Void => oid::VOID,
             DataType::Unknown => oid::UNKNOWN,
+            DataType::Bytea => oid::BYTEA,
+            DataType::Uuid => oid::UUID,
+            DataType::Json => oid::JSON,
+            DataType::Jsonb => oid::JSONB,
         }
     }
 
@@ -184,6 +208,10 @@ impl DataType {
             oid::TEXT_ARRAY => DataType::TextArray,
             oid::VOID => DataType::Void,
             oid::UNKNOWN => DataType::Unknown,
+            oid::BYTEA => DataType::Bytea,
+            oid::UUID => DataType::Uuid,
+            oid::JSON => DataType::Json,
+            oid::JSONB => DataType::Jsonb,
             _ => return None,
         })
     }
@@ -200,7 +228,7 @@ impl DataType {
             | DataType::TimestampTz
             | DataType::PgLsn => 8,
             DataType::Name => 64,
-            DataType::Interval => 16,
+            DataType::Interval | DataType::Uuid => 16,
             DataType::Void => 4,
             DataType::Unknown => -2,
             _ => -1,
@@ -230,6 +258,10 @@ impl DataType {
             DataType::TextArray => "text[]",
             DataType::Void => "void",
             DataType::Unknown => "unknown",
+            DataType::Bytea => "bytea",
+            DataType::Uuid => "uuid",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
         }
     }
 
@@ -257,6 +289,10 @@ impl DataType {
             DataType::TextArray => "text",
             DataType::Void => "void",
             DataType::Unknown => "unknown",
+            DataType::Bytea => "bytea",
+            DataType::Uuid => "uuid",
+            DataType::Json => "json",
+            DataType::Jsonb => "jsonb",
         }
     }
 
@@ -309,6 +345,10 @@ impl DataType {
             DataType::TextArray => 16,
             DataType::Void => 17,
             DataType::Unknown => 18,
+            DataType::Bytea => 21,
+            DataType::Uuid => 22,
+            DataType::Json => 23,
+            DataType::Jsonb => 24,
         }
     }
 
@@ -335,6 +375,10 @@ impl DataType {
             16 => DataType::TextArray,
             17 => DataType::Void,
             18 => DataType::Unknown,
+            21 => DataType::Bytea,
+            22 => DataType::Uuid,
+            23 => DataType::Json,
+            24 => DataType::Jsonb,
             _ => return None,
         })
     }
@@ -365,6 +409,10 @@ impl DataType {
             "text[]" | "_text" => DataType::TextArray,
             "void" => DataType::Void,
             "unknown" => DataType::Unknown,
+            "bytea" => DataType::Bytea,
+            "uuid" => DataType::Uuid,
+            "json" => DataType::Json,
+            "jsonb" => DataType::Jsonb,
             _ => return None,
         })
     }
@@ -405,6 +453,14 @@ pub enum Value {
     PgLsn(u64),
     /// `text[]` (NULL elements as `None`).
     TextArray(Vec<Option<String>>),
+    /// `bytea`.
+    Bytea(Vec<u8>),
+    /// `uuid`.
+    Uuid([u8; 16]),
+    /// `json`: the text exactly as given (validated).
+    Json(String),
+    /// `jsonb`: the normalised tree.
+    Jsonb(json::Json),
 }
 
 impl Value {
@@ -432,6 +488,10 @@ impl Value {
             Value::Interval(_) => DataType::Interval,
             Value::PgLsn(_) => DataType::PgLsn,
             Value::TextArray(_) => DataType::TextArray,
+            Value::Bytea(_) => DataType::Bytea,
+            Value::Uuid(_) => DataType::Uuid,
+            Value::Json(_) => DataType::Json,
+            Value::Jsonb(_) => DataType::Jsonb,
         }
     }
 
@@ -496,6 +556,9 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
         (Interval(x), Interval(y)) => x.cmp_span(y),
         (TextArray(x), TextArray(y)) => x.cmp(y),
+        (Bytea(x), Bytea(y)) => x.cmp(y),
+        (Uuid(x), Uuid(y)) => x.cmp(y),
+        (Jsonb(x), Jsonb(y)) => json::cmp(x, y),
         (Float4(_) | Float8(_), _) | (_, Float4(_) | Float8(_)) => {
             let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
             float_cmp(x, y)
@@ -530,6 +593,10 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
     if v.is_null() {
         return Ok(Value::Null);
     }
+    let v = match cast_extra(v, target)? {
+        Ok(done) => return finish_string_typmod(done, target, typmod, explicit),
+        Err(v) => v,
+    };
     let out = match (v, target) {
         (Value::Text(s), t) => {
             if t.is_string() || t == DataType::Unknown {
@@ -618,6 +685,66 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
         (v, t) => return Err(cannot_cast(&v, t)),
     };
     finish_string_typmod(out, target, typmod, explicit)
+}
+
+/// The casts of `bytea`, `uuid`, `json` and `jsonb`: `Ok(Ok(v))` when this function
+/// performed the cast, `Ok(Err(v))` (the value handed back) when the ordinary rules apply.
+fn cast_extra(v: Value, target: DataType) -> Result<std::result::Result<Value, Value>> {
+    Ok(Ok(match (v, target) {
+        (v @ Value::Bytea(_), DataType::Bytea)
+        | (v @ Value::Uuid(_), DataType::Uuid)
+        | (v @ Value::Json(_), DataType::Json)
+        | (v @ Value::Jsonb(_), DataType::Jsonb) => v,
+        (Value::Json(s), DataType::Jsonb) => Value::Jsonb(json::parse_jsonb(&s)?),
+        (Value::Jsonb(j), DataType::Json) => Value::Json(json::to_text(&j)),
+        (Value::Json(s), t) if t.is_string() => Value::Text(s),
+        (Value::Jsonb(j), t) if t.is_string() => Value::Text(json::to_text(&j)),
+        (
+            Value::Jsonb(j),
+            t @ (DataType::Bool
+            | DataType::Numeric
+            | DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Float4
+            | DataType::Float8),
+        ) => {
+            let want = if t == DataType::Bool {
+                "boolean"
+            } else {
+                t.name()
+            };
+            match (j, t) {
+                (json::Json::Bool(b), DataType::Bool) => Value::Bool(b),
+                (json::Json::Number(n), t) if t != DataType::Bool => {
+                    return cast(Value::Numeric(n), t, -1, true).map(Ok)
+                }
+                (j, _) => bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "cannot cast jsonb {} to type {}",
+                    match j {
+                        json::Json::Null => "null",
+                        json::Json::Bool(_) => "boolean",
+                        json::Json::Number(_) => "numeric",
+                        json::Json::String(_) => "string",
+                        json::Json::Array(_) => "array",
+                        json::Json::Object(_) => "object",
+                    },
+                    want
+                ),
+            }
+        }
+        (v @ (Value::Bytea(_) | Value::Uuid(_)), t) if t.is_string() => return Ok(Err(v)),
+        (v @ (Value::Bytea(_) | Value::Uuid(_) | Value::Json(_) | Value::Jsonb(_)), t) => {
+            return Err(cannot_cast(&v, t))
+        }
+        (v, t @ (DataType::Bytea | DataType::Uuid | DataType::Json | DataType::Jsonb))
+            if !matches!(v, Value::Text(_)) =>
+        {
+            return Err(cannot_cast(&v, t))
+        }
+        (v, _) => return Ok(Err(v)),
+    }))
 }
 
 /// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
@@ -767,6 +894,10 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(&i.micros.to_le_bytes());
         }
         Value::PgLsn(l) => out.extend_from_slice(&l.to_le_bytes()),
+        Value::Bytea(b) => put_bytes(out, b),
+        Value::Uuid(u) => out.extend_from_slice(u),
+        Value::Json(s) => put_bytes(out, s.as_bytes()),
+        Value::Jsonb(j) => put_bytes(out, json::to_text(j).as_bytes()),
         Value::TextArray(items) => {
             out.extend_from_slice(&(items.len() as u32).to_le_bytes());
             for it in items {
@@ -913,6 +1044,17 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
             Value::TextArray(items)
         }
         DataType::Void => Value::Null,
+        DataType::Bytea => Value::Bytea(r.bytes()?.to_vec()),
+        DataType::Uuid => Value::Uuid(
+            r.take(16)?
+                .try_into()
+                .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded uuid"))?,
+        ),
+        DataType::Json => Value::Json(r.string()?),
+        DataType::Jsonb => Value::Jsonb(
+            json::parse_jsonb(&r.string()?)
+                .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded jsonb"))?,
+        ),
     })
 }
 
@@ -942,6 +1084,10 @@ mod tests {
                 micros: 3,
             }),
             Value::TextArray(vec![Some("a".into()), None]),
+            Value::Bytea(vec![0, 1, 255]),
+            Value::Uuid([7; 16]),
+            Value::Json("{\"b\":1,  \"a\":2}".into()),
+            Value::Jsonb(json::parse_jsonb("{\"b\": [1.50, null], \"a\": \"x\"}").unwrap()),
         ];
         let mut buf = Vec::new();
         encode_row(&row, &mut buf);

@@ -15,6 +15,8 @@ use bigdecimal::BigDecimal;
 pub struct FormatOptions {
     /// The session time zone's offset east of UTC in seconds (for timestamptz output).
     pub tz_offset_secs: i32,
+    /// `bytea_output = escape` (the default, `hex`, is `false`).
+    pub bytea_escape: bool,
 }
 
 /// Formats a value in PostgreSQL's text output format. NULL formats as an empty string;
@@ -36,6 +38,10 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
         Value::Date(d) => datetime::format_date(*d),
         Value::Interval(i) => super::format_interval(i),
         Value::PgLsn(l) => format!("{:X}/{:X}", l >> 32, l & 0xFFFF_FFFF),
+        Value::Bytea(b) => super::bytea::format_bytea(b, opts.bytea_escape),
+        Value::Uuid(u) => super::bytea::format_uuid(u),
+        Value::Json(s) => s.clone(),
+        Value::Jsonb(j) => super::json::to_text(j),
         Value::TextArray(items) => {
             let parts: Vec<String> = items
                 .iter()
@@ -265,6 +271,13 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             }
         }
         DataType::Void => Value::Null,
+        DataType::Bytea => Value::Bytea(super::bytea::parse_bytea(s)?),
+        DataType::Uuid => Value::Uuid(super::bytea::parse_uuid(trimmed)?),
+        DataType::Json => {
+            super::json::parse(s)?;
+            Value::Json(s.to_string())
+        }
+        DataType::Jsonb => Value::Jsonb(super::json::parse_jsonb(s)?),
     })
 }
 
