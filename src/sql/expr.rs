@@ -199,6 +199,8 @@ pub enum Func {
     /// `tusk_release_wal_hold(pg_lsn)` (tusk's own): drops the backup hold at that LSN
     /// (see `storage::holds`); true when there was one. Superuser only.
     ReleaseWalHold,
+    /// Sequence functions (`nextval`, `currval`, …, see `sql::ddl`).
+    Ddl(super::ddl::DdlFn),
 }
 
 /// A bound, typed expression.

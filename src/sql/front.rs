@@ -347,6 +347,8 @@ pub enum FrontStmt {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// A DDL statement sqlparser cannot parse (ALTER SEQUENCE), see `sql::ddl`.
+    Ddl(Box<super::ddl::DdlPlan>),
 }
 
 struct P {
@@ -460,6 +462,9 @@ fn scan_quoted(c: &[char], mut i: usize, quote: char, escapes: bool) -> Option<(
 
 /// Parses the statements the front parser owns; `Ok(None)` hands the text to sqlparser.
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
+    if let Some(d) = super::ddl::parse_front(text)? {
+        return Ok(Some(FrontStmt::Ddl(Box::new(d))));
+    }
     let Some(t) = tokenize(text) else {
         return Ok(None);
     };

@@ -18,6 +18,9 @@ pub const VERSION: &str =
 /// `arg_types` decides the result type of polymorphic functions.
 pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     let n = arg_types.len();
+    if let Some(f) = super::ddl::lookup(name, n) {
+        return Some(f);
+    }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
         arg_types
@@ -264,6 +267,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         // ---- WAL retention (E) ----
         (Func::ReleaseWalHold, 0) => Some(DataType::PgLsn),
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
+        (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
         _ => None,
     }
 }
@@ -689,6 +693,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         | Func::ReplicationSlotAdvance(_)
         | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
         // ---- WAL retention (E) ----
+        Func::Ddl(d) => return super::ddl::call(d, args, cx),
         Func::ReleaseWalHold => {
             if !cx.is_superuser() {
                 bail!(

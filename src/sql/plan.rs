@@ -315,6 +315,8 @@ pub struct CreateTablePlan {
     pub def: TableDef,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+    /// Serial and identity columns and CHECK constraints (see `sql::ddl`).
+    pub ddl: super::ddl::TableExtras,
 }
 
 /// A planned CREATE [UNIQUE] INDEX (the OID, and the name when none was given, are
@@ -387,6 +389,8 @@ pub enum Plan {
     Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
     Front(FrontStmt),
+    /// Sequences and other DDL of `sql::ddl`.
+    Ddl(super::ddl::DdlPlan),
 }
 
 impl Plan {
@@ -504,8 +508,16 @@ impl<'a> Binder<'a> {
         }
     }
 
+    /// The engine and database OID this binder plans against (for `sql::ddl`).
+    pub fn target(&self) -> (&'a Engine, u32) {
+        (self.engine, self.db)
+    }
+
     /// Plans a statement.
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
+        if let Some(p) = super::ddl::plan(self, stmt)? {
+            return Ok(Plan::Ddl(p));
+        }
         match stmt {
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
@@ -1697,6 +1709,7 @@ impl<'a> Binder<'a> {
                         if is_default_keyword(e) {
                             continue;
                         }
+                        super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
                         let b = self.bind(e, &Scope::default())?;
                         full[t] = self.assign(b, &def.columns[t], e.span())?;
                     }
@@ -1714,6 +1727,7 @@ impl<'a> Binder<'a> {
                 let mut full = defaults.clone();
                 for (i, f) in q.fields.iter().enumerate() {
                     let t = targets[i];
+                    super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
                     let ty = DataType::from_oid(f.type_oid).unwrap_or(DataType::Text);
                     full[t] = self.assign(
                         Expr::Column(i, ty),
@@ -1893,6 +1907,7 @@ impl<'a> Binder<'a> {
             let e = if is_default_keyword(&a.value) {
                 self.default_expr(&def.columns[idx])?
             } else {
+                super::ddl::check_identity_update(self.engine, self.db, def, idx)?;
                 let b = self.bind(&a.value, scope)?;
                 self.assign(b, &def.columns[idx], a.value.span())?
             };
@@ -2079,6 +2094,7 @@ impl<'a> Binder<'a> {
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut pk: Option<(Vec<usize>, Option<String>)> = None;
         let mut uniques: Vec<(Vec<usize>, Option<String>)> = Vec::new();
+        let mut extras = super::ddl::TableExtras::default();
         let multiple_pk = |name: &str| {
             err!(
                 sqlstate::INVALID_TABLE_DEFINITION,
@@ -2093,7 +2109,14 @@ impl<'a> Binder<'a> {
                     "column \"{cname}\" specified more than once"
                 );
             }
-            let (ty, typmod) = convert_type(&c.data_type)?;
+            let serial = super::ddl::serial_type(&c.data_type);
+            let (ty, typmod) = match serial {
+                Some(t) => (t, -1),
+                None => convert_type(&c.data_type)?,
+            };
+            if let Some(t) = serial {
+                extras.serial(i, t);
+            }
             let mut col = ColumnDef {
                 name: cname,
                 data_type: ty,
@@ -2102,6 +2125,9 @@ impl<'a> Binder<'a> {
                 default: None,
             };
             for o in &c.options {
+                if extras.column_option(i, &col.name, ty, o)? {
+                    continue;
+                }
                 match &o.option {
                     ast::ColumnOption::NotNull => col.not_null = true,
                     ast::ColumnOption::Null => {}
@@ -2133,6 +2159,9 @@ impl<'a> Binder<'a> {
             columns.push(col);
         }
         for tc in &ct.constraints {
+            if extras.table_constraint(tc) {
+                continue;
+            }
             match tc {
                 ast::TableConstraint::PrimaryKey {
                     name: cn,
@@ -2211,6 +2240,7 @@ impl<'a> Binder<'a> {
                 indexes,
             },
             if_not_exists: ct.if_not_exists,
+            ddl: extras,
         }))
     }
 
