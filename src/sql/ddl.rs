@@ -1466,7 +1466,7 @@ pub fn create_table_extras(
         return Ok(());
     }
     let mut checks: Vec<CheckDef> = Vec::new();
-    for (name, text, col) in &x.checks {
+    for (name, text, _col) in &x.checks {
         // Bind it now: unknown columns and non-boolean results fail CREATE TABLE.
         let refs = bind_check(cx.engine, db, def, text)?.1;
         let name = match name {
@@ -1474,16 +1474,16 @@ pub fn create_table_extras(
                 if checks.iter().any(|c| &c.name == n) {
                     bail!(
                         sqlstate::DUPLICATE_OBJECT,
-                        "constraint \"{n}\" for relation \"{}\" already exists",
-                        def.name
+                        "check constraint \"{n}\" already exists"
                     );
                 }
                 n.clone()
             }
             None => {
-                let base = match col.clone().or_else(|| refs.first().cloned()) {
-                    Some(c) => format!("{}_{c}_check", def.name),
-                    None => format!("{}_check", def.name),
+                // PostgreSQL names it after the column when exactly one is used.
+                let base = match refs.as_slice() {
+                    [c] => format!("{}_{c}_check", def.name),
+                    _ => format!("{}_check", def.name),
                 };
                 let mut n = 0;
                 loop {
@@ -1562,6 +1562,9 @@ pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -
                 .with_catalog(|c| c.ddl.checks.get(&key).cloned())
                 .unwrap_or_default();
             let mut bound = Vec::new();
+            let mut stored = stored;
+            // PostgreSQL checks them in name order.
+            stored.sort_by(|a, b| a.name.cmp(&b.name));
             for c in stored {
                 bound.push((c.name.clone(), bind_check(cx.engine, db, def, &c.expr)?.0));
             }
