@@ -30,9 +30,10 @@
 
 use super::expr::{eval, Expr, Func};
 use super::plan::{fold, Binder, Coercion, Scope};
+use super::plan::{ScopeCol, SelectPlan};
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result};
-use crate::storage::ddl::{CheckDef, DdlChange, SeqStep, SequenceDef};
+use crate::storage::ddl::{CheckDef, DdlChange, SeqStep, SequenceDef, ViewDef};
 use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use crate::storage::{CatalogChange, Engine, TableDef};
 use crate::types::{format_text, DataType, FormatOptions, Value};
@@ -633,6 +634,20 @@ pub enum DdlPlan {
         /// CASCADE.
         cascade: bool,
     },
+    /// CREATE [OR REPLACE] VIEW (OID and owner chosen at execution).
+    CreateView {
+        /// OR REPLACE.
+        or_replace: bool,
+        /// The view.
+        def: ViewDef,
+    },
+    /// DROP VIEW.
+    DropView {
+        /// The names as written.
+        names: Vec<(Option<String>, String)>,
+        /// IF EXISTS.
+        if_exists: bool,
+    },
 }
 
 impl DdlPlan {
@@ -642,6 +657,8 @@ impl DdlPlan {
             DdlPlan::CreateSequence { .. } => "CREATE SEQUENCE",
             DdlPlan::AlterSequence { .. } => "ALTER SEQUENCE",
             DdlPlan::DropSequence { .. } => "DROP SEQUENCE",
+            DdlPlan::CreateView { .. } => "CREATE VIEW",
+            DdlPlan::DropView { .. } => "DROP VIEW",
         }
     }
 }
@@ -740,8 +757,147 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             if_exists: *if_exists,
             cascade: *cascade,
         },
+        ast::Statement::CreateView {
+            or_replace,
+            or_alter,
+            materialized,
+            temporary,
+            name,
+            columns,
+            query,
+            ..
+        } => {
+            if *materialized || *temporary || *or_alter {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "{} views are not supported yet",
+                    if *materialized {
+                        "materialized"
+                    } else if *temporary {
+                        "temporary"
+                    } else {
+                        "CREATE OR ALTER"
+                    }
+                );
+            }
+            let (schema, vname) = split_name(name)?;
+            let text = query.to_string();
+            let plan = plan_view_query(engine, _db, &text)?;
+            let mut names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
+            if columns.len() > names.len() {
+                bail!(
+                    sqlstate::SYNTAX_ERROR,
+                    "CREATE VIEW specifies more column names than columns"
+                );
+            }
+            for (i, c) in columns.iter().enumerate() {
+                names[i] = fold(&c.name);
+            }
+            for (i, n) in names.iter().enumerate() {
+                if names[..i].contains(n) {
+                    bail!(
+                        sqlstate::DUPLICATE_COLUMN,
+                        "column \"{n}\" specified more than once"
+                    );
+                }
+            }
+            DdlPlan::CreateView {
+                or_replace: *or_replace,
+                def: ViewDef {
+                    oid: 0,
+                    schema: crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?,
+                    name: vname,
+                    owner: 0,
+                    query: text,
+                    columns: names,
+                },
+            }
+        }
+        ast::Statement::Drop {
+            object_type: ast::ObjectType::View,
+            if_exists,
+            names,
+            ..
+        } => DdlPlan::DropView {
+            names: names.iter().map(split_name).collect::<Result<_>>()?,
+            if_exists: *if_exists,
+        },
         _ => return Ok(None),
     }))
+}
+
+/// Plans a view's stored query in a binder of its own.
+fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let q = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_query())
+        .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored view query: {e}"))?;
+    Binder::new(engine, db, text, 0, vec![]).plan_query(&q)
+}
+
+/// Finds a view by possibly qualified name.
+fn find_view(
+    engine: &Engine,
+    db: u32,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<Option<ViewDef>> {
+    for s in search_schemas(engine, schema)? {
+        if let Some(v) = engine.with_catalog(|c| c.ddl.view_by_name(db, s, name).cloned()) {
+            return Ok(Some(v));
+        }
+    }
+    Ok(None)
+}
+
+/// A view in FROM: its query planned (as a subquery source) and its columns under
+/// `alias`; `Ok(None)` when no view has this name.
+pub fn view_source(
+    b: &Binder<'_>,
+    schema: Option<&str>,
+    name: &str,
+    alias: &str,
+) -> Result<Option<(SelectPlan, Scope)>> {
+    let (engine, db) = b.target();
+    // A table of the same name in an earlier schema of the path wins.
+    if crate::catalog::resolve_table(engine, db, schema, name)?.is_some() {
+        return Ok(None);
+    }
+    let Some(v) = find_view(engine, db, schema, name)? else {
+        return Ok(None);
+    };
+    thread_local! {
+        /// The views being expanded on this thread, outermost first.
+        static EXPANDING: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // Views replaced to refer to each other would expand forever.
+    if EXPANDING.with(|e| e.borrow().contains(&v.oid) || e.borrow().len() >= 32) {
+        bail!(
+            sqlstate::INVALID_OBJECT_DEFINITION,
+            "infinite recursion detected in rules for relation \"{name}\""
+        );
+    }
+    EXPANDING.with(|e| e.borrow_mut().push(v.oid));
+    let plan = plan_view_query(engine, db, &v.query);
+    EXPANDING.with(|e| e.borrow_mut().pop());
+    let plan = plan?;
+    let scope = Scope {
+        cols: plan
+            .fields
+            .iter()
+            .zip(&v.columns)
+            .map(|(f, n)| ScopeCol {
+                table: Some(alias.to_string()),
+                name: n.clone(),
+                ty: DataType::from_oid(f.type_oid).unwrap_or(DataType::Text),
+                typmod: f.typmod,
+                table_oid: 0,
+                attnum: 0,
+            })
+            .collect(),
+    };
+    Ok(Some((plan, scope)))
 }
 
 // ---- ALTER SEQUENCE (sqlparser has no grammar for it) ------------------------------
@@ -1090,6 +1246,71 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                 cx.txn,
                 CatalogChange::Ddl(DdlChange::SetSequence { db, def }),
             )
+        }
+        DdlPlan::CreateView { or_replace, def } => {
+            let old = cx
+                .engine
+                .with_catalog(|c| c.ddl.view_by_name(db, def.schema, &def.name).cloned());
+            let mut def = def.clone();
+            match old {
+                Some(old) if *or_replace => {
+                    if def.columns.len() < old.columns.len() {
+                        bail!(
+                            sqlstate::INVALID_TABLE_DEFINITION,
+                            "cannot drop columns from view"
+                        );
+                    }
+                    for (o, n) in old.columns.iter().zip(&def.columns) {
+                        if o != n {
+                            bail!(
+                                sqlstate::INVALID_TABLE_DEFINITION,
+                                "cannot change name of view column \"{o}\" to \"{n}\""
+                            );
+                        }
+                    }
+                    def.oid = old.oid;
+                    def.owner = old.owner;
+                }
+                _ => {
+                    let exists = cx
+                        .engine
+                        .with_catalog(|c| c.relation_exists(db, def.schema, &def.name));
+                    if exists {
+                        bail!(
+                            sqlstate::DUPLICATE_TABLE,
+                            "relation \"{}\" already exists",
+                            def.name
+                        );
+                    }
+                    def.oid = cx.engine.new_oid();
+                    def.owner = current_role_oid(cx);
+                }
+            }
+            let query = def.query.clone();
+            cx.engine
+                .catalog_change(cx.txn, CatalogChange::Ddl(DdlChange::SetView { db, def }))?;
+            // A replaced view may now expand into itself: plan it once more.
+            plan_view_query(cx.engine, db, &query).map(|_| ())
+        }
+        DdlPlan::DropView { names, if_exists } => {
+            let mut found = Vec::new();
+            for (schema, name) in names {
+                match find_view(cx.engine, db, schema.as_deref(), name)? {
+                    Some(v) => found.push(v),
+                    None if *if_exists => cx.notices.push(notice(
+                        sqlstate::SUCCESSFUL_COMPLETION,
+                        format!("view \"{name}\" does not exist, skipping"),
+                    )),
+                    None => bail!(sqlstate::UNDEFINED_TABLE, "view \"{name}\" does not exist"),
+                }
+            }
+            for v in found {
+                cx.engine.catalog_change(
+                    cx.txn,
+                    CatalogChange::Ddl(DdlChange::DropView { db, oid: v.oid }),
+                )?;
+            }
+            Ok(())
         }
         DdlPlan::AlterSequence {
             if_exists,

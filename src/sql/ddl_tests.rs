@@ -110,3 +110,26 @@ fn dropped_sequences_stay_dropped_and_rollback_restores_them() {
     assert_eq!(q(&mut s, "select nextval('a')"), "100");
     assert!(q(&mut s, "select nextval('b')").starts_with("ERROR 42P01"));
 }
+
+#[test]
+fn views_survive_a_crash_and_checkpoint() {
+    let d = db("viewcrash");
+    {
+        let mut s = session(&d.engine, "postgres");
+        q(&mut s, "create table t (a int, b text)");
+        q(&mut s, "insert into t values (1, 'x'), (2, 'y')");
+        q(&mut s, "create view v1 as select a from t where a > 1");
+        q(&mut s, "checkpoint");
+        q(&mut s, "create view v2 (n) as select b from t");
+        q(&mut s, "begin; drop view v1");
+        std::mem::forget(s);
+    }
+    let e = reopen(&d.dir);
+    let mut s = session(&e, "postgres");
+    assert_eq!(q(&mut s, "select * from v1"), "2");
+    assert_eq!(q(&mut s, "select n from v2 order by n"), "x,y");
+    // Views that would expand into each other fail instead of recursing forever.
+    q(&mut s, "create or replace view v1 as select a from t");
+    q(&mut s, "create view v3 as select a from v1");
+    assert!(q(&mut s, "create or replace view v1 as select a from v3").starts_with("ERROR 42P17"));
+}

@@ -1116,6 +1116,12 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
+                if let Some((p, mut scope)) =
+                    super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
+                {
+                    apply_alias_columns(&mut scope, alias.as_ref())?;
+                    return Ok((Source::Subquery(Box::new(p)), scope));
+                }
                 let def = self.resolve_table(name)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
