@@ -648,6 +648,22 @@ pub enum DdlPlan {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// CREATE SCHEMA.
+    CreateSchema {
+        /// The name.
+        name: String,
+        /// IF NOT EXISTS.
+        if_not_exists: bool,
+    },
+    /// DROP SCHEMA.
+    DropSchema {
+        /// The names.
+        names: Vec<String>,
+        /// IF EXISTS.
+        if_exists: bool,
+        /// CASCADE.
+        cascade: bool,
+    },
 }
 
 impl DdlPlan {
@@ -659,6 +675,8 @@ impl DdlPlan {
             DdlPlan::DropSequence { .. } => "DROP SEQUENCE",
             DdlPlan::CreateView { .. } => "CREATE VIEW",
             DdlPlan::DropView { .. } => "DROP VIEW",
+            DdlPlan::CreateSchema { .. } => "CREATE SCHEMA",
+            DdlPlan::DropSchema { .. } => "DROP SCHEMA",
         }
     }
 }
@@ -822,8 +840,65 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             names: names.iter().map(split_name).collect::<Result<_>>()?,
             if_exists: *if_exists,
         },
+        ast::Statement::CreateSchema {
+            schema_name,
+            if_not_exists,
+            ..
+        } => {
+            let ast::SchemaName::Simple(n) = schema_name else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "CREATE SCHEMA ... AUTHORIZATION is not supported yet"
+                );
+            };
+            let (None, name) = split_name(n)? else {
+                bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \".\"");
+            };
+            DdlPlan::CreateSchema {
+                name,
+                if_not_exists: *if_not_exists,
+            }
+        }
+        ast::Statement::Drop {
+            object_type: ast::ObjectType::Schema,
+            if_exists,
+            names,
+            cascade,
+            ..
+        } => DdlPlan::DropSchema {
+            names: names
+                .iter()
+                .map(|n| split_name(n).map(|(_, x)| x))
+                .collect::<Result<_>>()?,
+            if_exists: *if_exists,
+            cascade: *cascade,
+        },
         _ => return Ok(None),
     }))
+}
+
+/// Refuses a `search_path` naming an existing schema other than `public` and
+/// `pg_catalog`: name resolution does not follow the setting yet, and resolving in
+/// `public` anyway would silently use the wrong objects.
+pub fn check_search_path(engine: &Engine, path: &str) -> Result<()> {
+    for item in path.split(',') {
+        let item = item.trim();
+        let name = if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
+            item[1..item.len() - 1].replace("\"\"", "\"")
+        } else {
+            item.to_lowercase()
+        };
+        if matches!(name.as_str(), "public" | "pg_catalog" | "$user" | "") {
+            continue;
+        }
+        if schema_oid(engine, &name).is_ok() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "search_path with schema \"{name}\" is not supported yet"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Plans a view's stored query in a binder of its own.
@@ -1292,6 +1367,150 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             // A replaced view may now expand into itself: plan it once more.
             plan_view_query(cx.engine, db, &query).map(|_| ())
         }
+        DdlPlan::CreateSchema {
+            name,
+            if_not_exists,
+        } => {
+            if schema_oid(cx.engine, name).is_ok() {
+                if *if_not_exists {
+                    cx.notices.push(notice(
+                        sqlstate::DUPLICATE_SCHEMA,
+                        format!("schema \"{name}\" already exists, skipping"),
+                    ));
+                    return Ok(());
+                }
+                bail!(
+                    sqlstate::DUPLICATE_SCHEMA,
+                    "schema \"{name}\" already exists"
+                );
+            }
+            if name.starts_with("pg_") {
+                return Err(err!(
+                    sqlstate::RESERVED_NAME,
+                    "unacceptable schema name \"{name}\""
+                )
+                .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+            }
+            let oid = cx.engine.new_oid();
+            let owner = current_role_oid(cx);
+            cx.engine.catalog_change(
+                cx.txn,
+                CatalogChange::Ddl(DdlChange::CreateSchema {
+                    oid,
+                    name: name.clone(),
+                    owner,
+                }),
+            )
+        }
+        DdlPlan::DropSchema {
+            names,
+            if_exists,
+            cascade,
+        } => {
+            let mut found = Vec::new();
+            for name in names {
+                match schema_oid(cx.engine, name) {
+                    Ok(oid) => found.push((oid, name.clone())),
+                    Err(_) if *if_exists => cx.notices.push(notice(
+                        sqlstate::SUCCESSFUL_COMPLETION,
+                        format!("schema \"{name}\" does not exist, skipping"),
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            for (oid, name) in found {
+                if oid == PG_CATALOG_NAMESPACE {
+                    bail!(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        "cannot drop schema {name} because it is required by the database system"
+                    );
+                }
+                // Everything in the schema, in every database (as PostgreSQL's
+                // schemas are per database, tusk's are shared: refuse what another
+                // database holds).
+                let (tables, seqs, views, elsewhere) = cx.engine.with_catalog(|c| {
+                    let tables: Vec<Arc<TableDef>> = c
+                        .tables
+                        .iter()
+                        .filter(|((d, _), t)| *d == db && t.schema == oid)
+                        .map(|(_, t)| t.clone())
+                        .collect();
+                    let seqs: Vec<SequenceDef> = c
+                        .ddl
+                        .sequences
+                        .iter()
+                        .filter(|((d, _), s)| *d == db && s.schema == oid)
+                        .map(|(_, s)| s.clone())
+                        .collect();
+                    let views: Vec<ViewDef> = c
+                        .ddl
+                        .views
+                        .iter()
+                        .filter(|((d, _), v)| *d == db && v.schema == oid)
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    let elsewhere = c
+                        .tables
+                        .iter()
+                        .any(|((d, _), t)| *d != db && t.schema == oid)
+                        || c.ddl
+                            .sequences
+                            .iter()
+                            .any(|((d, _), s)| *d != db && s.schema == oid)
+                        || c.ddl
+                            .views
+                            .iter()
+                            .any(|((d, _), v)| *d != db && v.schema == oid);
+                    (tables, seqs, views, elsewhere)
+                });
+                if elsewhere {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "dropping schema \"{name}\" while another database has objects in it is not supported yet"
+                    );
+                }
+                let mut deps: Vec<String> = Vec::new();
+                deps.extend(tables.iter().map(|t| format!("table {name}.{}", t.name)));
+                deps.extend(
+                    seqs.iter()
+                        .filter(|s| s.owned_by.is_none())
+                        .map(|s| format!("sequence {name}.{}", s.name)),
+                );
+                deps.extend(views.iter().map(|v| format!("view {name}.{}", v.name)));
+                if !deps.is_empty() && !cascade {
+                    let detail: Vec<String> = deps
+                        .iter()
+                        .map(|d| format!("{d} depends on schema {name}"))
+                        .collect();
+                    return Err(err!(
+                        sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
+                        "cannot drop schema {name} because other objects depend on it"
+                    )
+                    .with_detail(detail.join("\n"))
+                    .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+                }
+                for v in views {
+                    cx.engine.catalog_change(
+                        cx.txn,
+                        CatalogChange::Ddl(DdlChange::DropView { db, oid: v.oid }),
+                    )?;
+                }
+                for t in tables {
+                    on_drop_table(cx, &t)?;
+                    cx.engine
+                        .catalog_change(cx.txn, CatalogChange::DropTable { db, oid: t.oid })?;
+                }
+                for s in seqs.iter().filter(|s| s.owned_by.is_none()) {
+                    cx.engine.catalog_change(
+                        cx.txn,
+                        CatalogChange::Ddl(DdlChange::DropSequence { db, oid: s.oid }),
+                    )?;
+                }
+                cx.engine
+                    .catalog_change(cx.txn, CatalogChange::Ddl(DdlChange::DropSchema { oid }))?;
+            }
+            Ok(())
+        }
         DdlPlan::DropView { names, if_exists } => {
             let mut found = Vec::new();
             for (schema, name) in names {
@@ -1425,9 +1644,24 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     }
 }
 
+/// The DEFAULT of a serial or identity column: `nextval('seq')`, schema-qualified
+/// outside `public`.
+fn serial_default(engine: &Engine, s: &SequenceDef) -> String {
+    let name = if s.schema == PUBLIC_NAMESPACE {
+        quote_ident(&s.name)
+    } else {
+        format!(
+            "{}.{}",
+            quote_ident(&schema_name(engine, s.schema)),
+            quote_ident(&s.name)
+        )
+    };
+    format!("nextval('{}')", name.replace('\'', "''"))
+}
+
 /// The (table, column) whose default or identity uses the sequence, if any.
 fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String, String)> {
-    let needle = format!("nextval('{}')", s.name);
+    let needle = serial_default(engine, s);
     engine.with_catalog(|c| {
         c.tables
             .range((db, 0)..=(db, u32::MAX))
@@ -1677,7 +1911,7 @@ pub fn create_table_extras(
         s.owned_by = Some((def.oid, *pos));
         s.identity = *kind;
         def.columns[*pos].not_null = true;
-        def.columns[*pos].default = Some(format!("nextval('{}')", s.name));
+        def.columns[*pos].default = Some(serial_default(cx.engine, &s));
         cx.engine.catalog_change(
             cx.txn,
             CatalogChange::Ddl(DdlChange::SetSequence { db, def: s }),

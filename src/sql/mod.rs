@@ -850,6 +850,7 @@ impl Session {
             ddl,
             ..
         } = self;
+        ddl::check_search_path(engine, &settings.get_str("search_path"))?;
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
