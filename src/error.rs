@@ -113,6 +113,9 @@ pub mod sqlstate {
     pub const SYSTEM_ERROR: &str = "58000";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DATA_CORRUPTED: &str = "XX001";
+    pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: &str = "2200H";
+    pub const GENERATED_ALWAYS: &str = "428C9";
+    pub const DUPLICATE_SCHEMA: &str = "42P06";
 }
 
 /// How bad an error is, with PostgreSQL's severity names.

@@ -747,6 +747,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     let mut touched: HashSet<u64> = HashSet::new();
     for row in full_rows {
         check_not_null(&p.table, &row)?;
+        super::ddl::check_row(cx, p.db, &p.table, &row)?;
         let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
             Ok(tid) => {
                 touched.insert(tid);
@@ -807,6 +808,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 new[*c] = eval(e, &both, cx)?;
             }
             check_not_null(&p.table, &new)?;
+            super::ddl::check_row(cx, p.db, &p.table, &new)?;
             match cx
                 .engine
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
@@ -896,6 +898,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 new[*c] = eval(e, &old, cx)?;
             }
             check_not_null(&p.table, &new)?;
+            super::ddl::check_row(cx, p.db, &p.table, &new)?;
             match cx
                 .engine
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
@@ -1017,6 +1020,7 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         .current_role()
         .map(|r| r.oid)
         .unwrap_or(BOOTSTRAP_SUPERUSER);
+    super::ddl::create_table_extras(&p.ddl, &mut def, cx)?;
     cx.engine
         .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
 }
@@ -1521,6 +1525,7 @@ pub fn run_drop_table(
                 def.name
             );
         }
+        super::ddl::on_drop_table(cx, &def)?;
         cx.engine.catalog_change(
             cx.txn,
             CatalogChange::DropTable {

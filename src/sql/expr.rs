@@ -201,6 +201,8 @@ pub enum Func {
     ReleaseWalHold,
     /// A function or operator of bytea, uuid, json or jsonb (see `type_funcs`).
     Typed(super::type_funcs::TypeFn),
+    /// Sequence functions (`nextval`, `currval`, …, see `sql::ddl`).
+    Ddl(super::ddl::DdlFn),
 }
 
 /// A bound, typed expression.

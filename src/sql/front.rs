@@ -356,6 +356,8 @@ pub enum FrontStmt {
         /// IF EXISTS.
         if_exists: bool,
     },
+    /// A DDL statement sqlparser cannot parse (ALTER SEQUENCE), see `sql::ddl`.
+    Ddl(Box<super::ddl::DdlPlan>),
 }
 
 struct P {
@@ -718,6 +720,9 @@ fn value_if_boolean(p: &mut P) -> Option<String> {
 }
 
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
+    if let Some(d) = super::ddl::parse_front(text)? {
+        return Ok(Some(FrontStmt::Ddl(Box::new(d))));
+    }
     // `COPY (query) TO …`: the query is any SQL, kept as text; the rest is tokenized
     // with a placeholder in its place.
     let (copy_query, text) = match split_copy_query(text) {

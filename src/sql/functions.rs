@@ -21,6 +21,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         return Some((Func::Typed(f), t));
     }
     let n = arg_types.len();
+    if let Some(f) = super::ddl::lookup(name, n) {
+        return Some(f);
+    }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
         arg_types
@@ -268,6 +271,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::ReleaseWalHold, 0) => Some(DataType::PgLsn),
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
         (Func::Typed(t), i) => super::type_funcs::arg_type(t, i),
+        (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
         _ => None,
     }
 }
@@ -700,6 +704,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         | Func::ReplicationSlotAdvance(_)
         | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
         // ---- WAL retention (E) ----
+        Func::Ddl(d) => return super::ddl::call(d, args, cx),
         Func::ReleaseWalHold => {
             if !cx.is_superuser() {
                 bail!(

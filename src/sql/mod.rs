@@ -35,6 +35,8 @@
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
 pub mod copy_out;
+// Sequences, serial and identity columns, CHECK constraints (ddl.rs).
+pub mod ddl;
 pub mod exec;
 pub mod expr;
 pub mod front;
@@ -224,6 +226,8 @@ pub struct ExecCtx<'a> {
     /// REPEATABLE READ or SERIALIZABLE: a row changed by a transaction that committed
     /// after the snapshot cannot be updated, deleted or locked (40001).
     pub serializable: bool,
+    /// The session's sequence state and cached CHECK constraints (see `sql::ddl`).
+    pub ddl: &'a mut ddl::DdlSession,
 }
 
 impl ExecCtx<'_> {
@@ -729,6 +733,8 @@ pub struct Session {
     plan_cache: HashMap<(usize, String), CachedPlan>,
     /// Parsed simple-protocol query strings (bounded).
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
+    /// Sequence state (currval, lastval) and cached CHECK constraints.
+    ddl: ddl::DdlSession,
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -744,6 +750,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::CreateIndex(_) => "CREATE INDEX".into(),
         Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
+        Plan::Ddl(p) => p.tag().into(),
     }
 }
 
@@ -767,6 +774,7 @@ impl Session {
             portals: HashMap::new(),
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
+            ddl: ddl::DdlSession::default(),
         }
     }
 
@@ -1062,8 +1070,10 @@ impl Session {
             notices,
             db_oid,
             snapshot_taken,
+            ddl,
             ..
         } = self;
+        ddl::check_search_path(engine, &settings.get_str("search_path"))?;
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1090,6 +1100,7 @@ impl Session {
             deadline,
             subqueries: HashMap::new(),
             serializable: keep_snapshot,
+            ddl,
         };
         f(&mut cx)
     }
@@ -1131,6 +1142,7 @@ impl Session {
                     exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
                 }
                 Plan::Front(_) => Ok((0, vec![])),
+                Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
             }
         })?;
         let tag = tag_for(plan, result.0);
@@ -1307,6 +1319,9 @@ impl Session {
                     self.statements.clear();
                     self.portals.clear();
                     self.plan_cache.clear();
+                    self.ddl.discard_sequences();
+                } else if what == "sequences" {
+                    self.ddl.discard_sequences();
                 } else if what == "plans" {
                     self.plan_cache.clear();
                 }
@@ -1497,6 +1512,10 @@ impl Session {
                 self.exec_ctx(&[], |cx| exec::run_drop_database(name, *if_exists, cx))?;
                 cmd("DROP DATABASE")
             }
+            FrontStmt::Ddl(p) => {
+                self.exec_ctx(&[], |cx| ddl::execute(p, cx))?;
+                cmd(p.tag())
+            }
             FrontStmt::CreateRole { name, user, opts } => {
                 self.exec_ctx(&[], |cx| exec::run_create_role(name, *user, opts, cx))?;
                 cmd("CREATE ROLE")
@@ -1675,6 +1694,8 @@ impl Session {
                     };
                 }
                 exec::check_not_null(&table, &row).map_err(|e| e.with_context(at_line.clone()))?;
+                ddl::check_row(cx, db, &table, &row)
+                    .map_err(|e| e.with_context(at_line.clone()))?;
                 cx.engine
                     .insert(cx.txn, db, table.oid, row)
                     .map_err(|e| e.with_context(at.clone()))?;
@@ -2105,6 +2126,7 @@ mod hot_standby {
                 None => return Ok(()),
             },
             Plan::Front(_) => return Ok(()),
+            Plan::Ddl(p) => p.tag(),
         };
         Err(read_only(what))
     }
@@ -2134,6 +2156,7 @@ mod hot_standby {
                 ))
             }
             FrontStmt::CopyFrom { .. } => "COPY FROM",
+            FrontStmt::Ddl(p) => p.tag(),
             FrontStmt::CreateRole { .. } => "CREATE ROLE",
             FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
             FrontStmt::DropRole { .. } => "DROP ROLE",

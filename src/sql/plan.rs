@@ -319,6 +319,8 @@ pub struct CreateTablePlan {
     pub def: TableDef,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+    /// Serial and identity columns and CHECK constraints (see `sql::ddl`).
+    pub ddl: super::ddl::TableExtras,
 }
 
 /// A planned CREATE [UNIQUE] INDEX (the OID, and the name when none was given, are
@@ -391,6 +393,8 @@ pub enum Plan {
     Truncate(Vec<(u32, Arc<TableDef>)>),
     /// A statement of the front parser.
     Front(FrontStmt),
+    /// Sequences and other DDL of `sql::ddl`.
+    Ddl(super::ddl::DdlPlan),
 }
 
 impl Plan {
@@ -508,8 +512,16 @@ impl<'a> Binder<'a> {
         }
     }
 
+    /// The engine and database OID this binder plans against (for `sql::ddl`).
+    pub fn target(&self) -> (&'a Engine, u32) {
+        (self.engine, self.db)
+    }
+
     /// Plans a statement.
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
+        if let Some(p) = super::ddl::plan(self, stmt)? {
+            return Ok(Plan::Ddl(p));
+        }
         match stmt {
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
@@ -1107,6 +1119,12 @@ impl<'a> Binder<'a> {
                     };
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
+                }
+                if let Some((p, mut scope)) =
+                    super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
+                {
+                    apply_alias_columns(&mut scope, alias.as_ref())?;
+                    return Ok((Source::Subquery(Box::new(p)), scope));
                 }
                 let def = self.resolve_table(name)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
@@ -1770,6 +1788,7 @@ impl<'a> Binder<'a> {
                         if is_default_keyword(e) {
                             continue;
                         }
+                        super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
                         let b = self.bind(e, &Scope::default())?;
                         full[t] = self.assign(b, &def.columns[t], e.span())?;
                     }
@@ -1787,6 +1806,7 @@ impl<'a> Binder<'a> {
                 let mut full = defaults.clone();
                 for (i, f) in q.fields.iter().enumerate() {
                     let t = targets[i];
+                    super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
                     let ty = DataType::from_oid(f.type_oid).unwrap_or(DataType::Text);
                     full[t] = self.assign(
                         Expr::Column(i, ty),
@@ -1966,6 +1986,7 @@ impl<'a> Binder<'a> {
             let e = if is_default_keyword(&a.value) {
                 self.default_expr(&def.columns[idx])?
             } else {
+                super::ddl::check_identity_update(self.engine, self.db, def, idx)?;
                 let b = self.bind(&a.value, scope)?;
                 self.assign(b, &def.columns[idx], a.value.span())?
             };
@@ -2152,6 +2173,7 @@ impl<'a> Binder<'a> {
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut pk: Option<(Vec<usize>, Option<String>)> = None;
         let mut uniques: Vec<(Vec<usize>, Option<String>)> = Vec::new();
+        let mut extras = super::ddl::TableExtras::default();
         let multiple_pk = |name: &str| {
             err!(
                 sqlstate::INVALID_TABLE_DEFINITION,
@@ -2166,7 +2188,14 @@ impl<'a> Binder<'a> {
                     "column \"{cname}\" specified more than once"
                 );
             }
-            let (ty, typmod) = convert_type(&c.data_type)?;
+            let serial = super::ddl::serial_type(&c.data_type);
+            let (ty, typmod) = match serial {
+                Some(t) => (t, -1),
+                None => convert_type(&c.data_type)?,
+            };
+            if let Some(t) = serial {
+                extras.serial(i, t);
+            }
             let mut col = ColumnDef {
                 name: cname,
                 data_type: ty,
@@ -2175,6 +2204,9 @@ impl<'a> Binder<'a> {
                 default: None,
             };
             for o in &c.options {
+                if extras.column_option(i, &col.name, ty, o)? {
+                    continue;
+                }
                 match &o.option {
                     ast::ColumnOption::NotNull => col.not_null = true,
                     ast::ColumnOption::Null => {}
@@ -2206,6 +2238,9 @@ impl<'a> Binder<'a> {
             columns.push(col);
         }
         for tc in &ct.constraints {
+            if extras.table_constraint(tc) {
+                continue;
+            }
             match tc {
                 ast::TableConstraint::PrimaryKey {
                     name: cn,
@@ -2284,6 +2319,7 @@ impl<'a> Binder<'a> {
                 indexes,
             },
             if_not_exists: ct.if_not_exists,
+            ddl: extras,
         }))
     }
 

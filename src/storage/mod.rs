@@ -43,7 +43,9 @@ pub mod archive_status;
 pub mod backup;
 mod checkpoint;
 pub mod checkpointer;
+// Sequences, CHECK constraints, views, schemas and comments (ddl.rs).
 pub mod control;
+pub mod ddl;
 pub mod heap;
 // Backup holds: WAL kept for the standby of a finished base backup (holds.rs).
 pub mod holds;

@@ -314,6 +314,7 @@ impl Record {
                     format!("SET DATABASE oid {} name {}", d.oid, d.name)
                 }
                 CatalogChange::DropDatabase { oid } => format!("DROP DATABASE oid {oid}"),
+                CatalogChange::Ddl(d) => d.describe(),
             },
             Record::Commit { time } => {
                 format!("COMMIT {}", crate::types::format_timestamptz(*time, 0))

@@ -164,6 +164,9 @@ pub enum CatalogChange {
         /// The database OID.
         oid: u32,
     },
+    /// A change of a sequence, CHECK constraint, view, schema or comment (see
+    /// `storage::ddl`).
+    Ddl(super::ddl::DdlChange),
 }
 
 /// The whole catalog.
@@ -181,6 +184,8 @@ pub struct CatalogState {
     pub tables: BTreeMap<(u32, u32), Arc<TableDef>>,
     /// The next OID to hand out.
     pub next_oid: u32,
+    /// Sequences, CHECK constraints, views and comments (see `storage::ddl`).
+    pub ddl: super::ddl::DdlCatalog,
 }
 
 impl CatalogState {
@@ -248,6 +253,7 @@ impl CatalogState {
                 }
                 Some(CatalogUndo::RestoreDropped(old, tables))
             }
+            CatalogChange::Ddl(d) => super::ddl::apply(self, d).map(CatalogUndo::Ddl),
         }
     }
 
@@ -280,10 +286,11 @@ impl CatalogState {
                     self.databases.remove(&oid);
                 }
             },
+            CatalogUndo::Ddl(u) => super::ddl::undo(self, u),
         }
     }
 
-    fn bump_oid(&mut self, oid: u32) {
+    pub(crate) fn bump_oid(&mut self, oid: u32) {
         if oid >= self.next_oid {
             self.next_oid = oid + 1;
         }
@@ -330,6 +337,7 @@ impl CatalogState {
                     || (t.primary_key.is_some() && t.pkey_name == name)
                     || t.indexes.iter().any(|i| i.name == name)
             })
+            || self.ddl.relation_exists(db, schema, name)
     }
 
     /// The table owning the secondary index `name` in `schema` of database `db`, with
@@ -404,6 +412,7 @@ impl CatalogState {
             }
             .encode(out);
         }
+        super::ddl::encode_image(self, out);
     }
 
     /// Decodes a catalog image written by [`encode`](Self::encode).
@@ -432,6 +441,7 @@ impl CatalogState {
             let ch = CatalogChange::decode(r)?;
             c.apply(&ch);
         }
+        super::ddl::decode_image(&mut c, r)?;
         Ok(c)
     }
 }
@@ -453,6 +463,8 @@ pub enum CatalogUndo {
     RestoreDatabase(u32, Option<DatabaseInfo>),
     /// Restore a dropped database and its tables.
     RestoreDropped(DatabaseInfo, Vec<((u32, u32), Arc<TableDef>)>),
+    /// Revert a DDL change (see `storage::ddl`).
+    Ddl(super::ddl::DdlUndo),
 }
 
 /// Appends a little-endian u32.
@@ -667,6 +679,10 @@ impl CatalogChange {
                 out.push(d.allow_connections as u8 | (d.is_template as u8) << 1);
                 put_u32(out, d.conn_limit as u32);
             }
+            CatalogChange::Ddl(d) => {
+                out.push(9);
+                d.encode(out);
+            }
         }
     }
 
@@ -733,6 +749,7 @@ impl CatalogChange {
                     conn_limit,
                 })
             }
+            9 => CatalogChange::Ddl(super::ddl::DdlChange::decode(r)?),
             t => {
                 return Err(err!(
                     sqlstate::DATA_CORRUPTED,
