@@ -471,7 +471,12 @@ fn key_bytes(vals: &[Value]) -> Vec<u8> {
 }
 
 /// One group's key values, aggregate states and DISTINCT sets.
-type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
+type GroupState = (
+    Vec<Value>,
+    Vec<Acc>,
+    Vec<HashSet<Vec<u8>>>,
+    Vec<Vec<super::aggregate::Sorted>>,
+);
 
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
@@ -529,6 +534,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                         keys,
                         g.aggs.iter().map(new_acc).collect(),
                         g.aggs.iter().map(|_| HashSet::new()).collect(),
+                        g.aggs.iter().map(|_| Vec::new()).collect(),
                     ),
                 );
             }
@@ -536,6 +542,11 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                 .get_mut(&kb)
                 .ok_or_else(|| Error::internal("group vanished"))?;
             for (i, spec) in g.aggs.iter().enumerate() {
+                if let Some(f) = &spec.filter {
+                    if !is_true(&eval(f, r, cx)?) {
+                        continue;
+                    }
+                }
                 let v = match &spec.arg {
                     Some(a) => eval(a, r, cx)?,
                     None => Value::Null,
@@ -550,6 +561,10 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                     Some(a) => eval(a, r, cx)?,
                     None => Value::Null,
                 };
+                if !spec.order.is_empty() {
+                    entry.3[i].push(super::aggregate::sort_input(spec, v, sep, r, cx)?);
+                    continue;
+                }
                 feed(&mut entry.1[i], spec, v, sep);
             }
         }
@@ -561,16 +576,20 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                     vec![],
                     g.aggs.iter().map(new_acc).collect(),
                     g.aggs.iter().map(|_| HashSet::new()).collect(),
+                    g.aggs.iter().map(|_| Vec::new()).collect(),
                 ),
             );
         }
         let mut grouped = Vec::new();
         for kb in order {
-            let Some((keys, accs, _)) = groups.remove(&kb) else {
+            let Some((keys, accs, _, sorted)) = groups.remove(&kb) else {
                 continue;
             };
             let mut row = keys;
-            for (acc, spec) in accs.into_iter().zip(&g.aggs) {
+            for ((mut acc, spec), inputs) in accs.into_iter().zip(&g.aggs).zip(sorted) {
+                for (v, sep) in super::aggregate::in_order(spec, inputs) {
+                    feed(&mut acc, spec, v, sep);
+                }
                 row.push(finish_acc(acc, spec)?);
             }
             if let Some(h) = &g.having {

@@ -34,6 +34,7 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
+pub mod aggregate;
 pub mod exec;
 pub mod expr;
 pub mod front;

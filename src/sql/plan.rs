@@ -18,6 +18,10 @@ use sqlparser::ast::{self, Spanned};
 use std::ops::Bound;
 use std::sync::Arc;
 
+mod calls;
+mod clauses;
+mod window;
+
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coercion {
@@ -108,6 +112,11 @@ pub struct AggSpec {
     pub arg2: Option<Expr>,
     /// DISTINCT.
     pub distinct: bool,
+    /// FILTER (WHERE …) over the input row: rows for which it is not true are skipped.
+    pub filter: Option<Expr>,
+    /// ORDER BY inside the call: (key over the input row, descending, nulls first);
+    /// the inputs are fed in this order.
+    pub order: super::aggregate::SortKeys,
     /// The result type.
     pub ty: DataType,
 }
@@ -703,6 +712,9 @@ impl<'a> Binder<'a> {
                     bail!(sqlstate::SYNTAX_ERROR, "LIMIT #,# syntax is not supported")
                 }
             }
+        }
+        if let Some(l) = self.query_fetch_limit(q)? {
+            plan.limit = Some(l);
         }
         if !q.locks.is_empty() {
             plan.lock = Some(self.plan_row_lock(&plan, &q.locks)?);
@@ -1306,6 +1318,7 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: Option<&ast::OrderBy>,
     ) -> Result<SelectPlan> {
+        self.check_select_clauses(s)?;
         let (source, scope) = self.plan_from(&s.from)?;
         let filter = match &s.selection {
             Some(w) => {
@@ -3077,6 +3090,21 @@ impl<'a> Binder<'a> {
                 _ => None,
             })
             .unwrap_or_default();
+        // ORDER BY inside the argument list (aggregates only); other clauses are not
+        // PostgreSQL's and must not be ignored.
+        let mut agg_order: Vec<ast::OrderByExpr> = Vec::new();
+        if let ast::FunctionArguments::List(l) = &f.args {
+            for c in &l.clauses {
+                match c {
+                    ast::FunctionArgumentClause::OrderBy(v) => agg_order = v.clone(),
+                    other => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "{other} in a function call is not supported yet"
+                    ),
+                }
+            }
+        }
+        self.check_call_clauses(f, &name)?;
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => {
@@ -3111,7 +3139,14 @@ impl<'a> Binder<'a> {
             }
         };
         let span = f.name.span();
-        if let Some(af) = agg_func(&name, star, args.len()) {
+        if let Some(over) = &f.over {
+            return self.bind_window_call(f, over, &name, &args, star, distinct, scope);
+        }
+        let af = agg_func(&name, star, args.len());
+        if af.is_none() {
+            self.reject_aggregate_syntax(f, &name, distinct, &agg_order)?;
+        }
+        if let Some(af) = af {
             let Some(st) = self.agg.take() else {
                 return Err(self.at(
                     err!(
@@ -3123,7 +3158,9 @@ impl<'a> Binder<'a> {
             };
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
-            let res = (|| -> Result<Vec<Expr>> {
+            let res = (|| -> Result<(Vec<Expr>, Option<Expr>, super::aggregate::SortKeys)> {
+                let (filter, order) =
+                    self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
                 let mut out = Vec::new();
                 for a in &args {
                     let b = self.bind(a, &input)?;
@@ -3135,10 +3172,11 @@ impl<'a> Binder<'a> {
                     };
                     out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
                 }
-                Ok(out)
+                Ok((out, filter, order))
             })();
             self.agg = Some(st);
-            let mut bound = res?.into_iter();
+            let (bound, filter, order) = res?;
+            let mut bound = bound.into_iter();
             let arg = bound.next();
             let arg2 = bound.next();
             let at = arg.as_ref().map(|a| a.ty()).unwrap_or(DataType::Int8);
@@ -3181,6 +3219,8 @@ impl<'a> Binder<'a> {
                 arg,
                 arg2,
                 distinct,
+                filter,
+                order,
                 ty,
             });
             let idx = st.keys.len() + st.aggs.len() - 1;
@@ -3538,7 +3578,7 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
                 ),
                 _ => (0, false),
             };
-            if agg_func(&name, star, if star { 0 } else { n }).is_some() {
+            if f.over.is_none() && agg_func(&name, star, if star { 0 } else { n }).is_some() {
                 return true;
             }
             match &f.args {
