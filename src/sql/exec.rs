@@ -157,6 +157,8 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::RecursiveCte(r) => super::cte::run_recursive(r, cx)?,
+        Source::WorkTable(w) => super::cte::work_table_rows(w, cx)?,
         Source::SetOp {
             op,
             all,
@@ -458,7 +460,8 @@ fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
     })
 }
 
-fn key_bytes(vals: &[Value]) -> Vec<u8> {
+/// The bytes two rows share exactly when they are not distinct (numerics normalized).
+pub(crate) fn key_bytes(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for v in vals {
         let v = match v {

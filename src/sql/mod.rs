@@ -35,6 +35,7 @@
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
 pub mod aggregate;
+pub mod cte;
 pub mod exec;
 pub mod expr;
 pub mod front;

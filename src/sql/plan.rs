@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 mod calls;
 mod clauses;
+mod cte;
 mod window;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
@@ -151,6 +152,10 @@ pub enum Source {
     Virtual(VirtualTable),
     /// A subquery or VALUES list.
     Subquery(Box<SelectPlan>),
+    /// A `WITH RECURSIVE` query (see [`super::cte`]).
+    RecursiveCte(Box<super::cte::RecursivePlan>),
+    /// The working table of the recursive CTE whose step is running.
+    WorkTable(super::cte::WorkTableRef),
     /// A join (nested loop).
     Join {
         /// Left input.
@@ -454,6 +459,7 @@ pub struct Binder<'a> {
     /// Parameter types: given by Parse, or resolved from context (Unknown = not yet).
     pub params: Vec<DataType>,
     agg: Option<AggState>,
+    ctes: cte::CteEnv,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -495,6 +501,7 @@ impl<'a> Binder<'a> {
             chars: text.chars().collect(),
             params,
             agg: None,
+            ctes: cte::CteEnv::default(),
         }
     }
 
@@ -516,6 +523,7 @@ impl<'a> Binder<'a> {
     /// Plans a statement.
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
         match stmt {
+            ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
             ast::Statement::Update {
@@ -661,9 +669,14 @@ impl<'a> Binder<'a> {
 
     /// Plans a query (SELECT, VALUES) with ORDER BY / LIMIT / OFFSET.
     pub fn plan_query(&mut self, q: &ast::Query) -> Result<SelectPlan> {
-        if q.with.is_some() {
-            bail!(sqlstate::FEATURE_NOT_SUPPORTED, "WITH is not supported yet");
+        if let Some(with) = &q.with {
+            return self.with_ctes(with, |b| b.plan_query_body(q));
         }
+        self.plan_query_body(q)
+    }
+
+    /// Plans a query's body, ORDER BY, LIMIT and locking (its WITH already in scope).
+    fn plan_query_body(&mut self, q: &ast::Query) -> Result<SelectPlan> {
         let mut plan = match q.body.as_ref() {
             ast::SetExpr::Select(s) => self.plan_select(s, q.order_by.as_ref())?,
             ast::SetExpr::Values(v) => {
@@ -1094,6 +1107,11 @@ impl<'a> Binder<'a> {
                     return self.plan_table_function(name, fa, alias.as_ref());
                 }
                 let (schema, tname) = self.split_name(name)?;
+                if schema.is_none() {
+                    if let Some(found) = self.cte_reference(&tname, alias.as_ref())? {
+                        return Ok(found);
+                    }
+                }
                 let alias_name = alias
                     .as_ref()
                     .map(|a| fold(&a.name))
@@ -2703,7 +2721,9 @@ impl<'a> Binder<'a> {
             }
             ast::Expr::Exists { subquery, negated } => {
                 let saved = self.agg.take();
+                self.ctes.sublinks += 1;
                 let p = self.plan_query(subquery);
+                self.ctes.sublinks -= 1;
                 self.agg = saved;
                 Ok(Expr::Exists(Box::new(p?), *negated))
             }
@@ -2743,7 +2763,9 @@ impl<'a> Binder<'a> {
         span: sqlparser::tokenizer::Span,
     ) -> Result<SelectPlan> {
         let saved = self.agg.take();
+        self.ctes.sublinks += 1;
         let p = self.plan_query(q);
+        self.ctes.sublinks -= 1;
         self.agg = saved;
         let p = p?;
         if p.visible != 1 {
