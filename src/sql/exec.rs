@@ -157,6 +157,7 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::Window(w) => super::window::run_window(w, cx)?,
         Source::RecursiveCte(r) => super::cte::run_recursive(r, cx)?,
         Source::WorkTable(w) => super::cte::work_table_rows(w, cx)?,
         Source::SetOp {
@@ -329,7 +330,7 @@ fn set_operation(
 }
 
 /// An aggregate's running state.
-enum Acc {
+pub(crate) enum Acc {
     Count(i64),
     SumInt(Option<i128>),
     SumNum(Option<BigDecimal>),
@@ -341,7 +342,7 @@ enum Acc {
     Bool(Option<bool>),
 }
 
-fn new_acc(a: &AggSpec) -> Acc {
+pub(crate) fn new_acc(a: &AggSpec) -> Acc {
     let at = a.arg.as_ref().map(|x| x.ty()).unwrap_or(DataType::Int8);
     match a.func {
         AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
@@ -360,7 +361,7 @@ fn new_acc(a: &AggSpec) -> Acc {
     }
 }
 
-fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
+pub(crate) fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     if spec.func == AggFunc::CountStar {
         if let Acc::Count(n) = acc {
             *n += 1;
@@ -425,7 +426,7 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     }
 }
 
-fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
+pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
     Ok(match acc {
         Acc::Count(n) => Value::Int8(n),
         Acc::SumInt(s) => match s {

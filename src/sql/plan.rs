@@ -152,6 +152,8 @@ pub enum Source {
     Virtual(VirtualTable),
     /// A subquery or VALUES list.
     Subquery(Box<SelectPlan>),
+    /// Pre-window rows with window function values appended (see [`super::window`]).
+    Window(Box<super::window::WindowPlan>),
     /// A `WITH RECURSIVE` query (see [`super::cte`]).
     RecursiveCte(Box<super::cte::RecursivePlan>),
     /// The working table of the recursive CTE whose step is running.
@@ -460,6 +462,7 @@ pub struct Binder<'a> {
     pub params: Vec<DataType>,
     agg: Option<AggState>,
     ctes: cte::CteEnv,
+    windows: window::WinEnv,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -502,6 +505,7 @@ impl<'a> Binder<'a> {
             params,
             agg: None,
             ctes: cte::CteEnv::default(),
+            windows: window::WinEnv::default(),
         }
     }
 
@@ -1337,7 +1341,9 @@ impl<'a> Binder<'a> {
         order_by: Option<&ast::OrderBy>,
     ) -> Result<SelectPlan> {
         self.check_select_clauses(s)?;
+        self.windows_begin(&s.named_window)?;
         let (source, scope) = self.plan_from(&s.from)?;
+        self.windows_forbid("WHERE");
         let filter = match &s.selection {
             Some(w) => {
                 let b = self.bind(w, &scope)?;
@@ -1440,6 +1446,7 @@ impl<'a> Binder<'a> {
                 }
                 keys_ast.push(g.clone());
             }
+            self.windows_forbid("GROUP BY");
             let mut keys = Vec::new();
             for k in &keys_ast {
                 keys.push(self.bind(k, &scope)?);
@@ -1457,6 +1464,7 @@ impl<'a> Binder<'a> {
             });
         }
         let result = (|| -> Result<SelectPlan> {
+            self.windows_allow();
             let mut exprs = Vec::new();
             let mut fields = Vec::new();
             for it in &items {
@@ -1467,7 +1475,7 @@ impl<'a> Binder<'a> {
                             b = self.coerce(b, DataType::Text, -1, Coercion::Implicit, e.span())?;
                         }
                         let (toid, att, tm) = match (&b, self.agg.is_none()) {
-                            (Expr::Column(i, _), true) => {
+                            (Expr::Column(i, _), true) if *i < scope.cols.len() => {
                                 let c = &scope.cols[*i];
                                 (c.table_oid, c.attnum, c.typmod)
                             }
@@ -1509,6 +1517,7 @@ impl<'a> Binder<'a> {
                     "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
                 );
             }
+            self.windows_forbid("HAVING");
             let having = match &s.having {
                 Some(h) => {
                     let b = self.bind(h, &scope)?;
@@ -1550,7 +1559,7 @@ impl<'a> Binder<'a> {
         };
         plan.filter = filter;
         plan.group = group;
-        Ok(plan)
+        self.windows_finish(plan, &scope)
     }
 
     // ---- DML -----------------------------------------------------------------------
@@ -3180,6 +3189,7 @@ impl<'a> Binder<'a> {
             };
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
+            self.windows.suspended += 1;
             let res = (|| -> Result<(Vec<Expr>, Option<Expr>, super::aggregate::SortKeys)> {
                 let (filter, order) =
                     self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
@@ -3196,6 +3206,7 @@ impl<'a> Binder<'a> {
                 }
                 Ok((out, filter, order))
             })();
+            self.windows.suspended -= 1;
             self.agg = Some(st);
             let (bound, filter, order) = res?;
             let mut bound = bound.into_iter();

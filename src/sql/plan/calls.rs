@@ -64,6 +64,28 @@ impl Binder<'_> {
         distinct: bool,
         order: &[ast::OrderByExpr],
     ) -> Result<()> {
+        const WINDOW_ONLY: [&str; 11] = [
+            "row_number",
+            "rank",
+            "dense_rank",
+            "percent_rank",
+            "cume_dist",
+            "ntile",
+            "lag",
+            "lead",
+            "first_value",
+            "last_value",
+            "nth_value",
+        ];
+        if WINDOW_ONLY.contains(&name) {
+            return Err(self.at(
+                err!(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    "window function {name} requires an OVER clause"
+                ),
+                f.name.span(),
+            ));
+        }
         let what = if f.filter.is_some() {
             "FILTER"
         } else if distinct {
