@@ -157,6 +157,15 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::DistinctOn(p, keys) => {
+            let mut seen = HashSet::new();
+            let mut rows = run_select(p, cx)?;
+            rows.retain(|r| {
+                let k: Vec<Value> = keys.iter().map(|i| r[*i].clone()).collect();
+                seen.insert(key_bytes(&k))
+            });
+            rows
+        }
         Source::Window(w) => super::window::run_window(w, cx)?,
         Source::RecursiveCte(r) => super::cte::run_recursive(r, cx)?,
         Source::WorkTable(w) => super::cte::work_table_rows(w, cx)?,

@@ -152,6 +152,8 @@ pub enum Source {
     Virtual(VirtualTable),
     /// A subquery or VALUES list.
     Subquery(Box<SelectPlan>),
+    /// SELECT DISTINCT ON: the first row of each key (columns of the sorted input).
+    DistinctOn(Box<SelectPlan>, Vec<usize>),
     /// Pre-window rows with window function values appended (see [`super::window`]).
     Window(Box<super::window::WindowPlan>),
     /// A `WITH RECURSIVE` query (see [`super::cte`]).
@@ -1354,13 +1356,13 @@ impl<'a> Binder<'a> {
         let distinct = match &s.distinct {
             None => false,
             Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "DISTINCT ON is not supported yet"
-                )
-            }
+            Some(ast::Distinct::On(_)) => false,
         };
+        let distinct_on = match &s.distinct {
+            Some(ast::Distinct::On(on)) => Some(on.as_slice()),
+            _ => None,
+        };
+        let mut on_keys: Vec<usize> = Vec::new();
         // Expand the select list to (ast expr or column index, name).
         enum Item<'e> {
             Ast(&'e ast::Expr, String),
@@ -1511,6 +1513,9 @@ impl<'a> Binder<'a> {
                     order.push((idx, desc, o.options.nulls_first.unwrap_or(desc)));
                 }
             }
+            if let Some(on) = distinct_on {
+                on_keys = self.distinct_on_keys(on, &scope, &fields, &mut exprs, &mut order)?;
+            }
             if distinct && order.iter().any(|(i, _, _)| *i >= visible) {
                 bail!(
                     sqlstate::INVALID_COLUMN_REFERENCE,
@@ -1559,7 +1564,8 @@ impl<'a> Binder<'a> {
         };
         plan.filter = filter;
         plan.group = group;
-        self.windows_finish(plan, &scope)
+        let plan = self.windows_finish(plan, &scope)?;
+        Ok(clauses::distinct_on(plan, on_keys))
     }
 
     // ---- DML -----------------------------------------------------------------------

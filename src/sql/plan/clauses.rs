@@ -7,9 +7,10 @@
 //! binder or refused here — a clause is never parsed and then ignored, which would
 //! return a silently wrong answer.
 
-use super::{Binder, Coercion, Scope};
+use super::{Binder, Coercion, Scope, SelectPlan, Source};
 use crate::error::{sqlstate, Result};
 use crate::sql::expr::Expr;
+use crate::sql::FieldDesc;
 use crate::types::{DataType, Value};
 use crate::{bail, err};
 use sqlparser::ast::{self, Spanned};
@@ -85,5 +86,87 @@ impl Binder<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+impl Binder<'_> {
+    /// Binds DISTINCT ON's expressions like ORDER BY items (positions and output names
+    /// allowed) and returns their indices in `exprs`. ORDER BY must start with them
+    /// (PostgreSQL's rule); keys ORDER BY does not name are sorted after it,
+    /// ascending, so that equal keys are adjacent and come out in key order.
+    pub(super) fn distinct_on_keys(
+        &mut self,
+        on: &[ast::Expr],
+        scope: &Scope,
+        fields: &[FieldDesc],
+        exprs: &mut Vec<Expr>,
+        order: &mut Vec<(usize, bool, bool)>,
+    ) -> Result<Vec<usize>> {
+        let mut keys = Vec::new();
+        for e in on {
+            let i = self.order_target(e, scope, fields, exprs)?;
+            keys.push(i);
+        }
+        // Hidden expressions equal to an output column were appended anew; compare by
+        // position only, as ORDER BY items bound the same way resolve the same.
+        let same = |a: usize, b: usize, exprs: &[Expr]| -> bool {
+            a == b || format!("{:?}", exprs[a]) == format!("{:?}", exprs[b])
+        };
+        let mut covered = vec![false; keys.len()];
+        for (oi, _, _) in order.iter() {
+            if covered.iter().all(|c| *c) {
+                break;
+            }
+            let mut hit = false;
+            for (k, c) in keys.iter().zip(covered.iter_mut()) {
+                if same(*k, *oi, exprs) {
+                    *c = true;
+                    hit = true;
+                }
+            }
+            if !hit {
+                bail!(
+                    sqlstate::INVALID_COLUMN_REFERENCE,
+                    "SELECT DISTINCT ON expressions must match initial ORDER BY expressions"
+                );
+            }
+        }
+        for (k, c) in keys.iter().zip(&covered) {
+            if !c {
+                order.push((*k, false, false));
+            }
+        }
+        Ok(keys)
+    }
+}
+
+/// Wraps a sorted plan so that only the first row of each DISTINCT ON key survives;
+/// LIMIT/OFFSET move to the wrapper so they count distinct rows.
+pub(super) fn distinct_on(mut plan: SelectPlan, keys: Vec<usize>) -> SelectPlan {
+    if keys.is_empty() {
+        return plan;
+    }
+    let visible = plan.visible;
+    let fields = plan.fields.clone();
+    let limit = plan.limit.take();
+    let offset = plan.offset.take();
+    let exprs = plan.exprs[..visible]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Expr::Column(i, e.ty()))
+        .collect();
+    plan.visible = plan.exprs.len();
+    SelectPlan {
+        source: Source::DistinctOn(Box::new(plan), keys),
+        filter: None,
+        group: None,
+        exprs,
+        visible,
+        fields,
+        order: vec![],
+        distinct: false,
+        limit,
+        offset,
+        lock: None,
     }
 }
