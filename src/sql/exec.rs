@@ -166,6 +166,12 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             });
             rows
         }
+        Source::WithTies {
+            input,
+            count,
+            offset,
+            order,
+        } => super::ties::run_with_ties(input, count, offset.as_ref(), order, cx)?,
         Source::Window(w) => super::window::run_window(w, cx)?,
         Source::RecursiveCte(r) => super::cte::run_recursive(r, cx)?,
         Source::WorkTable(w) => super::cte::work_table_rows(w, cx)?,

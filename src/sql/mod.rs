@@ -41,6 +41,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+pub mod ties;
 pub mod window;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};

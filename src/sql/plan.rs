@@ -154,6 +154,17 @@ pub enum Source {
     Subquery(Box<SelectPlan>),
     /// SELECT DISTINCT ON: the first row of each key (columns of the sorted input).
     DistinctOn(Box<SelectPlan>, Vec<usize>),
+    /// FETCH FIRST n ROWS WITH TIES over a sorted input (see [`super::ties`]).
+    WithTies {
+        /// The sorted query, hidden sort columns kept.
+        input: Box<SelectPlan>,
+        /// n.
+        count: Expr,
+        /// OFFSET.
+        offset: Option<Expr>,
+        /// The ORDER BY (column of the input, descending, nulls first).
+        order: Vec<(usize, bool, bool)>,
+    },
     /// Pre-window rows with window function values appended (see [`super::window`]).
     Window(Box<super::window::WindowPlan>),
     /// A `WITH RECURSIVE` query (see [`super::cte`]).
@@ -734,6 +745,9 @@ impl<'a> Binder<'a> {
         }
         if let Some(l) = self.query_fetch_limit(q)? {
             plan.limit = Some(l);
+            if q.fetch.as_ref().is_some_and(|f| f.with_ties) {
+                plan = clauses::with_ties(plan)?;
+            }
         }
         if !q.locks.is_empty() {
             plan.lock = Some(self.plan_row_lock(&plan, &q.locks)?);

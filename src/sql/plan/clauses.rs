@@ -38,12 +38,6 @@ impl Binder<'_> {
                 "syntax error at or near \"PERCENT\""
             );
         }
-        if fetch.with_ties {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "FETCH FIRST ... WITH TIES is not supported yet"
-            );
-        }
         if matches!(
             &q.limit_clause,
             Some(ast::LimitClause::LimitOffset { limit: Some(_), .. })
@@ -169,4 +163,52 @@ pub(super) fn distinct_on(mut plan: SelectPlan, keys: Vec<usize>) -> SelectPlan 
         offset,
         lock: None,
     }
+}
+
+/// Wraps a sorted plan for FETCH FIRST … WITH TIES (its LIMIT is the row count).
+pub(super) fn with_ties(mut plan: SelectPlan) -> Result<SelectPlan> {
+    if plan.order.is_empty() {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "WITH TIES cannot be specified without ORDER BY clause"
+        );
+    }
+    if plan.lock.is_some() {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "FOR UPDATE with FETCH FIRST ... WITH TIES is not supported yet"
+        );
+    }
+    let count = plan
+        .limit
+        .take()
+        .ok_or_else(|| crate::error::Error::internal("WITH TIES without a count"))?;
+    let offset = plan.offset.take();
+    let visible = plan.visible;
+    let fields = plan.fields.clone();
+    let order = plan.order.clone();
+    let exprs = plan.exprs[..visible]
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Expr::Column(i, e.ty()))
+        .collect();
+    plan.visible = plan.exprs.len();
+    Ok(SelectPlan {
+        source: Source::WithTies {
+            input: Box::new(plan),
+            count,
+            offset,
+            order,
+        },
+        filter: None,
+        group: None,
+        exprs,
+        visible,
+        fields,
+        order: vec![],
+        distinct: false,
+        limit: None,
+        offset: None,
+        lock: None,
+    })
 }
