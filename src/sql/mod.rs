@@ -1859,4 +1859,6 @@ mod hot_standby {
 }
 
 #[cfg(test)]
+mod query_tests;
+#[cfg(test)]
 mod tests;

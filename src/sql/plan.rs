@@ -1166,6 +1166,11 @@ impl<'a> Binder<'a> {
                     scope,
                 ))
             }
+            ast::TableFactor::Derived { lateral: true, .. }
+            | ast::TableFactor::Function { lateral: true, .. } => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "LATERAL is not supported yet"
+            ),
             ast::TableFactor::Derived {
                 subquery, alias, ..
             } => {

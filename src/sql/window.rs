@@ -422,11 +422,7 @@ fn range_pos(
     keys: &[Vec<Value>],
     is_start: bool,
 ) -> Result<i64> {
-    let (desc, nulls_first) = call
-        .order
-        .first()
-        .map(|(_, d, n)| (*d, *n))
-        .unwrap_or((false, false));
+    let desc = call.order.first().is_some_and(|(_, d, _)| *d);
     let cur = &keys[idx[i]][0];
     let m = idx.len();
     let off = o.clone().unwrap_or(Value::Int4(0));
@@ -467,7 +463,6 @@ fn range_pos(
             }
         }
     };
-    let _ = nulls_first;
     if is_start {
         Ok((0..m)
             .find(|j| !keys[idx[*j]][0].is_null() && within(&keys[idx[*j]][0]))
