@@ -1119,6 +1119,7 @@ impl<'a> Binder<'a> {
     }
 
     fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
+        clauses::check_table_factor(f)?;
         match f {
             ast::TableFactor::Table {
                 name, alias, args, ..

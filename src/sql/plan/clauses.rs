@@ -212,3 +212,45 @@ pub(super) fn with_ties(mut plan: SelectPlan) -> Result<SelectPlan> {
         lock: None,
     })
 }
+
+/// Refuses what a FROM item can carry beyond a name, alias and arguments:
+/// `WITH ORDINALITY` and `TABLESAMPLE` (PostgreSQL's, not implemented) and other
+/// dialects' hints, versions and partitions — none may be ignored.
+pub(super) fn check_table_factor(f: &ast::TableFactor) -> Result<()> {
+    if let ast::TableFactor::Table {
+        with_hints,
+        version,
+        with_ordinality,
+        partitions,
+        json_path,
+        sample,
+        index_hints,
+        ..
+    } = f
+    {
+        if *with_ordinality {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "WITH ORDINALITY is not supported yet"
+            );
+        }
+        if sample.is_some() {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "TABLESAMPLE is not supported yet"
+            );
+        }
+        if !with_hints.is_empty()
+            || version.is_some()
+            || !partitions.is_empty()
+            || json_path.is_some()
+            || !index_hints.is_empty()
+        {
+            bail!(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error: this FROM clause is not PostgreSQL's"
+            );
+        }
+    }
+    Ok(())
+}
