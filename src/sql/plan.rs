@@ -1431,7 +1431,11 @@ impl<'a> Binder<'a> {
         }
         // Aggregation?
         let group_exprs: Vec<ast::Expr> = match &s.group_by {
-            ast::GroupByExpr::Expressions(v, _) => v.clone(),
+            ast::GroupByExpr::Expressions(v, m) if m.is_empty() => v.clone(),
+            ast::GroupByExpr::Expressions(..) => bail!(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error: this GROUP BY modifier is not PostgreSQL's"
+            ),
             ast::GroupByExpr::All(_) => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "GROUP BY ALL is not supported"
