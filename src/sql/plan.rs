@@ -4,6 +4,11 @@
 //! Binding resolves names (tables in `public`/`pg_catalog`, columns in the FROM scope),
 //! types every expression, resolves untyped literals and `$n` parameters from context as
 //! PostgreSQL does, and reports PostgreSQL's errors with cursor positions.
+//!
+//! Sibling files (child modules, so they share the binder's state):
+//! `plan/calls.rs` (a call's FILTER, ORDER BY, WITHIN GROUP… — bound or refused),
+//! `plan/clauses.rs` (FETCH FIRST, DISTINCT ON, WITH TIES, clauses refused),
+//! `plan/cte.rs` (WITH and WITH RECURSIVE), `plan/window.rs` (OVER and WINDOW).
 
 use super::expr::{arith_type, BinOp, Expr, Func};
 use super::front::FrontStmt;
