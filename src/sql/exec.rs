@@ -157,6 +157,24 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
         }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
+        Source::DistinctOn(p, keys) => {
+            let mut seen = HashSet::new();
+            let mut rows = run_select(p, cx)?;
+            rows.retain(|r| {
+                let k: Vec<Value> = keys.iter().map(|i| r[*i].clone()).collect();
+                seen.insert(key_bytes(&k))
+            });
+            rows
+        }
+        Source::WithTies {
+            input,
+            count,
+            offset,
+            order,
+        } => super::ties::run_with_ties(input, count, offset.as_ref(), order, cx)?,
+        Source::Window(w) => super::window::run_window(w, cx)?,
+        Source::RecursiveCte(r) => super::cte::run_recursive(r, cx)?,
+        Source::WorkTable(w) => super::cte::work_table_rows(w, cx)?,
         Source::SetOp {
             op,
             all,
@@ -328,7 +346,7 @@ fn set_operation(
 }
 
 /// An aggregate's running state.
-enum Acc {
+pub(crate) enum Acc {
     Count(i64),
     SumInt(Option<i128>),
     SumNum(Option<BigDecimal>),
@@ -341,7 +359,7 @@ enum Acc {
     Collect(Vec<(Value, Value)>),
 }
 
-fn new_acc(a: &AggSpec) -> Acc {
+pub(crate) fn new_acc(a: &AggSpec) -> Acc {
     let at = a.arg.as_ref().map(|x| x.ty()).unwrap_or(DataType::Int8);
     match a.func {
         AggFunc::CountStar | AggFunc::Count => Acc::Count(0),
@@ -361,7 +379,7 @@ fn new_acc(a: &AggSpec) -> Acc {
     }
 }
 
-fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
+pub(crate) fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     if spec.func == AggFunc::CountStar {
         if let Acc::Count(n) = acc {
             *n += 1;
@@ -431,7 +449,7 @@ fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
     }
 }
 
-fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
+pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
     Ok(match acc {
         Acc::Count(n) => Value::Int8(n),
         Acc::SumInt(s) => match s {
@@ -470,7 +488,8 @@ fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
     })
 }
 
-fn key_bytes(vals: &[Value]) -> Vec<u8> {
+/// The bytes two rows share exactly when they are not distinct (numerics normalized).
+pub(crate) fn key_bytes(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for v in vals {
         let v = match v {
@@ -483,7 +502,12 @@ fn key_bytes(vals: &[Value]) -> Vec<u8> {
 }
 
 /// One group's key values, aggregate states and DISTINCT sets.
-type GroupState = (Vec<Value>, Vec<Acc>, Vec<HashSet<Vec<u8>>>);
+type GroupState = (
+    Vec<Value>,
+    Vec<Acc>,
+    Vec<HashSet<Vec<u8>>>,
+    Vec<Vec<super::aggregate::Sorted>>,
+);
 
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
@@ -541,6 +565,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                         keys,
                         g.aggs.iter().map(new_acc).collect(),
                         g.aggs.iter().map(|_| HashSet::new()).collect(),
+                        g.aggs.iter().map(|_| Vec::new()).collect(),
                     ),
                 );
             }
@@ -548,6 +573,11 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                 .get_mut(&kb)
                 .ok_or_else(|| Error::internal("group vanished"))?;
             for (i, spec) in g.aggs.iter().enumerate() {
+                if let Some(f) = &spec.filter {
+                    if !is_true(&eval(f, r, cx)?) {
+                        continue;
+                    }
+                }
                 let v = match &spec.arg {
                     Some(a) => eval(a, r, cx)?,
                     None => Value::Null,
@@ -562,6 +592,10 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                     Some(a) => eval(a, r, cx)?,
                     None => Value::Null,
                 };
+                if !spec.order.is_empty() {
+                    entry.3[i].push(super::aggregate::sort_input(spec, v, sep, r, cx)?);
+                    continue;
+                }
                 feed(&mut entry.1[i], spec, v, sep);
             }
         }
@@ -573,16 +607,20 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
                     vec![],
                     g.aggs.iter().map(new_acc).collect(),
                     g.aggs.iter().map(|_| HashSet::new()).collect(),
+                    g.aggs.iter().map(|_| Vec::new()).collect(),
                 ),
             );
         }
         let mut grouped = Vec::new();
         for kb in order {
-            let Some((keys, accs, _)) = groups.remove(&kb) else {
+            let Some((keys, accs, _, sorted)) = groups.remove(&kb) else {
                 continue;
             };
             let mut row = keys;
-            for (acc, spec) in accs.into_iter().zip(&g.aggs) {
+            for ((mut acc, spec), inputs) in accs.into_iter().zip(&g.aggs).zip(sorted) {
+                for (v, sep) in super::aggregate::in_order(spec, inputs) {
+                    feed(&mut acc, spec, v, sep);
+                }
                 row.push(finish_acc(acc, spec)?);
             }
             if let Some(h) = &g.having {

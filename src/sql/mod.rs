@@ -34,7 +34,9 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
+pub mod aggregate;
 pub mod copy_out;
+pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod exec;
@@ -42,7 +44,9 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+pub mod ties;
 pub mod type_funcs;
+pub mod window;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
 use crate::error::{sqlstate, Error, Result, Severity};
@@ -2168,6 +2172,8 @@ mod hot_standby {
     }
 }
 
+#[cfg(test)]
+mod query_tests;
 #[cfg(test)]
 mod tests;
 

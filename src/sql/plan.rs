@@ -4,6 +4,11 @@
 //! Binding resolves names (tables in `public`/`pg_catalog`, columns in the FROM scope),
 //! types every expression, resolves untyped literals and `$n` parameters from context as
 //! PostgreSQL does, and reports PostgreSQL's errors with cursor positions.
+//!
+//! Sibling files (child modules, so they share the binder's state):
+//! `plan/calls.rs` (a call's FILTER, ORDER BY, WITHIN GROUP… — bound or refused),
+//! `plan/clauses.rs` (FETCH FIRST, DISTINCT ON, WITH TIES, clauses refused),
+//! `plan/cte.rs` (WITH and WITH RECURSIVE), `plan/window.rs` (OVER and WINDOW).
 
 use super::expr::{arith_type, BinOp, Expr, Func};
 use super::front::FrontStmt;
@@ -17,6 +22,11 @@ use crate::{bail, err};
 use sqlparser::ast::{self, Spanned};
 use std::ops::Bound;
 use std::sync::Arc;
+
+mod calls;
+mod clauses;
+mod cte;
+mod window;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +120,11 @@ pub struct AggSpec {
     pub arg2: Option<Expr>,
     /// DISTINCT.
     pub distinct: bool,
+    /// FILTER (WHERE …) over the input row: rows for which it is not true are skipped.
+    pub filter: Option<Expr>,
+    /// ORDER BY inside the call: (key over the input row, descending, nulls first);
+    /// the inputs are fed in this order.
+    pub order: super::aggregate::SortKeys,
     /// The result type.
     pub ty: DataType,
 }
@@ -144,6 +159,25 @@ pub enum Source {
     Virtual(VirtualTable),
     /// A subquery or VALUES list.
     Subquery(Box<SelectPlan>),
+    /// SELECT DISTINCT ON: the first row of each key (columns of the sorted input).
+    DistinctOn(Box<SelectPlan>, Vec<usize>),
+    /// FETCH FIRST n ROWS WITH TIES over a sorted input (see [`super::ties`]).
+    WithTies {
+        /// The sorted query, hidden sort columns kept.
+        input: Box<SelectPlan>,
+        /// n.
+        count: Expr,
+        /// OFFSET.
+        offset: Option<Expr>,
+        /// The ORDER BY (column of the input, descending, nulls first).
+        order: Vec<(usize, bool, bool)>,
+    },
+    /// Pre-window rows with window function values appended (see [`super::window`]).
+    Window(Box<super::window::WindowPlan>),
+    /// A `WITH RECURSIVE` query (see [`super::cte`]).
+    RecursiveCte(Box<super::cte::RecursivePlan>),
+    /// The working table of the recursive CTE whose step is running.
+    WorkTable(super::cte::WorkTableRef),
     /// A join (nested loop).
     Join {
         /// Left input.
@@ -453,6 +487,8 @@ pub struct Binder<'a> {
     /// Parameter types: given by Parse, or resolved from context (Unknown = not yet).
     pub params: Vec<DataType>,
     agg: Option<AggState>,
+    ctes: cte::CteEnv,
+    windows: window::WinEnv,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -494,6 +530,8 @@ impl<'a> Binder<'a> {
             chars: text.chars().collect(),
             params,
             agg: None,
+            ctes: cte::CteEnv::default(),
+            windows: window::WinEnv::default(),
         }
     }
 
@@ -523,6 +561,7 @@ impl<'a> Binder<'a> {
             return Ok(Plan::Ddl(p));
         }
         match stmt {
+            ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
             ast::Statement::Update {
@@ -668,9 +707,14 @@ impl<'a> Binder<'a> {
 
     /// Plans a query (SELECT, VALUES) with ORDER BY / LIMIT / OFFSET.
     pub fn plan_query(&mut self, q: &ast::Query) -> Result<SelectPlan> {
-        if q.with.is_some() {
-            bail!(sqlstate::FEATURE_NOT_SUPPORTED, "WITH is not supported yet");
+        if let Some(with) = &q.with {
+            return self.with_ctes(with, |b| b.plan_query_body(q));
         }
+        self.plan_query_body(q)
+    }
+
+    /// Plans a query's body, ORDER BY, LIMIT and locking (its WITH already in scope).
+    fn plan_query_body(&mut self, q: &ast::Query) -> Result<SelectPlan> {
         let mut plan = match q.body.as_ref() {
             ast::SetExpr::Select(s) => self.plan_select(s, q.order_by.as_ref())?,
             ast::SetExpr::Values(v) => {
@@ -718,6 +762,12 @@ impl<'a> Binder<'a> {
                 ast::LimitClause::OffsetCommaLimit { .. } => {
                     bail!(sqlstate::SYNTAX_ERROR, "LIMIT #,# syntax is not supported")
                 }
+            }
+        }
+        if let Some(l) = self.query_fetch_limit(q)? {
+            plan.limit = Some(l);
+            if q.fetch.as_ref().is_some_and(|f| f.with_ties) {
+                plan = clauses::with_ties(plan)?;
             }
         }
         if !q.locks.is_empty() {
@@ -1090,6 +1140,7 @@ impl<'a> Binder<'a> {
     }
 
     fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
+        clauses::check_table_factor(f)?;
         match f {
             ast::TableFactor::Table {
                 name, alias, args, ..
@@ -1098,6 +1149,11 @@ impl<'a> Binder<'a> {
                     return self.plan_table_function(name, fa, alias.as_ref());
                 }
                 let (schema, tname) = self.split_name(name)?;
+                if schema.is_none() {
+                    if let Some(found) = self.cte_reference(&tname, alias.as_ref())? {
+                        return Ok(found);
+                    }
+                }
                 let alias_name = alias
                     .as_ref()
                     .map(|a| fold(&a.name))
@@ -1138,6 +1194,11 @@ impl<'a> Binder<'a> {
                     scope,
                 ))
             }
+            ast::TableFactor::Derived { lateral: true, .. }
+            | ast::TableFactor::Function { lateral: true, .. } => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "LATERAL is not supported yet"
+            ),
             ast::TableFactor::Derived {
                 subquery, alias, ..
             } => {
@@ -1397,7 +1458,10 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: Option<&ast::OrderBy>,
     ) -> Result<SelectPlan> {
+        self.check_select_clauses(s)?;
+        self.windows_begin(&s.named_window)?;
         let (source, scope) = self.plan_from(&s.from)?;
+        self.windows_forbid("WHERE");
         let filter = match &s.selection {
             Some(w) => {
                 let b = self.bind(w, &scope)?;
@@ -1408,13 +1472,13 @@ impl<'a> Binder<'a> {
         let distinct = match &s.distinct {
             None => false,
             Some(ast::Distinct::Distinct) => true,
-            Some(ast::Distinct::On(_)) => {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "DISTINCT ON is not supported yet"
-                )
-            }
+            Some(ast::Distinct::On(_)) => false,
         };
+        let distinct_on = match &s.distinct {
+            Some(ast::Distinct::On(on)) => Some(on.as_slice()),
+            _ => None,
+        };
+        let mut on_keys: Vec<usize> = Vec::new();
         // Expand the select list to (ast expr or column index, name).
         enum Item<'e> {
             Ast(&'e ast::Expr, String),
@@ -1463,7 +1527,11 @@ impl<'a> Binder<'a> {
         }
         // Aggregation?
         let group_exprs: Vec<ast::Expr> = match &s.group_by {
-            ast::GroupByExpr::Expressions(v, _) => v.clone(),
+            ast::GroupByExpr::Expressions(v, m) if m.is_empty() => v.clone(),
+            ast::GroupByExpr::Expressions(..) => bail!(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error: this GROUP BY modifier is not PostgreSQL's"
+            ),
             ast::GroupByExpr::All(_) => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "GROUP BY ALL is not supported"
@@ -1500,6 +1568,7 @@ impl<'a> Binder<'a> {
                 }
                 keys_ast.push(g.clone());
             }
+            self.windows_forbid("GROUP BY");
             let mut keys = Vec::new();
             for k in &keys_ast {
                 keys.push(self.bind(k, &scope)?);
@@ -1517,6 +1586,7 @@ impl<'a> Binder<'a> {
             });
         }
         let result = (|| -> Result<SelectPlan> {
+            self.windows_allow();
             let mut exprs = Vec::new();
             let mut fields = Vec::new();
             for it in &items {
@@ -1527,7 +1597,7 @@ impl<'a> Binder<'a> {
                             b = self.coerce(b, DataType::Text, -1, Coercion::Implicit, e.span())?;
                         }
                         let (toid, att, tm) = match (&b, self.agg.is_none()) {
-                            (Expr::Column(i, _), true) => {
+                            (Expr::Column(i, _), true) if *i < scope.cols.len() => {
                                 let c = &scope.cols[*i];
                                 (c.table_oid, c.attnum, c.typmod)
                             }
@@ -1563,12 +1633,16 @@ impl<'a> Binder<'a> {
                     order.push((idx, desc, o.options.nulls_first.unwrap_or(desc)));
                 }
             }
+            if let Some(on) = distinct_on {
+                on_keys = self.distinct_on_keys(on, &scope, &fields, &mut exprs, &mut order)?;
+            }
             if distinct && order.iter().any(|(i, _, _)| *i >= visible) {
                 bail!(
                     sqlstate::INVALID_COLUMN_REFERENCE,
                     "for SELECT DISTINCT, ORDER BY expressions must appear in select list"
                 );
             }
+            self.windows_forbid("HAVING");
             let having = match &s.having {
                 Some(h) => {
                     let b = self.bind(h, &scope)?;
@@ -1610,7 +1684,8 @@ impl<'a> Binder<'a> {
         };
         plan.filter = filter;
         plan.group = group;
-        Ok(plan)
+        let plan = self.windows_finish(plan, &scope)?;
+        Ok(clauses::distinct_on(plan, on_keys))
     }
 
     // ---- DML -----------------------------------------------------------------------
@@ -2799,7 +2874,9 @@ impl<'a> Binder<'a> {
             }
             ast::Expr::Exists { subquery, negated } => {
                 let saved = self.agg.take();
+                self.ctes.sublinks += 1;
                 let p = self.plan_query(subquery);
+                self.ctes.sublinks -= 1;
                 self.agg = saved;
                 Ok(Expr::Exists(Box::new(p?), *negated))
             }
@@ -2844,7 +2921,9 @@ impl<'a> Binder<'a> {
         span: sqlparser::tokenizer::Span,
     ) -> Result<SelectPlan> {
         let saved = self.agg.take();
+        self.ctes.sublinks += 1;
         let p = self.plan_query(q);
+        self.ctes.sublinks -= 1;
         self.agg = saved;
         let p = p?;
         if p.visible != 1 {
@@ -3208,6 +3287,21 @@ impl<'a> Binder<'a> {
                 _ => None,
             })
             .unwrap_or_default();
+        // ORDER BY inside the argument list (aggregates only); other clauses are not
+        // PostgreSQL's and must not be ignored.
+        let mut agg_order: Vec<ast::OrderByExpr> = Vec::new();
+        if let ast::FunctionArguments::List(l) = &f.args {
+            for c in &l.clauses {
+                match c {
+                    ast::FunctionArgumentClause::OrderBy(v) => agg_order = v.clone(),
+                    other => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "{other} in a function call is not supported yet"
+                    ),
+                }
+            }
+        }
+        self.check_call_clauses(f, &name)?;
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => {
@@ -3242,7 +3336,14 @@ impl<'a> Binder<'a> {
             }
         };
         let span = f.name.span();
-        if let Some(af) = agg_func(&name, star, args.len()) {
+        if let Some(over) = &f.over {
+            return self.bind_window_call(f, over, &name, &args, star, distinct, scope);
+        }
+        let af = agg_func(&name, star, args.len());
+        if af.is_none() {
+            self.reject_aggregate_syntax(f, &name, distinct, &agg_order)?;
+        }
+        if let Some(af) = af {
             let Some(st) = self.agg.take() else {
                 return Err(self.at(
                     err!(
@@ -3254,7 +3355,10 @@ impl<'a> Binder<'a> {
             };
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
-            let res = (|| -> Result<Vec<Expr>> {
+            self.windows.suspended += 1;
+            let res = (|| -> Result<(Vec<Expr>, Option<Expr>, super::aggregate::SortKeys)> {
+                let (filter, order) =
+                    self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
                 let mut out = Vec::new();
                 for a in &args {
                     let b = self.bind(a, &input)?;
@@ -3266,10 +3370,12 @@ impl<'a> Binder<'a> {
                     };
                     out.push(self.coerce(b, want, -1, Coercion::Implicit, a.span())?);
                 }
-                Ok(out)
+                Ok((out, filter, order))
             })();
+            self.windows.suspended -= 1;
             self.agg = Some(st);
-            let mut bound = res?.into_iter();
+            let (bound, filter, order) = res?;
+            let mut bound = bound.into_iter();
             let arg = bound.next();
             let arg2 = bound.next();
             let at = arg.as_ref().map(|a| a.ty()).unwrap_or(DataType::Int8);
@@ -3316,6 +3422,8 @@ impl<'a> Binder<'a> {
                 arg,
                 arg2,
                 distinct,
+                filter,
+                order,
                 ty,
             });
             let idx = st.keys.len() + st.aggs.len() - 1;
@@ -3676,7 +3784,7 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
                 ),
                 _ => (0, false),
             };
-            if agg_func(&name, star, if star { 0 } else { n }).is_some() {
+            if f.over.is_none() && agg_func(&name, star, if star { 0 } else { n }).is_some() {
                 return true;
             }
             match &f.args {

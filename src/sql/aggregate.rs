@@ -1,0 +1,79 @@
+//! Ordered aggregate input (`string_agg(x, ',' ORDER BY y DESC)`) and the sort-key
+//! comparison shared by aggregates and window functions.
+//!
+//! An aggregate call with ORDER BY does not feed its state as rows arrive: each
+//! surviving input (after FILTER and DISTINCT) is buffered with its sort keys, and the
+//! buffer is sorted — stably, so ties keep input order — and fed when the group is
+//! finished. Sorting follows ORDER BY's rules: NULLs last ascending and first
+//! descending unless NULLS FIRST/LAST says otherwise. Nothing here evaluates anything
+//! but the sort keys; it never changes what an aggregate computes, only the order.
+
+use super::expr::{eval, Expr};
+use super::plan::AggSpec;
+use super::ExecCtx;
+use crate::error::Result;
+use crate::types::{compare, Value};
+use std::cmp::Ordering;
+
+/// One buffered aggregate input: sort keys, argument, second argument.
+pub type Sorted = (Vec<Value>, Value, Value);
+
+/// Evaluates the sort keys of one aggregate input.
+pub fn sort_input(
+    spec: &AggSpec,
+    v: Value,
+    sep: Value,
+    row: &[Value],
+    cx: &mut ExecCtx<'_>,
+) -> Result<Sorted> {
+    let mut keys = Vec::with_capacity(spec.order.len());
+    for (k, _, _) in &spec.order {
+        keys.push(eval(k, row, cx)?);
+    }
+    Ok((keys, v, sep))
+}
+
+/// The buffered inputs in the call's ORDER BY order.
+pub fn in_order(spec: &AggSpec, mut inputs: Vec<Sorted>) -> impl Iterator<Item = (Value, Value)> {
+    let dirs: Vec<(bool, bool)> = spec.order.iter().map(|(_, d, n)| (*d, *n)).collect();
+    inputs.sort_by(|a, b| compare_keys(&a.0, &b.0, &dirs));
+    inputs.into_iter().map(|(_, v, s)| (v, s))
+}
+
+/// Compares two sort-key vectors under (descending, nulls first) per key.
+pub fn compare_keys(a: &[Value], b: &[Value], dirs: &[(bool, bool)]) -> Ordering {
+    for ((x, y), &(desc, nulls_first)) in a.iter().zip(b).zip(dirs) {
+        let o = match (x.is_null(), y.is_null()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => {
+                if nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (false, true) => {
+                if nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            _ => {
+                let o = compare(x, y);
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+        };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+/// A sort key list bound for a plan: (expression, descending, nulls first).
+pub type SortKeys = Vec<(Expr, bool, bool)>;

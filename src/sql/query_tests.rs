@@ -1,0 +1,46 @@
+//! Tests of the query features whose behaviour cannot live in `sql-tests/*.slt`
+//! because PostgreSQL answers differently: what tusk refuses with 0A000 (LATERAL,
+//! ordered-set aggregates) and how an endless recursive CTE is stopped.
+
+use super::tests::{db, session};
+use super::ExecResult;
+
+fn error_code(s: &mut super::Session, sql: &str) -> Option<String> {
+    s.simple_query(sql)
+        .into_iter()
+        .find_map(|r| r.err())
+        .map(|e| format!("{}: {}", e.code, e.message))
+}
+
+#[test]
+fn unimplemented_query_features_are_refused_not_ignored() {
+    let d = db("query-refusals");
+    let mut s = session(&d.engine, "postgres");
+    for sql in [
+        "select * from generate_series(1,2) a, lateral (select a * 2 as d) s",
+        "select * from generate_series(1,2) a cross join lateral (select 1) s",
+        "select percentile_cont(0.5) within group (order by x) from generate_series(1,2) x",
+        "select 1 into t_into",
+        "select * from generate_series(1,3) with ordinality",
+        "select * from pg_settings tablesample bernoulli(0)",
+    ] {
+        let e = error_code(&mut s, sql).unwrap_or_default();
+        assert!(e.starts_with("0A000: "), "{sql}: {e}");
+    }
+}
+
+#[test]
+fn an_endless_recursive_cte_stops_at_statement_timeout() {
+    let d = db("query-recursion");
+    let mut s = session(&d.engine, "postgres");
+    assert!(error_code(&mut s, "set statement_timeout = 300").is_none());
+    let e = error_code(
+        &mut s,
+        "with recursive t(n) as (select 1 union all select n + 1 from t) select count(*) from t",
+    )
+    .unwrap_or_default();
+    assert!(e.starts_with("57014: "), "{e}");
+    // The session still works.
+    let r = s.simple_query("select 1");
+    assert!(matches!(r.first(), Some(Ok(ExecResult::Rows { .. }))));
+}
