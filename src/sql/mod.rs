@@ -44,6 +44,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+mod prepare;
 pub mod ties;
 pub mod type_funcs;
 pub mod window;
@@ -1010,6 +1011,9 @@ impl Session {
                 self.run_front(f)
             }
             Parsed::Sql(stmt) => {
+                if let Some(r) = self.run_prepared_sql(piece, stmt)? {
+                    return Ok(r);
+                }
                 let plan = self.plan_cached(piece, stmt, param_types)?;
                 if self.engine.in_recovery() {
                     hot_standby::check_plan(&plan)?;
@@ -1742,14 +1746,21 @@ impl Session {
     /// Parse: prepares `sql` under `name` ("" = unnamed) with the given parameter type
     /// OIDs (0 = infer).
     pub fn parse(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Result<()> {
-        let r = self.parse_inner(name, sql, param_types);
+        let r = self.parse_inner(name, sql, param_types, 0);
         if r.is_err() {
             self.on_error();
         }
         r
     }
 
-    fn parse_inner(&mut self, name: &str, sql: &str, param_types: &[u32]) -> Result<()> {
+    /// Parse: `offset` is where `sql` starts in the client's text (SQL PREPARE).
+    fn parse_inner(
+        &mut self,
+        name: &str,
+        sql: &str,
+        param_types: &[u32],
+        offset: usize,
+    ) -> Result<()> {
         if !name.is_empty() && self.statements.contains_key(name) {
             bail!(
                 sqlstate::DUPLICATE_PREPARED_STATEMENT,
@@ -1763,10 +1774,11 @@ impl Session {
                 "cannot insert multiple commands into a prepared statement"
             );
         }
-        let piece = pieces.into_iter().next().unwrap_or(Piece {
+        let mut piece = pieces.into_iter().next().unwrap_or(Piece {
             text: String::new(),
             offset: 0,
         });
+        piece.offset += offset;
         let parsed = parse_one(&piece)?;
         let mut types = Vec::new();
         for &o in param_types {
