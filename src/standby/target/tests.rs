@@ -1,3 +1,6 @@
+//! Recovery-target tests: parsing the `recovery_target*` settings with PostgreSQL's
+//! errors, and the stop-before/stop-after rules for every kind of target.
+
 use super::*;
 use crate::config::RecoveryConf;
 use std::path::Path;
