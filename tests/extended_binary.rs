@@ -1,0 +1,118 @@
+//! The extended query protocol with binary formats, through tokio-postgres (which
+//! asks for binary results and sends binary parameters): named statements and their
+//! parameter type inference, every common type round-tripped, a row-limited Execute
+//! that answers PortalSuspended, and error recovery to the next Sync.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::time::{Duration, SystemTime};
+
+#[test]
+fn binary_round_trips_portals_and_errors() {
+    let s = Server::start_new("ext-binary");
+    runtime().block_on(async {
+        let mut c = s.connect("postgres").await;
+        c.batch_execute(
+            "CREATE TABLE tb (id int8 PRIMARY KEY, s int2, i int4, r float4, d float8, \
+             b bool, t text, v varchar(10), by bytea, ts timestamp, tz timestamptz, \
+             n int4 NULL)",
+        )
+        .await
+        .unwrap();
+        // A named statement; parameter types inferred from the columns.
+        let ins = c
+            .prepare("INSERT INTO tb VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+            .await
+            .unwrap();
+        let types: Vec<u32> = ins.params().iter().map(|t| t.oid()).collect();
+        assert_eq!(
+            types,
+            vec![20, 21, 23, 700, 701, 16, 25, 1043, 17, 1114, 1184, 23]
+        );
+        let when = SystemTime::UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let bytes: Vec<u8> = vec![0, 1, 2, 255];
+        for id in 1..=5i64 {
+            c.execute(
+                &ins,
+                &[
+                    &id,
+                    &(id as i16 * -3),
+                    &(id as i32 * 1000),
+                    &1.5f32,
+                    &(id as f64 / 3.0),
+                    &(id % 2 == 0),
+                    &format!("row {id} ü"),
+                    &"short",
+                    &bytes,
+                    &when,
+                    &when,
+                    &None::<i32>,
+                ],
+            )
+            .await
+            .unwrap();
+        }
+        let row = c
+            .query_one("SELECT * FROM tb WHERE id = $1", &[&3i64])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 3);
+        assert_eq!(row.get::<_, i16>(1), -9);
+        assert_eq!(row.get::<_, i32>(2), 3000);
+        assert_eq!(row.get::<_, f32>(3), 1.5);
+        assert_eq!(row.get::<_, f64>(4), 1.0);
+        assert!(!row.get::<_, bool>(5));
+        assert_eq!(row.get::<_, String>(6), "row 3 ü");
+        assert_eq!(row.get::<_, String>(7), "short");
+        assert_eq!(row.get::<_, Vec<u8>>(8), bytes);
+        assert_eq!(row.get::<_, SystemTime>(9), when);
+        assert_eq!(row.get::<_, SystemTime>(10), when);
+        assert_eq!(row.get::<_, Option<i32>>(11), None);
+
+        // A row-limited Execute: the portal is suspended and resumed.
+        let tx = c.transaction().await.unwrap();
+        let sel = tx.prepare("SELECT id FROM tb ORDER BY id").await.unwrap();
+        let portal = tx.bind(&sel, &[]).await.unwrap();
+        let first = tx.query_portal(&portal, 2).await.unwrap();
+        assert_eq!(
+            first.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        let rest = tx.query_portal(&portal, 10).await.unwrap();
+        assert_eq!(
+            rest.iter().map(|r| r.get::<_, i64>(0)).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
+        tx.commit().await.unwrap();
+
+        // An error ends the batch at its Sync; the connection goes on.
+        let e = c
+            .query("SELECT 1 / (id - 3) FROM tb ORDER BY id", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.as_db_error().unwrap().code().code(), "22012");
+        let e = c.prepare("SELECT nosuch FROM tb").await.unwrap_err();
+        assert_eq!(e.as_db_error().unwrap().code().code(), "42703");
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM tb WHERE b", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2);
+        // PREPARE / EXECUTE in SQL on the same connection.
+        c.batch_execute("PREPARE byid (int8) AS SELECT t FROM tb WHERE id = $1")
+            .await
+            .unwrap();
+        let r = c.simple_query("EXECUTE byid(4)").await.unwrap();
+        let text = r
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(text, "row 4 ü");
+    });
+}
