@@ -240,12 +240,18 @@ pub enum Expr {
     InList(Box<Expr>, Vec<Expr>, bool),
     /// x [NOT] LIKE / ILIKE pattern: (negated, case-insensitive).
     Like(Box<Expr>, Box<Expr>, bool, bool),
-    /// An uncorrelated scalar subquery `(SELECT …)` of one column.
+    /// A scalar subquery `(SELECT …)` of one column (see [`Expr::Correlated`]).
     Subquery(Box<SelectPlan>, DataType),
     /// [NOT] EXISTS (SELECT …) (negated when the flag is set).
     Exists(Box<SelectPlan>, bool),
     /// x [NOT] IN (SELECT …).
     InSubquery(Box<Expr>, Box<SelectPlan>, bool),
+    /// A column of an enclosing query's current row, seen from inside a correlated
+    /// subquery: (how many query levels up, index in that level's row, type).
+    OuterColumn(usize, usize, DataType),
+    /// A subquery expression (scalar, EXISTS, IN) whose plan refers to the current row
+    /// of this query: run again for every row, with that row pushed on the outer rows.
+    Correlated(Box<Expr>),
 }
 
 impl Expr {
@@ -260,7 +266,9 @@ impl Expr {
             | Expr::Cast(_, t, _, _)
             | Expr::Func(_, _, t)
             | Expr::Case(_, _, t)
-            | Expr::Subquery(_, t) => *t,
+            | Expr::Subquery(_, t)
+            | Expr::OuterColumn(_, _, t) => *t,
+            Expr::Correlated(inner) => inner.ty(),
             _ => DataType::Bool,
         }
     }
@@ -445,6 +453,22 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             }
         }
         Expr::Exists(p, neg) => Value::Bool(subquery_rows(p, cx)?.is_empty() == *neg),
+        Expr::OuterColumn(depth, i, _) => {
+            let level = cx.outer.len().checked_sub(*depth);
+            match level.and_then(|l| cx.outer[l].get(*i)) {
+                Some(v) => v.clone(),
+                None => bail!(
+                    sqlstate::INTERNAL_ERROR,
+                    "outer reference to a query level that is not running"
+                ),
+            }
+        }
+        Expr::Correlated(inner) => {
+            cx.outer.push(row.to_vec());
+            let r = eval(inner, row, cx);
+            cx.outer.pop();
+            r?
+        }
         Expr::InSubquery(x, p, neg) => {
             let v = eval(x, row, cx)?;
             if v.is_null() {
@@ -486,6 +510,10 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
 
 /// The rows of an uncorrelated subquery, computed once per statement.
 fn subquery_rows(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<std::sync::Arc<Vec<Vec<Value>>>> {
+    // Inside a correlated subquery every subquery may depend on outer rows: no cache.
+    if !cx.outer.is_empty() {
+        return Ok(std::sync::Arc::new(super::exec::run_select(p, cx)?));
+    }
     let key = p as *const SelectPlan as usize;
     if let Some(r) = cx.subqueries.get(&key) {
         return Ok(r.clone());

@@ -228,6 +228,9 @@ pub struct ExecCtx<'a> {
     pub deadline: Option<std::time::Instant>,
     /// Results of uncorrelated subqueries already run in this statement (by plan address).
     pub subqueries: HashMap<usize, Arc<Vec<Vec<Value>>>>,
+    /// The current rows of the enclosing queries while a correlated subquery runs
+    /// (innermost last), read by `Expr::OuterColumn`.
+    pub outer: Vec<Vec<Value>>,
     /// REPEATABLE READ or SERIALIZABLE: a row changed by a transaction that committed
     /// after the snapshot cannot be updated, deleted or locked (40001).
     pub serializable: bool,
@@ -1107,6 +1110,7 @@ impl Session {
             notices,
             deadline,
             subqueries: HashMap::new(),
+            outer: Vec::new(),
             serializable: keep_snapshot,
             ddl,
         };

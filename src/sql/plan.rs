@@ -489,6 +489,11 @@ pub struct Binder<'a> {
     agg: Option<AggState>,
     ctes: cte::CteEnv,
     windows: window::WinEnv,
+    /// The scopes of the enclosing queries while a subquery expression is planned
+    /// (innermost last; None where the enclosing query aggregates, whose rows are not
+    /// its FROM rows), and whether each subquery level refers to them.
+    outer: Vec<Option<Scope>>,
+    correlated: Vec<bool>,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -532,7 +537,66 @@ impl<'a> Binder<'a> {
             agg: None,
             ctes: cte::CteEnv::default(),
             windows: window::WinEnv::default(),
+            outer: Vec::new(),
+            correlated: Vec::new(),
         }
+    }
+
+    /// Plans a subquery expression with `scope` as its enclosing query's scope;
+    /// returns the bound expression, wrapped in `Expr::Correlated` when the subquery
+    /// refers to the enclosing row.
+    fn with_outer(
+        &mut self,
+        scope: &Scope,
+        f: impl FnOnce(&mut Self) -> Result<Expr>,
+    ) -> Result<Expr> {
+        self.outer.push(self.agg.is_none().then(|| scope.clone()));
+        self.correlated.push(false);
+        let r = f(self);
+        self.outer.pop();
+        let correlated = self.correlated.pop().unwrap_or(false);
+        let e = r?;
+        Ok(if correlated {
+            Expr::Correlated(Box::new(e))
+        } else {
+            e
+        })
+    }
+
+    /// A column of an enclosing query (a correlated subquery's outer reference), or
+    /// None when no enclosing scope has it.
+    fn outer_column(&mut self, table: Option<&str>, name: &str) -> Result<Option<Expr>> {
+        for d in 1..=self.outer.len() {
+            let Some(scope) = &self.outer[self.outer.len() - d] else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "correlated subqueries referring to an aggregated query are not supported yet"
+                );
+            };
+            let hits: Vec<usize> = scope
+                .cols
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.name == name && (table.is_none() || c.table.as_deref() == table))
+                .map(|(i, _)| i)
+                .collect();
+            match hits.len() {
+                0 => continue,
+                1 => {
+                    let n = self.correlated.len();
+                    for c in &mut self.correlated[n.saturating_sub(d)..] {
+                        *c = true;
+                    }
+                    return Ok(Some(Expr::OuterColumn(d, hits[0], scope.cols[hits[0]].ty)));
+                }
+                _ => bail!(
+                    sqlstate::AMBIGUOUS_COLUMN,
+                    "column reference \"{}\" is ambiguous",
+                    name
+                ),
+            }
+        }
+        Ok(None)
     }
 
     fn pos_of(&self, span: sqlparser::tokenizer::Span) -> Option<u32> {
@@ -2863,41 +2927,58 @@ impl<'a> Binder<'a> {
                     iv.value.span(),
                 )
             }
-            ast::Expr::Subquery(q) => {
-                let p = self.plan_subquery(q, e.span())?;
+            ast::Expr::Subquery(q) => self.with_outer(scope, |b| {
+                let p = b.plan_subquery(q, e.span())?;
                 let ty = p
                     .fields
                     .first()
                     .and_then(|f| DataType::from_oid(f.type_oid))
                     .unwrap_or(DataType::Text);
                 Ok(Expr::Subquery(Box::new(p), ty))
-            }
-            ast::Expr::Exists { subquery, negated } => {
-                let saved = self.agg.take();
-                self.ctes.sublinks += 1;
-                let p = self.plan_query(subquery);
-                self.ctes.sublinks -= 1;
-                self.agg = saved;
+            }),
+            ast::Expr::Exists { subquery, negated } => self.with_outer(scope, |b| {
+                let saved = b.agg.take();
+                b.ctes.sublinks += 1;
+                let p = b.plan_query(subquery);
+                b.ctes.sublinks -= 1;
+                b.agg = saved;
                 Ok(Expr::Exists(Box::new(p?), *negated))
-            }
+            }),
             ast::Expr::InSubquery {
                 expr,
                 subquery,
                 negated,
             } => {
-                let p = self.plan_subquery(subquery, e.span())?;
-                let ty = p
-                    .fields
-                    .first()
-                    .and_then(|f| DataType::from_oid(f.type_oid))
-                    .unwrap_or(DataType::Text);
+                let mut ty = DataType::Text;
+                let sub = self.with_outer(scope, |b| {
+                    let p = b.plan_subquery(subquery, e.span())?;
+                    ty = p
+                        .fields
+                        .first()
+                        .and_then(|f| DataType::from_oid(f.type_oid))
+                        .unwrap_or(DataType::Text);
+                    Ok(Expr::Exists(Box::new(p), false))
+                })?;
+                let (p, correlated) = match sub {
+                    Expr::Exists(p, _) => (p, false),
+                    Expr::Correlated(inner) => match *inner {
+                        Expr::Exists(p, _) => (p, true),
+                        _ => unreachable!("with_outer wraps what it was given"),
+                    },
+                    _ => unreachable!("with_outer returns what it was given"),
+                };
                 let x = self.bind(expr, scope)?;
                 let x = if x.ty() == DataType::Unknown || !comparable(x.ty(), ty) {
                     self.coerce(x, ty, -1, Coercion::Implicit, expr.span())?
                 } else {
                     x
                 };
-                Ok(Expr::InSubquery(Box::new(x), Box::new(p), *negated))
+                let e = Expr::InSubquery(Box::new(x), p, *negated);
+                Ok(if correlated {
+                    Expr::Correlated(Box::new(e))
+                } else {
+                    e
+                })
             }
             other => {
                 if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
@@ -3222,6 +3303,9 @@ impl<'a> Binder<'a> {
                 .iter()
                 .any(|c| c.table.as_deref() == Some(t.as_str()))
             {
+                if let Some(e) = self.outer_column(Some(t), &name)? {
+                    return Ok(e);
+                }
                 let span = table.map(|x| x.span).unwrap_or(col.span);
                 return Err(self.at(
                     err!(
@@ -3239,6 +3323,11 @@ impl<'a> Binder<'a> {
             .filter(|(_, c)| c.name == name && (tname.is_none() || c.table == tname))
             .map(|(i, _)| i)
             .collect();
+        if hits.is_empty() {
+            if let Some(e) = self.outer_column(tname.as_deref(), &name)? {
+                return Ok(e);
+            }
+        }
         match hits.len() {
             1 => Ok(Expr::Column(hits[0], scope.cols[hits[0]].ty)),
             0 => {
@@ -3843,6 +3932,16 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 .ok()
                 .map(|(t, _)| t.column_name().to_string()),
             ast::Expr::Case { .. } => Some("case".into()),
+            ast::Expr::Exists { .. } => Some("exists".into()),
+            // A scalar subquery is named after its (first) result column.
+            ast::Expr::Subquery(q) => match q.body.as_ref() {
+                ast::SetExpr::Select(sel) => match sel.projection.first() {
+                    Some(ast::SelectItem::UnnamedExpr(x)) => go(x),
+                    Some(ast::SelectItem::ExprWithAlias { alias, .. }) => Some(fold(alias)),
+                    _ => None,
+                },
+                _ => None,
+            },
             _ => None,
         }
     }

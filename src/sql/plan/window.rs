@@ -538,7 +538,12 @@ fn relocate(e: &mut Expr, w: usize) {
                 *i = *i - WIN_BASE + w;
             }
         }
-        Expr::Const(..) | Expr::Param(..) | Expr::Subquery(..) | Expr::Exists(..) => {}
+        Expr::Const(..)
+        | Expr::Param(..)
+        | Expr::Subquery(..)
+        | Expr::Exists(..)
+        | Expr::OuterColumn(..) => {}
+        Expr::Correlated(inner) => relocate(inner, w),
         Expr::Binary(_, a, b, _)
         | Expr::And(a, b)
         | Expr::Or(a, b)
