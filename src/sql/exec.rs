@@ -482,7 +482,7 @@ pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
         Acc::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
         Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         Acc::Collect(items) => match spec.func {
-            AggFunc::Collect(c) => super::type_funcs::finish_collect(c, items)?,
+            AggFunc::Collect(c) => super::type_funcs::finish_collect_typed(c, items, spec.ty)?,
             _ => Value::Null,
         },
     })

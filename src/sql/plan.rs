@@ -1486,7 +1486,7 @@ impl<'a> Binder<'a> {
             );
         };
         let arg = self.bind(e, &Scope::default())?;
-        let want = super::type_funcs::srf_arg_type(f);
+        let (want, cols) = super::type_funcs::srf_shape(f, arg.ty(), cols);
         let arg = self.coerce(arg, want, -1, Coercion::Implicit, e.span())?;
         let table = alias
             .map(|a| fold(&a.name))
@@ -3497,10 +3497,7 @@ impl<'a> Binder<'a> {
                 AggFunc::Min | AggFunc::Max => at,
                 AggFunc::StringAgg => DataType::Text,
                 AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
-                AggFunc::Collect(c) => {
-                    super::type_funcs::check_collect_arg(c, at)?;
-                    super::type_funcs::collect_type(c)
-                }
+                AggFunc::Collect(c) => super::type_funcs::collect_type_for(c, at)?,
             };
             let st = self
                 .agg
@@ -3983,13 +3980,13 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
         )
     })?;
     if is_array {
-        if ty != DataType::Text && ty != DataType::Varchar {
-            bail!(
+        ty = crate::types::array::array_type_of(ty).ok_or_else(|| {
+            err!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
-                "array types other than text[] are not supported yet"
-            );
-        }
-        ty = DataType::TextArray;
+                "arrays of type {} are not supported yet",
+                ty.name()
+            )
+        })?;
     }
     let num = |s: &str| -> Result<u32> {
         s.parse::<u32>()
@@ -4058,6 +4055,12 @@ pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
     use DataType::*;
     if from == to || from == Unknown {
         return true;
+    }
+    if let (Some(a), Some(b)) = (
+        crate::types::array::elem_type(from),
+        crate::types::array::elem_type(to),
+    ) {
+        return castable(a, b, how);
     }
     let rank = |t: DataType| match t {
         Int2 => 1,

@@ -103,10 +103,33 @@ pub enum TypeFn {
     ArrayToString,
     /// `string_to_array(text, sep [, null_string])`.
     StringToArray,
-    /// `array_append(text[], text)`.
-    ArrayAppend,
-    /// `array_position(text[], text)`.
-    ArrayPosition,
+    /// `array_append(anyarray, anyelement)` (the element type's OID).
+    ArrayAppend(u32),
+    /// `array_position(anyarray, anyelement)`.
+    ArrayPosition(u32),
+    /// `ARRAY[…]` of any element type but text (the element type's OID).
+    ArrBuild(u32),
+    /// `a[i]`.
+    Subscript,
+    /// `a[lo:hi]` (NULL bounds are omitted ones).
+    Slice,
+    /// `array_prepend(anyelement, anyarray)` and `elem || array`.
+    ArrayPrepend(u32),
+    /// `array_cat(anyarray, anyarray)` and `array || array`.
+    ArrayCat,
+    /// `array_positions(anyarray, anyelement)`.
+    ArrayPositions(u32),
+    /// `array_remove(anyarray, anyelement)`.
+    ArrayRemove(u32),
+    /// `anyarray @> anyarray` (`<@` with the operands swapped).
+    ArrContains,
+    /// `anyarray && anyarray`.
+    ArrOverlap,
+}
+
+/// Whether a type is an array type.
+pub fn is_array(t: DataType) -> bool {
+    types::array::elem_type(t).is_some()
 }
 
 /// Whether a type is `json` or `jsonb`.
@@ -143,17 +166,26 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("jsonb_pretty", 1) => (TypeFn::Pretty, DataType::Text),
         ("jsonb_strip_nulls", 1) => (TypeFn::StripNulls(false), DataType::Jsonb),
         ("json_strip_nulls", 1) => (TypeFn::StripNulls(true), DataType::Json),
-        ("array_length", 2) if first == DataType::TextArray => (TypeFn::ArrayLen, DataType::Int4),
-        ("cardinality", 1) if first == DataType::TextArray => (TypeFn::Cardinality, DataType::Int4),
-        ("array_to_string", 2 | 3) if first == DataType::TextArray => {
-            (TypeFn::ArrayToString, DataType::Text)
-        }
+        ("array_length", 2) if is_array(first) => (TypeFn::ArrayLen, DataType::Int4),
+        ("cardinality", 1) if is_array(first) => (TypeFn::Cardinality, DataType::Int4),
+        ("array_to_string", 2 | 3) if is_array(first) => (TypeFn::ArrayToString, DataType::Text),
         ("string_to_array", 2 | 3) => (TypeFn::StringToArray, DataType::TextArray),
-        ("array_append", 2) if first == DataType::TextArray => {
-            (TypeFn::ArrayAppend, DataType::TextArray)
+        ("array_append", 2) if is_array(first) => (TypeFn::ArrayAppend(elem_oid(first)), first),
+        ("array_position", 2) if is_array(first) => {
+            (TypeFn::ArrayPosition(elem_oid(first)), DataType::Int4)
         }
-        ("array_position", 2) if first == DataType::TextArray => {
-            (TypeFn::ArrayPosition, DataType::Int4)
+        ("array_positions", 2) if is_array(first) => (
+            TypeFn::ArrayPositions(elem_oid(first)),
+            DataType::Array(types::oid::INT4),
+        ),
+        ("array_remove", 2) if is_array(first) => (TypeFn::ArrayRemove(elem_oid(first)), first),
+        ("array_prepend", 2) if is_array(types.get(1).copied().unwrap_or(first)) => {
+            let arr = types[1];
+            (TypeFn::ArrayPrepend(elem_oid(arr)), arr)
+        }
+        ("array_cat", 2) if is_array(first) => (TypeFn::ArrayCat, first),
+        ("array_cat", 2) if is_array(types.get(1).copied().unwrap_or(first)) => {
+            (TypeFn::ArrayCat, types[1])
         }
         _ => {
             let _ = jsonish;
@@ -174,17 +206,24 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::Set, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
         (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
-        (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayAppend, 0) => {
-            Some(DataType::TextArray)
-        }
-        (TypeFn::ArrayToString | TypeFn::ArrayPosition, 0) => Some(DataType::TextArray),
+        (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayToString, 0) => None,
         (
-            TypeFn::ArrayToString
-            | TypeFn::StringToArray
-            | TypeFn::ArrayAppend
-            | TypeFn::ArrayPosition,
-            _,
-        ) => Some(DataType::Text),
+            TypeFn::ArrayAppend(e)
+            | TypeFn::ArrayPosition(e)
+            | TypeFn::ArrayPositions(e)
+            | TypeFn::ArrayRemove(e),
+            i,
+        ) => Some(if i == 0 {
+            types::array::array_type_of(types::array::elem_from_oid(e))?
+        } else {
+            types::array::elem_from_oid(e)
+        }),
+        (TypeFn::ArrayPrepend(e), i) => Some(if i == 1 {
+            types::array::array_type_of(types::array::elem_from_oid(e))?
+        } else {
+            types::array::elem_from_oid(e)
+        }),
+        (TypeFn::ArrayToString | TypeFn::StringToArray, _) => Some(DataType::Text),
         _ => None,
     }
 }
@@ -265,6 +304,176 @@ pub fn to_json_value(v: &Value, opts: &types::FormatOptions) -> Result<Json> {
     })
 }
 
+/// The element type OID of an array type (text for a non-array).
+fn elem_oid(t: DataType) -> u32 {
+    types::array::elem_type(t).unwrap_or(DataType::Text).oid()
+}
+
+/// The elements of an array value (none for a non-array).
+fn elements(v: &Value) -> Vec<Value> {
+    types::array::ArrayValue::from_value(v)
+        .map(|a| a.items)
+        .unwrap_or_default()
+}
+
+/// An array of element type `elem` (by OID) with these elements.
+fn make_array(elem: u32, items: Vec<Value>) -> Value {
+    types::array::ArrayValue {
+        elem: types::array::elem_from_oid(elem),
+        items,
+    }
+    .into_value()
+}
+
+/// Whether two non-NULL elements are equal (`=` of their type).
+fn elem_eq(a: &Value, b: &Value) -> bool {
+    !a.is_null() && !b.is_null() && types::compare(a, b) == std::cmp::Ordering::Equal
+}
+
+/// Evaluates the array functions and operators of any element type (`None`: `f` is
+/// not one of them).
+fn call_array(f: TypeFn, args: &[Value], opts: &types::FormatOptions) -> Result<Option<Value>> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    let typed = |v: &Value| types::array::ArrayValue::from_value(v);
+    Ok(Some(match f {
+        TypeFn::ArrBuild(e) => make_array(e, args.to_vec()),
+        TypeFn::Subscript => {
+            let (a, i) = (arg(0), arg(1));
+            match (typed(&a), i.as_i64()) {
+                (Some(a), Some(i)) if i >= 1 && (i as usize) <= a.items.len() => {
+                    a.items[i as usize - 1].clone()
+                }
+                _ => Value::Null,
+            }
+        }
+        TypeFn::Slice => {
+            let Some(a) = typed(&arg(0)) else {
+                return Ok(Some(Value::Null));
+            };
+            let n = a.items.len() as i64;
+            let lo = match arg(1) {
+                Value::Null if args.get(3) == Some(&Value::Bool(true)) => {
+                    return Ok(Some(Value::Null))
+                }
+                Value::Null => 1,
+                v => v.as_i64().unwrap_or(1),
+            };
+            let hi = match arg(2) {
+                Value::Null if args.get(4) == Some(&Value::Bool(true)) => {
+                    return Ok(Some(Value::Null))
+                }
+                Value::Null => n,
+                v => v.as_i64().unwrap_or(n),
+            };
+            let (lo, hi) = (lo.max(1), hi.min(n));
+            let items = if lo > hi {
+                vec![]
+            } else {
+                a.items[(lo - 1) as usize..hi as usize].to_vec()
+            };
+            types::array::ArrayValue {
+                elem: a.elem,
+                items,
+            }
+            .into_value()
+        }
+        TypeFn::ArrayLen => {
+            let n = elements(&arg(0)).len();
+            if arg(1).as_i64() == Some(1) && n > 0 {
+                Value::Int4(n as i32)
+            } else {
+                Value::Null
+            }
+        }
+        TypeFn::Cardinality => Value::Int4(elements(&arg(0)).len() as i32),
+        TypeFn::ArrayToString => {
+            let (Some(a), Value::Text(sep)) = (typed(&arg(0)), arg(1)) else {
+                return Ok(Some(Value::Null));
+            };
+            let null_str = match arg(2) {
+                Value::Text(s) => Some(s),
+                _ => None,
+            };
+            let parts: Vec<String> = a
+                .items
+                .iter()
+                .filter_map(|v| match v {
+                    Value::Null => null_str.clone(),
+                    v => Some(types::format_text(v, opts)),
+                })
+                .collect();
+            Value::Text(parts.join(&sep))
+        }
+        TypeFn::ArrayAppend(e) => {
+            if arg(0).is_null() {
+                return Ok(Some(make_array(e, vec![arg(1)])));
+            }
+            let mut items = elements(&arg(0));
+            items.push(arg(1));
+            make_array(e, items)
+        }
+        TypeFn::ArrayPrepend(e) => {
+            let mut items = vec![arg(0)];
+            items.extend(elements(&arg(1)));
+            make_array(e, items)
+        }
+        TypeFn::ArrayCat => match (typed(&arg(0)), typed(&arg(1))) {
+            (None, None) => Value::Null,
+            (Some(a), None) => a.into_value(),
+            (None, Some(b)) => b.into_value(),
+            (Some(mut a), Some(b)) => {
+                a.items.extend(b.items);
+                a.into_value()
+            }
+        },
+        TypeFn::ArrayPosition(_) => {
+            if arg(0).is_null() {
+                return Ok(Some(Value::Null));
+            }
+            let want = arg(1);
+            elements(&arg(0))
+                .iter()
+                .position(|v| elem_eq(v, &want) || (v.is_null() && want.is_null()))
+                .map(|p| Value::Int4(p as i32 + 1))
+                .unwrap_or(Value::Null)
+        }
+        TypeFn::ArrayPositions(_) => {
+            if arg(0).is_null() {
+                return Ok(Some(Value::Null));
+            }
+            let want = arg(1);
+            let hits = elements(&arg(0))
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| elem_eq(v, &want) || (v.is_null() && want.is_null()))
+                .map(|(i, _)| Value::Int4(i as i32 + 1))
+                .collect();
+            make_array(types::oid::INT4, hits)
+        }
+        TypeFn::ArrayRemove(_) => {
+            let Some(mut a) = typed(&arg(0)) else {
+                return Ok(Some(Value::Null));
+            };
+            let want = arg(1);
+            a.items
+                .retain(|v| !(elem_eq(v, &want) || (v.is_null() && want.is_null())));
+            a.into_value()
+        }
+        TypeFn::ArrContains | TypeFn::ArrOverlap => {
+            let (Some(a), Some(b)) = (typed(&arg(0)), typed(&arg(1))) else {
+                return Ok(Some(Value::Null));
+            };
+            let has = |x: &Value| a.items.iter().any(|y| elem_eq(x, y));
+            Value::Bool(if f == TypeFn::ArrContains {
+                b.items.iter().all(|x| !x.is_null() && has(x))
+            } else {
+                b.items.iter().any(has)
+            })
+        }
+        _ => return Ok(None),
+    }))
+}
+
 fn text_array(v: &Value) -> Vec<Option<String>> {
     match v {
         Value::TextArray(items) => items.clone(),
@@ -284,8 +493,14 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             | TypeFn::AnyAll(..)
             | TypeFn::ArrayToString
             | TypeFn::StringToArray
-            | TypeFn::ArrayAppend
-            | TypeFn::ArrayPosition
+            | TypeFn::ArrayAppend(_)
+            | TypeFn::ArrayPosition(_)
+            | TypeFn::ArrBuild(_)
+            | TypeFn::Slice
+            | TypeFn::ArrayPrepend(_)
+            | TypeFn::ArrayCat
+            | TypeFn::ArrayPositions(_)
+            | TypeFn::ArrayRemove(_)
     );
     if strict && args.iter().any(|a| a.is_null()) {
         return Ok(Value::Null);
@@ -296,6 +511,9 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
         Value::Text(s) => Some(s),
         _ => None,
     };
+    if let Some(v) = call_array(f, &args, &opts)? {
+        return Ok(v);
+    }
     Ok(match f {
         TypeFn::ArrayBuild => Value::TextArray(args.into_iter().map(text).collect()),
         TypeFn::AnyAll(op, all) => {
@@ -303,7 +521,7 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             if arr.is_null() {
                 return Ok(Value::Null);
             }
-            let items = text_array(&arr);
+            let items = elements(&arr);
             if x.is_null() {
                 return Ok(if items.is_empty() {
                     Value::Bool(all)
@@ -313,11 +531,11 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             }
             let mut saw_null = false;
             for it in items {
-                let Some(it) = it else {
+                if it.is_null() {
                     saw_null = true;
                     continue;
-                };
-                let r = super::expr::binary(op, x.clone(), Value::Text(it), DataType::Bool)?;
+                }
+                let r = super::expr::binary(op, x.clone(), it, DataType::Bool)?;
                 match (r, all) {
                     (Value::Bool(true), false) => return Ok(Value::Bool(true)),
                     (Value::Bool(false), true) => return Ok(Value::Bool(false)),
@@ -329,26 +547,6 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             } else {
                 Value::Bool(all)
             }
-        }
-        TypeFn::ArrayLen => {
-            let n = text_array(&arg(0)).len();
-            if arg(1).as_i64() == Some(1) && n > 0 {
-                Value::Int4(n as i32)
-            } else {
-                Value::Null
-            }
-        }
-        TypeFn::Cardinality => Value::Int4(text_array(&arg(0)).len() as i32),
-        TypeFn::ArrayToString => {
-            let (Value::TextArray(items), Value::Text(sep)) = (arg(0), arg(1)) else {
-                return Ok(Value::Null);
-            };
-            let null_str = text(arg(2));
-            let parts: Vec<String> = items
-                .into_iter()
-                .filter_map(|i| i.or_else(|| null_str.clone()))
-                .collect();
-            Value::Text(parts.join(&sep))
         }
         TypeFn::StringToArray => {
             let Value::Text(s) = arg(0) else {
@@ -373,25 +571,6 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                     })
                     .collect(),
             )
-        }
-        TypeFn::ArrayAppend => {
-            let mut items = match arg(0) {
-                Value::TextArray(items) => items,
-                _ => vec![],
-            };
-            items.push(text(arg(1)));
-            Value::TextArray(items)
-        }
-        TypeFn::ArrayPosition => {
-            let Value::TextArray(items) = arg(0) else {
-                return Ok(Value::Null);
-            };
-            let want = text(arg(1));
-            items
-                .iter()
-                .position(|i| *i == want)
-                .map(|p| Value::Int4(p as i32 + 1))
-                .unwrap_or(Value::Null)
         }
         TypeFn::GenRandomUuid => Value::Uuid(types::bytea::random_uuid()),
         TypeFn::ByteaConcat => match (arg(0), arg(1)) {
@@ -600,6 +779,8 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             }
             None => Value::Null,
         },
+        // The array functions were evaluated by `call_array` above.
+        _ => return Err(Error::internal("array function not evaluated")),
     })
 }
 
@@ -697,6 +878,7 @@ pub fn bind_json_operator(
             | B::QuestionPipe
             | B::QuestionAnd
             | B::HashMinus
+            | B::PGOverlap
     ) {
         return Ok(None);
     }
@@ -714,6 +896,20 @@ pub fn bind_json_operator(
         b.coerce(e, t, -1, Coercion::Implicit, span)
             .map_err(|_| no_operator(lt, &sym, rt))
     };
+    if matches!(op, B::AtArrow | B::ArrowAt | B::PGOverlap) && (is_array(lt) || is_array(rt)) {
+        let arr_ty = if is_array(lt) { lt } else { rt };
+        let l = coerce(b, l, arr_ty, left.span())?;
+        let r = coerce(b, r, arr_ty, right.span())?;
+        let (f, args) = match op {
+            B::AtArrow => (TypeFn::ArrContains, vec![l, r]),
+            B::ArrowAt => (TypeFn::ArrContains, vec![r, l]),
+            _ => (TypeFn::ArrOverlap, vec![l, r]),
+        };
+        return Ok(Some(Expr::Func(Func::Typed(f), args, DataType::Bool)));
+    }
+    if *op == B::PGOverlap {
+        return Err(no_operator(lt, &sym, rt));
+    }
     let (ls, rs) = (left.span(), right.span());
     let func = |f: TypeFn, args: Vec<Expr>, ty: DataType| Expr::Func(Func::Typed(f), args, ty);
     Ok(Some(match op {
@@ -804,6 +1000,36 @@ pub fn bind_typed_binary(
             let r = b.coerce(r, DataType::Jsonb, -1, Coercion::Implicit, spans.1)?;
             Ok(Ok(func(TypeFn::Concat, vec![l, r], DataType::Jsonb)))
         }
+        BinOp::Concat if is_array(lt) || is_array(rt) => {
+            let (arr_ty, l_arr, r_arr) = if is_array(lt) && is_array(rt) {
+                (lt, true, true)
+            } else if is_array(lt) {
+                (lt, true, rt == DataType::Unknown)
+            } else {
+                (rt, lt == DataType::Unknown, true)
+            };
+            let elem = types::array::elem_type(arr_ty).unwrap_or(DataType::Text);
+            let l = b.coerce(
+                l,
+                if l_arr { arr_ty } else { elem },
+                -1,
+                Coercion::Implicit,
+                spans.0,
+            )?;
+            let r = b.coerce(
+                r,
+                if r_arr { arr_ty } else { elem },
+                -1,
+                Coercion::Implicit,
+                spans.1,
+            )?;
+            let f = match (l_arr, r_arr) {
+                (true, true) => TypeFn::ArrayCat,
+                (true, false) => TypeFn::ArrayAppend(elem.oid()),
+                _ => TypeFn::ArrayPrepend(elem.oid()),
+            };
+            Ok(Ok(func(f, vec![l, r], arr_ty)))
+        }
         BinOp::Concat if any(DataType::Bytea) && (lt == rt || !known(lt) || !known(rt)) => {
             let l = b.coerce(l, DataType::Bytea, -1, Coercion::Implicit, spans.0)?;
             let r = b.coerce(r, DataType::Bytea, -1, Coercion::Implicit, spans.1)?;
@@ -829,35 +1055,131 @@ pub fn bind_typed_binary(
     }
 }
 
-/// Binds `ARRAY[…]` and `x op ANY/ALL (array)`; only arrays of text are supported yet,
-/// others fail with 0A000. `None` for other expressions.
-pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Result<Option<Expr>> {
-    match e {
-        ast::Expr::Array(arr) => {
-            let mut items = Vec::new();
-            for x in &arr.elem {
-                let bound = b.bind(x, scope)?;
-                let t = bound.ty();
-                if !t.is_string() {
+/// The common type of `ARRAY[…]` elements (or of a CASE/UNION-like list), as
+/// PostgreSQL's `select_common_type`: unknown literals take the others' type (text if
+/// all are unknown); known types must be implicitly castable one way.
+pub fn common_type(types_: impl Iterator<Item = DataType>, ctx: &str) -> Result<DataType> {
+    let mut cand: Option<DataType> = None;
+    for t in types_ {
+        if t == DataType::Unknown {
+            continue;
+        }
+        cand = Some(match cand {
+            None => t,
+            Some(c) if c == t => c,
+            Some(c) => {
+                if super::plan::castable(c, t, Coercion::Implicit)
+                    && !super::plan::castable(t, c, Coercion::Implicit)
+                {
+                    t
+                } else if super::plan::castable(t, c, Coercion::Implicit) {
+                    c
+                } else {
                     bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "arrays of type {} are not supported yet",
+                        sqlstate::DATATYPE_MISMATCH,
+                        "{ctx} types {} and {} cannot be matched",
+                        c.name(),
                         t.name()
                     );
                 }
-                items.push(b.coerce(bound, DataType::Text, -1, Coercion::Implicit, x.span())?);
             }
-            if items.is_empty() {
+        });
+    }
+    Ok(cand.unwrap_or(DataType::Text))
+}
+
+/// Binds `ARRAY[…]`, subscripts and slices, and `x op ANY/ALL (array)`, for every
+/// element type tusk has. `None` for other expressions.
+pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Result<Option<Expr>> {
+    match e {
+        ast::Expr::Array(arr) => {
+            let mut bound = Vec::new();
+            for x in &arr.elem {
+                bound.push((b.bind(x, scope)?, x.span()));
+            }
+            if bound.is_empty() {
                 bail!(
                     sqlstate::INDETERMINATE_DATATYPE,
                     "cannot determine type of empty array"
+                )
+            }
+            let elem = common_type(bound.iter().map(|(e, _)| e.ty()), "ARRAY")?;
+            if is_array(elem) {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "multidimensional arrays are not supported yet"
                 );
             }
-            Ok(Some(Expr::Func(
-                Func::Typed(TypeFn::ArrayBuild),
-                items,
-                DataType::TextArray,
-            )))
+            let Some(arr_ty) = types::array::array_type_of(elem) else {
+                bail!(
+                    sqlstate::UNDEFINED_OBJECT,
+                    "could not find array type for data type {}",
+                    elem.name()
+                );
+            };
+            let mut items = Vec::new();
+            for (e, span) in bound {
+                items.push(b.coerce(e, elem, -1, Coercion::Implicit, span)?);
+            }
+            let f = if elem == DataType::Text {
+                TypeFn::ArrayBuild
+            } else {
+                TypeFn::ArrBuild(elem.oid())
+            };
+            Ok(Some(Expr::Func(Func::Typed(f), items, arr_ty)))
+        }
+        ast::Expr::CompoundFieldAccess { root, access_chain } => {
+            let arr = b.bind(root, scope)?;
+            let Some(elem) = types::array::elem_type(arr.ty()) else {
+                bail!(
+                    sqlstate::DATATYPE_MISMATCH,
+                    "cannot subscript type {} because it does not support subscripting",
+                    arr.ty().name()
+                );
+            };
+            let [ast::AccessExpr::Subscript(sub)] = access_chain.as_slice() else {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "multidimensional subscripts are not supported yet"
+                );
+            };
+            let int = |b: &mut Binder<'_>, x: &ast::Expr| -> Result<Expr> {
+                let e = b.bind(x, scope)?;
+                b.coerce(e, DataType::Int4, -1, Coercion::Implicit, x.span())
+            };
+            Ok(Some(match sub {
+                ast::Subscript::Index { index } => {
+                    let i = int(b, index)?;
+                    Expr::Func(Func::Typed(TypeFn::Subscript), vec![arr, i], elem)
+                }
+                ast::Subscript::Slice {
+                    lower_bound,
+                    upper_bound,
+                    stride: None,
+                } => {
+                    let ty = arr.ty();
+                    let null = || Expr::Const(Value::Null, DataType::Int4);
+                    let given = |x: &Option<ast::Expr>| {
+                        Expr::Const(Value::Bool(x.is_some()), DataType::Bool)
+                    };
+                    let lo = match lower_bound {
+                        Some(x) => int(b, x)?,
+                        None => null(),
+                    };
+                    let hi = match upper_bound {
+                        Some(x) => int(b, x)?,
+                        None => null(),
+                    };
+                    Expr::Func(
+                        Func::Typed(TypeFn::Slice),
+                        vec![arr, lo, hi, given(lower_bound), given(upper_bound)],
+                        ty,
+                    )
+                }
+                ast::Subscript::Slice { .. } => {
+                    bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \":\"")
+                }
+            }))
         }
         ast::Expr::AnyOp {
             left,
@@ -885,15 +1207,36 @@ pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Resu
             };
             let l = b.bind(left, scope)?;
             let r = b.bind(right, scope)?;
-            if !(l.ty().is_string()) || !matches!(r.ty(), DataType::TextArray | DataType::Unknown) {
+            let (lt, rt) = (l.ty(), r.ty());
+            let (l, r) = if let Some(elem) = types::array::elem_type(rt) {
+                let l = if lt == DataType::Unknown || !super::plan::comparable(lt, elem) {
+                    b.coerce(l, elem, -1, Coercion::Implicit, left.span())?
+                } else {
+                    l
+                };
+                (l, r)
+            } else if rt == DataType::Unknown {
+                let lt = if lt == DataType::Unknown {
+                    DataType::Text
+                } else {
+                    lt
+                };
+                let Some(arr_ty) = types::array::array_type_of(lt) else {
+                    bail!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "could not find array type for data type {}",
+                        lt.name()
+                    );
+                };
+                let l = b.coerce(l, lt, -1, Coercion::Implicit, left.span())?;
+                let r = b.coerce(r, arr_ty, -1, Coercion::Implicit, right.span())?;
+                (l, r)
+            } else {
                 bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "ANY/ALL over arrays of type {} is not supported yet (only text[])",
-                    l.ty().name()
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    "op ANY/ALL (array) requires array on right side"
                 );
-            }
-            let l = b.coerce(l, DataType::Text, -1, Coercion::Implicit, left.span())?;
-            let r = b.coerce(r, DataType::TextArray, -1, Coercion::Implicit, right.span())?;
+            };
             let all = matches!(e, ast::Expr::AllOp { .. });
             Ok(Some(Expr::Func(
                 Func::Typed(TypeFn::AnyAll(op, all)),
@@ -941,6 +1284,50 @@ pub fn check_collect_arg(a: CollectAgg, arg: DataType) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The aggregate's result type for an argument of type `arg` (`array_agg` of any type
+/// with an array type).
+pub fn collect_type_for(a: CollectAgg, arg: DataType) -> Result<DataType> {
+    if a != CollectAgg::ArrayAgg {
+        return Ok(collect_type(a));
+    }
+    if is_array(arg) {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "array_agg of arrays (multidimensional arrays) is not supported yet"
+        );
+    }
+    let arg = if arg == DataType::Unknown {
+        DataType::Text
+    } else {
+        arg
+    };
+    types::array::array_type_of(arg).ok_or_else(|| {
+        err!(
+            sqlstate::UNDEFINED_OBJECT,
+            "could not find array type for data type {}",
+            arg.name()
+        )
+    })
+}
+
+/// Builds the aggregate's result when the planner knows its type `ty`.
+pub fn finish_collect_typed(
+    a: CollectAgg,
+    items: Vec<(Value, Value)>,
+    ty: DataType,
+) -> Result<Value> {
+    if a == CollectAgg::ArrayAgg && !items.is_empty() {
+        if let Some(elem) = types::array::elem_type(ty) {
+            return Ok(types::array::ArrayValue {
+                elem,
+                items: items.into_iter().map(|(v, _)| v).collect(),
+            }
+            .into_value());
+        }
+    }
+    finish_collect(a, items)
 }
 
 /// The aggregate's result type.
@@ -1057,6 +1444,21 @@ pub fn srf(name: &str) -> Option<(Srf, Vec<(&'static str, DataType)>)> {
     })
 }
 
+/// The argument type a set-returning function takes for an argument of type `given`,
+/// and its output columns (`unnest` of any array gives its element type).
+pub fn srf_shape(
+    f: Srf,
+    given: DataType,
+    cols: Vec<(&'static str, DataType)>,
+) -> (DataType, Vec<(&'static str, DataType)>) {
+    if f == Srf::Unnest {
+        if let Some(elem) = types::array::elem_type(given) {
+            return (given, vec![("unnest", elem)]);
+        }
+    }
+    (srf_arg_type(f), cols)
+}
+
 /// The argument type of a set-returning function.
 pub fn srf_arg_type(f: Srf) -> DataType {
     match f {
@@ -1082,10 +1484,7 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
         return Ok(vec![]);
     }
     if call.func == Srf::Unnest {
-        return Ok(text_array(&v)
-            .into_iter()
-            .map(|i| vec![i.map(Value::Text).unwrap_or(Value::Null)])
-            .collect());
+        return Ok(elements(&v).into_iter().map(|i| vec![i]).collect());
     }
     let j_out = matches!(call.func, Srf::ArrayElements(true) | Srf::Each(true));
     // json (not jsonb) keeps each child's text and the object's member order.

@@ -36,25 +36,11 @@ pub fn encode_binary(v: &Value) -> Vec<u8> {
             out.extend_from_slice(super::json::to_text(j).as_bytes());
             out
         }
-        Value::TextArray(items) => {
-            // One-dimensional array: ndim, has_null, elem type, dim, lower bound.
-            let mut out = Vec::new();
-            out.extend_from_slice(&1i32.to_be_bytes());
-            out.extend_from_slice(&(items.iter().any(|i| i.is_none()) as i32).to_be_bytes());
-            out.extend_from_slice(&super::oid::TEXT.to_be_bytes());
-            out.extend_from_slice(&(items.len() as i32).to_be_bytes());
-            out.extend_from_slice(&1i32.to_be_bytes());
-            for it in items {
-                match it {
-                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-                    Some(s) => {
-                        out.extend_from_slice(&(s.len() as i32).to_be_bytes());
-                        out.extend_from_slice(s.as_bytes());
-                    }
-                }
-            }
-            out
-        }
+        Value::TextArray(_) => super::array::ArrayValue::from_value(v)
+            .map(|a| super::array::encode_array_binary(&a))
+            .unwrap_or_default(),
+        Value::Array(a) => super::array::encode_array_binary(a),
+        Value::Enum(e) => e.label.as_bytes().to_vec(),
     }
 }
 
@@ -188,10 +174,12 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
                 "invalid byte sequence for encoding \"UTF8\""
             )
         })?),
-        DataType::TextArray => {
-            let s = String::from_utf8_lossy(b).to_string();
-            parse_text(t, -1, &s)?
-        }
+        DataType::TextArray => super::array::decode_array_binary(DataType::Text, b)?,
+        DataType::Array(e) => super::array::decode_array_binary(super::array::elem_from_oid(e), b)?,
+        DataType::Enum(_) => bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "binary input of enum values is not supported yet"
+        ),
         DataType::Void => Value::Null,
         DataType::Bytea => Value::Bytea(b.to_vec()),
         DataType::Uuid => Value::Uuid(fixed(b)?),

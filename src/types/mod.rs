@@ -9,6 +9,8 @@
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
 //! - `bytea.rs`    — `bytea` (hex/escape formats) and `uuid` text input and output
 //! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
+//! - `array.rs`    — arrays of every scalar type (text and binary formats, order) and
+//!   enum values
 //!
 //! Invariants:
 //! - A [`Value`] stored in a column always has exactly that column's [`DataType`]
@@ -27,6 +29,7 @@
 //! 4. [`encode_row`] writes it into the WAL record and later the checkpoint image;
 //! 5. on SELECT, [`format_text`] prints `1.01`.
 
+pub mod array;
 mod binary;
 pub mod bytea;
 mod datetime;
@@ -152,6 +155,10 @@ pub enum DataType {
     Json,
     /// `jsonb` (parsed and normalised).
     Jsonb,
+    /// An array of the element type with this OID (never `text`: see `TextArray`).
+    Array(u32),
+    /// A user-defined enum type (its OID; labels live in the catalog).
+    Enum(u32),
 }
 
 impl DataType {
@@ -182,6 +189,8 @@ impl DataType {
             DataType::Uuid => oid::UUID,
             DataType::Json => oid::JSON,
             DataType::Jsonb => oid::JSONB,
+            DataType::Array(e) => array::array_oid_of(e).unwrap_or(0),
+            DataType::Enum(o) => o,
         }
     }
 
@@ -212,7 +221,8 @@ impl DataType {
             oid::UUID => DataType::Uuid,
             oid::JSON => DataType::Json,
             oid::JSONB => DataType::Jsonb,
-            _ => return None,
+            o if o >= array::FIRST_USER_OID && o.is_multiple_of(2) => DataType::Enum(o),
+            o => DataType::Array(array::elem_oid_of(o)?),
         })
     }
 
@@ -229,7 +239,7 @@ impl DataType {
             | DataType::PgLsn => 8,
             DataType::Name => 64,
             DataType::Interval | DataType::Uuid => 16,
-            DataType::Void => 4,
+            DataType::Void | DataType::Enum(_) => 4,
             DataType::Unknown => -2,
             _ => -1,
         }
@@ -262,6 +272,8 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(e) => array::array_type_name(e),
+            DataType::Enum(_) => "anyenum",
         }
     }
 
@@ -293,6 +305,8 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(e) => array::array_column_name(e),
+            DataType::Enum(_) => "anyenum",
         }
     }
 
@@ -349,6 +363,8 @@ impl DataType {
             DataType::Uuid => 22,
             DataType::Json => 23,
             DataType::Jsonb => 24,
+            DataType::Array(_) => 25,
+            DataType::Enum(_) => 26,
         }
     }
 
@@ -379,6 +395,8 @@ impl DataType {
             22 => DataType::Uuid,
             23 => DataType::Json,
             24 => DataType::Jsonb,
+            25 => DataType::Array(0),
+            26 => DataType::Enum(0),
             _ => return None,
         })
     }
@@ -413,6 +431,7 @@ impl DataType {
             "uuid" => DataType::Uuid,
             "json" => DataType::Json,
             "jsonb" => DataType::Jsonb,
+            n if n.starts_with('_') => array::array_type_of(DataType::from_sql_name(&n[1..])?)?,
             _ => return None,
         })
     }
@@ -461,6 +480,10 @@ pub enum Value {
     Json(String),
     /// `jsonb`: the normalised tree.
     Jsonb(json::Json),
+    /// An array of any element type but text (see `types::array`).
+    Array(Box<array::ArrayValue>),
+    /// A value of a user-defined enum type.
+    Enum(Box<array::EnumValue>),
 }
 
 impl Value {
@@ -492,6 +515,8 @@ impl Value {
             Value::Uuid(_) => DataType::Uuid,
             Value::Json(_) => DataType::Json,
             Value::Jsonb(_) => DataType::Jsonb,
+            Value::Array(a) => a.data_type(),
+            Value::Enum(e) => DataType::Enum(e.type_oid),
         }
     }
 
@@ -555,7 +580,16 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         }
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
         (Interval(x), Interval(y)) => x.cmp_span(y),
-        (TextArray(x), TextArray(y)) => x.cmp(y),
+        (TextArray(_) | Array(_), TextArray(_) | Array(_)) => {
+            match (
+                array::ArrayValue::from_value(a),
+                array::ArrayValue::from_value(b),
+            ) {
+                (Some(x), Some(y)) => array::compare_arrays(&x, &y),
+                _ => Ordering::Equal,
+            }
+        }
+        (Enum(x), Enum(y)) => float_cmp(x.sort, y.sort),
         (Bytea(x), Bytea(y)) => x.cmp(y),
         (Uuid(x), Uuid(y)) => x.cmp(y),
         (Jsonb(x), Jsonb(y)) => json::cmp(x, y),
@@ -593,6 +627,10 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
     if v.is_null() {
         return Ok(Value::Null);
     }
+    let v = match cast_array_or_enum(v, target, explicit)? {
+        Ok(done) => return Ok(done),
+        Err(v) => v,
+    };
     let v = match cast_extra(v, target)? {
         Ok(done) => return finish_string_typmod(done, target, typmod, explicit),
         Err(v) => v,
@@ -745,6 +783,62 @@ fn cast_extra(v: Value, target: DataType) -> Result<std::result::Result<Value, V
         }
         (v, _) => return Ok(Err(v)),
     }))
+}
+
+/// Casts between array types element by element, arrays and enums to and from text;
+/// hands other casts back.
+fn cast_array_or_enum(
+    v: Value,
+    target: DataType,
+    explicit: bool,
+) -> Result<std::result::Result<Value, Value>> {
+    let target_elem = array::elem_type(target);
+    match (v, target_elem) {
+        (v @ (Value::TextArray(_) | Value::Array(_)), Some(te)) => {
+            if v.data_type() == target {
+                return Ok(Ok(v));
+            }
+            let Some(a) = array::ArrayValue::from_value(&v) else {
+                return Ok(Err(v));
+            };
+            let from_elem = a.elem;
+            if !matches!(te, DataType::Enum(_))
+                && !matches!(from_elem, DataType::Enum(_))
+                && (from_elem.is_string() || te.is_string() || explicit || from_elem == te)
+            {
+                return array::cast_elements(a, te, |x| cast(x, te, -1, explicit)).map(Ok);
+            }
+            if from_elem.is_numeric() && te.is_numeric() {
+                return array::cast_elements(a, te, |x| cast(x, te, -1, explicit)).map(Ok);
+            }
+            Err(cannot_cast(&v, target))
+        }
+        (Value::Text(s), Some(te)) if !matches!(te, DataType::Enum(_)) => {
+            array::parse_array(te, &s).map(Ok)
+        }
+        (v @ (Value::TextArray(_) | Value::Array(_)), None) => {
+            if target.is_string() {
+                Ok(Ok(Value::Text(format_text(&v, &FormatOptions::default()))))
+            } else {
+                Err(cannot_cast(&v, target))
+            }
+        }
+        (Value::Enum(e), None) => {
+            if target.is_string() {
+                Ok(Ok(Value::Text(e.label)))
+            } else if target == DataType::Enum(e.type_oid) {
+                Ok(Ok(Value::Enum(e)))
+            } else {
+                Err(cannot_cast(&Value::Enum(e), target))
+            }
+        }
+        (v, _) if matches!(target, DataType::Enum(_)) => Err(err!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cast from {} to an enum type is not supported here",
+            v.data_type().name()
+        )),
+        (v, _) => Ok(Err(v)),
+    }
 }
 
 /// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
@@ -910,6 +1004,8 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
                 }
             }
         }
+        Value::Array(a) => array::encode_array_row(a, out),
+        Value::Enum(e) => array::encode_enum_row(e, out),
     }
 }
 
@@ -1055,6 +1151,8 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
             json::parse_jsonb(&r.string()?)
                 .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded jsonb"))?,
         ),
+        DataType::Array(_) => array::decode_array_row(r)?,
+        DataType::Enum(_) => array::decode_enum_row(r)?,
     })
 }
 

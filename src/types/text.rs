@@ -52,6 +52,8 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
                 .collect();
             format!("{{{}}}", parts.join(","))
         }
+        Value::Array(a) => super::array::format_array(a, opts),
+        Value::Enum(e) => e.label.clone(),
     }
 }
 
@@ -242,34 +244,12 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             let lo = u32::from_str_radix(lo, 16).map_err(|_| invalid("pg_lsn", s))?;
             Value::PgLsn(((hi as u64) << 32) | lo as u64)
         }
-        DataType::TextArray => {
-            let inner = trimmed
-                .strip_prefix('{')
-                .and_then(|x| x.strip_suffix('}'))
-                .ok_or_else(|| {
-                    err!(
-                        sqlstate::INVALID_TEXT_REPRESENTATION,
-                        "malformed array literal: \"{s}\""
-                    )
-                })?;
-            if inner.is_empty() {
-                Value::TextArray(vec![])
-            } else {
-                Value::TextArray(
-                    inner
-                        .split(',')
-                        .map(|p| {
-                            let p = p.trim();
-                            if p.eq_ignore_ascii_case("null") {
-                                None
-                            } else {
-                                Some(p.trim_matches('"').to_string())
-                            }
-                        })
-                        .collect(),
-                )
-            }
-        }
+        DataType::TextArray => super::array::parse_array(DataType::Text, s)?,
+        DataType::Array(e) => super::array::parse_array(super::array::elem_from_oid(e), s)?,
+        DataType::Enum(_) => bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "reading an enum value needs the catalog"
+        ),
         DataType::Void => Value::Null,
         DataType::Bytea => Value::Bytea(super::bytea::parse_bytea(s)?),
         DataType::Uuid => Value::Uuid(super::bytea::parse_uuid(trimmed)?),
