@@ -42,6 +42,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod plan;
+pub mod regex_funcs;
 pub mod type_funcs;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};

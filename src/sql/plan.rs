@@ -163,6 +163,8 @@ pub enum Source {
     Series(Expr, Expr, Option<Expr>, DataType),
     /// A set-returning function of the JSON types (see `type_funcs`).
     Srf(super::type_funcs::SrfCall),
+    /// `regexp_matches` / `regexp_split_to_table` in FROM (see `regex_funcs`).
+    RegexRows(super::regex_funcs::RowsCall),
     /// UNION / INTERSECT / EXCEPT of two queries, each column cast to `types`.
     SetOp {
         /// The operator.
@@ -1092,8 +1094,18 @@ impl<'a> Binder<'a> {
     fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
         match f {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
+                if args.is_some() && *with_ordinality {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "WITH ORDINALITY is not supported yet"
+                    );
+                }
                 if let Some(fa) = args {
                     return self.plan_table_function(name, fa, alias.as_ref());
                 }
@@ -1274,6 +1286,23 @@ impl<'a> Binder<'a> {
         }
         if let Some((f, cols)) = super::type_funcs::srf(&fname) {
             return self.plan_type_srf(&fname, f, cols, fa, alias);
+        }
+        if let Some((matches, ty)) = super::regex_funcs::rows_function(&fname) {
+            let call = super::regex_funcs::bind_rows_call(self, &fname, matches, &fa.args)?;
+            let table = alias.map(|a| fold(&a.name));
+            let col = table.clone().unwrap_or_else(|| fname.clone());
+            let mut scope = Scope {
+                cols: vec![ScopeCol {
+                    table: Some(table.unwrap_or_else(|| fname.clone())),
+                    name: col,
+                    ty,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                }],
+            };
+            apply_alias_columns(&mut scope, alias)?;
+            return Ok((Source::RegexRows(call), scope));
         }
         if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
             return Err(self.at(
@@ -2732,7 +2761,7 @@ impl<'a> Binder<'a> {
                 if let Some(c) = substring_for {
                     args.push((**c).clone());
                 }
-                self.call_builtin("substr", &args, scope, e.span())
+                self.call_builtin("substring", &args, scope, e.span())
             }
             ast::Expr::Position { expr, r#in } => self.call_builtin(
                 "strpos",
@@ -2825,6 +2854,22 @@ impl<'a> Binder<'a> {
             other => {
                 if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
                     return Ok(e);
+                }
+                if let ast::Expr::SimilarTo {
+                    negated,
+                    expr,
+                    pattern,
+                    escape_char,
+                } = other
+                {
+                    return super::regex_funcs::bind_similar(
+                        self,
+                        *negated,
+                        expr,
+                        pattern,
+                        escape_char.as_ref(),
+                        scope,
+                    );
                 }
                 Err(self.at(
                     err!(
@@ -2933,6 +2978,10 @@ impl<'a> Binder<'a> {
             other => {
                 if let Some(e) =
                     super::type_funcs::bind_json_operator(self, left, other, right, scope)?
+                {
+                    return Ok(e);
+                }
+                if let Some(e) = super::regex_funcs::bind_operator(self, left, other, right, scope)?
                 {
                     return Ok(e);
                 }
