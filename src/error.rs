@@ -120,6 +120,7 @@ pub mod sqlstate {
     pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";
     pub const INVALID_ARGUMENT_FOR_LOG: &str = "2201E";
     pub const ZERO_LENGTH_CHARACTER_STRING: &str = "2200F";
+    pub const INVALID_ARGUMENT_FOR_WIDTH_BUCKET: &str = "2201G";
 }
 
 /// How bad an error is, with PostgreSQL's severity names.

@@ -205,6 +205,8 @@ pub enum Func {
     Ddl(super::ddl::DdlFn),
     /// A regular-expression function or operator (see `regex_funcs`).
     Regex(super::regex_funcs::RegexFn),
+    /// A string or math function (see `string_funcs`).
+    Str(super::string_funcs::StrFn),
 }
 
 /// A bound, typed expression.

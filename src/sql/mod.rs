@@ -43,6 +43,7 @@ pub mod front;
 pub mod functions;
 pub mod plan;
 pub mod regex_funcs;
+pub mod string_funcs;
 pub mod type_funcs;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};

@@ -2855,6 +2855,9 @@ impl<'a> Binder<'a> {
                 if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
                     return Ok(e);
                 }
+                if let Some(e) = super::string_funcs::bind_expr(self, other, scope)? {
+                    return Ok(e);
+                }
                 if let ast::Expr::SimilarTo {
                     negated,
                     expr,
