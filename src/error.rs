@@ -116,6 +116,11 @@ pub mod sqlstate {
     pub const SEQUENCE_GENERATOR_LIMIT_EXCEEDED: &str = "2200H";
     pub const GENERATED_ALWAYS: &str = "428C9";
     pub const DUPLICATE_SCHEMA: &str = "42P06";
+    pub const INVALID_REGULAR_EXPRESSION: &str = "2201B";
+    pub const INVALID_ESCAPE_SEQUENCE: &str = "22025";
+    pub const INVALID_ARGUMENT_FOR_LOG: &str = "2201E";
+    pub const ZERO_LENGTH_CHARACTER_STRING: &str = "2200F";
+    pub const INVALID_ARGUMENT_FOR_WIDTH_BUCKET: &str = "2201G";
 }
 
 /// How bad an error is, with PostgreSQL's severity names.

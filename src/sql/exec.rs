@@ -240,6 +240,7 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             out
         }
         Source::Srf(call) => super::type_funcs::run_srf(call, cx)?,
+        Source::RegexRows(call) => super::regex_funcs::run_rows(call, cx)?,
         Source::Values(rows) => {
             let mut out = Vec::new();
             for r in rows {

@@ -203,6 +203,10 @@ pub enum Func {
     Typed(super::type_funcs::TypeFn),
     /// Sequence functions (`nextval`, `currval`, …, see `sql::ddl`).
     Ddl(super::ddl::DdlFn),
+    /// A regular-expression function or operator (see `regex_funcs`).
+    Regex(super::regex_funcs::RegexFn),
+    /// A string or math function (see `string_funcs`).
+    Str(super::string_funcs::StrFn),
 }
 
 /// A bound, typed expression.

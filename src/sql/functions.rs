@@ -20,6 +20,12 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some((f, t)) = super::type_funcs::lookup(name, arg_types) {
         return Some((Func::Typed(f), t));
     }
+    if let Some((f, t)) = super::regex_funcs::lookup(name, arg_types) {
+        return Some((Func::Regex(f), t));
+    }
+    if let Some((f, t)) = super::string_funcs::lookup(name, arg_types) {
+        return Some((Func::Str(f), t));
+    }
     let n = arg_types.len();
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
@@ -272,6 +278,8 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
         (Func::Typed(t), i) => super::type_funcs::arg_type(t, i),
         (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
+        (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
+        (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         _ => None,
     }
 }
@@ -280,6 +288,12 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
 pub fn is_volatile(f: Func) -> bool {
     if let Func::Typed(t) = f {
         return super::type_funcs::is_volatile(t);
+    }
+    if let Func::Regex(_) = f {
+        return false;
+    }
+    if let Func::Str(s) = f {
+        return super::string_funcs::is_volatile(s);
     }
     !matches!(
         f,
@@ -303,9 +317,17 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
     if let Func::Typed(t) = f {
         return super::type_funcs::call(t, args, ty, cx);
     }
+    if let Func::Regex(r) = f {
+        return super::regex_funcs::call(r, args, ty, cx);
+    }
+    if let Func::Str(s) = f {
+        return super::string_funcs::call(s, args, ty, cx);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         Func::Typed(t) => super::type_funcs::call(t, args.clone(), ty, cx)?,
+        Func::Regex(r) => super::regex_funcs::call(r, args.clone(), ty, cx)?,
+        Func::Str(s) => super::string_funcs::call(s, args.clone(), ty, cx)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),

@@ -45,6 +45,8 @@ pub mod front;
 pub mod functions;
 pub mod plan;
 mod prepare;
+pub mod regex_funcs;
+pub mod string_funcs;
 pub mod ties;
 pub mod type_funcs;
 pub mod window;

@@ -197,6 +197,8 @@ pub enum Source {
     Series(Expr, Expr, Option<Expr>, DataType),
     /// A set-returning function of the JSON types (see `type_funcs`).
     Srf(super::type_funcs::SrfCall),
+    /// `regexp_matches` / `regexp_split_to_table` in FROM (see `regex_funcs`).
+    RegexRows(super::regex_funcs::RowsCall),
     /// UNION / INTERSECT / EXCEPT of two queries, each column cast to `types`.
     SetOp {
         /// The operator.
@@ -1207,8 +1209,18 @@ impl<'a> Binder<'a> {
         clauses::check_table_factor(f)?;
         match f {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
+                if args.is_some() && *with_ordinality {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "WITH ORDINALITY is not supported yet"
+                    );
+                }
                 if let Some(fa) = args {
                     return self.plan_table_function(name, fa, alias.as_ref());
                 }
@@ -1399,6 +1411,23 @@ impl<'a> Binder<'a> {
         }
         if let Some((f, cols)) = super::type_funcs::srf(&fname) {
             return self.plan_type_srf(&fname, f, cols, fa, alias);
+        }
+        if let Some((matches, ty)) = super::regex_funcs::rows_function(&fname) {
+            let call = super::regex_funcs::bind_rows_call(self, &fname, matches, &fa.args)?;
+            let table = alias.map(|a| fold(&a.name));
+            let col = table.clone().unwrap_or_else(|| fname.clone());
+            let mut scope = Scope {
+                cols: vec![ScopeCol {
+                    table: Some(table.unwrap_or_else(|| fname.clone())),
+                    name: col,
+                    ty,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                }],
+            };
+            apply_alias_columns(&mut scope, alias)?;
+            return Ok((Source::RegexRows(call), scope));
         }
         if fname != "generate_series" || !(2..=3).contains(&fa.args.len()) {
             return Err(self.at(
@@ -2871,7 +2900,7 @@ impl<'a> Binder<'a> {
                 if let Some(c) = substring_for {
                     args.push((**c).clone());
                 }
-                self.call_builtin("substr", &args, scope, e.span())
+                self.call_builtin("substring", &args, scope, e.span())
             }
             ast::Expr::Position { expr, r#in } => self.call_builtin(
                 "strpos",
@@ -2984,6 +3013,25 @@ impl<'a> Binder<'a> {
                 if let Some(e) = super::type_funcs::bind_array_expr(self, other, scope)? {
                     return Ok(e);
                 }
+                if let Some(e) = super::string_funcs::bind_expr(self, other, scope)? {
+                    return Ok(e);
+                }
+                if let ast::Expr::SimilarTo {
+                    negated,
+                    expr,
+                    pattern,
+                    escape_char,
+                } = other
+                {
+                    return super::regex_funcs::bind_similar(
+                        self,
+                        *negated,
+                        expr,
+                        pattern,
+                        escape_char.as_ref(),
+                        scope,
+                    );
+                }
                 Err(self.at(
                     err!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -3093,6 +3141,10 @@ impl<'a> Binder<'a> {
             other => {
                 if let Some(e) =
                     super::type_funcs::bind_json_operator(self, left, other, right, scope)?
+                {
+                    return Ok(e);
+                }
+                if let Some(e) = super::regex_funcs::bind_operator(self, left, other, right, scope)?
                 {
                     return Ok(e);
                 }
