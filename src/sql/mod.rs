@@ -43,6 +43,7 @@ pub mod exec;
 pub mod expr;
 pub mod front;
 pub mod functions;
+pub mod join;
 pub mod plan;
 mod prepare;
 pub mod ties;

@@ -1675,6 +1675,7 @@ impl<'a> Binder<'a> {
             g.aggs = st.aggs;
             g.having = having;
         }
+        let (source, filter) = super::join::push_down_where(source, filter, scope.cols.len());
         plan.source = match source {
             Source::Table { db, def, .. } => {
                 let key = pk_key_exprs(&def, filter.as_ref());
