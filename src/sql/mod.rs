@@ -2186,6 +2186,8 @@ mod hot_standby {
 }
 
 #[cfg(test)]
+mod join_tests;
+#[cfg(test)]
 mod query_tests;
 #[cfg(test)]
 mod tests;
