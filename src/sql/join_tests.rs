@@ -163,3 +163,54 @@ fn a_join_of_two_large_tables_visits_few_inner_rows() {
     );
     assert!(take_inner_rows_visited() <= 20_000);
 }
+
+#[test]
+fn explain_shows_the_join_algorithm_the_executor_runs() {
+    let d = db("join-explain");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table p (id int primary key, k int); \
+         create table h (k int, v int); \
+         insert into p values (1, 1), (2, 2); insert into h values (1, 1)",
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "explain (costs off) select * from h join p on p.id = h.k"
+        ),
+        "QUERY PLAN\nNested Loop\n  ->  Seq Scan on h\n  ->  Index Scan using p_pkey on p\
+         \n        Index Cond: (p.id = h.k)\nEXPLAIN"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "explain (costs off) select * from p left join h on h.k = p.k and h.v > 0"
+        ),
+        "QUERY PLAN\nHash Left Join\n  Hash Cond: (h.k = p.k)\n  Join Filter: (h.v > 0)\
+         \n  ->  Seq Scan on p\n  ->  Hash\n        ->  Seq Scan on h\nEXPLAIN"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "explain (costs off) select * from p, h where p.k < h.v"
+        ),
+        "QUERY PLAN\nNested Loop\n  Filter: (p.k < h.v)\n  ->  Seq Scan on p\
+         \n  ->  Seq Scan on h\nEXPLAIN"
+    );
+    // ANALYZE runs the statement (a write too); plain EXPLAIN does not.
+    q(&mut s, "explain delete from h");
+    assert_eq!(q(&mut s, "select count(*) from h"), "count\n1\nSELECT 1");
+    let out = q(&mut s, "explain analyze delete from h");
+    assert!(out.contains("(actual time="), "{out}");
+    assert!(out.contains("Execution Time:"), "{out}");
+    assert_eq!(q(&mut s, "select count(*) from h"), "count\n0\nSELECT 1");
+    let out = q(
+        &mut s,
+        "explain (analyze, costs off, timing off) select * from p",
+    );
+    assert!(
+        out.starts_with("QUERY PLAN\nSeq Scan on p  (actual rows=2 loops=1)"),
+        "{out}"
+    );
+}

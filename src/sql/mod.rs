@@ -40,6 +40,7 @@ pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod exec;
+pub mod explain;
 pub mod expr;
 pub mod front;
 pub mod functions;
@@ -757,6 +758,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
         Plan::Ddl(p) => p.tag().into(),
+        Plan::Explain(_) => "EXPLAIN".into(),
     }
 }
 
@@ -1119,6 +1121,12 @@ impl Session {
             Plan::Insert(_) => Some("INSERT"),
             Plan::Update(_) => Some("UPDATE"),
             Plan::Delete(_) => Some("DELETE"),
+            Plan::Explain(e) if e.analyze => match e.inner {
+                Plan::Insert(_) => Some("INSERT"),
+                Plan::Update(_) => Some("UPDATE"),
+                Plan::Delete(_) => Some("DELETE"),
+                _ => None,
+            },
             _ => None,
         };
         if let Some(what) = write {
@@ -1152,6 +1160,7 @@ impl Session {
                 }
                 Plan::Front(_) => Ok((0, vec![])),
                 Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
+                Plan::Explain(e) => explain::run(e, cx),
             }
         })?;
         let tag = tag_for(plan, result.0);
@@ -2144,6 +2153,8 @@ mod hot_standby {
             },
             Plan::Front(_) => return Ok(()),
             Plan::Ddl(p) => p.tag(),
+            Plan::Explain(e) if e.analyze => return check_plan(&e.inner),
+            Plan::Explain(_) => return Ok(()),
         };
         Err(read_only(what))
     }

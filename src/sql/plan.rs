@@ -429,6 +429,8 @@ pub enum Plan {
     Front(FrontStmt),
     /// Sequences and other DDL of `sql::ddl`.
     Ddl(super::ddl::DdlPlan),
+    /// EXPLAIN (see [`super::explain`]).
+    Explain(Box<super::explain::ExplainPlan>),
 }
 
 impl Plan {
@@ -453,6 +455,7 @@ impl Plan {
                 text_field("setting"),
                 text_field("description"),
             ])),
+            Plan::Explain(_) => Some(Arc::new(vec![text_field("QUERY PLAN")])),
             _ => None,
         }
     }
@@ -561,6 +564,8 @@ impl<'a> Binder<'a> {
             return Ok(Plan::Ddl(p));
         }
         match stmt {
+            ast::Statement::Explain { .. } => super::explain::plan(self, stmt)?
+                .ok_or_else(|| Error::internal("EXPLAIN was not planned")),
             ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
