@@ -131,7 +131,7 @@ fn table_rows(
 }
 
 /// Produces the rows of a FROM source.
-fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
+pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     Ok(match src {
         Source::Single => vec![vec![]],
         Source::Table { db, def, key } => table_rows(cx, *db, def, key.as_deref(), None)?
@@ -258,35 +258,7 @@ fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
             on,
             left_outer,
             right_width,
-        } => {
-            let l = source_rows(left, cx)?;
-            let r = source_rows(right, cx)?;
-            let mut out = Vec::new();
-            for (n, lr) in l.iter().enumerate() {
-                if n % 1024 == 0 {
-                    check_cancel(cx)?;
-                }
-                let mut matched = false;
-                for rr in &r {
-                    let mut row = lr.clone();
-                    row.extend(rr.iter().cloned());
-                    let keep = match on {
-                        Some(e) => is_true(&eval(e, &row, cx)?),
-                        None => true,
-                    };
-                    if keep {
-                        matched = true;
-                        out.push(row);
-                    }
-                }
-                if !matched && *left_outer {
-                    let mut row = lr.clone();
-                    row.extend(std::iter::repeat_n(Value::Null, *right_width));
-                    out.push(row);
-                }
-            }
-            out
-        }
+        } => super::join::run_join(left, right, on.as_ref(), *left_outer, *right_width, cx)?,
     })
 }
 

@@ -40,9 +40,11 @@ pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod exec;
+pub mod explain;
 pub mod expr;
 pub mod front;
 pub mod functions;
+pub mod join;
 pub mod plan;
 mod prepare;
 pub mod regex_funcs;
@@ -761,6 +763,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
         Plan::Ddl(p) => p.tag().into(),
+        Plan::Explain(_) => "EXPLAIN".into(),
     }
 }
 
@@ -1124,6 +1127,12 @@ impl Session {
             Plan::Insert(_) => Some("INSERT"),
             Plan::Update(_) => Some("UPDATE"),
             Plan::Delete(_) => Some("DELETE"),
+            Plan::Explain(e) if e.analyze => match e.inner {
+                Plan::Insert(_) => Some("INSERT"),
+                Plan::Update(_) => Some("UPDATE"),
+                Plan::Delete(_) => Some("DELETE"),
+                _ => None,
+            },
             _ => None,
         };
         if let Some(what) = write {
@@ -1157,6 +1166,7 @@ impl Session {
                 }
                 Plan::Front(_) => Ok((0, vec![])),
                 Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
+                Plan::Explain(e) => explain::run(e, cx),
             }
         })?;
         let tag = tag_for(plan, result.0);
@@ -2149,6 +2159,8 @@ mod hot_standby {
             },
             Plan::Front(_) => return Ok(()),
             Plan::Ddl(p) => p.tag(),
+            Plan::Explain(e) if e.analyze => return check_plan(&e.inner),
+            Plan::Explain(_) => return Ok(()),
         };
         Err(read_only(what))
     }
@@ -2190,6 +2202,8 @@ mod hot_standby {
     }
 }
 
+#[cfg(test)]
+mod join_tests;
 #[cfg(test)]
 mod query_tests;
 #[cfg(test)]

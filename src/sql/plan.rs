@@ -431,6 +431,8 @@ pub enum Plan {
     Front(FrontStmt),
     /// Sequences and other DDL of `sql::ddl`.
     Ddl(super::ddl::DdlPlan),
+    /// EXPLAIN (see [`super::explain`]).
+    Explain(Box<super::explain::ExplainPlan>),
 }
 
 impl Plan {
@@ -455,6 +457,7 @@ impl Plan {
                 text_field("setting"),
                 text_field("description"),
             ])),
+            Plan::Explain(_) => Some(Arc::new(vec![text_field("QUERY PLAN")])),
             _ => None,
         }
     }
@@ -627,6 +630,8 @@ impl<'a> Binder<'a> {
             return Ok(Plan::Ddl(p));
         }
         match stmt {
+            ast::Statement::Explain { .. } => super::explain::plan(self, stmt)?
+                .ok_or_else(|| Error::internal("EXPLAIN was not planned")),
             ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
             ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
             ast::Statement::Insert(ins) => self.plan_insert(ins),
@@ -1768,6 +1773,7 @@ impl<'a> Binder<'a> {
             g.aggs = st.aggs;
             g.having = having;
         }
+        let (source, filter) = super::join::push_down_where(source, filter, scope.cols.len());
         plan.source = match source {
             Source::Table { db, def, .. } => {
                 let key = pk_key_exprs(&def, filter.as_ref());

@@ -1,0 +1,733 @@
+//! EXPLAIN: renders a planned statement as PostgreSQL's text-format plan tree, and with
+//! ANALYZE runs it.
+//!
+//! # What it owns
+//! `EXPLAIN [ANALYZE] [VERBOSE] statement` and `EXPLAIN (option [value], …) statement`
+//! for SELECT/VALUES/INSERT/UPDATE/DELETE: one text column `QUERY PLAN`, one row per
+//! line, nodes in PostgreSQL's shape (`Seq Scan on t`, `Index Scan using t_pkey on t`,
+//! `Hash Join` over a `Hash`, `Nested Loop`, `Sort`, `Limit`, `Aggregate`,
+//! `HashAggregate`, `Subquery Scan`, …), children as `->  ` lines indented under their
+//! parent, and `Filter:` / `Hash Cond:` / `Join Filter:` / `Index Cond:` /
+//! `Sort Key:` / `Group Key:` lines. The join nodes come from the same
+//! [`super::join::choose`] the executor uses, so the plan shown is the plan run.
+//!
+//! # Invariants
+//! * Costs are tusk's own estimates (row counts of the stored tables as seen now, no
+//!   statistics); `COSTS OFF` removes them, and then simple plans read like
+//!   PostgreSQL's.
+//! * Without ANALYZE nothing runs: EXPLAIN of a write changes no data. With ANALYZE
+//!   the statement runs in the session's transaction, as PostgreSQL does, and the top
+//!   node gets `(actual time=… rows=… loops=1)` for the whole statement; the nodes
+//!   below get no actual figures (tusk does not instrument each node).
+//!
+//! # Never
+//! Never executes a statement without ANALYZE, never shows a join algorithm other
+//! than the one the executor picks.
+
+use super::exec;
+use super::expr::{BinOp, Expr};
+use super::join::{self, Strategy};
+use super::plan::{Binder, Plan, SelectPlan, Source};
+use super::ExecCtx;
+use crate::error::{sqlstate, Result};
+use crate::storage::TableDef;
+use crate::types::{self, DataType, Value};
+use crate::{bail, err};
+use sqlparser::ast;
+use std::time::Instant;
+
+/// A planned EXPLAIN.
+#[derive(Debug, Clone)]
+pub struct ExplainPlan {
+    /// The statement explained.
+    pub inner: Plan,
+    /// ANALYZE: run it and show actual figures.
+    pub analyze: bool,
+    /// VERBOSE: qualify every column name.
+    pub verbose: bool,
+    /// COSTS (on unless turned off).
+    pub costs: bool,
+    /// TIMING (with ANALYZE; on unless turned off).
+    pub timing: bool,
+    /// SUMMARY: the Planning/Execution Time lines (on with ANALYZE).
+    pub summary: bool,
+    /// The time planning the inner statement took, in milliseconds.
+    pub planning_ms: f64,
+}
+
+/// Binds `EXPLAIN …`; None for any other statement.
+pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
+    let ast::Statement::Explain {
+        analyze,
+        verbose,
+        statement,
+        options,
+        format,
+        query_plan,
+        estimate,
+        ..
+    } = stmt
+    else {
+        return Ok(None);
+    };
+    if *query_plan || *estimate {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "syntax error at or near \"EXPLAIN\""
+        );
+    }
+    let mut e = ExplainPlan {
+        inner: Plan::Front(super::front::FrontStmt::ShowAll),
+        analyze: *analyze,
+        verbose: *verbose,
+        costs: true,
+        timing: true,
+        summary: false,
+        planning_ms: 0.0,
+    };
+    let mut summary = None;
+    if format.is_some() {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "EXPLAIN formats other than TEXT are not supported yet"
+        );
+    }
+    for o in options.iter().flatten() {
+        let name = super::plan::fold(&o.name);
+        let on = match &o.arg {
+            None => true,
+            Some(a) => match a.to_string().to_ascii_lowercase().trim_matches('\'') {
+                "true" | "on" | "1" | "yes" => true,
+                "false" | "off" | "0" | "no" => false,
+                "text" if name == "format" => true,
+                v => bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "invalid value for boolean option \"{name}\": {v}"
+                ),
+            },
+        };
+        match name.as_str() {
+            "analyze" => e.analyze = on,
+            "verbose" => e.verbose = on,
+            "costs" => e.costs = on,
+            "timing" => e.timing = on,
+            "summary" => summary = Some(on),
+            "buffers" | "settings" | "wal" => {}
+            "format" if on => {}
+            "format" => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "EXPLAIN formats other than TEXT are not supported yet"
+            ),
+            _ => bail!(
+                sqlstate::SYNTAX_ERROR,
+                "unrecognized EXPLAIN option \"{name}\""
+            ),
+        }
+    }
+    e.summary = summary.unwrap_or(e.analyze);
+    let started = Instant::now();
+    e.inner = match statement.as_ref() {
+        s @ (ast::Statement::Query(_)
+        | ast::Statement::Insert(_)
+        | ast::Statement::Update { .. }
+        | ast::Statement::Delete(_)) => b.plan(s)?,
+        other => bail!(
+            sqlstate::SYNTAX_ERROR,
+            "syntax error at or near \"{}\"",
+            other.to_string().split_whitespace().next().unwrap_or("")
+        ),
+    };
+    e.planning_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok(Some(Plan::Explain(Box::new(e))))
+}
+
+/// One plan node as it is printed.
+struct Node {
+    title: String,
+    props: Vec<String>,
+    children: Vec<Node>,
+    rows: f64,
+    width: usize,
+}
+
+impl Node {
+    fn new(title: impl Into<String>, rows: f64, width: usize) -> Node {
+        Node {
+            title: title.into(),
+            props: vec![],
+            children: vec![],
+            rows,
+            width,
+        }
+    }
+}
+
+/// Rendering state: whether column names are qualified.
+struct Ctx<'a, 'b> {
+    qualify: bool,
+    cx: &'a mut ExecCtx<'b>,
+}
+
+/// Runs EXPLAIN: the plan's lines as rows of one text column.
+pub fn run(e: &ExplainPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
+    let mut actual = None;
+    if e.analyze {
+        let started = Instant::now();
+        let n = match &e.inner {
+            Plan::Query(q) => exec::run_select(q, cx)?.len() as u64,
+            Plan::Insert(p) => exec::run_insert(p, cx)?.0,
+            Plan::Update(p) => exec::run_update(p, cx)?.0,
+            Plan::Delete(p) => exec::run_delete(p, cx)?.0,
+            _ => {
+                return Err(err!(
+                    sqlstate::SYNTAX_ERROR,
+                    "cannot EXPLAIN this statement"
+                ))
+            }
+        };
+        let rows = match &e.inner {
+            Plan::Query(_) => n,
+            _ => 0, // PostgreSQL's ModifyTable node returns no rows without RETURNING
+        };
+        actual = Some((rows, started.elapsed().as_secs_f64() * 1000.0));
+    }
+    let relations = match &e.inner {
+        Plan::Query(q) => count_relations(&q.source),
+        _ => 1,
+    };
+    let mut c = Ctx {
+        qualify: e.verbose || relations > 1,
+        cx,
+    };
+    let root = match &e.inner {
+        Plan::Query(q) => {
+            let names = source_names(&q.source, &c);
+            select_node(q, &names, &mut c)
+        }
+        Plan::Insert(p) => {
+            let mut n = Node::new(format!("Insert on {}", p.table.name), 0.0, 0);
+            let rows = p.rows.len();
+            let child = match &p.query {
+                Some((q, _)) => {
+                    let names = source_names(&q.source, &c);
+                    select_node(q, &names, &mut c)
+                }
+                None if rows == 1 => Node::new("Result", 1.0, 4),
+                None => Node::new("Values Scan on \"*VALUES*\"", rows as f64, 4),
+            };
+            n.children.push(child);
+            n
+        }
+        Plan::Update(p) => modify(
+            "Update",
+            &p.table,
+            p.key.as_deref(),
+            p.filter.as_ref(),
+            &mut c,
+        ),
+        Plan::Delete(p) => modify(
+            "Delete",
+            &p.table,
+            p.key.as_deref(),
+            p.filter.as_ref(),
+            &mut c,
+        ),
+        _ => bail!(sqlstate::SYNTAX_ERROR, "cannot EXPLAIN this statement"),
+    };
+    let mut lines = Vec::new();
+    render(&root, 0, true, e, actual.map(|a| (a.0, a.1)), &mut lines);
+    if e.summary {
+        lines.push(format!("Planning Time: {:.3} ms", e.planning_ms));
+        if let Some((_, ms)) = actual {
+            lines.push(format!("Execution Time: {ms:.3} ms"));
+        }
+    }
+    let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
+    Ok((rows.len() as u64, rows))
+}
+
+fn render(
+    n: &Node,
+    indent: usize,
+    top: bool,
+    e: &ExplainPlan,
+    actual: Option<(u64, f64)>,
+    out: &mut Vec<String>,
+) {
+    let mut line = if top {
+        n.title.clone()
+    } else {
+        format!("{}->  {}", " ".repeat(indent.saturating_sub(4)), n.title)
+    };
+    if e.costs {
+        line.push_str(&format!(
+            "  (cost=0.00..{:.2} rows={} width={})",
+            n.rows.max(1.0) * 0.01 + n.rows,
+            n.rows.max(1.0).round() as u64,
+            n.width
+        ));
+    }
+    if let Some((rows, ms)) = actual {
+        let sep = if e.costs { " " } else { "  " };
+        if e.timing {
+            line.push_str(&format!(
+                "{sep}(actual time=0.000..{ms:.3} rows={rows} loops=1)"
+            ));
+        } else {
+            line.push_str(&format!("{sep}(actual rows={rows} loops=1)"));
+        }
+    }
+    out.push(line);
+    for p in &n.props {
+        out.push(format!("{}{p}", " ".repeat(indent + 2)));
+    }
+    for c in &n.children {
+        render(c, indent + 6, false, e, None, out);
+    }
+}
+
+fn count_relations(s: &Source) -> usize {
+    match s {
+        Source::Join { left, right, .. } => count_relations(left) + count_relations(right),
+        _ => 1,
+    }
+}
+
+fn type_width(ty: DataType) -> usize {
+    match ty {
+        DataType::Bool => 1,
+        DataType::Int2 => 2,
+        DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
+        DataType::Int8 | DataType::Float8 | DataType::Timestamp | DataType::TimestampTz => 8,
+        _ => 32,
+    }
+}
+
+fn table_rows(def: &TableDef, db: u32, c: &mut Ctx<'_, '_>) -> f64 {
+    c.cx.engine.scan(c.cx.txn, db, def.oid).len() as f64
+}
+
+/// The printed names of a source's columns.
+fn source_names(s: &Source, c: &Ctx<'_, '_>) -> Vec<String> {
+    match s {
+        Source::Table { def, .. } => def
+            .columns
+            .iter()
+            .map(|col| {
+                if c.qualify {
+                    format!("{}.{}", def.name, col.name)
+                } else {
+                    col.name.clone()
+                }
+            })
+            .collect(),
+        Source::Join {
+            left,
+            right,
+            right_width,
+            ..
+        } => {
+            let mut n = source_names(left, c);
+            let mut r = source_names(right, c);
+            r.resize(*right_width, "?column?".into());
+            n.extend(r);
+            n
+        }
+        Source::Subquery(p) => p.fields.iter().map(|f| f.name.clone()).collect(),
+        other => (0..join::source_width(other).unwrap_or(0))
+            .map(|i| format!("column{}", i + 1))
+            .collect(),
+    }
+}
+
+fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
+    let mut node = source_node(&p.source, p.filter.as_ref(), names, c);
+    let mut row_names: Vec<String> = names.to_vec();
+    if let Some(g) = &p.group {
+        let keys: Vec<String> = g.keys.iter().map(|k| expr_text(k, names)).collect();
+        let mut n = if keys.is_empty() {
+            Node::new("Aggregate", 1.0, 8)
+        } else {
+            let mut n = Node::new("HashAggregate", (node.rows / 10.0).max(1.0), node.width);
+            n.props.push(format!("Group Key: {}", keys.join(", ")));
+            n
+        };
+        row_names = keys;
+        for a in &g.aggs {
+            let arg = a
+                .arg
+                .as_ref()
+                .map(|x| expr_text(x, names))
+                .unwrap_or_else(|| "*".into());
+            row_names.push(format!("{}({arg})", format!("{:?}", a.func).to_lowercase()));
+        }
+        if let Some(h) = &g.having {
+            n.props
+                .push(format!("Filter: {}", expr_text(h, &row_names)));
+        }
+        n.children.push(node);
+        node = n;
+    }
+    let out_names: Vec<String> = p.exprs.iter().map(|x| expr_text(x, &row_names)).collect();
+    let width: usize = p.exprs[..p.visible]
+        .iter()
+        .map(|x| type_width(x.ty()))
+        .sum();
+    if p.distinct {
+        let mut n = Node::new("HashAggregate", node.rows, width);
+        n.props
+            .push(format!("Group Key: {}", out_names[..p.visible].join(", ")));
+        n.children.push(node);
+        node = n;
+    }
+    if !p.order.is_empty() {
+        let keys: Vec<String> = p
+            .order
+            .iter()
+            .map(|&(i, desc, nulls_first)| {
+                let mut k = out_names[i].clone();
+                if desc {
+                    k.push_str(" DESC");
+                    if !nulls_first {
+                        k.push_str(" NULLS LAST");
+                    }
+                } else if nulls_first {
+                    k.push_str(" NULLS FIRST");
+                }
+                k
+            })
+            .collect();
+        let mut n = Node::new("Sort", node.rows, width);
+        n.props.push(format!("Sort Key: {}", keys.join(", ")));
+        n.children.push(node);
+        node = n;
+    }
+    if p.limit.is_some() || p.offset.is_some() {
+        let mut n = Node::new("Limit", node.rows, width);
+        n.children.push(node);
+        node = n;
+    }
+    node.width = width;
+    node
+}
+
+/// A scan of a stored table with the part of the filter it uses shown as Index Cond.
+fn scan_node(
+    def: &TableDef,
+    db: u32,
+    key: Option<&[Expr]>,
+    filter: Option<&Expr>,
+    names: &[String],
+    c: &mut Ctx<'_, '_>,
+) -> Node {
+    let rows = table_rows(def, db, c);
+    let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
+    let conj: Vec<&Expr> = filter.map(join::conjuncts).unwrap_or_default();
+    let (title, used_cols): (String, Vec<usize>) = match (key, &def.primary_key) {
+        (Some(_), Some(pk)) => (
+            format!("Index Scan using {} on {}", def.pkey_name, def.name),
+            pk.clone(),
+        ),
+        _ => match super::plan::index_path(def, filter) {
+            Some(path) => {
+                let name = def
+                    .indexes
+                    .iter()
+                    .find(|i| i.oid == path.index)
+                    .map(|i| i.name.clone())
+                    .unwrap_or_default();
+                let n = path.eq.len() + path.range.is_some() as usize;
+                (
+                    format!("Index Scan using {name} on {}", def.name),
+                    path.columns[..n].to_vec(),
+                )
+            }
+            None => (format!("Seq Scan on {}", def.name), vec![]),
+        },
+    };
+    let is_index_cond = |e: &Expr| match e {
+        Expr::Binary(op, l, r, _) if op.is_comparison() && *op != BinOp::NotEq => {
+            matches!((l.as_ref(), r.as_ref()), (Expr::Column(i, _), _) | (_, Expr::Column(i, _)) if used_cols.contains(i))
+        }
+        _ => false,
+    };
+    let (ic, rest): (Vec<&Expr>, Vec<&Expr>) = conj.into_iter().partition(|e| is_index_cond(e));
+    let est = if !ic.is_empty() {
+        1.0
+    } else if !rest.is_empty() {
+        (rows / 3.0).ceil()
+    } else {
+        rows
+    };
+    let mut n = Node::new(title, est, width);
+    if !ic.is_empty() {
+        n.props
+            .push(format!("Index Cond: {}", conj_text(&ic, names)));
+    }
+    if !rest.is_empty() {
+        n.props.push(format!("Filter: {}", conj_text(&rest, names)));
+    }
+    n
+}
+
+fn conj_text(c: &[&Expr], names: &[String]) -> String {
+    if c.len() == 1 {
+        return expr_text(c[0], names);
+    }
+    format!(
+        "({})",
+        c.iter()
+            .map(|e| expr_text(e, names))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    )
+}
+
+fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
+    let mut node = match s {
+        Source::Table { db, def, key } => {
+            return scan_node(def, *db, key.as_deref(), filter, names, c)
+        }
+        Source::Join {
+            left,
+            right,
+            on,
+            left_outer,
+            right_width,
+        } => {
+            let ln = source_names(left, c);
+            let lw = ln.len();
+            let ls = names[..lw.min(names.len())].to_vec();
+            let rs = names[lw.min(names.len())..].to_vec();
+            let lnode = source_node(left, None, &ls, c);
+            let kind = if *left_outer { " Left Join" } else { "" };
+            let strategy = join::choose(left, right, on.as_ref());
+            let conj: Vec<&Expr> = on.as_ref().map(join::conjuncts).unwrap_or_default();
+            let is_key = |e: &Expr| !join::equi_keys(e, lw).is_empty();
+            let rows = lnode.rows.max(1.0);
+            match strategy {
+                Strategy::Hash(_) => {
+                    let rnode = source_node(right, None, &rs, c);
+                    let mut n = Node::new(format!("Hash{kind}"), rows, 0);
+                    if kind.is_empty() {
+                        n.title = "Hash Join".into();
+                    }
+                    let (keys, rest): (Vec<&Expr>, Vec<&Expr>) =
+                        conj.into_iter().partition(|e| is_key(e));
+                    n.props
+                        .push(format!("Hash Cond: {}", conj_text(&keys, names)));
+                    if !rest.is_empty() {
+                        n.props
+                            .push(format!("Join Filter: {}", conj_text(&rest, names)));
+                    }
+                    let mut h = Node::new("Hash", rnode.rows, rnode.width);
+                    n.children.push(lnode);
+                    h.children.push(rnode);
+                    n.children.push(h);
+                    n
+                }
+                Strategy::Index {
+                    name, keys: used, ..
+                } => {
+                    let Source::Table { def, .. } = right.as_ref() else {
+                        return Node::new("Nested Loop", rows, 0);
+                    };
+                    let mut n = Node::new(format!("Nested Loop{kind}"), rows, 0);
+                    let cols: Vec<usize> = used.iter().map(|(col, _)| col + lw).collect();
+                    let uses = |e: &Expr| match e {
+                        Expr::Binary(BinOp::Eq, a, b, _) => {
+                            is_key(e)
+                                && matches!((a.as_ref(), b.as_ref()), (Expr::Column(i, _), _) | (_, Expr::Column(i, _)) if cols.contains(i))
+                        }
+                        _ => false,
+                    };
+                    let (ic, rest): (Vec<&Expr>, Vec<&Expr>) =
+                        conj.into_iter().partition(|e| uses(e));
+                    if !rest.is_empty() {
+                        n.props
+                            .push(format!("Join Filter: {}", conj_text(&rest, names)));
+                    }
+                    let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
+                    let mut r = Node::new(
+                        format!("Index Scan using {name} on {}", def.name),
+                        1.0,
+                        width,
+                    );
+                    r.props
+                        .push(format!("Index Cond: {}", conj_text(&ic, names)));
+                    n.children.push(lnode);
+                    n.children.push(r);
+                    n
+                }
+                Strategy::NestedLoop => {
+                    let rnode = source_node(right, None, &rs, c);
+                    let rows = if conj.is_empty() {
+                        lnode.rows * rnode.rows
+                    } else {
+                        rows
+                    };
+                    let mut n = Node::new(format!("Nested Loop{kind}"), rows, 0);
+                    if !conj.is_empty() {
+                        n.props
+                            .push(format!("Join Filter: {}", conj_text(&conj, names)));
+                    }
+                    let _ = right_width;
+                    n.children.push(lnode);
+                    n.children.push(rnode);
+                    n
+                }
+            }
+        }
+        Source::Single => Node::new("Result", 1.0, 0),
+        Source::Virtual(_) => Node::new("Function Scan on system_view", 1000.0, 0),
+        Source::Subquery(p) => {
+            let inner = source_names(&p.source, c);
+            let mut n = Node::new("Subquery Scan on subquery", 1.0, 0);
+            let child = select_node(p, &inner, c);
+            n.rows = child.rows;
+            n.width = child.width;
+            n.children.push(child);
+            n
+        }
+        Source::DistinctOn(p, _) => {
+            let inner = source_names(&p.source, c);
+            let mut n = Node::new("Unique", 1.0, 0);
+            let child = select_node(p, &inner, c);
+            n.rows = child.rows;
+            n.children.push(child);
+            n
+        }
+        Source::WithTies { input, .. } => {
+            let inner = source_names(&input.source, c);
+            let mut n = Node::new("Limit", 1.0, 0);
+            n.children.push(select_node(input, &inner, c));
+            n
+        }
+        Source::Window(_) => Node::new("WindowAgg", 1000.0, 0),
+        Source::RecursiveCte(_) => Node::new("Recursive Union", 1000.0, 0),
+        Source::WorkTable(_) => Node::new("WorkTable Scan", 1000.0, 0),
+        Source::Values(rows) => Node::new("Values Scan on \"*VALUES*\"", rows.len() as f64, 4),
+        Source::Series(..) => Node::new("Function Scan on generate_series", 1000.0, 4),
+        Source::Srf(_) => Node::new("Function Scan", 100.0, 32),
+        Source::SetOp {
+            op, left, right, ..
+        } => {
+            let title = match op {
+                super::plan::SetOpKind::Union => "Append",
+                super::plan::SetOpKind::Intersect => "SetOp Intersect",
+                super::plan::SetOpKind::Except => "SetOp Except",
+            };
+            let mut n = Node::new(title, 1.0, 0);
+            for p in [left, right] {
+                let inner = source_names(&p.source, c);
+                let child = select_node(p, &inner, c);
+                n.rows += child.rows;
+                n.children.push(child);
+            }
+            n
+        }
+    };
+    if let Some(f) = filter {
+        node.props.push(format!("Filter: {}", expr_text(f, names)));
+    }
+    node
+}
+
+fn modify(
+    verb: &str,
+    def: &TableDef,
+    key: Option<&[Expr]>,
+    filter: Option<&Expr>,
+    c: &mut Ctx<'_, '_>,
+) -> Node {
+    let db = c.cx.db_oid;
+    let names = source_names(
+        &Source::Table {
+            db,
+            def: std::sync::Arc::new(def.clone()),
+            key: None,
+        },
+        c,
+    );
+    let mut n = Node::new(format!("{verb} on {}", def.name), 0.0, 0);
+    n.children.push(scan_node(def, db, key, filter, &names, c));
+    n
+}
+
+/// An expression in PostgreSQL's deparsed style (operators parenthesized, constants
+/// with their type when it is not obvious).
+pub fn expr_text(e: &Expr, names: &[String]) -> String {
+    let t = |x: &Expr| expr_text(x, names);
+    match e {
+        Expr::Column(i, _) => names.get(*i).cloned().unwrap_or_else(|| "?column?".into()),
+        Expr::Const(Value::Null, _) => "NULL".into(),
+        Expr::Const(v, ty) => {
+            let s = types::format_text(v, &types::FormatOptions::default());
+            match ty {
+                DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric => {
+                    if s.starts_with('-') {
+                        format!("'{s}'::{}", ty.name())
+                    } else {
+                        s
+                    }
+                }
+                DataType::Bool => s,
+                _ => format!("'{}'::{}", s.replace('\'', "''"), ty.name()),
+            }
+        }
+        Expr::Param(i, _) => format!("${}", i + 1),
+        Expr::Binary(op, l, r, _) => format!("({} {} {})", t(l), op.symbol(), t(r)),
+        Expr::Neg(x, _) => format!("(- {})", t(x)),
+        Expr::And(..) => {
+            let parts: Vec<&Expr> = join::conjuncts(e);
+            format!(
+                "({})",
+                parts.iter().map(|p| t(p)).collect::<Vec<_>>().join(" AND ")
+            )
+        }
+        Expr::Or(l, r) => format!("({} OR {})", t(l), t(r)),
+        Expr::Not(x) => format!("(NOT {})", t(x)),
+        Expr::IsNull(x, neg) => {
+            format!("({} IS {}NULL)", t(x), if *neg { "NOT " } else { "" })
+        }
+        Expr::IsDistinct(l, r, neg) => format!(
+            "({} IS {}DISTINCT FROM {})",
+            t(l),
+            if *neg { "NOT " } else { "" },
+            t(r)
+        ),
+        Expr::IsBool(x, v, neg) => format!(
+            "({} IS {}{})",
+            t(x),
+            if *neg { "NOT " } else { "" },
+            if *v { "TRUE" } else { "FALSE" }
+        ),
+        Expr::Cast(x, ty, _, _) => format!("({})::{}", t(x), ty.name()),
+        Expr::Func(f, args, _) => format!(
+            "{}({})",
+            format!("{f:?}").to_lowercase(),
+            args.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::InList(x, list, neg) => format!(
+            "({} {}IN ({}))",
+            t(x),
+            if *neg { "NOT " } else { "" },
+            list.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Like(x, p, neg, ci) => format!(
+            "({} {}{} {})",
+            t(x),
+            if *neg { "!" } else { "" },
+            if *ci { "~~*" } else { "~~" },
+            t(p)
+        ),
+        Expr::Case(..) => "CASE".into(),
+        Expr::Subquery(..) => "(SubPlan 1)".into(),
+        Expr::Exists(_, neg) => format!("({}EXISTS(SubPlan 1))", if *neg { "NOT " } else { "" }),
+        Expr::InSubquery(x, _, neg) => format!(
+            "({} {}IN (SubPlan 1))",
+            t(x),
+            if *neg { "NOT " } else { "" }
+        ),
+    }
+}
