@@ -608,7 +608,7 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
         Source::WorkTable(_) => Node::new("WorkTable Scan", 1000.0, 0),
         Source::Values(rows) => Node::new("Values Scan on \"*VALUES*\"", rows.len() as f64, 4),
         Source::Series(..) => Node::new("Function Scan on generate_series", 1000.0, 4),
-        Source::Srf(_) => Node::new("Function Scan", 100.0, 32),
+        Source::Srf(_) | Source::RegexRows(_) => Node::new("Function Scan", 100.0, 32),
         Source::SetOp {
             op, left, right, ..
         } => {
@@ -723,6 +723,8 @@ pub fn expr_text(e: &Expr, names: &[String]) -> String {
         ),
         Expr::Case(..) => "CASE".into(),
         Expr::Subquery(..) => "(SubPlan 1)".into(),
+        Expr::OuterColumn(..) => "$0".into(),
+        Expr::Correlated(inner) => t(inner),
         Expr::Exists(_, neg) => format!("({}EXISTS(SubPlan 1))", if *neg { "NOT " } else { "" }),
         Expr::InSubquery(x, _, neg) => format!(
             "({} {}IN (SubPlan 1))",
