@@ -1689,6 +1689,7 @@ pub fn on_drop_table(cx: &mut ExecCtx<'_>, table: &TableDef) -> Result<()> {
             .collect();
         (owned, c.ddl.checks.contains_key(&(db, table.oid)))
     });
+    super::fkeys::forget_table(cx, table.oid)?;
     for oid in owned {
         cx.engine.catalog_change(
             cx.txn,
@@ -1718,6 +1719,8 @@ pub struct TableExtras {
     /// CHECK constraints: (name as written, expression text, the column it was
     /// declared on).
     pub checks: Vec<(Option<String>, String, Option<String>)>,
+    /// FOREIGN KEY constraints (see `sql::fkeys`).
+    pub fkeys: Vec<super::fkeys::FkSpec>,
 }
 
 /// The integer type of `serial`, `bigserial`, `smallserial` (and their aliases).
@@ -1791,6 +1794,12 @@ impl TableExtras {
                 self.sequences.push((pos, opts, kind));
                 Ok(true)
             }
+            ast::ColumnOption::ForeignKey { .. } => {
+                if let Some(f) = super::fkeys::from_column_option(col, o)? {
+                    self.fkeys.push(f);
+                }
+                Ok(true)
+            }
             ast::ColumnOption::Check(e) => {
                 self.checks.push((
                     o.name.as_ref().map(fold),
@@ -1803,15 +1812,20 @@ impl TableExtras {
         }
     }
 
-    /// Takes a table constraint this module handles (CHECK); returns false for others.
-    pub fn table_constraint(&mut self, tc: &ast::TableConstraint) -> bool {
+    /// Takes a table constraint this module handles (CHECK, FOREIGN KEY); returns
+    /// false for others.
+    pub fn table_constraint(&mut self, tc: &ast::TableConstraint) -> Result<bool> {
+        if let Some(f) = super::fkeys::from_table_constraint(tc)? {
+            self.fkeys.push(f);
+            return Ok(true);
+        }
         match tc {
             ast::TableConstraint::Check { name, expr, .. } => {
                 self.checks
                     .push((name.as_ref().map(fold), expr.to_string(), None));
-                true
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
         }
     }
 }
@@ -1917,9 +1931,6 @@ pub fn create_table_extras(
             CatalogChange::Ddl(DdlChange::SetSequence { db, def: s }),
         )?;
     }
-    if x.checks.is_empty() {
-        return Ok(());
-    }
     let mut checks: Vec<CheckDef> = Vec::new();
     for (name, text, _col) in &x.checks {
         // Bind it now: unknown columns and non-boolean results fail CREATE TABLE.
@@ -1959,14 +1970,18 @@ pub fn create_table_extras(
             expr: text.clone(),
         });
     }
-    cx.engine.catalog_change(
-        cx.txn,
-        CatalogChange::Ddl(DdlChange::SetChecks {
-            db,
-            table: def.oid,
-            checks,
-        }),
-    )
+    let names: Vec<String> = checks.iter().map(|c| c.name.clone()).collect();
+    if !checks.is_empty() {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::SetChecks {
+                db,
+                table: def.oid,
+                checks,
+            }),
+        )?;
+    }
+    super::fkeys::create_table(&x.fkeys, def, &names, cx)
 }
 
 /// Binds a CHECK expression over the table's columns; returns it with the names of

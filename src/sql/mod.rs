@@ -39,6 +39,7 @@ pub mod copy_out;
 pub mod ddl;
 pub mod exec;
 pub mod expr;
+pub mod fkeys;
 pub mod front;
 pub mod functions;
 pub mod plan;
@@ -1138,8 +1139,8 @@ impl Session {
                 Plan::DropIndex(names, ie) => {
                     exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
                 }
-                Plan::DropTable(names, ie) => {
-                    exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
+                Plan::DropTable(names, ie, cascade) => {
+                    exec::run_drop_table(names, *ie, *cascade, cx).map(|_| (0, vec![]))
                 }
                 Plan::Front(_) => Ok((0, vec![])),
                 Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
@@ -1697,8 +1698,10 @@ impl Session {
                 ddl::check_row(cx, db, &table, &row)
                     .map_err(|e| e.with_context(at_line.clone()))?;
                 cx.engine
-                    .insert(cx.txn, db, table.oid, row)
+                    .insert(cx.txn, db, table.oid, row.clone())
                     .map_err(|e| e.with_context(at.clone()))?;
+                fkeys::after_insert(cx, db, &table, &row)
+                    .map_err(|e| e.with_context(at_line.clone()))?;
                 n += 1;
             }
             Ok(n)
