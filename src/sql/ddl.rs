@@ -55,6 +55,8 @@ pub enum DdlFn {
     Lastval,
     /// `pg_get_serial_sequence(table, column)`
     SerialSequence,
+    /// `current_schemas(boolean)`
+    CurrentSchemas,
 }
 
 /// Resolves a sequence function by name and argument count.
@@ -65,6 +67,7 @@ pub fn lookup(name: &str, n: usize) -> Option<(Func, DataType)> {
         ("setval", 2 | 3) => (Func::Ddl(DdlFn::Setval), DataType::Int8),
         ("lastval", 0) => (Func::Ddl(DdlFn::Lastval), DataType::Int8),
         ("pg_get_serial_sequence", 2) => (Func::Ddl(DdlFn::SerialSequence), DataType::Text),
+        ("current_schemas", 1) => (Func::Ddl(DdlFn::CurrentSchemas), DataType::TextArray),
         _ => return None,
     })
 }
@@ -74,6 +77,7 @@ pub fn arg_type(f: DdlFn, i: usize) -> Option<DataType> {
     Some(match (f, i) {
         (DdlFn::Setval, 1) => DataType::Int8,
         (DdlFn::Setval, 2) => DataType::Bool,
+        (DdlFn::CurrentSchemas, 0) => DataType::Bool,
         _ => DataType::Text,
     })
 }
@@ -108,7 +112,7 @@ impl DdlSession {
 /// The schemas an unqualified name is looked up in, in order.
 fn search_schemas(engine: &Engine, schema: Option<&str>) -> Result<Vec<u32>> {
     match schema {
-        None => Ok(vec![PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]),
+        None => Ok(crate::catalog::search_path::lookup_schemas()),
         Some(s) => Ok(vec![schema_oid(engine, s)?]),
     }
 }
@@ -128,6 +132,11 @@ pub fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
                 "schema \"{name}\" does not exist"
             )
         })
+}
+
+/// `current_schema()`: the name of schema `oid`.
+pub fn current_schema_name(engine: &Engine, oid: u32) -> Value {
+    Value::Text(schema_name(engine, oid))
 }
 
 /// A schema's name by OID.
@@ -249,6 +258,17 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
     };
     let db = cx.db_oid;
     match f {
+        DdlFn::CurrentSchemas => {
+            let mut path = crate::catalog::search_path::current();
+            if matches!(args.first(), Some(Value::Bool(true))) {
+                path = crate::catalog::search_path::lookup_schemas();
+            }
+            Ok(Value::TextArray(
+                path.into_iter()
+                    .map(|o| Some(schema_name(cx.engine, o)))
+                    .collect(),
+            ))
+        }
         DdlFn::Nextval => {
             if cx.settings.get_bool("transaction_read_only") {
                 bail!(
@@ -875,30 +895,6 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
         },
         _ => return Ok(None),
     }))
-}
-
-/// Refuses a `search_path` naming an existing schema other than `public` and
-/// `pg_catalog`: name resolution does not follow the setting yet, and resolving in
-/// `public` anyway would silently use the wrong objects.
-pub fn check_search_path(engine: &Engine, path: &str) -> Result<()> {
-    for item in path.split(',') {
-        let item = item.trim();
-        let name = if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
-            item[1..item.len() - 1].replace("\"\"", "\"")
-        } else {
-            item.to_lowercase()
-        };
-        if matches!(name.as_str(), "public" | "pg_catalog" | "$user" | "") {
-            continue;
-        }
-        if schema_oid(engine, &name).is_ok() {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "search_path with schema \"{name}\" is not supported yet"
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Plans a view's stored query in a binder of its own.

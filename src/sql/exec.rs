@@ -1429,10 +1429,7 @@ pub fn run_drop_index(
                     ),
                 }
             }
-            None => vec![
-                crate::storage::schema::PG_CATALOG_NAMESPACE,
-                crate::storage::schema::PUBLIC_NAMESPACE,
-            ],
+            None => crate::catalog::search_path::lookup_schemas(),
         };
         let db = cx.db_oid;
         let found = cx.engine.with_catalog(|c| {

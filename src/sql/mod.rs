@@ -1025,7 +1025,14 @@ impl Session {
         param_types: &mut Vec<DataType>,
     ) -> Result<Arc<Plan>> {
         let version = self.engine.catalog_version();
-        let key = (piece.offset, piece.text.clone());
+        let path = crate::catalog::search_path::resolve(
+            &self.engine,
+            &self.settings.get_str("search_path"),
+            &self.ctx.user,
+        );
+        // A plan depends on the schemas its names resolved in.
+        let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
+        crate::catalog::search_path::enter(path);
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1074,7 +1081,11 @@ impl Session {
             ddl,
             ..
         } = self;
-        ddl::check_search_path(engine, &settings.get_str("search_path"))?;
+        crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
+            engine,
+            &settings.get_str("search_path"),
+            &ctx.user,
+        ));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
