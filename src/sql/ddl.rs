@@ -684,6 +684,8 @@ pub enum DdlPlan {
         /// CASCADE.
         cascade: bool,
     },
+    /// CREATE TABLE … AS, SELECT … INTO, CREATE TABLE (LIKE …) (see `sql::ctas`).
+    CreateTableAs(Box<super::ctas::CtasPlan>),
 }
 
 impl DdlPlan {
@@ -697,6 +699,17 @@ impl DdlPlan {
             DdlPlan::DropView { .. } => "DROP VIEW",
             DdlPlan::CreateSchema { .. } => "CREATE SCHEMA",
             DdlPlan::DropSchema { .. } => "DROP SCHEMA",
+            DdlPlan::CreateTableAs(p) if p.as_query => "CREATE TABLE AS",
+            DdlPlan::CreateTableAs(_) => "CREATE TABLE",
+        }
+    }
+
+    /// The command tag after running with row count `n` (`SELECT n` for CREATE
+    /// TABLE AS and SELECT INTO).
+    pub fn tag_with(&self, n: u64) -> String {
+        match self {
+            DdlPlan::CreateTableAs(p) => super::ctas::tag(p, n),
+            _ => self.tag().into(),
         }
     }
 }
@@ -750,6 +763,9 @@ fn owned_by_name(n: &ast::ObjectName) -> Result<Option<OwnerName>> {
 /// Plans the statements of this module; `Ok(None)` when `stmt` is not one.
 pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
     let (engine, _db) = b.target();
+    if let Some(p) = super::ctas::plan(b, stmt)? {
+        return Ok(Some(DdlPlan::CreateTableAs(Box::new(p))));
+    }
     Ok(Some(match stmt {
         ast::Statement::CreateSequence {
             temporary,
@@ -1285,6 +1301,7 @@ fn resolve_owner(cx: &ExecCtx<'_>, seq_schema: u32, o: &OwnerName) -> Result<(u3
 pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     let db = cx.db_oid;
     match p {
+        DdlPlan::CreateTableAs(c) => super::ctas::execute(c, cx).map(|_| ()),
         DdlPlan::CreateSequence {
             if_not_exists,
             def,
@@ -1637,6 +1654,14 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// Runs a planned statement; returns the row count its tag reports.
+pub fn execute_counted(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<u64> {
+    match p {
+        DdlPlan::CreateTableAs(c) => super::ctas::execute(c, cx),
+        _ => execute(p, cx).map(|_| 0),
     }
 }
 

@@ -35,6 +35,7 @@
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
 pub mod copy_out;
+pub mod ctas;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod exec;
@@ -751,7 +752,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::CreateIndex(_) => "CREATE INDEX".into(),
         Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
-        Plan::Ddl(p) => p.tag().into(),
+        Plan::Ddl(p) => p.tag_with(n),
     }
 }
 
@@ -1154,7 +1155,7 @@ impl Session {
                     exec::run_drop_table(names, *ie, *cascade, cx).map(|_| (0, vec![]))
                 }
                 Plan::Front(_) => Ok((0, vec![])),
-                Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
+                Plan::Ddl(p) => ddl::execute_counted(p, cx).map(|n| (n, vec![])),
             }
         })?;
         let tag = tag_for(plan, result.0);
