@@ -1273,7 +1273,8 @@ mod tests {
             parse("SET search_path TO a, \"B\"").unwrap(),
             Some(FrontStmt::Set {
                 name: "search_path".into(),
-                value: Some("a, B".into()),
+                // PostgreSQL keeps list items quoted where needed (GUC_LIST_QUOTE).
+                value: Some("a, \"B\"".into()),
                 local: false
             })
         );
