@@ -862,7 +862,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
                     schema: crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?,
                     name: vname,
                     owner: 0,
-                    query: text,
+                    query: with_view_path(&text),
                     columns: names,
                 },
             }
@@ -913,14 +913,49 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
     }))
 }
 
-/// Plans a view's stored query in a binder of its own.
+/// The comment a stored view query starts with: the schemas of `search_path` when
+/// the view was created, so its names resolve as they did then (PostgreSQL binds a
+/// view's names at creation).
+const VIEW_PATH_TAG: &str = "/*tusk search_path:";
+
+/// Prefixes a view's query text with the current path (see [`VIEW_PATH_TAG`]).
+fn with_view_path(text: &str) -> String {
+    let path: Vec<String> = crate::catalog::search_path::current()
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    format!("{VIEW_PATH_TAG}{}*/ {text}", path.join(" "))
+}
+
+/// Plans a view's stored query in a binder of its own, under the path it was
+/// created with (the current one for a view stored without it).
 fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
+    let (path, text) = match text
+        .strip_prefix(VIEW_PATH_TAG)
+        .and_then(|r| r.split_once("*/ "))
+    {
+        Some((p, rest)) => (
+            Some(
+                p.split_whitespace()
+                    .filter_map(|o| o.parse().ok())
+                    .collect(),
+            ),
+            rest,
+        ),
+        None => (None, text),
+    };
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let q = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_query())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored view query: {e}"))?;
-    Binder::new(engine, db, text, 0, vec![]).plan_query(&q)
+    let saved = crate::catalog::search_path::current();
+    if let Some(p) = path {
+        crate::catalog::search_path::enter(p);
+    }
+    let plan = Binder::new(engine, db, text, 0, vec![]).plan_query(&q);
+    crate::catalog::search_path::enter(saved);
+    plan
 }
 
 /// Finds a view by possibly qualified name.
@@ -1665,9 +1700,22 @@ pub fn execute_counted(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<u64> {
     }
 }
 
-/// The DEFAULT of a serial or identity column: `nextval('seq')`, schema-qualified
-/// outside `public`.
+/// The DEFAULT of a serial or identity column: `nextval('schema.seq')`, always
+/// schema-qualified, so `search_path` cannot make it name another sequence.
 fn serial_default(engine: &Engine, s: &SequenceDef) -> String {
+    format!(
+        "nextval('{}')",
+        format!(
+            "{}.{}",
+            quote_ident(&schema_name(engine, s.schema)),
+            quote_ident(&s.name)
+        )
+        .replace('\'', "''")
+    )
+}
+
+/// The DEFAULT text older versions stored: unqualified in `public`.
+fn legacy_serial_default(engine: &Engine, s: &SequenceDef) -> String {
     let name = if s.schema == PUBLIC_NAMESPACE {
         quote_ident(&s.name)
     } else {
@@ -1683,6 +1731,7 @@ fn serial_default(engine: &Engine, s: &SequenceDef) -> String {
 /// The (table, column) whose default or identity uses the sequence, if any.
 fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String, String)> {
     let needle = serial_default(engine, s);
+    let legacy = legacy_serial_default(engine, s);
     engine.with_catalog(|c| {
         c.tables
             .range((db, 0)..=(db, u32::MAX))
@@ -1690,7 +1739,11 @@ fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String
             .find_map(|t| {
                 t.columns
                     .iter()
-                    .find(|col| col.default.as_deref().is_some_and(|d| d.contains(&needle)))
+                    .find(|col| {
+                        col.default
+                            .as_deref()
+                            .is_some_and(|d| d.contains(&needle) || d.contains(&legacy))
+                    })
                     .map(|col| (t.name.clone(), col.name.clone()))
             })
     })
