@@ -177,7 +177,10 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
     match stmt {
         ast::Statement::CreateTable(ct) if ct.query.is_some() || ct.like.is_some() => {
             if ct.temporary {
-                return Err(unsupported("temporary tables"));
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "temporary tables are not supported yet"
+                );
             }
             if let Some(q) = &ct.query {
                 if !ct.columns.is_empty() || !ct.constraints.is_empty() {

@@ -101,10 +101,10 @@ fn action(a: &Option<ast::ReferentialAction>) -> u8 {
 fn characteristics(c: &Option<ast::ConstraintCharacteristics>) -> Result<()> {
     if let Some(c) = c {
         if c.deferrable == Some(true) || c.initially == Some(ast::DeferrableInitial::Deferred) {
-            return Err(unsupported("DEFERRABLE foreign key constraints"));
+            return Err(unsupported("a DEFERRABLE foreign key constraint"));
         }
         if c.enforced == Some(false) {
-            return Err(unsupported("NOT ENFORCED foreign key constraints"));
+            return Err(unsupported("a NOT ENFORCED foreign key constraint"));
         }
     }
     Ok(())
