@@ -1,5 +1,5 @@
-//! tusk's catalog as the SQL layer sees it: name resolution (schemas `public` and
-//! `pg_catalog`, PostgreSQL's case folding done by the caller), and the system views
+//! tusk's catalog as the SQL layer sees it: name resolution (along `search_path`, see
+//! [`search_path`]; case folding done by the caller), and the system views
 //! computed from the engine's catalog state (`pg_roles`, `pg_user`, `pg_database`,
 //! `pg_tables`, `pg_indexes`, `pg_stat_wal`, `pg_stat_archiver`; `pg_settings` is
 //! computed by the session from its settings).
@@ -19,9 +19,11 @@
 //!    engine's catalog for the table in that schema of the session's database;
 //! 3. a name that is not a table may be a system view: [`virtual_table`].
 
+pub mod search_path;
+
 use crate::bail;
 use crate::error::{sqlstate, Result};
-use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
+use crate::storage::schema::PG_CATALOG_NAMESPACE;
 use crate::storage::{Engine, TableDef};
 use crate::types::{DataType, Value};
 use std::sync::Arc;
@@ -53,15 +55,26 @@ pub fn resolve_table(
 ) -> Result<Option<Arc<TableDef>>> {
     let schemas = match schema {
         Some(s) => vec![schema_oid(engine, s)?],
-        None => vec![PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE],
+        None => search_path::lookup_schemas(),
     };
     Ok(engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name))))
 }
 
-/// The schema a CREATE TABLE goes to (`public` by default).
+/// The schema a CREATE goes to (the first existing schema of `search_path` when
+/// unqualified).
 pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
     match schema {
-        None => Ok(PUBLIC_NAMESPACE),
+        None => match search_path::creation_schema() {
+            Some(PG_CATALOG_NAMESPACE) => bail!(
+                sqlstate::INSUFFICIENT_PRIVILEGE,
+                "permission denied to create \"pg_catalog.x\""
+            ),
+            Some(o) => Ok(o),
+            None => bail!(
+                sqlstate::INVALID_SCHEMA_NAME,
+                "no schema has been selected to create in"
+            ),
+        },
         Some("pg_catalog") => bail!(
             sqlstate::INSUFFICIENT_PRIVILEGE,
             "permission denied to create \"pg_catalog.x\""

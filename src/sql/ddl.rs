@@ -55,6 +55,8 @@ pub enum DdlFn {
     Lastval,
     /// `pg_get_serial_sequence(table, column)`
     SerialSequence,
+    /// `current_schemas(boolean)`
+    CurrentSchemas,
 }
 
 /// Resolves a sequence function by name and argument count.
@@ -65,6 +67,7 @@ pub fn lookup(name: &str, n: usize) -> Option<(Func, DataType)> {
         ("setval", 2 | 3) => (Func::Ddl(DdlFn::Setval), DataType::Int8),
         ("lastval", 0) => (Func::Ddl(DdlFn::Lastval), DataType::Int8),
         ("pg_get_serial_sequence", 2) => (Func::Ddl(DdlFn::SerialSequence), DataType::Text),
+        ("current_schemas", 1) => (Func::Ddl(DdlFn::CurrentSchemas), DataType::TextArray),
         _ => return None,
     })
 }
@@ -74,6 +77,7 @@ pub fn arg_type(f: DdlFn, i: usize) -> Option<DataType> {
     Some(match (f, i) {
         (DdlFn::Setval, 1) => DataType::Int8,
         (DdlFn::Setval, 2) => DataType::Bool,
+        (DdlFn::CurrentSchemas, 0) => DataType::Bool,
         _ => DataType::Text,
     })
 }
@@ -108,7 +112,7 @@ impl DdlSession {
 /// The schemas an unqualified name is looked up in, in order.
 fn search_schemas(engine: &Engine, schema: Option<&str>) -> Result<Vec<u32>> {
     match schema {
-        None => Ok(vec![PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]),
+        None => Ok(crate::catalog::search_path::lookup_schemas()),
         Some(s) => Ok(vec![schema_oid(engine, s)?]),
     }
 }
@@ -128,6 +132,11 @@ pub fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
                 "schema \"{name}\" does not exist"
             )
         })
+}
+
+/// `current_schema()`: the name of schema `oid`.
+pub fn current_schema_name(engine: &Engine, oid: u32) -> Value {
+    Value::Text(schema_name(engine, oid))
 }
 
 /// A schema's name by OID.
@@ -249,6 +258,17 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
     };
     let db = cx.db_oid;
     match f {
+        DdlFn::CurrentSchemas => {
+            let mut path = crate::catalog::search_path::current();
+            if matches!(args.first(), Some(Value::Bool(true))) {
+                path = crate::catalog::search_path::lookup_schemas();
+            }
+            Ok(Value::TextArray(
+                path.into_iter()
+                    .map(|o| Some(schema_name(cx.engine, o)))
+                    .collect(),
+            ))
+        }
         DdlFn::Nextval => {
             if cx.settings.get_bool("transaction_read_only") {
                 bail!(
@@ -664,6 +684,8 @@ pub enum DdlPlan {
         /// CASCADE.
         cascade: bool,
     },
+    /// CREATE TABLE … AS, SELECT … INTO, CREATE TABLE (LIKE …) (see `sql::ctas`).
+    CreateTableAs(Box<super::ctas::CtasPlan>),
 }
 
 impl DdlPlan {
@@ -677,6 +699,17 @@ impl DdlPlan {
             DdlPlan::DropView { .. } => "DROP VIEW",
             DdlPlan::CreateSchema { .. } => "CREATE SCHEMA",
             DdlPlan::DropSchema { .. } => "DROP SCHEMA",
+            DdlPlan::CreateTableAs(p) if p.as_query => "CREATE TABLE AS",
+            DdlPlan::CreateTableAs(_) => "CREATE TABLE",
+        }
+    }
+
+    /// The command tag after running with row count `n` (`SELECT n` for CREATE
+    /// TABLE AS and SELECT INTO).
+    pub fn tag_with(&self, n: u64) -> String {
+        match self {
+            DdlPlan::CreateTableAs(p) => super::ctas::tag(p, n),
+            _ => self.tag().into(),
         }
     }
 }
@@ -730,6 +763,9 @@ fn owned_by_name(n: &ast::ObjectName) -> Result<Option<OwnerName>> {
 /// Plans the statements of this module; `Ok(None)` when `stmt` is not one.
 pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
     let (engine, _db) = b.target();
+    if let Some(p) = super::ctas::plan(b, stmt)? {
+        return Ok(Some(DdlPlan::CreateTableAs(Box::new(p))));
+    }
     Ok(Some(match stmt {
         ast::Statement::CreateSequence {
             temporary,
@@ -826,7 +862,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
                     schema: crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?,
                     name: vname,
                     owner: 0,
-                    query: text,
+                    query: with_view_path(&text),
                     columns: names,
                 },
             }
@@ -877,38 +913,49 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
     }))
 }
 
-/// Refuses a `search_path` naming an existing schema other than `public` and
-/// `pg_catalog`: name resolution does not follow the setting yet, and resolving in
-/// `public` anyway would silently use the wrong objects.
-pub fn check_search_path(engine: &Engine, path: &str) -> Result<()> {
-    for item in path.split(',') {
-        let item = item.trim();
-        let name = if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
-            item[1..item.len() - 1].replace("\"\"", "\"")
-        } else {
-            item.to_lowercase()
-        };
-        if matches!(name.as_str(), "public" | "pg_catalog" | "$user" | "") {
-            continue;
-        }
-        if schema_oid(engine, &name).is_ok() {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "search_path with schema \"{name}\" is not supported yet"
-            );
-        }
-    }
-    Ok(())
+/// The comment a stored view query starts with: the schemas of `search_path` when
+/// the view was created, so its names resolve as they did then (PostgreSQL binds a
+/// view's names at creation).
+const VIEW_PATH_TAG: &str = "/*tusk search_path:";
+
+/// Prefixes a view's query text with the current path (see [`VIEW_PATH_TAG`]).
+fn with_view_path(text: &str) -> String {
+    let path: Vec<String> = crate::catalog::search_path::current()
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+    format!("{VIEW_PATH_TAG}{}*/ {text}", path.join(" "))
 }
 
-/// Plans a view's stored query in a binder of its own.
+/// Plans a view's stored query in a binder of its own, under the path it was
+/// created with (the current one for a view stored without it).
 fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
+    let (path, text) = match text
+        .strip_prefix(VIEW_PATH_TAG)
+        .and_then(|r| r.split_once("*/ "))
+    {
+        Some((p, rest)) => (
+            Some(
+                p.split_whitespace()
+                    .filter_map(|o| o.parse().ok())
+                    .collect(),
+            ),
+            rest,
+        ),
+        None => (None, text),
+    };
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let q = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_query())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored view query: {e}"))?;
-    Binder::new(engine, db, text, 0, vec![]).plan_query(&q)
+    let saved = crate::catalog::search_path::current();
+    if let Some(p) = path {
+        crate::catalog::search_path::enter(p);
+    }
+    let plan = Binder::new(engine, db, text, 0, vec![]).plan_query(&q);
+    crate::catalog::search_path::enter(saved);
+    plan
 }
 
 /// Finds a view by possibly qualified name.
@@ -1289,6 +1336,7 @@ fn resolve_owner(cx: &ExecCtx<'_>, seq_schema: u32, o: &OwnerName) -> Result<(u3
 pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     let db = cx.db_oid;
     match p {
+        DdlPlan::CreateTableAs(c) => super::ctas::execute(c, cx).map(|_| ()),
         DdlPlan::CreateSequence {
             if_not_exists,
             def,
@@ -1644,9 +1692,30 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     }
 }
 
-/// The DEFAULT of a serial or identity column: `nextval('seq')`, schema-qualified
-/// outside `public`.
+/// Runs a planned statement; returns the row count its tag reports.
+pub fn execute_counted(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<u64> {
+    match p {
+        DdlPlan::CreateTableAs(c) => super::ctas::execute(c, cx),
+        _ => execute(p, cx).map(|_| 0),
+    }
+}
+
+/// The DEFAULT of a serial or identity column: `nextval('schema.seq')`, always
+/// schema-qualified, so `search_path` cannot make it name another sequence.
 fn serial_default(engine: &Engine, s: &SequenceDef) -> String {
+    format!(
+        "nextval('{}')",
+        format!(
+            "{}.{}",
+            quote_ident(&schema_name(engine, s.schema)),
+            quote_ident(&s.name)
+        )
+        .replace('\'', "''")
+    )
+}
+
+/// The DEFAULT text older versions stored: unqualified in `public`.
+fn legacy_serial_default(engine: &Engine, s: &SequenceDef) -> String {
     let name = if s.schema == PUBLIC_NAMESPACE {
         quote_ident(&s.name)
     } else {
@@ -1662,6 +1731,7 @@ fn serial_default(engine: &Engine, s: &SequenceDef) -> String {
 /// The (table, column) whose default or identity uses the sequence, if any.
 fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String, String)> {
     let needle = serial_default(engine, s);
+    let legacy = legacy_serial_default(engine, s);
     engine.with_catalog(|c| {
         c.tables
             .range((db, 0)..=(db, u32::MAX))
@@ -1669,7 +1739,11 @@ fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String
             .find_map(|t| {
                 t.columns
                     .iter()
-                    .find(|col| col.default.as_deref().is_some_and(|d| d.contains(&needle)))
+                    .find(|col| {
+                        col.default
+                            .as_deref()
+                            .is_some_and(|d| d.contains(&needle) || d.contains(&legacy))
+                    })
                     .map(|col| (t.name.clone(), col.name.clone()))
             })
     })
@@ -1689,6 +1763,7 @@ pub fn on_drop_table(cx: &mut ExecCtx<'_>, table: &TableDef) -> Result<()> {
             .collect();
         (owned, c.ddl.checks.contains_key(&(db, table.oid)))
     });
+    super::fkeys::forget_table(cx, table.oid)?;
     for oid in owned {
         cx.engine.catalog_change(
             cx.txn,
@@ -1718,6 +1793,8 @@ pub struct TableExtras {
     /// CHECK constraints: (name as written, expression text, the column it was
     /// declared on).
     pub checks: Vec<(Option<String>, String, Option<String>)>,
+    /// FOREIGN KEY constraints (see `sql::fkeys`).
+    pub fkeys: Vec<super::fkeys::FkSpec>,
 }
 
 /// The integer type of `serial`, `bigserial`, `smallserial` (and their aliases).
@@ -1791,6 +1868,12 @@ impl TableExtras {
                 self.sequences.push((pos, opts, kind));
                 Ok(true)
             }
+            ast::ColumnOption::ForeignKey { .. } => {
+                if let Some(f) = super::fkeys::from_column_option(col, o)? {
+                    self.fkeys.push(f);
+                }
+                Ok(true)
+            }
             ast::ColumnOption::Check(e) => {
                 self.checks.push((
                     o.name.as_ref().map(fold),
@@ -1803,15 +1886,20 @@ impl TableExtras {
         }
     }
 
-    /// Takes a table constraint this module handles (CHECK); returns false for others.
-    pub fn table_constraint(&mut self, tc: &ast::TableConstraint) -> bool {
+    /// Takes a table constraint this module handles (CHECK, FOREIGN KEY); returns
+    /// false for others.
+    pub fn table_constraint(&mut self, tc: &ast::TableConstraint) -> Result<bool> {
+        if let Some(f) = super::fkeys::from_table_constraint(tc)? {
+            self.fkeys.push(f);
+            return Ok(true);
+        }
         match tc {
             ast::TableConstraint::Check { name, expr, .. } => {
                 self.checks
                     .push((name.as_ref().map(fold), expr.to_string(), None));
-                true
+                Ok(true)
             }
-            _ => false,
+            _ => Ok(false),
         }
     }
 }
@@ -1917,9 +2005,6 @@ pub fn create_table_extras(
             CatalogChange::Ddl(DdlChange::SetSequence { db, def: s }),
         )?;
     }
-    if x.checks.is_empty() {
-        return Ok(());
-    }
     let mut checks: Vec<CheckDef> = Vec::new();
     for (name, text, _col) in &x.checks {
         // Bind it now: unknown columns and non-boolean results fail CREATE TABLE.
@@ -1959,14 +2044,18 @@ pub fn create_table_extras(
             expr: text.clone(),
         });
     }
-    cx.engine.catalog_change(
-        cx.txn,
-        CatalogChange::Ddl(DdlChange::SetChecks {
-            db,
-            table: def.oid,
-            checks,
-        }),
-    )
+    let names: Vec<String> = checks.iter().map(|c| c.name.clone()).collect();
+    if !checks.is_empty() {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::SetChecks {
+                db,
+                table: def.oid,
+                checks,
+            }),
+        )?;
+    }
+    super::fkeys::create_table(&x.fkeys, def, &names, cx)
 }
 
 /// Binds a CHECK expression over the table's columns; returns it with the names of

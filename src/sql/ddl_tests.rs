@@ -135,7 +135,7 @@ fn views_survive_a_crash_and_checkpoint() {
 }
 
 #[test]
-fn schemas_survive_a_crash_and_search_path_is_guarded() {
+fn schemas_survive_a_crash_and_search_path_resolves() {
     let d = db("schemacrash");
     {
         let mut s = session(&d.engine, "postgres");
@@ -156,9 +156,16 @@ fn schemas_survive_a_crash_and_search_path_is_guarded() {
         "34"
     );
     assert!(q(&mut s, "create table b.x (i int)").starts_with("ERROR 3F000"));
-    // Unqualified names do not follow search_path yet: refuse instead of guessing.
+    // Unqualified names follow search_path; creation goes to its first schema.
     q(&mut s, "set search_path = a, public");
-    assert!(q(&mut s, "select 1").starts_with("ERROR 0A000"));
+    assert_eq!(q(&mut s, "select v from t"), "1,2");
+    q(&mut s, "create table u (i int)");
+    q(&mut s, "insert into u values (7)");
+    std::mem::forget(s);
+    let e3 = reopen(&d.dir);
+    let mut s = session(&e3, "postgres");
+    assert_eq!(q(&mut s, "select i from a.u"), "7");
+    assert!(q(&mut s, "select i from u").starts_with("ERROR 42P01"));
     q(&mut s, "set search_path = nosuch, public");
     assert_eq!(q(&mut s, "select 1"), "1");
 }

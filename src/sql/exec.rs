@@ -762,6 +762,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
             Ok(tid) => {
                 touched.insert(tid);
+                super::fkeys::after_insert(cx, p.db, &p.table, &row)?;
                 returning_row(&p.returning, &row, cx, &mut out)?;
                 n += 1;
                 continue;
@@ -825,6 +826,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
             {
                 RowOutcome::Done => {
+                    super::fkeys::after_update(cx, p.db, &p.table, &existing, &new)?;
                     let after = find(cx);
                     touched.extend(after.iter().map(|(t, _)| *t));
                     returning_row(&p.returning, &new, cx, &mut out)?;
@@ -915,6 +917,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
             {
                 RowOutcome::Done => {
+                    super::fkeys::after_update(cx, p.db, &p.table, &old, &new)?;
                     n += 1;
                     returning_row(&p.returning, &new, cx, &mut out)?;
                 }
@@ -955,6 +958,7 @@ pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
         loop {
             match cx.engine.delete(cx.txn, p.db, p.table.oid, tid)? {
                 RowOutcome::Done => {
+                    super::fkeys::after_delete(cx, p.db, &p.table, &old)?;
                     n += 1;
                     returning_row(&p.returning, &old, cx, &mut out)?;
                 }
@@ -1062,8 +1066,10 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     let mut fills: Vec<(usize, &Expr)> = Vec::new();
     // UNIQUE constraints added: checked against the rows once the definition is in.
     let mut unique_checks: Vec<IndexDef> = Vec::new();
+    let mut fk_ops = Vec::new();
     for op in &p.ops {
         match op {
+            AlterOp::Fk(a) => fk_ops.push(a),
             AlterOp::AddPrimaryKey(cols, name) => {
                 if def.primary_key.is_some() {
                     bail!(
@@ -1228,6 +1234,9 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     }
     for (tid, row) in new_rows {
         cx.engine.update(cx.txn, p.db, oid, tid, row)?;
+    }
+    for a in fk_ops {
+        super::fkeys::alter(cx, p.db, &table, a)?;
     }
     Ok(())
 }
@@ -1431,10 +1440,7 @@ pub fn run_drop_index(
                     ),
                 }
             }
-            None => vec![
-                crate::storage::schema::PG_CATALOG_NAMESPACE,
-                crate::storage::schema::PUBLIC_NAMESPACE,
-            ],
+            None => crate::catalog::search_path::lookup_schemas(),
         };
         let db = cx.db_oid;
         let found = cx.engine.with_catalog(|c| {
@@ -1488,6 +1494,7 @@ pub fn run_drop_index(
 /// Runs TRUNCATE: deletes every row version visible to the transaction (an MVCC
 /// delete: rolls back like one; PostgreSQL swaps in an empty file instead).
 pub fn run_truncate(tables: &[(u32, Arc<TableDef>)], cx: &mut ExecCtx<'_>) -> Result<()> {
+    super::fkeys::check_truncate(cx, tables)?;
     let me = cx.current_role();
     for (db, def) in tables {
         if !me
@@ -1511,6 +1518,7 @@ pub fn run_truncate(tables: &[(u32, Arc<TableDef>)], cx: &mut ExecCtx<'_>) -> Re
 pub fn run_drop_table(
     names: &[(Option<String>, String)],
     if_exists: bool,
+    cascade: bool,
     cx: &mut ExecCtx<'_>,
 ) -> Result<()> {
     let mut found = Vec::new();
@@ -1525,6 +1533,7 @@ pub fn run_drop_table(
         }
     }
     let me = cx.current_role();
+    super::fkeys::on_drop_tables(cx, &found, cascade)?;
     for def in found {
         let owner_ok = me
             .as_ref()

@@ -868,7 +868,11 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
                 if !(p.eat("to") || p.eat_punct('=')) {
                     return Err(p.syntax());
                 }
-                (name, set_value(&mut p)?)
+                if name.eq_ignore_ascii_case("search_path") {
+                    (name, set_ident_list(&mut p)?)
+                } else {
+                    (name, set_value(&mut p)?)
+                }
             };
             FrontStmt::Set { name, value, local }
         }
@@ -1096,6 +1100,27 @@ fn set_value(p: &mut P) -> Result<Option<String>> {
     Ok(Some(items.join(", ")))
 }
 
+/// Parses the value of a list setting of identifiers (`search_path`), quoting each
+/// item as PostgreSQL's `GUC_LIST_QUOTE` does: `s1, "My Schema", "$user"`.
+fn set_ident_list(p: &mut P) -> Result<Option<String>> {
+    if p.eat("default") {
+        return Ok(None);
+    }
+    let mut items = Vec::new();
+    loop {
+        let item = match p.peek().cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) | Some(Tok::Str(w)) => w,
+            _ => return Err(p.syntax()),
+        };
+        p.i += 1;
+        items.push(super::ddl::quote_ident(&item));
+        if !p.eat_punct(',') {
+            break;
+        }
+    }
+    Ok(Some(items.join(", ")))
+}
+
 fn role_opts(p: &mut P) -> Result<Vec<RoleOpt>> {
     let mut v = Vec::new();
     while let Some(w) = p.word().map(|s| s.to_string()) {
@@ -1248,7 +1273,8 @@ mod tests {
             parse("SET search_path TO a, \"B\"").unwrap(),
             Some(FrontStmt::Set {
                 name: "search_path".into(),
-                value: Some("a, B".into()),
+                // PostgreSQL keeps list items quoted where needed (GUC_LIST_QUOTE).
+                value: Some("a, \"B\"".into()),
                 local: false
             })
         );

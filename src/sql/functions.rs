@@ -332,7 +332,10 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),
         Func::CurrentDatabase => Value::Text(cx.ctx.database.clone()),
-        Func::CurrentSchema => Value::Text("public".into()),
+        Func::CurrentSchema => match crate::catalog::search_path::creation_schema() {
+            Some(o) => super::ddl::current_schema_name(cx.engine, o),
+            None => Value::Null,
+        },
         Func::BackendPid => Value::Int4(cx.ctx.backend_pid),
         Func::IsInRecovery => Value::Bool(cx.engine.in_recovery()),
         Func::CurrentWalLsn => Value::PgLsn(cx.engine.current_wal_lsn().0),

@@ -36,12 +36,14 @@
 
 pub mod aggregate;
 pub mod copy_out;
+pub mod ctas;
 pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod exec;
 pub mod explain;
 pub mod expr;
+pub mod fkeys;
 pub mod front;
 pub mod functions;
 pub mod join;
@@ -762,7 +764,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::CreateIndex(_) => "CREATE INDEX".into(),
         Plan::DropIndex(..) => "DROP INDEX".into(),
         Plan::Front(_) => String::new(),
-        Plan::Ddl(p) => p.tag().into(),
+        Plan::Ddl(p) => p.tag_with(n),
         Plan::Explain(_) => "EXPLAIN".into(),
     }
 }
@@ -1040,7 +1042,14 @@ impl Session {
         param_types: &mut Vec<DataType>,
     ) -> Result<Arc<Plan>> {
         let version = self.engine.catalog_version();
-        let key = (piece.offset, piece.text.clone());
+        let path = crate::catalog::search_path::resolve(
+            &self.engine,
+            &self.settings.get_str("search_path"),
+            &self.ctx.user,
+        );
+        // A plan depends on the schemas its names resolved in.
+        let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
+        crate::catalog::search_path::enter(path);
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1089,7 +1098,11 @@ impl Session {
             ddl,
             ..
         } = self;
-        ddl::check_search_path(engine, &settings.get_str("search_path"))?;
+        crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
+            engine,
+            &settings.get_str("search_path"),
+            &ctx.user,
+        ));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1161,11 +1174,11 @@ impl Session {
                 Plan::DropIndex(names, ie) => {
                     exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
                 }
-                Plan::DropTable(names, ie) => {
-                    exec::run_drop_table(names, *ie, cx).map(|_| (0, vec![]))
+                Plan::DropTable(names, ie, cascade) => {
+                    exec::run_drop_table(names, *ie, *cascade, cx).map(|_| (0, vec![]))
                 }
                 Plan::Front(_) => Ok((0, vec![])),
-                Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
+                Plan::Ddl(p) => ddl::execute_counted(p, cx).map(|n| (n, vec![])),
                 Plan::Explain(e) => explain::run(e, cx),
             }
         })?;
@@ -1721,8 +1734,10 @@ impl Session {
                 ddl::check_row(cx, db, &table, &row)
                     .map_err(|e| e.with_context(at_line.clone()))?;
                 cx.engine
-                    .insert(cx.txn, db, table.oid, row)
+                    .insert(cx.txn, db, table.oid, row.clone())
                     .map_err(|e| e.with_context(at.clone()))?;
+                fkeys::after_insert(cx, db, &table, &row)
+                    .map_err(|e| e.with_context(at_line.clone()))?;
                 n += 1;
             }
             Ok(n)

@@ -390,6 +390,8 @@ pub enum AlterOp {
     RenameColumn(String, String),
     /// RENAME TO new.
     RenameTable(String),
+    /// ADD FOREIGN KEY, DROP CONSTRAINT (see `sql::fkeys`).
+    Fk(super::fkeys::FkAlter),
 }
 
 /// A planned ALTER TABLE.
@@ -417,8 +419,8 @@ pub enum Plan {
     Delete(DeletePlan),
     /// CREATE TABLE.
     CreateTable(CreateTablePlan),
-    /// DROP TABLE: (schema-qualified names as written, IF EXISTS).
-    DropTable(Vec<(Option<String>, String)>, bool),
+    /// DROP TABLE: (schema-qualified names as written, IF EXISTS, CASCADE).
+    DropTable(Vec<(Option<String>, String)>, bool, bool),
     /// ALTER TABLE.
     AlterTable(AlterTablePlan),
     /// CREATE INDEX.
@@ -703,6 +705,7 @@ impl<'a> Binder<'a> {
                 object_type,
                 if_exists,
                 names,
+                cascade,
                 ..
             } => {
                 if *object_type == ast::ObjectType::Index {
@@ -723,7 +726,7 @@ impl<'a> Binder<'a> {
                 for n in names {
                     out.push(self.split_name(n)?);
                 }
-                Ok(Plan::DropTable(out, *if_exists))
+                Ok(Plan::DropTable(out, *if_exists, *cascade))
             }
             other => {
                 let text = other.to_string();
@@ -2257,6 +2260,9 @@ impl<'a> Binder<'a> {
                 "ALTER TABLE {op} is not supported yet"
             )
         };
+        if let Some(a) = super::fkeys::plan_alter(op)? {
+            return Ok(AlterOp::Fk(a));
+        }
         Ok(match op {
             ast::AlterTableOperation::AddConstraint {
                 constraint: ast::TableConstraint::PrimaryKey { name, columns, .. },
@@ -2412,7 +2418,7 @@ impl<'a> Binder<'a> {
             columns.push(col);
         }
         for tc in &ct.constraints {
-            if extras.table_constraint(tc) {
+            if extras.table_constraint(tc)? {
                 continue;
             }
             match tc {

@@ -20,7 +20,6 @@ fn unimplemented_query_features_are_refused_not_ignored() {
         "select * from generate_series(1,2) a, lateral (select a * 2 as d) s",
         "select * from generate_series(1,2) a cross join lateral (select 1) s",
         "select percentile_cont(0.5) within group (order by x) from generate_series(1,2) x",
-        "select 1 into t_into",
         "select * from generate_series(1,3) with ordinality",
         "select * from pg_settings tablesample bernoulli(0)",
     ] {

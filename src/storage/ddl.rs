@@ -1,6 +1,6 @@
 //! The catalog objects beyond tables, roles and databases: sequences (definitions and
-//! their current values), CHECK constraints, views, schemas and comments — their
-//! state ([`DdlCatalog`], kept inside [`CatalogState`]), their WAL-logged changes
+//! their current values), CHECK and FOREIGN KEY constraints, views, schemas and
+//! comments — their state ([`DdlCatalog`], kept inside [`CatalogState`]), their WAL-logged changes
 //! ([`DdlChange`], carried by `CatalogChange::Ddl`), and the engine's sequence
 //! operations ([`Engine::sequence_next`], [`Engine::sequence_set`]).
 //!
@@ -99,6 +99,26 @@ pub struct CheckDef {
     pub expr: String,
 }
 
+/// A FOREIGN KEY constraint of a table (the referencing side), as `pg_constraint`
+/// describes it. Columns are positions, which ALTER TABLE never renumbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyDef {
+    /// The constraint name.
+    pub name: String,
+    /// The referencing columns (positions in the table owning the constraint).
+    pub columns: Vec<usize>,
+    /// The referenced table's OID (may be the table itself).
+    pub ref_table: u32,
+    /// The referenced columns (positions in the referenced table), paired with
+    /// `columns`; they match its primary key or a unique constraint as a set.
+    pub ref_columns: Vec<usize>,
+    /// ON DELETE, as `pg_constraint.confdeltype`: b'a' NO ACTION, b'r' RESTRICT,
+    /// b'c' CASCADE, b'n' SET NULL, b'd' SET DEFAULT.
+    pub on_delete: u8,
+    /// ON UPDATE, coded as `on_delete`.
+    pub on_update: u8,
+}
+
 /// A view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewDef {
@@ -130,6 +150,9 @@ pub struct DdlCatalog {
     pub views: BTreeMap<(u32, u32), ViewDef>,
     /// Comments by (database OID, object OID, column number or 0).
     pub comments: BTreeMap<(u32, u32, i32), String>,
+    /// FOREIGN KEY constraints by (database OID, referencing table OID), in creation
+    /// order.
+    pub foreign_keys: BTreeMap<(u32, u32), Vec<ForeignKeyDef>>,
 }
 
 impl DdlCatalog {
@@ -232,6 +255,16 @@ pub enum DdlChange {
         /// The comment (None removes it).
         text: Option<String>,
     },
+    /// Replaces a table's FOREIGN KEY constraints (those it owns as the referencing
+    /// table).
+    SetForeignKeys {
+        /// The database OID.
+        db: u32,
+        /// The referencing table's OID.
+        table: u32,
+        /// The constraints (empty removes them).
+        fks: Vec<ForeignKeyDef>,
+    },
 }
 
 /// What reverts one applied [`DdlChange`].
@@ -247,6 +280,8 @@ pub enum DdlUndo {
     Schema(u32, Option<(String, u32)>),
     /// Restore a comment (None: remove).
     Comment((u32, u32, i32), Option<String>),
+    /// Restore a table's FOREIGN KEY constraints (None: remove).
+    ForeignKeys((u32, u32), Option<Vec<ForeignKeyDef>>),
 }
 
 /// Applies a change to the catalog; returns what undoes it (None for SeqValue).
@@ -327,6 +362,15 @@ pub fn apply(cat: &mut CatalogState, c: &DdlChange) -> Option<DdlUndo> {
             };
             Some(DdlUndo::Comment(key, old))
         }
+        DdlChange::SetForeignKeys { db, table, fks } => {
+            let key = (*db, *table);
+            let old = if fks.is_empty() {
+                d.foreign_keys.remove(&key)
+            } else {
+                d.foreign_keys.insert(key, fks.clone())
+            };
+            Some(DdlUndo::ForeignKeys(key, old))
+        }
     }
 }
 
@@ -366,6 +410,12 @@ pub fn undo(cat: &mut CatalogState, u: DdlUndo) {
             match old {
                 Some(x) => d.comments.insert(key, x),
                 None => d.comments.remove(&key),
+            };
+        }
+        DdlUndo::ForeignKeys(key, old) => {
+            match old {
+                Some(x) => d.foreign_keys.insert(key, x),
+                None => d.foreign_keys.remove(&key),
             };
         }
     }
@@ -512,6 +562,23 @@ impl DdlChange {
                     }
                 }
             }
+            DdlChange::SetForeignKeys { db, table, fks } => {
+                out.push(10);
+                put_u32(out, *db);
+                put_u32(out, *table);
+                put_u32(out, fks.len() as u32);
+                for f in fks {
+                    put_str(out, &f.name);
+                    put_u32(out, f.ref_table);
+                    put_u32(out, f.columns.len() as u32);
+                    for (c, r) in f.columns.iter().zip(&f.ref_columns) {
+                        put_u32(out, *c as u32);
+                        put_u32(out, *r as u32);
+                    }
+                    out.push(f.on_delete);
+                    out.push(f.on_update);
+                }
+            }
         }
     }
 
@@ -590,6 +657,31 @@ impl DdlChange {
                 };
                 DdlChange::Comment { db, oid, sub, text }
             }
+            10 => {
+                let db = r.u32()?;
+                let table = r.u32()?;
+                let n = r.u32()?;
+                let mut fks = Vec::new();
+                for _ in 0..n {
+                    let name = r.string()?;
+                    let ref_table = r.u32()?;
+                    let k = r.u32()?;
+                    let (mut columns, mut ref_columns) = (Vec::new(), Vec::new());
+                    for _ in 0..k {
+                        columns.push(r.u32()? as usize);
+                        ref_columns.push(r.u32()? as usize);
+                    }
+                    fks.push(ForeignKeyDef {
+                        name,
+                        columns,
+                        ref_table,
+                        ref_columns,
+                        on_delete: r.u8()?,
+                        on_update: r.u8()?,
+                    });
+                }
+                DdlChange::SetForeignKeys { db, table, fks }
+            }
             t => bail!(sqlstate::DATA_CORRUPTED, "unknown DDL change tag {t}"),
         })
     }
@@ -620,6 +712,9 @@ impl DdlChange {
             DdlChange::DropSchema { oid } => format!("DROP SCHEMA oid {oid}"),
             DdlChange::Comment { db, oid, sub, .. } => {
                 format!("COMMENT db {db} oid {oid} sub {sub}")
+            }
+            DdlChange::SetForeignKeys { db, table, fks } => {
+                format!("SET FOREIGN KEYS db {db} table {table} count {}", fks.len())
             }
         }
     }
@@ -664,6 +759,13 @@ pub fn encode_image(cat: &CatalogState, out: &mut Vec<u8>) {
             oid: *oid,
             sub: *sub,
             text: Some(t.clone()),
+        });
+    }
+    for ((db, table), fks) in &d.foreign_keys {
+        changes.push(DdlChange::SetForeignKeys {
+            db: *db,
+            table: *table,
+            fks: fks.clone(),
         });
     }
     put_u32(out, changes.len() as u32);
