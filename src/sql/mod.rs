@@ -1398,19 +1398,7 @@ impl Session {
                 header,
                 binary,
             } => {
-                let def = crate::catalog::resolve_table(
-                    &self.engine,
-                    self.db_oid,
-                    table.0.as_deref(),
-                    &table.1,
-                )?
-                .ok_or_else(|| {
-                    err!(
-                        sqlstate::UNDEFINED_TABLE,
-                        "relation \"{}\" does not exist",
-                        table.1
-                    )
-                })?;
+                let def = self.copy_table(table)?;
                 let mut targets = Vec::new();
                 if columns.is_empty() {
                     targets.extend(0..def.columns.len());
@@ -1574,6 +1562,21 @@ impl Session {
 
     // ---- COPY FROM STDIN -------------------------------------------------------------
 
+    /// The table a COPY names, or PostgreSQL's 42P01.
+    fn copy_table(
+        &self,
+        table: &(Option<String>, String),
+    ) -> Result<Arc<crate::storage::TableDef>> {
+        crate::catalog::resolve_table(&self.engine, self.db_oid, table.0.as_deref(), &table.1)?
+            .ok_or_else(|| {
+                err!(
+                    sqlstate::UNDEFINED_TABLE,
+                    "relation \"{}\" does not exist",
+                    table.1
+                )
+            })
+    }
+
     /// COPY … TO STDOUT: runs the table's SELECT or the query, then renders its rows
     /// in the COPY format ([`copy_out`]).
     fn copy_to(
@@ -1585,19 +1588,7 @@ impl Session {
         let sql = match source {
             front::CopySource::Table { table, columns } => {
                 // The table and columns are checked first, with COPY's own errors.
-                let def = crate::catalog::resolve_table(
-                    &self.engine,
-                    self.db_oid,
-                    table.0.as_deref(),
-                    &table.1,
-                )?
-                .ok_or_else(|| {
-                    err!(
-                        sqlstate::UNDEFINED_TABLE,
-                        "relation \"{}\" does not exist",
-                        table.1
-                    )
-                })?;
+                let def = self.copy_table(table)?;
                 if let Some(c) = columns
                     .iter()
                     .find(|c| !def.columns.iter().any(|x| &x.name == *c))
