@@ -39,6 +39,7 @@ pub mod copy_out;
 pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
+pub mod enums;
 pub mod exec;
 pub mod explain;
 pub mod expr;
@@ -764,6 +765,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::Front(_) => String::new(),
         Plan::Ddl(p) => p.tag().into(),
         Plan::Explain(_) => "EXPLAIN".into(),
+        Plan::Enum(p) => p.tag().into(),
     }
 }
 
@@ -1167,6 +1169,7 @@ impl Session {
                 Plan::Front(_) => Ok((0, vec![])),
                 Plan::Ddl(p) => ddl::execute(p, cx).map(|_| (0, vec![])),
                 Plan::Explain(e) => explain::run(e, cx),
+                Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
             }
         })?;
         let tag = tag_for(plan, result.0);
@@ -2161,6 +2164,7 @@ mod hot_standby {
             Plan::Ddl(p) => p.tag(),
             Plan::Explain(e) if e.analyze => return check_plan(&e.inner),
             Plan::Explain(_) => return Ok(()),
+            Plan::Enum(p) => p.tag(),
         };
         Err(read_only(what))
     }
