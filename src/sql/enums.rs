@@ -511,3 +511,7 @@ fn check_unused(cx: &ExecCtx<'_>, d: &EnumDef) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "enums_tests.rs"]
+mod tests;
