@@ -40,6 +40,7 @@ pub mod ctas;
 pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
+pub mod enums;
 pub mod exec;
 pub mod explain;
 pub mod expr;
@@ -766,6 +767,7 @@ fn tag_for(plan: &Plan, n: u64) -> String {
         Plan::Front(_) => String::new(),
         Plan::Ddl(p) => p.tag_with(n),
         Plan::Explain(_) => "EXPLAIN".into(),
+        Plan::Enum(p) => p.tag().into(),
     }
 }
 
@@ -1180,6 +1182,7 @@ impl Session {
                 Plan::Front(_) => Ok((0, vec![])),
                 Plan::Ddl(p) => ddl::execute_counted(p, cx).map(|n| (n, vec![])),
                 Plan::Explain(e) => explain::run(e, cx),
+                Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
             }
         })?;
         let tag = tag_for(plan, result.0);
@@ -2167,6 +2170,7 @@ mod hot_standby {
             Plan::Ddl(p) => p.tag(),
             Plan::Explain(e) if e.analyze => return check_plan(&e.inner),
             Plan::Explain(_) => return Ok(()),
+            Plan::Enum(p) => p.tag(),
         };
         Err(read_only(what))
     }

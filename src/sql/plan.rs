@@ -435,6 +435,8 @@ pub enum Plan {
     Ddl(super::ddl::DdlPlan),
     /// EXPLAIN (see [`super::explain`]).
     Explain(Box<super::explain::ExplainPlan>),
+    /// CREATE/DROP/ALTER TYPE of enum types (see [`super::enums`]).
+    Enum(super::enums::EnumPlan),
 }
 
 impl Plan {
@@ -534,6 +536,7 @@ impl<'a> Binder<'a> {
                 line_starts.push(i + 1);
             }
         }
+        super::enums::install(engine, db);
         Binder {
             engine,
             db,
@@ -630,6 +633,9 @@ impl<'a> Binder<'a> {
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
         if let Some(p) = super::ddl::plan(self, stmt)? {
             return Ok(Plan::Ddl(p));
+        }
+        if let Some(p) = super::enums::plan(self, stmt)? {
+            return Ok(Plan::Enum(p));
         }
         match stmt {
             ast::Statement::Explain { .. } => super::explain::plan(self, stmt)?
@@ -4036,13 +4042,15 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
             "type {base} is not supported yet"
         );
     }
-    let mut ty = DataType::from_sql_name(&base).ok_or_else(|| {
-        err!(
-            sqlstate::UNDEFINED_OBJECT,
-            "type \"{}\" does not exist",
-            base
-        )
-    })?;
+    let mut ty = DataType::from_sql_name(&base)
+        .or_else(|| super::enums::type_by_name(&base))
+        .ok_or_else(|| {
+            err!(
+                sqlstate::UNDEFINED_OBJECT,
+                "type \"{}\" does not exist",
+                base
+            )
+        })?;
     if is_array {
         ty = crate::types::array::array_type_of(ty).ok_or_else(|| {
             err!(

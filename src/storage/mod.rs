@@ -46,6 +46,7 @@ pub mod checkpointer;
 // Sequences, CHECK constraints, views, schemas and comments (ddl.rs).
 pub mod control;
 pub mod ddl;
+pub mod enums;
 pub mod heap;
 // Backup holds: WAL kept for the standby of a finished base backup (holds.rs).
 pub mod holds;

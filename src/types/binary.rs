@@ -176,10 +176,15 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
         })?),
         DataType::TextArray => super::array::decode_array_binary(DataType::Text, b)?,
         DataType::Array(e) => super::array::decode_array_binary(super::array::elem_from_oid(e), b)?,
-        DataType::Enum(_) => bail!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "binary input of enum values is not supported yet"
-        ),
+        DataType::Enum(o) => super::enum_io::parse_enum(
+            o,
+            std::str::from_utf8(b).map_err(|_| {
+                err!(
+                    sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+                    "invalid byte sequence for encoding \"UTF8\""
+                )
+            })?,
+        )?,
         DataType::Void => Value::Null,
         DataType::Bytea => Value::Bytea(b.to_vec()),
         DataType::Uuid => Value::Uuid(fixed(b)?),

@@ -33,6 +33,7 @@ pub mod array;
 mod binary;
 pub mod bytea;
 mod datetime;
+pub mod enum_io;
 mod interval;
 pub mod json;
 mod numeric;
@@ -272,8 +273,9 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
+            DataType::Array(e) if e >= array::FIRST_USER_OID => enum_io::array_name(e),
             DataType::Array(e) => array::array_type_name(e),
-            DataType::Enum(_) => "anyenum",
+            DataType::Enum(o) => enum_io::type_name(o),
         }
     }
 
@@ -306,7 +308,7 @@ impl DataType {
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
             DataType::Array(e) => array::array_column_name(e),
-            DataType::Enum(_) => "anyenum",
+            DataType::Enum(o) => enum_io::type_name(o),
         }
     }
 
@@ -808,14 +810,14 @@ fn cast_array_or_enum(
             {
                 return array::cast_elements(a, te, |x| cast(x, te, -1, explicit)).map(Ok);
             }
-            if from_elem.is_numeric() && te.is_numeric() {
+            let enum_io_cast = (from_elem.is_string() && matches!(te, DataType::Enum(_)))
+                || (matches!(from_elem, DataType::Enum(_)) && te.is_string());
+            if enum_io_cast || (from_elem.is_numeric() && te.is_numeric()) {
                 return array::cast_elements(a, te, |x| cast(x, te, -1, explicit)).map(Ok);
             }
             Err(cannot_cast(&v, target))
         }
-        (Value::Text(s), Some(te)) if !matches!(te, DataType::Enum(_)) => {
-            array::parse_array(te, &s).map(Ok)
-        }
+        (Value::Text(s), Some(te)) => array::parse_array(te, &s).map(Ok),
         (v @ (Value::TextArray(_) | Value::Array(_)), None) => {
             if target.is_string() {
                 Ok(Ok(Value::Text(format_text(&v, &FormatOptions::default()))))
@@ -832,11 +834,10 @@ fn cast_array_or_enum(
                 Err(cannot_cast(&Value::Enum(e), target))
             }
         }
-        (v, _) if matches!(target, DataType::Enum(_)) => Err(err!(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "cast from {} to an enum type is not supported here",
-            v.data_type().name()
-        )),
+        (Value::Text(s), _) if matches!(target, DataType::Enum(_)) => {
+            enum_io::parse_enum(target.oid(), &s).map(Ok)
+        }
+        (v, _) if matches!(target, DataType::Enum(_)) => Err(cannot_cast(&v, target)),
         (v, _) => Ok(Err(v)),
     }
 }
