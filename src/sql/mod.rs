@@ -42,6 +42,7 @@ pub mod ddl;
 pub mod exec;
 pub mod explain;
 pub mod expr;
+pub mod format_funcs;
 pub mod front;
 pub mod functions;
 pub mod join;
@@ -50,6 +51,7 @@ mod prepare;
 pub mod regex_funcs;
 pub mod string_funcs;
 pub mod ties;
+pub mod to_char;
 pub mod type_funcs;
 pub mod window;
 
