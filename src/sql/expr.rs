@@ -207,6 +207,8 @@ pub enum Func {
     Regex(super::regex_funcs::RegexFn),
     /// A string or math function (see `string_funcs`).
     Str(super::string_funcs::StrFn),
+    /// A formatting or date/time function (see `format_funcs`).
+    Fmt(super::format_funcs::FmtFn),
 }
 
 /// A bound, typed expression.

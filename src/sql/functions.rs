@@ -26,6 +26,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some((f, t)) = super::string_funcs::lookup(name, arg_types) {
         return Some((Func::Str(f), t));
     }
+    if let Some((f, t)) = super::format_funcs::lookup(name, arg_types) {
+        return Some((Func::Fmt(f), t));
+    }
     let n = arg_types.len();
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
@@ -280,6 +283,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
         (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
+        (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
         _ => None,
     }
 }
@@ -294,6 +298,9 @@ pub fn is_volatile(f: Func) -> bool {
     }
     if let Func::Str(s) = f {
         return super::string_funcs::is_volatile(s);
+    }
+    if let Func::Fmt(f) = f {
+        return super::format_funcs::is_volatile(f);
     }
     !matches!(
         f,
@@ -323,11 +330,15 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
     if let Func::Str(s) = f {
         return super::string_funcs::call(s, args, ty, cx);
     }
+    if let Func::Fmt(f) = f {
+        return super::format_funcs::call(f, args, ty, cx);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         Func::Typed(t) => super::type_funcs::call(t, args.clone(), ty, cx)?,
         Func::Regex(r) => super::regex_funcs::call(r, args.clone(), ty, cx)?,
         Func::Str(s) => super::string_funcs::call(s, args.clone(), ty, cx)?,
+        Func::Fmt(f) => super::format_funcs::call(f, args.clone(), ty, cx)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),

@@ -45,6 +45,7 @@ pub mod exec;
 pub mod explain;
 pub mod expr;
 pub mod fkeys;
+pub mod format_funcs;
 pub mod front;
 pub mod functions;
 pub mod join;
@@ -53,6 +54,7 @@ mod prepare;
 pub mod regex_funcs;
 pub mod string_funcs;
 pub mod ties;
+pub mod to_char;
 pub mod type_funcs;
 pub mod window;
 
