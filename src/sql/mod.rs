@@ -45,6 +45,7 @@ pub mod expr;
 pub mod front;
 pub mod functions;
 pub mod join;
+pub mod lateral;
 pub mod plan;
 mod prepare;
 pub mod regex_funcs;
