@@ -3500,6 +3500,7 @@ impl<'a> Binder<'a> {
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
             self.windows.suspended += 1;
+            let outer_reads = self.outer_reads_begin();
             let res = (|| -> Result<(Vec<Expr>, Option<Expr>, super::aggregate::SortKeys)> {
                 let (filter, order) =
                     self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
@@ -3518,7 +3519,10 @@ impl<'a> Binder<'a> {
             })();
             self.windows.suspended -= 1;
             self.agg = Some(st);
+            let outer_agg =
+                self.outer_reads_end(outer_reads, res.as_ref().ok().map(|r| &r.0[..]), span);
             let (bound, filter, order) = res?;
+            outer_agg?;
             let mut bound = bound.into_iter();
             let arg = bound.next();
             let arg2 = bound.next();

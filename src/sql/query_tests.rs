@@ -21,6 +21,12 @@ fn unimplemented_query_features_are_refused_not_ignored() {
         "select 1 into t_into",
         "select * from generate_series(1,3) with ordinality",
         "select * from pg_settings tablesample bernoulli(0)",
+        // An aggregate over an enclosing query's columns belongs to that query.
+        "select (select sum(a.x) from generate_series(1,2) g) from (select 1 as x) a",
+        "select * from (select 1 as x) a, lateral (select count(*) filter (where a.x > 0)) s",
+        // A parenthesized join mixing lateral items and plain subqueries.
+        "select * from (select 1 as x) a join ((select 2 as y) b cross join \
+         generate_series(1, a.x) g) on true",
     ] {
         let e = error_code(&mut s, sql).unwrap_or_default();
         assert!(e.starts_with("0A000: "), "{sql}: {e}");

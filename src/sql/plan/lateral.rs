@@ -29,9 +29,10 @@
 //!
 //! # Never
 //! Never lets a non-LATERAL subquery in FROM see the items to its left (a name there
-//! must keep resolving to an enclosing query, as in PostgreSQL), and never plans an
-//! explicit LATERAL item inside a parenthesized join that has items to its left (its
-//! left scope would be incomplete): that is 0A000.
+//! must keep resolving to an enclosing query, as in PostgreSQL). A parenthesized join
+//! to the right of other items is bound with their scope when it holds lateral items
+//! (and runs per left row if they read it); when it holds plain subqueries as well,
+//! which must not see that scope, it is refused with 0A000.
 
 use super::{AggState, Binder, Scope, Source};
 use crate::bail;
@@ -77,32 +78,34 @@ impl OuterLevel {
     }
 }
 
-/// Whether a FROM item may read the items to its left.
-fn may_be_lateral(f: &ast::TableFactor) -> bool {
-    match f {
-        ast::TableFactor::Derived { lateral, .. } => *lateral,
-        ast::TableFactor::Function { .. } | ast::TableFactor::UNNEST { .. } => true,
-        ast::TableFactor::Table { args, .. } => args.is_some(),
-        _ => false,
+/// Whether a FROM item may read the items to its left: a LATERAL subquery, a
+/// function, or a parenthesized join holding one. A parenthesized join that also holds
+/// a plain subquery, which must not see them, is `Err` (not planned with them).
+fn may_be_lateral(f: &ast::TableFactor) -> std::result::Result<bool, ()> {
+    fn leaves(f: &ast::TableFactor, lateral: &mut bool, plain: &mut bool) {
+        match f {
+            ast::TableFactor::Derived { lateral: l, .. } => {
+                *lateral |= *l;
+                *plain |= !*l;
+            }
+            ast::TableFactor::Function { .. } | ast::TableFactor::UNNEST { .. } => *lateral = true,
+            ast::TableFactor::Table { args, .. } => *lateral |= args.is_some(),
+            ast::TableFactor::NestedJoin {
+                table_with_joins, ..
+            } => {
+                leaves(&table_with_joins.relation, lateral, plain);
+                for j in &table_with_joins.joins {
+                    leaves(&j.relation, lateral, plain);
+                }
+            }
+            _ => {}
+        }
     }
-}
-
-/// Whether a FROM item is or holds an explicit LATERAL item.
-fn has_explicit_lateral(f: &ast::TableFactor) -> bool {
+    let (mut lateral, mut plain) = (false, false);
+    leaves(f, &mut lateral, &mut plain);
     match f {
-        ast::TableFactor::Derived { lateral, .. } | ast::TableFactor::Function { lateral, .. } => {
-            *lateral
-        }
-        ast::TableFactor::NestedJoin {
-            table_with_joins, ..
-        } => {
-            has_explicit_lateral(&table_with_joins.relation)
-                || table_with_joins
-                    .joins
-                    .iter()
-                    .any(|j| has_explicit_lateral(&j.relation))
-        }
-        _ => false,
+        ast::TableFactor::NestedJoin { .. } if lateral && plain => Err(()),
+        _ => Ok(lateral),
     }
 }
 
@@ -135,7 +138,69 @@ pub(super) fn join(
     }
 }
 
+/// Whether an expression reads a column of its own query's row (not counting what
+/// nested subqueries read; an expression kind not known here counts as not reading).
+fn reads_own_column(e: &Expr) -> bool {
+    match e {
+        Expr::Column(..) => true,
+        Expr::Binary(_, a, b, _)
+        | Expr::And(a, b)
+        | Expr::Or(a, b)
+        | Expr::IsDistinct(a, b, _)
+        | Expr::Like(a, b, _, _) => reads_own_column(a) || reads_own_column(b),
+        Expr::Neg(a, _)
+        | Expr::Not(a)
+        | Expr::IsNull(a, _)
+        | Expr::IsBool(a, _, _)
+        | Expr::Cast(a, _, _, _)
+        | Expr::InSubquery(a, _, _)
+        | Expr::Correlated(a) => reads_own_column(a),
+        Expr::Func(_, args, _) => args.iter().any(reads_own_column),
+        Expr::InList(a, list, _) => reads_own_column(a) || list.iter().any(reads_own_column),
+        Expr::Case(arms, other, _) => {
+            arms.iter()
+                .any(|(w, t)| reads_own_column(w) || reads_own_column(t))
+                || other.as_deref().is_some_and(reads_own_column)
+        }
+        _ => false,
+    }
+}
+
 impl Binder<'_> {
+    /// Starts watching which outer levels an aggregate call's arguments read; returns
+    /// what was recorded before (give it back to [`Binder::outer_reads_end`]).
+    pub(super) fn outer_reads_begin(&mut self) -> Vec<bool> {
+        let n = self.correlated.len();
+        std::mem::replace(&mut self.correlated, vec![false; n])
+    }
+
+    /// Ends [`Binder::outer_reads_begin`] (`args`: the bound arguments, None when
+    /// binding them failed): an aggregate whose arguments read only
+    /// columns of enclosing queries belongs, in PostgreSQL, to that enclosing query
+    /// (`SELECT (SELECT sum(a.x) FROM b) FROM a` sums over `a`); tusk would compute it
+    /// over the subquery's rows, so it is refused (0A000).
+    pub(super) fn outer_reads_end(
+        &mut self,
+        saved: Vec<bool>,
+        args: Option<&[Expr]>,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<()> {
+        let read = self.correlated.iter().any(|c| *c);
+        for (c, s) in self.correlated.iter_mut().zip(saved) {
+            *c |= s;
+        }
+        if read && args.is_some_and(|a| !a.iter().any(reads_own_column)) {
+            return Err(self.at(
+                crate::err!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "aggregate functions over columns of an enclosing query are not supported yet"
+                ),
+                span,
+            ));
+        }
+        Ok(())
+    }
+
     /// The outer level a subquery bound inside this query sees (see [`OuterLevel`]).
     pub(super) fn outer_level(&mut self, scope: &Scope) -> Result<OuterLevel> {
         let Some(st) = self.agg.take() else {
@@ -177,8 +242,11 @@ impl Binder<'_> {
         acc: &mut Option<(Source, Scope)>,
         twj: &ast::TableWithJoins,
     ) -> Result<(Source, Scope)> {
-        let needs =
-            may_be_lateral(&twj.relation) || twj.joins.iter().any(|j| may_be_lateral(&j.relation));
+        let needs = may_be_lateral(&twj.relation) != Ok(false)
+            || twj
+                .joins
+                .iter()
+                .any(|j| may_be_lateral(&j.relation) != Ok(false));
         match acc.take() {
             Some((lsrc, lscope)) if needs => {
                 let (rsrc, rscope, lateral) = self.plan_item(Some(&lscope), &twj.relation)?;
@@ -203,16 +271,14 @@ impl Binder<'_> {
         left: Option<&Scope>,
         f: &ast::TableFactor,
     ) -> Result<(Source, Scope, bool)> {
-        if left.is_some()
-            && matches!(f, ast::TableFactor::NestedJoin { .. })
-            && has_explicit_lateral(f)
-        {
-            bail!(
+        let left = match (left, may_be_lateral(f)) {
+            (Some(_), Err(())) => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
-                "LATERAL inside a parenthesized join with FROM items to its left is not supported yet"
-            );
-        }
-        let left = left.filter(|_| may_be_lateral(f));
+                "a parenthesized join holding both LATERAL items (or functions) and plain subqueries, with FROM items to its left, is not supported yet"
+            ),
+            (Some(l), Ok(true)) => Some(l),
+            _ => None,
+        };
         let (r, lateral) = self.with_left(left, |b| match f {
             ast::TableFactor::Derived {
                 lateral: true,
