@@ -259,6 +259,7 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             left_outer,
             right_width,
         } => super::join::run_join(left, right, on.as_ref(), *left_outer, *right_width, cx)?,
+        Source::Lateral(j) => super::lateral::run(j, cx)?,
     })
 }
 

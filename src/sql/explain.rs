@@ -334,6 +334,13 @@ fn source_names(s: &Source, c: &Ctx<'_, '_>) -> Vec<String> {
             n
         }
         Source::Subquery(p) => p.fields.iter().map(|f| f.name.clone()).collect(),
+        Source::Lateral(j) => {
+            let mut n = source_names(&j.left, c);
+            let mut r = source_names(&j.right, c);
+            r.resize(j.right_width, "?column?".into());
+            n.extend(r);
+            n
+        }
         other => (0..join::source_width(other).unwrap_or(0))
             .map(|i| format!("column{}", i + 1))
             .collect(),
@@ -577,6 +584,21 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
                     n
                 }
             }
+        }
+        Source::Lateral(j) => {
+            let lw = source_names(&j.left, c).len().min(names.len());
+            let lnode = source_node(&j.left, None, &names[..lw], c);
+            let rnode = source_node(&j.right, None, &names[lw..], c);
+            let kind = if j.left_outer { " Left Join" } else { "" };
+            let mut n = Node::new(format!("Nested Loop{kind}"), lnode.rows * rnode.rows, 0);
+            if let Some(on) = &j.on {
+                let conj = join::conjuncts(on);
+                n.props
+                    .push(format!("Join Filter: {}", conj_text(&conj, names)));
+            }
+            n.children.push(lnode);
+            n.children.push(rnode);
+            n
         }
         Source::Single => Node::new("Result", 1.0, 0),
         Source::Virtual(_) => Node::new("Function Scan on system_view", 1000.0, 0),

@@ -100,6 +100,7 @@ pub fn source_width(src: &Source) -> Option<usize> {
         } => Some(source_width(left)? + right_width),
         Source::Values(rows) => rows.first().map(|r| r.len()),
         Source::Series(..) => Some(1),
+        Source::Lateral(j) => Some(source_width(&j.left)? + j.right_width),
         _ => None,
     }
 }

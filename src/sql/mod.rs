@@ -49,6 +49,7 @@ pub mod format_funcs;
 pub mod front;
 pub mod functions;
 pub mod join;
+pub mod lateral;
 pub mod plan;
 mod prepare;
 pub mod regex_funcs;

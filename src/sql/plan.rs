@@ -8,7 +8,8 @@
 //! Sibling files (child modules, so they share the binder's state):
 //! `plan/calls.rs` (a call's FILTER, ORDER BY, WITHIN GROUP… — bound or refused),
 //! `plan/clauses.rs` (FETCH FIRST, DISTINCT ON, WITH TIES, clauses refused),
-//! `plan/cte.rs` (WITH and WITH RECURSIVE), `plan/window.rs` (OVER and WINDOW).
+//! `plan/cte.rs` (WITH and WITH RECURSIVE), `plan/window.rs` (OVER and WINDOW),
+//! `plan/lateral.rs` (LATERAL FROM items; the outer levels subqueries see).
 
 use super::expr::{arith_type, BinOp, Expr, Func};
 use super::front::FrontStmt;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 mod calls;
 mod clauses;
 mod cte;
+mod lateral;
 mod window;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
@@ -191,6 +193,8 @@ pub enum Source {
         /// Width of the right input (for NULL extension).
         right_width: usize,
     },
+    /// A LATERAL join: the right input runs once per left row (see [`super::lateral`]).
+    Lateral(Box<super::lateral::LateralJoin>),
     /// VALUES rows.
     Values(Vec<Vec<Expr>>),
     /// `generate_series(start, stop [, step])`: one column of the given type.
@@ -499,9 +503,9 @@ pub struct Binder<'a> {
     ctes: cte::CteEnv,
     windows: window::WinEnv,
     /// The scopes of the enclosing queries while a subquery expression is planned
-    /// (innermost last; None where the enclosing query aggregates, whose rows are not
-    /// its FROM rows), and whether each subquery level refers to them.
-    outer: Vec<Option<Scope>>,
+    /// (innermost last; see `plan/lateral.rs` for an aggregating query's level and for
+    /// the left scope a LATERAL item sees), and whether each level is referred to.
+    outer: Vec<lateral::OuterLevel>,
     correlated: Vec<bool>,
 }
 
@@ -560,7 +564,8 @@ impl<'a> Binder<'a> {
         scope: &Scope,
         f: impl FnOnce(&mut Self) -> Result<Expr>,
     ) -> Result<Expr> {
-        self.outer.push(self.agg.is_none().then(|| scope.clone()));
+        let level = self.outer_level(scope)?;
+        self.outer.push(level);
         self.correlated.push(false);
         let r = f(self);
         self.outer.pop();
@@ -577,12 +582,8 @@ impl<'a> Binder<'a> {
     /// None when no enclosing scope has it.
     fn outer_column(&mut self, table: Option<&str>, name: &str) -> Result<Option<Expr>> {
         for d in 1..=self.outer.len() {
-            let Some(scope) = &self.outer[self.outer.len() - d] else {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "correlated subqueries referring to an aggregated query are not supported yet"
-                );
-            };
+            let level = &self.outer[self.outer.len() - d];
+            let scope = &level.scope;
             let hits: Vec<usize> = scope
                 .cols
                 .iter()
@@ -593,11 +594,12 @@ impl<'a> Binder<'a> {
             match hits.len() {
                 0 => continue,
                 1 => {
+                    let at = level.position(hits[0])?;
                     let n = self.correlated.len();
                     for c in &mut self.correlated[n.saturating_sub(d)..] {
                         *c = true;
                     }
-                    return Ok(Some(Expr::OuterColumn(d, hits[0], scope.cols[hits[0]].ty)));
+                    return Ok(Some(Expr::OuterColumn(d, at, scope.cols[hits[0]].ty)));
                 }
                 _ => bail!(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -1160,9 +1162,10 @@ impl<'a> Binder<'a> {
     fn plan_from(&mut self, from: &[ast::TableWithJoins]) -> Result<(Source, Scope)> {
         let mut acc: Option<(Source, Scope)> = None;
         for twj in from {
-            let mut cur = self.plan_factor(&twj.relation)?;
+            let mut cur = self.plan_from_head(&mut acc, twj)?;
             for j in &twj.joins {
-                let right = self.plan_factor(&j.relation)?;
+                let (rsrc, rscope, lateral) = self.plan_item(Some(&cur.1), &j.relation)?;
+                let right = (rsrc, rscope);
                 let (constraint, left_outer) = match &j.join_operator {
                     ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (Some(c), false),
                     ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (Some(c), true),
@@ -1187,13 +1190,7 @@ impl<'a> Binder<'a> {
                     ),
                 };
                 cur = (
-                    Source::Join {
-                        left: Box::new(cur.0),
-                        right: Box::new(right.0),
-                        on,
-                        left_outer,
-                        right_width,
-                    },
+                    lateral::join(cur.0, right.0, on, left_outer, right_width, lateral),
                     scope,
                 );
             }
@@ -3515,6 +3512,7 @@ impl<'a> Binder<'a> {
             let input = st.input.clone();
             // Arguments bind against the input row (not the group row).
             self.windows.suspended += 1;
+            let outer_reads = self.outer_reads_begin();
             let res = (|| -> Result<(Vec<Expr>, Option<Expr>, super::aggregate::SortKeys)> {
                 let (filter, order) =
                     self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
@@ -3533,7 +3531,10 @@ impl<'a> Binder<'a> {
             })();
             self.windows.suspended -= 1;
             self.agg = Some(st);
+            let outer_agg =
+                self.outer_reads_end(outer_reads, res.as_ref().ok().map(|r| &r.0[..]), span);
             let (bound, filter, order) = res?;
+            outer_agg?;
             let mut bound = bound.into_iter();
             let arg = bound.next();
             let arg2 = bound.next();

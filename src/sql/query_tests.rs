@@ -1,6 +1,6 @@
 //! Tests of the query features whose behaviour cannot live in `sql-tests/*.slt`
-//! because PostgreSQL answers differently: what tusk refuses with 0A000 (LATERAL,
-//! ordered-set aggregates) and how an endless recursive CTE is stopped.
+//! because PostgreSQL answers differently: what tusk refuses with 0A000 (ordered-set
+//! aggregates) and how an endless recursive CTE is stopped.
 
 use super::tests::{db, session};
 use super::ExecResult;
@@ -17,11 +17,15 @@ fn unimplemented_query_features_are_refused_not_ignored() {
     let d = db("query-refusals");
     let mut s = session(&d.engine, "postgres");
     for sql in [
-        "select * from generate_series(1,2) a, lateral (select a * 2 as d) s",
-        "select * from generate_series(1,2) a cross join lateral (select 1) s",
         "select percentile_cont(0.5) within group (order by x) from generate_series(1,2) x",
         "select * from generate_series(1,3) with ordinality",
         "select * from pg_settings tablesample bernoulli(0)",
+        // An aggregate over an enclosing query's columns belongs to that query.
+        "select (select sum(a.x) from generate_series(1,2) g) from (select 1 as x) a",
+        "select * from (select 1 as x) a, lateral (select count(*) filter (where a.x > 0)) s",
+        // A parenthesized join mixing lateral items and plain subqueries.
+        "select * from (select 1 as x) a join ((select 2 as y) b cross join \
+         generate_series(1, a.x) g) on true",
     ] {
         let e = error_code(&mut s, sql).unwrap_or_default();
         assert!(e.starts_with("0A000: "), "{sql}: {e}");
@@ -42,4 +46,31 @@ fn an_endless_recursive_cte_stops_at_statement_timeout() {
     // The session still works.
     let r = s.simple_query("select 1");
     assert!(matches!(r.first(), Some(Ok(ExecResult::Rows { .. }))));
+}
+
+#[test]
+fn explain_shows_a_lateral_item_under_a_nested_loop() {
+    // PostgreSQL pulls simple LATERAL subqueries up into ordinary joins, so this plan
+    // shape is tusk's own and cannot live in an .slt file.
+    let d = db("query-lateral-explain");
+    let mut s = session(&d.engine, "postgres");
+    super::tests::q(
+        &mut s,
+        "create table a (id int, n int); create table b (id int, v int)",
+    );
+    let out = super::tests::q(
+        &mut s,
+        "explain (costs off) select a.id, s.v from a left join lateral \
+         (select v from b where b.id = a.id) s on s.v > 1",
+    );
+    assert!(out.contains("Nested Loop Left Join"), "{out}");
+    assert!(out.contains("Join Filter: (v > 1)"), "{out}");
+    assert!(out.contains("Seq Scan on a"), "{out}");
+    assert!(out.contains("Seq Scan on b"), "{out}");
+    let out = super::tests::q(
+        &mut s,
+        "explain (costs off) select a.id, g from a, generate_series(1, a.n) g",
+    );
+    assert!(out.contains("Nested Loop\n"), "{out}");
+    assert!(out.contains("Function Scan on generate_series"), "{out}");
 }
