@@ -167,6 +167,8 @@ pub enum CatalogChange {
     /// A change of a sequence, CHECK constraint, view, schema or comment (see
     /// `storage::ddl`).
     Ddl(super::ddl::DdlChange),
+    /// A change of table privileges or a membership revocation (see `storage::acl`).
+    Acl(super::acl::AclChange),
 }
 
 /// The whole catalog.
@@ -186,6 +188,8 @@ pub struct CatalogState {
     pub next_oid: u32,
     /// Sequences, CHECK constraints, views and comments (see `storage::ddl`).
     pub ddl: super::ddl::DdlCatalog,
+    /// Table privileges (see `storage::acl`).
+    pub acl: super::acl::AclCatalog,
 }
 
 impl CatalogState {
@@ -254,6 +258,7 @@ impl CatalogState {
                 Some(CatalogUndo::RestoreDropped(old, tables))
             }
             CatalogChange::Ddl(d) => super::ddl::apply(self, d).map(CatalogUndo::Ddl),
+            CatalogChange::Acl(a) => super::acl::apply(self, a).map(CatalogUndo::Acl),
         }
     }
 
@@ -287,6 +292,7 @@ impl CatalogState {
                 }
             },
             CatalogUndo::Ddl(u) => super::ddl::undo(self, u),
+            CatalogUndo::Acl(u) => super::acl::undo(self, u),
         }
     }
 
@@ -413,6 +419,7 @@ impl CatalogState {
             .encode(out);
         }
         super::ddl::encode_image(self, out);
+        super::acl::encode_image(self, out);
     }
 
     /// Decodes a catalog image written by [`encode`](Self::encode).
@@ -442,6 +449,7 @@ impl CatalogState {
             c.apply(&ch);
         }
         super::ddl::decode_image(&mut c, r)?;
+        super::acl::decode_image(&mut c, r)?;
         Ok(c)
     }
 }
@@ -465,6 +473,8 @@ pub enum CatalogUndo {
     RestoreDropped(DatabaseInfo, Vec<((u32, u32), Arc<TableDef>)>),
     /// Revert a DDL change (see `storage::ddl`).
     Ddl(super::ddl::DdlUndo),
+    /// Revert a privilege change.
+    Acl(super::acl::AclUndo),
 }
 
 /// Appends a little-endian u32.
@@ -683,6 +693,10 @@ impl CatalogChange {
                 out.push(9);
                 d.encode(out);
             }
+            CatalogChange::Acl(a) => {
+                out.push(10);
+                a.encode(out);
+            }
         }
     }
 
@@ -750,6 +764,7 @@ impl CatalogChange {
                 })
             }
             9 => CatalogChange::Ddl(super::ddl::DdlChange::decode(r)?),
+            10 => CatalogChange::Acl(super::acl::AclChange::decode(r)?),
             t => {
                 return Err(err!(
                     sqlstate::DATA_CORRUPTED,
