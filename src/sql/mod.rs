@@ -34,6 +34,7 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
+pub mod acl;
 pub mod aggregate;
 pub mod copy_out;
 pub mod cte;
@@ -1054,6 +1055,7 @@ impl Session {
             piece.offset,
             param_types.clone(),
         );
+        b.acl_role = self.engine.role(&self.ctx.user).map(|r| r.oid);
         let plan = Arc::new(b.plan(stmt)?);
         if self.plan_cache.len() > 256 {
             self.plan_cache.clear();
@@ -1398,6 +1400,15 @@ impl Session {
                         table.1
                     )
                 })?;
+                if let Some(r) = self.engine.role(&self.ctx.user) {
+                    acl::check_table(
+                        &self.engine,
+                        self.db_oid,
+                        r.oid,
+                        &def,
+                        crate::storage::acl::ACL_INSERT,
+                    )?;
+                }
                 let mut targets = Vec::new();
                 if columns.is_empty() {
                     targets.extend(0..def.columns.len());
@@ -1555,6 +1566,10 @@ impl Session {
             FrontStmt::DropRole { names, if_exists } => {
                 self.exec_ctx(&[], |cx| exec::run_drop_role(names, *if_exists, cx))?;
                 cmd("DROP ROLE")
+            }
+            FrontStmt::Acl(a) => {
+                self.exec_ctx(&[], |cx| acl::execute(a, cx))?;
+                cmd(a.tag())
             }
         }
     }
@@ -2194,6 +2209,7 @@ mod hot_standby {
             FrontStmt::CreateRole { .. } => "CREATE ROLE",
             FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
             FrontStmt::DropRole { .. } => "DROP ROLE",
+            FrontStmt::Acl(a) => a.tag(),
             FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
             FrontStmt::DropDatabase { .. } => "DROP DATABASE",
             _ => return Ok(()),

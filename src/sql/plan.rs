@@ -499,6 +499,9 @@ pub struct Binder<'a> {
     /// its FROM rows), and whether each subquery level refers to them.
     outer: Vec<Option<Scope>>,
     correlated: Vec<bool>,
+    /// The role whose table privileges are checked as tables are bound (`sql::acl`);
+    /// None for internal binders (stored defaults, view bodies).
+    pub acl_role: Option<u32>,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -544,6 +547,7 @@ impl<'a> Binder<'a> {
             windows: window::WinEnv::default(),
             outer: Vec::new(),
             correlated: Vec::new(),
+            acl_role: None,
         }
     }
 
@@ -693,7 +697,9 @@ impl<'a> Binder<'a> {
             ast::Statement::Truncate { table_names, .. } => {
                 let mut out = Vec::new();
                 for t in table_names {
-                    out.push((self.db, self.resolve_table(&t.name)?));
+                    let def = self.resolve_table(&t.name)?;
+                    self.acl_check(&def, super::acl::Need::Truncate)?;
+                    out.push((self.db, def));
                 }
                 Ok(Plan::Truncate(out))
             }
@@ -1257,6 +1263,7 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
+                self.acl_check_view(schema.as_deref(), &tname)?;
                 if let Some((p, mut scope)) =
                     super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
                 {
@@ -1264,6 +1271,7 @@ impl<'a> Binder<'a> {
                     return Ok((Source::Subquery(Box::new(p)), scope));
                 }
                 let def = self.resolve_table(name)?;
+                self.acl_check(&def, super::acl::Need::Select)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((
@@ -1887,6 +1895,7 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(&def, super::acl::Need::Insert(ins))?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
             targets.extend(0..def.columns.len());
@@ -2183,6 +2192,10 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(
+            &def,
+            super::acl::Need::Update(assignments, selection.is_some() || returning.is_some()),
+        )?;
         let alias_name = alias
             .as_ref()
             .map(|a| fold(&a.name))
@@ -2224,6 +2237,10 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(
+            &def,
+            super::acl::Need::Delete(d.selection.is_some() || d.returning.is_some()),
+        )?;
         let alias_name = alias
             .as_ref()
             .map(|a| fold(&a.name))
