@@ -358,6 +358,8 @@ pub enum FrontStmt {
     },
     /// A DDL statement sqlparser cannot parse (ALTER SEQUENCE), see `sql::ddl`.
     Ddl(Box<super::ddl::DdlPlan>),
+    /// GRANT / REVOKE, see `sql::acl`.
+    Acl(Box<super::acl::AclStmt>),
 }
 
 struct P {
@@ -722,6 +724,9 @@ fn value_if_boolean(p: &mut P) -> Option<String> {
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     if let Some(d) = super::ddl::parse_front(text)? {
         return Ok(Some(FrontStmt::Ddl(Box::new(d))));
+    }
+    if let Some(a) = super::acl::parse_front(text)? {
+        return Ok(Some(FrontStmt::Acl(Box::new(a))));
     }
     // `COPY (query) TO …`: the query is any SQL, kept as text; the rest is tokenized
     // with a placeholder in its place.

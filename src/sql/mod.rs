@@ -34,6 +34,7 @@
 //!    ([`Engine::commit`]: WAL append + flush, then visibility) and the result
 //!    `INSERT 0 1` with the RETURNING row goes back to the server.
 
+pub mod acl;
 pub mod aggregate;
 pub mod copy_out;
 pub mod ctas;
@@ -1068,6 +1069,7 @@ impl Session {
             piece.offset,
             param_types.clone(),
         );
+        b.acl_role = self.engine.role(&self.ctx.user).map(|r| r.oid);
         let plan = Arc::new(b.plan(stmt)?);
         if self.plan_cache.len() > 256 {
             self.plan_cache.clear();
@@ -1405,6 +1407,15 @@ impl Session {
                 binary,
             } => {
                 let def = self.copy_table(table)?;
+                if let Some(r) = self.engine.role(&self.ctx.user) {
+                    acl::check_table(
+                        &self.engine,
+                        self.db_oid,
+                        r.oid,
+                        &def,
+                        crate::storage::acl::ACL_INSERT,
+                    )?;
+                }
                 let mut targets = Vec::new();
                 if columns.is_empty() {
                     targets.extend(0..def.columns.len());
@@ -1562,6 +1573,10 @@ impl Session {
             FrontStmt::DropRole { names, if_exists } => {
                 self.exec_ctx(&[], |cx| exec::run_drop_role(names, *if_exists, cx))?;
                 cmd("DROP ROLE")
+            }
+            FrontStmt::Acl(a) => {
+                self.exec_ctx(&[], |cx| acl::execute(a, cx))?;
+                cmd(a.tag())
             }
         }
     }
@@ -2207,6 +2222,7 @@ mod hot_standby {
             FrontStmt::CreateRole { .. } => "CREATE ROLE",
             FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
             FrontStmt::DropRole { .. } => "DROP ROLE",
+            FrontStmt::Acl(a) => a.tag(),
             FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
             FrontStmt::DropDatabase { .. } => "DROP DATABASE",
             _ => return Ok(()),

@@ -507,6 +507,9 @@ pub struct Binder<'a> {
     /// the left scope a LATERAL item sees), and whether each level is referred to.
     outer: Vec<lateral::OuterLevel>,
     correlated: Vec<bool>,
+    /// The role whose table privileges are checked as tables are bound (`sql::acl`);
+    /// None for internal binders (stored defaults, view bodies).
+    pub acl_role: Option<u32>,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -553,6 +556,7 @@ impl<'a> Binder<'a> {
             windows: window::WinEnv::default(),
             outer: Vec::new(),
             correlated: Vec::new(),
+            acl_role: None,
         }
     }
 
@@ -703,7 +707,9 @@ impl<'a> Binder<'a> {
             ast::Statement::Truncate { table_names, .. } => {
                 let mut out = Vec::new();
                 for t in table_names {
-                    out.push((self.db, self.resolve_table(&t.name)?));
+                    let def = self.resolve_table(&t.name)?;
+                    self.acl_check(&def, super::acl::Need::Truncate)?;
+                    out.push((self.db, def));
                 }
                 Ok(Plan::Truncate(out))
             }
@@ -1263,6 +1269,7 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
+                self.acl_check_view(schema.as_deref(), &tname)?;
                 if let Some((p, mut scope)) =
                     super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
                 {
@@ -1270,6 +1277,7 @@ impl<'a> Binder<'a> {
                     return Ok((Source::Subquery(Box::new(p)), scope));
                 }
                 let def = self.resolve_table(name)?;
+                self.acl_check(&def, super::acl::Need::Select)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((
@@ -1893,6 +1901,7 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(&def, super::acl::Need::Insert(ins))?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
             targets.extend(0..def.columns.len());
@@ -2189,6 +2198,10 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(
+            &def,
+            super::acl::Need::Update(assignments, selection.is_some() || returning.is_some()),
+        )?;
         let alias_name = alias
             .as_ref()
             .map(|a| fold(&a.name))
@@ -2230,6 +2243,10 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
+        self.acl_check(
+            &def,
+            super::acl::Need::Delete(d.selection.is_some() || d.returning.is_some()),
+        )?;
         let alias_name = alias
             .as_ref()
             .map(|a| fold(&a.name))

@@ -39,6 +39,7 @@
 //! 4. [`Engine::commit`] appends the records and COMMIT to the WAL, flushes, then stamps
 //!    the versions with the next commit sequence number: the change becomes visible.
 
+pub mod acl;
 pub mod archive_status;
 pub mod backup;
 mod checkpoint;

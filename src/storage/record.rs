@@ -316,6 +316,7 @@ impl Record {
                 CatalogChange::DropDatabase { oid } => format!("DROP DATABASE oid {oid}"),
                 CatalogChange::Ddl(d) => d.describe(),
                 CatalogChange::Enum(e) => e.describe(),
+                CatalogChange::Acl(a) => a.describe(),
             },
             Record::Commit { time } => {
                 format!("COMMIT {}", crate::types::format_timestamptz(*time, 0))

@@ -169,6 +169,8 @@ pub enum CatalogChange {
     Ddl(super::ddl::DdlChange),
     /// A change of an enum type (see `storage::enums`).
     Enum(super::enums::EnumChange),
+    /// A change of table privileges or a membership revocation (see `storage::acl`).
+    Acl(super::acl::AclChange),
 }
 
 /// The whole catalog.
@@ -190,6 +192,8 @@ pub struct CatalogState {
     pub ddl: super::ddl::DdlCatalog,
     /// Enum types (see `storage::enums`).
     pub enums: Arc<super::enums::EnumMap>,
+    /// Table privileges (see `storage::acl`).
+    pub acl: super::acl::AclCatalog,
 }
 
 impl CatalogState {
@@ -259,6 +263,7 @@ impl CatalogState {
             }
             CatalogChange::Ddl(d) => super::ddl::apply(self, d).map(CatalogUndo::Ddl),
             CatalogChange::Enum(e) => super::enums::apply(self, e).map(CatalogUndo::Enum),
+            CatalogChange::Acl(a) => super::acl::apply(self, a).map(CatalogUndo::Acl),
         }
     }
 
@@ -293,6 +298,7 @@ impl CatalogState {
             },
             CatalogUndo::Ddl(u) => super::ddl::undo(self, u),
             CatalogUndo::Enum(u) => super::enums::undo(self, u),
+            CatalogUndo::Acl(u) => super::acl::undo(self, u),
         }
     }
 
@@ -420,6 +426,7 @@ impl CatalogState {
         }
         super::ddl::encode_image(self, out);
         super::enums::encode_image(self, out);
+        super::acl::encode_image(self, out);
     }
 
     /// Decodes a catalog image written by [`encode`](Self::encode).
@@ -450,6 +457,7 @@ impl CatalogState {
         }
         super::ddl::decode_image(&mut c, r)?;
         super::enums::decode_image(&mut c, r)?;
+        super::acl::decode_image(&mut c, r)?;
         Ok(c)
     }
 }
@@ -475,6 +483,8 @@ pub enum CatalogUndo {
     Ddl(super::ddl::DdlUndo),
     /// Revert an enum change (see `storage::enums`).
     Enum(super::enums::EnumUndo),
+    /// Revert a privilege change.
+    Acl(super::acl::AclUndo),
 }
 
 /// Appends a little-endian u32.
@@ -697,6 +707,10 @@ impl CatalogChange {
                 out.push(40);
                 e.encode(out);
             }
+            CatalogChange::Acl(a) => {
+                out.push(10);
+                a.encode(out);
+            }
         }
     }
 
@@ -765,6 +779,7 @@ impl CatalogChange {
             }
             9 => CatalogChange::Ddl(super::ddl::DdlChange::decode(r)?),
             40 => CatalogChange::Enum(super::enums::EnumChange::decode(r)?),
+            10 => CatalogChange::Acl(super::acl::AclChange::decode(r)?),
             t => {
                 return Err(err!(
                     sqlstate::DATA_CORRUPTED,
