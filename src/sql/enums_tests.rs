@@ -2,43 +2,7 @@
 //! rows using them come back after a crash — from the checkpoint image and from WAL
 //! replay — and rolled-back or dropped types stay gone.
 
-use super::super::tests::{db, session};
-use crate::sql::{ExecResult, Session};
-use crate::storage::{Engine, EngineOptions};
-use std::sync::Arc;
-
-/// Runs a statement; returns the first column of its rows, the tag, or the error.
-fn q(s: &mut Session, sql: &str) -> String {
-    let mut out = Vec::new();
-    for r in s.simple_query(sql) {
-        match r {
-            Ok(ExecResult::Rows { rows, .. }) => {
-                for row in rows {
-                    out.push(
-                        s.encode_value(&row[0], 0)
-                            .map(|b| String::from_utf8(b).unwrap())
-                            .unwrap_or_else(|| "NULL".into()),
-                    );
-                }
-            }
-            Ok(ExecResult::Command { tag }) => out.push(tag),
-            Ok(_) => {}
-            Err(e) => out.push(format!("ERROR {}: {}", e.code, e.message)),
-        }
-    }
-    out.join(",")
-}
-
-fn reopen(dir: &std::path::Path) -> Arc<Engine> {
-    Engine::open(
-        dir,
-        &EngineOptions {
-            fsync: false,
-            ..Default::default()
-        },
-    )
-    .unwrap()
-}
+use super::super::tests::{db, first_column as q, reopen, session};
 
 #[test]
 fn enum_types_and_their_rows_survive_a_crash() {

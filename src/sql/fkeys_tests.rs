@@ -2,10 +2,8 @@
 //! constraints replayed after a crash and kept by a checkpoint image, a rolled-back
 //! constraint gone, and a referenced row that a concurrent referencing insert holds.
 
-use super::super::tests::{db, session};
+use super::super::tests::{db, reopen, session};
 use crate::sql::{ExecResult, Session};
-use crate::storage::{Engine, EngineOptions};
-use std::sync::Arc;
 
 /// Runs statements; returns the first column of their rows, tags, or the error with
 /// its detail.
@@ -33,17 +31,6 @@ fn q(s: &mut Session, sql: &str) -> String {
         }
     }
     out.join(",")
-}
-
-fn reopen(dir: &std::path::Path) -> Arc<Engine> {
-    Engine::open(
-        dir,
-        &EngineOptions {
-            fsync: false,
-            ..Default::default()
-        },
-    )
-    .unwrap()
 }
 
 #[test]

@@ -59,6 +59,41 @@ pub(super) fn db(name: &str) -> Db {
     Db { dir, engine }
 }
 
+/// Runs a statement; returns the first column of its rows, the tag, or the error
+/// (restart tests compare these short strings).
+pub(super) fn first_column(s: &mut Session, sql: &str) -> String {
+    let mut out = Vec::new();
+    for r in s.simple_query(sql) {
+        match r {
+            Ok(ExecResult::Rows { rows, .. }) => {
+                for row in rows {
+                    out.push(
+                        s.encode_value(&row[0], 0)
+                            .map(|b| String::from_utf8(b).unwrap())
+                            .unwrap_or_else(|| "NULL".into()),
+                    );
+                }
+            }
+            Ok(ExecResult::Command { tag }) => out.push(tag),
+            Ok(_) => {}
+            Err(e) => out.push(format!("ERROR {}: {}", e.code, e.message)),
+        }
+    }
+    out.join(",")
+}
+
+/// Opens the cluster in `dir` again, as after a crash (crash recovery runs).
+pub(super) fn reopen(dir: &std::path::Path) -> Arc<Engine> {
+    Engine::open(
+        dir,
+        &EngineOptions {
+            fsync: false,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 pub(super) fn session(engine: &Arc<Engine>, user: &str) -> Session {
     let cfg = Arc::new(ServerConfig::defaults(std::path::Path::new("/nonexistent")));
     Session::new(
