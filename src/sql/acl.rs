@@ -454,15 +454,16 @@ pub fn has_table_privilege(
     let role = engine
         .role(role)
         .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{role}\" does not exist"))?;
-    let (schema, name) = match table.split_once('.') {
-        Some((s, n)) => (Some(s.to_string()), n.to_string()),
-        None => (None, table.to_string()),
+    let (schema, name) = super::ddl::parse_qualified(table)?;
+    let shown = match &schema {
+        Some(s) => format!("{s}.{name}"),
+        None => name.clone(),
     };
     let def =
         crate::catalog::resolve_table(engine, db, schema.as_deref(), &name)?.ok_or_else(|| {
             err!(
                 sqlstate::UNDEFINED_TABLE,
-                "relation \"{table}\" does not exist"
+                "relation \"{shown}\" does not exist"
             )
         })?;
     let (have, opts) = engine.with_catalog(|c| acl::table_privileges(c, db, &def, role.oid));
@@ -491,6 +492,33 @@ pub fn has_table_privilege(
         any |= set & bit != 0;
     }
     Ok(any)
+}
+
+/// The SQL function `has_table_privilege([role,] table, privilege)`: NULL for a
+/// NULL argument; the role defaults to the current one.
+pub fn call_has_table_privilege(
+    args: Vec<crate::types::Value>,
+    cx: &mut ExecCtx<'_>,
+) -> Result<crate::types::Value> {
+    if args.iter().any(|a| a.is_null()) {
+        return Ok(crate::types::Value::Null);
+    }
+    let text = |v: &crate::types::Value| match v {
+        crate::types::Value::Text(s) => s.clone(),
+        v => crate::types::format_text(v, &crate::types::FormatOptions::default()),
+    };
+    let mut t: Vec<String> = args.iter().map(text).collect();
+    if t.len() == 2 {
+        t.insert(0, cx.ctx.user.clone());
+    }
+    let (role, table, privilege) = match t.as_slice() {
+        [r, tb, p] => (r, tb, p),
+        _ => bail!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "function has_table_privilege does not exist"
+        ),
+    };
+    has_table_privilege(cx.engine, cx.db_oid, role, table, privilege).map(crate::types::Value::Bool)
 }
 
 /// The `relacl` text of a table, or None for the default ACL (NULL).

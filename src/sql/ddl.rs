@@ -180,7 +180,7 @@ fn find_relation(
 }
 
 /// Splits a text name as `regclass` input does: dotted parts, unquoted ones folded.
-fn parse_qualified(text: &str) -> Result<(Option<String>, String)> {
+pub(super) fn parse_qualified(text: &str) -> Result<(Option<String>, String)> {
     let invalid = || err!(sqlstate::INVALID_NAME, "invalid name syntax");
     let mut parts = Vec::new();
     let mut chars = text.trim().chars().peekable();
@@ -686,6 +686,15 @@ pub enum DdlPlan {
     },
     /// CREATE TABLE … AS, SELECT … INTO, CREATE TABLE (LIKE …) (see `sql::ctas`).
     CreateTableAs(Box<super::ctas::CtasPlan>),
+    /// `COMMENT ON TABLE | COLUMN … IS …`.
+    Comment {
+        /// The relation's name as written.
+        name: (Option<String>, String),
+        /// The column (COMMENT ON COLUMN), else the table itself.
+        column: Option<String>,
+        /// The comment (None or empty removes it).
+        text: Option<String>,
+    },
 }
 
 impl DdlPlan {
@@ -701,6 +710,7 @@ impl DdlPlan {
             DdlPlan::DropSchema { .. } => "DROP SCHEMA",
             DdlPlan::CreateTableAs(p) if p.as_query => "CREATE TABLE AS",
             DdlPlan::CreateTableAs(_) => "CREATE TABLE",
+            DdlPlan::Comment { .. } => "COMMENT",
         }
     }
 
@@ -909,8 +919,120 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             if_exists: *if_exists,
             cascade: *cascade,
         },
+        ast::Statement::Comment {
+            object_type: object_type @ (ast::CommentObject::Table | ast::CommentObject::Column),
+            object_name,
+            comment,
+            if_exists: false,
+        } => {
+            let (name, column) = if *object_type == ast::CommentObject::Column {
+                let mut parts = object_name.0.clone();
+                if parts.len() < 2 {
+                    bail!(sqlstate::SYNTAX_ERROR, "column name must be qualified");
+                }
+                let last = parts.pop().expect("two parts or more");
+                let col = split_name(&ast::ObjectName(vec![last]))?.1;
+                (split_name(&ast::ObjectName(parts))?, Some(col))
+            } else {
+                (split_name(object_name)?, None)
+            };
+            DdlPlan::Comment {
+                name,
+                column,
+                text: comment.clone().filter(|t| !t.is_empty()),
+            }
+        }
         _ => return Ok(None),
     }))
+}
+
+/// What a relation name names, for COMMENT.
+enum Commented {
+    Table(Arc<TableDef>),
+    View(ViewDef),
+    Other,
+}
+
+/// Runs `COMMENT ON TABLE | COLUMN`: PostgreSQL's checks (a table for TABLE, a table
+/// or view for COLUMN, the owner or a superuser) and one WAL-logged comment change.
+fn run_comment(
+    cx: &mut ExecCtx<'_>,
+    name: &(Option<String>, String),
+    column: Option<&str>,
+    text: &Option<String>,
+) -> Result<()> {
+    let db = cx.db_oid;
+    let (schema, rel) = name;
+    let mut found = None;
+    for s in search_schemas(cx.engine, schema.as_deref())? {
+        found = cx.engine.with_catalog(|c| {
+            if let Some(t) = c.table_by_name(db, s, rel) {
+                Some(Commented::Table(t.clone()))
+            } else if let Some(v) = c.ddl.view_by_name(db, s, rel) {
+                Some(Commented::View(v.clone()))
+            } else if c.relation_exists(db, s, rel) {
+                Some(Commented::Other)
+            } else {
+                None
+            }
+        });
+        if found.is_some() {
+            break;
+        }
+    }
+    let Some(found) = found else {
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation \"{rel}\" does not exist"
+        );
+    };
+    let (oid, owner, columns): (u32, u32, Vec<String>) = match (found, column) {
+        (Commented::Table(t), _) => (
+            t.oid,
+            t.owner,
+            t.columns.iter().map(|c| c.name.clone()).collect(),
+        ),
+        (Commented::View(v), Some(_)) => (v.oid, v.owner, v.columns.clone()),
+        _ => bail!(sqlstate::WRONG_OBJECT_TYPE, "\"{rel}\" is not a table"),
+    };
+    let sub = match column {
+        None => 0,
+        Some(col) => match columns.iter().position(|c| c == col) {
+            Some(i) => i as i32 + 1,
+            None => bail!(
+                sqlstate::UNDEFINED_COLUMN,
+                "column \"{col}\" of relation \"{rel}\" does not exist"
+            ),
+        },
+    };
+    let me = cx.current_role();
+    let allowed = me.is_some_and(|r| {
+        r.superuser
+            || cx
+                .engine
+                .with_catalog(|c| crate::storage::acl::holds(c, r.oid, owner))
+    });
+    if !allowed {
+        let kind = if column.is_some() {
+            "relation"
+        } else {
+            "table"
+        };
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "must be owner of {kind} {rel}"
+        );
+    }
+    cx.engine.catalog_change(
+        cx.txn,
+        CatalogChange::Ddl(DdlChange::Comment {
+            db,
+            oid,
+            sub,
+            text: text.clone(),
+        }),
+    )?;
+    Ok(())
 }
 
 /// The comment a stored view query starts with: the schemas of `search_path` when
@@ -1337,6 +1459,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
     let db = cx.db_oid;
     match p {
         DdlPlan::CreateTableAs(c) => super::ctas::execute(c, cx).map(|_| ()),
+        DdlPlan::Comment { name, column, text } => run_comment(cx, name, column.as_deref(), text),
         DdlPlan::CreateSequence {
             if_not_exists,
             def,
@@ -1763,6 +1886,24 @@ pub fn on_drop_table(cx: &mut ExecCtx<'_>, table: &TableDef) -> Result<()> {
             .collect();
         (owned, c.ddl.checks.contains_key(&(db, table.oid)))
     });
+    let comments: Vec<i32> = cx.engine.with_catalog(|c| {
+        c.ddl
+            .comments
+            .range((db, table.oid, i32::MIN)..=(db, table.oid, i32::MAX))
+            .map(|((_, _, sub), _)| *sub)
+            .collect()
+    });
+    for sub in comments {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::Comment {
+                db,
+                oid: table.oid,
+                sub,
+                text: None,
+            }),
+        )?;
+    }
     super::fkeys::forget_table(cx, table.oid)?;
     for oid in owned {
         cx.engine.catalog_change(

@@ -203,6 +203,8 @@ pub enum Func {
     Typed(super::type_funcs::TypeFn),
     /// Sequence functions (`nextval`, `currval`, …, see `sql::ddl`).
     Ddl(super::ddl::DdlFn),
+    /// `has_table_privilege([role,] table, privilege)` (see `sql::acl`).
+    HasTablePrivilege,
     /// A regular-expression function or operator (see `regex_funcs`).
     Regex(super::regex_funcs::RegexFn),
     /// A string or math function (see `string_funcs`).

@@ -33,6 +33,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
     }
+    if name == "has_table_privilege" && matches!(n, 2 | 3) {
+        return Some((Func::HasTablePrivilege, DataType::Bool));
+    }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
         arg_types
@@ -281,6 +284,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
         (Func::Typed(t), i) => super::type_funcs::arg_type(t, i),
         (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
+        (Func::HasTablePrivilege, _) => Some(DataType::Text),
         (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
@@ -741,6 +745,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
         // ---- WAL retention (E) ----
         Func::Ddl(d) => return super::ddl::call(d, args, cx),
+        Func::HasTablePrivilege => return super::acl::call_has_table_privilege(args, cx),
         Func::ReleaseWalHold => {
             if !cx.is_superuser() {
                 bail!(
