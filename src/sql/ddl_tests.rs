@@ -133,3 +133,62 @@ fn schemas_survive_a_crash_and_search_path_resolves() {
     q(&mut s, "set search_path = nosuch, public");
     assert_eq!(q(&mut s, "select 1"), "1");
 }
+
+/// The comments of table `t` in database `postgres`: (column number, text).
+fn comments_of(e: &std::sync::Arc<crate::storage::Engine>, table: &str) -> Vec<(i32, String)> {
+    let db = e.database("postgres").expect("postgres database").oid;
+    e.with_catalog(|c| {
+        let oid = c
+            .table_by_name(db, crate::storage::schema::PUBLIC_NAMESPACE, table)
+            .map(|t| t.oid)
+            .unwrap_or(0);
+        c.ddl
+            .comments
+            .range((db, oid, i32::MIN)..=(db, oid, i32::MAX))
+            .map(|((_, _, sub), t)| (*sub, t.clone()))
+            .collect()
+    })
+}
+
+#[test]
+fn comments_survive_a_crash_and_follow_their_table() {
+    let d = db("comments");
+    {
+        let mut s = session(&d.engine, "postgres");
+        q(&mut s, "create table t (a int, b text)");
+        q(&mut s, "create table gone (a int)");
+        q(&mut s, "comment on table t is 'the table'");
+        q(&mut s, "comment on column t.b is 'column b'");
+        q(&mut s, "comment on column t.a is 'dropped below'");
+        q(&mut s, "comment on column gone.a is 'x'");
+        q(&mut s, "checkpoint");
+        q(&mut s, "comment on column t.a is null");
+        q(&mut s, "drop table gone");
+        // Rolled back: leaves the committed comment.
+        q(&mut s, "begin");
+        q(&mut s, "comment on table t is 'never'");
+        q(&mut s, "rollback");
+        q(&mut s, "create role bob login");
+        let mut b = session(&d.engine, "bob");
+        assert_eq!(
+            q(&mut b, "comment on table t is 'bob'"),
+            "ERROR 42501: must be owner of table t"
+        );
+        assert_eq!(
+            q(&mut b, "comment on column t.a is 'bob'"),
+            "ERROR 42501: must be owner of relation t"
+        );
+        assert_eq!(q(&mut b, "select has_table_privilege('t', 'select')"), "f");
+        q(&mut s, "grant select on t to bob");
+        assert_eq!(q(&mut b, "select has_table_privilege('t', 'select')"), "t");
+        std::mem::forget(b);
+        std::mem::forget(s);
+    }
+    let e = reopen(&d.dir);
+    assert_eq!(
+        comments_of(&e, "t"),
+        vec![(0, "the table".to_string()), (2, "column b".to_string())]
+    );
+    let all = e.with_catalog(|c| c.ddl.comments.len());
+    assert_eq!(all, 2, "the dropped table's comment is gone");
+}
