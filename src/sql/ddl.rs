@@ -1661,6 +1661,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
                 }
                 for v in views {
+                    forget_comments(cx, v.oid)?;
                     cx.engine.catalog_change(
                         cx.txn,
                         CatalogChange::Ddl(DdlChange::DropView { db, oid: v.oid }),
@@ -1695,6 +1696,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                 }
             }
             for v in found {
+                forget_comments(cx, v.oid)?;
                 cx.engine.catalog_change(
                     cx.txn,
                     CatalogChange::Ddl(DdlChange::DropView { db, oid: v.oid }),
@@ -1872,8 +1874,33 @@ fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String
     })
 }
 
+/// Removes the comments of a dropped relation and its columns (PostgreSQL deletes
+/// their `pg_description` rows with the object).
+fn forget_comments(cx: &mut ExecCtx<'_>, oid: u32) -> Result<()> {
+    let db = cx.db_oid;
+    let subs: Vec<i32> = cx.engine.with_catalog(|c| {
+        c.ddl
+            .comments
+            .range((db, oid, i32::MIN)..=(db, oid, i32::MAX))
+            .map(|((_, _, sub), _)| *sub)
+            .collect()
+    });
+    for sub in subs {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::Comment {
+                db,
+                oid,
+                sub,
+                text: None,
+            }),
+        )?;
+    }
+    Ok(())
+}
+
 /// DROP TABLE's companion: drops the sequences the table's columns own and its CHECK
-/// constraints, in the same transaction.
+/// constraints and comments, in the same transaction.
 pub fn on_drop_table(cx: &mut ExecCtx<'_>, table: &TableDef) -> Result<()> {
     let db = cx.db_oid;
     let (owned, has_checks) = cx.engine.with_catalog(|c| {
@@ -1886,24 +1913,7 @@ pub fn on_drop_table(cx: &mut ExecCtx<'_>, table: &TableDef) -> Result<()> {
             .collect();
         (owned, c.ddl.checks.contains_key(&(db, table.oid)))
     });
-    let comments: Vec<i32> = cx.engine.with_catalog(|c| {
-        c.ddl
-            .comments
-            .range((db, table.oid, i32::MIN)..=(db, table.oid, i32::MAX))
-            .map(|((_, _, sub), _)| *sub)
-            .collect()
-    });
-    for sub in comments {
-        cx.engine.catalog_change(
-            cx.txn,
-            CatalogChange::Ddl(DdlChange::Comment {
-                db,
-                oid: table.oid,
-                sub,
-                text: None,
-            }),
-        )?;
-    }
+    forget_comments(cx, table.oid)?;
     super::fkeys::forget_table(cx, table.oid)?;
     for oid in owned {
         cx.engine.catalog_change(

@@ -157,6 +157,9 @@ fn comments_survive_a_crash_and_follow_their_table() {
         let mut s = session(&d.engine, "postgres");
         q(&mut s, "create table t (a int, b text)");
         q(&mut s, "create table gone (a int)");
+        q(&mut s, "create view v as select 1 as x");
+        q(&mut s, "comment on column v.x is 'view column'");
+        q(&mut s, "drop view v");
         q(&mut s, "comment on table t is 'the table'");
         q(&mut s, "comment on column t.b is 'column b'");
         q(&mut s, "comment on column t.a is 'dropped below'");
