@@ -1,5 +1,5 @@
 //! Formatting and date/time built-ins: `to_char` on date/time values, `to_timestamp`
-//! (Unix seconds), `age`, `justify_days` / `justify_hours` / `justify_interval`,
+//! (Unix seconds, or `(text, text)` parsed by [`super::to_char::parse`]), `to_date`, `age`, `justify_days` / `justify_hours` / `justify_interval`,
 //! `make_date`, `make_timestamp`, `make_timestamptz`, `isfinite` and `timeofday`.
 //!
 //! What this module owns: [`FmtFn`], its name table ([`lookup`], consulted by
@@ -34,6 +34,10 @@ pub enum FmtFn {
     ToChar,
     /// `to_timestamp(double precision)`: Unix seconds to `timestamptz`.
     ToTimestampEpoch,
+    /// `to_timestamp(text, text)`: parse local fields through a template.
+    ToTimestampText,
+    /// `to_date(text, text)`.
+    ToDate,
     /// `age(a, b)` and `age(a)` (from midnight today).
     Age,
     /// `justify_days(interval)`.
@@ -64,6 +68,8 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(FmtFn, DataType)> {
     Some(match (name, types.len()) {
         ("to_char", 2) if datetime(first) || first == T::Interval => (FmtFn::ToChar, T::Text),
         ("to_timestamp", 1) => (FmtFn::ToTimestampEpoch, T::TimestampTz),
+        ("to_timestamp", 2) => (FmtFn::ToTimestampText, T::TimestampTz),
+        ("to_date", 2) => (FmtFn::ToDate, T::Date),
         ("age", 1 | 2) if matches!(first, T::Timestamp | T::Unknown) => (FmtFn::Age, T::Interval),
         ("age", 1 | 2) if matches!(first, T::TimestampTz | T::Date) => (FmtFn::Age, T::Interval),
         ("justify_days", 1) => (FmtFn::JustifyDays, T::Interval),
@@ -85,6 +91,7 @@ pub fn arg_type(f: FmtFn, i: usize) -> Option<DataType> {
         (FmtFn::ToChar, 1) => T::Text,
         (FmtFn::ToChar | FmtFn::IsFinite, _) => return None,
         (FmtFn::ToTimestampEpoch, _) => T::Float8,
+        (FmtFn::ToTimestampText | FmtFn::ToDate, _) => T::Text,
         (FmtFn::Age, _) => return None,
         (FmtFn::JustifyDays | FmtFn::JustifyHours | FmtFn::JustifyInterval, _) => T::Interval,
         (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5) => T::Float8,
@@ -509,6 +516,26 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
             }
             let us = ((s - types::POSTGRES_EPOCH_UNIX_SECS as f64) * 1_000_000.0).round();
             Value::TimestampTz(us as i64)
+        }
+        FmtFn::ToTimestampText | FmtFn::ToDate => {
+            let text = |v: &Value| match v {
+                Value::Text(s) => s.clone(),
+                v => types::format_text(v, &types::FormatOptions::default()),
+            };
+            let tm = to_char::parse(&text(&args[0]), &text(&args[1]))?;
+            let date = NaiveDate::from_ymd_opt(
+                i32::try_from(tm.year).map_err(|_| ts_overflow())?,
+                tm.mon as u32,
+                tm.mday as u32,
+            )
+            .ok_or_else(ts_overflow)?;
+            let day = from_naive(date.and_time(NaiveTime::MIN))?;
+            if f == FmtFn::ToDate {
+                Value::Date((day / USECS_PER_DAY) as i32)
+            } else {
+                let local = day + ((tm.hour * 60 + tm.min) * 60 + tm.sec) * 1_000_000 + tm.usec;
+                Value::TimestampTz(local - off)
+            }
         }
         FmtFn::Age => {
             let local = |v: &Value| -> Result<i64> {

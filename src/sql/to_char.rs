@@ -15,6 +15,11 @@
 //!    calendar-only ones fail with PostgreSQL's 22007 "invalid format specification for
 //!    an interval value".
 //!
+//! Parsing ([`parse`], for `to_timestamp(text, text)` and `to_date`) follows
+//! `DCH_from_char` in non-FX mode for YYYY YY MM DD DDD HH24 HH12 HH MI SS MS US,
+//! AM/PM, Mon/Month, Dy/Day, FM and literals; every other keyword, a missing year and
+//! years outside 1..=294276 are refused with 0A000.
+//!
 //! What it must never do: panic on any template (all slicing is by `char`), or print a
 //! pattern it does not implement exactly.
 //!
@@ -565,6 +570,466 @@ pub fn format(tm: &Tm, fmt: &str) -> Result<String> {
     Ok(out)
 }
 
+/// One node of a template for parsing (`to_timestamp`/`to_date`), as PostgreSQL's
+/// `FormatNode` types: a blank, a separator, another literal character, or a keyword.
+enum PNode {
+    Space,
+    Sep,
+    Ch,
+    Key { k: K, fm: bool, th: bool },
+}
+
+fn is_sep(c: char) -> bool {
+    c.is_ascii_graphic() && !c.is_ascii_alphanumeric()
+}
+
+fn is_digit_key(k: K) -> bool {
+    !matches!(
+        k,
+        K::AmU
+            | K::AmL
+            | K::AmDotU
+            | K::AmDotL
+            | K::MonthU
+            | K::MonthC
+            | K::MonthL
+            | K::MonU
+            | K::MonC
+            | K::MonL
+            | K::DayU
+            | K::DayC
+            | K::DayL
+            | K::DyU
+            | K::DyC
+            | K::DyL
+            | K::TzU
+            | K::TzL
+            | K::Of
+    )
+}
+
+fn key_name(k: K) -> &'static str {
+    KEYWORDS
+        .iter()
+        .find(|(_, kk)| *kk == k)
+        .map(|(n, _)| *n)
+        .unwrap_or("?")
+}
+
+fn parse_unsupported(what: &str) -> Error {
+    err!(
+        sqlstate::FEATURE_NOT_SUPPORTED,
+        "to_timestamp/to_date format pattern \"{what}\" is not supported by tusk"
+    )
+}
+
+fn fm_hint() -> &'static str {
+    "If your source string is not fixed-width, try using the \"FM\" modifier."
+}
+
+/// Parses `input` through the template `fmt` as PostgreSQL's `DCH_from_char` (non-FX
+/// mode) and returns the local date/time fields (year, mon, mday, hour, min, sec,
+/// usec). Field validation happens here; every keyword not listed in the module
+/// documentation of `to_timestamp` is refused with 0A000.
+pub fn parse(input: &str, fmt: &str) -> Result<Tm> {
+    let mut nodes = Vec::new();
+    for n in parse_template(fmt)? {
+        match n {
+            Node::Lit(s) => {
+                for c in s.chars() {
+                    nodes.push(if c.is_ascii_whitespace() {
+                        PNode::Space
+                    } else if is_sep(c) {
+                        PNode::Sep
+                    } else {
+                        PNode::Ch
+                    });
+                }
+            }
+            Node::Key { k, fm, th } => nodes.push(PNode::Key {
+                k,
+                fm,
+                th: th.is_some(),
+            }),
+        }
+    }
+    let s: Vec<char> = input.chars().collect();
+    let mut p = 0usize;
+    let mut extra = 0usize;
+    let (mut year, mut mon, mut mday, mut hour, mut min, mut sec, mut usec) = (
+        None::<i64>,
+        None::<i64>,
+        None::<i64>,
+        None::<i64>,
+        None::<i64>,
+        None::<i64>,
+        0i64,
+    );
+    let mut ddd = None::<i64>;
+    let mut pm = None::<bool>;
+    let mut clock12 = false;
+    let mut yy = false;
+    for (idx, n) in nodes.iter().enumerate() {
+        if p >= s.len() {
+            break;
+        }
+        if matches!(n, PNode::Key { .. }) || idx == 0 {
+            while p < s.len() && s[p].is_ascii_whitespace() {
+                p += 1;
+                extra += 1;
+            }
+        }
+        let (k, fm, th) = match n {
+            PNode::Space | PNode::Sep => {
+                if extra > 0 {
+                    extra -= 1;
+                } else if p < s.len() && (s[p].is_ascii_whitespace() || is_sep(s[p])) {
+                    p += 1;
+                }
+                continue;
+            }
+            PNode::Ch => {
+                if extra > 0 {
+                    extra -= 1;
+                } else if p < s.len() {
+                    p += 1;
+                }
+                continue;
+            }
+            PNode::Key { k, fm, th } => (*k, *fm, *th),
+        };
+        let name = key_name(k);
+        let set = |slot: &mut Option<i64>, v: i64| -> Result<()> {
+            match slot {
+                Some(old) if *old != v => Err(err!(
+                    sqlstate::INVALID_DATETIME_FORMAT,
+                    "conflicting values for \"{name}\" field in formatting string"
+                )
+                .with_detail("This value contradicts a previous setting for the same field type.")),
+                _ => {
+                    *slot = Some(v);
+                    Ok(())
+                }
+            }
+        };
+        // A numeric field: PostgreSQL's from_char_parse_int_len.
+        let next_sep = th
+            || match nodes.get(idx + 1) {
+                None => true,
+                Some(PNode::Key { k, .. }) => !is_digit_key(*k),
+                Some(_) => true,
+            };
+        let int = |len: usize, p: &mut usize| -> Result<(i64, usize)> {
+            while *p < s.len() && s[*p].is_ascii_whitespace() {
+                *p += 1;
+            }
+            let copy: String = s[*p..].iter().take(len).collect();
+            let avail: Vec<char> = if fm || next_sep {
+                s[*p..].to_vec()
+            } else {
+                let c: Vec<char> = copy.chars().collect();
+                if c.len() < len {
+                    return Err(err!(
+                        sqlstate::INVALID_DATETIME_FORMAT,
+                        "source string too short for \"{name}\" formatting field"
+                    )
+                    .with_detail(format!(
+                        "Field requires {len} characters, but only {} remain.",
+                        c.len()
+                    ))
+                    .with_hint(fm_hint()));
+                }
+                c
+            };
+            // strtol: optional sign, then digits.
+            let mut q = 0;
+            let neg = match avail.first() {
+                Some('-') => {
+                    q = 1;
+                    true
+                }
+                Some('+') => {
+                    q = 1;
+                    false
+                }
+                _ => false,
+            };
+            let start = q;
+            let mut v: i128 = 0;
+            while q < avail.len() && avail[q].is_ascii_digit() {
+                v = (v * 10 + avail[q].to_digit(10).unwrap_or(0) as i128).min(i64::MAX as i128);
+                q += 1;
+            }
+            if q == start {
+                return Err(err!(
+                    sqlstate::INVALID_DATETIME_FORMAT,
+                    "invalid value \"{copy}\" for \"{name}\""
+                )
+                .with_detail("Value must be an integer."));
+            }
+            if !(fm || next_sep) && q < len {
+                return Err(err!(
+                    sqlstate::INVALID_DATETIME_FORMAT,
+                    "invalid value \"{copy}\" for \"{name}\""
+                )
+                .with_detail(format!(
+                    "Field requires {len} characters, but only {q} could be parsed."
+                ))
+                .with_hint(fm_hint()));
+            }
+            let v = if neg { -v } else { v };
+            if v < i32::MIN as i128 || v > i32::MAX as i128 {
+                return Err(err!(
+                    sqlstate::DATETIME_FIELD_OVERFLOW,
+                    "value for \"{name}\" in source string is out of range"
+                )
+                .with_detail(format!(
+                    "Value must be in the range {} to {}.",
+                    i32::MIN,
+                    i32::MAX
+                )));
+            }
+            *p += q;
+            Ok((v as i64, q - start))
+        };
+        match k {
+            K::Yyyy => {
+                let (v, _) = int(4, &mut p)?;
+                set(&mut year, v)?;
+            }
+            K::Yy => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut year, v)?;
+                yy = true;
+            }
+            K::Mm => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut mon, v)?;
+            }
+            K::Dd => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut mday, v)?;
+            }
+            K::Ddd => {
+                let (v, _) = int(3, &mut p)?;
+                set(&mut ddd, v)?;
+            }
+            K::Hh24 => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut hour, v)?;
+            }
+            K::Hh12 | K::Hh => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut hour, v)?;
+                clock12 = true;
+            }
+            K::Mi => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut min, v)?;
+            }
+            K::Ss => {
+                let (v, _) = int(2, &mut p)?;
+                set(&mut sec, v)?;
+            }
+            K::Ms | K::Us => {
+                let len = if k == K::Ms { 3 } else { 6 };
+                let (v, digits) = int(len, &mut p)?;
+                if !(0..=len).contains(&digits) || v < 0 {
+                    return Err(parse_unsupported(name));
+                }
+                let scale = 10i64.pow((len - digits) as u32);
+                let v = v
+                    .checked_mul(scale)
+                    .ok_or_else(|| parse_unsupported(name))?;
+                usec += if k == K::Ms { v * 1000 } else { v };
+            }
+            K::AmU | K::AmL | K::AmDotU | K::AmDotL => {
+                let dotted = matches!(k, K::AmDotU | K::AmDotL);
+                let cands: [(&str, bool); 2] = if dotted {
+                    [("a.m.", false), ("p.m.", true)]
+                } else {
+                    [("am", false), ("pm", true)]
+                };
+                let found = cands.iter().find(|(c, _)| {
+                    c.chars()
+                        .enumerate()
+                        .all(|(i, ch)| s.get(p + i).map(|x| x.to_ascii_lowercase()) == Some(ch))
+                });
+                match found {
+                    Some((c, v)) => {
+                        p += c.len();
+                        if pm.is_some_and(|o| o != *v) {
+                            return Err(err!(
+                                sqlstate::INVALID_DATETIME_FORMAT,
+                                "conflicting values for \"{name}\" field in formatting string"
+                            )
+                            .with_detail(
+                                "This value contradicts a previous setting for the same field type.",
+                            ));
+                        }
+                        pm = Some(*v);
+                        clock12 = true;
+                    }
+                    None => {
+                        let copy: String = s[p..].iter().take(name.len()).collect();
+                        return Err(err!(
+                            sqlstate::INVALID_DATETIME_FORMAT,
+                            "invalid value \"{copy}\" for \"{name}\""
+                        )
+                        .with_detail(
+                            "The given value did not match any of the allowed values for this field.",
+                        ));
+                    }
+                }
+            }
+            K::MonthU
+            | K::MonthC
+            | K::MonthL
+            | K::MonU
+            | K::MonC
+            | K::MonL
+            | K::DayU
+            | K::DayC
+            | K::DayL
+            | K::DyU
+            | K::DyC
+            | K::DyL => {
+                let is_mon = matches!(
+                    k,
+                    K::MonthU | K::MonthC | K::MonthL | K::MonU | K::MonC | K::MonL
+                );
+                let full = matches!(
+                    k,
+                    K::MonthU | K::MonthC | K::MonthL | K::DayU | K::DayC | K::DayL
+                );
+                let list: Vec<&str> = if is_mon {
+                    MONTHS.to_vec()
+                } else {
+                    DAYS.to_vec()
+                };
+                let found = list.iter().enumerate().find_map(|(i, n)| {
+                    let n = if full { *n } else { &n[..3] };
+                    let ok = n.chars().enumerate().all(|(j, ch)| {
+                        s.get(p + j).map(|x| x.to_ascii_lowercase())
+                            == Some(ch.to_ascii_lowercase())
+                    });
+                    ok.then_some((i, n.len()))
+                });
+                match found {
+                    Some((i, l)) => {
+                        p += l;
+                        if is_mon {
+                            set(&mut mon, i as i64 + 1)?;
+                        }
+                    }
+                    None => {
+                        let copy: String = s[p..].iter().take(name.len()).collect();
+                        return Err(err!(
+                            sqlstate::INVALID_DATETIME_FORMAT,
+                            "invalid value \"{copy}\" for \"{name}\""
+                        )
+                        .with_detail(
+                            "The given value did not match any of the allowed values for this field.",
+                        ));
+                    }
+                }
+            }
+            _ => return Err(parse_unsupported(name)),
+        }
+        if th {
+            return Err(parse_unsupported("TH"));
+        }
+    }
+    let bad = || {
+        err!(
+            sqlstate::DATETIME_FIELD_OVERFLOW,
+            "date/time field value out of range: \"{input}\""
+        )
+    };
+    let mut year = year.ok_or_else(|| parse_unsupported("a template without a year"))?;
+    if yy && (0..100).contains(&year) {
+        year += if year < 70 { 2000 } else { 1900 };
+    }
+    if !(1..=294276).contains(&year) {
+        return Err(parse_unsupported("years before 1 AD or after 294276"));
+    }
+    let mut hour = hour.unwrap_or(0);
+    if clock12 {
+        if !(1..=12).contains(&hour) {
+            return Err(err!(
+                sqlstate::DATETIME_FIELD_OVERFLOW,
+                "hour \"{hour}\" is invalid for the 12-hour clock"
+            )
+            .with_hint("Use the 24-hour clock, or give an hour between 1 and 12."));
+        }
+        if pm == Some(true) && hour < 12 {
+            hour += 12;
+        } else if pm != Some(true) && hour == 12 {
+            hour = 0;
+        }
+    }
+    let (min, sec) = (min.unwrap_or(0), sec.unwrap_or(0));
+    let (mut mon, mut mday) = (mon.unwrap_or(0), mday.unwrap_or(0));
+    if let Some(d) = ddd {
+        if mon == 0 || mday == 0 {
+            if mon != 0 || mday != 0 {
+                return Err(parse_unsupported("DDD combined with MM or DD"));
+            }
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            if d < 1 || d > if leap { 366 } else { 365 } {
+                return Err(bad());
+            }
+            let mut left = d;
+            mon = 1;
+            loop {
+                let dim = match mon {
+                    1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                    4 | 6 | 9 | 11 => 30,
+                    _ => 28 + leap as i64,
+                };
+                if left <= dim {
+                    break;
+                }
+                left -= dim;
+                mon += 1;
+            }
+            mday = left;
+        }
+    }
+    if mon == 0 {
+        mon = 1;
+    }
+    if mday == 0 {
+        mday = 1;
+    }
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let dim = match mon {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 => 28 + leap as i64,
+        _ => return Err(bad()),
+    };
+    if mday < 1 || mday > dim {
+        return Err(bad());
+    }
+    if !(0..24).contains(&hour) || !(0..60).contains(&min) || !(0..60).contains(&sec) {
+        return Err(bad());
+    }
+    if !(0..1_000_000).contains(&usec) {
+        return Err(bad());
+    }
+    Ok(Tm {
+        year,
+        mon,
+        mday,
+        hour,
+        min,
+        sec,
+        usec,
+        ..Tm::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,5 +1070,25 @@ mod tests {
             sqlstate::FEATURE_NOT_SUPPORTED
         );
         assert!(format(&t, "FM").unwrap().is_empty());
+    }
+
+    #[test]
+    fn parse_refuses_what_it_does_not_model() {
+        let t = parse("2024-03-05 2:07 pm", "YYYY-MM-DD HH12:MI am").unwrap();
+        assert_eq!((t.year, t.mon, t.mday, t.hour, t.min), (2024, 3, 5, 14, 7));
+        for (i, f) in [
+            ("03-05", "MM-DD"),
+            ("2024 20", "YYYY CC"),
+            ("2024 1", "YYYY J"),
+        ] {
+            assert_eq!(
+                parse(i, f).unwrap_err().code,
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{f}"
+            );
+        }
+        for i in ["", "\u{e9}\u{e9}", "9999999999999999999999", "-", "2024-"] {
+            let _ = parse(i, "YYYY-MM-DD HH12:MI:SS.US Month");
+        }
     }
 }
