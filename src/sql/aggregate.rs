@@ -43,36 +43,26 @@ pub fn in_order(spec: &AggSpec, mut inputs: Vec<Sorted>) -> impl Iterator<Item =
 /// Compares two sort-key vectors under (descending, nulls first) per key.
 pub fn compare_keys(a: &[Value], b: &[Value], dirs: &[(bool, bool)]) -> Ordering {
     for ((x, y), &(desc, nulls_first)) in a.iter().zip(b).zip(dirs) {
-        let o = match (x.is_null(), y.is_null()) {
-            (true, true) => Ordering::Equal,
-            (true, false) => {
-                if nulls_first {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if nulls_first {
-                    Ordering::Greater
-                } else {
-                    Ordering::Less
-                }
-            }
-            _ => {
-                let o = compare(x, y);
-                if desc {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-        };
+        let o = compare_key(x, y, desc, nulls_first);
         if o != Ordering::Equal {
             return o;
         }
     }
     Ordering::Equal
+}
+
+/// Compares one ORDER BY key: NULLs first or last as asked, values by `compare`,
+/// reversed when descending (the NULL placement is not reversed).
+pub fn compare_key(x: &Value, y: &Value, desc: bool, nulls_first: bool) -> Ordering {
+    match (x.is_null(), y.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) if nulls_first => Ordering::Less,
+        (true, false) => Ordering::Greater,
+        (false, true) if nulls_first => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if desc => compare(x, y).reverse(),
+        _ => compare(x, y),
+    }
 }
 
 /// A sort key list bound for a plan: (expression, descending, nulls first).

@@ -622,32 +622,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
     if !p.order.is_empty() {
         out.sort_by(|a, b| {
             for &(i, desc, nulls_first) in &p.order {
-                let (x, y) = (&a[i], &b[i]);
-                let o = match (x.is_null(), y.is_null()) {
-                    (true, true) => Ordering::Equal,
-                    (true, false) => {
-                        if nulls_first {
-                            Ordering::Less
-                        } else {
-                            Ordering::Greater
-                        }
-                    }
-                    (false, true) => {
-                        if nulls_first {
-                            Ordering::Greater
-                        } else {
-                            Ordering::Less
-                        }
-                    }
-                    _ => {
-                        let o = compare(x, y);
-                        if desc {
-                            o.reverse()
-                        } else {
-                            o
-                        }
-                    }
-                };
+                let o = super::aggregate::compare_key(&a[i], &b[i], desc, nulls_first);
                 if o != Ordering::Equal {
                     return o;
                 }
