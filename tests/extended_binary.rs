@@ -1,7 +1,8 @@
 //! The extended query protocol with binary formats, through tokio-postgres (which
 //! asks for binary results and sends binary parameters): named statements and their
 //! parameter type inference, every common type round-tripped, a row-limited Execute
-//! that answers PortalSuspended, and error recovery to the next Sync.
+//! that answers PortalSuspended, error recovery to the next Sync, and a deferred
+//! constraint failing at the Sync's commit.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -114,5 +115,25 @@ fn binary_round_trips_portals_and_errors() {
             })
             .unwrap();
         assert_eq!(text, "row 4 ü");
+
+        // A deferred constraint fails at the implicit transaction's commit (Sync): the
+        // statement's error, nothing kept, the connection usable.
+        c.batch_execute(
+            "CREATE TABLE dpar (id int8 PRIMARY KEY); \
+             CREATE TABLE dchi (p int8 REFERENCES dpar DEFERRABLE INITIALLY DEFERRED)",
+        )
+        .await
+        .unwrap();
+        let e = c
+            .execute("INSERT INTO dchi VALUES ($1)", &[&7i64])
+            .await
+            .unwrap_err();
+        assert_eq!(e.as_db_error().unwrap().code().code(), "23503");
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM dchi", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0);
     });
 }

@@ -29,7 +29,7 @@ use crate::types::{DataType, Value};
 use std::sync::Arc;
 
 /// Resolves a schema name to its OID for lookups.
-fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
+pub fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
     let oid = engine.with_catalog(|c| {
         c.schemas
             .iter()

@@ -876,8 +876,11 @@ fn extended_batch(s: &mut Session, msgs: Vec<FrontendMessage>, mut skip: bool) -
         match m {
             FrontendMessage::Sync => {
                 skip = false;
-                s.sync();
+                let r = s.sync();
                 queue_side_messages(s, &mut w);
+                if let Err(e) = r {
+                    w.error(&e);
+                }
                 w.ready(status_byte(s.transaction_status()));
             }
             FrontendMessage::Flush => {}

@@ -10,9 +10,17 @@
 //! the statement's transaction); and the checks PostgreSQL runs as its RI triggers.
 //!
 //! Invariants:
-//! - Constraints are non-deferrable and checked row by row as each row is written
-//!   (MATCH SIMPLE: a referencing key with a NULL in it is not checked). DEFERRABLE,
-//!   NOT ENFORCED and NOT VALID are refused with 0A000.
+//! - A constraint is checked row by row as each row is written (MATCH SIMPLE: a
+//!   referencing key with a NULL in it is not checked) unless it is DEFERRABLE and
+//!   deferred — INITIALLY DEFERRED, or `SET CONSTRAINTS … DEFERRED` in the
+//!   transaction. Then the check (the referencing row's parent exists; for NO ACTION,
+//!   no row references a deleted or changed key) is queued in the session's
+//!   [`Deferred`] and run at COMMIT or at `SET CONSTRAINTS … IMMEDIATE`, against the
+//!   rows as they are then: a referencing row deleted meanwhile or a parent key
+//!   inserted again passes, as in PostgreSQL. RESTRICT and the referential actions
+//!   (CASCADE, SET NULL, SET DEFAULT) are never deferred. A ROLLBACK TO SAVEPOINT
+//!   drops the checks queued after the savepoint. NOT ENFORCED, NOT VALID and MATCH
+//!   FULL are refused with 0A000.
 //! - A referencing row's parent is found and then locked FOR SHARE
 //!   (`Engine::lock_row`) until the transaction ends, so a concurrent DELETE (or any
 //!   UPDATE) of the parent waits for it; a parent row deleted by a transaction that
@@ -65,6 +73,10 @@ pub struct FkSpec {
     pub on_delete: u8,
     /// ON UPDATE action code.
     pub on_update: u8,
+    /// DEFERRABLE.
+    pub deferrable: bool,
+    /// INITIALLY DEFERRED.
+    pub initially_deferred: bool,
 }
 
 /// An ALTER TABLE action of this module.
@@ -98,16 +110,23 @@ fn action(a: &Option<ast::ReferentialAction>) -> u8 {
     }
 }
 
-fn characteristics(c: &Option<ast::ConstraintCharacteristics>) -> Result<()> {
-    if let Some(c) = c {
-        if c.deferrable == Some(true) || c.initially == Some(ast::DeferrableInitial::Deferred) {
-            return Err(unsupported("a DEFERRABLE foreign key constraint"));
-        }
-        if c.enforced == Some(false) {
-            return Err(unsupported("a NOT ENFORCED foreign key constraint"));
-        }
+/// DEFERRABLE and INITIALLY DEFERRED of a constraint's characteristics.
+fn characteristics(c: &Option<ast::ConstraintCharacteristics>) -> Result<(bool, bool)> {
+    let Some(c) = c else {
+        return Ok((false, false));
+    };
+    if c.enforced == Some(false) {
+        return Err(unsupported("a NOT ENFORCED foreign key constraint"));
     }
-    Ok(())
+    let deferred = c.initially == Some(ast::DeferrableInitial::Deferred);
+    if deferred && c.deferrable == Some(false) {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "constraint declared INITIALLY DEFERRED must be DEFERRABLE"
+        );
+    }
+    // INITIALLY DEFERRED alone implies DEFERRABLE.
+    Ok((c.deferrable == Some(true) || deferred, deferred))
 }
 
 fn object_name(n: &ast::ObjectName) -> Result<(Option<String>, String)> {
@@ -141,7 +160,7 @@ pub fn from_column_option(col: &str, o: &ast::ColumnOptionDef) -> Result<Option<
     else {
         return Ok(None);
     };
-    characteristics(ch)?;
+    let (deferrable, initially_deferred) = characteristics(ch)?;
     Ok(Some(FkSpec {
         name: o.name.as_ref().map(super::plan::fold),
         columns: vec![col.to_string()],
@@ -149,6 +168,8 @@ pub fn from_column_option(col: &str, o: &ast::ColumnOptionDef) -> Result<Option<
         ref_columns: referred_columns.iter().map(super::plan::fold).collect(),
         on_delete: action(on_delete),
         on_update: action(on_update),
+        deferrable,
+        initially_deferred,
     }))
 }
 
@@ -167,7 +188,7 @@ pub fn from_table_constraint(tc: &ast::TableConstraint) -> Result<Option<FkSpec>
     else {
         return Ok(None);
     };
-    characteristics(ch)?;
+    let (deferrable, initially_deferred) = characteristics(ch)?;
     Ok(Some(FkSpec {
         name: name.as_ref().map(super::plan::fold),
         columns: columns.iter().map(super::plan::fold).collect(),
@@ -175,6 +196,8 @@ pub fn from_table_constraint(tc: &ast::TableConstraint) -> Result<Option<FkSpec>
         ref_columns: referred_columns.iter().map(super::plan::fold).collect(),
         on_delete: action(on_delete),
         on_update: action(on_update),
+        deferrable,
+        initially_deferred,
     }))
 }
 
@@ -455,6 +478,8 @@ fn build(
         ref_columns,
         on_delete: spec.on_delete,
         on_update: spec.on_update,
+        deferrable: spec.deferrable,
+        initially_deferred: spec.initially_deferred,
     })
 }
 
@@ -497,7 +522,8 @@ pub fn alter(cx: &mut ExecCtx<'_>, db: u32, table: &TableDef, a: &FkAlter) -> Re
     match a {
         FkAlter::Add(spec) => {
             let f = build(cx, db, table, spec, &[])?;
-            // Existing rows must satisfy it.
+            // Existing rows must satisfy it, deferrable or not (as PostgreSQL's
+            // validation scan).
             for (_, row) in cx.engine.scan(cx.txn, db, table.oid) {
                 check_parent(cx, db, table, &f, &row)?;
             }
@@ -732,7 +758,31 @@ pub fn after_insert(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]
         return Ok(());
     }
     for f in own(cx, db, def.oid) {
-        check_parent(cx, db, def, &f, row)?;
+        check_or_defer(cx, db, def, &f, row)?;
+    }
+    Ok(())
+}
+
+/// Checks `row`'s parent under `f` now, or queues the check when `f` is deferred.
+fn check_or_defer(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    f: &ForeignKeyDef,
+    row: &[Value],
+) -> Result<()> {
+    if !cx.deferred.is_deferred(db, def.oid, f) {
+        return check_parent(cx, db, def, f, row);
+    }
+    let key: Vec<Value> = f.columns.iter().map(|&c| row[c].clone()).collect();
+    if !key.iter().any(|v| v.is_null()) {
+        cx.deferred.events.push(Pending {
+            db,
+            table: def.oid,
+            name: f.name.clone(),
+            parent_side: false,
+            key,
+        });
     }
     Ok(())
 }
@@ -774,7 +824,7 @@ fn update_depth(
     }
     for f in own(cx, db, def.oid) {
         if changed(old, new, &f.columns) {
-            check_parent(cx, db, def, &f, new)?;
+            check_or_defer(cx, db, def, &f, new)?;
         }
     }
     on_parent_change(cx, db, def, old, Some(new), depth)
@@ -826,6 +876,21 @@ fn on_parent_change(
         let Some(key) = cast_key(&child, &f.columns, &vals) else {
             continue;
         };
+        let act = if new.is_some() {
+            f.on_update
+        } else {
+            f.on_delete
+        };
+        if act == b'a' && cx.deferred.is_deferred(db, child_oid, &f) {
+            cx.deferred.events.push(Pending {
+                db,
+                table: child_oid,
+                name: f.name.clone(),
+                parent_side: true,
+                key: vals,
+            });
+            continue;
+        }
         // READ COMMITTED: see referencing rows committed by the lockers the row
         // change waited for.
         if !cx.serializable {
@@ -840,24 +905,8 @@ fn on_parent_change(
         if rows.is_empty() {
             continue;
         }
-        let act = if new.is_some() {
-            f.on_update
-        } else {
-            f.on_delete
-        };
         if matches!(act, b'a' | b'r') {
-            return Err(err!(
-                sqlstate::FOREIGN_KEY_VIOLATION,
-                "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
-                parent.name,
-                f.name,
-                child.name
-            )
-            .with_detail(format!(
-                "{} is still referenced from table \"{}\".",
-                key_text(parent, &f.ref_columns, &vals),
-                child.name
-            )));
+            return Err(still_referenced(parent, &child, &f, &vals));
         }
         for (tid, row) in rows {
             apply_action(cx, db, &child, &f, act, tid, row, &key, new, depth)?;
@@ -1034,6 +1083,233 @@ pub fn forget_table(cx: &mut ExecCtx<'_>, table: u32) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+// ---- deferred checks -------------------------------------------------------------------
+
+/// One queued check of a deferred constraint.
+#[derive(Debug, Clone)]
+struct Pending {
+    db: u32,
+    /// The referencing table (owner of the constraint).
+    table: u32,
+    /// The constraint's name.
+    name: String,
+    /// false: a referencing row's key must have a parent; true: a parent key that was
+    /// deleted or changed (NO ACTION) must no longer be referenced.
+    parent_side: bool,
+    /// The key values, in the types of the side the check is about.
+    key: Vec<Value>,
+}
+
+/// A constraint named in `SET CONSTRAINTS`: (database, referencing table, name).
+type ConstraintId = (u32, u32, String);
+
+/// The session's deferred constraint checks and `SET CONSTRAINTS` state for the
+/// current transaction; emptied when it ends.
+#[derive(Debug, Default)]
+pub struct Deferred {
+    events: Vec<Pending>,
+    /// SET CONSTRAINTS ALL: Some(true) deferred, Some(false) immediate.
+    all: Option<bool>,
+    /// SET CONSTRAINTS name, … since the last SET CONSTRAINTS ALL (the last wins).
+    named: Vec<(ConstraintId, bool)>,
+}
+
+impl Deferred {
+    /// Whether `f` of table `table` is to be checked at commit rather than now.
+    fn is_deferred(&self, db: u32, table: u32, f: &ForeignKeyDef) -> bool {
+        if !f.deferrable {
+            return false;
+        }
+        self.named
+            .iter()
+            .rev()
+            .find(|((d, t, n), _)| *d == db && *t == table && *n == f.name)
+            .map(|(_, d)| *d)
+            .or(self.all)
+            .unwrap_or(f.initially_deferred)
+    }
+
+    /// How many checks are queued (a savepoint's mark).
+    pub fn mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Drops the checks queued after `mark` (ROLLBACK TO SAVEPOINT).
+    pub fn rollback_to(&mut self, mark: usize) {
+        self.events.truncate(mark);
+    }
+
+    /// Whether checks are waiting for the commit.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Forgets the transaction's checks and SET CONSTRAINTS state.
+    pub fn clear(&mut self) {
+        *self = Deferred::default();
+    }
+}
+
+/// PostgreSQL's 23503 for a parent key still referenced.
+fn still_referenced(
+    parent: &TableDef,
+    child: &TableDef,
+    f: &ForeignKeyDef,
+    vals: &[Value],
+) -> Error {
+    err!(
+        sqlstate::FOREIGN_KEY_VIOLATION,
+        "update or delete on table \"{}\" violates foreign key constraint \"{}\" on table \"{}\"",
+        parent.name,
+        f.name,
+        child.name
+    )
+    .with_detail(format!(
+        "{} is still referenced from table \"{}\".",
+        key_text(parent, &f.ref_columns, vals),
+        child.name
+    ))
+}
+
+/// Runs the queued checks (all of them, or those of `only`), in the order they were
+/// queued, against the rows visible now; the first failure is the error.
+pub fn run_deferred(cx: &mut ExecCtx<'_>, only: Option<&[ConstraintId]>) -> Result<()> {
+    let events: Vec<Pending> = match only {
+        None => std::mem::take(&mut cx.deferred.events),
+        Some(ids) => {
+            let hit = |e: &Pending| {
+                ids.iter()
+                    .any(|(d, t, n)| *d == e.db && *t == e.table && *n == e.name)
+            };
+            let (run, keep) = std::mem::take(&mut cx.deferred.events)
+                .into_iter()
+                .partition(hit);
+            cx.deferred.events = keep;
+            run
+        }
+    };
+    for e in events {
+        let Some(f) = own(cx, e.db, e.table)
+            .into_iter()
+            .find(|f| f.name == e.name)
+        else {
+            continue; // dropped since
+        };
+        let Some(child) = table_by_oid(cx, e.db, e.table) else {
+            continue;
+        };
+        if !e.parent_side {
+            // A referencing row deleted or changed since needs no parent.
+            let row = rows_with_key(cx, e.db, &child, &f.columns, &e.key)
+                .into_iter()
+                .next();
+            if let Some((_, row)) = row {
+                check_parent(cx, e.db, &child, &f, &row)?;
+            }
+            continue;
+        }
+        let Some(parent) = table_by_oid(cx, e.db, f.ref_table) else {
+            continue;
+        };
+        // The key inserted again: nothing is left dangling.
+        if !rows_with_key(cx, e.db, &parent, &f.ref_columns, &e.key).is_empty() {
+            continue;
+        }
+        let Some(key) = cast_key(&child, &f.columns, &e.key) else {
+            continue;
+        };
+        let referenced = cx
+            .engine
+            .scan(cx.txn, e.db, child.oid)
+            .iter()
+            .any(|(_, r)| matches(r, &f.columns, &key));
+        if referenced {
+            return Err(still_referenced(&parent, &child, &f, &e.key));
+        }
+    }
+    Ok(())
+}
+
+/// `SET CONSTRAINTS { ALL | name [, …] } { DEFERRED | IMMEDIATE }`. Names are looked up
+/// in the schema given or along `search_path` (the first schema holding one); a name
+/// of a constraint that cannot be deferred is 42809. Switching to IMMEDIATE runs the
+/// checks queued for those constraints now.
+pub fn set_constraints(
+    cx: &mut ExecCtx<'_>,
+    names: Option<&[(Option<String>, String)]>,
+    deferred: bool,
+) -> Result<()> {
+    let db = cx.db_oid;
+    let Some(names) = names else {
+        cx.deferred.all = Some(deferred);
+        cx.deferred.named.clear();
+        return if deferred {
+            Ok(())
+        } else {
+            run_deferred(cx, None)
+        };
+    };
+    let mut ids: Vec<ConstraintId> = Vec::new();
+    for (schema, name) in names {
+        let schemas = match schema {
+            Some(s) => vec![crate::catalog::schema_oid(cx.engine, s)?],
+            None => crate::catalog::search_path::lookup_schemas(),
+        };
+        let mut found = false;
+        for s in schemas {
+            let (fks, others) = cx.engine.with_catalog(|c| {
+                let mut fks: Vec<(u32, ForeignKeyDef)> = Vec::new();
+                let mut others = false;
+                for ((d, oid), t) in c.tables.range((db, 0)..=(db, u32::MAX)) {
+                    if *d != db || t.schema != s {
+                        continue;
+                    }
+                    if let Some(list) = c.ddl.foreign_keys.get(&(db, *oid)) {
+                        fks.extend(
+                            list.iter()
+                                .filter(|f| &f.name == name)
+                                .map(|f| (*oid, f.clone())),
+                        );
+                    }
+                    others |= (t.primary_key.is_some() && &t.pkey_name == name)
+                        || t.indexes.iter().any(|i| i.constraint && &i.name == name)
+                        || c.ddl
+                            .checks
+                            .get(&(db, *oid))
+                            .is_some_and(|cs| cs.iter().any(|x| &x.name == name));
+                }
+                (fks, others)
+            });
+            if fks.is_empty() && !others {
+                continue;
+            }
+            found = true;
+            if others || fks.iter().any(|(_, f)| !f.deferrable) {
+                bail!(
+                    sqlstate::WRONG_OBJECT_TYPE,
+                    "constraint \"{name}\" is not deferrable"
+                );
+            }
+            ids.extend(fks.into_iter().map(|(t, f)| (db, t, f.name)));
+            break;
+        }
+        if !found {
+            bail!(
+                sqlstate::UNDEFINED_OBJECT,
+                "constraint \"{name}\" does not exist"
+            );
+        }
+    }
+    for id in &ids {
+        cx.deferred.named.push((id.clone(), deferred));
+    }
+    if deferred {
+        Ok(())
+    } else {
+        run_deferred(cx, Some(&ids))
+    }
 }
 
 #[cfg(test)]

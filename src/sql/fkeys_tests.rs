@@ -118,3 +118,42 @@ fn a_referenced_row_cannot_be_deleted_under_an_uncommitted_reference() {
     q(&mut b, "commit");
     assert!(q(&mut a, "insert into c values (1)").starts_with("ERROR 23503"));
 }
+
+#[test]
+fn deferrable_flags_survive_a_crash_and_a_checkpoint() {
+    let d = db("fkdefer");
+    {
+        let mut s = session(&d.engine, "postgres");
+        q(&mut s, "create table p (id int primary key)");
+        q(
+            &mut s,
+            "create table c1 (p int references p deferrable initially deferred)",
+        );
+        q(&mut s, "checkpoint");
+        q(&mut s, "create table c2 (p int references p deferrable)");
+        std::mem::forget(s);
+    }
+    let e = reopen(&d.dir);
+    let mut s = session(&e, "postgres");
+    // c1 (from the checkpoint image) is still initially deferred.
+    assert_eq!(
+        q(
+            &mut s,
+            "begin; insert into c1 values (1); insert into p values (1); commit"
+        ),
+        "BEGIN,INSERT 0 1,INSERT 0 1,COMMIT"
+    );
+    // c2 (from the WAL) checks at once unless deferred by name.
+    assert!(q(&mut s, "insert into c2 values (2)").starts_with("ERROR 23503"));
+    assert_eq!(
+        q(
+            &mut s,
+            "begin; set constraints c2_p_fkey deferred; insert into c2 values (2); insert into p values (2); commit"
+        ),
+        "BEGIN,SET CONSTRAINTS,INSERT 0 1,INSERT 0 1,COMMIT"
+    );
+    assert_eq!(
+        q(&mut s, "begin; insert into c1 values (9); commit"),
+        "BEGIN,INSERT 0 1,ERROR 23503: insert or update on table \"c1\" violates foreign key constraint \"c1_p_fkey\" / Key (p)=(9) is not present in table \"p\"."
+    );
+}

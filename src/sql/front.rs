@@ -297,6 +297,13 @@ pub enum FrontStmt {
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
     Deallocate(Option<String>),
+    /// SET CONSTRAINTS { ALL | name [, …] } { DEFERRED | IMMEDIATE }.
+    SetConstraints {
+        /// The constraints as (schema, name); None for ALL.
+        names: Option<Vec<(Option<String>, String)>>,
+        /// DEFERRED (else IMMEDIATE).
+        deferred: bool,
+    },
     /// VACUUM / ANALYZE (no-ops for the in-memory store; tables are checked to exist).
     Vacuum {
         /// Whether it was ANALYZE (or VACUUM ANALYZE only: tag VACUUM).
@@ -856,6 +863,36 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             }
             if !local && p.eat("transaction") {
                 return Ok(Some(FrontStmt::SetTransaction(txn_modes(&mut p)?)));
+            }
+            if !local && p.eat("constraints") {
+                let names = if p.eat("all") {
+                    None
+                } else {
+                    let mut names = Vec::new();
+                    loop {
+                        let first = p.ident()?;
+                        names.push(if p.eat_punct('.') {
+                            (Some(first), p.ident()?)
+                        } else {
+                            (None, first)
+                        });
+                        if !p.eat_punct(',') {
+                            break;
+                        }
+                    }
+                    Some(names)
+                };
+                let deferred = if p.eat("deferred") {
+                    true
+                } else if p.eat("immediate") {
+                    false
+                } else {
+                    return Err(p.syntax());
+                };
+                if !p.done() {
+                    return Err(p.syntax());
+                }
+                return Ok(Some(FrontStmt::SetConstraints { names, deferred }));
             }
             if matches!(
                 p.word(),

@@ -247,6 +247,8 @@ pub struct ExecCtx<'a> {
     pub serializable: bool,
     /// The session's sequence state and cached CHECK constraints (see `sql::ddl`).
     pub ddl: &'a mut ddl::DdlSession,
+    /// The transaction's deferred foreign key checks (see `sql::fkeys`).
+    pub deferred: &'a mut fkeys::Deferred,
 }
 
 impl ExecCtx<'_> {
@@ -743,8 +745,8 @@ pub struct Session {
     failed: bool,
     /// A COPY FROM STDIN waiting for data.
     copy: Option<CopyState>,
-    /// Open savepoints of the block, outermost first.
-    savepoints: Vec<(String, crate::storage::Savepoint)>,
+    /// Open savepoints of the block, outermost first, with the deferred-check mark.
+    savepoints: Vec<(String, crate::storage::Savepoint, usize)>,
     notices: Vec<Error>,
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
@@ -754,6 +756,8 @@ pub struct Session {
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
+    /// Deferred foreign key checks of the transaction.
+    deferred: fkeys::Deferred,
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -796,6 +800,7 @@ impl Session {
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
             ddl: ddl::DdlSession::default(),
+            deferred: fkeys::Deferred::default(),
         }
     }
 
@@ -897,6 +902,14 @@ impl Session {
 
     /// Commits the current engine transaction, if any.
     fn commit_txn(&mut self) -> Result<()> {
+        if !self.deferred.is_empty() && self.txn.is_some() {
+            // Deferred constraints are checked first; a failure rolls back.
+            if let Err(e) = self.exec_ctx(&[], |cx| fkeys::run_deferred(cx, None)) {
+                self.abort_txn();
+                return Err(e);
+            }
+        }
+        self.deferred.clear();
         self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(mut t) = self.txn.take() {
@@ -916,6 +929,7 @@ impl Session {
 
     /// Rolls the current engine transaction back, if any.
     fn abort_txn(&mut self) {
+        self.deferred.clear();
         self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(t) = self.txn.take() {
@@ -1103,6 +1117,7 @@ impl Session {
             db_oid,
             snapshot_taken,
             ddl,
+            deferred,
             ..
         } = self;
         crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
@@ -1138,6 +1153,7 @@ impl Session {
             outer: Vec::new(),
             serializable: keep_snapshot,
             ddl,
+            deferred,
         };
         f(&mut cx)
     }
@@ -1276,7 +1292,8 @@ impl Session {
                     .as_ref()
                     .ok_or_else(|| Error::internal("no transaction"))?;
                 let sp = self.engine.savepoint(t);
-                self.savepoints.push((name.clone(), sp));
+                self.savepoints
+                    .push((name.clone(), sp, self.deferred.mark()));
                 self.settings.begin_subtransaction();
                 cmd("SAVEPOINT")
             }
@@ -1293,7 +1310,7 @@ impl Session {
                         }
                     );
                 }
-                let Some(pos) = self.savepoints.iter().rposition(|(n, _)| n == name) else {
+                let Some(pos) = self.savepoints.iter().rposition(|(n, ..)| n == name) else {
                     bail!("3B001", "savepoint \"{name}\" does not exist");
                 };
                 let levels = self.savepoints.len() - pos;
@@ -1304,7 +1321,8 @@ impl Session {
                     }
                     return cmd("RELEASE");
                 }
-                let sp = self.savepoints[pos].1;
+                let (sp, mark) = (self.savepoints[pos].1, self.savepoints[pos].2);
+                self.deferred.rollback_to(mark);
                 self.savepoints.truncate(pos + 1);
                 for _ in 0..levels {
                     self.settings.end_subtransaction(false);
@@ -1463,6 +1481,18 @@ impl Session {
                 })
             }
             FrontStmt::CopyTo { source, options } => self.copy_to(source, options),
+            FrontStmt::SetConstraints { names, deferred } => {
+                if !self.explicit {
+                    self.warning(
+                        sqlstate::NO_ACTIVE_SQL_TRANSACTION,
+                        "SET CONSTRAINTS can only be used in transaction blocks",
+                    );
+                }
+                self.exec_ctx(&[], |cx| {
+                    fkeys::set_constraints(cx, names.as_deref(), *deferred)
+                })?;
+                cmd("SET CONSTRAINTS")
+            }
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
@@ -2104,14 +2134,15 @@ impl Session {
         self.portals.remove(name);
     }
 
-    /// Sync: ends an implicit transaction (commit, or rollback after an error).
-    pub fn sync(&mut self) {
+    /// Sync: ends an implicit transaction (commit, or rollback after an error). A
+    /// failed commit (a deferred constraint, say) is the Sync's error.
+    pub fn sync(&mut self) -> Result<()> {
         if !self.explicit {
-            if let Err(e) = self.commit_txn() {
-                self.notices.push(e.with_severity(Severity::Warning));
-            }
+            let r = self.commit_txn();
             self.portals.clear();
+            return r;
         }
+        Ok(())
     }
 
     /// Encodes a value for the wire: text (PostgreSQL's output format, honouring the

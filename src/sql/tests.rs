@@ -400,7 +400,7 @@ fn extended_protocol_with_parameters() {
         .unwrap();
         assert_eq!(s.execute("", 0).unwrap().1.as_deref(), Some("INSERT 0 1"));
     }
-    s.sync();
+    s.sync().unwrap();
     s.parse("", "select id from t where id >= $1 order by id", &[20])
         .unwrap();
     s.bind("", "", &[1], &[Some(2i64.to_be_bytes().to_vec())], &[1])
@@ -412,7 +412,7 @@ fn extended_protocol_with_parameters() {
     let (rows, tag) = s.execute("", 0).unwrap();
     assert_eq!(rows, vec![vec![Value::Int4(3)]]);
     assert_eq!(tag.as_deref(), Some("SELECT 1"));
-    s.sync();
+    s.sync().unwrap();
     assert!(s.bind("", "nosuch", &[], &[], &[]).is_err());
 }
 

@@ -117,6 +117,10 @@ pub struct ForeignKeyDef {
     pub on_delete: u8,
     /// ON UPDATE, coded as `on_delete`.
     pub on_update: u8,
+    /// DEFERRABLE (`pg_constraint.condeferrable`).
+    pub deferrable: bool,
+    /// INITIALLY DEFERRED (`pg_constraint.condeferred`).
+    pub initially_deferred: bool,
 }
 
 /// A view.
@@ -563,7 +567,8 @@ impl DdlChange {
                 }
             }
             DdlChange::SetForeignKeys { db, table, fks } => {
-                out.push(10);
+                // Tag 10 was the form without the DEFERRABLE flags byte.
+                out.push(11);
                 put_u32(out, *db);
                 put_u32(out, *table);
                 put_u32(out, fks.len() as u32);
@@ -577,6 +582,7 @@ impl DdlChange {
                     }
                     out.push(f.on_delete);
                     out.push(f.on_update);
+                    out.push(u8::from(f.deferrable) | (u8::from(f.initially_deferred) << 1));
                 }
             }
         }
@@ -657,7 +663,7 @@ impl DdlChange {
                 };
                 DdlChange::Comment { db, oid, sub, text }
             }
-            10 => {
+            tag @ (10 | 11) => {
                 let db = r.u32()?;
                 let table = r.u32()?;
                 let n = r.u32()?;
@@ -671,13 +677,18 @@ impl DdlChange {
                         columns.push(r.u32()? as usize);
                         ref_columns.push(r.u32()? as usize);
                     }
+                    let on_delete = r.u8()?;
+                    let on_update = r.u8()?;
+                    let flags = if tag == 11 { r.u8()? } else { 0 };
                     fks.push(ForeignKeyDef {
                         name,
                         columns,
                         ref_table,
                         ref_columns,
-                        on_delete: r.u8()?,
-                        on_update: r.u8()?,
+                        on_delete,
+                        on_update,
+                        deferrable: flags & 1 != 0,
+                        initially_deferred: flags & 2 != 0,
                     });
                 }
                 DdlChange::SetForeignKeys { db, table, fks }
