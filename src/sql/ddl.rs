@@ -1138,6 +1138,7 @@ pub fn view_source(
                 typmod: f.typmod,
                 table_oid: 0,
                 attnum: 0,
+                absorbed: false,
             })
             .collect(),
     };

@@ -258,7 +258,18 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             on,
             left_outer,
             right_width,
-        } => super::join::run_join(left, right, on.as_ref(), *left_outer, *right_width, cx)?,
+            right_outer,
+        } => super::join::run_join(
+            left,
+            right,
+            on.as_ref(),
+            super::join::Outer {
+                left: *left_outer,
+                right: *right_outer,
+                right_width: *right_width,
+            },
+            cx,
+        )?,
         Source::Lateral(j) => super::lateral::run(j, cx)?,
     })
 }

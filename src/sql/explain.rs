@@ -501,14 +501,20 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
             on,
             left_outer,
             right_width,
+            right_outer,
         } => {
             let ln = source_names(left, c);
             let lw = ln.len();
             let ls = names[..lw.min(names.len())].to_vec();
             let rs = names[lw.min(names.len())..].to_vec();
             let lnode = source_node(left, None, &ls, c);
-            let kind = if *left_outer { " Left Join" } else { "" };
-            let strategy = join::choose(left, right, on.as_ref());
+            let kind = match (*left_outer, right_outer.is_some()) {
+                (true, true) => " Full Join",
+                (true, false) => " Left Join",
+                (false, true) => " Right Join",
+                (false, false) => "",
+            };
+            let strategy = join::choose(left, right, on.as_ref(), right_outer.is_some());
             let conj: Vec<&Expr> = on.as_ref().map(join::conjuncts).unwrap_or_default();
             let is_key = |e: &Expr| !join::equi_keys(e, lw).is_empty();
             let rows = lnode.rows.max(1.0);

@@ -95,10 +95,21 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
             (Func::Recovery(RecoveryFn::PauseState), DataType::Text)
         }
         ("pg_promote", 0..=2) => (Func::Recovery(RecoveryFn::Promote), DataType::Bool),
-        ("coalesce", 1..) => (Func::Coalesce, common()),
+        // PostgreSQL's select_common_type over the arguments (the binder reports a
+        // mismatch with PostgreSQL's message).
+        ("coalesce", 1..) => (
+            Func::Coalesce,
+            resolved_common(arg_types).unwrap_or_else(common),
+        ),
         ("nullif", 2) => (Func::NullIf, common()),
-        ("greatest", 1..) => (Func::Greatest, common()),
-        ("least", 1..) => (Func::Least, common()),
+        ("greatest", 1..) => (
+            Func::Greatest,
+            resolved_common(arg_types).unwrap_or_else(common),
+        ),
+        ("least", 1..) => (
+            Func::Least,
+            resolved_common(arg_types).unwrap_or_else(common),
+        ),
         ("lower", 1) => (Func::Lower, DataType::Text),
         ("upper", 1) => (Func::Upper, DataType::Text),
         ("length" | "char_length" | "character_length", 1) => (Func::Length, DataType::Int4),
@@ -1145,5 +1156,16 @@ fn recovery_call(f: RecoveryFn, args: &[Value], cx: &mut ExecCtx<'_>) -> Result<
             }
             Value::Bool(true)
         }
+    })
+}
+
+/// The common type of COALESCE / GREATEST / LEAST arguments (varchar reads as text),
+/// None when the known types cannot be matched.
+fn resolved_common(arg_types: &[DataType]) -> Option<DataType> {
+    let t = super::type_funcs::common_type(arg_types.iter().copied(), "").ok()?;
+    Some(if t == DataType::Varchar {
+        DataType::Text
+    } else {
+        t
     })
 }

@@ -3,7 +3,7 @@
 //!
 //! # What it owns
 //! How a [`Source::Join`] is executed. The plan keeps one join shape (left, right, an
-//! ON condition over the concatenated row, LEFT or inner); [`choose`] looks at that
+//! ON condition over the concatenated row, which sides are preserved); [`choose`] looks at that
 //! shape and picks one of three [`Strategy`]s, the same way at execution and in
 //! EXPLAIN ([`super::explain`]):
 //! 1. **Index nested loop** — the right input is a stored table with the primary key or
@@ -203,14 +203,18 @@ pub fn equi_keys(on: &Expr, left_width: usize) -> Vec<EquiKey> {
     keys
 }
 
-/// Picks the algorithm for a join (see the module comment).
-pub fn choose(left: &Source, right: &Source, on: Option<&Expr>) -> Strategy {
+/// Picks the algorithm for a join (see the module comment). A RIGHT or FULL join
+/// (`right_outer`) must see every right row, so it never looks the right side up.
+pub fn choose(left: &Source, right: &Source, on: Option<&Expr>, right_outer: bool) -> Strategy {
     let (Some(on), Some(lw)) = (on, source_width(left)) else {
         return Strategy::NestedLoop;
     };
     let keys = equi_keys(on, lw);
     if keys.is_empty() {
         return Strategy::NestedLoop;
+    }
+    if right_outer {
+        return Strategy::Hash(keys);
     }
     if let Source::Table { def, key: None, .. } = right {
         if let Some(s) = index_strategy(def, &keys) {
@@ -349,33 +353,55 @@ fn null_extend(lr: &[Value], right_width: usize) -> Vec<Value> {
     row
 }
 
+/// Which sides of a join are preserved (NULL-extended when unmatched).
+#[derive(Debug, Clone, Copy)]
+pub struct Outer {
+    /// LEFT or FULL: unmatched left rows are kept.
+    pub left: bool,
+    /// RIGHT or FULL: unmatched right rows are kept; the left input's width.
+    pub right: Option<usize>,
+    /// The right input's width.
+    pub right_width: usize,
+}
+
+/// Appends the right rows no pair kept, NULL-extended on the left (RIGHT/FULL JOIN).
+fn right_unmatched(out: &mut Vec<Vec<Value>>, r: &[Vec<Value>], hit: &[bool], outer: Outer) {
+    let Some(lw) = outer.right else {
+        return;
+    };
+    for (rr, _) in r.iter().zip(hit).filter(|(_, h)| !**h) {
+        let mut row = vec![Value::Null; lw];
+        row.extend(rr.iter().cloned());
+        out.push(row);
+    }
+}
+
 /// Runs a join with the algorithm [`choose`] picks.
 pub fn run_join(
     left: &Source,
     right: &Source,
     on: Option<&Expr>,
-    left_outer: bool,
-    right_width: usize,
+    outer: Outer,
     cx: &mut ExecCtx<'_>,
 ) -> Result<Vec<Vec<Value>>> {
-    let strategy = choose(left, right, on);
+    let strategy = choose(left, right, on, outer.right.is_some());
     let l = source_rows(left, cx)?;
     match strategy {
         Strategy::NestedLoop => {
             let r = source_rows(right, cx)?;
-            nested_loop(&l, &r, on, left_outer, right_width, cx)
+            nested_loop(&l, &r, on, outer, cx)
         }
         Strategy::Hash(keys) => {
             let r = source_rows(right, cx)?;
-            match hash_join(&l, &r, &keys, on, left_outer, right_width, cx)? {
+            match hash_join(&l, &r, &keys, on, outer, cx)? {
                 Some(rows) => Ok(rows),
-                None => nested_loop(&l, &r, on, left_outer, right_width, cx),
+                None => nested_loop(&l, &r, on, outer, cx),
             }
         }
         Strategy::Index { index, keys, .. } => {
             let Source::Table { db, def, .. } = right else {
                 let r = source_rows(right, cx)?;
-                return nested_loop(&l, &r, on, left_outer, right_width, cx);
+                return nested_loop(&l, &r, on, outer, cx);
             };
             let mut out = Vec::new();
             for (n, lr) in l.iter().enumerate() {
@@ -401,8 +427,8 @@ pub fn run_join(
                         }
                     }
                 }
-                if !matched && left_outer {
-                    out.push(null_extend(lr, right_width));
+                if !matched && outer.left {
+                    out.push(null_extend(lr, outer.right_width));
                 }
             }
             Ok(out)
@@ -434,34 +460,39 @@ fn lookup_values(
     Ok(Some(vals))
 }
 
-/// The nested loop: every pair, in left-then-right order.
+/// The nested loop: every pair, in left-then-right order (then the unmatched right
+/// rows of a RIGHT/FULL join).
 pub fn nested_loop(
     l: &[Vec<Value>],
     r: &[Vec<Value>],
     on: Option<&Expr>,
-    left_outer: bool,
-    right_width: usize,
+    outer: Outer,
     cx: &mut ExecCtx<'_>,
 ) -> Result<Vec<Vec<Value>>> {
     let mut out = Vec::new();
+    let mut hit = vec![false; if outer.right.is_some() { r.len() } else { 0 }];
     for (n, lr) in l.iter().enumerate() {
         if n % 1024 == 0 {
             cx.check_interrupts()?;
         }
         visit(r.len() as u64);
         let mut matched = false;
-        for rr in r {
+        for (i, rr) in r.iter().enumerate() {
             let mut row = lr.clone();
             row.extend(rr.iter().cloned());
             if keep(on, &row, cx)? {
                 matched = true;
+                if let Some(h) = hit.get_mut(i) {
+                    *h = true;
+                }
                 out.push(row);
             }
         }
-        if !matched && left_outer {
-            out.push(null_extend(lr, right_width));
+        if !matched && outer.left {
+            out.push(null_extend(lr, outer.right_width));
         }
     }
+    right_unmatched(&mut out, r, &hit, outer);
     Ok(out)
 }
 
@@ -472,8 +503,7 @@ fn hash_join(
     r: &[Vec<Value>],
     keys: &[EquiKey],
     on: Option<&Expr>,
-    left_outer: bool,
-    right_width: usize,
+    outer: Outer,
     cx: &mut ExecCtx<'_>,
 ) -> Result<Option<Vec<Vec<Value>>>> {
     let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
@@ -485,6 +515,7 @@ fn hash_join(
         }
     }
     let mut out = Vec::new();
+    let mut hit = vec![false; if outer.right.is_some() { r.len() } else { 0 }];
     for (n, lr) in l.iter().enumerate() {
         if n % 1024 == 0 {
             cx.check_interrupts()?;
@@ -501,14 +532,18 @@ fn hash_join(
                 row.extend(r[i].iter().cloned());
                 if keep(on, &row, cx)? {
                     matched = true;
+                    if let Some(h) = hit.get_mut(i) {
+                        *h = true;
+                    }
                     out.push(row);
                 }
             }
         }
-        if !matched && left_outer {
-            out.push(null_extend(lr, right_width));
+        if !matched && outer.left {
+            out.push(null_extend(lr, outer.right_width));
         }
     }
+    right_unmatched(&mut out, r, &hit, outer);
     Ok(Some(out))
 }
 
@@ -551,11 +586,16 @@ fn place(src: &mut Source, c: &Expr, lo: usize, hi: usize, width: usize) -> bool
         on,
         left_outer,
         right_width,
+        right_outer,
         ..
     } = src
     else {
         return false;
     };
+    // A RIGHT/FULL join NULL-extends its left side: nothing moves into or below it.
+    if right_outer.is_some() {
+        return false;
+    }
     let Some(lw) = width.checked_sub(*right_width) else {
         return false;
     };

@@ -28,6 +28,7 @@ mod calls;
 mod clauses;
 mod cte;
 mod lateral;
+mod using;
 mod window;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
@@ -56,6 +57,9 @@ pub struct ScopeCol {
     pub table_oid: u32,
     /// The attribute number (0 if not a table column).
     pub attnum: i16,
+    /// A column one side of `JOIN … USING` / `NATURAL JOIN` merged into the join's own
+    /// column: reachable only qualified (`a.x`), and left out of a bare `*`.
+    pub absorbed: bool,
 }
 
 /// The columns a FROM clause makes visible, in row order.
@@ -63,6 +67,16 @@ pub struct ScopeCol {
 pub struct Scope {
     /// The columns.
     pub cols: Vec<ScopeCol>,
+}
+
+impl ScopeCol {
+    /// Whether a reference qualified by `table` (or unqualified) may name this column.
+    pub fn visible_as(&self, table: Option<&str>) -> bool {
+        match table {
+            None => !self.absorbed,
+            Some(t) => self.table.as_deref() == Some(t),
+        }
+    }
 }
 
 impl Scope {
@@ -80,6 +94,7 @@ impl Scope {
                     typmod: c.typmod,
                     table_oid: def.oid,
                     attnum: (i + 1) as i16,
+                    absorbed: false,
                 })
                 .collect(),
         }
@@ -188,10 +203,13 @@ pub enum Source {
         right: Box<Source>,
         /// Join condition over the concatenated row.
         on: Option<Expr>,
-        /// LEFT JOIN (NULL-extend unmatched left rows).
+        /// LEFT or FULL JOIN (NULL-extend unmatched left rows).
         left_outer: bool,
         /// Width of the right input (for NULL extension).
         right_width: usize,
+        /// RIGHT or FULL JOIN: NULL-extend unmatched right rows, which then follow
+        /// the joined rows; the width of the left input.
+        right_outer: Option<usize>,
     },
     /// A LATERAL join: the right input runs once per left row (see [`super::lateral`]).
     Lateral(Box<super::lateral::LateralJoin>),
@@ -521,6 +539,20 @@ pub fn fold(id: &ast::Ident) -> String {
     }
 }
 
+/// PostgreSQL's 42P10 for a RIGHT or FULL join whose right item reads the left side.
+fn lateral_right_or_full(left: &Scope) -> Error {
+    let table = left
+        .cols
+        .iter()
+        .find_map(|c| c.table.clone())
+        .unwrap_or_default();
+    err!(
+        sqlstate::INVALID_COLUMN_REFERENCE,
+        "invalid reference to FROM-clause entry for table \"{table}\""
+    )
+    .with_detail("The combining JOIN type must be INNER or LEFT for a LATERAL reference.")
+}
+
 fn undefined_table(name: &str) -> Error {
     err!(
         sqlstate::UNDEFINED_TABLE,
@@ -592,7 +624,7 @@ impl<'a> Binder<'a> {
                 .cols
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| c.name == name && (table.is_none() || c.table.as_deref() == table))
+                .filter(|(_, c)| c.name == name && c.visible_as(table))
                 .map(|(i, _)| i)
                 .collect();
             match hits.len() {
@@ -1075,6 +1107,7 @@ impl<'a> Binder<'a> {
                     typmod: f.typmod,
                     table_oid: 0,
                     attnum: 0,
+                    absorbed: false,
                 })
                 .collect(),
         };
@@ -1172,33 +1205,66 @@ impl<'a> Binder<'a> {
             for j in &twj.joins {
                 let (rsrc, rscope, lateral) = self.plan_item(Some(&cur.1), &j.relation)?;
                 let right = (rsrc, rscope);
-                let (constraint, left_outer) = match &j.join_operator {
-                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => (Some(c), false),
-                    ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => (Some(c), true),
-                    ast::JoinOperator::CrossJoin(_) => (None, false),
+                let (constraint, left_outer, right_outer) = match &j.join_operator {
+                    ast::JoinOperator::Join(c) | ast::JoinOperator::Inner(c) => {
+                        (Some(c), false, false)
+                    }
+                    ast::JoinOperator::Left(c) | ast::JoinOperator::LeftOuter(c) => {
+                        (Some(c), true, false)
+                    }
+                    ast::JoinOperator::Right(c) | ast::JoinOperator::RightOuter(c) => {
+                        (Some(c), false, true)
+                    }
+                    ast::JoinOperator::FullOuter(c) => (Some(c), true, true),
+                    ast::JoinOperator::CrossJoin(_) => (None, false, false),
                     _ => bail!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
                         "this kind of JOIN is not supported yet"
                     ),
                 };
+                if right_outer && lateral {
+                    return Err(lateral_right_or_full(&cur.1));
+                }
                 let mut scope = cur.1.clone();
+                let lw = scope.cols.len();
                 let right_width = right.1.cols.len();
                 scope.cols.extend(right.1.cols.clone());
+                let mut using = None;
                 let on = match constraint {
                     Some(ast::JoinConstraint::On(e)) => {
                         let b = self.bind(e, &scope)?;
                         Some(self.coerce(b, DataType::Bool, -1, Coercion::Implicit, e.span())?)
                     }
                     Some(ast::JoinConstraint::None) | None => None,
-                    _ => bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "JOIN USING and NATURAL JOIN are not supported yet"
-                    ),
+                    Some(ast::JoinConstraint::Using(names)) => {
+                        let p = self.using_pairs(&cur.1, &right.1, Some(names))?;
+                        let on = self.using_condition(&scope, lw, &p)?;
+                        using = Some(p);
+                        on
+                    }
+                    Some(ast::JoinConstraint::Natural) => {
+                        let p = self.using_pairs(&cur.1, &right.1, None)?;
+                        let on = self.using_condition(&scope, lw, &p)?;
+                        using = Some(p).filter(|p| !p.is_empty());
+                        on
+                    }
                 };
-                cur = (
-                    lateral::join(cur.0, right.0, on, left_outer, right_width, lateral),
-                    scope,
-                );
+                let joined = if right_outer {
+                    Source::Join {
+                        left: Box::new(cur.0),
+                        right: Box::new(right.0),
+                        on,
+                        left_outer,
+                        right_width,
+                        right_outer: Some(lw),
+                    }
+                } else {
+                    lateral::join(cur.0, right.0, on, left_outer, right_width, lateral)
+                };
+                cur = match using {
+                    Some(p) => self.using_projection(joined, scope, lw, &p)?,
+                    None => (joined, scope),
+                };
             }
             acc = Some(match acc {
                 None => cur,
@@ -1213,6 +1279,7 @@ impl<'a> Binder<'a> {
                             on: None,
                             left_outer: false,
                             right_width,
+                            right_outer: None,
                         },
                         scope,
                     )
@@ -1263,6 +1330,7 @@ impl<'a> Binder<'a> {
                                 typmod: -1,
                                 table_oid: 0,
                                 attnum: 0,
+                                absorbed: false,
                             })
                             .collect(),
                     };
@@ -1313,6 +1381,7 @@ impl<'a> Binder<'a> {
                             typmod: fd.typmod,
                             table_oid: 0,
                             attnum: 0,
+                            absorbed: false,
                         })
                         .collect(),
                 };
@@ -1376,6 +1445,7 @@ impl<'a> Binder<'a> {
                         typmod: -1,
                         table_oid: 0,
                         attnum: 0,
+                        absorbed: false,
                     })
                     .collect(),
             };
@@ -1422,6 +1492,7 @@ impl<'a> Binder<'a> {
                         typmod: -1,
                         table_oid: 0,
                         attnum: 0,
+                        absorbed: false,
                     })
                     .collect(),
             };
@@ -1443,6 +1514,7 @@ impl<'a> Binder<'a> {
                     typmod: -1,
                     table_oid: 0,
                     attnum: 0,
+                    absorbed: false,
                 }],
             };
             apply_alias_columns(&mut scope, alias)?;
@@ -1511,6 +1583,7 @@ impl<'a> Binder<'a> {
                 typmod: -1,
                 table_oid: 0,
                 attnum: 0,
+                absorbed: false,
             }],
         };
         Ok((Source::Series(start, stop, step, ty), scope))
@@ -1555,6 +1628,7 @@ impl<'a> Binder<'a> {
                     typmod: -1,
                     table_oid: 0,
                     attnum: 0,
+                    absorbed: false,
                 })
                 .collect(),
         };
@@ -1610,8 +1684,10 @@ impl<'a> Binder<'a> {
                             "SELECT * with no tables specified is not valid"
                         );
                     }
-                    for i in 0..scope.cols.len() {
-                        items.push(Item::Col(i));
+                    for (i, c) in scope.cols.iter().enumerate() {
+                        if !c.absorbed {
+                            items.push(Item::Col(i));
+                        }
                     }
                 }
                 ast::SelectItem::QualifiedWildcard(kind, _) => {
@@ -3367,7 +3443,7 @@ impl<'a> Binder<'a> {
             let found = st
                 .cols
                 .iter()
-                .find(|c| c.name == name && (tname.is_none() || c.table == tname));
+                .find(|c| c.name == name && c.visible_as(tname.as_deref()));
             if let Some(c) = found {
                 let t = c.table.clone().unwrap_or_default();
                 return Err(self.at(
@@ -3404,7 +3480,7 @@ impl<'a> Binder<'a> {
             .cols
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.name == name && (tname.is_none() || c.table == tname))
+            .filter(|(_, c)| c.name == name && c.visible_as(tname.as_deref()))
             .map(|(i, _)| i)
             .collect();
         if hits.is_empty() {
@@ -3648,6 +3724,15 @@ impl<'a> Binder<'a> {
                 span,
             ));
         };
+        if matches!(func, Func::Coalesce | Func::Greatest | Func::Least) {
+            let what = match func {
+                Func::Coalesce => "COALESCE",
+                Func::Greatest => "GREATEST",
+                _ => "LEAST",
+            };
+            super::type_funcs::common_type(types.iter().copied(), what)
+                .map_err(|e| self.at(e, span))?;
+        }
         let mut out = Vec::new();
         for (i, (b, a)) in bound.into_iter().zip(args).enumerate() {
             let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {

@@ -342,6 +342,7 @@ fn cte_columns(name: &str, p: &SelectPlan, columns: &[String]) -> Result<Vec<Sco
             typmod: f.typmod,
             table_oid: 0,
             attnum: 0,
+            absorbed: false,
         })
         .collect())
 }

@@ -134,6 +134,7 @@ pub(super) fn join(
             on,
             left_outer,
             right_width,
+            right_outer: None,
         }
     }
 }
