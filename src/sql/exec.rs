@@ -877,25 +877,28 @@ fn concurrent_update() -> Error {
 
 /// Runs an UPDATE; returns (row count, RETURNING rows).
 pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref(), p.filter.as_ref())?;
+    let rows = dml_targets(
+        cx,
+        p.db,
+        &p.table,
+        p.key.as_deref(),
+        p.filter.as_ref(),
+        p.from.as_ref(),
+    )?;
     let mut out = Vec::new();
     let mut n = 0;
-    for (i, (tid, old)) in rows.into_iter().enumerate() {
+    for (i, (tid, old, other)) in rows.into_iter().enumerate() {
         if i % 1024 == 0 {
             check_cancel(cx)?;
-        }
-        if let Some(f) = &p.filter {
-            if !is_true(&eval(f, &old, cx)?) {
-                continue;
-            }
         }
         // READ COMMITTED: if a concurrent UPDATE committed first, re-check its newest
         // version and apply the change there (PostgreSQL's EvalPlanQual).
         let (mut tid, mut old) = (tid, old);
         loop {
+            let input = with_other(&old, &other);
             let mut new = (*old).clone();
             for (c, e) in &p.sets {
-                new[*c] = eval(e, &old, cx)?;
+                new[*c] = eval(e, &input, cx)?;
             }
             check_not_null(&p.table, &new)?;
             super::ddl::check_row(cx, p.db, &p.table, &new)?;
@@ -906,13 +909,13 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 RowOutcome::Done => {
                     super::fkeys::after_update(cx, p.db, &p.table, &old, &new)?;
                     n += 1;
-                    returning_row(&p.returning, &new, cx, &mut out)?;
+                    returning_row(&p.returning, &with_other(&new, &other), cx, &mut out)?;
                 }
                 RowOutcome::Gone => {}
                 RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
                 RowOutcome::Moved(next, row) => {
                     if let Some(f) = &p.filter {
-                        if !is_true(&eval(f, &row, cx)?) {
+                        if !is_true(&eval(f, &with_other(&row, &other), cx)?) {
                             break;
                         }
                     }
@@ -927,19 +930,90 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     Ok((n, out))
 }
 
-/// Runs a DELETE; returns (row count, RETURNING rows).
-pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
-    let rows = table_rows(cx, p.db, &p.table, p.key.as_deref(), p.filter.as_ref())?;
+/// A target row followed by the other FROM items' row it joined (as is when there is
+/// none).
+fn with_other<'r>(row: &'r [Value], other: &[Value]) -> std::borrow::Cow<'r, [Value]> {
+    if other.is_empty() {
+        return std::borrow::Cow::Borrowed(row);
+    }
+    let mut v = Vec::with_capacity(row.len() + other.len());
+    v.extend_from_slice(row);
+    v.extend_from_slice(other);
+    std::borrow::Cow::Owned(v)
+}
+
+/// The rows an UPDATE or DELETE acts on, each with the row of the other FROM items
+/// (`UPDATE … FROM`, `DELETE … USING`) that WHERE matched it with — the first one, as
+/// PostgreSQL uses only one of several (empty without other items).
+fn dml_targets(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    key: Option<&[Expr]>,
+    filter: Option<&Expr>,
+    from: Option<&super::plan::FromItems>,
+) -> Result<Vec<(u64, Arc<Vec<Value>>, Vec<Value>)>> {
+    let Some(from) = from else {
+        let rows = table_rows(cx, db, def, key, filter)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (tid, row) in rows {
+            if let Some(f) = filter {
+                if !is_true(&eval(f, &row, cx)?) {
+                    continue;
+                }
+            }
+            out.push((tid, row, Vec::new()));
+        }
+        return Ok(out);
+    };
+    // The WHERE reads the other items' columns too: no index choice over it here.
+    let targets = table_rows(cx, db, def, key, None)?;
+    let others = source_rows(&from.source, cx)?;
+    let tw = def.columns.len();
+    let keys = filter
+        .map(|f| super::join::equi_keys(f, tw))
+        .unwrap_or_default();
+    let hashed = super::join::HashedRows::build(keys, &others, cx)?;
     let mut out = Vec::new();
-    let mut n = 0;
-    for (i, (tid, old)) in rows.into_iter().enumerate() {
+    for (i, (tid, row)) in targets.into_iter().enumerate() {
         if i % 1024 == 0 {
             check_cancel(cx)?;
         }
-        if let Some(f) = &p.filter {
-            if !is_true(&eval(f, &old, cx)?) {
-                continue;
+        let cands = match &hashed {
+            Some(h) => h.candidates(&row, cx)?,
+            None => None,
+        };
+        let cands: Vec<usize> = cands.unwrap_or_else(|| (0..others.len()).collect());
+        for j in cands {
+            let input = with_other(&row, &others[j]);
+            let keep = match filter {
+                Some(f) => is_true(&eval(f, &input, cx)?),
+                None => true,
+            };
+            if keep {
+                out.push((tid, row, others[j].clone()));
+                break;
             }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a DELETE; returns (row count, RETURNING rows).
+pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>>)> {
+    let rows = dml_targets(
+        cx,
+        p.db,
+        &p.table,
+        p.key.as_deref(),
+        p.filter.as_ref(),
+        p.from.as_ref(),
+    )?;
+    let mut out = Vec::new();
+    let mut n = 0;
+    for (i, (tid, old, other)) in rows.into_iter().enumerate() {
+        if i % 1024 == 0 {
+            check_cancel(cx)?;
         }
         let (mut tid, mut old) = (tid, old);
         loop {
@@ -947,13 +1021,13 @@ pub fn run_delete(p: &DeletePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
                 RowOutcome::Done => {
                     super::fkeys::after_delete(cx, p.db, &p.table, &old)?;
                     n += 1;
-                    returning_row(&p.returning, &old, cx, &mut out)?;
+                    returning_row(&p.returning, &with_other(&old, &other), cx, &mut out)?;
                 }
                 RowOutcome::Gone => {}
                 RowOutcome::Moved(..) if cx.serializable => return Err(concurrent_update()),
                 RowOutcome::Moved(next, row) => {
                     if let Some(f) = &p.filter {
-                        if !is_true(&eval(f, &row, cx)?) {
+                        if !is_true(&eval(f, &with_other(&row, &other), cx)?) {
                             break;
                         }
                     }

@@ -547,6 +547,49 @@ fn hash_join(
     Ok(Some(out))
 }
 
+/// The rows of one input hashed on the right sides of equality keys, probed with rows
+/// of the other input (`UPDATE … FROM`, `DELETE … USING`: the target row probes the
+/// other FROM items' rows). Candidates only: the caller evaluates the whole condition.
+pub struct HashedRows {
+    table: HashMap<Vec<u8>, Vec<usize>>,
+    keys: Vec<EquiKey>,
+}
+
+impl HashedRows {
+    /// Hashes `r` on the keys; None when there are no keys or a value has no normal
+    /// form (the caller then tries every row).
+    pub fn build(
+        keys: Vec<EquiKey>,
+        r: &[Vec<Value>],
+        cx: &mut ExecCtx<'_>,
+    ) -> Result<Option<HashedRows>> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, rr) in r.iter().enumerate() {
+            match row_key(&mut keys.iter().map(|k| &k.right), rr, cx)? {
+                Ok(Some(k)) => table.entry(k).or_default().push(i),
+                Ok(None) => {}
+                Err(()) => return Ok(None),
+            }
+        }
+        Ok(Some(HashedRows { table, keys }))
+    }
+
+    /// The indexes of the rows that may match `lr`; None when its key has no normal
+    /// form (then every row may).
+    pub fn candidates(&self, lr: &[Value], cx: &mut ExecCtx<'_>) -> Result<Option<Vec<usize>>> {
+        Ok(
+            match row_key(&mut self.keys.iter().map(|k| &k.left), lr, cx)? {
+                Ok(Some(k)) => Some(self.table.get(&k).cloned().unwrap_or_default()),
+                Ok(None) => Some(vec![]),
+                Err(()) => None,
+            },
+        )
+    }
+}
+
 /// Moves `column = column` conjuncts of WHERE into the inner joins they connect (see
 /// the module comment); returns the source and what remains of WHERE. `width` is the
 /// width of the source's rows.

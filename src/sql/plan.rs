@@ -353,6 +353,16 @@ pub struct UpdatePlan {
     pub sets: Vec<(usize, Expr)>,
     /// RETURNING.
     pub returning: Option<Returning>,
+    /// UPDATE … FROM: WHERE, the SET values and RETURNING read the target row
+    /// followed by a row of these items.
+    pub from: Option<FromItems>,
+}
+
+/// The other FROM items of `UPDATE … FROM` / `DELETE … USING`.
+#[derive(Debug, Clone)]
+pub struct FromItems {
+    /// The items, joined as in a SELECT's FROM.
+    pub source: Source,
 }
 
 /// A planned DELETE.
@@ -368,6 +378,8 @@ pub struct DeletePlan {
     pub filter: Option<Expr>,
     /// RETURNING.
     pub returning: Option<Returning>,
+    /// DELETE … USING (see [`UpdatePlan::from`]).
+    pub from: Option<FromItems>,
 }
 
 /// A planned CREATE TABLE (the OID is assigned at execution).
@@ -689,13 +701,18 @@ impl<'a> Binder<'a> {
                 returning,
                 ..
             } => {
-                if from.is_some() {
-                    bail!(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "UPDATE ... FROM is not supported yet"
-                    );
-                }
-                self.plan_update(table, assignments, selection.as_ref(), returning.as_ref())
+                let from = match from {
+                    None => None,
+                    Some(ast::UpdateTableFromKind::BeforeSet(f))
+                    | Some(ast::UpdateTableFromKind::AfterSet(f)) => Some(f.as_slice()),
+                };
+                self.plan_update(
+                    table,
+                    assignments,
+                    from,
+                    selection.as_ref(),
+                    returning.as_ref(),
+                )
             }
             ast::Statement::Delete(d) => self.plan_delete(d),
             ast::Statement::AlterTable {
@@ -1884,10 +1901,27 @@ impl<'a> Binder<'a> {
         items: Option<&Vec<ast::SelectItem>>,
         def: &TableDef,
     ) -> Result<Option<Returning>> {
-        let Some(items) = items else { return Ok(None) };
         let scope = Scope::of_table(def, &def.name);
+        self.returning_over(items, def, &scope)
+    }
+
+    /// RETURNING over `scope`: the target table's row (columns `0..` of `def`) and, for
+    /// `UPDATE … FROM` / `DELETE … USING`, the other items' row after it.
+    fn returning_over(
+        &mut self,
+        items: Option<&Vec<ast::SelectItem>>,
+        def: &TableDef,
+        scope: &Scope,
+    ) -> Result<Option<Returning>> {
+        let Some(items) = items else { return Ok(None) };
+        let tw = def.columns.len();
         let mut exprs = Vec::new();
         let mut fields = Vec::new();
+        let push_col = |i: usize, exprs: &mut Vec<Expr>, fields: &mut Vec<FieldDesc>| {
+            let c = &scope.cols[i];
+            exprs.push(Expr::Column(i, c.ty));
+            fields.push(field(&c.name, c.ty, c.typmod, c.table_oid, c.attnum));
+        };
         for it in items {
             match it {
                 ast::SelectItem::UnnamedExpr(e)
@@ -1896,27 +1930,48 @@ impl<'a> Binder<'a> {
                         ast::SelectItem::ExprWithAlias { alias, .. } => fold(alias),
                         _ => figure_colname(e),
                     };
-                    let mut b = self.bind(e, &scope)?;
+                    let mut b = self.bind(e, scope)?;
                     if b.ty() == DataType::Unknown {
                         b = self.coerce(b, DataType::Text, -1, Coercion::Implicit, e.span())?;
                     }
                     let (toid, att, tm) = match &b {
-                        Expr::Column(i, _) => (def.oid, (*i + 1) as i16, def.columns[*i].typmod),
+                        Expr::Column(i, _) if *i < tw => {
+                            (def.oid, (*i + 1) as i16, def.columns[*i].typmod)
+                        }
+                        Expr::Column(i, _) => {
+                            let c = &scope.cols[*i];
+                            (c.table_oid, c.attnum, c.typmod)
+                        }
                         _ => (0, 0, b.typmod()),
                     };
                     fields.push(field(&name, b.ty(), tm, toid, att));
                     exprs.push(b);
                 }
-                _ => {
-                    for (i, c) in def.columns.iter().enumerate() {
-                        exprs.push(Expr::Column(i, c.data_type));
-                        fields.push(field(
-                            &c.name,
-                            c.data_type,
-                            c.typmod,
-                            def.oid,
-                            (i + 1) as i16,
-                        ));
+                ast::SelectItem::QualifiedWildcard(kind, _) => {
+                    let t = match kind {
+                        ast::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                            self.split_name(n)?.1
+                        }
+                        _ => bail!(sqlstate::SYNTAX_ERROR, "invalid qualified wildcard"),
+                    };
+                    let cols: Vec<usize> = (0..scope.cols.len())
+                        .filter(|&i| scope.cols[i].table.as_deref() == Some(t.as_str()))
+                        .collect();
+                    if cols.is_empty() {
+                        bail!(
+                            sqlstate::UNDEFINED_TABLE,
+                            "missing FROM-clause entry for table \"{t}\""
+                        );
+                    }
+                    for i in cols {
+                        push_col(i, &mut exprs, &mut fields);
+                    }
+                }
+                ast::SelectItem::Wildcard(_) => {
+                    for i in 0..scope.cols.len() {
+                        if !scope.cols[i].absorbed {
+                            push_col(i, &mut exprs, &mut fields);
+                        }
                     }
                 }
             }
@@ -2260,10 +2315,42 @@ impl<'a> Binder<'a> {
         Ok(sets)
     }
 
+    /// The scope of a DML target (its alias or name) followed by the other FROM items
+    /// of `UPDATE … FROM` / `DELETE … USING`, planned as a SELECT's FROM.
+    fn dml_scope(
+        &mut self,
+        def: &TableDef,
+        alias: Option<&ast::TableAlias>,
+        from: Option<&[ast::TableWithJoins]>,
+    ) -> Result<(Scope, Option<FromItems>)> {
+        let alias_name = alias
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| def.name.clone());
+        let mut scope = Scope::of_table(def, &alias_name);
+        let Some(from) = from.filter(|f| !f.is_empty()) else {
+            return Ok((scope, None));
+        };
+        let (source, more) = self.plan_from(from)?;
+        if let Some(c) = more
+            .cols
+            .iter()
+            .find(|c| c.table.as_deref() == Some(&alias_name))
+        {
+            bail!(
+                "42712",
+                "table name \"{}\" specified more than once",
+                c.table.as_deref().unwrap_or_default()
+            );
+        }
+        scope.cols.extend(more.cols);
+        Ok((scope, Some(FromItems { source })))
+    }
+
     fn plan_update(
         &mut self,
         table: &ast::TableWithJoins,
         assignments: &[ast::Assignment],
+        from: Option<&[ast::TableWithJoins]>,
         selection: Option<&ast::Expr>,
         returning: Option<&Vec<ast::SelectItem>>,
     ) -> Result<Plan> {
@@ -2278,11 +2365,7 @@ impl<'a> Binder<'a> {
             &def,
             super::acl::Need::Update(assignments, selection.is_some() || returning.is_some()),
         )?;
-        let alias_name = alias
-            .as_ref()
-            .map(|a| fold(&a.name))
-            .unwrap_or_else(|| def.name.clone());
-        let scope = Scope::of_table(&def, &alias_name);
+        let (scope, from) = self.dml_scope(&def, alias.as_ref(), from)?;
         let sets = self.bind_assignments(&def, assignments, &scope)?;
         let filter = match selection {
             Some(w) => {
@@ -2291,7 +2374,7 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let returning = self.returning(returning, &def)?;
+        let returning = self.returning_over(returning, &def, &scope)?;
         Ok(Plan::Update(UpdatePlan {
             db: self.db,
             key: pk_key_exprs(&def, filter.as_ref()),
@@ -2299,6 +2382,7 @@ impl<'a> Binder<'a> {
             filter,
             sets,
             returning,
+            from,
         }))
     }
 
@@ -2306,10 +2390,10 @@ impl<'a> Binder<'a> {
         let from = match &d.from {
             ast::FromTable::WithFromKeyword(v) | ast::FromTable::WithoutKeyword(v) => v,
         };
-        if from.len() != 1 || !from[0].joins.is_empty() || d.using.is_some() {
+        if from.len() != 1 || !from[0].joins.is_empty() || !d.tables.is_empty() {
             bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "DELETE with several tables is not supported yet"
+                sqlstate::SYNTAX_ERROR,
+                "syntax error: DELETE names one table (other tables go in USING)"
             );
         }
         let ast::TableFactor::Table { name, alias, .. } = &from[0].relation else {
@@ -2323,11 +2407,7 @@ impl<'a> Binder<'a> {
             &def,
             super::acl::Need::Delete(d.selection.is_some() || d.returning.is_some()),
         )?;
-        let alias_name = alias
-            .as_ref()
-            .map(|a| fold(&a.name))
-            .unwrap_or_else(|| def.name.clone());
-        let scope = Scope::of_table(&def, &alias_name);
+        let (scope, using) = self.dml_scope(&def, alias.as_ref(), d.using.as_deref())?;
         let filter = match &d.selection {
             Some(w) => {
                 let b = self.bind(w, &scope)?;
@@ -2335,13 +2415,14 @@ impl<'a> Binder<'a> {
             }
             None => None,
         };
-        let returning = self.returning(d.returning.as_ref(), &def)?;
+        let returning = self.returning_over(d.returning.as_ref(), &def, &scope)?;
         Ok(Plan::Delete(DeletePlan {
             db: self.db,
             key: pk_key_exprs(&def, filter.as_ref()),
             table: def,
             filter,
             returning,
+            from: using,
         }))
     }
 
