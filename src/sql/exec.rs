@@ -942,6 +942,10 @@ fn with_other<'r>(row: &'r [Value], other: &[Value]) -> std::borrow::Cow<'r, [Va
     std::borrow::Cow::Owned(v)
 }
 
+/// A row an UPDATE or DELETE acts on: its tuple id, its values, and the other FROM
+/// items' row it joined (empty without them).
+type DmlTarget = (u64, Arc<Vec<Value>>, Vec<Value>);
+
 /// The rows an UPDATE or DELETE acts on, each with the row of the other FROM items
 /// (`UPDATE … FROM`, `DELETE … USING`) that WHERE matched it with — the first one, as
 /// PostgreSQL uses only one of several (empty without other items).
@@ -952,7 +956,7 @@ fn dml_targets(
     key: Option<&[Expr]>,
     filter: Option<&Expr>,
     from: Option<&super::plan::FromItems>,
-) -> Result<Vec<(u64, Arc<Vec<Value>>, Vec<Value>)>> {
+) -> Result<Vec<DmlTarget>> {
     let Some(from) = from else {
         let rows = table_rows(cx, db, def, key, filter)?;
         let mut out = Vec::with_capacity(rows.len());
