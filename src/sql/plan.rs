@@ -28,6 +28,7 @@ mod calls;
 mod clauses;
 mod cte;
 mod lateral;
+mod srf_select;
 mod using;
 mod window;
 
@@ -1661,6 +1662,9 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: Option<&ast::OrderBy>,
     ) -> Result<SelectPlan> {
+        if let Some(rewritten) = srf_select::rewrite(s)? {
+            return self.plan_select(&rewritten, order_by);
+        }
         self.check_select_clauses(s)?;
         self.windows_begin(&s.named_window)?;
         let (source, scope) = self.plan_from(&s.from)?;
