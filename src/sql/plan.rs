@@ -2843,6 +2843,45 @@ impl<'a> Binder<'a> {
     }
 
     /// Binds an expression in a scope.
+    /// `expr COLLATE name`: tusk compares text by bytes (UTF-8 code point order), which
+    /// is the C collation; the collations that mean exactly that are accepted, any
+    /// other is refused rather than silently compared differently.
+    fn collate(
+        &mut self,
+        b: Expr,
+        collation: &ast::ObjectName,
+        span: sqlparser::tokenizer::Span,
+    ) -> Result<Expr> {
+        let (schema, name) = self.split_name(collation)?;
+        let b = if b.ty() == DataType::Unknown {
+            self.coerce(b, DataType::Text, -1, Coercion::Implicit, span)?
+        } else {
+            b
+        };
+        if !b.ty().is_string() && b.ty() != DataType::Name {
+            return Err(self.at(
+                err!(
+                    sqlstate::DATATYPE_MISMATCH,
+                    "collations are not supported by type {}",
+                    b.ty().name()
+                ),
+                span,
+            ));
+        }
+        let known = matches!(schema.as_deref(), None | Some("pg_catalog"))
+            && matches!(name.as_str(), "default" | "C" | "POSIX" | "ucs_basic");
+        if !known {
+            return Err(self.at(
+                err!(
+                    sqlstate::UNDEFINED_OBJECT,
+                    "collation \"{name}\" for encoding \"UTF8\" does not exist"
+                ),
+                span,
+            ));
+        }
+        Ok(b)
+    }
+
     pub fn bind(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
         // In a grouped query, a GROUP BY expression is a column of the group row.
         if let Some(st) = &self.agg {
@@ -2880,6 +2919,10 @@ impl<'a> Binder<'a> {
                 )
             }
             ast::Expr::Nested(x) => self.bind(x, scope),
+            ast::Expr::Collate { expr, collation } => {
+                let b = self.bind(expr, scope)?;
+                self.collate(b, collation, e.span())
+            }
             ast::Expr::UnaryOp { op, expr } => match op {
                 ast::UnaryOperator::Minus => {
                     if let ast::Expr::Value(v) = expr.as_ref() {
@@ -4188,6 +4231,19 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 .map(|(t, _)| t.column_name().to_string()),
             ast::Expr::Case { .. } => Some("case".into()),
             ast::Expr::Exists { .. } => Some("exists".into()),
+            // SQL-syntax functions carry the name of the function they call.
+            ast::Expr::Extract { .. } => Some("extract".into()),
+            ast::Expr::Substring { .. } => Some("substring".into()),
+            ast::Expr::Trim { .. } => Some("btrim".into()),
+            ast::Expr::Position { .. } => Some("position".into()),
+            ast::Expr::Overlay { .. } => Some("overlay".into()),
+            ast::Expr::Ceil { .. } => Some("ceil".into()),
+            ast::Expr::Floor { .. } => Some("floor".into()),
+            ast::Expr::AtTimeZone { .. } => Some("timezone".into()),
+            ast::Expr::Array(_) => Some("array".into()),
+            ast::Expr::Interval(_) => Some("interval".into()),
+            ast::Expr::Tuple(_) => Some("row".into()),
+            ast::Expr::Collate { expr, .. } => go(expr),
             // A scalar subquery is named after its (first) result column.
             ast::Expr::Subquery(q) => match q.body.as_ref() {
                 ast::SetExpr::Select(sel) => match sel.projection.first() {
