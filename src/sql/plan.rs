@@ -4230,7 +4230,7 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 .ok()
                 .map(|(t, _)| t.column_name().to_string()),
             ast::Expr::Case { .. } => Some("case".into()),
-            ast::Expr::Exists { .. } => Some("exists".into()),
+            ast::Expr::Exists { negated: false, .. } => Some("exists".into()),
             // SQL-syntax functions carry the name of the function they call.
             ast::Expr::Extract { .. } => Some("extract".into()),
             ast::Expr::Substring { .. } => Some("substring".into()),

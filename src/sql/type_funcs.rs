@@ -300,6 +300,13 @@ pub fn to_json_value(v: &Value, opts: &types::FormatOptions) -> Result<Json> {
                 .map(|i| i.clone().map(Json::String).unwrap_or(Json::Null))
                 .collect(),
         ),
+        // Every array becomes a JSON array of its elements' JSON values.
+        Value::Array(a) => Json::Array(
+            a.items
+                .iter()
+                .map(|i| to_json_value(i, opts))
+                .collect::<Result<Vec<_>>>()?,
+        ),
         other => Json::String(types::format_text(other, opts)),
     })
 }
