@@ -51,6 +51,7 @@ pub mod front;
 pub mod functions;
 pub mod join;
 pub mod lateral;
+pub mod pg_clauses;
 pub mod plan;
 mod prepare;
 pub mod regex_funcs;
@@ -367,8 +368,12 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
         return Ok(Parsed::Front(f));
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &p.text)
+    let (text, overriding) = pg_clauses::rewrite(&p.text);
+    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
+    if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) = (overriding, &mut stmts[..]) {
+        plan::mark_overriding(ins, o);
+    }
     match stmts.len() {
         0 => Ok(Parsed::Empty),
         1 => Ok(Parsed::Sql(Box::new(stmts.remove(0)))),

@@ -2035,6 +2035,19 @@ impl<'a> Binder<'a> {
                 "INSERT INTO TABLE FUNCTION is not supported"
             );
         };
+        let overriding = overriding_of(ins)?;
+        // OVERRIDING SYSTEM VALUE lets explicit values into GENERATED ALWAYS columns.
+        let check_identity = |b: &Self, def: &TableDef, t: usize| -> Result<()> {
+            if overriding == Some(super::pg_clauses::Overriding::System) {
+                return Ok(());
+            }
+            super::ddl::check_identity_insert(b.engine, b.db, def, t)
+        };
+        // OVERRIDING USER VALUE: identity columns keep their defaults.
+        let user_ignored = |b: &Self, def: &TableDef, t: usize| {
+            overriding == Some(super::pg_clauses::Overriding::User)
+                && super::ddl::identity_of(b.engine, b.db, def.oid, t) != 0
+        };
         let def = self.resolve_table(name)?;
         self.acl_check(&def, super::acl::Need::Insert(ins))?;
         let mut targets = Vec::new();
@@ -2109,10 +2122,10 @@ impl<'a> Binder<'a> {
                     }
                     let mut full = defaults.clone();
                     for (e, &t) in r.iter().zip(&targets) {
-                        if is_default_keyword(e) {
+                        if is_default_keyword(e) || user_ignored(self, &def, t) {
                             continue;
                         }
-                        super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
+                        check_identity(self, &def, t)?;
                         let b = self.bind(e, &Scope::default())?;
                         full[t] = self.assign(b, &def.columns[t], e.span())?;
                     }
@@ -2130,7 +2143,10 @@ impl<'a> Binder<'a> {
                 let mut full = defaults.clone();
                 for (i, f) in q.fields.iter().enumerate() {
                     let t = targets[i];
-                    super::ddl::check_identity_insert(self.engine, self.db, &def, t)?;
+                    if user_ignored(self, &def, t) {
+                        continue;
+                    }
+                    check_identity(self, &def, t)?;
                     let ty = DataType::from_oid(f.type_oid).unwrap_or(DataType::Text);
                     full[t] = self.assign(
                         Expr::Column(i, ty),
@@ -4257,6 +4273,44 @@ pub fn figure_colname(e: &ast::Expr) -> String {
         }
     }
     go(e).unwrap_or_else(|| "?column?".into())
+}
+
+/// The setting key under which `sql::pg_clauses` hands an INSERT's OVERRIDING clause
+/// over (sqlparser's INSERT has no such field; PostgreSQL has no SETTINGS clause).
+const OVERRIDING_KEY: &str = "tusk overriding";
+
+/// Records an INSERT's `OVERRIDING … VALUE` clause on the parsed statement.
+pub fn mark_overriding(ins: &mut ast::Insert, o: super::pg_clauses::Overriding) {
+    let word = match o {
+        super::pg_clauses::Overriding::System => "system",
+        super::pg_clauses::Overriding::User => "user",
+    };
+    ins.settings = Some(vec![ast::Setting {
+        key: ast::Ident::with_quote('"', OVERRIDING_KEY),
+        value: ast::Expr::Identifier(ast::Ident::new(word)),
+    }]);
+}
+
+/// The OVERRIDING clause recorded by [`mark_overriding`]; any other SETTINGS is not
+/// PostgreSQL's.
+fn overriding_of(ins: &ast::Insert) -> Result<Option<super::pg_clauses::Overriding>> {
+    let Some(settings) = &ins.settings else {
+        return Ok(None);
+    };
+    match settings.as_slice() {
+        [ast::Setting {
+            key,
+            value: ast::Expr::Identifier(w),
+        }] if key.value == OVERRIDING_KEY => Ok(Some(if w.value == "system" {
+            super::pg_clauses::Overriding::System
+        } else {
+            super::pg_clauses::Overriding::User
+        })),
+        _ => bail!(
+            sqlstate::SYNTAX_ERROR,
+            "syntax error at or near \"SETTINGS\""
+        ),
+    }
 }
 
 /// Converts a sqlparser type to tusk's type and typmod.

@@ -1,0 +1,130 @@
+//! PostgreSQL clauses sqlparser does not parse, blanked out of the statement text
+//! before it is parsed and carried to the planner on the side.
+//!
+//! # What it owns
+//! * `FOR NO KEY UPDATE` and `FOR KEY SHARE`: tusk's row locks have two strengths, so
+//!   these take the next stronger one (`FOR UPDATE`, `FOR SHARE`): a caller may wait
+//!   where PostgreSQL would not, never the reverse, and every guarantee holds.
+//! * `INSERT … OVERRIDING SYSTEM VALUE | OVERRIDING USER VALUE`: removed from the text
+//!   and recorded as [`Overriding`], which the planner reads (an explicit value for a
+//!   GENERATED ALWAYS identity column is then accepted, or every identity column takes
+//!   its default).
+//!
+//! # Invariants
+//! Words are found as tokens (never inside strings, quoted names or comments) and
+//! replaced by as many spaces as they took, so error positions computed on the
+//! parsed text are positions in what the client sent.
+
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use std::borrow::Cow;
+
+/// `OVERRIDING … VALUE` of an INSERT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overriding {
+    /// OVERRIDING SYSTEM VALUE: explicit values win over GENERATED ALWAYS.
+    System,
+    /// OVERRIDING USER VALUE: identity columns take their defaults.
+    User,
+}
+
+/// The text with the clauses blanked out, and the OVERRIDING clause found.
+pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains("overriding") && !lower.contains("key") {
+        return (Cow::Borrowed(text), None);
+    }
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
+        return (Cow::Borrowed(text), None);
+    };
+    // The significant tokens with their index in `tokens`.
+    let words: Vec<(usize, Option<String>)> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
+        .map(|(i, t)| {
+            let w = match &t.token {
+                Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+                _ => None,
+            };
+            (i, w)
+        })
+        .collect();
+    let is = |k: usize, s: &str| words.get(k).and_then(|(_, w)| w.as_deref()) == Some(s);
+    let mut blank: Vec<usize> = Vec::new(); // token indexes to blank
+    let mut overriding = None;
+    for k in 0..words.len() {
+        if is(k, "for") && is(k + 1, "no") && is(k + 2, "key") && is(k + 3, "update") {
+            blank.extend([words[k + 1].0, words[k + 2].0]);
+        } else if is(k, "for") && is(k + 1, "key") && is(k + 2, "share") {
+            blank.push(words[k + 1].0);
+        } else if is(k, "overriding")
+            && (is(k + 1, "system") || is(k + 1, "user"))
+            && is(k + 2, "value")
+        {
+            overriding = Some(if is(k + 1, "system") {
+                Overriding::System
+            } else {
+                Overriding::User
+            });
+            blank.extend([words[k].0, words[k + 1].0, words[k + 2].0]);
+        }
+    }
+    if blank.is_empty() {
+        return (Cow::Borrowed(text), None);
+    }
+    let starts = line_starts(text);
+    let mut out = text.to_string();
+    for i in blank {
+        if let Some((a, b)) = byte_range(text, &starts, &tokens[i]) {
+            out.replace_range(a..b, &" ".repeat(b - a));
+        }
+    }
+    (Cow::Owned(out), overriding)
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// The byte range of a token from its 1-based line and character column.
+fn byte_range(text: &str, starts: &[usize], t: &TokenWithSpan) -> Option<(usize, usize)> {
+    let at = |line: u64, col: u64| -> Option<usize> {
+        let start = *starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(col).ok()?.checked_sub(1)?;
+        let rest = &text[start..];
+        Some(start + rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i))
+    };
+    let a = at(t.span.start.line, t.span.start.column)?;
+    let b = at(t.span.end.line, t.span.end.column)?;
+    (a < b && b <= text.len()).then_some((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blanks_the_clauses_in_place() {
+        let (t, o) = rewrite("SELECT * FROM t FOR NO KEY UPDATE");
+        assert_eq!(t, "SELECT * FROM t FOR        UPDATE");
+        assert_eq!(o, None);
+        let (t, _) = rewrite("select 1 for key share of t nowait");
+        assert_eq!(t, "select 1 for     share of t nowait");
+        let (t, o) = rewrite("INSERT INTO t (id) OVERRIDING SYSTEM VALUE VALUES (1)");
+        assert_eq!(t, "INSERT INTO t (id)                         VALUES (1)");
+        assert_eq!(o, Some(Overriding::System));
+        let (_, o) = rewrite("insert into t overriding user value select 1");
+        assert_eq!(o, Some(Overriding::User));
+    }
+
+    #[test]
+    fn leaves_strings_and_names_alone() {
+        let q = "SELECT 'for no key update', \"overriding\" FROM t";
+        assert_eq!(rewrite(q).0, q);
+        let q = "SELECT key FROM t";
+        assert_eq!(rewrite(q).0, q);
+    }
+}
