@@ -28,6 +28,7 @@ mod calls;
 mod clauses;
 mod cte;
 mod lateral;
+mod rows;
 mod srf_select;
 mod using;
 mod window;
@@ -2981,7 +2982,10 @@ impl<'a> Binder<'a> {
                     "operator {op} is not supported yet"
                 ),
             },
-            ast::Expr::BinaryOp { left, op, right } => self.bind_binary(left, op, right, scope),
+            ast::Expr::BinaryOp { left, op, right } => match rows::comparison(left, op, right)? {
+                Some(expanded) => self.bind(&expanded, scope),
+                None => self.bind_binary(left, op, right, scope),
+            },
             ast::Expr::IsNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), false)),
             ast::Expr::IsNotNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), true)),
             ast::Expr::IsTrue(x)
@@ -2995,6 +2999,10 @@ impl<'a> Binder<'a> {
                 Ok(Expr::IsBool(Box::new(b), want, neg))
             }
             ast::Expr::IsDistinctFrom(a, b) | ast::Expr::IsNotDistinctFrom(a, b) => {
+                let not = matches!(e, ast::Expr::IsNotDistinctFrom(..));
+                if let Some(expanded) = rows::distinct(a, b, not)? {
+                    return self.bind(&expanded, scope);
+                }
                 let (l, r) = self.unify(a, b, scope)?;
                 Ok(Expr::IsDistinct(
                     Box::new(l),
@@ -3069,6 +3077,9 @@ impl<'a> Binder<'a> {
                 list,
                 negated,
             } => {
+                if let Some(expanded) = rows::in_list(expr, list, *negated)? {
+                    return self.bind(&expanded, scope);
+                }
                 let mut x = self.bind(expr, scope)?;
                 let mut items = Vec::new();
                 for it in list {
