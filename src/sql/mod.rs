@@ -55,6 +55,8 @@ pub mod plan;
 mod prepare;
 pub mod regex_funcs;
 pub mod string_funcs;
+// Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
+pub mod temp;
 pub mod ties;
 pub mod to_char;
 pub mod type_funcs;
@@ -247,6 +249,8 @@ pub struct ExecCtx<'a> {
     pub serializable: bool,
     /// The session's sequence state and cached CHECK constraints (see `sql::ddl`).
     pub ddl: &'a mut ddl::DdlSession,
+    /// The session's temporary namespace and ON COMMIT actions (see `sql::temp`).
+    pub temp: &'a mut temp::TempSession,
 }
 
 impl ExecCtx<'_> {
@@ -754,6 +758,21 @@ pub struct Session {
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
+    /// Temporary tables: the namespace handle (dropped last, with the session) and ON
+    /// COMMIT actions.
+    temp: temp::TempSession,
+}
+
+/// Whether a planned INSERT, UPDATE or DELETE writes a temporary table.
+fn plan_writes_temp(plan: &Plan) -> bool {
+    let table = match plan {
+        Plan::Insert(p) => &p.table,
+        Plan::Update(p) => &p.table,
+        Plan::Delete(p) => &p.table,
+        Plan::Explain(e) => return plan_writes_temp(&e.inner),
+        _ => return false,
+    };
+    crate::catalog::search_path::is_my_temp(table.schema)
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -779,6 +798,7 @@ impl Session {
     /// A new session for an authenticated connection.
     pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
         let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
+        let temp = temp::TempSession::new(engine.clone(), db_oid);
         Session {
             engine,
             settings,
@@ -796,6 +816,7 @@ impl Session {
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
             ddl: ddl::DdlSession::default(),
+            temp,
         }
     }
 
@@ -897,6 +918,13 @@ impl Session {
 
     /// Commits the current engine transaction, if any.
     fn commit_txn(&mut self) -> Result<()> {
+        // ON COMMIT DELETE ROWS / DROP run inside the committing transaction.
+        if self.txn.is_some() && self.temp.has_commit_actions() {
+            if let Err(e) = self.exec_ctx(&[], temp::pre_commit) {
+                self.abort_txn();
+                return Err(e);
+            }
+        }
         self.savepoints.clear();
         self.portals.retain(|_, p| p.pending.is_none());
         if let Some(mut t) = self.txn.take() {
@@ -1056,6 +1084,7 @@ impl Session {
         // A plan depends on the schemas its names resolved in.
         let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
         crate::catalog::search_path::enter(path);
+        crate::catalog::search_path::enter_temp(self.temp.handle());
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1103,6 +1132,7 @@ impl Session {
             db_oid,
             snapshot_taken,
             ddl,
+            temp,
             ..
         } = self;
         crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
@@ -1110,6 +1140,7 @@ impl Session {
             &settings.get_str("search_path"),
             &ctx.user,
         ));
+        crate::catalog::search_path::enter_temp(temp.handle());
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1138,31 +1169,17 @@ impl Session {
             outer: Vec::new(),
             serializable: keep_snapshot,
             ddl,
+            temp,
         };
         f(&mut cx)
     }
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
-        let write = match plan {
-            Plan::Insert(_) => Some("INSERT"),
-            Plan::Update(_) => Some("UPDATE"),
-            Plan::Delete(_) => Some("DELETE"),
-            Plan::Explain(e) if e.analyze => match e.inner {
-                Plan::Insert(_) => Some("INSERT"),
-                Plan::Update(_) => Some("UPDATE"),
-                Plan::Delete(_) => Some("DELETE"),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(what) = write {
-            self.ensure_txn();
-            if self.settings.get_bool("transaction_read_only") {
-                bail!(
-                    sqlstate::READ_ONLY_SQL_TRANSACTION,
-                    "cannot execute {what} in a read-only transaction"
-                );
-            }
+        self.ensure_txn();
+        // A read-only transaction refuses what a hot standby refuses (25006) — except
+        // writes to the session's temporary tables, as in PostgreSQL.
+        if self.settings.get_bool("transaction_read_only") && !plan_writes_temp(plan) {
+            hot_standby::check_plan(plan)?;
         }
         let fields = plan.fields();
         let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
