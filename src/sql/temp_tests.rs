@@ -3,6 +3,7 @@
 //! ROLLBACK) removes everything, and the catalog forgets them after a crash.
 
 use super::super::tests::{db, first_column, reopen, session};
+use crate::sql::ExecResult;
 use crate::storage::Lsn;
 
 /// The WAL records written from `from` on, described.
@@ -33,6 +34,13 @@ fn temporary_changes_write_no_wal() {
         let out = first_column(&mut s, sql);
         assert!(!out.starts_with("ERROR"), "{sql}: {out}");
     }
+    // COPY FROM into a temporary table.
+    first_column(&mut s, "create temp table c (a int, b text)");
+    let copy = s.simple_query("copy c from stdin");
+    assert!(matches!(copy.last(), Some(Ok(ExecResult::CopyIn { .. }))));
+    s.copy_data(b"1\tone\n2\ttwo\n").unwrap();
+    s.copy_done().unwrap();
+    assert_eq!(first_column(&mut s, "select b from c order by a"), "one,two");
     assert_eq!(
         d.engine.current_wal_lsn(),
         before,
