@@ -1377,6 +1377,8 @@ impl Session {
                             "DISCARD ALL cannot run inside a transaction block"
                         );
                     }
+                    // Temporary tables go too (sql::temp).
+                    self.exec_ctx(&[], temp::discard)?;
                     self.settings.reset_all();
                     self.statements.clear();
                     self.portals.clear();
@@ -1384,6 +1386,8 @@ impl Session {
                     self.ddl.discard_sequences();
                 } else if what == "sequences" {
                     self.ddl.discard_sequences();
+                } else if what == "temp" || what == "temporary" {
+                    self.exec_ctx(&[], temp::discard)?;
                 } else if what == "plans" {
                     self.plan_cache.clear();
                 }

@@ -36,8 +36,9 @@
 
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result};
+use crate::storage::ddl::DdlChange;
 use crate::storage::temp::SessionTemp;
-use crate::storage::Engine;
+use crate::storage::{CatalogChange, Engine};
 use crate::{bail, err};
 use sqlparser::ast;
 use std::sync::Arc;
@@ -172,6 +173,59 @@ pub fn pre_commit(cx: &mut ExecCtx<'_>) -> Result<()> {
             drop.into_iter().map(|(s, n)| (Some(s), n)).collect();
         super::exec::run_drop_table(&names, true, true, cx)?;
         cx.notices.truncate(quiet);
+    }
+    Ok(())
+}
+
+/// `DISCARD TEMP` (and `DISCARD ALL`): drops every temporary object of the session in
+/// the current transaction — views, then tables (quietly, with CASCADE: their owned
+/// sequences and constraints go too), then the remaining sequences.
+pub fn discard(cx: &mut ExecCtx<'_>) -> Result<()> {
+    let Some(ns) = cx.temp.handle.namespace() else {
+        return Ok(());
+    };
+    let db = cx.db_oid;
+    let in_ns = |c: &crate::storage::CatalogState| {
+        let views: Vec<u32> = c
+            .ddl
+            .views
+            .iter()
+            .filter(|((d, _), v)| *d == db && v.schema == ns)
+            .map(|(_, v)| v.oid)
+            .collect();
+        let tables: Vec<(Option<String>, String)> = c
+            .tables
+            .iter()
+            .filter(|((d, _), t)| *d == db && t.schema == ns)
+            .map(|(_, t)| (Some("pg_temp".to_string()), t.name.clone()))
+            .collect();
+        let seqs: Vec<u32> = c
+            .ddl
+            .sequences
+            .iter()
+            .filter(|((d, _), s)| *d == db && s.schema == ns)
+            .map(|(_, s)| s.oid)
+            .collect();
+        (views, tables, seqs)
+    };
+    let (views, tables, _) = cx.engine.with_catalog(in_ns);
+    for oid in views {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::DropView { db, oid }),
+        )?;
+    }
+    if !tables.is_empty() {
+        let quiet = cx.notices.len();
+        super::exec::run_drop_table(&tables, true, true, cx)?;
+        cx.notices.truncate(quiet);
+    }
+    let (_, _, seqs) = cx.engine.with_catalog(in_ns);
+    for oid in seqs {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::Ddl(DdlChange::DropSequence { db, oid }),
+        )?;
     }
     Ok(())
 }
