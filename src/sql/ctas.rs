@@ -15,10 +15,11 @@
 //!   names, types and NOT NULL only (PostgreSQL's default `EXCLUDING ALL`).
 //! - TEMPORARY (and ON COMMIT) mean what they mean for CREATE TABLE: the table goes
 //!   to the session's temporary namespace (`sql::temp`), and then neither its creation
-//!   nor its rows are WAL-logged (`storage::temp`).
+//!   nor its rows are WAL-logged (`storage::temp`). UNLOGGED makes an ordinary,
+//!   logged table, as for CREATE UNLOGGED TABLE (see `sql::temp`).
 //!
 //! What it must never do: accept an option it does not implement (column lists,
-//! UNLOGGED, LIKE … INCLUDING …): those fail with 0A000.
+//! LIKE … INCLUDING …): those fail with 0A000.
 //!
 //! One `CREATE TABLE n AS SELECT a FROM t`:
 //! 1. [`plan`] plans the query, and builds `n`'s definition from its output columns;
@@ -260,9 +261,6 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
             let Some(into) = &sel.into else {
                 return Ok(None);
             };
-            if into.unlogged {
-                return Err(unsupported("SELECT INTO UNLOGGED"));
-            }
             let mut query = (**q).clone();
             if let ast::SetExpr::Select(s) = query.body.as_mut() {
                 s.into = None;

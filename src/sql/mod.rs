@@ -369,7 +369,10 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
         return Ok(Parsed::Front(f));
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &p.text)
+    // CREATE UNLOGGED TABLE makes an ordinary (logged) table (sql::temp).
+    let logged = temp::unlogged_as_logged(&p.text);
+    let text = logged.as_deref().unwrap_or(&p.text);
+    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
     match stmts.len() {
         0 => Ok(Parsed::Empty),

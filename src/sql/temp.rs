@@ -6,7 +6,9 @@
 //! (`storage::temp::SessionTemp`, which drops every temporary object when the session
 //! ends, however it ends) and its ON COMMIT actions — the schema a CREATE of a table
 //! goes to ([`create_schema`]), the actions run just before each commit
-//! ([`pre_commit`]), and PostgreSQL's messages for what mixes persistence wrongly.
+//! ([`pre_commit`]), `DISCARD TEMP` ([`discard`]), PostgreSQL's messages for what
+//! mixes persistence wrongly, and what `UNLOGGED` means in tusk
+//! ([`unlogged_as_logged`]: an ordinary, logged table).
 //!
 //! Where the rest lives: the storage decision (temporary objects are ordinary catalog
 //! objects in a `pg_temp_N` schema, never logged, never imaged) is `storage::temp`'s;
@@ -122,6 +124,40 @@ pub fn create_schema(engine: &Engine, schema: Option<&str>, temporary: bool) -> 
     }
 }
 
+/// `CREATE UNLOGGED TABLE …` with `UNLOGGED` blanked out (positions kept), for the
+/// parser: tusk makes an unlogged table an ordinary, WAL-logged one. That is honest
+/// only because it is stronger — the rows survive a crash and reach standbys, where
+/// PostgreSQL would empty the table after a crash and keep it off standbys — and it is
+/// documented as such; nothing reports the table as unlogged. None when the statement
+/// is not one.
+pub fn unlogged_as_logged(text: &str) -> Option<String> {
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        if c.is_ascii_alphabetic() {
+            start.get_or_insert(i);
+            continue;
+        }
+        if let Some(s) = start.take() {
+            words.push((s, i));
+        }
+        if words.len() == 3 || !c.is_whitespace() {
+            break;
+        }
+    }
+    if words.len() < 3 {
+        if let Some(s) = start {
+            words.push((s, text.len()));
+        }
+    }
+    let word = |i: usize| words.get(i).map(|&(s, e)| text[s..e].to_ascii_lowercase());
+    if word(0)? != "create" || word(1)? != "unlogged" || word(2)? != "table" {
+        return None;
+    }
+    let (s, e) = words[1];
+    Some(format!("{}{}{}", &text[..s], " ".repeat(e - s), &text[e..]))
+}
+
 /// PostgreSQL's refusal of a foreign key between a permanent and a temporary table
 /// (`child_temp`: the referencing table is temporary); None when they match.
 pub fn foreign_key_persistence(child_temp: bool, parent_temp: bool) -> Option<Error> {
@@ -210,10 +246,8 @@ pub fn discard(cx: &mut ExecCtx<'_>) -> Result<()> {
     };
     let (views, tables, _) = cx.engine.with_catalog(in_ns);
     for oid in views {
-        cx.engine.catalog_change(
-            cx.txn,
-            CatalogChange::Ddl(DdlChange::DropView { db, oid }),
-        )?;
+        cx.engine
+            .catalog_change(cx.txn, CatalogChange::Ddl(DdlChange::DropView { db, oid }))?;
     }
     if !tables.is_empty() {
         let quiet = cx.notices.len();

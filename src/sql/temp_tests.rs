@@ -40,7 +40,10 @@ fn temporary_changes_write_no_wal() {
     assert!(matches!(copy.last(), Some(Ok(ExecResult::CopyIn { .. }))));
     s.copy_data(b"1\tone\n2\ttwo\n").unwrap();
     s.copy_done().unwrap();
-    assert_eq!(first_column(&mut s, "select b from c order by a"), "one,two");
+    assert_eq!(
+        first_column(&mut s, "select b from c order by a"),
+        "one,two"
+    );
     assert_eq!(
         d.engine.current_wal_lsn(),
         before,
@@ -153,4 +156,21 @@ fn checkpoints_and_crashes_leave_no_trace() {
         first_column(&mut s, "create temp table gone (a int)"),
         "CREATE TABLE"
     );
+}
+
+#[test]
+fn unlogged_is_blanked_out_keeping_positions() {
+    use super::unlogged_as_logged as f;
+    assert_eq!(
+        f("CREATE UNLOGGED TABLE t (a int)").as_deref(),
+        Some("CREATE          TABLE t (a int)")
+    );
+    assert_eq!(
+        f("  create\n unlogged  table x as select 1").as_deref(),
+        Some("  create\n           table x as select 1")
+    );
+    assert_eq!(f("CREATE TABLE unlogged (a int)"), None);
+    assert_eq!(f("CREATE UNLOGGED SEQUENCE s"), None);
+    assert_eq!(f("create unlogged"), None);
+    assert_eq!(f("select 1"), None);
 }
