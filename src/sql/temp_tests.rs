@@ -112,11 +112,9 @@ fn sessions_keep_apart_and_their_end_drops_everything() {
     assert_eq!(temp_tables(&d.engine), (1, 1));
     drop(b);
     assert_eq!(temp_tables(&d.engine), (0, 0));
-    assert_eq!(
-        d.engine
-            .with_catalog(|c| c.schemas.values().any(|(n, _)| n.starts_with("pg_temp"))),
-        false
-    );
+    assert!(!d
+        .engine
+        .with_catalog(|c| c.schemas.values().any(|(n, _)| n.starts_with("pg_temp"))));
 }
 
 #[test]

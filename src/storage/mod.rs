@@ -13,6 +13,7 @@
 //!   `archive_timeout`
 //! - `archive_status.rs` — `pg_wal/archive_status/`: `.ready` when a segment is
 //!   complete, which segments the archiver still needs, the archiver's counters
+//! - `temp.rs`     — temporary namespaces: their objects are never logged nor imaged
 //! - `wal/`, `control.rs` — the WAL envelope and pg_control (another engineer's)
 //!
 //! Invariants:
