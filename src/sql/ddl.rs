@@ -1627,6 +1627,13 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                         "cannot drop schema {name} because it is required by the database system"
                     );
                 }
+                // A session's temporary namespace goes with the session (storage::temp).
+                if crate::catalog::is_temp_schema(cx.engine, oid) {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "DROP SCHEMA of a temporary schema is not supported yet"
+                    );
+                }
                 // Everything in the schema, in every database (as PostgreSQL's
                 // schemas are per database, tusk's are shared: refuse what another
                 // database holds).

@@ -200,6 +200,28 @@ pub fn pre_commit(cx: &mut ExecCtx<'_>) -> Result<()> {
         }
     }
     cx.temp.on_commit = keep;
+    // A table referencing one that is emptied must be emptied too (PostgreSQL's
+    // heap_truncate_check_FKs).
+    let cleared: Vec<u32> = clear.iter().map(|(_, d)| d.oid).collect();
+    let mismatch = cx.engine.with_catalog(|c| {
+        c.ddl.foreign_keys.iter().find_map(|((db, child), fks)| {
+            let parent = fks.iter().find(|f| cleared.contains(&f.ref_table))?;
+            if cleared.contains(child) {
+                return None;
+            }
+            let name = |oid: u32| c.tables.get(&(*db, oid)).map(|t| t.name.clone());
+            Some((name(*child)?, name(parent.ref_table)?))
+        })
+    });
+    if let Some((child, parent)) = mismatch {
+        return Err(err!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "unsupported ON COMMIT and foreign key combination"
+        )
+        .with_detail(format!(
+            "Table \"{child}\" references \"{parent}\", but they do not have the same ON COMMIT setting."
+        )));
+    }
     if !clear.is_empty() {
         super::exec::run_truncate(&clear, cx)?;
     }
