@@ -1381,7 +1381,9 @@ impl Session {
                         );
                     }
                     // Temporary tables go too (sql::temp).
-                    self.exec_ctx(&[], temp::discard)?;
+                    if self.temp.has_namespace() {
+                        self.exec_ctx(&[], temp::discard)?;
+                    }
                     self.settings.reset_all();
                     self.statements.clear();
                     self.portals.clear();
@@ -1389,7 +1391,7 @@ impl Session {
                     self.ddl.discard_sequences();
                 } else if what == "sequences" {
                     self.ddl.discard_sequences();
-                } else if what == "temp" || what == "temporary" {
+                } else if (what == "temp" || what == "temporary") && self.temp.has_namespace() {
                     self.exec_ctx(&[], temp::discard)?;
                 } else if what == "plans" {
                     self.plan_cache.clear();

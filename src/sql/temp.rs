@@ -87,6 +87,11 @@ impl TempSession {
         }
     }
 
+    /// Whether the session has created its temporary namespace.
+    pub fn has_namespace(&self) -> bool {
+        self.handle.namespace().is_some()
+    }
+
     /// Whether a commit has ON COMMIT work to look at.
     pub fn has_commit_actions(&self) -> bool {
         !self.on_commit.is_empty()
