@@ -175,12 +175,17 @@ pub fn temp_uses() -> u64 {
     TEMP_USES.with(|c| c.get())
 }
 
-/// Runs `f` with the temporary namespace hidden (when `hide`) from lookups.
+/// Runs `f` with the temporary namespace hidden (when `hide`) from lookups; the
+/// previous state comes back however `f` ends.
 pub fn hiding_temp<R>(hide: bool, f: impl FnOnce() -> R) -> R {
-    let saved = HIDE_TEMP.with(|h| h.replace(hide || h.get()));
-    let r = f();
-    HIDE_TEMP.with(|h| h.set(saved));
-    r
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HIDE_TEMP.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(HIDE_TEMP.with(|h| h.replace(hide || h.get())));
+    f()
 }
 
 /// The explicit path in effect (`pg_temp` as the temporary namespace's OID, or left
