@@ -13,6 +13,12 @@
 //! What this module must never do: write the catalog (changes go through
 //! `Engine::catalog_change`, which logs them) or know about sessions and the wire.
 //!
+//! Temporary objects (see `storage::temp`) resolve through the session's temporary
+//! namespace, which [`search_path`] searches first and `pg_temp` names; another
+//! session's temporary relations are refused (0A000), and what a CREATE puts in the
+//! temporary namespace is temporary ([`resolve_schema_for_create`],
+//! [`resolve_temp_schema_for_create`]).
+//!
 //! One lookup's walk, `SELECT * FROM public.t`:
 //! 1. the binder splits the name into (`public`, `t`) and calls [`resolve_table`];
 //! 2. [`resolve_table`] maps the schema name to its OID (3F000 if unknown) and asks the
@@ -28,8 +34,13 @@ use crate::storage::{Engine, TableDef};
 use crate::types::{DataType, Value};
 use std::sync::Arc;
 
-/// Resolves a schema name to its OID for lookups.
+/// Resolves a schema name to its OID for lookups: `pg_temp` is the session's
+/// temporary namespace ([`search_path::PG_TEMP`], where nothing is found, while it does
+/// not exist); an unknown name is 3F000.
 pub fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
+    if name == "pg_temp" {
+        return Ok(search_path::temp_namespace().unwrap_or(search_path::PG_TEMP));
+    }
     let oid = engine.with_catalog(|c| {
         c.schemas
             .iter()
@@ -45,8 +56,22 @@ pub fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
     }
 }
 
+/// Refuses a relation in another session's temporary namespace (PostgreSQL lets a
+/// session see such a relation's name but not use it).
+pub fn check_not_other_temp(engine: &Engine, schema: u32) -> Result<()> {
+    search_path::note_resolved(schema);
+    if !search_path::is_my_temp(schema) && engine.with_catalog(|c| c.is_temp_schema(schema)) {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cannot access temporary tables of other sessions"
+        );
+    }
+    Ok(())
+}
+
 /// Finds a table by (optional schema, name) in a database; `Ok(None)` if it does not
-/// exist, an error if the schema does not.
+/// exist, an error if the schema does not (or it is another session's temporary
+/// table).
 pub fn resolve_table(
     engine: &Engine,
     db: u32,
@@ -57,13 +82,20 @@ pub fn resolve_table(
         Some(s) => vec![schema_oid(engine, s)?],
         None => search_path::lookup_schemas(),
     };
-    Ok(engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name))))
+    let found = engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name)));
+    if let Some(t) = &found {
+        check_not_other_temp(engine, t.schema)?;
+    }
+    Ok(found)
 }
 
 /// The schema a CREATE goes to (the first existing schema of `search_path` when
-/// unqualified).
+/// unqualified). `pg_temp` — qualifying the name, or first in `search_path` — is the
+/// session's temporary namespace (created now if needed): what is created there is
+/// temporary.
 pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
     match schema {
+        None if search_path::creates_in_temp() => search_path::temp_namespace_for_create(engine),
         None => match search_path::creation_schema() {
             Some(PG_CATALOG_NAMESPACE) => bail!(
                 sqlstate::INSUFFICIENT_PRIVILEGE,
@@ -79,8 +111,37 @@ pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Resul
             sqlstate::INSUFFICIENT_PRIVILEGE,
             "permission denied to create \"pg_catalog.x\""
         ),
-        Some(s) => schema_oid(engine, s),
+        Some("pg_temp") => search_path::temp_namespace_for_create(engine),
+        Some(s) => {
+            let oid = schema_oid(engine, s)?;
+            if !search_path::is_my_temp(oid) && engine.with_catalog(|c| c.is_temp_schema(oid)) {
+                return Err(search_path::not_temp_schema(true));
+            }
+            Ok(oid)
+        }
     }
+}
+
+/// The schema a CREATE TEMPORARY goes to: the session's temporary namespace (created
+/// now if needed), which an explicit schema must name (42P16 otherwise).
+pub fn resolve_temp_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
+    match schema {
+        None | Some("pg_temp") => search_path::temp_namespace_for_create(engine),
+        Some(s) => {
+            let oid = schema_oid(engine, s)?;
+            if search_path::is_my_temp(oid) {
+                return Ok(oid);
+            }
+            let other = engine.with_catalog(|c| c.is_temp_schema(oid));
+            Err(search_path::not_temp_schema(other))
+        }
+    }
+}
+
+/// Whether objects created in `schema` are temporary (the session's temporary
+/// namespace, or the stand-in for it during recovery).
+pub fn is_temp_schema(engine: &Engine, schema: u32) -> bool {
+    schema == search_path::PG_TEMP || engine.with_catalog(|c| c.is_temp_schema(schema))
 }
 
 /// A system view computed at execution time.
@@ -474,7 +535,12 @@ impl VirtualTable {
                             "CREATE {}INDEX {} ON {}.{} USING btree ({})",
                             if unique { "UNIQUE " } else { "" },
                             quote_ident(name),
-                            quote_ident(&schema),
+                            // PostgreSQL names the session's own temporary schema so.
+                            if search_path::is_my_temp(t.schema) {
+                                "pg_temp".to_string()
+                            } else {
+                                quote_ident(&schema)
+                            },
                             quote_ident(&t.name),
                             cols.join(", ")
                         );

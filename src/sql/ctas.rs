@@ -13,9 +13,13 @@
 //! - Column types are the query's output types (`unknown` becomes `text`, as in
 //!   PostgreSQL); the new table has no constraints and no defaults. LIKE copies
 //!   names, types and NOT NULL only (PostgreSQL's default `EXCLUDING ALL`).
+//! - TEMPORARY (and ON COMMIT) mean what they mean for CREATE TABLE: the table goes
+//!   to the session's temporary namespace (`sql::temp`), and then neither its creation
+//!   nor its rows are WAL-logged (`storage::temp`). UNLOGGED makes an ordinary,
+//!   logged table, as for CREATE UNLOGGED TABLE (see `sql::temp`).
 //!
 //! What it must never do: accept an option it does not implement (column lists,
-//! TEMPORARY, LIKE … INCLUDING …): those fail with 0A000.
+//! LIKE … INCLUDING …): those fail with 0A000.
 //!
 //! One `CREATE TABLE n AS SELECT a FROM t`:
 //! 1. [`plan`] plans the query, and builds `n`'s definition from its output columns;
@@ -43,6 +47,8 @@ pub struct CtasPlan {
     pub counts: bool,
     /// Whether this is CREATE TABLE … AS (its tag when no query runs).
     pub as_query: bool,
+    /// Whether this is SELECT … INTO (a hot standby names it so when refusing it).
+    pub select_into: bool,
 }
 
 /// Planned statements compare by identity (their query plans have no equality).
@@ -81,14 +87,19 @@ fn split(n: &ast::ObjectName) -> Result<(Option<String>, String)> {
     }
 }
 
+/// The table a statement creates; `temporary` and `on_commit` as written (see
+/// `sql::temp`).
 fn table_plan(
     b: &Binder<'_>,
     name: &ast::ObjectName,
     columns: Vec<ColumnDef>,
     if_not_exists: bool,
+    temporary: bool,
+    on_commit: Option<&ast::OnCommit>,
 ) -> Result<CreateTablePlan> {
     let (engine, _) = b.target();
     let (schema, name) = split(name)?;
+    let on_commit = super::temp::on_commit(on_commit, temporary)?;
     for (i, c) in columns.iter().enumerate() {
         if columns[..i].iter().any(|x| x.name == c.name) {
             bail!(
@@ -101,7 +112,7 @@ fn table_plan(
     Ok(CreateTablePlan {
         def: TableDef {
             oid: 0,
-            schema: crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?,
+            schema: super::temp::create_schema(engine, schema.as_deref(), temporary)?,
             pkey_name: format!("{name}_pkey"),
             name,
             owner: 0,
@@ -111,6 +122,7 @@ fn table_plan(
         },
         if_not_exists,
         ddl: Default::default(),
+        on_commit,
     })
 }
 
@@ -176,12 +188,16 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
     }
     match stmt {
         ast::Statement::CreateTable(ct) if ct.query.is_some() || ct.like.is_some() => {
-            if ct.temporary {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "temporary tables are not supported yet"
-                );
-            }
+            let table = |columns| {
+                table_plan(
+                    b,
+                    &ct.name,
+                    columns,
+                    ct.if_not_exists,
+                    ct.temporary,
+                    ct.on_commit.as_ref(),
+                )
+            };
             if let Some(q) = &ct.query {
                 if !ct.columns.is_empty() || !ct.constraints.is_empty() {
                     return Err(unsupported("CREATE TABLE AS with a column list"));
@@ -189,10 +205,11 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
                 let sel = plan_query(b, q)?;
                 let columns = query_columns(&sel)?;
                 return Ok(Some(CtasPlan {
-                    create: table_plan(b, &ct.name, columns, ct.if_not_exists)?,
+                    create: table(columns)?,
                     query: Some(sel),
                     counts: true,
                     as_query: true,
+                    select_into: false,
                 }));
             }
             let like = match &ct.like {
@@ -230,10 +247,11 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
                 })
                 .collect();
             Ok(Some(CtasPlan {
-                create: table_plan(b, &ct.name, columns, ct.if_not_exists)?,
+                create: table(columns)?,
                 query: None,
                 counts: false,
                 as_query: false,
+                select_into: false,
             }))
         }
         ast::Statement::Query(q) => {
@@ -243,9 +261,6 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
             let Some(into) = &sel.into else {
                 return Ok(None);
             };
-            if into.temporary || into.unlogged {
-                return Err(unsupported("SELECT INTO TEMPORARY or UNLOGGED"));
-            }
             let mut query = (**q).clone();
             if let ast::SetExpr::Select(s) = query.body.as_mut() {
                 s.into = None;
@@ -253,10 +268,11 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
             let planned = plan_query(b, &query)?;
             let columns = query_columns(&planned)?;
             Ok(Some(CtasPlan {
-                create: table_plan(b, &into.name, columns, false)?,
+                create: table_plan(b, &into.name, columns, false, into.temporary, None)?,
                 query: Some(planned),
                 counts: true,
                 as_query: true,
+                select_into: true,
             }))
         }
         _ => Ok(None),

@@ -113,7 +113,7 @@ impl DdlSession {
 fn search_schemas(engine: &Engine, schema: Option<&str>) -> Result<Vec<u32>> {
     match schema {
         None => Ok(crate::catalog::search_path::lookup_schemas()),
-        Some(s) => Ok(vec![schema_oid(engine, s)?]),
+        Some(s) => Ok(vec![crate::catalog::schema_oid(engine, s)?]),
     }
 }
 
@@ -173,6 +173,7 @@ fn find_relation(
             }
         });
         if found.is_some() {
+            crate::catalog::check_not_other_temp(engine, s)?;
             return Ok(found);
         }
     }
@@ -270,13 +271,16 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
             ))
         }
         DdlFn::Nextval => {
-            if cx.settings.get_bool("transaction_read_only") {
+            let s = sequence_by_text(cx.engine, db, &text(0))?;
+            // A temporary sequence may advance in a read-only transaction.
+            if cx.settings.get_bool("transaction_read_only")
+                && !crate::catalog::is_temp_schema(cx.engine, s.schema)
+            {
                 bail!(
                     sqlstate::READ_ONLY_SQL_TRANSACTION,
                     "cannot execute nextval() in a read-only transaction"
                 );
             }
-            let s = sequence_by_text(cx.engine, db, &text(0))?;
             match cx.engine.sequence_next(db, s.oid)? {
                 Some(SeqStep::Value(v)) => {
                     cx.ddl.currval.insert((db, s.oid), v);
@@ -345,7 +349,9 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
                     s.max
                 );
             }
-            if cx.settings.get_bool("transaction_read_only") {
+            if cx.settings.get_bool("transaction_read_only")
+                && !crate::catalog::is_temp_schema(cx.engine, s.schema)
+            {
                 bail!(
                     sqlstate::READ_ONLY_SQL_TRANSACTION,
                     "cannot execute setval() in a read-only transaction"
@@ -658,6 +664,9 @@ pub enum DdlPlan {
     CreateView {
         /// OR REPLACE.
         or_replace: bool,
+        /// Whether the view is temporary only because its query names a temporary
+        /// object (PostgreSQL's NOTICE says so at execution).
+        temp_notice: bool,
         /// The view.
         def: ViewDef,
     },
@@ -708,6 +717,7 @@ impl DdlPlan {
             DdlPlan::DropView { .. } => "DROP VIEW",
             DdlPlan::CreateSchema { .. } => "CREATE SCHEMA",
             DdlPlan::DropSchema { .. } => "DROP SCHEMA",
+            DdlPlan::CreateTableAs(p) if p.select_into => "SELECT INTO",
             DdlPlan::CreateTableAs(p) if p.as_query => "CREATE TABLE AS",
             DdlPlan::CreateTableAs(_) => "CREATE TABLE",
             DdlPlan::Comment { .. } => "COMMENT",
@@ -785,12 +795,6 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             sequence_options,
             owned_by,
         } => {
-            if *temporary {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "temporary sequences are not supported yet"
-                );
-            }
             let (schema, sname) = split_name(name)?;
             let opts = seq_opts(sequence_options, data_type.as_ref())?;
             let mut def = apply_opts(
@@ -798,7 +802,11 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
                 &opts,
                 true,
             )?;
-            def.schema = crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?;
+            def.schema = if *temporary {
+                crate::catalog::resolve_temp_schema_for_create(engine, schema.as_deref())?
+            } else {
+                crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?
+            };
             def.name = sname;
             let owned_by = match owned_by {
                 Some(n) => owned_by_name(n)?,
@@ -831,14 +839,12 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             query,
             ..
         } => {
-            if *materialized || *temporary || *or_alter {
+            if *materialized || *or_alter {
                 bail!(
                     sqlstate::FEATURE_NOT_SUPPORTED,
                     "{} views are not supported yet",
                     if *materialized {
                         "materialized"
-                    } else if *temporary {
-                        "temporary"
                     } else {
                         "CREATE OR ALTER"
                     }
@@ -846,7 +852,10 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             }
             let (schema, vname) = split_name(name)?;
             let text = query.to_string();
+            // A view whose query names a temporary object is temporary (storage::temp).
+            let uses_before = crate::catalog::search_path::temp_uses();
             let plan = plan_view_query(engine, _db, &text)?;
+            let uses_temp = crate::catalog::search_path::temp_uses() > uses_before;
             let mut names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
             if columns.len() > names.len() {
                 bail!(
@@ -865,11 +874,17 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
                     );
                 }
             }
+            let view_schema = if *temporary || uses_temp {
+                crate::catalog::resolve_temp_schema_for_create(engine, schema.as_deref())?
+            } else {
+                crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?
+            };
             DdlPlan::CreateView {
                 or_replace: *or_replace,
+                temp_notice: uses_temp && !*temporary,
                 def: ViewDef {
                     oid: 0,
-                    schema: crate::catalog::resolve_schema_for_create(engine, schema.as_deref())?,
+                    schema: view_schema,
                     name: vname,
                     owner: 0,
                     query: with_view_path(&text),
@@ -1089,6 +1104,7 @@ fn find_view(
 ) -> Result<Option<ViewDef>> {
     for s in search_schemas(engine, schema)? {
         if let Some(v) = engine.with_catalog(|c| c.ddl.view_by_name(db, s, name).cloned()) {
+            crate::catalog::check_not_other_temp(engine, s)?;
             return Ok(Some(v));
         }
     }
@@ -1123,7 +1139,12 @@ pub fn view_source(
         );
     }
     EXPANDING.with(|e| e.borrow_mut().push(v.oid));
-    let plan = plan_view_query(engine, db, &v.query);
+    // A permanent view never refers to a temporary object: its names resolve as if
+    // the session had none (storage::temp).
+    let permanent = !crate::catalog::is_temp_schema(engine, v.schema);
+    let plan = crate::catalog::search_path::hiding_temp(permanent, || {
+        plan_view_query(engine, db, &v.query)
+    });
     EXPANDING.with(|e| e.borrow_mut().pop());
     let plan = plan?;
     let scope = Scope {
@@ -1494,7 +1515,17 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                 CatalogChange::Ddl(DdlChange::SetSequence { db, def }),
             )
         }
-        DdlPlan::CreateView { or_replace, def } => {
+        DdlPlan::CreateView {
+            or_replace,
+            temp_notice,
+            def,
+        } => {
+            if *temp_notice {
+                cx.notices.push(notice(
+                    sqlstate::SUCCESSFUL_COMPLETION,
+                    format!("view \"{}\" will be a temporary view", def.name),
+                ));
+            }
             let old = cx
                 .engine
                 .with_catalog(|c| c.ddl.view_by_name(db, def.schema, &def.name).cloned());
@@ -1595,6 +1626,13 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     bail!(
                         sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
                         "cannot drop schema {name} because it is required by the database system"
+                    );
+                }
+                // A session's temporary namespace goes with the session (storage::temp).
+                if crate::catalog::is_temp_schema(cx.engine, oid) {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "DROP SCHEMA of a temporary schema is not supported yet"
                     );
                 }
                 // Everything in the schema, in every database (as PostgreSQL's

@@ -355,6 +355,12 @@ pub fn execute(p: &EnumPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
         } => {
             let schema_oid =
                 crate::catalog::resolve_schema_for_create(cx.engine, schema.as_deref())?;
+            if crate::catalog::is_temp_schema(cx.engine, schema_oid) {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "enum types in a temporary schema are not supported yet"
+                );
+            }
             let taken = cx.engine.with_catalog(|c| {
                 c.enums
                     .values()

@@ -1071,7 +1071,7 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         );
     }
     let mut def = p.def.clone();
-    def.oid = cx.engine.new_oid();
+    def.oid = cx.engine.new_relation_oid(def.schema);
     let mut taken = vec![def.name.clone()];
     if def.primary_key.is_some() {
         taken.push(def.pkey_name.clone());
@@ -1101,8 +1101,13 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
         .map(|r| r.oid)
         .unwrap_or(BOOTSTRAP_SUPERUSER);
     super::ddl::create_table_extras(&p.ddl, &mut def, cx)?;
+    let oid = def.oid;
     cx.engine
-        .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })
+        .catalog_change(cx.txn, CatalogChange::CreateTable { db: cx.db_oid, def })?;
+    if let Some(action) = p.on_commit {
+        cx.temp.register(cx.db_oid, oid, action);
+    }
+    Ok(())
 }
 
 /// Runs ALTER TABLE: builds the new definition, checks it against the rows (primary
@@ -1493,18 +1498,7 @@ pub fn run_drop_index(
     let me = cx.current_role();
     for (schema, name) in names {
         let schemas: Vec<u32> = match schema {
-            Some(s) => {
-                let oid = cx
-                    .engine
-                    .with_catalog(|c| c.schemas.iter().find(|(_, (n, _))| n == s).map(|(o, _)| *o));
-                match oid {
-                    Some(o) => vec![o],
-                    None => bail!(
-                        sqlstate::INVALID_SCHEMA_NAME,
-                        "schema \"{s}\" does not exist"
-                    ),
-                }
-            }
+            Some(s) => vec![crate::catalog::schema_oid(cx.engine, s)?],
             None => crate::catalog::search_path::lookup_schemas(),
         };
         let db = cx.db_oid;

@@ -375,6 +375,11 @@ fn build(
             ),
         }
     };
+    // Temporary and permanent tables never reference each other (sql::temp).
+    let temp = |s: u32| crate::catalog::is_temp_schema(cx.engine, s);
+    if let Some(e) = super::temp::foreign_key_persistence(temp(child.schema), temp(parent.schema)) {
+        return Err(e);
+    }
     let columns: Vec<usize> = spec
         .columns
         .iter()

@@ -293,7 +293,7 @@ pub enum FrontStmt {
         /// The options.
         options: crate::sql::copy_out::CopyOptions,
     },
-    /// DISCARD ALL (DISCARD PLANS / TEMP / SEQUENCES are no-ops).
+    /// DISCARD ALL | PLANS | TEMP | SEQUENCES.
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
     Deallocate(Option<String>),

@@ -56,6 +56,8 @@ pub mod plan;
 mod prepare;
 pub mod regex_funcs;
 pub mod string_funcs;
+// Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
+pub mod temp;
 pub mod ties;
 pub mod to_char;
 pub mod type_funcs;
@@ -250,6 +252,8 @@ pub struct ExecCtx<'a> {
     pub ddl: &'a mut ddl::DdlSession,
     /// The transaction's deferred foreign key checks (see `sql::fkeys`).
     pub deferred: &'a mut fkeys::Deferred,
+    /// The session's temporary namespace and ON COMMIT actions (see `sql::temp`).
+    pub temp: &'a mut temp::TempSession,
 }
 
 impl ExecCtx<'_> {
@@ -368,7 +372,9 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
         return Ok(Parsed::Front(f));
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let (text, overriding) = pg_clauses::rewrite(&p.text);
+    // CREATE UNLOGGED TABLE makes an ordinary (logged) table (sql::temp).
+    let logged = temp::unlogged_as_logged(&p.text);
+    let (text, overriding) = pg_clauses::rewrite(logged.as_deref().unwrap_or(&p.text));
     let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
     if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) = (overriding, &mut stmts[..]) {
@@ -763,6 +769,21 @@ pub struct Session {
     ddl: ddl::DdlSession,
     /// Deferred foreign key checks of the transaction.
     deferred: fkeys::Deferred,
+    /// Temporary tables: the namespace handle (dropped last, with the session) and ON
+    /// COMMIT actions.
+    temp: temp::TempSession,
+}
+
+/// Whether a planned INSERT, UPDATE or DELETE writes a temporary table.
+fn plan_writes_temp(plan: &Plan) -> bool {
+    let table = match plan {
+        Plan::Insert(p) => &p.table,
+        Plan::Update(p) => &p.table,
+        Plan::Delete(p) => &p.table,
+        Plan::Explain(e) => return plan_writes_temp(&e.inner),
+        _ => return false,
+    };
+    crate::catalog::search_path::is_my_temp(table.schema)
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -788,6 +809,7 @@ impl Session {
     /// A new session for an authenticated connection.
     pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
         let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
+        let temp = temp::TempSession::new(engine.clone(), db_oid);
         Session {
             engine,
             settings,
@@ -806,6 +828,7 @@ impl Session {
             plan_cache: HashMap::new(),
             ddl: ddl::DdlSession::default(),
             deferred: fkeys::Deferred::default(),
+            temp,
         }
     }
 
@@ -910,6 +933,13 @@ impl Session {
         if !self.deferred.is_empty() && self.txn.is_some() {
             // Deferred constraints are checked first; a failure rolls back.
             if let Err(e) = self.exec_ctx(&[], |cx| fkeys::run_deferred(cx, None)) {
+                self.abort_txn();
+                return Err(e);
+            }
+        }
+        // ON COMMIT DELETE ROWS / DROP run inside the committing transaction.
+        if self.txn.is_some() && self.temp.has_commit_actions() {
+            if let Err(e) = self.exec_ctx(&[], temp::pre_commit) {
                 self.abort_txn();
                 return Err(e);
             }
@@ -1075,6 +1105,7 @@ impl Session {
         // A plan depends on the schemas its names resolved in.
         let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
         crate::catalog::search_path::enter(path);
+        crate::catalog::search_path::enter_temp(self.temp.handle());
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1123,6 +1154,7 @@ impl Session {
             snapshot_taken,
             ddl,
             deferred,
+            temp,
             ..
         } = self;
         crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
@@ -1130,6 +1162,7 @@ impl Session {
             &settings.get_str("search_path"),
             &ctx.user,
         ));
+        crate::catalog::search_path::enter_temp(temp.handle());
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1159,31 +1192,17 @@ impl Session {
             serializable: keep_snapshot,
             ddl,
             deferred,
+            temp,
         };
         f(&mut cx)
     }
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
-        let write = match plan {
-            Plan::Insert(_) => Some("INSERT"),
-            Plan::Update(_) => Some("UPDATE"),
-            Plan::Delete(_) => Some("DELETE"),
-            Plan::Explain(e) if e.analyze => match e.inner {
-                Plan::Insert(_) => Some("INSERT"),
-                Plan::Update(_) => Some("UPDATE"),
-                Plan::Delete(_) => Some("DELETE"),
-                _ => None,
-            },
-            _ => None,
-        };
-        if let Some(what) = write {
-            self.ensure_txn();
-            if self.settings.get_bool("transaction_read_only") {
-                bail!(
-                    sqlstate::READ_ONLY_SQL_TRANSACTION,
-                    "cannot execute {what} in a read-only transaction"
-                );
-            }
+        self.ensure_txn();
+        // A read-only transaction refuses what a hot standby refuses (25006) — except
+        // writes to the session's temporary tables, as in PostgreSQL.
+        if self.settings.get_bool("transaction_read_only") && !plan_writes_temp(plan) {
+            hot_standby::check_plan(plan)?;
         }
         let fields = plan.fields();
         let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
@@ -1383,6 +1402,10 @@ impl Session {
                             "DISCARD ALL cannot run inside a transaction block"
                         );
                     }
+                    // Temporary tables go too (sql::temp).
+                    if self.temp.has_namespace() {
+                        self.exec_ctx(&[], temp::discard)?;
+                    }
                     self.settings.reset_all();
                     self.statements.clear();
                     self.portals.clear();
@@ -1390,6 +1413,8 @@ impl Session {
                     self.ddl.discard_sequences();
                 } else if what == "sequences" {
                     self.ddl.discard_sequences();
+                } else if (what == "temp" || what == "temporary") && self.temp.has_namespace() {
+                    self.exec_ctx(&[], temp::discard)?;
                 } else if what == "plans" {
                     self.plan_cache.clear();
                 }

@@ -393,6 +393,8 @@ pub struct CreateTablePlan {
     pub if_not_exists: bool,
     /// Serial and identity columns and CHECK constraints (see `sql::ddl`).
     pub ddl: super::ddl::TableExtras,
+    /// ON COMMIT of a temporary table (see `sql::temp`).
+    pub on_commit: Option<super::temp::OnCommit>,
 }
 
 /// A planned CREATE [UNIQUE] INDEX (the OID, and the name when none was given, are
@@ -2539,14 +2541,9 @@ impl<'a> Binder<'a> {
                 "CREATE TABLE AS is not supported yet"
             );
         }
-        if ct.temporary {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "temporary tables are not supported yet"
-            );
-        }
         let (schema, name) = self.split_name(&ct.name)?;
-        let schema_oid = catalog::resolve_schema_for_create(self.engine, schema.as_deref())
+        let on_commit = super::temp::on_commit(ct.on_commit.as_ref(), ct.temporary)?;
+        let schema_oid = super::temp::create_schema(self.engine, schema.as_deref(), ct.temporary)
             .map_err(|e| self.at(e, Self::name_span(&ct.name)))?;
         let mut columns: Vec<ColumnDef> = Vec::new();
         let mut pk: Option<(Vec<usize>, Option<String>)> = None;
@@ -2698,6 +2695,7 @@ impl<'a> Binder<'a> {
             },
             if_not_exists: ct.if_not_exists,
             ddl: extras,
+            on_commit,
         }))
     }
 

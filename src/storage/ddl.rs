@@ -925,6 +925,10 @@ impl Engine {
 
     /// Logs a sequence value in a transaction of its own, committed and flushed now.
     fn log_sequence_value(&self, db: u32, oid: u32, last: i64, called: bool) -> Result<()> {
+        // A temporary sequence's values are never logged (storage::temp).
+        if self.lock().store.catalog.is_temp_relation(db, oid) {
+            return Ok(());
+        }
         if self.in_recovery() {
             bail!(
                 sqlstate::READ_ONLY_SQL_TRANSACTION,

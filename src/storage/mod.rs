@@ -13,6 +13,7 @@
 //!   `archive_timeout`
 //! - `archive_status.rs` — `pg_wal/archive_status/`: `.ready` when a segment is
 //!   complete, which segments the archiver still needs, the archiver's counters
+//! - `temp.rs`     — temporary namespaces: their objects are never logged nor imaged
 //! - `wal/`, `control.rs` — the WAL envelope and pg_control (another engineer's)
 //!
 //! Invariants:
@@ -55,6 +56,8 @@ pub mod record;
 pub mod recovery;
 pub mod restore_point;
 pub mod schema;
+// Temporary namespaces: never logged, never imaged (temp.rs).
+pub mod temp;
 pub mod wal;
 
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
@@ -742,6 +745,8 @@ impl Engine {
                     catalog.undo(u.clone());
                 }
             }
+            // Temporary objects never reach an image (temp.rs).
+            catalog.strip_temp();
             let seq = st.commit_seq;
             *st.snapshots.entry(seq).or_default() += 1;
             let redo = self
@@ -1498,7 +1503,10 @@ impl Engine {
                 },
             );
             txn.inserted.push((db, rel, tid));
-            txn.records.push(Record::Insert { db, rel, tid, row });
+            // Temporary tables are never logged (temp.rs).
+            if !st.store.catalog.is_temp_schema(def.schema) {
+                txn.records.push(Record::Insert { db, rel, tid, row });
+            }
             return Ok(tid);
         }
     }
@@ -1595,7 +1603,10 @@ impl Engine {
                     t.xmax = txn.xid;
                 }
                 txn.deleted.push((db, rel, tid));
-                txn.records.push(Record::Delete { db, rel, tid });
+                // Temporary tables are never logged (temp.rs).
+                if !st.store.catalog.is_temp_relation(db, rel) {
+                    txn.records.push(Record::Delete { db, rel, tid });
+                }
                 return Ok(RowOutcome::Done);
             }
             if t.xmax == txn.xid {
@@ -1643,6 +1654,8 @@ impl Engine {
         self.check_broken()?;
         let mut st = self.lock();
         self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        // Changes of temporary objects are undone on abort but never logged (temp.rs).
+        let logged = !st.store.catalog.change_is_temp(&change);
         if let Some(u) = st.store.catalog.apply(&change) {
             st.pending_undo.entry(txn.xid).or_default().push(u);
         }
@@ -1668,7 +1681,9 @@ impl Engine {
             CatalogChange::AlterTable { db, def } => st.store.sync_pk(*db, def.oid),
             _ => {}
         }
-        txn.records.push(Record::Catalog(change));
+        if logged {
+            txn.records.push(Record::Catalog(change));
+        }
         Ok(())
     }
 

@@ -194,6 +194,8 @@ pub struct CatalogState {
     pub enums: Arc<super::enums::EnumMap>,
     /// Table privileges (see `storage::acl`).
     pub acl: super::acl::AclCatalog,
+    /// Temporary namespaces (see `storage::temp`): in memory only, never encoded.
+    pub temp: super::temp::TempCatalog,
 }
 
 impl CatalogState {
