@@ -1,5 +1,6 @@
-//! Ordered aggregate input (`string_agg(x, ',' ORDER BY y DESC)`) and the sort-key
-//! comparison shared by aggregates and window functions.
+//! Ordered aggregate input (`string_agg(x, ',' ORDER BY y DESC)`), the ordered-set
+//! aggregates (`percentile_cont`, `percentile_disc`, `mode` … `WITHIN GROUP (ORDER BY
+//! x)`), and the sort-key comparison shared by aggregates and window functions.
 //!
 //! An aggregate call with ORDER BY does not feed its state as rows arrive: each
 //! surviving input (after FILTER and DISTINCT) is buffered with its sort keys, and the
@@ -11,7 +12,7 @@
 use super::expr::{eval, Expr};
 use super::plan::AggSpec;
 use super::ExecCtx;
-use crate::error::Result;
+use crate::error::{sqlstate, Result};
 use crate::types::{compare, Value};
 use std::cmp::Ordering;
 
@@ -67,3 +68,68 @@ pub fn compare_key(x: &Value, y: &Value, desc: bool, nulls_first: bool) -> Order
 
 /// A sort key list bound for a plan: (expression, descending, nulls first).
 pub type SortKeys = Vec<(Expr, bool, bool)>;
+
+/// An ordered-set aggregate: the `WITHIN GROUP (ORDER BY x)` values arrive sorted,
+/// each with the call's direct argument (the fraction).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderedSet {
+    /// `percentile_cont(f)`: interpolated between the two nearest float8 values.
+    PercentileCont,
+    /// `percentile_disc(f)`: the first value whose position reaches the fraction.
+    PercentileDisc,
+    /// `mode()`: the most frequent value (the first in sort order among ties).
+    Mode,
+}
+
+/// The result of an ordered-set aggregate over its sorted (value, fraction) inputs;
+/// NULL values are skipped, and no value (or a NULL fraction) gives NULL.
+pub fn finish_ordered_set(f: OrderedSet, items: Vec<(Value, Value)>) -> Result<Value> {
+    let frac = items.first().map(|(_, s)| s.clone()).unwrap_or(Value::Null);
+    let vals: Vec<Value> = items
+        .into_iter()
+        .map(|(v, _)| v)
+        .filter(|v| !v.is_null())
+        .collect();
+    if vals.is_empty() {
+        return Ok(Value::Null);
+    }
+    if f == OrderedSet::Mode {
+        let (mut best, mut best_n, mut i) = (0usize, 0usize, 0usize);
+        while i < vals.len() {
+            let mut j = i + 1;
+            while j < vals.len() && compare(&vals[i], &vals[j]) == Ordering::Equal {
+                j += 1;
+            }
+            if j - i > best_n {
+                (best, best_n) = (i, j - i);
+            }
+            i = j;
+        }
+        return Ok(vals[best].clone());
+    }
+    if frac.is_null() {
+        return Ok(Value::Null);
+    }
+    let p = frac.as_f64().unwrap_or(f64::NAN);
+    if !(0.0..=1.0).contains(&p) {
+        crate::bail!(
+            sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+            "percentile value {} is not between 0 and 1",
+            crate::types::format_text(&frac, &Default::default())
+        );
+    }
+    let n = vals.len();
+    if f == OrderedSet::PercentileDisc {
+        let rownum = (p * n as f64).ceil() as usize;
+        return Ok(vals[rownum.clamp(1, n) - 1].clone());
+    }
+    let pos = p * (n - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let a = vals[lo].as_f64().unwrap_or(0.0);
+    let b = vals[hi].as_f64().unwrap_or(0.0);
+    Ok(Value::Float8(if lo == hi {
+        a
+    } else {
+        a + (b - a) * (pos - lo as f64)
+    }))
+}

@@ -356,7 +356,7 @@ pub(crate) fn new_acc(a: &AggSpec) -> Acc {
         AggFunc::Min | AggFunc::Max => Acc::MinMax(None),
         AggFunc::StringAgg => Acc::StringAgg(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
-        AggFunc::Collect(_) => Acc::Collect(Vec::new()),
+        AggFunc::Collect(_) | AggFunc::OrderedSet(_) => Acc::Collect(Vec::new()),
         AggFunc::Avg => match at {
             DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
             _ => Acc::AvgNum(BigDecimal::from(0), 0),
@@ -468,6 +468,7 @@ pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
         Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
         Acc::Collect(items) => match spec.func {
             AggFunc::Collect(c) => super::type_funcs::finish_collect_typed(c, items, spec.ty)?,
+            AggFunc::OrderedSet(o) => super::aggregate::finish_ordered_set(o, items)?,
             _ => Value::Null,
         },
     })

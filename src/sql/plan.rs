@@ -126,6 +126,9 @@ pub enum AggFunc {
     BoolOr,
     /// An aggregate that collects its inputs (`jsonb_agg`, …; see `type_funcs`).
     Collect(super::type_funcs::CollectAgg),
+    /// An ordered-set aggregate (`… WITHIN GROUP (ORDER BY x)`; see `aggregate`): its
+    /// argument is the ordered value, its second argument the direct argument.
+    OrderedSet(super::aggregate::OrderedSet),
 }
 
 /// One aggregate call of a grouped query.
@@ -3703,7 +3706,33 @@ impl<'a> Binder<'a> {
                 }
             }
         }
-        self.check_call_clauses(f, &name)?;
+        let ordered_set = matches!(
+            name.as_str(),
+            "percentile_cont" | "percentile_disc" | "mode"
+        );
+        if ordered_set {
+            if f.within_group.is_empty() {
+                return Err(self.at(
+                    err!(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        "WITHIN GROUP is required for ordered-set aggregate {name}"
+                    ),
+                    f.name.span(),
+                ));
+            }
+            if f.over.is_some() {
+                return Err(self.at(
+                    err!(
+                        sqlstate::WRONG_OBJECT_TYPE,
+                        "OVER is not supported for ordered-set aggregate {name}"
+                    ),
+                    f.name.span(),
+                ));
+            }
+            agg_order = f.within_group.clone();
+        } else {
+            self.check_call_clauses(f, &name)?;
+        }
         let (args, distinct, star) = match &f.args {
             ast::FunctionArguments::None => (vec![], false, false),
             ast::FunctionArguments::Subquery(_) => {
@@ -3741,6 +3770,31 @@ impl<'a> Binder<'a> {
         if let Some(over) = &f.over {
             return self.bind_window_call(f, over, &name, &args, star, distinct, scope);
         }
+        // An ordered-set aggregate feeds its WITHIN GROUP value, the direct argument
+        // riding along as the second argument.
+        let args = if ordered_set {
+            let direct = if name == "mode" { 0 } else { 1 };
+            if args.len() != direct || agg_order.len() != 1 || distinct {
+                let shown = if name == "mode" {
+                    ""
+                } else {
+                    "double precision"
+                };
+                return Err(self.at(
+                    err!(
+                        sqlstate::UNDEFINED_FUNCTION,
+                        "function {name}({shown}) does not exist"
+                    )
+                    .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                    span,
+                ));
+            }
+            let mut v = vec![agg_order[0].expr.clone()];
+            v.extend(args);
+            v
+        } else {
+            args
+        };
         let af = agg_func(&name, star, args.len());
         if af.is_none() {
             self.reject_aggregate_syntax(f, &name, distinct, &agg_order)?;
@@ -3763,11 +3817,16 @@ impl<'a> Binder<'a> {
                 let (filter, order) =
                     self.bind_aggregate_extras(f, &agg_order, distinct, &args, &input)?;
                 let mut out = Vec::new();
-                for a in &args {
+                for (i, a) in args.iter().enumerate() {
                     let b = self.bind(a, &input)?;
                     let want = match af {
                         AggFunc::StringAgg => DataType::Text,
                         AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
+                        AggFunc::OrderedSet(o)
+                            if i == 1 || o == super::aggregate::OrderedSet::PercentileCont =>
+                        {
+                            DataType::Float8
+                        }
                         _ if b.ty() == DataType::Unknown => DataType::Text,
                         _ => b.ty(),
                     };
@@ -3815,6 +3874,7 @@ impl<'a> Binder<'a> {
                 AggFunc::StringAgg => DataType::Text,
                 AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
                 AggFunc::Collect(c) => super::type_funcs::collect_type_for(c, at)?,
+                AggFunc::OrderedSet(_) => at,
             };
             let st = self
                 .agg
@@ -4177,6 +4237,14 @@ fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
         ("string_agg", false, 2) => AggFunc::StringAgg,
         ("bool_and" | "every", false, 1) => AggFunc::BoolAnd,
         ("bool_or", false, 1) => AggFunc::BoolOr,
+        // Counted with the WITHIN GROUP value (bound) or without (as written).
+        ("percentile_cont", false, 1 | 2) => {
+            AggFunc::OrderedSet(super::aggregate::OrderedSet::PercentileCont)
+        }
+        ("percentile_disc", false, 1 | 2) => {
+            AggFunc::OrderedSet(super::aggregate::OrderedSet::PercentileDisc)
+        }
+        ("mode", false, 0 | 1) => AggFunc::OrderedSet(super::aggregate::OrderedSet::Mode),
         (n, false, k) => AggFunc::Collect(super::type_funcs::collect_agg(n, k)?),
         _ => return None,
     })
