@@ -1987,6 +1987,9 @@ impl Session {
                             s,
                             format_options(&self.settings).tz_offset_secs,
                         )?)
+                    } else if ty == DataType::TimeTz {
+                        let off = format_options(&self.settings).tz_offset_secs;
+                        Value::TimeTz(types::time::parse_timetz(s, -1, off)?)
                     } else {
                         types::parse_text(ty, -1, s)?
                     }
