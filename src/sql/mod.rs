@@ -2274,3 +2274,6 @@ mod tests;
 
 #[cfg(test)]
 mod type_tests;
+
+#[cfg(test)]
+mod time_tests;
