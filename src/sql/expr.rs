@@ -790,6 +790,9 @@ pub fn datetime_arith_type(op: BinOp, l: DataType, r: DataType) -> Option<DataTy
         // Through time's implicit cast to interval.
         (Time, n, BinOp::Mul | BinOp::Div) if n.is_numeric() => Interval,
         (n, Time, BinOp::Mul) if n.is_numeric() => Interval,
+        (Timestamp, Time, BinOp::Add | BinOp::Sub) | (Date, Time, BinOp::Sub) => Timestamp,
+        (TimestampTz, Time, BinOp::Add | BinOp::Sub) => TimestampTz,
+        (Interval, Time, BinOp::Sub) => Interval,
         _ => return None,
     })
 }
@@ -840,6 +843,10 @@ fn time_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
         {
             // Multiplication commutes, so the interval can go first either way.
             return datetime_binary(op, &Interval(as_interval(*t)), n);
+        }
+        (Timestamp(_) | TimestampTz(_), Time(t), BinOp::Add | BinOp::Sub)
+        | (Date(_) | Interval(_), Time(t), BinOp::Sub) => {
+            return datetime_binary(op, a, &Interval(as_interval(*t)));
         }
         _ => return None,
     })
