@@ -29,8 +29,8 @@
 //! One literal's trip, `'10:30:15.126 pm'::time(2)`:
 //! 1. [`parse_time`] lexes the fields `10:30:15.126` and `pm`;
 //! 2. the time field gives 10 h 30 min 15 s 126000 µs, `pm` moves it to 22 h;
-//! 3. the total, 80 415 126 000 µs, is within a day; [`round_to_typmod`] rounds it
-//!    half up to two fractional digits, 80 415 130 000 µs;
+//! 3. the total, 81 015 126 000 µs, is within a day; [`round_to_typmod`] rounds it
+//!    half up to two fractional digits, 81 015 130 000 µs;
 //! 4. [`format_time`] prints `22:30:15.13`.
 
 use super::datetime::USECS_PER_DAY;
@@ -465,9 +465,9 @@ pub fn round_to_typmod(micros: i64, typmod: i32) -> i64 {
     let scale = 10i64.pow((MAX_TIME_PRECISION - typmod) as u32);
     let half = scale / 2;
     if micros >= 0 {
-        (micros + half) / scale * scale
+        micros.saturating_add(half) / scale * scale
     } else {
-        -((-micros + half) / scale * scale)
+        -(micros.saturating_neg().saturating_add(half) / scale * scale)
     }
 }
 

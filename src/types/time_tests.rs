@@ -136,6 +136,12 @@ fn typmod_rounds_half_up_without_wrapping() {
     assert_eq!(format_time(round_to_typmod(v, 6)), "10:30:15.125");
     assert_eq!(format_time(round_to_typmod(v, -1)), "10:30:15.125");
     assert_eq!(format_time(round_to_typmod(t("23:59:59.9"), 0)), "24:00:00");
+    // The module comment's walk-through.
+    let v = parse_time("10:30:15.126 pm", 2, 0).unwrap();
+    assert_eq!(
+        (v, format_time(v).as_str()),
+        (81_015_130_000, "22:30:15.13")
+    );
     assert_eq!(
         format_time(parse_time("10:30:15.5", 0, 0).unwrap()),
         "10:30:16"
