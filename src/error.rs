@@ -34,6 +34,7 @@ pub mod sqlstate {
     pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
     pub const INVALID_DATETIME_FORMAT: &str = "22007";
     pub const DATETIME_FIELD_OVERFLOW: &str = "22008";
+    pub const INVALID_TIME_ZONE_DISPLACEMENT_VALUE: &str = "22009";
     pub const DIVISION_BY_ZERO: &str = "22012";
     pub const SUBSTRING_ERROR: &str = "22011";
     pub const INVALID_ARGUMENT_FOR_POWER_FUNCTION: &str = "2201F";

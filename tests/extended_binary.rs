@@ -137,3 +137,144 @@ fn binary_round_trips_portals_and_errors() {
         assert_eq!(n, 0);
     });
 }
+
+/// `time` and `timetz` in their binary formats, read and written raw (tokio-postgres
+/// maps them to chrono types only behind a feature tusk does not enable): an int8 of
+/// microseconds since midnight, and for `timetz` an int4 zone in seconds west.
+mod raw_time {
+    use std::error::Error;
+    use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+
+    /// A `time` value as microseconds since midnight.
+    #[derive(Debug, PartialEq)]
+    pub struct Time(pub i64);
+
+    /// A `timetz` value: microseconds since midnight and seconds west of UTC.
+    #[derive(Debug, PartialEq)]
+    pub struct TimeTz(pub i64, pub i32);
+
+    impl ToSql for Time {
+        fn to_sql(
+            &self,
+            _: &Type,
+            out: &mut bytes::BytesMut,
+        ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+            out.extend_from_slice(&self.0.to_be_bytes());
+            Ok(IsNull::No)
+        }
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::TIME
+        }
+        to_sql_checked!();
+    }
+
+    impl<'a> FromSql<'a> for Time {
+        fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Time, Box<dyn Error + Sync + Send>> {
+            Ok(Time(i64::from_be_bytes(raw.try_into()?)))
+        }
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::TIME
+        }
+    }
+
+    impl ToSql for TimeTz {
+        fn to_sql(
+            &self,
+            _: &Type,
+            out: &mut bytes::BytesMut,
+        ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+            out.extend_from_slice(&self.0.to_be_bytes());
+            out.extend_from_slice(&self.1.to_be_bytes());
+            Ok(IsNull::No)
+        }
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::TIMETZ
+        }
+        to_sql_checked!();
+    }
+
+    impl<'a> FromSql<'a> for TimeTz {
+        fn from_sql(_: &Type, raw: &'a [u8]) -> Result<TimeTz, Box<dyn Error + Sync + Send>> {
+            if raw.len() != 12 {
+                return Err("timetz is 12 bytes".into());
+            }
+            Ok(TimeTz(
+                i64::from_be_bytes(raw[..8].try_into()?),
+                i32::from_be_bytes(raw[8..].try_into()?),
+            ))
+        }
+        fn accepts(ty: &Type) -> bool {
+            *ty == Type::TIMETZ
+        }
+    }
+}
+
+#[test]
+fn time_and_timetz_travel_in_binary() {
+    use raw_time::{Time, TimeTz};
+    const H: i64 = 3_600_000_000;
+    let s = Server::start_new("ext-time");
+    runtime().block_on(async {
+        let c = s.connect("postgres").await;
+        c.batch_execute("CREATE TABLE tt (id int4 PRIMARY KEY, t time(3), z timetz)")
+            .await
+            .unwrap();
+        let ins = c
+            .prepare("INSERT INTO tt VALUES ($1, $2, $3)")
+            .await
+            .unwrap();
+        let types: Vec<u32> = ins.params().iter().map(|t| t.oid()).collect();
+        assert_eq!(types, vec![23, 1083, 1266]);
+        // 10:30:15.123456 rounds to time(3) on the way in, as time_recv does.
+        c.execute(
+            &ins,
+            &[&1i32, &Time(10 * H + 1_815_123_456), &TimeTz(H, -7200)],
+        )
+        .await
+        .unwrap();
+        c.execute(&ins, &[&2i32, &Time(24 * H), &TimeTz(0, 19_800)])
+            .await
+            .unwrap();
+        let rows = c
+            .query("SELECT t, z, t::text, z::text FROM tt ORDER BY id", &[])
+            .await
+            .unwrap();
+        let got: Vec<(Time, TimeTz, String, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    Time(10 * H + 1_815_123_000),
+                    TimeTz(H, -7200),
+                    "10:30:15.123".to_string(),
+                    "01:00:00+02".to_string()
+                ),
+                (
+                    Time(24 * H),
+                    TimeTz(0, 19_800),
+                    "24:00:00".to_string(),
+                    "00:00:00-05:30".to_string()
+                ),
+            ]
+        );
+        // Arithmetic on a binary parameter; the result type is time.
+        let r = c
+            .query_one("SELECT $1::time + interval '90 minutes'", &[&Time(23 * H)])
+            .await
+            .unwrap();
+        assert_eq!(r.get::<_, Time>(0), Time(H / 2));
+        // Out of range in binary: time_recv's 22P03.
+        let e = c
+            .execute(&ins, &[&3i32, &Time(24 * H + 1), &TimeTz(0, 0)])
+            .await
+            .unwrap_err();
+        let db = e.as_db_error().unwrap();
+        assert_eq!(
+            (db.code().code(), db.message()),
+            ("22P03", "time out of range")
+        );
+    });
+}

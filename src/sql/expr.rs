@@ -408,6 +408,15 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                 (Value::Text(s), DataType::TimestampTz) => Value::TimestampTz(
                     types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?,
                 ),
+                (_, DataType::Time | DataType::TimeTz)
+                    if types::time::depends_on_zone(v.data_type(), *t) =>
+                {
+                    let off = cx.format_options().tz_offset_secs;
+                    match types::time::cast_in_zone(&v, *t, *m, off) {
+                        Some(r) => r?,
+                        None => cast(v, *t, *m, *explicit)?,
+                    }
+                }
                 _ => cast(v, *t, *m, *explicit)?,
             }
         }
@@ -739,6 +748,7 @@ fn datetime_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
         }
         (Interval(x), Interval(y), BinOp::Add) => x.add(y).map(Interval),
         (Interval(x), Interval(y), BinOp::Sub) => y.neg().and_then(|n| x.add(&n)).map(Interval),
+        (Time(_) | TimeTz(_), _, _) | (_, Time(_) | TimeTz(_), _) => return time_binary(op, a, b),
         (Interval(i), n, BinOp::Mul) | (n, Interval(i), BinOp::Mul) if n.as_f64().is_some() => {
             i.mul(n.as_f64().unwrap_or(0.0)).map(Interval)
         }
@@ -772,6 +782,72 @@ pub fn datetime_arith_type(op: BinOp, l: DataType, r: DataType) -> Option<DataTy
         (Interval, Interval, BinOp::Add | BinOp::Sub) => Interval,
         (Interval, n, BinOp::Mul | BinOp::Div) if n.is_numeric() => Interval,
         (n, Interval, BinOp::Mul) if n.is_numeric() => Interval,
+        (Time, Interval, BinOp::Add | BinOp::Sub) | (Interval, Time, BinOp::Add) => Time,
+        (TimeTz, Interval, BinOp::Add | BinOp::Sub) | (Interval, TimeTz, BinOp::Add) => TimeTz,
+        (Time, Time, BinOp::Sub) => Interval,
+        (Date, Time, BinOp::Add) | (Time, Date, BinOp::Add) => Timestamp,
+        (Date, TimeTz, BinOp::Add) | (TimeTz, Date, BinOp::Add) => TimestampTz,
+        // Through time's implicit cast to interval.
+        (Time, n, BinOp::Mul | BinOp::Div) if n.is_numeric() => Interval,
+        (n, Time, BinOp::Mul) if n.is_numeric() => Interval,
+        (Timestamp, Time, BinOp::Add | BinOp::Sub) | (Date, Time, BinOp::Sub) => Timestamp,
+        (TimestampTz, Time, BinOp::Add | BinOp::Sub) => TimestampTz,
+        (Interval, Time, BinOp::Sub) => Interval,
+        _ => return None,
+    })
+}
+
+/// The operators of `time` and `timetz` (`± interval`, `time - time`, `date + time`,
+/// and `time * number` through time's implicit cast to interval); `None` for other
+/// operands.
+fn time_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
+    use types::time;
+    use Value::*;
+    const DAY: i64 = 86_400_000_000;
+    let ts_range = || err!(sqlstate::DATETIME_FIELD_OVERFLOW, "timestamp out of range");
+    let as_interval = |t: i64| types::Interval {
+        months: 0,
+        days: 0,
+        micros: t,
+    };
+    Some(match (a, b, op) {
+        (Time(t), Interval(i), BinOp::Add) | (Interval(i), Time(t), BinOp::Add) => {
+            Ok(Time(time::time_plus(*t, i)))
+        }
+        (Time(t), Interval(i), BinOp::Sub) => i.neg().map(|n| Time(time::time_plus(*t, &n))),
+        (TimeTz(t), Interval(i), BinOp::Add) | (Interval(i), TimeTz(t), BinOp::Add) => {
+            Ok(TimeTz(types::TimeTz {
+                micros: time::time_plus(t.micros, i),
+                zone: t.zone,
+            }))
+        }
+        (TimeTz(t), Interval(i), BinOp::Sub) => i.neg().map(|n| {
+            TimeTz(types::TimeTz {
+                micros: time::time_plus(t.micros, &n),
+                zone: t.zone,
+            })
+        }),
+        (Time(x), Time(y), BinOp::Sub) => Ok(Interval(time::time_diff(*x, *y))),
+        (Date(d), Time(t), BinOp::Add) | (Time(t), Date(d), BinOp::Add) => (*d as i64)
+            .checked_mul(DAY)
+            .and_then(|x| x.checked_add(*t))
+            .map(Timestamp)
+            .ok_or_else(ts_range),
+        (Date(d), TimeTz(t), BinOp::Add) | (TimeTz(t), Date(d), BinOp::Add) => (*d as i64)
+            .checked_mul(DAY)
+            .and_then(|x| x.checked_add(t.utc_micros()))
+            .map(TimestampTz)
+            .ok_or_else(ts_range),
+        (Time(t), n, BinOp::Mul | BinOp::Div) | (n, Time(t), BinOp::Mul)
+            if n.as_f64().is_some() =>
+        {
+            // Multiplication commutes, so the interval can go first either way.
+            return datetime_binary(op, &Interval(as_interval(*t)), n);
+        }
+        (Timestamp(_) | TimestampTz(_), Time(t), BinOp::Add | BinOp::Sub)
+        | (Date(_) | Interval(_), Time(t), BinOp::Sub) => {
+            return datetime_binary(op, a, &Interval(as_interval(*t)));
+        }
         _ => return None,
     })
 }

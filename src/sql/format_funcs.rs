@@ -1,6 +1,6 @@
 //! Formatting and date/time built-ins: `to_char` on date/time values, `to_timestamp`
 //! (Unix seconds, or `(text, text)` parsed by [`super::to_char::parse`]), `to_date`, `age`, `justify_days` / `justify_hours` / `justify_interval`,
-//! `make_date`, `make_timestamp`, `make_timestamptz`, `isfinite` and `timeofday`.
+//! `make_date`, `make_timestamp`, `make_timestamptz`, `make_time`, `isfinite` and `timeofday`.
 //!
 //! What this module owns: [`FmtFn`], its name table ([`lookup`], consulted by
 //! `functions::lookup`), argument types ([`arg_type`]) and evaluation ([`call`]). The
@@ -52,6 +52,8 @@ pub enum FmtFn {
     MakeTimestamp,
     /// `make_timestamptz(year, month, day, hour, min, sec [, zone])`.
     MakeTimestampTz,
+    /// `make_time(hour, min, sec)`.
+    MakeTime,
     /// `isfinite(date|timestamp|timestamptz|interval)`.
     IsFinite,
     /// `timeofday()`.
@@ -66,7 +68,11 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(FmtFn, DataType)> {
     let first = types.first().copied().unwrap_or(T::Unknown);
     let datetime = |t: DataType| matches!(t, T::Timestamp | T::TimestampTz | T::Date);
     Some(match (name, types.len()) {
-        ("to_char", 2) if datetime(first) || first == T::Interval => (FmtFn::ToChar, T::Text),
+        // to_char(time) is to_char(interval), through time's implicit cast, as in
+        // PostgreSQL.
+        ("to_char", 2) if datetime(first) || matches!(first, T::Interval | T::Time) => {
+            (FmtFn::ToChar, T::Text)
+        }
         ("to_timestamp", 1) => (FmtFn::ToTimestampEpoch, T::TimestampTz),
         ("to_timestamp", 2) => (FmtFn::ToTimestampText, T::TimestampTz),
         ("to_date", 2) => (FmtFn::ToDate, T::Date),
@@ -78,7 +84,10 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(FmtFn, DataType)> {
         ("make_date", 3) => (FmtFn::MakeDate, T::Date),
         ("make_timestamp", 6) => (FmtFn::MakeTimestamp, T::Timestamp),
         ("make_timestamptz", 6 | 7) => (FmtFn::MakeTimestampTz, T::TimestampTz),
-        ("isfinite", 1) if datetime(first) || first == T::Interval => (FmtFn::IsFinite, T::Bool),
+        ("make_time", 3) => (FmtFn::MakeTime, T::Time),
+        ("isfinite", 1) if datetime(first) || matches!(first, T::Interval | T::Time) => {
+            (FmtFn::IsFinite, T::Bool)
+        }
         ("timeofday", 0) => (FmtFn::TimeOfDay, T::Text),
         _ => return None,
     })
@@ -94,7 +103,8 @@ pub fn arg_type(f: FmtFn, i: usize) -> Option<DataType> {
         (FmtFn::ToTimestampText | FmtFn::ToDate, _) => T::Text,
         (FmtFn::Age, _) => return None,
         (FmtFn::JustifyDays | FmtFn::JustifyHours | FmtFn::JustifyInterval, _) => T::Interval,
-        (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5) => T::Float8,
+        (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5) | (FmtFn::MakeTime, 2) => T::Float8,
+        (FmtFn::MakeTime, _) => T::Int4,
         (FmtFn::MakeTimestampTz, 6) => T::Text,
         (FmtFn::MakeDate | FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, _) => T::Int4,
         (FmtFn::TimeOfDay, _) => return None,
@@ -200,6 +210,11 @@ fn to_char(v: &Value, fmt: &str, cx: &ExecCtx<'_>) -> Result<Value> {
     let off = cx.format_options().tz_offset_secs as i64;
     let tm = match v {
         Value::Interval(iv) => interval_tm(iv),
+        Value::Time(t) => interval_tm(&Interval {
+            months: 0,
+            days: 0,
+            micros: *t,
+        }),
         Value::Timestamp(t) => {
             if is_infinite(*t) {
                 return Ok(Value::Null);
@@ -573,6 +588,11 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
             }
             Value::TimestampTz(make_local(&args)? - off)
         }
+        FmtFn::MakeTime => Value::Time(types::time::make_time(
+            int(&args[0]),
+            int(&args[1]),
+            args[2].as_f64().unwrap_or(f64::NAN),
+        )?),
         FmtFn::IsFinite => Value::Bool(match &args[0] {
             Value::Timestamp(t) | Value::TimestampTz(t) => !is_infinite(*t),
             Value::Date(d) => *d != i32::MAX && *d != i32::MIN,

@@ -69,6 +69,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("clock_timestamp", 0) => (Func::ClockTimestamp, DataType::TimestampTz),
         ("current_date", 0) => (Func::CurrentDate, DataType::Date),
         ("localtimestamp", 0) => (Func::Now, DataType::Timestamp),
+        // The optional argument is the fractional-second precision.
+        ("current_time", 0 | 1) => (Func::Now, DataType::TimeTz),
+        ("localtime", 0 | 1) => (Func::Now, DataType::Time),
         ("txid_current" | "pg_current_xact_id", 0) => (Func::TxidCurrent, DataType::Int8),
         ("pg_stat_get_dead_tuples", 1) => (Func::StatDeadTuples, DataType::Int8),
         ("pg_postmaster_start_time", 0) => (Func::PostmasterStartTime, DataType::TimestampTz),
@@ -264,6 +267,7 @@ fn control_system_value(c: &crate::storage::control::ControlFile, i: u8) -> Valu
 pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
     match (f, i) {
         (Func::Sleep, 0) => Some(DataType::Float8),
+        (Func::Now, 0) => Some(DataType::Int4),
         (Func::StatDeadTuples, 0) => Some(DataType::Oid),
         (Func::StatResetShared, 0) => Some(DataType::Text),
         (Func::CurrentSetting, 0) | (Func::SetConfig, 0 | 1) => Some(DataType::Text),
@@ -372,6 +376,23 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 Value::Timestamp(
                     cx.txn.start_time + cx.format_options().tz_offset_secs as i64 * 1_000_000,
                 )
+            } else if matches!(ty, DataType::Time | DataType::TimeTz) {
+                // current_time / localtime [(precision)].
+                let precision = match args.first() {
+                    None => -1,
+                    Some(Value::Int4(p)) if *p >= 0 => (*p).min(types::time::MAX_TIME_PRECISION),
+                    Some(v) => bail!(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "TIME({}) precision must not be negative",
+                        types::format_text(v, &types::FormatOptions::default())
+                    ),
+                };
+                let now = Value::TimestampTz(cx.txn.start_time);
+                let off = cx.format_options().tz_offset_secs;
+                match types::time::cast_in_zone(&now, ty, precision, off) {
+                    Some(r) => r?,
+                    None => Value::Null,
+                }
             } else {
                 Value::TimestampTz(cx.txn.start_time)
             }
@@ -903,6 +924,9 @@ fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::Bi
     use bigdecimal::BigDecimal;
     use chrono::{Datelike, Timelike};
     let scaled = |micros: i64, scale: i64| BigDecimal::new(micros.into(), scale);
+    if let Some(r) = types::time::extract(field, v) {
+        return r;
+    }
     let (micros, is_date) = match v {
         Value::Timestamp(t) => (*t, false),
         Value::TimestampTz(t) => (*t + tz_offset_secs as i64 * 1_000_000, false),

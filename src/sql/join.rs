@@ -112,6 +112,8 @@ fn class(ty: DataType) -> Option<u8> {
         DataType::Text | DataType::Varchar => 2,
         DataType::Bool => 3,
         DataType::Date => 4,
+        DataType::Time => 7,
+        DataType::TimeTz => 8,
         _ => match ty.oid() {
             2950 => 5, // uuid
             17 => 6,   // bytea
@@ -305,6 +307,15 @@ fn hash_key(v: &Value, out: &mut Vec<u8>) -> Option<()> {
         Value::Date(d) => {
             out.push(b'd');
             out.extend_from_slice(&d.to_le_bytes());
+        }
+        Value::Time(t) => {
+            out.push(b'h');
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Value::TimeTz(t) => {
+            out.push(b'z');
+            out.extend_from_slice(&t.micros.to_le_bytes());
+            out.extend_from_slice(&t.zone.to_le_bytes());
         }
         Value::Uuid(u) => {
             out.push(b'u');

@@ -2017,6 +2017,9 @@ impl Session {
                             s,
                             format_options(&self.settings).tz_offset_secs,
                         )?)
+                    } else if ty == DataType::TimeTz {
+                        let off = format_options(&self.settings).tz_offset_secs;
+                        Value::TimeTz(types::time::parse_timetz(s, -1, off)?)
                     } else {
                         types::parse_text(ty, -1, s)?
                     }
@@ -2301,3 +2304,6 @@ mod tests;
 
 #[cfg(test)]
 mod type_tests;
+
+#[cfg(test)]
+mod time_tests;

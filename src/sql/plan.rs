@@ -2829,8 +2829,10 @@ impl<'a> Binder<'a> {
             return Ok(e);
         }
         if castable(from, target, how) {
-            // Fold constant casts so errors surface at bind time with a position.
-            if let Expr::Const(v, _) = &e {
+            // Fold constant casts so errors surface at bind time with a position (not
+            // those that depend on the session's time zone: they run in the executor).
+            let zoned = crate::types::time::depends_on_zone(from, target);
+            if let (Expr::Const(v, _), false) = (&e, zoned) {
                 let v = match v {
                     // character(n) drops its padding when it becomes another string type.
                     Value::Text(t) if from == DataType::Bpchar && target != DataType::Bpchar => {
@@ -2950,10 +2952,15 @@ impl<'a> Binder<'a> {
                         }
                     }
                     let b = self.bind(expr, scope)?;
-                    let b = if b.ty() == DataType::Unknown {
-                        self.coerce(b, DataType::Numeric, -1, Coercion::Implicit, expr.span())?
-                    } else {
-                        b
+                    let b = match b.ty() {
+                        DataType::Unknown => {
+                            self.coerce(b, DataType::Numeric, -1, Coercion::Implicit, expr.span())?
+                        }
+                        // `- time` is the interval's minus, through time's implicit cast.
+                        DataType::Time => {
+                            self.coerce(b, DataType::Interval, -1, Coercion::Implicit, expr.span())?
+                        }
+                        _ => b,
                     };
                     if !b.ty().is_numeric() && b.ty() != DataType::Interval {
                         return Err(self.at(
@@ -3483,6 +3490,19 @@ impl<'a> Binder<'a> {
             _ => (l, r),
         };
         let (lt, rt) = (l.ty(), r.ty());
+        // time against timetz: the time goes through its implicit cast to timetz.
+        let (l, r) = match (lt, rt) {
+            (DataType::Time, DataType::TimeTz) if bop.is_comparison() => {
+                let l = self.coerce(l, rt, -1, Coercion::Implicit, left.span())?;
+                (l, r)
+            }
+            (DataType::TimeTz, DataType::Time) if bop.is_comparison() => {
+                let r = self.coerce(r, lt, -1, Coercion::Implicit, right.span())?;
+                (l, r)
+            }
+            _ => (l, r),
+        };
+        let (lt, rt) = (l.ty(), r.ty());
         if bop.is_comparison() {
             if !comparable(lt, rt) {
                 return Err(no_op(self, lt, rt));
@@ -3660,6 +3680,8 @@ impl<'a> Binder<'a> {
                                 | "current_timestamp"
                                 | "current_date"
                                 | "localtimestamp"
+                                | "current_time"
+                                | "localtime"
                         ) {
                             return Ok(Expr::Func(f, vec![], ty));
                         }
@@ -3999,13 +4021,18 @@ impl SelectPlan {
 }
 
 /// The type an untyped literal takes opposite a typed operand: the operand's own type,
-/// except that `date/timestamp + 'literal'` reads the literal as an interval (the only
-/// `+` those types have).
+/// except that `date/timestamp/time + 'literal'` reads the literal as an interval (the
+/// `+` PostgreSQL picks for those types).
 fn unknown_partner(op: BinOp, other: DataType) -> DataType {
     match (op, other) {
-        (BinOp::Add, DataType::Timestamp | DataType::TimestampTz | DataType::Date) => {
-            DataType::Interval
-        }
+        (
+            BinOp::Add,
+            DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::Date
+            | DataType::Time
+            | DataType::TimeTz,
+        ) => DataType::Interval,
         _ => other,
     }
 }
@@ -4312,9 +4339,22 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 _ => None,
             }),
             ast::Expr::Nested(x) => go(x),
+            // A name from beneath any casts (a column's, a function's) wins; otherwise
+            // the outermost type names the column, as PostgreSQL's FigureColname ranks
+            // a type name below the others.
             ast::Expr::Cast {
                 expr, data_type, ..
-            } => go(expr).or_else(|| {
+            } => {
+                let mut inner = expr.as_ref();
+                while let ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) = inner {
+                    inner = expr;
+                }
+                match inner {
+                    ast::Expr::TypedString(_) => None,
+                    x => go(x),
+                }
+            }
+            .or_else(|| {
                 convert_type(data_type)
                     .ok()
                     .map(|(t, _)| t.column_name().to_string())
@@ -4480,6 +4520,10 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
             numeric_typmod(p, s)
         }
         (DataType::Timestamp | DataType::TimestampTz, 1) => -1,
+        // time(p): PostgreSQL reduces a precision above 6 to 6 (with a warning).
+        (DataType::Time | DataType::TimeTz, 1) => {
+            num(&mods[0])?.min(crate::types::time::MAX_TIME_PRECISION as u32) as i32
+        }
         (DataType::Float8, 1) => {
             // float(p): p <= 24 is real.
             let p = num(&mods[0])?;
@@ -4523,7 +4567,7 @@ pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
         || (from.is_string() && to.is_string())
         || matches!(
             (from, to),
-            (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz)
+            (Date, Timestamp | TimestampTz) | (Timestamp, TimestampTz) | (Time, Interval | TimeTz)
         )
         || (from == Oid && rt >= 2)
         || (rf > 0 && rf <= 3 && to == Oid);
@@ -4535,7 +4579,10 @@ pub fn castable(from: DataType, to: DataType, how: Coercion) -> bool {
         || to.is_string()
         || matches!(
             (from, to),
-            (Timestamp | TimestampTz, Date) | (TimestampTz, Timestamp)
+            (Timestamp | TimestampTz, Date)
+                | (TimestampTz, Timestamp)
+                | (Timestamp | TimestampTz | Interval | TimeTz, Time)
+                | (TimestampTz, TimeTz)
         );
     match how {
         Coercion::Implicit => false,

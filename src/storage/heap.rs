@@ -19,7 +19,7 @@
 //! (no equality or range predicate matches NULL). Index contents are never logged: they
 //! follow `put`/`remove` and are rebuilt from the rows when a definition changes.
 //!
-//! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps and booleans are
+//! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps, times and booleans are
 //! encoded order-preservingly (a type tag, then big-endian with the sign bit flipped),
 //! so a range over the first column is a range of the B-tree; other types use the
 //! value's canonical encoding, good for equality only.
@@ -140,6 +140,7 @@ fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
         Value::Date(d) => signed(out, 4, *d as i64),
         Value::Timestamp(t) => signed(out, 5, *t),
         Value::TimestampTz(t) => signed(out, 6, *t),
+        Value::Time(t) => signed(out, 9, *t),
         Value::Numeric(n) => {
             out.push(7);
             encode_value(&Value::Numeric(n.normalized()), out);
@@ -163,6 +164,7 @@ pub fn order_preserving(v: &Value) -> bool {
             | Value::Date(_)
             | Value::Timestamp(_)
             | Value::TimestampTz(_)
+            | Value::Time(_)
     )
 }
 

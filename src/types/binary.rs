@@ -20,6 +20,12 @@ pub fn encode_binary(v: &Value) -> Vec<u8> {
         Value::Oid(o) => o.to_be_bytes().to_vec(),
         Value::Timestamp(t) | Value::TimestampTz(t) => t.to_be_bytes().to_vec(),
         Value::Date(d) => d.to_be_bytes().to_vec(),
+        Value::Time(t) => t.to_be_bytes().to_vec(),
+        Value::TimeTz(t) => {
+            let mut out = t.micros.to_be_bytes().to_vec();
+            out.extend_from_slice(&t.zone.to_be_bytes());
+            out
+        }
         Value::Interval(i) => {
             let mut out = i.micros.to_be_bytes().to_vec();
             out.extend_from_slice(&i.days.to_be_bytes());
@@ -118,6 +124,14 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(b)?)),
         DataType::TimestampTz => Value::TimestampTz(i64::from_be_bytes(fixed(b)?)),
         DataType::Date => Value::Date(i32::from_be_bytes(fixed(b)?)),
+        DataType::Time => Value::Time(super::time::time_recv(i64::from_be_bytes(fixed(b)?))?),
+        DataType::TimeTz => {
+            let b: [u8; 12] = fixed(b)?;
+            Value::TimeTz(super::time::timetz_recv(
+                i64::from_be_bytes(b[0..8].try_into().unwrap_or_default()),
+                i32::from_be_bytes(b[8..12].try_into().unwrap_or_default()),
+            )?)
+        }
         DataType::Interval => {
             let b: [u8; 16] = fixed(b)?;
             Value::Interval(super::Interval {

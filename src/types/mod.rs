@@ -6,6 +6,7 @@
 //! - `text.rs`     — PostgreSQL's text input/output functions (`int4in`, `float8out`, …)
 //! - `binary.rs`   — PostgreSQL's binary send/receive formats
 //! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
+//! - `time.rs`     — `time` and `timetz` (microseconds since midnight, zone offset)
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
 //! - `bytea.rs`    — `bytea` (hex/escape formats) and `uuid` text input and output
 //! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
@@ -38,6 +39,7 @@ mod interval;
 pub mod json;
 mod numeric;
 mod text;
+pub mod time;
 
 pub use binary::{decode_binary, encode_binary};
 pub use datetime::{
@@ -47,6 +49,7 @@ pub use datetime::{
 pub use interval::{format_interval, parse_interval, timestamp_diff, timestamp_plus, Interval};
 pub use numeric::{apply_typmod, numeric_div, numeric_typmod};
 pub use text::{format_float4, format_float8, format_text, parse_text, FormatOptions};
+pub use time::TimeTz;
 
 use crate::error::{sqlstate, Error, Result};
 use crate::{bail, err};
@@ -83,6 +86,10 @@ pub mod oid {
     pub const BPCHAR: u32 = 1042;
     /// `date`.
     pub const DATE: u32 = 1082;
+    /// `time without time zone`.
+    pub const TIME: u32 = 1083;
+    /// `time with time zone`.
+    pub const TIMETZ: u32 = 1266;
     /// `timestamp without time zone`.
     pub const TIMESTAMP: u32 = 1114;
     /// `timestamp with time zone`.
@@ -138,6 +145,10 @@ pub enum DataType {
     TimestampTz,
     /// `date`.
     Date,
+    /// `time without time zone` (typmod = fractional digits, 0–6).
+    Time,
+    /// `time with time zone` (typmod = fractional digits, 0–6).
+    TimeTz,
     /// `interval`.
     Interval,
     /// `pg_lsn`.
@@ -181,6 +192,8 @@ impl DataType {
             DataType::Timestamp => oid::TIMESTAMP,
             DataType::TimestampTz => oid::TIMESTAMPTZ,
             DataType::Date => oid::DATE,
+            DataType::Time => oid::TIME,
+            DataType::TimeTz => oid::TIMETZ,
             DataType::Interval => oid::INTERVAL,
             DataType::PgLsn => oid::PG_LSN,
             DataType::TextArray => oid::TEXT_ARRAY,
@@ -213,6 +226,8 @@ impl DataType {
             oid::TIMESTAMP => DataType::Timestamp,
             oid::TIMESTAMPTZ => DataType::TimestampTz,
             oid::DATE => DataType::Date,
+            oid::TIME => DataType::Time,
+            oid::TIMETZ => DataType::TimeTz,
             oid::INTERVAL => DataType::Interval,
             oid::PG_LSN => DataType::PgLsn,
             oid::TEXT_ARRAY => DataType::TextArray,
@@ -237,7 +252,9 @@ impl DataType {
             | DataType::Float8
             | DataType::Timestamp
             | DataType::TimestampTz
+            | DataType::Time
             | DataType::PgLsn => 8,
+            DataType::TimeTz => 12,
             DataType::Name => 64,
             DataType::Interval | DataType::Uuid => 16,
             DataType::Void | DataType::Enum(_) => 4,
@@ -264,6 +281,8 @@ impl DataType {
             DataType::Timestamp => "timestamp without time zone",
             DataType::TimestampTz => "timestamp with time zone",
             DataType::Date => "date",
+            DataType::Time => "time without time zone",
+            DataType::TimeTz => "time with time zone",
             DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text[]",
@@ -298,6 +317,8 @@ impl DataType {
             DataType::Timestamp => "timestamp",
             DataType::TimestampTz => "timestamptz",
             DataType::Date => "date",
+            DataType::Time => "time",
+            DataType::TimeTz => "timetz",
             DataType::Interval => "interval",
             DataType::PgLsn => "pg_lsn",
             DataType::TextArray => "text",
@@ -367,6 +388,8 @@ impl DataType {
             DataType::Jsonb => 24,
             DataType::Array(_) => 25,
             DataType::Enum(_) => 26,
+            DataType::Time => 27,
+            DataType::TimeTz => 28,
         }
     }
 
@@ -399,6 +422,8 @@ impl DataType {
             24 => DataType::Jsonb,
             25 => DataType::Array(0),
             26 => DataType::Enum(0),
+            27 => DataType::Time,
+            28 => DataType::TimeTz,
             _ => return None,
         })
     }
@@ -424,6 +449,8 @@ impl DataType {
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
+            "time" | "time without time zone" => DataType::Time,
+            "timetz" | "time with time zone" => DataType::TimeTz,
             "interval" => DataType::Interval,
             "pg_lsn" => DataType::PgLsn,
             "text[]" | "_text" => DataType::TextArray,
@@ -468,6 +495,10 @@ pub enum Value {
     TimestampTz(i64),
     /// `date`: days since 2000-01-01.
     Date(i32),
+    /// `time`: microseconds since midnight (`0 ..= 86_400_000_000`).
+    Time(i64),
+    /// `timetz`: the time of day and its zone.
+    TimeTz(TimeTz),
     /// `interval`.
     Interval(Interval),
     /// `pg_lsn`.
@@ -510,6 +541,8 @@ impl Value {
             Value::Timestamp(_) => DataType::Timestamp,
             Value::TimestampTz(_) => DataType::TimestampTz,
             Value::Date(_) => DataType::Date,
+            Value::Time(_) => DataType::Time,
+            Value::TimeTz(_) => DataType::TimeTz,
             Value::Interval(_) => DataType::Interval,
             Value::PgLsn(_) => DataType::PgLsn,
             Value::TextArray(_) => DataType::TextArray,
@@ -581,6 +614,8 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
             x.cmp(&(*y as i64 * datetime::USECS_PER_DAY))
         }
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
+        (Time(x), Time(y)) => x.cmp(y),
+        (TimeTz(x), TimeTz(y)) => time::cmp_timetz(x, y),
         (Interval(x), Interval(y)) => x.cmp_span(y),
         (TextArray(_) | Array(_), TextArray(_) | Array(_)) => {
             match (
@@ -624,7 +659,9 @@ fn float_cmp(x: f64, y: f64) -> Ordering {
 /// Casts a value to `target` with `typmod` (-1 = none), with PostgreSQL's errors
 /// (`integer out of range`, `invalid input syntax for type …`, numeric overflow, …).
 /// `explicit` allows the truncating casts only an explicit cast performs (varchar(n)
-/// truncation instead of an error).
+/// truncation instead of an error). Casts that depend on the session's time zone
+/// (`timestamptz → time`, `time → timetz`, …) are done in UTC here; the executor does
+/// them in the session's zone through [`time::cast_in_zone`].
 pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
     if v.is_null() {
         return Ok(Value::Null);
@@ -637,6 +674,12 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
         Ok(done) => return finish_string_typmod(done, target, typmod, explicit),
         Err(v) => v,
     };
+    if let Some(r) = time::cast_in_zone(&v, target, typmod, 0) {
+        return r;
+    }
+    if let Some(done) = time::cast_plain(&v, target) {
+        return Ok(time::apply_time_typmod(done, typmod));
+    }
     let out = match (v, target) {
         (Value::Text(s), t) => {
             if t.is_string() || t == DataType::Unknown {
@@ -881,6 +924,9 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
             return Ok(Value::Text(format!("{s}{}", " ".repeat(n - len))));
         }
     }
+    if matches!(target, DataType::Time | DataType::TimeTz) {
+        return Ok(time::apply_time_typmod(v, typmod));
+    }
     if target == DataType::Numeric && typmod >= 4 {
         if let Value::Numeric(n) = v {
             return Ok(Value::Numeric(apply_typmod(n, typmod)?));
@@ -983,6 +1029,11 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
         Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
         Value::Date(d) => out.extend_from_slice(&d.to_le_bytes()),
+        Value::Time(t) => out.extend_from_slice(&t.to_le_bytes()),
+        Value::TimeTz(t) => {
+            out.extend_from_slice(&t.micros.to_le_bytes());
+            out.extend_from_slice(&t.zone.to_le_bytes());
+        }
         Value::Interval(i) => {
             out.extend_from_slice(&i.months.to_le_bytes());
             out.extend_from_slice(&i.days.to_le_bytes());
@@ -1122,6 +1173,11 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(r.u64()? as i64),
         DataType::TimestampTz => Value::TimestampTz(r.u64()? as i64),
         DataType::Date => Value::Date(r.u32()? as i32),
+        DataType::Time => Value::Time(r.u64()? as i64),
+        DataType::TimeTz => Value::TimeTz(TimeTz {
+            micros: r.u64()? as i64,
+            zone: r.u32()? as i32,
+        }),
         DataType::Interval => Value::Interval(Interval {
             months: r.u32()? as i32,
             days: r.u32()? as i32,

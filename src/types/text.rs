@@ -36,6 +36,8 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
         Value::Timestamp(t) => datetime::format_timestamp(*t),
         Value::TimestampTz(t) => datetime::format_timestamptz(*t, opts.tz_offset_secs),
         Value::Date(d) => datetime::format_date(*d),
+        Value::Time(t) => super::time::format_time(*t),
+        Value::TimeTz(t) => super::time::format_timetz(t),
         Value::Interval(i) => super::format_interval(i),
         Value::PgLsn(l) => format!("{:X}/{:X}", l >> 32, l & 0xFFFF_FFFF),
         Value::Bytea(b) => super::bytea::format_bytea(b, opts.bytea_escape),
@@ -231,6 +233,8 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
         DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
         DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, 0)?),
         DataType::Date => Value::Date(datetime::parse_date(s)?),
+        DataType::Time => Value::Time(super::time::parse_time(s, typmod, 0)?),
+        DataType::TimeTz => Value::TimeTz(super::time::parse_timetz(s, typmod, 0)?),
         DataType::Interval => Value::Interval(super::parse_interval(s)?),
         DataType::PgLsn => {
             let (hi, lo) = trimmed
