@@ -674,12 +674,7 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
                 BinOp::Sub => x - y,
                 BinOp::Mul => x * y,
                 BinOp::Div => numeric_div(&x, &y)?,
-                BinOp::Mod => {
-                    if y.is_zero() {
-                        return Err(div_zero());
-                    }
-                    numeric_mod(&x, &y)
-                }
+                BinOp::Mod => types::numeric_math::modulo(&x, &y)?,
                 _ => BigDecimal::zero(),
             }))
         }
@@ -774,15 +769,6 @@ pub fn datetime_arith_type(op: BinOp, l: DataType, r: DataType) -> Option<DataTy
         (n, Interval, BinOp::Mul) if n.is_numeric() => Interval,
         _ => return None,
     })
-}
-
-fn numeric_mod(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {
-    let q = (x / y).with_scale_round(0, bigdecimal::RoundingMode::Down);
-    let scale = x
-        .fractional_digit_count()
-        .max(y.fractional_digit_count())
-        .max(0);
-    (x - q * y).with_scale(scale)
 }
 
 /// The result type of an arithmetic operator on two operand types, as PostgreSQL

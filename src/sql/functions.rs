@@ -6,7 +6,6 @@ use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::types::{self, cast, compare, DataType, Value};
 use crate::{bail, err};
-use bigdecimal::RoundingMode;
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
@@ -562,9 +561,8 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                         v.data_type().name()
                     )
                 })?;
-                let s = arg(1).as_i64().unwrap_or(0).clamp(-1000, 1000);
-                let r = n.with_scale_round(s, RoundingMode::HalfUp);
-                Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
+                let s = arg(1).as_i64().unwrap_or(0);
+                Value::Numeric(types::numeric_math::round(&n, s)?)
             }
         }
         Func::Concat => Value::Text(args.iter().filter_map(text_arg).collect()),

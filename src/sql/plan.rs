@@ -2719,6 +2719,9 @@ impl<'a> Binder<'a> {
                 )
             }
             ast::Expr::Nested(x) => self.bind(x, scope),
+            ast::Expr::UnaryOp { op, expr } if super::string_funcs::is_signed_power(op, expr) => {
+                self.bind(&super::string_funcs::sign_into_power(op, expr), scope)
+            }
             ast::Expr::UnaryOp { op, expr } => match op {
                 ast::UnaryOperator::Minus => {
                     if let ast::Expr::Value(v) = expr.as_ref() {
@@ -3170,6 +3173,10 @@ impl<'a> Binder<'a> {
             B::LtEq => BinOp::LtEq,
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
+            B::PGExp => {
+                let span = left.span().union(&right.span());
+                return self.call_builtin("power", &[left.clone(), right.clone()], scope, span);
+            }
             other => {
                 if let Some(e) =
                     super::type_funcs::bind_json_operator(self, left, other, right, scope)?
