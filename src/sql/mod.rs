@@ -57,6 +57,7 @@ pub mod regex_funcs;
 pub mod string_funcs;
 pub mod ties;
 pub mod to_char;
+pub mod to_char_num;
 pub mod type_funcs;
 pub mod window;
 
