@@ -211,6 +211,8 @@ pub enum Func {
     Str(super::string_funcs::StrFn),
     /// A formatting or date/time function (see `format_funcs`).
     Fmt(super::format_funcs::FmtFn),
+    /// An enum support function (see `sql::enums`).
+    Enum(super::enums::EnumFn),
 }
 
 /// A bound, typed expression.

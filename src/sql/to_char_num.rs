@@ -278,12 +278,22 @@ fn prepare(d: &mut Desc, key: Key) -> Result<()> {
             if d.has(F_EEEE) {
                 return Err(syntax("cannot use \"EEEE\" twice"));
             }
-            if d.flag & (F_BLANK | F_FILLMODE | F_LSIGN | F_BRACKET | F_MINUS | F_PLUS | F_ROMAN | F_MULTI)
+            if d.flag
+                & (F_BLANK
+                    | F_FILLMODE
+                    | F_LSIGN
+                    | F_BRACKET
+                    | F_MINUS
+                    | F_PLUS
+                    | F_ROMAN
+                    | F_MULTI)
                 != 0
             {
-                return Err(syntax("\"EEEE\" is incompatible with other formats").with_detail(
-                    "\"EEEE\" may only be used together with digit and decimal point patterns.",
-                ));
+                return Err(
+                    syntax("\"EEEE\" is incompatible with other formats").with_detail(
+                        "\"EEEE\" may only be used together with digit and decimal point patterns.",
+                    ),
+                );
             }
             d.flag |= F_EEEE;
         }
@@ -502,11 +512,7 @@ fn int_out_of_range() -> Error {
 
 /// `to_char(number, template)` for `integer`/`smallint`, `bigint`, `real`, `double
 /// precision` and `numeric` values, under the session's locale settings.
-pub fn to_char(
-    v: &Value,
-    fmt: &str,
-    settings: &crate::config::SessionSettings,
-) -> Result<String> {
+pub fn to_char(v: &Value, fmt: &str, settings: &crate::config::SessionSettings) -> Result<String> {
     if fmt.is_empty() {
         return Ok(String::new());
     }
@@ -543,7 +549,11 @@ pub fn to_char(
                 (int_to_roman(n as i64).into_bytes(), 0, 0)
             } else if eeee {
                 let s = numeric_sci(&BigDecimal::from(n), d.post);
-                let s = if s.starts_with('-') { s } else { format!(" {s}") };
+                let s = if s.starts_with('-') {
+                    s
+                } else {
+                    format!(" {s}")
+                };
                 (s.into_bytes(), 0, 0)
             } else {
                 let shifted = if d.has(F_MULTI) {
@@ -620,7 +630,11 @@ pub fn to_char(
                 (int_to_roman(i as i64).into_bytes(), 0, 0)
             } else if eeee {
                 let s = numeric_sci(n, d.post);
-                let s = if s.starts_with('-') { s } else { format!(" {s}") };
+                let s = if s.starts_with('-') {
+                    s
+                } else {
+                    format!(" {s}")
+                };
                 (s.into_bytes(), 0, 0)
             } else {
                 let val = if d.has(F_MULTI) {
@@ -831,8 +845,10 @@ impl Proc {
                     self.push(sym);
                 }
                 Key::RnUpper | Key::RnLower => {
-                    let mut r = String::from_utf8_lossy(&self.number[self.number_p.min(self.number.len())..])
-                        .into_owned();
+                    let mut r = String::from_utf8_lossy(
+                        &self.number[self.number_p.min(self.number.len())..],
+                    )
+                    .into_owned();
                     if key == Key::RnLower {
                         r = r.to_ascii_lowercase();
                     }
