@@ -3174,6 +3174,15 @@ impl<'a> Binder<'a> {
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
             B::PGExp => {
+                let whole = ast::Expr::BinaryOp {
+                    left: Box::new(left.clone()),
+                    op: op.clone(),
+                    right: Box::new(right.clone()),
+                };
+                let grouped = super::string_funcs::reassociate_power(&whole);
+                if grouped != whole {
+                    return self.bind(&grouped, scope);
+                }
                 let span = left.span().union(&right.span());
                 return self.call_builtin("power", &[left.clone(), right.clone()], scope, span);
             }

@@ -1143,11 +1143,20 @@ pub fn is_signed_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> bool {
     )
 }
 
-/// Re-associates `op expr` (see [`is_signed_power`]) as PostgreSQL parses it: the
-/// chain of `^` is flattened into its operands, each keeping the signs written in
-/// front of it, and rebuilt left-associatively (`-2 ^ 2` is `(-2) ^ 2`, `2 ^ -2 ^ 2`
-/// is `(2 ^ -2) ^ 2`). Parenthesized operands (`Nested`) are kept whole.
+/// Re-associates `op expr` (see [`is_signed_power`]) as PostgreSQL parses it (see
+/// [`reassociate_power`]).
 pub fn sign_into_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> ast::Expr {
+    reassociate_power(&ast::Expr::UnaryOp {
+        op: *op,
+        expr: Box::new(expr.clone()),
+    })
+}
+
+/// A chain of `^` as PostgreSQL's grammar groups it: flattened into its operands, each
+/// keeping the signs written in front of it, and rebuilt left-associatively (`-2 ^ 2`
+/// is `(-2) ^ 2`, `2 ^ -2 ^ 2` is `(2 ^ -2) ^ 2`). Parenthesized operands (`Nested`)
+/// are kept whole. A chain already in that shape comes back unchanged.
+pub fn reassociate_power(e: &ast::Expr) -> ast::Expr {
     fn flatten(
         e: &ast::Expr,
         mut signs: Vec<ast::UnaryOperator>,
@@ -1173,7 +1182,7 @@ pub fn sign_into_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> ast::Expr {
         }
     }
     let mut operands = Vec::new();
-    flatten(expr, vec![*op], &mut operands);
+    flatten(e, Vec::new(), &mut operands);
     let signed = |(signs, e): (Vec<ast::UnaryOperator>, ast::Expr)| {
         signs.into_iter().rev().fold(e, |e, op| ast::Expr::UnaryOp {
             op,
@@ -1181,7 +1190,7 @@ pub fn sign_into_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> ast::Expr {
         })
     };
     let mut it = operands.into_iter().map(signed);
-    let first = it.next().unwrap_or_else(|| expr.clone());
+    let first = it.next().unwrap_or_else(|| e.clone());
     it.fold(first, |l, r| ast::Expr::BinaryOp {
         left: Box::new(l),
         op: ast::BinaryOperator::PGExp,
