@@ -655,7 +655,7 @@ pub fn to_char(v: &Value, fmt: &str, settings: &crate::config::SessionSettings) 
         ),
     };
     let mut p = Proc::new(d, numstr, C_LOCALE);
-    p.to_char(&nodes, out_pre_spaces, sign)
+    p.write(&nodes, out_pre_spaces, sign)
 }
 
 /// `to_number(text, template)`; `None` (NULL) for an empty template.
@@ -670,7 +670,7 @@ pub fn to_number(
     let (nodes, d) = parse_template(fmt)?;
     check_locale(&d, settings)?;
     let mut p = Proc::new(d, vec![b' '], C_LOCALE);
-    let numstr = p.from_char(&nodes, input.as_bytes())?;
+    let numstr = p.read(&nodes, input.as_bytes())?;
     let scale = p.d.post;
     let precision = p.d.pre + p.d.multi + scale;
     let typmod = ((precision << 16) | scale) + 4;
@@ -763,7 +763,7 @@ impl Proc {
 
     // ---- to_char ----------------------------------------------------------------
 
-    fn to_char(&mut self, nodes: &[Node], out_pre_spaces: i32, sign: u8) -> Result<String> {
+    fn write(&mut self, nodes: &[Node], out_pre_spaces: i32, sign: u8) -> Result<String> {
         if self.d.zero_start > 0 {
             self.d.zero_start -= 1;
         }
@@ -783,7 +783,7 @@ impl Proc {
         }
         self.sign = sign;
         if self.has(F_PLUS) || self.has(F_MINUS) {
-            self.sign_wrote = !(self.has(F_PLUS) && !self.has(F_MINUS));
+            self.sign_wrote = !self.has(F_PLUS) || self.has(F_MINUS);
         } else {
             if self.sign != b'-' && self.has(F_FILLMODE) {
                 self.d.flag &= !F_BRACKET;
@@ -1045,7 +1045,7 @@ impl Proc {
         }
     }
 
-    fn from_char(&mut self, nodes: &[Node], input: &[u8]) -> Result<Vec<u8>> {
+    fn read(&mut self, nodes: &[Node], input: &[u8]) -> Result<Vec<u8>> {
         self.input = input.to_vec();
         if self.d.zero_start > 0 {
             self.d.zero_start -= 1;
@@ -1261,4 +1261,96 @@ fn get_th(num: &[u8]) -> Result<&'static str> {
         b'3' => "RD",
         _ => "TH",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ServerConfig, SessionSettings};
+    use std::sync::Arc;
+
+    fn settings() -> SessionSettings {
+        SessionSettings::new(Arc::new(ServerConfig::defaults(std::path::Path::new(
+            "/nonexistent",
+        ))))
+    }
+
+    fn fmt(v: Value, t: &str) -> String {
+        to_char(&v, t, &settings()).unwrap()
+    }
+
+    fn num(s: &str) -> Value {
+        Value::Numeric(s.parse().unwrap())
+    }
+
+    #[test]
+    fn digits_signs_and_padding() {
+        assert_eq!(fmt(Value::Int4(-123), "999"), "-123");
+        assert_eq!(fmt(Value::Int4(1234), "999"), " ###");
+        assert_eq!(fmt(num("0.5"), "9.9"), "  .5");
+        assert_eq!(fmt(num("-1234.5"), "9,999.99PR"), "<1,234.50>");
+        assert_eq!(fmt(num("12"), "FM999.00"), "12.00");
+        assert_eq!(fmt(num("-12.5"), "S99.9"), "-12.5");
+        assert_eq!(fmt(Value::Int4(12), "999MI"), " 12 ");
+        assert_eq!(fmt(Value::Int8(21), "FM99TH"), "21ST");
+        assert_eq!(fmt(Value::Int4(1987), "FMRN"), "MCMLXXXVII");
+        assert_eq!(fmt(Value::Int4(4), "rn"), "             iv");
+        assert_eq!(fmt(Value::Int4(12), ""), "");
+    }
+
+    #[test]
+    fn scientific_and_floats() {
+        assert_eq!(fmt(num("1234.5"), "9.99EEEE"), " 1.23e+03");
+        assert_eq!(fmt(num("9.999"), "9.99EEEE"), " 10.00e+00");
+        assert_eq!(fmt(Value::Float8(-0.00012345), "9.999EEEE"), "-1.234e-04");
+        assert_eq!(fmt(Value::Float8(f64::NAN), "999.9"), " NaN");
+        assert_eq!(fmt(Value::Float8(f64::INFINITY), "999.9"), " ###.#");
+        // Only 15 digits of a double are printed; the template's rest is cut.
+        assert_eq!(
+            fmt(Value::Float8(123_456_789_012_345.67), "999999999999999.999"),
+            " 123456789012346"
+        );
+        assert_eq!(fmt(Value::Float4(0.1), "9.999999999"), "  .10000");
+    }
+
+    #[test]
+    fn template_errors() {
+        let e = to_char(&Value::Int4(1), "9.9.9", &settings()).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("42601", "multiple decimal points")
+        );
+        let e = to_char(&Value::Int4(1), "FM9.9EEEE", &settings()).unwrap_err();
+        assert_eq!(e.message, "\"EEEE\" is incompatible with other formats");
+        let e = to_number("1", "RN", &settings()).unwrap_err();
+        assert_eq!(e.code, "0A000");
+    }
+
+    #[test]
+    fn reading_numbers() {
+        let n = |i: &str, t: &str| {
+            to_number(i, t, &settings())
+                .unwrap()
+                .map(|n| n.to_plain_string())
+        };
+        assert_eq!(n("12,454.8-", "99G999D9S").as_deref(), Some("-12454.8"));
+        assert_eq!(n("<123>", "999PR").as_deref(), Some("-123"));
+        assert_eq!(n("123.456", "999.9").as_deref(), Some("123.4"));
+        assert_eq!(n("12", ""), None);
+        let e = to_number("abc", "999", &settings()).unwrap_err();
+        assert_eq!(e.message, "invalid input syntax for type numeric: \" \"");
+    }
+
+    #[test]
+    fn other_locales_are_refused() {
+        let mut s = settings();
+        s.set("lc_numeric", Some("de_DE.UTF-8"), false, true)
+            .unwrap();
+        assert_eq!(
+            to_char(&Value::Int4(1), "9D9", &s).unwrap_err().code,
+            "0A000"
+        );
+        // Templates without locale patterns do not depend on it.
+        assert_eq!(to_char(&Value::Int4(1), "9.9", &s).unwrap(), " 1.0");
+    }
 }

@@ -54,8 +54,13 @@ const DSCALE_MAX: i64 = 0x3FFF;
 const DEC_DIGITS: i64 = 4;
 /// The largest base-10000 weight a stored numeric may have (NUMERIC_WEIGHT_MAX).
 const WEIGHT_MAX: i64 = 32767;
-/// `log10(e)`, as PostgreSQL's estimates use it.
+/// `log10(e)` as PostgreSQL's estimates write it (one digit short of the `f64`
+/// constant; its truncations to integers must match).
+#[allow(clippy::approx_constant)]
 const LOG10_E: f64 = 0.434294481903252;
+/// `log10(2)` as PostgreSQL's `exp` writes it.
+#[allow(clippy::approx_constant)]
+const LOG10_2: f64 = 0.301029995663981;
 /// Guard digits carried by the fixed-point kernels beyond the digits asked for.
 const GUARD: i64 = 12;
 
@@ -349,8 +354,7 @@ fn exp_var(x: &BigDecimal, rscale: i64) -> Result<BigDecimal> {
     }
     // The result has dweight + rscale + 1 significant digits; squaring back costs
     // about log10(2) digits per halving.
-    let sig_digits =
-        (1 + dweight + rscale + (halvings as f64 * std::f64::consts::LOG10_2) as i64).max(0) + 8;
+    let sig_digits = (1 + dweight + rscale + (halvings as f64 * LOG10_2) as i64).max(0) + 8;
     let local = sig_digits - 1;
     let mut result = BigDecimal::one() + &x;
     let mut term = div_round(&round_to(&(&x * &x), local), &BigDecimal::from(2), local)?;
