@@ -672,9 +672,9 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
             let x = a.as_numeric().unwrap_or_default();
             let y = b.as_numeric().unwrap_or_default();
             Ok(Value::Numeric(match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
+                BinOp::Add => types::numeric_math::add(&x, &y),
+                BinOp::Sub => types::numeric_math::sub(&x, &y),
+                BinOp::Mul => types::numeric_math::mul(&x, &y),
                 BinOp::Div => numeric_div(&x, &y)?,
                 BinOp::Mod => types::numeric_math::modulo(&x, &y)?,
                 _ => BigDecimal::zero(),

@@ -640,7 +640,7 @@ pub fn to_char(v: &Value, fmt: &str, settings: &crate::config::SessionSettings) 
                 let val = if d.has(F_MULTI) {
                     let x = numeric_math::power(&BigDecimal::from(10), &BigDecimal::from(d.multi))?;
                     d.pre += d.multi;
-                    n * x
+                    numeric_math::mul(n, &x)
                 } else {
                     n.clone()
                 };
@@ -681,7 +681,7 @@ pub fn to_number(
     };
     if p.d.has(F_MULTI) {
         let x = numeric_math::power(&BigDecimal::from(10), &BigDecimal::from(-p.d.multi))?;
-        return Ok(Some(n * x));
+        return Ok(Some(numeric_math::mul(&n, &x)));
     }
     Ok(Some(n))
 }

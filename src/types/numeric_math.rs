@@ -153,6 +153,30 @@ fn div_round(a: &BigDecimal, b: &BigDecimal, scale: i64) -> Result<BigDecimal> {
     Ok(BigDecimal::new(q, scale))
 }
 
+/// `a + b` at the larger scale of the two, as PostgreSQL's `add_var` (`BigDecimal`'s
+/// own `+`/`-` return the other operand unchanged when one is zero, dropping its
+/// scale: `1.5 - 0.00` must be `1.50`).
+pub fn add(a: &BigDecimal, b: &BigDecimal) -> BigDecimal {
+    let (ma, sa) = parts(a);
+    let (mb, sb) = parts(b);
+    let s = sa.max(sb);
+    BigDecimal::new(ma * pow10(s - sa) + mb * pow10(s - sb), s)
+}
+
+/// `a - b` at the larger scale of the two (see [`add`]).
+pub fn sub(a: &BigDecimal, b: &BigDecimal) -> BigDecimal {
+    add(a, &-b)
+}
+
+/// `a · b` at the sum of the scales, as PostgreSQL's `numeric_mul` (`BigDecimal`'s own
+/// `*` returns the other operand unchanged when one equals one: `12 * 1.00` must be
+/// `12.00`).
+pub fn mul(a: &BigDecimal, b: &BigDecimal) -> BigDecimal {
+    let (ma, sa) = parts(a);
+    let (mb, sb) = parts(b);
+    BigDecimal::new(ma * mb, sa + sb)
+}
+
 /// `a / b` rounded to `scale` decimals — the division every other function here
 /// uses, exported for the `/` operator.
 pub fn div_to_scale(a: &BigDecimal, b: &BigDecimal, scale: i64) -> Result<BigDecimal> {
@@ -793,6 +817,10 @@ mod tests {
     #[test]
     fn exact_functions() {
         assert_eq!(s(div_trunc(&n("-7.5"), &n("2"))), "-3");
+        assert_eq!(mul(&n("12"), &n("1.00")).to_plain_string(), "12.00");
+        assert_eq!(sub(&n("1.5"), &n("0.00")).to_plain_string(), "1.50");
+        assert_eq!(sub(&n("0.00"), &n("1.5")).to_plain_string(), "-1.50");
+        assert_eq!(add(&n("0.000"), &n("2")).to_plain_string(), "2.000");
         assert_eq!(s(modulo(&n("-7.5"), &n("2"))), "-1.5");
         assert_eq!(gcd(&n("12.0"), &n("18")).to_plain_string(), "6.0");
         assert_eq!(s(lcm(&n("1.5"), &n("0.25"))), "1.50");
