@@ -556,7 +556,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         },
         Func::Round => {
             let v = arg(0);
-            if v.is_null() {
+            if v.is_null() || args.get(1).is_some_and(Value::is_null) {
                 return Ok(Value::Null);
             }
             if ty == DataType::Float8 {
