@@ -3184,7 +3184,12 @@ impl<'a> Binder<'a> {
                     return self.bind(&grouped, scope);
                 }
                 let span = left.span().union(&right.span());
-                return self.call_builtin("power", &[left.clone(), right.clone()], scope, span);
+                return self
+                    .call_builtin("power", &[left.clone(), right.clone()], scope, span)
+                    .map_err(|e| match super::string_funcs::power_operator_error(&e) {
+                        Some(op_error) => self.at(op_error, self.symbol_span(left, "^")),
+                        None => e,
+                    });
             }
             other => {
                 if let Some(e) =
@@ -3288,13 +3293,18 @@ impl<'a> Binder<'a> {
     /// The span of an operator token: the first occurrence of its symbol after the left
     /// operand (sqlparser keeps no span for operators).
     fn op_span(&self, left: &ast::Expr, op: BinOp) -> sqlparser::tokenizer::Span {
+        self.symbol_span(left, op.symbol())
+    }
+
+    /// The span of the first occurrence of `symbol` after the left operand.
+    fn symbol_span(&self, left: &ast::Expr, symbol: &str) -> sqlparser::tokenizer::Span {
         let end = left.span().end;
         let l = end.line as usize;
         if l == 0 || l > self.line_starts.len() {
             return sqlparser::tokenizer::Span::empty();
         }
         let start = self.line_starts[l - 1] + (end.column as usize).saturating_sub(1);
-        let sym: Vec<char> = op.symbol().chars().collect();
+        let sym: Vec<char> = symbol.chars().collect();
         let mut i = start;
         while i + sym.len() <= self.chars.len() {
             if self.chars[i..i + sym.len()] == sym[..] {

@@ -1198,6 +1198,25 @@ pub fn reassociate_power(e: &ast::Expr) -> ast::Expr {
     })
 }
 
+/// The error of `a ^ b` on types without `^`, from `power`'s "function power(text,
+/// integer) does not exist": PostgreSQL's words for the operator, without a position
+/// (the caller points at the operator); `None` for any other error.
+pub fn power_operator_error(e: &Error) -> Option<Error> {
+    if e.code != sqlstate::UNDEFINED_FUNCTION {
+        return None;
+    }
+    let (l, r) = e
+        .message
+        .strip_prefix("function power(")?
+        .strip_suffix(") does not exist")?
+        .split_once(", ")?;
+    Some(
+        err!(sqlstate::UNDEFINED_FUNCTION, "operator does not exist: {l} ^ {r}").with_hint(
+            "No operator matches the given name and argument types. You might need to add explicit type casts.",
+        ),
+    )
+}
+
 /// Binds the expressions sqlparser gives their own node: `CEIL(x)`, `FLOOR(x)`
 /// (with an optional scale: refused like PostgreSQL, which has no such form) and
 /// `OVERLAY(s PLACING t FROM n [FOR m])`.
