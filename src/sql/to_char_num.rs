@@ -414,7 +414,7 @@ fn int_to_roman(n: i64) -> String {
     )
 }
 
-/// `count` copies of `#` with a point after `pre` of them: the overflow display.
+/// The overflow display: `pre + post + 1` characters `#` with a point at `pre`.
 fn hashes(pre: i32, post: i32) -> Vec<u8> {
     let mut s = vec![b'#'; (pre + post + 1).max(0) as usize];
     if let Some(c) = s.get_mut(pre.max(0) as usize) {
