@@ -1,6 +1,7 @@
 //! Enum types in SQL: `CREATE TYPE name AS ENUM (…)`, `DROP TYPE`, `ALTER TYPE … ADD
-//! VALUE`, resolving an enum type's name where a type is written, and the session's
-//! view of the enum types that the type layer reads labels from.
+//! VALUE`, resolving an enum type's name where a type is written, the session's
+//! view of the enum types that the type layer reads labels from, and the enum support
+//! functions `enum_first`, `enum_last` and `enum_range` ([`EnumFn`]).
 //!
 //! What it owns: planning these statements into [`EnumPlan`]s, running them through
 //! `Engine::catalog_change` with `CatalogChange::Enum` (the definitions live in
@@ -33,8 +34,9 @@ use crate::error::{sqlstate, Error, Result};
 use crate::storage::enums::{EnumChange, EnumDef, EnumMap};
 use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use crate::storage::{CatalogChange, Engine};
+use crate::types::array::ArrayValue;
 use crate::types::enum_io::EnumTypes;
-use crate::types::DataType;
+use crate::types::{DataType, Value};
 use crate::{bail, err};
 use sqlparser::ast;
 use std::collections::{BTreeMap, HashSet};
@@ -516,6 +518,114 @@ fn check_unused(cx: &ExecCtx<'_>, d: &EnumDef) -> Result<()> {
         .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
     }
     Ok(())
+}
+
+// ---- enum support functions ---------------------------------------------------------
+
+/// An enum support function, with the OID of the enum type it was resolved for. Like
+/// PostgreSQL's they read only the type of their arguments, not their values (save
+/// `enum_range`'s bounds), so they are not strict: `enum_range(NULL::mood)` is every
+/// label of `mood`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnumFn {
+    /// `enum_first(anyenum)`: the first label.
+    First(u32),
+    /// `enum_last(anyenum)`: the last label.
+    Last(u32),
+    /// `enum_range(anyenum)`: every label, in order, as an array.
+    Range(u32),
+    /// `enum_range(anyenum, anyenum)`: the labels between two bounds (inclusive; a
+    /// NULL bound is open).
+    RangeBetween(u32),
+}
+
+/// Resolves an enum support function: its argument must be of an enum type (for
+/// the two-argument `enum_range`, both of the same one, or one untyped), else there is
+/// no such function, as in PostgreSQL.
+pub fn lookup(name: &str, types: &[DataType]) -> Option<(EnumFn, DataType)> {
+    let enum_oid = |t: &DataType| match t {
+        DataType::Enum(o) => Some(*o),
+        _ => None,
+    };
+    Some(match (name, types) {
+        ("enum_first", [t]) => {
+            let o = enum_oid(t)?;
+            (EnumFn::First(o), DataType::Enum(o))
+        }
+        ("enum_last", [t]) => {
+            let o = enum_oid(t)?;
+            (EnumFn::Last(o), DataType::Enum(o))
+        }
+        ("enum_range", [t]) => {
+            let o = enum_oid(t)?;
+            (EnumFn::Range(o), DataType::Array(o))
+        }
+        ("enum_range", [a, b]) => {
+            let o = match (enum_oid(a), enum_oid(b)) {
+                (Some(x), Some(y)) if x == y => x,
+                (Some(x), None) if *b == DataType::Unknown => x,
+                (None, Some(y)) if *a == DataType::Unknown => y,
+                _ => return None,
+            };
+            (EnumFn::RangeBetween(o), DataType::Array(o))
+        }
+        _ => return None,
+    })
+}
+
+/// The type every argument of `f` is coerced to: its enum type.
+pub fn arg_type(f: EnumFn) -> DataType {
+    match f {
+        EnumFn::First(o) | EnumFn::Last(o) | EnumFn::Range(o) | EnumFn::RangeBetween(o) => {
+            DataType::Enum(o)
+        }
+    }
+}
+
+/// Calls an enum support function on evaluated arguments.
+pub fn call(f: EnumFn, args: &[Value]) -> Result<Value> {
+    let (EnumFn::First(o) | EnumFn::Last(o) | EnumFn::Range(o) | EnumFn::RangeBetween(o)) = f;
+    let labels = crate::types::enum_io::all_values(o)?;
+    let sort = |v: &Value| match v {
+        Value::Enum(e) => Some(e.sort),
+        _ => None,
+    };
+    Ok(match f {
+        EnumFn::First(_) | EnumFn::Last(_) => {
+            let pick = if matches!(f, EnumFn::First(_)) {
+                labels.into_iter().next()
+            } else {
+                labels.into_iter().last()
+            };
+            pick.ok_or_else(|| {
+                err!(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "enum {} contains no values",
+                    crate::types::enum_io::type_name(o)
+                )
+            })?
+        }
+        EnumFn::Range(_) | EnumFn::RangeBetween(_) => {
+            let (low, high) = match f {
+                EnumFn::RangeBetween(_) => {
+                    (args.first().and_then(sort), args.get(1).and_then(sort))
+                }
+                _ => (None, None),
+            };
+            let items = labels
+                .into_iter()
+                .filter(|v| {
+                    let s = sort(v).unwrap_or(0.0);
+                    low.is_none_or(|l| s >= l) && high.is_none_or(|h| s <= h)
+                })
+                .collect();
+            ArrayValue {
+                elem: DataType::Enum(o),
+                items,
+            }
+            .into_value()
+        }
+    })
 }
 
 #[cfg(test)]

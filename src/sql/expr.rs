@@ -211,6 +211,8 @@ pub enum Func {
     Str(super::string_funcs::StrFn),
     /// A formatting or date/time function (see `format_funcs`).
     Fmt(super::format_funcs::FmtFn),
+    /// An enum support function (see `sql::enums`).
+    Enum(super::enums::EnumFn),
 }
 
 /// A bound, typed expression.
@@ -679,16 +681,11 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
             let x = a.as_numeric().unwrap_or_default();
             let y = b.as_numeric().unwrap_or_default();
             Ok(Value::Numeric(match op {
-                BinOp::Add => x + y,
-                BinOp::Sub => x - y,
-                BinOp::Mul => x * y,
+                BinOp::Add => types::numeric_math::add(&x, &y),
+                BinOp::Sub => types::numeric_math::sub(&x, &y),
+                BinOp::Mul => types::numeric_math::mul(&x, &y),
                 BinOp::Div => numeric_div(&x, &y)?,
-                BinOp::Mod => {
-                    if y.is_zero() {
-                        return Err(div_zero());
-                    }
-                    numeric_mod(&x, &y)
-                }
+                BinOp::Mod => types::numeric_math::modulo(&x, &y)?,
                 _ => BigDecimal::zero(),
             }))
         }
@@ -850,15 +847,6 @@ fn time_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
         }
         _ => return None,
     })
-}
-
-fn numeric_mod(x: &BigDecimal, y: &BigDecimal) -> BigDecimal {
-    let q = (x / y).with_scale_round(0, bigdecimal::RoundingMode::Down);
-    let scale = x
-        .fractional_digit_count()
-        .max(y.fractional_digit_count())
-        .max(0);
-    (x - q * y).with_scale(scale)
 }
 
 /// The result type of an arithmetic operator on two operand types, as PostgreSQL

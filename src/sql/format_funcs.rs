@@ -30,8 +30,11 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 /// A function of this module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FmtFn {
-    /// `to_char(timestamp|timestamptz|date|interval, text)`.
+    /// `to_char(timestamp|timestamptz|date|interval, text)`, and of numbers (see
+    /// [`super::to_char_num`]).
     ToChar,
+    /// `to_number(text, text)` (see [`super::to_char_num`]).
+    ToNumber,
     /// `to_timestamp(double precision)`: Unix seconds to `timestamptz`.
     ToTimestampEpoch,
     /// `to_timestamp(text, text)`: parse local fields through a template.
@@ -73,6 +76,15 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(FmtFn, DataType)> {
         ("to_char", 2) if datetime(first) || matches!(first, T::Interval | T::Time) => {
             (FmtFn::ToChar, T::Text)
         }
+        ("to_char", 2)
+            if matches!(
+                first,
+                T::Int2 | T::Int4 | T::Int8 | T::Float4 | T::Float8 | T::Numeric
+            ) =>
+        {
+            (FmtFn::ToChar, T::Text)
+        }
+        ("to_number", 2) => (FmtFn::ToNumber, T::Numeric),
         ("to_timestamp", 1) => (FmtFn::ToTimestampEpoch, T::TimestampTz),
         ("to_timestamp", 2) => (FmtFn::ToTimestampText, T::TimestampTz),
         ("to_date", 2) => (FmtFn::ToDate, T::Date),
@@ -100,7 +112,7 @@ pub fn arg_type(f: FmtFn, i: usize) -> Option<DataType> {
         (FmtFn::ToChar, 1) => T::Text,
         (FmtFn::ToChar | FmtFn::IsFinite, _) => return None,
         (FmtFn::ToTimestampEpoch, _) => T::Float8,
-        (FmtFn::ToTimestampText | FmtFn::ToDate, _) => T::Text,
+        (FmtFn::ToTimestampText | FmtFn::ToDate | FmtFn::ToNumber, _) => T::Text,
         (FmtFn::Age, _) => return None,
         (FmtFn::JustifyDays | FmtFn::JustifyHours | FmtFn::JustifyInterval, _) => T::Interval,
         (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5) | (FmtFn::MakeTime, 2) => T::Float8,
@@ -500,6 +512,13 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
                 Value::Text(s) => s.clone(),
                 v => types::format_text(v, &types::FormatOptions::default()),
             };
+            if args[0].data_type().is_numeric() {
+                return Ok(Value::Text(super::to_char_num::to_char(
+                    &args[0],
+                    &fmt,
+                    cx.settings,
+                )?));
+            }
             if fmt.is_empty() {
                 return Ok(Value::Null);
             }
@@ -531,6 +550,16 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
             }
             let us = ((s - types::POSTGRES_EPOCH_UNIX_SECS as f64) * 1_000_000.0).round();
             Value::TimestampTz(us as i64)
+        }
+        FmtFn::ToNumber => {
+            let text = |v: &Value| match v {
+                Value::Text(s) => s.clone(),
+                v => types::format_text(v, &types::FormatOptions::default()),
+            };
+            match super::to_char_num::to_number(&text(&args[0]), &text(&args[1]), cx.settings)? {
+                Some(n) => Value::Numeric(n),
+                None => Value::Null,
+            }
         }
         FmtFn::ToTimestampText | FmtFn::ToDate => {
             let text = |v: &Value| match v {

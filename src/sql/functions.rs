@@ -6,7 +6,6 @@ use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::types::{self, cast, compare, DataType, Value};
 use crate::{bail, err};
-use bigdecimal::RoundingMode;
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     }
     if let Some((f, t)) = super::format_funcs::lookup(name, arg_types) {
         return Some((Func::Fmt(f), t));
+    }
+    if let Some((f, t)) = super::enums::lookup(name, arg_types) {
+        return Some((Func::Enum(f), t));
     }
     let n = arg_types.len();
     if let Some(f) = super::ddl::lookup(name, n) {
@@ -303,6 +305,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
+        (Func::Enum(f), _) => Some(super::enums::arg_type(f)),
         _ => None,
     }
 }
@@ -352,12 +355,16 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
     if let Func::Fmt(f) = f {
         return super::format_funcs::call(f, args, ty, cx);
     }
+    if let Func::Enum(f) = f {
+        return super::enums::call(f, &args);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         Func::Typed(t) => super::type_funcs::call(t, args.clone(), ty, cx)?,
         Func::Regex(r) => super::regex_funcs::call(r, args.clone(), ty, cx)?,
         Func::Str(s) => super::string_funcs::call(s, args.clone(), ty, cx)?,
         Func::Fmt(f) => super::format_funcs::call(f, args.clone(), ty, cx)?,
+        Func::Enum(f) => super::enums::call(f, &args)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),
@@ -581,7 +588,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         },
         Func::Round => {
             let v = arg(0);
-            if v.is_null() {
+            if v.is_null() || args.get(1).is_some_and(Value::is_null) {
                 return Ok(Value::Null);
             }
             if ty == DataType::Float8 {
@@ -594,9 +601,8 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                         v.data_type().name()
                     )
                 })?;
-                let s = arg(1).as_i64().unwrap_or(0).clamp(-1000, 1000);
-                let r = n.with_scale_round(s, RoundingMode::HalfUp);
-                Value::Numeric(if s < 0 { r.with_scale(0) } else { r })
+                let s = arg(1).as_i64().unwrap_or(0);
+                Value::Numeric(types::numeric_math::round(&n, s)?)
             }
         }
         Func::Concat => Value::Text(args.iter().filter_map(text_arg).collect()),

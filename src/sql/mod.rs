@@ -60,6 +60,7 @@ pub mod string_funcs;
 pub mod temp;
 pub mod ties;
 pub mod to_char;
+pub mod to_char_num;
 pub mod type_funcs;
 pub mod window;
 

@@ -2943,6 +2943,9 @@ impl<'a> Binder<'a> {
                 let b = self.bind(expr, scope)?;
                 self.collate(b, collation, e.span())
             }
+            ast::Expr::UnaryOp { op, expr } if super::string_funcs::is_signed_power(op, expr) => {
+                self.bind(&super::string_funcs::sign_into_power(op, expr), scope)
+            }
             ast::Expr::UnaryOp { op, expr } => match op {
                 ast::UnaryOperator::Minus => {
                     if let ast::Expr::Value(v) = expr.as_ref() {
@@ -3409,6 +3412,24 @@ impl<'a> Binder<'a> {
             B::LtEq => BinOp::LtEq,
             B::Gt => BinOp::Gt,
             B::GtEq => BinOp::GtEq,
+            B::PGExp => {
+                let whole = ast::Expr::BinaryOp {
+                    left: Box::new(left.clone()),
+                    op: op.clone(),
+                    right: Box::new(right.clone()),
+                };
+                let grouped = super::string_funcs::reassociate_power(&whole);
+                if grouped != whole {
+                    return self.bind(&grouped, scope);
+                }
+                let span = left.span().union(&right.span());
+                return self
+                    .call_builtin("power", &[left.clone(), right.clone()], scope, span)
+                    .map_err(|e| match super::string_funcs::power_operator_error(&e) {
+                        Some(op_error) => self.at(op_error, self.symbol_span(left, "^")),
+                        None => e,
+                    });
+            }
             other => {
                 if let Some(e) =
                     super::type_funcs::bind_json_operator(self, left, other, right, scope)?
@@ -3524,13 +3545,18 @@ impl<'a> Binder<'a> {
     /// The span of an operator token: the first occurrence of its symbol after the left
     /// operand (sqlparser keeps no span for operators).
     fn op_span(&self, left: &ast::Expr, op: BinOp) -> sqlparser::tokenizer::Span {
+        self.symbol_span(left, op.symbol())
+    }
+
+    /// The span of the first occurrence of `symbol` after the left operand.
+    fn symbol_span(&self, left: &ast::Expr, symbol: &str) -> sqlparser::tokenizer::Span {
         let end = left.span().end;
         let l = end.line as usize;
         if l == 0 || l > self.line_starts.len() {
             return sqlparser::tokenizer::Span::empty();
         }
         let start = self.line_starts[l - 1] + (end.column as usize).saturating_sub(1);
-        let sym: Vec<char> = op.symbol().chars().collect();
+        let sym: Vec<char> = symbol.chars().collect();
         let mut i = start;
         while i + sym.len() <= self.chars.len() {
             if self.chars[i..i + sym.len()] == sym[..] {

@@ -3,7 +3,8 @@
 //! `starts_with`, `encode`/`decode`, `sha224…512`, `to_hex`, `octet_length`,
 //! `bit_length`, `format`; and `div`, `mod`, `power`, `sqrt`, `cbrt`, `exp`, `ln`,
 //! `log`, `log10`, `ceil`/`floor`/`trunc`, `sign`, `pi`, `random`, `gcd`, `lcm`,
-//! `width_bucket`, `factorial` and the trigonometric functions.
+//! `width_bucket`, `factorial`, `scale`/`min_scale`/`trim_scale` and the
+//! trigonometric functions.
 //!
 //! What this module owns: [`StrFn`], its name table ([`lookup`], consulted by
 //! `functions::lookup` before the older table), argument types ([`arg_type`]) and
@@ -16,8 +17,8 @@
 //! PostgreSQL's 22003, never `inf`.
 //!
 //! What it must never do: answer with different digits than PostgreSQL. The
-//! transcendental functions on `numeric` (PostgreSQL computes them with its own
-//! precision rules) are refused with 0A000 rather than approximated through `f64`.
+//! functions on `numeric` compute in decimal with PostgreSQL's result scales
+//! ([`crate::types::numeric_math`]), never through `f64`.
 //!
 //! One call's trip, `SELECT lpad(code, 5, '0') FROM t`: the binder finds
 //! `StrFn::Lpad` (text) here, coerces the arguments to text, int, text
@@ -27,9 +28,9 @@ use super::expr::Expr;
 use super::plan::{Binder, Scope};
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result};
-use crate::types::{self, DataType, Value};
+use crate::types::{self, numeric_math as nm, DataType, Value};
 use crate::{bail, err};
-use bigdecimal::{BigDecimal, RoundingMode, Zero};
+use bigdecimal::{BigDecimal, RoundingMode};
 use sqlparser::ast;
 
 /// A string or math function of this module.
@@ -101,10 +102,18 @@ pub enum StrFn {
     Gcd,
     /// `lcm(a, b)`.
     Lcm,
-    /// `width_bucket(x, low, high, count)`.
+    /// `width_bucket(x, low, high, count)` on double precision.
     WidthBucket,
+    /// `width_bucket(x, low, high, count)` on numeric.
+    WidthBucketNumeric,
     /// `factorial(bigint)`.
     Factorial,
+    /// `scale(numeric)`.
+    Scale,
+    /// `min_scale(numeric)`.
+    MinScale,
+    /// `trim_scale(numeric)`.
+    TrimScale,
 }
 
 /// The float8 functions of one argument.
@@ -194,7 +203,11 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(StrFn, DataType)> {
         }
         ("power" | "pow", 2) if numeric_or(first) && numeric_or(second) => (
             StrFn::Power,
-            if any_numeric { T::Numeric } else { T::Float8 },
+            if any_numeric && !types.iter().any(|t| matches!(t, T::Float4 | T::Float8)) {
+                T::Numeric
+            } else {
+                T::Float8
+            },
         ),
         ("sqrt", 1) if numeric_or(first) => (StrFn::Float1(F1::Sqrt), float_or_numeric(first)),
         ("exp", 1) if numeric_or(first) => (StrFn::Float1(F1::Exp), float_or_numeric(first)),
@@ -249,8 +262,19 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(StrFn, DataType)> {
             };
             (f, t)
         }
+        ("width_bucket", 4)
+            if types[..3].contains(&T::Numeric)
+                && !types[..3]
+                    .iter()
+                    .any(|t| matches!(t, T::Float4 | T::Float8)) =>
+        {
+            (StrFn::WidthBucketNumeric, T::Int4)
+        }
         ("width_bucket", 4) => (StrFn::WidthBucket, T::Int4),
         ("factorial", 1) => (StrFn::Factorial, T::Numeric),
+        ("scale", 1) if numeric_or(first) => (StrFn::Scale, T::Int4),
+        ("min_scale", 1) if numeric_or(first) => (StrFn::MinScale, T::Int4),
+        ("trim_scale", 1) if numeric_or(first) => (StrFn::TrimScale, T::Numeric),
         _ => return None,
     };
     Some(r)
@@ -274,9 +298,11 @@ pub fn arg_type(f: StrFn, i: usize) -> Option<DataType> {
         (StrFn::Trunc, 0) => return None,
         (StrFn::Trunc, _) => T::Int4,
         (StrFn::Atan2(_), _) => T::Float8,
-        (StrFn::WidthBucket, 3) => T::Int4,
+        (StrFn::WidthBucket | StrFn::WidthBucketNumeric, 3) => T::Int4,
         (StrFn::WidthBucket, _) => T::Float8,
+        (StrFn::WidthBucketNumeric, _) => T::Numeric,
         (StrFn::Factorial, _) => T::Int8,
+        (StrFn::Scale | StrFn::MinScale | StrFn::TrimScale, _) => T::Numeric,
         _ => T::Text,
     })
 }
@@ -316,13 +342,6 @@ fn out_of_range_input() -> Error {
     err!(
         sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
         "input is out of range"
-    )
-}
-
-fn numeric_unsupported(name: &str) -> Error {
-    err!(
-        sqlstate::FEATURE_NOT_SUPPORTED,
-        "{name}(numeric) is not supported yet; cast the argument to double precision"
     )
 }
 
@@ -497,20 +516,10 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             out.extend(src[end..].iter());
             Value::Text(out)
         }
-        StrFn::Div => {
-            let (a, b) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
-            if b.is_zero() {
-                bail!(sqlstate::DIVISION_BY_ZERO, "division by zero");
-            }
-            Value::Numeric((a / b).with_scale_round(0, RoundingMode::Down))
-        }
+        StrFn::Div => Value::Numeric(nm::div_trunc(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
         StrFn::Mod => {
             if ty == DataType::Numeric {
-                let (a, b) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
-                if b.is_zero() {
-                    bail!(sqlstate::DIVISION_BY_ZERO, "division by zero");
-                }
-                Value::Numeric(a % b)
+                Value::Numeric(nm::modulo(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?)
             } else {
                 let (a, b) = (int(0), int(1));
                 if b == 0 {
@@ -526,20 +535,10 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         }
         StrFn::Power => {
             if ty == DataType::Numeric {
-                let (a, b) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
-                if a.is_zero() && b < BigDecimal::zero() {
-                    bail!(
-                        sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
-                        "zero raised to a negative power is undefined"
-                    );
-                }
-                if a < BigDecimal::zero() && !b.is_integer() {
-                    bail!(
-                        sqlstate::INVALID_ARGUMENT_FOR_POWER_FUNCTION,
-                        "a negative number raised to a non-integer power yields a complex result"
-                    );
-                }
-                return Err(numeric_unsupported("power"));
+                return Ok(Value::Numeric(nm::power(
+                    &numeric_of(&arg(0)),
+                    &numeric_of(&arg(1)),
+                )?));
             }
             let (a, b) = (f64_of(&arg(0)), f64_of(&arg(1)));
             if a == 0.0 && b < 0.0 {
@@ -559,16 +558,11 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         StrFn::Float1(g) => {
             if ty == DataType::Numeric {
                 let x = numeric_of(&arg(0));
-                check_log_sqrt(
-                    g,
-                    x.sign() == bigdecimal::num_bigint::Sign::Minus,
-                    x.is_zero(),
-                )?;
-                return Err(numeric_unsupported(match g {
-                    F1::Sqrt => "sqrt",
-                    F1::Exp => "exp",
-                    F1::Ln => "ln",
-                    _ => "log",
+                return Ok(Value::Numeric(match g {
+                    F1::Sqrt => nm::sqrt(&x)?,
+                    F1::Exp => nm::exp(&x)?,
+                    F1::Ln => nm::ln(&x)?,
+                    _ => nm::log(&BigDecimal::from(10), &x)?,
                 }));
             }
             float1(g, f64_of(&arg(0)))?
@@ -577,24 +571,15 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             let r = f64_of(&arg(0)).atan2(f64_of(&arg(1)));
             Value::Float8(if deg { r.to_degrees() } else { r })
         }
-        StrFn::LogBase => {
-            let (b, x) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
-            for v in [&b, &x] {
-                check_log_sqrt(F1::Ln, v < &BigDecimal::zero(), v.is_zero())?;
-            }
-            return Err(numeric_unsupported("log"));
-        }
+        StrFn::LogBase => Value::Numeric(nm::log(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
         StrFn::Ceil | StrFn::Floor | StrFn::Trunc => {
             if ty == DataType::Numeric {
                 let n = numeric_of(&arg(0));
-                let scale = if args.len() > 1 { int(1) } else { 0 }.clamp(-1000, 1000);
-                let mode = match f {
-                    StrFn::Ceil => RoundingMode::Ceiling,
-                    StrFn::Floor => RoundingMode::Floor,
-                    _ => RoundingMode::Down,
-                };
-                let r = n.with_scale_round(scale, mode);
-                Value::Numeric(if scale < 0 { r.with_scale(0) } else { r })
+                Value::Numeric(match f {
+                    StrFn::Ceil => n.with_scale_round(0, RoundingMode::Ceiling),
+                    StrFn::Floor => n.with_scale_round(0, RoundingMode::Floor),
+                    _ => nm::trunc(&n, if args.len() > 1 { int(1) } else { 0 }),
+                })
             } else {
                 let x = f64_of(&arg(0));
                 Value::Float8(match f {
@@ -627,10 +612,11 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         StrFn::Random => Value::Float8(rand::random::<f64>()),
         StrFn::Gcd | StrFn::Lcm => {
             if ty == DataType::Numeric {
-                return Err(numeric_unsupported(if f == StrFn::Gcd {
-                    "gcd"
+                let (a, b) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
+                return Ok(Value::Numeric(if f == StrFn::Gcd {
+                    nm::gcd(&a, &b)
                 } else {
-                    "lcm"
+                    nm::lcm(&a, &b)?
                 }));
             }
             let (a, b) = (int(0) as i128, int(1) as i128);
@@ -695,26 +681,16 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             };
             Value::Int4(i32::try_from(b).map_err(|_| types::out_of_range(DataType::Int4))?)
         }
-        StrFn::Factorial => {
-            let n = int(0);
-            if n < 0 {
-                bail!(
-                    sqlstate::INVALID_PARAMETER_VALUE,
-                    "factorial of a negative number is undefined"
-                );
-            }
-            if n > 1000 {
-                bail!(
-                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
-                    "value overflows numeric format"
-                );
-            }
-            let mut r = BigDecimal::from(1);
-            for k in 2..=n {
-                r *= BigDecimal::from(k);
-            }
-            Value::Numeric(r)
-        }
+        StrFn::Factorial => Value::Numeric(nm::factorial(int(0))?),
+        StrFn::WidthBucketNumeric => Value::Int4(nm::width_bucket(
+            &numeric_of(&arg(0)),
+            &numeric_of(&arg(1)),
+            &numeric_of(&arg(2)),
+            int(3) as i32,
+        )?),
+        StrFn::Scale => Value::Int4(nm::scale(&numeric_of(&arg(0)))),
+        StrFn::MinScale => Value::Int4(nm::min_scale(&numeric_of(&arg(0)))),
+        StrFn::TrimScale => Value::Numeric(nm::trim_scale(&numeric_of(&arg(0)))),
         StrFn::Format | StrFn::QuoteNullable => Value::Null,
     })
 }
@@ -756,13 +732,15 @@ fn float1(g: F1, x: f64) -> Result<Value> {
     };
     let r = match g {
         F1::Sqrt => x.sqrt(),
-        // PostgreSQL 15's cube roots differ from both Rust's and this C library's
-        // in the last digit (cbrt(27) = 3.0000000000000004): refused, not approximated.
         F1::Cbrt => {
-            return Err(err!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "cbrt is not supported yet"
-            ))
+            let r = c_library_cbrt(x);
+            if r == 0.0 && x != 0.0 {
+                bail!(
+                    sqlstate::NUMERIC_VALUE_OUT_OF_RANGE,
+                    "value out of range: underflow"
+                );
+            }
+            r
         }
         F1::Exp => {
             let r = x.exp();
@@ -810,6 +788,34 @@ fn float1(g: F1, x: f64) -> Result<Value> {
         r,
         inf || matches!(g, F1::Cot | F1::Sinh | F1::Cosh | F1::Atanh),
     )
+}
+
+/// The C library's `cbrt(3)`, which PostgreSQL's `cbrt` calls. Rust's runtime links
+/// its own, correctly rounded `cbrt` under the same symbol name, and the two differ
+/// in the last bit (glibc's `cbrt(27)` is 3.0000000000000004), so the C library's is
+/// looked up in libm at run time; without one, Rust's is used.
+fn c_library_cbrt(x: f64) -> f64 {
+    type CbrtFn = extern "C" fn(f64) -> f64;
+    static CBRT: std::sync::OnceLock<Option<CbrtFn>> = std::sync::OnceLock::new();
+    let f = CBRT.get_or_init(|| {
+        // SAFETY: dlopen/dlsym get NUL-terminated names; a non-null `cbrt` symbol
+        // of the C math library has the C signature `double cbrt(double)`.
+        unsafe {
+            let lib = libc::dlopen(c"libm.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            if lib.is_null() {
+                return None;
+            }
+            let sym = libc::dlsym(lib, c"cbrt".as_ptr());
+            if sym.is_null() {
+                return None;
+            }
+            Some(std::mem::transmute::<*mut libc::c_void, CbrtFn>(sym))
+        }
+    });
+    match f {
+        Some(f) => f(x),
+        None => x.cbrt(),
+    }
 }
 
 /// PostgreSQL computes `sind`/`cosd`/`tand` exactly at multiples of 30°; tusk does
@@ -1112,6 +1118,103 @@ fn format(args: &[Value]) -> Result<Value> {
         }
     }
     Ok(Value::Text(out))
+}
+
+/// Whether `op expr` is a sign in front of a chain of `^`, which sqlparser parses as
+/// `-(a ^ b)` where PostgreSQL's grammar binds the sign tighter: `(-a) ^ b`.
+pub fn is_signed_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> bool {
+    let mut e = expr;
+    if !matches!(op, ast::UnaryOperator::Minus | ast::UnaryOperator::Plus) {
+        return false;
+    }
+    while let ast::Expr::UnaryOp {
+        op: ast::UnaryOperator::Minus | ast::UnaryOperator::Plus,
+        expr,
+    } = e
+    {
+        e = expr;
+    }
+    matches!(
+        e,
+        ast::Expr::BinaryOp {
+            op: ast::BinaryOperator::PGExp,
+            ..
+        }
+    )
+}
+
+/// Re-associates `op expr` (see [`is_signed_power`]) as PostgreSQL parses it (see
+/// [`reassociate_power`]).
+pub fn sign_into_power(op: &ast::UnaryOperator, expr: &ast::Expr) -> ast::Expr {
+    reassociate_power(&ast::Expr::UnaryOp {
+        op: *op,
+        expr: Box::new(expr.clone()),
+    })
+}
+
+/// A chain of `^` as PostgreSQL's grammar groups it: flattened into its operands, each
+/// keeping the signs written in front of it, and rebuilt left-associatively (`-2 ^ 2`
+/// is `(-2) ^ 2`, `2 ^ -2 ^ 2` is `(2 ^ -2) ^ 2`). Parenthesized operands (`Nested`)
+/// are kept whole. A chain already in that shape comes back unchanged.
+pub fn reassociate_power(e: &ast::Expr) -> ast::Expr {
+    fn flatten(
+        e: &ast::Expr,
+        mut signs: Vec<ast::UnaryOperator>,
+        out: &mut Vec<(Vec<ast::UnaryOperator>, ast::Expr)>,
+    ) {
+        match e {
+            ast::Expr::BinaryOp {
+                left,
+                op: ast::BinaryOperator::PGExp,
+                right,
+            } => {
+                flatten(left, signs, out);
+                flatten(right, Vec::new(), out);
+            }
+            ast::Expr::UnaryOp {
+                op: op @ (ast::UnaryOperator::Minus | ast::UnaryOperator::Plus),
+                expr,
+            } => {
+                signs.push(*op);
+                flatten(expr, signs, out);
+            }
+            other => out.push((signs, other.clone())),
+        }
+    }
+    let mut operands = Vec::new();
+    flatten(e, Vec::new(), &mut operands);
+    let signed = |(signs, e): (Vec<ast::UnaryOperator>, ast::Expr)| {
+        signs.into_iter().rev().fold(e, |e, op| ast::Expr::UnaryOp {
+            op,
+            expr: Box::new(e),
+        })
+    };
+    let mut it = operands.into_iter().map(signed);
+    let first = it.next().unwrap_or_else(|| e.clone());
+    it.fold(first, |l, r| ast::Expr::BinaryOp {
+        left: Box::new(l),
+        op: ast::BinaryOperator::PGExp,
+        right: Box::new(r),
+    })
+}
+
+/// The error of `a ^ b` on types without `^`, from `power`'s "function power(text,
+/// integer) does not exist": PostgreSQL's words for the operator, without a position
+/// (the caller points at the operator); `None` for any other error.
+pub fn power_operator_error(e: &Error) -> Option<Error> {
+    if e.code != sqlstate::UNDEFINED_FUNCTION {
+        return None;
+    }
+    let (l, r) = e
+        .message
+        .strip_prefix("function power(")?
+        .strip_suffix(") does not exist")?
+        .split_once(", ")?;
+    Some(
+        err!(sqlstate::UNDEFINED_FUNCTION, "operator does not exist: {l} ^ {r}").with_hint(
+            "No operator matches the given name and argument types. You might need to add explicit type casts.",
+        ),
+    )
 }
 
 /// Binds the expressions sqlparser gives their own node: `CEIL(x)`, `FLOOR(x)`

@@ -8,6 +8,8 @@
 //! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
 //! - `time.rs`     — `time` and `timetz` (microseconds since midnight, zone offset)
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
+//! - `numeric_math.rs` — sqrt/exp/ln/log/power and the exact numeric functions, with
+//!   PostgreSQL's result scales
 //! - `bytea.rs`    — `bytea` (hex/escape formats) and `uuid` text input and output
 //! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
 //! - `array.rs`    — arrays of every scalar type (text and binary formats, order) and
@@ -38,6 +40,7 @@ pub mod enum_io;
 mod interval;
 pub mod json;
 mod numeric;
+pub mod numeric_math;
 mod text;
 pub mod time;
 

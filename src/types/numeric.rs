@@ -70,8 +70,7 @@ pub fn numeric_div(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
         .max(dscale(a))
         .max(dscale(b))
         .clamp(0, 1000);
-    let q = a / b;
-    Ok(q.with_scale_round(rscale, RoundingMode::HalfUp))
+    super::numeric_math::div_to_scale(a, b, rscale)
 }
 
 #[cfg(test)]
