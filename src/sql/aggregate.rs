@@ -133,3 +133,88 @@ pub fn finish_ordered_set(f: OrderedSet, items: Vec<(Value, Value)>) -> Result<V
         a + (b - a) * (pos - lo as f64)
     }))
 }
+
+/// `stddev`/`variance` and their `_samp`/`_pop` forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// The variance (else the standard deviation, its square root).
+    pub variance: bool,
+    /// Of the population (divides by N; else of the sample, by N - 1).
+    pub pop: bool,
+}
+
+/// The running sums of a statistics aggregate: exact for integers and numerics
+/// (PostgreSQL's `numeric_stddev_internal` works on N, sum(x) and sum(x²)), and
+/// Youngs–Cramer for floats as PostgreSQL's `float8_accum`.
+#[derive(Debug, Clone)]
+pub enum StatAcc {
+    /// N, sum(x), sum(x²).
+    Exact(i64, bigdecimal::BigDecimal, bigdecimal::BigDecimal),
+    /// N, Sx, Sxx.
+    Float(f64, f64, f64),
+}
+
+impl StatAcc {
+    /// Adds one non-NULL input.
+    pub fn add(&mut self, v: &Value) {
+        match self {
+            StatAcc::Exact(n, sx, sx2) => {
+                let x = v.as_numeric().unwrap_or_default();
+                *n += 1;
+                *sx2 += &x * &x;
+                *sx += x;
+            }
+            StatAcc::Float(n, sx, sxx) => {
+                let x = v.as_f64().unwrap_or(0.0);
+                let old = *n;
+                *n += 1.0;
+                *sx += x;
+                if old > 0.0 {
+                    let tmp = x * *n - *sx;
+                    *sxx += tmp * tmp / (*n * old);
+                } else {
+                    *sxx = 0.0;
+                }
+            }
+        }
+    }
+
+    /// The aggregate's value (NULL without inputs, or with one for a sample).
+    pub fn finish(self, s: Stat) -> Result<Value> {
+        match self {
+            StatAcc::Float(n, _, sxx) => {
+                if n == 0.0 || (!s.pop && n <= 1.0) {
+                    return Ok(Value::Null);
+                }
+                let var = sxx / if s.pop { n } else { n - 1.0 };
+                Ok(Value::Float8(if s.variance { var } else { var.sqrt() }))
+            }
+            StatAcc::Exact(n, sx, sx2) => {
+                use crate::types::numeric_math as nm;
+                if n == 0 || (!s.pop && n <= 1) {
+                    return Ok(Value::Null);
+                }
+                let bn = bigdecimal::BigDecimal::from(n);
+                let rscale = nm::dscale(&sx) * 2;
+                let sq = nm::round_to(&(&sx * &sx), rscale);
+                let nx2 = nm::round_to(&(&bn * &sx2), rscale);
+                let num = &nx2 - &sq;
+                if num <= bigdecimal::BigDecimal::from(0) {
+                    return Ok(Value::Numeric(bigdecimal::BigDecimal::from(0)));
+                }
+                let den = if s.pop {
+                    &bn * &bn
+                } else {
+                    &bn * bigdecimal::BigDecimal::from(n - 1)
+                };
+                let scale = crate::types::div_scale(&num, &den);
+                let var = nm::div_to_scale(&num, &den, scale)?;
+                Ok(Value::Numeric(if s.variance {
+                    var
+                } else {
+                    nm::sqrt_to_scale(&var, scale)
+                }))
+            }
+        }
+    }
+}

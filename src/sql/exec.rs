@@ -342,6 +342,7 @@ pub(crate) enum Acc {
     StringAgg(Option<String>),
     Bool(Option<bool>),
     Collect(Vec<(Value, Value)>),
+    Stat(super::aggregate::StatAcc),
 }
 
 pub(crate) fn new_acc(a: &AggSpec) -> Acc {
@@ -357,6 +358,10 @@ pub(crate) fn new_acc(a: &AggSpec) -> Acc {
         AggFunc::StringAgg => Acc::StringAgg(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => Acc::Bool(None),
         AggFunc::Collect(_) | AggFunc::OrderedSet(_) => Acc::Collect(Vec::new()),
+        AggFunc::Stat(_) => Acc::Stat(match at {
+            DataType::Float4 | DataType::Float8 => super::aggregate::StatAcc::Float(0.0, 0.0, 0.0),
+            _ => super::aggregate::StatAcc::Exact(0, BigDecimal::from(0), BigDecimal::from(0)),
+        }),
         AggFunc::Avg => match at {
             DataType::Float4 | DataType::Float8 => Acc::AvgFloat(0.0, 0),
             _ => Acc::AvgNum(BigDecimal::from(0), 0),
@@ -431,6 +436,7 @@ pub(crate) fn feed(acc: &mut Acc, spec: &AggSpec, v: Value, sep: Value) {
             });
         }
         Acc::Collect(items) => items.push((v, sep)),
+        Acc::Stat(st) => st.add(&v),
     }
 }
 
@@ -466,6 +472,10 @@ pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
         }
         Acc::StringAgg(s) => s.map(Value::Text).unwrap_or(Value::Null),
         Acc::Bool(b) => b.map(Value::Bool).unwrap_or(Value::Null),
+        Acc::Stat(st) => match spec.func {
+            AggFunc::Stat(s) => st.finish(s)?,
+            _ => Value::Null,
+        },
         Acc::Collect(items) => match spec.func {
             AggFunc::Collect(c) => super::type_funcs::finish_collect_typed(c, items, spec.ty)?,
             AggFunc::OrderedSet(o) => super::aggregate::finish_ordered_set(o, items)?,

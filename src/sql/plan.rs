@@ -129,6 +129,8 @@ pub enum AggFunc {
     /// An ordered-set aggregate (`… WITHIN GROUP (ORDER BY x)`; see `aggregate`): its
     /// argument is the ordered value, its second argument the direct argument.
     OrderedSet(super::aggregate::OrderedSet),
+    /// `stddev`, `variance` and their `_samp` / `_pop` forms.
+    Stat(super::aggregate::Stat),
 }
 
 /// One aggregate call of a grouped query.
@@ -3923,6 +3925,17 @@ impl<'a> Binder<'a> {
                 AggFunc::BoolAnd | AggFunc::BoolOr => DataType::Bool,
                 AggFunc::Collect(c) => super::type_funcs::collect_type_for(c, at)?,
                 AggFunc::OrderedSet(_) => at,
+                AggFunc::Stat(_) => match at {
+                    DataType::Int2 | DataType::Int4 | DataType::Int8 | DataType::Numeric => DataType::Numeric,
+                    DataType::Float4 | DataType::Float8 => DataType::Float8,
+                    t => {
+                        return Err(self.at(
+                            err!(sqlstate::UNDEFINED_FUNCTION, "function {name}({}) does not exist", t.name())
+                                .with_hint("No function matches the given name and argument types. You might need to add explicit type casts."),
+                            span,
+                        ))
+                    }
+                },
             };
             let st = self
                 .agg
@@ -4298,6 +4311,14 @@ fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
             AggFunc::OrderedSet(super::aggregate::OrderedSet::PercentileDisc)
         }
         ("mode", false, 0 | 1) => AggFunc::OrderedSet(super::aggregate::OrderedSet::Mode),
+        (
+            "stddev" | "stddev_samp" | "stddev_pop" | "variance" | "var_samp" | "var_pop",
+            false,
+            1,
+        ) => AggFunc::Stat(super::aggregate::Stat {
+            variance: name.starts_with("var"),
+            pop: name.ends_with("_pop"),
+        }),
         (n, false, k) => AggFunc::Collect(super::type_funcs::collect_agg(n, k)?),
         _ => return None,
     })

@@ -50,7 +50,7 @@ pub use datetime::{
     parse_timestamptz, POSTGRES_EPOCH_UNIX_SECS,
 };
 pub use interval::{format_interval, parse_interval, timestamp_diff, timestamp_plus, Interval};
-pub use numeric::{apply_typmod, numeric_div, numeric_typmod};
+pub use numeric::{apply_typmod, div_scale, numeric_div, numeric_typmod};
 pub use text::{format_float4, format_float8, format_text, parse_text, FormatOptions};
 pub use time::TimeTz;
 

@@ -60,17 +60,21 @@ pub fn numeric_div(a: &BigDecimal, b: &BigDecimal) -> Result<BigDecimal> {
     if b.is_zero() {
         bail!(sqlstate::DIVISION_BY_ZERO, "division by zero");
     }
+    super::numeric_math::div_to_scale(a, b, div_scale(a, b))
+}
+
+/// PostgreSQL's `select_div_scale`: the result scale of `a / b`.
+pub fn div_scale(a: &BigDecimal, b: &BigDecimal) -> i64 {
     let (w1, f1) = weight_and_first(a);
     let (w2, f2) = weight_and_first(b);
     let mut qweight = w1 - w2;
     if f1 <= f2 {
         qweight -= 1;
     }
-    let rscale = (16 - qweight * 4)
+    (16 - qweight * 4)
         .max(dscale(a))
         .max(dscale(b))
-        .clamp(0, 1000);
-    super::numeric_math::div_to_scale(a, b, rscale)
+        .clamp(0, 1000)
 }
 
 #[cfg(test)]

@@ -341,12 +341,18 @@ pub fn sqrt(x: &BigDecimal) -> Result<BigDecimal> {
     // Integer division truncating toward zero, as C's.
     let sweight = (weight(x) + 1) * DEC_DIGITS / 2 - 1;
     let rscale = clamp_scale((MIN_SIG_DIGITS - sweight).max(dscale(x)));
+    Ok(sqrt_to_scale(x, rscale))
+}
+
+/// The square root of a non-negative `x` rounded to `rscale` digits (PostgreSQL's
+/// `sqrt_var`, which the aggregates call with their own scale).
+pub fn sqrt_to_scale(x: &BigDecimal, rscale: i64) -> BigDecimal {
     let (m, k) = parts(x);
     // floor(sqrt(x) · 10^(rscale+1)) = isqrt(m · 10^(2·rscale + 2 - k)).
     let e = 2 * (rscale + 1) - k;
     let radicand = if e >= 0 { m * pow10(e) } else { m / pow10(-e) };
     let root = radicand.sqrt();
-    Ok(BigDecimal::new(shift_round(&root, 1), rscale))
+    BigDecimal::new(shift_round(&root, 1), rscale)
 }
 
 /// PostgreSQL's `exp_var`: `e^x` rounded to `rscale`, 22003 beyond what a numeric

@@ -367,7 +367,7 @@ impl Binder<'_> {
                     (AggFunc::Min | AggFunc::Max, t) => t,
                     (AggFunc::StringAgg, _) => DataType::Text,
                     (AggFunc::BoolAnd | AggFunc::BoolOr, _) => DataType::Bool,
-                    (AggFunc::Collect(_) | AggFunc::OrderedSet(_), _) => {
+                    (AggFunc::Collect(_) | AggFunc::OrderedSet(_) | AggFunc::Stat(_), _) => {
                         return Err(self.at(
                             err!(
                                 sqlstate::FEATURE_NOT_SUPPORTED,
