@@ -199,7 +199,7 @@ impl StatAcc {
                 let sq = nm::round_to(&(&sx * &sx), rscale);
                 let nx2 = nm::round_to(&(&bn * &sx2), rscale);
                 let num = &nx2 - &sq;
-                if num <= bigdecimal::BigDecimal::from(0) {
+                if num.sign() != bigdecimal::num_bigint::Sign::Plus {
                     return Ok(Value::Numeric(bigdecimal::BigDecimal::from(0)));
                 }
                 let den = if s.pop {
