@@ -211,6 +211,8 @@ pub enum Func {
     Str(super::string_funcs::StrFn),
     /// A formatting or date/time function (see `format_funcs`).
     Fmt(super::format_funcs::FmtFn),
+    /// A time-zone conversion (see `tz_funcs`).
+    Tz(super::tz_funcs::TzFn),
 }
 
 /// A bound, typed expression.
@@ -405,9 +407,9 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                 (Value::TimestampTz(ts), DataType::Text | DataType::Varchar) => Value::Text(
                     types::format_text(&Value::TimestampTz(*ts), &cx.format_options()),
                 ),
-                (Value::Text(s), DataType::TimestampTz) => Value::TimestampTz(
-                    types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?,
-                ),
+                (Value::Text(s), DataType::TimestampTz) => {
+                    Value::TimestampTz(types::parse_timestamptz(s, &cx.format_options().zone)?)
+                }
                 _ => cast(v, *t, *m, *explicit)?,
             }
         }
@@ -703,17 +705,24 @@ fn datetime_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
         (Timestamp(t), Interval(i), BinOp::Add) | (Interval(i), Timestamp(t), BinOp::Add) => {
             types::timestamp_plus(*t, i).map(Timestamp)
         }
+        // Months and days move the wall clock of the session zone (PostgreSQL's
+        // timestamptz_pl_interval).
         (TimestampTz(t), Interval(i), BinOp::Add) | (Interval(i), TimestampTz(t), BinOp::Add) => {
-            types::timestamp_plus(*t, i).map(TimestampTz)
+            let zone = types::timezone::current_zone();
+            types::timezone::timestamptz_plus(*t, i.months, i.days, i.micros, &zone)
+                .map(TimestampTz)
+                .ok_or_else(out_of_range)
         }
         (Timestamp(t), Interval(i), BinOp::Sub) => i
             .neg()
             .and_then(|n| types::timestamp_plus(*t, &n))
             .map(Timestamp),
-        (TimestampTz(t), Interval(i), BinOp::Sub) => i
-            .neg()
-            .and_then(|n| types::timestamp_plus(*t, &n))
-            .map(TimestampTz),
+        (TimestampTz(t), Interval(i), BinOp::Sub) => i.neg().and_then(|n| {
+            let zone = types::timezone::current_zone();
+            types::timezone::timestamptz_plus(*t, n.months, n.days, n.micros, &zone)
+                .map(TimestampTz)
+                .ok_or_else(out_of_range)
+        }),
         (Date(d), Interval(i), BinOp::Add) | (Interval(i), Date(d), BinOp::Add) => {
             types::timestamp_plus(*d as i64 * DAY, i).map(Timestamp)
         }
