@@ -4204,6 +4204,8 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 .map(|(t, _)| t.column_name().to_string()),
             ast::Expr::Case { .. } => Some("case".into()),
             ast::Expr::Exists { .. } => Some("exists".into()),
+            ast::Expr::AtTimeZone { .. } => Some("timezone".into()),
+            ast::Expr::Extract { .. } => Some("extract".into()),
             // A scalar subquery is named after its (first) result column.
             ast::Expr::Subquery(q) => match q.body.as_ref() {
                 ast::SetExpr::Select(sel) => match sel.projection.first() {

@@ -166,7 +166,11 @@ fn named_offset(tz: Tz, unix: i64) -> ZoneOffset {
     let o = tz.offset_from_utc_datetime(&dt);
     ZoneOffset {
         east_secs: o.fix().local_minus_utc(),
-        abbrev: o.abbreviation().unwrap_or("").to_string(),
+        // The database writes numeric abbreviations (`%z`) as none; spell them out as
+        // zic does: `-03`, `+0330`.
+        abbrev: o
+            .abbreviation()
+            .map_or_else(|| numeric_abbrev(o.fix().local_minus_utc()), str::to_string),
         is_dst: !o.dst_offset().is_zero(),
     }
 }
@@ -319,6 +323,20 @@ fn days_in_month(y: i32, m: u32) -> u32 {
         NaiveDate::from_ymd_opt(y, m + 1, 1)
     };
     next.and_then(|n| n.pred_opt()).map_or(31, |d| d.day())
+}
+
+/// A numeric abbreviation as the tz database's `%z` writes it: `-03`, `+0330`, `+001932`.
+fn numeric_abbrev(east: i32) -> String {
+    let sign = if east < 0 { '-' } else { '+' };
+    let a = east.unsigned_abs();
+    let (h, m, s) = (a / 3600, (a / 60) % 60, a % 60);
+    if s != 0 {
+        format!("{sign}{h:02}{m:02}{s:02}")
+    } else if m != 0 {
+        format!("{sign}{h:02}{m:02}")
+    } else {
+        format!("{sign}{h:02}")
+    }
 }
 
 /// The abbreviation PostgreSQL gives a numeric zone: `+02`, `-03:30`.
@@ -743,6 +761,12 @@ mod tests {
         assert_eq!(paris.east_at(at(2024, 3, 31, 1, 0)), 7200);
         let kolkata = zone("Asia/Kolkata");
         assert_eq!(kolkata.east_at(at(2024, 7, 1, 0, 0)), 19800);
+        // Numeric abbreviations are spelled out.
+        assert_eq!(
+            zone("Asia/Tehran").offset_at(at(2024, 7, 1, 0, 0)).abbrev,
+            "+0330"
+        );
+        assert_eq!(zone("Etc/GMT+3").offset_at(0).abbrev, "-03");
     }
 
     #[test]
