@@ -184,7 +184,7 @@ fn to_char(v: &Value, fmt: &str, cx: &ExecCtx<'_>) -> Result<Value> {
                 .ok_or_else(ts_overflow)?,
         )?;
         tm.gmtoff = o.east_secs as i64;
-        tm.tzn = Some(o.abbrev);
+        tm.tzn = Some(o.abbrev.into_owned());
         Ok(tm)
     };
     let tm = match v {
@@ -428,7 +428,8 @@ fn make_local(args: &[Value]) -> Result<i64> {
 
 fn timeofday(cx: &ExecCtx<'_>) -> Result<String> {
     let now = types::now_micros();
-    let o = session_zone(cx).offset_at(now);
+    let zone = session_zone(cx);
+    let o = zone.offset_at(now);
     let dt = naive(now + o.east_secs as i64 * 1_000_000).ok_or_else(ts_overflow)?;
     Ok(format!(
         "{}.{:06} {} {}",

@@ -49,6 +49,7 @@
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -77,11 +78,12 @@ impl Default for Zone {
 
 /// The offset in force at one instant.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ZoneOffset {
+pub struct ZoneOffset<'a> {
     /// Seconds east of UTC.
     pub east_secs: i32,
-    /// The zone abbreviation (`CEST`, `EST`, `+0330`; empty when the zone has none).
-    pub abbrev: String,
+    /// The zone abbreviation (`CEST`, `EST`, `+0330`; empty when the zone has none),
+    /// borrowed from the zone data where it can be.
+    pub abbrev: Cow<'a, str>,
     /// Whether daylight-saving time is in force.
     pub is_dst: bool,
 }
@@ -98,7 +100,7 @@ impl Zone {
 
     /// The offset, abbreviation and DST flag in force at a UTC instant given as
     /// PostgreSQL microseconds (since 2000-01-01 UTC).
-    pub fn offset_at(&self, utc_micros: i64) -> ZoneOffset {
+    pub fn offset_at(&self, utc_micros: i64) -> ZoneOffset<'_> {
         let unix = utc_micros.div_euclid(USECS_PER_SEC) + PG_EPOCH_UNIX_SECS;
         match self {
             Zone::Named(tz) => named_offset(*tz, unix),
@@ -106,9 +108,25 @@ impl Zone {
         }
     }
 
-    /// Seconds east of UTC in force at a UTC instant.
+    /// Seconds east of UTC in force at a UTC instant (without building the
+    /// abbreviation: this is the hot path of timestamptz output and input).
     pub fn east_at(&self, utc_micros: i64) -> i32 {
-        self.offset_at(utc_micros).east_secs
+        match self {
+            Zone::Named(tz) => {
+                let unix = utc_micros.div_euclid(USECS_PER_SEC) + PG_EPOCH_UNIX_SECS;
+                match chrono::DateTime::from_timestamp(unix, 0) {
+                    Some(d) => {
+                        let mut dt = d.naive_utc();
+                        if dt.year() > LAST_TABLE_YEAR {
+                            dt = equivalent_table_year(dt);
+                        }
+                        tz.offset_from_utc_datetime(&dt).fix().local_minus_utc()
+                    }
+                    None => 0,
+                }
+            }
+            Zone::Posix(_) => self.offset_at(utc_micros).east_secs,
+        }
     }
 
     /// The local wall-clock time (microseconds since 2000-01-01, no zone) of an instant.
@@ -152,11 +170,11 @@ fn is_infinite(micros: i64) -> bool {
     micros == i64::MAX || micros == i64::MIN
 }
 
-fn named_offset(tz: Tz, unix: i64) -> ZoneOffset {
+fn named_offset(tz: Tz, unix: i64) -> ZoneOffset<'static> {
     let Some(mut dt) = chrono::DateTime::from_timestamp(unix, 0).map(|d| d.naive_utc()) else {
         return ZoneOffset {
             east_secs: 0,
-            abbrev: String::new(),
+            abbrev: Cow::Borrowed(""),
             is_dst: false,
         };
     };
@@ -168,9 +186,10 @@ fn named_offset(tz: Tz, unix: i64) -> ZoneOffset {
         east_secs: o.fix().local_minus_utc(),
         // The database writes numeric abbreviations (`%z`) as none; spell them out as
         // zic does: `-03`, `+0330`.
-        abbrev: o
-            .abbreviation()
-            .map_or_else(|| numeric_abbrev(o.fix().local_minus_utc()), str::to_string),
+        abbrev: Cow::Owned(
+            o.abbreviation()
+                .map_or_else(|| numeric_abbrev(o.fix().local_minus_utc()), str::to_string),
+        ),
         is_dst: !o.dst_offset().is_zero(),
     }
 }
@@ -249,10 +268,10 @@ const DEFAULT_RULES: (PosixRule, PosixRule) = (
 );
 
 impl PosixZone {
-    fn offset_at(&self, unix: i64) -> ZoneOffset {
+    fn offset_at(&self, unix: i64) -> ZoneOffset<'_> {
         let std = || ZoneOffset {
             east_secs: self.std_east,
-            abbrev: self.std_abbrev.clone(),
+            abbrev: Cow::Borrowed(self.std_abbrev.as_str()),
             is_dst: false,
         };
         let Some(d) = &self.dst else {
@@ -278,7 +297,7 @@ impl PosixZone {
         if in_dst {
             ZoneOffset {
                 east_secs: d.east,
-                abbrev: d.abbrev.clone(),
+                abbrev: Cow::Borrowed(d.abbrev.as_ref()),
                 is_dst: true,
             }
         } else {
@@ -752,10 +771,10 @@ mod tests {
             Some("Europe/Paris")
         );
         let summer = paris.offset_at(at(2024, 7, 1, 10, 0));
-        assert_eq!((summer.east_secs, summer.abbrev.as_str()), (7200, "CEST"));
+        assert_eq!((summer.east_secs, summer.abbrev.as_ref()), (7200, "CEST"));
         assert!(summer.is_dst);
         let winter = paris.offset_at(at(2024, 1, 1, 10, 0));
-        assert_eq!((winter.east_secs, winter.abbrev.as_str()), (3600, "CET"));
+        assert_eq!((winter.east_secs, winter.abbrev.as_ref()), (3600, "CET"));
         // The switch on 2024-03-31 happens at 01:00 UTC.
         assert_eq!(paris.east_at(at(2024, 3, 31, 0, 59)), 3600);
         assert_eq!(paris.east_at(at(2024, 3, 31, 1, 0)), 7200);
@@ -824,7 +843,7 @@ mod tests {
     fn posix_specifications_are_west_positive() {
         let z = zone("utc+3");
         let o = z.offset_at(at(2024, 7, 1, 0, 0));
-        assert_eq!((o.east_secs, o.abbrev.as_str()), (-10800, "UTC"));
+        assert_eq!((o.east_secs, o.abbrev.as_ref()), (-10800, "UTC"));
         assert_eq!(canonical_name("utc+3").as_deref(), Some("UTC+3"));
         assert_eq!(zone("+05").east_at(0), -18000);
         assert_eq!(zone("-05:30").east_at(0), 19800);
@@ -832,7 +851,7 @@ mod tests {
         // A DST abbreviation without rules gets the US rules.
         let x = zone("XXX5YYY");
         let summer = x.offset_at(at(2024, 7, 1, 12, 0));
-        assert_eq!((summer.east_secs, summer.abbrev.as_str()), (-14400, "YYY"));
+        assert_eq!((summer.east_secs, summer.abbrev.as_ref()), (-14400, "YYY"));
         assert_eq!(x.east_at(at(2024, 1, 1, 12, 0)), -18000);
         assert_eq!(x.east_at(at(2024, 3, 10, 6, 59)), -18000);
         assert_eq!(x.east_at(at(2024, 3, 10, 7, 0)), -14400);
