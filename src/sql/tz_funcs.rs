@@ -354,4 +354,38 @@ mod tests {
             "time zone \"Nowhere\" not recognized"
         );
     }
+
+    #[test]
+    fn sessions_on_one_thread_keep_their_own_zones() {
+        use super::super::tests::{db, q, session};
+        let d = db("tz_sessions");
+        let mut paris = session(&d.engine, "postgres");
+        let mut utc = session(&d.engine, "postgres");
+        q(&mut paris, "set time zone 'Europe/Paris'");
+        q(&mut utc, "set time zone 'UTC'");
+        let lit = "select timestamptz '2024-07-01 12:00' as t";
+        // Each statement runs in its session's zone, however they interleave.
+        assert_eq!(q(&mut paris, lit), "t\n2024-07-01 12:00:00+02\nSELECT 1");
+        assert_eq!(q(&mut utc, lit), "t\n2024-07-01 12:00:00+00\nSELECT 1");
+        assert_eq!(q(&mut paris, lit), "t\n2024-07-01 12:00:00+02\nSELECT 1");
+        // A timestamptz parameter sent as text is read in the session zone.
+        paris
+            .parse(
+                "",
+                "select $1::timestamptz at time zone 'UTC' as u",
+                &[1184],
+            )
+            .unwrap();
+        paris
+            .bind("", "", &[0], &[Some(b"2024-07-01 12:00".to_vec())], &[])
+            .unwrap();
+        let (rows, _) = paris.execute("", 0).unwrap();
+        assert_eq!(
+            rows,
+            vec![vec![Value::Timestamp(
+                types::parse_timestamp("2024-07-01 10:00").unwrap()
+            )]]
+        );
+        paris.sync().unwrap();
+    }
 }
