@@ -55,6 +55,9 @@ fn fmt_naive(dt: NaiveDateTime) -> String {
 
 /// Formats a `timestamp` as PostgreSQL's ISO output (`2024-01-02 03:04:05.5`).
 pub fn format_timestamp(micros: i64) -> String {
+    if micros == i64::MIN {
+        return "-infinity".into();
+    }
     match to_naive(micros) {
         Some(dt) => fmt_naive(dt),
         None => "infinity".into(),
@@ -84,6 +87,9 @@ pub fn format_timestamptz(micros: i64, zone: &Zone) -> String {
 
 /// Formats a `date` (`2024-01-02`).
 pub fn format_date(days: i32) -> String {
+    if days == i32::MIN {
+        return "-infinity".into();
+    }
     let d = NaiveDate::from_ymd_opt(2000, 1, 1)
         .unwrap_or_default()
         .checked_add_signed(chrono::Duration::days(days as i64));
@@ -256,6 +262,9 @@ fn parse_ymd(s: &str) -> Option<Result<NaiveDate>> {
 fn special(s: &str) -> Option<i64> {
     match s.trim().to_ascii_lowercase().as_str() {
         "epoch" => Some(-POSTGRES_EPOCH_UNIX_SECS * 1_000_000),
+        // PostgreSQL's DT_NOEND and DT_NOBEGIN.
+        "infinity" | "+infinity" => Some(i64::MAX),
+        "-infinity" => Some(i64::MIN),
         "now" => Some(now_micros()),
         "today" => Some(now_micros().div_euclid(USECS_PER_DAY) * USECS_PER_DAY),
         _ => None,
@@ -294,7 +303,11 @@ pub fn parse_timestamptz(s: &str, session: &Zone) -> Result<i64> {
 /// Parses a `date` literal (a time part is accepted and dropped, as PostgreSQL does).
 pub fn parse_date(s: &str) -> Result<i32> {
     if let Some(v) = special(s) {
-        return Ok(v.div_euclid(USECS_PER_DAY) as i32);
+        return Ok(match v {
+            i64::MAX => i32::MAX,
+            i64::MIN => i32::MIN,
+            v => v.div_euclid(USECS_PER_DAY) as i32,
+        });
     }
     let (rest, _) = split_zone(s, "date")?;
     let dt = parse_naive(rest, "date", s)?;
@@ -318,6 +331,14 @@ mod tests {
             "2024-01-02 06:34:05+05:30"
         );
         assert_eq!(format_date(parse_date("1999-12-31").unwrap()), "1999-12-31");
+        for inf in ["infinity", "-infinity"] {
+            assert_eq!(format_timestamp(parse_timestamp(inf).unwrap()), inf);
+            assert_eq!(
+                format_timestamptz(parse_timestamptz(inf, &utc).unwrap(), &utc),
+                inf
+            );
+            assert_eq!(format_date(parse_date(inf).unwrap()), inf);
+        }
         let paris = timezone::lookup("Europe/Paris").unwrap();
         let ny = timezone::lookup("America/New_York").unwrap();
         let p = |s: &str, z: &Zone| format_timestamptz(parse_timestamptz(s, z).unwrap(), &utc);
