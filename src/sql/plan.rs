@@ -1560,9 +1560,9 @@ impl<'a> Binder<'a> {
                 ),
             }
         }
-        let types: Vec<DataType> = args.iter().map(|(a, _)| a.ty()).collect();
+        let arg_types: Vec<DataType> = args.iter().map(|(a, _)| a.ty()).collect();
         // Over timestamps (tz_funcs::series_type) the step is an interval.
-        let time_series = super::tz_funcs::series_type(&types);
+        let time_series = super::tz_funcs::series_type(&arg_types);
         let ty = args
             .iter()
             .map(|(a, _)| a.ty())
