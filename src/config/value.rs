@@ -303,9 +303,11 @@ fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Resul
             };
             check_datestyle(input, cur)
         }
-        "TimeZone" | "log_timezone" => {
-            check_timezone(input).ok_or_else(|| invalid(def.name, input))
-        }
+        "TimeZone" | "log_timezone" => match interval_zone(input) {
+            Some(Ok(name)) => Ok(name),
+            Some(Err(detail)) => Err(invalid(def.name, input).with_detail(detail)),
+            None => check_timezone(input).ok_or_else(|| invalid(def.name, input)),
+        },
         "application_name" | "cluster_name" => Ok(clean_ascii(input)),
         "recovery_target" if !input.is_empty() && input != "immediate" => {
             Err(invalid(def.name, input).with_detail("The only allowed value is \"immediate\"."))
@@ -792,43 +794,38 @@ fn check_datestyle(input: &str, current: &str) -> Result<String> {
     Ok(format!("{style}, {order}"))
 }
 
-const ZONEINFO: &str = "/usr/share/zoneinfo";
-
-/// Validates a time zone name and returns the spelling to store: a zone under
-/// /usr/share/zoneinfo (matched case-insensitively, returned with the file system's
-/// spelling), a numeric hour offset (`+3` → `<+03>-03`, as PostgreSQL shows it) or a
-/// POSIX-style specification (`UTC+3`, `EST5EDT`) kept as given.
+/// Validates a time zone name and returns the spelling to store, as PostgreSQL's
+/// `check_timezone`: a numeric hour offset east of UTC (`+3` → `<+03>-03`, as PostgreSQL
+/// shows it), else a zone of the embedded IANA database (matched case-insensitively,
+/// returned with the database's spelling) or a POSIX-style specification (`UTC+3`,
+/// `EST5EDT`, stored in upper case) — see `types::timezone`.
 pub fn check_timezone(input: &str) -> Option<String> {
-    if let Some(z) = zoneinfo_lookup(input) {
-        return Some(z);
-    }
-    // Without tzdata installed (small containers), the UTC aliases still work.
-    const UTC_NAMES: [&str; 12] = [
-        "UTC",
-        "Etc/UTC",
-        "GMT",
-        "Etc/GMT",
-        "UCT",
-        "Etc/UCT",
-        "Universal",
-        "Etc/Universal",
-        "Zulu",
-        "Etc/Zulu",
-        "GMT0",
-        "Greenwich",
-    ];
-    if let Some(n) = UTC_NAMES.iter().find(|n| n.eq_ignore_ascii_case(input)) {
-        return Some(n.to_string());
-    }
     if let Some((hours, rest)) = strtod(input) {
         if rest.trim().is_empty() && hours.is_finite() && hours.abs() < 168.0 {
             return Some(offset_zone_name((hours * 3600.0).round() as i64));
         }
     }
-    if is_posix_tz(input) {
-        return Some(input.to_string());
+    crate::types::timezone::canonical_name(input)
+}
+
+/// `INTERVAL '…'` (what `SET TIME ZONE INTERVAL '+02:00' HOUR TO MINUTE` becomes):
+/// a fixed offset east of UTC; months and days are refused with PostgreSQL's detail.
+/// `None` when the value is not of that form.
+fn interval_zone(input: &str) -> Option<std::result::Result<String, &'static str>> {
+    let head = input.get(..8)?;
+    if !head.eq_ignore_ascii_case("interval") {
+        return None;
     }
-    None
+    let quoted = input[8..].trim();
+    let inner = quoted.strip_prefix('\'')?.strip_suffix('\'')?;
+    let iv = crate::types::parse_interval(&inner.replace("''", "'")).ok()?;
+    if iv.months != 0 {
+        return Some(Err("Cannot specify months in time zone interval."));
+    }
+    if iv.days != 0 {
+        return Some(Err("Cannot specify days in time zone interval."));
+    }
+    Some(Ok(offset_zone_name(iv.micros / 1_000_000)))
 }
 
 fn offset_zone_name(east_secs: i64) -> String {
@@ -845,90 +842,6 @@ fn offset_zone_name(east_secs: i64) -> String {
     } else {
         format!("<+{s}>-{s}")
     }
-}
-
-fn zoneinfo_lookup(name: &str) -> Option<String> {
-    if name.is_empty() || name.starts_with('/') || name.len() > 255 {
-        return None;
-    }
-    let mut path = std::path::PathBuf::from(ZONEINFO);
-    let mut canonical = Vec::new();
-    for part in name.split('/') {
-        if part.is_empty() || part == "." || part == ".." {
-            return None;
-        }
-        let exact = path.join(part);
-        let found = if exact.exists() {
-            part.to_string()
-        } else {
-            std::fs::read_dir(&path)
-                .ok()?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .find(|n| n.eq_ignore_ascii_case(part))?
-        };
-        path.push(&found);
-        canonical.push(found);
-    }
-    let meta = std::fs::metadata(&path).ok()?;
-    if !meta.is_file() {
-        return None;
-    }
-    // Every compiled zone file starts with the magic "TZif"; anything else under the
-    // directory (zone.tab, tzdata.zi) is not a zone.
-    let mut magic = [0u8; 4];
-    use std::io::Read;
-    std::fs::File::open(&path)
-        .ok()?
-        .read_exact(&mut magic)
-        .ok()?;
-    if &magic != b"TZif" {
-        return None;
-    }
-    Some(canonical.join("/"))
-}
-
-/// Accepts POSIX TZ strings of the form `STD offset [DST [offset] [,rule]]`.
-fn is_posix_tz(s: &str) -> bool {
-    fn abbrev(s: &str) -> Option<&str> {
-        if let Some(r) = s.strip_prefix('<') {
-            let end = r.find('>')?;
-            if end < 3 {
-                return None;
-            }
-            return Some(&r[end + 1..]);
-        }
-        let n = s.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-        (n >= 3).then(|| &s[n..])
-    }
-    fn offset(s: &str) -> Option<&str> {
-        let s = s.strip_prefix(['+', '-']).unwrap_or(s);
-        let n = s
-            .bytes()
-            .take_while(|b| b.is_ascii_digit() || *b == b':')
-            .count();
-        if n == 0 || !s.as_bytes()[0].is_ascii_digit() {
-            return None;
-        }
-        let hours: i64 = s[..n].split(':').next()?.parse().ok()?;
-        (hours <= 24).then(|| &s[n..])
-    }
-    let Some(rest) = abbrev(s) else { return false };
-    let Some(rest) = offset(rest) else {
-        return false;
-    };
-    if rest.is_empty() {
-        return true;
-    }
-    let Some(rest) = abbrev(rest) else {
-        return false;
-    };
-    let rest = offset(rest).unwrap_or(rest);
-    rest.is_empty()
-        || (rest.starts_with(',')
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b",./:+-".contains(&b)))
 }
 
 /// The text SHOW prints for `v`, with units and PostgreSQL's show hooks (octal modes).
@@ -1347,20 +1260,30 @@ mod tests {
         assert_eq!(check_timezone("-5").as_deref(), Some("<-05>+05"));
         assert_eq!(check_timezone("3.5").as_deref(), Some("<+03:30>-03:30"));
         assert_eq!(check_timezone("UTC+3").as_deref(), Some("UTC+3"));
+        assert_eq!(check_timezone("utc+3").as_deref(), Some("UTC+3"));
         assert_eq!(check_timezone("Foo/Bar"), None);
+        assert_eq!(check_timezone("Nowhere/Foo"), None);
         assert_eq!(check_timezone("../etc/passwd"), None);
         assert_eq!(check_timezone("zone.tab"), None);
-        if std::path::Path::new(ZONEINFO)
-            .join("Europe/Berlin")
-            .exists()
-        {
-            assert_eq!(check_timezone("UTC").as_deref(), Some("UTC"));
-            assert_eq!(check_timezone("Etc/UTC").as_deref(), Some("Etc/UTC"));
-            assert_eq!(
-                check_timezone("europe/berlin").as_deref(),
-                Some("Europe/Berlin")
-            );
-            assert_eq!(check_timezone("EST5EDT").as_deref(), Some("EST5EDT"));
-        }
+        assert_eq!(check_timezone("PST"), None);
+        // The zone database is embedded: these hold without /usr/share/zoneinfo.
+        assert_eq!(check_timezone("UTC").as_deref(), Some("UTC"));
+        assert_eq!(check_timezone("utc").as_deref(), Some("UTC"));
+        assert_eq!(check_timezone("Etc/UTC").as_deref(), Some("Etc/UTC"));
+        assert_eq!(
+            check_timezone("europe/berlin").as_deref(),
+            Some("Europe/Berlin")
+        );
+        assert_eq!(check_timezone("EST5EDT").as_deref(), Some("EST5EDT"));
+        assert_eq!(check_timezone("Etc/GMT+3").as_deref(), Some("Etc/GMT+3"));
+        assert_eq!(
+            interval_zone("INTERVAL '01:20:00'"),
+            Some(Ok("<+01:20>-01:20".to_string()))
+        );
+        assert_eq!(
+            interval_zone("INTERVAL '1 day'"),
+            Some(Err("Cannot specify days in time zone interval."))
+        );
+        assert_eq!(interval_zone("Europe/Paris"), None);
     }
 }

@@ -211,6 +211,9 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             if a.is_null() || b.is_null() || st.is_null() {
                 return Ok(vec![]);
             }
+            if matches!(ty, DataType::Timestamp | DataType::TimestampTz) {
+                return super::tz_funcs::series(a, b, st, *ty, cx);
+            }
             let (a, b, st) = (
                 a.as_numeric().unwrap_or_default(),
                 b.as_numeric().unwrap_or_default(),
@@ -1793,7 +1796,7 @@ fn apply_opts(r: &mut RoleInfo, opts: &[RoleOpt], cx: &mut ExecCtx<'_>) -> Resul
                 r.valid_until = Some(if s.trim().eq_ignore_ascii_case("infinity") {
                     i64::MAX
                 } else {
-                    types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?
+                    types::parse_timestamptz(s, &cx.format_options().zone)?
                 });
             }
             RoleOpt::InRole(_) | RoleOpt::Role(_) | RoleOpt::Admin(_) => {}

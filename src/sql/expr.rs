@@ -213,6 +213,8 @@ pub enum Func {
     Fmt(super::format_funcs::FmtFn),
     /// An enum support function (see `sql::enums`).
     Enum(super::enums::EnumFn),
+    /// A time-zone conversion (see `tz_funcs`).
+    Tz(super::tz_funcs::TzFn),
 }
 
 /// A bound, typed expression.
@@ -407,13 +409,18 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                 (Value::TimestampTz(ts), DataType::Text | DataType::Varchar) => Value::Text(
                     types::format_text(&Value::TimestampTz(*ts), &cx.format_options()),
                 ),
-                (Value::Text(s), DataType::TimestampTz) => Value::TimestampTz(
-                    types::parse_timestamptz(s, cx.format_options().tz_offset_secs)?,
-                ),
+                (Value::Text(s), DataType::TimestampTz) => {
+                    Value::TimestampTz(types::parse_timestamptz(s, &cx.format_options().zone)?)
+                }
                 (_, DataType::Time | DataType::TimeTz)
                     if types::time::depends_on_zone(v.data_type(), *t) =>
                 {
-                    let off = cx.format_options().tz_offset_secs;
+                    // The session zone's offset at the value's instant (now for a time).
+                    let zone = cx.format_options().zone;
+                    let off = match &v {
+                        Value::TimestampTz(ts) => zone.east_at(*ts),
+                        _ => zone.east_at(cx.txn.start_time),
+                    };
                     match types::time::cast_in_zone(&v, *t, *m, off) {
                         Some(r) => r?,
                         None => cast(v, *t, *m, *explicit)?,
@@ -709,17 +716,24 @@ fn datetime_binary(op: BinOp, a: &Value, b: &Value) -> Option<Result<Value>> {
         (Timestamp(t), Interval(i), BinOp::Add) | (Interval(i), Timestamp(t), BinOp::Add) => {
             types::timestamp_plus(*t, i).map(Timestamp)
         }
+        // Months and days move the wall clock of the session zone (PostgreSQL's
+        // timestamptz_pl_interval).
         (TimestampTz(t), Interval(i), BinOp::Add) | (Interval(i), TimestampTz(t), BinOp::Add) => {
-            types::timestamp_plus(*t, i).map(TimestampTz)
+            let zone = types::timezone::current_zone();
+            types::timezone::timestamptz_plus(*t, i.months, i.days, i.micros, &zone)
+                .map(TimestampTz)
+                .ok_or_else(out_of_range)
         }
         (Timestamp(t), Interval(i), BinOp::Sub) => i
             .neg()
             .and_then(|n| types::timestamp_plus(*t, &n))
             .map(Timestamp),
-        (TimestampTz(t), Interval(i), BinOp::Sub) => i
-            .neg()
-            .and_then(|n| types::timestamp_plus(*t, &n))
-            .map(TimestampTz),
+        (TimestampTz(t), Interval(i), BinOp::Sub) => i.neg().and_then(|n| {
+            let zone = types::timezone::current_zone();
+            types::timezone::timestamptz_plus(*t, n.months, n.days, n.micros, &zone)
+                .map(TimestampTz)
+                .ok_or_else(out_of_range)
+        }),
         (Date(d), Interval(i), BinOp::Add) | (Interval(i), Date(d), BinOp::Add) => {
             types::timestamp_plus(*d as i64 * DAY, i).map(Timestamp)
         }

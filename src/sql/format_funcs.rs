@@ -9,12 +9,11 @@
 //! Invariants: every function is strict (NULL in, NULL out); field-wise arithmetic
 //! (`age`, the `justify_*` family) follows PostgreSQL's `timestamp.c` step by step and
 //! overflows into 22008 "interval out of range", never a wrapped value; timestamps
-//! are broken into fields in the session time zone (tusk's `TimeZone` is a fixed
-//! offset, see `sql::format_options`).
+//! are broken into fields in the session time zone with the offset in force at that
+//! instant (`types::timezone`).
 //!
 //! What it must never do: answer differently from PostgreSQL. Where tusk cannot know
-//! the answer (a zone abbreviation of a named zone it does not model, the time-zone
-//! argument of `make_timestamptz`) it fails with 0A000.
+//! the answer it fails with 0A000.
 //!
 //! One call, `SELECT age(timestamp '2024-03-01', timestamp '2023-12-31')`: [`lookup`]
 //! gives `FmtFn::Age` (interval); [`call`] breaks both timestamps into fields, subtracts
@@ -24,6 +23,7 @@ use super::to_char::{self, Tm};
 use super::ExecCtx;
 use crate::err;
 use crate::error::{sqlstate, Error, Result};
+use crate::types::timezone::Zone;
 use crate::types::{self, DataType, Interval, Value};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
@@ -153,31 +153,9 @@ fn from_naive(dt: NaiveDateTime) -> Result<i64> {
     (dt - epoch).num_microseconds().ok_or_else(ts_overflow)
 }
 
-/// The session zone's abbreviation as PostgreSQL prints it for `TZ` and `timeofday()`.
-fn zone_abbrev(cx: &ExecCtx<'_>) -> Result<String> {
-    let setting = cx.settings.get_str("TimeZone");
-    let t = setting.trim();
-    let off = cx.format_options().tz_offset_secs as i64;
-    if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("etc/utc") {
-        return Ok("UTC".into());
-    }
-    if t.eq_ignore_ascii_case("gmt") || t.eq_ignore_ascii_case("etc/gmt") {
-        return Ok("GMT".into());
-    }
-    if t.parse::<f64>().is_ok() {
-        let sign = if off < 0 { '-' } else { '+' };
-        let a = off.abs();
-        let (h, m) = (a / 3600, (a / 60) % 60);
-        return Ok(if m != 0 {
-            format!("{sign}{h:02}:{m:02}")
-        } else {
-            format!("{sign}{h:02}")
-        });
-    }
-    Err(err!(
-        sqlstate::FEATURE_NOT_SUPPORTED,
-        "the abbreviation of time zone \"{t}\" is not supported by tusk"
-    ))
+/// The session zone (`TimeZone`).
+fn session_zone(cx: &ExecCtx<'_>) -> Zone {
+    cx.format_options().zone
 }
 
 /// Breaks a local timestamp (microseconds since 2000-01-01) into fields.
@@ -219,7 +197,18 @@ fn interval_tm(iv: &Interval) -> Tm {
 }
 
 fn to_char(v: &Value, fmt: &str, cx: &ExecCtx<'_>) -> Result<Value> {
-    let off = cx.format_options().tz_offset_secs as i64;
+    let zone = session_zone(cx);
+    // Fields of an instant in the session zone, with its offset and abbreviation.
+    let zoned = |t: i64| -> Result<Tm> {
+        let o = zone.offset_at(t);
+        let mut tm = tm_of(
+            t.checked_add(o.east_secs as i64 * 1_000_000)
+                .ok_or_else(ts_overflow)?,
+        )?;
+        tm.gmtoff = o.east_secs as i64;
+        tm.tzn = Some(o.abbrev.into_owned());
+        Ok(tm)
+    };
     let tm = match v {
         Value::Interval(iv) => interval_tm(iv),
         Value::Time(t) => interval_tm(&Interval {
@@ -237,12 +226,7 @@ fn to_char(v: &Value, fmt: &str, cx: &ExecCtx<'_>) -> Result<Value> {
             if is_infinite(*t) {
                 return Ok(Value::Null);
             }
-            let mut tm = tm_of(t.checked_add(off * 1_000_000).ok_or_else(ts_overflow)?)?;
-            tm.gmtoff = off;
-            if fmt.contains("TZ") || fmt.contains("tz") {
-                tm.tzn = Some(zone_abbrev(cx)?);
-            }
-            tm
+            zoned(*t)?
         }
         Value::Date(d) => {
             if *d == i32::MAX || *d == i32::MIN {
@@ -250,12 +234,7 @@ fn to_char(v: &Value, fmt: &str, cx: &ExecCtx<'_>) -> Result<Value> {
             }
             // PostgreSQL resolves to_char(date, …) to the timestamptz variant: local
             // midnight in the session zone.
-            let mut tm = tm_of(*d as i64 * USECS_PER_DAY)?;
-            tm.gmtoff = off;
-            if fmt.contains("TZ") || fmt.contains("tz") {
-                tm.tzn = Some(zone_abbrev(cx)?);
-            }
-            tm
+            zoned(zone.local_to_utc(*d as i64 * USECS_PER_DAY))?
         }
         _ => {
             return Err(err!(
@@ -476,21 +455,22 @@ fn make_local(args: &[Value]) -> Result<i64> {
 
 fn timeofday(cx: &ExecCtx<'_>) -> Result<String> {
     let now = types::now_micros();
-    let off = cx.format_options().tz_offset_secs as i64;
-    let dt = naive(now + off * 1_000_000).ok_or_else(ts_overflow)?;
+    let zone = session_zone(cx);
+    let o = zone.offset_at(now);
+    let dt = naive(now + o.east_secs as i64 * 1_000_000).ok_or_else(ts_overflow)?;
     Ok(format!(
         "{}.{:06} {} {}",
         dt.format("%a %b %d %H:%M:%S"),
         dt.nanosecond() / 1000,
         dt.year(),
-        zone_abbrev(cx)?
+        o.abbrev
     ))
 }
 
 /// Local midnight of the current transaction's day.
 fn today_local(cx: &ExecCtx<'_>) -> i64 {
-    let off = cx.format_options().tz_offset_secs as i64 * 1_000_000;
-    (cx.txn.start_time + off).div_euclid(USECS_PER_DAY) * USECS_PER_DAY
+    let local = session_zone(cx).to_local(cx.txn.start_time);
+    local.div_euclid(USECS_PER_DAY) * USECS_PER_DAY
 }
 
 /// Evaluates a function of this module.
@@ -498,7 +478,7 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
     if args.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
-    let off = cx.format_options().tz_offset_secs as i64 * 1_000_000;
+    let zone = session_zone(cx);
     let iv = |i: usize| match args.get(i) {
         Some(Value::Interval(iv)) => Ok(*iv),
         _ => Err(err!(
@@ -578,15 +558,14 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
                 Value::Date((day / USECS_PER_DAY) as i32)
             } else {
                 let local = day + ((tm.hour * 60 + tm.min) * 60 + tm.sec) * 1_000_000 + tm.usec;
-                Value::TimestampTz(local - off)
+                Value::TimestampTz(zone.local_to_utc(local))
             }
         }
         FmtFn::Age => {
             let local = |v: &Value| -> Result<i64> {
                 Ok(match v {
                     Value::Timestamp(t) => *t,
-                    Value::TimestampTz(t) if is_infinite(*t) => *t,
-                    Value::TimestampTz(t) => t + off,
+                    Value::TimestampTz(t) => zone.to_local(*t),
                     Value::Date(d) => *d as i64 * USECS_PER_DAY,
                     Value::Text(s) => types::parse_timestamp(s)?,
                     _ => return Err(err!(sqlstate::DATATYPE_MISMATCH, "timestamp expected")),
@@ -609,13 +588,11 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
         }
         FmtFn::MakeTimestamp => Value::Timestamp(make_local(&args)?),
         FmtFn::MakeTimestampTz => {
-            if args.len() == 7 {
-                return Err(err!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "make_timestamptz with a time zone argument is not supported by tusk"
-                ));
-            }
-            Value::TimestampTz(make_local(&args)? - off)
+            let zone = match args.get(6) {
+                Some(Value::Text(name)) => super::tz_funcs::zone_named(name)?,
+                _ => zone,
+            };
+            Value::TimestampTz(zone.local_to_utc(make_local(&args)?))
         }
         FmtFn::MakeTime => Value::Time(types::time::make_time(
             int(&args[0]),

@@ -852,6 +852,11 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
         "reset" => {
             if p.eat("all") {
                 FrontStmt::ResetAll
+            } else if p.eat("time") {
+                if !p.eat("zone") {
+                    return Err(p.syntax());
+                }
+                FrontStmt::Reset("timezone".into())
             } else {
                 FrontStmt::Reset(dotted_name(&mut p)?)
             }
@@ -904,7 +909,7 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
                 if !p.eat("zone") {
                     return Err(p.syntax());
                 }
-                ("timezone".to_string(), set_value(&mut p)?)
+                ("timezone".to_string(), set_time_zone_value(&mut p)?)
             } else {
                 let name = dotted_name(&mut p)?;
                 if !(p.eat("to") || p.eat_punct('=')) {
@@ -1140,6 +1145,45 @@ fn set_value(p: &mut P) -> Result<Option<String>> {
         }
     }
     Ok(Some(items.join(", ")))
+}
+
+/// The value of `SET TIME ZONE`: `LOCAL` and `DEFAULT` (the configured zone), `INTERVAL
+/// 'x' [HOUR [TO MINUTE]]` (passed on as `INTERVAL '…'` in interval output form, as
+/// PostgreSQL flattens it for the setting's check), or any ordinary setting value.
+fn set_time_zone_value(p: &mut P) -> Result<Option<String>> {
+    if p.eat("local") {
+        return Ok(None);
+    }
+    if !p.eat("interval") {
+        return set_value(p);
+    }
+    let Some(Tok::Str(text)) = p.peek().cloned() else {
+        return Err(p.syntax());
+    };
+    p.i += 1;
+    let mut text = text;
+    if p.eat("hour") {
+        if p.eat("to") && !p.eat("minute") {
+            return Err(p.syntax());
+        }
+        // A bare number with an HOUR qualifier counts hours.
+        if text.trim().parse::<f64>().is_ok() {
+            text = format!("{text} hours");
+        }
+    } else if matches!(
+        p.word(),
+        Some("year" | "month" | "day" | "minute" | "second")
+    ) {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "time zone interval must be HOUR or HOUR TO MINUTE"
+        );
+    }
+    let iv = crate::types::parse_interval(&text)?;
+    Ok(Some(format!(
+        "INTERVAL '{}'",
+        crate::types::format_interval(&iv)
+    )))
 }
 
 /// Parses the value of a list setting of identifiers (`search_path`), quoting each

@@ -31,6 +31,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some((f, t)) = super::enums::lookup(name, arg_types) {
         return Some((Func::Enum(f), t));
     }
+    if let Some((f, t)) = super::tz_funcs::lookup(name, arg_types) {
+        return Some((Func::Tz(f), t));
+    }
     let n = arg_types.len();
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
@@ -306,6 +309,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
         (Func::Enum(f), _) => Some(super::enums::arg_type(f)),
+        (Func::Tz(f), i) => super::tz_funcs::arg_type(f, i),
         _ => None,
     }
 }
@@ -358,6 +362,9 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
     if let Func::Enum(f) = f {
         return super::enums::call(f, &args);
     }
+    if let Func::Tz(f) = f {
+        return super::tz_funcs::call(f, args, ty, cx);
+    }
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     Ok(match f {
         Func::Typed(t) => super::type_funcs::call(t, args.clone(), ty, cx)?,
@@ -365,6 +372,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::Str(s) => super::string_funcs::call(s, args.clone(), ty, cx)?,
         Func::Fmt(f) => super::format_funcs::call(f, args.clone(), ty, cx)?,
         Func::Enum(f) => super::enums::call(f, &args)?,
+        Func::Tz(f) => super::tz_funcs::call(f, args.clone(), ty, cx)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
         Func::SessionUser => Value::Text(cx.ctx.user.clone()),
@@ -380,9 +388,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::CurrentWalFlushLsn => Value::PgLsn(cx.engine.wal_flush_lsn().0),
         Func::Now => {
             if ty == DataType::Timestamp {
-                Value::Timestamp(
-                    cx.txn.start_time + cx.format_options().tz_offset_secs as i64 * 1_000_000,
-                )
+                Value::Timestamp(cx.format_options().zone.to_local(cx.txn.start_time))
             } else if matches!(ty, DataType::Time | DataType::TimeTz) {
                 // current_time / localtime [(precision)].
                 let precision = match args.first() {
@@ -395,7 +401,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                     ),
                 };
                 let now = Value::TimestampTz(cx.txn.start_time);
-                let off = cx.format_options().tz_offset_secs;
+                let off = cx.format_options().zone.east_at(cx.txn.start_time);
                 match types::time::cast_in_zone(&now, ty, precision, off) {
                     Some(r) => r?,
                     None => Value::Null,
@@ -407,7 +413,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::StatementTimestamp => Value::TimestampTz(cx.stmt_time),
         Func::ClockTimestamp => Value::TimestampTz(types::now_micros()),
         Func::CurrentDate => {
-            let local = cx.txn.start_time + cx.format_options().tz_offset_secs as i64 * 1_000_000;
+            let local = cx.format_options().zone.to_local(cx.txn.start_time);
             Value::Date(local.div_euclid(86_400_000_000) as i32)
         }
         Func::TxidCurrent => Value::Int8(cx.txn.xid as i64),
@@ -720,11 +726,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             if v.is_null() {
                 return Ok(Value::Null);
             }
-            let n = extract(
-                &field.to_ascii_lowercase(),
-                &v,
-                cx.format_options().tz_offset_secs,
-            )?;
+            let n = extract(&field.to_ascii_lowercase(), &v, &cx.format_options().zone)?;
             if f == Func::DatePart {
                 use bigdecimal::ToPrimitive;
                 Value::Float8(n.to_f64().unwrap_or(0.0))
@@ -736,12 +738,14 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             let (Some(unit), v) = (text_arg(&arg(0)), arg(1)) else {
                 return Ok(Value::Null);
             };
-            let off = cx.format_options().tz_offset_secs as i64 * 1_000_000;
+            let zone = cx.format_options().zone;
             match v {
                 Value::Timestamp(t) => Value::Timestamp(trunc(&unit.to_ascii_lowercase(), t)?),
-                Value::TimestampTz(t) => {
-                    Value::TimestampTz(trunc(&unit.to_ascii_lowercase(), t + off)? - off)
-                }
+                Value::TimestampTz(t) => Value::TimestampTz(super::tz_funcs::trunc_in_zone(
+                    &unit.to_ascii_lowercase(),
+                    t,
+                    &zone,
+                )?),
                 Value::Date(d) => Value::Timestamp(trunc(
                     &unit.to_ascii_lowercase(),
                     d as i64 * 86_400_000_000,
@@ -926,13 +930,18 @@ fn unit_error(unit: &str, ty: &str) -> crate::error::Error {
 }
 
 /// `extract(field FROM v)` as numeric, as PostgreSQL 15 computes it.
-fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::BigDecimal> {
+fn extract(field: &str, v: &Value, zone: &types::timezone::Zone) -> Result<bigdecimal::BigDecimal> {
     use bigdecimal::BigDecimal;
     use chrono::{Datelike, Timelike};
     let scaled = |micros: i64, scale: i64| BigDecimal::new(micros.into(), scale);
     if let Some(r) = types::time::extract(field, v) {
         return r;
     }
+    // The session zone's offset at a timestamptz's instant (0 for other types).
+    let tz_offset_secs = match v {
+        Value::TimestampTz(t) => zone.east_at(*t),
+        _ => 0,
+    };
     let (micros, is_date) = match v {
         Value::Timestamp(t) => (*t, false),
         Value::TimestampTz(t) => (*t + tz_offset_secs as i64 * 1_000_000, false),
@@ -960,6 +969,7 @@ fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::Bi
             other.data_type().name()
         ),
     };
+    let is_tz = matches!(v, Value::TimestampTz(_));
     let dt = civil(micros)?;
     let sec_micros = dt.second() as i64 * 1_000_000 + (dt.nanosecond() / 1000) as i64;
     if is_date
@@ -990,6 +1000,9 @@ fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::Bi
         } else {
             -((99 - dt.year()) / 100)
         }),
+        "timezone" if is_tz => BigDecimal::from(tz_offset_secs),
+        "timezone_hour" if is_tz => BigDecimal::from(tz_offset_secs / 3600),
+        "timezone_minute" if is_tz => BigDecimal::from((tz_offset_secs / 60) % 60),
         "epoch" => {
             let unix = (micros
                 - tz_offset_secs as i64 * 1_000_000 * matches!(v, Value::TimestampTz(_)) as i64)
@@ -1006,6 +1019,8 @@ fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::Bi
                 other,
                 if is_date {
                     "date"
+                } else if is_tz {
+                    "timestamp with time zone"
                 } else {
                     "timestamp without time zone"
                 },
@@ -1015,7 +1030,7 @@ fn extract(field: &str, v: &Value, tz_offset_secs: i32) -> Result<bigdecimal::Bi
 }
 
 /// `date_trunc(unit, timestamp)` on timestamp microseconds.
-fn trunc(unit: &str, micros: i64) -> Result<i64> {
+pub(super) fn trunc(unit: &str, micros: i64) -> Result<i64> {
     use chrono::{Datelike, NaiveDate, Timelike};
     let dt = civil(micros)?;
     let day = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();

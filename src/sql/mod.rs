@@ -62,6 +62,7 @@ pub mod ties;
 pub mod to_char;
 pub mod to_char_num;
 pub mod type_funcs;
+pub mod tz_funcs;
 pub mod window;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
@@ -295,17 +296,12 @@ impl ExecCtx<'_> {
     }
 }
 
-/// The session time zone as an offset (UTC and fixed offsets; named zones other than
-/// UTC/GMT are treated as UTC for now).
+/// Output options from the session's settings. Resolving `TimeZone` also makes it
+/// this thread's session zone (`types::timezone::session_zone`), which the casts
+/// between local and absolute time use.
 fn format_options(s: &SessionSettings) -> FormatOptions {
-    let tz = s.get_str("TimeZone");
-    let t = tz.trim();
-    let off = match t.parse::<f64>() {
-        Ok(h) => (h * 3600.0) as i32,
-        Err(_) => 0,
-    };
     FormatOptions {
-        tz_offset_secs: off,
+        zone: types::timezone::session_zone(&s.get_str("TimeZone")),
         bytea_escape: s.get_str("bytea_output").eq_ignore_ascii_case("escape"),
     }
 }
@@ -1058,6 +1054,7 @@ impl Session {
         params: &[Value],
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
+        self.enter_zone();
         let is_txn_control = matches!(
             p,
             Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
@@ -1103,8 +1100,13 @@ impl Session {
             &self.settings.get_str("search_path"),
             &self.ctx.user,
         );
-        // A plan depends on the schemas its names resolved in.
-        let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
+        // A plan depends on the schemas its names resolved in, and on the time zone its
+        // timestamptz literals were read in.
+        let tz = self.settings.get_str("TimeZone");
+        let key = (
+            piece.offset,
+            format!("{}\u{0}{path:?}\u{0}{tz}", piece.text),
+        );
         crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(self.temp.handle());
         if let Some(c) = self.plan_cache.get(&key) {
@@ -1742,7 +1744,14 @@ impl Session {
         r
     }
 
+    /// Makes the session's `TimeZone` this thread's session zone for the statement
+    /// about to run (see `types::timezone::session_zone`).
+    fn enter_zone(&self) {
+        types::timezone::session_zone(&self.settings.get_str("TimeZone"));
+    }
+
     fn copy_data_inner(&mut self, data: &[u8], last: bool) -> Result<()> {
+        self.enter_zone();
         let Some(mut st) = self.copy.take() else {
             bail!(
                 sqlstate::PROTOCOL_VIOLATION,
@@ -1865,6 +1874,7 @@ impl Session {
         param_types: &[u32],
         offset: usize,
     ) -> Result<()> {
+        self.enter_zone();
         if !name.is_empty() && self.statements.contains_key(name) {
             bail!(
                 sqlstate::DUPLICATE_PREPARED_STATEMENT,
@@ -1985,6 +1995,7 @@ impl Session {
         params: &[Option<Vec<u8>>],
         result_formats: &[i16],
     ) -> Result<()> {
+        self.enter_zone();
         let stmt = self.statement(statement)?;
         if params.len() != stmt.param_types.len() {
             bail!(
@@ -2016,10 +2027,13 @@ impl Session {
                     if ty == DataType::TimestampTz {
                         Value::TimestampTz(types::parse_timestamptz(
                             s,
-                            format_options(&self.settings).tz_offset_secs,
+                            &format_options(&self.settings).zone,
                         )?)
                     } else if ty == DataType::TimeTz {
-                        let off = format_options(&self.settings).tz_offset_secs;
+                        // A timetz without a zone takes the session zone's offset now.
+                        let off = format_options(&self.settings)
+                            .zone
+                            .east_at(types::now_micros());
                         Value::TimeTz(types::time::parse_timetz(s, -1, off)?)
                     } else {
                         types::parse_text(ty, -1, s)?
@@ -2094,6 +2108,7 @@ impl Session {
         portal: &str,
         max_rows: usize,
     ) -> Result<(Vec<Vec<Value>>, Option<String>)> {
+        self.enter_zone();
         let Some(p) = self.portals.get_mut(portal) else {
             bail!(
                 sqlstate::INVALID_CURSOR_NAME,

@@ -1568,6 +1568,9 @@ impl<'a> Binder<'a> {
                 ),
             }
         }
+        let arg_types: Vec<DataType> = args.iter().map(|(a, _)| a.ty()).collect();
+        // Over timestamps (tz_funcs::series_type) the step is an interval.
+        let time_series = super::tz_funcs::series_type(&arg_types);
         let ty = args
             .iter()
             .map(|(a, _)| a.ty())
@@ -1576,6 +1579,7 @@ impl<'a> Binder<'a> {
                 t => arith_type(acc, t),
             })
             .filter(|t| matches!(t, DataType::Int4 | DataType::Int8 | DataType::Numeric))
+            .or(time_series)
             .ok_or_else(|| {
                 let shown: Vec<&str> = args.iter().map(|(a, _)| a.ty().name()).collect();
                 err!(
@@ -1585,8 +1589,13 @@ impl<'a> Binder<'a> {
                 )
             })?;
         let mut bound = Vec::new();
-        for (a, span) in args {
-            bound.push(self.coerce(a, ty, -1, Coercion::Implicit, span)?);
+        for (i, (a, span)) in args.into_iter().enumerate() {
+            let want = match time_series {
+                Some(_) if i == 2 => DataType::Interval,
+                Some(t) => t,
+                None => ty,
+            };
+            bound.push(self.coerce(a, want, -1, Coercion::Implicit, span)?);
         }
         let step = if bound.len() == 3 { bound.pop() } else { None };
         let stop = bound
@@ -2806,7 +2815,11 @@ impl<'a> Binder<'a> {
             Expr::Const(Value::Text(s), DataType::Unknown) => {
                 let v = if target == DataType::TimestampTz {
                     Value::TimestampTz(
-                        crate::types::parse_timestamptz(&s, 0).map_err(|e| self.at(e, span))?,
+                        crate::types::parse_timestamptz(
+                            &s,
+                            &crate::types::timezone::current_zone(),
+                        )
+                        .map_err(|e| self.at(e, span))?,
                     )
                 } else {
                     parse_text(target, typmod, &s).map_err(|e| self.at(e, span))?
@@ -3290,6 +3303,9 @@ impl<'a> Binder<'a> {
                     return Ok(e);
                 }
                 if let Some(e) = super::string_funcs::bind_expr(self, other, scope)? {
+                    return Ok(e);
+                }
+                if let Some(e) = super::tz_funcs::bind_expr(self, other, scope)? {
                     return Ok(e);
                 }
                 if let ast::Expr::SimilarTo {

@@ -795,7 +795,7 @@ impl<'a> ReplayLoop<'a> {
         if let Some(t) = self.engine.last_replay_timestamp() {
             tracing::info!(
                 "last completed transaction was at log time {}",
-                crate::types::format_timestamptz(t, 0)
+                crate::types::format_timestamptz(t, &Default::default())
             );
         }
         let archive = self.archive();

@@ -37,6 +37,7 @@
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
 use crate::storage::Lsn;
+use crate::types::timezone::{self, Zone};
 use crate::types::{format_timestamptz, parse_timestamptz};
 
 /// PostgreSQL's `MAXFNAMELEN`: restore-point names and `recovery_target_name` hold at
@@ -92,9 +93,9 @@ pub struct RecoveryTarget {
     pub action: TargetAction,
     /// `recovery_target_timeline`.
     pub timeline: TargetTimeline,
-    /// The `TimeZone` offset in seconds east of UTC that timestamps are read and
-    /// printed in (PostgreSQL's `timestamptz_to_str` uses the session time zone).
-    pub tz_offset_secs: i32,
+    /// The `TimeZone` that timestamps are read and printed in (PostgreSQL's
+    /// `timestamptz_to_str` uses the session time zone).
+    pub zone: Zone,
 }
 
 /// One replayed record, as far as the targets care. For a COMMIT PREPARED or
@@ -210,54 +211,10 @@ fn invalid_value(name: &str, value: &str) -> Error {
     )
 }
 
-/// The `TimeZone` setting as a fixed offset east of UTC: UTC spellings, numeric hours
-/// (`-3.5`), and POSIX zones without daylight rules (`<+05:30>-05:30`, `EST5`,
-/// `JST-9`). Named zones with daylight rules (`America/New_York`) are read as UTC, as
-/// the rest of tusk does for now.
-pub fn tz_offset_secs(tz: &str) -> i32 {
-    let t = tz.trim();
-    if let Ok(h) = t.parse::<f64>() {
-        return (h * 3600.0).round() as i32;
-    }
-    // POSIX: an abbreviation (`<…>` or letters), then the offset west of UTC.
-    let rest = if let Some(r) = t.strip_prefix('<') {
-        match r.find('>') {
-            Some(i) => &r[i + 1..],
-            None => return 0,
-        }
-    } else {
-        let n = t.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-        if n < 3 {
-            return 0;
-        }
-        &t[n..]
-    };
-    let (sign, digits) = match rest.as_bytes().first() {
-        Some(b'-') => (1, &rest[1..]),
-        Some(b'+') => (-1, &rest[1..]),
-        _ => (-1, rest),
-    };
-    let mut parts = digits.split(':');
-    let mut secs = 0i64;
-    for mult in [3600, 60, 1] {
-        match parts.next() {
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                secs += p.parse::<i64>().unwrap_or(0) * mult;
-            }
-            Some(_) => return 0,
-            None => break,
-        }
-    }
-    if parts.next().is_some() || digits.is_empty() {
-        return 0;
-    }
-    (sign * secs) as i32
-}
-
 /// Reads `recovery_target_time` as `timestamptz_in` does for the check hook and
 /// `validateRecoveryParameters`: an absolute date and time, in the given zone unless
 /// the text names one; PostgreSQL's special words are refused.
-fn parse_target_time(s: &str, tz_offset_secs: i32) -> Result<i64> {
+fn parse_target_time(s: &str, zone: &Zone) -> Result<i64> {
     const NAME: &str = "recovery_target_time";
     let l = s.trim().to_ascii_lowercase();
     let special = [
@@ -276,7 +233,7 @@ fn parse_target_time(s: &str, tz_offset_secs: i32) -> Result<i64> {
     if !l.contains(['-', '/']) && !l.bytes().any(|b| b.is_ascii_alphabetic()) {
         return Err(invalid_value(NAME, s));
     }
-    parse_timestamptz(s, tz_offset_secs).map_err(|_| {
+    parse_timestamptz(s, zone).map_err(|_| {
         // tm2timestamp's failure is the only one with a DETAIL: a year past
         // PostgreSQL's range (294276 AD).
         let year: Option<u64> = l
@@ -301,7 +258,7 @@ impl RecoveryTarget {
     /// Reads and checks the `recovery_target*` settings (and `TimeZone`,
     /// `hot_standby`) with PostgreSQL 15's FATAL texts.
     pub fn from_config(config: &ServerConfig) -> Result<RecoveryTarget> {
-        let tz = tz_offset_secs(&config.get_str("TimeZone"));
+        let zone = timezone::setting_zone(&config.get_str("TimeZone"));
         let mut kinds = Vec::new();
         let target = config.get_str("recovery_target");
         if !target.is_empty() {
@@ -330,7 +287,7 @@ impl RecoveryTarget {
         }
         let time = config.get_str("recovery_target_time");
         if !time.is_empty() {
-            kinds.push(TargetKind::Time(parse_target_time(&time, tz)?));
+            kinds.push(TargetKind::Time(parse_target_time(&time, &zone)?));
         }
         let xid = config.get_str("recovery_target_xid");
         if !xid.is_empty() {
@@ -377,7 +334,7 @@ impl RecoveryTarget {
             inclusive: config.get_bool("recovery_target_inclusive"),
             action,
             timeline,
-            tz_offset_secs: tz,
+            zone,
         })
     }
 
@@ -388,7 +345,7 @@ impl RecoveryTarget {
             inclusive: true,
             action: TargetAction::Pause,
             timeline: TargetTimeline::Latest,
-            tz_offset_secs: 0,
+            zone: Zone::default(),
         }
     }
 
@@ -421,7 +378,7 @@ impl RecoveryTarget {
 
     /// PostgreSQL's `timestamptz_to_str` in the configured zone.
     pub fn timestamp_text(&self, t: i64) -> String {
-        format_timestamptz(t, self.tz_offset_secs)
+        format_timestamptz(t, &self.zone)
     }
 
     /// `recoveryStopsBefore`: called before `ev` is applied, with `consistent` saying

@@ -319,7 +319,10 @@ impl Record {
                 CatalogChange::Acl(a) => a.describe(),
             },
             Record::Commit { time } => {
-                format!("COMMIT {}", crate::types::format_timestamptz(*time, 0))
+                format!(
+                    "COMMIT {}",
+                    crate::types::format_timestamptz(*time, &Default::default())
+                )
             }
             Record::Checkpoint {
                 redo,

@@ -1188,7 +1188,7 @@ impl Engine {
             let detail = self.last_replay_timestamp().map(|t| {
                 format!(
                     "Last completed transaction was at log time {}.",
-                    crate::types::format_timestamptz(t, 0)
+                    crate::types::format_timestamptz(t, &Default::default())
                 )
             });
             crate::logging::log_at(

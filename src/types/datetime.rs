@@ -1,8 +1,9 @@
 //! Timestamps and dates in PostgreSQL's internal representation: microseconds (dates:
 //! days) since 2000-01-01, with ISO text input and output.
 
-use crate::err;
+use super::timezone::{self, Zone};
 use crate::error::{sqlstate, Error, Result};
+use crate::{bail, err};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// Microseconds in a day.
@@ -54,19 +55,26 @@ fn fmt_naive(dt: NaiveDateTime) -> String {
 
 /// Formats a `timestamp` as PostgreSQL's ISO output (`2024-01-02 03:04:05.5`).
 pub fn format_timestamp(micros: i64) -> String {
+    if micros == i64::MIN {
+        return "-infinity".into();
+    }
     match to_naive(micros) {
         Some(dt) => fmt_naive(dt),
         None => "infinity".into(),
     }
 }
 
-/// Formats a `timestamptz` in the session time zone given as an offset in seconds
+/// Formats a `timestamptz` in a time zone with the offset in force at that instant
 /// (`2024-01-02 03:04:05+00`, `…+05:30`).
-pub fn format_timestamptz(micros: i64, tz_offset_secs: i32) -> String {
-    let local = micros + tz_offset_secs as i64 * 1_000_000;
+pub fn format_timestamptz(micros: i64, zone: &Zone) -> String {
+    if micros == i64::MAX || micros == i64::MIN {
+        return format_timestamp(micros);
+    }
+    let off = zone.east_at(micros);
+    let local = micros + off as i64 * 1_000_000;
     let base = format_timestamp(local);
-    let sign = if tz_offset_secs < 0 { '-' } else { '+' };
-    let off = tz_offset_secs.unsigned_abs();
+    let sign = if off < 0 { '-' } else { '+' };
+    let off = off.unsigned_abs();
     let (h, m, s) = (off / 3600, (off / 60) % 60, off % 60);
     if s != 0 {
         format!("{base}{sign}{h:02}:{m:02}:{s:02}")
@@ -79,6 +87,9 @@ pub fn format_timestamptz(micros: i64, tz_offset_secs: i32) -> String {
 
 /// Formats a `date` (`2024-01-02`).
 pub fn format_date(days: i32) -> String {
+    if days == i32::MIN {
+        return "-infinity".into();
+    }
     let d = NaiveDate::from_ymd_opt(2000, 1, 1)
         .unwrap_or_default()
         .checked_add_signed(chrono::Duration::days(days as i64));
@@ -102,14 +113,58 @@ fn out_of_range(s: &str) -> Error {
     )
 }
 
-/// Splits a trailing time zone (`Z`, `UTC`, `+05`, `-08:00`, `+0530`) off a timestamp
-/// string; returns the rest and the offset in seconds east of UTC.
-fn split_zone(s: &str) -> (&str, Option<i32>) {
+/// A time zone written in a timestamp literal.
+enum LiteralZone {
+    /// A numeric offset (`+05`, `-08:00`) or fixed abbreviation (`EST`), seconds east.
+    Fixed(i32),
+    /// A zone name (`Europe/Paris`, `UTC+3`) or zone-backed abbreviation (`MSK`).
+    Zone(Zone),
+}
+
+impl LiteralZone {
+    fn to_utc(&self, local: i64) -> i64 {
+        match self {
+            LiteralZone::Fixed(off) => local - *off as i64 * 1_000_000,
+            LiteralZone::Zone(z) => z.local_to_utc(local),
+        }
+    }
+}
+
+/// Splits a trailing time zone off a timestamp string: `Z`, a numeric offset (`+05`,
+/// `-08:00`, `+0530`), an abbreviation PostgreSQL knows by default (`EST`, `CEST`) or
+/// a zone name (`Europe/Paris`, `UTC+3`). A trailing word that is none of these is a
+/// syntax error, or — when it looks like a zone name (has a `/`) — 22023 as
+/// PostgreSQL reports it.
+fn split_zone<'a>(s: &'a str, type_name: &str) -> Result<(&'a str, Option<LiteralZone>)> {
     let t = s.trim_end();
-    for suffix in [" UTC", " utc", " GMT", "Z", "z", " +00"] {
+    if let Some(pos) = t.rfind(char::is_whitespace) {
+        let word = &t[pos + 1..];
+        let rest = t[..pos].trim_end();
+        if word.starts_with(|c: char| c.is_ascii_alphabetic()) && rest.len() >= 8 {
+            if let Some(a) = timezone::abbreviation(word) {
+                let z = match a {
+                    timezone::Abbrev::Fixed(off) => LiteralZone::Fixed(off),
+                    timezone::Abbrev::Dynamic(tz) => LiteralZone::Zone(Zone::Named(tz)),
+                };
+                return Ok((rest, Some(z)));
+            }
+            if let Some(z) = timezone::lookup(word) {
+                return Ok((rest, Some(LiteralZone::Zone(z))));
+            }
+            if word.contains('/') {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "time zone \"{}\" not recognized",
+                    word.to_lowercase()
+                );
+            }
+            return Err(bad(type_name, s));
+        }
+    }
+    for suffix in ["Z", "z"] {
         if let Some(rest) = t.strip_suffix(suffix) {
             if rest.len() >= 10 {
-                return (rest, Some(0));
+                return Ok((rest.trim_end(), Some(LiteralZone::Fixed(0))));
             }
         }
     }
@@ -133,11 +188,11 @@ fn split_zone(s: &str) -> (&str, Option<i32>) {
                 };
                 let off = h * 3600 + m * 60 + sec;
                 let sign = if &t[pos..pos + 1] == "-" { -1 } else { 1 };
-                return (t[..pos].trim_end(), Some(sign * off));
+                return Ok((t[..pos].trim_end(), Some(LiteralZone::Fixed(sign * off))));
             }
         }
     }
-    (t, None)
+    Ok((t, None))
 }
 
 fn parse_naive(s: &str, type_name: &str, orig: &str) -> Result<NaiveDateTime> {
@@ -207,6 +262,9 @@ fn parse_ymd(s: &str) -> Option<Result<NaiveDate>> {
 fn special(s: &str) -> Option<i64> {
     match s.trim().to_ascii_lowercase().as_str() {
         "epoch" => Some(-POSTGRES_EPOCH_UNIX_SECS * 1_000_000),
+        // PostgreSQL's DT_NOEND and DT_NOBEGIN.
+        "infinity" | "+infinity" => Some(i64::MAX),
+        "-infinity" => Some(i64::MIN),
         "now" => Some(now_micros()),
         "today" => Some(now_micros().div_euclid(USECS_PER_DAY) * USECS_PER_DAY),
         _ => None,
@@ -218,27 +276,40 @@ pub fn parse_timestamp(s: &str) -> Result<i64> {
     if let Some(v) = special(s) {
         return Ok(v);
     }
-    let (rest, _) = split_zone(s);
+    let (rest, _) = split_zone(s, "timestamp")?;
     Ok(from_naive(parse_naive(rest, "timestamp", s)?))
 }
 
-/// Parses a `timestamptz` literal; without a zone in the text, `session_offset_secs`
-/// (the session time zone) applies.
-pub fn parse_timestamptz(s: &str, session_offset_secs: i32) -> Result<i64> {
+/// Parses a `timestamptz` literal; without a zone in the text, the local time is read
+/// in `session` (the session time zone), DST gaps and overlaps resolved as PostgreSQL
+/// does.
+pub fn parse_timestamptz(s: &str, session: &Zone) -> Result<i64> {
+    if s.trim().eq_ignore_ascii_case("today") {
+        let local = session.to_local(now_micros());
+        return Ok(session.local_to_utc(local.div_euclid(USECS_PER_DAY) * USECS_PER_DAY));
+    }
     if let Some(v) = special(s) {
         return Ok(v);
     }
-    let (rest, zone) = split_zone(s);
-    let local = from_naive(parse_naive(rest, "timestamp with time zone", s)?);
-    Ok(local - zone.unwrap_or(session_offset_secs) as i64 * 1_000_000)
+    let name = "timestamp with time zone";
+    let (rest, zone) = split_zone(s, name)?;
+    let local = from_naive(parse_naive(rest, name, s)?);
+    Ok(match zone {
+        Some(z) => z.to_utc(local),
+        None => session.local_to_utc(local),
+    })
 }
 
 /// Parses a `date` literal (a time part is accepted and dropped, as PostgreSQL does).
 pub fn parse_date(s: &str) -> Result<i32> {
     if let Some(v) = special(s) {
-        return Ok(v.div_euclid(USECS_PER_DAY) as i32);
+        return Ok(match v {
+            i64::MAX => i32::MAX,
+            i64::MIN => i32::MIN,
+            v => v.div_euclid(USECS_PER_DAY) as i32,
+        });
     }
-    let (rest, _) = split_zone(s);
+    let (rest, _) = split_zone(s, "date")?;
     let dt = parse_naive(rest, "date", s)?;
     Ok(from_naive(dt).div_euclid(USECS_PER_DAY) as i32)
 }
@@ -252,10 +323,68 @@ mod tests {
         let t = parse_timestamp("2024-01-02 03:04:05.5").unwrap();
         assert_eq!(format_timestamp(t), "2024-01-02 03:04:05.5");
         assert_eq!(parse_timestamp("2000-01-01").unwrap(), 0);
-        let tz = parse_timestamptz("2024-01-02 03:04:05+02", 0).unwrap();
-        assert_eq!(format_timestamptz(tz, 0), "2024-01-02 01:04:05+00");
-        assert_eq!(format_timestamptz(tz, 19800), "2024-01-02 06:34:05+05:30");
+        let utc = Zone::default();
+        let tz = parse_timestamptz("2024-01-02 03:04:05+02", &utc).unwrap();
+        assert_eq!(format_timestamptz(tz, &utc), "2024-01-02 01:04:05+00");
+        assert_eq!(
+            format_timestamptz(tz, &Zone::fixed(19800)),
+            "2024-01-02 06:34:05+05:30"
+        );
         assert_eq!(format_date(parse_date("1999-12-31").unwrap()), "1999-12-31");
+        for inf in ["infinity", "-infinity"] {
+            assert_eq!(format_timestamp(parse_timestamp(inf).unwrap()), inf);
+            assert_eq!(
+                format_timestamptz(parse_timestamptz(inf, &utc).unwrap(), &utc),
+                inf
+            );
+            assert_eq!(format_date(parse_date(inf).unwrap()), inf);
+        }
+        let paris = timezone::lookup("Europe/Paris").unwrap();
+        let ny = timezone::lookup("America/New_York").unwrap();
+        let p = |s: &str, z: &Zone| format_timestamptz(parse_timestamptz(s, z).unwrap(), &utc);
+        assert_eq!(p("2024-07-01 12:00", &paris), "2024-07-01 10:00:00+00");
+        assert_eq!(
+            p("2024-01-01 12:00 Europe/Paris", &ny),
+            "2024-01-01 11:00:00+00"
+        );
+        assert_eq!(
+            p("2024-01-01 12:00 america/new_york", &paris),
+            "2024-01-01 17:00:00+00"
+        );
+        assert_eq!(p("2024-07-01 12:00 EST", &paris), "2024-07-01 17:00:00+00");
+        assert_eq!(p("2024-07-01 12:00 cest", &utc), "2024-07-01 10:00:00+00");
+        assert_eq!(
+            p("2024-01-01 12:00 UTC+3", &paris),
+            "2024-01-01 15:00:00+00"
+        );
+        assert_eq!(
+            p("2024-01-01 12:00 Japan", &paris),
+            "2024-01-01 03:00:00+00"
+        );
+        assert_eq!(p("2024-01-01T12:00:00Z", &paris), "2024-01-01 12:00:00+00");
+        assert_eq!(
+            p("2024-01-01 12:00 -0130", &paris),
+            "2024-01-01 13:30:00+00"
+        );
+        assert_eq!(p("2024-03-10 02:30", &ny), "2024-03-10 07:30:00+00");
+        assert_eq!(
+            format_timestamptz(
+                parse_timestamptz("2024-07-01 12:00", &paris).unwrap(),
+                &paris
+            ),
+            "2024-07-01 12:00:00+02"
+        );
+        let e = parse_timestamptz("2024-01-01 12:00 Nowhere/Foo", &utc).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("22023", "time zone \"nowhere/foo\" not recognized")
+        );
+        let e = parse_timestamptz("2024-01-01 12:00 xyz", &utc).unwrap_err();
+        assert_eq!(e.code, "22007");
+        assert_eq!(
+            parse_timestamp("2024-01-01 12:00 PST").unwrap(),
+            parse_timestamp("2024-01-01 12:00").unwrap()
+        );
         assert_eq!(
             parse_date("2024-13-01").unwrap_err().message,
             "date/time field value out of range: \"2024-13-01\""

@@ -7,6 +7,8 @@
 //! - `binary.rs`   — PostgreSQL's binary send/receive formats
 //! - `datetime.rs` — timestamps and dates (microseconds / days since 2000-01-01)
 //! - `time.rs`     — `time` and `timetz` (microseconds since midnight, zone offset)
+//! - `timezone.rs` — time zones: the IANA database with DST, POSIX specifications,
+//!   abbreviations; offsets at an instant and local-time resolution
 //! - `numeric.rs`  — numeric typmods, rounding and division scale as PostgreSQL computes
 //! - `numeric_math.rs` — sqrt/exp/ln/log/power and the exact numeric functions, with
 //!   PostgreSQL's result scales
@@ -43,6 +45,7 @@ mod numeric;
 pub mod numeric_math;
 mod text;
 pub mod time;
+pub mod timezone;
 
 pub use binary::{decode_binary, encode_binary};
 pub use datetime::{
@@ -608,13 +611,17 @@ pub fn compare(a: &Value, b: &Value) -> Ordering {
         (Bool(x), Bool(y)) => x.cmp(y),
         (Text(x), Text(y)) => x.cmp(y),
         (Timestamp(x), Timestamp(y)) | (TimestampTz(x), TimestampTz(y)) => x.cmp(y),
-        (Timestamp(x), TimestampTz(y)) | (TimestampTz(x), Timestamp(y)) => x.cmp(y),
+        // Local times meet absolute ones in the session zone, as PostgreSQL casts them.
+        (Timestamp(x), TimestampTz(y)) => timezone::current_zone().local_to_utc(*x).cmp(y),
+        (TimestampTz(x), Timestamp(y)) => x.cmp(&timezone::current_zone().local_to_utc(*y)),
         (Date(x), Date(y)) => x.cmp(y),
-        (Date(x), Timestamp(y)) | (Date(x), TimestampTz(y)) => {
-            (*x as i64 * datetime::USECS_PER_DAY).cmp(y)
-        }
-        (Timestamp(x), Date(y)) | (TimestampTz(x), Date(y)) => {
-            x.cmp(&(*y as i64 * datetime::USECS_PER_DAY))
+        (Date(x), Timestamp(y)) => (*x as i64 * datetime::USECS_PER_DAY).cmp(y),
+        (Timestamp(x), Date(y)) => x.cmp(&(*y as i64 * datetime::USECS_PER_DAY)),
+        (Date(x), TimestampTz(y)) => timezone::current_zone()
+            .local_to_utc(date_to_local(*x))
+            .cmp(y),
+        (TimestampTz(x), Date(y)) => {
+            x.cmp(&timezone::current_zone().local_to_utc(date_to_local(*y)))
         }
         (PgLsn(x), PgLsn(y)) => x.cmp(y),
         (Time(x), Time(y)) => x.cmp(y),
@@ -698,7 +705,11 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
                 // boolean's cast to text spells the word out, unlike its output function.
                 Value::Text(if b { "true" } else { "false" }.into())
             } else {
-                Value::Text(format_text(&v, &FormatOptions::default()))
+                let opts = FormatOptions {
+                    zone: timezone::current_zone(),
+                    ..FormatOptions::default()
+                };
+                Value::Text(format_text(&v, &opts))
             }
         }
         (v, DataType::Bool) => match v {
@@ -752,17 +763,24 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
         }
         (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
         (Value::TimestampTz(t), DataType::TimestampTz) => Value::TimestampTz(t),
-        (Value::Timestamp(t), DataType::TimestampTz) => Value::TimestampTz(t),
-        (Value::TimestampTz(t), DataType::Timestamp) => Value::Timestamp(t),
+        // Between local and absolute time: the session's zone (timezone::current_zone).
+        (Value::Timestamp(t), DataType::TimestampTz) => {
+            Value::TimestampTz(timezone::current_zone().local_to_utc(t))
+        }
+        (Value::TimestampTz(t), DataType::Timestamp) => {
+            Value::Timestamp(timezone::current_zone().to_local(t))
+        }
         (Value::Date(d), DataType::Timestamp) => {
             Value::Timestamp(d as i64 * datetime::USECS_PER_DAY)
         }
         (Value::Date(d), DataType::TimestampTz) => {
-            Value::TimestampTz(d as i64 * datetime::USECS_PER_DAY)
+            let local = date_to_local(d);
+            Value::TimestampTz(timezone::current_zone().local_to_utc(local))
         }
         (Value::Date(d), DataType::Date) => Value::Date(d),
-        (Value::Timestamp(t) | Value::TimestampTz(t), DataType::Date) => {
-            Value::Date(t.div_euclid(datetime::USECS_PER_DAY) as i32)
+        (Value::Timestamp(t), DataType::Date) => Value::Date(local_to_date(t)),
+        (Value::TimestampTz(t), DataType::Date) => {
+            Value::Date(local_to_date(timezone::current_zone().to_local(t)))
         }
         (Value::PgLsn(l), DataType::PgLsn) => Value::PgLsn(l),
         (Value::Interval(i), DataType::Interval) => Value::Interval(i),
@@ -771,6 +789,24 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
         (v, t) => return Err(cannot_cast(&v, t)),
     };
     finish_string_typmod(out, target, typmod, explicit)
+}
+
+/// A date as local midnight (microseconds); `infinity` dates stay infinite.
+fn date_to_local(d: i32) -> i64 {
+    match d {
+        i32::MAX => i64::MAX,
+        i32::MIN => i64::MIN,
+        d => d as i64 * datetime::USECS_PER_DAY,
+    }
+}
+
+/// The date of a local timestamp; `infinity` timestamps give `infinity` dates.
+fn local_to_date(t: i64) -> i32 {
+    match t {
+        i64::MAX => i32::MAX,
+        i64::MIN => i32::MIN,
+        t => t.div_euclid(datetime::USECS_PER_DAY) as i32,
+    }
 }
 
 /// The casts of `bytea`, `uuid`, `json` and `jsonb`: `Ok(Ok(v))` when this function

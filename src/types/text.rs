@@ -11,10 +11,10 @@ use crate::{bail, err};
 use bigdecimal::BigDecimal;
 
 /// Session-dependent output options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FormatOptions {
-    /// The session time zone's offset east of UTC in seconds (for timestamptz output).
-    pub tz_offset_secs: i32,
+    /// The session time zone (`TimeZone`), in which timestamptz values are shown.
+    pub zone: super::timezone::Zone,
     /// `bytea_output = escape` (the default, `hex`, is `false`).
     pub bytea_escape: bool,
 }
@@ -34,7 +34,7 @@ pub fn format_text(v: &Value, opts: &FormatOptions) -> String {
         Value::Text(s) => s.clone(),
         Value::Oid(o) => o.to_string(),
         Value::Timestamp(t) => datetime::format_timestamp(*t),
-        Value::TimestampTz(t) => datetime::format_timestamptz(*t, opts.tz_offset_secs),
+        Value::TimestampTz(t) => datetime::format_timestamptz(*t, &opts.zone),
         Value::Date(d) => datetime::format_date(*d),
         Value::Time(t) => super::time::format_time(*t),
         Value::TimeTz(t) => super::time::format_timetz(t),
@@ -231,10 +231,18 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
         | DataType::Name
         | DataType::Unknown => Value::Text(s.to_string()),
         DataType::Timestamp => Value::Timestamp(datetime::parse_timestamp(s)?),
-        DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(s, 0)?),
+        DataType::TimestampTz => Value::TimestampTz(datetime::parse_timestamptz(
+            s,
+            &super::timezone::current_zone(),
+        )?),
         DataType::Date => Value::Date(datetime::parse_date(s)?),
         DataType::Time => Value::Time(super::time::parse_time(s, typmod, 0)?),
-        DataType::TimeTz => Value::TimeTz(super::time::parse_timetz(s, typmod, 0)?),
+        // A timetz literal without a zone takes the session zone's offset now.
+        DataType::TimeTz => Value::TimeTz(super::time::parse_timetz(
+            s,
+            typmod,
+            super::timezone::current_zone().east_at(super::now_micros()),
+        )?),
         DataType::Interval => Value::Interval(super::parse_interval(s)?),
         DataType::PgLsn => {
             let (hi, lo) = trimmed

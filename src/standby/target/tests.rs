@@ -34,7 +34,7 @@ fn target_err(settings: &[(&str, &str)]) -> Error {
 
 /// PostgreSQL microseconds of a UTC timestamp text.
 fn ts(s: &str) -> i64 {
-    parse_timestamptz(s, 0).unwrap()
+    parse_timestamptz(s, &Default::default()).unwrap()
 }
 
 fn commit(xid: u32, time: &str, start: u64) -> ReplayEvent<'static> {
@@ -227,13 +227,13 @@ fn errors_are_postgresqls() {
         Some("The only allowed value is \"immediate\".")
     );
     // The parse itself (settings that reached it unchecked).
-    let e = parse_target_time("294277-01-01", 0).unwrap_err();
+    let e = parse_target_time("294277-01-01", &Default::default()).unwrap_err();
     assert_eq!(
         e.detail.as_deref(),
         Some("timestamp out of range: \"294277-01-01\"")
     );
-    assert!(parse_target_time("10:00", 0).is_err());
-    assert!(parse_target_time("epoch", 0).is_err());
+    assert!(parse_target_time("10:00", &Default::default()).is_err());
+    assert!(parse_target_time("epoch", &Default::default()).is_err());
 }
 
 #[test]
@@ -254,12 +254,14 @@ fn time_honours_time_zone_and_explicit_offsets() {
         ("recovery_target_time", "2026-11-24 08:15:03+02"),
     ]);
     assert_eq!(t.kind, Some(TargetKind::Time(ts("2026-11-24 06:15:03"))));
-    assert_eq!(tz_offset_secs("UTC"), 0);
-    assert_eq!(tz_offset_secs("<+05:30>-05:30"), 19800);
-    assert_eq!(tz_offset_secs("<-03:30>+03:30"), -12600);
-    assert_eq!(tz_offset_secs("JST-9"), 9 * 3600);
-    assert_eq!(tz_offset_secs("EST5"), -5 * 3600);
-    assert_eq!(tz_offset_secs("America/New_York"), 0);
+    // Offsets on 2000-01-01 (winter in New York).
+    let east = |tz: &str| crate::types::timezone::setting_zone(tz).east_at(0);
+    assert_eq!(east("UTC"), 0);
+    assert_eq!(east("<+05:30>-05:30"), 19800);
+    assert_eq!(east("<-03:30>+03:30"), -12600);
+    assert_eq!(east("JST-9"), 9 * 3600);
+    assert_eq!(east("EST5"), -5 * 3600);
+    assert_eq!(east("America/New_York"), -5 * 3600);
 }
 
 #[test]
