@@ -69,6 +69,9 @@ fn index_rows(
             None => return Ok(None),
         }
     }
+    if let Some(any) = &path.any {
+        return index_rows_any(cx, db, def, &path, eq, any);
+    }
     let range = match &path.range {
         None => None,
         Some((lo, hi)) => {
@@ -93,6 +96,61 @@ fn index_rows(
     Ok(cx
         .engine
         .lookup_index(cx.txn, db, def.oid, path.index, &eq, range))
+}
+
+/// The rows of an index lookup per value of a list (`IN`, `= ANY`, ORed equalities)
+/// after the equality prefix `eq`; each row once.
+fn index_rows_any(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    path: &super::plan::IndexPath,
+    eq: Vec<Value>,
+    any: &super::plan::AnyValues,
+) -> Result<Option<Versions>> {
+    let col = &def.columns[path.columns[eq.len()]];
+    let values: Vec<Value> = match any {
+        super::plan::AnyValues::List(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for e in list {
+                out.push(eval(e, &[], cx)?);
+            }
+            out
+        }
+        super::plan::AnyValues::Array(e) => match eval(e, &[], cx)? {
+            Value::Null => vec![],
+            v => match types::array::ArrayValue::from_value(&v) {
+                Some(a) => a.items,
+                None => return Ok(None),
+            },
+        },
+    };
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for v in values {
+        if v.is_null() {
+            continue; // `col = NULL` matches nothing
+        }
+        let key = match types::cast(v, col.data_type, -1, false) {
+            Ok(k) if k.data_type() == col.data_type || col.data_type.is_string() => k,
+            // A value the column cannot hold exactly: let the filter decide on a scan.
+            _ => return Ok(None),
+        };
+        let mut prefix = eq.clone();
+        prefix.push(key);
+        let Some(rows) = cx
+            .engine
+            .lookup_index(cx.txn, db, def.oid, path.index, &prefix, None)
+        else {
+            return Ok(None);
+        };
+        for (tid, row) in rows {
+            if seen.insert(tid) {
+                out.push((tid, row));
+            }
+        }
+    }
+    Ok(Some(out))
 }
 
 /// The visible versions of a table: through the primary-key index when the plan found

@@ -25,9 +25,10 @@
 //! than the one the executor picks.
 
 use super::exec;
-use super::expr::{BinOp, Expr};
+use super::expr::{BinOp, Expr, Func};
 use super::join::{self, Strategy};
 use super::plan::{Binder, Plan, SelectPlan, Source};
+use super::type_funcs::TypeFn;
 use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::storage::TableDef;
@@ -442,13 +443,16 @@ fn scan_node(
         ),
         _ => match super::plan::index_path(def, filter) {
             Some(path) => {
-                let name = def
-                    .indexes
-                    .iter()
-                    .find(|i| i.oid == path.index)
-                    .map(|i| i.name.clone())
-                    .unwrap_or_default();
-                let n = path.eq.len() + path.range.is_some() as usize;
+                let name = if path.index == crate::storage::heap::PK_INDEX {
+                    def.pkey_name.clone()
+                } else {
+                    def.indexes
+                        .iter()
+                        .find(|i| i.oid == path.index)
+                        .map(|i| i.name.clone())
+                        .unwrap_or_default()
+                };
+                let n = path.eq.len() + (path.range.is_some() || path.any.is_some()) as usize;
                 (
                     format!("Index Scan using {name} on {}", def.name),
                     path.columns[..n].to_vec(),
@@ -460,6 +464,12 @@ fn scan_node(
     let is_index_cond = |e: &Expr| match e {
         Expr::Binary(op, l, r, _) if op.is_comparison() && *op != BinOp::NotEq => {
             matches!((l.as_ref(), r.as_ref()), (Expr::Column(i, _), _) | (_, Expr::Column(i, _)) if used_cols.contains(i))
+        }
+        Expr::InList(x, _, false) => {
+            matches!(x.as_ref(), Expr::Column(i, _) if used_cols.contains(i))
+        }
+        Expr::Or(..) | Expr::Func(..) => {
+            super::plan::index_column_list(e).is_some_and(|c| used_cols.contains(&c))
         }
         _ => false,
     };
@@ -736,6 +746,17 @@ pub fn expr_text(e: &Expr, names: &[String]) -> String {
             if *v { "TRUE" } else { "FALSE" }
         ),
         Expr::Cast(x, ty, _, _) => format!("({})::{}", t(x), ty.name()),
+        Expr::Func(Func::Typed(TypeFn::AnyAll(op, all)), args, _) if args.len() == 2 => format!(
+            "({} {} {} ({}))",
+            t(&args[0]),
+            op.symbol(),
+            if *all { "ALL" } else { "ANY" },
+            t(&args[1])
+        ),
+        Expr::Func(Func::Typed(TypeFn::ArrBuild(_)), args, _) => format!(
+            "ARRAY[{}]",
+            args.iter().map(t).collect::<Vec<_>>().join(", ")
+        ),
         Expr::Func(f, args, _) => format!(
             "{}({})",
             format!("{f:?}").to_lowercase(),

@@ -4186,6 +4186,18 @@ pub struct IndexPath {
     pub eq: Vec<Expr>,
     /// Bounds on the next key column, if any.
     pub range: Option<(Bound<Expr>, Bound<Expr>)>,
+    /// Values the next key column is one of (`IN`, `= ANY`, an OR of equalities):
+    /// one lookup each.
+    pub any: Option<AnyValues>,
+}
+
+/// The values of an [`IndexPath`]'s list.
+#[derive(Debug, Clone)]
+pub enum AnyValues {
+    /// Each expression is one value.
+    List(Vec<Expr>),
+    /// The elements of an array (`col = ANY (array)`).
+    Array(Expr),
 }
 
 /// The best secondary-index lookup a filter allows: AND-ed `col = value` conjuncts on
@@ -4193,7 +4205,7 @@ pub struct IndexPath {
 /// first), else `<`, `<=`, `>`, `>=` (BETWEEN) bounds on an index's first column.
 /// Values must be row-independent; the filter is still applied to what it returns.
 pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
-    if def.indexes.is_empty() {
+    if def.indexes.is_empty() && def.primary_key.is_none() {
         return None;
     }
     let mut conjuncts = Vec::new();
@@ -4232,10 +4244,22 @@ pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
             .find(|(c, op, _)| *c == col && *op == BinOp::Eq)
             .map(|(_, _, v)| (*v).clone())
     };
+    // `col IN (values)`, `col = ANY (array)` and `col = a OR col = b` conjuncts: the
+    // lookups of each value.
+    let lists: Vec<(usize, AnyValues)> = conjuncts.iter().filter_map(|c| in_values(c)).collect();
     let mut best: Option<(usize, IndexPath)> = None;
-    for ix in &def.indexes {
+    // The primary key (heap::PK_INDEX) is a candidate like any unique index.
+    let pk = def
+        .primary_key
+        .iter()
+        .map(|cols| (crate::storage::heap::PK_INDEX, cols, true));
+    let secondary = def
+        .indexes
+        .iter()
+        .map(|ix| (ix.oid, &ix.columns, ix.unique));
+    for (oid, columns, unique) in pk.chain(secondary) {
         let mut eq = Vec::new();
-        for &col in &ix.columns {
+        for &col in columns {
             match eq_of(col) {
                 Some(v) => eq.push(v),
                 None => break,
@@ -4243,7 +4267,12 @@ pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
         }
         let n = eq.len();
         let mut range = None;
-        if let Some(&next) = ix.columns.get(n) {
+        let mut any = None;
+        if let Some(&next) = columns.get(n) {
+            any = lists
+                .iter()
+                .find(|(c, _)| *c == next)
+                .map(|(_, v)| v.clone());
             let mut lo = Bound::Unbounded;
             let mut hi = Bound::Unbounded;
             for (c, op, v) in &preds {
@@ -4262,28 +4291,90 @@ pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
                 range = Some((lo, hi));
             }
         }
-        if n == 0 && range.is_none() {
+        if any.is_some() {
+            range = None; // a list of values beats a range on the same column
+        }
+        if n == 0 && range.is_none() && any.is_none() {
             continue;
         }
-        // Full unique matches are best, then longer equality prefixes, then ranges.
-        let score = if ix.unique && n == ix.columns.len() {
+        // Full unique matches are best, then longer equality prefixes (a list of
+        // values counting almost as one more), then ranges.
+        let score = if unique && n == columns.len() {
             usize::MAX
         } else {
-            n * 2 + range.is_some() as usize
+            n * 4
+                + if any.is_some() {
+                    3
+                } else {
+                    range.is_some() as usize
+                }
         };
         if best.as_ref().is_none_or(|(s, _)| score > *s) {
             best = Some((
                 score,
                 IndexPath {
-                    index: ix.oid,
-                    columns: ix.columns.clone(),
+                    index: oid,
+                    columns: columns.clone(),
                     eq,
                     range,
+                    any,
                 },
             ));
         }
     }
     best.map(|(_, p)| p)
+}
+
+/// The column and the values of an `IN (…)` list, `= ANY (array)` or an OR of
+/// equalities of one column, when the values are row-independent.
+fn in_values(c: &Expr) -> Option<(usize, AnyValues)> {
+    match c {
+        Expr::InList(x, list, false) => match x.as_ref() {
+            Expr::Column(i, _) if list.iter().all(row_independent) => {
+                Some((*i, AnyValues::List(list.clone())))
+            }
+            _ => None,
+        },
+        Expr::Func(Func::Typed(super::type_funcs::TypeFn::AnyAll(BinOp::Eq, false)), args, _) => {
+            match args.as_slice() {
+                [Expr::Column(i, _), arr] if row_independent(arr) => {
+                    Some((*i, AnyValues::Array(arr.clone())))
+                }
+                _ => None,
+            }
+        }
+        Expr::Or(a, b) => {
+            let (ca, va) = in_values(a).or_else(|| eq_value(a))?;
+            let (cb, vb) = in_values(b).or_else(|| eq_value(b))?;
+            match (va, vb) {
+                (AnyValues::List(mut x), AnyValues::List(y)) if ca == cb => {
+                    x.extend(y);
+                    Some((ca, AnyValues::List(x)))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The column an `IN` list, `= ANY` or OR of equalities looks up (EXPLAIN's Index
+/// Cond).
+pub fn index_column_list(c: &Expr) -> Option<usize> {
+    in_values(c).map(|(col, _)| col)
+}
+
+/// `col = value` as a one-value list.
+fn eq_value(c: &Expr) -> Option<(usize, AnyValues)> {
+    match c {
+        Expr::Binary(BinOp::Eq, l, r, _) => match (l.as_ref(), r.as_ref()) {
+            (Expr::Column(i, _), v) | (v, Expr::Column(i, _)) if row_independent(v) => {
+                Some((*i, AnyValues::List(vec![v.clone()])))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn apply_alias_columns(scope: &mut Scope, alias: Option<&ast::TableAlias>) -> Result<()> {
@@ -4750,11 +4841,22 @@ mod tests {
         assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(1), lit(1)))).is_none());
         assert!(index_path(&def, Some(&cmp(BinOp::Eq, col(0), col(1)))).is_none());
         assert!(index_path(&def, None).is_none());
-        // OR is not a conjunction of lookups.
+        // An OR of equalities of one column is a list of lookups; of two columns, none.
         let f = Expr::Or(
             Box::new(cmp(BinOp::Eq, col(0), lit(1))),
             Box::new(cmp(BinOp::Eq, col(0), lit(2))),
         );
+        let p = index_path(&def, Some(&f)).unwrap();
+        assert!(matches!(p.any, Some(AnyValues::List(ref v)) if v.len() == 2));
+        let f = Expr::Or(
+            Box::new(cmp(BinOp::Eq, col(0), lit(1))),
+            Box::new(cmp(BinOp::Eq, col(1), lit(2))),
+        );
+        assert!(index_path(&def, Some(&f)).is_none());
+        // IN (…) on the leading column.
+        let f = Expr::InList(Box::new(col(0)), vec![lit(1), lit(5)], false);
+        assert!(index_path(&def, Some(&f)).unwrap().any.is_some());
+        let f = Expr::InList(Box::new(col(0)), vec![lit(1), lit(5)], true);
         assert!(index_path(&def, Some(&f)).is_none());
     }
 

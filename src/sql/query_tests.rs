@@ -73,3 +73,45 @@ fn explain_shows_a_lateral_item_under_a_nested_loop() {
     assert!(out.contains("Nested Loop\n"), "{out}");
     assert!(out.contains("Function Scan on generate_series"), "{out}");
 }
+
+#[test]
+fn value_lists_and_key_ranges_use_the_primary_key_or_an_index() {
+    // PostgreSQL picks a sequential scan for a small table where tusk always looks
+    // the values up, so the plan shape cannot live in an .slt file.
+    let d = db("query-index-lists");
+    let mut s = session(&d.engine, "postgres");
+    super::tests::q(
+        &mut s,
+        "create table t (id int primary key, a int); create index t_a on t (a)",
+    );
+    for (sql, index, cond) in [
+        ("id in (1, 2)", "t_pkey", "(id IN (1, 2))"),
+        (
+            "id = any(array[1, 2])",
+            "t_pkey",
+            "(id = ANY (ARRAY[1, 2]))",
+        ),
+        ("id = 1 or id = 3", "t_pkey", "((id = 1) OR (id = 3))"),
+        ("id between 1 and 9", "t_pkey", "((id >= 1) AND (id <= 9))"),
+        ("id > 5", "t_pkey", "(id > 5)"),
+        ("a in (3, 4)", "t_a", "(a IN (3, 4))"),
+    ] {
+        let out = super::tests::q(
+            &mut s,
+            &format!("explain (costs off) select * from t where {sql}"),
+        );
+        assert!(
+            out.contains(&format!("Index Scan using {index} on t")),
+            "{sql}: {out}"
+        );
+        assert!(out.contains(&format!("Index Cond: {cond}")), "{sql}: {out}");
+    }
+    // Two columns ORed, or a negated list: no lookup can answer.
+    for sql in ["id = 1 or a = 2", "id not in (1, 2)"] {
+        let out = super::tests::q(
+            &mut s,
+            &format!("explain (costs off) select * from t where {sql}"),
+        );
+        assert!(out.contains("Seq Scan on t"), "{sql}: {out}");
+    }
+}

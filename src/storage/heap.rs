@@ -13,7 +13,8 @@
 //!
 //! Secondary indexes ([`SecondaryIndex`]) are B-trees (`BTreeMap`) from an encoded key
 //! to the tuple ids of every version carrying it, live or dead, like the primary-key
-//! index: visibility is decided on the versions, never in the index. NULLs are indexed
+//! index (a B-tree under the same order-preserving encoding, so that key ranges and
+//! key prefixes are scanned through it as through an index; [`PK_INDEX`]): visibility is decided on the versions, never in the index. NULLs are indexed
 //! (sorting last) so prefix lookups find rows with NULLs in later columns, but a key
 //! holding a NULL never conflicts in a unique index and no lookup asks for a NULL
 //! (no equality or range predicate matches NULL). Index contents are never logged: they
@@ -26,7 +27,7 @@
 
 use super::schema::{IndexDef, TableDef};
 use crate::types::{encode_value, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
@@ -106,8 +107,10 @@ pub struct Heap {
     pub next_tid: u64,
     /// The primary key's column positions, if the table has one.
     pub pk: Option<Vec<usize>>,
-    /// Primary-key index: encoded key → tuple ids of all versions carrying that key.
-    pub pk_index: HashMap<Vec<u8>, Vec<u64>>,
+    /// Primary-key index: encoded key (the order-preserving index encoding, so that
+    /// ranges and prefixes of the key can be scanned) → tuple ids of all versions
+    /// carrying that key.
+    pub pk_index: BTreeMap<Vec<u8>, Vec<u64>>,
     /// Secondary indexes, in the table definition's order.
     pub indexes: Vec<SecondaryIndex>,
 }
@@ -192,6 +195,54 @@ fn row_key(vals: &[Value]) -> Vec<u8> {
     out
 }
 
+/// The OID that stands for a table's primary key in index lookups (no index has
+/// OID 0): `Engine::lookup_index` then reads [`Heap::pk_index`].
+pub const PK_INDEX: u32 = 0;
+
+/// Tuple ids under the keys of an index map starting with `prefix`.
+pub fn keys_with_prefix(map: &BTreeMap<Vec<u8>, Vec<u64>>, prefix: &[u8]) -> Vec<u64> {
+    map.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(|(k, _)| k.starts_with(prefix))
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect()
+}
+
+/// Tuple ids under the keys of an index map between the bounds (encoded key
+/// prefixes: a bound covers every key it is a prefix of).
+pub fn keys_in_range(
+    map: &BTreeMap<Vec<u8>, Vec<u64>>,
+    lo: Bound<&[u8]>,
+    hi: Bound<&[u8]>,
+) -> Vec<u64> {
+    let start: Bound<&[u8]> = match lo {
+        Bound::Included(b) | Bound::Excluded(b) => Bound::Included(b),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let mut out = Vec::new();
+    for (k, tids) in map.range::<[u8], _>((start, Bound::Unbounded)) {
+        if let Bound::Excluded(b) = lo {
+            if k.starts_with(b) {
+                continue;
+            }
+        }
+        match hi {
+            Bound::Included(b) => {
+                if k.as_slice() > b && !k.starts_with(b) {
+                    break;
+                }
+            }
+            Bound::Excluded(b) => {
+                if k.as_slice() >= b {
+                    break;
+                }
+            }
+            Bound::Unbounded => {}
+        }
+        out.extend(tids.iter().copied());
+    }
+    out
+}
+
 impl SecondaryIndex {
     /// The encoded key of a row, and whether it holds a NULL (such keys never
     /// conflict in a unique index).
@@ -208,43 +259,13 @@ impl SecondaryIndex {
     /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
     /// key columns; the whole key for a full match).
     pub fn with_prefix(&self, prefix: &[u8]) -> Vec<u64> {
-        self.map
-            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .flat_map(|(_, v)| v.iter().copied())
-            .collect()
+        keys_with_prefix(&self.map, prefix)
     }
 
     /// Tuple ids whose first key column lies between the bounds, each given as the
     /// encoding of one order-preserving value ([`index_key`] of that value alone).
     pub fn in_range(&self, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<u64> {
-        let start: Bound<&[u8]> = match lo {
-            Bound::Included(b) | Bound::Excluded(b) => Bound::Included(b),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let mut out = Vec::new();
-        for (k, tids) in self.map.range::<[u8], _>((start, Bound::Unbounded)) {
-            if let Bound::Excluded(b) = lo {
-                if k.starts_with(b) {
-                    continue;
-                }
-            }
-            match hi {
-                Bound::Included(b) => {
-                    if k.as_slice() > b && !k.starts_with(b) {
-                        break;
-                    }
-                }
-                Bound::Excluded(b) => {
-                    if k.as_slice() >= b {
-                        break;
-                    }
-                }
-                Bound::Unbounded => {}
-            }
-            out.extend(tids.iter().copied());
-        }
-        out
+        keys_in_range(&self.map, lo, hi)
     }
 
     fn add(&mut self, tid: u64, row: &[Value]) {
@@ -318,14 +339,11 @@ impl Heap {
         if vals.len() != pk.len() {
             return None;
         }
+        // The index encoding: numerics equal in value give equal keys, and the order-
+        // preserving types sort as their values (ranges over the key).
         let mut out = Vec::new();
         for v in vals {
-            // Numerics equal in value must give equal keys.
-            let v = match v {
-                Value::Numeric(n) => Value::Numeric(n.normalized()),
-                v => v.clone(),
-            };
-            encode_value(&v, &mut out);
+            encode_index_value(v, &mut out);
         }
         Some(out)
     }

@@ -1236,7 +1236,7 @@ impl Engine {
     }
 
     /// The versions visible to the transaction found through the secondary index with
-    /// OID `index`: those whose first key columns equal `prefix` (values already of
+    /// OID `index` (or the primary key, for `heap::PK_INDEX`): those whose first key columns equal `prefix` (values already of
     /// the columns' types), and, when `range` is given, whose next key column lies
     /// within it (an order-preserving type; see `heap`). None when the index does
     /// not exist or cannot answer (the caller scans instead). The caller still
@@ -1252,16 +1252,22 @@ impl Engine {
     ) -> Option<Vec<(u64, Arc<Vec<Value>>)>> {
         let st = self.lock();
         let h = st.store.heaps.get(&(db, rel))?;
-        let ix = h.indexes.iter().find(|i| i.def.oid == index)?;
+        // The primary key (heap::PK_INDEX) or a secondary index: its width and map.
+        let (ncols, map) = if index == heap::PK_INDEX {
+            (h.pk.as_ref()?.len(), &h.pk_index)
+        } else {
+            let ix = h.indexes.iter().find(|i| i.def.oid == index)?;
+            (ix.def.columns.len(), &ix.map)
+        };
         let width = prefix.len() + range.is_some() as usize;
-        if width == 0 || width > ix.def.columns.len() {
+        if width == 0 || width > ncols {
             return None;
         }
         let Some(pre) = heap::index_key(prefix) else {
             return Some(vec![]); // `col = NULL` matches nothing
         };
         let tids = match range {
-            None => ix.with_prefix(&pre),
+            None => heap::keys_with_prefix(map, &pre),
             Some((lo, hi)) => {
                 // Each bound as the prefix plus the bound value's encoding; an
                 // open end stays within the prefix.
@@ -1282,7 +1288,8 @@ impl Engine {
                     })
                 };
                 let (lo_b, hi_b) = (enc(&lo)?, enc(&hi)?);
-                ix.in_range(
+                heap::keys_in_range(
+                    map,
                     lo_b.as_ref().map(|k| k.as_slice()),
                     hi_b.as_ref().map(|k| k.as_slice()),
                 )
