@@ -45,6 +45,20 @@ fn schema_oid(engine: &Engine, name: &str) -> Result<u32> {
     }
 }
 
+/// Resolves a schema named explicitly in an object's name: its OID, after checking
+/// that the role the statement runs as has USAGE on it (42501 `permission denied for
+/// schema s`, as PostgreSQL's `LookupExplicitNamespace`).
+pub fn lookup_schema(engine: &Engine, name: &str) -> Result<u32> {
+    let oid = schema_oid(engine, name)?;
+    if !search_path::schema_allows(engine, oid, crate::storage::acl::ACL_USAGE) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied for schema {name}"
+        );
+    }
+    Ok(oid)
+}
+
 /// Finds a table by (optional schema, name) in a database; `Ok(None)` if it does not
 /// exist, an error if the schema does not.
 pub fn resolve_table(
@@ -54,15 +68,33 @@ pub fn resolve_table(
     name: &str,
 ) -> Result<Option<Arc<TableDef>>> {
     let schemas = match schema {
-        Some(s) => vec![schema_oid(engine, s)?],
+        Some(s) => vec![lookup_schema(engine, s)?],
         None => search_path::lookup_schemas(),
     };
     Ok(engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name))))
 }
 
 /// The schema a CREATE goes to (the first existing schema of `search_path` when
-/// unqualified).
+/// unqualified), after checking that the statement's role may create in it (42501
+/// `permission denied for schema s`).
 pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
+    let oid = creation_schema(engine, schema)?;
+    if !search_path::schema_allows(engine, oid, crate::storage::acl::ACL_CREATE) {
+        let name = engine.with_catalog(|c| {
+            c.schemas
+                .get(&oid)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default()
+        });
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied for schema {name}"
+        );
+    }
+    Ok(oid)
+}
+
+fn creation_schema(engine: &Engine, schema: Option<&str>) -> Result<u32> {
     match schema {
         None => match search_path::creation_schema() {
             Some(PG_CATALOG_NAMESPACE) => bail!(
@@ -119,6 +151,10 @@ pub enum VirtualTable {
     /// `tusk_wal_holds` (tusk's own, not PostgreSQL's): one row per backup hold, the
     /// WAL kept for the standby of a finished base backup (see `storage::holds`).
     TuskWalHolds,
+    /// A sequence read as a relation (`SELECT * FROM s`): one row, `last_value`,
+    /// `log_cnt` (the values logged ahead, see `storage::ddl`), `is_called`. Holds the
+    /// sequence's OID.
+    Sequence(u32),
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -303,6 +339,11 @@ impl VirtualTable {
                 ("created", TimestampTz),
                 ("expires", TimestampTz),
             ],
+            VirtualTable::Sequence(_) => &[
+                ("last_value", Int8),
+                ("log_cnt", Int8),
+                ("is_called", Bool),
+            ],
         }
     }
 
@@ -311,6 +352,26 @@ impl VirtualTable {
     pub fn rows(self, engine: &Engine, db: u32) -> Vec<Vec<Value>> {
         let text = |s: &str| Value::Text(s.to_string());
         let ts = |v: Option<i64>| v.map(Value::TimestampTz).unwrap_or(Value::Null);
+        if let VirtualTable::Sequence(oid) = self {
+            return engine.with_catalog(|c| {
+                let (Some(def), Some(v)) = (
+                    c.ddl.sequences.get(&(db, oid)),
+                    c.ddl.seq_values.get(&(db, oid)),
+                ) else {
+                    return vec![];
+                };
+                let ahead = if v.called && def.increment != 0 {
+                    ((v.wal_last - v.last) / def.increment).max(0)
+                } else {
+                    0
+                };
+                vec![vec![
+                    Value::Int8(v.last),
+                    Value::Int8(ahead),
+                    Value::Bool(v.called),
+                ]]
+            });
+        }
         if self == VirtualTable::PgStatWal {
             let w = engine.wal_stats();
             let int8 = |n: u64| Value::Int8(n.min(i64::MAX as u64) as i64);
@@ -366,6 +427,7 @@ impl VirtualTable {
             VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgStatWalReceiver => vec![],
             VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
+            VirtualTable::Sequence(_) => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -14,6 +14,12 @@
 //! - The path is per thread: a backend runs its session on one thread, and a thread
 //!   that runs several sessions (tests) enters each one's path before each statement.
 //!
+//! - The session also enters the role its statement runs as ([`enter_role`]): the
+//!   path keeps only the schemas that role has USAGE on (as PostgreSQL's path does),
+//!   and `catalog`'s lookups of schemas named explicitly check USAGE, and creation
+//!   CREATE, for it. Internal lookups (a view's stored query, resolved with its
+//!   owner's rights in PostgreSQL) run [`unchecked`].
+//!
 //! What it must never do: change the catalog, or fall back to `public` when the path
 //! names no existing schema (creation then fails with 3F000, as in PostgreSQL).
 //!
@@ -22,14 +28,48 @@
 //! 2. `resolve_table` asks [`lookup_schemas`]: [pg_catalog, s1, public];
 //! 3. the first schema holding a table `t` wins.
 
+use crate::storage::acl::{self, AclObject};
 use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use crate::storage::Engine;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 thread_local! {
     /// The explicit path (existing schemas, in the setting's order) of the statement
     /// this thread runs; `public` alone until a session enters its own.
     static PATH: RefCell<Vec<u32>> = RefCell::new(vec![PUBLIC_NAMESPACE]);
+    /// The (role OID, database OID) whose schema privileges this thread's lookups
+    /// check; None: no checks.
+    static ROLE: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
+}
+
+/// Makes `role` (with the session's database) the role whose schema privileges this
+/// thread's lookups check; None turns the checks off.
+pub fn enter_role(role: Option<(u32, u32)>) {
+    ROLE.with(|r| r.set(role));
+}
+
+/// The role (and database) lookups check, if any.
+pub fn role() -> Option<(u32, u32)> {
+    ROLE.with(|r| r.get())
+}
+
+/// Runs `f` with the checks off (lookups the statement's role does not make itself).
+pub fn unchecked<R>(f: impl FnOnce() -> R) -> R {
+    let saved = role();
+    enter_role(None);
+    let r = f();
+    enter_role(saved);
+    r
+}
+
+/// Whether the checked role holds `bits` on schema `oid` (true when nothing is checked).
+pub fn schema_allows(engine: &Engine, oid: u32, bits: u32) -> bool {
+    match role() {
+        None => true,
+        Some((role, db)) => engine.with_catalog(|c| {
+            acl::privileges(c, db, &AclObject::Schema(oid), role).0 & bits == bits
+        }),
+    }
 }
 
 /// Splits the setting into schema names (quoted ones kept as written, unquoted ones
@@ -67,15 +107,20 @@ pub fn parse(setting: &str) -> Vec<String> {
 }
 
 /// The existing schemas the setting names, in order (`$user` is the schema named as
-/// the session's user, when there is one).
-pub fn resolve(engine: &Engine, setting: &str, user: &str) -> Vec<u32> {
+/// the session's user, when there is one), without those `user` lacks USAGE on in
+/// database `db` (PostgreSQL's `recomputeNamespacePath`).
+pub fn resolve(engine: &Engine, db: u32, setting: &str, user: &str) -> Vec<u32> {
     let names = parse(setting);
     engine.with_catalog(|c| {
+        let role = c.role_by_name(user).map(|r| r.oid);
         let mut out: Vec<u32> = Vec::new();
         for n in names {
             let n = if n == "$user" { user.to_string() } else { n };
             if let Some((oid, _)) = c.schemas.iter().find(|(_, (name, _))| *name == n) {
-                if !out.contains(oid) {
+                let usable = role.map_or(true, |r| {
+                    acl::privileges(c, db, &AclObject::Schema(*oid), r).0 & acl::ACL_USAGE != 0
+                });
+                if usable && !out.contains(oid) {
                     out.push(*oid);
                 }
             }

@@ -52,7 +52,9 @@ pub mod functions;
 pub mod join;
 pub mod lateral;
 pub mod plan;
+pub mod owner;
 mod prepare;
+pub mod privileges;
 pub mod regex_funcs;
 pub mod string_funcs;
 pub mod ties;
@@ -754,6 +756,9 @@ pub struct Session {
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
+    /// The user the connection authenticated as; `ctx.user` is the current user, which
+    /// SET ROLE and SET SESSION AUTHORIZATION change (see [`Session::sync_user`]).
+    auth_user: String,
 }
 
 fn tag_for(plan: &Plan, n: u64) -> String {
@@ -779,6 +784,7 @@ impl Session {
     /// A new session for an authenticated connection.
     pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
         let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
+        let auth_user = ctx.user.clone();
         Session {
             engine,
             settings,
@@ -796,6 +802,28 @@ impl Session {
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
             ddl: ddl::DdlSession::default(),
+            auth_user,
+        }
+    }
+
+    /// Makes `ctx.user` the current user the settings say: `role` when set, else
+    /// `session_authorization`, else the authenticated user. Called before each
+    /// statement and after a transaction ends (a rollback may undo SET ROLE).
+    fn sync_user(&mut self) {
+        let session = self.settings.get_str("session_authorization");
+        let session = if session.is_empty() {
+            self.auth_user.clone()
+        } else {
+            session
+        };
+        let role = self.settings.get_str("role");
+        let user = if role.is_empty() || role == "none" {
+            session
+        } else {
+            role
+        };
+        if user != self.ctx.user {
+            self.ctx.user = user;
         }
     }
 
@@ -909,6 +937,7 @@ impl Session {
             }
             let r = self.engine.commit(t, wait);
             self.settings.end_transaction(r.is_ok());
+            self.sync_user();
             return r;
         }
         Ok(())
@@ -922,6 +951,7 @@ impl Session {
             self.engine.abort(t);
             self.settings.end_transaction(false);
         }
+        self.sync_user();
     }
 
     /// Handles a statement error: fails the block or rolls back the implicit transaction.
@@ -1008,6 +1038,7 @@ impl Session {
         params: &[Value],
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
+        self.sync_user();
         let is_txn_control = matches!(
             p,
             Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
@@ -1050,12 +1081,19 @@ impl Session {
         let version = self.engine.catalog_version();
         let path = crate::catalog::search_path::resolve(
             &self.engine,
+            self.db_oid,
             &self.settings.get_str("search_path"),
             &self.ctx.user,
         );
-        // A plan depends on the schemas its names resolved in.
-        let key = (piece.offset, format!("{}\u{0}{path:?}", piece.text));
+        // A plan depends on the schemas its names resolved in and on the role whose
+        // privileges were checked.
+        let key = (
+            piece.offset,
+            format!("{}\u{0}{path:?}\u{0}{}", piece.text, self.ctx.user),
+        );
         crate::catalog::search_path::enter(path);
+        let role = self.engine.role(&self.ctx.user).map(|r| (r.oid, self.db_oid));
+        crate::catalog::search_path::enter_role(role);
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1107,9 +1145,11 @@ impl Session {
         } = self;
         crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
             engine,
+            *db_oid,
             &settings.get_str("search_path"),
             &ctx.user,
         ));
+        crate::catalog::search_path::enter_role(engine.role(&ctx.user).map(|r| (r.oid, *db_oid)));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1361,6 +1401,10 @@ impl Session {
                         );
                     }
                     self.settings.reset_all();
+                    // DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT.
+                    let _ = self.settings.set("session_authorization", None, false, true);
+                    let _ = self.settings.set("role", None, false, true);
+                    self.sync_user();
                     self.statements.clear();
                     self.portals.clear();
                     self.plan_cache.clear();
@@ -1407,15 +1451,6 @@ impl Session {
                 binary,
             } => {
                 let def = self.copy_table(table)?;
-                if let Some(r) = self.engine.role(&self.ctx.user) {
-                    acl::check_table(
-                        &self.engine,
-                        self.db_oid,
-                        r.oid,
-                        &def,
-                        crate::storage::acl::ACL_INSERT,
-                    )?;
-                }
                 let mut targets = Vec::new();
                 if columns.is_empty() {
                     targets.extend(0..def.columns.len());
@@ -1434,6 +1469,9 @@ impl Session {
                         })?;
                     targets.push(i);
                 }
+                // INSERT on the table, or on every column copied into.
+                let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+                privileges::check_insert_columns(&self.engine, self.db_oid, role, &def, &targets)?;
                 let mut b = Binder::new(&self.engine, self.db_oid, "", 0, vec![]);
                 let mut defaults = Vec::new();
                 for c in &def.columns {
@@ -1575,7 +1613,10 @@ impl Session {
                 cmd("DROP ROLE")
             }
             FrontStmt::Acl(a) => {
-                self.exec_ctx(&[], |cx| acl::execute(a, cx))?;
+                let auth = self.auth_user.clone();
+                let r = self.exec_ctx(&[], |cx| acl::execute(a, cx, &auth));
+                self.sync_user();
+                r?;
                 cmd(a.tag())
             }
         }
@@ -2222,6 +2263,7 @@ mod hot_standby {
             FrontStmt::CreateRole { .. } => "CREATE ROLE",
             FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
             FrontStmt::DropRole { .. } => "DROP ROLE",
+            FrontStmt::Acl(a) if a.is_session_only() => return Ok(()),
             FrontStmt::Acl(a) => a.tag(),
             FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
             FrontStmt::DropDatabase { .. } => "DROP DATABASE",

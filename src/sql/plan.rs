@@ -510,6 +510,8 @@ pub struct Binder<'a> {
     /// The role whose table privileges are checked as tables are bound (`sql::acl`);
     /// None for internal binders (stored defaults, view bodies).
     pub acl_role: Option<u32>,
+    /// What the privilege checks of the statement need (see `sql::privileges`).
+    pub(crate) acl: super::privileges::AclState,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -557,6 +559,7 @@ impl<'a> Binder<'a> {
             outer: Vec::new(),
             correlated: Vec::new(),
             acl_role: None,
+            acl: Default::default(),
         }
     }
 
@@ -598,12 +601,15 @@ impl<'a> Binder<'a> {
             match hits.len() {
                 0 => continue,
                 1 => {
+                    let (toid, att) = (scope.cols[hits[0]].table_oid, scope.cols[hits[0]].attnum);
                     let at = level.position(hits[0])?;
                     let n = self.correlated.len();
                     for c in &mut self.correlated[n.saturating_sub(d)..] {
                         *c = true;
                     }
-                    return Ok(Some(Expr::OuterColumn(d, at, scope.cols[hits[0]].ty)));
+                    let ty = scope.cols[hits[0]].ty;
+                    self.acl.read(toid, att);
+                    return Ok(Some(Expr::OuterColumn(d, at, ty)));
                 }
                 _ => bail!(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -635,8 +641,15 @@ impl<'a> Binder<'a> {
         (self.engine, self.db)
     }
 
-    /// Plans a statement.
+    /// Plans a statement, then checks the privileges it needs (`sql::privileges`).
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
+        self.acl_enter();
+        let p = self.plan_statement(stmt);
+        self.acl_leave(p.is_ok())?;
+        p
+    }
+
+    fn plan_statement(&mut self, stmt: &ast::Statement) -> Result<Plan> {
         if let Some(p) = super::ddl::plan(self, stmt)? {
             return Ok(Plan::Ddl(p));
         }
@@ -708,7 +721,7 @@ impl<'a> Binder<'a> {
                 let mut out = Vec::new();
                 for t in table_names {
                     let def = self.resolve_table(&t.name)?;
-                    self.acl_check(&def, super::acl::Need::Truncate)?;
+                    self.acl_check(&def, super::privileges::Need::Truncate)?;
                     out.push((self.db, def));
                 }
                 Ok(Plan::Truncate(out))
@@ -860,6 +873,9 @@ impl<'a> Binder<'a> {
         }
         if !q.locks.is_empty() {
             plan.lock = Some(self.plan_row_lock(&plan, &q.locks)?);
+            if let Source::Table { def, .. } = &plan.source {
+                self.acl_lock(def);
+            }
         }
         Ok(plan)
     }
@@ -1222,6 +1238,41 @@ impl<'a> Binder<'a> {
         Ok(acc.unwrap_or((Source::Single, Scope::default())))
     }
 
+    /// A sequence in FROM: its one row (SELECT on it needed).
+    fn sequence_source(
+        &mut self,
+        seq: &crate::storage::ddl::SequenceDef,
+        alias_name: &str,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Source, Scope)> {
+        if let Some(role) = self.acl_role {
+            super::privileges::check_relation(
+                self.engine,
+                self.db,
+                role,
+                seq.oid,
+                crate::storage::acl::ACL_SELECT,
+            )?;
+        }
+        let vt = catalog::VirtualTable::Sequence(seq.oid);
+        let mut scope = Scope {
+            cols: vt
+                .columns()
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(alias_name.to_string()),
+                    name: n.to_string(),
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                })
+                .collect(),
+        };
+        apply_alias_columns(&mut scope, alias)?;
+        Ok((Source::Virtual(vt), scope))
+    }
+
     fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
         clauses::check_table_factor(f)?;
         match f {
@@ -1276,8 +1327,14 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Subquery(Box::new(p)), scope));
                 }
-                let def = self.resolve_table(name)?;
-                self.acl_check(&def, super::acl::Need::Select)?;
+                let def = match self.resolve_table(name) {
+                    Ok(def) => def,
+                    Err(e) => match super::ddl::find_sequence(self.engine, self.db, schema.as_deref(), &tname)? {
+                        Some(seq) => return self.sequence_source(&seq, &alias_name, alias.as_ref()),
+                        None => return Err(e),
+                    },
+                };
+                self.acl_check(&def, super::privileges::Need::Select)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((
@@ -1720,6 +1777,7 @@ impl<'a> Binder<'a> {
                     }
                     Item::Col(i) => {
                         let c = &scope.cols[*i];
+                        self.acl.read(c.table_oid, c.attnum);
                         if self.agg.is_some() {
                             let e = ast::Expr::Identifier(ast::Ident::new(c.name.clone()));
                             exprs.push(self.bind(&e, &scope)?);
@@ -1833,6 +1891,7 @@ impl<'a> Binder<'a> {
                 }
                 _ => {
                     for (i, c) in def.columns.iter().enumerate() {
+                        self.acl.read(def.oid, (i + 1) as i16);
                         exprs.push(Expr::Column(i, c.data_type));
                         fields.push(field(
                             &c.name,
@@ -1901,7 +1960,7 @@ impl<'a> Binder<'a> {
             );
         };
         let def = self.resolve_table(name)?;
-        self.acl_check(&def, super::acl::Need::Insert(ins))?;
+        self.acl_check(&def, super::privileges::Need::Insert(ins))?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
             targets.extend(0..def.columns.len());
@@ -2200,7 +2259,7 @@ impl<'a> Binder<'a> {
         let def = self.resolve_table(name)?;
         self.acl_check(
             &def,
-            super::acl::Need::Update(assignments, selection.is_some() || returning.is_some()),
+            super::privileges::Need::Update(assignments, selection.is_some() || returning.is_some()),
         )?;
         let alias_name = alias
             .as_ref()
@@ -2245,7 +2304,7 @@ impl<'a> Binder<'a> {
         let def = self.resolve_table(name)?;
         self.acl_check(
             &def,
-            super::acl::Need::Delete(d.selection.is_some() || d.returning.is_some()),
+            super::privileges::Need::Delete(d.selection.is_some() || d.returning.is_some()),
         )?;
         let alias_name = alias
             .as_ref()
@@ -3413,7 +3472,11 @@ impl<'a> Binder<'a> {
             }
         }
         match hits.len() {
-            1 => Ok(Expr::Column(hits[0], scope.cols[hits[0]].ty)),
+            1 => {
+                let c = &scope.cols[hits[0]];
+                self.acl_read(c.table_oid, c.attnum);
+                Ok(Expr::Column(hits[0], c.ty))
+            }
             0 => {
                 if tname.is_none() && col.quote_style.is_none() {
                     if let Some((f, ty)) = functions::lookup(&name, &[]) {
