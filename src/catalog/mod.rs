@@ -339,11 +339,9 @@ impl VirtualTable {
                 ("created", TimestampTz),
                 ("expires", TimestampTz),
             ],
-            VirtualTable::Sequence(_) => &[
-                ("last_value", Int8),
-                ("log_cnt", Int8),
-                ("is_called", Bool),
-            ],
+            VirtualTable::Sequence(_) => {
+                &[("last_value", Int8), ("log_cnt", Int8), ("is_called", Bool)]
+            }
         }
     }
 

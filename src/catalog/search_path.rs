@@ -117,7 +117,7 @@ pub fn resolve(engine: &Engine, db: u32, setting: &str, user: &str) -> Vec<u32> 
         for n in names {
             let n = if n == "$user" { user.to_string() } else { n };
             if let Some((oid, _)) = c.schemas.iter().find(|(_, (name, _))| *name == n) {
-                let usable = role.map_or(true, |r| {
+                let usable = role.is_none_or(|r| {
                     acl::privileges(c, db, &AclObject::Schema(*oid), r).0 & acl::ACL_USAGE != 0
                 });
                 if usable && !out.contains(oid) {

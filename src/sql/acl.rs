@@ -434,7 +434,9 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
         } else if p.eat("sequences") {
             ObjType::Sequence
         } else {
-            return Err(unsupported("GRANT on all functions, procedures or routines"));
+            return Err(unsupported(
+                "GRANT on all functions, procedures or routines",
+            ));
         };
         p.expect("in")?;
         p.expect("schema")?;
@@ -493,10 +495,7 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
     for pr in &privs {
         if pr.cols.is_some() {
             if ty != ObjType::Table {
-                bail!(
-                    "0LP01",
-                    "column privileges are only valid for relations"
-                );
+                bail!("0LP01", "column privileges are only valid for relations");
             }
             continue;
         }
@@ -738,12 +737,17 @@ pub fn execute(s: &AclStmt, cx: &mut ExecCtx<'_>, authenticated: &str) -> Result
                     }
                     apply(cx, &me, &t, bits, *all, &req, None)?;
                     // REVOKE of a table privilege takes it from every column too.
-                    if !req.grant && t.kind == ObjectKind::Table && bits & acl::ACL_ALL_COLUMN != 0 {
+                    if !req.grant && t.kind == ObjectKind::Table && bits & acl::ACL_ALL_COLUMN != 0
+                    {
                         revoke_from_columns(cx, &me, &t, bits & acl::ACL_ALL_COLUMN, &req)?;
                     }
                 }
                 for pr in &col_privs {
-                    let bits = if pr.bit == 0 { acl::ACL_ALL_COLUMN } else { pr.bit };
+                    let bits = if pr.bit == 0 {
+                        acl::ACL_ALL_COLUMN
+                    } else {
+                        pr.bit
+                    };
                     if bits & !acl::ACL_ALL_COLUMN != 0 {
                         bail!(
                             "0LP01",
@@ -1101,10 +1105,7 @@ fn apply(
         (cur, held, avail, grantor)
     });
     let column_name = |verb: &str| match relation {
-        Some(rel) => format!(
-            "{verb} for column \"{}\" of relation \"{rel}\"",
-            t.name
-        ),
+        Some(rel) => format!("{verb} for column \"{}\" of relation \"{rel}\"", t.name),
         None => format!("{verb} for \"{}\"", t.name),
     };
     if avail == 0 && held == 0 {

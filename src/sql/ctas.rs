@@ -224,7 +224,13 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
             };
             if let Some(role) = b.acl_role {
                 // PostgreSQL's LIKE needs SELECT on the source.
-                crate::sql::privileges::check_relation(engine, db, role, src.oid, crate::storage::acl::ACL_SELECT)?;
+                crate::sql::privileges::check_relation(
+                    engine,
+                    db,
+                    role,
+                    src.oid,
+                    crate::storage::acl::ACL_SELECT,
+                )?;
             }
             let columns = src
                 .columns

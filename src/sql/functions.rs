@@ -33,7 +33,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
     }
-    if let Some(f) = super::privileges::lookup(name, n) {
+    if let Some(f) = super::privileges::lookup(name, arg_types) {
         return Some(f);
     }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);

@@ -51,8 +51,8 @@ pub mod front;
 pub mod functions;
 pub mod join;
 pub mod lateral;
-pub mod plan;
 pub mod owner;
+pub mod plan;
 mod prepare;
 pub mod privileges;
 pub mod regex_funcs;
@@ -1092,7 +1092,10 @@ impl Session {
             format!("{}\u{0}{path:?}\u{0}{}", piece.text, self.ctx.user),
         );
         crate::catalog::search_path::enter(path);
-        let role = self.engine.role(&self.ctx.user).map(|r| (r.oid, self.db_oid));
+        let role = self
+            .engine
+            .role(&self.ctx.user)
+            .map(|r| (r.oid, self.db_oid));
         crate::catalog::search_path::enter_role(role);
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
@@ -1402,7 +1405,9 @@ impl Session {
                     }
                     self.settings.reset_all();
                     // DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT.
-                    let _ = self.settings.set("session_authorization", None, false, true);
+                    let _ = self
+                        .settings
+                        .set("session_authorization", None, false, true);
                     let _ = self.settings.set("role", None, false, true);
                     self.sync_user();
                     self.statements.clear();

@@ -165,8 +165,10 @@ pub fn parse(t: &[Tok]) -> Result<Option<OwnerStmt>> {
                 i: 2,
             };
             let mut if_exists = false;
-            if matches!(kind, OwnerKind::Table | OwnerKind::Sequence | OwnerKind::View)
-                && p.eat("if")
+            if matches!(
+                kind,
+                OwnerKind::Table | OwnerKind::Sequence | OwnerKind::View
+            ) && p.eat("if")
             {
                 p.expect("exists")?;
                 if_exists = true;
@@ -226,7 +228,10 @@ fn owner_of(c: &CatalogState, o: &Owned) -> Option<(u32, String, Option<u32>)> {
             .enums
             .get(oid)
             .map(|d| (d.owner, d.name.clone(), Some(d.schema))),
-        Owned::Database(oid) => c.databases.get(oid).map(|d| (d.owner, d.name.clone(), None)),
+        Owned::Database(oid) => c
+            .databases
+            .get(oid)
+            .map(|d| (d.owner, d.name.clone(), None)),
     }
 }
 
@@ -411,7 +416,13 @@ fn resolve(
 
 /// Changes the owner of one object (`check`: the permission checks of a single ALTER;
 /// REASSIGN OWNED has checked its own).
-fn alter_owner(cx: &mut ExecCtx<'_>, me: &RoleInfo, o: &Owned, new: u32, check: bool) -> Result<()> {
+fn alter_owner(
+    cx: &mut ExecCtx<'_>,
+    me: &RoleInfo,
+    o: &Owned,
+    new: u32,
+    check: bool,
+) -> Result<()> {
     let db = cx.db_oid;
     let Some((old, name, schema)) = cx.engine.with_catalog(|c| owner_of(c, o)) else {
         return Ok(());
@@ -428,7 +439,9 @@ fn alter_owner(cx: &mut ExecCtx<'_>, me: &RoleInfo, o: &Owned, new: u32, check: 
                     sqlstate::FEATURE_NOT_SUPPORTED,
                     "cannot change owner of sequence \"{name}\""
                 )
-                .with_detail(format!("Sequence \"{name}\" is linked to table \"{table}\".")));
+                .with_detail(format!(
+                    "Sequence \"{name}\" is linked to table \"{table}\"."
+                )));
             }
             return Ok(());
         }
@@ -460,15 +473,18 @@ fn alter_owner(cx: &mut ExecCtx<'_>, me: &RoleInfo, o: &Owned, new: u32, check: 
                 });
                 if !ok {
                     let dname = cx.engine.with_catalog(|c| {
-                        c.databases.get(&db).map(|d| d.name.clone()).unwrap_or_default()
+                        c.databases
+                            .get(&db)
+                            .map(|d| d.name.clone())
+                            .unwrap_or_default()
                     });
                     return Err(denied("database", &dname));
                 }
             }
             Owned::Database(_) => {
-                let ok = cx.engine.with_catalog(|c| {
-                    c.roles.get(&new).is_some_and(|r| r.createdb || r.superuser)
-                });
+                let ok = cx
+                    .engine
+                    .with_catalog(|c| c.roles.get(&new).is_some_and(|r| r.createdb || r.superuser));
                 if !ok {
                     bail!(
                         sqlstate::INSUFFICIENT_PRIVILEGE,
@@ -552,7 +568,9 @@ fn set_owner(cx: &mut ExecCtx<'_>, o: &Owned, old: u32, new: u32) -> Result<()> 
                     }
                 }
                 _ => {
-                    let def = cx.engine.with_catalog(|c| c.ddl.views.get(&(db, *oid)).cloned());
+                    let def = cx
+                        .engine
+                        .with_catalog(|c| c.ddl.views.get(&(db, *oid)).cloned());
                     if let Some(mut v) = def {
                         v.owner = new;
                         cx.engine.catalog_change(
@@ -669,7 +687,8 @@ fn owned_by(cx: &ExecCtx<'_>, role: u32) -> Vec<Owned> {
 
 /// Whether an ACL list mentions `role` (as grantee or grantor).
 fn mentions(list: &[acl::AclItem], role: u32) -> bool {
-    list.iter().any(|it| it.grantee == role || it.grantor == role)
+    list.iter()
+        .any(|it| it.grantee == role || it.grantor == role)
 }
 
 /// Whether a stored ACL's object belongs to database `db` (schemas and databases are
@@ -726,7 +745,10 @@ fn drop_owned(cx: &mut ExecCtx<'_>, role: u32, cascade: bool) -> Result<()> {
                     )?;
                 }
                 acl::ObjectKind::Table => {
-                    if let Some(t) = cx.engine.with_catalog(|c| c.tables.get(&(db, *oid)).cloned()) {
+                    if let Some(t) = cx
+                        .engine
+                        .with_catalog(|c| c.tables.get(&(db, *oid)).cloned())
+                    {
                         tables.push(t);
                     }
                 }
@@ -758,8 +780,10 @@ fn drop_owned(cx: &mut ExecCtx<'_>, role: u32, cascade: bool) -> Result<()> {
                 let d = cx.engine.with_catalog(|c| c.enums.get(oid).cloned());
                 if let Some(d) = d {
                     super::enums::check_unused(cx, &d)?;
-                    cx.engine
-                        .catalog_change(cx.txn, CatalogChange::Enum(EnumChange::Drop { oid: *oid }))?;
+                    cx.engine.catalog_change(
+                        cx.txn,
+                        CatalogChange::Enum(EnumChange::Drop { oid: *oid }),
+                    )?;
                 }
             }
             _ => {}
@@ -787,8 +811,10 @@ fn drop_owned(cx: &mut ExecCtx<'_>, role: u32, cascade: bool) -> Result<()> {
                 ))
                 .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
             }
-            cx.engine
-                .catalog_change(cx.txn, CatalogChange::Ddl(DdlChange::DropSchema { oid: *oid }))?;
+            cx.engine.catalog_change(
+                cx.txn,
+                CatalogChange::Ddl(DdlChange::DropSchema { oid: *oid }),
+            )?;
         }
     }
     Ok(())
@@ -815,7 +841,12 @@ pub fn check_droppable(cx: &ExecCtx<'_>, role: &RoleInfo) -> Result<()> {
         }
         for ((sdb, _), s) in &c.ddl.sequences {
             if s.owner == r {
-                add(Some(*sdb), s.oid, 0, format!("owner of sequence {}", s.name));
+                add(
+                    Some(*sdb),
+                    s.oid,
+                    0,
+                    format!("owner of sequence {}", s.name),
+                );
             }
         }
         for ((vdb, _), v) in &c.ddl.views {
@@ -849,10 +880,17 @@ pub fn check_droppable(cx: &ExecCtx<'_>, role: &RoleInfo) -> Result<()> {
                 continue;
             }
             match *o {
-                AclObject::Relation { db: odb, oid } => {
-                    add(Some(odb), oid, 0, format!("privileges for {} {name}", kind.name()))
-                }
-                AclObject::Column { db: odb, table, column } => {
+                AclObject::Relation { db: odb, oid } => add(
+                    Some(odb),
+                    oid,
+                    0,
+                    format!("privileges for {} {name}", kind.name()),
+                ),
+                AclObject::Column {
+                    db: odb,
+                    table,
+                    column,
+                } => {
                     let tname = c
                         .tables
                         .get(&(odb, table))
@@ -865,7 +903,9 @@ pub fn check_droppable(cx: &ExecCtx<'_>, role: &RoleInfo) -> Result<()> {
                         format!("privileges for column {name} of table {tname}"),
                     )
                 }
-                AclObject::Schema(oid) => add(None, oid, 0, format!("privileges for schema {name}")),
+                AclObject::Schema(oid) => {
+                    add(None, oid, 0, format!("privileges for schema {name}"))
+                }
                 AclObject::Database(oid) => {
                     add(None, oid, 0, format!("privileges for database {name}"))
                 }
@@ -874,7 +914,11 @@ pub fn check_droppable(cx: &ExecCtx<'_>, role: &RoleInfo) -> Result<()> {
         let others: Vec<String> = others
             .into_iter()
             .map(|(d, n)| {
-                let dname = c.databases.get(&d).map(|x| x.name.clone()).unwrap_or_default();
+                let dname = c
+                    .databases
+                    .get(&d)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default();
                 if n == 1 {
                     format!("1 object in database {dname}")
                 } else {

@@ -1320,7 +1320,8 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
-                self.acl_check_view(schema.as_deref(), &tname)?;
+                self.acl_check_view(schema.as_deref(), &tname)
+                    .map_err(|e| self.at(e, Self::name_span(name)))?;
                 if let Some((p, mut scope)) =
                     super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
                 {
@@ -1329,8 +1330,15 @@ impl<'a> Binder<'a> {
                 }
                 let def = match self.resolve_table(name) {
                     Ok(def) => def,
-                    Err(e) => match super::ddl::find_sequence(self.engine, self.db, schema.as_deref(), &tname)? {
-                        Some(seq) => return self.sequence_source(&seq, &alias_name, alias.as_ref()),
+                    Err(e) => match super::ddl::find_sequence(
+                        self.engine,
+                        self.db,
+                        schema.as_deref(),
+                        &tname,
+                    )? {
+                        Some(seq) => {
+                            return self.sequence_source(&seq, &alias_name, alias.as_ref())
+                        }
                         None => return Err(e),
                     },
                 };
@@ -2259,7 +2267,10 @@ impl<'a> Binder<'a> {
         let def = self.resolve_table(name)?;
         self.acl_check(
             &def,
-            super::privileges::Need::Update(assignments, selection.is_some() || returning.is_some()),
+            super::privileges::Need::Update(
+                assignments,
+                selection.is_some() || returning.is_some(),
+            ),
         )?;
         let alias_name = alias
             .as_ref()

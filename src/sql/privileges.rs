@@ -85,7 +85,10 @@ pub fn check_schema(engine: &Engine, db: u32, role: u32, oid: u32, bits: u32) ->
         let (have, _) = acl::privileges(c, db, &object, role);
         (
             have & bits == bits,
-            c.schemas.get(&oid).map(|(n, _)| n.clone()).unwrap_or_default(),
+            c.schemas
+                .get(&oid)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default(),
         )
     });
     if ok {
@@ -169,8 +172,7 @@ pub fn check_insert_columns(
         have & acl::ACL_INSERT != 0
             || (!columns.is_empty()
                 && columns.iter().all(|col| {
-                    acl::column_privileges(c, db, def.oid, *col as u32, role) & acl::ACL_INSERT
-                        != 0
+                    acl::column_privileges(c, db, def.oid, *col as u32, role) & acl::ACL_INSERT != 0
                 }))
     });
     if ok {
@@ -292,7 +294,10 @@ fn inserted_columns(def: &TableDef, ins: &sqlparser::ast::Insert) -> Vec<usize> 
 }
 
 /// The conflict target's columns of `ON CONFLICT (cols) DO UPDATE`.
-fn conflict_columns(def: &TableDef, ins: &sqlparser::ast::Insert) -> (Option<Vec<usize>>, Vec<usize>) {
+fn conflict_columns(
+    def: &TableDef,
+    ins: &sqlparser::ast::Insert,
+) -> (Option<Vec<usize>>, Vec<usize>) {
     use sqlparser::ast;
     let Some(ast::OnInsert::OnConflict(oc)) = &ins.on else {
         return (None, vec![]);
@@ -417,8 +422,9 @@ impl Binder<'_> {
             if crate::catalog::resolve_table(engine, db, schema, name)?.is_some() {
                 return Ok(());
             }
-            let (have, _) =
-                engine.with_catalog(|c| acl::privileges(c, db, &AclObject::Relation { db, oid: v.oid }, role));
+            let (have, _) = engine.with_catalog(|c| {
+                acl::privileges(c, db, &AclObject::Relation { db, oid: v.oid }, role)
+            });
             if have & acl::ACL_SELECT == 0 {
                 return Err(denied("view", name));
             }
@@ -484,8 +490,9 @@ pub enum PrivFn {
     Schema(bool),
     /// `has_database_privilege([role,] database, privilege)`.
     Database(bool),
-    /// `has_column_privilege([role,] table, column, privilege)`.
-    Column(bool),
+    /// `has_column_privilege([role,] table, column, privilege)`; the second flag: the
+    /// column is given by number (`smallint`).
+    Column(bool, bool),
     /// `has_any_column_privilege([role,] table, privilege)`.
     AnyColumn(bool),
 }
@@ -498,7 +505,7 @@ impl PrivFn {
             | PrivFn::Sequence(r)
             | PrivFn::Schema(r)
             | PrivFn::Database(r)
-            | PrivFn::Column(r)
+            | PrivFn::Column(r, _)
             | PrivFn::AnyColumn(r) => r,
         }
     }
@@ -509,7 +516,7 @@ impl PrivFn {
             PrivFn::Sequence(_) => "has_sequence_privilege",
             PrivFn::Schema(_) => "has_schema_privilege",
             PrivFn::Database(_) => "has_database_privilege",
-            PrivFn::Column(_) => "has_column_privilege",
+            PrivFn::Column(..) => "has_column_privilege",
             PrivFn::AnyColumn(_) => "has_any_column_privilege",
         }
     }
@@ -537,31 +544,35 @@ impl PrivFn {
             PrivFn::Sequence(_) => acl::ACL_ALL_SEQUENCE,
             PrivFn::Schema(_) => acl::ACL_ALL_SCHEMA,
             PrivFn::Database(_) => acl::ACL_ALL_DATABASE,
-            PrivFn::Column(_) | PrivFn::AnyColumn(_) => acl::ACL_ALL_COLUMN,
+            PrivFn::Column(..) | PrivFn::AnyColumn(_) => acl::ACL_ALL_COLUMN,
         };
         (bit & allowed != 0).then_some(bit)
     }
 }
 
-/// Resolves a `has_*_privilege` function by name and argument count.
-pub fn lookup(name: &str, n: usize) -> Option<(Func, DataType)> {
+/// Resolves a `has_*_privilege` function by name and argument types.
+pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
+    let n = arg_types.len();
     let f = match (name, n) {
         ("has_table_privilege", 2 | 3) => PrivFn::Table(n == 3),
         ("has_sequence_privilege", 2 | 3) => PrivFn::Sequence(n == 3),
         ("has_schema_privilege", 2 | 3) => PrivFn::Schema(n == 3),
         ("has_database_privilege", 2 | 3) => PrivFn::Database(n == 3),
-        ("has_column_privilege", 3 | 4) => PrivFn::Column(n == 4),
+        ("has_column_privilege", 3 | 4) => PrivFn::Column(
+            n == 4,
+            matches!(arg_types.get(n - 2), Some(DataType::Int2 | DataType::Int4)),
+        ),
         ("has_any_column_privilege", 2 | 3) => PrivFn::AnyColumn(n == 3),
         _ => return None,
     };
     Some((Func::HasPrivilege(f), DataType::Bool))
 }
 
-/// The argument types: text, except a column given by number.
+/// The argument types: text, except a column given by number (smallint).
 pub fn arg_type(f: PrivFn, i: usize) -> Option<DataType> {
     let column_arg = if f.with_role() { 2 } else { 1 };
-    if matches!(f, PrivFn::Column(_)) && i == column_arg {
-        return None;
+    if matches!(f, PrivFn::Column(_, true)) && i == column_arg {
+        return Some(DataType::Int2);
     }
     Some(DataType::Text)
 }
@@ -591,7 +602,11 @@ fn privilege_list(f: PrivFn, text: &str) -> Result<Vec<(u32, bool)>> {
 }
 
 /// A relation named by text (a `regclass` argument): its object, kind and name.
-fn relation_by_text(engine: &Engine, db: u32, text: &str) -> Result<(AclObject, ObjectKind, String)> {
+fn relation_by_text(
+    engine: &Engine,
+    db: u32,
+    text: &str,
+) -> Result<(AclObject, ObjectKind, String)> {
     let (schema, name) = super::ddl::parse_qualified(text)?;
     let schemas = match &schema {
         Some(s) => vec![crate::catalog::lookup_schema(engine, s)?],
@@ -612,7 +627,10 @@ fn relation_by_text(engine: &Engine, db: u32, text: &str) -> Result<(AclObject, 
         bail!(
             sqlstate::UNDEFINED_TABLE,
             "relation \"{}\" does not exist",
-            text.trim()
+            match &schema {
+                Some(s) => format!("{s}.{name}"),
+                None => name,
+            }
         );
     };
     let object = AclObject::Relation { db, oid };
@@ -640,15 +658,20 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
     let role = if role_name == "public" {
         0
     } else {
-        cx.engine
-            .role(&role_name)
-            .map(|r| r.oid)
-            .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{role_name}\" does not exist"))?
+        cx.engine.role(&role_name).map(|r| r.oid).ok_or_else(|| {
+            err!(
+                sqlstate::UNDEFINED_OBJECT,
+                "role \"{role_name}\" does not exist"
+            )
+        })?
     };
-    let privilege = args
-        .last()
-        .map(&text)
-        .ok_or_else(|| err!(sqlstate::UNDEFINED_FUNCTION, "function {} does not exist", f.name()))?;
+    let privilege = args.last().map(&text).ok_or_else(|| {
+        err!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "function {} does not exist",
+            f.name()
+        )
+    })?;
     let db = cx.db_oid;
     let engine = cx.engine;
     let wanted = |have: (u32, u32), list: &[(u32, bool)]| {
@@ -669,7 +692,8 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         PrivFn::Schema(_) => {
             let oid = super::ddl::schema_oid(engine, &object_text)?;
             let list = privilege_list(f, &privilege)?;
-            let have = engine.with_catalog(|c| acl::privileges(c, db, &AclObject::Schema(oid), role));
+            let have =
+                engine.with_catalog(|c| acl::privileges(c, db, &AclObject::Schema(oid), role));
             Ok(Value::Bool(wanted(have, &list)))
         }
         PrivFn::Database(_) => {
@@ -684,13 +708,13 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
                 engine.with_catalog(|c| acl::privileges(c, db, &AclObject::Database(d.oid), role));
             Ok(Value::Bool(wanted(have, &list)))
         }
-        PrivFn::AnyColumn(_) | PrivFn::Column(_) => {
+        PrivFn::AnyColumn(_) | PrivFn::Column(..) => {
             let (object, kind, name) = relation_by_text(engine, db, &object_text)?;
             let AclObject::Relation { oid: table, .. } = object else {
                 return Err(Error::internal("relation expected"));
             };
             // Which column (None: any column of the table).
-            let column = if let PrivFn::Column(_) = f {
+            let column = if let PrivFn::Column(..) = f {
                 let cols: Vec<String> = match kind {
                     ObjectKind::Table => engine.with_catalog(|c| {
                         c.tables

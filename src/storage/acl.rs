@@ -198,7 +198,10 @@ impl ObjectKind {
 }
 
 /// An object's kind, owner and (for messages) name, if it exists.
-pub fn describe_object(cat: &CatalogState, object: &AclObject) -> Option<(ObjectKind, u32, String)> {
+pub fn describe_object(
+    cat: &CatalogState,
+    object: &AclObject,
+) -> Option<(ObjectKind, u32, String)> {
     match *object {
         AclObject::Relation { db, oid } => {
             if let Some(t) = cat.tables.get(&(db, oid)) {
