@@ -785,6 +785,11 @@ impl Session {
     pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
         let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
         let auth_user = ctx.user.clone();
+        let mut settings = settings;
+        if settings.get_str("session_authorization").is_empty() {
+            // Sessions the server did not start (tests, tools) report their user too.
+            settings.set_internal("session_authorization", &auth_user);
+        }
         Session {
             engine,
             settings,
