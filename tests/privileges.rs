@@ -100,10 +100,7 @@ fn connect_privilege_is_checked_at_connection_and_survives_a_crash() {
         "t|f|t"
     );
     // CREATE on the database is what CREATE SCHEMA needs.
-    denied_for(
-        as_user(&s, "bob", "d1", "CREATE SCHEMA bs"),
-        "database d1",
-    );
+    denied_for(as_user(&s, "bob", "d1", "CREATE SCHEMA bs"), "database d1");
     s.psql("GRANT CREATE ON DATABASE d1 TO bob");
     as_user(&s, "bob", "d1", "CREATE SCHEMA bs").unwrap();
     s.stop();
@@ -203,7 +200,9 @@ fn drop_role_dependencies_and_ownership_changes() {
          CREATE SCHEMA ows2; CREATE TYPE owm AS ENUM ('a')",
     )
     .unwrap();
-    s.psql("CREATE TABLE pt (a int, b int); GRANT SELECT ON pt TO ow; GRANT UPDATE (b) ON pt TO ow");
+    s.psql(
+        "CREATE TABLE pt (a int, b int); GRANT SELECT ON pt TO ow; GRANT UPDATE (b) ON pt TO ow",
+    );
     s.psql("CREATE DATABASE d2; GRANT CONNECT ON DATABASE d2 TO ow");
     let e = as_user(&s, "postgres", "postgres", "DROP ROLE ow").unwrap_err();
     assert!(
@@ -256,8 +255,13 @@ fn drop_role_dependencies_and_ownership_changes() {
     );
     // An object in another database is counted, not named.
     s.psql("GRANT CREATE ON SCHEMA public TO heir");
-    as_user(&s, "postgres", "d2", "CREATE TABLE t2 (a int); ALTER TABLE t2 OWNER TO heir")
-        .unwrap();
+    as_user(
+        &s,
+        "postgres",
+        "d2",
+        "CREATE TABLE t2 (a int); ALTER TABLE t2 OWNER TO heir",
+    )
+    .unwrap();
     s.psql("REVOKE ALL ON SCHEMA public FROM heir");
     let e = as_user(&s, "postgres", "postgres", "DROP ROLE heir").unwrap_err();
     assert!(e.contains("1 object in database d2"), "{e}");
@@ -302,6 +306,11 @@ fn a_standby_replays_privilege_changes() {
         "bob",
     );
     assert_eq!(as_bob(&sb, "SELECT a, b FROM t").unwrap(), "1|2");
+    // SET ROLE only changes the session: a hot standby allows it.
+    assert_eq!(
+        sb.psql("SET ROLE bob; SELECT current_user, has_column_privilege('t', 'b', 'update')"),
+        "SET\nbob|t"
+    );
     sb.stop();
     p.stop();
 }

@@ -830,6 +830,12 @@ impl Session {
         if user != self.ctx.user {
             self.ctx.user = user;
         }
+        // Lookups outside a planned statement (VACUUM, COPY's table) check as this role.
+        let role = self
+            .engine
+            .role(&self.ctx.user)
+            .map(|r| (r.oid, self.db_oid));
+        crate::catalog::search_path::enter_role(role);
     }
 
     /// The session's settings.
@@ -1375,6 +1381,7 @@ impl Session {
                     );
                 }
                 let mut oids = Vec::new();
+                let me = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
                 for (schema, name) in tables {
                     match crate::catalog::resolve_table(
                         &self.engine,
@@ -1382,14 +1389,36 @@ impl Session {
                         schema.as_deref(),
                         name,
                     )? {
-                        Some(def) => oids.push(def.oid),
+                        Some(def) => {
+                            // Only the table's or the database's owner (PostgreSQL
+                            // skips the others with a warning).
+                            let db = self.db_oid;
+                            let allowed = self.engine.with_catalog(|c| {
+                                let db_owner = c.databases.get(&db).map_or(0, |d| d.owner);
+                                crate::storage::acl::owns(c, db, me, def.owner)
+                                    || crate::storage::acl::owns(c, db, me, db_owner)
+                            });
+                            if allowed {
+                                oids.push(def.oid);
+                            } else {
+                                let what = if *analyze_only { "analyze" } else { "vacuum" };
+                                self.warning(
+                                    sqlstate::WARNING,
+                                    &format!(
+                                        "skipping \"{}\" --- only table or database owner can {what} it",
+                                        def.name
+                                    ),
+                                );
+                            }
+                        }
                         None => bail!(
                             sqlstate::UNDEFINED_TABLE,
                             "relation \"{name}\" does not exist"
                         ),
                     }
                 }
-                if !analyze_only {
+                let skipped_all = !tables.is_empty() && oids.is_empty();
+                if !analyze_only && !skipped_all {
                     // Reclaim the versions no snapshot can see any more.
                     if oids.is_empty() {
                         self.engine.vacuum(self.db_oid, None);
