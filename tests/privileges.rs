@@ -92,6 +92,10 @@ fn connect_privilege_is_checked_at_connection_and_survives_a_crash() {
     );
     as_user(&s, "carol", "d1", "SELECT 1").unwrap_err();
     assert_eq!(
+        s.psql("SELECT datacl FROM pg_database WHERE datname = 'd1'"),
+        "{=T/postgres,postgres=CTc/postgres,bob=c/postgres}"
+    );
+    assert_eq!(
         s.psql(
             "SELECT has_database_privilege('bob', 'd1', 'connect'), \
              has_database_privilege('carol', 'd1', 'connect'), \

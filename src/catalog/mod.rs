@@ -237,6 +237,7 @@ impl VirtualTable {
                 ("datistemplate", Bool),
                 ("datallowconn", Bool),
                 ("datconnlimit", Int4),
+                ("datacl", Text),
             ],
             VirtualTable::PgTables => &[
                 ("schemaname", Name),
@@ -477,6 +478,12 @@ impl VirtualTable {
                         Value::Bool(d.is_template),
                         Value::Bool(d.allow_connections),
                         Value::Int4(d.conn_limit),
+                        // NULL while the database has its default ACL, as PostgreSQL.
+                        c.acl
+                            .lists
+                            .get(&crate::storage::acl::AclObject::Database(d.oid))
+                            .map(|a| Value::Text(crate::storage::acl::acl_text(c, a)))
+                            .unwrap_or(Value::Null),
                     ]
                 })
                 .collect(),

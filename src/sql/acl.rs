@@ -37,7 +37,7 @@ use super::privileges::denied;
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result, Severity};
 use crate::storage::acl::{self, AclChange, AclItem, AclObject, ObjectKind};
-use crate::storage::schema::{CatalogChange, CatalogState, RoleInfo};
+use crate::storage::schema::{CatalogChange, RoleInfo};
 use crate::{bail, err};
 
 /// Who receives or loses privileges.
@@ -617,14 +617,6 @@ fn notice(msg: String) -> Error {
     Error::new(sqlstate::SUCCESSFUL_COMPLETION, msg).with_severity(Severity::Notice)
 }
 
-/// The `relacl` text of a relation, or None for the default ACL (NULL).
-pub fn relacl_text(cat: &CatalogState, db: u32, oid: u32) -> Option<String> {
-    cat.acl
-        .lists
-        .get(&AclObject::Relation { db, oid })
-        .map(|a| acl::acl_text(cat, a))
-}
-
 /// Resolves a role specification to its OID (0 for PUBLIC).
 pub(crate) fn role_oid(cx: &ExecCtx<'_>, me: &RoleInfo, g: &Grantee) -> Result<u32> {
     Ok(match g {
@@ -1112,7 +1104,7 @@ fn apply(
         return Err(match relation {
             Some(rel) => err!(
                 sqlstate::INSUFFICIENT_PRIVILEGE,
-                "permission denied for column {} of relation {rel}",
+                "permission denied for column \"{}\" of relation \"{rel}\"",
                 t.name
             ),
             None => denied(t.kind.name(), &t.name),
