@@ -831,11 +831,9 @@ impl Session {
             self.ctx.user = user;
         }
         // Lookups outside a planned statement (VACUUM, COPY's table) check as this role.
-        let role = self
-            .engine
-            .role(&self.ctx.user)
-            .map(|r| (r.oid, self.db_oid));
-        crate::catalog::search_path::enter_role(role);
+        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
+        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+        crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
     }
 
     /// The session's settings.
@@ -1103,11 +1101,9 @@ impl Session {
             format!("{}\u{0}{path:?}\u{0}{}", piece.text, self.ctx.user),
         );
         crate::catalog::search_path::enter(path);
-        let role = self
-            .engine
-            .role(&self.ctx.user)
-            .map(|r| (r.oid, self.db_oid));
-        crate::catalog::search_path::enter_role(role);
+        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
+        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+        crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1121,7 +1117,8 @@ impl Session {
             piece.offset,
             param_types.clone(),
         );
-        b.acl_role = self.engine.role(&self.ctx.user).map(|r| r.oid);
+        // Never None for a session: an unknown (dropped) role checks as PUBLIC.
+        b.acl_role = Some(role);
         let plan = Arc::new(b.plan(stmt)?);
         if self.plan_cache.len() > 256 {
             self.plan_cache.clear();
@@ -1163,7 +1160,10 @@ impl Session {
             &settings.get_str("search_path"),
             &ctx.user,
         ));
-        crate::catalog::search_path::enter_role(engine.role(&ctx.user).map(|r| (r.oid, *db_oid)));
+        crate::catalog::search_path::enter_role(Some((
+            engine.role(&ctx.user).map_or(0, |r| r.oid),
+            *db_oid,
+        )));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)

@@ -708,7 +708,9 @@ fn revoke_all_from(cx: &mut ExecCtx<'_>, role: u32) -> Result<()> {
         c.acl
             .lists
             .iter()
-            .filter(|(o, a)| in_database(o, db) && mentions(a, role))
+            .filter(|(o, a)| {
+                in_database(o, db) && mentions(a, role) && acl::describe_object(c, o).is_some()
+            })
             .map(|(o, a)| (*o, a.clone()))
             .collect()
     });
