@@ -486,27 +486,6 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
         }
         Objects::Named(ty, v)
     };
-    // The privileges against the object type, in the order written (PostgreSQL's
-    // ExecuteGrantStmt).
-    let ty = match &objects {
-        Objects::Named(t, _) | Objects::AllIn(t, _) => *t,
-    };
-    let (allowed, what) = ty.all();
-    for pr in &privs {
-        if pr.cols.is_some() {
-            if ty != ObjType::Table {
-                bail!("0LP01", "column privileges are only valid for relations");
-            }
-            continue;
-        }
-        if pr.bit & !allowed != 0 {
-            bail!(
-                "0LP01",
-                "invalid privilege type {} for {what}",
-                privilege_name(pr.bit)
-            );
-        }
-    }
     p.expect(if grant { "to" } else { "from" })?;
     let grantees = p.grantees()?;
     let mut with_grant_option = false;
@@ -542,6 +521,28 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
         with_grant_option,
         cascade,
     }))
+}
+
+/// Checks the privileges against the object type, in the order written (PostgreSQL's
+/// `ExecuteGrantStmt`, once the objects and grantees are resolved).
+fn check_privilege_types(ty: ObjType, privs: &[Priv]) -> Result<()> {
+    let (allowed, what) = ty.all();
+    for pr in privs {
+        if pr.cols.is_some() {
+            if ty != ObjType::Table {
+                bail!("0LP01", "column privileges are only valid for relations");
+            }
+            continue;
+        }
+        if pr.bit & !allowed != 0 {
+            bail!(
+                "0LP01",
+                "invalid privilege type {} for {what}",
+                privilege_name(pr.bit)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `SET [SESSION | LOCAL] ROLE …`, `SET … SESSION AUTHORIZATION …` and their RESETs;
@@ -682,13 +683,16 @@ pub fn execute(s: &AclStmt, cx: &mut ExecCtx<'_>, authenticated: &str) -> Result
             with_grant_option,
             cascade,
         } => {
+            // PostgreSQL's order: objects, grantees, then the privilege types.
+            let targets = resolve_objects(objects, cx)?;
             let mut grantee_oids = Vec::new();
             for g in grantees {
                 grantee_oids.push(role_oid(cx, &me, g)?);
             }
-            if *with_grant_option && grantee_oids.contains(&0) {
-                bail!("0LP01", "grant options can only be granted to roles");
-            }
+            let ty = match objects {
+                Objects::Named(t, _) | Objects::AllIn(t, _) => *t,
+            };
+            check_privilege_types(ty, privs)?;
             let req = Request {
                 grant: *grant,
                 option_only: *option_only,
@@ -696,16 +700,13 @@ pub fn execute(s: &AclStmt, cx: &mut ExecCtx<'_>, authenticated: &str) -> Result
                 with_grant_option: *with_grant_option,
                 cascade: *cascade,
             };
-            let ty = match objects {
-                Objects::Named(t, _) | Objects::AllIn(t, _) => *t,
-            };
             let table_bits: u32 = privs
                 .iter()
                 .filter(|p| p.cols.is_none())
                 .fold(0, |b, p| b | p.bit);
             let col_privs: Vec<&Priv> = privs.iter().filter(|p| p.cols.is_some()).collect();
             let whole = *all && col_privs.is_empty() || table_bits != 0;
-            for t in resolve_objects(objects, cx)? {
+            for t in targets {
                 if whole {
                     let mut bits = if *all { t.kind.all() } else { table_bits };
                     if ty == ObjType::Table {
@@ -1126,6 +1127,9 @@ fn apply(
             warning("01006", column_name("not all privileges could be revoked"))
         });
     }
+    if req.grant && req.with_grant_option && req.grantees.contains(&0) {
+        bail!("0LP01", "grant options can only be granted to roles");
+    }
     let mut new = cur.clone();
     for &g in &req.grantees {
         if req.grant {
@@ -1268,4 +1272,142 @@ fn revoke_from(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> AclStmt {
+        parse_front(s).unwrap().unwrap()
+    }
+
+    #[test]
+    fn parses_object_types_columns_and_options() {
+        let AclStmt::Privileges {
+            privs,
+            objects,
+            grantees,
+            with_grant_option,
+            ..
+        } = parse("GRANT SELECT (a, \"B\"), UPDATE ON public.t TO bob, PUBLIC WITH GRANT OPTION")
+        else {
+            panic!("not a privilege GRANT")
+        };
+        assert_eq!(
+            privs,
+            vec![
+                Priv {
+                    bit: acl::ACL_SELECT,
+                    cols: Some(vec!["a".into(), "B".into()])
+                },
+                Priv {
+                    bit: acl::ACL_UPDATE,
+                    cols: None
+                }
+            ]
+        );
+        assert_eq!(
+            objects,
+            Objects::Named(ObjType::Table, vec![(Some("public".into()), "t".into())])
+        );
+        assert_eq!(grantees, vec![Grantee::Role("bob".into()), Grantee::Public]);
+        assert!(with_grant_option);
+        let AclStmt::Privileges { objects, all, .. } =
+            parse("REVOKE ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA s1, s2 FROM CURRENT_USER")
+        else {
+            panic!("not a privilege REVOKE")
+        };
+        assert!(all);
+        assert_eq!(
+            objects,
+            Objects::AllIn(ObjType::Sequence, vec!["s1".into(), "s2".into()])
+        );
+        assert!(matches!(
+            parse("GRANT TEMP, CONNECT ON DATABASE d TO r"),
+            AclStmt::Privileges {
+                objects: Objects::Named(ObjType::Database, _),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn refuses_what_postgresql_refuses_or_tusk_lacks() {
+        let code = |s: &str| parse_front(s).unwrap_err().code;
+        assert_eq!(code("GRANT foo ON t TO r"), sqlstate::SYNTAX_ERROR);
+        assert_eq!(
+            code("GRANT EXECUTE ON FUNCTION f() TO r"),
+            sqlstate::FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            code("GRANT SELECT ON t TO r GRANTED BY someone"),
+            sqlstate::FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            code("GRANT r1 TO r2 WITH ADMIN OPTION"),
+            sqlstate::FEATURE_NOT_SUPPORTED
+        );
+        // The type checks run at execution, after the objects are resolved.
+        assert!(parse_front("GRANT DELETE ON SEQUENCE s TO r").is_ok());
+        assert_eq!(
+            check_privilege_types(
+                ObjType::Sequence,
+                &[Priv {
+                    bit: acl::ACL_DELETE,
+                    cols: None
+                }]
+            )
+            .unwrap_err()
+            .message,
+            "invalid privilege type DELETE for sequence"
+        );
+        assert_eq!(
+            check_privilege_types(
+                ObjType::Table,
+                &[Priv {
+                    bit: acl::ACL_CREATE_TEMP,
+                    cols: None
+                }]
+            )
+            .unwrap_err()
+            .message,
+            "invalid privilege type TEMP for relation"
+        );
+    }
+
+    #[test]
+    fn parses_role_switching() {
+        assert_eq!(
+            parse("SET LOCAL ROLE 'r1'"),
+            AclStmt::SetRole {
+                reset: false,
+                local: true,
+                role: Some("r1".into())
+            }
+        );
+        assert_eq!(
+            parse("SET SESSION ROLE NONE"),
+            AclStmt::SetRole {
+                reset: false,
+                local: false,
+                role: None
+            }
+        );
+        assert_eq!(
+            parse("RESET SESSION AUTHORIZATION"),
+            AclStmt::SessionAuthorization {
+                reset: true,
+                local: false,
+                role: None
+            }
+        );
+        assert_eq!(parse("SET ROLE r1").tag(), "SET");
+        assert_eq!(parse("GRANT r1 TO r2").tag(), "GRANT ROLE");
+        // Other SETs are not ours.
+        assert!(parse_front("SET search_path = a").unwrap().is_none());
+        assert!(parse_front("SET SESSION search_path = a")
+            .unwrap()
+            .is_none());
+    }
 }

@@ -950,3 +950,46 @@ pub fn check(cx: &ExecCtx<'_>, owner: u32, kind: &str, name: &str) -> Result<()>
     let role = super::privileges::current_role_oid(cx);
     super::privileges::check_owner(cx.engine, cx.db_oid, role, owner, kind, name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(s: &str) -> Option<OwnerStmt> {
+        parse(&super::super::front::tokenize(s).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn parses_owner_statements_and_leaves_other_alters() {
+        assert_eq!(
+            parse_text("ALTER TABLE IF EXISTS ONLY s.t OWNER TO CURRENT_USER"),
+            Some(OwnerStmt::AlterOwner {
+                kind: OwnerKind::Table,
+                if_exists: true,
+                name: (Some("s".into()), "t".into()),
+                owner: Grantee::Current,
+            })
+        );
+        assert_eq!(
+            parse_text("REASSIGN OWNED BY a, b TO c"),
+            Some(OwnerStmt::Reassign {
+                roles: vec![Grantee::Role("a".into()), Grantee::Role("b".into())],
+                to: Grantee::Role("c".into()),
+            })
+        );
+        assert_eq!(
+            parse_text("DROP OWNED BY a CASCADE"),
+            Some(OwnerStmt::DropOwned {
+                roles: vec![Grantee::Role("a".into())],
+                cascade: true,
+            })
+        );
+        assert_eq!(parse_text("ALTER TABLE t ADD COLUMN owner int"), None);
+        assert_eq!(parse_text("ALTER SEQUENCE s RESTART"), None);
+        assert_eq!(parse_text("DROP TABLE owned"), None);
+        assert_eq!(
+            parse_text("ALTER SCHEMA s OWNER TO r").map(|o| o.tag()),
+            Some("ALTER SCHEMA")
+        );
+    }
+}
