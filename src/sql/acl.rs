@@ -1079,14 +1079,12 @@ fn apply(
         let grantor = if me.superuser || acl::holds_in(c, db, me.oid, owner) {
             owner
         } else {
-            let base = if t.kind == ObjectKind::Column {
-                // A column's grantor may hold its options through the table.
-                let AclObject::Column { db, table, .. } = t.object else {
-                    unreachable!("a column target is a column")
-                };
-                acl::acl_of(c, &AclObject::Relation { db, oid: table })
-            } else {
-                vec![]
+            // A column's grantor may hold its options through the table.
+            let base = match t.object {
+                AclObject::Column { db, table, .. } => {
+                    acl::acl_of(c, &AclObject::Relation { db, oid: table })
+                }
+                _ => vec![],
             };
             cur.iter()
                 .chain(base.iter())

@@ -118,6 +118,28 @@ pub fn check_database(engine: &Engine, db: u32, role: u32, bits: u32) -> Result<
     }
 }
 
+/// CREATE TEMPORARY TABLE's check: TEMP on the database (PostgreSQL's message).
+pub fn check_create_temp(engine: &Engine, db: u32, role: u32) -> Result<()> {
+    let (ok, name) = engine.with_catalog(|c| {
+        let (have, _) = acl::privileges(c, db, &AclObject::Database(db), role);
+        (
+            have & acl::ACL_CREATE_TEMP != 0,
+            c.databases
+                .get(&db)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+        )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(err!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create temporary tables in database \"{name}\""
+        ))
+    }
+}
+
 /// The connection-time check: `role` needs CONNECT on the database (FATAL 42501 with
 /// PostgreSQL's detail otherwise). Superusers always pass.
 pub fn check_connect(engine: &Engine, role: &str, database: &str) -> Result<()> {
@@ -787,3 +809,7 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         }
     }
 }
+
+#[cfg(test)]
+#[path = "privileges_tests.rs"]
+mod tests;
