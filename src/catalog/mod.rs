@@ -69,6 +69,20 @@ pub fn check_not_other_temp(engine: &Engine, schema: u32) -> Result<()> {
     Ok(())
 }
 
+/// Resolves a schema named explicitly in an object's name: its OID, after checking
+/// that the role the statement runs as has USAGE on it (42501 `permission denied for
+/// schema s`, as PostgreSQL's `LookupExplicitNamespace`).
+pub fn lookup_schema(engine: &Engine, name: &str) -> Result<u32> {
+    let oid = schema_oid(engine, name)?;
+    if !search_path::schema_allows(engine, oid, crate::storage::acl::ACL_USAGE) {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied for schema {name}"
+        );
+    }
+    Ok(oid)
+}
+
 /// Finds a table by (optional schema, name) in a database; `Ok(None)` if it does not
 /// exist, an error if the schema does not (or it is another session's temporary
 /// table).
@@ -79,7 +93,7 @@ pub fn resolve_table(
     name: &str,
 ) -> Result<Option<Arc<TableDef>>> {
     let schemas = match schema {
-        Some(s) => vec![schema_oid(engine, s)?],
+        Some(s) => vec![lookup_schema(engine, s)?],
         None => search_path::lookup_schemas(),
     };
     let found = engine.with_catalog(|c| schemas.iter().find_map(|s| c.table_by_name(db, *s, name)));
@@ -90,10 +104,31 @@ pub fn resolve_table(
 }
 
 /// The schema a CREATE goes to (the first existing schema of `search_path` when
-/// unqualified). `pg_temp` — qualifying the name, or first in `search_path` — is the
-/// session's temporary namespace (created now if needed): what is created there is
-/// temporary.
+/// unqualified), after checking that the statement's role may create in it (42501
+/// `permission denied for schema s`). `pg_temp` — qualifying the name, or first in
+/// `search_path` — is the session's temporary namespace (created now if needed):
+/// what is created there is temporary, and needs the database's TEMP privilege.
 pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
+    let oid = creation_schema(engine, schema)?;
+    if search_path::is_my_temp(oid) {
+        return search_path::check_create_temp(engine).map(|_| oid);
+    }
+    if !search_path::schema_allows(engine, oid, crate::storage::acl::ACL_CREATE) {
+        let name = engine.with_catalog(|c| {
+            c.schemas
+                .get(&oid)
+                .map(|(n, _)| n.clone())
+                .unwrap_or_default()
+        });
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied for schema {name}"
+        );
+    }
+    Ok(oid)
+}
+
+fn creation_schema(engine: &Engine, schema: Option<&str>) -> Result<u32> {
     match schema {
         None if search_path::creates_in_temp() => search_path::temp_namespace_for_create(engine),
         None => match search_path::creation_schema() {
@@ -123,8 +158,10 @@ pub fn resolve_schema_for_create(engine: &Engine, schema: Option<&str>) -> Resul
 }
 
 /// The schema a CREATE TEMPORARY goes to: the session's temporary namespace (created
-/// now if needed), which an explicit schema must name (42P16 otherwise).
+/// now if needed), which an explicit schema must name (42P16 otherwise); the role
+/// needs the database's TEMP privilege.
 pub fn resolve_temp_schema_for_create(engine: &Engine, schema: Option<&str>) -> Result<u32> {
+    search_path::check_create_temp(engine)?;
     match schema {
         None | Some("pg_temp") => search_path::temp_namespace_for_create(engine),
         Some(s) => {
@@ -180,6 +217,10 @@ pub enum VirtualTable {
     /// `tusk_wal_holds` (tusk's own, not PostgreSQL's): one row per backup hold, the
     /// WAL kept for the standby of a finished base backup (see `storage::holds`).
     TuskWalHolds,
+    /// A sequence read as a relation (`SELECT * FROM s`): one row, `last_value`,
+    /// `log_cnt` (the values logged ahead, see `storage::ddl`), `is_called`. Holds the
+    /// sequence's OID.
+    Sequence(u32),
 }
 
 /// The system view with this name (unqualified or in `pg_catalog`).
@@ -262,6 +303,7 @@ impl VirtualTable {
                 ("datistemplate", Bool),
                 ("datallowconn", Bool),
                 ("datconnlimit", Int4),
+                ("datacl", Text),
             ],
             VirtualTable::PgTables => &[
                 ("schemaname", Name),
@@ -364,6 +406,9 @@ impl VirtualTable {
                 ("created", TimestampTz),
                 ("expires", TimestampTz),
             ],
+            VirtualTable::Sequence(_) => {
+                &[("last_value", Int8), ("log_cnt", Int8), ("is_called", Bool)]
+            }
         }
     }
 
@@ -372,6 +417,26 @@ impl VirtualTable {
     pub fn rows(self, engine: &Engine, db: u32) -> Vec<Vec<Value>> {
         let text = |s: &str| Value::Text(s.to_string());
         let ts = |v: Option<i64>| v.map(Value::TimestampTz).unwrap_or(Value::Null);
+        if let VirtualTable::Sequence(oid) = self {
+            return engine.with_catalog(|c| {
+                let (Some(def), Some(v)) = (
+                    c.ddl.sequences.get(&(db, oid)),
+                    c.ddl.seq_values.get(&(db, oid)),
+                ) else {
+                    return vec![];
+                };
+                let ahead = if v.called && def.increment != 0 {
+                    ((v.wal_last - v.last) / def.increment).max(0)
+                } else {
+                    0
+                };
+                vec![vec![
+                    Value::Int8(v.last),
+                    Value::Int8(ahead),
+                    Value::Bool(v.called),
+                ]]
+            });
+        }
         if self == VirtualTable::PgStatWal {
             let w = engine.wal_stats();
             let int8 = |n: u64| Value::Int8(n.min(i64::MAX as u64) as i64);
@@ -427,6 +492,7 @@ impl VirtualTable {
             VirtualTable::PgStatReplication => vec![],
             VirtualTable::PgStatWalReceiver => vec![],
             VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
+            VirtualTable::Sequence(_) => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()
@@ -478,6 +544,12 @@ impl VirtualTable {
                         Value::Bool(d.is_template),
                         Value::Bool(d.allow_connections),
                         Value::Int4(d.conn_limit),
+                        // NULL while the database has its default ACL, as PostgreSQL.
+                        c.acl
+                            .lists
+                            .get(&crate::storage::acl::AclObject::Database(d.oid))
+                            .map(|a| Value::Text(crate::storage::acl::acl_text(c, a)))
+                            .unwrap_or(Value::Null),
                     ]
                 })
                 .collect(),

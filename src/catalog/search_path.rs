@@ -20,6 +20,11 @@
 //!   permanent view can never refer to a temporary object.
 //! - The path is per thread: a backend runs its session on one thread, and a thread
 //!   that runs several sessions (tests) enters each one's path before each statement.
+//! - The session also enters the role its statement runs as ([`enter_role`]): the
+//!   path keeps only the schemas that role has USAGE on (as PostgreSQL's path does),
+//!   and `catalog`'s lookups of schemas named explicitly check USAGE, and creation
+//!   CREATE, for it. Internal lookups (a view's stored query, resolved with its
+//!   owner's rights in PostgreSQL) run [`unchecked`].
 //!
 //! What it must never do: change the catalog (creating the temporary namespace is the
 //! session handle's job, `storage::temp::SessionTemp`), or fall back to `public` when
@@ -34,6 +39,7 @@
 //! 3. the first schema holding a table `t` wins.
 
 use crate::error::{sqlstate, Result};
+use crate::storage::acl::{self, AclObject};
 use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use crate::storage::temp::SessionTemp;
 use crate::storage::Engine;
@@ -58,6 +64,46 @@ thread_local! {
     /// How many names resolved into the temporary namespace on this thread (a view
     /// whose query raised it is a temporary view).
     static TEMP_USES: Cell<u64> = const { Cell::new(0) };
+}
+
+thread_local! {
+    /// The (role OID, database OID) whose schema privileges this thread's lookups
+    /// check; None: no checks.
+    static ROLE: Cell<Option<(u32, u32)>> = const { Cell::new(None) };
+}
+
+/// Makes `role` (with the session's database) the role whose schema privileges this
+/// thread's lookups check; None turns the checks off.
+pub fn enter_role(role: Option<(u32, u32)>) {
+    ROLE.with(|r| r.set(role));
+}
+
+/// The role (and database) lookups check, if any.
+pub fn role() -> Option<(u32, u32)> {
+    ROLE.with(|r| r.get())
+}
+
+/// Runs `f` with the checks off (lookups the statement's role does not make itself).
+pub fn unchecked<R>(f: impl FnOnce() -> R) -> R {
+    let saved = role();
+    enter_role(None);
+    let r = f();
+    enter_role(saved);
+    r
+}
+
+/// Whether the checked role holds `bits` on schema `oid` (true when nothing is checked,
+/// and on the session's own temporary namespace, which PostgreSQL grants implicitly).
+pub fn schema_allows(engine: &Engine, oid: u32, bits: u32) -> bool {
+    if oid == PG_TEMP || is_my_temp(oid) {
+        return true;
+    }
+    match role() {
+        None => true,
+        Some((role, db)) => engine.with_catalog(|c| {
+            acl::privileges(c, db, &AclObject::Schema(oid), role).0 & bits == bits
+        }),
+    }
 }
 
 /// Splits the setting into schema names (quoted ones kept as written, unquoted ones
@@ -95,10 +141,12 @@ pub fn parse(setting: &str) -> Vec<String> {
 }
 
 /// The existing schemas the setting names, in order (`$user` is the schema named as
-/// the session's user, when there is one).
-pub fn resolve(engine: &Engine, setting: &str, user: &str) -> Vec<u32> {
+/// the session's user, when there is one), without those `user` lacks USAGE on in
+/// database `db` (PostgreSQL's `recomputeNamespacePath`).
+pub fn resolve(engine: &Engine, db: u32, setting: &str, user: &str) -> Vec<u32> {
     let names = parse(setting);
     engine.with_catalog(|c| {
+        let role = c.role_by_name(user).map(|r| r.oid);
         let mut out: Vec<u32> = Vec::new();
         for n in names {
             let n = if n == "$user" { user.to_string() } else { n };
@@ -109,7 +157,10 @@ pub fn resolve(engine: &Engine, setting: &str, user: &str) -> Vec<u32> {
                 continue;
             }
             if let Some((oid, _)) = c.schemas.iter().find(|(_, (name, _))| *name == n) {
-                if !out.contains(oid) {
+                let usable = role.is_none_or(|r| {
+                    acl::privileges(c, db, &AclObject::Schema(*oid), r).0 & acl::ACL_USAGE != 0
+                });
+                if usable && !out.contains(oid) {
                     out.push(*oid);
                 }
             }
@@ -242,6 +293,31 @@ pub fn not_temp_schema(other_session: bool) -> crate::error::Error {
             "cannot create temporary relation in non-temporary schema"
         )
     }
+}
+
+/// Creating in the session's temporary namespace needs the TEMP privilege on the
+/// database (42501 `permission denied to create temporary tables in database "d"`).
+pub fn check_create_temp(engine: &Engine) -> Result<()> {
+    let Some((role, db)) = role() else {
+        return Ok(());
+    };
+    let (ok, name) = engine.with_catalog(|c| {
+        let (have, _) = acl::privileges(c, db, &AclObject::Database(db), role);
+        (
+            have & acl::ACL_CREATE_TEMP != 0,
+            c.databases
+                .get(&db)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+        )
+    });
+    if ok {
+        return Ok(());
+    }
+    bail!(
+        sqlstate::INSUFFICIENT_PRIVILEGE,
+        "permission denied to create temporary tables in database \"{name}\""
+    )
 }
 
 #[cfg(test)]

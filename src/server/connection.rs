@@ -466,6 +466,9 @@ fn authorize(
                 ),
             );
         }
+        if !role.superuser {
+            crate::sql::privileges::check_connect(&shared.engine, &role.name, &db.name)?;
+        }
         if db.conn_limit >= 0 && !role.superuser {
             let count = shared
                 .backends()

@@ -153,7 +153,12 @@ fn query_columns(q: &SelectPlan) -> Result<Vec<ColumnDef>> {
 
 fn plan_query(b: &Binder<'_>, q: &ast::Query) -> Result<SelectPlan> {
     let (engine, db) = b.target();
-    Binder::new(engine, db, "", 0, vec![]).plan_query(q)
+    // The source is read with the statement's privileges (sql::privileges).
+    let mut inner = Binder::new(engine, db, "", 0, vec![]);
+    inner.acl_role = b.acl_role;
+    let plan = inner.plan_query(q)?;
+    inner.acl_finish()?;
+    Ok(plan)
 }
 
 /// `CREATE TABLE t (LIKE other)` as the PostgreSQL dialect of sqlparser parses it:
@@ -234,6 +239,16 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
                     "relation \"{name}\" does not exist"
                 );
             };
+            if let Some(role) = b.acl_role {
+                // PostgreSQL's LIKE needs SELECT on the source.
+                crate::sql::privileges::check_relation(
+                    engine,
+                    db,
+                    role,
+                    src.oid,
+                    crate::storage::acl::ACL_SELECT,
+                )?;
+            }
             let columns = src
                 .columns
                 .iter()

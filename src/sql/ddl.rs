@@ -33,6 +33,7 @@ use super::plan::{fold, Binder, Coercion, Scope};
 use super::plan::{ScopeCol, SelectPlan};
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result};
+use crate::storage::acl;
 use crate::storage::ddl::{CheckDef, DdlChange, SeqStep, SequenceDef, ViewDef};
 use crate::storage::schema::{PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
 use crate::storage::{CatalogChange, Engine, TableDef};
@@ -113,7 +114,8 @@ impl DdlSession {
 fn search_schemas(engine: &Engine, schema: Option<&str>) -> Result<Vec<u32>> {
     match schema {
         None => Ok(crate::catalog::search_path::lookup_schemas()),
-        Some(s) => Ok(vec![crate::catalog::schema_oid(engine, s)?]),
+        // Named explicitly: USAGE is checked for the statement's role.
+        Some(s) => Ok(vec![crate::catalog::lookup_schema(engine, s)?]),
     }
 }
 
@@ -178,6 +180,19 @@ fn find_relation(
         }
     }
     Ok(None)
+}
+
+/// The sequence a relation name denotes, if it denotes one.
+pub(crate) fn find_sequence(
+    engine: &Engine,
+    db: u32,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<Option<SequenceDef>> {
+    Ok(match find_relation(engine, db, schema, name)? {
+        Some(Rel::Sequence(s)) => Some(s),
+        _ => None,
+    })
 }
 
 /// Splits a text name as `regclass` input does: dotted parts, unquoted ones folded.
@@ -247,6 +262,20 @@ fn sequence_by_text(engine: &Engine, db: u32, text: &str) -> Result<SequenceDef>
 
 // ---- sequence functions ------------------------------------------------------------
 
+/// Checks that the current role holds one of `any_of` on the sequence (PostgreSQL's
+/// `permission denied for sequence s`).
+fn check_sequence(cx: &ExecCtx<'_>, s: &SequenceDef, any_of: u32) -> Result<()> {
+    let role = super::privileges::current_role_oid(cx);
+    let db = cx.db_oid;
+    let (have, _) = cx.engine.with_catalog(|c| {
+        acl::privileges(c, db, &acl::AclObject::Relation { db, oid: s.oid }, role)
+    });
+    if have & any_of == 0 {
+        return Err(super::privileges::denied("sequence", &s.name));
+    }
+    Ok(())
+}
+
 /// Calls a sequence function.
 pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
     if args.iter().any(|a| a.is_null()) {
@@ -272,6 +301,7 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
         }
         DdlFn::Nextval => {
             let s = sequence_by_text(cx.engine, db, &text(0))?;
+            check_sequence(cx, &s, acl::ACL_USAGE | acl::ACL_UPDATE)?;
             // A temporary sequence may advance in a read-only transaction.
             if cx.settings.get_bool("transaction_read_only")
                 && !crate::catalog::is_temp_schema(cx.engine, s.schema)
@@ -302,6 +332,7 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
         }
         DdlFn::Currval => {
             let s = sequence_by_text(cx.engine, db, &text(0))?;
+            check_sequence(cx, &s, acl::ACL_USAGE | acl::ACL_SELECT)?;
             match cx.ddl.currval.get(&(db, s.oid)) {
                 Some(v) => Ok(Value::Int8(*v)),
                 None => bail!(
@@ -319,12 +350,13 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
                 )
             };
             let key = cx.ddl.last.ok_or_else(not_yet)?;
-            let exists = cx
+            let seq = cx
                 .engine
-                .with_catalog(|c| c.ddl.sequences.contains_key(&key));
-            if !exists {
+                .with_catalog(|c| c.ddl.sequences.get(&key).cloned());
+            let Some(seq) = seq else {
                 return Err(not_yet());
-            }
+            };
+            check_sequence(cx, &seq, acl::ACL_USAGE | acl::ACL_SELECT)?;
             cx.ddl
                 .currval
                 .get(&key)
@@ -333,6 +365,7 @@ pub fn call(f: DdlFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
         }
         DdlFn::Setval => {
             let s = sequence_by_text(cx.engine, db, &text(0))?;
+            check_sequence(cx, &s, acl::ACL_UPDATE)?;
             let v = match args.get(1) {
                 Some(Value::Int8(v)) => *v,
                 Some(Value::Int4(v)) => *v as i64,
@@ -683,6 +716,8 @@ pub enum DdlPlan {
         name: String,
         /// IF NOT EXISTS.
         if_not_exists: bool,
+        /// AUTHORIZATION role (None: the current role owns it).
+        owner: Option<String>,
     },
     /// DROP SCHEMA.
     DropSchema {
@@ -854,7 +889,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             let text = query.to_string();
             // A view whose query names a temporary object is temporary (storage::temp).
             let uses_before = crate::catalog::search_path::temp_uses();
-            let plan = plan_view_query(engine, _db, &text)?;
+            let plan = plan_view_query(engine, _db, &text, None)?;
             let uses_temp = crate::catalog::search_path::temp_uses() > uses_before;
             let mut names: Vec<String> = plan.fields.iter().map(|f| f.name.clone()).collect();
             if columns.len() > names.len() {
@@ -906,18 +941,25 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<DdlPlan>> {
             if_not_exists,
             ..
         } => {
-            let ast::SchemaName::Simple(n) = schema_name else {
-                bail!(
-                    sqlstate::FEATURE_NOT_SUPPORTED,
-                    "CREATE SCHEMA ... AUTHORIZATION is not supported yet"
-                );
+            let (n, owner) = match schema_name {
+                ast::SchemaName::Simple(n) => (Some(n), None),
+                ast::SchemaName::UnnamedAuthorization(a) => (None, Some(fold(a))),
+                ast::SchemaName::NamedAuthorization(n, a) => (Some(n), Some(fold(a))),
             };
-            let (None, name) = split_name(n)? else {
-                bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \".\"");
+            let name = match n {
+                Some(n) => {
+                    let (None, name) = split_name(n)? else {
+                        bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \".\"");
+                    };
+                    name
+                }
+                // `CREATE SCHEMA AUTHORIZATION r` names the schema after the role.
+                None => owner.clone().unwrap_or_default(),
             };
             DdlPlan::CreateSchema {
                 name,
                 if_not_exists: *if_not_exists,
+                owner,
             }
         }
         ast::Statement::Drop {
@@ -1020,13 +1062,8 @@ fn run_comment(
             ),
         },
     };
-    let me = cx.current_role();
-    let allowed = me.is_some_and(|r| {
-        r.superuser
-            || cx
-                .engine
-                .with_catalog(|c| crate::storage::acl::holds(c, r.oid, owner))
-    });
+    let me = super::privileges::current_role_oid(cx);
+    let allowed = cx.engine.with_catalog(|c| acl::owns(c, db, me, owner));
     if !allowed {
         let kind = if column.is_some() {
             "relation"
@@ -1065,8 +1102,10 @@ fn with_view_path(text: &str) -> String {
 }
 
 /// Plans a view's stored query in a binder of its own, under the path it was
-/// created with (the current one for a view stored without it).
-fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
+/// created with (the current one for a view stored without it); with `owner`, the
+/// tables it reads are checked with that role's privileges (PostgreSQL checks a view's
+/// tables as its owner).
+fn plan_view_query(engine: &Engine, db: u32, text: &str, owner: Option<u32>) -> Result<SelectPlan> {
     let (path, text) = match text
         .strip_prefix(VIEW_PATH_TAG)
         .and_then(|r| r.split_once("*/ "))
@@ -1090,13 +1129,20 @@ fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
     if let Some(p) = path {
         crate::catalog::search_path::enter(p);
     }
-    let plan = Binder::new(engine, db, text, 0, vec![]).plan_query(&q);
+    // The view's names were resolved with its owner's rights (PostgreSQL stores OIDs).
+    let plan = crate::catalog::search_path::unchecked(|| {
+        let mut b = Binder::new(engine, db, text, 0, vec![]);
+        b.acl_role = owner;
+        let plan = b.plan_query(&q)?;
+        b.acl_finish()?;
+        Ok(plan)
+    });
     crate::catalog::search_path::enter(saved);
     plan
 }
 
 /// Finds a view by possibly qualified name.
-fn find_view(
+pub(crate) fn find_view(
     engine: &Engine,
     db: u32,
     schema: Option<&str>,
@@ -1140,10 +1186,12 @@ pub fn view_source(
     }
     EXPANDING.with(|e| e.borrow_mut().push(v.oid));
     // A permanent view never refers to a temporary object: its names resolve as if
-    // the session had none (storage::temp).
+    // the session had none (storage::temp). The tables under a view are checked with
+    // its owner's privileges.
     let permanent = !crate::catalog::is_temp_schema(engine, v.schema);
+    let owner = b.acl_role.map(|_| v.owner);
     let plan = crate::catalog::search_path::hiding_temp(permanent, || {
-        plan_view_query(engine, db, &v.query)
+        plan_view_query(engine, db, &v.query, owner)
     });
     EXPANDING.with(|e| e.borrow_mut().pop());
     let plan = plan?;
@@ -1353,7 +1401,11 @@ pub fn parse_front(text: &str) -> Result<Option<DdlPlan>> {
     };
     let mut opts = SeqOpts::default();
     let mut owned_by = None;
-    if matches!(p.word(), Some("rename" | "owner" | "set")) {
+    if p.word() == Some("owner") {
+        // ALTER SEQUENCE … OWNER TO: sql::owner.
+        return Ok(None);
+    }
+    if matches!(p.word(), Some("rename" | "set")) {
         bail!(
             sqlstate::FEATURE_NOT_SUPPORTED,
             "ALTER SEQUENCE {} is not supported yet",
@@ -1532,6 +1584,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             let mut def = def.clone();
             match old {
                 Some(old) if *or_replace => {
+                    super::owner::check(cx, old.owner, "view", &old.name)?;
                     if def.columns.len() < old.columns.len() {
                         bail!(
                             sqlstate::INVALID_TABLE_DEFINITION,
@@ -1568,12 +1621,40 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
             cx.engine
                 .catalog_change(cx.txn, CatalogChange::Ddl(DdlChange::SetView { db, def }))?;
             // A replaced view may now expand into itself: plan it once more.
-            plan_view_query(cx.engine, db, &query).map(|_| ())
+            plan_view_query(cx.engine, db, &query, None).map(|_| ())
         }
         DdlPlan::CreateSchema {
             name,
             if_not_exists,
+            owner,
         } => {
+            // PostgreSQL's order: CREATE on the database, membership in the owner, the
+            // reserved prefix, then existence.
+            let me = super::privileges::current_role_oid(cx);
+            super::privileges::check_database(cx.engine, db, me, acl::ACL_CREATE)?;
+            let owner = match owner {
+                None => current_role_oid(cx),
+                Some(r) => {
+                    let info = super::acl::lookup_role(cx, r)?;
+                    let member = cx
+                        .engine
+                        .with_catalog(|c| acl::is_superuser(c, me) || c.is_member_of(me, info.oid));
+                    if !member {
+                        bail!(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "must be member of role \"{r}\""
+                        );
+                    }
+                    info.oid
+                }
+            };
+            if name.starts_with("pg_") {
+                return Err(err!(
+                    sqlstate::RESERVED_NAME,
+                    "unacceptable schema name \"{name}\""
+                )
+                .with_detail("The prefix \"pg_\" is reserved for system schemas."));
+            }
             if schema_oid(cx.engine, name).is_ok() {
                 if *if_not_exists {
                     cx.notices.push(notice(
@@ -1587,15 +1668,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     "schema \"{name}\" already exists"
                 );
             }
-            if name.starts_with("pg_") {
-                return Err(err!(
-                    sqlstate::RESERVED_NAME,
-                    "unacceptable schema name \"{name}\""
-                )
-                .with_detail("The prefix \"pg_\" is reserved for system schemas."));
-            }
             let oid = cx.engine.new_oid();
-            let owner = current_role_oid(cx);
             cx.engine.catalog_change(
                 cx.txn,
                 CatalogChange::Ddl(DdlChange::CreateSchema {
@@ -1622,6 +1695,10 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                 }
             }
             for (oid, name) in found {
+                let owner = cx
+                    .engine
+                    .with_catalog(|c| c.schemas.get(&oid).map_or(0, |s| s.1));
+                super::owner::check(cx, owner, "schema", &name)?;
                 if oid == PG_CATALOG_NAMESPACE {
                     bail!(
                         sqlstate::DEPENDENT_OBJECTS_STILL_EXIST,
@@ -1734,6 +1811,9 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     None => bail!(sqlstate::UNDEFINED_TABLE, "view \"{name}\" does not exist"),
                 }
             }
+            for v in &found {
+                super::owner::check(cx, v.owner, "view", &v.name)?;
+            }
             for v in found {
                 forget_comments(cx, v.oid)?;
                 cx.engine.catalog_change(
@@ -1767,6 +1847,7 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     "relation \"{sname}\" does not exist"
                 ),
             };
+            super::owner::check(cx, s.owner, "sequence", &s.name)?;
             let mut def = apply_opts(&s, opts, false)?;
             match owned_by {
                 Some(Some(o)) => def.owned_by = Some(resolve_owner(cx, def.schema, o)?),
@@ -1813,6 +1894,9 @@ pub fn execute(p: &DdlPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                         "sequence \"{name}\" does not exist"
                     ),
                 }
+            }
+            for s in &found {
+                super::owner::check(cx, s.owner, "sequence", &s.name)?;
             }
             for s in found {
                 if let Some(dep) = dependent_column(cx.engine, db, &s) {
@@ -1915,7 +1999,7 @@ fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String
 
 /// Removes the comments of a dropped relation and its columns (PostgreSQL deletes
 /// their `pg_description` rows with the object).
-fn forget_comments(cx: &mut ExecCtx<'_>, oid: u32) -> Result<()> {
+pub(crate) fn forget_comments(cx: &mut ExecCtx<'_>, oid: u32) -> Result<()> {
     let db = cx.db_oid;
     let subs: Vec<i32> = cx.engine.with_catalog(|c| {
         c.ddl

@@ -415,6 +415,9 @@ pub fn execute(p: &EnumPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
                     None => return Err(undefined(s.as_deref(), n)),
                 }
             }
+            for d in &defs {
+                super::owner::check(cx, d.owner, "type", &d.name)?;
+            }
             for d in defs {
                 check_unused(cx, &d)?;
                 cx.engine
@@ -430,6 +433,7 @@ pub fn execute(p: &EnumPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
         } => {
             let d = find(cx, schema.as_deref(), name)?
                 .ok_or_else(|| undefined(schema.as_deref(), name))?;
+            super::owner::check(cx, d.owner, "type", &d.name)?;
             if d.labels.iter().any(|(l, _)| l == label) {
                 if *if_not_exists {
                     cx.notices.push(notice(
@@ -489,7 +493,7 @@ pub fn execute(p: &EnumPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
 }
 
 /// Refuses to drop a type a column still uses (PostgreSQL's 2BP01).
-fn check_unused(cx: &ExecCtx<'_>, d: &EnumDef) -> Result<()> {
+pub(crate) fn check_unused(cx: &ExecCtx<'_>, d: &EnumDef) -> Result<()> {
     let db = cx.db_oid;
     let user = cx.engine.with_catalog(|c| {
         c.tables

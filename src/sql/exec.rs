@@ -1193,17 +1193,7 @@ pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
         ));
         return Ok(());
     }
-    let me = cx.current_role();
-    if !me
-        .as_ref()
-        .is_some_and(|r| r.superuser || r.oid == p.table.owner)
-    {
-        bail!(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            "must be owner of table {}",
-            p.table.name
-        );
-    }
+    super::owner::check(cx, p.table.owner, "table", &p.table.name)?;
     let mut def = (*p.table).clone();
     let mut fills: Vec<(usize, &Expr)> = Vec::new();
     // UNIQUE constraints added: checked against the rows once the definition is in.
@@ -1487,17 +1477,7 @@ fn check_unique_build(
 /// unique index, and logs the table's new definition (the index contents are built
 /// from the rows, never logged).
 pub fn run_create_index(p: &CreateIndexPlan, cx: &mut ExecCtx<'_>) -> Result<()> {
-    let me = cx.current_role();
-    if !me
-        .as_ref()
-        .is_some_and(|r| r.superuser || r.oid == p.table.owner)
-    {
-        bail!(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            "must be owner of table {}",
-            p.table.name
-        );
-    }
+    super::owner::check(cx, p.table.owner, "table", &p.table.name)?;
     // The definition as of now (an earlier statement of the transaction may have
     // changed it since planning).
     let Some(mut def) = cx
@@ -1567,7 +1547,6 @@ pub fn run_drop_index(
     if_exists: bool,
     cx: &mut ExecCtx<'_>,
 ) -> Result<()> {
-    let me = cx.current_role();
     for (schema, name) in names {
         let schemas: Vec<u32> = match schema {
             Some(s) => vec![crate::catalog::schema_oid(cx.engine, s)?],
@@ -1605,15 +1584,7 @@ pub fn run_drop_index(
         if table.indexes[pos].constraint {
             return Err(constraint_index(name, &table.name));
         }
-        if !me
-            .as_ref()
-            .is_some_and(|r| r.superuser || r.oid == table.owner)
-        {
-            bail!(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "must be owner of index {name}"
-            );
-        }
+        super::owner::check(cx, table.owner, "index", name)?;
         let mut def = (*table).clone();
         def.indexes.remove(pos);
         cx.engine
@@ -1625,19 +1596,9 @@ pub fn run_drop_index(
 /// Runs TRUNCATE: deletes every row version visible to the transaction (an MVCC
 /// delete: rolls back like one; PostgreSQL swaps in an empty file instead).
 pub fn run_truncate(tables: &[(u32, Arc<TableDef>)], cx: &mut ExecCtx<'_>) -> Result<()> {
+    // TRUNCATE privilege was checked when the statement was bound (sql::privileges).
     super::fkeys::check_truncate(cx, tables)?;
-    let me = cx.current_role();
     for (db, def) in tables {
-        if !me
-            .as_ref()
-            .is_some_and(|r| r.superuser || r.oid == def.owner)
-        {
-            bail!(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "permission denied for table {}",
-                def.name
-            );
-        }
         for (tid, _) in cx.engine.scan(cx.txn, *db, def.oid) {
             cx.engine.delete(cx.txn, *db, def.oid, tid)?;
         }
@@ -1663,19 +1624,11 @@ pub fn run_drop_table(
             None => bail!(sqlstate::UNDEFINED_TABLE, "table \"{name}\" does not exist"),
         }
     }
-    let me = cx.current_role();
+    for def in &found {
+        super::owner::check(cx, def.owner, "table", &def.name)?;
+    }
     super::fkeys::on_drop_tables(cx, &found, cascade)?;
     for def in found {
-        let owner_ok = me
-            .as_ref()
-            .is_some_and(|r| r.superuser || r.oid == def.owner);
-        if !owner_ok {
-            bail!(
-                sqlstate::INSUFFICIENT_PRIVILEGE,
-                "must be owner of table {}",
-                def.name
-            );
-        }
         super::ddl::on_drop_table(cx, &def)?;
         cx.engine.catalog_change(
             cx.txn,
@@ -1781,13 +1734,7 @@ pub fn run_drop_database(name: &str, if_exists: bool, cx: &mut ExecCtx<'_>) -> R
             "cannot drop the currently open database"
         );
     }
-    let me = cx.current_role();
-    if !me.as_ref().is_some_and(|r| r.superuser || r.oid == d.owner) {
-        bail!(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            "must be owner of database {name}"
-        );
-    }
+    super::owner::check(cx, d.owner, "database", name)?;
     if d.is_template {
         bail!(
             sqlstate::WRONG_OBJECT_TYPE,
@@ -2056,6 +2003,9 @@ pub fn run_drop_role(names: &[String], if_exists: bool, cx: &mut ExecCtx<'_>) ->
         if r.name == cx.ctx.user {
             bail!(sqlstate::OBJECT_IN_USE, "current user cannot be dropped");
         }
+        if r.name == super::acl::session_user(cx) {
+            bail!(sqlstate::OBJECT_IN_USE, "session user cannot be dropped");
+        }
         if r.oid == BOOTSTRAP_SUPERUSER {
             bail!(
                 "2BP01",
@@ -2069,30 +2019,7 @@ pub fn run_drop_role(names: &[String], if_exists: bool, cx: &mut ExecCtx<'_>) ->
                 "must be superuser to drop superusers"
             );
         }
-        let owned: Vec<Arc<TableDef>> = cx.engine.with_catalog(|c| {
-            c.tables
-                .values()
-                .filter(|t| t.owner == r.oid)
-                .cloned()
-                .collect()
-        });
-        let owned_dbs: Vec<String> = cx.engine.with_catalog(|c| {
-            c.databases
-                .values()
-                .filter(|d| d.owner == r.oid)
-                .map(|d| format!("owner of database {}", d.name))
-                .collect()
-        });
-        if !owned.is_empty() || !owned_dbs.is_empty() {
-            let mut list = owned_dbs;
-            list.extend(owned.iter().map(|t| format!("owner of table {}", t.name)));
-            return Err(err!(
-                "2BP01",
-                "role \"{}\" cannot be dropped because some objects depend on it",
-                r.name
-            )
-            .with_detail(list.join("\n")));
-        }
+        super::owner::check_droppable(cx, &r)?;
         cx.engine
             .catalog_change(cx.txn, CatalogChange::DropRole { oid: r.oid })?;
     }

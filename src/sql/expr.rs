@@ -203,8 +203,9 @@ pub enum Func {
     Typed(super::type_funcs::TypeFn),
     /// Sequence functions (`nextval`, `currval`, …, see `sql::ddl`).
     Ddl(super::ddl::DdlFn),
-    /// `has_table_privilege([role,] table, privilege)` (see `sql::acl`).
-    HasTablePrivilege,
+    /// `has_table_privilege` and the other `has_*_privilege` functions (see
+    /// `sql::privileges`).
+    HasPrivilege(super::privileges::PrivFn),
     /// A regular-expression function or operator (see `regex_funcs`).
     Regex(super::regex_funcs::RegexFn),
     /// A string or math function (see `string_funcs`).

@@ -421,6 +421,18 @@ fn build(
             parent.name
         );
     }
+    // REFERENCES on the referenced table, or on each referenced column.
+    let role = super::privileges::current_role_oid(cx);
+    let allowed = cx.engine.with_catalog(|c| {
+        ref_columns.iter().all(|col| {
+            crate::storage::acl::column_privileges(c, db, parent.oid, *col as u32, role)
+                & crate::storage::acl::ACL_REFERENCES
+                != 0
+        })
+    });
+    if parent.oid != child.oid && !allowed {
+        return Err(super::privileges::denied("table", &parent.name));
+    }
     let fk_name = match &spec.name {
         Some(n) => {
             let dup = own(cx, db, child.oid).iter().any(|f| &f.name == n)

@@ -38,8 +38,8 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some(f) = super::ddl::lookup(name, n) {
         return Some(f);
     }
-    if name == "has_table_privilege" && matches!(n, 2 | 3) {
-        return Some((Func::HasTablePrivilege, DataType::Bool));
+    if let Some(f) = super::privileges::lookup(name, arg_types) {
+        return Some(f);
     }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
@@ -304,7 +304,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::CreateRestorePoint, 0) => Some(DataType::Text),
         (Func::Typed(t), i) => super::type_funcs::arg_type(t, i),
         (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
-        (Func::HasTablePrivilege, _) => Some(DataType::Text),
+        (Func::HasPrivilege(p), i) => super::privileges::arg_type(p, i),
         (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
@@ -375,7 +375,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::Tz(f) => super::tz_funcs::call(f, args.clone(), ty, cx)?,
         Func::Version => Value::Text(VERSION.into()),
         Func::CurrentUser => Value::Text(cx.ctx.user.clone()),
-        Func::SessionUser => Value::Text(cx.ctx.user.clone()),
+        Func::SessionUser => Value::Text(super::acl::session_user(cx)),
         Func::CurrentDatabase => Value::Text(cx.ctx.database.clone()),
         Func::CurrentSchema => match crate::catalog::search_path::creation_schema() {
             Some(o) => super::ddl::current_schema_name(cx.engine, o),
@@ -787,7 +787,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         | Func::SlotRestartLsn => slot_function(f, &args, cx)?,
         // ---- WAL retention (E) ----
         Func::Ddl(d) => return super::ddl::call(d, args, cx),
-        Func::HasTablePrivilege => return super::acl::call_has_table_privilege(args, cx),
+        Func::HasPrivilege(p) => return super::privileges::call(p, args, cx),
         Func::ReleaseWalHold => {
             if !cx.is_superuser() {
                 bail!(

@@ -51,9 +51,11 @@ pub mod front;
 pub mod functions;
 pub mod join;
 pub mod lateral;
+pub mod owner;
 pub mod pg_clauses;
 pub mod plan;
 mod prepare;
+pub mod privileges;
 pub mod regex_funcs;
 pub mod string_funcs;
 // Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
@@ -764,6 +766,9 @@ pub struct Session {
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
+    /// The user the connection authenticated as; `ctx.user` is the current user, which
+    /// SET ROLE and SET SESSION AUTHORIZATION change (see [`Session::sync_user`]).
+    auth_user: String,
     /// Deferred foreign key checks of the transaction.
     deferred: fkeys::Deferred,
     /// Temporary tables: the namespace handle (dropped last, with the session) and ON
@@ -806,6 +811,12 @@ impl Session {
     /// A new session for an authenticated connection.
     pub fn new(engine: Arc<Engine>, settings: SessionSettings, ctx: SessionContext) -> Session {
         let db_oid = engine.database(&ctx.database).map(|d| d.oid).unwrap_or(5);
+        let auth_user = ctx.user.clone();
+        let mut settings = settings;
+        if settings.get_str("session_authorization").is_empty() {
+            // Sessions the server did not start (tests, tools) report their user too.
+            settings.set_internal("session_authorization", &auth_user);
+        }
         let temp = temp::TempSession::new(engine.clone(), db_oid);
         Session {
             engine,
@@ -824,9 +835,35 @@ impl Session {
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
             ddl: ddl::DdlSession::default(),
+            auth_user,
             deferred: fkeys::Deferred::default(),
             temp,
         }
+    }
+
+    /// Makes `ctx.user` the current user the settings say: `role` when set, else
+    /// `session_authorization`, else the authenticated user. Called before each
+    /// statement and after a transaction ends (a rollback may undo SET ROLE).
+    fn sync_user(&mut self) {
+        let session = self.settings.get_str("session_authorization");
+        let session = if session.is_empty() {
+            self.auth_user.clone()
+        } else {
+            session
+        };
+        let role = self.settings.get_str("role");
+        let user = if role.is_empty() || role == "none" {
+            session
+        } else {
+            role
+        };
+        if user != self.ctx.user {
+            self.ctx.user = user;
+        }
+        // Lookups outside a planned statement (VACUUM, COPY's table) check as this role.
+        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
+        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+        crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
     }
 
     /// The session's settings.
@@ -954,6 +991,7 @@ impl Session {
             }
             let r = self.engine.commit(t, wait);
             self.settings.end_transaction(r.is_ok());
+            self.sync_user();
             return r;
         }
         Ok(())
@@ -968,6 +1006,7 @@ impl Session {
             self.engine.abort(t);
             self.settings.end_transaction(false);
         }
+        self.sync_user();
     }
 
     /// Handles a statement error: fails the block or rolls back the implicit transaction.
@@ -1055,6 +1094,7 @@ impl Session {
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
         self.enter_zone();
+        self.sync_user();
         let is_txn_control = matches!(
             p,
             Parsed::Front(FrontStmt::Commit | FrontStmt::Rollback | FrontStmt::RollbackTo(_))
@@ -1097,18 +1137,23 @@ impl Session {
         let version = self.engine.catalog_version();
         let path = crate::catalog::search_path::resolve(
             &self.engine,
+            self.db_oid,
             &self.settings.get_str("search_path"),
             &self.ctx.user,
         );
-        // A plan depends on the schemas its names resolved in, and on the time zone its
-        // timestamptz literals were read in.
+        // A plan depends on the schemas its names resolved in, on the time zone its
+        // timestamptz literals were read in, and on the role whose privileges were
+        // checked.
         let tz = self.settings.get_str("TimeZone");
         let key = (
             piece.offset,
-            format!("{}\u{0}{path:?}\u{0}{tz}", piece.text),
+            format!("{}\u{0}{path:?}\u{0}{tz}\u{0}{}", piece.text, self.ctx.user),
         );
         crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(self.temp.handle());
+        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
+        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+        crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version && c.params_in == *param_types {
                 *param_types = c.params_out.clone();
@@ -1122,7 +1167,8 @@ impl Session {
             piece.offset,
             param_types.clone(),
         );
-        b.acl_role = self.engine.role(&self.ctx.user).map(|r| r.oid);
+        // Never None for a session: an unknown (dropped) role checks as PUBLIC.
+        b.acl_role = Some(role);
         let plan = Arc::new(b.plan(stmt)?);
         if self.plan_cache.len() > 256 {
             self.plan_cache.clear();
@@ -1162,10 +1208,15 @@ impl Session {
         } = self;
         crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
             engine,
+            *db_oid,
             &settings.get_str("search_path"),
             &ctx.user,
         ));
         crate::catalog::search_path::enter_temp(temp.handle());
+        crate::catalog::search_path::enter_role(Some((
+            engine.role(&ctx.user).map_or(0, |r| r.oid),
+            *db_oid,
+        )));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
@@ -1372,6 +1423,7 @@ impl Session {
                     );
                 }
                 let mut oids = Vec::new();
+                let me = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
                 for (schema, name) in tables {
                     match crate::catalog::resolve_table(
                         &self.engine,
@@ -1379,14 +1431,36 @@ impl Session {
                         schema.as_deref(),
                         name,
                     )? {
-                        Some(def) => oids.push(def.oid),
+                        Some(def) => {
+                            // Only the table's or the database's owner (PostgreSQL
+                            // skips the others with a warning).
+                            let db = self.db_oid;
+                            let allowed = self.engine.with_catalog(|c| {
+                                let db_owner = c.databases.get(&db).map_or(0, |d| d.owner);
+                                crate::storage::acl::owns(c, db, me, def.owner)
+                                    || crate::storage::acl::owns(c, db, me, db_owner)
+                            });
+                            if allowed {
+                                oids.push(def.oid);
+                            } else {
+                                let what = if *analyze_only { "analyze" } else { "vacuum" };
+                                self.warning(
+                                    sqlstate::WARNING,
+                                    &format!(
+                                        "skipping \"{}\" --- only table or database owner can {what} it",
+                                        def.name
+                                    ),
+                                );
+                            }
+                        }
                         None => bail!(
                             sqlstate::UNDEFINED_TABLE,
                             "relation \"{name}\" does not exist"
                         ),
                     }
                 }
-                if !analyze_only {
+                let skipped_all = !tables.is_empty() && oids.is_empty();
+                if !analyze_only && !skipped_all {
                     // Reclaim the versions no snapshot can see any more.
                     if oids.is_empty() {
                         self.engine.vacuum(self.db_oid, None);
@@ -1410,6 +1484,12 @@ impl Session {
                         self.exec_ctx(&[], temp::discard)?;
                     }
                     self.settings.reset_all();
+                    // DISCARD ALL includes SET SESSION AUTHORIZATION DEFAULT.
+                    let _ = self
+                        .settings
+                        .set("session_authorization", None, false, true);
+                    let _ = self.settings.set("role", None, false, true);
+                    self.sync_user();
                     self.statements.clear();
                     self.portals.clear();
                     self.plan_cache.clear();
@@ -1458,15 +1538,6 @@ impl Session {
                 binary,
             } => {
                 let def = self.copy_table(table)?;
-                if let Some(r) = self.engine.role(&self.ctx.user) {
-                    acl::check_table(
-                        &self.engine,
-                        self.db_oid,
-                        r.oid,
-                        &def,
-                        crate::storage::acl::ACL_INSERT,
-                    )?;
-                }
                 let mut targets = Vec::new();
                 if columns.is_empty() {
                     targets.extend(0..def.columns.len());
@@ -1485,6 +1556,9 @@ impl Session {
                         })?;
                     targets.push(i);
                 }
+                // INSERT on the table, or on every column copied into.
+                let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+                privileges::check_insert_columns(&self.engine, self.db_oid, role, &def, &targets)?;
                 let mut b = Binder::new(&self.engine, self.db_oid, "", 0, vec![]);
                 let mut defaults = Vec::new();
                 for c in &def.columns {
@@ -1638,7 +1712,10 @@ impl Session {
                 cmd("DROP ROLE")
             }
             FrontStmt::Acl(a) => {
-                self.exec_ctx(&[], |cx| acl::execute(a, cx))?;
+                let auth = self.auth_user.clone();
+                let r = self.exec_ctx(&[], |cx| acl::execute(a, cx, &auth));
+                self.sync_user();
+                r?;
                 cmd(a.tag())
             }
         }
@@ -2302,6 +2379,7 @@ mod hot_standby {
             FrontStmt::CreateRole { .. } => "CREATE ROLE",
             FrontStmt::AlterRole { .. } | FrontStmt::RenameRole { .. } => "ALTER ROLE",
             FrontStmt::DropRole { .. } => "DROP ROLE",
+            FrontStmt::Acl(a) if a.is_session_only() => return Ok(()),
             FrontStmt::Acl(a) => a.tag(),
             FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
             FrontStmt::DropDatabase { .. } => "DROP DATABASE",

@@ -549,6 +549,8 @@ pub struct Binder<'a> {
     /// The role whose table privileges are checked as tables are bound (`sql::acl`);
     /// None for internal binders (stored defaults, view bodies).
     pub acl_role: Option<u32>,
+    /// What the privilege checks of the statement need (see `sql::privileges`).
+    pub(crate) acl: super::privileges::AclState,
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -610,6 +612,7 @@ impl<'a> Binder<'a> {
             outer: Vec::new(),
             correlated: Vec::new(),
             acl_role: None,
+            acl: Default::default(),
         }
     }
 
@@ -651,12 +654,15 @@ impl<'a> Binder<'a> {
             match hits.len() {
                 0 => continue,
                 1 => {
+                    let (toid, att) = (scope.cols[hits[0]].table_oid, scope.cols[hits[0]].attnum);
                     let at = level.position(hits[0])?;
                     let n = self.correlated.len();
                     for c in &mut self.correlated[n.saturating_sub(d)..] {
                         *c = true;
                     }
-                    return Ok(Some(Expr::OuterColumn(d, at, scope.cols[hits[0]].ty)));
+                    let ty = scope.cols[hits[0]].ty;
+                    self.acl.read(toid, att);
+                    return Ok(Some(Expr::OuterColumn(d, at, ty)));
                 }
                 _ => bail!(
                     sqlstate::AMBIGUOUS_COLUMN,
@@ -688,8 +694,15 @@ impl<'a> Binder<'a> {
         (self.engine, self.db)
     }
 
-    /// Plans a statement.
+    /// Plans a statement, then checks the privileges it needs (`sql::privileges`).
     pub fn plan(&mut self, stmt: &ast::Statement) -> Result<Plan> {
+        self.acl_enter();
+        let p = self.plan_statement(stmt);
+        self.acl_leave(p.is_ok())?;
+        p
+    }
+
+    fn plan_statement(&mut self, stmt: &ast::Statement) -> Result<Plan> {
         if let Some(p) = super::ddl::plan(self, stmt)? {
             return Ok(Plan::Ddl(p));
         }
@@ -766,7 +779,7 @@ impl<'a> Binder<'a> {
                 let mut out = Vec::new();
                 for t in table_names {
                     let def = self.resolve_table(&t.name)?;
-                    self.acl_check(&def, super::acl::Need::Truncate)?;
+                    self.acl_check(&def, super::privileges::Need::Truncate)?;
                     out.push((self.db, def));
                 }
                 Ok(Plan::Truncate(out))
@@ -918,6 +931,9 @@ impl<'a> Binder<'a> {
         }
         if !q.locks.is_empty() {
             plan.lock = Some(self.plan_row_lock(&plan, &q.locks)?);
+            if let Source::Table { def, .. } = &plan.source {
+                self.acl_lock(def);
+            }
         }
         Ok(plan)
     }
@@ -1315,6 +1331,42 @@ impl<'a> Binder<'a> {
         Ok(acc.unwrap_or((Source::Single, Scope::default())))
     }
 
+    /// A sequence in FROM: its one row (SELECT on it needed).
+    fn sequence_source(
+        &mut self,
+        seq: &crate::storage::ddl::SequenceDef,
+        alias_name: &str,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<(Source, Scope)> {
+        if let Some(role) = self.acl_role {
+            super::privileges::check_relation(
+                self.engine,
+                self.db,
+                role,
+                seq.oid,
+                crate::storage::acl::ACL_SELECT,
+            )?;
+        }
+        let vt = catalog::VirtualTable::Sequence(seq.oid);
+        let mut scope = Scope {
+            cols: vt
+                .columns()
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(alias_name.to_string()),
+                    name: n.to_string(),
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                    absorbed: false,
+                })
+                .collect(),
+        };
+        apply_alias_columns(&mut scope, alias)?;
+        Ok((Source::Virtual(vt), scope))
+    }
+
     fn plan_factor(&mut self, f: &ast::TableFactor) -> Result<(Source, Scope)> {
         clauses::check_table_factor(f)?;
         match f {
@@ -1363,15 +1415,29 @@ impl<'a> Binder<'a> {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Virtual(vt), scope));
                 }
-                self.acl_check_view(schema.as_deref(), &tname)?;
+                self.acl_check_view(schema.as_deref(), &tname)
+                    .map_err(|e| self.at(e, Self::name_span(name)))?;
                 if let Some((p, mut scope)) =
                     super::ddl::view_source(self, schema.as_deref(), &tname, &alias_name)?
                 {
                     apply_alias_columns(&mut scope, alias.as_ref())?;
                     return Ok((Source::Subquery(Box::new(p)), scope));
                 }
-                let def = self.resolve_table(name)?;
-                self.acl_check(&def, super::acl::Need::Select)?;
+                let def = match self.resolve_table(name) {
+                    Ok(def) => def,
+                    Err(e) => match super::ddl::find_sequence(
+                        self.engine,
+                        self.db,
+                        schema.as_deref(),
+                        &tname,
+                    )? {
+                        Some(seq) => {
+                            return self.sequence_source(&seq, &alias_name, alias.as_ref())
+                        }
+                        None => return Err(e),
+                    },
+                };
+                self.acl_check(&def, super::privileges::Need::Select)?;
                 let mut scope = Scope::of_table(&def, &alias_name);
                 apply_alias_columns(&mut scope, alias.as_ref())?;
                 Ok((
@@ -1834,6 +1900,7 @@ impl<'a> Binder<'a> {
                     }
                     Item::Col(i) => {
                         let c = &scope.cols[*i];
+                        self.acl.read(c.table_oid, c.attnum);
                         if self.agg.is_some() {
                             let e = ast::Expr::Identifier(ast::Ident::new(c.name.clone()));
                             exprs.push(self.bind(&e, &scope)?);
@@ -1938,8 +2005,13 @@ impl<'a> Binder<'a> {
         let tw = def.columns.len();
         let mut exprs = Vec::new();
         let mut fields = Vec::new();
-        let push_col = |i: usize, exprs: &mut Vec<Expr>, fields: &mut Vec<FieldDesc>| {
+        // A column a `*` lists is read (column privileges).
+        let mut read: Vec<(u32, i16)> = Vec::new();
+        let mut push_col = |i: usize, exprs: &mut Vec<Expr>, fields: &mut Vec<FieldDesc>| {
             let c = &scope.cols[i];
+            if c.table_oid != 0 {
+                read.push((c.table_oid, c.attnum));
+            }
             exprs.push(Expr::Column(i, c.ty));
             fields.push(field(&c.name, c.ty, c.typmod, c.table_oid, c.attnum));
         };
@@ -1996,6 +2068,9 @@ impl<'a> Binder<'a> {
                     }
                 }
             }
+        }
+        for (t, a) in read {
+            self.acl.read(t, a);
         }
         Ok(Some(Returning { exprs, fields }))
     }
@@ -2066,7 +2141,7 @@ impl<'a> Binder<'a> {
                 && super::ddl::identity_of(b.engine, b.db, def.oid, t) != 0
         };
         let def = self.resolve_table(name)?;
-        self.acl_check(&def, super::acl::Need::Insert(ins))?;
+        self.acl_check(&def, super::privileges::Need::Insert(ins))?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
             targets.extend(0..def.columns.len());
@@ -2400,7 +2475,10 @@ impl<'a> Binder<'a> {
         let def = self.resolve_table(name)?;
         self.acl_check(
             &def,
-            super::acl::Need::Update(assignments, selection.is_some() || returning.is_some()),
+            super::privileges::Need::Update(
+                assignments,
+                selection.is_some() || returning.is_some(),
+            ),
         )?;
         let (scope, from) = self.dml_scope(&def, alias.as_ref(), from)?;
         let sets = self.bind_assignments(&def, assignments, &scope)?;
@@ -2442,7 +2520,7 @@ impl<'a> Binder<'a> {
         let def = self.resolve_table(name)?;
         self.acl_check(
             &def,
-            super::acl::Need::Delete(d.selection.is_some() || d.returning.is_some()),
+            super::privileges::Need::Delete(d.selection.is_some() || d.returning.is_some()),
         )?;
         let (scope, using) = self.dml_scope(&def, alias.as_ref(), d.using.as_deref())?;
         let filter = match &d.selection {
@@ -3709,7 +3787,11 @@ impl<'a> Binder<'a> {
             }
         }
         match hits.len() {
-            1 => Ok(Expr::Column(hits[0], scope.cols[hits[0]].ty)),
+            1 => {
+                let c = &scope.cols[hits[0]];
+                self.acl_read(c.table_oid, c.attnum);
+                Ok(Expr::Column(hits[0], c.ty))
+            }
             0 => {
                 if tname.is_none() && col.quote_style.is_none() {
                     if let Some((f, ty)) = functions::lookup(&name, &[]) {

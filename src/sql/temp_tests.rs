@@ -172,3 +172,27 @@ fn unlogged_is_blanked_out_keeping_positions() {
     assert_eq!(f("create unlogged"), None);
     assert_eq!(f("select 1"), None);
 }
+
+#[test]
+fn creating_a_temporary_table_needs_the_temp_privilege() {
+    let d = db("temp-privilege");
+    let mut admin = session(&d.engine, "postgres");
+    super::super::tests::q(&mut admin, "create role tmpuser login");
+    let mut user = session(&d.engine, "tmpuser");
+    // PUBLIC holds TEMP on a database by default.
+    assert_eq!(
+        super::super::tests::q(&mut user, "create temp table a (x int)"),
+        "CREATE TABLE"
+    );
+    super::super::tests::q(&mut admin, "revoke temp on database postgres from public");
+    let out = super::super::tests::q(&mut user, "create temp table b (x int)");
+    assert!(
+        out.contains("42501") && out.contains("permission denied to create temporary tables"),
+        "{out}"
+    );
+    super::super::tests::q(&mut admin, "grant temp on database postgres to tmpuser");
+    assert_eq!(
+        super::super::tests::q(&mut user, "create temp table b (x int)"),
+        "CREATE TABLE"
+    );
+}

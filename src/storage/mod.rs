@@ -339,7 +339,8 @@ impl Engine {
         );
         catalog
             .schemas
-            .insert(PUBLIC_NAMESPACE, ("public".into(), BOOTSTRAP_SUPERUSER));
+            // PostgreSQL 15: `public` belongs to pg_database_owner (see storage::acl).
+            .insert(PUBLIC_NAMESPACE, ("public".into(), acl::PG_DATABASE_OWNER));
         catalog.next_oid = schema::FIRST_NORMAL_OID;
         let mut control = ControlFile::new(system_id, opts.wal_segment_size as u32);
         control.state = DbState::Shutdowned;

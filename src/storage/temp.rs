@@ -62,6 +62,7 @@
 //!    handle, and [`Engine::drop_temp_namespace`] removes `t`, its heap and
 //!    `pg_temp_1`.
 
+use super::acl::AclObject;
 use super::schema::{CatalogChange, CatalogState, BOOTSTRAP_SUPERUSER};
 use super::Engine;
 use crate::bail;
@@ -148,9 +149,12 @@ impl CatalogState {
                 .enums
                 .get(oid)
                 .is_some_and(|d| self.is_temp_schema(d.schema)),
-            CatalogChange::Acl(AclChange::SetTableAcl { db, table, .. }) => {
-                self.is_temp_relation(*db, *table)
-            }
+            CatalogChange::Acl(AclChange::Set { object, .. }) => match object {
+                AclObject::Relation { db, oid } => self.is_temp_relation(*db, *oid),
+                AclObject::Column { db, table, .. } => self.is_temp_relation(*db, *table),
+                AclObject::Schema(oid) => self.is_temp_schema(*oid),
+                AclObject::Database(_) => false,
+            },
             CatalogChange::Acl(AclChange::RevokeMembership { .. })
             | CatalogChange::SetRole(_)
             | CatalogChange::DropRole { .. }
@@ -199,8 +203,14 @@ impl CatalogState {
         for k in &rels {
             d.checks.remove(k);
             d.foreign_keys.remove(k);
-            self.acl.tables.remove(k);
         }
+        // The ACLs of the removed relations and of their columns.
+        self.acl.lists.retain(|o, _| match o {
+            AclObject::Relation { db, oid } => !rels.contains(&(*db, *oid)),
+            AclObject::Column { db, table, .. } => !rels.contains(&(*db, *table)),
+            AclObject::Schema(oid) => *oid != ns,
+            AclObject::Database(_) => true,
+        });
         d.comments
             .retain(|(db, oid, _), _| !rels.contains(&(*db, *oid)));
         if self.enums.values().any(|e| e.schema == ns) {
