@@ -1051,7 +1051,7 @@ fn with_view_path(text: &str) -> String {
 
 /// Plans a view's stored query in a binder of its own, under the path it was
 /// created with (the current one for a view stored without it).
-fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
+pub(super) fn plan_view_query(engine: &Engine, db: u32, text: &str) -> Result<SelectPlan> {
     let (path, text) = match text
         .strip_prefix(VIEW_PATH_TAG)
         .and_then(|r| r.split_once("*/ "))
@@ -1877,7 +1877,7 @@ fn dependent_column(engine: &Engine, db: u32, s: &SequenceDef) -> Option<(String
 
 /// Removes the comments of a dropped relation and its columns (PostgreSQL deletes
 /// their `pg_description` rows with the object).
-fn forget_comments(cx: &mut ExecCtx<'_>, oid: u32) -> Result<()> {
+pub(super) fn forget_comments(cx: &mut ExecCtx<'_>, oid: u32) -> Result<()> {
     let db = cx.db_oid;
     let subs: Vec<i32> = cx.engine.with_catalog(|c| {
         c.ddl
@@ -2212,7 +2212,12 @@ pub fn create_table_extras(
 
 /// Binds a CHECK expression over the table's columns; returns it with the names of
 /// the columns it references, in order of appearance.
-fn bind_check(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<(Expr, Vec<String>)> {
+pub(super) fn bind_check(
+    engine: &Engine,
+    db: u32,
+    def: &TableDef,
+    text: &str,
+) -> Result<(Expr, Vec<String>)> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let e = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
@@ -2273,7 +2278,9 @@ pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -
         if let Value::Bool(false) = eval(e, row, cx)? {
             let shown: Vec<String> = row
                 .iter()
-                .map(|v| {
+                .zip(&def.columns)
+                .filter(|(_, c)| !c.dropped)
+                .map(|(v, _)| {
                     if v.is_null() {
                         "null".to_string()
                     } else {
