@@ -1159,7 +1159,7 @@ fn rename_column(
     def.columns[pos].name = new.to_string();
     let table = def.name.clone();
     store(cx, db, def)?;
-    rewrite_views(cx, db, &table, &views, old, new)
+    rewrite_views(cx, db, &table, &views, (old, new), true)
 }
 
 // ---- constraints ---------------------------------------------------------------------
@@ -1496,7 +1496,7 @@ fn rename_table(cx: &mut ExecCtx<'_>, db: u32, mut def: TableDef, new: &str) -> 
     let old = def.name.clone();
     def.name = new.to_string();
     store(cx, db, def)?;
-    rewrite_views(cx, db, &old, &views, &old, new)
+    rewrite_views(cx, db, &old, &views, (&old, new), false)
 }
 
 // ---- views ---------------------------------------------------------------------------
@@ -1597,32 +1597,41 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// After a column or the table was renamed from `old` to `new` (the catalog already
-/// holds the new name), rewrites the text of the views that read it: every
-/// identifier naming `old` becomes `new`. A view whose text then does not read
-/// exactly the columns it read before (the name also meant something else in it) is
+/// After a column (`column`) or the table was renamed from `old` to `new` (the
+/// catalog already holds the new name), rewrites the text of the views that read
+/// it: the identifiers naming `old` become `new` — for a column, first only those
+/// unqualified or qualified by the table's name or an alias of it, then every one.
+/// A view whose text then does not read exactly the columns it read before is
 /// refused: tusk stores views as text, where PostgreSQL stores column numbers.
 fn rewrite_views(
     cx: &mut ExecCtx<'_>,
     db: u32,
     table: &str,
     views: &[ViewReader],
-    old: &str,
-    new: &str,
+    (old, new): (&str, &str),
+    column: bool,
 ) -> Result<()> {
     for v in views {
         // A view over `*` reads by position and keeps its text.
         if view_shape(cx, db, &v.view, &v.view.query).as_ref() == Some(&v.shape) {
             continue;
         }
-        let text = rename_words(&v.view.query, old, new);
-        if view_shape(cx, db, &v.view, &text).as_ref() != Some(&v.shape) {
+        let mut tries = Vec::new();
+        if column {
+            let q = qualifiers(&v.view.query, table);
+            tries.push(rename_words(&v.view.query, old, new, Some(&q)));
+        }
+        tries.push(rename_words(&v.view.query, old, new, None));
+        let Some(text) = tries
+            .into_iter()
+            .find(|t| view_shape(cx, db, &v.view, t).as_ref() == Some(&v.shape))
+        else {
             bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "cannot rename \"{old}\" of relation \"{table}\": view \"{}\" uses the name for something else too",
                 v.view.name
             );
-        }
+        };
         let mut def = v.view.clone();
         def.query = text;
         cx.engine
@@ -1631,9 +1640,48 @@ fn rewrite_views(
     Ok(())
 }
 
-/// SQL text with every identifier token naming `old` replaced by `new` (quoted when
-/// it must be); everything else is kept as written.
-fn rename_words(text: &str, old: &str, new: &str) -> String {
+/// The folded value of an identifier token.
+fn ident(t: &Token) -> Option<String> {
+    match t {
+        Token::Word(w) if w.quote_style == Some('"') => Some(w.value.clone()),
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// The names a query may qualify the columns of `table` with: the table's name and
+/// the aliases written after it (`t x`, `t AS x`).
+fn qualifiers(text: &str, table: &str) -> Vec<String> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let tokens: Vec<Token> = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut out = vec![table.to_string()];
+    for i in 0..tokens.len() {
+        if ident(&tokens[i]).as_deref() != Some(table) {
+            continue;
+        }
+        let mut j = i + 1;
+        if matches!(&tokens.get(j), Some(Token::Word(w)) if w.keyword == sqlparser::keywords::Keyword::AS)
+        {
+            j += 1;
+        }
+        if let Some(Token::Word(w)) = tokens.get(j) {
+            if w.keyword == sqlparser::keywords::Keyword::NoKeyword || w.quote_style.is_some() {
+                out.extend(ident(&tokens[j]));
+            }
+        }
+    }
+    out
+}
+
+/// SQL text with the identifier tokens naming `old` replaced by `new` (quoted when
+/// it must be): all of them, or with `qualifiers`, those unqualified or qualified by
+/// one of these names. Everything else is kept as written.
+fn rename_words(text: &str, old: &str, new: &str, qualifiers: Option<&[String]>) -> String {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
         return text.to_string();
@@ -1650,14 +1698,26 @@ fn rename_words(text: &str, old: &str, new: &str) -> String {
         let start = *line_starts.get((l.line as usize).checked_sub(1)?)?;
         Some(start + (l.column as usize).checked_sub(1)?)
     };
+    let solid: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
     let mut out = String::with_capacity(text.len());
     let mut done = 0;
-    for t in tokens {
-        let Token::Word(w) = &t.token else { continue };
-        let named = (w.quote_style.is_none() && w.value.to_lowercase() == old)
-            || (w.quote_style == Some('"') && w.value == old);
-        if !named {
+    for (k, &i) in solid.iter().enumerate() {
+        let t = &tokens[i];
+        if ident(&t.token).as_deref() != Some(old) {
             continue;
+        }
+        if let Some(q) = qualifiers {
+            let period = k >= 1 && tokens[solid[k - 1]].token == Token::Period;
+            if period {
+                let by = k
+                    .checked_sub(2)
+                    .and_then(|p| ident(&tokens[solid[p]].token));
+                if !by.is_some_and(|b| q.contains(&b)) {
+                    continue;
+                }
+            }
         }
         let (Some(a), Some(b)) = (at(t.span.start), at(t.span.end)) else {
             continue;

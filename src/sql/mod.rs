@@ -2071,6 +2071,7 @@ impl Session {
             let stmt = p.stmt.clone();
             let params = p.params.clone();
             let mut types = stmt.param_types.clone();
+            self.check_result_type(&stmt)?;
             let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types)?;
             let (rows, tag) = match res {
                 ExecResult::Rows { rows, tag, .. } => (rows, tag),
