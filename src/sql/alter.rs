@@ -931,7 +931,10 @@ fn set_type(
             v.view.name
         )));
     }
-    let target = type_text(ty, typmod);
+    // Messages name the type, hints write it with its modifier (as PostgreSQL's
+    // format_type_be and format_type_with_typemod).
+    let target = ty.name();
+    let target_mod = type_text(ty, typmod);
     let engine = cx.engine;
     let mut b = Binder::new(engine, db, "", 0, vec![]);
     let conv = match using {
@@ -950,7 +953,7 @@ fn set_type(
                         "column \"{column}\" cannot be cast automatically to type {target}"
                     )
                     .with_hint(format!(
-                        "You might need to specify \"USING {}::{target}\".",
+                        "You might need to specify \"USING {}::{target_mod}\".",
                         ddl::quote_ident(column)
                     ))
                 } else {
