@@ -19,12 +19,21 @@
 //! As PostgreSQL (`attisdropped`), DROP COLUMN never renumbers: the column stays in
 //! `TableDef::columns`, marked `dropped` and renamed `........pg.dropped.N........`,
 //! so every stored column position — row values, primary key and indexes, foreign
-//! keys on both sides, sequences' OWNED BY, column comments, bound plans of other
-//! sessions — stays valid, and no row is rewritten. Statements never see it: a
+//! keys on both sides, sequences' OWNED BY, column comments — stays valid, and no row
+//! is rewritten (plans made before are dropped anyway: they were made at an older
+//! catalog version). Statements never see it: a
 //! table's scope ([`Scope::of_table`]) keeps a nameless placeholder at its position,
 //! `*`, INSERT and COPY without a column list, RETURNING * and CREATE TABLE … LIKE
 //! leave it out. Its values stay in the row versions until they are rewritten (as
 //! PostgreSQL keeps them in its heap), unreachable.
+//!
+//! # Rows
+//!
+//! ADD COLUMN writes every row again with the new value (the default evaluated per
+//! row, or NULL: the executor counts on rows as wide as their table, where PostgreSQL
+//! leaves them short), ALTER COLUMN TYPE with the converted one; these are ordinary
+//! MVCC updates, WAL-logged and undone like any. The other actions only read the rows
+//! to validate (SET NOT NULL, ADD PRIMARY KEY/UNIQUE/CHECK/FOREIGN KEY).
 //!
 //! # Views
 //!
@@ -1591,12 +1600,8 @@ fn words(text: &str) -> Vec<String> {
     Tokenizer::new(&dialect, text)
         .tokenize()
         .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| match t {
-            Token::Word(w) if w.quote_style == Some('"') => Some(w.value),
-            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_lowercase()),
-            _ => None,
-        })
+        .iter()
+        .filter_map(ident)
         .collect()
 }
 
