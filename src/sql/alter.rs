@@ -44,7 +44,8 @@
 //! (2BP01) or drops them with CASCADE; ALTER COLUMN TYPE refuses them (0A000, as
 //! PostgreSQL). RENAME COLUMN and RENAME TO rewrite the views' text instead (the old
 //! name's identifier tokens), and refuse (0A000) a view whose rewritten text would not
-//! read the same columns.
+//! read the same columns. CHECK constraints, text as well, are rewritten the same way
+//! and must bind to the same expression.
 //!
 //! # One `ALTER TABLE p DROP COLUMN b CASCADE`
 //!
@@ -1168,10 +1169,52 @@ fn rename_column(
         );
     }
     let views = views_reading(cx, db, hide_column(&def, pos))?;
+    let before = def.clone();
     def.columns[pos].name = new.to_string();
+    rename_in_checks(cx, db, &before, &def, (old, new))?;
     let table = def.name.clone();
     store(cx, db, def)?;
     rewrite_views(cx, db, &table, &views, (old, new), true)
+}
+
+/// Rewrites the table's CHECK constraints (stored as text, where PostgreSQL stores
+/// column numbers) after a column or the table was renamed from `old` to `new`: the
+/// rewritten text must bind, against the renamed table, to what the old text bound
+/// to against the table as it was (0A000 otherwise).
+fn rename_in_checks(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    before: &TableDef,
+    after: &TableDef,
+    (old, new): (&str, &str),
+) -> Result<()> {
+    let checks = checks_of(cx, db, before.oid);
+    let mut changed = false;
+    let mut out = Vec::with_capacity(checks.len());
+    for c in checks {
+        let text = rename_words(&c.expr, old, new, None);
+        if text != c.expr {
+            let was = format!("{:?}", ddl::bind_check(cx.engine, db, before, &c.expr)?.0);
+            let now = ddl::bind_check(cx.engine, db, after, &text).map(|b| format!("{:?}", b.0));
+            if now.ok().as_ref() != Some(&was) {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "cannot rename \"{old}\" of relation \"{}\": check constraint \"{}\" uses the name for something else too",
+                    before.name,
+                    c.name
+                );
+            }
+            changed = true;
+        }
+        out.push(CheckDef {
+            name: c.name,
+            expr: text,
+        });
+    }
+    if changed {
+        set_checks(cx, db, before.oid, out)?;
+    }
+    Ok(())
 }
 
 // ---- constraints ---------------------------------------------------------------------
@@ -1505,8 +1548,10 @@ fn rename_table(cx: &mut ExecCtx<'_>, db: u32, mut def: TableDef, new: &str) -> 
     let mut probe = def.clone();
     probe.name = format!("........pg.renamed.{}........", def.oid);
     let views = views_reading(cx, db, probe)?;
+    let before = def.clone();
     let old = def.name.clone();
     def.name = new.to_string();
+    rename_in_checks(cx, db, &before, &def, (&old, new))?;
     store(cx, db, def)?;
     rewrite_views(cx, db, &old, &views, (&old, new), false)
 }
