@@ -1495,6 +1495,19 @@ fn rename_constraint(
             def.name
         );
     }
+    // A primary key or UNIQUE constraint's index, a relation, is renamed first.
+    let keyed = (def.primary_key.is_some() && def.pkey_name == old)
+        || def.indexes.iter().any(|i| i.constraint && i.name == old);
+    if keyed
+        && cx
+            .engine
+            .with_catalog(|c| c.relation_exists(db, def.schema, new))
+    {
+        bail!(
+            sqlstate::DUPLICATE_TABLE,
+            "relation \"{new}\" already exists"
+        );
+    }
     if constraint_exists(cx, db, &def, new) {
         bail!(
             sqlstate::DUPLICATE_OBJECT,
@@ -1511,16 +1524,6 @@ fn rename_constraint(
     if let Some(c) = checks.iter_mut().find(|c| c.name == old) {
         c.name = new.to_string();
         return set_checks(cx, db, oid, checks);
-    }
-    // A primary key or UNIQUE constraint: its index, a relation, is renamed too.
-    if cx
-        .engine
-        .with_catalog(|c| c.relation_exists(db, def.schema, new))
-    {
-        bail!(
-            sqlstate::DUPLICATE_TABLE,
-            "relation \"{new}\" already exists"
-        );
     }
     if def.primary_key.is_some() && def.pkey_name == old {
         def.pkey_name = new.to_string();
