@@ -47,6 +47,7 @@ pub fn int_table(oid: u32) -> TableDef {
             typmod: -1,
             not_null: true,
             default: None,
+            dropped: false,
         }],
         primary_key: Some(vec![0]),
         pkey_name: "t_pkey".into(),

@@ -146,6 +146,7 @@ fn query_columns(q: &SelectPlan) -> Result<Vec<ColumnDef>> {
                 typmod: if ty == DataType::Text { -1 } else { f.typmod },
                 not_null: false,
                 default: None,
+                dropped: false,
             })
         })
         .collect()
@@ -252,6 +253,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
             let columns = src
                 .columns
                 .iter()
+                .filter(|c| !c.dropped)
                 .map(|c| ColumnDef {
                     default: if keep_defaults {
                         c.default.clone()

@@ -1105,7 +1105,12 @@ fn with_view_path(text: &str) -> String {
 /// created with (the current one for a view stored without it); with `owner`, the
 /// tables it reads are checked with that role's privileges (PostgreSQL checks a view's
 /// tables as its owner).
-fn plan_view_query(engine: &Engine, db: u32, text: &str, owner: Option<u32>) -> Result<SelectPlan> {
+pub(super) fn plan_view_query(
+    engine: &Engine,
+    db: u32,
+    text: &str,
+    owner: Option<u32>,
+) -> Result<SelectPlan> {
     let (path, text) = match text
         .strip_prefix(VIEW_PATH_TAG)
         .and_then(|r| r.split_once("*/ "))
@@ -2334,7 +2339,12 @@ pub fn create_table_extras(
 
 /// Binds a CHECK expression over the table's columns; returns it with the names of
 /// the columns it references, in order of appearance.
-fn bind_check(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<(Expr, Vec<String>)> {
+pub(super) fn bind_check(
+    engine: &Engine,
+    db: u32,
+    def: &TableDef,
+    text: &str,
+) -> Result<(Expr, Vec<String>)> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let e = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
@@ -2395,7 +2405,9 @@ pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -
         if let Value::Bool(false) = eval(e, row, cx)? {
             let shown: Vec<String> = row
                 .iter()
-                .map(|v| {
+                .zip(&def.columns)
+                .filter(|(_, c)| !c.dropped)
+                .map(|(v, _)| {
                     if v.is_null() {
                         "null".to_string()
                     } else {

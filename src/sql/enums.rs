@@ -503,8 +503,9 @@ pub(crate) fn check_unused(cx: &ExecCtx<'_>, d: &EnumDef) -> Result<()> {
                 t.columns
                     .iter()
                     .find(|col| {
-                        col.data_type == DataType::Enum(d.oid)
-                            || col.data_type == DataType::Array(d.oid)
+                        !col.dropped
+                            && (col.data_type == DataType::Enum(d.oid)
+                                || col.data_type == DataType::Array(d.oid))
                     })
                     .map(|col| (t.name.clone(), col.name.clone()))
             })

@@ -5,8 +5,8 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    index_path, AggFunc, AggSpec, AlterOp, AlterTablePlan, CreateIndexPlan, CreateTablePlan,
-    DeletePlan, InsertPlan, OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
+    index_path, AggFunc, AggSpec, CreateIndexPlan, CreateTablePlan, DeletePlan, InsertPlan,
+    OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;
@@ -755,7 +755,9 @@ pub fn check_not_null(def: &TableDef, row: &[Value]) -> Result<()> {
         if c.not_null && v.is_null() {
             let shown: Vec<String> = row
                 .iter()
-                .map(|v| {
+                .zip(&def.columns)
+                .filter(|(_, c)| !c.dropped)
+                .map(|(v, _)| {
                     if v.is_null() {
                         "null".to_string()
                     } else {
@@ -1182,202 +1184,11 @@ pub fn run_create_table(p: &CreateTablePlan, cx: &mut ExecCtx<'_>) -> Result<()>
     Ok(())
 }
 
-/// Runs ALTER TABLE: builds the new definition, checks it against the rows (primary
-/// key: no NULLs, no duplicates), logs it, and fills a new column's default into
-/// existing rows.
-pub fn run_alter_table(p: &AlterTablePlan, cx: &mut ExecCtx<'_>) -> Result<()> {
-    if p.ops.is_empty() && p.table.oid == 0 {
-        cx.notices.push(notice(
-            sqlstate::SUCCESSFUL_COMPLETION,
-            format!("relation \"{}\" does not exist, skipping", p.table.name),
-        ));
-        return Ok(());
-    }
-    super::owner::check(cx, p.table.owner, "table", &p.table.name)?;
-    let mut def = (*p.table).clone();
-    let mut fills: Vec<(usize, &Expr)> = Vec::new();
-    // UNIQUE constraints added: checked against the rows once the definition is in.
-    let mut unique_checks: Vec<IndexDef> = Vec::new();
-    let mut fk_ops = Vec::new();
-    for op in &p.ops {
-        match op {
-            AlterOp::Fk(a) => fk_ops.push(a),
-            AlterOp::AddPrimaryKey(cols, name) => {
-                if def.primary_key.is_some() {
-                    bail!(
-                        sqlstate::INVALID_TABLE_DEFINITION,
-                        "multiple primary keys for table \"{}\" are not allowed",
-                        def.name
-                    );
-                }
-                let pkey_name = name.clone().unwrap_or_else(|| format!("{}_pkey", def.name));
-                let rows = cx.engine.scan(cx.txn, p.db, def.oid);
-                let mut seen = HashSet::new();
-                for (_, r) in &rows {
-                    for &c in cols {
-                        if r.get(c).is_none_or(|v| v.is_null()) {
-                            bail!(
-                                sqlstate::NOT_NULL_VIOLATION,
-                                "column \"{}\" of relation \"{}\" contains null values",
-                                def.columns[c].name,
-                                def.name
-                            );
-                        }
-                    }
-                    let key: Vec<Value> = cols.iter().map(|&c| r[c].clone()).collect();
-                    if !seen.insert(key_bytes(&key)) {
-                        let names: Vec<&str> =
-                            cols.iter().map(|&c| def.columns[c].name.as_str()).collect();
-                        let vals: Vec<String> = key
-                            .iter()
-                            .map(|v| types::format_text(v, &types::FormatOptions::default()))
-                            .collect();
-                        return Err(err!(
-                            sqlstate::UNIQUE_VIOLATION,
-                            "could not create unique index \"{pkey_name}\""
-                        )
-                        .with_detail(format!(
-                            "Key ({})=({}) is duplicated.",
-                            names.join(", "),
-                            vals.join(", ")
-                        )));
-                    }
-                }
-                for &c in cols {
-                    def.columns[c].not_null = true;
-                }
-                def.primary_key = Some(cols.clone());
-                def.pkey_name = pkey_name;
-            }
-            AlterOp::AddUnique(cols, name) => {
-                let mut taken: Vec<String> = def.indexes.iter().map(|i| i.name.clone()).collect();
-                taken.push(p.table.name.clone());
-                let name = match name {
-                    Some(n) => {
-                        let exists = taken.contains(n)
-                            || cx
-                                .engine
-                                .with_catalog(|c| c.relation_exists(p.db, def.schema, n));
-                        if exists {
-                            bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
-                        }
-                        n.clone()
-                    }
-                    None => cx
-                        .engine
-                        .with_catalog(|c| choose_index_name(c, p.db, &def, cols, "key", &taken)),
-                };
-                let index = IndexDef {
-                    oid: cx.engine.new_oid(),
-                    name,
-                    columns: cols.clone(),
-                    unique: true,
-                    constraint: true,
-                };
-                unique_checks.push(index.clone());
-                def.indexes.push(index);
-            }
-            AlterOp::AddColumn(col, if_not_exists, fill) => {
-                if def.columns.iter().any(|c| c.name == col.name) {
-                    let msg = format!(
-                        "column \"{}\" of relation \"{}\" already exists",
-                        col.name, def.name
-                    );
-                    if *if_not_exists {
-                        cx.notices.push(notice(
-                            sqlstate::DUPLICATE_COLUMN,
-                            format!("{msg}, skipping"),
-                        ));
-                        continue;
-                    }
-                    return Err(Error::new(sqlstate::DUPLICATE_COLUMN, msg));
-                }
-                def.columns.push(col.clone());
-                fills.push((def.columns.len() - 1, fill));
-            }
-            AlterOp::RenameColumn(old, new) => {
-                if def.columns.iter().any(|c| &c.name == new) {
-                    bail!(
-                        sqlstate::DUPLICATE_COLUMN,
-                        "column \"{new}\" of relation \"{}\" already exists",
-                        def.name
-                    );
-                }
-                let c = def
-                    .columns
-                    .iter_mut()
-                    .find(|c| &c.name == old)
-                    .ok_or_else(|| {
-                        err!(
-                            sqlstate::UNDEFINED_COLUMN,
-                            "column \"{old}\" does not exist"
-                        )
-                    })?;
-                c.name = new.clone();
-            }
-            AlterOp::RenameTable(new) => {
-                if cx
-                    .engine
-                    .with_catalog(|c| c.relation_exists(p.db, def.schema, new))
-                {
-                    bail!(
-                        sqlstate::DUPLICATE_TABLE,
-                        "relation \"{new}\" already exists"
-                    );
-                }
-                def.name = new.clone();
-            }
-        }
-    }
-    // Existing rows get the new columns' defaults (new versions, WAL-logged).
-    let rows = if fills.is_empty() {
-        vec![]
-    } else {
-        cx.engine.scan(cx.txn, p.db, def.oid)
-    };
-    let mut new_rows = Vec::with_capacity(rows.len());
-    for (tid, r) in rows {
-        let mut row = (*r).clone();
-        row.resize(def.columns.len() - fills.len(), Value::Null);
-        for (_, e) in &fills {
-            row.push(eval(e, &[], cx)?);
-        }
-        check_not_null(&def, &row).map_err(|_| {
-            let c = fills
-                .iter()
-                .map(|(i, _)| &def.columns[*i])
-                .find(|c| c.not_null)
-                .map(|c| c.name.clone())
-                .unwrap_or_default();
-            err!(
-                sqlstate::NOT_NULL_VIOLATION,
-                "column \"{c}\" of relation \"{}\" contains null values",
-                def.name
-            )
-        })?;
-        new_rows.push((tid, row));
-    }
-    let oid = def.oid;
-    let table = def.clone();
-    cx.engine
-        .catalog_change(cx.txn, CatalogChange::AlterTable { db: p.db, def })?;
-    for index in &unique_checks {
-        check_unique_build(cx, p.db, &table, index)?;
-    }
-    for (tid, row) in new_rows {
-        cx.engine.update(cx.txn, p.db, oid, tid, row)?;
-    }
-    for a in fk_ops {
-        super::fkeys::alter(cx, p.db, &table, a)?;
-    }
-    Ok(())
-}
-
 /// PostgreSQL's name for a new index (ChooseRelationName): `<table>_<col>[_<col>…]_<suffix>`,
 /// with a number appended (`t_a_idx1`, `t_a_idx2`…) while a relation of the schema
 /// (or one of `taken`) has the name. Parts are shortened to fit 63 bytes as
 /// PostgreSQL does (the longer of table and column part first).
-fn choose_index_name(
+pub(super) fn choose_index_name(
     c: &CatalogState,
     db: u32,
     def: &TableDef,
@@ -1436,7 +1247,7 @@ fn make_object_name(name1: &str, name2: &str, label: &str) -> String {
 /// (see `Engine::unique_index_duplicate`): 23505 `could not create unique index`
 /// naming the first duplicated key. The caller's transaction then aborts, which
 /// undoes the definition.
-fn check_unique_build(
+pub(super) fn check_unique_build(
     cx: &mut ExecCtx<'_>,
     db: u32,
     def: &TableDef,

@@ -1,6 +1,6 @@
 //! FOREIGN KEY constraints: declaring them (`REFERENCES` column constraints, `FOREIGN
-//! KEY` table constraints, `ALTER TABLE … ADD CONSTRAINT … FOREIGN KEY`, `ALTER TABLE
-//! … DROP CONSTRAINT`) and enforcing them on INSERT, UPDATE, DELETE, COPY, TRUNCATE
+//! KEY` table constraints, `ALTER TABLE … ADD CONSTRAINT … FOREIGN KEY`; dropping and
+//! renaming them is `sql::alter`'s) and enforcing them on INSERT, UPDATE, DELETE, COPY, TRUNCATE
 //! and DROP TABLE, with PostgreSQL's rules and messages.
 //!
 //! What it owns: planning constraint specs ([`FkSpec`]) from the parser's AST,
@@ -77,20 +77,6 @@ pub struct FkSpec {
     pub deferrable: bool,
     /// INITIALLY DEFERRED.
     pub initially_deferred: bool,
-}
-
-/// An ALTER TABLE action of this module.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FkAlter {
-    /// ADD [CONSTRAINT name] FOREIGN KEY …
-    Add(FkSpec),
-    /// DROP CONSTRAINT [IF EXISTS] name (a foreign key or a CHECK constraint).
-    Drop {
-        /// The constraint name.
-        name: String,
-        /// IF EXISTS.
-        if_exists: bool,
-    },
 }
 
 fn unsupported(what: &str) -> Error {
@@ -201,44 +187,15 @@ pub fn from_table_constraint(tc: &ast::TableConstraint) -> Result<Option<FkSpec>
     }))
 }
 
-/// The ALTER TABLE actions of this module; `Ok(None)` for others.
-pub fn plan_alter(op: &ast::AlterTableOperation) -> Result<Option<FkAlter>> {
-    Ok(match op {
-        ast::AlterTableOperation::AddConstraint {
-            constraint: tc @ ast::TableConstraint::ForeignKey { .. },
-            not_valid,
-        } => {
-            if *not_valid {
-                return Err(unsupported("NOT VALID"));
-            }
-            from_table_constraint(tc)?.map(FkAlter::Add)
-        }
-        ast::AlterTableOperation::DropConstraint {
-            if_exists,
-            name,
-            drop_behavior,
-        } => {
-            if *drop_behavior == Some(ast::DropBehavior::Cascade) {
-                return Err(unsupported("ALTER TABLE DROP CONSTRAINT … CASCADE"));
-            }
-            Some(FkAlter::Drop {
-                name: super::plan::fold(name),
-                if_exists: *if_exists,
-            })
-        }
-        _ => None,
-    })
-}
-
 // ---- declaring -----------------------------------------------------------------------
 
-fn table_by_oid(cx: &ExecCtx<'_>, db: u32, oid: u32) -> Option<Arc<TableDef>> {
+pub(super) fn table_by_oid(cx: &ExecCtx<'_>, db: u32, oid: u32) -> Option<Arc<TableDef>> {
     cx.engine
         .with_catalog(|c| c.tables.get(&(db, oid)).cloned())
 }
 
 /// The constraints of `table` (as the referencing table).
-fn own(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<ForeignKeyDef> {
+pub(super) fn own(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<ForeignKeyDef> {
     cx.engine.with_catalog(|c| {
         c.ddl
             .foreign_keys
@@ -249,7 +206,7 @@ fn own(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<ForeignKeyDef> {
 }
 
 /// The constraints referencing `table`: (referencing table OID, constraint).
-fn referencing(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<(u32, ForeignKeyDef)> {
+pub(super) fn referencing(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<(u32, ForeignKeyDef)> {
     cx.engine.with_catalog(|c| {
         c.ddl
             .foreign_keys
@@ -266,7 +223,7 @@ fn referencing(cx: &ExecCtx<'_>, db: u32, table: u32) -> Vec<(u32, ForeignKeyDef
 /// Every constraint name of the schema's tables (primary keys, UNIQUE, CHECK and
 /// FOREIGN KEY constraints): generated names avoid them, as PostgreSQL's
 /// `ChooseConstraintName` does.
-fn constraint_names(cx: &ExecCtx<'_>, db: u32, schema: u32) -> Vec<String> {
+pub(super) fn constraint_names(cx: &ExecCtx<'_>, db: u32, schema: u32) -> Vec<String> {
     cx.engine.with_catalog(|c| {
         let mut out = Vec::new();
         for ((d, oid), t) in c.tables.range((db, 0)..=(db, u32::MAX)) {
@@ -328,7 +285,7 @@ fn column_pos(def: &TableDef, name: &str) -> Result<usize> {
         })
 }
 
-fn same_set(a: &[usize], b: &[usize]) -> bool {
+pub(super) fn same_set(a: &[usize], b: &[usize]) -> bool {
     let (mut x, mut y) = (a.to_vec(), b.to_vec());
     x.sort_unstable();
     y.sort_unstable();
@@ -338,7 +295,7 @@ fn same_set(a: &[usize], b: &[usize]) -> bool {
 /// Whether a referencing column of type `fk` can reference one of type `pk`
 /// (PostgreSQL: an equality operator of the key's operator family, directly or after
 /// an implicit cast of the referencing type).
-fn compatible(fk: DataType, pk: DataType) -> bool {
+pub(super) fn compatible(fk: DataType, pk: DataType) -> bool {
     fk == pk
         || (fk.is_integer() && pk.is_integer())
         || (fk.is_string() && pk.is_string())
@@ -533,80 +490,29 @@ fn notice(code: &'static str, msg: String) -> Error {
     Error::new(code, msg).with_severity(Severity::Notice)
 }
 
-/// Runs an ALTER TABLE action of this module on `table` (its definition after the
-/// statement's other actions).
-pub fn alter(cx: &mut ExecCtx<'_>, db: u32, table: &TableDef, a: &FkAlter) -> Result<()> {
-    match a {
-        FkAlter::Add(spec) => {
-            let f = build(cx, db, table, spec, &[])?;
-            // Existing rows must satisfy it, deferrable or not (as PostgreSQL's
-            // validation scan).
-            for (_, row) in cx.engine.scan(cx.txn, db, table.oid) {
-                check_parent(cx, db, table, &f, &row)?;
-            }
-            let mut fks = own(cx, db, table.oid);
-            fks.push(f);
-            cx.engine.catalog_change(
-                cx.txn,
-                CatalogChange::Ddl(DdlChange::SetForeignKeys {
-                    db,
-                    table: table.oid,
-                    fks,
-                }),
-            )
-        }
-        FkAlter::Drop { name, if_exists } => {
-            let mut fks = own(cx, db, table.oid);
-            if let Some(i) = fks.iter().position(|f| &f.name == name) {
-                fks.remove(i);
-                return cx.engine.catalog_change(
-                    cx.txn,
-                    CatalogChange::Ddl(DdlChange::SetForeignKeys {
-                        db,
-                        table: table.oid,
-                        fks,
-                    }),
-                );
-            }
-            let mut checks = cx
-                .engine
-                .with_catalog(|c| c.ddl.checks.get(&(db, table.oid)).cloned())
-                .unwrap_or_default();
-            if let Some(i) = checks.iter().position(|c| &c.name == name) {
-                checks.remove(i);
-                return cx.engine.catalog_change(
-                    cx.txn,
-                    CatalogChange::Ddl(DdlChange::SetChecks {
-                        db,
-                        table: table.oid,
-                        checks,
-                    }),
-                );
-            }
-            let keyish = (table.primary_key.is_some() && &table.pkey_name == name)
-                || table
-                    .indexes
-                    .iter()
-                    .any(|i| i.constraint && &i.name == name);
-            if keyish {
-                return Err(unsupported(
-                    "ALTER TABLE DROP CONSTRAINT of a primary key or unique constraint",
-                ));
-            }
-            let msg = format!(
-                "constraint \"{name}\" of relation \"{}\" does not exist",
-                table.name
-            );
-            if *if_exists {
-                cx.notices.push(notice(
-                    sqlstate::SUCCESSFUL_COMPLETION,
-                    format!("{msg}, skipping"),
-                ));
-                return Ok(());
-            }
-            Err(Error::new(sqlstate::UNDEFINED_OBJECT, msg))
-        }
+/// ALTER TABLE … ADD [CONSTRAINT name] FOREIGN KEY on `table` (its definition after the
+/// statement's earlier actions): existing rows must satisfy it, deferrable or not (as
+/// PostgreSQL's validation scan). DROP CONSTRAINT is `sql::alter`'s.
+pub fn add_constraint(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    table: &TableDef,
+    spec: &FkSpec,
+) -> Result<()> {
+    let f = build(cx, db, table, spec, &[])?;
+    for (_, row) in cx.engine.scan(cx.txn, db, table.oid) {
+        check_parent(cx, db, table, &f, &row)?;
     }
+    let mut fks = own(cx, db, table.oid);
+    fks.push(f);
+    cx.engine.catalog_change(
+        cx.txn,
+        CatalogChange::Ddl(DdlChange::SetForeignKeys {
+            db,
+            table: table.oid,
+            fks,
+        }),
+    )
 }
 
 // ---- enforcing: the referencing side ---------------------------------------------------

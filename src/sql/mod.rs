@@ -36,6 +36,7 @@
 
 pub mod acl;
 pub mod aggregate;
+pub mod alter;
 pub mod copy_out;
 pub mod ctas;
 pub mod cte;
@@ -1270,7 +1271,7 @@ impl Session {
                 Plan::Delete(p) => exec::run_delete(p, cx),
                 Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
                 Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
-                Plan::AlterTable(p) => exec::run_alter_table(p, cx).map(|_| (0, vec![])),
+                Plan::AlterTable(p) => alter::run(p, cx).map(|_| (0, vec![])),
                 Plan::CreateIndex(p) => exec::run_create_index(p, cx).map(|_| (0, vec![])),
                 Plan::DropIndex(names, ie) => {
                     exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
@@ -1540,7 +1541,7 @@ impl Session {
                 let def = self.copy_table(table)?;
                 let mut targets = Vec::new();
                 if columns.is_empty() {
-                    targets.extend(0..def.columns.len());
+                    targets.extend(def.live_columns());
                 }
                 for c in columns {
                     let i = def
@@ -2196,6 +2197,7 @@ impl Session {
             let stmt = p.stmt.clone();
             let params = p.params.clone();
             let mut types = stmt.param_types.clone();
+            self.check_result_type(&stmt)?;
             let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types)?;
             let (rows, tag) = match res {
                 ExecResult::Rows { rows, tag, .. } => (rows, tag),

@@ -90,13 +90,15 @@ impl Scope {
                 .iter()
                 .enumerate()
                 .map(|(i, c)| ScopeCol {
-                    table: Some(alias.to_string()),
+                    // A dropped column keeps its place in the row but no name can
+                    // reach it and no `*` shows it.
+                    table: (!c.dropped).then(|| alias.to_string()),
                     name: c.name.clone(),
                     ty: c.data_type,
                     typmod: c.typmod,
                     table_oid: def.oid,
                     attnum: (i + 1) as i16,
-                    absorbed: false,
+                    absorbed: c.dropped,
                 })
                 .collect(),
         }
@@ -420,22 +422,7 @@ pub struct CreateIndexPlan {
     pub if_not_exists: bool,
 }
 
-/// One ALTER TABLE action.
-#[derive(Debug, Clone)]
-pub enum AlterOp {
-    /// ADD PRIMARY KEY (columns) with an optional constraint name.
-    AddPrimaryKey(Vec<usize>, Option<String>),
-    /// ADD UNIQUE (columns) with an optional constraint name.
-    AddUnique(Vec<usize>, Option<String>),
-    /// ADD COLUMN (the column, IF NOT EXISTS, its default bound for filling rows).
-    AddColumn(ColumnDef, bool, Expr),
-    /// RENAME COLUMN old TO new.
-    RenameColumn(String, String),
-    /// RENAME TO new.
-    RenameTable(String),
-    /// ADD FOREIGN KEY, DROP CONSTRAINT (see `sql::fkeys`).
-    Fk(super::fkeys::FkAlter),
-}
+pub use super::alter::AlterOp;
 
 /// A planned ALTER TABLE.
 #[derive(Debug, Clone)]
@@ -767,7 +754,7 @@ impl<'a> Binder<'a> {
                 };
                 let mut ops = Vec::new();
                 for op in operations {
-                    ops.push(self.plan_alter_op(&table, op)?);
+                    ops.extend(super::alter::plan(op)?);
                 }
                 Ok(Plan::AlterTable(AlterTablePlan {
                     db: self.db,
@@ -2144,7 +2131,7 @@ impl<'a> Binder<'a> {
         self.acl_check(&def, super::privileges::Need::Insert(ins))?;
         let mut targets = Vec::new();
         if ins.columns.is_empty() {
-            targets.extend(0..def.columns.len());
+            targets.extend(def.live_columns());
         } else {
             for c in &ins.columns {
                 let n = fold(c);
@@ -2178,14 +2165,32 @@ impl<'a> Binder<'a> {
         for c in &def.columns {
             defaults.push(self.default_expr(c)?);
         }
-        let source = ins.source.as_ref().ok_or_else(|| {
-            err!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "INSERT without VALUES is not supported"
-            )
-        })?;
         let mut rows = Vec::new();
         let mut query = None;
+        // INSERT … DEFAULT VALUES: one row of defaults.
+        let default_values = ast::Query {
+            with: None,
+            body: Box::new(ast::SetExpr::Values(ast::Values {
+                explicit_row: false,
+                rows: vec![vec![]],
+            })),
+            order_by: None,
+            limit_clause: None,
+            fetch: None,
+            locks: vec![],
+            for_clause: None,
+            settings: None,
+            format_clause: None,
+            pipe_operators: vec![],
+        };
+        let source = match ins.source.as_ref() {
+            Some(q) => q,
+            None if ins.columns.is_empty() => &default_values,
+            None => bail!(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error at or near \"DEFAULT\""
+            ),
+        };
         match (
             source.body.as_ref(),
             source.order_by.is_none() && source.limit_clause.is_none(),
@@ -2541,91 +2546,6 @@ impl<'a> Binder<'a> {
         }))
     }
 
-    fn plan_alter_op(
-        &mut self,
-        table: &TableDef,
-        op: &ast::AlterTableOperation,
-    ) -> Result<AlterOp> {
-        let unsupported = || {
-            err!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "ALTER TABLE {op} is not supported yet"
-            )
-        };
-        if let Some(a) = super::fkeys::plan_alter(op)? {
-            return Ok(AlterOp::Fk(a));
-        }
-        Ok(match op {
-            ast::AlterTableOperation::AddConstraint {
-                constraint: ast::TableConstraint::PrimaryKey { name, columns, .. },
-                ..
-            } => {
-                let mut idxs = Vec::new();
-                for ic in columns {
-                    let cname = match &ic.column.expr {
-                        ast::Expr::Identifier(id) => fold(id),
-                        _ => return Err(unsupported()),
-                    };
-                    let idx = table
-                        .columns
-                        .iter()
-                        .position(|c| c.name == cname)
-                        .ok_or_else(|| {
-                            err!(
-                                sqlstate::UNDEFINED_COLUMN,
-                                "column \"{cname}\" of relation \"{}\" does not exist",
-                                table.name
-                            )
-                        })?;
-                    idxs.push(idx);
-                }
-                AlterOp::AddPrimaryKey(idxs, name.as_ref().map(fold))
-            }
-            ast::AlterTableOperation::AddConstraint {
-                constraint: ast::TableConstraint::Unique { name, columns, .. },
-                ..
-            } => AlterOp::AddUnique(
-                index_columns(&table.columns, columns, true)?,
-                name.as_ref().map(fold),
-            ),
-            ast::AlterTableOperation::AddColumn {
-                if_not_exists,
-                column_def,
-                ..
-            } => {
-                let (ty, typmod) = convert_type(&column_def.data_type)?;
-                let mut col = ColumnDef {
-                    name: fold(&column_def.name),
-                    data_type: ty,
-                    typmod,
-                    not_null: false,
-                    default: None,
-                };
-                for o in &column_def.options {
-                    match &o.option {
-                        ast::ColumnOption::NotNull => col.not_null = true,
-                        ast::ColumnOption::Null => {}
-                        ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
-                        _ => return Err(unsupported()),
-                    }
-                }
-                let fill = self.default_expr(&col)?;
-                AlterOp::AddColumn(col, *if_not_exists, fill)
-            }
-            ast::AlterTableOperation::RenameColumn {
-                old_column_name,
-                new_column_name,
-            } => AlterOp::RenameColumn(fold(old_column_name), fold(new_column_name)),
-            ast::AlterTableOperation::RenameTable { table_name } => {
-                let n = match table_name {
-                    ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n) => n,
-                };
-                AlterOp::RenameTable(self.split_name(n)?.1)
-            }
-            _ => return Err(unsupported()),
-        })
-    }
-
     fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {
         if ct.query.is_some() {
             bail!(
@@ -2669,6 +2589,7 @@ impl<'a> Binder<'a> {
                 typmod,
                 not_null: false,
                 default: None,
+                dropped: false,
             };
             for o in &c.options {
                 if extras.column_option(i, &col.name, ty, o)? {
@@ -4865,6 +4786,7 @@ mod tests {
             typmod: -1,
             not_null: false,
             default: None,
+            dropped: false,
         };
         TableDef {
             oid: 1,

@@ -9,12 +9,15 @@
 //! Invariants: PREPARE plans the statement at once (errors surface at PREPARE, as in
 //! PostgreSQL) and never runs it; EXECUTE evaluates its parameters as constant
 //! expressions cast to the statement's parameter types, then runs the statement in
-//! the session's current transaction, returning its own result and tag.
+//! the session's current transaction, returning its own result and tag. The
+//! statement is planned again when the catalog changed; if its result columns are no
+//! longer those described when it was prepared, EXECUTE (and the protocol's Execute)
+//! fails as PostgreSQL's does (`cached plan must not change result type`).
 //!
 //! What it must never do: keep a second namespace of statements, or run anything at
 //! PREPARE.
 
-use super::{ExecResult, Parsed, Piece, Session};
+use super::{ExecResult, Parsed, Piece, Prepared, Session};
 use crate::error::{sqlstate, Result};
 use crate::types::Value;
 use crate::{bail, err};
@@ -79,6 +82,7 @@ impl Session {
                         parameters.len()
                     )));
                 }
+                self.check_result_type(&prepared)?;
                 let params = self.execute_parameters(parameters, &prepared.param_types)?;
                 let mut types = prepared.param_types.clone();
                 let r = self.run(&prepared.piece, &prepared.parsed, &params, &mut types)?;
@@ -89,6 +93,35 @@ impl Session {
     }
 
     /// EXECUTE's parameters, evaluated as `SELECT p1::t1, p2::t2, …`.
+    /// PostgreSQL's 0A000 `cached plan must not change result type`: the client was
+    /// told a prepared statement's result columns when it was prepared, so an ALTER
+    /// TABLE since then that changes them (a column of `SELECT *` dropped, added or
+    /// renamed, a column of another type) makes executing it fail.
+    pub(super) fn check_result_type(&mut self, p: &Prepared) -> Result<()> {
+        let (Parsed::Sql(stmt), Some(old)) = (&p.parsed, &p.fields) else {
+            return Ok(());
+        };
+        let mut types = p.param_types.clone();
+        let plan = self.plan_cached(&p.piece, stmt, &mut types)?;
+        let Some(new) = plan.fields() else {
+            return Ok(());
+        };
+        // An expression's type may be settled only now (a parameter of unknown type
+        // became text); a table column's may not change.
+        let same = old.len() == new.len()
+            && old
+                .iter()
+                .zip(new.iter())
+                .all(|(a, b)| a.name == b.name && (a.table_oid == 0 || a.type_oid == b.type_oid));
+        if !same {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "cached plan must not change result type"
+            );
+        }
+        Ok(())
+    }
+
     fn execute_parameters(
         &mut self,
         parameters: &[sqlparser::ast::Expr],

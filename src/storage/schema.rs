@@ -80,6 +80,12 @@ pub struct ColumnDef {
     pub not_null: bool,
     /// The DEFAULT expression as SQL text, evaluated by the SQL layer at insert time.
     pub default: Option<String>,
+    /// Whether ALTER TABLE DROP COLUMN removed the column (PostgreSQL's
+    /// `attisdropped`): it keeps its position so that every stored column position
+    /// (rows, indexes, foreign keys, sequences' OWNED BY, comments) stays valid, but it
+    /// is renamed to `........pg.dropped.N........`, has no default and no NOT NULL, and
+    /// no statement may see it.
+    pub dropped: bool,
 }
 
 /// A table definition.
@@ -102,6 +108,20 @@ pub struct TableDef {
     /// The secondary B-tree indexes (CREATE INDEX, UNIQUE constraints), in creation
     /// order. Their contents live in the heap and are rebuilt from the rows at load.
     pub indexes: Vec<IndexDef>,
+}
+
+impl TableDef {
+    /// The position of the column `name` (never a dropped column's).
+    pub fn column_position(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name && !c.dropped)
+    }
+
+    /// The positions of the columns statements see (dropped ones left out), in order.
+    pub fn live_columns(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.columns.len()).filter(|&i| !self.columns[i].dropped)
+    }
 }
 
 /// A secondary B-tree index of a table.
@@ -535,7 +555,9 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
         put_str(out, &c.name);
         put_u32(out, c.data_type.oid());
         put_u32(out, c.typmod as u32);
-        out.push(c.not_null as u8);
+        // Bit 0: NOT NULL; bit 1: dropped (records written before DROP COLUMN existed
+        // hold 0 or 1 here).
+        out.push(c.not_null as u8 | (c.dropped as u8) << 1);
         put_opt_str(out, &c.default);
     }
     match &def.primary_key {
@@ -580,14 +602,15 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
             )
         })?;
         let typmod = r.u32()? as i32;
-        let not_null = r.u8()? != 0;
+        let flags = r.u8()?;
         let default = get_opt_str(r)?;
         columns.push(ColumnDef {
             name,
             data_type,
             typmod,
-            not_null,
+            not_null: flags & 1 != 0,
             default,
+            dropped: flags & 2 != 0,
         });
     }
     let primary_key = if r.u8()? == 0 {

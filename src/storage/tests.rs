@@ -35,6 +35,7 @@ fn table_def(oid: u32) -> TableDef {
                 typmod: -1,
                 not_null: true,
                 default: None,
+                dropped: false,
             },
             ColumnDef {
                 name: "v".into(),
@@ -42,6 +43,7 @@ fn table_def(oid: u32) -> TableDef {
                 typmod: -1,
                 not_null: false,
                 default: None,
+                dropped: false,
             },
         ],
         primary_key: Some(vec![0]),
