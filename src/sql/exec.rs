@@ -569,7 +569,35 @@ type GroupState = (
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
-    if let Source::Table { db, def, key } = &p.source {
+    let ordered = super::plan::ordered_index(p);
+    if let (Some((index, _, desc)), Source::Table { db, def, .. }) = (ordered, &p.source) {
+        // ORDER BY an indexed column with LIMIT: read the index in order and stop once
+        // OFFSET + LIMIT rows passed the filter (the sort below then keeps their order).
+        let need = limit_value(p.limit.as_ref(), cx)?
+            .unwrap_or(usize::MAX)
+            .saturating_add(offset_value(p.offset.as_ref(), cx)?);
+        let mut cur = crate::storage::IndexCursor {
+            index,
+            desc,
+            after: None,
+            done: false,
+        };
+        while rows.len() < need && !cur.done {
+            let want = (need - rows.len()).clamp(16, 4096);
+            let batch = cx
+                .engine
+                .ordered_batch(cx.txn, *db, def.oid, &mut cur, want);
+            check_cancel(cx)?;
+            for (_, r) in batch {
+                if let Some(f) = &p.filter {
+                    if !is_true(&eval(f, &r, cx)?) {
+                        continue;
+                    }
+                }
+                rows.push(Arc::unwrap_or_clone(r));
+            }
+        }
+    } else if let Source::Table { db, def, key } = &p.source {
         // Filter the shared row versions before copying the survivors.
         for (n, (tid, r)) in table_rows(cx, *db, def, key.as_deref(), p.filter.as_ref())?
             .into_iter()
@@ -713,7 +741,21 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
             Ordering::Equal
         });
     }
-    let offset = match &p.offset {
+    let offset = offset_value(p.offset.as_ref(), cx)?;
+    let limit = limit_value(p.limit.as_ref(), cx)?;
+    let mut out: Vec<Vec<Value>> = out.into_iter().skip(offset).collect();
+    if let Some(l) = limit {
+        out.truncate(l);
+    }
+    for r in &mut out {
+        r.truncate(p.visible);
+    }
+    Ok(out)
+}
+
+/// OFFSET's value (0 when absent or NULL; 2201X when negative).
+fn offset_value(e: Option<&Expr>, cx: &mut ExecCtx<'_>) -> Result<usize> {
+    Ok(match e {
         Some(e) => match eval(e, &[], cx)? {
             Value::Null => 0,
             v => {
@@ -725,8 +767,12 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
             }
         },
         None => 0,
-    };
-    let limit = match &p.limit {
+    })
+}
+
+/// LIMIT's value (None when absent or NULL; 2201W when negative).
+fn limit_value(e: Option<&Expr>, cx: &mut ExecCtx<'_>) -> Result<Option<usize>> {
+    Ok(match e {
         Some(e) => match eval(e, &[], cx)? {
             Value::Null => None,
             v => {
@@ -738,15 +784,7 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
             }
         },
         None => None,
-    };
-    let mut out: Vec<Vec<Value>> = out.into_iter().skip(offset).collect();
-    if let Some(l) = limit {
-        out.truncate(l);
-    }
-    for r in &mut out {
-        r.truncate(p.visible);
-    }
-    Ok(out)
+    })
 }
 
 /// Checks NOT NULL constraints on a full row.

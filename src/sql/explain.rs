@@ -354,7 +354,27 @@ fn source_names(s: &Source, c: &Ctx<'_, '_>) -> Vec<String> {
 }
 
 fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
-    let mut node = source_node(&p.source, p.filter.as_ref(), names, c);
+    // ORDER BY an indexed column with LIMIT reads the index in order (exec::run_select).
+    let ordered = super::plan::ordered_index(p);
+    let mut node = match (&ordered, &p.source) {
+        (Some((_, name, desc)), Source::Table { def, .. }) => {
+            let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
+            let mut n = Node::new(
+                format!(
+                    "Index Scan{} using {name} on {}",
+                    if *desc { " Backward" } else { "" },
+                    def.name
+                ),
+                1.0,
+                width,
+            );
+            if let Some(f) = &p.filter {
+                n.props.push(format!("Filter: {}", expr_text(f, names)));
+            }
+            n
+        }
+        _ => source_node(&p.source, p.filter.as_ref(), names, c),
+    };
     let mut row_names: Vec<String> = names.to_vec();
     if let Some(g) = &p.group {
         let keys: Vec<String> = g.keys.iter().map(|k| expr_text(k, names)).collect();
@@ -393,7 +413,7 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
         n.children.push(node);
         node = n;
     }
-    if !p.order.is_empty() {
+    if !p.order.is_empty() && ordered.is_none() {
         let keys: Vec<String> = p
             .order
             .iter()

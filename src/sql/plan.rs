@@ -4361,6 +4361,53 @@ fn in_values(c: &Expr) -> Option<(usize, AnyValues)> {
     }
 }
 
+/// `ORDER BY col [DESC] LIMIT n` over one stored table, where `col` leads the primary
+/// key or an index and its values sort as their index encoding: the index to read in
+/// order (its OID, `heap::PK_INDEX` for the primary key, and its name) and whether
+/// descending. Rows then come in ORDER BY's order and the scan stops once LIMIT (plus
+/// OFFSET) rows passed the filter, instead of reading and sorting the whole table.
+pub fn ordered_index(p: &SelectPlan) -> Option<(u32, String, bool)> {
+    let Source::Table { def, key: None, .. } = &p.source else {
+        return None;
+    };
+    if p.group.is_some() || p.distinct || p.lock.is_some() || p.limit.is_none() {
+        return None;
+    }
+    let [(idx, desc, nulls_first)] = p.order.as_slice() else {
+        return None;
+    };
+    // The index puts NULLs last: ASC NULLS LAST and DESC NULLS FIRST only.
+    if nulls_first != desc {
+        return None;
+    }
+    let Some(Expr::Column(col, _)) = p.exprs.get(*idx) else {
+        return None;
+    };
+    let ordered_type = matches!(
+        def.columns.get(*col).map(|c| c.data_type),
+        Some(
+            DataType::Int2
+                | DataType::Int4
+                | DataType::Int8
+                | DataType::Oid
+                | DataType::Date
+                | DataType::Timestamp
+                | DataType::TimestampTz
+                | DataType::Bool
+        )
+    );
+    if !ordered_type {
+        return None;
+    }
+    if def.primary_key.as_ref().and_then(|pk| pk.first()) == Some(col) {
+        return Some((crate::storage::heap::PK_INDEX, def.pkey_name.clone(), *desc));
+    }
+    def.indexes
+        .iter()
+        .find(|ix| ix.columns.first() == Some(col))
+        .map(|ix| (ix.oid, ix.name.clone(), *desc))
+}
+
 /// The column an `IN` list, `= ANY` or OR of equalities looks up (EXPLAIN's Index
 /// Cond).
 pub fn index_column_list(c: &Expr) -> Option<usize> {

@@ -115,3 +115,35 @@ fn value_lists_and_key_ranges_use_the_primary_key_or_an_index() {
         assert!(out.contains("Seq Scan on t"), "{sql}: {out}");
     }
 }
+
+#[test]
+fn order_by_an_indexed_column_with_limit_reads_the_index() {
+    let d = db("query-ordered-index");
+    let mut s = session(&d.engine, "postgres");
+    super::tests::q(
+        &mut s,
+        "create table t (id int primary key, a int, b text); create index t_a on t (a); \
+         create index t_b on t (b)",
+    );
+    let plan = |s: &mut super::Session, sql: &str| {
+        super::tests::q(s, &format!("explain (costs off) {sql}"))
+    };
+    let out = plan(&mut s, "select * from t order by id limit 5");
+    assert!(out.contains("Index Scan using t_pkey on t"), "{out}");
+    assert!(!out.contains("Sort"), "{out}");
+    let out = plan(
+        &mut s,
+        "select * from t where b = 'x' order by a desc limit 5",
+    );
+    assert!(out.contains("Index Scan Backward using t_a on t"), "{out}");
+    // Not in index order: a text key, NULLS FIRST ascending, two keys, no LIMIT.
+    for sql in [
+        "select * from t order by b limit 5",
+        "select * from t order by a nulls first limit 5",
+        "select * from t order by a, id limit 5",
+        "select * from t order by id",
+    ] {
+        let out = plan(&mut s, sql);
+        assert!(out.contains("Sort"), "{sql}: {out}");
+    }
+}

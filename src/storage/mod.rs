@@ -1212,6 +1212,61 @@ impl Engine {
         }
     }
 
+    /// Visible versions in the order of an index (the primary key for
+    /// `heap::PK_INDEX`), ascending or descending, from the cursor's position on: at
+    /// least `want` versions when there are that many, always whole keys (every
+    /// visible version of the last key returned). Moves the cursor past them; it is
+    /// `done` once the index is exhausted (or does not exist).
+    pub fn ordered_batch(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        cur: &mut IndexCursor,
+        want: usize,
+    ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        use std::ops::Bound;
+        let st = self.lock();
+        let map = st.store.heaps.get(&(db, rel)).and_then(|h| {
+            if cur.index == heap::PK_INDEX {
+                Some((h, &h.pk_index))
+            } else {
+                h.indexes
+                    .iter()
+                    .find(|i| i.def.oid == cur.index)
+                    .map(|ix| (h, &ix.map))
+            }
+        });
+        let Some((h, map)) = map else {
+            cur.done = true;
+            return vec![];
+        };
+        let range: (Bound<&[u8]>, Bound<&[u8]>) = match (cur.after.as_deref(), cur.desc) {
+            (None, _) => (Bound::Unbounded, Bound::Unbounded),
+            (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
+            (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
+        };
+        let iter: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<u64>)>> = if cur.desc {
+            Box::new(map.range::<[u8], _>(range).rev())
+        } else {
+            Box::new(map.range::<[u8], _>(range))
+        };
+        let mut out = Vec::new();
+        for (k, tids) in iter {
+            for tid in tids {
+                if let Some(t) = h.tuples.get(tid).filter(|t| t.visible(&txn.snapshot)) {
+                    out.push((*tid, t.row.clone()));
+                }
+            }
+            if out.len() >= want {
+                cur.after = Some(k.clone());
+                return out;
+            }
+        }
+        cur.done = true;
+        out
+    }
+
     /// The versions visible to the transaction whose primary key equals `key` (values
     /// already of the key columns' types), found through the primary-key index.
     pub fn lookup_key(
@@ -2034,6 +2089,19 @@ fn release_snapshot(st: &mut State, seq: u64) {
             st.snapshots.remove(&seq);
         }
     }
+}
+
+/// A position in an index read in order ([`Engine::ordered_batch`]).
+#[derive(Debug, Clone)]
+pub struct IndexCursor {
+    /// The index's OID (`heap::PK_INDEX`: the primary key).
+    pub index: u32,
+    /// Descending.
+    pub desc: bool,
+    /// The encoded key read last (None: from the start).
+    pub after: Option<Vec<u8>>,
+    /// Nothing is left.
+    pub done: bool,
 }
 
 /// What a unique index's versions with a new row's key mean for its insert.
