@@ -1,4 +1,5 @@
-//! Execution of `WITH RECURSIVE`: the recursive union and its working table.
+//! Execution of `WITH RECURSIVE` (the recursive union and its working table) and of
+//! data-modifying CTEs (`WITH ins AS (INSERT … RETURNING …) SELECT … FROM ins`).
 //!
 //! A recursive CTE `name AS (anchor UNION [ALL] step)` runs as PostgreSQL's
 //! RecursiveUnion does:
@@ -12,7 +13,10 @@
 //!    otherwise the new rows are appended and become the next working table.
 //!
 //! Non-recursive CTEs need nothing here: the binder plans each reference as a
-//! subquery. Invariants: the step's rows are cast to the anchor's column types (the
+//! subquery. A data-modifying CTE ([`DmlCte`]) runs its statement once, when its rows
+//! are first read, and keeps its RETURNING rows under its slot in
+//! [`ExecCtx::subqueries`] for the statement's other references; its writes are
+//! refused in a read-only transaction like any statement's. Invariants: the step's rows are cast to the anchor's column types (the
 //! binder has already refused steps whose types would widen them); the working table
 //! key is removed when the loop ends, also on error; the loop checks for cancellation
 //! and `statement_timeout` every iteration, so an endless recursion can be stopped.
@@ -20,7 +24,7 @@
 use super::exec::{key_bytes, run_select};
 use super::plan::SelectPlan;
 use super::ExecCtx;
-use crate::error::Result;
+use crate::error::{sqlstate, Error, Result};
 use crate::types::{self, DataType, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -116,4 +120,38 @@ fn conform(row: Vec<Value>, types: &[DataType]) -> Result<Vec<Value>> {
             }
         })
         .collect()
+}
+
+/// A data-modifying CTE: its INSERT/UPDATE/DELETE plan and the slot its RETURNING rows
+/// are kept under for the statement.
+#[derive(Debug, Clone)]
+pub struct DmlCte {
+    /// The key in `ExecCtx::subqueries`.
+    pub slot: usize,
+    /// The statement.
+    pub plan: super::plan::Plan,
+}
+
+/// The rows of a data-modifying CTE: its statement runs the first time, later
+/// references read what it returned.
+pub fn run_dml_cte(d: &DmlCte, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
+    if let Some(rows) = cx.subqueries.get(&d.slot) {
+        return Ok((**rows).clone());
+    }
+    // A data-modifying statement at the top is refused before it runs; under a
+    // SELECT, PostgreSQL names the SELECT.
+    if cx.settings.get_bool("transaction_read_only") {
+        crate::bail!(
+            sqlstate::READ_ONLY_SQL_TRANSACTION,
+            "cannot execute SELECT in a read-only transaction"
+        );
+    }
+    let (_, rows) = match &d.plan {
+        super::plan::Plan::Insert(p) => super::exec::run_insert(p, cx)?,
+        super::plan::Plan::Update(p) => super::exec::run_update(p, cx)?,
+        super::plan::Plan::Delete(p) => super::exec::run_delete(p, cx)?,
+        _ => return Err(Error::internal("data-modifying CTE")),
+    };
+    cx.subqueries.insert(d.slot, Arc::new(rows.clone()));
+    Ok(rows)
 }

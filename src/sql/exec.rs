@@ -332,6 +332,7 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             cx,
         )?,
         Source::Lateral(j) => super::lateral::run(j, cx)?,
+        Source::DmlCte(d) => super::cte::run_dml_cte(d, cx)?,
     })
 }
 

@@ -669,6 +669,7 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
         Source::Window(_) => Node::new("WindowAgg", 1000.0, 0),
         Source::RecursiveCte(_) => Node::new("Recursive Union", 1000.0, 0),
         Source::WorkTable(_) => Node::new("WorkTable Scan", 1000.0, 0),
+        Source::DmlCte(_) => Node::new("CTE Scan", 1000.0, 0),
         Source::Values(rows) => Node::new("Values Scan on \"*VALUES*\"", rows.len() as f64, 4),
         Source::Series(..) => Node::new("Function Scan on generate_series", 1000.0, 4),
         Source::Srf(_) | Source::RegexRows(_) => Node::new("Function Scan", 100.0, 32),

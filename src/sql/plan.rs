@@ -222,6 +222,8 @@ pub enum Source {
     },
     /// A LATERAL join: the right input runs once per left row (see [`super::lateral`]).
     Lateral(Box<super::lateral::LateralJoin>),
+    /// The RETURNING rows of a data-modifying CTE (see [`super::cte`]).
+    DmlCte(Box<super::cte::DmlCte>),
     /// VALUES rows.
     Values(Vec<Vec<Expr>>),
     /// `generate_series(start, stop [, step])`: one column of the given type.

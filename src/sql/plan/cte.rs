@@ -39,6 +39,25 @@ struct Entry {
     columns: Vec<String>,
     recursive: bool,
     state: State,
+    /// A data-modifying CTE (INSERT/UPDATE/DELETE … RETURNING): the slot its rows are
+    /// kept under while the statement runs, so that it runs once.
+    dml_slot: Option<usize>,
+    /// Whether a FROM item referred to it.
+    referenced: bool,
+}
+
+/// Hands out the slots of data-modifying CTEs (high bit set: never a plan address,
+/// which the same map also keys uncorrelated subqueries by).
+fn new_dml_slot() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) | (1 << (usize::BITS - 1))
+}
+
+fn is_dml(q: &ast::Query) -> bool {
+    matches!(
+        q.body.as_ref(),
+        ast::SetExpr::Insert(_) | ast::SetExpr::Update(_) | ast::SetExpr::Delete(_)
+    )
 }
 
 enum State {
@@ -55,6 +74,14 @@ enum State {
         refs: usize,
         sublinks: usize,
     },
+}
+
+/// The INSERT/UPDATE/DELETE statement of a data-modifying CTE's query.
+fn dml_statement(q: &ast::Query) -> Option<&ast::Statement> {
+    match q.body.as_ref() {
+        ast::SetExpr::Insert(s) | ast::SetExpr::Update(s) | ast::SetExpr::Delete(s) => Some(s),
+        _ => None,
+    }
 }
 
 fn invalid_recursion(msg: String) -> Error {
@@ -91,8 +118,21 @@ impl Binder<'_> {
     ) -> Result<T> {
         let base = self.ctes.entries.len();
         let r = self.push_ctes(with, base).and_then(|()| f(self));
+        // A data-modifying CTE runs when its rows are first read: one nothing reads
+        // would never run (PostgreSQL runs it anyway).
+        let unread = self.ctes.entries[base.min(self.ctes.entries.len())..]
+            .iter()
+            .find(|e| e.dml_slot.is_some() && !e.referenced)
+            .map(|e| e.name.clone());
         self.ctes.entries.truncate(base);
-        r
+        let v = r?;
+        if let Some(name) = unread {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "a data-modifying WITH query that is not referenced (\"{name}\") is not supported yet"
+            );
+        }
+        Ok(v)
     }
 
     fn push_ctes(&mut self, with: &ast::With, base: usize) -> Result<()> {
@@ -113,6 +153,8 @@ impl Binder<'_> {
                 columns: cte.alias.columns.iter().map(|c| fold(&c.name)).collect(),
                 recursive: with.recursive,
                 state: State::Idle,
+                dml_slot: is_dml(&cte.query).then(new_dml_slot),
+                referenced: false,
             });
             // Plan it once here so that its errors surface even when unreferenced.
             let idx = self.ctes.entries.len() - 1;
@@ -132,6 +174,7 @@ impl Binder<'_> {
         };
         let table = alias.map(|a| fold(&a.name)).unwrap_or(name.to_string());
         let sublinks = self.ctes.sublinks;
+        self.ctes.entries[idx].referenced = true;
         let entry = &mut self.ctes.entries[idx];
         let (source, mut cols) = match &mut entry.state {
             State::Idle => self.plan_cte(idx)?,
@@ -189,10 +232,15 @@ impl Binder<'_> {
                 e.recursive,
             )
         };
+        let dml_slot = self.ctes.entries[idx].dml_slot;
+        let referenced = self.ctes.entries[idx].referenced;
         let hidden = self.ctes.entries.split_off(keep);
         let saved_agg = self.agg.take();
         let saved_sublinks = std::mem::take(&mut self.ctes.sublinks);
-        let r = self.plan_cte_body(idx, def);
+        let r = match (dml_slot, dml_statement(&def.1)) {
+            (Some(slot), Some(stmt)) => self.plan_dml_cte(&def.0, slot, stmt, &def.2, referenced),
+            _ => self.plan_cte_body(idx, def),
+        };
         self.ctes.sublinks = saved_sublinks;
         self.agg = saved_agg;
         if let Some(e) = self.ctes.entries.get_mut(idx) {
@@ -216,6 +264,63 @@ impl Binder<'_> {
         let p = self.plan_query(&query)?;
         let cols = cte_columns(&name, &p, &columns)?;
         Ok((Source::Subquery(Box::new(p)), cols))
+    }
+
+    /// A data-modifying CTE: its statement, run once when first read (see
+    /// `sql::cte::DmlCte`), its RETURNING rows the CTE's rows.
+    fn plan_dml_cte(
+        &mut self,
+        name: &str,
+        slot: usize,
+        stmt: &ast::Statement,
+        columns: &[String],
+        referenced: bool,
+    ) -> Result<(Source, Vec<ScopeCol>)> {
+        let plan = self.plan(stmt)?;
+        let fields = match &plan {
+            Plan::Insert(p) => p.returning.as_ref().map(|r| r.fields.clone()),
+            Plan::Update(p) => p.returning.as_ref().map(|r| r.fields.clone()),
+            Plan::Delete(p) => p.returning.as_ref().map(|r| r.fields.clone()),
+            _ => return Err(Error::internal("data-modifying CTE")),
+        };
+        let Some(fields) = fields else {
+            // Readable only through RETURNING (PostgreSQL reports it at the reference).
+            if referenced {
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "WITH query \"{name}\" does not have a RETURNING clause"
+                );
+            }
+            return Ok((
+                Source::DmlCte(Box::new(crate::sql::cte::DmlCte { slot, plan })),
+                vec![],
+            ));
+        };
+        if columns.len() > fields.len() {
+            bail!(
+                sqlstate::INVALID_COLUMN_REFERENCE,
+                "WITH query \"{name}\" has {} columns available but {} columns specified",
+                fields.len(),
+                columns.len()
+            );
+        }
+        let cols = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ScopeCol {
+                table: Some(name.to_string()),
+                name: columns.get(i).cloned().unwrap_or_else(|| f.name.clone()),
+                ty: DataType::from_oid(f.type_oid).unwrap_or(DataType::Text),
+                typmod: f.typmod,
+                table_oid: 0,
+                attnum: 0,
+                absorbed: false,
+            })
+            .collect();
+        Ok((
+            Source::DmlCte(Box::new(crate::sql::cte::DmlCte { slot, plan })),
+            cols,
+        ))
     }
 
     /// Plans a recursive member; None when its body is not a UNION (the caller plans
