@@ -129,6 +129,8 @@ pub enum Func {
     /// Recovery information and control functions (`pg_last_wal_replay_lsn()`…, see
     /// `functions::recovery_call`).
     Recovery(super::functions::RecoveryFn),
+    /// `num_nulls(...)` (true) / `num_nonnulls(...)` (false): arguments of any types.
+    NumNulls(bool),
     /// `coalesce(...)`
     Coalesce,
     /// `nullif(a, b)`

@@ -70,6 +70,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("now" | "current_timestamp" | "transaction_timestamp", 0) => {
             (Func::Now, DataType::TimestampTz)
         }
+        // CURRENT_TIMESTAMP(p) / LOCALTIMESTAMP(p): rounded to p fractional digits.
+        ("current_timestamp", 1) => (Func::Now, DataType::TimestampTz),
+        ("localtimestamp", 1) => (Func::Now, DataType::Timestamp),
         ("statement_timestamp", 0) => (Func::StatementTimestamp, DataType::TimestampTz),
         ("clock_timestamp", 0) => (Func::ClockTimestamp, DataType::TimestampTz),
         ("current_date", 0) => (Func::CurrentDate, DataType::Date),
@@ -105,6 +108,8 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_promote", 0..=2) => (Func::Recovery(RecoveryFn::Promote), DataType::Bool),
         // PostgreSQL's select_common_type over the arguments (the binder reports a
         // mismatch with PostgreSQL's message).
+        ("num_nulls", 1..) => (Func::NumNulls(true), DataType::Int4),
+        ("num_nonnulls", 1..) => (Func::NumNulls(false), DataType::Int4),
         ("coalesce", 1..) => (
             Func::Coalesce,
             resolved_common(arg_types).unwrap_or_else(common),
@@ -387,7 +392,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::CurrentWalWriteLsn => Value::PgLsn(cx.engine.wal_write_lsn().0),
         Func::CurrentWalFlushLsn => Value::PgLsn(cx.engine.wal_flush_lsn().0),
         Func::Now => {
-            if ty == DataType::Timestamp {
+            let now = if ty == DataType::Timestamp {
                 Value::Timestamp(cx.format_options().zone.to_local(cx.txn.start_time))
             } else if matches!(ty, DataType::Time | DataType::TimeTz) {
                 // current_time / localtime [(precision)].
@@ -408,6 +413,31 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 }
             } else {
                 Value::TimestampTz(cx.txn.start_time)
+            };
+            match (ty, args.first()) {
+                (DataType::Timestamp | DataType::TimestampTz, Some(Value::Int4(p))) => {
+                    if *p < 0 {
+                        bail!(
+                            sqlstate::INVALID_PARAMETER_VALUE,
+                            "TIMESTAMP({p}) precision must not be negative"
+                        );
+                    }
+                    // PostgreSQL's AdjustTimestampForTypmod: half away from zero.
+                    let scale = 10i64.pow(6 - (*p).min(6) as u32);
+                    let round = |t: i64| {
+                        if t >= 0 {
+                            (t + scale / 2) / scale * scale
+                        } else {
+                            -((-t + scale / 2) / scale * scale)
+                        }
+                    };
+                    match now {
+                        Value::Timestamp(t) => Value::Timestamp(round(t)),
+                        Value::TimestampTz(t) => Value::TimestampTz(round(t)),
+                        v => v,
+                    }
+                }
+                _ => now,
             }
         }
         Func::StatementTimestamp => Value::TimestampTz(cx.stmt_time),
@@ -531,6 +561,9 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
             None => Value::Null,
         },
+        Func::NumNulls(nulls) => {
+            Value::Int4(args.iter().filter(|v| v.is_null() == nulls).count() as i32)
+        }
         Func::Coalesce => {
             let v = args
                 .into_iter()

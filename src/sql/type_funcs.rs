@@ -87,6 +87,8 @@ pub enum TypeFn {
     ArrayLength(bool),
     /// `jsonb_set(target, path, new [, create_missing])`.
     Set,
+    /// `jsonb_insert(target, path, new [, insert_after])`.
+    Insert,
     /// `jsonb_pretty`.
     Pretty,
     /// `jsonb_strip_nulls` / `json_strip_nulls`.
@@ -163,6 +165,7 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("jsonb_array_length", 1) => (TypeFn::ArrayLength(false), DataType::Int4),
         ("json_array_length", 1) => (TypeFn::ArrayLength(true), DataType::Int4),
         ("jsonb_set", 3 | 4) => (TypeFn::Set, DataType::Jsonb),
+        ("jsonb_insert", 3 | 4) => (TypeFn::Insert, DataType::Jsonb),
         ("jsonb_pretty", 1) => (TypeFn::Pretty, DataType::Text),
         ("jsonb_strip_nulls", 1) => (TypeFn::StripNulls(false), DataType::Jsonb),
         ("json_strip_nulls", 1) => (TypeFn::StripNulls(true), DataType::Json),
@@ -201,9 +204,9 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::TypeOf(j) | TypeFn::ArrayLength(j) | TypeFn::StripNulls(j), 0) => {
             Some(if j { DataType::Json } else { DataType::Jsonb })
         }
-        (TypeFn::Pretty, 0) | (TypeFn::Set, 0 | 2) => Some(DataType::Jsonb),
-        (TypeFn::Set, 1) => Some(DataType::TextArray),
-        (TypeFn::Set, 3) => Some(DataType::Bool),
+        (TypeFn::Pretty, 0) | (TypeFn::Set | TypeFn::Insert, 0 | 2) => Some(DataType::Jsonb),
+        (TypeFn::Set | TypeFn::Insert, 1) => Some(DataType::TextArray),
+        (TypeFn::Set | TypeFn::Insert, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
         (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
         (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayToString, 0) => None,
@@ -770,6 +773,13 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             };
             let create = !matches!(arg(3), Value::Bool(false));
             Value::Jsonb(json::set_path(j, &text_array(&arg(1)), new, create)?)
+        }
+        TypeFn::Insert => {
+            let (Some(j), Some(new)) = (tree(&arg(0))?, tree(&arg(2))?) else {
+                return Ok(Value::Null);
+            };
+            let after = matches!(arg(3), Value::Bool(true));
+            Value::Jsonb(json::insert_path(j, &text_array(&arg(1)), new, after)?)
         }
         TypeFn::Pretty => match tree(&arg(0))? {
             Some(j) => Value::Text(json::pretty(&j)),

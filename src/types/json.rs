@@ -800,6 +800,84 @@ pub fn delete_index(j: Json, i: i64) -> Result<Json> {
     }
 }
 
+/// `jsonb_insert`: `new` inserted at `path` — before the array element it names (after
+/// it with `after`; an index out of range inserts at that end), or as a new key of an
+/// object (22023 when the key exists); intermediate steps must exist.
+pub fn insert_path(j: Json, path: &[Option<String>], new: Json, after: bool) -> Result<Json> {
+    if matches!(
+        j,
+        Json::Null | Json::Bool(_) | Json::Number(_) | Json::String(_)
+    ) {
+        return Err(err!(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "cannot set path in scalar"
+        ));
+    }
+    fn go(j: Json, path: &[Option<String>], level: usize, new: &Json, after: bool) -> Result<Json> {
+        let Some(step) = path.first() else {
+            return Ok(j);
+        };
+        let Some(step) = step.as_deref() else {
+            return Err(err!(
+                sqlstate::NULL_VALUE_NOT_ALLOWED,
+                "path element at position {} is null",
+                level + 1
+            ));
+        };
+        let last = path.len() == 1;
+        match j {
+            Json::Object(mut m) => {
+                let pos = m.iter().position(|(k, _)| k == step);
+                match (pos, last) {
+                    (Some(_), true) => Err(err!(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "cannot replace existing key"
+                    )
+                    .with_hint("Try using the function jsonb_set to replace key value.")),
+                    (None, true) => {
+                        m.push((step.to_string(), new.clone()));
+                        Ok(normalize(Json::Object(m)))
+                    }
+                    (Some(p), false) => {
+                        let old = std::mem::replace(&mut m[p].1, Json::Null);
+                        m[p].1 = go(old, &path[1..], level + 1, new, after)?;
+                        Ok(Json::Object(m))
+                    }
+                    (None, false) => Ok(Json::Object(m)),
+                }
+            }
+            Json::Array(mut items) => {
+                let Ok(i) = step.trim().parse::<i64>() else {
+                    return Err(err!(
+                        sqlstate::INVALID_TEXT_REPRESENTATION,
+                        "path element at position {} is not an integer: \"{}\"",
+                        level + 1,
+                        step
+                    ));
+                };
+                let n = items.len() as i64;
+                let idx = if i < 0 { n + i } else { i };
+                if last {
+                    let at = if idx < 0 {
+                        0
+                    } else if idx >= n {
+                        n
+                    } else {
+                        idx + after as i64
+                    };
+                    items.insert(at as usize, new.clone());
+                } else if (0..n).contains(&idx) {
+                    let old = std::mem::replace(&mut items[idx as usize], Json::Null);
+                    items[idx as usize] = go(old, &path[1..], level + 1, new, after)?;
+                }
+                Ok(Json::Array(items))
+            }
+            other => Ok(other),
+        }
+    }
+    go(j, path, 0, &new, after)
+}
+
 /// `jsonb_set(target, path, new, create_missing)`.
 pub fn set_path(j: Json, path: &[Option<String>], new: Json, create: bool) -> Result<Json> {
     if matches!(
