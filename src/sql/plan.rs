@@ -2547,6 +2547,7 @@ impl<'a> Binder<'a> {
     }
 
     fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {
+        super::reloptions::check_create_table(ct)?;
         if ct.query.is_some() {
             bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -3509,7 +3510,18 @@ impl<'a> Binder<'a> {
                 let t = if bop.is_comparison() {
                     DataType::Text
                 } else {
-                    return Err(no_op(self, lt, rt));
+                    // Every candidate of an arithmetic operator fits: PostgreSQL
+                    // cannot choose (`$1 - $2` with untyped parameters, as pgbench
+                    // sends them, fails the same way).
+                    return Err(self.at(
+                        err!(
+                            sqlstate::AMBIGUOUS_FUNCTION,
+                            "operator is not unique: unknown {} unknown",
+                            bop.symbol()
+                        )
+                        .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts."),
+                        op_span,
+                    ));
                 };
                 (
                     self.coerce(l, t, -1, Coercion::Implicit, left.span())?,
