@@ -164,7 +164,7 @@ fn assert_generated(s: &Server, scale: i64) {
     assert_eq!(
         s.psql(
             "select count(*) from pgbench_accounts \
-             where bid <> (aid - 1) / 100000 + 1 or abalance <> 0 or octet_length(format('%s', filler)) <> 84"
+             where bid <> (aid - 1) / 100000 + 1 or abalance <> 0 or filler <> '' or octet_length(format('%s', filler)) <> 84"
         ),
         "0"
     );
