@@ -198,6 +198,19 @@ fn parse_int_text(s: &str, base: Unit) -> std::result::Result<i64, ParseFail> {
     Ok(val as i64)
 }
 
+/// Parses a unitless integer as PostgreSQL's `parse_int` with no flags does (hex and
+/// octal prefixes, a fraction rounded to the nearest integer, surrounding blanks);
+/// `None` when it is not one or lies outside the 32-bit range.
+pub fn parse_int_plain(s: &str) -> Option<i64> {
+    parse_int_text(s, Unit::None).ok()
+}
+
+/// Parses a unitless real as PostgreSQL's `parse_real` with no flags does; `None`
+/// when it is not one (or is NaN).
+pub fn parse_real_plain(s: &str) -> Option<f64> {
+    parse_real_text(s, Unit::None).ok()
+}
+
 fn parse_real_text(s: &str, base: Unit) -> std::result::Result<f64, ParseFail> {
     let (mut val, rest) = strtod(s).ok_or(None)?;
     if val.is_nan() {

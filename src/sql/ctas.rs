@@ -194,6 +194,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
     }
     match stmt {
         ast::Statement::CreateTable(ct) if ct.query.is_some() || ct.like.is_some() => {
+            super::reloptions::check_create_table(ct)?;
             let table = |columns| {
                 table_plan(
                     b,

@@ -58,6 +58,7 @@ pub mod plan;
 mod prepare;
 pub mod privileges;
 pub mod regex_funcs;
+pub mod reloptions;
 pub mod string_funcs;
 // Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
 pub mod temp;

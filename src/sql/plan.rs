@@ -2549,6 +2549,7 @@ impl<'a> Binder<'a> {
     }
 
     fn plan_create_table(&mut self, ct: &ast::CreateTable) -> Result<Plan> {
+        super::reloptions::check_create_table(ct)?;
         if ct.query.is_some() {
             bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -3121,6 +3122,17 @@ impl<'a> Binder<'a> {
                 for (it, a) in items.into_iter().zip(list) {
                     out.push(self.coerce_cmp(it, ty, a.span())?);
                 }
+                // character(n) compares without its padding: as text.
+                if ty == DataType::Bpchar {
+                    x = self.coerce(x, DataType::Text, -1, Coercion::Implicit, expr.span())?;
+                    for (it, a) in out.iter_mut().zip(list) {
+                        let mut e = std::mem::replace(it, Expr::Const(Value::Null, DataType::Text));
+                        if e.ty() == DataType::Unknown {
+                            e = self.coerce(e, ty, -1, Coercion::Implicit, a.span())?;
+                        }
+                        *it = self.coerce(e, DataType::Text, -1, Coercion::Implicit, a.span())?;
+                    }
+                }
                 Ok(Expr::InList(Box::new(x), out, *negated))
             }
             ast::Expr::Between {
@@ -3511,7 +3523,18 @@ impl<'a> Binder<'a> {
                 let t = if bop.is_comparison() {
                     DataType::Text
                 } else {
-                    return Err(no_op(self, lt, rt));
+                    // Every candidate of an arithmetic operator fits: PostgreSQL
+                    // cannot choose (`$1 - $2` with untyped parameters, as pgbench
+                    // sends them, fails the same way).
+                    return Err(self.at(
+                        err!(
+                            sqlstate::AMBIGUOUS_FUNCTION,
+                            "operator is not unique: unknown {} unknown",
+                            bop.symbol()
+                        )
+                        .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts."),
+                        op_span,
+                    ));
                 };
                 (
                     self.coerce(l, t, -1, Coercion::Implicit, left.span())?,
@@ -3539,6 +3562,28 @@ impl<'a> Binder<'a> {
             (DataType::TimeTz, DataType::Time) if bop.is_comparison() => {
                 let r = self.coerce(r, lt, -1, Coercion::Implicit, right.span())?;
                 (l, r)
+            }
+            _ => (l, r),
+        };
+        let (lt, rt) = (l.ty(), r.ty());
+        // character(n) compares without its trailing blanks (bpchareq and friends), and
+        // against text through its cast to text, which drops them: both sides go to text
+        // — unless a constant can be padded to the width of a character(n) column, whose
+        // stored values are all padded, so that the comparison can still use an index.
+        let (l, r) = match (lt, rt) {
+            (DataType::Bpchar, o) | (o, DataType::Bpchar)
+                if bop.is_comparison()
+                    && matches!(o, DataType::Bpchar | DataType::Text | DataType::Varchar) =>
+            {
+                if let Some((l, r)) = pad_bpchar_const(&l, &r) {
+                    (l, r)
+                } else if let Some((r, l)) = pad_bpchar_const(&r, &l) {
+                    (l, r)
+                } else {
+                    let l = self.coerce(l, DataType::Text, -1, Coercion::Implicit, left.span())?;
+                    let r = self.coerce(r, DataType::Text, -1, Coercion::Implicit, right.span())?;
+                    (l, r)
+                }
             }
             _ => (l, r),
         };
@@ -4084,6 +4129,30 @@ impl SelectPlan {
 /// The type an untyped literal takes opposite a typed operand: the operand's own type,
 /// except that `date/timestamp/time + 'literal'` reads the literal as an interval (the
 /// `+` PostgreSQL picks for those types).
+/// `(column, constant)` with the constant blank-padded to the column's width, when
+/// `col` is a character(n) expression with a known `n` and `cst` a character constant
+/// (from an untyped literal) no longer than `n` without its trailing blanks.
+fn pad_bpchar_const(col: &Expr, cst: &Expr) -> Option<(Expr, Expr)> {
+    let Expr::Const(Value::Text(s), DataType::Bpchar) = cst else {
+        return None;
+    };
+    let m = col.typmod();
+    if col.ty() != DataType::Bpchar || m < 4 || matches!(col, Expr::Const(..)) {
+        return None;
+    }
+    let n = (m - 4) as usize;
+    let core = s.trim_end_matches(' ');
+    let len = core.chars().count();
+    if len > n {
+        return None;
+    }
+    let padded = format!("{core}{}", " ".repeat(n - len));
+    Some((
+        col.clone(),
+        Expr::Const(Value::Text(padded), DataType::Bpchar),
+    ))
+}
+
 fn unknown_partner(op: BinOp, other: DataType) -> DataType {
     match (op, other) {
         (
