@@ -1384,6 +1384,10 @@ impl<'a> Binder<'a> {
                     .map(|a| fold(&a.name))
                     .unwrap_or_else(|| tname.clone());
                 if let Some(vt) = catalog::virtual_table(schema.as_deref(), &tname) {
+                    if let Some(role) = self.acl_role {
+                        catalog::check_virtual_access(self.engine, role, vt)
+                            .map_err(|e| self.at(e, Self::name_span(name)))?;
+                    }
                     let mut scope = Scope {
                         cols: vt
                             .columns()
