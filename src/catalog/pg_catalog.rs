@@ -44,9 +44,7 @@
 
 use super::pg_types::{self, BUILTIN_TYPES};
 use crate::storage::acl::{self, AclItem, AclObject};
-use crate::storage::schema::{
-    CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE,
-};
+use crate::storage::schema::{CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE};
 use crate::types::{array::ArrayValue, oid as typeoid, DataType, Value};
 use std::sync::Arc;
 
@@ -164,7 +162,11 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
     (3501, "pg_enum", PgView::Enum),
     (6104, "pg_publication", PgView::Publication),
     (6106, "pg_publication_rel", PgView::PublicationRel),
-    (6237, "pg_publication_namespace", PgView::PublicationNamespace),
+    (
+        6237,
+        "pg_publication_namespace",
+        PgView::PublicationNamespace,
+    ),
 ];
 
 /// The catalog relation with this name, if this module computes it.
@@ -283,12 +285,7 @@ pub fn relations(c: &CatalogState, db: u32) -> Vec<Relation> {
         .range((db, 0)..=(db, u32::MAX))
         .flat_map(|(_, fks)| fks.iter().map(|f| f.ref_table))
         .collect();
-    let acl_of = |oid: u32| {
-        c.acl
-            .lists
-            .get(&AclObject::Relation { db, oid })
-            .cloned()
-    };
+    let acl_of = |oid: u32| c.acl.lists.get(&AclObject::Relation { db, oid }).cloned();
     let persistence = |schema: u32| if c.is_temp_schema(schema) { b't' } else { b'p' };
     for &(oid, name, view) in SYSTEM_CATALOGS {
         out.push(Relation {
@@ -343,7 +340,12 @@ pub fn relations(c: &CatalogState, db: u32) -> Vec<Relation> {
             acl: None,
         });
     }
-    for s in c.ddl.sequences.range((db, 0)..=(db, u32::MAX)).map(|(_, s)| s) {
+    for s in c
+        .ddl
+        .sequences
+        .range((db, 0)..=(db, u32::MAX))
+        .map(|(_, s)| s)
+    {
         out.push(Relation {
             oid: s.oid,
             name: s.name.clone(),
@@ -515,7 +517,10 @@ fn referenced_columns(t: &TableDef, expr: &str) -> Vec<i16> {
             }
             names.insert(id);
         } else if c.is_ascii_digit() {
-            while chars.peek().is_some_and(|d| d.is_alphanumeric() || *d == '.') {
+            while chars
+                .peek()
+                .is_some_and(|d| d.is_alphanumeric() || *d == '.')
+            {
                 chars.next();
             }
         }
@@ -836,11 +841,7 @@ impl PgView {
                 ("objsubid", Int4),
                 ("description", Text),
             ],
-            PgView::Shdescription => &[
-                ("objoid", Oid),
-                ("classoid", Oid),
-                ("description", Text),
-            ],
+            PgView::Shdescription => &[("objoid", Oid), ("classoid", Oid), ("description", Text)],
             PgView::AuthMembers => &[
                 ("roleid", Oid),
                 ("member", Oid),
@@ -1020,9 +1021,7 @@ impl PgView {
                 ("prqual", Text),
                 ("prattrs", INT2A),
             ],
-            PgView::PublicationNamespace => {
-                &[("oid", Oid), ("pnpubid", Oid), ("pnnspid", Oid)]
-            }
+            PgView::PublicationNamespace => &[("oid", Oid), ("pnpubid", Oid), ("pnnspid", Oid)],
             PgView::Trigger => &[
                 ("oid", Oid),
                 ("tgrelid", Oid),
@@ -1152,7 +1151,7 @@ impl PgView {
                                 o(derived_oid(b'd', t.oid, &num.to_string())),
                                 o(t.oid),
                                 Value::Int2(num),
-                                text(d),
+                                text(&default_text(c, col.data_type.oid(), d)),
                             ]);
                         }
                     }
@@ -1241,7 +1240,12 @@ impl PgView {
                 })
                 .collect(),
             PgView::Am => vec![
-                vec![o(HEAP_AM), text("heap"), text("heap_tableam_handler"), ch(b't')],
+                vec![
+                    o(HEAP_AM),
+                    text("heap"),
+                    text("heap_tableam_handler"),
+                    ch(b't'),
+                ],
                 vec![o(BTREE_AM), text("btree"), text("bthandler"), ch(b'i')],
             ],
             PgView::Description => {
@@ -1267,9 +1271,7 @@ impl PgView {
             PgView::AuthMembers => c
                 .memberships
                 .iter()
-                .map(|(role, member)| {
-                    vec![o(*role), o(*member), o(BOOTSTRAP_SUPERUSER), b(false)]
-                })
+                .map(|(role, member)| vec![o(*role), o(*member), o(BOOTSTRAP_SUPERUSER), b(false)])
                 .collect(),
             PgView::Authid => c
                 .roles
@@ -1316,8 +1318,20 @@ impl PgView {
                 })
                 .collect(),
             PgView::Tablespace => vec![
-                vec![o(1663), text("pg_default"), o(BOOTSTRAP_SUPERUSER), null(), null()],
-                vec![o(1664), text("pg_global"), o(BOOTSTRAP_SUPERUSER), null(), null()],
+                vec![
+                    o(1663),
+                    text("pg_default"),
+                    o(BOOTSTRAP_SUPERUSER),
+                    null(),
+                    null(),
+                ],
+                vec![
+                    o(1664),
+                    text("pg_global"),
+                    o(BOOTSTRAP_SUPERUSER),
+                    null(),
+                    null(),
+                ],
             ],
             PgView::Collation => [(100, "default", b'd', None), (950, "C", b'c', Some("C"))]
                 .into_iter()
@@ -1441,6 +1455,49 @@ impl PgView {
     }
 }
 
+/// A column default as PostgreSQL's deparser prints it, for the shapes it rewrites: a
+/// string literal gets the column's type (`'new'::text`), and `nextval('s')` names
+/// its sequence as `regclass` output (`nextval('s'::regclass)`, qualified only when
+/// the search path does not find it). Other expressions keep their stored text.
+fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
+    let d = d.trim();
+    let quoted = |s: &str| {
+        s.len() >= 2
+            && s.starts_with('\'')
+            && s.ends_with('\'')
+            && !s[1..s.len() - 1].replace("''", "").contains('\'')
+    };
+    if quoted(d) {
+        if let Some(t) = format_type(c, ty, -1, &|_| None) {
+            return format!("{d}::{t}");
+        }
+    }
+    if let Some(arg) = d
+        .strip_prefix("nextval(")
+        .and_then(|r| r.strip_suffix(')'))
+        .filter(|a| quoted(a))
+    {
+        let name = &arg[1..arg.len() - 1];
+        let shown = match name.split_once('.') {
+            Some((schema, rel)) => {
+                let path = super::search_path::lookup_schemas();
+                let visible = c
+                    .schemas
+                    .iter()
+                    .any(|(oid, (n, _))| n == schema && path.contains(oid));
+                if visible {
+                    rel.to_string()
+                } else {
+                    name.to_string()
+                }
+            }
+            None => name.to_string(),
+        };
+        return format!("nextval('{shown}'::regclass)");
+    }
+    d.to_string()
+}
+
 /// A schema's name (empty if unknown).
 pub fn schema_name(c: &CatalogState, oid: u32) -> String {
     if oid == INFORMATION_SCHEMA_NAMESPACE {
@@ -1554,7 +1611,12 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
             }
         }
     }
-    for s in c.ddl.sequences.range((db, 0)..=(db, u32::MAX)).map(|(_, s)| s) {
+    for s in c
+        .ddl
+        .sequences
+        .range((db, 0)..=(db, u32::MAX))
+        .map(|(_, s)| s)
+    {
         for (i, (name, ty)) in [
             ("last_value", typeoid::INT8),
             ("log_cnt", typeoid::INT8),
@@ -1608,7 +1670,11 @@ fn type_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
                 text(t.send),
                 text(t.modin),
                 text(t.modout),
-                text(if t.category == b'A' { "array_typanalyze" } else { "-" }),
+                text(if t.category == b'A' {
+                    "array_typanalyze"
+                } else {
+                    "-"
+                }),
                 ch(t.align),
                 ch(t.storage),
                 b(false),

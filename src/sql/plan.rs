@@ -3048,6 +3048,11 @@ impl<'a> Binder<'a> {
                 if *kind == ast::CastKind::TryCast || *kind == ast::CastKind::SafeCast {
                     bail!(sqlstate::FEATURE_NOT_SUPPORTED, "TRY_CAST is not supported");
                 }
+                if let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) {
+                    let b = self.bind(expr, scope)?;
+                    let f = super::catalog_funcs::CatalogFn::ToReg(kind);
+                    return Ok(Expr::Func(Func::Catalog(f), vec![b], DataType::Oid));
+                }
                 let (ty, tm) = convert_type(data_type)?;
                 let b = self.bind(expr, scope)?;
                 self.coerce(b, ty, tm, Coercion::Explicit, expr.span())
