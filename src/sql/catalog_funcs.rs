@@ -190,6 +190,11 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
         GetUserById => text(
             cx.engine
                 .with_catalog(|c| c.roles.get(&first).map(|r| r.name.clone()))
+                // The predefined role owning `public` (not in tusk's role list).
+                .or_else(|| {
+                    (first == crate::storage::acl::PG_DATABASE_OWNER)
+                        .then(|| "pg_database_owner".to_string())
+                })
                 .unwrap_or_else(|| format!("unknown (OID={first})")),
         ),
         TableIsVisible => cx.engine.with_catalog(|c| {
