@@ -25,6 +25,8 @@
 //!    engine's catalog for the table in that schema of the session's database;
 //! 3. a name that is not a table may be a system view: [`virtual_table`].
 
+pub mod pg_catalog;
+pub mod pg_types;
 pub mod search_path;
 
 use crate::bail;
@@ -190,8 +192,8 @@ pub enum VirtualTable {
     PgRoles,
     /// `pg_user`.
     PgUser,
-    /// `pg_database`.
-    PgDatabase,
+    /// A `pg_catalog` relation computed from the catalog state (see [`pg_catalog`]).
+    Catalog(pg_catalog::PgView),
     /// `pg_tables`.
     PgTables,
     /// `pg_indexes` (primary keys' indexes and secondary indexes).
@@ -223,6 +225,20 @@ pub enum VirtualTable {
     Sequence(u32),
 }
 
+/// Refuses a system relation the role may not read: `pg_authid` (it holds password
+/// secrets) is for superusers only, 42501 as PostgreSQL's table privilege check.
+pub fn check_virtual_access(engine: &Engine, role: u32, vt: VirtualTable) -> Result<()> {
+    if vt == VirtualTable::Catalog(pg_catalog::PgView::Authid)
+        && !engine.with_catalog(|c| crate::storage::acl::is_superuser(c, role))
+    {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied for table pg_authid"
+        );
+    }
+    Ok(())
+}
+
 /// The system view with this name (unqualified or in `pg_catalog`).
 pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
     if !matches!(schema, None | Some("pg_catalog")) {
@@ -232,7 +248,6 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_settings" => VirtualTable::PgSettings,
         "pg_roles" => VirtualTable::PgRoles,
         "pg_user" => VirtualTable::PgUser,
-        "pg_database" => VirtualTable::PgDatabase,
         "pg_tables" => VirtualTable::PgTables,
         "pg_indexes" => VirtualTable::PgIndexes,
         "pg_stat_wal" => VirtualTable::PgStatWal,
@@ -241,7 +256,7 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
         "pg_stat_wal_receiver" => VirtualTable::PgStatWalReceiver,
         "pg_stat_archiver" => VirtualTable::PgStatArchiver,
         "tusk_wal_holds" => VirtualTable::TuskWalHolds,
-        _ => return None,
+        _ => VirtualTable::Catalog(pg_catalog::view_by_name(name)?),
     })
 }
 
@@ -295,16 +310,7 @@ impl VirtualTable {
                 ("valuntil", TimestampTz),
                 ("useconfig", TextArray),
             ],
-            VirtualTable::PgDatabase => &[
-                ("oid", Oid),
-                ("datname", Name),
-                ("datdba", Oid),
-                ("encoding", Int4),
-                ("datistemplate", Bool),
-                ("datallowconn", Bool),
-                ("datconnlimit", Int4),
-                ("datacl", Text),
-            ],
+            VirtualTable::Catalog(v) => v.columns(),
             VirtualTable::PgTables => &[
                 ("schemaname", Name),
                 ("tablename", Name),
@@ -532,27 +538,7 @@ impl VirtualTable {
                     ]
                 })
                 .collect(),
-            VirtualTable::PgDatabase => c
-                .databases
-                .values()
-                .map(|d| {
-                    vec![
-                        Value::Oid(d.oid),
-                        text(&d.name),
-                        Value::Oid(d.owner),
-                        Value::Int4(6),
-                        Value::Bool(d.is_template),
-                        Value::Bool(d.allow_connections),
-                        Value::Int4(d.conn_limit),
-                        // NULL while the database has its default ACL, as PostgreSQL.
-                        c.acl
-                            .lists
-                            .get(&crate::storage::acl::AclObject::Database(d.oid))
-                            .map(|a| Value::Text(crate::storage::acl::acl_text(c, a)))
-                            .unwrap_or(Value::Null),
-                    ]
-                })
-                .collect(),
+            VirtualTable::Catalog(v) => v.rows(c, db),
             VirtualTable::PgTables => c
                 .tables
                 .range((db, 0)..=(db, u32::MAX))

@@ -248,6 +248,16 @@ pub(super) fn parse_qualified(text: &str) -> Result<(Option<String>, String)> {
 
 /// Resolves a sequence named by text (a `regclass` argument).
 fn sequence_by_text(engine: &Engine, db: u32, text: &str) -> Result<SequenceDef> {
+    // Digits are an OID, as `regclass` input reads them (`nextval('s'::regclass)`
+    // hands over the sequence's OID).
+    let digits = text.trim();
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        if let Ok(oid) = digits.parse::<u32>() {
+            if let Some(s) = engine.with_catalog(|c| c.ddl.sequences.get(&(db, oid)).cloned()) {
+                return Ok(s);
+            }
+        }
+    }
     let (schema, name) = parse_qualified(text)?;
     match find_relation(engine, db, schema.as_deref(), &name)? {
         Some(Rel::Sequence(s)) => Ok(s),

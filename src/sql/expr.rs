@@ -218,6 +218,8 @@ pub enum Func {
     Enum(super::enums::EnumFn),
     /// A time-zone conversion (see `tz_funcs`).
     Tz(super::tz_funcs::TzFn),
+    /// A catalog information function or a `reg*` cast (see `catalog_funcs`).
+    Catalog(super::catalog_funcs::CatalogFn),
 }
 
 /// A bound, typed expression.

@@ -37,6 +37,7 @@
 pub mod acl;
 pub mod aggregate;
 pub mod alter;
+pub mod catalog_funcs;
 pub mod copy_out;
 pub mod ctas;
 pub mod cte;

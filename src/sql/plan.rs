@@ -1386,6 +1386,10 @@ impl<'a> Binder<'a> {
                     .map(|a| fold(&a.name))
                     .unwrap_or_else(|| tname.clone());
                 if let Some(vt) = catalog::virtual_table(schema.as_deref(), &tname) {
+                    if let Some(role) = self.acl_role {
+                        catalog::check_virtual_access(self.engine, role, vt)
+                            .map_err(|e| self.at(e, Self::name_span(name)))?;
+                    }
                     let mut scope = Scope {
                         cols: vt
                             .columns()
@@ -3046,6 +3050,11 @@ impl<'a> Binder<'a> {
             } => {
                 if *kind == ast::CastKind::TryCast || *kind == ast::CastKind::SafeCast {
                     bail!(sqlstate::FEATURE_NOT_SUPPORTED, "TRY_CAST is not supported");
+                }
+                if let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) {
+                    let b = self.bind(expr, scope)?;
+                    let f = super::catalog_funcs::CatalogFn::ToReg(kind);
+                    return Ok(Expr::Func(Func::Catalog(f), vec![b], DataType::Oid));
                 }
                 let (ty, tm) = convert_type(data_type)?;
                 let b = self.bind(expr, scope)?;

@@ -1,0 +1,522 @@
+//! The system information functions clients call on the catalog: the `reg*` casts
+//! (`'t'::regclass`, `'16413'::regclass`), `format_type`, `pg_get_userbyid`,
+//! `pg_table_is_visible` / `pg_type_is_visible`, `obj_description` /
+//! `col_description` / `shobj_description`, `pg_get_constraintdef`, `pg_get_indexdef`,
+//! `pg_get_expr`, `pg_get_viewdef`, `pg_get_serial_sequence`, `pg_encoding_to_char`,
+//! `pg_size_pretty`, `pg_relation_is_publishable`.
+//!
+//! What it owns: the name table of those functions, their argument types and their
+//! evaluation against one read of the catalog (`catalog::pg_catalog` builds the rows
+//! the OIDs refer to, so a function and a catalog view always agree on an OID).
+//!
+//! What it must never do: change the catalog, or resolve names other than along the
+//! session's search path (`catalog::search_path`).
+//!
+//! One call, `SELECT c.oid FROM pg_class c WHERE c.oid = 'orders'::regclass`:
+//! 1. the binder sees the cast to `regclass` and binds it as [`CatalogFn::ToReg`] of
+//!    the literal (tusk has no `regclass` type: the result is an `oid`);
+//! 2. at execution, [`call`] reads the text: digits are an OID as they are, a name is
+//!    resolved along the search path (42P01 if no relation has it);
+//! 3. the comparison is then between two `oid` values.
+
+use super::expr::Func;
+use super::ExecCtx;
+use crate::catalog::pg_catalog;
+use crate::catalog::search_path;
+use crate::error::{sqlstate, Result};
+use crate::storage::schema::CatalogState;
+use crate::types::{DataType, Value};
+use crate::{bail, err};
+
+/// The object class a `reg*` cast names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegKind {
+    /// `regclass`: a relation.
+    Class,
+    /// `regtype`: a type.
+    Type,
+    /// `regnamespace`: a schema.
+    Namespace,
+    /// `regrole`: a role.
+    Role,
+}
+
+/// A catalog information function (see the module comment).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogFn {
+    /// A cast to `regclass`, `regtype`, `regnamespace` or `regrole`.
+    ToReg(RegKind),
+    /// `format_type(oid, int4)`.
+    FormatType,
+    /// `pg_get_userbyid(oid)`.
+    GetUserById,
+    /// `pg_table_is_visible(oid)`.
+    TableIsVisible,
+    /// `pg_type_is_visible(oid)`.
+    TypeIsVisible,
+    /// `obj_description(oid [, name])`.
+    ObjDescription,
+    /// `col_description(oid, int4)`.
+    ColDescription,
+    /// `shobj_description(oid, name)`.
+    ShobjDescription,
+    /// `pg_get_constraintdef(oid [, bool])`.
+    GetConstraintDef,
+    /// `pg_get_indexdef(oid [, int4, bool])`.
+    GetIndexDef,
+    /// `pg_get_expr(text, oid [, bool])`.
+    GetExpr,
+    /// `pg_get_viewdef(oid [, bool])`.
+    GetViewDef,
+    /// `pg_get_serial_sequence(text, text)`.
+    GetSerialSequence,
+    /// `pg_encoding_to_char(int4)`.
+    EncodingToChar,
+    /// `pg_size_pretty(bigint)`.
+    SizePretty,
+    /// `pg_relation_is_publishable(oid)`.
+    RelationIsPublishable,
+    /// `pg_get_statisticsobjdef_columns(oid)` (tusk has no statistics objects: NULL).
+    StatisticsObjDefColumns,
+}
+
+/// The `reg*` type a cast names (`regclass`, `pg_catalog.regclass`…), if it is one.
+pub fn reg_kind(type_name: &str) -> Option<RegKind> {
+    let n = type_name.trim().to_ascii_lowercase();
+    let n = n.strip_prefix("pg_catalog.").unwrap_or(&n);
+    Some(match n {
+        "regclass" => RegKind::Class,
+        "regtype" => RegKind::Type,
+        "regnamespace" => RegKind::Namespace,
+        "regrole" => RegKind::Role,
+        _ => return None,
+    })
+}
+
+/// Resolves a function by name and argument count.
+pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
+    use CatalogFn::*;
+    let (f, t) = match (name, arg_types.len()) {
+        ("format_type", 2) => (FormatType, DataType::Text),
+        ("pg_get_userbyid", 1) => (GetUserById, DataType::Name),
+        ("pg_table_is_visible", 1) => (TableIsVisible, DataType::Bool),
+        ("pg_type_is_visible", 1) => (TypeIsVisible, DataType::Bool),
+        ("obj_description", 1 | 2) => (ObjDescription, DataType::Text),
+        ("col_description", 2) => (ColDescription, DataType::Text),
+        ("shobj_description", 2) => (ShobjDescription, DataType::Text),
+        ("pg_get_constraintdef", 1 | 2) => (GetConstraintDef, DataType::Text),
+        ("pg_get_indexdef", 1 | 3) => (GetIndexDef, DataType::Text),
+        ("pg_get_expr", 2 | 3) => (GetExpr, DataType::Text),
+        ("pg_get_viewdef", 1 | 2) => (GetViewDef, DataType::Text),
+        ("pg_get_serial_sequence", 2) => (GetSerialSequence, DataType::Text),
+        ("pg_encoding_to_char", 1) => (EncodingToChar, DataType::Name),
+        ("pg_size_pretty", 1) => (SizePretty, DataType::Text),
+        ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
+        ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
+        _ => return None,
+    };
+    Some((Func::Catalog(f), t))
+}
+
+/// The type argument `i` is coerced to.
+pub fn arg_type(f: CatalogFn, i: usize) -> Option<DataType> {
+    use CatalogFn::*;
+    Some(match (f, i) {
+        (ToReg(_), _) => return None,
+        (FormatType | ColDescription | GetIndexDef, 1) => DataType::Int4,
+        (ObjDescription | ShobjDescription, 1) => DataType::Name,
+        (GetConstraintDef | GetViewDef, 1) => DataType::Bool,
+        (GetIndexDef, 2) | (GetExpr, 2) => DataType::Bool,
+        (GetExpr, 0) => DataType::Text,
+        (GetExpr, 1) => DataType::Oid,
+        (GetSerialSequence, _) => DataType::Text,
+        (EncodingToChar, _) => DataType::Int4,
+        (SizePretty, _) => DataType::Int8,
+        _ => DataType::Oid,
+    })
+}
+
+fn oid_arg(v: &Value) -> Option<u32> {
+    match v {
+        Value::Oid(o) => Some(*o),
+        Value::Int4(i) => Some(*i as u32),
+        Value::Int8(i) => Some(*i as u32),
+        Value::Int2(i) => Some(*i as u32),
+        _ => None,
+    }
+}
+
+/// Whether a relation `name` in `schema` is the one an unqualified name finds.
+fn relation_visible(c: &CatalogState, db: u32, schema: u32, name: &str) -> bool {
+    let rels = pg_catalog::relations(c, db);
+    for s in search_path::lookup_schemas() {
+        if rels.iter().any(|r| r.schema == s && r.name == name) {
+            return s == schema;
+        }
+    }
+    false
+}
+
+/// The schema name to qualify an object with when it is not visible (None when it is).
+fn qualifier(c: &CatalogState, schema: u32) -> Option<String> {
+    if search_path::lookup_schemas().contains(&schema) {
+        None
+    } else {
+        Some(pg_catalog::schema_name(c, schema))
+    }
+}
+
+/// Evaluates a catalog function.
+pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    use CatalogFn::*;
+    let db = cx.db_oid;
+    if f != ToReg(RegKind::Class) && args.first().is_some_and(|a| a.is_null()) {
+        return Ok(Value::Null);
+    }
+    let text = |s: String| Value::Text(s);
+    let first = args.first().and_then(oid_arg).unwrap_or(0);
+    let flag = |i: usize| matches!(args.get(i), Some(Value::Bool(true)));
+    Ok(match f {
+        ToReg(kind) => return to_reg(kind, &args[0], cx),
+        FormatType => {
+            let typmod = match args.get(1) {
+                Some(Value::Int4(m)) => *m,
+                _ => -1,
+            };
+            cx.engine
+                .with_catalog(|c| pg_catalog::format_type(c, first, typmod, &|s| qualifier(c, s)))
+                .map_or_else(|| text("???".into()), text)
+        }
+        GetUserById => text(
+            cx.engine
+                .with_catalog(|c| c.roles.get(&first).map(|r| r.name.clone()))
+                // The predefined role owning `public` (not in tusk's role list).
+                .or_else(|| {
+                    (first == crate::storage::acl::PG_DATABASE_OWNER)
+                        .then(|| "pg_database_owner".to_string())
+                })
+                .unwrap_or_else(|| format!("unknown (OID={first})")),
+        ),
+        TableIsVisible => cx.engine.with_catalog(|c| {
+            pg_catalog::relations(c, db)
+                .into_iter()
+                .find(|r| r.oid == first)
+                .map_or(Value::Null, |r| {
+                    Value::Bool(relation_visible(c, db, r.schema, &r.name))
+                })
+        }),
+        TypeIsVisible => cx.engine.with_catalog(|c| {
+            if crate::catalog::pg_types::by_oid(first).is_some() {
+                return Value::Bool(true);
+            }
+            match c
+                .enums
+                .get(&first)
+                .or_else(|| c.enums.get(&first.wrapping_sub(1)))
+            {
+                Some(e) => Value::Bool(qualifier(c, e.schema).is_none()),
+                None => Value::Null,
+            }
+        }),
+        ObjDescription | ColDescription => {
+            let sub = match (f, args.get(1)) {
+                (ColDescription, Some(Value::Int4(n))) => *n,
+                _ => 0,
+            };
+            cx.engine
+                .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
+                .map_or(Value::Null, text)
+        }
+        ShobjDescription | StatisticsObjDefColumns => Value::Null,
+        GetConstraintDef => cx.engine.with_catalog(|c| {
+            pg_catalog::constraints(c, db)
+                .into_iter()
+                .find(|k| k.oid == first)
+                .map_or(Value::Null, |k| text(constraint_def(c, db, &k)))
+        }),
+        GetIndexDef => {
+            let column = match args.get(1) {
+                Some(Value::Int4(n)) => *n,
+                _ => 0,
+            };
+            let pretty = args.len() == 3 && flag(2);
+            cx.engine.with_catalog(|c| {
+                pg_catalog::indexes(c, db)
+                    .into_iter()
+                    .find(|i| i.oid == first)
+                    .map_or(Value::Null, |ix| text(index_def(c, &ix, column, pretty)))
+            })
+        }
+        GetExpr => args[0].clone(),
+        GetViewDef => cx
+            .engine
+            .with_catalog(|c| c.ddl.views.get(&(db, first)).map(|v| v.query.clone()))
+            .map_or(Value::Null, |q| text(format!(" {};", q.trim()))),
+        GetSerialSequence => {
+            let (Value::Text(table), Value::Text(column)) = (&args[0], &args[1]) else {
+                return Ok(Value::Null);
+            };
+            let (schema, name) = super::ddl::parse_qualified(table)?;
+            let Some(t) = crate::catalog::resolve_table(cx.engine, db, schema.as_deref(), &name)?
+            else {
+                bail!(
+                    sqlstate::UNDEFINED_TABLE,
+                    "relation \"{}\" does not exist",
+                    table.trim()
+                );
+            };
+            let Some(pos) = t.column_position(column) else {
+                bail!(
+                    sqlstate::UNDEFINED_COLUMN,
+                    "column \"{column}\" of relation \"{}\" does not exist",
+                    t.name
+                );
+            };
+            cx.engine
+                .with_catalog(|c| {
+                    c.ddl
+                        .sequences
+                        .range((db, 0)..=(db, u32::MAX))
+                        .find(|(_, s)| s.owned_by == Some((t.oid, pos)))
+                        .map(|(_, s)| {
+                            format!(
+                                "{}.{}",
+                                pg_catalog::quote_ident(&pg_catalog::schema_name(c, s.schema)),
+                                pg_catalog::quote_ident(&s.name)
+                            )
+                        })
+                })
+                .map_or(Value::Null, text)
+        }
+        EncodingToChar => text(
+            match args.first() {
+                Some(Value::Int4(6)) => "UTF8",
+                Some(Value::Int4(0)) => "SQL_ASCII",
+                Some(Value::Int4(8)) => "LATIN1",
+                _ => "",
+            }
+            .into(),
+        ),
+        SizePretty => match args.first() {
+            Some(Value::Int8(n)) => text(size_pretty(*n)),
+            _ => Value::Null,
+        },
+        RelationIsPublishable => cx.engine.with_catalog(|c| {
+            pg_catalog::relations(c, db)
+                .into_iter()
+                .find(|r| r.oid == first)
+                .map_or(Value::Null, |r| {
+                    Value::Bool(
+                        r.kind == b'r'
+                            && r.persistence == b'p'
+                            && r.schema != crate::storage::schema::PG_CATALOG_NAMESPACE,
+                    )
+                })
+        }),
+    })
+}
+
+/// A `reg*` cast: an OID as it is, digits as an OID, a name resolved.
+fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    let s = match v {
+        Value::Null => return Ok(Value::Null),
+        Value::Text(s) => s.trim().to_string(),
+        other => match oid_arg(other) {
+            Some(o) => return Ok(Value::Oid(o)),
+            None => bail!(
+                sqlstate::CANNOT_COERCE,
+                "cannot cast to an object identifier"
+            ),
+        },
+    };
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_digit()) {
+        return s
+            .parse::<u32>()
+            .map(Value::Oid)
+            .map_err(|_| err!(sqlstate::NUMERIC_VALUE_OUT_OF_RANGE, "OID out of range"));
+    }
+    if s == "-" {
+        return Ok(Value::Oid(0));
+    }
+    let db = cx.db_oid;
+    match kind {
+        RegKind::Class => {
+            let (schema, name) = super::ddl::parse_qualified(&s)?;
+            let schemas = match &schema {
+                Some(n) => vec![crate::catalog::lookup_schema(cx.engine, n)?],
+                None => search_path::lookup_schemas(),
+            };
+            let found = cx.engine.with_catalog(|c| {
+                let rels = pg_catalog::relations(c, db);
+                schemas.iter().find_map(|sc| {
+                    rels.iter()
+                        .find(|r| r.schema == *sc && r.name == name)
+                        .map(|r| r.oid)
+                })
+            });
+            found
+                .map(Value::Oid)
+                .ok_or_else(|| err!(sqlstate::UNDEFINED_TABLE, "relation \"{s}\" does not exist"))
+        }
+        RegKind::Type => {
+            let name = s.to_ascii_lowercase();
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+            DataType::from_sql_name(name)
+                .or_else(|| super::enums::type_by_name(name))
+                .map(|t| t.oid())
+                .or_else(|| crate::catalog::pg_types::by_name(name).map(|t| t.oid))
+                .map(Value::Oid)
+                .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "type \"{s}\" does not exist"))
+        }
+        RegKind::Namespace => {
+            let name = super::ddl::parse_qualified(&s)?.1;
+            if name == "information_schema" {
+                return Ok(Value::Oid(pg_catalog::INFORMATION_SCHEMA_NAMESPACE));
+            }
+            crate::catalog::schema_oid(cx.engine, &name).map(Value::Oid)
+        }
+        RegKind::Role => {
+            let name = super::ddl::parse_qualified(&s)?.1;
+            cx.engine
+                .with_catalog(|c| c.roles.values().find(|r| r.name == name).map(|r| r.oid))
+                .map(Value::Oid)
+                .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist"))
+        }
+    }
+}
+
+/// A relation's name as `regclass` output writes it: qualified when not visible.
+fn relation_name(c: &CatalogState, db: u32, oid: u32) -> String {
+    match pg_catalog::relations(c, db)
+        .into_iter()
+        .find(|r| r.oid == oid)
+    {
+        Some(r) if relation_visible(c, db, r.schema, &r.name) => pg_catalog::quote_ident(&r.name),
+        Some(r) => format!(
+            "{}.{}",
+            pg_catalog::quote_ident(&pg_catalog::schema_name(c, r.schema)),
+            pg_catalog::quote_ident(&r.name)
+        ),
+        None => oid.to_string(),
+    }
+}
+
+fn column_list(t: &crate::storage::TableDef, nums: &[i16]) -> String {
+    nums.iter()
+        .map(|&n| {
+            t.columns
+                .get((n - 1) as usize)
+                .map_or(String::new(), |col| pg_catalog::quote_ident(&col.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `pg_get_constraintdef`: the constraint as its clause of CREATE TABLE.
+fn constraint_def(c: &CatalogState, db: u32, k: &pg_catalog::Constraint) -> String {
+    let mut out = match k.kind {
+        b'p' => format!("PRIMARY KEY ({})", column_list(&k.table, &k.keys)),
+        b'u' => format!("UNIQUE ({})", column_list(&k.table, &k.keys)),
+        b'c' => format!("CHECK ({})", k.expr.as_deref().unwrap_or_default()),
+        _ => {
+            let Some(rt) = c.tables.get(&(db, k.ref_table)) else {
+                return String::new();
+            };
+            let mut s = format!(
+                "FOREIGN KEY ({}) REFERENCES {}({})",
+                column_list(&k.table, &k.keys),
+                relation_name(c, db, k.ref_table),
+                column_list(rt, &k.ref_keys)
+            );
+            let action = |a: u8| match a {
+                b'r' => Some("RESTRICT"),
+                b'c' => Some("CASCADE"),
+                b'n' => Some("SET NULL"),
+                b'd' => Some("SET DEFAULT"),
+                _ => None,
+            };
+            if let Some(a) = action(k.on_update) {
+                s += &format!(" ON UPDATE {a}");
+            }
+            if let Some(a) = action(k.on_delete) {
+                s += &format!(" ON DELETE {a}");
+            }
+            s
+        }
+    };
+    if k.deferrable {
+        out += " DEFERRABLE";
+    }
+    if k.deferred {
+        out += " INITIALLY DEFERRED";
+    }
+    out
+}
+
+/// `pg_get_indexdef`: the CREATE INDEX statement, or one key column's name.
+fn index_def(c: &CatalogState, ix: &pg_catalog::Index, column: i32, pretty: bool) -> String {
+    let nums: Vec<i16> = ix.columns.iter().map(|&p| p as i16 + 1).collect();
+    if column > 0 {
+        return nums
+            .get(column as usize - 1)
+            .map_or(String::new(), |n| column_list(&ix.table, &[*n]));
+    }
+    let table = if pretty && qualifier(c, ix.table.schema).is_none() {
+        pg_catalog::quote_ident(&ix.table.name)
+    } else {
+        let schema = if search_path::is_my_temp(ix.table.schema) {
+            "pg_temp".to_string()
+        } else {
+            pg_catalog::quote_ident(&pg_catalog::schema_name(c, ix.table.schema))
+        };
+        format!("{schema}.{}", pg_catalog::quote_ident(&ix.table.name))
+    };
+    format!(
+        "CREATE {}INDEX {} ON {table} USING btree ({})",
+        if ix.unique { "UNIQUE " } else { "" },
+        pg_catalog::quote_ident(&ix.name),
+        column_list(&ix.table, &nums)
+    )
+}
+
+/// `pg_size_pretty(bigint)`: bytes, then kB, MB, GB, TB, PB, each shown once the
+/// value reaches 10 of them in the unit below, rounded half away from zero.
+pub fn size_pretty(n: i64) -> String {
+    let limit: i64 = 10 * 1024;
+    let limit2 = limit * 2 - 1;
+    let half = |x: i64| (x + if x < 0 { -1 } else { 1 }) / 2;
+    if n.abs() < limit {
+        return format!("{n} bytes");
+    }
+    // One extra bit for rounding.
+    let mut size = n >> 9;
+    for unit in ["kB", "MB", "GB", "TB"] {
+        if size.abs() < limit2 {
+            return format!("{} {unit}", half(size));
+        }
+        size >>= 10;
+    }
+    format!("{} PB", half(size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_pretty_matches_postgresql() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10239), "10239 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(8192 * 1024), "8192 kB");
+        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+        assert_eq!(size_pretty(1_000_000_000_000), "931 GB");
+    }
+
+    #[test]
+    fn reg_kinds() {
+        assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
+        assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
+        assert_eq!(reg_kind("oid"), None);
+    }
+}
