@@ -4104,6 +4104,22 @@ impl<'a> Binder<'a> {
             } else {
                 want
             };
+            // A sequence named by OID (`nextval('s'::regclass)`): its digits are read as
+            // the OID, as PostgreSQL's regclass argument would be.
+            let b = if i == 0
+                && b.ty() == DataType::Oid
+                && matches!(
+                    func,
+                    Func::Ddl(
+                        super::ddl::DdlFn::Nextval
+                            | super::ddl::DdlFn::Currval
+                            | super::ddl::DdlFn::Setval
+                    )
+                ) {
+                Expr::Cast(Box::new(b), DataType::Text, -1, true)
+            } else {
+                b
+            };
             let coerced = self.coerce(b, want, -1, Coercion::Implicit, a.span());
             out.push(coerced.map_err(|e| {
                 if e.code == sqlstate::CANNOT_COERCE {
