@@ -1117,6 +1117,21 @@ impl Session {
                 self.run_front(f)
             }
             Parsed::Sql(stmt) => {
+                // CONCURRENTLY builds or drops the index as the plain form does (tusk's
+                // index build takes no lock that blocks writers), and is refused where
+                // PostgreSQL refuses it.
+                let concurrently = match stmt.as_ref() {
+                    sqlparser::ast::Statement::CreateIndex(ci) => {
+                        ci.concurrently.then_some("CREATE INDEX CONCURRENTLY")
+                    }
+                    _ => None,
+                };
+                if let (Some(what), true) = (concurrently, self.explicit) {
+                    bail!(
+                        sqlstate::ACTIVE_SQL_TRANSACTION,
+                        "{what} cannot run inside a transaction block"
+                    );
+                }
                 if let Some(r) = self.run_prepared_sql(piece, stmt)? {
                     return Ok(r);
                 }

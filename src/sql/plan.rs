@@ -2726,11 +2726,8 @@ impl<'a> Binder<'a> {
                 "{what} is not supported yet"
             )
         };
-        if ci.concurrently {
-            return Err(unsupported("CREATE INDEX CONCURRENTLY"));
-        }
         if ci.predicate.is_some() {
-            return Err(unsupported("partial indexes"));
+            return Err(unsupported("a partial index (CREATE INDEX … WHERE)"));
         }
         if !ci.include.is_empty() {
             return Err(unsupported("INCLUDE"));
