@@ -376,11 +376,19 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     // CREATE UNLOGGED TABLE makes an ordinary (logged) table (sql::temp).
     let logged = temp::unlogged_as_logged(&p.text);
-    let (text, overriding) = pg_clauses::rewrite(logged.as_deref().unwrap_or(&p.text));
+    let (text, clauses) = pg_clauses::rewrite_all(logged.as_deref().unwrap_or(&p.text));
     let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
-    if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) = (overriding, &mut stmts[..]) {
+    if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) =
+        (clauses.overriding, &mut stmts[..])
+    {
         plan::mark_overriding(ins, o);
+    }
+    if clauses.drop_concurrently {
+        if let [sqlparser::ast::Statement::Drop { purge, .. }] = &mut stmts[..] {
+            // Hive's PURGE flag (never PostgreSQL's) carries CONCURRENTLY to the session.
+            *purge = true;
+        }
     }
     match stmts.len() {
         0 => Ok(Parsed::Empty),
@@ -1124,6 +1132,11 @@ impl Session {
                     sqlparser::ast::Statement::CreateIndex(ci) => {
                         ci.concurrently.then_some("CREATE INDEX CONCURRENTLY")
                     }
+                    sqlparser::ast::Statement::Drop {
+                        object_type: sqlparser::ast::ObjectType::Index,
+                        purge: true,
+                        ..
+                    } => Some("DROP INDEX CONCURRENTLY"),
                     _ => None,
                 };
                 if let (Some(what), true) = (concurrently, self.explicit) {

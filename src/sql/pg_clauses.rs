@@ -9,6 +9,9 @@
 //!   and recorded as [`Overriding`], which the planner reads (an explicit value for a
 //!   GENERATED ALWAYS identity column is then accepted, or every identity column takes
 //!   its default).
+//! * `DROP INDEX CONCURRENTLY`: removed and recorded ([`Clauses::drop_concurrently`]);
+//!   the index is dropped as without it, and the session refuses it inside a
+//!   transaction block as PostgreSQL does.
 //!
 //! # Invariants
 //! Words are found as tokens (never inside strings, quoted names or comments) and
@@ -27,15 +30,30 @@ pub enum Overriding {
     User,
 }
 
+/// What [`rewrite`] found besides what it blanked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clauses {
+    /// `OVERRIDING … VALUE`.
+    pub overriding: Option<Overriding>,
+    /// `DROP INDEX CONCURRENTLY`.
+    pub drop_concurrently: bool,
+}
+
 /// The text with the clauses blanked out, and the OVERRIDING clause found.
 pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
+    let (t, c) = rewrite_all(text);
+    (t, c.overriding)
+}
+
+/// The text with the clauses blanked out, and what they said.
+pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
     let lower = text.to_ascii_lowercase();
-    if !lower.contains("overriding") && !lower.contains("key") {
-        return (Cow::Borrowed(text), None);
+    if !lower.contains("overriding") && !lower.contains("key") && !lower.contains("concurrently") {
+        return (Cow::Borrowed(text), Clauses::default());
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
-        return (Cow::Borrowed(text), None);
+        return (Cow::Borrowed(text), Clauses::default());
     };
     // The significant tokens with their index in `tokens`.
     let words: Vec<(usize, Option<String>)> = tokens
@@ -53,9 +71,13 @@ pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
     let is = |k: usize, s: &str| words.get(k).and_then(|(_, w)| w.as_deref()) == Some(s);
     let mut blank: Vec<usize> = Vec::new(); // token indexes to blank
     let mut overriding = None;
+    let mut drop_concurrently = false;
     for k in 0..words.len() {
         if is(k, "for") && is(k + 1, "no") && is(k + 2, "key") && is(k + 3, "update") {
             blank.extend([words[k + 1].0, words[k + 2].0]);
+        } else if k == 0 && is(0, "drop") && is(1, "index") && is(2, "concurrently") {
+            drop_concurrently = true;
+            blank.push(words[2].0);
         } else if is(k, "for") && is(k + 1, "key") && is(k + 2, "share") {
             blank.push(words[k + 1].0);
         } else if is(k, "overriding")
@@ -70,8 +92,12 @@ pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
             blank.extend([words[k].0, words[k + 1].0, words[k + 2].0]);
         }
     }
+    let found = Clauses {
+        overriding,
+        drop_concurrently,
+    };
     if blank.is_empty() {
-        return (Cow::Borrowed(text), None);
+        return (Cow::Borrowed(text), found);
     }
     let starts = line_starts(text);
     let mut out = text.to_string();
@@ -80,7 +106,7 @@ pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
             out.replace_range(a..b, &" ".repeat(b - a));
         }
     }
-    (Cow::Owned(out), overriding)
+    (Cow::Owned(out), found)
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -118,6 +144,14 @@ mod tests {
         assert_eq!(o, Some(Overriding::System));
         let (_, o) = rewrite("insert into t overriding user value select 1");
         assert_eq!(o, Some(Overriding::User));
+    }
+
+    #[test]
+    fn drop_index_concurrently() {
+        let (t, c) = rewrite_all("DROP INDEX CONCURRENTLY IF EXISTS i");
+        assert_eq!(t, "DROP INDEX              IF EXISTS i");
+        assert!(c.drop_concurrently);
+        assert!(!rewrite_all("DROP INDEX i").1.drop_concurrently);
     }
 
     #[test]
