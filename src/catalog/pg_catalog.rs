@@ -88,6 +88,13 @@ pub enum PgView {
     Description,
     /// `pg_shdescription` (tusk has no comments on shared objects: empty).
     Shdescription,
+    /// `pg_seclabel` / `pg_shseclabel` (tusk has no security label providers: empty;
+    /// pg_dump and pg_dumpall read them).
+    Seclabel(bool),
+    /// `pg_db_role_setting` (tusk has no per-role or per-database settings: empty).
+    DbRoleSetting,
+    /// `pg_parameter_acl` (GRANT SET ON PARAMETER is not supported: empty).
+    ParameterAcl,
     /// `pg_auth_members`.
     AuthMembers,
     /// `pg_authid` (superuser only; the binder checks).
@@ -144,6 +151,10 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
     (1262, "pg_database", PgView::Database),
     (2224, "pg_sequence", PgView::Sequence),
     (2396, "pg_shdescription", PgView::Shdescription),
+    (3596, "pg_seclabel", PgView::Seclabel(false)),
+    (3592, "pg_shseclabel", PgView::Seclabel(true)),
+    (2964, "pg_db_role_setting", PgView::DbRoleSetting),
+    (6243, "pg_parameter_acl", PgView::ParameterAcl),
     (2601, "pg_am", PgView::Am),
     (2604, "pg_attrdef", PgView::Attrdef),
     (2606, "pg_constraint", PgView::Constraint),
@@ -842,6 +853,25 @@ impl PgView {
                 ("description", Text),
             ],
             PgView::Shdescription => &[("objoid", Oid), ("classoid", Oid), ("description", Text)],
+            PgView::Seclabel(false) => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("objsubid", Int4),
+                ("provider", Text),
+                ("label", Text),
+            ],
+            PgView::ParameterAcl => &[("oid", Oid), ("parname", Text), ("paracl", TextArray)],
+            PgView::DbRoleSetting => &[
+                ("setdatabase", Oid),
+                ("setrole", Oid),
+                ("setconfig", TextArray),
+            ],
+            PgView::Seclabel(true) => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("provider", Text),
+                ("label", Text),
+            ],
             PgView::AuthMembers => &[
                 ("roleid", Oid),
                 ("member", Oid),
@@ -1440,6 +1470,9 @@ impl PgView {
                 })
                 .collect(),
             PgView::Shdescription
+            | PgView::Seclabel(_)
+            | PgView::DbRoleSetting
+            | PgView::ParameterAcl
             | PgView::Proc
             | PgView::Inherits
             | PgView::Policy

@@ -25,8 +25,9 @@
 //!
 //! Privileges on functions, procedures, languages, large objects, tablespaces, types,
 //! domains and foreign objects, column privileges of views, `WITH ADMIN OPTION` and
-//! `GRANTED BY` another role fail with 0A000 (tusk has no such objects, or does not
-//! keep the option).
+//! `GRANTED BY` another role (a superuser's role grants excepted: pg_dumpall writes
+//! them; the grantor is not kept) fail with 0A000 (tusk has no such objects, or does
+//! not keep the option).
 //!
 //! What this module must never do: change privileges other than through
 //! `CatalogChange::Acl` / `CatalogChange::Grant` (the WAL must carry every change), or
@@ -127,6 +128,9 @@ pub enum AclStmt {
         roles: Vec<String>,
         /// The members.
         members: Vec<Grantee>,
+        /// GRANTED BY: only the current role (or, for a superuser, any role) — the
+        /// grantor is not recorded.
+        granted_by: Option<Grantee>,
     },
     /// `SET [LOCAL] ROLE r | NONE`, `RESET ROLE`.
     SetRole {
@@ -362,8 +366,10 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
         if p.eat("with") {
             return Err(unsupported("WITH ADMIN OPTION"));
         }
+        let mut granted_by = None;
         if p.eat("granted") {
-            return Err(unsupported("GRANTED BY"));
+            p.expect("by")?;
+            granted_by = Some(p.grantee(false)?);
         }
         if !grant {
             let _ = p.eat("cascade") || p.eat("restrict");
@@ -375,6 +381,7 @@ pub fn parse_front(text: &str) -> Result<Option<AclStmt>> {
             grant,
             roles,
             members,
+            granted_by,
         }));
     }
     let option_only = !grant && p.eat("grant");
@@ -672,7 +679,16 @@ pub fn execute(s: &AclStmt, cx: &mut ExecCtx<'_>, authenticated: &str) -> Result
             grant,
             roles,
             members,
-        } => memberships(cx, &me, *grant, roles, members),
+            granted_by,
+        } => {
+            if let Some(g) = granted_by {
+                let by = role_oid(cx, &me, g)?;
+                if by != me.oid && !me.superuser {
+                    return Err(unsupported("GRANTED BY another role"));
+                }
+            }
+            memberships(cx, &me, *grant, roles, members)
+        }
         AclStmt::Privileges {
             grant,
             option_only,

@@ -74,6 +74,8 @@ pub enum CatalogFn {
     EncodingToChar,
     /// `pg_size_pretty(bigint)`.
     SizePretty,
+    /// `acldefault("char", oid)`: the default ACL of an object kind for an owner.
+    AclDefault,
     /// `pg_relation_is_publishable(oid)`.
     RelationIsPublishable,
     /// `pg_get_statisticsobjdef_columns(oid)` (tusk has no statistics objects: NULL).
@@ -111,6 +113,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_get_serial_sequence", 2) => (GetSerialSequence, DataType::Text),
         ("pg_encoding_to_char", 1) => (EncodingToChar, DataType::Name),
         ("pg_size_pretty", 1) => (SizePretty, DataType::Text),
+        ("acldefault", 2) => (AclDefault, DataType::TextArray),
         ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
         ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
         _ => return None,
@@ -132,6 +135,7 @@ pub fn arg_type(f: CatalogFn, i: usize) -> Option<DataType> {
         (GetSerialSequence, _) => DataType::Text,
         (EncodingToChar, _) => DataType::Int4,
         (SizePretty, _) => DataType::Int8,
+        (AclDefault, 0) => DataType::Text,
         _ => DataType::Oid,
     })
 }
@@ -301,6 +305,14 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
             Some(Value::Int8(n)) => text(size_pretty(*n)),
             _ => Value::Null,
         },
+        AclDefault => {
+            let (Some(Value::Text(kind)), Some(owner)) =
+                (args.first(), args.get(1).and_then(oid_arg))
+            else {
+                return Ok(Value::Null);
+            };
+            acl_default(cx, kind, owner)?
+        }
         RelationIsPublishable => cx.engine.with_catalog(|c| {
             pg_catalog::relations(c, db)
                 .into_iter()
@@ -519,4 +531,41 @@ mod tests {
         assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
         assert_eq!(reg_kind("oid"), None);
     }
+}
+
+/// `acldefault(kind, owner)`: the ACL PostgreSQL gives an object of `kind` (`r`
+/// relation, `s` sequence, `n` schema, `d` database, `c` column, `p` parameter) owned by
+/// `owner` while it has none stored, as `aclitem[]` text.
+fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
+    use crate::storage::acl::{self, AclObject, ObjectKind};
+    let k = match kind {
+        "r" => ObjectKind::Table,
+        "s" => ObjectKind::Sequence,
+        "n" => ObjectKind::Schema,
+        "d" => ObjectKind::Database,
+        "c" => ObjectKind::Column,
+        "p" => {
+            // Parameters: the owner may SET and ALTER SYSTEM (letters s and A).
+            let name = cx.engine.with_catalog(|c| acl::role_name(c, owner));
+            return Ok(Value::TextArray(vec![Some(format!("{name}=sA/{name}"))]));
+        }
+        other => crate::bail!(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "unrecognized object type abbreviation: {other}"
+        ),
+    };
+    // A schema other than pg_catalog and public: the object only decides those two.
+    let object = AclObject::Schema(u32::MAX);
+    let items = acl::default_acl(k, owner, &object);
+    Ok(cx.engine.with_catalog(|c| {
+        Value::TextArray(
+            items
+                .iter()
+                .map(|it| {
+                    let t = acl::acl_text(c, std::slice::from_ref(it));
+                    Some(t.trim_start_matches('{').trim_end_matches('}').to_string())
+                })
+                .collect(),
+        )
+    }))
 }
