@@ -511,28 +511,6 @@ pub fn size_pretty(n: i64) -> String {
     format!("{} PB", half(size))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn size_pretty_matches_postgresql() {
-        assert_eq!(size_pretty(0), "0 bytes");
-        assert_eq!(size_pretty(10239), "10239 bytes");
-        assert_eq!(size_pretty(10240), "10 kB");
-        assert_eq!(size_pretty(8192 * 1024), "8192 kB");
-        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
-        assert_eq!(size_pretty(1_000_000_000_000), "931 GB");
-    }
-
-    #[test]
-    fn reg_kinds() {
-        assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
-        assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
-        assert_eq!(reg_kind("oid"), None);
-    }
-}
-
 /// `acldefault(kind, owner)`: the ACL PostgreSQL gives an object of `kind` (`r`
 /// relation, `s` sequence, `n` schema, `d` database, `c` column, `p` parameter) owned by
 /// `owner` while it has none stored, as `aclitem[]` text.
@@ -568,4 +546,26 @@ fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
                 .collect(),
         )
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_pretty_matches_postgresql() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10239), "10239 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(8192 * 1024), "8192 kB");
+        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+        assert_eq!(size_pretty(1_000_000_000_000), "931 GB");
+    }
+
+    #[test]
+    fn reg_kinds() {
+        assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
+        assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
+        assert_eq!(reg_kind("oid"), None);
+    }
 }
