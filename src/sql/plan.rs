@@ -856,7 +856,7 @@ impl<'a> Binder<'a> {
     /// Plans a query (SELECT, VALUES) with ORDER BY / LIMIT / OFFSET.
     pub fn plan_query(&mut self, q: &ast::Query) -> Result<SelectPlan> {
         if let Some(with) = &q.with {
-            return self.with_ctes(with, |b| b.plan_query_body(q));
+            return self.with_ctes_query(with, |b| b.plan_query_body(q));
         }
         self.plan_query_body(q)
     }

@@ -19,8 +19,8 @@ fn unimplemented_query_features_are_refused_not_ignored() {
     super::tests::q(&mut s, "create table t_unread (x int)");
     for sql in [
         "select * from generate_series(1,3) with ordinality",
-        // A data-modifying CTE nothing reads would never run.
-        "with x as (insert into t_unread values (1)) select 1",
+        // A data-modifying CTE nothing reads, under a data-modifying statement.
+        "with x as (insert into t_unread values (1)) insert into t_unread values (2)",
         "select * from pg_settings tablesample bernoulli(0)",
         // An aggregate over an enclosing query's columns belongs to that query.
         "select (select sum(a.x) from generate_series(1,2) g) from (select 1 as x) a",

@@ -21,7 +21,9 @@
 use super::{fold, Binder, Plan, Scope, ScopeCol, SelectPlan, Source};
 use crate::error::{sqlstate, Error, Result};
 use crate::sql::cte::{RecursivePlan, WorkTableRef};
+use crate::sql::expr::Expr;
 use crate::types::DataType;
+use crate::types::Value;
 use crate::{bail, err};
 use sqlparser::ast;
 
@@ -110,29 +112,99 @@ impl Binder<'_> {
         }
     }
 
-    /// Runs `f` with a WITH clause's CTEs in scope.
+    /// Runs `f` with a WITH clause's CTEs in scope. A data-modifying CTE nothing read
+    /// is refused here (0A000); a query attaches them instead ([`Self::with_ctes_query`]).
     pub(super) fn with_ctes<T>(
         &mut self,
         with: &ast::With,
         f: impl FnOnce(&mut Self) -> Result<T>,
     ) -> Result<T> {
-        let base = self.ctes.entries.len();
-        let r = self.push_ctes(with, base).and_then(|()| f(self));
-        // A data-modifying CTE runs when its rows are first read: one nothing reads
-        // would never run (PostgreSQL runs it anyway).
-        let unread = self.ctes.entries[base.min(self.ctes.entries.len())..]
-            .iter()
-            .find(|e| e.dml_slot.is_some() && !e.referenced)
-            .map(|e| e.name.clone());
-        self.ctes.entries.truncate(base);
-        let v = r?;
-        if let Some(name) = unread {
+        let (v, unread) = self.with_ctes_unread(with, f)?;
+        if let Some((name, ..)) = unread.first() {
             bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "a data-modifying WITH query that is not referenced (\"{name}\") is not supported yet"
             );
         }
         Ok(v)
+    }
+
+    /// A query under a WITH: data-modifying CTEs nothing read still run — after the
+    /// query, as a LEFT JOIN … ON false that keeps its rows and reads theirs.
+    pub(super) fn with_ctes_query(
+        &mut self,
+        with: &ast::With,
+        f: impl FnOnce(&mut Self) -> Result<SelectPlan>,
+    ) -> Result<SelectPlan> {
+        let (plan, unread) = self.with_ctes_unread(with, f)?;
+        if unread.is_empty() {
+            return Ok(plan);
+        }
+        let visible = plan.visible;
+        let fields = plan.fields.clone();
+        let mut source = Source::Subquery(Box::new(plan));
+        for (_, dml, width) in unread {
+            source = Source::Join {
+                left: Box::new(source),
+                right: Box::new(dml),
+                on: Some(Expr::Const(Value::Bool(false), DataType::Bool)),
+                left_outer: true,
+                right_width: width,
+                right_outer: None,
+            };
+        }
+        Ok(SelectPlan {
+            source,
+            filter: None,
+            group: None,
+            exprs: fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    Expr::Column(i, DataType::from_oid(f.type_oid).unwrap_or(DataType::Text))
+                })
+                .collect(),
+            visible,
+            fields,
+            order: vec![],
+            distinct: false,
+            limit: None,
+            offset: None,
+            lock: None,
+        })
+    }
+
+    /// Runs `f` with the CTEs in scope; returns its result and the data-modifying CTEs
+    /// nothing read: (name, their source, its width).
+    #[allow(clippy::type_complexity)]
+    fn with_ctes_unread<T>(
+        &mut self,
+        with: &ast::With,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<(T, Vec<(String, Source, usize)>)> {
+        let base = self.ctes.entries.len();
+        let r = self.push_ctes(with, base).and_then(|()| f(self));
+        let mut unread = Vec::new();
+        if r.is_ok() {
+            let idxs: Vec<usize> = (base..self.ctes.entries.len())
+                .filter(|&i| {
+                    self.ctes.entries[i].dml_slot.is_some() && !self.ctes.entries[i].referenced
+                })
+                .collect();
+            for i in idxs {
+                match self.plan_cte(i) {
+                    Ok((src, cols)) => {
+                        unread.push((self.ctes.entries[i].name.clone(), src, cols.len()))
+                    }
+                    Err(e) => {
+                        self.ctes.entries.truncate(base);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.ctes.entries.truncate(base);
+        Ok((r?, unread))
     }
 
     fn push_ctes(&mut self, with: &ast::With, base: usize) -> Result<()> {
