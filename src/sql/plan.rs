@@ -31,6 +31,7 @@ mod lateral;
 mod rows;
 mod srf_select;
 mod using;
+mod whole_row;
 mod window;
 
 /// How strictly a coercion may convert (PostgreSQL's cast contexts).
@@ -676,6 +677,11 @@ impl<'a> Binder<'a> {
             (None, Some(p)) => e.with_position(p),
             _ => e,
         }
+    }
+
+    /// The input scope of the aggregation being planned, if any.
+    fn agg_input(&self) -> Option<&Scope> {
+        self.agg.as_ref().map(|st| &st.input)
     }
 
     /// The engine and database OID this binder plans against (for `sql::ddl`).
@@ -3814,6 +3820,9 @@ impl<'a> Binder<'a> {
                 _ => None,
             })
             .unwrap_or_default();
+        if let Some(rewritten) = self.whole_row_json(f, &name, scope) {
+            return self.bind(&rewritten, scope);
+        }
         // ORDER BY inside the argument list (aggregates only); other clauses are not
         // PostgreSQL's and must not be ignored.
         let mut agg_order: Vec<ast::OrderByExpr> = Vec::new();

@@ -81,6 +81,10 @@ pub enum TypeFn {
     BuildArray(bool),
     /// `to_jsonb(x)` / `to_json(x)`.
     ToJson(bool),
+    /// A table row as JSON (`row_to_json(t)`, `to_json(t)`, `to_jsonb(t)` of a FROM
+    /// item `t`): arguments alternate column name and value (json when the flag is set,
+    /// written compactly as PostgreSQL's `row_to_json`).
+    RowJson(bool),
     /// `jsonb_typeof` / `json_typeof`.
     TypeOf(bool),
     /// `jsonb_array_length` / `json_array_length`.
@@ -159,6 +163,8 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("jsonb_build_array", _) => (TypeFn::BuildArray(false), DataType::Jsonb),
         ("json_build_array", _) => (TypeFn::BuildArray(true), DataType::Json),
         ("to_jsonb", 1) => (TypeFn::ToJson(false), DataType::Jsonb),
+        (ROW_JSON, _) => (TypeFn::RowJson(true), DataType::Json),
+        (ROW_JSONB, _) => (TypeFn::RowJson(false), DataType::Jsonb),
         ("to_json", 1) => (TypeFn::ToJson(true), DataType::Json),
         ("jsonb_typeof", 1) => (TypeFn::TypeOf(false), DataType::Text),
         ("json_typeof", 1) => (TypeFn::TypeOf(true), DataType::Text),
@@ -208,6 +214,7 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::Set | TypeFn::Insert, 1) => Some(DataType::TextArray),
         (TypeFn::Set | TypeFn::Insert, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
+        (TypeFn::RowJson(_), i) => (i % 2 == 0).then_some(DataType::Text),
         (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
         (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayToString, 0) => None,
         (
@@ -498,6 +505,7 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
         TypeFn::BuildObject(_)
             | TypeFn::BuildArray(_)
             | TypeFn::ToJson(_)
+            | TypeFn::RowJson(_)
             | TypeFn::GenRandomUuid
             | TypeFn::ArrayBuild
             | TypeFn::AnyAll(..)
@@ -734,6 +742,41 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                 .map(|a| to_json_value(a, &opts))
                 .collect::<Result<Vec<_>>>()?;
             wrap(Json::Array(items), as_json)
+        }
+        TypeFn::RowJson(as_json) => {
+            let mut members = Vec::new();
+            let mut it = args.into_iter();
+            while let (Some(name), Some(v)) = (it.next(), it.next()) {
+                let key = match name {
+                    Value::Text(s) => s,
+                    other => types::format_text(&other, &opts),
+                };
+                members.push((key, v));
+            }
+            if as_json {
+                // Compact, each value as its own JSON text (a json value verbatim).
+                let parts: Vec<String> = members
+                    .iter()
+                    .map(|(k, v)| {
+                        let val = match v {
+                            Value::Json(t) => Ok(t.clone()),
+                            Value::Jsonb(j) => Ok(json::to_text(j)),
+                            v => to_json_value(v, &opts).map(|j| json::to_compact_text(&j)),
+                        }?;
+                        Ok(format!(
+                            "{}:{val}",
+                            json::to_compact_text(&Json::String(k.clone()))
+                        ))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Value::Json(format!("{{{}}}", parts.join(",")))
+            } else {
+                let obj = members
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, to_json_value(&v, &opts)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Value::Jsonb(json::normalize(Json::Object(obj)))
+            }
         }
         TypeFn::ToJson(as_json) => {
             let v = arg(0);
@@ -1273,17 +1316,29 @@ pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Resu
 pub enum CollectAgg {
     /// `jsonb_agg(x)` / `json_agg(x)` (json when the flag is set).
     JsonAgg(bool),
+    /// `json_agg(t)` of a FROM item's rows: PostgreSQL separates composite elements
+    /// with `", \n "`.
+    JsonAggRows,
     /// `jsonb_object_agg(k, v)` / `json_object_agg(k, v)`.
     JsonObjectAgg(bool),
     /// `array_agg(text)`.
     ArrayAgg,
 }
 
+/// The internal names a whole-row reference's JSON calls are rewritten to (quoted
+/// names with spaces: no client can write them unquoted, none would quote them).
+pub const ROW_JSON: &str = "tusk row to json";
+/// See [`ROW_JSON`]: the jsonb form.
+pub const ROW_JSONB: &str = "tusk row to jsonb";
+/// See [`ROW_JSON`]: `json_agg` over a FROM item's rows.
+pub const ROW_JSON_AGG: &str = "tusk json_agg rows";
+
 /// Resolves an aggregate name and argument count.
 pub fn collect_agg(name: &str, nargs: usize) -> Option<CollectAgg> {
     Some(match (name, nargs) {
         ("jsonb_agg", 1) => CollectAgg::JsonAgg(false),
         ("json_agg", 1) => CollectAgg::JsonAgg(true),
+        (ROW_JSON_AGG, 1) => CollectAgg::JsonAggRows,
         ("jsonb_object_agg", 2) => CollectAgg::JsonObjectAgg(false),
         ("json_object_agg", 2) => CollectAgg::JsonObjectAgg(true),
         ("array_agg", 1) => CollectAgg::ArrayAgg,
@@ -1350,7 +1405,9 @@ pub fn finish_collect_typed(
 /// The aggregate's result type.
 pub fn collect_type(a: CollectAgg) -> DataType {
     match a {
-        CollectAgg::JsonAgg(true) | CollectAgg::JsonObjectAgg(true) => DataType::Json,
+        CollectAgg::JsonAgg(true) | CollectAgg::JsonObjectAgg(true) | CollectAgg::JsonAggRows => {
+            DataType::Json
+        }
         CollectAgg::ArrayAgg => DataType::TextArray,
         _ => DataType::Jsonb,
     }
@@ -1380,6 +1437,16 @@ pub fn finish_collect(a: CollectAgg, items: Vec<(Value, Value)>) -> Result<Value
                 .map(|(v, _)| to_json_value(v, &opts))
                 .collect::<Result<Vec<_>>>()?;
             wrap(Json::Array(vals), as_json)
+        }
+        CollectAgg::JsonAggRows => {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|(v, _)| match v {
+                    Value::Json(t) => t.clone(),
+                    _ => "null".to_string(),
+                })
+                .collect();
+            Value::Json(format!("[{}]", texts.join(", \n ")))
         }
         CollectAgg::JsonObjectAgg(as_json) => {
             let mut members = Vec::new();

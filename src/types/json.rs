@@ -545,6 +545,13 @@ pub fn to_json_text(j: &Json) -> String {
     out
 }
 
+/// Compact text (`{"a":1,"b":[1,2]}`), as `row_to_json` and `array_to_json` write.
+pub fn to_compact_text(j: &Json) -> String {
+    let mut out = String::new();
+    write(j, &mut out, ",", ":");
+    out
+}
+
 /// `jsonb_pretty`: four-space indentation, one member per line.
 pub fn pretty(j: &Json) -> String {
     fn go(j: &Json, level: usize, out: &mut String) {
