@@ -3017,12 +3017,46 @@ impl<'a> Binder<'a> {
                     "operator {op} is not supported yet"
                 ),
             },
-            ast::Expr::BinaryOp { left, op, right } => match rows::comparison(left, op, right)? {
-                Some(expanded) => self.bind(&expanded, scope),
-                None => self.bind_binary(left, op, right, scope),
-            },
-            ast::Expr::IsNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), false)),
-            ast::Expr::IsNotNull(x) => Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), true)),
+            ast::Expr::BinaryOp { left, op, right } => {
+                // A FROM item named alone compares as a composite value: column by
+                // column, NULLs equal to each other and above every value.
+                if let (Some(ast::Expr::Tuple(l)), Some(ast::Expr::Tuple(r))) = (
+                    self.row_of_item(left, scope),
+                    self.row_of_item(right, scope),
+                ) {
+                    let expanded = whole_row::record_comparison(l, op, r)?;
+                    return self.bind(&expanded, scope);
+                }
+                match rows::comparison(left, op, right)? {
+                    Some(expanded) => self.bind(&expanded, scope),
+                    None => self.bind_binary(left, op, right, scope),
+                }
+            }
+            ast::Expr::IsNull(x) | ast::Expr::IsNotNull(x) => {
+                let not = matches!(e, ast::Expr::IsNotNull(_));
+                // A row IS NULL when every column is, IS NOT NULL when none is.
+                if let Some(ast::Expr::Tuple(items)) = self.row_of_item(x, scope) {
+                    let test = |i: ast::Expr| {
+                        if not {
+                            ast::Expr::IsNotNull(Box::new(i))
+                        } else {
+                            ast::Expr::IsNull(Box::new(i))
+                        }
+                    };
+                    let all = items
+                        .into_iter()
+                        .map(test)
+                        .reduce(|a, b| ast::Expr::BinaryOp {
+                            left: Box::new(a),
+                            op: ast::BinaryOperator::And,
+                            right: Box::new(b),
+                        });
+                    if let Some(all) = all {
+                        return self.bind(&all, scope);
+                    }
+                }
+                Ok(Expr::IsNull(Box::new(self.bind(x, scope)?), not))
+            }
             ast::Expr::IsTrue(x)
             | ast::Expr::IsNotTrue(x)
             | ast::Expr::IsFalse(x)
@@ -3791,6 +3825,12 @@ impl<'a> Binder<'a> {
                         ) {
                             return Ok(Expr::Func(f, vec![], ty));
                         }
+                    }
+                }
+                // A FROM item named alone: its row as a composite value (text).
+                if tname.is_none() && self.agg.is_none() {
+                    if let Some(row) = self.whole_row_text(col, scope) {
+                        return self.bind(&row, scope);
                     }
                 }
                 let shown = match &tname {

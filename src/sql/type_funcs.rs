@@ -85,6 +85,9 @@ pub enum TypeFn {
     /// item `t`): arguments alternate column name and value (json when the flag is set,
     /// written compactly as PostgreSQL's `row_to_json`).
     RowJson(bool),
+    /// A table row as PostgreSQL's composite text (`(1,a,,"x y")`): arguments alternate
+    /// column name and value.
+    RowText,
     /// `jsonb_typeof` / `json_typeof`.
     TypeOf(bool),
     /// `jsonb_array_length` / `json_array_length`.
@@ -165,6 +168,7 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("to_jsonb", 1) => (TypeFn::ToJson(false), DataType::Jsonb),
         (ROW_JSON, _) => (TypeFn::RowJson(true), DataType::Json),
         (ROW_JSONB, _) => (TypeFn::RowJson(false), DataType::Jsonb),
+        (ROW_TEXT, _) => (TypeFn::RowText, DataType::Text),
         ("to_json", 1) => (TypeFn::ToJson(true), DataType::Json),
         ("jsonb_typeof", 1) => (TypeFn::TypeOf(false), DataType::Text),
         ("json_typeof", 1) => (TypeFn::TypeOf(true), DataType::Text),
@@ -214,7 +218,7 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::Set | TypeFn::Insert, 1) => Some(DataType::TextArray),
         (TypeFn::Set | TypeFn::Insert, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
-        (TypeFn::RowJson(_), i) => (i % 2 == 0).then_some(DataType::Text),
+        (TypeFn::RowJson(_) | TypeFn::RowText, i) => (i % 2 == 0).then_some(DataType::Text),
         (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
         (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayToString, 0) => None,
         (
@@ -506,6 +510,7 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             | TypeFn::BuildArray(_)
             | TypeFn::ToJson(_)
             | TypeFn::RowJson(_)
+            | TypeFn::RowText
             | TypeFn::GenRandomUuid
             | TypeFn::ArrayBuild
             | TypeFn::AnyAll(..)
@@ -742,6 +747,31 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                 .map(|a| to_json_value(a, &opts))
                 .collect::<Result<Vec<_>>>()?;
             wrap(Json::Array(items), as_json)
+        }
+        TypeFn::RowText => {
+            // record_out: NULL is empty; a value is quoted when empty or holding a
+            // quote, backslash, parenthesis, comma or white space.
+            let parts: Vec<String> = args
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|v| {
+                    if v.is_null() {
+                        return String::new();
+                    }
+                    let t = types::format_text(v, &opts);
+                    let quote = t.is_empty()
+                        || t.chars().any(|c| {
+                            matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_whitespace()
+                        });
+                    if quote {
+                        format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\"\""))
+                    } else {
+                        t
+                    }
+                })
+                .collect();
+            Value::Text(format!("({})", parts.join(",")))
         }
         TypeFn::RowJson(as_json) => {
             let mut members = Vec::new();
@@ -1332,6 +1362,8 @@ pub const ROW_JSON: &str = "tusk row to json";
 pub const ROW_JSONB: &str = "tusk row to jsonb";
 /// See [`ROW_JSON`]: `json_agg` over a FROM item's rows.
 pub const ROW_JSON_AGG: &str = "tusk json_agg rows";
+/// See [`ROW_JSON`]: a FROM item named alone, as composite text.
+pub const ROW_TEXT: &str = "tusk row text";
 
 /// Resolves an aggregate name and argument count.
 pub fn collect_agg(name: &str, nargs: usize) -> Option<CollectAgg> {
