@@ -411,7 +411,11 @@ impl IsView {
                 list.into_iter()
                     .filter(|(_, _, owner)| acl::owns(c, db, role, *owner))
                     .map(|(_, name, owner)| {
-                        let owner = c.roles.get(&owner).map(|r| r.name.clone()).unwrap_or_default();
+                        let owner = match c.roles.get(&owner) {
+                            Some(r) => r.name.clone(),
+                            None if owner == acl::PG_DATABASE_OWNER => "pg_database_owner".into(),
+                            None => String::new(),
+                        };
                         vec![
                             catalog.clone(),
                             text(&name),
