@@ -596,6 +596,10 @@ pub fn arg_type(f: PrivFn, i: usize) -> Option<DataType> {
     if matches!(f, PrivFn::Column(_, true)) && i == column_arg {
         return Some(DataType::Int2);
     }
+    // The object: a name (text) or an OID (`oid` or `regclass` forms) keeps its type.
+    if i == column_arg - 1 && !matches!(f, PrivFn::Column(..) | PrivFn::AnyColumn(_)) {
+        return None;
+    }
     Some(DataType::Text)
 }
 
@@ -700,6 +704,30 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         list.iter()
             .any(|(bit, opt)| (if *opt { have.1 } else { have.0 }) & bit != 0)
     };
+    // The OID forms: an object that does not exist gives NULL, as PostgreSQL.
+    let by_oid = match &args[0] {
+        Value::Oid(o) => Some(*o),
+        Value::Int4(o) => Some(*o as u32),
+        Value::Int8(o) => Some(*o as u32),
+        _ => None,
+    };
+    if let Some(oid) = by_oid {
+        let object = match f {
+            PrivFn::Schema(_) => AclObject::Schema(oid),
+            PrivFn::Database(_) => AclObject::Database(oid),
+            _ => AclObject::Relation { db, oid },
+        };
+        let Some((kind, _, name)) = engine.with_catalog(|c| acl::describe_object(c, &object))
+        else {
+            return Ok(Value::Null);
+        };
+        if matches!(f, PrivFn::Sequence(_)) && kind != ObjectKind::Sequence {
+            bail!(sqlstate::WRONG_OBJECT_TYPE, "\"{name}\" is not a sequence");
+        }
+        let list = privilege_list(f, &privilege)?;
+        let have = engine.with_catalog(|c| acl::privileges(c, db, &object, role));
+        return Ok(Value::Bool(wanted(have, &list)));
+    }
     let object_text = text(&args[0]);
     match f {
         PrivFn::Table(_) | PrivFn::Sequence(_) => {
