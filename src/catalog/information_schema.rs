@@ -107,24 +107,53 @@ fn int(n: i32) -> Value {
 
 /// Whether `role` may see an object owned by `owner` with ACL object `object`:
 /// ownership (or membership in the owner) or any of the privileges in `mask`.
-fn visible(c: &CatalogState, db: u32, role: u32, owner: u32, object: &AclObject, mask: u32) -> bool {
+fn visible(
+    c: &CatalogState,
+    db: u32,
+    role: u32,
+    owner: u32,
+    object: &AclObject,
+    mask: u32,
+) -> bool {
     acl::owns(c, db, role, owner) || acl::privileges(c, db, object, role).0 & mask != 0
 }
 
 /// Whether `role` holds a privilege in `mask` on the table or on one of its columns.
 fn table_visible(c: &CatalogState, db: u32, role: u32, t: &TableDef, mask: u32) -> bool {
-    visible(c, db, role, t.owner, &AclObject::Relation { db, oid: t.oid }, mask)
-        || t.live_columns().any(|i| column_visible(c, db, role, t, i, mask))
+    visible(
+        c,
+        db,
+        role,
+        t.owner,
+        &AclObject::Relation { db, oid: t.oid },
+        mask,
+    ) || t
+        .live_columns()
+        .any(|i| column_visible(c, db, role, t, i, mask))
 }
 
-fn column_visible(c: &CatalogState, db: u32, role: u32, t: &TableDef, col: usize, mask: u32) -> bool {
+fn column_visible(
+    c: &CatalogState,
+    db: u32,
+    role: u32,
+    t: &TableDef,
+    col: usize,
+    mask: u32,
+) -> bool {
     let column = AclObject::Column {
         db,
         table: t.oid,
         column: col as u32,
     };
     acl::privileges(c, db, &column, role).0 & mask != 0
-        || visible(c, db, role, t.owner, &AclObject::Relation { db, oid: t.oid }, mask)
+        || visible(
+            c,
+            db,
+            role,
+            t.owner,
+            &AclObject::Relation { db, oid: t.oid },
+            mask,
+        )
 }
 
 /// Whether a schema is another session's temporary namespace.
@@ -169,10 +198,18 @@ fn type_names(c: &CatalogState, ty: u32) -> (String, String, String) {
         return (data_type, "pg_catalog".into(), t.name.to_string());
     }
     if let Some(e) = c.enums.get(&ty) {
-        return ("USER-DEFINED".into(), schema_name(c, e.schema), e.name.clone());
+        return (
+            "USER-DEFINED".into(),
+            schema_name(c, e.schema),
+            e.name.clone(),
+        );
     }
     if let Some(e) = ty.checked_sub(1).and_then(|o| c.enums.get(&o)) {
-        return ("ARRAY".into(), schema_name(c, e.schema), format!("_{}", e.name));
+        return (
+            "ARRAY".into(),
+            schema_name(c, e.schema),
+            format!("_{}", e.name),
+        );
     }
     (String::new(), String::new(), String::new())
 }
@@ -326,7 +363,12 @@ impl IsView {
 
     /// The view's rows in database `db` as role `role` may see them.
     pub fn rows(self, c: &CatalogState, db: u32, role: u32) -> Vec<Vec<Value>> {
-        let catalog = text(&c.databases.get(&db).map(|d| d.name.clone()).unwrap_or_default());
+        let catalog = text(
+            &c.databases
+                .get(&db)
+                .map(|d| d.name.clone())
+                .unwrap_or_default(),
+        );
         let schema = |oid: u32| text(&schema_name(c, oid));
         let tables = || {
             c.tables
@@ -342,22 +384,23 @@ impl IsView {
         match self {
             IsView::Tables => {
                 let mut out = Vec::new();
-                let row = |schema_v: Value, name: &str, kind: &str, insertable: bool, temp: bool| {
-                    vec![
-                        catalog.clone(),
-                        schema_v,
-                        text(name),
-                        text(kind),
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        Value::Null,
-                        yes_no(insertable),
-                        yes_no(false),
-                        if temp { text("PRESERVE") } else { Value::Null },
-                    ]
-                };
+                let row =
+                    |schema_v: Value, name: &str, kind: &str, insertable: bool, temp: bool| {
+                        vec![
+                            catalog.clone(),
+                            schema_v,
+                            text(name),
+                            text(kind),
+                            Value::Null,
+                            Value::Null,
+                            Value::Null,
+                            Value::Null,
+                            Value::Null,
+                            yes_no(insertable),
+                            yes_no(false),
+                            if temp { text("PRESERVE") } else { Value::Null },
+                        ]
+                    };
                 for r in pg_catalog::relations(c, db) {
                     if other_temp(c, r.schema) || !matches!(r.kind, b'r' | b'v') {
                         continue;
@@ -451,7 +494,11 @@ impl IsView {
                         yes_no(k.deferrable),
                         yes_no(k.deferred),
                         yes_no(true),
-                        if k.kind == b'u' { yes_no(true) } else { Value::Null },
+                        if k.kind == b'u' {
+                            yes_no(true)
+                        } else {
+                            Value::Null
+                        },
                     ]);
                 }
                 for t in tables() {
@@ -588,7 +635,14 @@ impl IsView {
                 .map(|(_, v)| v)
                 .filter(|v| !other_temp(c, v.schema))
                 .filter(|v| {
-                    visible(c, db, role, v.owner, &AclObject::Relation { db, oid: v.oid }, ANY_TABLE)
+                    visible(
+                        c,
+                        db,
+                        role,
+                        v.owner,
+                        &AclObject::Relation { db, oid: v.oid },
+                        ANY_TABLE,
+                    )
                 })
                 .map(|v| {
                     let owner = acl::owns(c, db, role, v.owner);
@@ -614,7 +668,14 @@ impl IsView {
                 .filter(|s| s.identity == 0 && !other_temp(c, s.schema))
                 .filter(|s| {
                     let mask = acl::ACL_SELECT | acl::ACL_UPDATE | acl::ACL_USAGE;
-                    visible(c, db, role, s.owner, &AclObject::Relation { db, oid: s.oid }, mask)
+                    visible(
+                        c,
+                        db,
+                        role,
+                        s.owner,
+                        &AclObject::Relation { db, oid: s.oid },
+                        mask,
+                    )
                 })
                 .map(|s| {
                     let (precision, radix, scale) = numeric_facts(s.type_oid, -1);
@@ -718,7 +779,14 @@ fn column_row(c: &CatalogState, db: u32, catalog: &Value, t: &TableDef, i: usize
         text(&(i + 1).to_string()),
         yes_no(false),
         yes_no(identity.is_some()),
-        ident(&|s| if s.identity == b'a' { "ALWAYS" } else { "BY DEFAULT" }.into()),
+        ident(&|s| {
+            if s.identity == b'a' {
+                "ALWAYS"
+            } else {
+                "BY DEFAULT"
+            }
+            .into()
+        }),
         ident(&|s| s.start.to_string()),
         ident(&|s| s.increment.to_string()),
         ident(&|s| s.max.to_string()),

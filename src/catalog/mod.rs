@@ -252,7 +252,9 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
     if schema == Some("information_schema") {
         return information_schema::view_by_name(name).map(VirtualTable::InfoSchema);
     }
-    if let Some(v) = pg_stat::view_by_name(name).filter(|_| matches!(schema, None | Some("pg_catalog"))) {
+    if let Some(v) =
+        pg_stat::view_by_name(name).filter(|_| matches!(schema, None | Some("pg_catalog")))
+    {
         return Some(VirtualTable::Stat(v));
     }
     if !matches!(schema, None | Some("pg_catalog")) {

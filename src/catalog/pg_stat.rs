@@ -108,7 +108,10 @@ pub fn relation_size(engine: &Engine, db: u32, oid: u32) -> Option<u64> {
         if c.tables.contains_key(&(db, oid)) {
             return Some(Kind::Table);
         }
-        if let Some(ix) = pg_catalog::indexes(c, db).into_iter().find(|i| i.oid == oid) {
+        if let Some(ix) = pg_catalog::indexes(c, db)
+            .into_iter()
+            .find(|i| i.oid == oid)
+        {
             return Some(Kind::Index(ix.table.oid));
         }
         if c.ddl.sequences.contains_key(&(db, oid)) {
@@ -176,8 +179,17 @@ pub fn database_size_by_name(engine: &Engine, name: &str) -> Result<u64> {
 pub fn database_size(engine: &Engine, db: u32) -> Option<u64> {
     let rels: Vec<u32> = engine.with_catalog(|c| {
         c.databases.get(&db)?;
-        let mut v: Vec<u32> = c.tables.range((db, 0)..=(db, u32::MAX)).map(|(k, _)| k.1).collect();
-        v.extend(c.ddl.sequences.range((db, 0)..=(db, u32::MAX)).map(|(k, _)| k.1));
+        let mut v: Vec<u32> = c
+            .tables
+            .range((db, 0)..=(db, u32::MAX))
+            .map(|(k, _)| k.1)
+            .collect();
+        v.extend(
+            c.ddl
+                .sequences
+                .range((db, 0)..=(db, u32::MAX))
+                .map(|(k, _)| k.1),
+        );
         Some(v)
     })?;
     Some(
@@ -312,8 +324,11 @@ impl StatView {
         match self {
             StatView::Activity => {
                 let (dbs, roles) = engine.with_catalog(|c| {
-                    let dbs: Vec<(String, u32)> =
-                        c.databases.values().map(|d| (d.name.clone(), d.oid)).collect();
+                    let dbs: Vec<(String, u32)> = c
+                        .databases
+                        .values()
+                        .map(|d| (d.name.clone(), d.oid))
+                        .collect();
                     let roles: Vec<(String, u32)> =
                         c.roles.values().map(|r| (r.name.clone(), r.oid)).collect();
                     (dbs, roles)
@@ -395,7 +410,10 @@ impl StatView {
             StatView::Database => {
                 let sessions = engine.activity().list();
                 let dbs: Vec<(u32, String)> = engine.with_catalog(|c| {
-                    c.databases.values().map(|d| (d.oid, d.name.clone())).collect()
+                    c.databases
+                        .values()
+                        .map(|d| (d.oid, d.name.clone()))
+                        .collect()
                 });
                 let row = |oid: u32, name: Value, backends: i32| {
                     let mut r = vec![Value::Oid(oid), name, Value::Int4(backends)];
@@ -472,9 +490,7 @@ fn table_list(engine: &Engine, db: u32) -> Vec<(u32, String, String)> {
         c.tables
             .range((db, 0)..=(db, u32::MAX))
             .map(|(_, t)| t)
-            .filter(|t| {
-                !c.is_temp_schema(t.schema) || super::search_path::is_my_temp(t.schema)
-            })
+            .filter(|t| !c.is_temp_schema(t.schema) || super::search_path::is_my_temp(t.schema))
             .map(|t| (t.oid, schema_name(c, t.schema), t.name.clone()))
             .collect()
     })
@@ -487,7 +503,10 @@ mod tests {
     #[test]
     fn views_resolve_by_name() {
         assert_eq!(view_by_name("pg_stat_activity"), Some(StatView::Activity));
-        assert_eq!(view_by_name("pg_stat_user_tables"), Some(StatView::UserTables));
+        assert_eq!(
+            view_by_name("pg_stat_user_tables"),
+            Some(StatView::UserTables)
+        );
         assert_eq!(view_by_name("pg_class"), None);
         assert_eq!(StatView::Activity.columns().len(), 22);
         assert_eq!(StatView::Database.columns().len(), 28);

@@ -67,7 +67,8 @@ pub fn call(f: SizeFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
     }
     let db = cx.db_oid;
     let engine = cx.engine;
-    let size = |n: Option<u64>| n.map_or(Value::Null, |n| Value::Int8(n.min(i64::MAX as u64) as i64));
+    let size =
+        |n: Option<u64>| n.map_or(Value::Null, |n| Value::Int8(n.min(i64::MAX as u64) as i64));
     if f == SizeFn::DatabaseSize {
         return Ok(match &args[0] {
             Value::Oid(o) => size(pg_stat::database_size(engine, *o)),
@@ -79,10 +80,11 @@ pub fn call(f: SizeFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
             }
         });
     }
-    let oid = match super::catalog_funcs::to_reg(super::catalog_funcs::RegKind::Class, &args[0], cx)? {
-        Value::Oid(o) => o,
-        _ => return Ok(Value::Null),
-    };
+    let oid =
+        match super::catalog_funcs::to_reg(super::catalog_funcs::RegKind::Class, &args[0], cx)? {
+            Value::Oid(o) => o,
+            _ => return Ok(Value::Null),
+        };
     let Some(main) = pg_stat::relation_size(engine, db, oid) else {
         return Ok(Value::Null);
     };

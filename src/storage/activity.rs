@@ -132,7 +132,10 @@ mod tests {
         let a = Activity::register(&table, status(7));
         {
             let _b = Activity::register(&table, status(3));
-            assert_eq!(table.list().iter().map(|s| s.pid).collect::<Vec<_>>(), [3, 7]);
+            assert_eq!(
+                table.list().iter().map(|s| s.pid).collect::<Vec<_>>(),
+                [3, 7]
+            );
         }
         a.update(|s| s.state = "active");
         assert_eq!(table.list().len(), 1);

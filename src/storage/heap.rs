@@ -386,7 +386,11 @@ impl Heap {
                 .sum::<u64>()
         };
         s.pk_index_bytes = entries(&self.pk_index);
-        s.index_bytes = self.indexes.iter().map(|i| (i.def.oid, entries(&i.map))).collect();
+        s.index_bytes = self
+            .indexes
+            .iter()
+            .map(|i| (i.def.oid, entries(&i.map)))
+            .collect();
         s
     }
 
