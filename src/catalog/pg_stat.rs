@@ -8,8 +8,9 @@
 //!
 //! - Sessions: the engine's activity table (`storage::activity`), which every session
 //!   keeps current before and after each statement. So `pg_stat_activity` lists the
-//!   client sessions of this server (walsenders and tusk's background threads are not
-//!   backends there), and `pg_stat_database.numbackends` counts them.
+//!   client sessions and walsenders of this server (tusk's background threads —
+//!   checkpointer, WAL writer, archiver — are not backends and are not listed), and
+//!   `pg_stat_database.numbackends` counts them.
 //! - Row counts: `n_live_tup` and `n_dead_tup` are exact, counted from the table's row
 //!   versions in memory when the view is read (`storage::heap::Heap::sizes`): committed
 //!   and not deleted, and deleted by a committed transaction but not yet vacuumed.
@@ -376,7 +377,7 @@ impl StatView {
                             } else {
                                 text("<insufficient privilege>")
                             },
-                            text("client backend"),
+                            text(s.backend_type),
                         ]
                     })
                     .collect()

@@ -391,6 +391,9 @@ async fn start(
         peer.addr.map(|a| a.to_string()),
         peer.addr.map(|_| i32::from(peer.port)),
     );
+    if walsender.is_some() {
+        session.set_walsender();
+    }
     Some(Established {
         io,
         session,

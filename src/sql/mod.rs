@@ -840,6 +840,7 @@ impl Session {
                 state_change: None,
                 state: "idle",
                 query: String::new(),
+                backend_type: "client backend",
             },
         );
         Session {
@@ -873,6 +874,11 @@ impl Session {
             s.client_addr = addr;
             s.client_port = port;
         });
+    }
+
+    /// Marks the session a walsender's in `pg_stat_activity` (`backend_type`).
+    pub fn set_walsender(&mut self) {
+        self.activity.update(|s| s.backend_type = "walsender");
     }
 
     /// `pg_stat_activity`: a statement starts (the transaction too, if none is open).

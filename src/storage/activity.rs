@@ -53,6 +53,8 @@ pub struct BackendStatus {
     pub state: &'static str,
     /// The current query, or the last one when idle.
     pub query: String,
+    /// `client backend`, or `walsender` for a replication connection.
+    pub backend_type: &'static str,
 }
 
 /// The table of live backends of an engine. Lock: one mutex around the map.
@@ -123,6 +125,7 @@ mod tests {
             state_change: None,
             state: "idle",
             query: String::new(),
+            backend_type: "client backend",
         }
     }
 
