@@ -384,23 +384,23 @@ impl IsView {
         match self {
             IsView::Tables => {
                 let mut out = Vec::new();
-                let row =
-                    |schema_v: Value, name: &str, kind: &str, insertable: bool, temp: bool| {
-                        vec![
-                            catalog.clone(),
-                            schema_v,
-                            text(name),
-                            text(kind),
-                            Value::Null,
-                            Value::Null,
-                            Value::Null,
-                            Value::Null,
-                            Value::Null,
-                            yes_no(insertable),
-                            yes_no(false),
-                            if temp { text("PRESERVE") } else { Value::Null },
-                        ]
-                    };
+                let row = |schema_v: Value, name: &str, kind: &str, insertable: bool| {
+                    vec![
+                        catalog.clone(),
+                        schema_v,
+                        text(name),
+                        text(kind),
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        Value::Null,
+                        yes_no(insertable),
+                        yes_no(false),
+                        // PostgreSQL 15 leaves it NULL, temporary tables included.
+                        Value::Null,
+                    ]
+                };
                 for r in pg_catalog::relations(c, db) {
                     if other_temp(c, r.schema) || !matches!(r.kind, b'r' | b'v') {
                         continue;
@@ -420,10 +420,10 @@ impl IsView {
                         (_, true) => "LOCAL TEMPORARY",
                         _ => "BASE TABLE",
                     };
-                    out.push(row(schema(r.schema), &r.name, kind, r.kind == b'r', temp));
+                    out.push(row(schema(r.schema), &r.name, kind, r.kind == b'r'));
                 }
                 for (name, _) in ALL {
-                    out.push(row(text("information_schema"), name, "VIEW", false, false));
+                    out.push(row(text("information_schema"), name, "VIEW", false));
                 }
                 out
             }
@@ -533,7 +533,9 @@ impl IsView {
                             .find(|u| matches!(u.kind, b'p' | b'u') && u.index == k.index)
                     });
                     for (n, &attnum) in k.keys.iter().enumerate() {
-                        let pos = attnum as usize - 1;
+                        let Some(pos) = (attnum as usize).checked_sub(1) else {
+                            continue;
+                        };
                         let Some(col) = k.table.columns.get(pos) else {
                             continue;
                         };
@@ -612,7 +614,10 @@ impl IsView {
                         continue;
                     }
                     for attnum in keys {
-                        let Some(col) = table.columns.get(attnum as usize - 1) else {
+                        let Some(col) = (attnum as usize)
+                            .checked_sub(1)
+                            .and_then(|p| table.columns.get(p))
+                        else {
                             continue;
                         };
                         out.push(vec![
