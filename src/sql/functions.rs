@@ -561,12 +561,12 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Value::Text(String::new())
         }
         Func::CancelBackend => match arg(0).as_i64() {
-            Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
+            Some(pid) => return super::stat_funcs::signal_backend(pid as i32, false, cx),
             None => Value::Null,
         },
         Func::Recovery(r) => recovery_call(r, &args, cx)?,
         Func::TerminateBackend => match arg(0).as_i64() {
-            Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
+            Some(pid) => return super::stat_funcs::signal_backend(pid as i32, true, cx),
             None => Value::Null,
         },
         Func::NumNulls(nulls) => {

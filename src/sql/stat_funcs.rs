@@ -3,6 +3,11 @@
 //! `pg_stat_force_next_flush`. What a size means in an in-memory engine is
 //! `catalog::pg_stat`'s business; this module binds the calls and reads arguments.
 //!
+//! It also checks who may signal a backend (`pg_cancel_backend`,
+//! `pg_terminate_backend`): a superuser's backend only a superuser, another role's
+//! only a member of that role; an unknown pid is a WARNING and false, as PostgreSQL's
+//! `pg_signal_backend`. The signal itself is the server's (`ServerHooks`).
+//!
 //! What it must never do: compute a size itself or return a made-up one.
 //!
 //! One call, `pg_total_relation_size('orders')`:
@@ -15,7 +20,7 @@
 use super::expr::Func;
 use super::ExecCtx;
 use crate::catalog::pg_stat;
-use crate::error::Result;
+use crate::error::{sqlstate, Error, Result, Severity};
 use crate::types::{DataType, Value};
 
 /// A size or statistics function.
@@ -97,4 +102,58 @@ pub fn call(f: SizeFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         SizeFn::IndexesSize => size(Some(pg_stat::indexes_size(engine, db, oid))),
         _ => size(Some(main + pg_stat::indexes_size(engine, db, oid))),
     })
+}
+
+/// `pg_cancel_backend(pid)` (`terminate` false) and `pg_terminate_backend(pid)`: the
+/// privilege checks of PostgreSQL 15's `pg_signal_backend`, then the server's signal.
+pub fn signal_backend(pid: i32, terminate: bool, cx: &mut ExecCtx<'_>) -> Result<Value> {
+    let target = cx
+        .engine
+        .activity()
+        .list()
+        .into_iter()
+        .find(|s| s.pid == pid);
+    let Some(target) = target else {
+        cx.notices.push(
+            Error::new(
+                sqlstate::WARNING,
+                format!("PID {pid} is not a PostgreSQL backend process"),
+            )
+            .with_severity(Severity::Warning),
+        );
+        return Ok(Value::Bool(false));
+    };
+    let me = super::privileges::current_role_oid(cx);
+    let db = cx.db_oid;
+    let (target_super, member) = cx.engine.with_catalog(|c| {
+        let owner = c.roles.values().find(|r| r.name == target.user);
+        (
+            owner.is_some_and(|r| r.superuser),
+            owner.is_some_and(|r| crate::storage::acl::holds_in(c, db, me, r.oid)),
+        )
+    });
+    let superuser = cx.is_superuser();
+    let (what_super, what_member) = if terminate {
+        (
+            "must be a superuser to terminate superuser process",
+            "must be a member of the role whose process is being terminated or member of pg_signal_backend",
+        )
+    } else {
+        (
+            "must be a superuser to cancel superuser query",
+            "must be a member of the role whose query is being canceled or member of pg_signal_backend",
+        )
+    };
+    if target_super && !superuser {
+        return Err(Error::new(sqlstate::INSUFFICIENT_PRIVILEGE, what_super));
+    }
+    if !superuser && !member {
+        return Err(Error::new(sqlstate::INSUFFICIENT_PRIVILEGE, what_member));
+    }
+    let hooks = &cx.ctx.hooks;
+    Ok(Value::Bool(if terminate {
+        hooks.terminate_backend(pid)
+    } else {
+        hooks.cancel_backend(pid)
+    }))
 }
