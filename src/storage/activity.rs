@@ -57,44 +57,50 @@ pub struct BackendStatus {
     pub backend_type: &'static str,
 }
 
-/// The table of live backends of an engine. Lock: one mutex around the map.
+/// The table of live backends of an engine, by registration number (sessions that
+/// share a pid, as tests' may, keep entries of their own). Lock: one mutex around
+/// the map and the counter.
 #[derive(Debug, Default)]
 pub struct Activity {
-    backends: Mutex<BTreeMap<i32, BackendStatus>>,
+    backends: Mutex<(u64, BTreeMap<u64, BackendStatus>)>,
 }
 
 /// A session's entry in the table: removed when this is dropped.
 #[derive(Debug)]
 pub struct Registration {
     table: Arc<Activity>,
-    pid: i32,
+    id: u64,
 }
 
 impl Activity {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, BackendStatus>> {
+    fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, BackendStatus>)> {
         self.backends.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a backend; the entry lives as long as the returned registration.
     pub fn register(table: &Arc<Activity>, status: BackendStatus) -> Registration {
-        let pid = status.pid;
-        table.lock().insert(pid, status);
+        let mut t = table.lock();
+        t.0 += 1;
+        let id = t.0;
+        t.1.insert(id, status);
         Registration {
             table: table.clone(),
-            pid,
+            id,
         }
     }
 
     /// A copy of every live backend's status, in pid order.
     pub fn list(&self) -> Vec<BackendStatus> {
-        self.lock().values().cloned().collect()
+        let mut v: Vec<BackendStatus> = self.lock().1.values().cloned().collect();
+        v.sort_by_key(|s| s.pid);
+        v
     }
 }
 
 impl Registration {
     /// Changes the session's entry.
     pub fn update(&self, f: impl FnOnce(&mut BackendStatus)) {
-        if let Some(s) = self.table.lock().get_mut(&self.pid) {
+        if let Some(s) = self.table.lock().1.get_mut(&self.id) {
             f(s);
         }
     }
@@ -102,7 +108,7 @@ impl Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.table.lock().remove(&self.pid);
+        self.table.lock().1.remove(&self.id);
     }
 }
 
@@ -145,5 +151,16 @@ mod tests {
         assert_eq!(table.list()[0].state, "active");
         drop(a);
         assert!(table.list().is_empty());
+    }
+
+    #[test]
+    fn sessions_sharing_a_pid_keep_their_own_entries() {
+        let table = Arc::new(Activity::default());
+        let a = Activity::register(&table, status(1));
+        let b = Activity::register(&table, status(1));
+        b.update(|s| s.state = "active");
+        drop(a);
+        assert_eq!(table.list().len(), 1);
+        assert_eq!(table.list()[0].state, "active");
     }
 }
