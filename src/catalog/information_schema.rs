@@ -28,16 +28,20 @@
 //!
 //! What this module must never do: write the catalog, or know sessions and the wire.
 //!
-//! Known differences from PostgreSQL: tusk keeps no column types for views, so a
-//! view's columns are not in `columns`; tusk's views are not updatable, so `views` and
-//! `tables` say `NO` where PostgreSQL says `YES` for a simple view; the character
-//! data, cardinal-number and yes-or-no domains are `text`, `integer` and `text`.
+//! tusk keeps no column types for views: the SQL layer plans each view's query and
+//! hands the output columns to [`view_column_rows`] for `columns`.
+//!
+//! Known differences from PostgreSQL: tusk's views are not updatable, so `views`,
+//! `tables` and `columns` say `NO` where PostgreSQL says `YES` for a simple view; the
+//! character data, cardinal-number and yes-or-no domains are `text`, `integer` and
+//! `text`.
 
 use super::pg_catalog::{self, format_type, schema_name, Constraint, INFORMATION_SCHEMA_NAMESPACE};
 use super::pg_types;
 use super::search_path;
 use crate::storage::acl::{self, AclObject};
-use crate::storage::schema::{CatalogState, TableDef, PG_CATALOG_NAMESPACE};
+use crate::storage::ddl::ViewDef;
+use crate::storage::schema::{CatalogState, ColumnDef, TableDef, PG_CATALOG_NAMESPACE};
 use crate::types::{oid as typeoid, DataType, Value};
 
 /// One view of `information_schema`.
@@ -702,6 +706,59 @@ impl IsView {
                 .collect(),
         }
     }
+}
+
+/// The `columns` rows of a view, given the output columns planning its query found
+/// — (name, type OID, modifier) — (tusk stores a view as its query text; the SQL
+/// layer plans it). Empty when `role` may not see the view. A view's columns are
+/// nullable and, tusk's views not being updatable, not updatable.
+pub fn view_column_rows(
+    c: &CatalogState,
+    db: u32,
+    role: u32,
+    view: &ViewDef,
+    cols: &[(String, u32, i32)],
+) -> Vec<Vec<Value>> {
+    let object = AclObject::Relation { db, oid: view.oid };
+    if other_temp(c, view.schema) || !visible(c, db, role, view.owner, &object, ANY_TABLE) {
+        return vec![];
+    }
+    let catalog = text(
+        &c.databases
+            .get(&db)
+            .map(|d| d.name.clone())
+            .unwrap_or_default(),
+    );
+    let columns = cols
+        .iter()
+        .map(|(name, ty, typmod)| ColumnDef {
+            name: name.clone(),
+            data_type: DataType::from_oid(*ty).unwrap_or(DataType::Text),
+            typmod: *typmod,
+            not_null: false,
+            default: None,
+            dropped: false,
+        })
+        .collect();
+    let t = TableDef {
+        oid: view.oid,
+        schema: view.schema,
+        name: view.name.clone(),
+        owner: view.owner,
+        columns,
+        primary_key: None,
+        pkey_name: String::new(),
+        indexes: vec![],
+    };
+    (0..cols.len())
+        .map(|i| {
+            let mut row = column_row(c, db, &catalog, &t, i);
+            if let Some(last) = row.last_mut() {
+                *last = yes_no(false);
+            }
+            row
+        })
+        .collect()
 }
 
 /// One row of `columns`: column `i` of table `t`.

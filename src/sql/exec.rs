@@ -215,7 +215,11 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
         }
         Source::Virtual(VirtualTable::InfoSchema(v)) => {
             let role = super::privileges::current_role_oid(cx);
-            cx.engine.with_catalog(|c| v.rows(c, cx.db_oid, role))
+            let mut rows = cx.engine.with_catalog(|c| v.rows(c, cx.db_oid, role));
+            if *v == crate::catalog::information_schema::IsView::Columns {
+                rows.extend(super::ddl::view_columns_for_information_schema(cx, role));
+            }
+            rows
         }
         Source::Virtual(VirtualTable::Stat(v)) => {
             let reader = crate::catalog::pg_stat::Reader {
