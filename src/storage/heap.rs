@@ -544,6 +544,31 @@ impl Heap {
 mod tests {
     use super::*;
 
+    #[test]
+    fn sizes_count_every_version_and_the_key_index() {
+        let mut h = Heap::new(Some(vec![0]));
+        assert_eq!(h.sizes(), HeapSizes::default());
+        h.put(1, tuple(5, 1));
+        let mut deleted = tuple(6, 2);
+        deleted.row = Arc::new(vec![Value::Int4(2)]);
+        deleted.xmax = 7;
+        deleted.xmax_seq = 3;
+        h.put(2, deleted);
+        let mut uncommitted = tuple(8, 0);
+        uncommitted.row = Arc::new(vec![Value::Int4(3)]);
+        h.put(3, uncommitted);
+        let s = h.sizes();
+        assert_eq!((s.live, s.dead), (1, 1));
+        let mut one = Vec::new();
+        crate::types::encode_row(&[Value::Int4(1)], &mut one);
+        assert_eq!(s.heap_bytes, 3 * one.len() as u64);
+        // Three keys, each pointing to one tuple id.
+        let key_len = h.key_of(&[Value::Int4(1)]).unwrap().len() as u64;
+        assert_eq!(s.pk_index_bytes, 3 * (key_len + 8));
+        h.remove(2);
+        assert_eq!(h.sizes().dead, 0);
+    }
+
     fn tuple(xmin: u32, xmin_seq: u64) -> Tuple {
         Tuple {
             xmin,
