@@ -1,5 +1,5 @@
 //! The SQL-standard `information_schema` views ORMs and JDBC read — `tables`,
-//! `columns`, `schemata`, `table_constraints`, `key_column_usage`,
+//! `columns`, `schemata`, `table_constraints`, `key_column_usage`, `check_constraints`,
 //! `referential_constraints`, `constraint_column_usage`, `views`, `sequences` —
 //! computed, as PostgreSQL 15 defines them, from the same relation, index and
 //! constraint lists `pg_catalog` builds ([`super::pg_catalog::relations`],
@@ -57,6 +57,8 @@ pub enum IsView {
     TableConstraints,
     /// `key_column_usage`: the columns of primary, unique and foreign keys.
     KeyColumnUsage,
+    /// `check_constraints`: CHECK constraints and the NOT NULL ones.
+    CheckConstraints,
     /// `referential_constraints`: foreign keys with their rules.
     ReferentialConstraints,
     /// `constraint_column_usage`: the columns each constraint uses (for a foreign
@@ -77,6 +79,7 @@ pub fn view_by_name(name: &str) -> Option<IsView> {
         "table_constraints" => IsView::TableConstraints,
         "key_column_usage" => IsView::KeyColumnUsage,
         "referential_constraints" => IsView::ReferentialConstraints,
+        "check_constraints" => IsView::CheckConstraints,
         "constraint_column_usage" => IsView::ConstraintColumnUsage,
         "views" => IsView::Views,
         "sequences" => IsView::Sequences,
@@ -86,6 +89,7 @@ pub fn view_by_name(name: &str) -> Option<IsView> {
 
 /// All the views, for listing them in `tables`.
 const ALL: &[(&str, IsView)] = &[
+    ("check_constraints", IsView::CheckConstraints),
     ("columns", IsView::Columns),
     ("constraint_column_usage", IsView::ConstraintColumnUsage),
     ("key_column_usage", IsView::KeyColumnUsage),
@@ -326,6 +330,12 @@ impl IsView {
                 ("match_option", Text),
                 ("update_rule", Text),
                 ("delete_rule", Text),
+            ],
+            IsView::CheckConstraints => &[
+                ("constraint_catalog", Name),
+                ("constraint_schema", Name),
+                ("constraint_name", Name),
+                ("check_clause", Text),
             ],
             IsView::ConstraintColumnUsage => &[
                 ("table_catalog", Name),
@@ -603,6 +613,31 @@ impl IsView {
                     })
                     .collect()
             }
+            IsView::CheckConstraints => {
+                let mut out = Vec::new();
+                for k in constraints().filter(|k| k.kind == b'c') {
+                    if !acl::owns(c, db, role, k.table.owner) {
+                        continue;
+                    }
+                    out.push(vec![
+                        catalog.clone(),
+                        schema(k.schema),
+                        text(&k.name),
+                        text(&check_clause(k.expr.as_deref().unwrap_or_default())),
+                    ]);
+                }
+                for t in tables().filter(|t| acl::owns(c, db, role, t.owner)) {
+                    for i in t.live_columns().filter(|&i| t.columns[i].not_null) {
+                        out.push(vec![
+                            catalog.clone(),
+                            schema(t.schema),
+                            text(&format!("{}_{}_{}_not_null", t.schema, t.oid, i + 1)),
+                            text(&format!("{} IS NOT NULL", t.columns[i].name)),
+                        ]);
+                    }
+                }
+                out
+            }
             IsView::ConstraintColumnUsage => {
                 let mut out = Vec::new();
                 for k in constraints() {
@@ -761,6 +796,44 @@ pub fn view_column_rows(
         .collect()
 }
 
+/// `check_clause`: PostgreSQL's `CHECK (…)` text without `CHECK `. Its deparser puts
+/// an operator expression in parentheses of its own (`((qty > 0))`); tusk keeps the
+/// expression's text, so one pair is added unless the text is already enclosed in
+/// one, or is a bare name or call.
+fn check_clause(expr: &str) -> String {
+    let e = expr.trim();
+    let enclosed = e.starts_with('(') && e.ends_with(')') && {
+        let mut depth = 0i32;
+        let mut closes_early = false;
+        for (i, ch) in e.char_indices() {
+            match ch {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 && i + 1 < e.len() {
+                        closes_early = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        !closes_early
+    };
+    let simple = e
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '"'))
+        || (e.ends_with(')')
+            && e.find('(').is_some_and(|p| {
+                e[..p].chars().all(|c| c.is_alphanumeric() || c == '_') && !e[..p].is_empty()
+            })
+            && !e.contains(' '));
+    if enclosed || simple {
+        format!("({e})")
+    } else {
+        format!("(({e}))")
+    }
+}
+
 /// One row of `columns`: column `i` of table `t`.
 fn column_row(c: &CatalogState, db: u32, catalog: &Value, t: &TableDef, i: usize) -> Vec<Value> {
     let col = &t.columns[i];
@@ -881,5 +954,16 @@ mod tests {
         let (p, _, s) = numeric_facts(typeoid::NUMERIC, -1);
         assert_eq!((p, s), (Value::Null, Value::Null));
         assert_eq!(numeric_facts(typeoid::FLOAT8, -1).0, int(53));
+    }
+
+    #[test]
+    fn check_clause_parenthesizes_as_the_deparser() {
+        assert_eq!(check_clause("qty > 0"), "((qty > 0))");
+        assert_eq!(check_clause("(qty > 0)"), "((qty > 0))");
+        assert_eq!(
+            check_clause("(a > 0) AND (b > 0)"),
+            "(((a > 0) AND (b > 0)))"
+        );
+        assert_eq!(check_clause("flag"), "(flag)");
     }
 }
