@@ -25,7 +25,9 @@
 //!    engine's catalog for the table in that schema of the session's database;
 //! 3. a name that is not a table may be a system view: [`virtual_table`].
 
+pub mod information_schema;
 pub mod pg_catalog;
+pub mod pg_stat;
 pub mod pg_types;
 pub mod search_path;
 
@@ -219,6 +221,12 @@ pub enum VirtualTable {
     /// `tusk_wal_holds` (tusk's own, not PostgreSQL's): one row per backup hold, the
     /// WAL kept for the standby of a finished base backup (see `storage::holds`).
     TuskWalHolds,
+    /// An `information_schema` view (see [`information_schema`]); the executor
+    /// supplies the rows, filtered for the current role.
+    InfoSchema(information_schema::IsView),
+    /// A statistics view of the server's activity (see [`pg_stat`]); the executor
+    /// supplies the rows.
+    Stat(pg_stat::StatView),
     /// A sequence read as a relation (`SELECT * FROM s`): one row, `last_value`,
     /// `log_cnt` (the values logged ahead, see `storage::ddl`), `is_called`. Holds the
     /// sequence's OID.
@@ -241,6 +249,14 @@ pub fn check_virtual_access(engine: &Engine, role: u32, vt: VirtualTable) -> Res
 
 /// The system view with this name (unqualified or in `pg_catalog`).
 pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
+    if schema == Some("information_schema") {
+        return information_schema::view_by_name(name).map(VirtualTable::InfoSchema);
+    }
+    if let Some(v) =
+        pg_stat::view_by_name(name).filter(|_| matches!(schema, None | Some("pg_catalog")))
+    {
+        return Some(VirtualTable::Stat(v));
+    }
     if !matches!(schema, None | Some("pg_catalog")) {
         return None;
     }
@@ -311,6 +327,8 @@ impl VirtualTable {
                 ("useconfig", TextArray),
             ],
             VirtualTable::Catalog(v) => v.columns(),
+            VirtualTable::InfoSchema(v) => v.columns(),
+            VirtualTable::Stat(v) => v.columns(),
             VirtualTable::PgTables => &[
                 ("schemaname", Name),
                 ("tablename", Name),
@@ -499,6 +517,7 @@ impl VirtualTable {
             VirtualTable::PgStatWalReceiver => vec![],
             VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
             VirtualTable::Sequence(_) => vec![],
+            VirtualTable::InfoSchema(_) | VirtualTable::Stat(_) => vec![],
             VirtualTable::PgRoles => c
                 .roles
                 .values()

@@ -1492,7 +1492,7 @@ impl PgView {
 /// string literal gets the column's type (`'new'::text`), and `nextval('s')` names
 /// its sequence as `regclass` output (`nextval('s'::regclass)`, qualified only when
 /// the search path does not find it). Other expressions keep their stored text.
-fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
+pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
     let d = d.trim();
     let quoted = |s: &str| {
         s.len() >= 2

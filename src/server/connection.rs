@@ -386,7 +386,14 @@ async fn start(
         }),
         application_name,
     };
-    let session = Session::new(shared.engine.clone(), settings, ctx);
+    let mut session = Session::new(shared.engine.clone(), settings, ctx);
+    session.set_client(
+        peer.addr.map(|a| a.to_string()),
+        peer.addr.map(|_| i32::from(peer.port)),
+    );
+    if walsender.is_some() {
+        session.set_walsender();
+    }
     Some(Established {
         io,
         session,

@@ -329,7 +329,7 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
 }
 
 /// A `reg*` cast: an OID as it is, digits as an OID, a name resolved.
-fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<Value> {
+pub(crate) fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<Value> {
     let s = match v {
         Value::Null => return Ok(Value::Null),
         Value::Text(s) => s.trim().to_string(),

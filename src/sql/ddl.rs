@@ -1156,6 +1156,38 @@ pub(super) fn plan_view_query(
     plan
 }
 
+/// The `information_schema.columns` rows of the database's views: each view's query
+/// planned for its output columns (a view that no longer plans has none).
+pub(super) fn view_columns_for_information_schema(
+    cx: &ExecCtx<'_>,
+    role: u32,
+) -> Vec<Vec<crate::types::Value>> {
+    let db = cx.db_oid;
+    let views: Vec<crate::storage::ddl::ViewDef> = cx.engine.with_catalog(|c| {
+        c.ddl
+            .views
+            .range((db, 0)..=(db, u32::MAX))
+            .map(|(_, v)| v.clone())
+            .collect()
+    });
+    let mut out = Vec::new();
+    for v in views {
+        let Ok(plan) = plan_view_query(cx.engine, db, &v.query, None) else {
+            continue;
+        };
+        let cols: Vec<(String, u32, i32)> = v
+            .columns
+            .iter()
+            .zip(plan.fields.iter())
+            .map(|(n, f)| (n.clone(), f.type_oid, f.typmod))
+            .collect();
+        out.extend(cx.engine.with_catalog(|c| {
+            crate::catalog::information_schema::view_column_rows(c, db, role, &v, &cols)
+        }));
+    }
+    out
+}
+
 /// Finds a view by possibly qualified name.
 pub(crate) fn find_view(
     engine: &Engine,

@@ -213,6 +213,21 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
         Source::Virtual(VirtualTable::PgStatWalReceiver) => {
             crate::standby::walreceiver::pg_stat_wal_receiver_rows(cx.is_superuser())
         }
+        Source::Virtual(VirtualTable::InfoSchema(v)) => {
+            let role = super::privileges::current_role_oid(cx);
+            let mut rows = cx.engine.with_catalog(|c| v.rows(c, cx.db_oid, role));
+            if *v == crate::catalog::information_schema::IsView::Columns {
+                rows.extend(super::ddl::view_columns_for_information_schema(cx, role));
+            }
+            rows
+        }
+        Source::Virtual(VirtualTable::Stat(v)) => {
+            let reader = crate::catalog::pg_stat::Reader {
+                user: cx.ctx.user.clone(),
+                superuser: cx.is_superuser(),
+            };
+            v.rows(cx.engine, cx.db_oid, &reader)
+        }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
         Source::DistinctOn(p, keys) => {

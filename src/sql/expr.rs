@@ -208,6 +208,8 @@ pub enum Func {
     /// `has_table_privilege` and the other `has_*_privilege` functions (see
     /// `sql::privileges`).
     HasPrivilege(super::privileges::PrivFn),
+    /// A size or statistics function (see `stat_funcs`).
+    Size(super::stat_funcs::SizeFn),
     /// A regular-expression function or operator (see `regex_funcs`).
     Regex(super::regex_funcs::RegexFn),
     /// A string or math function (see `string_funcs`).

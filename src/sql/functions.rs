@@ -44,6 +44,9 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
     if let Some(f) = super::catalog_funcs::lookup(name, arg_types) {
         return Some(f);
     }
+    if let Some(f) = super::stat_funcs::lookup(name, arg_types) {
+        return Some(f);
+    }
     let first = arg_types.first().copied().unwrap_or(DataType::Unknown);
     let common = || {
         arg_types
@@ -314,6 +317,7 @@ pub fn arg_type(f: Func, i: usize) -> Option<DataType> {
         (Func::Ddl(d), _) => super::ddl::arg_type(d, i),
         (Func::HasPrivilege(p), i) => super::privileges::arg_type(p, i),
         (Func::Catalog(c), i) => super::catalog_funcs::arg_type(c, i),
+        (Func::Size(f), i) => super::stat_funcs::arg_type(f, i),
         (Func::Regex(r), i) => super::regex_funcs::arg_type(r, i),
         (Func::Str(s), i) => super::string_funcs::arg_type(s, i),
         (Func::Fmt(f), i) => super::format_funcs::arg_type(f, i),
@@ -557,12 +561,12 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             Value::Text(String::new())
         }
         Func::CancelBackend => match arg(0).as_i64() {
-            Some(pid) => Value::Bool(cx.ctx.hooks.cancel_backend(pid as i32)),
+            Some(pid) => return super::stat_funcs::signal_backend(pid as i32, false, cx),
             None => Value::Null,
         },
         Func::Recovery(r) => recovery_call(r, &args, cx)?,
         Func::TerminateBackend => match arg(0).as_i64() {
-            Some(pid) => Value::Bool(cx.ctx.hooks.terminate_backend(pid as i32)),
+            Some(pid) => return super::stat_funcs::signal_backend(pid as i32, true, cx),
             None => Value::Null,
         },
         Func::NumNulls(nulls) => {
@@ -826,6 +830,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         Func::Ddl(d) => return super::ddl::call(d, args, cx),
         Func::HasPrivilege(p) => return super::privileges::call(p, args, cx),
         Func::Catalog(c) => return super::catalog_funcs::call(c, args, cx),
+        Func::Size(f) => return super::stat_funcs::call(f, args, cx),
         Func::ReleaseWalHold => {
             if !cx.is_superuser() {
                 bail!(

@@ -60,6 +60,7 @@ mod prepare;
 pub mod privileges;
 pub mod regex_funcs;
 pub mod reloptions;
+pub mod stat_funcs;
 pub mod string_funcs;
 // Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
 pub mod temp;
@@ -785,6 +786,8 @@ pub struct Session {
     /// Temporary tables: the namespace handle (dropped last, with the session) and ON
     /// COMMIT actions.
     temp: temp::TempSession,
+    /// The session's entry in `pg_stat_activity` (removed when the session ends).
+    activity: crate::storage::activity::Registration,
 }
 
 /// Whether a planned INSERT, UPDATE or DELETE writes a temporary table.
@@ -829,6 +832,25 @@ impl Session {
             settings.set_internal("session_authorization", &auth_user);
         }
         let temp = temp::TempSession::new(engine.clone(), db_oid);
+        let activity = crate::storage::activity::Activity::register(
+            engine.activity(),
+            crate::storage::activity::BackendStatus {
+                pid: ctx.backend_pid,
+                database: ctx.database.clone(),
+                user: ctx.user.clone(),
+                application_name: settings.get_str("application_name"),
+                client_addr: None,
+                client_port: None,
+                backend_start: types::now_micros(),
+                xact_start: None,
+                xid: None,
+                query_start: None,
+                state_change: None,
+                state: "idle",
+                query: String::new(),
+                backend_type: "client backend",
+            },
+        );
         Session {
             engine,
             settings,
@@ -849,7 +871,57 @@ impl Session {
             auth_user,
             deferred: fkeys::Deferred::default(),
             temp,
+            activity,
         }
+    }
+
+    /// Tells `pg_stat_activity` where the client connects from (a TCP peer; a
+    /// Unix-domain socket has neither address nor port).
+    pub fn set_client(&mut self, addr: Option<String>, port: Option<i32>) {
+        self.activity.update(|s| {
+            s.client_addr = addr;
+            s.client_port = port;
+        });
+    }
+
+    /// Marks the session a walsender's in `pg_stat_activity` (`backend_type`).
+    pub fn set_walsender(&mut self) {
+        self.activity.update(|s| s.backend_type = "walsender");
+    }
+
+    /// `pg_stat_activity`: a statement starts (the transaction too, if none is open).
+    fn report_active(&self, query: &str) {
+        let now = types::now_micros();
+        let app = self.settings.get_str("application_name");
+        let txn = self.txn.as_ref().map(|t| (t.start_time, t.xid));
+        self.activity.update(|s| {
+            s.state = "active";
+            s.query = query.to_string();
+            s.query_start = Some(now);
+            s.state_change = Some(now);
+            s.xact_start = Some(txn.map_or(now, |t| t.0));
+            s.xid = txn.map(|t| t.1);
+            s.application_name = app;
+        });
+    }
+
+    /// `pg_stat_activity`: the statement ended; idle, in a transaction block or not.
+    fn report_idle(&self) {
+        let now = types::now_micros();
+        let state = match self.transaction_status() {
+            TransactionStatus::Failed => "idle in transaction (aborted)",
+            TransactionStatus::InBlock => "idle in transaction",
+            TransactionStatus::Idle => "idle",
+        };
+        let app = self.settings.get_str("application_name");
+        let txn = self.txn.as_ref().map(|t| (t.start_time, t.xid));
+        self.activity.update(|s| {
+            s.state = state;
+            s.state_change = Some(now);
+            s.xact_start = txn.map(|t| t.0);
+            s.xid = txn.map(|t| t.1);
+            s.application_name = app;
+        });
     }
 
     /// Makes `ctx.user` the current user the settings say: `role` when set, else
@@ -1040,6 +1112,13 @@ impl Session {
     /// transaction unless the text holds BEGIN/COMMIT), stopping at the first error,
     /// which is the last element. Blocking (the server calls it in spawn_blocking).
     pub fn simple_query(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
+        self.report_active(sql);
+        let r = self.simple_query_inner(sql);
+        self.report_idle();
+        r
+    }
+
+    fn simple_query_inner(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
         let parsed = match self.parse_cache.get(sql) {
             Some(p) => p.clone(),
@@ -2204,10 +2283,15 @@ impl Session {
         max_rows: usize,
     ) -> Result<(Vec<Vec<Value>>, Option<String>)> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
+        if let Some(p) = self.portals.get(portal) {
+            let text = p.stmt.piece.text.clone();
+            self.report_active(&text);
+        }
         let r = self.execute_inner(portal, max_rows);
         if r.is_err() {
             self.on_error();
         }
+        self.report_idle();
         r
     }
 

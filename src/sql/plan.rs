@@ -4133,6 +4133,7 @@ impl<'a> Binder<'a> {
             let want = functions::arg_type(func, i).unwrap_or(if b.ty() == DataType::Unknown {
                 if ty == DataType::Unknown
                     || matches!(func, Func::NumNulls(_))
+                    || matches!(func, Func::Size(_) | Func::HasPrivilege(_))
                     || matches!(func, Func::Typed(t) if super::type_funcs::unknown_args_as_text(t))
                 {
                     DataType::Text

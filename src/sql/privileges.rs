@@ -596,6 +596,13 @@ pub fn arg_type(f: PrivFn, i: usize) -> Option<DataType> {
     if matches!(f, PrivFn::Column(_, true)) && i == column_arg {
         return Some(DataType::Int2);
     }
+    // The role and the object: a name (text) or an OID keeps its type.
+    if f.with_role() && i == 0 {
+        return None;
+    }
+    if i == column_arg - 1 && !matches!(f, PrivFn::Column(..) | PrivFn::AnyColumn(_)) {
+        return None;
+    }
     Some(DataType::Text)
 }
 
@@ -672,12 +679,26 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         v => crate::types::format_text(v, &crate::types::FormatOptions::default()),
     };
     let mut args = args;
-    let role_name = if f.with_role() {
-        text(&args.remove(0))
+    let role_arg = if f.with_role() {
+        Some(args.remove(0))
     } else {
-        cx.ctx.user.clone()
+        None
     };
-    let role = if role_name == "public" {
+    // A role given by OID is used as it is (one that does not exist holds what PUBLIC
+    // holds, as in PostgreSQL).
+    let role_oid = match &role_arg {
+        Some(Value::Oid(o)) => Some(*o),
+        Some(Value::Int4(o)) => Some(*o as u32),
+        Some(Value::Int8(o)) => Some(*o as u32),
+        _ => None,
+    };
+    let role_name = match &role_arg {
+        Some(v) => text(v),
+        None => cx.ctx.user.clone(),
+    };
+    let role = if let Some(o) = role_oid {
+        o
+    } else if role_name == "public" {
         0
     } else {
         cx.engine.role(&role_name).map(|r| r.oid).ok_or_else(|| {
@@ -700,6 +721,30 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         list.iter()
             .any(|(bit, opt)| (if *opt { have.1 } else { have.0 }) & bit != 0)
     };
+    // The OID forms: an object that does not exist gives NULL, as PostgreSQL.
+    let by_oid = match &args[0] {
+        Value::Oid(o) => Some(*o),
+        Value::Int4(o) => Some(*o as u32),
+        Value::Int8(o) => Some(*o as u32),
+        _ => None,
+    };
+    if let Some(oid) = by_oid {
+        let object = match f {
+            PrivFn::Schema(_) => AclObject::Schema(oid),
+            PrivFn::Database(_) => AclObject::Database(oid),
+            _ => AclObject::Relation { db, oid },
+        };
+        let Some((kind, _, name)) = engine.with_catalog(|c| acl::describe_object(c, &object))
+        else {
+            return Ok(Value::Null);
+        };
+        if matches!(f, PrivFn::Sequence(_)) && kind != ObjectKind::Sequence {
+            bail!(sqlstate::WRONG_OBJECT_TYPE, "\"{name}\" is not a sequence");
+        }
+        let list = privilege_list(f, &privilege)?;
+        let have = engine.with_catalog(|c| acl::privileges(c, db, &object, role));
+        return Ok(Value::Bool(wanted(have, &list)));
+    }
     let object_text = text(&args[0]);
     match f {
         PrivFn::Table(_) | PrivFn::Sequence(_) => {

@@ -115,6 +115,21 @@ pub struct Heap {
     pub indexes: Vec<SecondaryIndex>,
 }
 
+/// A table's size and row counts (see [`Heap::sizes`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeapSizes {
+    /// Bytes of every row version held.
+    pub heap_bytes: u64,
+    /// Bytes of the primary key's index.
+    pub pk_index_bytes: u64,
+    /// Bytes of each secondary index, by index OID.
+    pub index_bytes: Vec<(u32, u64)>,
+    /// Committed versions not deleted by a committed transaction.
+    pub live: u64,
+    /// Versions whose delete committed (not yet vacuumed).
+    pub dead: u64,
+}
+
 /// One secondary index's contents.
 #[derive(Debug, Clone)]
 pub struct SecondaryIndex {
@@ -348,6 +363,37 @@ impl Heap {
         Some(out)
     }
 
+    /// What the table holds, as tusk accounts it (`pg_relation_size` and friends,
+    /// `pg_stat_*_tables`): every row version in memory, live or dead, measured in
+    /// tusk's row encoding (the checkpoint image's: `types::encode_row`), and each
+    /// index entry as its encoded key plus eight bytes per tuple id it points to.
+    pub fn sizes(&self) -> HeapSizes {
+        let mut row_bytes = Vec::new();
+        let mut s = HeapSizes::default();
+        for t in self.tuples.values() {
+            row_bytes.clear();
+            crate::types::encode_row(&t.row, &mut row_bytes);
+            s.heap_bytes += row_bytes.len() as u64;
+            if t.committed_live() {
+                s.live += 1;
+            } else if t.xmax_seq != 0 {
+                s.dead += 1;
+            }
+        }
+        let entries = |m: &BTreeMap<Vec<u8>, Vec<u64>>| {
+            m.iter()
+                .map(|(k, v)| (k.len() + 8 * v.len()) as u64)
+                .sum::<u64>()
+        };
+        s.pk_index_bytes = entries(&self.pk_index);
+        s.index_bytes = self
+            .indexes
+            .iter()
+            .map(|i| (i.def.oid, entries(&i.map)))
+            .collect();
+        s
+    }
+
     /// The heap's current generation (see the field): equal values mean no version
     /// was added, removed or touched in between.
     pub fn generation(&self) -> u64 {
@@ -497,6 +543,31 @@ impl Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_count_every_version_and_the_key_index() {
+        let mut h = Heap::new(Some(vec![0]));
+        assert_eq!(h.sizes(), HeapSizes::default());
+        h.put(1, tuple(5, 1));
+        let mut deleted = tuple(6, 2);
+        deleted.row = Arc::new(vec![Value::Int4(2)]);
+        deleted.xmax = 7;
+        deleted.xmax_seq = 3;
+        h.put(2, deleted);
+        let mut uncommitted = tuple(8, 0);
+        uncommitted.row = Arc::new(vec![Value::Int4(3)]);
+        h.put(3, uncommitted);
+        let s = h.sizes();
+        assert_eq!((s.live, s.dead), (1, 1));
+        let mut one = Vec::new();
+        crate::types::encode_row(&[Value::Int4(1)], &mut one);
+        assert_eq!(s.heap_bytes, 3 * one.len() as u64);
+        // Three keys, each pointing to one tuple id.
+        let key_len = h.key_of(&[Value::Int4(1)]).unwrap().len() as u64;
+        assert_eq!(s.pk_index_bytes, 3 * (key_len + 8));
+        h.remove(2);
+        assert_eq!(h.sizes().dead, 0);
+    }
 
     fn tuple(xmin: u32, xmin_seq: u64) -> Tuple {
         Tuple {

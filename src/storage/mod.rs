@@ -41,6 +41,7 @@
 //!    the versions with the next commit sequence number: the change becomes visible.
 
 pub mod acl;
+pub mod activity;
 pub mod archive_status;
 pub mod backup;
 mod checkpoint;
@@ -275,6 +276,8 @@ pub struct Engine {
     slot_retention: Mutex<Option<Arc<dyn SlotRetention>>>,
     /// WAL archiving's status files, wake-ups and counters (see `archive_status.rs`).
     archive: Arc<archive_status::ArchiveStatus>,
+    /// The live sessions and what they do (see `activity.rs`).
+    activity: Arc<activity::Activity>,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -397,6 +400,7 @@ impl Engine {
                 &datadir.join("pg_wal"),
                 archive_status::ArchiveMode::Off,
             )),
+            activity: Arc::default(),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -598,6 +602,7 @@ impl Engine {
             holds: holds::BackupHolds::load(datadir, opts.fsync),
             slot_retention: Mutex::new(None),
             archive,
+            activity: Arc::default(),
         }
     }
 
@@ -968,6 +973,11 @@ impl Engine {
         }
     }
 
+    /// The table of live sessions (`pg_stat_activity`, see `activity.rs`).
+    pub fn activity(&self) -> &Arc<activity::Activity> {
+        &self.activity
+    }
+
     /// WAL archiving's status files, wake-ups and counters (the archiver and
     /// `pg_stat_archiver` use it; promotion marks its history and `.partial` files
     /// through [`archive_status::ArchiveStatus::notify`]).
@@ -1196,6 +1206,13 @@ impl Engine {
         let seq = st.commit_seq;
         *st.snapshots.entry(seq).or_default() += 1;
         txn.snapshot.seq = seq;
+    }
+
+    /// A table's size and row counts as tusk accounts them (see
+    /// [`heap::Heap::sizes`]); `None` for a relation without a heap.
+    pub fn heap_sizes(&self, db: u32, rel: u32) -> Option<heap::HeapSizes> {
+        let st = self.lock();
+        st.store.heaps.get(&(db, rel)).map(|h| h.sizes())
     }
 
     /// The versions of a table visible to the transaction's snapshot, in scan order.
