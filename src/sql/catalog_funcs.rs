@@ -520,3 +520,55 @@ mod tests {
         assert_eq!(reg_kind("oid"), None);
     }
 }
+
+/// The built-in operator `OPERATOR(pg_catalog.~)` names (what psql writes around its
+/// name patterns), as sqlparser's plain operator: `parts` is the schema and the
+/// symbol, or the symbol alone.
+pub fn qualified_operator(parts: &[String]) -> Result<sqlparser::ast::BinaryOperator> {
+    use sqlparser::ast::BinaryOperator as B;
+    let (schema, symbol) = match parts {
+        [symbol] => (None, symbol.as_str()),
+        [schema, symbol] => (Some(schema.as_str()), symbol.as_str()),
+        _ => bail!(
+            sqlstate::SYNTAX_ERROR,
+            "improper qualified name (too many dotted names): {}",
+            parts.join(".")
+        ),
+    };
+    if let Some(s) = schema {
+        if s != "pg_catalog" {
+            bail!(
+                sqlstate::UNDEFINED_FUNCTION,
+                "operator does not exist: {s}.{symbol}"
+            );
+        }
+    }
+    Ok(match symbol {
+        "=" => B::Eq,
+        "<>" | "!=" => B::NotEq,
+        "<" => B::Lt,
+        "<=" => B::LtEq,
+        ">" => B::Gt,
+        ">=" => B::GtEq,
+        "+" => B::Plus,
+        "-" => B::Minus,
+        "*" => B::Multiply,
+        "/" => B::Divide,
+        "%" => B::Modulo,
+        "^" => B::PGExp,
+        "||" => B::StringConcat,
+        "~" => B::PGRegexMatch,
+        "~*" => B::PGRegexIMatch,
+        "!~" => B::PGRegexNotMatch,
+        "!~*" => B::PGRegexNotIMatch,
+        "~~" => B::PGLikeMatch,
+        "~~*" => B::PGILikeMatch,
+        "!~~" => B::PGNotLikeMatch,
+        "!~~*" => B::PGNotILikeMatch,
+        other => bail!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "operator does not exist: {}{other}",
+            schema.map(|s| format!("{s}.")).unwrap_or_default()
+        ),
+    })
+}

@@ -3358,6 +3358,37 @@ impl<'a> Binder<'a> {
     }
 
     /// Plans a subquery used as an expression: uncorrelated, exactly one column.
+    /// Binds `ARRAY(SELECT …)`: an array of the subquery's one column (`name` and
+    /// `oid` columns, whose array types tusk lacks, give `text[]`, which prints the
+    /// same).
+    fn bind_array_subquery(
+        &mut self,
+        q: &ast::Query,
+        span: sqlparser::tokenizer::Span,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        self.with_outer(scope, |b| {
+            let p = b.plan_subquery(q, span)?;
+            let elem = p
+                .fields
+                .first()
+                .and_then(|f| DataType::from_oid(f.type_oid))
+                .unwrap_or(DataType::Text);
+            let ty = match elem {
+                DataType::Name | DataType::Oid | DataType::Unknown => DataType::TextArray,
+                t => match crate::types::array::array_type_of(t) {
+                    Some(a) => a,
+                    None => bail!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "could not find array type for data type {}",
+                        t.name()
+                    ),
+                },
+            };
+            Ok(Expr::ArraySubquery(Box::new(p), ty))
+        })
+    }
+
     fn plan_subquery(
         &mut self,
         q: &ast::Query,
@@ -3469,6 +3500,10 @@ impl<'a> Binder<'a> {
                         Some(op_error) => self.at(op_error, self.symbol_span(left, "^")),
                         None => e,
                     });
+            }
+            B::PGCustomBinaryOperator(parts) => {
+                let op = super::catalog_funcs::qualified_operator(parts)?;
+                return self.bind_binary(left, &op, right, scope);
             }
             other => {
                 if let Some(e) =
@@ -3817,6 +3852,11 @@ impl<'a> Binder<'a> {
                 _ => None,
             })
             .unwrap_or_default();
+        if let (ast::FunctionArguments::Subquery(q), 1) = (&f.args, f.name.0.len()) {
+            if name == "array" {
+                return self.bind_array_subquery(q, f.name.span(), scope);
+            }
+        }
         // ORDER BY inside the argument list (aggregates only); other clauses are not
         // PostgreSQL's and must not be ignored.
         let mut agg_order: Vec<ast::OrderByExpr> = Vec::new();
