@@ -1366,6 +1366,13 @@ impl<'a> Binder<'a> {
                 with_ordinality,
                 ..
             } => {
+                if let Some(fa) = args {
+                    if let Some(found) =
+                        self.partition_ancestors(name, fa, *with_ordinality, alias.as_ref())?
+                    {
+                        return Ok(found);
+                    }
+                }
                 if args.is_some() && *with_ordinality {
                     bail!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1498,6 +1505,46 @@ impl<'a> Binder<'a> {
                 "this FROM item is not supported yet"
             ),
         }
+    }
+
+    /// `pg_partition_ancestors(regclass) [WITH ORDINALITY]` in FROM (psql's `\d`
+    /// sends it): tusk has no partitioning, so no relation is a partition and the
+    /// function lists nothing, as PostgreSQL's does for a plain table; `None` for any
+    /// other function.
+    fn partition_ancestors(
+        &mut self,
+        name: &ast::ObjectName,
+        fa: &ast::TableFunctionArgs,
+        with_ordinality: bool,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Option<(Source, Scope)>> {
+        let (_, fname) = self.split_name(name)?;
+        if fname != "pg_partition_ancestors" || fa.args.len() != 1 {
+            return Ok(None);
+        }
+        let table = alias
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let mut cols = vec![("relid", DataType::Oid)];
+        if with_ordinality {
+            cols.push(("ordinality", DataType::Int8));
+        }
+        let mut scope = Scope {
+            cols: cols
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(table.clone()),
+                    name: n.to_string(),
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                    absorbed: false,
+                })
+                .collect(),
+        };
+        apply_alias_columns(&mut scope, alias)?;
+        Ok(Some((Source::Values(vec![]), scope)))
     }
 
     /// A function in FROM: `generate_series(start, stop [, step])`.
@@ -4775,6 +4822,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
         None => (lower.clone(), vec![]),
     };
     let base = base.replace("[]", "").trim().to_string();
+    // Built-in types live in pg_catalog: `pg_catalog.text` is `text`.
+    let base = match base.strip_prefix("pg_catalog.") {
+        Some(b) if DataType::from_sql_name(b).is_some() => b.to_string(),
+        _ => base,
+    };
     let is_array = lower.ends_with("[]");
     if base.contains("serial") {
         bail!(

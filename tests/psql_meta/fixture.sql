@@ -20,5 +20,5 @@ CREATE INDEX orders_customer_idx ON orders (customer_id);
 CREATE INDEX orders_status_idx ON orders (status);
 CREATE TABLE plain (a int, b text);
 CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 100;
-CREATE SEQUENCE ticket_seq START WITH 100 INCREMENT BY 5;
+CREATE SEQUENCE ticket_seq INCREMENT BY 5 START WITH 100;
 GRANT SELECT ON orders TO app_reader;
