@@ -78,6 +78,14 @@ pub enum CatalogFn {
     RelationIsPublishable,
     /// `pg_get_statisticsobjdef_columns(oid)` (tusk has no statistics objects: NULL).
     StatisticsObjDefColumns,
+    /// `pg_function_is_visible(oid)`, `pg_get_function_arguments(oid)`,
+    /// `pg_get_function_result(oid)`, `pg_get_function_identity_arguments(oid)`:
+    /// tusk has no functions in `pg_proc`, so no OID names one and each answers NULL,
+    /// as PostgreSQL does for an OID that names no function.
+    FunctionInfo,
+    /// `pg_get_triggerdef(oid [, bool])`: tusk has no triggers in `pg_trigger`, so
+    /// NULL, as PostgreSQL answers for an OID that names no trigger.
+    GetTriggerDef,
 }
 
 /// The `reg*` type a cast names (`regclass`, `pg_catalog.regclass`…), if it is one.
@@ -113,6 +121,14 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_size_pretty", 1) => (SizePretty, DataType::Text),
         ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
         ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
+        ("pg_function_is_visible", 1) => (FunctionInfo, DataType::Bool),
+        (
+            "pg_get_function_arguments"
+            | "pg_get_function_result"
+            | "pg_get_function_identity_arguments",
+            1,
+        ) => (FunctionInfo, DataType::Text),
+        ("pg_get_triggerdef", 1 | 2) => (GetTriggerDef, DataType::Text),
         _ => return None,
     };
     Some((Func::Catalog(f), t))
@@ -125,7 +141,7 @@ pub fn arg_type(f: CatalogFn, i: usize) -> Option<DataType> {
         (ToReg(_), _) => return None,
         (FormatType | ColDescription | GetIndexDef, 1) => DataType::Int4,
         (ObjDescription | ShobjDescription, 1) => DataType::Name,
-        (GetConstraintDef | GetViewDef, 1) => DataType::Bool,
+        (GetConstraintDef | GetViewDef | GetTriggerDef, 1) => DataType::Bool,
         (GetIndexDef, 2) | (GetExpr, 2) => DataType::Bool,
         (GetExpr, 0) => DataType::Text,
         (GetExpr, 1) => DataType::Oid,
@@ -227,7 +243,7 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                 .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
                 .map_or(Value::Null, text)
         }
-        ShobjDescription | StatisticsObjDefColumns => Value::Null,
+        ShobjDescription | StatisticsObjDefColumns | FunctionInfo | GetTriggerDef => Value::Null,
         GetConstraintDef => cx.engine.with_catalog(|c| {
             pg_catalog::constraints(c, db)
                 .into_iter()
