@@ -83,9 +83,68 @@ pub enum CatalogFn {
     /// tusk has no functions in `pg_proc`, so no OID names one and each answers NULL,
     /// as PostgreSQL does for an OID that names no function.
     FunctionInfo,
+    /// The name a `reg*` value prints as (PostgreSQL's `regclassout` and friends):
+    /// relations and types qualified only when the search path does not find them,
+    /// the number itself when no object has the OID.
+    RegName(RegKind),
     /// `pg_get_triggerdef(oid [, bool])`: tusk has no triggers in `pg_trigger`, so
     /// NULL, as PostgreSQL answers for an OID that names no trigger.
     GetTriggerDef,
+}
+
+impl RegKind {
+    /// The `reg*` type's name (`regclass`…), also the column name of a cast to it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            RegKind::Class => "regclass",
+            RegKind::Type => "regtype",
+            RegKind::Namespace => "regnamespace",
+            RegKind::Role => "regrole",
+        }
+    }
+
+    /// The OID of the `reg*` type (`regclass` 2205, `regtype` 2206, `regnamespace`
+    /// 4089, `regrole` 4096).
+    pub fn type_oid(self) -> u32 {
+        match self {
+            RegKind::Class => 2205,
+            RegKind::Type => 2206,
+            RegKind::Namespace => 4089,
+            RegKind::Role => 4096,
+        }
+    }
+}
+
+/// Makes the `reg*` casts among a top-level query's output columns print as names,
+/// as PostgreSQL's output functions do (`SELECT c.oid::regclass` shows `orders`), and
+/// describes those columns with the `reg*` type's OID. Inside the query the value
+/// stays an `oid` (it compares and sorts as one); an ORDER BY on such a column keeps
+/// sorting by the OID through a hidden copy of the expression.
+pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
+    use super::expr::Expr;
+    for i in 0..p.visible.min(p.exprs.len()) {
+        let kind = match &p.exprs[i] {
+            Expr::Func(Func::Catalog(CatalogFn::ToReg(kind)), _, _) => *kind,
+            _ => continue,
+        };
+        let original = p.exprs[i].clone();
+        if p.order.iter().any(|(k, _, _)| *k == i) {
+            let hidden = p.exprs.len();
+            p.exprs.push(original.clone());
+            for o in p.order.iter_mut().filter(|o| o.0 == i) {
+                o.0 = hidden;
+            }
+        }
+        p.exprs[i] = Expr::Func(
+            Func::Catalog(CatalogFn::RegName(kind)),
+            vec![original],
+            DataType::Text,
+        );
+        if let Some(f) = p.fields.get_mut(i) {
+            f.type_oid = kind.type_oid();
+            f.type_len = 4;
+        }
+    }
 }
 
 /// The `reg*` type a cast names (`regclass`, `pg_catalog.regclass`…), if it is one.
@@ -243,6 +302,7 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                 .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
                 .map_or(Value::Null, text)
         }
+        RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
         ShobjDescription | StatisticsObjDefColumns | FunctionInfo | GetTriggerDef => Value::Null,
         GetConstraintDef => cx.engine.with_catalog(|c| {
             pg_catalog::constraints(c, db)
@@ -398,6 +458,30 @@ fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<Value> {
                 .map(Value::Oid)
                 .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist"))
         }
+    }
+}
+
+/// What a `reg*` value of `kind` prints as.
+fn reg_name(c: &CatalogState, db: u32, kind: RegKind, oid: u32) -> String {
+    if oid == 0 {
+        return "-".into();
+    }
+    match kind {
+        RegKind::Class => relation_name(c, db, oid),
+        RegKind::Type => pg_catalog::format_type(c, oid, -1, &|s| qualifier(c, s))
+            .unwrap_or_else(|| oid.to_string()),
+        RegKind::Namespace => {
+            let n = pg_catalog::schema_name(c, oid);
+            if n.is_empty() {
+                oid.to_string()
+            } else {
+                pg_catalog::quote_ident(&n)
+            }
+        }
+        RegKind::Role => c
+            .roles
+            .get(&oid)
+            .map_or_else(|| oid.to_string(), |r| pg_catalog::quote_ident(&r.name)),
     }
 }
 

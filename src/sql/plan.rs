@@ -702,7 +702,11 @@ impl<'a> Binder<'a> {
             ast::Statement::Explain { .. } => super::explain::plan(self, stmt)?
                 .ok_or_else(|| Error::internal("EXPLAIN was not planned")),
             ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
-            ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
+            ast::Statement::Query(q) => {
+                let mut p = self.plan_query(q)?;
+                super::catalog_funcs::name_reg_outputs(&mut p);
+                Ok(Plan::Query(p))
+            }
             ast::Statement::Insert(ins) => self.plan_insert(ins),
             ast::Statement::Update {
                 table,
@@ -3098,6 +3102,9 @@ impl<'a> Binder<'a> {
                 if *kind == ast::CastKind::TryCast || *kind == ast::CastKind::SafeCast {
                     bail!(sqlstate::FEATURE_NOT_SUPPORTED, "TRY_CAST is not supported");
                 }
+                if let Some(named) = self.bind_reg_name(expr, data_type, scope)? {
+                    return Ok(named);
+                }
                 if let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) {
                     let b = self.bind(expr, scope)?;
                     let f = super::catalog_funcs::CatalogFn::ToReg(kind);
@@ -3405,6 +3412,53 @@ impl<'a> Binder<'a> {
     }
 
     /// Plans a subquery used as an expression: uncorrelated, exactly one column.
+    /// Binds `x::regclass::text` (any `reg*` type, to `text`, `name` or `varchar`) as
+    /// the object's name, what PostgreSQL's `reg*` output function writes; `None`
+    /// when the cast is not one to a string of a `reg*` cast.
+    fn bind_reg_name(
+        &mut self,
+        expr: &ast::Expr,
+        target: &ast::DataType,
+        scope: &Scope,
+    ) -> Result<Option<Expr>> {
+        let mut inner = expr;
+        while let ast::Expr::Nested(x) = inner {
+            inner = x;
+        }
+        let ast::Expr::Cast {
+            expr: arg,
+            data_type,
+            kind: ast::CastKind::DoubleColon | ast::CastKind::Cast,
+            ..
+        } = inner
+        else {
+            return Ok(None);
+        };
+        let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) else {
+            return Ok(None);
+        };
+        if super::catalog_funcs::reg_kind(&target.to_string()).is_some() {
+            return Ok(None);
+        }
+        let (ty, tm) = convert_type(target)?;
+        if !matches!(ty, DataType::Text | DataType::Name | DataType::Varchar) {
+            return Ok(None);
+        }
+        let b = self.bind(arg, scope)?;
+        let oid = Expr::Func(
+            Func::Catalog(super::catalog_funcs::CatalogFn::ToReg(kind)),
+            vec![b],
+            DataType::Oid,
+        );
+        let name = Expr::Func(
+            Func::Catalog(super::catalog_funcs::CatalogFn::RegName(kind)),
+            vec![oid],
+            DataType::Text,
+        );
+        self.coerce(name, ty, tm, Coercion::Explicit, expr.span())
+            .map(Some)
+    }
+
     /// Binds `ARRAY(SELECT …)`: an array of the subquery's one column (`name` and
     /// `oid` columns, whose array types tusk lacks, give `text[]`, which prints the
     /// same).
@@ -4726,6 +4780,10 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                     x => go(x),
                 }
             }
+            .or_else(|| {
+                super::catalog_funcs::reg_kind(&data_type.to_string())
+                    .map(|k| k.type_name().to_string())
+            })
             .or_else(|| {
                 convert_type(data_type)
                     .ok()
