@@ -51,14 +51,20 @@ fn meta_command(s: &Server, cmd: &str) -> String {
 #[test]
 fn meta_commands_match_postgres() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/psql_meta");
-    let read = |f: &str| {
-        std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"))
-    };
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     let s = Server::start_new("psql-meta");
     let load = run_with_timeout(
         Command::new(pg_bin("psql"))
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &s.port.to_string(), "-U", "postgres", "-d", "postgres"])
+            .args([
+                "-p",
+                &s.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
             .arg("-f")
             .arg(dir.join("fixture.sql")),
         Duration::from_secs(60),
