@@ -599,51 +599,18 @@ pub fn size_pretty(n: i64) -> String {
     format!("{} PB", half(size))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn size_pretty_matches_postgresql() {
-        assert_eq!(size_pretty(0), "0 bytes");
-        assert_eq!(size_pretty(10239), "10239 bytes");
-        assert_eq!(size_pretty(10240), "10 kB");
-        assert_eq!(size_pretty(8192 * 1024), "8192 kB");
-        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
-        assert_eq!(size_pretty(1_000_000_000_000), "931 GB");
-    }
-
-    #[test]
-    fn reg_kinds() {
-        assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
-        assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
-        assert_eq!(reg_kind("oid"), None);
-    }
-}
-
 /// The built-in operator `OPERATOR(pg_catalog.~)` names (what psql writes around its
 /// name patterns), as sqlparser's plain operator: `parts` is the schema and the
-/// symbol, or the symbol alone.
-pub fn qualified_operator(parts: &[String]) -> Result<sqlparser::ast::BinaryOperator> {
+/// symbol, or the symbol alone. `None` when no built-in operator has that name (the
+/// caller reports 42883 with the operand types, as PostgreSQL does).
+pub fn qualified_operator(parts: &[String]) -> Option<sqlparser::ast::BinaryOperator> {
     use sqlparser::ast::BinaryOperator as B;
-    let (schema, symbol) = match parts {
-        [symbol] => (None, symbol.as_str()),
-        [schema, symbol] => (Some(schema.as_str()), symbol.as_str()),
-        _ => bail!(
-            sqlstate::SYNTAX_ERROR,
-            "improper qualified name (too many dotted names): {}",
-            parts.join(".")
-        ),
+    let symbol = match parts {
+        [symbol] => symbol.as_str(),
+        [schema, symbol] if schema == "pg_catalog" => symbol.as_str(),
+        _ => return None,
     };
-    if let Some(s) = schema {
-        if s != "pg_catalog" {
-            bail!(
-                sqlstate::UNDEFINED_FUNCTION,
-                "operator does not exist: {s}.{symbol}"
-            );
-        }
-    }
-    Ok(match symbol {
+    Some(match symbol {
         "=" => B::Eq,
         "<>" | "!=" => B::NotEq,
         "<" => B::Lt,
@@ -665,10 +632,41 @@ pub fn qualified_operator(parts: &[String]) -> Result<sqlparser::ast::BinaryOper
         "~~*" => B::PGILikeMatch,
         "!~~" => B::PGNotLikeMatch,
         "!~~*" => B::PGNotILikeMatch,
-        other => bail!(
-            sqlstate::UNDEFINED_FUNCTION,
-            "operator does not exist: {}{other}",
-            schema.map(|s| format!("{s}.")).unwrap_or_default()
-        ),
+        _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_pretty_matches_postgresql() {
+        assert_eq!(size_pretty(0), "0 bytes");
+        assert_eq!(size_pretty(10239), "10239 bytes");
+        assert_eq!(size_pretty(10240), "10 kB");
+        assert_eq!(size_pretty(8192 * 1024), "8192 kB");
+        assert_eq!(size_pretty(20 * 1024 * 1024), "20 MB");
+        assert_eq!(size_pretty(1_000_000_000_000), "931 GB");
+    }
+
+    #[test]
+    fn reg_kinds() {
+        assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
+        assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
+        assert_eq!(reg_kind("oid"), None);
+    }
+
+    #[test]
+    fn qualified_operators() {
+        use sqlparser::ast::BinaryOperator as B;
+        let op =
+            |p: &[&str]| qualified_operator(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(op(&["pg_catalog", "~"]), Some(B::PGRegexMatch));
+        assert_eq!(op(&["<>"]), Some(B::NotEq));
+        assert_eq!(op(&["pg_catalog", "!~*"]), Some(B::PGRegexNotIMatch));
+        assert_eq!(op(&["public", "~"]), None);
+        assert_eq!(op(&["pg_catalog", "@@"]), None);
+        assert_eq!(op(&["a", "b", "="]), None);
+    }
 }

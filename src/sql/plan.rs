@@ -3603,8 +3603,18 @@ impl<'a> Binder<'a> {
                     });
             }
             B::PGCustomBinaryOperator(parts) => {
-                let op = super::catalog_funcs::qualified_operator(parts)?;
-                return self.bind_binary(left, &op, right, scope);
+                if let Some(op) = super::catalog_funcs::qualified_operator(parts) {
+                    return self.bind_binary(left, &op, right, scope);
+                }
+                let (l, r) = (self.bind(left, scope)?, self.bind(right, scope)?);
+                return Err(err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "operator does not exist: {} {} {}",
+                    l.ty().name(),
+                    parts.join("."),
+                    r.ty().name()
+                )
+                .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts."));
             }
             other => {
                 if let Some(e) =
