@@ -14,10 +14,16 @@
 //!
 //! One call, `SELECT c.oid FROM pg_class c WHERE c.oid = 'orders'::regclass`:
 //! 1. the binder sees the cast to `regclass` and binds it as [`CatalogFn::ToReg`] of
-//!    the literal (tusk has no `regclass` type: the result is an `oid`);
+//!    the literal (inside a query a `reg*` value is an `oid`);
 //! 2. at execution, [`call`] reads the text: digits are an OID as they are, a name is
 //!    resolved along the search path (42P01 if no relation has it);
 //! 3. the comparison is then between two `oid` values.
+//!
+//! A `reg*` value leaves the query as a name: [`name_reg_outputs`] wraps a top-level
+//! output column that is a `reg*` cast in [`CatalogFn::RegName`] (and describes it
+//! with the `reg*` type's OID), and `x::regclass::text` binds to the same function,
+//! so `SELECT c.oid::regclass` prints `orders` (or `app.customers` when `app` is not
+//! on the search path) while comparisons and ORDER BY still use the OID.
 
 use super::expr::Func;
 use super::ExecCtx;
