@@ -11,11 +11,9 @@
 //! written by hand. No compared command prints a raw OID (they differ between servers).
 //!
 //! Left out of the compared list because tusk does not match PostgreSQL yet:
-//! * `\d orders`: the CHECK constraint prints as `CHECK (amount > 0)` where PostgreSQL
-//!   deparses the implicit cast, `CHECK (amount > 0::numeric)`;
 //! * `\d big_orders`: a view's columns are not in tusk's `pg_attribute`;
-//! * `\d+ orders`: the same CHECK; `\dt+` (`pg_table_size` is missing); `\l`
-//!   (template databases show no access privileges).
+//! * `\dt+`: `pg_table_size` is missing;
+//! * `\l`: the template databases show no access privileges (`=c/postgres`…).
 //!
 //! The fixture also avoids what tusk refuses: partial and expression indexes, and
 //! `CREATE SEQUENCE … START n INCREMENT m` in that order.

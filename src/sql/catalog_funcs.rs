@@ -310,12 +310,24 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
         }
         RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
         ShobjDescription | StatisticsObjDefColumns | FunctionInfo | GetTriggerDef => Value::Null,
-        GetConstraintDef => cx.engine.with_catalog(|c| {
-            pg_catalog::constraints(c, db)
-                .into_iter()
-                .find(|k| k.oid == first)
-                .map_or(Value::Null, |k| text(constraint_def(c, db, &k)))
-        }),
+        GetConstraintDef => {
+            let found = cx.engine.with_catalog(|c| {
+                pg_catalog::constraints(c, db)
+                    .into_iter()
+                    .find(|k| k.oid == first)
+                    .map(|k| (constraint_def(c, db, &k), k))
+            });
+            match found {
+                None => Value::Null,
+                Some((def, k)) => match (k.kind, &k.expr) {
+                    (b'c', Some(expr)) => text(
+                        check_def(cx, db, &k.table, expr, flag(1))
+                            .map_or(def, |e| format!("CHECK ({e})")),
+                    ),
+                    _ => text(def),
+                },
+            }
+        }
         GetIndexDef => {
             let column = match args.get(1) {
                 Some(Value::Int4(n)) => *n,
@@ -465,6 +477,20 @@ fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<Value> {
                 .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist"))
         }
     }
+}
+
+/// A CHECK expression as PostgreSQL deparses it (`sql::deparse`), or `None` when
+/// it cannot be bound again or has a shape the deparser does not print.
+fn check_def(
+    cx: &ExecCtx<'_>,
+    db: u32,
+    table: &crate::storage::TableDef,
+    expr: &str,
+    pretty: bool,
+) -> Option<String> {
+    let (bound, _) = super::ddl::bind_check(cx.engine, db, table, expr).ok()?;
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    super::deparse::check_text(&bound, &names, pretty)
 }
 
 /// What a `reg*` value of `kind` prints as.
