@@ -12,8 +12,13 @@
 //!
 //! Left out of the compared list because tusk does not match PostgreSQL yet:
 //! * `\d big_orders`: a view's columns are not in tusk's `pg_attribute`;
-//! * `\dt+`: `pg_table_size` is missing;
-//! * `\l`: the template databases show no access privileges (`=c/postgres`…).
+//! * `\dt+`, `\di+`, `\dv+`, `\ds+`: `pg_table_size` is missing (and tusk's sizes
+//!   are not PostgreSQL's);
+//! * `\dn+`: schema ACLs and `COMMENT ON SCHEMA`; `\df+`: no `pg_language`;
+//!   `\dx`, `\dA`, `\db`, `\dd` and the other catalogs tusk does not fill.
+//!
+//! `\l` is compared because both clusters are initialised with `-E UTF8 --locale=C`
+//! (scripts/psql-meta-expected passes them to PostgreSQL's initdb).
 //!
 //! The fixture also avoids what tusk refuses: partial and expression indexes, and
 //! `CREATE SEQUENCE … START n INCREMENT m` in that order.

@@ -22,3 +22,5 @@ CREATE TABLE plain (a int, b text);
 CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 100;
 CREATE SEQUENCE ticket_seq INCREMENT BY 5 START WITH 100;
 GRANT SELECT ON orders TO app_reader;
+GRANT app_reader TO app_admin;
+COMMENT ON TABLE orders IS 'customer orders';
