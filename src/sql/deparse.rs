@@ -244,3 +244,66 @@ fn flatten<'a>(e: &'a Expr, and: bool, out: &mut Vec<&'a Expr>) {
         _ => out.push(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Value;
+
+    fn col(i: usize, t: DataType) -> Box<Expr> {
+        Box::new(Expr::Column(i, t))
+    }
+
+    #[test]
+    fn casts_and_parentheses() {
+        let names = vec!["amount".to_string(), "n".to_string()];
+        let gt = Expr::Binary(
+            BinOp::Gt,
+            col(0, DataType::Numeric),
+            Box::new(Expr::Const(Value::Int4(0), DataType::Int4)),
+            DataType::Bool,
+        );
+        assert_eq!(
+            check_text(&gt, &names, true).as_deref(),
+            Some("amount > 0::numeric")
+        );
+        assert_eq!(
+            check_text(&gt, &names, false).as_deref(),
+            Some("(amount > (0)::numeric)")
+        );
+        let sum = Expr::Binary(
+            BinOp::Add,
+            col(1, DataType::Int4),
+            Box::new(Expr::Const(Value::Int4(1), DataType::Int4)),
+            DataType::Int4,
+        );
+        let cmp = Expr::Binary(
+            BinOp::Lt,
+            Box::new(sum),
+            col(1, DataType::Int4),
+            DataType::Bool,
+        );
+        let both = Expr::Or(
+            Box::new(cmp),
+            Box::new(Expr::IsNull(col(1, DataType::Int4), false)),
+        );
+        assert_eq!(
+            check_text(&both, &names, true).as_deref(),
+            Some("(n + 1) < n OR n IS NULL")
+        );
+    }
+
+    #[test]
+    fn unknown_shapes_are_not_guessed() {
+        let names = vec!["d".to_string()];
+        let neg = Expr::Binary(
+            BinOp::Gt,
+            col(0, DataType::Int4),
+            Box::new(Expr::Const(Value::Int4(-1), DataType::Int4)),
+            DataType::Bool,
+        );
+        assert_eq!(check_text(&neg, &names, true), None);
+        let date = Expr::IsNull(col(0, DataType::Date), true);
+        assert_eq!(check_text(&date, &names, true), None);
+    }
+}
