@@ -20,8 +20,8 @@
 //! 3. the comparison is then between two `oid` values.
 //!
 //! A `reg*` value leaves the query as a name: [`name_reg_outputs`] wraps a top-level
-//! output column that is a `reg*` cast in [`CatalogFn::RegName`] (and describes it
-//! with the `reg*` type's OID), and `x::regclass::text` binds to the same function,
+//! output column that is a `reg*` cast in [`CatalogFn::RegName`] (described as
+//! `text`: tusk has no `reg*` types of its own), and `x::regclass::text` binds to the same function,
 //! so `SELECT c.oid::regclass` prints `orders` (or `app.customers` when `app` is not
 //! on the search path) while comparisons and ORDER BY still use the OID.
 
@@ -108,22 +108,10 @@ impl RegKind {
             RegKind::Role => "regrole",
         }
     }
-
-    /// The OID of the `reg*` type (`regclass` 2205, `regtype` 2206, `regnamespace`
-    /// 4089, `regrole` 4096).
-    pub fn type_oid(self) -> u32 {
-        match self {
-            RegKind::Class => 2205,
-            RegKind::Type => 2206,
-            RegKind::Namespace => 4089,
-            RegKind::Role => 4096,
-        }
-    }
 }
 
 /// Makes the `reg*` casts among a top-level query's output columns print as names,
-/// as PostgreSQL's output functions do (`SELECT c.oid::regclass` shows `orders`), and
-/// describes those columns with the `reg*` type's OID. Inside the query the value
+/// as PostgreSQL's output functions do (`SELECT c.oid::regclass` shows `orders`). Inside the query the value
 /// stays an `oid` (it compares and sorts as one); an ORDER BY on such a column keeps
 /// sorting by the OID through a hidden copy of the expression.
 pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
@@ -146,9 +134,12 @@ pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
             vec![original],
             DataType::Text,
         );
+        // The column is described as `text`, not as the `reg*` type: its value is
+        // the name in either result format (a `reg*` column's binary format would be
+        // the OID's four bytes).
         if let Some(f) = p.fields.get_mut(i) {
-            f.type_oid = kind.type_oid();
-            f.type_len = 4;
+            f.type_oid = DataType::Text.oid();
+            f.type_len = DataType::Text.type_len();
         }
     }
 }
