@@ -14,10 +14,16 @@
 //!
 //! One call, `SELECT c.oid FROM pg_class c WHERE c.oid = 'orders'::regclass`:
 //! 1. the binder sees the cast to `regclass` and binds it as [`CatalogFn::ToReg`] of
-//!    the literal (tusk has no `regclass` type: the result is an `oid`);
+//!    the literal (inside a query a `reg*` value is an `oid`);
 //! 2. at execution, [`call`] reads the text: digits are an OID as they are, a name is
 //!    resolved along the search path (42P01 if no relation has it);
 //! 3. the comparison is then between two `oid` values.
+//!
+//! A `reg*` value leaves the query as a name: [`name_reg_outputs`] wraps a top-level
+//! output column that is a `reg*` cast in [`CatalogFn::RegName`] (described as
+//! `text`: tusk has no `reg*` types of its own), and `x::regclass::text` binds to the same function,
+//! so `SELECT c.oid::regclass` prints `orders` (or `app.customers` when `app` is not
+//! on the search path) while comparisons and ORDER BY still use the OID.
 
 use super::expr::Func;
 use super::ExecCtx;
@@ -80,6 +86,64 @@ pub enum CatalogFn {
     RelationIsPublishable,
     /// `pg_get_statisticsobjdef_columns(oid)` (tusk has no statistics objects: NULL).
     StatisticsObjDefColumns,
+    /// `pg_function_is_visible(oid)`, `pg_get_function_arguments(oid)`,
+    /// `pg_get_function_result(oid)`, `pg_get_function_identity_arguments(oid)`:
+    /// tusk has no functions in `pg_proc`, so no OID names one and each answers NULL,
+    /// as PostgreSQL does for an OID that names no function.
+    FunctionInfo,
+    /// The name a `reg*` value prints as (PostgreSQL's `regclassout` and friends):
+    /// relations and types qualified only when the search path does not find them,
+    /// the number itself when no object has the OID.
+    RegName(RegKind),
+    /// `pg_get_triggerdef(oid [, bool])`: tusk has no triggers in `pg_trigger`, so
+    /// NULL, as PostgreSQL answers for an OID that names no trigger.
+    GetTriggerDef,
+}
+
+impl RegKind {
+    /// The `reg*` type's name (`regclass`…), also the column name of a cast to it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            RegKind::Class => "regclass",
+            RegKind::Type => "regtype",
+            RegKind::Namespace => "regnamespace",
+            RegKind::Role => "regrole",
+        }
+    }
+}
+
+/// Makes the `reg*` casts among a top-level query's output columns print as names,
+/// as PostgreSQL's output functions do (`SELECT c.oid::regclass` shows `orders`). Inside the query the value
+/// stays an `oid` (it compares and sorts as one); an ORDER BY on such a column keeps
+/// sorting by the OID through a hidden copy of the expression.
+pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
+    use super::expr::Expr;
+    for i in 0..p.visible.min(p.exprs.len()) {
+        let kind = match &p.exprs[i] {
+            Expr::Func(Func::Catalog(CatalogFn::ToReg(kind)), _, _) => *kind,
+            _ => continue,
+        };
+        let original = p.exprs[i].clone();
+        if p.order.iter().any(|(k, _, _)| *k == i) {
+            let hidden = p.exprs.len();
+            p.exprs.push(original.clone());
+            for o in p.order.iter_mut().filter(|o| o.0 == i) {
+                o.0 = hidden;
+            }
+        }
+        p.exprs[i] = Expr::Func(
+            Func::Catalog(CatalogFn::RegName(kind)),
+            vec![original],
+            DataType::Text,
+        );
+        // The column is described as `text`, not as the `reg*` type: its value is
+        // the name in either result format (a `reg*` column's binary format would be
+        // the OID's four bytes).
+        if let Some(f) = p.fields.get_mut(i) {
+            f.type_oid = DataType::Text.oid();
+            f.type_len = DataType::Text.type_len();
+        }
+    }
 }
 
 /// The `reg*` type a cast names (`regclass`, `pg_catalog.regclass`…), if it is one.
@@ -116,6 +180,14 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("acldefault", 2) => (AclDefault, DataType::TextArray),
         ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
         ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
+        ("pg_function_is_visible", 1) => (FunctionInfo, DataType::Bool),
+        (
+            "pg_get_function_arguments"
+            | "pg_get_function_result"
+            | "pg_get_function_identity_arguments",
+            1,
+        ) => (FunctionInfo, DataType::Text),
+        ("pg_get_triggerdef", 1 | 2) => (GetTriggerDef, DataType::Text),
         _ => return None,
     };
     Some((Func::Catalog(f), t))
@@ -128,7 +200,7 @@ pub fn arg_type(f: CatalogFn, i: usize) -> Option<DataType> {
         (ToReg(_), _) => return None,
         (FormatType | ColDescription | GetIndexDef, 1) => DataType::Int4,
         (ObjDescription | ShobjDescription, 1) => DataType::Name,
-        (GetConstraintDef | GetViewDef, 1) => DataType::Bool,
+        (GetConstraintDef | GetViewDef | GetTriggerDef, 1) => DataType::Bool,
         (GetIndexDef, 2) | (GetExpr, 2) => DataType::Bool,
         (GetExpr, 0) => DataType::Text,
         (GetExpr, 1) => DataType::Oid,
@@ -231,13 +303,26 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                 .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
                 .map_or(Value::Null, text)
         }
-        ShobjDescription | StatisticsObjDefColumns => Value::Null,
-        GetConstraintDef => cx.engine.with_catalog(|c| {
-            pg_catalog::constraints(c, db)
-                .into_iter()
-                .find(|k| k.oid == first)
-                .map_or(Value::Null, |k| text(constraint_def(c, db, &k)))
-        }),
+        RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
+        ShobjDescription | StatisticsObjDefColumns | FunctionInfo | GetTriggerDef => Value::Null,
+        GetConstraintDef => {
+            let found = cx.engine.with_catalog(|c| {
+                pg_catalog::constraints(c, db)
+                    .into_iter()
+                    .find(|k| k.oid == first)
+                    .map(|k| (constraint_def(c, db, &k), k))
+            });
+            match found {
+                None => Value::Null,
+                Some((def, k)) => match (k.kind, &k.expr) {
+                    (b'c', Some(expr)) => text(
+                        check_def(cx, db, &k.table, expr, flag(1))
+                            .map_or(def, |e| format!("CHECK ({e})")),
+                    ),
+                    _ => text(def),
+                },
+            }
+        }
         GetIndexDef => {
             let column = match args.get(1) {
                 Some(Value::Int4(n)) => *n,
@@ -397,6 +482,44 @@ pub(crate) fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<V
     }
 }
 
+/// A CHECK expression as PostgreSQL deparses it (`sql::deparse`), or `None` when
+/// it cannot be bound again or has a shape the deparser does not print.
+fn check_def(
+    cx: &ExecCtx<'_>,
+    db: u32,
+    table: &crate::storage::TableDef,
+    expr: &str,
+    pretty: bool,
+) -> Option<String> {
+    let (bound, _) = super::ddl::bind_check(cx.engine, db, table, expr).ok()?;
+    let names: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    super::deparse::check_text(&bound, &names, pretty)
+}
+
+/// What a `reg*` value of `kind` prints as.
+fn reg_name(c: &CatalogState, db: u32, kind: RegKind, oid: u32) -> String {
+    if oid == 0 {
+        return "-".into();
+    }
+    match kind {
+        RegKind::Class => relation_name(c, db, oid),
+        RegKind::Type => pg_catalog::format_type(c, oid, -1, &|s| qualifier(c, s))
+            .unwrap_or_else(|| oid.to_string()),
+        RegKind::Namespace => {
+            let n = pg_catalog::schema_name(c, oid);
+            if n.is_empty() {
+                oid.to_string()
+            } else {
+                pg_catalog::quote_ident(&n)
+            }
+        }
+        RegKind::Role => c
+            .roles
+            .get(&oid)
+            .map_or_else(|| oid.to_string(), |r| pg_catalog::quote_ident(&r.name)),
+    }
+}
+
 /// A relation's name as `regclass` output writes it: qualified when not visible.
 fn relation_name(c: &CatalogState, db: u32, oid: u32) -> String {
     match pg_catalog::relations(c, db)
@@ -548,6 +671,43 @@ fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
     }))
 }
 
+/// The built-in operator `OPERATOR(pg_catalog.~)` names (what psql writes around its
+/// name patterns), as sqlparser's plain operator: `parts` is the schema and the
+/// symbol, or the symbol alone. `None` when no built-in operator has that name (the
+/// caller reports 42883 with the operand types, as PostgreSQL does).
+pub fn qualified_operator(parts: &[String]) -> Option<sqlparser::ast::BinaryOperator> {
+    use sqlparser::ast::BinaryOperator as B;
+    let symbol = match parts {
+        [symbol] => symbol.as_str(),
+        [schema, symbol] if schema == "pg_catalog" => symbol.as_str(),
+        _ => return None,
+    };
+    Some(match symbol {
+        "=" => B::Eq,
+        "<>" | "!=" => B::NotEq,
+        "<" => B::Lt,
+        "<=" => B::LtEq,
+        ">" => B::Gt,
+        ">=" => B::GtEq,
+        "+" => B::Plus,
+        "-" => B::Minus,
+        "*" => B::Multiply,
+        "/" => B::Divide,
+        "%" => B::Modulo,
+        "^" => B::PGExp,
+        "||" => B::StringConcat,
+        "~" => B::PGRegexMatch,
+        "~*" => B::PGRegexIMatch,
+        "!~" => B::PGRegexNotMatch,
+        "!~*" => B::PGRegexNotIMatch,
+        "~~" => B::PGLikeMatch,
+        "~~*" => B::PGILikeMatch,
+        "!~~" => B::PGNotLikeMatch,
+        "!~~*" => B::PGNotILikeMatch,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,5 +727,18 @@ mod tests {
         assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
         assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
         assert_eq!(reg_kind("oid"), None);
+    }
+
+    #[test]
+    fn qualified_operators() {
+        use sqlparser::ast::BinaryOperator as B;
+        let op =
+            |p: &[&str]| qualified_operator(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(op(&["pg_catalog", "~"]), Some(B::PGRegexMatch));
+        assert_eq!(op(&["<>"]), Some(B::NotEq));
+        assert_eq!(op(&["pg_catalog", "!~*"]), Some(B::PGRegexNotIMatch));
+        assert_eq!(op(&["public", "~"]), None);
+        assert_eq!(op(&["pg_catalog", "@@"]), None);
+        assert_eq!(op(&["a", "b", "="]), None);
     }
 }

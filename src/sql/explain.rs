@@ -798,6 +798,7 @@ pub fn expr_text(e: &Expr, names: &[String]) -> String {
         ),
         Expr::Case(..) => "CASE".into(),
         Expr::Subquery(..) => "(SubPlan 1)".into(),
+        Expr::ArraySubquery(..) => "(ARRAY(SubPlan 1))".into(),
         Expr::OuterColumn(..) => "$0".into(),
         Expr::Correlated(inner) => t(inner),
         Expr::Exists(_, neg) => format!("({}EXISTS(SubPlan 1))", if *neg { "NOT " } else { "" }),

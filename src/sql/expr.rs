@@ -261,6 +261,9 @@ pub enum Expr {
     Like(Box<Expr>, Box<Expr>, bool, bool),
     /// A scalar subquery `(SELECT …)` of one column (see [`Expr::Correlated`]).
     Subquery(Box<SelectPlan>, DataType),
+    /// `ARRAY(SELECT …)`: the one column of every row, in the subquery's order, as an
+    /// array of the given array type (`{}` when no row comes back).
+    ArraySubquery(Box<SelectPlan>, DataType),
     /// [NOT] EXISTS (SELECT …) (negated when the flag is set).
     Exists(Box<SelectPlan>, bool),
     /// x [NOT] IN (SELECT …).
@@ -286,6 +289,7 @@ impl Expr {
             | Expr::Func(_, _, t)
             | Expr::Case(_, _, t)
             | Expr::Subquery(_, t)
+            | Expr::ArraySubquery(_, t)
             | Expr::OuterColumn(_, _, t) => *t,
             Expr::Correlated(inner) => inner.ty(),
             _ => DataType::Bool,
@@ -484,6 +488,14 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
                     "more than one row returned by a subquery used as an expression"
                 ),
             }
+        }
+        Expr::ArraySubquery(p, t) => {
+            let items = subquery_rows(p, cx)?
+                .iter()
+                .map(|r| r.first().cloned().unwrap_or(Value::Null))
+                .collect();
+            let elem = crate::types::array::elem_type(*t).unwrap_or(DataType::Text);
+            crate::types::array::ArrayValue { elem, items }.into_value()
         }
         Expr::Exists(p, neg) => Value::Bool(subquery_rows(p, cx)?.is_empty() == *neg),
         Expr::OuterColumn(depth, i, _) => {

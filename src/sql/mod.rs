@@ -43,6 +43,7 @@ pub mod ctas;
 pub mod cte;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
+pub mod deparse;
 pub mod enums;
 pub mod exec;
 pub mod explain;

@@ -708,7 +708,11 @@ impl<'a> Binder<'a> {
             ast::Statement::Explain { .. } => super::explain::plan(self, stmt)?
                 .ok_or_else(|| Error::internal("EXPLAIN was not planned")),
             ast::Statement::Query(q) if q.with.is_some() => self.plan_with_statement(q),
-            ast::Statement::Query(q) => Ok(Plan::Query(self.plan_query(q)?)),
+            ast::Statement::Query(q) => {
+                let mut p = self.plan_query(q)?;
+                super::catalog_funcs::name_reg_outputs(&mut p);
+                Ok(Plan::Query(p))
+            }
             ast::Statement::Insert(ins) => self.plan_insert(ins),
             ast::Statement::Update {
                 table,
@@ -1372,6 +1376,13 @@ impl<'a> Binder<'a> {
                 with_ordinality,
                 ..
             } => {
+                if let Some(fa) = args {
+                    if let Some(found) =
+                        self.partition_ancestors(name, fa, *with_ordinality, alias.as_ref())?
+                    {
+                        return Ok(found);
+                    }
+                }
                 if args.is_some() && *with_ordinality {
                     bail!(
                         sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1504,6 +1515,46 @@ impl<'a> Binder<'a> {
                 "this FROM item is not supported yet"
             ),
         }
+    }
+
+    /// `pg_partition_ancestors(regclass) [WITH ORDINALITY]` in FROM (psql's `\d`
+    /// sends it): tusk has no partitioning, so no relation is a partition and the
+    /// function lists nothing, as PostgreSQL's does for a plain table; `None` for any
+    /// other function.
+    fn partition_ancestors(
+        &mut self,
+        name: &ast::ObjectName,
+        fa: &ast::TableFunctionArgs,
+        with_ordinality: bool,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Option<(Source, Scope)>> {
+        let (_, fname) = self.split_name(name)?;
+        if fname != "pg_partition_ancestors" || fa.args.len() != 1 {
+            return Ok(None);
+        }
+        let table = alias
+            .map(|a| fold(&a.name))
+            .unwrap_or_else(|| fname.clone());
+        let mut cols = vec![("relid", DataType::Oid)];
+        if with_ordinality {
+            cols.push(("ordinality", DataType::Int8));
+        }
+        let mut scope = Scope {
+            cols: cols
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(table.clone()),
+                    name: n.to_string(),
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                    absorbed: false,
+                })
+                .collect(),
+        };
+        apply_alias_columns(&mut scope, alias)?;
+        Ok(Some((Source::Values(vec![]), scope)))
     }
 
     /// A function in FROM: `generate_series(start, stop [, step])`.
@@ -3088,6 +3139,9 @@ impl<'a> Binder<'a> {
                 if *kind == ast::CastKind::TryCast || *kind == ast::CastKind::SafeCast {
                     bail!(sqlstate::FEATURE_NOT_SUPPORTED, "TRY_CAST is not supported");
                 }
+                if let Some(named) = self.bind_reg_name(expr, data_type, scope)? {
+                    return Ok(named);
+                }
                 if let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) {
                     let b = self.bind(expr, scope)?;
                     let f = super::catalog_funcs::CatalogFn::ToReg(kind);
@@ -3395,6 +3449,84 @@ impl<'a> Binder<'a> {
     }
 
     /// Plans a subquery used as an expression: uncorrelated, exactly one column.
+    /// Binds `x::regclass::text` (any `reg*` type, to `text`, `name` or `varchar`) as
+    /// the object's name, what PostgreSQL's `reg*` output function writes; `None`
+    /// when the cast is not one to a string of a `reg*` cast.
+    fn bind_reg_name(
+        &mut self,
+        expr: &ast::Expr,
+        target: &ast::DataType,
+        scope: &Scope,
+    ) -> Result<Option<Expr>> {
+        let mut inner = expr;
+        while let ast::Expr::Nested(x) = inner {
+            inner = x;
+        }
+        let ast::Expr::Cast {
+            expr: arg,
+            data_type,
+            kind: ast::CastKind::DoubleColon | ast::CastKind::Cast,
+            ..
+        } = inner
+        else {
+            return Ok(None);
+        };
+        let Some(kind) = super::catalog_funcs::reg_kind(&data_type.to_string()) else {
+            return Ok(None);
+        };
+        if super::catalog_funcs::reg_kind(&target.to_string()).is_some() {
+            return Ok(None);
+        }
+        let (ty, tm) = convert_type(target)?;
+        if !matches!(ty, DataType::Text | DataType::Name | DataType::Varchar) {
+            return Ok(None);
+        }
+        let b = self.bind(arg, scope)?;
+        let oid = Expr::Func(
+            Func::Catalog(super::catalog_funcs::CatalogFn::ToReg(kind)),
+            vec![b],
+            DataType::Oid,
+        );
+        let name = Expr::Func(
+            Func::Catalog(super::catalog_funcs::CatalogFn::RegName(kind)),
+            vec![oid],
+            DataType::Text,
+        );
+        self.coerce(name, ty, tm, Coercion::Explicit, expr.span())
+            .map(Some)
+    }
+
+    /// Binds `ARRAY(SELECT …)`: an array of the subquery's one column (`name` and
+    /// `oid` columns, whose array types tusk lacks, give `text[]`, which prints the
+    /// same).
+    fn bind_array_subquery(
+        &mut self,
+        q: &ast::Query,
+        span: sqlparser::tokenizer::Span,
+        scope: &Scope,
+    ) -> Result<Expr> {
+        self.with_outer(scope, |b| {
+            let p = b.plan_subquery(q, span)?;
+            let elem = p
+                .fields
+                .first()
+                .and_then(|f| DataType::from_oid(f.type_oid))
+                .unwrap_or(DataType::Text);
+            let ty = match elem {
+                DataType::Name | DataType::Oid | DataType::Unknown => DataType::TextArray,
+                t => match crate::types::array::array_type_of(t) {
+                    Some(a) => a,
+                    None => bail!(
+                        sqlstate::UNDEFINED_OBJECT,
+                        "could not find array type for data type {}",
+                        t.name()
+                    ),
+                },
+            };
+            Ok(Expr::ArraySubquery(Box::new(p), ty))
+        })
+    }
+
     fn plan_subquery(
         &mut self,
         q: &ast::Query,
@@ -3506,6 +3638,20 @@ impl<'a> Binder<'a> {
                         Some(op_error) => self.at(op_error, self.symbol_span(left, "^")),
                         None => e,
                     });
+            }
+            B::PGCustomBinaryOperator(parts) => {
+                if let Some(op) = super::catalog_funcs::qualified_operator(parts) {
+                    return self.bind_binary(left, &op, right, scope);
+                }
+                let (l, r) = (self.bind(left, scope)?, self.bind(right, scope)?);
+                return Err(err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "operator does not exist: {} {} {}",
+                    l.ty().name(),
+                    parts.join("."),
+                    r.ty().name()
+                )
+                .with_hint("No operator matches the given name and argument types. You might need to add explicit type casts."));
             }
             other => {
                 if let Some(e) =
@@ -3862,6 +4008,11 @@ impl<'a> Binder<'a> {
             .unwrap_or_default();
         if let Some(rewritten) = self.whole_row_json(f, &name, scope) {
             return self.bind(&rewritten, scope);
+        }
+        if let (ast::FunctionArguments::Subquery(q), 1) = (&f.args, f.name.0.len()) {
+            if name == "array" {
+                return self.bind_array_subquery(q, f.name.span(), scope);
+            }
         }
         // ORDER BY inside the argument list (aggregates only); other clauses are not
         // PostgreSQL's and must not be ignored.
@@ -4703,6 +4854,10 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 }
             }
             .or_else(|| {
+                super::catalog_funcs::reg_kind(&data_type.to_string())
+                    .map(|k| k.type_name().to_string())
+            })
+            .or_else(|| {
                 convert_type(data_type)
                     .ok()
                     .map(|(t, _)| t.column_name().to_string())
@@ -4798,6 +4953,11 @@ pub fn convert_type(t: &ast::DataType) -> Result<(DataType, i32)> {
         None => (lower.clone(), vec![]),
     };
     let base = base.replace("[]", "").trim().to_string();
+    // Built-in types live in pg_catalog: `pg_catalog.text` is `text`.
+    let base = match base.strip_prefix("pg_catalog.") {
+        Some(b) if DataType::from_sql_name(b).is_some() => b.to_string(),
+        _ => base,
+    };
     let is_array = lower.ends_with("[]");
     if base.contains("serial") {
         bail!(

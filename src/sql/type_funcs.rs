@@ -106,6 +106,10 @@ pub enum TypeFn {
     AnyAll(BinOp, bool),
     /// `array_length(text[], dim)`.
     ArrayLen,
+    /// `array_upper(anyarray, int4)` (tusk's arrays are one-dimensional from 1).
+    ArrayUpper,
+    /// `array_lower(anyarray, int4)`.
+    ArrayLower,
     /// `cardinality(text[])`.
     Cardinality,
     /// `array_to_string(text[], sep [, null_string])`.
@@ -180,6 +184,8 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(TypeFn, DataType)> {
         ("jsonb_strip_nulls", 1) => (TypeFn::StripNulls(false), DataType::Jsonb),
         ("json_strip_nulls", 1) => (TypeFn::StripNulls(true), DataType::Json),
         ("array_length", 2) if is_array(first) => (TypeFn::ArrayLen, DataType::Int4),
+        ("array_upper", 2) if is_array(first) => (TypeFn::ArrayUpper, DataType::Int4),
+        ("array_lower", 2) if is_array(first) => (TypeFn::ArrayLower, DataType::Int4),
         ("cardinality", 1) if is_array(first) => (TypeFn::Cardinality, DataType::Int4),
         ("array_to_string", 2 | 3) if is_array(first) => (TypeFn::ArrayToString, DataType::Text),
         ("string_to_array", 2 | 3) => (TypeFn::StringToArray, DataType::TextArray),
@@ -219,7 +225,8 @@ pub fn arg_type(f: TypeFn, i: usize) -> Option<DataType> {
         (TypeFn::Set | TypeFn::Insert, 3) => Some(DataType::Bool),
         (TypeFn::BuildObject(_) | TypeFn::BuildArray(_) | TypeFn::ToJson(_), _) => None,
         (TypeFn::RowJson(_) | TypeFn::RowText, i) => (i % 2 == 0).then_some(DataType::Text),
-        (TypeFn::ArrayLen, 1) => Some(DataType::Int4),
+        (TypeFn::ArrayLen | TypeFn::ArrayUpper | TypeFn::ArrayLower, 1) => Some(DataType::Int4),
+        (TypeFn::ArrayUpper | TypeFn::ArrayLower, 0) => None,
         (TypeFn::ArrayLen | TypeFn::Cardinality | TypeFn::ArrayToString, 0) => None,
         (
             TypeFn::ArrayAppend(e)
@@ -404,6 +411,14 @@ fn call_array(f: TypeFn, args: &[Value], opts: &types::FormatOptions) -> Result<
                 Value::Int4(n as i32)
             } else {
                 Value::Null
+            }
+        }
+        TypeFn::ArrayUpper | TypeFn::ArrayLower => {
+            let n = elements(&arg(0)).len();
+            match (arg(1).as_i64() == Some(1) && n > 0, f) {
+                (false, _) => Value::Null,
+                (true, TypeFn::ArrayUpper) => Value::Int4(n as i32),
+                (true, _) => Value::Int4(1),
             }
         }
         TypeFn::Cardinality => Value::Int4(elements(&arg(0)).len() as i32),

@@ -336,6 +336,23 @@ impl Engine {
                 conn_limit: -1,
             }));
         }
+        // initdb revokes CREATE and TEMPORARY on the templates from PUBLIC, so their
+        // ACL is `{=c/owner,owner=CTc/owner}`.
+        for oid in [1, 4] {
+            let item = |grantee, privs| acl::AclItem {
+                grantee,
+                grantor: BOOTSTRAP_SUPERUSER,
+                privs,
+                grant_opts: 0,
+            };
+            catalog.apply(&CatalogChange::Acl(acl::AclChange::Set {
+                object: acl::AclObject::Database(oid),
+                acl: Some(vec![
+                    item(0, acl::ACL_CONNECT),
+                    item(BOOTSTRAP_SUPERUSER, acl::ACL_ALL_DATABASE),
+                ]),
+            }));
+        }
         catalog.schemas.insert(
             PG_CATALOG_NAMESPACE,
             ("pg_catalog".into(), BOOTSTRAP_SUPERUSER),

@@ -225,10 +225,12 @@ pub(super) fn check_table_factor(f: &ast::TableFactor) -> Result<()> {
         json_path,
         sample,
         index_hints,
+        args,
         ..
     } = f
     {
-        if *with_ordinality {
+        // A function's WITH ORDINALITY is decided where the function is planned.
+        if *with_ordinality && args.is_none() {
             bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "WITH ORDINALITY is not supported yet"

@@ -20,7 +20,10 @@ use sqlparser::ast;
 
 /// The name of a single-column set-returning function the FROM clause can run.
 fn is_srf(name: &str) -> Option<bool> {
-    if name == "generate_series" || super::super::regex_funcs::rows_function(name).is_some() {
+    if name == "generate_series"
+        || name == "pg_partition_ancestors"
+        || super::super::regex_funcs::rows_function(name).is_some()
+    {
         return Some(true);
     }
     super::super::type_funcs::srf(name).map(|(_, cols)| cols.len() == 1)

@@ -541,6 +541,7 @@ fn relocate(e: &mut Expr, w: usize) {
         Expr::Const(..)
         | Expr::Param(..)
         | Expr::Subquery(..)
+        | Expr::ArraySubquery(..)
         | Expr::Exists(..)
         | Expr::OuterColumn(..) => {}
         Expr::Correlated(inner) => relocate(inner, w),
