@@ -172,6 +172,26 @@ pub struct Error {
     /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`
     /// (boxed: errors travel in every `Result` and must stay small).
     pub context: Option<Box<str>>,
+    /// The objects the error is about (`s`, `t`, `c`, `d`, `n` fields), which drivers
+    /// expose to applications (node-postgres' `err.constraint`, psycopg's
+    /// `diag.constraint_name`); boxed for the same reason as `context`.
+    pub objects: Option<Box<ErrorObjects>>,
+}
+
+/// The names PostgreSQL attaches to an error about a particular object; each is sent
+/// in its own ErrorResponse field when present.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorObjects {
+    /// The schema of the object (`s`).
+    pub schema: Option<String>,
+    /// The table (`t`).
+    pub table: Option<String>,
+    /// The column (`c`).
+    pub column: Option<String>,
+    /// The data type (`d`).
+    pub datatype: Option<String>,
+    /// The constraint (`n`).
+    pub constraint: Option<String>,
 }
 
 /// The result type used throughout tusk.
@@ -188,6 +208,7 @@ impl Error {
             hint: None,
             position: None,
             context: None,
+            objects: None,
         }
     }
 
@@ -246,6 +267,30 @@ impl Error {
     /// Returns the error with a hint sentence.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Returns the error naming the table it is about (`t` field).
+    pub fn with_table(mut self, table: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).table = Some(table.into());
+        self
+    }
+
+    /// Returns the error naming the column it is about (`c` field).
+    pub fn with_column(mut self, column: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).column = Some(column.into());
+        self
+    }
+
+    /// Returns the error naming the constraint it is about (`n` field).
+    pub fn with_constraint(mut self, constraint: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).constraint = Some(constraint.into());
+        self
+    }
+
+    /// Returns the error naming the schema of the object it is about (`s` field).
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).schema = Some(schema.into());
         self
     }
 

@@ -2095,6 +2095,8 @@ fn duplicate_key(def: &TableDef, name: &str, pk: &[usize], row: &[Value]) -> Err
         names.join(", "),
         vals.join(", ")
     ))
+    .with_table(def.name.clone())
+    .with_constraint(name)
 }
 
 #[cfg(test)]
