@@ -77,7 +77,10 @@ pub async fn run(conninfo: &str) {
     let types: Vec<u32> = ins.params().iter().map(|t| t.oid()).collect();
     assert_eq!(
         types,
-        [21, 23, 20, 1700, 700, 701, 25, 1043, 16, 17, 1082, 1083, 1114, 1184, 1186, 2950, 114, 3802, 1007, 1009]
+        [
+            21, 23, 20, 1700, 700, 701, 25, 1043, 16, 17, 1082, 1083, 1114, 1184, 1186, 2950, 114,
+            3802, 1007, 1009
+        ]
     );
     let ai: Vec<i32> = vec![1, 2, 3];
     let at: Vec<Option<&str>> = vec![Some("x"), Some("y z"), None];
@@ -86,8 +89,26 @@ pub async fn run(conninfo: &str) {
         .execute(
             &ins,
             &[
-                &41i16, &70000i32, &9007199254740993i64, &n, &1.5f32, &2.25f64, &"héllo wörld ✓",
-                &"varchar", &true, &by, &d, &tm, &when, &when, &iv, &u, &j, &jb, &ai, &at,
+                &41i16,
+                &70000i32,
+                &9007199254740993i64,
+                &n,
+                &1.5f32,
+                &2.25f64,
+                &"héllo wörld ✓",
+                &"varchar",
+                &true,
+                &by,
+                &d,
+                &tm,
+                &when,
+                &when,
+                &iv,
+                &u,
+                &j,
+                &jb,
+                &ai,
+                &at,
             ],
         )
         .await
@@ -126,21 +147,41 @@ pub async fn run(conninfo: &str) {
     );
     // Parameter types inferred from the expression; NULL parameters.
     let row = c
-        .query_one("SELECT $1::int4 + 1, $2::text, $3::text IS NULL", &[&41i32, &"é", &None::<String>])
+        .query_one(
+            "SELECT $1::int4 + 1, $2::text, $3::text IS NULL",
+            &[&41i32, &"é", &None::<String>],
+        )
         .await
         .unwrap();
-    assert_eq!((row.get::<_, i32>(0), row.get::<_, String>(1), row.get::<_, bool>(2)), (42, "é".into(), true));
-    let row = c.query_one("SELECT count(*) FROM drv_tokio WHERE i4 > $1", &[&1i32]).await.unwrap();
+    assert_eq!(
+        (
+            row.get::<_, i32>(0),
+            row.get::<_, String>(1),
+            row.get::<_, bool>(2)
+        ),
+        (42, "é".into(), true)
+    );
+    let row = c
+        .query_one("SELECT count(*) FROM drv_tokio WHERE i4 > $1", &[&1i32])
+        .await
+        .unwrap();
     assert_eq!(row.get::<_, i64>(0), 1);
     // Transactions: START TRANSACTION … ROLLBACK, then … COMMIT.
     let tx = c.transaction().await.unwrap();
-    tx.execute("INSERT INTO drv_tokio (t) VALUES ($1)", &[&"rolled back"]).await.unwrap();
+    tx.execute("INSERT INTO drv_tokio (t) VALUES ($1)", &[&"rolled back"])
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     let tx = c.transaction().await.unwrap();
-    tx.execute("INSERT INTO drv_tokio (t) VALUES ($1)", &[&"committed"]).await.unwrap();
+    tx.execute("INSERT INTO drv_tokio (t) VALUES ($1)", &[&"committed"])
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let texts: Vec<String> = c
-        .query("SELECT t FROM drv_tokio WHERE t IN ('rolled back', 'committed')", &[])
+        .query(
+            "SELECT t FROM drv_tokio WHERE t IN ('rolled back', 'committed')",
+            &[],
+        )
         .await
         .unwrap()
         .iter()
