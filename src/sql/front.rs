@@ -297,6 +297,13 @@ pub enum FrontStmt {
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
     Deallocate(Option<String>),
+    /// CLOSE { name | ALL } of SQL cursors (None for ALL). tusk has no DECLARE, so no
+    /// cursor is ever open: ALL closes nothing and a name is never found. Connection
+    /// pools send `CLOSE ALL` when a connection is handed back (asyncpg).
+    Close(Option<String>),
+    /// UNLISTEN { channel | * }. tusk has no LISTEN, so a session listens to nothing
+    /// and there is nothing to stop; pools send `UNLISTEN *` on release (asyncpg).
+    Unlisten,
     /// SET CONSTRAINTS { ALL | name [, …] } { DEFERRED | IMMEDIATE }.
     SetConstraints {
         /// The constraints as (schema, name); None for ALL.
@@ -781,6 +788,19 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "close" => {
+            if p.eat("all") {
+                FrontStmt::Close(None)
+            } else {
+                FrontStmt::Close(Some(p.ident()?))
+            }
+        }
+        "unlisten" => {
+            if !p.eat_punct('*') {
+                p.ident()?;
+            }
+            FrontStmt::Unlisten
+        }
         "copy" => parse_copy(&mut p, copy_query)?,
         "discard" => match p.word() {
             Some(w @ ("all" | "plans" | "temp" | "temporary" | "sequences")) => {
@@ -1384,6 +1404,17 @@ mod tests {
             })
         );
         assert_eq!(parse("checkpoint").unwrap(), Some(FrontStmt::Checkpoint));
+        assert_eq!(parse("CLOSE ALL").unwrap(), Some(FrontStmt::Close(None)));
+        assert_eq!(
+            parse("close \"Cur\"").unwrap(),
+            Some(FrontStmt::Close(Some("Cur".into())))
+        );
+        assert_eq!(parse("UNLISTEN *").unwrap(), Some(FrontStmt::Unlisten));
+        assert_eq!(parse("unlisten chan").unwrap(), Some(FrontStmt::Unlisten));
+        assert_eq!(
+            parse("UNLISTEN 1").unwrap_err().message,
+            "syntax error at or near \"1\""
+        );
         assert_eq!(
             parse("start transaction isolation level read committed").unwrap(),
             Some(FrontStmt::Begin(TxnModes {

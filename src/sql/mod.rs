@@ -1601,6 +1601,12 @@ impl Session {
                 })?;
                 cmd("SET CONSTRAINTS")
             }
+            FrontStmt::Close(None) => cmd("CLOSE CURSOR ALL"),
+            FrontStmt::Close(Some(name)) => bail!(
+                sqlstate::INVALID_CURSOR_NAME,
+                "cursor \"{name}\" does not exist"
+            ),
+            FrontStmt::Unlisten => cmd("UNLISTEN"),
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(

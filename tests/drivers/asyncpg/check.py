@@ -1,7 +1,8 @@
 """asyncpg against tusk: named prepared statements with Describe and Flush, binary
 parameters and results for every common type, fetchrow's row-limited Execute
 (PortalSuspended), executemany, transactions committed and rolled back, binary COPY
-pipelined ahead of CopyInResponse, errors mapped by SQLSTATE, and the type
+pipelined ahead of CopyInResponse, errors mapped by SQLSTATE, a pool's reset of a
+released connection, a cursor read through a row-limited portal, and the type
 introspection asyncpg runs for types without a built-in codec (arrays, an enum, and
 set_type_codec). Connection settings come from PGHOST/PGPORT/PGUSER/PGDATABASE.
 
@@ -95,6 +96,17 @@ async def basic(conn):
     except asyncpg.PostgresSyntaxError as e:
         check("sqlstate", e.sqlstate, "42601")
     await conn.execute("DROP TABLE drv_asyncpg")
+    # A pool resets a connection it gets back with `SELECT pg_advisory_unlock_all();
+    # CLOSE ALL; UNLISTEN *; RESET ALL;`.
+    pool = await asyncpg.create_pool(min_size=1, max_size=1)
+    async with pool.acquire() as c:
+        await c.execute("SET application_name = 'changed'")
+    async with pool.acquire() as c:
+        check("pool reset", await c.fetchval("SHOW application_name"), "")
+        async with c.transaction():
+            got = [r[0] async for r in c.cursor("SELECT g FROM generate_series(1, 5) g", prefetch=2)]
+        check("portal cursor", got, [1, 2, 3, 4, 5])
+    await pool.close()
 
 
 async def introspection(conn):
