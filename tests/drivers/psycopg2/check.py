@@ -2,7 +2,8 @@
 interpolated into the SQL text on the client, so this checks tusk's literal parsing
 (ISO timestamps with T and offsets, bytea hex, json, ARRAY[…] literals, :: chains).
 Connect, create a table, insert with parameters, read every common type back, commit
-and roll back, executemany and execute_values, COPY both ways, and an error's SQLSTATE.
+and roll back, executemany and execute_values, COPY both ways, a named cursor, and an
+error's SQLSTATE.
 Connection settings come from PGHOST/PGPORT/PGUSER/PGDATABASE."""
 
 import datetime as dt
@@ -83,6 +84,13 @@ def main():
     out = io.StringIO()
     cur.copy_expert("COPY (SELECT t, i4 FROM drv_psycopg2 WHERE t LIKE 'copied-%' ORDER BY t) TO STDOUT", out)
     check("copy", out.getvalue(), "copied-1\t10\ncopied-2\t\\N\n")
+    # A named cursor: DECLARE, then FETCH FORWARD itersize at a time.
+    named = conn.cursor("drv_cur")
+    named.itersize = 2
+    named.execute("SELECT t FROM drv_psycopg2 WHERE t IN %s ORDER BY t", (("a", "b", "c", "d"),))
+    check("named cursor", [r[0] for r in named], ["a", "b", "c", "d"])
+    named.close()
+    conn.commit()
     # Errors carry the SQLSTATE.
     try:
         cur.execute("INSERT INTO drv_psycopg2 (id) VALUES (1)")

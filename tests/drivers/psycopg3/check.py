@@ -1,7 +1,7 @@
 """psycopg 3 against tusk: connect, create a table, insert with parameters (typed binary
 and text parameters, as psycopg sends them), read every common type back, commit and
 roll back, a server-side prepared statement, executemany in pipeline mode, COPY FROM
-STDIN, and an error's SQLSTATE. Connection settings come from PGHOST/PGPORT/PGUSER/
+STDIN, a named (server-side) cursor, and an error's SQLSTATE. Connection settings come from PGHOST/PGPORT/PGUSER/
 PGDATABASE. Exits non-zero with a message on the first difference."""
 
 import datetime as dt
@@ -89,6 +89,13 @@ def main():
         conn.commit()
         got = conn.execute("SELECT count(*) FROM drv_psycopg3 WHERE t LIKE 'copied-%'").fetchone()[0]
         check("copy", got, 2)
+        # A named (server-side) cursor: DECLARE with a parameter, then FETCH.
+        with conn.cursor(name="drv_cur") as cur:
+            cur.execute("SELECT id, t FROM drv_psycopg3 WHERE id > %s ORDER BY id", (0,))
+            first = cur.fetchmany(2)
+            rest = cur.fetchall()
+        check("named cursor", [r[1] for r in first + rest], [ROW["t"], "committed", "pear", "plum", "copied-1", "copied-2"])
+        conn.commit()
         # An error carries its SQLSTATE; the connection is usable after rollback.
         try:
             conn.execute("INSERT INTO drv_psycopg3 (id) VALUES (1)")
