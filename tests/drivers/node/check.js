@@ -78,6 +78,8 @@ async function main() {
   } catch (err) {
     check('code', err.code, '23505');
     check('constraint', err.constraint, 'drv_node_t_key');
+    check('table', err.table, 'drv_node');
+    check('schema', err.schema, 'public');
     check('detail', err.detail, 'Key (t)=(committed) already exists.');
   }
   try {

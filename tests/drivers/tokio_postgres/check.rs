@@ -197,6 +197,7 @@ pub async fn run(conninfo: &str) {
     assert_eq!(db.code().code(), "23505");
     assert_eq!(db.constraint(), Some("drv_tokio_t_key"));
     assert_eq!(db.table(), Some("drv_tokio"));
+    assert_eq!(db.schema(), Some("public"));
     // A simple-query batch.
     let msgs = c.simple_query("SELECT 1; SELECT 'two'").await.unwrap();
     let vals: Vec<String> = msgs
