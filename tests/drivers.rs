@@ -52,6 +52,23 @@ const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
                 appendix-asyncpg-introspection.sql of the drivers reference)",
     },
     ExpectedFailure {
+        check: "psycopg3 introspection",
+        error: "relation \"pg_type\" does not exist",
+        query: "SELECT name, oid, array_oid, regtype, array_agg(label) AS labels FROM ( SELECT \
+                t.typname AS name, t.oid AS oid, t.typarray AS array_oid, t.oid::regtype::text \
+                AS regtype, e.enumlabel AS label FROM pg_type t LEFT JOIN pg_enum e ON \
+                e.enumtypid = t.oid WHERE t.oid = to_regtype($1) ORDER BY e.enumsortorder ) x \
+                GROUP BY name, oid, array_oid, regtype",
+    },
+    ExpectedFailure {
+        check: "tokio-postgres introspection",
+        error: "relation \"pg_type\" does not exist",
+        query: "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, n.nspname, \
+                t.typrelid FROM pg_catalog.pg_type t LEFT OUTER JOIN pg_catalog.pg_range r ON \
+                r.rngtypid = t.oid INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid \
+                WHERE t.oid = $1",
+    },
+    ExpectedFailure {
         check: "jdbc metadata",
         error: "relation \"pg_namespace\" does not exist",
         query: "SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM, c.relname AS TABLE_NAME,  CASE n.nspname ~ '^pg_' OR n.nspname = 'information_schema'  WHEN true THEN CASE  WHEN n.nspname = 'pg_catalog' OR n.nspname = 'information_schema' THEN CASE c.relkind   WHEN 'r' THEN 'SYSTEM TABLE'   WHEN 'v' THEN 'SYSTEM VIEW'   WHEN 'i' THEN 'SYSTEM INDEX'   ELSE NULL   END  WHEN n.nspname = 'pg_toast' THEN CASE c.relkind   WHEN 'r' THEN 'SYSTEM TOAST TABLE'   WHEN 'i' THEN 'SYSTEM TOAST INDEX'   ELSE NULL   END  ELSE CASE c.relkind   WHEN 'r' THEN 'TEMPORARY TABLE'   WHEN 'p' THEN 'TEMPORARY TABLE'   WHEN 'i' THEN 'TEMPORARY INDEX'   WHEN 'S' THEN 'TEMPORARY SEQUENCE'   WHEN 'v' THEN 'TEMPORARY VIEW'   ELSE NULL   END  END  WHEN false THEN CASE c.relkind  WHEN 'r' THEN 'TABLE'  WHEN 'p' THEN 'PARTITIONED TABLE'  WHEN 'i' THEN 'INDEX'  WHEN 'P' then 'PARTITIONED INDEX'  WHEN 'S' THEN 'SEQUENCE'  WHEN 'v' THEN 'VIEW'  WHEN 'c' THEN 'TYPE'  WHEN 'f' THEN 'FOREIGN TABLE'  WHEN 'm' THEN 'MATERIALIZED VIEW'  ELSE NULL  END  ELSE NULL  END  AS TABLE_TYPE, d.description AS REMARKS,  '' as TYPE_CAT, '' as TYPE_SCHEM, '' as TYPE_NAME, '' AS SELF_REFERENCING_COL_NAME, '' AS REF_GENERATION  FROM pg_catalog.pg_namespace n, pg_catalog.pg_class c  LEFT JOIN pg_catalog.pg_description d ON (c.oid = d.objoid AND d.objsubid = 0  and d.classoid = 'pg_class'::regclass)  WHERE c.relnamespace = n.oid  AND n.nspname LIKE 'public' AND c.relname LIKE 'drv_jdbc_meta' AND (false  OR ( c.relkind = 'r' AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ) )  ORDER BY TABLE_TYPE,TABLE_SCHEM,TABLE_NAME",
@@ -94,8 +111,7 @@ fn missing(driver: &str, reason: &str) -> bool {
     true
 }
 
-/// Runs one check program against `server` and judges it, consulting
-/// [`EXPECTED_TO_FAIL`].
+/// Runs one check program against `server` and judges it with [`judge`].
 fn run_check(server: &Server, check: &str, cmd: &mut Command) {
     cmd.env("PGHOST", "127.0.0.1")
         .env("PGPORT", server.port.to_string())
@@ -105,19 +121,31 @@ fn run_check(server: &Server, check: &str, cmd: &mut Command) {
         .env_remove("PGPASSWORD")
         .env_remove("PGOPTIONS");
     let out = run_with_timeout(cmd, Duration::from_secs(300));
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    let expected = EXPECTED_TO_FAIL.iter().find(|e| e.check == check);
-    match (out.status.success(), expected) {
-        (true, None) => eprintln!("{}", stdout(&out).trim_end()),
-        (false, None) => panic!(
-            "{check} failed ({}):\n{text}\nserver log:\n{}",
+    let outcome = if out.status.success() {
+        Ok(stdout(&out))
+    } else {
+        Err(format!(
+            "{} ({}):\n{}{}",
+            check,
             out.status,
-            server.log_text()
-        ),
-        (true, Some(_)) => {
+            stdout(&out),
+            stderr(&out)
+        ))
+    };
+    judge(server, check, outcome);
+}
+
+/// Judges a check's outcome (its output, or its failure as text) against
+/// [`EXPECTED_TO_FAIL`]: a listed check must fail with its error, any other must pass.
+fn judge(server: &Server, check: &str, outcome: Result<String, String>) {
+    let expected = EXPECTED_TO_FAIL.iter().find(|e| e.check == check);
+    match (outcome, expected) {
+        (Ok(out), None) => eprintln!("{}", out.trim_end()),
+        (Err(text), None) => panic!("{check} failed: {text}\nserver log:\n{}", server.log_text()),
+        (Ok(_), Some(_)) => {
             panic!("{check} passes now: remove it from EXPECTED_TO_FAIL in tests/drivers.rs")
         }
-        (false, Some(e)) => {
+        (Err(text), Some(e)) => {
             assert!(
                 text.contains(e.error),
                 "{check} was expected to fail with {:?} but failed otherwise:\n{text}",
@@ -162,14 +190,24 @@ fn python(driver: &str, module: &str, script: &str) -> Option<Command> {
 #[test]
 fn tokio_postgres() {
     let s = Server::start_new("drv-tokio");
-    runtime().block_on(tokio_postgres_check::run(&s.conninfo("postgres")));
+    runtime().block_on(async {
+        tokio_postgres_check::run(&s.conninfo("postgres")).await;
+        let r = tokio_postgres_check::introspection(&s.conninfo("postgres")).await;
+        judge(
+            &s,
+            "tokio-postgres introspection",
+            r.map(|()| "tokio-postgres introspection: ok".into()),
+        );
+    });
 }
 
 #[test]
 fn psycopg3() {
     let s = Server::start_new("drv-psycopg3");
-    if let Some(mut cmd) = python("psycopg3", "psycopg", "psycopg3/check.py") {
-        run_check(&s, "psycopg3", &mut cmd);
+    for phase in ["basic", "introspection"] {
+        if let Some(mut cmd) = python("psycopg3", "psycopg", "psycopg3/check.py") {
+            run_check(&s, &format!("psycopg3 {phase}"), cmd.arg(phase));
+        }
     }
 }
 

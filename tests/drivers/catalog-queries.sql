@@ -16,3 +16,28 @@ SELECT c.oid, a.attnum, a.attname, c.relname, n.nspname, a.attnotnull OR (t.typt
 SELECT NOT attnotnull FROM ( ( SELECT $1::int4 AS idx, $2::int4 AS table_id, $3::int2 AS col_idx ) UNION ALL ( SELECT $4::int4, $5::int4, $6::int2 ) ) AS col LEFT JOIN pg_catalog.pg_attribute ON table_id IS NOT NULL AND attrelid = table_id AND attnum = col_idx ORDER BY idx;
 SELECT oid::regtype::text, typtype, typcategory, typrelid, typelem, typbasetype FROM pg_catalog.pg_type WHERE oid = $1;
 SELECT NOT attnotnull FROM ( ( SELECT $1::int4 AS idx, $2::int4 AS table_id, $3::int2 AS col_idx ) ) AS col LEFT JOIN pg_catalog.pg_attribute ON table_id IS NOT NULL AND attrelid = table_id AND attnum = col_idx ORDER BY idx;
+
+-- psycopg3 introspection: EnumInfo.fetch(conn, 'drv_mood3') ($1 text).
+SELECT name, oid, array_oid, regtype, array_agg(label) AS labels
+	FROM (
+	    SELECT
+	        t.typname AS name, t.oid AS oid, t.typarray AS array_oid,
+	        t.oid::regtype::text AS regtype, e.enumlabel AS label
+	    FROM pg_type t
+	    LEFT JOIN  pg_enum e
+	    ON e.enumtypid = t.oid
+	    WHERE t.oid = to_regtype($1)
+	    ORDER BY e.enumsortorder
+	) x
+	GROUP BY name, oid, array_oid, regtype;
+
+-- tokio-postgres introspection: an enum result column ($1 oid), then its labels.
+SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, n.nspname, t.typrelid
+FROM pg_catalog.pg_type t
+LEFT OUTER JOIN pg_catalog.pg_range r ON r.rngtypid = t.oid
+INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid
+WHERE t.oid = $1;
+SELECT enumlabel
+FROM pg_catalog.pg_enum
+WHERE enumtypid = $1
+ORDER BY enumsortorder;

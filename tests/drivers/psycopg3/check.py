@@ -1,8 +1,9 @@
 """psycopg 3 against tusk: connect, create a table, insert with parameters (typed binary
 and text parameters, as psycopg sends them), read every common type back, commit and
 roll back, a server-side prepared statement, executemany in pipeline mode, COPY FROM
-STDIN, a named (server-side) cursor, and an error's SQLSTATE. Connection settings come from PGHOST/PGPORT/PGUSER/
-PGDATABASE. Exits non-zero with a message on the first difference."""
+STDIN, a named (server-side) cursor, and an error's SQLSTATE; `check.py introspection`
+fetches an enum's type information from pg_type. Connection settings come from
+PGHOST/PGPORT/PGUSER/PGDATABASE. Exits non-zero with a message on the first difference."""
 
 import datetime as dt
 import decimal
@@ -30,6 +31,25 @@ ROW = dict(
     j={"a": [1, 2, None]}, jb={"b": {"c": True}}, ai=[1, 2, 3], at=["x", "y z", None],
 )
 COLS = list(ROW)
+
+
+def introspection():
+    """psycopg's type registry: EnumInfo.fetch reads pg_type and pg_enum for an enum,
+    after which the enum's values load as a Python Enum."""
+    from psycopg.types.enum import EnumInfo, register_enum
+
+    with psycopg.connect(application_name="tusk-psycopg3", autocommit=True) as conn:
+        conn.execute("DROP TYPE IF EXISTS drv_mood3")
+        conn.execute("CREATE TYPE drv_mood3 AS ENUM ('sad', 'happy')")
+        info = EnumInfo.fetch(conn, "drv_mood3")
+        if info is None:
+            sys.exit("psycopg3: EnumInfo.fetch found no drv_mood3")
+        check("enum labels", info.labels, ["sad", "happy"])
+        register_enum(info, conn)
+        got = conn.execute("SELECT 'happy'::drv_mood3").fetchone()[0]
+        check("enum value", got.name, "happy")
+        conn.execute("DROP TYPE drv_mood3")
+    print("psycopg3 introspection: ok")
 
 
 def main():
@@ -105,7 +125,7 @@ def main():
         conn.rollback()
         conn.execute("DROP TABLE drv_psycopg3")
         conn.commit()
-    print("psycopg3: ok")
+    print("psycopg3 basic: ok")
 
 
-main()
+{"basic": main, "introspection": introspection}[sys.argv[1]]()

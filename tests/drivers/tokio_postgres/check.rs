@@ -210,3 +210,36 @@ pub async fn run(conninfo: &str) {
     assert_eq!(vals, ["1", "two"]);
     c.batch_execute("DROP TABLE drv_tokio").await.unwrap();
 }
+
+/// The type lookup tokio-postgres runs for a result type it does not know (an enum):
+/// `pg_type` joined with `pg_range` and `pg_namespace`, then `pg_enum`. Returns the
+/// driver's error as text, for the harness to judge.
+pub async fn introspection(conninfo: &str) -> Result<(), String> {
+    let (c, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    c.batch_execute(
+        "DROP TYPE IF EXISTS drv_tokio_mood; CREATE TYPE drv_tokio_mood AS ENUM ('sad', 'happy')",
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let row = c
+        .query_one("SELECT 'happy'::drv_tokio_mood", &[])
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        })?;
+    let t = row.columns()[0].type_();
+    assert_eq!((t.name(), t.schema()), ("drv_tokio_mood", "public"));
+    assert_eq!(
+        t.kind(),
+        &tokio_postgres::types::Kind::Enum(vec!["sad".into(), "happy".into()])
+    );
+    assert_eq!(row.get::<_, Raw>(0), Raw(b"happy".to_vec()));
+    c.batch_execute("DROP TYPE drv_tokio_mood")
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
