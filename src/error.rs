@@ -170,8 +170,9 @@ pub struct Error {
     /// An optional 1-based character position in the query text (`P` field).
     pub position: Option<u32>,
     /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`
-    /// (boxed: errors travel in every `Result` and must stay small).
-    pub context: Option<Box<str>>,
+    /// (boxed behind a thin pointer: errors travel in every `Result` and must stay
+    /// small).
+    pub context: Option<Box<String>>,
     /// The objects the error is about (`s`, `t`, `c`, `d`, `n` fields), which drivers
     /// expose to applications (node-postgres' `err.constraint`, psycopg's
     /// `diag.constraint_name`); boxed for the same reason as `context`.
@@ -248,7 +249,7 @@ impl Error {
 
     /// Returns the error with a CONTEXT line (`W` field).
     pub fn with_context(mut self, context: impl Into<String>) -> Error {
-        self.context = Some(context.into().into_boxed_str());
+        self.context = Some(Box::new(context.into()));
         self
     }
 
@@ -323,4 +324,34 @@ macro_rules! bail {
     ($code:expr, $($arg:tt)+) => {
         return Err($crate::err!($code, $($arg)+))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_small_and_carries_object_names() {
+        // Clippy's result_large_err starts at 128 bytes; every Result carries an Error.
+        assert!(std::mem::size_of::<Error>() < 128);
+        let e = err!(sqlstate::UNIQUE_VIOLATION, "duplicate key")
+            .with_table("t")
+            .with_constraint("t_pkey")
+            .with_schema("public")
+            .with_context("COPY t, line 1");
+        let o = e.objects.as_deref().unwrap();
+        assert_eq!(
+            (
+                o.schema.as_deref(),
+                o.table.as_deref(),
+                o.constraint.as_deref()
+            ),
+            (Some("public"), Some("t"), Some("t_pkey"))
+        );
+        assert_eq!(o.column, None);
+        assert_eq!(
+            e.context.as_deref().map(String::as_str),
+            Some("COPY t, line 1")
+        );
+    }
 }
