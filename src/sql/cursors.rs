@@ -4,7 +4,8 @@
 //!
 //! What it owns: turning a cursor into one of the session's portals, as PostgreSQL
 //! does — a cursor *is* a portal, so the protocol's Describe (portal) and Execute work
-//! on a cursor by name, and the cursor's rows come back through FETCH.
+//! on a cursor by name, and FETCH, MOVE and CLOSE work on a portal the protocol's Bind
+//! made (asyncpg's cursors are such portals).
 //!
 //! Invariants:
 //! 1. DECLARE runs the query at once, in the current transaction's snapshot, and keeps
@@ -215,7 +216,19 @@ impl Session {
                 "{verb} {direction} is not supported yet"
             ),
         };
-        let Some(p) = self.portals.get_mut(cursor).filter(|p| p.cursor.is_some()) else {
+        if self
+            .portals
+            .get(cursor)
+            .is_some_and(|p| p.pending.is_none())
+        {
+            // A protocol portal not executed yet: run it as Execute would, and queue
+            // all its rows (asyncpg binds a named portal, then MOVEs and FETCHes in it).
+            let (rows, tag) = self.execute_inner(cursor, 0)?;
+            if let Some(p) = self.portals.get_mut(cursor) {
+                p.pending = Some((rows.into(), tag.unwrap_or_default()));
+            }
+        }
+        let Some(p) = self.portals.get_mut(cursor) else {
             bail!(
                 sqlstate::INVALID_CURSOR_NAME,
                 "cursor \"{cursor}\" does not exist"
@@ -238,29 +251,25 @@ impl Session {
 
     /// The columns a FETCH from `cursor` returns, when the cursor exists.
     pub(super) fn cursor_fields(&self, cursor: &str) -> Option<Arc<Vec<super::FieldDesc>>> {
-        self.portals
-            .get(cursor)
-            .filter(|p| p.cursor.is_some())
-            .and_then(|p| p.stmt.fields.clone())
+        self.portals.get(cursor).and_then(|p| p.stmt.fields.clone())
     }
 
-    /// CLOSE name: drops the cursor; 34000 when there is none of that name.
+    /// CLOSE name: drops the cursor (or protocol portal); 34000 when there is none of
+    /// that name.
     pub(super) fn close_cursor(&mut self, name: &str) -> Result<()> {
-        match self.portals.get(name) {
-            Some(p) if p.cursor.is_some() => {
-                self.portals.remove(name);
-                Ok(())
-            }
-            _ => bail!(
+        match self.portals.remove(name) {
+            Some(_) => Ok(()),
+            None => bail!(
                 sqlstate::INVALID_CURSOR_NAME,
                 "cursor \"{name}\" does not exist"
             ),
         }
     }
 
-    /// CLOSE ALL: drops every cursor of the session.
+    /// CLOSE ALL: drops every cursor of the session, and every other portal, as
+    /// PostgreSQL's does.
     pub(super) fn close_all_cursors(&mut self) {
-        self.portals.retain(|_, p| p.cursor.is_none());
+        self.portals.clear();
     }
 }
 
@@ -297,5 +306,58 @@ mod tests {
             Some((53, "values (1)"))
         );
         assert_eq!(query_text("DECLARE c CURSOR SELECT 1"), None);
+    }
+
+    #[test]
+    fn declare_over_the_protocol_and_fetch_from_portals() {
+        use crate::sql::tests::{db, q, session};
+        let d = db("cursors");
+        let mut s = session(&d.engine, "postgres");
+        // A DECLARE with a parameter, as psycopg sends a named cursor's query.
+        s.parse(
+            "",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT g FROM generate_series(1, $1) g",
+            &[],
+        )
+        .unwrap();
+        let (types, fields) = s.describe_statement("").unwrap();
+        assert_eq!(types, vec![23]);
+        assert!(fields.is_none());
+        s.bind("", "", &[], &[Some(b"5".to_vec())], &[]).unwrap();
+        assert_eq!(
+            s.execute("", 0).unwrap().1.as_deref(),
+            Some("DECLARE CURSOR")
+        );
+        s.sync().unwrap();
+        // The cursor is a portal: Describe (portal) gives its columns.
+        let cols = s.describe_portal("c").unwrap().unwrap();
+        assert_eq!(cols[0].name, "g");
+        assert_eq!(q(&mut s, "FETCH 2 FROM c"), "g\n1\n2\nFETCH 2");
+        assert_eq!(q(&mut s, "MOVE 1 IN c"), "MOVE 1");
+        assert_eq!(q(&mut s, "FETCH ALL c"), "g\n4\n5\nFETCH 2");
+        assert_eq!(
+            q(&mut s, "FETCH PRIOR FROM c"),
+            "ERROR 0A000: FETCH PRIOR is not supported yet"
+        );
+        assert_eq!(
+            q(&mut s, "MOVE BACKWARD 2 IN c"),
+            "ERROR 0A000: MOVE BACKWARD 2 is not supported yet"
+        );
+        assert_eq!(
+            q(&mut s, "DECLARE s SCROLL CURSOR WITH HOLD FOR SELECT 1"),
+            "ERROR 0A000: DECLARE SCROLL is not supported yet"
+        );
+        // A portal the protocol's Bind made, not executed yet, is fetched from by name.
+        q(&mut s, "BEGIN");
+        s.parse("st", "SELECT g * 10 AS t FROM generate_series(1, 3) g", &[])
+            .unwrap();
+        s.bind("p", "st", &[], &[], &[]).unwrap();
+        assert_eq!(q(&mut s, "FETCH 2 FROM p"), "t\n10\n20\nFETCH 2");
+        assert_eq!(q(&mut s, "CLOSE p"), "CLOSE CURSOR");
+        assert_eq!(
+            q(&mut s, "FETCH p"),
+            "ERROR 34000: cursor \"p\" does not exist"
+        );
+        q(&mut s, "COMMIT");
     }
 }

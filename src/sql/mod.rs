@@ -2320,7 +2320,9 @@ impl Session {
     pub fn sync(&mut self) -> Result<()> {
         if !self.explicit {
             let r = self.commit_txn();
-            self.portals.clear();
+            // Cursors WITH HOLD outlive the transaction (sql::cursors).
+            self.portals
+                .retain(|_, p| p.cursor == Some(CursorHold::Held));
             return r;
         }
         Ok(())

@@ -106,6 +106,13 @@ async def basic(conn):
         async with c.transaction():
             got = [r[0] async for r in c.cursor("SELECT g FROM generate_series(1, 5) g", prefetch=2)]
         check("portal cursor", got, [1, 2, 3, 4, 5])
+        # A cursor object: Execute with a row limit on a named portal, then MOVE and
+        # FETCH on that portal as SQL.
+        async with c.transaction():
+            cur = await c.cursor("SELECT g FROM generate_series(1, 10) g")
+            check("cursor fetch", [r[0] for r in await cur.fetch(3)], [1, 2, 3])
+            check("cursor forward", await cur.forward(2), 2)
+            check("cursor fetchrow", (await cur.fetchrow())[0], 6)
     await pool.close()
 
 
