@@ -219,6 +219,17 @@ impl Session {
         if self
             .portals
             .get(cursor)
+            .is_some_and(|p| p.pending.is_none() && p.stmt.fields.is_none())
+        {
+            // Running it would run an INSERT or a DDL statement from a FETCH.
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "{verb} from a portal whose statement returns no rows is not supported"
+            );
+        }
+        if self
+            .portals
+            .get(cursor)
             .is_some_and(|p| p.pending.is_none())
         {
             // A protocol portal not executed yet: run it as Execute would, and queue
@@ -354,6 +365,15 @@ mod tests {
         s.bind("p", "st", &[], &[], &[]).unwrap();
         assert_eq!(q(&mut s, "FETCH 2 FROM p"), "t\n10\n20\nFETCH 2");
         assert_eq!(q(&mut s, "CLOSE p"), "CLOSE CURSOR");
+        s.parse("ins", "CREATE TABLE never_made (a int)", &[])
+            .unwrap();
+        s.bind("np", "ins", &[], &[], &[]).unwrap();
+        assert_eq!(
+            q(&mut s, "FETCH np"),
+            "ERROR 0A000: FETCH from a portal whose statement returns no rows is not supported"
+        );
+        q(&mut s, "ROLLBACK");
+        q(&mut s, "BEGIN");
         assert_eq!(
             q(&mut s, "FETCH p"),
             "ERROR 34000: cursor \"p\" does not exist"
