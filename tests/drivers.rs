@@ -301,7 +301,7 @@ fn sqlx() {
     let started = std::time::Instant::now();
     let out = run_with_timeout(
         Command::new(&cargo)
-            .args(["build", "--quiet", "--manifest-path"])
+            .args(["build", "--quiet", "--locked", "--manifest-path"])
             .arg(project.join("Cargo.toml"))
             .env("CARGO_TARGET_DIR", &target),
         Duration::from_secs(1500),
