@@ -3,6 +3,15 @@
 -- check programs ran against it. Each fails on tusk today for a missing pg_catalog
 -- relation; the first one of each check is the one its EXPECTED_TO_FAIL entry names.
 -- asyncpg's introspection query is in shared/reference/appendix-asyncpg-introspection.sql.
+--
+-- Besides the relations, they need: the "char" type (pg_type.typtype, typdelim) and
+-- regtype/regclass/regproc casts (`oid::regtype::text`, `to_regtype`,
+-- `'pg_class'::regclass`, `'pg_catalog.array_in'::regproc`), `current_schemas(bool)`,
+-- `pg_get_expr`, and for JDBC's getPrimaryKeys `information_schema._pg_expandarray`
+-- with a field of its composite result (`(…).n`, `(result.KEYS).x`). The rest of
+-- asyncpg's query (WITH RECURSIVE, array_agg(… ORDER BY …), = any($1::oid[]),
+-- DISTINCT *, nested CASE sub-selects) and sqlx's nullability query already run on
+-- tusk against stand-in tables.
 
 -- jdbc metadata: DatabaseMetaData.getTables, getColumns, getPrimaryKeys, then
 -- ResultSetMetaData.getTableName/isNullable/isAutoIncrement (one query for all three).
