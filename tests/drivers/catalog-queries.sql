@@ -6,7 +6,7 @@
 --
 -- Besides the relations, they need: the "char" type (pg_type.typtype, typdelim) and
 -- regtype/regclass/regproc casts (`oid::regtype::text`, `to_regtype`,
--- `'pg_class'::regclass`, `'pg_catalog.array_in'::regproc`), `current_schemas(bool)`,
+-- `'pg_class'::regclass`, `'pg_catalog.array_in'::regproc`),
 -- `pg_get_expr`, and for JDBC's getPrimaryKeys `information_schema._pg_expandarray`
 -- with a field of its composite result (`(…).n`, `(result.KEYS).x`). The rest of
 -- asyncpg's query (WITH RECURSIVE, array_agg(… ORDER BY …), = any($1::oid[]),
