@@ -1,8 +1,10 @@
 //! Client drivers against a real tusk server: each driver's check program (under
 //! `tests/drivers/<driver>/`) connects, creates a table, inserts with parameters, reads
 //! every common type back, commits and rolls back, and checks the results; a second
-//! phase of some programs runs the driver's catalog introspection (asyncpg's type
-//! lookups, JDBC's DatabaseMetaData, sqlx's `pg_type` lookup).
+//! phase runs the driver's catalog introspection where it has one (asyncpg's and
+//! tokio-postgres' type lookups, psycopg's EnumInfo, JDBC's DatabaseMetaData, sqlx's
+//! `describe` and `pg_type` lookup). tokio-postgres's check runs in this process
+//! (`tests/drivers/tokio_postgres/check.rs`); the others are programs run as children.
 //!
 //! The drivers and their runtimes come from outside cargo: `scripts/test` installs the
 //! Python packages into `target/drivers/py`, node-postgres into `target/drivers/node`
@@ -30,7 +32,7 @@ use std::time::Duration;
 
 /// A check that is known to fail until pg_catalog exists.
 struct ExpectedFailure {
-    /// The check's name, as [`run_check`] is given it.
+    /// The check's name, as [`judge`] is given it.
     check: &'static str,
     /// Text the failing program's output must contain.
     error: &'static str,
