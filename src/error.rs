@@ -170,8 +170,29 @@ pub struct Error {
     /// An optional 1-based character position in the query text (`P` field).
     pub position: Option<u32>,
     /// Where it happened, PostgreSQL's CONTEXT (`W` field), e.g. `COPY t, line 3`
-    /// (boxed: errors travel in every `Result` and must stay small).
-    pub context: Option<Box<str>>,
+    /// (boxed behind a thin pointer: errors travel in every `Result` and must stay
+    /// small).
+    pub context: Option<Box<String>>,
+    /// The objects the error is about (`s`, `t`, `c`, `d`, `n` fields), which drivers
+    /// expose to applications (node-postgres' `err.constraint`, psycopg's
+    /// `diag.constraint_name`); boxed for the same reason as `context`.
+    pub objects: Option<Box<ErrorObjects>>,
+}
+
+/// The names PostgreSQL attaches to an error about a particular object; each is sent
+/// in its own ErrorResponse field when present.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorObjects {
+    /// The schema of the object (`s`).
+    pub schema: Option<String>,
+    /// The table (`t`).
+    pub table: Option<String>,
+    /// The column (`c`).
+    pub column: Option<String>,
+    /// The data type (`d`).
+    pub datatype: Option<String>,
+    /// The constraint (`n`).
+    pub constraint: Option<String>,
 }
 
 /// The result type used throughout tusk.
@@ -188,6 +209,7 @@ impl Error {
             hint: None,
             position: None,
             context: None,
+            objects: None,
         }
     }
 
@@ -227,7 +249,7 @@ impl Error {
 
     /// Returns the error with a CONTEXT line (`W` field).
     pub fn with_context(mut self, context: impl Into<String>) -> Error {
-        self.context = Some(context.into().into_boxed_str());
+        self.context = Some(Box::new(context.into()));
         self
     }
 
@@ -246,6 +268,30 @@ impl Error {
     /// Returns the error with a hint sentence.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Returns the error naming the table it is about (`t` field).
+    pub fn with_table(mut self, table: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).table = Some(table.into());
+        self
+    }
+
+    /// Returns the error naming the column it is about (`c` field).
+    pub fn with_column(mut self, column: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).column = Some(column.into());
+        self
+    }
+
+    /// Returns the error naming the constraint it is about (`n` field).
+    pub fn with_constraint(mut self, constraint: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).constraint = Some(constraint.into());
+        self
+    }
+
+    /// Returns the error naming the schema of the object it is about (`s` field).
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Error {
+        self.objects.get_or_insert_with(Default::default).schema = Some(schema.into());
         self
     }
 
@@ -278,4 +324,34 @@ macro_rules! bail {
     ($code:expr, $($arg:tt)+) => {
         return Err($crate::err!($code, $($arg)+))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_small_and_carries_object_names() {
+        // Clippy's result_large_err starts at 128 bytes; every Result carries an Error.
+        assert!(std::mem::size_of::<Error>() < 128);
+        let e = err!(sqlstate::UNIQUE_VIOLATION, "duplicate key")
+            .with_table("t")
+            .with_constraint("t_pkey")
+            .with_schema("public")
+            .with_context("COPY t, line 1");
+        let o = e.objects.as_deref().unwrap();
+        assert_eq!(
+            (
+                o.schema.as_deref(),
+                o.table.as_deref(),
+                o.constraint.as_deref()
+            ),
+            (Some("public"), Some("t"), Some("t_pkey"))
+        );
+        assert_eq!(o.column, None);
+        assert_eq!(
+            e.context.as_deref().map(String::as_str),
+            Some("COPY t, line 1")
+        );
+    }
 }

@@ -399,6 +399,19 @@ impl Writer {
         if let Some(w) = &e.context {
             fields.push((b'W', w.to_string()));
         }
+        if let Some(o) = &e.objects {
+            for (tag, v) in [
+                (b's', &o.schema),
+                (b't', &o.table),
+                (b'c', &o.column),
+                (b'd', &o.datatype),
+                (b'n', &o.constraint),
+            ] {
+                if let Some(v) = v {
+                    fields.push((tag, v.clone()));
+                }
+            }
+        }
         if e.severity <= Severity::Warning {
             self.put(NoticeResponse::new(fields));
         } else {

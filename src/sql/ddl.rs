@@ -2462,7 +2462,9 @@ pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -
                 "new row for relation \"{}\" violates check constraint \"{name}\"",
                 def.name
             )
-            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+            .with_detail(format!("Failing row contains ({}).", shown.join(", ")))
+            .with_table(def.name.clone())
+            .with_constraint(name.clone()));
         }
     }
     Ok(())

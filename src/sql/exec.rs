@@ -825,7 +825,9 @@ pub fn check_not_null(def: &TableDef, row: &[Value]) -> Result<()> {
                 c.name,
                 def.name
             )
-            .with_detail(format!("Failing row contains ({}).", shown.join(", "))));
+            .with_detail(format!("Failing row contains ({}).", shown.join(", ")))
+            .with_table(def.name.clone())
+            .with_column(c.name.clone()));
         }
     }
     Ok(())

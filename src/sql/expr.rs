@@ -110,6 +110,10 @@ pub enum Func {
     PostmasterStartTime,
     /// `pg_sleep(seconds)`
     Sleep,
+    /// `pg_advisory_unlock_all()`: releases the session's advisory locks. tusk has no
+    /// function that takes one, so a session never holds any and there is nothing to
+    /// release; connection pools call it when a connection is handed back (asyncpg).
+    AdvisoryUnlockAll,
     /// `current_setting(name [, missing_ok])`
     CurrentSetting,
     /// `set_config(name, value, is_local)`

@@ -642,7 +642,9 @@ fn check_parent(
         "{} is not present in table \"{}\".",
         key_text(child, &f.columns, &vals),
         parent.name
-    )))
+    ))
+    .with_table(child.name.clone())
+    .with_constraint(f.name.clone()))
 }
 
 /// Locks a parent version FOR SHARE, following a concurrent committed update while
@@ -1094,6 +1096,8 @@ fn still_referenced(
         key_text(parent, &f.ref_columns, vals),
         child.name
     ))
+    .with_table(child.name.clone())
+    .with_constraint(f.name.clone())
 }
 
 /// Runs the queued checks (all of them, or those of `only`), in the order they were

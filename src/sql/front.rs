@@ -297,6 +297,22 @@ pub enum FrontStmt {
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
     Deallocate(Option<String>),
+    /// CLOSE { name | ALL } of SQL cursors (None for ALL), see `sql::cursors`.
+    /// Connection pools send `CLOSE ALL` when a connection is handed back (asyncpg).
+    Close(Option<String>),
+    /// FETCH / MOVE [direction] [FROM | IN] cursor, see `sql::cursors`.
+    Fetch {
+        /// The cursor's name.
+        cursor: String,
+        /// How many rows forward (None: ALL), or the direction as written when it is
+        /// one tusk's forward-only cursors cannot run (`PRIOR`, `BACKWARD 2`, `0`…).
+        count: std::result::Result<Option<u64>, String>,
+        /// MOVE: reposition only, no rows returned.
+        move_only: bool,
+    },
+    /// UNLISTEN { channel | * }. tusk has no LISTEN, so a session listens to nothing
+    /// and there is nothing to stop; pools send `UNLISTEN *` on release (asyncpg).
+    Unlisten,
     /// SET CONSTRAINTS { ALL | name [, …] } { DEFERRED | IMMEDIATE }.
     SetConstraints {
         /// The constraints as (schema, name); None for ALL.
@@ -781,6 +797,28 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "close" => {
+            if p.eat("all") {
+                FrontStmt::Close(None)
+            } else {
+                FrontStmt::Close(Some(p.ident()?))
+            }
+        }
+        "fetch" | "move" => {
+            let count = fetch_direction(&mut p)?;
+            let _ = p.eat("from") || p.eat("in");
+            FrontStmt::Fetch {
+                cursor: p.ident()?,
+                count,
+                move_only: first == "move",
+            }
+        }
+        "unlisten" => {
+            if !p.eat_punct('*') {
+                p.ident()?;
+            }
+            FrontStmt::Unlisten
+        }
         "copy" => parse_copy(&mut p, copy_query)?,
         "discard" => match p.word() {
             Some(w @ ("all" | "plans" | "temp" | "temporary" | "sequences")) => {
@@ -1046,6 +1084,72 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     };
     p.end()?;
     Ok(Some(stmt))
+}
+
+/// A FETCH/MOVE direction: rows forward (None: ALL), or the direction as written when
+/// it is not a forward count of at least one row.
+fn fetch_direction(p: &mut P) -> Result<std::result::Result<Option<u64>, String>> {
+    // A signed count as written, e.g. `-2`.
+    fn count(p: &mut P) -> Option<String> {
+        let minus = p.peek() == Some(&Tok::Punct('-'));
+        let at = p.i + usize::from(minus);
+        match p.t.get(at) {
+            Some(Tok::Num(n)) => {
+                let n = format!("{}{n}", if minus { "-" } else { "" });
+                p.i = at + 1;
+                Some(n)
+            }
+            _ => None,
+        }
+    }
+    let forward = |n: String| match n.parse::<u64>() {
+        Ok(k) if k > 0 => Ok(Some(k)),
+        _ => Err(n),
+    };
+    Ok(match p.word() {
+        Some("next") => {
+            p.i += 1;
+            Ok(Some(1))
+        }
+        Some("all") => {
+            p.i += 1;
+            Ok(None)
+        }
+        Some("forward") => {
+            p.i += 1;
+            if p.eat("all") {
+                Ok(None)
+            } else {
+                match count(p) {
+                    Some(n) => forward(n).map_err(|n| format!("FORWARD {n}")),
+                    None => Ok(Some(1)),
+                }
+            }
+        }
+        Some("backward") => {
+            p.i += 1;
+            if p.eat("all") {
+                Err("BACKWARD ALL".into())
+            } else {
+                Err(count(p).map_or("BACKWARD".into(), |n| format!("BACKWARD {n}")))
+            }
+        }
+        Some(w @ ("prior" | "first" | "last")) => {
+            let w = w.to_ascii_uppercase();
+            p.i += 1;
+            Err(w)
+        }
+        Some(w @ ("absolute" | "relative")) => {
+            let w = w.to_ascii_uppercase();
+            p.i += 1;
+            let n = count(p).ok_or_else(|| p.syntax())?;
+            Err(format!("{w} {n}"))
+        }
+        _ => match count(p) {
+            Some(n) => forward(n),
+            None => Ok(Some(1)),
+        },
+    })
 }
 
 /// The modes of BEGIN / START TRANSACTION / SET TRANSACTION.
@@ -1384,6 +1488,46 @@ mod tests {
             })
         );
         assert_eq!(parse("checkpoint").unwrap(), Some(FrontStmt::Checkpoint));
+        assert_eq!(parse("CLOSE ALL").unwrap(), Some(FrontStmt::Close(None)));
+        assert_eq!(
+            parse("close \"Cur\"").unwrap(),
+            Some(FrontStmt::Close(Some("Cur".into())))
+        );
+        assert_eq!(parse("UNLISTEN *").unwrap(), Some(FrontStmt::Unlisten));
+        let fetch = |cursor: &str, count, move_only| {
+            Some(FrontStmt::Fetch {
+                cursor: cursor.into(),
+                count,
+                move_only,
+            })
+        };
+        assert_eq!(parse("FETCH c").unwrap(), fetch("c", Ok(Some(1)), false));
+        assert_eq!(
+            parse("fetch forward 20 from \"C\"").unwrap(),
+            fetch("C", Ok(Some(20)), false)
+        );
+        assert_eq!(
+            parse("FETCH ALL IN c").unwrap(),
+            fetch("c", Ok(None), false)
+        );
+        assert_eq!(parse("MOVE 3 c").unwrap(), fetch("c", Ok(Some(3)), true));
+        assert_eq!(
+            parse("FETCH -2 FROM c").unwrap(),
+            fetch("c", Err("-2".into()), false)
+        );
+        assert_eq!(
+            parse("FETCH absolute 4 FROM c").unwrap(),
+            fetch("c", Err("ABSOLUTE 4".into()), false)
+        );
+        assert_eq!(
+            parse("FETCH BACKWARD FROM c").unwrap(),
+            fetch("c", Err("BACKWARD".into()), false)
+        );
+        assert_eq!(parse("unlisten chan").unwrap(), Some(FrontStmt::Unlisten));
+        assert_eq!(
+            parse("UNLISTEN 1").unwrap_err().message,
+            "syntax error at or near \"1\""
+        );
         assert_eq!(
             parse("start transaction isolation level read committed").unwrap(),
             Some(FrontStmt::Begin(TxnModes {

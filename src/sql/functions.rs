@@ -90,6 +90,7 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_stat_get_dead_tuples", 1) => (Func::StatDeadTuples, DataType::Int8),
         ("pg_postmaster_start_time", 0) => (Func::PostmasterStartTime, DataType::TimestampTz),
         ("pg_sleep", 1) => (Func::Sleep, DataType::Void),
+        ("pg_advisory_unlock_all", 0) => (Func::AdvisoryUnlockAll, DataType::Void),
         ("current_setting", 1 | 2) => (Func::CurrentSetting, DataType::Text),
         ("set_config", 3) => (Func::SetConfig, DataType::Text),
         ("pg_reload_conf", 0) => (Func::ReloadConf, DataType::Bool),
@@ -480,6 +481,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             // void's output is an empty string, not NULL.
             Value::Text(String::new())
         }
+        Func::AdvisoryUnlockAll => Value::Text(String::new()),
         Func::CurrentSetting => {
             let Some(name) = text_arg(&arg(0)) else {
                 return Ok(Value::Null);

@@ -41,6 +41,7 @@ pub mod catalog_funcs;
 pub mod copy_out;
 pub mod ctas;
 pub mod cte;
+mod cursors;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod deparse;
@@ -750,6 +751,21 @@ struct Portal {
     pending: Option<(std::collections::VecDeque<Vec<Value>>, String)>,
     /// Whether rows were already fetched from this portal (tags count per Execute).
     fetched: bool,
+    /// Set when the portal is a SQL cursor (DECLARE, `sql::cursors`): whether it is
+    /// held past the end of its transaction.
+    cursor: Option<CursorHold>,
+}
+
+/// Whether a SQL cursor outlives its transaction (`sql::cursors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorHold {
+    /// WITHOUT HOLD: it goes when the transaction ends.
+    No,
+    /// WITH HOLD, declared in the current transaction: kept at COMMIT, dropped at
+    /// rollback.
+    Declared,
+    /// WITH HOLD, and the transaction that declared it committed: kept until CLOSE.
+    Held,
 }
 
 /// One client session.
@@ -1064,7 +1080,15 @@ impl Session {
         }
         self.deferred.clear();
         self.savepoints.clear();
-        self.portals.retain(|_, p| p.pending.is_none());
+        self.portals.retain(|_, p| match p.cursor {
+            None => p.pending.is_none(),
+            Some(h) => h != CursorHold::No,
+        });
+        for p in self.portals.values_mut() {
+            if p.cursor == Some(CursorHold::Declared) {
+                p.cursor = Some(CursorHold::Held);
+            }
+        }
         if let Some(mut t) = self.txn.take() {
             let wait = self.wait_flush();
             let delay_us = self.settings.get_int("commit_delay");
@@ -1085,7 +1109,10 @@ impl Session {
     fn abort_txn(&mut self) {
         self.deferred.clear();
         self.savepoints.clear();
-        self.portals.retain(|_, p| p.pending.is_none());
+        self.portals.retain(|_, p| match p.cursor {
+            None => p.pending.is_none(),
+            Some(h) => h == CursorHold::Held,
+        });
         if let Some(t) = self.txn.take() {
             self.engine.abort(t);
             self.settings.end_transaction(false);
@@ -1224,6 +1251,9 @@ impl Session {
                         sqlstate::ACTIVE_SQL_TRANSACTION,
                         "{what} cannot run inside a transaction block"
                     );
+                }
+                if let Some(r) = self.run_cursor_sql(piece, stmt, params, param_types)? {
+                    return Ok(r);
                 }
                 if let Some(r) = self.run_prepared_sql(piece, stmt)? {
                     return Ok(r);
@@ -1711,6 +1741,20 @@ impl Session {
                 })?;
                 cmd("SET CONSTRAINTS")
             }
+            FrontStmt::Fetch {
+                cursor,
+                count,
+                move_only,
+            } => self.fetch_cursor(cursor, count, *move_only),
+            FrontStmt::Close(None) => {
+                self.close_all_cursors();
+                cmd("CLOSE CURSOR ALL")
+            }
+            FrontStmt::Close(Some(name)) => {
+                self.close_cursor(name)?;
+                cmd("CLOSE CURSOR")
+            }
+            FrontStmt::Unlisten => cmd("UNLISTEN"),
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
                     bail!(
@@ -2106,6 +2150,9 @@ impl Session {
             );
         }
         let fields = match &parsed {
+            Parsed::Sql(stmt) if cursors::is_cursor_statement(stmt) => {
+                self.describe_cursor_statement(&piece, stmt, &mut types)?
+            }
             Parsed::Sql(stmt) => {
                 let mut b = Binder::new(
                     &self.engine,
@@ -2118,6 +2165,11 @@ impl Session {
                 types = b.params;
                 plan.fields()
             }
+            Parsed::Front(FrontStmt::Fetch {
+                cursor,
+                move_only: false,
+                ..
+            }) => self.cursor_fields(cursor),
             Parsed::Front(f) => Plan::Front(f.clone()).fields(),
             Parsed::Empty => None,
         };
@@ -2237,6 +2289,7 @@ impl Session {
                 result_formats: result_formats.to_vec(),
                 pending: None,
                 fetched: false,
+                cursor: None,
             },
         );
         Ok(())
@@ -2382,7 +2435,9 @@ impl Session {
     pub fn sync(&mut self) -> Result<()> {
         if !self.explicit {
             let r = self.commit_txn();
-            self.portals.clear();
+            // Cursors WITH HOLD outlive the transaction (sql::cursors).
+            self.portals
+                .retain(|_, p| p.cursor == Some(CursorHold::Held));
             return r;
         }
         Ok(())

@@ -4838,6 +4838,11 @@ pub fn figure_colname(e: &ast::Expr) -> String {
                 _ => None,
             }),
             ast::Expr::Nested(x) => go(x),
+            // `a[1]` is named after `a`; `(r).f` after the field `f`.
+            ast::Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last() {
+                Some(ast::AccessExpr::Dot(f)) => go(f),
+                _ => go(root),
+            },
             // A name from beneath any casts (a column's, a function's) wins; otherwise
             // the outermost type names the column, as PostgreSQL's FigureColname ranks
             // a type name below the others.

@@ -101,6 +101,10 @@ impl Session {
         let (Parsed::Sql(stmt), Some(old)) = (&p.parsed, &p.fields) else {
             return Ok(());
         };
+        // A FETCH returns its cursor's columns, whatever they are now.
+        if super::cursors::is_cursor_statement(stmt) {
+            return Ok(());
+        }
         let mut types = p.param_types.clone();
         let plan = self.plan_cached(&p.piece, stmt, &mut types)?;
         let Some(new) = plan.fields() else {

@@ -1554,17 +1554,20 @@ impl Engine {
                 })?;
             let heap = st.store.heap_mut(db, rel);
             let mut wait = None;
+            // A unique violation, returned once the heap is no longer borrowed (its
+            // schema's name is added from the catalog).
+            let mut dup = None;
             if let Some(key) = heap.key_of(&row) {
                 match unique_conflict(heap, txn.xid, heap.versions_with_key(&key)) {
                     Conflict::None => {}
                     Conflict::Wait(x) => wait = Some(x),
                     Conflict::Live => {
                         let pk = def.primary_key.clone().unwrap_or_default();
-                        return Err(duplicate_key(&def, &def.pkey_name, &pk, &row));
+                        dup = Some(duplicate_key(&def, &def.pkey_name, &pk, &row));
                     }
                 }
             }
-            if wait.is_none() {
+            if wait.is_none() && dup.is_none() {
                 for ix in heap.indexes.iter().filter(|i| i.def.unique) {
                     let (key, has_null) = ix.key_of(&row);
                     if has_null {
@@ -1578,10 +1581,17 @@ impl Engine {
                             break;
                         }
                         Conflict::Live => {
-                            return Err(duplicate_key(&def, &ix.def.name, &ix.def.columns, &row));
+                            dup = Some(duplicate_key(&def, &ix.def.name, &ix.def.columns, &row));
+                            break;
                         }
                     }
                 }
+            }
+            if let Some(e) = dup {
+                return Err(match st.store.catalog.schemas.get(&def.schema) {
+                    Some((schema, _)) => e.with_schema(schema.clone()),
+                    None => e,
+                });
             }
             if let Some(x) = wait {
                 st = self.wait_for(st, txn, x)?;
@@ -2197,6 +2207,8 @@ fn duplicate_key(def: &TableDef, name: &str, pk: &[usize], row: &[Value]) -> Err
         names.join(", "),
         vals.join(", ")
     ))
+    .with_table(def.name.clone())
+    .with_constraint(name)
 }
 
 #[cfg(test)]

@@ -116,7 +116,6 @@ pub fn array_type_of(elem: DataType) -> Option<DataType> {
         | DataType::Void
         | DataType::TextArray
         | DataType::Array(_)
-        | DataType::Oid
         | DataType::Name => None,
         DataType::Enum(o) => Some(DataType::Array(o)),
         t => array_oid_of(t.oid()).map(|_| DataType::Array(t.oid())),
@@ -169,32 +168,6 @@ pub fn array_type_name(elem_oid: u32) -> &'static str {
         oid::JSONB => "jsonb[]",
         oid::PG_LSN => "pg_lsn[]",
         _ => "anyenum[]",
-    }
-}
-
-/// The column name PostgreSQL gives an expression of an array type (`_int4`).
-pub fn array_column_name(elem_oid: u32) -> &'static str {
-    match elem_oid {
-        oid::BOOL => "_bool",
-        oid::BYTEA => "_bytea",
-        oid::INT2 => "_int2",
-        oid::INT4 => "_int4",
-        oid::BPCHAR => "_bpchar",
-        oid::VARCHAR => "_varchar",
-        oid::INT8 => "_int8",
-        oid::FLOAT4 => "_float4",
-        oid::FLOAT8 => "_float8",
-        oid::TIMESTAMP => "_timestamp",
-        oid::DATE => "_date",
-        oid::TIME => "_time",
-        oid::TIMETZ => "_timetz",
-        oid::TIMESTAMPTZ => "_timestamptz",
-        oid::INTERVAL => "_interval",
-        oid::NUMERIC => "_numeric",
-        oid::UUID => "_uuid",
-        oid::JSON => "_json",
-        oid::JSONB => "_jsonb",
-        _ => "anyarray",
     }
 }
 

@@ -334,7 +334,8 @@ impl DataType {
             DataType::Uuid => "uuid",
             DataType::Json => "json",
             DataType::Jsonb => "jsonb",
-            DataType::Array(e) => array::array_column_name(e),
+            // `x::int4[]` is named as its element type, as `x::text[]` is.
+            DataType::Array(e) => array::elem_from_oid(e).column_name(),
             DataType::Enum(o) => enum_io::type_name(o),
         }
     }

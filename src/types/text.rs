@@ -171,6 +171,10 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             match t {
                 DataType::Int2 => Value::Int2(i16::try_from(v).map_err(|_| range())?),
                 DataType::Int4 => Value::Int4(i32::try_from(v).map_err(|_| range())?),
+                // oidin takes -2^31..-1 too, as the unsigned values they wrap to.
+                DataType::Oid if (-(1i128 << 31)..0).contains(&v) => {
+                    Value::Oid((v + (1i128 << 32)) as u32)
+                }
                 DataType::Oid => Value::Oid(u32::try_from(v).map_err(|_| range())?),
                 _ => Value::Int8(i64::try_from(v).map_err(|_| range())?),
             }
