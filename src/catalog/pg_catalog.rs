@@ -95,6 +95,8 @@ pub enum PgView {
     DbRoleSetting,
     /// `pg_parameter_acl` (GRANT SET ON PARAMETER is not supported: empty).
     ParameterAcl,
+    /// `pg_range` (tusk has no range types: empty; drivers' type lookups join it).
+    Range,
     /// `pg_auth_members`.
     AuthMembers,
     /// `pg_authid` (superuser only; the binder checks).
@@ -155,6 +157,7 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
     (3592, "pg_shseclabel", PgView::Seclabel(true)),
     (2964, "pg_db_role_setting", PgView::DbRoleSetting),
     (6243, "pg_parameter_acl", PgView::ParameterAcl),
+    (3541, "pg_range", PgView::Range),
     (2601, "pg_am", PgView::Am),
     (2604, "pg_attrdef", PgView::Attrdef),
     (2606, "pg_constraint", PgView::Constraint),
@@ -861,6 +864,15 @@ impl PgView {
                 ("label", Text),
             ],
             PgView::ParameterAcl => &[("oid", Oid), ("parname", Text), ("paracl", TextArray)],
+            PgView::Range => &[
+                ("rngtypid", Oid),
+                ("rngsubtype", Oid),
+                ("rngmultitypid", Oid),
+                ("rngcollation", Oid),
+                ("rngsubopc", Oid),
+                ("rngcanonical", Text),
+                ("rngsubdiff", Text),
+            ],
             PgView::DbRoleSetting => &[
                 ("setdatabase", Oid),
                 ("setrole", Oid),
@@ -1473,6 +1485,7 @@ impl PgView {
             | PgView::Seclabel(_)
             | PgView::DbRoleSetting
             | PgView::ParameterAcl
+            | PgView::Range
             | PgView::Proc
             | PgView::Inherits
             | PgView::Policy

@@ -52,6 +52,9 @@ pub enum RegKind {
 pub enum CatalogFn {
     /// A cast to `regclass`, `regtype`, `regnamespace` or `regrole`.
     ToReg(RegKind),
+    /// `to_regclass(text)`, `to_regtype`, `to_regnamespace`, `to_regrole`: as the cast,
+    /// but NULL for a name that resolves to nothing.
+    ToRegOrNull(RegKind),
     /// `format_type(oid, int4)`.
     FormatType,
     /// `pg_get_userbyid(oid)`.
@@ -178,6 +181,10 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("pg_encoding_to_char", 1) => (EncodingToChar, DataType::Name),
         ("pg_size_pretty", 1) => (SizePretty, DataType::Text),
         ("acldefault", 2) => (AclDefault, DataType::TextArray),
+        ("to_regclass", 1) => (ToRegOrNull(RegKind::Class), DataType::Oid),
+        ("to_regtype", 1) => (ToRegOrNull(RegKind::Type), DataType::Oid),
+        ("to_regnamespace", 1) => (ToRegOrNull(RegKind::Namespace), DataType::Oid),
+        ("to_regrole", 1) => (ToRegOrNull(RegKind::Role), DataType::Oid),
         ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
         ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
         ("pg_function_is_visible", 1) => (FunctionInfo, DataType::Bool),
@@ -207,7 +214,7 @@ pub fn arg_type(f: CatalogFn, i: usize) -> Option<DataType> {
         (GetSerialSequence, _) => DataType::Text,
         (EncodingToChar, _) => DataType::Int4,
         (SizePretty, _) => DataType::Int8,
-        (AclDefault, 0) => DataType::Text,
+        (AclDefault, 0) | (ToRegOrNull(_), 0) => DataType::Text,
         _ => DataType::Oid,
     })
 }
@@ -254,6 +261,21 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
     let flag = |i: usize| matches!(args.get(i), Some(Value::Bool(true)));
     Ok(match f {
         ToReg(kind) => return to_reg(kind, &args[0], cx),
+        ToRegOrNull(kind) => {
+            return match to_reg(kind, &args[0], cx) {
+                Err(e)
+                    if matches!(
+                        e.code.as_ref(),
+                        sqlstate::UNDEFINED_TABLE
+                            | sqlstate::UNDEFINED_OBJECT
+                            | sqlstate::INVALID_SCHEMA_NAME
+                    ) =>
+                {
+                    Ok(Value::Null)
+                }
+                r => r,
+            }
+        }
         FormatType => {
             let typmod = match args.get(1) {
                 Some(Value::Int4(m)) => *m,
