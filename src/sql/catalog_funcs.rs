@@ -265,7 +265,7 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
             return match to_reg(kind, &args[0], cx) {
                 Err(e)
                     if matches!(
-                        e.code.as_ref(),
+                        e.code,
                         sqlstate::UNDEFINED_TABLE
                             | sqlstate::UNDEFINED_OBJECT
                             | sqlstate::INVALID_SCHEMA_NAME
