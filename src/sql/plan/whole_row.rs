@@ -51,22 +51,7 @@ impl Binder<'_> {
     pub(super) fn whole_row_text(&self, id: &ast::Ident, scope: &Scope) -> Option<ast::Expr> {
         let item = fold(id);
         let args = row_args(id, &item, scope)?;
-        Some(ast::Expr::Function(ast::Function {
-            name: ast::ObjectName(vec![ast::ObjectNamePart::Identifier(
-                ast::Ident::with_quote('"', ROW_TEXT),
-            )]),
-            uses_odbc_syntax: false,
-            parameters: ast::FunctionArguments::None,
-            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                duplicate_treatment: None,
-                args,
-                clauses: vec![],
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: vec![],
-        }))
+        Some(plain_call(ast::Ident::with_quote('"', ROW_TEXT), args))
     }
 
     /// The call rewritten over the columns of the FROM item it names, or None.
@@ -140,6 +125,24 @@ fn row_args(id: &ast::Ident, item: &str, cols: &Scope) -> Option<Vec<ast::Functi
     Some(args)
 }
 
+/// A call of `name` with `args` and no other clause.
+fn plain_call(name: ast::Ident, args: Vec<ast::FunctionArg>) -> ast::Expr {
+    ast::Expr::Function(ast::Function {
+        name: ast::ObjectName(vec![ast::ObjectNamePart::Identifier(name)]),
+        uses_odbc_syntax: false,
+        parameters: ast::FunctionArguments::None,
+        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args,
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
 fn arg(e: ast::Expr) -> ast::FunctionArg {
     ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))
 }
@@ -194,25 +197,13 @@ pub(super) fn record_comparison(
     // a before b: both values and a < b, or a a value and b NULL.
     let before = |a: &ast::Expr, b: &ast::Expr| {
         let lt = bin(a.clone(), B::Lt, b.clone());
-        let coalesced = ast::Expr::Function(ast::Function {
-            name: ast::ObjectName(vec![ast::ObjectNamePart::Identifier(ast::Ident::new(
-                "coalesce",
-            ))]),
-            uses_odbc_syntax: false,
-            parameters: ast::FunctionArguments::None,
-            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                duplicate_treatment: None,
-                args: vec![
-                    arg(lt),
-                    arg(ast::Expr::Value(ast::Value::Boolean(false).into())),
-                ],
-                clauses: vec![],
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: vec![],
-        });
+        let coalesced = plain_call(
+            ast::Ident::new("coalesce"),
+            vec![
+                arg(lt),
+                arg(ast::Expr::Value(ast::Value::Boolean(false).into())),
+            ],
+        );
         bin(
             coalesced,
             B::Or,
