@@ -48,6 +48,7 @@ pub fn int_table(oid: u32) -> TableDef {
             not_null: true,
             default: None,
             dropped: false,
+            generated: None,
         }],
         primary_key: Some(vec![0]),
         pkey_name: "t_pkey".into(),

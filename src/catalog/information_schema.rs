@@ -773,6 +773,7 @@ pub fn view_column_rows(
             not_null: false,
             default: None,
             dropped: false,
+            generated: None,
         })
         .collect();
     let t = TableDef {

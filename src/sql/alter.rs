@@ -639,6 +639,7 @@ fn add_column(
         not_null: false,
         default: None,
         dropped: false,
+        generated: None,
     };
     // Column constraints become the actions ALTER TABLE would run for them, after
     // the column is in.
@@ -1305,6 +1306,7 @@ fn add_unique(
         columns: cols,
         unique: true,
         constraint: true,
+        predicate: None,
     };
     def.indexes.push(index.clone());
     let table = def.clone();

@@ -147,6 +147,7 @@ fn query_columns(q: &SelectPlan) -> Result<Vec<ColumnDef>> {
                 not_null: false,
                 default: None,
                 dropped: false,
+                generated: None,
             })
         })
         .collect()
@@ -261,6 +262,7 @@ pub fn plan(b: &Binder<'_>, stmt: &ast::Statement) -> Result<Option<CtasPlan>> {
                     } else {
                         None
                     },
+                    generated: None,
                     ..c.clone()
                 })
                 .collect();

@@ -89,7 +89,7 @@ type BoundChecks = Arc<Vec<(String, Expr)>>;
 /// `OWNED BY [schema.]table.column` as written: ((schema, table), column).
 pub type OwnerName = ((Option<String>, String), String);
 
-/// A session's sequence state and cached CHECK expressions.
+/// A session's sequence state and cached CHECK and generation expressions.
 #[derive(Debug, Default)]
 pub struct DdlSession {
     /// The last value nextval returned per (database, sequence) in this session.
@@ -98,6 +98,8 @@ pub struct DdlSession {
     last: Option<(u32, u32)>,
     /// Bound CHECK constraints per (database, table), valid at a catalog version.
     checks: HashMap<(u32, u32), (u64, BoundChecks)>,
+    /// Bound generation expressions per (database, table) (see `sql::generated`).
+    pub(super) generated: HashMap<(u32, u32), (u64, super::generated::BoundGenerated)>,
 }
 
 impl DdlSession {
@@ -2418,6 +2420,19 @@ pub(super) fn bind_check(
         sqlparser::tokenizer::Span::empty(),
     )?;
     Ok((bound, refs))
+}
+
+/// Makes a row ready to be written to `def`: its generated columns computed, then
+/// NOT NULL (23502) and the CHECK constraints (23514) tested, in PostgreSQL's order.
+pub fn prepare_row(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    row: &mut Vec<Value>,
+) -> Result<()> {
+    super::generated::fill(cx, db, def, row)?;
+    super::exec::check_not_null(def, row)?;
+    check_row(cx, db, def, row)
 }
 
 /// Checks a new row of `def` against its CHECK constraints (23514 on a violation).

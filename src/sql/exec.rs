@@ -5,7 +5,7 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    index_path, AggFunc, AggSpec, CreateIndexPlan, CreateTablePlan, DeletePlan, InsertPlan,
+    index_path, AggFunc, AggSpec, CreateIndexPlan, IndexKey, CreateTablePlan, DeletePlan, InsertPlan,
     OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
@@ -59,7 +59,8 @@ fn index_rows(
     def: &TableDef,
     filter: Option<&Expr>,
 ) -> Result<Option<Versions>> {
-    let Some(path) = index_path(def, filter) else {
+    let rewritten = super::generated::index_filter(cx, db, def, filter)?;
+    let Some(path) = index_path(def, rewritten.as_ref().or(filter)) else {
         return Ok(None);
     };
     let mut eq = Vec::with_capacity(path.eq.len());
@@ -873,9 +874,8 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     let mut n = 0;
     // Versions this command inserted or updated (ON CONFLICT may not touch one twice).
     let mut touched: HashSet<u64> = HashSet::new();
-    for row in full_rows {
-        check_not_null(&p.table, &row)?;
-        super::ddl::check_row(cx, p.db, &p.table, &row)?;
+    for mut row in full_rows {
+        super::ddl::prepare_row(cx, p.db, &p.table, &mut row)?;
         let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
             Ok(tid) => {
                 touched.insert(tid);
@@ -936,8 +936,7 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
             for (c, e) in sets {
                 new[*c] = eval(e, &both, cx)?;
             }
-            check_not_null(&p.table, &new)?;
-            super::ddl::check_row(cx, p.db, &p.table, &new)?;
+            super::ddl::prepare_row(cx, p.db, &p.table, &mut new)?;
             match cx
                 .engine
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
@@ -1030,8 +1029,7 @@ pub fn run_update(p: &UpdatePlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
             for (c, e) in &p.sets {
                 new[*c] = eval(e, &input, cx)?;
             }
-            check_not_null(&p.table, &new)?;
-            super::ddl::check_row(cx, p.db, &p.table, &new)?;
+            super::ddl::prepare_row(cx, p.db, &p.table, &mut new)?;
             match cx
                 .engine
                 .update(cx.txn, p.db, p.table.oid, tid, new.clone())?
@@ -1253,7 +1251,18 @@ pub(super) fn choose_index_name(
     taken: &[String],
 ) -> String {
     let colpart: Vec<&str> = cols.iter().map(|&i| def.columns[i].name.as_str()).collect();
-    let colpart = colpart.join("_");
+    choose_name_after(c, db, def, &colpart.join("_"), suffix, taken)
+}
+
+/// `table_colpart_suffix[N]`: the first such name no relation of the schema has.
+fn choose_name_after(
+    c: &CatalogState,
+    db: u32,
+    def: &TableDef,
+    colpart: &str,
+    suffix: &str,
+    taken: &[String],
+) -> String {
     let mut pass = 0;
     loop {
         let tail = if pass == 0 {
@@ -1261,7 +1270,7 @@ pub(super) fn choose_index_name(
         } else {
             format!("{suffix}{pass}")
         };
-        let name = make_object_name(&def.name, &colpart, &tail);
+        let name = make_object_name(&def.name, colpart, &tail);
         if !taken.contains(&name) && !c.relation_exists(db, def.schema, &name) {
             return name;
         }
@@ -1318,7 +1327,7 @@ pub(super) fn check_unique_build(
     let names: Vec<&str> = index
         .columns
         .iter()
-        .map(|&c| def.columns[c].name.as_str())
+        .filter_map(|&c| def.key_label(c))
         .collect();
     let vals: Vec<String> = index
         .columns
@@ -1375,16 +1384,57 @@ pub fn run_create_index(p: &CreateIndexPlan, cx: &mut ExecCtx<'_>) -> Result<()>
             }
             n.clone()
         }
-        None => cx
-            .engine
-            .with_catalog(|c| choose_index_name(c, p.db, &def, &p.columns, "idx", &[])),
+        None => cx.engine.with_catalog(|c| {
+            choose_name_after(c, p.db, &def, &p.name_parts.join("_"), "idx", &[])
+        }),
     };
+    // Expressions and the predicate get hidden columns, filled in every row first.
+    let before = def.columns.len();
+    let hidden = |def: &mut TableDef, text: &str, ty: DataType| {
+        let pos = def.columns.len();
+        def.columns.push(crate::storage::ColumnDef {
+            name: super::generated::hidden_name(pos),
+            data_type: ty,
+            typmod: -1,
+            not_null: false,
+            default: None,
+            dropped: true,
+            generated: Some(text.to_string()),
+        });
+        pos
+    };
+    let mut columns = Vec::with_capacity(p.keys.len());
+    for k in &p.keys {
+        columns.push(match k {
+            IndexKey::Column(pos) => *pos,
+            IndexKey::Expr(text, ty) => hidden(&mut def, text, *ty),
+        });
+    }
+    let predicate = p
+        .predicate
+        .as_ref()
+        .map(|text| hidden(&mut def, text, DataType::Bool));
+    if def.columns.len() > before {
+        cx.engine.catalog_change(
+            cx.txn,
+            CatalogChange::AlterTable {
+                db: p.db,
+                def: def.clone(),
+            },
+        )?;
+        for (tid, r) in cx.engine.scan(cx.txn, p.db, def.oid) {
+            let mut row = (*r).clone();
+            super::generated::fill(cx, p.db, &def, &mut row)?;
+            cx.engine.update(cx.txn, p.db, def.oid, tid, row)?;
+        }
+    }
     let index = IndexDef {
         oid: cx.engine.new_oid(),
         name,
-        columns: p.columns.clone(),
+        columns,
         unique: p.unique,
         constraint: false,
+        predicate,
     };
     def.indexes.push(index.clone());
     let table = def.clone();
@@ -1453,7 +1503,7 @@ pub fn run_drop_index(
         }
         super::owner::check(cx, table.owner, "index", name)?;
         let mut def = (*table).clone();
-        def.indexes.remove(pos);
+        def.remove_index(pos);
         cx.engine
             .catalog_change(cx.txn, CatalogChange::AlterTable { db, def })?;
     }

@@ -456,21 +456,29 @@ fn scan_node(
     let rows = table_rows(def, db, c);
     let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
     let conj: Vec<&Expr> = filter.map(join::conjuncts).unwrap_or_default();
+    // Index expressions and partial index predicates as the index sees them (the
+    // rewrite keeps the conjuncts in place, so they pair with `conj`).
+    let rewritten = super::generated::index_filter(c.cx, db, def, filter)
+        .ok()
+        .flatten();
+    let seen: Vec<&Expr> = match &rewritten {
+        Some(r) => join::conjuncts(r),
+        None => conj.clone(),
+    };
+    let mut predicate = None;
     let (title, used_cols): (String, Vec<usize>) = match (key, &def.primary_key) {
         (Some(_), Some(pk)) => (
             format!("Index Scan using {} on {}", def.pkey_name, def.name),
             pk.clone(),
         ),
-        _ => match super::plan::index_path(def, filter) {
+        _ => match super::plan::index_path(def, rewritten.as_ref().or(filter)) {
             Some(path) => {
                 let name = if path.index == crate::storage::heap::PK_INDEX {
                     def.pkey_name.clone()
                 } else {
-                    def.indexes
-                        .iter()
-                        .find(|i| i.oid == path.index)
-                        .map(|i| i.name.clone())
-                        .unwrap_or_default()
+                    let ix = def.indexes.iter().find(|i| i.oid == path.index);
+                    predicate = ix.and_then(|i| i.predicate);
+                    ix.map(|i| i.name.clone()).unwrap_or_default()
                 };
                 let n = path.eq.len() + (path.range.is_some() || path.any.is_some()) as usize;
                 (
@@ -493,7 +501,16 @@ fn scan_node(
         }
         _ => false,
     };
-    let (ic, rest): (Vec<&Expr>, Vec<&Expr>) = conj.into_iter().partition(|e| is_index_cond(e));
+    let mut ic = Vec::new();
+    let mut rest = Vec::new();
+    for (e, as_seen) in conj.into_iter().zip(seen) {
+        if is_index_cond(as_seen) {
+            ic.push(e);
+        } else if !matches!((as_seen, predicate), (Expr::Column(i, _), Some(p)) if *i == p) {
+            // (the partial index's own predicate holds for every row it returns)
+            rest.push(e);
+        }
+    }
     let est = if !ic.is_empty() {
         1.0
     } else if !rest.is_empty() {

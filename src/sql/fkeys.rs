@@ -370,7 +370,7 @@ fn build(
         || parent
             .indexes
             .iter()
-            .any(|i| i.unique && same_set(&i.columns, &ref_columns));
+            .any(|i| i.unique && i.predicate.is_none() && same_set(&i.columns, &ref_columns));
     if !unique {
         bail!(
             sqlstate::INVALID_FOREIGN_KEY,
@@ -569,7 +569,11 @@ fn rows_with_key(
     };
     let found = if let Some(pk) = def.primary_key.as_ref().filter(|pk| same_set(pk, cols)) {
         ordered(pk).map(|k| cx.engine.lookup_key(cx.txn, db, def.oid, &k))
-    } else if let Some(ix) = def.indexes.iter().find(|i| same_set(&i.columns, cols)) {
+    } else if let Some(ix) = def
+        .indexes
+        .iter()
+        .find(|i| i.predicate.is_none() && same_set(&i.columns, cols))
+    {
         ordered(&ix.columns).and_then(|k| {
             cx.engine
                 .lookup_index(cx.txn, db, def.oid, ix.oid, &k, None)
@@ -886,8 +890,7 @@ fn apply_action(
                 }
             };
         }
-        super::exec::check_not_null(child, &new)?;
-        super::ddl::check_row(cx, db, child, &new)?;
+        super::ddl::prepare_row(cx, db, child, &mut new)?;
         match cx.engine.update(cx.txn, db, child.oid, tid, new.clone())? {
             RowOutcome::Done => return update_depth(cx, db, child, &row, &new, depth + 1),
             RowOutcome::Gone => return Ok(()),

@@ -248,7 +248,8 @@ fn index_strategy(def: &TableDef, keys: &[EquiKey]) -> Option<Strategy> {
         }
     }
     let mut best: Option<(usize, Strategy)> = None;
-    for ix in &def.indexes {
+    // A partial index misses rows: never a join's way in.
+    for ix in def.indexes.iter().filter(|i| i.predicate.is_none()) {
         let mut used = Vec::new();
         for &c in &ix.columns {
             match left_for(c) {

@@ -53,6 +53,7 @@ pub mod fkeys;
 pub mod format_funcs;
 pub mod front;
 pub mod functions;
+pub mod generated;
 pub mod join;
 pub mod lateral;
 pub mod owner;
@@ -2044,8 +2045,7 @@ impl Session {
                             .map_err(|e| e.with_context(format!("{at}, column {}", c.name)))?,
                     };
                 }
-                exec::check_not_null(&table, &row).map_err(|e| e.with_context(at_line.clone()))?;
-                ddl::check_row(cx, db, &table, &row)
+                ddl::prepare_row(cx, db, &table, &mut row)
                     .map_err(|e| e.with_context(at_line.clone()))?;
                 cx.engine
                     .insert(cx.txn, db, table.oid, row.clone())

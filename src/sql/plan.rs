@@ -417,12 +417,27 @@ pub struct CreateIndexPlan {
     pub table: Arc<TableDef>,
     /// The index name as written, if any.
     pub name: Option<String>,
-    /// The indexed column positions, in key order.
-    pub columns: Vec<usize>,
+    /// The index keys, in key order.
+    pub keys: Vec<IndexKey>,
+    /// What PostgreSQL names the index after when no name is given: each key's column
+    /// name, or the name it figures for an expression (`lower`, `expr`).
+    pub name_parts: Vec<String>,
+    /// A partial index's predicate (SQL text over the table's columns).
+    pub predicate: Option<String>,
     /// UNIQUE.
     pub unique: bool,
     /// IF NOT EXISTS.
     pub if_not_exists: bool,
+}
+
+/// One key of a planned index.
+#[derive(Debug, Clone)]
+pub enum IndexKey {
+    /// A column, by position.
+    Column(usize),
+    /// An expression over the table's columns (SQL text) and its type: its values go
+    /// to a hidden column (see `sql::generated`).
+    Expr(String, DataType),
 }
 
 pub use super::alter::AlterOp;
@@ -2403,7 +2418,7 @@ impl<'a> Binder<'a> {
                         .or_else(|| {
                             def.indexes
                                 .iter()
-                                .find(|i| i.unique && same(&i.columns))
+                                .find(|i| i.unique && i.predicate.is_none() && same(&i.columns))
                                 .map(|i| Arbiter {
                                     name: i.name.clone(),
                                     columns: i.columns.clone(),
@@ -2654,6 +2669,7 @@ impl<'a> Binder<'a> {
                 not_null: false,
                 default: None,
                 dropped: false,
+                generated: None,
             };
             for o in &c.options {
                 if extras.column_option(i, &col.name, ty, o)? {
@@ -2757,6 +2773,7 @@ impl<'a> Binder<'a> {
                 columns: cols,
                 unique: true,
                 constraint: true,
+                predicate: None,
             });
         }
         Ok(Plan::CreateTable(CreateTablePlan {
@@ -2783,9 +2800,6 @@ impl<'a> Binder<'a> {
                 "{what} is not supported yet"
             )
         };
-        if ci.predicate.is_some() {
-            return Err(unsupported("a partial index (CREATE INDEX … WHERE)"));
-        }
         if !ci.include.is_empty() {
             return Err(unsupported("INCLUDE"));
         }
@@ -2806,7 +2820,34 @@ impl<'a> Binder<'a> {
             }
         }
         let table = self.resolve_table(&ci.table_name)?;
-        let columns = index_columns(&table.columns, &ci.columns, false)?;
+        let scope = Scope::of_table(&table, &table.name);
+        let mut keys = Vec::new();
+        let mut name_parts = Vec::new();
+        for ic in &ci.columns {
+            let mut e = &ic.column.expr;
+            while let ast::Expr::Nested(inner) = e {
+                e = inner;
+            }
+            if let ast::Expr::Identifier(_) = e {
+                let pos = index_columns(&table.columns, std::slice::from_ref(ic), false)?[0];
+                keys.push(IndexKey::Column(pos));
+                name_parts.push(table.columns[pos].name.clone());
+                continue;
+            }
+            let bound = self.bind_index_expr(e, &scope, "index expressions")?;
+            super::generated::check_index_expr(&bound, "index expression")?;
+            name_parts.push(figure_index_name(e));
+            keys.push(IndexKey::Expr(e.to_string(), bound.ty()));
+        }
+        let predicate = match &ci.predicate {
+            None => None,
+            Some(p) => {
+                let bound = self.bind_index_expr(p, &scope, "index predicates")?;
+                self.coerce_bool(bound.clone(), "WHERE", p.span())?;
+                super::generated::check_index_expr(&bound, "index predicate")?;
+                Some(p.to_string())
+            }
+        };
         let name = match &ci.name {
             None => None,
             Some(n) => {
@@ -2829,10 +2870,30 @@ impl<'a> Binder<'a> {
             db: self.db,
             table,
             name,
-            columns,
+            keys,
+            name_parts,
+            predicate,
             unique: ci.unique,
             if_not_exists: ci.if_not_exists,
         }))
+    }
+
+    /// Binds an index expression or predicate over its table; an aggregate is refused
+    /// as PostgreSQL refuses it there (`where`: "index expressions", "index predicates").
+    fn bind_index_expr(&mut self, e: &ast::Expr, scope: &Scope, place: &str) -> Result<Expr> {
+        self.bind(e, scope).map_err(|er| {
+            if er.code == sqlstate::GROUPING_ERROR {
+                self.at(
+                    err!(
+                        sqlstate::GROUPING_ERROR,
+                        "aggregate functions are not allowed in {place}"
+                    ),
+                    e.span(),
+                )
+            } else {
+                er
+            }
+        })
     }
 
     // ---- expressions ---------------------------------------------------------------
@@ -4435,6 +4496,24 @@ pub fn pk_key_exprs(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<Expr>> 
     Some(key)
 }
 
+/// The name PostgreSQL gives an index expression when it names the index after its
+/// keys: a function's name, a cast's operand's name, else `expr`.
+fn figure_index_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(fold)
+            .unwrap_or_else(|| "expr".into()),
+        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => figure_index_name(expr),
+        ast::Expr::Identifier(id) => fold(id),
+        ast::Expr::CompoundIdentifier(ids) => ids.last().map(fold).unwrap_or_default(),
+        _ => "expr".into(),
+    }
+}
+
 /// The column positions an index's column list names (plain column names only).
 /// `in_key` picks the message for a missing column: constraints say "named in key",
 /// CREATE INDEX does not.
@@ -4551,9 +4630,18 @@ pub fn index_path(def: &TableDef, filter: Option<&Expr>) -> Option<IndexPath> {
         .primary_key
         .iter()
         .map(|cols| (crate::storage::heap::PK_INDEX, cols, true));
+    // A partial index holds only the rows its predicate is true for: a candidate only
+    // when the filter requires that too (a conjunct that is the predicate's column,
+    // as `sql::generated::index_filter` makes it).
+    let covers = |p: usize| {
+        conjuncts
+            .iter()
+            .any(|c| matches!(c, Expr::Column(i, _) if *i == p))
+    };
     let secondary = def
         .indexes
         .iter()
+        .filter(|ix| ix.predicate.is_none_or(covers))
         .map(|ix| (ix.oid, &ix.columns, ix.unique));
     for (oid, columns, unique) in pk.chain(secondary) {
         let mut eq = Vec::new();
@@ -4699,7 +4787,7 @@ pub fn ordered_index(p: &SelectPlan) -> Option<(u32, String, bool)> {
     }
     def.indexes
         .iter()
-        .find(|ix| ix.columns.first() == Some(col))
+        .find(|ix| ix.columns.first() == Some(col) && ix.predicate.is_none())
         .map(|ix| (ix.oid, ix.name.clone(), *desc))
 }
 
@@ -5143,6 +5231,7 @@ mod tests {
             not_null: false,
             default: None,
             dropped: false,
+            generated: None,
         };
         TableDef {
             oid: 1,
@@ -5163,6 +5252,7 @@ mod tests {
             columns,
             unique,
             constraint: false,
+            predicate: None,
         }
     }
 

@@ -17,7 +17,10 @@
 //! key prefixes are scanned through it as through an index; [`PK_INDEX`]): visibility is decided on the versions, never in the index. NULLs are indexed
 //! (sorting last) so prefix lookups find rows with NULLs in later columns, but a key
 //! holding a NULL never conflicts in a unique index and no lookup asks for a NULL
-//! (no equality or range predicate matches NULL). Index contents are never logged: they
+//! (no equality or range predicate matches NULL). A partial index holds only the
+//! versions whose predicate column (a hidden column the SQL layer fills, see
+//! `ColumnDef::generated`) is true; an index on expressions indexes hidden columns
+//! holding the expressions' values, so the heap never evaluates anything. Index contents are never logged: they
 //! follow `put`/`remove` and are rebuilt from the rows when a definition changes.
 //!
 //! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps, times and booleans are
@@ -260,15 +263,21 @@ pub fn keys_in_range(
 
 impl SecondaryIndex {
     /// The encoded key of a row, and whether it holds a NULL (such keys never
-    /// conflict in a unique index).
-    pub fn key_of(&self, row: &[Value]) -> (Vec<u8>, bool) {
+    /// conflict in a unique index); None when a partial index does not cover the row
+    /// (its predicate column is not true), which then is neither indexed nor checked.
+    pub fn key_of(&self, row: &[Value]) -> Option<(Vec<u8>, bool)> {
+        if let Some(p) = self.def.predicate {
+            if !matches!(row.get(p), Some(Value::Bool(true))) {
+                return None;
+            }
+        }
         let vals: Vec<Value> = self
             .def
             .columns
             .iter()
             .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
             .collect();
-        (row_key(&vals), vals.iter().any(|v| v.is_null()))
+        Some((row_key(&vals), vals.iter().any(|v| v.is_null())))
     }
 
     /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
@@ -284,12 +293,15 @@ impl SecondaryIndex {
     }
 
     fn add(&mut self, tid: u64, row: &[Value]) {
-        let (k, _) = self.key_of(row);
-        self.map.entry(k).or_default().push(tid);
+        if let Some((k, _)) = self.key_of(row) {
+            self.map.entry(k).or_default().push(tid);
+        }
     }
 
     fn drop_tid(&mut self, tid: u64, row: &[Value]) {
-        let (k, _) = self.key_of(row);
+        let Some((k, _)) = self.key_of(row) else {
+            return;
+        };
         if let Some(v) = self.map.get_mut(&k) {
             v.retain(|x| *x != tid);
             if v.is_empty() {

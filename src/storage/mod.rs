@@ -1438,7 +1438,7 @@ impl Engine {
                     .filter_map(|tid| h.tuples.get(tid))
                     .filter(|t| live(t))
                     .collect();
-                if rows.len() > 1 && !ix.key_of(&rows[0].row).1 {
+                if rows.len() > 1 && matches!(ix.key_of(&rows[0].row), Some((_, false))) {
                     return Ok(Some(rows[0].row.clone()));
                 }
             }
@@ -1569,10 +1569,10 @@ impl Engine {
             }
             if wait.is_none() && dup.is_none() {
                 for ix in heap.indexes.iter().filter(|i| i.def.unique) {
-                    let (key, has_null) = ix.key_of(&row);
-                    if has_null {
-                        continue; // NULLs never conflict
-                    }
+                    // NULLs never conflict, nor rows a partial index leaves out.
+                    let Some((key, false)) = ix.key_of(&row) else {
+                        continue;
+                    };
                     let tids = ix.map.get(&key).cloned().unwrap_or_default();
                     match unique_conflict(heap, txn.xid, tids) {
                         Conflict::None => {}
@@ -2182,10 +2182,7 @@ fn unique_conflict(heap: &Heap, me: u32, tids: Vec<u64>) -> Conflict {
 
 /// PostgreSQL's unique violation for a unique index (`name`) over columns `pk`.
 fn duplicate_key(def: &TableDef, name: &str, pk: &[usize], row: &[Value]) -> Error {
-    let names: Vec<&str> = pk
-        .iter()
-        .filter_map(|&i| def.columns.get(i).map(|c| c.name.as_str()))
-        .collect();
+    let names: Vec<&str> = pk.iter().filter_map(|&i| def.key_label(i)).collect();
     let vals: Vec<String> = pk
         .iter()
         .map(|&i| {

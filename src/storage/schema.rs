@@ -86,6 +86,12 @@ pub struct ColumnDef {
     /// is renamed to `........pg.dropped.N........`, has no default and no NOT NULL, and
     /// no statement may see it.
     pub dropped: bool,
+    /// The expression (SQL text over the table's columns) the SQL layer computes this
+    /// column's value from whenever it writes a row. On a `dropped` column it makes a
+    /// hidden key column: the value of an index expression (`CREATE INDEX ON t
+    /// (lower(email))`) or of a partial index's predicate, stored in the row so that
+    /// the heap indexes it by position like any column, at run time and at redo alike.
+    pub generated: Option<String>,
 }
 
 /// A table definition.
@@ -122,6 +128,38 @@ impl TableDef {
     pub fn live_columns(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.columns.len()).filter(|&i| !self.columns[i].dropped)
     }
+
+    /// What a key column is called in messages: its name, or for a hidden key column
+    /// the expression it holds (`Key (lower(email))=(…)`).
+    pub fn key_label(&self, pos: usize) -> Option<&str> {
+        let c = self.columns.get(pos)?;
+        Some(match (&c.generated, c.dropped) {
+            (Some(g), true) => g.as_str(),
+            _ => c.name.as_str(),
+        })
+    }
+
+    /// Removes the index at `i` from the definition; its hidden key columns (each index
+    /// has its own) become plain dropped columns.
+    pub fn remove_index(&mut self, i: usize) -> IndexDef {
+        let ix = self.indexes.remove(i);
+        for pos in ix.columns.iter().copied().chain(ix.predicate) {
+            if self.is_hidden_key(pos) {
+                let c = &mut self.columns[pos];
+                c.generated = None;
+                c.name = format!("........pg.dropped.{}........", pos + 1);
+            }
+        }
+        ix
+    }
+
+    /// Whether the column at `pos` is a hidden key column (an index expression's or a
+    /// partial index predicate's value, see [`ColumnDef::generated`]).
+    pub fn is_hidden_key(&self, pos: usize) -> bool {
+        self.columns
+            .get(pos)
+            .is_some_and(|c| c.dropped && c.generated.is_some())
+    }
 }
 
 /// A secondary B-tree index of a table.
@@ -137,6 +175,9 @@ pub struct IndexDef {
     pub unique: bool,
     /// Whether the index belongs to a UNIQUE constraint (DROP INDEX refuses it).
     pub constraint: bool,
+    /// A partial index's predicate: the position of the hidden boolean column holding
+    /// it (see [`ColumnDef::generated`]); rows where it is not true are not indexed.
+    pub predicate: Option<usize>,
 }
 
 /// One change to the catalog, as logged in the WAL.
@@ -556,9 +597,12 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
         put_u32(out, c.data_type.oid());
         put_u32(out, c.typmod as u32);
         // Bit 0: NOT NULL; bit 1: dropped (records written before DROP COLUMN existed
-        // hold 0 or 1 here).
-        out.push(c.not_null as u8 | (c.dropped as u8) << 1);
+        // hold 0 or 1 here); bit 2: a generation expression follows the default.
+        out.push(c.not_null as u8 | (c.dropped as u8) << 1 | (c.generated.is_some() as u8) << 2);
         put_opt_str(out, &c.default);
+        if let Some(g) = &c.generated {
+            put_str(out, g);
+        }
     }
     match &def.primary_key {
         None => out.push(0),
@@ -579,7 +623,11 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
         for c in &ix.columns {
             put_u32(out, *c as u32);
         }
-        out.push(ix.unique as u8 | (ix.constraint as u8) << 1);
+        // Bit 2: a partial index's predicate column follows.
+        out.push(ix.unique as u8 | (ix.constraint as u8) << 1 | (ix.predicate.is_some() as u8) << 2);
+        if let Some(p) = ix.predicate {
+            put_u32(out, p as u32);
+        }
     }
 }
 
@@ -604,6 +652,11 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
         let typmod = r.u32()? as i32;
         let flags = r.u8()?;
         let default = get_opt_str(r)?;
+        let generated = if flags & 4 != 0 {
+            Some(r.string()?)
+        } else {
+            None
+        };
         columns.push(ColumnDef {
             name,
             data_type,
@@ -611,6 +664,7 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
             not_null: flags & 1 != 0,
             default,
             dropped: flags & 2 != 0,
+            generated,
         });
     }
     let primary_key = if r.u8()? == 0 {
@@ -635,12 +689,18 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
             cols.push(r.u32()? as usize);
         }
         let flags = r.u8()?;
+        let predicate = if flags & 4 != 0 {
+            Some(r.u32()? as usize)
+        } else {
+            None
+        };
         indexes.push(IndexDef {
             oid,
             name,
             columns: cols,
             unique: flags & 1 != 0,
             constraint: flags & 2 != 0,
+            predicate,
         });
     }
     Ok((

@@ -36,6 +36,7 @@ fn table_def(oid: u32) -> TableDef {
                 not_null: true,
                 default: None,
                 dropped: false,
+                generated: None,
             },
             ColumnDef {
                 name: "v".into(),
@@ -44,6 +45,7 @@ fn table_def(oid: u32) -> TableDef {
                 not_null: false,
                 default: None,
                 dropped: false,
+                generated: None,
             },
         ],
         primary_key: Some(vec![0]),
@@ -883,6 +885,7 @@ fn table_with_index(e: &Engine, unique: bool, rows: &[(i32, &str)]) -> (u32, u32
         columns: vec![1],
         unique,
         constraint: unique,
+        predicate: None,
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
@@ -1046,6 +1049,7 @@ fn range_lookups_on_an_integer_index() {
         columns: vec![0, 1],
         unique: false,
         constraint: false,
+        predicate: None,
     });
     let ix = def.indexes[0].oid;
     let mut t = e.begin();
@@ -1159,6 +1163,7 @@ fn create_index_created_by_replay_is_built_from_replayed_rows() {
         columns: vec![1],
         unique: true,
         constraint: false,
+        predicate: None,
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
@@ -1185,6 +1190,7 @@ fn building_a_unique_index_waits_for_writers_and_finds_duplicates() {
         columns: vec![1],
         unique: true,
         constraint: false,
+        predicate: None,
     });
     let e2 = e.clone();
     let h = std::thread::spawn(move || {
@@ -1218,6 +1224,7 @@ fn building_a_unique_index_waits_for_writers_and_finds_duplicates() {
         columns: vec![1],
         unique: true,
         constraint: false,
+        predicate: None,
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
