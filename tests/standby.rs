@@ -62,12 +62,23 @@ fn replay_by_shipping_segments_read_only_and_pause() {
     primary.psql("insert into t values (3, 'three')");
     primary.psql("update t set v = 'uno' where id = 1");
     primary.psql("delete from t where id = 2");
+    // Indexes on expressions and partial indexes come with the rows' hidden key values.
+    primary.psql("create unique index t_lower on t (lower(v)); create index t_part on t (id) where v <> 'zz'");
     primary.psql("select pg_switch_wal()");
     ship_wal(&primary, &standby);
     wait_for(
         &standby,
         "select id, v from t order by id",
         "1|uno\n3|three",
+    );
+    wait_for(&standby, "select id from t where lower(v) = 'three'", "3");
+    assert_eq!(
+        standby.psql("explain (costs off) select id from t where lower(v) = 'uno'"),
+        "Index Scan using t_lower on t\n  Index Cond: (lower(v) = 'uno'::text)"
+    );
+    assert_eq!(
+        standby.psql("select id from t where id = 1 and v <> 'zz'"),
+        "1"
     );
     assert_ne!(standby.psql("select pg_last_wal_replay_lsn()"), "");
     assert_ne!(standby.psql("select pg_last_xact_replay_timestamp()"), "");

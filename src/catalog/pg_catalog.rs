@@ -255,6 +255,8 @@ pub struct Index {
     pub unique: bool,
     /// `indisprimary`.
     pub primary: bool,
+    /// A partial index's predicate column (see `storage::IndexDef::predicate`).
+    pub predicate: Option<usize>,
 }
 
 /// A constraint as `pg_constraint` describes it.
@@ -408,6 +410,7 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
                 columns: pk.clone(),
                 unique: true,
                 primary: true,
+                predicate: None,
             });
         }
         for i in &t.indexes {
@@ -418,10 +421,40 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
                 columns: i.columns.clone(),
                 unique: i.unique,
                 primary: false,
+                predicate: i.predicate,
             });
         }
     }
     out
+}
+
+/// `pg_index.indexprs`: the index's key expressions as `pg_get_expr` prints them
+/// (their text as written, each parenthesised unless a function call), NULL without.
+fn index_exprs(ix: &Index) -> Value {
+    let texts: Vec<String> = ix
+        .columns
+        .iter()
+        .filter(|&&p| ix.table.is_hidden_key(p))
+        .filter_map(|&p| ix.table.columns[p].generated.clone())
+        .map(|t| {
+            let call = t.trim_end().ends_with(')')
+                && t.split('(').next().is_some_and(|f| {
+                    !f.is_empty()
+                        && f.chars()
+                            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                });
+            if call {
+                t
+            } else {
+                format!("({t})")
+            }
+        })
+        .collect();
+    if texts.is_empty() {
+        Value::Null
+    } else {
+        text(&texts.join(", "))
+    }
 }
 
 fn attnums(cols: &[usize]) -> Vec<i16> {
@@ -1231,12 +1264,26 @@ impl PgView {
                         b(true),
                         b(true),
                         b(false),
-                        int2_array(&attnums(&ix.columns)),
+                        // An expression key is attribute 0; its text is in indexprs.
+                        int2_array(
+                            &ix.columns
+                                .iter()
+                                .map(|&p| {
+                                    if ix.table.is_hidden_key(p) {
+                                        0
+                                    } else {
+                                        p as i16 + 1
+                                    }
+                                })
+                                .collect::<Vec<_>>(),
+                        ),
                         oid_array(&colls),
                         null(),
                         int2_array(&vec![0; ix.columns.len()]),
-                        null(),
-                        null(),
+                        index_exprs(&ix),
+                        ix.predicate
+                            .and_then(|p| ix.table.columns.get(p)?.generated.clone())
+                            .map_or(Value::Null, |t| text(&format!("({t})"))),
                     ]
                 })
                 .collect(),
@@ -1642,9 +1689,14 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
     for ix in indexes(c, db) {
         for (i, &p) in ix.columns.iter().enumerate() {
             if let Some(col) = ix.table.columns.get(p) {
+                // An expression key is named as PostgreSQL names it (`lower`, `expr`).
+                let name = match (&col.generated, col.dropped) {
+                    (Some(t), true) => figure_name(t),
+                    _ => col.name.clone(),
+                };
                 out.push(row(
                     ix.oid,
-                    &col.name,
+                    &name,
                     col.data_type.oid(),
                     col.typmod,
                     i as i16 + 1,
@@ -1777,4 +1829,16 @@ fn type_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
         }
     }
     out
+}
+
+/// The name of an expression key's index attribute (PostgreSQL's FigureIndexColname).
+fn figure_name(text: &str) -> String {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    match sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+    {
+        Ok(e) => crate::sql::generated::figure_name(&e),
+        Err(_) => "expr".into(),
+    }
 }

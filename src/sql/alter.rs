@@ -841,7 +841,20 @@ fn drop_column(
     if def.primary_key.as_ref().is_some_and(|k| k.contains(&pos)) {
         def.primary_key = None;
     }
-    def.indexes.retain(|i| !i.columns.contains(&pos));
+    // Indexes on the column go, and those whose expressions or predicate use it.
+    let uses = |def: &TableDef, i: &IndexDef| {
+        i.columns.contains(&pos)
+            || i.columns.iter().chain(&i.predicate).any(|&h| {
+                def.is_hidden_key(h)
+                    && def.columns[h]
+                        .generated
+                        .as_deref()
+                        .is_some_and(|t| super::generated::uses_column(t, name))
+            })
+    };
+    while let Some(k) = def.indexes.iter().position(|i| uses(&def, i)) {
+        def.remove_index(k);
+    }
     store(cx, db, def)
 }
 
@@ -1001,6 +1014,24 @@ fn set_type(
                 }
             })?;
     }
+    // Index expressions and predicates over the column are bound again: they take the
+    // type their expression now has, and are computed again for every row.
+    let mut regenerated = Vec::new();
+    for h in 0..new.columns.len() {
+        let text = match &new.columns[h].generated {
+            Some(t) if new.is_hidden_key(h) && super::generated::uses_column(t, column) => {
+                t.clone()
+            }
+            _ => continue,
+        };
+        new.columns[h].data_type = super::generated::bind_raw(cx.engine, db, &new, &text)?.ty();
+        regenerated.push(h);
+    }
+    let generation = if regenerated.is_empty() {
+        Vec::new()
+    } else {
+        super::generated::bind_all(cx.engine, db, &new)?
+    };
     // CHECK constraints over the column are bound again (an operator may no longer
     // exist for the new type) and checked against the converted rows.
     let mut checks = Vec::new();
@@ -1079,6 +1110,7 @@ fn set_type(
                 row.resize(pos + 1, Value::Null);
             }
             row[pos] = v;
+            super::generated::fill_bound(cx, &new, &generation, &mut row)?;
             for (name, e) in &checks {
                 if let Value::Bool(false) = eval(e, &row, cx)? {
                     bail!(
@@ -1099,7 +1131,8 @@ fn set_type(
         for i in new.indexes.iter().filter(|i| i.unique) {
             keys.push((&i.name, &i.columns));
         }
-        for (iname, cols) in keys.into_iter().filter(|(_, c)| c.contains(&pos)) {
+        let rebuilt = |c: &[usize]| c.contains(&pos) || c.iter().any(|h| regenerated.contains(h));
+        for (iname, cols) in keys.into_iter().filter(|(_, c)| rebuilt(c)) {
             let mut seen = HashSet::new();
             for (_, row) in &out {
                 let key: Vec<Value> = cols
@@ -1124,7 +1157,7 @@ fn set_type(
 
 /// 23505 `could not create unique index "i"` with the duplicated key.
 fn duplicated_key(def: &TableDef, index: &str, cols: &[usize], key: &[Value]) -> Error {
-    let names: Vec<&str> = cols.iter().map(|&c| def.columns[c].name.as_str()).collect();
+    let names: Vec<&str> = cols.iter().filter_map(|&c| def.key_label(c)).collect();
     let vals: Vec<String> = key
         .iter()
         .map(|v| types::format_text(v, &types::FormatOptions::default()))
@@ -1164,6 +1197,7 @@ fn rename_column(
     let before = def.clone();
     def.columns[pos].name = new.to_string();
     rename_in_checks(cx, db, &before, &def, (old, new))?;
+    rename_in_generated(cx, db, &before, &mut def, (old, new))?;
     let table = def.name.clone();
     store(cx, db, def)?;
     rewrite_views(cx, db, &table, &views, (old, new), true)
@@ -1205,6 +1239,42 @@ fn rename_in_checks(
     }
     if changed {
         set_checks(cx, db, before.oid, out)?;
+    }
+    Ok(())
+}
+
+/// Rewrites the stored expressions of index keys and predicates (text, like CHECK
+/// constraints) after a column was renamed; the rewritten text must bind to what the
+/// old one did (0A000 otherwise).
+fn rename_in_generated(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    before: &TableDef,
+    after: &mut TableDef,
+    (old, new): (&str, &str),
+) -> Result<()> {
+    for h in 0..after.columns.len() {
+        let Some(text) = after.columns[h].generated.clone() else {
+            continue;
+        };
+        let renamed = rename_words(&text, old, new, None);
+        if renamed == text {
+            continue;
+        }
+        let was = format!(
+            "{:?}",
+            super::generated::bind_raw(cx.engine, db, before, &text)?
+        );
+        after.columns[h].generated = Some(renamed.clone());
+        let now =
+            super::generated::bind_raw(cx.engine, db, after, &renamed).map(|e| format!("{e:?}"));
+        if now.ok().as_ref() != Some(&was) {
+            bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "cannot rename \"{old}\" of relation \"{}\": an index expression uses the name for something else too",
+                before.name
+            );
+        }
     }
     Ok(())
 }

@@ -351,12 +351,26 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                 _ => 0,
             };
             let pretty = args.len() == 3 && flag(2);
-            cx.engine.with_catalog(|c| {
+            let Some(ix) = cx.engine.with_catalog(|c| {
                 pg_catalog::indexes(c, db)
                     .into_iter()
                     .find(|i| i.oid == first)
-                    .map_or(Value::Null, |ix| text(index_def(c, &ix, column, pretty)))
-            })
+            }) else {
+                return Ok(Value::Null);
+            };
+            let key = |p: usize, in_list: bool| {
+                super::generated::key_text(cx.engine, db, &ix.table, p, pretty, in_list)
+            };
+            if column > 0 {
+                return Ok(ix
+                    .columns
+                    .get(column as usize - 1)
+                    .map_or(text(String::new()), |&p| text(key(p, false))));
+            }
+            let keys: Vec<String> = ix.columns.iter().map(|&p| key(p, true)).collect();
+            let predicate = ix.predicate.map(|p| key(p, false));
+            cx.engine
+                .with_catalog(|c| text(index_def(c, &ix, &keys, predicate.as_deref(), pretty)))
         }
         GetExpr => args[0].clone(),
         GetViewDef => cx
@@ -610,14 +624,15 @@ fn constraint_def(c: &CatalogState, db: u32, k: &pg_catalog::Constraint) -> Stri
     out
 }
 
-/// `pg_get_indexdef`: the CREATE INDEX statement, or one key column's name.
-fn index_def(c: &CatalogState, ix: &pg_catalog::Index, column: i32, pretty: bool) -> String {
-    let nums: Vec<i16> = ix.columns.iter().map(|&p| p as i16 + 1).collect();
-    if column > 0 {
-        return nums
-            .get(column as usize - 1)
-            .map_or(String::new(), |n| column_list(&ix.table, &[*n]));
-    }
+/// `pg_get_indexdef`: the CREATE INDEX statement, from its keys and predicate as
+/// printed (see `generated::key_text`).
+fn index_def(
+    c: &CatalogState,
+    ix: &pg_catalog::Index,
+    keys: &[String],
+    predicate: Option<&str>,
+    pretty: bool,
+) -> String {
     let table = if pretty && qualifier(c, ix.table.schema).is_none() {
         pg_catalog::quote_ident(&ix.table.name)
     } else {
@@ -628,12 +643,17 @@ fn index_def(c: &CatalogState, ix: &pg_catalog::Index, column: i32, pretty: bool
         };
         format!("{schema}.{}", pg_catalog::quote_ident(&ix.table.name))
     };
-    format!(
+    let mut out = format!(
         "CREATE {}INDEX {} ON {table} USING btree ({})",
         if ix.unique { "UNIQUE " } else { "" },
         pg_catalog::quote_ident(&ix.name),
-        column_list(&ix.table, &nums)
-    )
+        keys.join(", ")
+    );
+    if let Some(p) = predicate {
+        out += " WHERE ";
+        out += p;
+    }
+    out
 }
 
 /// `pg_size_pretty(bigint)`: bytes, then kB, MB, GB, TB, PB, each shown once the

@@ -1,5 +1,6 @@
-//! CHECK constraints printed the way PostgreSQL's deparser prints them
-//! (`pg_get_constraintdef`, and so psql's `\d TABLE`): from the bound expression,
+//! CHECK constraints, index expressions and partial index predicates printed the way
+//! PostgreSQL's deparser prints them (`pg_get_constraintdef`, `pg_get_indexdef`, and so
+//! psql's `\d TABLE`): from the bound expression,
 //! with the implicit casts PostgreSQL's parser would have inserted written out
 //! (`amount > 0` over a `numeric` column is `amount > 0::numeric`).
 //!
@@ -14,7 +15,9 @@
 //! constants of those types, comparisons and arithmetic between operands of one type
 //! (or of the integer family, which PostgreSQL's cross-type operators serve without
 //! a cast), a constant the parser casts to the other operand's `numeric` or `double
-//! precision`, `varchar` compared as `text`, AND, OR, NOT and IS [NOT] NULL — and answers `None` for anything else, so
+//! precision`, `varchar` compared as `text`, AND, OR, NOT and IS [NOT] NULL (of a
+//! column of any type), the string functions `lower`, `upper`, `md5`, `reverse` (their
+//! argument as `text`) and `abs` — and answers `None` for anything else, so
 //! the caller keeps the constraint's text as it was written.
 //!
 //! One call: `CHECK (amount > 0)` on `amount numeric(10,2)`:
@@ -23,7 +26,7 @@
 //! 2. [`check_text`] sees an integral `numeric` constant — an integer literal
 //!    PostgreSQL would have cast — and prints `amount > 0::numeric`.
 
-use super::expr::{BinOp, Expr};
+use super::expr::{BinOp, Expr, Func};
 use crate::catalog::pg_catalog::quote_ident;
 use crate::types::{self, DataType, Value};
 
@@ -141,6 +144,10 @@ fn promoted(e: &Expr, target: DataType, pretty: bool) -> Option<String> {
 fn as_text(e: &Expr, names: &[String], pretty: bool) -> Option<String> {
     match e {
         Expr::Column(i, DataType::Text) => Some(quote_ident(names.get(*i)?)),
+        // The binder's implicit cast to a function's text argument prints the same.
+        Expr::Cast(x, DataType::Text, _, false) if matches!(x.as_ref(), Expr::Column(..)) => {
+            return as_text(x, names, pretty);
+        }
         Expr::Column(i, DataType::Varchar) => {
             let n = quote_ident(names.get(*i)?);
             Some(if pretty {
@@ -166,7 +173,30 @@ fn node(e: &Expr, names: &[String], pretty: bool, parent: Parent) -> Option<Stri
         }
     };
     Some(match e {
-        Expr::Column(i, t) if printable_type(*t) => quote_ident(names.get(*i)?),
+        Expr::Column(i, t) if printable_type(*t) || matches!(parent, Parent::NullTest) => {
+            quote_ident(names.get(*i)?)
+        }
+        Expr::Func(f, args, _) => {
+            let (name, text_args) = match f {
+                Func::Lower => ("lower", true),
+                Func::Upper => ("upper", true),
+                Func::Md5 => ("md5", true),
+                Func::Reverse => ("reverse", true),
+                Func::Abs => ("abs", false),
+                _ => return None,
+            };
+            let parts: Option<Vec<String>> = args
+                .iter()
+                .map(|a| {
+                    if text_args {
+                        as_text(a, names, pretty)
+                    } else {
+                        node(a, names, pretty, Parent::Top)
+                    }
+                })
+                .collect();
+            format!("{name}({})", parts?.join(", "))
+        }
         Expr::Const(v, t) if !v.is_null() => constant(v, *t, pretty)?,
         Expr::Binary(op, l, r, _) => {
             let (lt, rt) = (l.ty(), r.ty());
@@ -303,7 +333,18 @@ mod tests {
             DataType::Bool,
         );
         assert_eq!(check_text(&neg, &names, true), None);
-        let date = Expr::IsNull(col(0, DataType::Date), true);
+        let date = Expr::Binary(
+            BinOp::Gt,
+            col(0, DataType::Date),
+            col(0, DataType::Date),
+            DataType::Bool,
+        );
         assert_eq!(check_text(&date, &names, true), None);
+        // A null test prints for a column of any type.
+        let null = Expr::IsNull(col(0, DataType::Date), true);
+        assert_eq!(
+            check_text(&null, &names, true).as_deref(),
+            Some("d IS NOT NULL")
+        );
     }
 }

@@ -5,8 +5,8 @@
 use super::expr::{eval, Expr};
 use super::front::RoleOpt;
 use super::plan::{
-    index_path, AggFunc, AggSpec, CreateIndexPlan, IndexKey, CreateTablePlan, DeletePlan, InsertPlan,
-    OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
+    index_path, AggFunc, AggSpec, CreateIndexPlan, CreateTablePlan, DeletePlan, IndexKey,
+    InsertPlan, OnConflictPlan, SelectPlan, SetOpKind, Source, UpdatePlan,
 };
 use super::ExecCtx;
 use crate::catalog::VirtualTable;

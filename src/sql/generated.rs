@@ -31,12 +31,14 @@
 //! (the full filter is always evaluated on the rows an index returns).
 
 use super::expr::{eval, Expr, Func};
+use super::plan::fold;
 use super::plan::{Binder, Coercion, Scope};
 use super::ExecCtx;
 use crate::error::{sqlstate, Result};
 use crate::storage::{Engine, TableDef};
 use crate::types::{self, DataType, Value};
 use crate::{bail, err};
+use sqlparser::ast;
 use std::sync::Arc;
 
 /// A table's generation expressions bound for evaluation: (column position, expression).
@@ -48,16 +50,37 @@ pub fn hidden_name(pos: usize) -> String {
     format!("........pg.expr.{}........", pos + 1)
 }
 
-/// Parses and binds one stored generation expression over the table's columns, coerced
-/// to the type of the column that holds it.
-pub fn bind(engine: &Engine, db: u32, def: &TableDef, pos: usize, text: &str) -> Result<Expr> {
+/// Parses and binds a stored expression over the table's columns, as it is typed.
+pub fn bind_raw(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<Expr> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let e = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored expression: {e}"))?;
+    Binder::new(engine, db, text, 0, vec![]).bind(&e, &Scope::of_table(def, &def.name))
+}
+
+/// Whether a stored expression's text names the column `name` (an identifier token
+/// equal to it: unquoted ones case-folded).
+pub fn uses_column(text: &str, name: &str) -> bool {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    Tokenizer::new(&dialect, text)
+        .tokenize()
+        .unwrap_or_default()
+        .iter()
+        .any(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_lowercase() == name,
+            Token::Word(w) => w.value == name,
+            _ => false,
+        })
+}
+
+/// Parses and binds one stored generation expression over the table's columns, coerced
+/// to the type of the column that holds it.
+pub fn bind(engine: &Engine, db: u32, def: &TableDef, pos: usize, text: &str) -> Result<Expr> {
+    let bound = bind_raw(engine, db, def, text)?;
     let mut b = Binder::new(engine, db, text, 0, vec![]);
-    let bound = b.bind(&e, &Scope::of_table(def, &def.name))?;
     let col = &def.columns[pos];
     b.coerce(
         bound,
@@ -81,14 +104,19 @@ pub fn bound(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef) -> Result<BoundGener
             return Ok(b.clone());
         }
     }
+    let out = Arc::new(bind_all(cx.engine, db, def)?);
+    cx.ddl.generated.insert(key, (version, out.clone()));
+    Ok(out)
+}
+
+/// Binds every generation expression of a definition (one not stored yet, too).
+pub fn bind_all(engine: &Engine, db: u32, def: &TableDef) -> Result<Vec<(usize, Expr)>> {
     let mut out = Vec::new();
     for (pos, c) in def.columns.iter().enumerate() {
         if let Some(text) = &c.generated {
-            out.push((pos, bind(cx.engine, db, def, pos, text)?));
+            out.push((pos, bind(engine, db, def, pos, text)?));
         }
     }
-    let out = Arc::new(out);
-    cx.ddl.generated.insert(key, (version, out.clone()));
     Ok(out)
 }
 
@@ -96,6 +124,16 @@ pub fn bound(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef) -> Result<BoundGener
 /// its table is widened with NULLs first).
 pub fn fill(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &mut Vec<Value>) -> Result<()> {
     let exprs = bound(cx, db, def)?;
+    fill_bound(cx, def, &exprs, row)
+}
+
+/// [`fill`] with expressions bound by [`bind_all`].
+pub fn fill_bound(
+    cx: &mut ExecCtx<'_>,
+    def: &TableDef,
+    exprs: &[(usize, Expr)],
+    row: &mut Vec<Value>,
+) -> Result<()> {
     if exprs.is_empty() {
         return Ok(());
     }
@@ -251,11 +289,9 @@ fn replace(e: &Expr, keys: &[(usize, Expr)]) -> Expr {
         Expr::Func(f, args, t) => {
             Expr::Func(*f, args.iter().map(|a| replace(a, keys)).collect(), *t)
         }
-        Expr::InList(x, list, n) => Expr::InList(
-            r(x),
-            list.iter().map(|a| replace(a, keys)).collect(),
-            *n,
-        ),
+        Expr::InList(x, list, n) => {
+            Expr::InList(r(x), list.iter().map(|a| replace(a, keys)).collect(), *n)
+        }
         other => other.clone(),
     }
 }
@@ -281,4 +317,73 @@ pub fn index_filter(
         .cloned()
         .collect();
     Ok(Some(replace(f, &keys)))
+}
+
+/// The name PostgreSQL gives an index expression when it names the index after its
+/// keys: a function's name, a cast's operand's name, else `expr`.
+pub fn figure_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Function(f) => f
+            .name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(fold)
+            .unwrap_or_else(|| "expr".into()),
+        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => figure_name(expr),
+        ast::Expr::Identifier(id) => fold(id),
+        ast::Expr::CompoundIdentifier(ids) => ids.last().map(fold).unwrap_or_default(),
+        _ => "expr".into(),
+    }
+}
+
+/// How PostgreSQL prints a key column of an index (`pg_get_indexdef`, psql's `\d`): a
+/// column's quoted name; an expression deparsed (`sql::deparse`, or its text as
+/// written when it has a shape that module does not print), in parentheses unless it
+/// is a function call (`in_list`: as one key of the list). `pretty` is
+/// `pg_get_indexdef(…, true)`'s style.
+pub fn key_text(
+    engine: &Engine,
+    db: u32,
+    def: &TableDef,
+    pos: usize,
+    pretty: bool,
+    in_list: bool,
+) -> String {
+    let Some(c) = def.columns.get(pos) else {
+        return String::new();
+    };
+    let Some(text) = c.generated.as_ref().filter(|_| c.dropped) else {
+        return crate::catalog::pg_catalog::quote_ident(&c.name);
+    };
+    let names: Vec<String> = def.columns.iter().map(|c| c.name.clone()).collect();
+    let bound = bind(engine, db, def, pos, text).ok();
+    let deparsed = bound
+        .as_ref()
+        .and_then(|b| super::deparse::check_text(b, &names, pretty));
+    let call = match (&bound, &deparsed) {
+        (Some(Expr::Func(..)), Some(_)) => true,
+        (_, Some(_)) => false,
+        _ => {
+            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            matches!(
+                sqlparser::parser::Parser::new(&dialect)
+                    .try_with_sql(text)
+                    .and_then(|mut p| p.parse_expr()),
+                Ok(ast::Expr::Function(_))
+            )
+        }
+    };
+    let (s, parenthesised) = match deparsed {
+        // Plain style parenthesises every operator expression itself.
+        Some(s) => (s, !pretty && !call),
+        None => (text.clone(), false),
+    };
+    if call || (!in_list && (pretty || parenthesised)) {
+        s
+    } else if in_list || !parenthesised {
+        format!("({s})")
+    } else {
+        s
+    }
 }

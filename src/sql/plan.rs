@@ -2836,7 +2836,7 @@ impl<'a> Binder<'a> {
             }
             let bound = self.bind_index_expr(e, &scope, "index expressions")?;
             super::generated::check_index_expr(&bound, "index expression")?;
-            name_parts.push(figure_index_name(e));
+            name_parts.push(super::generated::figure_name(e));
             keys.push(IndexKey::Expr(e.to_string(), bound.ty()));
         }
         let predicate = match &ci.predicate {
@@ -4494,24 +4494,6 @@ pub fn pk_key_exprs(def: &TableDef, filter: Option<&Expr>) -> Option<Vec<Expr>> 
         key.push(found);
     }
     Some(key)
-}
-
-/// The name PostgreSQL gives an index expression when it names the index after its
-/// keys: a function's name, a cast's operand's name, else `expr`.
-fn figure_index_name(e: &ast::Expr) -> String {
-    match e {
-        ast::Expr::Function(f) => f
-            .name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(fold)
-            .unwrap_or_else(|| "expr".into()),
-        ast::Expr::Cast { expr, .. } | ast::Expr::Nested(expr) => figure_index_name(expr),
-        ast::Expr::Identifier(id) => fold(id),
-        ast::Expr::CompoundIdentifier(ids) => ids.last().map(fold).unwrap_or_default(),
-        _ => "expr".into(),
-    }
 }
 
 /// The column positions an index's column list names (plain column names only).

@@ -624,7 +624,9 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
             put_u32(out, *c as u32);
         }
         // Bit 2: a partial index's predicate column follows.
-        out.push(ix.unique as u8 | (ix.constraint as u8) << 1 | (ix.predicate.is_some() as u8) << 2);
+        out.push(
+            ix.unique as u8 | (ix.constraint as u8) << 1 | (ix.predicate.is_some() as u8) << 2,
+        );
         if let Some(p) = ix.predicate {
             put_u32(out, p as u32);
         }
