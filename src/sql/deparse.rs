@@ -146,7 +146,7 @@ fn as_text(e: &Expr, names: &[String], pretty: bool) -> Option<String> {
         Expr::Column(i, DataType::Text) => Some(quote_ident(names.get(*i)?)),
         // The binder's implicit cast to a function's text argument prints the same.
         Expr::Cast(x, DataType::Text, _, false) if matches!(x.as_ref(), Expr::Column(..)) => {
-            return as_text(x, names, pretty);
+            as_text(x, names, pretty)
         }
         Expr::Column(i, DataType::Varchar) => {
             let n = quote_ident(names.get(*i)?);
