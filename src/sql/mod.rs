@@ -388,6 +388,18 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
     {
         plan::mark_overriding(ins, o);
     }
+    if let Some(t) = &clauses.conflict_target {
+        match &mut stmts[..] {
+            [sqlparser::ast::Statement::Insert(ins)] if ins.on.is_some() => {
+                plan::mark_conflict_target(ins, t)
+            }
+            // (elsewhere the blanked target would widen the arbiter to any index)
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "ON CONFLICT with index expressions or a WHERE clause is supported only in a plain INSERT statement"
+            ),
+        }
+    }
     if clauses.drop_concurrently {
         if let [sqlparser::ast::Statement::Drop { purge, .. }] = &mut stmts[..] {
             // Hive's PURGE flag (never PostgreSQL's) carries CONCURRENTLY to the session.

@@ -9,6 +9,10 @@
 //!   and recorded as [`Overriding`], which the planner reads (an explicit value for a
 //!   GENERATED ALWAYS identity column is then accepted, or every identity column takes
 //!   its default).
+//! * `ON CONFLICT (lower(email)) …`, `ON CONFLICT (name) WHERE deleted_at IS NULL …`:
+//!   inference specifications naming an index on expressions or a partial index;
+//!   removed (leaving `ON CONFLICT DO …`) and recorded ([`Clauses::conflict_target`]),
+//!   for the planner to match against the table's unique indexes.
 //! * `DROP INDEX CONCURRENTLY`: removed and recorded ([`Clauses::drop_concurrently`]);
 //!   the index is dropped as without it, and the session refuses it inside a
 //!   transaction block as PostgreSQL does.
@@ -31,12 +35,24 @@ pub enum Overriding {
 }
 
 /// What [`rewrite`] found besides what it blanked.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Clauses {
     /// `OVERRIDING … VALUE`.
     pub overriding: Option<Overriding>,
     /// `DROP INDEX CONCURRENTLY`.
     pub drop_concurrently: bool,
+    /// An `ON CONFLICT` inference specification sqlparser cannot parse (one with an
+    /// index expression, or with a `WHERE` predicate naming a partial index).
+    pub conflict_target: Option<ConflictTarget>,
+}
+
+/// An `ON CONFLICT ( … ) [WHERE …]` inference specification, as SQL text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictTarget {
+    /// The elements between the parentheses (columns or expressions).
+    pub elements: String,
+    /// The predicate after WHERE, if any.
+    pub predicate: Option<String>,
 }
 
 /// The text with the clauses blanked out, and the OVERRIDING clause found.
@@ -48,7 +64,11 @@ pub fn rewrite(text: &str) -> (Cow<'_, str>, Option<Overriding>) {
 /// The text with the clauses blanked out, and what they said.
 pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
     let lower = text.to_ascii_lowercase();
-    if !lower.contains("overriding") && !lower.contains("key") && !lower.contains("concurrently") {
+    if !lower.contains("overriding")
+        && !lower.contains("key")
+        && !lower.contains("concurrently")
+        && !lower.contains("conflict")
+    {
         return (Cow::Borrowed(text), Clauses::default());
     }
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
@@ -72,7 +92,20 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
     let mut blank: Vec<usize> = Vec::new(); // token indexes to blank
     let mut overriding = None;
     let mut drop_concurrently = false;
+    let mut conflict_target = None;
+    let starts = line_starts(text);
     for k in 0..words.len() {
+        let paren = words
+            .get(k + 2)
+            .is_some_and(|(i, _)| tokens[*i].token == Token::LParen);
+        if is(k, "on") && is(k + 1, "conflict") && paren {
+            if let Some((target, span)) = conflict_target_at(text, &starts, &tokens, &words, k + 2)
+            {
+                conflict_target = Some(target);
+                blank.extend(span);
+            }
+            continue;
+        }
         if is(k, "for") && is(k + 1, "no") && is(k + 2, "key") && is(k + 3, "update") {
             blank.extend([words[k + 1].0, words[k + 2].0]);
         } else if k == 0 && is(0, "drop") && is(1, "index") && is(2, "concurrently") {
@@ -95,11 +128,11 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
     let found = Clauses {
         overriding,
         drop_concurrently,
+        conflict_target,
     };
     if blank.is_empty() {
         return (Cow::Borrowed(text), found);
     }
-    let starts = line_starts(text);
     let mut out = text.to_string();
     for i in blank {
         if let Some((a, b)) = byte_range(text, &starts, &tokens[i]) {
@@ -107,6 +140,83 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
         }
     }
     (Cow::Owned(out), found)
+}
+
+/// The inference specification starting at the parenthesis `words[open]`, when
+/// sqlparser cannot parse it (anything but a list of column names, or a WHERE after
+/// it), with the tokens to blank (all of it: `ON CONFLICT DO …` remains).
+fn conflict_target_at(
+    text: &str,
+    starts: &[usize],
+    tokens: &[TokenWithSpan],
+    words: &[(usize, Option<String>)],
+    open: usize,
+) -> Option<(ConflictTarget, Vec<usize>)> {
+    let mut depth = 0;
+    let mut close = None;
+    for (k, (i, _)) in words.iter().enumerate().skip(open) {
+        match tokens[*i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(k);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let plain = words[open + 1..close]
+        .iter()
+        .all(|(i, _)| matches!(tokens[*i].token, Token::Word(_) | Token::Comma));
+    let has_where = words.get(close + 1).and_then(|(_, w)| w.as_deref()) == Some("where");
+    if plain && !has_where {
+        return None;
+    }
+    // The predicate runs to DO at depth 0.
+    let mut end = close;
+    if has_where {
+        let mut depth = 0;
+        let mut k = close + 2;
+        loop {
+            let (i, w) = words.get(k)?;
+            match tokens[*i].token {
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 && w.as_deref() == Some("do") {
+                break;
+            }
+            k += 1;
+        }
+        end = k - 1;
+    }
+    let range = |a: usize, b: usize| -> Option<String> {
+        let (x, _) = byte_range(text, starts, &tokens[words[a].0])?;
+        let (_, y) = byte_range(text, starts, &tokens[words[b].0])?;
+        Some(text[x..y].to_string())
+    };
+    let elements = if close > open + 1 {
+        range(open + 1, close - 1)?
+    } else {
+        String::new()
+    };
+    let predicate = if has_where {
+        Some(range(close + 2, end)?)
+    } else {
+        None
+    };
+    let span = (words[open].0..=words[end].0).collect();
+    Some((
+        ConflictTarget {
+            elements,
+            predicate,
+        },
+        span,
+    ))
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -131,6 +241,26 @@ fn byte_range(text: &str, starts: &[usize], t: &TokenWithSpan) -> Option<(usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflict_targets_sqlparser_cannot_read() {
+        let q = "INSERT INTO t VALUES (1) ON CONFLICT (lower(e), b) WHERE d IS NULL DO NOTHING";
+        let (t, c) = rewrite_all(q);
+        assert_eq!(
+            t,
+            "INSERT INTO t VALUES (1) ON CONFLICT                                  DO NOTHING"
+        );
+        assert_eq!(
+            c.conflict_target,
+            Some(ConflictTarget {
+                elements: "lower(e), b".into(),
+                predicate: Some("d IS NULL".into()),
+            })
+        );
+        // A list of columns is sqlparser's.
+        let q = "insert into t values (1) on conflict (a, b) do nothing";
+        assert_eq!(rewrite_all(q), (Cow::Borrowed(q), Clauses::default()));
+    }
 
     #[test]
     fn blanks_the_clauses_in_place() {

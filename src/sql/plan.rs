@@ -2357,6 +2357,93 @@ impl<'a> Binder<'a> {
         }))
     }
 
+    /// The unique index an inference specification with expressions or a predicate
+    /// names (see `sql::pg_clauses`): one whose keys are, in any order, the listed
+    /// columns and expressions, and whose predicate (if it is partial) is the one
+    /// given — a non-partial index serves any predicate.
+    fn infer_arbiter(
+        &mut self,
+        def: &TableDef,
+        elements: &str,
+        predicate: Option<&str>,
+    ) -> Result<Arbiter> {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let parse_err = |e: sqlparser::parser::ParserError| {
+            err!(sqlstate::SYNTAX_ERROR, "syntax error in ON CONFLICT: {e}")
+        };
+        let scope = Scope::of_table(def, &def.name);
+        let list = sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(elements)
+            .and_then(|mut p| p.parse_comma_separated(|p| p.parse_expr()))
+            .map_err(parse_err)?;
+        let mut wanted = Vec::new();
+        for e in &list {
+            wanted.push(format!("{:?}", self.bind(e, &scope)?));
+        }
+        wanted.sort();
+        let pred = match predicate {
+            None => None,
+            Some(t) => {
+                let e = sqlparser::parser::Parser::new(&dialect)
+                    .try_with_sql(t)
+                    .and_then(|mut p| p.parse_expr())
+                    .map_err(parse_err)?;
+                Some(format!("{:?}", self.bind(&e, &scope)?))
+            }
+        };
+        // A key as the target's elements bind: a column, or the hidden column's
+        // expression.
+        let engine = self.engine;
+        let key_form = |pos: usize| -> Result<String> {
+            match &def.columns[pos].generated {
+                Some(text) if def.is_hidden_key(pos) => Ok(format!(
+                    "{:?}",
+                    super::generated::bind_raw(engine, self.db, def, text)?
+                )),
+                _ => Ok(format!(
+                    "{:?}",
+                    Expr::Column(pos, def.columns[pos].data_type)
+                )),
+            }
+        };
+        let mut candidates: Vec<Arbiter> = Vec::new();
+        if let Some(pk) = &def.primary_key {
+            candidates.push(Arbiter {
+                name: def.pkey_name.clone(),
+                columns: pk.clone(),
+                index: None,
+            });
+        }
+        for i in def.indexes.iter().filter(|i| i.unique) {
+            let covers = match (i.predicate, &pred) {
+                (None, _) => true,
+                (Some(p), Some(want)) => &key_form(p)? == want,
+                (Some(_), None) => false,
+            };
+            if covers {
+                candidates.push(Arbiter {
+                    name: i.name.clone(),
+                    columns: i.columns.clone(),
+                    index: Some(i.oid),
+                });
+            }
+        }
+        for a in candidates {
+            let mut have = Vec::new();
+            for &c in &a.columns {
+                have.push(key_form(c)?);
+            }
+            have.sort();
+            if have == wanted {
+                return Ok(a);
+            }
+        }
+        Err(err!(
+            sqlstate::INVALID_COLUMN_REFERENCE,
+            "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+        ))
+    }
+
     /// ON CONFLICT: the target must be the primary key or a unique index (by its
     /// columns), or a constraint by name; returns the action and the arbiter index.
     fn plan_on_conflict(
@@ -2388,6 +2475,10 @@ impl<'a> Binder<'a> {
                     .with_hint("For example, ON CONFLICT (column_name)."));
                 }
                 None
+            }
+            Some(ast::ConflictTarget::Columns(cols)) if conflict_target_of(cols).is_some() => {
+                let (elements, predicate) = conflict_target_of(cols).unwrap_or_default();
+                Some(self.infer_arbiter(def, &elements, predicate.as_deref())?)
             }
             Some(ast::ConflictTarget::Columns(cols)) => {
                 let mut idxs: Vec<usize> = Vec::new();
@@ -4968,6 +5059,40 @@ pub fn figure_colname(e: &ast::Expr) -> String {
         }
     }
     go(e).unwrap_or_else(|| "?column?".into())
+}
+
+/// The quoted name under which `sql::pg_clauses` hands an ON CONFLICT inference
+/// specification sqlparser cannot parse over (as the target's one "column"; no real
+/// column has a name with a NUL in it).
+const CONFLICT_TARGET_KEY: &str = "tusk conflict target\u{0}";
+
+/// Records an inference specification on the parsed INSERT … ON CONFLICT.
+pub fn mark_conflict_target(ins: &mut ast::Insert, t: &super::pg_clauses::ConflictTarget) {
+    if let Some(ast::OnInsert::OnConflict(oc)) = &mut ins.on {
+        let text = format!(
+            "{CONFLICT_TARGET_KEY}{}\u{0}{}",
+            t.elements,
+            t.predicate.as_deref().unwrap_or("")
+        );
+        let mut id = ast::Ident::with_quote('"', text);
+        // (an empty predicate and none are told apart by the marker's last field)
+        if t.predicate.is_none() {
+            id.value.push('\u{0}');
+        }
+        oc.conflict_target = Some(ast::ConflictTarget::Columns(vec![id]));
+    }
+}
+
+/// The inference specification [`mark_conflict_target`] recorded: (elements,
+/// predicate).
+fn conflict_target_of(cols: &[ast::Ident]) -> Option<(String, Option<String>)> {
+    let [id] = cols else { return None };
+    let rest = id.value.strip_prefix(CONFLICT_TARGET_KEY)?;
+    let mut parts = rest.split('\u{0}');
+    let elements = parts.next()?.to_string();
+    let predicate = parts.next()?.to_string();
+    let none = parts.next().is_some();
+    Some((elements, (!none).then_some(predicate)))
 }
 
 /// The setting key under which `sql::pg_clauses` hands an INSERT's OVERRIDING clause
