@@ -246,10 +246,8 @@ mod tests {
     fn conflict_targets_sqlparser_cannot_read() {
         let q = "INSERT INTO t VALUES (1) ON CONFLICT (lower(e), b) WHERE d IS NULL DO NOTHING";
         let (t, c) = rewrite_all(q);
-        assert_eq!(
-            t,
-            "INSERT INTO t VALUES (1) ON CONFLICT                                  DO NOTHING"
-        );
+        let target = "(lower(e), b) WHERE d IS NULL";
+        assert_eq!(t, q.replace(target, &" ".repeat(target.len())));
         assert_eq!(
             c.conflict_target,
             Some(ConflictTarget {
