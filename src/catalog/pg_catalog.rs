@@ -1599,6 +1599,78 @@ pub fn schema_name(c: &CatalogState, oid: u32) -> String {
     c.schemas.get(&oid).map(|s| s.0.clone()).unwrap_or_default()
 }
 
+/// The `pg_attribute` rows of a view's output columns — (name, type OID, modifier),
+/// found by planning its query (the SQL layer does; tusk stores a view as its text).
+pub fn view_attribute_rows(
+    c: &CatalogState,
+    view_oid: u32,
+    cols: &[(String, u32, i32)],
+) -> Vec<Vec<Value>> {
+    cols.iter()
+        .enumerate()
+        .map(|(i, (name, ty, typmod))| {
+            attribute_row(
+                c,
+                view_oid,
+                name,
+                *ty,
+                *typmod,
+                i as i16 + 1,
+                false,
+                false,
+                false,
+                0,
+                Value::Null,
+            )
+        })
+        .collect()
+}
+
+/// One `pg_attribute` row.
+#[allow(clippy::too_many_arguments)]
+fn attribute_row(
+    c: &CatalogState,
+    rel: u32,
+    name: &str,
+    ty: u32,
+    typmod: i32,
+    num: i16,
+    not_null: bool,
+    has_def: bool,
+    dropped: bool,
+    identity: u8,
+    acl: Value,
+) -> Vec<Value> {
+    let bt = pg_types::by_oid(ty);
+    vec![
+        Value::Oid(rel),
+        text(name),
+        Value::Oid(if dropped { 0 } else { ty }),
+        Value::Int4(-1),
+        Value::Int2(type_len(c, ty)),
+        Value::Int2(num),
+        Value::Int4(i32::from(bt.is_some_and(|t| t.category == b'A'))),
+        Value::Int4(-1),
+        Value::Int4(typmod),
+        Value::Bool(bt.is_some_and(|t| t.byval) || c.enums.contains_key(&ty)),
+        ch(bt.map_or(b'i', |t| t.align)),
+        ch(bt.map_or(b'p', |t| t.storage)),
+        ch(0),
+        Value::Bool(not_null),
+        Value::Bool(has_def),
+        Value::Bool(false),
+        ch(identity),
+        ch(0),
+        Value::Bool(dropped),
+        Value::Bool(true),
+        Value::Int4(0),
+        Value::Oid(type_collation(ty)),
+        acl,
+        Value::Null,
+        Value::Null,
+    ]
+}
+
 fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
     let mut out = Vec::new();
     #[allow(clippy::too_many_arguments)]
@@ -1612,34 +1684,9 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
                dropped: bool,
                identity: u8,
                acl: Value| {
-        let bt = pg_types::by_oid(ty);
-        vec![
-            Value::Oid(rel),
-            text(name),
-            Value::Oid(if dropped { 0 } else { ty }),
-            Value::Int4(-1),
-            Value::Int2(type_len(c, ty)),
-            Value::Int2(num),
-            Value::Int4(i32::from(bt.is_some_and(|t| t.category == b'A'))),
-            Value::Int4(-1),
-            Value::Int4(typmod),
-            Value::Bool(bt.is_some_and(|t| t.byval) || c.enums.contains_key(&ty)),
-            ch(bt.map_or(b'i', |t| t.align)),
-            ch(bt.map_or(b'p', |t| t.storage)),
-            ch(0),
-            Value::Bool(not_null),
-            Value::Bool(has_def),
-            Value::Bool(false),
-            ch(identity),
-            ch(0),
-            Value::Bool(dropped),
-            Value::Bool(true),
-            Value::Int4(0),
-            Value::Oid(type_collation(ty)),
-            acl,
-            Value::Null,
-            Value::Null,
-        ]
+        attribute_row(
+            c, rel, name, ty, typmod, num, not_null, has_def, dropped, identity, acl,
+        )
     };
     let empty = |s: &str| s.to_string();
     for &(oid, _, view) in SYSTEM_CATALOGS {

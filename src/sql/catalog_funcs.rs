@@ -365,14 +365,32 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                 return Ok(ix
                     .columns
                     .get(column as usize - 1)
-                    .map_or(text(String::new()), |&p| text(key(p, false))));
+                    .map_or(text(String::new()), |&p| text(key(p, true))));
             }
             let keys: Vec<String> = ix.columns.iter().map(|&p| key(p, true)).collect();
             let predicate = ix.predicate.map(|p| key(p, false));
             cx.engine
                 .with_catalog(|c| text(index_def(c, &ix, &keys, predicate.as_deref(), pretty)))
         }
-        GetExpr => args[0].clone(),
+        // A boolean expression over a table (an index predicate, a CHECK's conbin) is
+        // deparsed as PostgreSQL prints it; anything else is kept as stored.
+        GetExpr => {
+            let table = cx.engine.with_catalog(|c| {
+                let rel = match args.get(1) {
+                    Some(Value::Oid(o)) => *o,
+                    Some(Value::Int4(o)) => *o as u32,
+                    _ => return None,
+                };
+                c.tables.get(&(db, rel)).cloned()
+            });
+            let pretty = args.len() == 3 && flag(2);
+            match (&args[0], table) {
+                (Value::Text(t), Some(table)) => {
+                    check_def(cx, db, &table, t, pretty).map_or_else(|| args[0].clone(), text)
+                }
+                _ => args[0].clone(),
+            }
+        }
         GetViewDef => cx
             .engine
             .with_catalog(|c| c.ddl.views.get(&(db, first)).map(|v| v.query.clone()))

@@ -1158,14 +1158,11 @@ pub(super) fn plan_view_query(
     plan
 }
 
-/// The `information_schema.columns` rows of the database's views: each view's query
-/// planned for its output columns (a view that no longer plans has none).
-pub(super) fn view_columns_for_information_schema(
-    cx: &ExecCtx<'_>,
-    role: u32,
-) -> Vec<Vec<crate::types::Value>> {
+/// The database's views with their output columns — (name, type OID, modifier) —
+/// each view's query planned for them (a view that no longer plans is left out).
+fn views_with_columns(cx: &ExecCtx<'_>) -> Vec<(ViewDef, Vec<(String, u32, i32)>)> {
     let db = cx.db_oid;
-    let views: Vec<crate::storage::ddl::ViewDef> = cx.engine.with_catalog(|c| {
+    let views: Vec<ViewDef> = cx.engine.with_catalog(|c| {
         c.ddl
             .views
             .range((db, 0)..=(db, u32::MAX))
@@ -1177,12 +1174,38 @@ pub(super) fn view_columns_for_information_schema(
         let Ok(plan) = plan_view_query(cx.engine, db, &v.query, None) else {
             continue;
         };
-        let cols: Vec<(String, u32, i32)> = v
+        let cols = v
             .columns
             .iter()
             .zip(plan.fields.iter())
             .map(|(n, f)| (n.clone(), f.type_oid, f.typmod))
             .collect();
+        out.push((v, cols));
+    }
+    out
+}
+
+/// The `pg_attribute` rows of the database's views' columns.
+pub(super) fn view_columns_for_pg_attribute(cx: &ExecCtx<'_>) -> Vec<Vec<crate::types::Value>> {
+    let mut out = Vec::new();
+    for (v, cols) in views_with_columns(cx) {
+        out.extend(
+            cx.engine
+                .with_catalog(|c| crate::catalog::pg_catalog::view_attribute_rows(c, v.oid, &cols)),
+        );
+    }
+    out
+}
+
+/// The `information_schema.columns` rows of the database's views: each view's query
+/// planned for its output columns (a view that no longer plans has none).
+pub(super) fn view_columns_for_information_schema(
+    cx: &ExecCtx<'_>,
+    role: u32,
+) -> Vec<Vec<crate::types::Value>> {
+    let db = cx.db_oid;
+    let mut out = Vec::new();
+    for (v, cols) in views_with_columns(cx) {
         out.extend(cx.engine.with_catalog(|c| {
             crate::catalog::information_schema::view_column_rows(c, db, role, &v, &cols)
         }));

@@ -229,6 +229,13 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             };
             v.rows(cx.engine, cx.db_oid, &reader)
         }
+        Source::Virtual(
+            vt @ VirtualTable::Catalog(crate::catalog::pg_catalog::PgView::Attribute),
+        ) => {
+            let mut rows = vt.rows(cx.engine, cx.db_oid);
+            rows.extend(super::ddl::view_columns_for_pg_attribute(cx));
+            rows
+        }
         Source::Virtual(vt) => vt.rows(cx.engine, cx.db_oid),
         Source::Subquery(p) => run_select(p, cx)?,
         Source::DistinctOn(p, keys) => {

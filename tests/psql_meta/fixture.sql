@@ -24,3 +24,5 @@ CREATE SEQUENCE ticket_seq INCREMENT BY 5 START WITH 100;
 GRANT SELECT ON orders TO app_reader;
 GRANT app_reader TO app_admin;
 COMMENT ON TABLE orders IS 'customer orders';
+CREATE UNIQUE INDEX customers_lower_email_idx ON app.customers (lower(email));
+CREATE INDEX orders_open_idx ON orders (customer_id, (amount * 2)) WHERE status <> 'done';
