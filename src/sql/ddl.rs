@@ -1158,9 +1158,12 @@ pub(super) fn plan_view_query(
     plan
 }
 
+/// A view's output column: (name, type OID, modifier).
+type ViewColumn = (String, u32, i32);
+
 /// The database's views with their output columns — (name, type OID, modifier) —
 /// each view's query planned for them (a view that no longer plans is left out).
-fn views_with_columns(cx: &ExecCtx<'_>) -> Vec<(ViewDef, Vec<(String, u32, i32)>)> {
+fn views_with_columns(cx: &ExecCtx<'_>) -> Vec<(ViewDef, Vec<ViewColumn>)> {
     let db = cx.db_oid;
     let views: Vec<ViewDef> = cx.engine.with_catalog(|c| {
         c.ddl
