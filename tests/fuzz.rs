@@ -103,7 +103,8 @@ fn startup_packet(params: &[(&str, &str)]) -> Vec<u8> {
 
 fn connect(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     s.set_write_timeout(Some(Duration::from_secs(2))).unwrap();
     s.set_nodelay(true).unwrap();
     s
@@ -193,10 +194,31 @@ fn random_startup(r: &mut Rng) -> Vec<u8> {
             p
         }
         3 => {
-            let keys = ["user", "database", "options", "replication", "application_name", "client_encoding", "DateStyle", "x"];
-            let vals = ["postgres", "", "nosuch", "true", "database", "-c work_mem=1", "-c", "\u{7f}", "LATIN1", "ISO, MDY"];
+            let keys = [
+                "user",
+                "database",
+                "options",
+                "replication",
+                "application_name",
+                "client_encoding",
+                "DateStyle",
+                "x",
+            ];
+            let vals = [
+                "postgres",
+                "",
+                "nosuch",
+                "true",
+                "database",
+                "-c work_mem=1",
+                "-c",
+                "\u{7f}",
+                "LATIN1",
+                "ISO, MDY",
+            ];
             let n = r.below(5);
-            let params: Vec<(&str, &str)> = (0..n).map(|_| (*r.pick(&keys), *r.pick(&vals))).collect();
+            let params: Vec<(&str, &str)> =
+                (0..n).map(|_| (*r.pick(&keys), *r.pick(&vals))).collect();
             startup_packet(&params)
         }
         _ => {
@@ -211,22 +233,129 @@ fn random_startup(r: &mut Rng) -> Vec<u8> {
 }
 
 const SQL_WORDS: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "INSERT", "INTO", "VALUES", "UPDATE", "SET", "DELETE", "CREATE",
-    "TABLE", "INDEX", "ON", "DROP", "ALTER", "ADD", "COLUMN", "JOIN", "LEFT", "GROUP", "BY",
-    "ORDER", "HAVING", "LIMIT", "OFFSET", "UNION", "ALL", "WITH", "RECURSIVE", "AS", "CASE",
-    "WHEN", "THEN", "ELSE", "END", "NULL", "NOT", "AND", "OR", "IN", "EXISTS", "BETWEEN",
-    "LIKE", "IS", "DISTINCT", "CAST", "::", "int", "text", "numeric(3,1)", "jsonb", "int[]",
-    "(", ")", ",", ";", "*", "+", "-", "/", "%", "=", "<>", "<", ">", "||", "->>", "@>", "[",
-    "]", "1", "0", "-1", "2147483648", "1e400", "'x'", "'{1,2'", "'{}'", "$1", "E'\\\\x'",
-    "t", "fz", "a", "b", "generate_series(1,3)", "count(*)", "now()", "lower(a)",
-    "pg_class", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "s", "PREPARE", "EXECUTE", "COPY",
-    "STDIN", "VACUUM", "EXPLAIN", "ANALYZE", "OVER", "PARTITION", "ROW", "ARRAY", "LATERAL",
-    "RETURNING", "CONFLICT", "DO", "NOTHING", "\"", "'", "--", "/*", "\\",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "INSERT",
+    "INTO",
+    "VALUES",
+    "UPDATE",
+    "SET",
+    "DELETE",
+    "CREATE",
+    "TABLE",
+    "INDEX",
+    "ON",
+    "DROP",
+    "ALTER",
+    "ADD",
+    "COLUMN",
+    "JOIN",
+    "LEFT",
+    "GROUP",
+    "BY",
+    "ORDER",
+    "HAVING",
+    "LIMIT",
+    "OFFSET",
+    "UNION",
+    "ALL",
+    "WITH",
+    "RECURSIVE",
+    "AS",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "NULL",
+    "NOT",
+    "AND",
+    "OR",
+    "IN",
+    "EXISTS",
+    "BETWEEN",
+    "LIKE",
+    "IS",
+    "DISTINCT",
+    "CAST",
+    "::",
+    "int",
+    "text",
+    "numeric(3,1)",
+    "jsonb",
+    "int[]",
+    "(",
+    ")",
+    ",",
+    ";",
+    "*",
+    "+",
+    "-",
+    "/",
+    "%",
+    "=",
+    "<>",
+    "<",
+    ">",
+    "||",
+    "->>",
+    "@>",
+    "[",
+    "]",
+    "1",
+    "0",
+    "-1",
+    "2147483648",
+    "1e400",
+    "'x'",
+    "'{1,2'",
+    "'{}'",
+    "$1",
+    "E'\\\\x'",
+    "t",
+    "fz",
+    "a",
+    "b",
+    "generate_series(1,3)",
+    "count(*)",
+    "now()",
+    "lower(a)",
+    "pg_class",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT",
+    "s",
+    "PREPARE",
+    "EXECUTE",
+    "COPY",
+    "STDIN",
+    "VACUUM",
+    "EXPLAIN",
+    "ANALYZE",
+    "OVER",
+    "PARTITION",
+    "ROW",
+    "ARRAY",
+    "LATERAL",
+    "RETURNING",
+    "CONFLICT",
+    "DO",
+    "NOTHING",
+    "\"",
+    "'",
+    "--",
+    "/*",
+    "\\",
 ];
 
 fn random_sql(r: &mut Rng) -> String {
     let n = 1 + r.below(20);
-    (0..n).map(|_| *r.pick(SQL_WORDS)).collect::<Vec<_>>().join(" ")
+    (0..n)
+        .map(|_| *r.pick(SQL_WORDS))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn random_message(r: &mut Rng) -> Vec<u8> {
@@ -295,13 +424,39 @@ fn random_replication_command(r: &mut Rng) -> String {
     let l = format!("{:X}/{:X}", r.below(3), r.next() as u32);
     match r.below(9) {
         0 => "IDENTIFY_SYSTEM".into(),
-        1 => format!("TIMELINE_HISTORY {}", *r.pick(&["0", "1", "2", "-1", "x", "99999999999"])),
+        1 => format!(
+            "TIMELINE_HISTORY {}",
+            *r.pick(&["0", "1", "2", "-1", "x", "99999999999"])
+        ),
         2 => format!("START_REPLICATION {l}"),
-        3 => format!("START_REPLICATION SLOT nosuch PHYSICAL {l} TIMELINE {}", r.below(4)),
-        4 => format!("CREATE_REPLICATION_SLOT fz{} {}", r.below(3), *r.pick(&["PHYSICAL", "PHYSICAL RESERVE_WAL", "LOGICAL x", "TEMPORARY", ""])),
+        3 => format!(
+            "START_REPLICATION SLOT nosuch PHYSICAL {l} TIMELINE {}",
+            r.below(4)
+        ),
+        4 => format!(
+            "CREATE_REPLICATION_SLOT fz{} {}",
+            r.below(3),
+            *r.pick(&[
+                "PHYSICAL",
+                "PHYSICAL RESERVE_WAL",
+                "LOGICAL x",
+                "TEMPORARY",
+                ""
+            ])
+        ),
         5 => format!("DROP_REPLICATION_SLOT fz{}", r.below(3)),
         6 => format!("READ_REPLICATION_SLOT fz{}", r.below(3)),
-        7 => format!("BASE_BACKUP {}", *r.pick(&["LABEL", "(LABEL 'x', WAL)", "MAX_RATE 1", "(CHECKPOINT 'nope')", "(TARGET 'server')", "NOWAIT TABLESPACE_MAP"])),
+        7 => format!(
+            "BASE_BACKUP {}",
+            *r.pick(&[
+                "LABEL",
+                "(LABEL 'x', WAL)",
+                "MAX_RATE 1",
+                "(CHECKPOINT 'nope')",
+                "(TARGET 'server')",
+                "NOWAIT TABLESPACE_MAP"
+            ])
+        ),
         _ => random_sql(r),
     }
 }
@@ -385,7 +540,10 @@ fn fuzz_protocol_sql_and_replication() {
     for _ in 0..n / 3 {
         let mut c = session(s.port, &[("replication", "true")]);
         for _ in 0..1 + r.below(3) {
-            send(&mut c, &msg(b'Q', &cstr(&random_replication_command(&mut r))));
+            send(
+                &mut c,
+                &msg(b'Q', &cstr(&random_replication_command(&mut r))),
+            );
             let got = drain(&mut c, true, limit);
             // Inside a started stream (CopyBothResponse), junk status messages.
             if got.contains(&b'W') && !ready(&got) {

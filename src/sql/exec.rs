@@ -1750,12 +1750,8 @@ pub fn run_create_role(
     let me = cx.current_role();
     let su = me.as_ref().is_some_and(|r| r.superuser);
     let createrole = me.as_ref().is_some_and(|r| r.createrole);
-    if !su && !createrole {
-        bail!(
-            sqlstate::INSUFFICIENT_PRIVILEGE,
-            "permission denied to create role"
-        );
-    }
+    // PostgreSQL asks for superuser rights for SUPERUSER, REPLICATION and BYPASSRLS
+    // first, then for CREATEROLE.
     for o in opts {
         let needs_su = matches!(
             o,
@@ -1772,6 +1768,12 @@ pub fn run_create_role(
                 "must be superuser to create {what}"
             );
         }
+    }
+    if !su && !createrole {
+        bail!(
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            "permission denied to create role"
+        );
     }
     check_role_name(name)?;
     if cx.engine.role(name).is_some() {

@@ -293,6 +293,14 @@ pub enum FrontStmt {
         /// The options.
         options: crate::sql::copy_out::CopyOptions,
     },
+    /// COPY … FROM / TO a server file or PROGRAM: refused (42501 without the right to
+    /// it, as PostgreSQL checks first; 0A000 otherwise).
+    CopyFile {
+        /// TO (else FROM).
+        to: bool,
+        /// PROGRAM (else a file name).
+        program: bool,
+    },
     /// DISCARD ALL | PLANS | TEMP | SEQUENCES.
     Discard(String),
     /// DEALLOCATE [PREPARE] name | ALL.
@@ -388,6 +396,17 @@ pub enum FrontStmt {
 struct P {
     t: Vec<Tok>,
     i: usize,
+}
+
+/// `COPY … FROM | TO [PROGRAM] 'name' [options]`: the file name (a string) is checked,
+/// the options are not read (the statement is refused anyway).
+fn copy_file(p: &mut P, to: bool) -> Result<FrontStmt> {
+    let program = p.eat("program");
+    if !matches!(p.peek(), Some(Tok::Str(_))) {
+        return Err(p.syntax());
+    }
+    p.i = p.t.len();
+    Ok(FrontStmt::CopyFile { to, program })
 }
 
 impl P {
@@ -591,18 +610,12 @@ fn parse_copy(p: &mut P, query: Option<String>) -> Result<FrontStmt> {
             return Err(p.syntax());
         }
         if !p.eat("stdin") {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "COPY FROM a file is not supported; use COPY FROM STDIN"
-            );
+            return copy_file(p, false);
         }
         false
     } else if p.eat("to") {
         if !p.eat("stdout") {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "COPY TO a file is not supported; use COPY TO STDOUT"
-            );
+            return copy_file(p, true);
         }
         true
     } else {

@@ -1742,6 +1742,36 @@ impl Session {
                 })
             }
             FrontStmt::CopyTo { source, options } => self.copy_to(source, options),
+            FrontStmt::CopyFile { to, program } => {
+                let hint = "Anyone can COPY to stdout or from stdin. psql's \\copy command also works for anyone.";
+                if !self.is_superuser() {
+                    return Err(match (program, to) {
+                        (true, _) => err!(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "must be superuser or have privileges of the pg_execute_server_program role to COPY to or from an external program"
+                        ),
+                        (false, true) => err!(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "must be superuser or have privileges of the pg_write_server_files role to COPY to a file"
+                        ),
+                        (false, false) => err!(
+                            sqlstate::INSUFFICIENT_PRIVILEGE,
+                            "must be superuser or have privileges of the pg_read_server_files role to COPY from a file"
+                        ),
+                    }
+                    .with_hint(hint));
+                }
+                if *to {
+                    bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "COPY TO a file is not supported; use COPY TO STDOUT"
+                    );
+                }
+                bail!(
+                    sqlstate::FEATURE_NOT_SUPPORTED,
+                    "COPY FROM a file is not supported; use COPY FROM STDIN"
+                );
+            }
             FrontStmt::SetConstraints { names, deferred } => {
                 if !self.explicit {
                     self.warning(
