@@ -394,7 +394,8 @@ fn random_message(r: &mut Rng) -> Vec<u8> {
         }
         (b'D' | b'C', 0) => {
             let mut p = vec![*r.pick(b"SPX")];
-            p.extend(cstr(r.pick(&["", "s1", "nosuch"])));
+            let name: &&str = r.pick(&["", "s1", "nosuch"]);
+            p.extend(cstr(name));
             p
         }
         (b'F', 0) => {
