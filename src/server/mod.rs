@@ -254,7 +254,26 @@ fn log_formatted_lines(lines: &[String]) {
 }
 
 /// Runs the server until it is shut down; the exit code for `tusk run`.
+/// Raises the open-file limit to its hard maximum: every client connection holds a
+/// socket in this one process (PostgreSQL spreads them over a process each), so the
+/// common soft default of 1024 would refuse connections long before `max_connections
+/// = 1000` does.
+fn raise_open_file_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            r.rlim_cur = r.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+        }
+    }
+}
+
 pub fn run(opts: RunOptions) -> ExitCode {
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
