@@ -577,3 +577,35 @@ fn fuzz_protocol_sql_and_replication() {
     );
     assert_no_panic(&s);
 }
+
+/// The fast-path FunctionCall message is answered with PostgreSQL's error for an
+/// unknown function OID, and the connection goes on (it is not a protocol violation).
+#[test]
+fn function_call_is_an_error_not_a_disconnect() {
+    let s = Server::start_new("fastpath");
+    let mut c = session(s.port, &[]);
+    let mut f = 952u32.to_be_bytes().to_vec(); // lo_open
+    f.extend(1i16.to_be_bytes());
+    f.extend(1i16.to_be_bytes());
+    f.extend(2i16.to_be_bytes());
+    f.extend(4i32.to_be_bytes());
+    f.extend(1i32.to_be_bytes());
+    f.extend(4i32.to_be_bytes());
+    f.extend(0x20000i32.to_be_bytes());
+    f.extend(1i16.to_be_bytes());
+    send(&mut c, &msg(b'F', &f));
+    let got = drain(&mut c, true, Duration::from_secs(10));
+    let text = String::from_utf8_lossy(&got);
+    assert!(got.first() == Some(&b'E') && ready(&got), "{text:?}");
+    assert!(
+        text.contains("C42883") && text.contains("function with OID 952 does not exist"),
+        "{text:?}"
+    );
+    send(&mut c, &msg(b'Q', &cstr("select 1")));
+    let got = drain(&mut c, true, Duration::from_secs(10));
+    assert!(
+        got.first() == Some(&b'T') && ready(&got),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+}

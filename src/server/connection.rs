@@ -845,6 +845,19 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 // Outside COPY, PostgreSQL ignores these.
                 (s, Writer::new(), false)
             }
+            FrontendMessage::FunctionCall { oid } => {
+                skip_until_sync = false;
+                match on_session(s, move |s| {
+                    let e = s.function_call(oid);
+                    let mut w = Writer::new();
+                    w.error(&e);
+                    w.ready(status_byte(s.transaction_status()));
+                    w
+                }) {
+                    Some((s, w)) => (s, w, false),
+                    None => break,
+                }
+            }
             FrontendMessage::Password(_) => {
                 let e = Error::fatal(
                     sqlstate::PROTOCOL_VIOLATION,
@@ -867,7 +880,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         }
         pending.append(reply);
         let flush_now = force_flush
-            || matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f')
+            || matches!(tag, b'Q' | b'S' | b'H' | b'c' | b'f' | b'F')
             || pending.pending() > 64 * 1024;
         if flush_now && pending.flush(&mut io).await.is_err() {
             break;

@@ -78,12 +78,14 @@ pub enum FrontendMessage {
     CopyFail(String),
     /// `p`: a password, SASLInitialResponse or SASLResponse (meaning depends on the state).
     Password(Vec<u8>),
+    /// `F`: a fast-path function call by OID (arguments read and checked, not kept).
+    FunctionCall { oid: u32 },
 }
 
 /// The largest body a frontend message of type `tag` may have.
 pub(crate) fn limit_for(tag: u8) -> Option<usize> {
     match tag {
-        b'Q' | b'P' | b'B' | b'd' | b'p' | b'f' => Some(LARGE_MESSAGE_LIMIT),
+        b'Q' | b'P' | b'B' | b'd' | b'p' | b'f' | b'F' => Some(LARGE_MESSAGE_LIMIT),
         b'D' | b'E' | b'C' | b'S' | b'H' | b'X' | b'c' => Some(SMALL_MESSAGE_LIMIT),
         _ => None,
     }
@@ -301,6 +303,26 @@ impl FrontendMessage {
             b'c' => FrontendMessage::CopyDone,
             b'f' => FrontendMessage::CopyFail(r.cstring()?),
             b'p' => FrontendMessage::Password(r.rest().to_vec()),
+            b'F' => {
+                let oid = r.i32()? as u32;
+                let nf = r.count()?;
+                for _ in 0..nf {
+                    r.i16()?;
+                }
+                let na = r.count()?;
+                for _ in 0..na {
+                    let len = r.i32()?;
+                    if len > 0 {
+                        r.bytes(len as usize)?;
+                    } else if len < -1 {
+                        return Err(protocol_violation(format!(
+                            "invalid argument size {len} in function call message"
+                        )));
+                    }
+                }
+                r.i16()?;
+                FrontendMessage::FunctionCall { oid }
+            }
             other => {
                 return Err(protocol_violation(format!(
                     "invalid frontend message type {other}"

@@ -2128,6 +2128,24 @@ impl Session {
         )
     }
 
+    /// FunctionCall (the protocol's fast path, `F`): tusk has no functions callable by
+    /// OID (no `pg_proc` entries, no large objects), so every call is PostgreSQL's
+    /// 42883 for an unknown OID — inside a failed block, 25P02 as for any command; the
+    /// error fails the transaction like a statement's.
+    pub fn function_call(&mut self, oid: u32) -> Error {
+        if self.explicit && self.failed {
+            return err!(
+                sqlstate::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block"
+            );
+        }
+        self.on_error();
+        err!(
+            sqlstate::UNDEFINED_FUNCTION,
+            "function with OID {oid} does not exist"
+        )
+    }
+
     // ---- extended query protocol ---------------------------------------------------
 
     /// Parse: prepares `sql` under `name` ("" = unnamed) with the given parameter type
