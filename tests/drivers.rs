@@ -16,7 +16,7 @@
 //! (`CI` set), where a missing runtime fails the test: CI installs them all.
 //!
 //! Checks listed in [`EXPECTED_TO_FAIL`] fail today for a reason owned elsewhere (what
-//! pg_catalog still lacks: psycopg's enum lookup finds nothing, the one-byte `"char"`
+//! pg_catalog still lacks: the one-byte `"char"`
 //! type, `information_schema._pg_expandarray`, `EXPLAIN (FORMAT JSON)`). Such a check must fail with the
 //! listed error; once it passes, the test fails until the entry is removed, so the list
 //! cannot go stale.
@@ -46,15 +46,6 @@ struct ExpectedFailure {
 /// checks as PostgreSQL 15 logged them. Remove an entry when its check passes (the test
 /// says so).
 const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
-    ExpectedFailure {
-        check: "psycopg3 introspection",
-        error: "EnumInfo.fetch found no drv_mood3",
-        query: "SELECT name, oid, array_oid, regtype, array_agg(label) AS labels FROM ( SELECT \
-                t.typname AS name, t.oid AS oid, t.typarray AS array_oid, t.oid::regtype::text \
-                AS regtype, e.enumlabel AS label FROM pg_type t LEFT JOIN pg_enum e ON \
-                e.enumtypid = t.oid WHERE t.oid = to_regtype($1) ORDER BY e.enumsortorder ) x \
-                GROUP BY name, oid, array_oid, regtype",
-    },
     ExpectedFailure {
         check: "tokio-postgres introspection",
         error: "error deserializing column 1",

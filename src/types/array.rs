@@ -112,11 +112,7 @@ pub fn elem_oid_of(array_oid: u32) -> Option<u32> {
 pub fn array_type_of(elem: DataType) -> Option<DataType> {
     match elem {
         DataType::Text => Some(DataType::TextArray),
-        DataType::Unknown
-        | DataType::Void
-        | DataType::TextArray
-        | DataType::Array(_)
-        | DataType::Name => None,
+        DataType::Unknown | DataType::Void | DataType::TextArray | DataType::Array(_) => None,
         DataType::Enum(o) => Some(DataType::Array(o)),
         t => array_oid_of(t.oid()).map(|_| DataType::Array(t.oid())),
     }
