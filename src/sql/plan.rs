@@ -494,7 +494,7 @@ impl Plan {
                 text_field("setting"),
                 text_field("description"),
             ])),
-            Plan::Explain(_) => Some(Arc::new(vec![text_field("QUERY PLAN")])),
+            Plan::Explain(e) => Some(Arc::new(vec![e.field()])),
             _ => None,
         }
     }
