@@ -16,8 +16,7 @@
 //! (`CI` set), where a missing runtime fails the test: CI installs them all.
 //!
 //! Checks listed in [`EXPECTED_TO_FAIL`] fail today for a reason owned elsewhere (what
-//! pg_catalog still lacks: the one-byte `"char"`
-//! type, `information_schema._pg_expandarray`). Such a check must fail with the
+//! pg_catalog still lacks: `information_schema._pg_expandarray`). Such a check must fail with the
 //! listed error; once it passes, the test fails until the entry is removed, so the list
 //! cannot go stale.
 
@@ -47,23 +46,9 @@ struct ExpectedFailure {
 /// says so).
 const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
     ExpectedFailure {
-        check: "tokio-postgres introspection",
-        error: "error deserializing column 1",
-        query: "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, n.nspname, \
-                t.typrelid FROM pg_catalog.pg_type t LEFT OUTER JOIN pg_catalog.pg_range r ON \
-                r.rngtypid = t.oid INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid \
-                WHERE t.oid = $1 (typtype must be the one-byte \"char\" type, tusk sends text)",
-    },
-    ExpectedFailure {
         check: "jdbc metadata",
         error: "function _pg_expandarray(smallint[]) does not exist",
         query: "getPrimaryKeys: SELECT … FROM pg_catalog.pg_class ct JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid) JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid) JOIN (SELECT i.indexrelid, i.indrelid, i.indisprimary, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i) i ON … (getTables passes)",
-    },
-    ExpectedFailure {
-        check: "sqlx introspection",
-        error: "Rust type `i8` (as SQL type `\"CHAR\"`) is not compatible with SQL type `TEXT`",
-        query: "SELECT oid::regtype::text, typtype, typcategory, typrelid, typelem, typbasetype FROM \
-                pg_catalog.pg_type WHERE oid = $1 (typtype must be the one-byte \"char\" type)",
     },
 ];
 
