@@ -15,10 +15,10 @@
 //! A driver whose runtime is missing is skipped with a printed reason — except under CI
 //! (`CI` set), where a missing runtime fails the test: CI installs them all.
 //!
-//! Checks listed in [`EXPECTED_TO_FAIL`] fail today for a reason owned elsewhere (what
-//! pg_catalog still lacks: `information_schema._pg_expandarray`). Such a check must fail with the
-//! listed error; once it passes, the test fails until the entry is removed, so the list
-//! cannot go stale.
+//! A check listed in [`EXPECTED_TO_FAIL`] is known to fail for a reason owned
+//! elsewhere (none is, now: every driver's introspection passes). Such a check must
+//! fail with the listed error; once it passes, the test fails until the entry is
+//! removed, so the list cannot go stale.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -44,13 +44,7 @@ struct ExpectedFailure {
 /// causes it; `tests/drivers/catalog-queries.sql` has every catalog query of these
 /// checks as PostgreSQL 15 logged them. Remove an entry when its check passes (the test
 /// says so).
-const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
-    ExpectedFailure {
-        check: "jdbc metadata",
-        error: "function _pg_expandarray(smallint[]) does not exist",
-        query: "getPrimaryKeys: SELECT … FROM pg_catalog.pg_class ct JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid) JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid) JOIN (SELECT i.indexrelid, i.indrelid, i.indisprimary, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i) i ON … (getTables passes)",
-    },
-];
+const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[];
 
 /// Where `scripts/test` puts the drivers and their builds.
 fn drivers_dir() -> PathBuf {
