@@ -1,15 +1,28 @@
-//! EXPLAIN: renders a planned statement as PostgreSQL's text-format plan tree, and with
-//! ANALYZE runs it.
+//! EXPLAIN: renders a planned statement as PostgreSQL's plan tree — in the text format
+//! or as FORMAT JSON — and with ANALYZE runs it.
 //!
 //! # What it owns
 //! `EXPLAIN [ANALYZE] [VERBOSE] statement` and `EXPLAIN (option [value], …) statement`
-//! for SELECT/VALUES/INSERT/UPDATE/DELETE: one text column `QUERY PLAN`, one row per
-//! line, nodes in PostgreSQL's shape (`Seq Scan on t`, `Index Scan using t_pkey on t`,
+//! for SELECT/VALUES/INSERT/UPDATE/DELETE and `EXECUTE name(…)` of a prepared
+//! statement (`sql::prepare` hands that statement back here with its parameters).
+//! Nodes have PostgreSQL's shape (`Seq Scan on t`, `Index Scan using t_pkey on t`,
 //! `Hash Join` over a `Hash`, `Nested Loop`, `Sort`, `Limit`, `Aggregate`,
-//! `HashAggregate`, `Subquery Scan`, …), children as `->  ` lines indented under their
-//! parent, and `Filter:` / `Hash Cond:` / `Join Filter:` / `Index Cond:` /
-//! `Sort Key:` / `Group Key:` lines. The join nodes come from the same
-//! [`super::join::choose`] the executor uses, so the plan shown is the plan run.
+//! `HashAggregate`, `Subquery Scan`, …) with `Filter:` / `Hash Cond:` /
+//! `Join Filter:` / `Index Cond:` / `Sort Key:` / `Group Key:` properties, and with
+//! VERBOSE each node's `Output:` list and the relations' schemas. The join nodes come
+//! from the same [`super::join::choose`] the executor uses, so the plan shown is the
+//! plan run.
+//!
+//! One tree ([`Node`]), two renderings:
+//! 1. text: one `QUERY PLAN` row of type `text` per line, children as `->  ` lines
+//!    indented under their parent;
+//! 2. FORMAT JSON: one row of type `json` holding PostgreSQL 15's document — the keys
+//!    it prints for these nodes ("Node Type", "Strategy", "Operation", "Parent
+//!    Relationship", "Parallel Aware", "Async Capable", "Join Type", "Scan
+//!    Direction", "Index Name", "Relation Name", "Schema", "Alias", the costs,
+//!    "Actual …", "Output", the properties, "Plans"), in its order and layout, and
+//!    the summary keys. Clients read it: sqlx infers the nullability of outer joins'
+//!    columns from "Join Type", "Parent Relationship" and "Output".
 //!
 //! # Invariants
 //! * Costs are tusk's own estimates (row counts of the stored tables as seen now, no
@@ -22,7 +35,8 @@
 //!
 //! # Never
 //! Never executes a statement without ANALYZE, never shows a join algorithm other
-//! than the one the executor picks.
+//! than the one the executor picks. FORMAT YAML and XML are refused (0A000), not
+//! approximated.
 
 use super::exec;
 use super::expr::{BinOp, Expr, Func};
@@ -241,6 +255,10 @@ impl Node {
             let schema =
                 c.cx.engine
                     .with_catalog(|cat| crate::catalog::pg_catalog::schema_name(cat, def.schema));
+            // VERBOSE's text names the relation with its schema (`on public.t`).
+            if let Some(head) = self.title.strip_suffix(&format!(" on {}", def.name)) {
+                self.title = format!("{head} on {schema}.{}", def.name);
+            }
             self.head.push(("Schema", schema));
         }
         self.head.push(("Alias", def.name.clone()));
@@ -295,7 +313,7 @@ pub fn run(e: &ExplainPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>
         cx,
     };
     let mut root = build(e, &mut c)?;
-    if e.json && e.verbose && relations == 1 {
+    if e.verbose && relations == 1 {
         // PostgreSQL qualifies VERBOSE's conditions always but its output lists only
         // when the query reads more than one relation.
         c.qualify = false;
@@ -387,6 +405,10 @@ fn render(
         }
     }
     out.push(line);
+    if e.verbose && n.kind != "ModifyTable" {
+        let pad = " ".repeat(indent + 2);
+        out.push(format!("{pad}Output: {}", n.output.join(", ")));
+    }
     for (key, p) in &n.props {
         let v = match p {
             Prop::Text(t) => t.clone(),
@@ -626,7 +648,11 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
                 .as_ref()
                 .map(|x| expr_text(x, names))
                 .unwrap_or_else(|| "*".into());
-            row_names.push(format!("{}({arg})", format!("{:?}", a.func).to_lowercase()));
+            let func = match a.func {
+                super::plan::AggFunc::CountStar => "count".to_string(),
+                f => format!("{f:?}").to_lowercase(),
+            };
+            row_names.push(format!("{func}({arg})"));
         }
         if let Some(h) = &g.having {
             n.prop("Filter", expr_text(h, &row_names));

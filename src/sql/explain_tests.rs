@@ -217,3 +217,52 @@ fn explain_execute_explains_the_prepared_statement() {
         "ERROR 42601: wrong number of parameters for prepared statement \"ej_q\""
     );
 }
+
+#[test]
+fn verbose_text_shows_outputs_and_schemas() {
+    let (_d, mut s) = setup("explain-verbose-text");
+    let lines = |s: &mut crate::sql::Session, sql: &str| -> Vec<String> {
+        match s.simple_query(sql).pop() {
+            Some(Ok(ExecResult::Rows { rows, .. })) => rows
+                .iter()
+                .map(|r| {
+                    s.encode_value(&r[0], 0)
+                        .map(|b| String::from_utf8(b).unwrap())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    // PostgreSQL 15's lines for the same statements.
+    assert_eq!(
+        lines(
+            &mut s,
+            "explain (verbose, costs off) select id, t from ej_a where id = 1"
+        ),
+        [
+            "Index Scan using ej_a_pkey on public.ej_a",
+            "  Output: id, t",
+            "  Index Cond: (ej_a.id = 1)"
+        ]
+    );
+    assert_eq!(
+        lines(
+            &mut s,
+            "explain (verbose, costs off) select count(*) from ej_a"
+        ),
+        [
+            "Aggregate",
+            "  Output: count(*)",
+            "  ->  Seq Scan on public.ej_a",
+            "        Output: id, t"
+        ]
+    );
+    assert_eq!(
+        lines(
+            &mut s,
+            "explain (verbose, costs off) delete from ej_b where a_id = 5"
+        )[0],
+        "Delete on public.ej_b"
+    );
+}
