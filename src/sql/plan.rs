@@ -2942,6 +2942,10 @@ impl<'a> Binder<'a> {
                     Value::Text(t) if from == DataType::Bpchar && target != DataType::Bpchar => {
                         Value::Text(t.trim_end_matches(' ').to_string())
                     }
+                    // "char" to integer is its (signed) byte.
+                    Value::Text(t) if from == DataType::Char && target == DataType::Int4 => {
+                        Value::Int4(crate::types::pg_char::to_byte(t) as i8 as i32)
+                    }
                     v => v.clone(),
                 };
                 let v = crate::types::cast(v, target, typmod, how == Coercion::Explicit)
