@@ -75,6 +75,16 @@ fn walk(e: &mut ast::Expr, found: &mut Vec<ast::Function>, replace: bool) -> Res
             if let (Some(f), [ast::AccessExpr::Dot(ast::Expr::Identifier(field))]) =
                 (record_call(root), access_chain.as_slice())
             {
+                let name = super::fold(field);
+                let known = call_name(f)
+                    .and_then(|n| super::super::type_funcs::srf(&n))
+                    .is_some_and(|(_, cols)| cols.iter().any(|(c, _)| *c == name));
+                if !known {
+                    bail!(
+                        sqlstate::UNDEFINED_COLUMN,
+                        "could not identify column \"{name}\" in record data type"
+                    );
+                }
                 found.push(f.clone());
                 if replace {
                     *e = slot_column(field.clone());
