@@ -15,11 +15,10 @@
 //! A driver whose runtime is missing is skipped with a printed reason — except under CI
 //! (`CI` set), where a missing runtime fails the test: CI installs them all.
 //!
-//! Checks listed in [`EXPECTED_TO_FAIL`] fail today for a reason owned elsewhere (what
-//! pg_catalog still lacks: psycopg's enum lookup finds nothing, the one-byte `"char"`
-//! type, `information_schema._pg_expandarray`, `EXPLAIN (FORMAT JSON)`). Such a check must fail with the
-//! listed error; once it passes, the test fails until the entry is removed, so the list
-//! cannot go stale.
+//! A check listed in [`EXPECTED_TO_FAIL`] is known to fail for a reason owned
+//! elsewhere (none is, now: every driver's introspection passes). Such a check must
+//! fail with the listed error; once it passes, the test fails until the entry is
+//! removed, so the list cannot go stale.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -45,35 +44,7 @@ struct ExpectedFailure {
 /// causes it; `tests/drivers/catalog-queries.sql` has every catalog query of these
 /// checks as PostgreSQL 15 logged them. Remove an entry when its check passes (the test
 /// says so).
-const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
-    ExpectedFailure {
-        check: "psycopg3 introspection",
-        error: "EnumInfo.fetch found no drv_mood3",
-        query: "SELECT name, oid, array_oid, regtype, array_agg(label) AS labels FROM ( SELECT \
-                t.typname AS name, t.oid AS oid, t.typarray AS array_oid, t.oid::regtype::text \
-                AS regtype, e.enumlabel AS label FROM pg_type t LEFT JOIN pg_enum e ON \
-                e.enumtypid = t.oid WHERE t.oid = to_regtype($1) ORDER BY e.enumsortorder ) x \
-                GROUP BY name, oid, array_oid, regtype",
-    },
-    ExpectedFailure {
-        check: "tokio-postgres introspection",
-        error: "error deserializing column 1",
-        query: "SELECT t.typname, t.typtype, t.typelem, r.rngsubtype, t.typbasetype, n.nspname, \
-                t.typrelid FROM pg_catalog.pg_type t LEFT OUTER JOIN pg_catalog.pg_range r ON \
-                r.rngtypid = t.oid INNER JOIN pg_catalog.pg_namespace n ON t.typnamespace = n.oid \
-                WHERE t.oid = $1 (typtype must be the one-byte \"char\" type, tusk sends text)",
-    },
-    ExpectedFailure {
-        check: "jdbc metadata",
-        error: "function _pg_expandarray(smallint[]) does not exist",
-        query: "getPrimaryKeys: SELECT … FROM pg_catalog.pg_class ct JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid) JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid) JOIN (SELECT i.indexrelid, i.indrelid, i.indisprimary, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i) i ON … (getTables passes)",
-    },
-    ExpectedFailure {
-        check: "sqlx introspection",
-        error: "invalid value for boolean option \"format\": json",
-        query: "EXPLAIN (VERBOSE, FORMAT JSON) <the described query> (sqlx's nullability inference; its pg_attribute lookup passes)",
-    },
-];
+const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[];
 
 /// Where `scripts/test` puts the drivers and their builds.
 fn drivers_dir() -> PathBuf {

@@ -554,10 +554,18 @@ fn queue_side_messages(s: &mut Session, w: &mut Writer) {
     }
 }
 
-fn encode_row(s: &Session, row: &[crate::types::Value], formats: &[i16]) -> Vec<Option<Vec<u8>>> {
+fn encode_row(
+    s: &Session,
+    row: &[crate::types::Value],
+    formats: &[i16],
+    fields: Option<&[crate::sql::FieldDesc]>,
+) -> Vec<Option<Vec<u8>>> {
     row.iter()
         .enumerate()
-        .map(|(i, v)| s.encode_value(v, format_for(formats, i)))
+        .map(|(i, v)| {
+            let ty = fields.and_then(|f| f.get(i)).map(|f| f.type_oid);
+            s.encode_value_as(v, format_for(formats, i), ty)
+        })
         .collect()
 }
 
@@ -572,7 +580,7 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
             Ok(ExecResult::Rows { fields, rows, tag }) => {
                 w.row_description(&fields, &[]);
                 for row in &rows {
-                    w.data_row(&encode_row(s, row, &[]));
+                    w.data_row(&encode_row(s, row, &[], Some(&fields)));
                 }
                 w.command_complete(&tag);
             }
@@ -690,10 +698,16 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
                 None => w.empty_message(b'n'),
             },
             FrontendMessage::Execute { portal, max_rows } => {
+                let fields = s.describe_portal(&portal).ok().flatten();
                 let (rows, tag) = s.execute(&portal, max_rows.max(0) as usize)?;
                 let formats = s.portal_formats(&portal);
                 for row in &rows {
-                    w.data_row(&encode_row(s, row, &formats));
+                    w.data_row(&encode_row(
+                        s,
+                        row,
+                        &formats,
+                        fields.as_deref().map(|f| f.as_slice()),
+                    ));
                 }
                 match tag {
                     Some(t) if t.is_empty() => w.empty_message(b'I'),

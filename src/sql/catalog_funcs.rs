@@ -124,6 +124,8 @@ pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
     for i in 0..p.visible.min(p.exprs.len()) {
         let kind = match &p.exprs[i] {
             Expr::Func(Func::Catalog(CatalogFn::ToReg(kind)), _, _) => *kind,
+            // `to_regtype('t')` is a `regtype` too: its name leaves the query.
+            Expr::Func(Func::Catalog(CatalogFn::ToRegOrNull(kind)), _, _) => *kind,
             _ => continue,
         };
         let original = p.exprs[i].clone();

@@ -179,11 +179,17 @@ pub fn encode(
             for row in rows {
                 let mut b = Vec::new();
                 b.extend_from_slice(&(row.len() as i16).to_be_bytes());
-                for v in row {
+                for (i, v) in row.iter().enumerate() {
                     if matches!(v, Value::Null) {
                         b.extend_from_slice(&(-1i32).to_be_bytes());
                     } else {
-                        let bytes = types::encode_binary(v);
+                        let ty = fields
+                            .get(i)
+                            .and_then(|f| types::DataType::from_oid(f.type_oid));
+                        let bytes = match ty {
+                            Some(t) => types::encode_binary_as(v, t),
+                            None => types::encode_binary(v),
+                        };
                         b.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
                         b.extend_from_slice(&bytes);
                     }

@@ -1,15 +1,28 @@
-//! EXPLAIN: renders a planned statement as PostgreSQL's text-format plan tree, and with
-//! ANALYZE runs it.
+//! EXPLAIN: renders a planned statement as PostgreSQL's plan tree — in the text format
+//! or as FORMAT JSON — and with ANALYZE runs it.
 //!
 //! # What it owns
 //! `EXPLAIN [ANALYZE] [VERBOSE] statement` and `EXPLAIN (option [value], …) statement`
-//! for SELECT/VALUES/INSERT/UPDATE/DELETE: one text column `QUERY PLAN`, one row per
-//! line, nodes in PostgreSQL's shape (`Seq Scan on t`, `Index Scan using t_pkey on t`,
+//! for SELECT/VALUES/INSERT/UPDATE/DELETE and `EXECUTE name(…)` of a prepared
+//! statement (`sql::prepare` hands that statement back here with its parameters).
+//! Nodes have PostgreSQL's shape (`Seq Scan on t`, `Index Scan using t_pkey on t`,
 //! `Hash Join` over a `Hash`, `Nested Loop`, `Sort`, `Limit`, `Aggregate`,
-//! `HashAggregate`, `Subquery Scan`, …), children as `->  ` lines indented under their
-//! parent, and `Filter:` / `Hash Cond:` / `Join Filter:` / `Index Cond:` /
-//! `Sort Key:` / `Group Key:` lines. The join nodes come from the same
-//! [`super::join::choose`] the executor uses, so the plan shown is the plan run.
+//! `HashAggregate`, `Subquery Scan`, …) with `Filter:` / `Hash Cond:` /
+//! `Join Filter:` / `Index Cond:` / `Sort Key:` / `Group Key:` properties, and with
+//! VERBOSE each node's `Output:` list and the relations' schemas. The join nodes come
+//! from the same [`super::join::choose`] the executor uses, so the plan shown is the
+//! plan run.
+//!
+//! One tree ([`Node`]), two renderings:
+//! 1. text: one `QUERY PLAN` row of type `text` per line, children as `->  ` lines
+//!    indented under their parent;
+//! 2. FORMAT JSON: one row of type `json` holding PostgreSQL 15's document — the keys
+//!    it prints for these nodes ("Node Type", "Strategy", "Operation", "Parent
+//!    Relationship", "Parallel Aware", "Async Capable", "Join Type", "Scan
+//!    Direction", "Index Name", "Relation Name", "Schema", "Alias", the costs,
+//!    "Actual …", "Output", the properties, "Plans"), in its order and layout, and
+//!    the summary keys. Clients read it: sqlx infers the nullability of outer joins'
+//!    columns from "Join Type", "Parent Relationship" and "Output".
 //!
 //! # Invariants
 //! * Costs are tusk's own estimates (row counts of the stored tables as seen now, no
@@ -22,7 +35,8 @@
 //!
 //! # Never
 //! Never executes a statement without ANALYZE, never shows a join algorithm other
-//! than the one the executor picks.
+//! than the one the executor picks. FORMAT YAML and XML are refused (0A000), not
+//! approximated.
 
 use super::exec;
 use super::expr::{BinOp, Expr, Func};
@@ -54,6 +68,20 @@ pub struct ExplainPlan {
     pub summary: bool,
     /// The time planning the inner statement took, in milliseconds.
     pub planning_ms: f64,
+    /// FORMAT JSON (otherwise TEXT).
+    pub json: bool,
+}
+
+impl ExplainPlan {
+    /// The one result column: `QUERY PLAN`, `text` or (FORMAT JSON) `json`.
+    pub fn field(&self) -> super::FieldDesc {
+        let ty = if self.json {
+            DataType::Json
+        } else {
+            DataType::Text
+        };
+        super::plan::field("QUERY PLAN", ty, -1, 0, 0)
+    }
 }
 
 /// Binds `EXPLAIN …`; None for any other statement.
@@ -85,6 +113,7 @@ pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
         timing: true,
         summary: false,
         planning_ms: 0.0,
+        json: false,
     };
     let mut summary = None;
     if format.is_some() {
@@ -97,10 +126,24 @@ pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
         let name = super::plan::fold(&o.name);
         let on = match &o.arg {
             None => true,
+            Some(a) if name == "format" => {
+                match a.to_string().to_ascii_lowercase().trim_matches('\'') {
+                    "text" => e.json = false,
+                    "json" => e.json = true,
+                    f @ ("xml" | "yaml") => bail!(
+                        sqlstate::FEATURE_NOT_SUPPORTED,
+                        "EXPLAIN format {f} is not supported yet"
+                    ),
+                    v => bail!(
+                        sqlstate::INVALID_PARAMETER_VALUE,
+                        "unrecognized value for EXPLAIN option \"format\": \"{v}\""
+                    ),
+                }
+                continue;
+            }
             Some(a) => match a.to_string().to_ascii_lowercase().trim_matches('\'') {
                 "true" | "on" | "1" | "yes" => true,
                 "false" | "off" | "0" | "no" => false,
-                "text" if name == "format" => true,
                 v => bail!(
                     sqlstate::INVALID_PARAMETER_VALUE,
                     "invalid value for boolean option \"{name}\": {v}"
@@ -114,11 +157,6 @@ pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
             "timing" => e.timing = on,
             "summary" => summary = Some(on),
             "buffers" | "settings" | "wal" => {}
-            "format" if on => {}
-            "format" => bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "EXPLAIN formats other than TEXT are not supported yet"
-            ),
             _ => bail!(
                 sqlstate::SYNTAX_ERROR,
                 "unrecognized EXPLAIN option \"{name}\""
@@ -132,6 +170,9 @@ pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
         | ast::Statement::Insert(_)
         | ast::Statement::Update { .. }
         | ast::Statement::Delete(_)) => b.plan(s)?,
+        // EXPLAIN EXECUTE is run by the session (`sql::prepare`), which explains the
+        // prepared statement itself; binding it here only describes the result.
+        ast::Statement::Execute { .. } => e.inner.clone(),
         other => bail!(
             sqlstate::SYNTAX_ERROR,
             "syntax error at or near \"{}\"",
@@ -142,30 +183,100 @@ pub fn plan(b: &mut Binder<'_>, stmt: &ast::Statement) -> Result<Option<Plan>> {
     Ok(Some(Plan::Explain(Box::new(e))))
 }
 
-/// One plan node as it is printed.
+/// One plan node as it is printed: its text-format title and property lines, and the
+/// same facts under PostgreSQL's FORMAT JSON keys.
 struct Node {
+    /// The text format's title (`Index Scan using t_pkey on t`).
     title: String,
-    props: Vec<String>,
+    /// JSON's "Node Type" (`Index Scan`).
+    kind: String,
+    /// Keys JSON shows before "Parent Relationship" ("Strategy", "Operation").
+    pre: Vec<(&'static str, String)>,
+    /// Keys JSON shows between "Async Capable" and the costs ("Join Type",
+    /// "Index Name", "Relation Name", "Schema", "Alias").
+    head: Vec<(&'static str, String)>,
+    /// The node's properties in order (`Filter`, `Sort Key`…).
+    props: Vec<(&'static str, Prop)>,
+    /// VERBOSE's output column list.
+    output: Vec<String>,
     children: Vec<Node>,
     rows: f64,
     width: usize,
 }
 
+/// A property's value: one expression, or a list (`Sort Key: a, b`).
+enum Prop {
+    Text(String),
+    List(Vec<String>),
+}
+
 impl Node {
+    /// A node whose JSON "Node Type" is its title (`Sort`, `Limit`, `Hash`).
     fn new(title: impl Into<String>, rows: f64, width: usize) -> Node {
+        let title = title.into();
         Node {
-            title: title.into(),
+            kind: title.clone(),
+            title,
+            pre: vec![],
+            head: vec![],
             props: vec![],
+            output: vec![],
             children: vec![],
             rows,
             width,
         }
     }
+
+    /// A node titled `title` whose JSON "Node Type" is `kind`.
+    fn typed(kind: &str, title: impl Into<String>, rows: f64, width: usize) -> Node {
+        let mut n = Node::new(title, rows, width);
+        n.kind = kind.to_string();
+        n
+    }
+
+    /// A join node (`Hash Left Join`, `Nested Loop`): `join` is `""`, `" Left Join"`…
+    fn join(kind: &str, join: &str, rows: f64) -> Node {
+        let title = match (kind, join) {
+            ("Hash Join", "") => "Hash Join".to_string(),
+            ("Hash Join", j) => format!("Hash{j}"),
+            (k, j) => format!("{k}{j}"),
+        };
+        let mut n = Node::typed(kind, title, rows, 0);
+        let ty = join.trim().strip_suffix(" Join").unwrap_or("Inner");
+        n.head.push(("Join Type", ty.to_string()));
+        n
+    }
+
+    /// The relation a scan or ModifyTable node reads: "Relation Name", "Schema" (with
+    /// VERBOSE) and "Alias".
+    fn relation(&mut self, def: &TableDef, c: &mut Ctx<'_, '_>) {
+        self.head.push(("Relation Name", def.name.clone()));
+        if c.verbose {
+            let schema =
+                c.cx.engine
+                    .with_catalog(|cat| crate::catalog::pg_catalog::schema_name(cat, def.schema));
+            // VERBOSE's text names the relation with its schema (`on public.t`).
+            if let Some(head) = self.title.strip_suffix(&format!(" on {}", def.name)) {
+                self.title = format!("{head} on {schema}.{}", def.name);
+            }
+            self.head.push(("Schema", schema));
+        }
+        self.head.push(("Alias", def.name.clone()));
+    }
+
+    fn prop(&mut self, key: &'static str, v: String) {
+        self.props.push((key, Prop::Text(v)));
+    }
+
+    fn list(&mut self, key: &'static str, v: Vec<String>) {
+        self.props.push((key, Prop::List(v)));
+    }
 }
 
-/// Rendering state: whether column names are qualified.
+/// Rendering state: whether column names are qualified, whether VERBOSE was asked.
 struct Ctx<'a, 'b> {
     qualify: bool,
+    verbose: bool,
     cx: &'a mut ExecCtx<'b>,
 }
 
@@ -198,43 +309,21 @@ pub fn run(e: &ExplainPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>
     };
     let mut c = Ctx {
         qualify: e.verbose || relations > 1,
+        verbose: e.verbose,
         cx,
     };
-    let root = match &e.inner {
-        Plan::Query(q) => {
-            let names = source_names(&q.source, &c);
-            select_node(q, &names, &mut c)
-        }
-        Plan::Insert(p) => {
-            let mut n = Node::new(format!("Insert on {}", p.table.name), 0.0, 0);
-            let rows = p.rows.len();
-            let child = match &p.query {
-                Some((q, _)) => {
-                    let names = source_names(&q.source, &c);
-                    select_node(q, &names, &mut c)
-                }
-                None if rows == 1 => Node::new("Result", 1.0, 4),
-                None => Node::new("Values Scan on \"*VALUES*\"", rows as f64, 4),
-            };
-            n.children.push(child);
-            n
-        }
-        Plan::Update(p) => modify(
-            "Update",
-            &p.table,
-            p.key.as_deref(),
-            p.filter.as_ref(),
-            &mut c,
-        ),
-        Plan::Delete(p) => modify(
-            "Delete",
-            &p.table,
-            p.key.as_deref(),
-            p.filter.as_ref(),
-            &mut c,
-        ),
-        _ => bail!(sqlstate::SYNTAX_ERROR, "cannot EXPLAIN this statement"),
-    };
+    let mut root = build(e, &mut c)?;
+    if e.verbose && relations == 1 {
+        // PostgreSQL qualifies VERBOSE's conditions always but its output lists only
+        // when the query reads more than one relation.
+        c.qualify = false;
+        let plain = build(e, &mut c)?;
+        copy_outputs(&mut root, &plain);
+    }
+    if e.json {
+        let doc = render_json(&root, e, actual);
+        return Ok((1, vec![vec![Value::Json(doc)]]));
+    }
     let mut lines = Vec::new();
     render(&root, 0, true, e, actual.map(|a| (a.0, a.1)), &mut lines);
     if e.summary {
@@ -245,6 +334,43 @@ pub fn run(e: &ExplainPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<Value>
     }
     let rows: Vec<Vec<Value>> = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
     Ok((rows.len() as u64, rows))
+}
+
+/// Takes the output lists of `src`, a tree of the same shape, into `dst`.
+fn copy_outputs(dst: &mut Node, src: &Node) {
+    dst.output = src.output.clone();
+    for (d, s) in dst.children.iter_mut().zip(&src.children) {
+        copy_outputs(d, s);
+    }
+}
+
+/// The plan tree of the explained statement.
+fn build(e: &ExplainPlan, c: &mut Ctx<'_, '_>) -> Result<Node> {
+    Ok(match &e.inner {
+        Plan::Query(q) => {
+            let names = source_names(&q.source, c);
+            select_node(q, &names, c)
+        }
+        Plan::Insert(p) => {
+            let mut n = Node::typed("ModifyTable", format!("Insert on {}", p.table.name), 0.0, 0);
+            n.pre.push(("Operation", "Insert".into()));
+            n.relation(&p.table, c);
+            let rows = p.rows.len();
+            let child = match &p.query {
+                Some((q, _)) => {
+                    let names = source_names(&q.source, c);
+                    select_node(q, &names, c)
+                }
+                None if rows == 1 => Node::new("Result", 1.0, 4),
+                None => values_scan(rows as f64),
+            };
+            n.children.push(child);
+            n
+        }
+        Plan::Update(p) => modify("Update", &p.table, p.key.as_deref(), p.filter.as_ref(), c),
+        Plan::Delete(p) => modify("Delete", &p.table, p.key.as_deref(), p.filter.as_ref(), c),
+        _ => bail!(sqlstate::SYNTAX_ERROR, "cannot EXPLAIN this statement"),
+    })
 }
 
 fn render(
@@ -279,12 +405,150 @@ fn render(
         }
     }
     out.push(line);
-    for p in &n.props {
-        out.push(format!("{}{p}", " ".repeat(indent + 2)));
+    if e.verbose && n.kind != "ModifyTable" {
+        let pad = " ".repeat(indent + 2);
+        out.push(format!("{pad}Output: {}", n.output.join(", ")));
+    }
+    for (key, p) in &n.props {
+        let v = match p {
+            Prop::Text(t) => t.clone(),
+            Prop::List(l) => l.join(", "),
+        };
+        out.push(format!("{}{key}: {v}", " ".repeat(indent + 2)));
     }
     for c in &n.children {
         render(c, indent + 6, false, e, None, out);
     }
+}
+
+/// FORMAT JSON: PostgreSQL's document (an array of one object holding "Plan" and the
+/// summary keys), laid out as PostgreSQL lays it out, two spaces per level.
+fn render_json(root: &Node, e: &ExplainPlan, actual: Option<(u64, f64)>) -> String {
+    let mut out = String::from("[\n  {\n    \"Plan\": {\n");
+    json_node(root, None, 6, e, actual, &mut out);
+    out.push_str("    }");
+    let mut tail: Vec<String> = vec![];
+    if e.summary {
+        tail.push(format!("\"Planning Time\": {:.3}", e.planning_ms));
+    }
+    if actual.is_some() {
+        tail.push("\"Triggers\": [\n    ]".into());
+    }
+    if let (true, Some((_, ms))) = (e.summary, actual) {
+        tail.push(format!("\"Execution Time\": {ms:.3}"));
+    }
+    for t in tail {
+        out.push_str(",\n    ");
+        out.push_str(&t);
+    }
+    out.push_str("\n  }\n]");
+    out
+}
+
+/// One node's keys at `indent`, in PostgreSQL's order: identity, parent relationship,
+/// parallelism, relation, costs, actual figures, output, properties, children.
+fn json_node(
+    n: &Node,
+    parent: Option<&'static str>,
+    indent: usize,
+    e: &ExplainPlan,
+    actual: Option<(u64, f64)>,
+    out: &mut String,
+) {
+    let mut keys: Vec<(String, String)> = vec![("Node Type".into(), json_str(&n.kind))];
+    let text = |pairs: &[(&'static str, String)], keys: &mut Vec<(String, String)>| {
+        for (k, v) in pairs {
+            keys.push((k.to_string(), json_str(v)));
+        }
+    };
+    text(&n.pre, &mut keys);
+    if let Some(rel) = parent {
+        keys.push(("Parent Relationship".into(), json_str(rel)));
+    }
+    keys.push(("Parallel Aware".into(), "false".into()));
+    keys.push(("Async Capable".into(), "false".into()));
+    text(&n.head, &mut keys);
+    if e.costs {
+        let rows = n.rows.max(1.0);
+        keys.push(("Startup Cost".into(), "0.00".into()));
+        keys.push(("Total Cost".into(), format!("{:.2}", rows * 0.01 + n.rows)));
+        keys.push(("Plan Rows".into(), format!("{}", rows.round() as u64)));
+        keys.push(("Plan Width".into(), n.width.to_string()));
+    }
+    if let Some((rows, ms)) = actual {
+        if e.timing {
+            keys.push(("Actual Startup Time".into(), "0.000".into()));
+            keys.push(("Actual Total Time".into(), format!("{ms:.3}")));
+        }
+        keys.push(("Actual Rows".into(), rows.to_string()));
+        keys.push(("Actual Loops".into(), "1".into()));
+    }
+    // A ModifyTable node has an output list only with RETURNING, which tusk does not
+    // explain.
+    if e.verbose && n.kind != "ModifyTable" {
+        keys.push(("Output".into(), json_list(&n.output)));
+    }
+    for (k, p) in &n.props {
+        let v = match p {
+            Prop::Text(t) => json_str(t),
+            Prop::List(l) => json_list(l),
+        };
+        keys.push((k.to_string(), v));
+    }
+    let pad = " ".repeat(indent);
+    let last = keys.len() - 1;
+    for (i, (k, v)) in keys.iter().enumerate() {
+        let comma = if i < last || !n.children.is_empty() {
+            ","
+        } else {
+            ""
+        };
+        out.push_str(&format!("{pad}{}: {v}{comma}\n", json_str(k)));
+    }
+    if n.children.is_empty() {
+        return;
+    }
+    out.push_str(&format!("{pad}\"Plans\": [\n"));
+    for (i, c) in n.children.iter().enumerate() {
+        let rel = match (n.kind.as_str(), i) {
+            ("Subquery Scan", _) => "Subquery",
+            ("Append", _) => "Member",
+            (_, 0) => "Outer",
+            _ => "Inner",
+        };
+        out.push_str(&format!("{pad}  {{\n"));
+        json_node(c, Some(rel), indent + 4, e, None, out);
+        let comma = if i + 1 < n.children.len() { "," } else { "" };
+        out.push_str(&format!("{pad}  }}{comma}\n"));
+    }
+    out.push_str(&format!("{pad}]\n"));
+}
+
+/// A JSON string literal (PostgreSQL's `escape_json`).
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A list of strings on one line, as PostgreSQL prints "Output" and "Sort Key".
+fn json_list(items: &[String]) -> String {
+    let parts: Vec<String> = items.iter().map(|s| json_str(s)).collect();
+    format!("[{}]", parts.join(", "))
 }
 
 fn count_relations(s: &Source) -> usize {
@@ -359,17 +623,9 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
     let mut node = match (&ordered, &p.source) {
         (Some((_, name, desc)), Source::Table { def, .. }) => {
             let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
-            let mut n = Node::new(
-                format!(
-                    "Index Scan{} using {name} on {}",
-                    if *desc { " Backward" } else { "" },
-                    def.name
-                ),
-                1.0,
-                width,
-            );
+            let mut n = index_scan(def, name, *desc, 1.0, width, c);
             if let Some(f) = &p.filter {
-                n.props.push(format!("Filter: {}", expr_text(f, names)));
+                n.prop("Filter", expr_text(f, names));
             }
             n
         }
@@ -379,10 +635,10 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
     if let Some(g) = &p.group {
         let keys: Vec<String> = g.keys.iter().map(|k| expr_text(k, names)).collect();
         let mut n = if keys.is_empty() {
-            Node::new("Aggregate", 1.0, 8)
+            aggregate("Aggregate", 1.0, 8)
         } else {
-            let mut n = Node::new("HashAggregate", (node.rows / 10.0).max(1.0), node.width);
-            n.props.push(format!("Group Key: {}", keys.join(", ")));
+            let mut n = aggregate("HashAggregate", (node.rows / 10.0).max(1.0), node.width);
+            n.list("Group Key", keys.clone());
             n
         };
         row_names = keys;
@@ -392,12 +648,16 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
                 .as_ref()
                 .map(|x| expr_text(x, names))
                 .unwrap_or_else(|| "*".into());
-            row_names.push(format!("{}({arg})", format!("{:?}", a.func).to_lowercase()));
+            let func = match a.func {
+                super::plan::AggFunc::CountStar => "count".to_string(),
+                f => format!("{f:?}").to_lowercase(),
+            };
+            row_names.push(format!("{func}({arg})"));
         }
         if let Some(h) = &g.having {
-            n.props
-                .push(format!("Filter: {}", expr_text(h, &row_names)));
+            n.prop("Filter", expr_text(h, &row_names));
         }
+        n.output = row_names.clone();
         n.children.push(node);
         node = n;
     }
@@ -406,10 +666,11 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
         .iter()
         .map(|x| type_width(x.ty()))
         .sum();
+    let shown = out_names[..p.visible].to_vec();
     if p.distinct {
-        let mut n = Node::new("HashAggregate", node.rows, width);
-        n.props
-            .push(format!("Group Key: {}", out_names[..p.visible].join(", ")));
+        let mut n = aggregate("HashAggregate", node.rows, width);
+        n.list("Group Key", shown.clone());
+        n.output = shown.clone();
         n.children.push(node);
         node = n;
     }
@@ -431,17 +692,86 @@ fn select_node(p: &SelectPlan, names: &[String], c: &mut Ctx<'_, '_>) -> Node {
             })
             .collect();
         let mut n = Node::new("Sort", node.rows, width);
-        n.props.push(format!("Sort Key: {}", keys.join(", ")));
+        n.list("Sort Key", keys);
+        n.output = shown.clone();
         n.children.push(node);
         node = n;
     }
     if p.limit.is_some() || p.offset.is_some() {
         let mut n = Node::new("Limit", node.rows, width);
+        n.output = shown.clone();
         n.children.push(node);
         node = n;
     }
     node.width = width;
+    // The top node of a SELECT computes its select list (PostgreSQL projects there).
+    node.output = shown;
     node
+}
+
+/// An index scan of `def` through index `name`.
+fn index_scan(
+    def: &TableDef,
+    name: &str,
+    backward: bool,
+    rows: f64,
+    width: usize,
+    c: &mut Ctx<'_, '_>,
+) -> Node {
+    let dir = if backward { " Backward" } else { "" };
+    let mut n = Node::typed(
+        "Index Scan",
+        format!("Index Scan{dir} using {name} on {}", def.name),
+        rows,
+        width,
+    );
+    let direction = if backward { "Backward" } else { "Forward" };
+    n.head.push(("Scan Direction", direction.into()));
+    n.head.push(("Index Name", name.to_string()));
+    n.relation(def, c);
+    n.output = source_names(
+        &Source::Table {
+            db: c.cx.db_oid,
+            def: std::sync::Arc::new(def.clone()),
+            key: None,
+        },
+        c,
+    );
+    n
+}
+
+/// `Aggregate` (plain) or `HashAggregate`: JSON's "Aggregate" with its "Strategy".
+fn aggregate(title: &str, rows: f64, width: usize) -> Node {
+    let mut n = Node::typed("Aggregate", title, rows, width);
+    let strategy = if title == "HashAggregate" {
+        "Hashed"
+    } else {
+        "Plain"
+    };
+    n.pre.push(("Strategy", strategy.into()));
+    n.pre.push(("Partial Mode", "Simple".into()));
+    n
+}
+
+/// A scan of a VALUES list.
+fn values_scan(rows: f64) -> Node {
+    let mut n = Node::typed("Values Scan", "Values Scan on \"*VALUES*\"", rows, 4);
+    n.head.push(("Alias", "*VALUES*".into()));
+    n
+}
+
+/// A scan of a set-returning function (`Function Scan on generate_series`).
+fn function_scan(name: Option<&str>, rows: f64, width: usize) -> Node {
+    let title = match name {
+        Some(f) => format!("Function Scan on {f}"),
+        None => "Function Scan".into(),
+    };
+    let mut n = Node::typed("Function Scan", title, rows, width);
+    if let Some(f) = name {
+        n.head.push(("Function Name", f.to_string()));
+        n.head.push(("Alias", f.to_string()));
+    }
+    n
 }
 
 /// A scan of a stored table with the part of the filter it uses shown as Index Cond.
@@ -466,11 +796,9 @@ fn scan_node(
         None => conj.clone(),
     };
     let mut predicate = None;
-    let (title, used_cols): (String, Vec<usize>) = match (key, &def.primary_key) {
-        (Some(_), Some(pk)) => (
-            format!("Index Scan using {} on {}", def.pkey_name, def.name),
-            pk.clone(),
-        ),
+    // The index a scan reads (None for a sequential scan) and the columns it uses.
+    let (index, used_cols): (Option<String>, Vec<usize>) = match (key, &def.primary_key) {
+        (Some(_), Some(pk)) => (Some(def.pkey_name.clone()), pk.clone()),
         _ => match super::plan::index_path(def, rewritten.as_ref().or(filter)) {
             Some(path) => {
                 let name = if path.index == crate::storage::heap::PK_INDEX {
@@ -481,12 +809,9 @@ fn scan_node(
                     ix.map(|i| i.name.clone()).unwrap_or_default()
                 };
                 let n = path.eq.len() + (path.range.is_some() || path.any.is_some()) as usize;
-                (
-                    format!("Index Scan using {name} on {}", def.name),
-                    path.columns[..n].to_vec(),
-                )
+                (Some(name), path.columns[..n].to_vec())
             }
-            None => (format!("Seq Scan on {}", def.name), vec![]),
+            None => (None, vec![]),
         },
     };
     let is_index_cond = |e: &Expr| match e {
@@ -518,13 +843,20 @@ fn scan_node(
     } else {
         rows
     };
-    let mut n = Node::new(title, est, width);
+    let mut n = match &index {
+        Some(name) => index_scan(def, name, false, est, width, c),
+        None => {
+            let mut n = Node::typed("Seq Scan", format!("Seq Scan on {}", def.name), est, width);
+            n.relation(def, c);
+            n
+        }
+    };
+    n.output = names.to_vec();
     if !ic.is_empty() {
-        n.props
-            .push(format!("Index Cond: {}", conj_text(&ic, names)));
+        n.prop("Index Cond", conj_text(&ic, names));
     }
     if !rest.is_empty() {
-        n.props.push(format!("Filter: {}", conj_text(&rest, names)));
+        n.prop("Filter", conj_text(&rest, names));
     }
     n
 }
@@ -573,19 +905,15 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
             match strategy {
                 Strategy::Hash(_) => {
                     let rnode = source_node(right, None, &rs, c);
-                    let mut n = Node::new(format!("Hash{kind}"), rows, 0);
-                    if kind.is_empty() {
-                        n.title = "Hash Join".into();
-                    }
+                    let mut n = Node::join("Hash Join", kind, rows);
                     let (keys, rest): (Vec<&Expr>, Vec<&Expr>) =
                         conj.into_iter().partition(|e| is_key(e));
-                    n.props
-                        .push(format!("Hash Cond: {}", conj_text(&keys, names)));
+                    n.prop("Hash Cond", conj_text(&keys, names));
                     if !rest.is_empty() {
-                        n.props
-                            .push(format!("Join Filter: {}", conj_text(&rest, names)));
+                        n.prop("Join Filter", conj_text(&rest, names));
                     }
                     let mut h = Node::new("Hash", rnode.rows, rnode.width);
+                    h.output = rnode.output.clone();
                     n.children.push(lnode);
                     h.children.push(rnode);
                     n.children.push(h);
@@ -595,9 +923,9 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
                     name, keys: used, ..
                 } => {
                     let Source::Table { def, .. } = right.as_ref() else {
-                        return Node::new("Nested Loop", rows, 0);
+                        return Node::join("Nested Loop", "", rows);
                     };
-                    let mut n = Node::new(format!("Nested Loop{kind}"), rows, 0);
+                    let mut n = Node::join("Nested Loop", kind, rows);
                     let cols: Vec<usize> = used.iter().map(|(col, _)| col + lw).collect();
                     let uses = |e: &Expr| match e {
                         Expr::Binary(BinOp::Eq, a, b, _) => {
@@ -609,17 +937,12 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
                     let (ic, rest): (Vec<&Expr>, Vec<&Expr>) =
                         conj.into_iter().partition(|e| uses(e));
                     if !rest.is_empty() {
-                        n.props
-                            .push(format!("Join Filter: {}", conj_text(&rest, names)));
+                        n.prop("Join Filter", conj_text(&rest, names));
                     }
                     let width = def.columns.iter().map(|x| type_width(x.data_type)).sum();
-                    let mut r = Node::new(
-                        format!("Index Scan using {name} on {}", def.name),
-                        1.0,
-                        width,
-                    );
-                    r.props
-                        .push(format!("Index Cond: {}", conj_text(&ic, names)));
+                    let mut r = index_scan(def, &name, false, 1.0, width, c);
+                    r.output = rs.clone();
+                    r.prop("Index Cond", conj_text(&ic, names));
                     n.children.push(lnode);
                     n.children.push(r);
                     n
@@ -631,10 +954,9 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
                     } else {
                         rows
                     };
-                    let mut n = Node::new(format!("Nested Loop{kind}"), rows, 0);
+                    let mut n = Node::join("Nested Loop", kind, rows);
                     if !conj.is_empty() {
-                        n.props
-                            .push(format!("Join Filter: {}", conj_text(&conj, names)));
+                        n.prop("Join Filter", conj_text(&conj, names));
                     }
                     let _ = right_width;
                     n.children.push(lnode);
@@ -648,21 +970,21 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
             let lnode = source_node(&j.left, None, &names[..lw], c);
             let rnode = source_node(&j.right, None, &names[lw..], c);
             let kind = if j.left_outer { " Left Join" } else { "" };
-            let mut n = Node::new(format!("Nested Loop{kind}"), lnode.rows * rnode.rows, 0);
+            let mut n = Node::join("Nested Loop", kind, lnode.rows * rnode.rows);
             if let Some(on) = &j.on {
                 let conj = join::conjuncts(on);
-                n.props
-                    .push(format!("Join Filter: {}", conj_text(&conj, names)));
+                n.prop("Join Filter", conj_text(&conj, names));
             }
             n.children.push(lnode);
             n.children.push(rnode);
             n
         }
         Source::Single => Node::new("Result", 1.0, 0),
-        Source::Virtual(_) => Node::new("Function Scan on system_view", 1000.0, 0),
+        Source::Virtual(_) => function_scan(Some("system_view"), 1000.0, 0),
         Source::Subquery(p) => {
             let inner = source_names(&p.source, c);
-            let mut n = Node::new("Subquery Scan on subquery", 1.0, 0);
+            let mut n = Node::typed("Subquery Scan", "Subquery Scan on subquery", 1.0, 0);
+            n.head.push(("Alias", "subquery".into()));
             let child = select_node(p, &inner, c);
             n.rows = child.rows;
             n.width = child.width;
@@ -687,9 +1009,9 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
         Source::RecursiveCte(_) => Node::new("Recursive Union", 1000.0, 0),
         Source::WorkTable(_) => Node::new("WorkTable Scan", 1000.0, 0),
         Source::DmlCte(_) => Node::new("CTE Scan", 1000.0, 0),
-        Source::Values(rows) => Node::new("Values Scan on \"*VALUES*\"", rows.len() as f64, 4),
-        Source::Series(..) => Node::new("Function Scan on generate_series", 1000.0, 4),
-        Source::Srf(_) | Source::RegexRows(_) => Node::new("Function Scan", 100.0, 32),
+        Source::Values(rows) => values_scan(rows.len() as f64),
+        Source::Series(..) => function_scan(Some("generate_series"), 1000.0, 4),
+        Source::Srf(_) | Source::RegexRows(_) => function_scan(None, 100.0, 32),
         Source::SetOp {
             op, left, right, ..
         } => {
@@ -699,6 +1021,10 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
                 super::plan::SetOpKind::Except => "SetOp Except",
             };
             let mut n = Node::new(title, 1.0, 0);
+            if let Some(cmd) = title.strip_prefix("SetOp ") {
+                n.kind = "SetOp".into();
+                n.head.push(("Command", cmd.into()));
+            }
             for p in [left, right] {
                 let inner = source_names(&p.source, c);
                 let child = select_node(p, &inner, c);
@@ -709,7 +1035,10 @@ fn source_node(s: &Source, filter: Option<&Expr>, names: &[String], c: &mut Ctx<
         }
     };
     if let Some(f) = filter {
-        node.props.push(format!("Filter: {}", expr_text(f, names)));
+        node.prop("Filter", expr_text(f, names));
+    }
+    if node.output.is_empty() {
+        node.output = names.to_vec();
     }
     node
 }
@@ -730,7 +1059,9 @@ fn modify(
         },
         c,
     );
-    let mut n = Node::new(format!("{verb} on {}", def.name), 0.0, 0);
+    let mut n = Node::typed("ModifyTable", format!("{verb} on {}", def.name), 0.0, 0);
+    n.pre.push(("Operation", verb.to_string()));
+    n.relation(def, c);
     n.children.push(scan_node(def, db, key, filter, &names, c));
     n
 }
@@ -826,3 +1157,7 @@ pub fn expr_text(e: &Expr, names: &[String]) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+#[path = "explain_tests.rs"]
+mod tests;

@@ -410,6 +410,10 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
         Expr::Cast(x, t, m, explicit) => {
             let v = eval(x, row, cx)?;
             match (&v, t) {
+                // "char" to integer is its (signed) byte.
+                (Value::Text(s), DataType::Int4) if x.ty() == DataType::Char => {
+                    Value::Int4(types::pg_char::to_byte(s) as i8 as i32)
+                }
                 // character(n) drops its padding when it becomes text.
                 (Value::Text(s), DataType::Text | DataType::Varchar)
                     if x.ty() == DataType::Bpchar =>

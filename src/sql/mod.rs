@@ -2516,6 +2516,20 @@ impl Session {
         })
     }
 
+    /// As [`Session::encode_value`], for a result column of type `type_oid`: the
+    /// binary form of a `"char"` is its one byte, not its text.
+    pub fn encode_value_as(
+        &self,
+        v: &Value,
+        format: i16,
+        type_oid: Option<u32>,
+    ) -> Option<Vec<u8>> {
+        match type_oid.and_then(DataType::from_oid) {
+            Some(ty) if format == 1 && !v.is_null() => Some(types::encode_binary_as(v, ty)),
+            _ => self.encode_value(v, format),
+        }
+    }
+
     /// Called when the connection ends: rolls back an open transaction.
     pub fn terminate(&mut self) {
         self.explicit = false;

@@ -509,7 +509,7 @@ impl Plan {
                 text_field("setting"),
                 text_field("description"),
             ])),
-            Plan::Explain(_) => Some(Arc::new(vec![text_field("QUERY PLAN")])),
+            Plan::Explain(e) => Some(Arc::new(vec![e.field()])),
             _ => None,
         }
     }
@@ -1523,7 +1523,7 @@ impl<'a> Binder<'a> {
                 };
                 let (f, cols) = super::type_funcs::srf("unnest")
                     .ok_or_else(|| Error::internal("unnest is not registered"))?;
-                self.plan_type_srf("unnest", f, cols, &fa, alias.as_ref())
+                self.plan_type_srf(None, "unnest", f, cols, &fa, alias.as_ref())
             }
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
@@ -1579,7 +1579,7 @@ impl<'a> Binder<'a> {
         fa: &ast::TableFunctionArgs,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Source, Scope)> {
-        let (_, fname) = self.split_name(name)?;
+        let (schema, fname) = self.split_name(name)?;
         if let (Some(cols), true) = (
             super::functions::control_function(&fname),
             fa.args.is_empty(),
@@ -1657,7 +1657,13 @@ impl<'a> Binder<'a> {
             return Ok((Source::Values(vec![row]), scope));
         }
         if let Some((f, cols)) = super::type_funcs::srf(&fname) {
-            return self.plan_type_srf(&fname, f, cols, fa, alias);
+            let r = self.plan_type_srf(schema.as_deref(), &fname, f, cols, fa, alias);
+            return match r {
+                Err(er) if er.code == sqlstate::UNDEFINED_FUNCTION => {
+                    Err(self.at(er, Self::name_span(name)))
+                }
+                r => r,
+            };
         }
         if let Some((matches, ty)) = super::regex_funcs::rows_function(&fname) {
             let call = super::regex_funcs::bind_rows_call(self, &fname, matches, &fa.args)?;
@@ -1759,6 +1765,7 @@ impl<'a> Binder<'a> {
     /// a constant, its columns named by the function or the alias.
     fn plan_type_srf(
         &mut self,
+        schema: Option<&str>,
         fname: &str,
         f: super::type_funcs::Srf,
         cols: Vec<(&'static str, DataType)>,
@@ -1773,6 +1780,25 @@ impl<'a> Binder<'a> {
             );
         };
         let arg = self.bind(e, &Scope::default())?;
+        // `_pg_expandarray` lives in information_schema only (off the search path).
+        let expand = f == super::type_funcs::Srf::ExpandArray;
+        if expand
+            && (schema != Some("information_schema")
+                || crate::types::array::elem_type(arg.ty()).is_none())
+        {
+            let shown = match schema {
+                Some(s) => format!("{s}.{fname}"),
+                None => fname.to_string(),
+            };
+            return Err(err!(
+                sqlstate::UNDEFINED_FUNCTION,
+                "function {shown}({}) does not exist",
+                arg.ty().name()
+            )
+            .with_hint(
+                "No function matches the given name and argument types. You might need to add explicit type casts.",
+            ));
+        }
         let (want, cols) = super::type_funcs::srf_shape(f, arg.ty(), cols);
         let arg = self.coerce(arg, want, -1, Coercion::Implicit, e.span())?;
         let table = alias
@@ -1810,6 +1836,9 @@ impl<'a> Binder<'a> {
         s: &ast::Select,
         order_by: Option<&ast::OrderBy>,
     ) -> Result<SelectPlan> {
+        if let Some((rewritten, ob)) = srf_select::rewrite_record_fields(s, order_by)? {
+            return self.plan_select(&rewritten, ob.as_ref());
+        }
         if let Some(rewritten) = srf_select::rewrite(s)? {
             return self.plan_select(&rewritten, order_by);
         }
@@ -3064,6 +3093,10 @@ impl<'a> Binder<'a> {
                     // character(n) drops its padding when it becomes another string type.
                     Value::Text(t) if from == DataType::Bpchar && target != DataType::Bpchar => {
                         Value::Text(t.trim_end_matches(' ').to_string())
+                    }
+                    // "char" to integer is its (signed) byte.
+                    Value::Text(t) if from == DataType::Char && target == DataType::Int4 => {
+                        Value::Int4(crate::types::pg_char::to_byte(t) as i8 as i32)
                     }
                     v => v.clone(),
                 };

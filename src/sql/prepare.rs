@@ -88,8 +88,90 @@ impl Session {
                 let r = self.run(&prepared.piece, &prepared.parsed, &params, &mut types)?;
                 Ok(Some(r))
             }
+            Statement::Explain { statement, .. }
+                if matches!(statement.as_ref(), Statement::Execute { .. }) =>
+            {
+                self.explain_execute(piece, stmt).map(Some)
+            }
             _ => Ok(None),
         }
+    }
+
+    /// `EXPLAIN [(options)] EXECUTE name [(parameters)]`: explains the prepared
+    /// statement with the parameters given (with ANALYZE, runs it with them).
+    fn explain_execute(&mut self, piece: &Piece, stmt: &Statement) -> Result<ExecResult> {
+        let Statement::Explain { statement, .. } = stmt else {
+            bail!(sqlstate::INTERNAL_ERROR, "EXPLAIN EXECUTE without EXECUTE");
+        };
+        let Statement::Execute {
+            name: Some(name),
+            parameters,
+            ..
+        } = statement.as_ref()
+        else {
+            bail!(
+                sqlstate::SYNTAX_ERROR,
+                "syntax error at or near \"EXECUTE\""
+            );
+        };
+        let name = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(super::plan::fold)
+            .unwrap_or_default();
+        let Some(prepared) = self.statements.get(&name).cloned() else {
+            bail!(
+                sqlstate::INVALID_SQL_STATEMENT_NAME,
+                "prepared statement \"{name}\" does not exist"
+            );
+        };
+        if parameters.len() != prepared.param_types.len() {
+            return Err(err!(
+                sqlstate::SYNTAX_ERROR,
+                "wrong number of parameters for prepared statement \"{name}\""
+            )
+            .with_detail(format!(
+                "Expected {} parameters but got {}.",
+                prepared.param_types.len(),
+                parameters.len()
+            )));
+        }
+        let explainable = |s: &Statement| {
+            matches!(
+                s,
+                Statement::Query(_)
+                    | Statement::Insert(_)
+                    | Statement::Update { .. }
+                    | Statement::Delete(_)
+            )
+        };
+        let inner = match &prepared.parsed {
+            Parsed::Sql(inner) if explainable(inner) => inner.clone(),
+            _ => bail!(
+                sqlstate::FEATURE_NOT_SUPPORTED,
+                "EXPLAIN EXECUTE of prepared statement \"{name}\" is not supported"
+            ),
+        };
+        let params = self.execute_parameters(parameters, &prepared.param_types)?;
+        let mut explain = stmt.clone();
+        if let Statement::Explain { statement, .. } = &mut explain {
+            *statement = inner;
+        }
+        // The prepared statement's text, so that positions in its errors point into
+        // it; the EXPLAIN's own text after it keeps the plan cache's key apart from
+        // the statement's.
+        let text = format!(
+            "{}\n-- {}",
+            prepared.piece.text,
+            piece.text.replace('\n', " ")
+        );
+        let p = Piece {
+            text,
+            offset: prepared.piece.offset,
+        };
+        let mut types = prepared.param_types.clone();
+        self.run(&p, &Parsed::Sql(Box::new(explain)), &params, &mut types)
     }
 
     /// EXECUTE's parameters, evaluated as `SELECT p1::t1, p2::t2, …`.

@@ -1530,6 +1530,9 @@ pub enum Srf {
     ObjectKeys(bool),
     /// `unnest(text[])`.
     Unnest,
+    /// `information_schema._pg_expandarray(anyarray)`: each element `x` with its
+    /// position `n` (JDBC's getPrimaryKeys expands `pg_index.indkey` with it).
+    ExpandArray,
 }
 
 /// A bound call of a set-returning function.
@@ -1546,6 +1549,10 @@ pub struct SrfCall {
 pub fn srf(name: &str) -> Option<(Srf, Vec<(&'static str, DataType)>)> {
     if name == "unnest" {
         return Some((Srf::Unnest, vec![("unnest", DataType::Text)]));
+    }
+    if name == "_pg_expandarray" {
+        let cols = vec![("x", DataType::Text), ("n", DataType::Int4)];
+        return Some((Srf::ExpandArray, cols));
     }
     let j = name.starts_with("json_");
     let jt = if j { DataType::Json } else { DataType::Jsonb };
@@ -1587,13 +1594,18 @@ pub fn srf_shape(
             return (given, vec![("unnest", elem)]);
         }
     }
+    if f == Srf::ExpandArray {
+        if let Some(elem) = types::array::elem_type(given) {
+            return (given, vec![("x", elem), ("n", DataType::Int4)]);
+        }
+    }
     (srf_arg_type(f), cols)
 }
 
 /// The argument type of a set-returning function.
 pub fn srf_arg_type(f: Srf) -> DataType {
     match f {
-        Srf::Unnest => DataType::TextArray,
+        Srf::Unnest | Srf::ExpandArray => DataType::TextArray,
         Srf::ArrayElements(j)
         | Srf::ArrayElementsText(j)
         | Srf::Each(j)
@@ -1616,6 +1628,14 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
     }
     if call.func == Srf::Unnest {
         return Ok(elements(&v).into_iter().map(|i| vec![i]).collect());
+    }
+    if call.func == Srf::ExpandArray {
+        // Arrays start at subscript 1 in tusk, so the position is the subscript.
+        return Ok(elements(&v)
+            .into_iter()
+            .zip(1..)
+            .map(|(x, n)| vec![x, Value::Int4(n)])
+            .collect());
     }
     let j_out = matches!(call.func, Srf::ArrayElements(true) | Srf::Each(true));
     // json (not jsonb) keeps each child's text and the object's member order.
@@ -1663,7 +1683,7 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
         Srf::ArrayElements(_) | Srf::ArrayElementsText(_) => ("extract elements from", "array"),
         Srf::Each(_) | Srf::EachText(_) => ("deconstruct", "object"),
         Srf::ObjectKeys(_) => ("call jsonb_object_keys on", "object"),
-        Srf::Unnest => ("unnest", "array"),
+        Srf::Unnest | Srf::ExpandArray => ("unnest", "array"),
     };
     if shape != want {
         let what = if want == "array" && shape == "object" {
@@ -1726,6 +1746,6 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
             .into_iter()
             .map(|(k, _)| vec![Value::Text(k)])
             .collect(),
-        Srf::Unnest => vec![],
+        Srf::Unnest | Srf::ExpandArray => vec![],
     })
 }

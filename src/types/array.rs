@@ -63,6 +63,7 @@ pub struct EnumValue {
 const ARRAY_OIDS: &[(u32, u32)] = &[
     (oid::BOOL, 1000),
     (oid::BYTEA, 1001),
+    (oid::CHAR, 1002),
     (oid::NAME, 1003),
     (oid::INT2, 1005),
     (oid::INT4, 1007),
@@ -112,11 +113,7 @@ pub fn elem_oid_of(array_oid: u32) -> Option<u32> {
 pub fn array_type_of(elem: DataType) -> Option<DataType> {
     match elem {
         DataType::Text => Some(DataType::TextArray),
-        DataType::Unknown
-        | DataType::Void
-        | DataType::TextArray
-        | DataType::Array(_)
-        | DataType::Name => None,
+        DataType::Unknown | DataType::Void | DataType::TextArray | DataType::Array(_) => None,
         DataType::Enum(o) => Some(DataType::Array(o)),
         t => array_oid_of(t.oid()).map(|_| DataType::Array(t.oid())),
     }
@@ -146,6 +143,7 @@ pub fn array_type_name(elem_oid: u32) -> &'static str {
     match elem_oid {
         oid::BOOL => "boolean[]",
         oid::BYTEA => "bytea[]",
+        oid::CHAR => "\"char\"[]",
         oid::NAME => "name[]",
         oid::INT2 => "smallint[]",
         oid::INT4 => "integer[]",
@@ -417,7 +415,7 @@ pub fn encode_array_binary(a: &ArrayValue) -> Vec<u8> {
         if v.is_null() {
             out.extend_from_slice(&(-1i32).to_be_bytes());
         } else {
-            let b = super::encode_binary(v);
+            let b = super::encode_binary_as(v, a.elem);
             out.extend_from_slice(&(b.len() as i32).to_be_bytes());
             out.extend_from_slice(&b);
         }

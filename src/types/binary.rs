@@ -5,6 +5,16 @@ use crate::error::{sqlstate, Error, Result};
 use crate::{bail, err};
 use bigdecimal::{BigDecimal, Signed};
 
+/// Encodes a non-NULL value of type `ty` in PostgreSQL's binary format: as
+/// [`encode_binary`], but a `"char"` (held as text) is its one byte, and so are the
+/// elements of a `"char"[]`.
+pub fn encode_binary_as(v: &Value, ty: DataType) -> Vec<u8> {
+    match (v, ty) {
+        (Value::Text(s), DataType::Char) => vec![super::pg_char::to_byte(s)],
+        _ => encode_binary(v),
+    }
+}
+
 /// Encodes a non-NULL value in PostgreSQL's binary format (NULL encodes as nothing).
 pub fn encode_binary(v: &Value) -> Vec<u8> {
     match v {
@@ -178,6 +188,10 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
             }
             Value::Numeric(v)
         }
+        DataType::Char => match b {
+            [byte] => Value::Text(super::pg_char::from_byte(*byte)),
+            _ => return Err(bad_binary()),
+        },
         DataType::Text
         | DataType::Varchar
         | DataType::Bpchar

@@ -16,6 +16,8 @@
 //! - `json.rs`     — the JSON tree and parser, jsonb's normal form, output and operators
 //! - `array.rs`    — arrays of every scalar type (text and binary formats, order) and
 //!   enum values
+//! - `pg_char.rs`  — the one-byte internal type `"char"` (catalog columns such as
+//!   `pg_class.relkind`): its text forms and its byte
 //!
 //! Invariants:
 //! - A [`Value`] stored in a column always has exactly that column's [`DataType`]
@@ -43,11 +45,12 @@ mod interval;
 pub mod json;
 mod numeric;
 pub mod numeric_math;
+pub mod pg_char;
 mod text;
 pub mod time;
 pub mod timezone;
 
-pub use binary::{decode_binary, encode_binary};
+pub use binary::{decode_binary, encode_binary, encode_binary_as};
 pub use datetime::{
     format_date, format_timestamp, format_timestamptz, now_micros, parse_date, parse_timestamp,
     parse_timestamptz, POSTGRES_EPOCH_UNIX_SECS,
@@ -66,6 +69,8 @@ use std::cmp::Ordering;
 pub mod oid {
     /// `boolean`.
     pub const BOOL: u32 = 16;
+    /// `"char"` (one byte).
+    pub const CHAR: u32 = 18;
     /// `name`.
     pub const NAME: u32 = 19;
     /// `bigint`.
@@ -143,6 +148,8 @@ pub enum DataType {
     Bpchar,
     /// `name`.
     Name,
+    /// `"char"`: one byte, held as its output text (see `types::char`).
+    Char,
     /// `oid`.
     Oid,
     /// `timestamp without time zone`.
@@ -194,6 +201,7 @@ impl DataType {
             DataType::Varchar => oid::VARCHAR,
             DataType::Bpchar => oid::BPCHAR,
             DataType::Name => oid::NAME,
+            DataType::Char => oid::CHAR,
             DataType::Oid => oid::OID,
             DataType::Timestamp => oid::TIMESTAMP,
             DataType::TimestampTz => oid::TIMESTAMPTZ,
@@ -228,6 +236,7 @@ impl DataType {
             oid::VARCHAR => DataType::Varchar,
             oid::BPCHAR => DataType::Bpchar,
             oid::NAME => DataType::Name,
+            oid::CHAR => DataType::Char,
             oid::OID => DataType::Oid,
             oid::TIMESTAMP => DataType::Timestamp,
             oid::TIMESTAMPTZ => DataType::TimestampTz,
@@ -251,7 +260,7 @@ impl DataType {
     /// The type's storage length as RowDescription reports it (`typlen`).
     pub fn type_len(self) -> i16 {
         match self {
-            DataType::Bool => 1,
+            DataType::Bool | DataType::Char => 1,
             DataType::Int2 => 2,
             DataType::Int4 | DataType::Float4 | DataType::Date | DataType::Oid => 4,
             DataType::Int8
@@ -283,6 +292,7 @@ impl DataType {
             DataType::Varchar => "character varying",
             DataType::Bpchar => "character",
             DataType::Name => "name",
+            DataType::Char => "\"char\"",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp without time zone",
             DataType::TimestampTz => "timestamp with time zone",
@@ -319,6 +329,7 @@ impl DataType {
             DataType::Varchar => "varchar",
             DataType::Bpchar => "bpchar",
             DataType::Name => "name",
+            DataType::Char => "char",
             DataType::Oid => "oid",
             DataType::Timestamp => "timestamp",
             DataType::TimestampTz => "timestamptz",
@@ -362,6 +373,7 @@ impl DataType {
                 | DataType::Varchar
                 | DataType::Bpchar
                 | DataType::Name
+                | DataType::Char
                 | DataType::Unknown
         )
     }
@@ -397,6 +409,7 @@ impl DataType {
             DataType::Enum(_) => 26,
             DataType::Time => 27,
             DataType::TimeTz => 28,
+            DataType::Char => 29,
         }
     }
 
@@ -431,6 +444,7 @@ impl DataType {
             26 => DataType::Enum(0),
             27 => DataType::Time,
             28 => DataType::TimeTz,
+            29 => DataType::Char,
             _ => return None,
         })
     }
@@ -452,6 +466,8 @@ impl DataType {
             "varchar" | "character varying" => DataType::Varchar,
             "char" | "character" | "bpchar" => DataType::Bpchar,
             "name" => DataType::Name,
+            // Only quoted: a plain `char` is `character`.
+            "\"char\"" => DataType::Char,
             "oid" => DataType::Oid,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
@@ -691,6 +707,9 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
     if let Some(done) = time::cast_plain(&v, target) {
         return Ok(time::apply_time_typmod(done, typmod));
     }
+    if let Some(r) = pg_char::cast(&v, target) {
+        return r;
+    }
     let out = match (v, target) {
         (Value::Text(s), t) => {
             if t.is_string() || t == DataType::Unknown {
@@ -928,6 +947,11 @@ fn cast_array_or_enum(
 /// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
 /// PostgreSQL's 22001 error.
 fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
+    if target == DataType::Char {
+        if let Value::Text(s) = &v {
+            return Ok(Value::Text(pg_char::from_text(s)));
+        }
+    }
     if target == DataType::Varchar && typmod >= 4 {
         if let Value::Text(s) = &v {
             let max = (typmod - 4) as usize;
@@ -1208,6 +1232,7 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
         | DataType::Varchar
         | DataType::Bpchar
         | DataType::Name
+        | DataType::Char
         | DataType::Unknown => Value::Text(r.string()?),
         DataType::Oid => Value::Oid(r.u32()?),
         DataType::Timestamp => Value::Timestamp(r.u64()? as i64),

@@ -229,6 +229,7 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             };
             Value::Numeric(apply_typmod(n, typmod)?)
         }
+        DataType::Char => Value::Text(super::pg_char::from_text(s)),
         DataType::Text
         | DataType::Varchar
         | DataType::Bpchar

@@ -1,17 +1,16 @@
--- The catalog queries of the driver checks' introspection phases (tests/drivers.rs,
--- EXPECTED_TO_FAIL), as PostgreSQL 15 logged them (log_statement = all) while the
--- check programs ran against it. Each fails on tusk today for a missing pg_catalog
--- relation; the first one of each check is the one its EXPECTED_TO_FAIL entry names.
--- asyncpg's introspection query is in shared/reference/appendix-asyncpg-introspection.sql.
+-- The catalog queries of the driver checks' introspection phases (tests/drivers.rs),
+-- as PostgreSQL 15 logged them (log_statement = all) while the check programs ran
+-- against it; all of them run on tusk now. asyncpg's introspection query is in
+-- shared/reference/appendix-asyncpg-introspection.sql.
 --
--- Besides the relations, they need: the "char" type (pg_type.typtype, typdelim) and
--- regtype/regclass/regproc casts (`oid::regtype::text`, `to_regtype`,
--- `'pg_class'::regclass`, `'pg_catalog.array_in'::regproc`),
--- `pg_get_expr`, and for JDBC's getPrimaryKeys `information_schema._pg_expandarray`
--- with a field of its composite result (`(…).n`, `(result.KEYS).x`). The rest of
--- asyncpg's query (WITH RECURSIVE, array_agg(… ORDER BY …), = any($1::oid[]),
--- DISTINCT *, nested CASE sub-selects) and sqlx's nullability query already run on
--- tusk against stand-in tables.
+-- Besides the relations, they need: the one-byte "char" type (pg_type.typtype,
+-- typdelim, sent as OID 18: types::pg_char), regtype/regclass/regproc casts
+-- (`oid::regtype::text`, `to_regtype`, `'pg_class'::regclass`,
+-- `'pg_catalog.array_in'::regproc`), `pg_get_expr`, name[] (psycopg's
+-- array_agg(enumlabel)), JDBC's getPrimaryKeys `information_schema._pg_expandarray`
+-- with a field of its record result (`(…).n`, `(result.KEYS).x`:
+-- sql::plan::srf_select), and sqlx's `EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE …`
+-- (sql::explain).
 
 -- jdbc metadata: DatabaseMetaData.getTables, getColumns, getPrimaryKeys, then
 -- ResultSetMetaData.getTableName/isNullable/isAutoIncrement (one query for all three).
@@ -20,8 +19,9 @@ SELECT * FROM (SELECT n.nspname,c.relname,a.attname,a.atttypid,a.attnotnull OR (
 SELECT        result.TABLE_CAT,        result.TABLE_SCHEM,        result.TABLE_NAME,        result.COLUMN_NAME,        result.KEY_SEQ,        result.PK_NAME FROM      (SELECT NULL AS TABLE_CAT, n.nspname AS TABLE_SCHEM,   ct.relname AS TABLE_NAME, a.attname AS COLUMN_NAME,   (information_schema._pg_expandarray(i.indkey)).n AS KEY_SEQ, ci.relname AS PK_NAME,   information_schema._pg_expandarray(i.indkey) AS KEYS, a.attnum AS A_ATTNUM FROM pg_catalog.pg_class ct   JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid)   JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid)   JOIN pg_catalog.pg_index i ON ( a.attrelid = i.indrelid)   JOIN pg_catalog.pg_class ci ON (ci.oid = i.indexrelid) WHERE true  AND n.nspname = 'public' AND ct.relname = 'drv_jdbc_meta' AND i.indisprimary  ) result where  result.A_ATTNUM = (result.KEYS).x  ORDER BY result.table_name, result.pk_name, result.key_seq;
 SELECT c.oid, a.attnum, a.attname, c.relname, n.nspname, a.attnotnull OR (t.typtype = 'd' AND t.typnotnull), a.attidentity != '' OR pg_catalog.pg_get_expr(d.adbin, d.adrelid) LIKE '%nextval(%' FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON (c.relnamespace = n.oid) JOIN pg_catalog.pg_attribute a ON (c.oid = a.attrelid) JOIN pg_catalog.pg_type t ON (a.atttypid = t.oid) LEFT JOIN pg_catalog.pg_attrdef d ON (d.adrelid = a.attrelid AND d.adnum = a.attnum) JOIN (SELECT 16489 AS oid , 1 AS attnum UNION ALL SELECT 16489, 2 UNION ALL SELECT 16489, 3) vals ON (c.oid = vals.oid AND a.attnum = vals.attnum);
 
--- sqlx introspection: describe() (nullability of each table column), then the pg_type
--- lookup for an unknown result type OID ($1 typed oid).
+-- sqlx introspection: describe() (nullability of each table column, then of the
+-- inner side of outer joins from EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE sqlx_s_N(NULL, …)),
+-- then the pg_type lookup for an unknown result type OID ($1 typed oid).
 SELECT NOT attnotnull FROM ( ( SELECT $1::int4 AS idx, $2::int4 AS table_id, $3::int2 AS col_idx ) UNION ALL ( SELECT $4::int4, $5::int4, $6::int2 ) ) AS col LEFT JOIN pg_catalog.pg_attribute ON table_id IS NOT NULL AND attrelid = table_id AND attnum = col_idx ORDER BY idx;
 SELECT oid::regtype::text, typtype, typcategory, typrelid, typelem, typbasetype FROM pg_catalog.pg_type WHERE oid = $1;
 SELECT NOT attnotnull FROM ( ( SELECT $1::int4 AS idx, $2::int4 AS table_id, $3::int2 AS col_idx ) ) AS col LEFT JOIN pg_catalog.pg_attribute ON table_id IS NOT NULL AND attrelid = table_id AND attnum = col_idx ORDER BY idx;

@@ -241,5 +241,30 @@ pub async fn introspection(conninfo: &str) -> Result<(), String> {
     c.batch_execute("DROP TYPE drv_tokio_mood")
         .await
         .map_err(|e| e.to_string())?;
+    // "char" catalog columns arrive as the one-byte type in binary (i8), the zero byte
+    // for an empty flag, and a "char" parameter compares with them.
+    let row = c
+        .query_one(
+            "SELECT c.relkind, a.attidentity, t.typtype FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid \
+             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+             WHERE c.relname = 'pg_class' AND a.attnum = 1",
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    assert_eq!(row.columns()[0].type_(), &tokio_postgres::types::Type::CHAR);
+    assert_eq!(row.get::<_, i8>(0), b'r' as i8);
+    assert_eq!(row.get::<_, i8>(1), 0);
+    assert_eq!(row.get::<_, i8>(2), b'b' as i8);
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'pg_class' AND relkind = $1",
+            &[&(b'r' as i8)],
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .get(0);
+    assert_eq!(n, 1);
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! parameters and results for every common type, `Close P` before Sync, transactions
 //! committed and rolled back, an error's SQLSTATE, and — with the argument
 //! `introspection` — the catalog queries of `describe` (nullability from
-//! `pg_attribute`) and the `pg_type` lookup sqlx runs for a result type it does not
+//! `pg_attribute`, and from `EXPLAIN (VERBOSE, FORMAT JSON)` for a LEFT JOIN) and the `pg_type` lookup sqlx runs for a result type it does not
 //! know (an enum). Connection settings come from PGHOST/PGPORT/PGUSER/PGDATABASE.
 
 use bigdecimal::BigDecimal;
@@ -162,6 +162,24 @@ async fn introspection(c: &mut PgConnection) -> Result<(), sqlx::Error> {
     check("describe columns", described.columns().len(), 2);
     check("describe nullable", described.nullable(0), Some(false));
     check("describe nullable", described.nullable(1), Some(true));
+    // A NOT NULL column on the inner side of a LEFT JOIN: pg_attribute says not
+    // nullable, and sqlx learns otherwise from `EXPLAIN (VERBOSE, FORMAT JSON)
+    // EXECUTE …` (the join's "Join Type", its inner child's "Output").
+    c.execute(
+        "DROP TABLE IF EXISTS drv_sqlx_e; \
+         CREATE TABLE drv_sqlx_e (id int PRIMARY KEY, d_id int NOT NULL); \
+         INSERT INTO drv_sqlx_d SELECT g, 'x' FROM generate_series(1, 1000) g; \
+         INSERT INTO drv_sqlx_e VALUES (1, 1); ANALYZE drv_sqlx_d; ANALYZE drv_sqlx_e",
+    )
+    .await?;
+    // sqlx reads only the inner children of Left/Right joins, so what it marks depends
+    // on the side a server hashes: with e the small table, PostgreSQL (and tusk) run a
+    // Hash Left Join with e inside.
+    let described = c
+        .describe("SELECT d.id, e.d_id FROM drv_sqlx_d d LEFT JOIN drv_sqlx_e e ON e.d_id = d.id")
+        .await?;
+    check("left join inner column", described.nullable(1), Some(true));
+    c.execute("DROP TABLE drv_sqlx_e").await?;
     c.execute("DROP TABLE drv_sqlx_d").await?;
     c.execute(
         "DROP TYPE IF EXISTS drv_sqlx_mood; CREATE TYPE drv_sqlx_mood AS ENUM ('sad', 'happy')",
