@@ -928,10 +928,22 @@ fn column_row(c: &CatalogState, db: u32, catalog: &Value, t: &TableDef, i: usize
         ident(&|s| s.max.to_string()),
         ident(&|s| s.min.to_string()),
         identity.map_or(yes_no(false), |s| yes_no(s.cycle)),
-        text("NEVER"),
-        null.clone(),
+        // A stored generated column: ALWAYS, with its expression (as pg_get_expr).
+        match &col.generated {
+            Some(_) => text("ALWAYS"),
+            None => text("NEVER"),
+        },
+        col.generated
+            .as_ref()
+            .map_or(null.clone(), |g| text(&generation_text(g))),
         yes_no(true),
     ]
+}
+
+/// A generation expression as `pg_get_expr` prints it (see
+/// [`super::pg_catalog::node_text`]).
+fn generation_text(g: &str) -> String {
+    super::pg_catalog::node_text(g)
 }
 
 #[cfg(test)]

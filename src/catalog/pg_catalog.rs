@@ -428,6 +428,27 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
     out
 }
 
+/// A stored expression's text as `pg_get_expr` shows a node: an operator expression in
+/// parentheses, a function call, a name or a constant as it is.
+pub fn node_text(t: &str) -> String {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let bare = matches!(
+        sqlparser::parser::Parser::new(&dialect)
+            .try_with_sql(t)
+            .and_then(|mut p| p.parse_expr()),
+        Ok(sqlparser::ast::Expr::Function(_)
+            | sqlparser::ast::Expr::Identifier(_)
+            | sqlparser::ast::Expr::CompoundIdentifier(_)
+            | sqlparser::ast::Expr::Value(_)
+            | sqlparser::ast::Expr::Nested(_))
+    );
+    if bare {
+        t.to_string()
+    } else {
+        format!("({t})")
+    }
+}
+
 /// `pg_index.indexprs`: the index's key expressions as `pg_get_expr` prints them
 /// (their text as written, each parenthesised unless a function call), NULL without.
 fn index_exprs(ix: &Index) -> Value {
@@ -435,20 +456,8 @@ fn index_exprs(ix: &Index) -> Value {
         .columns
         .iter()
         .filter(|&&p| ix.table.is_hidden_key(p))
-        .filter_map(|&p| ix.table.columns[p].generated.clone())
-        .map(|t| {
-            let call = t.trim_end().ends_with(')')
-                && t.split('(').next().is_some_and(|f| {
-                    !f.is_empty()
-                        && f.chars()
-                            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-                });
-            if call {
-                t
-            } else {
-                format!("({t})")
-            }
-        })
+        .filter_map(|&p| ix.table.columns[p].generated.as_deref())
+        .map(node_text)
         .collect();
     if texts.is_empty() {
         Value::Null
@@ -1222,13 +1231,21 @@ impl PgView {
                 let mut out = Vec::new();
                 for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
                     for (i, col) in t.columns.iter().enumerate() {
+                        let num = i as i16 + 1;
                         if let Some(d) = &col.default {
-                            let num = i as i16 + 1;
                             out.push(vec![
                                 o(derived_oid(b'd', t.oid, &num.to_string())),
                                 o(t.oid),
                                 Value::Int2(num),
                                 text(&default_text(c, col.data_type.oid(), d)),
+                            ]);
+                        } else if let (Some(g), false) = (&col.generated, col.dropped) {
+                            // A stored generated column's expression is its "default".
+                            out.push(vec![
+                                o(derived_oid(b'd', t.oid, &num.to_string())),
+                                o(t.oid),
+                                Value::Int2(num),
+                                text(g),
                             ]);
                         }
                     }
@@ -1628,6 +1645,9 @@ pub fn view_attribute_rows(
         .collect()
 }
 
+/// The position of `attgenerated` in a `pg_attribute` row.
+const ATTGENERATED: usize = 17;
+
 /// One `pg_attribute` row.
 #[allow(clippy::too_many_arguments)]
 fn attribute_row(
@@ -1721,18 +1741,23 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
                 table: t.oid,
                 column: i as u32,
             });
-            out.push(row(
+            let stored = col.generated.is_some() && !col.dropped;
+            let mut r = row(
                 t.oid,
                 &col.name,
                 col.data_type.oid(),
                 col.typmod,
                 i as i16 + 1,
                 col.not_null,
-                col.default.is_some(),
+                col.default.is_some() || stored,
                 col.dropped,
                 identity_of(t.oid, i),
                 acl_value(c, acl),
-            ));
+            );
+            if stored {
+                r[ATTGENERATED] = ch(b's');
+            }
+            out.push(r);
         }
     }
     for ix in indexes(c, db) {

@@ -422,6 +422,7 @@ fn hide_column(def: &TableDef, pos: usize) -> TableDef {
     c.name = dropped_name(pos);
     c.not_null = false;
     c.default = None;
+    c.generated = None;
     d
 }
 
@@ -644,8 +645,13 @@ fn add_column(
     // Column constraints become the actions ALTER TABLE would run for them, after
     // the column is in.
     let mut then = Vec::new();
+    let mut generation = Vec::new();
     for o in &c.options {
         let cname = o.name.as_ref().map(fold);
+        if let Some(e) = super::generated::stored_generation(&o.option)? {
+            generation.push((pos, e));
+            continue;
+        }
         match &o.option {
             ast::ColumnOption::Generated { .. } => {
                 extras.column_option(pos, &name, ty, o)?;
@@ -690,6 +696,15 @@ fn add_column(
         }
     }
     def.columns.push(col);
+    if !generation.is_empty() {
+        let table = def.name.clone();
+        Binder::new(cx.engine, db, "", 0, vec![]).generation_exprs(
+            &table,
+            &mut def.columns,
+            &generation,
+            &extras,
+        )?;
+    }
     if !extras.sequences.is_empty() {
         // The owned sequence of a serial or identity column, its default and NOT NULL.
         ddl::create_table_extras(&extras, &mut def, cx)?;
@@ -697,6 +712,7 @@ fn add_column(
     let col = def.columns[pos].clone();
     let oid = def.oid;
     let table = def.name.clone();
+    let stored = def.clone();
     store(cx, db, def)?;
     // Existing rows get the default, evaluated per row (a volatile default such as
     // nextval gives each row its own value), or NULL. Unlike PostgreSQL, which leaves
@@ -707,12 +723,18 @@ fn add_column(
         let fill = Binder::new(engine, db, "", 0, vec![]).default_expr(&col)?;
         for (tid, r) in rows(cx, db, oid) {
             let v = eval(&fill, &[], cx)?;
-            if col.not_null && v.is_null() {
+            if col.not_null && v.is_null() && col.generated.is_none() {
                 return Err(contains_nulls(&col.name, &table));
             }
             let mut row = (*r).clone();
             row.resize(pos + 1, Value::Null);
             row[pos] = v;
+            if col.generated.is_some() {
+                super::generated::fill(cx, db, &stored, &mut row)?;
+                if col.not_null && row[pos].is_null() {
+                    return Err(contains_nulls(&col.name, &table));
+                }
+            }
             cx.engine.update(cx.txn, db, oid, tid, row)?;
         }
     }
@@ -759,6 +781,22 @@ fn drop_column(
         lines.push(format!("{obj} depends on {on_column}"));
         objects.push(obj);
         fk_victims.push((t, f.name));
+    }
+    // Stored generated columns computed from it.
+    let generated: Vec<usize> = (0..def.columns.len())
+        .filter(|&g| {
+            let c = &def.columns[g];
+            g != pos
+                && !c.dropped
+                && c.generated
+                    .as_deref()
+                    .is_some_and(|t| super::generated::uses_column(t, name))
+        })
+        .collect();
+    for &g in &generated {
+        let obj = format!("column {} of table {}", def.columns[g].name, def.name);
+        lines.push(format!("{obj} depends on {on_column}"));
+        objects.push(obj);
     }
     let views = views_reading(cx, db, hide_column(&def, pos))?;
     for v in &views {
@@ -838,6 +876,14 @@ fn drop_column(
         )?;
     }
     let mut def = hide_column(&def, pos);
+    // (CASCADE) the generated columns computed from it go too.
+    for &g in &generated {
+        def = hide_column(&def, g);
+        def.indexes.retain(|i| !i.columns.contains(&g));
+        if def.primary_key.as_ref().is_some_and(|k| k.contains(&g)) {
+            def.primary_key = None;
+        }
+    }
     if def.primary_key.as_ref().is_some_and(|k| k.contains(&pos)) {
         def.primary_key = None;
     }
@@ -944,6 +990,21 @@ fn set_type(
         .with_detail(format!(
             "rule _RETURN on view {} depends on column \"{column}\"",
             v.view.name
+        )));
+    }
+    if let Some(g) = def.columns.iter().find(|g| {
+        !g.dropped
+            && g.generated
+                .as_deref()
+                .is_some_and(|t| super::generated::uses_column(t, column))
+    }) {
+        return Err(err!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cannot alter type of a column used by a generated column"
+        )
+        .with_detail(format!(
+            "Column \"{column}\" is used by generated column \"{}\".",
+            g.name
         )));
     }
     // Messages name the type, hints write it with its modifier (as PostgreSQL's

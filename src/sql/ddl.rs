@@ -2264,6 +2264,25 @@ pub fn identity_of(engine: &Engine, db: u32, table: u32, pos: usize) -> u8 {
     })
 }
 
+/// INSERT (`insert`) or UPDATE: refuses an explicit value for a stored generated column
+/// (428C9; OVERRIDING SYSTEM VALUE does not lift it).
+pub fn check_generated_write(def: &TableDef, pos: usize, insert: bool) -> Result<()> {
+    let c = &def.columns[pos];
+    if c.generated.is_none() || c.dropped {
+        return Ok(());
+    }
+    let msg = if insert {
+        format!(
+            "cannot insert a non-DEFAULT value into column \"{}\"",
+            c.name
+        )
+    } else {
+        format!("column \"{}\" can only be updated to DEFAULT", c.name)
+    };
+    Err(Error::new(sqlstate::GENERATED_ALWAYS, msg)
+        .with_detail(format!("Column \"{}\" is a generated column.", c.name)))
+}
+
 /// INSERT: refuses an explicit value for a GENERATED ALWAYS identity column (428C9).
 pub fn check_identity_insert(engine: &Engine, db: u32, def: &TableDef, pos: usize) -> Result<()> {
     if identity_of(engine, db, def.oid, pos) == b'a' {

@@ -1,5 +1,6 @@
 //! Values a table computes from its own columns: the hidden key columns of indexes on
-//! expressions and of partial indexes.
+//! expressions and of partial indexes, and stored generated columns (`GENERATED ALWAYS
+//! AS (expr) STORED`), which are the same mechanism made visible.
 //!
 //! # The idea
 //! `CREATE UNIQUE INDEX ON users (lower(email))` adds to `users` a hidden column (a
@@ -202,6 +203,35 @@ fn session_cast(from: DataType, to: DataType) -> bool {
 /// expression" or "index predicate"): no subqueries (0A000), immutable functions and
 /// casts only (42P17).
 pub fn check_index_expr(e: &Expr, what: &str) -> Result<()> {
+    check_pure(
+        e,
+        &format!("cannot use subquery in {what}"),
+        &format!("functions in {what} must be marked IMMUTABLE"),
+    )
+}
+
+/// PostgreSQL's rules for a stored generated column's expression: no subqueries
+/// (0A000), immutable (42P17), no other generated column (42P17; `generated`: the
+/// names of the table's generated columns), given its text.
+pub fn check_generation_expr(e: &Expr, text: &str, generated: &[&str]) -> Result<()> {
+    check_pure(
+        e,
+        "cannot use subquery in column generation expression",
+        "generation expression is not immutable",
+    )?;
+    if let Some(g) = generated.iter().find(|g| uses_column(text, g)) {
+        return Err(err!(
+            sqlstate::INVALID_OBJECT_DEFINITION,
+            "cannot use generated column \"{g}\" in column generation expression"
+        )
+        .with_detail("A generated column cannot reference another generated column."));
+    }
+    Ok(())
+}
+
+/// No subqueries (0A000 `subquery`), immutable functions and casts only (42P17
+/// `immutable`).
+fn check_pure(e: &Expr, subquery: &str, immutable: &str) -> Result<()> {
     let mut stack = vec![e];
     while let Some(e) = stack.pop() {
         match e {
@@ -210,25 +240,16 @@ pub fn check_index_expr(e: &Expr, what: &str) -> Result<()> {
             | Expr::Exists(..)
             | Expr::InSubquery(..)
             | Expr::Correlated(..)
-            | Expr::OuterColumn(..) => bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "cannot use subquery in {what}"
-            ),
+            | Expr::OuterColumn(..) => bail!(sqlstate::FEATURE_NOT_SUPPORTED, "{subquery}"),
             Expr::Func(f, args, _) => {
                 if !immutable_func(*f, args) {
-                    bail!(
-                        sqlstate::INVALID_OBJECT_DEFINITION,
-                        "functions in {what} must be marked IMMUTABLE"
-                    );
+                    bail!(sqlstate::INVALID_OBJECT_DEFINITION, "{immutable}");
                 }
                 stack.extend(args);
             }
             Expr::Cast(x, to, _, _) => {
                 if session_cast(x.ty(), *to) {
-                    bail!(
-                        sqlstate::INVALID_OBJECT_DEFINITION,
-                        "functions in {what} must be marked IMMUTABLE"
-                    );
+                    bail!(sqlstate::INVALID_OBJECT_DEFINITION, "{immutable}");
                 }
                 stack.push(x);
             }
@@ -386,4 +407,38 @@ pub fn key_text(
     } else {
         s
     }
+}
+
+/// The expression of a `GENERATED ALWAYS AS (expr) STORED` column option, None for
+/// any other option (identity columns included); PostgreSQL's errors for the forms it
+/// refuses.
+pub fn stored_generation(o: &ast::ColumnOption) -> Result<Option<ast::Expr>> {
+    let ast::ColumnOption::Generated {
+        generated_as,
+        generation_expr: Some(e),
+        generation_expr_mode,
+        ..
+    } = o
+    else {
+        return Ok(None);
+    };
+    if *generated_as != ast::GeneratedAs::Always && *generated_as != ast::GeneratedAs::ExpStored {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "for a generated column, GENERATED ALWAYS must be specified"
+        );
+    }
+    if generation_expr_mode
+        .as_ref()
+        .is_some_and(|m| *m != ast::GeneratedExpressionMode::Stored)
+    {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "virtual generated columns are not supported"
+        );
+    }
+    if generation_expr_mode.is_none() && *generated_as != ast::GeneratedAs::ExpStored {
+        bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \")\"");
+    }
+    Ok(Some(e.clone()))
 }

@@ -1694,20 +1694,21 @@ impl Session {
                 let def = self.copy_table(table)?;
                 let mut targets = Vec::new();
                 if columns.is_empty() {
-                    targets.extend(def.live_columns());
+                    // (stored generated columns are computed, never copied)
+                    targets.extend(
+                        def.live_columns()
+                            .filter(|&i| def.columns[i].generated.is_none()),
+                    );
                 }
                 for c in columns {
-                    let i = def
-                        .columns
-                        .iter()
-                        .position(|x| &x.name == c)
-                        .ok_or_else(|| {
-                            err!(
-                                sqlstate::UNDEFINED_COLUMN,
-                                "column \"{c}\" of relation \"{}\" does not exist",
-                                def.name
-                            )
-                        })?;
+                    let i = def.column_position(c).ok_or_else(|| {
+                        err!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{c}\" of relation \"{}\" does not exist",
+                            def.name
+                        )
+                    })?;
+                    copy_generated_column(&def, i)?;
                     targets.push(i);
                 }
                 // INSERT on the table, or on every column copied into.
@@ -1948,18 +1949,23 @@ impl Session {
             front::CopySource::Table { table, columns } => {
                 // The table and columns are checked first, with COPY's own errors.
                 let def = self.copy_table(table)?;
-                if let Some(c) = columns
-                    .iter()
-                    .find(|c| !def.columns.iter().any(|x| &x.name == *c))
-                {
-                    bail!(
-                        sqlstate::UNDEFINED_COLUMN,
-                        "column \"{c}\" of relation \"{}\" does not exist",
-                        def.name
-                    );
+                for c in columns {
+                    let Some(i) = def.column_position(c) else {
+                        bail!(
+                            sqlstate::UNDEFINED_COLUMN,
+                            "column \"{c}\" of relation \"{}\" does not exist",
+                            def.name
+                        );
+                    };
+                    copy_generated_column(&def, i)?;
                 }
                 let cols = if columns.is_empty() {
-                    "*".to_string()
+                    // Every column but the stored generated ones, as PostgreSQL.
+                    def.live_columns()
+                        .filter(|&i| def.columns[i].generated.is_none())
+                        .map(|i| quote(&def.columns[i].name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     columns
                         .iter()
@@ -2633,6 +2639,20 @@ mod hot_standby {
         };
         Err(read_only(what))
     }
+}
+
+/// COPY refuses a stored generated column in its column list (42P10).
+fn copy_generated_column(def: &crate::storage::TableDef, pos: usize) -> Result<()> {
+    let c = &def.columns[pos];
+    if c.generated.is_some() {
+        return Err(err!(
+            sqlstate::INVALID_COLUMN_REFERENCE,
+            "column \"{}\" is a generated column",
+            c.name
+        )
+        .with_detail("Generated columns cannot be used in COPY."));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2224,6 +2224,7 @@ impl<'a> Binder<'a> {
         let overriding = overriding_of(ins)?;
         // OVERRIDING SYSTEM VALUE lets explicit values into GENERATED ALWAYS columns.
         let check_identity = |b: &Self, def: &TableDef, t: usize| -> Result<()> {
+            super::ddl::check_generated_write(def, t, true)?;
             if overriding == Some(super::pg_clauses::Overriding::System) {
                 return Ok(());
             }
@@ -2621,6 +2622,7 @@ impl<'a> Binder<'a> {
             let e = if is_default_keyword(&a.value) {
                 self.default_expr(&def.columns[idx])?
             } else {
+                super::ddl::check_generated_write(def, idx, false)?;
                 super::ddl::check_identity_update(self.engine, self.db, def, idx)?;
                 let b = self.bind(&a.value, scope)?;
                 self.assign(b, &def.columns[idx], a.value.span())?
@@ -2766,6 +2768,9 @@ impl<'a> Binder<'a> {
                 "multiple primary keys for table \"{name}\" are not allowed"
             )
         };
+        // `GENERATED ALWAYS AS (expr) STORED`: (column, expression), checked once every
+        // column is known.
+        let mut generation: Vec<(usize, ast::Expr)> = Vec::new();
         for (i, c) in ct.columns.iter().enumerate() {
             let cname = fold(&c.name);
             if columns.iter().any(|x| x.name == cname) {
@@ -2792,6 +2797,10 @@ impl<'a> Binder<'a> {
                 generated: None,
             };
             for o in &c.options {
+                if let Some(e) = super::generated::stored_generation(&o.option)? {
+                    generation.push((i, e));
+                    continue;
+                }
                 if extras.column_option(i, &col.name, ty, o)? {
                     continue;
                 }
@@ -2825,6 +2834,7 @@ impl<'a> Binder<'a> {
             }
             columns.push(col);
         }
+        self.generation_exprs(&name, &mut columns, &generation, &extras)?;
         for tc in &ct.constraints {
             if extras.table_constraint(tc)? {
                 continue;
@@ -2996,6 +3006,78 @@ impl<'a> Binder<'a> {
             unique: ci.unique,
             if_not_exists: ci.if_not_exists,
         }))
+    }
+
+    /// Checks the stored generated columns' expressions of a table being defined (with
+    /// PostgreSQL's errors) and records them on their columns.
+    pub(super) fn generation_exprs(
+        &mut self,
+        table: &str,
+        columns: &mut [ColumnDef],
+        generation: &[(usize, ast::Expr)],
+        extras: &super::ddl::TableExtras,
+    ) -> Result<()> {
+        if generation.is_empty() {
+            return Ok(());
+        }
+        let probe = TableDef {
+            oid: 0,
+            schema: 0,
+            name: table.to_string(),
+            owner: 0,
+            columns: columns.to_vec(),
+            primary_key: None,
+            pkey_name: String::new(),
+            indexes: vec![],
+        };
+        let scope = Scope::of_table(&probe, table);
+        // The new generated columns and those the table already has.
+        let names: Vec<&str> = probe
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| {
+                !c.dropped && (c.generated.is_some() || generation.iter().any(|(g, _)| g == i))
+            })
+            .map(|(_, c)| c.name.as_str())
+            .collect();
+        for (i, e) in generation {
+            let col = &probe.columns[*i];
+            if col.default.is_some() {
+                return Err(self.at(
+                    err!(
+                        sqlstate::SYNTAX_ERROR,
+                        "both default and generation expression specified for column \"{}\" of table \"{table}\"",
+                        col.name
+                    ),
+                    e.span(),
+                ));
+            }
+            if extras
+                .sequences
+                .iter()
+                .any(|(p, _, kind)| p == i && *kind != 0)
+            {
+                bail!(
+                    sqlstate::SYNTAX_ERROR,
+                    "both identity and generation expression specified for column \"{}\" of table \"{table}\"",
+                    col.name
+                );
+            }
+            let bound = self.bind_index_expr(e, &scope, "column generation expressions")?;
+            let text = e.to_string();
+            super::generated::check_generation_expr(&bound, &text, &names).map_err(|er| {
+                // (PostgreSQL points at a subquery or another generated column)
+                if er.code == sqlstate::FEATURE_NOT_SUPPORTED || er.detail.is_some() {
+                    self.at(er, e.span())
+                } else {
+                    er
+                }
+            })?;
+            self.assign(bound, col, e.span())?;
+            columns[*i].generated = Some(text);
+        }
+        Ok(())
     }
 
     /// Binds an index expression or predicate over its table; an aggregate is refused
