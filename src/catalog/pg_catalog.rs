@@ -183,6 +183,15 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
     ),
 ];
 
+/// The OID of the system catalog this relation is (`tableoid` of its rows), None for
+/// the views (`pg_sequences`, `pg_views`), which have no system columns.
+pub fn catalog_oid(view: PgView) -> Option<u32> {
+    SYSTEM_CATALOGS
+        .iter()
+        .find(|(_, _, v)| *v == view)
+        .map(|(oid, _, _)| *oid)
+}
+
 /// The catalog relation with this name, if this module computes it.
 pub fn view_by_name(name: &str) -> Option<PgView> {
     if let Some((_, _, v)) = SYSTEM_CATALOGS.iter().find(|(_, n, _)| *n == name) {

@@ -76,9 +76,16 @@ impl ScopeCol {
     /// Whether a reference qualified by `table` (or unqualified) may name this column.
     pub fn visible_as(&self, table: Option<&str>) -> bool {
         match table {
-            None => !self.absorbed,
+            None => !self.absorbed || self.is_system(),
             Some(t) => self.table.as_deref() == Some(t),
         }
+    }
+
+    /// Whether this is a system column (`tableoid`; PostgreSQL's negative attribute
+    /// numbers): reachable by name, qualified or not, but never part of `*`, `t.*` or
+    /// a whole-row value (it is also marked `absorbed`, which keeps it out of `*`).
+    pub fn is_system(&self) -> bool {
+        self.attnum < 0
     }
 }
 
@@ -1423,6 +1430,17 @@ impl<'a> Binder<'a> {
                             .collect(),
                     };
                     apply_alias_columns(&mut scope, alias.as_ref())?;
+                    scope
+                        .cols
+                        .extend(vt.system_columns().iter().map(|(n, t, num)| ScopeCol {
+                            table: Some(alias_name.clone()),
+                            name: n.to_string(),
+                            ty: *t,
+                            typmod: -1,
+                            table_oid: 0,
+                            attnum: *num,
+                            absorbed: true,
+                        }));
                     return Ok((Source::Virtual(vt), scope));
                 }
                 self.acl_check_view(schema.as_deref(), &tname)
@@ -1853,7 +1871,7 @@ impl<'a> Binder<'a> {
                     };
                     let mut any = false;
                     for (i, c) in scope.cols.iter().enumerate() {
-                        if c.table.as_deref() == Some(t.as_str()) {
+                        if c.table.as_deref() == Some(t.as_str()) && !c.is_system() {
                             items.push(Item::Col(i));
                             any = true;
                         }
@@ -2098,7 +2116,10 @@ impl<'a> Binder<'a> {
                         _ => bail!(sqlstate::SYNTAX_ERROR, "invalid qualified wildcard"),
                     };
                     let cols: Vec<usize> = (0..scope.cols.len())
-                        .filter(|&i| scope.cols[i].table.as_deref() == Some(t.as_str()))
+                        .filter(|&i| {
+                            scope.cols[i].table.as_deref() == Some(t.as_str())
+                                && !scope.cols[i].is_system()
+                        })
                         .collect();
                     if cols.is_empty() {
                         bail!(
