@@ -535,9 +535,8 @@ impl VirtualTable {
             VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
             VirtualTable::Sequence(_) => vec![],
             VirtualTable::InfoSchema(_) | VirtualTable::Stat(_) => vec![],
-            VirtualTable::PgRoles => c
-                .roles
-                .values()
+            VirtualTable::PgRoles => pg_catalog::listed_roles(c)
+                .iter()
                 .map(|r| {
                     vec![
                         text(&r.name),

@@ -40,7 +40,9 @@
 //! PostgreSQL's `"char"` columns (`relkind`, `contype`…) are `text` of one character,
 //! `pg_node_tree` columns hold SQL text (what `pg_get_expr` prints), `aclitem[]` is
 //! `text[]`, `int2vector` and `oidvector` are `smallint[]` and `oid[]`, `regproc` and
-//! `regtype` columns are the names as text, and `xid` columns are text.
+//! `regtype` columns are the names as text (those of the always-empty catalogs
+//! `pg_operator`, `pg_amproc`, `pg_ts_*`, `pg_conversion`, `pg_transform` are `oid`,
+//! so that pg_dump's comparisons with `pg_proc.oid` bind), and `xid` columns are text.
 
 use super::pg_types::{self, BUILTIN_TYPES};
 use crate::storage::acl::{self, AclItem, AclObject};
@@ -139,6 +141,53 @@ pub enum PgView {
     Extension,
     /// `pg_foreign_table` (empty).
     ForeignTable,
+    /// `pg_init_privs` (no extensions, so no initial privileges to remember: empty;
+    /// pg_dump compares ACLs with it).
+    InitPrivs,
+    /// `pg_language`: the built-in `internal`, `c` and `sql` (tusk has no procedural
+    /// languages).
+    Language,
+    /// `pg_operator` (no user-defined operators: empty).
+    Operator,
+    /// `pg_opclass` (no user-defined operator classes: empty).
+    Opclass,
+    /// `pg_opfamily` (empty).
+    Opfamily,
+    /// `pg_amop` (empty).
+    Amop,
+    /// `pg_amproc` (empty).
+    Amproc,
+    /// `pg_ts_parser` (no text search: empty).
+    TsParser,
+    /// `pg_ts_template` (empty).
+    TsTemplate,
+    /// `pg_ts_dict` (empty).
+    TsDict,
+    /// `pg_ts_config` (empty).
+    TsConfig,
+    /// `pg_foreign_data_wrapper` (no foreign data: empty).
+    ForeignDataWrapper,
+    /// `pg_foreign_server` (empty).
+    ForeignServer,
+    /// `pg_default_acl` (ALTER DEFAULT PRIVILEGES is not supported: empty).
+    DefaultAcl,
+    /// `pg_conversion` (no user-defined conversions: empty).
+    Conversion,
+    /// `pg_cast` (no user-defined casts: empty).
+    Cast,
+    /// `pg_transform` (empty).
+    Transform,
+    /// `pg_event_trigger` (no event triggers: empty).
+    EventTrigger,
+    /// `pg_partitioned_table` (no partitioning: empty).
+    PartitionedTable,
+    /// `pg_subscription` (no logical replication: empty).
+    Subscription,
+    /// `pg_largeobject_metadata` (no large objects: empty).
+    LargeobjectMetadata,
+    /// `pg_seclabels`, the view over `pg_seclabel` and `pg_shseclabel` (empty as they
+    /// are).
+    Seclabels,
 }
 
 /// The catalog relations with PostgreSQL's fixed OIDs, as `pg_class` lists them.
@@ -181,6 +230,31 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
         "pg_publication_namespace",
         PgView::PublicationNamespace,
     ),
+    (3394, "pg_init_privs", PgView::InitPrivs),
+    (2612, "pg_language", PgView::Language),
+    (2617, "pg_operator", PgView::Operator),
+    (2616, "pg_opclass", PgView::Opclass),
+    (2753, "pg_opfamily", PgView::Opfamily),
+    (2602, "pg_amop", PgView::Amop),
+    (2603, "pg_amproc", PgView::Amproc),
+    (3601, "pg_ts_parser", PgView::TsParser),
+    (3764, "pg_ts_template", PgView::TsTemplate),
+    (3600, "pg_ts_dict", PgView::TsDict),
+    (3602, "pg_ts_config", PgView::TsConfig),
+    (2328, "pg_foreign_data_wrapper", PgView::ForeignDataWrapper),
+    (1417, "pg_foreign_server", PgView::ForeignServer),
+    (826, "pg_default_acl", PgView::DefaultAcl),
+    (2607, "pg_conversion", PgView::Conversion),
+    (2605, "pg_cast", PgView::Cast),
+    (3576, "pg_transform", PgView::Transform),
+    (3466, "pg_event_trigger", PgView::EventTrigger),
+    (3350, "pg_partitioned_table", PgView::PartitionedTable),
+    (6100, "pg_subscription", PgView::Subscription),
+    (
+        2995,
+        "pg_largeobject_metadata",
+        PgView::LargeobjectMetadata,
+    ),
 ];
 
 /// The OID of the system catalog this relation is (`tableoid` of its rows), None for
@@ -200,8 +274,34 @@ pub fn view_by_name(name: &str) -> Option<PgView> {
     Some(match name {
         "pg_sequences" => PgView::Sequences,
         "pg_views" => PgView::Views,
+        "pg_seclabels" => PgView::Seclabels,
         _ => return None,
     })
+}
+
+/// The roles `pg_authid` and `pg_roles` list: the catalog's roles and PostgreSQL 15's
+/// predefined `pg_database_owner` (it owns `public`; see `storage::acl`), which tusk
+/// knows without storing it. pg_dump looks up every owner among these. In OID order.
+pub fn listed_roles(c: &CatalogState) -> Vec<crate::storage::schema::RoleInfo> {
+    let mut out: Vec<_> = c.roles.values().cloned().collect();
+    if !c.roles.contains_key(&acl::PG_DATABASE_OWNER) {
+        out.push(crate::storage::schema::RoleInfo {
+            oid: acl::PG_DATABASE_OWNER,
+            name: "pg_database_owner".into(),
+            superuser: false,
+            inherit: true,
+            createrole: false,
+            createdb: false,
+            login: false,
+            replication: false,
+            bypassrls: false,
+            conn_limit: -1,
+            password: None,
+            valid_until: None,
+        });
+    }
+    out.sort_by_key(|r| r.oid);
+    out
 }
 
 /// An OID for an object tusk's catalog stores without one (constraints, a primary
@@ -760,6 +860,7 @@ impl PgView {
                 ("attacl", TextArray),
                 ("attoptions", TextArray),
                 ("attfdwoptions", TextArray),
+                ("attmissingval", TextArray),
             ],
             PgView::Attrdef => &[
                 ("oid", Oid),
@@ -1119,6 +1220,211 @@ impl PgView {
                 ("ftserver", Oid),
                 ("ftoptions", TextArray),
             ],
+            PgView::InitPrivs => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("objsubid", Int4),
+                ("privtype", Text),
+                ("initprivs", TextArray),
+            ],
+            PgView::Language => &[
+                ("oid", Oid),
+                ("lanname", Name),
+                ("lanowner", Oid),
+                ("lanispl", Bool),
+                ("lanpltrusted", Bool),
+                ("lanplcallfoid", Oid),
+                ("laninline", Oid),
+                ("lanvalidator", Oid),
+                ("lanacl", TextArray),
+            ],
+            PgView::Operator => &[
+                ("oid", Oid),
+                ("oprname", Name),
+                ("oprnamespace", Oid),
+                ("oprowner", Oid),
+                ("oprkind", Text),
+                ("oprcanmerge", Bool),
+                ("oprcanhash", Bool),
+                ("oprleft", Oid),
+                ("oprright", Oid),
+                ("oprresult", Oid),
+                ("oprcom", Oid),
+                ("oprnegate", Oid),
+                ("oprcode", Oid),
+                ("oprrest", Oid),
+                ("oprjoin", Oid),
+            ],
+            PgView::Opclass => &[
+                ("oid", Oid),
+                ("opcmethod", Oid),
+                ("opcname", Name),
+                ("opcnamespace", Oid),
+                ("opcowner", Oid),
+                ("opcfamily", Oid),
+                ("opcintype", Oid),
+                ("opcdefault", Bool),
+                ("opckeytype", Oid),
+            ],
+            PgView::Opfamily => &[
+                ("oid", Oid),
+                ("opfmethod", Oid),
+                ("opfname", Name),
+                ("opfnamespace", Oid),
+                ("opfowner", Oid),
+            ],
+            PgView::Amop => &[
+                ("oid", Oid),
+                ("amopfamily", Oid),
+                ("amoplefttype", Oid),
+                ("amoprighttype", Oid),
+                ("amopstrategy", Int2),
+                ("amoppurpose", Text),
+                ("amopopr", Oid),
+                ("amopmethod", Oid),
+                ("amopsortfamily", Oid),
+            ],
+            PgView::Amproc => &[
+                ("oid", Oid),
+                ("amprocfamily", Oid),
+                ("amproclefttype", Oid),
+                ("amprocrighttype", Oid),
+                ("amprocnum", Int2),
+                ("amproc", Oid),
+            ],
+            PgView::TsParser => &[
+                ("oid", Oid),
+                ("prsname", Name),
+                ("prsnamespace", Oid),
+                ("prsstart", Oid),
+                ("prstoken", Oid),
+                ("prsend", Oid),
+                ("prsheadline", Oid),
+                ("prslextype", Oid),
+            ],
+            PgView::TsTemplate => &[
+                ("oid", Oid),
+                ("tmplname", Name),
+                ("tmplnamespace", Oid),
+                ("tmplinit", Oid),
+                ("tmpllexize", Oid),
+            ],
+            PgView::TsDict => &[
+                ("oid", Oid),
+                ("dictname", Name),
+                ("dictnamespace", Oid),
+                ("dictowner", Oid),
+                ("dicttemplate", Oid),
+                ("dictinitoption", Text),
+            ],
+            PgView::TsConfig => &[
+                ("oid", Oid),
+                ("cfgname", Name),
+                ("cfgnamespace", Oid),
+                ("cfgowner", Oid),
+                ("cfgparser", Oid),
+            ],
+            PgView::ForeignDataWrapper => &[
+                ("oid", Oid),
+                ("fdwname", Name),
+                ("fdwowner", Oid),
+                ("fdwhandler", Oid),
+                ("fdwvalidator", Oid),
+                ("fdwacl", TextArray),
+                ("fdwoptions", TextArray),
+            ],
+            PgView::ForeignServer => &[
+                ("oid", Oid),
+                ("srvname", Name),
+                ("srvowner", Oid),
+                ("srvfdw", Oid),
+                ("srvtype", Text),
+                ("srvversion", Text),
+                ("srvacl", TextArray),
+                ("srvoptions", TextArray),
+            ],
+            PgView::DefaultAcl => &[
+                ("oid", Oid),
+                ("defaclrole", Oid),
+                ("defaclnamespace", Oid),
+                ("defaclobjtype", Text),
+                ("defaclacl", TextArray),
+            ],
+            PgView::Conversion => &[
+                ("oid", Oid),
+                ("conname", Name),
+                ("connamespace", Oid),
+                ("conowner", Oid),
+                ("conforencoding", Int4),
+                ("contoencoding", Int4),
+                ("conproc", Oid),
+                ("condefault", Bool),
+            ],
+            PgView::Cast => &[
+                ("oid", Oid),
+                ("castsource", Oid),
+                ("casttarget", Oid),
+                ("castfunc", Oid),
+                ("castcontext", Text),
+                ("castmethod", Text),
+            ],
+            PgView::Transform => &[
+                ("oid", Oid),
+                ("trftype", Oid),
+                ("trflang", Oid),
+                ("trffromsql", Oid),
+                ("trftosql", Oid),
+            ],
+            PgView::EventTrigger => &[
+                ("oid", Oid),
+                ("evtname", Name),
+                ("evtevent", Name),
+                ("evtowner", Oid),
+                ("evtfoid", Oid),
+                ("evtenabled", Text),
+                ("evttags", TextArray),
+            ],
+            PgView::PartitionedTable => &[
+                ("partrelid", Oid),
+                ("partstrat", Text),
+                ("partnatts", Int2),
+                ("partdefid", Oid),
+                ("partattrs", INT2A),
+                ("partclass", OIDA),
+                ("partcollation", OIDA),
+                ("partexprs", Text),
+            ],
+            PgView::Subscription => &[
+                ("oid", Oid),
+                ("subdbid", Oid),
+                ("subskiplsn", PgLsn),
+                ("subname", Name),
+                ("subowner", Oid),
+                ("subenabled", Bool),
+                ("subbinary", Bool),
+                ("substream", Bool),
+                ("subtwophasestate", Text),
+                ("subdisableonerr", Bool),
+                ("subconninfo", Text),
+                ("subslotname", Name),
+                ("subsynccommit", Text),
+                ("subpublications", TextArray),
+            ],
+            PgView::LargeobjectMetadata => &[
+                ("oid", Oid),
+                ("lomowner", Oid),
+                ("lomacl", TextArray),
+            ],
+            PgView::Seclabels => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("objsubid", Int4),
+                ("objtype", Text),
+                ("objnamespace", Oid),
+                ("objname", Text),
+                ("provider", Text),
+                ("label", Text),
+            ],
         }
     }
 
@@ -1324,9 +1630,8 @@ impl PgView {
                 .iter()
                 .map(|(role, member)| vec![o(*role), o(*member), o(BOOTSTRAP_SUPERUSER), b(false)])
                 .collect(),
-            PgView::Authid => c
-                .roles
-                .values()
+            PgView::Authid => listed_roles(c)
+                .iter()
                 .map(|r| {
                     vec![
                         o(r.oid),
@@ -1505,7 +1810,49 @@ impl PgView {
             | PgView::Trigger
             | PgView::Rewrite
             | PgView::Extension
-            | PgView::ForeignTable => vec![],
+            | PgView::ForeignTable
+            | PgView::InitPrivs
+            | PgView::Operator
+            | PgView::Opclass
+            | PgView::Opfamily
+            | PgView::Amop
+            | PgView::Amproc
+            | PgView::TsParser
+            | PgView::TsTemplate
+            | PgView::TsDict
+            | PgView::TsConfig
+            | PgView::ForeignDataWrapper
+            | PgView::ForeignServer
+            | PgView::DefaultAcl
+            | PgView::Conversion
+            | PgView::Cast
+            | PgView::Transform
+            | PgView::EventTrigger
+            | PgView::PartitionedTable
+            | PgView::Subscription
+            | PgView::LargeobjectMetadata
+            | PgView::Seclabels => vec![],
+            // PostgreSQL's OIDs for the languages and their validator functions.
+            PgView::Language => [
+                (12, "internal", 2246),
+                (13, "c", 2247),
+                (14, "sql", 2248),
+            ]
+            .into_iter()
+            .map(|(oid, name, validator)| {
+                vec![
+                    o(oid),
+                    text(name),
+                    o(BOOTSTRAP_SUPERUSER),
+                    b(false),
+                    b(name == "sql"),
+                    o(0),
+                    o(0),
+                    o(validator),
+                    null(),
+                ]
+            })
+            .collect(),
         }
     }
 }
@@ -1599,6 +1946,7 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
             Value::Int4(0),
             Value::Oid(type_collation(ty)),
             acl,
+            Value::Null,
             Value::Null,
             Value::Null,
         ]

@@ -310,6 +310,8 @@ pub enum FrontStmt {
         /// MOVE: reposition only, no rows returned.
         move_only: bool,
     },
+    /// LOCK [TABLE] … [IN mode MODE] [NOWAIT], see `sql::lock`.
+    Lock(crate::sql::lock::LockStmt),
     /// UNLISTEN { channel | * }. tusk has no LISTEN, so a session listens to nothing
     /// and there is nothing to stop; pools send `UNLISTEN *` on release (asyncpg).
     Unlisten,
@@ -797,6 +799,45 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "lock" => {
+            use crate::sql::lock::{LockMode, LockStmt};
+            p.eat("table");
+            let mut tables = Vec::new();
+            loop {
+                p.eat("only");
+                let first_part = p.ident()?;
+                let t = if p.eat_punct('.') {
+                    (Some(first_part), p.ident()?)
+                } else {
+                    (None, first_part)
+                };
+                p.eat_punct('*');
+                tables.push(t);
+                if !p.eat_punct(',') {
+                    break;
+                }
+            }
+            let mut mode = LockMode::AccessExclusive;
+            if p.eat("in") {
+                let mut words = Vec::new();
+                while let Some(w) = p.word().filter(|w| *w != "mode") {
+                    words.push(w.to_string());
+                    p.i += 1;
+                }
+                let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+                mode = match LockMode::from_words(&refs) {
+                    Some(m) if p.eat("mode") => m,
+                    _ => return Err(p.syntax()),
+                };
+            }
+            let nowait = p.eat("nowait");
+            p.end()?;
+            FrontStmt::Lock(LockStmt {
+                tables,
+                mode,
+                nowait,
+            })
+        }
         "close" => {
             if p.eat("all") {
                 FrontStmt::Close(None)

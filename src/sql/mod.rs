@@ -55,6 +55,7 @@ pub mod front;
 pub mod functions;
 pub mod join;
 pub mod lateral;
+pub mod lock;
 pub mod owner;
 pub mod pg_clauses;
 pub mod plan;
@@ -1753,6 +1754,11 @@ impl Session {
             FrontStmt::Close(Some(name)) => {
                 self.close_cursor(name)?;
                 cmd("CLOSE CURSOR")
+            }
+            FrontStmt::Lock(l) => {
+                let in_block = self.explicit;
+                self.exec_ctx(&[], |cx| lock::execute(l, in_block, cx))?;
+                cmd("LOCK TABLE")
             }
             FrontStmt::Unlisten => cmd("UNLISTEN"),
             FrontStmt::Checkpoint => {

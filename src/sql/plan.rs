@@ -4802,6 +4802,8 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
     match e {
         ast::Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();
+            // Built-in aggregates live in pg_catalog (`pg_catalog.array_agg(…)`).
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
             let (n, star) = match &f.args {
                 ast::FunctionArguments::List(l) => (
                     l.args.len(),
@@ -4811,7 +4813,7 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
                 ),
                 _ => (0, false),
             };
-            if f.over.is_none() && agg_func(&name, star, if star { 0 } else { n }).is_some() {
+            if f.over.is_none() && agg_func(name, star, if star { 0 } else { n }).is_some() {
                 return true;
             }
             match &f.args {

@@ -115,8 +115,7 @@ pub fn array_type_of(elem: DataType) -> Option<DataType> {
         DataType::Unknown
         | DataType::Void
         | DataType::TextArray
-        | DataType::Array(_)
-        | DataType::Name => None,
+        | DataType::Array(_) => None,
         DataType::Enum(o) => Some(DataType::Array(o)),
         t => array_oid_of(t.oid()).map(|_| DataType::Array(t.oid())),
     }

@@ -453,6 +453,9 @@ impl DataType {
             "char" | "character" | "bpchar" => DataType::Bpchar,
             "name" => DataType::Name,
             "oid" => DataType::Oid,
+            // PostgreSQL's one-byte `"char"` and the function-naming `regproc` are
+            // text here, as in the catalog relations' columns (`catalog::pg_catalog`).
+            "\"char\"" | "regproc" => DataType::Text,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
