@@ -39,14 +39,17 @@
 //!
 //! PostgreSQL's `"char"` columns (`relkind`, `contype`…) are `text` of one character,
 //! `pg_node_tree` columns hold SQL text (what `pg_get_expr` prints), `aclitem[]` is
-//! `text[]`, `int2vector` and `oidvector` are `smallint[]` and `oid[]`, `regproc` and
-//! `regtype` columns are the names as text (those of the always-empty catalogs
-//! `pg_operator`, `pg_amproc`, `pg_ts_*`, `pg_conversion`, `pg_transform` are `oid`,
-//! so that pg_dump's comparisons with `pg_proc.oid` bind), and `xid` columns are text.
+//! `text[]`, `regproc` and `regtype` columns are the names as text (those of the
+//! always-empty catalogs `pg_operator`, `pg_amproc`, `pg_ts_*`, `pg_conversion`,
+//! `pg_transform` are `oid`, so that pg_dump's comparisons with `pg_proc.oid` bind),
+//! and `xid` columns are text. `int2vector` and `oidvector` are their own types
+//! (subscripted from 0, written space-separated: pg_dump parses `indkey` so).
 
 use super::pg_types::{self, BUILTIN_TYPES};
 use crate::storage::acl::{self, AclItem, AclObject};
-use crate::storage::schema::{CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE};
+use crate::storage::schema::{
+    CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
+};
 use crate::types::{array::ArrayValue, oid as typeoid, DataType, Value};
 use std::sync::Arc;
 
@@ -58,6 +61,10 @@ pub const PG_CLASS_OID: u32 = 1259;
 pub const PG_NAMESPACE_OID: u32 = 2615;
 /// `pg_type`'s OID.
 pub const PG_TYPE_OID: u32 = 1247;
+/// `pg_attrdef`'s OID.
+pub const PG_ATTRDEF_OID: u32 = 2604;
+/// `pg_rewrite`'s OID.
+pub const PG_REWRITE_OID: u32 = 2618;
 /// `pg_constraint`'s OID.
 pub const PG_CONSTRAINT_OID: u32 = 2606;
 /// The `heap` table access method.
@@ -135,7 +142,8 @@ pub enum PgView {
     PublicationNamespace,
     /// `pg_trigger` (tusk's foreign keys are not triggers: empty).
     Trigger,
-    /// `pg_rewrite` (views are stored as query text, not rules: empty).
+    /// `pg_rewrite`: each view's `_RETURN` rule (`ev_action` is the view's query
+    /// text).
     Rewrite,
     /// `pg_extension` (empty).
     Extension,
@@ -751,6 +759,11 @@ fn oid_array(v: &[u32]) -> Value {
     }))
 }
 
+/// An `int2vector` / `oidvector` value with the items of an array value.
+fn vector(t: DataType, v: Value) -> Value {
+    crate::types::array::as_vector(t, v)
+}
+
 fn int2_array(v: &[i16]) -> Value {
     Value::Array(Box::new(ArrayValue {
         elem: DataType::Int2,
@@ -792,6 +805,8 @@ impl PgView {
         use DataType::*;
         const OIDA: DataType = DataType::Array(typeoid::OID);
         const INT2A: DataType = DataType::Array(typeoid::INT2);
+        const I2V: DataType = DataType::Int2Vector;
+        const OIDV: DataType = DataType::OidVector;
         match self {
             PgView::Class => &[
                 ("oid", Oid),
@@ -918,10 +933,10 @@ impl PgView {
                 ("indisready", Bool),
                 ("indislive", Bool),
                 ("indisreplident", Bool),
-                ("indkey", INT2A),
-                ("indcollation", OIDA),
-                ("indclass", OIDA),
-                ("indoption", INT2A),
+                ("indkey", I2V),
+                ("indcollation", OIDV),
+                ("indclass", OIDV),
+                ("indoption", I2V),
                 ("indexprs", Text),
                 ("indpred", Text),
             ],
@@ -1116,7 +1131,7 @@ impl PgView {
                 ("pronargs", Int2),
                 ("pronargdefaults", Int2),
                 ("prorettype", Oid),
-                ("proargtypes", OIDA),
+                ("proargtypes", OIDV),
                 ("proallargtypes", OIDA),
                 ("proargmodes", TextArray),
                 ("proargnames", TextArray),
@@ -1151,7 +1166,7 @@ impl PgView {
                 ("stxnamespace", Oid),
                 ("stxowner", Oid),
                 ("stxstattarget", Int4),
-                ("stxkeys", INT2A),
+                ("stxkeys", I2V),
                 ("stxkind", TextArray),
                 ("stxexprs", Text),
             ],
@@ -1189,7 +1204,7 @@ impl PgView {
                 ("tgdeferrable", Bool),
                 ("tginitdeferred", Bool),
                 ("tgnargs", Int2),
-                ("tgattr", INT2A),
+                ("tgattr", I2V),
                 ("tgargs", Bytea),
                 ("tgqual", Text),
                 ("tgoldtable", Name),
@@ -1389,9 +1404,9 @@ impl PgView {
                 ("partstrat", Text),
                 ("partnatts", Int2),
                 ("partdefid", Oid),
-                ("partattrs", INT2A),
-                ("partclass", OIDA),
-                ("partcollation", OIDA),
+                ("partattrs", I2V),
+                ("partclass", OIDV),
+                ("partcollation", OIDV),
                 ("partexprs", Text),
             ],
             PgView::Subscription => &[
@@ -1492,7 +1507,7 @@ impl PgView {
                             o(oid),
                             text(&name),
                             o(owner),
-                            acl_value(c, c.acl.lists.get(&AclObject::Schema(oid))),
+                            acl_value(c, schema_acl(c, oid, owner).as_ref()),
                         ]
                     })
                     .collect()
@@ -1502,7 +1517,7 @@ impl PgView {
                 let mut out = Vec::new();
                 for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
                     for (i, col) in t.columns.iter().enumerate() {
-                        if let Some(d) = &col.default {
+                        if let Some(d) = column_default(c, db, t, i) {
                             let num = i as i16 + 1;
                             out.push(vec![
                                 o(derived_oid(b'd', t.oid, &num.to_string())),
@@ -1546,10 +1561,10 @@ impl PgView {
                         b(true),
                         b(true),
                         b(false),
-                        int2_array(&attnums(&ix.columns)),
-                        oid_array(&colls),
+                        vector(DataType::Int2Vector, int2_array(&attnums(&ix.columns))),
+                        vector(DataType::OidVector, oid_array(&colls)),
                         null(),
-                        int2_array(&vec![0; ix.columns.len()]),
+                        vector(DataType::Int2Vector, int2_array(&vec![0; ix.columns.len()])),
                         null(),
                         null(),
                     ]
@@ -1608,7 +1623,16 @@ impl PgView {
             PgView::Description => {
                 let rels: std::collections::BTreeSet<u32> =
                     relations(c, db).into_iter().map(|r| r.oid).collect();
-                c.ddl
+                // initdb's comments on the two schemas it creates, unless replaced.
+                let mut rows: Vec<Vec<Value>> = [
+                    (PG_CATALOG_NAMESPACE, "system catalog schema"),
+                    (PUBLIC_NAMESPACE, "standard public schema"),
+                ]
+                .into_iter()
+                .filter(|(oid, _)| !c.ddl.comments.contains_key(&(db, *oid, 0)))
+                .map(|(oid, d)| vec![o(oid), o(PG_NAMESPACE_OID), Value::Int4(0), text(d)])
+                .collect();
+                rows.extend(c.ddl
                     .comments
                     .range((db, 0, i32::MIN)..=(db, u32::MAX, i32::MAX))
                     .map(|((_, oid, sub), text_)| {
@@ -1622,8 +1646,8 @@ impl PgView {
                             PG_CONSTRAINT_OID
                         };
                         vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
-                    })
-                    .collect()
+                    }));
+                rows
             }
             PgView::AuthMembers => c
                 .memberships
@@ -1725,21 +1749,101 @@ impl PgView {
                     ]
                 })
                 .collect(),
-            PgView::Depend => c
-                .ddl
-                .sequences
-                .range((db, 0)..=(db, u32::MAX))
-                .filter_map(|(_, s)| {
-                    let (table, col) = s.owned_by?;
-                    Some(vec![
-                        o(PG_CLASS_OID),
-                        o(s.oid),
+            PgView::Depend => {
+                let mut out: Vec<Vec<Value>> = c
+                    .ddl
+                    .sequences
+                    .range((db, 0)..=(db, u32::MAX))
+                    .filter_map(|(_, s)| {
+                        let (table, col) = s.owned_by?;
+                        Some(vec![
+                            o(PG_CLASS_OID),
+                            o(s.oid),
+                            Value::Int4(0),
+                            o(PG_CLASS_OID),
+                            o(table),
+                            Value::Int4(col as i32 + 1),
+                            ch(if s.identity != 0 { b'i' } else { b'a' }),
+                        ])
+                    })
+                    .collect();
+                // A default belongs to its column ('a') and needs the sequence its
+                // nextval() names ('n'): pg_dump orders and splits on these.
+                for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
+                    for i in 0..t.columns.len() {
+                        let Some(d) = column_default(c, db, t, i) else {
+                            continue;
+                        };
+                        let num = i as i16 + 1;
+                        let me = derived_oid(b'd', t.oid, &num.to_string());
+                        let dep = |refobj: u32, sub: i32, kind: u8| {
+                            vec![
+                                o(PG_ATTRDEF_OID),
+                                o(me),
+                                Value::Int4(0),
+                                o(PG_CLASS_OID),
+                                o(refobj),
+                                Value::Int4(sub),
+                                ch(kind),
+                            ]
+                        };
+                        out.push(dep(t.oid, i32::from(num), b'a'));
+                        if let Some(seq) = nextval_sequence(c, db, d) {
+                            out.push(dep(seq, 0, b'n'));
+                        }
+                    }
+                }
+                // A view's rule belongs to its view ('i'); what the rule reads is
+                // added by the SQL layer, which can parse the view's query.
+                for v in c.ddl.views.range((db, 0)..=(db, u32::MAX)).map(|(_, v)| v) {
+                    out.push(vec![
+                        o(PG_REWRITE_OID),
+                        o(view_rule_oid(v.oid)),
                         Value::Int4(0),
                         o(PG_CLASS_OID),
-                        o(table),
-                        Value::Int4(col as i32 + 1),
-                        ch(if s.identity != 0 { b'i' } else { b'a' }),
+                        o(v.oid),
+                        Value::Int4(0),
+                        ch(b'i'),
+                    ]);
+                }
+                out
+            }
+            // The ACLs initdb gives `pg_catalog` and `public`: pg_dump dumps only how a
+            // schema's ACL differs from these.
+            PgView::InitPrivs => [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]
+                .into_iter()
+                .filter_map(|oid| {
+                    let owner = c.schemas.get(&oid)?.1;
+                    let initial = acl::default_acl(
+                        acl::ObjectKind::Schema,
+                        owner,
+                        &AclObject::Schema(oid),
+                    );
+                    Some(vec![
+                        o(oid),
+                        o(PG_NAMESPACE_OID),
+                        Value::Int4(0),
+                        ch(b'i'),
+                        acl_value(c, Some(&initial)),
                     ])
+                })
+                .collect(),
+            // Each view's ON SELECT rule, as PostgreSQL stores a view.
+            PgView::Rewrite => c
+                .ddl
+                .views
+                .range((db, 0)..=(db, u32::MAX))
+                .map(|(_, v)| {
+                    vec![
+                        o(view_rule_oid(v.oid)),
+                        text("_RETURN"),
+                        o(v.oid),
+                        ch(b'1'),
+                        ch(b'O'),
+                        b(true),
+                        text("<>"),
+                        text(view_query_text(&v.query)),
+                    ]
                 })
                 .collect(),
             PgView::Enum => {
@@ -1791,7 +1895,10 @@ impl PgView {
                         text(&schema_name(c, v.schema)),
                         text(&v.name),
                         text(&acl::role_name(c, v.owner)),
-                        text(&v.query),
+                        // PostgreSQL's `pg_get_viewdef` form, without the creation
+                        // path tusk keeps in front (`sql::viewdef` also qualifies
+                        // names for the reader's path; this view shows the text).
+                        text(&format!(" {};", view_query_text(&v.query).trim())),
                     ]
                 })
                 .collect(),
@@ -1808,10 +1915,8 @@ impl PgView {
             | PgView::PublicationRel
             | PgView::PublicationNamespace
             | PgView::Trigger
-            | PgView::Rewrite
             | PgView::Extension
             | PgView::ForeignTable
-            | PgView::InitPrivs
             | PgView::Operator
             | PgView::Opclass
             | PgView::Opfamily
@@ -1898,6 +2003,64 @@ pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
         return format!("nextval('{shown}'::regclass)");
     }
     d.to_string()
+}
+
+/// A schema's ACL as `nspacl` shows it: the stored one, or for `pg_catalog` and
+/// `public` the default they hold (initdb stores theirs explicitly).
+fn schema_acl(c: &CatalogState, oid: u32, owner: u32) -> Option<Vec<AclItem>> {
+    if let Some(l) = c.acl.lists.get(&AclObject::Schema(oid)) {
+        return Some(l.clone());
+    }
+    matches!(oid, PG_CATALOG_NAMESPACE | PUBLIC_NAMESPACE)
+        .then(|| acl::default_acl(acl::ObjectKind::Schema, owner, &AclObject::Schema(oid)))
+}
+
+/// The OID of a view's `_RETURN` rule (derived, see [`derived_oid`]).
+pub fn view_rule_oid(view: u32) -> u32 {
+    derived_oid(b'r', view, "_RETURN")
+}
+
+/// A column's default as `pg_attrdef` has it: an identity column's `nextval` is its
+/// generation, not a default, as in PostgreSQL.
+fn column_default<'a>(c: &CatalogState, db: u32, t: &'a TableDef, pos: usize) -> Option<&'a str> {
+    let d = t.columns.get(pos)?.default.as_deref()?;
+    let identity = c
+        .ddl
+        .sequences
+        .range((db, 0)..=(db, u32::MAX))
+        .any(|(_, s)| s.owned_by == Some((t.oid, pos)) && s.identity != 0);
+    (!identity).then_some(d)
+}
+
+/// The sequence a default's `nextval('name')` names, resolved as the call would be
+/// now (a qualified name in its schema, else along the search path).
+fn nextval_sequence(c: &CatalogState, db: u32, default: &str) -> Option<u32> {
+    let rest = &default[default.find("nextval('")? + "nextval('".len()..];
+    let name = &rest[..rest.find('\'')?];
+    let (schemas, rel) = match name.split_once('.') {
+        Some((schema, rel)) => (
+            c.schemas
+                .iter()
+                .filter(|(_, (n, _))| n.as_str() == schema.trim_matches('"'))
+                .map(|(o, _)| *o)
+                .collect::<Vec<u32>>(),
+            rel,
+        ),
+        None => (super::search_path::lookup_schemas(), name),
+    };
+    let rel = rel.trim_matches('"');
+    schemas
+        .iter()
+        .find_map(|s| c.ddl.sequence_by_name(db, *s, rel).map(|q| q.oid))
+}
+
+/// A view's stored query without the `search_path` comment tusk keeps in front of it
+/// (`sql::ddl`'s `/*tusk search_path:…*/`).
+pub fn view_query_text(stored: &str) -> &str {
+    match stored.strip_prefix("/*tusk search_path:") {
+        Some(rest) => rest.split_once("*/ ").map_or(stored, |(_, q)| q),
+        None => stored,
+    }
 }
 
 /// A schema's name (empty if unknown).
@@ -1989,7 +2152,7 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
                 col.typmod,
                 i as i16 + 1,
                 col.not_null,
-                col.default.is_some(),
+                col.default.is_some() && identity_of(t.oid, i) == 0,
                 col.dropped,
                 identity_of(t.oid, i),
                 acl_value(c, acl),

@@ -362,7 +362,9 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
         GetViewDef => cx
             .engine
             .with_catalog(|c| c.ddl.views.get(&(db, first)).map(|v| v.query.clone()))
-            .map_or(Value::Null, |q| text(format!(" {};", q.trim()))),
+            .map_or(Value::Null, |q| {
+                text(super::viewdef::view_definition(cx.engine, db, &q))
+            }),
         GetSerialSequence => {
             let (Value::Text(table), Value::Text(column)) = (&args[0], &args[1]) else {
                 return Ok(Value::Null);

@@ -1100,7 +1100,7 @@ fn run_comment(
 /// The comment a stored view query starts with: the schemas of `search_path` when
 /// the view was created, so its names resolve as they did then (PostgreSQL binds a
 /// view's names at creation).
-const VIEW_PATH_TAG: &str = "/*tusk search_path:";
+pub(crate) const VIEW_PATH_TAG: &str = "/*tusk search_path:";
 
 /// Prefixes a view's query text with the current path (see [`VIEW_PATH_TAG`]).
 fn with_view_path(text: &str) -> String {

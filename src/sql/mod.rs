@@ -71,6 +71,7 @@ pub mod ties;
 pub mod to_char;
 pub mod to_char_num;
 pub mod type_funcs;
+pub mod viewdef;
 pub mod tz_funcs;
 pub mod window;
 

@@ -372,6 +372,11 @@ fn call_array(f: TypeFn, args: &[Value], opts: &types::FormatOptions) -> Result<
         TypeFn::Subscript => {
             let (a, i) = (arg(0), arg(1));
             match (typed(&a), i.as_i64()) {
+                // int2vector / oidvector subscripts start at 0.
+                (Some(a), Some(i)) if types::array::is_vector(a.elem) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| a.items.get(i).cloned())
+                    .unwrap_or(Value::Null),
                 (Some(a), Some(i)) if i >= 1 && (i as usize) <= a.items.len() => {
                     a.items[i as usize - 1].clone()
                 }

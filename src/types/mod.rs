@@ -116,6 +116,10 @@ pub mod oid {
     pub const JSON: u32 = 114;
     /// `jsonb`.
     pub const JSONB: u32 = 3802;
+    /// `int2vector`.
+    pub const INT2VECTOR: u32 = 22;
+    /// `oidvector`.
+    pub const OIDVECTOR: u32 = 30;
 }
 
 /// A SQL data type (without its typmod, which travels beside it as an `i32`, -1 = none).
@@ -177,6 +181,13 @@ pub enum DataType {
     Array(u32),
     /// A user-defined enum type (its OID; labels live in the catalog).
     Enum(u32),
+    /// `int2vector` (catalog columns such as `pg_index.indkey`): a
+    /// [`Value::Array`] of `smallint` whose `elem` is this type, subscripted from 0,
+    /// written as space-separated numbers (see `array`).
+    Int2Vector,
+    /// `oidvector` (`pg_proc.proargtypes`, `pg_index.indclass`): as `Int2Vector`, of
+    /// `oid`.
+    OidVector,
 }
 
 impl DataType {
@@ -211,6 +222,8 @@ impl DataType {
             DataType::Jsonb => oid::JSONB,
             DataType::Array(e) => array::array_oid_of(e).unwrap_or(0),
             DataType::Enum(o) => o,
+            DataType::Int2Vector => oid::INT2VECTOR,
+            DataType::OidVector => oid::OIDVECTOR,
         }
     }
 
@@ -243,6 +256,8 @@ impl DataType {
             oid::UUID => DataType::Uuid,
             oid::JSON => DataType::Json,
             oid::JSONB => DataType::Jsonb,
+            oid::INT2VECTOR => DataType::Int2Vector,
+            oid::OIDVECTOR => DataType::OidVector,
             o if o >= array::FIRST_USER_OID && o.is_multiple_of(2) => DataType::Enum(o),
             o => DataType::Array(array::elem_oid_of(o)?),
         })
@@ -300,6 +315,8 @@ impl DataType {
             DataType::Jsonb => "jsonb",
             DataType::Array(e) if e >= array::FIRST_USER_OID => enum_io::array_name(e),
             DataType::Array(e) => array::array_type_name(e),
+            DataType::Int2Vector => "int2vector",
+            DataType::OidVector => "oidvector",
             DataType::Enum(o) => enum_io::type_name(o),
         }
     }
@@ -336,6 +353,8 @@ impl DataType {
             DataType::Jsonb => "jsonb",
             // `x::int4[]` is named as its element type, as `x::text[]` is.
             DataType::Array(e) => array::elem_from_oid(e).column_name(),
+            DataType::Int2Vector => "int2vector",
+            DataType::OidVector => "oidvector",
             DataType::Enum(o) => enum_io::type_name(o),
         }
     }
@@ -397,6 +416,8 @@ impl DataType {
             DataType::Enum(_) => 26,
             DataType::Time => 27,
             DataType::TimeTz => 28,
+            DataType::Int2Vector => 29,
+            DataType::OidVector => 30,
         }
     }
 
@@ -431,6 +452,8 @@ impl DataType {
             26 => DataType::Enum(0),
             27 => DataType::Time,
             28 => DataType::TimeTz,
+            29 => DataType::Int2Vector,
+            30 => DataType::OidVector,
             _ => return None,
         })
     }
@@ -1251,7 +1274,9 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
             json::parse_jsonb(&r.string()?)
                 .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded jsonb"))?,
         ),
-        DataType::Array(_) => array::decode_array_row(r)?,
+        DataType::Array(_) | DataType::Int2Vector | DataType::OidVector => {
+            array::decode_array_row(r)?
+        }
         DataType::Enum(_) => array::decode_enum_row(r)?,
     })
 }
