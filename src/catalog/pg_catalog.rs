@@ -1966,7 +1966,7 @@ impl PgView {
 /// string literal gets the column's type (`'new'::text`), and `nextval('s')` names
 /// its sequence as `regclass` output (`nextval('s'::regclass)`, qualified only when
 /// the search path does not find it). Other expressions keep their stored text.
-pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
+pub(crate) fn default_text<'a>(c: &CatalogState, ty: u32, d: &'a str) -> String {
     let d = d.trim();
     let quoted = |s: &str| {
         s.len() >= 2
@@ -1979,11 +1979,24 @@ pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
             return format!("{d}::{t}");
         }
     }
-    if let Some(arg) = d
-        .strip_prefix("nextval(")
-        .and_then(|r| r.strip_suffix(')'))
-        .filter(|a| quoted(a))
-    {
+    // A literal already cast to the column's type (a default restored from a dump,
+    // stored as written: `'anon'::CHARACTER VARYING`) prints as the first shape.
+    if let Some((lit, cast)) = d.rsplit_once("::") {
+        let t = format_type(c, ty, -1, &|_| None);
+        if quoted(lit.trim()) && t.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(cast.trim())) {
+            return default_text(c, ty, lit);
+        }
+    }
+    let nextval_arg = |d: &'a str| -> Option<&'a str> {
+        let a = d.strip_prefix("nextval(")?.strip_suffix(')')?.trim();
+        // `nextval('s'::regclass)`, as a dump writes it, names the same sequence.
+        let a = match a.rsplit_once("::") {
+            Some((lit, t)) if t.trim().eq_ignore_ascii_case("regclass") => lit.trim(),
+            _ => a,
+        };
+        quoted(a).then_some(a)
+    };
+    if let Some(arg) = nextval_arg(d) {
         let name = &arg[1..arg.len() - 1];
         let shown = match name.split_once('.') {
             Some((schema, rel)) => {

@@ -310,6 +310,9 @@ pub enum FrontStmt {
         /// MOVE: reposition only, no rows returned.
         move_only: bool,
     },
+    /// ALTER TABLE … ALTER [COLUMN] … ADD GENERATED … AS IDENTITY [(…)], see
+    /// `sql::alter::add_identity`.
+    AddIdentity(Box<crate::sql::alter::AddIdentity>),
     /// LOCK [TABLE] … [IN mode MODE] [NOWAIT], see `sql::lock`.
     Lock(crate::sql::lock::LockStmt),
     /// UNLISTEN { channel | * }. tusk has no LISTEN, so a session listens to nothing
@@ -746,6 +749,113 @@ fn value_if_boolean(p: &mut P) -> Option<String> {
     }
 }
 
+/// `TABLE [IF EXISTS] [ONLY] name ALTER [COLUMN] col ADD GENERATED {ALWAYS | BY
+/// DEFAULT} AS IDENTITY [( option … )]` after ALTER; `None` for any other ALTER TABLE
+/// (sqlparser takes those) or an option it does not know.
+fn add_identity(p: &mut P) -> Option<crate::sql::alter::AddIdentity> {
+    let name = |p: &mut P| -> Option<String> {
+        match p.peek().cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => {
+                p.i += 1;
+                Some(w)
+            }
+            _ => None,
+        }
+    };
+    let qualified = |p: &mut P| -> Option<(Option<String>, String)> {
+        let first = name(p)?;
+        if p.eat_punct('.') {
+            Some((Some(first), name(p)?))
+        } else {
+            Some((None, first))
+        }
+    };
+    let number = |p: &mut P| -> Option<i64> {
+        let neg = p.eat_punct('-');
+        match p.peek().cloned() {
+            Some(Tok::Num(n)) => {
+                p.i += 1;
+                let v: i64 = n.parse().ok()?;
+                Some(if neg { -v } else { v })
+            }
+            _ => None,
+        }
+    };
+    if !p.eat("table") {
+        return None;
+    }
+    let if_exists = p.eat("if") && p.eat("exists");
+    p.eat("only");
+    let table = qualified(p)?;
+    if !p.eat("alter") {
+        return None;
+    }
+    p.eat("column");
+    let column = name(p)?;
+    if !(p.eat("add") && p.eat("generated")) {
+        return None;
+    }
+    let kind = if p.eat("always") {
+        b'a'
+    } else if p.eat("by") && p.eat("default") {
+        b'd'
+    } else {
+        return None;
+    };
+    if !(p.eat("as") && p.eat("identity")) {
+        return None;
+    }
+    let mut options = crate::sql::ddl::SeqOpts::default();
+    let mut sequence_name = None;
+    if p.eat_punct('(') {
+        while !p.eat_punct(')') {
+            if p.eat("sequence") {
+                if !p.eat("name") {
+                    return None;
+                }
+                sequence_name = Some(qualified(p)?);
+            } else if p.eat("increment") {
+                p.eat("by");
+                options.increment = Some(number(p)?);
+            } else if p.eat("start") {
+                p.eat("with");
+                options.start = Some(number(p)?);
+            } else if p.eat("minvalue") {
+                options.min = Some(Some(number(p)?));
+            } else if p.eat("maxvalue") {
+                options.max = Some(Some(number(p)?));
+            } else if p.eat("cache") {
+                options.cache = Some(number(p)?);
+            } else if p.eat("cycle") {
+                options.cycle = Some(true);
+            } else if p.eat("no") {
+                if p.eat("minvalue") {
+                    options.min = Some(None);
+                } else if p.eat("maxvalue") {
+                    options.max = Some(None);
+                } else if p.eat("cycle") {
+                    options.cycle = Some(false);
+                } else {
+                    return None;
+                }
+            } else {
+                return None;
+            }
+        }
+    }
+    if !p.done() {
+        return None;
+    }
+    Some(crate::sql::alter::AddIdentity {
+        table,
+        if_exists,
+        column,
+        kind,
+        options,
+        sequence_name,
+    })
+}
+
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     if let Some(d) = super::ddl::parse_front(text)? {
         return Ok(Some(FrontStmt::Ddl(Box::new(d))));
@@ -1040,6 +1150,11 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
                 p.eat("with");
                 let opts = role_opts(&mut p)?;
                 FrontStmt::AlterRole { name, opts }
+            } else if p.word() == Some("table") {
+                match add_identity(&mut p) {
+                    Some(a) => FrontStmt::AddIdentity(Box::new(a)),
+                    None => return Ok(None),
+                }
             } else {
                 return Ok(None);
             }

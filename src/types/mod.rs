@@ -1090,7 +1090,8 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Int8(i) => out.extend_from_slice(&i.to_le_bytes()),
         Value::Float4(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
         Value::Float8(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
-        Value::Numeric(n) => put_bytes(out, n.to_string().as_bytes()),
+        // The plain form keeps the scale (`0.00`; the Display form of a zero drops it).
+        Value::Numeric(n) => put_bytes(out, n.to_plain_string().as_bytes()),
         Value::Text(s) => put_bytes(out, s.as_bytes()),
         Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
         Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
@@ -1318,6 +1319,18 @@ mod tests {
         assert_eq!(back, row);
         // A truncated image fails instead of panicking.
         assert!(decode_row(&mut Reader::new(&buf[..buf.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn row_codec_keeps_numeric_scale() {
+        for text in ["0.00", "10.50", "-0.0", "1E+3", "123456789012345678901234567890.5"] {
+            let v = Value::Numeric(text.parse().unwrap());
+            let mut buf = Vec::new();
+            encode_row(std::slice::from_ref(&v), &mut buf);
+            let back = decode_row(&mut Reader::new(&buf)).unwrap();
+            let opts = FormatOptions::default();
+            assert_eq!(format_text(&back[0], &opts), format_text(&v, &opts), "{text}");
+        }
     }
 
     #[test]
