@@ -21,9 +21,9 @@
 //! out qualified and the view restores anywhere.
 //!
 //! The same walk gives `pg_depend`'s rows for what each view's `_RETURN` rule reads
-//! ([`view_depend_rows`]): one per relation (PostgreSQL also records each column
-//! read; pg_dump orders on the relations), so a dump creates a view after the
-//! relations it reads.
+//! ([`view_depend_rows`]): one per relation, the view itself included (PostgreSQL
+//! records one per column read; pg_dump orders on the relations), so a dump creates
+//! a view after the relations it reads.
 //!
 //! What it must never do: change what the query means. Text it cannot parse again is
 //! returned without the path comment, as it is.
@@ -66,7 +66,8 @@ pub fn view_depend_rows(engine: &Engine, db: u32) -> Vec<Vec<Value>> {
     for (view, stored) in views {
         let (path, text) = split_path(&stored);
         let path = path.unwrap_or_else(search_path::lookup_schemas);
-        let mut read = std::collections::BTreeSet::new();
+        // The rule's OLD and NEW are the view itself: PostgreSQL records that too.
+        let mut read = std::collections::BTreeSet::from([view]);
         let dialect = sqlparser::dialect::PostgreSqlDialect {};
         let Ok(stmts) = sqlparser::parser::Parser::parse_sql(&dialect, text) else {
             continue;
@@ -97,7 +98,7 @@ pub fn view_depend_rows(engine: &Engine, db: u32) -> Vec<Vec<Value>> {
                     .map(|r| r.2),
                 _ => None,
             };
-            if let Some(oid) = found.filter(|o| *o != view) {
+            if let Some(oid) = found {
                 read.insert(oid);
             }
             ControlFlow::<()>::Continue(())

@@ -479,6 +479,8 @@ impl DataType {
             // PostgreSQL's one-byte `"char"` and the function-naming `regproc` are
             // text here, as in the catalog relations' columns (`catalog::pg_catalog`).
             "\"char\"" | "regproc" => DataType::Text,
+            "int2vector" => DataType::Int2Vector,
+            "oidvector" => DataType::OidVector,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
