@@ -161,7 +161,16 @@ fn query(host: &str, port: u16, db: &str, sql: &str) -> String {
     let o = run_with_timeout(
         Command::new(pg_bin("psql"))
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", host])
-            .args(["-p", &port.to_string(), "-U", "postgres", "-d", db, "-c", sql])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .env("PGTZ", "UTC"),
         Duration::from_secs(60),
     );
@@ -186,7 +195,10 @@ impl RealPg {
     fn start() -> Result<RealPg, String> {
         let bin = Path::new("/usr/lib/postgresql/15/bin");
         if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
-            return Err(format!("PostgreSQL 15 server binaries not found in {}", bin.display()));
+            return Err(format!(
+                "PostgreSQL 15 server binaries not found in {}",
+                bin.display()
+            ));
         }
         let dir = TempDir::new("pg-dump-real");
         let root = Command::new("id")
@@ -213,7 +225,16 @@ impl RealPg {
         let data = pg.dir.path().join("data");
         let o = run_with_timeout(
             pg.command(&bin.join("initdb"))
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                ])
                 .arg("-D")
                 .arg(&data),
             Duration::from_secs(120),
@@ -309,7 +330,11 @@ fn dump_restores_into_tusk_and_postgres() {
     // Both formats are taken before the checks' INSERTs change the source.
     let files = TempDir::new("dump-files");
     let plain = write(&files, "dump.sql", dump.as_bytes());
-    let custom = write(&files, "dump.custom", &pg_dump(tcp, src.port, "postgres", &["-Fc"]));
+    let custom = write(
+        &files,
+        "dump.custom",
+        &pg_dump(tcp, src.port, "postgres", &["-Fc"]),
+    );
     let want = results(tcp, src.port, "postgres");
 
     // 2. Into a fresh tusk.

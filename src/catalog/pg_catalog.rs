@@ -258,11 +258,7 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
     (3466, "pg_event_trigger", PgView::EventTrigger),
     (3350, "pg_partitioned_table", PgView::PartitionedTable),
     (6100, "pg_subscription", PgView::Subscription),
-    (
-        2995,
-        "pg_largeobject_metadata",
-        PgView::LargeobjectMetadata,
-    ),
+    (2995, "pg_largeobject_metadata", PgView::LargeobjectMetadata),
 ];
 
 /// The OID of the system catalog this relation is (`tableoid` of its rows), None for
@@ -1425,11 +1421,9 @@ impl PgView {
                 ("subsynccommit", Text),
                 ("subpublications", TextArray),
             ],
-            PgView::LargeobjectMetadata => &[
-                ("oid", Oid),
-                ("lomowner", Oid),
-                ("lomacl", TextArray),
-            ],
+            PgView::LargeobjectMetadata => {
+                &[("oid", Oid), ("lomowner", Oid), ("lomacl", TextArray)]
+            }
             PgView::Seclabels => &[
                 ("objoid", Oid),
                 ("classoid", Oid),
@@ -1632,21 +1626,23 @@ impl PgView {
                 .filter(|(oid, _)| !c.ddl.comments.contains_key(&(db, *oid, 0)))
                 .map(|(oid, d)| vec![o(oid), o(PG_NAMESPACE_OID), Value::Int4(0), text(d)])
                 .collect();
-                rows.extend(c.ddl
-                    .comments
-                    .range((db, 0, i32::MIN)..=(db, u32::MAX, i32::MAX))
-                    .map(|((_, oid, sub), text_)| {
-                        let class = if rels.contains(oid) {
-                            PG_CLASS_OID
-                        } else if c.schemas.contains_key(oid) {
-                            PG_NAMESPACE_OID
-                        } else if c.enums.contains_key(oid) {
-                            PG_TYPE_OID
-                        } else {
-                            PG_CONSTRAINT_OID
-                        };
-                        vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
-                    }));
+                rows.extend(
+                    c.ddl
+                        .comments
+                        .range((db, 0, i32::MIN)..=(db, u32::MAX, i32::MAX))
+                        .map(|((_, oid, sub), text_)| {
+                            let class = if rels.contains(oid) {
+                                PG_CLASS_OID
+                            } else if c.schemas.contains_key(oid) {
+                                PG_NAMESPACE_OID
+                            } else if c.enums.contains_key(oid) {
+                                PG_TYPE_OID
+                            } else {
+                                PG_CONSTRAINT_OID
+                            };
+                            vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
+                        }),
+                );
                 rows
             }
             PgView::AuthMembers => c
@@ -1814,11 +1810,8 @@ impl PgView {
                 .into_iter()
                 .filter_map(|oid| {
                     let owner = c.schemas.get(&oid)?.1;
-                    let initial = acl::default_acl(
-                        acl::ObjectKind::Schema,
-                        owner,
-                        &AclObject::Schema(oid),
-                    );
+                    let initial =
+                        acl::default_acl(acl::ObjectKind::Schema, owner, &AclObject::Schema(oid));
                     Some(vec![
                         o(oid),
                         o(PG_NAMESPACE_OID),
@@ -1938,26 +1931,22 @@ impl PgView {
             | PgView::LargeobjectMetadata
             | PgView::Seclabels => vec![],
             // PostgreSQL's OIDs for the languages and their validator functions.
-            PgView::Language => [
-                (12, "internal", 2246),
-                (13, "c", 2247),
-                (14, "sql", 2248),
-            ]
-            .into_iter()
-            .map(|(oid, name, validator)| {
-                vec![
-                    o(oid),
-                    text(name),
-                    o(BOOTSTRAP_SUPERUSER),
-                    b(false),
-                    b(name == "sql"),
-                    o(0),
-                    o(0),
-                    o(validator),
-                    null(),
-                ]
-            })
-            .collect(),
+            PgView::Language => [(12, "internal", 2246), (13, "c", 2247), (14, "sql", 2248)]
+                .into_iter()
+                .map(|(oid, name, validator)| {
+                    vec![
+                        o(oid),
+                        text(name),
+                        o(BOOTSTRAP_SUPERUSER),
+                        b(false),
+                        b(name == "sql"),
+                        o(0),
+                        o(0),
+                        o(validator),
+                        null(),
+                    ]
+                })
+                .collect(),
         }
     }
 }
@@ -1983,7 +1972,10 @@ pub(crate) fn default_text<'a>(c: &CatalogState, ty: u32, d: &'a str) -> String 
     // stored as written: `'anon'::CHARACTER VARYING`) prints as the first shape.
     if let Some((lit, cast)) = d.rsplit_once("::") {
         let t = format_type(c, ty, -1, &|_| None);
-        if quoted(lit.trim()) && t.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(cast.trim())) {
+        if quoted(lit.trim())
+            && t.as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(cast.trim()))
+        {
             return default_text(c, ty, lit);
         }
     }

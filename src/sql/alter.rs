@@ -406,8 +406,7 @@ pub struct AddIdentity {
 pub fn add_identity(cx: &mut ExecCtx<'_>, a: &AddIdentity) -> Result<()> {
     let db = cx.db_oid;
     let (schema, name) = (&a.table.0, &a.table.1);
-    let Some(table) = crate::catalog::resolve_table(cx.engine, db, schema.as_deref(), name)?
-    else {
+    let Some(table) = crate::catalog::resolve_table(cx.engine, db, schema.as_deref(), name)? else {
         if a.if_exists {
             cx.notices.push(notice(
                 sqlstate::SUCCESSFUL_COMPLETION,
@@ -415,13 +414,19 @@ pub fn add_identity(cx: &mut ExecCtx<'_>, a: &AddIdentity) -> Result<()> {
             ));
             return Ok(());
         }
-        bail!(sqlstate::UNDEFINED_TABLE, "relation \"{name}\" does not exist");
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation \"{name}\" does not exist"
+        );
     };
     super::owner::check(cx, table.owner, "table", &table.name)?;
     let mut def = current(cx, db, table.oid)?;
     let pos = column_of(&def, &a.column)?;
     let col = def.columns[pos].clone();
-    if !matches!(col.data_type, DataType::Int2 | DataType::Int4 | DataType::Int8) {
+    if !matches!(
+        col.data_type,
+        DataType::Int2 | DataType::Int4 | DataType::Int8
+    ) {
         bail!(
             sqlstate::INVALID_PARAMETER_VALUE,
             "identity column type must be smallint, integer, or bigint"

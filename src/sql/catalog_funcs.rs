@@ -710,10 +710,7 @@ fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
 }
 
 /// ACL items as an `aclitem[]` value (text items).
-fn acl_items_value(
-    c: &CatalogState,
-    items: &[crate::storage::acl::AclItem],
-) -> Value {
+fn acl_items_value(c: &CatalogState, items: &[crate::storage::acl::AclItem]) -> Value {
     Value::TextArray(
         items
             .iter()

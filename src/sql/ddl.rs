@@ -2491,11 +2491,11 @@ pub(crate) fn add_identity_sequence(
     let col = def.columns[pos].name.clone();
     match name {
         Some((schema, n)) => {
-            if cx.engine.with_catalog(|c| c.relation_exists(db, schema, &n)) {
-                bail!(
-                    sqlstate::DUPLICATE_TABLE,
-                    "relation \"{n}\" already exists"
-                );
+            if cx
+                .engine
+                .with_catalog(|c| c.relation_exists(db, schema, &n))
+            {
+                bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
             }
             s.schema = schema;
             s.name = n;

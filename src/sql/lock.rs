@@ -162,11 +162,8 @@ fn relation_exists(cx: &ExecCtx<'_>, schema: Option<&str>, name: &str) -> bool {
         None => crate::catalog::search_path::lookup_schemas(),
     };
     let db = cx.db_oid;
-    cx.engine.with_catalog(|c| {
-        schemas
-            .iter()
-            .any(|s| c.relation_exists(db, *s, name))
-    })
+    cx.engine
+        .with_catalog(|c| schemas.iter().any(|s| c.relation_exists(db, *s, name)))
 }
 
 #[cfg(test)]

@@ -72,8 +72,8 @@ pub mod ties;
 pub mod to_char;
 pub mod to_char_num;
 pub mod type_funcs;
-pub mod viewdef;
 pub mod tz_funcs;
+pub mod viewdef;
 pub mod window;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};

@@ -54,8 +54,8 @@ pub fn reorder(text: &str) -> Option<String> {
         if word(i).as_deref() == Some("identity")
             && matches!(tokens.get(i + 1).map(|t| &t.token), Some(Token::LParen))
         {
-            let close = (i + 2..tokens.len())
-                .find(|&j| matches!(tokens[j].token, Token::RParen))?;
+            let close =
+                (i + 2..tokens.len()).find(|&j| matches!(tokens[j].token, Token::RParen))?;
             lists.push((i + 2, close));
         }
     }
@@ -130,7 +130,11 @@ fn sorted_list(
             _ => return None,
         };
         let first = i;
-        i += if word(i).as_deref() == Some("no") { 2 } else { 1 };
+        i += if word(i).as_deref() == Some("no") {
+            2
+        } else {
+            1
+        };
         while i < to && !starts_option(word(i).as_deref(), word(i + 1).as_deref()) {
             i += 1;
         }
@@ -201,7 +205,10 @@ mod tests {
         assert_eq!(reorder("CREATE SEQUENCE s INCREMENT 5 START 100"), None);
         assert_eq!(reorder("SELECT 'sequence' START"), None);
         // An option named twice is left for the parser to refuse.
-        assert_eq!(reorder("CREATE SEQUENCE s START 1 INCREMENT 2 START 3"), None);
+        assert_eq!(
+            reorder("CREATE SEQUENCE s START 1 INCREMENT 2 START 3"),
+            None
+        );
         assert_eq!(
             reorder("CREATE TABLE t (n int GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME q START 1 INCREMENT 2))"),
             None

@@ -40,7 +40,8 @@ use std::ops::ControlFlow;
 /// returns it (see the module comment).
 pub fn view_definition(engine: &Engine, db: u32, stored: &str) -> String {
     let (path, text) = split_path(stored);
-    let qualified = qualify(engine, db, path.as_deref(), text).unwrap_or_else(|| text.trim().into());
+    let qualified =
+        qualify(engine, db, path.as_deref(), text).unwrap_or_else(|| text.trim().into());
     format!(" {qualified};")
 }
 
@@ -126,7 +127,11 @@ fn split_path(stored: &str) -> (Option<Vec<u32>>, &str) {
         .and_then(|r| r.split_once("*/ "))
     {
         Some((p, rest)) => (
-            Some(p.split_whitespace().filter_map(|o| o.parse().ok()).collect()),
+            Some(
+                p.split_whitespace()
+                    .filter_map(|o| o.parse().ok())
+                    .collect(),
+            ),
             rest,
         ),
         None => (None, stored),
@@ -187,9 +192,8 @@ fn qualify(engine: &Engine, db: u32, path: Option<&[u32]>, text: &str) -> Option
         };
         if let Some(schema) = found(&created) {
             if found(&current) != Some(schema) {
-                let schema_name = engine.with_catalog(|c| {
-                    crate::catalog::pg_catalog::schema_name(c, schema)
-                });
+                let schema_name =
+                    engine.with_catalog(|c| crate::catalog::pg_catalog::schema_name(c, schema));
                 let q = ident(&schema_name);
                 name.0.insert(0, ast::ObjectNamePart::Identifier(q));
             }

@@ -112,10 +112,7 @@ pub fn elem_oid_of(array_oid: u32) -> Option<u32> {
 pub fn array_type_of(elem: DataType) -> Option<DataType> {
     match elem {
         DataType::Text => Some(DataType::TextArray),
-        DataType::Unknown
-        | DataType::Void
-        | DataType::TextArray
-        | DataType::Array(_) => None,
+        DataType::Unknown | DataType::Void | DataType::TextArray | DataType::Array(_) => None,
         DataType::Enum(o) => Some(DataType::Array(o)),
         t => array_oid_of(t.oid()).map(|_| DataType::Array(t.oid())),
     }
@@ -597,6 +594,44 @@ pub fn cast_elements(
     .into_value())
 }
 
+/// Whether `t` is one of the vector types (`int2vector`, `oidvector`), which an
+/// [`ArrayValue`] names as its `elem` to be one: the items are then of
+/// [`vector_elem`]'s type, subscripted from 0 and written space-separated.
+pub fn is_vector(t: DataType) -> bool {
+    matches!(t, DataType::Int2Vector | DataType::OidVector)
+}
+
+/// The element type of a vector type (`smallint` for `int2vector`, else `oid`).
+pub fn vector_elem(t: DataType) -> DataType {
+    if t == DataType::Int2Vector {
+        DataType::Int2
+    } else {
+        DataType::Oid
+    }
+}
+
+/// A vector value of type `t` (`int2vector` or `oidvector`) with the items of an
+/// array value; NULL stays NULL.
+pub fn as_vector(t: DataType, v: Value) -> Value {
+    match ArrayValue::from_value(&v) {
+        Some(a) => Value::Array(Box::new(ArrayValue {
+            elem: t,
+            items: a.items,
+        })),
+        None => v,
+    }
+}
+
+/// `int2vectorin` / `oidvectorin`: numbers separated by spaces.
+pub fn parse_vector(t: DataType, s: &str) -> Result<Value> {
+    let elem = vector_elem(t);
+    let items = s
+        .split_ascii_whitespace()
+        .map(|w| super::text::parse_text(elem, -1, w))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Value::Array(Box::new(ArrayValue { elem: t, items })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,42 +674,4 @@ mod tests {
         );
         assert!(decode_array_binary(DataType::Int4, &b[..b.len() - 1]).is_err());
     }
-}
-
-/// Whether `t` is one of the vector types (`int2vector`, `oidvector`), which an
-/// [`ArrayValue`] names as its `elem` to be one: the items are then of
-/// [`vector_elem`]'s type, subscripted from 0 and written space-separated.
-pub fn is_vector(t: DataType) -> bool {
-    matches!(t, DataType::Int2Vector | DataType::OidVector)
-}
-
-/// The element type of a vector type (`smallint` for `int2vector`, else `oid`).
-pub fn vector_elem(t: DataType) -> DataType {
-    if t == DataType::Int2Vector {
-        DataType::Int2
-    } else {
-        DataType::Oid
-    }
-}
-
-/// A vector value of type `t` (`int2vector` or `oidvector`) with the items of an
-/// array value; NULL stays NULL.
-pub fn as_vector(t: DataType, v: Value) -> Value {
-    match ArrayValue::from_value(&v) {
-        Some(a) => Value::Array(Box::new(ArrayValue {
-            elem: t,
-            items: a.items,
-        })),
-        None => v,
-    }
-}
-
-/// `int2vectorin` / `oidvectorin`: numbers separated by spaces.
-pub fn parse_vector(t: DataType, s: &str) -> Result<Value> {
-    let elem = vector_elem(t);
-    let items = s
-        .split_ascii_whitespace()
-        .map(|w| super::text::parse_text(elem, -1, w))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Value::Array(Box::new(ArrayValue { elem: t, items })))
 }

@@ -1325,13 +1325,23 @@ mod tests {
 
     #[test]
     fn row_codec_keeps_numeric_scale() {
-        for text in ["0.00", "10.50", "-0.0", "1E+3", "123456789012345678901234567890.5"] {
+        for text in [
+            "0.00",
+            "10.50",
+            "-0.0",
+            "1E+3",
+            "123456789012345678901234567890.5",
+        ] {
             let v = Value::Numeric(text.parse().unwrap());
             let mut buf = Vec::new();
             encode_row(std::slice::from_ref(&v), &mut buf);
             let back = decode_row(&mut Reader::new(&buf)).unwrap();
             let opts = FormatOptions::default();
-            assert_eq!(format_text(&back[0], &opts), format_text(&v, &opts), "{text}");
+            assert_eq!(
+                format_text(&back[0], &opts),
+                format_text(&v, &opts),
+                "{text}"
+            );
         }
     }
 
