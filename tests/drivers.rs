@@ -65,7 +65,7 @@ const EXPECTED_TO_FAIL: &[ExpectedFailure] = &[
     },
     ExpectedFailure {
         check: "jdbc metadata",
-        error: "function _pg_expandarray(smallint[]) does not exist",
+        error: "function _pg_expandarray(int2vector) does not exist",
         query: "getPrimaryKeys: SELECT … FROM pg_catalog.pg_class ct JOIN pg_catalog.pg_attribute a ON (ct.oid = a.attrelid) JOIN pg_catalog.pg_namespace n ON (ct.relnamespace = n.oid) JOIN (SELECT i.indexrelid, i.indrelid, i.indisprimary, information_schema._pg_expandarray(i.indkey) AS keys FROM pg_catalog.pg_index i) i ON … (getTables passes)",
     },
     ExpectedFailure {
