@@ -1889,8 +1889,8 @@ impl PgView {
                         text(&v.name),
                         text(&acl::role_name(c, v.owner)),
                         // PostgreSQL's `pg_get_viewdef` form, without the creation
-                        // path tusk keeps in front (`sql::viewdef` also qualifies
-                        // names for the reader's path; this view shows the text).
+                        // path tusk keeps in front; the executor replaces it with
+                        // `sql::viewdef`'s, names qualified for the reader's path.
                         text(&format!(" {};", view_query_text(&v.query).trim())),
                     ]
                 })

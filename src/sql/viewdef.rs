@@ -20,7 +20,8 @@
 //! pg_dump runs with an empty `search_path`, so in a dump every user relation comes
 //! out qualified and the view restores anywhere.
 //!
-//! The same walk gives `pg_depend`'s rows for what each view's `_RETURN` rule reads
+//! `pg_views.definition` is the same text ([`pg_views_definitions`]). The same walk
+//! gives `pg_depend`'s rows for what each view's `_RETURN` rule reads
 //! ([`view_depend_rows`]): one per relation, the view itself included (PostgreSQL
 //! records one per column read; pg_dump orders on the relations), so a dump creates
 //! a view after the relations it reads.
@@ -43,6 +44,32 @@ pub fn view_definition(engine: &Engine, db: u32, stored: &str) -> String {
     let qualified =
         qualify(engine, db, path.as_deref(), text).unwrap_or_else(|| text.trim().into());
     format!(" {qualified};")
+}
+
+/// `pg_views` rows with `definition` as `pg_get_viewdef` gives it (the catalog layer
+/// leaves the stored text, which it cannot parse).
+pub fn pg_views_definitions(
+    engine: &Engine,
+    db: u32,
+    mut rows: Vec<Vec<Value>>,
+) -> Vec<Vec<Value>> {
+    for row in &mut rows {
+        let (Some(Value::Text(schema)), Some(Value::Text(name))) = (row.first(), row.get(1)) else {
+            continue;
+        };
+        let stored = engine.with_catalog(|c| {
+            c.ddl
+                .views
+                .range((db, 0)..=(db, u32::MAX))
+                .map(|(_, v)| v)
+                .find(|v| &v.name == name && pg_catalog::schema_name(c, v.schema) == *schema)
+                .map(|v| v.query.clone())
+        });
+        if let (Some(q), Some(def)) = (stored, row.get_mut(3)) {
+            *def = Value::Text(view_definition(engine, db, &q));
+        }
+    }
+    rows
 }
 
 /// `pg_depend` rows (with the system column `tableoid` after them, as the catalog's
