@@ -17,6 +17,7 @@
 //!    same rows there. Without PostgreSQL's server binaries this step is skipped with
 //!    a printed reason.
 //! 4. `pg_dump -Fc` and `pg_restore` into another fresh tusk give the same dump text.
+//! 5. `pg_dump --column-inserts` restores into a fresh tusk with the same rows.
 //!
 //! Roles are global objects, outside a database's dump: the restoring side creates
 //! `dump_reader` first, as `pg_dumpall --roles-only` would (tests/pg_dumpall.rs).
@@ -335,6 +336,7 @@ fn dump_restores_into_tusk_and_postgres() {
         "dump.custom",
         &pg_dump(tcp, src.port, "postgres", &["-Fc"]),
     );
+    let inserts = pg_dump(tcp, src.port, "postgres", &["--column-inserts"]);
     let want = results(tcp, src.port, "postgres");
 
     // 2. Into a fresh tusk.
@@ -370,4 +372,11 @@ fn dump_restores_into_tusk_and_postgres() {
     assert!(o.status.success(), "pg_restore failed: {}", stderr(&o));
     let third = String::from_utf8(pg_dump(tcp, dst2.port, "postgres", &[])).unwrap();
     assert_eq!(normalized(&third), normalized(&dump));
+
+    // 5. Rows as INSERT statements (`FROM ONLY` in pg_dump's queries), restored.
+    let inserts = write(&files, "inserts.sql", &inserts);
+    let dst3 = Server::start_new("dump-dst3");
+    dst3.psql("CREATE ROLE dump_reader");
+    psql_file(tcp, dst3.port, "postgres", &inserts);
+    assert_eq!(results(tcp, dst3.port, "postgres"), want);
 }
