@@ -1618,14 +1618,12 @@ impl PgView {
                 let rels: std::collections::BTreeSet<u32> =
                     relations(c, db).into_iter().map(|r| r.oid).collect();
                 // initdb's comments on the two schemas it creates, unless replaced.
-                let mut rows: Vec<Vec<Value>> = [
-                    (PG_CATALOG_NAMESPACE, "system catalog schema"),
-                    (PUBLIC_NAMESPACE, "standard public schema"),
-                ]
-                .into_iter()
-                .filter(|(oid, _)| !c.ddl.comments.contains_key(&(db, *oid, 0)))
-                .map(|(oid, d)| vec![o(oid), o(PG_NAMESPACE_OID), Value::Int4(0), text(d)])
-                .collect();
+                let mut rows: Vec<Vec<Value>> = [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]
+                    .into_iter()
+                    .filter(|oid| !c.ddl.comments.contains_key(&(db, *oid, 0)))
+                    .filter_map(|oid| Some((oid, initial_comment(oid)?)))
+                    .map(|(oid, d)| vec![o(oid), o(PG_NAMESPACE_OID), Value::Int4(0), text(d)])
+                    .collect();
                 rows.extend(
                     c.ddl
                         .comments
@@ -2008,6 +2006,16 @@ pub(crate) fn default_text<'a>(c: &CatalogState, ty: u32, d: &'a str) -> String 
         return format!("nextval('{shown}'::regclass)");
     }
     d.to_string()
+}
+
+/// The comment initdb gives an object of its own (`pg_catalog`, `public`), which
+/// `pg_description` shows until a COMMENT replaces it.
+pub fn initial_comment(oid: u32) -> Option<&'static str> {
+    match oid {
+        PG_CATALOG_NAMESPACE => Some("system catalog schema"),
+        PUBLIC_NAMESPACE => Some("standard public schema"),
+        _ => None,
+    }
 }
 
 /// A schema's ACL as `nspacl` shows it: the stored one, or for `pg_catalog` and

@@ -323,6 +323,11 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
             };
             cx.engine
                 .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
+                .or_else(|| {
+                    (f == ObjDescription)
+                        .then(|| pg_catalog::initial_comment(first).map(str::to_string))
+                        .flatten()
+                })
                 .map_or(Value::Null, text)
         }
         RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
