@@ -276,7 +276,24 @@ pub fn virtual_table(schema: Option<&str>, name: &str) -> Option<VirtualTable> {
     })
 }
 
+/// The attribute number PostgreSQL gives the system column `tableoid`.
+pub const TABLEOID_ATTNUM: i16 = -6;
+
 impl VirtualTable {
+    /// The system columns the relation's rows carry after its own columns, with their
+    /// (negative) attribute numbers: `tableoid` for a system catalog, the OID of the
+    /// catalog itself, which pg_dump reads as the class of every object it dumps. No
+    /// `*` shows them; a name reaches them. tusk's catalog rows have no `xmin` or
+    /// `ctid`, so those are not offered.
+    pub fn system_columns(self) -> &'static [(&'static str, DataType, i16)] {
+        match self {
+            VirtualTable::Catalog(v) if pg_catalog::catalog_oid(v).is_some() => {
+                &[("tableoid", DataType::Oid, TABLEOID_ATTNUM)]
+            }
+            _ => &[],
+        }
+    }
+
     /// The view's columns with PostgreSQL's names and types.
     pub fn columns(self) -> &'static [(&'static str, DataType)] {
         use DataType::*;
@@ -518,9 +535,8 @@ impl VirtualTable {
             VirtualTable::TuskWalHolds | VirtualTable::PgStatArchiver => vec![],
             VirtualTable::Sequence(_) => vec![],
             VirtualTable::InfoSchema(_) | VirtualTable::Stat(_) => vec![],
-            VirtualTable::PgRoles => c
-                .roles
-                .values()
+            VirtualTable::PgRoles => pg_catalog::listed_roles(c)
+                .iter()
                 .map(|r| {
                     vec![
                         text(&r.name),
@@ -557,7 +573,18 @@ impl VirtualTable {
                     ]
                 })
                 .collect(),
-            VirtualTable::Catalog(v) => v.rows(c, db),
+            VirtualTable::Catalog(v) => match pg_catalog::catalog_oid(v) {
+                // The system column `tableoid` follows the relation's own columns.
+                Some(oid) => v
+                    .rows(c, db)
+                    .into_iter()
+                    .map(|mut r| {
+                        r.push(Value::Oid(oid));
+                        r
+                    })
+                    .collect(),
+                None => v.rows(c, db),
+            },
             VirtualTable::PgTables => c
                 .tables
                 .range((db, 0)..=(db, u32::MAX))

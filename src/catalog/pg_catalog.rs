@@ -38,13 +38,19 @@
 //! # Types tusk lacks
 //!
 //! PostgreSQL's `"char"` columns (`relkind`, `contype`…) are tusk's `"char"` too
-//! (`types::pg_char`), `pg_node_tree` columns hold SQL text (what `pg_get_expr` prints), `aclitem[]` is
-//! `text[]`, `int2vector` and `oidvector` are `smallint[]` and `oid[]`, `regproc` and
-//! `regtype` columns are the names as text, and `xid` columns are text.
+//! (`types::pg_char`), `pg_node_tree` columns hold SQL text (what `pg_get_expr` prints),
+//! `aclitem[]` is `text[]`, `regproc` and `regtype` columns are the names as text
+//! (those of the always-empty catalogs `pg_operator`, `pg_amproc`, `pg_ts_*`,
+//! `pg_conversion`, `pg_transform` are `oid`, so that pg_dump's comparisons with
+//! `pg_proc.oid` bind), and `xid` columns are text. `int2vector` and `oidvector` are
+//! their own types (subscripted from 0, written space-separated: pg_dump parses
+//! `indkey` so).
 
 use super::pg_types::{self, BUILTIN_TYPES};
 use crate::storage::acl::{self, AclItem, AclObject};
-use crate::storage::schema::{CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE};
+use crate::storage::schema::{
+    CatalogState, TableDef, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE,
+};
 use crate::types::{array::ArrayValue, oid as typeoid, DataType, Value};
 use std::sync::Arc;
 
@@ -56,6 +62,10 @@ pub const PG_CLASS_OID: u32 = 1259;
 pub const PG_NAMESPACE_OID: u32 = 2615;
 /// `pg_type`'s OID.
 pub const PG_TYPE_OID: u32 = 1247;
+/// `pg_attrdef`'s OID.
+pub const PG_ATTRDEF_OID: u32 = 2604;
+/// `pg_rewrite`'s OID.
+pub const PG_REWRITE_OID: u32 = 2618;
 /// `pg_constraint`'s OID.
 pub const PG_CONSTRAINT_OID: u32 = 2606;
 /// The `heap` table access method.
@@ -133,12 +143,60 @@ pub enum PgView {
     PublicationNamespace,
     /// `pg_trigger` (tusk's foreign keys are not triggers: empty).
     Trigger,
-    /// `pg_rewrite` (views are stored as query text, not rules: empty).
+    /// `pg_rewrite`: each view's `_RETURN` rule (`ev_action` is the view's query
+    /// text).
     Rewrite,
     /// `pg_extension` (empty).
     Extension,
     /// `pg_foreign_table` (empty).
     ForeignTable,
+    /// `pg_init_privs` (no extensions, so no initial privileges to remember: empty;
+    /// pg_dump compares ACLs with it).
+    InitPrivs,
+    /// `pg_language`: the built-in `internal`, `c` and `sql` (tusk has no procedural
+    /// languages).
+    Language,
+    /// `pg_operator` (no user-defined operators: empty).
+    Operator,
+    /// `pg_opclass` (no user-defined operator classes: empty).
+    Opclass,
+    /// `pg_opfamily` (empty).
+    Opfamily,
+    /// `pg_amop` (empty).
+    Amop,
+    /// `pg_amproc` (empty).
+    Amproc,
+    /// `pg_ts_parser` (no text search: empty).
+    TsParser,
+    /// `pg_ts_template` (empty).
+    TsTemplate,
+    /// `pg_ts_dict` (empty).
+    TsDict,
+    /// `pg_ts_config` (empty).
+    TsConfig,
+    /// `pg_foreign_data_wrapper` (no foreign data: empty).
+    ForeignDataWrapper,
+    /// `pg_foreign_server` (empty).
+    ForeignServer,
+    /// `pg_default_acl` (ALTER DEFAULT PRIVILEGES is not supported: empty).
+    DefaultAcl,
+    /// `pg_conversion` (no user-defined conversions: empty).
+    Conversion,
+    /// `pg_cast` (no user-defined casts: empty).
+    Cast,
+    /// `pg_transform` (empty).
+    Transform,
+    /// `pg_event_trigger` (no event triggers: empty).
+    EventTrigger,
+    /// `pg_partitioned_table` (no partitioning: empty).
+    PartitionedTable,
+    /// `pg_subscription` (no logical replication: empty).
+    Subscription,
+    /// `pg_largeobject_metadata` (no large objects: empty).
+    LargeobjectMetadata,
+    /// `pg_seclabels`, the view over `pg_seclabel` and `pg_shseclabel` (empty as they
+    /// are).
+    Seclabels,
 }
 
 /// The catalog relations with PostgreSQL's fixed OIDs, as `pg_class` lists them.
@@ -181,7 +239,37 @@ const SYSTEM_CATALOGS: &[(u32, &str, PgView)] = &[
         "pg_publication_namespace",
         PgView::PublicationNamespace,
     ),
+    (3394, "pg_init_privs", PgView::InitPrivs),
+    (2612, "pg_language", PgView::Language),
+    (2617, "pg_operator", PgView::Operator),
+    (2616, "pg_opclass", PgView::Opclass),
+    (2753, "pg_opfamily", PgView::Opfamily),
+    (2602, "pg_amop", PgView::Amop),
+    (2603, "pg_amproc", PgView::Amproc),
+    (3601, "pg_ts_parser", PgView::TsParser),
+    (3764, "pg_ts_template", PgView::TsTemplate),
+    (3600, "pg_ts_dict", PgView::TsDict),
+    (3602, "pg_ts_config", PgView::TsConfig),
+    (2328, "pg_foreign_data_wrapper", PgView::ForeignDataWrapper),
+    (1417, "pg_foreign_server", PgView::ForeignServer),
+    (826, "pg_default_acl", PgView::DefaultAcl),
+    (2607, "pg_conversion", PgView::Conversion),
+    (2605, "pg_cast", PgView::Cast),
+    (3576, "pg_transform", PgView::Transform),
+    (3466, "pg_event_trigger", PgView::EventTrigger),
+    (3350, "pg_partitioned_table", PgView::PartitionedTable),
+    (6100, "pg_subscription", PgView::Subscription),
+    (2995, "pg_largeobject_metadata", PgView::LargeobjectMetadata),
 ];
+
+/// The OID of the system catalog this relation is (`tableoid` of its rows), None for
+/// the views (`pg_sequences`, `pg_views`), which have no system columns.
+pub fn catalog_oid(view: PgView) -> Option<u32> {
+    SYSTEM_CATALOGS
+        .iter()
+        .find(|(_, _, v)| *v == view)
+        .map(|(oid, _, _)| *oid)
+}
 
 /// The catalog relation with this name, if this module computes it.
 pub fn view_by_name(name: &str) -> Option<PgView> {
@@ -191,8 +279,34 @@ pub fn view_by_name(name: &str) -> Option<PgView> {
     Some(match name {
         "pg_sequences" => PgView::Sequences,
         "pg_views" => PgView::Views,
+        "pg_seclabels" => PgView::Seclabels,
         _ => return None,
     })
+}
+
+/// The roles `pg_authid` and `pg_roles` list: the catalog's roles and PostgreSQL 15's
+/// predefined `pg_database_owner` (it owns `public`; see `storage::acl`), which tusk
+/// knows without storing it. pg_dump looks up every owner among these. In OID order.
+pub fn listed_roles(c: &CatalogState) -> Vec<crate::storage::schema::RoleInfo> {
+    let mut out: Vec<_> = c.roles.values().cloned().collect();
+    if !c.roles.contains_key(&acl::PG_DATABASE_OWNER) {
+        out.push(crate::storage::schema::RoleInfo {
+            oid: acl::PG_DATABASE_OWNER,
+            name: "pg_database_owner".into(),
+            superuser: false,
+            inherit: true,
+            createrole: false,
+            createdb: false,
+            login: false,
+            replication: false,
+            bypassrls: false,
+            conn_limit: -1,
+            password: None,
+            valid_until: None,
+        });
+    }
+    out.sort_by_key(|r| r.oid);
+    out
 }
 
 /// An OID for an object tusk's catalog stores without one (constraints, a primary
@@ -686,6 +800,11 @@ fn oid_array(v: &[u32]) -> Value {
     }))
 }
 
+/// An `int2vector` / `oidvector` value with the items of an array value.
+fn vector(t: DataType, v: Value) -> Value {
+    crate::types::array::as_vector(t, v)
+}
+
 fn int2_array(v: &[i16]) -> Value {
     Value::Array(Box::new(ArrayValue {
         elem: DataType::Int2,
@@ -727,6 +846,8 @@ impl PgView {
         use DataType::*;
         const OIDA: DataType = DataType::Array(typeoid::OID);
         const INT2A: DataType = DataType::Array(typeoid::INT2);
+        const I2V: DataType = DataType::Int2Vector;
+        const OIDV: DataType = DataType::OidVector;
         match self {
             PgView::Class => &[
                 ("oid", Oid),
@@ -795,6 +916,7 @@ impl PgView {
                 ("attacl", TextArray),
                 ("attoptions", TextArray),
                 ("attfdwoptions", TextArray),
+                ("attmissingval", TextArray),
             ],
             PgView::Attrdef => &[
                 ("oid", Oid),
@@ -852,10 +974,10 @@ impl PgView {
                 ("indisready", Bool),
                 ("indislive", Bool),
                 ("indisreplident", Bool),
-                ("indkey", INT2A),
-                ("indcollation", OIDA),
-                ("indclass", OIDA),
-                ("indoption", INT2A),
+                ("indkey", I2V),
+                ("indcollation", OIDV),
+                ("indclass", OIDV),
+                ("indoption", I2V),
                 ("indexprs", Text),
                 ("indpred", Text),
             ],
@@ -1050,7 +1172,7 @@ impl PgView {
                 ("pronargs", Int2),
                 ("pronargdefaults", Int2),
                 ("prorettype", Oid),
-                ("proargtypes", OIDA),
+                ("proargtypes", OIDV),
                 ("proallargtypes", OIDA),
                 ("proargmodes", TextArray),
                 ("proargnames", TextArray),
@@ -1085,7 +1207,7 @@ impl PgView {
                 ("stxnamespace", Oid),
                 ("stxowner", Oid),
                 ("stxstattarget", Int4),
-                ("stxkeys", INT2A),
+                ("stxkeys", I2V),
                 ("stxkind", TextArray),
                 ("stxexprs", Text),
             ],
@@ -1123,7 +1245,7 @@ impl PgView {
                 ("tgdeferrable", Bool),
                 ("tginitdeferred", Bool),
                 ("tgnargs", Int2),
-                ("tgattr", INT2A),
+                ("tgattr", I2V),
                 ("tgargs", Bytea),
                 ("tgqual", Text),
                 ("tgoldtable", Name),
@@ -1153,6 +1275,209 @@ impl PgView {
                 ("ftrelid", Oid),
                 ("ftserver", Oid),
                 ("ftoptions", TextArray),
+            ],
+            PgView::InitPrivs => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("objsubid", Int4),
+                ("privtype", Text),
+                ("initprivs", TextArray),
+            ],
+            PgView::Language => &[
+                ("oid", Oid),
+                ("lanname", Name),
+                ("lanowner", Oid),
+                ("lanispl", Bool),
+                ("lanpltrusted", Bool),
+                ("lanplcallfoid", Oid),
+                ("laninline", Oid),
+                ("lanvalidator", Oid),
+                ("lanacl", TextArray),
+            ],
+            PgView::Operator => &[
+                ("oid", Oid),
+                ("oprname", Name),
+                ("oprnamespace", Oid),
+                ("oprowner", Oid),
+                ("oprkind", Text),
+                ("oprcanmerge", Bool),
+                ("oprcanhash", Bool),
+                ("oprleft", Oid),
+                ("oprright", Oid),
+                ("oprresult", Oid),
+                ("oprcom", Oid),
+                ("oprnegate", Oid),
+                ("oprcode", Oid),
+                ("oprrest", Oid),
+                ("oprjoin", Oid),
+            ],
+            PgView::Opclass => &[
+                ("oid", Oid),
+                ("opcmethod", Oid),
+                ("opcname", Name),
+                ("opcnamespace", Oid),
+                ("opcowner", Oid),
+                ("opcfamily", Oid),
+                ("opcintype", Oid),
+                ("opcdefault", Bool),
+                ("opckeytype", Oid),
+            ],
+            PgView::Opfamily => &[
+                ("oid", Oid),
+                ("opfmethod", Oid),
+                ("opfname", Name),
+                ("opfnamespace", Oid),
+                ("opfowner", Oid),
+            ],
+            PgView::Amop => &[
+                ("oid", Oid),
+                ("amopfamily", Oid),
+                ("amoplefttype", Oid),
+                ("amoprighttype", Oid),
+                ("amopstrategy", Int2),
+                ("amoppurpose", Text),
+                ("amopopr", Oid),
+                ("amopmethod", Oid),
+                ("amopsortfamily", Oid),
+            ],
+            PgView::Amproc => &[
+                ("oid", Oid),
+                ("amprocfamily", Oid),
+                ("amproclefttype", Oid),
+                ("amprocrighttype", Oid),
+                ("amprocnum", Int2),
+                ("amproc", Oid),
+            ],
+            PgView::TsParser => &[
+                ("oid", Oid),
+                ("prsname", Name),
+                ("prsnamespace", Oid),
+                ("prsstart", Oid),
+                ("prstoken", Oid),
+                ("prsend", Oid),
+                ("prsheadline", Oid),
+                ("prslextype", Oid),
+            ],
+            PgView::TsTemplate => &[
+                ("oid", Oid),
+                ("tmplname", Name),
+                ("tmplnamespace", Oid),
+                ("tmplinit", Oid),
+                ("tmpllexize", Oid),
+            ],
+            PgView::TsDict => &[
+                ("oid", Oid),
+                ("dictname", Name),
+                ("dictnamespace", Oid),
+                ("dictowner", Oid),
+                ("dicttemplate", Oid),
+                ("dictinitoption", Text),
+            ],
+            PgView::TsConfig => &[
+                ("oid", Oid),
+                ("cfgname", Name),
+                ("cfgnamespace", Oid),
+                ("cfgowner", Oid),
+                ("cfgparser", Oid),
+            ],
+            PgView::ForeignDataWrapper => &[
+                ("oid", Oid),
+                ("fdwname", Name),
+                ("fdwowner", Oid),
+                ("fdwhandler", Oid),
+                ("fdwvalidator", Oid),
+                ("fdwacl", TextArray),
+                ("fdwoptions", TextArray),
+            ],
+            PgView::ForeignServer => &[
+                ("oid", Oid),
+                ("srvname", Name),
+                ("srvowner", Oid),
+                ("srvfdw", Oid),
+                ("srvtype", Text),
+                ("srvversion", Text),
+                ("srvacl", TextArray),
+                ("srvoptions", TextArray),
+            ],
+            PgView::DefaultAcl => &[
+                ("oid", Oid),
+                ("defaclrole", Oid),
+                ("defaclnamespace", Oid),
+                ("defaclobjtype", Text),
+                ("defaclacl", TextArray),
+            ],
+            PgView::Conversion => &[
+                ("oid", Oid),
+                ("conname", Name),
+                ("connamespace", Oid),
+                ("conowner", Oid),
+                ("conforencoding", Int4),
+                ("contoencoding", Int4),
+                ("conproc", Oid),
+                ("condefault", Bool),
+            ],
+            PgView::Cast => &[
+                ("oid", Oid),
+                ("castsource", Oid),
+                ("casttarget", Oid),
+                ("castfunc", Oid),
+                ("castcontext", Text),
+                ("castmethod", Text),
+            ],
+            PgView::Transform => &[
+                ("oid", Oid),
+                ("trftype", Oid),
+                ("trflang", Oid),
+                ("trffromsql", Oid),
+                ("trftosql", Oid),
+            ],
+            PgView::EventTrigger => &[
+                ("oid", Oid),
+                ("evtname", Name),
+                ("evtevent", Name),
+                ("evtowner", Oid),
+                ("evtfoid", Oid),
+                ("evtenabled", Text),
+                ("evttags", TextArray),
+            ],
+            PgView::PartitionedTable => &[
+                ("partrelid", Oid),
+                ("partstrat", Text),
+                ("partnatts", Int2),
+                ("partdefid", Oid),
+                ("partattrs", I2V),
+                ("partclass", OIDV),
+                ("partcollation", OIDV),
+                ("partexprs", Text),
+            ],
+            PgView::Subscription => &[
+                ("oid", Oid),
+                ("subdbid", Oid),
+                ("subskiplsn", PgLsn),
+                ("subname", Name),
+                ("subowner", Oid),
+                ("subenabled", Bool),
+                ("subbinary", Bool),
+                ("substream", Bool),
+                ("subtwophasestate", Text),
+                ("subdisableonerr", Bool),
+                ("subconninfo", Text),
+                ("subslotname", Name),
+                ("subsynccommit", Text),
+                ("subpublications", TextArray),
+            ],
+            PgView::LargeobjectMetadata => {
+                &[("oid", Oid), ("lomowner", Oid), ("lomacl", TextArray)]
+            }
+            PgView::Seclabels => &[
+                ("objoid", Oid),
+                ("classoid", Oid),
+                ("objsubid", Int4),
+                ("objtype", Text),
+                ("objnamespace", Oid),
+                ("objname", Text),
+                ("provider", Text),
+                ("label", Text),
             ],
         }
     }
@@ -1221,7 +1546,7 @@ impl PgView {
                             o(oid),
                             text(&name),
                             o(owner),
-                            acl_value(c, c.acl.lists.get(&AclObject::Schema(oid))),
+                            acl_value(c, schema_acl(c, oid, owner).as_ref()),
                         ]
                     })
                     .collect()
@@ -1232,7 +1557,7 @@ impl PgView {
                 for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
                     for (i, col) in t.columns.iter().enumerate() {
                         let num = i as i16 + 1;
-                        if let Some(d) = &col.default {
+                        if let Some(d) = column_default(c, db, t, i) {
                             out.push(vec![
                                 o(derived_oid(b'd', t.oid, &num.to_string())),
                                 o(t.oid),
@@ -1284,21 +1609,24 @@ impl PgView {
                         b(true),
                         b(false),
                         // An expression key is attribute 0; its text is in indexprs.
-                        int2_array(
-                            &ix.columns
-                                .iter()
-                                .map(|&p| {
-                                    if ix.table.is_hidden_key(p) {
-                                        0
-                                    } else {
-                                        p as i16 + 1
-                                    }
-                                })
-                                .collect::<Vec<_>>(),
+                        vector(
+                            DataType::Int2Vector,
+                            int2_array(
+                                &ix.columns
+                                    .iter()
+                                    .map(|&p| {
+                                        if ix.table.is_hidden_key(p) {
+                                            0
+                                        } else {
+                                            p as i16 + 1
+                                        }
+                                    })
+                                    .collect::<Vec<_>>(),
+                            ),
                         ),
-                        oid_array(&colls),
+                        vector(DataType::OidVector, oid_array(&colls)),
                         null(),
-                        int2_array(&vec![0; ix.columns.len()]),
+                        vector(DataType::Int2Vector, int2_array(&vec![0; ix.columns.len()])),
                         index_exprs(&ix),
                         ix.predicate
                             .and_then(|p| ix.table.columns.get(p)?.generated.clone())
@@ -1359,31 +1687,39 @@ impl PgView {
             PgView::Description => {
                 let rels: std::collections::BTreeSet<u32> =
                     relations(c, db).into_iter().map(|r| r.oid).collect();
-                c.ddl
-                    .comments
-                    .range((db, 0, i32::MIN)..=(db, u32::MAX, i32::MAX))
-                    .map(|((_, oid, sub), text_)| {
-                        let class = if rels.contains(oid) {
-                            PG_CLASS_OID
-                        } else if c.schemas.contains_key(oid) {
-                            PG_NAMESPACE_OID
-                        } else if c.enums.contains_key(oid) {
-                            PG_TYPE_OID
-                        } else {
-                            PG_CONSTRAINT_OID
-                        };
-                        vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
-                    })
-                    .collect()
+                // initdb's comments on the two schemas it creates, unless replaced.
+                let mut rows: Vec<Vec<Value>> = [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]
+                    .into_iter()
+                    .filter(|oid| !c.ddl.comments.contains_key(&(db, *oid, 0)))
+                    .filter_map(|oid| Some((oid, initial_comment(oid)?)))
+                    .map(|(oid, d)| vec![o(oid), o(PG_NAMESPACE_OID), Value::Int4(0), text(d)])
+                    .collect();
+                rows.extend(
+                    c.ddl
+                        .comments
+                        .range((db, 0, i32::MIN)..=(db, u32::MAX, i32::MAX))
+                        .map(|((_, oid, sub), text_)| {
+                            let class = if rels.contains(oid) {
+                                PG_CLASS_OID
+                            } else if c.schemas.contains_key(oid) {
+                                PG_NAMESPACE_OID
+                            } else if c.enums.contains_key(oid) {
+                                PG_TYPE_OID
+                            } else {
+                                PG_CONSTRAINT_OID
+                            };
+                            vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
+                        }),
+                );
+                rows
             }
             PgView::AuthMembers => c
                 .memberships
                 .iter()
                 .map(|(role, member)| vec![o(*role), o(*member), o(BOOTSTRAP_SUPERUSER), b(false)])
                 .collect(),
-            PgView::Authid => c
-                .roles
-                .values()
+            PgView::Authid => listed_roles(c)
+                .iter()
                 .map(|r| {
                     vec![
                         o(r.oid),
@@ -1477,21 +1813,98 @@ impl PgView {
                     ]
                 })
                 .collect(),
-            PgView::Depend => c
-                .ddl
-                .sequences
-                .range((db, 0)..=(db, u32::MAX))
-                .filter_map(|(_, s)| {
-                    let (table, col) = s.owned_by?;
-                    Some(vec![
-                        o(PG_CLASS_OID),
-                        o(s.oid),
+            PgView::Depend => {
+                let mut out: Vec<Vec<Value>> = c
+                    .ddl
+                    .sequences
+                    .range((db, 0)..=(db, u32::MAX))
+                    .filter_map(|(_, s)| {
+                        let (table, col) = s.owned_by?;
+                        Some(vec![
+                            o(PG_CLASS_OID),
+                            o(s.oid),
+                            Value::Int4(0),
+                            o(PG_CLASS_OID),
+                            o(table),
+                            Value::Int4(col as i32 + 1),
+                            ch(if s.identity != 0 { b'i' } else { b'a' }),
+                        ])
+                    })
+                    .collect();
+                // A default belongs to its column ('a') and needs the sequence its
+                // nextval() names ('n'): pg_dump orders and splits on these.
+                for t in c.tables.range((db, 0)..=(db, u32::MAX)).map(|(_, t)| t) {
+                    for i in 0..t.columns.len() {
+                        let Some(d) = column_default(c, db, t, i) else {
+                            continue;
+                        };
+                        let num = i as i16 + 1;
+                        let me = derived_oid(b'd', t.oid, &num.to_string());
+                        let dep = |refobj: u32, sub: i32, kind: u8| {
+                            vec![
+                                o(PG_ATTRDEF_OID),
+                                o(me),
+                                Value::Int4(0),
+                                o(PG_CLASS_OID),
+                                o(refobj),
+                                Value::Int4(sub),
+                                ch(kind),
+                            ]
+                        };
+                        out.push(dep(t.oid, i32::from(num), b'a'));
+                        if let Some(seq) = nextval_sequence(c, db, d) {
+                            out.push(dep(seq, 0, b'n'));
+                        }
+                    }
+                }
+                // A view's rule belongs to its view ('i'); what the rule reads is
+                // added by the SQL layer, which can parse the view's query.
+                for v in c.ddl.views.range((db, 0)..=(db, u32::MAX)).map(|(_, v)| v) {
+                    out.push(vec![
+                        o(PG_REWRITE_OID),
+                        o(view_rule_oid(v.oid)),
                         Value::Int4(0),
                         o(PG_CLASS_OID),
-                        o(table),
-                        Value::Int4(col as i32 + 1),
-                        ch(if s.identity != 0 { b'i' } else { b'a' }),
+                        o(v.oid),
+                        Value::Int4(0),
+                        ch(b'i'),
+                    ]);
+                }
+                out
+            }
+            // The ACLs initdb gives `pg_catalog` and `public`: pg_dump dumps only how a
+            // schema's ACL differs from these.
+            PgView::InitPrivs => [PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE]
+                .into_iter()
+                .filter_map(|oid| {
+                    let owner = c.schemas.get(&oid)?.1;
+                    let initial =
+                        acl::default_acl(acl::ObjectKind::Schema, owner, &AclObject::Schema(oid));
+                    Some(vec![
+                        o(oid),
+                        o(PG_NAMESPACE_OID),
+                        Value::Int4(0),
+                        ch(b'i'),
+                        acl_value(c, Some(&initial)),
                     ])
+                })
+                .collect(),
+            // Each view's ON SELECT rule, as PostgreSQL stores a view.
+            PgView::Rewrite => c
+                .ddl
+                .views
+                .range((db, 0)..=(db, u32::MAX))
+                .map(|(_, v)| {
+                    vec![
+                        o(view_rule_oid(v.oid)),
+                        text("_RETURN"),
+                        o(v.oid),
+                        ch(b'1'),
+                        ch(b'O'),
+                        b(true),
+                        text("<>"),
+                        text(view_query_text(&v.query)),
+                    ]
                 })
                 .collect(),
             PgView::Enum => {
@@ -1543,7 +1956,10 @@ impl PgView {
                         text(&schema_name(c, v.schema)),
                         text(&v.name),
                         text(&acl::role_name(c, v.owner)),
-                        text(&v.query),
+                        // PostgreSQL's `pg_get_viewdef` form, without the creation
+                        // path tusk keeps in front; the executor replaces it with
+                        // `sql::viewdef`'s, names qualified for the reader's path.
+                        text(&format!(" {};", view_query_text(&v.query).trim())),
                     ]
                 })
                 .collect(),
@@ -1560,9 +1976,45 @@ impl PgView {
             | PgView::PublicationRel
             | PgView::PublicationNamespace
             | PgView::Trigger
-            | PgView::Rewrite
             | PgView::Extension
-            | PgView::ForeignTable => vec![],
+            | PgView::ForeignTable
+            | PgView::Operator
+            | PgView::Opclass
+            | PgView::Opfamily
+            | PgView::Amop
+            | PgView::Amproc
+            | PgView::TsParser
+            | PgView::TsTemplate
+            | PgView::TsDict
+            | PgView::TsConfig
+            | PgView::ForeignDataWrapper
+            | PgView::ForeignServer
+            | PgView::DefaultAcl
+            | PgView::Conversion
+            | PgView::Cast
+            | PgView::Transform
+            | PgView::EventTrigger
+            | PgView::PartitionedTable
+            | PgView::Subscription
+            | PgView::LargeobjectMetadata
+            | PgView::Seclabels => vec![],
+            // PostgreSQL's OIDs for the languages and their validator functions.
+            PgView::Language => [(12, "internal", 2246), (13, "c", 2247), (14, "sql", 2248)]
+                .into_iter()
+                .map(|(oid, name, validator)| {
+                    vec![
+                        o(oid),
+                        text(name),
+                        o(BOOTSTRAP_SUPERUSER),
+                        b(false),
+                        b(name == "sql"),
+                        o(0),
+                        o(0),
+                        o(validator),
+                        null(),
+                    ]
+                })
+                .collect(),
         }
     }
 }
@@ -1571,7 +2023,7 @@ impl PgView {
 /// string literal gets the column's type (`'new'::text`), and `nextval('s')` names
 /// its sequence as `regclass` output (`nextval('s'::regclass)`, qualified only when
 /// the search path does not find it). Other expressions keep their stored text.
-pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
+pub(crate) fn default_text<'a>(c: &CatalogState, ty: u32, d: &'a str) -> String {
     let d = d.trim();
     let quoted = |s: &str| {
         s.len() >= 2
@@ -1584,11 +2036,27 @@ pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
             return format!("{d}::{t}");
         }
     }
-    if let Some(arg) = d
-        .strip_prefix("nextval(")
-        .and_then(|r| r.strip_suffix(')'))
-        .filter(|a| quoted(a))
-    {
+    // A literal already cast to the column's type (a default restored from a dump,
+    // stored as written: `'anon'::CHARACTER VARYING`) prints as the first shape.
+    if let Some((lit, cast)) = d.rsplit_once("::") {
+        let t = format_type(c, ty, -1, &|_| None);
+        if quoted(lit.trim())
+            && t.as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(cast.trim()))
+        {
+            return default_text(c, ty, lit);
+        }
+    }
+    let nextval_arg = |d: &'a str| -> Option<&'a str> {
+        let a = d.strip_prefix("nextval(")?.strip_suffix(')')?.trim();
+        // `nextval('s'::regclass)`, as a dump writes it, names the same sequence.
+        let a = match a.rsplit_once("::") {
+            Some((lit, t)) if t.trim().eq_ignore_ascii_case("regclass") => lit.trim(),
+            _ => a,
+        };
+        quoted(a).then_some(a)
+    };
+    if let Some(arg) = nextval_arg(d) {
         let name = &arg[1..arg.len() - 1];
         let shown = match name.split_once('.') {
             Some((schema, rel)) => {
@@ -1608,6 +2076,74 @@ pub(crate) fn default_text(c: &CatalogState, ty: u32, d: &str) -> String {
         return format!("nextval('{shown}'::regclass)");
     }
     d.to_string()
+}
+
+/// The comment initdb gives an object of its own (`pg_catalog`, `public`), which
+/// `pg_description` shows until a COMMENT replaces it.
+pub fn initial_comment(oid: u32) -> Option<&'static str> {
+    match oid {
+        PG_CATALOG_NAMESPACE => Some("system catalog schema"),
+        PUBLIC_NAMESPACE => Some("standard public schema"),
+        _ => None,
+    }
+}
+
+/// A schema's ACL as `nspacl` shows it: the stored one, or for `pg_catalog` and
+/// `public` the default they hold (initdb stores theirs explicitly).
+fn schema_acl(c: &CatalogState, oid: u32, owner: u32) -> Option<Vec<AclItem>> {
+    if let Some(l) = c.acl.lists.get(&AclObject::Schema(oid)) {
+        return Some(l.clone());
+    }
+    matches!(oid, PG_CATALOG_NAMESPACE | PUBLIC_NAMESPACE)
+        .then(|| acl::default_acl(acl::ObjectKind::Schema, owner, &AclObject::Schema(oid)))
+}
+
+/// The OID of a view's `_RETURN` rule (derived, see [`derived_oid`]).
+pub fn view_rule_oid(view: u32) -> u32 {
+    derived_oid(b'r', view, "_RETURN")
+}
+
+/// A column's default as `pg_attrdef` has it: an identity column's `nextval` is its
+/// generation, not a default, as in PostgreSQL.
+fn column_default<'a>(c: &CatalogState, db: u32, t: &'a TableDef, pos: usize) -> Option<&'a str> {
+    let d = t.columns.get(pos)?.default.as_deref()?;
+    let identity = c
+        .ddl
+        .sequences
+        .range((db, 0)..=(db, u32::MAX))
+        .any(|(_, s)| s.owned_by == Some((t.oid, pos)) && s.identity != 0);
+    (!identity).then_some(d)
+}
+
+/// The sequence a default's `nextval('name')` names, resolved as the call would be
+/// now (a qualified name in its schema, else along the search path).
+fn nextval_sequence(c: &CatalogState, db: u32, default: &str) -> Option<u32> {
+    let rest = &default[default.find("nextval('")? + "nextval('".len()..];
+    let name = &rest[..rest.find('\'')?];
+    let (schemas, rel) = match name.split_once('.') {
+        Some((schema, rel)) => (
+            c.schemas
+                .iter()
+                .filter(|(_, (n, _))| n.as_str() == schema.trim_matches('"'))
+                .map(|(o, _)| *o)
+                .collect::<Vec<u32>>(),
+            rel,
+        ),
+        None => (super::search_path::lookup_schemas(), name),
+    };
+    let rel = rel.trim_matches('"');
+    schemas
+        .iter()
+        .find_map(|s| c.ddl.sequence_by_name(db, *s, rel).map(|q| q.oid))
+}
+
+/// A view's stored query without the `search_path` comment tusk keeps in front of it
+/// (`sql::ddl`'s `/*tusk search_path:…*/`).
+pub fn view_query_text(stored: &str) -> &str {
+    match stored.strip_prefix("/*tusk search_path:") {
+        Some(rest) => rest.split_once("*/ ").map_or(stored, |(_, q)| q),
+        None => stored,
+    }
 }
 
 /// A schema's name (empty if unknown).
@@ -1690,6 +2226,7 @@ fn attribute_row(
         acl,
         Value::Null,
         Value::Null,
+        Value::Null,
     ]
 }
 
@@ -1749,7 +2286,7 @@ fn attribute_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
                 col.typmod,
                 i as i16 + 1,
                 col.not_null,
-                col.default.is_some() || stored,
+                (col.default.is_some() && identity_of(t.oid, i) == 0) || stored,
                 col.dropped,
                 identity_of(t.oid, i),
                 acl_value(c, acl),

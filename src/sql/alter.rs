@@ -378,6 +378,88 @@ fn run_op(cx: &mut ExecCtx<'_>, db: u32, oid: u32, op: &AlterOp) -> Result<()> {
     }
 }
 
+// ---- ADD GENERATED … AS IDENTITY ------------------------------------------------------
+
+/// `ALTER TABLE t ALTER [COLUMN] c ADD GENERATED {ALWAYS | BY DEFAULT} AS IDENTITY
+/// [(options)]`, as pg_dump writes it for every identity column (with `SEQUENCE NAME`).
+/// tusk's front parser takes the statement whole (sqlparser reads neither `SEQUENCE
+/// NAME` nor options out of its order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddIdentity {
+    /// The table as (schema, name).
+    pub table: (Option<String>, String),
+    /// IF EXISTS.
+    pub if_exists: bool,
+    /// The column.
+    pub column: String,
+    /// `b'a'` for ALWAYS, `b'd'` for BY DEFAULT.
+    pub kind: u8,
+    /// The sequence options.
+    pub options: ddl::SeqOpts,
+    /// `SEQUENCE NAME` as (schema, name).
+    pub sequence_name: Option<(Option<String>, String)>,
+}
+
+/// Runs [`AddIdentity`] with PostgreSQL's checks in its order: the column exists
+/// (42703) and is an integer (22023), then it must be NOT NULL, not an identity column
+/// already and without a default (55000); existing rows keep their values.
+pub fn add_identity(cx: &mut ExecCtx<'_>, a: &AddIdentity) -> Result<()> {
+    let db = cx.db_oid;
+    let (schema, name) = (&a.table.0, &a.table.1);
+    let Some(table) = crate::catalog::resolve_table(cx.engine, db, schema.as_deref(), name)? else {
+        if a.if_exists {
+            cx.notices.push(notice(
+                sqlstate::SUCCESSFUL_COMPLETION,
+                format!("relation \"{name}\" does not exist, skipping"),
+            ));
+            return Ok(());
+        }
+        bail!(
+            sqlstate::UNDEFINED_TABLE,
+            "relation \"{name}\" does not exist"
+        );
+    };
+    super::owner::check(cx, table.owner, "table", &table.name)?;
+    let mut def = current(cx, db, table.oid)?;
+    let pos = column_of(&def, &a.column)?;
+    let col = def.columns[pos].clone();
+    if !matches!(
+        col.data_type,
+        DataType::Int2 | DataType::Int4 | DataType::Int8
+    ) {
+        bail!(
+            sqlstate::INVALID_PARAMETER_VALUE,
+            "identity column type must be smallint, integer, or bigint"
+        );
+    }
+    let prereq = |what: &str| {
+        Err(err!(
+            sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "column \"{}\" of relation \"{}\" {what}",
+            col.name,
+            def.name
+        ))
+    };
+    if !col.not_null {
+        return prereq("must be declared NOT NULL before identity can be added");
+    }
+    if ddl::identity_of(cx.engine, db, def.oid, pos) != 0 {
+        return prereq("is already an identity column");
+    }
+    if col.default.is_some() {
+        return prereq("already has a default value");
+    }
+    let seq_name = match &a.sequence_name {
+        Some((Some(s), n)) => Some((crate::catalog::lookup_schema(cx.engine, s)?, n.clone())),
+        Some((None, n)) => Some((def.schema, n.clone())),
+        None => None,
+    };
+    let mut opts = a.options.clone();
+    opts.type_oid = Some(col.data_type.oid());
+    ddl::add_identity_sequence(&mut def, pos, &opts, a.kind, seq_name, cx)?;
+    store(cx, db, def)
+}
+
 // ---- helpers -------------------------------------------------------------------------
 
 /// The table's definition as the transaction sees it now.

@@ -325,6 +325,11 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
             };
             cx.engine
                 .with_catalog(|c| c.ddl.comments.get(&(db, first, sub)).cloned())
+                .or_else(|| {
+                    (f == ObjDescription)
+                        .then(|| pg_catalog::initial_comment(first).map(str::to_string))
+                        .flatten()
+                })
                 .map_or(Value::Null, text)
         }
         RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
@@ -396,7 +401,9 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
         GetViewDef => cx
             .engine
             .with_catalog(|c| c.ddl.views.get(&(db, first)).map(|v| v.query.clone()))
-            .map_or(Value::Null, |q| text(format!(" {};", q.trim()))),
+            .map_or(Value::Null, |q| {
+                text(super::viewdef::view_definition(cx.engine, db, &q))
+            }),
         GetSerialSequence => {
             let (Value::Text(table), Value::Text(column)) = (&args[0], &args[1]) else {
                 return Ok(Value::Null);
@@ -697,8 +704,9 @@ pub fn size_pretty(n: i64) -> String {
 }
 
 /// `acldefault(kind, owner)`: the ACL PostgreSQL gives an object of `kind` (`r`
-/// relation, `s` sequence, `n` schema, `d` database, `c` column, `p` parameter) owned by
-/// `owner` while it has none stored, as `aclitem[]` text.
+/// relation, `s` sequence, `n` schema, `d` database, `c` column, `p` parameter, `T`
+/// type, `f` function, `l` language, `L` large object, `F` foreign-data wrapper, `S`
+/// foreign server) owned by `owner` while it has none stored, as `aclitem[]` text.
 fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
     use crate::storage::acl::{self, AclObject, ObjectKind};
     let k = match kind {
@@ -712,6 +720,29 @@ fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
             let name = cx.engine.with_catalog(|c| acl::role_name(c, owner));
             return Ok(Value::TextArray(vec![Some(format!("{name}=sA/{name}"))]));
         }
+        // Object kinds tusk has no objects of, or none with ACLs of their own (types,
+        // functions, languages, large objects, foreign-data wrappers and servers):
+        // PostgreSQL's defaults, PUBLIC's item first where PUBLIC has one.
+        "T" | "f" | "l" | "L" | "F" | "S" => {
+            let (public, owner_privs) = match kind {
+                "T" | "l" => (acl::ACL_USAGE, acl::ACL_USAGE),
+                "f" => (acl::ACL_EXECUTE, acl::ACL_EXECUTE),
+                "L" => (0, acl::ACL_SELECT | acl::ACL_UPDATE),
+                _ => (0, acl::ACL_USAGE),
+            };
+            let item = |grantee, privs| acl::AclItem {
+                grantee,
+                grantor: owner,
+                privs,
+                grant_opts: 0,
+            };
+            let mut items = Vec::new();
+            if public != 0 {
+                items.push(item(0, public));
+            }
+            items.push(item(owner, owner_privs));
+            return Ok(cx.engine.with_catalog(|c| acl_items_value(c, &items)));
+        }
         other => crate::bail!(
             sqlstate::INVALID_PARAMETER_VALUE,
             "unrecognized object type abbreviation: {other}"
@@ -720,17 +751,20 @@ fn acl_default(cx: &mut ExecCtx<'_>, kind: &str, owner: u32) -> Result<Value> {
     // A schema other than pg_catalog and public: the object only decides those two.
     let object = AclObject::Schema(u32::MAX);
     let items = acl::default_acl(k, owner, &object);
-    Ok(cx.engine.with_catalog(|c| {
-        Value::TextArray(
-            items
-                .iter()
-                .map(|it| {
-                    let t = acl::acl_text(c, std::slice::from_ref(it));
-                    Some(t.trim_start_matches('{').trim_end_matches('}').to_string())
-                })
-                .collect(),
-        )
-    }))
+    Ok(cx.engine.with_catalog(|c| acl_items_value(c, &items)))
+}
+
+/// ACL items as an `aclitem[]` value (text items).
+fn acl_items_value(c: &CatalogState, items: &[crate::storage::acl::AclItem]) -> Value {
+    Value::TextArray(
+        items
+            .iter()
+            .map(|it| {
+                let t = crate::storage::acl::acl_text(c, std::slice::from_ref(it));
+                Some(t.trim_start_matches('{').trim_end_matches('}').to_string())
+            })
+            .collect(),
+    )
 }
 
 /// The built-in operator `OPERATOR(pg_catalog.~)` names (what psql writes around its

@@ -1102,7 +1102,7 @@ fn run_comment(
 /// The comment a stored view query starts with: the schemas of `search_path` when
 /// the view was created, so its names resolve as they did then (PostgreSQL binds a
 /// view's names at creation).
-const VIEW_PATH_TAG: &str = "/*tusk search_path:";
+pub(crate) const VIEW_PATH_TAG: &str = "/*tusk search_path:";
 
 /// Prefixes a view's query text with the current path (see [`VIEW_PATH_TAG`]).
 fn with_view_path(text: &str) -> String {
@@ -2533,3 +2533,52 @@ pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -
 #[cfg(test)]
 #[path = "ddl_tests.rs"]
 mod tests;
+
+/// `ALTER COLUMN … ADD GENERATED … AS IDENTITY`'s sequence: created as CREATE TABLE
+/// creates an identity column's (owned by the column, the column's type, NOT NULL and
+/// the `nextval` default set on `def`), named `name` (schema, name) when given — 42P07
+/// if a relation has that name — else `table_column_seq`.
+pub(crate) fn add_identity_sequence(
+    def: &mut TableDef,
+    pos: usize,
+    opts: &SeqOpts,
+    kind: u8,
+    name: Option<(u32, String)>,
+    cx: &mut ExecCtx<'_>,
+) -> Result<()> {
+    let db = cx.db_oid;
+    let mut s = apply_opts(&fresh_sequence(DataType::Int8.oid()), opts, true)?;
+    let col = def.columns[pos].name.clone();
+    match name {
+        Some((schema, n)) => {
+            if cx
+                .engine
+                .with_catalog(|c| c.relation_exists(db, schema, &n))
+            {
+                bail!(sqlstate::DUPLICATE_TABLE, "relation \"{n}\" already exists");
+            }
+            s.schema = schema;
+            s.name = n;
+        }
+        None => {
+            s.schema = def.schema;
+            s.name = choose_name(
+                cx.engine,
+                db,
+                def.schema,
+                &format!("{}_{}_seq", def.name, col),
+                &[],
+            );
+        }
+    }
+    s.oid = cx.engine.new_oid();
+    s.owner = def.owner;
+    s.owned_by = Some((def.oid, pos));
+    s.identity = kind;
+    def.columns[pos].not_null = true;
+    def.columns[pos].default = Some(serial_default(cx.engine, &s));
+    cx.engine.catalog_change(
+        cx.txn,
+        CatalogChange::Ddl(DdlChange::SetSequence { db, def: s }),
+    )
+}

@@ -222,6 +222,18 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
             }
             rows
         }
+        Source::Virtual(vt @ VirtualTable::Catalog(crate::catalog::pg_catalog::PgView::Views)) => {
+            super::viewdef::pg_views_definitions(
+                cx.engine,
+                cx.db_oid,
+                vt.rows(cx.engine, cx.db_oid),
+            )
+        }
+        Source::Virtual(vt @ VirtualTable::Catalog(crate::catalog::pg_catalog::PgView::Depend)) => {
+            let mut rows = vt.rows(cx.engine, cx.db_oid);
+            rows.extend(super::viewdef::view_depend_rows(cx.engine, cx.db_oid));
+            rows
+        }
         Source::Virtual(VirtualTable::Stat(v)) => {
             let reader = crate::catalog::pg_stat::Reader {
                 user: cx.ctx.user.clone(),

@@ -318,6 +318,11 @@ pub enum FrontStmt {
         /// MOVE: reposition only, no rows returned.
         move_only: bool,
     },
+    /// ALTER TABLE … ALTER [COLUMN] … ADD GENERATED … AS IDENTITY [(…)], see
+    /// `sql::alter::add_identity`.
+    AddIdentity(Box<crate::sql::alter::AddIdentity>),
+    /// LOCK [TABLE] … [IN mode MODE] [NOWAIT], see `sql::lock`.
+    Lock(crate::sql::lock::LockStmt),
     /// UNLISTEN { channel | * }. tusk has no LISTEN, so a session listens to nothing
     /// and there is nothing to stop; pools send `UNLISTEN *` on release (asyncpg).
     Unlisten,
@@ -757,6 +762,113 @@ fn value_if_boolean(p: &mut P) -> Option<String> {
     }
 }
 
+/// `TABLE [IF EXISTS] [ONLY] name ALTER [COLUMN] col ADD GENERATED {ALWAYS | BY
+/// DEFAULT} AS IDENTITY [( option … )]` after ALTER; `None` for any other ALTER TABLE
+/// (sqlparser takes those) or an option it does not know.
+fn add_identity(p: &mut P) -> Option<crate::sql::alter::AddIdentity> {
+    let name = |p: &mut P| -> Option<String> {
+        match p.peek().cloned() {
+            Some(Tok::Word(w)) | Some(Tok::Quoted(w)) => {
+                p.i += 1;
+                Some(w)
+            }
+            _ => None,
+        }
+    };
+    let qualified = |p: &mut P| -> Option<(Option<String>, String)> {
+        let first = name(p)?;
+        if p.eat_punct('.') {
+            Some((Some(first), name(p)?))
+        } else {
+            Some((None, first))
+        }
+    };
+    let number = |p: &mut P| -> Option<i64> {
+        let neg = p.eat_punct('-');
+        match p.peek().cloned() {
+            Some(Tok::Num(n)) => {
+                p.i += 1;
+                let v: i64 = n.parse().ok()?;
+                Some(if neg { -v } else { v })
+            }
+            _ => None,
+        }
+    };
+    if !p.eat("table") {
+        return None;
+    }
+    let if_exists = p.eat("if") && p.eat("exists");
+    p.eat("only");
+    let table = qualified(p)?;
+    if !p.eat("alter") {
+        return None;
+    }
+    p.eat("column");
+    let column = name(p)?;
+    if !(p.eat("add") && p.eat("generated")) {
+        return None;
+    }
+    let kind = if p.eat("always") {
+        b'a'
+    } else if p.eat("by") && p.eat("default") {
+        b'd'
+    } else {
+        return None;
+    };
+    if !(p.eat("as") && p.eat("identity")) {
+        return None;
+    }
+    let mut options = crate::sql::ddl::SeqOpts::default();
+    let mut sequence_name = None;
+    if p.eat_punct('(') {
+        while !p.eat_punct(')') {
+            if p.eat("sequence") {
+                if !p.eat("name") {
+                    return None;
+                }
+                sequence_name = Some(qualified(p)?);
+            } else if p.eat("increment") {
+                p.eat("by");
+                options.increment = Some(number(p)?);
+            } else if p.eat("start") {
+                p.eat("with");
+                options.start = Some(number(p)?);
+            } else if p.eat("minvalue") {
+                options.min = Some(Some(number(p)?));
+            } else if p.eat("maxvalue") {
+                options.max = Some(Some(number(p)?));
+            } else if p.eat("cache") {
+                options.cache = Some(number(p)?);
+            } else if p.eat("cycle") {
+                options.cycle = Some(true);
+            } else if p.eat("no") {
+                if p.eat("minvalue") {
+                    options.min = Some(None);
+                } else if p.eat("maxvalue") {
+                    options.max = Some(None);
+                } else if p.eat("cycle") {
+                    options.cycle = Some(false);
+                } else {
+                    return None;
+                }
+            } else {
+                return None;
+            }
+        }
+    }
+    if !p.done() {
+        return None;
+    }
+    Some(crate::sql::alter::AddIdentity {
+        table,
+        if_exists,
+        column,
+        kind,
+        options,
+        sequence_name,
+    })
+}
+
 pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
     if let Some(d) = super::ddl::parse_front(text)? {
         return Ok(Some(FrontStmt::Ddl(Box::new(d))));
@@ -810,6 +922,45 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
             FrontStmt::Release(p.ident()?)
         }
         "checkpoint" => FrontStmt::Checkpoint,
+        "lock" => {
+            use crate::sql::lock::{LockMode, LockStmt};
+            p.eat("table");
+            let mut tables = Vec::new();
+            loop {
+                p.eat("only");
+                let first_part = p.ident()?;
+                let t = if p.eat_punct('.') {
+                    (Some(first_part), p.ident()?)
+                } else {
+                    (None, first_part)
+                };
+                p.eat_punct('*');
+                tables.push(t);
+                if !p.eat_punct(',') {
+                    break;
+                }
+            }
+            let mut mode = LockMode::AccessExclusive;
+            if p.eat("in") {
+                let mut words = Vec::new();
+                while let Some(w) = p.word().filter(|w| *w != "mode") {
+                    words.push(w.to_string());
+                    p.i += 1;
+                }
+                let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+                mode = match LockMode::from_words(&refs) {
+                    Some(m) if p.eat("mode") => m,
+                    _ => return Err(p.syntax()),
+                };
+            }
+            let nowait = p.eat("nowait");
+            p.end()?;
+            FrontStmt::Lock(LockStmt {
+                tables,
+                mode,
+                nowait,
+            })
+        }
         "close" => {
             if p.eat("all") {
                 FrontStmt::Close(None)
@@ -1012,6 +1163,11 @@ pub fn parse(text: &str) -> Result<Option<FrontStmt>> {
                 p.eat("with");
                 let opts = role_opts(&mut p)?;
                 FrontStmt::AlterRole { name, opts }
+            } else if p.word() == Some("table") {
+                match add_identity(&mut p) {
+                    Some(a) => FrontStmt::AddIdentity(Box::new(a)),
+                    None => return Ok(None),
+                }
             } else {
                 return Ok(None);
             }

@@ -93,7 +93,7 @@ pub fn source_width(src: &Source) -> Option<usize> {
     match src {
         Source::Single => Some(0),
         Source::Table { def, .. } => Some(def.columns.len()),
-        Source::Virtual(vt) => Some(vt.columns().len()),
+        Source::Virtual(vt) => Some(vt.columns().len() + vt.system_columns().len()),
         Source::Subquery(p) | Source::DistinctOn(p, _) => Some(p.visible),
         Source::Join {
             left, right_width, ..

@@ -56,6 +56,7 @@ pub mod functions;
 pub mod generated;
 pub mod join;
 pub mod lateral;
+pub mod lock;
 pub mod owner;
 pub mod pg_clauses;
 pub mod plan;
@@ -63,6 +64,7 @@ mod prepare;
 pub mod privileges;
 pub mod regex_funcs;
 pub mod reloptions;
+pub mod seq_options;
 pub mod stat_funcs;
 pub mod string_funcs;
 // Temporary tables: the session's namespace handle and ON COMMIT actions (temp.rs).
@@ -72,6 +74,7 @@ pub mod to_char;
 pub mod to_char_num;
 pub mod type_funcs;
 pub mod tz_funcs;
+pub mod viewdef;
 pub mod window;
 
 pub use crate::config::{PgSettingRow, ServerConfig, SessionSettings};
@@ -380,6 +383,8 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     // CREATE UNLOGGED TABLE makes an ordinary (logged) table (sql::temp).
     let logged = temp::unlogged_as_logged(&p.text);
+    // CREATE SEQUENCE's options in any order (sql::seq_options).
+    let logged = seq_options::reorder(logged.as_deref().unwrap_or(&p.text)).or(logged);
     let (text, clauses) = pg_clauses::rewrite_all(logged.as_deref().unwrap_or(&p.text));
     let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
@@ -1798,6 +1803,15 @@ impl Session {
                 self.close_cursor(name)?;
                 cmd("CLOSE CURSOR")
             }
+            FrontStmt::AddIdentity(a) => {
+                self.exec_ctx(&[], |cx| alter::add_identity(cx, a))?;
+                cmd("ALTER TABLE")
+            }
+            FrontStmt::Lock(l) => {
+                let in_block = self.explicit;
+                self.exec_ctx(&[], |cx| lock::execute(l, in_block, cx))?;
+                cmd("LOCK TABLE")
+            }
             FrontStmt::Unlisten => cmd("UNLISTEN"),
             FrontStmt::Checkpoint => {
                 if !self.is_superuser() {
@@ -2635,6 +2649,7 @@ mod hot_standby {
             FrontStmt::Acl(a) => a.tag(),
             FrontStmt::CreateDatabase { .. } => "CREATE DATABASE",
             FrontStmt::DropDatabase { .. } => "DROP DATABASE",
+            FrontStmt::AddIdentity(_) => "ALTER TABLE",
             _ => return Ok(()),
         };
         Err(read_only(what))

@@ -16,6 +16,12 @@
 //! * `DROP INDEX CONCURRENTLY`: removed and recorded ([`Clauses::drop_concurrently`]);
 //!   the index is dropped as without it, and the session refuses it inside a
 //!   transaction block as PostgreSQL does.
+//! * `ONLY` before a relation name (`FROM ONLY t`, `JOIN ONLY`, `UPDATE ONLY`,
+//!   `DELETE FROM ONLY`, `TRUNCATE ONLY`, as pg_dump writes them): removed; tusk has no inheritance,
+//!   so a relation never has descendants to leave out.
+//! * `OPERATOR(pg_catalog.op)` before `ANY`/`ALL`/`SOME` (pg_dump's `c.relkind
+//!   OPERATOR(pg_catalog.=) ANY (…)`): the built-in operator written bare, which
+//!   sqlparser reads there.
 //!
 //! # Invariants
 //! Words are found as tokens (never inside strings, quoted names or comments) and
@@ -68,6 +74,8 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
         && !lower.contains("key")
         && !lower.contains("concurrently")
         && !lower.contains("conflict")
+        && !lower.contains("only")
+        && !lower.contains("operator")
     {
         return (Cow::Borrowed(text), Clauses::default());
     }
@@ -90,6 +98,9 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
         .collect();
     let is = |k: usize, s: &str| words.get(k).and_then(|(_, w)| w.as_deref()) == Some(s);
     let mut blank: Vec<usize> = Vec::new(); // token indexes to blank
+                                            // Token ranges written again as one operator symbol, padded with spaces.
+    let mut bare_ops: Vec<(usize, usize, String)> = Vec::new();
+    let tok = |k: usize| words.get(k).map(|(i, _)| &tokens[*i].token);
     let mut overriding = None;
     let mut drop_concurrently = false;
     let mut conflict_target = None;
@@ -111,6 +122,30 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
         } else if k == 0 && is(0, "drop") && is(1, "index") && is(2, "concurrently") {
             drop_concurrently = true;
             blank.push(words[2].0);
+        } else if is(k, "only")
+            && k > 0
+            && (is(k - 1, "from")
+                || is(k - 1, "join")
+                || is(k - 1, "update")
+                || is(k - 1, "truncate")
+                || matches!(tok(k - 1), Some(Token::Comma)))
+            && matches!(tok(k + 1), Some(Token::Word(_)))
+        {
+            blank.push(words[k].0);
+        } else if is(k, "operator")
+            && matches!(tok(k + 1), Some(Token::LParen))
+            && is(k + 2, "pg_catalog")
+            && matches!(tok(k + 3), Some(Token::Period))
+            && matches!(tok(k + 5), Some(Token::RParen))
+            && (is(k + 6, "any") || is(k + 6, "all") || is(k + 6, "some"))
+        {
+            let op = tok(k + 4).map(|t| t.to_string()).unwrap_or_default();
+            if matches!(
+                op.as_str(),
+                "=" | "<>" | "!=" | "<" | ">" | "<=" | ">=" | "~" | "!~" | "~*" | "!~*"
+            ) {
+                bare_ops.push((words[k].0, words[k + 5].0, op));
+            }
         } else if is(k, "for") && is(k + 1, "key") && is(k + 2, "share") {
             blank.push(words[k + 1].0);
         } else if is(k, "overriding")
@@ -130,13 +165,21 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
         drop_concurrently,
         conflict_target,
     };
-    if blank.is_empty() {
+    if blank.is_empty() && bare_ops.is_empty() {
         return (Cow::Borrowed(text), found);
     }
     let mut out = text.to_string();
     for i in blank {
         if let Some((a, b)) = byte_range(text, &starts, &tokens[i]) {
             out.replace_range(a..b, &" ".repeat(b - a));
+        }
+    }
+    for (first, last, op) in bare_ops {
+        if let (Some((a, _)), Some((_, b))) = (
+            byte_range(text, &starts, &tokens[first]),
+            byte_range(text, &starts, &tokens[last]),
+        ) {
+            out.replace_range(a..b, &format!("{op:<width$}", width = b - a));
         }
     }
     (Cow::Owned(out), found)
@@ -280,6 +323,20 @@ mod tests {
         assert_eq!(t, "DROP INDEX              IF EXISTS i");
         assert!(c.drop_concurrently);
         assert!(!rewrite_all("DROP INDEX i").1.drop_concurrently);
+    }
+
+    #[test]
+    fn only_and_qualified_operators_before_any() {
+        let (t, _) = rewrite_all("SELECT a FROM ONLY \"S\".t JOIN only u ON true, ONLY v");
+        assert_eq!(t, "SELECT a FROM      \"S\".t JOIN      u ON true,      v");
+        let (t, _) = rewrite_all("UPDATE ONLY t SET a = 1");
+        assert_eq!(t, "UPDATE      t SET a = 1");
+        let (t, _) = rewrite_all("ALTER TABLE ONLY t ADD PRIMARY KEY (a)");
+        assert_eq!(t, "ALTER TABLE ONLY t ADD PRIMARY KEY (a)");
+        let (t, _) = rewrite_all("SELECT k OPERATOR(pg_catalog.=) ANY (ARRAY['r'])");
+        assert_eq!(t, "SELECT k =                      ANY (ARRAY['r'])");
+        let q = "SELECT n OPERATOR(pg_catalog.~) '^(x)$'";
+        assert_eq!(rewrite_all(q).0, q);
     }
 
     #[test]

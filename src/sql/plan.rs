@@ -76,9 +76,16 @@ impl ScopeCol {
     /// Whether a reference qualified by `table` (or unqualified) may name this column.
     pub fn visible_as(&self, table: Option<&str>) -> bool {
         match table {
-            None => !self.absorbed,
+            None => !self.absorbed || self.is_system(),
             Some(t) => self.table.as_deref() == Some(t),
         }
+    }
+
+    /// Whether this is a system column (`tableoid`; PostgreSQL's negative attribute
+    /// numbers): reachable by name, qualified or not, but never part of `*`, `t.*` or
+    /// a whole-row value (it is also marked `absorbed`, which keeps it out of `*`).
+    pub fn is_system(&self) -> bool {
+        self.attnum < 0
     }
 }
 
@@ -1438,6 +1445,17 @@ impl<'a> Binder<'a> {
                             .collect(),
                     };
                     apply_alias_columns(&mut scope, alias.as_ref())?;
+                    scope
+                        .cols
+                        .extend(vt.system_columns().iter().map(|(n, t, num)| ScopeCol {
+                            table: Some(alias_name.clone()),
+                            name: n.to_string(),
+                            ty: *t,
+                            typmod: -1,
+                            table_oid: 0,
+                            attnum: *num,
+                            absorbed: true,
+                        }));
                     return Ok((Source::Virtual(vt), scope));
                 }
                 self.acl_check_view(schema.as_deref(), &tname)
@@ -1897,7 +1915,7 @@ impl<'a> Binder<'a> {
                     };
                     let mut any = false;
                     for (i, c) in scope.cols.iter().enumerate() {
-                        if c.table.as_deref() == Some(t.as_str()) {
+                        if c.table.as_deref() == Some(t.as_str()) && !c.is_system() {
                             items.push(Item::Col(i));
                             any = true;
                         }
@@ -2142,7 +2160,10 @@ impl<'a> Binder<'a> {
                         _ => bail!(sqlstate::SYNTAX_ERROR, "invalid qualified wildcard"),
                     };
                     let cols: Vec<usize> = (0..scope.cols.len())
-                        .filter(|&i| scope.cols[i].table.as_deref() == Some(t.as_str()))
+                        .filter(|&i| {
+                            scope.cols[i].table.as_deref() == Some(t.as_str())
+                                && !scope.cols[i].is_system()
+                        })
                         .collect();
                     if cols.is_empty() {
                         bail!(
@@ -5057,6 +5078,8 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
     match e {
         ast::Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();
+            // Built-in aggregates live in pg_catalog (`pg_catalog.array_agg(…)`).
+            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
             let (n, star) = match &f.args {
                 ast::FunctionArguments::List(l) => (
                     l.args.len(),
@@ -5066,7 +5089,7 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
                 ),
                 _ => (0, false),
             };
-            if f.over.is_none() && agg_func(&name, star, if star { 0 } else { n }).is_some() {
+            if f.over.is_none() && agg_func(name, star, if star { 0 } else { n }).is_some() {
                 return true;
             }
             match &f.args {

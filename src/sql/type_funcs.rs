@@ -124,6 +124,10 @@ pub enum TypeFn {
     ArrBuild(u32),
     /// `a[i]`.
     Subscript,
+    /// `n[i]` of a `name`: its byte `i` (0-based, as PostgreSQL subscripts a `name`
+    /// as a fixed 64-byte array) as a `"char"`; NULL outside 0..63, `'\0'` (empty)
+    /// past the name's end.
+    NameByte,
     /// `a[lo:hi]` (NULL bounds are omitted ones).
     Slice,
     /// `array_prepend(anyelement, anyarray)` and `elem || array`.
@@ -368,12 +372,33 @@ fn call_array(f: TypeFn, args: &[Value], opts: &types::FormatOptions) -> Result<
         TypeFn::Subscript => {
             let (a, i) = (arg(0), arg(1));
             match (typed(&a), i.as_i64()) {
+                // int2vector / oidvector subscripts start at 0.
+                (Some(a), Some(i)) if types::array::is_vector(a.elem) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| a.items.get(i).cloned())
+                    .unwrap_or(Value::Null),
                 (Some(a), Some(i)) if i >= 1 && (i as usize) <= a.items.len() => {
                     a.items[i as usize - 1].clone()
                 }
                 _ => Value::Null,
             }
         }
+        TypeFn::NameByte => match (arg(0), arg(1).as_i64()) {
+            (Value::Text(n), Some(i)) if (0..64).contains(&i) => {
+                let byte = n.as_bytes().get(i as usize).copied().unwrap_or(0);
+                Value::Text(if byte == 0 {
+                    String::new()
+                } else {
+                    // A byte of a multi-byte character is shown as PostgreSQL's
+                    // "char" output shows a high byte.
+                    match byte {
+                        0x80.. => format!("\\{:03o}", byte),
+                        _ => (byte as char).to_string(),
+                    }
+                })
+            }
+            _ => Value::Null,
+        },
         TypeFn::Slice => {
             let Some(a) = typed(&arg(0)) else {
                 return Ok(Some(Value::Null));
@@ -1235,6 +1260,17 @@ pub fn bind_array_expr(b: &mut Binder<'_>, e: &ast::Expr, scope: &Scope) -> Resu
         }
         ast::Expr::CompoundFieldAccess { root, access_chain } => {
             let arr = b.bind(root, scope)?;
+            if let (DataType::Name, [ast::AccessExpr::Subscript(ast::Subscript::Index { index })]) =
+                (arr.ty(), access_chain.as_slice())
+            {
+                let e = b.bind(index, scope)?;
+                let i = b.coerce(e, DataType::Int4, -1, Coercion::Implicit, index.span())?;
+                return Ok(Some(Expr::Func(
+                    Func::Typed(TypeFn::NameByte),
+                    vec![arr, i],
+                    DataType::Text,
+                )));
+            }
             let Some(elem) = types::array::elem_type(arr.ty()) else {
                 bail!(
                     sqlstate::DATATYPE_MISMATCH,
@@ -1533,6 +1569,9 @@ pub enum Srf {
     /// `information_schema._pg_expandarray(anyarray)`: each element `x` with its
     /// position `n` (JDBC's getPrimaryKeys expands `pg_index.indkey` with it).
     ExpandArray,
+    /// `pg_options_to_table(text[])`: each `name=value` option as (`option_name`,
+    /// `option_value`), the value NULL when there is no `=`.
+    OptionsToTable,
 }
 
 /// A bound call of a set-returning function.
@@ -1553,6 +1592,15 @@ pub fn srf(name: &str) -> Option<(Srf, Vec<(&'static str, DataType)>)> {
     if name == "_pg_expandarray" {
         let cols = vec![("x", DataType::Text), ("n", DataType::Int4)];
         return Some((Srf::ExpandArray, cols));
+    }
+    if name == "pg_options_to_table" {
+        return Some((
+            Srf::OptionsToTable,
+            vec![
+                ("option_name", DataType::Text),
+                ("option_value", DataType::Text),
+            ],
+        ));
     }
     let j = name.starts_with("json_");
     let jt = if j { DataType::Json } else { DataType::Jsonb };
@@ -1605,7 +1653,7 @@ pub fn srf_shape(
 /// The argument type of a set-returning function.
 pub fn srf_arg_type(f: Srf) -> DataType {
     match f {
-        Srf::Unnest | Srf::ExpandArray => DataType::TextArray,
+        Srf::Unnest | Srf::ExpandArray | Srf::OptionsToTable => DataType::TextArray,
         Srf::ArrayElements(j)
         | Srf::ArrayElementsText(j)
         | Srf::Each(j)
@@ -1635,6 +1683,18 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
             .into_iter()
             .zip(1..)
             .map(|(x, n)| vec![x, Value::Int4(n)])
+            .collect());
+    }
+    if call.func == Srf::OptionsToTable {
+        return Ok(elements(&v)
+            .into_iter()
+            .filter_map(|o| match o {
+                Value::Text(t) => Some(match t.split_once('=') {
+                    Some((n, v)) => vec![Value::Text(n.into()), Value::Text(v.into())],
+                    None => vec![Value::Text(t), Value::Null],
+                }),
+                _ => None,
+            })
             .collect());
     }
     let j_out = matches!(call.func, Srf::ArrayElements(true) | Srf::Each(true));
@@ -1683,7 +1743,7 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
         Srf::ArrayElements(_) | Srf::ArrayElementsText(_) => ("extract elements from", "array"),
         Srf::Each(_) | Srf::EachText(_) => ("deconstruct", "object"),
         Srf::ObjectKeys(_) => ("call jsonb_object_keys on", "object"),
-        Srf::Unnest | Srf::ExpandArray => ("unnest", "array"),
+        Srf::Unnest | Srf::ExpandArray | Srf::OptionsToTable => ("unnest", "array"),
     };
     if shape != want {
         let what = if want == "array" && shape == "object" {
@@ -1746,6 +1806,6 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
             .into_iter()
             .map(|(k, _)| vec![Value::Text(k)])
             .collect(),
-        Srf::Unnest | Srf::ExpandArray => vec![],
+        Srf::Unnest | Srf::ExpandArray | Srf::OptionsToTable => vec![],
     })
 }

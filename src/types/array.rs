@@ -123,6 +123,7 @@ pub fn array_type_of(elem: DataType) -> Option<DataType> {
 pub fn elem_type(t: DataType) -> Option<DataType> {
     match t {
         DataType::TextArray => Some(DataType::Text),
+        DataType::Int2Vector | DataType::OidVector => Some(vector_elem(t)),
         DataType::Array(o) => Some(elem_from_oid(o)),
         _ => None,
     }
@@ -205,12 +206,24 @@ impl ArrayValue {
 
     /// The array's type.
     pub fn data_type(&self) -> DataType {
+        if is_vector(self.elem) {
+            return self.elem;
+        }
         array_type_of(self.elem).unwrap_or(DataType::Array(self.elem.oid()))
     }
 }
 
 /// `array_out`: `{1,2,NULL}`, elements quoted when PostgreSQL would.
 pub fn format_array(a: &ArrayValue, opts: &super::FormatOptions) -> String {
+    if is_vector(a.elem) {
+        // int2vector / oidvector output: the numbers separated by spaces.
+        let parts: Vec<String> = a
+            .items
+            .iter()
+            .map(|v| super::format_text(v, opts))
+            .collect();
+        return parts.join(" ");
+    }
     let parts: Vec<String> = a
         .items
         .iter()
@@ -406,10 +419,13 @@ pub fn encode_array_binary(a: &ArrayValue) -> Vec<u8> {
     let ndim = if a.items.is_empty() { 0i32 } else { 1 };
     out.extend_from_slice(&ndim.to_be_bytes());
     out.extend_from_slice(&(a.items.iter().any(Value::is_null) as i32).to_be_bytes());
-    out.extend_from_slice(&a.elem.oid().to_be_bytes());
+    let vector = is_vector(a.elem);
+    let elem = if vector { vector_elem(a.elem) } else { a.elem };
+    out.extend_from_slice(&elem.oid().to_be_bytes());
     if ndim == 1 {
         out.extend_from_slice(&(a.items.len() as i32).to_be_bytes());
-        out.extend_from_slice(&1i32.to_be_bytes());
+        // A vector's subscripts start at 0.
+        out.extend_from_slice(&(if vector { 0i32 } else { 1 }).to_be_bytes());
     }
     for v in &a.items {
         if v.is_null() {
@@ -578,6 +594,44 @@ pub fn cast_elements(
         items,
     }
     .into_value())
+}
+
+/// Whether `t` is one of the vector types (`int2vector`, `oidvector`), which an
+/// [`ArrayValue`] names as its `elem` to be one: the items are then of
+/// [`vector_elem`]'s type, subscripted from 0 and written space-separated.
+pub fn is_vector(t: DataType) -> bool {
+    matches!(t, DataType::Int2Vector | DataType::OidVector)
+}
+
+/// The element type of a vector type (`smallint` for `int2vector`, else `oid`).
+pub fn vector_elem(t: DataType) -> DataType {
+    if t == DataType::Int2Vector {
+        DataType::Int2
+    } else {
+        DataType::Oid
+    }
+}
+
+/// A vector value of type `t` (`int2vector` or `oidvector`) with the items of an
+/// array value; NULL stays NULL.
+pub fn as_vector(t: DataType, v: Value) -> Value {
+    match ArrayValue::from_value(&v) {
+        Some(a) => Value::Array(Box::new(ArrayValue {
+            elem: t,
+            items: a.items,
+        })),
+        None => v,
+    }
+}
+
+/// `int2vectorin` / `oidvectorin`: numbers separated by spaces.
+pub fn parse_vector(t: DataType, s: &str) -> Result<Value> {
+    let elem = vector_elem(t);
+    let items = s
+        .split_ascii_whitespace()
+        .map(|w| super::text::parse_text(elem, -1, w))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Value::Array(Box::new(ArrayValue { elem: t, items })))
 }
 
 #[cfg(test)]

@@ -204,6 +204,10 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
         })?),
         DataType::TextArray => super::array::decode_array_binary(DataType::Text, b)?,
         DataType::Array(e) => super::array::decode_array_binary(super::array::elem_from_oid(e), b)?,
+        DataType::Int2Vector | DataType::OidVector => super::array::as_vector(
+            t,
+            super::array::decode_array_binary(super::array::vector_elem(t), b)?,
+        ),
         DataType::Enum(o) => super::enum_io::parse_enum(
             o,
             std::str::from_utf8(b).map_err(|_| {

@@ -121,6 +121,10 @@ pub mod oid {
     pub const JSON: u32 = 114;
     /// `jsonb`.
     pub const JSONB: u32 = 3802;
+    /// `int2vector`.
+    pub const INT2VECTOR: u32 = 22;
+    /// `oidvector`.
+    pub const OIDVECTOR: u32 = 30;
 }
 
 /// A SQL data type (without its typmod, which travels beside it as an `i32`, -1 = none).
@@ -184,6 +188,13 @@ pub enum DataType {
     Array(u32),
     /// A user-defined enum type (its OID; labels live in the catalog).
     Enum(u32),
+    /// `int2vector` (catalog columns such as `pg_index.indkey`): a
+    /// [`Value::Array`] of `smallint` whose `elem` is this type, subscripted from 0,
+    /// written as space-separated numbers (see `array`).
+    Int2Vector,
+    /// `oidvector` (`pg_proc.proargtypes`, `pg_index.indclass`): as `Int2Vector`, of
+    /// `oid`.
+    OidVector,
 }
 
 impl DataType {
@@ -219,6 +230,8 @@ impl DataType {
             DataType::Jsonb => oid::JSONB,
             DataType::Array(e) => array::array_oid_of(e).unwrap_or(0),
             DataType::Enum(o) => o,
+            DataType::Int2Vector => oid::INT2VECTOR,
+            DataType::OidVector => oid::OIDVECTOR,
         }
     }
 
@@ -252,6 +265,8 @@ impl DataType {
             oid::UUID => DataType::Uuid,
             oid::JSON => DataType::Json,
             oid::JSONB => DataType::Jsonb,
+            oid::INT2VECTOR => DataType::Int2Vector,
+            oid::OIDVECTOR => DataType::OidVector,
             o if o >= array::FIRST_USER_OID && o.is_multiple_of(2) => DataType::Enum(o),
             o => DataType::Array(array::elem_oid_of(o)?),
         })
@@ -310,6 +325,8 @@ impl DataType {
             DataType::Jsonb => "jsonb",
             DataType::Array(e) if e >= array::FIRST_USER_OID => enum_io::array_name(e),
             DataType::Array(e) => array::array_type_name(e),
+            DataType::Int2Vector => "int2vector",
+            DataType::OidVector => "oidvector",
             DataType::Enum(o) => enum_io::type_name(o),
         }
     }
@@ -347,6 +364,8 @@ impl DataType {
             DataType::Jsonb => "jsonb",
             // `x::int4[]` is named as its element type, as `x::text[]` is.
             DataType::Array(e) => array::elem_from_oid(e).column_name(),
+            DataType::Int2Vector => "int2vector",
+            DataType::OidVector => "oidvector",
             DataType::Enum(o) => enum_io::type_name(o),
         }
     }
@@ -410,6 +429,8 @@ impl DataType {
             DataType::Time => 27,
             DataType::TimeTz => 28,
             DataType::Char => 29,
+            DataType::Int2Vector => 30,
+            DataType::OidVector => 31,
         }
     }
 
@@ -445,6 +466,8 @@ impl DataType {
             27 => DataType::Time,
             28 => DataType::TimeTz,
             29 => DataType::Char,
+            30 => DataType::Int2Vector,
+            31 => DataType::OidVector,
             _ => return None,
         })
     }
@@ -469,6 +492,11 @@ impl DataType {
             // Only quoted: a plain `char` is `character`.
             "\"char\"" => DataType::Char,
             "oid" => DataType::Oid,
+            // The function-naming `regproc` is text here, as in the catalog
+            // relations' columns (`catalog::pg_catalog`).
+            "regproc" => DataType::Text,
+            "int2vector" => DataType::Int2Vector,
+            "oidvector" => DataType::OidVector,
             "timestamp" | "timestamp without time zone" => DataType::Timestamp,
             "timestamptz" | "timestamp with time zone" => DataType::TimestampTz,
             "date" => DataType::Date,
@@ -1088,7 +1116,8 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::Int8(i) => out.extend_from_slice(&i.to_le_bytes()),
         Value::Float4(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
         Value::Float8(f) => out.extend_from_slice(&f.to_bits().to_le_bytes()),
-        Value::Numeric(n) => put_bytes(out, n.to_string().as_bytes()),
+        // The plain form keeps the scale (`0.00`; the Display form of a zero drops it).
+        Value::Numeric(n) => put_bytes(out, n.to_plain_string().as_bytes()),
         Value::Text(s) => put_bytes(out, s.as_bytes()),
         Value::Oid(o) => out.extend_from_slice(&o.to_le_bytes()),
         Value::Timestamp(t) | Value::TimestampTz(t) => out.extend_from_slice(&t.to_le_bytes()),
@@ -1273,7 +1302,9 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
             json::parse_jsonb(&r.string()?)
                 .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded jsonb"))?,
         ),
-        DataType::Array(_) => array::decode_array_row(r)?,
+        DataType::Array(_) | DataType::Int2Vector | DataType::OidVector => {
+            array::decode_array_row(r)?
+        }
         DataType::Enum(_) => array::decode_enum_row(r)?,
     })
 }
@@ -1315,6 +1346,28 @@ mod tests {
         assert_eq!(back, row);
         // A truncated image fails instead of panicking.
         assert!(decode_row(&mut Reader::new(&buf[..buf.len() - 1])).is_err());
+    }
+
+    #[test]
+    fn row_codec_keeps_numeric_scale() {
+        for text in [
+            "0.00",
+            "10.50",
+            "-0.0",
+            "1E+3",
+            "123456789012345678901234567890.5",
+        ] {
+            let v = Value::Numeric(text.parse().unwrap());
+            let mut buf = Vec::new();
+            encode_row(std::slice::from_ref(&v), &mut buf);
+            let back = decode_row(&mut Reader::new(&buf)).unwrap();
+            let opts = FormatOptions::default();
+            assert_eq!(
+                format_text(&back[0], &opts),
+                format_text(&v, &opts),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -263,6 +263,7 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
         }
         DataType::TextArray => super::array::parse_array(DataType::Text, s)?,
         DataType::Array(e) => super::array::parse_array(super::array::elem_from_oid(e), s)?,
+        DataType::Int2Vector | DataType::OidVector => super::array::parse_vector(t, s)?,
         DataType::Enum(o) => super::enum_io::parse_enum(o, s)?,
         DataType::Void => Value::Null,
         DataType::Bytea => Value::Bytea(super::bytea::parse_bytea(s)?),

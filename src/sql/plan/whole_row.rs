@@ -107,7 +107,7 @@ fn row_args(id: &ast::Ident, item: &str, cols: &Scope) -> Option<Vec<ast::Functi
     let members: Vec<&super::ScopeCol> = cols
         .cols
         .iter()
-        .filter(|c| c.table.as_deref() == Some(item))
+        .filter(|c| c.table.as_deref() == Some(item) && !c.is_system())
         .collect();
     if members.is_empty() {
         return None;
