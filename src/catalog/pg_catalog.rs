@@ -371,6 +371,17 @@ pub struct Index {
     pub primary: bool,
     /// A partial index's predicate column (see `storage::IndexDef::predicate`).
     pub predicate: Option<usize>,
+    /// Per key `indoption` bits (see `storage::IndexDef::options`; empty = all 0).
+    pub options: Vec<i16>,
+}
+
+impl Index {
+    /// `indoption`: one entry per key column.
+    pub fn key_options(&self) -> Vec<i16> {
+        (0..self.columns.len())
+            .map(|k| self.options.get(k).copied().unwrap_or(0))
+            .collect()
+    }
 }
 
 /// A constraint as `pg_constraint` describes it.
@@ -525,6 +536,7 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
                 unique: true,
                 primary: true,
                 predicate: None,
+                options: vec![],
             });
         }
         for i in &t.indexes {
@@ -536,6 +548,7 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
                 unique: i.unique,
                 primary: false,
                 predicate: i.predicate,
+                options: i.options.clone(),
             });
         }
     }
@@ -1626,7 +1639,7 @@ impl PgView {
                         ),
                         vector(DataType::OidVector, oid_array(&colls)),
                         null(),
-                        vector(DataType::Int2Vector, int2_array(&vec![0; ix.columns.len()])),
+                        vector(DataType::Int2Vector, int2_array(&ix.key_options())),
                         index_exprs(&ix),
                         ix.predicate
                             .and_then(|p| ix.table.columns.get(p)?.generated.clone())

@@ -265,6 +265,7 @@ async fn start(
     };
     let is_member = |role: &str, group: &str| engine.is_member_of(role, group);
     let Some(line) = hba.find(&request, &is_member).cloned() else {
+        drop(slot); // (free the slot before the client hears of the refusal)
         send_fatal(&mut io, no_hba_entry(&peer, &params)).await;
         return None;
     };
@@ -286,6 +287,7 @@ async fn start(
         Ok(AuthOutcome::ClientLeft) => return None,
         Err(e) => {
             let _ = w.flush(&mut io).await;
+            drop(slot); // (free the slot before the client hears of the refusal)
             send_fatal(&mut io, e).await;
             return None;
         }
@@ -295,6 +297,7 @@ async fn start(
     // 4. Post-authentication checks, in PostgreSQL's order.
     if let Err(e) = authorize(&shared, &params, role.as_ref(), &config) {
         let _ = w.flush(&mut io).await;
+        drop(slot); // (free the slot before the client hears of the refusal)
         send_fatal(&mut io, e).await;
         return None;
     }
@@ -314,6 +317,7 @@ async fn start(
             Ok(pairs) => startup_settings.extend(pairs),
             Err(e) => {
                 let _ = w.flush(&mut io).await;
+                drop(slot); // (free the slot before the client hears of the refusal)
                 send_fatal(&mut io, e).await;
                 return None;
             }
@@ -322,6 +326,7 @@ async fn start(
     for (name, value) in &startup_settings {
         if let Err(e) = settings.apply_startup(name, value) {
             let _ = w.flush(&mut io).await;
+            drop(slot); // (free the slot before the client hears of the refusal)
             send_fatal(&mut io, e).await;
             return None;
         }

@@ -1520,6 +1520,7 @@ fn add_unique(
         unique: true,
         constraint: true,
         predicate: None,
+        options: vec![],
     };
     def.indexes.push(index.clone());
     let table = def.clone();

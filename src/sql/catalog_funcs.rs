@@ -374,7 +374,23 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                     .get(column as usize - 1)
                     .map_or(text(String::new()), |&p| text(key(p, true))));
             }
-            let keys: Vec<String> = ix.columns.iter().map(|&p| key(p, true)).collect();
+            // Each key with its ordering as declared (PostgreSQL's defaults unsaid).
+            let keys: Vec<String> = ix
+                .columns
+                .iter()
+                .zip(ix.key_options())
+                .map(|(&p, o)| {
+                    let order = match (o & 1 != 0, o & 2 != 0) {
+                        (false, false) | (true, true) => match o & 1 {
+                            0 => "",
+                            _ => " DESC",
+                        },
+                        (false, true) => " NULLS FIRST",
+                        (true, false) => " DESC NULLS LAST",
+                    };
+                    format!("{}{order}", key(p, true))
+                })
+                .collect();
             let predicate = ix.predicate.map(|p| key(p, false));
             cx.engine
                 .with_catalog(|c| text(index_def(c, &ix, &keys, predicate.as_deref(), pretty)))

@@ -1454,6 +1454,7 @@ pub fn run_create_index(p: &CreateIndexPlan, cx: &mut ExecCtx<'_>) -> Result<()>
         unique: p.unique,
         constraint: false,
         predicate,
+        options: p.options.clone(),
     };
     def.indexes.push(index.clone());
     let table = def.clone();

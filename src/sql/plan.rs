@@ -431,6 +431,9 @@ pub struct CreateIndexPlan {
     pub name_parts: Vec<String>,
     /// A partial index's predicate (SQL text over the table's columns).
     pub predicate: Option<String>,
+    /// Per key, `indoption` bits (1 = DESC, 2 = NULLS FIRST); empty when all are ASC
+    /// NULLS LAST.
+    pub options: Vec<i16>,
     /// UNIQUE.
     pub unique: bool,
     /// IF NOT EXISTS.
@@ -2925,6 +2928,7 @@ impl<'a> Binder<'a> {
                 unique: true,
                 constraint: true,
                 predicate: None,
+                options: vec![],
             });
         }
         Ok(Plan::CreateTable(CreateTablePlan {
@@ -2974,6 +2978,20 @@ impl<'a> Binder<'a> {
         let scope = Scope::of_table(&table, &table.name);
         let mut keys = Vec::new();
         let mut name_parts = Vec::new();
+        let mut options: Vec<i16> = ci
+            .columns
+            .iter()
+            .map(|ic| {
+                let o = &ic.column.options;
+                let desc = o.asc == Some(false);
+                // DESC puts NULLs first unless told otherwise, as PostgreSQL.
+                let nulls_first = o.nulls_first.unwrap_or(desc);
+                i16::from(desc) | i16::from(nulls_first) << 1
+            })
+            .collect();
+        if options.iter().all(|o| *o == 0) {
+            options.clear();
+        }
         for ic in &ci.columns {
             let mut e = &ic.column.expr;
             while let ast::Expr::Nested(inner) = e {
@@ -3024,6 +3042,7 @@ impl<'a> Binder<'a> {
             keys,
             name_parts,
             predicate,
+            options,
             unique: ci.unique,
             if_not_exists: ci.if_not_exists,
         }))
@@ -5498,6 +5517,7 @@ mod tests {
             unique,
             constraint: false,
             predicate: None,
+            options: vec![],
         }
     }
 

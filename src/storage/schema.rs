@@ -178,6 +178,10 @@ pub struct IndexDef {
     /// A partial index's predicate: the position of the hidden boolean column holding
     /// it (see [`ColumnDef::generated`]); rows where it is not true are not indexed.
     pub predicate: Option<usize>,
+    /// Per key column, PostgreSQL's `indoption` bits: 1 = DESC, 2 = NULLS FIRST (empty
+    /// = all ASC NULLS LAST). They are what the index was declared with (shown by
+    /// `pg_get_indexdef`); the B-tree itself keeps one order and is read either way.
+    pub options: Vec<i16>,
 }
 
 /// One change to the catalog, as logged in the WAL.
@@ -623,12 +627,22 @@ fn encode_table(out: &mut Vec<u8>, db: u32, def: &TableDef) {
         for c in &ix.columns {
             put_u32(out, *c as u32);
         }
-        // Bit 2: a partial index's predicate column follows.
+        // Bit 2: a partial index's predicate column follows; bit 3: the key options.
+        let has_options = ix.options.iter().any(|o| *o != 0);
         out.push(
-            ix.unique as u8 | (ix.constraint as u8) << 1 | (ix.predicate.is_some() as u8) << 2,
+            ix.unique as u8
+                | (ix.constraint as u8) << 1
+                | (ix.predicate.is_some() as u8) << 2
+                | (has_options as u8) << 3,
         );
         if let Some(p) = ix.predicate {
             put_u32(out, p as u32);
+        }
+        if has_options {
+            put_u32(out, ix.options.len() as u32);
+            for o in &ix.options {
+                put_u32(out, *o as u32);
+            }
         }
     }
 }
@@ -696,6 +710,12 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
         } else {
             None
         };
+        let mut options = Vec::new();
+        if flags & 8 != 0 {
+            for _ in 0..r.u32()? {
+                options.push(r.u32()? as i16);
+            }
+        }
         indexes.push(IndexDef {
             oid,
             name,
@@ -703,6 +723,7 @@ fn decode_table(r: &mut Reader<'_>) -> Result<(u32, TableDef)> {
             unique: flags & 1 != 0,
             constraint: flags & 2 != 0,
             predicate,
+            options,
         });
     }
     Ok((

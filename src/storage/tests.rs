@@ -886,6 +886,7 @@ fn table_with_index(e: &Engine, unique: bool, rows: &[(i32, &str)]) -> (u32, u32
         unique,
         constraint: unique,
         predicate: None,
+        options: vec![],
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
@@ -1050,6 +1051,7 @@ fn range_lookups_on_an_integer_index() {
         unique: false,
         constraint: false,
         predicate: None,
+        options: vec![],
     });
     let ix = def.indexes[0].oid;
     let mut t = e.begin();
@@ -1164,6 +1166,7 @@ fn create_index_created_by_replay_is_built_from_replayed_rows() {
         unique: true,
         constraint: false,
         predicate: None,
+        options: vec![],
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
@@ -1191,6 +1194,7 @@ fn building_a_unique_index_waits_for_writers_and_finds_duplicates() {
         unique: true,
         constraint: false,
         predicate: None,
+        options: vec![],
     });
     let e2 = e.clone();
     let h = std::thread::spawn(move || {
@@ -1225,6 +1229,7 @@ fn building_a_unique_index_waits_for_writers_and_finds_duplicates() {
         unique: true,
         constraint: false,
         predicate: None,
+        options: vec![],
     });
     let mut t = e.begin();
     e.catalog_change(&mut t, CatalogChange::AlterTable { db: 5, def })
