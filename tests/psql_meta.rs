@@ -14,14 +14,11 @@
 //! * `\d+ big_orders`: `pg_get_viewdef` gives the view's query as written, not deparsed;
 //! * `\dt+`, `\di+`, `\dv+`, `\ds+`: `pg_table_size` is missing (and tusk's sizes
 //!   are not PostgreSQL's);
-//! * `\dn+`: schema ACLs and `COMMENT ON SCHEMA`; `\df+`: no `pg_language`;
+//! * `\df+`: function details tusk does not keep;
 //!   `\dx`, `\dA`, `\db`, `\dd` and the other catalogs tusk does not fill.
 //!
 //! `\l` is compared because both clusters are initialised with `-E UTF8 --locale=C`
 //! (scripts/psql-meta-expected passes them to PostgreSQL's initdb).
-//!
-//! The fixture also avoids what tusk refuses:
-//! `CREATE SEQUENCE … START n INCREMENT m` in that order.
 
 #[path = "common/mod.rs"]
 mod common;
