@@ -630,6 +630,22 @@ fn privilege_list(f: PrivFn, text: &str) -> Result<Vec<(u32, bool)>> {
     Ok(out)
 }
 
+/// The privileges `role` holds on the system relation `text` names, if it names one
+/// (`pg_catalog` comes first on every search path): SELECT for all
+/// (but the superuser-only ones, see `catalog::check_virtual_access`), everything for
+/// superusers.
+fn system_relation_privileges(engine: &Engine, role: u32, text: &str) -> Option<(u32, u32)> {
+    let (schema, name) = super::ddl::parse_qualified(text).ok()?;
+    let vt = crate::catalog::virtual_table(schema.as_deref(), &name)?;
+    if engine.with_catalog(|c| acl::is_superuser(c, role)) {
+        return Some((acl::ACL_ALL_TABLE, acl::ACL_ALL_TABLE));
+    }
+    if crate::catalog::check_virtual_access(engine, role, vt).is_err() {
+        return Some((0, 0));
+    }
+    Some((acl::ACL_SELECT, 0))
+}
+
 /// A relation named by text (a `regclass` argument): its object, kind and name.
 fn relation_by_text(
     engine: &Engine,
@@ -746,6 +762,17 @@ pub fn call(f: PrivFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Value> 
         return Ok(Value::Bool(wanted(have, &list)));
     }
     let object_text = text(&args[0]);
+    // A system relation (`pg_class`, `information_schema.tables`…) is not in tusk's
+    // catalog of objects: everyone may read it but `pg_authid`, superusers do anything.
+    if matches!(
+        f,
+        PrivFn::Table(_) | PrivFn::AnyColumn(_) | PrivFn::Column(..)
+    ) {
+        if let Some(have) = system_relation_privileges(engine, role, &object_text) {
+            let list = privilege_list(f, &privilege)?;
+            return Ok(Value::Bool(wanted(have, &list)));
+        }
+    }
     match f {
         PrivFn::Table(_) | PrivFn::Sequence(_) => {
             let (object, kind, name) = relation_by_text(engine, db, &object_text)?;
