@@ -17,5 +17,6 @@
 mod bank;
 #[path = "../common/mod.rs"]
 mod common;
+mod images;
 mod regressions;
 mod wal_tail;
