@@ -17,6 +17,8 @@
 mod bank;
 #[path = "../common/mod.rs"]
 mod common;
+mod fsync;
 mod images;
+mod load;
 mod regressions;
 mod wal_tail;
