@@ -57,7 +57,10 @@ fn failed_wal_fsync_stops_writes_and_loses_no_acknowledged_commit() {
                 log.contains(FAULT_LINE) && log.contains("could not fsync file"),
                 "{what}: start-up failed ({status}) without naming the fsync:\n{log}"
             );
-            let said: Vec<&str> = log.lines().filter(|l| l.contains("FATAL") || l.contains("PANIC")).collect();
+            let said: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("FATAL") || l.contains("PANIC"))
+                .collect();
             eprintln!("fsync {what}: start-up refused ({status}): {said:?}");
             *exits.entry("start-up refused".into()).or_default() += 1;
             s.try_start()
@@ -79,7 +82,12 @@ fn failed_wal_fsync_stops_writes_and_loses_no_acknowledged_commit() {
         }
         // 1. Writes stay refused after the failure, reads are served.
         std::thread::sleep(Duration::from_millis(300));
-        let out = s.psql_as("postgres", "postgres", None, "insert into ledger values (0, 0, 1, 2, 0)");
+        let out = s.psql_as(
+            "postgres",
+            "postgres",
+            None,
+            "insert into ledger values (0, 0, 1, 2, 0)",
+        );
         let refused = stderr(&out);
         assert!(
             !out.status.success(),
@@ -87,7 +95,10 @@ fn failed_wal_fsync_stops_writes_and_loses_no_acknowledged_commit() {
         );
         let round_errors = load.errors();
         let logs = load.stop(&rt);
-        let acked: u64 = logs.iter().map(|l| l.acked.load(std::sync::atomic::Ordering::SeqCst)).sum();
+        let acked: u64 = logs
+            .iter()
+            .map(|l| l.acked.load(std::sync::atomic::Ordering::SeqCst))
+            .sum();
         let fsync_errors: u64 = round_errors
             .iter()
             .filter(|(k, _)| k.contains("could not fsync file"))
@@ -96,7 +107,9 @@ fn failed_wal_fsync_stops_writes_and_loses_no_acknowledged_commit() {
         // 2. A fast shutdown, bounded.
         s.signal(libc::SIGINT);
         let status = s.wait_exit(Duration::from_secs(60));
-        *exits.entry(format!("after the fault: {status}")).or_default() += 1;
+        *exits
+            .entry(format!("after the fault: {status}"))
+            .or_default() += 1;
         // 3. Restart without the fault: every acknowledged commit is there.
         s.try_start()
             .unwrap_or_else(|e| panic!("{what}: restart: {e}\n{}", s.log_text()));

@@ -136,7 +136,9 @@ fn corrupted_checkpoint_image_is_refused_or_recovered() {
             round % 200 + 1
         ));
         if rng.gen_bool(0.5) {
-            s.psql(&format!("create table c{round} (x int); drop table c{round}"));
+            s.psql(&format!(
+                "create table c{round} (x int); drop table c{round}"
+            ));
         }
         let expect = contents(&s);
         let clean = rng.gen_bool(0.5);
@@ -175,12 +177,17 @@ fn corrupted_checkpoint_image_is_refused_or_recovered() {
                 let fatal = log
                     .lines()
                     .find(|l| l.contains("FATAL:"))
-                    .unwrap_or_else(|| panic!("{what}: exited with {status} without a FATAL line:\n{log}"));
+                    .unwrap_or_else(|| {
+                        panic!("{what}: exited with {status} without a FATAL line:\n{log}")
+                    });
                 assert!(
                     fatal.contains(&target.display().to_string()),
                     "{what}: the FATAL line does not name the file: {fatal}"
                 );
-                eprintln!("images {what}: refused: {}", fatal.split("FATAL:").nth(1).unwrap().trim());
+                eprintln!(
+                    "images {what}: refused: {}",
+                    fatal.split("FATAL:").nth(1).unwrap().trim()
+                );
                 "refused"
             }
             Ok(()) => {
@@ -202,7 +209,11 @@ fn corrupted_checkpoint_image_is_refused_or_recovered() {
         std::fs::write(&target, &original).unwrap();
         s.try_start()
             .unwrap_or_else(|e| panic!("{what}: start after repair: {e}\n{}", s.log_text()));
-        assert_eq!(contents(&s), expect, "{what}: after repair the data differs");
+        assert_eq!(
+            contents(&s),
+            expect,
+            "{what}: after repair the data differs"
+        );
     }
     eprintln!("images: {rounds} rounds; outcomes (damage, image, outcome): {outcomes:?}");
 }

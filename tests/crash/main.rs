@@ -17,6 +17,7 @@
 mod bank;
 #[path = "../common/mod.rs"]
 mod common;
+mod disk_full;
 mod fsync;
 mod images;
 mod load;
