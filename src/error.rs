@@ -224,14 +224,17 @@ impl Error {
     }
 
     /// An I/O error on `what` (a file name or an action), SQLSTATE 58030, or 53100 when
-    /// the disk is full.
+    /// the disk is full. The OS text reads as C's `%m` prints it (`Input/output error`,
+    /// without Rust's ` (os error 5)` suffix), as in PostgreSQL's messages.
     pub fn io(what: impl fmt::Display, e: std::io::Error) -> Error {
         let code = if e.raw_os_error() == Some(libc::ENOSPC) {
             sqlstate::DISK_FULL
         } else {
             sqlstate::IO_ERROR
         };
-        Error::new(code, format!("{what}: {e}"))
+        let text = e.to_string();
+        let text = text.find(" (os error").map_or(&text[..], |i| &text[..i]);
+        Error::new(code, format!("{what}: {text}"))
     }
 
     /// Returns the error with another SQLSTATE and message (keeping its severity).

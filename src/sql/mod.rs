@@ -1215,6 +1215,11 @@ impl Session {
         }
         if !self.explicit {
             if let Err(e) = self.commit_txn() {
+                // As PostgreSQL: the implicit transaction ends before the last
+                // statement's CommandComplete, so a failed commit is reported by an
+                // error instead of it, never after it (a client seeing "INSERT 0 1"
+                // would take the row as committed).
+                out.pop();
                 out.push(Err(e));
             }
         }

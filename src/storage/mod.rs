@@ -119,7 +119,7 @@ impl Default for EngineOptions {
             fsync: true,
             wal_segment_size: 16 * 1024 * 1024,
             wal_sync_method: SyncMethod::default(),
-            io: Arc::new(StdIo),
+            io: wal::fault::io_from_env(),
             checkpoint: None,
             background: true,
         }
@@ -1069,8 +1069,16 @@ impl Engine {
     // ---- end of replication slot retention ----
 
     fn fail(&self, e: Error) -> Error {
-        self.broken.store(true, Ordering::SeqCst);
-        tracing::error!("WAL write failed, refusing further writes: {}", e.message);
+        // Logged once, at PANIC as PostgreSQL logs a failed WAL write or fsync; unlike
+        // PostgreSQL the process stays up (serving reads) until it is restarted.
+        if !self.broken.swap(true, Ordering::SeqCst) {
+            crate::logging::log_at(
+                "PANIC",
+                &e.message,
+                Some("The storage engine refuses all further writes; restart the server to recover from the WAL."),
+                None,
+            );
+        }
         panic_error(e)
     }
 

@@ -30,9 +30,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const ACCOUNTS: i32 = 50;
-const INITIAL: i64 = 1_000_000;
-const CLIENTS: usize = 8;
+pub(crate) const ACCOUNTS: i32 = 50;
+pub(crate) const INITIAL: i64 = 1_000_000;
+pub(crate) const CLIENTS: usize = 8;
 
 /// Rounds to run, from `TUSK_CRASH_ROUNDS` (default 3).
 pub fn rounds() -> usize {
@@ -60,29 +60,29 @@ pub fn seed(tag: &str) -> u64 {
 
 /// What one client saw.
 #[derive(Default)]
-struct ClientLog {
+pub(crate) struct ClientLog {
     /// The last seq whose COMMIT returned success.
-    acked: AtomicU64,
+    pub(crate) acked: AtomicU64,
     /// The seq being attempted (acked + 1 while a transaction is open).
-    attempting: AtomicU64,
+    pub(crate) attempting: AtomicU64,
 }
 
 /// Counts shared by all clients of a round.
 #[derive(Default)]
-struct Stats {
-    commits: AtomicU64,
-    errors: Mutex<BTreeMap<String, u64>>,
+pub(crate) struct Stats {
+    pub(crate) commits: AtomicU64,
+    pub(crate) errors: Mutex<BTreeMap<String, u64>>,
 }
 
 /// One ledger row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Entry {
-    a: i32,
-    b: i32,
-    amount: i64,
+pub(crate) struct Entry {
+    pub(crate) a: i32,
+    pub(crate) b: i32,
+    pub(crate) amount: i64,
 }
 
-async fn connect(conninfo: &str) -> Option<tokio_postgres::Client> {
+pub(crate) async fn connect(conninfo: &str) -> Option<tokio_postgres::Client> {
     let (c, conn) = tokio_postgres::connect(conninfo, tokio_postgres::NoTls)
         .await
         .ok()?;
@@ -93,7 +93,7 @@ async fn connect(conninfo: &str) -> Option<tokio_postgres::Client> {
 }
 
 /// One client's loop; returns when the connection breaks (the kill) or `stop` is set.
-async fn client(
+pub(crate) async fn client(
     conninfo: String,
     id: i32,
     seed: u64,
@@ -168,7 +168,7 @@ async fn client(
 }
 
 /// Reads the accounts and the ledger.
-async fn read_state(conninfo: &str) -> (HashMap<i32, i64>, HashMap<(i32, i32), Entry>) {
+pub(crate) async fn read_state(conninfo: &str) -> (HashMap<i32, i64>, HashMap<(i32, i32), Entry>) {
     let c = connect(conninfo).await.expect("connect after restart");
     let accounts = c
         .query("select id, balance from accounts", &[])
@@ -197,7 +197,7 @@ async fn read_state(conninfo: &str) -> (HashMap<i32, i64>, HashMap<(i32, i32), E
 }
 
 /// Checks invariants 1 and 2 (money is conserved; each balance matches the ledger).
-fn check_balances(accounts: &HashMap<i32, i64>, ledger: &HashMap<(i32, i32), Entry>) {
+pub(crate) fn check_balances(accounts: &HashMap<i32, i64>, ledger: &HashMap<(i32, i32), Entry>) {
     assert_eq!(
         accounts.len(),
         ACCOUNTS as usize,
@@ -221,6 +221,23 @@ fn check_balances(accounts: &HashMap<i32, i64>, ledger: &HashMap<(i32, i32), Ent
             expect[id]
         );
     }
+}
+
+/// The statements creating and filling `accounts` and `ledger`, then a checkpoint
+/// (committed synchronously whatever the server's `synchronous_commit`).
+pub(crate) fn schema_sql() -> String {
+    let mut values = String::new();
+    for i in 1..=ACCOUNTS {
+        if i > 1 {
+            values.push(',');
+        }
+        values.push_str(&format!("({i}, {INITIAL})"));
+    }
+    format!(
+        "set synchronous_commit = on; create table accounts (id int primary key, balance bigint not null); \
+         create table ledger (client int, seq int, a int not null, b int not null, amount bigint not null, primary key (client, seq)); \
+         insert into accounts values {values}; checkpoint"
+    )
 }
 
 /// Runs the whole scenario with `synchronous_commit` on or off; with `storm`, every
@@ -247,19 +264,8 @@ pub fn run(sync_commit: bool, storm: bool) {
     }
     s.try_start()
         .unwrap_or_else(|e| panic!("start: {e}\n{}", s.log_text()));
-    let mut values = String::new();
-    for i in 1..=ACCOUNTS {
-        if i > 1 {
-            values.push(',');
-        }
-        values.push_str(&format!("({i}, {INITIAL})"));
-    }
     // The schema is committed synchronously in both modes.
-    s.psql(&format!(
-        "set synchronous_commit = on; create table accounts (id int primary key, balance bigint not null); \
-         create table ledger (client int, seq int, a int not null, b int not null, amount bigint not null, primary key (client, seq)); \
-         insert into accounts values {values}; checkpoint"
-    ));
+    s.psql(&schema_sql());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -8,7 +8,8 @@
 //!
 //! Segment files are created the way PostgreSQL creates them: zero-filled to the full
 //! segment size in a temporary file, made durable, then renamed into place, so a
-//! segment file is either absent or complete.
+//! segment file is either absent or complete. A temporary file whose writing failed
+//! (a full disk) is removed at once, never left to hold the space.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -104,6 +105,17 @@ fn temp_path(path: &Path) -> std::path::PathBuf {
     dir.join(format!("xlogtemp.{}.{n}", std::process::id()))
 }
 
+/// Runs `f`, which writes the temporary file `tmp` and renames it into place; if it
+/// fails, removes `tmp` (as PostgreSQL unlinks a half-written `xlogtemp` file), so a
+/// full disk is not kept full by the remains of the write that found it full.
+fn removing_on_error(tmp: &Path, f: impl FnOnce() -> io::Result<()>) -> io::Result<()> {
+    let r = f();
+    if r.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    r
+}
+
 impl WalIo for StdIo {
     fn open(&self, path: &Path, method: SyncMethod) -> io::Result<Box<dyn SegmentFile>> {
         let file = OpenOptions::new()
@@ -122,7 +134,7 @@ impl WalIo for StdIo {
         method: SyncMethod,
     ) -> io::Result<Box<dyn SegmentFile>> {
         let tmp = temp_path(path);
-        {
+        removing_on_error(&tmp, || {
             let f = OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -139,8 +151,8 @@ impl WalIo for StdIo {
             if fsync {
                 f.sync_all()?;
             }
-        }
-        std::fs::rename(&tmp, path)?;
+            std::fs::rename(&tmp, path)
+        })?;
         if fsync {
             if let Some(dir) = path.parent() {
                 self.sync_dir(dir)?;
@@ -151,11 +163,13 @@ impl WalIo for StdIo {
 
     fn copy(&self, from: &Path, to: &Path, fsync: bool) -> io::Result<()> {
         let tmp = temp_path(to);
-        std::fs::copy(from, &tmp)?;
-        if fsync {
-            File::open(&tmp)?.sync_all()?;
-        }
-        std::fs::rename(&tmp, to)?;
+        removing_on_error(&tmp, || {
+            std::fs::copy(from, &tmp)?;
+            if fsync {
+                File::open(&tmp)?.sync_all()?;
+            }
+            std::fs::rename(&tmp, to)
+        })?;
         if fsync {
             if let Some(dir) = to.parent() {
                 self.sync_dir(dir)?;
@@ -172,7 +186,7 @@ impl WalIo for StdIo {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);
-        {
+        removing_on_error(&tmp, || {
             let f = OpenOptions::new()
                 .write(true)
                 .create(true)
@@ -183,8 +197,8 @@ impl WalIo for StdIo {
             if fsync {
                 f.sync_all()?;
             }
-        }
-        std::fs::rename(&tmp, path)?;
+            std::fs::rename(&tmp, path)
+        })?;
         if fsync {
             if let Some(dir) = path.parent() {
                 self.sync_dir(dir)?;

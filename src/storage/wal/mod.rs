@@ -13,6 +13,8 @@
 //! - `segment.rs` — segment numbers, LSN arithmetic, file names (`XLogFileName`).
 //! - `format.rs`  — page headers and record framing, byte by byte; the CRC.
 //! - `io.rs`      — the disk I/O trait ([`io::WalIo`]) and its production implementation.
+//! - `fault.rs`   — the I/O layer a server uses: production, or (debug builds only) an
+//!   fsync failure armed by `TUSK_TEST_FAIL_FSYNC_AFTER` for the crash suite.
 //! - `writer.rs`  — [`WalWriter`]: append, write, flush with group commit, segment and
 //!   timeline switches.
 //! - `reader.rs`  — [`WalReader`] (records, stopping cleanly at the end of valid WAL) and
@@ -51,6 +53,7 @@ use std::str::FromStr;
 
 use crate::error::{sqlstate, Error, Result};
 
+pub mod fault;
 pub mod format;
 pub mod io;
 pub mod raw;

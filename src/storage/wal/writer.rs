@@ -630,12 +630,16 @@ impl WalWriter {
         let mut st = self.lock_state();
         let upto = upto.0.min(st.insert_end);
         loop {
-            if let Some(e) = &st.broken {
-                return Err(e.clone());
-            }
+            // Bytes already made durable stay durable: a caller whose record an
+            // earlier round flushed hears so even if a later round broke the writer
+            // before it woke up (its commit is in the WAL; calling it failed would
+            // abort in memory what recovery brings back).
             let reached = if sync { st.flushed } else { st.written };
             if reached >= upto {
                 return Ok(());
+            }
+            if let Some(e) = &st.broken {
+                return Err(e.clone());
             }
             if st.io_busy {
                 let wait = if sync {
