@@ -127,7 +127,7 @@ pub enum PgView {
     Sequences,
     /// `pg_views`.
     Views,
-    /// `pg_proc` (tusk has no user-defined functions: empty).
+    /// `pg_proc`: the built-in functions tusk implements (`catalog::pg_proc`).
     Proc,
     /// `pg_inherits` (no inheritance or partitioning in tusk: empty).
     Inherits,
@@ -727,6 +727,8 @@ pub fn format_type(
         typeoid::FLOAT8 => "double precision".into(),
         // The internal one-byte type's name is quoted, unlike character's `char`.
         typeoid::CHAR => "\"char\"".into(),
+        // The pseudo-type "any": its name is a reserved word.
+        2276 => "\"any\"".into(),
         typeoid::BPCHAR if with_mod => format!("character({})", typmod - 4),
         typeoid::BPCHAR => "bpchar".into(),
         typeoid::VARCHAR if with_mod => format!("character varying({})", typmod - 4),
@@ -1963,12 +1965,12 @@ impl PgView {
                     ]
                 })
                 .collect(),
+            PgView::Proc => super::pg_proc::rows(),
             PgView::Shdescription
             | PgView::Seclabel(_)
             | PgView::DbRoleSetting
             | PgView::ParameterAcl
             | PgView::Range
-            | PgView::Proc
             | PgView::Inherits
             | PgView::Policy
             | PgView::StatisticExt
