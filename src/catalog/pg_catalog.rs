@@ -62,6 +62,8 @@ pub const PG_CLASS_OID: u32 = 1259;
 pub const PG_NAMESPACE_OID: u32 = 2615;
 /// `pg_type`'s OID.
 pub const PG_TYPE_OID: u32 = 1247;
+/// `pg_proc`'s OID, the `classoid` of functions in `pg_description`.
+pub const PG_PROC_OID: u32 = 1255;
 /// `pg_attrdef`'s OID.
 pub const PG_ATTRDEF_OID: u32 = 2604;
 /// `pg_rewrite`'s OID.
@@ -1713,6 +1715,11 @@ impl PgView {
                             vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
                         }),
                 );
+                // The built-in functions' comments (`catalog::pg_proc`).
+                rows.extend(super::pg_proc::all().iter().filter_map(|p| {
+                    let d = p.description.as_deref()?;
+                    Some(vec![o(p.oid), o(PG_PROC_OID), Value::Int4(0), text(d)])
+                }));
                 rows
             }
             PgView::AuthMembers => c

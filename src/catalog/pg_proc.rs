@@ -28,6 +28,11 @@
 //!    window functions the binder implements; a set-returning function must be one
 //!    the FROM clause runs.
 //!
+//! Besides those, the I/O, typmod and subscript functions of the types tusk has (the
+//! `typinput`, `typoutput`… that `pg_type` names, such as `array_in`) are listed: tusk
+//! implements them in `types`, and drivers compare `pg_type.typinput` with
+//! `'pg_catalog.array_in'::regproc`.
+//!
 //! So adding a function to the binder adds it to `pg_proc` with no edit here, and an
 //! overload tusk lacks (`lower(anyrange)`) is absent. Procedures (`prokind = 'p'`) are
 //! never listed: tusk has no CALL.
@@ -238,6 +243,35 @@ pub fn polymorphic_result(oid: u32) -> bool {
     )
 }
 
+/// Whether `name` is an I/O, typmod or subscript function of a type tusk has (what
+/// `pg_type.typinput` and its siblings name): tusk implements each of them in
+/// `types` (text and binary I/O, typmods, array subscripts), though not as functions
+/// a query calls by name.
+fn type_support_function(name: &str) -> bool {
+    static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let mut names = vec!["enum_in", "enum_out", "enum_recv", "enum_send"];
+            for t in super::pg_types::BUILTIN_TYPES {
+                let has = match DataType::from_oid(t.oid) {
+                    Some(DataType::Array(e)) => DataType::from_oid(e).is_some(),
+                    Some(_) => true,
+                    None => false,
+                };
+                if has {
+                    names.extend([t.input, t.output, t.receive, t.send, t.modin, t.modout]);
+                    names.push(t.subscript);
+                }
+            }
+            names.retain(|n| *n != "-");
+            names.sort_unstable();
+            names.dedup();
+            names
+        })
+        .binary_search(&name)
+        .is_ok()
+}
+
 /// The window functions the binder implements (`sql::plan::window`).
 const WINDOW_FUNCTIONS: &[&str] = &[
     "row_number",
@@ -257,6 +291,9 @@ const WINDOW_FUNCTIONS: &[&str] = &[
 /// filter of [`all`]; see the module comment).
 fn binder_resolves(p: &Proc) -> bool {
     use crate::sql::plan::{self, AggFunc, Coercion};
+    if p.kind == b'f' && type_support_function(p.name) {
+        return true;
+    }
     let Some(types) = p
         .argtypes
         .iter()
@@ -403,6 +440,10 @@ mod tests {
         assert!(has("version", &[]));
         assert!(has("count", &[]));
         assert!(has("row_number", &[]));
+        // The I/O functions of tusk's types (`pg_type.typinput`…), not of others.
+        assert!(has("array_in", &[2275, typeoid::OID, typeoid::INT4]));
+        assert!(has("int4in", &[2275]));
+        assert!(!all().iter().any(|p| p.name == "xml_in"));
         // Overloads tusk lacks: ranges, procedures.
         assert!(!has("lower", &[3831]));
         assert!(all().iter().all(|p| p.kind != b'p'));

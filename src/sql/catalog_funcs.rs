@@ -25,7 +25,7 @@
 //! so `SELECT c.oid::regclass` prints `orders` (or `app.customers` when `app` is not
 //! on the search path) while comparisons and ORDER BY still use the OID.
 
-use super::expr::Func;
+use super::expr::{Expr, Func};
 use super::ExecCtx;
 use crate::catalog::pg_catalog;
 use crate::catalog::pg_proc;
@@ -142,7 +142,6 @@ impl RegKind {
 /// stays an `oid` (it compares and sorts as one); an ORDER BY on such a column keeps
 /// sorting by the OID through a hidden copy of the expression.
 pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
-    use super::expr::Expr;
     for i in 0..p.visible.min(p.exprs.len()) {
         let kind = match &p.exprs[i] {
             Expr::Func(Func::Catalog(CatalogFn::ToReg(kind)), _, _) => *kind,
@@ -170,6 +169,33 @@ pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
             f.type_oid = DataType::Text.oid();
             f.type_len = DataType::Text.type_len();
         }
+    }
+}
+
+/// `pg_type.typinput = 'pg_catalog.array_in'::regproc` (JDBC's type cache): tusk holds
+/// the function-naming columns of its catalogs as the names in text, so a `regproc` or
+/// `regprocedure` value compared with a text or name operand is compared by the name
+/// it prints, which is what the column shows.
+pub fn reg_text_operands(l: Expr, r: Expr) -> (Expr, Expr) {
+    let reg = |e: &Expr| match e {
+        Expr::Func(
+            Func::Catalog(CatalogFn::ToReg(k @ (RegKind::Proc | RegKind::Procedure))),
+            ..,
+        ) => Some(*k),
+        _ => None,
+    };
+    let texty = |e: &Expr| matches!(e.ty(), DataType::Text | DataType::Name);
+    let named = |kind: RegKind, e: Expr| {
+        Expr::Func(
+            Func::Catalog(CatalogFn::RegName(kind)),
+            vec![e],
+            DataType::Text,
+        )
+    };
+    match (reg(&l), reg(&r)) {
+        (Some(k), None) if texty(&r) => (named(k, l), r),
+        (None, Some(k)) if texty(&l) => (l, named(k, r)),
+        _ => (l, r),
     }
 }
 

@@ -3970,6 +3970,11 @@ impl<'a> Binder<'a> {
         };
         let l = self.bind(left, scope)?;
         let r = self.bind(right, scope)?;
+        let (l, r) = if matches!(bop, BinOp::Eq | BinOp::NotEq) {
+            super::catalog_funcs::reg_text_operands(l, r)
+        } else {
+            (l, r)
+        };
         let (l, r) = match super::type_funcs::bind_typed_binary(
             self,
             bop,
