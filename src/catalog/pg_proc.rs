@@ -28,10 +28,12 @@
 //!    window functions the binder implements; a set-returning function must be one
 //!    the FROM clause runs.
 //!
-//! Besides those, the I/O, typmod and subscript functions of the types tusk has (the
-//! `typinput`, `typoutput`… that `pg_type` names, such as `array_in`) are listed: tusk
-//! implements them in `types`, and drivers compare `pg_type.typinput` with
-//! `'pg_catalog.array_in'::regproc`.
+//! Besides those, the functions tusk's own catalog rows name are listed: the I/O,
+//! typmod and subscript functions of the types tusk has (`pg_type.typinput`… such as
+//! `array_in`) and the access methods' handlers (`pg_am.amhandler`). tusk implements
+//! them (in `types`, as its heap and btree), and clients resolve those names:
+//! drivers compare `typinput` with `'pg_catalog.array_in'::regproc`, pg_dump reads
+//! `amhandler::pg_catalog.regproc`.
 //!
 //! So adding a function to the binder adds it to `pg_proc` with no edit here, and an
 //! overload tusk lacks (`lower(anyrange)`) is absent. Procedures (`prokind = 'p'`) are
@@ -243,15 +245,27 @@ pub fn polymorphic_result(oid: u32) -> bool {
     )
 }
 
-/// Whether `name` is an I/O, typmod or subscript function of a type tusk has (what
-/// `pg_type.typinput` and its siblings name): tusk implements each of them in
-/// `types` (text and binary I/O, typmods, array subscripts), though not as functions
-/// a query calls by name.
+/// Whether `name` is a function tusk's catalog rows name: an I/O, typmod, analyze or
+/// subscript function of a type tusk has (`pg_type.typinput` and its siblings) or an
+/// access method's handler (`pg_am.amhandler`). tusk implements each of them (in
+/// `types`, and as its heap and btree), though not as functions a query calls by
+/// name; clients cast those columns to `regproc` (pg_dump's
+/// `amhandler::pg_catalog.regproc`).
 fn type_support_function(name: &str) -> bool {
     static NAMES: OnceLock<Vec<&'static str>> = OnceLock::new();
     NAMES
         .get_or_init(|| {
-            let mut names = vec!["enum_in", "enum_out", "enum_recv", "enum_send"];
+            // Enum types' I/O, arrays' `typanalyze` (both in `pg_catalog`'s pg_type
+            // rows) and the handlers of the access methods `pg_am` lists.
+            let mut names = vec![
+                "enum_in",
+                "enum_out",
+                "enum_recv",
+                "enum_send",
+                "array_typanalyze",
+                "heap_tableam_handler",
+                "bthandler",
+            ];
             for t in super::pg_types::BUILTIN_TYPES {
                 let has = match DataType::from_oid(t.oid) {
                     Some(DataType::Array(e)) => DataType::from_oid(e).is_some(),
@@ -444,6 +458,7 @@ mod tests {
         assert!(has("array_in", &[2275, typeoid::OID, typeoid::INT4]));
         assert!(has("int4in", &[2275]));
         assert!(!all().iter().any(|p| p.name == "xml_in"));
+        assert!(has("heap_tableam_handler", &[2281]));
         // Overloads tusk lacks: ranges, procedures.
         assert!(!has("lower", &[3831]));
         assert!(all().iter().all(|p| p.kind != b'p'));
