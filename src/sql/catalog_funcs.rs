@@ -1,5 +1,6 @@
 //! The system information functions clients call on the catalog: the `reg*` casts
-//! (`'t'::regclass`, `'16413'::regclass`), `format_type`, `pg_get_userbyid`,
+//! (`'t'::regclass`, `'16413'::regclass`, `'version'::regproc`,
+//! `'lower(text)'::regprocedure` against `catalog::pg_proc`), `format_type`, `pg_get_userbyid`,
 //! `pg_table_is_visible` / `pg_type_is_visible`, `obj_description` /
 //! `col_description` / `shobj_description`, `pg_get_constraintdef`, `pg_get_indexdef`,
 //! `pg_get_expr`, `pg_get_viewdef`, `pg_get_serial_sequence`, `pg_encoding_to_char`,
