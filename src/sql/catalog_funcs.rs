@@ -1026,10 +1026,34 @@ mod tests {
     }
 
     #[test]
+    fn regprocedure_signatures() {
+        assert_eq!(
+            split_signature("lower(text)").unwrap(),
+            ("lower", vec!["text"])
+        );
+        assert_eq!(split_signature("now()").unwrap(), ("now", vec![]));
+        assert_eq!(
+            split_signature("f(numeric(10,2), int)").unwrap(),
+            ("f", vec!["numeric(10,2)", "int"])
+        );
+        let msg = |s: &str| split_signature(s).unwrap_err().message;
+        assert_eq!(msg("lower"), "expected a left parenthesis");
+        assert_eq!(msg("lower(text"), "expected a right parenthesis");
+        assert_eq!(msg("lower(text)x"), "expected a right parenthesis");
+        assert_eq!(type_oid("pg_catalog.text").unwrap(), 25);
+        assert_eq!(type_oid("\"any\"").unwrap(), 2276);
+        assert_eq!(
+            type_oid("nosuch").unwrap_err().code,
+            sqlstate::UNDEFINED_OBJECT
+        );
+    }
+
+    #[test]
     fn reg_kinds() {
         assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
         assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
         assert_eq!(reg_kind("oid"), None);
+        assert_eq!(reg_kind("regprocedure"), Some(RegKind::Procedure));
     }
 
     #[test]
