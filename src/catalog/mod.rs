@@ -27,6 +27,7 @@
 
 pub mod information_schema;
 pub mod pg_catalog;
+pub mod pg_proc;
 pub mod pg_stat;
 pub mod pg_types;
 pub mod search_path;

@@ -62,6 +62,8 @@ pub const PG_CLASS_OID: u32 = 1259;
 pub const PG_NAMESPACE_OID: u32 = 2615;
 /// `pg_type`'s OID.
 pub const PG_TYPE_OID: u32 = 1247;
+/// `pg_proc`'s OID, the `classoid` of functions in `pg_description`.
+pub const PG_PROC_OID: u32 = 1255;
 /// `pg_attrdef`'s OID.
 pub const PG_ATTRDEF_OID: u32 = 2604;
 /// `pg_rewrite`'s OID.
@@ -127,7 +129,7 @@ pub enum PgView {
     Sequences,
     /// `pg_views`.
     Views,
-    /// `pg_proc` (tusk has no user-defined functions: empty).
+    /// `pg_proc`: the built-in functions tusk implements (`catalog::pg_proc`).
     Proc,
     /// `pg_inherits` (no inheritance or partitioning in tusk: empty).
     Inherits,
@@ -740,6 +742,8 @@ pub fn format_type(
         typeoid::FLOAT8 => "double precision".into(),
         // The internal one-byte type's name is quoted, unlike character's `char`.
         typeoid::CHAR => "\"char\"".into(),
+        // The pseudo-type "any": its name is a reserved word.
+        2276 => "\"any\"".into(),
         typeoid::BPCHAR if with_mod => format!("character({})", typmod - 4),
         typeoid::BPCHAR => "bpchar".into(),
         typeoid::VARCHAR if with_mod => format!("character varying({})", typmod - 4),
@@ -1724,6 +1728,11 @@ impl PgView {
                             vec![o(*oid), o(class), Value::Int4(*sub), text(text_)]
                         }),
                 );
+                // The built-in functions' comments (`catalog::pg_proc`).
+                rows.extend(super::pg_proc::all().iter().filter_map(|p| {
+                    let d = p.description.as_deref()?;
+                    Some(vec![o(p.oid), o(PG_PROC_OID), Value::Int4(0), text(d)])
+                }));
                 rows
             }
             PgView::AuthMembers => c
@@ -1976,12 +1985,12 @@ impl PgView {
                     ]
                 })
                 .collect(),
+            PgView::Proc => super::pg_proc::rows(),
             PgView::Shdescription
             | PgView::Seclabel(_)
             | PgView::DbRoleSetting
             | PgView::ParameterAcl
             | PgView::Range
-            | PgView::Proc
             | PgView::Inherits
             | PgView::Policy
             | PgView::StatisticExt

@@ -1,5 +1,6 @@
 //! The system information functions clients call on the catalog: the `reg*` casts
-//! (`'t'::regclass`, `'16413'::regclass`), `format_type`, `pg_get_userbyid`,
+//! (`'t'::regclass`, `'16413'::regclass`, `'version'::regproc`,
+//! `'lower(text)'::regprocedure` against `catalog::pg_proc`), `format_type`, `pg_get_userbyid`,
 //! `pg_table_is_visible` / `pg_type_is_visible`, `obj_description` /
 //! `col_description` / `shobj_description`, `pg_get_constraintdef`, `pg_get_indexdef`,
 //! `pg_get_expr`, `pg_get_viewdef`, `pg_get_serial_sequence`, `pg_encoding_to_char`,
@@ -25,12 +26,13 @@
 //! so `SELECT c.oid::regclass` prints `orders` (or `app.customers` when `app` is not
 //! on the search path) while comparisons and ORDER BY still use the OID.
 
-use super::expr::Func;
+use super::expr::{Expr, Func};
 use super::ExecCtx;
 use crate::catalog::pg_catalog;
+use crate::catalog::pg_proc;
 use crate::catalog::search_path;
 use crate::error::{sqlstate, Result};
-use crate::storage::schema::CatalogState;
+use crate::storage::schema::{CatalogState, PG_CATALOG_NAMESPACE};
 use crate::types::{DataType, Value};
 use crate::{bail, err};
 
@@ -45,6 +47,25 @@ pub enum RegKind {
     Namespace,
     /// `regrole`: a role.
     Role,
+    /// `regproc`: a function named without its arguments (`catalog::pg_proc`).
+    Proc,
+    /// `regprocedure`: a function with its argument types (`lower(text)`).
+    Procedure,
+}
+
+/// Which `pg_get_function_*` / `pg_function_is_visible` a [`CatalogFn::FunctionInfo`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnInfo {
+    /// `pg_function_is_visible(oid)`.
+    IsVisible,
+    /// `pg_get_function_arguments(oid)`.
+    Arguments,
+    /// `pg_get_function_identity_arguments(oid)`.
+    IdentityArguments,
+    /// `pg_get_function_result(oid)`.
+    Result,
+    /// `pg_get_function_sqlbody(oid)`: built-in functions have no SQL-standard body.
+    SqlBody,
 }
 
 /// A catalog information function (see the module comment).
@@ -90,10 +111,10 @@ pub enum CatalogFn {
     /// `pg_get_statisticsobjdef_columns(oid)` (tusk has no statistics objects: NULL).
     StatisticsObjDefColumns,
     /// `pg_function_is_visible(oid)`, `pg_get_function_arguments(oid)`,
-    /// `pg_get_function_result(oid)`, `pg_get_function_identity_arguments(oid)`:
-    /// tusk has no functions in `pg_proc`, so no OID names one and each answers NULL,
-    /// as PostgreSQL does for an OID that names no function.
-    FunctionInfo,
+    /// `pg_get_function_result(oid)`, `pg_get_function_identity_arguments(oid)`: what
+    /// PostgreSQL prints for a built-in function of `pg_proc` (all live in the
+    /// always-visible `pg_catalog`), NULL for an OID that names no function.
+    FunctionInfo(FnInfo),
     /// The name a `reg*` value prints as (PostgreSQL's `regclassout` and friends):
     /// relations and types qualified only when the search path does not find them,
     /// the number itself when no object has the OID.
@@ -111,6 +132,8 @@ impl RegKind {
             RegKind::Type => "regtype",
             RegKind::Namespace => "regnamespace",
             RegKind::Role => "regrole",
+            RegKind::Proc => "regproc",
+            RegKind::Procedure => "regprocedure",
         }
     }
 }
@@ -120,7 +143,6 @@ impl RegKind {
 /// stays an `oid` (it compares and sorts as one); an ORDER BY on such a column keeps
 /// sorting by the OID through a hidden copy of the expression.
 pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
-    use super::expr::Expr;
     for i in 0..p.visible.min(p.exprs.len()) {
         let kind = match &p.exprs[i] {
             Expr::Func(Func::Catalog(CatalogFn::ToReg(kind)), _, _) => *kind,
@@ -151,6 +173,33 @@ pub fn name_reg_outputs(p: &mut super::plan::SelectPlan) {
     }
 }
 
+/// `pg_type.typinput = 'pg_catalog.array_in'::regproc` (JDBC's type cache): tusk holds
+/// the function-naming columns of its catalogs as the names in text, so a `regproc` or
+/// `regprocedure` value compared with a text or name operand is compared by the name
+/// it prints, which is what the column shows.
+pub fn reg_text_operands(l: Expr, r: Expr) -> (Expr, Expr) {
+    let reg = |e: &Expr| match e {
+        Expr::Func(
+            Func::Catalog(CatalogFn::ToReg(k @ (RegKind::Proc | RegKind::Procedure))),
+            ..,
+        ) => Some(*k),
+        _ => None,
+    };
+    let texty = |e: &Expr| matches!(e.ty(), DataType::Text | DataType::Name);
+    let named = |kind: RegKind, e: Expr| {
+        Expr::Func(
+            Func::Catalog(CatalogFn::RegName(kind)),
+            vec![e],
+            DataType::Text,
+        )
+    };
+    match (reg(&l), reg(&r)) {
+        (Some(k), None) if texty(&r) => (named(k, l), r),
+        (None, Some(k)) if texty(&l) => (l, named(k, r)),
+        _ => (l, r),
+    }
+}
+
 /// The `reg*` type a cast names (`regclass`, `pg_catalog.regclass`…), if it is one.
 pub fn reg_kind(type_name: &str) -> Option<RegKind> {
     let n = type_name.trim().to_ascii_lowercase();
@@ -160,6 +209,8 @@ pub fn reg_kind(type_name: &str) -> Option<RegKind> {
         "regtype" => RegKind::Type,
         "regnamespace" => RegKind::Namespace,
         "regrole" => RegKind::Role,
+        "regproc" => RegKind::Proc,
+        "regprocedure" => RegKind::Procedure,
         _ => return None,
     })
 }
@@ -187,15 +238,17 @@ pub fn lookup(name: &str, arg_types: &[DataType]) -> Option<(Func, DataType)> {
         ("to_regtype", 1) => (ToRegOrNull(RegKind::Type), DataType::Oid),
         ("to_regnamespace", 1) => (ToRegOrNull(RegKind::Namespace), DataType::Oid),
         ("to_regrole", 1) => (ToRegOrNull(RegKind::Role), DataType::Oid),
+        ("to_regproc", 1) => (ToRegOrNull(RegKind::Proc), DataType::Oid),
+        ("to_regprocedure", 1) => (ToRegOrNull(RegKind::Procedure), DataType::Oid),
         ("pg_relation_is_publishable", 1) => (RelationIsPublishable, DataType::Bool),
         ("pg_get_statisticsobjdef_columns", 1) => (StatisticsObjDefColumns, DataType::Text),
-        ("pg_function_is_visible", 1) => (FunctionInfo, DataType::Bool),
-        (
-            "pg_get_function_arguments"
-            | "pg_get_function_result"
-            | "pg_get_function_identity_arguments",
-            1,
-        ) => (FunctionInfo, DataType::Text),
+        ("pg_function_is_visible", 1) => (FunctionInfo(FnInfo::IsVisible), DataType::Bool),
+        ("pg_get_function_arguments", 1) => (FunctionInfo(FnInfo::Arguments), DataType::Text),
+        ("pg_get_function_identity_arguments", 1) => {
+            (FunctionInfo(FnInfo::IdentityArguments), DataType::Text)
+        }
+        ("pg_get_function_result", 1) => (FunctionInfo(FnInfo::Result), DataType::Text),
+        ("pg_get_function_sqlbody", 1) => (FunctionInfo(FnInfo::SqlBody), DataType::Text),
         ("pg_get_triggerdef", 1 | 2) => (GetTriggerDef, DataType::Text),
         _ => return None,
     };
@@ -265,18 +318,25 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
         ToReg(kind) => return to_reg(kind, &args[0], cx),
         ToRegOrNull(kind) => {
             return match to_reg(kind, &args[0], cx) {
+                // A missing argument type of `to_regprocedure` stays an error, as
+                // in PostgreSQL 15.
+                Err(e) if e.code == sqlstate::UNDEFINED_OBJECT && kind == RegKind::Procedure => {
+                    Err(e)
+                }
                 Err(e)
                     if matches!(
                         e.code,
                         sqlstate::UNDEFINED_TABLE
                             | sqlstate::UNDEFINED_OBJECT
                             | sqlstate::INVALID_SCHEMA_NAME
+                            | sqlstate::UNDEFINED_FUNCTION
+                            | sqlstate::AMBIGUOUS_FUNCTION
                     ) =>
                 {
                     Ok(Value::Null)
                 }
                 r => r,
-            }
+            };
         }
         FormatType => {
             let typmod = match args.get(1) {
@@ -330,10 +390,31 @@ pub fn call(f: CatalogFn, args: Vec<Value>, cx: &mut ExecCtx<'_>) -> Result<Valu
                         .then(|| pg_catalog::initial_comment(first).map(str::to_string))
                         .flatten()
                 })
+                // A built-in function's comment (`obj_description(oid, 'pg_proc')`).
+                .or_else(|| {
+                    let in_pg_proc = match args.get(1) {
+                        None => true,
+                        Some(Value::Text(catalog)) => catalog == "pg_proc",
+                        Some(_) => false,
+                    };
+                    (f == ObjDescription && in_pg_proc)
+                        .then(|| pg_proc::by_oid(first).and_then(|p| p.description.clone()))
+                        .flatten()
+                })
                 .map_or(Value::Null, text)
         }
         RegName(kind) => text(cx.engine.with_catalog(|c| reg_name(c, db, kind, first))),
-        ShobjDescription | StatisticsObjDefColumns | FunctionInfo | GetTriggerDef => Value::Null,
+        ShobjDescription | StatisticsObjDefColumns | GetTriggerDef => Value::Null,
+        FunctionInfo(info) => match pg_proc::by_oid(first) {
+            None => Value::Null,
+            Some(p) => match info {
+                FnInfo::IsVisible => Value::Bool(true),
+                FnInfo::Arguments => text(p.arguments.to_string()),
+                FnInfo::IdentityArguments => text(p.identity_arguments.to_string()),
+                FnInfo::Result => p.result.map_or(Value::Null, |r| text(r.to_string())),
+                FnInfo::SqlBody => Value::Null,
+            },
+        },
         GetConstraintDef => {
             let found = cx.engine.with_catalog(|c| {
                 pg_catalog::constraints(c, db)
@@ -534,15 +615,52 @@ pub(crate) fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<V
                 .map(Value::Oid)
                 .ok_or_else(|| err!(sqlstate::UNDEFINED_TABLE, "relation \"{s}\" does not exist"))
         }
-        RegKind::Type => {
-            let name = s.to_ascii_lowercase();
-            let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
-            DataType::from_sql_name(name)
-                .or_else(|| super::enums::type_by_name(name))
-                .map(|t| t.oid())
-                .or_else(|| crate::catalog::pg_types::by_name(name).map(|t| t.oid))
-                .map(Value::Oid)
-                .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "type \"{s}\" does not exist"))
+        RegKind::Type => type_oid(&s).map(Value::Oid),
+        RegKind::Proc => {
+            let (schema, name) = super::ddl::parse_qualified(&s)?;
+            let undefined = || {
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function \"{s}\" does not exist"
+                )
+            };
+            if let Some(n) = &schema {
+                if crate::catalog::lookup_schema(cx.engine, n)? != PG_CATALOG_NAMESPACE {
+                    return Err(undefined());
+                }
+            }
+            let mut found = pg_proc::all().iter().filter(|p| p.name == name);
+            match (found.next(), found.next()) {
+                (None, _) => Err(undefined()),
+                (Some(p), None) => Ok(Value::Oid(p.oid)),
+                (Some(_), Some(_)) => bail!(
+                    sqlstate::AMBIGUOUS_FUNCTION,
+                    "more than one function named \"{s}\""
+                ),
+            }
+        }
+        RegKind::Procedure => {
+            let (name_text, arg_texts) = split_signature(&s)?;
+            let (schema, name) = super::ddl::parse_qualified(name_text)?;
+            let undefined = || {
+                err!(
+                    sqlstate::UNDEFINED_FUNCTION,
+                    "function \"{s}\" does not exist"
+                )
+            };
+            let schema_ok = match &schema {
+                Some(n) => crate::catalog::lookup_schema(cx.engine, n)? == PG_CATALOG_NAMESPACE,
+                None => true,
+            };
+            let args = arg_texts
+                .iter()
+                .map(|t| type_oid(t))
+                .collect::<Result<Vec<u32>>>()?;
+            pg_proc::all()
+                .iter()
+                .find(|p| schema_ok && p.name == name && p.argtypes == args)
+                .map(|p| Value::Oid(p.oid))
+                .ok_or_else(undefined)
         }
         RegKind::Namespace => {
             let name = super::ddl::parse_qualified(&s)?.1;
@@ -559,6 +677,71 @@ pub(crate) fn to_reg(kind: RegKind, v: &Value, cx: &mut ExecCtx<'_>) -> Result<V
                 .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "role \"{name}\" does not exist"))
         }
     }
+}
+
+/// A type named as `regtype` input reads it (`integer`, `pg_catalog.text`, `"any"`).
+fn type_oid(s: &str) -> Result<u32> {
+    let s = s.trim();
+    let lowered = s.to_ascii_lowercase();
+    let name = lowered.strip_prefix("pg_catalog.").unwrap_or(&lowered);
+    // A quoted name is taken as written (`"any"`, the pseudo-type).
+    let quoted = name
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .filter(|n| !n.contains('"'));
+    if let Some(q) = quoted {
+        if let Some(t) = crate::catalog::pg_types::by_name(q) {
+            return Ok(t.oid);
+        }
+    }
+    DataType::from_sql_name(name)
+        .or_else(|| super::enums::type_by_name(name))
+        .map(|t| t.oid())
+        .or_else(|| crate::catalog::pg_types::by_name(name).map(|t| t.oid))
+        .ok_or_else(|| err!(sqlstate::UNDEFINED_OBJECT, "type \"{s}\" does not exist"))
+}
+
+/// Splits `regprocedure` input, `name(type, type)`, into the name and the argument
+/// type texts, with PostgreSQL's messages for a missing parenthesis.
+fn split_signature(s: &str) -> Result<(&str, Vec<&str>)> {
+    let Some(open) = s.find('(') else {
+        bail!(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            "expected a left parenthesis"
+        );
+    };
+    let right = || {
+        err!(
+            sqlstate::INVALID_TEXT_REPRESENTATION,
+            "expected a right parenthesis"
+        )
+    };
+    let inner = s[open + 1..]
+        .trim_end()
+        .strip_suffix(')')
+        .ok_or_else(right)?;
+    let mut args = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in inner.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return Err(right()),
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                args.push(inner[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(right());
+    }
+    let last = inner[start..].trim();
+    if !last.is_empty() || !args.is_empty() {
+        args.push(last);
+    }
+    Ok((&s[..open], args))
 }
 
 /// A CHECK expression as PostgreSQL deparses it (`sql::deparse`), or `None` when
@@ -596,6 +779,30 @@ fn reg_name(c: &CatalogState, db: u32, kind: RegKind, oid: u32) -> String {
             .roles
             .get(&oid)
             .map_or_else(|| oid.to_string(), |r| pg_catalog::quote_ident(&r.name)),
+        // Qualified when the name alone would be ambiguous, as `regprocout` writes it.
+        RegKind::Proc => match pg_proc::by_oid(oid) {
+            None => oid.to_string(),
+            Some(p) if pg_proc::all().iter().filter(|q| q.name == p.name).count() > 1 => {
+                format!("pg_catalog.{}", pg_catalog::quote_ident(p.name))
+            }
+            Some(p) => pg_catalog::quote_ident(p.name),
+        },
+        RegKind::Procedure => match pg_proc::by_oid(oid) {
+            None => oid.to_string(),
+            Some(p) => {
+                let args: Vec<String> = p
+                    .argtypes
+                    .iter()
+                    .map(|&t| match t {
+                        // `format_type_be`, unlike SQL's format_type, names bpchar so.
+                        crate::types::oid::BPCHAR => "character".to_string(),
+                        t => pg_catalog::format_type(c, t, -1, &|s| qualifier(c, s))
+                            .unwrap_or_else(|| t.to_string()),
+                    })
+                    .collect();
+                format!("{}({})", pg_catalog::quote_ident(p.name), args.join(","))
+            }
+        },
     }
 }
 
@@ -835,10 +1042,34 @@ mod tests {
     }
 
     #[test]
+    fn regprocedure_signatures() {
+        assert_eq!(
+            split_signature("lower(text)").unwrap(),
+            ("lower", vec!["text"])
+        );
+        assert_eq!(split_signature("now()").unwrap(), ("now", vec![]));
+        assert_eq!(
+            split_signature("f(numeric(10,2), int)").unwrap(),
+            ("f", vec!["numeric(10,2)", "int"])
+        );
+        let msg = |s: &str| split_signature(s).unwrap_err().message;
+        assert_eq!(msg("lower"), "expected a left parenthesis");
+        assert_eq!(msg("lower(text"), "expected a right parenthesis");
+        assert_eq!(msg("lower(text)x"), "expected a right parenthesis");
+        assert_eq!(type_oid("pg_catalog.text").unwrap(), 25);
+        assert_eq!(type_oid("\"any\"").unwrap(), 2276);
+        assert_eq!(
+            type_oid("nosuch").unwrap_err().code,
+            sqlstate::UNDEFINED_OBJECT
+        );
+    }
+
+    #[test]
     fn reg_kinds() {
         assert_eq!(reg_kind("pg_catalog.regclass"), Some(RegKind::Class));
         assert_eq!(reg_kind("REGTYPE"), Some(RegKind::Type));
         assert_eq!(reg_kind("oid"), None);
+        assert_eq!(reg_kind("regprocedure"), Some(RegKind::Procedure));
     }
 
     #[test]

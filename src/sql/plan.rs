@@ -30,6 +30,7 @@ mod cte;
 mod lateral;
 mod rows;
 mod srf_select;
+pub(crate) use srf_select::is_srf;
 mod using;
 mod whole_row;
 mod window;
@@ -3456,6 +3457,16 @@ impl<'a> Binder<'a> {
                 }
                 let (ty, tm) = convert_type(data_type)?;
                 let b = self.bind(expr, scope)?;
+                // `x::regproc::oid`: the number, not the name the `reg*` output prints
+                // (an explicit cast node hides the `reg*` call from `name_reg_outputs`).
+                if ty == DataType::Oid
+                    && matches!(
+                        b,
+                        Expr::Func(Func::Catalog(super::catalog_funcs::CatalogFn::ToReg(_)), ..)
+                    )
+                {
+                    return Ok(Expr::Cast(Box::new(b), ty, -1, true));
+                }
                 self.coerce(b, ty, tm, Coercion::Explicit, expr.span())
             }
             ast::Expr::Function(f) => self.bind_function(f, scope),
@@ -3978,6 +3989,11 @@ impl<'a> Binder<'a> {
         };
         let l = self.bind(left, scope)?;
         let r = self.bind(right, scope)?;
+        let (l, r) = if matches!(bop, BinOp::Eq | BinOp::NotEq) {
+            super::catalog_funcs::reg_text_operands(l, r)
+        } else {
+            (l, r)
+        };
         let (l, r) = match super::type_funcs::bind_typed_binary(
             self,
             bop,
@@ -5060,7 +5076,7 @@ fn is_default_keyword(e: &ast::Expr) -> bool {
     matches!(e, ast::Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"))
 }
 
-fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
+pub(crate) fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> {
     Some(match (name, star, nargs) {
         ("count", true, 0) => AggFunc::CountStar,
         ("count", false, 1) => AggFunc::Count,

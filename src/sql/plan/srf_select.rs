@@ -28,7 +28,7 @@ const SLOT: &str = "tusk_srf_1";
 
 /// Whether `name` is a set-returning function the FROM clause can run: `Some(true)`
 /// when it returns one column, `Some(false)` when it returns a record.
-fn is_srf(name: &str) -> Option<bool> {
+pub(crate) fn is_srf(name: &str) -> Option<bool> {
     if name == "generate_series"
         || name == "pg_partition_ancestors"
         || super::super::regex_funcs::rows_function(name).is_some()
