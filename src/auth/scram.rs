@@ -1,9 +1,10 @@
 //! SCRAM-SHA-256: stored secrets and the server side of one exchange, as PostgreSQL 15
-//! implements them (RFC 5802 and RFC 7677, without channel binding).
+//! implements them (RFC 5802 and RFC 7677), with SCRAM-SHA-256-PLUS channel binding of
+//! type `tls-server-end-point` (RFC 5929) over TLS.
 //!
 //! Message shapes (all ASCII, attributes separated by commas):
 //! ```text
-//! client-first  = gs2-header client-first-bare     gs2-header = ("n" | "y") ",,"
+//! client-first  = gs2-header client-first-bare     gs2-header = ("n" | "y" | "p=tls-server-end-point") ",,"
 //! client-first-bare = "n=" user ",r=" client-nonce ["," extensions]
 //! server-first  = "r=" client-nonce server-nonce ",s=" salt-b64 ",i=" iterations
 //! client-final  = "c=" b64(gs2-header) ",r=" nonce ["," extensions] ",p=" proof-b64
@@ -178,6 +179,9 @@ pub struct ScramExchange {
     user: String,
     secret: Option<ScramSecret>,
     channel_binding_offered: bool,
+    /// The client chose SCRAM-SHA-256-PLUS: the `tls-server-end-point` data (the hash of
+    /// the server's certificate) its proof must be bound to.
+    channel_binding: Option<Vec<u8>>,
     state: State,
     server_nonce: String,
     gs2_header: String,
@@ -208,6 +212,7 @@ impl ScramExchange {
             user: user.to_string(),
             secret: secret.and_then(parse_secret),
             channel_binding_offered,
+            channel_binding: None,
             state: State::Init,
             server_nonce: server_nonce.to_string(),
             gs2_header: String::new(),
@@ -215,6 +220,13 @@ impl ScramExchange {
             server_first: String::new(),
             nonce: String::new(),
         }
+    }
+
+    /// The client selected SCRAM-SHA-256-PLUS: its messages must carry channel binding
+    /// to `end_point` (the `tls-server-end-point` data of the connection's certificate).
+    pub fn bind_to(&mut self, end_point: Vec<u8>) {
+        self.channel_binding_offered = true;
+        self.channel_binding = Some(end_point);
     }
 
     /// True when this is a mock exchange that can only fail (no usable SCRAM secret);
@@ -234,17 +246,30 @@ impl ScramExchange {
         let text = std::str::from_utf8(client_first)
             .map_err(|_| malformed("Message is not valid UTF-8."))?;
         let (flag, rest) = match text.as_bytes().first() {
+            Some(b'n') | Some(b'y') if self.channel_binding.is_some() => {
+                return Err(malformed(
+                    "The client selected SCRAM-SHA-256-PLUS, but the SCRAM message does not include channel binding data.",
+                ));
+            }
             Some(b'n') | Some(b'y') => (&text[..1], &text[1..]),
             Some(b'p') => {
-                if self.channel_binding_offered {
-                    return Err(Error::fatal(
-                        sqlstate::FEATURE_NOT_SUPPORTED,
-                        "channel binding is not supported by this server",
+                if self.channel_binding.is_none() {
+                    return Err(malformed(
+                        "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data.",
                     ));
                 }
-                return Err(malformed(
-                    "The client selected SCRAM-SHA-256 without channel binding, but the SCRAM message includes channel binding data.",
-                ));
+                let (kind, rest) = text[1..].split_once(',').unwrap_or((&text[1..], ""));
+                let kind = kind.strip_prefix('=').unwrap_or(kind);
+                if kind != "tls-server-end-point" {
+                    return Err(Error::fatal(
+                        sqlstate::PROTOCOL_VIOLATION,
+                        format!("unsupported SCRAM channel-binding type \"{kind}\""),
+                    ));
+                }
+                (
+                    &text[..text.len() - rest.len() - 1],
+                    &text[text.len() - rest.len() - 1..],
+                )
             }
             Some(_) => {
                 let c: String = text.chars().take(1).collect();
@@ -332,7 +357,12 @@ impl ScramExchange {
         let decoded = B64
             .decode(cbind)
             .map_err(|_| malformed("Malformed channel binding data."))?;
-        if decoded != self.gs2_header.as_bytes() {
+        // The gs2 header, then (SCRAM-SHA-256-PLUS) the channel-binding data.
+        let mut expected = self.gs2_header.as_bytes().to_vec();
+        if let Some(end_point) = &self.channel_binding {
+            expected.extend_from_slice(end_point);
+        }
+        if !constant_time_eq(&decoded, &expected) {
             return Err(Error::fatal(
                 sqlstate::PROTOCOL_VIOLATION,
                 "SCRAM channel binding check failed",

@@ -436,9 +436,19 @@ async fn scram_exchange(
     why: &str,
 ) -> Result<AuthOutcome> {
     use pgwire::messages::startup::Authentication;
-    // tusk does not implement channel binding, so only SCRAM-SHA-256 is offered; libpq
-    // then sends the `y,,` header over TLS, which the exchange accepts.
-    w.auth(Authentication::SASL(vec!["SCRAM-SHA-256".to_string()]));
+    // Over TLS, SCRAM-SHA-256-PLUS (channel binding to the server's certificate) is
+    // offered first, as PostgreSQL does.
+    let end_point = if ssl {
+        super::tls::server_end_point()
+    } else {
+        None
+    };
+    let mut mechanisms = Vec::new();
+    if end_point.is_some() {
+        mechanisms.push("SCRAM-SHA-256-PLUS".to_string());
+    }
+    mechanisms.push("SCRAM-SHA-256".to_string());
+    w.auth(Authentication::SASL(mechanisms));
     w.flush(io)
         .await
         .map_err(|e| Error::io("could not send data to client", e))?;
@@ -447,7 +457,8 @@ async fn scram_exchange(
     };
     let mut r = BodyReader::new(&body);
     let mechanism = r.cstring()?;
-    if mechanism != "SCRAM-SHA-256" {
+    let plus = mechanism == "SCRAM-SHA-256-PLUS" && end_point.is_some();
+    if mechanism != "SCRAM-SHA-256" && !plus {
         return Err(Error::fatal(
             sqlstate::PROTOCOL_VIOLATION,
             "client selected an invalid SASL authentication mechanism",
@@ -459,8 +470,10 @@ async fn scram_exchange(
     } else {
         r.bytes(len as usize)?
     };
-    let _ = ssl;
-    let mut exchange = auth::scram::ScramExchange::new(user, secret, false);
+    let mut exchange = auth::scram::ScramExchange::new(user, secret, end_point.is_some());
+    if let (true, Some(e)) = (plus, end_point) {
+        exchange.bind_to(e);
+    }
     let first = exchange.server_first(&data).map_err(fatal)?;
     w.auth(Authentication::SASLContinue(first.into()));
     w.flush(io)

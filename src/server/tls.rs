@@ -1,11 +1,13 @@
-//! TLS for `ssl = on`: a rustls acceptor built from `ssl_cert_file` and `ssl_key_file`.
+//! TLS for `ssl = on`: a rustls acceptor built from `ssl_cert_file` and `ssl_key_file`,
+//! and the certificate's `tls-server-end-point` channel-binding data (RFC 5929) that
+//! SCRAM-SHA-256-PLUS binds a client's proof to ([`server_end_point`]).
 //!
 //! Relative paths are relative to the data directory, as PostgreSQL resolves them. A
 //! missing or unreadable file stops start-up with PostgreSQL's message. This file must
 //! never read from a socket; [`super::connection`] runs the handshake.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio_rustls::rustls;
 
@@ -54,6 +56,7 @@ pub fn acceptor(datadir: &Path, config: &ServerConfig) -> Result<tokio_rustls::T
             ))
         })?;
 
+    let end_point = end_point_hash(&certs[0]);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let server_config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -65,5 +68,67 @@ pub fn acceptor(datadir: &Path, config: &ServerConfig) -> Result<tokio_rustls::T
                 "private key file \"{key_setting}\" does not match the certificate: {e}"
             ))
         })?;
+    *END_POINT.lock().unwrap_or_else(|p| p.into_inner()) = end_point;
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(server_config)))
+}
+
+/// The channel-binding data of the certificate the acceptor serves.
+static END_POINT: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+/// The `tls-server-end-point` data of the server's certificate, when TLS is set up
+/// and the certificate's signature algorithm names a hash (else SCRAM-SHA-256-PLUS is
+/// not offered).
+pub fn server_end_point() -> Option<Vec<u8>> {
+    END_POINT.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// RFC 5929: the certificate hashed with its signature's hash function, SHA-256 for
+/// MD5 and SHA-1; None for an algorithm without one (Ed25519, RSASSA-PSS).
+fn end_point_hash(der: &[u8]) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
+    let (_, cert, _) = der_item(der).filter(|(t, _, _)| *t == 0x30)?;
+    let (_, _, rest) = der_item(cert)?;
+    let (_, alg, _) = der_item(rest).filter(|(t, _, _)| *t == 0x30)?;
+    let (_, oid, _) = der_item(alg).filter(|(t, _, _)| *t == 0x06)?;
+    const RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const ECDSA_SHA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03];
+    const ECDSA_SHA1: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01];
+    let bits = match oid {
+        // md5/sha1/sha256 WithRSAEncryption, ecdsa-with-SHA1/SHA256
+        [r @ .., 4 | 5 | 11] if r == RSA => 256,
+        [r @ .., 12] if r == RSA => 384,
+        [r @ .., 13] if r == RSA => 512,
+        o if o == ECDSA_SHA1 => 256,
+        [r @ .., 2] if r == ECDSA_SHA => 256,
+        [r @ .., 3] if r == ECDSA_SHA => 384,
+        [r @ .., 4] if r == ECDSA_SHA => 512,
+        _ => return None,
+    };
+    Some(match bits {
+        256 => sha2::Sha256::digest(der).to_vec(),
+        384 => sha2::Sha384::digest(der).to_vec(),
+        _ => sha2::Sha512::digest(der).to_vec(),
+    })
+}
+
+/// One DER element: (tag, contents, what follows it).
+fn der_item(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let first = *b.get(1)? as usize;
+    let (len, head) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7f;
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..n {
+            len = len << 8 | *b.get(2 + i)? as usize;
+        }
+        (len, 2 + n)
+    };
+    let end = head.checked_add(len)?;
+    Some((tag, b.get(head..end)?, b.get(end..)?))
 }

@@ -1,5 +1,5 @@
-//! TLS with `ssl = on` (psql "sslmode=require"), hostssl/hostnossl lines, and peer
-//! authentication on the Unix socket.
+//! TLS with `ssl = on` (psql "sslmode=require"), hostssl/hostnossl lines, SCRAM with
+//! channel binding (SCRAM-SHA-256-PLUS), and peer authentication on the Unix socket.
 
 use crate::common::*;
 use std::process::Command;
@@ -32,9 +32,85 @@ fn psql_conn(conninfo: &str, sql: &str) -> std::process::Output {
     run_with_timeout(
         Command::new(pg_bin("psql"))
             .args(["-X", "-A", "-t", "-w", "-c", sql])
-            .arg(conninfo),
+            .arg(conninfo)
+            .env_remove("PGPASSWORD"),
         Duration::from_secs(30),
     )
+}
+
+/// libpq's `channel_binding=require` over TLS: SCRAM-SHA-256-PLUS bound to the server's
+/// certificate (RSA with SHA-256 and ECDSA with SHA-384) succeeds with the right
+/// password and fails with a wrong one; without TLS the requirement cannot be met.
+#[test]
+fn scram_channel_binding() {
+    for (key, digest) in [("rsa:2048", "-sha256"), ("ec", "-sha384")] {
+        let mut s = Server::init("tls-cb", &[]);
+        let dir = s.datadir();
+        let mut cmd = Command::new("openssl");
+        cmd.args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            digest,
+        ]);
+        if key == "ec" {
+            cmd.args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]);
+        } else {
+            cmd.args(["-newkey", key]);
+        }
+        let out = run_with_timeout(
+            cmd.arg("-keyout")
+                .arg(dir.join("server.key"))
+                .arg("-out")
+                .arg(dir.join("server.crt")),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "openssl: {}", stderr(&out));
+        s.append_conf("ssl = on\n");
+        s.write_hba("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n");
+        s.start();
+        let sock = s.socket_dir();
+        let local = format!(
+            "host={} port={} user=postgres dbname=postgres",
+            sock.display(),
+            s.port
+        );
+        let out = psql_conn(&local, "create role cb login password 'cb-secret'");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let base = format!("host=127.0.0.1 port={} dbname=postgres user=cb", s.port);
+        let out = psql_conn(
+            &format!("{base} sslmode=require channel_binding=require password=cb-secret"),
+            "select 'bound'",
+        );
+        assert!(out.status.success(), "{key}: {}", stderr(&out));
+        assert_eq!(stdout(&out).trim(), "bound");
+        let out = psql_conn(
+            &format!("{base} sslmode=require channel_binding=require password=wrong"),
+            "select 1",
+        );
+        assert!(
+            stderr(&out).contains("password authentication failed for user \"cb\""),
+            "{key}: {}",
+            stderr(&out)
+        );
+        // Without TLS there is nothing to bind to: libpq refuses to go on.
+        let out = psql_conn(
+            &format!("{base} sslmode=disable channel_binding=require password=cb-secret"),
+            "select 1",
+        );
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("channel binding"), "{}", stderr(&out));
+        // A client that prefers no binding still gets in over TLS.
+        let out = psql_conn(
+            &format!("{base} sslmode=require channel_binding=disable password=cb-secret"),
+            "select 1",
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
 }
 
 #[test]
