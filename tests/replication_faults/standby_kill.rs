@@ -1,0 +1,138 @@
+//! SIGKILL of a streaming standby at random moments under primary write load.
+//!
+//! Each round kills the standby, lets the primary write on, restarts the standby and
+//! waits (bounded) until it has replayed past where the primary was at the restart
+//! and the primary shows it streaming again. A monitor samples the standby's
+//! `pg_last_wal_replay_lsn()` over and over on one connection at a time (a connection
+//! never outlives the process it talks to): within a connection the position must
+//! never go backwards, and the first sample of every connection is compared with the
+//! highest seen before (a restarted standby must not show older data than it showed).
+//! At the end the load stops and the standby must hold exactly the primary's data,
+//! the primary every acknowledged commit.
+
+use crate::bank::{self, Load};
+use crate::common::*;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Replay positions sampled: (connection number, LSN).
+type Samples = Arc<Mutex<Vec<(u64, u64)>>>;
+
+async fn monitor(conninfo: String, samples: Samples, stop: Arc<AtomicBool>) {
+    let mut conn_no = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let Ok(Ok((c, conn))) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_postgres::connect(&conninfo, tokio_postgres::NoTls),
+        )
+        .await
+        else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        conn_no += 1;
+        while !stop.load(Ordering::SeqCst) {
+            let Ok(rows) = c
+                .simple_query("select pg_last_wal_replay_lsn()::text")
+                .await
+            else {
+                break;
+            };
+            if let Some(tokio_postgres::SimpleQueryMessage::Row(r)) = rows.first() {
+                if let Some(t) = r.get(0) {
+                    samples.lock().unwrap().push((conn_no, bank::parse_lsn(t)));
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[test]
+fn standby_killed_under_load_converges() {
+    let tag = "sbkill";
+    let rounds = bank::rounds(3);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
+    let (primary, mut standby) = crate::primary_and_standby(tag, "", "", None);
+    crate::start_standby(&mut standby);
+    bank::wait_streaming(&primary, "first start");
+    let rt = runtime();
+    let load = Load::start(&rt, &primary.conninfo("postgres"), 4, 1, false, rng.gen());
+    let samples: Samples = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mon = rt.spawn(monitor(
+        standby.conninfo("postgres"),
+        samples.clone(),
+        stop.clone(),
+    ));
+    let t0 = Instant::now();
+    let (mut max_ready, mut max_catch) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..rounds {
+        load.wait_commits(20, "before the kill");
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..1200)));
+        standby.crash();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..500)));
+        let t = Instant::now();
+        crate::start_standby(&mut standby);
+        let ready = t.elapsed();
+        let caught = bank::catch_up(
+            &primary,
+            &standby,
+            crate::CONVERGE,
+            &format!("round {round}"),
+        );
+        bank::wait_streaming(&primary, &format!("round {round}"));
+        max_ready = max_ready.max(ready);
+        max_catch = max_catch.max(caught);
+        eprintln!(
+            "{tag} round {round}: ready after {ready:?}, caught up {caught:?} later, {} commits so far",
+            load.commits.load(Ordering::SeqCst)
+        );
+    }
+    let acked = load.stop(&rt);
+    let took = bank::converge(&primary, &standby, crate::CONVERGE, "end");
+    stop.store(true, Ordering::SeqCst);
+    rt.block_on(async {
+        let _ = tokio::time::timeout(Duration::from_secs(10), mon).await;
+    });
+    let v = bank::check(&primary, &acked, false, "primary");
+    bank::check(&standby, &acked, false, "standby");
+
+    // The replay position never went backwards.
+    let samples = samples.lock().unwrap().clone();
+    let mut highest = 0u64;
+    let mut last: Option<(u64, u64)> = None;
+    let mut conns = 0;
+    for (conn, lsn) in &samples {
+        match last {
+            Some((c, l)) if c == *conn => assert!(
+                *lsn >= l,
+                "connection {conn}: replay position went back from {l:X} to {lsn:X}"
+            ),
+            _ => {
+                conns += 1;
+                assert!(
+                    *lsn >= highest,
+                    "after a restart the standby showed replay position {lsn:X}, below {highest:X} shown before"
+                );
+            }
+        }
+        highest = highest.max(*lsn);
+        last = Some((*conn, *lsn));
+    }
+    assert!(conns > rounds, "the monitor saw only {conns} standby lives");
+    eprintln!(
+        "{tag}: {rounds} standby kills in {:?}: {} commits acknowledged, all on the primary and the standby ({} ledger rows); \
+         restart to ready at most {max_ready:?}, catch-up at most {max_catch:?}, final convergence {took:?}; \
+         {} replay positions sampled over {conns} connections, never backwards",
+        t0.elapsed(),
+        acked.values().sum::<u64>(),
+        v.rows,
+        samples.len()
+    );
+}
