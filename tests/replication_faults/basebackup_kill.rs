@@ -54,8 +54,8 @@ fn primary_killed_during_pg_basebackup() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(rng.gen_range(100..2000)));
-        primary.crash();
         let t = Instant::now();
+        primary.crash();
         let status = loop {
             if let Some(st) = bb.try_wait().unwrap() {
                 break st;

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The last replication sample: (lag in bytes, `replay_lag` as text).
-type Sample = Arc<Mutex<Option<(i64, String)>>>;
+/// The last replication sample: (lag in bytes, `replay_lag` as text, when taken).
+type Sample = Arc<Mutex<Option<(i64, String, Instant)>>>;
 
 async fn sampler(conninfo: String, last: Sample, stop: Arc<AtomicBool>) {
     let Ok((c, conn)) = tokio_postgres::connect(&conninfo, tokio_postgres::NoTls).await else {
@@ -38,9 +38,13 @@ async fn sampler(conninfo: String, last: Sample, stop: Arc<AtomicBool>) {
         else {
             return;
         };
-        if let Some(tokio_postgres::SimpleQueryMessage::Row(r)) = rows.first() {
+        if let Some(tokio_postgres::SimpleQueryMessage::Row(r)) = rows
+            .iter()
+            .find(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+        {
             if let (Some(b), Some(t)) = (r.get(0), r.get(1)) {
-                *last.lock().unwrap() = Some((b.parse().unwrap_or(-1), t.to_string()));
+                *last.lock().unwrap() =
+                    Some((b.parse().unwrap_or(-1), t.to_string(), Instant::now()));
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -50,7 +54,7 @@ async fn sampler(conninfo: String, last: Sample, stop: Arc<AtomicBool>) {
 #[test]
 fn failover_under_load_measures_the_loss_window() {
     let tag = "failover";
-    let rounds = bank::rounds(1);
+    let rounds = bank::rounds(2);
     let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
     let rt = runtime();
     let t0 = Instant::now();
@@ -71,7 +75,11 @@ fn failover_under_load_measures_the_loss_window() {
         ));
         load.wait_commits(50, "before the kill");
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..1500)));
-        let lag = last.lock().unwrap().clone();
+        let lag = last
+            .lock()
+            .unwrap()
+            .clone()
+            .map(|(b, t, at)| (b, t, at.elapsed()));
         primary.crash();
         stop.store(true, Ordering::SeqCst);
         let acked = load.stop(&rt);
@@ -100,7 +108,11 @@ fn failover_under_load_measures_the_loss_window() {
             &format!("round {round}: promoted standby"),
         );
         // The new primary takes writes.
-        standby.psql("update accounts set balance = balance + 1 where id = 1; update accounts set balance = balance - 1 where id = 2");
+        standby.psql(
+            "begin; update accounts set balance = balance + 1 where id = 1; \
+             update accounts set balance = balance - 1 where id = 2; \
+             insert into ledger values (0, 1, 2, 1, 1); commit",
+        );
         bank::check(
             &standby,
             &acked,
@@ -126,7 +138,7 @@ fn failover_under_load_measures_the_loss_window() {
         }
         eprintln!(
             "{tag} round {round}: {sent} commits acknowledged, {} missing on the promoted standby, {} in flight found there; \
-             replay lag just before the kill: {lag:?} (bytes, time); promotion took {promote:?}",
+             replay lag just before the kill: {lag:?} (bytes, replay_lag, sample age); promotion took {promote:?}",
             v.lost, v.in_flight
         );
         lags.push(lag.map_or(-1, |l| l.0));

@@ -120,7 +120,7 @@ fn link_cut_refused_and_primary_restarts() {
 #[test]
 fn stalled_link_fires_both_timeouts() {
     let tag = "netstall";
-    let rounds = bank::rounds(2).min(10);
+    let rounds = bank::rounds(2).min(20);
     let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
     let proxy_port = free_port();
     let (primary, mut standby) = crate::primary_and_standby(
