@@ -418,3 +418,26 @@ pub fn wait_streaming(primary: &Server, what: &str) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Waits (bounded) until the standby's `pg_stat_wal_receiver` shows it streaming.
+pub fn wait_receiving(standby: &Server, what: &str) {
+    let start = Instant::now();
+    loop {
+        let out = standby.psql_as(
+            "postgres",
+            "postgres",
+            None,
+            "select status from pg_stat_wal_receiver",
+        );
+        let got = stdout(&out).trim().to_string();
+        if got == "streaming" {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: pg_stat_wal_receiver shows {got:?}, not streaming; standby log:\n{}",
+            tail(&standby.log_text(), 40)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -1,5 +1,6 @@
-//! Failover under load: SIGKILL of the primary, promotion of its streaming standby,
-//! and how many acknowledged commits reached it.
+//! Failover under load: SIGKILL of the primary, promotion of its streaming standby
+//! (`tusk ctl promote` and `pg_promote()` in turn), and how many acknowledged commits
+//! reached it.
 //!
 //! tusk replicates asynchronously (synchronous replication is issue 10), so a commit
 //! acknowledged by the primary may not have reached the standby when the primary
@@ -86,19 +87,24 @@ fn failover_under_load_measures_the_loss_window() {
         rt.block_on(async {
             let _ = tokio::time::timeout(Duration::from_secs(10), s).await;
         });
+        // Even rounds promote with `tusk ctl promote`, odd ones with `pg_promote()`.
         let t = Instant::now();
-        let out = run_with_timeout(
-            Command::new(tusk_bin())
-                .args(["ctl", "promote", "-D"])
-                .arg(standby.datadir()),
-            Duration::from_secs(60),
-        );
-        assert!(
-            out.status.success(),
-            "round {round}: tusk ctl promote: {}\n{}",
-            stderr(&out),
-            bank::tail(&standby.log_text(), 40)
-        );
+        if round % 2 == 0 {
+            let out = run_with_timeout(
+                Command::new(tusk_bin())
+                    .args(["ctl", "promote", "-D"])
+                    .arg(standby.datadir()),
+                Duration::from_secs(60),
+            );
+            assert!(
+                out.status.success(),
+                "round {round}: tusk ctl promote: {}\n{}",
+                stderr(&out),
+                bank::tail(&standby.log_text(), 40)
+            );
+        } else {
+            assert_eq!(standby.psql("select pg_promote(true, 60)"), "t");
+        }
         let promote = t.elapsed();
         assert_eq!(standby.psql("select pg_is_in_recovery()"), "f");
         let v = bank::check(

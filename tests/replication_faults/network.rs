@@ -5,8 +5,8 @@
 //!   reconnect), rounds of a random fault — every connection cut; cut and new
 //!   connections refused for a while; the primary stopped and restarted; the primary
 //!   SIGKILLed and restarted — each followed by a bounded wait for the standby to
-//!   replay past the primary's position and for `pg_stat_replication` to show one
-//!   streaming walsender again.
+//!   replay past the primary's position, for `pg_stat_replication` to show one
+//!   streaming walsender again and `pg_stat_wal_receiver` a streaming walreceiver.
 //! - [`stalled_link_fires_both_timeouts`]: the link stops forwarding without closing
 //!   while the primary writes megabytes; with `wal_sender_timeout` and
 //!   `wal_receiver_timeout` at 2 s both sides must give up (PostgreSQL's log lines),
@@ -94,6 +94,7 @@ fn link_cut_refused_and_primary_restarts() {
             &format!("round {round} ({what})"),
         );
         bank::wait_streaming(&primary, &format!("round {round} ({what})"));
+        bank::wait_receiving(&standby, &format!("round {round} ({what})"));
         max_catch = max_catch.max(caught);
         eprintln!("{tag} round {round}: {what}; the standby caught up in {caught:?}");
     }
@@ -194,6 +195,7 @@ fn stalled_link_fires_both_timeouts() {
             &format!("round {round}"),
         );
         bank::wait_streaming(&primary, &format!("round {round}"));
+        bank::wait_receiving(&standby, &format!("round {round}"));
         let caught = resumed.elapsed();
         max_sender = max_sender.max(sender);
         max_receiver = max_receiver.max(receiver);
