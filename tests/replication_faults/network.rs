@@ -4,14 +4,16 @@
 //! - [`link_cut_refused_and_primary_restarts`]: under a write load (clients that
 //!   reconnect), rounds of a random fault — every connection cut; cut and new
 //!   connections refused for a while; the primary stopped and restarted; the primary
-//!   SIGKILLed and restarted — each followed by a bounded wait for the standby to
+//!   SIGKILLed and restarted; a flapping link (ten cuts in quick succession) — each
+//!   followed by a bounded wait for the standby to
 //!   replay past the primary's position, for `pg_stat_replication` to show one
 //!   streaming walsender again and `pg_stat_wal_receiver` a streaming walreceiver.
 //! - [`stalled_link_fires_both_timeouts`]: the link stops forwarding without closing
 //!   while the primary writes megabytes; with `wal_sender_timeout` and
 //!   `wal_receiver_timeout` at 2 s both sides must give up (PostgreSQL's log lines),
 //!   the primary's `pg_stat_replication` must empty, and once the link forwards again
-//!   the standby must reconnect and catch up.
+//!   the standby must reconnect and catch up; at the end the primary is shut down
+//!   (fast) with the link stalled, which must not wait beyond that timeout.
 //!
 //! Both end with the load stopped and the standby holding exactly the primary's data,
 //! and no acknowledged commit missing on either.
@@ -39,7 +41,7 @@ fn wait_log_count(s: &Server, text: &str, before: usize, limit: Duration, what: 
 #[test]
 fn link_cut_refused_and_primary_restarts() {
     let tag = "netcut";
-    let rounds = bank::rounds(4);
+    let rounds = bank::rounds(5);
     let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
     let proxy_port = free_port();
     let (mut primary, mut standby) = crate::primary_and_standby(tag, "", "", Some(proxy_port));
@@ -49,16 +51,16 @@ fn link_cut_refused_and_primary_restarts() {
     let rt = runtime();
     let load = Load::start(&rt, &primary.conninfo("postgres"), 4, 1, true, rng.gen());
     let t0 = Instant::now();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     let mut max_catch = Duration::ZERO;
     for round in 0..rounds {
         load.wait_commits(20, &format!("round {round}: before the fault"));
         std::thread::sleep(Duration::from_millis(rng.gen_range(0..800)));
         // In the short mode every fault runs once, in order.
-        let fault = if round < 4 {
+        let fault = if round < 5 {
             round
         } else {
-            rng.gen_range(0..4)
+            rng.gen_range(0..5)
         };
         let what = match fault {
             0 => {
@@ -78,12 +80,21 @@ fn link_cut_refused_and_primary_restarts() {
                 primary.start();
                 "primary restarted (fast shutdown)".to_string()
             }
-            _ => {
+            3 => {
                 primary.crash();
                 primary
                     .try_start()
                     .unwrap_or_else(|e| panic!("round {round}: restart: {e}"));
                 "primary SIGKILLed and restarted".to_string()
+            }
+            _ => {
+                // A flapping link: cuts land in every phase of the walreceiver's
+                // connection (startup, authentication, IDENTIFY_SYSTEM, streaming).
+                for _ in 0..10 {
+                    proxy.cut();
+                    std::thread::sleep(Duration::from_millis(rng.gen_range(5..300)));
+                }
+                "link flapping (10 cuts 5-300 ms apart)".to_string()
             }
         };
         counts[fault] += 1;
@@ -103,7 +114,7 @@ fn link_cut_refused_and_primary_restarts() {
     let v = bank::check(&primary, &acked, false, "primary");
     bank::check(&standby, &acked, false, "standby");
     eprintln!(
-        "{tag}: {rounds} faults in {:?} (cuts {}, refusals {}, primary restarts {}, primary kills {}); \
+        "{tag}: {rounds} faults in {:?} (cuts {}, refusals {}, primary restarts {}, primary kills {}, flapping links {}); \
          {} connections through the proxy; catch-up at most {max_catch:?}, final convergence {took:?}; \
          {} commits acknowledged, none lost ({} ledger rows)",
         t0.elapsed(),
@@ -111,6 +122,7 @@ fn link_cut_refused_and_primary_restarts() {
         counts[1],
         counts[2],
         counts[3],
+        counts[4],
         proxy.accepted(),
         acked.values().sum::<u64>(),
         v.rows
@@ -124,7 +136,7 @@ fn stalled_link_fires_both_timeouts() {
     let rounds = bank::rounds(2).min(20);
     let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
     let proxy_port = free_port();
-    let (primary, mut standby) = crate::primary_and_standby(
+    let (mut primary, mut standby) = crate::primary_and_standby(
         tag,
         "wal_sender_timeout = 2s\n",
         "wal_receiver_timeout = 2s\n",
@@ -206,7 +218,22 @@ fn stalled_link_fires_both_timeouts() {
         );
     }
     let acked = load.stop(&rt);
+    // A fast shutdown of the primary while the link is stalled: its walsender cannot
+    // deliver the shutdown checkpoint, and must give up within wal_sender_timeout
+    // (PostgreSQL's walsenders wait for the standby under the same timeout).
+    proxy.set_mode(Mode::Stall);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    primary.stop();
+    let shutdown = t.elapsed();
+    assert!(
+        shutdown < Duration::from_secs(10),
+        "a fast shutdown with a stalled standby took {shutdown:?}"
+    );
+    primary.start();
+    proxy.set_mode(Mode::Forward);
     let took = bank::converge(&primary, &standby, crate::CONVERGE, "end");
+    bank::wait_streaming(&primary, "after the restart");
     assert_eq!(
         primary.psql("select count(*) from filler"),
         standby.psql("select count(*) from filler")
@@ -215,7 +242,7 @@ fn stalled_link_fires_both_timeouts() {
     bank::check(&standby, &acked, false, "standby");
     eprintln!(
         "{tag}: {rounds} stalls in {:?}: walsender timeout at most {max_sender:?}, walreceiver timeout at most {max_receiver:?} \
-         into the stall (both set to 2s), catch-up at most {max_catch:?} after the link returned, final convergence {took:?}; \
+         into the stall (both set to 2s), catch-up at most {max_catch:?} after the link returned; a fast shutdown of the primary with the link stalled took {shutdown:?}, final convergence {took:?}; \
          {} commits acknowledged, none lost ({} ledger rows)",
         t0.elapsed(),
         acked.values().sum::<u64>(),
