@@ -14,7 +14,9 @@
 //!   acknowledged commits that did not reach it, against the replay lag just before;
 //! - [`network`]: a [`proxy`] between standby and primary cuts the link, refuses
 //!   connections and stalls (firing `wal_sender_timeout` / `wal_receiver_timeout`),
-//!   and the primary restarts mid-stream;
+//!   and the primary restarts mid-stream — also SIGKILLed with
+//!   `synchronous_commit = off`, where the standby must lose exactly what the primary
+//!   lost;
 //! - [`bank`]: the load, the checks and the convergence wait all of them share.
 //!
 //! Short mode (CI): `cargo test --test replication_faults` (a few rounds each). Long
@@ -51,6 +53,12 @@ pub fn start_standby(s: &mut Server) {
 /// A primary with the bank schema and a standby copied from it (not started), whose
 /// `primary_conninfo` names `port` (the primary's own, or a proxy's; `None`: the
 /// primary's) and which has `standby_conf` appended. The primary runs.
+///
+/// The standby streams through a physical slot: without one (or `wal_keep_size`), a
+/// standby lagging behind a segment boundary when the primary checkpoints — the
+/// end-of-recovery checkpoint after a crash, say — finds the segment it needs removed
+/// (`requested WAL segment … has already been removed`) and can never catch up, in
+/// PostgreSQL as in tusk.
 pub fn primary_and_standby(
     tag: &str,
     primary_conf: &str,
@@ -66,11 +74,12 @@ pub fn primary_and_standby(
         &primary,
         &format!("{tag}-s"),
         &format!(
-            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={tag}'\nwal_retrieve_retry_interval = 200ms\nwal_receiver_status_interval = 1s\n{standby_conf}",
+            "primary_conninfo = 'host=127.0.0.1 port={} user=postgres application_name={tag}'\nprimary_slot_name = 'standby'\nwal_retrieve_retry_interval = 200ms\nwal_receiver_status_interval = 1s\n{standby_conf}",
             port.unwrap_or(primary.port)
         ),
     );
     primary.start();
+    primary.psql("select pg_create_physical_replication_slot('standby', true)");
     (primary, standby)
 }
 

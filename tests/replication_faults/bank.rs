@@ -7,7 +7,8 @@
 //! seq, a, b, amount); COMMIT` and records the last `seq` whose COMMIT was
 //! acknowledged. A client that loses its connection reconnects (when asked to) and
 //! resumes after the highest `seq` the server has for it, so the log stays a gap-free
-//! prefix. The checks ([`check`]) are the crash suite's: money is conserved, every
+//! prefix; acknowledged commits the server no longer has are counted as lost
+//! ([`Load::lost`]), which only `synchronous_commit = off` allows. The checks ([`check`]) are the crash suite's: money is conserved, every
 //! balance equals `INITIAL` plus the ledger's credits minus its debits (no transfer half
 //! applied), every client's ledger rows are `1..=m`, and `m` is compared with what was
 //! acknowledged.
@@ -67,8 +68,18 @@ pub struct Load {
     handles: Vec<tokio::task::JoinHandle<()>>,
     /// Client id and the last acknowledged seq, per client.
     pub acked: Vec<(i32, Arc<AtomicU64>)>,
-    /// Commits acknowledged so far, all clients.
-    pub commits: Arc<AtomicU64>,
+    /// What all clients counted.
+    pub counters: Arc<Counters>,
+}
+
+/// Counts shared by the clients of a [`Load`].
+#[derive(Default)]
+pub struct Counters {
+    /// Commits acknowledged so far.
+    pub commits: AtomicU64,
+    /// Acknowledged commits a reconnecting client found missing on the server (only
+    /// possible with `synchronous_commit = off`).
+    pub lost: AtomicU64,
 }
 
 impl Load {
@@ -82,7 +93,7 @@ impl Load {
         seed: u64,
     ) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
-        let commits = Arc::new(AtomicU64::new(0));
+        let counters = Arc::new(Counters::default());
         let mut handles = Vec::new();
         let mut acked = Vec::new();
         for k in 0..clients {
@@ -94,7 +105,7 @@ impl Load {
                 id,
                 seed.wrapping_add(k as u64),
                 a,
-                commits.clone(),
+                counters.clone(),
                 stop.clone(),
                 reconnect,
             )));
@@ -103,15 +114,15 @@ impl Load {
             stop,
             handles,
             acked,
-            commits,
+            counters,
         }
     }
 
     /// Waits (bounded) until `n` more commits than now were acknowledged.
     pub fn wait_commits(&self, n: u64, what: &str) {
-        let start = self.commits.load(Ordering::SeqCst);
+        let start = self.counters.commits.load(Ordering::SeqCst);
         let t = Instant::now();
-        while self.commits.load(Ordering::SeqCst) < start + n {
+        while self.counters.commits.load(Ordering::SeqCst) < start + n {
             assert!(
                 t.elapsed() < Duration::from_secs(30),
                 "{what}: fewer than {n} commits in 30s"
@@ -159,7 +170,7 @@ async fn client(
     id: i32,
     seed: u64,
     acked: Arc<AtomicU64>,
-    commits: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     reconnect: bool,
 ) {
@@ -200,6 +211,13 @@ async fn client(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        // What the server lacks of what it acknowledged is lost: counted, and the log
+        // goes on from what is there.
+        let had = acked.load(Ordering::SeqCst);
+        if (last as u64) < had {
+            counters.lost.fetch_add(had - last as u64, Ordering::SeqCst);
+            acked.store(last as u64, Ordering::SeqCst);
+        }
         let mut seq = last + 1;
         while !stop.load(Ordering::SeqCst) {
             let a = rng.gen_range(1..=ACCOUNTS);
@@ -220,7 +238,7 @@ async fn client(
             match r {
                 Ok(()) => {
                     acked.store(seq as u64, Ordering::SeqCst);
-                    commits.fetch_add(1, Ordering::SeqCst);
+                    counters.commits.fetch_add(1, Ordering::SeqCst);
                     seq += 1;
                 }
                 Err(e) if e.as_db_error().is_some() && !c.is_closed() => {

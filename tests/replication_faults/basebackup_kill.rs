@@ -117,7 +117,11 @@ fn primary_killed_during_pg_basebackup() {
         rng.gen(),
     );
     load.wait_commits(10, "before the last backup");
-    let mut standby = basebackup(&primary, &format!("{tag}-s"), &["-Xs", "-Fp", "-R"]);
+    let mut standby = basebackup(
+        &primary,
+        &format!("{tag}-s"),
+        &["-Xs", "-Fp", "-R", "-C", "-S", "standby"],
+    );
     crate::start_standby(&mut standby);
     load.wait_commits(20, "after the last backup");
     let acked = load.stop(&rt);

@@ -250,3 +250,54 @@ fn stalled_link_fires_both_timeouts() {
     );
     drop(proxy);
 }
+
+/// The primary SIGKILLed mid-stream with `synchronous_commit = off`: acknowledged
+/// commits whose WAL was not yet flushed are lost on the primary (allowed, counted),
+/// and must never have reached the standby either — a walsender sends only flushed
+/// WAL. Otherwise the standby would hold transactions its primary forgot, and the
+/// clients, resuming after the primary's highest `seq`, would write different
+/// transfers under the same keys: the final comparison would differ.
+#[test]
+fn primary_killed_with_asynchronous_commit_standby_never_ahead() {
+    let tag = "netasync";
+    let rounds = bank::rounds(3);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
+    let (mut primary, mut standby) =
+        crate::primary_and_standby(tag, "synchronous_commit = off\n", "", None);
+    crate::start_standby(&mut standby);
+    bank::wait_streaming(&primary, "first start");
+    let rt = runtime();
+    let load = Load::start(&rt, &primary.conninfo("postgres"), 4, 1, true, rng.gen());
+    let t0 = Instant::now();
+    let mut max_catch = Duration::ZERO;
+    for round in 0..rounds {
+        load.wait_commits(50, &format!("round {round}: before the kill"));
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..800)));
+        primary.crash();
+        primary
+            .try_start()
+            .unwrap_or_else(|e| panic!("round {round}: restart: {e}"));
+        let caught = bank::catch_up(
+            &primary,
+            &standby,
+            crate::CONVERGE,
+            &format!("round {round}"),
+        );
+        bank::wait_streaming(&primary, &format!("round {round}"));
+        max_catch = max_catch.max(caught);
+        eprintln!("{tag} round {round}: the standby caught up {caught:?} after the restart");
+    }
+    let counters = load.counters.clone();
+    let acked = load.stop(&rt);
+    let took = bank::converge(&primary, &standby, crate::CONVERGE, "end");
+    let v = bank::check(&primary, &acked, true, "primary");
+    bank::check(&standby, &acked, true, "standby");
+    let lost = counters.lost.load(std::sync::atomic::Ordering::SeqCst) + v.lost;
+    eprintln!(
+        "{tag}: {rounds} primary kills with synchronous_commit = off in {:?}: {} commits acknowledged, \
+         {lost} acknowledged commits lost by the primary and by the standby alike, none on one side only; \
+         catch-up at most {max_catch:?}, final convergence {took:?}",
+        t0.elapsed(),
+        counters.commits.load(std::sync::atomic::Ordering::SeqCst),
+    );
+}

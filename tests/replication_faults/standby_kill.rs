@@ -123,7 +123,7 @@ fn standby_killed_under_load_converges() {
         max_catch = max_catch.max(caught);
         eprintln!(
             "{tag} round {round}: restartpoints before the kill {restartpoints:?}, ready after {ready:?}, caught up {caught:?} later, {} commits so far",
-            load.commits.load(Ordering::SeqCst)
+            load.counters.commits.load(Ordering::SeqCst)
         );
     }
     let acked = load.stop(&rt);
