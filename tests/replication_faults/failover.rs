@@ -59,7 +59,7 @@ fn failover_under_load_measures_the_loss_window() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(bank::seed(tag));
     let rt = runtime();
     let t0 = Instant::now();
-    let (mut commits, mut lost, mut max_lost, mut rows_lost_rounds) = (0u64, 0u64, 0u64, 0);
+    let (mut commits, mut lost, mut max_lost, mut lossy_failovers) = (0u64, 0u64, 0u64, 0);
     let mut lags = Vec::new();
     for round in 0..rounds {
         let (mut primary, mut standby) =
@@ -140,7 +140,7 @@ fn failover_under_load_measures_the_loss_window() {
         lost += v.lost;
         max_lost = max_lost.max(v.lost);
         if v.lost > 0 {
-            rows_lost_rounds += 1;
+            lossy_failovers += 1;
         }
         eprintln!(
             "{tag} round {round}: {sent} commits acknowledged, {} missing on the promoted standby, {} in flight found there; \
@@ -154,7 +154,7 @@ fn failover_under_load_measures_the_loss_window() {
     lags.sort_unstable();
     eprintln!(
         "{tag}: {rounds} failovers in {:?}: {commits} commits acknowledged, {lost} of them missing on the promoted standby \
-         (at most {max_lost} in one failover, {rows_lost_rounds} failovers lost any); replay lag before the kill in bytes: \
+         (at most {max_lost} in one failover, {lossy_failovers} failovers lost any); replay lag before the kill in bytes: \
          median {}, max {}; every promoted standby consistent",
         t0.elapsed(),
         lags.get(lags.len() / 2).copied().unwrap_or(-1),
