@@ -22,6 +22,13 @@
 //! 4. CopyDone from the client ends the stream: CopyDone back, the next-timeline result
 //!    set when a historic timeline ended, `START_STREAMING`, `START_REPLICATION`,
 //!    ReadyForQuery.
+//!
+//! A write to the socket never waits longer than `wal_sender_timeout` counted from the
+//! client's last message ([`WalSender::flush_bounded`]): on a link that stopped
+//! forwarding without closing, the socket buffers fill and a plain write would wait
+//! forever, leaving a walsender that neither times out nor leaves `pg_stat_replication`
+//! (PostgreSQL's `WalSndWriteData` likewise checks the timeout while it waits for the
+//! socket to become writable).
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -164,6 +171,15 @@ enum Event {
     Input(usize),
     /// Nothing in particular: re-check WAL, timers and shutdown.
     Tick,
+}
+
+/// Logs the end of a stream by `wal_sender_timeout` (PostgreSQL's text) and says to close.
+fn timed_out() -> StreamEnd {
+    tracing::info!(
+        severity = "LOG",
+        "terminating walsender process due to replication timeout"
+    );
+    StreamEnd::Close
 }
 
 /// Why the stream is stopping.
@@ -353,6 +369,32 @@ impl WalSender {
         Flow::Continue
     }
 
+    /// Writes everything queued, giving up once the client has been silent for
+    /// `timeout` since `last_input`: `Err(None)` then, `Err(Some(e))` when the socket
+    /// failed. A write that was given up leaves the stream unusable (part of a message
+    /// may be out, the rest is dropped): the caller must close the connection.
+    async fn flush_bounded(
+        &mut self,
+        timeout: Option<Duration>,
+        last_input: Instant,
+    ) -> std::result::Result<(), Option<std::io::Error>> {
+        let flush = self.out.flush(&mut self.io);
+        match timeout {
+            None => flush.await.map_err(Some),
+            Some(t) => {
+                match tokio::time::timeout(t.saturating_sub(last_input.elapsed()), flush).await {
+                    Ok(r) => r.map_err(Some),
+                    Err(_) => {
+                        // Part of what was queued may be out: nothing more may follow, and
+                        // the command loop's own flush must not wait on this socket again.
+                        self.out = crate::server::protocol::Writer::new();
+                        Err(None)
+                    }
+                }
+            }
+        }
+    }
+
     /// The CopyBoth loop. Returns how the stream ended.
     async fn stream_loop(
         &mut self,
@@ -492,9 +534,13 @@ impl WalSender {
                 keepalive(&mut self.out, sent, true);
                 stop_deadline = Some(Instant::now() + STOP_CONFIRM_WAIT);
             }
-            if let Err(e) = self.out.flush(&mut self.io).await {
-                tracing::debug!("walsender {}: client gone: {e}", self.pid());
-                return StreamEnd::Close;
+            match self.flush_bounded(timeout, last_input).await {
+                Ok(()) => {}
+                Err(Some(e)) => {
+                    tracing::debug!("walsender {}: client gone: {e}", self.pid());
+                    return StreamEnd::Close;
+                }
+                Err(None) => return timed_out(),
             }
             if let Some(deadline) = stop_deadline {
                 let confirmed = self.registration_flush_or_write() >= Some(sent);
@@ -506,18 +552,16 @@ impl WalSender {
             if let Some(t) = timeout {
                 let silent = last_input.elapsed();
                 if silent >= t {
-                    tracing::info!(
-                        severity = "LOG",
-                        "terminating walsender process due to replication timeout"
-                    );
-                    return StreamEnd::Close;
+                    return timed_out();
                 }
                 // After our CopyDone nothing more may be sent.
                 if silent >= t / 2 && !waiting_for_ping && !done_sending {
                     keepalive(&mut self.out, sent, true);
                     waiting_for_ping = true;
-                    if self.out.flush(&mut self.io).await.is_err() {
-                        return StreamEnd::Close;
+                    match self.flush_bounded(Some(t), last_input).await {
+                        Ok(()) => {}
+                        Err(Some(_)) => return StreamEnd::Close,
+                        Err(None) => return timed_out(),
                     }
                 }
             }
@@ -595,7 +639,7 @@ impl WalSender {
                                     if let StreamEnd::Error(e) = &end {
                                         crate::server::log_error(e);
                                         self.out.error(e);
-                                        let _ = self.out.flush(&mut self.io).await;
+                                        let _ = self.flush_bounded(timeout, last_input).await;
                                         return StreamEnd::Close;
                                     }
                                     return end;
@@ -604,7 +648,7 @@ impl WalSender {
                                 Err(e) => {
                                     crate::server::log_error(&e);
                                     self.out.error(&e);
-                                    let _ = self.out.flush(&mut self.io).await;
+                                    let _ = self.flush_bounded(timeout, last_input).await;
                                     return StreamEnd::Close;
                                 }
                             }
@@ -612,7 +656,7 @@ impl WalSender {
                         Err(e) => {
                             crate::server::log_error(&e);
                             self.out.error(&e);
-                            let _ = self.out.flush(&mut self.io).await;
+                            let _ = self.flush_bounded(timeout, last_input).await;
                             return StreamEnd::Close;
                         }
                     }
@@ -627,7 +671,7 @@ impl WalSender {
                     "terminating connection due to administrator command",
                 );
                 self.out.error(&e);
-                let _ = self.out.flush(&mut self.io).await;
+                let _ = self.flush_bounded(timeout, last_input).await;
                 return StreamEnd::Close;
             }
             if mode == ShutdownMode::Immediate {
