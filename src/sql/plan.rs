@@ -5112,7 +5112,14 @@ pub(crate) fn agg_func(name: &str, star: bool, nargs: usize) -> Option<AggFunc> 
 fn contains_aggregate(e: &ast::Expr) -> bool {
     match e {
         ast::Expr::Function(f) => {
-            let name = f.name.to_string().to_lowercase();
+            // Case-folded as identifiers are (`"avg"(x)` is avg; `"AVG"` is not).
+            let name = f
+                .name
+                .0
+                .iter()
+                .map(|p| p.as_ident().map_or_else(|| p.to_string(), fold))
+                .collect::<Vec<_>>()
+                .join(".");
             // Built-in aggregates live in pg_catalog (`pg_catalog.array_agg(…)`).
             let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
             let (n, star) = match &f.args {
