@@ -32,6 +32,9 @@ pub struct Conninfo {
     pub sslmode: String,
     /// `passfile`, if given.
     pub passfile: Option<String>,
+    /// `connect_timeout`: how long connecting and authenticating may take (libpq's
+    /// rules: seconds, at least 2; 0, negative or absent waits indefinitely).
+    pub connect_timeout: Option<std::time::Duration>,
 }
 
 fn bad(msg: String) -> Error {
@@ -205,6 +208,7 @@ pub fn parse(s: &str) -> Result<Conninfo> {
         application_name: None,
         sslmode: "prefer".into(),
         passfile: None,
+        connect_timeout: None,
     };
     for (k, v) in pairs {
         match k.as_str() {
@@ -219,6 +223,15 @@ pub fn parse(s: &str) -> Result<Conninfo> {
             "application_name" => c.application_name = Some(v),
             "sslmode" => c.sslmode = v,
             "passfile" => c.passfile = Some(v),
+            "connect_timeout" => {
+                let secs: i64 = v.trim().parse().map_err(|_| {
+                    bad(format!(
+                        "invalid integer value \"{v}\" for connection option \"connect_timeout\""
+                    ))
+                })?;
+                c.connect_timeout =
+                    (secs > 0).then(|| std::time::Duration::from_secs(secs.max(2) as u64));
+            }
             _ => {}
         }
     }
@@ -275,6 +288,20 @@ fn passfile_password(c: &Conninfo) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_timeout_follows_libpq() {
+        let t = |s: &str| parse(s).map(|c| c.connect_timeout.map(|d| d.as_secs()));
+        assert_eq!(t("host=h connect_timeout=10").unwrap(), Some(10));
+        assert_eq!(t("host=h connect_timeout=1").unwrap(), Some(2));
+        assert_eq!(t("host=h connect_timeout=0").unwrap(), None);
+        assert_eq!(t("host=h connect_timeout=-3").unwrap(), None);
+        assert_eq!(t("host=h").unwrap(), None);
+        assert_eq!(
+            t("host=h connect_timeout=x").unwrap_err().message,
+            "invalid integer value \"x\" for connection option \"connect_timeout\""
+        );
+    }
 
     #[test]
     fn keyword_form() {

@@ -661,7 +661,14 @@ async fn stream_once(
         conninfo: hide_password(&c, &app),
         ..Default::default()
     });
-    let mut cl = connect(&c, &app).await?;
+    // libpq's connect_timeout bounds connecting and authenticating (a stalled link
+    // would otherwise hold the walreceiver in its start-up forever).
+    let mut cl = match c.connect_timeout {
+        Some(limit) => tokio::time::timeout(limit, connect(&c, &app))
+            .await
+            .map_err(|_| connect_failed(&c, "timeout expired".into()))??,
+        None => connect(&c, &app).await?,
+    };
     // IDENTIFY_SYSTEM.
     let row = simple_query_row(&mut cl, "IDENTIFY_SYSTEM").await?;
     if row.len() < 3 {
