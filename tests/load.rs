@@ -23,21 +23,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Raises this process's open-file limit (each client connection is a socket here too).
-fn raise_open_file_limit() {
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-    unsafe {
-        let mut r = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
-            r.rlim_cur = r.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-        }
-    }
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -51,7 +36,8 @@ const KEYS: i32 = 1000;
 
 #[test]
 fn many_busy_then_many_idle_connections() {
-    raise_open_file_limit();
+    // (each client connection is a socket in this process too)
+    tusk::server::raise_open_file_limit();
     let clients = env_or("TUSK_LOAD_CLIENTS", 100);
     let seconds = env_or("TUSK_LOAD_SECONDS", 5);
     let idle = env_or("TUSK_LOAD_IDLE", 300);

@@ -258,7 +258,7 @@ fn log_formatted_lines(lines: &[String]) {
 /// socket in this one process (PostgreSQL spreads them over a process each), so the
 /// common soft default of 1024 would refuse connections long before `max_connections
 /// = 1000` does.
-fn raise_open_file_limit() {
+pub fn raise_open_file_limit() {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
     unsafe {
         let mut r = libc::rlimit {

@@ -284,16 +284,23 @@ fn children(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-/// Whether two bound expressions are the same computation.
-fn same(a: &Expr, b: &Expr) -> bool {
-    // Bound expressions carry no identity, so their debug forms compare them fully.
-    std::mem::discriminant(a) == std::mem::discriminant(b) && format!("{a:?}") == format!("{b:?}")
+/// A hidden key column's expression, with its debug form: bound expressions carry no
+/// identity, so their debug forms compare them fully.
+struct Key {
+    pos: usize,
+    expr: Expr,
+    shown: String,
 }
 
-/// `e` with every subexpression equal to one of `keys` replaced by its column.
-fn replace(e: &Expr, keys: &[(usize, Expr)]) -> Expr {
-    if let Some((pos, k)) = keys.iter().find(|(_, k)| same(e, k)) {
-        return Expr::Column(*pos, k.ty());
+/// `e` with every subexpression equal to one of `keys` replaced by its column (each
+/// subexpression is shown once, and only when a key of its kind exists).
+fn replace(e: &Expr, keys: &[Key]) -> Expr {
+    let kind = std::mem::discriminant(e);
+    if keys.iter().any(|k| std::mem::discriminant(&k.expr) == kind) {
+        let shown = format!("{e:?}");
+        if let Some(k) = keys.iter().find(|k| k.shown == shown) {
+            return Expr::Column(k.pos, k.expr.ty());
+        }
     }
     let r = |x: &Expr| Box::new(replace(x, keys));
     match e {
@@ -332,10 +339,14 @@ pub fn index_filter(
     if !(0..def.columns.len()).any(|i| def.is_hidden_key(i)) {
         return Ok(None);
     }
-    let keys: Vec<(usize, Expr)> = bound(cx, db, def)?
+    let keys: Vec<Key> = bound(cx, db, def)?
         .iter()
         .filter(|(pos, _)| def.is_hidden_key(*pos))
-        .cloned()
+        .map(|(pos, e)| Key {
+            pos: *pos,
+            expr: e.clone(),
+            shown: format!("{e:?}"),
+        })
         .collect();
     Ok(Some(replace(f, &keys)))
 }

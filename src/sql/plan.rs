@@ -91,6 +91,25 @@ impl ScopeCol {
 }
 
 impl Scope {
+    /// The scope of a relation's named columns (a function's output, a system view)
+    /// under a name.
+    pub fn named(table: &str, cols: &[(&str, DataType)]) -> Scope {
+        Scope {
+            cols: cols
+                .iter()
+                .map(|(n, t)| ScopeCol {
+                    table: Some(table.to_string()),
+                    name: n.to_string(),
+                    ty: *t,
+                    typmod: -1,
+                    table_oid: 0,
+                    attnum: 0,
+                    absorbed: false,
+                })
+                .collect(),
+        }
+    }
+
     /// The scope of one table under a name.
     pub fn of_table(def: &TableDef, alias: &str) -> Scope {
         Scope {
@@ -1576,20 +1595,7 @@ impl<'a> Binder<'a> {
         if with_ordinality {
             cols.push(("ordinality", DataType::Int8));
         }
-        let mut scope = Scope {
-            cols: cols
-                .iter()
-                .map(|(n, t)| ScopeCol {
-                    table: Some(table.clone()),
-                    name: n.to_string(),
-                    ty: *t,
-                    typmod: -1,
-                    table_oid: 0,
-                    attnum: 0,
-                    absorbed: false,
-                })
-                .collect(),
-        };
+        let mut scope = Scope::named(&table, &cols);
         apply_alias_columns(&mut scope, alias)?;
         Ok(Some((Source::Values(vec![]), scope)))
     }
@@ -1661,20 +1667,7 @@ impl<'a> Binder<'a> {
             let table = alias
                 .map(|a| fold(&a.name))
                 .unwrap_or_else(|| fname.clone());
-            let mut scope = Scope {
-                cols: cols
-                    .iter()
-                    .map(|(n, t)| ScopeCol {
-                        table: Some(table.clone()),
-                        name: n.to_string(),
-                        ty: *t,
-                        typmod: -1,
-                        table_oid: 0,
-                        attnum: 0,
-                        absorbed: false,
-                    })
-                    .collect(),
-            };
+            let mut scope = Scope::named(&table, &cols);
             apply_alias_columns(&mut scope, alias)?;
             return Ok((Source::Values(vec![row]), scope));
         }

@@ -59,29 +59,7 @@ impl Session {
                 using,
                 ..
             } if into.is_empty() && using.is_empty() => {
-                let name = name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(super::plan::fold)
-                    .unwrap_or_default();
-                let Some(prepared) = self.statements.get(&name).cloned() else {
-                    bail!(
-                        sqlstate::INVALID_SQL_STATEMENT_NAME,
-                        "prepared statement \"{name}\" does not exist"
-                    );
-                };
-                if parameters.len() != prepared.param_types.len() {
-                    return Err(err!(
-                        sqlstate::SYNTAX_ERROR,
-                        "wrong number of parameters for prepared statement \"{name}\""
-                    )
-                    .with_detail(format!(
-                        "Expected {} parameters but got {}.",
-                        prepared.param_types.len(),
-                        parameters.len()
-                    )));
-                }
+                let (_, prepared) = self.prepared_for(name, parameters.len())?;
                 self.check_result_type(&prepared)?;
                 let params = self.execute_parameters(parameters, &prepared.param_types)?;
                 let mut types = prepared.param_types.clone();
@@ -95,6 +73,38 @@ impl Session {
             }
             _ => Ok(None),
         }
+    }
+
+    /// The prepared statement `EXECUTE name` names (26000 when there is none) and its
+    /// name, checked to take `given` parameters (42601 otherwise).
+    fn prepared_for(
+        &self,
+        name: &sqlparser::ast::ObjectName,
+        given: usize,
+    ) -> Result<(String, std::sync::Arc<super::Prepared>)> {
+        let name = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(super::plan::fold)
+            .unwrap_or_default();
+        let Some(prepared) = self.statements.get(&name).cloned() else {
+            bail!(
+                sqlstate::INVALID_SQL_STATEMENT_NAME,
+                "prepared statement \"{name}\" does not exist"
+            );
+        };
+        if given != prepared.param_types.len() {
+            return Err(err!(
+                sqlstate::SYNTAX_ERROR,
+                "wrong number of parameters for prepared statement \"{name}\""
+            )
+            .with_detail(format!(
+                "Expected {} parameters but got {given}.",
+                prepared.param_types.len()
+            )));
+        }
+        Ok((name, prepared))
     }
 
     /// `EXPLAIN [(options)] EXECUTE name [(parameters)]`: explains the prepared
@@ -114,29 +124,7 @@ impl Session {
                 "syntax error at or near \"EXECUTE\""
             );
         };
-        let name = name
-            .0
-            .last()
-            .and_then(|p| p.as_ident())
-            .map(super::plan::fold)
-            .unwrap_or_default();
-        let Some(prepared) = self.statements.get(&name).cloned() else {
-            bail!(
-                sqlstate::INVALID_SQL_STATEMENT_NAME,
-                "prepared statement \"{name}\" does not exist"
-            );
-        };
-        if parameters.len() != prepared.param_types.len() {
-            return Err(err!(
-                sqlstate::SYNTAX_ERROR,
-                "wrong number of parameters for prepared statement \"{name}\""
-            )
-            .with_detail(format!(
-                "Expected {} parameters but got {}.",
-                prepared.param_types.len(),
-                parameters.len()
-            )));
-        }
+        let (name, prepared) = self.prepared_for(name, parameters.len())?;
         let explainable = |s: &Statement| {
             matches!(
                 s,
