@@ -144,8 +144,9 @@ fn promoted(e: &Expr, target: DataType, pretty: bool) -> Option<String> {
 fn as_text(e: &Expr, names: &[String], pretty: bool) -> Option<String> {
     match e {
         Expr::Column(i, DataType::Text) => Some(quote_ident(names.get(*i)?)),
-        // The binder's implicit cast to a function's text argument prints the same.
-        Expr::Cast(x, DataType::Text, _, false) if matches!(x.as_ref(), Expr::Column(..)) => {
+        // A cast of a column to text prints the same whether the binder implied it (a
+        // function's text argument) or it was written (`(email)::text`).
+        Expr::Cast(x, DataType::Text, -1, _) if matches!(x.as_ref(), Expr::Column(..)) => {
             as_text(x, names, pretty)
         }
         Expr::Column(i, DataType::Varchar) => {

@@ -284,8 +284,16 @@ fn children(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-/// A hidden key column's expression, with its debug form: bound expressions carry no
-/// identity, so their debug forms compare them fully.
+/// How an expression is compared with a key: its debug form (bound expressions carry
+/// no identity, so it compares them fully), except that a cast without a type modifier
+/// counts the same written (`(email)::text`, as pg_dump restores an index) or implied
+/// by the binder (`lower(email)` over a varchar): both give the same value. Only
+/// `Expr::Cast` has an `i32, bool)` tail.
+fn shown(e: &Expr) -> String {
+    format!("{e:?}").replace(", -1, true)", ", -1, false)")
+}
+
+/// A hidden key column's expression, with its [`shown`] form.
 struct Key {
     pos: usize,
     expr: Expr,
@@ -297,7 +305,7 @@ struct Key {
 fn replace(e: &Expr, keys: &[Key]) -> Expr {
     let kind = std::mem::discriminant(e);
     if keys.iter().any(|k| std::mem::discriminant(&k.expr) == kind) {
-        let shown = format!("{e:?}");
+        let shown = shown(e);
         if let Some(k) = keys.iter().find(|k| k.shown == shown) {
             return Expr::Column(k.pos, k.expr.ty());
         }
@@ -345,7 +353,7 @@ pub fn index_filter(
         .map(|(pos, e)| Key {
             pos: *pos,
             expr: e.clone(),
-            shown: format!("{e:?}"),
+            shown: shown(e),
         })
         .collect();
     Ok(Some(replace(f, &keys)))
