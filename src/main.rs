@@ -151,7 +151,7 @@ fn cmd_run(a: &RunArgs) -> ExitCode {
 
     logging::init(logging::DEFAULT_LINE_PREFIX);
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if unsafe { libc::geteuid() } == 0 && !tusk::server::reinitialized() {
         tracing::warn!(
             hint = "PostgreSQL refuses to run as root; tusk allows it (containers, CI) but an unprivileged user is safer.",
             "running tusk as root is not recommended"

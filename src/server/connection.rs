@@ -764,15 +764,15 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
     loop {
         let frame = tokio::select! {
             f = read_frame(&mut io) => f,
-            _ = terminate_notify.notified() => Err(terminated()),
+            _ = terminate_notify.notified() => Err(shared.termination_error()),
             _ = shutdown.changed() => {
                 if *shutdown.borrow() == super::ShutdownMode::Running { continue; }
                 if *shutdown.borrow() == super::ShutdownMode::Smart { continue; }
-                Err(terminated())
+                Err(shared.termination_error())
             }
         };
         if terminate.load(Ordering::SeqCst) {
-            pending.error(&terminated());
+            pending.error(&shared.termination_error());
             let _ = pending.flush(&mut io).await;
             break;
         }
@@ -893,7 +893,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             skip_until_sync = true;
         }
         if terminate.load(Ordering::SeqCst) {
-            pending.error(&terminated());
+            pending.error(&shared.termination_error());
             let _ = pending.flush(&mut io).await;
             break;
         }
@@ -958,11 +958,4 @@ fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option
     let msg = FrontendMessage::decode(buf[0], &buf[5..total]).ok()?;
     std::pin::Pin::new(io).consume(total);
     Some(msg)
-}
-
-fn terminated() -> Error {
-    Error::fatal(
-        sqlstate::ADMIN_SHUTDOWN,
-        "terminating connection due to administrator command",
-    )
 }

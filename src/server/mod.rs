@@ -137,6 +137,9 @@ pub struct Shared {
     pub start_time: i64,
     /// The shutdown state; connections watch it.
     pub shutdown: watch::Sender<ShutdownMode>,
+    /// Set when the storage engine broke (a WAL write or fsync failure): sessions are
+    /// ended with PostgreSQL's crash message, then the server starts over.
+    pub crashed: AtomicBool,
 }
 
 impl Shared {
@@ -187,6 +190,24 @@ impl Shared {
                 true
             }
             None => false,
+        }
+    }
+
+    /// The error a session ends with: PostgreSQL's crash message after the storage
+    /// engine broke, the administrator's otherwise.
+    pub fn termination_error(&self) -> Error {
+        if self.crashed.load(Ordering::SeqCst) {
+            Error::fatal(
+                crate::error::sqlstate::CRASH_SHUTDOWN,
+                "terminating connection because of crash of another server process",
+            )
+            .with_detail("The postmaster has commanded this server process to roll back the current transaction and exit, because another server process exited abnormally and possibly corrupted shared memory.")
+            .with_hint("In a moment you should be able to reconnect to the database and repeat your command.")
+        } else {
+            Error::fatal(
+                crate::error::sqlstate::ADMIN_SHUTDOWN,
+                "terminating connection due to administrator command",
+            )
         }
     }
 
@@ -290,15 +311,76 @@ pub fn run(opts: RunOptions) -> ExitCode {
         mut pidfile,
     } = opts;
     let result = runtime.block_on(postmaster(datadir, overrides, &mut pidfile));
+    if let Ok(Exit::Reinitialize) = result {
+        // postmaster.pid stays: the same process (same PID) owns the directory again
+        // once the new image acquires it (a lock file holding our own PID is stale).
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        let e = reinitialize();
+        tracing::error!(severity = "FATAL", "could not restart the server: {e}");
+        pidfile.remove();
+        return ExitCode::FAILURE;
+    }
     pidfile.remove();
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Exit::Shutdown) => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
         Err(e) => {
             log_error(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// How the postmaster loop ended.
+enum Exit {
+    /// A requested shutdown.
+    Shutdown,
+    /// The storage engine broke and restart_after_crash is on: start over.
+    Reinitialize,
+    /// The storage engine broke and restart_after_crash is off.
+    AfterCrash,
+}
+
+/// Set in the environment of the image [`reinitialize`] starts, so it does not log
+/// the start-up banner again (PostgreSQL's postmaster does not either).
+const REINITIALIZED_ENV: &str = "TUSK_REINITIALIZED_AFTER_CRASH";
+
+/// True in an image started by [`reinitialize`]: start-up notices already logged by
+/// the first image are not repeated.
+pub fn reinitialized() -> bool {
+    std::env::var_os(REINITIALIZED_ENV).is_some()
+}
+
+/// Ends every session after the storage engine broke, as PostgreSQL's postmaster
+/// sends SIGQUIT to its children after one of them PANICs: each gets
+/// PostgreSQL's FATAL 57P02 (see [`Shared::crash_error`]); walsenders stop at once.
+/// Waits for them briefly (bounded): what is not gone by then goes with the process.
+async fn end_sessions_after_crash(shared: &Arc<Shared>) {
+    tracing::info!("terminating any other active server processes");
+    shared.crashed.store(true, Ordering::SeqCst);
+    let _ = shared.shutdown.send(ShutdownMode::Immediate);
+    shared.terminate_all();
+    let waited = std::time::Instant::now();
+    while !shared.backends().is_empty() && waited.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Starts over after a crash the way PostgreSQL's postmaster reinitializes shared
+/// memory and runs the startup process: this process replaces its image with a fresh
+/// one of the same binary and arguments (same PID, so `pg_ctl` and `postmaster.pid`
+/// keep pointing at it), which runs crash recovery from the WAL like any start. No
+/// state of the broken engine survives. Returns only on failure.
+fn reinitialize() -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_else(|| "tusk".into());
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg0(argv0).args(args).env(REINITIALIZED_ENV, "1");
+    // A fault armed for the crash suite fires once per server, not once per image.
+    cmd.env_remove(crate::storage::wal::fault::FAIL_FSYNC_AFTER);
+    cmd.exec()
 }
 
 /// Logs an error with its severity, detail and hint, as PostgreSQL's log does.
@@ -310,7 +392,7 @@ async fn postmaster(
     datadir: PathBuf,
     overrides: Vec<(String, String)>,
     pidfile: &mut PidFile,
-) -> Result<()> {
+) -> Result<Exit> {
     // Signals are caught from here on (a standby's recovery target may ask for a
     // shutdown as soon as replay starts).
     let mut signals = Signals::register()?;
@@ -319,11 +401,13 @@ async fn postmaster(
     let recovery_mode = crate::standby::detect(&datadir, &mut config)?;
     let standby = recovery_mode.is_some();
     crate::logging::set_line_prefix(&config.get_str("log_line_prefix"));
-    tracing::info!(
-        "starting PostgreSQL 15.0 (tusk {}) on {}-linux, compiled by rustc, 64-bit",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::ARCH
-    );
+    if !reinitialized() {
+        tracing::info!(
+            "starting PostgreSQL 15.0 (tusk {}) on {}-linux, compiled by rustc, 64-bit",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH
+        );
+    }
     let port = config.get_int("port") as u16;
     let hba_file = {
         let f = config.get_str("hba_file");
@@ -437,7 +521,14 @@ async fn postmaster(
         tls,
         start_time: crate::types::now_micros(),
         shutdown: shutdown_tx,
+        crashed: AtomicBool::new(false),
     });
+    // A WAL write or fsync failure (PANIC) wakes the loop below at once.
+    let engine_broke = Arc::new(Notify::new());
+    let notify = engine_broke.clone();
+    shared
+        .engine
+        .on_panic(Box::new(move || notify.notify_one()));
 
     // Replication slots: a walsender whose slot max_slot_wal_keep_size invalidates is
     // terminated; max_replication_slots and cluster_name (for process titles) with the
@@ -493,6 +584,18 @@ async fn postmaster(
     let mode = loop {
         tokio::select! {
             m = signals.shutdown_request(&shared) => break m,
+            _ = engine_broke.notified() => {
+                let restart = shared.config().get_bool("restart_after_crash");
+                end_sessions_after_crash(&shared).await;
+                drop(unix);
+                if restart {
+                    tracing::info!("all server processes terminated; reinitializing");
+                    return Ok(Exit::Reinitialize);
+                }
+                tracing::info!("shutting down because restart_after_crash is off");
+                tracing::info!("database system is shut down");
+                return Ok(Exit::AfterCrash);
+            }
             _ = tokio::time::sleep(Duration::from_millis(50)), if in_recovery => {
                 if !shared.engine.in_recovery() {
                     in_recovery = false;
@@ -509,7 +612,7 @@ async fn postmaster(
             shared.terminate_all();
             drop(unix);
             tracing::info!("database system is shut down");
-            return Ok(());
+            return Ok(Exit::Shutdown);
         }
         ShutdownMode::Smart => {
             tracing::info!("received smart shutdown request");
@@ -538,7 +641,7 @@ async fn postmaster(
                 if m == ShutdownMode::Immediate {
                     tracing::info!("received immediate shutdown request");
                     drop(unix);
-                    return Ok(());
+                    return Ok(Exit::Shutdown);
                 }
                 tracing::info!("received fast shutdown request");
                 shared.terminate_all();
@@ -568,7 +671,7 @@ async fn postmaster(
     }
     drop(unix);
     tracing::info!("database system is shut down");
-    Ok(())
+    Ok(Exit::Shutdown)
 }
 
 /// Logs a configuration failure's LOG lines; the FATAL error is returned for the caller.

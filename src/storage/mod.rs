@@ -26,7 +26,8 @@
 //!   of any commit outside that snapshot (`in_flight`), and redo is idempotent for the
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
-//!   it never guesses what reached the disk.
+//!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
+//!   tells the server, which starts over from the WAL.
 //!
 //! What this module must never do: parse SQL, format output, or know about sessions.
 //!
@@ -264,6 +265,8 @@ pub struct Engine {
     shut_down: AtomicBool,
     /// Set after a WAL failure: the engine refuses further writes.
     broken: AtomicBool,
+    /// Called once when the engine breaks (see [`Engine::on_panic`]).
+    panic_hook: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// The last checkpoint's (checkpoint, redo) LSNs and time, for pg_control updates.
     control: Mutex<ControlFile>,
     /// Standby replay state (see `recovery.rs`); inactive on a primary.
@@ -405,6 +408,7 @@ impl Engine {
             checkpoint_distance: AtomicU64::new(0),
             image_generations: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
+            panic_hook: Mutex::new(None),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
@@ -609,6 +613,7 @@ impl Engine {
             checkpoint_distance: AtomicU64::new(0),
             image_generations: Mutex::new(HashMap::new()),
             broken: AtomicBool::new(false),
+            panic_hook: Mutex::new(None),
             shut_down: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
@@ -1068,16 +1073,35 @@ impl Engine {
 
     // ---- end of replication slot retention ----
 
+    /// Registers what to do when the engine breaks (a WAL write or fsync failure): the
+    /// server ends every session and starts over from the WAL, as PostgreSQL's
+    /// postmaster does after a PANIC. Called at once if the engine is already broken.
+    pub fn on_panic(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        let mut slot = self.panic_hook.lock().unwrap_or_else(|p| p.into_inner());
+        if self.broken.load(Ordering::SeqCst) {
+            hook();
+        }
+        *slot = Some(hook);
+    }
+
+    /// True after a WAL write or fsync failure: nothing more can be written.
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
+    }
+
     fn fail(&self, e: Error) -> Error {
-        // Logged once, at PANIC as PostgreSQL logs a failed WAL write or fsync; unlike
-        // PostgreSQL the process stays up (serving reads) until it is restarted.
+        // Logged once, at PANIC as PostgreSQL logs a failed WAL write or fsync; the
+        // panic hook (the server) then ends every session and re-runs recovery.
         if !self.broken.swap(true, Ordering::SeqCst) {
             crate::logging::log_at(
                 "PANIC",
                 &e.message,
-                Some("The storage engine refuses all further writes; restart the server to recover from the WAL."),
+                Some("The storage engine refuses all further writes; the server recovers from the WAL."),
                 None,
             );
+            if let Some(hook) = &*self.panic_hook.lock().unwrap_or_else(|p| p.into_inner()) {
+                hook();
+            }
         }
         panic_error(e)
     }
