@@ -374,6 +374,10 @@ async fn end_sessions_after_crash(shared: &Arc<Shared>) {
 /// state of the broken engine survives. Returns only on failure.
 fn reinitialize() -> std::io::Error {
     use std::os::unix::process::CommandExt;
+    // A shutdown signal sent while the new image starts must not kill it before its
+    // handlers are installed: the signals stay blocked (the mask survives exec, so
+    // they wait as pending) until [`Signals::register`] unblocks them.
+    set_shutdown_signals_blocked(true);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "tusk".into());
     let mut cmd = std::process::Command::new("/proc/self/exe");
@@ -720,6 +724,30 @@ async fn wal_writer(shared: Arc<Shared>) {
     }
 }
 
+/// Blocks or unblocks, in the calling thread, the signals the postmaster handles.
+fn set_shutdown_signals_blocked(blocked: bool) {
+    // SAFETY: plain libc calls on a local, initialized signal set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+        ] {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = if blocked {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 /// The postmaster's signal streams, registered once for the server's life (a stream
 /// made anew for each wait could miss a signal delivered in between).
 struct Signals {
@@ -735,13 +763,18 @@ impl Signals {
         let s = |k: SignalKind| {
             signal(k).map_err(|e| Error::internal(format!("could not set up signal handling: {e}")))
         };
-        Ok(Signals {
+        let signals = Signals {
             term: s(SignalKind::terminate())?,
             int: s(SignalKind::interrupt())?,
             quit: s(SignalKind::quit())?,
             hup: s(SignalKind::hangup())?,
             usr1: s(SignalKind::user_defined1())?,
-        })
+        };
+        // Handlers are in place: what arrived while an image started by
+        // `reinitialize` had them blocked is delivered now (the postmaster future
+        // runs on the main thread, which inherited the mask).
+        set_shutdown_signals_blocked(false);
+        Ok(signals)
     }
 
     /// Waits for SIGTERM/SIGINT/SIGQUIT, handling SIGHUP reloads and SIGUSR1 meanwhile.

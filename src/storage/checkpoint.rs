@@ -2,15 +2,31 @@
 //! at `base/<db oid>/<filenode>`, each written as temp file + fsync + rename + directory
 //! fsync, so a crash leaves either the old or the new image, never a torn one.
 //!
-//! Image layout (little-endian): 8-byte magic, u32 format version, the body, and a
-//! CRC-32C of everything before it. A table image's body is a u64 row count followed by
-//! (u64 tuple id, encoded row) pairs.
+//! Image layout (little-endian): 8-byte magic, u32 format version, the u64 *stamp*, the
+//! body, and a CRC-32C of everything before it. A table image's body is a u64 row count
+//! followed by (u64 tuple id, encoded row) pairs; the catalog image's body is a u32
+//! count of (u32 database, u32 filenode, u64 stamp) triples — the stamp of each table's
+//! image as the checkpoint that wrote the catalog left it — followed by the encoded
+//! catalog.
+//!
+//! ## Stamps: a stale image is refused
+//! A CRC proves an image intact, not current: an older image put back in place of the
+//! newest one (a restored file, a filesystem that lost a rename) is intact and would
+//! silently lose every change since. So each image carries a stamp, the latest WAL
+//! position from which replay brings it up to date: a checkpoint's redo LSN, or a
+//! restartpoint's replay position. An image is usable for recovery starting at redo
+//! LSN `R` when its stamp is at least `R`, or (a table unchanged since its image was
+//! written, which checkpoints skip) when its stamp is exactly the one the catalog image
+//! records for it. [`check_stamp`] is that rule; images of format version 1 (before
+//! stamps) are not checked.
 
 use super::schema::CatalogState;
 use super::wal::io::WalIo;
+use super::wal::Lsn;
 use crate::error::{sqlstate, Error, Result};
 use crate::types::{decode_row, encode_row, Reader, Value};
 use crate::{bail, err};
+use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -18,7 +34,33 @@ use std::sync::Arc;
 
 const CATALOG_MAGIC: &[u8; 8] = b"TUSKCAT1";
 const HEAP_MAGIC: &[u8; 8] = b"TUSKHEAP";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
+/// Images written before stamps: read, never written.
+const FORMAT_VERSION_UNSTAMPED: u32 = 1;
+
+/// A read image: its stamp (`None` for format version 1) and body.
+struct Image {
+    stamp: Option<Lsn>,
+    body: Vec<u8>,
+}
+
+/// The catalog image: the catalog and the stamps it expects of the table images.
+pub struct CatalogImage {
+    /// The catalog state.
+    pub catalog: CatalogState,
+    /// The catalog image's own stamp (`None` before stamps).
+    pub stamp: Option<Lsn>,
+    /// Per table, the stamp its image had when this catalog image was written.
+    pub table_stamps: HashMap<(u32, u32), Lsn>,
+}
+
+/// A table image's rows and stamp.
+pub struct HeapImage {
+    /// (tuple id, row) pairs.
+    pub rows: Vec<(u64, Vec<Value>)>,
+    /// The image's stamp (`None` before stamps).
+    pub stamp: Option<Lsn>,
+}
 
 /// The path of the catalog image.
 pub fn catalog_path(datadir: &Path) -> PathBuf {
@@ -53,6 +95,7 @@ fn write_image(
     io: &dyn WalIo,
     path: &Path,
     magic: &[u8; 8],
+    stamp: Lsn,
     body: &[u8],
     fsync: bool,
 ) -> Result<()> {
@@ -60,9 +103,10 @@ fn write_image(
         .parent()
         .ok_or_else(|| Error::internal("image path has no directory"))?;
     create_private_dir(dir)?;
-    let mut data = Vec::with_capacity(body.len() + 16);
+    let mut data = Vec::with_capacity(body.len() + 24);
     data.extend_from_slice(magic);
     data.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    data.extend_from_slice(&stamp.0.to_le_bytes());
     data.extend_from_slice(body);
     let crc = crc32c::crc32c(&data);
     data.extend_from_slice(&crc.to_le_bytes());
@@ -70,8 +114,8 @@ fn write_image(
         .map_err(|e| Error::io(format!("could not write file \"{}\"", path.display()), e))
 }
 
-/// Reads and verifies an image; returns its body.
-fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Vec<u8>> {
+/// Reads and verifies an image; returns its stamp and body.
+fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
     let data = fs::read(path)
         .map_err(|e| Error::io(format!("could not read file \"{}\"", path.display()), e))?;
     if data.len() < 16 || &data[..8] != magic {
@@ -91,27 +135,103 @@ fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Vec<u8>> {
         );
     }
     let version = u32::from_le_bytes([content[8], content[9], content[10], content[11]]);
-    if version != FORMAT_VERSION {
-        bail!(
+    match version {
+        FORMAT_VERSION_UNSTAMPED => Ok(Image {
+            stamp: None,
+            body: content[12..].to_vec(),
+        }),
+        FORMAT_VERSION if content.len() >= 20 => {
+            let mut stamp = [0u8; 8];
+            stamp.copy_from_slice(&content[12..20]);
+            Ok(Image {
+                stamp: Some(Lsn(u64::from_le_bytes(stamp))),
+                body: content[20..].to_vec(),
+            })
+        }
+        _ => bail!(
             sqlstate::DATA_CORRUPTED,
             "image file \"{}\" has unsupported format version {version}",
             path.display()
-        );
+        ),
     }
-    Ok(content[12..].to_vec())
 }
 
-/// Writes the catalog image.
-pub fn write_catalog(io: &dyn WalIo, datadir: &Path, c: &CatalogState, fsync: bool) -> Result<()> {
+/// Checks that the image at `path`, stamped `stamp`, is current for a recovery whose
+/// redo starts at `redo` (see the module essay): its stamp is at least `redo`, or it is
+/// exactly `expected`, the stamp the catalog image recorded for it (a table unchanged
+/// since). Unstamped (version 1) images pass.
+pub fn check_stamp(
+    path: &Path,
+    stamp: Option<Lsn>,
+    redo: Lsn,
+    expected: Option<Lsn>,
+) -> Result<()> {
+    let Some(stamp) = stamp else {
+        return Ok(());
+    };
+    if stamp >= redo || expected == Some(stamp) {
+        return Ok(());
+    }
+    Err(err!(
+        sqlstate::DATA_CORRUPTED,
+        "image file \"{}\" is older than the checkpoint recovery starts from",
+        path.display()
+    )
+    .with_detail(format!(
+        "The image is current as of redo LSN {stamp}, but redo starts at {redo}{}: it is a stale copy, and replay would leave it without the changes in between.",
+        match expected {
+            Some(e) => format!(" and the catalog image expects the image of {e}"),
+            None => String::new(),
+        }
+    )))
+}
+
+/// Writes the catalog image, stamped `stamp`, with the stamps of the table images it
+/// goes with.
+pub fn write_catalog(
+    io: &dyn WalIo,
+    datadir: &Path,
+    c: &CatalogState,
+    stamp: Lsn,
+    table_stamps: &HashMap<(u32, u32), Lsn>,
+    fsync: bool,
+) -> Result<()> {
     let mut body = Vec::new();
+    let mut stamps: Vec<_> = table_stamps.iter().collect();
+    stamps.sort();
+    body.extend_from_slice(&(stamps.len() as u32).to_le_bytes());
+    for ((db, node), s) in stamps {
+        body.extend_from_slice(&db.to_le_bytes());
+        body.extend_from_slice(&node.to_le_bytes());
+        body.extend_from_slice(&s.0.to_le_bytes());
+    }
     c.encode(&mut body);
-    write_image(io, &catalog_path(datadir), CATALOG_MAGIC, &body, fsync)
+    write_image(
+        io,
+        &catalog_path(datadir),
+        CATALOG_MAGIC,
+        stamp,
+        &body,
+        fsync,
+    )
 }
 
 /// Reads the catalog image.
-pub fn read_catalog(datadir: &Path) -> Result<CatalogState> {
-    let body = read_image(&catalog_path(datadir), CATALOG_MAGIC)?;
-    CatalogState::decode(&mut Reader::new(&body))
+pub fn read_catalog(datadir: &Path) -> Result<CatalogImage> {
+    let image = read_image(&catalog_path(datadir), CATALOG_MAGIC)?;
+    let r = &mut Reader::new(&image.body);
+    let mut table_stamps = HashMap::new();
+    if image.stamp.is_some() {
+        for _ in 0..r.u32()? {
+            let key = (r.u32()?, r.u32()?);
+            table_stamps.insert(key, Lsn(r.u64()?));
+        }
+    }
+    Ok(CatalogImage {
+        catalog: CatalogState::decode(r)?,
+        stamp: image.stamp,
+        table_stamps,
+    })
 }
 
 /// Writes one table's image.
@@ -121,6 +241,7 @@ pub fn write_heap(
     db: u32,
     filenode: u32,
     rows: &[(u64, Arc<Vec<Value>>)],
+    stamp: Lsn,
     fsync: bool,
 ) -> Result<()> {
     let mut body = Vec::new();
@@ -133,6 +254,7 @@ pub fn write_heap(
         io,
         &heap_path(datadir, db, filenode),
         HEAP_MAGIC,
+        stamp,
         &body,
         fsync,
     )
@@ -140,9 +262,9 @@ pub fn write_heap(
 
 /// Reads one table's image (a missing file is an error: every table of the catalog
 /// image has one).
-pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<Vec<(u64, Vec<Value>)>> {
-    let body = read_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)?;
-    let r = &mut Reader::new(&body);
+pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<HeapImage> {
+    let image = read_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)?;
+    let r = &mut Reader::new(&image.body);
     let n = r.u64()?;
     let mut rows = Vec::new();
     for _ in 0..n {
@@ -155,7 +277,10 @@ pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<Vec<(u64, Vec
             "trailing bytes in table image"
         ));
     }
-    Ok(rows)
+    Ok(HeapImage {
+        rows,
+        stamp: image.stamp,
+    })
 }
 
 /// Removes image files of tables that no longer exist in `c` (after DROP TABLE).
@@ -193,13 +318,23 @@ mod tests {
             3u64,
             Arc::new(vec![Value::Int4(1), Value::Text("x".into())]),
         )];
-        write_heap(&super::super::wal::io::StdIo, &dir, 5, 16384, &rows, false).unwrap();
+        let io = super::super::wal::io::StdIo;
+        write_heap(&io, &dir, 5, 16384, &rows, Lsn(0x3000028), false).unwrap();
         let back = read_heap(&dir, 5, 16384).unwrap();
         assert_eq!(
-            back,
+            back.rows,
             vec![(3u64, vec![Value::Int4(1), Value::Text("x".into())])]
         );
+        assert_eq!(back.stamp, Some(Lsn(0x3000028)));
         let p = heap_path(&dir, 5, 16384);
+        // Current for redo from its stamp or earlier; older only if the catalog
+        // expects exactly this image.
+        assert!(check_stamp(&p, back.stamp, Lsn(0x3000028), None).is_ok());
+        assert!(check_stamp(&p, back.stamp, Lsn(0x1000000), None).is_ok());
+        let stale = check_stamp(&p, back.stamp, Lsn(0x5000060), Some(Lsn(0x4000000)));
+        assert_eq!(stale.unwrap_err().code, sqlstate::DATA_CORRUPTED);
+        assert!(check_stamp(&p, back.stamp, Lsn(0x5000060), Some(Lsn(0x3000028))).is_ok());
+        assert!(check_stamp(&p, None, Lsn(0x5000060), None).is_ok());
         let mut data = fs::read(&p).unwrap();
         let n = data.len();
         data[n - 6] ^= 0xff;

@@ -255,9 +255,10 @@ pub struct Engine {
     /// Recent distance between checkpoints' redo points in bytes (PostgreSQL's
     /// `CheckPointDistanceEstimate`): how many old segments to recycle.
     checkpoint_distance: AtomicU64,
-    /// Per table, the heap generation its image on disk was written from (see
-    /// `write_images`): a table whose heap still has that generation is not rewritten.
-    image_generations: Mutex<HashMap<(u32, u32), u64>>,
+    /// Per table, the heap generation its image on disk was written from and the
+    /// image's stamp (see `write_images`): a table whose heap still has that generation
+    /// is not rewritten.
+    image_generations: Mutex<HashMap<(u32, u32), (u64, Lsn)>>,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -452,7 +453,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let mut store = load_store(datadir)?;
+        let mut store = load_store(datadir, control.redo)?;
 
         // Replay.
         let seg = if control.wal_segment_size > 0 {
@@ -797,7 +798,7 @@ impl Engine {
             return Err(self.fail(e));
         }
         // 2. Images, one table at a time, each as of the snapshot.
-        let written = self.write_images(&catalog, seq);
+        let written = self.write_images(&catalog, seq, redo);
         {
             let mut st = self.lock();
             release_snapshot(&mut st, seq);
@@ -872,8 +873,10 @@ impl Engine {
 
     /// Writes the catalog image and one image per table as of snapshot `seq`
     /// (temp file, fsync, rename, directory fsync), then removes dropped tables' images.
-    /// Returns how many table images were written.
-    fn write_images(&self, catalog: &CatalogState, seq: u64) -> Result<usize> {
+    /// `stamp` is the latest redo start from which replay brings these images up to
+    /// date (the checkpoint's redo LSN, a restartpoint's replay position; see
+    /// `checkpoint.rs`). Returns how many table images were written.
+    fn write_images(&self, catalog: &CatalogState, seq: u64, stamp: Lsn) -> Result<usize> {
         let fsync = self.opts.fsync;
         let mut n = 0;
         let mut written = self
@@ -882,17 +885,22 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         written.retain(|key, _| catalog.tables.contains_key(key));
+        let mut stamps = HashMap::new();
         for key @ (db, oid) in catalog.tables.keys() {
             let path = checkpoint::heap_path(&self.datadir, *db, *oid);
             // A heap untouched since its image was written (same generation) still
             // has exactly that image's rows: nothing stamped after the image's snapshot
             // was there then (see below), and any later change moves the generation.
+            // Its image keeps its stamp, which the catalog image records.
             let (rows, generation) = {
                 let st = self.lock();
                 let heap = st.store.heaps.get(key);
                 let generation = heap.map_or(0, |h| h.generation());
-                if written.get(key) == Some(&generation) && path.is_file() {
-                    continue;
+                if let Some((g, s)) = written.get(key) {
+                    if *g == generation && path.is_file() {
+                        stamps.insert(*key, *s);
+                        continue;
+                    }
                 }
                 let rows = heap.map(|h| h.rows_as_of(seq)).unwrap_or_default();
                 // Commits stamped after the snapshot are not in this image: its
@@ -900,14 +908,30 @@ impl Engine {
                 let complete = !heap.is_some_and(|h| h.changed_after(seq));
                 (rows, complete.then_some(generation))
             };
-            checkpoint::write_heap(&*self.opts.io, &self.datadir, *db, *oid, &rows, fsync)?;
+            checkpoint::write_heap(
+                &*self.opts.io,
+                &self.datadir,
+                *db,
+                *oid,
+                &rows,
+                stamp,
+                fsync,
+            )?;
+            stamps.insert(*key, stamp);
             match generation {
-                Some(g) => written.insert(*key, g),
+                Some(g) => written.insert(*key, (g, stamp)),
                 None => written.remove(key),
             };
             n += 1;
         }
-        checkpoint::write_catalog(&*self.opts.io, &self.datadir, catalog, fsync)?;
+        checkpoint::write_catalog(
+            &*self.opts.io,
+            &self.datadir,
+            catalog,
+            stamp,
+            &stamps,
+            fsync,
+        )?;
         checkpoint::remove_stale_images(&self.datadir, catalog);
         *self
             .image_generations
@@ -2060,11 +2084,14 @@ impl Engine {
 }
 
 /// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
-/// table's committed rows, as frozen tuples.
-fn load_store(datadir: &Path) -> Result<Store> {
-    let catalog = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
+/// table's committed rows, as frozen tuples. Every image must be current for a replay
+/// starting at `redo` (`checkpoint::check_stamp`): a stale copy is refused, not loaded.
+fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
+    let image = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
+    checkpoint::check_stamp(&checkpoint::catalog_path(datadir), image.stamp, redo, None)
+        .map_err(unusable_image)?;
     let mut store = Store {
-        catalog,
+        catalog: image.catalog,
         heaps: HashMap::new(),
     };
     let tables: Vec<(u32, Arc<TableDef>)> = store
@@ -2077,20 +2104,27 @@ fn load_store(datadir: &Path) -> Result<Store> {
         let mut heap = Heap::for_table(&t);
         // Every table of the catalog image has an image of its own (a checkpoint
         // writes the tables first): a missing one is damage, not an empty table.
-        {
-            for (tid, row) in checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)? {
-                heap.put(
-                    tid,
-                    Tuple {
-                        xmin: heap::FROZEN_XID,
-                        xmin_seq: 1,
-                        xmax: 0,
-                        xmax_seq: 0,
-                        next: 0,
-                        row: Arc::new(row),
-                    },
-                );
-            }
+        let table = checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?;
+        let expected = image.table_stamps.get(&(db, t.oid)).copied();
+        checkpoint::check_stamp(
+            &checkpoint::heap_path(datadir, db, t.oid),
+            table.stamp,
+            redo,
+            expected,
+        )
+        .map_err(unusable_image)?;
+        for (tid, row) in table.rows {
+            heap.put(
+                tid,
+                Tuple {
+                    xmin: heap::FROZEN_XID,
+                    xmin_seq: 1,
+                    xmax: 0,
+                    xmax_seq: 0,
+                    next: 0,
+                    row: Arc::new(row),
+                },
+            );
         }
         store.heaps.insert((db, t.oid), heap);
     }

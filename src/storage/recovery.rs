@@ -402,7 +402,7 @@ impl Engine {
             control.write(datadir, opts.fsync)?;
             super::backup::BackupLabel::retire(datadir)?;
         }
-        let store = load_store(datadir)?;
+        let store = load_store(datadir, control.redo)?;
         let seg = if control.wal_segment_size > 0 {
             control.wal_segment_size as u64
         } else {
@@ -1134,6 +1134,15 @@ impl Engine {
             .last_restartpoint
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        // The last replayed checkpoint, read before the snapshot: its redo LSN is
+        // at or before everything the snapshot holds, so replay from it brings these
+        // images up to date (a checkpoint replayed later could have its redo after the
+        // snapshot). It is what pg_control gets below, and the images' stamp.
+        let ck = *self
+            .recovery
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let (catalog, seq, replayed) = {
             let mut st = self.lock();
             let catalog = st.store.catalog.clone();
@@ -1145,14 +1154,13 @@ impl Engine {
                 Lsn(self.recovery.replay_end.load(Ordering::SeqCst)),
             )
         };
-        let written = self.write_images(&catalog, seq);
+        let stamp = match ck {
+            Some(ck) => ck.redo,
+            None => self.control.lock().unwrap_or_else(|p| p.into_inner()).redo,
+        };
+        let written = self.write_images(&catalog, seq, stamp);
         release_snapshot(&mut self.lock(), seq);
         let tables = written?;
-        let ck = *self
-            .recovery
-            .last_checkpoint
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
         {
             let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(ck) = ck {

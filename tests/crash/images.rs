@@ -9,7 +9,8 @@
 //! 1. commits some work after the last checkpoint (so recovery needs the WAL too),
 //!    notes the full contents of the tables, and stops the server cleanly or kills it;
 //! 2. corrupts one image file (a random target and a kind of damage; the kinds rotate
-//!    so that the short mode covers each of them), keeping its original bytes;
+//!    so that the short mode covers each of them), keeping its original bytes; one
+//!    kind is no damage at all but staleness: the intact image from before the round;
 //! 3. restarts: a refusal must say `FATAL` and name the file; a start must show exactly
 //!    the noted contents;
 //! 4. puts the original bytes back and restarts: exactly the noted contents, so a
@@ -38,23 +39,36 @@ enum Damage {
     Empty,
     /// The file removed.
     Missing,
+    /// An older intact copy of the file (from before the round's checkpoint and work)
+    /// put back in place of the newest one, as a restore from an old backup or a
+    /// filesystem that lost a rename would.
+    Stale,
 }
 
-const KINDS: [Damage; 6] = [
+const KINDS: [Damage; 7] = [
     Damage::BitFlip,
     Damage::Byte,
     Damage::ZeroSector,
     Damage::Truncate,
     Damage::Empty,
     Damage::Missing,
+    Damage::Stale,
 ];
 
-/// Applies `d` to `path`; returns a description, or `None` when it would not change
-/// the file (a zeroed sector that was zero already).
-fn damage(path: &Path, d: Damage, rng: &mut impl Rng) -> Option<String> {
+/// Applies `d` to `path` (`older`: the file's bytes from before the round); returns a
+/// description, or `None` when it would not change the file (a zeroed sector that was
+/// zero already, an image not rewritten since).
+fn damage(path: &Path, d: Damage, older: &[u8], rng: &mut impl Rng) -> Option<String> {
     let mut bytes = std::fs::read(path).unwrap();
     let len = bytes.len();
     let what = match d {
+        Damage::Stale => {
+            if bytes == older || older.is_empty() {
+                return None;
+            }
+            bytes = older.to_vec();
+            "replaced by its older intact copy".to_string()
+        }
         Damage::BitFlip => {
             let (at, bit) = (rng.gen_range(0..len), rng.gen_range(0..8));
             bytes[at] ^= 1 << bit;
@@ -127,6 +141,10 @@ fn corrupted_checkpoint_image_is_refused_or_recovered() {
     let rounds = 4 * rounds();
     for round in 0..rounds {
         // 1. Work after a checkpoint, then a clean stop or a kill.
+        let older: Vec<Vec<u8>> = targets
+            .iter()
+            .map(|t| std::fs::read(t).unwrap_or_default())
+            .collect();
         s.psql("checkpoint");
         let k = 1000 + round as i32;
         s.psql(&format!(
@@ -150,11 +168,12 @@ fn corrupted_checkpoint_image_is_refused_or_recovered() {
         // 2. Damage one image.
         // Targets rotate too, shifted every pass over the kinds: the short mode damages
         // the catalog and both tables with several kinds each.
-        let target = targets[(round + round / KINDS.len()) % targets.len()].clone();
+        let index = (round + round / KINDS.len()) % targets.len();
+        let target = targets[index].clone();
         assert!(target.is_file(), "no image at {}", target.display());
         let original = std::fs::read(&target).unwrap();
         let kind = KINDS[round % KINDS.len()];
-        let Some(how) = damage(&target, kind, &mut rng) else {
+        let Some(how) = damage(&target, kind, &older[index], &mut rng) else {
             eprintln!("images round {round}: {kind:?} would not change the file; skipped");
             s.try_start()
                 .unwrap_or_else(|e| panic!("round {round}: start: {e}\n{}", s.log_text()));
