@@ -35,8 +35,10 @@ fn main() -> ExitCode {
     let rest = args.get(1..).unwrap_or(&[]);
     match cli::parse(rest) {
         Err(e) => {
-            let is_ctl = rest.first().map(String::as_str) == Some("ctl");
-            print_usage_error(&e, is_ctl);
+            match rest.first().map(String::as_str) {
+                Some("waldump") => print_waldump_error(&e.message, e.hint.as_deref()),
+                first => print_usage_error(&e, first == Some("ctl")),
+            }
             ExitCode::from(1)
         }
         Ok(Command::Version) => {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Ok(Command::Init(a)) => cmd_init(&a),
         Ok(Command::Run(a)) => cmd_run(&a),
         Ok(Command::Ctl(a)) => cmd_ctl(&a),
+        Ok(Command::Waldump(o)) => cmd_waldump(o.as_ref()),
     }
 }
 
@@ -73,6 +76,33 @@ fn print_tool_error(e: &Error) {
     }
     if let Some(h) = &e.hint {
         eprintln!("tusk: hint: {h}");
+    }
+}
+
+/// Prints an error of `tusk waldump` as `pg_waldump` prints its own.
+fn print_waldump_error(message: &str, hint: Option<&str>) {
+    eprintln!("tusk waldump: error: {message}");
+    if let Some(h) = hint {
+        eprintln!("tusk waldump: hint: {h}");
+    }
+}
+
+/// `tusk waldump` (like pg_waldump).
+fn cmd_waldump(o: Option<&tusk::storage::wal::dump::DumpOptions>) -> ExitCode {
+    let Some(o) = o else {
+        print!("{}", cli::WALDUMP_HELP);
+        return ExitCode::SUCCESS;
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = tusk::storage::wal::dump::run(o, &mut out);
+    drop(out);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            print_waldump_error(&e.message, e.hint.as_deref());
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! tusk's WAL records: one enum, each variant with `encode`, `decode`, `redo` and
-//! `describe` (STYLE habit 7). Crash recovery, standby replay and a future waldump all
-//! go through this table.
+//! `describe` (STYLE habit 7). Crash recovery, standby replay and `tusk waldump`
+//! ([`super::wal::dump`]) all go through this table.
 //!
 //! Resource managers (PostgreSQL 15 reserves 128..=255 for extensions):
 //!
@@ -38,6 +38,23 @@ pub const RM_TUSK_HEAP: u8 = 128;
 pub const RM_TUSK_CATALOG: u8 = 129;
 /// Resource manager id of transaction and checkpoint records.
 pub const RM_TUSK_XACT: u8 = 130;
+
+/// The resource managers whose records tusk writes, by the names `tusk waldump` shows
+/// (PostgreSQL's `XLOG` for the segment switch record, tusk's own for the rest).
+pub const RMGR_NAMES: [&str; 4] = ["XLOG", "TuskHeap", "TuskCatalog", "TuskXact"];
+
+/// The name of resource manager `rmid` (`customN` for one tusk does not write, as
+/// `pg_waldump` names extension resource managers it does not know).
+pub fn rmgr_name(rmid: u8) -> std::borrow::Cow<'static, str> {
+    match rmid {
+        0 => "XLOG".into(),
+        RM_TUSK_HEAP => "TuskHeap".into(),
+        RM_TUSK_CATALOG => "TuskCatalog".into(),
+        RM_TUSK_XACT => "TuskXact".into(),
+        n if n >= 128 => format!("custom{n}").into(),
+        n => format!("rmgr{n}").into(),
+    }
+}
 
 /// The in-memory state redo applies records to: the catalog and the heaps.
 #[derive(Debug, Default)]

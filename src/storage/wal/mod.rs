@@ -53,6 +53,7 @@ use std::str::FromStr;
 
 use crate::error::{sqlstate, Error, Result};
 
+pub mod dump;
 pub mod fault;
 pub mod format;
 pub mod io;
