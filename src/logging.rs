@@ -184,6 +184,53 @@ pub fn log_at(severity: &str, message: &str, detail: Option<&str>, hint: Option<
     }
 }
 
+/// Whose line a session's log event is: the values behind `%p %u %d %a %h %r` of
+/// `log_line_prefix` (connections are tasks, so the backend PID is tusk's own number).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionTag {
+    /// The backend PID (`%p`).
+    pub pid: i32,
+    /// The role (`%u`).
+    pub user: String,
+    /// The database (`%d`).
+    pub database: String,
+    /// The application_name (`%a`).
+    pub application_name: String,
+    /// The client host, `[local]` for a Unix socket (`%h`).
+    pub remote_host: String,
+    /// The client port, none for a Unix socket (`%r`).
+    pub remote_port: Option<u16>,
+}
+
+/// One line of a session's: `message` at `severity` with the optional DETAIL, HINT
+/// and STATEMENT lines, the SQLSTATE for `%e`, and the session's identity for the
+/// prefix.
+pub fn log_for_session(
+    tag: &SessionTag,
+    severity: &str,
+    sqlstate: Option<&str>,
+    message: &str,
+    detail: Option<&str>,
+    hint: Option<&str>,
+    statement: Option<&str>,
+) {
+    tracing::error!(
+        severity,
+        backend_pid = tag.pid,
+        user = tag.user.as_str(),
+        database = tag.database.as_str(),
+        application_name = tag.application_name.as_str(),
+        remote_host = tag.remote_host.as_str(),
+        remote_port = tag.remote_port.map(|p| p.to_string()),
+        sqlstate,
+        detail,
+        hint,
+        statement,
+        "{}",
+        message
+    );
+}
+
 /// One log event with its fields sorted out, ready to be formatted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {

@@ -67,6 +67,8 @@ impl Drop for Registered {
 struct Established {
     io: Box<dyn Stream>,
     session: Session,
+    /// The session's server-log lines (connections, statements, errors).
+    log: super::session_log::SessionLog,
     terminate: Arc<AtomicBool>,
     terminate_notify: Arc<Notify>,
     cancel: Arc<AtomicBool>,
@@ -82,6 +84,7 @@ struct Established {
 
 /// Serves one accepted connection to the end.
 pub async fn serve(io: Box<dyn Stream>, peer: Peer, is_tcp: bool, shared: Arc<Shared>) {
+    super::session_log::connection_received(shared.config().get_bool("log_connections"), &peer);
     let timeout =
         Duration::from_secs(shared.config().get_int("authentication_timeout").max(1) as u64);
     let established =
@@ -108,6 +111,7 @@ async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
     let Established {
         io,
         session,
+        log,
         terminate,
         terminate_notify,
         cancel,
@@ -118,6 +122,7 @@ async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
     let Some((registration, mode, database)) = walsender else {
         return;
     };
+    let config = shared.clone();
     crate::replication::walsender::serve(crate::replication::walsender::WalSenderConn {
         io,
         session,
@@ -130,6 +135,7 @@ async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
         cancel,
     })
     .await;
+    log.disconnected(config.config().get_bool("log_disconnections"));
 }
 
 /// Sends a FATAL error (best effort) and logs it.
@@ -158,6 +164,7 @@ async fn start(
     shared: Arc<Shared>,
 ) -> Option<Established> {
     // 1. First packets: SSL/GSS negotiation and cancel requests.
+    let mut tls_description = None;
     let pairs = loop {
         match read_first_packet(&mut io).await {
             Ok(FirstPacket::Closed) => return None,
@@ -178,6 +185,7 @@ async fn start(
                         w.flush(&mut io).await.ok()?;
                         match acceptor.accept(io).await {
                             Ok(tls) => {
+                                tls_description = super::tls::describe(tls.get_ref().1);
                                 io = Box::new(tls);
                                 peer.ssl = true;
                             }
@@ -355,6 +363,22 @@ async fn start(
         pid,
     };
     let application_name = settings.get_str("application_name");
+    let log = super::session_log::SessionLog::new(
+        pid,
+        &role.name,
+        &params.database,
+        &application_name,
+        &peer,
+    );
+    log.authorized(
+        config.get_bool("log_connections"),
+        replication.is_some(),
+        startup_settings
+            .iter()
+            .find(|(n, _)| n == "application_name")
+            .map(|(_, v)| v.as_str()),
+        tls_description.as_deref(),
+    );
     // Walsenders take one of max_wal_senders places (PostgreSQL's InitWalSenderSlot).
     let walsender = match replication {
         Some(mode) => {
@@ -402,6 +426,7 @@ async fn start(
     Some(Established {
         io,
         session,
+        log,
         terminate,
         terminate_notify,
         cancel,
@@ -578,8 +603,17 @@ fn encode_row(
 /// whether the query left the connection in COPY FROM STDIN mode (then no
 /// ReadyForQuery is sent yet).
 pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
+    simple_query_with_errors(s, sql).0
+}
+
+/// [`simple_query`], also returning the errors sent (for the server log).
+fn simple_query_with_errors(s: &mut Session, sql: &str) -> ((Writer, bool), Vec<Error>) {
     let mut w = Writer::new();
     let results = s.simple_query(sql);
+    let errors: Vec<Error> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err().cloned())
+        .collect();
     for r in results {
         match r {
             Ok(ExecResult::Rows { fields, rows, tag }) => {
@@ -594,7 +628,7 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
             Ok(ExecResult::CopyIn { columns, binary }) => {
                 queue_side_messages(s, &mut w);
                 w.copy_in_response(columns, binary);
-                return (w, true);
+                return ((w, true), errors);
             }
             Ok(ExecResult::CopyOut {
                 columns,
@@ -614,7 +648,7 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
     }
     queue_side_messages(s, &mut w);
     w.ready(status_byte(s.transaction_status()));
-    (w, false)
+    ((w, false), errors)
 }
 
 /// Handles one message while in COPY FROM STDIN; returns the reply and whether COPY
@@ -657,9 +691,54 @@ pub(crate) fn copy_in_message(s: &mut Session, msg: FrontendMessage) -> (Writer,
     (w, false)
 }
 
-/// Runs one extended-protocol message. Returns the reply and whether it failed (then
-/// messages are skipped until Sync).
-fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
+/// [`extended`] with the server-log lines around Parse, Bind and Execute
+/// (`log_statement`, `log_min_duration_statement`, errors).
+fn extended_logged(
+    s: &mut Session,
+    msg: FrontendMessage,
+    log: &mut super::session_log::SessionLog,
+) -> (Writer, bool) {
+    let started = std::time::Instant::now();
+    match msg {
+        FrontendMessage::Parse {
+            ref name,
+            ref query,
+            ..
+        } => {
+            let (name, query) = (name.clone(), query.clone());
+            let (w, failed, error) = extended(s, msg);
+            log.parse(s, &name, &query, started.elapsed(), error.as_ref());
+            (w, failed)
+        }
+        FrontendMessage::Bind {
+            ref portal,
+            ref statement,
+            ..
+        } => {
+            let (portal, statement) = (portal.clone(), statement.clone());
+            let (w, failed, error) = extended(s, msg);
+            log.bind(s, &portal, &statement, started.elapsed(), error.as_ref());
+            (w, failed)
+        }
+        FrontendMessage::Execute { ref portal, .. } => {
+            let portal = portal.clone();
+            let logged = log.before_execute(s, &portal);
+            let started = std::time::Instant::now();
+            let (w, failed, error) = extended(s, msg);
+            log.after_execute(s, &portal, logged, started.elapsed(), error.as_ref());
+            (w, failed)
+        }
+        other => {
+            let (w, failed, error) = extended(s, other);
+            log.errors(error.as_slice(), None);
+            (w, failed)
+        }
+    }
+}
+
+/// Runs one extended-protocol message. Returns the reply, whether it failed (then
+/// messages are skipped until Sync) and the error sent.
+fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool, Option<Error>) {
     let mut w = Writer::new();
     let result: Result<()> = (|| {
         match msg {
@@ -732,21 +811,22 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool) {
         }
         Ok(())
     })();
-    let failed = match result {
-        Ok(()) => false,
+    let error = match result {
+        Ok(()) => None,
         Err(e) => {
             w.error(&e);
-            true
+            Some(e)
         }
     };
     queue_side_messages(s, &mut w);
-    (w, failed)
+    (w, error.is_some(), error)
 }
 
 async fn query_loop(conn: Established, shared: Arc<Shared>) {
     let Established {
         io,
         session,
+        mut log,
         terminate,
         terminate_notify,
         cancel,
@@ -821,7 +901,10 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             },
             FrontendMessage::Query(sql) => {
                 skip_until_sync = false;
-                match on_session(s, move |s| simple_query(s, &sql)) {
+                let log = &log;
+                match on_session(s, move |s| {
+                    log.simple_query(s, &sql, |s| simple_query_with_errors(s, &sql))
+                }) {
                     Some((s, (w, copying))) => {
                         copy_in = copying;
                         (s, w, false)
@@ -850,7 +933,8 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                     .iter()
                     .any(|m| matches!(m, FrontendMessage::Sync | FrontendMessage::Flush));
                 let skip = skip_until_sync;
-                match on_session(s, move |s| extended_batch(s, batch, skip)) {
+                let log = &mut log;
+                match on_session(s, move |s| extended_batch(s, batch, skip, log)) {
                     Some((s, (w, skip_after))) => {
                         skip_until_sync = skip_after;
                         (s, w, false)
@@ -908,11 +992,17 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
     if let Some(s) = session {
         let _ = on_session(s, |s| s.terminate());
     }
+    log.disconnected(shared.config().get_bool("log_disconnections"));
 }
 
 /// Runs a batch of extended-protocol messages: after an error, messages are skipped up
 /// to Sync, as PostgreSQL does. Returns the replies and whether skipping goes on.
-fn extended_batch(s: &mut Session, msgs: Vec<FrontendMessage>, mut skip: bool) -> (Writer, bool) {
+fn extended_batch(
+    s: &mut Session,
+    msgs: Vec<FrontendMessage>,
+    mut skip: bool,
+    log: &mut super::session_log::SessionLog,
+) -> (Writer, bool) {
     let mut w = Writer::new();
     for m in msgs {
         match m {
@@ -928,7 +1018,7 @@ fn extended_batch(s: &mut Session, msgs: Vec<FrontendMessage>, mut skip: bool) -
             FrontendMessage::Flush => {}
             _ if skip => {}
             m => {
-                let (reply, failed) = extended(s, m);
+                let (reply, failed) = extended_logged(s, m, log);
                 w.append(reply);
                 skip = failed;
             }

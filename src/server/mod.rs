@@ -42,6 +42,7 @@
 pub mod connection;
 pub mod listen;
 pub mod protocol;
+pub mod session_log;
 pub mod startup;
 pub mod tls;
 

@@ -132,3 +132,61 @@ fn der_item(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let end = head.checked_add(len)?;
     Some((tag, b.get(head..end)?, b.get(end..)?))
 }
+
+/// The encryption of an accepted connection as PostgreSQL's `log_connections` line
+/// shows it: `protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256` (OpenSSL's
+/// names for the protocol and cipher, which PostgreSQL prints).
+pub fn describe(conn: &rustls::ServerConnection) -> Option<String> {
+    let protocol = match conn.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+        _ => "unknown",
+    };
+    let suite = format!("{:?}", conn.negotiated_cipher_suite()?.suite());
+    Some(format!(
+        "protocol={protocol}, cipher={}, bits={}",
+        openssl_cipher_name(&suite),
+        if suite.contains("AES_128") { 128 } else { 256 }
+    ))
+}
+
+/// OpenSSL's name for a rustls cipher suite name: `TLS13_AES_256_GCM_SHA384` →
+/// `TLS_AES_256_GCM_SHA384`, `TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` →
+/// `ECDHE-RSA-AES128-GCM-SHA256`.
+fn openssl_cipher_name(rustls_name: &str) -> String {
+    if let Some(rest) = rustls_name.strip_prefix("TLS13_") {
+        return format!("TLS_{rest}");
+    }
+    let Some((kx, cipher)) = rustls_name
+        .strip_prefix("TLS_")
+        .and_then(|r| r.split_once("_WITH_"))
+    else {
+        return rustls_name.to_string();
+    };
+    let cipher = cipher
+        .replace("AES_128", "AES128")
+        .replace("AES_256", "AES256")
+        .replace("CHACHA20_POLY1305_SHA256", "CHACHA20-POLY1305");
+    format!("{kx}-{cipher}").replace('_', "-")
+}
+
+#[cfg(test)]
+mod cipher_name_tests {
+    use super::openssl_cipher_name;
+
+    #[test]
+    fn rustls_suites_get_openssl_names() {
+        assert_eq!(
+            openssl_cipher_name("TLS13_AES_256_GCM_SHA384"),
+            "TLS_AES_256_GCM_SHA384"
+        );
+        assert_eq!(
+            openssl_cipher_name("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            "ECDHE-RSA-AES128-GCM-SHA256"
+        );
+        assert_eq!(
+            openssl_cipher_name("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+            "ECDHE-ECDSA-CHACHA20-POLY1305"
+        );
+    }
+}

@@ -57,6 +57,7 @@ pub mod generated;
 pub mod join;
 pub mod lateral;
 pub mod lock;
+pub mod log_level;
 pub mod owner;
 pub mod pg_clauses;
 pub mod plan;
@@ -2398,6 +2399,34 @@ impl Session {
                 "portal \"{name}\" does not exist"
             )),
         }
+    }
+
+    /// A portal's statement text and its parameters as the server log shows them
+    /// (`$1 = '5', $2 = NULL`; `None` without parameters), for `log_statement` and
+    /// `log_min_duration_statement`.
+    pub fn portal_log_text(&self, portal: &str) -> Option<(String, Option<String>)> {
+        let p = self.portals.get(portal)?;
+        let opts = format_options(&self.settings);
+        let params: Vec<String> = p
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                if v.is_null() {
+                    format!("${} = NULL", i + 1)
+                } else {
+                    let text = crate::types::format_text(v, &opts).replace('\'', "''");
+                    format!("${} = '{text}'", i + 1)
+                }
+            })
+            .collect();
+        let params = (!params.is_empty()).then(|| params.join(", "));
+        Some((p.stmt.piece.text.clone(), params))
+    }
+
+    /// The text of a prepared statement (`""` for the unnamed one), for the log.
+    pub fn statement_log_text(&self, name: &str) -> Option<String> {
+        self.statements.get(name).map(|p| p.piece.text.clone())
     }
 
     /// Result format codes per column of a portal.
