@@ -36,8 +36,8 @@ pub const POSTGRESQL_CONF_SAMPLE: &str = include_str!("../../conf/postgresql.con
 pub const PG_HBA_CONF_SAMPLE: &str = include_str!("../../conf/pg_hba.conf.sample");
 /// The `pg_ident.conf` template (conf/pg_ident.conf.sample).
 pub const PG_IDENT_CONF_SAMPLE: &str = include_str!("../../conf/pg_ident.conf.sample");
-/// The legacy `recovery.conf` template (conf/recovery.conf.sample); not installed by
-/// init, but available to tools and documentation.
+/// The legacy `recovery.conf` template (conf/recovery.conf.sample), installed by init
+/// as `recovery.conf.sample` next to the other configuration files.
 pub const RECOVERY_CONF_SAMPLE: &str = include_str!("../../conf/recovery.conf.sample");
 
 /// The header PostgreSQL writes into a fresh `postgresql.auto.conf`.
@@ -366,6 +366,9 @@ fn populate(opts: &InitOptions, existing: &Existing, out: &mut dyn Write) -> Res
         &render_hba(&opts.auth_local, &opts.auth_host),
     )?;
     write_file(&dir.join("pg_ident.conf"), PG_IDENT_CONF_SAMPLE)?;
+    // The legacy standby file's template, where the guide's operator copies it from
+    // (`cp recovery.conf.sample recovery.conf`); only `recovery.conf` itself counts.
+    write_file(&dir.join("recovery.conf.sample"), RECOVERY_CONF_SAMPLE)?;
     let _ = writeln!(out, "ok");
 
     let _ = write!(out, "running bootstrap script ... ");

@@ -985,3 +985,48 @@ fn reported_changes_follow_transactions_savepoints_and_reloads() {
     s.set("work_mem", Some("8MB"), false, false).unwrap();
     assert!(s.take_reported_changes().is_empty());
 }
+
+/// Every setting conf/postgresql.conf.sample shows commented out (`#name = value`)
+/// shows its real default: uncommenting them all changes nothing.
+#[test]
+fn sample_file_documents_the_real_defaults() {
+    let sample = include_str!("../../conf/postgresql.conf.sample");
+    let mut uncommented = String::new();
+    let mut names = Vec::new();
+    for line in sample.lines() {
+        let Some(rest) = line.strip_prefix('#') else {
+            continue;
+        };
+        let Some((name, _)) = rest.split_once(" = ") else {
+            continue;
+        };
+        if name.contains(' ') || name.starts_with("include") || rest.contains("ConfigDir") {
+            continue;
+        }
+        if lookup(name).is_none() {
+            continue;
+        }
+        names.push(name.to_string());
+        uncommented.push_str(rest);
+        uncommented.push('\n');
+    }
+    assert!(names.len() > 50, "{names:?}");
+    let d = TempDir::new("sample");
+    d.write("postgresql.conf", &uncommented);
+    let loaded = SessionSettings::new(Arc::new(
+        ServerConfig::load(&d.0, &[]).unwrap_or_else(|e| panic!("{:?}", e.fatal.message)),
+    ));
+    let defaults = SessionSettings::new(Arc::new(ServerConfig::defaults(&d.0)));
+    let wrong: Vec<String> = names
+        .iter()
+        .filter(|n| loaded.show(n).ok() != defaults.show(n).ok())
+        .map(|n| {
+            format!(
+                "{n}: sample {:?}, default {:?}",
+                loaded.show(n).ok(),
+                defaults.show(n).ok()
+            )
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
