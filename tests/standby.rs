@@ -808,3 +808,61 @@ fn backup_ending_with_a_switch_is_consistent_from_local_wal() {
     assert!(!standby.log_text().contains("started streaming WAL"));
     standby.stop();
 }
+
+/// `recovery_min_apply_delay`: a delayed standby receives and flushes the WAL at once
+/// but applies each commit only once the delay has passed since it committed on the
+/// primary; a promotion ends the wait and applies the rest at once.
+#[test]
+fn delayed_standby_applies_commits_late_and_promotes_at_once() {
+    let mut primary = Server::init("sb-delay-p", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create role repl login replication");
+    primary.psql("create table d (id int primary key)");
+    let mut standby = basebackup_as(
+        &primary,
+        "sb-delay-s",
+        "repl",
+        &["-Fp", "-X", "stream", "-R"],
+    );
+    standby.append_conf(
+        "recovery_min_apply_delay = '3s'\napplication_name = 'delayed'\nwal_retrieve_retry_interval = 200ms\n",
+    );
+    start_standby(&mut standby);
+    wait_for(&standby, "select count(*) from d", "0");
+    primary.psql("insert into d values (1)");
+    let committed = Instant::now();
+    let flushed = primary.psql("select pg_current_wal_lsn()");
+    // Received and flushed at once, not applied.
+    wait_for(
+        &primary,
+        &format!("select flush_lsn >= '{flushed}' from pg_stat_replication"),
+        "t",
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(committed.elapsed() < Duration::from_secs(3));
+    assert_eq!(standby.psql("select count(*) from d"), "0");
+    // Applied once the delay has passed.
+    wait_for(&standby, "select count(*) from d", "1");
+    assert!(
+        committed.elapsed() >= Duration::from_millis(2900),
+        "applied after {:?}",
+        committed.elapsed()
+    );
+    // A promotion ends the wait: the next commit is there at once.
+    primary.psql("insert into d values (2)");
+    wait_for(
+        &primary,
+        "select flush_lsn = pg_current_wal_lsn() from pg_stat_replication",
+        "t",
+    );
+    let promoted = Instant::now();
+    standby.psql("select pg_promote()");
+    wait_for(&standby, "select count(*) from d", "2");
+    assert!(
+        promoted.elapsed() < Duration::from_secs(3),
+        "promotion waited for the delay: {:?}",
+        promoted.elapsed()
+    );
+    standby.stop();
+    primary.stop();
+}

@@ -346,20 +346,31 @@ impl<'a> ReplayLoop<'a> {
     }
 
     /// Replays what is available (up to `stop_at`), checking the recovery target
-    /// around every record.
+    /// around every record and holding each commit back for `recovery_min_apply_delay`
+    /// (see [`apply_delay`]).
     fn replay(&mut self, wait: Duration, stop_at: Option<Lsn>) -> Result<usize> {
         let engine = self.engine.clone();
+        let config = self.config;
+        let delaying = (config)().get_int("recovery_min_apply_delay") > 0;
         let cursor = self
             .cursor
             .as_mut()
             .expect("replay cursor present until recovery ends");
-        if !self.target.is_set() {
+        if !self.target.is_set() && !delaying {
             return engine.replay_until(cursor, wait, stop_at);
         }
         let target = &self.target;
         let mut found: Option<target::Stop> = None;
         let probe_engine = engine.clone();
         let mut check = |p: &ReplayProbe, start: Lsn, end: Lsn, before: bool| {
+            if before {
+                if let ReplayProbe::Commit { time, .. } = p {
+                    apply_delay(&probe_engine, config, *time);
+                }
+            }
+            if !target.is_set() {
+                return false;
+            }
             let ev = match p {
                 ReplayProbe::Commit { xid, time } => target::ReplayEvent::Commit {
                     xid: *xid,
@@ -739,14 +750,7 @@ impl<'a> ReplayLoop<'a> {
 
     /// Whether a promotion trigger is present (does not consume it).
     fn trigger_present(&self) -> bool {
-        if self.engine.promotion_requested() {
-            return true;
-        }
-        if self.engine.datadir().join("promote").exists() {
-            return true;
-        }
-        let trigger = (self.config)().get_str("promote_trigger_file");
-        !trigger.is_empty() && Path::new(&trigger).exists()
+        trigger_present(&self.engine, self.config)
     }
 
     /// PostgreSQL's `CheckForStandbyTrigger`: a promotion asked for by `pg_promote()`,
@@ -824,6 +828,45 @@ impl<'a> ReplayLoop<'a> {
 
 /// The highest timeline whose history file is in pg_wal or the archive, probing
 /// `from + 1`, `from + 2`, … (PostgreSQL's `findNewestTimeLine`).
+/// Whether a promotion trigger is present (does not consume it): `pg_promote()`, the
+/// `promote` file, or `promote_trigger_file`.
+fn trigger_present(engine: &Engine, config: &dyn Fn() -> Arc<ServerConfig>) -> bool {
+    if engine.promotion_requested() {
+        return true;
+    }
+    if engine.datadir().join("promote").exists() {
+        return true;
+    }
+    let trigger = config().get_str("promote_trigger_file");
+    !trigger.is_empty() && Path::new(&trigger).exists()
+}
+
+/// `recovery_min_apply_delay` (a delayed standby), as PostgreSQL's
+/// `recoveryApplyDelay`: before a commit record is applied, once the standby is
+/// consistent, replay waits until the commit's time on the primary plus the delay.
+/// Only commits wait (a transaction's other records are applied with its commit, so
+/// its changes appear together, late); the WAL keeps arriving and being flushed
+/// meanwhile. The wait ends early on a promotion request (what is left is then applied
+/// without delay, as in PostgreSQL) or shutdown, and follows a reloaded delay.
+fn apply_delay(engine: &Engine, config: &dyn Fn() -> Arc<ServerConfig>, commit_time: i64) {
+    if !engine.is_consistent() {
+        return;
+    }
+    loop {
+        let delay_ms = config().get_int("recovery_min_apply_delay");
+        let now = crate::types::now_micros();
+        let due = commit_time.saturating_add(delay_ms.saturating_mul(1000));
+        if delay_ms <= 0 || now >= due || engine.replay_stopping() {
+            return;
+        }
+        if trigger_present(engine, config) {
+            return;
+        }
+        let left = Duration::from_micros((due - now) as u64);
+        std::thread::sleep(left.min(Duration::from_millis(100)));
+    }
+}
+
 fn newest_timeline(archive: &Archive, from: u32) -> Result<u32> {
     let mut newest = from;
     let mut probe = from + 1;
