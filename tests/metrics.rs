@@ -402,25 +402,23 @@ fn streaming_standby_series_on_both_sides() {
     wait_log(&mut sb, "ready to accept read-only connections", 1);
     p.psql("insert into t values (1)");
     let labels = "{application_name=\"metrics_standby\",client_addr=\"127.0.0.1\"}";
-    let mut last = Samples::new();
     let start = Instant::now();
     // The standby's replay report reaches the primary's flush position.
-    loop {
+    let last = loop {
         let m = scrape(pport);
         let flushed = get(&m, "tusk_wal_flush_lsn_bytes");
         let replayed = m
             .get(&format!("tusk_replication_replay_lsn_bytes{labels}"))
             .copied();
         if replayed.is_some_and(|r| r >= flushed) {
-            last = m;
-            break;
+            break m;
         }
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "standby never caught up: {m:#?}"
         );
         std::thread::sleep(Duration::from_millis(200));
-    }
+    };
     assert_eq!(
         get(&last, &format!("tusk_replication_streaming{labels}")),
         1.0
