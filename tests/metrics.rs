@@ -332,12 +332,24 @@ fn scrapes_parse_and_values_move() {
     // Still serving after all that.
     assert_eq!(get(&scrape(mport), "tusk_up"), 1.0);
 
-    // The endpoint stops with the server.
-    s.stop();
-    assert!(
-        TcpStream::connect(("127.0.0.1", mport)).is_err(),
-        "metrics port still open after shutdown"
-    );
+    // The endpoint stops when a shutdown begins: during a smart shutdown, which waits
+    // for the open session, the metrics port is already closed.
+    rt.block_on(async {
+        let c = s.connect("postgres").await;
+        s.signal(libc::SIGTERM);
+        tokio::task::spawn_blocking(move || {
+            wait_until("the metrics port to close", || {
+                TcpStream::connect(("127.0.0.1", mport)).is_err()
+            })
+        })
+        .await
+        .unwrap();
+        // The server itself still runs: the session is answered.
+        c.simple_query("select 1").await.unwrap();
+    });
+    let status = s.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    assert!(TcpStream::connect(("127.0.0.1", mport)).is_err());
 }
 
 #[test]

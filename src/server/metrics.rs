@@ -701,7 +701,7 @@ pub fn collect(shared: &Shared) -> String {
     );
     x.counter(
         "tusk_wal_bytes_total",
-        "WAL bytes appended, page headers and padding included.",
+        "WAL bytes appended, page headers and padding included (pg_stat_wal.wal_bytes).",
         wal.bytes,
     );
     x.counter(
