@@ -57,7 +57,9 @@
 //!   effective `wal_keep_size` is the larger of `wal_keep_size` and
 //!   `wal_keep_segments × wal_segment_size`, so old configuration files keep working.
 //! - `metrics_listen_address` (string, postmaster, empty by default): where tusk serves
-//!   metrics.
+//!   Prometheus metrics (`GET /metrics`, see `server::metrics`), written `host:port`,
+//!   `[IPv6 address]:port` or `*:port`; checked by `value::parse_listen_address`. A
+//!   restart is needed to change it, as for `listen_addresses`.
 
 pub mod conf;
 pub mod hba;

@@ -3281,7 +3281,7 @@ pub(crate) static REGISTRY: &[SettingDef] = &[
         unit: Unit::None,
         category: "Connections and Authentication / Connection Settings",
         short_desc: "Sets the address on which tusk serves its metrics (tusk extension).",
-        extra_desc: Some("An empty string disables the metrics listener."),
+        extra_desc: Some("Written host:port, [IPv6 address]:port or *:port; Prometheus metrics are served at /metrics. An empty string disables the metrics listener."),
         context: GucContext::Postmaster,
         min: 0.0,
         max: 0.0,

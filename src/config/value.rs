@@ -354,6 +354,10 @@ fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Resul
                 })
             }
         },
+        "metrics_listen_address" if !input.is_empty() => match parse_listen_address(input) {
+            Ok(_) => Ok(input.to_string()),
+            Err(detail) => Err(invalid(def.name, input).with_detail(detail)),
+        },
         "synchronous_standby_names" => match parse_sync_standby_names(input) {
             Ok(_) => Ok(input.to_string()),
             Err(SyncNamesError::Syntax(detail)) => {
@@ -367,6 +371,44 @@ fn check_string(def: &SettingDef, input: &str, current: Option<&Value>) -> Resul
             )),
         },
         _ => Ok(input.to_string()),
+    }
+}
+
+/// Parses a listening address written `host:port`, `[IPv6 address]:port` or `*:port`
+/// (`metrics_listen_address`) into the host (`*`, an IP address or a host name; an
+/// IPv6 address without its brackets) and the port (1–65535). The error is the
+/// DETAIL of PostgreSQL's invalid-value message.
+pub fn parse_listen_address(s: &str) -> std::result::Result<(String, u16), String> {
+    const EXPECTED: &str = "Expected host:port, [IPv6 address]:port or *:port.";
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']').ok_or(EXPECTED)?;
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("\"{inside}\" is not a valid IPv6 address."));
+        }
+        (inside, after.strip_prefix(':').ok_or(EXPECTED)?)
+    } else {
+        let (host, port) = s.rsplit_once(':').ok_or(EXPECTED)?;
+        if host.contains(':') {
+            return Err("IPv6 addresses must be written in brackets, as in [::1]:9187.".into());
+        }
+        let name_ok = |h: &str| {
+            !h.starts_with(['-', '.'])
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        };
+        if host.is_empty() {
+            return Err(EXPECTED.into());
+        }
+        if host != "*" && host.parse::<std::net::Ipv4Addr>().is_err() && !name_ok(host) {
+            return Err(format!("\"{host}\" is not a valid host name or address."));
+        }
+        (host, port)
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok((host.to_string(), p)),
+        _ => Err(format!(
+            "\"{port}\" is not a valid port: it must be a number between 1 and 65535."
+        )),
     }
 }
 
@@ -1215,6 +1257,64 @@ mod tests {
             m("recovery_target_name", &"a".repeat(64)).1.unwrap(),
             "recovery_target_name is too long (maximum 63 characters)."
         );
+    }
+
+    #[test]
+    fn metrics_listen_address() {
+        for (v, host, port) in [
+            ("127.0.0.1:9187", "127.0.0.1", 9187),
+            ("[::1]:9187", "::1", 9187),
+            ("*:9187", "*", 9187),
+            ("localhost:1", "localhost", 1),
+            ("db-1.example.com:65535", "db-1.example.com", 65535),
+        ] {
+            assert_eq!(parse_listen_address(v), Ok((host.to_string(), port)), "{v}");
+            assert_eq!(p("metrics_listen_address", v).unwrap(), v);
+        }
+        assert_eq!(p("metrics_listen_address", "").unwrap(), "");
+        for (bad, detail) in [
+            ("9187", "Expected host:port, [IPv6 address]:port or *:port."),
+            (
+                ":9187",
+                "Expected host:port, [IPv6 address]:port or *:port.",
+            ),
+            (
+                "[::1]9187",
+                "Expected host:port, [IPv6 address]:port or *:port.",
+            ),
+            (
+                "::1:9187",
+                "IPv6 addresses must be written in brackets, as in [::1]:9187.",
+            ),
+            ("[fe80::zz]:1", "\"fe80::zz\" is not a valid IPv6 address."),
+            (
+                "bad host:1",
+                "\"bad host\" is not a valid host name or address.",
+            ),
+            (
+                "127.0.0.1:0",
+                "\"0\" is not a valid port: it must be a number between 1 and 65535.",
+            ),
+            (
+                "127.0.0.1:65536",
+                "\"65536\" is not a valid port: it must be a number between 1 and 65535.",
+            ),
+            (
+                "127.0.0.1:+80",
+                "\"+80\" is not a valid port: it must be a number between 1 and 65535.",
+            ),
+            (
+                "127.0.0.1:",
+                "\"\" is not a valid port: it must be a number between 1 and 65535.",
+            ),
+        ] {
+            let (m, d) = msg("metrics_listen_address", bad);
+            assert_eq!(
+                m,
+                format!("invalid value for parameter \"metrics_listen_address\": \"{bad}\"")
+            );
+            assert_eq!(d.as_deref(), Some(detail), "{bad}");
+        }
     }
 
     #[test]

@@ -69,8 +69,9 @@ pub fn resolve_listen_addresses(setting: &str) -> Result<Vec<IpAddr>> {
     Ok(out)
 }
 
-/// Binds one TCP listener the way PostgreSQL does (SO_REUSEADDR, IPV6_V6ONLY).
-fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// Binds one TCP listener the way PostgreSQL does (SO_REUSEADDR, IPV6_V6ONLY); the
+/// metrics listener binds the same way.
+pub(crate) fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => {

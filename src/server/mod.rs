@@ -17,6 +17,7 @@
 //! - [`connection`]: one connection from accept to exit: startup, authorization checks,
 //!   then the simple and extended query loops driving a [`crate::sql::Session`].
 //! - [`tls`]: the rustls acceptor for `ssl = on`.
+//! - [`metrics`]: `metrics_listen_address`, Prometheus metrics over HTTP (`GET /metrics`).
 //!
 //! A connection, step by step:
 //! 1. The accept loop hands the socket to [`connection::serve`] on a new backend thread.
@@ -41,6 +42,7 @@
 
 pub mod connection;
 pub mod listen;
+pub mod metrics;
 pub mod protocol;
 pub mod session_log;
 pub mod startup;
@@ -551,6 +553,9 @@ async fn postmaster(
         let shared = shared.clone();
         tokio::spawn(async move { accept_tcp(l, shared).await });
     }
+    // Prometheus metrics, when metrics_listen_address is set (a bind failure is a
+    // WARNING, not FATAL: see server/metrics.rs).
+    metrics::start(&shared);
     let mut unix = unix;
     for u in &mut unix {
         if let Some(listener) = u.listener.take() {

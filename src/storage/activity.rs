@@ -95,6 +95,16 @@ impl Activity {
         v.sort_by_key(|s| s.pid);
         v
     }
+
+    /// Each live backend's `(backend_type, state)`, without copying the rest of its
+    /// entry (what the metrics endpoint counts on every scrape).
+    pub fn states(&self) -> Vec<(&'static str, &'static str)> {
+        self.lock()
+            .1
+            .values()
+            .map(|s| (s.backend_type, s.state))
+            .collect()
+    }
 }
 
 impl Registration {
@@ -147,6 +157,7 @@ mod tests {
             );
         }
         a.update(|s| s.state = "active");
+        assert_eq!(table.states(), [("client backend", "active")]);
         assert_eq!(table.list().len(), 1);
         assert_eq!(table.list()[0].state, "active");
         drop(a);

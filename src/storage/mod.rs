@@ -58,6 +58,8 @@ pub mod record;
 pub mod recovery;
 pub mod restore_point;
 pub mod schema;
+// Cumulative counters: transactions and checkpoints (stats.rs).
+pub mod stats;
 // Temporary namespaces: never logged, never imaged (temp.rs).
 pub mod temp;
 pub mod wal;
@@ -282,6 +284,8 @@ pub struct Engine {
     archive: Arc<archive_status::ArchiveStatus>,
     /// The live sessions and what they do (see `activity.rs`).
     activity: Arc<activity::Activity>,
+    /// Transactions and checkpoints counted (see `stats.rs`); lock-free.
+    counters: stats::Counters,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -423,6 +427,7 @@ impl Engine {
                 archive_status::ArchiveMode::Off,
             )),
             activity: Arc::default(),
+            counters: stats::Counters::default(),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -626,6 +631,7 @@ impl Engine {
             slot_retention: Mutex::new(None),
             archive,
             activity: Arc::default(),
+            counters: stats::Counters::default(),
         }
     }
 
@@ -644,6 +650,7 @@ impl Engine {
     /// Writes an online checkpoint, logging `checkpoint starting: <reason>` (PostgreSQL's
     /// flags: `time`, `wal`, `immediate force wait`…) when `log_checkpoints` is on.
     pub fn checkpoint_with_reason(&self, reason: &str) -> Result<()> {
+        self.counters.count_checkpoint(reason);
         self.checkpoint_inner(false, Some(reason))
     }
 
@@ -1022,6 +1029,11 @@ impl Engine {
     /// The table of live sessions (`pg_stat_activity`, see `activity.rs`).
     pub fn activity(&self) -> &Arc<activity::Activity> {
         &self.activity
+    }
+
+    /// Transactions and checkpoints counted since the engine opened (see `stats.rs`).
+    pub fn counters(&self) -> stats::CountersSnapshot {
+        self.counters.snapshot()
     }
 
     /// WAL archiving's status files, wake-ups and counters (the archiver and
@@ -1855,6 +1867,11 @@ impl Engine {
         self.wal.stats()
     }
 
+    /// The WAL writer's fsync latency histogram (lock-free, for metrics).
+    pub fn wal_sync_latency(&self) -> wal::latency::SyncLatencySnapshot {
+        self.wal.sync_latency()
+    }
+
     /// When the WAL counters started (server start), in PostgreSQL microseconds.
     pub fn wal_stats_since(&self) -> i64 {
         self.wal.stats_since()
@@ -1999,6 +2016,7 @@ impl Engine {
     /// Ends a transaction in memory: stamps its versions with a commit sequence number,
     /// or removes/restores them on abort, then wakes waiters.
     fn finish(&self, txn: Transaction, committed: bool) {
+        self.counters.count_transaction(committed);
         let mut st = self.lock();
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();

@@ -17,6 +17,7 @@
 //!   fsync failure armed by `TUSK_TEST_FAIL_FSYNC_AFTER` for the crash suite.
 //! - `writer.rs`  — [`WalWriter`]: append, write, flush with group commit, segment and
 //!   timeline switches.
+//! - `latency.rs` — the writer's lock-free fsync latency histogram (for metrics).
 //! - `reader.rs`  — [`WalReader`] (records, stopping cleanly at the end of valid WAL) and
 //!   [`read_wal_bytes`] (raw stream bytes for walsenders and base backups).
 //! - `raw.rs`     — [`RawWalWriter`]: received WAL bytes into segment files (walreceiver).
@@ -57,6 +58,8 @@ pub mod dump;
 pub mod fault;
 pub mod format;
 pub mod io;
+// fsync latency histogram of the writer (latency.rs).
+pub mod latency;
 pub mod raw;
 pub mod reader;
 pub mod segment;

@@ -242,6 +242,8 @@ pub struct WalWriter {
     stats_since: i64,
     /// Told of each completed segment (see [`WalWriter::on_segment_complete`]).
     segment_hook: OnceLock<SegmentHook>,
+    /// How long each fsync/fdatasync call took (lock-free, see `latency.rs`).
+    sync_latency: super::latency::SyncLatency,
 }
 
 /// What [`WalWriter::on_segment_complete`] calls: `(timeline, segment number)`.
@@ -539,6 +541,7 @@ impl WalWriter {
             flush_tx,
             stats_since: crate::types::now_micros(),
             segment_hook: OnceLock::new(),
+            sync_latency: Default::default(),
         }
     }
 
@@ -746,15 +749,19 @@ impl WalWriter {
             let tli = files.tli;
             for (segno, mut f) in std::mem::take(&mut files.unsynced) {
                 let name = segment_file_name(tli, segno, seg);
+                let t = std::time::Instant::now();
                 f.sync()
                     .map_err(|e| panic_io(format!("could not fsync file \"{name}\""), e))?;
+                self.sync_latency.observe(t.elapsed());
                 fsyncs += 1;
             }
             if files.current_dirty {
                 if let Some((segno, f)) = files.current.as_mut() {
                     let name = segment_file_name(tli, *segno, seg);
+                    let t = std::time::Instant::now();
                     f.sync()
                         .map_err(|e| panic_io(format!("could not fsync file \"{name}\""), e))?;
+                    self.sync_latency.observe(t.elapsed());
                     fsyncs += 1;
                 }
                 files.current_dirty = false;
@@ -1130,6 +1137,11 @@ impl WalWriter {
     /// The writer's counters.
     pub fn stats(&self) -> WalStats {
         self.lock_state().stats
+    }
+
+    /// The fsync latency histogram (lock-free; see `latency.rs`).
+    pub fn sync_latency(&self) -> super::latency::SyncLatencySnapshot {
+        self.sync_latency.snapshot()
     }
 
     /// When the counters started counting (this process's start), in PostgreSQL
