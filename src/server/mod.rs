@@ -216,6 +216,9 @@ impl Shared {
             }
         }
         self.config_generation.fetch_add(1, Ordering::SeqCst);
+        // The new synchronous standbys apply to the commits waiting now.
+        self.walsenders
+            .configure_sync(&self.config().get_str("synchronous_standby_names"));
         // A changed archive_command is tried at once, as PostgreSQL's archiver does.
         crate::archive::archiver::wake(&self.engine);
     }
@@ -450,6 +453,9 @@ async fn postmaster(
     shared
         .slots
         .set_max_slots(shared.config().get_int("max_replication_slots").max(0) as usize);
+    shared
+        .walsenders
+        .configure_sync(&shared.config().get_str("synchronous_standby_names"));
 
     for l in tcp {
         let shared = shared.clone();
@@ -831,5 +837,33 @@ impl crate::sql::ServerHooks for Hooks {
 
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         self.shared.walsenders.list()
+    }
+
+    fn wait_for_sync_rep(
+        &self,
+        pid: i32,
+        lsn: crate::storage::wal::Lsn,
+        mode: crate::replication::syncrep::WaitMode,
+        cancel: &AtomicBool,
+    ) -> crate::replication::syncrep::WaitOutcome {
+        // PostgreSQL's SyncRepRequested: no walsenders, no synchronous replication.
+        if self.shared.config().get_int("max_wal_senders") <= 0 {
+            return crate::replication::syncrep::WaitOutcome::NotRequired;
+        }
+        let terminate = self
+            .shared
+            .backends()
+            .get(&pid)
+            .map(|b| b.terminate.clone())
+            .unwrap_or_default();
+        let outcome = self
+            .shared
+            .walsenders
+            .syncrep()
+            .wait(lsn, mode, cancel, &terminate);
+        if let Some(w) = outcome.warning() {
+            log_error(&w);
+        }
+        outcome
     }
 }
