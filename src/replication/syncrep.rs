@@ -122,8 +122,11 @@ impl WaitOutcome {
 /// One streaming standby as the choice of synchronous standbys sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Standby {
-    /// Its walsender's pid (ties between equal priorities go to the lower one).
+    /// Its walsender's pid.
     pub pid: i32,
+    /// Its walsender's place in the walsender array (PostgreSQL's index): ties
+    /// between equal priorities go to the lower one.
+    pub order: usize,
     /// Its priority (see [`priority`]); 0 is asynchronous.
     pub priority: u32,
     /// Whether it may be chosen: streaming (or stopping) and with a valid flush
@@ -154,13 +157,13 @@ pub fn priority(names: &SyncStandbyNames, application_name: &str) -> u32 {
 
 /// The synchronous standbys among `standbys` (indexes into it): every eligible one
 /// with a priority; under `FIRST n` (priority) only the `n` of highest priority
-/// (lowest number, then lowest pid) when there are more.
+/// (lowest number, then lowest place in the walsender array) when there are more.
 pub fn choose(names: &SyncStandbyNames, standbys: &[Standby]) -> Vec<usize> {
     let mut chosen: Vec<usize> = (0..standbys.len())
         .filter(|&i| standbys[i].eligible && standbys[i].priority > 0)
         .collect();
     if names.method == SyncMethod::Priority && chosen.len() > names.num_sync as usize {
-        chosen.sort_by_key(|&i| (standbys[i].priority, standbys[i].pid));
+        chosen.sort_by_key(|&i| (standbys[i].priority, standbys[i].order));
         chosen.truncate(names.num_sync as usize);
     }
     chosen
@@ -335,6 +338,7 @@ mod tests {
     fn standby(pid: i32, app: &str, n: &SyncStandbyNames, flush: u64) -> Standby {
         Standby {
             pid,
+            order: pid as usize,
             priority: priority(n, app),
             eligible: true,
             write: Lsn(flush + 10),
@@ -382,7 +386,7 @@ mod tests {
         let mut s3b = s3.clone();
         s3b[1].eligible = false;
         assert_eq!(synced_positions(&n2, &s3b), None);
-        // Equal priorities (`*`) go to the lower pid.
+        // Equal priorities (`*`) go to the lower place in the walsender array.
         let n3 = names("*");
         let s4 = vec![standby(20, "x", &n3, 100), standby(7, "y", &n3, 50)];
         assert_eq!(sync_state(&n3, &s4, 1), "sync");

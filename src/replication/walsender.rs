@@ -128,6 +128,9 @@ pub struct WalSenderInfo {
     pub sync_priority: i32,
     /// `async`, `potential`, `sync` or `quorum`, filled in by [`WalSenders::list`].
     pub sync_state: &'static str,
+    /// Its place in PostgreSQL's walsender array: the lowest one free when it
+    /// registered (set by [`WalSenders::register`]); equal priorities go to the lower.
+    pub slot_index: usize,
 }
 
 /// The live walsenders, by backend pid.
@@ -195,6 +198,10 @@ impl WalSenders {
             ));
         }
         let pid = info.pid;
+        let mut info = info;
+        info.slot_index = (0..)
+            .find(|i| senders.values().all(|w| w.slot_index != *i))
+            .unwrap_or(0);
         senders.insert(pid, info);
         Ok(Registration {
             registry: self.clone(),
@@ -303,6 +310,7 @@ fn sync_candidates(
             let flush = w.flush_lsn.unwrap_or(Lsn::INVALID);
             super::syncrep::Standby {
                 pid: w.pid,
+                order: w.slot_index,
                 priority: if streams {
                     super::syncrep::priority(names, &w.application_name)
                 } else {
@@ -370,6 +378,7 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         activity: "idle".to_string(),
         sync_priority: 0,
         sync_state: "async",
+        slot_index: 0,
     }
 }
 
