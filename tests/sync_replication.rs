@@ -108,10 +108,11 @@ fn finish(mut c: Child, what: &str) -> (bool, String, String) {
     (out.status.success(), stdout(&out), stderr(&out))
 }
 
-/// The pid of the session running `query` (as pg_stat_activity shows it).
+/// The pid of the session running `query`, waiting for synchronous replication (as
+/// pg_stat_activity shows it).
 fn pid_of(p: &Server, query: &str) -> String {
     let sql = format!(
-        "select pid from pg_stat_activity where query = '{}' and pid <> pg_backend_pid()",
+        "select pid from pg_stat_activity where query = '{}' and wait_event_type = 'IPC' and wait_event = 'SyncRep' and state = 'active'",
         query.replace('\'', "''")
     );
     let mut pid = String::new();

@@ -218,6 +218,9 @@ pub struct SyncRep {
     state: Mutex<State>,
     /// Signalled whenever a released position moves or the configuration changes.
     cond: Condvar,
+    /// Whether standby names are configured: the lock-free first check of every
+    /// commit (PostgreSQL's `sync_standbys_defined`), set under the state lock.
+    defined: AtomicBool,
 }
 
 struct State {
@@ -243,7 +246,13 @@ impl SyncRep {
                 released: [Lsn::INVALID; 3],
             }),
             cond: Condvar::new(),
+            defined: AtomicBool::new(false),
         }
+    }
+
+    /// Whether synchronous standbys are configured (a commit may have to wait).
+    pub fn defined(&self) -> bool {
+        self.defined.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -256,6 +265,7 @@ impl SyncRep {
         let names = parse_sync_standby_names(value).ok().flatten();
         let mut st = self.lock();
         if st.names != names {
+            self.defined.store(names.is_some(), Ordering::SeqCst);
             st.names = names;
             drop(st);
             self.cond.notify_all();
@@ -297,7 +307,28 @@ impl SyncRep {
     /// Waits until the synchronous standbys have confirmed `lsn` as `mode` asks, the
     /// standby names are cleared, or `cancel` / `terminate` is set (the cancel flag is
     /// consumed, as a handled query cancel is). Blocking; holds no engine lock.
+    /// `waiting` is called with `true` before it blocks and `false` after (for
+    /// `pg_stat_activity`), never when no wait is needed.
     pub fn wait(
+        &self,
+        lsn: Lsn,
+        mode: WaitMode,
+        cancel: &AtomicBool,
+        terminate: &AtomicBool,
+        waiting: &mut dyn FnMut(bool),
+    ) -> WaitOutcome {
+        let st = self.lock();
+        if st.names.is_none() || st.released[mode.index()] >= lsn {
+            return WaitOutcome::NotRequired;
+        }
+        drop(st);
+        waiting(true);
+        let outcome = self.wait_blocking(lsn, mode, cancel, terminate);
+        waiting(false);
+        outcome
+    }
+
+    fn wait_blocking(
         &self,
         lsn: Lsn,
         mode: WaitMode,
@@ -305,9 +336,6 @@ impl SyncRep {
         terminate: &AtomicBool,
     ) -> WaitOutcome {
         let mut st = self.lock();
-        if st.names.is_none() || st.released[mode.index()] >= lsn {
-            return WaitOutcome::NotRequired;
-        }
         loop {
             if st.names.is_none() || st.released[mode.index()] >= lsn {
                 return WaitOutcome::Released;
@@ -424,41 +452,53 @@ mod tests {
         let sr = Arc::new(SyncRep::new());
         let (cancel, terminate) = (AtomicBool::new(false), AtomicBool::new(false));
         // Not configured: no wait.
+        assert!(!sr.defined());
         assert_eq!(
-            sr.wait(Lsn(100), WaitMode::Flush, &cancel, &terminate),
+            sr.wait(Lsn(100), WaitMode::Flush, &cancel, &terminate, &mut |_| {}),
             WaitOutcome::NotRequired
         );
         sr.configure("s1");
+        assert!(sr.defined());
         sr.advance([Lsn(200), Lsn(100), Lsn(50)]);
         assert_eq!(
-            sr.wait(Lsn(100), WaitMode::Flush, &cancel, &terminate),
+            sr.wait(Lsn(100), WaitMode::Flush, &cancel, &terminate, &mut |_| {}),
             WaitOutcome::NotRequired
         );
         // Positions never go back.
         sr.advance([Lsn(1), Lsn(1), Lsn(1)]);
         assert_eq!(sr.released(WaitMode::Write), Lsn(200));
-        // Released by a standby's progress.
+        // Released by a standby's progress; `waiting` hears of the blocking wait.
         let t = {
             let sr = sr.clone();
             std::thread::spawn(move || {
                 let (c, t) = (AtomicBool::new(false), AtomicBool::new(false));
-                sr.wait(Lsn(150), WaitMode::Apply, &c, &t)
+                let mut seen = Vec::new();
+                let r = sr.wait(Lsn(150), WaitMode::Apply, &c, &t, &mut |on| seen.push(on));
+                (r, seen)
             })
         };
         std::thread::sleep(Duration::from_millis(100));
         assert!(!t.is_finished());
         sr.advance([Lsn(200), Lsn(200), Lsn(150)]);
-        assert_eq!(t.join().unwrap(), WaitOutcome::Released);
+        assert_eq!(
+            t.join().unwrap(),
+            (WaitOutcome::Released, vec![true, false])
+        );
+        let mut seen = Vec::new();
+        sr.wait(Lsn(150), WaitMode::Apply, &cancel, &terminate, &mut |on| {
+            seen.push(on)
+        });
+        assert!(seen.is_empty());
         // Cancel (consumed) and termination.
         cancel.store(true, Ordering::SeqCst);
         assert_eq!(
-            sr.wait(Lsn(900), WaitMode::Write, &cancel, &terminate),
+            sr.wait(Lsn(900), WaitMode::Write, &cancel, &terminate, &mut |_| {}),
             WaitOutcome::Canceled
         );
         assert!(!cancel.load(Ordering::SeqCst));
         terminate.store(true, Ordering::SeqCst);
         assert_eq!(
-            sr.wait(Lsn(900), WaitMode::Write, &cancel, &terminate),
+            sr.wait(Lsn(900), WaitMode::Write, &cancel, &terminate, &mut |_| {}),
             WaitOutcome::Terminated
         );
         // Clearing the names releases a waiter.
@@ -466,7 +506,7 @@ mod tests {
             let sr = sr.clone();
             std::thread::spawn(move || {
                 let (c, t) = (AtomicBool::new(false), AtomicBool::new(false));
-                sr.wait(Lsn(900), WaitMode::Flush, &c, &t)
+                sr.wait(Lsn(900), WaitMode::Flush, &c, &t, &mut |_| {})
             })
         };
         std::thread::sleep(Duration::from_millis(100));

@@ -845,9 +845,12 @@ impl crate::sql::ServerHooks for Hooks {
         lsn: crate::storage::wal::Lsn,
         mode: crate::replication::syncrep::WaitMode,
         cancel: &AtomicBool,
+        waiting: &mut dyn FnMut(bool),
     ) -> crate::replication::syncrep::WaitOutcome {
         // PostgreSQL's SyncRepRequested: no walsenders, no synchronous replication.
-        if self.shared.config().get_int("max_wal_senders") <= 0 {
+        if !self.shared.walsenders.syncrep().defined()
+            || self.shared.config().get_int("max_wal_senders") <= 0
+        {
             return crate::replication::syncrep::WaitOutcome::NotRequired;
         }
         let terminate = self
@@ -860,7 +863,7 @@ impl crate::sql::ServerHooks for Hooks {
             .shared
             .walsenders
             .syncrep()
-            .wait(lsn, mode, cancel, &terminate);
+            .wait(lsn, mode, cancel, &terminate, waiting);
         if let Some(w) = outcome.warning() {
             log_error(&w);
         }

@@ -115,13 +115,15 @@ pub trait ServerHooks: Send + Sync {
 
     /// Synchronous replication: waits until the synchronous standbys confirmed the
     /// commit ending at `lsn` as `mode` asks, or backend `pid` is cancelled (`cancel`)
-    /// or terminated. Called after the local flush, before the commit is visible.
+    /// or terminated. Called after the local flush, before the commit is visible;
+    /// `waiting` is told when it actually blocks (`true`) and stops (`false`).
     fn wait_for_sync_rep(
         &self,
         _pid: i32,
         _lsn: crate::storage::wal::Lsn,
         _mode: crate::replication::syncrep::WaitMode,
         _cancel: &AtomicBool,
+        _waiting: &mut dyn FnMut(bool),
     ) -> crate::replication::syncrep::WaitOutcome {
         crate::replication::syncrep::WaitOutcome::NotRequired
     }
@@ -900,6 +902,7 @@ impl Session {
                 state: "idle",
                 query: String::new(),
                 backend_type: "client backend",
+                wait_event: None,
             },
         );
         Session {
@@ -1145,12 +1148,20 @@ impl Session {
                 &self.settings.get_str("synchronous_commit"),
             );
             let mut outcome = crate::replication::syncrep::WaitOutcome::NotRequired;
-            let ctx = &self.ctx;
+            let (ctx, activity) = (&self.ctx, &self.activity);
             let r = self.engine.commit_then(t, wait, |end| {
                 if let Some(mode) = mode {
-                    outcome = ctx
-                        .hooks
-                        .wait_for_sync_rep(ctx.backend_pid, end, mode, &ctx.cancel);
+                    // pg_stat_activity shows IPC / SyncRep while it blocks.
+                    let mut waiting = |on: bool| {
+                        activity.update(|s| s.wait_event = on.then_some(("IPC", "SyncRep")))
+                    };
+                    outcome = ctx.hooks.wait_for_sync_rep(
+                        ctx.backend_pid,
+                        end,
+                        mode,
+                        &ctx.cancel,
+                        &mut waiting,
+                    );
                 }
             });
             self.settings.end_transaction(r.is_ok());
