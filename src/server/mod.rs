@@ -206,6 +206,10 @@ impl Shared {
         log_formatted_lines(&lines);
         self.engine
             .set_checkpoint_settings(crate::storage::CheckpointSettings::from_config(&new));
+        // The new synchronous standbys apply to the commits waiting now (before any
+        // session can show the new value).
+        self.walsenders
+            .configure_sync(&new.get_str("synchronous_standby_names"));
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         let hba_path = self.hba_path();
         match HbaFile::load(&hba_path) {
@@ -216,9 +220,6 @@ impl Shared {
             }
         }
         self.config_generation.fetch_add(1, Ordering::SeqCst);
-        // The new synchronous standbys apply to the commits waiting now.
-        self.walsenders
-            .configure_sync(&self.config().get_str("synchronous_standby_names"));
         // A changed archive_command is tried at once, as PostgreSQL's archiver does.
         crate::archive::archiver::wake(&self.engine);
     }
