@@ -162,6 +162,9 @@ fn commits_wait_for_the_synchronous_standby() {
     let mut c = psql_background(&p, "insert into t values (20)");
     still_waiting(&mut c, Duration::from_secs(2), "standby down");
     assert_eq!(p.psql("select count(*) from t where id = 20"), "0");
+    // Other commits go on meanwhile (the waiter holds no engine lock).
+    p.psql("set synchronous_commit = local; insert into t values (12); insert into t values (13)");
+    assert_eq!(p.psql("select count(*) from t where id in (12, 13)"), "2");
     set_names(&p, "");
     let (ok, _, err) = finish(c, "names cleared");
     assert!(ok && err.is_empty(), "{err}");

@@ -44,8 +44,8 @@ use crate::error::{sqlstate, Error, Severity};
 use crate::storage::wal::Lsn;
 
 /// How often a waiting commit looks at its cancel and terminate flags when nothing
-/// wakes it (a cancel request only sets a flag).
-const POLL: Duration = Duration::from_millis(50);
+/// wakes it (the server wakes waiters when it sets one: this is a backstop).
+const POLL: Duration = Duration::from_millis(100);
 
 /// What a commit waits for, from `synchronous_commit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -299,8 +299,11 @@ impl SyncRep {
         self.lock().released[mode.index()]
     }
 
-    /// Wakes every waiter so it looks at its flags now (a cancel or termination).
+    /// Wakes every waiter so it looks at its flags now (a cancel or termination). The
+    /// state lock is taken first, so a waiter between its flag check and its wait
+    /// cannot miss the wake-up.
     pub fn wake(&self) {
+        drop(self.lock());
         self.cond.notify_all();
     }
 

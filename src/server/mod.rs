@@ -162,6 +162,7 @@ impl Shared {
         if let Some(b) = self.backends().get(&pid) {
             if b.secret == secret {
                 b.cancel.store(true, Ordering::SeqCst);
+                self.walsenders.syncrep().wake();
             }
         }
     }
@@ -171,6 +172,7 @@ impl Shared {
         match self.backends().get(&pid) {
             Some(b) => {
                 b.cancel.store(true, Ordering::SeqCst);
+                self.walsenders.syncrep().wake();
                 true
             }
             None => false,
@@ -184,6 +186,7 @@ impl Shared {
                 b.terminate.store(true, Ordering::SeqCst);
                 b.cancel.store(true, Ordering::SeqCst);
                 b.terminate_notify.notify_one();
+                self.walsenders.syncrep().wake();
                 true
             }
             None => false,
@@ -196,6 +199,7 @@ impl Shared {
             b.cancel.store(true, Ordering::SeqCst);
             b.terminate_notify.notify_one();
         }
+        self.walsenders.syncrep().wake();
     }
 
     /// Re-reads the configuration files and pg_hba.conf (SIGHUP, pg_reload_conf()).
