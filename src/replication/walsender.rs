@@ -1121,6 +1121,100 @@ mod tests {
     }
 
     #[test]
+    fn registry_chooses_synchronous_standbys_and_releases() {
+        let reg = Arc::new(WalSenders::new());
+        let stream = |r: &Registration, flush: u64| {
+            r.update(|w| {
+                w.state = WalSenderState::Streaming;
+                w.write_lsn = Some(Lsn(flush));
+                w.flush_lsn = Some(Lsn(flush));
+                w.replay_lsn = Some(Lsn(flush));
+            })
+        };
+        let a = reg
+            .register(new_info(20, "repl", "a", &peer(None, 0)), 5)
+            .unwrap();
+        let b = reg
+            .register(new_info(21, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        let backup = reg
+            .register(new_info(22, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        backup.update(|w| w.state = WalSenderState::Backup);
+        stream(&a, 100);
+        b.update(|w| w.state = WalSenderState::Catchup);
+        let states = |reg: &WalSenders| -> Vec<(i32, &'static str)> {
+            reg.list()
+                .iter()
+                .map(|w| (w.sync_priority, w.sync_state))
+                .collect()
+        };
+        // Not configured: everyone is async and nothing is released.
+        assert_eq!(reg.release_sync_waiters(Some(20)), None);
+        assert_eq!(states(&reg), vec![(0, "async"); 3]);
+        // b has the higher priority but is still catching up: a is the sync standby;
+        // a base backup's walsender never has a priority.
+        reg.configure_sync("FIRST 1 (b, a)");
+        assert_eq!(
+            states(&reg),
+            vec![(2, "sync"), (1, "potential"), (0, "async")]
+        );
+        assert_eq!(
+            reg.release_sync_waiters(Some(20)),
+            Some((crate::config::value::SyncMethod::Priority, 2))
+        );
+        assert_eq!(reg.release_sync_waiters(Some(21)), None);
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Flush),
+            Lsn(100)
+        );
+        // Once b streams it takes over; its older position does not move anything back.
+        stream(&b, 50);
+        reg.release_sync_waiters(Some(21));
+        assert_eq!(
+            states(&reg),
+            vec![(2, "potential"), (1, "sync"), (0, "async")]
+        );
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Flush),
+            Lsn(100)
+        );
+        stream(&b, 150);
+        reg.release_sync_waiters(Some(21));
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Apply),
+            Lsn(150)
+        );
+        // A reload to a quorum applies at once.
+        stream(&a, 400);
+        reg.configure_sync("ANY 2 (a, b)");
+        assert_eq!(
+            states(&reg),
+            vec![(1, "quorum"), (1, "quorum"), (0, "async")]
+        );
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Write),
+            Lsn(150)
+        );
+        // A freed slot is reused, so a reconnecting standby wins ties again.
+        drop(a);
+        let a2 = reg
+            .register(new_info(30, "repl", "a", &peer(None, 0)), 5)
+            .unwrap();
+        assert_eq!(reg.get(30).unwrap().slot_index, 0);
+        stream(&a2, 400);
+        reg.configure_sync("*");
+        assert_eq!(
+            states(&reg),
+            vec![(1, "potential"), (0, "async"), (1, "sync")]
+        );
+    }
+
+    #[test]
     fn segment_sizes_show_as_postgresql() {
         assert_eq!(show_segment_size(16 << 20), "16MB");
         assert_eq!(show_segment_size(1 << 20), "1MB");
