@@ -197,6 +197,23 @@ fn commits_wait_for_the_synchronous_standby() {
     );
     assert_eq!(p.psql("select count(*) from t where id = 30"), "1");
 
+    // A protocol CancelRequest (what psql's Ctrl-C sends) does the same.
+    let rt = runtime();
+    rt.block_on(async {
+        let c = p.connect("postgres").await;
+        let token = c.cancel_token();
+        let q = tokio::spawn(async move { c.simple_query("insert into t values (33)").await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!q.is_finished(), "the commit returned without its standby");
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(10), q)
+            .await
+            .expect("CancelRequest did not end the wait")
+            .unwrap();
+        assert!(r.is_ok(), "{r:?}");
+    });
+    assert_eq!(p.psql("select count(*) from t where id = 33"), "1");
+
     // Termination: the WARNING, then the connection ends; the commit stands.
     let q = "insert into t values (31)";
     let mut c = psql_background(&p, q);
