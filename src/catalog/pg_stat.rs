@@ -366,8 +366,16 @@ impl StatView {
                             shown(ts(s.xact_start)),
                             shown(ts(s.query_start)),
                             shown(ts(s.state_change)),
-                            shown(if idle { text("Client") } else { null() }),
-                            shown(if idle { text("ClientRead") } else { null() }),
+                            shown(match (idle, s.wait_event) {
+                                (true, _) => text("Client"),
+                                (false, Some((kind, _))) => text(kind),
+                                (false, None) => null(),
+                            }),
+                            shown(match (idle, s.wait_event) {
+                                (true, _) => text("ClientRead"),
+                                (false, Some((_, event))) => text(event),
+                                (false, None) => null(),
+                            }),
                             shown(text(s.state)),
                             shown(s.xid.map_or(Value::Null, |x| text(&x.to_string()))),
                             null(),

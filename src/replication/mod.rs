@@ -4,8 +4,8 @@
 //! This module owns everything a `replication=true|database` connection does after
 //! start-up and authentication (which [`crate::server`] runs): the command grammar
 //! ([`command`]), the walsender loop that answers commands and streams WAL
-//! ([`walsender`]), physical replication slots ([`slots`]) and `BASE_BACKUP`
-//! ([`basebackup`]).
+//! ([`walsender`]), physical replication slots ([`slots`]), synchronous replication
+//! ([`syncrep`]) and `BASE_BACKUP` ([`basebackup`]).
 //!
 //! Layering: it sits above [`crate::storage`] (it reads WAL segments, asks the engine
 //! for checkpoints and positions) and beside [`crate::sql`]; the server hands it the
@@ -19,9 +19,11 @@
 //!    `TIMELINE_HISTORY` are answered with one result set;
 //! 3. `START_REPLICATION` switches to CopyBoth: WAL is read from `pg_wal/` and sent as
 //!    `w` messages as it is flushed, with `k` keepalives; the standby's `r`/`h` replies
-//!    update what `pg_stat_replication` shows and what a slot keeps.
+//!    update what `pg_stat_replication` shows and what a slot keeps, and release
+//!    the commits waiting for synchronous standbys ([`syncrep`]).
 
 pub mod basebackup;
 pub mod command;
 pub mod slots;
+pub mod syncrep;
 pub mod walsender;

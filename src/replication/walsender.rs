@@ -123,11 +123,22 @@ pub struct WalSenderInfo {
     /// What the process title shows between the address and the position: `idle`, the
     /// running command's tag, or `sending backup "<label>"`.
     pub activity: String,
+    /// Its priority as a synchronous standby (0: asynchronous), filled in by
+    /// [`WalSenders::list`] from `synchronous_standby_names`.
+    pub sync_priority: i32,
+    /// `async`, `potential`, `sync` or `quorum`, filled in by [`WalSenders::list`].
+    pub sync_state: &'static str,
+    /// Its place in PostgreSQL's walsender array: the lowest one free when it
+    /// registered (set by [`WalSenders::register`]); equal priorities go to the lower.
+    pub slot_index: usize,
 }
 
 /// The live walsenders, by backend pid.
 pub struct WalSenders {
     senders: Mutex<HashMap<i32, WalSenderInfo>>,
+    /// Synchronous replication: the standby names and the commits waiting for them.
+    /// Lock order: `senders` first, then the sync rep state.
+    syncrep: super::syncrep::SyncRep,
     /// Set by the postmaster once the shutdown checkpoint is written: streaming
     /// walsenders send the WAL up to it and end.
     final_stop: tokio::sync::watch::Sender<bool>,
@@ -144,6 +155,7 @@ impl WalSenders {
     pub fn new() -> WalSenders {
         WalSenders {
             senders: Mutex::new(HashMap::new()),
+            syncrep: super::syncrep::SyncRep::new(),
             final_stop: tokio::sync::watch::channel(false).0,
         }
     }
@@ -186,6 +198,10 @@ impl WalSenders {
             ));
         }
         let pid = info.pid;
+        let mut info = info;
+        info.slot_index = (0..)
+            .find(|i| senders.values().all(|w| w.slot_index != *i))
+            .unwrap_or(0);
         senders.insert(pid, info);
         Ok(Registration {
             registry: self.clone(),
@@ -193,11 +209,57 @@ impl WalSenders {
         })
     }
 
-    /// Every walsender, in pid order.
+    /// Every walsender, in pid order, with its synchronous-standby priority and state.
     pub fn list(&self) -> Vec<WalSenderInfo> {
-        let mut v: Vec<WalSenderInfo> = self.lock().values().cloned().collect();
+        let senders = self.lock();
+        let mut v: Vec<WalSenderInfo> = senders.values().cloned().collect();
         v.sort_by_key(|w| w.pid);
+        if let Some(names) = self.syncrep.names() {
+            let standbys = sync_candidates(&names, &v);
+            for (i, w) in v.iter_mut().enumerate() {
+                w.sync_priority = standbys[i].priority as i32;
+                w.sync_state = super::syncrep::sync_state(&names, &standbys, i);
+            }
+        }
         v
+    }
+
+    /// Synchronous replication's shared state (the commits' side of it).
+    pub fn syncrep(&self) -> &super::syncrep::SyncRep {
+        &self.syncrep
+    }
+
+    /// Takes a new `synchronous_standby_names` (start-up, reload) and releases what
+    /// the new set of standbys has already confirmed (or every waiter, when empty).
+    pub fn configure_sync(&self, value: &str) {
+        self.syncrep.configure(value);
+        self.release_sync_waiters(None);
+    }
+
+    /// PostgreSQL's `SyncRepReleaseWaiters`, run after every standby reply: moves the
+    /// released positions to what the synchronous standbys have confirmed. When
+    /// walsender `pid` (if given) is one of the synchronous standbys, returns the
+    /// method and its priority.
+    pub fn release_sync_waiters(
+        &self,
+        pid: Option<i32>,
+    ) -> Option<(crate::config::value::SyncMethod, u32)> {
+        let senders = self.lock();
+        let names = self.syncrep.names()?;
+        let mut v: Vec<WalSenderInfo> = senders.values().cloned().collect();
+        drop(senders);
+        v.sort_by_key(|w| w.pid);
+        let standbys = sync_candidates(&names, &v);
+        let am_sync = pid.and_then(|pid| {
+            super::syncrep::choose(&names, &standbys)
+                .into_iter()
+                .find(|&i| standbys[i].pid == pid)
+                .map(|i| (names.method, standbys[i].priority))
+        });
+        if let Some(positions) = super::syncrep::synced_positions(&names, &standbys) {
+            self.syncrep.advance(positions);
+        }
+        am_sync
     }
 
     /// The walsender with this pid.
@@ -228,6 +290,42 @@ impl WalSenders {
             f(w);
         }
     }
+}
+
+/// The walsenders as synchronous-standby candidates, in the order of `senders`: a
+/// walsender has a priority once it streams WAL (PostgreSQL sets it at
+/// `START_REPLICATION`), and may be chosen while streaming or stopping with a valid
+/// flush position.
+fn sync_candidates(
+    names: &crate::config::value::SyncStandbyNames,
+    senders: &[WalSenderInfo],
+) -> Vec<super::syncrep::Standby> {
+    senders
+        .iter()
+        .map(|w| {
+            let streams = matches!(
+                w.state,
+                WalSenderState::Catchup | WalSenderState::Streaming | WalSenderState::Stopping
+            );
+            let flush = w.flush_lsn.unwrap_or(Lsn::INVALID);
+            super::syncrep::Standby {
+                pid: w.pid,
+                order: w.slot_index,
+                priority: if streams {
+                    super::syncrep::priority(names, &w.application_name)
+                } else {
+                    0
+                },
+                eligible: matches!(
+                    w.state,
+                    WalSenderState::Streaming | WalSenderState::Stopping
+                ) && flush.is_valid(),
+                write: w.write_lsn.unwrap_or(Lsn::INVALID),
+                flush,
+                apply: w.replay_lsn.unwrap_or(Lsn::INVALID),
+            }
+        })
+        .collect()
 }
 
 /// A walsender's place in [`WalSenders`]; dropping it removes the entry.
@@ -278,6 +376,9 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         reply_time: None,
         backend_xmin: None,
         activity: "idle".to_string(),
+        sync_priority: 0,
+        sync_state: "async",
+        slot_index: 0,
     }
 }
 
@@ -375,6 +476,7 @@ pub async fn serve(conn: WalSenderConn) {
         errored: false,
         title: crate::proctitle::ProcTitle::new(&initial_title),
         last_title: initial_title,
+        announce_sync: true,
     };
     let mut shutdown = shared.shutdown.subscribe();
     let mut final_stop = shared.walsenders.subscribe_stop();
@@ -479,6 +581,9 @@ struct WalSender {
     /// The `ps` title of this walsender, and what it shows.
     title: crate::proctitle::ProcTitle,
     last_title: String,
+    /// Log it when this standby next becomes synchronous (PostgreSQL's
+    /// `announce_next_takeover`).
+    announce_sync: bool,
 }
 
 impl WalSender {
@@ -942,8 +1047,8 @@ pub fn pg_stat_replication_rows(
                     lag(w.write_lag),
                     lag(w.flush_lag),
                     lag(w.replay_lag),
-                    Value::Int4(0),
-                    text("async"),
+                    Value::Int4(w.sync_priority),
+                    text(w.sync_state),
                     w.reply_time.map_or(Value::Null, Value::TimestampTz),
                 ]);
             } else {
@@ -1013,6 +1118,100 @@ mod tests {
         assert!(!reg.stopping());
         reg.finish_shutdown();
         assert!(reg.stopping());
+    }
+
+    #[test]
+    fn registry_chooses_synchronous_standbys_and_releases() {
+        let reg = Arc::new(WalSenders::new());
+        let stream = |r: &Registration, flush: u64| {
+            r.update(|w| {
+                w.state = WalSenderState::Streaming;
+                w.write_lsn = Some(Lsn(flush));
+                w.flush_lsn = Some(Lsn(flush));
+                w.replay_lsn = Some(Lsn(flush));
+            })
+        };
+        let a = reg
+            .register(new_info(20, "repl", "a", &peer(None, 0)), 5)
+            .unwrap();
+        let b = reg
+            .register(new_info(21, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        let backup = reg
+            .register(new_info(22, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        backup.update(|w| w.state = WalSenderState::Backup);
+        stream(&a, 100);
+        b.update(|w| w.state = WalSenderState::Catchup);
+        let states = |reg: &WalSenders| -> Vec<(i32, &'static str)> {
+            reg.list()
+                .iter()
+                .map(|w| (w.sync_priority, w.sync_state))
+                .collect()
+        };
+        // Not configured: everyone is async and nothing is released.
+        assert_eq!(reg.release_sync_waiters(Some(20)), None);
+        assert_eq!(states(&reg), vec![(0, "async"); 3]);
+        // b has the higher priority but is still catching up: a is the sync standby;
+        // a base backup's walsender never has a priority.
+        reg.configure_sync("FIRST 1 (b, a)");
+        assert_eq!(
+            states(&reg),
+            vec![(2, "sync"), (1, "potential"), (0, "async")]
+        );
+        assert_eq!(
+            reg.release_sync_waiters(Some(20)),
+            Some((crate::config::value::SyncMethod::Priority, 2))
+        );
+        assert_eq!(reg.release_sync_waiters(Some(21)), None);
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Flush),
+            Lsn(100)
+        );
+        // Once b streams it takes over; its older position does not move anything back.
+        stream(&b, 50);
+        reg.release_sync_waiters(Some(21));
+        assert_eq!(
+            states(&reg),
+            vec![(2, "potential"), (1, "sync"), (0, "async")]
+        );
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Flush),
+            Lsn(100)
+        );
+        stream(&b, 150);
+        reg.release_sync_waiters(Some(21));
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Apply),
+            Lsn(150)
+        );
+        // A reload to a quorum applies at once.
+        stream(&a, 400);
+        reg.configure_sync("ANY 2 (a, b)");
+        assert_eq!(
+            states(&reg),
+            vec![(1, "quorum"), (1, "quorum"), (0, "async")]
+        );
+        assert_eq!(
+            reg.syncrep()
+                .released(super::super::syncrep::WaitMode::Write),
+            Lsn(150)
+        );
+        // A freed slot is reused, so a reconnecting standby wins ties again.
+        drop(a);
+        let a2 = reg
+            .register(new_info(30, "repl", "a", &peer(None, 0)), 5)
+            .unwrap();
+        assert_eq!(reg.get(30).unwrap().slot_index, 0);
+        stream(&a2, 400);
+        reg.configure_sync("*");
+        assert_eq!(
+            states(&reg),
+            vec![(1, "potential"), (0, "async"), (1, "sync")]
+        );
     }
 
     #[test]

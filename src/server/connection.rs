@@ -977,7 +977,12 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             skip_until_sync = true;
         }
         if terminate.load(Ordering::SeqCst) {
-            pending.error(&shared.termination_error());
+            // A commit whose wait for synchronous standbys was ended by the
+            // termination says so in a WARNING, and PostgreSQL sends nothing after it.
+            match session.as_mut().and_then(|s| s.take_exit_warning()) {
+                Some(w) => pending.error(&w),
+                None => pending.error(&shared.termination_error()),
+            }
             let _ = pending.flush(&mut io).await;
             break;
         }

@@ -1137,6 +1137,9 @@ mod tests {
             reply_time: None,
             backend_xmin: None,
             activity: String::new(),
+            sync_priority: 0,
+            sync_state: "async",
+            slot_index: 0,
         }
     }
 

@@ -168,6 +168,7 @@ impl Shared {
         if let Some(b) = self.backends().get(&pid) {
             if b.secret == secret {
                 b.cancel.store(true, Ordering::SeqCst);
+                self.walsenders.syncrep().wake();
             }
         }
     }
@@ -177,6 +178,7 @@ impl Shared {
         match self.backends().get(&pid) {
             Some(b) => {
                 b.cancel.store(true, Ordering::SeqCst);
+                self.walsenders.syncrep().wake();
                 true
             }
             None => false,
@@ -190,6 +192,7 @@ impl Shared {
                 b.terminate.store(true, Ordering::SeqCst);
                 b.cancel.store(true, Ordering::SeqCst);
                 b.terminate_notify.notify_one();
+                self.walsenders.syncrep().wake();
                 true
             }
             None => false,
@@ -220,6 +223,7 @@ impl Shared {
             b.cancel.store(true, Ordering::SeqCst);
             b.terminate_notify.notify_one();
         }
+        self.walsenders.syncrep().wake();
     }
 
     /// Re-reads the configuration files and pg_hba.conf (SIGHUP, pg_reload_conf()).
@@ -230,6 +234,10 @@ impl Shared {
         log_formatted_lines(&lines);
         self.engine
             .set_checkpoint_settings(crate::storage::CheckpointSettings::from_config(&new));
+        // The new synchronous standbys apply to the commits waiting now (before any
+        // session can show the new value).
+        self.walsenders
+            .configure_sync(&new.get_str("synchronous_standby_names"));
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
         let hba_path = self.hba_path();
         match HbaFile::load(&hba_path) {
@@ -548,6 +556,9 @@ async fn postmaster(
     shared
         .slots
         .set_max_slots(shared.config().get_int("max_replication_slots").max(0) as usize);
+    shared
+        .walsenders
+        .configure_sync(&shared.config().get_str("synchronous_standby_names"));
 
     for l in tcp {
         let shared = shared.clone();
@@ -973,5 +984,36 @@ impl crate::sql::ServerHooks for Hooks {
 
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         self.shared.walsenders.list()
+    }
+
+    fn wait_for_sync_rep(
+        &self,
+        pid: i32,
+        lsn: crate::storage::wal::Lsn,
+        mode: crate::replication::syncrep::WaitMode,
+        cancel: &AtomicBool,
+        waiting: &mut dyn FnMut(bool),
+    ) -> crate::replication::syncrep::WaitOutcome {
+        // PostgreSQL's SyncRepRequested: no walsenders, no synchronous replication.
+        if !self.shared.walsenders.syncrep().defined()
+            || self.shared.config().get_int("max_wal_senders") <= 0
+        {
+            return crate::replication::syncrep::WaitOutcome::NotRequired;
+        }
+        let terminate = self
+            .shared
+            .backends()
+            .get(&pid)
+            .map(|b| b.terminate.clone())
+            .unwrap_or_default();
+        let outcome = self
+            .shared
+            .walsenders
+            .syncrep()
+            .wait(lsn, mode, cancel, &terminate, waiting);
+        if let Some(w) = outcome.warning() {
+            log_error(&w);
+        }
+        outcome
     }
 }

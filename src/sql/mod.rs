@@ -113,6 +113,21 @@ pub trait ServerHooks: Send + Sync {
     fn wal_senders(&self) -> Vec<crate::replication::walsender::WalSenderInfo> {
         Vec::new()
     }
+
+    /// Synchronous replication: waits until the synchronous standbys confirmed the
+    /// commit ending at `lsn` as `mode` asks, or backend `pid` is cancelled (`cancel`)
+    /// or terminated. Called after the local flush, before the commit is visible;
+    /// `waiting` is told when it actually blocks (`true`) and stops (`false`).
+    fn wait_for_sync_rep(
+        &self,
+        _pid: i32,
+        _lsn: crate::storage::wal::Lsn,
+        _mode: crate::replication::syncrep::WaitMode,
+        _cancel: &AtomicBool,
+        _waiting: &mut dyn FnMut(bool),
+    ) -> crate::replication::syncrep::WaitOutcome {
+        crate::replication::syncrep::WaitOutcome::NotRequired
+    }
 }
 
 /// Who and where a session is.
@@ -824,6 +839,9 @@ pub struct Session {
     temp: temp::TempSession,
     /// The session's entry in `pg_stat_activity` (removed when the session ends).
     activity: crate::storage::activity::Registration,
+    /// The last message of a connection terminated while its commit waited for
+    /// synchronous standbys (see [`Session::take_exit_warning`]).
+    exit_warning: Option<Error>,
 }
 
 /// Whether a planned INSERT, UPDATE or DELETE writes a temporary table.
@@ -885,6 +903,7 @@ impl Session {
                 state: "idle",
                 query: String::new(),
                 backend_type: "client backend",
+                wait_event: None,
             },
         );
         Session {
@@ -908,7 +927,16 @@ impl Session {
             deferred: fkeys::Deferred::default(),
             temp,
             activity,
+            exit_warning: None,
         }
+    }
+
+    /// The WARNING a terminated connection sends as its last message instead of
+    /// FATAL: PostgreSQL's "canceling the wait for synchronous replication and
+    /// terminating connection…" when the termination ended a commit's wait for
+    /// synchronous standbys (the commit stands).
+    pub fn take_exit_warning(&mut self) -> Option<Error> {
+        self.exit_warning.take()
     }
 
     /// Tells `pg_stat_activity` where the client connects from (a TCP peer; a
@@ -1116,9 +1144,40 @@ impl Session {
                 t.commit_delay =
                     Some((std::time::Duration::from_micros(delay_us as u64), siblings));
             }
-            let r = self.engine.commit(t, wait);
+            // Synchronous replication waits between the local flush and visibility.
+            let mode = crate::replication::syncrep::WaitMode::from_synchronous_commit(
+                &self.settings.get_str("synchronous_commit"),
+            );
+            let mut outcome = crate::replication::syncrep::WaitOutcome::NotRequired;
+            let (ctx, activity) = (&self.ctx, &self.activity);
+            let r = self.engine.commit_then(t, wait, |end| {
+                if let Some(mode) = mode {
+                    // pg_stat_activity shows IPC / SyncRep while it blocks.
+                    let mut waiting = |on: bool| {
+                        activity.update(|s| s.wait_event = on.then_some(("IPC", "SyncRep")))
+                    };
+                    outcome = ctx.hooks.wait_for_sync_rep(
+                        ctx.backend_pid,
+                        end,
+                        mode,
+                        &ctx.cancel,
+                        &mut waiting,
+                    );
+                }
+            });
             self.settings.end_transaction(r.is_ok());
             self.sync_user();
+            if let Some(w) = outcome.warning() {
+                self.notices.push(w.clone());
+                if outcome == crate::replication::syncrep::WaitOutcome::Terminated {
+                    // The connection ends after the WARNING, without another message.
+                    self.exit_warning = Some(w);
+                    return Err(Error::fatal(
+                        sqlstate::ADMIN_SHUTDOWN,
+                        "terminating connection due to administrator command",
+                    ));
+                }
+            }
             return r;
         }
         Ok(())

@@ -55,6 +55,9 @@ pub struct BackendStatus {
     pub query: String,
     /// `client backend`, or `walsender` for a replication connection.
     pub backend_type: &'static str,
+    /// What an active backend waits for, as `(wait_event_type, wait_event)`
+    /// (`("IPC", "SyncRep")` while a commit waits for synchronous standbys).
+    pub wait_event: Option<(&'static str, &'static str)>,
 }
 
 /// The table of live backends of an engine, by registration number (sessions that
@@ -142,6 +145,7 @@ mod tests {
             state: "idle",
             query: String::new(),
             backend_type: "client backend",
+            wait_event: None,
         }
     }
 

@@ -1903,6 +1903,21 @@ impl Engine {
     /// Commits: appends the transaction's records and a COMMIT to the WAL, flushes it
     /// when `wait_flush` (synchronous_commit), then makes the changes visible.
     pub fn commit(&self, txn: Transaction, wait_flush: bool) -> Result<()> {
+        self.commit_then(txn, wait_flush, |_| {})
+    }
+
+    /// [`Engine::commit`], running `durable` with the commit record's end LSN once it
+    /// is flushed (only when `wait_flush` and the transaction wrote WAL) and before
+    /// the changes become visible — where a synchronous commit waits for its
+    /// standbys, as PostgreSQL waits before ending the transaction in the proc array.
+    /// `durable` runs holding no engine lock (other commits append, flush and finish
+    /// meanwhile); the transaction's row locks stay held until it returns.
+    pub fn commit_then(
+        &self,
+        txn: Transaction,
+        wait_flush: bool,
+        durable: impl FnOnce(Lsn),
+    ) -> Result<()> {
         if txn.records.is_empty() {
             self.finish(txn, true);
             return Ok(());
@@ -1934,13 +1949,16 @@ impl Engine {
                         std::thread::sleep(delay);
                     }
                 }
-                self.wal.flush(end)
+                self.wal.flush(end).map(|()| Some(end))
             } else {
-                Ok(())
+                Ok(None)
             }
         });
         match result {
-            Ok(()) => {
+            Ok(end) => {
+                if let Some(end) = end {
+                    durable(end);
+                }
                 self.finish(txn, true);
                 Ok(())
             }

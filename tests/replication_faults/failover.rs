@@ -2,9 +2,9 @@
 //! (`tusk ctl promote` and `pg_promote()` in turn), and how many acknowledged commits
 //! reached it.
 //!
-//! tusk replicates asynchronously (synchronous replication is issue 10), so a commit
-//! acknowledged by the primary may not have reached the standby when the primary
-//! dies. This scenario measures that window instead of asserting it is empty: a
+//! Here tusk replicates asynchronously (`tests/sync_replication.rs` covers the
+//! synchronous case), so a commit acknowledged by the primary may not have reached
+//! the standby when the primary dies. This scenario measures that window instead of asserting it is empty: a
 //! sampler reads the primary's `pg_stat_replication` every few milliseconds, and the
 //! last sample before the kill gives the replay lag in bytes and time. The promoted
 //! standby must be consistent — every bank invariant holds, each client's ledger is a

@@ -712,6 +712,34 @@ impl WalSender {
         }
     }
 
+    /// Releases the commits the synchronous standbys have now confirmed, and logs
+    /// when this standby becomes one of them (PostgreSQL's texts).
+    fn release_sync_waiters(&mut self) {
+        let am_sync = self
+            .shared
+            .walsenders
+            .release_sync_waiters(Some(self.pid()));
+        if let (Some((method, priority)), true) = (am_sync, self.announce_sync) {
+            let app = self
+                .shared
+                .walsenders
+                .get(self.pid())
+                .map(|w| w.application_name)
+                .unwrap_or_default();
+            match method {
+                crate::config::value::SyncMethod::Priority => tracing::info!(
+                    severity = "LOG",
+                    "standby \"{app}\" is now a synchronous standby with priority {priority}"
+                ),
+                crate::config::value::SyncMethod::Quorum => tracing::info!(
+                    severity = "LOG",
+                    "standby \"{app}\" is now a candidate for quorum synchronous standby"
+                ),
+            }
+        }
+        self.announce_sync = am_sync.is_none();
+    }
+
     /// Handles one client message during CopyBoth. `Ok(Some(end))` ends the stream.
     fn client_message(
         &mut self,
@@ -784,6 +812,7 @@ impl WalSender {
                         self.shared.slots.confirm_flush(name, flush);
                     }
                 }
+                self.release_sync_waiters();
                 if reply_requested && may_send {
                     keepalive(&mut self.out, sent, false);
                 }
