@@ -110,3 +110,47 @@ fn sessions_are_listed_with_their_state_and_leave_when_they_end() {
         s.psql("select count(*) from pg_stat_activity where application_name = 'stat_a' or state = 'idle in transaction'") == "0"
     });
 }
+
+/// `pg_stat_database.xact_commit` / `xact_rollback` count each database's transactions
+/// (what monitoring turns into transactions per second).
+#[test]
+fn pg_stat_database_counts_commits_and_rollbacks_per_database() {
+    let mut s = Server::start_new("stat-db");
+    s.psql("create database other");
+    let counts = |s: &Server| {
+        s.psql(
+            "select datname, xact_commit, xact_rollback from pg_stat_database \
+             where datname in ('postgres', 'other') order by datname",
+        )
+    };
+    let parse = |t: String| -> Vec<(String, i64, i64)> {
+        t.lines()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                (
+                    f[0].to_string(),
+                    f[1].parse().unwrap(),
+                    f[2].parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = parse(counts(&s));
+    for sql in [
+        "create table t (a int)",
+        "insert into t values (1)",
+        "begin; insert into t values (2); rollback",
+    ] {
+        let out = s.psql_as("postgres", "other", None, sql);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let after = parse(counts(&s));
+    let (o_before, o_after) = (&before[0], &after[0]);
+    assert_eq!(o_before.0, "other");
+    assert!(o_after.1 >= o_before.1 + 2, "{before:?} {after:?}");
+    assert_eq!(o_after.2, o_before.2 + 1, "{before:?} {after:?}");
+    // The other database's queries counted in postgres only.
+    assert!(after[1].1 > before[1].1, "{before:?} {after:?}");
+    assert_eq!(after[1].2, before[1].2, "{before:?} {after:?}");
+    s.stop();
+}

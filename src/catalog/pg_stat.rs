@@ -425,8 +425,11 @@ impl StatView {
                         .collect()
                 });
                 let row = |oid: u32, name: Value, backends: i32| {
+                    let (commits, rollbacks) = engine.database_transactions(oid);
                     let mut r = vec![Value::Oid(oid), name, Value::Int4(backends)];
-                    r.extend((0..14).map(|_| Value::Int8(0)));
+                    r.push(Value::Int8(commits as i64));
+                    r.push(Value::Int8(rollbacks as i64));
+                    r.extend((0..12).map(|_| Value::Int8(0)));
                     r.push(null());
                     r.extend((0..5).map(|_| Value::Float8(0.0)));
                     r.extend((0..4).map(|_| Value::Int8(0)));

@@ -1047,6 +1047,7 @@ impl Session {
     fn ensure_txn(&mut self) {
         if self.txn.is_none() {
             let mut t = self.engine.begin();
+            t.db = self.db_oid;
             t.cancel = Some(self.ctx.cancel.clone());
             self.txn = Some(t);
             self.snapshot_taken = false;

@@ -170,6 +170,8 @@ pub enum RowOutcome {
 pub struct Transaction {
     /// The transaction id.
     pub xid: u32,
+    /// The database of the session running it (0 when none; `pg_stat_database`).
+    pub db: u32,
     /// The current statement's snapshot.
     pub snapshot: Snapshot,
     /// The start time (PostgreSQL timestamp microseconds).
@@ -1031,6 +1033,12 @@ impl Engine {
         &self.activity
     }
 
+    /// (committed, rolled back) transactions of database `db` since the engine opened
+    /// (`pg_stat_database.xact_commit`, `xact_rollback`).
+    pub fn database_transactions(&self, db: u32) -> (u64, u64) {
+        self.counters.database(db)
+    }
+
     /// Transactions and checkpoints counted since the engine opened (see `stats.rs`).
     pub fn counters(&self) -> stats::CountersSnapshot {
         self.counters.snapshot()
@@ -1270,6 +1278,7 @@ impl Engine {
         *st.snapshots.entry(seq).or_default() += 1;
         Transaction {
             xid,
+            db: 0,
             snapshot: Snapshot { xid, seq },
             start_time: now_micros(),
             records: Vec::new(),
@@ -2034,7 +2043,7 @@ impl Engine {
     /// Ends a transaction in memory: stamps its versions with a commit sequence number,
     /// or removes/restores them on abort, then wakes waiters.
     fn finish(&self, txn: Transaction, committed: bool) {
-        self.counters.count_transaction(committed);
+        self.counters.count_transaction_in(txn.db, committed);
         let mut st = self.lock();
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();

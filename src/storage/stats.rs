@@ -1,7 +1,8 @@
 //! The engine's cumulative counters: transactions ended (committed, rolled back) and
 //! checkpoints started (timed, requested) since the engine opened — what PostgreSQL's
 //! cumulative statistics keep for `pg_stat_database.xact_commit`/`xact_rollback` and
-//! `pg_stat_bgwriter.checkpoints_timed`/`checkpoints_req`, engine-wide.
+//! `pg_stat_bgwriter.checkpoints_timed`/`checkpoints_req`: engine-wide, and the
+//! transactions also per database (`pg_stat_database`).
 //!
 //! # What it owns
 //!
@@ -26,7 +27,9 @@
 //! What this module must never do: decide anything from the counters, or be read on a
 //! hot path as if it were exact at one instant (each counter is read on its own).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// The engine's cumulative counters (lock-free; see the module essay).
 #[derive(Debug, Default)]
@@ -39,6 +42,10 @@ pub struct Counters {
     checkpoints_timed: AtomicU64,
     /// Checkpoints started for any other reason (WAL size, CHECKPOINT, backups…).
     checkpoints_req: AtomicU64,
+    /// Per database OID: (committed, rolled back), for `pg_stat_database`. The map is
+    /// read-locked to find a database's pair (written once per database), the pair
+    /// itself is atomic.
+    per_database: RwLock<HashMap<u32, Arc<(AtomicU64, AtomicU64)>>>,
 }
 
 /// A copy of [`Counters`] at one moment (each counter read on its own).
@@ -55,6 +62,43 @@ pub struct CountersSnapshot {
 }
 
 impl Counters {
+    /// Counts a transaction of database `db` (0: none known) that ended.
+    pub fn count_transaction_in(&self, db: u32, committed: bool) {
+        self.count_transaction(committed);
+        if db == 0 {
+            return;
+        }
+        let known = self
+            .per_database
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&db)
+            .cloned();
+        let pair = match known {
+            Some(p) => p,
+            None => self
+                .per_database
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(db)
+                .or_default()
+                .clone(),
+        };
+        let c = if committed { &pair.0 } else { &pair.1 };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (committed, rolled back) transactions of database `db` since the engine opened.
+    pub fn database(&self, db: u32) -> (u64, u64) {
+        self.per_database
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&db)
+            .map_or((0, 0), |p| {
+                (p.0.load(Ordering::Relaxed), p.1.load(Ordering::Relaxed))
+            })
+    }
+
     /// Counts a transaction that ended, committed or not.
     pub fn count_transaction(&self, committed: bool) {
         let c = if committed {
@@ -97,14 +141,20 @@ mod tests {
         c.count_transaction(true);
         c.count_transaction(true);
         c.count_transaction(false);
+        c.count_transaction_in(5, true);
+        c.count_transaction_in(5, false);
+        c.count_transaction_in(16384, true);
+        assert_eq!(c.database(5), (1, 1));
+        assert_eq!(c.database(16384), (1, 0));
+        assert_eq!(c.database(1), (0, 0));
         c.count_checkpoint("time");
         c.count_checkpoint("wal");
         c.count_checkpoint("immediate force wait");
         assert_eq!(
             c.snapshot(),
             CountersSnapshot {
-                xact_commit: 2,
-                xact_rollback: 1,
+                xact_commit: 4,
+                xact_rollback: 2,
                 checkpoints_timed: 1,
                 checkpoints_req: 2,
             }
