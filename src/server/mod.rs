@@ -322,15 +322,6 @@ pub fn run(opts: RunOptions) -> ExitCode {
         mut pidfile,
     } = opts;
     let result = runtime.block_on(postmaster(datadir, overrides, &mut pidfile));
-    if let Ok(Exit::Reinitialize) = result {
-        // postmaster.pid stays: the same process (same PID) owns the directory again
-        // once the new image acquires it (a lock file holding our own PID is stale).
-        runtime.shutdown_timeout(Duration::from_secs(1));
-        let e = reinitialize();
-        tracing::error!(severity = "FATAL", "could not restart the server: {e}");
-        pidfile.remove();
-        return ExitCode::FAILURE;
-    }
     pidfile.remove();
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
@@ -343,13 +334,13 @@ pub fn run(opts: RunOptions) -> ExitCode {
     }
 }
 
-/// How the postmaster loop ended.
+/// How the postmaster loop ended (a restart after a crash does not end it: the
+/// process image is replaced, see [`reinitialize`]).
 enum Exit {
     /// A requested shutdown.
     Shutdown,
-    /// The storage engine broke and restart_after_crash is on: start over.
-    Reinitialize,
-    /// The storage engine broke and restart_after_crash is off.
+    /// The storage engine broke, and restart_after_crash is off or a shutdown was
+    /// asked for meanwhile.
     AfterCrash,
 }
 
@@ -383,12 +374,13 @@ async fn end_sessions_after_crash(shared: &Arc<Shared>) {
 /// one of the same binary and arguments (same PID, so `pg_ctl` and `postmaster.pid`
 /// keep pointing at it), which runs crash recovery from the WAL like any start. No
 /// state of the broken engine survives. Returns only on failure.
+///
+/// The caller has blocked the shutdown signals in this (the main) thread: one sent
+/// while the new image starts stays pending through the exec (the mask and pending
+/// signals survive it) until [`Signals::register`] has the handlers in place and
+/// unblocks them.
 fn reinitialize() -> std::io::Error {
     use std::os::unix::process::CommandExt;
-    // A shutdown signal sent while the new image starts must not kill it before its
-    // handlers are installed: the signals stay blocked (the mask survives exec, so
-    // they wait as pending) until [`Signals::register`] unblocks them.
-    set_shutdown_signals_blocked(true);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_else(|| "tusk".into());
     let mut cmd = std::process::Command::new("/proc/self/exe");
@@ -606,12 +598,34 @@ async fn postmaster(
         tokio::select! {
             m = signals.shutdown_request(&shared) => break m,
             _ = engine_broke.notified() => {
+                // From here on a shutdown signal must not be lost: the main thread
+                // (this one) holds them blocked — pending, they survive the exec —
+                // and what reached the handlers meanwhile is checked below.
+                set_shutdown_signals_blocked(true);
                 let restart = shared.config().get_bool("restart_after_crash");
                 end_sessions_after_crash(&shared).await;
                 drop(unix);
+                if let Some(m) = signals.pending_shutdown() {
+                    // As PostgreSQL's postmaster: a shutdown asked for during the crash
+                    // wins over the restart.
+                    let name = match m {
+                        ShutdownMode::Smart => "smart",
+                        ShutdownMode::Fast => "fast",
+                        _ => "immediate",
+                    };
+                    tracing::info!("received {name} shutdown request");
+                    tracing::info!("database system is shut down");
+                    return Ok(Exit::AfterCrash);
+                }
                 if restart {
                     tracing::info!("all server processes terminated; reinitializing");
-                    return Ok(Exit::Reinitialize);
+                    // exec at once, without shutting the runtime down: no await lies
+                    // between the check above and the new image.
+                    let e = reinitialize();
+                    return Err(Error::fatal(
+                        crate::error::sqlstate::INTERNAL_ERROR,
+                        format!("could not restart the server: {e}"),
+                    ));
                 }
                 tracing::info!("shutting down because restart_after_crash is off");
                 tracing::info!("database system is shut down");
@@ -792,6 +806,21 @@ impl Signals {
         // runs on the main thread, which inherited the mask).
         set_shutdown_signals_blocked(false);
         Ok(signals)
+    }
+
+    /// A shutdown signal that already arrived, if any (without waiting).
+    fn pending_shutdown(&mut self) -> Option<ShutdownMode> {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut arrived = |s: &mut tokio::signal::unix::Signal| s.poll_recv(&mut cx).is_ready();
+        if arrived(&mut self.quit) {
+            Some(ShutdownMode::Immediate)
+        } else if arrived(&mut self.int) {
+            Some(ShutdownMode::Fast)
+        } else if arrived(&mut self.term) {
+            Some(ShutdownMode::Smart)
+        } else {
+            None
+        }
     }
 
     /// Waits for SIGTERM/SIGINT/SIGQUIT, handling SIGHUP reloads and SIGUSR1 meanwhile.
