@@ -866,3 +866,35 @@ fn delayed_standby_applies_commits_late_and_promotes_at_once() {
     standby.stop();
     primary.stop();
 }
+
+/// `hot_standby_feedback`: the standby reports its xmin horizon at each
+/// `wal_receiver_status_interval`, and the primary shows it as the walsender's
+/// `backend_xmin`; turned off (on reload), the standby clears it with one message
+/// carrying xmin 0 and the column goes back to NULL, as in PostgreSQL.
+#[test]
+fn hot_standby_feedback_shows_as_backend_xmin() {
+    let mut primary = Server::init("sb-hsf-p", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create role repl login replication");
+    primary.psql("create table f (id int)");
+    let mut standby = basebackup_as(&primary, "sb-hsf-s", "repl", &["-Fp", "-X", "stream", "-R"]);
+    standby.append_conf(
+        "hot_standby_feedback = on\nwal_receiver_status_interval = 1s\nwal_retrieve_retry_interval = 200ms\n",
+    );
+    start_standby(&mut standby);
+    wait_for(
+        &primary,
+        "select backend_xmin is not null and backend_xmin::text::bigint > 0 from pg_stat_replication",
+        "t",
+    );
+    // Turned off on reload: one last message with xmin 0 clears it on the primary.
+    standby.append_conf("hot_standby_feedback = off\n");
+    standby.psql("select pg_reload_conf()");
+    wait_for(
+        &primary,
+        "select count(*) from pg_stat_replication where backend_xmin is null",
+        "1",
+    );
+    standby.stop();
+    primary.stop();
+}

@@ -788,10 +788,18 @@ fn status_reply(engine: &Engine, raw: &RawWalWriter, reply: bool) -> Vec<u8> {
     b
 }
 
-fn feedback() -> Vec<u8> {
+/// A hot-standby feedback message ('h'): the time, then this standby's xmin horizon
+/// (and epoch 0) twice — as transaction xmin and as catalog xmin — so the primary
+/// shows it as the walsender's `backend_xmin`, as PostgreSQL's standby does. tusk's
+/// primary needs it for nothing else: replay never removes a row version a standby
+/// query can still see, so there is no cleanup to hold back.
+fn feedback(xmin: u32) -> Vec<u8> {
     let mut b = vec![b'h'];
     b.extend_from_slice(&crate::types::now_micros().to_be_bytes());
-    b.extend_from_slice(&[0u8; 16]);
+    for _ in 0..2 {
+        b.extend_from_slice(&xmin.to_be_bytes());
+        b.extend_from_slice(&0u32.to_be_bytes());
+    }
     b
 }
 
@@ -809,6 +817,9 @@ async fn stream(
     let mut titled = (Lsn(0), Instant::now());
     // The apply position last sent to the primary, and when the last WAL arrived.
     let mut reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
+    // Whether the primary holds an xmin of ours (hot_standby_feedback was on): turned
+    // off, one message with xmin 0 clears it, as PostgreSQL's walreceiver does.
+    let mut primary_has_xmin = false;
     let mut last_wal = Instant::now()
         .checked_sub(REPLAY_WATCH)
         .unwrap_or_else(Instant::now);
@@ -938,7 +949,13 @@ async fn stream(
                 .await
                 .map_err(io_err)?;
             if cfg.get_bool("hot_standby_feedback") {
-                cl.copy_data(&feedback()).await.map_err(io_err)?;
+                cl.copy_data(&feedback(engine.xmin_horizon()))
+                    .await
+                    .map_err(io_err)?;
+                primary_has_xmin = true;
+            } else if primary_has_xmin {
+                cl.copy_data(&feedback(0)).await.map_err(io_err)?;
+                primary_has_xmin = false;
             }
             last_status = Instant::now();
         }

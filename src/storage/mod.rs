@@ -1033,6 +1033,14 @@ impl Engine {
         &self.activity
     }
 
+    /// The oldest transaction id any transaction running here may still need: the
+    /// oldest running one, else the next to be assigned. A standby sends it as its
+    /// `hot_standby_feedback` xmin (what the primary shows as `backend_xmin`).
+    pub fn xmin_horizon(&self) -> u32 {
+        let st = self.lock();
+        st.running.iter().copied().min().unwrap_or(st.next_xid)
+    }
+
     /// (committed, rolled back) transactions of database `db` since the engine opened
     /// (`pg_stat_database.xact_commit`, `xact_rollback`).
     pub fn database_transactions(&self, db: u32) -> (u64, u64) {
