@@ -60,6 +60,7 @@
 //!    after each restartpoint, `archive_cleanup_command` runs with `%r`.
 
 pub mod archive;
+pub mod bootstrap;
 pub mod client;
 pub mod conninfo;
 pub mod target;
