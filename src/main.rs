@@ -118,7 +118,8 @@ fn cmd_standby(a: &cli::StandbyArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tusk"));
-    let code = tusk::standby::bootstrap::run(a, exe, &mut std::io::stdout(), &mut std::io::stderr());
+    let code =
+        tusk::standby::bootstrap::run(a, exe, &mut std::io::stdout(), &mut std::io::stderr());
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

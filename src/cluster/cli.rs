@@ -90,6 +90,9 @@ pub struct StandbyArgs {
     pub application_name: Option<String>,
     /// `-p PORT` / `--port=PORT`: the standby's port.
     pub port: Option<u16>,
+    /// `--monitor=CONNSTR`: how to read the primary's `pg_stat_replication` (default:
+    /// the `--primary` parameters, database `postgres`).
+    pub monitor: Option<String>,
     /// `--no-start`: write the standby but do not start it.
     pub no_start: bool,
     /// `-c NAME=VALUE`: extra settings for the standby, in order.
@@ -323,6 +326,9 @@ Options:
   -c NAME=VALUE              another setting for the standby (repeatable)
   -l, --log=FILENAME         the standby's server log (default DATADIR/log/tusk.log)
   -t, --timeout=SECS         seconds to wait for the standby to stream (default 60)
+      --monitor=CONNSTR      connection to read pg_stat_replication on the primary
+                             (default: --primary's, database postgres; only
+                             superusers see a walsender's state and positions)
       --no-start             write the standby but do not start it
   -P, --progress             show progress of the base backup
   -n, --no-clean             do not clean up after errors
@@ -773,9 +779,12 @@ pub fn parse_standby(args: &[String]) -> Result<StandbyArgs> {
         }
     };
     let timeout = |v: String| -> Result<u64> {
-        v.trim()
-            .parse()
-            .map_err(|_| usage(CMD, &format!("invalid value \"{v}\" for option -t/--timeout")))
+        v.trim().parse().map_err(|_| {
+            usage(
+                CMD,
+                &format!("invalid value \"{v}\" for option -t/--timeout"),
+            )
+        })
     };
     while let Some(tok) = s.next() {
         match tok {
@@ -799,9 +808,8 @@ pub fn parse_standby(args: &[String]) -> Result<StandbyArgs> {
             Token::Short('l', v) => a.log_file = Some(s.short_value('l', v)?),
             Token::Long(n, v) if n == "log" => a.log_file = Some(s.long_value(&n, v)?),
             Token::Short('t', v) => a.timeout = Some(timeout(s.short_value('t', v)?)?),
-            Token::Long(n, v) if n == "timeout" => {
-                a.timeout = Some(timeout(s.long_value(&n, v)?)?)
-            }
+            Token::Long(n, v) if n == "timeout" => a.timeout = Some(timeout(s.long_value(&n, v)?)?),
+            Token::Long(n, v) if n == "monitor" => a.monitor = Some(s.long_value(&n, v)?),
             Token::Long(n, None) if n == "no-start" => a.no_start = true,
             Token::Short('P', rest) => {
                 a.progress = true;
@@ -1007,12 +1015,16 @@ mod tests {
             "-l".to_string(),
             "/s.log".to_string(),
             "--timeout=9".to_string(),
+            "--monitor=user=postgres".to_string(),
         ]);
         let Command::Standby(a) = parse(&v).unwrap() else {
             panic!("not standby")
         };
         assert_eq!(a.datadir.as_deref(), Some("/s"));
-        assert_eq!(a.primary.as_deref(), Some("host=h port=5 user=repl password=x"));
+        assert_eq!(
+            a.primary.as_deref(),
+            Some("host=h port=5 user=repl password=x")
+        );
         assert_eq!(a.slot.as_deref(), Some("slot1"));
         assert_eq!(a.application_name.as_deref(), Some("s1"));
         assert_eq!(a.port, Some(5433));
@@ -1026,6 +1038,7 @@ mod tests {
         );
         assert_eq!(a.log_file.as_deref(), Some("/s.log"));
         assert_eq!(a.timeout, Some(9));
+        assert_eq!(a.monitor.as_deref(), Some("user=postgres"));
         let a = parse_standby(&args("-D/x -dhost=h --slot s")).unwrap();
         assert_eq!(a.primary.as_deref(), Some("host=h"));
         assert_eq!(a.slot.as_deref(), Some("s"));
@@ -1047,15 +1060,21 @@ mod tests {
             "invalid port number \"0\""
         );
         assert_eq!(
-            parse_standby(&args("-D d -d x -p nope")).unwrap_err().message,
+            parse_standby(&args("-D d -d x -p nope"))
+                .unwrap_err()
+                .message,
             "invalid port number \"nope\""
         );
         assert_eq!(
-            parse_standby(&args("-D d -d x -t soon")).unwrap_err().message,
+            parse_standby(&args("-D d -d x -t soon"))
+                .unwrap_err()
+                .message,
             "invalid value \"soon\" for option -t/--timeout"
         );
         assert_eq!(
-            parse_standby(&args("-D d -d x -c fsync")).unwrap_err().message,
+            parse_standby(&args("-D d -d x -c fsync"))
+                .unwrap_err()
+                .message,
             "-c fsync requires a value"
         );
         assert_eq!(
@@ -1063,7 +1082,9 @@ mod tests {
             "too many command-line arguments (first is \"extra\")"
         );
         assert_eq!(
-            parse_standby(&args("-D d -d x --bogus")).unwrap_err().message,
+            parse_standby(&args("-D d -d x --bogus"))
+                .unwrap_err()
+                .message,
             "unrecognized option '--bogus'"
         );
         assert_eq!(

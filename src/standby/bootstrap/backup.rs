@@ -333,9 +333,11 @@ pub async fn take(req: &BackupRequest<'_>, err: &mut dyn Write) -> Result<Backup
     }
 
     // 2. BASE_BACKUP and its first two results.
-    cl.query("BASE_BACKUP ( LABEL 'tusk standby', PROGRESS, CHECKPOINT 'fast', WAIT 0, MANIFEST 'no' )")
-        .await
-        .map_err(lost)?;
+    cl.query(
+        "BASE_BACKUP ( LABEL 'tusk standby', PROGRESS, CHECKPOINT 'fast', WAIT 0, MANIFEST 'no' )",
+    )
+    .await
+    .map_err(lost)?;
     if req.progress {
         let _ = writeln!(
             err,
@@ -399,13 +401,21 @@ pub async fn take(req: &BackupRequest<'_>, err: &mut dyn Write) -> Result<Backup
             sync_method: SyncMethod::default(),
         },
     };
-    let wal_task = tokio::spawn(wal.run(end_rx));
+    let mut wal_task = tokio::spawn(wal.run(end_rx));
 
-    // 4. The archive.
-    let archive = receive_archive(&mut cl, req, total_kb, err).await;
-    let archive = match archive {
-        Ok(()) => read_result(&mut cl, "backup failed").await,
-        Err(e) => Err(e),
+    // 4. The archive; a WAL stream that fails meanwhile ends the backup at once.
+    let archive = tokio::select! {
+        r = async {
+            receive_archive(&mut cl, req, total_kb, err).await?;
+            read_result(&mut cl, "backup failed").await
+        } => r,
+        w = &mut wal_task => Err(match w {
+            Ok(Err(e)) => e,
+            _ => Error::new(
+                sqlstate::INTERNAL_ERROR,
+                "background process terminated unexpectedly",
+            ),
+        }),
     };
     let end_rows = match archive {
         Ok(r) => r,
@@ -445,7 +455,10 @@ pub async fn take(req: &BackupRequest<'_>, err: &mut dyn Write) -> Result<Backup
         Err(_) => {
             return Err(Error::new(
                 sqlstate::CONNECTION_FAILURE,
-                format!("could not stream write-ahead log up to {end} within {} s", WAL_FINISH_LIMIT.as_secs()),
+                format!(
+                    "could not stream write-ahead log up to {end} within {} s",
+                    WAL_FINISH_LIMIT.as_secs()
+                ),
             ))
         }
     }
@@ -719,7 +732,10 @@ impl Untar {
                 .map_err(|e| Error::io(format!("could not stat file \"{}\"", path.display()), e))?;
             f.set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(|e| {
-                    Error::io(format!("could not set permissions on file \"{}\"", path.display()), e)
+                    Error::io(
+                        format!("could not set permissions on file \"{}\"", path.display()),
+                        e,
+                    )
                 })?;
             self.skip = crate::replication::basebackup::tar::padding(size) as u64;
         }
@@ -747,7 +763,8 @@ impl Untar {
         let mode = (octal(&h[100..108])? & 0o7777) as u32;
         let size = octal(&h[124..136])?;
         let kind = h[156];
-        let name = String::from_utf8(name).map_err(|_| tar_error("tar member has unsafe path name"))?;
+        let name =
+            String::from_utf8(name).map_err(|_| tar_error("tar member has unsafe path name"))?;
         let rel = name.trim_end_matches('/');
         let rel = rel.strip_prefix("./").unwrap_or(rel);
         if rel.is_empty() {
@@ -758,7 +775,9 @@ impl Untar {
             .components()
             .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
         {
-            return Err(tar_error(format!("tar member has unsafe path name: \"{name}\"")));
+            return Err(tar_error(format!(
+                "tar member has unsafe path name: \"{name}\""
+            )));
         }
         let path = self.dir.join(rel_path);
         match kind {
@@ -776,7 +795,10 @@ impl Untar {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(
                     |e| {
                         Error::io(
-                            format!("could not set permissions on directory \"{}\"", path.display()),
+                            format!(
+                                "could not set permissions on directory \"{}\"",
+                                path.display()
+                            ),
                             e,
                         )
                     },
@@ -801,7 +823,10 @@ impl Untar {
                 let target = String::from_utf8_lossy(cstr_field(&h[157..257])).to_string();
                 std::os::unix::fs::symlink(&target, &path).map_err(|e| {
                     Error::io(
-                        format!("could not create symbolic link from \"{}\" to \"{target}\"", path.display()),
+                        format!(
+                            "could not create symbolic link from \"{}\" to \"{target}\"",
+                            path.display()
+                        ),
                         e,
                     )
                 })?;
@@ -867,7 +892,12 @@ impl WalStream {
             let (tag, body) = cl.read().await.map_err(lost)?;
             match tag {
                 b'W' => break,
-                b'E' => return Err(server_error("could not send replication command \"START_REPLICATION\"", &body)),
+                b'E' => {
+                    return Err(server_error(
+                        "could not send replication command \"START_REPLICATION\"",
+                        &body,
+                    ))
+                }
                 _ => {}
             }
         }
@@ -909,7 +939,12 @@ impl WalStream {
                             ),
                         ))
                     }
-                    b'E' => return Err(server_error("could not receive data from WAL stream", &body)),
+                    b'E' => {
+                        return Err(server_error(
+                            "could not receive data from WAL stream",
+                            &body,
+                        ))
+                    }
                     _ => {}
                 }
             }
@@ -958,10 +993,20 @@ mod tests {
     #[test]
     fn untar_extracts_in_any_chunking_with_modes() {
         let mut archive = member("global", tar::Kind::Directory, 0o700, b"");
-        archive.extend(member("global/pg_control", tar::Kind::File, 0o600, &[7u8; 700]));
+        archive.extend(member(
+            "global/pg_control",
+            tar::Kind::File,
+            0o600,
+            &[7u8; 700],
+        ));
         archive.extend(member("PG_VERSION", tar::Kind::File, 0o640, b"15\n"));
         archive.extend(member("empty", tar::Kind::File, 0o600, b""));
-        archive.extend(member("./pg_wal/archive_status", tar::Kind::Directory, 0o700, b""));
+        archive.extend(member(
+            "./pg_wal/archive_status",
+            tar::Kind::Directory,
+            0o700,
+            b"",
+        ));
         archive.extend([0u8; 1024]);
         for (k, chunk) in [1usize, 7, 511, 512, 1000, 100_000].into_iter().enumerate() {
             let d = tempdir(&format!("ok{k}"));
@@ -971,10 +1016,14 @@ mod tests {
                 u.feed(c).unwrap();
             }
             u.finish().unwrap();
-            assert_eq!(std::fs::read(d.join("global/pg_control")).unwrap(), vec![7u8; 700]);
+            assert_eq!(
+                std::fs::read(d.join("global/pg_control")).unwrap(),
+                vec![7u8; 700]
+            );
             assert_eq!(std::fs::read(d.join("PG_VERSION")).unwrap(), b"15\n");
             assert_eq!(std::fs::read(d.join("empty")).unwrap(), b"");
-            let mode = |p: &str| std::fs::metadata(d.join(p)).unwrap().permissions().mode() & 0o7777;
+            let mode =
+                |p: &str| std::fs::metadata(d.join(p)).unwrap().permissions().mode() & 0o7777;
             assert_eq!(mode("global"), 0o700);
             assert_eq!(mode("PG_VERSION"), 0o640);
             assert_eq!(mode("global/pg_control"), 0o600);
@@ -988,16 +1037,30 @@ mod tests {
         let d = tempdir("bad");
         // Climbing out of the directory.
         let mut u = Untar::new(&d);
-        let e = u.feed(&member("../evil", tar::Kind::File, 0o600, b"x")).unwrap_err();
+        let e = u
+            .feed(&member("../evil", tar::Kind::File, 0o600, b"x"))
+            .unwrap_err();
         assert_eq!(e.message, "tar member has unsafe path name: \"../evil\"");
         assert!(!d.parent().unwrap().join("evil").exists());
         let mut u = Untar::new(&d);
-        let e = u.feed(&member("/abs", tar::Kind::File, 0o600, b"x")).unwrap_err();
-        assert!(e.message.starts_with("tar member has unsafe path name"), "{}", e.message);
+        let e = u
+            .feed(&member("/abs", tar::Kind::File, 0o600, b"x"))
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("tar member has unsafe path name"),
+            "{}",
+            e.message
+        );
         // A file whose directory was never sent.
         let mut u = Untar::new(&d);
-        let e = u.feed(&member("nodir/f", tar::Kind::File, 0o600, b"x")).unwrap_err();
-        assert!(e.message.starts_with("could not create file"), "{}", e.message);
+        let e = u
+            .feed(&member("nodir/f", tar::Kind::File, 0o600, b"x"))
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("could not create file"),
+            "{}",
+            e.message
+        );
         // Cut in the middle of a file, or without the trailer.
         let m = member("f", tar::Kind::File, 0o600, &[1u8; 600]);
         let mut u = Untar::new(&d);

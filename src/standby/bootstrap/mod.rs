@@ -35,8 +35,10 @@
 //!    `standby.signal`;
 //! 4. start the server as `tusk ctl start -l /s/log/tusk.log` does, waiting until it
 //!    accepts read-only connections;
-//! 5. poll the primary's `pg_stat_replication` (ordinary connection, same role) until
-//!    the standby's row is `streaming`, and print it in psql's expanded layout.
+//! 5. poll the primary's `pg_stat_replication` (an ordinary connection with the same
+//!    parameters, or `--monitor`'s) until the standby's row is `streaming` (for a role
+//!    that may not see the state: the row is there and the standby's log says it
+//!    streams), and print it in psql's expanded layout.
 
 pub mod backup;
 
@@ -56,10 +58,14 @@ const DEFAULT_TIMEOUT: u64 = 60;
 /// Runs `tusk standby`: returns the exit code; the row goes to `out`, messages and
 /// errors (`tusk standby: error: …`) to `err`.
 pub fn run(args: &StandbyArgs, exe: PathBuf, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    match run_inner(args, exe, out, err) {
+    let mut created = None;
+    match run_inner(args, exe, out, err, &mut created) {
         Ok(()) => 0,
         Err(e) => {
             print_error(err, &e);
+            if let Some((dir, target)) = created {
+                clean_up(&dir, target, args.no_clean, err);
+            }
             1
         }
     }
@@ -161,8 +167,7 @@ fn clean_up(dir: &Path, target: Target, no_clean: bool, err: &mut dyn Write) {
 /// Quotes a connection-string value (libpq's rules: `'…'` with `\` escapes).
 fn conninfo_value(v: &str) -> String {
     if !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| !c.is_whitespace() && c != '\'' && c != '\\')
     {
         return v.to_string();
@@ -244,11 +249,15 @@ fn write_config(dir: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The work of [`run`]; `created` names the directory to clean up while a failure
+/// would leave a half-made standby (from its creation until the configuration is
+/// written).
 fn run_inner(
     args: &StandbyArgs,
     exe: PathBuf,
     out: &mut dyn Write,
     err: &mut dyn Write,
+    created: &mut Option<(PathBuf, Target)>,
 ) -> Result<()> {
     // 1. The directory and the primary's parameters.
     let dir = PathBuf::from(args.datadir.as_deref().unwrap_or_default());
@@ -280,14 +289,21 @@ fn run_inner(
     })?;
     if target == Target::Missing {
         std::fs::create_dir_all(&dir).map_err(|e| {
-            Error::io(format!("could not create directory \"{}\"", dir.display()), e)
+            Error::io(
+                format!("could not create directory \"{}\"", dir.display()),
+                e,
+            )
         })?;
     }
-    let taken = (|| -> Result<backup::BackupResult> {
+    *created = Some((dir.clone(), target));
+    let taken = {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
             Error::io(
-                format!("could not change permissions of directory \"{}\"", dir.display()),
+                format!(
+                    "could not change permissions of directory \"{}\"",
+                    dir.display()
+                ),
                 e,
             )
         })?;
@@ -309,7 +325,10 @@ fn run_inner(
         write_config(&dir, &settings)?;
         std::fs::create_dir_all(dir.join("log")).map_err(|e| {
             Error::io(
-                format!("could not create directory \"{}\"", dir.join("log").display()),
+                format!(
+                    "could not create directory \"{}\"",
+                    dir.join("log").display()
+                ),
                 e,
             )
         })?;
@@ -318,16 +337,9 @@ fn run_inner(
         }
         // SAFETY: sync(2) has no preconditions.
         unsafe { libc::sync() };
-        Ok(result)
-    })();
-    let taken = match taken {
-        Ok(t) => t,
-        Err(e) => {
-            print_error(err, &e);
-            clean_up(&dir, target, args.no_clean, err);
-            return Err(Error::new(e.code, "base backup failed; no standby was made"));
-        }
+        result
     };
+    *created = None;
     let _ = writeln!(
         err,
         "tusk standby: base backup completed (WAL {} to {} on timeline {})",
@@ -372,7 +384,17 @@ fn run_inner(
 
     // 5. Wait until the primary sees it streaming, and show its row.
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let (names, row) = runtime.block_on(wait_streaming(&c, &app, &dir, deadline, &log))?;
+    let monitor = match &args.monitor {
+        Some(m) => {
+            let mut m = conninfo::parse(m)?;
+            if m.password.is_none() {
+                m.password = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty());
+            }
+            m
+        }
+        None => c.clone(),
+    };
+    let (names, row) = runtime.block_on(wait_streaming(&monitor, &app, &dir, deadline, &log))?;
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let vwidth = row
         .iter()
@@ -389,10 +411,28 @@ fn run_inner(
     for (n, v) in names.iter().zip(&row) {
         let _ = writeln!(out, "{n:<width$} | {}", v.as_deref().unwrap_or(""));
     }
+    let state = names.iter().position(|n| n == "state");
+    if state.is_some_and(|i| row.get(i).is_some_and(Option::is_none)) {
+        let _ = writeln!(
+            err,
+            "tusk standby: note: only superusers see a walsender's state and positions; the standby's log says it streams (use --monitor to read the row as another role)"
+        );
+    }
     Ok(())
 }
 
+/// Whether the standby's log says its walreceiver streams (PostgreSQL's
+/// `started streaming WAL from primary at …`).
+fn log_says_streaming(log: &Path) -> bool {
+    std::fs::read_to_string(log)
+        .map(|t| t.contains("started streaming WAL from primary at"))
+        .unwrap_or(false)
+}
+
 /// Polls the primary's `pg_stat_replication` until the row of `app` says `streaming`.
+/// A role that is not superuser sees only the first columns of a walsender's row (as
+/// in PostgreSQL); then the row's presence and the standby's log line together mean
+/// streaming.
 async fn wait_streaming(
     c: &Conninfo,
     app: &str,
@@ -401,7 +441,7 @@ async fn wait_streaming(
     log: &Path,
 ) -> Result<(Vec<String>, Vec<Option<String>>)> {
     let sql = format!(
-        "SELECT * FROM pg_stat_replication WHERE application_name = {} AND state = 'streaming'",
+        "SELECT * FROM pg_stat_replication WHERE application_name = {}",
         conf_value(app)
     );
     let mut cl = backup::connect_sql(c, "tusk standby").await.map_err(|e| {
@@ -413,15 +453,27 @@ async fn wait_streaming(
             ),
         )
         .with_hint(format!(
-            "The standby was started. Let user \"{}\" connect to database \"postgres\" on the primary, or check pg_stat_wal_receiver on the standby.",
+            "The standby was started. Let user \"{}\" connect to database \"postgres\" on the primary (or name another connection with --monitor), or check pg_stat_wal_receiver on the standby.",
             c.user
         ))
     })?;
     loop {
-        let (names, rows) = backup::query_rows(&mut cl, &sql, "could not query pg_stat_replication").await?;
-        if let Some(r) = rows.into_iter().next() {
-            let _ = cl.send(Some(b'X'), &[]).await;
-            return Ok((names, r));
+        let (names, rows) =
+            backup::query_rows(&mut cl, &sql, "could not query pg_stat_replication").await?;
+        let state = names.iter().position(|n| n == "state");
+        let flush = names.iter().position(|n| n == "flush_lsn");
+        for r in rows {
+            let st = state.and_then(|i| r.get(i).cloned().flatten());
+            // Streaming, and the standby has reported a position at least once.
+            let reported = flush.is_none_or(|i| r.get(i).is_some_and(Option::is_some));
+            let streaming = match st.as_deref() {
+                Some(s) => s == "streaming" && reported,
+                None => log_says_streaming(log),
+            };
+            if streaming {
+                let _ = cl.send(Some(b'X'), &[]).await;
+                return Ok((names, r));
+            }
         }
         let alive = matches!(PidFile::read(dir), Ok(Some(p)) if process_alive(p.pid));
         if !alive {
@@ -448,7 +500,8 @@ mod tests {
 
     #[test]
     fn conninfo_written_for_the_standby_parses_back() {
-        let c = conninfo::parse("host=10.0.0.1 port=5433 user=repl password='it\\'s \\\\x'").unwrap();
+        let c =
+            conninfo::parse("host=10.0.0.1 port=5433 user=repl password='it\\'s \\\\x'").unwrap();
         assert_eq!(c.password.as_deref(), Some("it's \\x"));
         let s = primary_conninfo(&c, "s 1");
         let back = conninfo::parse(&s).unwrap();
