@@ -367,6 +367,29 @@ fn failures_say_why_and_leave_nothing_behind() {
     );
     assert!(!target.exists());
 
+    // A monitoring connection the primary refuses: the standby is written, not
+    // started, and the message says so.
+    let out = tusk_standby(
+        &target,
+        &repl_conninfo(&p, "repl"),
+        &[&format!(
+            "--monitor=host=127.0.0.1 port={} user=nobody dbname=postgres",
+            p.port
+        )],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tusk standby: error: could not connect to the primary to check the standby: connection to server at"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The standby was written but not started"),
+        "{err}"
+    );
+    assert!(target.join("standby.signal").exists() && !target.join("postmaster.pid").exists());
+    std::fs::remove_dir_all(&target).unwrap();
+
     // max_wal_senders = 2 with one standby streaming: the backup's connection gets
     // the second walsender, its WAL stream finds none left; the half-made directory
     // (given empty) is emptied again.

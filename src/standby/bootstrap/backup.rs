@@ -275,9 +275,14 @@ fn quote_ident(s: &str) -> String {
 
 /// Takes the base backup into `req.dir` (which exists and is empty) with WAL streamed
 /// into its `pg_wal/`. Progress lines (with `req.progress`) go to `err`.
-pub async fn take(req: &BackupRequest<'_>, err: &mut dyn Write) -> Result<BackupResult> {
+/// `cl` is the replication connection ([`connect_replication`]) the caller opened
+/// before it created the directory.
+pub(crate) async fn take(
+    mut cl: Client,
+    req: &BackupRequest<'_>,
+    err: &mut dyn Write,
+) -> Result<BackupResult> {
     let c = req.conninfo;
-    let mut cl = connect_replication(c, "tusk standby").await?;
     // 1. What the WAL stream and the standby's configuration need.
     let seg_text = single_row(
         &mut cl,

@@ -27,19 +27,21 @@
 //! `tusk standby -D /s --primary 'host=p user=repl password=x' -p 5433`, step by step:
 //! 1. check `/s` (missing or empty), parse the conninfo (`PGPASSWORD` fills a missing
 //!    password, as libpq does);
-//! 2. [`backup::take`]: connect, create `/s`, the backup with WAL streamed into
-//!    `/s/pg_wal`;
+//! 2. connect (replication), create `/s`, [`backup::take`] the backup with WAL
+//!    streamed into `/s/pg_wal`;
 //! 3. append to `postgresql.auto.conf`: `primary_conninfo` (with `application_name`),
 //!    `primary_slot_name`, `hot_standby = on`, the primary's values of the settings a
 //!    hot standby must not have lower, `port`, the `-c` settings; create
 //!    `standby.signal`;
-//! 4. start the server as `tusk ctl start -l /s/log/tusk.log` does, waiting until it
+//! 4. open the connection that reads the primary's `pg_stat_replication` (the same
+//!    parameters with database `postgres`, or `--monitor`'s) and note the walsenders
+//!    already there under the standby's name;
+//! 5. start the server as `tusk ctl start -l /s/log/tusk.log` does, waiting until it
 //!    accepts read-only connections;
-//! 5. poll the primary's `pg_stat_replication` (an ordinary connection with the same
-//!    parameters, or `--monitor`'s) until the standby's row is `streaming` (for a role
-//!    that may not see the state: the row is there and the standby's log says it
-//!    streams), and print it in psql's expanded layout.
-
+//! 6. poll until a new row of that name is `streaming` (for a role that may not see
+//!    the state: the row is there and the standby's log says it streams), and print it
+//!    in psql's expanded layout.
+//!
 pub mod backup;
 
 use std::io::Write;
@@ -282,11 +284,7 @@ fn run_inner(
 
     // 2. The base backup. The connection is tried before the directory is created, so
     // that a refused connection leaves nothing behind.
-    runtime.block_on(async {
-        let cl = backup::connect_replication(&c, "tusk standby").await?;
-        drop(cl);
-        Ok::<(), Error>(())
-    })?;
+    let cl = runtime.block_on(backup::connect_replication(&c, "tusk standby"))?;
     if target == Target::Missing {
         std::fs::create_dir_all(&dir).map_err(|e| {
             Error::io(
@@ -313,7 +311,7 @@ fn run_inner(
             slot: args.slot.as_deref(),
             progress: args.progress,
         };
-        let result = runtime.block_on(backup::take(&req, err))?;
+        let result = runtime.block_on(backup::take(cl, &req, err))?;
         // 3. The standby's configuration.
         let settings = standby_settings(
             &primary_conninfo(&c, &app),
@@ -355,7 +353,30 @@ fn run_inner(
         return Ok(());
     }
 
-    // 4. Start it as `tusk ctl start` does.
+    // 4. The connection that will read the primary's pg_stat_replication, opened
+    // before the start so that a refused one leaves the standby unstarted; walsenders
+    // already there under the same name are not this standby's.
+    let monitor = match &args.monitor {
+        Some(m) => {
+            let mut m = conninfo::parse(m)?;
+            if m.password.is_none() {
+                m.password = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty());
+            }
+            m
+        }
+        None => c.clone(),
+    };
+    let mut watch = runtime
+        .block_on(Watch::open(&monitor, &app))
+        .map_err(|e| {
+            e.with_hint(format!(
+                "The standby was written but not started (start it with: tusk ctl start -D {}). Let user \"{}\" connect to database \"postgres\" on the primary, or name another connection with --monitor.",
+                dir.display(),
+                monitor.user
+            ))
+        })?;
+
+    // 5. Start it as `tusk ctl start` does.
     let timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let log = args
         .log_file
@@ -382,19 +403,9 @@ fn run_inner(
         .with_hint(format!("Examine the log output in \"{}\".", log.display())));
     }
 
-    // 5. Wait until the primary sees it streaming, and show its row.
+    // 6. Wait until the primary sees it streaming, and show its row.
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let monitor = match &args.monitor {
-        Some(m) => {
-            let mut m = conninfo::parse(m)?;
-            if m.password.is_none() {
-                m.password = std::env::var("PGPASSWORD").ok().filter(|p| !p.is_empty());
-            }
-            m
-        }
-        None => c.clone(),
-    };
-    let (names, row) = runtime.block_on(wait_streaming(&monitor, &app, &dir, deadline, &log))?;
+    let (names, row) = runtime.block_on(watch.wait_streaming(&dir, deadline, &log))?;
     let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let vwidth = row
         .iter()
@@ -429,68 +440,110 @@ fn log_says_streaming(log: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// Polls the primary's `pg_stat_replication` until the row of `app` says `streaming`.
-/// A role that is not superuser sees only the first columns of a walsender's row (as
-/// in PostgreSQL); then the row's presence and the standby's log line together mean
-/// streaming.
-async fn wait_streaming(
-    c: &Conninfo,
-    app: &str,
-    dir: &Path,
-    deadline: Instant,
-    log: &Path,
-) -> Result<(Vec<String>, Vec<Option<String>>)> {
-    let sql = format!(
-        "SELECT * FROM pg_stat_replication WHERE application_name = {}",
-        conf_value(app)
-    );
-    let mut cl = backup::connect_sql(c, "tusk standby").await.map_err(|e| {
-        Error::new(
-            e.code,
-            format!(
-                "could not connect to the primary to check the standby: {}",
-                e.message
+/// A connection to the primary reading `pg_stat_replication` for one application name.
+struct Watch {
+    cl: crate::standby::client::Client,
+    sql: String,
+    app: String,
+    /// The pids of walsenders with that name before the standby started.
+    before: Vec<Option<String>>,
+}
+
+impl Watch {
+    /// Connects (database `postgres`) and notes the walsenders already named `app`.
+    async fn open(c: &Conninfo, app: &str) -> Result<Watch> {
+        let cl = backup::connect_sql(c, "tusk standby").await.map_err(|e| {
+            Error::new(
+                e.code,
+                format!(
+                    "could not connect to the primary to check the standby: {}",
+                    e.message
+                ),
+            )
+        })?;
+        let mut w = Watch {
+            cl,
+            sql: format!(
+                "SELECT * FROM pg_stat_replication WHERE application_name = {}",
+                conf_value(app)
             ),
+            app: app.to_string(),
+            before: Vec::new(),
+        };
+        let (names, rows) = w.rows().await?;
+        let pid = names.iter().position(|n| n == "pid");
+        w.before = rows
+            .iter()
+            .map(|r| pid.and_then(|i| r.get(i).cloned().flatten()))
+            .collect();
+        Ok(w)
+    }
+
+    async fn rows(&mut self) -> Result<(Vec<String>, Vec<Vec<Option<String>>>)> {
+        backup::query_rows(
+            &mut self.cl,
+            &self.sql,
+            "could not query pg_stat_replication",
         )
-        .with_hint(format!(
-            "The standby was started. Let user \"{}\" connect to database \"postgres\" on the primary (or name another connection with --monitor), or check pg_stat_wal_receiver on the standby.",
-            c.user
-        ))
-    })?;
-    loop {
-        let (names, rows) =
-            backup::query_rows(&mut cl, &sql, "could not query pg_stat_replication").await?;
-        let state = names.iter().position(|n| n == "state");
-        let flush = names.iter().position(|n| n == "flush_lsn");
-        for r in rows {
-            let st = state.and_then(|i| r.get(i).cloned().flatten());
-            // Streaming, and the standby has reported a position at least once.
-            let reported = flush.is_none_or(|i| r.get(i).is_some_and(Option::is_some));
-            let streaming = match st.as_deref() {
-                Some(s) => s == "streaming" && reported,
-                None => log_says_streaming(log),
-            };
-            if streaming {
-                let _ = cl.send(Some(b'X'), &[]).await;
-                return Ok((names, r));
+        .await
+    }
+
+    /// Polls until a new walsender row of the application name says `streaming` with
+    /// a reported position. A role that is not superuser sees only the first columns
+    /// of a walsender's row (as in PostgreSQL); then the row's presence and the
+    /// standby's log line together mean streaming.
+    async fn wait_streaming(
+        &mut self,
+        dir: &Path,
+        deadline: Instant,
+        log: &Path,
+    ) -> Result<(Vec<String>, Vec<Option<String>>)> {
+        loop {
+            let (names, rows) = self.rows().await?;
+            let col = |n: &str| names.iter().position(|c| c == n);
+            let (pid, state, flush) = (col("pid"), col("state"), col("flush_lsn"));
+            for r in rows {
+                if self
+                    .before
+                    .contains(&pid.and_then(|i| r.get(i).cloned().flatten()))
+                {
+                    continue;
+                }
+                let st = state.and_then(|i| r.get(i).cloned().flatten());
+                // Streaming, and the standby has reported a position at least once.
+                let reported = flush.is_none_or(|i| r.get(i).is_some_and(Option::is_some));
+                let streaming = match st.as_deref() {
+                    Some(s) => s == "streaming" && reported,
+                    None => log_says_streaming(log),
+                };
+                if streaming {
+                    let _ = self.cl.send(Some(b'X'), &[]).await;
+                    return Ok((names, r));
+                }
             }
+            let alive = matches!(PidFile::read(dir), Ok(Some(p)) if process_alive(p.pid));
+            if !alive {
+                return Err(Error::new(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "the standby stopped before it streamed",
+                )
+                .with_hint(format!("Examine the log output in \"{}\".", log.display())));
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "the standby did not stream from the primary within the timeout (application_name \"{}\")",
+                        self.app
+                    ),
+                )
+                .with_hint(format!(
+                    "The standby is running; examine the log output in \"{}\".",
+                    log.display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let alive = matches!(PidFile::read(dir), Ok(Some(p)) if process_alive(p.pid));
-        if !alive {
-            return Err(Error::new(
-                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                "the standby stopped before it streamed",
-            )
-            .with_hint(format!("Examine the log output in \"{}\".", log.display())));
-        }
-        if Instant::now() >= deadline {
-            return Err(Error::new(
-                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                format!("the standby did not stream from the primary within the timeout (application_name \"{app}\")"),
-            )
-            .with_hint(format!("The standby is running; examine the log output in \"{}\".", log.display())));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
