@@ -428,3 +428,52 @@ fn failures_say_why_and_leave_nothing_behind() {
     );
     assert!(std::fs::read_dir(&target).unwrap().next().is_none());
 }
+
+/// A small tmpfs mounted for one test and unmounted on drop (None where mounting is
+/// not permitted).
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn mount(at: &Path, size: &str) -> Option<SmallFs> {
+        std::fs::create_dir_all(at).unwrap();
+        let out = run_with_timeout(
+            Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(at),
+            Duration::from_secs(20),
+        );
+        out.status.success().then(|| SmallFs(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = run_with_timeout(Command::new("umount").arg(&self.0), Duration::from_secs(20));
+    }
+}
+
+#[test]
+fn a_full_disk_during_the_backup_is_reported_and_cleaned_up() {
+    let base = TempDir::new("sbc-disk");
+    let Some(fs) = SmallFs::mount(&base.path().join("small"), "256k") else {
+        eprintln!("SKIPPED: mounting a tmpfs is not permitted here");
+        return;
+    };
+    let p = guide_primary("sbc-disk-p", 5);
+    let target = fs.0.join("standby");
+    let out = tusk_standby(&target, &repl_conninfo(&p, "repl"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.starts_with("tusk standby: error: could not "), "{err}");
+    assert!(
+        err.contains(&format!(
+            "tusk standby: removing data directory \"{}\"",
+            target.display()
+        )),
+        "{err}"
+    );
+    assert!(!target.exists());
+    assert!(std::fs::read_dir(&fs.0).unwrap().next().is_none());
+    drop(fs);
+}
