@@ -477,3 +477,146 @@ fn a_full_disk_during_the_backup_is_reported_and_cleaned_up() {
     assert!(std::fs::read_dir(&fs.0).unwrap().next().is_none());
     drop(fs);
 }
+
+/// Runs `program` as the `postgres` OS user when the tests run as root (PostgreSQL
+/// refuses to run as root and wants its data directory owned by its user).
+fn as_postgres(program: &Path, root: bool) -> Command {
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// The native backup client against a stock PostgreSQL 15 primary: `tusk standby
+/// --no-start` writes a directory that stock `pg_ctl start` runs as a streaming hot
+/// standby.
+#[test]
+fn the_backup_client_makes_a_postgresql_standby_too() {
+    let bin = Path::new("/usr/lib/postgresql/15/bin");
+    if !bin.join("initdb").exists() {
+        eprintln!("SKIPPED: no PostgreSQL 15 server binaries");
+        return;
+    }
+    let root = stdout(&run_with_timeout(
+        Command::new("id").arg("-u"),
+        Duration::from_secs(10),
+    ))
+    .trim()
+        == "0";
+    let dir = TempDir::new("sbc-pg");
+    if root {
+        assert!(Command::new("chown")
+            .arg("postgres")
+            .arg(dir.path())
+            .status()
+            .unwrap()
+            .success());
+    }
+    let (pport, sport) = (free_port(), free_port());
+    let pdata = dir.path().join("primary");
+    let sdata = dir.path().join("standby");
+    let ok = |o: Output, what: &str| assert!(o.status.success(), "{what}: {}", stderr(&o));
+    ok(
+        run_with_timeout(
+            as_postgres(&bin.join("initdb"), root)
+                .args(["-U", "postgres", "-A", "trust", "--no-sync", "-D"])
+                .arg(&pdata),
+            Duration::from_secs(120),
+        ),
+        "initdb",
+    );
+    let pg_ctl = |data: &Path, args: &[&str]| {
+        run_with_timeout(
+            as_postgres(&bin.join("pg_ctl"), root)
+                .arg("-D")
+                .arg(data)
+                .args(args),
+            Duration::from_secs(120),
+        )
+    };
+    let opts = format!(
+        "-p {pport} -k {} -c listen_addresses=127.0.0.1",
+        dir.path().display()
+    );
+    let plog = dir.path().join("primary.log");
+    ok(
+        pg_ctl(
+            &pdata,
+            &["-w", "-l", plog.to_str().unwrap(), "-o", &opts, "start"],
+        ),
+        "pg_ctl start (primary)",
+    );
+    struct Stop<'a>(&'a dyn Fn());
+    impl Drop for Stop<'_> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let stop_all = || {
+        let _ = pg_ctl(&sdata, &["-m", "immediate", "stop"]);
+        let _ = pg_ctl(&pdata, &["-m", "immediate", "stop"]);
+    };
+    let _stop = Stop(&stop_all);
+    let psql = |port: u16, sql: &str| {
+        let o = run_with_timeout(
+            Command::new(pg_bin("psql"))
+                .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["-U", "postgres", "-d", "postgres", "-c", sql]),
+            Duration::from_secs(30),
+        );
+        stdout(&o).trim().to_string()
+    };
+    psql(
+        pport,
+        "CREATE TABLE t (a int); INSERT INTO t SELECT generate_series(1, 1000)",
+    );
+
+    let out = run_with_timeout(
+        as_postgres(Path::new(tusk_bin()), root)
+            .arg("standby")
+            .arg("-D")
+            .arg(&sdata)
+            .arg(format!(
+                "--primary=host=127.0.0.1 port={pport} user=postgres"
+            ))
+            .args([
+                "--slot",
+                "pgslot",
+                "--application-name",
+                "tuskmade",
+                "--no-start",
+            ])
+            .args(["-p", &sport.to_string()]),
+        Duration::from_secs(120),
+    );
+    assert!(out.status.success(), "tusk standby: {}", stderr(&out));
+    assert!(sdata.join("standby.signal").exists());
+    assert!(sdata.join("backup_label").exists());
+    let slog = dir.path().join("standby.log");
+    ok(
+        pg_ctl(&sdata, &["-w", "-l", slog.to_str().unwrap(), "start"]),
+        "pg_ctl start (standby)",
+    );
+    psql(pport, "INSERT INTO t VALUES (1001)");
+    wait_until("the PostgreSQL standby to replay", || {
+        psql(sport, "SELECT count(*) FROM t") == "1001"
+    });
+    assert_eq!(psql(sport, "SELECT pg_is_in_recovery()"), "t");
+    assert_eq!(
+        psql(
+            pport,
+            "SELECT state FROM pg_stat_replication WHERE application_name = 'tuskmade'"
+        ),
+        "streaming"
+    );
+    assert_eq!(
+        psql(
+            pport,
+            "SELECT active FROM pg_replication_slots WHERE slot_name = 'pgslot'"
+        ),
+        "t"
+    );
+}
