@@ -112,6 +112,7 @@ pub mod sqlstate {
     pub const CONFIG_FILE_ERROR: &str = "F0000";
     pub const IO_ERROR: &str = "58030";
     pub const UNDEFINED_FILE: &str = "58P01";
+    pub const DUPLICATE_FILE: &str = "58P02";
     pub const SYSTEM_ERROR: &str = "58000";
     pub const INTERNAL_ERROR: &str = "XX000";
     pub const DATA_CORRUPTED: &str = "XX001";

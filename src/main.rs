@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Ok(Command::Run(a)) => cmd_run(&a),
         Ok(Command::Ctl(a)) => cmd_ctl(&a),
         Ok(Command::Waldump(o)) => cmd_waldump(o.as_ref()),
+        Ok(Command::Standby(a)) => cmd_standby(&a),
     }
 }
 
@@ -104,6 +105,22 @@ fn cmd_waldump(o: Option<&tusk::storage::wal::dump::DumpOptions>) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `tusk standby` (a base backup, the standby configuration, the start).
+fn cmd_standby(a: &cli::StandbyArgs) -> ExitCode {
+    if a.help {
+        print!("{}", cli::STANDBY_HELP);
+        return ExitCode::SUCCESS;
+    }
+    if a.version {
+        println!("{}", version_line("tusk standby"));
+        return ExitCode::SUCCESS;
+    }
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("tusk"));
+    let code =
+        tusk::standby::bootstrap::run(a, exe, &mut std::io::stdout(), &mut std::io::stderr());
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// `tusk init`.

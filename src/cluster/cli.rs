@@ -30,6 +30,8 @@ pub enum Command {
     Ctl(CtlArgs),
     /// `tusk waldump ...` (like pg_waldump); `None` for its `--help`.
     Waldump(Option<crate::storage::wal::dump::DumpOptions>),
+    /// `tusk standby ...`: a new standby in one step.
+    Standby(StandbyArgs),
     /// `tusk --version` (or `-V`).
     Version,
     /// `tusk --help` (or `-?`, or `help`).
@@ -68,6 +70,41 @@ pub struct RunArgs {
     pub datadir: Option<String>,
     /// Setting overrides in command-line order (`-c`, `--name=value`, `-p`, `-k`, ...).
     pub overrides: Vec<(String, String)>,
+    /// `--help` was given.
+    pub help: bool,
+    /// `--version` was given.
+    pub version: bool,
+}
+
+/// The options of `tusk standby` (checked further by `standby::bootstrap`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StandbyArgs {
+    /// `-D DIR` / `--pgdata=DIR`: the new standby's data directory.
+    pub datadir: Option<String>,
+    /// `--primary=CONNSTR` (or `-d`, pg_basebackup's name): how to reach the primary.
+    pub primary: Option<String>,
+    /// `-S NAME` / `--slot=NAME`: the physical slot the standby streams through
+    /// (created on the primary if missing).
+    pub slot: Option<String>,
+    /// `--application-name=NAME`: the name the primary shows for the standby.
+    pub application_name: Option<String>,
+    /// `-p PORT` / `--port=PORT`: the standby's port.
+    pub port: Option<u16>,
+    /// `--monitor=CONNSTR`: how to read the primary's `pg_stat_replication` (default:
+    /// the `--primary` parameters, database `postgres`).
+    pub monitor: Option<String>,
+    /// `--no-start`: write the standby but do not start it.
+    pub no_start: bool,
+    /// `-c NAME=VALUE`: extra settings for the standby, in order.
+    pub settings: Vec<(String, String)>,
+    /// `-l FILE` / `--log=FILE`: the standby's server log (default `DIR/log/tusk.log`).
+    pub log_file: Option<String>,
+    /// `-t SECS` / `--timeout=SECS`: how long to wait for streaming (default 60).
+    pub timeout: Option<u64>,
+    /// `-P` / `--progress`: progress lines on stderr, as pg_basebackup's.
+    pub progress: bool,
+    /// `-n` / `--no-clean`: keep what was written when the backup fails.
+    pub no_clean: bool,
     /// `--help` was given.
     pub help: bool,
     /// `--version` was given.
@@ -169,6 +206,8 @@ Usage:
   tusk ctl  OPERATION [OPTION]...   start, stop or control the server (like pg_ctl)
   tusk waldump [OPTION]... [STARTSEG [ENDSEG]]
                                     print WAL records readably (like pg_waldump)
+  tusk standby -D DIR --primary=CONNSTR [OPTION]...
+                                    make, configure and start a new standby
 
 Options:
   -V, --version   output version information, then exit
@@ -263,6 +302,44 @@ Shutdown modes are:
   smart       quit after all clients have disconnected
   fast        quit directly, with proper shutdown (default)
   immediate   quit without complete shutdown; will lead to recovery on restart
+";
+
+/// Usage of `tusk standby`.
+pub const STANDBY_HELP: &str = "\
+tusk standby makes a new streaming standby of a running primary in one step: a base
+backup with streamed WAL (like pg_basebackup -Fp -Xs), the standby configuration,
+the start, and a check that the primary sees it streaming.
+
+Usage:
+  tusk standby -D DATADIR --primary=CONNSTR [OPTION]...
+
+Options:
+  -D, --pgdata=DATADIR       the new standby's data directory (must not exist or be empty)
+  -d, --primary=CONNSTR      connection string of the primary, for example
+                             'host=192.168.181.128 port=5432 user=repl password=repl'
+  -S, --slot=SLOTNAME        stream through this physical replication slot
+                             (created on the primary if it does not exist)
+      --application-name=NAME
+                             name the primary shows for this standby
+                             (default: the data directory's name)
+  -p, --port=PORT            port the standby listens on
+  -c NAME=VALUE              another setting for the standby (repeatable)
+  -l, --log=FILENAME         the standby's server log (default DATADIR/log/tusk.log)
+  -t, --timeout=SECS         seconds to wait for the standby to stream (default 60)
+      --monitor=CONNSTR      connection to read pg_stat_replication on the primary
+                             (default: --primary's, database postgres; only
+                             superusers see a walsender's state and positions)
+      --no-start             write the standby but do not start it
+  -P, --progress             show progress of the base backup
+  -n, --no-clean             do not clean up after errors
+  -V, --version              output version information, then exit
+  -?, --help                 show this help, then exit
+
+The settings a hot standby must not have lower than its primary (max_connections,
+max_worker_processes, max_wal_senders, max_prepared_transactions,
+max_locks_per_transaction) are copied from the primary into postgresql.auto.conf,
+with standby.signal, primary_conninfo, primary_slot_name, hot_standby = on, the port
+and the -c settings.
 ";
 
 /// Usage of `tusk waldump`.
@@ -380,6 +457,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
         "run" => parse_run(rest).map(Command::Run),
         "ctl" => parse_ctl(rest).map(Command::Ctl),
         "waldump" => parse_waldump(rest),
+        "standby" => parse_standby(rest).map(Command::Standby),
         "-V" | "--version" => Ok(Command::Version),
         "-?" | "--help" | "-h" | "help" => Ok(Command::Help),
         other => Err(usage("tusk", &format!("unrecognized command \"{other}\""))),
@@ -688,6 +766,87 @@ pub fn parse_ctl(args: &[String]) -> Result<CtlArgs> {
     Ok(a)
 }
 
+/// Parses the options of `tusk standby`; `-D` and `--primary` are required (unless
+/// `--help` or `--version`).
+pub fn parse_standby(args: &[String]) -> Result<StandbyArgs> {
+    const CMD: &str = "tusk standby";
+    let mut a = StandbyArgs::default();
+    let mut s = Scanner::new(args, CMD);
+    let port = |v: String| -> Result<u16> {
+        match v.trim().parse::<u16>() {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(usage(CMD, &format!("invalid port number \"{v}\""))),
+        }
+    };
+    let timeout = |v: String| -> Result<u64> {
+        v.trim().parse().map_err(|_| {
+            usage(
+                CMD,
+                &format!("invalid value \"{v}\" for option -t/--timeout"),
+            )
+        })
+    };
+    while let Some(tok) = s.next() {
+        match tok {
+            Token::Short('D', v) => a.datadir = Some(s.short_value('D', v)?),
+            Token::Long(n, v) if n == "pgdata" => a.datadir = Some(s.long_value(&n, v)?),
+            Token::Short('d', v) => a.primary = Some(s.short_value('d', v)?),
+            Token::Long(n, v) if n == "primary" || n == "dbname" => {
+                a.primary = Some(s.long_value(&n, v)?)
+            }
+            Token::Short('S', v) => a.slot = Some(s.short_value('S', v)?),
+            Token::Long(n, v) if n == "slot" => a.slot = Some(s.long_value(&n, v)?),
+            Token::Long(n, v) if n == "application-name" => {
+                a.application_name = Some(s.long_value(&n, v)?)
+            }
+            Token::Short('p', v) => a.port = Some(port(s.short_value('p', v)?)?),
+            Token::Long(n, v) if n == "port" => a.port = Some(port(s.long_value(&n, v)?)?),
+            Token::Short('c', v) => {
+                let raw = s.short_value('c', v)?;
+                a.settings.push(setting(&raw, true)?);
+            }
+            Token::Short('l', v) => a.log_file = Some(s.short_value('l', v)?),
+            Token::Long(n, v) if n == "log" => a.log_file = Some(s.long_value(&n, v)?),
+            Token::Short('t', v) => a.timeout = Some(timeout(s.short_value('t', v)?)?),
+            Token::Long(n, v) if n == "timeout" => a.timeout = Some(timeout(s.long_value(&n, v)?)?),
+            Token::Long(n, v) if n == "monitor" => a.monitor = Some(s.long_value(&n, v)?),
+            Token::Long(n, None) if n == "no-start" => a.no_start = true,
+            Token::Short('P', rest) => {
+                a.progress = true;
+                s.push_flags(rest);
+            }
+            Token::Long(n, None) if n == "progress" => a.progress = true,
+            Token::Short('n', rest) => {
+                a.no_clean = true;
+                s.push_flags(rest);
+            }
+            Token::Long(n, None) if n == "no-clean" => a.no_clean = true,
+            Token::Short('V', _) => a.version = true,
+            Token::Long(n, None) if n == "version" => a.version = true,
+            Token::Short('?', _) => a.help = true,
+            Token::Long(n, None) if n == "help" => a.help = true,
+            Token::Plain(p) => {
+                return Err(usage(
+                    CMD,
+                    &format!("too many command-line arguments (first is \"{p}\")"),
+                ))
+            }
+            Token::Short(c, _) => return Err(usage(CMD, &format!("invalid option -- '{c}'"))),
+            Token::Long(n, _) => return Err(usage(CMD, &format!("unrecognized option '--{n}'"))),
+        }
+    }
+    if a.help || a.version {
+        return Ok(a);
+    }
+    if a.datadir.is_none() {
+        return Err(usage(CMD, "no target directory specified"));
+    }
+    if a.primary.is_none() {
+        return Err(usage(CMD, "no primary specified (--primary=CONNSTR)"));
+    }
+    Ok(a)
+}
+
 /// pg_ctl appends repeated `-o` options with a space.
 fn append_opts(prev: Option<String>, next: String) -> String {
     match prev {
@@ -842,6 +1001,96 @@ mod tests {
             "invalid argument: \"stray\""
         );
         assert!(parse_run(&args("-iF")).unwrap().overrides.len() == 2);
+    }
+
+    #[test]
+    fn standby_options() {
+        let mut v = args("standby -D /s -S slot1 --application-name=s1 -p 5433 --no-start -P -n");
+        v.extend([
+            "--primary".to_string(),
+            "host=h port=5 user=repl password=x".to_string(),
+            "-c".to_string(),
+            "work_mem=8MB".to_string(),
+            "-cshared_buffers=1GB".to_string(),
+            "-l".to_string(),
+            "/s.log".to_string(),
+            "--timeout=9".to_string(),
+            "--monitor=user=postgres".to_string(),
+        ]);
+        let Command::Standby(a) = parse(&v).unwrap() else {
+            panic!("not standby")
+        };
+        assert_eq!(a.datadir.as_deref(), Some("/s"));
+        assert_eq!(
+            a.primary.as_deref(),
+            Some("host=h port=5 user=repl password=x")
+        );
+        assert_eq!(a.slot.as_deref(), Some("slot1"));
+        assert_eq!(a.application_name.as_deref(), Some("s1"));
+        assert_eq!(a.port, Some(5433));
+        assert!(a.no_start && a.progress && a.no_clean);
+        assert_eq!(
+            a.settings,
+            vec![
+                ("work_mem".to_string(), "8MB".to_string()),
+                ("shared_buffers".to_string(), "1GB".to_string())
+            ]
+        );
+        assert_eq!(a.log_file.as_deref(), Some("/s.log"));
+        assert_eq!(a.timeout, Some(9));
+        assert_eq!(a.monitor.as_deref(), Some("user=postgres"));
+        let a = parse_standby(&args("-D/x -dhost=h --slot s")).unwrap();
+        assert_eq!(a.primary.as_deref(), Some("host=h"));
+        assert_eq!(a.slot.as_deref(), Some("s"));
+        assert!(!a.no_start && !a.progress);
+        assert!(parse_standby(&args("--help")).unwrap().help);
+
+        let e = parse_standby(&args("--primary=host=h")).unwrap_err();
+        assert_eq!(e.message, "no target directory specified");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("Try \"tusk standby --help\" for more information.")
+        );
+        assert_eq!(
+            parse_standby(&args("-D d")).unwrap_err().message,
+            "no primary specified (--primary=CONNSTR)"
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x -p 0")).unwrap_err().message,
+            "invalid port number \"0\""
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x -p nope"))
+                .unwrap_err()
+                .message,
+            "invalid port number \"nope\""
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x -t soon"))
+                .unwrap_err()
+                .message,
+            "invalid value \"soon\" for option -t/--timeout"
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x -c fsync"))
+                .unwrap_err()
+                .message,
+            "-c fsync requires a value"
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x extra")).unwrap_err().message,
+            "too many command-line arguments (first is \"extra\")"
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x --bogus"))
+                .unwrap_err()
+                .message,
+            "unrecognized option '--bogus'"
+        );
+        assert_eq!(
+            parse_standby(&args("-D d -d x -S")).unwrap_err().message,
+            "option requires an argument -- 'S'"
+        );
     }
 
     #[test]

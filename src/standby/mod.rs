@@ -11,8 +11,10 @@
 //! recovery ([`start`], [`stop`]). The archive side (`restore_command`,
 //! `archive_cleanup_command`, `recovery_end_command`) is [`archive`]; recovery targets
 //! are [`target`]; the streaming client is [`walreceiver`]; `primary_conninfo` parsing
-//! is [`conninfo`]. The engine side of replay and of ending recovery is
-//! `storage/recovery.rs`.
+//! is [`conninfo`]; the frontend connection and client authentication the walreceiver
+//! shares with `tusk standby` is [`client`]; `tusk standby` itself (base backup client,
+//! configuration, start) is [`bootstrap`]. The engine side of replay and of ending
+//! recovery is `storage/recovery.rs`.
 //!
 //! Invariants:
 //! - A server in recovery never writes WAL: the engine is opened with
@@ -60,6 +62,8 @@
 //!    after each restartpoint, `archive_cleanup_command` runs with `%r`.
 
 pub mod archive;
+pub mod bootstrap;
+pub mod client;
 pub mod conninfo;
 pub mod target;
 pub mod walreceiver;

@@ -42,6 +42,7 @@
 //!    to administrator command`); every end is counted (`Engine::forget_wal_wanted`)
 //!    so that the replay loop turns to the archive before streaming again.
 
+use super::client::{self, error_fields, parse_data_row, Client};
 use super::conninfo::{self, Conninfo};
 use crate::config::ServerConfig;
 use crate::error::{sqlstate, Error, Result};
@@ -50,12 +51,8 @@ use crate::server::ShutdownMode;
 use crate::storage::wal::raw::RawWalWriter;
 use crate::storage::wal::WalOptions;
 use crate::storage::{Engine, Lsn};
-use base64::Engine as _;
-use hmac::Mac;
-use sha2::Digest;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 /// How often the loop looks whether replay has run out of local WAL.
@@ -169,9 +166,6 @@ const REPLAY_POLL: Duration = Duration::from_millis(1);
 /// How long after a WAL message the stream loop keeps watching replay closely.
 const REPLAY_WATCH: Duration = Duration::from_secs(1);
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
 /// The walreceiver loop: connects, streams until the link fails, waits
 /// `wal_retrieve_retry_interval`, and starts again, until shutdown.
 pub async fn run(
@@ -224,14 +218,6 @@ pub async fn run(
     *STATUS.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
-/// A frontend-protocol connection to the primary.
-struct Client {
-    io: Box<dyn Stream>,
-    /// Bytes read but not yet returned as messages (reads are cancellation-safe: a
-    /// timed-out read loses nothing).
-    buf: bytes::BytesMut,
-}
-
 /// The walreceiver's error for an ErrorResponse of the primary: `what: ERROR:  message`
 /// with the primary's DETAIL, as PostgreSQL's walreceiver logs it.
 fn primary_error(what: &str, body: &[u8]) -> Error {
@@ -246,26 +232,6 @@ fn primary_error(what: &str, body: &[u8]) -> Error {
     }
 }
 
-/// An ErrorResponse's fields.
-fn error_fields(body: &[u8]) -> (String, String, Option<String>, String) {
-    let (mut sev, mut msg, mut detail, mut code) =
-        (String::new(), String::new(), None, String::new());
-    for f in body.split(|b| *b == 0) {
-        if f.is_empty() {
-            continue;
-        }
-        let v = String::from_utf8_lossy(&f[1..]).to_string();
-        match f[0] {
-            b'S' => sev = v,
-            b'M' => msg = v,
-            b'D' => detail = Some(v),
-            b'C' => code = v,
-            _ => {}
-        }
-    }
-    (sev, msg, detail, code)
-}
-
 fn io_err(e: std::io::Error) -> Error {
     Error::new(
         sqlstate::CONNECTION_FAILURE,
@@ -273,106 +239,19 @@ fn io_err(e: std::io::Error) -> Error {
     )
 }
 
-impl Client {
-    async fn send(&mut self, tag: Option<u8>, body: &[u8]) -> std::io::Result<()> {
-        let mut buf = Vec::with_capacity(body.len() + 5);
-        if let Some(t) = tag {
-            buf.push(t);
-        }
-        buf.extend_from_slice(&((body.len() + 4) as u32).to_be_bytes());
-        buf.extend_from_slice(body);
-        self.io.write_all(&buf).await?;
-        self.io.flush().await
-    }
-
-    async fn read(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
-        loop {
-            if self.buf.len() >= 5 {
-                let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
-                    as usize;
-                if !(4..=(1 << 30)).contains(&len) {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "invalid message length",
-                    ));
-                }
-                if self.buf.len() > len {
-                    let msg = self.buf.split_to(len + 1);
-                    return Ok((msg[0], msg[5..].to_vec()));
-                }
-            }
-            if self.io.read_buf(&mut self.buf).await? == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "server closed the connection unexpectedly",
-                ));
-            }
-        }
-    }
-
-    async fn query(&mut self, sql: &str) -> std::io::Result<()> {
-        let mut b = sql.as_bytes().to_vec();
-        b.push(0);
-        self.send(Some(b'Q'), &b).await
-    }
-
-    async fn copy_data(&mut self, body: &[u8]) -> std::io::Result<()> {
-        self.send(Some(b'd'), body).await
-    }
-}
-
-fn cstr(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(s.as_bytes());
-    out.push(0);
-}
-
 fn connect_failed(c: &Conninfo, what: String) -> Error {
-    let place = if c.host.starts_with('/') {
-        format!(
-            "connection to server on socket \"{}/.s.PGSQL.{}\" failed",
-            c.host, c.port
-        )
-    } else {
-        format!(
-            "connection to server at \"{}\", port {} failed",
-            c.host, c.port
-        )
-    };
     Error::new(
         sqlstate::CONNECTION_FAILURE,
-        format!("could not connect to the primary server: {place}: {what}"),
+        format!(
+            "could not connect to the primary server: {}: {what}",
+            client::place(c)
+        ),
     )
 }
 
-/// Opens the connection and authenticates; returns the client at ReadyForQuery.
+/// Opens the replication connection and authenticates ([`client::connect`]); returns
+/// the client at ReadyForQuery.
 async fn connect(c: &Conninfo, app: &str) -> Result<Client> {
-    let io: Box<dyn Stream> = if c.host.starts_with('/') {
-        let path = format!("{}/.s.PGSQL.{}", c.host, c.port);
-        match tokio::net::UnixStream::connect(&path).await {
-            Ok(s) => Box::new(s),
-            Err(e) => return Err(connect_failed(c, e.to_string())),
-        }
-    } else {
-        match tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio::net::TcpStream::connect((c.host.as_str(), c.port)),
-        )
-        .await
-        {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                Box::new(s)
-            }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                return Err(connect_failed(
-                    c,
-                    "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?".into(),
-                ))
-            }
-            Ok(Err(e)) => return Err(connect_failed(c, e.to_string())),
-            Err(_) => return Err(connect_failed(c, "timeout expired".into())),
-        }
-    };
     if c.sslmode == "require" || c.sslmode == "verify-ca" || c.sslmode == "verify-full" {
         return Err(connect_failed(
             c,
@@ -382,197 +261,12 @@ async fn connect(c: &Conninfo, app: &str) -> Result<Client> {
             ),
         ));
     }
-    let mut cl = Client {
-        io,
-        buf: bytes::BytesMut::with_capacity(64 * 1024),
-    };
-    let mut sp = Vec::new();
-    sp.extend_from_slice(&196608u32.to_be_bytes());
-    for (k, v) in [
-        ("user", c.user.as_str()),
+    let params = [
         ("database", "replication"),
         ("replication", "true"),
         ("application_name", app),
-    ] {
-        cstr(&mut sp, k);
-        cstr(&mut sp, v);
-    }
-    sp.push(0);
-    let fail = |e: std::io::Error| connect_failed(c, e.to_string());
-    cl.send(None, &sp).await.map_err(fail)?;
-    let mut scram: Option<ScramClient> = None;
-    loop {
-        let (tag, body) = cl.read().await.map_err(fail)?;
-        match tag {
-            b'R' => {
-                let code = u32::from_be_bytes(
-                    body.get(0..4)
-                        .and_then(|b| b.try_into().ok())
-                        .unwrap_or([0xff; 4]),
-                );
-                let password = || {
-                    c.password.clone().ok_or_else(|| {
-                        connect_failed(c, "fe_sendauth: no password supplied".into())
-                    })
-                };
-                match code {
-                    0 => {}
-                    3 => {
-                        let mut b = Vec::new();
-                        cstr(&mut b, &password()?);
-                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
-                    }
-                    5 => {
-                        let salt = body.get(4..8).unwrap_or(&[]);
-                        let inner = hex(&md5::Md5::digest(
-                            format!("{}{}", password()?, c.user).as_bytes(),
-                        ));
-                        let mut h = md5::Md5::new();
-                        h.update(inner.as_bytes());
-                        h.update(salt);
-                        let mut b = Vec::new();
-                        cstr(&mut b, &format!("md5{}", hex(&h.finalize())));
-                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
-                    }
-                    10 => {
-                        let mechs = String::from_utf8_lossy(&body[4..]).to_string();
-                        if !mechs.split('\0').any(|m| m == "SCRAM-SHA-256") {
-                            return Err(connect_failed(
-                                c,
-                                "none of the server's SASL authentication mechanisms are supported"
-                                    .into(),
-                            ));
-                        }
-                        let s = ScramClient::new(&password()?);
-                        let first = s.client_first();
-                        let mut b = Vec::new();
-                        cstr(&mut b, "SCRAM-SHA-256");
-                        b.extend_from_slice(&(first.len() as u32).to_be_bytes());
-                        b.extend_from_slice(first.as_bytes());
-                        cl.send(Some(b'p'), &b).await.map_err(fail)?;
-                        scram = Some(s);
-                    }
-                    11 => {
-                        let s = scram
-                            .as_mut()
-                            .ok_or_else(|| connect_failed(c, "unexpected SASL message".into()))?;
-                        let fin = s
-                            .client_final(&String::from_utf8_lossy(&body[4..]))
-                            .map_err(|m| connect_failed(c, m))?;
-                        cl.send(Some(b'p'), fin.as_bytes()).await.map_err(fail)?;
-                    }
-                    12 => {
-                        let s = scram
-                            .as_ref()
-                            .ok_or_else(|| connect_failed(c, "unexpected SASL message".into()))?;
-                        if !s.verify_server(&String::from_utf8_lossy(&body[4..])) {
-                            return Err(connect_failed(c, "incorrect server signature".into()));
-                        }
-                    }
-                    other => {
-                        return Err(connect_failed(
-                            c,
-                            format!("authentication method {other} not supported"),
-                        ))
-                    }
-                }
-            }
-            b'E' => {
-                let (sev, msg, _, _) = error_fields(&body);
-                return Err(connect_failed(c, format!("{sev}:  {msg}")));
-            }
-            b'Z' => return Ok(cl),
-            _ => {}
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The client side of SCRAM-SHA-256 (RFC 5802/7677, no channel binding).
-struct ScramClient {
-    password: Vec<u8>,
-    nonce: String,
-    auth_message: String,
-    salted: [u8; 32],
-}
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-fn hmac256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(data);
-    m.finalize().into_bytes().into()
-}
-
-impl ScramClient {
-    fn new(password: &str) -> ScramClient {
-        use rand::Rng;
-        let raw: [u8; 18] = rand::thread_rng().gen();
-        ScramClient {
-            password: crate::auth::scram::saslprep(password),
-            nonce: base64::engine::general_purpose::STANDARD.encode(raw),
-            auth_message: String::new(),
-            salted: [0; 32],
-        }
-    }
-
-    fn client_first(&self) -> String {
-        format!("n,,n=,r={}", self.nonce)
-    }
-
-    fn client_final(&mut self, server_first: &str) -> std::result::Result<String, String> {
-        let mut r = None;
-        let mut s = None;
-        let mut i = None;
-        for part in server_first.split(',') {
-            match part.split_at_checked(2) {
-                Some(("r=", v)) => r = Some(v.to_string()),
-                Some(("s=", v)) => s = Some(v.to_string()),
-                Some(("i=", v)) => i = v.parse::<u32>().ok(),
-                _ => {}
-            }
-        }
-        let (Some(r), Some(s), Some(i)) = (r, s, i) else {
-            return Err("malformed SCRAM message".into());
-        };
-        if !r.starts_with(&self.nonce) {
-            return Err("invalid SCRAM response (nonce mismatch)".into());
-        }
-        let salt = base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_err(|_| "malformed SCRAM message".to_string())?;
-        pbkdf2::pbkdf2_hmac::<sha2::Sha256>(&self.password, &salt, i, &mut self.salted);
-        let client_key = hmac256(&self.salted, b"Client Key");
-        let stored = sha2::Sha256::digest(client_key);
-        let without_proof = format!("c=biws,r={r}");
-        self.auth_message = format!("n=,r={},{server_first},{without_proof}", self.nonce);
-        let sig = hmac256(&stored, self.auth_message.as_bytes());
-        let proof: Vec<u8> = client_key
-            .iter()
-            .zip(sig.iter())
-            .map(|(a, b)| a ^ b)
-            .collect();
-        Ok(format!(
-            "{without_proof},p={}",
-            base64::engine::general_purpose::STANDARD.encode(proof)
-        ))
-    }
-
-    fn verify_server(&self, server_final: &str) -> bool {
-        let server_key = hmac256(&self.salted, b"Server Key");
-        let expect = hmac256(&server_key, self.auth_message.as_bytes());
-        server_final
-            .strip_prefix("v=")
-            .and_then(|v| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(v.trim_end_matches('\0'))
-                    .ok()
-            })
-            .is_some_and(|v| v == expect)
-    }
+    ];
+    client::connect(c, &params, &connect_failed).await
 }
 
 /// Runs a simple query and returns the first row's text values.
@@ -605,25 +299,6 @@ async fn simple_query_row(cl: &mut Client, sql: &str) -> Result<Vec<Option<Strin
         return Err(e);
     }
     Ok(row)
-}
-
-/// The text values of a DataRow message (None when it is malformed).
-fn parse_data_row(body: &[u8]) -> Option<Vec<Option<String>>> {
-    let n = u16::from_be_bytes(body.get(0..2)?.try_into().ok()?) as usize;
-    let mut p = 2;
-    let mut row = Vec::with_capacity(n);
-    for _ in 0..n {
-        let len = i32::from_be_bytes(body.get(p..p + 4)?.try_into().ok()?);
-        p += 4;
-        if len < 0 {
-            row.push(None);
-        } else {
-            let v = body.get(p..p + len as usize)?;
-            row.push(Some(String::from_utf8_lossy(v).to_string()));
-            p += len as usize;
-        }
-    }
-    Some(row)
 }
 
 fn be_u64(b: &[u8], at: usize) -> u64 {
@@ -1023,59 +698,5 @@ async fn fetch_history_files(engine: &Engine, cl: &mut Client, primary_tli: u32)
 fn mark_done(engine: &Engine, names: Vec<String>) {
     for n in names {
         engine.archive_status().segment_received(&n);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::scram::{secret, ScramExchange};
-
-    #[test]
-    fn scram_client_against_the_server_side() {
-        let stored = secret("pa ss");
-        let mut server = ScramExchange::new("repl", Some(&stored), false);
-        let mut client = ScramClient::new("pa ss");
-        let first = server
-            .server_first(client.client_first().as_bytes())
-            .unwrap();
-        let fin = client
-            .client_final(std::str::from_utf8(&first).unwrap())
-            .unwrap();
-        let server_final = server.server_final(fin.as_bytes()).unwrap();
-        assert!(client.verify_server(std::str::from_utf8(&server_final).unwrap()));
-        assert!(!client.verify_server("v=AAAA"));
-
-        // A wrong password is refused by the server.
-        let mut server = ScramExchange::new("repl", Some(&stored), false);
-        let mut client = ScramClient::new("wrong");
-        let first = server
-            .server_first(client.client_first().as_bytes())
-            .unwrap();
-        let fin = client
-            .client_final(std::str::from_utf8(&first).unwrap())
-            .unwrap();
-        assert!(server.server_final(fin.as_bytes()).is_err());
-        // A server nonce not extending ours is refused by the client.
-        assert!(ScramClient::new("x")
-            .client_final("r=other,s=c2FsdA==,i=4096")
-            .is_err());
-    }
-
-    #[test]
-    fn data_rows_are_parsed_defensively() {
-        let mut b = 2u16.to_be_bytes().to_vec();
-        b.extend_from_slice(&3i32.to_be_bytes());
-        b.extend_from_slice(b"abc");
-        b.extend_from_slice(&(-1i32).to_be_bytes());
-        assert_eq!(
-            parse_data_row(&b),
-            Some(vec![Some("abc".to_string()), None])
-        );
-        assert_eq!(parse_data_row(&b[..7]), None);
-        assert_eq!(parse_data_row(&[]), None);
-        let mut big = 1u16.to_be_bytes().to_vec();
-        big.extend_from_slice(&100i32.to_be_bytes());
-        assert_eq!(parse_data_row(&big), None);
     }
 }
