@@ -416,7 +416,18 @@ fn failures_say_why_and_leave_nothing_behind() {
 
     // Both walsenders taken (the standby and another replication client): the first
     // connection is refused.
-    let _held = replication_connect(p.port, "postgres", "holder").expect("second walsender");
+    // (The failed attempt's walsender may take a moment to go: retry, bounded.)
+    let started = std::time::Instant::now();
+    let _held = loop {
+        match replication_connect(p.port, "postgres", "holder") {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() < std::time::Duration::from_secs(20) => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("second walsender: {e:?}"),
+        }
+    };
     let out = tusk_standby(&target, &repl_conninfo(&p, "repl"), &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
