@@ -142,6 +142,13 @@ pub struct RecoveryState {
     stream_ends: AtomicU64,
     /// The timeline history replay follows (newest first), for the walreceiver.
     history: Mutex<Vec<TimelineEntry>>,
+    /// Bumped whenever a cascading walsender may have more to send: WAL arrived,
+    /// records were replayed, recovery ended.
+    progress: tokio::sync::watch::Sender<u64>,
+    /// What the walreceiver's current stream flushed, and its timeline (PostgreSQL's
+    /// `flushedUpto`/`receivedTLI`); unlike `receive_lsn` it may move back when a new
+    /// stream starts at a segment start, so it never names bytes not yet rewritten.
+    stream_flush: Mutex<(Lsn, u32)>,
 }
 
 impl Default for RecoveryState {
@@ -168,6 +175,8 @@ impl Default for RecoveryState {
             restartpoint_redo: AtomicU64::new(0),
             stream_ends: AtomicU64::new(0),
             history: Mutex::new(Vec::new()),
+            progress: tokio::sync::watch::channel(0).0,
+            stream_flush: Mutex::new((Lsn::INVALID, 0)),
         }
     }
 }
@@ -557,6 +566,55 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         *n += 1;
         self.recovery.arrival_cond.notify_all();
+        drop(n);
+        self.recovery.progress.send_modify(|p| *p += 1);
+    }
+
+    /// Wakes a cascading walsender on every change of [`Engine::standby_flush_lsn`]
+    /// and at the end of recovery (PostgreSQL's `WalSndWakeup` from the walreceiver
+    /// and the startup process).
+    pub fn subscribe_standby_progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recovery.progress.subscribe()
+    }
+
+    /// PostgreSQL's `GetStandbyFlushRecPtr`: how far a cascading walsender may send
+    /// WAL, and the timeline replay is on. The end of what replay applied, or what the
+    /// walreceiver flushed when that is further and on the same timeline — never WAL
+    /// that is neither flushed here nor replayed.
+    pub fn standby_flush_lsn(&self) -> (Lsn, u32) {
+        let history = self.recovery_history();
+        let tli_of = |l: Lsn| {
+            super::wal::timeline::timeline_of(&history, l).unwrap_or_else(|| self.timeline())
+        };
+        let replay = self
+            .replay_lsn()
+            .unwrap_or_else(|| self.control_file().checkpoint);
+        // The timeline of the last replayed record: replay is on a new timeline once
+        // it applied a record past the switch point, by when the walreceiver has
+        // written the new timeline's segment (PostgreSQL's replayTLI changes when the
+        // new timeline's first record is replayed).
+        let replay_tli = tli_of(Lsn(replay.0.saturating_sub(1)));
+        let (received, received_tli) = *self
+            .recovery
+            .stream_flush
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if received > replay && received_tli == replay_tli {
+            (received, replay_tli)
+        } else {
+            (replay, replay_tli)
+        }
+    }
+
+    /// Records what the walreceiver's current stream, on timeline `tli`, has flushed
+    /// (see [`Engine::standby_flush_lsn`]), and wakes cascading walsenders.
+    pub fn set_stream_flush(&self, lsn: Lsn, tli: u32) {
+        *self
+            .recovery
+            .stream_flush
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = (lsn, tli);
+        self.recovery.progress.send_modify(|p| *p += 1);
     }
 
     /// Sets this standby's own hot-standby settings, which every replayed
@@ -775,6 +833,8 @@ impl Engine {
             .store(false, Ordering::SeqCst);
         self.recovery.active.store(false, Ordering::SeqCst);
         self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        // Cascading walsenders end their timeline at the switch point.
+        self.recovery.progress.send_modify(|p| *p += 1);
         Ok(end)
     }
 
@@ -899,6 +959,10 @@ impl Engine {
                     return Ok(n);
                 }
             }
+        }
+        if n > 0 {
+            // Replayed WAL may be sent on by cascading walsenders.
+            self.recovery.progress.send_modify(|p| *p += 1);
         }
         if n == 0 {
             let guard = self

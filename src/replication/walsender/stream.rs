@@ -165,6 +165,26 @@ impl LagTracker {
     }
 }
 
+/// Where timeline `tli` ended in the history of timeline `newest` (read from
+/// `pg_wal/`), and the timeline that followed it (PostgreSQL's `tliSwitchPoint`).
+fn historic_end(pg_wal: &std::path::Path, newest: u32, tli: u32) -> Result<(Lsn, u32)> {
+    let history = read_history(pg_wal, newest)?;
+    let Some(end) = switch_point(&history, tli).filter(|e| e.is_valid()) else {
+        crate::bail!(
+            sqlstate::INTERNAL_ERROR,
+            "requested timeline {} is not in this server's history",
+            tli
+        );
+    };
+    let next = history
+        .iter()
+        .filter(|e| e.tli > tli)
+        .map(|e| e.tli)
+        .min()
+        .unwrap_or(newest);
+    Ok((end, next))
+}
+
 /// The result of waiting for something to do in the streaming loop.
 enum Event {
     /// Bytes arrived from the client (0 = it closed the connection).
@@ -272,26 +292,19 @@ impl WalSender {
     /// Validates and runs one stream; the slot (if any) is held by the caller.
     async fn stream(&mut self, slot: Option<&str>, start: Lsn, timeline: Option<u32>) -> Flow {
         let engine = self.shared.engine.clone();
-        let current_tli = engine.timeline();
+        // On a standby this is a cascading walsender: it sends what the standby has
+        // flushed or replayed, on the timeline replay is on.
+        let cascading = engine.in_recovery();
+        let (flush, current_tli) = super::flush_position(&engine);
         let tli = timeline.unwrap_or(current_tli);
         let pg_wal = self.shared.datadir.join("pg_wal");
+        // A cascading walsender's standbys are never synchronous (PostgreSQL gives them
+        // priority 0: synchronous cascading replication is not supported).
+        self.registration.update(|w| w.cascading = cascading);
         // A historic timeline ends at its switch point; the next one follows it.
         let mut valid_upto: Option<(Lsn, u32)> = None;
         if tli != current_tli {
-            let checked = read_history(&pg_wal, current_tli).and_then(|history| {
-                let Some(end) = switch_point(&history, tli).filter(|e| e.is_valid()) else {
-                    crate::bail!(
-                        sqlstate::INTERNAL_ERROR,
-                        "requested timeline {} is not in this server's history",
-                        tli
-                    );
-                };
-                let next = history
-                    .iter()
-                    .filter(|e| e.tli > tli)
-                    .map(|e| e.tli)
-                    .min()
-                    .unwrap_or(current_tli);
+            let checked = historic_end(&pg_wal, current_tli, tli).and_then(|(end, next)| {
                 if start > end {
                     return Err(crate::err!(
                         sqlstate::INTERNAL_ERROR,
@@ -325,7 +338,6 @@ impl WalSender {
             }
             // CopyBothResponse: overall format 0, no columns.
             self.out.raw(&[b'W', 0, 0, 0, 7, 0, 0, 0]);
-            let flush = engine.wal_flush_lsn();
             if valid_upto.is_none() && start > flush {
                 self.fail(&crate::err!(
                     sqlstate::INTERNAL_ERROR,
@@ -336,7 +348,10 @@ impl WalSender {
                 self.ready();
                 return Flow::Continue;
             }
-            match self.stream_loop(slot, start, tli, valid_upto).await {
+            match self
+                .stream_loop(slot, start, tli, &mut valid_upto, cascading)
+                .await
+            {
                 StreamEnd::ClientDone => {}
                 StreamEnd::Close => return Flow::Close,
                 StreamEnd::Shutdown => {
@@ -395,15 +410,20 @@ impl WalSender {
         }
     }
 
-    /// The CopyBoth loop. Returns how the stream ended.
+    /// The CopyBoth loop. Returns how the stream ended. `valid_upto` is the end of a
+    /// historic timeline and the next one; a cascading walsender (`cascading`) sets it
+    /// when the timeline it streams becomes historic — the standby was promoted, or
+    /// replay moved on to a newer timeline — as PostgreSQL's `XLogSendPhysical`.
     async fn stream_loop(
         &mut self,
         slot: Option<&str>,
         start: Lsn,
         tli: u32,
-        valid_upto: Option<(Lsn, u32)>,
+        valid_upto: &mut Option<(Lsn, u32)>,
+        mut cascading: bool,
     ) -> StreamEnd {
         let engine = self.shared.engine.clone();
+        let mut progress_rx = engine.subscribe_standby_progress();
         let pg_wal = self.shared.datadir.join("pg_wal");
         let config = self.shared.config();
         let segment_size = super::segment_size(&self.shared);
@@ -432,10 +452,33 @@ impl WalSender {
         let mut titled_sent = Lsn(0);
         loop {
             // 1. Queue what WAL there is.
-            let end = match valid_upto {
+            let end = match *valid_upto {
                 Some((end, _)) => end,
+                None if cascading => {
+                    // The flush position first, then whether its timeline is still
+                    // the one streamed: a timeline that became historic just after
+                    // may still be sent up to the position read before.
+                    let (flush, flush_tli) = engine.standby_flush_lsn();
+                    let became_historic = if !engine.in_recovery() {
+                        cascading = false;
+                        Some(engine.timeline())
+                    } else {
+                        (flush_tli != tli).then_some(flush_tli)
+                    };
+                    match became_historic {
+                        Some(newest) => match historic_end(&pg_wal, newest, tli) {
+                            Ok((end, next)) => {
+                                *valid_upto = Some((end, next));
+                                end
+                            }
+                            Err(e) => return StreamEnd::Error(e),
+                        },
+                        None => flush,
+                    }
+                }
                 None => engine.wal_flush_lsn(),
             };
+            let valid_upto = *valid_upto;
             let mut messages = 0;
             while sent < end && messages < MESSAGES_PER_ROUND {
                 let mut upto = end;
@@ -604,6 +647,7 @@ impl WalSender {
                     Event::Tick
                 }
                 _ = flush_rx.changed(), if valid_upto.is_none() => Event::Tick,
+                _ = progress_rx.changed(), if valid_upto.is_none() && cascading => Event::Tick,
                 r = final_stop.changed(), if !stopping => {
                     if r.is_err() {
                         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,0 +1,151 @@
+//! Cascading replication against the real `tusk` binary and stock PostgreSQL 15
+//! clients: a chain primary → A → B → C where every standby is made by stock
+//! `pg_basebackup -Fp -Xs -R` from its upstream — A from the primary, B from the
+//! standby A, C from the standby B.
+//!
+//! - rows committed on the primary reach the end of the chain;
+//! - A's `pg_stat_replication` lists B (streaming, LSNs, always `async` although A's
+//!   `synchronous_standby_names` is `*`: synchronous cascading is not supported), and
+//!   `ps` shows A's walsender next to its walreceiver;
+//! - a backup taken from a standby says `BACKUP FROM: standby` and starts a working
+//!   standby;
+//! - the primary is killed and A promoted: B follows A onto timeline 2 (A's cascading
+//!   walsender ends timeline 1 at the switch point), and C follows B, whose replay
+//!   moved on to timeline 2 (a middle standby following its upstream's promotion);
+//!   rows committed on A reach both, and B is A's synchronous standby now that A is a
+//!   primary.
+//!
+//! Every wait is bounded; servers are killed and their directories removed on drop.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// Starts a standby and waits (bounded) until it accepts read-only connections.
+fn start_standby(s: &mut Server) {
+    let before = s.log_text().matches("ready to accept read-only").count();
+    spawn(s);
+    wait_log(s, "ready to accept read-only connections", before + 1);
+}
+
+/// A standby of `upstream` made by stock `pg_basebackup -Fp -Xs -R`, named
+/// `<tag><port>` (its `cluster_name`, so its walreceiver's `application_name`).
+fn standby_of(upstream: &Server, tag: &str, conf: &str) -> (Server, String) {
+    let s = basebackup(upstream, tag, &["-Fp", "-Xs", "-R"]);
+    let name = format!("{tag}{}", s.port);
+    s.append_conf(&format!(
+        "cluster_name = '{name}'\nwal_retrieve_retry_interval = 200ms\n{conf}\n"
+    ));
+    (s, name)
+}
+
+/// `application_name|state|sync_priority|sync_state|LSNs shown` of each walsender.
+const SENDERS: &str = "select application_name, state, sync_priority, sync_state, \
+     sent_lsn is not null and write_lsn is not null and flush_lsn is not null \
+     and replay_lsn is not null from pg_stat_replication order by application_name";
+
+#[test]
+fn chain_of_standbys_follows_a_promotion() {
+    let mut primary = Server::init("cas-p", &["--wal-segsize=1"]);
+    primary.start();
+    primary.psql("create table t (id int primary key, v text)");
+    primary.psql("insert into t values (1, 'p')");
+
+    // A: a standby of the primary. Its synchronous_standby_names does not make its
+    // own standbys synchronous while it is a standby.
+    let (mut a, a_name) = standby_of(&primary, "casa", "synchronous_standby_names = '*'");
+    start_standby(&mut a);
+    wait_for(&a, "select count(*) from t", "1");
+
+    // B: stock pg_basebackup from the standby A.
+    let (mut b, b_name) = standby_of(&a, "casb", "");
+    let label = std::fs::read_to_string(b.datadir().join("backup_label")).unwrap();
+    assert!(label.contains("BACKUP FROM: standby\n"), "{label}");
+    start_standby(&mut b);
+
+    primary.psql("insert into t select g, 'p' from generate_series(2, 100) g");
+    wait_for(&b, "select count(*) from t", "100");
+    wait_for(&a, SENDERS, &format!("{b_name}|streaming|0|async|t"));
+    assert_eq!(
+        b.psql("select status, sender_port from pg_stat_wal_receiver"),
+        format!("streaming|{}", a.port)
+    );
+    // IDENTIFY_SYSTEM on A: the primary's system, A's timeline.
+    let sysid = primary.psql("select system_identifier from pg_control_system()");
+    let out = run_with_timeout(
+        Command::new(pg_bin("psql"))
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres replication=true dbname=replication",
+                a.port
+            ))
+            .args(["-X", "-A", "-t", "-c", "IDENTIFY_SYSTEM"]),
+        Duration::from_secs(30),
+    );
+    let row = stdout(&out);
+    assert!(
+        row.starts_with(&format!("{sysid}|1|")),
+        "{row} {}",
+        stderr(&out)
+    );
+    // ps: A's walsender next to its walreceiver.
+    let sender = format!("{a_name}: walsender postgres 127.0.0.1(");
+    let receiver = format!("{a_name}: walreceiver streaming");
+    wait_until("ps shows A's walsender and walreceiver", || {
+        ps_lines(&sender).iter().any(|l| l.contains("streaming")) && !ps_lines(&receiver).is_empty()
+    });
+
+    // C: stock pg_basebackup from the standby B (two hops from the primary).
+    let (mut c, c_name) = standby_of(&b, "casc", "");
+    start_standby(&mut c);
+    primary.psql("insert into t select g, 'p' from generate_series(101, 110) g");
+    wait_for(&c, "select count(*) from t", "110");
+    wait_for(&b, SENDERS, &format!("{c_name}|streaming|0|async|t"));
+    // What C replayed, B had: A's standbys never get ahead of it.
+    wait_for(
+        &a,
+        "select pg_last_wal_replay_lsn() >= (select max(replay_lsn) from pg_stat_replication)",
+        "t",
+    );
+
+    // The primary dies; A is promoted onto timeline 2.
+    primary.crash();
+    let out = run_with_timeout(
+        Command::new(tusk_bin())
+            .args(["ctl", "promote", "-D"])
+            .arg(a.datadir()),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "tusk ctl promote: {}\n{}",
+        stderr(&out),
+        a.log_text()
+    );
+    wait_for(&a, "select pg_is_in_recovery()", "f");
+    assert_eq!(
+        a.psql("select timeline_id from pg_control_checkpoint()"),
+        "2"
+    );
+    // B follows A onto timeline 2; A is a primary now, so B is its synchronous
+    // standby ('*'), and this commit returns once B has it.
+    wait_for(&b, "select received_tli from pg_stat_wal_receiver", "2");
+    a.psql("insert into t select g, 'a' from generate_series(111, 120) g");
+    assert_eq!(a.psql(SENDERS), format!("{b_name}|streaming|1|sync|t"));
+    wait_for(&b, "select count(*) from t where v = 'a'", "10");
+    // C follows B, whose replay moved on to timeline 2.
+    wait_for(&c, "select count(*) from t where v = 'a'", "10");
+    wait_for(&c, "select received_tli from pg_stat_wal_receiver", "2");
+    assert!(b.log_text().contains("new target timeline is 2"));
+    assert!(c.log_text().contains("new target timeline is 2"));
+    assert!(c
+        .log_text()
+        .contains("fetching timeline history file for timeline 2 from primary server"));
+    wait_for(&b, SENDERS, &format!("{c_name}|streaming|0|async|t"));
+
+    c.stop();
+    b.stop();
+    a.stop();
+}
