@@ -21,6 +21,13 @@
 //!   ([`WalSenders::finish_shutdown`]), then sends it, asks for a last reply and ends
 //!   with `COPY 0` (see the `stream` submodule).
 //!
+//! On a standby the walsender is *cascading* (PostgreSQL's `am_cascading_walsender`):
+//! it answers the same commands, but its flush position and timeline are the
+//! standby's ([`flush_position`]: received and flushed, or replayed, on the timeline
+//! replay is on), it ends a stream whose timeline became historic (promotion, or
+//! replay following a newer timeline; see the `stream` submodule), and its standby is
+//! never synchronous.
+//!
 //! Each walsender shows a `ps` title (`walsender <user> <host>(<port>) <activity>`,
 //! [`WalSenders::title`]) through [`crate::proctitle::ProcTitle`].
 //!
@@ -1230,6 +1237,30 @@ mod tests {
             states(&reg),
             vec![(1, "potential"), (0, "async"), (1, "sync")]
         );
+    }
+
+    /// A cascading walsender's standby is never synchronous (PostgreSQL gives it
+    /// priority 0), whatever `synchronous_standby_names` says.
+    #[test]
+    fn cascading_walsenders_are_async() {
+        let reg = Arc::new(WalSenders::new());
+        let a = reg
+            .register(new_info(40, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        a.update(|w| {
+            w.state = WalSenderState::Streaming;
+            w.flush_lsn = Some(Lsn(100));
+            w.cascading = true;
+        });
+        reg.configure_sync("*");
+        assert_eq!(reg.get(40).map(|w| w.cascading), Some(true));
+        let w = &reg.list()[0];
+        assert_eq!((w.sync_priority, w.sync_state), (0, "async"));
+        assert_eq!(reg.release_sync_waiters(Some(40)), None);
+        // The same standby streaming from a primary is synchronous.
+        a.update(|w| w.cascading = false);
+        let w = &reg.list()[0];
+        assert_eq!((w.sync_priority, w.sync_state), (1, "sync"));
     }
 
     #[test]

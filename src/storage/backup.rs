@@ -23,6 +23,11 @@
 //!   it with `backupStartPoint`/`backupEndPoint`, which [`Engine::open`] uses to refuse
 //!   going live before the WAL reaches the backup's end.
 //!
+//! On a standby (PostgreSQL's backup from a standby) the start's checkpoint is a
+//! restartpoint, the backup writes no WAL at all (no segment switch, no backup history
+//! file), its end is pg_control's `minRecoveryPoint`, `backup_label` says
+//! `BACKUP FROM: standby`, and a promotion before the stop fails the backup.
+//!
 //! What it must never do: write into the data directory during a backup (other than what
 //! a checkpoint and the WAL switch write through the engine, and the backup history
 //! file at the stop), or copy pg_wal's contents (segments, `.backup` files, status

@@ -1637,6 +1637,90 @@ mod tests {
         let _ = std::fs::remove_dir_all(&s);
     }
 
+    /// What a cascading walsender may send (`GetStandbyFlushRecPtr`): replay's end, or
+    /// the current stream's flush position when further on replay's timeline; and a
+    /// base backup taken from the standby (restartpoint start, `minRecoveryPoint` end).
+    #[test]
+    fn standby_flush_position_and_backup_from_standby() {
+        const MB: u64 = 1024 * 1024;
+        let d = crate::testutil::tempdir("rec-cas-primary");
+        let s = crate::testutil::tempdir("rec-cas-standby");
+        crate::testutil::bootstrap(&d, MB);
+        let opts = EngineOptions {
+            background: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        copy_dir(&d, &s);
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        p.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: crate::testutil::int_table(oid),
+            },
+        )
+        .unwrap();
+        p.commit(t, true).unwrap();
+        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
+            }
+        }
+        let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
+        let mut progress = e.subscribe_standby_progress();
+        assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 1);
+        assert!(progress.has_changed().unwrap(), "replay wakes walsenders");
+        let replay = e.replay_lsn().unwrap();
+        assert_eq!(replay, p.wal_flush_lsn());
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        // Received and flushed beyond replay on the same timeline: sendable.
+        progress.borrow_and_update();
+        e.set_stream_flush(replay + 100, 1);
+        assert!(progress.has_changed().unwrap());
+        assert_eq!(e.standby_flush_lsn(), (replay + 100, 1));
+        // A stream of another timeline: only what replay applied.
+        e.set_stream_flush(replay + 200, 2);
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        // Replay follows timeline 2 from `replay` on, but has applied nothing of it
+        // yet: it is still on timeline 1.
+        e.set_recovery_history(vec![
+            TimelineEntry {
+                tli: 2,
+                begin: replay,
+                end: Lsn::INVALID,
+            },
+            TimelineEntry {
+                tli: 1,
+                begin: Lsn::INVALID,
+                end: replay,
+            },
+        ]);
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        e.set_recovery_history(vec![TimelineEntry {
+            tli: 1,
+            begin: Lsn::INVALID,
+            end: Lsn::INVALID,
+        }]);
+
+        // A backup from the standby: starts at its restartpoint, writes no WAL, ends
+        // at the minimum recovery point, says so in its label.
+        let start = e.start_backup(true).unwrap();
+        assert!(start.from_standby);
+        assert_eq!(start.redo, e.control_file().redo);
+        assert!(start.backup_label("x").contains("\nBACKUP FROM: standby\n"));
+        let end = e.stop_backup(&start, "x").unwrap();
+        assert_eq!(end, e.control_file().min_recovery_point);
+        assert_eq!(end, replay);
+        drop(start);
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
     #[test]
     fn parameter_change_round_trip() {
         let p = HotStandbyParams {

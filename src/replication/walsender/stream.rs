@@ -4,8 +4,16 @@
 //!
 //! What it owns: the validation of the start point and timeline, the `w`/`k` messages,
 //! the parsing of `r`/`h` replies, what the registry shows while streaming. What it must
-//! never do: send WAL that is not flushed locally, or read client input in a way that
-//! can lose bytes (input is read with `read_buf`, which is cancel-safe, and framed here).
+//! never do: send WAL that is not flushed locally — on a standby, neither flushed by
+//! the walreceiver nor replayed (`Engine::standby_flush_lsn`) — or read client input in
+//! a way that can lose bytes (input is read with `read_buf`, which is cancel-safe, and
+//! framed here).
+//!
+//! A cascading walsender (on a standby) checks before each round, after reading the
+//! flush position, whether the timeline it streams became historic — the standby was
+//! promoted, or its replay moved on to a newer timeline — and then ends that timeline
+//! at its switch point exactly as a primary ends a historic one (PostgreSQL's
+//! `XLogSendPhysical`), so its standbys follow onto the new timeline.
 //!
 //! One stream, step by step:
 //! 1. [`WalSender::start_replication`] acquires the slot, checks the timeline against
@@ -916,6 +924,49 @@ mod tests {
         // A stuck apply head (pg_receivewal reports 0/0) sees a growing lag.
         assert_eq!(t.read(2, Lsn(0), 8_000), Some(7_000));
         assert_eq!(t.read(2, Lsn(0), 9_000), Some(8_000));
+    }
+
+    /// The end of a timeline that became historic, read from the newest timeline's
+    /// history as a cascading walsender does after a promotion or a timeline switch.
+    #[test]
+    fn historic_end_from_the_newest_history() {
+        let dir = std::env::temp_dir().join(format!(
+            "tusk-historic-end-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = crate::storage::wal::timeline::write_history;
+        write(
+            &dir,
+            2,
+            1,
+            Lsn(0x201850),
+            "no recovery target specified",
+            false,
+        )
+        .unwrap();
+        write(
+            &dir,
+            3,
+            2,
+            Lsn(0x500000),
+            "no recovery target specified",
+            false,
+        )
+        .unwrap();
+        assert_eq!(historic_end(&dir, 2, 1).unwrap(), (Lsn(0x201850), 2));
+        assert_eq!(historic_end(&dir, 3, 1).unwrap(), (Lsn(0x201850), 2));
+        assert_eq!(historic_end(&dir, 3, 2).unwrap(), (Lsn(0x500000), 3));
+        let e = historic_end(&dir, 2, 3).unwrap_err();
+        assert_eq!(
+            e.message,
+            "requested timeline 3 is not in this server's history"
+        );
+        // The newest timeline itself has no end.
+        assert!(historic_end(&dir, 3, 3).is_err());
+        assert!(historic_end(&dir, 4, 1).is_err(), "no history file");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
