@@ -4,11 +4,12 @@
 //! standby A, C from the standby B.
 //!
 //! - rows committed on the primary reach the end of the chain;
+//! - B streams through a physical slot created on the standby A;
 //! - A's `pg_stat_replication` lists B (streaming, LSNs, always `async` although A's
 //!   `synchronous_standby_names` is `*`: synchronous cascading is not supported), and
 //!   `ps` shows A's walsender next to its walreceiver;
 //! - a backup taken from a standby says `BACKUP FROM: standby` and starts a working
-//!   standby;
+//!   standby, with the WAL streamed (`-X stream`) or fetched into it (`-X fetch`);
 //! - the primary is killed and A promoted: B follows A onto timeline 2 (A's cascading
 //!   walsender ends timeline 1 at the switch point), and C follows B, whose replay
 //!   moved on to timeline 2 (a middle standby following its upstream's promotion);
@@ -60,8 +61,10 @@ fn chain_of_standbys_follows_a_promotion() {
     start_standby(&mut a);
     wait_for(&a, "select count(*) from t", "1");
 
-    // B: stock pg_basebackup from the standby A.
-    let (mut b, b_name) = standby_of(&a, "casb", "");
+    // B: stock pg_basebackup from the standby A, streaming through a physical slot
+    // made on A (a standby keeps WAL for its slots too).
+    a.psql("select pg_create_physical_replication_slot('b_slot', true)");
+    let (mut b, b_name) = standby_of(&a, "casb", "primary_slot_name = 'b_slot'");
     let label = std::fs::read_to_string(b.datadir().join("backup_label")).unwrap();
     assert!(label.contains("BACKUP FROM: standby\n"), "{label}");
     start_standby(&mut b);
@@ -70,8 +73,14 @@ fn chain_of_standbys_follows_a_promotion() {
     wait_for(&b, "select count(*) from t", "100");
     wait_for(&a, SENDERS, &format!("{b_name}|streaming|0|async|t"));
     assert_eq!(
-        b.psql("select status, sender_port from pg_stat_wal_receiver"),
-        format!("streaming|{}", a.port)
+        b.psql("select status, sender_port, slot_name from pg_stat_wal_receiver"),
+        format!("streaming|{}|b_slot", a.port)
+    );
+    wait_for(
+        &a,
+        "select active, restart_lsn = (select flush_lsn from pg_stat_replication) \
+         from pg_replication_slots where slot_name = 'b_slot'",
+        "t|t",
     );
     // IDENTIFY_SYSTEM on A: the primary's system, A's timeline.
     let sysid = primary.psql("select system_identifier from pg_control_system()");
@@ -98,17 +107,28 @@ fn chain_of_standbys_follows_a_promotion() {
     });
 
     // C: stock pg_basebackup from the standby B (two hops from the primary).
-    let (mut c, c_name) = standby_of(&b, "casc", "");
+    // (B's postgresql.conf came along: C names no slot of B.)
+    let (mut c, c_name) = standby_of(&b, "casc", "primary_slot_name = ''");
     start_standby(&mut c);
     primary.psql("insert into t select g, 'p' from generate_series(101, 110) g");
     wait_for(&c, "select count(*) from t", "110");
     wait_for(&b, SENDERS, &format!("{c_name}|streaming|0|async|t"));
-    // What C replayed, B had: A's standbys never get ahead of it.
+    // A sends only what it received or replayed.
     wait_for(
         &a,
-        "select pg_last_wal_replay_lsn() >= (select max(replay_lsn) from pg_stat_replication)",
+        "select greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()) \
+         >= (select max(sent_lsn) from pg_stat_replication)",
         "t",
     );
+
+    // D: a backup of the standby A with the WAL fetched into it (`-X fetch`), which
+    // A's pg_wal holds up to the backup's end.
+    let mut d = basebackup(&a, "casd", &["-Fp", "-Xf", "-R"]);
+    d.append_conf("wal_retrieve_retry_interval = 200ms\n");
+    start_standby(&mut d);
+    primary.psql("insert into t values (1000, 'p')");
+    wait_for(&d, "select count(*) from t", "111");
+    d.stop();
 
     // The primary dies; A is promoted onto timeline 2.
     primary.crash();
