@@ -466,22 +466,26 @@ impl WalSender {
                     // The flush position first, then whether its timeline is still
                     // the one streamed: a timeline that became historic just after
                     // may still be sent up to the position read before.
-                    let (flush, flush_tli) = engine.standby_flush_lsn();
-                    let became_historic = if !engine.in_recovery() {
-                        cascading = false;
-                        Some(engine.timeline())
+                    let (mut flush, flush_tli) = engine.standby_flush_lsn();
+                    let newest = if engine.in_recovery() {
+                        flush_tli
                     } else {
-                        (flush_tli != tli).then_some(flush_tli)
+                        // Promoted: from now on this is a primary's walsender.
+                        cascading = false;
+                        self.registration.update(|w| w.cascading = false);
+                        flush = engine.wal_flush_lsn();
+                        engine.timeline()
                     };
-                    match became_historic {
-                        Some(newest) => match historic_end(&pg_wal, newest, tli) {
+                    if newest == tli {
+                        flush
+                    } else {
+                        match historic_end(&pg_wal, newest, tli) {
                             Ok((end, next)) => {
                                 *valid_upto = Some((end, next));
                                 end
                             }
                             Err(e) => return StreamEnd::Error(e),
-                        },
-                        None => flush,
+                        }
                     }
                 }
                 None => engine.wal_flush_lsn(),
