@@ -14,7 +14,7 @@
 //!   walsender ends timeline 1 at the switch point), and C follows B, whose replay
 //!   moved on to timeline 2 (a middle standby following its upstream's promotion);
 //!   rows committed on A reach both, and B is A's synchronous standby now that A is a
-//!   primary.
+//!   primary; a backup of B taken now starts on timeline 2.
 //!
 //! Every wait is bounded; servers are killed and their directories removed on drop.
 
@@ -164,6 +164,18 @@ fn chain_of_standbys_follows_a_promotion() {
         .log_text()
         .contains("fetching timeline history file for timeline 2 from primary server"));
     wait_for(&b, SENDERS, &format!("{c_name}|streaming|0|async|t"));
+
+    // E: a backup of B after B followed onto timeline 2 starts on timeline 2.
+    let (mut e, _) = standby_of(&b, "case", "primary_slot_name = ''");
+    let label = std::fs::read_to_string(e.datadir().join("backup_label")).unwrap();
+    assert!(
+        label.contains("BACKUP FROM: standby\n") && label.contains("START TIMELINE: 2\n"),
+        "{label}"
+    );
+    start_standby(&mut e);
+    a.psql("insert into t values (2000, 'a')");
+    wait_for(&e, "select count(*) from t where v = 'a'", "11");
+    e.stop();
 
     c.stop();
     b.stop();
