@@ -1235,7 +1235,11 @@ impl Engine {
             control.next_oid = catalog.next_oid;
             if replayed > control.min_recovery_point {
                 control.min_recovery_point = replayed;
-                control.min_recovery_point_tli = self.timeline();
+                control.min_recovery_point_tli = super::wal::timeline::timeline_of(
+                    &self.recovery_history(),
+                    Lsn(replayed.0 - 1),
+                )
+                .unwrap_or_else(|| self.timeline());
             }
             control.time = chrono::Utc::now().timestamp();
             control.checkpoint_time = control.time;
