@@ -445,19 +445,23 @@ fn refused_before_consistency_then_streams_from_recovery_conf() {
     wait_log(&mut standby, "ready to accept read-only connections", 1);
     wait_for(&standby, "select count(*) from c", "2");
 
-    // Cascading replication is refused rather than served wrongly.
+    // A consistent standby serves replication connections (cascading replication,
+    // tests/cascade.rs): IDENTIFY_SYSTEM reports the primary's system identifier and
+    // the standby's timeline and position.
+    let sysid = primary.psql("select system_identifier from pg_control_system()");
     let out = run_with_timeout(
         Command::new(pg_bin("psql"))
             .arg(format!(
                 "host=127.0.0.1 port={} user=postgres replication=true dbname=replication",
                 standby.port
             ))
-            .args(["-X", "-c", "IDENTIFY_SYSTEM"]),
+            .args(["-X", "-A", "-t", "-c", "IDENTIFY_SYSTEM"]),
         Duration::from_secs(30),
     );
+    let row = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(
-        stderr(&out).contains("cascading replication is not supported"),
-        "{}",
+        row.starts_with(&format!("{}|1|", sysid.trim())),
+        "{row} {}",
         stderr(&out)
     );
     standby.stop();

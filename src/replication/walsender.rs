@@ -21,6 +21,13 @@
 //!   ([`WalSenders::finish_shutdown`]), then sends it, asks for a last reply and ends
 //!   with `COPY 0` (see the `stream` submodule).
 //!
+//! On a standby the walsender is *cascading* (PostgreSQL's `am_cascading_walsender`):
+//! it answers the same commands, but its flush position and timeline are the
+//! standby's ([`flush_position`]: received and flushed, or replayed, on the timeline
+//! replay is on), it ends a stream whose timeline became historic (promotion, or
+//! replay following a newer timeline; see the `stream` submodule), and its standby is
+//! never synchronous.
+//!
 //! Each walsender shows a `ps` title (`walsender <user> <host>(<port>) <activity>`,
 //! [`WalSenders::title`]) through [`crate::proctitle::ProcTitle`].
 //!
@@ -128,6 +135,9 @@ pub struct WalSenderInfo {
     pub sync_priority: i32,
     /// `async`, `potential`, `sync` or `quorum`, filled in by [`WalSenders::list`].
     pub sync_state: &'static str,
+    /// Whether it streams from a standby (a cascading walsender): its standby is
+    /// never synchronous. Set at `START_REPLICATION`.
+    pub cascading: bool,
     /// Its place in PostgreSQL's walsender array: the lowest one free when it
     /// registered (set by [`WalSenders::register`]); equal priorities go to the lower.
     pub slot_index: usize,
@@ -311,7 +321,7 @@ fn sync_candidates(
             super::syncrep::Standby {
                 pid: w.pid,
                 order: w.slot_index,
-                priority: if streams {
+                priority: if streams && !w.cascading {
                     super::syncrep::priority(names, &w.application_name)
                 } else {
                     0
@@ -378,6 +388,7 @@ pub fn new_info(pid: i32, user: &str, application_name: &str, peer: &Peer) -> Wa
         activity: "idle".to_string(),
         sync_priority: 0,
         sync_state: "async",
+        cascading: false,
         slot_index: 0,
     }
 }
@@ -780,10 +791,13 @@ impl WalSender {
                     ReplicationMode::Physical => None,
                     ReplicationMode::Database => Some(self.database.clone()),
                 };
+                // A cascading walsender reports the timeline replay is on and what
+                // it may send (PostgreSQL's GetStandbyFlushRecPtr).
+                let (flush, tli) = flush_position(engine);
                 self.out.data_row(&[
                     text(engine.system_identifier().to_string()),
-                    text(engine.timeline().to_string()),
-                    text(engine.wal_flush_lsn().to_string()),
+                    text(tli.to_string()),
+                    text(flush.to_string()),
                     dbname.and_then(text),
                 ]);
                 self.out.command_complete("IDENTIFY_SYSTEM");
@@ -965,6 +979,17 @@ fn take_frame(buf: &mut BytesMut) -> Result<Option<(u8, Vec<u8>)>> {
     buf.advance(5);
     let body = buf.split_to(len - 4).to_vec();
     Ok(Some((tag, body)))
+}
+
+/// How far this server's WAL may be sent, and its current timeline: the flushed WAL
+/// on a primary; on a standby (a cascading walsender) what was received and flushed
+/// or replayed, on the timeline replay is on ([`crate::storage::Engine::standby_flush_lsn`]).
+pub(crate) fn flush_position(engine: &crate::storage::Engine) -> (Lsn, u32) {
+    if engine.in_recovery() {
+        engine.standby_flush_lsn()
+    } else {
+        (engine.wal_flush_lsn(), engine.timeline())
+    }
 }
 
 /// The cluster's WAL segment size in bytes (from pg_control).
@@ -1212,6 +1237,30 @@ mod tests {
             states(&reg),
             vec![(1, "potential"), (0, "async"), (1, "sync")]
         );
+    }
+
+    /// A cascading walsender's standby is never synchronous (PostgreSQL gives it
+    /// priority 0), whatever `synchronous_standby_names` says.
+    #[test]
+    fn cascading_walsenders_are_async() {
+        let reg = Arc::new(WalSenders::new());
+        let a = reg
+            .register(new_info(40, "repl", "b", &peer(None, 0)), 5)
+            .unwrap();
+        a.update(|w| {
+            w.state = WalSenderState::Streaming;
+            w.flush_lsn = Some(Lsn(100));
+            w.cascading = true;
+        });
+        reg.configure_sync("*");
+        assert_eq!(reg.get(40).map(|w| w.cascading), Some(true));
+        let w = &reg.list()[0];
+        assert_eq!((w.sync_priority, w.sync_state), (0, "async"));
+        assert_eq!(reg.release_sync_waiters(Some(40)), None);
+        // The same standby streaming from a primary is synchronous.
+        a.update(|w| w.cascading = false);
+        let w = &reg.list()[0];
+        assert_eq!((w.sync_priority, w.sync_state), (1, "sync"));
     }
 
     #[test]

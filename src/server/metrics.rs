@@ -1139,6 +1139,7 @@ mod tests {
             activity: String::new(),
             sync_priority: 0,
             sync_state: "async",
+            cascading: false,
             slot_index: 0,
         }
     }

@@ -201,14 +201,13 @@ pub fn changed_parameters(
 }
 
 /// Why a standby refuses a new client connection now (PostgreSQL's 57P03 texts), or
-/// None when it accepts it.
-/// A replication connection to a standby is refused once the standby is
-/// consistent: cascading replication is not implemented (the standby's WAL writer is
-/// parked and knows nothing of the WAL the walreceiver wrote).
+/// None when it accepts it. Replication connections follow the same rules (hot
+/// standby on and consistent) and then get a cascading walsender, which sends the WAL
+/// this standby received or replayed.
 pub fn connection_refusal(
     engine: &Engine,
     config: &ServerConfig,
-    replication: bool,
+    _replication: bool,
 ) -> Option<Error> {
     if !engine.in_recovery() {
         return None;
@@ -230,12 +229,6 @@ pub fn connection_refusal(
             )
             .with_detail("Consistent recovery state has not been yet reached."),
         );
-    }
-    if replication {
-        return Some(Error::fatal(
-            sqlstate::FEATURE_NOT_SUPPORTED,
-            "cascading replication is not supported by this server",
-        ));
     }
     None
 }

@@ -539,6 +539,7 @@ async fn stream(
                         let flushed = raw.flush()?;
                         mark_done(engine, raw.take_completed_segments());
                         engine.set_receive_lsn(flushed);
+                        engine.set_stream_flush(flushed, tli);
                         if flushed != titled.0 && titled.1.elapsed() >= TITLE_INTERVAL {
                             title.set(&format!("walreceiver streaming {flushed}"));
                             titled = (flushed, Instant::now());

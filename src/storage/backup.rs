@@ -23,6 +23,11 @@
 //!   it with `backupStartPoint`/`backupEndPoint`, which [`Engine::open`] uses to refuse
 //!   going live before the WAL reaches the backup's end.
 //!
+//! On a standby (PostgreSQL's backup from a standby) the start's checkpoint is a
+//! restartpoint, the backup writes no WAL at all (no segment switch, no backup history
+//! file), its end is pg_control's `minRecoveryPoint`, `backup_label` says
+//! `BACKUP FROM: standby`, and a promotion before the stop fails the backup.
+//!
 //! What it must never do: write into the data directory during a backup (other than what
 //! a checkpoint and the WAL switch write through the engine, and the backup history
 //! file at the stop), or copy pg_wal's contents (segments, `.backup` files, status
@@ -151,6 +156,9 @@ pub struct BackupStart {
     pub entries: Vec<BackupEntry>,
     /// The pg_control file's own metadata (mode, owner, mtime) for its tar header.
     pub control_meta: BackupEntry,
+    /// The backup is taken from a standby (`BACKUP FROM: standby`): it starts at the
+    /// last restartpoint and ends at the minimum recovery point.
+    pub from_standby: bool,
     floor_id: u64,
     engine: Arc<Engine>,
 }
@@ -164,8 +172,13 @@ impl Drop for BackupStart {
 
 impl BackupStart {
     /// The `backup_label` text PostgreSQL 15 writes for a streamed backup from a
-    /// primary, with `START TIME` in UTC.
+    /// primary or a standby, with `START TIME` in UTC.
     pub fn backup_label(&self, label: &str) -> String {
+        let from = if self.from_standby {
+            "standby"
+        } else {
+            "primary"
+        };
         let seg = segment_file_name(
             self.timeline,
             self.redo.segno(self.segment_size),
@@ -175,7 +188,7 @@ impl BackupStart {
             .unwrap_or_default()
             .format("%Y-%m-%d %H:%M:%S UTC");
         format!(
-            "START WAL LOCATION: {} (file {seg})\nCHECKPOINT LOCATION: {}\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: {time}\nLABEL: {label}\nSTART TIMELINE: {}\n",
+            "START WAL LOCATION: {} (file {seg})\nCHECKPOINT LOCATION: {}\nBACKUP METHOD: streamed\nBACKUP FROM: {from}\nSTART TIME: {time}\nLABEL: {label}\nSTART TIMELINE: {}\n",
             self.redo, self.checkpoint, self.timeline
         )
     }
@@ -315,16 +328,30 @@ impl Engine {
         } else {
             "force wait"
         };
+        // On a standby this is a restartpoint: the backup starts at the last replayed
+        // checkpoint it made durable, as PostgreSQL's backup from a standby does.
         self.checkpoint_with_reason(reason)?;
         let _one = self
             .checkpoint_mutex
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let control = self
+        let mut control = self
             .control
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        let from_standby = self.in_recovery();
+        let timeline = if from_standby {
+            // The timeline of the restartpoint's checkpoint in the history replay
+            // follows (pg_control keeps the timeline the standby started on).
+            let tli =
+                super::wal::timeline::timeline_of(&self.recovery_history(), control.checkpoint)
+                    .unwrap_or_else(|| self.timeline());
+            control.timeline = tli;
+            tli
+        } else {
+            self.timeline()
+        };
         let floor_id = self
             .backups
             .next_id
@@ -333,7 +360,7 @@ impl Engine {
         let start = BackupStart {
             redo: control.redo,
             checkpoint: control.checkpoint,
-            timeline: self.timeline(),
+            timeline,
             start_time: chrono::Utc::now().timestamp(),
             segment_size: self.opts.wal_segment_size,
             control_meta: BackupEntry {
@@ -347,6 +374,7 @@ impl Engine {
             },
             control,
             entries: Vec::new(),
+            from_standby,
             floor_id,
             engine: self.clone(),
         };
@@ -378,6 +406,9 @@ impl Engine {
     /// [`Engine::write_backup_history`]) and returns the end LSN (the end of the last
     /// record written before the switch).
     pub fn stop_backup(&self, start: &BackupStart, label: &str) -> Result<Lsn> {
+        if start.from_standby {
+            return self.stop_backup_on_standby(start);
+        }
         let mut end = self.wal.insert_lsn();
         self.wal.flush(end).map_err(|e| self.fail(e))?;
         let seg = self.opts.wal_segment_size;
@@ -395,6 +426,26 @@ impl Engine {
         if !self.in_recovery() {
             self.write_backup_history(start, label, end)?;
         }
+        Ok(end)
+    }
+
+    /// The end of a backup taken from a standby, which writes no WAL (so no segment
+    /// switch and no backup history file): the minimum recovery point, which the
+    /// restartpoint that started the backup moved past everything its images hold
+    /// (PostgreSQL's `minRecoveryPoint` at `do_pg_backup_stop`). A standby promoted
+    /// meanwhile fails the backup with PostgreSQL's error.
+    fn stop_backup_on_standby(&self, start: &BackupStart) -> Result<Lsn> {
+        if !self.in_recovery() {
+            return Err(err!(
+                sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                "the standby was promoted during online backup"
+            )
+            .with_hint(
+                "This means that the backup being taken is corrupt and should not be used. Try taking another online backup.",
+            ));
+        }
+        let end = self.control_file().min_recovery_point.max(start.redo);
+        self.add_backup_hold(start.redo, end);
         Ok(end)
     }
 

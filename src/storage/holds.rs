@@ -271,7 +271,13 @@ impl Engine {
         let hold = BackupHold {
             lsn: end,
             keep_from: start.min(end),
-            timeline: self.timeline(),
+            // A standby's pg_control keeps the timeline it started on; its WAL is on
+            // the timeline replay is on.
+            timeline: if self.in_recovery() {
+                self.standby_flush_lsn().1
+            } else {
+                self.timeline()
+            },
             created: chrono::Utc::now().timestamp(),
             seq: self.holds.seq.fetch_add(1, Ordering::SeqCst) + 1,
         };

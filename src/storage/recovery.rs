@@ -142,6 +142,13 @@ pub struct RecoveryState {
     stream_ends: AtomicU64,
     /// The timeline history replay follows (newest first), for the walreceiver.
     history: Mutex<Vec<TimelineEntry>>,
+    /// Bumped whenever a cascading walsender may have more to send: WAL arrived,
+    /// records were replayed, recovery ended.
+    progress: tokio::sync::watch::Sender<u64>,
+    /// What the walreceiver's current stream flushed, and its timeline (PostgreSQL's
+    /// `flushedUpto`/`receivedTLI`); unlike `receive_lsn` it may move back when a new
+    /// stream starts at a segment start, so it never names bytes not yet rewritten.
+    stream_flush: Mutex<(Lsn, u32)>,
 }
 
 impl Default for RecoveryState {
@@ -168,6 +175,8 @@ impl Default for RecoveryState {
             restartpoint_redo: AtomicU64::new(0),
             stream_ends: AtomicU64::new(0),
             history: Mutex::new(Vec::new()),
+            progress: tokio::sync::watch::channel(0).0,
+            stream_flush: Mutex::new((Lsn::INVALID, 0)),
         }
     }
 }
@@ -557,6 +566,55 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
         *n += 1;
         self.recovery.arrival_cond.notify_all();
+        drop(n);
+        self.recovery.progress.send_modify(|p| *p += 1);
+    }
+
+    /// Wakes a cascading walsender on every change of [`Engine::standby_flush_lsn`]
+    /// and at the end of recovery (PostgreSQL's `WalSndWakeup` from the walreceiver
+    /// and the startup process).
+    pub fn subscribe_standby_progress(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recovery.progress.subscribe()
+    }
+
+    /// PostgreSQL's `GetStandbyFlushRecPtr`: how far a cascading walsender may send
+    /// WAL, and the timeline replay is on. The end of what replay applied, or what the
+    /// walreceiver flushed when that is further and on the same timeline — never WAL
+    /// that is neither flushed here nor replayed.
+    pub fn standby_flush_lsn(&self) -> (Lsn, u32) {
+        let history = self.recovery_history();
+        let tli_of = |l: Lsn| {
+            super::wal::timeline::timeline_of(&history, l).unwrap_or_else(|| self.timeline())
+        };
+        let replay = self
+            .replay_lsn()
+            .unwrap_or_else(|| self.control_file().checkpoint);
+        // The timeline of the last replayed record: replay is on a new timeline once
+        // it applied a record past the switch point, by when the walreceiver has
+        // written the new timeline's segment (PostgreSQL's replayTLI changes when the
+        // new timeline's first record is replayed).
+        let replay_tli = tli_of(Lsn(replay.0.saturating_sub(1)));
+        let (received, received_tli) = *self
+            .recovery
+            .stream_flush
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if received > replay && received_tli == replay_tli {
+            (received, replay_tli)
+        } else {
+            (replay, replay_tli)
+        }
+    }
+
+    /// Records what the walreceiver's current stream, on timeline `tli`, has flushed
+    /// (see [`Engine::standby_flush_lsn`]), and wakes cascading walsenders.
+    pub fn set_stream_flush(&self, lsn: Lsn, tli: u32) {
+        *self
+            .recovery
+            .stream_flush
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = (lsn, tli);
+        self.recovery.progress.send_modify(|p| *p += 1);
     }
 
     /// Sets this standby's own hot-standby settings, which every replayed
@@ -775,6 +833,8 @@ impl Engine {
             .store(false, Ordering::SeqCst);
         self.recovery.active.store(false, Ordering::SeqCst);
         self.catalog_version.fetch_add(1, Ordering::SeqCst);
+        // Cascading walsenders end their timeline at the switch point.
+        self.recovery.progress.send_modify(|p| *p += 1);
         Ok(end)
     }
 
@@ -899,6 +959,10 @@ impl Engine {
                     return Ok(n);
                 }
             }
+        }
+        if n > 0 {
+            // Replayed WAL may be sent on by cascading walsenders.
+            self.recovery.progress.send_modify(|p| *p += 1);
         }
         if n == 0 {
             let guard = self
@@ -1171,7 +1235,11 @@ impl Engine {
             control.next_oid = catalog.next_oid;
             if replayed > control.min_recovery_point {
                 control.min_recovery_point = replayed;
-                control.min_recovery_point_tli = self.timeline();
+                control.min_recovery_point_tli = super::wal::timeline::timeline_of(
+                    &self.recovery_history(),
+                    Lsn(replayed.0 - 1),
+                )
+                .unwrap_or_else(|| self.timeline());
             }
             control.time = chrono::Utc::now().timestamp();
             control.checkpoint_time = control.time;
@@ -1569,6 +1637,90 @@ mod tests {
         assert!(e.is_consistent(), "not consistent at {:?}", e.replay_lsn());
         assert_eq!(e.replay_lsn(), Some(seg_end));
         assert_eq!(e.wal_wanted(), Some(seg_end));
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::remove_dir_all(&s);
+    }
+
+    /// What a cascading walsender may send (`GetStandbyFlushRecPtr`): replay's end, or
+    /// the current stream's flush position when further on replay's timeline; and a
+    /// base backup taken from the standby (restartpoint start, `minRecoveryPoint` end).
+    #[test]
+    fn standby_flush_position_and_backup_from_standby() {
+        const MB: u64 = 1024 * 1024;
+        let d = crate::testutil::tempdir("rec-cas-primary");
+        let s = crate::testutil::tempdir("rec-cas-standby");
+        crate::testutil::bootstrap(&d, MB);
+        let opts = EngineOptions {
+            background: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        copy_dir(&d, &s);
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        p.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: crate::testutil::int_table(oid),
+            },
+        )
+        .unwrap();
+        p.commit(t, true).unwrap();
+        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
+            }
+        }
+        let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
+        let mut progress = e.subscribe_standby_progress();
+        assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 1);
+        assert!(progress.has_changed().unwrap(), "replay wakes walsenders");
+        let replay = e.replay_lsn().unwrap();
+        assert_eq!(replay, p.wal_flush_lsn());
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        // Received and flushed beyond replay on the same timeline: sendable.
+        progress.borrow_and_update();
+        e.set_stream_flush(replay + 100, 1);
+        assert!(progress.has_changed().unwrap());
+        assert_eq!(e.standby_flush_lsn(), (replay + 100, 1));
+        // A stream of another timeline: only what replay applied.
+        e.set_stream_flush(replay + 200, 2);
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        // Replay follows timeline 2 from `replay` on, but has applied nothing of it
+        // yet: it is still on timeline 1.
+        e.set_recovery_history(vec![
+            TimelineEntry {
+                tli: 2,
+                begin: replay,
+                end: Lsn::INVALID,
+            },
+            TimelineEntry {
+                tli: 1,
+                begin: Lsn::INVALID,
+                end: replay,
+            },
+        ]);
+        assert_eq!(e.standby_flush_lsn(), (replay, 1));
+        e.set_recovery_history(vec![TimelineEntry {
+            tli: 1,
+            begin: Lsn::INVALID,
+            end: Lsn::INVALID,
+        }]);
+
+        // A backup from the standby: starts at its restartpoint, writes no WAL, ends
+        // at the minimum recovery point, says so in its label.
+        let start = e.start_backup(true).unwrap();
+        assert!(start.from_standby);
+        assert_eq!(start.redo, e.control_file().redo);
+        assert!(start.backup_label("x").contains("\nBACKUP FROM: standby\n"));
+        let end = e.stop_backup(&start, "x").unwrap();
+        assert_eq!(end, e.control_file().min_recovery_point);
+        assert_eq!(end, replay);
+        drop(start);
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_dir_all(&s);
     }

@@ -4,8 +4,16 @@
 //!
 //! What it owns: the validation of the start point and timeline, the `w`/`k` messages,
 //! the parsing of `r`/`h` replies, what the registry shows while streaming. What it must
-//! never do: send WAL that is not flushed locally, or read client input in a way that
-//! can lose bytes (input is read with `read_buf`, which is cancel-safe, and framed here).
+//! never do: send WAL that is not flushed locally — on a standby, neither flushed by
+//! the walreceiver nor replayed (`Engine::standby_flush_lsn`) — or read client input in
+//! a way that can lose bytes (input is read with `read_buf`, which is cancel-safe, and
+//! framed here).
+//!
+//! A cascading walsender (on a standby) checks before each round, after reading the
+//! flush position, whether the timeline it streams became historic — the standby was
+//! promoted, or its replay moved on to a newer timeline — and then ends that timeline
+//! at its switch point exactly as a primary ends a historic one (PostgreSQL's
+//! `XLogSendPhysical`), so its standbys follow onto the new timeline.
 //!
 //! One stream, step by step:
 //! 1. [`WalSender::start_replication`] acquires the slot, checks the timeline against
@@ -165,6 +173,26 @@ impl LagTracker {
     }
 }
 
+/// Where timeline `tli` ended in the history of timeline `newest` (read from
+/// `pg_wal/`), and the timeline that followed it (PostgreSQL's `tliSwitchPoint`).
+fn historic_end(pg_wal: &std::path::Path, newest: u32, tli: u32) -> Result<(Lsn, u32)> {
+    let history = read_history(pg_wal, newest)?;
+    let Some(end) = switch_point(&history, tli).filter(|e| e.is_valid()) else {
+        crate::bail!(
+            sqlstate::INTERNAL_ERROR,
+            "requested timeline {} is not in this server's history",
+            tli
+        );
+    };
+    let next = history
+        .iter()
+        .filter(|e| e.tli > tli)
+        .map(|e| e.tli)
+        .min()
+        .unwrap_or(newest);
+    Ok((end, next))
+}
+
 /// The result of waiting for something to do in the streaming loop.
 enum Event {
     /// Bytes arrived from the client (0 = it closed the connection).
@@ -272,26 +300,19 @@ impl WalSender {
     /// Validates and runs one stream; the slot (if any) is held by the caller.
     async fn stream(&mut self, slot: Option<&str>, start: Lsn, timeline: Option<u32>) -> Flow {
         let engine = self.shared.engine.clone();
-        let current_tli = engine.timeline();
+        // On a standby this is a cascading walsender: it sends what the standby has
+        // flushed or replayed, on the timeline replay is on.
+        let cascading = engine.in_recovery();
+        let (flush, current_tli) = super::flush_position(&engine);
         let tli = timeline.unwrap_or(current_tli);
         let pg_wal = self.shared.datadir.join("pg_wal");
+        // A cascading walsender's standbys are never synchronous (PostgreSQL gives them
+        // priority 0: synchronous cascading replication is not supported).
+        self.registration.update(|w| w.cascading = cascading);
         // A historic timeline ends at its switch point; the next one follows it.
         let mut valid_upto: Option<(Lsn, u32)> = None;
         if tli != current_tli {
-            let checked = read_history(&pg_wal, current_tli).and_then(|history| {
-                let Some(end) = switch_point(&history, tli).filter(|e| e.is_valid()) else {
-                    crate::bail!(
-                        sqlstate::INTERNAL_ERROR,
-                        "requested timeline {} is not in this server's history",
-                        tli
-                    );
-                };
-                let next = history
-                    .iter()
-                    .filter(|e| e.tli > tli)
-                    .map(|e| e.tli)
-                    .min()
-                    .unwrap_or(current_tli);
+            let checked = historic_end(&pg_wal, current_tli, tli).and_then(|(end, next)| {
                 if start > end {
                     return Err(crate::err!(
                         sqlstate::INTERNAL_ERROR,
@@ -325,7 +346,6 @@ impl WalSender {
             }
             // CopyBothResponse: overall format 0, no columns.
             self.out.raw(&[b'W', 0, 0, 0, 7, 0, 0, 0]);
-            let flush = engine.wal_flush_lsn();
             if valid_upto.is_none() && start > flush {
                 self.fail(&crate::err!(
                     sqlstate::INTERNAL_ERROR,
@@ -336,7 +356,10 @@ impl WalSender {
                 self.ready();
                 return Flow::Continue;
             }
-            match self.stream_loop(slot, start, tli, valid_upto).await {
+            match self
+                .stream_loop(slot, start, tli, &mut valid_upto, cascading)
+                .await
+            {
                 StreamEnd::ClientDone => {}
                 StreamEnd::Close => return Flow::Close,
                 StreamEnd::Shutdown => {
@@ -395,15 +418,20 @@ impl WalSender {
         }
     }
 
-    /// The CopyBoth loop. Returns how the stream ended.
+    /// The CopyBoth loop. Returns how the stream ended. `valid_upto` is the end of a
+    /// historic timeline and the next one; a cascading walsender (`cascading`) sets it
+    /// when the timeline it streams becomes historic — the standby was promoted, or
+    /// replay moved on to a newer timeline — as PostgreSQL's `XLogSendPhysical`.
     async fn stream_loop(
         &mut self,
         slot: Option<&str>,
         start: Lsn,
         tli: u32,
-        valid_upto: Option<(Lsn, u32)>,
+        valid_upto: &mut Option<(Lsn, u32)>,
+        mut cascading: bool,
     ) -> StreamEnd {
         let engine = self.shared.engine.clone();
+        let mut progress_rx = engine.subscribe_standby_progress();
         let pg_wal = self.shared.datadir.join("pg_wal");
         let config = self.shared.config();
         let segment_size = super::segment_size(&self.shared);
@@ -432,10 +460,37 @@ impl WalSender {
         let mut titled_sent = Lsn(0);
         loop {
             // 1. Queue what WAL there is.
-            let end = match valid_upto {
+            let end = match *valid_upto {
                 Some((end, _)) => end,
+                None if cascading => {
+                    // The flush position first, then whether its timeline is still
+                    // the one streamed: a timeline that became historic just after
+                    // may still be sent up to the position read before.
+                    let (mut flush, flush_tli) = engine.standby_flush_lsn();
+                    let newest = if engine.in_recovery() {
+                        flush_tli
+                    } else {
+                        // Promoted: from now on this is a primary's walsender.
+                        cascading = false;
+                        self.registration.update(|w| w.cascading = false);
+                        flush = engine.wal_flush_lsn();
+                        engine.timeline()
+                    };
+                    if newest == tli {
+                        flush
+                    } else {
+                        match historic_end(&pg_wal, newest, tli) {
+                            Ok((end, next)) => {
+                                *valid_upto = Some((end, next));
+                                end
+                            }
+                            Err(e) => return StreamEnd::Error(e),
+                        }
+                    }
+                }
                 None => engine.wal_flush_lsn(),
             };
+            let valid_upto = *valid_upto;
             let mut messages = 0;
             while sent < end && messages < MESSAGES_PER_ROUND {
                 let mut upto = end;
@@ -604,6 +659,7 @@ impl WalSender {
                     Event::Tick
                 }
                 _ = flush_rx.changed(), if valid_upto.is_none() => Event::Tick,
+                _ = progress_rx.changed(), if valid_upto.is_none() && cascading => Event::Tick,
                 r = final_stop.changed(), if !stopping => {
                     if r.is_err() {
                         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -872,6 +928,49 @@ mod tests {
         // A stuck apply head (pg_receivewal reports 0/0) sees a growing lag.
         assert_eq!(t.read(2, Lsn(0), 8_000), Some(7_000));
         assert_eq!(t.read(2, Lsn(0), 9_000), Some(8_000));
+    }
+
+    /// The end of a timeline that became historic, read from the newest timeline's
+    /// history as a cascading walsender does after a promotion or a timeline switch.
+    #[test]
+    fn historic_end_from_the_newest_history() {
+        let dir = std::env::temp_dir().join(format!(
+            "tusk-historic-end-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let write = crate::storage::wal::timeline::write_history;
+        write(
+            &dir,
+            2,
+            1,
+            Lsn(0x201850),
+            "no recovery target specified",
+            false,
+        )
+        .unwrap();
+        write(
+            &dir,
+            3,
+            2,
+            Lsn(0x500000),
+            "no recovery target specified",
+            false,
+        )
+        .unwrap();
+        assert_eq!(historic_end(&dir, 2, 1).unwrap(), (Lsn(0x201850), 2));
+        assert_eq!(historic_end(&dir, 3, 1).unwrap(), (Lsn(0x201850), 2));
+        assert_eq!(historic_end(&dir, 3, 2).unwrap(), (Lsn(0x500000), 3));
+        let e = historic_end(&dir, 2, 3).unwrap_err();
+        assert_eq!(
+            e.message,
+            "requested timeline 3 is not in this server's history"
+        );
+        // The newest timeline itself has no end.
+        assert!(historic_end(&dir, 3, 3).is_err());
+        assert!(historic_end(&dir, 4, 1).is_err(), "no history file");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
