@@ -24,6 +24,9 @@ PGBIN=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TUSK=${TUSK:-$REPO/target/release/tusk}
 
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
 [ "$(id -u)" = 0 ] || { echo "run as root (PostgreSQL is started as user postgres)" >&2; exit 1; }
 [ "$TUSK_PORT" != 5432 ] && [ "$PG_PORT" != 5432 ] || { echo "never port 5432" >&2; exit 1; }
 
@@ -79,7 +82,7 @@ done
 grep -q "ready to accept connections" "$BENCH_DIR/raw/tusk.log" || { cat "$BENCH_DIR/raw/tusk.log"; exit 1; }
 su postgres -c "$PGBIN/pg_ctl -D $BENCH_DIR/pg -l $BENCH_DIR/pg/server.log -w start" > /dev/null
 
-psql_to() { "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"; }
+# psql_to and median: bench/lib.sh.
 
 for port in "$TUSK_PORT" "$PG_PORT"; do
     psql_to "$port" "create table bench_commit (id bigint, v text)"
@@ -99,7 +102,6 @@ run_one() { # name port clients round
     awk '/^tps = / {print $3}' "$out" | head -1
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "?"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== commit rate: INSERT per transaction, -M $PROTOCOL, ${SECONDS_PER_RUN}s runs, $ROUNDS rounds, alternating"
 declare -A TPS

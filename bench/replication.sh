@@ -55,6 +55,8 @@ PG_STANDBY_PORT=${PG_STANDBY_PORT:-25914}
 PGBIN=/usr/lib/postgresql/15/bin
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 TUSK=${TUSK:-$REPO/target/release/tusk}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 BIG_SCALE=$(awk -v g="$SIZE_GB" -v s="$SCALE_PER_GB" 'BEGIN { n = int(g * s + 0.5); print (n < 1 ? 1 : n) }')
 
 [ "$(id -u)" = 0 ] || { echo "run as root (PostgreSQL is started as user postgres)" >&2; exit 1; }
@@ -70,17 +72,6 @@ fi
 TUSK_PRIMARY_PID=
 TUSK_STANDBY_PID=
 SAMPLER_PID=
-stop_tusk() { # pid
-    [ -n "$1" ] || return 0
-    kill -INT "$1" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-pg_stop() { # datadir
-    [ -d "$1" ] || return 0
-    su postgres -c "$PGBIN/pg_ctl -D $1 -m fast -w stop" >/dev/null 2>&1 || true
-}
 cleanup() {
     if [ -n "$SAMPLER_PID" ]; then kill "$SAMPLER_PID" 2>/dev/null || true; fi
     stop_tusk "$TUSK_STANDBY_PID"
@@ -98,24 +89,7 @@ chmod 1777 "$BENCH_DIR/raw"
 chmod 1777 "$BENCH_DIR/sock"
 RAW=$BENCH_DIR/raw
 
-# psql against a port, unaligned, tuples only.
-psql_to() { "$PGBIN/psql" -X -q -A -t -h 127.0.0.1 -p "$1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"; }
-
-# An LSN "X/Y" as a decimal byte position (bash arithmetic is 64-bit).
-lsn_num() { local hi=${1%/*} lo=${1#*/}; echo $(( (16#$hi << 32) + 16#$lo )); }
-
-now() { date +%s.%N; }
-
-# Waits until a server answers on a port (bounded); $2 names it for the message.
-wait_ready() { # port name log
-    for _ in $(seq 1 600); do
-        psql_to "$1" "select 1" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    echo "$2 did not accept connections within 60 s; log:" >&2
-    tail -50 "$3" >&2 || true
-    exit 1
-}
+# psql_to, lsn_num, now, wait_ready, stop_tusk, pg_stop and ratio: bench/lib.sh.
 
 # The settings both primaries get (appended to postgresql.conf).
 primary_conf() { # port
@@ -397,7 +371,6 @@ run_server() { # server
 for s in $SERVERS; do run_server "$s"; done
 
 # --- summary ---------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) printf "%.2f", a / b; else print "?" }'; }
 get() { echo "${R[$1]:-?}"; }
 echo
 echo "Load: pgbench TPC-B-like, -c $CLIENTS -j $JOBS -T $LOAD_SECONDS on scale $LOAD_SCALE; async standby;" \

@@ -269,16 +269,23 @@ fn index() -> &'static HashMap<String, usize> {
                 m.insert(old.to_string(), i);
             }
         }
+        // The names as the registry spells them too (`TimeZone`, `DateStyle`), so that
+        // code asking by the canonical name finds it without lowering a copy first.
+        for (i, d) in registry::REGISTRY.iter().enumerate() {
+            m.entry(d.name.to_string()).or_insert(i);
+        }
         m
     })
 }
 
 /// Finds a setting by name, case-insensitively (old aliases included).
 pub fn lookup(name: &str) -> Option<&'static SettingDef> {
-    let i = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-        index().get(&name.to_ascii_lowercase())
-    } else {
-        index().get(name)
+    let i = match index().get(name) {
+        Some(i) => Some(i),
+        None if name.bytes().any(|b| b.is_ascii_uppercase()) => {
+            index().get(&name.to_ascii_lowercase())
+        }
+        None => None,
     };
     i.map(|&i| &registry::REGISTRY[i])
 }

@@ -81,6 +81,12 @@ fn registry_has_the_required_settings() {
         let _ = boot_value(d);
     }
     assert_eq!(lookup("datestyle").unwrap().name, "DateStyle");
+    // Any spelling finds the same entry: the registry's own, lower case, upper case.
+    for n in ["TimeZone", "timezone", "TIMEZONE", "timeZone"] {
+        assert_eq!(lookup(n).unwrap().name, "TimeZone", "{n}");
+    }
+    assert_eq!(lookup("SORT_MEM").unwrap().name, "work_mem");
+    assert!(lookup("Time_Zone").is_none());
     assert_eq!(lookup("sort_mem").unwrap().name, "work_mem");
     let wal = lookup("wal_segment_size").unwrap();
     assert_eq!(wal.context, GucContext::Internal);

@@ -825,6 +825,11 @@ pub struct Session {
     portals: HashMap<String, Portal>,
     /// Plans by (offset, statement text), valid at one catalog version (bounded).
     plan_cache: HashMap<(usize, String), CachedPlan>,
+    /// The result columns a prepared statement was described with, set just before it
+    /// runs and taken by the next [`Session::run`]: the plan that run makes must
+    /// return the same columns ("cached plan must not change result type"). Checking
+    /// the plan the run uses plans each execution once, not twice.
+    expect_fields: Option<Arc<Vec<FieldDesc>>>,
     /// Parsed simple-protocol query strings (bounded).
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
@@ -922,6 +927,7 @@ impl Session {
             portals: HashMap::new(),
             parse_cache: HashMap::new(),
             plan_cache: HashMap::new(),
+            expect_fields: None,
             ddl: ddl::DdlSession::default(),
             auth_user,
             deferred: fkeys::Deferred::default(),
@@ -1295,6 +1301,8 @@ impl Session {
         params: &[Value],
         param_types: &mut Vec<DataType>,
     ) -> Result<ExecResult> {
+        // Only for this statement: nested runs (EXECUTE's) never see it.
+        let expect = self.expect_fields.take();
         self.enter_zone();
         self.sync_user();
         let is_txn_control = matches!(
@@ -1343,6 +1351,9 @@ impl Session {
                     return Ok(r);
                 }
                 let plan = self.plan_cached(piece, stmt, param_types)?;
+                if let Some(old) = &expect {
+                    prepare::check_result_type(old, &plan)?;
+                }
                 if self.engine.in_recovery() {
                     hot_standby::check_plan(&plan)?;
                 }
@@ -2539,7 +2550,7 @@ impl Session {
             let stmt = p.stmt.clone();
             let params = p.params.clone();
             let mut types = stmt.param_types.clone();
-            self.check_result_type(&stmt)?;
+            self.expect_result_type(&stmt);
             let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types)?;
             let (rows, tag) = match res {
                 ExecResult::Rows { rows, tag, .. } => (rows, tag),

@@ -17,7 +17,8 @@
 //! What it must never do: keep a second namespace of statements, or run anything at
 //! PREPARE.
 
-use super::{ExecResult, Parsed, Piece, Prepared, Session};
+use super::plan::Plan;
+use super::{ExecResult, FieldDesc, Parsed, Piece, Prepared, Session};
 use crate::error::{sqlstate, Result};
 use crate::types::Value;
 use crate::{bail, err};
@@ -60,9 +61,9 @@ impl Session {
                 ..
             } if into.is_empty() && using.is_empty() => {
                 let (_, prepared) = self.prepared_for(name, parameters.len())?;
-                self.check_result_type(&prepared)?;
                 let params = self.execute_parameters(parameters, &prepared.param_types)?;
                 let mut types = prepared.param_types.clone();
+                self.expect_result_type(&prepared);
                 let r = self.run(&prepared.piece, &prepared.parsed, &params, &mut types)?;
                 Ok(Some(r))
             }
@@ -162,40 +163,21 @@ impl Session {
         self.run(&p, &Parsed::Sql(Box::new(explain)), &params, &mut types)
     }
 
-    /// EXECUTE's parameters, evaluated as `SELECT p1::t1, p2::t2, …`.
-    /// PostgreSQL's 0A000 `cached plan must not change result type`: the client was
-    /// told a prepared statement's result columns when it was prepared, so an ALTER
-    /// TABLE since then that changes them (a column of `SELECT *` dropped, added or
-    /// renamed, a column of another type) makes executing it fail.
-    pub(super) fn check_result_type(&mut self, p: &Prepared) -> Result<()> {
-        let (Parsed::Sql(stmt), Some(old)) = (&p.parsed, &p.fields) else {
-            return Ok(());
+    /// Arms the result-type check for the next [`Session::run`] of a prepared
+    /// statement (see [`check_result_type`]): the run compares the columns of the
+    /// plan it makes with those the statement was described with. Nothing to check
+    /// for a statement without result columns, or a cursor's DECLARE (a FETCH
+    /// returns its cursor's columns, whatever they are now).
+    pub(super) fn expect_result_type(&mut self, p: &Prepared) {
+        self.expect_fields = match (&p.parsed, &p.fields) {
+            (Parsed::Sql(stmt), Some(old)) if !super::cursors::is_cursor_statement(stmt) => {
+                Some(old.clone())
+            }
+            _ => None,
         };
-        // A FETCH returns its cursor's columns, whatever they are now.
-        if super::cursors::is_cursor_statement(stmt) {
-            return Ok(());
-        }
-        let mut types = p.param_types.clone();
-        let plan = self.plan_cached(&p.piece, stmt, &mut types)?;
-        let Some(new) = plan.fields() else {
-            return Ok(());
-        };
-        // An expression's type may be settled only now (a parameter of unknown type
-        // became text); a table column's may not change.
-        let same = old.len() == new.len()
-            && old
-                .iter()
-                .zip(new.iter())
-                .all(|(a, b)| a.name == b.name && (a.table_oid == 0 || a.type_oid == b.type_oid));
-        if !same {
-            bail!(
-                sqlstate::FEATURE_NOT_SUPPORTED,
-                "cached plan must not change result type"
-            );
-        }
-        Ok(())
     }
 
+    /// EXECUTE's parameters, evaluated as `SELECT p1::t1, p2::t2, …`.
     fn execute_parameters(
         &mut self,
         parameters: &[sqlparser::ast::Expr],
@@ -225,6 +207,31 @@ impl Session {
             ),
         }
     }
+}
+
+/// PostgreSQL's 0A000 `cached plan must not change result type`: the client was told
+/// a prepared statement's result columns (`old`) when it was prepared, so an ALTER
+/// TABLE since then that changes them (a column of `SELECT *` dropped, added or
+/// renamed, a column of another type) makes executing `plan` fail. A plan without
+/// result columns is not compared.
+pub(super) fn check_result_type(old: &[FieldDesc], plan: &Plan) -> Result<()> {
+    let Some(new) = plan.fields() else {
+        return Ok(());
+    };
+    // An expression's type may be settled only now (a parameter of unknown type
+    // became text); a table column's may not change.
+    let same = old.len() == new.len()
+        && old
+            .iter()
+            .zip(new.iter())
+            .all(|(a, b)| a.name == b.name && (a.table_oid == 0 || a.type_oid == b.type_oid));
+    if !same {
+        bail!(
+            sqlstate::FEATURE_NOT_SUPPORTED,
+            "cached plan must not change result type"
+        );
+    }
+    Ok(())
 }
 
 /// The text after `PREPARE name [(types)] AS` in `sql`, with its character offset.

@@ -416,6 +416,45 @@ fn extended_protocol_with_parameters() {
     assert!(s.bind("", "nosuch", &[], &[], &[]).is_err());
 }
 
+/// The protocol's Execute checks a prepared statement's result columns on the plan it
+/// runs: unchanged columns run (again and again), an ALTER TABLE that changes them
+/// fails with 0A000, and the check is armed for that statement only — a nested
+/// EXECUTE's parameter query and the next unrelated statement are not held to it.
+#[test]
+fn execute_checks_result_type_on_the_plan_it_runs() {
+    let d = db("restype");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table rt (a int primary key, b int)");
+    q(&mut s, "insert into rt values (1, 2)");
+    s.parse("star", "select * from rt where a = $1", &[23])
+        .unwrap();
+    let run = |s: &mut Session| {
+        s.bind("", "star", &[0], &[Some(b"1".to_vec())], &[])?;
+        let r = s.execute("", 0);
+        s.sync().unwrap();
+        r
+    };
+    for _ in 0..3 {
+        let (rows, tag) = run(&mut s).unwrap();
+        assert_eq!(rows, vec![vec![Value::Int4(1), Value::Int4(2)]]);
+        assert_eq!(tag.as_deref(), Some("SELECT 1"));
+    }
+    // A new index changes the plan, not the columns.
+    q(&mut s, "create index rt_b on rt (b)");
+    assert!(run(&mut s).is_ok());
+    q(&mut s, "alter table rt add column c int");
+    let e = run(&mut s).unwrap_err();
+    assert_eq!(e.code, "0A000");
+    assert_eq!(e.message, "cached plan must not change result type");
+    // The failed check leaves nothing armed: other statements run.
+    assert_eq!(q(&mut s, "select a from rt"), "a\n1\nSELECT 1");
+    // SQL EXECUTE with a parameter (evaluated by a nested run) still checks.
+    q(&mut s, "prepare two (int) as select * from rt where a = $1");
+    assert_eq!(q(&mut s, "execute two (1)"), "a|b|c\n1|2|NULL\nSELECT 1");
+    q(&mut s, "alter table rt drop column b");
+    assert!(q(&mut s, "execute two (1)").starts_with("ERROR 0A000"));
+}
+
 #[test]
 fn durability_across_a_crash() {
     let d = db("crash");
