@@ -1,5 +1,6 @@
 //! The `tusk` binary: `tusk init` (like initdb), `tusk run` (like postgres) and
-//! `tusk ctl` (like pg_ctl). This file only dispatches; the work is in
+//! `tusk ctl` (like pg_ctl), `tusk waldump` (like pg_waldump) and `tusk standby` (a
+//! standby in one command). This file only dispatches; the work is in
 //! `tusk::cluster` (parsing, init, pid file, ctl), `tusk::logging` and `tusk::server`.
 //!
 //! Exit codes: 0 on success, 1 on failure (and a usage error), and `tusk ctl status`'s
@@ -23,6 +24,12 @@ use tusk::cluster::cli::{self, Command, CtlArgs, InitArgs, RunArgs};
 use tusk::cluster::{ctl, datadir, init, pidfile::PidFile, version_line};
 use tusk::error::Error;
 use tusk::logging;
+
+/// jemalloc instead of glibc's malloc: tusk keeps every row in memory and allocates per
+/// row and per message; under glibc the COPY of `pgbench -i` spent a third of its time
+/// in malloc's free-list consolidation (bench/README.md has the profiles).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     // A process-title holder (see tusk::proctitle), before any command-line parsing.

@@ -346,10 +346,11 @@ impl Default for Writer {
 }
 
 impl Writer {
-    /// An empty output queue.
+    /// An empty output queue. It allocates on its first message: many are made and
+    /// dropped empty (one per CopyData message of a COPY FROM, for instance).
     pub fn new() -> Writer {
         Writer {
-            buf: BytesMut::with_capacity(8192),
+            buf: BytesMut::new(),
         }
     }
 

@@ -537,14 +537,18 @@ fn copy_take_lines(st: &mut CopyState, last: bool) -> Vec<Vec<u8>> {
         })
     };
     let mut lines = Vec::new();
-    while let Some(pos) = line_end(&st.buf) {
-        let mut line: Vec<u8> = st.buf.drain(..=pos).collect();
-        line.pop();
+    // Lines are cut at an advancing offset and the buffer shifted once at the end:
+    // draining each line from the front would move the rest of the buffer per line.
+    let mut start = 0;
+    while let Some(pos) = line_end(&st.buf[start..]) {
+        let mut line = st.buf[start..start + pos].to_vec();
         if line.last() == Some(&b'\r') {
             line.pop();
         }
         lines.push(line);
+        start += pos + 1;
     }
+    st.buf.drain(..start);
     if last && !st.buf.is_empty() {
         lines.push(std::mem::take(&mut st.buf));
     }
@@ -775,6 +779,9 @@ struct Prepared {
     param_types: Vec<DataType>,
     fields: Option<Arc<Vec<FieldDesc>>>,
 }
+
+/// COPY FROM data buffered before its rows are inserted (see `copy_data_inner`).
+const COPY_BATCH_BYTES: usize = 256 * 1024;
 
 /// A bound portal.
 struct Portal {
@@ -2131,6 +2138,15 @@ impl Session {
             );
         };
         st.buf.extend_from_slice(data);
+        // Rows are inserted in batches: clients send a CopyData per row (pgbench,
+        // psql's \copy), and each batch pays the statement set-up once. An error in a
+        // buffered row is reported at the batch's end, which the protocol allows (the
+        // client learns of COPY errors at CopyDone or from an ErrorResponse it reads
+        // whenever it does).
+        if !last && st.buf.len() < COPY_BATCH_BYTES {
+            self.copy = Some(st);
+            return Ok(());
+        }
         let result = if st.binary {
             copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
         } else {
@@ -2160,11 +2176,14 @@ impl Session {
         self.exec_ctx(&[], |cx| {
             let mut n = 0;
             for (line_no, line, fields) in rows {
-                let at = format!("COPY {name}, line {line_no}");
-                let at_line = if line.is_empty() {
-                    at.clone()
-                } else {
-                    format!("{at}: \"{line}\"")
+                // The error context is formatted only when a row fails.
+                let at = || format!("COPY {name}, line {line_no}");
+                let at_line = || {
+                    if line.is_empty() {
+                        at()
+                    } else {
+                        format!("{}: \"{line}\"", at())
+                    }
                 };
                 let mut row = Vec::with_capacity(table.columns.len());
                 for d in &defaults {
@@ -2177,20 +2196,19 @@ impl Session {
                         Some(CopyField::Text(s)) => types::parse_text(c.data_type, c.typmod, &s)
                             .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
                             .map_err(|e| {
-                                e.with_context(format!("{at}, column {}: \"{s}\"", c.name))
+                                e.with_context(format!("{}, column {}: \"{s}\"", at(), c.name))
                             })?,
                         Some(CopyField::Binary(b)) => types::decode_binary(c.data_type, &b)
                             .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
-                            .map_err(|e| e.with_context(format!("{at}, column {}", c.name)))?,
+                            .map_err(|e| e.with_context(format!("{}, column {}", at(), c.name)))?,
                     };
                 }
                 ddl::prepare_row(cx, db, &table, &mut row)
-                    .map_err(|e| e.with_context(at_line.clone()))?;
+                    .map_err(|e| e.with_context(at_line()))?;
                 cx.engine
                     .insert(cx.txn, db, table.oid, row.clone())
-                    .map_err(|e| e.with_context(at.clone()))?;
-                fkeys::after_insert(cx, db, &table, &row)
-                    .map_err(|e| e.with_context(at_line.clone()))?;
+                    .map_err(|e| e.with_context(at()))?;
+                fkeys::after_insert(cx, db, &table, &row).map_err(|e| e.with_context(at_line()))?;
                 n += 1;
             }
             Ok(n)

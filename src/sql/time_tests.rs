@@ -139,8 +139,9 @@ fn copy_moves_times_in_text_and_binary() {
         Some(Ok(ExecResult::CopyIn { .. })) => {}
         other => panic!("not a COPY IN: {other:?}"),
     }
-    // A complete line is read at once: the error comes with its CopyData.
-    let e = s.copy_data(b"4\t25:00\t\\N\n").unwrap_err();
+    // Rows are inserted in batches: the error comes with CopyDone at the latest.
+    s.copy_data(b"4\t25:00\t\\N\n").unwrap();
+    let e = s.copy_done().unwrap_err();
     assert_eq!(
         (e.code, e.message.as_str()),
         ("22008", "date/time field value out of range: \"25:00\"")
