@@ -303,9 +303,14 @@ impl ExecCtx<'_> {
     }
 
     /// Fails with 57014 when the statement was canceled or ran past
-    /// `statement_timeout`; long-running loops call it regularly.
+    /// `statement_timeout` (40001 when a hot standby's replay cancelled it for a
+    /// recovery conflict); long-running loops call it regularly.
     pub fn check_interrupts(&self) -> Result<()> {
         if self.ctx.cancel.swap(false, Ordering::SeqCst) {
+            // Replay of a hot standby cancels with its own text (standby_locks.rs).
+            if let Some(e) = self.engine.standby_locks().take_conflict(self.txn.xid) {
+                return Err(e);
+            }
             bail!(
                 sqlstate::QUERY_CANCELED,
                 "canceling statement due to user request"
