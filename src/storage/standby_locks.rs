@@ -125,7 +125,9 @@ pub fn terminate_error() -> Error {
         "terminating connection due to conflict with recovery",
     )
     .with_detail("User was holding a relation lock for too long.")
-    .with_hint("In a moment you should be able to reconnect to the database and repeat your command.")
+    .with_hint(
+        "In a moment you should be able to reconnect to the database and repeat your command.",
+    )
 }
 
 impl StandbyLocks {
@@ -141,17 +143,9 @@ impl StandbyLocks {
     /// Records that transaction `xid` (of database `db`, with the session's cancel
     /// flag) read relation `rel` of database `rel_db`. Waits while replay holds that
     /// relation exclusively (only while it applies one commit).
-    pub fn hold(
-        &self,
-        xid: u32,
-        db: u32,
-        rel_db: u32,
-        rel: u32,
-        cancel: Option<&Arc<AtomicBool>>,
-    ) {
+    pub fn hold(&self, xid: u32, db: u32, rel_db: u32, rel: u32, cancel: Option<&Arc<AtomicBool>>) {
         let mut g = self.lock();
-        if g
-            .holders
+        if g.holders
             .get(&xid)
             .is_some_and(|h| h.relations.contains(&(rel_db, rel)))
         {
@@ -265,7 +259,9 @@ impl StandbyLocks {
                 continue;
             }
             let wait = match next_signal {
-                Some(t) => t.saturating_duration_since(now).min(Duration::from_millis(200)),
+                Some(t) => t
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(200)),
                 None => Duration::from_millis(200),
             };
             g = self
@@ -494,7 +490,10 @@ mod tests {
             }
             let e = l2.take_conflict(10).unwrap();
             assert_eq!(e.code, "40001");
-            assert_eq!(e.message, "canceling statement due to conflict with recovery");
+            assert_eq!(
+                e.message,
+                "canceling statement due to conflict with recovery"
+            );
             assert!(l2.take_conflict(10).is_none());
             l2.release(10);
         });
@@ -525,7 +524,10 @@ mod tests {
         let l2 = l.clone();
         let t = std::thread::spawn(move || loop {
             if let Some(e) = l2.take_termination(7) {
-                assert_eq!(e.message, "terminating connection due to conflict with recovery");
+                assert_eq!(
+                    e.message,
+                    "terminating connection due to conflict with recovery"
+                );
                 assert!(e.hint.is_some());
                 assert!(l2.take_conflict(11).is_none(), "counted once");
                 l2.release(11);
@@ -540,7 +542,10 @@ mod tests {
             &|| false,
         );
         t.join().unwrap();
-        assert_eq!(terminated.lock().unwrap()[0], (7, ConflictAction::Terminate));
+        assert_eq!(
+            terminated.lock().unwrap()[0],
+            (7, ConflictAction::Terminate)
+        );
         assert_eq!(l.conflicts(5), 1);
     }
 
@@ -559,7 +564,9 @@ mod tests {
         assert!(t.join().unwrap() >= Duration::from_millis(100));
         assert_eq!(l.holders_of(&rels(&[(5, 100)])), [12]);
         // Another relation is never blocked.
-        l.acquire(&rels(&[(5, 200)]), Some(Instant::now()), &|_| None, &|| false);
+        l.acquire(&rels(&[(5, 200)]), Some(Instant::now()), &|_| None, &|| {
+            false
+        });
         l.hold(13, 5, 5, 100, None);
         l.release_exclusive(&rels(&[(5, 200)]));
     }
