@@ -1483,6 +1483,13 @@ impl Session {
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
         self.ensure_txn();
+        // A recovery conflict signalled between statements (storage/standby_locks.rs)
+        // cancels the next one even if no check of the cancel flag sees it.
+        if let Some(t) = self.txn.as_ref().filter(|_| self.engine.in_recovery()) {
+            if let Some(e) = self.engine.standby_locks().take_conflict(t.xid) {
+                return Err(e);
+            }
+        }
         // A read-only transaction refuses what a hot standby refuses (25006) — except
         // writes to the session's temporary tables, as in PostgreSQL.
         if self.settings.get_bool("transaction_read_only") && !plan_writes_temp(plan) {

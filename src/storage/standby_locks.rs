@@ -220,7 +220,8 @@ impl StandbyLocks {
             }
             let now = Instant::now();
             if next_signal.is_some_and(|t| now >= t) {
-                // Signal outside the lock: the hook takes the server's backend registry.
+                // Signal outside the lock: the activity table and the server's backend
+                // registry have locks of their own.
                 let targets: Vec<(u32, u32, Option<Arc<AtomicBool>>)> = holders
                     .iter()
                     .map(|x| {
@@ -228,23 +229,35 @@ impl StandbyLocks {
                         (*x, h.db, h.cancel.clone())
                     })
                     .collect();
-                for (xid, db, _) in &targets {
-                    g.signalled.insert(*xid, *db);
-                }
                 drop(g);
                 let hook = self
                     .signal
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                for (xid, db, cancel) in targets {
+                // A running statement is cancelled through the transaction's own cancel
+                // flag; an idle session is ended by the server. Both marks are set
+                // together, before the session can see either.
+                let actions: Vec<Option<(i32, ConflictAction)>> =
+                    targets.iter().map(|(xid, _, _)| interrupt(*xid)).collect();
+                {
+                    let mut g = self.lock();
+                    for ((xid, db, _), action) in targets.iter().zip(&actions) {
+                        g.signalled.insert(*xid, *db);
+                        if let (Some((pid, ConflictAction::Terminate)), Some(_)) = (action, &hook) {
+                            g.terminated.insert(*pid, (*db, *xid));
+                        }
+                    }
+                }
+                for ((xid, _, cancel), action) in targets.into_iter().zip(actions) {
                     signalled_xids.insert(xid);
-                    // A running statement is cancelled through the transaction's own
-                    // cancel flag; an idle session is ended by the server.
-                    let delivered = match (interrupt(xid), &hook) {
+                    let delivered = match (action, &hook) {
                         (Some((pid, ConflictAction::Terminate)), Some(h)) => {
-                            self.lock().terminated.insert(pid, (db, xid));
-                            h(pid, ConflictAction::Terminate)
+                            let done = h(pid, ConflictAction::Terminate);
+                            if !done {
+                                self.lock().terminated.remove(&pid);
+                            }
+                            done
                         }
                         _ => false,
                     };
@@ -282,13 +295,15 @@ impl StandbyLocks {
         self.cond.notify_all();
     }
 
-    /// The conflict signalled to transaction `xid`, if any: taken (and counted) once.
-    /// Its statement fails with [`cancel_error`].
+    /// The conflict signalled to transaction `xid`, if any: its statement fails with
+    /// [`cancel_error`]. Taken and counted once — unless the session is being
+    /// terminated for it, which [`StandbyLocks::take_termination`] counts.
     pub fn take_conflict(&self, xid: u32) -> Option<Error> {
         let mut g = self.lock();
+        if g.terminated.values().any(|(_, x)| *x == xid) {
+            return g.signalled.contains_key(&xid).then(cancel_error);
+        }
         let db = g.signalled.remove(&xid)?;
-        // A termination of the same conflict is then not counted again.
-        g.terminated.retain(|_, (_, x)| *x != xid);
         *g.confl_lock.entry(db).or_default() += 1;
         Some(cancel_error())
     }
@@ -523,6 +538,10 @@ mod tests {
         l.hold(11, 5, 5, 100, None);
         let l2 = l.clone();
         let t = std::thread::spawn(move || loop {
+            if l2.conflict_pending(11) {
+                // A statement that notices first fails, but the count is the FATAL's.
+                assert!(l2.take_conflict(11).is_some());
+            }
             if let Some(e) = l2.take_termination(7) {
                 assert_eq!(
                     e.message,
@@ -530,6 +549,7 @@ mod tests {
                 );
                 assert!(e.hint.is_some());
                 assert!(l2.take_conflict(11).is_none(), "counted once");
+                assert!(l2.take_termination(7).is_none());
                 l2.release(11);
                 return;
             }
