@@ -1521,6 +1521,10 @@ impl Session {
                 Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
             }
         })?;
+        // On a standby: a table replay dropped after planning was read as empty.
+        if let Some(t) = self.txn.as_ref() {
+            self.engine.check_standby_reads(t.xid)?;
+        }
         let tag = tag_for(plan, result.0);
         Ok(match fields {
             Some(fields) => ExecResult::Rows {

@@ -324,6 +324,15 @@ impl StandbyLocks {
         Some(terminate_error())
     }
 
+    /// The relations transaction `xid` holds.
+    pub fn held_by(&self, xid: u32) -> Vec<(u32, u32)> {
+        self.lock()
+            .holders
+            .get(&xid)
+            .map(|h| h.relations.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Lock conflicts counted in database `db` (`confl_lock`).
     pub fn conflicts(&self, db: u32) -> u64 {
         self.lock().confl_lock.get(&db).copied().unwrap_or(0)
@@ -412,6 +421,28 @@ impl super::Engine {
         if self.in_recovery() {
             self.standby_locks
                 .hold(txn.xid, txn.db, db, rel, txn.cancel.as_ref());
+        }
+    }
+
+    /// After a statement of transaction `xid` on a standby: fails when it read a table
+    /// that is no longer in the catalog. A hold keeps replay from dropping a table, so
+    /// such a table was dropped after the statement was planned and before its read
+    /// recorded the hold, and was read as empty; PostgreSQL's lock-then-look-up never
+    /// reads it at all.
+    pub fn check_standby_reads(&self, xid: u32) -> crate::error::Result<()> {
+        if !self.in_recovery() {
+            return Ok(());
+        }
+        let held = self.standby_locks.held_by(xid);
+        if held.is_empty() {
+            return Ok(());
+        }
+        match self.with_catalog(|c| held.into_iter().find(|k| !c.tables.contains_key(k))) {
+            Some((_, oid)) => Err(Error::new(
+                sqlstate::INTERNAL_ERROR,
+                format!("could not open relation with OID {oid}"),
+            )),
+            None => Ok(()),
         }
     }
 
@@ -589,5 +620,140 @@ mod tests {
         });
         l.hold(13, 5, 5, 100, None);
         l.release_exclusive(&rels(&[(5, 200)]));
+    }
+
+    /// A primary with table `oid` holding 1 and 2, a standby copy of it made before the
+    /// primary drops the table, and the standby engine opened with its cursor.
+    fn standby_of_a_drop(
+        tag: &str,
+    ) -> (
+        Arc<crate::storage::Engine>,
+        crate::storage::recovery::ReplayCursor,
+        u32,
+    ) {
+        use crate::storage::{schema::CatalogChange, Engine, EngineOptions};
+        use crate::types::Value;
+        let d = crate::testutil::tempdir(&format!("{tag}-p"));
+        let s = crate::testutil::tempdir(&format!("{tag}-s"));
+        crate::testutil::bootstrap(&d, 1024 * 1024);
+        let opts = EngineOptions {
+            background: false,
+            fsync: false,
+            ..EngineOptions::default()
+        };
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        let oid = p.new_oid();
+        let def = crate::testutil::int_table(oid);
+        p.catalog_change(&mut t, CatalogChange::CreateTable { db: 5, def })
+            .unwrap();
+        p.insert(&mut t, 5, oid, vec![Value::Int4(1)]).unwrap();
+        p.insert(&mut t, 5, oid, vec![Value::Int4(2)]).unwrap();
+        p.commit(t, true).unwrap();
+        p.shutdown().unwrap();
+        drop(p);
+        let out = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", d.display()))
+            .arg(&s)
+            .status()
+            .unwrap();
+        assert!(out.success());
+        let p = Engine::open(&d, &opts).unwrap();
+        let mut t = p.begin();
+        p.catalog_change(&mut t, CatalogChange::DropTable { db: 5, oid })
+            .unwrap();
+        p.commit(t, true).unwrap();
+        drop(p);
+        // The primary's WAL reaches the standby's pg_wal (as shipped segments would).
+        let out = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/pg_wal/.", d.display()))
+            .arg(s.join("pg_wal"))
+            .status()
+            .unwrap();
+        assert!(out.success());
+        let (e, cur) = Engine::open_standby(&s, &opts).unwrap();
+        (e, cur, oid)
+    }
+
+    fn set_archive_delay(e: &crate::storage::Engine, delay: Option<Duration>) {
+        let mut st = e.settings();
+        st.max_standby_archive_delay = delay;
+        e.set_checkpoint_settings(st);
+    }
+
+    #[test]
+    fn replay_of_a_drop_waits_for_the_reader_with_minus_one() {
+        let (e, mut cur, oid) = standby_of_a_drop("sl-wait");
+        set_archive_delay(&e, None);
+        let mut reader = e.begin();
+        reader.db = 5;
+        assert_eq!(e.scan(&reader, 5, oid).len(), 2);
+        let e2 = e.clone();
+        let ender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            // Still there: replay waits.
+            assert!(e2.with_catalog(|c| c.tables.contains_key(&(5, oid))));
+            assert_eq!(e2.scan(&reader, 5, oid).len(), 2);
+            e2.abort(reader);
+        });
+        let started = Instant::now();
+        while e.with_catalog(|c| c.tables.contains_key(&(5, oid))) {
+            e.replay_available(&mut cur, Duration::from_millis(50))
+                .unwrap();
+            assert!(started.elapsed() < Duration::from_secs(20));
+        }
+        assert!(started.elapsed() >= Duration::from_millis(290));
+        ender.join().unwrap();
+        assert_eq!(e.standby_locks().conflicts(5), 0);
+    }
+
+    #[test]
+    fn replay_of_a_drop_cancels_the_reader_with_zero() {
+        let (e, mut cur, oid) = standby_of_a_drop("sl-zero");
+        set_archive_delay(&e, Some(Duration::ZERO));
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut reader = e.begin();
+        reader.db = 5;
+        reader.cancel = Some(flag.clone());
+        assert_eq!(e.scan(&reader, 5, oid).len(), 2);
+        let e2 = e.clone();
+        let ender = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let err = e2.standby_locks().take_conflict(reader.xid).unwrap();
+            assert_eq!(err.code, "40001");
+            e2.abort(reader);
+        });
+        let started = Instant::now();
+        while e.with_catalog(|c| c.tables.contains_key(&(5, oid))) {
+            e.replay_available(&mut cur, Duration::from_millis(50))
+                .unwrap();
+            assert!(started.elapsed() < Duration::from_secs(20));
+        }
+        ender.join().unwrap();
+        assert_eq!(e.standby_locks().conflicts(5), 1);
+    }
+
+    #[test]
+    fn a_table_read_after_replay_dropped_it_fails_the_statement() {
+        let (e, mut cur, oid) = standby_of_a_drop("sl-late");
+        let mut late = e.begin();
+        late.db = 5;
+        e.replay_available(&mut cur, Duration::ZERO).unwrap();
+        assert!(!e.with_catalog(|c| c.tables.contains_key(&(5, oid))));
+        // Planned before the drop, read after it.
+        assert!(e.scan(&late, 5, oid).is_empty());
+        let err = e.check_standby_reads(late.xid).unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("could not open relation with OID {oid}")
+        );
+        e.abort(late);
+        let other = e.begin();
+        assert!(e.check_standby_reads(other.xid).is_ok());
+        e.abort(other);
     }
 }
