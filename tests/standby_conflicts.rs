@@ -3,7 +3,7 @@
 //! `max_standby_streaming_delay` (2 s, then -1, then 0), then cancels the statement
 //! (ERROR 40001) or ends the idle session (FATAL 40001) as PostgreSQL 15 does, and
 //! the drop is replayed. A session between statements never holds anything; CREATE
-//! INDEX and TRUNCATE do not conflict, ALTER TABLE ADD COLUMN does.
+//! INDEX and TRUNCATE do not conflict, ALTER TABLE ADD COLUMN and a LOCK TABLE do.
 //!
 //! Every wait is bounded; servers are killed and their directories removed on drop.
 
@@ -255,17 +255,32 @@ fn replay_waits_for_standby_transactions_then_cancels_them() {
         );
         assert!(s.simple_query("select 1").await.is_err());
     });
+    primary.psql("drop table big");
+    wait_until("the drop to be replayed", || !standby_has_big(&standby));
 
-    // Four conflicts were counted (1., 2., 5. and 6.).
+    // 7. Still with 0: LOCK TABLE … IN ACCESS SHARE MODE holds the table without
+    //    reading it.
+    create_big(&primary, &standby);
+    rt.block_on(async {
+        let s = standby.connect("postgres").await;
+        s.batch_execute("begin; lock table big in access share mode")
+            .await
+            .unwrap();
+        primary.psql("drop table big");
+        wait_until("the drop to be replayed", || !standby_has_big(&standby));
+        assert!(s.simple_query("select 1").await.is_err());
+    });
+
+    // Five conflicts were counted (1., 2., 5., 6. and 7.).
     wait_for(
         &standby,
         "select conflicts from pg_stat_database where datname = 'postgres'",
-        "4",
+        "5",
     );
     wait_for(
         &standby,
         "select confl_lock, confl_snapshot from pg_stat_database_conflicts where datname = 'postgres'",
-        "4|0",
+        "5|0",
     );
     standby.stop();
     primary.stop();

@@ -7,7 +7,8 @@
 //! - The relations each standby transaction has read (PostgreSQL's AccessShareLock a
 //!   standby backend holds until its transaction ends), by the transaction's xid. The
 //!   engine records one whenever a transaction reads a table's rows while the engine
-//!   is in recovery (`Engine::scan`, `ordered_batch`, `lookup_key`, `lookup_index`), and
+//!   is in recovery (`Engine::scan`, `ordered_batch`, `lookup_key`, `lookup_index`, and
+//!   `LOCK TABLE … IN ACCESS SHARE MODE`), and
 //!   drops them all when the transaction commits or aborts (`Engine::finish`).
 //! - The replay thread's AccessExclusiveLock: before replay applies a committed
 //!   transaction that drops a table or changes its definition (`DROP TABLE`, an
@@ -416,8 +417,8 @@ impl super::Engine {
 
     /// Records that `txn` read relation `rel` of `db`, when this engine is a standby
     /// in recovery (the engine's read entry points call it before they take the state
-    /// lock).
-    pub(super) fn note_standby_read(&self, txn: &super::Transaction, db: u32, rel: u32) {
+    /// lock; `LOCK TABLE … IN ACCESS SHARE MODE` calls it too).
+    pub fn note_standby_read(&self, txn: &super::Transaction, db: u32, rel: u32) {
         if self.in_recovery() {
             self.standby_locks
                 .hold(txn.xid, txn.db, db, rel, txn.cancel.as_ref());
