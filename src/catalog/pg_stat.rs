@@ -22,6 +22,10 @@
 //!   pages: sizes are not multiples of 8192, and the `fsm`, `vm` and `init` forks are 0.
 //! - Counters tusk does not keep (scans, tuples inserted/updated/deleted, blocks,
 //!   commits, vacuum and analyze times) are 0 or NULL, never invented.
+//! - Recovery conflicts (`pg_stat_database.conflicts`, `pg_stat_database_conflicts`):
+//!   the relation-lock conflicts a hot standby's replay resolved by cancelling a
+//!   session (`storage::standby_locks`); tusk has no other kind, so the other columns
+//!   are 0.
 //! - `pg_locks`: a transaction's lock on its own transaction id (tusk gives every
 //!   transaction an id when it begins). Row locks and their waits live in the engine's
 //!   waits-for graph and are not listed; tusk takes no table-level locks.
@@ -55,6 +59,9 @@ pub enum StatView {
     Locks,
     /// `pg_stat_database`: one row per database and one for shared objects.
     Database,
+    /// `pg_stat_database_conflicts`: queries cancelled on a hot standby, per database
+    /// and cause (tusk has relation-lock conflicts only).
+    DatabaseConflicts,
     /// `pg_stat_all_tables`.
     AllTables,
     /// `pg_stat_user_tables` (tables outside `pg_catalog` and `information_schema`).
@@ -71,6 +78,7 @@ pub fn view_by_name(name: &str) -> Option<StatView> {
         "pg_stat_activity" => StatView::Activity,
         "pg_locks" => StatView::Locks,
         "pg_stat_database" => StatView::Database,
+        "pg_stat_database_conflicts" => StatView::DatabaseConflicts,
         "pg_stat_all_tables" => StatView::AllTables,
         "pg_stat_user_tables" => StatView::UserTables,
         "pg_statio_all_tables" => StatView::StatioAllTables,
@@ -277,6 +285,15 @@ impl StatView {
                 ("sessions_killed", Int8),
                 ("stats_reset", TimestampTz),
             ],
+            StatView::DatabaseConflicts => &[
+                ("datid", Oid),
+                ("datname", Name),
+                ("confl_tablespace", Int8),
+                ("confl_lock", Int8),
+                ("confl_snapshot", Int8),
+                ("confl_bufferpin", Int8),
+                ("confl_deadlock", Int8),
+            ],
             StatView::AllTables | StatView::UserTables => &[
                 ("relid", Oid),
                 ("schemaname", Name),
@@ -429,7 +446,10 @@ impl StatView {
                     let mut r = vec![Value::Oid(oid), name, Value::Int4(backends)];
                     r.push(Value::Int8(commits as i64));
                     r.push(Value::Int8(rollbacks as i64));
-                    r.extend((0..12).map(|_| Value::Int8(0)));
+                    r.extend((0..7).map(|_| Value::Int8(0)));
+                    // conflicts: recovery conflicts (relation locks, on a standby).
+                    r.push(int8(engine.standby_locks().conflicts(oid)));
+                    r.extend((0..4).map(|_| Value::Int8(0)));
                     r.push(null());
                     r.extend((0..5).map(|_| Value::Float8(0.0)));
                     r.extend((0..4).map(|_| Value::Int8(0)));
@@ -443,6 +463,21 @@ impl StatView {
                 }
                 out
             }
+            StatView::DatabaseConflicts => engine
+                .with_catalog(|c| {
+                    c.databases
+                        .values()
+                        .map(|d| (d.oid, d.name.clone()))
+                        .collect::<Vec<_>>()
+                })
+                .into_iter()
+                .map(|(oid, name)| {
+                    let mut r = vec![Value::Oid(oid), text(&name), Value::Int8(0)];
+                    r.push(int8(engine.standby_locks().conflicts(oid)));
+                    r.extend((0..3).map(|_| Value::Int8(0)));
+                    r
+                })
+                .collect(),
             StatView::AllTables | StatView::UserTables => table_list(engine, db)
                 .into_iter()
                 .map(|(oid, schema, name)| {

@@ -852,7 +852,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             }
         };
         if terminate.load(Ordering::SeqCst) {
-            pending.error(&shared.termination_error());
+            pending.error(&shared.termination_error_of(_registered.pid));
             let _ = pending.flush(&mut io).await;
             break;
         }
@@ -981,7 +981,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             // termination says so in a WARNING, and PostgreSQL sends nothing after it.
             match session.as_mut().and_then(|s| s.take_exit_warning()) {
                 Some(w) => pending.error(&w),
-                None => pending.error(&shared.termination_error()),
+                None => pending.error(&shared.termination_error_of(_registered.pid)),
             }
             let _ = pending.flush(&mut io).await;
             break;

@@ -217,6 +217,18 @@ impl Shared {
         }
     }
 
+    /// The error backend `pid` ends with: PostgreSQL's recovery-conflict FATAL when a
+    /// hot standby's replay terminated it (logged here), else [`Shared::termination_error`].
+    pub fn termination_error_of(&self, pid: i32) -> Error {
+        match self.engine.standby_locks().take_termination(pid) {
+            Some(e) => {
+                log_error(&e);
+                e
+            }
+            None => self.termination_error(),
+        }
+    }
+
     fn terminate_all(&self) {
         for b in self.backends().values() {
             b.terminate.store(true, Ordering::SeqCst);
@@ -536,6 +548,21 @@ async fn postmaster(
     shared
         .engine
         .on_panic(Box::new(move || notify.notify_one()));
+
+    // Hot standby: replay ends a session idle in a transaction that holds a relation
+    // replay must lock, once max_standby_*_delay has passed (storage/standby_locks.rs).
+    let weak = Arc::downgrade(&shared);
+    shared
+        .engine
+        .standby_locks()
+        .set_signal(Arc::new(move |pid, action| {
+            weak.upgrade().is_some_and(|s| match action {
+                crate::storage::standby_locks::ConflictAction::Terminate => {
+                    s.terminate_backend(pid)
+                }
+                crate::storage::standby_locks::ConflictAction::Cancel => s.cancel_backend(pid),
+            })
+        }));
 
     // Replication slots: a walsender whose slot max_slot_wal_keep_size invalidates is
     // terminated; max_replication_slots and cluster_name (for process titles) with the

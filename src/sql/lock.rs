@@ -18,6 +18,10 @@
 //! stronger mode would promise that other sessions wait, which tusk cannot keep, so
 //! it is refused with 0A000 rather than accepted and ignored.
 //!
+//! On a hot standby, ACCESS SHARE is held as PostgreSQL holds it there: replay of a
+//! DROP TABLE or ALTER TABLE of a locked table waits for the transaction
+//! (`storage::standby_locks`).
+//!
 //! What this module must never do: accept a mode whose waiting it does not provide.
 
 use super::ExecCtx;
@@ -97,6 +101,7 @@ pub fn execute(stmt: &LockStmt, in_block: bool, cx: &mut ExecCtx<'_>) -> Result<
         );
     }
     let role = super::privileges::current_role_oid(cx);
+    let mut locked = Vec::new();
     for (schema, name) in &stmt.tables {
         let db = cx.db_oid;
         let oid = match crate::catalog::resolve_table(cx.engine, db, schema.as_deref(), name)? {
@@ -134,6 +139,7 @@ pub fn execute(stmt: &LockStmt, in_block: bool, cx: &mut ExecCtx<'_>) -> Result<
                 crate::storage::acl::ACL_SELECT,
             )?;
         }
+        locked.push(oid);
     }
     if stmt.mode != LockMode::AccessShare {
         bail!(
@@ -141,6 +147,11 @@ pub fn execute(stmt: &LockStmt, in_block: bool, cx: &mut ExecCtx<'_>) -> Result<
             "LOCK TABLE in {} mode is not supported yet",
             stmt.mode.name()
         );
+    }
+    // On a hot standby the lock is real: replay of a DROP or ALTER of these tables
+    // waits for this transaction (storage/standby_locks.rs).
+    for oid in locked {
+        cx.engine.note_standby_read(cx.txn, cx.db_oid, oid);
     }
     Ok(())
 }

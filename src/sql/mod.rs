@@ -303,9 +303,14 @@ impl ExecCtx<'_> {
     }
 
     /// Fails with 57014 when the statement was canceled or ran past
-    /// `statement_timeout`; long-running loops call it regularly.
+    /// `statement_timeout` (40001 when a hot standby's replay cancelled it for a
+    /// recovery conflict); long-running loops call it regularly.
     pub fn check_interrupts(&self) -> Result<()> {
         if self.ctx.cancel.swap(false, Ordering::SeqCst) {
+            // Replay of a hot standby cancels with its own text (standby_locks.rs).
+            if let Some(e) = self.engine.standby_locks().take_conflict(self.txn.xid) {
+                return Err(e);
+            }
             bail!(
                 sqlstate::QUERY_CANCELED,
                 "canceling statement due to user request"
@@ -1496,6 +1501,13 @@ impl Session {
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
         self.ensure_txn();
+        // A recovery conflict signalled between statements (storage/standby_locks.rs)
+        // cancels the next one even if no check of the cancel flag sees it.
+        if let Some(t) = self.txn.as_ref().filter(|_| self.engine.in_recovery()) {
+            if let Some(e) = self.engine.standby_locks().take_conflict(t.xid) {
+                return Err(e);
+            }
+        }
         // A read-only transaction refuses what a hot standby refuses (25006) — except
         // writes to the session's temporary tables, as in PostgreSQL.
         if self.settings.get_bool("transaction_read_only") && !plan_writes_temp(plan) {
@@ -1527,6 +1539,10 @@ impl Session {
                 Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
             }
         })?;
+        // On a standby: a table replay dropped after planning was read as empty.
+        if let Some(t) = self.txn.as_ref() {
+            self.engine.check_standby_reads(t.xid)?;
+        }
         let tag = tag_for(plan, result.0);
         Ok(match fields {
             Some(fields) => ExecResult::Rows {

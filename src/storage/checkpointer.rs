@@ -72,6 +72,12 @@ pub struct CheckpointSettings {
     /// `archive_timeout` (zero: off): the checkpointer switches segments when WAL was
     /// written and this long has passed since the last switch.
     pub archive_timeout: Duration,
+    /// `max_standby_streaming_delay` (`None` for -1: wait for ever): how long replay of
+    /// streamed WAL waits for standby transactions holding a relation it must lock
+    /// exclusively (see `standby_locks.rs`).
+    pub max_standby_streaming_delay: Option<Duration>,
+    /// `max_standby_archive_delay`: the same for WAL from the archive or pg_wal.
+    pub max_standby_archive_delay: Option<Duration>,
 }
 
 impl Default for CheckpointSettings {
@@ -86,10 +92,17 @@ impl Default for CheckpointSettings {
             autovacuum_threshold: 1000,
             tick: Duration::from_millis(200),
             max_slot_wal_keep_size: Some(1024 * 1024 * 1024),
+            max_standby_streaming_delay: Some(Duration::from_secs(30)),
+            max_standby_archive_delay: Some(Duration::from_secs(30)),
             archive_mode: super::archive_status::ArchiveMode::Off,
             archive_timeout: Duration::ZERO,
         }
     }
+}
+
+/// A `max_standby_*_delay` value in milliseconds: -1 (any negative) waits for ever.
+fn standby_delay(ms: i64) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
 
 impl CheckpointSettings {
@@ -109,6 +122,8 @@ impl CheckpointSettings {
             },
             archive_mode: super::archive_status::ArchiveMode::parse(&cfg.get_str("archive_mode")),
             archive_timeout: Duration::from_secs(cfg.get_int("archive_timeout").max(0) as u64),
+            max_standby_streaming_delay: standby_delay(cfg.get_int("max_standby_streaming_delay")),
+            max_standby_archive_delay: standby_delay(cfg.get_int("max_standby_archive_delay")),
             ..CheckpointSettings::default()
         }
     }

@@ -58,6 +58,7 @@ pub mod record;
 pub mod recovery;
 pub mod restore_point;
 pub mod schema;
+pub mod standby_locks;
 // Cumulative counters: transactions and checkpoints (stats.rs).
 pub mod stats;
 // Temporary namespaces: never logged, never imaged (temp.rs).
@@ -288,6 +289,11 @@ pub struct Engine {
     activity: Arc<activity::Activity>,
     /// Transactions and checkpoints counted (see `stats.rs`); lock-free.
     counters: stats::Counters,
+    /// Relation locks of standby transactions and replay's conflicts with them (see
+    /// `standby_locks.rs`).
+    standby_locks: standby_locks::StandbyLocks,
+    /// When replay last found newly received WAL (see `standby_locks.rs`).
+    receipt_clock: standby_locks::ReceiptClock,
 }
 
 fn panic_error(e: Error) -> Error {
@@ -430,6 +436,8 @@ impl Engine {
             )),
             activity: Arc::default(),
             counters: stats::Counters::default(),
+            standby_locks: standby_locks::StandbyLocks::default(),
+            receipt_clock: standby_locks::ReceiptClock::default(),
         };
         engine.checkpoint_inner(true, None)
     }
@@ -634,6 +642,8 @@ impl Engine {
             archive,
             activity: Arc::default(),
             counters: stats::Counters::default(),
+            standby_locks: standby_locks::StandbyLocks::default(),
+            receipt_clock: standby_locks::ReceiptClock::default(),
         }
     }
 
@@ -1319,6 +1329,7 @@ impl Engine {
 
     /// The versions of a table visible to the transaction's snapshot, in scan order.
     pub fn scan(&self, txn: &Transaction, db: u32, rel: u32) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.note_standby_read(txn, db, rel);
         let st = self.lock();
         match st.store.heaps.get(&(db, rel)) {
             None => vec![],
@@ -1345,6 +1356,7 @@ impl Engine {
         want: usize,
     ) -> Vec<(u64, Arc<Vec<Value>>)> {
         use std::ops::Bound;
+        self.note_standby_read(txn, db, rel);
         let st = self.lock();
         let map = st.store.heaps.get(&(db, rel)).and_then(|h| {
             if cur.index == heap::PK_INDEX {
@@ -1395,6 +1407,7 @@ impl Engine {
         rel: u32,
         key: &[Value],
     ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.note_standby_read(txn, db, rel);
         let st = self.lock();
         let Some(h) = st.store.heaps.get(&(db, rel)) else {
             return vec![];
@@ -1425,6 +1438,7 @@ impl Engine {
         prefix: &[Value],
         range: Option<(Bound<Value>, Bound<Value>)>,
     ) -> Option<Vec<(u64, Arc<Vec<Value>>)>> {
+        self.note_standby_read(txn, db, rel);
         let st = self.lock();
         let h = st.store.heaps.get(&(db, rel))?;
         // The primary key (heap::PK_INDEX) or a secondary index: its width and map.
@@ -2052,6 +2066,7 @@ impl Engine {
     /// or removes/restores them on abort, then wakes waiters.
     fn finish(&self, txn: Transaction, committed: bool) {
         self.counters.count_transaction_in(txn.db, committed);
+        self.standby_locks.release(txn.xid);
         let mut st = self.lock();
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();

@@ -934,12 +934,14 @@ impl Engine {
             let Some(rec) = cur.reader.next_record()? else {
                 // Out of valid WAL: from here on it must come from the primary, once
                 // the standby's WAL-source loop lets the walreceiver stream.
+                self.receipt_clock.ran_dry();
                 if self.recovery.streaming_allowed.load(Ordering::SeqCst) {
                     let end = cur.reader.end_of_valid().0.max(1);
                     self.recovery.wal_wanted.store(end, Ordering::SeqCst);
                 }
                 break;
             };
+            self.receipt_clock.record_read();
             let probe = check.as_ref().map(|_| probe_of(&rec));
             if let (Some(f), Some(p)) = (check.as_mut(), probe.as_ref()) {
                 if f(p, rec.start, rec.end, true) {
@@ -1045,7 +1047,11 @@ impl Engine {
         match Record::decode(rec.rmid, rec.info, &rec.payload)? {
             Record::Commit { time } => {
                 let records = cur.pending.remove(&rec.xid).unwrap_or_default();
+                // Standby transactions using a relation this drops or redefines
+                // (standby_locks.rs) end first, or are cancelled after the delay.
+                let locked = self.lock_for_replay(&records, rec);
                 self.apply_commit(rec, records);
+                self.standby_locks.release_exclusive(&locked);
                 self.recovery.last_commit_time.store(time, Ordering::SeqCst);
             }
             Record::Checkpoint {
