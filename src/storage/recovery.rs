@@ -1599,15 +1599,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&s);
     }
 
-    /// A backup whose end is a segment switch (its min recovery point is the switched
-    /// segment's end) becomes consistent from its local WAL alone, and replay reports
-    /// the segment's end, as PostgreSQL's EndRecPtr after a switch.
-    #[test]
-    fn a_switch_ends_at_its_segment_end() {
-        const MB: u64 = 1024 * 1024;
-        let d = crate::testutil::tempdir("rec-sw-primary");
-        let s = crate::testutil::tempdir("rec-sw-standby");
-        crate::testutil::bootstrap(&d, MB);
+    /// A primary in a new directory with `segment` sized WAL segments, a copy of its
+    /// cleanly shut down cluster in another (the standby-to-be), and one table created
+    /// on the primary after the copy; returns both directories, the options, the
+    /// primary and the table's OID.
+    fn primary_with_copy(
+        tag: &str,
+        segment: u64,
+    ) -> (
+        std::path::PathBuf,
+        std::path::PathBuf,
+        EngineOptions,
+        Arc<Engine>,
+        u32,
+    ) {
+        let d = crate::testutil::tempdir(&format!("{tag}-primary"));
+        let s = crate::testutil::tempdir(&format!("{tag}-standby"));
+        crate::testutil::bootstrap(&d, segment);
         let opts = EngineOptions {
             background: false,
             ..EngineOptions::default()
@@ -1628,13 +1636,28 @@ mod tests {
         )
         .unwrap();
         p.commit(t, true).unwrap();
-        let sw = p.switch_wal().unwrap();
-        let seg_end = Lsn(sw.0.div_ceil(MB) * MB);
+        (d, s, opts, p, oid)
+    }
+
+    /// Copies the primary's WAL segment files into the standby's `pg_wal`.
+    fn copy_wal(d: &std::path::Path, s: &std::path::Path) {
         for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
             if f.file_type().unwrap().is_file() {
                 std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
             }
         }
+    }
+
+    /// A backup whose end is a segment switch (its min recovery point is the switched
+    /// segment's end) becomes consistent from its local WAL alone, and replay reports
+    /// the segment's end, as PostgreSQL's EndRecPtr after a switch.
+    #[test]
+    fn a_switch_ends_at_its_segment_end() {
+        const MB: u64 = 1024 * 1024;
+        let (d, s, opts, p, _) = primary_with_copy("rec-sw", MB);
+        let sw = p.switch_wal().unwrap();
+        let seg_end = Lsn(sw.0.div_ceil(MB) * MB);
+        copy_wal(&d, &s);
         let mut c = ControlFile::read(&s).unwrap();
         c.min_recovery_point = seg_end;
         c.write(&s, false).unwrap();
@@ -1653,34 +1676,8 @@ mod tests {
     #[test]
     fn standby_flush_position_and_backup_from_standby() {
         const MB: u64 = 1024 * 1024;
-        let d = crate::testutil::tempdir("rec-cas-primary");
-        let s = crate::testutil::tempdir("rec-cas-standby");
-        crate::testutil::bootstrap(&d, MB);
-        let opts = EngineOptions {
-            background: false,
-            ..EngineOptions::default()
-        };
-        let p = Engine::open(&d, &opts).unwrap();
-        p.shutdown().unwrap();
-        drop(p);
-        copy_dir(&d, &s);
-        let p = Engine::open(&d, &opts).unwrap();
-        let mut t = p.begin();
-        let oid = p.new_oid();
-        p.catalog_change(
-            &mut t,
-            CatalogChange::CreateTable {
-                db: 5,
-                def: crate::testutil::int_table(oid),
-            },
-        )
-        .unwrap();
-        p.commit(t, true).unwrap();
-        for f in std::fs::read_dir(d.join("pg_wal")).unwrap().flatten() {
-            if f.file_type().unwrap().is_file() {
-                std::fs::copy(f.path(), s.join("pg_wal").join(f.file_name())).unwrap();
-            }
-        }
+        let (d, s, opts, p, _) = primary_with_copy("rec-cas", MB);
+        copy_wal(&d, &s);
         let (e, mut cur) = Engine::open_standby(&s, &opts).unwrap();
         let mut progress = e.subscribe_standby_progress();
         assert!(e.replay_available(&mut cur, Duration::ZERO).unwrap() >= 1);
