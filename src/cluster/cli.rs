@@ -1,7 +1,9 @@
 //! The command line of the one `tusk` binary, parsed by hand.
 //!
-//! Three commands, each taking the options of the PostgreSQL program it stands in for:
-//! `tusk init` (initdb), `tusk run` (postgres) and `tusk ctl` (pg_ctl). Options may be
+//! Five commands, each taking the options of the PostgreSQL program it stands in for:
+//! `tusk init` (initdb), `tusk run` (postgres), `tusk ctl` (pg_ctl), `tusk waldump`
+//! (pg_waldump), and `tusk standby`, which no single PostgreSQL program does (a base
+//! backup, the standby's configuration and its start in one step). Options may be
 //! written the getopt way: `-D DIR`, `-DDIR`, `--pgdata=DIR`, `--pgdata DIR`, and flags
 //! may be bundled (`-ws`). Parsing is pure: it never reads files or the environment,
 //! so every rule here is unit-tested; `src/main.rs` only dispatches.
