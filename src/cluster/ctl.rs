@@ -689,8 +689,11 @@ mod tests {
             .arg(script)
             .spawn()
             .unwrap();
-        for _ in 0..100 {
-            if d.join("postmaster.pid").exists() {
+        // Wait (bounded) until the file is complete, not merely created: on a busy
+        // machine the shell may not have written its lines yet.
+        for _ in 0..500 {
+            let written = fs::read_to_string(d.join("postmaster.pid")).unwrap_or_default();
+            if written.lines().count() >= 8 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
