@@ -771,6 +771,12 @@ type Fields = Option<Arc<Vec<FieldDesc>>>;
 /// A plan cached for a statement text.
 struct CachedPlan {
     version: u64,
+    /// What the plan was made for (its cache key is a hash of these): the statement
+    /// text, the schemas names resolved in, the time zone and the role.
+    text: String,
+    path: Vec<u32>,
+    tz: String,
+    user: String,
     params_in: Vec<DataType>,
     params_out: Vec<DataType>,
     plan: Arc<Plan>,
@@ -836,7 +842,7 @@ pub struct Session {
     statements: HashMap<String, Arc<Prepared>>,
     portals: HashMap<String, Portal>,
     /// Plans by (offset, statement text), valid at one catalog version (bounded).
-    plan_cache: HashMap<(usize, String), CachedPlan>,
+    plan_cache: HashMap<(usize, u64), CachedPlan>,
     /// The result columns a prepared statement was described with, set just before it
     /// runs and taken by the next [`Session::run`]: the plan that run makes must
     /// return the same columns ("cached plan must not change result type"). Checking
@@ -1393,17 +1399,31 @@ impl Session {
         // timestamptz literals were read in, and on the role whose privileges were
         // checked.
         let tz = self.settings.get_str("TimeZone");
-        let key = (
-            piece.offset,
-            format!("{}\u{0}{path:?}\u{0}{tz}\u{0}{}", piece.text, self.ctx.user),
-        );
+        // The key hashes those (no string is built per statement); a hit is checked
+        // against the stored originals, so a hash collision only costs a re-plan.
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            piece.text.hash(&mut h);
+            path.hash(&mut h);
+            tz.hash(&mut h);
+            self.ctx.user.hash(&mut h);
+            (piece.offset, h.finish())
+        };
+        let path_used = path.clone();
         crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(self.temp.handle());
         // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
         let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
         crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
         if let Some(c) = self.plan_cache.get(&key) {
-            if c.version == version && c.params_in == *param_types {
+            if c.version == version
+                && c.params_in == *param_types
+                && c.text == piece.text
+                && c.path == path_used
+                && c.tz == tz
+                && c.user == self.ctx.user
+            {
                 *param_types = c.params_out.clone();
                 return Ok(c.plan.clone());
             }
@@ -1425,6 +1445,10 @@ impl Session {
             key,
             CachedPlan {
                 version,
+                text: piece.text.clone(),
+                path: path_used,
+                tz,
+                user: self.ctx.user.clone(),
                 params_in: param_types.clone(),
                 params_out: b.params.clone(),
                 plan: plan.clone(),
