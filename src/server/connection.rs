@@ -699,46 +699,38 @@ fn extended_logged(
     log: &mut super::session_log::SessionLog,
 ) -> (Writer, bool) {
     let started = std::time::Instant::now();
-    match msg {
-        FrontendMessage::Parse {
-            ref name,
-            ref query,
-            ..
-        } => {
-            let (name, query) = (name.clone(), query.clone());
-            let (w, failed, error) = extended(s, msg);
-            log.parse(s, &name, &query, started.elapsed(), error.as_ref());
-            (w, failed)
+    let (w, failed, _) = match &msg {
+        FrontendMessage::Parse { name, query, .. } => {
+            let r = extended(s, &msg);
+            log.parse(s, name, query, started.elapsed(), r.2.as_ref());
+            r
         }
         FrontendMessage::Bind {
-            ref portal,
-            ref statement,
-            ..
+            portal, statement, ..
         } => {
-            let (portal, statement) = (portal.clone(), statement.clone());
-            let (w, failed, error) = extended(s, msg);
-            log.bind(s, &portal, &statement, started.elapsed(), error.as_ref());
-            (w, failed)
+            let r = extended(s, &msg);
+            log.bind(s, portal, statement, started.elapsed(), r.2.as_ref());
+            r
         }
-        FrontendMessage::Execute { ref portal, .. } => {
-            let portal = portal.clone();
-            let logged = log.before_execute(s, &portal);
+        FrontendMessage::Execute { portal, .. } => {
+            let logged = log.before_execute(s, portal);
             let started = std::time::Instant::now();
-            let (w, failed, error) = extended(s, msg);
-            log.after_execute(s, &portal, logged, started.elapsed(), error.as_ref());
-            (w, failed)
+            let r = extended(s, &msg);
+            log.after_execute(s, portal, logged, started.elapsed(), r.2.as_ref());
+            r
         }
-        other => {
-            let (w, failed, error) = extended(s, other);
-            log.errors(error.as_slice(), None);
-            (w, failed)
+        _ => {
+            let r = extended(s, &msg);
+            log.errors(r.2.as_slice(), None);
+            r
         }
-    }
+    };
+    (w, failed)
 }
 
 /// Runs one extended-protocol message. Returns the reply, whether it failed (then
 /// messages are skipped until Sync) and the error sent.
-fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool, Option<Error>) {
+fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Error>) {
     let mut w = Writer::new();
     let result: Result<()> = (|| {
         match msg {
@@ -747,7 +739,7 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool, Option<Erro
                 query,
                 param_types,
             } => {
-                s.parse(&name, &query, &param_types)?;
+                s.parse(name, query, param_types)?;
                 w.empty_message(b'1');
             }
             FrontendMessage::Bind {
@@ -757,34 +749,28 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool, Option<Erro
                 params,
                 result_formats,
             } => {
-                s.bind(
-                    &portal,
-                    &statement,
-                    &param_formats,
-                    &params,
-                    &result_formats,
-                )?;
+                s.bind(portal, statement, param_formats, params, result_formats)?;
                 w.empty_message(b'2');
             }
             FrontendMessage::Describe { kind: b'S', name } => {
-                let (params, fields) = s.describe_statement(&name)?;
+                let (params, fields) = s.describe_statement(name)?;
                 w.parameter_description(&params);
                 match fields {
                     Some(f) => w.row_description(&f, &[]),
                     None => w.empty_message(b'n'),
                 }
             }
-            FrontendMessage::Describe { name, .. } => match s.describe_portal(&name)? {
+            FrontendMessage::Describe { name, .. } => match s.describe_portal(name)? {
                 Some(f) => {
-                    let formats = s.portal_formats(&name);
+                    let formats = s.portal_formats(name);
                     w.row_description(&f, &formats);
                 }
                 None => w.empty_message(b'n'),
             },
             FrontendMessage::Execute { portal, max_rows } => {
-                let fields = s.describe_portal(&portal).ok().flatten();
-                let (rows, tag) = s.execute(&portal, max_rows.max(0) as usize)?;
-                let formats = s.portal_formats(&portal);
+                let fields = s.describe_portal(portal).ok().flatten();
+                let (rows, tag) = s.execute(portal, (*max_rows).max(0) as usize)?;
+                let formats = s.portal_formats(portal);
                 for row in &rows {
                     w.data_row(&encode_row(
                         s,
@@ -800,10 +786,10 @@ fn extended(s: &mut Session, msg: FrontendMessage) -> (Writer, bool, Option<Erro
                 }
             }
             FrontendMessage::Close { kind, name } => {
-                if kind == b'S' {
-                    s.close_statement(&name);
+                if *kind == b'S' {
+                    s.close_statement(name);
                 } else {
-                    s.close_portal(&name);
+                    s.close_portal(name);
                 }
                 w.empty_message(b'3');
             }

@@ -253,14 +253,19 @@ impl SessionLog {
         took: Duration,
         failed: Option<&Error>,
     ) {
-        self.portal_statements
-            .insert(portal.to_string(), statement.to_string());
-        let text = self.statement_text(s, statement);
+        // (Every Bind passes here: nothing is allocated unless the portal's statement
+        // changed or a line is written.)
+        if self.portal_statements.get(portal).map(String::as_str) != Some(statement) {
+            self.portal_statements
+                .insert(portal.to_string(), statement.to_string());
+        }
         if let Some(e) = failed {
+            let text = self.statement_text(s, statement);
             self.errors(std::slice::from_ref(e), Some(&text));
             return;
         }
         if duration_bound(s).is_some_and(|b| took >= b) {
+            let text = self.statement_text(s, statement);
             let params = s.portal_log_text(portal).and_then(|(_, p)| p);
             self.log(
                 &format!(
@@ -303,9 +308,9 @@ impl SessionLog {
         took: Duration,
         failed: Option<&Error>,
     ) {
-        let params = s.portal_log_text(portal).and_then(|(_, p)| p);
-        let text = self.portal_text(s, portal);
+        // The statement text and parameters are formatted only for a line to write.
         if let Some(e) = failed {
+            let text = self.portal_text(s, portal);
             self.errors(std::slice::from_ref(e), Some(&text));
             return;
         }
@@ -315,6 +320,8 @@ impl SessionLog {
         if logged {
             self.log(&format!("duration: {} ms", millis(took)), None);
         } else {
+            let params = s.portal_log_text(portal).and_then(|(_, p)| p);
+            let text = self.portal_text(s, portal);
             self.log(
                 &format!(
                     "duration: {} ms  {}: {text}",

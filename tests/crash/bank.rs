@@ -167,6 +167,22 @@ pub(crate) async fn client(
     }
 }
 
+/// How many ledger rows client `cid` has, asserting (`what` names the place) that
+/// its sequence numbers run 1..=m without a gap.
+pub(crate) fn client_rows(ledger: &HashMap<(i32, i32), Entry>, cid: i32, what: &str) -> u64 {
+    let mut seqs: Vec<i32> = ledger
+        .keys()
+        .filter(|(c, _)| *c == cid)
+        .map(|(_, q)| *q)
+        .collect();
+    seqs.sort_unstable();
+    assert!(
+        seqs.iter().enumerate().all(|(i, q)| *q as usize == i + 1),
+        "{what}: ledger seqs have a gap: {seqs:?}"
+    );
+    seqs.len() as u64
+}
+
 /// Reads the accounts and the ledger.
 pub(crate) async fn read_state(conninfo: &str) -> (HashMap<i32, i64>, HashMap<(i32, i32), Entry>) {
     let c = connect(conninfo).await.expect("connect after restart");
@@ -361,17 +377,7 @@ pub fn run(sync_commit: bool, storm: bool) {
             let cid = base + k as i32;
             let acked = log.acked.load(Ordering::SeqCst);
             let attempting = log.attempting.load(Ordering::SeqCst);
-            let mut seqs: Vec<i32> = ledger
-                .keys()
-                .filter(|(c, _)| *c == cid)
-                .map(|(_, q)| *q)
-                .collect();
-            seqs.sort_unstable();
-            let m = seqs.len() as u64;
-            assert!(
-                seqs.iter().enumerate().all(|(i, q)| *q as usize == i + 1),
-                "round {round} client {cid}: ledger seqs have a gap: {seqs:?}"
-            );
+            let m = client_rows(&ledger, cid, &format!("round {round} client {cid}"));
             assert!(
                 m <= acked + 1 && m <= attempting.max(acked),
                 "round {round} client {cid}: {m} ledger rows but only {acked} acknowledged and {attempting} attempted"

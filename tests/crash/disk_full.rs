@@ -24,7 +24,7 @@
 
 use crate::bank::{rounds, schema_sql, seed};
 use crate::common::*;
-use crate::load::{check, Load};
+use crate::load::{check, problems_logged, Load};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -350,13 +350,7 @@ fn run(whole_datadir: bool) {
                 s.log_text()
             );
         }
-        let said: Vec<String> = s.log_text()[log_start..]
-            .lines()
-            .filter(|l| l.contains("PANIC") || l.contains("FATAL") || l.contains("ERROR"))
-            .map(|l| l.split_once("] ").map_or(l, |(_, m)| m).to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let said = problems_logged(&s.log_text()[log_start..]);
         eprintln!(
             "{what}: checkpoint got {checkpoint_said:?}; {acked} commits acknowledged, {} bulk rows, {failed} transfer attempts refused, {} unacknowledged found committed, {} ledger rows; shutdown {status}; the log said {said:?}",
             filled.load(Ordering::SeqCst),

@@ -26,7 +26,7 @@
 
 use crate::bank::{rounds, schema_sql, seed};
 use crate::common::*;
-use crate::load::{check, start_env, Load};
+use crate::load::{check, problems_logged, start_env, Load};
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -153,13 +153,7 @@ fn failed_wal_fsync_stops_writes_and_loses_no_acknowledged_commit() {
             .or_default() += 1;
         s.try_start()
             .unwrap_or_else(|e| panic!("{what}: restart: {e}\n{}", s.log_text()));
-        let said: Vec<String> = s.log_text()[log_start..]
-            .lines()
-            .filter(|l| l.contains("PANIC") || l.contains("FATAL") || l.contains("ERROR"))
-            .map(|l| l.split_once("] ").map_or(l, |(_, m)| m).to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let said = problems_logged(&s.log_text()[log_start..]);
         eprintln!("fsync {what}: the log said {said:?}");
         eprintln!(
             "fsync {what}: {acked} commits acknowledged, {fsync_errors} commits failed with the fsync error, {} unacknowledged found committed, {} ledger rows",

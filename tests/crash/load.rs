@@ -8,7 +8,9 @@
 //! that may be there without an acknowledgement is the one the client was waiting on
 //! when the fault hit — and rows verified earlier are still there.
 
-use crate::bank::{check_balances, client, read_state, ClientLog, Entry, Stats, CLIENTS};
+use crate::bank::{
+    check_balances, client, client_rows, read_state, ClientLog, Entry, Stats, CLIENTS,
+};
 use crate::common::*;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};
@@ -55,6 +57,17 @@ pub(crate) fn start_env(s: &mut Server, env: &[(&str, String)]) -> Result<(), Ex
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The distinct PANIC, FATAL and ERROR messages of a log excerpt, without the line
+/// prefix (what a fault round reports it saw).
+pub(crate) fn problems_logged(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("PANIC") || l.contains("FATAL") || l.contains("ERROR"))
+        .map(|l| l.split_once("] ").map_or(l, |(_, m)| m).to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// Running bank clients.
@@ -151,17 +164,7 @@ pub(crate) fn check(
     for (k, log) in logs.iter().enumerate() {
         let cid = base + k as i32;
         let acked = log.acked.load(Ordering::SeqCst);
-        let mut seqs: Vec<i32> = ledger
-            .keys()
-            .filter(|(c, _)| *c == cid)
-            .map(|(_, q)| *q)
-            .collect();
-        seqs.sort_unstable();
-        let m = seqs.len() as u64;
-        assert!(
-            seqs.iter().enumerate().all(|(i, q)| *q as usize == i + 1),
-            "{what}: client {cid}: ledger seqs have a gap: {seqs:?}"
-        );
+        let m = client_rows(&ledger, cid, &format!("{what}: client {cid}"));
         assert!(
             m >= acked,
             "{what}: client {cid}: acknowledged commit lost: {m} ledger rows, {acked} acknowledged"
