@@ -950,6 +950,12 @@ pub struct SessionSettings {
     /// [`SessionSettings::take_reported_changes`]; lets the per-statement check skip
     /// recomputing the 13 values when nothing that could change them happened.
     reported_dirty: bool,
+    /// Effective values read since the last change, by registry index: a statement
+    /// reads a dozen settings, each otherwise looked up through four layers and the
+    /// server's configuration. Every `&mut self` method empties it (`changed`); a
+    /// Mutex only because reads take `&self`. A short list, scanned: a session reads
+    /// few distinct settings, and an idle one holds none.
+    memo: Mutex<Vec<(u16, Value)>>,
 }
 
 /// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
@@ -969,6 +975,28 @@ impl SessionSettings {
             saved: Vec::new(),
             last_reported: Mutex::new(HashMap::default()),
             reported_dirty: true,
+            memo: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Forgets every remembered effective value: called by the methods that may
+    /// change many layers at once or the server configuration under them.
+    fn changed(&mut self) {
+        self.memo
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Forgets the remembered value of one setting (a session value depends only on
+    /// that setting's own layers and the server's value).
+    fn forget(&mut self, name: &str) {
+        if let Some(def) = lookup(name) {
+            let i = registry_index(def) as u16;
+            self.memo
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(k, _)| *k != i);
         }
     }
 
@@ -1010,10 +1038,17 @@ impl SessionSettings {
     }
 
     fn effective(&self, def: &'static SettingDef) -> Value {
-        match self.layered(def.name) {
+        let i = registry_index(def) as u16;
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = memo.iter().find(|(k, _)| *k == i) {
+            return v.clone();
+        }
+        let v = match self.layered(def.name) {
             Some(s) => s.value.clone(),
             None => self.server.effective(def),
-        }
+        };
+        memo.push((i, v.clone()));
+        v
     }
 
     fn shown(&self, def: &'static SettingDef) -> String {
@@ -1035,6 +1070,15 @@ impl SessionSettings {
     /// `database`, `replication` and `_pq_.*` itself and expands `options` with
     /// [`SessionSettings::parse_options`]; anything else it passes here.
     pub fn apply_startup(&mut self, name: &str, v: &str) -> Result<()> {
+        // It may read the value before it changes it: forget it afterwards too.
+        self.forget(name);
+        let r = self.apply_startup_layer(name, v);
+        self.forget(name);
+        r
+    }
+
+    /// [`Self::apply_startup`] itself, between the two `changed` calls.
+    fn apply_startup_layer(&mut self, name: &str, v: &str) -> Result<()> {
         let (def, key) = Self::key(name)?;
         let val = match def {
             Some(def) => {
@@ -1181,6 +1225,21 @@ impl SessionSettings {
     /// `SET [LOCAL] name = value` (or `TO DEFAULT` when `v` is None) with PostgreSQL's
     /// context rules and error texts. `SET LOCAL` outside a transaction does nothing.
     pub fn set(&mut self, name: &str, v: Option<&str>, local: bool, superuser: bool) -> Result<()> {
+        // It may read the value before it changes it: forget it afterwards too.
+        self.forget(name);
+        let r = self.set_layer(name, v, local, superuser);
+        self.forget(name);
+        r
+    }
+
+    /// [`Self::set`] itself, between the two `changed` calls.
+    fn set_layer(
+        &mut self,
+        name: &str,
+        v: Option<&str>,
+        local: bool,
+        superuser: bool,
+    ) -> Result<()> {
         let (def, key) = Self::key(name)?;
         if let Some(def) = def {
             check_set_context(def, superuser)?;
@@ -1220,6 +1279,7 @@ impl SessionSettings {
     /// `RESET name`: back to the value at session start, with SET's context checks
     /// (superuser rights taken from `is_superuser`).
     pub fn reset(&mut self, name: &str) -> Result<()> {
+        self.changed();
         let su = self.superuser();
         self.set(name, None, false, su)
     }
@@ -1227,6 +1287,7 @@ impl SessionSettings {
     /// `RESET ALL`: drops every SET value except those PostgreSQL keeps
     /// (transaction_isolation, session_authorization, role…).
     pub fn reset_all(&mut self) {
+        self.changed();
         self.reported_dirty = true;
         self.session
             .retain(|k, _| NO_RESET_ALL.contains(&k.as_str()));
@@ -1246,11 +1307,17 @@ impl SessionSettings {
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.reported_dirty |= self.local.keys().any(|k| is_reported(k));
-        self.local.clear();
+        let local: Vec<String> = self.local.drain().map(|(k, _)| k).collect();
+        for k in local {
+            self.forget(&k);
+        }
         if !self.saved.is_empty() {
             let (session, _) = self.saved.swap_remove(0);
             if !committed {
                 self.reported_dirty |= session != self.session;
+                if session != self.session {
+                    self.changed();
+                }
                 self.session = session;
             }
             self.saved.clear();
@@ -1269,6 +1336,7 @@ impl SessionSettings {
     /// since it; `ROLLBACK TO` restores them (the caller then opens the savepoint again
     /// with [`SessionSettings::begin_subtransaction`], as ROLLBACK TO keeps it).
     pub fn end_subtransaction(&mut self, committed: bool) {
+        self.changed();
         if self.saved.len() > 1 {
             if let Some((session, local)) = self.saved.pop() {
                 if !committed {
@@ -1442,6 +1510,15 @@ impl SessionSettings {
     /// of the same setting is dropped. An invalid name or value is ignored (it is a
     /// programming error, logged by debug assertions).
     pub fn set_internal(&mut self, name: &str, v: &str) {
+        // It may read the value before it changes it: forget it afterwards too.
+        self.forget(name);
+        let r = self.set_internal_layer(name, v);
+        self.forget(name);
+        r
+    }
+
+    /// [`Self::set_internal`] itself, between the two `changed` calls.
+    fn set_internal_layer(&mut self, name: &str, v: &str) {
         let Ok((def, key)) = Self::key(name) else {
             debug_assert!(false, "set_internal of unknown setting {name}");
             return;
@@ -1466,6 +1543,7 @@ impl SessionSettings {
     /// Replaces the server-level configuration after a SIGHUP reload; session values
     /// stay.
     pub fn update_server(&mut self, server: Arc<ServerConfig>) {
+        self.changed();
         self.reported_dirty = true;
         self.server = server;
     }

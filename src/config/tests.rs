@@ -1036,3 +1036,40 @@ fn sample_file_documents_the_real_defaults() {
         .collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn remembered_values_follow_every_change() {
+    let mut s = session();
+    // Read first, so that each change below has a remembered value to replace.
+    assert_eq!(s.get_str("application_name"), "");
+    s.set("application_name", Some("a"), false, true).unwrap();
+    assert_eq!(s.get_str("application_name"), "a");
+    s.begin_transaction();
+    s.set("application_name", Some("b"), true, true).unwrap();
+    assert_eq!(s.get_str("application_name"), "b");
+    s.end_transaction(false);
+    assert_eq!(s.get_str("application_name"), "a");
+    s.begin_transaction();
+    s.set("application_name", Some("c"), false, true).unwrap();
+    s.begin_subtransaction();
+    s.set("application_name", Some("d"), false, true).unwrap();
+    assert_eq!(s.get_str("application_name"), "d");
+    s.end_subtransaction(false);
+    assert_eq!(s.get_str("application_name"), "c");
+    s.end_transaction(true);
+    assert_eq!(s.get_str("application_name"), "c");
+    s.reset("application_name").unwrap();
+    assert_eq!(s.get_str("application_name"), "");
+    assert_eq!(s.get_int("work_mem"), 4096);
+    s.set_internal("work_mem", "8MB");
+    assert_eq!(s.get_int("work_mem"), 8192);
+    s.set("work_mem", Some("16MB"), false, true).unwrap();
+    s.reset_all();
+    assert_eq!(s.get_int("work_mem"), 8192);
+    let d = TempDir::new("memo");
+    d.write("postgresql.conf", "statement_timeout = 5s\n");
+    let cfg = ServerConfig::load(&d.0, &[]).unwrap();
+    assert_eq!(s.get_int("statement_timeout"), 0);
+    s.update_server(Arc::new(cfg));
+    assert_eq!(s.get_int("statement_timeout"), 5000);
+}
