@@ -19,6 +19,20 @@ pub struct Piece {
 /// Splits a query string at top-level semicolons (outside quotes, dollar quotes and
 /// comments). Empty statements are dropped.
 pub fn split_statements(sql: &str) -> Vec<Piece> {
+    // The common case first: one statement, perhaps with its semicolon, and nothing
+    // before it that could hide a semicolon (a quote or a comment).
+    let body = sql.trim_end();
+    let body = body.strip_suffix(';').unwrap_or(body);
+    if !body.contains([';', '\'', '"', '$']) && !body.contains("--") && !body.contains("/*") {
+        return if is_blank(body) {
+            Vec::new()
+        } else {
+            vec![Piece {
+                text: body.to_string(),
+                offset: 0,
+            }]
+        };
+    }
     let chars: Vec<char> = sql.chars().collect();
     let mut out = Vec::new();
     let mut start = 0;
@@ -1583,6 +1597,28 @@ mod tests {
         );
         assert_eq!(p[1].offset, 13);
         assert!(split_statements(" ; -- nothing").is_empty());
+        // One statement (the shortcut) comes out as the general path makes it.
+        for (sql, text) in [
+            ("END;", "END"),
+            (
+                "  UPDATE t SET a = 1 WHERE b = 2 ;\n",
+                "  UPDATE t SET a = 1 WHERE b = 2 ",
+            ),
+            ("select 1", "select 1"),
+            ("select 'a;", "select 'a;"),
+            ("select 1 -- x;", "select 1 -- x;"),
+        ] {
+            let p = split_statements(sql);
+            assert_eq!(
+                p,
+                vec![Piece {
+                    text: text.into(),
+                    offset: 0
+                }],
+                "{sql}"
+            );
+        }
+        assert!(split_statements(" ;\n").is_empty() && split_statements("").is_empty());
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub mod lateral;
 pub mod lock;
 pub mod log_level;
 pub mod owner;
+pub mod parse_cache;
 pub mod pg_clauses;
 pub mod plan;
 mod prepare;
@@ -393,20 +394,47 @@ enum Parsed {
     Sql(Box<ast::Statement>),
 }
 
-/// Parses one statement (front parser first, then sqlparser).
+/// Parses one statement: the front parser first (never for data-manipulation
+/// statements, which it has nothing for), then sqlparser — through the parse cache
+/// (`parse_cache`) when the text allows.
 fn parse_one(p: &Piece) -> Result<Parsed> {
     if front::is_blank(&p.text) {
         return Ok(Parsed::Empty);
     }
-    if let Some(f) = front::parse(&p.text)? {
-        return Ok(Parsed::Front(f));
+    if !parse_cache::is_dml(&p.text) {
+        if let Some(f) = front::parse(&p.text)? {
+            return Ok(Parsed::Front(f));
+        }
+    } else {
+        let cached = parse_cache::parse_through(&p.text, |template| {
+            let piece = Piece {
+                text: template.to_string(),
+                offset: p.offset,
+            };
+            match parse_sql(&piece) {
+                Ok((Parsed::Sql(stmt), false)) => Some(*stmt),
+                _ => None,
+            }
+        });
+        if let Some(stmt) = cached {
+            return Ok(Parsed::Sql(Box::new(stmt)));
+        }
     }
+    parse_sql(p).map(|(parsed, _)| parsed)
+}
+
+/// Parses one statement with sqlparser, after the text rewrites sqlparser needs
+/// (`temp`, `seq_options`, `pg_clauses`); the flag says whether any of them applied.
+fn parse_sql(p: &Piece) -> Result<(Parsed, bool)> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     // CREATE UNLOGGED TABLE makes an ordinary (logged) table (sql::temp).
     let logged = temp::unlogged_as_logged(&p.text);
     // CREATE SEQUENCE's options in any order (sql::seq_options).
     let logged = seq_options::reorder(logged.as_deref().unwrap_or(&p.text)).or(logged);
     let (text, clauses) = pg_clauses::rewrite_all(logged.as_deref().unwrap_or(&p.text));
+    let rewritten = logged.is_some()
+        || matches!(text, std::borrow::Cow::Owned(_))
+        || clauses != pg_clauses::Clauses::default();
     let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| syntax_error(&e.to_string(), p))?;
     if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) =
@@ -432,14 +460,15 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
             *purge = true;
         }
     }
-    match stmts.len() {
-        0 => Ok(Parsed::Empty),
-        1 => Ok(Parsed::Sql(Box::new(stmts.remove(0)))),
+    let parsed = match stmts.len() {
+        0 => Parsed::Empty,
+        1 => Parsed::Sql(Box::new(stmts.remove(0))),
         _ => bail!(
             sqlstate::SYNTAX_ERROR,
             "cannot insert multiple commands into a prepared statement"
         ),
-    }
+    };
+    Ok((parsed, rewritten))
 }
 
 /// Turns a sqlparser error into PostgreSQL's syntax error with a position when the
@@ -768,6 +797,19 @@ type ParsedQuery = Vec<(Piece, Result<Parsed>)>;
 /// The result columns of a statement, if it returns rows.
 type Fields = Option<Arc<Vec<FieldDesc>>>;
 
+/// The current role's OID and the search path's schemas, with what they were
+/// resolved from: both change only with the catalog (roles, schemas, privileges —
+/// every change moves the catalog version), the user or the `search_path` setting,
+/// so most statements reuse them instead of looking them up under the engine lock.
+struct Resolved {
+    version: u64,
+    user: String,
+    search_path: String,
+    /// The role's OID (0 for a role dropped meanwhile: it holds only what PUBLIC holds).
+    role: u32,
+    path: Vec<u32>,
+}
+
 /// A plan cached for a statement text.
 struct CachedPlan {
     version: u64,
@@ -848,7 +890,11 @@ pub struct Session {
     /// return the same columns ("cached plan must not change result type"). Checking
     /// the plan the run uses plans each execution once, not twice.
     expect_fields: Option<Arc<Vec<FieldDesc>>>,
-    /// Parsed simple-protocol query strings (bounded).
+    /// The current role's OID and search path as last resolved (see
+    /// [`Session::resolved`]).
+    resolved: Option<Resolved>,
+    /// Parsed simple-protocol query strings (bounded), but for single
+    /// data-manipulation statements the thread's `parse_cache` takes.
     parse_cache: HashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
@@ -944,6 +990,7 @@ impl Session {
             statements: HashMap::new(),
             portals: HashMap::new(),
             parse_cache: HashMap::new(),
+            resolved: None,
             plan_cache: HashMap::new(),
             expect_fields: None,
             ddl: ddl::DdlSession::default(),
@@ -1032,9 +1079,35 @@ impl Session {
             self.ctx.user = user;
         }
         // Lookups outside a planned statement (VACUUM, COPY's table) check as this role.
-        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
-        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+        let role = self.resolved().role;
         crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
+    }
+
+    /// The current role's OID and search path, looked up again only when the catalog,
+    /// the user or `search_path` changed since the last time.
+    fn resolved(&mut self) -> &Resolved {
+        let version = self.engine.catalog_version();
+        let search_path = self.settings.get_str("search_path");
+        let fresh = self.resolved.as_ref().is_some_and(|r| {
+            r.version == version && r.user == self.ctx.user && r.search_path == search_path
+        });
+        if !fresh {
+            let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
+            let path = crate::catalog::search_path::resolve(
+                &self.engine,
+                self.db_oid,
+                &search_path,
+                &self.ctx.user,
+            );
+            self.resolved = Some(Resolved {
+                version,
+                user: self.ctx.user.clone(),
+                search_path,
+                role,
+                path,
+            });
+        }
+        self.resolved.as_ref().expect("just resolved")
     }
 
     /// The session's settings.
@@ -1263,10 +1336,16 @@ impl Session {
                     })
                     .collect();
                 let v = Arc::new(v);
-                if self.parse_cache.len() > 256 {
-                    self.parse_cache.clear();
+                // One data-manipulation statement is left to the literal-blind
+                // parse_cache: texts differing only in numbers would fill this one.
+                let templated = matches!(&v[..], [(p, _)] if parse_cache::is_dml(&p.text)
+                    && parse_cache::template(&p.text).is_some());
+                if !templated {
+                    if self.parse_cache.len() > 256 {
+                        self.parse_cache.clear();
+                    }
+                    self.parse_cache.insert(sql.to_string(), v.clone());
                 }
-                self.parse_cache.insert(sql.to_string(), v.clone());
                 v
             }
         };
@@ -1389,12 +1468,10 @@ impl Session {
         param_types: &mut Vec<DataType>,
     ) -> Result<Arc<Plan>> {
         let version = self.engine.catalog_version();
-        let path = crate::catalog::search_path::resolve(
-            &self.engine,
-            self.db_oid,
-            &self.settings.get_str("search_path"),
-            &self.ctx.user,
-        );
+        let (path, role) = {
+            let r = self.resolved();
+            (r.path.clone(), r.role)
+        };
         // A plan depends on the schemas its names resolved in, on the time zone its
         // timestamptz literals were read in, and on the role whose privileges were
         // checked.
@@ -1413,8 +1490,6 @@ impl Session {
         let path_used = path.clone();
         crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(self.temp.handle());
-        // A role dropped meanwhile holds only what PUBLIC holds (OID 0).
-        let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
         crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
         if let Some(c) = self.plan_cache.get(&key) {
             if c.version == version
@@ -1465,6 +1540,10 @@ impl Session {
     ) -> Result<R> {
         self.ensure_txn();
         let keep_snapshot = self.transaction_snapshot();
+        let (path, role) = {
+            let r = self.resolved();
+            (r.path.clone(), r.role)
+        };
         let Session {
             engine,
             settings,
@@ -1478,17 +1557,9 @@ impl Session {
             temp,
             ..
         } = self;
-        crate::catalog::search_path::enter(crate::catalog::search_path::resolve(
-            engine,
-            *db_oid,
-            &settings.get_str("search_path"),
-            &ctx.user,
-        ));
+        crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(temp.handle());
-        crate::catalog::search_path::enter_role(Some((
-            engine.role(&ctx.user).map_or(0, |r| r.oid),
-            *db_oid,
-        )));
+        crate::catalog::search_path::enter_role(Some((role, *db_oid)));
         let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)

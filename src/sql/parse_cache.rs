@@ -1,0 +1,299 @@
+//! The parse cache: data-manipulation statements that differ only in their numeric
+//! literals share one parse.
+//!
+//! Clients of the simple query protocol (psql scripts, `pgbench -M simple`, ORMs that
+//! inline their values) send the same statement again and again with other numbers
+//! in it: `UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 815`.
+//! Parsing such a text costs more than planning and running it. So a statement
+//! starting with `SELECT`, `INSERT`, `UPDATE`, `DELETE`, `WITH`, `VALUES` or `TABLE`
+//! is turned into a *template*: every numeric literal of two or more characters
+//! becomes a placeholder of exactly its length (`815` → `$01`, the placeholder's
+//! number padded with zeros), so that every other token keeps its position and the
+//! spans of the parsed tree — from which error positions are computed — are those
+//! of the original text. The template is parsed once (per backend thread), and each
+//! use clones the tree and puts the literals back where their placeholders are.
+//!
+//! # What it guarantees
+//! The tree handed out is the tree the original text parses to: a placeholder sits
+//! where the number stood and parses as the same kind of node (`Expr::Value`), and is
+//! replaced by `Value::Number` with the literal's own text. Anything that could break
+//! that is not templated: texts holding `$` (dollar quotes, real parameters), `\`
+//! (escape strings), `/*` comments, a number glued to a word or following a `.`; a
+//! template whose parse fails (a number only a literal may take, as in
+//! `varchar(10)`), whose parse the statement rewriters touched
+//! ([`super::pg_clauses`]), or in which a placeholder is not found as an expression
+//! value is remembered as unusable and the statement parses the ordinary way, which
+//! also gives syntax errors their usual text.
+//!
+//! # What it must never do
+//! Cache anything that depends on the session (names, settings, catalog state): a
+//! parse depends on nothing but the text, which is why one cache per thread is
+//! shared by whichever sessions run on it. It never holds plans (see
+//! `Session::plan_cached`). It stays small: at [`CAPACITY`] templates it starts over.
+
+use sqlparser::ast::{self, Expr, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+
+/// Templates kept per thread before the cache is emptied and starts again.
+pub const CAPACITY: usize = 256;
+
+/// The first words of the statements templated (never statements of the front
+/// parser, `super::front`).
+const DML_WORDS: [&str; 7] = [
+    "select", "insert", "update", "delete", "with", "values", "table",
+];
+
+thread_local! {
+    static CACHE: RefCell<HashMap<String, Option<ast::Statement>>> = RefCell::new(HashMap::new());
+}
+
+/// Whether the statement starts with a data-manipulation keyword (no leading
+/// comment): the front parser has nothing to say about it.
+pub fn is_dml(text: &str) -> bool {
+    let t = text.trim_start();
+    let end = t
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(t.len());
+    let word = &t[..end];
+    DML_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// A statement text with its numeric literals replaced by placeholders of the same
+/// length, and each placeholder with the literal it stands for.
+#[derive(Debug, PartialEq)]
+pub struct Template {
+    /// The text with placeholders.
+    pub text: String,
+    /// (placeholder, literal) pairs.
+    pub literals: Vec<(String, String)>,
+}
+
+/// Makes the template of `text` (see the module notes); `None` when the text is not
+/// one that may be templated.
+pub fn template(text: &str) -> Option<Template> {
+    if text.contains(['$', '\\']) || text.contains("/*") {
+        return None;
+    }
+    let b = text.as_bytes();
+    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let mut out = String::with_capacity(text.len());
+    let mut literals = Vec::new();
+    let mut copied = 0; // bytes of `text` copied to `out` so far
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' | b'"' => {
+                // A string or quoted name: to its closing quote (a doubled quote
+                // stays inside).
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return None; // unterminated: let the parser say so
+                    }
+                    if b[i] == c {
+                        if b.get(i + 1) == Some(&c) {
+                            i += 2;
+                            continue;
+                        }
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'0'..=b'9' => {
+                if i > 0 && b[i - 1] == b'.' {
+                    return None;
+                }
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i < b.len() && b[i] == b'.' {
+                    i += 1;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+                if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+                    let mut j = i + 1;
+                    if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+                        j += 1;
+                    }
+                    if j < b.len() && b[j].is_ascii_digit() {
+                        i = j;
+                        while i < b.len() && b[i].is_ascii_digit() {
+                            i += 1;
+                        }
+                    }
+                }
+                if i < b.len() && (is_word(b[i]) || b[i] == b'.') {
+                    return None;
+                }
+                let len = i - start;
+                let n = literals.len() + 1;
+                let digits = len - 1;
+                // The placeholder's number must fit in the literal's length.
+                if len >= 2 && (digits >= 20 || (n as u128) < 10u128.pow(digits as u32)) {
+                    let placeholder = format!("${n:0digits$}");
+                    out.push_str(&text[copied..start]);
+                    out.push_str(&placeholder);
+                    copied = i;
+                    literals.push((placeholder, text[start..i].to_string()));
+                }
+            }
+            c if is_word(c) => {
+                while i < b.len() && (is_word(b[i]) || b[i] == b'$') {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    Some(Template {
+        text: out,
+        literals,
+    })
+}
+
+/// Puts the literals back in place of their placeholders; false when a placeholder
+/// was not found exactly once as an expression value.
+pub fn fill(stmt: &mut ast::Statement, literals: &[(String, String)]) -> bool {
+    let mut found = vec![0u32; literals.len()];
+    let _ = ast::visit_expressions_mut(stmt, |e| {
+        if let Expr::Value(v) = e {
+            if let Value::Placeholder(p) = &v.value {
+                if let Some(k) = literals.iter().position(|(ph, _)| ph == p) {
+                    v.value = Value::Number(literals[k].1.clone(), false);
+                    found[k] += 1;
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found.iter().all(|n| *n == 1)
+}
+
+/// The parse of `text` through its template: `parse` is called on the template's
+/// text the first time (it returns the tree, or `None` when the template may not be
+/// used), later uses only clone. `None`: parse `text` the ordinary way.
+pub fn parse_through(
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<ast::Statement>,
+) -> Option<ast::Statement> {
+    let t = template(text)?;
+    let cached = CACHE.with(|c| c.borrow().get(&t.text).cloned());
+    let mut tree = match cached {
+        Some(entry) => entry?,
+        None => {
+            // A placeholder that does not come back as a value makes the template
+            // unusable (checked once, on a copy).
+            let parsed = parse(&t.text).filter(|s| fill(&mut s.clone(), &t.literals));
+            CACHE.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= CAPACITY {
+                    c.clear();
+                }
+                c.insert(t.text.clone(), parsed.clone());
+            });
+            parsed?
+        }
+    };
+    fill(&mut tree, &t.literals).then_some(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<ast::Statement> {
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        sqlparser::parser::Parser::parse_sql(&dialect, text)
+            .ok()
+            .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
+    }
+
+    #[test]
+    fn templates_keep_every_position() {
+        let t = template("UPDATE a SET b = b + -4321 WHERE aid = 815 AND c = 7").unwrap();
+        assert_eq!(
+            t.text,
+            "UPDATE a SET b = b + -$001 WHERE aid = $02 AND c = 7"
+        );
+        assert_eq!(
+            t.text.len(),
+            "UPDATE a SET b = b + -4321 WHERE aid = 815 AND c = 7".len()
+        );
+        assert_eq!(
+            t.literals,
+            vec![("$001".into(), "4321".into()), ("$02".into(), "815".into())]
+        );
+        // Strings, quoted names, words with digits and comments are left alone.
+        let t = template("SELECT 'a 12' AS \"x 34\", t1.c2 FROM t1 -- 56\n").unwrap();
+        assert_eq!(t.text, "SELECT 'a 12' AS \"x 34\", t1.c2 FROM t1 -- 56\n");
+        assert!(t.literals.is_empty());
+        // Decimals and exponents are one literal each.
+        let t = template("SELECT 1.25, 3e10, 2.5E-3").unwrap();
+        assert_eq!(t.text, "SELECT $001, $002, $00003");
+        // Texts that might not parse the same are refused.
+        for bad in [
+            "SELECT $1",
+            "SELECT E'\\n'",
+            "SELECT /* 1 */ 2",
+            "SELECT .55",
+            "SELECT 12abc",
+            "SELECT 'open",
+        ] {
+            assert_eq!(template(bad), None, "{bad}");
+        }
+        // A placeholder number that does not fit the literal keeps the literal.
+        let many: Vec<String> = (10..22).map(|n| n.to_string()).collect();
+        let t = template(&format!("VALUES ({})", many.join(","))).unwrap();
+        assert_eq!(t.literals.len(), 9);
+        assert!(t.text.ends_with(",19,20,21)"));
+    }
+
+    #[test]
+    fn a_filled_template_is_the_original_parse() {
+        for sql in [
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 123456",
+            "UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 815",
+            "INSERT INTO h (tid, bid, aid, delta, mtime) VALUES (12, 34, 5678, -90, CURRENT_TIMESTAMP)",
+            "SELECT x FROM t WHERE y IN (10, 20.5, 3e4) ORDER BY 1 LIMIT 10 OFFSET 20",
+            "WITH w AS (SELECT 42 AS a) SELECT a[10], a * 1.5 FROM w",
+        ] {
+            let expected = parse(sql).unwrap();
+            let got = parse_through(sql, parse).expect(sql);
+            // Debug output shows every span: error positions come out the same.
+            assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{sql}");
+            // The second time comes from the cache, with other numbers.
+            let again = parse_through(sql, |_| panic!("parsed again: {sql}")).unwrap();
+            assert_eq!(format!("{again:?}"), format!("{expected:?}"), "{sql}");
+        }
+        let other = "SELECT abalance FROM pgbench_accounts WHERE aid = 999999";
+        assert_eq!(
+            parse_through(other, |_| panic!("parsed again")).unwrap(),
+            parse(other).unwrap()
+        );
+    }
+
+    #[test]
+    fn unusable_templates_fall_back() {
+        // varchar(10) takes only a literal: the template does not parse.
+        let sql = "SELECT CAST(a AS varchar(10)) FROM t";
+        assert!(parse_through(sql, parse).is_none());
+        // Remembered: not parsed again.
+        assert!(parse_through(sql, |_| panic!("parsed again")).is_none());
+        assert!(is_dml("  select 1") && is_dml("WITH x AS (SELECT 1) SELECT 1"));
+        assert!(!is_dml("-- c\nselect 1") && !is_dml("selectx") && !is_dml("set x = 1"));
+    }
+}
