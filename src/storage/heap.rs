@@ -476,13 +476,34 @@ impl Heap {
     /// The rows visible to a snapshot at commit sequence number `seq` (what an online
     /// checkpoint's image holds): insert committed at or before `seq`, delete not.
     pub fn rows_as_of(&self, seq: u64) -> Vec<(u64, Arc<Vec<Value>>)> {
-        self.tuples
-            .iter()
-            .filter(|(_, t)| {
-                t.xmin_seq != 0 && t.xmin_seq <= seq && !(t.xmax_seq != 0 && t.xmax_seq <= seq)
-            })
-            .map(|(k, t)| (*k, t.row.clone()))
-            .collect()
+        let mut out = Vec::new();
+        self.rows_as_of_chunk(seq, None, usize::MAX, &mut out);
+        out
+    }
+
+    /// One piece of [`Heap::rows_as_of`]: the rows after tuple id `after` among the
+    /// next `limit` versions, appended to `out` — so that a checkpoint copies a big
+    /// table a piece per hold of the engine lock. Returns the last tuple id looked at
+    /// (None: none was left) and whether any of those versions was stamped after `seq`
+    /// (see [`Heap::changed_after`]).
+    pub fn rows_as_of_chunk(
+        &self,
+        seq: u64,
+        after: Option<u64>,
+        limit: usize,
+        out: &mut Vec<(u64, Arc<Vec<Value>>)>,
+    ) -> (Option<u64>, bool) {
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut last = None;
+        let mut changed = false;
+        for (tid, t) in self.tuples.range((from, Bound::Unbounded)).take(limit) {
+            last = Some(*tid);
+            changed |= t.xmin_seq > seq || t.xmax_seq > seq;
+            if t.xmin_seq != 0 && t.xmin_seq <= seq && !(t.xmax_seq != 0 && t.xmax_seq <= seq) {
+                out.push((*tid, t.row.clone()));
+            }
+        }
+        (last, changed)
     }
 
     /// Versions whose delete has committed (dead, waiting for VACUUM).

@@ -228,6 +228,10 @@ struct State {
     row_locks: HashMap<(u32, u32, u64), Vec<(u32, bool)>>,
     /// Deleted versions kept because an older snapshot was in use (autovacuum's gauge).
     dead_versions: usize,
+    /// The table whose rows an online checkpoint is copying a piece per lock hold
+    /// (`write_images`): a transaction dropping it waits until the copy is done
+    /// (`finish`), so the copy never loses its heap half-way.
+    imaging: Option<(u32, u32)>,
 }
 
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
@@ -410,6 +414,7 @@ impl Engine {
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
                 dead_versions: 0,
+                imaging: None,
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -618,6 +623,7 @@ impl Engine {
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
                 dead_versions: 0,
+                imaging: None,
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -890,6 +896,62 @@ impl Engine {
         Ok(())
     }
 
+    /// A table's rows as of snapshot `seq` for its checkpoint image, and whether no
+    /// version was stamped after `seq` (the image then shows the heap's committed
+    /// state). On a primary the rows are copied [`IMAGE_CHUNK`] versions per hold of
+    /// the engine lock, so that a checkpoint of a big table never stops every session
+    /// for the whole copy: versions visible at `seq` stay (the checkpoint's snapshot is
+    /// registered, so nothing they need is vacuumed), later ones are filtered out by
+    /// their stamps, and a transaction dropping the table waits for the copy
+    /// (`State::imaging`). During recovery the copy is made in one hold, as replay
+    /// does not wait.
+    fn copy_rows_as_of(&self, key: (u32, u32), seq: u64) -> Result<(HeapRows, bool)> {
+        let chunk = if self.in_recovery() {
+            usize::MAX
+        } else {
+            IMAGE_CHUNK
+        };
+        let mut rows = Vec::new();
+        let mut changed = false;
+        let mut after = None;
+        let mut first = true;
+        loop {
+            let mut st = self.lock();
+            let Some(heap) = st.store.heaps.get(&key) else {
+                st.imaging = None;
+                drop(st);
+                self.cond.notify_all();
+                if first {
+                    return Ok((rows, true));
+                }
+                // Only a drop removes a heap, and drops wait for the copy (`finish`).
+                bail!(
+                    sqlstate::OBJECT_IN_USE,
+                    "table {}/{} went away while its checkpoint image was copied",
+                    key.0,
+                    key.1
+                );
+            };
+            let (last, piece_changed) = heap.rows_as_of_chunk(seq, after, chunk, &mut rows);
+            changed |= piece_changed;
+            first = false;
+            match last {
+                Some(t) if chunk != usize::MAX => {
+                    after = Some(t);
+                    st.imaging = Some(key);
+                }
+                _ => {
+                    let waiters = st.imaging.take().is_some();
+                    drop(st);
+                    if waiters {
+                        self.cond.notify_all();
+                    }
+                    return Ok((rows, !changed));
+                }
+            }
+        }
+    }
+
     /// Writes the catalog image and one image per table as of snapshot `seq`
     /// (temp file, fsync, rename, directory fsync), then removes dropped tables' images.
     /// `stamp` is the latest redo start from which replay brings these images up to
@@ -911,22 +973,22 @@ impl Engine {
             // has exactly that image's rows: nothing stamped after the image's snapshot
             // was there then (see below), and any later change moves the generation.
             // Its image keeps its stamp, which the catalog image records.
-            let (rows, generation) = {
+            let generation = {
                 let st = self.lock();
-                let heap = st.store.heaps.get(key);
-                let generation = heap.map_or(0, |h| h.generation());
+                let generation = st.store.heaps.get(key).map_or(0, |h| h.generation());
                 if let Some((g, s)) = written.get(key) {
                     if *g == generation && path.is_file() {
                         stamps.insert(*key, *s);
                         continue;
                     }
                 }
-                let rows = heap.map(|h| h.rows_as_of(seq)).unwrap_or_default();
-                // Commits stamped after the snapshot are not in this image: its
-                // generation must not count as written.
-                let complete = !heap.is_some_and(|h| h.changed_after(seq));
-                (rows, complete.then_some(generation))
+                generation
             };
+            let (rows, complete) = self.copy_rows_as_of(*key, seq)?;
+            // Commits stamped after the snapshot are not in this image: its generation
+            // must not count as written. (A change after `generation` was read moves
+            // the heap's generation on, so recording the older one is harmless.)
+            let generation = complete.then_some(generation);
             checkpoint::write_heap(
                 &*self.opts.io,
                 &self.datadir,
@@ -2068,6 +2130,10 @@ impl Engine {
         self.counters.count_transaction_in(txn.db, committed);
         self.standby_locks.release(txn.xid);
         let mut st = self.lock();
+        // A table being copied into a checkpoint image stays until the copy is done.
+        while committed && st.imaging.is_some_and(|k| txn.dropped.contains(&k)) {
+            st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();
         if committed {
@@ -2150,6 +2216,12 @@ impl Engine {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Versions a checkpoint copies per hold of the engine lock (about a millisecond).
+const IMAGE_CHUNK: usize = 16 * 1024;
+
+/// (tuple id, row) pairs of a checkpoint image.
+type HeapRows = Vec<(u64, Arc<Vec<Value>>)>;
 
 /// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
 /// table's committed rows, as frozen tuples. Every image must be current for a replay
