@@ -283,7 +283,16 @@ pub fn lookup(name: &str) -> Option<&'static SettingDef> {
     let i = match index().get(name) {
         Some(i) => Some(i),
         None if name.bytes().any(|b| b.is_ascii_uppercase()) => {
-            index().get(&name.to_ascii_lowercase())
+            // Lowered on the stack: names such as "TimeZone" are asked for per statement.
+            let mut buf = [0u8; 64];
+            match buf.get_mut(..name.len()) {
+                Some(lower) => {
+                    lower.copy_from_slice(name.as_bytes());
+                    lower.make_ascii_lowercase();
+                    std::str::from_utf8(lower).ok().and_then(|l| index().get(l))
+                }
+                None => index().get(&name.to_ascii_lowercase()),
+            }
         }
         None => None,
     };
@@ -956,6 +965,9 @@ pub struct SessionSettings {
     /// Mutex only because reads take `&self`. A short list, scanned: a session reads
     /// few distinct settings, and an idle one holds none.
     memo: Mutex<Vec<(u16, Value)>>,
+    /// [`SessionSettings::get_str`]'s answers, by registry name; kept and emptied
+    /// with `memo`.
+    memo_shown: Mutex<Vec<(&'static str, String)>>,
 }
 
 /// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
@@ -976,6 +988,7 @@ impl SessionSettings {
             last_reported: Mutex::new(HashMap::default()),
             reported_dirty: true,
             memo: Mutex::new(Vec::new()),
+            memo_shown: Mutex::new(Vec::new()),
         }
     }
 
@@ -986,17 +999,32 @@ impl SessionSettings {
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.memo_shown
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Forgets the remembered value of one setting (a session value depends only on
-    /// that setting's own layers and the server's value).
+    /// that setting's own layers and the server's value — and a transaction
+    /// characteristic outside a transaction on its `default_` setting, see
+    /// `effective`).
     fn forget(&mut self, name: &str) {
         if let Some(def) = lookup(name) {
+            if let Some(derived) = def.name.strip_prefix("default_") {
+                if derived.starts_with("transaction_") {
+                    self.forget(derived);
+                }
+            }
             let i = registry_index(def) as u16;
             self.memo
                 .get_mut()
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|(k, _)| *k != i);
+            self.memo_shown
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(n, _)| *n != def.name);
         }
     }
 
@@ -1045,7 +1073,16 @@ impl SessionSettings {
         }
         let v = match self.layered(def.name) {
             Some(s) => s.value.clone(),
-            None => self.server.effective(def),
+            // Every statement runs in a transaction whose characteristics start from
+            // the session's defaults: outside one, SHOW sees those.
+            None => match def.name {
+                "transaction_isolation" | "transaction_read_only" | "transaction_deferrable" => {
+                    drop(memo);
+                    let default = format!("default_{}", def.name);
+                    return self.effective(ServerConfig::def(&default));
+                }
+                _ => self.server.effective(def),
+            },
         };
         memo.push((i, v.clone()));
         v
@@ -1456,8 +1493,21 @@ impl SessionSettings {
     /// A string or enum setting's value in this session (other types as SHOW prints
     /// them). Panics on a name not in the registry.
     pub fn get_str(&self, name: &str) -> String {
+        // Asked for by its registry spelling (as tusk's own code does), a value shown
+        // before is found without a lookup; `memo_shown` is emptied with `memo`.
+        {
+            let shown = self.memo_shown.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, v)) = shown.iter().find(|(n, _)| *n == name) {
+                return v.clone();
+            }
+        }
         let def = ServerConfig::def(name);
-        value::show(def, &self.effective(def))
+        let v = value::show(def, &self.effective(def));
+        let mut shown = self.memo_shown.lock().unwrap_or_else(|p| p.into_inner());
+        if !shown.iter().any(|(n, _)| *n == def.name) {
+            shown.push((def.name, v.clone()));
+        }
+        v
     }
 
     /// The 13 ParameterStatus pairs sent after authentication, in PostgreSQL's order.
@@ -1538,6 +1588,30 @@ impl SessionSettings {
         self.local.remove(&key);
         self.internal
             .insert(key, Slot::new(val, GucSource::Override));
+    }
+
+    /// A transaction's characteristics at its start, from the session's defaults:
+    /// `transaction_isolation` and `transaction_read_only` as values of the
+    /// transaction (dropped at its end), shown with source `override` as PostgreSQL
+    /// shows them. What `SET LOCAL` would do, without its checks, which a value the
+    /// server sets itself does not need (run per transaction).
+    pub fn begin_transaction_characteristics(&mut self, isolation: &str, read_only: bool) {
+        for (name, v) in [
+            ("transaction_isolation", isolation),
+            (
+                "transaction_read_only",
+                if read_only { "on" } else { "off" },
+            ),
+        ] {
+            let def = ServerConfig::def(name);
+            let Ok(val) = value::parse(def, v, None) else {
+                debug_assert!(false, "{name} = {v}");
+                continue;
+            };
+            self.forget(name);
+            self.local
+                .insert(def.name.to_string(), Slot::new(val, GucSource::Override));
+        }
     }
 
     /// Replaces the server-level configuration after a SIGHUP reload; session values

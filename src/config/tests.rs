@@ -1073,3 +1073,41 @@ fn remembered_values_follow_every_change() {
     s.update_server(Arc::new(cfg));
     assert_eq!(s.get_int("statement_timeout"), 5000);
 }
+
+#[test]
+fn shown_values_follow_changes_whatever_the_spelling() {
+    let mut s = session();
+    for _ in 0..3 {
+        assert_eq!(s.get_str("timezone"), s.get_str("TimeZone"));
+    }
+    s.set("TIMEZONE", Some("Europe/Paris"), false, true)
+        .unwrap();
+    assert_eq!(s.get_str("TimeZone"), "Europe/Paris");
+    assert_eq!(s.get_str("timezone"), "Europe/Paris");
+    s.set("timezone", Some("UTC"), false, true).unwrap();
+    assert_eq!(s.get_str("TimeZone"), "UTC");
+    assert_eq!(s.memo_shown.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn transaction_characteristics_outside_a_transaction_are_the_defaults() {
+    let mut s = session();
+    assert_eq!(s.get_str("transaction_isolation"), "read committed");
+    s.set(
+        "default_transaction_isolation",
+        Some("repeatable read"),
+        false,
+        true,
+    )
+    .unwrap();
+    s.set("default_transaction_read_only", Some("on"), false, true)
+        .unwrap();
+    assert_eq!(s.get_str("transaction_isolation"), "repeatable read");
+    assert!(s.get_bool("transaction_read_only"));
+    s.begin_transaction();
+    s.begin_transaction_characteristics("serializable", false);
+    assert_eq!(s.get_str("transaction_isolation"), "serializable");
+    assert!(!s.get_bool("transaction_read_only"));
+    s.end_transaction(true);
+    assert_eq!(s.get_str("transaction_isolation"), "repeatable read");
+}

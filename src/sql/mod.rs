@@ -1154,13 +1154,8 @@ impl Session {
             // A hot standby's transactions are read-only whatever the default says.
             let read_only = self.settings.get_bool("default_transaction_read_only")
                 || self.engine.in_recovery();
-            let _ = self
-                .settings
-                .set("transaction_isolation", Some(&isolation), true, true);
-            let ro = if read_only { "on" } else { "off" };
-            let _ = self
-                .settings
-                .set("transaction_read_only", Some(ro), true, true);
+            self.settings
+                .begin_transaction_characteristics(&isolation, read_only);
         }
     }
 

@@ -22,6 +22,8 @@
 use crate::error::{sqlstate, Result};
 use crate::{bail, err};
 use sqlparser::ast;
+use sqlparser::ast::Visit;
+use std::ops::ControlFlow;
 
 /// The FROM item's name (and a one-column function's column name).
 const SLOT: &str = "tusk_srf_1";
@@ -161,6 +163,15 @@ fn item_expr(it: &mut ast::SelectItem) -> Option<&mut ast::Expr> {
 /// The SELECT with its select-list set-returning call moved into FROM, or None when
 /// the select list has none.
 pub(super) fn rewrite(s: &ast::Select) -> Result<Option<ast::Select>> {
+    // Most select lists call nothing: no copy to walk then.
+    if !any_expr(&s.projection, |e| {
+        matches!(
+            e,
+            ast::Expr::Function(_) | ast::Expr::CompoundFieldAccess { .. }
+        )
+    }) {
+        return Ok(None);
+    }
     let mut found = Vec::new();
     let mut copy = s.clone();
     for it in &mut copy.projection {
@@ -238,6 +249,18 @@ pub(super) fn rewrite(s: &ast::Select) -> Result<Option<ast::Select>> {
 
 /// A field selection `(item.col).field` naming a column of a FROM item: the item, the
 /// column and the field, folded.
+/// Whether any expression inside `node` (subqueries included) satisfies `pred`.
+fn any_expr<V: Visit>(node: &V, pred: impl Fn(&ast::Expr) -> bool) -> bool {
+    ast::visit_expressions(node, |e| {
+        if pred(e) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
 fn field_of_column(e: &ast::Expr) -> Option<(String, String, ast::Ident)> {
     let ast::Expr::CompoundFieldAccess { root, access_chain } = e else {
         return None;
@@ -401,6 +424,11 @@ pub(super) fn rewrite_record_fields(
     s: &ast::Select,
     order_by: Option<&ast::OrderBy>,
 ) -> Result<Option<(ast::Select, Option<ast::OrderBy>)>> {
+    // Without a field selection anywhere there is nothing to do: no copy then.
+    let field_access = |e: &ast::Expr| matches!(e, ast::Expr::CompoundFieldAccess { .. });
+    if !any_expr(s, field_access) && !order_by.is_some_and(|o| any_expr(o, field_access)) {
+        return Ok(None);
+    }
     let mut out = s.clone();
     let mut ob = order_by.cloned();
     // 1. the selections, in order of appearance
