@@ -1333,8 +1333,7 @@ impl Session {
                 let v = Arc::new(v);
                 // One data-manipulation statement is left to the literal-blind
                 // parse_cache: texts differing only in numbers would fill this one.
-                let templated = matches!(&v[..], [(p, _)] if parse_cache::is_dml(&p.text)
-                    && parse_cache::template(&p.text).is_some());
+                let templated = matches!(&v[..], [(p, _)] if parse_cache::may_template(&p.text));
                 if !templated {
                     if self.parse_cache.len() > 256 {
                         self.parse_cache.clear();

@@ -31,9 +31,10 @@
 //! shared by whichever sessions run on it. It never holds plans (see
 //! `Session::plan_cached`). It stays small: at [`CAPACITY`] templates it starts over.
 
+use rustc_hash::FxHashMap;
 use sqlparser::ast::{self, Expr, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::fmt::Write;
 use std::ops::ControlFlow;
 
 /// Templates kept per thread before the cache is emptied and starts again.
@@ -46,7 +47,8 @@ const DML_WORDS: [&str; 7] = [
 ];
 
 thread_local! {
-    static CACHE: RefCell<HashMap<String, Option<ast::Statement>>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<FxHashMap<String, Option<ast::Statement>>> =
+        RefCell::new(FxHashMap::default());
 }
 
 /// Whether the statement starts with a data-manipulation keyword (no leading
@@ -58,6 +60,12 @@ pub fn is_dml(text: &str) -> bool {
         .unwrap_or(t.len());
     let word = &t[..end];
     DML_WORDS.iter().any(|w| word.eq_ignore_ascii_case(w))
+}
+
+/// Whether the text is one [`template`] takes (a data-manipulation statement without
+/// `$`, `\` or `/*`; a few more, such as an unterminated quote, are refused later).
+pub fn may_template(text: &str) -> bool {
+    is_dml(text) && !text.bytes().any(|c| c == b'$' || c == b'\\') && !text.contains("/*")
 }
 
 /// A statement text with its numeric literals replaced by placeholders of the same
@@ -73,7 +81,7 @@ pub struct Template {
 /// Makes the template of `text` (see the module notes); `None` when the text is not
 /// one that may be templated.
 pub fn template(text: &str) -> Option<Template> {
-    if text.contains(['$', '\\']) || text.contains("/*") {
+    if !may_template(text) {
         return None;
     }
     let b = text.as_bytes();
@@ -143,11 +151,11 @@ pub fn template(text: &str) -> Option<Template> {
                 let digits = len - 1;
                 // The placeholder's number must fit in the literal's length.
                 if len >= 2 && (digits >= 20 || (n as u128) < 10u128.pow(digits as u32)) {
-                    let placeholder = format!("${n:0digits$}");
                     out.push_str(&text[copied..start]);
-                    out.push_str(&placeholder);
+                    let at = out.len();
+                    let _ = write!(out, "${n:0digits$}");
                     copied = i;
-                    literals.push((placeholder, text[start..i].to_string()));
+                    literals.push((out[at..].to_string(), text[start..i].to_string()));
                 }
             }
             c if is_word(c) => {
