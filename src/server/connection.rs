@@ -608,7 +608,7 @@ pub(crate) fn simple_query(s: &mut Session, sql: &str) -> (Writer, bool) {
 
 /// [`simple_query`], also returning the errors sent (for the server log).
 fn simple_query_with_errors(s: &mut Session, sql: &str) -> ((Writer, bool), Vec<Error>) {
-    let mut w = Writer::new();
+    let mut w = Writer::for_replies();
     let results = s.simple_query(sql);
     let errors: Vec<Error> = results
         .iter()
@@ -731,7 +731,7 @@ fn extended_logged(
 /// Runs one extended-protocol message. Returns the reply, whether it failed (then
 /// messages are skipped until Sync) and the error sent.
 fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Error>) {
-    let mut w = Writer::new();
+    let mut w = Writer::for_replies();
     let result: Result<()> = (|| {
         match msg {
             FrontendMessage::Parse {
@@ -994,7 +994,7 @@ fn extended_batch(
     mut skip: bool,
     log: &mut super::session_log::SessionLog,
 ) -> (Writer, bool) {
-    let mut w = Writer::new();
+    let mut w = Writer::for_replies();
     for m in msgs {
         match m {
             FrontendMessage::Sync => {

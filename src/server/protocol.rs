@@ -334,6 +334,10 @@ impl FrontendMessage {
     }
 }
 
+/// The first capacity of [`Writer::for_replies`]: a RowDescription, a few rows,
+/// CommandComplete and ReadyForQuery.
+const REPLY_CAPACITY: usize = 512;
+
 /// Queues encoded backend messages; [`Writer::flush`] sends them in one write.
 pub struct Writer {
     buf: BytesMut,
@@ -351,6 +355,14 @@ impl Writer {
     pub fn new() -> Writer {
         Writer {
             buf: BytesMut::new(),
+        }
+    }
+
+    /// An output queue with room for a statement's usual replies, so that queuing
+    /// them does not grow the buffer message by message.
+    pub fn for_replies() -> Writer {
+        Writer {
+            buf: BytesMut::with_capacity(REPLY_CAPACITY),
         }
     }
 
