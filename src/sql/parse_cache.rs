@@ -305,3 +305,78 @@ mod tests {
         assert!(!is_dml("-- c\nselect 1") && !is_dml("selectx") && !is_dml("set x = 1"));
     }
 }
+
+/// Every data-manipulation statement of the SQL test corpus (`sql-tests/*.slt`) parses
+/// through the cache to exactly the tree — spans included — that the ordinary path
+/// gives, or not through it at all.
+#[cfg(test)]
+mod corpus {
+    use super::super::{front, parse_sql, Parsed};
+
+    #[test]
+    fn the_corpus_parses_the_same_through_the_cache() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql-tests");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+            .collect();
+        files.sort();
+        assert!(files.len() > 10, "the corpus is missing");
+        let (mut through, mut checked) = (0, 0);
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let mut block: Option<String> = None;
+            for line in text.lines().chain(std::iter::once("")) {
+                if let Some(b) = block.as_mut() {
+                    if line.is_empty() || line == "----" {
+                        let sql = block.take().unwrap();
+                        for p in front::split_statements(&sql) {
+                            if !super::may_template(&p.text) {
+                                continue;
+                            }
+                            checked += 1;
+                            let direct = parse_sql(&p);
+                            let cached = super::parse_through(&p.text, |t| {
+                                let piece = front::Piece {
+                                    text: t.to_string(),
+                                    offset: p.offset,
+                                };
+                                match parse_sql(&piece) {
+                                    Ok((Parsed::Sql(s), false)) => Some(*s),
+                                    _ => None,
+                                }
+                            });
+                            match (direct, cached) {
+                                (Ok((Parsed::Sql(d), false)), Some(c)) => {
+                                    through += 1;
+                                    assert_eq!(
+                                        format!("{c:?}"),
+                                        format!("{d:?}"),
+                                        "{}: {}",
+                                        f.display(),
+                                        p.text
+                                    );
+                                }
+                                (Ok((Parsed::Sql(_), false)), None) => {} // not templated
+                                (_, Some(_)) => {
+                                    panic!("{}: cached a tree for {:?}", f.display(), p.text)
+                                }
+                                (_, None) => {}
+                            }
+                        }
+                    } else {
+                        b.push('\n');
+                        b.push_str(line);
+                    }
+                } else if line.starts_with("statement") || line.starts_with("query") {
+                    block = Some(String::new());
+                }
+            }
+        }
+        assert!(
+            through > 500,
+            "only {through} of {checked} statements went through"
+        );
+    }
+}
