@@ -1114,7 +1114,7 @@ impl SessionSettings {
         r
     }
 
-    /// [`Self::apply_startup`] itself, between the two `changed` calls.
+    /// [`Self::apply_startup`] itself, between the two `forget` calls.
     fn apply_startup_layer(&mut self, name: &str, v: &str) -> Result<()> {
         let (def, key) = Self::key(name)?;
         let val = match def {
@@ -1269,7 +1269,7 @@ impl SessionSettings {
         r
     }
 
-    /// [`Self::set`] itself, between the two `changed` calls.
+    /// [`Self::set`] itself, between the two `forget` calls.
     fn set_layer(
         &mut self,
         name: &str,
@@ -1562,12 +1562,11 @@ impl SessionSettings {
     pub fn set_internal(&mut self, name: &str, v: &str) {
         // It may read the value before it changes it: forget it afterwards too.
         self.forget(name);
-        let r = self.set_internal_layer(name, v);
+        self.set_internal_layer(name, v);
         self.forget(name);
-        r
     }
 
-    /// [`Self::set_internal`] itself, between the two `changed` calls.
+    /// [`Self::set_internal`] itself, between the two `forget` calls.
     fn set_internal_layer(&mut self, name: &str, v: &str) {
         let Ok((def, key)) = Self::key(name) else {
             debug_assert!(false, "set_internal of unknown setting {name}");
