@@ -548,10 +548,7 @@ async fn stream(
     // Bumped when replay applied records (and when WAL arrives or is flushed here):
     // the apply position is reported as soon as it moves, without polling.
     let mut progress = engine.subscribe_standby_progress();
-    let mut unflushed = Unflushed {
-        engine,
-        set: false,
-    };
+    let mut unflushed = Unflushed { engine, set: false };
     loop {
         let cfg = config();
         let status_every =
@@ -653,8 +650,7 @@ async fn stream(
                 _ => {}
             }
             taken += 1;
-            if taken < MAX_BATCH_MESSAGES
-                && raw.write_lsn().0 - raw.flush_lsn().0 < MAX_BATCH_BYTES
+            if taken < MAX_BATCH_MESSAGES && raw.write_lsn().0 - raw.flush_lsn().0 < MAX_BATCH_BYTES
             {
                 // A message already buffered or readable without waiting (the read is
                 // cancellation-safe: a partial message stays buffered).
