@@ -41,8 +41,8 @@
 //!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
 //!    the reader retries from the same position next time — and so does a record
 //!    ending in WAL the walreceiver has written but not flushed yet
-//!    ([`Engine::set_unflushed_from`]): replay never applies unflushed WAL; at end of WAL, when the
-//!    WAL-source loop allows streaming ([`Engine::allow_streaming`]), the position is
+//!    ([`Engine::set_unflushed_from`]): replay never applies unflushed WAL; at end of
+//!    WAL, when the WAL-source loop allows streaming ([`Engine::allow_streaming`]), the position is
 //!    published ([`Engine::wal_wanted`]) — the walreceiver streams only from there,
 //!    never while local or archived WAL is still unreplayed; a recovery-target check
 //!    ([`Engine::replay_checked`]) may stop replay before or after any record;
