@@ -9,7 +9,9 @@
 //!
 //! Invariants:
 //! - Received bytes are flushed before anyone is told about them: the engine's receive
-//!   LSN (and so replay) only moves to a flushed position.
+//!   LSN only moves to a flushed position, and while a batch is written but not yet
+//!   flushed, replay holds back records ending in it (`Engine::set_unflushed_from`,
+//!   cleared by [`Unflushed`] however the stream ends).
 //! - Streaming is requested only once replay has used all the valid WAL in the archive
 //!   and `pg_wal/` ([`Engine::wal_wanted`]), and starts at the segment start of where
 //!   that WAL ends, on the timeline owning that position, as PostgreSQL's startup
@@ -32,8 +34,12 @@
 //! 3. START_REPLICATION [SLOT s] PHYSICAL X/Y TIMELINE n, n being the timeline that
 //!    owns the needed position in replay's history → CopyBothResponse; log
 //!    `started streaming WAL from primary at X/Y on timeline n`;
-//! 4. for each `w` message: write, flush, publish the receive LSN, send `r`; answer a
-//!    `k` that asks for a reply; send `r` (and `h`) every
+//! 4. write each `w` message as it comes, taking every message already waiting (up to
+//!    [`MAX_BATCH_MESSAGES`] / [`MAX_BATCH_BYTES`]); when none is waiting, flush once,
+//!    publish the receive LSN, send `r` — so a burst of small messages costs one
+//!    fsync, as in PostgreSQL's walreceiver; answer a `k` that asks for a reply the
+//!    same way; report the apply position as soon as replay moves it (replay's
+//!    progress signal wakes the loop, no polling); send `r` (and `h`) every
 //!    `wal_receiver_status_interval`; give up after `wal_receiver_timeout` of silence;
 //! 5. a CopyDone from the primary ends streaming ("replication terminated by primary
 //!    server", also at the end of a historic timeline), and so does a reload that
@@ -159,12 +165,16 @@ fn update_status(f: impl FnOnce(&mut ReceiverStatus)) {
 /// The process title's position is refreshed at most this often.
 const TITLE_INTERVAL: Duration = Duration::from_millis(200);
 
-/// How often, for [`REPLAY_WATCH`] after each WAL message, the stream loop checks
-/// whether replay has caught up with what was received (to report it at once).
-const REPLAY_POLL: Duration = Duration::from_millis(1);
+/// How long the stream loop waits for a message or replay progress before it looks
+/// at its timers (status interval, timeout, shutdown, promotion).
+const QUIET_WAIT: Duration = Duration::from_millis(100);
 
-/// How long after a WAL message the stream loop keeps watching replay closely.
-const REPLAY_WATCH: Duration = Duration::from_secs(1);
+/// The most messages the stream loop takes without waiting before it flushes.
+const MAX_BATCH_MESSAGES: usize = 64;
+
+/// The most WAL (bytes) the stream loop writes without flushing when messages keep
+/// arriving back to back: a busy primary cannot postpone the flush indefinitely.
+const MAX_BATCH_BYTES: u64 = 1024 * 1024;
 
 /// The walreceiver loop: connects, streams until the link fails, waits
 /// `wal_retrieve_retry_interval`, and starts again, until shutdown.
@@ -478,6 +488,46 @@ fn feedback(xmin: u32) -> Vec<u8> {
     b
 }
 
+/// What one round of the stream loop took from the primary before flushing.
+#[derive(Default)]
+struct Batch {
+    /// WAL was written (and must be flushed, published and acknowledged).
+    wrote: bool,
+    /// A keepalive asked for a reply.
+    reply_requested: bool,
+}
+
+/// Tells replay where WAL written but not yet flushed begins, and clears that when
+/// dropped — however the stream ends — so that replay is never held back for good.
+struct Unflushed<'a> {
+    engine: &'a Engine,
+    set: bool,
+}
+
+impl Unflushed<'_> {
+    /// WAL is about to be written at `from` (the flush position) without a flush yet.
+    fn begin(&mut self, from: Lsn) {
+        if !self.set {
+            self.engine.set_unflushed_from(Some(from));
+            self.set = true;
+        }
+    }
+
+    /// Everything written is flushed.
+    fn clear(&mut self) {
+        if self.set {
+            self.engine.set_unflushed_from(None);
+            self.set = false;
+        }
+    }
+}
+
+impl Drop for Unflushed<'_> {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 async fn stream(
     engine: &Arc<Engine>,
     config: &ConfigSource,
@@ -490,14 +540,15 @@ async fn stream(
     let mut last_status = Instant::now();
     let mut last_recv = Instant::now();
     let mut titled = (Lsn(0), Instant::now());
-    // The apply position last sent to the primary, and when the last WAL arrived.
+    // The apply position last sent to the primary.
     let mut reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
     // Whether the primary holds an xmin of ours (hot_standby_feedback was on): turned
     // off, one message with xmin 0 clears it, as PostgreSQL's walreceiver does.
     let mut primary_has_xmin = false;
-    let mut last_wal = Instant::now()
-        .checked_sub(REPLAY_WATCH)
-        .unwrap_or_else(Instant::now);
+    // Bumped when replay applied records (and when WAL arrives or is flushed here):
+    // the apply position is reported as soon as it moves, without polling.
+    let mut progress = engine.subscribe_standby_progress();
+    let mut unflushed = Unflushed { engine, set: false };
     loop {
         let cfg = config();
         let status_every =
@@ -510,109 +561,123 @@ async fn stream(
             let _ = cl.send(Some(b'c'), &[]).await;
             return Ok(());
         }
-        let wait = if last_wal.elapsed() < REPLAY_WATCH {
-            REPLAY_POLL
-        } else {
-            Duration::from_millis(100)
-        };
-        let msg = tokio::time::timeout(wait, cl.read()).await;
-        match msg {
-            Err(_) => {
+        let mut next = tokio::select! {
+            m = cl.read() => Some(m),
+            r = progress.changed() => {
+                if r.is_err() {
+                    // Cannot happen while the engine lives; never spin.
+                    tokio::time::sleep(QUIET_WAIT).await;
+                }
+                None
+            }
+            _ = tokio::time::sleep(QUIET_WAIT) => {
                 // Quiet link: bring the title up to the last flushed position.
                 let flushed = raw.flush_lsn();
                 if flushed != titled.0 {
                     title.set(&format!("walreceiver streaming {flushed}"));
                     titled = (flushed, Instant::now());
                 }
+                None
             }
-            Ok(Err(e)) => return Err(io_err(e)),
-            Ok(Ok((tag, body))) => {
-                last_recv = Instant::now();
-                let now = crate::types::now_micros();
-                match tag {
-                    b'd' if body.first() == Some(&b'w') && body.len() >= 25 => {
-                        // XLogData: start, end, send time, then the WAL bytes.
-                        let start = Lsn(be_u64(&body, 1));
-                        let end = Lsn(be_u64(&body, 9));
-                        let sent = be_u64(&body, 17) as i64;
-                        raw.write(start, &body[25..])?;
-                        let flushed = raw.flush()?;
-                        mark_done(engine, raw.take_completed_segments());
-                        engine.set_receive_lsn(flushed);
-                        engine.set_stream_flush(flushed, tli);
-                        if flushed != titled.0 && titled.1.elapsed() >= TITLE_INTERVAL {
-                            title.set(&format!("walreceiver streaming {flushed}"));
-                            titled = (flushed, Instant::now());
-                        }
-                        update_status(|s| {
-                            s.written_lsn = raw.write_lsn();
-                            s.flushed_lsn = flushed;
-                            s.last_msg_send_time = Some(sent);
-                            s.last_msg_receipt_time = Some(now);
-                            if end > s.latest_end_lsn {
-                                s.latest_end_lsn = end;
-                                s.latest_end_time = Some(sent);
-                            }
-                        });
-                        reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
-                        cl.copy_data(&status_reply(engine, raw, false))
-                            .await
-                            .map_err(io_err)?;
-                        last_status = Instant::now();
-                        last_wal = Instant::now();
-                    }
-                    b'd' if body.first() == Some(&b'k') && body.len() >= 18 => {
-                        let end = Lsn(be_u64(&body, 1));
-                        let sent = be_u64(&body, 9) as i64;
-                        update_status(|s| {
-                            s.last_msg_send_time = Some(sent);
-                            s.last_msg_receipt_time = Some(now);
+        };
+        // Take every message already waiting (up to a bound), writing WAL as it comes,
+        // then flush once: PostgreSQL's walreceiver flushes when the socket has nothing
+        // more to read, so a burst of small messages costs one fsync, not one each.
+        let mut batch = Batch::default();
+        let mut taken = 0;
+        while let Some(m) = next.take() {
+            let (tag, body) = m.map_err(io_err)?;
+            last_recv = Instant::now();
+            let now = crate::types::now_micros();
+            match tag {
+                b'd' if body.first() == Some(&b'w') && body.len() >= 25 => {
+                    // XLogData: start, end, send time, then the WAL bytes.
+                    let start = Lsn(be_u64(&body, 1));
+                    let end = Lsn(be_u64(&body, 9));
+                    let sent = be_u64(&body, 17) as i64;
+                    unflushed.begin(raw.flush_lsn());
+                    raw.write(start, &body[25..])?;
+                    batch.wrote = true;
+                    update_status(|s| {
+                        s.written_lsn = raw.write_lsn();
+                        s.last_msg_send_time = Some(sent);
+                        s.last_msg_receipt_time = Some(now);
+                        if end > s.latest_end_lsn {
                             s.latest_end_lsn = end;
                             s.latest_end_time = Some(sent);
-                        });
-                        if body[17] != 0 {
-                            reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
-                            cl.copy_data(&status_reply(engine, raw, false))
-                                .await
-                                .map_err(io_err)?;
-                            last_status = Instant::now();
                         }
-                    }
-                    // CopyDone (end of a timeline), or the CommandComplete a
-                    // walsender sends when its server shuts down: streaming is over.
-                    b'c' | b'C' => {
-                        let _ = cl.send(Some(b'c'), &[]).await;
-                        crate::logging::log_at(
-                            "LOG",
-                            "replication terminated by primary server",
-                            Some(&format!(
-                                "End of WAL reached on timeline {tli} at {}.",
-                                raw.flush_lsn()
-                            )),
-                            None,
-                        );
-                        return Ok(());
-                    }
-                    b'E' => {
-                        return Err(primary_error(
-                            "could not receive data from WAL stream",
-                            &body,
-                        ))
-                    }
-                    _ => {}
+                    });
                 }
+                b'd' if body.first() == Some(&b'k') && body.len() >= 18 => {
+                    let end = Lsn(be_u64(&body, 1));
+                    let sent = be_u64(&body, 9) as i64;
+                    update_status(|s| {
+                        s.last_msg_send_time = Some(sent);
+                        s.last_msg_receipt_time = Some(now);
+                        s.latest_end_lsn = end;
+                        s.latest_end_time = Some(sent);
+                    });
+                    batch.reply_requested |= body[17] != 0;
+                }
+                // CopyDone (end of a timeline), or the CommandComplete a
+                // walsender sends when its server shuts down: streaming is over.
+                b'c' | b'C' => {
+                    // What was written is flushed and published first.
+                    if batch.wrote {
+                        publish_flush(engine, raw, tli, &mut unflushed)?;
+                    }
+                    let _ = cl.send(Some(b'c'), &[]).await;
+                    crate::logging::log_at(
+                        "LOG",
+                        "replication terminated by primary server",
+                        Some(&format!(
+                            "End of WAL reached on timeline {tli} at {}.",
+                            raw.flush_lsn()
+                        )),
+                        None,
+                    );
+                    return Ok(());
+                }
+                b'E' => {
+                    if batch.wrote {
+                        publish_flush(engine, raw, tli, &mut unflushed)?;
+                    }
+                    return Err(primary_error(
+                        "could not receive data from WAL stream",
+                        &body,
+                    ));
+                }
+                _ => {}
+            }
+            taken += 1;
+            if taken < MAX_BATCH_MESSAGES && raw.write_lsn().0 - raw.flush_lsn().0 < MAX_BATCH_BYTES
+            {
+                // A message already buffered or readable without waiting (the read is
+                // cancellation-safe: a partial message stays buffered).
+                next = futures::FutureExt::now_or_never(cl.read());
             }
         }
-        // Like PostgreSQL's startup process, which makes the walreceiver reply as soon as
-        // replay has caught up with everything received: report the new apply position
-        // at once, so that the primary's replay_lsn and replay_lag are not one message
-        // (or, when idle, wal_receiver_status_interval) stale. Replay may stop short of
-        // the flushed end (a record cut at a message's end): then the position it
-        // reached is reported when the close watch ends.
+        if batch.wrote {
+            let flushed = publish_flush(engine, raw, tli, &mut unflushed)?;
+            if flushed != titled.0 && titled.1.elapsed() >= TITLE_INTERVAL {
+                title.set(&format!("walreceiver streaming {flushed}"));
+                titled = (flushed, Instant::now());
+            }
+        }
+        if batch.wrote || batch.reply_requested {
+            reported_apply = engine.replay_lsn().unwrap_or(Lsn(0));
+            cl.copy_data(&status_reply(engine, raw, false))
+                .await
+                .map_err(io_err)?;
+            last_status = Instant::now();
+        }
+        // Like PostgreSQL's startup process, which makes the walreceiver reply when
+        // replay has applied what a waiting commit needs: report a new apply position
+        // as soon as replay reaches it, so that the primary's replay_lsn and
+        // replay_lag are not one message (or, when idle, wal_receiver_status_interval)
+        // stale.
         let applied = engine.replay_lsn().unwrap_or(Lsn(0));
-        if applied > reported_apply
-            && (applied >= raw.flush_lsn() || last_wal.elapsed() >= REPLAY_WATCH)
-        {
+        if applied > reported_apply {
             reported_apply = applied;
             cl.copy_data(&status_reply(engine, raw, false))
                 .await
@@ -652,6 +717,28 @@ async fn stream(
             ));
         }
     }
+}
+
+/// Flushes what was written, lets replay read it, marks completed segments, and tells
+/// replay and cascading walsenders (only flushed bytes are ever published). Returns
+/// the flush position.
+fn publish_flush(
+    engine: &Engine,
+    raw: &mut RawWalWriter,
+    tli: u32,
+    unflushed: &mut Unflushed<'_>,
+) -> Result<Lsn> {
+    let flushed = raw.flush()?;
+    // Replay may read what was written before it is woken.
+    unflushed.clear();
+    mark_done(engine, raw.take_completed_segments());
+    engine.set_receive_lsn(flushed);
+    engine.set_stream_flush(flushed, tli);
+    update_status(|s| {
+        s.written_lsn = raw.write_lsn();
+        s.flushed_lsn = flushed;
+    });
+    Ok(flushed)
 }
 
 /// Fetches the history files of timelines up to `primary_tli` that pg_wal lacks, with

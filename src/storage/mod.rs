@@ -25,6 +25,11 @@
 //!   committed state as of one snapshot; its redo LSN is no later than the first record
 //!   of any commit outside that snapshot (`in_flight`), and redo is idempotent for the
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
+//! - Crash recovery ends without waiting for its checkpoint: [`Engine::open`] replays
+//!   the WAL and returns; the end-of-recovery checkpoint runs in the background (with
+//!   [`EngineOptions::background`]; at once without it, and always after a base-backup
+//!   restore). Until it completes, the previous checkpoint and the WAL after its redo
+//!   point remain what a later recovery starts from.
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
 //!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
 //!   tells the server, which starts over from the WAL.
@@ -103,7 +108,8 @@ pub struct EngineOptions {
     /// Automatic checkpoint and WAL retention settings; `None` reads them from the
     /// data directory's configuration files at open.
     pub checkpoint: Option<CheckpointSettings>,
-    /// Whether [`Engine::open`] starts the background checkpointer thread.
+    /// Whether [`Engine::open`] starts the background checkpointer thread (and, after
+    /// crash recovery, writes the end-of-recovery checkpoint in the background).
     pub background: bool,
 }
 
@@ -560,8 +566,17 @@ impl Engine {
         control.write(datadir, opts.fsync)?;
         let next_xid = redo.next_xid.max(3);
         let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
-        if redo_started || backup_label.is_some() {
-            // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
+        // End-of-recovery checkpoint. PostgreSQL waits for it before it accepts
+        // connections; tusk's rewrites the image of every table the replayed WAL
+        // touched, which can take far longer than the replay itself, so after plain
+        // crash recovery it runs in the background while the server already works
+        // (as PostgreSQL's promotion does): nothing depends on it but the length of a
+        // later recovery — the WAL from the old redo point stays until a checkpoint
+        // completes, and an online checkpoint is the normal case anyway. A backup
+        // restore still waits: the backup_label goes only once a checkpoint is
+        // written. Without background threads (tools, tests) it is written at once.
+        let deferred = redo_started && backup_label.is_none() && opts.background;
+        if (redo_started && !deferred) || backup_label.is_some() {
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
         }
         if backup_label.is_some() {
@@ -570,6 +585,25 @@ impl Engine {
         let engine = Arc::new(engine);
         if opts.background {
             checkpointer::spawn(&engine);
+        }
+        if deferred {
+            let weak = Arc::downgrade(&engine);
+            std::thread::Builder::new()
+                .name("end-of-recovery checkpoint".into())
+                .spawn(move || {
+                    let Some(engine) = weak.upgrade() else {
+                        return;
+                    };
+                    if engine.shut_down.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    if let Err(e) = engine.checkpoint_inner(false, Some("end-of-recovery")) {
+                        // As for any automatic checkpoint: the next one (timed or
+                        // WAL-triggered) tries again; the WAL keeps everything meanwhile.
+                        tracing::warn!("end-of-recovery checkpoint failed: {}", e.message);
+                    }
+                })
+                .map_err(|e| Error::io("could not start the end-of-recovery checkpoint", e))?;
         }
         Ok(engine)
     }
@@ -776,6 +810,9 @@ impl Engine {
             .checkpoint_mutex
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        // Again under the mutex: a checkpoint that waited for the shutdown checkpoint
+        // (a background one started just before shutdown) must not follow it.
+        self.check_broken()?;
         let log = reason.is_some() && self.settings().log_checkpoints;
         if let Some(r) = reason.filter(|_| log) {
             tracing::info!("checkpoint starting: {r}");

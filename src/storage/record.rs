@@ -68,11 +68,15 @@ pub struct Store {
 impl Store {
     /// The heap of a table, created empty (with the table's primary key) on first use.
     pub fn heap_mut(&mut self, db: u32, rel: u32) -> &mut Heap {
-        let def = self.catalog.tables.get(&(db, rel)).cloned();
-        self.heaps.entry((db, rel)).or_insert_with(|| match def {
-            Some(d) => Heap::for_table(&d),
-            None => Heap::new(None),
-        })
+        // Called for every row a commit or redo touches: the table's definition is
+        // only looked at (never cloned) when the heap is first made.
+        let Store { catalog, heaps } = self;
+        heaps
+            .entry((db, rel))
+            .or_insert_with(|| match catalog.tables.get(&(db, rel)) {
+                Some(d) => Heap::for_table(d),
+                None => Heap::new(None),
+            })
     }
 
     /// Makes a table's heap indexes the primary key and secondary indexes its

@@ -39,8 +39,10 @@
 //!    [`Engine::notify_wal_arrived`];
 //! 2. the replay thread, waiting in [`Engine::replay_available`], wakes and asks its
 //!    `WalReader` for the next record; a record cut short reads as "end of WAL", and
-//!    the reader retries from the same position next time; at end of WAL, when the
-//!    WAL-source loop allows streaming ([`Engine::allow_streaming`]), the position is
+//!    the reader retries from the same position next time — and so does a record
+//!    ending in WAL the walreceiver has written but not flushed yet
+//!    ([`Engine::set_unflushed_from`]): replay never applies unflushed WAL; at end of
+//!    WAL, when the WAL-source loop allows streaming ([`Engine::allow_streaming`]), the position is
 //!    published ([`Engine::wal_wanted`]) — the walreceiver streams only from there,
 //!    never while local or archived WAL is still unreplayed; a recovery-target check
 //!    ([`Engine::replay_checked`]) may stop replay before or after any record;
@@ -149,6 +151,9 @@ pub struct RecoveryState {
     /// `flushedUpto`/`receivedTLI`); unlike `receive_lsn` it may move back when a new
     /// stream starts at a segment start, so it never names bytes not yet rewritten.
     stream_flush: Mutex<(Lsn, u32)>,
+    /// Where the WAL the walreceiver is writing but has not flushed yet begins
+    /// (`u64::MAX`: nothing unflushed): replay applies no record ending past it.
+    unflushed_from: AtomicU64,
 }
 
 impl Default for RecoveryState {
@@ -177,6 +182,7 @@ impl Default for RecoveryState {
             history: Mutex::new(Vec::new()),
             progress: tokio::sync::watch::channel(0).0,
             stream_flush: Mutex::new((Lsn::INVALID, 0)),
+            unflushed_from: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -617,6 +623,17 @@ impl Engine {
         self.recovery.progress.send_modify(|p| *p += 1);
     }
 
+    /// The walreceiver is about to write WAL from `from` that it has not flushed yet
+    /// (`Some`), or has flushed all it wrote (`None`): replay holds back any record
+    /// ending past `from` meanwhile, so that it never applies WAL this standby could
+    /// lose (PostgreSQL's startup process reads streamed WAL only up to the
+    /// walreceiver's flush position). Clear it before waking replay.
+    pub fn set_unflushed_from(&self, from: Option<Lsn>) {
+        self.recovery
+            .unflushed_from
+            .store(from.map_or(u64::MAX, |l| l.0), Ordering::SeqCst);
+    }
+
     /// Sets this standby's own hot-standby settings, which every replayed
     /// parameter-change record is checked against.
     pub fn set_local_parameters(&self, p: HotStandbyParams) {
@@ -931,6 +948,9 @@ impl Engine {
             if stop_at.is_some_and(|s| cur.position() >= s) {
                 return Ok(n);
             }
+            let unflushed = self.recovery.unflushed_from.load(Ordering::SeqCst);
+            cur.reader
+                .set_limit((unflushed != u64::MAX).then_some(Lsn(unflushed)));
             let Some(rec) = cur.reader.next_record()? else {
                 // Out of valid WAL: from here on it must come from the primary, once
                 // the standby's WAL-source loop lets the walreceiver stream.
@@ -1049,9 +1069,18 @@ impl Engine {
                 let records = cur.pending.remove(&rec.xid).unwrap_or_default();
                 // Standby transactions using a relation this drops or redefines
                 // (standby_locks.rs) end first, or are cancelled after the delay.
-                let locked = self.lock_for_replay(&records, rec);
+                // Only catalog records can need that: a commit of row changes alone
+                // (nearly every one) skips the catalog look-up and the lock table.
+                let ddl = records.iter().any(|r| matches!(r, Record::Catalog(_)));
+                let locked = if ddl {
+                    self.lock_for_replay(&records, rec)
+                } else {
+                    Default::default()
+                };
                 self.apply_commit(rec, records);
-                self.standby_locks.release_exclusive(&locked);
+                if !locked.is_empty() {
+                    self.standby_locks.release_exclusive(&locked);
+                }
                 self.recovery.last_commit_time.store(time, Ordering::SeqCst);
             }
             Record::Checkpoint {

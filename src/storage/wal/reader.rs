@@ -106,6 +106,9 @@ pub struct WalReader {
     stop_reason: Option<String>,
     /// Why the last page read was refused, when its header was not simply zeros.
     page_reason: Option<String>,
+    /// Records ending past this position are not returned yet (see
+    /// [`WalReader::set_limit`]).
+    limit: Option<u64>,
 }
 
 impl WalReader {
@@ -126,7 +129,16 @@ impl WalReader {
             page: None,
             stop_reason: None,
             page_reason: None,
+            limit: None,
         }
+    }
+
+    /// Holds back any record that ends past `limit` (None: no bound): `next_record`
+    /// returns `None` for it, as for a record cut short, and reads it again (from the
+    /// file, not from its page cache) on a later call. A standby's replay uses it so
+    /// as never to apply WAL the walreceiver has written but not yet flushed.
+    pub fn set_limit(&mut self, limit: Option<Lsn>) {
+        self.limit = limit.map(|l| l.0);
     }
 
     /// Why reading stopped at [`WalReader::end_of_valid`], as PostgreSQL logs it before
@@ -168,6 +180,12 @@ impl WalReader {
     pub fn next_record(&mut self) -> Result<Option<WalRecord>> {
         self.stop_reason = None;
         match self.read_record(self.next)? {
+            Some((_, next)) if self.limit.is_some_and(|l| next > l) => {
+                self.page = None;
+                self.file = None;
+                self.end = self.next;
+                Ok(None)
+            }
             Some((rec, next)) => {
                 self.next = next;
                 self.prev = Some(rec.start.0);

@@ -162,6 +162,34 @@ fn round_trip_many_sizes_across_pages_and_segments() {
 }
 
 #[test]
+fn a_read_limit_holds_records_back_until_lifted() {
+    let d = TempDir::new("limit");
+    let w = WalWriter::create(opts(&d.0, MB)).unwrap();
+    let first = w.insert_lsn();
+    // The second record spans pages, so holding it back drops a page read ahead.
+    let (_, e0) = w.append(RM_TUSK, 0, 3, &payload(0, 100)).unwrap();
+    let (s1, e1) = w.append(RM_TUSK, 0, 3, &payload(1, 20_000)).unwrap();
+    let (_, e2) = w.append(RM_TUSK, 0, 3, &payload(2, 10)).unwrap();
+    w.flush(w.insert_lsn()).unwrap();
+    let mut r = WalReader::new(&d.0, MB, 1, first);
+    r.set_limit(Some(e0));
+    assert_eq!(r.next_record().unwrap().unwrap().end, e0);
+    // The next record ends past the limit: "no more WAL" for now, at its start.
+    assert!(r.next_record().unwrap().is_none());
+    assert_eq!(r.end_of_valid(), s1);
+    assert!(r.stop_reason().is_none());
+    r.set_limit(Some(Lsn(e1.0 - 1)));
+    assert!(r.next_record().unwrap().is_none());
+    r.set_limit(Some(e1));
+    let rec = r.next_record().unwrap().unwrap();
+    assert_eq!((rec.start, rec.end), (s1, e1));
+    assert_eq!(rec.payload, payload(1, 20_000));
+    r.set_limit(None);
+    assert_eq!(r.next_record().unwrap().unwrap().end, e2);
+    assert!(r.next_record().unwrap().is_none());
+}
+
+#[test]
 fn raw_bytes_match_the_files() {
     let d = TempDir::new("raw");
     let w = WalWriter::create(opts(&d.0, MB)).unwrap();
