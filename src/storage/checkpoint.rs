@@ -41,7 +41,15 @@ const FORMAT_VERSION_UNSTAMPED: u32 = 1;
 /// A read image: its stamp (`None` for format version 1) and body.
 struct Image {
     stamp: Option<Lsn>,
-    body: Vec<u8>,
+    /// The file without its CRC; the body starts at `header`.
+    data: Vec<u8>,
+    header: usize,
+}
+
+impl Image {
+    fn body(&self) -> &[u8] {
+        &self.data[self.header..]
+    }
 }
 
 /// The catalog image: the catalog and the stamps it expects of the table images.
@@ -116,7 +124,7 @@ fn write_image(
 
 /// Reads and verifies an image; returns its stamp and body.
 fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
-    let data = fs::read(path)
+    let mut data = fs::read(path)
         .map_err(|e| Error::io(format!("could not read file \"{}\"", path.display()), e))?;
     if data.len() < 16 || &data[..8] != magic {
         bail!(
@@ -135,25 +143,27 @@ fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
         );
     }
     let version = u32::from_le_bytes([content[8], content[9], content[10], content[11]]);
-    match version {
-        FORMAT_VERSION_UNSTAMPED => Ok(Image {
-            stamp: None,
-            body: content[12..].to_vec(),
-        }),
+    let (stamp, header) = match version {
+        FORMAT_VERSION_UNSTAMPED => (None, 12),
         FORMAT_VERSION if content.len() >= 20 => {
             let mut stamp = [0u8; 8];
             stamp.copy_from_slice(&content[12..20]);
-            Ok(Image {
-                stamp: Some(Lsn(u64::from_le_bytes(stamp))),
-                body: content[20..].to_vec(),
-            })
+            (Some(Lsn(u64::from_le_bytes(stamp))), 20)
         }
         _ => bail!(
             sqlstate::DATA_CORRUPTED,
             "image file \"{}\" has unsupported format version {version}",
             path.display()
         ),
-    }
+    };
+    // The body stays in the file's buffer (an image can be large: no copy).
+    let end = data.len() - 4;
+    data.truncate(end);
+    Ok(Image {
+        stamp,
+        data,
+        header,
+    })
 }
 
 /// Checks that the image at `path`, stamped `stamp`, is current for a recovery whose
@@ -219,7 +229,7 @@ pub fn write_catalog(
 /// Reads the catalog image.
 pub fn read_catalog(datadir: &Path) -> Result<CatalogImage> {
     let image = read_image(&catalog_path(datadir), CATALOG_MAGIC)?;
-    let r = &mut Reader::new(&image.body);
+    let r = &mut Reader::new(image.body());
     let mut table_stamps = HashMap::new();
     if image.stamp.is_some() {
         for _ in 0..r.u32()? {
@@ -264,9 +274,11 @@ pub fn write_heap(
 /// image has one).
 pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<HeapImage> {
     let image = read_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)?;
-    let r = &mut Reader::new(&image.body);
+    let r = &mut Reader::new(image.body());
     let n = r.u64()?;
-    let mut rows = Vec::new();
+    // Each row takes at least its 8-byte tuple id: a corrupt count cannot reserve more
+    // than the file could hold.
+    let mut rows = Vec::with_capacity((n as usize).min(r.remaining().len() / 8));
     for _ in 0..n {
         let tid = r.u64()?;
         rows.push((tid, decode_row(r)?));

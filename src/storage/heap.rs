@@ -261,6 +261,23 @@ pub fn keys_in_range(
     out
 }
 
+/// Builds an index map from (key, tuple id) entries in bulk: sorted by key (stably,
+/// so each key's tuple ids keep the entries' order), grouped, and handed to the B-tree
+/// sorted, which then fills its nodes in one pass instead of searching per entry.
+fn build_index(mut entries: Vec<(Vec<u8>, u64)>) -> BTreeMap<Vec<u8>, Vec<u64>> {
+    if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let mut grouped: Vec<(Vec<u8>, Vec<u64>)> = Vec::with_capacity(entries.len());
+    for (k, tid) in entries {
+        match grouped.last_mut() {
+            Some((last, tids)) if *last == k => tids.push(tid),
+            _ => grouped.push((k, vec![tid])),
+        }
+    }
+    grouped.into_iter().collect()
+}
+
 impl SecondaryIndex {
     /// The encoded key of a row, and whether it holds a NULL (such keys never
     /// conflict in a unique index); None when a partial index does not cover the row
@@ -336,18 +353,75 @@ impl Heap {
         if same {
             return;
         }
+        let tuples = &self.tuples;
         self.indexes = defs
             .iter()
-            .map(|d| SecondaryIndex {
-                def: d.clone(),
-                map: BTreeMap::new(),
+            .map(|d| {
+                let mut ix = SecondaryIndex {
+                    def: d.clone(),
+                    map: BTreeMap::new(),
+                };
+                let entries: Vec<(Vec<u8>, u64)> = tuples
+                    .iter()
+                    .filter_map(|(tid, t)| ix.key_of(&t.row).map(|(k, _)| (k, *tid)))
+                    .collect();
+                ix.map = build_index(entries);
+                ix
             })
             .collect();
-        for (tid, t) in &self.tuples {
-            for ix in &mut self.indexes {
-                ix.add(*tid, &t.row);
-            }
+    }
+
+    /// Makes `pk` the primary key (after ALTER TABLE, or its undo), rebuilding the
+    /// primary-key index from the versions present when it changed.
+    pub fn set_pk(&mut self, pk: Option<Vec<usize>>) {
+        if self.pk == pk {
+            return;
         }
+        self.pk = pk;
+        self.rebuild_pk_index();
+    }
+
+    /// Builds the primary-key index from the versions present, in bulk.
+    fn rebuild_pk_index(&mut self) {
+        let entries: Vec<(Vec<u8>, u64)> = self
+            .tuples
+            .iter()
+            .filter_map(|(tid, t)| self.key_of(&t.row).map(|k| (k, *tid)))
+            .collect();
+        self.pk_index = build_index(entries);
+    }
+
+    /// A heap holding the rows of a checkpoint image, frozen (see the module notes),
+    /// with the primary key and secondary indexes of `def`. Rows come in ascending
+    /// tuple-id order (as images are written), so the B-trees are built in bulk rather
+    /// than by one insertion per row; any order is accepted.
+    pub fn from_frozen_rows(def: &TableDef, rows: Vec<(u64, Vec<Value>)>) -> Heap {
+        let mut h = Heap::new(def.primary_key.clone());
+        if let Some(&(last, _)) = rows.iter().max_by_key(|(tid, _)| *tid) {
+            h.next_tid = last + 1;
+        }
+        h.tuples = rows
+            .into_iter()
+            .map(|(tid, row)| {
+                (
+                    tid,
+                    Tuple {
+                        xmin: FROZEN_XID,
+                        xmin_seq: 1,
+                        xmax: 0,
+                        xmax_seq: 0,
+                        next: 0,
+                        row: Arc::new(row),
+                    },
+                )
+            })
+            .collect();
+        if !h.tuples.is_empty() {
+            h.touch();
+        }
+        h.rebuild_pk_index();
+        h.sync_indexes(&def.indexes);
+        h
     }
 
     /// The encoded primary key of a row (None without a primary key).

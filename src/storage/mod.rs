@@ -2168,33 +2168,60 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
         .iter()
         .map(|((db, _), t)| (*db, t.clone()))
         .collect();
-    for (db, t) in tables {
-        let mut heap = Heap::for_table(&t);
+    // Tables are read and decoded on a thread per core, largest image first, so one
+    // big table does not wait behind the small ones.
+    let mut tables: Vec<(u64, u32, Arc<TableDef>)> = tables
+        .into_iter()
+        .map(|(db, t)| {
+            let size = std::fs::metadata(checkpoint::heap_path(datadir, db, t.oid))
+                .map_or(0, |m| m.len());
+            (size, db, t)
+        })
+        .collect();
+    tables.sort_by_key(|(size, _, t)| (std::cmp::Reverse(*size), t.oid));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let load_one = |db: u32, t: &TableDef| -> Result<Heap> {
         // Every table of the catalog image has an image of its own (a checkpoint
         // writes the tables first): a missing one is damage, not an empty table.
-        let table = checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?;
+        let table = checkpoint::read_heap(datadir, db, t.oid)?;
         let expected = image.table_stamps.get(&(db, t.oid)).copied();
         checkpoint::check_stamp(
             &checkpoint::heap_path(datadir, db, t.oid),
             table.stamp,
             redo,
             expected,
-        )
-        .map_err(unusable_image)?;
-        for (tid, row) in table.rows {
-            heap.put(
-                tid,
-                Tuple {
-                    xmin: heap::FROZEN_XID,
-                    xmin_seq: 1,
-                    xmax: 0,
-                    xmax_seq: 0,
-                    next: 0,
-                    row: Arc::new(row),
-                },
-            );
-        }
-        store.heaps.insert((db, t.oid), heap);
+        )?;
+        Ok(Heap::from_frozen_rows(t, table.rows))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(tables.len())
+        .max(1);
+    let loaded: Vec<Result<Vec<((u32, u32), Heap)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, db, t)) = tables.get(i) else {
+                            return Ok(done);
+                        };
+                        done.push(((*db, t.oid), load_one(*db, t)?));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(Error::internal("table image loader panicked")))
+            })
+            .collect()
+    });
+    for heaps in loaded {
+        store.heaps.extend(heaps.map_err(unusable_image)?);
     }
 
     Ok(store)
