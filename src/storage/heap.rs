@@ -203,14 +203,28 @@ pub fn index_key(vals: &[Value]) -> Option<Vec<u8>> {
 /// lookup on a prefix.
 fn row_key(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
+    row_key_into(vals, &mut out);
+    out
+}
+
+/// [`row_key`], appended to `out`.
+fn row_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut Vec<u8>) {
     for v in vals {
         if v.is_null() {
             out.push(0xff);
         } else {
-            encode_index_value(v, &mut out);
+            encode_index_value(v, out);
         }
     }
-    out
+}
+
+/// Appends the primary-key encoding of key values (in key column order) to `out`, as
+/// [`Heap::encode_key`] and [`Heap::key_of`] give it: equal keys (numerics equal in
+/// value included) encode equally, and the order-preserving types sort as their values.
+pub fn encode_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut Vec<u8>) {
+    for v in vals {
+        encode_index_value(v, out);
+    }
 }
 
 /// The OID that stands for a table's primary key in index lookups (no index has
@@ -288,13 +302,15 @@ impl SecondaryIndex {
                 return None;
             }
         }
-        let vals: Vec<Value> = self
-            .def
-            .columns
-            .iter()
-            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        Some((row_key(&vals), vals.iter().any(|v| v.is_null())))
+        let vals = || {
+            self.def
+                .columns
+                .iter()
+                .map(|&c| row.get(c).unwrap_or(&Value::Null))
+        };
+        let mut key = Vec::with_capacity(16);
+        row_key_into(vals(), &mut key);
+        Some((key, vals().any(|v| v.is_null())))
     }
 
     /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
@@ -427,11 +443,9 @@ impl Heap {
     /// The encoded primary key of a row (None without a primary key).
     pub fn key_of(&self, row: &[Value]) -> Option<Vec<u8>> {
         let pk = self.pk.as_ref()?;
-        let vals: Vec<Value> = pk
-            .iter()
-            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        self.encode_key(&vals)
+        let mut out = Vec::with_capacity(16);
+        encode_key_into(pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)), &mut out);
+        Some(out)
     }
 
     /// Encodes primary-key values (in key column order) as the index stores them.
@@ -443,9 +457,7 @@ impl Heap {
         // The index encoding: numerics equal in value give equal keys, and the order-
         // preserving types sort as their values (ranges over the key).
         let mut out = Vec::new();
-        for v in vals {
-            encode_index_value(v, &mut out);
-        }
+        encode_key_into(vals, &mut out);
         Some(out)
     }
 
