@@ -487,6 +487,20 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
     e
 }
 
+/// Whether a value `types::parse_text` gave for a column of type `t` is already the
+/// column's value, so that the assignment cast (a long chain of checks, per field of
+/// every copied row) can be skipped: integers and booleans of the column's own type
+/// (parsing checked their range), and text for an unconstrained `text` column.
+fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
+    matches!(
+        (t, v),
+        (DataType::Int2, Value::Int2(_))
+            | (DataType::Int4, Value::Int4(_))
+            | (DataType::Int8, Value::Int8(_))
+            | (DataType::Bool, Value::Bool(_))
+    ) || (t == DataType::Text && typmod < 0 && matches!(v, Value::Text(_)))
+}
+
 /// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
 /// a field without a backslash is borrowed from the line.
 fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Cow<'a, str>>> {
@@ -2262,7 +2276,13 @@ impl Session {
                     row[t] = match f {
                         None => Value::Null,
                         Some(CopyField::Text(s)) => types::parse_text(c.data_type, c.typmod, &s)
-                            .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
+                            .and_then(|v| {
+                                if parsed_is_final(c.data_type, c.typmod, &v) {
+                                    Ok(v)
+                                } else {
+                                    types::cast(v, c.data_type, c.typmod, false)
+                                }
+                            })
                             .map_err(|e| {
                                 e.with_context(format!("{}, column {}: \"{s}\"", at(), c.name))
                             })?,

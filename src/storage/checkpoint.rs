@@ -97,25 +97,26 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         })
 }
 
-/// Writes `body` framed as an image to `path` durably (temp file, fsync, rename,
-/// directory fsync) through the I/O layer.
+/// Writes an image to `path` durably (temp file, fsync, rename, directory fsync)
+/// through the I/O layer; `body` appends the body to the buffer after the header (so a
+/// large body is encoded in place, never copied into a second buffer).
 fn write_image(
     io: &dyn WalIo,
     path: &Path,
     magic: &[u8; 8],
     stamp: Lsn,
-    body: &[u8],
+    body: impl FnOnce(&mut Vec<u8>),
     fsync: bool,
 ) -> Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| Error::internal("image path has no directory"))?;
     create_private_dir(dir)?;
-    let mut data = Vec::with_capacity(body.len() + 24);
+    let mut data = Vec::new();
     data.extend_from_slice(magic);
     data.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     data.extend_from_slice(&stamp.0.to_le_bytes());
-    data.extend_from_slice(body);
+    body(&mut data);
     let crc = crc32c::crc32c(&data);
     data.extend_from_slice(&crc.to_le_bytes());
     io.replace_file(path, &data, fsync)
@@ -206,22 +207,23 @@ pub fn write_catalog(
     table_stamps: &HashMap<(u32, u32), Lsn>,
     fsync: bool,
 ) -> Result<()> {
-    let mut body = Vec::new();
     let mut stamps: Vec<_> = table_stamps.iter().collect();
     stamps.sort();
-    body.extend_from_slice(&(stamps.len() as u32).to_le_bytes());
-    for ((db, node), s) in stamps {
-        body.extend_from_slice(&db.to_le_bytes());
-        body.extend_from_slice(&node.to_le_bytes());
-        body.extend_from_slice(&s.0.to_le_bytes());
-    }
-    c.encode(&mut body);
+    let body = |body: &mut Vec<u8>| {
+        body.extend_from_slice(&(stamps.len() as u32).to_le_bytes());
+        for ((db, node), s) in stamps {
+            body.extend_from_slice(&db.to_le_bytes());
+            body.extend_from_slice(&node.to_le_bytes());
+            body.extend_from_slice(&s.0.to_le_bytes());
+        }
+        c.encode(body);
+    };
     write_image(
         io,
         &catalog_path(datadir),
         CATALOG_MAGIC,
         stamp,
-        &body,
+        body,
         fsync,
     )
 }
@@ -254,18 +256,30 @@ pub fn write_heap(
     stamp: Lsn,
     fsync: bool,
 ) -> Result<()> {
-    let mut body = Vec::new();
-    body.extend_from_slice(&(rows.len() as u64).to_le_bytes());
-    for (tid, row) in rows {
-        body.extend_from_slice(&tid.to_le_bytes());
-        encode_row(row, &mut body);
-    }
+    let body = |body: &mut Vec<u8>| {
+        body.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        // Sized from the first rows' encoding, so that a large image is not grown (and
+        // copied) a dozen times on the way.
+        let sample = rows.len().min(64);
+        for (tid, row) in &rows[..sample] {
+            body.extend_from_slice(&tid.to_le_bytes());
+            encode_row(row, body);
+        }
+        if sample > 0 {
+            let per_row = (body.len() - 28) / sample;
+            body.reserve((rows.len() - sample) * per_row * 9 / 8 + 4);
+        }
+        for (tid, row) in &rows[sample..] {
+            body.extend_from_slice(&tid.to_le_bytes());
+            encode_row(row, body);
+        }
+    };
     write_image(
         io,
         &heap_path(datadir, db, filenode),
         HEAP_MAGIC,
         stamp,
-        &body,
+        body,
         fsync,
     )
 }

@@ -1013,7 +1013,10 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
                     "value too long for type character({n})"
                 );
             }
-            return Ok(Value::Text(format!("{s}{}", " ".repeat(n - len))));
+            let mut padded = String::with_capacity(s.len() + n - len);
+            padded.push_str(s);
+            padded.extend(std::iter::repeat_n(' ', n - len));
+            return Ok(Value::Text(padded));
         }
     }
     if matches!(target, DataType::Time | DataType::TimeTz) {
