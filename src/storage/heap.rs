@@ -227,6 +227,10 @@ pub fn encode_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut 
     }
 }
 
+/// Tables with at least this many rows build their primary-key index on a thread of
+/// its own when loaded from an image ([`Heap::from_frozen_rows`]).
+const PARALLEL_BUILD_ROWS: usize = 100_000;
+
 /// The OID that stands for a table's primary key in index lookups (no index has
 /// OID 0): `Engine::lookup_index` then reads [`Heap::pk_index`].
 pub const PK_INDEX: u32 = 0;
@@ -416,26 +420,50 @@ impl Heap {
         if let Some(&(last, _)) = rows.iter().max_by_key(|(tid, _)| *tid) {
             h.next_tid = last + 1;
         }
-        h.tuples = rows
-            .into_iter()
-            .map(|(tid, row)| {
-                (
-                    tid,
-                    Tuple {
-                        xmin: FROZEN_XID,
-                        xmin_seq: 1,
-                        xmax: 0,
-                        xmax_seq: 0,
-                        next: 0,
-                        row: Arc::new(row),
-                    },
-                )
-            })
-            .collect();
+        let rows: Vec<(u64, Arc<Vec<Value>>)> =
+            rows.into_iter().map(|(tid, row)| (tid, Arc::new(row))).collect();
+        let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| {
+            (
+                *tid,
+                Tuple {
+                    xmin: FROZEN_XID,
+                    xmin_seq: 1,
+                    xmax: 0,
+                    xmax_seq: 0,
+                    next: 0,
+                    row: row.clone(),
+                },
+            )
+        };
+        let pk_entries = |pk: &[usize]| -> Vec<(Vec<u8>, u64)> {
+            rows.iter()
+                .map(|(tid, row)| {
+                    let mut key = Vec::with_capacity(16);
+                    encode_key_into(pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)), &mut key);
+                    (key, *tid)
+                })
+                .collect()
+        };
+        // A large table's key index is built on a second thread while this one builds
+        // the version B-tree (start-up time is what a loaded cluster waits for).
+        let (tuples, pk_index) = match &h.pk {
+            Some(pk) if rows.len() >= PARALLEL_BUILD_ROWS => std::thread::scope(|scope| {
+                let index = scope.spawn(|| build_index(pk_entries(pk)));
+                let tuples: BTreeMap<u64, Tuple> = rows.iter().map(frozen).collect();
+                let index = index
+                    .join()
+                    .unwrap_or_else(|_| build_index(pk_entries(pk)));
+                (tuples, index)
+            }),
+            Some(pk) => (rows.iter().map(frozen).collect(), build_index(pk_entries(pk))),
+            None => (rows.iter().map(frozen).collect(), BTreeMap::new()),
+        };
+        drop(rows);
+        h.tuples = tuples;
+        h.pk_index = pk_index;
         if !h.tuples.is_empty() {
             h.touch();
         }
-        h.rebuild_pk_index();
         h.sync_indexes(&def.indexes);
         h
     }
