@@ -2204,7 +2204,6 @@ impl Session {
     }
 
     fn copy_data_inner(&mut self, data: &[u8], last: bool) -> Result<()> {
-        self.enter_zone();
         let Some(mut st) = self.copy.take() else {
             bail!(
                 sqlstate::PROTOCOL_VIOLATION,
@@ -2221,6 +2220,8 @@ impl Session {
             self.copy = Some(st);
             return Ok(());
         }
+        // The session's zone matters only to the rows' conversion: set once a batch.
+        self.enter_zone();
         let result = if st.binary {
             copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
         } else {

@@ -106,7 +106,8 @@ pub struct Heap {
     /// Tuple ids whose delete committed while an older snapshot could still see them:
     /// the candidates of the next automatic VACUUM ([`Heap::vacuum_dead`]).
     dead: Vec<u64>,
-    /// The next tuple id to hand out.
+    /// The next tuple id to hand out; above every tuple id held (only [`Heap::put`] and
+    /// the constructors move it).
     pub next_tid: u64,
     /// The primary key's column positions, if the table has one.
     pub pk: Option<Vec<usize>>,
@@ -549,7 +550,8 @@ impl Heap {
     /// (redo of a record an online checkpoint's image already holds must be harmless).
     pub fn put(&mut self, tid: u64, t: Tuple) {
         self.touch();
-        if self.tuples.contains_key(&tid) {
+        // Every tuple id held is below `next_tid`: a new one (an INSERT's) needs no look.
+        if tid < self.next_tid && self.tuples.contains_key(&tid) {
             self.remove(tid);
         }
         if let Some(k) = self.key_of(&t.row) {

@@ -974,6 +974,9 @@ fn cast_array_or_enum(
 
 /// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
 /// PostgreSQL's 22001 error.
+/// Spaces to pad `character(n)` values with, a slice at a time.
+const SPACES: &str = "                                                                ";
+
 fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
     if target == DataType::Char {
         if let Value::Text(s) = &v {
@@ -1015,7 +1018,12 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
             }
             let mut padded = String::with_capacity(s.len() + n - len);
             padded.push_str(s);
-            padded.extend(std::iter::repeat_n(' ', n - len));
+            let mut pad = n - len;
+            while pad > 0 {
+                let k = pad.min(SPACES.len());
+                padded.push_str(&SPACES[..k]);
+                pad -= k;
+            }
             return Ok(Value::Text(padded));
         }
     }
