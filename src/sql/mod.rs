@@ -2212,7 +2212,10 @@ impl Session {
         };
         st.buf.extend_from_slice(data);
         // Rows are inserted in batches: clients send a CopyData per row (pgbench,
-        // psql's \copy), and each batch pays the statement set-up once. An error in a
+        // psql's \copy), and each batch pays the statement set-up once (the session
+        // zone, the transaction context, the foreign-key question). A text batch's
+        // lines, and every field needing no unescaping, are borrowed from the buffer;
+        // a value parsing made final skips the assignment cast (`parsed_is_final`). An error in a
         // buffered row is reported at the batch's end, which the protocol allows (the
         // client learns of COPY errors at CopyDone or from an ErrorResponse it reads
         // whenever it does).

@@ -9,6 +9,10 @@
 //! image as the checkpoint that wrote the catalog left it — followed by the encoded
 //! catalog.
 //!
+//! Images can be large (a 5 M-row table's is ≈ 0.5 GB): a table image is encoded
+//! straight into the buffer that is written (sized from its first rows), and read back
+//! into one buffer whose body is decoded in place, never copied whole a second time.
+//!
 //! ## Stamps: a stale image is refused
 //! A CRC proves an image intact, not current: an older image put back in place of the
 //! newest one (a restored file, a filesystem that lost a rename) is intact and would

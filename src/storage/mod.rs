@@ -1377,7 +1377,7 @@ impl Engine {
             (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
             (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
         };
-        let iter: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<u64>)>> = if cur.desc {
+        let iter: Box<dyn Iterator<Item = (&heap::IndexKey, &heap::TidList)>> = if cur.desc {
             Box::new(map.range::<[u8], _>(range).rev())
         } else {
             Box::new(map.range::<[u8], _>(range))
@@ -1390,7 +1390,7 @@ impl Engine {
                 }
             }
             if out.len() >= want {
-                cur.after = Some(k.clone());
+                cur.after = Some(k.to_vec());
                 return out;
             }
         }
@@ -1672,7 +1672,11 @@ impl Engine {
                     let Some((key, false)) = ix.key_of(&row) else {
                         continue;
                     };
-                    let tids = ix.map.get(&key).cloned().unwrap_or_default();
+                    let tids = ix
+                        .map
+                        .get(key.as_slice())
+                        .map(|t| t.to_vec())
+                        .unwrap_or_default();
                     match unique_conflict(heap, txn.xid, tids) {
                         Conflict::None => {}
                         Conflict::Wait(x) => {
