@@ -1454,10 +1454,7 @@ fn add_primary_key(
     };
     let rows = rows(cx, db, def.oid);
     for (_, r) in &rows {
-        if let Some(&c) = cols
-            .iter()
-            .find(|&&c| r.get(c).is_none_or(|v| v.is_null()))
-        {
+        if let Some(&c) = cols.iter().find(|&&c| r.get(c).is_none_or(|v| v.is_null())) {
             return Err(contains_nulls(&def.columns[c].name, &def.name));
         }
     }

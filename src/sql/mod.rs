@@ -2229,7 +2229,8 @@ impl Session {
             copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
         } else {
             let (taken, lines) = copy_take_lines(&mut st, last);
-            copy_text_rows(&mut st, &taken, &lines).and_then(|rows| self.insert_copy_rows(&st, rows))
+            copy_text_rows(&mut st, &taken, &lines)
+                .and_then(|rows| self.insert_copy_rows(&st, rows))
         };
         if let Ok(n) = result {
             st.rows += n;

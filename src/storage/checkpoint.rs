@@ -269,8 +269,7 @@ pub fn write_heap(
             body.extend_from_slice(&tid.to_le_bytes());
             encode_row(row, body);
         }
-        if sample > 0 {
-            let per_row = (body.len() - 28) / sample;
+        if let Some(per_row) = (body.len() - 28).checked_div(sample) {
             body.reserve((rows.len() - sample) * per_row * 9 / 8 + 4);
         }
         for (tid, row) in &rows[sample..] {

@@ -290,11 +290,7 @@ pub fn keys_with_prefix(map: &IndexMap, prefix: &[u8]) -> Vec<u64> {
 
 /// Tuple ids under the keys of an index map between the bounds (encoded key
 /// prefixes: a bound covers every key it is a prefix of).
-pub fn keys_in_range(
-    map: &IndexMap,
-    lo: Bound<&[u8]>,
-    hi: Bound<&[u8]>,
-) -> Vec<u64> {
+pub fn keys_in_range(map: &IndexMap, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<u64> {
     let start: Bound<&[u8]> = match lo {
         Bound::Included(b) | Bound::Excluded(b) => Bound::Included(b),
         Bound::Unbounded => Bound::Unbounded,
@@ -470,8 +466,10 @@ impl Heap {
         if let Some(&(last, _)) = rows.iter().max_by_key(|(tid, _)| *tid) {
             h.next_tid = last + 1;
         }
-        let rows: Vec<(u64, Arc<Vec<Value>>)> =
-            rows.into_iter().map(|(tid, row)| (tid, Arc::new(row))).collect();
+        let rows: Vec<(u64, Arc<Vec<Value>>)> = rows
+            .into_iter()
+            .map(|(tid, row)| (tid, Arc::new(row)))
+            .collect();
         let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| {
             (
                 *tid,
@@ -489,7 +487,10 @@ impl Heap {
             rows.iter()
                 .map(|(tid, row)| {
                     let mut key = IndexKey::new();
-                    encode_key_into(pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)), &mut key);
+                    encode_key_into(
+                        pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+                        &mut key,
+                    );
                     (key, *tid)
                 })
                 .collect()
@@ -500,12 +501,13 @@ impl Heap {
             Some(pk) if rows.len() >= PARALLEL_BUILD_ROWS => std::thread::scope(|scope| {
                 let index = scope.spawn(|| build_index(pk_entries(pk)));
                 let tuples: BTreeMap<u64, Tuple> = rows.iter().map(frozen).collect();
-                let index = index
-                    .join()
-                    .unwrap_or_else(|_| build_index(pk_entries(pk)));
+                let index = index.join().unwrap_or_else(|_| build_index(pk_entries(pk)));
                 (tuples, index)
             }),
-            Some(pk) => (rows.iter().map(frozen).collect(), build_index(pk_entries(pk))),
+            Some(pk) => (
+                rows.iter().map(frozen).collect(),
+                build_index(pk_entries(pk)),
+            ),
             None => (rows.iter().map(frozen).collect(), BTreeMap::new()),
         };
         drop(rows);
@@ -527,7 +529,10 @@ impl Heap {
     fn pk_key(&self, row: &[Value]) -> Option<IndexKey> {
         let pk = self.pk.as_ref()?;
         let mut out = IndexKey::new();
-        encode_key_into(pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)), &mut out);
+        encode_key_into(
+            pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+            &mut out,
+        );
         Some(out)
     }
 

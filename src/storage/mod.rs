@@ -2177,8 +2177,8 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
     let mut tables: Vec<(u64, u32, Arc<TableDef>)> = tables
         .into_iter()
         .map(|(db, t)| {
-            let size = std::fs::metadata(checkpoint::heap_path(datadir, db, t.oid))
-                .map_or(0, |m| m.len());
+            let size =
+                std::fs::metadata(checkpoint::heap_path(datadir, db, t.oid)).map_or(0, |m| m.len());
             (size, db, t)
         })
         .collect();
@@ -2201,7 +2201,8 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
         .map_or(1, |n| n.get())
         .min(tables.len())
         .max(1);
-    let loaded: Vec<Result<Vec<((u32, u32), Heap)>>> = std::thread::scope(|scope| {
+    type Loaded = Result<Vec<((u32, u32), Heap)>>;
+    let loaded: Vec<Loaded> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
