@@ -771,6 +771,53 @@ mod tests {
     }
 
     #[test]
+    fn bulk_built_indexes_equal_those_built_row_by_row() {
+        let row = |a: i32, b: Option<&str>| {
+            Arc::new(vec![
+                Value::Int4(a),
+                b.map_or(Value::Null, |s| Value::Text(s.into())),
+            ])
+        };
+        // Keys repeat (versions of one key) and are not in tuple-id order.
+        let rows = [
+            (2, row(7, Some("x"))),
+            (3, row(1, None)),
+            (5, row(7, Some("y"))),
+            (8, row(4, Some("x"))),
+            (9, row(1, Some("x"))),
+        ];
+        let ix = IndexDef {
+            oid: 42,
+            name: "t_b".into(),
+            columns: vec![1, 0],
+            unique: false,
+            constraint: false,
+            predicate: None,
+            options: vec![],
+        };
+        let mut by_row = Heap::new(Some(vec![0]));
+        by_row.sync_indexes(std::slice::from_ref(&ix));
+        let mut bulk = Heap::new(None);
+        for (tid, r) in &rows {
+            let mut t = tuple(0, 1);
+            t.row = r.clone();
+            by_row.put(*tid, t.clone());
+            bulk.put(*tid, t);
+        }
+        bulk.set_pk(Some(vec![0]));
+        bulk.sync_indexes(std::slice::from_ref(&ix));
+        assert_eq!(bulk.pk_index, by_row.pk_index);
+        assert_eq!(bulk.indexes[0].map, by_row.indexes[0].map);
+        let k7 = bulk.key_of(&row(7, None)).unwrap();
+        assert_eq!(bulk.versions_with_key(&k7), vec![2, 5]);
+        // Setting the same key again keeps the index; dropping it empties it.
+        bulk.set_pk(Some(vec![0]));
+        assert_eq!(bulk.pk_index.len(), 3);
+        bulk.set_pk(None);
+        assert!(bulk.pk_index.is_empty());
+    }
+
+    #[test]
     fn visibility_rules() {
         let me = Snapshot { xid: 7, seq: 10 };
         assert!(tuple(0, 1).visible(&me));
