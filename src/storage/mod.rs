@@ -260,10 +260,10 @@ pub struct Engine {
     /// Recent distance between checkpoints' redo points in bytes (PostgreSQL's
     /// `CheckPointDistanceEstimate`): how many old segments to recycle.
     checkpoint_distance: AtomicU64,
-    /// Per table, the heap generation its image on disk was written from and the
-    /// image's stamp (see `write_images`): a table whose heap still has that generation
-    /// is not rewritten.
-    image_generations: Mutex<HashMap<(u32, u32), (u64, Lsn)>>,
+    /// Per table, the heap generation its image on disk was written from (or loaded
+    /// from, at start-up) and the image's stamp (see `write_images`): a table whose
+    /// heap still has that generation is not rewritten.
+    image_generations: Mutex<ImageGenerations>,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -468,7 +468,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let mut store = load_store(datadir, control.redo)?;
+        let (mut store, loaded_images) = load_store_with_images(datadir, control.redo)?;
 
         // Replay.
         let seg = if control.wal_segment_size > 0 {
@@ -555,6 +555,12 @@ impl Engine {
         control.write(datadir, opts.fsync)?;
         let next_xid = redo.next_xid.max(3);
         let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
+        // The images just loaded are written as far as the next checkpoint is concerned:
+        // a heap replay left untouched is not rewritten (write_images).
+        *engine
+            .image_generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = loaded_images;
         if redo_started || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
@@ -2155,10 +2161,22 @@ impl Engine {
     }
 }
 
+/// Per table (database, filenode): the heap generation its image on disk holds, and
+/// the image's stamp.
+type ImageGenerations = HashMap<(u32, u32), (u64, Lsn)>;
+
 /// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
 /// table's committed rows, as frozen tuples. Every image must be current for a replay
 /// starting at `redo` (`checkpoint::check_stamp`): a stale copy is refused, not loaded.
 fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
+    load_store_with_images(datadir, redo).map(|(store, _)| store)
+}
+
+/// [`load_store`], and for each table whose image carries a stamp, the generation its
+/// freshly loaded heap has and that stamp: the heap holds exactly that image's rows
+/// until its generation moves, so it is what [`Engine::write_images`] may count as
+/// already written (a checkpoint then keeps the image instead of rewriting it).
+fn load_store_with_images(datadir: &Path, redo: Lsn) -> Result<(Store, ImageGenerations)> {
     let image = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
     checkpoint::check_stamp(&checkpoint::catalog_path(datadir), image.stamp, redo, None)
         .map_err(unusable_image)?;
@@ -2184,7 +2202,7 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
         .collect();
     tables.sort_by_key(|(size, _, t)| (std::cmp::Reverse(*size), t.oid));
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let load_one = |db: u32, t: &TableDef| -> Result<Heap> {
+    let load_one = |db: u32, t: &TableDef| -> Result<(Heap, Option<Lsn>)> {
         // Every table of the catalog image has an image of its own (a checkpoint
         // writes the tables first): a missing one is damage, not an empty table.
         let table = checkpoint::read_heap(datadir, db, t.oid)?;
@@ -2195,13 +2213,13 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
             redo,
             expected,
         )?;
-        Ok(Heap::from_frozen_rows(t, table.rows))
+        Ok((Heap::from_frozen_rows(t, table.rows), table.stamp))
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(tables.len())
         .max(1);
-    type Loaded = Result<Vec<((u32, u32), Heap)>>;
+    type Loaded = Result<Vec<((u32, u32), (Heap, Option<Lsn>))>>;
     let loaded: Vec<Loaded> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -2225,11 +2243,17 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
             })
             .collect()
     });
+    let mut written = ImageGenerations::new();
     for heaps in loaded {
-        store.heaps.extend(heaps.map_err(unusable_image)?);
+        for (key, (heap, stamp)) in heaps.map_err(unusable_image)? {
+            if let Some(stamp) = stamp {
+                written.insert(key, (heap.generation(), stamp));
+            }
+            store.heaps.insert(key, heap);
+        }
     }
 
-    Ok(store)
+    Ok((store, written))
 }
 
 /// Turns a failure to read a checkpoint image at start-up into a clear FATAL error
