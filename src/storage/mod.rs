@@ -25,6 +25,8 @@
 //!   committed state as of one snapshot; its redo LSN is no later than the first record
 //!   of any commit outside that snapshot (`in_flight`), and redo is idempotent for the
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
+//!   A table's image is rewritten only when its heap's generation moved since that
+//!   image was written or loaded at start-up (`write_images`, `image_generations`).
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
 //!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
 //!   tells the server, which starts over from the WAL.
