@@ -1452,18 +1452,15 @@ fn add_primary_key(
             super::exec::choose_index_name(c, db, &def, &[], "pkey", &[def.name.clone()])
         }),
     };
-    let mut seen = HashSet::new();
-    for (_, r) in rows(cx, db, def.oid) {
-        let key: Vec<Value> = cols
-            .iter()
-            .map(|&c| r.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        if let Some(i) = key.iter().position(|v| v.is_null()) {
-            return Err(contains_nulls(&def.columns[cols[i]].name, &def.name));
+    let rows = rows(cx, db, def.oid);
+    for (_, r) in &rows {
+        if let Some(&c) = cols.iter().find(|&&c| r.get(c).is_none_or(|v| v.is_null())) {
+            return Err(contains_nulls(&def.columns[c].name, &def.name));
         }
-        if !seen.insert(super::exec::key_bytes(&key)) {
-            return Err(duplicated_key(&def, &pkey_name, &cols, &key));
-        }
+    }
+    if let Some(r) = repeated_key(&rows, &cols) {
+        let key: Vec<Value> = cols.iter().map(|&c| rows[r].1[c].clone()).collect();
+        return Err(duplicated_key(&def, &pkey_name, &cols, &key));
     }
     for &c in &cols {
         def.columns[c].not_null = true;
@@ -1471,6 +1468,29 @@ fn add_primary_key(
     def.primary_key = Some(cols);
     def.pkey_name = pkey_name;
     store(cx, db, def)
+}
+
+/// The position of a row whose key (the values of `cols`, none NULL) equals another
+/// row's, if any. The keys are encoded as the primary-key index encodes them, into one
+/// buffer, and compared in sorted order (rows loaded in key order need no sort): no
+/// hash set of millions of small allocations.
+fn repeated_key(rows: &[(u64, std::sync::Arc<Vec<Value>>)], cols: &[usize]) -> Option<usize> {
+    let mut data = Vec::new();
+    let mut ends = Vec::with_capacity(rows.len() + 1);
+    ends.push(0);
+    for (_, r) in rows {
+        crate::storage::heap::encode_key_into(cols.iter().map(|&c| &r[c]), &mut data);
+        ends.push(data.len());
+    }
+    let key = |i: usize| &data[ends[i]..ends[i + 1]];
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    if !order.is_sorted_by(|&a, &b| key(a) <= key(b)) {
+        order.sort_by(|&a, &b| key(a).cmp(key(b)));
+    }
+    order
+        .windows(2)
+        .find(|w| key(w[0]) == key(w[1]))
+        .map(|w| w[0].max(w[1]))
 }
 
 fn add_unique(

@@ -176,3 +176,60 @@ fn renames_rewrite_only_the_names_that_mean_the_table() {
         "select 'it''s', s.b from s"
     );
 }
+
+#[test]
+fn add_primary_key_finds_repeated_keys_in_any_order() {
+    let d = db("alterpk");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (a int, b int)");
+    q(
+        &mut s,
+        "insert into t values (5, 1), (3, 2), (9, 3), (3, 4)",
+    );
+    assert_eq!(
+        q(&mut s, "alter table t add primary key (a)"),
+        "ERROR 23505: could not create unique index \"t_pkey\" DETAIL Key (a)=(3) is duplicated."
+    );
+    // A deleted version (not vacuumed yet) is no duplicate.
+    q(&mut s, "delete from t where b = 4");
+    assert_eq!(
+        q(&mut s, "alter table t add primary key (a)"),
+        "ALTER TABLE"
+    );
+    assert_eq!(
+        q(&mut s, "insert into t values (9, 5)"),
+        "ERROR 23505: duplicate key value violates unique constraint \"t_pkey\" DETAIL Key (a)=(9) already exists."
+    );
+    // Numerics equal in value are one key.
+    q(&mut s, "create table n (x numeric)");
+    q(&mut s, "insert into n values (2), (1.0), (1.00)");
+    let e = q(&mut s, "alter table n add primary key (x)");
+    assert!(
+        e.starts_with("ERROR 23505: could not create unique index \"n_pkey\" DETAIL Key (x)=(1.0"),
+        "{e}"
+    );
+    q(&mut s, "create table u (a int, b int)");
+    q(&mut s, "insert into u values (1, 1), (null, 2)");
+    assert_eq!(
+        q(&mut s, "alter table u add primary key (b, a)"),
+        "ERROR 23502: column \"a\" of relation \"u\" contains null values"
+    );
+}
+
+#[test]
+fn copy_evaluates_defaults_of_columns_not_copied_only() {
+    let d = db("copydefaults");
+    let mut s = session(&d.engine, "postgres");
+    q(&mut s, "create table t (id serial, v int)");
+    q(&mut s, "copy t (id, v) from stdin");
+    s.copy_data(b"10\t1\n20\t2\n").unwrap();
+    s.copy_done().unwrap();
+    q(&mut s, "copy t (v) from stdin");
+    s.copy_data(b"3\n").unwrap();
+    s.copy_done().unwrap();
+    // The copied ids took no sequence values: the first default is 1.
+    assert_eq!(
+        q(&mut s, "select id, v from t order by v"),
+        "id|v\n10|1\n20|2\n1|3\nSELECT 3"
+    );
+}

@@ -87,7 +87,9 @@ use crate::{bail, err};
 use front::{FrontStmt, Piece};
 use plan::{Binder, Plan};
 use sqlparser::ast;
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -228,13 +230,15 @@ struct CopyState {
 }
 
 /// One field of a COPY FROM row: text to parse, or a binary value to decode.
-enum CopyField {
-    Text(String),
+enum CopyField<'a> {
+    /// A text or CSV field, borrowed from the line when it needed no unescaping.
+    Text(Cow<'a, str>),
     Binary(Vec<u8>),
 }
 
-/// One COPY FROM row: its line number, the line (for CONTEXT), its fields.
-type CopyRow = (u64, String, Vec<Option<CopyField>>);
+/// One COPY FROM row: its line number, the line (for CONTEXT; empty for binary), its
+/// fields.
+type CopyRow<'a> = (u64, &'a str, Vec<Option<CopyField<'a>>>);
 
 /// The binary COPY signature.
 const PGCOPY_SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -512,12 +516,30 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
     e
 }
 
-/// Splits a COPY text-format line into fields (backslash escapes, the NULL marker).
-fn copy_text_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> {
+/// Whether a value `types::parse_text` gave for a column of type `t` is already the
+/// column's value, so that the assignment cast (a long chain of checks, per field of
+/// every copied row) can be skipped: integers and booleans of the column's own type
+/// (parsing checked their range), and text for an unconstrained `text` column.
+fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
+    matches!(
+        (t, v),
+        (DataType::Int2, Value::Int2(_))
+            | (DataType::Int4, Value::Int4(_))
+            | (DataType::Int8, Value::Int8(_))
+            | (DataType::Bool, Value::Bool(_))
+    ) || (t == DataType::Text && typmod < 0 && matches!(v, Value::Text(_)))
+}
+
+/// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
+/// a field without a backslash is borrowed from the line.
+fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Cow<'a, str>>> {
     line.split(delim)
         .map(|raw| {
             if raw == null {
                 return None;
+            }
+            if !raw.contains('\\') {
+                return Some(Cow::Borrowed(raw));
             }
             let mut out = String::new();
             let mut it = raw.chars().peekable();
@@ -550,7 +572,7 @@ fn copy_text_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> 
                     None => {}
                 }
             }
-            Some(out)
+            Some(Cow::Owned(out))
         })
         .collect()
 }
@@ -558,8 +580,9 @@ fn copy_text_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> 
 /// Splits a COPY CSV line into fields (double quotes, `""` escapes; an unquoted field
 /// equal to the NULL marker is NULL).
 /// Takes the complete lines out of a text/CSV COPY buffer (a newline inside a quoted
-/// CSV field belongs to the field); at the end, the rest too.
-fn copy_take_lines(st: &mut CopyState, last: bool) -> Vec<Vec<u8>> {
+/// CSV field belongs to the field); at the end, the rest too. Returns the bytes taken
+/// and each line's range in them (without its line end), so that no line is copied.
+fn copy_take_lines(st: &mut CopyState, last: bool) -> (Vec<u8>, Vec<Range<usize>>) {
     let csv = st.csv;
     let line_end = |buf: &[u8]| {
         let mut quoted = false;
@@ -575,36 +598,44 @@ fn copy_take_lines(st: &mut CopyState, last: bool) -> Vec<Vec<u8>> {
     // draining each line from the front would move the rest of the buffer per line.
     let mut start = 0;
     while let Some(pos) = line_end(&st.buf[start..]) {
-        let mut line = st.buf[start..start + pos].to_vec();
-        if line.last() == Some(&b'\r') {
-            line.pop();
+        let mut end = start + pos;
+        if end > start && st.buf[end - 1] == b'\r' {
+            end -= 1;
         }
-        lines.push(line);
+        lines.push(start..end);
         start += pos + 1;
     }
-    st.buf.drain(..start);
-    if last && !st.buf.is_empty() {
-        lines.push(std::mem::take(&mut st.buf));
+    if last && start < st.buf.len() {
+        lines.push(start..st.buf.len());
+        start = st.buf.len();
     }
-    lines
+    // The incomplete last line (short) stays; the rest is handed out whole.
+    let rest = st.buf.split_off(start);
+    (std::mem::replace(&mut st.buf, rest), lines)
 }
 
 /// Splits text/CSV COPY lines into rows (the header skipped, `\.` ending the data),
 /// with PostgreSQL's missing/extra data errors.
-fn copy_text_rows(st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<Vec<CopyRow>> {
-    let mut rows = Vec::new();
+fn copy_text_rows<'a>(
+    st: &mut CopyState,
+    buf: &'a [u8],
+    lines: &[Range<usize>],
+) -> Result<Vec<CopyRow<'a>>> {
+    let mut rows = Vec::with_capacity(lines.len());
+    let table = st.table.clone();
     for line in lines {
         if st.ended {
             continue;
         }
         st.line_no += 1;
-        let at = format!("COPY {}, line {}", st.table.name, st.line_no);
-        let text = String::from_utf8(line).map_err(|_| {
+        let line_no = st.line_no;
+        let at = || format!("COPY {}, line {line_no}", table.name);
+        let text = std::str::from_utf8(&buf[line.clone()]).map_err(|_| {
             err!(
                 sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
                 "invalid byte sequence for encoding \"UTF8\""
             )
-            .with_context(at.clone())
+            .with_context(at())
         })?;
         if text == "\\." {
             st.ended = true;
@@ -615,9 +646,12 @@ fn copy_text_rows(st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<Vec<CopyRow
             continue;
         }
         let fields = if st.csv {
-            copy_csv_fields(&text, st.delimiter, &st.null)
+            copy_csv_fields(text, st.delimiter, &st.null)
+                .into_iter()
+                .map(|f| f.map(Cow::Owned))
+                .collect()
         } else {
-            copy_text_fields(&text, st.delimiter, &st.null)
+            copy_text_fields(text, st.delimiter, &st.null)
         };
         if fields.len() < st.targets.len() {
             return Err(err!(
@@ -625,14 +659,14 @@ fn copy_text_rows(st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<Vec<CopyRow
                 "missing data for column \"{}\"",
                 st.table.columns[st.targets[fields.len()]].name
             )
-            .with_context(format!("{at}: \"{text}\"")));
+            .with_context(format!("{}: \"{text}\"", at())));
         }
         if fields.len() > st.targets.len() {
             return Err(err!(
                 sqlstate::BAD_COPY_FILE_FORMAT,
                 "extra data after last expected column"
             )
-            .with_context(format!("{at}: \"{text}\"")));
+            .with_context(format!("{}: \"{text}\"", at())));
         }
         let fields = fields.into_iter().map(|f| f.map(CopyField::Text)).collect();
         rows.push((st.line_no, text, fields));
@@ -642,7 +676,7 @@ fn copy_text_rows(st: &mut CopyState, lines: Vec<Vec<u8>>) -> Result<Vec<CopyRow
 
 /// Reads the complete rows of a binary COPY buffer: the signature, flags and header
 /// extension first, then tuples until the -1 trailer (PostgreSQL's format and errors).
-fn copy_binary_rows(st: &mut CopyState, last: bool) -> Result<Vec<CopyRow>> {
+fn copy_binary_rows(st: &mut CopyState, last: bool) -> Result<Vec<CopyRow<'static>>> {
     let bad = |m: &str, st: &CopyState| {
         err!(sqlstate::BAD_COPY_FILE_FORMAT, "{}", m).with_context(format!(
             "COPY {}, line {}",
@@ -740,7 +774,7 @@ fn copy_binary_rows(st: &mut CopyState, last: bool) -> Result<Vec<CopyRow>> {
                 st,
             ));
         }
-        rows.push((st.line_no, String::new(), fields));
+        rows.push((st.line_no, "", fields));
         pos = p;
     }
     st.buf.drain(..pos);
@@ -2235,7 +2269,6 @@ impl Session {
     }
 
     fn copy_data_inner(&mut self, data: &[u8], last: bool) -> Result<()> {
-        self.enter_zone();
         let Some(mut st) = self.copy.take() else {
             bail!(
                 sqlstate::PROTOCOL_VIOLATION,
@@ -2244,7 +2277,10 @@ impl Session {
         };
         st.buf.extend_from_slice(data);
         // Rows are inserted in batches: clients send a CopyData per row (pgbench,
-        // psql's \copy), and each batch pays the statement set-up once. An error in a
+        // psql's \copy), and each batch pays the statement set-up once (the session
+        // zone, the transaction context, the foreign-key question). A text batch's
+        // lines, and every field needing no unescaping, are borrowed from the buffer;
+        // a value parsing made final skips the assignment cast (`parsed_is_final`). An error in a
         // buffered row is reported at the batch's end, which the protocol allows (the
         // client learns of COPY errors at CopyDone or from an ErrorResponse it reads
         // whenever it does).
@@ -2252,11 +2288,14 @@ impl Session {
             self.copy = Some(st);
             return Ok(());
         }
+        // The session's zone matters only to the rows' conversion: set once a batch.
+        self.enter_zone();
         let result = if st.binary {
             copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
         } else {
-            let lines = copy_take_lines(&mut st, last);
-            copy_text_rows(&mut st, lines).and_then(|rows| self.insert_copy_rows(&st, rows))
+            let (taken, lines) = copy_take_lines(&mut st, last);
+            copy_text_rows(&mut st, &taken, &lines)
+                .and_then(|rows| self.insert_copy_rows(&st, rows))
         };
         if let Ok(n) = result {
             st.rows += n;
@@ -2267,18 +2306,22 @@ impl Session {
 
     /// Inserts parsed COPY FROM rows (defaults for the columns not copied), each
     /// failure carrying PostgreSQL's CONTEXT; returns how many were inserted.
-    fn insert_copy_rows(&mut self, st: &CopyState, rows: Vec<CopyRow>) -> Result<u64> {
+    fn insert_copy_rows(&mut self, st: &CopyState, rows: Vec<CopyRow<'_>>) -> Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }
-        let (db, table, targets, defaults) = (
-            st.db,
-            st.table.clone(),
-            st.targets.clone(),
-            st.defaults.clone(),
-        );
-        let name = table.name.clone();
+        let (db, table, targets, defaults) = (st.db, &st.table, &st.targets, &st.defaults);
+        // Only the columns not copied take their defaults (as in PostgreSQL, a copied
+        // column's default, say a sequence's nextval, is never evaluated).
+        let mut copied = vec![false; table.columns.len()];
+        for &t in targets {
+            copied[t] = true;
+        }
+        let name = &table.name;
         self.exec_ctx(&[], |cx| {
+            // Whether the table references others (then each row is checked after its
+            // insert, and kept for that); asked once per batch, not per row.
+            let references = !fkeys::own(cx, db, table.oid).is_empty();
             let mut n = 0;
             for (line_no, line, fields) in rows {
                 // The error context is formatted only when a row fails.
@@ -2291,15 +2334,25 @@ impl Session {
                     }
                 };
                 let mut row = Vec::with_capacity(table.columns.len());
-                for d in &defaults {
-                    row.push(expr::eval(d, &[], cx)?);
+                for (d, &copied) in defaults.iter().zip(&copied) {
+                    row.push(if copied {
+                        Value::Null
+                    } else {
+                        expr::eval(d, &[], cx)?
+                    });
                 }
-                for (f, &t) in fields.into_iter().zip(&targets) {
+                for (f, &t) in fields.into_iter().zip(targets) {
                     let c = &table.columns[t];
                     row[t] = match f {
                         None => Value::Null,
                         Some(CopyField::Text(s)) => types::parse_text(c.data_type, c.typmod, &s)
-                            .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
+                            .and_then(|v| {
+                                if parsed_is_final(c.data_type, c.typmod, &v) {
+                                    Ok(v)
+                                } else {
+                                    types::cast(v, c.data_type, c.typmod, false)
+                                }
+                            })
                             .map_err(|e| {
                                 e.with_context(format!("{}, column {}: \"{s}\"", at(), c.name))
                             })?,
@@ -2308,12 +2361,15 @@ impl Session {
                             .map_err(|e| e.with_context(format!("{}, column {}", at(), c.name)))?,
                     };
                 }
-                ddl::prepare_row(cx, db, &table, &mut row)
-                    .map_err(|e| e.with_context(at_line()))?;
+                ddl::prepare_row(cx, db, table, &mut row).map_err(|e| e.with_context(at_line()))?;
+                let checked = references.then(|| row.clone());
                 cx.engine
-                    .insert(cx.txn, db, table.oid, row.clone())
+                    .insert(cx.txn, db, table.oid, row)
                     .map_err(|e| e.with_context(at()))?;
-                fkeys::after_insert(cx, db, &table, &row).map_err(|e| e.with_context(at_line()))?;
+                if let Some(row) = checked {
+                    fkeys::after_insert(cx, db, table, &row)
+                        .map_err(|e| e.with_context(at_line()))?;
+                }
                 n += 1;
             }
             Ok(n)

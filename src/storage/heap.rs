@@ -23,6 +23,14 @@
 //! holding the expressions' values, so the heap never evaluates anything. Index contents are never logged: they
 //! follow `put`/`remove` and are rebuilt from the rows when a definition changes.
 //!
+//! Bulk builds: an index made from the versions present (a primary key added, an index
+//! created, a heap loaded from its checkpoint image) is not built by one B-tree insertion
+//! per version: the (key, tuple id) pairs are collected, sorted (stably, so each key's
+//! tuple ids stay in tuple-id order, as insertions would leave them; rows loaded in key
+//! order need no sort), grouped, and handed to the B-tree in order, which fills its nodes
+//! in one pass. A heap loaded from an image ([`Heap::from_frozen_rows`]) gets its version
+//! B-tree the same way, and a large one its primary-key index on a second thread.
+//!
 //! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps, times and booleans are
 //! encoded order-preservingly (a type tag, then big-endian with the sign bit flipped),
 //! so a range over the first column is a range of the B-tree; other types use the
@@ -30,10 +38,21 @@
 
 use super::schema::{IndexDef, TableDef};
 use crate::types::{encode_value, Value};
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use std::sync::Arc;
+
+/// An encoded index key. Most keys (an integer's is 9 bytes) fit inline, so an index
+/// entry costs no allocation of its own for its key.
+pub type IndexKey = SmallVec<[u8; 16]>;
+
+/// The tuple ids under one index key: usually one version, held inline.
+pub type TidList = SmallVec<[u64; 1]>;
+
+/// An index's contents: encoded key → tuple ids of all versions carrying it.
+pub type IndexMap = BTreeMap<IndexKey, TidList>;
 
 /// The xid of frozen tuples (always committed).
 pub const FROZEN_XID: u32 = 0;
@@ -106,14 +125,15 @@ pub struct Heap {
     /// Tuple ids whose delete committed while an older snapshot could still see them:
     /// the candidates of the next automatic VACUUM ([`Heap::vacuum_dead`]).
     dead: Vec<u64>,
-    /// The next tuple id to hand out.
+    /// The next tuple id to hand out; above every tuple id held (only [`Heap::put`] and
+    /// the constructors move it).
     pub next_tid: u64,
     /// The primary key's column positions, if the table has one.
     pub pk: Option<Vec<usize>>,
     /// Primary-key index: encoded key (the order-preserving index encoding, so that
     /// ranges and prefixes of the key can be scanned) → tuple ids of all versions
     /// carrying that key.
-    pub pk_index: BTreeMap<Vec<u8>, Vec<u64>>,
+    pub pk_index: IndexMap,
     /// Secondary indexes, in the table definition's order.
     pub indexes: Vec<SecondaryIndex>,
 }
@@ -139,21 +159,46 @@ pub struct SecondaryIndex {
     /// The definition it was built for.
     pub def: IndexDef,
     /// Encoded key → tuple ids of all versions carrying that key.
-    pub map: BTreeMap<Vec<u8>, Vec<u64>>,
+    pub map: IndexMap,
+}
+
+/// Where an index key is encoded to: a `Vec`, or an [`IndexKey`] (inline when short).
+pub trait KeyOut {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+    /// Appends a value's canonical encoding (`types::encode_value`).
+    fn put_value(&mut self, v: &Value);
+}
+
+impl KeyOut for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn put_value(&mut self, v: &Value) {
+        encode_value(v, self);
+    }
+}
+
+impl KeyOut for IndexKey {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn put_value(&mut self, v: &Value) {
+        let mut tmp = Vec::new();
+        encode_value(v, &mut tmp);
+        self.extend_from_slice(&tmp);
+    }
 }
 
 /// Encodes one value of an index key: order-preserving for the fixed-width types
 /// (see the module notes), the canonical encoding otherwise.
-fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
-    let signed = |out: &mut Vec<u8>, tag: u8, i: i64| {
-        out.push(tag);
-        out.extend_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+fn encode_index_value(v: &Value, out: &mut impl KeyOut) {
+    let signed = |out: &mut dyn KeyOut, tag: u8, i: i64| {
+        out.put(&[tag]);
+        out.put(&((i as u64) ^ (1 << 63)).to_be_bytes());
     };
     match v {
-        Value::Bool(b) => {
-            out.push(1);
-            out.push(*b as u8);
-        }
+        Value::Bool(b) => out.put(&[1, *b as u8]),
         Value::Int2(i) => signed(out, 2, *i as i64),
         Value::Int4(i) => signed(out, 2, *i as i64),
         Value::Int8(i) => signed(out, 2, *i),
@@ -163,12 +208,12 @@ fn encode_index_value(v: &Value, out: &mut Vec<u8>) {
         Value::TimestampTz(t) => signed(out, 6, *t),
         Value::Time(t) => signed(out, 9, *t),
         Value::Numeric(n) => {
-            out.push(7);
-            encode_value(&Value::Numeric(n.normalized()), out);
+            out.put(&[7]);
+            out.put_value(&Value::Numeric(n.normalized()));
         }
         other => {
-            out.push(8);
-            encode_value(other, out);
+            out.put(&[8]);
+            out.put_value(other);
         }
     }
 }
@@ -203,22 +248,40 @@ pub fn index_key(vals: &[Value]) -> Option<Vec<u8>> {
 /// lookup on a prefix.
 fn row_key(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
-    for v in vals {
-        if v.is_null() {
-            out.push(0xff);
-        } else {
-            encode_index_value(v, &mut out);
-        }
-    }
+    row_key_into(vals, &mut out);
     out
 }
+
+/// [`row_key`], appended to `out`.
+fn row_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut impl KeyOut) {
+    for v in vals {
+        if v.is_null() {
+            out.put(&[0xff]);
+        } else {
+            encode_index_value(v, out);
+        }
+    }
+}
+
+/// Appends the primary-key encoding of key values (in key column order) to `out`, as
+/// [`Heap::encode_key`] and [`Heap::key_of`] give it: equal keys (numerics equal in
+/// value included) encode equally, and the order-preserving types sort as their values.
+pub fn encode_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut impl KeyOut) {
+    for v in vals {
+        encode_index_value(v, out);
+    }
+}
+
+/// Tables with at least this many rows build their primary-key index on a thread of
+/// its own when loaded from an image ([`Heap::from_frozen_rows`]).
+const PARALLEL_BUILD_ROWS: usize = 100_000;
 
 /// The OID that stands for a table's primary key in index lookups (no index has
 /// OID 0): `Engine::lookup_index` then reads [`Heap::pk_index`].
 pub const PK_INDEX: u32 = 0;
 
 /// Tuple ids under the keys of an index map starting with `prefix`.
-pub fn keys_with_prefix(map: &BTreeMap<Vec<u8>, Vec<u64>>, prefix: &[u8]) -> Vec<u64> {
+pub fn keys_with_prefix(map: &IndexMap, prefix: &[u8]) -> Vec<u64> {
     map.range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
         .take_while(|(k, _)| k.starts_with(prefix))
         .flat_map(|(_, v)| v.iter().copied())
@@ -227,11 +290,7 @@ pub fn keys_with_prefix(map: &BTreeMap<Vec<u8>, Vec<u64>>, prefix: &[u8]) -> Vec
 
 /// Tuple ids under the keys of an index map between the bounds (encoded key
 /// prefixes: a bound covers every key it is a prefix of).
-pub fn keys_in_range(
-    map: &BTreeMap<Vec<u8>, Vec<u64>>,
-    lo: Bound<&[u8]>,
-    hi: Bound<&[u8]>,
-) -> Vec<u64> {
+pub fn keys_in_range(map: &IndexMap, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<u64> {
     let start: Bound<&[u8]> = match lo {
         Bound::Included(b) | Bound::Excluded(b) => Bound::Included(b),
         Bound::Unbounded => Bound::Unbounded,
@@ -261,23 +320,47 @@ pub fn keys_in_range(
     out
 }
 
+/// Builds an index map from (key, tuple id) entries in bulk: sorted by key (stably,
+/// so each key's tuple ids keep the entries' order), grouped, and handed to the B-tree
+/// sorted, which then fills its nodes in one pass instead of searching per entry.
+fn build_index(mut entries: Vec<(IndexKey, u64)>) -> IndexMap {
+    if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(entries.len());
+    for (k, tid) in entries {
+        match grouped.last_mut() {
+            Some((last, tids)) if *last == k => tids.push(tid),
+            _ => grouped.push((k, smallvec::smallvec![tid])),
+        }
+    }
+    grouped.into_iter().collect()
+}
+
 impl SecondaryIndex {
     /// The encoded key of a row, and whether it holds a NULL (such keys never
     /// conflict in a unique index); None when a partial index does not cover the row
     /// (its predicate column is not true), which then is neither indexed nor checked.
     pub fn key_of(&self, row: &[Value]) -> Option<(Vec<u8>, bool)> {
+        self.entry_key(row).map(|(k, null)| (k.to_vec(), null))
+    }
+
+    /// [`SecondaryIndex::key_of`] as the index stores it.
+    fn entry_key(&self, row: &[Value]) -> Option<(IndexKey, bool)> {
         if let Some(p) = self.def.predicate {
             if !matches!(row.get(p), Some(Value::Bool(true))) {
                 return None;
             }
         }
-        let vals: Vec<Value> = self
-            .def
-            .columns
-            .iter()
-            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        Some((row_key(&vals), vals.iter().any(|v| v.is_null())))
+        let vals = || {
+            self.def
+                .columns
+                .iter()
+                .map(|&c| row.get(c).unwrap_or(&Value::Null))
+        };
+        let mut key = IndexKey::new();
+        row_key_into(vals(), &mut key);
+        Some((key, vals().any(|v| v.is_null())))
     }
 
     /// Tuple ids under keys starting with the encoded `prefix` (equality on the first
@@ -293,13 +376,13 @@ impl SecondaryIndex {
     }
 
     fn add(&mut self, tid: u64, row: &[Value]) {
-        if let Some((k, _)) = self.key_of(row) {
+        if let Some((k, _)) = self.entry_key(row) {
             self.map.entry(k).or_default().push(tid);
         }
     }
 
     fn drop_tid(&mut self, tid: u64, row: &[Value]) {
-        let Some((k, _)) = self.key_of(row) else {
+        let Some((k, _)) = self.entry_key(row) else {
             return;
         };
         if let Some(v) = self.map.get_mut(&k) {
@@ -336,28 +419,121 @@ impl Heap {
         if same {
             return;
         }
+        let tuples = &self.tuples;
         self.indexes = defs
             .iter()
-            .map(|d| SecondaryIndex {
-                def: d.clone(),
-                map: BTreeMap::new(),
+            .map(|d| {
+                let mut ix = SecondaryIndex {
+                    def: d.clone(),
+                    map: BTreeMap::new(),
+                };
+                let entries: Vec<(IndexKey, u64)> = tuples
+                    .iter()
+                    .filter_map(|(tid, t)| ix.entry_key(&t.row).map(|(k, _)| (k, *tid)))
+                    .collect();
+                ix.map = build_index(entries);
+                ix
             })
             .collect();
-        for (tid, t) in &self.tuples {
-            for ix in &mut self.indexes {
-                ix.add(*tid, &t.row);
-            }
+    }
+
+    /// Makes `pk` the primary key (after ALTER TABLE, or its undo), rebuilding the
+    /// primary-key index from the versions present when it changed.
+    pub fn set_pk(&mut self, pk: Option<Vec<usize>>) {
+        if self.pk == pk {
+            return;
         }
+        self.pk = pk;
+        self.rebuild_pk_index();
+    }
+
+    /// Builds the primary-key index from the versions present, in bulk.
+    fn rebuild_pk_index(&mut self) {
+        let entries: Vec<(IndexKey, u64)> = self
+            .tuples
+            .iter()
+            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, *tid)))
+            .collect();
+        self.pk_index = build_index(entries);
+    }
+
+    /// A heap holding the rows of a checkpoint image, frozen (see the module notes),
+    /// with the primary key and secondary indexes of `def`. Rows come in ascending
+    /// tuple-id order (as images are written), so the B-trees are built in bulk rather
+    /// than by one insertion per row; any order is accepted.
+    pub fn from_frozen_rows(def: &TableDef, rows: Vec<(u64, Vec<Value>)>) -> Heap {
+        let mut h = Heap::new(def.primary_key.clone());
+        if let Some(&(last, _)) = rows.iter().max_by_key(|(tid, _)| *tid) {
+            h.next_tid = last + 1;
+        }
+        let rows: Vec<(u64, Arc<Vec<Value>>)> = rows
+            .into_iter()
+            .map(|(tid, row)| (tid, Arc::new(row)))
+            .collect();
+        let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| {
+            (
+                *tid,
+                Tuple {
+                    xmin: FROZEN_XID,
+                    xmin_seq: 1,
+                    xmax: 0,
+                    xmax_seq: 0,
+                    next: 0,
+                    row: row.clone(),
+                },
+            )
+        };
+        let pk_entries = |pk: &[usize]| -> Vec<(IndexKey, u64)> {
+            rows.iter()
+                .map(|(tid, row)| {
+                    let mut key = IndexKey::new();
+                    encode_key_into(
+                        pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+                        &mut key,
+                    );
+                    (key, *tid)
+                })
+                .collect()
+        };
+        // A large table's key index is built on a second thread while this one builds
+        // the version B-tree (start-up time is what a loaded cluster waits for).
+        let (tuples, pk_index) = match &h.pk {
+            Some(pk) if rows.len() >= PARALLEL_BUILD_ROWS => std::thread::scope(|scope| {
+                let index = scope.spawn(|| build_index(pk_entries(pk)));
+                let tuples: BTreeMap<u64, Tuple> = rows.iter().map(frozen).collect();
+                let index = index.join().unwrap_or_else(|_| build_index(pk_entries(pk)));
+                (tuples, index)
+            }),
+            Some(pk) => (
+                rows.iter().map(frozen).collect(),
+                build_index(pk_entries(pk)),
+            ),
+            None => (rows.iter().map(frozen).collect(), BTreeMap::new()),
+        };
+        drop(rows);
+        h.tuples = tuples;
+        h.pk_index = pk_index;
+        if !h.tuples.is_empty() {
+            h.touch();
+        }
+        h.sync_indexes(&def.indexes);
+        h
     }
 
     /// The encoded primary key of a row (None without a primary key).
     pub fn key_of(&self, row: &[Value]) -> Option<Vec<u8>> {
+        self.pk_key(row).map(|k| k.to_vec())
+    }
+
+    /// [`Heap::key_of`] as the index stores it.
+    fn pk_key(&self, row: &[Value]) -> Option<IndexKey> {
         let pk = self.pk.as_ref()?;
-        let vals: Vec<Value> = pk
-            .iter()
-            .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
-            .collect();
-        self.encode_key(&vals)
+        let mut out = IndexKey::new();
+        encode_key_into(
+            pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+            &mut out,
+        );
+        Some(out)
     }
 
     /// Encodes primary-key values (in key column order) as the index stores them.
@@ -369,9 +545,7 @@ impl Heap {
         // The index encoding: numerics equal in value give equal keys, and the order-
         // preserving types sort as their values (ranges over the key).
         let mut out = Vec::new();
-        for v in vals {
-            encode_index_value(v, &mut out);
-        }
+        encode_key_into(vals, &mut out);
         Some(out)
     }
 
@@ -392,7 +566,7 @@ impl Heap {
                 s.dead += 1;
             }
         }
-        let entries = |m: &BTreeMap<Vec<u8>, Vec<u64>>| {
+        let entries = |m: &IndexMap| {
             m.iter()
                 .map(|(k, v)| (k.len() + 8 * v.len()) as u64)
                 .sum::<u64>()
@@ -435,10 +609,11 @@ impl Heap {
     /// (redo of a record an online checkpoint's image already holds must be harmless).
     pub fn put(&mut self, tid: u64, t: Tuple) {
         self.touch();
-        if self.tuples.contains_key(&tid) {
+        // Every tuple id held is below `next_tid`: a new one (an INSERT's) needs no look.
+        if tid < self.next_tid && self.tuples.contains_key(&tid) {
             self.remove(tid);
         }
-        if let Some(k) = self.key_of(&t.row) {
+        if let Some(k) = self.pk_key(&t.row) {
             self.pk_index.entry(k).or_default().push(tid);
         }
         for ix in &mut self.indexes {
@@ -454,7 +629,7 @@ impl Heap {
     pub fn remove(&mut self, tid: u64) -> Option<Tuple> {
         self.touch();
         let t = self.tuples.remove(&tid)?;
-        if let Some(k) = self.key_of(&t.row) {
+        if let Some(k) = self.pk_key(&t.row) {
             if let Some(v) = self.pk_index.get_mut(&k) {
                 v.retain(|x| *x != tid);
                 if v.is_empty() {
@@ -470,7 +645,10 @@ impl Heap {
 
     /// Tuple ids of versions carrying the encoded key.
     pub fn versions_with_key(&self, key: &[u8]) -> Vec<u64> {
-        self.pk_index.get(key).cloned().unwrap_or_default()
+        self.pk_index
+            .get(key)
+            .map(|tids| tids.to_vec())
+            .unwrap_or_default()
     }
 
     /// The rows visible to a snapshot at commit sequence number `seq` (what an online
@@ -611,6 +789,53 @@ mod tests {
             next: 0,
             row: Arc::new(vec![Value::Int4(1)]),
         }
+    }
+
+    #[test]
+    fn bulk_built_indexes_equal_those_built_row_by_row() {
+        let row = |a: i32, b: Option<&str>| {
+            Arc::new(vec![
+                Value::Int4(a),
+                b.map_or(Value::Null, |s| Value::Text(s.into())),
+            ])
+        };
+        // Keys repeat (versions of one key) and are not in tuple-id order.
+        let rows = [
+            (2, row(7, Some("x"))),
+            (3, row(1, None)),
+            (5, row(7, Some("y"))),
+            (8, row(4, Some("x"))),
+            (9, row(1, Some("x"))),
+        ];
+        let ix = IndexDef {
+            oid: 42,
+            name: "t_b".into(),
+            columns: vec![1, 0],
+            unique: false,
+            constraint: false,
+            predicate: None,
+            options: vec![],
+        };
+        let mut by_row = Heap::new(Some(vec![0]));
+        by_row.sync_indexes(std::slice::from_ref(&ix));
+        let mut bulk = Heap::new(None);
+        for (tid, r) in &rows {
+            let mut t = tuple(0, 1);
+            t.row = r.clone();
+            by_row.put(*tid, t.clone());
+            bulk.put(*tid, t);
+        }
+        bulk.set_pk(Some(vec![0]));
+        bulk.sync_indexes(std::slice::from_ref(&ix));
+        assert_eq!(bulk.pk_index, by_row.pk_index);
+        assert_eq!(bulk.indexes[0].map, by_row.indexes[0].map);
+        let k7 = bulk.key_of(&row(7, None)).unwrap();
+        assert_eq!(bulk.versions_with_key(&k7), vec![2, 5]);
+        // Setting the same key again keeps the index; dropping it empties it.
+        bulk.set_pk(Some(vec![0]));
+        assert_eq!(bulk.pk_index.len(), 3);
+        bulk.set_pk(None);
+        assert!(bulk.pk_index.is_empty());
     }
 
     #[test]

@@ -25,6 +25,8 @@
 //!   committed state as of one snapshot; its redo LSN is no later than the first record
 //!   of any commit outside that snapshot (`in_flight`), and redo is idempotent for the
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
+//!   A table's image is rewritten only when its heap's generation moved since that
+//!   image was written or loaded at start-up (`write_images`, `image_generations`).
 //! - Crash recovery ends without waiting for its checkpoint: [`Engine::open`] replays
 //!   the WAL and returns; the end-of-recovery checkpoint runs in the background (with
 //!   [`EngineOptions::background`]; at once without it, and always after a base-backup
@@ -270,10 +272,10 @@ pub struct Engine {
     /// Recent distance between checkpoints' redo points in bytes (PostgreSQL's
     /// `CheckPointDistanceEstimate`): how many old segments to recycle.
     checkpoint_distance: AtomicU64,
-    /// Per table, the heap generation its image on disk was written from and the
-    /// image's stamp (see `write_images`): a table whose heap still has that generation
-    /// is not rewritten.
-    image_generations: Mutex<HashMap<(u32, u32), (u64, Lsn)>>,
+    /// Per table, the heap generation its image on disk was written from (or loaded
+    /// from, at start-up) and the image's stamp (see `write_images`): a table whose
+    /// heap still has that generation is not rewritten.
+    image_generations: Mutex<ImageGenerations>,
     /// Bumped by every catalog change and rollback of one: plans cached by sessions
     /// are valid only for the version they were made at.
     catalog_version: AtomicU64,
@@ -479,7 +481,7 @@ impl Engine {
                 "database system was not properly shut down; automatic recovery in progress"
             );
         }
-        let mut store = load_store(datadir, control.redo)?;
+        let (mut store, loaded_images) = load_store_with_images(datadir, control.redo)?;
 
         // Replay.
         let seg = if control.wal_segment_size > 0 {
@@ -566,6 +568,12 @@ impl Engine {
         control.write(datadir, opts.fsync)?;
         let next_xid = redo.next_xid.max(3);
         let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
+        // The images just loaded are written as far as the next checkpoint is concerned:
+        // a heap replay left untouched is not rewritten (write_images).
+        *engine
+            .image_generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = loaded_images;
         // End-of-recovery checkpoint. PostgreSQL waits for it before it accepts
         // connections; tusk's rewrites the image of every table the replayed WAL
         // touched, which can take far longer than the replay itself, so after plain
@@ -1476,7 +1484,7 @@ impl Engine {
             (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
             (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
         };
-        let iter: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<u64>)>> = if cur.desc {
+        let iter: Box<dyn Iterator<Item = (&heap::IndexKey, &heap::TidList)>> = if cur.desc {
             Box::new(map.range::<[u8], _>(range).rev())
         } else {
             Box::new(map.range::<[u8], _>(range))
@@ -1489,7 +1497,7 @@ impl Engine {
                 }
             }
             if out.len() >= want {
-                cur.after = Some(k.clone());
+                cur.after = Some(k.to_vec());
                 return out;
             }
         }
@@ -1771,7 +1779,11 @@ impl Engine {
                     let Some((key, false)) = ix.key_of(&row) else {
                         continue;
                     };
-                    let tids = ix.map.get(&key).cloned().unwrap_or_default();
+                    let tids = ix
+                        .map
+                        .get(key.as_slice())
+                        .map(|t| t.to_vec())
+                        .unwrap_or_default();
                     match unique_conflict(heap, txn.xid, tids) {
                         Conflict::None => {}
                         Conflict::Wait(x) => {
@@ -2260,10 +2272,22 @@ const IMAGE_CHUNK: usize = 16 * 1024;
 /// (tuple id, row) pairs of a checkpoint image.
 type HeapRows = Vec<(u64, Arc<Vec<Value>>)>;
 
+/// Per table (database, filenode): the heap generation its image on disk holds, and
+/// the image's stamp.
+type ImageGenerations = HashMap<(u32, u32), (u64, Lsn)>;
+
 /// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
 /// table's committed rows, as frozen tuples. Every image must be current for a replay
 /// starting at `redo` (`checkpoint::check_stamp`): a stale copy is refused, not loaded.
 fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
+    load_store_with_images(datadir, redo).map(|(store, _)| store)
+}
+
+/// [`load_store`], and for each table whose image carries a stamp, the generation its
+/// freshly loaded heap has and that stamp: the heap holds exactly that image's rows
+/// until its generation moves, so it is what [`Engine::write_images`] may count as
+/// already written (a checkpoint then keeps the image instead of rewriting it).
+fn load_store_with_images(datadir: &Path, redo: Lsn) -> Result<(Store, ImageGenerations)> {
     let image = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
     checkpoint::check_stamp(&checkpoint::catalog_path(datadir), image.stamp, redo, None)
         .map_err(unusable_image)?;
@@ -2277,36 +2301,70 @@ fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
         .iter()
         .map(|((db, _), t)| (*db, t.clone()))
         .collect();
-    for (db, t) in tables {
-        let mut heap = Heap::for_table(&t);
+    // Tables are read and decoded on a thread per core, largest image first, so one
+    // big table does not wait behind the small ones.
+    let mut tables: Vec<(u64, u32, Arc<TableDef>)> = tables
+        .into_iter()
+        .map(|(db, t)| {
+            let size =
+                std::fs::metadata(checkpoint::heap_path(datadir, db, t.oid)).map_or(0, |m| m.len());
+            (size, db, t)
+        })
+        .collect();
+    tables.sort_by_key(|(size, _, t)| (std::cmp::Reverse(*size), t.oid));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let load_one = |db: u32, t: &TableDef| -> Result<(Heap, Option<Lsn>)> {
         // Every table of the catalog image has an image of its own (a checkpoint
         // writes the tables first): a missing one is damage, not an empty table.
-        let table = checkpoint::read_heap(datadir, db, t.oid).map_err(unusable_image)?;
+        let table = checkpoint::read_heap(datadir, db, t.oid)?;
         let expected = image.table_stamps.get(&(db, t.oid)).copied();
         checkpoint::check_stamp(
             &checkpoint::heap_path(datadir, db, t.oid),
             table.stamp,
             redo,
             expected,
-        )
-        .map_err(unusable_image)?;
-        for (tid, row) in table.rows {
-            heap.put(
-                tid,
-                Tuple {
-                    xmin: heap::FROZEN_XID,
-                    xmin_seq: 1,
-                    xmax: 0,
-                    xmax_seq: 0,
-                    next: 0,
-                    row: Arc::new(row),
-                },
-            );
+        )?;
+        Ok((Heap::from_frozen_rows(t, table.rows), table.stamp))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(tables.len())
+        .max(1);
+    type Loaded = Result<Vec<((u32, u32), (Heap, Option<Lsn>))>>;
+    let loaded: Vec<Loaded> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, db, t)) = tables.get(i) else {
+                            return Ok(done);
+                        };
+                        done.push(((*db, t.oid), load_one(*db, t)?));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(Error::internal("table image loader panicked")))
+            })
+            .collect()
+    });
+    let mut written = ImageGenerations::new();
+    for heaps in loaded {
+        for (key, (heap, stamp)) in heaps.map_err(unusable_image)? {
+            if let Some(stamp) = stamp {
+                written.insert(key, (heap.generation(), stamp));
+            }
+            store.heaps.insert(key, heap);
         }
-        store.heaps.insert((db, t.oid), heap);
     }
 
-    Ok(store)
+    Ok((store, written))
 }
 
 /// Turns a failure to read a checkpoint image at start-up into a clear FATAL error

@@ -87,18 +87,7 @@ impl Store {
         let pk = def.as_ref().and_then(|t| t.primary_key.clone());
         let heap = self.heap_mut(db, rel);
         heap.sync_indexes(def.as_ref().map_or(&[][..], |d| &d.indexes[..]));
-        if heap.pk == pk {
-            return;
-        }
-        heap.pk = pk;
-        heap.pk_index.clear();
-        let tids: Vec<u64> = heap.tuples.keys().copied().collect();
-        for tid in tids {
-            let key = heap.tuples.get(&tid).and_then(|t| heap.key_of(&t.row));
-            if let Some(k) = key {
-                heap.pk_index.entry(k).or_default().push(tid);
-            }
-        }
+        heap.set_pk(pk);
     }
 
     /// Reverts catalog changes (newest last in `undos`), keeping heaps in step.

@@ -974,6 +974,9 @@ fn cast_array_or_enum(
 
 /// Applies varchar(n) length limits: explicit casts truncate, assignments fail with
 /// PostgreSQL's 22001 error.
+/// Spaces to pad `character(n)` values with, a slice at a time.
+const SPACES: &str = "                                                                ";
+
 fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<Value> {
     if target == DataType::Char {
         if let Value::Text(s) = &v {
@@ -1013,7 +1016,15 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
                     "value too long for type character({n})"
                 );
             }
-            return Ok(Value::Text(format!("{s}{}", " ".repeat(n - len))));
+            let mut padded = String::with_capacity(s.len() + n - len);
+            padded.push_str(s);
+            let mut pad = n - len;
+            while pad > 0 {
+                let k = pad.min(SPACES.len());
+                padded.push_str(&SPACES[..k]);
+                pad -= k;
+            }
+            return Ok(Value::Text(padded));
         }
     }
     if matches!(target, DataType::Time | DataType::TimeTz) {
