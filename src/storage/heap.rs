@@ -85,6 +85,19 @@ pub struct Snapshot {
 }
 
 impl Tuple {
+    /// A version of a row that every snapshot sees from commit sequence number `seq`
+    /// on (`seq` 1: always): what images and replayed inserts hold.
+    pub fn frozen(row: Arc<Vec<Value>>, seq: u64) -> Tuple {
+        Tuple {
+            xmin: FROZEN_XID,
+            xmin_seq: seq,
+            xmax: 0,
+            xmax_seq: 0,
+            next: 0,
+            row,
+        }
+    }
+
     /// Whether the tuple's insert is visible to `s`.
     pub fn inserted_for(&self, s: &Snapshot) -> bool {
         (self.xmin == s.xid && s.xid != FROZEN_XID)
@@ -470,19 +483,7 @@ impl Heap {
             .into_iter()
             .map(|(tid, row)| (tid, Arc::new(row)))
             .collect();
-        let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| {
-            (
-                *tid,
-                Tuple {
-                    xmin: FROZEN_XID,
-                    xmin_seq: 1,
-                    xmax: 0,
-                    xmax_seq: 0,
-                    next: 0,
-                    row: row.clone(),
-                },
-            )
-        };
+        let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| (*tid, Tuple::frozen(row.clone(), 1));
         let pk_entries = |pk: &[usize]| -> Vec<(IndexKey, u64)> {
             rows.iter()
                 .map(|(tid, row)| {

@@ -23,7 +23,7 @@
 //! transaction's records until its COMMIT arrives and applies them then; records of a
 //! transaction whose COMMIT never made it into the WAL (a torn tail) are dropped.
 
-use super::heap::{Heap, Tuple, FROZEN_XID};
+use super::heap::{Heap, Tuple};
 use super::recovery::HotStandbyParams;
 use super::schema::{put_u32, put_u64, CatalogChange, CatalogState, CatalogUndo};
 use crate::err;
@@ -252,17 +252,9 @@ impl Record {
     pub fn redo(&self, store: &mut Store) {
         match self {
             Record::Insert { db, rel, tid, row } => {
-                store.heap_mut(*db, *rel).put(
-                    *tid,
-                    Tuple {
-                        xmin: FROZEN_XID,
-                        xmin_seq: 1,
-                        xmax: 0,
-                        xmax_seq: 0,
-                        next: 0,
-                        row: row.clone(),
-                    },
-                );
+                store
+                    .heap_mut(*db, *rel)
+                    .put(*tid, Tuple::frozen(row.clone(), 1));
             }
             Record::Delete { db, rel, tid } => {
                 store.heap_mut(*db, *rel).remove(*tid);

@@ -57,7 +57,7 @@
 //!    WARNING, pause, FATAL when resumed.
 
 use super::control::{ControlFile, DbState};
-use super::heap::{Tuple, FROZEN_XID};
+use super::heap::Tuple;
 use super::record::{Record, RM_TUSK_HEAP};
 use super::wal::io::{SegmentFile, WalIo};
 use super::wal::timeline::TimelineEntry;
@@ -1154,17 +1154,7 @@ impl Engine {
         for r in records {
             match r {
                 Record::Insert { db, rel, tid, row } => {
-                    st.store.heap_mut(db, rel).put(
-                        tid,
-                        Tuple {
-                            xmin: FROZEN_XID,
-                            xmin_seq: seq,
-                            xmax: 0,
-                            xmax_seq: 0,
-                            next: 0,
-                            row,
-                        },
-                    );
+                    st.store.heap_mut(db, rel).put(tid, Tuple::frozen(row, seq));
                 }
                 Record::Delete { db, rel, tid } => {
                     let heap = st.store.heap_mut(db, rel);
