@@ -185,6 +185,18 @@ init_tusk "$(dir_of tusk)" "$TUSK_PORT" "$BENCH_DIR/sock"
 init_pg "$(dir_of pg)" "$PG_PORT" "$BENCH_DIR/sock"
 unset BENCH_CONF
 
+# Section 6: ROUNDS clean stops and timed starts of both servers, alternating which goes
+# first; each start's seconds are kept under "<server>-$1".
+startup_rounds() {
+    for r in $(seq 1 "$ROUNDS"); do
+        for s in $(order "$r"); do
+            stop_server "$s"
+            timed_start "$s"; put "$s-$1" "$STARTUP_S"
+            echo "round $r $s: $STARTUP_S s"
+        done
+    done
+}
+
 # Section 6a first, while both clusters are empty: each start is the timed one.
 for s in tusk pg; do
     timed_start "$s"
@@ -192,13 +204,7 @@ for s in tusk pg; do
 done
 if has 6; then
     echo "== 6. startup to first connection, empty cluster, $ROUNDS rounds"
-    for r in $(seq 1 "$ROUNDS"); do
-        for s in $(order "$r"); do
-            stop_server "$s"
-            timed_start "$s"; put "$s-start-empty" "$STARTUP_S"
-            echo "round $r $s: $STARTUP_S s"
-        done
-    done
+    startup_rounds start-empty
     add_row "startup to first connection, empty cluster (s)" "$(med tusk-start-empty)" "$(med pg-start-empty)" lower
 fi
 
@@ -324,13 +330,7 @@ if has 6; then
     ensure_scale "$LOAD_SCALE"
     echo "== 6. startup to first connection, scale-$LOAD_SCALE cluster, $ROUNDS rounds"
     for s in tusk pg; do psql_to "$(port_of "$s")" "checkpoint"; done
-    for r in $(seq 1 "$ROUNDS"); do
-        for s in $(order "$r"); do
-            stop_server "$s"
-            timed_start "$s"; put "$s-start-big" "$STARTUP_S"
-            echo "round $r $s: $STARTUP_S s"
-        done
-    done
+    startup_rounds start-big
     add_row "startup to first connection, scale-$LOAD_SCALE cluster (s; PG $(du -sm "$(dir_of pg)" | cut -f1) MB, tusk $(du -sm "$(dir_of tusk)" | cut -f1) MB)" \
         "$(med tusk-start-big)" "$(med pg-start-big)" lower
 fi

@@ -1075,14 +1075,19 @@ impl SessionSettings {
             Some(s) => s.value.clone(),
             // Every statement runs in a transaction whose characteristics start from
             // the session's defaults: outside one, SHOW sees those.
-            None => match def.name {
-                "transaction_isolation" | "transaction_read_only" | "transaction_deferrable" => {
+            None => {
+                let default = match def.name {
+                    "transaction_isolation" => Some("default_transaction_isolation"),
+                    "transaction_read_only" => Some("default_transaction_read_only"),
+                    "transaction_deferrable" => Some("default_transaction_deferrable"),
+                    _ => None,
+                };
+                if let Some(default) = default {
                     drop(memo);
-                    let default = format!("default_{}", def.name);
-                    return self.effective(ServerConfig::def(&default));
+                    return self.effective(ServerConfig::def(default));
                 }
-                _ => self.server.effective(def),
-            },
+                self.server.effective(def)
+            }
         };
         memo.push((i, v.clone()));
         v

@@ -623,6 +623,19 @@ mod tests {
         l.release_exclusive(&rels(&[(5, 200)]));
     }
 
+    /// Replays until table `oid` is gone from the standby's catalog (20 s at most).
+    fn replay_until_dropped(
+        e: &crate::storage::Engine,
+        cur: &mut crate::storage::recovery::ReplayCursor,
+        oid: u32,
+    ) {
+        let started = Instant::now();
+        while e.with_catalog(|c| c.tables.contains_key(&(5, oid))) {
+            e.replay_available(cur, Duration::from_millis(50)).unwrap();
+            assert!(started.elapsed() < Duration::from_secs(20));
+        }
+    }
+
     /// A primary with table `oid` holding 1 and 2, a standby copy of it made before the
     /// primary drops the table, and the standby engine opened with its cursor.
     fn standby_of_a_drop(
@@ -700,11 +713,7 @@ mod tests {
             e2.abort(reader);
         });
         let started = Instant::now();
-        while e.with_catalog(|c| c.tables.contains_key(&(5, oid))) {
-            e.replay_available(&mut cur, Duration::from_millis(50))
-                .unwrap();
-            assert!(started.elapsed() < Duration::from_secs(20));
-        }
+        replay_until_dropped(&e, &mut cur, oid);
         assert!(started.elapsed() >= Duration::from_millis(290));
         ender.join().unwrap();
         assert_eq!(e.standby_locks().conflicts(5), 0);
@@ -728,12 +737,7 @@ mod tests {
             assert_eq!(err.code, "40001");
             e2.abort(reader);
         });
-        let started = Instant::now();
-        while e.with_catalog(|c| c.tables.contains_key(&(5, oid))) {
-            e.replay_available(&mut cur, Duration::from_millis(50))
-                .unwrap();
-            assert!(started.elapsed() < Duration::from_secs(20));
-        }
+        replay_until_dropped(&e, &mut cur, oid);
         ender.join().unwrap();
         assert_eq!(e.standby_locks().conflicts(5), 1);
     }
