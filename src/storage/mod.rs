@@ -27,11 +27,6 @@
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
 //!   A table's image is rewritten only when its heap's generation moved since that
 //!   image was written or loaded at start-up (`write_images`, `image_generations`).
-//! - Crash recovery ends without waiting for its checkpoint: [`Engine::open`] replays
-//!   the WAL and returns; the end-of-recovery checkpoint runs in the background (with
-//!   [`EngineOptions::background`]; at once without it, and always after a base-backup
-//!   restore). Until it completes, the previous checkpoint and the WAL after its redo
-//!   point remain what a later recovery starts from.
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
 //!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
 //!   tells the server, which starts over from the WAL.
@@ -110,8 +105,7 @@ pub struct EngineOptions {
     /// Automatic checkpoint and WAL retention settings; `None` reads them from the
     /// data directory's configuration files at open.
     pub checkpoint: Option<CheckpointSettings>,
-    /// Whether [`Engine::open`] starts the background checkpointer thread (and, after
-    /// crash recovery, writes the end-of-recovery checkpoint in the background).
+    /// Whether [`Engine::open`] starts the background checkpointer thread.
     pub background: bool,
 }
 
@@ -574,17 +568,8 @@ impl Engine {
             .image_generations
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = loaded_images;
-        // End-of-recovery checkpoint. PostgreSQL waits for it before it accepts
-        // connections; tusk's rewrites the image of every table the replayed WAL
-        // touched, which can take far longer than the replay itself, so after plain
-        // crash recovery it runs in the background while the server already works
-        // (as PostgreSQL's promotion does): nothing depends on it but the length of a
-        // later recovery — the WAL from the old redo point stays until a checkpoint
-        // completes, and an online checkpoint is the normal case anyway. A backup
-        // restore still waits: the backup_label goes only once a checkpoint is
-        // written. Without background threads (tools, tests) it is written at once.
-        let deferred = redo_started && backup_label.is_none() && opts.background;
-        if (redo_started && !deferred) || backup_label.is_some() {
+        if redo_started || backup_label.is_some() {
+            // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
         }
         if backup_label.is_some() {
@@ -593,25 +578,6 @@ impl Engine {
         let engine = Arc::new(engine);
         if opts.background {
             checkpointer::spawn(&engine);
-        }
-        if deferred {
-            let weak = Arc::downgrade(&engine);
-            std::thread::Builder::new()
-                .name("end-of-recovery checkpoint".into())
-                .spawn(move || {
-                    let Some(engine) = weak.upgrade() else {
-                        return;
-                    };
-                    if engine.shut_down.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    if let Err(e) = engine.checkpoint_inner(false, Some("end-of-recovery")) {
-                        // As for any automatic checkpoint: the next one (timed or
-                        // WAL-triggered) tries again; the WAL keeps everything meanwhile.
-                        tracing::warn!("end-of-recovery checkpoint failed: {}", e.message);
-                    }
-                })
-                .map_err(|e| Error::io("could not start the end-of-recovery checkpoint", e))?;
         }
         Ok(engine)
     }
@@ -818,9 +784,6 @@ impl Engine {
             .checkpoint_mutex
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        // Again under the mutex: a checkpoint that waited for the shutdown checkpoint
-        // (a background one started just before shutdown) must not follow it.
-        self.check_broken()?;
         let log = reason.is_some() && self.settings().log_checkpoints;
         if let Some(r) = reason.filter(|_| log) {
             tracing::info!("checkpoint starting: {r}");
