@@ -87,7 +87,10 @@ fn status(s: &Server, name: &str, suffix: &str) -> bool {
 
 #[test]
 fn switched_segments_reach_the_archive() {
-    let (mut s, arch) = archiving_primary("arch-basic", &classic("ARCH"), "");
+    // max_wal_size well above the three segments: with the shared 4MB, the switches
+    // request a checkpoint, which may (rightly) remove an archived segment from pg_wal
+    // before it is compared below.
+    let (mut s, arch) = archiving_primary("arch-basic", &classic("ARCH"), "max_wal_size = 64MB");
     let mut names = Vec::new();
     for i in 0..3 {
         names.push(write_and_switch(&s, i * 100));
@@ -99,14 +102,15 @@ fn switched_segments_reach_the_archive() {
         || names.iter().all(|n| archived(&arch, n)),
     );
     for n in &names {
-        // Byte-identical to pg_wal's copy, and marked done.
+        // Marked done (so `cp` has finished writing the copy: the archive file exists
+        // from cp's first write on), then byte-identical to pg_wal's copy.
+        wait_until(&s, Duration::from_secs(10), "a .done mark", || {
+            status(&s, n, ".done") && !status(&s, n, ".ready")
+        });
         let ours = std::fs::read(s.datadir().join("pg_wal").join(n)).unwrap();
         let theirs = std::fs::read(arch.join(n)).unwrap();
         assert_eq!(ours.len() as u64, SEG, "{n}");
         assert!(ours == theirs, "archived {n} differs from pg_wal's");
-        wait_until(&s, Duration::from_secs(10), "a .done mark", || {
-            status(&s, n, ".done") && !status(&s, n, ".ready")
-        });
     }
     let last = names.last().unwrap();
     wait_until(&s, Duration::from_secs(10), "pg_stat_archiver", || {
@@ -224,13 +228,14 @@ fn failing_command_keeps_wal_until_fixed() {
         "every segment archived",
         || names.iter().all(|n| archived(&arch, n)),
     );
+    // Done first: the archive file exists from cp's first write on.
+    wait_until(&s, Duration::from_secs(10), "all .done", || {
+        names.iter().all(|n| status(&s, n, ".done"))
+    });
     for n in &names {
         let theirs = std::fs::read(arch.join(n)).unwrap();
         assert_eq!(theirs.len() as u64, SEG, "{n}");
     }
-    wait_until(&s, Duration::from_secs(10), "all .done", || {
-        names.iter().all(|n| status(&s, n, ".done"))
-    });
     // Now a checkpoint may let them go.
     s.psql("checkpoint");
     wait_until(&s, Duration::from_secs(20), "old segments removed", || {
@@ -372,7 +377,7 @@ fn base_backup_writes_the_backup_history_file() {
         &s,
         Duration::from_secs(30),
         "the archived .backup file",
-        || archived(&arch, &name),
+        || archived(&arch, &name) && status(&s, &name, ".done"),
     );
     let text = std::fs::read_to_string(arch.join(&name)).unwrap();
     assert!(text.ends_with('\n'), "{text:?}");
