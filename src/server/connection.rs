@@ -808,6 +808,11 @@ fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Err
     (w, error.is_some(), error)
 }
 
+/// The read buffer of an established connection, PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
+/// tokio's `BufReader` zeroes it, so every byte of it is resident per connection
+/// (64 kB was a third of an idle connection); a larger message is read past it.
+const RECV_BUFFER: usize = 8 * 1024;
+
 async fn query_loop(conn: Established, shared: Arc<Shared>) {
     let Established {
         io,
@@ -820,7 +825,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         _registered,
         walsender: _,
     } = conn;
-    let mut io = tokio::io::BufReader::with_capacity(64 * 1024, io);
+    let mut io = tokio::io::BufReader::with_capacity(RECV_BUFFER, io);
     let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
@@ -828,13 +833,24 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.subscribe();
     let mut pending = Writer::new();
     loop {
-        let frame = tokio::select! {
-            f = read_frame(&mut io) => f,
-            _ = terminate_notify.notified() => Err(shared.termination_error()),
-            _ = shutdown.changed() => {
-                if *shutdown.borrow() == super::ShutdownMode::Running { continue; }
-                if *shutdown.borrow() == super::ShutdownMode::Smart { continue; }
-                Err(shared.termination_error())
+        let frame = {
+            // The read stays the same future across the other branches: a frame read
+            // halfway is never dropped.
+            let read = read_frame(&mut io);
+            tokio::pin!(read);
+            loop {
+                tokio::select! {
+                    f = &mut read => break f,
+                    _ = terminate_notify.notified() => break Err(shared.termination_error()),
+                    _ = shutdown.changed() => {
+                        let mode = *shutdown.borrow();
+                        if mode != super::ShutdownMode::Running
+                            && mode != super::ShutdownMode::Smart
+                        {
+                            break Err(shared.termination_error());
+                        }
+                    }
+                }
             }
         };
         if terminate.load(Ordering::SeqCst) {

@@ -951,52 +951,67 @@ fn spawn_backend(sock: AcceptedSocket, peer: startup::Peer, shared: Arc<Shared>)
     let spawned = std::thread::Builder::new()
         .name("tusk backend".into())
         .stack_size(BACKEND_STACK_SIZE)
-        .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(
-                        severity = "LOG",
-                        "could not start a runtime for a new connection: {e}"
-                    );
-                    return;
-                }
-            };
-            runtime.block_on(async move {
-                let (io, is_tcp): (Box<dyn Stream>, bool) = match sock {
-                    StdSocket::Tcp(s) => match tokio::net::TcpStream::from_std(s) {
-                        Ok(s) => (Box::new(s), true),
-                        Err(e) => {
-                            tracing::warn!(
-                                severity = "LOG",
-                                "could not accept new connection: {e}"
-                            );
-                            return;
-                        }
-                    },
-                    StdSocket::Unix(s) => match tokio::net::UnixStream::from_std(s) {
-                        Ok(s) => (Box::new(s), false),
-                        Err(e) => {
-                            tracing::warn!(
-                                severity = "LOG",
-                                "could not accept new connection: {e}"
-                            );
-                            return;
-                        }
-                    },
-                };
-                connection::serve(io, peer, is_tcp, shared).await
-            });
-        });
+        .spawn(move || run_backend(sock, peer, shared));
     if let Err(e) = spawned {
         tracing::warn!(
             severity = "LOG",
             "could not start new thread for connection: {e}"
         );
     }
+}
+
+/// A backend thread's body: its runtime and its connection, to the end.
+///
+/// Kept out of line, with the connection's future on the heap, because every page of a
+/// thread's stack that a frame spans is touched (stack probes) and stays resident for
+/// the thread's life: inlined into the thread's closure, the runtime's construction and
+/// `block_on` with copies of the ~12 kB future made a 60 kB frame, half of an idle
+/// connection's memory (bench/README.md, memory per idle connection).
+#[inline(never)]
+fn run_backend(sock: StdSocket, peer: startup::Peer, shared: Arc<Shared>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // One socket per runtime: tokio's default of 1024 events is 12 kB per thread.
+        .max_io_events_per_tick(BACKEND_IO_EVENTS)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(
+                severity = "LOG",
+                "could not start a runtime for a new connection: {e}"
+            );
+            return;
+        }
+    };
+    let connection: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
+        Box::pin(backend_connection(sock, peer, shared));
+    runtime.block_on(connection);
+}
+
+/// Events one backend's reactor takes per wake-up: its client socket, a walsender's
+/// or COPY's second descriptor, timers.
+const BACKEND_IO_EVENTS: usize = 16;
+
+/// Registers the socket with the backend's runtime and serves the connection.
+async fn backend_connection(sock: StdSocket, peer: startup::Peer, shared: Arc<Shared>) {
+    let (io, is_tcp): (Box<dyn Stream>, bool) = match sock {
+        StdSocket::Tcp(s) => match tokio::net::TcpStream::from_std(s) {
+            Ok(s) => (Box::new(s), true),
+            Err(e) => {
+                tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+                return;
+            }
+        },
+        StdSocket::Unix(s) => match tokio::net::UnixStream::from_std(s) {
+            Ok(s) => (Box::new(s), false),
+            Err(e) => {
+                tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+                return;
+            }
+        },
+    };
+    connection::serve(io, peer, is_tcp, shared).await
 }
 
 /// A socket between the two runtimes.
