@@ -984,9 +984,19 @@ fn run_backend(sock: StdSocket, peer: startup::Peer, shared: Arc<Shared>) {
             return;
         }
     };
-    let connection: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> =
-        Box::pin(backend_connection(sock, peer, shared));
-    runtime.block_on(connection);
+    runtime.block_on(boxed_in_place(|| backend_connection(sock, peer, shared)));
+}
+
+/// The future `make` returns, built straight into its heap slot: `Box::pin(make())`
+/// builds the ~12 kB connection future in the caller's frame first and copies it, and
+/// that frame's pages stay resident on every backend's stack.
+fn boxed_in_place<F: std::future::Future<Output = ()>>(
+    make: impl FnOnce() -> F,
+) -> std::pin::Pin<Box<F>> {
+    let mut slot = Box::<F>::new_uninit();
+    slot.write(make());
+    // SAFETY: `write` initialized the slot just above.
+    Box::into_pin(unsafe { slot.assume_init() })
 }
 
 /// Events one backend's reactor takes per wake-up: its client socket, a walsender's
