@@ -488,6 +488,9 @@ async fn postmaster(
             .parse()
             .unwrap_or_default(),
         checkpoint: Some(crate::storage::CheckpointSettings::from_config(&config)),
+        // The server's engine lives as long as the process (a restart after a crash
+        // replaces the process image), so its checkpointer may finish crash recovery.
+        defer_recovery_checkpoint: true,
         ..EngineOptions::default()
     };
     let dir = datadir.clone();

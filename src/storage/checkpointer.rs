@@ -32,6 +32,8 @@
 //! 3. the engine writes the images and the checkpoint record, updates pg_control, and
 //!    recycles (renames to future segment names, up to [`recycle_limit`]) or removes
 //!    the segments older than [`oldest_segment_to_keep`];
+//!    The first tick after a crash recovery that left its checkpoint to this thread
+//!    runs that one (reason `end-of-recovery`; `EngineOptions::defer_recovery_checkpoint`);
 //! 4. then the thread reclaims dead row versions (VACUUM of every table) when enough
 //!    dead versions have piled up.
 
@@ -278,14 +280,16 @@ fn run(weak: Weak<Engine>) {
             .unwrap_or_else(|p| p.into_inner().elapsed());
         let (_, redo) = engine.last_checkpoint();
         let written = engine.current_wal_lsn().bytes_since(redo);
-        let reason =
-            if since >= s.checkpoint_timeout && written > 0 && engine.wal_since_last_checkpoint() {
-                Some("time")
-            } else if written >= s.wal_trigger_bytes() {
-                Some("wal")
-            } else {
-                None
-            };
+        let reason = if engine.take_recovery_checkpoint() {
+            Some("end-of-recovery")
+        } else if since >= s.checkpoint_timeout && written > 0 && engine.wal_since_last_checkpoint()
+        {
+            Some("time")
+        } else if written >= s.wal_trigger_bytes() {
+            Some("wal")
+        } else {
+            None
+        };
         if let Some(reason) = reason {
             if let Err(e) = engine.checkpoint_with_reason(reason) {
                 tracing::warn!("automatic checkpoint failed: {}", e.message);

@@ -27,6 +27,13 @@
 //!   commits inside it whose records lie after the redo LSN (see `checkpoint_inner`).
 //!   A table's image is rewritten only when its heap's generation moved since that
 //!   image was written or loaded at start-up (`write_images`, `image_generations`).
+//! - Crash recovery may end without its checkpoint ([`EngineOptions::defer_recovery_checkpoint`],
+//!   the server's choice): the checkpointer thread writes it on its first tick while
+//!   sessions already run. Until it completes, the previous checkpoint and all WAL
+//!   from its redo LSN stay in charge, as between any two checkpoints, so a second
+//!   crash replays the same records again (uncommitted ones are never applied).
+//! - No checkpoint follows the shutdown checkpoint: both run under one mutex, and a
+//!   checkpoint that waited for it finds the engine shut down and fails (57P01).
 //! - After a WAL write or flush failure the engine refuses further commits (PANIC):
 //!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
 //!   tells the server, which starts over from the WAL.
@@ -107,6 +114,15 @@ pub struct EngineOptions {
     pub checkpoint: Option<CheckpointSettings>,
     /// Whether [`Engine::open`] starts the background checkpointer thread.
     pub background: bool,
+    /// With `background`: whether crash recovery leaves its end-of-recovery checkpoint
+    /// to the checkpointer thread instead of writing it before [`Engine::open`]
+    /// returns. PostgreSQL waits for it; tusk's rewrites the image of every table the
+    /// WAL touched, which can take far longer than the replay, and nothing depends on
+    /// it but the length of a later recovery. A base-backup restore always waits (its
+    /// backup_label goes only once a checkpoint is written). The server sets it; tools
+    /// and tests that drop an engine and open the directory again in one process must
+    /// not, or the old engine's checkpoint could still be running.
+    pub defer_recovery_checkpoint: bool,
 }
 
 impl std::fmt::Debug for EngineOptions {
@@ -128,6 +144,7 @@ impl Default for EngineOptions {
             io: wal::fault::io_from_env(),
             checkpoint: None,
             background: true,
+            defer_recovery_checkpoint: false,
         }
     }
 }
@@ -275,6 +292,9 @@ pub struct Engine {
     catalog_version: AtomicU64,
     /// Set by the shutdown checkpoint: the engine refuses further writes.
     shut_down: AtomicBool,
+    /// Crash recovery left its checkpoint to the checkpointer thread, which has not
+    /// started it yet (see [`EngineOptions::defer_recovery_checkpoint`]).
+    recovery_checkpoint_pending: AtomicBool,
     /// Set after a WAL failure: the engine refuses further writes.
     broken: AtomicBool,
     /// Called once when the engine breaks (see [`Engine::on_panic`]).
@@ -398,6 +418,7 @@ impl Engine {
                 io: Arc::new(StdIo),
                 checkpoint: Some(CheckpointSettings::default()),
                 background: false,
+                defer_recovery_checkpoint: false,
             },
             wal,
             system_id,
@@ -430,6 +451,7 @@ impl Engine {
             broken: AtomicBool::new(false),
             panic_hook: Mutex::new(None),
             shut_down: AtomicBool::new(false),
+            recovery_checkpoint_pending: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
@@ -568,10 +590,17 @@ impl Engine {
             .image_generations
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = loaded_images;
-        if redo_started || backup_label.is_some() {
+        let deferred = redo_started
+            && backup_label.is_none()
+            && opts.background
+            && opts.defer_recovery_checkpoint;
+        if (redo_started && !deferred) || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
             engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
         }
+        engine
+            .recovery_checkpoint_pending
+            .store(deferred, Ordering::SeqCst);
         if backup_label.is_some() {
             backup::BackupLabel::retire(datadir)?;
         }
@@ -645,6 +674,7 @@ impl Engine {
             broken: AtomicBool::new(false),
             panic_hook: Mutex::new(None),
             shut_down: AtomicBool::new(false),
+            recovery_checkpoint_pending: AtomicBool::new(false),
             catalog_version: AtomicU64::new(1),
             control: Mutex::new(control),
             recovery: recovery::RecoveryState::default(),
@@ -686,6 +716,13 @@ impl Engine {
         // Nothing may be written after the shutdown checkpoint.
         self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Whether crash recovery left its checkpoint to the caller (the checkpointer
+    /// thread), which runs it now: true once.
+    pub(crate) fn take_recovery_checkpoint(&self) -> bool {
+        self.recovery_checkpoint_pending
+            .swap(false, Ordering::SeqCst)
     }
 
     /// The last checkpoint's location and redo location (from pg_control).
@@ -784,6 +821,9 @@ impl Engine {
             .checkpoint_mutex
             .lock()
             .unwrap_or_else(|p| p.into_inner());
+        // Again under the mutex: a checkpoint that waited for the shutdown checkpoint
+        // must not follow it.
+        self.check_broken()?;
         let log = reason.is_some() && self.settings().log_checkpoints;
         if let Some(r) = reason.filter(|_| log) {
             tracing::info!("checkpoint starting: {r}");
@@ -900,6 +940,10 @@ impl Engine {
                 distance / 1024,
                 estimate / 1024
             );
+        }
+        if shutdown {
+            // Still under the checkpoint mutex: a checkpoint waiting for it sees this.
+            self.shut_down.store(true, Ordering::SeqCst);
         }
         Ok(())
     }

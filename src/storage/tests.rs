@@ -1441,3 +1441,103 @@ fn a_drop_during_a_checkpoint_waits_for_the_copy_of_its_table() {
     drop(e);
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// Options whose checkpointer thread never ticks within a test, deferring crash
+/// recovery's checkpoint to it: the deferred state stays as it is until the test acts.
+fn deferring_opts() -> EngineOptions {
+    EngineOptions {
+        checkpoint: Some(CheckpointSettings {
+            tick: Duration::from_secs(3600),
+            ..CheckpointSettings::default()
+        }),
+        defer_recovery_checkpoint: true,
+        ..EngineOptions::default()
+    }
+}
+
+fn sorted_ids(e: &Engine, oid: u32) -> Vec<i32> {
+    let r = e.begin();
+    let mut ids: Vec<i32> = e
+        .scan(&r, 5, oid)
+        .into_iter()
+        .map(|(_, r)| match r[0] {
+            Value::Int4(i) => i,
+            ref v => panic!("{v:?}"),
+        })
+        .collect();
+    e.abort(r);
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_deferred_recovery_checkpoint_keeps_the_old_one_in_charge_until_it_runs() {
+    let (d, e) = boot("deferred");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.insert(&mut t, 5, oid, row(1, "one")).unwrap();
+    e.commit(t, true).unwrap();
+    e.checkpoint().unwrap();
+    let first = e.last_checkpoint();
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(2, "two")).unwrap();
+    e.commit(t, true).unwrap();
+    // In progress at the crash: its records are in the WAL, never committed.
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(3, "three")).unwrap();
+    let (tid1, _) = e
+        .scan(&t, 5, oid)
+        .into_iter()
+        .find(|(_, r)| r[0] == Value::Int4(1))
+        .unwrap();
+    e.delete(&mut t, 5, oid, tid1).unwrap();
+    e.wal.flush(e.wal.insert_lsn()).unwrap();
+    drop(t);
+    drop(e); // crash
+
+    // Recovery returns without a checkpoint: the old one is still in pg_control.
+    let e = Engine::open(&d, &deferring_opts()).unwrap();
+    assert_eq!(e.last_checkpoint(), first);
+    assert_eq!(sorted_ids(&e, oid), vec![1, 2]);
+    // Work after recovery, then a second crash before the checkpointer ran: replay
+    // starts from the same redo point and goes through the first crash's unfinished
+    // transaction (which touched row 1) to the new commits.
+    let mut t = e.begin();
+    e.insert(&mut t, 5, oid, row(4, "four")).unwrap();
+    let (tid1, _) = e
+        .scan(&t, 5, oid)
+        .into_iter()
+        .find(|(_, r)| r[0] == Value::Int4(1))
+        .unwrap();
+    e.update(&mut t, 5, oid, tid1, row(5, "one, renumbered"))
+        .unwrap();
+    e.commit(t, true).unwrap();
+    drop(e);
+    let e = Engine::open(&d, &deferring_opts()).unwrap();
+    assert_eq!(e.last_checkpoint(), first);
+    assert_eq!(sorted_ids(&e, oid), vec![2, 4, 5]);
+    // The checkpointer's turn: it runs the deferred checkpoint once.
+    assert!(e.take_recovery_checkpoint());
+    assert!(!e.take_recovery_checkpoint());
+    e.checkpoint_with_reason("end-of-recovery").unwrap();
+    assert!(e.last_checkpoint().1 > first.1);
+    e.shutdown().unwrap();
+    // Nothing follows the shutdown checkpoint, not even a checkpoint that asks later.
+    let down = e.last_checkpoint();
+    assert_eq!(e.checkpoint_with_reason("time").unwrap_err().code, "57P01");
+    assert_eq!(e.last_checkpoint(), down);
+    assert_eq!(e.control_file().state, DbState::Shutdowned);
+    drop(e);
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(sorted_ids(&e, oid), vec![2, 4, 5]);
+    e.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}
