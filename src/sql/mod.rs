@@ -7,6 +7,8 @@
 //! - `front.rs`     — statement splitting and tusk's own parser for the statements
 //!   sqlparser cannot parse (roles, CHECKPOINT, ALTER SYSTEM, SET/SHOW, BEGIN/COMMIT)
 //! - `plan.rs`      — binding against the catalog and planning ([`plan::Plan`])
+//! - `parse_cache.rs`, `generic.rs` — one parse, and one plan, per statement shape
+//!   whose numeric literals differ (the simple query protocol's repeated statements)
 //! - `expr.rs`      — typed expressions and their evaluation
 //! - `functions.rs` — built-in functions
 //! - `exec.rs`      — running plans against the storage engine
@@ -54,6 +56,7 @@ pub mod format_funcs;
 pub mod front;
 pub mod functions;
 pub mod generated;
+mod generic;
 pub mod join;
 pub mod lateral;
 pub mod lock;
@@ -919,6 +922,12 @@ pub struct Session {
     portals: HashMap<String, Portal>,
     /// Plans by (offset, statement text), valid at one catalog version (bounded).
     plan_cache: HashMap<(usize, u64), CachedPlan>,
+    /// Generic plans of simple-protocol statement shapes, by the template of the
+    /// query string (bounded; see `sql::generic`).
+    generic: HashMap<String, generic::GenericPlan>,
+    /// Set while the ordinary path runs a templated statement: what `plan_cached`
+    /// needs to make its generic entry.
+    generic_note: Option<generic::Note>,
     /// The result columns a prepared statement was described with, set just before it
     /// runs and taken by the next [`Session::run`]: the plan that run makes must
     /// return the same columns ("cached plan must not change result type"). Checking
@@ -1026,6 +1035,8 @@ impl Session {
             parse_cache: HashMap::new(),
             resolved: None,
             plan_cache: HashMap::new(),
+            generic: HashMap::new(),
+            generic_note: None,
             expect_fields: None,
             ddl: ddl::DdlSession::default(),
             auth_user,
@@ -1353,6 +1364,11 @@ impl Session {
 
     fn simple_query_inner(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
+        let template = match self.simple_generic(sql) {
+            generic::Generic::Ran(out) => return out,
+            generic::Generic::Make(t) => Some(t),
+            generic::Generic::Ordinary => None,
+        };
         let parsed = match self.parse_cache.get(sql) {
             Some(p) => p.clone(),
             None => {
@@ -1387,12 +1403,16 @@ impl Session {
             self.on_error();
             return vec![Err(e)];
         }
+        if let (Some(t), [(piece, _)]) = (template, &parsed[..]) {
+            self.note_generic(t, piece);
+        }
         let mut out = Vec::new();
         for (piece, p) in parsed.iter() {
             let r = match p {
                 Ok(p) => self.run(piece, p, &[], &mut vec![]),
                 Err(e) => Err(e.clone()),
             };
+            self.generic_note = None;
             let failed = r.is_err();
             let copying = matches!(r, Ok(ExecResult::CopyIn { .. }));
             out.push(r);
@@ -1488,8 +1508,23 @@ impl Session {
     }
 
     /// Plans a statement, reusing the plan made for the same text and parameter types
-    /// at the current catalog version.
+    /// at the current catalog version; a simple-protocol statement may also get its
+    /// shape's generic plan made (`sql::generic`).
     fn plan_cached(
+        &mut self,
+        piece: &Piece,
+        stmt: &ast::Statement,
+        param_types: &mut Vec<DataType>,
+    ) -> Result<Arc<Plan>> {
+        let plan = self.plan_text_cached(piece, stmt, param_types)?;
+        if self.generic_note.is_some() {
+            self.make_generic(piece, &plan);
+        }
+        Ok(plan)
+    }
+
+    /// [`Session::plan_cached`] but for the generic plans.
+    fn plan_text_cached(
         &mut self,
         piece: &Piece,
         stmt: &ast::Statement,

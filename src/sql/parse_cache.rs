@@ -29,7 +29,8 @@
 //! Cache anything that depends on the session (names, settings, catalog state): a
 //! parse depends on nothing but the text, which is why one cache per thread is
 //! shared by whichever sessions run on it. It never holds plans (see
-//! `Session::plan_cached`). It stays small: at [`CAPACITY`] templates it starts over.
+//! `Session::plan_cached` and `sql::generic`, which plans a template's tree once per
+//! session). It stays small: at [`CAPACITY`] templates it starts over.
 
 use rustc_hash::FxHashMap;
 use sqlparser::ast::{self, Expr, Value};
@@ -217,6 +218,13 @@ pub fn parse_through(
         }
     };
     fill(&mut tree, &t.literals).then_some(tree)
+}
+
+/// The parsed tree of a template text (placeholders in place of its literals), when
+/// [`parse_through`] parsed it on this thread and found it usable; `sql::generic`
+/// plans it with the placeholders as parameters.
+pub fn template_tree(template_text: &str) -> Option<ast::Statement> {
+    CACHE.with(|c| c.borrow().get(template_text).cloned().flatten())
 }
 
 #[cfg(test)]

@@ -588,6 +588,30 @@ pub struct Binder<'a> {
     pub(crate) acl: super::privileges::AclState,
 }
 
+/// The constant a numeric literal stands for, by PostgreSQL's rules: `integer` when it
+/// is an integer that fits, else `bigint`, else `numeric` (as is every literal with a
+/// point or an exponent). The error's flag says whether it carries the literal's
+/// position (only a non-integer's does, as before `sql::generic` shared this).
+pub(crate) fn number_literal(n: &str) -> std::result::Result<(Value, DataType), (Error, bool)> {
+    let is_int = n
+        .trim_start_matches('-')
+        .bytes()
+        .all(|b| b.is_ascii_digit());
+    if is_int {
+        if let Ok(i) = n.parse::<i32>() {
+            Ok((Value::Int4(i), DataType::Int4))
+        } else if let Ok(i) = n.parse::<i64>() {
+            Ok((Value::Int8(i), DataType::Int8))
+        } else {
+            let v = parse_text(DataType::Numeric, -1, n).map_err(|e| (e, false))?;
+            Ok((v, DataType::Numeric))
+        }
+    } else {
+        let v = parse_text(DataType::Numeric, -1, n).map_err(|e| (e, true))?;
+        Ok((v, DataType::Numeric))
+    }
+}
+
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
 pub fn fold(id: &ast::Ident) -> String {
     if id.quote_style.is_some() {
@@ -4146,22 +4170,17 @@ impl<'a> Binder<'a> {
     fn bind_value(&mut self, v: &ast::Value, span: sqlparser::tokenizer::Span) -> Result<Expr> {
         Ok(match v {
             ast::Value::Number(n, _) => {
-                let is_int = n
-                    .trim_start_matches('-')
-                    .bytes()
-                    .all(|b| b.is_ascii_digit());
-                if is_int {
-                    if let Ok(i) = n.parse::<i32>() {
-                        Expr::Const(Value::Int4(i), DataType::Int4)
-                    } else if let Ok(i) = n.parse::<i64>() {
-                        Expr::Const(Value::Int8(i), DataType::Int8)
-                    } else {
-                        Expr::Const(parse_text(DataType::Numeric, -1, n)?, DataType::Numeric)
-                    }
-                } else {
-                    let v = parse_text(DataType::Numeric, -1, n).map_err(|e| self.at(e, span))?;
-                    Expr::Const(v, DataType::Numeric)
-                }
+                let (v, ty) =
+                    number_literal(n).map_err(
+                        |(e, at_span)| {
+                            if at_span {
+                                self.at(e, span)
+                            } else {
+                                e
+                            }
+                        },
+                    )?;
+                Expr::Const(v, ty)
             }
             ast::Value::SingleQuotedString(s)
             | ast::Value::EscapedStringLiteral(s)
