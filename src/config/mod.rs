@@ -968,6 +968,12 @@ pub struct SessionSettings {
     /// [`SessionSettings::get_str`]'s answers, by registry name; kept and emptied
     /// with `memo`.
     memo_shown: Mutex<Vec<(&'static str, String)>>,
+    /// Moves whenever an effective value may have changed — wherever `memo` is
+    /// emptied or a value forgotten — except a transaction characteristic's
+    /// (`transaction_isolation`, `transaction_read_only`, `transaction_deferrable`,
+    /// set and dropped by every transaction): readers that remember other settings
+    /// check it instead of asking again (see [`SessionSettings::generation`]).
+    generation: u64,
 }
 
 /// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
@@ -989,12 +995,22 @@ impl SessionSettings {
             reported_dirty: true,
             memo: Mutex::new(Vec::new()),
             memo_shown: Mutex::new(Vec::new()),
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the effective value of any setting but the
+    /// transaction characteristics (`transaction_isolation`, `transaction_read_only`,
+    /// `transaction_deferrable`) may have changed: what a reader remembered of other
+    /// settings at one generation is still their value while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Forgets every remembered effective value: called by the methods that may
     /// change many layers at once or the server configuration under them.
     fn changed(&mut self) {
+        self.generation += 1;
         self.memo
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
@@ -1015,6 +1031,9 @@ impl SessionSettings {
                 if derived.starts_with("transaction_") {
                     self.forget(derived);
                 }
+            }
+            if !def.name.starts_with("transaction_") {
+                self.generation += 1;
             }
             let i = registry_index(def) as u16;
             self.memo

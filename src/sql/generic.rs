@@ -140,13 +140,12 @@ impl Session {
         }
         let version = self.engine.catalog_version();
         let path = self.resolved().path.clone();
-        let tz = self.settings.get_str("TimeZone");
         let Some(entry) = self.generic.get(&t.text) else {
             return Generic::Make(t);
         };
         if entry.version != version
             || entry.path != path
-            || entry.tz != tz
+            || entry.tz != self.hot().time_zone
             || entry.user != self.ctx.user
         {
             return Generic::Make(t);
@@ -207,7 +206,7 @@ impl Session {
             let r = self.resolved();
             (r.path.clone(), r.role)
         };
-        let tz = self.settings.get_str("TimeZone");
+        let tz = self.hot().time_zone.clone();
         let plannable = matches!(
             custom,
             Plan::Query(_) | Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_)
