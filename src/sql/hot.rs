@@ -43,10 +43,6 @@ pub(super) struct Hot {
     pub statement_timeout: i64,
     /// `lock_timeout` in milliseconds.
     pub lock_timeout: i64,
-    /// `default_transaction_isolation`, as shown.
-    pub default_isolation: String,
-    /// `default_transaction_read_only`.
-    pub default_read_only: bool,
 }
 
 impl Hot {
@@ -65,8 +61,6 @@ impl Hot {
             commit_siblings: 0,
             statement_timeout: 0,
             lock_timeout: 0,
-            default_isolation: String::new(),
-            default_read_only: false,
         }
     }
 
@@ -90,8 +84,6 @@ impl Hot {
             commit_siblings: s.get_int("commit_siblings"),
             statement_timeout: s.get_int("statement_timeout"),
             lock_timeout: s.get_int("lock_timeout"),
-            default_isolation: s.get_str("default_transaction_isolation"),
-            default_read_only: s.get_bool("default_transaction_read_only"),
         }
     }
 }
@@ -178,6 +170,55 @@ mod tests {
             q(&mut s, "show transaction_isolation"),
             "transaction_isolation\nread committed\nSHOW"
         );
+        // The transaction characteristics, which every transaction sets from the
+        // defaults (remembered across transactions while they stay the same).
+        let iso = "show transaction_isolation";
+        q(&mut s, "begin isolation level serializable");
+        assert_eq!(q(&mut s, iso), "transaction_isolation\nserializable\nSHOW");
+        q(&mut s, "commit");
+        assert_eq!(
+            q(&mut s, iso),
+            "transaction_isolation\nread committed\nSHOW"
+        );
+        q(&mut s, "begin");
+        q(&mut s, "set transaction isolation level repeatable read");
+        assert_eq!(
+            q(&mut s, iso),
+            "transaction_isolation\nrepeatable read\nSHOW"
+        );
+        q(&mut s, "rollback");
+        assert_eq!(
+            q(&mut s, iso),
+            "transaction_isolation\nread committed\nSHOW"
+        );
+        q(&mut s, "begin");
+        q(&mut s, "set default_transaction_isolation = 'serializable'");
+        assert_eq!(
+            q(&mut s, iso),
+            "transaction_isolation\nread committed\nSHOW"
+        );
+        q(&mut s, "commit");
+        assert_eq!(q(&mut s, iso), "transaction_isolation\nserializable\nSHOW");
+        q(&mut s, "reset default_transaction_isolation");
+        assert_eq!(
+            q(&mut s, iso),
+            "transaction_isolation\nread committed\nSHOW"
+        );
+        assert_eq!(
+            q(
+                &mut s,
+                "select setting, source from pg_settings where name = 'transaction_read_only'"
+            ),
+            "setting|source\noff|override\nSELECT 1"
+        );
+        q(&mut s, "begin read only");
+        assert_eq!(
+            q(&mut s, "insert into t values (2)"),
+            "ERROR 25006: cannot execute INSERT in a read-only transaction"
+        );
+        q(&mut s, "rollback");
+        assert_eq!(q(&mut s, "insert into t values (2)"), "INSERT 0 1");
+
         q(&mut s, "set statement_timeout = '1ms'");
         assert_eq!(
             q(&mut s, "select pg_sleep(0.2)"),

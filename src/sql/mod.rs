@@ -1226,14 +1226,9 @@ impl Session {
             self.snapshot_taken = false;
             self.settings.begin_transaction();
             // The transaction's characteristics start from the session defaults.
-            let (isolation, read_only) = {
-                let hot = self.hot();
-                (hot.default_isolation.clone(), hot.default_read_only)
-            };
             // A hot standby's transactions are read-only whatever the default says.
-            let read_only = read_only || self.engine.in_recovery();
-            self.settings
-                .begin_transaction_characteristics(&isolation, read_only);
+            let in_recovery = self.engine.in_recovery();
+            self.settings.begin_default_characteristics(in_recovery);
         }
     }
 
