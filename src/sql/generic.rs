@@ -114,9 +114,6 @@ impl Session {
     /// Runs `sql` through a generic plan when it is one templated statement with a
     /// valid entry (see the module notes).
     pub(super) fn simple_generic(&mut self, sql: &str) -> Generic {
-        if !parse_cache::may_template(sql) {
-            return Generic::Ordinary;
-        }
         let Some(t) = parse_cache::template(sql) else {
             return Generic::Ordinary;
         };

@@ -1578,7 +1578,7 @@ impl Session {
         // against the stored originals, so a hash collision only costs a re-plan.
         let key = {
             use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
+            let mut h = rustc_hash::FxHasher::default();
             piece.text.hash(&mut h);
             path.hash(&mut h);
             tz.hash(&mut h);
