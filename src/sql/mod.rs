@@ -920,13 +920,15 @@ pub struct Session {
     /// Open savepoints of the block, outermost first, with the deferred-check mark.
     savepoints: Vec<(String, crate::storage::Savepoint, usize)>,
     notices: Vec<Error>,
-    statements: HashMap<String, Arc<Prepared>>,
-    portals: HashMap<String, Portal>,
+    // Fx-hashed: looked up several times per Execute, by names only this session's
+    // client chooses.
+    statements: rustc_hash::FxHashMap<String, Arc<Prepared>>,
+    portals: rustc_hash::FxHashMap<String, Portal>,
     /// Plans by (offset, statement text), valid at one catalog version (bounded).
-    plan_cache: HashMap<(usize, u64), CachedPlan>,
+    plan_cache: rustc_hash::FxHashMap<(usize, u64), CachedPlan>,
     /// Generic plans of simple-protocol statement shapes, by the template of the
     /// query string (bounded; see `sql::generic`).
-    generic: HashMap<String, generic::GenericPlan>,
+    generic: rustc_hash::FxHashMap<String, generic::GenericPlan>,
     /// Set while the ordinary path runs a templated statement: what `plan_cached`
     /// needs to make its generic entry.
     generic_note: Option<generic::Note>,
@@ -943,7 +945,7 @@ pub struct Session {
     resolved: Option<Resolved>,
     /// Parsed simple-protocol query strings (bounded), but for single
     /// data-manipulation statements the thread's `parse_cache` takes.
-    parse_cache: HashMap<String, Arc<ParsedQuery>>,
+    parse_cache: rustc_hash::FxHashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
     /// The user the connection authenticated as; `ctx.user` is the current user, which
@@ -1035,12 +1037,12 @@ impl Session {
             savepoints: Vec::new(),
             copy: None,
             notices: Vec::new(),
-            statements: HashMap::new(),
-            portals: HashMap::new(),
-            parse_cache: HashMap::new(),
+            statements: Default::default(),
+            portals: Default::default(),
+            parse_cache: Default::default(),
             resolved: None,
-            plan_cache: HashMap::new(),
-            generic: HashMap::new(),
+            plan_cache: Default::default(),
+            generic: Default::default(),
             generic_note: None,
             hot: std::cell::RefCell::new(hot::Hot::unread()),
             expect_fields: None,
