@@ -3,7 +3,7 @@
 //! A statement of the simple or extended protocol reads about twenty settings by name
 //! — the time zone to enter, the search path and role to resolve names with, the
 //! timeouts, what a commit waits for, the application name for `pg_stat_activity`,
-//! the output options of every value it sends. Each read through
+//! what the server log wants of it, the output options of every value it sends. Each read through
 //! [`SessionSettings`] is a lock, a scan and a copy of the value. [`Hot`] holds them
 //! as of one [`SessionSettings::generation`], and `Session::hot` reads them all again
 //! only when that generation moved (a `SET`, `RESET`, a reload, a transaction end
@@ -43,6 +43,10 @@ pub(super) struct Hot {
     pub statement_timeout: i64,
     /// `lock_timeout` in milliseconds.
     pub lock_timeout: i64,
+    /// `log_statement`, as shown.
+    pub log_statement: String,
+    /// `log_min_duration_statement` in milliseconds (-1: off).
+    pub log_min_duration: i64,
 }
 
 impl Hot {
@@ -61,6 +65,8 @@ impl Hot {
             commit_siblings: 0,
             statement_timeout: 0,
             lock_timeout: 0,
+            log_statement: String::new(),
+            log_min_duration: -1,
         }
     }
 
@@ -84,6 +90,8 @@ impl Hot {
             commit_siblings: s.get_int("commit_siblings"),
             statement_timeout: s.get_int("statement_timeout"),
             lock_timeout: s.get_int("lock_timeout"),
+            log_statement: s.get_str("log_statement"),
+            log_min_duration: s.get_int("log_min_duration_statement"),
         }
     }
 }
@@ -218,6 +226,16 @@ mod tests {
         );
         q(&mut s, "rollback");
         assert_eq!(q(&mut s, "insert into t values (2)"), "INSERT 0 1");
+
+        assert_eq!((&*s.log_statement(), s.log_min_duration_ms()), ("none", -1));
+        q(&mut s, "set log_statement = 'mod'");
+        q(&mut s, "set log_min_duration_statement = '2s'");
+        assert_eq!(
+            (&*s.log_statement(), s.log_min_duration_ms()),
+            ("mod", 2000)
+        );
+        q(&mut s, "reset all");
+        assert_eq!((&*s.log_statement(), s.log_min_duration_ms()), ("none", -1));
 
         q(&mut s, "set statement_timeout = '1ms'");
         assert_eq!(

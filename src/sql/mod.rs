@@ -1118,6 +1118,17 @@ impl Session {
         });
     }
 
+    /// `log_statement`, for the server log's per-message check.
+    pub fn log_statement(&self) -> std::cell::Ref<'_, str> {
+        std::cell::Ref::map(self.hot(), |h| h.log_statement.as_str())
+    }
+
+    /// `log_min_duration_statement` in milliseconds (-1: off), for the server log's
+    /// per-message check.
+    pub fn log_min_duration_ms(&self) -> i64 {
+        self.hot().log_min_duration
+    }
+
     /// The settings every statement reads (`sql::hot`), read again from the settings
     /// only when their generation moved since the last time.
     fn hot(&self) -> std::cell::Ref<'_, hot::Hot> {
