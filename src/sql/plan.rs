@@ -520,17 +520,10 @@ pub enum Plan {
 impl Plan {
     /// The result columns the statement returns, if it returns rows.
     pub fn fields(&self) -> Option<Arc<Vec<FieldDesc>>> {
+        if let Some(f) = self.held_fields() {
+            return Some(Arc::new(f.to_vec()));
+        }
         match self {
-            Plan::Query(q) => Some(Arc::new(q.fields.clone())),
-            Plan::Insert(InsertPlan {
-                returning: Some(r), ..
-            })
-            | Plan::Update(UpdatePlan {
-                returning: Some(r), ..
-            })
-            | Plan::Delete(DeletePlan {
-                returning: Some(r), ..
-            }) => Some(Arc::new(r.fields.clone())),
             Plan::Front(FrontStmt::Show(name)) => Some(Arc::new(vec![text_field(
                 &super::setting_display_name(name),
             )])),
@@ -540,6 +533,24 @@ impl Plan {
                 text_field("description"),
             ])),
             Plan::Explain(e) => Some(Arc::new(vec![e.field()])),
+            _ => None,
+        }
+    }
+
+    /// The result columns a query or a RETURNING clause holds, borrowed (what
+    /// [`Plan::fields`] copies); `None` for the other plans.
+    pub fn held_fields(&self) -> Option<&[FieldDesc]> {
+        match self {
+            Plan::Query(q) => Some(&q.fields),
+            Plan::Insert(InsertPlan {
+                returning: Some(r), ..
+            })
+            | Plan::Update(UpdatePlan {
+                returning: Some(r), ..
+            })
+            | Plan::Delete(DeletePlan {
+                returning: Some(r), ..
+            }) => Some(&r.fields),
             _ => None,
         }
     }
