@@ -599,28 +599,26 @@ pub struct Binder<'a> {
     pub(crate) acl: super::privileges::AclState,
 }
 
+/// Whether a numeric literal is an integer (digits, perhaps after a minus).
+fn is_integer_literal(n: &str) -> bool {
+    n.trim_start_matches('-')
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+}
+
 /// The constant a numeric literal stands for, by PostgreSQL's rules: `integer` when it
 /// is an integer that fits, else `bigint`, else `numeric` (as is every literal with a
-/// point or an exponent). The error's flag says whether it carries the literal's
-/// position (only a non-integer's does, as before `sql::generic` shared this).
-pub(crate) fn number_literal(n: &str) -> std::result::Result<(Value, DataType), (Error, bool)> {
-    let is_int = n
-        .trim_start_matches('-')
-        .bytes()
-        .all(|b| b.is_ascii_digit());
-    if is_int {
+/// point or an exponent).
+pub(crate) fn number_literal(n: &str) -> Result<(Value, DataType)> {
+    if is_integer_literal(n) {
         if let Ok(i) = n.parse::<i32>() {
-            Ok((Value::Int4(i), DataType::Int4))
-        } else if let Ok(i) = n.parse::<i64>() {
-            Ok((Value::Int8(i), DataType::Int8))
-        } else {
-            let v = parse_text(DataType::Numeric, -1, n).map_err(|e| (e, false))?;
-            Ok((v, DataType::Numeric))
+            return Ok((Value::Int4(i), DataType::Int4));
         }
-    } else {
-        let v = parse_text(DataType::Numeric, -1, n).map_err(|e| (e, true))?;
-        Ok((v, DataType::Numeric))
+        if let Ok(i) = n.parse::<i64>() {
+            return Ok((Value::Int8(i), DataType::Int8));
+        }
     }
+    Ok((parse_text(DataType::Numeric, -1, n)?, DataType::Numeric))
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -4181,16 +4179,14 @@ impl<'a> Binder<'a> {
     fn bind_value(&mut self, v: &ast::Value, span: sqlparser::tokenizer::Span) -> Result<Expr> {
         Ok(match v {
             ast::Value::Number(n, _) => {
-                let (v, ty) =
-                    number_literal(n).map_err(
-                        |(e, at_span)| {
-                            if at_span {
-                                self.at(e, span)
-                            } else {
-                                e
-                            }
-                        },
-                    )?;
+                let (v, ty) = number_literal(n).map_err(|e| {
+                    // (Only a non-integer's error carries the literal's position.)
+                    if is_integer_literal(n) {
+                        e
+                    } else {
+                        self.at(e, span)
+                    }
+                })?;
                 Expr::Const(v, ty)
             }
             ast::Value::SingleQuotedString(s)
