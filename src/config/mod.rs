@@ -968,6 +968,12 @@ pub struct SessionSettings {
     /// [`SessionSettings::get_str`]'s answers, by registry name; kept and emptied
     /// with `memo`.
     memo_shown: Mutex<Vec<(&'static str, String)>>,
+    /// Moves whenever an effective value may have changed — wherever `memo` is
+    /// emptied or a value forgotten — except a transaction characteristic's
+    /// (`transaction_isolation`, `transaction_read_only`, `transaction_deferrable`,
+    /// set and dropped by every transaction): readers that remember other settings
+    /// check it instead of asking again (see [`SessionSettings::generation`]).
+    generation: u64,
 }
 
 /// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
@@ -989,12 +995,22 @@ impl SessionSettings {
             reported_dirty: true,
             memo: Mutex::new(Vec::new()),
             memo_shown: Mutex::new(Vec::new()),
+            generation: 0,
         }
+    }
+
+    /// A number that changes whenever the effective value of any setting but the
+    /// transaction characteristics (`transaction_isolation`, `transaction_read_only`,
+    /// `transaction_deferrable`) may have changed: what a reader remembered of other
+    /// settings at one generation is still their value while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Forgets every remembered effective value: called by the methods that may
     /// change many layers at once or the server configuration under them.
     fn changed(&mut self) {
+        self.generation += 1;
         self.memo
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())
@@ -1011,10 +1027,20 @@ impl SessionSettings {
     /// `effective`).
     fn forget(&mut self, name: &str) {
         if let Some(def) = lookup(name) {
+            self.forget_def(def);
+        }
+    }
+
+    /// [`Self::forget`] of a registry entry.
+    fn forget_def(&mut self, def: &'static SettingDef) {
+        {
             if let Some(derived) = def.name.strip_prefix("default_") {
                 if derived.starts_with("transaction_") {
                     self.forget(derived);
                 }
+            }
+            if !def.name.starts_with("transaction_") {
+                self.generation += 1;
             }
             let i = registry_index(def) as u16;
             self.memo
@@ -1067,11 +1093,24 @@ impl SessionSettings {
 
     fn effective(&self, def: &'static SettingDef) -> Value {
         let i = registry_index(def) as u16;
-        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, v)) = memo.iter().find(|(k, _)| *k == i) {
-            return v.clone();
+        {
+            let memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, v)) = memo.iter().find(|(k, _)| *k == i) {
+                return v.clone();
+            }
         }
-        let v = match self.layered(def.name) {
+        let v = self.compute_effective(def);
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if !memo.iter().any(|(k, _)| *k == i) {
+            memo.push((i, v.clone()));
+        }
+        v
+    }
+
+    /// The effective value of `def` from the layers (not the memo): the innermost
+    /// layer that holds it, else the server's value.
+    fn compute_effective(&self, def: &'static SettingDef) -> Value {
+        match self.layered(def.name) {
             Some(s) => s.value.clone(),
             // Every statement runs in a transaction whose characteristics start from
             // the session's defaults: outside one, SHOW sees those.
@@ -1082,15 +1121,12 @@ impl SessionSettings {
                     "transaction_deferrable" => Some("default_transaction_deferrable"),
                     _ => None,
                 };
-                if let Some(default) = default {
-                    drop(memo);
-                    return self.effective(ServerConfig::def(default));
+                match default {
+                    Some(default) => self.effective(ServerConfig::def(default)),
+                    None => self.server.effective(def),
                 }
-                self.server.effective(def)
             }
-        };
-        memo.push((i, v.clone()));
-        v
+        }
     }
 
     fn shown(&self, def: &'static SettingDef) -> String {
@@ -1349,10 +1385,7 @@ impl SessionSettings {
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.reported_dirty |= self.local.keys().any(|k| is_reported(k));
-        let local: Vec<String> = self.local.drain().map(|(k, _)| k).collect();
-        for k in local {
-            self.forget(&k);
-        }
+        let local = std::mem::take(&mut self.local);
         if !self.saved.is_empty() {
             let (session, _) = self.saved.swap_remove(0);
             if !committed {
@@ -1363,6 +1396,19 @@ impl SessionSettings {
                 self.session = session;
             }
             self.saved.clear();
+        }
+        for (k, slot) in local {
+            match lookup(&k) {
+                // A transaction characteristic usually ends as the default it started
+                // from: its remembered value stays right then (see
+                // `install_characteristic`).
+                Some(def) if def.name.starts_with("transaction_") => {
+                    if self.compute_effective(def) != slot.value {
+                        self.forget_def(def);
+                    }
+                }
+                _ => self.forget(&k),
+            }
         }
     }
 
@@ -1612,10 +1658,43 @@ impl SessionSettings {
                 debug_assert!(false, "{name} = {v}");
                 continue;
             };
-            self.forget(name);
-            self.local
-                .insert(def.name.to_string(), Slot::new(val, GucSource::Override));
+            self.install_characteristic(def, val);
         }
+    }
+
+    /// [`Self::begin_transaction_characteristics`] with the session's defaults
+    /// (`default_transaction_isolation`, and `default_transaction_read_only` unless
+    /// `force_read_only`, as on a hot standby), taken as values: what every
+    /// transaction does.
+    pub fn begin_default_characteristics(&mut self, force_read_only: bool) {
+        static DEFS: OnceLock<[&'static SettingDef; 4]> = OnceLock::new();
+        let [iso, iso_default, ro, ro_default] = *DEFS.get_or_init(|| {
+            [
+                ServerConfig::def("transaction_isolation"),
+                ServerConfig::def("default_transaction_isolation"),
+                ServerConfig::def("transaction_read_only"),
+                ServerConfig::def("default_transaction_read_only"),
+            ]
+        });
+        let isolation = self.effective(iso_default);
+        let read_only = match self.effective(ro_default) {
+            Value::Bool(b) => Value::Bool(b || force_read_only),
+            other => other,
+        };
+        self.install_characteristic(iso, isolation);
+        self.install_characteristic(ro, read_only);
+    }
+
+    /// Sets a transaction characteristic for the transaction (as `SET LOCAL`, source
+    /// `override`). The remembered value is forgotten only when this one differs: a
+    /// transaction starting from the defaults, as nearly all do, leaves it (and the
+    /// shown text) as the transaction before left it.
+    fn install_characteristic(&mut self, def: &'static SettingDef, val: Value) {
+        if self.effective(def) != val {
+            self.forget_def(def);
+        }
+        self.local
+            .insert(def.name.to_string(), Slot::new(val, GucSource::Override));
     }
 
     /// Replaces the server-level configuration after a SIGHUP reload; session values

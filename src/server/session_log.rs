@@ -26,7 +26,7 @@
 //! What it must never do: change what the client receives, or fail: logging is a side
 //! effect only.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -62,7 +62,7 @@ pub struct SessionLog {
 
 /// `log_statement` as a class bound: statements of this class or a lower one are logged.
 fn statement_bound(s: &Session) -> Option<LogClass> {
-    match s.settings().get_str("log_statement").as_str() {
+    match &*s.log_statement() {
         "ddl" => Some(LogClass::Ddl),
         "mod" => Some(LogClass::Mod),
         "all" => Some(LogClass::All),
@@ -72,7 +72,7 @@ fn statement_bound(s: &Session) -> Option<LogClass> {
 
 /// `log_min_duration_statement`, or `None` when disabled (-1).
 fn duration_bound(s: &Session) -> Option<Duration> {
-    let ms = s.settings().get_int("log_min_duration_statement");
+    let ms = s.log_min_duration_ms();
     (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
 
@@ -109,8 +109,8 @@ impl SessionLog {
                 remote_port: peer.addr.map(|_| peer.port),
             },
             started: Instant::now(),
-            portal_statements: HashMap::new(),
-            statement_texts: HashMap::new(),
+            portal_statements: HashMap::default(),
+            statement_texts: HashMap::default(),
         }
     }
 

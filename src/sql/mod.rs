@@ -7,6 +7,9 @@
 //! - `front.rs`     — statement splitting and tusk's own parser for the statements
 //!   sqlparser cannot parse (roles, CHECKPOINT, ALTER SYSTEM, SET/SHOW, BEGIN/COMMIT)
 //! - `plan.rs`      — binding against the catalog and planning ([`plan::Plan`])
+//! - `parse_cache.rs`, `generic.rs` — one parse, and one plan, per statement shape
+//!   whose numeric literals differ (the simple query protocol's repeated statements)
+//! - `hot.rs`       — the settings every statement reads, remembered between changes
 //! - `expr.rs`      — typed expressions and their evaluation
 //! - `functions.rs` — built-in functions
 //! - `exec.rs`      — running plans against the storage engine
@@ -54,6 +57,8 @@ pub mod format_funcs;
 pub mod front;
 pub mod functions;
 pub mod generated;
+mod generic;
+mod hot;
 pub mod join;
 pub mod lateral;
 pub mod lock;
@@ -915,10 +920,21 @@ pub struct Session {
     /// Open savepoints of the block, outermost first, with the deferred-check mark.
     savepoints: Vec<(String, crate::storage::Savepoint, usize)>,
     notices: Vec<Error>,
-    statements: HashMap<String, Arc<Prepared>>,
-    portals: HashMap<String, Portal>,
+    // Fx-hashed: looked up several times per Execute, by names only this session's
+    // client chooses.
+    statements: rustc_hash::FxHashMap<String, Arc<Prepared>>,
+    portals: rustc_hash::FxHashMap<String, Portal>,
     /// Plans by (offset, statement text), valid at one catalog version (bounded).
-    plan_cache: HashMap<(usize, u64), CachedPlan>,
+    plan_cache: rustc_hash::FxHashMap<(usize, u64), CachedPlan>,
+    /// Generic plans of simple-protocol statement shapes, by the template of the
+    /// query string (bounded; see `sql::generic`).
+    generic: rustc_hash::FxHashMap<String, generic::GenericPlan>,
+    /// Set while the ordinary path runs a templated statement: what `plan_cached`
+    /// needs to make its generic entry.
+    generic_note: Option<generic::Note>,
+    /// The settings read on every statement, as of a settings generation (see
+    /// [`Session::hot`]); a cell because `&self` readers (value encoding) refresh it.
+    hot: std::cell::RefCell<hot::Hot>,
     /// The result columns a prepared statement was described with, set just before it
     /// runs and taken by the next [`Session::run`]: the plan that run makes must
     /// return the same columns ("cached plan must not change result type"). Checking
@@ -929,7 +945,7 @@ pub struct Session {
     resolved: Option<Resolved>,
     /// Parsed simple-protocol query strings (bounded), but for single
     /// data-manipulation statements the thread's `parse_cache` takes.
-    parse_cache: HashMap<String, Arc<ParsedQuery>>,
+    parse_cache: rustc_hash::FxHashMap<String, Arc<ParsedQuery>>,
     /// Sequence state (currval, lastval) and cached CHECK constraints.
     ddl: ddl::DdlSession,
     /// The user the connection authenticated as; `ctx.user` is the current user, which
@@ -1021,11 +1037,14 @@ impl Session {
             savepoints: Vec::new(),
             copy: None,
             notices: Vec::new(),
-            statements: HashMap::new(),
-            portals: HashMap::new(),
-            parse_cache: HashMap::new(),
+            statements: Default::default(),
+            portals: Default::default(),
+            parse_cache: Default::default(),
             resolved: None,
-            plan_cache: HashMap::new(),
+            plan_cache: Default::default(),
+            generic: Default::default(),
+            generic_note: None,
+            hot: std::cell::RefCell::new(hot::Hot::unread()),
             expect_fields: None,
             ddl: ddl::DdlSession::default(),
             auth_user,
@@ -1061,7 +1080,8 @@ impl Session {
     /// `pg_stat_activity`: a statement starts (the transaction too, if none is open).
     fn report_active(&self, query: &str) {
         let now = types::now_micros();
-        let app = self.settings.get_str("application_name");
+        let hot = self.hot();
+        let app = &hot.application_name;
         let txn = self.txn.as_ref().map(|t| (t.start_time, t.xid));
         self.activity.update(|s| {
             s.state = "active";
@@ -1070,7 +1090,9 @@ impl Session {
             s.state_change = Some(now);
             s.xact_start = Some(txn.map_or(now, |t| t.0));
             s.xid = txn.map(|t| t.1);
-            s.application_name = app;
+            if s.application_name != *app {
+                s.application_name = app.clone();
+            }
         });
     }
 
@@ -1082,35 +1104,66 @@ impl Session {
             TransactionStatus::InBlock => "idle in transaction",
             TransactionStatus::Idle => "idle",
         };
-        let app = self.settings.get_str("application_name");
+        let hot = self.hot();
+        let app = &hot.application_name;
         let txn = self.txn.as_ref().map(|t| (t.start_time, t.xid));
         self.activity.update(|s| {
             s.state = state;
             s.state_change = Some(now);
             s.xact_start = txn.map(|t| t.0);
             s.xid = txn.map(|t| t.1);
-            s.application_name = app;
+            if s.application_name != *app {
+                s.application_name = app.clone();
+            }
         });
+    }
+
+    /// `log_statement`, for the server log's per-message check.
+    pub fn log_statement(&self) -> std::cell::Ref<'_, str> {
+        std::cell::Ref::map(self.hot(), |h| h.log_statement.as_str())
+    }
+
+    /// `log_min_duration_statement` in milliseconds (-1: off), for the server log's
+    /// per-message check.
+    pub fn log_min_duration_ms(&self) -> i64 {
+        self.hot().log_min_duration
+    }
+
+    /// The settings every statement reads (`sql::hot`), read again from the settings
+    /// only when their generation moved since the last time.
+    fn hot(&self) -> std::cell::Ref<'_, hot::Hot> {
+        let generation = self.settings.generation();
+        if self.hot.borrow().generation != generation {
+            // No `Ref` can be alive here: one borrows `self`, and the settings (and so
+            // the generation) change only through `&mut self`.
+            if let Ok(mut h) = self.hot.try_borrow_mut() {
+                *h = hot::Hot::read(&self.settings);
+            }
+        }
+        self.hot.borrow()
     }
 
     /// Makes `ctx.user` the current user the settings say: `role` when set, else
     /// `session_authorization`, else the authenticated user. Called before each
     /// statement and after a transaction ends (a rollback may undo SET ROLE).
     fn sync_user(&mut self) {
-        let session = self.settings.get_str("session_authorization");
-        let session = if session.is_empty() {
-            self.auth_user.clone()
-        } else {
-            session
-        };
-        let role = self.settings.get_str("role");
-        let user = if role.is_empty() || role == "none" {
-            session
-        } else {
-            role
-        };
-        if user != self.ctx.user {
-            self.ctx.user = user;
+        {
+            let hot = self.hot();
+            let session = if hot.session_authorization.is_empty() {
+                &self.auth_user
+            } else {
+                &hot.session_authorization
+            };
+            let user = if hot.role.is_empty() || hot.role == "none" {
+                session
+            } else {
+                &hot.role
+            };
+            if *user != self.ctx.user {
+                let user = user.clone();
+                drop(hot);
+                self.ctx.user = user;
+            }
         }
         // Lookups outside a planned statement (VACUUM, COPY's table) check as this role.
         let role = self.resolved().role;
@@ -1121,11 +1174,13 @@ impl Session {
     /// the user or `search_path` changed since the last time.
     fn resolved(&mut self) -> &Resolved {
         let version = self.engine.catalog_version();
-        let search_path = self.settings.get_str("search_path");
         let fresh = self.resolved.as_ref().is_some_and(|r| {
-            r.version == version && r.user == self.ctx.user && r.search_path == search_path
+            r.version == version
+                && r.user == self.ctx.user
+                && r.search_path == self.hot().search_path
         });
         if !fresh {
+            let search_path = self.hot().search_path.clone();
             let role = self.engine.role(&self.ctx.user).map_or(0, |r| r.oid);
             let path = crate::catalog::search_path::resolve(
                 &self.engine,
@@ -1184,12 +1239,9 @@ impl Session {
             self.snapshot_taken = false;
             self.settings.begin_transaction();
             // The transaction's characteristics start from the session defaults.
-            let isolation = self.settings.get_str("default_transaction_isolation");
             // A hot standby's transactions are read-only whatever the default says.
-            let read_only = self.settings.get_bool("default_transaction_read_only")
-                || self.engine.in_recovery();
-            self.settings
-                .begin_transaction_characteristics(&isolation, read_only);
+            let in_recovery = self.engine.in_recovery();
+            self.settings.begin_default_characteristics(in_recovery);
         }
     }
 
@@ -1233,7 +1285,7 @@ impl Session {
     }
 
     fn wait_flush(&self) -> bool {
-        !matches!(self.settings.get_str("synchronous_commit").as_str(), "off")
+        !matches!(self.hot().synchronous_commit.as_str(), "off")
     }
 
     /// Commits the current engine transaction, if any.
@@ -1265,16 +1317,23 @@ impl Session {
         }
         if let Some(mut t) = self.txn.take() {
             let wait = self.wait_flush();
-            let delay_us = self.settings.get_int("commit_delay");
+            let (delay_us, siblings, mode) = {
+                let hot = self.hot();
+                (
+                    hot.commit_delay,
+                    hot.commit_siblings,
+                    // Synchronous replication waits between the local flush and
+                    // visibility.
+                    crate::replication::syncrep::WaitMode::from_synchronous_commit(
+                        &hot.synchronous_commit,
+                    ),
+                )
+            };
             if delay_us > 0 {
-                let siblings = self.settings.get_int("commit_siblings").max(0) as usize;
+                let siblings = siblings.max(0) as usize;
                 t.commit_delay =
                     Some((std::time::Duration::from_micros(delay_us as u64), siblings));
             }
-            // Synchronous replication waits between the local flush and visibility.
-            let mode = crate::replication::syncrep::WaitMode::from_synchronous_commit(
-                &self.settings.get_str("synchronous_commit"),
-            );
             let mut outcome = crate::replication::syncrep::WaitOutcome::NotRequired;
             let (ctx, activity) = (&self.ctx, &self.activity);
             let r = self.engine.commit_then(t, wait, |end| {
@@ -1353,6 +1412,11 @@ impl Session {
 
     fn simple_query_inner(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
+        let template = match self.simple_generic(sql) {
+            generic::Generic::Ran(out) => return out,
+            generic::Generic::Make(t) => Some(t),
+            generic::Generic::Ordinary => None,
+        };
         let parsed = match self.parse_cache.get(sql) {
             Some(p) => p.clone(),
             None => {
@@ -1387,12 +1451,16 @@ impl Session {
             self.on_error();
             return vec![Err(e)];
         }
+        if let (Some(t), [(piece, _)]) = (template, &parsed[..]) {
+            self.note_generic(t, piece);
+        }
         let mut out = Vec::new();
         for (piece, p) in parsed.iter() {
             let r = match p {
                 Ok(p) => self.run(piece, p, &[], &mut vec![]),
                 Err(e) => Err(e.clone()),
             };
+            self.generic_note = None;
             let failed = r.is_err();
             let copying = matches!(r, Ok(ExecResult::CopyIn { .. }));
             out.push(r);
@@ -1488,8 +1556,23 @@ impl Session {
     }
 
     /// Plans a statement, reusing the plan made for the same text and parameter types
-    /// at the current catalog version.
+    /// at the current catalog version; a simple-protocol statement may also get its
+    /// shape's generic plan made (`sql::generic`).
     fn plan_cached(
+        &mut self,
+        piece: &Piece,
+        stmt: &ast::Statement,
+        param_types: &mut Vec<DataType>,
+    ) -> Result<Arc<Plan>> {
+        let plan = self.plan_text_cached(piece, stmt, param_types)?;
+        if self.generic_note.is_some() {
+            self.make_generic(piece, &plan);
+        }
+        Ok(plan)
+    }
+
+    /// [`Session::plan_cached`] but for the generic plans.
+    fn plan_text_cached(
         &mut self,
         piece: &Piece,
         stmt: &ast::Statement,
@@ -1503,12 +1586,12 @@ impl Session {
         // A plan depends on the schemas its names resolved in, on the time zone its
         // timestamptz literals were read in, and on the role whose privileges were
         // checked.
-        let tz = self.settings.get_str("TimeZone");
+        let tz = self.hot().time_zone.clone();
         // The key hashes those (no string is built per statement); a hit is checked
         // against the stored originals, so a hash collision only costs a re-plan.
         let key = {
             use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
+            let mut h = rustc_hash::FxHasher::default();
             piece.text.hash(&mut h);
             path.hash(&mut h);
             tz.hash(&mut h);
@@ -1572,6 +1655,10 @@ impl Session {
             let r = self.resolved();
             (r.path.clone(), r.role)
         };
+        let (timeout_ms, lock_ms) = {
+            let hot = self.hot();
+            (hot.statement_timeout, hot.lock_timeout)
+        };
         let Session {
             engine,
             settings,
@@ -1588,7 +1675,6 @@ impl Session {
         crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(temp.handle());
         crate::catalog::search_path::enter_role(Some((role, *db_oid)));
-        let timeout_ms = settings.get_int("statement_timeout");
         let deadline = (timeout_ms > 0).then(|| {
             std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms as u64)
         });
@@ -1600,7 +1686,6 @@ impl Session {
             *snapshot_taken = true;
         }
         txn.deadline = deadline;
-        let lock_ms = settings.get_int("lock_timeout");
         txn.lock_timeout = (lock_ms > 0).then(|| std::time::Duration::from_millis(lock_ms as u64));
         let mut cx = ExecCtx {
             engine,
@@ -2265,7 +2350,7 @@ impl Session {
     /// Makes the session's `TimeZone` this thread's session zone for the statement
     /// about to run (see `types::timezone::session_zone`).
     fn enter_zone(&self) {
-        types::timezone::session_zone(&self.settings.get_str("TimeZone"));
+        types::timezone::session_zone(&self.hot().time_zone);
     }
 
     fn copy_data_inner(&mut self, data: &[u8], last: bool) -> Result<()> {
@@ -2816,7 +2901,7 @@ impl Session {
         Some(if format == 1 {
             types::encode_binary(v)
         } else {
-            types::format_text(v, &format_options(&self.settings)).into_bytes()
+            types::format_text(v, &self.hot().format).into_bytes()
         })
     }
 

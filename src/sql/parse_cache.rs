@@ -29,12 +29,12 @@
 //! Cache anything that depends on the session (names, settings, catalog state): a
 //! parse depends on nothing but the text, which is why one cache per thread is
 //! shared by whichever sessions run on it. It never holds plans (see
-//! `Session::plan_cached`). It stays small: at [`CAPACITY`] templates it starts over.
+//! `Session::plan_cached` and `sql::generic`, which plans a template's tree once per
+//! session). It stays small: at [`CAPACITY`] templates it starts over.
 
 use rustc_hash::FxHashMap;
 use sqlparser::ast::{self, Expr, Value};
 use std::cell::RefCell;
-use std::fmt::Write;
 use std::ops::ControlFlow;
 
 /// Templates kept per thread before the cache is emptied and starts again.
@@ -153,7 +153,7 @@ pub fn template(text: &str) -> Option<Template> {
                 if len >= 2 && (digits >= 20 || (n as u128) < 10u128.pow(digits as u32)) {
                     out.push_str(&text[copied..start]);
                     let at = out.len();
-                    let _ = write!(out, "${n:0digits$}");
+                    push_placeholder(&mut out, n, digits);
                     copied = i;
                     literals.push((out[at..].to_string(), text[start..i].to_string()));
                 }
@@ -171,6 +171,29 @@ pub fn template(text: &str) -> Option<Template> {
         text: out,
         literals,
     })
+}
+
+/// Appends `$n` with `n` padded with zeros to `width` digits (`n < 10^width`, or
+/// `width` of 20 or more): `format!("${n:0width$}")` without the formatting machinery,
+/// which cost as much as the rest of a short statement's templating.
+fn push_placeholder(out: &mut String, n: usize, width: usize) {
+    let mut digits = [0u8; 20];
+    let (mut m, mut len) = (n, 0);
+    loop {
+        digits[len] = b'0' + (m % 10) as u8;
+        len += 1;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    out.push('$');
+    for _ in len..width {
+        out.push('0');
+    }
+    for d in digits[..len].iter().rev() {
+        out.push(*d as char);
+    }
 }
 
 /// Puts the literals back in place of their placeholders; false when a placeholder
@@ -219,6 +242,13 @@ pub fn parse_through(
     fill(&mut tree, &t.literals).then_some(tree)
 }
 
+/// The parsed tree of a template text (placeholders in place of its literals), when
+/// [`parse_through`] parsed it on this thread and found it usable; `sql::generic`
+/// plans it with the placeholders as parameters.
+pub fn template_tree(template_text: &str) -> Option<ast::Statement> {
+    CACHE.with(|c| c.borrow().get(template_text).cloned().flatten())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +258,15 @@ mod tests {
         sqlparser::parser::Parser::parse_sql(&dialect, text)
             .ok()
             .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))
+    }
+
+    #[test]
+    fn placeholders_are_padded_as_format_pads_them() {
+        for (n, width) in [(1, 1), (1, 3), (7, 2), (12, 2), (123, 5), (5, 25), (99, 21)] {
+            let mut out = String::new();
+            push_placeholder(&mut out, n, width);
+            assert_eq!(out, format!("${n:0width$}"));
+        }
     }
 
     #[test]

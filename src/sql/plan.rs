@@ -520,17 +520,10 @@ pub enum Plan {
 impl Plan {
     /// The result columns the statement returns, if it returns rows.
     pub fn fields(&self) -> Option<Arc<Vec<FieldDesc>>> {
+        if let Some(f) = self.held_fields() {
+            return Some(Arc::new(f.to_vec()));
+        }
         match self {
-            Plan::Query(q) => Some(Arc::new(q.fields.clone())),
-            Plan::Insert(InsertPlan {
-                returning: Some(r), ..
-            })
-            | Plan::Update(UpdatePlan {
-                returning: Some(r), ..
-            })
-            | Plan::Delete(DeletePlan {
-                returning: Some(r), ..
-            }) => Some(Arc::new(r.fields.clone())),
             Plan::Front(FrontStmt::Show(name)) => Some(Arc::new(vec![text_field(
                 &super::setting_display_name(name),
             )])),
@@ -540,6 +533,24 @@ impl Plan {
                 text_field("description"),
             ])),
             Plan::Explain(e) => Some(Arc::new(vec![e.field()])),
+            _ => None,
+        }
+    }
+
+    /// The result columns a query or a RETURNING clause holds, borrowed (what
+    /// [`Plan::fields`] copies); `None` for the other plans.
+    pub fn held_fields(&self) -> Option<&[FieldDesc]> {
+        match self {
+            Plan::Query(q) => Some(&q.fields),
+            Plan::Insert(InsertPlan {
+                returning: Some(r), ..
+            })
+            | Plan::Update(UpdatePlan {
+                returning: Some(r), ..
+            })
+            | Plan::Delete(DeletePlan {
+                returning: Some(r), ..
+            }) => Some(&r.fields),
             _ => None,
         }
     }
@@ -586,6 +597,28 @@ pub struct Binder<'a> {
     pub acl_role: Option<u32>,
     /// What the privilege checks of the statement need (see `sql::privileges`).
     pub(crate) acl: super::privileges::AclState,
+}
+
+/// Whether a numeric literal is an integer (digits, perhaps after a minus).
+fn is_integer_literal(n: &str) -> bool {
+    n.trim_start_matches('-')
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+}
+
+/// The constant a numeric literal stands for, by PostgreSQL's rules: `integer` when it
+/// is an integer that fits, else `bigint`, else `numeric` (as is every literal with a
+/// point or an exponent).
+pub(crate) fn number_literal(n: &str) -> Result<(Value, DataType)> {
+    if is_integer_literal(n) {
+        if let Ok(i) = n.parse::<i32>() {
+            return Ok((Value::Int4(i), DataType::Int4));
+        }
+        if let Ok(i) = n.parse::<i64>() {
+            return Ok((Value::Int8(i), DataType::Int8));
+        }
+    }
+    Ok((parse_text(DataType::Numeric, -1, n)?, DataType::Numeric))
 }
 
 /// Folds an identifier as PostgreSQL does (unquoted → lower case).
@@ -4146,22 +4179,15 @@ impl<'a> Binder<'a> {
     fn bind_value(&mut self, v: &ast::Value, span: sqlparser::tokenizer::Span) -> Result<Expr> {
         Ok(match v {
             ast::Value::Number(n, _) => {
-                let is_int = n
-                    .trim_start_matches('-')
-                    .bytes()
-                    .all(|b| b.is_ascii_digit());
-                if is_int {
-                    if let Ok(i) = n.parse::<i32>() {
-                        Expr::Const(Value::Int4(i), DataType::Int4)
-                    } else if let Ok(i) = n.parse::<i64>() {
-                        Expr::Const(Value::Int8(i), DataType::Int8)
+                let (v, ty) = number_literal(n).map_err(|e| {
+                    // (Only a non-integer's error carries the literal's position.)
+                    if is_integer_literal(n) {
+                        e
                     } else {
-                        Expr::Const(parse_text(DataType::Numeric, -1, n)?, DataType::Numeric)
+                        self.at(e, span)
                     }
-                } else {
-                    let v = parse_text(DataType::Numeric, -1, n).map_err(|e| self.at(e, span))?;
-                    Expr::Const(v, DataType::Numeric)
-                }
+                })?;
+                Expr::Const(v, ty)
             }
             ast::Value::SingleQuotedString(s)
             | ast::Value::EscapedStringLiteral(s)

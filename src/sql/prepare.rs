@@ -215,8 +215,16 @@ impl Session {
 /// renamed, a column of another type) makes executing `plan` fail. A plan without
 /// result columns is not compared.
 pub(super) fn check_result_type(old: &[FieldDesc], plan: &Plan) -> Result<()> {
-    let Some(new) = plan.fields() else {
-        return Ok(());
+    let owned;
+    let new: &[FieldDesc] = match plan.held_fields() {
+        Some(f) => f,
+        None => match plan.fields() {
+            Some(f) => {
+                owned = f;
+                &owned
+            }
+            None => return Ok(()),
+        },
     };
     // An expression's type may be settled only now (a parameter of unknown type
     // became text); a table column's may not change.

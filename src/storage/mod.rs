@@ -231,9 +231,9 @@ struct State {
     /// Xids of transactions in progress.
     running: HashSet<u32>,
     /// Catalog undo entries of transactions in progress (by xid), in apply order.
-    pending_undo: HashMap<u32, Vec<CatalogUndo>>,
+    pending_undo: rustc_hash::FxHashMap<u32, Vec<CatalogUndo>>,
     /// Tables created by transactions in progress (their heaps go on abort).
-    pending_created: HashMap<u32, Vec<(u32, u32)>>,
+    pending_created: rustc_hash::FxHashMap<u32, Vec<(u32, u32)>>,
     next_xid: u32,
     /// The last commit sequence number handed out.
     commit_seq: u64,
@@ -426,11 +426,11 @@ impl Engine {
             state: Mutex::new(State {
                 store: Store {
                     catalog,
-                    heaps: HashMap::new(),
+                    heaps: Default::default(),
                 },
                 running: HashSet::new(),
-                pending_undo: HashMap::new(),
-                pending_created: HashMap::new(),
+                pending_undo: Default::default(),
+                pending_created: Default::default(),
                 next_xid: 735,
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
@@ -652,8 +652,8 @@ impl Engine {
             state: Mutex::new(State {
                 store,
                 running: HashSet::new(),
-                pending_undo: HashMap::new(),
-                pending_created: HashMap::new(),
+                pending_undo: Default::default(),
+                pending_created: Default::default(),
                 next_xid,
                 commit_seq: 1,
                 snapshots: BTreeMap::new(),
@@ -2300,7 +2300,7 @@ fn load_store_with_images(datadir: &Path, redo: Lsn) -> Result<(Store, ImageGene
         .map_err(unusable_image)?;
     let mut store = Store {
         catalog: image.catalog,
-        heaps: HashMap::new(),
+        heaps: Default::default(),
     };
     let tables: Vec<(u32, Arc<TableDef>)> = store
         .catalog

@@ -62,7 +62,7 @@ pub struct Store {
     /// The catalog.
     pub catalog: CatalogState,
     /// Heaps by (database OID, table OID).
-    pub heaps: HashMap<(u32, u32), Heap>,
+    pub heaps: rustc_hash::FxHashMap<(u32, u32), Heap>,
 }
 
 impl Store {

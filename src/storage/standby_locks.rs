@@ -81,7 +81,7 @@ struct Holder {
 #[derive(Default)]
 struct Inner {
     /// Holders by xid.
-    holders: HashMap<u32, Holder>,
+    holders: rustc_hash::FxHashMap<u32, Holder>,
     /// The relations replay holds exclusively (while it applies one commit).
     exclusive: BTreeSet<(u32, u32)>,
     /// Xids signalled for a conflict whose session has not reported it yet, with the

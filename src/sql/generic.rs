@@ -1,0 +1,255 @@
+//! Generic plans for the simple query protocol: statements that differ only in their
+//! numeric literals share one plan, as a prepared statement's executions do.
+//!
+//! `pgbench -M simple`, psql scripts and ORMs that inline their values send the same
+//! statement again and again with other numbers in it. [`super::parse_cache`] already
+//! parses such a text once per *template* (the text with each numeric literal of two
+//! or more characters replaced by a placeholder); this module plans it once too, with
+//! the placeholders bound as parameters, and runs that plan with each statement's
+//! literals as the parameter values.
+//!
+//! # When a generic plan may stand for the statement
+//! A literal is not a parameter: the binder gives it its type from its text (`815` is
+//! `integer`, `3000000000` `bigint`, `1.5` `numeric`), folds casts of it at plan time,
+//! and reads some literals as something other than values (`ORDER BY 2`, `GROUP BY
+//! 2`, `-815` is one constant). So each parameter is declared with the type its
+//! literal would have (the *kinds*, part of what a generic plan is valid for), and a
+//! generic plan is only ever used after it was *proved equal* to the ordinary plan of
+//! the statement that made it: the two plans are written out (`Debug`), each
+//! parameter of the generic one replaced by the constant its literal binds to, and
+//! must then be the same text. A shape where the binder did anything with a literal
+//! but carry it as the value it is — fold a cast, read a position, negate it — fails
+//! that check and is remembered as one to plan statement by statement. A plan is only
+//! made generic for queries, INSERT, UPDATE and DELETE.
+//!
+//! # What it is valid for
+//! Exactly what a cached plan of `Session::plan_cached` is: the catalog version (every
+//! DDL, GRANT/REVOKE and role change moves it), the schemas `search_path` resolved
+//! to, the time zone and the current user, plus the kinds of the literals. Anything
+//! else sends the statement down the ordinary path, which makes the entry again.
+//!
+//! # One statement's walk
+//! 1. [`Session::simple_generic`] templates the query string; a valid entry for the
+//!    template with the same kinds runs its plan (`Session::run_plan`) with the
+//!    literals' values, and the implicit transaction commits as after any statement.
+//! 2. Otherwise the string goes the ordinary way (parse, `plan_cached`, run). When
+//!    it is one templated statement, [`Session::note_generic`] leaves a note, and
+//!    `plan_cached` hands the plan it made to [`Session::make_generic`], which
+//!    plans the template with parameters, compares, and stores the entry (a usable
+//!    plan, or the mark that this shape is planned each time).
+//!
+//! # What it must never do
+//! Give a statement any answer, error or result type its own plan would not give:
+//! everything not proved equal takes the ordinary path.
+
+use super::expr::Expr;
+use super::*;
+
+/// Generic-plan entries kept per session before they are all dropped.
+const CAPACITY: usize = 256;
+
+/// A statement shape's generic plan (or the mark that it has none), and what it was
+/// made for.
+pub(super) struct GenericPlan {
+    version: u64,
+    path: Vec<u32>,
+    tz: String,
+    user: String,
+    /// The types of the literals, in order (each literal's parameter type).
+    kinds: Vec<DataType>,
+    /// `None`: the shape's plan depends on its literals' values (planned each time).
+    plan: Option<Arc<Plan>>,
+}
+
+/// What the ordinary path needs to make an entry for the statement it is running.
+pub(super) struct Note {
+    /// The template of the whole query string (the entry's key).
+    key: String,
+    /// The statement's text as split and planned.
+    piece_text: String,
+    /// The template of `piece_text` (whose tree the parse cache holds).
+    piece_template: String,
+    kinds: Vec<DataType>,
+    values: Vec<Value>,
+}
+
+/// What [`Session::simple_generic`] did with a query string.
+pub(super) enum Generic {
+    /// It ran the statement (the results of `simple_query`).
+    Ran(Vec<Result<ExecResult>>),
+    /// The ordinary path runs it; an entry may be made (the template of the string).
+    Make(parse_cache::Template),
+    /// The ordinary path runs it; nothing to make.
+    Ordinary,
+}
+
+/// The literals' values and kinds; `None` when one does not read (the ordinary path
+/// reports it).
+fn literal_values(t: &parse_cache::Template) -> Option<(Vec<Value>, Vec<DataType>)> {
+    let mut values = Vec::with_capacity(t.literals.len());
+    let mut kinds = Vec::with_capacity(t.literals.len());
+    for (_, lit) in &t.literals {
+        let (v, ty) = plan::number_literal(lit).ok()?;
+        values.push(v);
+        kinds.push(ty);
+    }
+    Some((values, kinds))
+}
+
+/// Whether `generic`, with parameter `k` replaced by the constant `values[k]` of type
+/// `kinds[k]`, is `custom` (compared as written out by `Debug`).
+fn same_but_literals(generic: &Plan, custom: &Plan, values: &[Value], kinds: &[DataType]) -> bool {
+    let mut g = format!("{generic:?}");
+    // Highest first, so that `Param(1, …` never meets a replaced `Param(10, …`'s text
+    // (the comma after the number already keeps them apart; this is belt and braces).
+    for k in (0..values.len()).rev() {
+        let param = format!("{:?}", Expr::Param(k, kinds[k]));
+        let constant = format!("{:?}", Expr::Const(values[k].clone(), kinds[k]));
+        g = g.replace(&param, &constant);
+    }
+    g == format!("{custom:?}")
+}
+
+impl Session {
+    /// Runs `sql` through a generic plan when it is one templated statement with a
+    /// valid entry (see the module notes).
+    pub(super) fn simple_generic(&mut self, sql: &str) -> Generic {
+        let Some(t) = parse_cache::template(sql) else {
+            return Generic::Ordinary;
+        };
+        if t.literals.is_empty() {
+            return Generic::Ordinary;
+        }
+        let Some(entry) = self.generic.get(&t.text) else {
+            return Generic::Make(t);
+        };
+        let Some((values, kinds)) = literal_values(&t) else {
+            return Generic::Ordinary;
+        };
+        if entry.kinds != kinds {
+            return Generic::Make(t);
+        }
+        // As `run` does before planning: the zone and the current user first.
+        self.enter_zone();
+        self.sync_user();
+        if self.failed {
+            return Generic::Ordinary; // `run` says 25P02
+        }
+        let version = self.engine.catalog_version();
+        let path = self.resolved().path.clone();
+        let Some(entry) = self.generic.get(&t.text) else {
+            return Generic::Make(t);
+        };
+        if entry.version != version
+            || entry.path != path
+            || entry.tz != self.hot().time_zone
+            || entry.user != self.ctx.user
+        {
+            return Generic::Make(t);
+        }
+        let Some(plan) = entry.plan.clone() else {
+            return Generic::Ordinary;
+        };
+        let r = if self.engine.in_recovery() {
+            hot_standby::check_plan(&plan).and_then(|_| self.run_plan(&plan, &values))
+        } else {
+            self.run_plan(&plan, &values)
+        };
+        let mut out = vec![r];
+        if out[0].is_err() {
+            self.on_error();
+            return Generic::Ran(out);
+        }
+        if !self.explicit {
+            if let Err(e) = self.commit_txn() {
+                // As `simple_query_inner`: the error replaces the CommandComplete.
+                out[0] = Err(e);
+            }
+        }
+        Generic::Ran(out)
+    }
+
+    /// Leaves the note that lets `plan_cached` make an entry for the one statement
+    /// `piece` of the string templated as `t`, when the statement's own template has
+    /// the same literals.
+    pub(super) fn note_generic(&mut self, t: parse_cache::Template, piece: &front::Piece) {
+        self.generic_note = None;
+        let Some(pt) = parse_cache::template(&piece.text) else {
+            return;
+        };
+        let same = pt.literals.len() == t.literals.len()
+            && pt.literals.iter().zip(&t.literals).all(|(a, b)| a.1 == b.1);
+        let Some((values, kinds)) = literal_values(&t).filter(|_| same) else {
+            return;
+        };
+        self.generic_note = Some(Note {
+            key: t.text,
+            piece_text: piece.text.clone(),
+            piece_template: pt.text,
+            kinds,
+            values,
+        });
+    }
+
+    /// Makes the entry the note asks for from `custom`, the ordinary plan of the
+    /// statement `piece` (called by `plan_cached` with the search path, temporary
+    /// schema and role entered).
+    pub(super) fn make_generic(&mut self, piece: &front::Piece, custom: &Plan) {
+        let Some(note) = self.generic_note.take_if(|n| n.piece_text == piece.text) else {
+            return;
+        };
+        let version = self.engine.catalog_version();
+        let (path, role) = {
+            let r = self.resolved();
+            (r.path.clone(), r.role)
+        };
+        let tz = self.hot().time_zone.clone();
+        let plannable = matches!(
+            custom,
+            Plan::Query(_) | Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_)
+        );
+        let Some(tree) = parse_cache::template_tree(&note.piece_template) else {
+            return; // not parsed through its template (or the cache started over)
+        };
+        let plan = plannable
+            .then(|| {
+                let mut b = Binder::new(
+                    &self.engine,
+                    self.db_oid,
+                    &note.piece_template,
+                    piece.offset,
+                    note.kinds.clone(),
+                );
+                b.acl_role = Some(role);
+                let plan = b.plan(&tree).ok()?;
+                (b.params == note.kinds
+                    && same_but_literals(&plan, custom, &note.values, &note.kinds))
+                .then(|| Arc::new(plan))
+            })
+            .flatten();
+        if self.generic.len() >= CAPACITY {
+            self.generic.clear();
+        }
+        self.generic.insert(
+            note.key,
+            GenericPlan {
+                version,
+                path,
+                tz,
+                user: self.ctx.user.clone(),
+                kinds: note.kinds,
+                plan,
+            },
+        );
+    }
+
+    /// Whether the session holds a usable generic plan for the template `key` (tests).
+    #[cfg(test)]
+    pub(super) fn has_generic_plan(&self, key: &str) -> bool {
+        self.generic.get(key).is_some_and(|g| g.plan.is_some())
+    }
+}
+
+#[cfg(test)]
+#[path = "generic_tests.rs"]
+mod tests;
