@@ -598,6 +598,18 @@ impl Heap {
         self.tuples.get_mut(&tid)
     }
 
+    /// Stamps the versions under the tuple ids of `tids` that transaction `xid`
+    /// inserted with its commit sequence number `seq` (they become visible to snapshots
+    /// from `seq` on): one ordered walk of the range, not a look-up per version.
+    pub fn stamp_inserts(&mut self, tids: std::ops::RangeInclusive<u64>, xid: u32, seq: u64) {
+        self.touch();
+        for t in self.tuples.range_mut(tids).map(|(_, t)| t) {
+            if t.xmin == xid && t.xmin_seq == 0 {
+                t.xmin_seq = seq;
+            }
+        }
+    }
+
     /// Whether any version was stamped by a commit after `seq` (then an image taken as
     /// of `seq` does not show the heap's present committed state).
     pub fn changed_after(&self, seq: u64) -> bool {
