@@ -519,15 +519,22 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
 /// Whether a value `types::parse_text` gave for a column of type `t` is already the
 /// column's value, so that the assignment cast (a long chain of checks, per field of
 /// every copied row) can be skipped: integers and booleans of the column's own type
-/// (parsing checked their range), and text for an unconstrained `text` column.
+/// (parsing checked their range), text for an unconstrained `text` column, and text
+/// that fits a `varchar(n)` or has exactly the length of a `character(n)`.
 fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
-    matches!(
-        (t, v),
+    // A length limit (typmod 4 + n) changes only strings longer than it, and pads
+    // shorter ones for character(n): text that already fits is left as it is.
+    let limit = (typmod >= 4).then(|| (typmod - 4) as usize);
+    match (t, v) {
         (DataType::Int2, Value::Int2(_))
-            | (DataType::Int4, Value::Int4(_))
-            | (DataType::Int8, Value::Int8(_))
-            | (DataType::Bool, Value::Bool(_))
-    ) || (t == DataType::Text && typmod < 0 && matches!(v, Value::Text(_)))
+        | (DataType::Int4, Value::Int4(_))
+        | (DataType::Int8, Value::Int8(_))
+        | (DataType::Bool, Value::Bool(_)) => true,
+        (DataType::Text, Value::Text(_)) => typmod < 0,
+        (DataType::Varchar, Value::Text(s)) => limit.is_none_or(|n| s.chars().count() <= n),
+        (DataType::Bpchar, Value::Text(s)) => limit.is_none_or(|n| s.chars().count() == n),
+        _ => false,
+    }
 }
 
 /// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
@@ -2345,7 +2352,8 @@ impl Session {
                     let r = cx
                         .engine
                         .insert_many(cx.txn, db, table.oid, pending.drain(..))
-                        .map_err(|(i, e)| {
+                        .map_err(|f| {
+                            let (i, e) = *f;
                             let line_no = lines.get(i).copied().unwrap_or_default();
                             e.with_context(format!("COPY {name}, line {line_no}"))
                         });

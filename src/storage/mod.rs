@@ -1868,7 +1868,7 @@ impl Engine {
     pub fn insert(&self, txn: &mut Transaction, db: u32, rel: u32, row: Vec<Value>) -> Result<u64> {
         let mut tid = 0;
         self.insert_rows(txn, db, rel, std::iter::once(row), |t| tid = t)
-            .map_err(|(_, e)| e)?;
+            .map_err(|f| f.1)?;
         Ok(tid)
     }
 
@@ -1883,7 +1883,7 @@ impl Engine {
         db: u32,
         rel: u32,
         rows: impl IntoIterator<Item = Vec<Value>>,
-    ) -> std::result::Result<(), (usize, Error)> {
+    ) -> std::result::Result<(), Box<(usize, Error)>> {
         self.insert_rows(txn, db, rel, rows.into_iter(), |_| {})
     }
 
@@ -1897,10 +1897,10 @@ impl Engine {
         rel: u32,
         mut rows: impl Iterator<Item = Vec<Value>>,
         mut inserted: impl FnMut(u64),
-    ) -> std::result::Result<(), (usize, Error)> {
-        self.check_broken().map_err(|e| (0, e))?;
+    ) -> std::result::Result<(), Box<(usize, Error)>> {
+        self.check_broken().map_err(|e| Box::new((0, e)))?;
         let mut st = self.lock();
-        check_not_pending(&st, txn, db, rel).map_err(|e| (0, e))?;
+        check_not_pending(&st, txn, db, rel).map_err(|e| Box::new((0, e)))?;
         let mut index = 0;
         // A row that had to wait for another transaction, tried again after the wait.
         let mut retry: Option<Arc<Vec<Value>>> = None;
@@ -1917,7 +1917,7 @@ impl Engine {
                         "relation with OID {rel} does not exist"
                     )
                 })
-                .map_err(|e| (index, e))?;
+                .map_err(|e| Box::new((index, e)))?;
             // Temporary tables are never logged (temp.rs).
             let logged = !st.store.catalog.is_temp_schema(def.schema);
             let heap = st.store.heap_mut(db, rel);
@@ -1937,16 +1937,18 @@ impl Engine {
                 None => return Ok(()),
                 Some(InsertStop::Wait(x, row)) => {
                     retry = Some(row);
-                    st = self.wait_for(st, txn, x).map_err(|e| (index, e))?;
+                    st = self
+                        .wait_for(st, txn, x)
+                        .map_err(|e| Box::new((index, e)))?;
                 }
                 Some(InsertStop::Duplicate(e)) => {
-                    return Err((
+                    return Err(Box::new((
                         index,
                         match st.store.catalog.schemas.get(&def.schema) {
                             Some((schema, _)) => e.with_schema(schema.clone()),
                             None => e,
                         },
-                    ));
+                    )));
                 }
             }
         }

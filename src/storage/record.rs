@@ -356,28 +356,32 @@ impl Record {
     pub fn describe(&self) -> String {
         match self {
             Record::Insert { db, rel, tid, row } => {
-                let vals: Vec<String> = row
-                    .iter()
-                    .map(|v| {
-                        if v.is_null() {
-                            "NULL".into()
-                        } else {
-                            format_text(v, &FormatOptions::default())
-                        }
-                    })
-                    .collect();
-                format!("INSERT db {db} rel {rel} tid {tid}: ({})", vals.join(", "))
+                format!(
+                    "INSERT db {db} rel {rel} tid {tid}: ({})",
+                    describe_row(row)
+                )
             }
             Record::InsertRows {
                 db,
                 rel,
                 first,
                 rows,
-            } => format!(
-                "INSERT_ROWS db {db} rel {rel} tids {first}..{}: {} rows",
-                first + (rows.len() as u64).saturating_sub(1),
-                rows.len()
-            ),
+            } => {
+                // The first rows as INSERT shows one; a record holds hundreds.
+                let mut shown: Vec<String> = rows
+                    .iter()
+                    .take(DESCRIBED_ROWS)
+                    .map(|r| format!("({})", describe_row(r)))
+                    .collect();
+                if rows.len() > DESCRIBED_ROWS {
+                    shown.push(format!("… {} more", rows.len() - DESCRIBED_ROWS));
+                }
+                format!(
+                    "INSERT_ROWS db {db} rel {rel} tids {first}..{}: {}",
+                    first + (rows.len() as u64).saturating_sub(1),
+                    shown.join(", ")
+                )
+            }
             Record::Delete { db, rel, tid } => format!("DELETE db {db} rel {rel} tid {tid}"),
             Record::Catalog(c) => match c {
                 CatalogChange::CreateTable { db, def } => {
@@ -437,6 +441,24 @@ impl Record {
             ),
         }
     }
+}
+
+/// How many rows an INSERT_ROWS record's description shows.
+const DESCRIBED_ROWS: usize = 8;
+
+/// A row's values as a description shows them (`1, apple, NULL`).
+fn describe_row(row: &[Value]) -> String {
+    let vals: Vec<String> = row
+        .iter()
+        .map(|v| {
+            if v.is_null() {
+                "NULL".into()
+            } else {
+                format_text(v, &FormatOptions::default())
+            }
+        })
+        .collect();
+    vals.join(", ")
 }
 
 /// Encodes an INSERT_ROWS payload row by row, for a writer that decides where one
@@ -612,12 +634,23 @@ mod tests {
             db: 5,
             rel: 16384,
             first: 7,
-            rows: vec![Arc::new(vec![Value::Int4(1)]); 3],
+            rows: (0..3)
+                .map(|_| Arc::new(vec![Value::Int4(1), Value::Null]))
+                .collect(),
         };
         assert_eq!(
             rows.describe(),
-            "INSERT_ROWS db 5 rel 16384 tids 7..9: 3 rows"
+            "INSERT_ROWS db 5 rel 16384 tids 7..9: (1, NULL), (1, NULL), (1, NULL)"
         );
+        let many = Record::InsertRows {
+            db: 5,
+            rel: 16384,
+            first: 1,
+            rows: (0..10).map(|_| Arc::new(vec![Value::Int4(1)])).collect(),
+        };
+        assert!(many
+            .describe()
+            .ends_with("tids 1..10: (1), (1), (1), (1), (1), (1), (1), (1), … 2 more"));
         // A count larger than the rows present is corruption, not a huge allocation.
         let mut p = rows.encode();
         p[16..20].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -1475,7 +1475,7 @@ fn bulk_inserts_stay_invisible_until_commit_roll_back_to_savepoints_and_replay_e
         .unwrap();
     // A row of another table splits the run; a duplicate fails at its own index.
     e.insert(&mut t, 5, other, row(1, "x")).unwrap();
-    let (at, err) = e
+    let (at, err) = *e
         .insert_many(
             &mut t,
             5,
