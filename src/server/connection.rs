@@ -554,13 +554,17 @@ async fn negotiate_protocol_version(
 /// while the session waits for a lock or a WAL flush; nothing else runs on the thread),
 /// and gives the session back. `None` when the session code panicked (a bug): the
 /// connection must end, and the panic stays confined to it.
-pub(crate) fn on_session<T>(
-    session: Session,
+///
+/// The session may be held by value or boxed: the query loop boxes it, so that handing
+/// it over per message moves a pointer, not the whole session (a COPY FROM of a million
+/// rows sends a million messages).
+pub(crate) fn on_session<S: std::borrow::BorrowMut<Session>, T>(
+    session: S,
     f: impl FnOnce(&mut Session) -> T,
-) -> Option<(Session, T)> {
+) -> Option<(S, T)> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let mut session = session;
-        let r = f(&mut session);
+        let r = f(session.borrow_mut());
         (session, r)
     }))
     .ok()
@@ -826,7 +830,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         walsender: _,
     } = conn;
     let mut io = tokio::io::BufReader::with_capacity(RECV_BUFFER, io);
-    let mut session = Some(session);
+    let mut session = Some(Box::new(session));
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
     let mut copy_in = false;
@@ -870,7 +874,19 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 break;
             }
         };
-        let msg = match FrontendMessage::decode(tag, &body) {
+        let msg = match tag {
+            // COPY data is taken as it is, with the CopyData messages already in the
+            // buffer behind it (see `take_buffered_copy_data`).
+            b'd' => {
+                let mut data = body;
+                if copy_in {
+                    take_buffered_copy_data(&mut io, &mut data);
+                }
+                Ok(FrontendMessage::CopyData(data))
+            }
+            _ => FrontendMessage::decode(tag, &body),
+        };
+        let msg = match msg {
             Ok(m) => m,
             Err(e) => {
                 super::log_error(&e);
@@ -1037,6 +1053,34 @@ fn extended_batch(
 /// Takes the next frame from the read buffer if it is a complete, well-formed
 /// extended-protocol message; anything else stays for [`read_frame`] to read (and to
 /// report, if it is malformed).
+/// Appends to `data` the payloads of the complete CopyData messages waiting in the
+/// read buffer, up to [`COPY_DATA_BATCH`] bytes: COPY FROM's stream may be split
+/// anywhere, so consecutive messages are one piece of it, handed to the session in one
+/// call instead of one call (and one frame allocation) per message — clients such as
+/// pgbench send a message per row. A frame that is incomplete, of another type or of a
+/// bad length stays in the buffer for [`read_frame`] (which reports the bad length).
+fn take_buffered_copy_data(io: &mut tokio::io::BufReader<Box<dyn Stream>>, data: &mut Vec<u8>) {
+    use tokio::io::AsyncBufRead;
+    let mut taken = 0;
+    loop {
+        let buf = &io.buffer()[taken..];
+        if data.len() >= COPY_DATA_BATCH || buf.len() < 5 || buf[0] != b'd' {
+            break;
+        }
+        let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+        let limit = super::protocol::limit_for(b'd').unwrap_or(0);
+        if len < 4 || len as usize - 4 > limit || buf.len() < 1 + len as usize {
+            break;
+        }
+        data.extend_from_slice(&buf[5..1 + len as usize]);
+        taken += 1 + len as usize;
+    }
+    std::pin::Pin::new(io).consume(taken);
+}
+
+/// The most COPY data gathered from the read buffer for one call of the session.
+const COPY_DATA_BATCH: usize = 256 * 1024;
+
 fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option<FrontendMessage> {
     use tokio::io::AsyncBufRead;
     let buf = io.buffer();

@@ -524,15 +524,22 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
 /// Whether a value `types::parse_text` gave for a column of type `t` is already the
 /// column's value, so that the assignment cast (a long chain of checks, per field of
 /// every copied row) can be skipped: integers and booleans of the column's own type
-/// (parsing checked their range), and text for an unconstrained `text` column.
+/// (parsing checked their range), text for an unconstrained `text` column, and text
+/// that fits a `varchar(n)` or has exactly the length of a `character(n)`.
 fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
-    matches!(
-        (t, v),
+    // A length limit (typmod 4 + n) changes only strings longer than it, and pads
+    // shorter ones for character(n): text that already fits is left as it is.
+    let limit = (typmod >= 4).then(|| (typmod - 4) as usize);
+    match (t, v) {
         (DataType::Int2, Value::Int2(_))
-            | (DataType::Int4, Value::Int4(_))
-            | (DataType::Int8, Value::Int8(_))
-            | (DataType::Bool, Value::Bool(_))
-    ) || (t == DataType::Text && typmod < 0 && matches!(v, Value::Text(_)))
+        | (DataType::Int4, Value::Int4(_))
+        | (DataType::Int8, Value::Int8(_))
+        | (DataType::Bool, Value::Bool(_)) => true,
+        (DataType::Text, Value::Text(_)) => typmod < 0,
+        (DataType::Varchar, Value::Text(s)) => limit.is_none_or(|n| s.chars().count() <= n),
+        (DataType::Bpchar, Value::Text(s)) => limit.is_none_or(|n| s.chars().count() == n),
+        _ => false,
+    }
 }
 
 /// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
@@ -874,6 +881,14 @@ struct Prepared {
 
 /// COPY FROM data buffered before its rows are inserted (see `copy_data_inner`).
 const COPY_BATCH_BYTES: usize = 256 * 1024;
+
+/// The most rows of a COPY FROM batch handed to the engine at once
+/// (`insert_copy_rows`; PostgreSQL's `MAX_BUFFERED_TUPLES`).
+const COPY_BUFFERED_ROWS: usize = 1000;
+
+/// The input bytes (text lines) past which those rows go to the engine (PostgreSQL's
+/// `MAX_BUFFERED_BYTES` counts tuple bytes, of about the same size).
+const COPY_BUFFERED_BYTES: usize = 65535;
 
 /// A bound portal.
 struct Portal {
@@ -2407,6 +2422,29 @@ impl Session {
             // Whether the table references others (then each row is checked after its
             // insert, and kept for that); asked once per batch, not per row.
             let references = !fkeys::own(cx, db, table.oid).is_empty();
+            // Rows of a table that references none go to the engine together, in one
+            // call (one lock, one table look-up), with their line numbers for CONTEXT,
+            // as PostgreSQL's COPY buffers rows for `heap_multi_insert`: up to
+            // COPY_BUFFERED_ROWS rows or COPY_BUFFERED_BYTES of input. Like its, a
+            // buffered row's unique violation comes after a later row's conversion
+            // or CHECK error in the same buffer: that error is reported, and the
+            // buffered rows are never inserted.
+            let mut pending: Vec<Vec<Value>> = Vec::new();
+            let mut pending_lines: Vec<u64> = Vec::new();
+            let mut pending_bytes = 0;
+            let insert_pending =
+                |cx: &mut ExecCtx<'_>, pending: &mut Vec<Vec<Value>>, lines: &mut Vec<u64>| {
+                    let r = cx
+                        .engine
+                        .insert_many(cx.txn, db, table.oid, pending.drain(..))
+                        .map_err(|f| {
+                            let (i, e) = *f;
+                            let line_no = lines.get(i).copied().unwrap_or_default();
+                            e.with_context(format!("COPY {name}, line {line_no}"))
+                        });
+                    lines.clear();
+                    r
+                };
             let mut n = 0;
             for (line_no, line, fields) in rows {
                 // The error context is formatted only when a row fails.
@@ -2418,45 +2456,67 @@ impl Session {
                         format!("{}: \"{line}\"", at())
                     }
                 };
-                let mut row = Vec::with_capacity(table.columns.len());
-                for (d, &copied) in defaults.iter().zip(&copied) {
-                    row.push(if copied {
-                        Value::Null
-                    } else {
-                        expr::eval(d, &[], cx)?
-                    });
+                let converted = (|| -> Result<Vec<Value>> {
+                    let mut row = Vec::with_capacity(table.columns.len());
+                    for (d, &copied) in defaults.iter().zip(&copied) {
+                        row.push(if copied {
+                            Value::Null
+                        } else {
+                            expr::eval(d, &[], cx)?
+                        });
+                    }
+                    for (f, &t) in fields.into_iter().zip(targets) {
+                        let c = &table.columns[t];
+                        row[t] = match f {
+                            None => Value::Null,
+                            Some(CopyField::Text(s)) => {
+                                types::parse_text(c.data_type, c.typmod, &s)
+                                    .and_then(|v| {
+                                        if parsed_is_final(c.data_type, c.typmod, &v) {
+                                            Ok(v)
+                                        } else {
+                                            types::cast(v, c.data_type, c.typmod, false)
+                                        }
+                                    })
+                                    .map_err(|e| {
+                                        e.with_context(format!(
+                                            "{}, column {}: \"{s}\"",
+                                            at(),
+                                            c.name
+                                        ))
+                                    })?
+                            }
+                            Some(CopyField::Binary(b)) => types::decode_binary(c.data_type, &b)
+                                .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
+                                .map_err(|e| {
+                                    e.with_context(format!("{}, column {}", at(), c.name))
+                                })?,
+                        };
+                    }
+                    ddl::prepare_row(cx, db, table, &mut row)
+                        .map_err(|e| e.with_context(at_line()))?;
+                    Ok(row)
+                })();
+                let row = converted?;
+                n += 1;
+                if !references {
+                    pending.push(row);
+                    pending_lines.push(line_no);
+                    pending_bytes += line.len();
+                    if pending.len() >= COPY_BUFFERED_ROWS || pending_bytes >= COPY_BUFFERED_BYTES {
+                        insert_pending(cx, &mut pending, &mut pending_lines)?;
+                        pending_bytes = 0;
+                    }
+                    continue;
                 }
-                for (f, &t) in fields.into_iter().zip(targets) {
-                    let c = &table.columns[t];
-                    row[t] = match f {
-                        None => Value::Null,
-                        Some(CopyField::Text(s)) => types::parse_text(c.data_type, c.typmod, &s)
-                            .and_then(|v| {
-                                if parsed_is_final(c.data_type, c.typmod, &v) {
-                                    Ok(v)
-                                } else {
-                                    types::cast(v, c.data_type, c.typmod, false)
-                                }
-                            })
-                            .map_err(|e| {
-                                e.with_context(format!("{}, column {}: \"{s}\"", at(), c.name))
-                            })?,
-                        Some(CopyField::Binary(b)) => types::decode_binary(c.data_type, &b)
-                            .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
-                            .map_err(|e| e.with_context(format!("{}, column {}", at(), c.name)))?,
-                    };
-                }
-                ddl::prepare_row(cx, db, table, &mut row).map_err(|e| e.with_context(at_line()))?;
-                let checked = references.then(|| row.clone());
+                let checked = row.clone();
                 cx.engine
                     .insert(cx.txn, db, table.oid, row)
                     .map_err(|e| e.with_context(at()))?;
-                if let Some(row) = checked {
-                    fkeys::after_insert(cx, db, table, &row)
-                        .map_err(|e| e.with_context(at_line()))?;
-                }
-                n += 1;
+                fkeys::after_insert(cx, db, table, &checked)
+                    .map_err(|e| e.with_context(at_line()))?;
             }
+            insert_pending(cx, &mut pending, &mut pending_lines)?;
             Ok(n)
         })
     }

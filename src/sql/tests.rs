@@ -736,8 +736,8 @@ fn statements_write_these_wal_records() {
     assert_eq!(
         recs,
         vec![
-            format!("INSERT db 5 rel {oid} tid 1: (1, a)"),
-            format!("INSERT db 5 rel {oid} tid 2: (2, NULL)"),
+            // Rows one statement inserted under consecutive tuple ids: one record.
+            format!("INSERT_ROWS db 5 rel {oid} tids 1..2: (1, a), (2, NULL)"),
             "COMMIT".to_string(),
             format!("DELETE db 5 rel {oid} tid 2"),
             format!("INSERT db 5 rel {oid} tid 3: (2, b)"),

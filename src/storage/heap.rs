@@ -336,18 +336,45 @@ pub fn keys_in_range(map: &IndexMap, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<
 /// Builds an index map from (key, tuple id) entries in bulk: sorted by key (stably,
 /// so each key's tuple ids keep the entries' order), grouped, and handed to the B-tree
 /// sorted, which then fills its nodes in one pass instead of searching per entry.
-fn build_index(mut entries: Vec<(IndexKey, u64)>) -> IndexMap {
-    if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-    }
-    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(entries.len());
+/// Entries arriving in key order (a table loaded in key order: pgbench's accounts)
+/// are grouped as they come, with no list of all entries and no sort; the first one
+/// out of order sends the rest down the sorting path.
+fn build_index(entries: impl IntoIterator<Item = (IndexKey, u64)>) -> IndexMap {
+    let entries = entries.into_iter();
+    let (low, high) = entries.size_hint();
+    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(high.unwrap_or(low));
+    let mut rest: Vec<(IndexKey, u64)> = Vec::new();
     for (k, tid) in entries {
+        if !rest.is_empty() {
+            rest.push((k, tid));
+            continue;
+        }
         match grouped.last_mut() {
             Some((last, tids)) if *last == k => tids.push(tid),
+            Some((last, _)) if *last > k => rest.push((k, tid)),
             _ => grouped.push((k, smallvec::smallvec![tid])),
         }
     }
-    grouped.into_iter().collect()
+    if rest.is_empty() {
+        return grouped.into_iter().collect();
+    }
+    // Out of order: all entries again in their original order, sorted stably.
+    let mut all: Vec<(IndexKey, u64)> = Vec::with_capacity(grouped.len() + rest.len());
+    for (k, tids) in grouped {
+        for tid in tids {
+            all.push((k.clone(), tid));
+        }
+    }
+    all.append(&mut rest);
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut sorted: Vec<(IndexKey, TidList)> = Vec::with_capacity(all.len());
+    for (k, tid) in all {
+        match sorted.last_mut() {
+            Some((last, tids)) if *last == k => tids.push(tid),
+            _ => sorted.push((k, smallvec::smallvec![tid])),
+        }
+    }
+    sorted.into_iter().collect()
 }
 
 impl SecondaryIndex {
@@ -462,11 +489,10 @@ impl Heap {
 
     /// Builds the primary-key index from the versions present, in bulk.
     fn rebuild_pk_index(&mut self) {
-        let entries: Vec<(IndexKey, u64)> = self
+        let entries = self
             .tuples
             .iter()
-            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, *tid)))
-            .collect();
+            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, *tid)));
         self.pk_index = build_index(entries);
     }
 
@@ -596,6 +622,18 @@ impl Heap {
     pub fn tuple_mut(&mut self, tid: u64) -> Option<&mut Tuple> {
         self.touch();
         self.tuples.get_mut(&tid)
+    }
+
+    /// Stamps the versions under the tuple ids of `tids` that transaction `xid`
+    /// inserted with its commit sequence number `seq` (they become visible to snapshots
+    /// from `seq` on): one ordered walk of the range, not a look-up per version.
+    pub fn stamp_inserts(&mut self, tids: std::ops::RangeInclusive<u64>, xid: u32, seq: u64) {
+        self.touch();
+        for t in self.tuples.range_mut(tids).map(|(_, t)| t) {
+            if t.xmin == xid && t.xmin_seq == 0 {
+                t.xmin_seq = seq;
+            }
+        }
     }
 
     /// Whether any version was stamped by a commit after `seq` (then an image taken as
@@ -755,6 +793,27 @@ impl Heap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_index_builds_keep_each_keys_tuple_ids_in_entry_order() {
+        let k = |b: u8| -> IndexKey { smallvec::smallvec![b] };
+        // In key order: grouped as they come.
+        let m = build_index(vec![(k(1), 10), (k(1), 11), (k(2), 12), (k(3), 13)]);
+        let got: Vec<(u8, Vec<u64>)> = m.iter().map(|(k, t)| (k[0], t.to_vec())).collect();
+        assert_eq!(got, vec![(1, vec![10, 11]), (2, vec![12]), (3, vec![13])]);
+        // Out of order after a while: sorted stably, duplicates keep their order.
+        let m = build_index(vec![
+            (k(2), 1),
+            (k(5), 2),
+            (k(5), 3),
+            (k(1), 4),
+            (k(5), 5),
+            (k(2), 6),
+        ]);
+        let got: Vec<(u8, Vec<u64>)> = m.iter().map(|(k, t)| (k[0], t.to_vec())).collect();
+        assert_eq!(got, vec![(1, vec![4]), (2, vec![1, 6]), (5, vec![2, 3, 5])]);
+        assert!(build_index(Vec::new()).is_empty());
+    }
 
     #[test]
     fn sizes_count_every_version_and_the_key_index() {

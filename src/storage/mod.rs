@@ -166,8 +166,11 @@ pub struct BootstrapOptions {
 /// (SAVEPOINT): how much of each of the transaction's lists existed then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Savepoint {
-    records: usize,
+    records: RedoMark,
+    /// Runs of inserted versions, and the last tuple id of the last of them then (a
+    /// run may grow after the savepoint).
     inserted: usize,
+    inserted_last: u64,
     deleted: usize,
     dropped: usize,
     undo: usize,
@@ -197,9 +200,11 @@ pub struct Transaction {
     /// The start time (PostgreSQL timestamp microseconds).
     pub start_time: i64,
     /// Records to append at commit, in order.
-    records: Vec<Record>,
-    /// Versions this transaction inserted.
-    inserted: Vec<(u32, u32, u64)>,
+    records: RedoLog,
+    /// Versions this transaction inserted, as runs of consecutive tuple ids per table
+    /// (a COPY of a million rows is one run): committing stamps a run in one ordered
+    /// walk of its heap rather than a look-up per version.
+    inserted: Vec<InsertRun>,
     /// Versions this transaction deleted.
     deleted: Vec<(u32, u32, u64)>,
     /// Tables this transaction dropped (their heaps go at commit).
@@ -218,7 +223,164 @@ pub struct Transaction {
     pub commit_delay: Option<(Duration, usize)>,
 }
 
+/// A transaction's redo records, in order, appended to the WAL at commit. Rows it
+/// inserted into one table under consecutive tuple ids are held as one entry (a row
+/// costs a pointer, not a whole [`Record`]) and logged as INSERT_ROWS records of
+/// about [`record::INSERT_ROWS_BYTES`] each.
+#[derive(Debug, Default)]
+struct RedoLog {
+    items: Vec<Redo>,
+}
+
+/// One entry of a [`RedoLog`].
+#[derive(Debug)]
+enum Redo {
+    /// A record as it is.
+    One(Record),
+    /// Rows inserted into table `rel` of database `db` under tuple ids `first`, …
+    Rows {
+        db: u32,
+        rel: u32,
+        first: u64,
+        rows: Vec<Arc<Vec<Value>>>,
+    },
+}
+
+/// A position in a [`RedoLog`] (SAVEPOINT): its entries, and the rows of the last
+/// one when that holds rows (it may grow after the savepoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RedoMark {
+    items: usize,
+    rows: usize,
+}
+
+impl RedoLog {
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Adds a record; an insert continuing the last entry's rows joins them.
+    fn push(&mut self, r: Record) {
+        let Record::Insert { db, rel, tid, row } = r else {
+            self.items.push(Redo::One(r));
+            return;
+        };
+        if let Some(Redo::Rows {
+            db: d,
+            rel: t,
+            first,
+            rows,
+        }) = self.items.last_mut()
+        {
+            if (*d, *t) == (db, rel) && *first + rows.len() as u64 == tid {
+                rows.push(row);
+                return;
+            }
+        }
+        self.items.push(Redo::Rows {
+            db,
+            rel,
+            first: tid,
+            rows: vec![row],
+        });
+    }
+
+    fn mark(&self) -> RedoMark {
+        RedoMark {
+            items: self.items.len(),
+            rows: match self.items.last() {
+                Some(Redo::Rows { rows, .. }) => rows.len(),
+                _ => 0,
+            },
+        }
+    }
+
+    /// Forgets everything added after `m`.
+    fn truncate(&mut self, m: RedoMark) {
+        self.items.truncate(m.items);
+        if let Some(Redo::Rows { rows, .. }) = self.items.last_mut() {
+            if m.rows > 0 {
+                rows.truncate(m.rows);
+            }
+        }
+    }
+
+    /// Encodes the records in order, handing each (rmid, info, payload) to `emit`;
+    /// stops at the first error `emit` returns. Rows are cut into INSERT_ROWS records
+    /// of about [`record::INSERT_ROWS_BYTES`]; a row alone is an INSERT.
+    fn emit(&self, mut emit: impl FnMut(u8, u8, &[u8]) -> Result<()>) -> Result<()> {
+        let mut buf = Vec::new();
+        for item in &self.items {
+            match item {
+                Redo::One(r) => {
+                    buf.clear();
+                    r.encode_into(&mut buf);
+                    let (rmid, info) = r.rmid_info();
+                    emit(rmid, info, &buf)?;
+                }
+                Redo::Rows {
+                    db,
+                    rel,
+                    first,
+                    rows,
+                } => {
+                    let mut done = 0;
+                    while done < rows.len() {
+                        buf.clear();
+                        let tid = first + done as u64;
+                        if done + 1 == rows.len() {
+                            let r = Record::Insert {
+                                db: *db,
+                                rel: *rel,
+                                tid,
+                                row: rows[done].clone(),
+                            };
+                            r.encode_into(&mut buf);
+                            let (rmid, info) = r.rmid_info();
+                            emit(rmid, info, &buf)?;
+                            break;
+                        }
+                        let mut w = record::InsertRowsWriter::start(&mut buf, *db, *rel, tid);
+                        while done < rows.len() && w.len() < record::INSERT_ROWS_BYTES {
+                            w.push(&rows[done]);
+                            done += 1;
+                        }
+                        w.finish();
+                        emit(record::RM_TUSK_HEAP, record::INSERT_ROWS_INFO, &buf)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Consecutive tuple ids `first..=last` a transaction inserted into one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InsertRun {
+    db: u32,
+    rel: u32,
+    first: u64,
+    last: u64,
+}
+
 impl Transaction {
+    /// Remembers an inserted version, extending the last run when it continues it.
+    fn note_insert(&mut self, db: u32, rel: u32, tid: u64) {
+        if let Some(r) = self.inserted.last_mut() {
+            if r.db == db && r.rel == rel && r.last.checked_add(1) == Some(tid) {
+                r.last = tid;
+                return;
+            }
+        }
+        self.inserted.push(InsertRun {
+            db,
+            rel,
+            first: tid,
+            last: tid,
+        });
+    }
+
     /// Whether the transaction has written anything.
     pub fn has_writes(&self) -> bool {
         !self.records.is_empty()
@@ -1413,7 +1575,7 @@ impl Engine {
             db: 0,
             snapshot: Snapshot { xid, seq },
             start_time: now_micros(),
-            records: Vec::new(),
+            records: RedoLog::default(),
             inserted: Vec::new(),
             deleted: Vec::new(),
             dropped: Vec::new(),
@@ -1748,10 +1910,44 @@ impl Engine {
     /// primary key: a duplicate of a live version fails with 23505, a version written by
     /// a transaction in progress is waited for first.
     pub fn insert(&self, txn: &mut Transaction, db: u32, rel: u32, row: Vec<Value>) -> Result<u64> {
-        self.check_broken()?;
-        let row = Arc::new(row);
+        let mut tid = 0;
+        self.insert_rows(txn, db, rel, std::iter::once(row), |t| tid = t)
+            .map_err(|f| f.1)?;
+        Ok(tid)
+    }
+
+    /// Inserts rows into one table, in order, each exactly as [`Engine::insert`] would
+    /// (a later row's unique check sees the earlier ones), taking the engine lock and
+    /// looking the table up once for all of them rather than once a row (COPY FROM's
+    /// batches). On failure, the index of the row that failed with its error; the rows
+    /// before it are inserted (the statement's failure aborts them with the rest).
+    pub fn insert_many(
+        &self,
+        txn: &mut Transaction,
+        db: u32,
+        rel: u32,
+        rows: impl IntoIterator<Item = Vec<Value>>,
+    ) -> std::result::Result<(), Box<(usize, Error)>> {
+        self.insert_rows(txn, db, rel, rows.into_iter(), |_| {})
+    }
+
+    /// The body of [`Engine::insert`] and [`Engine::insert_many`]: `inserted` gets each
+    /// new tuple id. The engine lock is held from one row to the next and given up only
+    /// to wait for a transaction whose uncommitted version conflicts with a row.
+    fn insert_rows(
+        &self,
+        txn: &mut Transaction,
+        db: u32,
+        rel: u32,
+        mut rows: impl Iterator<Item = Vec<Value>>,
+        mut inserted: impl FnMut(u64),
+    ) -> std::result::Result<(), Box<(usize, Error)>> {
+        self.check_broken().map_err(|e| Box::new((0, e)))?;
         let mut st = self.lock();
-        check_not_pending(&st, txn, db, rel)?;
+        check_not_pending(&st, txn, db, rel).map_err(|e| Box::new((0, e)))?;
+        let mut index = 0;
+        // A row that had to wait for another transaction, tried again after the wait.
+        let mut retry: Option<Arc<Vec<Value>>> = None;
         loop {
             let def = st
                 .store
@@ -1764,74 +1960,41 @@ impl Engine {
                         sqlstate::UNDEFINED_TABLE,
                         "relation with OID {rel} does not exist"
                     )
-                })?;
-            let heap = st.store.heap_mut(db, rel);
-            let mut wait = None;
-            // A unique violation, returned once the heap is no longer borrowed (its
-            // schema's name is added from the catalog).
-            let mut dup = None;
-            if let Some(key) = heap.key_of(&row) {
-                match unique_conflict(heap, txn.xid, heap.versions_with_key(&key)) {
-                    Conflict::None => {}
-                    Conflict::Wait(x) => wait = Some(x),
-                    Conflict::Live => {
-                        let pk = def.primary_key.clone().unwrap_or_default();
-                        dup = Some(duplicate_key(&def, &def.pkey_name, &pk, &row));
-                    }
-                }
-            }
-            if wait.is_none() && dup.is_none() {
-                for ix in heap.indexes.iter().filter(|i| i.def.unique) {
-                    // NULLs never conflict, nor rows a partial index leaves out.
-                    let Some((key, false)) = ix.key_of(&row) else {
-                        continue;
-                    };
-                    let tids = ix
-                        .map
-                        .get(key.as_slice())
-                        .map(|t| t.to_vec())
-                        .unwrap_or_default();
-                    match unique_conflict(heap, txn.xid, tids) {
-                        Conflict::None => {}
-                        Conflict::Wait(x) => {
-                            wait = Some(x);
-                            break;
-                        }
-                        Conflict::Live => {
-                            dup = Some(duplicate_key(&def, &ix.def.name, &ix.def.columns, &row));
-                            break;
-                        }
-                    }
-                }
-            }
-            if let Some(e) = dup {
-                return Err(match st.store.catalog.schemas.get(&def.schema) {
-                    Some((schema, _)) => e.with_schema(schema.clone()),
-                    None => e,
-                });
-            }
-            if let Some(x) = wait {
-                st = self.wait_for(st, txn, x)?;
-                continue;
-            }
-            let tid = heap.next_tid;
-            heap.put(
-                tid,
-                Tuple {
-                    xmin: txn.xid,
-                    xmin_seq: 0,
-                    xmax: 0,
-                    xmax_seq: 0,
-                    next: 0,
-                    row: row.clone(),
-                },
-            );
-            txn.inserted.push((db, rel, tid));
+                })
+                .map_err(|e| Box::new((index, e)))?;
             // Temporary tables are never logged (temp.rs).
-            if !st.store.catalog.is_temp_schema(def.schema) {
-                txn.records.push(Record::Insert { db, rel, tid, row });
+            let logged = !st.store.catalog.is_temp_schema(def.schema);
+            let heap = st.store.heap_mut(db, rel);
+            let stopped = loop {
+                let Some(row) = retry.take().or_else(|| rows.next().map(Arc::new)) else {
+                    break None;
+                };
+                match insert_one(heap, txn, (db, rel), &def, row, logged) {
+                    Ok(tid) => {
+                        inserted(tid);
+                        index += 1;
+                    }
+                    Err(stop) => break Some(stop),
+                }
+            };
+            match stopped {
+                None => return Ok(()),
+                Some(InsertStop::Wait(x, row)) => {
+                    retry = Some(row);
+                    st = self
+                        .wait_for(st, txn, x)
+                        .map_err(|e| Box::new((index, e)))?;
+                }
+                Some(InsertStop::Duplicate(e)) => {
+                    return Err(Box::new((
+                        index,
+                        match st.store.catalog.schemas.get(&def.schema) {
+                            Some((schema, _)) => e.with_schema(schema.clone()),
+                            None => e,
+                        },
+                    )));
+                }
             }
-            return Ok(tid);
         }
     }
 
@@ -2077,15 +2240,17 @@ impl Engine {
         }
         let appended = (|| -> Result<Lsn> {
             let _order = self.commit_lock.lock().unwrap_or_else(|p| p.into_inner());
-            for (i, r) in txn.records.iter().enumerate() {
-                let (rmid, info) = r.rmid_info();
-                let (start, _) = self.wal.append(rmid, info, txn.xid, &r.encode())?;
-                if i == 0 {
+            let mut first = true;
+            txn.records.emit(|rmid, info, payload| {
+                let (start, _) = self.wal.append(rmid, info, txn.xid, payload)?;
+                if first {
                     // From here until `finish` stamps it, the commit is in the WAL but
                     // not visible: a checkpoint's redo point must not pass it.
                     self.in_flight_lock().insert(txn.xid, start);
+                    first = false;
                 }
-            }
+                Ok(())
+            })?;
             let c = Record::Commit { time: now_micros() };
             let (rmid, info) = c.rmid_info();
             Ok(self.wal.append(rmid, info, txn.xid, &c.encode())?.1)
@@ -2123,8 +2288,9 @@ impl Engine {
     pub fn savepoint(&self, txn: &Transaction) -> Savepoint {
         let st = self.lock();
         Savepoint {
-            records: txn.records.len(),
+            records: txn.records.mark(),
             inserted: txn.inserted.len(),
+            inserted_last: txn.inserted.last().map_or(0, |r| r.last),
             deleted: txn.deleted.len(),
             dropped: txn.dropped.len(),
             undo: st.pending_undo.get(&txn.xid).map_or(0, |v| v.len()),
@@ -2136,9 +2302,23 @@ impl Engine {
     /// of it reached the WAL: records are only appended at commit.
     pub fn rollback_to(&self, txn: &mut Transaction, sp: &Savepoint) {
         let mut st = self.lock();
-        for (db, rel, tid) in txn.inserted.drain(sp.inserted.min(txn.inserted.len())..) {
-            if let Some(h) = st.store.heaps.get_mut(&(db, rel)) {
-                h.remove(tid);
+        let keep = sp.inserted.min(txn.inserted.len());
+        let mut undone: Vec<InsertRun> = txn.inserted.drain(keep..).collect();
+        if let Some(r) = txn.inserted.last_mut() {
+            // The run that was last at the savepoint, less what it gained since.
+            if r.last > sp.inserted_last {
+                undone.push(InsertRun {
+                    first: sp.inserted_last + 1,
+                    ..*r
+                });
+                r.last = sp.inserted_last;
+            }
+        }
+        for r in undone {
+            if let Some(h) = st.store.heaps.get_mut(&(r.db, r.rel)) {
+                for tid in r.first..=r.last {
+                    h.remove(tid);
+                }
             }
         }
         for (db, rel, tid) in txn.deleted.drain(sp.deleted.min(txn.deleted.len())..) {
@@ -2195,14 +2375,9 @@ impl Engine {
         if committed {
             st.commit_seq += 1;
             let seq = st.commit_seq;
-            for (db, rel, tid) in &txn.inserted {
-                if let Some(t) = st
-                    .store
-                    .heaps
-                    .get_mut(&(*db, *rel))
-                    .and_then(|h| h.tuple_mut(*tid))
-                {
-                    t.xmin_seq = seq;
+            for r in &txn.inserted {
+                if let Some(h) = st.store.heaps.get_mut(&(r.db, r.rel)) {
+                    h.stamp_inserts(r.first..=r.last, txn.xid, seq);
                 }
             }
             release_snapshot(&mut st, txn.snapshot.seq);
@@ -2225,9 +2400,11 @@ impl Engine {
                 st.store.heaps.remove(key);
             }
         } else {
-            for (db, rel, tid) in &txn.inserted {
-                if let Some(h) = st.store.heaps.get_mut(&(*db, *rel)) {
-                    h.remove(*tid);
+            for r in &txn.inserted {
+                if let Some(h) = st.store.heaps.get_mut(&(r.db, r.rel)) {
+                    for tid in r.first..=r.last {
+                        h.remove(tid);
+                    }
                 }
             }
             for (db, rel, tid) in &txn.deleted {
@@ -2454,6 +2631,76 @@ pub struct IndexCursor {
     pub after: Option<Vec<u8>>,
     /// Nothing is left.
     pub done: bool,
+}
+
+/// Why [`insert_one`] did not insert its row.
+enum InsertStop {
+    /// A transaction in progress wrote a version with the row's key: wait for it, then
+    /// try the row again.
+    Wait(u32, Arc<Vec<Value>>),
+    /// A live version has the row's key (23505; the schema's name is added by the
+    /// caller, which holds the catalog).
+    Duplicate(Error),
+}
+
+/// Inserts one row into its table's heap under the engine lock, checking the primary
+/// key and unique indexes first, and remembers the version (and its redo record when
+/// `logged`) in the transaction.
+fn insert_one(
+    heap: &mut Heap,
+    txn: &mut Transaction,
+    (db, rel): (u32, u32),
+    def: &TableDef,
+    row: Arc<Vec<Value>>,
+    logged: bool,
+) -> std::result::Result<u64, InsertStop> {
+    if let Some(key) = heap.key_of(&row) {
+        match unique_conflict(heap, txn.xid, heap.versions_with_key(&key)) {
+            Conflict::None => {}
+            Conflict::Wait(x) => return Err(InsertStop::Wait(x, row)),
+            Conflict::Live => {
+                let pk = def.primary_key.clone().unwrap_or_default();
+                let e = duplicate_key(def, &def.pkey_name, &pk, &row);
+                return Err(InsertStop::Duplicate(e));
+            }
+        }
+    }
+    for ix in heap.indexes.iter().filter(|i| i.def.unique) {
+        // NULLs never conflict, nor rows a partial index leaves out.
+        let Some((key, false)) = ix.key_of(&row) else {
+            continue;
+        };
+        let tids = ix
+            .map
+            .get(key.as_slice())
+            .map(|t| t.to_vec())
+            .unwrap_or_default();
+        match unique_conflict(heap, txn.xid, tids) {
+            Conflict::None => {}
+            Conflict::Wait(x) => return Err(InsertStop::Wait(x, row)),
+            Conflict::Live => {
+                let e = duplicate_key(def, &ix.def.name, &ix.def.columns, &row);
+                return Err(InsertStop::Duplicate(e));
+            }
+        }
+    }
+    let tid = heap.next_tid;
+    heap.put(
+        tid,
+        Tuple {
+            xmin: txn.xid,
+            xmin_seq: 0,
+            xmax: 0,
+            xmax_seq: 0,
+            next: 0,
+            row: row.clone(),
+        },
+    );
+    txn.note_insert(db, rel, tid);
+    if logged {
+        txn.records.push(Record::Insert { db, rel, tid, row });
+    }
+    Ok(tid)
 }
 
 /// What a unique index's versions with a new row's key mean for its insert.

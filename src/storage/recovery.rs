@@ -1156,6 +1156,17 @@ impl Engine {
                 Record::Insert { db, rel, tid, row } => {
                     st.store.heap_mut(db, rel).put(tid, Tuple::frozen(row, seq));
                 }
+                Record::InsertRows {
+                    db,
+                    rel,
+                    first,
+                    rows,
+                } => {
+                    let heap = st.store.heap_mut(db, rel);
+                    for (tid, row) in (first..).zip(rows) {
+                        heap.put(tid, Tuple::frozen(row, seq));
+                    }
+                }
                 Record::Delete { db, rel, tid } => {
                     let heap = st.store.heap_mut(db, rel);
                     let mut dead = false;

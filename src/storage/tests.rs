@@ -1541,3 +1541,113 @@ fn a_deferred_recovery_checkpoint_keeps_the_old_one_in_charge_until_it_runs() {
     e.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// The rows of table `oid` a new transaction sees, by id.
+fn visible_rows(e: &Engine, oid: u32) -> Vec<(i32, String)> {
+    contents(e, &[oid]).remove(0)
+}
+
+#[test]
+fn bulk_inserts_stay_invisible_until_commit_roll_back_to_savepoints_and_replay_exactly() {
+    let (d, e) = boot("bulk");
+    let oid = e.new_oid();
+    let other = e.new_oid();
+    let mut t = e.begin();
+    for o in [oid, other] {
+        e.catalog_change(
+            &mut t,
+            CatalogChange::CreateTable {
+                db: 5,
+                def: table_def(o),
+            },
+        )
+        .unwrap();
+    }
+    e.commit(t, true).unwrap();
+
+    let mut t = e.begin();
+    let reader = e.begin();
+    let text = |i: i32| format!("r{i}");
+    e.insert_many(&mut t, 5, oid, (1..=600).map(|i| row(i, &text(i))))
+        .unwrap();
+    let sp = e.savepoint(&t);
+    e.insert_many(&mut t, 5, oid, (601..=1000).map(|i| row(i, &text(i))))
+        .unwrap();
+    // A row of another table splits the run; a duplicate fails at its own index.
+    e.insert(&mut t, 5, other, row(1, "x")).unwrap();
+    let (at, err) = *e
+        .insert_many(
+            &mut t,
+            5,
+            oid,
+            [row(5000, "a"), row(7, "dup"), row(5001, "b")],
+        )
+        .unwrap_err();
+    assert_eq!((at, err.code), (1, sqlstate::UNIQUE_VIOLATION));
+    e.rollback_to(&mut t, &sp);
+    // The savepoint cut the run of 1..=1000 (and took the rest with it).
+    assert_eq!(e.scan(&t, 5, oid).len(), 600);
+    assert!(e.scan(&t, 5, other).is_empty());
+    e.insert_many(&mut t, 5, oid, (2000..2100).map(|i| row(i, &text(i))))
+        .unwrap();
+    // Deleting a row of the run, then inserting more: redo must keep this order.
+    let five = e.lookup_key(&t, 5, oid, &[Value::Int4(5)])[0].0;
+    assert_eq!(e.delete(&mut t, 5, oid, five).unwrap(), RowOutcome::Done);
+    e.insert_many(&mut t, 5, oid, [row(5, "five again")])
+        .unwrap();
+    // Others see nothing before the commit.
+    assert!(e.scan(&reader, 5, oid).is_empty());
+    e.commit(t, true).unwrap();
+    assert!(e.scan(&reader, 5, oid).is_empty());
+    e.abort(reader);
+
+    let mut expected: Vec<(i32, String)> =
+        (1..=600).chain(2000..2100).map(|i| (i, text(i))).collect();
+    expected[4] = (5, "five again".into());
+    expected.sort();
+    assert_eq!(visible_rows(&e, oid), expected);
+
+    // An aborted bulk insert leaves nothing, in memory or after a crash.
+    let mut t = e.begin();
+    e.insert_many(&mut t, 5, oid, (10_000..20_000).map(|i| row(i, "gone")))
+        .unwrap();
+    e.abort(t);
+    assert_eq!(visible_rows(&e, oid), expected);
+    // In progress at the crash: never committed.
+    let mut t = e.begin();
+    e.insert_many(&mut t, 5, oid, (30_000..31_000).map(|i| row(i, "lost")))
+        .unwrap();
+    drop(t);
+    drop(e);
+
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(visible_rows(&e, oid), expected);
+    assert!(visible_rows(&e, other).is_empty());
+    // The committed rows went to the WAL as INSERT_ROWS records, not one a row.
+    let mut reader = WalReader::new(&d.join("pg_wal"), 16 * 1024 * 1024, 1, Lsn(0x1000028));
+    let (mut multi, mut single) = (0, 0);
+    while let Some(rec) = reader.next_record().unwrap() {
+        match (rec.rmid, rec.info) {
+            (record::RM_TUSK_HEAP, record::INSERT_ROWS_INFO) => {
+                let r = Record::decode(rec.rmid, rec.info, &rec.payload).unwrap();
+                assert!(
+                    r.describe().starts_with("INSERT_ROWS db 5 rel "),
+                    "{}",
+                    r.describe()
+                );
+                multi += 1;
+            }
+            (record::RM_TUSK_HEAP, 0x00) => single += 1,
+            _ => {}
+        }
+    }
+    // 1..=600 and 2000..2099 (one record each), the row of `other` rolled back, the
+    // re-inserted 5 alone; the aborted and the unfinished transactions wrote nothing.
+    assert_eq!((multi, single), (2, 1));
+    e.shutdown().unwrap();
+    drop(e);
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    assert_eq!(visible_rows(&e, oid), expected);
+    drop(e);
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -1016,6 +1016,9 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
                     "value too long for type character({n})"
                 );
             }
+            if len == n {
+                return Ok(v);
+            }
             let mut padded = String::with_capacity(s.len() + n - len);
             padded.push_str(s);
             let mut pad = n - len;

@@ -42,4 +42,33 @@ copy cb to stdout (format csv, delimiter 'ab');
 create table ct3 (id int, t text, n numeric, d date, b boolean);
 \copy ct3 from '@DIR@/ct.bin' binary
 select count(*), sum(id), string_agg(t, '/' order by id) from ct3;
+-- Buffered rows: a duplicate key is reported at its line, unless a later row of the
+-- same buffer fails to convert or violates a CHECK first (then nothing is inserted).
+create table cu (id int primary key, v text check (v <> 'bad'));
+copy cu from stdin;
+1	a
+2	b
+1	c
+3	d
+\.
+copy cu from stdin;
+1	a
+2	b
+1	c
+x	d
+\.
+copy cu from stdin;
+1	a
+1	b
+3	bad
+\.
+copy cu from stdin;
+10	a
+11	b
+\.
+copy cu from stdin;
+12	c
+10	again
+\.
+select * from cu order by id;
 copy cb from stdin (format binary);
