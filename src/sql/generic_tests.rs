@@ -86,15 +86,44 @@ fn literals_that_are_not_plain_values_are_planned_each_time() {
         q(&mut s, "select a, b from p order by 02"),
         "a|b\n2|1\n1|2\nSELECT 2"
     );
-    // A negative literal is one constant.
+    // A negative literal is one constant: an integer one is proved equal to the
+    // parameter negated, and the plan is reused with the other value.
     assert_eq!(
         q(&mut s, "select v from t where id = -10 + 20"),
         "v\nv10\nSELECT 1"
     );
+    assert!(s.has_generic_plan("select v from t where id = -$1 + $2"));
     assert_eq!(
         q(&mut s, "select v from t where id = -11 + 20"),
         "v\nv9\nSELECT 1"
     );
+    assert_eq!(
+        q(
+            &mut s,
+            "select v from t where id = -3000000000 + 3000000015"
+        ),
+        "v\nv15\nSELECT 1"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select pg_typeof(-12), pg_typeof(-3000000000), -12 + 2"
+        ),
+        "pg_typeof|pg_typeof|?column?\ninteger|bigint|-10\nSELECT 1"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select pg_typeof(-13), pg_typeof(-3000000001), -13 + 2"
+        ),
+        "pg_typeof|pg_typeof|?column?\ninteger|bigint|-11\nSELECT 1"
+    );
+    // A decimal one is not proved (planned each time), and still right; unsigned, it is.
+    assert_eq!(q(&mut s, "select 1.50 + 10 as x"), "x\n11.50\nSELECT 1");
+    assert!(s.has_generic_plan("select $001 + $2 as x"));
+    assert_eq!(q(&mut s, "select -1.50 + 10 as x"), "x\n8.50\nSELECT 1");
+    assert!(!s.has_generic_plan("select -$001 + $2 as x"));
+    assert_eq!(q(&mut s, "select -2.25 + 10 as x"), "x\n7.75\nSELECT 1");
     assert_eq!(
         q(&mut s, "select -2147483648 as m, pg_typeof(-2147483648)"),
         "m|pg_typeof\n-2147483648|integer\nSELECT 1"
