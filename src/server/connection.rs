@@ -1050,41 +1050,12 @@ fn extended_batch(
     (w, skip)
 }
 
-/// Takes the next frame from the read buffer if it is a complete, well-formed
-/// extended-protocol message; anything else stays for [`read_frame`] to read (and to
-/// report, if it is malformed).
-/// Appends to `data` the payloads of the complete CopyData messages waiting in the
-/// read buffer, up to [`COPY_DATA_BATCH`] bytes: COPY FROM's stream may be split
-/// anywhere, so consecutive messages are one piece of it, handed to the session in one
-/// call instead of one call (and one frame allocation) per message — clients such as
-/// pgbench send a message per row. A frame that is incomplete, of another type or of a
-/// bad length stays in the buffer for [`read_frame`] (which reports the bad length).
-fn take_buffered_copy_data(io: &mut tokio::io::BufReader<Box<dyn Stream>>, data: &mut Vec<u8>) {
-    use tokio::io::AsyncBufRead;
-    let mut taken = 0;
-    loop {
-        let buf = &io.buffer()[taken..];
-        if data.len() >= COPY_DATA_BATCH || buf.len() < 5 || buf[0] != b'd' {
-            break;
-        }
-        let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
-        let limit = super::protocol::limit_for(b'd').unwrap_or(0);
-        if len < 4 || len as usize - 4 > limit || buf.len() < 1 + len as usize {
-            break;
-        }
-        data.extend_from_slice(&buf[5..1 + len as usize]);
-        taken += 1 + len as usize;
-    }
-    std::pin::Pin::new(io).consume(taken);
-}
-
-/// The most COPY data gathered from the read buffer for one call of the session.
-const COPY_DATA_BATCH: usize = 256 * 1024;
-
-fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option<FrontendMessage> {
-    use tokio::io::AsyncBufRead;
-    let buf = io.buffer();
-    if buf.len() < 5 || !matches!(buf[0], b'P' | b'B' | b'D' | b'E' | b'C' | b'S' | b'H') {
+/// The length (type byte included) of the complete frame of a type `wanted` accepts
+/// at the start of `buf`; `None` when it is incomplete, of another type or of a bad
+/// length — such a frame stays in the buffer for [`read_frame`] (which reports a bad
+/// length).
+fn complete_frame(buf: &[u8], wanted: impl Fn(u8) -> bool) -> Option<usize> {
+    if buf.len() < 5 || !wanted(buf[0]) {
         return None;
     }
     let len = i32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
@@ -1093,9 +1064,40 @@ fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option
         return None;
     }
     let total = 1 + len as usize;
-    if buf.len() < total {
-        return None;
+    (buf.len() >= total).then_some(total)
+}
+
+/// Appends to `data` the payloads of the complete CopyData messages waiting in the
+/// read buffer, up to [`COPY_DATA_BATCH`] bytes: COPY FROM's stream may be split
+/// anywhere, so consecutive messages are one piece of it, handed to the session in one
+/// call instead of one call (and one frame allocation) per message — clients such as
+/// pgbench send a message per row.
+fn take_buffered_copy_data(io: &mut tokio::io::BufReader<Box<dyn Stream>>, data: &mut Vec<u8>) {
+    use tokio::io::AsyncBufRead;
+    let mut taken = 0;
+    while data.len() < COPY_DATA_BATCH {
+        let buf = &io.buffer()[taken..];
+        let Some(total) = complete_frame(buf, |t| t == b'd') else {
+            break;
+        };
+        data.extend_from_slice(&buf[5..total]);
+        taken += total;
     }
+    std::pin::Pin::new(io).consume(taken);
+}
+
+/// The most COPY data gathered from the read buffer for one call of the session.
+const COPY_DATA_BATCH: usize = 256 * 1024;
+
+/// Takes the next frame from the read buffer if it is a complete, well-formed
+/// extended-protocol message; anything else stays for [`read_frame`] to read (and to
+/// report, if it is malformed).
+fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option<FrontendMessage> {
+    use tokio::io::AsyncBufRead;
+    let buf = io.buffer();
+    let total = complete_frame(buf, |t| {
+        matches!(t, b'P' | b'B' | b'D' | b'E' | b'C' | b'S' | b'H')
+    })?;
     let msg = FrontendMessage::decode(buf[0], &buf[5..total]).ok()?;
     std::pin::Pin::new(io).consume(total);
     Some(msg)

@@ -1008,21 +1008,20 @@ const BACKEND_IO_EVENTS: usize = 16;
 
 /// Registers the socket with the backend's runtime and serves the connection.
 async fn backend_connection(sock: StdSocket, peer: startup::Peer, shared: Arc<Shared>) {
-    let (io, is_tcp): (Box<dyn Stream>, bool) = match sock {
-        StdSocket::Tcp(s) => match tokio::net::TcpStream::from_std(s) {
-            Ok(s) => (Box::new(s), true),
-            Err(e) => {
-                tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
-                return;
-            }
-        },
-        StdSocket::Unix(s) => match tokio::net::UnixStream::from_std(s) {
-            Ok(s) => (Box::new(s), false),
-            Err(e) => {
-                tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
-                return;
-            }
-        },
+    let registered = match sock {
+        StdSocket::Tcp(s) => {
+            tokio::net::TcpStream::from_std(s).map(|s| (Box::new(s) as Box<dyn Stream>, true))
+        }
+        StdSocket::Unix(s) => {
+            tokio::net::UnixStream::from_std(s).map(|s| (Box::new(s) as Box<dyn Stream>, false))
+        }
+    };
+    let (io, is_tcp) = match registered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(severity = "LOG", "could not accept new connection: {e}");
+            return;
+        }
     };
     connection::serve(io, peer, is_tcp, shared).await
 }

@@ -310,21 +310,8 @@ impl Record {
     /// tuples; deletes remove the version.
     pub fn redo(&self, store: &mut Store) {
         match self {
-            Record::Insert { db, rel, tid, row } => {
-                store
-                    .heap_mut(*db, *rel)
-                    .put(*tid, Tuple::frozen(row.clone(), 1));
-            }
-            Record::InsertRows {
-                db,
-                rel,
-                first,
-                rows,
-            } => {
-                let heap = store.heap_mut(*db, *rel);
-                for (tid, row) in (*first..).zip(rows) {
-                    heap.put(tid, Tuple::frozen(row.clone(), 1));
-                }
+            Record::Insert { .. } | Record::InsertRows { .. } => {
+                self.clone().put_inserted(store, 1);
             }
             Record::Delete { db, rel, tid } => {
                 store.heap_mut(*db, *rel).remove(*tid);
@@ -349,6 +336,26 @@ impl Record {
                 }
             }
             Record::Commit { .. } | Record::Checkpoint { .. } | Record::ParameterChange(_) => {}
+        }
+    }
+
+    /// Puts the rows of an INSERT or INSERT_ROWS record into their heap as frozen
+    /// versions committed at sequence number `seq` (redo and standby replay); any
+    /// other record does nothing.
+    pub fn put_inserted(self, store: &mut Store, seq: u64) {
+        let (db, rel, first, rows) = match self {
+            Record::Insert { db, rel, tid, row } => (db, rel, tid, vec![row]),
+            Record::InsertRows {
+                db,
+                rel,
+                first,
+                rows,
+            } => (db, rel, first, rows),
+            _ => return,
+        };
+        let heap = store.heap_mut(db, rel);
+        for (tid, row) in (first..).zip(rows) {
+            heap.put(tid, Tuple::frozen(row, seq));
         }
     }
 

@@ -57,7 +57,6 @@
 //!    WARNING, pause, FATAL when resumed.
 
 use super::control::{ControlFile, DbState};
-use super::heap::Tuple;
 use super::record::{Record, RM_TUSK_HEAP};
 use super::wal::io::{SegmentFile, WalIo};
 use super::wal::timeline::TimelineEntry;
@@ -1153,19 +1152,8 @@ impl Engine {
         let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
         for r in records {
             match r {
-                Record::Insert { db, rel, tid, row } => {
-                    st.store.heap_mut(db, rel).put(tid, Tuple::frozen(row, seq));
-                }
-                Record::InsertRows {
-                    db,
-                    rel,
-                    first,
-                    rows,
-                } => {
-                    let heap = st.store.heap_mut(db, rel);
-                    for (tid, row) in (first..).zip(rows) {
-                        heap.put(tid, Tuple::frozen(row, seq));
-                    }
+                r @ (Record::Insert { .. } | Record::InsertRows { .. }) => {
+                    r.put_inserted(&mut st.store, seq);
                 }
                 Record::Delete { db, rel, tid } => {
                     let heap = st.store.heap_mut(db, rel);
