@@ -33,7 +33,8 @@
 //!    recycles (renames to future segment names, up to [`recycle_limit`]) or removes
 //!    the segments older than [`oldest_segment_to_keep`];
 //!    The first tick after a crash recovery that left its checkpoint to this thread
-//!    runs that one (reason `end-of-recovery`; `EngineOptions::defer_recovery_checkpoint`);
+//!    runs that one (reason `end-of-recovery`; `EngineOptions::defer_recovery_checkpoint`)
+//!    — unless a checkpoint completed in between, which did its work;
 //! 4. then the thread reclaims dead row versions (VACUUM of every table) when enough
 //!    dead versions have piled up.
 
@@ -260,6 +261,7 @@ pub fn spawn(engine: &Arc<Engine>) {
 }
 
 fn run(weak: Weak<Engine>) {
+    let mut recovery_checkpoint_tried = false;
     loop {
         let tick = match weak.upgrade() {
             Some(e) => e.settings().tick,
@@ -280,19 +282,28 @@ fn run(weak: Weak<Engine>) {
             .unwrap_or_else(|p| p.into_inner().elapsed());
         let (_, redo) = engine.last_checkpoint();
         let written = engine.current_wal_lsn().bytes_since(redo);
-        let reason = if engine.take_recovery_checkpoint() {
-            Some("end-of-recovery")
-        } else if since >= s.checkpoint_timeout && written > 0 && engine.wal_since_last_checkpoint()
-        {
-            Some("time")
-        } else if written >= s.wal_trigger_bytes() {
-            Some("wal")
+        if !recovery_checkpoint_tried && engine.recovery_checkpoint_pending() {
+            recovery_checkpoint_tried = true;
+            // Once (a failure leaves it to the timed and size triggers), and not at all
+            // when a checkpoint completed since recovery.
+            if let Err(e) = engine.end_of_recovery_checkpoint() {
+                tracing::warn!("end-of-recovery checkpoint failed: {}", e.message);
+            }
         } else {
-            None
-        };
-        if let Some(reason) = reason {
-            if let Err(e) = engine.checkpoint_with_reason(reason) {
-                tracing::warn!("automatic checkpoint failed: {}", e.message);
+            let reason = if since >= s.checkpoint_timeout
+                && written > 0
+                && engine.wal_since_last_checkpoint()
+            {
+                Some("time")
+            } else if written >= s.wal_trigger_bytes() {
+                Some("wal")
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                if let Err(e) = engine.checkpoint_with_reason(reason) {
+                    tracing::warn!("automatic checkpoint failed: {}", e.message);
+                }
             }
         }
         // archive_timeout (PostgreSQL's checkpointer does this too).

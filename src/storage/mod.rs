@@ -630,7 +630,7 @@ impl Engine {
             standby_locks: standby_locks::StandbyLocks::default(),
             receipt_clock: standby_locks::ReceiptClock::default(),
         };
-        engine.checkpoint_inner(true, None)
+        engine.checkpoint_inner(true, None, false).map(drop)
     }
 
     /// Opens the cluster: reads pg_control, loads the last checkpoint's images, replays
@@ -758,7 +758,7 @@ impl Engine {
             && opts.defer_recovery_checkpoint;
         if (redo_started && !deferred) || backup_label.is_some() {
             // End-of-recovery checkpoint, as PostgreSQL does after crash recovery.
-            engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"))?;
+            engine.checkpoint_inner(false, Some("end-of-recovery immediate wait"), false)?;
         }
         engine
             .recovery_checkpoint_pending
@@ -869,22 +869,36 @@ impl Engine {
     /// flags: `time`, `wal`, `immediate force wait`…) when `log_checkpoints` is on.
     pub fn checkpoint_with_reason(&self, reason: &str) -> Result<()> {
         self.counters.count_checkpoint(reason);
-        self.checkpoint_inner(false, Some(reason))
+        self.checkpoint_inner(false, Some(reason), false).map(drop)
     }
 
     /// The shutdown checkpoint (state = shut down in pg_control).
     pub fn shutdown(&self) -> Result<()> {
-        self.checkpoint_inner(true, Some("shutdown immediate"))?;
+        self.checkpoint_inner(true, Some("shutdown immediate"), false)?;
         // Nothing may be written after the shutdown checkpoint.
         self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Whether crash recovery left its checkpoint to the caller (the checkpointer
-    /// thread), which runs it now: true once.
-    pub(crate) fn take_recovery_checkpoint(&self) -> bool {
-        self.recovery_checkpoint_pending
-            .swap(false, Ordering::SeqCst)
+    /// Whether crash recovery left its checkpoint to the checkpointer thread and no
+    /// checkpoint has completed since.
+    pub(crate) fn recovery_checkpoint_pending(&self) -> bool {
+        self.recovery_checkpoint_pending.load(Ordering::SeqCst)
+    }
+
+    /// Runs the checkpoint crash recovery left to the checkpointer thread (reason
+    /// `end-of-recovery`), unless one completed since recovery — a `CHECKPOINT` that
+    /// got there first already did its work, and a second one behind it would rewrite
+    /// the images again later than anyone asked. True when it ran.
+    pub(crate) fn end_of_recovery_checkpoint(&self) -> Result<bool> {
+        if !self.recovery_checkpoint_pending() {
+            return Ok(false);
+        }
+        let ran = self.checkpoint_inner(false, Some("end-of-recovery"), true)?;
+        if ran {
+            self.counters.count_checkpoint("end-of-recovery");
+        }
+        Ok(ran)
     }
 
     /// The last checkpoint's location and redo location (from pg_control).
@@ -973,10 +987,20 @@ impl Engine {
     /// tuple ids, a repeated insert replaces the tuple, a repeated delete of a missing
     /// tuple does nothing, catalog changes set state), and replay in WAL order ends in
     /// the same state.
-    fn checkpoint_inner(&self, shutdown: bool, reason: Option<&str>) -> Result<()> {
+    ///
+    /// `only_if_recovery_pending`: checked under the checkpoint mutex, the checkpoint is
+    /// skipped (false) when one completed since crash recovery deferred its own.
+    fn checkpoint_inner(
+        &self,
+        shutdown: bool,
+        reason: Option<&str>,
+        only_if_recovery_pending: bool,
+    ) -> Result<bool> {
         if self.in_recovery() {
             // A standby writes no WAL: its checkpoints are restartpoints.
-            return self.restartpoint(shutdown, reason.unwrap_or("immediate force wait"));
+            return self
+                .restartpoint(shutdown, reason.unwrap_or("immediate force wait"))
+                .map(|()| true);
         }
         self.check_broken()?;
         let _one = self
@@ -986,6 +1010,9 @@ impl Engine {
         // Again under the mutex: a checkpoint that waited for the shutdown checkpoint
         // must not follow it.
         self.check_broken()?;
+        if only_if_recovery_pending && !self.recovery_checkpoint_pending() {
+            return Ok(false);
+        }
         let log = reason.is_some() && self.settings().log_checkpoints;
         if let Some(r) = reason.filter(|_| log) {
             tracing::info!("checkpoint starting: {r}");
@@ -1072,6 +1099,9 @@ impl Engine {
             };
             control.write(&self.datadir, self.opts.fsync)?;
         }
+        // Whatever crash recovery left undone, this checkpoint did.
+        self.recovery_checkpoint_pending
+            .store(false, Ordering::SeqCst);
         drop(shutdown_guard);
         // 5. WAL segments no longer needed are recycled or removed; the next segment
         // is prepared when the current one is nearly full.
@@ -1107,7 +1137,7 @@ impl Engine {
             // Still under the checkpoint mutex: a checkpoint waiting for it sees this.
             self.shut_down.store(true, Ordering::SeqCst);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A table's rows as of snapshot `seq` for its checkpoint image, and whether no

@@ -1525,10 +1525,11 @@ fn a_deferred_recovery_checkpoint_keeps_the_old_one_in_charge_until_it_runs() {
     assert_eq!(e.last_checkpoint(), first);
     assert_eq!(sorted_ids(&e, oid), vec![2, 4, 5]);
     // The checkpointer's turn: it runs the deferred checkpoint once.
-    assert!(e.take_recovery_checkpoint());
-    assert!(!e.take_recovery_checkpoint());
-    e.checkpoint_with_reason("end-of-recovery").unwrap();
+    assert!(e.recovery_checkpoint_pending());
+    assert!(e.end_of_recovery_checkpoint().unwrap());
     assert!(e.last_checkpoint().1 > first.1);
+    assert!(!e.recovery_checkpoint_pending());
+    assert!(!e.end_of_recovery_checkpoint().unwrap());
     e.shutdown().unwrap();
     // Nothing follows the shutdown checkpoint, not even a checkpoint that asks later.
     let down = e.last_checkpoint();
@@ -1538,6 +1539,38 @@ fn a_deferred_recovery_checkpoint_keeps_the_old_one_in_charge_until_it_runs() {
     drop(e);
     let e = Engine::open(&d, &EngineOptions::default()).unwrap();
     assert_eq!(sorted_ids(&e, oid), vec![2, 4, 5]);
+    e.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_checkpoint_after_recovery_stands_for_the_deferred_one() {
+    let (d, e) = boot("deferred-done");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.insert(&mut t, 5, oid, row(1, "one")).unwrap();
+    e.commit(t, true).unwrap();
+    drop(e); // crash
+
+    let e = Engine::open(&d, &deferring_opts()).unwrap();
+    assert!(e.recovery_checkpoint_pending());
+    // An operator's CHECKPOINT gets there before the checkpointer thread: that one
+    // then has nothing to do (a second checkpoint, later than anyone asked, would
+    // rewrite the images behind the operator's back).
+    e.checkpoint().unwrap();
+    assert!(!e.recovery_checkpoint_pending());
+    let done = e.last_checkpoint();
+    assert!(!e.end_of_recovery_checkpoint().unwrap());
+    assert_eq!(e.last_checkpoint(), done);
+    assert_eq!(sorted_ids(&e, oid), vec![1]);
     e.shutdown().unwrap();
     let _ = std::fs::remove_dir_all(d);
 }

@@ -239,14 +239,16 @@ fn run(whole_datadir: bool) {
             let out = s.psql_as("postgres", "postgres", None, "checkpoint");
             assert!(
                 !out.status.success(),
-                "{what}: a checkpoint writing {} kB of images into {room} bytes succeeded",
-                filler_kb(&s)
+                "{what}: a checkpoint writing {} kB of images into {room} bytes succeeded; log:\n{}",
+                filler_kb(&s),
+                s.log_text()
             );
             checkpoint_said = stderr(&out).trim().to_string();
             let leftovers = temp_files(m.path());
             assert!(
                 leftovers.is_empty(),
-                "{what}: the failed checkpoint left temporary files: {leftovers:?}"
+                "{what}: the failed checkpoint left temporary files: {leftovers:?}; log:\n{}",
+                s.log_text()
             );
         }
         let load = Load::start(&rt, &conninfo, (round as i32 + 1) * 1000, &mut rng);
