@@ -47,6 +47,7 @@
 
 use super::expr::Expr;
 use super::*;
+use rustc_hash::FxHashMap;
 
 /// Generic-plan entries kept per session before they are all dropped.
 const CAPACITY: usize = 256;
@@ -66,23 +67,60 @@ pub(super) struct GenericPlan {
 
 /// What the ordinary path needs to make an entry for the statement it is running.
 pub(super) struct Note {
-    /// The template of the whole query string (the entry's key).
-    key: String,
     /// The statement's text as split and planned.
     piece_text: String,
-    /// The template of `piece_text` (whose tree the parse cache holds).
-    piece_template: String,
+    /// The entry to make for the statement's shape, if any.
+    shape: Option<NotePart>,
+    /// The entry to make for its template, if any (when the shape's plan turns out to
+    /// depend on a literal).
+    template: Option<NotePart>,
+}
+
+/// One entry a [`Note`] asks for.
+pub(super) struct NotePart {
+    /// The shape or template of the whole query string (the entry's key).
+    key: String,
+    /// The shape or template of the statement's text (`Note::piece_text`).
+    piece: parse_cache::Template,
     kinds: Vec<DataType>,
     values: Vec<Value>,
+}
+
+/// The shape and the template of a query string that go the ordinary way, for
+/// [`Session::note_generic`].
+pub(super) struct Pending {
+    shape: Option<parse_cache::Template>,
+    template: Option<parse_cache::Template>,
 }
 
 /// What [`Session::simple_generic`] did with a query string.
 pub(super) enum Generic {
     /// It ran the statement (the results of `simple_query`).
     Ran(Vec<Result<ExecResult>>),
-    /// The ordinary path runs it; an entry may be made (the template of the string).
-    Make(parse_cache::Template),
+    /// The ordinary path runs it; entries may be made.
+    Make(Pending),
     /// The ordinary path runs it; nothing to make.
+    Ordinary,
+}
+
+/// Which of the session's two maps of generic plans.
+#[derive(Clone, Copy)]
+enum Keyed {
+    /// By shape (every numeric literal a parameter): `Session::generic_shapes`.
+    Shape,
+    /// By template (literals of one character stay): `Session::generic`.
+    Template,
+}
+
+/// What a map holds for a statement.
+enum Found {
+    /// A valid plan, and the literals' values to run it with.
+    Plan(Arc<Plan>, Vec<Value>),
+    /// No entry valid for the statement: the ordinary path makes one.
+    Missing,
+    /// The shape's plan depends on its literals.
+    Unproved,
+    /// The ordinary path runs it, nothing to make (it reports the error).
     Ordinary,
 }
 
@@ -133,53 +171,90 @@ fn negated_integer(v: &Value) -> Option<Value> {
 
 impl Session {
     /// Runs `sql` through a generic plan when it is one templated statement with a
-    /// valid entry (see the module notes).
+    /// valid entry (see the module notes): its shape's, or else its template's.
     pub(super) fn simple_generic(&mut self, sql: &str) -> Generic {
-        let Some(t) = parse_cache::template(sql) else {
+        let Some(shape) = parse_cache::shape(sql).filter(|t| !t.literals.is_empty()) else {
             return Generic::Ordinary;
         };
-        if t.literals.is_empty() {
-            return Generic::Ordinary;
+        let template = || parse_cache::template(sql).filter(|t| !t.literals.is_empty());
+        match self.find_generic(Keyed::Shape, &shape) {
+            Found::Plan(plan, values) => return Generic::Ran(self.run_generic(&plan, &values)),
+            Found::Ordinary => return Generic::Ordinary,
+            Found::Missing => {
+                return Generic::Make(Pending {
+                    shape: Some(shape),
+                    template: template(),
+                })
+            }
+            Found::Unproved => {}
         }
-        let Some(entry) = self.generic.get(&t.text) else {
-            return Generic::Make(t);
-        };
-        let Some((values, kinds)) = literal_values(&t) else {
+        let Some(t) = template() else {
             return Generic::Ordinary;
         };
-        if entry.kinds != kinds {
-            return Generic::Make(t);
+        match self.find_generic(Keyed::Template, &t) {
+            Found::Plan(plan, values) => Generic::Ran(self.run_generic(&plan, &values)),
+            Found::Missing => Generic::Make(Pending {
+                shape: None,
+                template: Some(t),
+            }),
+            Found::Unproved | Found::Ordinary => Generic::Ordinary,
         }
+    }
+
+    fn generic_map(&mut self, keyed: Keyed) -> &mut FxHashMap<String, GenericPlan> {
+        match keyed {
+            Keyed::Shape => &mut self.generic_shapes,
+            Keyed::Template => &mut self.generic,
+        }
+    }
+
+    /// What the `keyed` map holds for the statement `t`.
+    fn find_generic(&mut self, keyed: Keyed, t: &parse_cache::Template) -> Found {
+        if !self.generic_map(keyed).contains_key(&t.text) {
+            return Found::Missing;
+        }
+        let Some((values, kinds)) = literal_values(t) else {
+            return Found::Ordinary;
+        };
         // As `run` does before planning: the zone and the current user first.
         self.enter_zone();
         self.sync_user();
         if self.failed {
-            return Generic::Ordinary; // `run` says 25P02
+            return Found::Ordinary; // `run` says 25P02
         }
         let version = self.engine.catalog_version();
         let path = self.resolved().path.clone();
-        let Some(entry) = self.generic.get(&t.text) else {
-            return Generic::Make(t);
+        let tz = self.hot().time_zone.clone();
+        let user = self.ctx.user.clone();
+        let Some(entry) = self.generic_map(keyed).get(&t.text) else {
+            return Found::Missing;
         };
-        if entry.version != version
+        if entry.kinds != kinds
+            || entry.version != version
             || entry.path != path
-            || entry.tz != self.hot().time_zone
-            || entry.user != self.ctx.user
+            || entry.tz != tz
+            || entry.user != user
         {
-            return Generic::Make(t);
+            return Found::Missing;
         }
-        let Some(plan) = entry.plan.clone() else {
-            return Generic::Ordinary;
-        };
+        match &entry.plan {
+            Some(plan) => Found::Plan(plan.clone(), values),
+            None => Found::Unproved,
+        }
+    }
+
+    /// Runs a generic plan with the statement's literals, then commits the implicit
+    /// transaction as after any statement.
+    fn run_generic(&mut self, plan: &Plan, values: &[Value]) -> Vec<Result<ExecResult>> {
         let r = if self.engine.in_recovery() {
-            hot_standby::check_plan(&plan).and_then(|_| self.run_plan(&plan, &values))
+            hot_standby::check_plan(plan).and_then(|_| self.run_plan(plan, values))
         } else {
-            self.run_plan(&plan, &values)
+            self.run_plan(plan, values)
         };
         let mut out = vec![r];
         if out[0].is_err() {
             self.on_error();
-            return Generic::Ran(out);
+            return out;
         }
         if !self.explicit {
             if let Err(e) = self.commit_txn() {
@@ -187,38 +262,89 @@ impl Session {
                 out[0] = Err(e);
             }
         }
-        Generic::Ran(out)
+        out
     }
 
-    /// Leaves the note that lets `plan_cached` make an entry for the one statement
-    /// `piece` of the string templated as `t`, when the statement's own template has
-    /// the same literals.
-    pub(super) fn note_generic(&mut self, t: parse_cache::Template, piece: &front::Piece) {
+    /// Leaves the note that lets `plan_cached` make entries for the one statement
+    /// `piece` of the string whose shape and template `pending` holds, when the
+    /// statement's own shape (template) has the same literals.
+    pub(super) fn note_generic(&mut self, pending: Pending, piece: &front::Piece) {
         self.generic_note = None;
-        let Some(pt) = parse_cache::template(&piece.text) else {
-            return;
+        let part = |whole: Option<parse_cache::Template>,
+                    of: fn(&str) -> Option<parse_cache::Template>| {
+            let whole = whole?;
+            let piece = of(&piece.text)?;
+            let same = piece.literals.len() == whole.literals.len()
+                && piece
+                    .literals
+                    .iter()
+                    .zip(&whole.literals)
+                    .all(|(a, b)| a.1 == b.1);
+            let (values, kinds) = literal_values(&whole).filter(|_| same)?;
+            Some(NotePart {
+                key: whole.text,
+                piece,
+                kinds,
+                values,
+            })
         };
-        let same = pt.literals.len() == t.literals.len()
-            && pt.literals.iter().zip(&t.literals).all(|(a, b)| a.1 == b.1);
-        let Some((values, kinds)) = literal_values(&t).filter(|_| same) else {
-            return;
-        };
-        self.generic_note = Some(Note {
-            key: t.text,
+        let note = Note {
             piece_text: piece.text.clone(),
-            piece_template: pt.text,
-            kinds,
-            values,
-        });
+            shape: part(pending.shape, parse_cache::shape),
+            template: part(pending.template, parse_cache::template),
+        };
+        if note.shape.is_some() || note.template.is_some() {
+            self.generic_note = Some(note);
+        }
     }
 
-    /// Makes the entry the note asks for from `custom`, the ordinary plan of the
+    /// Makes the entries the note asks for from `custom`, the ordinary plan of the
     /// statement `piece` (called by `plan_cached` with the search path, temporary
-    /// schema and role entered).
+    /// schema and role entered): the shape's, and when that one is not proved, the
+    /// template's.
     pub(super) fn make_generic(&mut self, piece: &front::Piece, custom: &Plan) {
         let Some(note) = self.generic_note.take_if(|n| n.piece_text == piece.text) else {
             return;
         };
+        if let Some(part) = note.shape {
+            // The shape is parsed here, once: the parse cache holds templates only.
+            let parsed = parse_sql(&front::Piece {
+                text: part.piece.text.clone(),
+                offset: piece.offset,
+            });
+            let tree = match parsed {
+                Ok((Parsed::Sql(stmt), false))
+                    if parse_cache::fill(&mut (*stmt).clone(), &part.piece.literals) =>
+                {
+                    Some(*stmt)
+                }
+                _ => None,
+            };
+            if self.make_entry(Keyed::Shape, piece, part, tree, custom) {
+                return;
+            }
+        }
+        if let Some(part) = note.template {
+            let tree = parse_cache::template_tree(&part.piece.text);
+            if tree.is_none() {
+                return; // not parsed through its template (or the cache started over)
+            }
+            self.make_entry(Keyed::Template, piece, part, tree, custom);
+        }
+    }
+
+    /// Plans `tree` (the shape or template of the statement `piece`) with its
+    /// placeholders as parameters, proves the plan against `custom`, and stores the
+    /// entry (a proved plan, or the mark that the key is planned each time, also when
+    /// there is no tree). True when the plan was proved.
+    fn make_entry(
+        &mut self,
+        keyed: Keyed,
+        piece: &front::Piece,
+        part: NotePart,
+        tree: Option<ast::Statement>,
+        custom: &Plan,
+    ) -> bool {
         let version = self.engine.catalog_version();
         let (path, role) = {
             let r = self.resolved();
@@ -229,45 +355,46 @@ impl Session {
             custom,
             Plan::Query(_) | Plan::Insert(_) | Plan::Update(_) | Plan::Delete(_)
         );
-        let Some(tree) = parse_cache::template_tree(&note.piece_template) else {
-            return; // not parsed through its template (or the cache started over)
-        };
-        let plan = plannable
-            .then(|| {
-                let mut b = Binder::new(
-                    &self.engine,
-                    self.db_oid,
-                    &note.piece_template,
-                    piece.offset,
-                    note.kinds.clone(),
-                );
-                b.acl_role = Some(role);
-                let plan = b.plan(&tree).ok()?;
-                (b.params == note.kinds
-                    && same_but_literals(&plan, custom, &note.values, &note.kinds))
+        let plan = tree.filter(|_| plannable).and_then(|tree| {
+            let mut b = Binder::new(
+                &self.engine,
+                self.db_oid,
+                &part.piece.text,
+                piece.offset,
+                part.kinds.clone(),
+            );
+            b.acl_role = Some(role);
+            let plan = b.plan(&tree).ok()?;
+            (b.params == part.kinds && same_but_literals(&plan, custom, &part.values, &part.kinds))
                 .then(|| Arc::new(plan))
-            })
-            .flatten();
-        if self.generic.len() >= CAPACITY {
-            self.generic.clear();
+        });
+        let proved = plan.is_some();
+        let user = self.ctx.user.clone();
+        let map = self.generic_map(keyed);
+        if map.len() >= CAPACITY {
+            map.clear();
         }
-        self.generic.insert(
-            note.key,
+        map.insert(
+            part.key,
             GenericPlan {
                 version,
                 path,
                 tz,
-                user: self.ctx.user.clone(),
-                kinds: note.kinds,
+                user,
+                kinds: part.kinds,
                 plan,
             },
         );
+        proved
     }
 
-    /// Whether the session holds a usable generic plan for the template `key` (tests).
+    /// Whether the session holds a usable generic plan for the shape or template `key`
+    /// (tests).
     #[cfg(test)]
     pub(super) fn has_generic_plan(&self, key: &str) -> bool {
-        self.generic.get(key).is_some_and(|g| g.plan.is_some())
+        [&self.generic_shapes, &self.generic]
+            .iter()
+            .any(|m| m.get(key).is_some_and(|g| g.plan.is_some()))
     }
 }
 

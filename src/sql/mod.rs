@@ -944,6 +944,9 @@ pub struct Session {
     /// Generic plans of simple-protocol statement shapes, by the template of the
     /// query string (bounded; see `sql::generic`).
     generic: rustc_hash::FxHashMap<String, generic::GenericPlan>,
+    /// Generic plans by statement shape (every numeric literal a parameter), tried
+    /// before those by template (bounded; see `sql::generic`).
+    generic_shapes: rustc_hash::FxHashMap<String, generic::GenericPlan>,
     /// Set while the ordinary path runs a templated statement: what `plan_cached`
     /// needs to make its generic entry.
     generic_note: Option<generic::Note>,
@@ -1058,6 +1061,7 @@ impl Session {
             resolved: None,
             plan_cache: Default::default(),
             generic: Default::default(),
+            generic_shapes: Default::default(),
             generic_note: None,
             hot: std::cell::RefCell::new(hot::Hot::unread()),
             expect_fields: None,
@@ -1427,9 +1431,9 @@ impl Session {
 
     fn simple_query_inner(&mut self, sql: &str) -> Vec<Result<ExecResult>> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
-        let template = match self.simple_generic(sql) {
+        let pending = match self.simple_generic(sql) {
             generic::Generic::Ran(out) => return out,
-            generic::Generic::Make(t) => Some(t),
+            generic::Generic::Make(p) => Some(p),
             generic::Generic::Ordinary => None,
         };
         let parsed = match self.parse_cache.get(sql) {
@@ -1466,8 +1470,8 @@ impl Session {
             self.on_error();
             return vec![Err(e)];
         }
-        if let (Some(t), [(piece, _)]) = (template, &parsed[..]) {
-            self.note_generic(t, piece);
+        if let (Some(p), [(piece, _)]) = (pending, &parsed[..]) {
+            self.note_generic(p, piece);
         }
         let mut out = Vec::new();
         for (piece, p) in parsed.iter() {

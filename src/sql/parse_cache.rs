@@ -81,6 +81,28 @@ pub struct Template {
 /// Makes the template of `text` (see the module notes); `None` when the text is not
 /// one that may be templated.
 pub fn template(text: &str) -> Option<Template> {
+    scan(text, Placeholders::SameLength)
+}
+
+/// Makes the *shape* of `text`: as its [`template`], but with every numeric literal,
+/// one character long or more, replaced by `$n` (unpadded). Statements that differ only
+/// in their numbers, of whatever lengths, have one shape; its spans are not those of
+/// the text, so a shape is only ever planned (`sql::generic`), never handed out as the
+/// statement's tree.
+pub fn shape(text: &str) -> Option<Template> {
+    scan(text, Placeholders::Numbered)
+}
+
+/// How [`scan`] writes its placeholders.
+#[derive(Clone, Copy, PartialEq)]
+enum Placeholders {
+    /// Of the literal's own length; a literal too short for one stays ([`template`]).
+    SameLength,
+    /// `$n` for every literal ([`shape`]).
+    Numbered,
+}
+
+fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
     if !may_template(text) {
         return None;
     }
@@ -150,10 +172,16 @@ pub fn template(text: &str) -> Option<Template> {
                 let n = literals.len() + 1;
                 let digits = len - 1;
                 // The placeholder's number must fit in the literal's length.
-                if len >= 2 && (digits >= 20 || (n as u128) < 10u128.pow(digits as u32)) {
+                let width = match placeholders {
+                    Placeholders::SameLength => (len >= 2
+                        && (digits >= 20 || (n as u128) < 10u128.pow(digits as u32)))
+                    .then_some(digits),
+                    Placeholders::Numbered => Some(0),
+                };
+                if let Some(width) = width {
                     out.push_str(&text[copied..start]);
                     let at = out.len();
-                    push_placeholder(&mut out, n, digits);
+                    push_placeholder(&mut out, n, width);
                     copied = i;
                     literals.push((out[at..].to_string(), text[start..i].to_string()));
                 }
