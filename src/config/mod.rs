@@ -949,6 +949,11 @@ pub struct SessionSettings {
     internal: HashMap<String, Slot>,
     session: HashMap<String, Slot>,
     local: HashMap<String, Slot>,
+    /// The transaction's `transaction_isolation` and `transaction_read_only` as taken
+    /// from the defaults at its start ([`SessionSettings::begin_default_characteristics`]):
+    /// read as `SET LOCAL` values below `local`, kept apart so that the transaction
+    /// every statement runs in does not fill and empty that map.
+    characteristics: [Option<Slot>; 2],
     /// Snapshots of (SET layer, SET LOCAL layer): the first taken at the start of the
     /// transaction block, one more per open savepoint. Empty outside a transaction.
     saved: Vec<(HashMap<String, Slot>, HashMap<String, Slot>)>,
@@ -976,6 +981,27 @@ pub struct SessionSettings {
     generation: u64,
 }
 
+/// `transaction_isolation` and `transaction_read_only`, in the order of
+/// `SessionSettings::characteristics`.
+fn characteristic_defs() -> [&'static SettingDef; 2] {
+    static DEFS: OnceLock<[&'static SettingDef; 2]> = OnceLock::new();
+    *DEFS.get_or_init(|| {
+        [
+            ServerConfig::def("transaction_isolation"),
+            ServerConfig::def("transaction_read_only"),
+        ]
+    })
+}
+
+/// Where `key` sits in `SessionSettings::characteristics`.
+fn characteristic_index(key: &str) -> Option<usize> {
+    match key {
+        "transaction_isolation" => Some(0),
+        "transaction_read_only" => Some(1),
+        _ => None,
+    }
+}
+
 /// Whether `key` (a registry name or custom placeholder) is a GUC_REPORT setting.
 fn is_reported(key: &str) -> bool {
     REPORTED.iter().any(|r| r.eq_ignore_ascii_case(key))
@@ -990,6 +1016,7 @@ impl SessionSettings {
             internal: HashMap::default(),
             session: HashMap::default(),
             local: HashMap::default(),
+            characteristics: [None, None],
             saved: Vec::new(),
             last_reported: Mutex::new(HashMap::default()),
             reported_dirty: true,
@@ -1067,6 +1094,7 @@ impl SessionSettings {
     fn layered(&self, key: &str) -> Option<&Slot> {
         self.local
             .get(key)
+            .or_else(|| characteristic_index(key).and_then(|i| self.characteristics[i].as_ref()))
             .or_else(|| self.session.get(key))
             .or_else(|| self.internal.get(key))
             .or_else(|| self.startup.get(key))
@@ -1340,7 +1368,7 @@ impl SessionSettings {
                 self.local.insert(key, slot);
             }
         } else {
-            self.local.remove(&key);
+            self.remove_local(&key);
             if v.is_none() {
                 self.session.remove(&key);
                 if def.is_none() && self.reset_slot(None, &key).is_none() {
@@ -1381,11 +1409,19 @@ impl SessionSettings {
         }
     }
 
+    /// Whether a transaction's values are held: from [`SessionSettings::begin_transaction`]
+    /// or [`SessionSettings::begin_default_characteristics`] until
+    /// [`SessionSettings::end_transaction`].
+    pub fn in_transaction(&self) -> bool {
+        !self.saved.is_empty() || self.characteristics.iter().any(Option::is_some)
+    }
+
     /// Ends the transaction block: SET LOCAL values are dropped, and on rollback the SET
     /// values go back to what they were at [`SessionSettings::begin_transaction`].
     pub fn end_transaction(&mut self, committed: bool) {
         self.reported_dirty |= self.local.keys().any(|k| is_reported(k));
         let local = std::mem::take(&mut self.local);
+        let characteristics = std::mem::take(&mut self.characteristics);
         if !self.saved.is_empty() {
             let (session, _) = self.saved.swap_remove(0);
             if !committed {
@@ -1409,6 +1445,21 @@ impl SessionSettings {
                 }
                 _ => self.forget(&k),
             }
+        }
+        for (def, slot) in characteristic_defs().into_iter().zip(characteristics) {
+            if let Some(slot) = slot {
+                if self.compute_effective(def) != slot.value {
+                    self.forget_def(def);
+                }
+            }
+        }
+    }
+
+    /// Drops a `SET LOCAL` value, and the transaction characteristic of that name.
+    fn remove_local(&mut self, key: &str) {
+        self.local.remove(key);
+        if let Some(i) = characteristic_index(key) {
+            self.characteristics[i] = None;
         }
     }
 
@@ -1635,7 +1686,7 @@ impl SessionSettings {
         };
         self.reported_dirty |= is_reported(&key);
         self.session.remove(&key);
-        self.local.remove(&key);
+        self.remove_local(&key);
         self.internal
             .insert(key, Slot::new(val, GucSource::Override));
     }
@@ -1667,12 +1718,10 @@ impl SessionSettings {
     /// `force_read_only`, as on a hot standby), taken as values: what every
     /// transaction does.
     pub fn begin_default_characteristics(&mut self, force_read_only: bool) {
-        static DEFS: OnceLock<[&'static SettingDef; 4]> = OnceLock::new();
-        let [iso, iso_default, ro, ro_default] = *DEFS.get_or_init(|| {
+        static DEFAULTS: OnceLock<[&'static SettingDef; 2]> = OnceLock::new();
+        let [iso_default, ro_default] = *DEFAULTS.get_or_init(|| {
             [
-                ServerConfig::def("transaction_isolation"),
                 ServerConfig::def("default_transaction_isolation"),
-                ServerConfig::def("transaction_read_only"),
                 ServerConfig::def("default_transaction_read_only"),
             ]
         });
@@ -1681,8 +1730,17 @@ impl SessionSettings {
             Value::Bool(b) => Value::Bool(b || force_read_only),
             other => other,
         };
-        self.install_characteristic(iso, isolation);
-        self.install_characteristic(ro, read_only);
+        for (i, (def, val)) in characteristic_defs()
+            .into_iter()
+            .zip([isolation, read_only])
+            .enumerate()
+        {
+            // As `install_characteristic`: the remembered value stays when equal.
+            if self.effective(def) != val {
+                self.forget_def(def);
+            }
+            self.characteristics[i] = Some(Slot::new(val, GucSource::Override));
+        }
     }
 
     /// Sets a transaction characteristic for the transaction (as `SET LOCAL`, source

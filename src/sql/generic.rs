@@ -222,19 +222,22 @@ impl Session {
         if self.failed {
             return Found::Ordinary; // `run` says 25P02
         }
+        self.resolved();
         let version = self.engine.catalog_version();
-        let path = self.resolved().path.clone();
-        let tz = self.hot().time_zone.clone();
-        let user = self.ctx.user.clone();
-        let Some(entry) = self.generic_map(keyed).get(&t.text) else {
+        let map = match keyed {
+            Keyed::Shape => &self.generic_shapes,
+            Keyed::Template => &self.generic,
+        };
+        let Some(entry) = map.get(&t.text) else {
             return Found::Missing;
         };
-        if entry.kinds != kinds
-            || entry.version != version
-            || entry.path != path
-            || entry.tz != tz
-            || entry.user != user
-        {
+        // Compared in place: this runs for every statement.
+        let fresh = entry.kinds == kinds
+            && entry.version == version
+            && self.resolved.as_ref().is_some_and(|r| r.path == entry.path)
+            && entry.tz == self.hot().time_zone
+            && entry.user == self.ctx.user;
+        if !fresh {
             return Found::Missing;
         }
         match &entry.plan {

@@ -245,4 +245,26 @@ mod tests {
         q(&mut s, "reset statement_timeout");
         assert_eq!(q(&mut s, "select pg_sleep(0.01) as p"), "p\n\nSELECT 1");
     }
+
+    #[test]
+    fn a_failed_block_drops_its_local_values_at_rollback() {
+        let d = db("hot-failed-block");
+        let mut s = session(&d.engine, "postgres");
+        // An error releases the block's engine transaction at once; its SET LOCAL
+        // values and characteristics still end with the ROLLBACK (as PostgreSQL 15).
+        q(&mut s, "begin");
+        q(&mut s, "set local work_mem = '1MB'");
+        assert!(q(&mut s, "select 1/0").starts_with("ERROR 22012"));
+        q(&mut s, "rollback");
+        assert_eq!(q(&mut s, "show work_mem"), "work_mem\n4MB\nSHOW");
+        q(&mut s, "begin read only");
+        assert!(q(&mut s, "select 1/0").starts_with("ERROR 22012"));
+        q(&mut s, "rollback");
+        assert_eq!(
+            q(&mut s, "show transaction_read_only"),
+            "transaction_read_only\noff\nSHOW"
+        );
+        q(&mut s, "create table t (a int)");
+        assert_eq!(q(&mut s, "insert into t values (2)"), "INSERT 0 1");
+    }
 }

@@ -1398,6 +1398,10 @@ impl Session {
         });
         if let Some(t) = self.txn.take() {
             self.engine.abort(t);
+        }
+        // Also when a failed block's engine transaction already went (`on_error`): its
+        // SET LOCAL values and characteristics end with the ROLLBACK.
+        if self.settings.in_transaction() {
             self.settings.end_transaction(false);
         }
         self.sync_user();

@@ -93,6 +93,20 @@ pub fn shape(text: &str) -> Option<Template> {
     scan(text, Placeholders::Numbered)
 }
 
+/// The bytes of a word (name or keyword; a number glued to one is not a literal):
+/// letters, digits, `_` and every byte of a non-ASCII character. A table, as the scan
+/// asks for every byte of every statement.
+const WORD_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+        c += 1;
+    }
+    t
+};
+
 /// How [`scan`] writes its placeholders.
 #[derive(Clone, Copy, PartialEq)]
 enum Placeholders {
@@ -107,7 +121,7 @@ fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
         return None;
     }
     let b = text.as_bytes();
-    let is_word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let is_word = |c: u8| WORD_BYTES[c as usize];
     let mut out = String::with_capacity(text.len());
     let mut literals = Vec::new();
     let mut copied = 0; // bytes of `text` copied to `out` so far
