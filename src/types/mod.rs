@@ -1107,7 +1107,8 @@ pub fn cannot_cast(v: &Value, t: DataType) -> Error {
 
 /// Writes a row in tusk's compact binary encoding: a u16 column count, then per column a
 /// type tag byte (0 = NULL) and the value's bytes (fixed width for scalars, u32 length +
-/// bytes for variable-length values).
+/// bytes for variable-length values; a string ending in [`SPACE_RUN`] or more spaces as
+/// its other bytes and the count of those spaces, tag [`PADDED_TEXT_TAG`]).
 pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
     out.extend_from_slice(&(row.len() as u16).to_le_bytes());
     for v in row {
@@ -1115,11 +1116,31 @@ pub fn encode_row(row: &[Value], out: &mut Vec<u8>) {
     }
 }
 
-/// Writes one value of a row (see [`encode_row`]).
+/// The tag of a string stored without its trailing spaces (`character(n)` values are
+/// padded to their length: pgbench's `filler char(84)` is 84 spaces), followed by the
+/// rest of the string and the count of spaces. Not a [`DataType`] tag.
+const PADDED_TEXT_TAG: u8 = 64;
+
+/// Trailing spaces from which a string is stored as [`PADDED_TEXT_TAG`] (below it, the
+/// count would take more room than it saves).
+const SPACE_RUN: usize = 8;
+
+/// Writes one value of a row (see [`encode_row`]). Deterministic: equal values give
+/// equal bytes (index keys are made of it).
 pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
     if v.is_null() {
         out.push(0);
         return;
+    }
+    if let Value::Text(s) = v {
+        let body = s.trim_end_matches(' ');
+        let spaces = s.len() - body.len();
+        if spaces >= SPACE_RUN {
+            out.push(PADDED_TEXT_TAG);
+            put_bytes(out, body.as_bytes());
+            out.extend_from_slice(&(spaces as u32).to_le_bytes());
+            return;
+        }
     }
     out.push(v.data_type().tag());
     match v {
@@ -1255,6 +1276,20 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
     if tag == 0 {
         return Ok(Value::Null);
     }
+    if tag == PADDED_TEXT_TAG {
+        let body = r.bytes()?;
+        let spaces = r.u32()? as usize;
+        // No value is longer than 1 GB: a larger count is damage, not a string.
+        if spaces > 1 << 30 {
+            bail!(sqlstate::DATA_CORRUPTED, "invalid encoded string padding");
+        }
+        let mut bytes = Vec::with_capacity(body.len() + spaces);
+        bytes.extend_from_slice(body);
+        bytes.resize(body.len() + spaces, b' ');
+        return String::from_utf8(bytes)
+            .map(Value::Text)
+            .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid UTF-8 in encoded data"));
+    }
     let t = DataType::from_tag(tag)
         .ok_or_else(|| err!(sqlstate::DATA_CORRUPTED, "unknown value tag {tag}"))?;
     Ok(match t {
@@ -1326,6 +1361,43 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_spaces_are_stored_as_a_count_and_come_back() {
+        assert!(DataType::from_tag(PADDED_TEXT_TAG).is_none());
+        let texts = [
+            String::new(),
+            " ".repeat(7),
+            " ".repeat(8),
+            format!("a{}", " ".repeat(7)),
+            format!("é{}", " ".repeat(83)),
+            format!("  in  the middle  {}", " ".repeat(20)),
+            " ".repeat(84),
+        ];
+        for t in &texts {
+            let mut one = Vec::new();
+            encode_value(&Value::Text(t.clone()), &mut one);
+            let spaces = t.len() - t.trim_end().len();
+            let plain = 1 + 4 + t.len();
+            match spaces >= SPACE_RUN {
+                true => assert_eq!(one.len(), plain - spaces + 4, "{t:?}"),
+                false => assert_eq!(one.len(), plain, "{t:?}"),
+            }
+            let mut out = Vec::new();
+            encode_row(&[Value::Text(t.clone()), Value::Int4(1)], &mut out);
+            let row = decode_row(&mut Reader::new(&out)).unwrap();
+            assert_eq!(row, vec![Value::Text(t.clone()), Value::Int4(1)], "{t:?}");
+        }
+        // Damage: a count beyond any value, and a cut-off count.
+        let mut out = vec![PADDED_TEXT_TAG];
+        put_bytes(&mut out, b"x");
+        out.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            decode_value(&mut Reader::new(&out)).unwrap_err().code,
+            sqlstate::DATA_CORRUPTED
+        );
+        assert!(decode_value(&mut Reader::new(&out[..out.len() - 2])).is_err());
+    }
 
     #[test]
     fn row_codec_round_trips() {
