@@ -1125,6 +1125,20 @@ const PADDED_TEXT_TAG: u8 = 64;
 /// count would take more room than it saves).
 const SPACE_RUN: usize = 8;
 
+/// How many spaces `b` ends with, eight bytes at a time (every row written counts them).
+fn trailing_spaces(b: &[u8]) -> usize {
+    const EIGHT: u64 = u64::from_ne_bytes([b' '; 8]);
+    let mut rest = b;
+    while let Some((head, last)) = rest.split_last_chunk::<8>() {
+        if u64::from_ne_bytes(*last) != EIGHT {
+            break;
+        }
+        rest = head;
+    }
+    let tail = rest.iter().rev().take_while(|&&c| c == b' ').count();
+    b.len() - rest.len() + tail
+}
+
 /// Writes one value of a row (see [`encode_row`]). Deterministic: equal values give
 /// equal bytes (index keys are made of it).
 pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
@@ -1133,11 +1147,10 @@ pub fn encode_value(v: &Value, out: &mut Vec<u8>) {
         return;
     }
     if let Value::Text(s) = v {
-        let body = s.trim_end_matches(' ');
-        let spaces = s.len() - body.len();
+        let spaces = trailing_spaces(s.as_bytes());
         if spaces >= SPACE_RUN {
             out.push(PADDED_TEXT_TAG);
-            put_bytes(out, body.as_bytes());
+            put_bytes(out, &s.as_bytes()[..s.len() - spaces]);
             out.extend_from_slice(&(spaces as u32).to_le_bytes());
             return;
         }
@@ -1361,6 +1374,21 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_spaces_are_counted() {
+        for (t, n) in [
+            ("", 0),
+            (" ", 1),
+            ("a", 0),
+            ("a        ", 8),
+            ("        a", 0),
+            ("ab  cd         ", 9),
+            ("                 ", 17),
+        ] {
+            assert_eq!(trailing_spaces(t.as_bytes()), n, "{t:?}");
+        }
+    }
 
     #[test]
     fn trailing_spaces_are_stored_as_a_count_and_come_back() {
