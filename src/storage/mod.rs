@@ -89,7 +89,7 @@ use crate::{bail, err};
 use control::{ControlFile, DbState};
 use heap::{Heap, Tuple};
 use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAMESPACE};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -391,7 +391,7 @@ impl Transaction {
 struct State {
     store: Store,
     /// Xids of transactions in progress.
-    running: HashSet<u32>,
+    running: rustc_hash::FxHashSet<u32>,
     /// Catalog undo entries of transactions in progress (by xid), in apply order.
     pending_undo: rustc_hash::FxHashMap<u32, Vec<CatalogUndo>>,
     /// Tables created by transactions in progress (their heaps go on abort).
@@ -590,7 +590,7 @@ impl Engine {
                     catalog,
                     heaps: Default::default(),
                 },
-                running: HashSet::new(),
+                running: Default::default(),
                 pending_undo: Default::default(),
                 pending_created: Default::default(),
                 next_xid: 735,
@@ -813,7 +813,7 @@ impl Engine {
             timeline: AtomicU32::new(control.timeline),
             state: Mutex::new(State {
                 store,
-                running: HashSet::new(),
+                running: Default::default(),
                 pending_undo: Default::default(),
                 pending_created: Default::default(),
                 next_xid,
@@ -2468,11 +2468,25 @@ impl Engine {
             }
         }
         st.running.remove(&txn.xid);
-        // Under the state lock, so a checkpoint sees the commit either in its snapshot
-        // or among the in-flight ones, never neither.
-        self.in_flight_lock().remove(&txn.xid);
+        // A transaction that wrote and locked nothing (every read-only one) was never
+        // in flight, and nobody waits for it: waiters wait for the writer of a version
+        // or the holder of a row lock (`wait_for`), or for a table being imaged, which
+        // only a writer drops. So no in-flight look-up and no wake-up (a futex call
+        // whether anyone sleeps or not).
+        let wrote = !txn.records.is_empty()
+            || !txn.inserted.is_empty()
+            || !txn.deleted.is_empty()
+            || !txn.dropped.is_empty()
+            || !txn.locked.is_empty();
+        if wrote {
+            // Under the state lock, so a checkpoint sees the commit either in its
+            // snapshot or among the in-flight ones, never neither.
+            self.in_flight_lock().remove(&txn.xid);
+        }
         drop(st);
-        self.cond.notify_all();
+        if wrote {
+            self.cond.notify_all();
+        }
     }
 
     fn in_flight_lock(&self) -> MutexGuard<'_, HashMap<u32, Lsn>> {
