@@ -1741,8 +1741,11 @@ impl Session {
         }
         // A read-only transaction refuses what a hot standby refuses (25006) — except
         // writes to the session's temporary tables, as in PostgreSQL.
-        if self.settings.get_bool("transaction_read_only") && !plan_writes_temp(plan) {
-            hot_standby::check_plan(plan)?;
+        // (The setting is read only for a statement that writes: most only read.)
+        if let Some(what) = hot_standby::writes(plan) {
+            if !plan_writes_temp(plan) && self.settings.get_bool("transaction_read_only") {
+                return Err(hot_standby::read_only(what));
+            }
         }
         let fields = plan.fields();
         let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
@@ -3009,7 +3012,8 @@ mod hot_standby {
     use super::plan::Plan;
     use crate::error::{sqlstate, Error, Result};
 
-    fn read_only(what: &str) -> Error {
+    /// 25006: `what` cannot run in a read-only transaction.
+    pub fn read_only(what: &str) -> Error {
         Error::new(
             sqlstate::READ_ONLY_SQL_TRANSACTION,
             format!("cannot execute {what} in a read-only transaction"),
@@ -3029,7 +3033,16 @@ mod hot_standby {
 
     /// Refuses a planned statement that would write.
     pub fn check_plan(plan: &Plan) -> Result<()> {
-        let what = match plan {
+        match writes(plan) {
+            Some(what) => Err(read_only(what)),
+            None => Ok(()),
+        }
+    }
+
+    /// What a planned statement that would write is called in the refusal; `None` for
+    /// one that only reads.
+    pub fn writes(plan: &Plan) -> Option<&'static str> {
+        Some(match plan {
             Plan::Insert(_) => "INSERT",
             Plan::Update(_) => "UPDATE",
             Plan::Delete(_) => "DELETE",
@@ -3042,15 +3055,14 @@ mod hot_standby {
             Plan::Query(q) => match q.lock {
                 Some(l) if l.exclusive => "SELECT FOR UPDATE",
                 Some(_) => "SELECT FOR SHARE",
-                None => return Ok(()),
+                None => return None,
             },
-            Plan::Front(_) => return Ok(()),
+            Plan::Front(_) => return None,
             Plan::Ddl(p) => p.tag(),
-            Plan::Explain(e) if e.analyze => return check_plan(&e.inner),
-            Plan::Explain(_) => return Ok(()),
+            Plan::Explain(e) if e.analyze => return writes(&e.inner),
+            Plan::Explain(_) => return None,
             Plan::Enum(p) => p.tag(),
-        };
-        Err(read_only(what))
+        })
     }
 
     /// Refuses a front-parser statement that would write or ask for read-write mode.
