@@ -954,6 +954,14 @@ pub struct SessionSettings {
     /// read as `SET LOCAL` values below `local`, kept apart so that the transaction
     /// every statement runs in does not fill and empty that map.
     characteristics: [Option<Slot>; 2],
+    /// The defaults' values for `characteristics` (not forced read-only) at a
+    /// generation: every transaction starts from them, and while the generation stays
+    /// they need no look-up.
+    default_characteristics: Option<(u64, [Value; 2])>,
+    /// The generation at which `characteristics` were installed from those defaults:
+    /// ending the transaction at the same generation, the values after it are the ones
+    /// it ran with, and nothing remembered needs checking.
+    plain_characteristics: Option<u64>,
     /// Snapshots of (SET layer, SET LOCAL layer): the first taken at the start of the
     /// transaction block, one more per open savepoint. Empty outside a transaction.
     saved: Vec<(HashMap<String, Slot>, HashMap<String, Slot>)>,
@@ -1017,6 +1025,8 @@ impl SessionSettings {
             session: HashMap::default(),
             local: HashMap::default(),
             characteristics: [None, None],
+            default_characteristics: None,
+            plain_characteristics: None,
             saved: Vec::new(),
             last_reported: Mutex::new(HashMap::default()),
             reported_dirty: true,
@@ -1422,6 +1432,7 @@ impl SessionSettings {
         self.reported_dirty |= self.local.keys().any(|k| is_reported(k));
         let local = std::mem::take(&mut self.local);
         let characteristics = std::mem::take(&mut self.characteristics);
+        let plain = self.plain_characteristics.take();
         if !self.saved.is_empty() {
             let (session, _) = self.saved.swap_remove(0);
             if !committed {
@@ -1445,6 +1456,11 @@ impl SessionSettings {
                 }
                 _ => self.forget(&k),
             }
+        }
+        if plain.is_some() && plain == Some(self.generation) {
+            // Nothing moved the defaults (or anything else) since the transaction
+            // began: the characteristics after it are those it ran with.
+            return;
         }
         for (def, slot) in characteristic_defs().into_iter().zip(characteristics) {
             if let Some(slot) = slot {
@@ -1718,6 +1734,21 @@ impl SessionSettings {
     /// `force_read_only`, as on a hot standby), taken as values: what every
     /// transaction does.
     pub fn begin_default_characteristics(&mut self, force_read_only: bool) {
+        if !force_read_only {
+            if let Some((generation, values)) = &self.default_characteristics {
+                if *generation == self.generation {
+                    // Remembered values of the characteristics outside a transaction
+                    // are these defaults (`end_transaction` forgets any other).
+                    let [iso, ro] = values.clone();
+                    self.characteristics = [
+                        Some(Slot::new(iso, GucSource::Override)),
+                        Some(Slot::new(ro, GucSource::Override)),
+                    ];
+                    self.plain_characteristics = Some(self.generation);
+                    return;
+                }
+            }
+        }
         static DEFAULTS: OnceLock<[&'static SettingDef; 2]> = OnceLock::new();
         let [iso_default, ro_default] = *DEFAULTS.get_or_init(|| {
             [
@@ -1740,6 +1771,13 @@ impl SessionSettings {
                 self.forget_def(def);
             }
             self.characteristics[i] = Some(Slot::new(val, GucSource::Override));
+        }
+        if !force_read_only {
+            let values = self.characteristics.clone().map(|c| c.map(|s| s.value));
+            if let [Some(iso), Some(ro)] = values {
+                self.default_characteristics = Some((self.generation, [iso, ro]));
+                self.plain_characteristics = Some(self.generation);
+            }
         }
     }
 
