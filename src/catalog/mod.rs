@@ -485,7 +485,7 @@ impl VirtualTable {
             return vec![vec![
                 int8(w.records),
                 Value::Int8(0),
-                Value::Numeric(w.bytes.into()),
+                Value::numeric(w.bytes.into()),
                 int8(w.buffers_full),
                 int8(w.writes),
                 int8(w.fsyncs),

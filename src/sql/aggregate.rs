@@ -200,7 +200,7 @@ impl StatAcc {
                 let nx2 = nm::round_to(&(&bn * &sx2), rscale);
                 let num = &nx2 - &sq;
                 if num.sign() != bigdecimal::num_bigint::Sign::Plus {
-                    return Ok(Value::Numeric(bigdecimal::BigDecimal::from(0)));
+                    return Ok(Value::numeric(bigdecimal::BigDecimal::from(0)));
                 }
                 let den = if s.pop {
                     &bn * &bn
@@ -209,7 +209,7 @@ impl StatAcc {
                 };
                 let scale = crate::types::div_scale(&num, &den);
                 let var = nm::div_to_scale(&num, &den, scale)?;
-                Ok(Value::Numeric(if s.variance {
+                Ok(Value::numeric(if s.variance {
                     var
                 } else {
                     nm::sqrt_to_scale(&var, scale)

@@ -326,7 +326,7 @@ pub(crate) fn source_rows(src: &Source, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<
                     check_cancel(cx)?;
                 }
                 out.push(vec![types::cast(
-                    Value::Numeric(cur.clone()),
+                    Value::numeric(cur.clone()),
                     *ty,
                     -1,
                     true,
@@ -546,7 +546,7 @@ pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
                 Value::Int8(i64::try_from(x).map_err(|_| types::out_of_range(DataType::Int8))?)
             }
         },
-        Acc::SumNum(s) => s.map(Value::Numeric).unwrap_or(Value::Null),
+        Acc::SumNum(s) => s.map(Value::numeric).unwrap_or(Value::Null),
         Acc::SumFloat(s) => match s {
             None => Value::Null,
             Some(x) if spec.ty == DataType::Float4 => Value::Float4(x as f32),
@@ -557,7 +557,7 @@ pub(crate) fn finish_acc(acc: Acc, spec: &AggSpec) -> Result<Value> {
             if n == 0 {
                 Value::Null
             } else {
-                Value::Numeric(numeric_div(&s, &BigDecimal::from(n))?)
+                Value::numeric(numeric_div(&s, &BigDecimal::from(n))?)
             }
         }
         Acc::AvgFloat(s, n) => {
@@ -586,7 +586,7 @@ pub(crate) fn key_bytes(vals: &[Value]) -> Vec<u8> {
     let mut out = Vec::new();
     for v in vals {
         let v = match v {
-            Value::Numeric(n) => Value::Numeric(n.normalized()),
+            Value::Numeric(n) => Value::numeric(n.normalized()),
             other => other.clone(),
         };
         encode_value(&v, &mut out);

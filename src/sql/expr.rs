@@ -356,7 +356,7 @@ pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
             ),
             Value::Float4(f) => Value::Float4(-f),
             Value::Float8(f) => Value::Float8(-f),
-            Value::Numeric(n) => Value::Numeric(-n),
+            Value::Numeric(n) => Value::numeric(-*n),
             Value::Interval(i) => Value::Interval(i.neg()?),
             v => bail!(
                 sqlstate::UNDEFINED_FUNCTION,
@@ -714,7 +714,7 @@ pub fn binary(op: BinOp, a: Value, b: Value, ty: DataType) -> Result<Value> {
         DataType::Numeric => {
             let x = a.as_numeric().unwrap_or_default();
             let y = b.as_numeric().unwrap_or_default();
-            Ok(Value::Numeric(match op {
+            Ok(Value::numeric(match op {
                 BinOp::Add => types::numeric_math::add(&x, &y),
                 BinOp::Sub => types::numeric_math::sub(&x, &y),
                 BinOp::Mul => types::numeric_math::mul(&x, &y),
@@ -950,12 +950,12 @@ mod tests {
         assert_eq!(
             binary(
                 BinOp::Mod,
-                Value::Numeric("7.5".parse().unwrap()),
+                Value::numeric("7.5".parse().unwrap()),
                 Value::Int4(2),
                 DataType::Numeric
             )
             .unwrap(),
-            Value::Numeric("1.5".parse().unwrap())
+            Value::numeric("1.5".parse().unwrap())
         );
         assert_eq!(
             arith_type(DataType::Int2, DataType::Int2),

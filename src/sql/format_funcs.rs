@@ -537,7 +537,7 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
                 v => types::format_text(v, &types::FormatOptions::default()),
             };
             match super::to_char_num::to_number(&text(&args[0]), &text(&args[1]), cx.settings)? {
-                Some(n) => Value::Numeric(n),
+                Some(n) => Value::numeric(n),
                 None => Value::Null,
             }
         }

@@ -628,7 +628,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
             ),
             Value::Float4(x) => Value::Float4(x.abs()),
             Value::Float8(x) => Value::Float8(x.abs()),
-            Value::Numeric(n) => Value::Numeric(n.abs()),
+            Value::Numeric(n) => Value::numeric(n.abs()),
             Value::Null => Value::Null,
             v => cast(v, DataType::Float8, -1, false).map(|v| match v {
                 Value::Float8(x) => Value::Float8(x.abs()),
@@ -651,7 +651,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                     )
                 })?;
                 let s = arg(1).as_i64().unwrap_or(0);
-                Value::Numeric(types::numeric_math::round(&n, s)?)
+                Value::numeric(types::numeric_math::round(&n, s)?)
             }
         }
         Func::Concat => Value::Text(args.iter().filter_map(text_arg).collect()),
@@ -774,7 +774,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
                 use bigdecimal::ToPrimitive;
                 Value::Float8(n.to_f64().unwrap_or(0.0))
             } else {
-                Value::Numeric(n)
+                Value::numeric(n)
             }
         }
         Func::DateTrunc => {
@@ -820,7 +820,7 @@ pub fn call(f: Func, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> Re
         },
         Func::WalLsnDiff => match (arg(0), arg(1)) {
             (Value::PgLsn(a), Value::PgLsn(b)) => {
-                Value::Numeric(bigdecimal::BigDecimal::from(a as i128 - b as i128))
+                Value::numeric(bigdecimal::BigDecimal::from(a as i128 - b as i128))
             }
             _ => Value::Null,
         },

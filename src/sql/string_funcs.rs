@@ -516,10 +516,10 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             out.extend(src[end..].iter());
             Value::Text(out)
         }
-        StrFn::Div => Value::Numeric(nm::div_trunc(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
+        StrFn::Div => Value::numeric(nm::div_trunc(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
         StrFn::Mod => {
             if ty == DataType::Numeric {
-                Value::Numeric(nm::modulo(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?)
+                Value::numeric(nm::modulo(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?)
             } else {
                 let (a, b) = (int(0), int(1));
                 if b == 0 {
@@ -535,7 +535,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         }
         StrFn::Power => {
             if ty == DataType::Numeric {
-                return Ok(Value::Numeric(nm::power(
+                return Ok(Value::numeric(nm::power(
                     &numeric_of(&arg(0)),
                     &numeric_of(&arg(1)),
                 )?));
@@ -558,7 +558,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         StrFn::Float1(g) => {
             if ty == DataType::Numeric {
                 let x = numeric_of(&arg(0));
-                return Ok(Value::Numeric(match g {
+                return Ok(Value::numeric(match g {
                     F1::Sqrt => nm::sqrt(&x)?,
                     F1::Exp => nm::exp(&x)?,
                     F1::Ln => nm::ln(&x)?,
@@ -571,11 +571,11 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             let r = f64_of(&arg(0)).atan2(f64_of(&arg(1)));
             Value::Float8(if deg { r.to_degrees() } else { r })
         }
-        StrFn::LogBase => Value::Numeric(nm::log(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
+        StrFn::LogBase => Value::numeric(nm::log(&numeric_of(&arg(0)), &numeric_of(&arg(1)))?),
         StrFn::Ceil | StrFn::Floor | StrFn::Trunc => {
             if ty == DataType::Numeric {
                 let n = numeric_of(&arg(0));
-                Value::Numeric(match f {
+                Value::numeric(match f {
                     StrFn::Ceil => n.with_scale_round(0, RoundingMode::Ceiling),
                     StrFn::Floor => n.with_scale_round(0, RoundingMode::Floor),
                     _ => nm::trunc(&n, if args.len() > 1 { int(1) } else { 0 }),
@@ -592,7 +592,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         StrFn::Sign => {
             if ty == DataType::Numeric {
                 let n = numeric_of(&arg(0));
-                Value::Numeric(BigDecimal::from(match n.sign() {
+                Value::numeric(BigDecimal::from(match n.sign() {
                     bigdecimal::num_bigint::Sign::Minus => -1,
                     bigdecimal::num_bigint::Sign::NoSign => 0,
                     bigdecimal::num_bigint::Sign::Plus => 1,
@@ -613,7 +613,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         StrFn::Gcd | StrFn::Lcm => {
             if ty == DataType::Numeric {
                 let (a, b) = (numeric_of(&arg(0)), numeric_of(&arg(1)));
-                return Ok(Value::Numeric(if f == StrFn::Gcd {
+                return Ok(Value::numeric(if f == StrFn::Gcd {
                     nm::gcd(&a, &b)
                 } else {
                     nm::lcm(&a, &b)?
@@ -681,7 +681,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
             };
             Value::Int4(i32::try_from(b).map_err(|_| types::out_of_range(DataType::Int4))?)
         }
-        StrFn::Factorial => Value::Numeric(nm::factorial(int(0))?),
+        StrFn::Factorial => Value::numeric(nm::factorial(int(0))?),
         StrFn::WidthBucketNumeric => Value::Int4(nm::width_bucket(
             &numeric_of(&arg(0)),
             &numeric_of(&arg(1)),
@@ -690,7 +690,7 @@ pub fn call(f: StrFn, args: Vec<Value>, ty: DataType, cx: &mut ExecCtx<'_>) -> R
         )?),
         StrFn::Scale => Value::Int4(nm::scale(&numeric_of(&arg(0)))),
         StrFn::MinScale => Value::Int4(nm::min_scale(&numeric_of(&arg(0)))),
-        StrFn::TrimScale => Value::Numeric(nm::trim_scale(&numeric_of(&arg(0)))),
+        StrFn::TrimScale => Value::numeric(nm::trim_scale(&numeric_of(&arg(0)))),
         StrFn::Format | StrFn::QuoteNullable => Value::Null,
     })
 }

@@ -642,7 +642,7 @@ pub fn to_char(v: &Value, fmt: &str, settings: &crate::config::SessionSettings) 
                     d.pre += d.multi;
                     numeric_math::mul(n, &x)
                 } else {
-                    n.clone()
+                    (**n).clone()
                 };
                 let x = numeric_math::round(&val, d.post as i64)?;
                 decimal_digits(&d, &x.to_plain_string())
@@ -676,7 +676,7 @@ pub fn to_number(
     let typmod = ((precision << 16) | scale) + 4;
     let text = String::from_utf8_lossy(&numstr).into_owned();
     let n = match types::parse_text(DataType::Numeric, typmod, &text)? {
-        Value::Numeric(n) => n,
+        Value::Numeric(n) => *n,
         _ => return Ok(None),
     };
     if p.d.has(F_MULTI) {
@@ -1280,7 +1280,7 @@ mod tests {
     }
 
     fn num(s: &str) -> Value {
-        Value::Numeric(s.parse().unwrap())
+        Value::numeric(s.parse().unwrap())
     }
 
     #[test]

@@ -271,7 +271,7 @@ pub fn is_volatile(f: TypeFn) -> bool {
 fn tree(v: &Value) -> Result<Option<Json>> {
     Ok(match v {
         Value::Null => None,
-        Value::Jsonb(j) => Some(j.clone()),
+        Value::Jsonb(j) => Some((**j).clone()),
         Value::Json(s) => Some(json::parse(s)?),
         Value::Text(s) => Some(json::parse_jsonb(s)?),
         other => Some(to_json_value(other, &types::FormatOptions::default())?),
@@ -283,7 +283,7 @@ fn wrap(j: Json, as_json: bool) -> Value {
     if as_json {
         Value::Json(json::to_json_text(&j))
     } else {
-        Value::Jsonb(json::normalize(j))
+        Value::jsonb(json::normalize(j))
     }
 }
 
@@ -300,14 +300,14 @@ pub fn to_json_value(v: &Value, opts: &types::FormatOptions) -> Result<Json> {
             let text = types::format_text(v, opts);
             if f.is_finite() {
                 match types::parse_text(DataType::Numeric, -1, &text)? {
-                    Value::Numeric(n) => Json::Number(n),
+                    Value::Numeric(n) => Json::Number(*n),
                     _ => Json::String(text),
                 }
             } else {
                 Json::String(text)
             }
         }
-        Value::Jsonb(j) => j.clone(),
+        Value::Jsonb(j) => (**j).clone(),
         Value::Json(s) => json::parse(s)?,
         Value::Timestamp(_) => Json::String(types::format_text(v, opts).replacen(' ', "T", 1)),
         Value::TimestampTz(_) => {
@@ -720,15 +720,15 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             })
         }
         TypeFn::Concat => match (tree(&arg(0))?, tree(&arg(1))?) {
-            (Some(a), Some(b)) => Value::Jsonb(json::concat(a, b)),
+            (Some(a), Some(b)) => Value::jsonb(json::concat(a, b)),
             _ => Value::Null,
         },
         TypeFn::DeleteKey => match (tree(&arg(0))?, arg(1)) {
-            (Some(j), Value::Text(k)) => Value::Jsonb(json::delete_key(j, &k)?),
+            (Some(j), Value::Text(k)) => Value::jsonb(json::delete_key(j, &k)?),
             _ => Value::Null,
         },
         TypeFn::DeleteIndex => match (tree(&arg(0))?, arg(1).as_i64()) {
-            (Some(j), Some(i)) => Value::Jsonb(json::delete_index(j, i)?),
+            (Some(j), Some(i)) => Value::jsonb(json::delete_index(j, i)?),
             _ => Value::Null,
         },
         TypeFn::DeleteKeys => {
@@ -738,14 +738,14 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
             for k in text_array(&arg(1)).into_iter().flatten() {
                 j = json::delete_key(j, &k)?;
             }
-            Value::Jsonb(j)
+            Value::jsonb(j)
         }
         TypeFn::DeletePath => {
             let Some(j) = tree(&arg(0))? else {
                 return Ok(Value::Null);
             };
             let path = text_array(&arg(1));
-            Value::Jsonb(delete_path(j, &path)?)
+            Value::jsonb(delete_path(j, &path)?)
         }
         TypeFn::BuildObject(as_json) => {
             if !args.len().is_multiple_of(2) {
@@ -845,7 +845,7 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                     .into_iter()
                     .map(|(k, v)| Ok((k, to_json_value(&v, &opts)?)))
                     .collect::<Result<Vec<_>>>()?;
-                Value::Jsonb(json::normalize(Json::Object(obj)))
+                Value::jsonb(json::normalize(Json::Object(obj)))
             }
         }
         TypeFn::ToJson(as_json) => {
@@ -885,14 +885,14 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                 return Ok(Value::Null);
             };
             let create = !matches!(arg(3), Value::Bool(false));
-            Value::Jsonb(json::set_path(j, &text_array(&arg(1)), new, create)?)
+            Value::jsonb(json::set_path(j, &text_array(&arg(1)), new, create)?)
         }
         TypeFn::Insert => {
             let (Some(j), Some(new)) = (tree(&arg(0))?, tree(&arg(2))?) else {
                 return Ok(Value::Null);
             };
             let after = matches!(arg(3), Value::Bool(true));
-            Value::Jsonb(json::insert_path(j, &text_array(&arg(1)), new, after)?)
+            Value::jsonb(json::insert_path(j, &text_array(&arg(1)), new, after)?)
         }
         TypeFn::Pretty => match tree(&arg(0))? {
             Some(j) => Value::Text(json::pretty(&j)),
@@ -904,7 +904,7 @@ pub fn call(f: TypeFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) ->
                 if as_json {
                     Value::Json(json::to_text(&j).replace(": ", ":").replace(", ", ","))
                 } else {
-                    Value::Jsonb(j)
+                    Value::jsonb(j)
                 }
             }
             None => Value::Null,
@@ -1780,7 +1780,7 @@ pub fn run_srf(call: &SrfCall, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> 
         if as_json {
             Value::Json(json::to_json_text(&j))
         } else {
-            Value::Jsonb(j)
+            Value::jsonb(j)
         }
     };
     Ok(match call.func {

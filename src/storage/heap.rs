@@ -222,7 +222,7 @@ fn encode_index_value(v: &Value, out: &mut impl KeyOut) {
         Value::Time(t) => signed(out, 9, *t),
         Value::Numeric(n) => {
             out.put(&[7]);
-            out.put_value(&Value::Numeric(n.normalized()));
+            out.put_value(&Value::numeric(n.normalized()));
         }
         other => {
             out.put(&[8]);

@@ -186,7 +186,7 @@ pub fn decode_binary(t: DataType, b: &[u8]) -> Result<Value> {
                     "numeric NaN is not supported"
                 );
             }
-            Value::Numeric(v)
+            Value::numeric(v)
         }
         DataType::Char => match b {
             [byte] => Value::Text(super::pg_char::from_byte(*byte)),
@@ -255,15 +255,15 @@ mod tests {
             "-0.5",
         ] {
             let n: BigDecimal = s.parse().unwrap();
-            let b = encode_binary(&Value::Numeric(n.clone()));
+            let b = encode_binary(&Value::numeric(n.clone()));
             let back = decode_binary(DataType::Numeric, &b).unwrap();
-            assert_eq!(back, Value::Numeric(n.clone()), "{s}");
+            assert_eq!(back, Value::numeric(n.clone()), "{s}");
             if let Value::Numeric(m) = back {
                 assert_eq!(m.to_plain_string(), n.to_plain_string());
             }
         }
         // 12345.678 is digits [1, 2345, 6780], weight 1, dscale 3.
-        let b = encode_binary(&Value::Numeric("12345.678".parse().unwrap()));
+        let b = encode_binary(&Value::numeric("12345.678".parse().unwrap()));
         assert_eq!(
             b,
             vec![0, 3, 0, 1, 0, 0, 0, 3, 0, 1, 0x09, 0x29, 0x1a, 0x7c]

@@ -329,7 +329,7 @@ impl<'a> Parser<'a> {
         self.pos = i;
         let text = &self.s[start..i];
         match super::parse_text(super::DataType::Numeric, -1, text)? {
-            super::Value::Numeric(n) => Ok(Json::Number(n)),
+            super::Value::Numeric(n) => Ok(Json::Number(*n)),
             _ => Err(Error::internal("numeric input gave another type")),
         }
     }
@@ -494,7 +494,7 @@ pub fn escape_string(s: &str, out: &mut String) {
 /// A numeric's text as PostgreSQL prints it inside JSON.
 pub fn number_text(n: &BigDecimal) -> String {
     super::format_text(
-        &super::Value::Numeric(n.clone()),
+        &super::Value::numeric(n.clone()),
         &super::FormatOptions::default(),
     )
 }

@@ -534,8 +534,9 @@ pub enum Value {
     Float4(f32),
     /// `double precision`.
     Float8(f64),
-    /// `numeric` (NaN is not supported yet).
-    Numeric(BigDecimal),
+    /// `numeric` (NaN is not supported yet). Boxed: a `BigDecimal` is 40 bytes and
+    /// would make every `Value` 48 (see `value_is_32_bytes`).
+    Numeric(Box<BigDecimal>),
     /// `text`, `varchar`, `name` and unknown literals.
     Text(String),
     /// `oid`.
@@ -562,8 +563,9 @@ pub enum Value {
     Uuid([u8; 16]),
     /// `json`: the text exactly as given (validated).
     Json(String),
-    /// `jsonb`: the normalised tree.
-    Jsonb(json::Json),
+    /// `jsonb`: the normalised tree. Boxed for the same reason as `Numeric`
+    /// (`json::Json` holds a `BigDecimal`).
+    Jsonb(Box<json::Json>),
     /// An array of any element type but text (see `types::array`).
     Array(Box<array::ArrayValue>),
     /// A value of a user-defined enum type.
@@ -571,6 +573,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// A `numeric` value (boxes the decimal).
+    pub fn numeric(n: BigDecimal) -> Value {
+        Value::Numeric(Box::new(n))
+    }
+
+    /// A `jsonb` value (boxes the tree).
+    pub fn jsonb(j: json::Json) -> Value {
+        Value::Jsonb(Box::new(j))
+    }
+
     /// Whether the value is NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
@@ -630,7 +642,7 @@ impl Value {
     /// The value as a BigDecimal if it is an integer or numeric.
     pub fn as_numeric(&self) -> Option<BigDecimal> {
         match self {
-            Value::Numeric(n) => Some(n.clone()),
+            Value::Numeric(n) => Some((**n).clone()),
             _ => self.as_i64().map(BigDecimal::from),
         }
     }
@@ -807,7 +819,7 @@ pub fn cast(v: Value, target: DataType, typmod: i32, explicit: bool) -> Result<V
                 Value::Bool(_) => return Err(cannot_cast(&v, target)),
                 _ => v.as_numeric().ok_or_else(|| cannot_cast(&v, target))?,
             };
-            Value::Numeric(apply_typmod(n, typmod)?)
+            Value::numeric(apply_typmod(n, typmod)?)
         }
         (Value::Timestamp(t), DataType::Timestamp) => Value::Timestamp(t),
         (Value::TimestampTz(t), DataType::TimestampTz) => Value::TimestampTz(t),
@@ -865,7 +877,7 @@ fn cast_extra(v: Value, target: DataType) -> Result<std::result::Result<Value, V
         | (v @ Value::Uuid(_), DataType::Uuid)
         | (v @ Value::Json(_), DataType::Json)
         | (v @ Value::Jsonb(_), DataType::Jsonb) => v,
-        (Value::Json(s), DataType::Jsonb) => Value::Jsonb(json::parse_jsonb(&s)?),
+        (Value::Json(s), DataType::Jsonb) => Value::jsonb(json::parse_jsonb(&s)?),
         (Value::Jsonb(j), DataType::Json) => Value::Json(json::to_text(&j)),
         (Value::Json(s), t) if t.is_string() => Value::Text(s),
         (Value::Jsonb(j), t) if t.is_string() => Value::Text(json::to_text(&j)),
@@ -884,10 +896,10 @@ fn cast_extra(v: Value, target: DataType) -> Result<std::result::Result<Value, V
             } else {
                 t.name()
             };
-            match (j, t) {
+            match (*j, t) {
                 (json::Json::Bool(b), DataType::Bool) => Value::Bool(b),
                 (json::Json::Number(n), t) if t != DataType::Bool => {
-                    return cast(Value::Numeric(n), t, -1, true).map(Ok)
+                    return cast(Value::numeric(n), t, -1, true).map(Ok)
                 }
                 (j, _) => bail!(
                     sqlstate::INVALID_PARAMETER_VALUE,
@@ -1035,7 +1047,7 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
     }
     if target == DataType::Numeric && typmod >= 4 {
         if let Value::Numeric(n) = v {
-            return Ok(Value::Numeric(apply_typmod(n, typmod)?));
+            return Ok(Value::numeric(apply_typmod(*n, typmod)?));
         }
     }
     Ok(v)
@@ -1314,7 +1326,7 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
         DataType::Float8 => Value::Float8(f64::from_bits(r.u64()?)),
         DataType::Numeric => {
             let s = r.string()?;
-            Value::Numeric(
+            Value::numeric(
                 s.parse()
                     .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded numeric"))?,
             )
@@ -1360,7 +1372,7 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
                 .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded uuid"))?,
         ),
         DataType::Json => Value::Json(r.string()?),
-        DataType::Jsonb => Value::Jsonb(
+        DataType::Jsonb => Value::jsonb(
             json::parse_jsonb(&r.string()?)
                 .map_err(|_| err!(sqlstate::DATA_CORRUPTED, "invalid encoded jsonb"))?,
         ),
@@ -1374,6 +1386,14 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every stored row is a `Vec<Value>` and rows are cloned and moved through every
+    /// query, so `Value`'s size is paid per column in memory and in memcpy time. The
+    /// 40-byte payloads (`BigDecimal`, `json::Json`) are boxed to keep it at 32.
+    #[test]
+    fn value_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
 
     #[test]
     fn trailing_spaces_are_counted() {
@@ -1437,7 +1457,7 @@ mod tests {
             Value::Int8(i64::MIN),
             Value::Float4(1.5),
             Value::Float8(-0.25),
-            Value::Numeric("123.4500".parse().unwrap()),
+            Value::numeric("123.4500".parse().unwrap()),
             Value::Text("héllo".into()),
             Value::Timestamp(1),
             Value::TimestampTz(-1),
@@ -1452,7 +1472,7 @@ mod tests {
             Value::Bytea(vec![0, 1, 255]),
             Value::Uuid([7; 16]),
             Value::Json("{\"b\":1,  \"a\":2}".into()),
-            Value::Jsonb(json::parse_jsonb("{\"b\": [1.50, null], \"a\": \"x\"}").unwrap()),
+            Value::jsonb(json::parse_jsonb("{\"b\": [1.50, null], \"a\": \"x\"}").unwrap()),
         ];
         let mut buf = Vec::new();
         encode_row(&row, &mut buf);
@@ -1471,7 +1491,7 @@ mod tests {
             "1E+3",
             "123456789012345678901234567890.5",
         ] {
-            let v = Value::Numeric(text.parse().unwrap());
+            let v = Value::numeric(text.parse().unwrap());
             let mut buf = Vec::new();
             encode_row(std::slice::from_ref(&v), &mut buf);
             let back = decode_row(&mut Reader::new(&buf)).unwrap();
@@ -1498,7 +1518,7 @@ mod tests {
         );
         assert_eq!(
             cast(
-                Value::Numeric("2.5".parse().unwrap()),
+                Value::numeric("2.5".parse().unwrap()),
                 DataType::Int4,
                 -1,
                 true
@@ -1522,7 +1542,7 @@ mod tests {
     fn compare_crosses_numeric_types() {
         assert_eq!(compare(&Value::Int4(2), &Value::Int8(3)), Ordering::Less);
         assert_eq!(
-            compare(&Value::Numeric("2.0".parse().unwrap()), &Value::Int4(2)),
+            compare(&Value::numeric("2.0".parse().unwrap()), &Value::Int4(2)),
             Ordering::Equal
         );
         assert_eq!(compare(&Value::Null, &Value::Int4(2)), Ordering::Greater);

@@ -227,7 +227,7 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             } else {
                 n
             };
-            Value::Numeric(apply_typmod(n, typmod)?)
+            Value::numeric(apply_typmod(n, typmod)?)
         }
         DataType::Char => Value::Text(super::pg_char::from_text(s)),
         DataType::Text
@@ -272,7 +272,7 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
             super::json::parse(s)?;
             Value::Json(s.to_string())
         }
-        DataType::Jsonb => Value::Jsonb(super::json::parse_jsonb(s)?),
+        DataType::Jsonb => Value::jsonb(super::json::parse_jsonb(s)?),
     })
 }
 
