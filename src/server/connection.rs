@@ -66,7 +66,10 @@ impl Drop for Registered {
 /// A connection that finished start-up.
 struct Established {
     io: Box<dyn Stream>,
-    session: Session,
+    /// Boxed from the start: the established connection moves through a few futures'
+    /// frames on its way to the query loop, and each copy of a whole session would
+    /// widen them (every backend thread keeps the stack pages its start-up touched).
+    session: Box<Session>,
     /// The session's server-log lines (connections, statements, errors).
     log: super::session_log::SessionLog,
     terminate: Arc<AtomicBool>,
@@ -125,7 +128,7 @@ async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
     let config = shared.clone();
     crate::replication::walsender::serve(crate::replication::walsender::WalSenderConn {
         io,
-        session,
+        session: *session,
         shared,
         mode,
         database,
@@ -415,7 +418,7 @@ async fn start(
         }),
         application_name,
     };
-    let mut session = Session::new(shared.engine.clone(), settings, ctx);
+    let mut session = Box::new(Session::new(shared.engine.clone(), settings, ctx));
     session.set_client(
         peer.addr.map(|a| a.to_string()),
         peer.addr.map(|_| i32::from(peer.port)),
@@ -830,7 +833,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         walsender: _,
     } = conn;
     let mut io = tokio::io::BufReader::with_capacity(RECV_BUFFER, io);
-    let mut session = Some(Box::new(session));
+    let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
     let mut copy_in = false;
