@@ -311,18 +311,9 @@ impl Session {
         };
         if let Some(part) = note.shape {
             // The shape is parsed here, once: the parse cache holds templates only.
-            let parsed = parse_sql(&front::Piece {
-                text: part.piece.text.clone(),
-                offset: piece.offset,
+            let tree = parse_cache::usable_tree(&part.piece, |text| {
+                parse_placeholders(text, piece.offset)
             });
-            let tree = match parsed {
-                Ok((Parsed::Sql(stmt), false))
-                    if parse_cache::fill(&mut (*stmt).clone(), &part.piece.literals) =>
-                {
-                    Some(*stmt)
-                }
-                _ => None,
-            };
             if self.make_entry(Keyed::Shape, piece, part, tree, custom) {
                 return;
             }

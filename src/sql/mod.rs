@@ -415,21 +415,27 @@ fn parse_one(p: &Piece) -> Result<Parsed> {
             return Ok(Parsed::Front(f));
         }
     } else {
-        let cached = parse_cache::parse_through(&p.text, |template| {
-            let piece = Piece {
-                text: template.to_string(),
-                offset: p.offset,
-            };
-            match parse_sql(&piece) {
-                Ok((Parsed::Sql(stmt), false)) => Some(*stmt),
-                _ => None,
-            }
-        });
+        let cached =
+            parse_cache::parse_through(&p.text, |template| parse_placeholders(template, p.offset));
         if let Some(stmt) = cached {
             return Ok(Parsed::Sql(Box::new(stmt)));
         }
     }
     parse_sql(p).map(|(parsed, _)| parsed)
+}
+
+/// The tree of a text with placeholders for its literals (a template or a shape, at
+/// `offset` in the query string), when sqlparser takes it as it is: a text one of
+/// [`parse_sql`]'s rewrites touched is not one whose literals are only placeholders.
+fn parse_placeholders(text: &str, offset: usize) -> Option<ast::Statement> {
+    let piece = Piece {
+        text: text.to_string(),
+        offset,
+    };
+    match parse_sql(&piece) {
+        Ok((Parsed::Sql(stmt), false)) => Some(*stmt),
+        _ => None,
+    }
 }
 
 /// Parses one statement with sqlparser, after the text rewrites sqlparser needs

@@ -268,9 +268,7 @@ pub fn parse_through(
     let mut tree = match cached {
         Some(entry) => entry?,
         None => {
-            // A placeholder that does not come back as a value makes the template
-            // unusable (checked once, on a copy).
-            let parsed = parse(&t.text).filter(|s| fill(&mut s.clone(), &t.literals));
+            let parsed = usable_tree(&t, parse);
             CACHE.with(|c| {
                 let mut c = c.borrow_mut();
                 if c.len() >= CAPACITY {
@@ -282,6 +280,15 @@ pub fn parse_through(
         }
     };
     fill(&mut tree, &t.literals).then_some(tree)
+}
+
+/// `parse` of `t`'s text (a template's or a [`shape`]'s), unless a placeholder does not
+/// come back as a value, which makes it unusable (checked on a copy).
+pub fn usable_tree(
+    t: &Template,
+    parse: impl FnOnce(&str) -> Option<ast::Statement>,
+) -> Option<ast::Statement> {
+    parse(&t.text).filter(|s| fill(&mut s.clone(), &t.literals))
 }
 
 /// The parsed tree of a template text (placeholders in place of its literals), when
