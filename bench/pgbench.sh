@@ -224,7 +224,9 @@ if has 4; then
             CONNS_PID=$!
             exec 7> "$fifo"
             for _ in $(seq 1 1200); do grep -q '^ready\|^error' "$out" && break; sleep 0.1; done
-            sleep 1
+            # Idle means idle: tusk trims a connection 1-2 s after its last message
+            # (src/server/idle_trim.rs); PostgreSQL's backends keep what they have.
+            sleep 3
             # shellcheck disable=SC2046
             after=$(pss_kb $(server_pids "$s"))
             nproc_s=$(server_pids "$s" | wc -l)

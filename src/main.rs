@@ -42,7 +42,24 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 static JEMALLOC_CONF: &[u8; 74] =
     b"tcache_nslots_small_min:2,tcache_nslots_small_max:8,tcache_nslots_large:1\0";
 
+/// Returns the calling thread's cached blocks to jemalloc's arenas: what an idle
+/// backend thread gives back (tusk::server::idle_trim).
+fn flush_thread_cache() {
+    // SAFETY: "thread.tcache.flush" takes no input and gives no output; jemalloc is the
+    // global allocator, so the thread's cache is jemalloc's own.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            c"thread.tcache.flush".as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
+
 fn main() -> ExitCode {
+    tusk::server::idle_trim::set_allocator_flush(flush_thread_cache);
     // A process-title holder (see tusk::proctitle), before any command-line parsing.
     if std::env::args_os().nth(1).as_deref()
         == Some(std::ffi::OsStr::new(tusk::proctitle::HOLDER_ARG))

@@ -74,6 +74,8 @@ struct Established {
     log: super::session_log::SessionLog,
     terminate: Arc<AtomicBool>,
     terminate_notify: Arc<Notify>,
+    /// What the idle sweeper watches (super::idle_trim).
+    idle: Arc<super::idle_trim::IdleState>,
     cancel: Arc<AtomicBool>,
     _slot: Option<Slot>,
     _registered: Registered,
@@ -117,6 +119,7 @@ async fn serve_walsender(conn: Established, shared: Arc<Shared>) {
         log,
         terminate,
         terminate_notify,
+        idle: _,
         cancel,
         _slot,
         _registered,
@@ -349,6 +352,7 @@ async fn start(
     let cancel = Arc::new(AtomicBool::new(false));
     let terminate = Arc::new(AtomicBool::new(false));
     let terminate_notify = Arc::new(Notify::new());
+    let idle = Arc::new(super::idle_trim::IdleState::default());
     shared.backends().insert(
         pid,
         BackendEntry {
@@ -356,6 +360,8 @@ async fn start(
             cancel: cancel.clone(),
             terminate: terminate.clone(),
             terminate_notify: terminate_notify.clone(),
+            // A walsender's wake-ups are its own (it ends on any).
+            idle: replication.is_none().then(|| idle.clone()),
             user: role.name.clone(),
             database: params.database.clone(),
             counted: slot.is_some(),
@@ -432,6 +438,7 @@ async fn start(
         log,
         terminate,
         terminate_notify,
+        idle,
         cancel,
         _slot: slot,
         _registered: registered,
@@ -815,9 +822,9 @@ fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Err
     (w, error.is_some(), error)
 }
 
-/// The read buffer of an established connection, PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
-/// tokio's `BufReader` zeroes it, so every byte of it is resident per connection
-/// (64 kB was a third of an idle connection); a larger message is read past it.
+/// The read buffer of an established connection, PostgreSQL's `PQ_RECV_BUFFER_SIZE`;
+/// a larger message is read past it. Never zero-filled ([`super::recv_buffer`]): an idle
+/// connection keeps resident only the pages its messages reached.
 const RECV_BUFFER: usize = 8 * 1024;
 
 async fn query_loop(conn: Established, shared: Arc<Shared>) {
@@ -827,18 +834,21 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         mut log,
         terminate,
         terminate_notify,
+        idle,
         cancel,
         _slot,
         _registered,
         walsender: _,
     } = conn;
-    let mut io = tokio::io::BufReader::with_capacity(RECV_BUFFER, io);
+    let mut io = super::recv_buffer::RecvBuffer::with_capacity(RECV_BUFFER, io);
     let mut session = Some(session);
     let mut generation = shared.config_generation.load(Ordering::SeqCst);
     let mut skip_until_sync = false;
     let mut copy_in = false;
     let mut shutdown = shared.shutdown.subscribe();
     let mut pending = Writer::new();
+    // The start-up's transient blocks go back for the next connections to reuse.
+    super::idle_trim::flush_allocator_cache();
     loop {
         let frame = {
             // The read stays the same future across the other branches: a frame read
@@ -848,7 +858,14 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             loop {
                 tokio::select! {
                     f = &mut read => break f,
-                    _ = terminate_notify.notified() => break Err(shared.termination_error()),
+                    _ = terminate_notify.notified() => {
+                        // The same wake-up serves the idle sweeper (super::idle_trim).
+                        if !terminate.load(Ordering::SeqCst) && idle.take_request() {
+                            super::idle_trim::request();
+                            continue;
+                        }
+                        break Err(shared.termination_error());
+                    }
                     _ = shutdown.changed() => {
                         let mode = *shutdown.borrow();
                         if mode != super::ShutdownMode::Running
@@ -907,6 +924,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
         }
         let Some(s) = session.take() else { break };
         cancel.store(false, Ordering::SeqCst);
+        idle.message_begins();
         let mut force_flush = false;
         let (s, reply, failed) = match msg {
             FrontendMessage::Terminate => {
@@ -994,6 +1012,7 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
             }
         };
         session = Some(s);
+        idle.message_ends();
         if failed {
             skip_until_sync = true;
         }
@@ -1075,7 +1094,10 @@ fn complete_frame(buf: &[u8], wanted: impl Fn(u8) -> bool) -> Option<usize> {
 /// anywhere, so consecutive messages are one piece of it, handed to the session in one
 /// call instead of one call (and one frame allocation) per message — clients such as
 /// pgbench send a message per row.
-fn take_buffered_copy_data(io: &mut tokio::io::BufReader<Box<dyn Stream>>, data: &mut Vec<u8>) {
+fn take_buffered_copy_data(
+    io: &mut super::recv_buffer::RecvBuffer<Box<dyn Stream>>,
+    data: &mut Vec<u8>,
+) {
     use tokio::io::AsyncBufRead;
     let mut taken = 0;
     while data.len() < COPY_DATA_BATCH {
@@ -1095,7 +1117,9 @@ const COPY_DATA_BATCH: usize = 256 * 1024;
 /// Takes the next frame from the read buffer if it is a complete, well-formed
 /// extended-protocol message; anything else stays for [`read_frame`] to read (and to
 /// report, if it is malformed).
-fn take_buffered_frame(io: &mut tokio::io::BufReader<Box<dyn Stream>>) -> Option<FrontendMessage> {
+fn take_buffered_frame(
+    io: &mut super::recv_buffer::RecvBuffer<Box<dyn Stream>>,
+) -> Option<FrontendMessage> {
     use tokio::io::AsyncBufRead;
     let buf = io.buffer();
     let total = complete_frame(buf, |t| {

@@ -41,9 +41,11 @@
 //! goes through [`crate::storage`].
 
 pub mod connection;
+pub mod idle_trim;
 pub mod listen;
 pub mod metrics;
 pub mod protocol;
+pub mod recv_buffer;
 pub mod session_log;
 pub mod startup;
 pub mod tls;
@@ -100,8 +102,11 @@ pub struct BackendEntry {
     pub cancel: Arc<AtomicBool>,
     /// Set to end the session (pg_terminate_backend, fast shutdown).
     pub terminate: Arc<AtomicBool>,
-    /// Woken when `terminate` is set, so an idle session notices at once.
+    /// Woken when `terminate` is set, so an idle session notices at once; also when the
+    /// idle sweeper asks for a trim (`idle`).
     pub terminate_notify: Arc<Notify>,
+    /// A query backend's idle tracking (idle_trim); `None` for walsenders.
+    pub idle: Option<Arc<idle_trim::IdleState>>,
     /// The role the session runs as.
     pub user: String,
     /// The database the session is connected to.
@@ -586,6 +591,7 @@ async fn postmaster(
         let shared = shared.clone();
         tokio::spawn(async move { accept_tcp(l, shared).await });
     }
+    tokio::spawn(idle_trim::sweep(Arc::downgrade(&shared)));
     // Prometheus metrics, when metrics_listen_address is set (a bind failure is a
     // WARNING, not FATAL: see server/metrics.rs).
     metrics::start(&shared);
@@ -976,6 +982,8 @@ fn run_backend(sock: StdSocket, peer: startup::Peer, shared: Arc<Shared>) {
         .enable_all()
         // One socket per runtime: tokio's default of 1024 events is 12 kB per thread.
         .max_io_events_per_tick(BACKEND_IO_EVENTS)
+        // An idle connection's trim runs where the thread parks (idle_trim::request).
+        .on_thread_park(idle_trim::on_park)
         .build()
     {
         Ok(r) => r,

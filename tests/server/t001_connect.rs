@@ -142,3 +142,37 @@ fn copy_from_stdin_through_psql() {
     );
     assert_eq!(s.psql("select count(*) from c"), "3");
 }
+
+/// A connection idle past the trim period (server::idle_trim gives its stack and
+/// allocator cache back) serves on as before: a deep expression reaches the released
+/// stack pages again, a statement larger than the 8 kB read buffer goes past it.
+#[test]
+fn an_idle_connection_serves_on_after_its_memory_is_trimmed() {
+    let s = Server::start_new("trim");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) =
+            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let deep = format!("select {}1{}", "(".repeat(40), ")".repeat(40));
+        let long = format!("select length('{}')", "x".repeat(20_000));
+        for round in 0..2 {
+            let row = client.query_one(deep.as_str(), &[]).await.unwrap();
+            assert_eq!(row.get::<_, i32>(0), 1, "round {round}");
+            let row = client.query_one(long.as_str(), &[]).await.unwrap();
+            assert_eq!(row.get::<_, i32>(0), 20_000, "round {round}");
+            // Two trim periods and a half: the tick that finds no message trims.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
+        let row = client
+            .query_one("select count(*) from generate_series(1, 1000)", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, i64>(0), 1000);
+    });
+}
