@@ -1024,3 +1024,14 @@ fn copy_from_stdin_text_and_csv() {
     assert_eq!(q(&mut s, "select count(*) from t"), "count\n5\nSELECT 1");
     assert!(q(&mut s, "copy nosuch from stdin").starts_with("ERROR 42P01"));
 }
+
+#[test]
+fn command_tags_spell_the_count_in_decimal() {
+    assert_eq!(super::counted_tag("UPDATE ", 0), "UPDATE 0");
+    assert_eq!(super::counted_tag("INSERT 0 ", 7), "INSERT 0 7");
+    assert_eq!(super::counted_tag("SELECT ", 1_000_000), "SELECT 1000000");
+    assert_eq!(
+        super::counted_tag("DELETE ", u64::MAX),
+        format!("DELETE {}", u64::MAX)
+    );
+}

@@ -207,8 +207,9 @@ impl KeyOut for IndexKey {
 /// (see the module notes), the canonical encoding otherwise.
 fn encode_index_value(v: &Value, out: &mut impl KeyOut) {
     let signed = |out: &mut dyn KeyOut, tag: u8, i: i64| {
-        out.put(&[tag]);
-        out.put(&((i as u64) ^ (1 << 63)).to_be_bytes());
+        let mut bytes = [tag; 9];
+        bytes[1..].copy_from_slice(&((i as u64) ^ (1 << 63)).to_be_bytes());
+        out.put(&bytes);
     };
     match v {
         Value::Bool(b) => out.put(&[1, *b as u8]),
@@ -260,7 +261,8 @@ pub fn index_key(vals: &[Value]) -> Option<Vec<u8>> {
 /// default NULLS LAST), so rows with NULLs in later columns are still found by a
 /// lookup on a prefix.
 fn row_key(vals: &[Value]) -> Vec<u8> {
-    let mut out = Vec::new();
+    // (an integer column takes 9 bytes)
+    let mut out = Vec::with_capacity(9 * vals.len());
     row_key_into(vals, &mut out);
     out
 }

@@ -309,7 +309,9 @@ impl RedoLog {
     /// stops at the first error `emit` returns. Rows are cut into INSERT_ROWS records
     /// of about [`record::INSERT_ROWS_BYTES`]; a row alone is an INSERT.
     fn emit(&self, mut emit: impl FnMut(u8, u8, &[u8]) -> Result<()>) -> Result<()> {
-        let mut buf = Vec::new();
+        // Room for a typical row's record from the start (growing it from empty cost
+        // a few reallocations per commit).
+        let mut buf = Vec::with_capacity(512);
         for item in &self.items {
             match item {
                 Redo::One(r) => {

@@ -321,9 +321,18 @@ fn check_options(opts: &WalOptions) -> Result<()> {
 
 impl State {
     fn push_raw(&mut self, b: &[u8]) {
+        /// A WAL block: what a few commits' records take.
+        const CHUNK_CAPACITY: usize = 8192;
         match self.chunks.last_mut() {
             Some((start, v)) if *start + v.len() as u64 == self.phys => v.extend_from_slice(b),
-            _ => self.chunks.push((self.phys, b.to_vec())),
+            _ => {
+                // A new chunk starts with room for the records that usually follow it
+                // before the next write (growing it from one record's size cost a
+                // reallocation per record).
+                let mut chunk = Vec::with_capacity(b.len().max(CHUNK_CAPACITY));
+                chunk.extend_from_slice(b);
+                self.chunks.push((self.phys, chunk));
+            }
         }
         self.phys += b.len() as u64;
         self.buffered += b.len();
@@ -717,9 +726,11 @@ impl WalWriter {
                 let off = pos % seg;
                 let n = ((seg - off) as usize).min(data.len());
                 self.ensure_file(&mut files, segno)?;
-                let name = segment_file_name(files.tli, segno, seg);
+                let tli = files.tli;
                 if let Some((_, f)) = files.current.as_mut() {
+                    // (the file's name is spelled only for the error)
                     f.write_at(&data[..n], off).map_err(|e| {
+                        let name = segment_file_name(tli, segno, seg);
                         panic_io(
                             format!(
                                 "could not write to log file {name} at offset {off}, length {n}"
@@ -747,20 +758,20 @@ impl WalWriter {
             );
         if sync && needs_fsync {
             let tli = files.tli;
-            for (segno, mut f) in std::mem::take(&mut files.unsynced) {
+            let fsync_failed = |segno: u64, e| {
                 let name = segment_file_name(tli, segno, seg);
+                panic_io(format!("could not fsync file \"{name}\""), e)
+            };
+            for (segno, mut f) in std::mem::take(&mut files.unsynced) {
                 let t = std::time::Instant::now();
-                f.sync()
-                    .map_err(|e| panic_io(format!("could not fsync file \"{name}\""), e))?;
+                f.sync().map_err(|e| fsync_failed(segno, e))?;
                 self.sync_latency.observe(t.elapsed());
                 fsyncs += 1;
             }
             if files.current_dirty {
                 if let Some((segno, f)) = files.current.as_mut() {
-                    let name = segment_file_name(tli, *segno, seg);
                     let t = std::time::Instant::now();
-                    f.sync()
-                        .map_err(|e| panic_io(format!("could not fsync file \"{name}\""), e))?;
+                    f.sync().map_err(|e| fsync_failed(*segno, e))?;
                     self.sync_latency.observe(t.elapsed());
                     fsyncs += 1;
                 }
