@@ -127,9 +127,9 @@ enum Found {
 /// The literals' values and kinds; `None` when one does not read (the ordinary path
 /// reports it).
 fn literal_values(t: &parse_cache::Template) -> Option<(Vec<Value>, Vec<DataType>)> {
-    let mut values = Vec::with_capacity(t.literals.len());
-    let mut kinds = Vec::with_capacity(t.literals.len());
-    for (_, lit) in &t.literals {
+    let mut values = Vec::with_capacity(t.literal_count());
+    let mut kinds = Vec::with_capacity(t.literal_count());
+    for (_, lit) in t.literals() {
         let (v, ty) = plan::number_literal(lit).ok()?;
         values.push(v);
         kinds.push(ty);
@@ -173,10 +173,10 @@ impl Session {
     /// Runs `sql` through a generic plan when it is one templated statement with a
     /// valid entry (see the module notes): its shape's, or else its template's.
     pub(super) fn simple_generic(&mut self, sql: &str) -> Generic {
-        let Some(shape) = parse_cache::shape(sql).filter(|t| !t.literals.is_empty()) else {
+        let Some(shape) = parse_cache::shape(sql).filter(|t| t.literal_count() > 0) else {
             return Generic::Ordinary;
         };
-        let template = || parse_cache::template(sql).filter(|t| !t.literals.is_empty());
+        let template = || parse_cache::template(sql).filter(|t| t.literal_count() > 0);
         match self.find_generic(Keyed::Shape, &shape) {
             Found::Plan(plan, values) => return Generic::Ran(self.run_generic(&plan, &values)),
             Found::Ordinary => return Generic::Ordinary,
@@ -277,11 +277,10 @@ impl Session {
                     of: fn(&str) -> Option<parse_cache::Template>| {
             let whole = whole?;
             let piece = of(&piece.text)?;
-            let same = piece.literals.len() == whole.literals.len()
+            let same = piece.literal_count() == whole.literal_count()
                 && piece
-                    .literals
-                    .iter()
-                    .zip(&whole.literals)
+                    .literals()
+                    .zip(whole.literals())
                     .all(|(a, b)| a.1 == b.1);
             let (values, kinds) = literal_values(&whole).filter(|_| same)?;
             Some(NotePart {

@@ -65,7 +65,13 @@ pub fn is_dml(text: &str) -> bool {
 /// Whether the text is one [`template`] takes (a data-manipulation statement without
 /// `$`, `\` or `/*`; a few more, such as an unterminated quote, are refused later).
 pub fn may_template(text: &str) -> bool {
-    is_dml(text) && !text.bytes().any(|c| c == b'$' || c == b'\\') && !text.contains("/*")
+    // (one pass over the bytes for `$`, `\` and `/*`)
+    let b = text.as_bytes();
+    is_dml(text)
+        && !b
+            .iter()
+            .enumerate()
+            .any(|(i, &c)| c == b'$' || c == b'\\' || (c == b'/' && b.get(i + 1) == Some(&b'*')))
 }
 
 /// A statement text with its numeric literals replaced by placeholders of the same
@@ -74,8 +80,34 @@ pub fn may_template(text: &str) -> bool {
 pub struct Template {
     /// The text with placeholders.
     pub text: String,
-    /// (placeholder, literal) pairs.
-    pub literals: Vec<(String, String)>,
+    /// The literals' texts, one after the other (one allocation for all of them: a
+    /// template is made for every simple-protocol statement).
+    literal_text: String,
+    /// Per literal: its placeholder's span in `text`, its span in `literal_text`.
+    spans: smallvec::SmallVec<[LiteralSpans; 4]>,
+}
+
+#[derive(Debug, PartialEq, Clone, Copy)]
+struct LiteralSpans {
+    placeholder: (u32, u32),
+    literal: (u32, u32),
+}
+
+impl Template {
+    /// The number of literals replaced.
+    pub fn literal_count(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// (placeholder, literal) pairs, in the text's order.
+    pub fn literals(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|s| {
+            (
+                &self.text[s.placeholder.0 as usize..s.placeholder.1 as usize],
+                &self.literal_text[s.literal.0 as usize..s.literal.1 as usize],
+            )
+        })
+    }
 }
 
 /// Makes the template of `text` (see the module notes); `None` when the text is not
@@ -122,8 +154,12 @@ fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
     }
     let b = text.as_bytes();
     let is_word = |c: u8| WORD_BYTES[c as usize];
+    if text.len() > u32::MAX as usize {
+        return None;
+    }
     let mut out = String::with_capacity(text.len());
-    let mut literals = Vec::new();
+    let mut literal_text = String::new();
+    let mut spans = smallvec::SmallVec::new();
     let mut copied = 0; // bytes of `text` copied to `out` so far
     let mut i = 0;
     while i < b.len() {
@@ -183,7 +219,7 @@ fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
                     return None;
                 }
                 let len = i - start;
-                let n = literals.len() + 1;
+                let n = spans.len() + 1;
                 let digits = len - 1;
                 // The placeholder's number must fit in the literal's length.
                 let width = match placeholders {
@@ -197,7 +233,12 @@ fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
                     let at = out.len();
                     push_placeholder(&mut out, n, width);
                     copied = i;
-                    literals.push((out[at..].to_string(), text[start..i].to_string()));
+                    let from = literal_text.len();
+                    literal_text.push_str(&text[start..i]);
+                    spans.push(LiteralSpans {
+                        placeholder: (at as u32, out.len() as u32),
+                        literal: (from as u32, literal_text.len() as u32),
+                    });
                 }
             }
             c if is_word(c) => {
@@ -211,7 +252,8 @@ fn scan(text: &str, placeholders: Placeholders) -> Option<Template> {
     out.push_str(&text[copied..]);
     Some(Template {
         text: out,
-        literals,
+        literal_text,
+        spans,
     })
 }
 
@@ -240,13 +282,15 @@ fn push_placeholder(out: &mut String, n: usize, width: usize) {
 
 /// Puts the literals back in place of their placeholders; false when a placeholder
 /// was not found exactly once as an expression value.
-pub fn fill(stmt: &mut ast::Statement, literals: &[(String, String)]) -> bool {
-    let mut found = vec![0u32; literals.len()];
+pub fn fill(stmt: &mut ast::Statement, t: &Template) -> bool {
+    let mut found: smallvec::SmallVec<[u32; 8]> = smallvec::smallvec![0; t.literal_count()];
     let _ = ast::visit_expressions_mut(stmt, |e| {
         if let Expr::Value(v) = e {
             if let Value::Placeholder(p) = &v.value {
-                if let Some(k) = literals.iter().position(|(ph, _)| ph == p) {
-                    v.value = Value::Number(literals[k].1.clone(), false);
+                if let Some((k, (_, literal))) =
+                    t.literals().enumerate().find(|(_, (ph, _))| ph == p)
+                {
+                    v.value = Value::Number(literal.to_string(), false);
                     found[k] += 1;
                 }
             }
@@ -279,7 +323,7 @@ pub fn parse_through(
             parsed?
         }
     };
-    fill(&mut tree, &t.literals).then_some(tree)
+    fill(&mut tree, &t).then_some(tree)
 }
 
 /// `parse` of `t`'s text (a template's or a [`shape`]'s), unless a placeholder does not
@@ -288,7 +332,7 @@ pub fn usable_tree(
     t: &Template,
     parse: impl FnOnce(&str) -> Option<ast::Statement>,
 ) -> Option<ast::Statement> {
-    parse(&t.text).filter(|s| fill(&mut s.clone(), &t.literals))
+    parse(&t.text).filter(|s| fill(&mut s.clone(), t))
 }
 
 /// The parsed tree of a template text (placeholders in place of its literals), when
@@ -330,13 +374,13 @@ mod tests {
             "UPDATE a SET b = b + -4321 WHERE aid = 815 AND c = 7".len()
         );
         assert_eq!(
-            t.literals,
-            vec![("$001".into(), "4321".into()), ("$02".into(), "815".into())]
+            t.literals().collect::<Vec<_>>(),
+            vec![("$001", "4321"), ("$02", "815")]
         );
         // Strings, quoted names, words with digits and comments are left alone.
         let t = template("SELECT 'a 12' AS \"x 34\", t1.c2 FROM t1 -- 56\n").unwrap();
         assert_eq!(t.text, "SELECT 'a 12' AS \"x 34\", t1.c2 FROM t1 -- 56\n");
-        assert!(t.literals.is_empty());
+        assert_eq!(t.literal_count(), 0);
         // Decimals and exponents are one literal each.
         let t = template("SELECT 1.25, 3e10, 2.5E-3").unwrap();
         assert_eq!(t.text, "SELECT $001, $002, $00003");
@@ -354,7 +398,7 @@ mod tests {
         // A placeholder number that does not fit the literal keeps the literal.
         let many: Vec<String> = (10..22).map(|n| n.to_string()).collect();
         let t = template(&format!("VALUES ({})", many.join(","))).unwrap();
-        assert_eq!(t.literals.len(), 9);
+        assert_eq!(t.literal_count(), 9);
         assert!(t.text.ends_with(",19,20,21)"));
     }
 
