@@ -1704,10 +1704,14 @@ impl Engine {
             (Some(k), false) => (Bound::Excluded(k), Bound::Unbounded),
             (Some(k), true) => (Bound::Unbounded, Bound::Excluded(k)),
         };
+        let range = (
+            range.0.map(heap::KeyBytes::new),
+            range.1.map(heap::KeyBytes::new),
+        );
         let iter: Box<dyn Iterator<Item = (&heap::IndexKey, &heap::TidList)>> = if cur.desc {
-            Box::new(map.range::<[u8], _>(range).rev())
+            Box::new(map.range::<heap::KeyBytes, _>(range).rev())
         } else {
-            Box::new(map.range::<[u8], _>(range))
+            Box::new(map.range::<heap::KeyBytes, _>(range))
         };
         let mut out = Vec::new();
         for (k, tids) in iter {
@@ -2737,7 +2741,7 @@ fn insert_one(
         };
         let tids = ix
             .map
-            .get(key.as_slice())
+            .get(heap::KeyBytes::new(&key))
             .map(|t| t.to_vec())
             .unwrap_or_default();
         match unique_conflict(heap, txn.xid, tids) {
