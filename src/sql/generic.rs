@@ -97,8 +97,9 @@ pub(super) struct Pending {
 pub(super) enum Generic {
     /// It ran the statement (the results of `simple_query`).
     Ran(Vec<Result<ExecResult>>),
-    /// The ordinary path runs it; entries may be made.
-    Make(Pending),
+    /// The ordinary path runs it; entries may be made (boxed: the rare case, and two
+    /// templates are large beside the others).
+    Make(Box<Pending>),
     /// The ordinary path runs it; nothing to make.
     Ordinary,
 }
@@ -181,10 +182,10 @@ impl Session {
             Found::Plan(plan, values) => return Generic::Ran(self.run_generic(&plan, &values)),
             Found::Ordinary => return Generic::Ordinary,
             Found::Missing => {
-                return Generic::Make(Pending {
+                return Generic::Make(Box::new(Pending {
                     shape: Some(shape),
                     template: template(),
-                })
+                }))
             }
             Found::Unproved => {}
         }
@@ -193,10 +194,10 @@ impl Session {
         };
         match self.find_generic(Keyed::Template, &t) {
             Found::Plan(plan, values) => Generic::Ran(self.run_generic(&plan, &values)),
-            Found::Missing => Generic::Make(Pending {
+            Found::Missing => Generic::Make(Box::new(Pending {
                 shape: None,
                 template: Some(t),
-            }),
+            })),
             Found::Unproved | Found::Ordinary => Generic::Ordinary,
         }
     }

@@ -1465,7 +1465,7 @@ impl Session {
         self.ctx.cancel.store(false, Ordering::SeqCst);
         let pending = match self.simple_generic(sql) {
             generic::Generic::Ran(out) => return out,
-            generic::Generic::Make(p) => Some(p),
+            generic::Generic::Make(p) => Some(*p),
             generic::Generic::Ordinary => None,
         };
         let parsed = match self.parse_cache.get(sql) {
