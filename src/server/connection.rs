@@ -859,12 +859,17 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 tokio::select! {
                     f = &mut read => break f,
                     _ = terminate_notify.notified() => {
-                        // The same wake-up serves the idle sweeper (super::idle_trim).
-                        if !terminate.load(Ordering::SeqCst) && idle.take_request() {
-                            super::idle_trim::request();
-                            continue;
+                        // Set before every termination's wake-up (terminate_backend,
+                        // terminate_all). The same wake-up serves the idle sweeper
+                        // (super::idle_trim), and one may come late: a request the end
+                        // of a long statement withdrew leaves a wake-up with nothing
+                        // to do, and the wait goes on.
+                        if terminate.load(Ordering::SeqCst) {
+                            break Err(shared.termination_error());
                         }
-                        break Err(shared.termination_error());
+                        if idle.take_request() {
+                            super::idle_trim::request();
+                        }
                     }
                     _ = shutdown.changed() => {
                         let mode = *shutdown.borrow();

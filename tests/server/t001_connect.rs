@@ -145,7 +145,8 @@ fn copy_from_stdin_through_psql() {
 
 /// A connection idle past the trim period (server::idle_trim gives its stack and
 /// allocator cache back) serves on as before: a deep expression reaches the released
-/// stack pages again, a statement larger than the 8 kB read buffer goes past it.
+/// stack pages again, a statement larger than the 8 kB read buffer goes past it, and a
+/// statement longer than the sweeper's period does not end the connection.
 #[test]
 fn an_idle_connection_serves_on_after_its_memory_is_trimmed() {
     let s = Server::start_new("trim");
@@ -174,5 +175,11 @@ fn an_idle_connection_serves_on_after_its_memory_is_trimmed() {
             .await
             .unwrap();
         assert_eq!(row.get::<_, i64>(0), 1000);
+        // A statement running past two sweeps is busy, not idle: the sweeper's
+        // request it withdrew must not end the connection when it finishes.
+        client.batch_execute("select pg_sleep(2.5)").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let row = client.query_one("select 41 + 1", &[]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), 42);
     });
 }
