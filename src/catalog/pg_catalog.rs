@@ -560,7 +560,7 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
 /// A stored expression's text as `pg_get_expr` shows a node: an operator expression in
 /// parentheses, a function call, a name or a constant as it is.
 pub fn node_text(t: &str) -> String {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let bare = matches!(
         sqlparser::parser::Parser::new(&dialect)
             .try_with_sql(t)
@@ -2466,7 +2466,7 @@ fn type_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
 
 /// The name of an expression key's index attribute (PostgreSQL's FigureIndexColname).
 fn figure_name(text: &str) -> String {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     match sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())

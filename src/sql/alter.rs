@@ -673,7 +673,7 @@ fn check_default(cx: &ExecCtx<'_>, db: u32, e: &ast::Expr, col: &ColumnDef) -> R
 
 /// Whether SQL text holds a SELECT keyword (a subquery; literals are not words).
 fn has_select(text: &str) -> bool {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     Tokenizer::new(&dialect, text)
         .tokenize()
         .unwrap_or_default()
@@ -1139,7 +1139,7 @@ fn set_type(
     new.columns[pos].typmod = typmod;
     // The default must convert to the new type.
     if let Some(d) = &col.default {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         let e = sqlparser::parser::Parser::new(&dialect)
             .try_with_sql(d)
             .and_then(|mut p| p.parse_expr())
@@ -1873,7 +1873,7 @@ fn views_reading(cx: &mut ExecCtx<'_>, db: u32, probe: TableDef) -> Result<Vec<V
 
 /// The identifiers of SQL text, folded as PostgreSQL folds them.
 fn words(text: &str) -> Vec<String> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     Tokenizer::new(&dialect, text)
         .tokenize()
         .unwrap_or_default()
@@ -1937,7 +1937,7 @@ fn ident(t: &Token) -> Option<String> {
 /// The names a query may qualify the columns of `table` with: the table's name and
 /// the aliases written after it (`t x`, `t AS x`).
 fn qualifiers(text: &str, table: &str) -> Vec<String> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let tokens: Vec<Token> = Tokenizer::new(&dialect, text)
         .tokenize()
         .unwrap_or_default()
@@ -1967,7 +1967,7 @@ fn qualifiers(text: &str, table: &str) -> Vec<String> {
 /// it must be): all of them, or with `qualifiers`, those unqualified or qualified by
 /// one of these names. Everything else is kept as written.
 fn rename_words(text: &str, old: &str, new: &str, qualifiers: Option<&[String]>) -> String {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
         return text.to_string();
     };

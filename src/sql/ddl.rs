@@ -1137,7 +1137,7 @@ pub(super) fn plan_view_query(
         ),
         None => (None, text),
     };
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let q = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_query())
@@ -2434,7 +2434,7 @@ pub(super) fn bind_check(
     def: &TableDef,
     text: &str,
 ) -> Result<(Expr, Vec<String>)> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let e = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())

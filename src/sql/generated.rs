@@ -53,7 +53,7 @@ pub fn hidden_name(pos: usize) -> String {
 
 /// Parses and binds a stored expression over the table's columns, as it is typed.
 pub fn bind_raw(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<Expr> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let e = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
@@ -65,7 +65,7 @@ pub fn bind_raw(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<
 /// equal to it: unquoted ones case-folded).
 pub fn uses_column(text: &str, name: &str) -> bool {
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     Tokenizer::new(&dialect, text)
         .tokenize()
         .unwrap_or_default()
@@ -405,7 +405,7 @@ pub fn key_text(
         (Some(Expr::Func(..)), Some(_)) => true,
         (_, Some(_)) => false,
         _ => {
-            let dialect = sqlparser::dialect::PostgreSqlDialect {};
+            let dialect = crate::sql::dialect::PG;
             matches!(
                 sqlparser::parser::Parser::new(&dialect)
                     .try_with_sql(text)

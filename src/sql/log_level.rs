@@ -17,7 +17,7 @@
 //! What this module must never do: fail (any input gets a class) or look beyond the
 //! tokens (no catalog, no session state).
 
-use sqlparser::dialect::PostgreSqlDialect;
+use crate::sql::dialect::PG;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -35,7 +35,7 @@ pub enum LogClass {
 
 /// The most loggable class among the statements of `sql`.
 pub fn classify(sql: &str) -> LogClass {
-    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else {
+    let Ok(tokens) = Tokenizer::new(&PG, sql).tokenize() else {
         return LogClass::All;
     };
     let words: Vec<Token> = tokens

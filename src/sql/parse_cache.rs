@@ -347,7 +347,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Option<ast::Statement> {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         sqlparser::parser::Parser::parse_sql(&dialect, text)
             .ok()
             .and_then(|mut v| (v.len() == 1).then(|| v.remove(0)))

@@ -79,7 +79,7 @@ pub fn rewrite_all(text: &str) -> (Cow<'_, str>, Clauses) {
     {
         return (Cow::Borrowed(text), Clauses::default());
     }
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
         return (Cow::Borrowed(text), Clauses::default());
     };

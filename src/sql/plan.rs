@@ -2225,7 +2225,7 @@ impl<'a> Binder<'a> {
         match &c.default {
             None => Ok(Expr::Const(Value::Null, c.data_type)),
             Some(text) => {
-                let dialect = sqlparser::dialect::PostgreSqlDialect {};
+                let dialect = crate::sql::dialect::PG;
                 let e = sqlparser::parser::Parser::new(&dialect)
                     .try_with_sql(text)
                     .and_then(|mut p| p.parse_expr())
@@ -2448,7 +2448,7 @@ impl<'a> Binder<'a> {
         elements: &str,
         predicate: Option<&str>,
     ) -> Result<Arbiter> {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         let parse_err = |e: sqlparser::parser::ParserError| {
             err!(sqlstate::SYNTAX_ERROR, "syntax error in ON CONFLICT: {e}")
         };

@@ -30,7 +30,7 @@ pub fn reorder(text: &str) -> Option<String> {
     if !lower.contains("sequence") && !lower.contains("identity") {
         return None;
     }
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let tokens: Vec<TokenWithSpan> = Tokenizer::new(&dialect, text)
         .tokenize_with_location()
         .ok()?

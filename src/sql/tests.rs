@@ -577,6 +577,20 @@ fn syntax_errors_point_at_the_token() {
     );
     assert_eq!(q(&mut s, ""), "EMPTY");
     assert_eq!(q(&mut s, " ; -- nothing"), "EMPTY");
+    // Nested deeper than the parser takes: PostgreSQL's stack-depth error, not a
+    // syntax error; the session goes on. (On a thread with a backend's 8 MB stack:
+    // a debug build's frames are large.)
+    std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let deep = format!("select {}1{}", "(".repeat(60), ")".repeat(60));
+            assert_eq!(q(&mut s, &deep), "ERROR 54001: stack depth limit exceeded");
+            let nested = format!("select {}1{}", "(".repeat(40), ")".repeat(40));
+            assert_eq!(q(&mut s, &nested), "?column?\n1\nSELECT 1");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }
 
 #[test]
@@ -793,7 +807,7 @@ fn primary_key_equality_uses_the_index() {
         .engine
         .with_catalog(|c| c.table_by_name(5, 2200, "t").unwrap());
     let stmt = |sql: &str| {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         sqlparser::parser::Parser::parse_sql(&dialect, sql)
             .unwrap()
             .remove(0)

@@ -96,7 +96,7 @@ pub fn view_depend_rows(engine: &Engine, db: u32) -> Vec<Vec<Value>> {
         let path = path.unwrap_or_else(search_path::lookup_schemas);
         // The rule's OLD and NEW are the view itself: PostgreSQL records that too.
         let mut read = std::collections::BTreeSet::from([view]);
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         let Ok(stmts) = sqlparser::parser::Parser::parse_sql(&dialect, text) else {
             continue;
         };
@@ -191,7 +191,7 @@ fn fold(id: &ast::Ident) -> String {
 /// The query with the relation names qualified where the current path needs it;
 /// `None` when the text does not parse as one query.
 fn qualify(engine: &Engine, db: u32, path: Option<&[u32]>, text: &str) -> Option<String> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, text).ok()?;
     if stmts.len() != 1 {
         return None;

@@ -232,7 +232,7 @@ pub(super) fn rewrite(s: &ast::Select) -> Result<Option<ast::Select>> {
     } else {
         format!("SELECT 1 FROM {call} AS \"{SLOT}\"")
     };
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let dialect = crate::sql::dialect::PG;
     let parsed = sqlparser::parser::Parser::parse_sql(&dialect, &text)
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "set-returning call: {e}"))?;
     let item = match parsed.into_iter().next() {

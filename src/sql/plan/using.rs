@@ -128,7 +128,7 @@ impl Binder<'_> {
         joined: &Scope,
         pair: (usize, usize),
     ) -> Result<Expr> {
-        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let dialect = crate::sql::dialect::PG;
         let e = sqlparser::parser::Parser::new(&dialect)
             .try_with_sql(text)
             .and_then(|mut p| p.parse_expr())
