@@ -1146,7 +1146,9 @@ impl Session {
         let txn = self.txn.as_ref().map(|t| (t.start_time, t.xid));
         self.activity.update(|s| {
             s.state = "active";
-            s.query = query.to_string();
+            // (the last query's buffer reused)
+            s.query.clear();
+            s.query.push_str(query);
             s.query_start = Some(now);
             s.state_change = Some(now);
             s.xact_start = Some(txn.map_or(now, |t| t.0));

@@ -61,11 +61,13 @@ pub struct BackendStatus {
 }
 
 /// The table of live backends of an engine, by registration number (sessions that
-/// share a pid, as tests' may, keep entries of their own). Lock: one mutex around
-/// the map and the counter.
+/// share a pid, as tests' may, keep entries of their own). Locks: one mutex around the
+/// map and the counter, taken to register, unregister and list; one per entry, taken by
+/// its session twice a statement — so sessions never queue behind each other to say
+/// what they are doing.
 #[derive(Debug, Default)]
 pub struct Activity {
-    backends: Mutex<(u64, BTreeMap<u64, BackendStatus>)>,
+    backends: Mutex<(u64, BTreeMap<u64, Arc<Mutex<BackendStatus>>>)>,
 }
 
 /// A session's entry in the table: removed when this is dropped.
@@ -73,28 +75,40 @@ pub struct Activity {
 pub struct Registration {
     table: Arc<Activity>,
     id: u64,
+    entry: Arc<Mutex<BackendStatus>>,
+}
+
+fn lock_entry(e: &Mutex<BackendStatus>) -> MutexGuard<'_, BackendStatus> {
+    e.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Activity {
-    fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, BackendStatus>)> {
+    fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, Arc<Mutex<BackendStatus>>>)> {
         self.backends.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a backend; the entry lives as long as the returned registration.
     pub fn register(table: &Arc<Activity>, status: BackendStatus) -> Registration {
+        let entry = Arc::new(Mutex::new(status));
         let mut t = table.lock();
         t.0 += 1;
         let id = t.0;
-        t.1.insert(id, status);
+        t.1.insert(id, entry.clone());
         Registration {
             table: table.clone(),
             id,
+            entry,
         }
     }
 
     /// A copy of every live backend's status, in pid order.
     pub fn list(&self) -> Vec<BackendStatus> {
-        let mut v: Vec<BackendStatus> = self.lock().1.values().cloned().collect();
+        let mut v: Vec<BackendStatus> = self
+            .lock()
+            .1
+            .values()
+            .map(|e| lock_entry(e).clone())
+            .collect();
         v.sort_by_key(|s| s.pid);
         v
     }
@@ -105,17 +119,18 @@ impl Activity {
         self.lock()
             .1
             .values()
-            .map(|s| (s.backend_type, s.state))
+            .map(|e| {
+                let s = lock_entry(e);
+                (s.backend_type, s.state)
+            })
             .collect()
     }
 }
 
 impl Registration {
-    /// Changes the session's entry.
+    /// Changes the session's entry (under its own lock only).
     pub fn update(&self, f: impl FnOnce(&mut BackendStatus)) {
-        if let Some(s) = self.table.lock().1.get_mut(&self.id) {
-            f(s);
-        }
+        f(&mut lock_entry(&self.entry));
     }
 }
 
