@@ -67,8 +67,11 @@ pub struct BackendStatus {
 /// what they are doing.
 #[derive(Debug, Default)]
 pub struct Activity {
-    backends: Mutex<(u64, BTreeMap<u64, Arc<Mutex<BackendStatus>>>)>,
+    backends: Mutex<Table>,
 }
+
+/// The last registration number given, and the live entries by number.
+type Table = (u64, BTreeMap<u64, Arc<Mutex<BackendStatus>>>);
 
 /// A session's entry in the table: removed when this is dropped.
 #[derive(Debug)]
@@ -83,7 +86,7 @@ fn lock_entry(e: &Mutex<BackendStatus>) -> MutexGuard<'_, BackendStatus> {
 }
 
 impl Activity {
-    fn lock(&self) -> MutexGuard<'_, (u64, BTreeMap<u64, Arc<Mutex<BackendStatus>>>)> {
+    fn lock(&self) -> MutexGuard<'_, Table> {
         self.backends.lock().unwrap_or_else(|p| p.into_inner())
     }
 
