@@ -154,11 +154,11 @@ pub fn flush_allocator_cache() {
 }
 
 /// Gives back the calling backend thread's spare memory: its thread cache and the unused
-/// part of its stack. Returns the bytes of stack released (for tests and debugging).
+/// part of its stack.
 #[inline(never)]
-pub fn trim() -> usize {
+pub fn trim() {
     flush_allocator_cache();
-    release_stack_below_here()
+    release_stack_below_here();
 }
 
 /// Room left below the current frame: the `madvise` call's own frames, a signal handler
@@ -166,38 +166,34 @@ pub fn trim() -> usize {
 const STACK_MARGIN: usize = 4 * 1024;
 
 /// Releases the calling thread's stack pages from its lowest usable address up to
-/// [`STACK_MARGIN`] below this function's frame. Returns the bytes released (0 when the
-/// bounds are unknown or nothing lies below the margin).
+/// [`STACK_MARGIN`] below this function's frame (nothing when the bounds are unknown or
+/// nothing lies below the margin).
 #[inline(never)]
-fn release_stack_below_here() -> usize {
+fn release_stack_below_here() {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
     let Some((low, high)) = stack_bounds() else {
-        return 0;
+        return;
     };
     if here <= low || here > high {
-        return 0;
+        return;
     }
     // SAFETY: sysconf has no preconditions.
     let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
         p if p > 0 => p as usize,
-        _ => return 0,
+        _ => return,
     };
     let start = (low + page - 1) & !(page - 1);
     let end = here.saturating_sub(STACK_MARGIN) & !(page - 1);
     if end <= start {
-        return 0;
+        return;
     }
     // SAFETY: [start, end) lies inside this thread's own stack, wholly below the current
     // frame and its margin: no live frame or object is there. MADV_DONTNEED on private
     // anonymous memory only discards contents, which are dead; the mapping stays, and a
     // later touch gets a zeroed page.
-    let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-    if rc == 0 {
-        end - start
-    } else {
-        0
-    }
+    // (a failure leaves the pages resident, which is all it costs)
+    let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
 }
 
 /// The calling thread's usable stack as `[low, high)`, from glibc.

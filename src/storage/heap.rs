@@ -78,7 +78,7 @@ impl std::ops::Deref for IndexKey {
 
 impl Ord for IndexKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        compare_key_bytes(&self.0, &other.0)
+        KeyBytes::new(self).cmp(KeyBytes::new(other))
     }
 }
 
@@ -104,8 +104,26 @@ impl KeyBytes {
 }
 
 impl Ord for KeyBytes {
+    /// The bytes' order, eight bytes at a time (big-endian words compare as their bytes
+    /// do), then the tail byte by byte, then the lengths.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        compare_key_bytes(&self.0, &other.0)
+        let (mut a, mut b) = (&self.0, &other.0);
+        while let (Some((x, a_rest)), Some((y, b_rest))) =
+            (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+        {
+            let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
+            if x != y {
+                return x.cmp(&y);
+            }
+            a = a_rest;
+            b = b_rest;
+        }
+        for (x, y) in a.iter().zip(b) {
+            if x != y {
+                return x.cmp(y);
+            }
+        }
+        a.len().cmp(&b.len())
     }
 }
 
@@ -119,28 +137,6 @@ impl std::borrow::Borrow<KeyBytes> for IndexKey {
     fn borrow(&self) -> &KeyBytes {
         KeyBytes::new(&self.0)
     }
-}
-
-/// `a.cmp(b)` for byte strings, eight bytes at a time (big-endian words compare as
-/// their bytes do), then the tail byte by byte, then the lengths.
-fn compare_key_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    let (mut a, mut b) = (a, b);
-    while let (Some((x, a_rest)), Some((y, b_rest))) =
-        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
-    {
-        let (x, y) = (u64::from_be_bytes(*x), u64::from_be_bytes(*y));
-        if x != y {
-            return x.cmp(&y);
-        }
-        a = a_rest;
-        b = b_rest;
-    }
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 /// The tuple ids under one index key: usually one version, held inline.

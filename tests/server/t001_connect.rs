@@ -32,16 +32,8 @@ fn psql_connects_over_tcp_and_unix_socket() {
 #[test]
 fn tokio_postgres_extended_protocol_and_parameter_status() {
     let s = Server::start_new("tokio");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) =
-            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        tokio::spawn(conn);
+    runtime().block_on(async {
+        let client = s.connect("postgres").await;
         client
             .batch_execute("create table kv (k int primary key, v text)")
             .await
@@ -79,16 +71,8 @@ fn tokio_postgres_extended_protocol_and_parameter_status() {
 #[test]
 fn cancel_request_stops_a_running_statement() {
     let s = Server::start_new("cancel");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) =
-            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        tokio::spawn(conn);
+    runtime().block_on(async {
+        let client = s.connect("postgres").await;
         let token = client.cancel_token();
         let canceller = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
@@ -150,16 +134,8 @@ fn copy_from_stdin_through_psql() {
 #[test]
 fn an_idle_connection_serves_on_after_its_memory_is_trimmed() {
     let s = Server::start_new("trim");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) =
-            tokio_postgres::connect(&s.conninfo("postgres"), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-        tokio::spawn(conn);
+    runtime().block_on(async {
+        let client = s.connect("postgres").await;
         let deep = format!("select {}1{}", "(".repeat(40), ")".repeat(40));
         let long = format!("select length('{}')", "x".repeat(20_000));
         for round in 0..2 {
