@@ -127,32 +127,39 @@ fn write_image(
         .map_err(|e| Error::io(format!("could not write file \"{}\"", path.display()), e))
 }
 
-/// Reads and verifies an image; returns its stamp and body.
-fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
-    let mut data = fs::read(path)
-        .map_err(|e| Error::io(format!("could not read file \"{}\"", path.display()), e))?;
-    if data.len() < 16 || &data[..8] != magic {
-        bail!(
-            sqlstate::DATA_CORRUPTED,
-            "invalid image file \"{}\"",
-            path.display()
-        );
+fn invalid_image(path: &Path) -> Error {
+    err!(
+        sqlstate::DATA_CORRUPTED,
+        "invalid image file \"{}\"",
+        path.display()
+    )
+}
+
+/// Checks an image's magic, CRC (`crc_ok`: whether the stored CRC matched) and format
+/// version from the start of its content (at least 16 bytes, the first 20 if there are
+/// as many); returns its stamp and header length.
+fn check_header(
+    path: &Path,
+    magic: &[u8; 8],
+    head: &[u8],
+    crc_ok: bool,
+) -> Result<(Option<Lsn>, usize)> {
+    if head.len() < 12 || &head[..8] != magic {
+        return Err(invalid_image(path));
     }
-    let (content, crc) = data.split_at(data.len() - 4);
-    let crc = u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]);
-    if crc32c::crc32c(content) != crc {
+    if !crc_ok {
         bail!(
             sqlstate::DATA_CORRUPTED,
             "checksum mismatch in image file \"{}\"",
             path.display()
         );
     }
-    let version = u32::from_le_bytes([content[8], content[9], content[10], content[11]]);
-    let (stamp, header) = match version {
+    let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    Ok(match version {
         FORMAT_VERSION_UNSTAMPED => (None, 12),
-        FORMAT_VERSION if content.len() >= 20 => {
+        FORMAT_VERSION if head.len() >= 20 => {
             let mut stamp = [0u8; 8];
-            stamp.copy_from_slice(&content[12..20]);
+            stamp.copy_from_slice(&head[12..20]);
             (Some(Lsn(u64::from_le_bytes(stamp))), 20)
         }
         _ => bail!(
@@ -160,7 +167,53 @@ fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
             "image file \"{}\" has unsupported format version {version}",
             path.display()
         ),
-    };
+    })
+}
+
+/// Checks an image as [`read_image`] does (magic, CRC, format version) without keeping
+/// it: the file is read a megabyte at a time. Returns its stamp and size in bytes. (A
+/// start checks every table image this way and leaves decoding to `storage::heaps`.)
+fn verify_image(path: &Path, magic: &[u8; 8]) -> Result<(Option<Lsn>, u64)> {
+    use std::io::Read;
+    let io_err = |e| Error::io(format!("could not read file \"{}\"", path.display()), e);
+    let mut f = fs::File::open(path).map_err(io_err)?;
+    let len = f.metadata().map_err(io_err)?.len();
+    if len < 16 {
+        return Err(invalid_image(path));
+    }
+    let mut buf = vec![0u8; (len - 4).min(1 << 20) as usize];
+    let mut head = Vec::with_capacity(20);
+    let mut crc = 0;
+    let mut left = len - 4;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        f.read_exact(&mut buf[..n]).map_err(io_err)?;
+        let want = (20 - head.len()).min(n);
+        head.extend_from_slice(&buf[..want]);
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        left -= n as u64;
+    }
+    let mut stored = [0u8; 4];
+    f.read_exact(&mut stored).map_err(io_err)?;
+    let (stamp, _) = check_header(path, magic, &head, crc.to_le_bytes() == stored)?;
+    Ok((stamp, len))
+}
+
+/// Checks one table's image ([`verify_image`]) without decoding it: its stamp and size.
+pub fn verify_heap(datadir: &Path, db: u32, filenode: u32) -> Result<(Option<Lsn>, u64)> {
+    verify_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)
+}
+
+/// Reads and verifies an image; returns its stamp and body.
+fn read_image(path: &Path, magic: &[u8; 8]) -> Result<Image> {
+    let mut data = fs::read(path)
+        .map_err(|e| Error::io(format!("could not read file \"{}\"", path.display()), e))?;
+    if data.len() < 16 {
+        return Err(invalid_image(path));
+    }
+    let (content, crc) = data.split_at(data.len() - 4);
+    let crc_ok = crc32c::crc32c(content).to_le_bytes() == crc;
+    let (stamp, header) = check_header(path, magic, content, crc_ok)?;
     // The body stays in the file's buffer (an image can be large: no copy).
     let end = data.len() - 4;
     data.truncate(end);

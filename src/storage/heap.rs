@@ -215,6 +215,11 @@ impl Tuple {
 /// Hands out [`Heap::generation`] values, unique across every heap of the process.
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
+/// A generation no heap has had or will get by changing ([`Heap::generation`]).
+pub fn reserve_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, AtomicOrdering::Relaxed)
+}
+
 /// One table's row versions and primary-key index.
 #[derive(Debug, Default)]
 pub struct Heap {
@@ -707,7 +712,14 @@ impl Heap {
     }
 
     fn touch(&mut self) {
-        self.generation = NEXT_GENERATION.fetch_add(1, AtomicOrdering::Relaxed);
+        self.generation = reserve_generation();
+    }
+
+    /// Gives the heap a generation reserved earlier ([`reserve_generation`]): a heap
+    /// decoded after start-up takes the one its table's slot promised checkpoints
+    /// (`storage::heaps`).
+    pub fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
     }
 
     /// The tuple under `tid`, to change its header (commit stamps, xmax, the update

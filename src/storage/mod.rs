@@ -61,6 +61,7 @@ pub mod control;
 pub mod ddl;
 pub mod enums;
 pub mod heap;
+pub mod heaps;
 // Backup holds: WAL kept for the standby of a finished base backup (holds.rs).
 pub mod holds;
 pub mod record;
@@ -92,7 +93,7 @@ use schema::{CatalogUndo, BOOTSTRAP_SUPERUSER, PG_CATALOG_NAMESPACE, PUBLIC_NAME
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 use wal::io::{StdIo, WalIo};
@@ -427,6 +428,10 @@ pub struct Engine {
     timeline: AtomicU32,
     /// Catalog, heaps and transaction bookkeeping; `cond` signals transaction ends.
     state: Mutex<State>,
+    /// How many heaps may still wait for their checkpoint images after the start
+    /// (`storage::heaps`): while not 0, [`Engine::await_heap`] waits for a table's
+    /// image before the engine lock is taken.
+    images_waiting: Arc<AtomicUsize>,
     cond: Condvar,
     /// Serializes WAL appends of commits so WAL order is commit order.
     commit_lock: Mutex<()>,
@@ -574,6 +579,7 @@ impl Engine {
         control.next_xid = 735;
         control.next_oid = catalog.next_oid;
         let engine = Engine {
+            images_waiting: Arc::default(),
             datadir: datadir.to_path_buf(),
             opts: EngineOptions {
                 fsync: true,
@@ -747,6 +753,9 @@ impl Engine {
         control.time = chrono::Utc::now().timestamp();
         control.write(datadir, opts.fsync)?;
         let next_xid = redo.next_xid.max(3);
+        // Replay left its changes to tables still waiting for their images with their
+        // loads; the loaders decode them (and apply those) from now on.
+        store.heaps.start_loading(image_loader_threads());
         let engine = Engine::assemble(datadir, opts, seg, wal, control, store, next_xid);
         // The images just loaded are written as far as the next checkpoint is concerned:
         // a heap replay left untouched is not rewritten (write_images).
@@ -779,6 +788,21 @@ impl Engine {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Waits, with the engine lock released, until a table whose checkpoint image is
+    /// still being decoded after the start is in memory (`storage::heaps`), decoding it
+    /// in this thread if no loader has started it — so that the session (or
+    /// checkpoint) about to use it does not hold every other one up while it waits.
+    /// One atomic load once every image is decoded.
+    fn await_heap(&self, db: u32, rel: u32) {
+        if self.images_waiting.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let load = self.lock().store.heaps.pending(&(db, rel));
+        if let Some(load) = load {
+            load.wait();
+        }
+    }
+
     /// The engine around an opened WAL writer, pg_control and the loaded store: what
     /// [`Engine::open`] and `Engine::open_standby` (recovery.rs) share once recovery has
     /// decided where things stand. `seg` is pg_control's segment size (not the caller's).
@@ -804,7 +828,9 @@ impl Engine {
         wal.on_segment_complete(Box::new(move |tli, segno| {
             notified.segment_completed(&wal::segment::segment_file_name(tli, segno, seg));
         }));
+        let images_waiting = store.heaps.waiting();
         Engine {
+            images_waiting,
             datadir: datadir.to_path_buf(),
             opts: EngineOptions {
                 wal_segment_size: seg,
@@ -937,6 +963,7 @@ impl Engine {
 
     /// Dead row versions of one table.
     pub fn table_dead_versions(&self, db: u32, rel: u32) -> usize {
+        self.await_heap(db, rel);
         self.lock()
             .store
             .heaps
@@ -952,7 +979,7 @@ impl Engine {
         let mut st = self.lock();
         let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
         let mut removed = 0;
-        for ((d, r), h) in st.store.heaps.iter_mut() {
+        for ((d, r), h) in st.store.heaps.loaded_mut() {
             if *d == db && rel.is_none_or(|x| x == *r) {
                 removed += h.vacuum(oldest);
             }
@@ -973,7 +1000,7 @@ impl Engine {
             let st = self.lock();
             st.store
                 .heaps
-                .iter()
+                .loaded()
                 .map(|(k, h)| (*k, h.dead_candidates()))
                 .filter(|(_, n)| *n > 0)
                 .collect()
@@ -992,7 +1019,12 @@ impl Engine {
             }
         }
         let mut st = self.lock();
-        st.dead_versions = st.store.heaps.values().map(|h| h.dead_candidates()).sum();
+        st.dead_versions = st
+            .store
+            .heaps
+            .loaded()
+            .map(|(_, h)| h.dead_candidates())
+            .sum();
         removed
     }
 
@@ -1171,6 +1203,7 @@ impl Engine {
     /// (`State::imaging`). During recovery the copy is made in one hold, as replay
     /// does not wait.
     fn copy_rows_as_of(&self, key: (u32, u32), seq: u64) -> Result<(HeapRows, bool)> {
+        self.await_heap(key.0, key.1);
         let chunk = if self.in_recovery() {
             usize::MAX
         } else {
@@ -1238,17 +1271,21 @@ impl Engine {
             // has exactly that image's rows: nothing stamped after the image's snapshot
             // was there then (see below), and any later change moves the generation.
             // Its image keeps its stamp, which the catalog image records.
-            let generation = {
-                let st = self.lock();
-                let generation = st.store.heaps.get(key).map_or(0, |h| h.generation());
-                if let Some((g, s)) = written.get(key) {
-                    if *g == generation && path.is_file() {
-                        stamps.insert(*key, *s);
-                        continue;
-                    }
-                }
-                generation
+            // (A heap still waiting for its image has the generation reserved for
+            // it unless replay changed it: then it is decoded first, outside the lock.)
+            let generation = loop {
+                let load = match self.lock().store.heaps.generation(key) {
+                    Ok(g) => break g,
+                    Err(load) => load,
+                };
+                load.wait();
             };
+            if let Some((g, s)) = written.get(key) {
+                if *g == generation && path.is_file() {
+                    stamps.insert(*key, *s);
+                    continue;
+                }
+            }
             let (rows, complete) = self.copy_rows_as_of(*key, seq)?;
             // Commits stamped after the snapshot are not in this image: its generation
             // must not count as written. (A change after `generation` was read moves
@@ -1650,12 +1687,14 @@ impl Engine {
     /// A table's size and row counts as tusk accounts them (see
     /// [`heap::Heap::sizes`]); `None` for a relation without a heap.
     pub fn heap_sizes(&self, db: u32, rel: u32) -> Option<heap::HeapSizes> {
+        self.await_heap(db, rel);
         let st = self.lock();
         st.store.heaps.get(&(db, rel)).map(|h| h.sizes())
     }
 
     /// The versions of a table visible to the transaction's snapshot, in scan order.
     pub fn scan(&self, txn: &Transaction, db: u32, rel: u32) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
         let st = self.lock();
         match st.store.heaps.get(&(db, rel)) {
@@ -1682,6 +1721,7 @@ impl Engine {
         cur: &mut IndexCursor,
         want: usize,
     ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.await_heap(db, rel);
         use std::ops::Bound;
         self.note_standby_read(txn, db, rel);
         let st = self.lock();
@@ -1738,6 +1778,7 @@ impl Engine {
         rel: u32,
         key: &[Value],
     ) -> Vec<(u64, Arc<Vec<Value>>)> {
+        self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
         let st = self.lock();
         let Some(h) = st.store.heaps.get(&(db, rel)) else {
@@ -1769,6 +1810,7 @@ impl Engine {
         prefix: &[Value],
         range: Option<(Bound<Value>, Bound<Value>)>,
     ) -> Option<Vec<(u64, Arc<Vec<Value>>)>> {
+        self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
         let st = self.lock();
         let h = st.store.heaps.get(&(db, rel))?;
@@ -1837,6 +1879,7 @@ impl Engine {
         rel: u32,
         index: u32,
     ) -> Result<Option<Arc<Vec<Value>>>> {
+        self.await_heap(db, rel);
         let mut st = self.lock();
         loop {
             let Some(h) = st.store.heaps.get(&(db, rel)) else {
@@ -1965,6 +2008,7 @@ impl Engine {
     /// primary key: a duplicate of a live version fails with 23505, a version written by
     /// a transaction in progress is waited for first.
     pub fn insert(&self, txn: &mut Transaction, db: u32, rel: u32, row: Vec<Value>) -> Result<u64> {
+        self.await_heap(db, rel);
         let mut tid = 0;
         self.insert_rows(txn, db, rel, std::iter::once(row), |t| tid = t)
             .map_err(|f| f.1)?;
@@ -1983,6 +2027,7 @@ impl Engine {
         rel: u32,
         rows: impl IntoIterator<Item = Vec<Value>>,
     ) -> std::result::Result<(), Box<(usize, Error)>> {
+        self.await_heap(db, rel);
         self.insert_rows(txn, db, rel, rows.into_iter(), |_| {})
     }
 
@@ -2066,6 +2111,7 @@ impl Engine {
         exclusive: bool,
         wait: LockWait,
     ) -> Result<RowOutcome> {
+        self.await_heap(db, rel);
         self.check_broken()?;
         let mut st = self.lock();
         let key = (db, rel, tid);
@@ -2127,6 +2173,7 @@ impl Engine {
     /// deleted (by this transaction or a committed one), and [`RowOutcome::Moved`] when
     /// a committed UPDATE replaced it: READ COMMITTED re-checks the newer version.
     pub fn delete(&self, txn: &mut Transaction, db: u32, rel: u32, tid: u64) -> Result<RowOutcome> {
+        self.await_heap(db, rel);
         self.check_broken()?;
         let mut st = self.lock();
         check_not_pending(&st, txn, db, rel)?;
@@ -2178,6 +2225,7 @@ impl Engine {
         tid: u64,
         row: Vec<Value>,
     ) -> Result<RowOutcome> {
+        self.await_heap(db, rel);
         let out = self.delete(txn, db, rel, tid)?;
         if out != RowOutcome::Done {
             return Ok(out);
@@ -2529,17 +2577,20 @@ type HeapRows = Vec<(u64, Arc<Vec<Value>>)>;
 /// the image's stamp.
 type ImageGenerations = HashMap<(u32, u32), (u64, Lsn)>;
 
-/// Loads the last checkpoint's (or restartpoint's) images: the catalog and every
-/// table's committed rows, as frozen tuples. Every image must be current for a replay
-/// starting at `redo` (`checkpoint::check_stamp`): a stale copy is refused, not loaded.
+/// Loads the last checkpoint's (or restartpoint's) images: the catalog, and every
+/// table's image checked and left to decode on first use or by the loader threads
+/// (`storage::heaps`; [`heaps::Heaps::start_loading`] starts them). Every image must be
+/// current for a replay starting at `redo` (`checkpoint::check_stamp`): a stale copy is
+/// refused, as is a damaged one, before anything is decoded.
 fn load_store(datadir: &Path, redo: Lsn) -> Result<Store> {
     load_store_with_images(datadir, redo).map(|(store, _)| store)
 }
 
-/// [`load_store`], and for each table whose image carries a stamp, the generation its
-/// freshly loaded heap has and that stamp: the heap holds exactly that image's rows
+/// [`load_store`], and for each table whose image carries a stamp, the generation
+/// reserved for its heap and that stamp: the heap holds exactly that image's rows
 /// until its generation moves, so it is what [`Engine::write_images`] may count as
-/// already written (a checkpoint then keeps the image instead of rewriting it).
+/// already written (a checkpoint then keeps the image instead of rewriting it, without
+/// decoding it if it still waits).
 fn load_store_with_images(datadir: &Path, redo: Lsn) -> Result<(Store, ImageGenerations)> {
     let image = checkpoint::read_catalog(datadir).map_err(unusable_image)?;
     checkpoint::check_stamp(&checkpoint::catalog_path(datadir), image.stamp, redo, None)
@@ -2554,70 +2605,39 @@ fn load_store_with_images(datadir: &Path, redo: Lsn) -> Result<(Store, ImageGene
         .iter()
         .map(|((db, _), t)| (*db, t.clone()))
         .collect();
-    // Tables are read and decoded on a thread per core, largest image first, so one
-    // big table does not wait behind the small ones.
-    let mut tables: Vec<(u64, u32, Arc<TableDef>)> = tables
-        .into_iter()
-        .map(|(db, t)| {
-            let size =
-                std::fs::metadata(checkpoint::heap_path(datadir, db, t.oid)).map_or(0, |m| m.len());
-            (size, db, t)
-        })
-        .collect();
-    tables.sort_by_key(|(size, _, t)| (std::cmp::Reverse(*size), t.oid));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let load_one = |db: u32, t: &TableDef| -> Result<(Heap, Option<Lsn>)> {
+    let mut written = ImageGenerations::new();
+    for (db, def) in tables {
         // Every table of the catalog image has an image of its own (a checkpoint
         // writes the tables first): a missing one is damage, not an empty table.
-        let table = checkpoint::read_heap(datadir, db, t.oid)?;
-        let expected = image.table_stamps.get(&(db, t.oid)).copied();
-        checkpoint::check_stamp(
-            &checkpoint::heap_path(datadir, db, t.oid),
-            table.stamp,
-            redo,
-            expected,
-        )?;
-        Ok((Heap::from_frozen_rows(t, table.rows), table.stamp))
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(tables.len())
-        .max(1);
-    type Loaded = Result<Vec<((u32, u32), (Heap, Option<Lsn>))>>;
-    let loaded: Vec<Loaded> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((_, db, t)) = tables.get(i) else {
-                            return Ok(done);
-                        };
-                        done.push(((*db, t.oid), load_one(*db, t)?));
-                    }
-                })
+        let path = checkpoint::heap_path(datadir, db, def.oid);
+        let (stamp, size) = checkpoint::verify_heap(datadir, db, def.oid)
+            .and_then(|(stamp, size)| {
+                let expected = image.table_stamps.get(&(db, def.oid)).copied();
+                checkpoint::check_stamp(&path, stamp, redo, expected)?;
+                Ok((stamp, size))
             })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(Error::internal("table image loader panicked")))
-            })
-            .collect()
-    });
-    let mut written = ImageGenerations::new();
-    for heaps in loaded {
-        for (key, (heap, stamp)) in heaps.map_err(unusable_image)? {
-            if let Some(stamp) = stamp {
-                written.insert(key, (heap.generation(), stamp));
-            }
-            store.heaps.insert(key, heap);
+            .map_err(unusable_image)?;
+        let key = (db, def.oid);
+        let generation = store.heaps.insert_pending(
+            key,
+            heaps::ImageSource {
+                datadir: datadir.to_path_buf(),
+                db,
+                def,
+                size,
+                stamp,
+            },
+        );
+        if let Some(stamp) = stamp {
+            written.insert(key, (generation, stamp));
         }
     }
-
     Ok((store, written))
+}
+
+/// Threads decoding table images after a start: one per core.
+fn image_loader_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Turns a failure to read a checkpoint image at start-up into a clear FATAL error

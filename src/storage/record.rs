@@ -30,6 +30,7 @@
 //! transaction whose COMMIT never made it into the WAL (a torn tail) are dropped.
 
 use super::heap::{Heap, Tuple};
+use super::heaps::Heaps;
 use super::recovery::HotStandbyParams;
 use super::schema::{put_u32, put_u64, CatalogChange, CatalogState, CatalogUndo};
 use crate::err;
@@ -74,8 +75,8 @@ pub fn rmgr_name(rmid: u8) -> std::borrow::Cow<'static, str> {
 pub struct Store {
     /// The catalog.
     pub catalog: CatalogState,
-    /// Heaps by (database OID, table OID).
-    pub heaps: rustc_hash::FxHashMap<(u32, u32), Heap>,
+    /// Heaps by (database OID, table OID), loaded or waiting for their image.
+    pub heaps: Heaps,
 }
 
 impl Store {
@@ -84,12 +85,16 @@ impl Store {
         // Called for every row a commit or redo touches: the table's definition is
         // only looked at (never cloned) when the heap is first made.
         let Store { catalog, heaps } = self;
-        heaps
-            .entry((db, rel))
-            .or_insert_with(|| match catalog.tables.get(&(db, rel)) {
-                Some(d) => Heap::for_table(d),
-                None => Heap::new(None),
-            })
+        heaps.get_or_insert_with((db, rel), || empty_heap(catalog, db, rel))
+    }
+
+    /// Applies a replayed change to a table's heap (made empty, with the table's
+    /// primary key, if there is none): at once if the heap is in memory, else when its
+    /// checkpoint image is decoded (`storage::heaps`), so that crash recovery does not
+    /// wait for the images.
+    fn redo_on_heap(&mut self, db: u32, rel: u32, op: impl FnOnce(&mut Heap) + Send + 'static) {
+        let Store { catalog, heaps } = self;
+        heaps.apply_or_defer((db, rel), || empty_heap(catalog, db, rel), op);
     }
 
     /// Makes a table's heap indexes the primary key and secondary indexes its
@@ -97,10 +102,11 @@ impl Store {
     /// rebuilding what changed from the versions present.
     pub fn sync_pk(&mut self, db: u32, rel: u32) {
         let def = self.catalog.tables.get(&(db, rel)).cloned();
-        let pk = def.as_ref().and_then(|t| t.primary_key.clone());
-        let heap = self.heap_mut(db, rel);
-        heap.sync_indexes(def.as_ref().map_or(&[][..], |d| &d.indexes[..]));
-        heap.set_pk(pk);
+        self.redo_on_heap(db, rel, move |heap| {
+            let pk = def.as_ref().and_then(|t| t.primary_key.clone());
+            heap.sync_indexes(def.as_ref().map_or(&[][..], |d| &d.indexes[..]));
+            heap.set_pk(pk);
+        });
     }
 
     /// Reverts catalog changes (newest last in `undos`), keeping heaps in step.
@@ -117,6 +123,15 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// A table's heap when it has none yet: empty, with the table's primary key and
+/// indexes (none for a table the catalog does not know).
+fn empty_heap(catalog: &CatalogState, db: u32, rel: u32) -> Heap {
+    match catalog.tables.get(&(db, rel)) {
+        Some(d) => Heap::for_table(d),
+        None => Heap::new(None),
     }
 }
 
@@ -314,7 +329,8 @@ impl Record {
                 self.clone().put_inserted(store, 1);
             }
             Record::Delete { db, rel, tid } => {
-                store.heap_mut(*db, *rel).remove(*tid);
+                let tid = *tid;
+                store.redo_on_heap(*db, *rel, move |heap| drop(heap.remove(tid)));
             }
             Record::Catalog(c) => {
                 store.catalog.apply(c);
@@ -323,14 +339,11 @@ impl Record {
                         store.heaps.remove(&(*db, *oid));
                     }
                     CatalogChange::AlterTable { db, def } => store.sync_pk(*db, def.oid),
-                    CatalogChange::DropDatabase { oid } => {
-                        store.heaps.retain(|(db, _), _| db != oid)
-                    }
+                    CatalogChange::DropDatabase { oid } => store.heaps.retain(|(db, _)| db != oid),
                     CatalogChange::CreateTable { db, def } => {
                         store
                             .heaps
-                            .entry((*db, def.oid))
-                            .or_insert_with(|| Heap::for_table(def));
+                            .get_or_insert_with((*db, def.oid), || Heap::for_table(def));
                     }
                     _ => {}
                 }
@@ -353,10 +366,11 @@ impl Record {
             } => (db, rel, first, rows),
             _ => return,
         };
-        let heap = store.heap_mut(db, rel);
-        for (tid, row) in (first..).zip(rows) {
-            heap.put(tid, Tuple::frozen(row, seq));
-        }
+        store.redo_on_heap(db, rel, move |heap| {
+            for (tid, row) in (first..).zip(rows) {
+                heap.put(tid, Tuple::frozen(row, seq));
+            }
+        });
     }
 
     /// A one-line description for logs and a waldump (`INSERT db 5 rel 16384 tid 1 …`).
@@ -665,7 +679,14 @@ mod tests {
         // Redo puts the rows under consecutive tuple ids.
         let mut store = Store::default();
         rows.redo(&mut store);
-        let tids: Vec<u64> = store.heaps[&(5, 16384)].tuples.keys().copied().collect();
+        let tids: Vec<u64> = store
+            .heaps
+            .get(&(5, 16384))
+            .unwrap()
+            .tuples
+            .keys()
+            .copied()
+            .collect();
         assert_eq!(tids, vec![7, 8, 9]);
     }
 }

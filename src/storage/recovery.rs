@@ -416,7 +416,10 @@ impl Engine {
             control.write(datadir, opts.fsync)?;
             super::backup::BackupLabel::retire(datadir)?;
         }
-        let store = load_store(datadir, control.redo)?;
+        let mut store = load_store(datadir, control.redo)?;
+        // A standby's replay and its hot-standby readers work on every heap as it is:
+        // the images are decoded before replay starts.
+        store.heaps.load_all(super::image_loader_threads());
         let seg = if control.wal_segment_size > 0 {
             control.wal_segment_size as u64
         } else {
