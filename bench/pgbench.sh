@@ -19,7 +19,9 @@
 #      own clusters, one server at a time) for replay lag under TPC-B-like load and
 #      pg_basebackup MB/s of a scale-LOAD_SCALE database;
 #   6. startup to first connection after a clean shutdown, on an empty cluster and on
-#      the scale-LOAD_SCALE one (about 0.75 GB of PostgreSQL heap and indexes at 50).
+#      the scale-LOAD_SCALE one (about 0.75 GB of PostgreSQL heap and indexes at 50),
+#      and on the latter (as after a crash in 5) the time to the first answer of a
+#      primary-key look-up in pgbench_accounts.
 # Every measurement runs ROUNDS times, alternating which server goes first; the table
 # shows medians and tusk/PostgreSQL ratios. The goal is parity: ratio >= 1 where higher
 # is better (throughput), <= 1 where lower is better (latency, time, memory, size).
@@ -107,9 +109,19 @@ start_bg() { # server
 timed_start() { # server
     local t0
     t0=$(now)
+    START_T0=$t0
     start_bg "$1"
     STARTUP_S=$(python3 "$REPO/bench/idle_conns.py" --first 127.0.0.1 "$(port_of "$1")" postgres postgres "$t0" "$STARTUP_TIMEOUT") \
         || { echo "$1 did not accept a connection within $STARTUP_TIMEOUT s; log:" >&2; tail -30 "$RAW/$1.log" >&2; exit 1; }
+}
+
+# After timed_start: sets FIRST_LOOKUP_S to the seconds from that start to the answer of
+# one primary-key look-up in pgbench_accounts (a server that keeps its tables in memory
+# and decodes them after the start answers it only once that table is in memory;
+# PostgreSQL reads a few pages). Names both numbers so that neither hides the other.
+time_first_lookup() { # server
+    psql_to "$(port_of "$1")" "select abalance from pgbench_accounts where aid = 1" > /dev/null
+    FIRST_LOOKUP_S=$(elapsed "$START_T0" "$(now)")
 }
 
 stop_server() { # server
@@ -187,12 +199,18 @@ unset BENCH_CONF
 
 # Section 6: ROUNDS clean stops and timed starts of both servers, alternating which goes
 # first; each start's seconds are kept under "<server>-$1".
-startup_rounds() {
+# With a second argument, also the time to the first pgbench_accounts look-up (under
+# "<server>-$1-lookup").
+startup_rounds() { # key [lookup]
     for r in $(seq 1 "$ROUNDS"); do
         for s in $(order "$r"); do
             stop_server "$s"
             timed_start "$s"; put "$s-$1" "$STARTUP_S"
             echo "round $r $s: $STARTUP_S s"
+            if [ -n "${2:-}" ]; then
+                time_first_lookup "$s"; put "$s-$1-lookup" "$FIRST_LOOKUP_S"
+                echo "round $r $s: first pgbench_accounts look-up $FIRST_LOOKUP_S s after the start"
+            fi
         done
     done
 }
@@ -332,9 +350,11 @@ if has 6; then
     ensure_scale "$LOAD_SCALE"
     echo "== 6. startup to first connection, scale-$LOAD_SCALE cluster, $ROUNDS rounds"
     for s in tusk pg; do psql_to "$(port_of "$s")" "checkpoint"; done
-    startup_rounds start-big
+    startup_rounds start-big lookup
     add_row "startup to first connection, scale-$LOAD_SCALE cluster (s; PG $(du -sm "$(dir_of pg)" | cut -f1) MB, tusk $(du -sm "$(dir_of tusk)" | cut -f1) MB)" \
         "$(med tusk-start-big)" "$(med pg-start-big)" lower
+    add_row "  startup to the first pgbench_accounts look-up (s)" \
+        "$(med tusk-start-big-lookup)" "$(med pg-start-big-lookup)" lower
 fi
 
 if has 5; then
@@ -356,6 +376,7 @@ if has 5; then
             wal=$(( $(lsn_num "$l1") - $(lsn_num "$l0") ))
             crash_server "$s"
             timed_start "$s"; t=$STARTUP_S
+            time_first_lookup "$s"; put "$s-crash-lookup-s" "$FIRST_LOOKUP_S"
             per=$(awk -v t="$t" -v w="$wal" 'BEGIN { if (w > 0) printf "%.2f", t / (w / 1073741824); else print "?" }')
             # The part of the restart a clean start of the same cluster does not need.
             extra=$(awk -v t="$t" -v c="$(med "$s-clean-s")" -v w="$wal" \
@@ -368,6 +389,7 @@ if has 5; then
     done
     add_row "crash: WAL since the checkpoint (MB)" "$(med tusk-crash-wal)" "$(med pg-crash-wal)" context
     add_row "crash: restart to first connection (s)" "$(med tusk-crash-s)" "$(med pg-crash-s)" lower
+    add_row "  restart to the first pgbench_accounts look-up (s)" "$(med tusk-crash-lookup-s)" "$(med pg-crash-lookup-s)" lower
     add_row "crash recovery per GB of WAL (s/GB)" "$(med tusk-crash-per-gb)" "$(med pg-crash-per-gb)" lower
     add_row "  the same, less a clean start of that cluster (s/GB)" "$(med tusk-crash-extra-per-gb)" "$(med pg-crash-extra-per-gb)" lower
 
