@@ -1482,7 +1482,8 @@ fn repeated_key(rows: &[(u64, std::sync::Arc<Vec<Value>>)], cols: &[usize]) -> O
         crate::storage::heap::encode_key_into(cols.iter().map(|&c| &r[c]), &mut data);
         ends.push(data.len());
     }
-    let key = |i: usize| &data[ends[i]..ends[i + 1]];
+    // Compared as the index compares keys (eight bytes at a time, in line).
+    let key = |i: usize| crate::storage::heap::KeyBytes::new(&data[ends[i]..ends[i + 1]]);
     let mut order: Vec<usize> = (0..rows.len()).collect();
     if !order.is_sorted_by(|&a, &b| key(a) <= key(b)) {
         order.sort_by(|&a, &b| key(a).cmp(key(b)));
