@@ -49,7 +49,7 @@ use std::sync::Arc;
 /// (lexicographically), compared eight bytes at a time ([`KeyBytes`]): a look-up in
 /// an index of a million keys makes some forty comparisons, and a `memcmp` call each
 /// was most of its cost.
-#[derive(Clone, Default, Hash, Debug)]
+#[derive(Clone, Default, Debug)]
 pub struct IndexKey(SmallVec<[u8; 16]>);
 
 impl IndexKey {
@@ -84,6 +84,12 @@ impl PartialEq for IndexKey {
 
 impl Eq for IndexKey {}
 
+impl std::hash::Hash for IndexKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        KeyBytes::new(self).hash(state)
+    }
+}
+
 impl Ord for IndexKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         KeyBytes::new(self).cmp(KeyBytes::new(other))
@@ -99,8 +105,15 @@ impl PartialOrd for IndexKey {
 /// The borrowed form of an [`IndexKey`], for look-ups and ranges by encoded bytes
 /// (`map.get(KeyBytes::new(&key))`): the same order, the same fast comparison.
 #[repr(transparent)]
-#[derive(Hash, Debug)]
+#[derive(Debug)]
 pub struct KeyBytes([u8]);
+
+impl std::hash::Hash for KeyBytes {
+    /// As the bytes hash (equal keys, equal bytes: consistent with `eq`).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state)
+    }
+}
 
 impl PartialEq for KeyBytes {
     /// Equal bytes, compared eight at a time in line (a bulk index build or a
