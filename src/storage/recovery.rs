@@ -416,10 +416,12 @@ impl Engine {
             control.write(datadir, opts.fsync)?;
             super::backup::BackupLabel::retire(datadir)?;
         }
-        let mut store = load_store(datadir, control.redo)?;
-        // A standby's replay and its hot-standby readers work on every heap as it is:
-        // the images are decoded before replay starts.
-        store.heaps.load_all(super::image_loader_threads());
+        let store = load_store(datadir, control.redo)?;
+        // The images are decoded in the background, as on a primary (storage::heaps):
+        // replay keeps its changes to a table not decoded yet with that table's load,
+        // except a delete, which waits for the table (`apply_commit`), and hot-standby
+        // readers wait for the tables they read.
+        store.heaps.start_loading(super::image_loader_threads());
         let seg = if control.wal_segment_size > 0 {
             control.wal_segment_size as u64
         } else {
@@ -1149,6 +1151,14 @@ impl Engine {
     /// number, and publishes the replay position under the same lock.
     fn apply_commit(&self, rec: &WalRecord, records: Vec<Record>) {
         let mut catalog_changed = false;
+        // A delete needs its version in memory: a table still waiting for its image is
+        // waited for here, with the engine lock released, so that hot-standby readers
+        // of other tables are not held up meanwhile.
+        for r in &records {
+            if let Record::Delete { db, rel, .. } = r {
+                self.await_heap(*db, *rel);
+            }
+        }
         let mut st = self.lock();
         st.commit_seq += 1;
         let seq = st.commit_seq;
