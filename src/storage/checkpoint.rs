@@ -68,8 +68,8 @@ pub struct CatalogImage {
 
 /// A table image's rows and stamp.
 pub struct HeapImage {
-    /// (tuple id, row) pairs.
-    pub rows: Vec<(u64, Vec<Value>)>,
+    /// (tuple id, row) pairs, each row in the shared form a heap keeps it in.
+    pub rows: Vec<(u64, Arc<Vec<Value>>)>,
     /// The image's stamp (`None` before stamps).
     pub stamp: Option<Lsn>,
 }
@@ -351,7 +351,7 @@ pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<HeapImage> {
     let mut rows = Vec::with_capacity((n as usize).min(r.remaining().len() / 8));
     for _ in 0..n {
         let tid = r.u64()?;
-        rows.push((tid, decode_row(r)?));
+        rows.push((tid, Arc::new(decode_row(r)?)));
     }
     if !r.remaining().is_empty() {
         return Err(err!(
@@ -405,7 +405,10 @@ mod tests {
         let back = read_heap(&dir, 5, 16384).unwrap();
         assert_eq!(
             back.rows,
-            vec![(3u64, vec![Value::Int4(1), Value::Text("x".into())])]
+            vec![(
+                3u64,
+                Arc::new(vec![Value::Int4(1), Value::Text("x".into())])
+            )]
         );
         assert_eq!(back.stamp, Some(Lsn(0x3000028)));
         let p = heap_path(&dir, 5, 16384);

@@ -659,15 +659,11 @@ impl Heap {
     /// with the primary key and secondary indexes of `def`. Rows come in ascending
     /// tuple-id order (as images are written), so the B-trees are built in bulk rather
     /// than by one insertion per row; any order is accepted.
-    pub fn from_frozen_rows(def: &TableDef, rows: Vec<(u64, Vec<Value>)>) -> Heap {
+    pub fn from_frozen_rows(def: &TableDef, rows: Vec<(u64, Arc<Vec<Value>>)>) -> Heap {
         let mut h = Heap::new(def.primary_key.clone());
-        if let Some(&(last, _)) = rows.iter().max_by_key(|(tid, _)| *tid) {
+        if let Some(last) = rows.iter().map(|(tid, _)| *tid).max() {
             h.next_tid = last + 1;
         }
-        let rows: Vec<(u64, Arc<Vec<Value>>)> = rows
-            .into_iter()
-            .map(|(tid, row)| (tid, Arc::new(row)))
-            .collect();
         let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| (*tid, Tuple::frozen(row.clone(), 1));
         let pk_entries = |pk: &[usize]| -> Vec<(IndexKey, u64)> {
             rows.iter()
