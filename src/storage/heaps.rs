@@ -222,23 +222,19 @@ impl PendingLoad {
     }
 
     /// Applies a replayed change: kept until the image is decoded, or applied to the
-    /// decoded heap if it already is.
+    /// decoded heap if it already is (waiting for a decode under way).
     fn apply_or_defer(&self, op: Deferred) {
         let mut st = self.lock();
-        loop {
-            match &mut *st {
-                LoadState::Waiting(deferred) => {
-                    self.touched.store(true, Ordering::Relaxed);
-                    return deferred.push(op);
-                }
-                LoadState::Decoding => {
-                    st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-                }
-                LoadState::Decoded(Ok(heap)) => return op(heap),
-                // The failure surfaces when the heap is taken.
-                LoadState::Decoded(Err(_)) => return,
-                LoadState::Taken => unreachable!("a taken load's slot holds its heap"),
-            }
+        if let LoadState::Waiting(deferred) = &mut *st {
+            self.touched.store(true, Ordering::Relaxed);
+            return deferred.push(op);
+        }
+        drop(st);
+        match &mut *self.run_or_wait() {
+            LoadState::Decoded(Ok(heap)) => op(heap),
+            // The failure surfaces when the heap is taken.
+            LoadState::Decoded(Err(_)) => {}
+            _ => unreachable!("a taken load's slot holds its heap"),
         }
     }
 

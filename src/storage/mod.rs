@@ -2008,7 +2008,6 @@ impl Engine {
     /// primary key: a duplicate of a live version fails with 23505, a version written by
     /// a transaction in progress is waited for first.
     pub fn insert(&self, txn: &mut Transaction, db: u32, rel: u32, row: Vec<Value>) -> Result<u64> {
-        self.await_heap(db, rel);
         let mut tid = 0;
         self.insert_rows(txn, db, rel, std::iter::once(row), |t| tid = t)
             .map_err(|f| f.1)?;
@@ -2027,7 +2026,6 @@ impl Engine {
         rel: u32,
         rows: impl IntoIterator<Item = Vec<Value>>,
     ) -> std::result::Result<(), Box<(usize, Error)>> {
-        self.await_heap(db, rel);
         self.insert_rows(txn, db, rel, rows.into_iter(), |_| {})
     }
 
@@ -2043,6 +2041,7 @@ impl Engine {
         mut inserted: impl FnMut(u64),
     ) -> std::result::Result<(), Box<(usize, Error)>> {
         self.check_broken().map_err(|e| Box::new((0, e)))?;
+        self.await_heap(db, rel);
         let mut st = self.lock();
         check_not_pending(&st, txn, db, rel).map_err(|e| Box::new((0, e)))?;
         let mut index = 0;
@@ -2225,7 +2224,6 @@ impl Engine {
         tid: u64,
         row: Vec<Value>,
     ) -> Result<RowOutcome> {
-        self.await_heap(db, rel);
         let out = self.delete(txn, db, rel, tid)?;
         if out != RowOutcome::Done {
             return Ok(out);
