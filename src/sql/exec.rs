@@ -604,6 +604,11 @@ type GroupState = (
 
 /// Runs a SELECT plan, returning its output rows.
 pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
+    super::depth::with_stack(|| run_select_here(p, cx))
+}
+
+/// [`run_select`] on the stack it was called on.
+fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
     let mut rows = Vec::new();
     let ordered = super::plan::ordered_index(p);
     if let (Some((index, _, desc)), Source::Table { db, def, .. }) = (ordered, &p.source) {

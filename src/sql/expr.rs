@@ -318,6 +318,11 @@ fn truth(v: &Value) -> Option<bool> {
 
 /// Evaluates an expression against a row.
 pub fn eval(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
+    crate::sql::depth::with_stack(|| eval_here(e, row, cx))
+}
+
+/// [`eval`] on the stack it was called on.
+fn eval_here(e: &Expr, row: &[Value], cx: &mut ExecCtx<'_>) -> Result<Value> {
     Ok(match e {
         Expr::Const(v, _) => v.clone(),
         Expr::Column(i, _) => row.get(*i).cloned().unwrap_or(Value::Null),

@@ -139,26 +139,53 @@ fn literal_values(t: &parse_cache::Template) -> Option<(Vec<Value>, Vec<DataType
 }
 
 /// Whether `generic`, with parameter `k` replaced by the constant `values[k]` of type
-/// `kinds[k]`, is `custom` (compared as written out by `Debug`).
+/// `kinds[k]`, is `custom` (compared as written out by `Debug`). One pass over the
+/// generic plan's text, whatever the number of parameters.
 fn same_but_literals(generic: &Plan, custom: &Plan, values: &[Value], kinds: &[DataType]) -> bool {
-    let mut g = format!("{generic:?}");
-    // Highest first, so that `Param(1, …` never meets a replaced `Param(10, …`'s text
-    // (the comma after the number already keeps them apart; this is belt and braces).
-    for k in (0..values.len()).rev() {
+    let g = format!("{generic:?}");
+    let mut out = String::with_capacity(g.len());
+    let mut rest = g.as_str();
+    while let Some(at) = rest.find("Param(") {
+        let (before, from) = rest.split_at(at);
+        let digits = from["Param(".len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let k: Option<usize> = from["Param(".len().."Param(".len() + digits].parse().ok();
+        let Some(k) = k.filter(|k| *k < values.len()) else {
+            out.push_str(before);
+            out.push_str("Param(");
+            rest = &from["Param(".len()..];
+            continue;
+        };
         let param = Expr::Param(k, kinds[k]);
+        let param_text = format!("{param:?}");
+        if !from.starts_with(&param_text) {
+            out.push_str(before);
+            out.push_str("Param(");
+            rest = &from["Param(".len()..];
+            continue;
+        }
         // `-4321` binds to one constant, the template's `-$1` to the parameter negated:
         // for an integer literal (never negative in a template) the negation of the
         // value is exactly that constant of the same type (`-2147483648` is not: its
         // literal is bigint, the constant integer, so that shape stays unproved).
         if let Some(negated) = negated_integer(&values[k]) {
             let neg = format!("{:?}", Expr::Neg(Box::new(param.clone()), kinds[k]));
-            let constant = format!("{:?}", Expr::Const(negated, kinds[k]));
-            g = g.replace(&neg, &constant);
+            let neg_at = before.len().checked_sub("Neg(".len());
+            if let Some(neg_at) = neg_at.filter(|n| rest[*n..].starts_with(&neg)) {
+                out.push_str(&before[..neg_at]);
+                out.push_str(&format!("{:?}", Expr::Const(negated, kinds[k])));
+                rest = &rest[neg_at + neg.len()..];
+                continue;
+            }
         }
-        let constant = format!("{:?}", Expr::Const(values[k].clone(), kinds[k]));
-        g = g.replace(&format!("{param:?}"), &constant);
+        out.push_str(before);
+        out.push_str(&format!("{:?}", Expr::Const(values[k].clone(), kinds[k])));
+        rest = &from[param_text.len()..];
     }
-    g == format!("{custom:?}")
+    out.push_str(rest);
+    out == format!("{custom:?}")
 }
 
 /// `-v` for an integer literal's value (which fits: the literal has no sign).

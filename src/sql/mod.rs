@@ -49,6 +49,7 @@ pub mod dialect;
 // Sequences, serial and identity columns, CHECK constraints (ddl.rs).
 pub mod ddl;
 pub mod deparse;
+pub mod depth;
 pub mod enums;
 pub mod exec;
 pub mod explain;
@@ -451,9 +452,9 @@ fn parse_sql(p: &Piece) -> Result<(Parsed, bool)> {
     let rewritten = logged.is_some()
         || matches!(text, std::borrow::Cow::Owned(_))
         || clauses != pg_clauses::Clauses::default();
-    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, &text).map_err(|e| match e {
-        sqlparser::parser::ParserError::RecursionLimitExceeded => stack_depth_exceeded(),
-        e => syntax_error(&e.to_string(), p),
+    let mut stmts = depth::parse(&dialect, &text).map_err(|e| match e {
+        depth::ParseError::TooDeep(e) => e,
+        depth::ParseError::Syntax(e) => syntax_error(&e.to_string(), p),
     })?;
     if let (Some(o), [sqlparser::ast::Statement::Insert(ins)]) =
         (clauses.overriding, &mut stmts[..])
@@ -487,17 +488,6 @@ fn parse_sql(p: &Piece) -> Result<(Parsed, bool)> {
         ),
     };
     Ok((parsed, rewritten))
-}
-
-/// PostgreSQL's error for a statement nested past what the server takes (its
-/// `max_stack_depth`): sqlparser refuses expressions nested more than 50 levels (a
-/// parenthesis or an operator each), which protects every later pass — binding,
-/// planning, evaluation, dropping the tree — from running out of the backend thread's
-/// stack; PostgreSQL takes thousands. Was reported as a syntax error.
-fn stack_depth_exceeded() -> Error {
-    err!(sqlstate::STATEMENT_TOO_COMPLEX, "stack depth limit exceeded").with_hint(
-        "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.",
-    )
 }
 
 /// Turns a sqlparser error into PostgreSQL's syntax error with a position when the

@@ -101,12 +101,24 @@ impl Template {
 
     /// (placeholder, literal) pairs, in the text's order.
     pub fn literals(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
-        self.spans.iter().map(|s| {
-            (
-                &self.text[s.placeholder.0 as usize..s.placeholder.1 as usize],
-                &self.literal_text[s.literal.0 as usize..s.literal.1 as usize],
-            )
-        })
+        self.spans.iter().map(|s| self.pair(s))
+    }
+
+    /// The literal whose placeholder is `placeholder`, and its position: found by the
+    /// placeholder's number (`$n` stands for the n-th literal), so that a statement
+    /// with thousands of literals is filled in linear time.
+    fn literal_of(&self, placeholder: &str) -> Option<(usize, &str)> {
+        let n: usize = placeholder.strip_prefix('$')?.parse().ok()?;
+        let k = n.checked_sub(1)?;
+        let (ph, literal) = self.pair(self.spans.get(k)?);
+        (ph == placeholder).then_some((k, literal))
+    }
+
+    fn pair(&self, s: &LiteralSpans) -> (&str, &str) {
+        (
+            &self.text[s.placeholder.0 as usize..s.placeholder.1 as usize],
+            &self.literal_text[s.literal.0 as usize..s.literal.1 as usize],
+        )
     }
 }
 
@@ -287,9 +299,7 @@ pub fn fill(stmt: &mut ast::Statement, t: &Template) -> bool {
     let _ = ast::visit_expressions_mut(stmt, |e| {
         if let Expr::Value(v) = e {
             if let Value::Placeholder(p) = &v.value {
-                if let Some((k, (_, literal))) =
-                    t.literals().enumerate().find(|(_, (ph, _))| ph == p)
-                {
+                if let Some((k, literal)) = t.literal_of(p) {
                     v.value = Value::Number(literal.to_string(), false);
                     found[k] += 1;
                 }

@@ -17,10 +17,11 @@ use super::functions;
 use super::FieldDesc;
 use crate::catalog::{self, VirtualTable};
 use crate::error::{sqlstate, Error, Result};
+use crate::sql::depth::Spanned;
 use crate::storage::{ColumnDef, Engine, IndexDef, TableDef};
 use crate::types::{numeric_typmod, parse_text, DataType, Value};
 use crate::{bail, err};
-use sqlparser::ast::{self, Spanned};
+use sqlparser::ast;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -943,10 +944,12 @@ impl<'a> Binder<'a> {
 
     /// Plans a query (SELECT, VALUES) with ORDER BY / LIMIT / OFFSET.
     pub fn plan_query(&mut self, q: &ast::Query) -> Result<SelectPlan> {
-        if let Some(with) = &q.with {
-            return self.with_ctes_query(with, |b| b.plan_query_body(q));
-        }
-        self.plan_query_body(q)
+        crate::sql::depth::with_stack(|| {
+            if let Some(with) = &q.with {
+                return self.with_ctes_query(with, |b| b.plan_query_body(q));
+            }
+            self.plan_query_body(q)
+        })
     }
 
     /// Plans a query's body, ORDER BY, LIMIT and locking (its WITH already in scope).
@@ -1049,6 +1052,11 @@ impl<'a> Binder<'a> {
 
     /// Plans one side of a set operation (or a whole one).
     fn plan_set_expr(&mut self, e: &ast::SetExpr) -> Result<SelectPlan> {
+        crate::sql::depth::with_stack(|| self.plan_set_expr_here(e))
+    }
+
+    /// [`Binder::plan_set_expr`] on the stack it was called on.
+    fn plan_set_expr_here(&mut self, e: &ast::SetExpr) -> Result<SelectPlan> {
         match e {
             ast::SetExpr::Select(s) => self.plan_select(s, None),
             ast::SetExpr::Values(v) => self.plan_values(v),
@@ -3312,6 +3320,11 @@ impl<'a> Binder<'a> {
     }
 
     pub fn bind(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
+        crate::sql::depth::with_stack(|| self.bind_here(e, scope))
+    }
+
+    /// [`Binder::bind`] on the stack it was called on.
+    fn bind_here(&mut self, e: &ast::Expr, scope: &Scope) -> Result<Expr> {
         // In a grouped query, a GROUP BY expression is a column of the group row.
         if let Some(st) = &self.agg {
             if let Some(i) = st.keys.iter().position(|k| k == e) {
@@ -3528,9 +3541,11 @@ impl<'a> Binder<'a> {
                     .map(|x| x.ty())
                     .find(|t| *t != DataType::Unknown)
                     .unwrap_or(DataType::Text);
+                // (The span of the whole CASE walks every branch: once, not per branch.)
+                let span = e.span();
                 let mut pairs = Vec::new();
                 for (c, r) in whens.into_iter().zip(results) {
-                    pairs.push((c, self.coerce(r, ty, -1, Coercion::Implicit, e.span())?));
+                    pairs.push((c, self.coerce(r, ty, -1, Coercion::Implicit, span)?));
                 }
                 let els = match els {
                     Some(x) => Some(Box::new(self.coerce(
@@ -3538,7 +3553,7 @@ impl<'a> Binder<'a> {
                         ty,
                         -1,
                         Coercion::Implicit,
-                        e.span(),
+                        span,
                     )?)),
                     None => None,
                 };

@@ -577,16 +577,38 @@ fn syntax_errors_point_at_the_token() {
     );
     assert_eq!(q(&mut s, ""), "EMPTY");
     assert_eq!(q(&mut s, " ; -- nothing"), "EMPTY");
-    // Nested deeper than the parser takes: PostgreSQL's stack-depth error, not a
-    // syntax error; the session goes on. (On a thread with a backend's 8 MB stack:
-    // a debug build's frames are large.)
+    // Nested as deep as PostgreSQL takes, every shape answers; deeper is PostgreSQL's
+    // stack-depth error, not a syntax error and not a crash; the session goes on. (On a
+    // thread with a backend's 8 MB stack.)
     std::thread::Builder::new()
         .stack_size(8 << 20)
         .spawn(move || {
-            let deep = format!("select {}1{}", "(".repeat(60), ")".repeat(60));
-            assert_eq!(q(&mut s, &deep), "ERROR 54001: stack depth limit exceeded");
-            let nested = format!("select {}1{}", "(".repeat(40), ")".repeat(40));
-            assert_eq!(q(&mut s, &nested), "?column?\n1\nSELECT 1");
+            let n = 1000;
+            let plus = format!("select {}", vec!["1"; n].join("+"));
+            assert_eq!(q(&mut s, &plus), "?column?\n1000\nSELECT 1");
+            let parens = format!("select {}1{}", "(".repeat(n), ")".repeat(n));
+            assert_eq!(q(&mut s, &parens), "?column?\n1\nSELECT 1");
+            let subqueries = format!("select {}1{}", "(select ".repeat(n / 2), ")".repeat(n / 2));
+            assert_eq!(q(&mut s, &subqueries), "?column?\n1\nSELECT 1");
+            let concat = format!("select length({})", vec!["'ab'"; n].join("||"));
+            assert_eq!(q(&mut s, &concat), "length\n2000\nSELECT 1");
+            let union = vec!["select 1"; n].join(" union all ");
+            assert!(q(&mut s, &format!("select count(*) from ({union}) u")).contains("\n1000\n"));
+            // Long OR and AND lists: any length (rebalanced, as PostgreSQL flattens them).
+            let ors: Vec<String> = (0..100_000).map(|i| format!("g = {i}")).collect();
+            let or_list = format!(
+                "select count(*) from generate_series(1, 10) g where {}",
+                ors.join(" or ")
+            );
+            assert_eq!(q(&mut s, &or_list), "count\n10\nSELECT 1");
+            for deep in [
+                format!("select {}", vec!["1"; 100_000].join("+")),
+                format!("select {}1{}", "(".repeat(3000), ")".repeat(3000)),
+                vec!["select 1"; 100_000].join(" union all "),
+            ] {
+                assert_eq!(q(&mut s, &deep), "ERROR 54001: stack depth limit exceeded");
+            }
+            assert_eq!(q(&mut s, "select 1"), "?column?\n1\nSELECT 1");
         })
         .unwrap()
         .join()

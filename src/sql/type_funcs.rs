@@ -30,11 +30,11 @@ use super::expr::{BinOp, Expr, Func};
 use super::plan::{Binder, Coercion, Scope};
 use super::ExecCtx;
 use crate::error::{sqlstate, Error, Result};
+use crate::sql::depth::Spanned;
 use crate::types::json::{self, Json};
 use crate::types::{self, DataType, Value};
 use crate::{bail, err};
 use sqlparser::ast;
-use sqlparser::ast::Spanned;
 
 /// A scalar function or operator of the bytea, uuid and JSON types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,10 +11,11 @@
 use super::{fold, Binder, Coercion, Scope};
 use crate::error::{sqlstate, Result};
 use crate::sql::aggregate::SortKeys;
+use crate::sql::depth::Spanned;
 use crate::sql::expr::Expr;
 use crate::types::DataType;
 use crate::{bail, err};
-use sqlparser::ast::{self, Spanned};
+use sqlparser::ast;
 
 impl Binder<'_> {
     /// Rejects the clauses of a call that no function of tusk takes (whatever the

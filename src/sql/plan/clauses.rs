@@ -9,11 +9,12 @@
 
 use super::{Binder, Coercion, Scope, SelectPlan, Source};
 use crate::error::{sqlstate, Result};
+use crate::sql::depth::Spanned;
 use crate::sql::expr::Expr;
 use crate::sql::FieldDesc;
 use crate::types::{DataType, Value};
 use crate::{bail, err};
-use sqlparser::ast::{self, Spanned};
+use sqlparser::ast;
 
 impl Binder<'_> {
     /// The LIMIT a query's `FETCH FIRST n ROWS ONLY` stands for; errors for the

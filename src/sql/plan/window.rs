@@ -15,11 +15,12 @@
 
 use super::{agg_func, fold, AggFunc, AggSpec, Binder, Coercion, Scope, SelectPlan, Source};
 use crate::error::{sqlstate, Result};
+use crate::sql::depth::Spanned;
 use crate::sql::expr::Expr;
 use crate::sql::window::{Frame, FrameBound, FrameUnits, WindowCall, WindowFunc, WindowPlan};
 use crate::types::DataType;
 use crate::{bail, err};
-use sqlparser::ast::{self, Spanned};
+use sqlparser::ast;
 
 /// Where window placeholders start (beyond any real row width).
 const WIN_BASE: usize = 1 << 30;
