@@ -1253,11 +1253,16 @@ pub fn view_source(
         static EXPANDING: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     // Views replaced to refer to each other would expand forever.
-    if EXPANDING.with(|e| e.borrow().contains(&v.oid) || e.borrow().len() >= 32) {
+    if EXPANDING.with(|e| e.borrow().contains(&v.oid)) {
         bail!(
             sqlstate::INVALID_OBJECT_DEFINITION,
             "infinite recursion detected in rules for relation \"{name}\""
         );
+    }
+    // Views on views on views: as deep as a statement may nest (PostgreSQL's limit is
+    // its stack too).
+    if EXPANDING.with(|e| e.borrow().len() >= super::depth::MAX_DEPTH) {
+        return Err(super::depth::stack_depth_exceeded());
     }
     EXPANDING.with(|e| e.borrow_mut().push(v.oid));
     // A permanent view never refers to a temporary object: its names resolve as if
