@@ -99,7 +99,10 @@ fn views_survive_a_crash_and_checkpoint() {
     // Views on views are not a cycle: a chain deeper than 32 (the old cut-off, reported
     // as infinite recursion) expands.
     for i in 4..=60 {
-        q(&mut s, &format!("create view v{i} as select a + 1 as a from v{}", i - 1));
+        q(
+            &mut s,
+            &format!("create view v{i} as select a + 1 as a from v{}", i - 1),
+        );
     }
     assert_eq!(q(&mut s, "select * from v60 order by a"), "58,59");
 }

@@ -57,6 +57,9 @@ pub enum FmtFn {
     MakeTimestampTz,
     /// `make_time(hour, min, sec)`.
     MakeTime,
+    /// `make_interval(years, months, weeks, days, hours, mins, secs)`, each defaulting
+    /// to 0.
+    MakeInterval,
     /// `isfinite(date|timestamp|timestamptz|interval)`.
     IsFinite,
     /// `timeofday()`.
@@ -93,6 +96,7 @@ pub fn lookup(name: &str, types: &[DataType]) -> Option<(FmtFn, DataType)> {
         ("justify_days", 1) => (FmtFn::JustifyDays, T::Interval),
         ("justify_hours", 1) => (FmtFn::JustifyHours, T::Interval),
         ("justify_interval", 1) => (FmtFn::JustifyInterval, T::Interval),
+        ("make_interval", 0..=7) => (FmtFn::MakeInterval, T::Interval),
         ("make_date", 3) => (FmtFn::MakeDate, T::Date),
         ("make_timestamp", 6) => (FmtFn::MakeTimestamp, T::Timestamp),
         ("make_timestamptz", 6 | 7) => (FmtFn::MakeTimestampTz, T::TimestampTz),
@@ -115,7 +119,10 @@ pub fn arg_type(f: FmtFn, i: usize) -> Option<DataType> {
         (FmtFn::ToTimestampText | FmtFn::ToDate | FmtFn::ToNumber, _) => T::Text,
         (FmtFn::Age, _) => return None,
         (FmtFn::JustifyDays | FmtFn::JustifyHours | FmtFn::JustifyInterval, _) => T::Interval,
-        (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5) | (FmtFn::MakeTime, 2) => T::Float8,
+        (FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, 5)
+        | (FmtFn::MakeTime, 2)
+        | (FmtFn::MakeInterval, 6) => T::Float8,
+        (FmtFn::MakeInterval, _) => T::Int4,
         (FmtFn::MakeTime, _) => T::Int4,
         (FmtFn::MakeTimestampTz, 6) => T::Text,
         (FmtFn::MakeDate | FmtFn::MakeTimestamp | FmtFn::MakeTimestampTz, _) => T::Int4,
@@ -126,6 +133,36 @@ pub fn arg_type(f: FmtFn, i: usize) -> Option<DataType> {
 /// Whether a call must be evaluated per row even with constant arguments.
 pub fn is_volatile(f: FmtFn) -> bool {
     matches!(f, FmtFn::TimeOfDay | FmtFn::Age | FmtFn::MakeTimestampTz)
+}
+
+/// `make_interval`'s value: years and months into months, weeks and days into days,
+/// the rest into microseconds (seconds rounded to the microsecond), every step checked.
+fn make_interval(args: &[Value]) -> Result<Interval> {
+    let int = |i: usize| args.get(i).map_or(0, |v| v.as_i64().unwrap_or(0));
+    let field = |v: i64| i32::try_from(v).map_err(|_| overflow());
+    let secs = args.get(6).map_or(0.0, |v| v.as_f64().unwrap_or(0.0));
+    let months = field(int(0))?
+        .checked_mul(12)
+        .and_then(|m| m.checked_add(field(int(1)).ok()?))
+        .ok_or_else(overflow)?;
+    let days = field(int(2))?
+        .checked_mul(7)
+        .and_then(|d| d.checked_add(field(int(3)).ok()?))
+        .ok_or_else(overflow)?;
+    let usecs = (secs * 1e6).round();
+    if !usecs.is_finite() || usecs.abs() >= 9.2e18 {
+        return Err(overflow());
+    }
+    let micros = int(4)
+        .checked_mul(3_600_000_000)
+        .and_then(|h| h.checked_add(int(5).checked_mul(60_000_000)?))
+        .and_then(|t| t.checked_add(usecs as i64))
+        .ok_or_else(overflow)?;
+    Ok(Interval {
+        months,
+        days,
+        micros,
+    })
 }
 
 fn overflow() -> Error {
@@ -581,6 +618,7 @@ pub fn call(f: FmtFn, args: Vec<Value>, _ty: DataType, cx: &mut ExecCtx<'_>) -> 
         FmtFn::JustifyDays => Value::Interval(justify_days(iv(0)?)?),
         FmtFn::JustifyHours => Value::Interval(justify_hours(iv(0)?)?),
         FmtFn::JustifyInterval => Value::Interval(justify_interval(iv(0)?)?),
+        FmtFn::MakeInterval => Value::Interval(make_interval(&args)?),
         FmtFn::MakeDate => {
             let d = make_date(int(&args[0]), int(&args[1]), int(&args[2]))?;
             let t = from_naive(d.and_time(NaiveTime::MIN))?;

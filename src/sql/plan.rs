@@ -29,6 +29,7 @@ mod calls;
 mod clauses;
 mod cte;
 mod lateral;
+mod named_args;
 mod rows;
 mod srf_select;
 pub(crate) use srf_select::is_srf;
@@ -4421,20 +4422,25 @@ impl<'a> Binder<'a> {
                 )
             }
             ast::FunctionArguments::List(l) => {
-                let mut v = Vec::new();
                 let mut star = false;
-                for a in &l.args {
-                    match a {
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
-                            v.push(e.clone())
+                let v = match self.named_arguments(f, &name, &l.args, scope)? {
+                    Some(in_order) => in_order,
+                    None => {
+                        let mut v = Vec::with_capacity(l.args.len());
+                        for a in &l.args {
+                            match a {
+                                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => {
+                                    v.push(e.clone())
+                                }
+                                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => {
+                                    star = true
+                                }
+                                _ => bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \"*\""),
+                            }
                         }
-                        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
-                        _ => bail!(
-                            sqlstate::FEATURE_NOT_SUPPORTED,
-                            "named function arguments are not supported yet"
-                        ),
+                        v
                     }
-                }
+                };
                 (
                     v,
                     matches!(
