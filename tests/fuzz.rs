@@ -609,3 +609,62 @@ fn function_call_is_an_error_not_a_disconnect() {
         String::from_utf8_lossy(&got)
     );
 }
+
+/// Statements nested deeper than any pass can walk on a backend's stack: each is
+/// PostgreSQL's 54001 (or, for a long OR list, its answer), quickly, and the server
+/// lives on. Each of these aborted the whole server with a stack overflow, and deep
+/// `array[array[…` held a backend for hours.
+#[test]
+fn deep_statements_are_refused_not_a_crash() {
+    let mut s = Server::start_new("deep");
+    let mut c = session(s.port, &[]);
+    let ors: Vec<String> = (0..20_000).map(|i| format!("g = {i}")).collect();
+    let cases = [
+        (
+            format!(
+                "select count(*) from generate_series(1, 10) g where {}",
+                ors.join(" or ")
+            ),
+            None,
+        ),
+        (
+            format!("select {}", vec!["1"; 20_000].join("+")),
+            Some("C54001"),
+        ),
+        (vec!["select 1"; 20_000].join(" union all "), Some("C54001")),
+        (
+            format!("select 1{}", "::int".repeat(20_000)),
+            Some("C54001"),
+        ),
+        (
+            format!("select null::int{}", "[]".repeat(100_000)),
+            Some("C54001"),
+        ),
+        (
+            format!("select {}1{}", "(".repeat(5_000), ")".repeat(5_000)),
+            Some("C54001"),
+        ),
+        (
+            format!("select {}1{}", "array[".repeat(5_000), "]".repeat(5_000)),
+            Some("C54001"),
+        ),
+    ];
+    for (sql, error) in cases {
+        let started = Instant::now();
+        send(&mut c, &msg(b'Q', &cstr(&sql)));
+        let got = drain(&mut c, true, Duration::from_secs(120));
+        let text = String::from_utf8_lossy(&got);
+        let shown = &sql[..60];
+        assert!(
+            ready(&got),
+            "{shown}…: no answer in {:?}",
+            started.elapsed()
+        );
+        match error {
+            Some(code) => assert!(text.contains(code), "{shown}…: {text:?}"),
+            None => assert!(got.first() == Some(&b'T'), "{shown}…: {text:?}"),
+        }
+        healthy(&mut s, shown);
+    }
+    assert_no_panic(&s);
+}
