@@ -560,11 +560,8 @@ pub fn indexes(c: &CatalogState, db: u32) -> Vec<Index> {
 /// A stored expression's text as `pg_get_expr` shows a node: an operator expression in
 /// parentheses, a function call, a name or a constant as it is.
 pub fn node_text(t: &str) -> String {
-    let dialect = crate::sql::dialect::PG;
     let bare = matches!(
-        sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(t)
-            .and_then(|mut p| p.parse_expr()),
+        crate::sql::depth::parse_stored(t, |p| p.parse_expr()),
         Ok(sqlparser::ast::Expr::Function(_)
             | sqlparser::ast::Expr::Identifier(_)
             | sqlparser::ast::Expr::CompoundIdentifier(_)
@@ -2466,11 +2463,7 @@ fn type_rows(c: &CatalogState, db: u32) -> Vec<Vec<Value>> {
 
 /// The name of an expression key's index attribute (PostgreSQL's FigureIndexColname).
 fn figure_name(text: &str) -> String {
-    let dialect = crate::sql::dialect::PG;
-    match sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-    {
+    match crate::sql::depth::parse_stored(text, |p| p.parse_expr()) {
         Ok(e) => crate::sql::generated::figure_name(&e),
         Err(_) => "expr".into(),
     }

@@ -1139,10 +1139,7 @@ fn set_type(
     new.columns[pos].typmod = typmod;
     // The default must convert to the new type.
     if let Some(d) = &col.default {
-        let dialect = crate::sql::dialect::PG;
-        let e = sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(d)
-            .and_then(|mut p| p.parse_expr())
+        let e = crate::sql::depth::parse_stored(d, |p| p.parse_expr())
             .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored default: {e}"))?;
         let bound = b.bind(&e, &Scope::default())?;
         b.coerce(bound, ty, typmod, Coercion::Assignment, Span::empty())

@@ -1137,10 +1137,7 @@ pub(super) fn plan_view_query(
         ),
         None => (None, text),
     };
-    let dialect = crate::sql::dialect::PG;
-    let q = sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_query())
+    let q = crate::sql::depth::parse_stored(text, |p| p.parse_query())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored view query: {e}"))?;
     let saved = crate::catalog::search_path::current();
     if let Some(p) = path {
@@ -2439,10 +2436,7 @@ pub(super) fn bind_check(
     def: &TableDef,
     text: &str,
 ) -> Result<(Expr, Vec<String>)> {
-    let dialect = crate::sql::dialect::PG;
-    let e = sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
+    let e = crate::sql::depth::parse_stored(text, |p| p.parse_expr())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored constraint: {e}"))?;
     let mut refs = Vec::new();
     for t in tokenize(text).unwrap_or_default() {

@@ -111,6 +111,30 @@ pub fn parse(
     }
 }
 
+/// Parses text tusk wrote itself from a statement [`parse`] let through (a view's
+/// query, a column default, a CHECK or index expression…) with `f`: the same recursion
+/// limit, and a long text on a stack of its own, so that whatever was accepted once
+/// reads back.
+pub fn parse_stored<R>(
+    text: &str,
+    f: impl FnOnce(
+        &mut sqlparser::parser::Parser<'_>,
+    ) -> std::result::Result<R, sqlparser::parser::ParserError>,
+) -> std::result::Result<R, sqlparser::parser::ParserError> {
+    let run = || {
+        let dialect = crate::sql::dialect::PG;
+        let mut parser = sqlparser::parser::Parser::new(&dialect)
+            .with_recursion_limit(PARSER_RECURSION_LIMIT)
+            .try_with_sql(text)?;
+        f(&mut parser)
+    };
+    if text.len() < SHALLOW_TEXT {
+        run()
+    } else {
+        stacker::grow(PARSE_STACK, run)
+    }
+}
+
 /// Whether the tokens nest deeper than the parser may be let go: parentheses and
 /// brackets inside each other more than [`MAX_DEPTH`] deep (past its recursion limit,
 /// sqlparser backtracks through alternatives that each fail at the limit again, which

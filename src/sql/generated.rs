@@ -53,10 +53,7 @@ pub fn hidden_name(pos: usize) -> String {
 
 /// Parses and binds a stored expression over the table's columns, as it is typed.
 pub fn bind_raw(engine: &Engine, db: u32, def: &TableDef, text: &str) -> Result<Expr> {
-    let dialect = crate::sql::dialect::PG;
-    let e = sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
+    let e = crate::sql::depth::parse_stored(text, |p| p.parse_expr())
         .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored expression: {e}"))?;
     Binder::new(engine, db, text, 0, vec![]).bind(&e, &Scope::of_table(def, &def.name))
 }
@@ -405,11 +402,8 @@ pub fn key_text(
         (Some(Expr::Func(..)), Some(_)) => true,
         (_, Some(_)) => false,
         _ => {
-            let dialect = crate::sql::dialect::PG;
             matches!(
-                sqlparser::parser::Parser::new(&dialect)
-                    .try_with_sql(text)
-                    .and_then(|mut p| p.parse_expr()),
+                crate::sql::depth::parse_stored(text, |p| p.parse_expr()),
                 Ok(ast::Expr::Function(_))
             )
         }

@@ -2234,10 +2234,7 @@ impl<'a> Binder<'a> {
         match &c.default {
             None => Ok(Expr::Const(Value::Null, c.data_type)),
             Some(text) => {
-                let dialect = crate::sql::dialect::PG;
-                let e = sqlparser::parser::Parser::new(&dialect)
-                    .try_with_sql(text)
-                    .and_then(|mut p| p.parse_expr())
+                let e = crate::sql::depth::parse_stored(text, |p| p.parse_expr())
                     .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "invalid stored default: {e}"))?;
                 let mut inner = Binder::new(self.engine, self.db, text, 0, vec![]);
                 let b = inner.bind(&e, &Scope::default())?;
@@ -2457,15 +2454,14 @@ impl<'a> Binder<'a> {
         elements: &str,
         predicate: Option<&str>,
     ) -> Result<Arbiter> {
-        let dialect = crate::sql::dialect::PG;
         let parse_err = |e: sqlparser::parser::ParserError| {
             err!(sqlstate::SYNTAX_ERROR, "syntax error in ON CONFLICT: {e}")
         };
         let scope = Scope::of_table(def, &def.name);
-        let list = sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(elements)
-            .and_then(|mut p| p.parse_comma_separated(|p| p.parse_expr()))
-            .map_err(parse_err)?;
+        let list = crate::sql::depth::parse_stored(elements, |p| {
+            p.parse_comma_separated(|p| p.parse_expr())
+        })
+        .map_err(parse_err)?;
         let mut wanted = Vec::new();
         for e in &list {
             wanted.push(format!("{:?}", self.bind(e, &scope)?));
@@ -2474,10 +2470,8 @@ impl<'a> Binder<'a> {
         let pred = match predicate {
             None => None,
             Some(t) => {
-                let e = sqlparser::parser::Parser::new(&dialect)
-                    .try_with_sql(t)
-                    .and_then(|mut p| p.parse_expr())
-                    .map_err(parse_err)?;
+                let e =
+                    crate::sql::depth::parse_stored(t, |p| p.parse_expr()).map_err(parse_err)?;
                 Some(format!("{:?}", self.bind(&e, &scope)?))
             }
         };

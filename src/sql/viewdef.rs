@@ -96,8 +96,7 @@ pub fn view_depend_rows(engine: &Engine, db: u32) -> Vec<Vec<Value>> {
         let path = path.unwrap_or_else(search_path::lookup_schemas);
         // The rule's OLD and NEW are the view itself: PostgreSQL records that too.
         let mut read = std::collections::BTreeSet::from([view]);
-        let dialect = crate::sql::dialect::PG;
-        let Ok(stmts) = sqlparser::parser::Parser::parse_sql(&dialect, text) else {
+        let Ok(stmts) = crate::sql::depth::parse_stored(text, |p| p.parse_statements()) else {
             continue;
         };
         let mut ctes = CteNames(HashSet::new());
@@ -191,8 +190,7 @@ fn fold(id: &ast::Ident) -> String {
 /// The query with the relation names qualified where the current path needs it;
 /// `None` when the text does not parse as one query.
 fn qualify(engine: &Engine, db: u32, path: Option<&[u32]>, text: &str) -> Option<String> {
-    let dialect = crate::sql::dialect::PG;
-    let mut stmts = sqlparser::parser::Parser::parse_sql(&dialect, text).ok()?;
+    let mut stmts = crate::sql::depth::parse_stored(text, |p| p.parse_statements()).ok()?;
     if stmts.len() != 1 {
         return None;
     }

@@ -128,10 +128,7 @@ impl Binder<'_> {
         joined: &Scope,
         pair: (usize, usize),
     ) -> Result<Expr> {
-        let dialect = crate::sql::dialect::PG;
-        let e = sqlparser::parser::Parser::new(&dialect)
-            .try_with_sql(text)
-            .and_then(|mut p| p.parse_expr())
+        let e = crate::sql::depth::parse_stored(text, |p| p.parse_expr())
             .map_err(|e| err!(sqlstate::INTERNAL_ERROR, "USING condition: {e}"))?;
         let scope = Scope {
             cols: joined
