@@ -109,7 +109,10 @@ fn views_survive_a_crash_and_checkpoint() {
     // sqlparser's own default limit (50) are parsed again from their stored text.
     let deep = format!("{}1{}", "(".repeat(300), ")".repeat(300));
     q(&mut s, &format!("create view vdeep as select {deep} as a"));
-    q(&mut s, &format!("create table tdeep (a int default {deep} check (a <= {deep}))"));
+    q(
+        &mut s,
+        &format!("create table tdeep (a int default {deep} check (a <= {deep}))"),
+    );
     q(&mut s, "insert into tdeep default values");
     assert_eq!(q(&mut s, "select a from vdeep"), "1");
     assert_eq!(q(&mut s, "select a from tdeep"), "1");
