@@ -33,6 +33,18 @@ fn parameters(function: &str) -> Option<&'static [Parameter]> {
             ("mins", Some("0")),
             ("secs", Some("0.0")),
         ],
+        "jsonb_set" => &[
+            ("jsonb_in", None),
+            ("path", None),
+            ("replacement", None),
+            ("create_if_missing", Some("true")),
+        ],
+        "jsonb_insert" => &[
+            ("jsonb_in", None),
+            ("path", None),
+            ("replacement", None),
+            ("insert_after", Some("false")),
+        ],
         "make_date" => &[("year", None), ("month", None), ("day", None)],
         "make_time" => &[("hour", None), ("min", None), ("sec", None)],
         "make_timestamp" => &[
@@ -256,6 +268,20 @@ mod tests {
             "1 year 2 mons 25 days 05:06:07.25"
         );
         assert_eq!(one(&mut s, "select make_interval()"), "00:00:00");
+        assert_eq!(
+            one(
+                &mut s,
+                "select jsonb_set('{\"a\": 1}', '{b}', '2', create_if_missing => false)"
+            ),
+            "{\"a\": 1}"
+        );
+        assert_eq!(
+            one(
+                &mut s,
+                "select jsonb_insert('[1]', '{0}', '0', insert_after := true)"
+            ),
+            "[1, 0]"
+        );
         assert_eq!(
             one(&mut s, "select make_date(2024, day => 29, month => 2)"),
             "2024-02-29"
