@@ -91,6 +91,9 @@ pub fn parse(
         if nests_too_deep(&tokens) {
             return Err(ParseError::TooDeep(stack_depth_exceeded()));
         }
+        // Too few tokens for a chain to rebalance (it takes two a link) or for a tree
+        // deeper than the limit: nothing for [`bound`] to do.
+        let few = tokens.len() <= 2 * REBALANCE_OVER + 1;
         let mut stmts = sqlparser::parser::Parser::new(dialect)
             .with_recursion_limit(PARSER_RECURSION_LIMIT)
             .with_tokens_with_locations(tokens)
@@ -101,7 +104,9 @@ pub fn parse(
                 }
                 e => ParseError::Syntax(e),
             })?;
-        bound(&mut stmts).map_err(ParseError::TooDeep)?;
+        if !few {
+            bound(&mut stmts).map_err(ParseError::TooDeep)?;
+        }
         Ok(stmts)
     };
     if text.len() < SHALLOW_TEXT {
