@@ -56,6 +56,7 @@ BENCH_DIR=${BENCH_DIR:-/var/tmp/tusk-pgbench}
 TUSK_PORT=${TUSK_PORT:-25915}
 PG_PORT=${PG_PORT:-25916}
 REPL_PORTS=${REPL_PORTS:-"25921 25922 25923 25924"}
+FLOOR_PORT=${FLOOR_PORT:-25917}
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-900}
 RAW=$BENCH_DIR/raw
 # shellcheck source=bench/lib.sh
@@ -63,7 +64,7 @@ RAW=$BENCH_DIR/raw
 
 require_root
 # shellcheck disable=SC2086
-check_ports "$TUSK_PORT" "$PG_PORT" $REPL_PORTS
+check_ports "$TUSK_PORT" "$PG_PORT" "$FLOOR_PORT" $REPL_PORTS
 build_tusk
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
@@ -71,8 +72,10 @@ has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 TUSK_PID=
 PG_PID=
 CONNS_PID=
+FLOOR_PID=
 cleanup() {
     if [ -n "$CONNS_PID" ]; then kill "$CONNS_PID" 2>/dev/null || true; fi
+    if [ -n "$FLOOR_PID" ]; then kill "$FLOOR_PID" 2>/dev/null || true; fi
     stop_tusk "$TUSK_PID"
     pg_stop "$BENCH_DIR/pg"
 }
@@ -84,7 +87,7 @@ chown postgres "$BENCH_DIR" "$BENCH_DIR/sock"
 chmod 755 "$BENCH_DIR"
 chmod 1777 "$RAW" "$BENCH_DIR/sock"
 
-port_of() { if [ "$1" = tusk ]; then echo "$TUSK_PORT"; else echo "$PG_PORT"; fi; }
+port_of() { case $1 in tusk) echo "$TUSK_PORT";; floor) echo "$FLOOR_PORT";; *) echo "$PG_PORT";; esac; }
 dir_of() { echo "$BENCH_DIR/$1"; }
 # Which server goes first in round r: tusk in odd rounds, PostgreSQL in even ones.
 order() { if (( $1 % 2 )); then echo "tusk pg"; else echo "pg tusk"; fi; }
@@ -271,10 +274,17 @@ fi
 if has 1; then
     ensure_scale "$SCALE"
     echo "== 1. select-only (-S), scale $SCALE, ${SECONDS_PER_RUN}s runs, $ROUNDS rounds"
+    # The ceiling: bench/floor_server.c answers every query with a constant and does
+    # nothing else, so its tps is what pgbench, loopback TCP and the context switches
+    # allow any server on this machine (its ratio over PostgreSQL bounds tusk's).
+    cc -O2 -pthread -o "$BENCH_DIR/floor_server" "$REPO/bench/floor_server.c"
+    "$BENCH_DIR/floor_server" "$FLOOR_PORT" > "$RAW/floor.log" 2>&1 &
+    FLOOR_PID=$!
+    wait_ready "$FLOOR_PORT" "floor_server" "$RAW/floor.log"
     for r in $(seq 1 "$ROUNDS"); do
         for m in $PROTOCOLS; do
             for c in $SELECT_CLIENTS; do
-                for s in $(order "$r"); do
+                for s in $(order "$r") floor; do
                     out=$RAW/$s-select-$m-c$c-r$r.txt
                     pgb "$s" -n -S -M "$m" -c "$c" -j "$(jobs_for "$c")" -T "$SECONDS_PER_RUN" > "$out" 2>&1 || true
                     t=$(awk '/^tps = / {printf "%.0f", $3; exit}' "$out")
@@ -287,8 +297,10 @@ if has 1; then
     for m in $PROTOCOLS; do
         for c in $SELECT_CLIENTS; do
             add_row "select-only -M $m -c $c (tps)" "$(med "tusk-select-$m-$c")" "$(med "pg-select-$m-$c")" higher
+            add_row "  ceiling: a server doing no work (floor_server.c) -M $m -c $c (tps)" "$(med "floor-select-$m-$c")" "$(med "pg-select-$m-$c")" context
         done
     done
+    kill "$FLOOR_PID" 2>/dev/null || true; wait "$FLOOR_PID" 2>/dev/null || true; FLOOR_PID=
 fi
 
 # p99 of the latencies (column 3, microseconds) of pgbench per-transaction log files,
