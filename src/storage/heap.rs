@@ -1,5 +1,6 @@
 //! The in-memory row store: one [`Heap`] per table, holding MVCC row versions
-//! ([`Tuple`]s with xmin/xmax) keyed by a tuple id, plus the primary-key index.
+//! ([`Tuple`]s with xmin/xmax) keyed by a tuple id (held in a [`TupleMap`]: chunks of
+//! consecutive ids, not a B-tree of versions), plus the primary-key index.
 //!
 //! Visibility (READ COMMITTED per statement): every commit gets the next commit sequence
 //! number, stamped on the tuples it wrote (`xmin_seq` for inserts, `xmax_seq` for
@@ -28,8 +29,9 @@
 //! per version: the (key, tuple id) pairs are collected, sorted (stably, so each key's
 //! tuple ids stay in tuple-id order, as insertions would leave them; rows loaded in key
 //! order need no sort), grouped, and handed to the B-tree in order, which fills its nodes
-//! in one pass. A heap loaded from an image ([`Heap::from_frozen_rows`]) gets its version
-//! B-tree the same way, and a large one its primary-key index on a second thread.
+//! in one pass. A heap loaded from an image ([`Heap::from_frozen_rows`]) fills its
+//! version chunks in tuple-id order, and a large one builds its primary-key index on a
+//! second thread meanwhile.
 //!
 //! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps, times and booleans are
 //! encoded order-preservingly (a type tag, then big-endian with the sign bit flipped),
@@ -37,6 +39,7 @@
 //! value's canonical encoding, good for equality only.
 
 use super::schema::{IndexDef, TableDef};
+use super::tuple_map::TupleMap;
 use crate::types::{encode_value, Value};
 use smallvec::SmallVec;
 use std::collections::BTreeMap;
@@ -271,7 +274,7 @@ pub struct Heap {
     /// Row versions by tuple id, in insertion order. Read it freely; change a tuple only
     /// through [`Heap::put`], [`Heap::remove`] or [`Heap::tuple_mut`], which move
     /// [`Heap::generation`] on (checkpoints skip images of unchanged heaps).
-    pub tuples: BTreeMap<u64, Tuple>,
+    pub tuples: TupleMap,
     /// Changes whenever a version is added, removed or touched; unique across heaps, so
     /// a heap that replaced another never shows the old one's value (0 only for a heap
     /// that never held a version).
@@ -628,7 +631,7 @@ impl Heap {
                 };
                 let entries: Vec<(IndexKey, u64)> = tuples
                     .iter()
-                    .filter_map(|(tid, t)| ix.entry_key(&t.row).map(|(k, _)| (k, *tid)))
+                    .filter_map(|(tid, t)| ix.entry_key(&t.row).map(|(k, _)| (k, tid)))
                     .collect();
                 ix.map = build_index(entries);
                 ix
@@ -651,7 +654,7 @@ impl Heap {
         let entries = self
             .tuples
             .iter()
-            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, *tid)));
+            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, tid)));
         self.pk_index = build_index(entries);
     }
 
@@ -678,11 +681,11 @@ impl Heap {
                 .collect()
         };
         // A large table's key index is built on a second thread while this one builds
-        // the version B-tree (start-up time is what a loaded cluster waits for).
+        // the version chunks (start-up time is what a loaded cluster waits for).
         let (tuples, pk_index) = match &h.pk {
             Some(pk) if rows.len() >= PARALLEL_BUILD_ROWS => std::thread::scope(|scope| {
                 let index = scope.spawn(|| build_index(pk_entries(pk)));
-                let tuples: BTreeMap<u64, Tuple> = rows.iter().map(frozen).collect();
+                let tuples: TupleMap = rows.iter().map(frozen).collect();
                 let index = index.join().unwrap_or_else(|_| build_index(pk_entries(pk)));
                 (tuples, index)
             }),
@@ -783,7 +786,7 @@ impl Heap {
     /// chain); moves the generation on.
     pub fn tuple_mut(&mut self, tid: u64) -> Option<&mut Tuple> {
         self.touch();
-        self.tuples.get_mut(&tid)
+        self.tuples.get_mut(tid)
     }
 
     /// Stamps the versions under the tuple ids of `tids` that transaction `xid`
@@ -811,7 +814,7 @@ impl Heap {
     pub fn put(&mut self, tid: u64, t: Tuple) {
         self.touch();
         // Every tuple id held is below `next_tid`: a new one (an INSERT's) needs no look.
-        if tid < self.next_tid && self.tuples.contains_key(&tid) {
+        if tid < self.next_tid && self.tuples.contains_key(tid) {
             self.remove(tid);
         }
         if let Some(k) = self.pk_key(&t.row) {
@@ -829,7 +832,7 @@ impl Heap {
     /// Removes a tuple physically (aborted insert, or a delete no snapshot can miss).
     pub fn remove(&mut self, tid: u64) -> Option<Tuple> {
         self.touch();
-        let t = self.tuples.remove(&tid)?;
+        let t = self.tuples.remove(tid)?;
         if let Some(k) = self.pk_key(&t.row) {
             if let Some(v) = self.pk_index.get_mut(&k) {
                 v.retain(|x| *x != tid);
@@ -872,14 +875,18 @@ impl Heap {
         limit: usize,
         out: &mut Vec<(u64, Arc<Vec<Value>>)>,
     ) -> (Option<u64>, bool) {
-        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let first = match after {
+            Some(u64::MAX) => return (None, false),
+            Some(a) => a + 1,
+            None => 0,
+        };
         let mut last = None;
         let mut changed = false;
-        for (tid, t) in self.tuples.range((from, Bound::Unbounded)).take(limit) {
-            last = Some(*tid);
+        for (tid, t) in self.tuples.iter_from(first).take(limit) {
+            last = Some(tid);
             changed |= t.xmin_seq > seq || t.xmax_seq > seq;
             if t.xmin_seq != 0 && t.xmin_seq <= seq && !(t.xmax_seq != 0 && t.xmax_seq <= seq) {
-                out.push((*tid, t.row.clone()));
+                out.push((tid, t.row.clone()));
             }
         }
         (last, changed)
@@ -899,7 +906,7 @@ impl Heap {
             .tuples
             .iter()
             .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         for tid in &dead {
             self.remove(*tid);
@@ -908,7 +915,7 @@ impl Heap {
             .tuples
             .iter()
             .filter(|(_, t)| t.xmax_seq != 0)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
         dead.len()
     }
@@ -938,7 +945,7 @@ impl Heap {
         let candidates: Vec<u64> = self.dead.drain(..n).collect();
         let mut removed = 0;
         for tid in candidates {
-            match self.tuples.get(&tid).map(|t| t.xmax_seq) {
+            match self.tuples.get(tid).map(|t| t.xmax_seq) {
                 Some(x) if x != 0 && x <= oldest => {
                     self.remove(tid);
                     removed += 1;
@@ -955,7 +962,7 @@ impl Heap {
         self.tuples
             .iter()
             .filter(|(_, t)| t.committed_live())
-            .map(|(k, t)| (*k, t.row.clone()))
+            .map(|(k, t)| (k, t.row.clone()))
             .collect()
     }
 }
@@ -1212,7 +1219,7 @@ mod tests {
         assert_eq!(h.vacuum_dead(3), 0); // a snapshot at 3 still sees both
         assert_eq!(h.dead_candidates(), 2);
         assert_eq!(h.vacuum_dead(5), 1);
-        assert!(!h.tuples.contains_key(&2) && h.tuples.contains_key(&4));
+        assert!(!h.tuples.contains_key(2) && h.tuples.contains_key(4));
         assert_eq!(h.dead_candidates(), 1);
         assert_eq!(h.vacuum_dead(10), 1);
         assert_eq!(h.dead_candidates(), 0);

@@ -73,6 +73,7 @@ pub mod standby_locks;
 pub mod stats;
 // Temporary namespaces: never logged, never imaged (temp.rs).
 pub mod temp;
+pub mod tuple_map;
 pub mod wal;
 
 pub use checkpointer::{oldest_segment_to_keep, CheckpointSettings, WalRetention};
@@ -1703,7 +1704,7 @@ impl Engine {
                 .tuples
                 .iter()
                 .filter(|(_, t)| t.visible(&txn.snapshot))
-                .map(|(tid, t)| (*tid, t.row.clone()))
+                .map(|(tid, t)| (tid, t.row.clone()))
                 .collect(),
         }
     }
@@ -1756,7 +1757,7 @@ impl Engine {
         let mut out = Vec::new();
         for (k, tids) in iter {
             for tid in tids {
-                if let Some(t) = h.tuples.get(tid).filter(|t| t.visible(&txn.snapshot)) {
+                if let Some(t) = h.tuples.get(*tid).filter(|t| t.visible(&txn.snapshot)) {
                     out.push((*tid, t.row.clone()));
                 }
             }
@@ -1789,7 +1790,7 @@ impl Engine {
         };
         h.versions_with_key(&k)
             .into_iter()
-            .filter_map(|tid| h.tuples.get(&tid).map(|t| (tid, t)))
+            .filter_map(|tid| h.tuples.get(tid).map(|t| (tid, t)))
             .filter(|(_, t)| t.visible(&txn.snapshot))
             .map(|(tid, t)| (tid, t.row.clone()))
             .collect()
@@ -1859,7 +1860,7 @@ impl Engine {
         };
         Some(
             tids.into_iter()
-                .filter_map(|tid| h.tuples.get(&tid).map(|t| (tid, t)))
+                .filter_map(|tid| h.tuples.get(tid).map(|t| (tid, t)))
                 .filter(|(_, t)| t.visible(&txn.snapshot))
                 .map(|(tid, t)| (tid, t.row.clone()))
                 .collect(),
@@ -1908,7 +1909,7 @@ impl Engine {
             for tids in ix.map.values().filter(|v| v.len() > 1) {
                 let rows: Vec<&Tuple> = tids
                     .iter()
-                    .filter_map(|tid| h.tuples.get(tid))
+                    .filter_map(|tid| h.tuples.get(*tid))
                     .filter(|t| live(t))
                     .collect();
                 if rows.len() > 1 && matches!(ix.key_of(&rows[0].row), Some((_, false))) {
@@ -2116,14 +2117,14 @@ impl Engine {
         let key = (db, rel, tid);
         loop {
             let heap = st.store.heap_mut(db, rel);
-            let Some(t) = heap.tuples.get(&tid) else {
+            let Some(t) = heap.tuples.get(tid) else {
                 return Ok(RowOutcome::Gone);
             };
             let blocker = if t.xmax == txn.xid {
                 return Ok(RowOutcome::Gone);
             } else if t.xmax != 0 && t.xmax_seq != 0 {
                 let next = t.next;
-                return Ok(match heap.tuples.get(&next) {
+                return Ok(match heap.tuples.get(next) {
                     Some(n) if next != 0 && n.xmin_seq != 0 => {
                         RowOutcome::Moved(next, n.row.clone())
                     }
@@ -2178,7 +2179,7 @@ impl Engine {
         check_not_pending(&st, txn, db, rel)?;
         loop {
             let heap = st.store.heap_mut(db, rel);
-            let Some(t) = heap.tuples.get(&tid) else {
+            let Some(t) = heap.tuples.get(tid) else {
                 return Ok(RowOutcome::Gone);
             };
             if t.xmax == 0 {
@@ -2202,7 +2203,7 @@ impl Engine {
             }
             if t.xmax_seq != 0 {
                 let next = t.next;
-                return Ok(match heap.tuples.get(&next) {
+                return Ok(match heap.tuples.get(next) {
                     Some(n) if next != 0 && n.xmin_seq != 0 => {
                         RowOutcome::Moved(next, n.row.clone())
                     }
@@ -2805,7 +2806,7 @@ enum Conflict {
 /// dead ones and the writer's own deletions do not count.
 fn unique_conflict(heap: &Heap, me: u32, tids: Vec<u64>) -> Conflict {
     for tid in tids {
-        let Some(t) = heap.tuples.get(&tid) else {
+        let Some(t) = heap.tuples.get(tid) else {
             continue;
         };
         if t.xmin != me && t.xmin_seq == 0 {

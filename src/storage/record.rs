@@ -685,7 +685,6 @@ mod tests {
             .unwrap()
             .tuples
             .keys()
-            .copied()
             .collect();
         assert_eq!(tids, vec![7, 8, 9]);
     }
