@@ -607,9 +607,27 @@ pub fn run_select(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>
     super::depth::with_stack(|| run_select_here(p, cx))
 }
 
+/// A row a SELECT filters, groups and projects: a table's version as the heap shares
+/// it (never copied: projection takes only the columns it names), or one made here (a
+/// join's, a function's, a group's).
+enum InputRow {
+    Shared(Arc<Vec<Value>>),
+    Owned(Vec<Value>),
+}
+
+impl std::ops::Deref for InputRow {
+    type Target = [Value];
+    fn deref(&self) -> &[Value] {
+        match self {
+            InputRow::Shared(r) => r,
+            InputRow::Owned(r) => r,
+        }
+    }
+}
+
 /// [`run_select`] on the stack it was called on.
 fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value>>> {
-    let mut rows = Vec::new();
+    let mut rows: Vec<InputRow> = Vec::new();
     let ordered = super::plan::ordered_index(p);
     if let (Some((index, _, desc)), Source::Table { db, def, .. }) = (ordered, &p.source) {
         // ORDER BY an indexed column with LIMIT: read the index in order and stop once
@@ -635,7 +653,7 @@ fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value
                         continue;
                     }
                 }
-                rows.push(Arc::unwrap_or_clone(r));
+                rows.push(InputRow::Shared(r));
             }
         }
     } else if let Source::Table { db, def, key } = &p.source {
@@ -659,7 +677,7 @@ fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value
                 },
                 None => r,
             };
-            rows.push(Arc::unwrap_or_clone(r));
+            rows.push(InputRow::Shared(r));
         }
     } else {
         for (n, r) in source_rows(&p.source, cx)?.into_iter().enumerate() {
@@ -671,7 +689,7 @@ fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value
                     continue;
                 }
             }
-            rows.push(r);
+            rows.push(InputRow::Owned(r));
         }
     }
     if let Some(g) = &p.group {
@@ -756,7 +774,7 @@ fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value
             }
             grouped.push(row);
         }
-        rows = grouped;
+        rows = grouped.into_iter().map(InputRow::Owned).collect();
     }
     // Project (output columns plus hidden sort keys).
     let mut out = Vec::with_capacity(rows.len());
