@@ -694,28 +694,25 @@ fn run_select_here(p: &SelectPlan, cx: &mut ExecCtx<'_>) -> Result<Vec<Vec<Value
     }
     if let Some(g) = &p.group {
         let mut order: Vec<Vec<u8>> = Vec::new();
-        let mut groups: HashMap<Vec<u8>, GroupState> = HashMap::new();
+        // One hash look-up per row (FxHash: the keys are tusk's own encodings).
+        let mut groups: rustc_hash::FxHashMap<Vec<u8>, GroupState> = Default::default();
         for r in &rows {
             let mut keys = Vec::with_capacity(g.keys.len());
             for k in &g.keys {
                 keys.push(eval(k, r, cx)?);
             }
-            let kb = key_bytes(&keys);
-            if !groups.contains_key(&kb) {
-                order.push(kb.clone());
-                groups.insert(
-                    kb.clone(),
-                    (
+            let entry = match groups.entry(key_bytes(&keys)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    order.push(e.key().clone());
+                    e.insert((
                         keys,
                         g.aggs.iter().map(new_acc).collect(),
                         g.aggs.iter().map(|_| HashSet::new()).collect(),
                         g.aggs.iter().map(|_| Vec::new()).collect(),
-                    ),
-                );
-            }
-            let entry = groups
-                .get_mut(&kb)
-                .ok_or_else(|| Error::internal("group vanished"))?;
+                    ))
+                }
+            };
             for (i, spec) in g.aggs.iter().enumerate() {
                 if let Some(f) = &spec.filter {
                     if !is_true(&eval(f, r, cx)?) {
