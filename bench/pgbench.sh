@@ -2,7 +2,8 @@
 # tusk against PostgreSQL 15 side by side, in one run, with the same pgbench binary and
 # the same settings (fsync = on, synchronous_commit = on, max_connections = 1100):
 #   1. pgbench select-only (-S), scale SCALE, SELECT_CLIENTS clients, -M simple and
-#      -M prepared: tps;
+#      -M prepared: tps; each run also against bench/floor_server.c, a protocol server
+#      doing no work (the ceiling any server's tps has on this machine);
 #   2. pgbench TPC-B-like (built-in script), scale SCALE, TPCB_CLIENTS clients: tps and
 #      p99 latency from pgbench's per-transaction logs (--log);
 #   3. `pgbench -i -s LOAD_SCALE` load time, then CHECKPOINT and the size (du) of the
@@ -34,7 +35,7 @@
 #   SCALE (10), LOAD_SCALE (50), SELECT_CLIENTS ("1 8 32"), TPCB_CLIENTS ("8 32"),
 #   PROTOCOLS ("simple prepared"), CONNS (1000), RECOVERY_SECONDS (30),
 #   REPL_SECONDS (2 x SECONDS_PER_RUN), LOOPBACK_MB (2000), BENCH_DIR
-#   (/var/tmp/tusk-pgbench, removed and recreated), TUSK_PORT (25915), PG_PORT (25916),
+#   (/var/tmp/tusk-pgbench, removed and recreated), TUSK_PORT (25915), PG_PORT (25916), FLOOR_PORT (25917),
 #   REPL_PORTS ("25921 25922 25923 25924"), SKIP_BUILD (unset), TUSK (the binary).
 # Output: the table on stdout and in $BENCH_DIR/results.md; raw outputs under
 # $BENCH_DIR/raw/.

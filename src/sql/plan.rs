@@ -1829,12 +1829,17 @@ impl<'a> Binder<'a> {
         fa: &ast::TableFunctionArgs,
         alias: Option<&ast::TableAlias>,
     ) -> Result<(Source, Scope)> {
-        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))] = fa.args.as_slice() else {
-            bail!(
+        // `json_each(from_json => …)`: a named argument put in its place.
+        let by_name = named_args::in_parameter_order(fname, &fa.args)?;
+        let e = match (by_name.as_deref(), fa.args.as_slice()) {
+            (Some([e]), _) | (None, [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e))]) => {
+                e
+            }
+            _ => bail!(
                 sqlstate::UNDEFINED_FUNCTION,
                 "function {fname} with {} arguments does not exist",
                 fa.args.len()
-            );
+            ),
         };
         let arg = self.bind(e, &Scope::default())?;
         // `_pg_expandarray` lives in information_schema only (off the search path).

@@ -9,8 +9,13 @@
 //! `42883 function name(arg => type, …) does not exist`; a positional argument after
 //! a named one is a syntax error.
 //!
-//! This module must never reorder what it cannot name: a function missing from
-//! [`parameters`] takes positional arguments only.
+//! The parameter names and defaults are PostgreSQL 15's own (`catalog/pg_proc.tsv`),
+//! for every built-in tusk binds; where a function has several forms (`make_timestamptz`
+//! with and without a time zone) the first the call fits is taken, fewest parameters
+//! first.
+//!
+//! This module must never reorder what it cannot name: a function with no named form
+//! (or only a VARIADIC one) takes positional arguments only.
 
 use super::{Binder, Scope};
 use crate::error::{sqlstate, Result};
@@ -21,51 +26,66 @@ use sqlparser::ast;
 /// A parameter: its name, and its default as SQL text (`None`: required).
 type Parameter = (&'static str, Option<&'static str>);
 
-/// The parameters of a built-in function that may be called with named arguments.
-fn parameters(function: &str) -> Option<&'static [Parameter]> {
-    Some(match function {
-        "make_interval" => &[
-            ("years", Some("0")),
-            ("months", Some("0")),
-            ("weeks", Some("0")),
-            ("days", Some("0")),
-            ("hours", Some("0")),
-            ("mins", Some("0")),
-            ("secs", Some("0.0")),
-        ],
-        "jsonb_set" => &[
-            ("jsonb_in", None),
-            ("path", None),
-            ("replacement", None),
-            ("create_if_missing", Some("true")),
-        ],
-        "jsonb_insert" => &[
-            ("jsonb_in", None),
-            ("path", None),
-            ("replacement", None),
-            ("insert_after", Some("false")),
-        ],
-        "make_date" => &[("year", None), ("month", None), ("day", None)],
-        "make_time" => &[("hour", None), ("min", None), ("sec", None)],
-        "make_timestamp" => &[
-            ("year", None),
-            ("month", None),
-            ("mday", None),
-            ("hour", None),
-            ("min", None),
-            ("sec", None),
-        ],
-        "make_timestamptz" => &[
-            ("year", None),
-            ("month", None),
-            ("mday", None),
-            ("hour", None),
-            ("min", None),
-            ("sec", None),
-            ("timezone", Some("current_setting('TimeZone')")),
-        ],
-        _ => return None,
-    })
+/// The input parameters of each form of the built-in function `function` that names
+/// them, as PostgreSQL 15's `pg_proc` has them (`proargnames`, and the defaults
+/// `pg_get_function_arguments` prints), fewest parameters first; only functions tusk
+/// binds (`catalog::pg_proc::all`). A form with a VARIADIC parameter is left out: its
+/// arguments are taken positionally only.
+fn signatures(function: &str) -> Vec<Vec<Parameter>> {
+    let mut forms: Vec<Vec<Parameter>> = crate::catalog::pg_proc::all()
+        .iter()
+        .filter(|p| p.name == function)
+        .filter_map(|p| {
+            let names = p.argnames.as_ref()?;
+            let modes = p.argmodes.as_ref();
+            let mode = |i: usize| modes.and_then(|m| m.get(i)).map_or("i", String::as_str);
+            if (0..names.len()).any(|i| mode(i) == "v") {
+                return None;
+            }
+            // `pg_get_function_arguments` lists every parameter, OUT ones too, in
+            // `proargnames` order: `name type [DEFAULT expr]`, separated by commas.
+            let texts = top_level_pieces(p.arguments);
+            let inputs: Vec<Parameter> = names
+                .iter()
+                .enumerate()
+                .filter(|&(i, _)| matches!(mode(i), "i" | "b"))
+                .map(|(i, n)| {
+                    let default = texts
+                        .get(i)
+                        .and_then(|t| t.split_once(" DEFAULT "))
+                        .map(|(_, d)| d);
+                    (n.as_str(), default)
+                })
+                .collect();
+            // A form whose names are not all there cannot be called by name.
+            (!inputs.iter().any(|(n, _)| n.is_empty())).then_some(inputs)
+        })
+        .collect();
+    forms.sort_by_key(Vec::len);
+    forms
+}
+
+/// `text` cut at the commas outside quotes and parentheses, each piece trimmed.
+fn top_level_pieces(text: &str) -> Vec<&str> {
+    let (mut pieces, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, None, 0);
+    for (i, c) in text.char_indices() {
+        match (quoted, c) {
+            (Some(q), c) if c == q => quoted = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quoted = Some(c),
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                pieces.push(text[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if !text.trim().is_empty() {
+        pieces.push(text[start..].trim());
+    }
+    pieces
 }
 
 /// One argument of a call as written.
@@ -146,40 +166,13 @@ impl Binder<'_> {
                 }
             }
         }
-        let Some(params) = parameters(name) else {
-            return Err(self.no_such_call(f, name, &written, scope));
-        };
-        let mut slots: Vec<Option<&ast::Expr>> = vec![None; params.len()];
-        for (i, w) in written.iter().enumerate() {
-            let slot = match w {
-                Written::Positional(_) => Some(i),
-                Written::Named(n, ..) => params.iter().position(|(p, _)| p == n),
-            };
-            match slot.and_then(|k| slots.get_mut(k)) {
-                Some(s @ None) => {
-                    *s = Some(match w {
-                        Written::Positional(e) | Written::Named(_, _, e) => e,
-                    })
-                }
-                _ => return Err(self.no_such_call(f, name, &written, scope)),
+        // The first form (fewest parameters first) the call fits.
+        for params in signatures(name) {
+            if let Some(args) = fill(&params, &written)? {
+                return Ok(Some(args));
             }
         }
-        // Every parameter up to the last one given is filled, from its default when
-        // left out; the rest are left to the function's own shorter forms.
-        let given = slots.iter().rposition(Option::is_some).map_or(0, |k| k + 1);
-        let mut args = Vec::with_capacity(given);
-        for (slot, (_, default)) in slots.iter().zip(params).take(given) {
-            args.push(match (slot, default) {
-                (Some(e), _) => (*e).clone(),
-                (None, Some(text)) => parse_default(text)?,
-                (None, None) => return Err(self.no_such_call(f, name, &written, scope)),
-            });
-        }
-        // A function whose trailing parameters have no defaults needs them all.
-        if params[given..].iter().any(|(_, d)| d.is_none()) {
-            return Err(self.no_such_call(f, name, &written, scope));
-        }
-        Ok(Some(args))
+        Err(self.no_such_call(f, name, &written, scope))
     }
 
     /// PostgreSQL's error for a call no function matches, its arguments written as
@@ -218,6 +211,84 @@ impl Binder<'_> {
     }
 }
 
+/// The arguments of a call to `function` in parameter order, when some are named and
+/// the call fits one of its forms (`Ok(None)` otherwise: the caller reports the call as
+/// it reports any it cannot match). For calls bound outside [`Binder::named_arguments`]
+/// (set-returning functions in FROM), without its positioned errors.
+pub(in crate::sql) fn in_parameter_order(
+    function: &str,
+    list: &[ast::FunctionArg],
+) -> Result<Option<Vec<ast::Expr>>> {
+    let mut written = Vec::with_capacity(list.len());
+    for a in list {
+        written.push(match a {
+            ast::FunctionArg::Named {
+                name,
+                arg: ast::FunctionArgExpr::Expr(e),
+                ..
+            } => Written::Named(name.value.clone(), name.span, e),
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => match assignment(a) {
+                Some((n, at, e)) => Written::Named(n.to_string(), at, e),
+                None => Written::Positional(e),
+            },
+            _ => return Ok(None),
+        });
+    }
+    let first_named = written.iter().position(|w| matches!(w, Written::Named(..)));
+    let positional_after = |k: usize| {
+        written[k..]
+            .iter()
+            .any(|w| matches!(w, Written::Positional(_)))
+    };
+    let Some(first_named) = first_named else {
+        return Ok(None);
+    };
+    if positional_after(first_named) {
+        bail!(
+            sqlstate::SYNTAX_ERROR,
+            "positional argument cannot follow named argument"
+        );
+    }
+    for params in signatures(function) {
+        if let Some(args) = fill(&params, &written)? {
+            return Ok(Some(args));
+        }
+    }
+    Ok(None)
+}
+
+/// The call's arguments in the order of `params`, when it fits them: each argument
+/// fills one parameter (positional ones the first, named ones theirs), and every
+/// parameter up to the last one given is filled, from its default when left out — the
+/// rest are left to the function's own shorter forms, unless one of them has no
+/// default. `Ok(None)`: the call does not fit.
+fn fill(params: &[Parameter], written: &[Written<'_>]) -> Result<Option<Vec<ast::Expr>>> {
+    let mut slots: Vec<Option<&ast::Expr>> = vec![None; params.len()];
+    for (i, w) in written.iter().enumerate() {
+        let (slot, e) = match w {
+            Written::Positional(e) => (Some(i), e),
+            Written::Named(n, _, e) => (params.iter().position(|(p, _)| p == n), e),
+        };
+        match slot.and_then(|k| slots.get_mut(k)) {
+            Some(s @ None) => *s = Some(e),
+            _ => return Ok(None),
+        }
+    }
+    let given = slots.iter().rposition(Option::is_some).map_or(0, |k| k + 1);
+    if params[given..].iter().any(|(_, d)| d.is_none()) {
+        return Ok(None);
+    }
+    let mut args = Vec::with_capacity(given);
+    for (slot, (_, default)) in slots.iter().zip(params).take(given) {
+        args.push(match (slot, default) {
+            (Some(e), _) => (*e).clone(),
+            (None, Some(text)) => parse_default(text)?,
+            (None, None) => return Ok(None),
+        });
+    }
+    Ok(Some(args))
+}
+
 /// `name := value` as sqlparser reads it in PostgreSQL's dialect: an assignment
 /// expression, not a named argument.
 fn assignment(a: &ast::FunctionArg) -> Option<(&str, sqlparser::tokenizer::Span, &ast::Expr)> {
@@ -244,7 +315,45 @@ fn parse_default(text: &str) -> Result<ast::Expr> {
 
 #[cfg(test)]
 mod tests {
+    use super::{signatures, top_level_pieces};
     use crate::sql::tests::{db, q, session};
+
+    #[test]
+    fn signatures_come_from_pg_proc() {
+        assert_eq!(
+            signatures("make_interval"),
+            vec![vec![
+                ("years", Some("0")),
+                ("months", Some("0")),
+                ("weeks", Some("0")),
+                ("days", Some("0")),
+                ("hours", Some("0")),
+                ("mins", Some("0")),
+                ("secs", Some("0.0")),
+            ]]
+        );
+        let forms = signatures("make_timestamptz");
+        assert_eq!(forms.iter().map(Vec::len).collect::<Vec<_>>(), vec![6, 7]);
+        assert_eq!(forms[1][6], ("timezone", None));
+        assert_eq!(
+            signatures("jsonb_set")[0][3],
+            ("create_if_missing", Some("true"))
+        );
+        // VARIADIC forms take positional arguments only; unnamed functions have none.
+        assert!(signatures("jsonb_extract_path").is_empty());
+        assert!(signatures("lower").is_empty());
+        assert_eq!(
+            top_level_pieces(
+                "a text DEFAULT 'x, y'::text, b integer[] DEFAULT ARRAY[1, 2], c f(1, 2)"
+            ),
+            vec![
+                "a text DEFAULT 'x, y'::text",
+                "b integer[] DEFAULT ARRAY[1, 2]",
+                "c f(1, 2)"
+            ]
+        );
+        assert!(top_level_pieces("").is_empty());
+    }
 
     #[test]
     fn named_arguments_fill_parameters_as_postgres_does() {
@@ -286,6 +395,50 @@ mod tests {
             one(&mut s, "select make_date(2024, day => 29, month => 2)"),
             "2024-02-29"
         );
+        // Forms as pg_proc has them: make_timestamptz with and without its time zone;
+        // a function with OUT parameters names only its input.
+        q(&mut s, "set timezone = 'UTC'");
+        assert_eq!(
+            one(
+                &mut s,
+                "select make_timestamptz(2024, 1, 2, 3, 4, 5, timezone => 'Europe/Paris')"
+            ),
+            "2024-01-02 02:04:05+00"
+        );
+        assert_eq!(
+            one(
+                &mut s,
+                "select make_timestamptz(year => 2024, month => 1, mday => 2, hour => 3, min => 4, sec => 5)"
+            ),
+            "2024-01-02 03:04:05+00"
+        );
+        assert_eq!(
+            one(&mut s, "select make_time(sec => 1, hour => 2, min => 3)"),
+            "02:03:01"
+        );
+        assert_eq!(
+            q(
+                &mut s,
+                "select json_array_elements_text(from_json => '[\"a\", \"b\"]')"
+            )
+            .lines()
+            .collect::<Vec<_>>(),
+            ["json_array_elements_text", "a", "b", "SELECT 2"]
+        );
+        assert_eq!(
+            q(
+                &mut s,
+                "select * from jsonb_each_text(from_json => '{\"a\": 1}')"
+            ),
+            "key|value\na|1\nSELECT 1"
+        );
+        assert_eq!(
+            q(
+                &mut s,
+                "select * from jsonb_each_text(from_json => '{}', 1)"
+            ),
+            "ERROR 42601: positional argument cannot follow named argument"
+        );
         assert_eq!(
             q(&mut s, "select make_interval(days => 3, 1)"),
             "ERROR 42601: positional argument cannot follow named argument @33"
@@ -308,6 +461,14 @@ mod tests {
                 "make_date(year => integer, month => integer)",
             ),
             ("select lower(foo => 'a')", "lower(foo => unknown)"),
+            (
+                "select make_timestamptz(2024, 1, 2, 3, 4, 5, tz => 'UTC')",
+                "make_timestamptz(integer, integer, integer, integer, integer, integer, tz => unknown)",
+            ),
+            (
+                "select jsonb_extract_path(from_json => '{}')",
+                "jsonb_extract_path(from_json => unknown)",
+            ),
         ] {
             assert_eq!(
                 q(&mut s, sql),
