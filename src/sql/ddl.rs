@@ -96,10 +96,12 @@ pub struct DdlSession {
     currval: HashMap<(u32, u32), i64>,
     /// The sequence nextval was last called on.
     last: Option<(u32, u32)>,
-    /// Bound CHECK constraints per (database, table), valid at a catalog version.
-    checks: HashMap<(u32, u32), (u64, BoundChecks)>,
+    /// Bound CHECK constraints per (database, table), valid at a catalog version
+    /// (asked for every row written: FxHash).
+    checks: rustc_hash::FxHashMap<(u32, u32), (u64, BoundChecks)>,
     /// Bound generation expressions per (database, table) (see `sql::generated`).
-    pub(super) generated: HashMap<(u32, u32), (u64, super::generated::BoundGenerated)>,
+    pub(super) generated:
+        rustc_hash::FxHashMap<(u32, u32), (u64, super::generated::BoundGenerated)>,
 }
 
 impl DdlSession {

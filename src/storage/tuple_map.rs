@@ -93,13 +93,20 @@ impl TupleMap {
     /// Puts `t` under `tid`, returning the version it replaced.
     pub fn insert(&mut self, tid: u64, t: Tuple) -> Option<Tuple> {
         let (c, i) = split(tid);
-        let chunk = self.chunks.entry(c).or_default();
+        // Appends go to the last chunk: found along the tree's right edge, no search.
+        let chunk = match self.chunks.last_entry() {
+            Some(last) if *last.key() == c => last.into_mut(),
+            _ => self.chunks.entry(c).or_default(),
+        };
         if chunk.slots.len() <= i {
             if chunk.slots.capacity() <= i {
                 // Ids come in order: a chunk being filled gets its whole run at once.
                 chunk.slots.reserve_exact(CHUNK - chunk.slots.len());
             }
-            chunk.slots.resize_with(i + 1, || None);
+            if chunk.slots.len() < i {
+                chunk.slots.resize_with(i, || None);
+            }
+            chunk.slots.push(None);
         }
         let old = chunk.slots[i].replace(t);
         if old.is_none() {
