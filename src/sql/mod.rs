@@ -554,14 +554,14 @@ fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
 
 /// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
 /// a field without a backslash is borrowed from the line.
-fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Cow<'a, str>>> {
+fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<CopyField<'a>>> {
     line.split(delim)
         .map(|raw| {
             if raw == null {
                 return None;
             }
             if !raw.contains('\\') {
-                return Some(Cow::Borrowed(raw));
+                return Some(CopyField::Text(Cow::Borrowed(raw)));
             }
             let mut out = String::new();
             let mut it = raw.chars().peekable();
@@ -594,7 +594,7 @@ fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Co
                     None => {}
                 }
             }
-            Some(Cow::Owned(out))
+            Some(CopyField::Text(Cow::Owned(out)))
         })
         .collect()
 }
@@ -670,7 +670,7 @@ fn copy_text_rows<'a>(
         let fields = if st.csv {
             copy_csv_fields(text, st.delimiter, &st.null)
                 .into_iter()
-                .map(|f| f.map(Cow::Owned))
+                .map(|f| f.map(|f| CopyField::Text(Cow::Owned(f))))
                 .collect()
         } else {
             copy_text_fields(text, st.delimiter, &st.null)
@@ -690,7 +690,6 @@ fn copy_text_rows<'a>(
             )
             .with_context(format!("{}: \"{text}\"", at())));
         }
-        let fields = fields.into_iter().map(|f| f.map(CopyField::Text)).collect();
         rows.push((st.line_no, text, fields));
     }
     Ok(rows)

@@ -167,7 +167,17 @@ pub fn parse_text(t: DataType, typmod: i32, s: &str) -> Result<Value> {
                     "value \"{s}\" is out of range for type {name}"
                 )
             };
-            let v: i128 = trimmed.parse().map_err(|_| range())?;
+            // Up to 18 digits fit an i64 whatever they are: summed directly (the
+            // common case, every COPY of integers); longer ones go through i128.
+            let digits = trimmed.trim_start_matches(['+', '-']);
+            let v: i128 = if digits.len() <= 18 {
+                let n = digits
+                    .bytes()
+                    .fold(0i64, |n, b| n * 10 + i64::from(b - b'0'));
+                i128::from(if trimmed.starts_with('-') { -n } else { n })
+            } else {
+                trimmed.parse().map_err(|_| range())?
+            };
             match t {
                 DataType::Int2 => Value::Int2(i16::try_from(v).map_err(|_| range())?),
                 DataType::Int4 => Value::Int4(i32::try_from(v).map_err(|_| range())?),
