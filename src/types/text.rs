@@ -340,6 +340,27 @@ mod tests {
             e.message,
             "value \"99999999999\" is out of range for type integer"
         );
+        // Integers: the short path (up to 18 digits) and the long one agree at the edges.
+        let int8 = |s: &str| parse_text(DataType::Int8, -1, s).map_err(|e| e.message);
+        assert_eq!(int8(" -42 "), Ok(Value::Int8(-42)));
+        assert_eq!(int8("+7"), Ok(Value::Int8(7)));
+        assert_eq!(int8("-0"), Ok(Value::Int8(0)));
+        assert_eq!(
+            int8("999999999999999999"),
+            Ok(Value::Int8(999_999_999_999_999_999))
+        );
+        assert_eq!(int8("-9223372036854775808"), Ok(Value::Int8(i64::MIN)));
+        assert_eq!(int8("00000000000000000000042"), Ok(Value::Int8(42)));
+        assert_eq!(
+            int8("9223372036854775808"),
+            Err("value \"9223372036854775808\" is out of range for type bigint".into())
+        );
+        assert_eq!(
+            parse_text(DataType::Int2, -1, "-32768").unwrap(),
+            Value::Int2(i16::MIN)
+        );
+        assert!(parse_text(DataType::Int2, -1, "32768").is_err());
+        assert!(parse_text(DataType::Int4, -1, "--1").is_err());
         assert_eq!(
             parse_text(DataType::Bool, -1, " yes ").unwrap(),
             Value::Bool(true)
