@@ -57,6 +57,10 @@ pub struct Heaps {
     waiting: Arc<AtomicUsize>,
 }
 
+/// Heaps of at least this many versions are freed on a thread of their own when they go
+/// ([`Heaps::forget`]).
+const FREE_APART_VERSIONS: usize = 16 * 1024;
+
 /// One table's place: the heap once it is in memory, and the load that fills it
 /// until then (None for a heap made in memory: a new table, an emptied one).
 struct Slot {
@@ -276,14 +280,30 @@ impl Heaps {
             self.waiting.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(old) = self.slots.insert(key, slot) {
-            self.forget(&old);
+            self.forget(old);
         }
     }
 
-    /// Counts a slot that goes away while it waits.
-    fn forget(&self, slot: &Slot) {
+    /// Lets a slot go: counted out if it waits, and freed — a big heap on a thread of
+    /// its own, since the caller holds the engine lock and freeing a million versions
+    /// takes a tenth of a second every session would wait for (DROP TABLE, TRUNCATE,
+    /// a rewrite replacing a heap).
+    fn forget(&self, slot: Slot) {
         if slot.is_waiting() {
             self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        let big = slot
+            .heap
+            .get()
+            .is_some_and(|h| h.tuples.len() >= FREE_APART_VERSIONS);
+        if big {
+            let freeing = std::thread::Builder::new()
+                .name("tusk heap free".into())
+                .spawn(move || drop(slot));
+            // No thread to be had: free it here, as any other heap.
+            if let Err(e) = freeing {
+                tracing::debug!("freeing a dropped heap in place: {e}");
+            }
         }
     }
 
@@ -397,7 +417,7 @@ impl Heaps {
     /// Removes a table's heap (a waiting load is abandoned).
     pub fn remove(&mut self, key: &HeapKey) {
         if let Some(old) = self.slots.remove(key) {
-            self.forget(&old);
+            self.forget(old);
         }
     }
 
@@ -567,5 +587,33 @@ mod tests {
         assert!(heaps.get(&(5, 3)).is_some());
         assert_eq!(heaps.loaded().count(), 2);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A big heap that goes is freed on its own thread: the table is gone at once, and
+    /// a row a reader still holds outlives it.
+    #[test]
+    fn a_big_heap_is_freed_apart_and_its_shared_rows_survive() {
+        let mut h = Heap::default();
+        for tid in 1..=FREE_APART_VERSIONS as u64 {
+            h.put(
+                tid,
+                Tuple::frozen(Arc::new(vec![Value::Text(format!("row {tid}"))]), 1),
+            );
+        }
+        let held = h.tuples.get(7).expect("tuple 7").row.clone();
+        let mut heaps = Heaps::default();
+        heaps.insert((5, 1), h);
+        heaps.insert((5, 2), Heap::default());
+        heaps.remove(&(5, 1));
+        assert!(!heaps.contains_key(&(5, 1)));
+        // Replacing a big heap frees the old one the same way.
+        let mut again = Heap::default();
+        for tid in 1..=FREE_APART_VERSIONS as u64 {
+            again.put(tid, Tuple::frozen(Arc::new(vec![Value::Int4(1)]), 1));
+        }
+        heaps.insert((5, 2), again);
+        heaps.insert((5, 2), Heap::default());
+        assert_eq!(heaps.get(&(5, 2)).unwrap().tuples.len(), 0);
+        assert_eq!(*held, vec![Value::Text("row 7".into())]);
     }
 }
