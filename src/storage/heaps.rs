@@ -25,6 +25,10 @@
 //! unchanged images) is reserved when its slot is made: a checkpoint that finds a
 //! table still waiting with no replayed change keeps its image without loading it.
 //!
+//! A heap that goes (DROP TABLE, TRUNCATE, a rewrite replacing it) leaves its slot at
+//! once; a big one's memory is freed on a thread of its own ([`FREE_APART_VERSIONS`]),
+//! since the engine lock is held where slots change.
+//!
 //! Waiting for a load must not happen under the engine lock when it can be avoided:
 //! [`Heaps::pending`] hands out the load so that a caller waits on it
 //! ([`PendingLoad::wait`]) with the engine lock released, then takes the decoded heap
