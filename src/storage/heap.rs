@@ -668,18 +668,21 @@ impl Heap {
             h.next_tid = last + 1;
         }
         let frozen = |(tid, row): &(u64, Arc<Vec<Value>>)| (*tid, Tuple::frozen(row.clone(), 1));
-        let pk_entries = |pk: &[usize]| -> Vec<(IndexKey, u64)> {
-            rows.iter()
-                .map(|(tid, row)| {
-                    let mut key = IndexKey::new();
-                    encode_key_into(
-                        pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
-                        &mut key,
-                    );
-                    (key, *tid)
-                })
-                .collect()
-        };
+        // Handed to the index build as they are made (no vector of all the keys).
+        fn key_entries<'a>(
+            rows: &'a [(u64, Arc<Vec<Value>>)],
+            pk: &'a [usize],
+        ) -> impl Iterator<Item = (IndexKey, u64)> + 'a {
+            rows.iter().map(move |(tid, row)| {
+                let mut key = IndexKey::new();
+                encode_key_into(
+                    pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+                    &mut key,
+                );
+                (key, *tid)
+            })
+        }
+        let pk_entries = |pk| key_entries(&rows, pk);
         // A large table's key index is built on a second thread while this one builds
         // the version chunks (start-up time is what a loaded cluster waits for).
         let (tuples, pk_index) = match &h.pk {
