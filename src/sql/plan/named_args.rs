@@ -42,8 +42,9 @@ fn signatures(function: &str) -> Vec<Vec<Parameter>> {
             if (0..names.len()).any(|i| mode(i) == "v") {
                 return None;
             }
-            // `pg_get_function_arguments` lists every parameter, OUT ones too, in
-            // `proargnames` order: `name type [DEFAULT expr]`, separated by commas.
+            // `pg_get_function_arguments` lists every parameter but a TABLE column
+            // (those come last), OUT ones too, in `proargnames` order: `name type
+            // [DEFAULT expr]`, separated by commas.
             let texts = top_level_pieces(p.arguments);
             let inputs: Vec<Parameter> = names
                 .iter()
@@ -57,8 +58,8 @@ fn signatures(function: &str) -> Vec<Vec<Parameter>> {
                     (n.as_str(), default)
                 })
                 .collect();
-            // A form whose names are not all there cannot be called by name.
-            (!inputs.iter().any(|(n, _)| n.is_empty())).then_some(inputs)
+            // An unnamed parameter (an empty name) is filled by position only.
+            Some(inputs)
         })
         .collect();
     forms.sort_by_key(Vec::len);
