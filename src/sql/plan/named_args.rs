@@ -22,6 +22,7 @@ use crate::error::{sqlstate, Result};
 use crate::sql::depth::Spanned;
 use crate::{bail, err};
 use sqlparser::ast;
+use sqlparser::tokenizer::Span;
 
 /// A parameter: its name, and its default as SQL text (`None`: required).
 type Parameter = (&'static str, Option<&'static str>);
@@ -93,7 +94,7 @@ fn top_level_pieces(text: &str) -> Vec<&str> {
 enum Written<'a> {
     Positional(&'a ast::Expr),
     /// The name, where it stands, the value.
-    Named(String, sqlparser::tokenizer::Span, &'a ast::Expr),
+    Named(String, Span, &'a ast::Expr),
 }
 
 impl Binder<'_> {
@@ -106,74 +107,16 @@ impl Binder<'_> {
         list: &[ast::FunctionArg],
         scope: &Scope,
     ) -> Result<Option<Vec<ast::Expr>>> {
-        let named = |a: &ast::FunctionArg| {
-            matches!(
-                a,
-                ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. }
-            ) || assignment(a).is_some()
-        };
-        if !list.iter().any(named) {
+        let Some((written, misplaced)) = written_arguments(list)? else {
             return Ok(None);
+        };
+        if let Some((e, at)) = misplaced {
+            return Err(self.at(e, at));
         }
-        let mut written = Vec::with_capacity(list.len());
-        for a in list {
-            if let Some((n, at, e)) = assignment(a) {
-                written.push(Written::Named(n.to_string(), at, e));
-                continue;
-            }
-            let (n, arg) = match a {
-                ast::FunctionArg::Unnamed(arg) => (None, arg),
-                ast::FunctionArg::Named { name, arg, .. } => {
-                    (Some((name.value.clone(), name.span)), arg)
-                }
-                ast::FunctionArg::ExprNamed { name, arg, .. } => match name {
-                    ast::Expr::Identifier(id) => (Some((id.value.clone(), id.span)), arg),
-                    other => bail!(
-                        sqlstate::SYNTAX_ERROR,
-                        "syntax error at or near \"{other}\""
-                    ),
-                },
-            };
-            let ast::FunctionArgExpr::Expr(e) = arg else {
-                bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \"*\"");
-            };
-            written.push(match n {
-                Some((n, at)) => Written::Named(n, at, e),
-                None if written.iter().any(|w| matches!(w, Written::Named(..))) => {
-                    return Err(self.at(
-                        err!(
-                            sqlstate::SYNTAX_ERROR,
-                            "positional argument cannot follow named argument"
-                        ),
-                        e.span(),
-                    ))
-                }
-                None => Written::Positional(e),
-            });
+        match first_fit(name, &written)? {
+            Some(args) => Ok(Some(args)),
+            None => Err(self.no_such_call(f, name, &written, scope)),
         }
-        for (i, w) in written.iter().enumerate() {
-            if let Written::Named(n, at, _) = w {
-                let again = written[..i]
-                    .iter()
-                    .any(|v| matches!(v, Written::Named(m, ..) if m == n));
-                if again {
-                    return Err(self.at(
-                        err!(
-                            sqlstate::SYNTAX_ERROR,
-                            "argument name \"{n}\" used more than once"
-                        ),
-                        *at,
-                    ));
-                }
-            }
-        }
-        // The first form (fewest parameters first) the call fits.
-        for params in signatures(name) {
-            if let Some(args) = fill(&params, &written)? {
-                return Ok(Some(args));
-            }
-        }
-        Err(self.no_such_call(f, name, &written, scope))
     }
 
     /// PostgreSQL's error for a call no function matches, its arguments written as
@@ -220,38 +163,98 @@ pub(in crate::sql) fn in_parameter_order(
     function: &str,
     list: &[ast::FunctionArg],
 ) -> Result<Option<Vec<ast::Expr>>> {
-    let mut written = Vec::with_capacity(list.len());
-    for a in list {
-        written.push(match a {
-            ast::FunctionArg::Named {
-                name,
-                arg: ast::FunctionArgExpr::Expr(e),
-                ..
-            } => Written::Named(name.value.clone(), name.span, e),
-            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => match assignment(a) {
-                Some((n, at, e)) => Written::Named(n.to_string(), at, e),
-                None => Written::Positional(e),
-            },
-            _ => return Ok(None),
-        });
-    }
-    let first_named = written.iter().position(|w| matches!(w, Written::Named(..)));
-    let positional_after = |k: usize| {
-        written[k..]
-            .iter()
-            .any(|w| matches!(w, Written::Positional(_)))
-    };
-    let Some(first_named) = first_named else {
+    let Some((written, misplaced)) = written_arguments(list)? else {
         return Ok(None);
     };
-    if positional_after(first_named) {
-        bail!(
-            sqlstate::SYNTAX_ERROR,
-            "positional argument cannot follow named argument"
-        );
+    if let Some((e, _)) = misplaced {
+        return Err(e);
     }
+    first_fit(function, &written)
+}
+
+/// A syntax error in how the arguments are written, and where it stands.
+type Misplaced = (crate::error::Error, Span);
+
+/// The arguments of a call as written, when some are named (`Ok(None)`: none is), with
+/// PostgreSQL's syntax error for a positional argument after a named one or a name
+/// used twice, and where it stands.
+fn written_arguments(
+    list: &[ast::FunctionArg],
+) -> Result<Option<(Vec<Written<'_>>, Option<Misplaced>)>> {
+    let named = |a: &ast::FunctionArg| {
+        matches!(
+            a,
+            ast::FunctionArg::Named { .. } | ast::FunctionArg::ExprNamed { .. }
+        ) || assignment(a).is_some()
+    };
+    if !list.iter().any(named) {
+        return Ok(None);
+    }
+    let mut written = Vec::with_capacity(list.len());
+    let mut misplaced = None;
+    for a in list {
+        if let Some((n, at, e)) = assignment(a) {
+            written.push(Written::Named(n.to_string(), at, e));
+            continue;
+        }
+        let (n, arg) = match a {
+            ast::FunctionArg::Unnamed(arg) => (None, arg),
+            ast::FunctionArg::Named { name, arg, .. } => {
+                (Some((name.value.clone(), name.span)), arg)
+            }
+            ast::FunctionArg::ExprNamed { name, arg, .. } => match name {
+                ast::Expr::Identifier(id) => (Some((id.value.clone(), id.span)), arg),
+                other => bail!(
+                    sqlstate::SYNTAX_ERROR,
+                    "syntax error at or near \"{other}\""
+                ),
+            },
+        };
+        let ast::FunctionArgExpr::Expr(e) = arg else {
+            bail!(sqlstate::SYNTAX_ERROR, "syntax error at or near \"*\"");
+        };
+        written.push(match n {
+            Some((n, at)) => Written::Named(n, at, e),
+            None => {
+                if misplaced.is_none() && written.iter().any(|w| matches!(w, Written::Named(..))) {
+                    misplaced = Some((
+                        err!(
+                            sqlstate::SYNTAX_ERROR,
+                            "positional argument cannot follow named argument"
+                        ),
+                        e.span(),
+                    ));
+                }
+                Written::Positional(e)
+            }
+        });
+    }
+    if misplaced.is_none() {
+        misplaced = written.iter().enumerate().find_map(|(i, w)| match w {
+            Written::Named(n, at, _)
+                if written[..i]
+                    .iter()
+                    .any(|v| matches!(v, Written::Named(m, ..) if m == n)) =>
+            {
+                Some((
+                    err!(
+                        sqlstate::SYNTAX_ERROR,
+                        "argument name \"{n}\" used more than once"
+                    ),
+                    *at,
+                ))
+            }
+            _ => None,
+        });
+    }
+    Ok(Some((written, misplaced)))
+}
+
+/// The arguments in parameter order for the first form of `function` (fewest
+/// parameters first) the call fits.
+fn first_fit(function: &str, written: &[Written<'_>]) -> Result<Option<Vec<ast::Expr>>> {
     for params in signatures(function) {
-        if let Some(args) = fill(&params, &written)? {
+        if let Some(args) = fill(&params, written)? {
             return Ok(Some(args));
         }
     }
