@@ -132,6 +132,32 @@ fn held_segment(p: &Server) -> String {
     rest.split_whitespace().next().unwrap().to_string()
 }
 
+/// The `streamed-to` LSN of the only hold in the primary's holds file (1 MB segments).
+fn hold_streamed_to(p: &Server) -> u64 {
+    let text = std::fs::read_to_string(p.datadir().join(HOLDS_FILE)).unwrap();
+    let line = text.lines().nth(1).expect("a hold line");
+    let lsn = line.split_whitespace().nth(4).expect("a streamed-to field");
+    let (hi, lo) = lsn.split_once('/').unwrap();
+    (u64::from_str_radix(hi, 16).unwrap() << 32) | u64::from_str_radix(lo, 16).unwrap()
+}
+
+/// The number of the last segment in a (not started) standby's copied `pg_wal`.
+fn last_local_segment(s: &Server) -> u64 {
+    std::fs::read_dir(s.datadir().join("pg_wal"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let hex = name.strip_suffix(".partial").unwrap_or(&name);
+            (hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+                let hi = u64::from_str_radix(&hex[8..16], 16).unwrap();
+                let lo = u64::from_str_radix(&hex[16..24], 16).unwrap();
+                (hi << 12) | lo // 4096 segments of 1 MB in a 4 GB "log"
+            })
+        })
+        .max()
+        .expect("WAL in the standby's pg_wal")
+}
+
 fn segment_exists(p: &Server, name: &str) -> bool {
     p.datadir().join("pg_wal").join(name).exists()
 }
@@ -167,6 +193,15 @@ fn busy_backup_then_late_standby(hold: bool) -> (Server, Server, String) {
     assert_eq!(
         query(&p, "select count(*), min(wal_file) from tusk_wal_holds"),
         format!("1|{seg}")
+    );
+    // The hold knows how far the backup's own WAL stream went: the standby's copied
+    // pg_wal ends there, and its first stream starts in that segment or the next.
+    wait_log(&mut p, "the WAL stream of the base backup ending at ", 1);
+    let streamed_to = hold_streamed_to(&p);
+    let local_end = last_local_segment(&standby);
+    assert!(
+        local_end <= streamed_to >> 20,
+        "the standby's pg_wal reaches segment {local_end}, the hold's stream ended at {streamed_to:X}"
     );
     // The primary restarts before the standby ever connects.
     p.stop();

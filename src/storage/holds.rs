@@ -23,7 +23,8 @@
 //!
 //! What it owns: [`BackupHold`], the in-memory list of holds and its file
 //! `global/tusk_backup_holds` (text, a header line, then one hold a line:
-//! `end-LSN start-LSN timeline created-unix-secs`, written to a `.tmp` file, fsynced,
+//! `end-LSN start-LSN timeline created-unix-secs streamed-to-LSN`, the last field
+//! optional when read, written to a `.tmp` file, fsynced,
 //! renamed, directory fsynced; removed when no hold is left). Base backups never copy
 //! that file (`backup.rs` excludes it), so a standby does not inherit its primary's
 //! holds.
@@ -39,8 +40,9 @@
 //!   [`HOLD_MAX_AGE`] (24 hours, fixed: a backup whose standby never came must not
 //!   keep WAL forever).
 //! - A hold is released only by a standby that (a) started streaming after the hold was
-//!   made, (b) started between the backup's start segment and the segment after its
-//!   end segment (where the standby made from that backup starts), and (c) reports a
+//!   made, (b) started between the backup's start segment and the segment after the
+//!   furthest of its end and of the backup's own WAL stream (where the standby made
+//!   from that backup starts: where its copied `pg_wal` ends), and (c) reports a
 //!   valid replay position (a walreceiver; pg_basebackup's own WAL stream and
 //!   pg_receivewal report none) together with a flush position at or past the
 //!   backup's end LSN. The replication protocol does not say
@@ -56,13 +58,16 @@
 //! 1. `BASE_BACKUP` calls [`Engine::stop_backup`](super::Engine::stop_backup), which
 //!    records a hold for the backup's start and end LSNs (LOG `keeping WAL from segment
 //!    ... for the standby of a base backup ending at X/Y`) and writes the file;
-//! 2. every checkpoint (and restartpoint) asks [`Engine::backup_hold_keep_floor`]: holds
+//! 2. when `pg_basebackup -Xs`'s own WAL stream ends, the walsender reports how far it
+//!    went ([`Engine::backup_stream_ended`]): the standby's copied `pg_wal` ends no
+//!    further, so its first stream starts no later;
+//! 3. every checkpoint (and restartpoint) asks [`Engine::backup_hold_keep_floor`]: holds
 //!    past the cap or the age limit are dropped, the oldest remaining segment is kept;
-//! 3. the standby starts and streams from a segment the hold keeps; once its reply
+//! 4. the standby starts and streams from a segment the hold keeps; once its reply
 //!    reports a flush position at or past the backup's end LSN, the walsender calls
 //!    [`Engine::standby_streamed_past`], which drops the hold (LOG `released ...`) and
 //!    rewrites the file;
-//! 4. the next checkpoint removes or recycles the segments as usual.
+//! 5. the next checkpoint removes or recycles the segments as usual.
 
 use super::checkpointer::{slot_invalidation_cutoff, CheckpointSettings, WalRetention};
 use super::wal::segment::segment_file_name;
@@ -92,6 +97,10 @@ pub struct BackupHold {
     pub lsn: Lsn,
     /// The backup's start (its redo LSN): WAL is kept from this LSN's segment.
     pub keep_from: Lsn,
+    /// How far the backup's own WAL stream (`pg_basebackup -Xs`) went: its standby's
+    /// copied `pg_wal` ends at or before this, so its first stream starts no later.
+    /// Equal to `lsn` until that stream ends (and for a backup without one).
+    pub streamed_to: Lsn,
     /// The timeline the backup was taken on.
     pub timeline: u32,
     /// When the hold was made (Unix seconds).
@@ -193,8 +202,8 @@ fn render(list: &[BackupHold]) -> String {
     let mut s = format!("{HOLDS_HEADER}\n");
     for h in list {
         s.push_str(&format!(
-            "{} {} {} {}\n",
-            h.lsn, h.keep_from, h.timeline, h.created
+            "{} {} {} {} {}\n",
+            h.lsn, h.keep_from, h.timeline, h.created, h.streamed_to
         ));
     }
     s
@@ -213,12 +222,19 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
         let keep_from: Lsn = f.next()?.parse().ok()?;
         let timeline: u32 = f.next()?.parse().ok()?;
         let created: i64 = f.next()?.parse().ok()?;
+        // Written by tusk since the fifth field exists; a file of four fields is read
+        // as a backup whose WAL stream went no further than its end.
+        let streamed_to: Lsn = match f.next() {
+            Some(t) => t.parse().ok()?,
+            None => lsn,
+        };
         if f.next().is_some() {
             return None;
         }
         out.push(BackupHold {
             lsn,
             keep_from,
+            streamed_to,
             timeline,
             created,
             seq: 0,
@@ -229,16 +245,28 @@ fn parse(text: &str) -> Option<Vec<BackupHold>> {
 
 /// Whether a standby stream that began with hold token `token` at `start` and has
 /// flushed up to `flush` (with a valid replay position, checked by the caller) got past
-/// hold `h`: the hold existed when the stream began, the stream began in the hold's
-/// segment or the next one (where the standby of that backup starts: the backup's end
-/// segment, or the one after it when the end segment's switch record was already
-/// streamed by `pg_basebackup -Xs`), and the flush position reached the hold's LSN.
+/// hold `h`: the hold existed when the stream began, the stream began between the
+/// backup's start segment and the segment after the furthest of its end and of its own
+/// WAL stream (where the standby of that backup starts: the segment where its copied
+/// `pg_wal` ends, which `pg_basebackup -Xs` may have carried past the backup's end while
+/// the primary was busy, or the next one after a segment switch), and the flush position
+/// reached the hold's LSN.
 fn releases(h: &BackupHold, token: u64, start: Lsn, flush: Lsn, seg: u64) -> bool {
     let start_seg = start.segno(seg);
+    let last_seg = h.lsn.max(h.streamed_to).segno(seg) + 1;
     h.seq <= token
-        && (h.keep_from.segno(seg)..=h.lsn.segno(seg) + 1).contains(&start_seg)
+        && (h.keep_from.segno(seg)..=last_seg).contains(&start_seg)
         && flush.is_valid()
         && flush >= h.lsn
+}
+
+/// Whether a stream without replay position that began at `start` and sent WAL up to
+/// `sent` is taken for the WAL stream of hold `h`'s backup and went at least as far as
+/// the hold knew: it began inside the backup (between its start and end segments) and
+/// sent up to `h.streamed_to` or further.
+fn extends(h: &BackupHold, start: Lsn, sent: Lsn, seg: u64) -> bool {
+    let inside = (h.keep_from.segno(seg)..=h.lsn.segno(seg)).contains(&start.segno(seg));
+    inside && sent >= h.streamed_to
 }
 
 /// Which holds a checkpoint drops: those below the `max_slot_wal_keep_size` cutoff and
@@ -271,6 +299,7 @@ impl Engine {
         let hold = BackupHold {
             lsn: end,
             keep_from: start.min(end),
+            streamed_to: end,
             // A standby's pg_control keeps the timeline it started on; its WAL is on
             // the timeline replay is on.
             timeline: if self.in_recovery() {
@@ -356,6 +385,35 @@ impl Engine {
         }
     }
 
+    /// A stream that reported no replay position (`pg_basebackup -Xs`, `pg_receivewal`)
+    /// ended after sending WAL up to `sent`; it began at `start`. When it began inside
+    /// a backup that has ended (`start` between the backup's start and end segments),
+    /// it is taken for that backup's WAL stream: the standby made from the backup
+    /// starts streaming no later than `sent`'s segment (or the next), so the hold's
+    /// release window reaches that far. (The stream's own start may come before or
+    /// after the backup's end: `pg_basebackup` starts it on a connection of its own.)
+    pub fn backup_stream_ended(&self, start: Lsn, sent: Lsn) {
+        if self.holds.count.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let seg = self.opts.wal_segment_size.max(1);
+        let mut list = self.holds.lock();
+        let mut changed = false;
+        for h in list.iter_mut() {
+            if extends(h, start, sent, seg) {
+                h.streamed_to = sent;
+                changed = true;
+                tracing::info!(
+                    "the WAL stream of the base backup ending at {} went up to {sent}",
+                    h.lsn
+                );
+            }
+        }
+        if changed {
+            self.holds.persist(&list);
+        }
+    }
+
     /// The oldest WAL segment that may be kept given the backup holds: `keep` lowered to
     /// the oldest hold's segment, after dropping (with a LOG line) the holds past
     /// `max_slot_wal_keep_size` or older than [`HOLD_MAX_AGE`]. Used by
@@ -405,6 +463,7 @@ mod tests {
         BackupHold {
             lsn: Lsn(lsn),
             keep_from: Lsn(lsn),
+            streamed_to: Lsn(lsn),
             timeline: 1,
             created,
             seq: 0,
@@ -415,12 +474,23 @@ mod tests {
     fn file_round_trips_and_rejects_garbage() {
         let list = vec![hold(0x5000028, 1_700_000_000), hold(0x1_0000_0000, 5)];
         let text = render(&list);
-        assert!(text.starts_with("tusk backup holds 1\n0/5000028 0/5000028 1 1700000000\n"));
+        assert!(
+            text.starts_with("tusk backup holds 1\n0/5000028 0/5000028 1 1700000000 0/5000028\n")
+        );
         assert_eq!(parse(&text), Some(list));
+        // A file of four fields (before the stream's end was kept): streamed to its end.
+        assert_eq!(
+            parse("tusk backup holds 1\n0/5000028 0/5000000 1 5\n"),
+            Some(vec![BackupHold {
+                keep_from: Lsn(0x5000000),
+                ..hold(0x5000028, 5)
+            }])
+        );
         assert_eq!(parse("tusk backup holds 1\n"), Some(vec![]));
         assert_eq!(parse("something else\n"), None);
         assert_eq!(parse("tusk backup holds 1\n0/5 0/5 x 3\n"), None);
         assert_eq!(parse("tusk backup holds 1\n0/5 0/5 1 3 4\n"), None);
+        assert_eq!(parse("tusk backup holds 1\n0/5 0/5 1 3 0/6 4\n"), None);
         assert_eq!(parse("tusk backup holds 1\n0/5 1 3\n"), None);
         assert_eq!(parse(""), None);
     }
@@ -446,6 +516,35 @@ mod tests {
         // Streams of other standbys: from before the backup, or far after it.
         assert!(!releases(&h, 3, Lsn(MB), Lsn(6 * MB), MB));
         assert!(!releases(&h, 3, Lsn(6 * MB), Lsn(7 * MB), MB));
+    }
+
+    #[test]
+    fn the_backups_own_stream_widens_the_release_window() {
+        const MB: u64 = 1 << 20;
+        let made = BackupHold {
+            keep_from: Lsn(2 * MB + 0x28),
+            seq: 3,
+            ..hold(4 * MB + 0x60, 0)
+        };
+        // pg_basebackup -Xs began at the backup's start segment and sent up to segment
+        // 7 while the primary switched segments.
+        assert!(extends(&made, Lsn(2 * MB), Lsn(7 * MB + 0x10), MB));
+        assert!(extends(&made, Lsn(4 * MB), Lsn(7 * MB + 0x10), MB));
+        assert!(extends(&made, Lsn(2 * MB), Lsn(4 * MB + 0x60), MB));
+        // Not: streams begun outside the backup, or that sent less than the hold knew.
+        assert!(!extends(&made, Lsn(MB), Lsn(7 * MB), MB));
+        assert!(!extends(&made, Lsn(5 * MB), Lsn(7 * MB), MB));
+        assert!(!extends(&made, Lsn(2 * MB), Lsn(4 * MB + 0x5f), MB));
+        // The standby made from it starts where its copied WAL ends, segment 7 (or the
+        // next after a switch); before the stream's end was known, that was too far.
+        let h = BackupHold {
+            streamed_to: Lsn(7 * MB + 0x10),
+            ..made
+        };
+        assert!(!releases(&made, 3, Lsn(7 * MB), Lsn(8 * MB), MB));
+        assert!(releases(&h, 3, Lsn(7 * MB), Lsn(8 * MB), MB));
+        assert!(releases(&h, 3, Lsn(8 * MB), Lsn(8 * MB), MB));
+        assert!(!releases(&h, 3, Lsn(9 * MB), Lsn(10 * MB), MB));
     }
 
     #[test]

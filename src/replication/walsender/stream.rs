@@ -356,10 +356,17 @@ impl WalSender {
                 self.ready();
                 return Flow::Continue;
             }
-            match self
-                .stream_loop(slot, start, tli, &mut valid_upto, cascading)
-                .await
-            {
+            // Backup holds (storage/holds.rs): a stream on the current timeline may
+            // release the holds made before it started; one that reports no replay
+            // position may be a backup's own WAL stream, whose end a hold records.
+            let hold_origin = valid_upto
+                .is_none()
+                .then(|| (self.shared.engine.backup_hold_token(), start));
+            let end = self
+                .stream_loop(slot, start, tli, &mut valid_upto, cascading, hold_origin)
+                .await;
+            self.note_backup_stream_end(hold_origin);
+            match end {
                 StreamEnd::ClientDone => {}
                 StreamEnd::Close => return Flow::Close,
                 StreamEnd::Shutdown => {
@@ -429,6 +436,7 @@ impl WalSender {
         tli: u32,
         valid_upto: &mut Option<(Lsn, u32)>,
         mut cascading: bool,
+        hold_origin: Option<(u64, Lsn)>,
     ) -> StreamEnd {
         let engine = self.shared.engine.clone();
         let mut progress_rx = engine.subscribe_standby_progress();
@@ -445,11 +453,6 @@ impl WalSender {
         let mut waiting_for_ping = false;
         let mut done_sending = false;
         let mut lag = LagTracker::new();
-        // Backup holds (storage/holds.rs): a stream on the current timeline may release
-        // the holds made before it started.
-        let hold_origin = valid_upto
-            .is_none()
-            .then(|| (engine.backup_hold_token(), start));
         let mut stopping = false;
         let mut stop_deadline: Option<Instant> = None;
         let mut buf = vec![0u8; MAX_SEND_SIZE as usize];
@@ -765,6 +768,19 @@ impl WalSender {
             let flush = info.flush_lsn.unwrap_or(Lsn(0));
             let replay = info.replay_lsn.unwrap_or(Lsn(0));
             engine.standby_streamed_past(token, start, flush, replay);
+        }
+    }
+
+    /// Backup holds (storage/holds.rs): a stream that ended without ever reporting a
+    /// replay position tells the engine how far it sent, in case it was a base
+    /// backup's own WAL stream.
+    fn note_backup_stream_end(&self, origin: Option<(u64, Lsn)>) {
+        let Some((_, start)) = origin else { return };
+        if let Some(info) = self.shared.walsenders.get(self.pid()) {
+            let replayed = info.replay_lsn.is_some_and(|r| r.is_valid());
+            if let (false, Some(sent)) = (replayed, info.sent_lsn) {
+                self.shared.engine.backup_stream_ended(start, sent);
+            }
         }
     }
 
