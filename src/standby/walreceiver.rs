@@ -37,7 +37,8 @@
 //! 4. write each `w` message as it comes, taking every message already waiting (up to
 //!    [`MAX_BATCH_MESSAGES`] / [`MAX_BATCH_BYTES`]); when none is waiting, flush once,
 //!    publish the receive LSN, send `r` — so a burst of small messages costs one
-//!    fsync, as in PostgreSQL's walreceiver; answer a `k` that asks for a reply the
+//!    fsync, as in PostgreSQL's walreceiver (which also reports the write position
+//!    before the flush, as this one does); answer a `k` that asks for a reply the
 //!    same way; report the apply position as soon as replay moves it (replay's
 //!    progress signal wakes the loop, no polling); send `r` (and `h`) every
 //!    `wal_receiver_status_interval`; give up after `wal_receiver_timeout` of silence;
@@ -658,6 +659,12 @@ async fn stream(
             }
         }
         if batch.wrote {
+            // Written, not yet flushed: tell the primary first (its write position, for
+            // `synchronous_commit = remote_write` and `write_lag`), as PostgreSQL's
+            // walreceiver does before it flushes.
+            cl.copy_data(&status_reply(engine, raw, false))
+                .await
+                .map_err(io_err)?;
             let flushed = publish_flush(engine, raw, tli, &mut unflushed)?;
             if flushed != titled.0 && titled.1.elapsed() >= TITLE_INTERVAL {
                 title.set(&format!("walreceiver streaming {flushed}"));
