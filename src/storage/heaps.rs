@@ -425,16 +425,15 @@ impl Heaps {
         }
     }
 
-    /// Keeps only the tables for which `keep` is true.
+    /// Keeps only the tables for which `keep` is true (DROP DATABASE); the others go as
+    /// [`Heaps::remove`]'s do, a big one freed on a thread of its own.
     pub fn retain(&mut self, mut keep: impl FnMut(&HeapKey) -> bool) {
-        let waiting = &self.waiting;
-        self.slots.retain(|k, slot| {
-            let kept = keep(k);
-            if !kept && slot.is_waiting() {
-                waiting.fetch_sub(1, Ordering::Relaxed);
+        let gone: Vec<HeapKey> = self.slots.keys().filter(|k| !keep(k)).copied().collect();
+        for k in gone {
+            if let Some(slot) = self.slots.remove(&k) {
+                self.forget(slot);
             }
-            kept
-        });
+        }
     }
 
     /// The keys of every table with a heap.
@@ -619,5 +618,15 @@ mod tests {
         heaps.insert((5, 2), Heap::default());
         assert_eq!(heaps.get(&(5, 2)).unwrap().tuples.len(), 0);
         assert_eq!(*held, vec![Value::Text("row 7".into())]);
+        // Dropping a database's tables goes the same way, and keeps the others.
+        let mut big = Heap::default();
+        for tid in 1..=FREE_APART_VERSIONS as u64 {
+            big.put(tid, Tuple::frozen(Arc::new(vec![Value::Int4(2)]), 1));
+        }
+        heaps.insert((6, 1), big);
+        heaps.insert((6, 2), Heap::default());
+        heaps.retain(|k| k.0 != 6);
+        assert!(!heaps.contains_key(&(6, 1)) && !heaps.contains_key(&(6, 2)));
+        assert!(heaps.contains_key(&(5, 2)));
     }
 }
