@@ -11,7 +11,9 @@
 //!
 //! Images can be large (a 5 M-row table's is ≈ 0.5 GB): a table image is encoded
 //! straight into the buffer that is written (sized from its first rows), and read back
-//! into one buffer whose body is decoded in place, never copied whole a second time.
+//! into one buffer whose body is decoded in place, never copied whole a second time —
+//! a large one in two halves on two threads, the second thread finding where its half
+//! starts by stepping over the rows before it (`types::skip_row`).
 //!
 //! ## Stamps: a stale image is refused
 //! A CRC proves an image intact, not current: an older image put back in place of the
@@ -28,7 +30,7 @@ use super::schema::CatalogState;
 use super::wal::io::WalIo;
 use super::wal::Lsn;
 use crate::error::{sqlstate, Error, Result};
-use crate::types::{decode_row, encode_row, Reader, Value};
+use crate::types::{decode_row, encode_row, skip_row, Reader, Value};
 use crate::{bail, err};
 use std::collections::HashMap;
 use std::fs;
@@ -346,13 +348,11 @@ pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<HeapImage> {
     let image = read_image(&heap_path(datadir, db, filenode), HEAP_MAGIC)?;
     let r = &mut Reader::new(image.body());
     let n = r.u64()?;
-    // Each row takes at least its 8-byte tuple id: a corrupt count cannot reserve more
-    // than the file could hold.
-    let mut rows = Vec::with_capacity((n as usize).min(r.remaining().len() / 8));
-    for _ in 0..n {
-        let tid = r.u64()?;
-        rows.push((tid, Arc::new(decode_row(r)?)));
-    }
+    let rows = if n >= PARALLEL_DECODE_ROWS {
+        decode_in_two(r, n)?
+    } else {
+        decode_rows(r, n)?
+    };
     if !r.remaining().is_empty() {
         return Err(err!(
             sqlstate::DATA_CORRUPTED,
@@ -363,6 +363,75 @@ pub fn read_heap(datadir: &Path, db: u32, filenode: u32) -> Result<HeapImage> {
         rows,
         stamp: image.stamp,
     })
+}
+
+/// Rows from which a table image is decoded in two halves on two threads: decoding
+/// is most of a large table's load (allocating and first touching every row), and a
+/// start's first query of the table waits for it.
+const PARALLEL_DECODE_ROWS: u64 = 100_000;
+
+/// (tuple id, row) pairs as a heap takes them.
+type Rows = Vec<(u64, Arc<Vec<Value>>)>;
+
+/// Decodes `n` (tuple id, row) pairs from `r`.
+fn decode_rows(r: &mut Reader<'_>, n: u64) -> Result<Rows> {
+    // Each row takes at least its 8-byte tuple id: a corrupt count cannot reserve more
+    // than the file could hold.
+    let mut rows = Vec::with_capacity((n as usize).min(r.remaining().len() / 8));
+    for _ in 0..n {
+        let tid = r.u64()?;
+        rows.push((tid, Arc::new(decode_row(r)?)));
+    }
+    Ok(rows)
+}
+
+/// [`decode_rows`] of `n` pairs, the first half on this thread while a second thread
+/// steps over that half ([`skip_row`]) and decodes the rest; both must agree on where
+/// the second half starts, or the image is reported damaged. Decodes on this thread
+/// alone when no thread can be started.
+fn decode_in_two(r: &mut Reader<'_>, n: u64) -> Result<Rows> {
+    let body = r.remaining();
+    let half = n / 2;
+    let second_half = move || -> Result<(usize, Rows, usize)> {
+        let mut r = Reader::new(body);
+        for _ in 0..half {
+            r.u64()?;
+            skip_row(&mut r)?;
+        }
+        let starts_at = body.len() - r.remaining().len();
+        let rows = decode_rows(&mut r, n - half)?;
+        Ok((starts_at, rows, body.len() - r.remaining().len()))
+    };
+    let (first, second) = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("tusk image decode".into())
+            .spawn_scoped(scope, second_half);
+        let Ok(handle) = spawned else {
+            return (decode_rows(r, n), None);
+        };
+        let first = decode_rows(r, half);
+        let second = handle.join().unwrap_or_else(|_| {
+            Err(err!(
+                sqlstate::INTERNAL_ERROR,
+                "the image decoding thread panicked"
+            ))
+        });
+        (first, Some(second))
+    });
+    let Some(second) = second else {
+        return first;
+    };
+    let mut rows = first?;
+    let (starts_at, tail, ends_at) = second?;
+    if body.len() - r.remaining().len() != starts_at {
+        bail!(
+            sqlstate::DATA_CORRUPTED,
+            "rows of a table image do not line up"
+        );
+    }
+    *r = Reader::new(&body[ends_at..]);
+    rows.extend(tail);
+    Ok(rows)
 }
 
 /// Removes image files of tables that no longer exist in `c` (after DROP TABLE).
@@ -392,6 +461,38 @@ pub fn remove_stale_images(datadir: &Path, c: &CatalogState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_large_image_decodes_in_two_halves_to_the_same_rows() {
+        let dir = std::env::temp_dir().join(format!("tusk-ckpt-two-{}", std::process::id()));
+        let io = super::super::wal::io::StdIo;
+        // Rows of different lengths (the halves split mid-body), an odd count.
+        let n = PARALLEL_DECODE_ROWS + 7;
+        let rows: Rows = (0..n)
+            .map(|i| {
+                let text = match i % 3 {
+                    0 => Value::Null,
+                    1 => Value::Text(format!("row {i}{}", " ".repeat((i % 20) as usize))),
+                    _ => Value::Text("é".repeat((i % 5) as usize)),
+                };
+                (i * 2 + 1, Arc::new(vec![Value::Int8(i as i64), text]))
+            })
+            .collect();
+        write_heap(&io, &dir, 5, 16385, &rows, Lsn(0x3000028), false).unwrap();
+        let back = read_heap(&dir, 5, 16385).unwrap();
+        assert_eq!(back.rows.len(), rows.len());
+        assert!(back.rows == rows);
+        // One thread, same rows; a body cut short fails either way.
+        let image = read_image(&heap_path(&dir, 5, 16385), HEAP_MAGIC).unwrap();
+        let mut r = Reader::new(image.body());
+        r.u64().unwrap();
+        assert!(decode_rows(&mut r, n).unwrap() == rows);
+        let body = &image.body()[8..];
+        let cut = &body[..body.len() - 3];
+        assert!(decode_in_two(&mut Reader::new(cut), n).is_err());
+        assert!(decode_in_two(&mut Reader::new(body), n + 1).is_err());
+        let _ = fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn heap_image_round_trips_and_detects_corruption() {

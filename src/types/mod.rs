@@ -1383,6 +1383,82 @@ pub fn decode_value(r: &mut Reader<'_>) -> Result<Value> {
     })
 }
 
+/// Steps over a row written by [`encode_row`] without building it: how a reader finds
+/// where a later row starts (a large table image is decoded in parts on several
+/// threads). Checks only the lengths; [`decode_row`] checks the contents.
+pub fn skip_row(r: &mut Reader<'_>) -> Result<()> {
+    for _ in 0..r.u16()? {
+        skip_value(r)?;
+    }
+    Ok(())
+}
+
+/// Steps over one value written by [`encode_value`]: consumes exactly the bytes
+/// [`decode_value`] reads (the test `skip_consumes_what_decode_reads` holds the two
+/// together for every type).
+pub fn skip_value(r: &mut Reader<'_>) -> Result<()> {
+    let tag = r.u8()?;
+    if tag == 0 {
+        return Ok(());
+    }
+    if tag == PADDED_TEXT_TAG {
+        r.bytes()?;
+        r.u32()?;
+        return Ok(());
+    }
+    let t = DataType::from_tag(tag)
+        .ok_or_else(|| err!(sqlstate::DATA_CORRUPTED, "unknown value tag {tag}"))?;
+    let fixed = match t {
+        DataType::Void => 0,
+        DataType::Bool => 1,
+        DataType::Int2 => 2,
+        DataType::Int4 | DataType::Float4 | DataType::Oid | DataType::Date => 4,
+        DataType::Int8
+        | DataType::Float8
+        | DataType::Timestamp
+        | DataType::TimestampTz
+        | DataType::Time
+        | DataType::PgLsn => 8,
+        DataType::TimeTz => 12,
+        DataType::Interval | DataType::Uuid => 16,
+        DataType::Numeric
+        | DataType::Text
+        | DataType::Varchar
+        | DataType::Bpchar
+        | DataType::Name
+        | DataType::Char
+        | DataType::Unknown
+        | DataType::Bytea
+        | DataType::Json
+        | DataType::Jsonb => {
+            r.bytes()?;
+            0
+        }
+        DataType::TextArray => {
+            for _ in 0..r.u32()? {
+                if r.u8()? != 0 {
+                    r.bytes()?;
+                }
+            }
+            0
+        }
+        DataType::Array(_) | DataType::Int2Vector | DataType::OidVector => {
+            r.u32()?; // the element type
+            for _ in 0..r.u32()? {
+                skip_value(r)?;
+            }
+            0
+        }
+        DataType::Enum(_) => {
+            r.take(12)?; // type OID, sort position
+            r.bytes()?;
+            0
+        }
+    };
+    r.take(fixed)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1445,6 +1521,74 @@ mod tests {
             sqlstate::DATA_CORRUPTED
         );
         assert!(decode_value(&mut Reader::new(&out[..out.len() - 2])).is_err());
+    }
+
+    #[test]
+    fn skip_consumes_what_decode_reads() {
+        let array = |elem, items| array::ArrayValue { elem, items }.into_value();
+        let values = vec![
+            Value::Null,
+            Value::Bool(false),
+            Value::Int2(-3),
+            Value::Int4(42),
+            Value::Int8(i64::MIN),
+            Value::Float4(1.5),
+            Value::Float8(-0.25),
+            Value::numeric("123.4500".parse().unwrap()),
+            Value::Text("héllo".into()),
+            Value::Text(format!("pad{}", " ".repeat(20))),
+            Value::Oid(16384),
+            Value::Timestamp(1),
+            Value::TimestampTz(-1),
+            Value::Date(7),
+            Value::Time(86_399_000_000),
+            Value::TimeTz(TimeTz {
+                micros: 5,
+                zone: -3600,
+            }),
+            Value::PgLsn(0x16B3748),
+            Value::Interval(Interval {
+                months: -1,
+                days: 2,
+                micros: 3,
+            }),
+            Value::TextArray(vec![Some("a".into()), None, Some(String::new())]),
+            Value::Bytea(vec![0, 1, 255]),
+            Value::Uuid([7; 16]),
+            Value::Json("{\"b\":1}".into()),
+            Value::jsonb(json::parse_jsonb("{\"a\": [1.50, null]}").unwrap()),
+            array(DataType::Int4, vec![Value::Int4(1), Value::Null]),
+            array(
+                DataType::Int8,
+                vec![array(DataType::Int8, vec![Value::Int8(9)])],
+            ),
+            array(DataType::Float8, vec![]),
+            Value::Enum(Box::new(array::EnumValue {
+                type_oid: 16400,
+                sort: 2.0,
+                label: "sad".into(),
+            })),
+        ];
+        for v in &values {
+            let mut buf = Vec::new();
+            encode_value(v, &mut buf);
+            buf.extend_from_slice(b"next");
+            let (mut a, mut b) = (Reader::new(&buf), Reader::new(&buf));
+            assert_eq!(&decode_value(&mut a).unwrap(), v);
+            skip_value(&mut b).unwrap();
+            assert_eq!(a.remaining(), b"next", "{v:?}");
+            assert_eq!(b.remaining(), b"next", "{v:?}");
+            // Cut short, both fail.
+            let cut = &buf[..buf.len() - 5];
+            if !cut.is_empty() && v != &Value::Null {
+                assert!(skip_value(&mut Reader::new(cut)).is_err(), "{v:?}");
+            }
+        }
+        let mut row = Vec::new();
+        encode_row(&values, &mut row);
+        let mut r = Reader::new(&row);
+        skip_row(&mut r).unwrap();
+        assert!(r.remaining().is_empty());
     }
 
     #[test]
