@@ -1700,12 +1700,18 @@ impl Engine {
         let st = self.lock();
         match st.store.heaps.get(&(db, rel)) {
             None => vec![],
-            Some(h) => h
-                .tuples
-                .iter()
-                .filter(|(_, t)| t.visible(&txn.snapshot))
-                .map(|(tid, t)| (tid, t.row.clone()))
-                .collect(),
+            Some(h) => {
+                // Sized once for the versions held (a large table's scan grew by
+                // doubling, copying and faulting on each step).
+                let mut rows = Vec::with_capacity(h.tuples.len());
+                rows.extend(
+                    h.tuples
+                        .iter()
+                        .filter(|(_, t)| t.visible(&txn.snapshot))
+                        .map(|(tid, t)| (tid, t.row.clone())),
+                );
+                rows
+            }
         }
     }
 

@@ -146,25 +146,31 @@ impl TupleMap {
     }
 
     /// Every (tuple id, version), ascending.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &Tuple)> + '_ {
-        self.chunks.iter().flat_map(|(&c, chunk)| {
-            chunk
-                .slots
-                .iter()
-                .enumerate()
-                .filter_map(move |(i, s)| s.as_ref().map(|t| (join(c, i), t)))
-        })
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &Tuple)> + ExactSizeIterator + '_ {
+        Counted::new(
+            self.len,
+            self.chunks.iter().flat_map(|(&c, chunk)| {
+                chunk
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(move |(i, s)| s.as_ref().map(|t| (join(c, i), t)))
+            }),
+        )
     }
 
     /// Every version, in ascending tuple id.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Tuple> + '_ {
-        self.chunks
-            .values()
-            .flat_map(|chunk| chunk.slots.iter().flatten())
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Tuple> + ExactSizeIterator + '_ {
+        Counted::new(
+            self.len,
+            self.chunks
+                .values()
+                .flat_map(|chunk| chunk.slots.iter().flatten()),
+        )
     }
 
     /// Every tuple id held, ascending.
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = u64> + '_ {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = u64> + ExactSizeIterator + '_ {
         self.iter().map(|(tid, _)| tid)
     }
 
@@ -200,6 +206,44 @@ impl TupleMap {
         })
     }
 }
+
+/// A walk over the whole map that knows how many versions are left (the map counts
+/// them): what collects or filters them sizes its buffer once (a primary key built over
+/// 5 M versions grew its entry vector by doubling, copying and faulting each time).
+struct Counted<I> {
+    left: usize,
+    inner: I,
+}
+
+impl<I> Counted<I> {
+    fn new(left: usize, inner: I) -> Counted<I> {
+        Counted { left, inner }
+    }
+}
+
+impl<I: Iterator> Iterator for Counted<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        let item = self.inner.next()?;
+        self.left -= 1;
+        Some(item)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl<I: DoubleEndedIterator> DoubleEndedIterator for Counted<I> {
+    fn next_back(&mut self) -> Option<I::Item> {
+        let item = self.inner.next_back()?;
+        self.left -= 1;
+        Some(item)
+    }
+}
+
+impl<I: Iterator> ExactSizeIterator for Counted<I> {}
 
 impl FromIterator<(u64, Tuple)> for TupleMap {
     /// Pairs in ascending tuple-id order (as images hold them) fill each chunk once;
@@ -250,6 +294,14 @@ mod tests {
             assert_eq!(got, want);
             let vals: Vec<i32> = m.values().map(value).collect();
             assert_eq!(vals, model.values().copied().collect::<Vec<_>>());
+            // The walks count down what is left, from either end.
+            let mut it = m.iter();
+            assert_eq!(it.len(), model.len());
+            it.next();
+            it.next_back();
+            assert_eq!(it.len(), model.len().saturating_sub(2));
+            assert_eq!(it.count(), model.len().saturating_sub(2));
+            assert_eq!(m.values().rev().len(), model.len());
             assert_eq!(
                 m.keys().collect::<Vec<_>>(),
                 model.keys().copied().collect::<Vec<_>>()
