@@ -41,6 +41,7 @@ pub mod acl;
 pub mod aggregate;
 pub mod alter;
 pub mod catalog_funcs;
+mod copy_convert;
 pub mod copy_out;
 pub mod ctas;
 pub mod cte;
@@ -234,6 +235,8 @@ struct CopyState {
     /// Binary format; `binary_header` is set once the signature and header were read.
     binary: bool,
     binary_header: bool,
+    /// The thread converting a large text COPY's batches (`copy_convert`), once started.
+    converter: Option<copy_convert::Converter>,
 }
 
 /// One field of a COPY FROM row: text to parse, or a binary value to decode.
@@ -241,6 +244,14 @@ enum CopyField<'a> {
     /// A text or CSV field, borrowed from the line when it needed no unescaping.
     Text(Cow<'a, str>),
     Binary(Vec<u8>),
+}
+
+/// A COPY FROM row's values as they reach the insert: fields still to convert, or what
+/// `copy_convert`'s thread made of them — the row with its copied columns converted and
+/// the others NULL until their defaults are filled in, or the conversion's error.
+enum CopyValues<'a> {
+    Fields(Vec<Option<CopyField<'a>>>),
+    Converted(Result<Vec<Value>>),
 }
 
 /// One COPY FROM row: its line number, the line (for CONTEXT; empty for binary), its
@@ -536,6 +547,31 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
 /// every copied row) can be skipped: integers and booleans of the column's own type
 /// (parsing checked their range), text for an unconstrained `text` column, and text
 /// that fits a `varchar(n)` or has exactly the length of a `character(n)`.
+/// A COPY text field converted to the type of `table`'s column `t`, its error carrying
+/// PostgreSQL's CONTEXT (`COPY t, line n, column c: "text"`).
+fn convert_text_field(
+    table: &crate::storage::TableDef,
+    t: usize,
+    line_no: u64,
+    s: &str,
+) -> Result<Value> {
+    let c = &table.columns[t];
+    types::parse_text(c.data_type, c.typmod, s)
+        .and_then(|v| {
+            if parsed_is_final(c.data_type, c.typmod, &v) {
+                Ok(v)
+            } else {
+                types::cast(v, c.data_type, c.typmod, false)
+            }
+        })
+        .map_err(|e| {
+            e.with_context(format!(
+                "COPY {}, line {line_no}, column {}: \"{s}\"",
+                table.name, c.name
+            ))
+        })
+}
+
 fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
     // A length limit (typmod 4 + n) changes only strings longer than it, and pads
     // shorter ones for character(n): text that already fits is left as it is.
@@ -2108,6 +2144,7 @@ impl Session {
                     line_no: 0,
                     binary: *binary,
                     binary_header: false,
+                    converter: None,
                 });
                 Ok(ExecResult::CopyIn {
                     columns,
@@ -2434,6 +2471,17 @@ impl Session {
         }
         // The session's zone matters only to the rows' conversion: set once a batch.
         self.enter_zone();
+        // A text COPY that outgrows one batch converts on a thread of its own while
+        // this one inserts (`copy_convert`).
+        if st.converter.is_none() && !st.binary && !last {
+            st.converter = copy_convert::Converter::start(&st);
+        }
+        if let Some(mut converter) = st.converter.take() {
+            let result = self.copy_converted(&mut st, &mut converter, last);
+            st.converter = Some(converter);
+            self.copy = Some(st);
+            return result;
+        }
         let result = if st.binary {
             copy_binary_rows(&mut st, last).and_then(|rows| self.insert_copy_rows(&st, rows))
         } else {
@@ -2448,9 +2496,48 @@ impl Session {
         result.map(|_| ())
     }
 
+    /// The batch now complete goes to the conversion thread, and the batches it has
+    /// converted are inserted in order, all but the one just sent (which converts while
+    /// the next arrives) — all of them at the end of the input.
+    fn copy_converted(
+        &mut self,
+        st: &mut CopyState,
+        converter: &mut copy_convert::Converter,
+        last: bool,
+    ) -> Result<()> {
+        let (taken, lines) = copy_take_lines(st, last);
+        converter.send(taken, lines)?;
+        let keep = if last { 0 } else { 1 };
+        while converter.in_flight() > keep {
+            let batch = converter.recv()?;
+            let rows = batch
+                .rows?
+                .into_iter()
+                .map(|(line_no, line, row)| {
+                    let line = std::str::from_utf8(&batch.buf[line]).unwrap_or_default();
+                    (line_no, line, CopyValues::Converted(row))
+                })
+                .collect();
+            st.rows += self.insert_copy_values(st, rows)?;
+        }
+        Ok(())
+    }
+
     /// Inserts parsed COPY FROM rows (defaults for the columns not copied), each
     /// failure carrying PostgreSQL's CONTEXT; returns how many were inserted.
     fn insert_copy_rows(&mut self, st: &CopyState, rows: Vec<CopyRow<'_>>) -> Result<u64> {
+        let rows = rows
+            .into_iter()
+            .map(|(line_no, line, fields)| (line_no, line, CopyValues::Fields(fields)));
+        self.insert_copy_values(st, rows.collect())
+    }
+
+    /// [`Session::insert_copy_rows`] of rows in either form ([`CopyValues`]).
+    fn insert_copy_values(
+        &mut self,
+        st: &CopyState,
+        rows: Vec<(u64, &str, CopyValues<'_>)>,
+    ) -> Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }
@@ -2490,7 +2577,7 @@ impl Session {
                     r
                 };
             let mut n = 0;
-            for (line_no, line, fields) in rows {
+            for (line_no, line, values) in rows {
                 // The error context is formatted only when a row fails.
                 let at = || format!("COPY {name}, line {line_no}");
                 let at_line = || {
@@ -2501,6 +2588,20 @@ impl Session {
                     }
                 };
                 let converted = (|| -> Result<Vec<Value>> {
+                    let fields = match values {
+                        CopyValues::Fields(fields) => fields,
+                        CopyValues::Converted(row) => {
+                            let mut row = row?;
+                            for (i, (d, &copied)) in defaults.iter().zip(&copied).enumerate() {
+                                if !copied {
+                                    row[i] = expr::eval(d, &[], cx)?;
+                                }
+                            }
+                            ddl::prepare_row(cx, db, table, &mut row)
+                                .map_err(|e| e.with_context(at_line()))?;
+                            return Ok(row);
+                        }
+                    };
                     let mut row = Vec::with_capacity(table.columns.len());
                     for (d, &copied) in defaults.iter().zip(&copied) {
                         row.push(if copied {
@@ -2513,23 +2614,7 @@ impl Session {
                         let c = &table.columns[t];
                         row[t] = match f {
                             None => Value::Null,
-                            Some(CopyField::Text(s)) => {
-                                types::parse_text(c.data_type, c.typmod, &s)
-                                    .and_then(|v| {
-                                        if parsed_is_final(c.data_type, c.typmod, &v) {
-                                            Ok(v)
-                                        } else {
-                                            types::cast(v, c.data_type, c.typmod, false)
-                                        }
-                                    })
-                                    .map_err(|e| {
-                                        e.with_context(format!(
-                                            "{}, column {}: \"{s}\"",
-                                            at(),
-                                            c.name
-                                        ))
-                                    })?
-                            }
+                            Some(CopyField::Text(s)) => convert_text_field(table, t, line_no, &s)?,
                             Some(CopyField::Binary(b)) => types::decode_binary(c.data_type, &b)
                                 .and_then(|v| types::cast(v, c.data_type, c.typmod, false))
                                 .map_err(|e| {

@@ -1061,6 +1061,101 @@ fn copy_from_stdin_text_and_csv() {
     assert!(q(&mut s, "copy nosuch from stdin").starts_with("ERROR 42P01"));
 }
 
+/// A COPY of many batches goes through the conversion thread (`copy_convert`) and
+/// gives what a one-thread COPY gives: the rows, the end marker, defaults, errors with
+/// their line and column, in the order one thread meets them.
+#[test]
+fn a_large_copy_converts_on_a_second_thread_as_on_one() {
+    let d = db("copy_big");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table big (id int primary key, v text, f char(4), n numeric, d text default 'dflt')",
+    );
+    let lines = |from: u32, to: u32| {
+        let mut input = Vec::new();
+        for i in from..=to {
+            let f = if i % 7 == 0 { "\\N" } else { "f" };
+            input.extend(format!("{i}\tv{i}\\tx\t{f}\t{i}.5\n").into_bytes());
+        }
+        input
+    };
+    let send = |s: &mut Session, input: &[u8]| -> Result<()> {
+        for chunk in input.chunks(10_000) {
+            s.copy_data(chunk)?;
+        }
+        Ok(())
+    };
+    s.simple_query("copy big (id, v, f, n) from stdin");
+    let mut input = lines(1, 40_000);
+    input.extend(b"\\.\n99999\tafter the end\tx\t1\n");
+    send(&mut s, &input).unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_some());
+    let done = s.copy_done().unwrap();
+    assert!(
+        matches!(&done, ExecResult::Command { tag } if tag == "COPY 40000"),
+        "{done:?}"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select count(*), count(f), sum(n), max(id) from big"
+        ),
+        "count|count|sum|max\n40000|34286|800040000.0|40000\nSELECT 1"
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "select id, v, f, n, d from big where id in (7, 8) order by id"
+        ),
+        "id|v|f|n|d\n7|v7\tx|NULL|7.5|dflt\n8|v8\tx|f   |8.5|dflt\nSELECT 2"
+    );
+    // A bad value in a later batch: PostgreSQL's error and CONTEXT, nothing kept.
+    s.simple_query("copy big (id, v, f, n) from stdin");
+    let mut input = lines(50_001, 80_000);
+    input.extend(b"oops\tv\tf\t1\n");
+    input.extend(lines(80_001, 90_000));
+    let e = send(&mut s, &input)
+        .err()
+        .unwrap_or_else(|| s.copy_done().unwrap_err());
+    assert_eq!(e.code, "22P02");
+    assert_eq!(e.message, "invalid input syntax for type integer: \"oops\"");
+    assert!(
+        e.context
+            .as_deref()
+            .is_some_and(|c| c.contains("COPY big, line 30001, column id: \"oops\"")),
+        "{e:?}"
+    );
+    assert_eq!(
+        q(&mut s, "select count(*) from big"),
+        "count\n40000\nSELECT 1"
+    );
+    // A repeated key in an early batch is met before a bad value in a later one.
+    s.simple_query("copy big (id, v, f, n) from stdin");
+    let mut input = lines(100_001, 100_010);
+    input.extend(lines(5, 5));
+    input.extend(lines(100_011, 130_000));
+    input.extend(b"oops\tv\tf\t1\n");
+    let e = send(&mut s, &input)
+        .err()
+        .unwrap_or_else(|| s.copy_done().unwrap_err());
+    assert_eq!(e.code, "23505", "{e:?}");
+    // A column whose input reads the session (TimeZone) stays on one thread.
+    q(&mut s, "create table at (id int, ts timestamptz)");
+    s.simple_query("copy at from stdin");
+    let mut input = Vec::new();
+    for i in 0..20_000 {
+        input.extend(format!("{i}\t2026-12-07 10:00:00\n").into_bytes());
+    }
+    send(&mut s, &input).unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_none());
+    s.copy_done().unwrap();
+    assert_eq!(
+        q(&mut s, "select count(*) from at"),
+        "count\n20000\nSELECT 1"
+    );
+}
+
 #[test]
 fn command_tags_spell_the_count_in_decimal() {
     assert_eq!(super::counted_tag("UPDATE ", 0), "UPDATE 0");
