@@ -13,6 +13,8 @@
 //! - `expr.rs`      — typed expressions and their evaluation
 //! - `functions.rs` — built-in functions
 //! - `exec.rs`      — running plans against the storage engine
+//! - `copy_convert.rs` — a large text COPY FROM's lines converted on a thread of their
+//!   own while the session inserts
 //!
 //! Invariants:
 //! - Every statement runs inside an engine transaction: an explicit block (BEGIN …
