@@ -544,11 +544,6 @@ fn syntax_error(msg: &str, p: &Piece) -> Error {
     e
 }
 
-/// Whether a value `types::parse_text` gave for a column of type `t` is already the
-/// column's value, so that the assignment cast (a long chain of checks, per field of
-/// every copied row) can be skipped: integers and booleans of the column's own type
-/// (parsing checked their range), text for an unconstrained `text` column, and text
-/// that fits a `varchar(n)` or has exactly the length of a `character(n)`.
 /// A COPY text field converted to the type of `table`'s column `t`, its error carrying
 /// PostgreSQL's CONTEXT (`COPY t, line n, column c: "text"`).
 fn convert_text_field(
@@ -574,6 +569,11 @@ fn convert_text_field(
         })
 }
 
+/// Whether a value `types::parse_text` gave for a column of type `t` is already the
+/// column's value, so that the assignment cast (a long chain of checks, per field of
+/// every copied row) can be skipped: integers and booleans of the column's own type
+/// (parsing checked their range), text for an unconstrained `text` column, and text
+/// that fits a `varchar(n)` or has exactly the length of a `character(n)`.
 fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
     // A length limit (typmod 4 + n) changes only strings longer than it, and pads
     // shorter ones for character(n): text that already fits is left as it is.
