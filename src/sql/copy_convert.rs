@@ -5,9 +5,10 @@
 //!
 //! What it owns: [`Converter`], which the session starts for a text or CSV COPY once
 //! the input outgrows one batch, when every column copied has a type whose text input
-//! depends on nothing but the text and the column's typmod ([`context_free`]; a
-//! `timestamptz`, say, reads the session's TimeZone, and an enum its labels, both kept
-//! per backend thread). Batches go through the thread in order, so it keeps the
+//! depends on nothing but the text, the column's typmod and the session's TimeZone
+//! ([`context_free`]; the thread takes the zone the backend has when the COPY starts,
+//! and an enum, whose labels live in the backend's catalog snapshot, keeps the COPY on
+//! the backend). Batches go through the thread in order, so it keeps the
 //! line-cutting state (line numbers, the `\.` end marker, a CSV header to skip) from one
 //! to the next, and answers each with its rows in order: each row as wide as the table
 //! with its copied columns converted (the others NULL: defaults are evaluated by the
@@ -50,7 +51,10 @@ pub(super) struct Converter {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Whether text input of type `t` depends on nothing but the text and the typmod.
+/// Whether text input of type `t` depends on nothing but the text, the typmod and the
+/// session's TimeZone (which the thread takes as the backend's at the COPY's start: no
+/// SET can run during a COPY). Enums read their labels from the backend's catalog
+/// snapshot, and other types are left to the backend too.
 fn context_free(t: DataType) -> bool {
     matches!(
         t,
@@ -67,13 +71,20 @@ fn context_free(t: DataType) -> bool {
             | DataType::Oid
             | DataType::Uuid
             | DataType::Bytea
+            | DataType::Date
+            | DataType::Time
+            | DataType::TimeTz
+            | DataType::Timestamp
+            | DataType::TimestampTz
+            | DataType::Interval
     )
 }
 
 impl Converter {
-    /// A thread for `st`'s conversions, or None when the COPY is binary, a column's
-    /// input needs the backend's context, or no thread can be started.
-    pub(super) fn start(st: &CopyState) -> Option<Converter> {
+    /// A thread for `st`'s conversions in the session's TimeZone `zone`, or None when
+    /// the COPY is binary, a column's input needs more of the backend's context, or no
+    /// thread can be started.
+    pub(super) fn start(st: &CopyState, zone: &str) -> Option<Converter> {
         if st.binary
             || !st
                 .targets
@@ -99,11 +110,13 @@ impl Converter {
             binary_header: false,
             converter: None,
         };
+        let zone = zone.to_string();
         let (to, inbox) = mpsc::channel::<Batch>();
         let (outbox, from) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("tusk copy convert".into())
             .spawn(move || {
+                crate::types::timezone::session_zone(&zone);
                 while let Ok((buf, lines)) = inbox.recv() {
                     let rows = convert(&mut own, &buf, &lines);
                     if outbox.send(Converted { buf, rows }).is_err() {

@@ -1140,18 +1140,35 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
         .err()
         .unwrap_or_else(|| s.copy_done().unwrap_err());
     assert_eq!(e.code, "23505", "{e:?}");
-    // A column whose input reads the session (TimeZone) stays on one thread.
-    q(&mut s, "create table at (id int, ts timestamptz)");
+    // Times are read in the session's TimeZone on the thread too.
+    q(&mut s, "set timezone = 'Asia/Kolkata'");
+    q(&mut s, "create table at (id int, ts timestamptz, d date)");
     s.simple_query("copy at from stdin");
     let mut input = Vec::new();
     for i in 0..20_000 {
-        input.extend(format!("{i}\t2026-12-07 10:00:00\n").into_bytes());
+        input.extend(format!("{i}\t2026-12-07 10:00:00\t2026-12-07\n").into_bytes());
+    }
+    send(&mut s, &input).unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_some());
+    s.copy_done().unwrap();
+    q(&mut s, "set timezone = 'UTC'");
+    assert_eq!(
+        q(&mut s, "select count(*), min(ts), max(d) from at"),
+        "count|min|max\n20000|2026-12-07 04:30:00+00|2026-12-07\nSELECT 1"
+    );
+    // An enum column (labels from the backend's catalog) keeps the COPY on one thread.
+    q(&mut s, "create type mood as enum ('sad', 'ok')");
+    q(&mut s, "create table moods (id int, m mood)");
+    s.simple_query("copy moods from stdin");
+    let mut input = Vec::new();
+    for i in 0..20_000 {
+        input.extend(format!("{i}\tok\n").into_bytes());
     }
     send(&mut s, &input).unwrap();
     assert!(s.copy.as_ref().unwrap().converter.is_none());
     s.copy_done().unwrap();
     assert_eq!(
-        q(&mut s, "select count(*) from at"),
+        q(&mut s, "select count(*) from moods where m = 'ok'"),
         "count\n20000\nSELECT 1"
     );
 }
