@@ -490,8 +490,10 @@ pub fn keys_in_range(map: &IndexMap, lo: Bound<&[u8]>, hi: Bound<&[u8]>) -> Vec<
 /// updated table costs a sort of its updated rows, not of all of them.
 fn build_index(entries: impl IntoIterator<Item = (IndexKey, u64)>) -> IndexMap {
     let entries = entries.into_iter();
-    let (low, high) = entries.size_hint();
-    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(high.unwrap_or(low));
+    // Sized for what is sure to come (an exact count for a whole heap's keys; nothing
+    // for a partial index's filtered walk, which may keep few of the versions).
+    let (low, _) = entries.size_hint();
+    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(low);
     let mut rest: Vec<(IndexKey, u64)> = Vec::new();
     for (k, tid) in entries {
         if !rest.is_empty() {
@@ -651,10 +653,19 @@ impl Heap {
 
     /// Builds the primary-key index from the versions present, in bulk.
     fn rebuild_pk_index(&mut self) {
-        let entries = self
-            .tuples
-            .iter()
-            .filter_map(|(tid, t)| self.pk_key(&t.row).map(|k| (k, tid)));
+        let Some(pk) = self.pk.as_deref() else {
+            self.pk_index = IndexMap::new();
+            return;
+        };
+        // One entry per version: the walk's exact length sizes the build once.
+        let entries = self.tuples.iter().map(|(tid, t)| {
+            let mut key = IndexKey::new();
+            encode_key_into(
+                pk.iter().map(|&c| t.row.get(c).unwrap_or(&Value::Null)),
+                &mut key,
+            );
+            (key, tid)
+        });
         self.pk_index = build_index(entries);
     }
 

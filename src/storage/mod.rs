@@ -1701,9 +1701,10 @@ impl Engine {
         match st.store.heaps.get(&(db, rel)) {
             None => vec![],
             Some(h) => {
-                // Sized once for the versions held (a large table's scan grew by
-                // doubling, copying and faulting on each step).
-                let mut rows = Vec::with_capacity(h.tuples.len());
+                // Sized once for the versions held less those known dead (a large
+                // table's scan grew by doubling, copying and faulting on each step).
+                let mut rows =
+                    Vec::with_capacity(h.tuples.len().saturating_sub(h.dead_candidates()));
                 rows.extend(
                     h.tuples
                         .iter()
