@@ -2476,8 +2476,7 @@ impl Session {
         // A text COPY that outgrows one batch converts on a thread of its own while
         // this one inserts (`copy_convert`).
         if st.converter.is_none() && !st.binary && !last {
-            let zone = self.hot().time_zone.clone();
-            st.converter = copy_convert::Converter::start(&st, &zone);
+            st.converter = copy_convert::Converter::start(&st, &self.hot().time_zone);
         }
         if let Some(mut converter) = st.converter.take() {
             let result = self.copy_converted(&mut st, &mut converter, last);

@@ -1080,6 +1080,9 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
         }
         input
     };
+    let many = |n: u32, line: &dyn Fn(u32) -> String| -> Vec<u8> {
+        (0..n).flat_map(|i| line(i).into_bytes()).collect()
+    };
     let send = |s: &mut Session, input: &[u8]| -> Result<()> {
         for chunk in input.chunks(10_000) {
             s.copy_data(chunk)?;
@@ -1144,10 +1147,9 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
     q(&mut s, "set timezone = 'Asia/Kolkata'");
     q(&mut s, "create table at (id int, ts timestamptz, d date)");
     s.simple_query("copy at from stdin");
-    let mut input = Vec::new();
-    for i in 0..20_000 {
-        input.extend(format!("{i}\t2026-12-07 10:00:00\t2026-12-07\n").into_bytes());
-    }
+    let input = many(20_000, &|i| {
+        format!("{i}\t2026-12-07 10:00:00\t2026-12-07\n")
+    });
     send(&mut s, &input).unwrap();
     assert!(s.copy.as_ref().unwrap().converter.is_some());
     s.copy_done().unwrap();
@@ -1160,10 +1162,7 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
     q(&mut s, "create type mood as enum ('sad', 'ok')");
     q(&mut s, "create table moods (id int, m mood)");
     s.simple_query("copy moods from stdin");
-    let mut input = Vec::new();
-    for i in 0..20_000 {
-        input.extend(format!("{i}\tok\n").into_bytes());
-    }
+    let input = many(20_000, &|i| format!("{i}\tok\n"));
     send(&mut s, &input).unwrap();
     assert!(s.copy.as_ref().unwrap().converter.is_none());
     s.copy_done().unwrap();
