@@ -121,6 +121,22 @@ pid_and_children() { # pid
     ps -o pid= --ppid "$1" | tr -d ' '
 }
 
+# CPU time, in ms, used so far by a server: the process's own time (every thread of
+# tusk's) and its reaped children's (a PostgreSQL postmaster's exited backends), plus
+# the time of its live children (PostgreSQL's backends and auxiliary processes).
+server_cpu_ms() { # pid
+    local hz p total=0 v
+    hz=$(getconf CLK_TCK)
+    # Fields after the command name (which may hold spaces): utime is the 12th.
+    v=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }')
+    total=${v:-0}
+    for p in $(ps -o pid= --ppid "$1" | tr -d ' '); do
+        v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        total=$(( total + ${v:-0} ))
+    done
+    awk -v t="$total" -v hz="$hz" 'BEGIN { printf "%.0f", t * 1000 / hz }'
+}
+
 # Proportional set size, in kB, summed over the given pids (processes that vanished
 # count 0). PSS divides each shared page among the processes mapping it, so the sum is
 # the memory the group really uses, shared memory counted once.

@@ -12,7 +12,9 @@
 #      `pgbench -i -s LOAD_SCALE` tables) on the primary while a sampler asks the primary
 #      every SAMPLE_INTERVAL s (from 1 s after the load starts) for pg_current_wal_lsn(),
 #      and from pg_stat_replication the replay_lsn,
-#      pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag;
+#      pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) and replay_lag; the CPU time
+#      both servers used over the load (every process of each) is divided by the
+#      transactions pgbench made;
 #   3. catch-up: the primary's pg_current_wal_lsn() when pgbench exits is the target;
 #      the standby's pg_last_wal_replay_lsn() is polled every 50 ms (bounded by
 #      CATCHUP_TIMEOUT s) until it reaches it;
@@ -29,7 +31,9 @@
 #   bench/replication.sh
 # Knobs (environment): LOAD_SECONDS (60), CLIENTS (8), JOBS (2), LOAD_SCALE (10),
 #   SIZE_GB (2), SCALE_PER_GB (68), SAMPLE_INTERVAL (0.5), CATCHUP_TIMEOUT (300),
-#   PAUSED_SECONDS (30; 0 skips step 3b),
+#   PAUSED_SECONDS (30; 0 skips step 3b), RATE (unset: as fast as each server goes; N:
+#   step 2's load throttled to N transactions a second with pgbench -R, the same for
+#   both servers, so that the lag compares the replication path under the same work),
 #   SERVERS ("tusk pg"), BENCH_DIR (/var/tmp/tusk-repl-bench), TUSK_PORT (25911),
 #   TUSK_STANDBY_PORT (25912), PG_PORT (25913), PG_STANDBY_PORT (25914),
 #   SKIP_BUILD (unset), TUSK (target/release/tusk).
@@ -46,6 +50,7 @@ SCALE_PER_GB=${SCALE_PER_GB:-68}
 SAMPLE_INTERVAL=${SAMPLE_INTERVAL:-0.5}
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-300}
 PAUSED_SECONDS=${PAUSED_SECONDS:-30}
+RATE=${RATE:-}
 SERVERS=${SERVERS:-"tusk pg"}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/tusk-repl-bench}
 TUSK_PORT=${TUSK_PORT:-25911}
@@ -230,17 +235,25 @@ run_server() { # server
     [ -n "$settled" ] || { echo "$s: the standby did not report replaying a small write within 30 s" >&2; exit 1; }
 
     # --- 2. sustained write load with the sampler ----------------------------------
-    echo "== $s: pgbench -n -c $CLIENTS -j $JOBS -T $LOAD_SECONDS (TPC-B-like), sampling every ${SAMPLE_INTERVAL}s"
+    echo "== $s: pgbench -n -c $CLIENTS -j $JOBS -T $LOAD_SECONDS${RATE:+ -R $RATE} (TPC-B-like), sampling every ${SAMPLE_INTERVAL}s"
     local samples=$RAW/$s-samples.txt
     : > "$samples"
     local start_lsn
     start_lsn=$(psql_to "$port" "select pg_current_wal_lsn()")
+    local ppid spid cpu_p0 cpu_s0
+    if [ "$s" = tusk ]; then
+        ppid=$TUSK_PRIMARY_PID spid=$TUSK_STANDBY_PID
+    else
+        ppid=$(pg_postmaster_pid "$BENCH_DIR/pg") spid=$(pg_postmaster_pid "$BENCH_DIR/pg-standby")
+    fi
+    cpu_p0=$(server_cpu_ms "$ppid") cpu_s0=$(server_cpu_ms "$spid")
     sampler "$port" "$samples" &
     SAMPLER_PID=$!
-    "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$JOBS" -T "$LOAD_SECONDS" -h 127.0.0.1 -p "$port" -U postgres postgres \
+    "$PGBIN/pgbench" -n -c "$CLIENTS" -j "$JOBS" -T "$LOAD_SECONDS" ${RATE:+-R "$RATE"} -h 127.0.0.1 -p "$port" -U postgres postgres \
         > "$RAW/$s-load.txt" 2>&1 || { echo "$s: pgbench failed:"; tail -20 "$RAW/$s-load.txt"; }
-    local t_end target
+    local t_end target cpu_p1 cpu_s1
     t_end=$(now)
+    cpu_p1=$(server_cpu_ms "$ppid") cpu_s1=$(server_cpu_ms "$spid")
     target=$(psql_to "$port" "select pg_current_wal_lsn()")
     kill "$SAMPLER_PID" 2>/dev/null || true
     wait "$SAMPLER_PID" 2>/dev/null || true
@@ -277,6 +290,10 @@ run_server() { # server
     R[$s-lags_max]=$6
     R[$s-lags_n]=$4
     R[$s-catchup]=$catchup
+    local ntx_load
+    ntx_load=$(awk '/number of transactions actually processed/ {print $NF; exit}' "$RAW/$s-load.txt")
+    R[$s-cpu_primary]=$(awk -v c="$((cpu_p1 - cpu_p0))" -v n="${ntx_load:-0}" 'BEGIN { if (n > 0) printf "%.1f", c * 1000 / n; else print "?" }')
+    R[$s-cpu_standby]=$(awk -v c="$((cpu_s1 - cpu_s0))" -v n="${ntx_load:-0}" 'BEGIN { if (n > 0) printf "%.1f", c * 1000 / n; else print "?" }')
     echo "$s: ${tps:-?} tps, WAL ${R[$s-wal_mb_s]} MB/s; replay lag bytes mean $2 max $3 ($1 samples);" \
         "replay_lag mean $5 ms, max $6 ms ($4 non-null samples); catch-up ${catchup} s"
 
@@ -373,7 +390,7 @@ for s in $SERVERS; do run_server "$s"; done
 # --- summary ---------------------------------------------------------------------------
 get() { echo "${R[$1]:-?}"; }
 echo
-echo "Load: pgbench TPC-B-like, -c $CLIENTS -j $JOBS -T $LOAD_SECONDS on scale $LOAD_SCALE; async standby;" \
+echo "Load: pgbench TPC-B-like, -c $CLIENTS -j $JOBS -T $LOAD_SECONDS${RATE:+ -R $RATE} on scale $LOAD_SCALE; async standby;" \
      "samples every ${SAMPLE_INTERVAL}s. Base backup: pgbench -i -s $BIG_SCALE."
 echo
 echo "| measure | tusk | PostgreSQL 15 | tusk/PG | better |"
@@ -388,6 +405,8 @@ row "replay lag, max (bytes)" lagb_max "lower"
 row "replay_lag, mean (ms)" lags_mean "lower"
 row "replay_lag, max (ms)" lags_max "lower"
 row "catch-up after load stops (s)" catchup "lower"
+row "primary CPU per 1 000 transactions (ms)" cpu_primary "lower"
+row "standby CPU per 1 000 transactions (ms)" cpu_standby "lower"
 row "backlog after a paused-replay load (MB)" backlog_mb "(context)"
 row "time to replay that backlog (s)" replay_s "lower"
 row "  transactions in that backlog" replay_tx "(context)"
