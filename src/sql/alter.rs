@@ -1024,10 +1024,7 @@ fn set_not_null(
 ) -> Result<()> {
     let pos = column_of(&def, column)?;
     if not_null {
-        let nulls = rows(cx, db, def.oid)
-            .iter()
-            .any(|(_, r)| r.get(pos).is_none_or(|v| v.is_null()));
-        if nulls {
+        if !def.columns[pos].not_null && has_nulls(cx, db, def.oid, pos) {
             return Err(contains_nulls(column, &def.name));
         }
     } else {
@@ -1449,50 +1446,41 @@ fn add_primary_key(
             super::exec::choose_index_name(c, db, &def, &[], "pkey", &[def.name.clone()])
         }),
     };
-    let rows = rows(cx, db, def.oid);
-    for (_, r) in &rows {
-        if let Some(&c) = cols.iter().find(|&&c| r.get(c).is_none_or(|v| v.is_null())) {
+    // NULLs first, as PostgreSQL (its NOT NULL checks come before the index build);
+    // a column already NOT NULL holds none.
+    for &c in &cols {
+        if !def.columns[c].not_null && has_nulls(cx, db, def.oid, c) {
             return Err(contains_nulls(&def.columns[c].name, &def.name));
         }
-    }
-    if let Some(r) = repeated_key(&rows, &cols) {
-        let key: Vec<Value> = cols.iter().map(|&c| rows[r].1[c].clone()).collect();
-        return Err(duplicated_key(&def, &pkey_name, &cols, &key));
     }
     for &c in &cols {
         def.columns[c].not_null = true;
     }
-    def.primary_key = Some(cols);
-    def.pkey_name = pkey_name;
-    store(cx, db, def)
+    def.primary_key = Some(cols.clone());
+    def.pkey_name = pkey_name.clone();
+    let table = def.clone();
+    // The new definition builds the key index (once, from the versions held); a
+    // repeated key found in it aborts the statement, which takes the definition back.
+    store(cx, db, def)?;
+    match cx
+        .engine
+        .unique_index_duplicate(cx.txn, db, table.oid, crate::storage::heap::PK_INDEX)?
+    {
+        Some(row) => {
+            let key: Vec<Value> = cols
+                .iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(Value::Null))
+                .collect();
+            Err(duplicated_key(&table, &pkey_name, &cols, &key))
+        }
+        None => Ok(()),
+    }
 }
 
-/// The position of a row whose key (the values of `cols`, none NULL) equals another
-/// row's, if any. The keys are encoded as the primary-key index encodes them, into one
-/// buffer, and compared in sorted order (rows loaded in key order need no sort): no
-/// hash set of millions of small allocations.
-fn repeated_key(rows: &[(u64, std::sync::Arc<Vec<Value>>)], cols: &[usize]) -> Option<usize> {
-    let mut data = Vec::new();
-    let mut ends = Vec::with_capacity(rows.len() + 1);
-    ends.push(0);
-    for (i, (_, r)) in rows.iter().enumerate() {
-        crate::storage::heap::encode_key_into(cols.iter().map(|&c| &r[c]), &mut data);
-        ends.push(data.len());
-        if i == 0 {
-            // Sized from the first key (not grown by doubling over millions of rows).
-            data.reserve(data.len() * rows.len() * 9 / 8);
-        }
-    }
-    // Compared as the index compares keys (eight bytes at a time, in line).
-    let key = |i: usize| crate::storage::heap::KeyBytes::new(&data[ends[i]..ends[i + 1]]);
-    let mut order: Vec<usize> = (0..rows.len()).collect();
-    if !order.is_sorted_by(|&a, &b| key(a) <= key(b)) {
-        order.sort_by(|&a, &b| key(a).cmp(key(b)));
-    }
-    order
-        .windows(2)
-        .find(|w| key(w[0]) == key(w[1]))
-        .map(|w| w[0].max(w[1]))
+/// Whether a row visible to the statement holds NULL in column `pos`.
+fn has_nulls(cx: &ExecCtx<'_>, db: u32, oid: u32, pos: usize) -> bool {
+    cx.engine
+        .any_visible(cx.txn, db, oid, |r| r.get(pos).is_none_or(|v| v.is_null()))
 }
 
 fn add_unique(

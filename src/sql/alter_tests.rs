@@ -214,6 +214,33 @@ fn add_primary_key_finds_repeated_keys_in_any_order() {
         q(&mut s, "alter table u add primary key (b, a)"),
         "ERROR 23502: column \"a\" of relation \"u\" contains null values"
     );
+    // A key column already NOT NULL (no NULL scan); the duplicate found in the index
+    // just built undoes the definition with the savepoint, and the table takes
+    // repeated keys again.
+    q(&mut s, "create table v (a int not null, b int)");
+    q(
+        &mut s,
+        "insert into v select g % 1000, g from generate_series(1, 3000) g",
+    );
+    q(&mut s, "begin");
+    q(&mut s, "savepoint s");
+    let e = q(&mut s, "alter table v add primary key (a)");
+    assert!(
+        e.starts_with("ERROR 23505: could not create unique index \"v_pkey\" DETAIL Key (a)=("),
+        "{e}"
+    );
+    q(&mut s, "rollback to savepoint s");
+    assert_eq!(q(&mut s, "insert into v values (1, 0)"), "INSERT 0 1");
+    q(&mut s, "delete from v where b > 1000 or b = 0");
+    assert_eq!(
+        q(&mut s, "alter table v add primary key (a)"),
+        "ALTER TABLE"
+    );
+    q(&mut s, "commit");
+    assert_eq!(
+        q(&mut s, "insert into v values (7, 0)"),
+        "ERROR 23505: duplicate key value violates unique constraint \"v_pkey\" DETAIL Key (a)=(7) already exists."
+    );
 }
 
 #[test]

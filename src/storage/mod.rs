@@ -1716,6 +1716,26 @@ impl Engine {
         }
     }
 
+    /// Whether a version of the table visible to the transaction's snapshot matches
+    /// `pred`, tried in scan order where the versions lie (nothing is copied: ALTER
+    /// TABLE's NOT NULL checks over millions of rows).
+    pub fn any_visible(
+        &self,
+        txn: &Transaction,
+        db: u32,
+        rel: u32,
+        pred: impl Fn(&[Value]) -> bool,
+    ) -> bool {
+        self.await_heap(db, rel);
+        self.note_standby_read(txn, db, rel);
+        let st = self.lock();
+        st.store.heaps.get(&(db, rel)).is_some_and(|h| {
+            h.tuples
+                .values()
+                .any(|t| t.visible(&txn.snapshot) && pred(&t.row))
+        })
+    }
+
     /// Visible versions in the order of an index (the primary key for
     /// `heap::PK_INDEX`), ascending or descending, from the cursor's position on: at
     /// least `want` versions when there are that many, always whole keys (every
@@ -1878,8 +1898,10 @@ impl Engine {
     /// against the rows: first waits for every other transaction with uncommitted
     /// changes to the table (PostgreSQL's CREATE INDEX takes a lock that waits for
     /// them; writers starting later already check the new index), then looks for two
-    /// live versions with the same key without NULLs. Returns the rows of the first
-    /// duplicate found (the caller reports it and aborts), or None.
+    /// live versions with the same key without NULLs. `index` is a secondary index's
+    /// OID, or [`heap::PK_INDEX`] for a primary key just set (ALTER TABLE … ADD
+    /// PRIMARY KEY: its index was built once, with the definition). Returns the rows
+    /// of the first duplicate found (the caller reports it and aborts), or None.
     pub fn unique_index_duplicate(
         &self,
         txn: &Transaction,
@@ -1908,18 +1930,27 @@ impl Engine {
                 st = self.wait_for(st, txn, x)?;
                 continue;
             }
-            let Some(ix) = h.indexes.iter().find(|i| i.def.oid == index) else {
-                return Ok(None);
+            // The primary key's index holds no NULL key (its columns are NOT NULL).
+            let (map, secondary) = if index == heap::PK_INDEX {
+                (&h.pk_index, None)
+            } else {
+                let Some(ix) = h.indexes.iter().find(|i| i.def.oid == index) else {
+                    return Ok(None);
+                };
+                (&ix.map, Some(ix))
             };
             let live =
                 |t: &Tuple| (t.xmin == me || t.xmin_seq != 0) && !(t.xmax == me || t.xmax_seq != 0);
-            for tids in ix.map.values().filter(|v| v.len() > 1) {
+            for tids in map.values().filter(|v| v.len() > 1) {
                 let rows: Vec<&Tuple> = tids
                     .iter()
                     .filter_map(|tid| h.tuples.get(*tid))
                     .filter(|t| live(t))
                     .collect();
-                if rows.len() > 1 && matches!(ix.key_of(&rows[0].row), Some((_, false))) {
+                let null_key = |row: &[Value]| {
+                    secondary.is_some_and(|ix| !matches!(ix.key_of(row), Some((_, false))))
+                };
+                if rows.len() > 1 && !null_key(&rows[0].row) {
                     return Ok(Some(rows[0].row.clone()));
                 }
             }
