@@ -5,24 +5,28 @@
 //! some. A `BTreeMap<u64, Tuple>` pays for that run as if the ids were arbitrary: a node
 //! per eleven versions, the key beside every value, and — because a B-tree fed
 //! ascending keys splits its rightmost leaf in the middle — leaves about half full
-//! after a COPY or a stream of INSERTs (some 90 bytes a version where the version is 40).
+//! after a COPY or a stream of INSERTs (some 90 bytes a version where the version is 40),
+//! and a look-up is a walk down five or six levels of nodes, a cache miss or more each.
 //! Here the ids are cut into chunks of [`CHUNK`] consecutive ids; a chunk is a vector of
-//! slots indexed by the id's low bits, and only the chunks are kept in a B-tree (one
-//! entry per 64 versions). A version costs its 40-byte slot; an append is a push onto
-//! the last chunk; a look-up is a search among the chunks and an index.
+//! slots indexed by the id's low bits. The chunks are in blocks of [`BLOCK`] consecutive
+//! chunks, and the blocks in a vector indexed by the id's high bits: a look-up is three
+//! array indexings (block, chunk, slot), an append a push onto the last chunk. A version
+//! costs its 40-byte slot; a chunk 32 bytes in its block; a block 32 bytes in the
+//! directory for every [`CHUNK`] × [`BLOCK`] ids the table has ever handed out, held or
+//! not (a table updated a billion times: some 120 kB).
 //!
 //! A chunk's vector reaches only as far as its highest occupied slot (trailing empty
 //! slots are dropped, and the allocation shrinks when it is mostly empty); a chunk whose
-//! last version goes is removed. A version left alone in its chunk costs at most
-//! [`CHUNK`] slots: bounded, and rare, since VACUUM removes old versions in id order of
-//! their updates.
+//! last version goes gives its slots back, and a block its chunks when none is left, so
+//! both reach only as far as their last non-empty member. A version left alone in its
+//! chunk costs at most [`CHUNK`] slots: bounded, and rare, since VACUUM removes old
+//! versions in id order of their updates.
 //!
 //! What it must never do: decide anything about visibility or indexes (the heap does),
 //! or iterate in any order but ascending tuple id — scans, checkpoint images and
 //! VACUUM rely on that order.
 
 use super::heap::Tuple;
-use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 /// log2 of the tuple ids per chunk.
@@ -30,31 +34,65 @@ const CHUNK_BITS: u32 = 6;
 /// Tuple ids per chunk.
 pub const CHUNK: usize = 1 << CHUNK_BITS;
 const LOW_MASK: u64 = CHUNK as u64 - 1;
+/// log2 of the chunks per block.
+const BLOCK_BITS: u32 = 6;
+/// Chunks per block.
+pub const BLOCK: usize = 1 << BLOCK_BITS;
+const BLOCK_MASK: u64 = BLOCK as u64 - 1;
 
 /// Row versions by tuple id (see the module notes).
 #[derive(Default)]
 pub struct TupleMap {
-    /// Chunk number (`tid >> CHUNK_BITS`) → its slots.
-    chunks: BTreeMap<u64, Chunk>,
+    /// Block number (`tid >> (CHUNK_BITS + BLOCK_BITS)`) → its chunks; the last block
+    /// is never empty (trailing empty blocks are dropped).
+    blocks: Vec<Block>,
     /// Versions held.
     len: usize,
 }
 
+/// The chunks of [`BLOCK`] consecutive chunk numbers; `chunks[j]` is chunk
+/// `block << BLOCK_BITS | j`. Its last chunk is never empty.
+#[derive(Default)]
+struct Block {
+    chunks: Vec<Chunk>,
+    /// Chunks holding at least one version.
+    live: u32,
+}
+
 /// The slots of [`CHUNK`] consecutive tuple ids; `slots[i]` holds the version of
-/// `chunk << CHUNK_BITS | i`. Never empty of versions while in the map; its last slot is
-/// always occupied.
+/// `chunk << CHUNK_BITS | i`. Its last slot is occupied unless it holds nothing (then
+/// it has no slots and no allocation).
 #[derive(Default)]
 struct Chunk {
     slots: Vec<Option<Tuple>>,
     live: u32,
 }
 
-fn split(tid: u64) -> (u64, usize) {
-    (tid >> CHUNK_BITS, (tid & LOW_MASK) as usize)
+/// (block, chunk within it, slot within that) of a tuple id.
+fn split(tid: u64) -> (usize, usize, usize) {
+    let c = tid >> CHUNK_BITS;
+    (
+        (c >> BLOCK_BITS) as usize,
+        (c & BLOCK_MASK) as usize,
+        (tid & LOW_MASK) as usize,
+    )
 }
 
-fn join(chunk: u64, slot: usize) -> u64 {
-    (chunk << CHUNK_BITS) | slot as u64
+fn join(block: usize, chunk: usize, slot: usize) -> u64 {
+    ((((block as u64) << BLOCK_BITS) | chunk as u64) << CHUNK_BITS) | slot as u64
+}
+
+/// The (tuple id, version) pairs of one chunk, ascending.
+fn chunk_slots(
+    b: usize,
+    j: usize,
+    chunk: &Chunk,
+) -> impl DoubleEndedIterator<Item = (u64, &Tuple)> + '_ {
+    chunk
+        .slots
+        .iter()
+        .enumerate()
+        .filter_map(move |(i, s)| s.as_ref().map(|t| (join(b, j, i), t)))
 }
 
 impl TupleMap {
@@ -75,14 +113,20 @@ impl TupleMap {
 
     /// The version under `tid`.
     pub fn get(&self, tid: u64) -> Option<&Tuple> {
-        let (c, i) = split(tid);
-        self.chunks.get(&c)?.slots.get(i)?.as_ref()
+        let (b, j, i) = split(tid);
+        self.blocks.get(b)?.chunks.get(j)?.slots.get(i)?.as_ref()
     }
 
     /// The version under `tid`, to change.
     pub fn get_mut(&mut self, tid: u64) -> Option<&mut Tuple> {
-        let (c, i) = split(tid);
-        self.chunks.get_mut(&c)?.slots.get_mut(i)?.as_mut()
+        let (b, j, i) = split(tid);
+        self.blocks
+            .get_mut(b)?
+            .chunks
+            .get_mut(j)?
+            .slots
+            .get_mut(i)?
+            .as_mut()
     }
 
     /// Whether a version is held under `tid`.
@@ -92,12 +136,18 @@ impl TupleMap {
 
     /// Puts `t` under `tid`, returning the version it replaced.
     pub fn insert(&mut self, tid: u64, t: Tuple) -> Option<Tuple> {
-        let (c, i) = split(tid);
-        // Appends go to the last chunk: found along the tree's right edge, no search.
-        let chunk = match self.chunks.last_entry() {
-            Some(last) if *last.key() == c => last.into_mut(),
-            _ => self.chunks.entry(c).or_default(),
-        };
+        let (b, j, i) = split(tid);
+        if self.blocks.len() <= b {
+            self.blocks.resize_with(b + 1, Block::default);
+        }
+        let block = &mut self.blocks[b];
+        if block.chunks.len() <= j {
+            block.chunks.resize_with(j + 1, Chunk::default);
+        }
+        let chunk = &mut block.chunks[j];
+        if chunk.live == 0 {
+            block.live += 1;
+        }
         if chunk.slots.len() <= i {
             if chunk.slots.capacity() <= i {
                 // Ids come in order: a chunk being filled gets its whole run at once.
@@ -124,20 +174,32 @@ impl TupleMap {
 
     /// Takes the version under `tid` out.
     pub fn remove(&mut self, tid: u64) -> Option<Tuple> {
-        let (c, i) = split(tid);
-        let chunk = self.chunks.get_mut(&c)?;
+        let (b, j, i) = split(tid);
+        // The last chunk is where appends go: it keeps its room.
+        let last = b + 1 == self.blocks.len() && j + 1 == self.blocks[b].chunks.len();
+        let block = self.blocks.get_mut(b)?;
+        let chunk = block.chunks.get_mut(j)?;
         let old = chunk.slots.get_mut(i)?.take()?;
         chunk.live -= 1;
         self.len -= 1;
         if chunk.live == 0 {
-            self.chunks.remove(&c);
+            *chunk = Chunk::default();
+            block.live -= 1;
+            while block.chunks.last().is_some_and(|c| c.live == 0) {
+                block.chunks.pop();
+            }
+            if block.live == 0 {
+                *block = Block::default();
+                while self.blocks.last().is_some_and(|b| b.live == 0) {
+                    self.blocks.pop();
+                }
+            } else if block.chunks.capacity() >= 4 * block.chunks.len() {
+                block.chunks.shrink_to_fit();
+            }
         } else {
             while chunk.slots.last().is_some_and(|s| s.is_none()) {
                 chunk.slots.pop();
             }
-            // The last chunk is where appends go: it keeps its room.
-            let last = self.chunks.last_key_value().map(|(&k, _)| k) == Some(c);
-            let chunk = self.chunks.get_mut(&c).expect("the chunk is there");
             if !last && chunk.slots.capacity() >= 4 * chunk.slots.len() {
                 chunk.slots.shrink_to_fit();
             }
@@ -149,12 +211,12 @@ impl TupleMap {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u64, &Tuple)> + ExactSizeIterator + '_ {
         Counted::new(
             self.len,
-            self.chunks.iter().flat_map(|(&c, chunk)| {
-                chunk
-                    .slots
+            self.blocks.iter().enumerate().flat_map(|(b, block)| {
+                block
+                    .chunks
                     .iter()
                     .enumerate()
-                    .filter_map(move |(i, s)| s.as_ref().map(|t| (join(c, i), t)))
+                    .flat_map(move |(j, chunk)| chunk_slots(b, j, chunk))
             }),
         )
     }
@@ -163,9 +225,12 @@ impl TupleMap {
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Tuple> + ExactSizeIterator + '_ {
         Counted::new(
             self.len,
-            self.chunks
-                .values()
-                .flat_map(|chunk| chunk.slots.iter().flatten()),
+            self.blocks.iter().flat_map(|block| {
+                block
+                    .chunks
+                    .iter()
+                    .flat_map(|chunk| chunk.slots.iter().flatten())
+            }),
         )
     }
 
@@ -176,13 +241,21 @@ impl TupleMap {
 
     /// The (tuple id, version) pairs from `first` on, ascending.
     pub fn iter_from(&self, first: u64) -> impl Iterator<Item = (u64, &Tuple)> + '_ {
-        let (c0, _) = split(first);
-        self.chunks.range(c0..).flat_map(move |(&c, chunk)| {
-            chunk.slots.iter().enumerate().filter_map(move |(i, s)| {
-                let tid = join(c, i);
-                s.as_ref().filter(|_| tid >= first).map(|t| (tid, t))
+        let (b0, j0, _) = split(first);
+        self.blocks
+            .iter()
+            .enumerate()
+            .skip(b0)
+            .flat_map(move |(b, block)| {
+                let from = if b == b0 { j0 } else { 0 };
+                block
+                    .chunks
+                    .iter()
+                    .enumerate()
+                    .skip(from)
+                    .flat_map(move |(j, chunk)| chunk_slots(b, j, chunk))
             })
-        })
+            .filter(move |(tid, _)| *tid >= first)
     }
 
     /// The versions whose tuple ids lie in `tids`, to change, ascending.
@@ -191,19 +264,35 @@ impl TupleMap {
         tids: RangeInclusive<u64>,
     ) -> impl Iterator<Item = (u64, &mut Tuple)> + '_ {
         let (lo, hi) = (*tids.start(), *tids.end());
-        let chunks = (lo <= hi).then(|| self.chunks.range_mut(split(lo).0..=split(hi).0));
-        chunks.into_iter().flatten().flat_map(move |(&c, chunk)| {
-            chunk
-                .slots
-                .iter_mut()
-                .enumerate()
-                .filter_map(move |(i, s)| {
-                    let tid = join(c, i);
-                    s.as_mut()
-                        .filter(|_| (lo..=hi).contains(&tid))
-                        .map(|t| (tid, t))
-                })
-        })
+        let (b_lo, j_lo, _) = split(lo);
+        let (b_hi, _, _) = split(hi);
+        let blocks = if lo <= hi {
+            &mut self.blocks[..]
+        } else {
+            &mut []
+        };
+        blocks
+            .iter_mut()
+            .enumerate()
+            .skip(b_lo)
+            .take_while(move |(b, _)| *b <= b_hi)
+            .flat_map(move |(b, block)| {
+                let from = if b == b_lo { j_lo } else { 0 };
+                block
+                    .chunks
+                    .iter_mut()
+                    .enumerate()
+                    .skip(from)
+                    .flat_map(move |(j, chunk)| {
+                        chunk
+                            .slots
+                            .iter_mut()
+                            .enumerate()
+                            .filter_map(move |(i, s)| s.as_mut().map(|t| (join(b, j, i), t)))
+                    })
+            })
+            .skip_while(move |(tid, _)| *tid < lo)
+            .take_while(move |(tid, _)| *tid <= hi)
     }
 }
 
@@ -267,6 +356,7 @@ impl std::fmt::Debug for TupleMap {
 mod tests {
     use super::*;
     use crate::types::Value;
+    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     fn tuple(n: i32) -> Tuple {
@@ -281,9 +371,16 @@ mod tests {
     }
 
     /// The map against a BTreeMap given the same inserts, removals and replacements,
-    /// across chunk borders, with holes, with whole chunks emptied and refilled.
+    /// across chunk borders, with holes, with whole chunks emptied and refilled — with
+    /// consecutive ids, and with ids `stride` apart (spread over several blocks).
     #[test]
     fn behaves_as_an_ordered_map() {
+        for stride in [1, 7, 61] {
+            as_an_ordered_map(stride);
+        }
+    }
+
+    fn as_an_ordered_map(stride: u64) {
         let mut m = TupleMap::new();
         let mut model: BTreeMap<u64, i32> = BTreeMap::new();
         let check = |m: &TupleMap, model: &BTreeMap<u64, i32>| {
@@ -306,12 +403,14 @@ mod tests {
                 m.keys().collect::<Vec<_>>(),
                 model.keys().copied().collect::<Vec<_>>()
             );
-            for first in [0, 1, 63, 64, 65, 200, 1000, 5000] {
+            for first in [
+                0, 1, 63, 64, 65, 200, 1000, 4095, 4096, 4097, 5000, 9000, 40000,
+            ] {
                 let got: Vec<u64> = m.iter_from(first).map(|(k, _)| k).collect();
                 let want: Vec<u64> = model.range(first..).map(|(k, _)| *k).collect();
                 assert_eq!(got, want, "from {first}");
             }
-            for tid in 0..1100 {
+            for tid in (0..1100).map(|t| t * stride).chain([t_far(), u64::MAX]) {
                 assert_eq!(m.get(tid).map(value), model.get(&tid).copied(), "tid {tid}");
                 assert_eq!(m.contains_key(tid), model.contains_key(&tid));
             }
@@ -324,13 +423,13 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             x >> 33
         };
-        for tid in 1..=700 {
+        for tid in (1..=700).map(|t| t * stride) {
             assert!(m.insert(tid, tuple(tid as i32)).is_none());
             model.insert(tid, tid as i32);
         }
         check(&m, &model);
         for round in 0..4000 {
-            let tid = next() % 1050;
+            let tid = next() % 1050 * stride;
             match next() % 3 {
                 0 => {
                     let v = round;
@@ -347,16 +446,21 @@ mod tests {
         }
         check(&m, &model);
         // Emptied entirely, then refilled.
-        for tid in 0..1100 {
+        for tid in (0..1100).map(|t| t * stride) {
             assert_eq!(m.remove(tid).map(|t| value(&t)), model.remove(&tid));
         }
         check(&m, &model);
-        assert!(m.chunks.is_empty(), "every emptied chunk is gone");
+        assert!(m.blocks.is_empty(), "every emptied chunk and block is gone");
         for tid in (0..300).rev() {
-            m.insert(tid * 3, tuple(tid as i32));
-            model.insert(tid * 3, tid as i32);
+            m.insert(tid * 3 * stride, tuple(tid as i32));
+            model.insert(tid * 3 * stride, tid as i32);
         }
         check(&m, &model);
+    }
+
+    /// An id beyond every block the tests fill.
+    fn t_far() -> u64 {
+        (BLOCK * CHUNK * 1000) as u64 + 5
     }
 
     #[test]
@@ -396,17 +500,39 @@ mod tests {
             .map(|(k, _)| k)
             .collect();
         assert_eq!(stamped, (10..=20).collect::<Vec<_>>());
+        // Across block borders (a block spans CHUNK * BLOCK ids), with an empty block
+        // in between.
+        let span = (CHUNK * BLOCK) as u64;
+        let held: Vec<u64> = (span - 100..span + 100)
+            .chain(3 * span - 10..3 * span + 10)
+            .collect();
+        let mut m: TupleMap = held.iter().map(|&t| (t, tuple(t as i32))).collect();
+        for (lo, hi) in [
+            (span - 1, span),
+            (span - 200, span + 200),
+            (span + 50, 3 * span),
+            (2 * span, 3 * span - 5),
+            (0, u64::MAX),
+        ] {
+            let got: Vec<u64> = m.range_mut(lo..=hi).map(|(k, _)| k).collect();
+            let want: Vec<u64> = held
+                .iter()
+                .copied()
+                .filter(|t| (lo..=hi).contains(t))
+                .collect();
+            assert_eq!(got, want, "{lo}..={hi}");
+        }
     }
 
     #[test]
     fn a_chunk_holds_only_up_to_its_last_version() {
         let mut m: TupleMap = (0..CHUNK as u64).map(|t| (t, tuple(t as i32))).collect();
-        assert_eq!(m.chunks[&0].slots.len(), CHUNK);
+        assert_eq!(m.blocks[0].chunks[0].slots.len(), CHUNK);
         m.insert(CHUNK as u64, tuple(0)); // the chunk is no longer the last one
         for t in 2..CHUNK as u64 {
             m.remove(t);
         }
-        let c = &m.chunks[&0];
+        let c = &m.blocks[0].chunks[0];
         assert_eq!((c.slots.len(), c.live), (2, 2));
         assert!(
             c.slots.capacity() < CHUNK,
