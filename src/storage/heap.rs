@@ -861,12 +861,12 @@ impl Heap {
         Some(t)
     }
 
-    /// Tuple ids of versions carrying the encoded key.
-    pub fn versions_with_key(&self, key: &[u8]) -> Vec<u64> {
+    /// Tuple ids of versions carrying the encoded key (borrowed from the index: a
+    /// point look-up allocates nothing to find its versions).
+    pub fn versions_with_key(&self, key: &[u8]) -> &[u64] {
         self.pk_index
             .get(KeyBytes::new(key))
-            .map(|tids| tids.to_vec())
-            .unwrap_or_default()
+            .map_or(&[], |tids| &tids[..])
     }
 
     /// The rows visible to a snapshot at commit sequence number `seq` (what an online
@@ -1151,7 +1151,7 @@ mod tests {
         assert_eq!(bulk.pk_index, by_row.pk_index);
         assert_eq!(bulk.indexes[0].map, by_row.indexes[0].map);
         let k7 = bulk.key_of(&row(7, None)).unwrap();
-        assert_eq!(bulk.versions_with_key(&k7), vec![2, 5]);
+        assert_eq!(bulk.versions_with_key(&k7), [2, 5]);
         // Setting the same key again keeps the index; dropping it empties it.
         bulk.set_pk(Some(vec![0]));
         assert_eq!(bulk.pk_index.len(), 3);
@@ -1182,13 +1182,13 @@ mod tests {
         h.put(1, tuple(0, 1));
         h.put(2, tuple(3, 0));
         let k = h.key_of(&[Value::Int4(1)]).unwrap();
-        assert_eq!(h.versions_with_key(&k), vec![1, 2]);
+        assert_eq!(h.versions_with_key(&k), [1, 2]);
         h.remove(1);
-        assert_eq!(h.versions_with_key(&k), vec![2]);
+        assert_eq!(h.versions_with_key(&k), [2]);
         assert_eq!(h.next_tid, 3);
         // Putting the same tid again (replay over an image) does not duplicate it.
         h.put(2, tuple(0, 1));
-        assert_eq!(h.versions_with_key(&k), vec![2]);
+        assert_eq!(h.versions_with_key(&k), [2]);
         assert_eq!(h.tuples.len(), 1);
     }
 

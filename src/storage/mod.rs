@@ -1816,8 +1816,8 @@ impl Engine {
             return vec![];
         };
         h.versions_with_key(&k)
-            .into_iter()
-            .filter_map(|tid| h.tuples.get(tid).map(|t| (tid, t)))
+            .iter()
+            .filter_map(|&tid| h.tuples.get(tid).map(|t| (tid, t)))
             .filter(|(_, t)| t.visible(&txn.snapshot))
             .map(|(tid, t)| (tid, t.row.clone()))
             .collect()
@@ -2799,8 +2799,7 @@ fn insert_one(
         let tids = ix
             .map
             .get(heap::KeyBytes::new(&key))
-            .map(|t| t.to_vec())
-            .unwrap_or_default();
+            .map_or(&[][..], |t| &t[..]);
         match unique_conflict(heap, txn.xid, tids) {
             Conflict::None => {}
             Conflict::Wait(x) => return Err(InsertStop::Wait(x, row)),
@@ -2842,8 +2841,8 @@ enum Conflict {
 /// Applies the unique-check rules to the versions carrying a key: a live version is a
 /// conflict, one inserted or deleted by a transaction in progress must be waited for,
 /// dead ones and the writer's own deletions do not count.
-fn unique_conflict(heap: &Heap, me: u32, tids: Vec<u64>) -> Conflict {
-    for tid in tids {
+fn unique_conflict(heap: &Heap, me: u32, tids: &[u64]) -> Conflict {
+    for &tid in tids {
         let Some(t) = heap.tuples.get(tid) else {
             continue;
         };
