@@ -63,7 +63,7 @@ pub struct Heaps {
 
 /// Heaps of at least this many versions are freed on a thread of their own when they go
 /// ([`Heaps::forget`]).
-const FREE_APART_VERSIONS: usize = 16 * 1024;
+pub(super) const FREE_APART_VERSIONS: usize = 16 * 1024;
 
 /// One table's place: the heap once it is in memory, and the load that fills it
 /// until then (None for a heap made in memory: a new table, an emptied one).

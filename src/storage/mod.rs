@@ -261,6 +261,17 @@ impl RedoLog {
         self.items.is_empty()
     }
 
+    /// The inserted rows held.
+    fn rows(&self) -> usize {
+        self.items
+            .iter()
+            .map(|i| match i {
+                Redo::Rows { rows, .. } => rows.len(),
+                Redo::One(_) => 0,
+            })
+            .sum()
+    }
+
     /// Adds a record; an insert continuing the last entry's rows joins them.
     fn push(&mut self, r: Record) {
         let Record::Insert { db, rel, tid, row } = r else {
@@ -309,11 +320,15 @@ impl RedoLog {
 
     /// Encodes the records in order, handing each (rmid, info, payload) to `emit`;
     /// stops at the first error `emit` returns. Rows are cut into INSERT_ROWS records
-    /// of about [`record::INSERT_ROWS_BYTES`]; a row alone is an INSERT.
+    /// of about [`record::INSERT_ROWS_BYTES`]; a row alone is an INSERT. A run of at
+    /// least [`PARALLEL_ENCODE_ROWS`] rows (a large COPY) is encoded on two threads
+    /// ([`emit_rows_in_two`]): its records come out in the same order, cut at the same
+    /// pieces' ends.
     fn emit(&self, mut emit: impl FnMut(u8, u8, &[u8]) -> Result<()>) -> Result<()> {
         // Room for a typical row's record from the start (growing it from empty cost
         // a few reallocations per commit).
         let mut buf = Vec::with_capacity(512);
+        let mut piece = EncodedRows::default();
         for item in &self.items {
             match item {
                 Redo::One(r) => {
@@ -327,36 +342,145 @@ impl RedoLog {
                     rel,
                     first,
                     rows,
+                } if rows.len() >= PARALLEL_ENCODE_ROWS => {
+                    emit_rows_in_two((*db, *rel), *first, rows, &mut emit)?;
+                }
+                Redo::Rows {
+                    db,
+                    rel,
+                    first,
+                    rows,
                 } => {
-                    let mut done = 0;
-                    while done < rows.len() {
-                        buf.clear();
-                        let tid = first + done as u64;
-                        if done + 1 == rows.len() {
-                            let r = Record::Insert {
-                                db: *db,
-                                rel: *rel,
-                                tid,
-                                row: rows[done].clone(),
-                            };
-                            r.encode_into(&mut buf);
-                            let (rmid, info) = r.rmid_info();
-                            emit(rmid, info, &buf)?;
-                            break;
-                        }
-                        let mut w = record::InsertRowsWriter::start(&mut buf, *db, *rel, tid);
-                        while done < rows.len() && w.len() < record::INSERT_ROWS_BYTES {
-                            w.push(&rows[done]);
-                            done += 1;
-                        }
-                        w.finish();
-                        emit(record::RM_TUSK_HEAP, record::INSERT_ROWS_INFO, &buf)?;
+                    for (k, part) in rows.chunks(ENCODE_PIECE_ROWS).enumerate() {
+                        let tid = first + (k * ENCODE_PIECE_ROWS) as u64;
+                        piece.encode((*db, *rel), tid, part);
+                        piece.emit(&mut emit)?;
                     }
                 }
             }
         }
         Ok(())
     }
+}
+
+/// Runs of at least this many inserted rows are encoded on two threads at commit.
+const PARALLEL_ENCODE_ROWS: usize = 100_000;
+
+/// Rows a run is encoded in at a time: its records end at these pieces' ends too.
+const ENCODE_PIECE_ROWS: usize = 4096;
+
+/// Some consecutive rows of a run encoded as records: the bytes, and each record's
+/// resource manager, info and place in them.
+#[derive(Default)]
+struct EncodedRows {
+    buf: Vec<u8>,
+    records: Vec<(u8, u8, std::ops::Range<usize>)>,
+}
+
+impl EncodedRows {
+    /// Encodes `rows` (inserted into `rel` of `db` under tuple ids from `first` on) in
+    /// place of what it held: INSERT_ROWS records of about
+    /// [`record::INSERT_ROWS_BYTES`], a last row alone an INSERT.
+    fn encode(&mut self, (db, rel): (u32, u32), first: u64, rows: &[Arc<Vec<Value>>]) {
+        self.buf.clear();
+        self.records.clear();
+        let mut done = 0;
+        while done < rows.len() {
+            let at = self.buf.len();
+            let tid = first + done as u64;
+            if done + 1 == rows.len() {
+                let r = Record::Insert {
+                    db,
+                    rel,
+                    tid,
+                    row: rows[done].clone(),
+                };
+                r.encode_into(&mut self.buf);
+                let (rmid, info) = r.rmid_info();
+                self.records.push((rmid, info, at..self.buf.len()));
+                break;
+            }
+            let mut w = record::InsertRowsWriter::start(&mut self.buf, db, rel, tid);
+            while done < rows.len() && w.len() - at < record::INSERT_ROWS_BYTES {
+                w.push(&rows[done]);
+                done += 1;
+            }
+            w.finish();
+            self.records.push((
+                record::RM_TUSK_HEAP,
+                record::INSERT_ROWS_INFO,
+                at..self.buf.len(),
+            ));
+        }
+    }
+
+    /// Hands the records, in order, to `emit`.
+    fn emit(&self, emit: &mut impl FnMut(u8, u8, &[u8]) -> Result<()>) -> Result<()> {
+        for (rmid, info, range) in &self.records {
+            emit(*rmid, *info, &self.buf[range.clone()])?;
+        }
+        Ok(())
+    }
+}
+
+/// A large run's records, encoded on two threads: the run is cut into pieces of
+/// [`ENCODE_PIECE_ROWS`] rows; a helper thread encodes the even pieces and hands them
+/// over in order (at most two ahead: a few megabytes held), while this thread encodes
+/// the odd ones and emits every piece in turn. Encoding is most of a large commit's
+/// work, and its rows are read from all over memory: two cores read them at once.
+fn emit_rows_in_two(
+    table: (u32, u32),
+    first: u64,
+    rows: &[Arc<Vec<Value>>],
+    emit: &mut impl FnMut(u8, u8, &[u8]) -> Result<()>,
+) -> Result<()> {
+    let pieces: Vec<&[Arc<Vec<Value>>]> = rows.chunks(ENCODE_PIECE_ROWS).collect();
+    let tid_of = |k: usize| first + (k * ENCODE_PIECE_ROWS) as u64;
+    std::thread::scope(|scope| {
+        let (to, from) = std::sync::mpsc::sync_channel::<EncodedRows>(2);
+        let (back, spare) = std::sync::mpsc::channel::<EncodedRows>();
+        let pieces = &pieces;
+        let helper = std::thread::Builder::new()
+            .name("tusk commit encode".into())
+            .spawn_scoped(scope, move || {
+                for k in (0..pieces.len()).step_by(2) {
+                    let mut e = spare.try_recv().unwrap_or_default();
+                    e.encode(table, tid_of(k), pieces[k]);
+                    if to.send(e).is_err() {
+                        // This thread stopped (an error emitting): so does the helper.
+                        return;
+                    }
+                }
+            });
+        let result = (|| -> Result<()> {
+            let Ok(_) = &helper else {
+                // No second thread to be had: encoded here, piece by piece.
+                let mut e = EncodedRows::default();
+                for (k, piece) in pieces.iter().enumerate() {
+                    e.encode(table, tid_of(k), piece);
+                    e.emit(emit)?;
+                }
+                return Ok(());
+            };
+            let mut own = EncodedRows::default();
+            for (k, piece) in pieces.iter().enumerate() {
+                if k % 2 == 0 {
+                    let e = from
+                        .recv()
+                        .map_err(|_| Error::internal("the commit's encoding thread ended early"))?;
+                    e.emit(emit)?;
+                    let _ = back.send(e);
+                } else {
+                    own.encode(table, tid_of(k), piece);
+                    own.emit(emit)?;
+                }
+            }
+            Ok(())
+        })();
+        // The helper ends once its sends fail (when this thread stopped early).
+        drop(from);
+        result
+    })
 }
 
 /// Consecutive tuple ids `first..=last` a transaction inserted into one table.
@@ -2502,7 +2626,7 @@ impl Engine {
 
     /// Ends a transaction in memory: stamps its versions with a commit sequence number,
     /// or removes/restores them on abort, then wakes waiters.
-    fn finish(&self, txn: Transaction, committed: bool) {
+    fn finish(&self, mut txn: Transaction, committed: bool) {
         self.counters.count_transaction_in(txn.db, committed);
         self.standby_locks.release(txn.xid);
         let mut st = self.lock();
@@ -2596,6 +2720,17 @@ impl Engine {
         drop(st);
         if wrote {
             self.cond.notify_all();
+        }
+        // A large transaction's logged rows (a COPY's million shared rows) are let go
+        // on a thread of their own: the client waits for this return.
+        if txn.records.rows() >= heaps::FREE_APART_VERSIONS {
+            let records = std::mem::take(&mut txn.records);
+            let freeing = std::thread::Builder::new()
+                .name("tusk redo free".into())
+                .spawn(move || drop(records));
+            if let Err(e) = freeing {
+                tracing::debug!("freeing a commit's rows in place: {e}");
+            }
         }
     }
 

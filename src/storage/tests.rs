@@ -173,6 +173,48 @@ fn crash_recovery_keeps_committed_and_drops_uncommitted() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// A transaction inserting a run large enough to be encoded on two threads at commit
+/// (pieces of 4 096 rows, one row over the last whole piece: an INSERT record of its
+/// own) is replayed after a crash row for row, in its tuple ids' order.
+#[test]
+fn a_large_run_encoded_in_two_replays_whole() {
+    let (d, e) = boot("encodetwo");
+    let oid = e.new_oid();
+    let mut t = e.begin();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.commit(t, true).unwrap();
+    let n = (PARALLEL_ENCODE_ROWS / ENCODE_PIECE_ROWS + 1) * ENCODE_PIECE_ROWS + 1;
+    let text = |i: usize| "x".repeat(i % 97);
+    let mut t = e.begin();
+    for i in 0..n {
+        e.insert(&mut t, 5, oid, row(i as i32, &text(i))).unwrap();
+    }
+    assert_eq!(t.records.rows(), n, "one run");
+    e.commit(t, true).unwrap();
+    drop(e); // crash: the rows are in the WAL only
+
+    let e = Engine::open(&d, &EngineOptions::default()).unwrap();
+    let r = e.begin();
+    let rows = e.scan(&r, 5, oid);
+    assert_eq!(rows.len(), n);
+    for (i, (tid, got)) in rows.iter().enumerate() {
+        assert_eq!(**got, row(i as i32, &text(i)), "row {i}");
+        if i > 0 {
+            assert_eq!(*tid, rows[i - 1].0 + 1, "consecutive tuple ids");
+        }
+    }
+    e.abort(r);
+    drop(e);
+    let _ = std::fs::remove_dir_all(d);
+}
+
 /// Zeroes WAL bytes in [from, to) of a 16 MiB-segment, timeline-1 cluster.
 fn tear_wal(dir: &Path, from: Lsn, to: Lsn) {
     use std::io::{Seek, SeekFrom, Write};
