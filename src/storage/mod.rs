@@ -350,13 +350,7 @@ impl RedoLog {
                     rel,
                     first,
                     rows,
-                } => {
-                    for (k, part) in rows.chunks(ENCODE_PIECE_ROWS).enumerate() {
-                        let tid = first + (k * ENCODE_PIECE_ROWS) as u64;
-                        piece.encode((*db, *rel), tid, part);
-                        piece.emit(&mut emit)?;
-                    }
-                }
+                } => emit_rows_here(&mut piece, (*db, *rel), *first, rows, &mut emit)?,
             }
         }
         Ok(())
@@ -423,6 +417,22 @@ impl EncodedRows {
     }
 }
 
+/// A run's records encoded on this thread, a piece of [`ENCODE_PIECE_ROWS`] rows at a
+/// time (in `piece`, reused).
+fn emit_rows_here(
+    piece: &mut EncodedRows,
+    table: (u32, u32),
+    first: u64,
+    rows: &[Arc<Vec<Value>>],
+    emit: &mut impl FnMut(u8, u8, &[u8]) -> Result<()>,
+) -> Result<()> {
+    for (k, part) in rows.chunks(ENCODE_PIECE_ROWS).enumerate() {
+        piece.encode(table, first + (k * ENCODE_PIECE_ROWS) as u64, part);
+        piece.emit(emit)?;
+    }
+    Ok(())
+}
+
 /// A large run's records, encoded on two threads: the run is cut into pieces of
 /// [`ENCODE_PIECE_ROWS`] rows; a helper thread encodes the even pieces and hands them
 /// over in order (at most two ahead: a few megabytes held), while this thread encodes
@@ -455,12 +465,7 @@ fn emit_rows_in_two(
         let result = (|| -> Result<()> {
             let Ok(_) = &helper else {
                 // No second thread to be had: encoded here, piece by piece.
-                let mut e = EncodedRows::default();
-                for (k, piece) in pieces.iter().enumerate() {
-                    e.encode(table, tid_of(k), piece);
-                    e.emit(emit)?;
-                }
-                return Ok(());
+                return emit_rows_here(&mut EncodedRows::default(), table, first, rows, emit);
             };
             let mut own = EncodedRows::default();
             for (k, piece) in pieces.iter().enumerate() {
