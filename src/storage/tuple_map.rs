@@ -13,7 +13,7 @@
 //! array indexings (block, chunk, slot), an append a push onto the last chunk. A version
 //! costs its 40-byte slot; a chunk 32 bytes in its block; a block 32 bytes in the
 //! directory for every [`CHUNK`] × [`BLOCK`] ids the table has ever handed out, held or
-//! not (a table updated a billion times: some 120 kB).
+//! not (a table updated a billion times: some 8 MB).
 //!
 //! A chunk's vector reaches only as far as its highest occupied slot (trailing empty
 //! slots are dropped, and the allocation shrinks when it is mostly empty); a chunk whose
