@@ -425,10 +425,20 @@ fn row_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut impl Ke
 /// Appends the primary-key encoding of key values (in key column order) to `out`, as
 /// [`Heap::encode_key`] and [`Heap::key_of`] give it: equal keys (numerics equal in
 /// value included) encode equally, and the order-preserving types sort as their values.
-pub fn encode_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut impl KeyOut) {
+fn encode_key_into<'a>(vals: impl IntoIterator<Item = &'a Value>, out: &mut impl KeyOut) {
     for v in vals {
         encode_index_value(v, out);
     }
+}
+
+/// The primary-key index's key of `row`, whose key columns are `pk`.
+fn pk_entry_key(pk: &[usize], row: &[Value]) -> IndexKey {
+    let mut key = IndexKey::new();
+    encode_key_into(
+        pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
+        &mut key,
+    );
+    key
 }
 
 /// Tables with at least this many rows build their primary-key index on a thread of
@@ -658,14 +668,10 @@ impl Heap {
             return;
         };
         // One entry per version: the walk's exact length sizes the build once.
-        let entries = self.tuples.iter().map(|(tid, t)| {
-            let mut key = IndexKey::new();
-            encode_key_into(
-                pk.iter().map(|&c| t.row.get(c).unwrap_or(&Value::Null)),
-                &mut key,
-            );
-            (key, tid)
-        });
+        let entries = self
+            .tuples
+            .iter()
+            .map(|(tid, t)| (pk_entry_key(pk, &t.row), tid));
         self.pk_index = build_index(entries);
     }
 
@@ -684,14 +690,8 @@ impl Heap {
             rows: &'a [(u64, Arc<Vec<Value>>)],
             pk: &'a [usize],
         ) -> impl Iterator<Item = (IndexKey, u64)> + 'a {
-            rows.iter().map(move |(tid, row)| {
-                let mut key = IndexKey::new();
-                encode_key_into(
-                    pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
-                    &mut key,
-                );
-                (key, *tid)
-            })
+            rows.iter()
+                .map(move |(tid, row)| (pk_entry_key(pk, row), *tid))
         }
         let pk_entries = |pk| key_entries(&rows, pk);
         // A large table's key index is built on a second thread while this one builds
@@ -726,13 +726,7 @@ impl Heap {
 
     /// [`Heap::key_of`] as the index stores it.
     fn pk_key(&self, row: &[Value]) -> Option<IndexKey> {
-        let pk = self.pk.as_ref()?;
-        let mut out = IndexKey::new();
-        encode_key_into(
-            pk.iter().map(|&c| row.get(c).unwrap_or(&Value::Null)),
-            &mut out,
-        );
-        Some(out)
+        Some(pk_entry_key(self.pk.as_deref()?, row))
     }
 
     /// Encodes primary-key values (in key column order) as the index stores them.

@@ -2729,13 +2729,7 @@ impl Engine {
         // A large transaction's logged rows (a COPY's million shared rows) are let go
         // on a thread of their own: the client waits for this return.
         if txn.records.rows() >= heaps::FREE_APART_VERSIONS {
-            let records = std::mem::take(&mut txn.records);
-            let freeing = std::thread::Builder::new()
-                .name("tusk redo free".into())
-                .spawn(move || drop(records));
-            if let Err(e) = freeing {
-                tracing::debug!("freeing a commit's rows in place: {e}");
-            }
+            heaps::drop_apart("tusk redo free", std::mem::take(&mut txn.records));
         }
     }
 

@@ -179,17 +179,7 @@ fn crash_recovery_keeps_committed_and_drops_uncommitted() {
 #[test]
 fn a_large_run_encoded_in_two_replays_whole() {
     let (d, e) = boot("encodetwo");
-    let oid = e.new_oid();
-    let mut t = e.begin();
-    e.catalog_change(
-        &mut t,
-        CatalogChange::CreateTable {
-            db: 5,
-            def: table_def(oid),
-        },
-    )
-    .unwrap();
-    e.commit(t, true).unwrap();
+    let oid = create_tables(&e, 1)[0];
     let n = (PARALLEL_ENCODE_ROWS / ENCODE_PIECE_ROWS + 1) * ENCODE_PIECE_ROWS + 1;
     let text = |i: usize| "x".repeat(i % 97);
     let mut t = e.begin();
