@@ -39,6 +39,23 @@ impl<R> RecvBuffer<R> {
         }
     }
 
+    /// Sets how much one read of the socket may take from now on: a COPY's input is
+    /// read in large pieces, a connection's usual buffer stays small. A buffer grown
+    /// beyond twice the new size is given back once nothing in it is pending.
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+        if self.pos >= self.data.len() {
+            self.release_if_oversized();
+        }
+    }
+
+    fn release_if_oversized(&mut self) {
+        if self.data.capacity() > 2 * self.capacity {
+            self.data = Vec::new();
+            self.pos = 0;
+        }
+    }
+
     /// The bytes read from the socket and not consumed yet.
     pub fn buffer(&self) -> &[u8] {
         &self.data[self.pos..]
@@ -51,6 +68,7 @@ impl<R: AsyncRead + Unpin> AsyncBufRead for RecvBuffer<R> {
         if this.pos >= this.data.len() {
             this.data.clear();
             this.pos = 0;
+            this.release_if_oversized();
             this.data.reserve(this.capacity);
             let spare = &mut this.data.spare_capacity_mut()[..this.capacity];
             let mut read = ReadBuf::uninit(spare);
@@ -156,6 +174,24 @@ mod tests {
         r.read_to_end(&mut got).await.unwrap();
         writer.await.unwrap();
         assert_eq!(got, sent);
+    }
+
+    /// A buffer grown for a COPY takes larger reads, keeps bytes not yet consumed when
+    /// it is set back, and gives its memory back once they are consumed.
+    #[tokio::test]
+    async fn a_grown_buffer_shrinks_back_once_drained() {
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        client.write_all(&[7u8; 5000]).await.unwrap();
+        let mut r = RecvBuffer::with_capacity(16, server);
+        r.set_capacity(4096);
+        assert_eq!(r.fill_buf().await.unwrap().len(), 4096);
+        Pin::new(&mut r).consume(100);
+        r.set_capacity(16);
+        assert_eq!(r.buffer().len(), 3996, "pending bytes are kept");
+        assert!(r.data.capacity() >= 4096);
+        Pin::new(&mut r).consume(3996);
+        assert_eq!(r.fill_buf().await.unwrap().len(), 16);
+        assert!(r.data.capacity() < 64, "{}", r.data.capacity());
     }
 
     /// Writes go straight through to the stream.

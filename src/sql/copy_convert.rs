@@ -1,25 +1,28 @@
-//! COPY FROM's conversion thread: a large text-format COPY has its lines cut into
-//! fields and converted to typed values on a thread of its own, while the session's
-//! backend inserts the batch before — the two halves of COPY's work on two cores
-//! (`pgbench -i` spends about as long converting as inserting).
+//! COPY FROM's conversion threads: a large text-format COPY has its lines cut into
+//! fields and converted to typed values on threads of their own (two where the machine
+//! has two cores: converting costs about twice what inserting does), while the
+//! session's backend inserts the batches before — COPY's work spread over the cores.
 //!
 //! What it owns: [`Converter`], which the session starts for a text or CSV COPY once
 //! the input outgrows one batch, when every column copied has a type whose text input
 //! depends on nothing but the text, the column's typmod and the session's TimeZone
-//! ([`context_free`]; the thread takes the zone the backend has when the COPY starts,
+//! ([`context_free`]; the threads take the zone the backend has when the COPY starts,
 //! and an enum, whose labels live in the backend's catalog snapshot, keeps the COPY on
-//! the backend). Batches go through the thread in order, so it keeps the
-//! line-cutting state (line numbers, the `\.` end marker, a CSV header to skip) from one
-//! to the next, and answers each with its rows in order: each row as wide as the table
-//! with its copied columns converted (the others NULL: defaults are evaluated by the
-//! backend, which holds the session), or the error converting one of its fields, which
-//! the backend reports when it reaches that row — with the same CONTEXT, and before the
-//! row's defaults, as PostgreSQL orders them.
+//! the backend). Batches go to the threads in turn and are taken back in the same
+//! order. The line-cutting state that runs from batch to batch is the converter's: it
+//! hands each batch the number of lines before it and whether its first line is a CSV
+//! header to skip, and once a batch comes back holding the `\.` end marker, the batches
+//! after it come back empty (their rows and errors dropped, as the one-thread COPY
+//! never reads past `\.`). Each batch is answered with its rows in order: each row as
+//! wide as the table with its copied columns converted (the others NULL: defaults are
+//! evaluated by the backend, which holds the session), or the error converting one of
+//! its fields, which the backend reports when it reaches that row — with the same
+//! CONTEXT, and before the row's defaults, as PostgreSQL orders them.
 //!
-//! What it must never do: touch the engine, a transaction or the session (it sees only
-//! the input bytes, the table's column types and the COPY options), or outlive its COPY
-//! by more than the batch at hand (dropping the [`Converter`] closes its channel and
-//! joins the thread).
+//! What it must never do: touch the engine, a transaction or the session (the threads
+//! see only the input bytes, the table's column types and the COPY options), or
+//! outlive its COPY by more than the batch at hand (dropping the [`Converter`] closes
+//! the channels and joins the threads).
 
 use super::{convert_text_field, copy_text_rows, CopyField, CopyState};
 use crate::err;
@@ -32,7 +35,7 @@ use std::sync::mpsc;
 /// the row (as wide as the table) or the first error converting its fields.
 pub(super) type ConvertedRow = (u64, Range<usize>, Result<Vec<Value>>);
 
-/// A batch back from the thread: its bytes (the rows' lines point into them) and its
+/// A batch back from a thread: its bytes (the rows' lines point into them) and its
 /// rows, or the error that stopped the whole batch (a missing column, bad UTF-8), which
 /// a one-thread COPY reports before inserting any row of the batch too.
 pub(super) struct Converted {
@@ -40,17 +43,53 @@ pub(super) struct Converted {
     pub rows: Result<Vec<ConvertedRow>>,
 }
 
-/// A batch as sent: the input bytes and the ranges of its complete lines.
-type Batch = (Vec<u8>, Vec<Range<usize>>);
+/// A batch as sent: the input bytes, the ranges of its complete lines, and where the
+/// COPY's line-cutting state stands at its first line.
+struct Batch {
+    buf: Vec<u8>,
+    lines: Vec<Range<usize>>,
+    /// Lines of the input before this batch's first.
+    line_no: u64,
+    /// Whether its first line is the CSV header to skip.
+    skip_header: bool,
+}
 
-/// The conversion thread of one COPY and the batches it has not answered yet.
-pub(super) struct Converter {
+/// A batch converted by a thread, with whether it held the `\.` end marker.
+struct Answer {
+    converted: Converted,
+    ended: bool,
+}
+
+/// One conversion thread and its two channels.
+struct Worker {
     to: Option<mpsc::Sender<Batch>>,
-    from: mpsc::Receiver<Converted>,
-    in_flight: usize,
+    from: mpsc::Receiver<Answer>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// The conversion threads of one COPY, the batches they have not answered yet, and
+/// the line-cutting state handed to each batch.
+pub(super) struct Converter {
+    workers: Vec<Worker>,
+    /// Batches sent and taken back; batch `i` goes to worker `i % workers.len()`.
+    sent: usize,
+    taken: usize,
+    /// Lines handed out so far, and whether the CSV header is still to skip.
+    lines: u64,
+    skip_header: bool,
+    /// A batch taken back held `\.`: later batches' rows (and errors) are dropped.
+    ended: bool,
+}
+
+/// How many conversion threads a COPY gets: two where the machine has the cores (the
+/// conversion costs about twice the insertion, so one thread left the backend waiting
+/// for it), one otherwise.
+fn threads_wanted() -> usize {
+    match std::thread::available_parallelism() {
+        Ok(n) if n.get() >= 2 => 2,
+        _ => 1,
+    }
+}
 /// Whether text input of type `t` depends on nothing but the text, the typmod and the
 /// session's TimeZone (which the thread takes as the backend's at the COPY's start: no
 /// SET can run during a COPY). Enums read their labels from the backend's catalog
@@ -81,7 +120,7 @@ fn context_free(t: DataType) -> bool {
 }
 
 impl Converter {
-    /// A thread for `st`'s conversions in the session's TimeZone `zone`, or None when
+    /// Threads for `st`'s conversions in the session's TimeZone `zone`, or None when
     /// the COPY is binary, a column's input needs more of the backend's context, or no
     /// thread can be started.
     pub(super) fn start(st: &CopyState, zone: &str) -> Option<Converter> {
@@ -93,6 +132,77 @@ impl Converter {
         {
             return None;
         }
+        let mut workers = Vec::new();
+        for _ in 0..threads_wanted() {
+            match Worker::start(st, zone) {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    tracing::debug!("a COPY conversion thread could not start: {e}");
+                    break;
+                }
+            }
+        }
+        if workers.is_empty() {
+            return None;
+        }
+        Some(Converter {
+            workers,
+            sent: 0,
+            taken: 0,
+            lines: st.line_no,
+            skip_header: st.skip_header,
+            ended: st.ended,
+        })
+    }
+
+    /// Hands a batch's bytes and line ranges to the next thread in turn.
+    pub(super) fn send(&mut self, buf: Vec<u8>, lines: Vec<Range<usize>>) -> Result<()> {
+        let batch = Batch {
+            line_no: self.lines,
+            skip_header: self.skip_header,
+            buf,
+            lines,
+        };
+        self.lines += batch.lines.len() as u64;
+        self.skip_header &= batch.lines.is_empty();
+        let w = &self.workers[self.sent % self.workers.len()];
+        if w.to.as_ref().is_none_or(|to| to.send(batch).is_err()) {
+            return Err(gone());
+        }
+        self.sent += 1;
+        Ok(())
+    }
+
+    /// The oldest batch not yet taken back (waits for its conversion); a batch after
+    /// the one holding `\.` comes back without rows.
+    pub(super) fn recv(&mut self) -> Result<Converted> {
+        let w = &self.workers[self.taken % self.workers.len()];
+        let answer = w.from.recv().map_err(|_| gone())?;
+        self.taken += 1;
+        if self.ended {
+            return Ok(Converted {
+                buf: answer.converted.buf,
+                rows: Ok(Vec::new()),
+            });
+        }
+        self.ended = answer.ended;
+        Ok(answer.converted)
+    }
+
+    /// Batches sent and not yet taken back.
+    pub(super) fn in_flight(&self) -> usize {
+        self.sent - self.taken
+    }
+
+    /// How many batches may stay in flight while the backend inserts: one a thread.
+    pub(super) fn threads(&self) -> usize {
+        self.workers.len()
+    }
+}
+
+impl Worker {
+    /// A thread converting batches with a copy of `st`'s options, in TimeZone `zone`.
+    fn start(st: &CopyState, zone: &str) -> std::io::Result<Worker> {
         let mut own = CopyState {
             db: st.db,
             table: st.table.clone(),
@@ -101,11 +211,11 @@ impl Converter {
             csv: st.csv,
             delimiter: st.delimiter,
             null: st.null.clone(),
-            skip_header: st.skip_header,
+            skip_header: false,
             buf: Vec::new(),
             rows: 0,
-            ended: st.ended,
-            line_no: st.line_no,
+            ended: false,
+            line_no: 0,
             binary: false,
             binary_header: false,
             converter: None,
@@ -117,54 +227,33 @@ impl Converter {
             .name("tusk copy convert".into())
             .spawn(move || {
                 crate::types::timezone::session_zone(&zone);
-                while let Ok((buf, lines)) = inbox.recv() {
-                    let rows = convert(&mut own, &buf, &lines);
-                    if outbox.send(Converted { buf, rows }).is_err() {
+                while let Ok(batch) = inbox.recv() {
+                    // Each batch starts where the input stands at its first line.
+                    own.line_no = batch.line_no;
+                    own.skip_header = batch.skip_header;
+                    own.ended = false;
+                    let rows = convert(&mut own, &batch.buf, &batch.lines);
+                    let answer = Answer {
+                        converted: Converted {
+                            buf: batch.buf,
+                            rows,
+                        },
+                        ended: own.ended,
+                    };
+                    if outbox.send(answer).is_err() {
                         return;
                     }
                 }
-            });
-        match thread {
-            Ok(thread) => Some(Converter {
-                to: Some(to),
-                from,
-                in_flight: 0,
-                thread: Some(thread),
-            }),
-            Err(e) => {
-                tracing::debug!("converting COPY rows in the backend: {e}");
-                None
-            }
-        }
-    }
-
-    /// Hands a batch's bytes and line ranges to the thread.
-    pub(super) fn send(&mut self, buf: Vec<u8>, lines: Vec<Range<usize>>) -> Result<()> {
-        let sent = self
-            .to
-            .as_ref()
-            .is_some_and(|to| to.send((buf, lines)).is_ok());
-        if !sent {
-            return Err(gone());
-        }
-        self.in_flight += 1;
-        Ok(())
-    }
-
-    /// The oldest batch not yet taken back (waits for its conversion).
-    pub(super) fn recv(&mut self) -> Result<Converted> {
-        let batch = self.from.recv().map_err(|_| gone())?;
-        self.in_flight -= 1;
-        Ok(batch)
-    }
-
-    /// Batches sent and not yet taken back.
-    pub(super) fn in_flight(&self) -> usize {
-        self.in_flight
+            })?;
+        Ok(Worker {
+            to: Some(to),
+            from,
+            thread: Some(thread),
+        })
     }
 }
 
-impl Drop for Converter {
+impl Drop for Worker {
     fn drop(&mut self) {
         // Closing the channel ends the thread once its batch at hand is done.
         drop(self.to.take());

@@ -553,6 +553,11 @@ fn convert_text_field(
     s: &str,
 ) -> Result<Value> {
     let c = &table.columns[t];
+    if c.data_type == DataType::Bpchar {
+        if let Some(v) = types::bpchar_input(s, c.typmod) {
+            return Ok(v);
+        }
+    }
     types::parse_text(c.data_type, c.typmod, s)
         .and_then(|v| {
             if parsed_is_final(c.data_type, c.typmod, &v) {
@@ -591,54 +596,85 @@ fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
 }
 
 /// Splits a COPY text-format line into fields (backslash escapes, the NULL marker);
-/// a field without a backslash is borrowed from the line.
+/// a field without a backslash is borrowed from the line. A backslash quotes the byte
+/// after it, so an escaped delimiter is data, as in PostgreSQL (`x\<tab>y` is one
+/// field). One pass over the line's bytes: the delimiter is one byte (PostgreSQL
+/// refuses others), and neither it nor a backslash can occur inside a multi-byte
+/// UTF-8 character, so every cut lies on a character boundary.
 fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<CopyField<'a>>> {
-    line.split(delim)
-        .map(|raw| {
-            if raw == null {
-                return None;
-            }
-            if !raw.contains('\\') {
-                return Some(CopyField::Text(Cow::Borrowed(raw)));
-            }
-            let mut out = String::new();
-            let mut it = raw.chars().peekable();
-            while let Some(c) = it.next() {
-                if c != '\\' {
-                    out.push(c);
-                    continue;
-                }
-                match it.next() {
-                    Some('b') => out.push('\u{8}'),
-                    Some('f') => out.push('\u{c}'),
-                    Some('n') => out.push('\n'),
-                    Some('r') => out.push('\r'),
-                    Some('t') => out.push('\t'),
-                    Some('v') => out.push('\u{b}'),
-                    Some(d @ '0'..='7') => {
-                        let mut v = d.to_digit(8).unwrap_or(0);
-                        for _ in 0..2 {
-                            match it.peek().and_then(|c| c.to_digit(8)) {
-                                Some(x) => {
-                                    v = v * 8 + x;
-                                    it.next();
-                                }
-                                None => break,
-                            }
-                        }
-                        out.push(char::from_u32(v).unwrap_or('?'));
-                    }
-                    Some(other) => out.push(other),
-                    None => {}
-                }
-            }
-            Some(CopyField::Text(Cow::Owned(out)))
-        })
-        .collect()
+    let field = |raw: &'a str, escaped: bool| {
+        if raw == null {
+            None
+        } else if !escaped {
+            Some(CopyField::Text(Cow::Borrowed(raw)))
+        } else {
+            Some(CopyField::Text(Cow::Owned(unescape_copy_text(raw))))
+        }
+    };
+    let Ok(d) = u8::try_from(delim) else {
+        return line
+            .split(delim)
+            .map(|raw| field(raw, raw.contains('\\')))
+            .collect();
+    };
+    let bytes = line.as_bytes();
+    let mut fields = Vec::with_capacity(8);
+    let (mut start, mut at, mut escaped) = (0, 0, false);
+    while at < bytes.len() {
+        let b = bytes[at];
+        if b == b'\\' {
+            escaped = true;
+            at += 2;
+            continue;
+        }
+        if b == d {
+            fields.push(field(&line[start..at], escaped));
+            start = at + 1;
+            escaped = false;
+        }
+        at += 1;
+    }
+    fields.push(field(&line[start..], escaped));
+    fields
 }
 
-/// Splits a COPY CSV line into fields (double quotes, `""` escapes; an unquoted field
-/// equal to the NULL marker is NULL).
+/// A COPY text field's backslash escapes decoded (`\n`, `\t`, octal `\NNN`, …; any
+/// other escaped character stands for itself).
+fn unescape_copy_text(raw: &str) -> String {
+    let mut out = String::new();
+    let mut it = raw.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('v') => out.push('\u{b}'),
+            Some(d @ '0'..='7') => {
+                let mut v = d.to_digit(8).unwrap_or(0);
+                for _ in 0..2 {
+                    match it.peek().and_then(|c| c.to_digit(8)) {
+                        Some(x) => {
+                            v = v * 8 + x;
+                            it.next();
+                        }
+                        None => break,
+                    }
+                }
+                out.push(char::from_u32(v).unwrap_or('?'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
 /// Takes the complete lines out of a text/CSV COPY buffer (a newline inside a quoted
 /// CSV field belongs to the field); at the end, the rest too. Returns the bytes taken
 /// and each line's range in them (without its line end), so that no line is copied.
@@ -843,6 +879,8 @@ fn copy_binary_rows(st: &mut CopyState, last: bool) -> Result<Vec<CopyRow<'stati
     Ok(rows)
 }
 
+/// Splits a COPY CSV line into fields (double quotes, `""` escapes; an unquoted field
+/// equal to the NULL marker is NULL).
 fn copy_csv_fields(line: &str, delim: char, null: &str) -> Vec<Option<String>> {
     let mut fields = Vec::new();
     let mut cur = String::new();
@@ -2498,9 +2536,9 @@ impl Session {
         result.map(|_| ())
     }
 
-    /// The batch now complete goes to the conversion thread, and the batches it has
-    /// converted are inserted in order, all but the one just sent (which converts while
-    /// the next arrives) — all of them at the end of the input.
+    /// The batch now complete goes to a conversion thread, and the batches converted
+    /// are inserted in order, all but the last one a thread each (which convert while
+    /// the next arrive) — all of them at the end of the input.
     fn copy_converted(
         &mut self,
         st: &mut CopyState,
@@ -2509,7 +2547,7 @@ impl Session {
     ) -> Result<()> {
         let (taken, lines) = copy_take_lines(st, last);
         converter.send(taken, lines)?;
-        let keep = if last { 0 } else { 1 };
+        let keep = if last { 0 } else { converter.threads() };
         while converter.in_flight() > keep {
             let batch = converter.recv()?;
             let rows = batch

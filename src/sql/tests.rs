@@ -1037,6 +1037,26 @@ fn copy_from_stdin_text_and_csv() {
         q(&mut s, "select id, name, note, f from t order by id"),
         "id|name|note|f\n1|a\tb|dflt|x  \n2|NULL|dflt|y  \n3|c\\d|dflt|z  \nSELECT 3"
     );
+    // A backslash before the delimiter makes it data, as in PostgreSQL; an escaped
+    // backslash does not; a multi-byte character after a backslash stays whole.
+    s.simple_query("copy t (id, name, f) from stdin");
+    s.copy_data("10\tx\\\ty\tq\n11\tw\\\\\tr\n12\t\\é\\\té\tz\n".as_bytes())
+        .unwrap();
+    s.copy_done().unwrap();
+    assert_eq!(
+        q(
+            &mut s,
+            "select id, name, f from t where id >= 10 order by id"
+        ),
+        "id|name|f\n10|x\ty|q  \n11|w\\|r  \n12|é\té|z  \nSELECT 3"
+    );
+    s.simple_query("copy t (id, name, f) from stdin");
+    let e = s
+        .copy_data(b"13\tp\\\tq\n")
+        .err()
+        .unwrap_or_else(|| s.copy_done().unwrap_err());
+    assert_eq!(e.message, "missing data for column \"f\"", "{e:?}");
+    q(&mut s, "delete from t where id >= 10");
     // CSV with a header, quotes and an empty-string NULL.
     let r = s.simple_query("COPY t (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)");
     assert!(matches!(r[0], Ok(ExecResult::CopyIn { columns: 2, .. })));
@@ -1092,6 +1112,8 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
     s.simple_query("copy big (id, v, f, n) from stdin");
     let mut input = lines(1, 40_000);
     input.extend(b"\\.\n99999\tafter the end\tx\t1\n");
+    // Batches wholly after the end marker (on the other thread) are never read.
+    input.extend(many(60_000, &|i| format!("junk {i}\n")));
     send(&mut s, &input).unwrap();
     assert!(s.copy.as_ref().unwrap().converter.is_some());
     let done = s.copy_done().unwrap();
@@ -1143,6 +1165,18 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
         .err()
         .unwrap_or_else(|| s.copy_done().unwrap_err());
     assert_eq!(e.code, "23505", "{e:?}");
+    // A CSV header is skipped once, in the first batch only.
+    q(&mut s, "create table hdr (id int, v text)");
+    s.simple_query("copy hdr from stdin (format csv, header)");
+    let mut input = b"id,v\n".to_vec();
+    input.extend(many(40_000, &|i| format!("{i},\"v,{i}\"\n")));
+    send(&mut s, &input).unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_some());
+    s.copy_done().unwrap();
+    assert_eq!(
+        q(&mut s, "select count(*), min(id), max(v) from hdr"),
+        "count|min|max\n40000|0|v,9999\nSELECT 1"
+    );
     // Times are read in the session's TimeZone on the thread too.
     q(&mut s, "set timezone = 'Asia/Kolkata'");
     q(&mut s, "create table at (id int, ts timestamptz, d date)");

@@ -1031,15 +1031,7 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
             if len == n {
                 return Ok(v);
             }
-            let mut padded = String::with_capacity(s.len() + n - len);
-            padded.push_str(s);
-            let mut pad = n - len;
-            while pad > 0 {
-                let k = pad.min(SPACES.len());
-                padded.push_str(&SPACES[..k]);
-                pad -= k;
-            }
-            return Ok(Value::Text(padded));
+            return Ok(Value::Text(padded(s, n - len)));
         }
     }
     if matches!(target, DataType::Time | DataType::TimeTz) {
@@ -1051,6 +1043,28 @@ fn finish_string_typmod(v: Value, target: DataType, typmod: i32, explicit: bool)
         }
     }
     Ok(v)
+}
+
+/// `s` followed by `pad` spaces, in one allocation.
+fn padded(s: &str, mut pad: usize) -> String {
+    let mut out = String::with_capacity(s.len() + pad);
+    out.push_str(s);
+    while pad > 0 {
+        let k = pad.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        pad -= k;
+    }
+    out
+}
+
+/// Text input for a `character(n)` column (`typmod` 4 + n) that fits it: the text
+/// padded to n characters, made at once (COPY's fast path: `pgbench_accounts.filler`
+/// is an empty `char(84)` on every row). None for text longer than n or without a
+/// length (the assignment cast decides those: trailing spaces, the error).
+pub fn bpchar_input(s: &str, typmod: i32) -> Option<Value> {
+    let n = usize::try_from(typmod.checked_sub(4)?).ok()?;
+    let len = s.chars().count();
+    (len <= n).then(|| Value::Text(padded(s, n - len)))
 }
 
 /// Converts a float to numeric as PostgreSQL does (through its shortest text form).
