@@ -174,6 +174,16 @@ pub fn enter(path: Vec<u32>) {
     PATH.with(|p| *p.borrow_mut() = path);
 }
 
+/// [`enter`] without a copy when this thread's path already is `path` (a session's
+/// statements after its first).
+pub fn enter_if_changed(path: &[u32]) {
+    PATH.with(|p| {
+        if *p.borrow() != path {
+            *p.borrow_mut() = path.to_vec();
+        }
+    });
+}
+
 /// Makes `temp` the temporary-namespace handle of this thread's statements.
 pub fn enter_temp(temp: &Arc<SessionTemp>) {
     TEMP.with(|t| *t.borrow_mut() = Arc::downgrade(temp));

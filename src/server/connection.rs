@@ -706,46 +706,46 @@ pub(crate) fn copy_in_message(s: &mut Session, msg: FrontendMessage) -> (Writer,
 }
 
 /// [`extended`] with the server-log lines around Parse, Bind and Execute
-/// (`log_statement`, `log_min_duration_statement`, errors).
+/// (`log_statement`, `log_min_duration_statement`, errors). Returns whether it failed.
 fn extended_logged(
     s: &mut Session,
     msg: FrontendMessage,
     log: &mut super::session_log::SessionLog,
-) -> (Writer, bool) {
+    w: &mut Writer,
+) -> bool {
     let started = std::time::Instant::now();
-    let (w, failed, _) = match &msg {
+    let (failed, _) = match &msg {
         FrontendMessage::Parse { name, query, .. } => {
-            let r = extended(s, &msg);
-            log.parse(s, name, query, started.elapsed(), r.2.as_ref());
+            let r = extended(s, &msg, w);
+            log.parse(s, name, query, started.elapsed(), r.1.as_ref());
             r
         }
         FrontendMessage::Bind {
             portal, statement, ..
         } => {
-            let r = extended(s, &msg);
-            log.bind(s, portal, statement, started.elapsed(), r.2.as_ref());
+            let r = extended(s, &msg, w);
+            log.bind(s, portal, statement, started.elapsed(), r.1.as_ref());
             r
         }
         FrontendMessage::Execute { portal, .. } => {
             let logged = log.before_execute(s, portal);
             let started = std::time::Instant::now();
-            let r = extended(s, &msg);
-            log.after_execute(s, portal, logged, started.elapsed(), r.2.as_ref());
+            let r = extended(s, &msg, w);
+            log.after_execute(s, portal, logged, started.elapsed(), r.1.as_ref());
             r
         }
         _ => {
-            let r = extended(s, &msg);
-            log.errors(r.2.as_slice(), None);
+            let r = extended(s, &msg, w);
+            log.errors(r.1.as_slice(), None);
             r
         }
     };
-    (w, failed)
+    failed
 }
 
-/// Runs one extended-protocol message. Returns the reply, whether it failed (then
-/// messages are skipped until Sync) and the error sent.
-fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Error>) {
-    let mut w = Writer::for_replies();
+/// Runs one extended-protocol message, its replies queued on `w`. Returns whether it
+/// failed (then messages are skipped until Sync) and the error sent.
+fn extended(s: &mut Session, msg: &FrontendMessage, w: &mut Writer) -> (bool, Option<Error>) {
     let result: Result<()> = (|| {
         match msg {
             FrontendMessage::Parse {
@@ -818,8 +818,8 @@ fn extended(s: &mut Session, msg: &FrontendMessage) -> (Writer, bool, Option<Err
             Some(e)
         }
     };
-    queue_side_messages(s, &mut w);
-    (w, error.is_some(), error)
+    queue_side_messages(s, w);
+    (error.is_some(), error)
 }
 
 /// The read buffer of an established connection, PostgreSQL's `PQ_RECV_BUFFER_SIZE`;
@@ -1076,9 +1076,7 @@ fn extended_batch(
             FrontendMessage::Flush => {}
             _ if skip => {}
             m => {
-                let (reply, failed) = extended_logged(s, m, log);
-                w.append(reply);
-                skip = failed;
+                skip = extended_logged(s, m, log, &mut w);
             }
         }
     }

@@ -1711,40 +1711,47 @@ impl Session {
         param_types: &mut Vec<DataType>,
     ) -> Result<Arc<Plan>> {
         let version = self.engine.catalog_version();
-        let (path, role) = {
+        // The statement's lookups resolve in the session's schemas, as its role; the
+        // thread's path is replaced only when it changed (no copy per statement).
+        let role = {
             let r = self.resolved();
-            (r.path.clone(), r.role)
+            crate::catalog::search_path::enter_if_changed(&r.path);
+            r.role
         };
-        // A plan depends on the schemas its names resolved in, on the time zone its
-        // timestamptz literals were read in, and on the role whose privileges were
-        // checked.
-        let tz = self.hot().time_zone.clone();
-        // The key hashes those (no string is built per statement); a hit is checked
-        // against the stored originals, so a hash collision only costs a re-plan.
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut h = rustc_hash::FxHasher::default();
-            piece.text.hash(&mut h);
-            path.hash(&mut h);
-            tz.hash(&mut h);
-            self.ctx.user.hash(&mut h);
-            (piece.offset, h.finish())
-        };
-        let path_used = path.clone();
-        crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(self.temp.handle());
         crate::catalog::search_path::enter_role(Some((role, self.db_oid)));
-        if let Some(c) = self.plan_cache.get(&key) {
-            if c.version == version
-                && c.params_in == *param_types
-                && c.text == piece.text
-                && c.path == path_used
-                && c.tz == tz
-                && c.user == self.ctx.user
-            {
-                *param_types = c.params_out.clone();
-                return Ok(c.plan.clone());
-            }
+        // (`resolved` was just brought up to date.)
+        let path = self.resolved.as_ref().map_or(&[][..], |r| &r.path[..]);
+        // A plan depends on the schemas its names resolved in, on the time zone its
+        // timestamptz literals were read in, and on the role whose privileges were
+        // checked. The key hashes those (no string is built per statement); a hit is
+        // checked against the stored originals, so a hash collision only costs a
+        // re-plan.
+        let (key, hit) = {
+            let hot = self.hot();
+            let tz = &hot.time_zone;
+            let key = {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                piece.text.hash(&mut h);
+                path.hash(&mut h);
+                tz.hash(&mut h);
+                self.ctx.user.hash(&mut h);
+                (piece.offset, h.finish())
+            };
+            let hit = self.plan_cache.get(&key).filter(|c| {
+                c.version == version
+                    && c.params_in == *param_types
+                    && c.text == piece.text
+                    && c.path == path
+                    && c.tz == *tz
+                    && c.user == self.ctx.user
+            });
+            (key, hit.map(|c| (c.params_out.clone(), c.plan.clone())))
+        };
+        if let Some((params_out, plan)) = hit {
+            *param_types = params_out;
+            return Ok(plan);
         }
         let mut b = Binder::new(
             &self.engine,
@@ -1756,6 +1763,7 @@ impl Session {
         // Never None for a session: an unknown (dropped) role checks as PUBLIC.
         b.acl_role = Some(role);
         let plan = Arc::new(b.plan(stmt)?);
+        let tz = self.hot().time_zone.clone();
         if self.plan_cache.len() > 256 {
             self.plan_cache.clear();
         }
@@ -1764,7 +1772,7 @@ impl Session {
             CachedPlan {
                 version,
                 text: piece.text.clone(),
-                path: path_used,
+                path: path.to_vec(),
                 tz,
                 user: self.ctx.user.clone(),
                 params_in: param_types.clone(),
@@ -1783,9 +1791,10 @@ impl Session {
     ) -> Result<R> {
         self.ensure_txn();
         let keep_snapshot = self.transaction_snapshot();
-        let (path, role) = {
+        let role = {
             let r = self.resolved();
-            (r.path.clone(), r.role)
+            crate::catalog::search_path::enter_if_changed(&r.path);
+            r.role
         };
         let (timeout_ms, lock_ms) = {
             let hot = self.hot();
@@ -1804,7 +1813,6 @@ impl Session {
             temp,
             ..
         } = self;
-        crate::catalog::search_path::enter(path);
         crate::catalog::search_path::enter_temp(temp.handle());
         crate::catalog::search_path::enter_role(Some((role, *db_oid)));
         let deadline = (timeout_ms > 0).then(|| {
@@ -2931,17 +2939,22 @@ impl Session {
                 }
             });
         }
-        self.portals.insert(
-            portal.to_string(),
-            Portal {
-                stmt,
-                params: values,
-                result_formats: result_formats.to_vec(),
-                pending: None,
-                fetched: false,
-                cursor: None,
-            },
-        );
+        let bound = Portal {
+            stmt,
+            params: values,
+            result_formats: result_formats.to_vec(),
+            pending: None,
+            fetched: false,
+            cursor: None,
+        };
+        // A client binding the same (usually the unnamed) portal again and again
+        // replaces it in place: no new name, no insertion.
+        match self.portals.get_mut(portal) {
+            Some(p) => *p = bound,
+            None => {
+                self.portals.insert(portal.to_string(), bound);
+            }
+        }
         Ok(())
     }
 
@@ -3015,9 +3028,8 @@ impl Session {
         max_rows: usize,
     ) -> Result<(Vec<Vec<Value>>, Option<String>)> {
         self.ctx.cancel.store(false, Ordering::SeqCst);
-        if let Some(p) = self.portals.get(portal) {
-            let text = p.stmt.piece.text.clone();
-            self.report_active(&text);
+        if let Some(stmt) = self.portals.get(portal).map(|p| p.stmt.clone()) {
+            self.report_active(&stmt.piece.text);
         }
         let r = self.execute_inner(portal, max_rows);
         if r.is_err() {

@@ -47,7 +47,7 @@
 
 use crate::error::{sqlstate, Error};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -101,6 +101,11 @@ pub struct StandbyLocks {
     inner: Mutex<Inner>,
     cond: Condvar,
     signal: Mutex<Option<ConflictSignal>>,
+    /// Holders and signalled transactions, as of the last change under the lock: a
+    /// transaction's end looks at it before taking the lock, so that a primary's
+    /// transactions (which never hold one) do not all meet on this mutex. A holder is
+    /// recorded by its own session before it ends, and only holders are signalled.
+    occupied: AtomicUsize,
 }
 
 impl std::fmt::Debug for StandbyLocks {
@@ -136,6 +141,12 @@ impl StandbyLocks {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Publishes how many holders and signalled transactions `g` has (see `occupied`).
+    fn note_occupancy(&self, g: &Inner) {
+        self.occupied
+            .store(g.holders.len() + g.signalled.len(), Ordering::Release);
+    }
+
     /// Registers how sessions are interrupted (the server's backend registry).
     pub fn set_signal(&self, signal: ConflictSignal) {
         *self.signal.lock().unwrap_or_else(|p| p.into_inner()) = Some(signal);
@@ -165,13 +176,18 @@ impl StandbyLocks {
             h.cancel = cancel.cloned();
         }
         h.relations.insert((rel_db, rel));
+        self.note_occupancy(&g);
     }
 
     /// Releases every lock of transaction `xid` (its end) and wakes replay.
     pub fn release(&self, xid: u32) {
+        if self.occupied.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let mut g = self.lock();
         let had = g.holders.remove(&xid).is_some();
         g.signalled.remove(&xid);
+        self.note_occupancy(&g);
         drop(g);
         if had {
             self.cond.notify_all();
@@ -249,6 +265,7 @@ impl StandbyLocks {
                             g.terminated.insert(*pid, (*db, *xid));
                         }
                     }
+                    self.note_occupancy(&g);
                 }
                 for ((xid, _, cancel), action) in targets.into_iter().zip(actions) {
                     signalled_xids.insert(xid);
@@ -305,6 +322,7 @@ impl StandbyLocks {
             return g.signalled.contains_key(&xid).then(cancel_error);
         }
         let db = g.signalled.remove(&xid)?;
+        self.note_occupancy(&g);
         *g.confl_lock.entry(db).or_default() += 1;
         Some(cancel_error())
     }
@@ -321,6 +339,7 @@ impl StandbyLocks {
         let (db, xid) = g.terminated.remove(&pid)?;
         // The transaction's own signal is the same conflict: counted once.
         g.signalled.remove(&xid);
+        self.note_occupancy(&g);
         *g.confl_lock.entry(db).or_default() += 1;
         Some(terminate_error())
     }
