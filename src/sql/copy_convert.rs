@@ -90,6 +90,7 @@ fn threads_wanted() -> usize {
         _ => 1,
     }
 }
+
 /// Whether text input of type `t` depends on nothing but the text, the typmod and the
 /// session's TimeZone (which the thread takes as the backend's at the COPY's start: no
 /// SET can run during a COPY). Enums read their labels from the backend's catalog

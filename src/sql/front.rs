@@ -655,8 +655,9 @@ fn parse_copy(p: &mut P, query: Option<String>) -> Result<FrontStmt> {
     let one_char = |opt: &str, v: Option<String>| -> Result<char> {
         let v = v.unwrap_or_default();
         let mut cs = v.chars();
+        // One byte in the server's encoding (UTF-8): an ASCII character.
         match (cs.next(), cs.next()) {
-            (Some(c), None) => Ok(c),
+            (Some(c), None) if c.is_ascii() => Ok(c),
             _ => bail!(
                 sqlstate::FEATURE_NOT_SUPPORTED,
                 "COPY {opt} must be a single one-byte character"

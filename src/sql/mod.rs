@@ -611,7 +611,8 @@ fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Co
             Some(CopyField::Text(Cow::Owned(unescape_copy_text(raw))))
         }
     };
-    let Ok(d) = u8::try_from(delim) else {
+    // (`u8::try_from` would also take U+0080..U+00FF, whose UTF-8 is two bytes.)
+    let Some(d) = delim.is_ascii().then_some(delim as u8) else {
         return line
             .split(delim)
             .map(|raw| field(raw, raw.contains('\\')))

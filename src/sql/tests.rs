@@ -1057,6 +1057,13 @@ fn copy_from_stdin_text_and_csv() {
         .unwrap_or_else(|| s.copy_done().unwrap_err());
     assert_eq!(e.message, "missing data for column \"f\"", "{e:?}");
     q(&mut s, "delete from t where id >= 10");
+    // A delimiter is one byte in UTF-8 (PostgreSQL's text and SQLSTATE).
+    let e = q(&mut s, "copy t from stdin (delimiter 'é')");
+    assert!(
+        e.starts_with("ERROR 0A000")
+            && e.contains("COPY delimiter must be a single one-byte character"),
+        "{e}"
+    );
     // CSV with a header, quotes and an empty-string NULL.
     let r = s.simple_query("COPY t (id, name) FROM STDIN WITH (FORMAT csv, HEADER true)");
     assert!(matches!(r[0], Ok(ExecResult::CopyIn { columns: 2, .. })));
