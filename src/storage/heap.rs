@@ -837,6 +837,48 @@ impl Heap {
         self.tuples.insert(tid, t);
     }
 
+    /// Replaces version `old` by `t` under the new tuple id `tid`: an UPDATE's delete
+    /// and insert replayed together. When the old version is its key's only one and
+    /// the new carries the same key, the key index's entry takes the new id in place
+    /// (one look-up; removing and re-making the entry cost a B-tree removal and
+    /// insertion a replayed update); otherwise it is [`Heap::remove`] then
+    /// [`Heap::put`].
+    pub fn replace(&mut self, old: u64, tid: u64, t: Tuple) {
+        let fresh = tid >= self.next_tid || !self.tuples.contains_key(tid);
+        let key = self.pk_key(&t.row);
+        let in_place = fresh
+            && key.is_some()
+            && self
+                .tuples
+                .get(old)
+                .is_some_and(|o| self.pk_key(&o.row) == key)
+            && key
+                .as_ref()
+                .and_then(|k| self.pk_index.get(k))
+                .is_some_and(|v| v[..] == [old]);
+        let (true, Some(key)) = (in_place, key) else {
+            self.remove(old);
+            self.put(tid, t);
+            return;
+        };
+        self.touch();
+        if let Some(o) = self.tuples.remove(old) {
+            for ix in &mut self.indexes {
+                ix.drop_tid(old, &o.row);
+            }
+        }
+        if let Some(v) = self.pk_index.get_mut(&key) {
+            v[0] = tid;
+        }
+        for ix in &mut self.indexes {
+            ix.add(tid, &t.row);
+        }
+        if tid >= self.next_tid {
+            self.next_tid = tid + 1;
+        }
+        self.tuples.insert(tid, t);
+    }
+
     /// Removes a tuple physically (aborted insert, or a delete no snapshot can miss).
     pub fn remove(&mut self, tid: u64) -> Option<Tuple> {
         self.touch();
@@ -1068,6 +1110,57 @@ mod tests {
             }
             assert_eq!(build_index(entries), one_by_one, "round {round}");
         }
+    }
+
+    /// A replayed UPDATE's replacement leaves the heap as its delete and insert one
+    /// after the other do: same key or another, a key with older versions, a missing
+    /// old version, a new id already present.
+    #[test]
+    fn replace_equals_remove_then_put() {
+        let row = |k: i32, v: &str| {
+            Tuple::frozen(Arc::new(vec![Value::Int4(k), Value::Text(v.into())]), 1)
+        };
+        let start = || {
+            let mut h = Heap::new(Some(vec![0]));
+            h.put(1, row(10, "a"));
+            h.put(2, row(20, "b"));
+            h.put(3, row(20, "b2")); // a key with two versions
+            h.put(4, row(30, "c"));
+            h
+        };
+        let state = |h: &Heap| {
+            let tuples: Vec<(u64, Vec<Value>)> = h
+                .tuples
+                .iter()
+                .map(|(tid, t)| (tid, t.row.to_vec()))
+                .collect();
+            let index: Vec<(Vec<u8>, Vec<u64>)> = h
+                .pk_index
+                .iter()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            (tuples, index, h.next_tid)
+        };
+        let cases = [
+            (1, 9, row(10, "a2")), // same key, its only version: in place
+            (1, 9, row(11, "a2")), // another key
+            (2, 9, row(20, "b3")), // a key with another version
+            (7, 9, row(40, "d")),  // no such old version
+            (1, 4, row(10, "x")),  // the new id is taken
+        ];
+        for (i, (old, tid, t)) in cases.into_iter().enumerate() {
+            let mut a = start();
+            a.replace(old, tid, t.clone());
+            let mut b = start();
+            b.remove(old);
+            b.put(tid, t);
+            assert_eq!(state(&a), state(&b), "case {i}");
+        }
+        // In place: the key still finds exactly the new version.
+        let mut h = start();
+        h.replace(1, 9, row(10, "a2"));
+        let k = h.key_of(&[Value::Int4(10)]).unwrap();
+        assert_eq!(h.versions_with_key(&k), &[9]);
     }
 
     #[test]

@@ -573,7 +573,33 @@ impl Replayer {
         }
         match r {
             Record::Commit { .. } => {
-                for r in self.pending.remove(&xid).unwrap_or_default() {
+                let mut records = self.pending.remove(&xid).unwrap_or_default().into_iter();
+                while let Some(r) = records.next() {
+                    // An UPDATE logs its delete and then its insert: replayed as one
+                    // replacement (`Heap::replace`).
+                    let r = match r {
+                        Record::Delete { db, rel, tid: old } => match records.next() {
+                            Some(Record::Insert {
+                                db: d,
+                                rel: t,
+                                tid,
+                                row,
+                            }) if (d, t) == (db, rel) => {
+                                store.redo_on_heap(db, rel, move |heap| {
+                                    heap.replace(old, tid, Tuple::frozen(row, 1))
+                                });
+                                continue;
+                            }
+                            next => {
+                                Record::Delete { db, rel, tid: old }.redo(store);
+                                match next {
+                                    Some(n) => n,
+                                    None => break,
+                                }
+                            }
+                        },
+                        r => r,
+                    };
                     r.redo(store);
                 }
                 self.replayed += 1;
