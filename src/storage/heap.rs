@@ -846,12 +846,10 @@ impl Heap {
     pub fn replace(&mut self, old: u64, tid: u64, t: Tuple) {
         let fresh = tid >= self.next_tid || !self.tuples.contains_key(tid);
         let key = self.pk_key(&t.row);
+        // A version is indexed under its own key only: finding `old` alone under the
+        // new row's key says that both keys are the same (no second encoding).
         let in_place = fresh
-            && key.is_some()
-            && self
-                .tuples
-                .get(old)
-                .is_some_and(|o| self.pk_key(&o.row) == key)
+            && self.tuples.contains_key(old)
             && key
                 .as_ref()
                 .and_then(|k| self.pk_index.get(k))
