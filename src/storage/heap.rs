@@ -845,36 +845,33 @@ impl Heap {
     /// [`Heap::put`].
     pub fn replace(&mut self, old: u64, tid: u64, t: Tuple) {
         let fresh = tid >= self.next_tid || !self.tuples.contains_key(tid);
-        let key = self.pk_key(&t.row);
-        // A version is indexed under its own key only: finding `old` alone under the
-        // new row's key says that both keys are the same (no second encoding).
-        let in_place = fresh
-            && self.tuples.contains_key(old)
-            && key
-                .as_ref()
-                .and_then(|k| self.pk_index.get(k))
-                .is_some_and(|v| v[..] == [old]);
-        let (true, Some(key)) = (in_place, key) else {
-            self.remove(old);
-            self.put(tid, t);
-            return;
-        };
-        self.touch();
-        if let Some(o) = self.tuples.remove(old) {
-            for ix in &mut self.indexes {
-                ix.drop_tid(old, &o.row);
+        if fresh && self.tuples.contains_key(old) {
+            // A version is indexed under its own key only: finding `old` alone under
+            // the new row's key says that both keys are the same (no second encoding).
+            let entry = self
+                .pk_key(&t.row)
+                .and_then(|k| self.pk_index.get_mut(&k))
+                .filter(|v| v[..] == [old]);
+            if let Some(v) = entry {
+                v[0] = tid;
+                self.touch();
+                if let Some(o) = self.tuples.remove(old) {
+                    for ix in &mut self.indexes {
+                        ix.drop_tid(old, &o.row);
+                    }
+                }
+                for ix in &mut self.indexes {
+                    ix.add(tid, &t.row);
+                }
+                if tid >= self.next_tid {
+                    self.next_tid = tid + 1;
+                }
+                self.tuples.insert(tid, t);
+                return;
             }
         }
-        if let Some(v) = self.pk_index.get_mut(&key) {
-            v[0] = tid;
-        }
-        for ix in &mut self.indexes {
-            ix.add(tid, &t.row);
-        }
-        if tid >= self.next_tid {
-            self.next_tid = tid + 1;
-        }
-        self.tuples.insert(tid, t);
+        self.remove(old);
+        self.put(tid, t);
     }
 
     /// Removes a tuple physically (aborted insert, or a delete no snapshot can miss).

@@ -373,6 +373,11 @@ impl Record {
         });
     }
 
+    /// Whether this is a one-row insert into table `rel` of database `db`.
+    fn is_insert_into(&self, db: u32, rel: u32) -> bool {
+        matches!(*self, Record::Insert { db: d, rel: r, .. } if (d, r) == (db, rel))
+    }
+
     /// A one-line description for logs and a waldump (`INSERT db 5 rel 16384 tid 1 …`).
     pub fn describe(&self) -> String {
         match self {
@@ -573,33 +578,24 @@ impl Replayer {
         }
         match r {
             Record::Commit { .. } => {
-                let mut records = self.pending.remove(&xid).unwrap_or_default().into_iter();
+                let mut records = self
+                    .pending
+                    .remove(&xid)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .peekable();
                 while let Some(r) = records.next() {
                     // An UPDATE logs its delete and then its insert: replayed as one
                     // replacement (`Heap::replace`).
-                    let r = match r {
-                        Record::Delete { db, rel, tid: old } => match records.next() {
-                            Some(Record::Insert {
-                                db: d,
-                                rel: t,
-                                tid,
-                                row,
-                            }) if (d, t) == (db, rel) => {
-                                store.redo_on_heap(db, rel, move |heap| {
-                                    heap.replace(old, tid, Tuple::frozen(row, 1))
-                                });
-                                continue;
-                            }
-                            next => {
-                                Record::Delete { db, rel, tid: old }.redo(store);
-                                match next {
-                                    Some(n) => n,
-                                    None => break,
-                                }
-                            }
-                        },
-                        r => r,
-                    };
+                    if let Record::Delete { db, rel, tid: old } = r {
+                        let insert = records.next_if(|n| n.is_insert_into(db, rel));
+                        if let Some(Record::Insert { tid, row, .. }) = insert {
+                            store.redo_on_heap(db, rel, move |heap| {
+                                heap.replace(old, tid, Tuple::frozen(row, 1))
+                            });
+                            continue;
+                        }
+                    }
                     r.redo(store);
                 }
                 self.replayed += 1;
