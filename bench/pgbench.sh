@@ -413,8 +413,11 @@ if has 5; then
     set -- $REPL_PORTS
     echo "== 5. bench/replication.sh: TPC-B-like -c 8 for ${REPL_SECONDS}s with an async standby;" \
          "pg_basebackup of scale $LOAD_SCALE"
+    # The base backup's scale is read before the assignments below: in one command's
+    # prefix, "$LOAD_SCALE" after LOAD_SCALE=... would read the new value (SCALE).
+    backup_scale=$LOAD_SCALE
     SKIP_BUILD=1 TUSK="$TUSK" BENCH_DIR="$BENCH_DIR/repl" LOAD_SECONDS="$REPL_SECONDS" CLIENTS=8 \
-        LOAD_SCALE="$SCALE" SIZE_GB=1 SCALE_PER_GB="$LOAD_SCALE" PAUSED_SECONDS=0 \
+        LOAD_SCALE="$SCALE" SIZE_GB=1 SCALE_PER_GB="$backup_scale" PAUSED_SECONDS=0 \
         TUSK_PORT=$1 TUSK_STANDBY_PORT=$2 PG_PORT=$3 PG_STANDBY_PORT=$4 \
         "$REPO/bench/replication.sh" > "$RAW/replication.txt" 2>&1 \
         || { echo "bench/replication.sh failed:"; tail -20 "$RAW/replication.txt"; }

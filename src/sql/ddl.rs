@@ -83,8 +83,9 @@ pub fn arg_type(f: DdlFn, i: usize) -> Option<DataType> {
     })
 }
 
-/// A table's CHECK constraints bound for evaluation: (name, expression).
-type BoundChecks = Arc<Vec<(String, Expr)>>;
+/// A table's CHECK constraints bound for evaluation: (name, expression), in the order
+/// they are tested.
+pub type BoundChecks = Arc<Vec<(String, Expr)>>;
 
 /// `OWNED BY [schema.]table.column` as written: ((schema, table), column).
 pub type OwnerName = ((Option<String>, String), String);
@@ -2476,35 +2477,63 @@ pub fn prepare_row(
     def: &TableDef,
     row: &mut Vec<Value>,
 ) -> Result<()> {
+    let checks = row_checks(cx, db, def)?;
+    prepare_row_with(cx, db, def, &checks, row)
+}
+
+/// [`prepare_row`] with the table's CHECK constraints bound beforehand
+/// ([`row_checks`]): what a COPY does for each row of a batch, binding them once.
+pub fn prepare_row_with(
+    cx: &mut ExecCtx<'_>,
+    db: u32,
+    def: &TableDef,
+    checks: &BoundChecks,
+    row: &mut Vec<Value>,
+) -> Result<()> {
     super::generated::fill(cx, db, def, row)?;
     super::exec::check_not_null(def, row)?;
-    check_row(cx, db, def, row)
+    check_row_with(cx, def, checks, row)
+}
+
+/// The CHECK constraints of `def`, bound once per catalog version (cached per
+/// session): many rows can be tested against them with [`check_row_with`].
+pub fn row_checks(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef) -> Result<BoundChecks> {
+    let version = cx.engine.catalog_version();
+    let key = (db, def.oid);
+    if let Some((v, c)) = cx.ddl.checks.get(&key) {
+        if *v == version {
+            return Ok(c.clone());
+        }
+    }
+    let mut stored = cx
+        .engine
+        .with_catalog(|c| c.ddl.checks.get(&key).cloned())
+        .unwrap_or_default();
+    // PostgreSQL checks them in name order.
+    stored.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut bound = Vec::new();
+    for c in stored {
+        bound.push((c.name.clone(), bind_check(cx.engine, db, def, &c.expr)?.0));
+    }
+    let bound = Arc::new(bound);
+    cx.ddl.checks.insert(key, (version, bound.clone()));
+    Ok(bound)
 }
 
 /// Checks a new row of `def` against its CHECK constraints (23514 on a violation).
 pub fn check_row(cx: &mut ExecCtx<'_>, db: u32, def: &TableDef, row: &[Value]) -> Result<()> {
-    let version = cx.engine.catalog_version();
-    let key = (db, def.oid);
-    let cached = match cx.ddl.checks.get(&key) {
-        Some((v, c)) if *v == version => c.clone(),
-        _ => {
-            let stored = cx
-                .engine
-                .with_catalog(|c| c.ddl.checks.get(&key).cloned())
-                .unwrap_or_default();
-            let mut bound = Vec::new();
-            let mut stored = stored;
-            // PostgreSQL checks them in name order.
-            stored.sort_by(|a, b| a.name.cmp(&b.name));
-            for c in stored {
-                bound.push((c.name.clone(), bind_check(cx.engine, db, def, &c.expr)?.0));
-            }
-            let bound = Arc::new(bound);
-            cx.ddl.checks.insert(key, (version, bound.clone()));
-            bound
-        }
-    };
-    for (name, e) in cached.iter() {
+    let checks = row_checks(cx, db, def)?;
+    check_row_with(cx, def, &checks, row)
+}
+
+/// [`check_row`] against constraints bound by [`row_checks`].
+pub fn check_row_with(
+    cx: &mut ExecCtx<'_>,
+    def: &TableDef,
+    checks: &BoundChecks,
+    row: &[Value],
+) -> Result<()> {
+    for (name, e) in checks.iter() {
         if let Value::Bool(false) = eval(e, row, cx)? {
             let shown: Vec<String> = row
                 .iter()

@@ -2602,6 +2602,9 @@ impl Session {
             // Whether the table references others (then each row is checked after its
             // insert, and kept for that); asked once per batch, not per row.
             let references = !fkeys::own(cx, db, table.oid).is_empty();
+            // The CHECK constraints, bound once for the batch rather than looked up
+            // for each row.
+            let checks = ddl::row_checks(cx, db, table)?;
             // Rows of a table that references none go to the engine together, in one
             // call (one lock, one table look-up), with their line numbers for CONTEXT,
             // as PostgreSQL's COPY buffers rows for `heap_multi_insert`: up to
@@ -2646,7 +2649,7 @@ impl Session {
                                     row[i] = expr::eval(d, &[], cx)?;
                                 }
                             }
-                            ddl::prepare_row(cx, db, table, &mut row)
+                            ddl::prepare_row_with(cx, db, table, &checks, &mut row)
                                 .map_err(|e| e.with_context(at_line()))?;
                             return Ok(row);
                         }
@@ -2671,7 +2674,7 @@ impl Session {
                                 })?,
                         };
                     }
-                    ddl::prepare_row(cx, db, table, &mut row)
+                    ddl::prepare_row_with(cx, db, table, &checks, &mut row)
                         .map_err(|e| e.with_context(at_line()))?;
                     Ok(row)
                 })();

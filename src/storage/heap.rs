@@ -947,22 +947,21 @@ impl Heap {
     /// Looks at every version (the VACUUM command); the remaining dead ones become the
     /// next automatic VACUUM's candidates.
     pub fn vacuum(&mut self, oldest: u64) -> usize {
-        let dead: Vec<u64> = self
-            .tuples
-            .iter()
-            .filter(|(_, t)| t.xmax_seq != 0 && t.xmax_seq <= oldest)
-            .map(|(k, _)| k)
-            .collect();
-        for tid in &dead {
+        // One walk sorts the deleted versions into those that go and those a snapshot
+        // may still see (a large table is walked once, not once per list).
+        let (mut gone, mut kept) = (Vec::new(), Vec::new());
+        for (tid, t) in self.tuples.iter().filter(|(_, t)| t.xmax_seq != 0) {
+            if t.xmax_seq <= oldest {
+                gone.push(tid);
+            } else {
+                kept.push(tid);
+            }
+        }
+        for tid in &gone {
             self.remove(*tid);
         }
-        self.dead = self
-            .tuples
-            .iter()
-            .filter(|(_, t)| t.xmax_seq != 0)
-            .map(|(k, _)| k)
-            .collect();
-        dead.len()
+        self.dead = kept;
+        gone.len()
     }
 
     /// Records that the delete of `tid` committed while an older snapshot may still see

@@ -2045,17 +2045,22 @@ impl Engine {
                 return Ok(None);
             };
             let me = txn.xid;
-            let busy = h.tuples.values().find_map(|t| {
-                let x = if t.xmin != me && t.xmin_seq == 0 {
-                    t.xmin
-                } else if t.xmax != 0 && t.xmax != me && t.xmax_seq == 0 {
-                    t.xmax
-                } else {
-                    return None;
-                };
-                st.running.contains(&x).then_some(x)
+            // Only a transaction in progress other than this one can hold a version to
+            // wait for: with none, the walk over every version is skipped.
+            let others = st.running.iter().any(|&x| x != me);
+            let busy = others.then(|| {
+                h.tuples.values().find_map(|t| {
+                    let x = if t.xmin != me && t.xmin_seq == 0 {
+                        t.xmin
+                    } else if t.xmax != 0 && t.xmax != me && t.xmax_seq == 0 {
+                        t.xmax
+                    } else {
+                        return None;
+                    };
+                    st.running.contains(&x).then_some(x)
+                })
             });
-            if let Some(x) = busy {
+            if let Some(x) = busy.flatten() {
                 st = self.wait_for(st, txn, x)?;
                 continue;
             }
