@@ -24,7 +24,7 @@
 //! outlive its COPY by more than the batch at hand (dropping the [`Converter`] closes
 //! the channels and joins the threads).
 
-use super::{convert_text_field, copy_text_rows, CopyField, CopyState};
+use super::{convert_text_field, copy_text_line, CopyField, CopyState};
 use crate::err;
 use crate::error::{sqlstate, Result};
 use crate::types::{DataType, Value};
@@ -274,23 +274,38 @@ fn gone() -> crate::error::Error {
 
 /// Cuts and converts one batch (see the module essay): each row as wide as the table,
 /// the copied columns converted, the others NULL (their defaults are the backend's).
+/// A line's fields are cut into one vector kept for the whole batch; when the COPY
+/// names every column in order (pgbench's, a plain `COPY t FROM STDIN`), each row is
+/// built by pushing its values, not filled with NULLs first and then overwritten.
 fn convert(st: &mut CopyState, buf: &[u8], lines: &[Range<usize>]) -> Result<Vec<ConvertedRow>> {
-    let rows = copy_text_rows(st, buf, lines)?;
-    let base = buf.as_ptr() as usize;
-    let width = st.table.columns.len();
-    Ok(rows
-        .into_iter()
-        .map(|(line_no, line, fields)| {
-            let start = line.as_ptr() as usize - base;
-            let mut row = Vec::with_capacity(width);
-            row.resize(width, Value::Null);
-            let converted = fields.into_iter().zip(&st.targets).try_for_each(|(f, &t)| {
-                if let Some(CopyField::Text(s)) = f {
-                    row[t] = convert_text_field(&st.table, t, line_no, &s)?;
-                }
+    let table = st.table.clone();
+    let width = table.columns.len();
+    let in_order = st.targets.len() == width && st.targets.iter().enumerate().all(|(i, &t)| i == t);
+    let targets = st.targets.clone();
+    let mut rows = Vec::with_capacity(lines.len());
+    let mut fields = Vec::with_capacity(width);
+    for line in lines {
+        let Some((line_no, _)) = copy_text_line(st, &buf[line.clone()], &mut fields)? else {
+            continue;
+        };
+        let value = |t: usize, f: Option<CopyField<'_>>| match f {
+            Some(CopyField::Text(s)) => convert_text_field(&table, t, line_no, &s),
+            _ => Ok(Value::Null),
+        };
+        let mut row = Vec::with_capacity(width);
+        let converted = if in_order {
+            fields.drain(..).enumerate().try_for_each(|(t, f)| {
+                row.push(value(t, f)?);
                 Ok(())
-            });
-            (line_no, start..start + line.len(), converted.map(|()| row))
-        })
-        .collect())
+            })
+        } else {
+            row.resize(width, Value::Null);
+            fields.drain(..).zip(&targets).try_for_each(|(f, &t)| {
+                row[t] = value(t, f)?;
+                Ok(())
+            })
+        };
+        rows.push((line_no, line.clone(), converted.map(|()| row)));
+    }
+    Ok(rows)
 }

@@ -601,7 +601,13 @@ fn parsed_is_final(t: DataType, typmod: i32, v: &Value) -> bool {
 /// field). One pass over the line's bytes: the delimiter is one byte (PostgreSQL
 /// refuses others), and neither it nor a backslash can occur inside a multi-byte
 /// UTF-8 character, so every cut lies on a character boundary.
-fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<CopyField<'a>>> {
+/// The fields are appended to `fields`.
+fn copy_text_fields<'a>(
+    line: &'a str,
+    delim: char,
+    null: &str,
+    fields: &mut Vec<Option<CopyField<'a>>>,
+) {
     let field = |raw: &'a str, escaped: bool| {
         if raw == null {
             None
@@ -613,13 +619,10 @@ fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Co
     };
     // (`u8::try_from` would also take U+0080..U+00FF, whose UTF-8 is two bytes.)
     let Some(d) = delim.is_ascii().then_some(delim as u8) else {
-        return line
-            .split(delim)
-            .map(|raw| field(raw, raw.contains('\\')))
-            .collect();
+        fields.extend(line.split(delim).map(|raw| field(raw, raw.contains('\\'))));
+        return;
     };
     let bytes = line.as_bytes();
-    let mut fields = Vec::with_capacity(8);
     let (mut start, mut at, mut escaped) = (0, 0, false);
     while at < bytes.len() {
         let b = bytes[at];
@@ -636,7 +639,6 @@ fn copy_text_fields<'a>(line: &'a str, delim: char, null: &str) -> Vec<Option<Co
         at += 1;
     }
     fields.push(field(&line[start..], escaped));
-    fields
 }
 
 /// A COPY text field's backslash escapes decoded (`\n`, `\t`, octal `\NNN`, …; any
@@ -719,55 +721,70 @@ fn copy_text_rows<'a>(
     lines: &[Range<usize>],
 ) -> Result<Vec<CopyRow<'a>>> {
     let mut rows = Vec::with_capacity(lines.len());
-    let table = st.table.clone();
     for line in lines {
-        if st.ended {
-            continue;
+        let mut fields = Vec::with_capacity(st.targets.len());
+        if let Some((line_no, text)) = copy_text_line(st, &buf[line.clone()], &mut fields)? {
+            rows.push((line_no, text, fields));
         }
-        st.line_no += 1;
-        let line_no = st.line_no;
-        let at = || format!("COPY {}, line {line_no}", table.name);
-        let text = std::str::from_utf8(&buf[line.clone()]).map_err(|_| {
-            err!(
-                sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
-                "invalid byte sequence for encoding \"UTF8\""
-            )
-            .with_context(at())
-        })?;
-        if text == "\\." {
-            st.ended = true;
-            continue;
-        }
-        if st.skip_header {
-            st.skip_header = false;
-            continue;
-        }
-        let fields = if st.csv {
-            copy_csv_fields(text, st.delimiter, &st.null)
-                .into_iter()
-                .map(|f| f.map(|f| CopyField::Text(Cow::Owned(f))))
-                .collect()
-        } else {
-            copy_text_fields(text, st.delimiter, &st.null)
-        };
-        if fields.len() < st.targets.len() {
-            return Err(err!(
-                sqlstate::BAD_COPY_FILE_FORMAT,
-                "missing data for column \"{}\"",
-                st.table.columns[st.targets[fields.len()]].name
-            )
-            .with_context(format!("{}: \"{text}\"", at())));
-        }
-        if fields.len() > st.targets.len() {
-            return Err(err!(
-                sqlstate::BAD_COPY_FILE_FORMAT,
-                "extra data after last expected column"
-            )
-            .with_context(format!("{}: \"{text}\"", at())));
-        }
-        rows.push((st.line_no, text, fields));
     }
     Ok(rows)
+}
+
+/// Cuts one text/CSV COPY line into `fields` (emptied first) and gives its line number
+/// and text, or None for a line that holds no row (the CSV header, `\.`, anything after
+/// `\.`). Errors as PostgreSQL's: bad UTF-8, missing or extra data.
+fn copy_text_line<'a>(
+    st: &mut CopyState,
+    line: &'a [u8],
+    fields: &mut Vec<Option<CopyField<'a>>>,
+) -> Result<Option<(u64, &'a str)>> {
+    fields.clear();
+    if st.ended {
+        return Ok(None);
+    }
+    st.line_no += 1;
+    let line_no = st.line_no;
+    let at = |st: &CopyState| format!("COPY {}, line {line_no}", st.table.name);
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Err(err!(
+            sqlstate::CHARACTER_NOT_IN_REPERTOIRE,
+            "invalid byte sequence for encoding \"UTF8\""
+        )
+        .with_context(at(st)));
+    };
+    if text == "\\." {
+        st.ended = true;
+        return Ok(None);
+    }
+    if st.skip_header {
+        st.skip_header = false;
+        return Ok(None);
+    }
+    if st.csv {
+        fields.extend(
+            copy_csv_fields(text, st.delimiter, &st.null)
+                .into_iter()
+                .map(|f| f.map(|f| CopyField::Text(Cow::Owned(f)))),
+        );
+    } else {
+        copy_text_fields(text, st.delimiter, &st.null, fields);
+    }
+    if fields.len() < st.targets.len() {
+        return Err(err!(
+            sqlstate::BAD_COPY_FILE_FORMAT,
+            "missing data for column \"{}\"",
+            st.table.columns[st.targets[fields.len()]].name
+        )
+        .with_context(format!("{}: \"{text}\"", at(st))));
+    }
+    if fields.len() > st.targets.len() {
+        return Err(err!(
+            sqlstate::BAD_COPY_FILE_FORMAT,
+            "extra data after last expected column"
+        )
+        .with_context(format!("{}: \"{text}\"", at(st))));
+    }
+    Ok(Some((line_no, text)))
 }
 
 /// Reads the complete rows of a binary COPY buffer: the signature, flags and header

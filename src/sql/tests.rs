@@ -1211,6 +1211,27 @@ fn a_large_copy_converts_on_a_second_thread_as_on_one() {
         q(&mut s, "select count(*) from moods where m = 'ok'"),
         "count\n20000\nSELECT 1"
     );
+    // Columns named out of order, and every column named in order, on the thread.
+    q(&mut s, "create table ro (a int, b text, c int)");
+    s.simple_query("copy ro (c, b, a) from stdin");
+    send(
+        &mut s,
+        &many(20_000, &|i| format!("{i}\tb{i}\t{}\n", i + 1)),
+    )
+    .unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_some());
+    s.copy_done().unwrap();
+    s.simple_query("copy ro from stdin");
+    send(&mut s, &many(20_000, &|i| format!("-{i}\tB{i}\t{i}\n"))).unwrap();
+    assert!(s.copy.as_ref().unwrap().converter.is_some());
+    s.copy_done().unwrap();
+    assert_eq!(
+        q(
+            &mut s,
+            "select a, b, c from ro where b in ('b7', 'B7') order by b"
+        ),
+        "a|b|c\n-7|B7|7\n8|b7|7\nSELECT 2"
+    );
 }
 
 #[test]
