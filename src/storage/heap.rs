@@ -31,7 +31,9 @@
 //! order need no sort), grouped, and handed to the B-tree in order, which fills its nodes
 //! in one pass. A heap loaded from an image ([`Heap::from_frozen_rows`]) fills its
 //! version chunks in tuple-id order, and a large one builds its primary-key index on a
-//! second thread meanwhile.
+//! second thread meanwhile. An index built over a large heap's versions (ADD PRIMARY
+//! KEY, CREATE INDEX) makes and groups the keys of each half of the versions on a thread
+//! of its own ([`build_heap_index`]): making a key reads the version's row.
 //!
 //! Key encoding ([`index_key`]): integers, OIDs, dates, timestamps, times and booleans are
 //! encoded order-preservingly (a type tag, then big-endian with the sign bit flipped),
@@ -503,7 +505,19 @@ fn build_index(entries: impl IntoIterator<Item = (IndexKey, u64)>) -> IndexMap {
     // Sized for what is sure to come (an exact count for a whole heap's keys; nothing
     // for a partial index's filtered walk, which may keep few of the versions).
     let (low, _) = entries.size_hint();
-    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(low);
+    group_entries(entries, low).into_index()
+}
+
+/// Entries grouped as [`build_index`] takes them: the run that arrived in key order,
+/// grouped, and the entries after the first one out of order, as they came.
+struct Grouped {
+    grouped: Vec<(IndexKey, TidList)>,
+    rest: Vec<(IndexKey, u64)>,
+}
+
+/// Groups entries as they come (see [`build_index`]); `reserve` entries are expected.
+fn group_entries(entries: impl Iterator<Item = (IndexKey, u64)>, reserve: usize) -> Grouped {
+    let mut grouped: Vec<(IndexKey, TidList)> = Vec::with_capacity(reserve);
     let mut rest: Vec<(IndexKey, u64)> = Vec::new();
     for (k, tid) in entries {
         if !rest.is_empty() {
@@ -516,31 +530,116 @@ fn build_index(entries: impl IntoIterator<Item = (IndexKey, u64)>) -> IndexMap {
             _ => grouped.push((k, smallvec::smallvec![tid])),
         }
     }
-    if rest.is_empty() {
-        return grouped.into_iter().collect();
-    }
-    rest.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-    // Merge: on equal keys the grouped run's tuple ids (the earlier ones) go first.
-    let mut merged: Vec<(IndexKey, TidList)> = Vec::with_capacity(grouped.len() + rest.len());
-    let mut rest = rest.into_iter().peekable();
-    for (k, tids) in grouped {
-        while let Some((rk, _)) = rest.peek() {
-            if *rk >= k {
-                break;
+    Grouped { grouped, rest }
+}
+
+impl Grouped {
+    /// The entries of `self` followed by those of `later` (grouped from the entries
+    /// that came after `self`'s), as if grouped in one pass.
+    fn then(mut self, later: Grouped) -> Grouped {
+        let Grouped { grouped, rest } = later;
+        let mut grouped = grouped.into_iter().peekable();
+        if self.rest.is_empty() {
+            // `later`'s ordered run continues this one where its first key is not
+            // below this run's last (an equal key joins that key's tuple ids).
+            if let (Some((last, tids)), Some((first, _))) =
+                (self.grouped.last_mut(), grouped.peek())
+            {
+                if first == last {
+                    if let Some((_, more)) = grouped.next() {
+                        tids.extend(more);
+                    }
+                }
             }
-            if let Some((rk, tid)) = rest.next() {
-                push_entry(&mut merged, rk, tid);
+            let continues = match (self.grouped.last(), grouped.peek()) {
+                (Some((last, _)), Some((first, _))) => first > last,
+                _ => true,
+            };
+            if continues {
+                self.grouped.extend(grouped);
+                self.rest = rest;
+                return self;
             }
         }
-        match merged.last_mut() {
-            Some((last, held)) if *last == k => held.extend(tids),
-            _ => merged.push((k, tids)),
+        // Past the first entry out of order, everything is ungrouped, in arrival order.
+        self.rest
+            .extend(grouped.flat_map(|(k, tids)| tids.into_iter().map(move |t| (k.clone(), t))));
+        self.rest.extend(rest);
+        self
+    }
+
+    /// The index: the out-of-order entries sorted by key, then tuple id (which keeps
+    /// the entries' order within a key), and merged into the ordered run.
+    fn into_index(self) -> IndexMap {
+        let Grouped { grouped, mut rest } = self;
+        if rest.is_empty() {
+            return grouped.into_iter().collect();
         }
+        rest.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        // Merge: on equal keys the grouped run's tuple ids (the earlier ones) go first.
+        let mut merged: Vec<(IndexKey, TidList)> = Vec::with_capacity(grouped.len() + rest.len());
+        let mut rest = rest.into_iter().peekable();
+        for (k, tids) in grouped {
+            while let Some((rk, _)) = rest.peek() {
+                if *rk >= k {
+                    break;
+                }
+                if let Some((rk, tid)) = rest.next() {
+                    push_entry(&mut merged, rk, tid);
+                }
+            }
+            match merged.last_mut() {
+                Some((last, held)) if *last == k => held.extend(tids),
+                _ => merged.push((k, tids)),
+            }
+        }
+        for (rk, tid) in rest {
+            push_entry(&mut merged, rk, tid);
+        }
+        merged.into_iter().collect()
     }
-    for (rk, tid) in rest {
-        push_entry(&mut merged, rk, tid);
+}
+
+/// [`build_index`] over a heap's versions, `key` giving each one's entry key (None
+/// leaves it out). A large heap's walk is cut in two halves by tuple id, each half's
+/// keys made and grouped on a thread of its own — making a key reads the version's
+/// row, and those reads (a cache miss or more each) are most of a large build's time
+/// — then joined ([`Grouped::then`]) and built. Small heaps, or no second thread to be
+/// had, are walked here alone.
+fn build_heap_index(
+    tuples: &TupleMap,
+    key: impl Fn(&[Value]) -> Option<IndexKey> + Sync,
+) -> IndexMap {
+    let walk = |it: &mut dyn Iterator<Item = (u64, &Tuple)>, reserve: usize| {
+        group_entries(
+            it.filter_map(|(tid, t)| key(&t.row).map(|k| (k, tid))),
+            reserve,
+        )
+    };
+    let ends = (tuples.keys().next(), tuples.keys().next_back());
+    let (Some(lo), Some(hi)) = ends else {
+        return IndexMap::new();
+    };
+    if tuples.len() < PARALLEL_BUILD_ROWS {
+        return walk(&mut tuples.iter(), tuples.len()).into_index();
     }
-    merged.into_iter().collect()
+    let mid = lo + (hi - lo) / 2 + 1;
+    let half = tuples.len() / 2 + 1;
+    let second_half = || walk(&mut tuples.iter_from(mid), half);
+    let (first, second) = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("tusk index build".into())
+            .spawn_scoped(scope, second_half);
+        // Room for both halves' entries: the second half's are appended without a
+        // reallocation (a copy of half the entries and new pages for all of them).
+        let first = walk(
+            &mut tuples.iter().take_while(|(tid, _)| *tid < mid),
+            tuples.len(),
+        );
+        (first, spawned.ok().and_then(|h| h.join().ok()))
+    });
+    let second = second.unwrap_or_else(second_half);
+    first.then(second).into_index()
 }
 
 /// Appends one (key, tuple id) entry to a list sorted by key, grouping equal keys.
@@ -641,11 +740,7 @@ impl Heap {
                     def: d.clone(),
                     map: BTreeMap::new(),
                 };
-                let entries: Vec<(IndexKey, u64)> = tuples
-                    .iter()
-                    .filter_map(|(tid, t)| ix.entry_key(&t.row).map(|(k, _)| (k, tid)))
-                    .collect();
-                ix.map = build_index(entries);
+                ix.map = build_heap_index(tuples, |row| ix.entry_key(row).map(|(k, _)| k));
                 ix
             })
             .collect();
@@ -667,12 +762,7 @@ impl Heap {
             self.pk_index = IndexMap::new();
             return;
         };
-        // One entry per version: the walk's exact length sizes the build once.
-        let entries = self
-            .tuples
-            .iter()
-            .map(|(tid, t)| (pk_entry_key(pk, &t.row), tid));
-        self.pk_index = build_index(entries);
+        self.pk_index = build_heap_index(&self.tuples, |row| Some(pk_entry_key(pk, row)));
     }
 
     /// A heap holding the rows of a checkpoint image, frozen (see the module notes),
@@ -1067,6 +1157,47 @@ mod tests {
         let got: Vec<(u8, Vec<u64>)> = m.iter().map(|(k, t)| (k[0], t.to_vec())).collect();
         assert_eq!(got, vec![(1, vec![4]), (2, vec![1, 6]), (5, vec![2, 3, 5])]);
         assert!(build_index(Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn a_heap_index_built_in_two_halves_equals_one_built_in_one() {
+        let n = PARALLEL_BUILD_ROWS as u64 + 1_001;
+        let half = n / 2;
+        for shape in 0..8 {
+            let mut tuples = TupleMap::new();
+            for tid in 1..=n {
+                if shape == 4 && tid % 3 == 0 {
+                    continue; // holes, as VACUUM leaves them
+                }
+                let k = match shape {
+                    0 | 4 | 6 => tid,
+                    // Pairs of equal keys, one pair across the cut.
+                    1 => tid / 2,
+                    // The second half's keys below the first's.
+                    2 if tid > half => tid % 1_000,
+                    2 => tid,
+                    // Descending: out of order from the second entry on.
+                    3 => n - tid,
+                    // In order up to the last hundred versions (in the second half).
+                    7 if tid > n - 100 => tid % 50,
+                    7 => tid,
+                    // Few keys, many versions each.
+                    _ => tid % 7,
+                };
+                tuples.insert(tid, Tuple::frozen(Arc::new(vec![Value::Int8(k as i64)]), 1));
+            }
+            // Shape 6: a partial index, every other version left out.
+            let key = |row: &[Value]| {
+                let keep = shape != 6 || matches!(row[0], Value::Int8(k) if k % 2 == 0);
+                keep.then(|| pk_entry_key(&[0], row))
+            };
+            let one = build_index(
+                tuples
+                    .iter()
+                    .filter_map(|(tid, t)| key(&t.row).map(|k| (k, tid))),
+            );
+            assert_eq!(build_heap_index(&tuples, key), one, "shape {shape}");
+        }
     }
 
     #[test]
