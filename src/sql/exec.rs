@@ -911,14 +911,32 @@ pub fn run_insert(p: &InsertPlan, cx: &mut ExecCtx<'_>) -> Result<(u64, Vec<Vec<
     }
     let mut out = Vec::new();
     let mut n = 0;
-    // Versions this command inserted or updated (ON CONFLICT may not touch one twice).
+    // Asked once for the statement, not for every row: whether the table's own foreign
+    // keys check each row, and its CHECK constraints bound.
+    let references = !super::fkeys::own(cx, p.db, p.table.oid).is_empty();
+    let checks = super::ddl::row_checks(cx, p.db, &p.table)?;
+    // A row is needed after the engine took it only for a foreign key's check,
+    // RETURNING, or ON CONFLICT's look-up of the version it ran into; otherwise it is
+    // handed over without a copy.
+    let keep = references || p.returning.is_some() || p.on_conflict.is_some();
+    // Versions this command inserted or updated (ON CONFLICT may not touch one twice;
+    // only it reads them).
     let mut touched: HashSet<u64> = HashSet::new();
     for mut row in full_rows {
-        super::ddl::prepare_row(cx, p.db, &p.table, &mut row)?;
+        super::ddl::prepare_row_with(cx, p.db, &p.table, &checks, &mut row)?;
+        if !keep {
+            cx.engine.insert(cx.txn, p.db, p.table.oid, row)?;
+            n += 1;
+            continue;
+        }
         let err = match cx.engine.insert(cx.txn, p.db, p.table.oid, row.clone()) {
             Ok(tid) => {
-                touched.insert(tid);
-                super::fkeys::after_insert(cx, p.db, &p.table, &row)?;
+                if p.on_conflict.is_some() {
+                    touched.insert(tid);
+                }
+                if references {
+                    super::fkeys::after_insert(cx, p.db, &p.table, &row)?;
+                }
                 returning_row(&p.returning, &row, cx, &mut out)?;
                 n += 1;
                 continue;
