@@ -1013,6 +1013,49 @@ fn databases_keep_their_own_tables_and_survive_restart() {
 }
 
 #[test]
+fn insert_errors_come_in_row_order_across_batches() {
+    // Rows go to the engine in batches; the error reported is still the first row's
+    // in order, as PostgreSQL's row-by-row INSERT reports it (texts from PostgreSQL 15).
+    let d = db("insert_order");
+    let mut s = session(&d.engine, "postgres");
+    q(
+        &mut s,
+        "create table ord (a int primary key check (a > 0), b text not null)",
+    );
+    assert_eq!(
+        q(&mut s, "insert into ord values (1, 'x'), (1, 'y'), (-1, 'z')"),
+        "ERROR 23505: duplicate key value violates unique constraint \"ord_pkey\" DETAIL Key (a)=(1) already exists."
+    );
+    assert_eq!(
+        q(&mut s, "insert into ord values (1, 'x'), (-1, 'y'), (1, 'z')"),
+        "ERROR 23514: new row for relation \"ord\" violates check constraint \"ord_a_check\" DETAIL Failing row contains (-1, y)."
+    );
+    assert_eq!(
+        q(&mut s, "insert into ord values (1, 'x'), (2, null), (1, 'z')"),
+        "ERROR 23502: null value in column \"b\" of relation \"ord\" violates not-null constraint DETAIL Failing row contains (2, null)."
+    );
+    // A duplicate in a later batch than its first copy.
+    assert_eq!(
+        q(
+            &mut s,
+            "insert into ord select g, 'v' from generate_series(1, 2500) g union all select 7, 'dup'"
+        ),
+        "ERROR 23505: duplicate key value violates unique constraint \"ord_pkey\" DETAIL Key (a)=(7) already exists."
+    );
+    assert_eq!(
+        q(
+            &mut s,
+            "insert into ord select g, 'v' from generate_series(1, 2500) g"
+        ),
+        "INSERT 0 2500"
+    );
+    assert_eq!(
+        q(&mut s, "select count(*), sum(a) from ord"),
+        "count|sum\n2500|3126250\nSELECT 1"
+    );
+}
+
+#[test]
 fn copy_from_stdin_text_and_csv() {
     let d = db("copy");
     let mut s = session(&d.engine, "postgres");
