@@ -1013,9 +1013,10 @@ fn databases_keep_their_own_tables_and_survive_restart() {
 }
 
 #[test]
-fn insert_errors_come_in_row_order_across_batches() {
-    // Rows go to the engine in batches; the error reported is still the first row's
-    // in order, as PostgreSQL's row-by-row INSERT reports it (texts from PostgreSQL 15).
+fn insert_errors_come_in_row_order() {
+    // The error reported is the first failing row's, each row checked before it is
+    // inserted, as PostgreSQL's row-by-row INSERT reports it (texts from PostgreSQL 15):
+    // what any faster INSERT path (rows handed over in batches) must keep.
     let d = db("insert_order");
     let mut s = session(&d.engine, "postgres");
     q(
