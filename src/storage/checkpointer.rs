@@ -4,7 +4,12 @@
 //!
 //! What it owns: [`CheckpointSettings`] (`checkpoint_timeout`, `max_wal_size`,
 //! `wal_keep_size`, `log_checkpoints`, the autovacuum threshold), the retention rule
-//! [`oldest_segment_to_keep`] and the thread started by [`spawn`].
+//! [`oldest_segment_to_keep`] and the two threads started by [`spawn`]: the
+//! checkpointer, and the one that makes WAL segments ready ahead of the writer
+//! (`tusk wal prealloc`: the writer asks for the next segment once it is half-way
+//! through the current one, and that thread has the writer create it, so that a large
+//! commit crossing into a new segment does not wait for 16 MB of zeros to be written
+//! and synced).
 //!
 //! Invariants:
 //! - The thread holds only a `Weak` reference to the engine: dropping the last `Arc`
@@ -257,6 +262,36 @@ pub fn spawn(engine: &Arc<Engine>) {
         .spawn(move || run(weak));
     if let Err(e) = started {
         tracing::warn!("could not start the checkpointer thread: {e}");
+    }
+    if let Some(requests) = engine.wal.ahead_requests() {
+        let weak: Weak<Engine> = Arc::downgrade(engine);
+        let started = std::thread::Builder::new()
+            .name("tusk wal prealloc".into())
+            .spawn(move || prepare_ahead(weak, requests));
+        if let Err(e) = started {
+            // The writer then creates each segment itself, as before.
+            tracing::warn!("could not start the WAL preallocation thread: {e}");
+        }
+    }
+}
+
+/// Makes the WAL segments the writer asks for ready ahead of it (see
+/// `WalWriter::ahead_requests`), the latest asked when several wait. Ends when the
+/// writer (with its engine) is gone; holds the engine only while preparing a segment.
+fn prepare_ahead(weak: Weak<Engine>, requests: std::sync::mpsc::Receiver<u64>) {
+    while let Ok(mut next) = requests.recv() {
+        while let Ok(later) = requests.try_recv() {
+            next = next.max(later);
+        }
+        let Some(engine) = weak.upgrade() else {
+            return;
+        };
+        if engine.shut_down.load(Ordering::SeqCst) || engine.broken.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Err(e) = engine.wal.prepare_segment(next) {
+            tracing::warn!("could not preallocate a WAL segment: {}", e.message);
+        }
     }
 }
 

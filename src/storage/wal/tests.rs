@@ -808,6 +808,54 @@ fn preallocation_prepares_the_next_segment_once() {
     assert!(leftovers.is_empty());
 }
 
+#[test]
+fn segments_are_asked_for_ahead_once_half_way() {
+    let d = TempDir::new("ahead");
+    let seg = MB;
+    let w = WalWriter::create(opts(&d.0, seg)).unwrap();
+    let requests = w.ahead_requests().unwrap();
+    assert!(w.ahead_requests().is_none(), "the requests go to one taker");
+    let mut i = 0;
+    let append_until = |w: &WalWriter, i: &mut u32, pos: u64| {
+        while w.insert_lsn().0 < pos {
+            w.append(RM_TUSK, 0, *i, &payload(*i as usize, 2000))
+                .unwrap();
+            *i += 1;
+        }
+    };
+    append_until(&w, &mut i, seg + seg / 2 - 4000);
+    assert!(
+        requests.try_recv().is_err(),
+        "not half-way through segment 1 yet"
+    );
+    append_until(&w, &mut i, seg + seg / 2 + 4000);
+    assert_eq!(requests.try_recv(), Ok(2));
+    append_until(&w, &mut i, seg + seg / 4 * 3);
+    assert!(requests.try_recv().is_err(), "segment 2 is asked for once");
+    assert!(w.prepare_segment(2).unwrap());
+    assert!(!w.prepare_segment(2).unwrap(), "already ready");
+    assert_eq!(w.ready_segments(), vec![2]);
+    // The writer moves into the file made ready (no new file), and past it asks for 3
+    // half-way through 2; a segment it already moved into is not prepared again.
+    append_until(&w, &mut i, 2 * seg + seg / 2 + 4000);
+    w.flush(w.insert_lsn()).unwrap();
+    assert!(w.ready_segments().is_empty());
+    assert_eq!(requests.try_recv(), Ok(3));
+    assert!(
+        !w.prepare_segment(2).unwrap(),
+        "the writer is in segment 2 already"
+    );
+    let (recs, end) = read_all(&d.0, seg, 1, Lsn(seg + 40));
+    assert_eq!(recs.len() as u32, i);
+    assert_eq!(end, w.insert_lsn());
+    // Once the taker is gone the writer goes on alone.
+    drop(requests);
+    append_until(&w, &mut i, 3 * seg + seg / 2 + 4000);
+    w.flush(w.insert_lsn()).unwrap();
+    let (recs, _) = read_all(&d.0, seg, 1, Lsn(seg + 40));
+    assert_eq!(recs.len() as u32, i);
+}
+
 /// Runs the stock pg_waldump on `dir` with `args`; `None` when it is not installed.
 fn pg_waldump(dir: &Path, args: &[&str]) -> Option<(bool, String, String)> {
     let bin = Path::new("/usr/lib/postgresql/15/bin/pg_waldump");

@@ -49,7 +49,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock};
 
 use tokio::sync::watch;
 
@@ -244,6 +245,19 @@ pub struct WalWriter {
     segment_hook: OnceLock<SegmentHook>,
     /// How long each fsync/fdatasync call took (lock-free, see `latency.rs`).
     sync_latency: super::latency::SyncLatency,
+    /// Segments to make ready ahead of the writer (see [`WalWriter::ahead_requests`]).
+    ahead: Ahead,
+}
+
+/// The requests for segments to be made ready ahead of the writer: once the insert
+/// position passes half of its segment, the next segment's number is sent, once per
+/// segment, to whoever took the receiving end ([`WalWriter::ahead_requests`]).
+#[derive(Default)]
+struct Ahead {
+    /// The highest segment number asked for so far.
+    asked: AtomicU64,
+    /// Set once a thread takes the requests; until then none are sent.
+    tx: OnceLock<mpsc::Sender<u64>>,
 }
 
 /// What [`WalWriter::on_segment_complete`] calls: `(timeline, segment number)`.
@@ -551,6 +565,7 @@ impl WalWriter {
             stats_since: crate::types::now_micros(),
             segment_hook: OnceLock::new(),
             sync_latency: Default::default(),
+            ahead: Ahead::default(),
         }
     }
 
@@ -619,6 +634,7 @@ impl WalWriter {
             st.stats.buffers_full += u64::from(big);
             (start, end, big)
         };
+        self.ask_ahead(end);
         if big {
             self.write(Lsn(end))?;
         }
@@ -924,24 +940,36 @@ impl WalWriter {
 
     /// Creates the segment after the one being written, zero-filled, when the insert
     /// position is past three quarters of the current segment and no file is ready for
-    /// it yet (PostgreSQL's preallocation at checkpoints). The file is built without
-    /// holding up writers and renamed into place. Returns whether a file was added.
+    /// it yet (PostgreSQL's preallocation at checkpoints). Returns whether a file was
+    /// added.
     pub fn preallocate_next(&self) -> Result<bool> {
         let seg = self.opts.segment_size;
         let insert = self.lock_state().insert_end;
         if insert % seg < seg / 4 * 3 {
             return Ok(false);
         }
-        let next = insert / seg + 1;
+        self.prepare_segment(insert / seg + 1)
+    }
+
+    /// Creates segment `next` zero-filled, unless the writer already moved into it or a
+    /// file is ready for it. The file is built under a temporary name without holding
+    /// up writers, and renamed into place under the files lock only if it is still
+    /// wanted then (the writer may have created it meanwhile). Returns whether a file
+    /// was added.
+    pub fn prepare_segment(&self, next: u64) -> Result<bool> {
+        let seg = self.opts.segment_size;
         let wanted =
             |files: &Files| next >= files.first_new_segno && !files.ready.contains_key(&next);
         if !wanted(&self.lock_files()) {
             return Ok(false);
         }
-        let temp = self
-            .opts
-            .dir
-            .join(format!("xlogtemp.prealloc.{}", std::process::id()));
+        // Unique: the checkpointer and the thread preparing ahead may both be at it.
+        static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+        let temp = self.opts.dir.join(format!(
+            "xlogtemp.prealloc.{}.{}",
+            std::process::id(),
+            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
         self.io
             .create_zeroed(&temp, seg, self.opts.fsync, self.opts.sync_method)
             .map_err(|e| Error::io(format!("could not create file \"{}\"", temp.display()), e))?;
@@ -964,6 +992,37 @@ impl WalWriter {
         }
         files.ready.insert(next, false);
         Ok(true)
+    }
+
+    /// The receiving end of the requests for segments to prepare ahead of the writer
+    /// ([`WalWriter::prepare_segment`] each number received): once the insert position
+    /// passes half of a segment, the next one's number is sent, once. A large
+    /// transaction's commit fills a segment every few tens of milliseconds, and creating
+    /// one (16 MB of zeros written and synced) in the writer's path held every
+    /// committer behind it up for as long as ~15 ms. `None` when another caller took
+    /// the requests already. Until one is taken, nothing is asked.
+    pub fn ahead_requests(&self) -> Option<mpsc::Receiver<u64>> {
+        let (tx, rx) = mpsc::channel();
+        self.ahead.tx.set(tx).ok()?;
+        Some(rx)
+    }
+
+    /// Asks for the segment after the one holding `end` once `end` is past half of its
+    /// segment (see [`WalWriter::ahead_requests`]): an atomic maximum per append, a send
+    /// once per segment.
+    fn ask_ahead(&self, end: u64) {
+        let seg = self.opts.segment_size;
+        if end % seg < seg / 2 {
+            return;
+        }
+        let Some(tx) = self.ahead.tx.get() else {
+            return;
+        };
+        let next = end / seg + 1;
+        if self.ahead.asked.fetch_max(next, Ordering::Relaxed) < next {
+            // The receiver gone (the thread ended) leaves the writer to create it.
+            let _ = tx.send(next);
+        }
     }
 
     /// The segment numbers of the files made ready ahead of the writer (tests).
