@@ -598,19 +598,18 @@ fn queue_side_messages(s: &mut Session, w: &mut Writer) {
     }
 }
 
-fn encode_row(
-    s: &Session,
-    row: &[crate::types::Value],
-    formats: &[i16],
-    fields: Option<&[crate::sql::FieldDesc]>,
-) -> Vec<Option<Vec<u8>>> {
-    row.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let ty = fields.and_then(|f| f.get(i)).map(|f| f.type_oid);
-            s.encode_value_as(v, format_for(formats, i), ty)
-        })
-        .collect()
+/// A row's values encoded for a DataRow, in the formats a Bind asked for (`formats`,
+/// PostgreSQL's rule: none, one for all, or one per column).
+fn encoded_values<'a>(
+    s: &'a Session,
+    row: &'a [crate::types::Value],
+    formats: &'a [i16],
+    fields: Option<&'a [crate::sql::FieldDesc]>,
+) -> impl ExactSizeIterator<Item = Option<Vec<u8>>> + 'a {
+    row.iter().enumerate().map(move |(i, v)| {
+        let ty = fields.and_then(|f| f.get(i)).map(|f| f.type_oid);
+        s.encode_value_as(v, format_for(formats, i), ty)
+    })
 }
 
 /// Runs one simple Query message; returns the reply bytes queued in a Writer, and
@@ -633,7 +632,7 @@ fn simple_query_with_errors(s: &mut Session, sql: &str) -> ((Writer, bool), Vec<
             Ok(ExecResult::Rows { fields, rows, tag }) => {
                 w.row_description(&fields, &[]);
                 for row in &rows {
-                    w.data_row(&encode_row(s, row, &[], Some(&fields)));
+                    w.data_row_of(encoded_values(s, row, &[], Some(&fields)));
                 }
                 w.command_complete(&tag);
             }
@@ -776,8 +775,7 @@ fn extended(s: &mut Session, msg: &FrontendMessage, w: &mut Writer) -> (bool, Op
             }
             FrontendMessage::Describe { name, .. } => match s.describe_portal(name)? {
                 Some(f) => {
-                    let formats = s.portal_formats(name);
-                    w.row_description(&f, &formats);
+                    w.row_description(&f, s.portal_formats(name));
                 }
                 None => w.empty_message(b'n'),
             },
@@ -785,13 +783,9 @@ fn extended(s: &mut Session, msg: &FrontendMessage, w: &mut Writer) -> (bool, Op
                 let fields = s.describe_portal(portal).ok().flatten();
                 let (rows, tag) = s.execute(portal, (*max_rows).max(0) as usize)?;
                 let formats = s.portal_formats(portal);
+                let fields = fields.as_deref().map(|f| f.as_slice());
                 for row in &rows {
-                    w.data_row(&encode_row(
-                        s,
-                        row,
-                        &formats,
-                        fields.as_deref().map(|f| f.as_slice()),
-                    ));
+                    w.data_row_of(encoded_values(s, row, formats, fields));
                 }
                 match tag {
                     Some(t) if t.is_empty() => w.empty_message(b'I'),
@@ -974,7 +968,9 @@ async fn query_loop(conn: Established, shared: Arc<Shared>) {
                 // Extended-protocol messages already in the buffer (a client's
                 // Bind/Execute/Sync usually arrive in one packet) run as one batch on one
                 // session call.
-                let mut batch = vec![m];
+                // Bind, Describe, Execute, Sync: room for a usual batch at once.
+                let mut batch = Vec::with_capacity(4);
+                batch.push(m);
                 while !matches!(batch.last(), Some(FrontendMessage::Sync)) {
                     match take_buffered_frame(&mut io) {
                         Some(next) => batch.push(next),

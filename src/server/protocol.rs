@@ -23,7 +23,7 @@
 //!    [`Writer::flush`] sends them.
 
 use bytes::{BufMut, BytesMut};
-use pgwire::messages::data::{DataRow, FieldDescription, ParameterDescription, RowDescription};
+use pgwire::messages::data::{FieldDescription, ParameterDescription, RowDescription};
 use pgwire::messages::response::{
     CommandComplete, ErrorResponse, NoticeResponse, ReadyForQuery, TransactionStatus,
 };
@@ -476,22 +476,39 @@ impl Writer {
 
     /// Queues a DataRow of already-encoded values (None = NULL).
     pub fn data_row(&mut self, values: &[Option<Vec<u8>>]) {
-        let mut data = BytesMut::with_capacity(
-            values
-                .iter()
-                .map(|v| 4 + v.as_ref().map_or(0, |v| v.len()))
-                .sum(),
-        );
+        self.data_row_of(values.iter().map(|v| v.as_deref()));
+    }
+
+    /// Queues a DataRow of the values `values` yields (None = NULL), each written
+    /// straight into the queue: no row of encoded values is gathered first, and no
+    /// message is built apart and copied in (a result of many rows made three
+    /// allocations a row that way).
+    pub fn data_row_of<V: AsRef<[u8]>>(
+        &mut self,
+        values: impl ExactSizeIterator<Item = Option<V>>,
+    ) {
+        let start = self.buf.len();
+        self.buf.put_u8(b'D');
+        self.buf.put_i32(0); // the length, set below
+        self.buf.put_i16(values.len() as i16);
         for v in values {
             match v {
                 Some(v) => {
-                    data.put_i32(v.len() as i32);
-                    data.put_slice(v);
+                    let v = v.as_ref();
+                    self.buf.put_i32(v.len() as i32);
+                    self.buf.put_slice(v);
                 }
-                None => data.put_i32(-1),
+                None => self.buf.put_i32(-1),
             }
         }
-        self.put(DataRow::new(data, values.len() as i16));
+        match i32::try_from(self.buf.len() - start - 1) {
+            Ok(len) => self.buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes()),
+            Err(_) => {
+                // As `put` does with a message beyond the protocol's limit.
+                self.buf.truncate(start);
+                tracing::error!("could not encode a backend message: a row of more than 2 GB");
+            }
+        }
     }
 
     /// Queues a CommandComplete with the given tag.

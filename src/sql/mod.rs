@@ -2916,6 +2916,14 @@ impl Session {
     ) -> Result<()> {
         self.enter_zone();
         let stmt = self.statement(statement)?;
+        if param_formats.len() > 1 && param_formats.len() != params.len() {
+            bail!(
+                sqlstate::PROTOCOL_VIOLATION,
+                "bind message has {} parameter formats but {} parameters",
+                param_formats.len(),
+                params.len()
+            );
+        }
         if params.len() != stmt.param_types.len() {
             bail!(
                 sqlstate::PROTOCOL_VIOLATION,
@@ -2936,6 +2944,10 @@ impl Session {
             values.push(match p {
                 None => Value::Null,
                 Some(b) if fmt == 1 => types::decode_binary(ty, b)?,
+                Some(_) if fmt != 0 => bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "unsupported format code: {fmt}"
+                ),
                 Some(b) => {
                     let s = std::str::from_utf8(b).map_err(|_| {
                         err!(
@@ -2959,6 +2971,17 @@ impl Session {
                     }
                 }
             });
+        }
+        // As PostgreSQL sets a portal's result formats: a list of several must name
+        // every column of a statement returning rows.
+        let columns = stmt.fields.as_ref().map_or(0, |f| f.len());
+        if result_formats.len() > 1 && stmt.fields.is_some() && result_formats.len() != columns {
+            bail!(
+                sqlstate::PROTOCOL_VIOLATION,
+                "bind message has {} result formats but query has {} columns",
+                result_formats.len(),
+                columns
+            );
         }
         let bound = Portal {
             stmt,
@@ -3027,17 +3050,12 @@ impl Session {
         self.statements.get(name).map(|p| p.piece.text.clone())
     }
 
-    /// Result format codes per column of a portal.
-    pub fn portal_formats(&self, portal: &str) -> Vec<i16> {
-        let Some(p) = self.portals.get(portal) else {
-            return vec![];
-        };
-        let n = p.stmt.fields.as_ref().map(|f| f.len()).unwrap_or(0);
-        match p.result_formats.len() {
-            0 => vec![0; n],
-            1 => vec![p.result_formats[0]; n],
-            _ => p.result_formats.clone(),
-        }
+    /// A portal's result format codes as its Bind gave them (none: all text; one: for
+    /// every column; else one per column — `protocol::format_for` reads them).
+    pub fn portal_formats(&self, portal: &str) -> &[i16] {
+        self.portals
+            .get(portal)
+            .map_or(&[], |p| p.result_formats.as_slice())
     }
 
     /// Execute: runs a portal for up to `max_rows` rows (0 = all). `Ok((rows,

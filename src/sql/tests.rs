@@ -405,7 +405,7 @@ fn extended_protocol_with_parameters() {
         .unwrap();
     s.bind("", "", &[1], &[Some(2i64.to_be_bytes().to_vec())], &[1])
         .unwrap();
-    assert_eq!(s.portal_formats(""), vec![1]);
+    assert_eq!(s.portal_formats(""), [1]);
     let (rows, tag) = s.execute("", 1).unwrap();
     assert_eq!(rows, vec![vec![Value::Int4(2)]]);
     assert_eq!(tag, None);
@@ -414,6 +414,36 @@ fn extended_protocol_with_parameters() {
     assert_eq!(tag.as_deref(), Some("SELECT 1"));
     s.sync().unwrap();
     assert!(s.bind("", "nosuch", &[], &[], &[]).is_err());
+    // Format lists as PostgreSQL 15 checks them (texts and SQLSTATEs from it).
+    s.parse("two", "select $1::int, 'x'", &[]).unwrap();
+    let one = || vec![Some(b"1".to_vec())];
+    let e = s.bind("", "two", &[0, 0], &one(), &[]).unwrap_err();
+    assert_eq!(e.code, "08P01");
+    assert_eq!(
+        e.message,
+        "bind message has 2 parameter formats but 1 parameters"
+    );
+    let e = s.bind("", "two", &[2], &one(), &[]).unwrap_err();
+    assert_eq!(e.code, "22023");
+    assert_eq!(e.message, "unsupported format code: 2");
+    s.bind("", "two", &[2], &[None], &[]).unwrap(); // a NULL has no format
+    let e = s.bind("", "two", &[], &one(), &[0, 1, 0]).unwrap_err();
+    assert_eq!(e.code, "08P01");
+    assert_eq!(
+        e.message,
+        "bind message has 3 result formats but query has 2 columns"
+    );
+    s.bind("", "two", &[], &one(), &[1, 0]).unwrap();
+    assert_eq!(s.portal_formats(""), [1, 0]);
+    s.bind(
+        "",
+        "ins",
+        &[],
+        &one().into_iter().chain(one()).collect::<Vec<_>>(),
+        &[1, 1, 1],
+    )
+    .unwrap(); // no rows: its result formats are not looked at
+    s.sync().unwrap();
 }
 
 /// The protocol's Execute checks a prepared statement's result columns on the plan it
