@@ -1807,6 +1807,19 @@ impl Session {
         params: &[Value],
         f: impl FnOnce(&mut ExecCtx<'_>) -> Result<R>,
     ) -> Result<R> {
+        self.exec_ctx_in(params, false, f)
+    }
+
+    /// [`Session::exec_ctx`]; `just_begun` says the transaction was begun by the
+    /// statement about to run, a moment ago: its first snapshot (taken by the begin)
+    /// is then the statement's, and taking another would only take the engine lock
+    /// once more (every autocommit statement did).
+    fn exec_ctx_in<R>(
+        &mut self,
+        params: &[Value],
+        just_begun: bool,
+        f: impl FnOnce(&mut ExecCtx<'_>) -> Result<R>,
+    ) -> Result<R> {
         self.ensure_txn();
         let keep_snapshot = self.transaction_snapshot();
         let role = {
@@ -1840,7 +1853,9 @@ impl Session {
             .as_mut()
             .ok_or_else(|| Error::internal("no transaction"))?;
         if !keep_snapshot || !*snapshot_taken {
-            engine.new_snapshot(txn);
+            if !(just_begun && !*snapshot_taken) {
+                engine.new_snapshot(txn);
+            }
             *snapshot_taken = true;
         }
         txn.deadline = deadline;
@@ -1866,6 +1881,7 @@ impl Session {
     }
 
     fn run_plan(&mut self, plan: &Plan, params: &[Value]) -> Result<ExecResult> {
+        let just_begun = self.txn.is_none();
         self.ensure_txn();
         // A recovery conflict signalled between statements (storage/standby_locks.rs)
         // cancels the next one even if no check of the cancel flag sees it.
@@ -1883,31 +1899,32 @@ impl Session {
             }
         }
         let fields = plan.fields();
-        let result = self.exec_ctx(params, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
-            match plan {
-                Plan::Query(q) => {
-                    let rows = exec::run_select(q, cx)?;
-                    Ok((rows.len() as u64, rows))
+        let result =
+            self.exec_ctx_in(params, just_begun, |cx| -> Result<(u64, Vec<Vec<Value>>)> {
+                match plan {
+                    Plan::Query(q) => {
+                        let rows = exec::run_select(q, cx)?;
+                        Ok((rows.len() as u64, rows))
+                    }
+                    Plan::Insert(p) => exec::run_insert(p, cx),
+                    Plan::Update(p) => exec::run_update(p, cx),
+                    Plan::Delete(p) => exec::run_delete(p, cx),
+                    Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
+                    Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
+                    Plan::AlterTable(p) => alter::run(p, cx).map(|_| (0, vec![])),
+                    Plan::CreateIndex(p) => exec::run_create_index(p, cx).map(|_| (0, vec![])),
+                    Plan::DropIndex(names, ie) => {
+                        exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
+                    }
+                    Plan::DropTable(names, ie, cascade) => {
+                        exec::run_drop_table(names, *ie, *cascade, cx).map(|_| (0, vec![]))
+                    }
+                    Plan::Front(_) => Ok((0, vec![])),
+                    Plan::Ddl(p) => ddl::execute_counted(p, cx).map(|n| (n, vec![])),
+                    Plan::Explain(e) => explain::run(e, cx),
+                    Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
                 }
-                Plan::Insert(p) => exec::run_insert(p, cx),
-                Plan::Update(p) => exec::run_update(p, cx),
-                Plan::Delete(p) => exec::run_delete(p, cx),
-                Plan::CreateTable(p) => exec::run_create_table(p, cx).map(|_| (0, vec![])),
-                Plan::Truncate(tables) => exec::run_truncate(tables, cx).map(|_| (0, vec![])),
-                Plan::AlterTable(p) => alter::run(p, cx).map(|_| (0, vec![])),
-                Plan::CreateIndex(p) => exec::run_create_index(p, cx).map(|_| (0, vec![])),
-                Plan::DropIndex(names, ie) => {
-                    exec::run_drop_index(names, *ie, cx).map(|_| (0, vec![]))
-                }
-                Plan::DropTable(names, ie, cascade) => {
-                    exec::run_drop_table(names, *ie, *cascade, cx).map(|_| (0, vec![]))
-                }
-                Plan::Front(_) => Ok((0, vec![])),
-                Plan::Ddl(p) => ddl::execute_counted(p, cx).map(|n| (n, vec![])),
-                Plan::Explain(e) => explain::run(e, cx),
-                Plan::Enum(p) => enums::execute(p, cx).map(|_| (0, vec![])),
-            }
-        })?;
+            })?;
         // On a standby: a table replay dropped after planning was read as empty.
         if let Some(t) = self.txn.as_ref() {
             self.engine.check_standby_reads(t.xid)?;

@@ -1318,3 +1318,38 @@ fn command_tags_spell_the_count_in_decimal() {
         format!("DELETE {}", u64::MAX)
     );
 }
+
+/// A statement's snapshot is taken when it starts: after a BEGIN, the first statement
+/// sees what committed between the two (READ COMMITTED and REPEATABLE READ alike, as
+/// in PostgreSQL, whose transaction snapshot is the first statement's); an autocommit
+/// statement runs on the snapshot its own transaction began with.
+#[test]
+fn statements_see_what_committed_before_they_started() {
+    let d = db("snapstart");
+    let mut a = session(&d.engine, "postgres");
+    let mut b = session(&d.engine, "postgres");
+    q(&mut a, "create table t (id int primary key)");
+    let count = "select count(*) from t";
+    q(&mut a, "begin");
+    q(&mut b, "insert into t values (1)");
+    assert_eq!(q(&mut a, count), "count\n1\nSELECT 1");
+    q(&mut b, "insert into t values (2)");
+    assert_eq!(q(&mut a, count), "count\n2\nSELECT 1");
+    q(&mut a, "commit");
+    q(&mut a, "begin isolation level repeatable read");
+    q(&mut b, "insert into t values (3)");
+    assert_eq!(q(&mut a, count), "count\n3\nSELECT 1");
+    q(&mut b, "insert into t values (4)");
+    assert_eq!(q(&mut a, count), "count\n3\nSELECT 1");
+    q(&mut a, "commit");
+    // Autocommit, simple and extended: each statement's own transaction.
+    assert_eq!(q(&mut a, count), "count\n4\nSELECT 1");
+    a.parse("c", count, &[]).unwrap();
+    for n in 5..=6 {
+        q(&mut b, &format!("insert into t values ({n})"));
+        a.bind("", "c", &[], &[], &[]).unwrap();
+        let (rows, _) = a.execute("", 0).unwrap();
+        assert_eq!(rows, vec![vec![Value::Int8(n)]]);
+        a.sync().unwrap();
+    }
+}
