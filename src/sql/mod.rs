@@ -1853,7 +1853,7 @@ impl Session {
             .as_mut()
             .ok_or_else(|| Error::internal("no transaction"))?;
         if !keep_snapshot || !*snapshot_taken {
-            if !(just_begun && !*snapshot_taken) {
+            if !just_begun || *snapshot_taken {
                 engine.new_snapshot(txn);
             }
             *snapshot_taken = true;
