@@ -3109,10 +3109,15 @@ impl Session {
         };
         if p.pending.is_none() {
             let stmt = p.stmt.clone();
-            let params = p.params.clone();
+            // Lent to the run, and given back for the log's `parameters:` line.
+            let params = std::mem::take(&mut p.params);
             let mut types = stmt.param_types.clone();
             self.expect_result_type(&stmt);
-            let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types)?;
+            let res = self.run(&stmt.piece, &stmt.parsed, &params, &mut types);
+            if let Some(p) = self.portals.get_mut(portal) {
+                p.params = params;
+            }
+            let res = res?;
             let (rows, tag) = match res {
                 ExecResult::Rows { rows, tag, .. } => (rows, tag),
                 ExecResult::Command { tag } => (vec![], tag),
@@ -3130,6 +3135,13 @@ impl Session {
                 ),
             };
             match self.portals.get_mut(portal) {
+                // Every row asked for (a client's usual Execute): handed over as they
+                // are, the portal left exhausted, as below, without a queue between.
+                Some(p) if max_rows == 0 => {
+                    p.pending = Some((Default::default(), "SELECT 0".into()));
+                    p.fetched = true;
+                    return Ok((rows, Some(tag)));
+                }
                 Some(p) => p.pending = Some((rows.into(), tag)),
                 // COMMIT/ROLLBACK ended the transaction and dropped the portal.
                 None => return Ok((rows, Some(tag))),

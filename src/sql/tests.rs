@@ -1348,8 +1348,13 @@ fn statements_see_what_committed_before_they_started() {
     for n in 5..=6 {
         q(&mut b, &format!("insert into t values ({n})"));
         a.bind("", "c", &[], &[], &[]).unwrap();
-        let (rows, _) = a.execute("", 0).unwrap();
+        let (rows, tag) = a.execute("", 0).unwrap();
         assert_eq!(rows, vec![vec![Value::Int8(n)]]);
+        assert_eq!(tag.as_deref(), Some("SELECT 1"));
+        // Executed again before Sync, the exhausted portal has nothing more.
+        let (rows, tag) = a.execute("", 0).unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(tag.as_deref(), Some("SELECT 0"));
         a.sync().unwrap();
     }
 }
