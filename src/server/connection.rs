@@ -712,18 +712,25 @@ fn extended_logged(
     log: &mut super::session_log::SessionLog,
     w: &mut Writer,
 ) -> bool {
-    let started = std::time::Instant::now();
+    // Parse and Bind are timed only when their durations may be logged; an Execute
+    // always is (it may itself SET log_min_duration_statement, which then applies to
+    // it, as in PostgreSQL).
+    let timed = |s: &Session| super::session_log::durations_logged(s).then(std::time::Instant::now);
+    let took =
+        |started: Option<std::time::Instant>| started.map_or(Default::default(), |t| t.elapsed());
     let (failed, _) = match &msg {
         FrontendMessage::Parse { name, query, .. } => {
+            let started = timed(s);
             let r = extended(s, &msg, w);
-            log.parse(s, name, query, started.elapsed(), r.1.as_ref());
+            log.parse(s, name, query, took(started), r.1.as_ref());
             r
         }
         FrontendMessage::Bind {
             portal, statement, ..
         } => {
+            let started = timed(s);
             let r = extended(s, &msg, w);
-            log.bind(s, portal, statement, started.elapsed(), r.1.as_ref());
+            log.bind(s, portal, statement, took(started), r.1.as_ref());
             r
         }
         FrontendMessage::Execute { portal, .. } => {

@@ -70,6 +70,13 @@ fn statement_bound(s: &Session) -> Option<LogClass> {
     }
 }
 
+/// Whether a Parse's or Bind's duration can be logged (`log_min_duration_statement`
+/// is on): neither message changes the setting, so asked before it, this says whether
+/// timing it is worth two clock readings.
+pub fn durations_logged(s: &Session) -> bool {
+    duration_bound(s).is_some()
+}
+
 /// `log_min_duration_statement`, or `None` when disabled (-1).
 fn duration_bound(s: &Session) -> Option<Duration> {
     let ms = s.log_min_duration_ms();
