@@ -2958,13 +2958,16 @@ impl Session {
                 _ => param_formats.get(i).copied().unwrap_or(0),
             };
             let ty = stmt.param_types[i];
+            // Refused even for a NULL, as PostgreSQL 15 does.
+            if fmt != 0 && fmt != 1 {
+                bail!(
+                    sqlstate::INVALID_PARAMETER_VALUE,
+                    "unsupported format code: {fmt}"
+                );
+            }
             values.push(match p {
                 None => Value::Null,
                 Some(b) if fmt == 1 => types::decode_binary(ty, b)?,
-                Some(_) if fmt != 0 => bail!(
-                    sqlstate::INVALID_PARAMETER_VALUE,
-                    "unsupported format code: {fmt}"
-                ),
                 Some(b) => {
                     let s = std::str::from_utf8(b).map_err(|_| {
                         err!(

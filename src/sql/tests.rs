@@ -426,7 +426,8 @@ fn extended_protocol_with_parameters() {
     let e = s.bind("", "two", &[2], &one(), &[]).unwrap_err();
     assert_eq!(e.code, "22023");
     assert_eq!(e.message, "unsupported format code: 2");
-    s.bind("", "two", &[2], &[None], &[]).unwrap(); // a NULL has no format
+    let e = s.bind("", "two", &[2], &[None], &[]).unwrap_err(); // a NULL too
+    assert_eq!(e.message, "unsupported format code: 2");
     let e = s.bind("", "two", &[], &one(), &[0, 1, 0]).unwrap_err();
     assert_eq!(e.code, "08P01");
     assert_eq!(
