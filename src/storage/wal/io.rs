@@ -99,9 +99,13 @@ fn open_flags(method: SyncMethod) -> i32 {
 /// A temporary file name beside `path`, unique within the process (the writer and a
 /// preallocation may build segment files at the same time).
 fn temp_path(path: &Path) -> std::path::PathBuf {
+    temp_in(path.parent().unwrap_or_else(|| Path::new(".")))
+}
+
+/// A temporary file name in `dir`, unique within the process (see [`temp_path`]).
+pub(super) fn temp_in(dir: &Path) -> std::path::PathBuf {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
     dir.join(format!("xlogtemp.{}.{n}", std::process::id()))
 }
 

@@ -964,12 +964,7 @@ impl WalWriter {
             return Ok(false);
         }
         // Unique: the checkpointer and the thread preparing ahead may both be at it.
-        static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
-        let temp = self.opts.dir.join(format!(
-            "xlogtemp.prealloc.{}.{}",
-            std::process::id(),
-            TEMP_SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
+        let temp = super::io::temp_in(&self.opts.dir);
         self.io
             .create_zeroed(&temp, seg, self.opts.fsync, self.opts.sync_method)
             .map_err(|e| Error::io(format!("could not create file \"{}\"", temp.display()), e))?;
