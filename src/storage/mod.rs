@@ -38,6 +38,13 @@
 //!   it never guesses what reached the disk. Its panic hook ([`Engine::on_panic`])
 //!   tells the server, which starts over from the WAL.
 //!
+//! - **Two locks, one order.** The heaps, the catalog and row locks are under the
+//!   engine lock (`state`); running transactions, snapshots in use and the commit
+//!   sequence under a small lock of their own (`procs`, [`Procs`]). Whoever needs both
+//!   takes `state` first. A transaction that changes nothing begins and ends under
+//!   `procs` alone; a commit's sequence number is bumped under both, before its
+//!   versions are stamped, so a snapshot that sees the number finds them stamped.
+//!
 //! What this module must never do: parse SQL, format output, or know about sessions.
 //!
 //! One UPDATE's walk through storage:
@@ -211,6 +218,9 @@ pub struct Transaction {
     deleted: Vec<(u32, u32, u64)>,
     /// Tables this transaction dropped (their heaps go at commit).
     dropped: Vec<(u32, u32)>,
+    /// Whether it changed the catalog (its undo entries and created heaps are in the
+    /// engine state, to be dropped or undone when it ends).
+    changed_catalog: bool,
     /// Set by the session to cancel waits (57014).
     pub cancel: Option<Arc<AtomicBool>>,
     /// The current statement's `statement_timeout` deadline, which ends waits too.
@@ -523,17 +533,10 @@ impl Transaction {
 /// Shared mutable state, protected by `Engine::state`.
 struct State {
     store: Store,
-    /// Xids of transactions in progress.
-    running: rustc_hash::FxHashSet<u32>,
     /// Catalog undo entries of transactions in progress (by xid), in apply order.
     pending_undo: rustc_hash::FxHashMap<u32, Vec<CatalogUndo>>,
     /// Tables created by transactions in progress (their heaps go on abort).
     pending_created: rustc_hash::FxHashMap<u32, Vec<(u32, u32)>>,
-    next_xid: u32,
-    /// The last commit sequence number handed out.
-    commit_seq: u64,
-    /// Snapshot sequence numbers in use, with counts (for pruning dead versions).
-    snapshots: BTreeMap<u64, usize>,
     /// Who waits for whom: a waiting transaction's xid → the xid it waits for. A wait
     /// that would close a cycle is a deadlock (40P01).
     waits_for: HashMap<u32, u32>,
@@ -548,6 +551,50 @@ struct State {
     imaging: Option<(u32, u32)>,
 }
 
+/// Transactions in progress and snapshots in use (PostgreSQL's proc array), under a
+/// lock of their own (`Engine::procs`): beginning a transaction, taking a statement's
+/// snapshot and ending a transaction that changed nothing touch only this, never the
+/// engine lock the heaps are under, so a read-only transaction takes that lock once
+/// (its look-up) instead of three times. Lock order: `state` before `procs`, never the
+/// other way; every hold is a few map operations.
+#[derive(Default)]
+struct Procs {
+    /// Xids of transactions in progress.
+    running: rustc_hash::FxHashSet<u32>,
+    next_xid: u32,
+    /// The last commit sequence number handed out. Bumped only under the engine lock
+    /// too, before the commit's versions are stamped with it: a snapshot that sees the
+    /// new number reads the heaps only once the stamping is done (under that lock).
+    commit_seq: u64,
+    /// Snapshot sequence numbers in use, with counts (for pruning dead versions).
+    snapshots: BTreeMap<u64, usize>,
+}
+
+impl Procs {
+    /// Registers a snapshot at the last commit and returns its sequence number.
+    fn take_snapshot(&mut self) -> u64 {
+        let seq = self.commit_seq;
+        *self.snapshots.entry(seq).or_default() += 1;
+        seq
+    }
+
+    /// Lets go of a snapshot taken with [`Procs::take_snapshot`].
+    fn release_snapshot(&mut self, seq: u64) {
+        if let Some(n) = self.snapshots.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                self.snapshots.remove(&seq);
+            }
+        }
+    }
+
+    /// The oldest snapshot in use (`u64::MAX` when none): a version deleted by a commit
+    /// at or before it is needed by nobody.
+    fn oldest_snapshot(&self) -> u64 {
+        self.snapshots.keys().next().copied().unwrap_or(u64::MAX)
+    }
+}
+
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
 pub struct Engine {
     datadir: PathBuf,
@@ -558,6 +605,8 @@ pub struct Engine {
     timeline: AtomicU32,
     /// Catalog, heaps and transaction bookkeeping; `cond` signals transaction ends.
     state: Mutex<State>,
+    /// Running transactions and snapshots in use (see [`Procs`]).
+    procs: Mutex<Procs>,
     /// How many heaps may still wait for their checkpoint images after the start
     /// (`storage::heaps`): while not 0, [`Engine::await_heap`] waits for a table's
     /// image before the engine lock is taken.
@@ -728,16 +777,17 @@ impl Engine {
                     catalog,
                     heaps: Default::default(),
                 },
-                running: Default::default(),
                 pending_undo: Default::default(),
                 pending_created: Default::default(),
-                next_xid: 735,
-                commit_seq: 1,
-                snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
                 dead_versions: 0,
                 imaging: None,
+            }),
+            procs: Mutex::new(Procs {
+                next_xid: 735,
+                commit_seq: 1,
+                ..Procs::default()
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -918,6 +968,12 @@ impl Engine {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The running transactions and snapshots in use (see [`Procs`]); taken after the
+    /// engine lock when both are needed, never before it.
+    fn procs(&self) -> MutexGuard<'_, Procs> {
+        self.procs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Waits, with the engine lock released, until a table whose checkpoint image is
     /// still being decoded after the start is in memory (`storage::heaps`), decoding it
     /// in this thread if no loader has started it — so that the session (or
@@ -971,16 +1027,17 @@ impl Engine {
             timeline: AtomicU32::new(control.timeline),
             state: Mutex::new(State {
                 store,
-                running: Default::default(),
                 pending_undo: Default::default(),
                 pending_created: Default::default(),
-                next_xid,
-                commit_seq: 1,
-                snapshots: BTreeMap::new(),
                 waits_for: HashMap::new(),
                 row_locks: HashMap::new(),
                 dead_versions: 0,
                 imaging: None,
+            }),
+            procs: Mutex::new(Procs {
+                next_xid,
+                commit_seq: 1,
+                ..Procs::default()
             }),
             cond: Condvar::new(),
             commit_lock: Mutex::new(()),
@@ -1107,7 +1164,7 @@ impl Engine {
     /// absent from images already.
     pub fn vacuum(&self, db: u32, rel: Option<u32>) -> usize {
         let mut st = self.lock();
-        let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        let oldest = self.procs().oldest_snapshot();
         let mut removed = 0;
         for ((d, r), h) in st.store.heaps.loaded_mut() {
             if *d == db && rel.is_none_or(|x| x == *r) {
@@ -1140,7 +1197,7 @@ impl Engine {
             while left > 0 {
                 let n = left.min(SLICE);
                 let mut st = self.lock();
-                let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+                let oldest = self.procs().oldest_snapshot();
                 let Some(h) = st.store.heaps.get_mut(&key) else {
                     break;
                 };
@@ -1212,7 +1269,7 @@ impl Engine {
         let (catalog, seq, next_xid, redo) = {
             let order =
                 (!shutdown).then(|| self.commit_lock.lock().unwrap_or_else(|p| p.into_inner()));
-            let mut st = self.lock();
+            let st = self.lock();
             let mut catalog = st.store.catalog.clone();
             for undos in st.pending_undo.values() {
                 for u in undos.iter().rev() {
@@ -1221,15 +1278,16 @@ impl Engine {
             }
             // Temporary objects never reach an image (temp.rs).
             catalog.strip_temp();
-            let seq = st.commit_seq;
-            *st.snapshots.entry(seq).or_default() += 1;
+            let mut procs = self.procs();
+            let seq = procs.take_snapshot();
+            let next_xid = procs.next_xid;
+            drop(procs);
             let redo = self
                 .in_flight_lock()
                 .values()
                 .copied()
                 .min()
                 .unwrap_or_else(|| self.wal.insert_lsn());
-            let next_xid = st.next_xid;
             drop(st);
             drop(order);
             (catalog, seq, next_xid, redo)
@@ -1239,15 +1297,12 @@ impl Engine {
         // any image holding it is written.
         let upto = self.wal.insert_lsn();
         if let Err(e) = self.wal.flush(upto) {
-            release_snapshot(&mut self.lock(), seq);
+            self.procs().release_snapshot(seq);
             return Err(self.fail(e));
         }
         // 2. Images, one table at a time, each as of the snapshot.
         let written = self.write_images(&catalog, seq, redo);
-        {
-            let mut st = self.lock();
-            release_snapshot(&mut st, seq);
-        }
+        self.procs().release_snapshot(seq);
         let tables = written?;
         // 3. The checkpoint record, flushed.
         let rec = Record::Checkpoint {
@@ -1541,8 +1596,13 @@ impl Engine {
     /// oldest running one, else the next to be assigned. A standby sends it as its
     /// `hot_standby_feedback` xmin (what the primary shows as `backend_xmin`).
     pub fn xmin_horizon(&self) -> u32 {
-        let st = self.lock();
-        st.running.iter().copied().min().unwrap_or(st.next_xid)
+        let procs = self.procs();
+        procs
+            .running
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(procs.next_xid)
     }
 
     /// (committed, rolled back) transactions of database `db` since the engine opened
@@ -1782,12 +1842,12 @@ impl Engine {
 
     /// Starts a transaction: assigns its xid and takes a first snapshot.
     pub fn begin(&self) -> Transaction {
-        let mut st = self.lock();
-        let xid = st.next_xid;
-        st.next_xid = st.next_xid.wrapping_add(1).max(3);
-        st.running.insert(xid);
-        let seq = st.commit_seq;
-        *st.snapshots.entry(seq).or_default() += 1;
+        let mut procs = self.procs();
+        let xid = procs.next_xid;
+        procs.next_xid = procs.next_xid.wrapping_add(1).max(3);
+        procs.running.insert(xid);
+        let seq = procs.take_snapshot();
+        drop(procs);
         Transaction {
             xid,
             db: 0,
@@ -1797,6 +1857,7 @@ impl Engine {
             inserted: Vec::new(),
             deleted: Vec::new(),
             dropped: Vec::new(),
+            changed_catalog: false,
             cancel: None,
             deadline: None,
             lock_timeout: None,
@@ -1807,11 +1868,9 @@ impl Engine {
 
     /// Takes a new snapshot for the transaction's next statement (READ COMMITTED).
     pub fn new_snapshot(&self, txn: &mut Transaction) {
-        let mut st = self.lock();
-        release_snapshot(&mut st, txn.snapshot.seq);
-        let seq = st.commit_seq;
-        *st.snapshots.entry(seq).or_default() += 1;
-        txn.snapshot.seq = seq;
+        let mut procs = self.procs();
+        procs.release_snapshot(txn.snapshot.seq);
+        txn.snapshot.seq = procs.take_snapshot();
     }
 
     /// A table's size and row counts as tusk accounts them (see
@@ -2047,7 +2106,10 @@ impl Engine {
             let me = txn.xid;
             // Only a transaction in progress other than this one can hold a version to
             // wait for: with none, the walk over every version is skipped.
-            let others = st.running.iter().any(|&x| x != me);
+            // A copy: the walk below may be long, and the running set's lock is
+            // for short holds only.
+            let running = self.procs().running.clone();
+            let others = running.iter().any(|&x| x != me);
             let busy = others.then(|| {
                 h.tuples.values().find_map(|t| {
                     let x = if t.xmin != me && t.xmin_seq == 0 {
@@ -2057,7 +2119,7 @@ impl Engine {
                     } else {
                         return None;
                     };
-                    st.running.contains(&x).then_some(x)
+                    running.contains(&x).then_some(x)
                 })
             });
             if let Some(x) = busy.flatten() {
@@ -2100,7 +2162,7 @@ impl Engine {
         txn: &Transaction,
         xid: u32,
     ) -> Result<MutexGuard<'a, State>> {
-        if !st.running.contains(&xid) {
+        if !self.procs().running.contains(&xid) {
             return Ok(st);
         }
         // Following the waits-for chain from the holder back to us means a cycle.
@@ -2144,7 +2206,7 @@ impl Engine {
         xid: u32,
         started: std::time::Instant,
     ) -> std::result::Result<MutexGuard<'a, State>, (MutexGuard<'a, State>, Error)> {
-        while st.running.contains(&xid) {
+        while self.procs().running.contains(&xid) {
             if txn.lock_timeout.is_some_and(|t| started.elapsed() >= t) {
                 let e = Error::new(
                     sqlstate::LOCK_NOT_AVAILABLE,
@@ -2305,7 +2367,7 @@ impl Engine {
             } else if t.xmax != 0 {
                 Some(t.xmax)
             } else {
-                conflicting_locker(&st, txn.xid, key, exclusive)
+                conflicting_locker(&st, &self.procs(), txn.xid, key, exclusive)
             };
             match (blocker, wait) {
                 (Some(_), LockWait::SkipLocked) => return Ok(RowOutcome::Gone),
@@ -2355,7 +2417,9 @@ impl Engine {
                 return Ok(RowOutcome::Gone);
             };
             if t.xmax == 0 {
-                if let Some(x) = conflicting_locker(&st, txn.xid, (db, rel, tid), true) {
+                if let Some(x) =
+                    conflicting_locker(&st, &self.procs(), txn.xid, (db, rel, tid), true)
+                {
                     st = self.wait_for(st, txn, x)?;
                     continue;
                 }
@@ -2414,6 +2478,7 @@ impl Engine {
     pub fn catalog_change(&self, txn: &mut Transaction, change: CatalogChange) -> Result<()> {
         self.check_broken()?;
         let mut st = self.lock();
+        txn.changed_catalog = true;
         self.catalog_version.fetch_add(1, Ordering::SeqCst);
         // Changes of temporary objects are undone on abort but never logged (temp.rs).
         let logged = !st.store.catalog.change_is_temp(&change);
@@ -2532,7 +2597,7 @@ impl Engine {
         let result = appended.and_then(|end| {
             if wait_flush {
                 if let Some((delay, siblings)) = txn.commit_delay {
-                    let others = self.lock().running.len().saturating_sub(1);
+                    let others = self.procs().running.len().saturating_sub(1);
                     if self.opts.fsync && others >= siblings && self.wal.flush_lsn() < end {
                         std::thread::sleep(delay);
                     }
@@ -2639,6 +2704,26 @@ impl Engine {
     fn finish(&self, mut txn: Transaction, committed: bool) {
         self.counters.count_transaction_in(txn.db, committed);
         self.standby_locks.release(txn.xid);
+        // A transaction that wrote and locked nothing (every read-only one) was never
+        // in flight, and nobody waits for it: waiters wait for the writer of a version
+        // or the holder of a row lock (`wait_for`), or for a table being imaged, which
+        // only a writer drops. So no in-flight look-up and no wake-up (a futex call
+        // whether anyone sleeps or not).
+        let wrote = !txn.records.is_empty()
+            || !txn.inserted.is_empty()
+            || !txn.deleted.is_empty()
+            || !txn.dropped.is_empty()
+            || !txn.locked.is_empty();
+        if !wrote && !txn.changed_catalog {
+            // Nothing of it is in the engine state (no versions, row locks, catalog
+            // undo or created heaps): its snapshot and its place among the running
+            // go, and the engine lock is not taken. Nothing to make visible, so no
+            // commit sequence number either.
+            let mut procs = self.procs();
+            procs.release_snapshot(txn.snapshot.seq);
+            procs.running.remove(&txn.xid);
+            return;
+        }
         let mut st = self.lock();
         // A table being copied into a checkpoint image stays until the copy is done.
         while committed && st.imaging.is_some_and(|k| txn.dropped.contains(&k)) {
@@ -2647,15 +2732,19 @@ impl Engine {
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();
         if committed {
-            st.commit_seq += 1;
-            let seq = st.commit_seq;
+            // The new number is published before the versions are stamped with it; a
+            // snapshot that sees it reads the heaps only after this lock is let go.
+            let (seq, oldest) = {
+                let mut procs = self.procs();
+                procs.commit_seq += 1;
+                procs.release_snapshot(txn.snapshot.seq);
+                (procs.commit_seq, procs.oldest_snapshot())
+            };
             for r in &txn.inserted {
                 if let Some(h) = st.store.heaps.get_mut(&(r.db, r.rel)) {
                     h.stamp_inserts(r.first..=r.last, txn.xid, seq);
                 }
             }
-            release_snapshot(&mut st, txn.snapshot.seq);
-            let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
             for (db, rel, tid) in &txn.deleted {
                 if let Some(h) = st.store.heaps.get_mut(&(*db, *rel)) {
                     if let Some(t) = h.tuple_mut(*tid) {
@@ -2701,7 +2790,7 @@ impl Engine {
             for key in created {
                 st.store.heaps.remove(&key);
             }
-            release_snapshot(&mut st, txn.snapshot.seq);
+            self.procs().release_snapshot(txn.snapshot.seq);
         }
         for key in &txn.locked {
             if let Some(holders) = st.row_locks.get_mut(key) {
@@ -2711,17 +2800,8 @@ impl Engine {
                 }
             }
         }
-        st.running.remove(&txn.xid);
-        // A transaction that wrote and locked nothing (every read-only one) was never
-        // in flight, and nobody waits for it: waiters wait for the writer of a version
-        // or the holder of a row lock (`wait_for`), or for a table being imaged, which
-        // only a writer drops. So no in-flight look-up and no wake-up (a futex call
-        // whether anyone sleeps or not).
-        let wrote = !txn.records.is_empty()
-            || !txn.inserted.is_empty()
-            || !txn.deleted.is_empty()
-            || !txn.dropped.is_empty()
-            || !txn.locked.is_empty();
+        // Under the engine lock: a waiter checks for it there (`wait_for`).
+        self.procs().running.remove(&txn.xid);
         if wrote {
             // Under the state lock, so a checkpoint sees the commit either in its
             // snapshot or among the in-flight ones, never neither.
@@ -2851,11 +2931,17 @@ pub enum LockWait {
 
 /// Another transaction's row lock that conflicts with `exclusive` (an exclusive request
 /// conflicts with every holder, a shared one with exclusive holders).
-fn conflicting_locker(st: &State, me: u32, key: (u32, u32, u64), exclusive: bool) -> Option<u32> {
+fn conflicting_locker(
+    st: &State,
+    procs: &Procs,
+    me: u32,
+    key: (u32, u32, u64),
+    exclusive: bool,
+) -> Option<u32> {
     st.row_locks.get(&key).and_then(|holders| {
         holders
             .iter()
-            .find(|(x, ex)| *x != me && (exclusive || *ex) && st.running.contains(x))
+            .find(|(x, ex)| *x != me && (exclusive || *ex) && procs.running.contains(x))
             .map(|(x, _)| *x)
     })
 }
@@ -2874,15 +2960,6 @@ fn check_not_pending(st: &State, txn: &Transaction, db: u32, rel: u32) -> Result
         );
     }
     Ok(())
-}
-
-fn release_snapshot(st: &mut State, seq: u64) {
-    if let Some(n) = st.snapshots.get_mut(&seq) {
-        *n -= 1;
-        if *n == 0 {
-            st.snapshots.remove(&seq);
-        }
-    }
 }
 
 /// A position in an index read in order ([`Engine::ordered_batch`]).

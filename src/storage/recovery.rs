@@ -61,7 +61,7 @@ use super::record::{Record, RM_TUSK_HEAP};
 use super::wal::io::{SegmentFile, WalIo};
 use super::wal::timeline::TimelineEntry;
 use super::wal::{Lsn, SyncMethod, WalOptions, WalReader, WalRecord, WalWriter};
-use super::{load_store, release_snapshot, Engine, EngineOptions};
+use super::{load_store, Engine, EngineOptions};
 use crate::error::Result;
 use std::collections::HashMap;
 use std::path::Path;
@@ -831,10 +831,10 @@ impl Engine {
             }
         }
         {
-            let mut st = self.lock();
+            let mut procs = self.procs();
             for xid in cur.pending.keys() {
-                if *xid >= st.next_xid {
-                    st.next_xid = xid.wrapping_add(1).max(3);
+                if *xid >= procs.next_xid {
+                    procs.next_xid = xid.wrapping_add(1).max(3);
                 }
             }
         }
@@ -1160,9 +1160,16 @@ impl Engine {
             }
         }
         let mut st = self.lock();
-        st.commit_seq += 1;
-        let seq = st.commit_seq;
-        let oldest = st.snapshots.keys().next().copied().unwrap_or(u64::MAX);
+        // Published before the versions are stamped, under the engine lock (see
+        // `Procs::commit_seq`).
+        let (seq, oldest) = {
+            let mut procs = self.procs();
+            procs.commit_seq += 1;
+            if rec.xid >= procs.next_xid {
+                procs.next_xid = rec.xid.wrapping_add(1).max(3);
+            }
+            (procs.commit_seq, procs.oldest_snapshot())
+        };
         for r in records {
             match r {
                 r @ (Record::Insert { .. } | Record::InsertRows { .. }) => {
@@ -1189,9 +1196,6 @@ impl Engine {
                 }
                 Record::Commit { .. } | Record::Checkpoint { .. } | Record::ParameterChange(_) => {}
             }
-        }
-        if rec.xid >= st.next_xid {
-            st.next_xid = rec.xid.wrapping_add(1).max(3);
         }
         self.recovery.replay_end.store(rec.end.0, Ordering::SeqCst);
         drop(st);
@@ -1245,10 +1249,9 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let (catalog, seq, replayed) = {
-            let mut st = self.lock();
+            let st = self.lock();
             let catalog = st.store.catalog.clone();
-            let seq = st.commit_seq;
-            *st.snapshots.entry(seq).or_default() += 1;
+            let seq = self.procs().take_snapshot();
             (
                 catalog,
                 seq,
@@ -1260,7 +1263,7 @@ impl Engine {
             None => self.control.lock().unwrap_or_else(|p| p.into_inner()).redo,
         };
         let written = self.write_images(&catalog, seq, stamp);
-        release_snapshot(&mut self.lock(), seq);
+        self.procs().release_snapshot(seq);
         let tables = written?;
         {
             let mut control = self.control.lock().unwrap_or_else(|p| p.into_inner());

@@ -119,6 +119,68 @@ fn uncommitted_rows_are_invisible_to_others_and_keys_are_unique() {
     let _ = std::fs::remove_dir_all(d);
 }
 
+/// Beginning a transaction, taking a new snapshot and ending a transaction that
+/// changed nothing use the running set's own lock (`Procs`), not the engine lock the
+/// heaps are under: with that lock held here, a reader elsewhere still begins, takes a
+/// snapshot, commits and aborts. A writer's end still needs the engine lock, and a
+/// deleted version stays for a reader whose snapshot predates the delete.
+#[test]
+fn read_only_transactions_begin_and_end_outside_the_engine_lock() {
+    let (d, e) = boot("procs");
+    let mut t = e.begin();
+    let oid = e.new_oid();
+    e.catalog_change(
+        &mut t,
+        CatalogChange::CreateTable {
+            db: 5,
+            def: table_def(oid),
+        },
+    )
+    .unwrap();
+    e.insert(&mut t, 5, oid, row(1, "a")).unwrap();
+    e.commit(t, true).unwrap();
+
+    let held = e.lock();
+    let reader = {
+        let e = e.clone();
+        std::thread::spawn(move || {
+            let mut r = e.begin();
+            e.new_snapshot(&mut r);
+            e.commit(r, true).unwrap();
+            e.abort(e.begin());
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !reader.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let finished = reader.is_finished();
+    drop(held);
+    reader.join().unwrap();
+    assert!(
+        finished,
+        "a read-only transaction waited for the engine lock"
+    );
+
+    // A reader's snapshot from before a delete keeps the deleted version.
+    let old = e.begin();
+    let mut w = e.begin();
+    let (tid, _) = e.scan(&w, 5, oid)[0].clone();
+    assert_eq!(e.delete(&mut w, 5, oid, tid).unwrap(), RowOutcome::Done);
+    e.commit(w, true).unwrap();
+    assert_eq!(e.scan(&old, 5, oid).len(), 1, "the old snapshot's version");
+    let now = e.begin();
+    assert_eq!(e.scan(&now, 5, oid).len(), 0);
+    e.commit(old, true).unwrap();
+    e.commit(now, true).unwrap();
+    assert_eq!(
+        e.vacuum(5, Some(oid)),
+        1,
+        "pruned once no snapshot needs it"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
 #[test]
 fn crash_recovery_keeps_committed_and_drops_uncommitted() {
     let (d, e) = boot("crash");
