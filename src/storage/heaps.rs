@@ -43,7 +43,7 @@ use crate::bail;
 use crate::error::{sqlstate, Result};
 use rustc_hash::FxHashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// A heap's key: (database OID, table OID).
@@ -59,6 +59,11 @@ pub struct Heaps {
     /// How many slots still wait for their image (never below the true count; read
     /// without the engine lock: see [`Heaps::waiting`]).
     waiting: Arc<AtomicUsize>,
+    /// Set by the last loader thread once every load it was given is decoded: the
+    /// slots can then take their heaps ([`Heaps::settle`]) and the count of waiting
+    /// ones fall to 0 — tables nobody has used yet included, which would otherwise
+    /// keep every session checking for loads under the engine lock for good.
+    all_decoded: Arc<AtomicBool>,
 }
 
 /// Heaps of at least this many versions are freed on a thread of their own when they go
@@ -478,20 +483,46 @@ impl Heaps {
         loads.sort_by_key(|l| (std::cmp::Reverse(l.source.size), l.source.def.oid));
         let loads = Arc::new(loads);
         let next = Arc::new(AtomicUsize::new(0));
-        for i in 0..threads.clamp(1, loads.len()) {
+        let threads = threads.clamp(1, loads.len());
+        // Loader threads not finished yet: the last one to finish has seen every load
+        // decoded (each thread takes loads until none is left, and waits for each).
+        let unfinished = Arc::new(AtomicUsize::new(threads));
+        for i in 0..threads {
             let loads = loads.clone();
             let next = next.clone();
+            let unfinished = unfinished.clone();
+            let all_decoded = self.all_decoded.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("tusk image loader {i}"))
                 .spawn(move || loop {
                     let Some(load) = loads.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        if unfinished.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            all_decoded.store(true, Ordering::Release);
+                        }
                         return;
                     };
                     load.wait();
                 });
             if let Err(e) = spawned {
-                // The heaps still load on first use.
+                // The heaps still load on first use (and `all_decoded` stays unset:
+                // sessions go on asking for loads).
                 tracing::warn!("could not start an image loader thread: {e}");
+            }
+        }
+    }
+
+    /// Once the loader threads have decoded every image, puts each decoded heap in
+    /// its slot, so that no slot waits any more (the count read without the engine
+    /// lock falls to 0). Until then, nothing. A load that failed is a PANIC here, as
+    /// on a table's first use.
+    pub fn settle(&mut self) {
+        if !self.all_decoded.load(Ordering::Acquire) {
+            return;
+        }
+        let waiting = &self.waiting;
+        for slot in self.slots.values_mut() {
+            if slot.is_waiting() {
+                slot.force_mut(waiting);
             }
         }
     }
@@ -595,6 +626,36 @@ mod tests {
         assert_eq!(heaps.waiting().load(Ordering::Relaxed), 0);
         assert!(heaps.get(&(5, 3)).is_some());
         assert_eq!(heaps.loaded().count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Tables nobody uses do not wait for ever: once the loaders have decoded every
+    /// image, settling puts the heaps in their slots and nothing is counted as waiting
+    /// (sessions stop asking for loads under the engine lock). Before that, settling
+    /// changes nothing.
+    #[test]
+    fn settling_after_the_loaders_leaves_nothing_waiting() {
+        let dir = crate::testutil::tempdir("heaps-settle");
+        let mut heaps = Heaps::default();
+        heaps.insert_pending((5, 1), image_of(&dir, 1, 0..3000));
+        heaps.insert_pending((5, 2), image_of(&dir, 2, 0..10));
+        heaps.settle();
+        assert_eq!(heaps.waiting().load(Ordering::Relaxed), 2, "no loader yet");
+        heaps.start_loading(2);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !heaps.all_decoded.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(
+            heaps.waiting().load(Ordering::Relaxed),
+            2,
+            "decoded, not taken"
+        );
+        heaps.settle();
+        assert_eq!(heaps.waiting().load(Ordering::Relaxed), 0);
+        assert!(heaps.pending(&(5, 1)).is_none() && heaps.pending(&(5, 2)).is_none());
+        assert_eq!(heaps.loaded().count(), 2);
+        assert_eq!(heaps.get(&(5, 1)).unwrap().tuples.len(), 3000);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -983,7 +983,13 @@ impl Engine {
         if self.images_waiting.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let load = self.lock().store.heaps.pending(&(db, rel));
+        let load = {
+            let mut st = self.lock();
+            // Once every image is decoded, the heaps go in their slots and this lock is
+            // no longer taken here (the count falls to 0).
+            st.store.heaps.settle();
+            st.store.heaps.pending(&(db, rel))
+        };
         if let Some(load) = load {
             load.wait();
         }
