@@ -1426,10 +1426,10 @@ fn recovery_replays_into_tables_whose_images_load_later() {
     drop(e); // crash
 
     // Replay kept its changes with the waiting heaps; the end-of-recovery checkpoint
-    // decodes (and rewrites) the two changed tables, and leaves table 1 waiting, its
-    // image kept.
+    // decodes (and rewrites) the two changed tables, and keeps table 1's image (the
+    // table may still wait for it, or have been settled untouched once the loaders
+    // were done: `Heaps::settle`).
     let e = Engine::open(&d, &EngineOptions::default()).unwrap();
-    assert!(waits_for_its_image(&e, tables[1]));
     assert!(!waits_for_its_image(&e, tables[0]));
     assert!(!w1.rewritten(&d, tables[1]));
     assert_eq!(contents(&e, &tables), expected);
