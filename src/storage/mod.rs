@@ -39,9 +39,10 @@
 //!   tells the server, which starts over from the WAL.
 //!
 //! - **Two locks, one order.** The heaps, the catalog and row locks are under the
-//!   engine lock (`state`); running transactions, snapshots in use and the commit
-//!   sequence under a small lock of their own (`procs`, [`Procs`]). Whoever needs both
-//!   takes `state` first. A transaction that changes nothing begins and ends under
+//!   engine lock (`state`, a read-write lock: scans, look-ups and catalog questions
+//!   share it, every change takes it alone); running transactions, snapshots in use
+//!   and the commit sequence under a small lock of their own (`procs`, [`Procs`]).
+//!   Whoever needs both takes `state` first. A transaction that changes nothing begins and ends under
 //!   `procs` alone; a commit's sequence number is bumped under both, before its
 //!   versions are stamped, so a snapshot that sees the number finds them stamped.
 //!
@@ -102,7 +103,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 use wal::io::{StdIo, WalIo};
 use wal::{SyncMethod, WalOptions, WalReader, WalWriter};
@@ -595,6 +596,51 @@ impl Procs {
     }
 }
 
+/// Transaction ends (and finished image copies), counted and signalled to those
+/// waiting for one (`Engine::wait_for`, `Engine::finish`). A waiter reads the count
+/// while it still holds the engine lock, lets the lock go, then sleeps until the count
+/// moves: an end that comes in between moved it already, so none is missed (the engine
+/// lock is a read-write lock, which a condition variable cannot wait on).
+#[derive(Default)]
+struct Ends {
+    count: Mutex<u64>,
+    cond: Condvar,
+}
+
+impl Ends {
+    fn lock(&self) -> MutexGuard<'_, u64> {
+        self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The count now (read under the engine lock, before letting it go).
+    fn seen(&self) -> u64 {
+        *self.lock()
+    }
+
+    /// Counts an end and wakes every waiter.
+    fn signal(&self) {
+        *self.lock() += 1;
+        self.cond.notify_all();
+    }
+
+    /// Sleeps until the count is past `seen`, or `timeout` has gone by.
+    fn wait_past(&self, seen: u64, timeout: Option<Duration>) {
+        let guard = self.lock();
+        match timeout {
+            Some(t) => drop(
+                self.cond
+                    .wait_timeout_while(guard, t, |c| *c == seen)
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
+            None => drop(
+                self.cond
+                    .wait_while(guard, |c| *c == seen)
+                    .unwrap_or_else(|p| p.into_inner()),
+            ),
+        }
+    }
+}
+
 /// The storage engine, shared by all sessions as `Arc<Engine>`.
 pub struct Engine {
     datadir: PathBuf,
@@ -603,15 +649,17 @@ pub struct Engine {
     system_id: u64,
     /// The timeline WAL is written on (changes once, when a standby is promoted).
     timeline: AtomicU32,
-    /// Catalog, heaps and transaction bookkeeping; `cond` signals transaction ends.
-    state: Mutex<State>,
+    /// Catalog, heaps and transaction bookkeeping: read-only work (a scan, a look-up, a
+    /// catalog question) shares it, everything else takes it alone. `ends` signals
+    /// transaction ends to those waiting for one.
+    state: RwLock<State>,
     /// Running transactions and snapshots in use (see [`Procs`]).
     procs: Mutex<Procs>,
     /// How many heaps may still wait for their checkpoint images after the start
     /// (`storage::heaps`): while not 0, [`Engine::await_heap`] waits for a table's
     /// image before the engine lock is taken.
     images_waiting: Arc<AtomicUsize>,
-    cond: Condvar,
+    ends: Ends,
     /// Serializes WAL appends of commits so WAL order is commit order.
     commit_lock: Mutex<()>,
     /// Serializes checkpoints (manual, timed, shutdown).
@@ -772,7 +820,7 @@ impl Engine {
             wal,
             system_id,
             timeline: AtomicU32::new(1),
-            state: Mutex::new(State {
+            state: RwLock::new(State {
                 store: Store {
                     catalog,
                     heaps: Default::default(),
@@ -789,7 +837,7 @@ impl Engine {
                 commit_seq: 1,
                 ..Procs::default()
             }),
-            cond: Condvar::new(),
+            ends: Ends::default(),
             commit_lock: Mutex::new(()),
             checkpoint_mutex: Mutex::new(()),
             in_flight: Mutex::new(HashMap::new()),
@@ -964,8 +1012,14 @@ impl Engine {
         Ok(engine)
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// The engine state, alone (every change to it).
+    fn lock(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The engine state, shared with other readers (what only reads it).
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The running transactions and snapshots in use (see [`Procs`]); taken after the
@@ -1031,7 +1085,7 @@ impl Engine {
             wal,
             system_id: control.system_identifier,
             timeline: AtomicU32::new(control.timeline),
-            state: Mutex::new(State {
+            state: RwLock::new(State {
                 store,
                 pending_undo: Default::default(),
                 pending_created: Default::default(),
@@ -1045,7 +1099,7 @@ impl Engine {
                 commit_seq: 1,
                 ..Procs::default()
             }),
-            cond: Condvar::new(),
+            ends: Ends::default(),
             commit_lock: Mutex::new(()),
             checkpoint_mutex: Mutex::new(()),
             in_flight: Mutex::new(HashMap::new()),
@@ -1151,7 +1205,7 @@ impl Engine {
     /// snapshot) in all tables, as counted when their deletes committed (the automatic
     /// reclamation asks this every tick: it must not scan the tables under the lock).
     pub fn dead_versions(&self) -> usize {
-        self.lock().dead_versions
+        self.read().dead_versions
     }
 
     /// Dead row versions of one table.
@@ -1190,7 +1244,7 @@ impl Engine {
         // (the tail of commit latency). A slice at a time, each candidate once per pass.
         const SLICE: usize = 256;
         let pending: Vec<((u32, u32), usize)> = {
-            let st = self.lock();
+            let st = self.read();
             st.store
                 .heaps
                 .loaded()
@@ -1275,7 +1329,7 @@ impl Engine {
         let (catalog, seq, next_xid, redo) = {
             let order =
                 (!shutdown).then(|| self.commit_lock.lock().unwrap_or_else(|p| p.into_inner()));
-            let st = self.lock();
+            let st = self.read();
             let mut catalog = st.store.catalog.clone();
             for undos in st.pending_undo.values() {
                 for u in undos.iter().rev() {
@@ -1409,7 +1463,7 @@ impl Engine {
             let Some(heap) = st.store.heaps.get(&key) else {
                 st.imaging = None;
                 drop(st);
-                self.cond.notify_all();
+                self.ends.signal();
                 if first {
                     return Ok((rows, true));
                 }
@@ -1433,7 +1487,7 @@ impl Engine {
                     let waiters = st.imaging.take().is_some();
                     drop(st);
                     if waiters {
-                        self.cond.notify_all();
+                        self.ends.signal();
                     }
                     return Ok((rows, !changed));
                 }
@@ -1746,13 +1800,13 @@ impl Engine {
 
     /// The role with this name.
     pub fn role(&self, name: &str) -> Option<RoleInfo> {
-        self.lock().store.catalog.role_by_name(name).cloned()
+        self.read().store.catalog.role_by_name(name).cloned()
     }
 
     /// Whether role `role` is a member of role `group` (directly or indirectly; a role
     /// is a member of itself).
     pub fn is_member_of(&self, role: &str, group: &str) -> bool {
-        let st = self.lock();
+        let st = self.read();
         let c = &st.store.catalog;
         match (c.role_by_name(role), c.role_by_name(group)) {
             (Some(r), Some(g)) => c.is_member_of(r.oid, g.oid),
@@ -1762,7 +1816,7 @@ impl Engine {
 
     /// The database with this name.
     pub fn database(&self, name: &str) -> Option<DatabaseInfo> {
-        self.lock().store.catalog.database_by_name(name).cloned()
+        self.read().store.catalog.database_by_name(name).cloned()
     }
 
     /// The current WAL insert position.
@@ -1832,7 +1886,7 @@ impl Engine {
 
     /// Runs `f` on the catalog (under the state lock: keep it short).
     pub fn with_catalog<R>(&self, f: impl FnOnce(&CatalogState) -> R) -> R {
-        f(&self.lock().store.catalog)
+        f(&self.read().store.catalog)
     }
 
     /// The catalog version: it changes whenever a table, role or database is created,
@@ -1883,7 +1937,7 @@ impl Engine {
     /// [`heap::Heap::sizes`]); `None` for a relation without a heap.
     pub fn heap_sizes(&self, db: u32, rel: u32) -> Option<heap::HeapSizes> {
         self.await_heap(db, rel);
-        let st = self.lock();
+        let st = self.read();
         st.store.heaps.get(&(db, rel)).map(|h| h.sizes())
     }
 
@@ -1891,7 +1945,7 @@ impl Engine {
     pub fn scan(&self, txn: &Transaction, db: u32, rel: u32) -> Vec<(u64, Arc<Vec<Value>>)> {
         self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
-        let st = self.lock();
+        let st = self.read();
         match st.store.heaps.get(&(db, rel)) {
             None => vec![],
             Some(h) => {
@@ -1922,7 +1976,7 @@ impl Engine {
     ) -> bool {
         self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
-        let st = self.lock();
+        let st = self.read();
         st.store.heaps.get(&(db, rel)).is_some_and(|h| {
             h.tuples
                 .values()
@@ -1946,7 +2000,7 @@ impl Engine {
         self.await_heap(db, rel);
         use std::ops::Bound;
         self.note_standby_read(txn, db, rel);
-        let st = self.lock();
+        let st = self.read();
         let map = st.store.heaps.get(&(db, rel)).and_then(|h| {
             if cur.index == heap::PK_INDEX {
                 Some((h, &h.pk_index))
@@ -2002,7 +2056,7 @@ impl Engine {
     ) -> Vec<(u64, Arc<Vec<Value>>)> {
         self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
-        let st = self.lock();
+        let st = self.read();
         let Some(h) = st.store.heaps.get(&(db, rel)) else {
             return vec![];
         };
@@ -2034,7 +2088,7 @@ impl Engine {
     ) -> Option<Vec<(u64, Arc<Vec<Value>>)>> {
         self.await_heap(db, rel);
         self.note_standby_read(txn, db, rel);
-        let st = self.lock();
+        let st = self.read();
         let h = st.store.heaps.get(&(db, rel))?;
         // The primary key (heap::PK_INDEX) or a secondary index: its width and map.
         let (ncols, map) = if index == heap::PK_INDEX {
@@ -2164,10 +2218,10 @@ impl Engine {
     /// transaction's cancel flag.
     fn wait_for<'a>(
         &'a self,
-        mut st: MutexGuard<'a, State>,
+        mut st: RwLockWriteGuard<'a, State>,
         txn: &Transaction,
         xid: u32,
-    ) -> Result<MutexGuard<'a, State>> {
+    ) -> Result<RwLockWriteGuard<'a, State>> {
         if !self.procs().running.contains(&xid) {
             return Ok(st);
         }
@@ -2207,11 +2261,12 @@ impl Engine {
     #[allow(clippy::result_large_err)]
     fn wait_loop<'a>(
         &'a self,
-        mut st: MutexGuard<'a, State>,
+        mut st: RwLockWriteGuard<'a, State>,
         txn: &Transaction,
         xid: u32,
         started: std::time::Instant,
-    ) -> std::result::Result<MutexGuard<'a, State>, (MutexGuard<'a, State>, Error)> {
+    ) -> std::result::Result<RwLockWriteGuard<'a, State>, (RwLockWriteGuard<'a, State>, Error)>
+    {
         while self.procs().running.contains(&xid) {
             if txn.lock_timeout.is_some_and(|t| started.elapsed() >= t) {
                 let e = Error::new(
@@ -2236,11 +2291,10 @@ impl Engine {
                     return Err((st, e));
                 }
             }
-            st = self
-                .cond
-                .wait_timeout(st, Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            let seen = self.ends.seen();
+            drop(st);
+            self.ends.wait_past(seen, Some(Duration::from_millis(50)));
+            st = self.lock();
         }
         Ok(st)
     }
@@ -2631,7 +2685,7 @@ impl Engine {
 
     /// Marks the transaction's current state (SAVEPOINT).
     pub fn savepoint(&self, txn: &Transaction) -> Savepoint {
-        let st = self.lock();
+        let st = self.read();
         Savepoint {
             records: txn.records.mark(),
             inserted: txn.inserted.len(),
@@ -2697,7 +2751,7 @@ impl Engine {
             st.store.heaps.remove(&key);
         }
         drop(st);
-        self.cond.notify_all();
+        self.ends.signal();
     }
 
     /// Rolls the transaction back.
@@ -2733,7 +2787,10 @@ impl Engine {
         let mut st = self.lock();
         // A table being copied into a checkpoint image stays until the copy is done.
         while committed && st.imaging.is_some_and(|k| txn.dropped.contains(&k)) {
-            st = self.cond.wait(st).unwrap_or_else(|p| p.into_inner());
+            let seen = self.ends.seen();
+            drop(st);
+            self.ends.wait_past(seen, None);
+            st = self.lock();
         }
         let undo = st.pending_undo.remove(&txn.xid).unwrap_or_default();
         let created = st.pending_created.remove(&txn.xid).unwrap_or_default();
@@ -2815,7 +2872,7 @@ impl Engine {
         }
         drop(st);
         if wrote {
-            self.cond.notify_all();
+            self.ends.signal();
         }
         // A large transaction's logged rows (a COPY's million shared rows) are let go
         // on a thread of their own: the client waits for this return.

@@ -1202,7 +1202,7 @@ impl Engine {
         if catalog_changed {
             self.catalog_version.fetch_add(1, Ordering::SeqCst);
         }
-        self.cond.notify_all();
+        self.ends.signal();
     }
 
     fn restartpoint_if_due(&self) -> Result<()> {
