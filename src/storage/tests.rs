@@ -127,16 +127,8 @@ fn uncommitted_rows_are_invisible_to_others_and_keys_are_unique() {
 #[test]
 fn read_only_transactions_begin_and_end_outside_the_engine_lock() {
     let (d, e) = boot("procs");
+    let oid = create_tables(&e, 1)[0];
     let mut t = e.begin();
-    let oid = e.new_oid();
-    e.catalog_change(
-        &mut t,
-        CatalogChange::CreateTable {
-            db: 5,
-            def: table_def(oid),
-        },
-    )
-    .unwrap();
     e.insert(&mut t, 5, oid, row(1, "a")).unwrap();
     e.commit(t, true).unwrap();
 
