@@ -820,7 +820,7 @@ impl Engine {
     pub fn sequence_next(&self, db: u32, oid: u32) -> Result<Option<SeqStep>> {
         let _one = SEQ_LOCK.lock().unwrap_or_else(|p| p.into_inner());
         let (def, val) = {
-            let st = self.lock();
+            let st = self.read();
             let d = &st.store.catalog.ddl;
             match (d.sequences.get(&(db, oid)), d.seq_values.get(&(db, oid))) {
                 (Some(def), Some(v)) => (def.clone(), *v),
@@ -914,7 +914,7 @@ impl Engine {
 
     /// A sequence's current value (for `SELECT * FROM s` and currval checks).
     pub fn sequence_value(&self, db: u32, oid: u32) -> Option<SeqValue> {
-        self.lock()
+        self.read()
             .store
             .catalog
             .ddl
@@ -926,7 +926,7 @@ impl Engine {
     /// Logs a sequence value in a transaction of its own, committed and flushed now.
     fn log_sequence_value(&self, db: u32, oid: u32, last: i64, called: bool) -> Result<()> {
         // A temporary sequence's values are never logged (storage::temp).
-        if self.lock().store.catalog.is_temp_relation(db, oid) {
+        if self.read().store.catalog.is_temp_relation(db, oid) {
             return Ok(());
         }
         if self.in_recovery() {

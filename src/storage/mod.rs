@@ -1519,7 +1519,7 @@ impl Engine {
             // (A heap still waiting for its image has the generation reserved for
             // it unless replay changed it: then it is decoded first, outside the lock.)
             let generation = loop {
-                let load = match self.lock().store.heaps.generation(key) {
+                let load = match self.read().store.heaps.generation(key) {
                     Ok(g) => break g,
                     Err(load) => load,
                 };

@@ -1249,7 +1249,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let (catalog, seq, replayed) = {
-            let st = self.lock();
+            let st = self.read();
             let catalog = st.store.catalog.clone();
             let seq = self.procs().take_snapshot();
             (
